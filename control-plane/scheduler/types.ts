@@ -1,0 +1,72 @@
+/** The scheduler's view of the world: plain data, no etcd, no I/O. */
+
+/** A registered agent, as the scheduler sees it. */
+export interface AgentView {
+  id: string;
+  datacenter: string;
+  labels: Record<string, string>;
+  /** Slots: how many instances this agent may run at most. */
+  capacity: number;
+  /** Only `ready` agents receive new instances; `draining` ones keep nothing. */
+  state: 'ready' | 'draining';
+}
+
+/** What an instance must run; changes to any field restart the instance. */
+export interface InstanceSpec {
+  app: string;
+  /** Heroku name: `worker.3`. */
+  instance: string;
+  type: string;
+  release: number;
+  slug: string;
+  command: string;
+  env: Record<string, string>;
+  restartToken: string;
+  graceMs: number;
+}
+
+/** An instance placed on an agent (the value under `assignments/<agentId>/<app>/<instance>`). */
+export interface Assignment extends InstanceSpec {
+  agentId: string;
+}
+
+/** The desired state of one app: its current release and formation. */
+export interface AppView {
+  name: string;
+  /** Absent until the first deploy: nothing runs. */
+  release?: {
+    version: number;
+    slug: string;
+    processTypes: Record<string, string>;
+    env: Record<string, string>;
+  };
+  /** Desired count per process type. */
+  formation: Record<string, number>;
+  /** Restart tokens: key `*` (whole app), a type (`worker`) or an instance (`worker.3`). */
+  restartTokens: Record<string, string>;
+  /** Grace period per type; `*` for the app default. Missing: DEFAULT_GRACE_MS. */
+  graceMs?: Record<string, number>;
+}
+
+export interface SchedulerInput {
+  apps: AppView[];
+  agents: AgentView[];
+  assignments: Assignment[];
+}
+
+/** An instance that could not be placed, and why (shown by `cluster ps`). */
+export interface Unplaced {
+  app: string;
+  instance: string;
+  type: string;
+  reason: string;
+}
+
+/** Changes to apply. `put` creates or replaces; `remove` deletes an assignment from an agent. */
+export interface Plan {
+  put: Assignment[];
+  remove: Array<{ agentId: string; app: string; instance: string }>;
+  unplaced: Unplaced[];
+}
+
+export const DEFAULT_GRACE_MS = 30_000;
