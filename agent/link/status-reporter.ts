@@ -1,0 +1,84 @@
+/**
+ * Sends instance state changes to the control plane, batched. Keeps the latest state
+ * of every instance so that after a reconnect or a new lease everything is sent again.
+ */
+import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
+import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
+import type { Logger } from '../../lib/log';
+import { callUnary } from '../../lib/grpc-call';
+import type { ControlPlaneLink } from './control-plane-link';
+
+const FLUSH_DELAY_MS = 20;
+const RETRY_DELAY_MS = 500;
+const MAX_BATCH = 500;
+
+export class StatusReporter {
+  private readonly current = new Map<string, InstanceStatus>();
+  private readonly dirty = new Set<string>();
+  private timer?: NodeJS.Timeout;
+  private flushing = false;
+  private closed = false;
+
+  constructor(
+    private readonly client: AgentApiClient,
+    private readonly link: ControlPlaneLink,
+    private readonly agentId: string,
+    private readonly logger: Logger,
+  ) {
+    // A new lease holds none of our statuses: send them all again.
+    link.on('registered', () => {
+      for (const key of this.current.keys()) this.dirty.add(key);
+      this.schedule(0);
+    });
+  }
+
+  /** Records a state; `gone` removes the instance's status once sent. */
+  report(status: InstanceStatus): void {
+    const key = `${status.app}/${status.instance}`;
+    this.current.set(key, status);
+    this.dirty.add(key);
+    this.schedule(FLUSH_DELAY_MS);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed || this.flushing || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delayMs);
+  }
+
+  private async flush(): Promise<void> {
+    const leaseId = this.link.leaseId;
+    if (this.dirty.size === 0 || !leaseId || this.link.state !== 'registered') return;
+    this.flushing = true;
+    const keys = [...this.dirty].slice(0, MAX_BATCH);
+    const batch = keys.map((k) => this.current.get(k)!).filter(Boolean);
+    for (const k of keys) this.dirty.delete(k);
+    try {
+      const reply = await callUnary(this.client, 'ReportStatus', { agent_id: this.agentId, lease_id: leaseId, statuses: batch });
+      if (!reply.lease_alive) {
+        for (const k of keys) this.dirty.add(k);
+        this.link.leaseLost();
+      } else {
+        for (const s of batch) {
+          const key = `${s.app}/${s.instance}`;
+          if (s.state === 'gone' && this.current.get(key) === s) this.current.delete(key);
+        }
+      }
+    } catch (err) {
+      for (const k of keys) this.dirty.add(k);
+      this.logger.debug({ err: (err as Error).message }, 'status report failed; will retry');
+      this.flushing = false;
+      this.schedule(RETRY_DELAY_MS);
+      return;
+    }
+    this.flushing = false;
+    if (this.dirty.size > 0) this.schedule(0);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Release slugs on this agent: fetched once per digest from the control plane, checked
+ * against their sha256, unpacked into `<data>/slugs/<digest>/`, and shared by every
+ * release (and instance) that uses the same code.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tar from 'tar';
+import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
+import type { SlugChunk__Output } from '../../proto/gen/cluster/agent/SlugChunk';
+import type { Logger } from '../../lib/log';
+
+const DIGEST = /^[0-9a-f]{64}$/;
+const FETCH_TIMEOUT_MS = 5 * 60_000;
+
+/** The slug's bytes did not match its digest. */
+export class SlugDigestMismatchError extends Error {
+  override name = 'SlugDigestMismatchError';
+}
+
+export class ReleaseCache {
+  private readonly dir: string;
+  private readonly inFlight = new Map<string, Promise<string>>();
+
+  constructor(dataDir: string, private readonly client: AgentApiClient, private readonly logger: Logger) {
+    this.dir = path.join(dataDir, 'slugs');
+    fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** The unpacked directory of slug `digest`, fetching it first if needed. */
+  ensure(digest: string): Promise<string> {
+    if (!DIGEST.test(digest)) return Promise.reject(new Error(`malformed slug digest \`${digest}\``));
+    const target = path.join(this.dir, digest);
+    if (fs.existsSync(path.join(target, '.cluster-complete'))) return Promise.resolve(target);
+    let pending = this.inFlight.get(digest);
+    if (!pending) {
+      pending = this.fetch(digest, target).finally(() => this.inFlight.delete(digest));
+      this.inFlight.set(digest, pending);
+    }
+    return pending;
+  }
+
+  private async fetch(digest: string, target: string): Promise<string> {
+    const started = Date.now();
+    const nonce = randomBytes(6).toString('hex');
+    const archive = path.join(this.dir, `.fetch-${digest}-${nonce}.tgz`);
+    const unpacking = path.join(this.dir, `.unpack-${digest}-${nonce}`);
+    try {
+      const size = await this.download(digest, archive);
+      fs.mkdirSync(unpacking, { recursive: true });
+      await tar.x({ file: archive, cwd: unpacking });
+      fs.writeFileSync(path.join(unpacking, '.cluster-complete'), digest);
+      fs.rmSync(target, { recursive: true, force: true });
+      fs.renameSync(unpacking, target);
+      this.logger.info({ slug: digest, bytes: size, ms: Date.now() - started }, 'release slug fetched and unpacked');
+      return target;
+    } finally {
+      fs.rmSync(archive, { force: true });
+      fs.rmSync(unpacking, { recursive: true, force: true });
+    }
+  }
+
+  private download(digest: string, file: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const hash = createHash('sha256');
+      const out = fs.createWriteStream(file);
+      let size = 0;
+      const call = this.client.FetchSlug({ digest }, { deadline: Date.now() + FETCH_TIMEOUT_MS });
+      const fail = (err: Error) => {
+        call.cancel();
+        out.destroy();
+        reject(err);
+      };
+      out.on('error', fail);
+      call.on('data', (chunk: SlugChunk__Output) => {
+        size += chunk.data.length;
+        hash.update(chunk.data);
+        if (!out.write(chunk.data)) {
+          call.pause();
+          out.once('drain', () => call.resume());
+        }
+      });
+      call.on('error', (err) => fail(new Error(`fetching slug ${digest.slice(0, 12)} failed: ${err.message}`)));
+      call.on('end', () => {
+        out.end(() => {
+          const actual = hash.digest('hex');
+          if (actual !== digest) reject(new SlugDigestMismatchError(`slug ${digest.slice(0, 12)} arrived with digest ${actual.slice(0, 12)}`));
+          else resolve(size);
+        });
+      });
+    });
+  }
+}

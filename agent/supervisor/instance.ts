@@ -1,0 +1,224 @@
+/**
+ * Supervises one instance (e.g. web.1) across restarts: spawns its process, restarts it with
+ * backoff when it exits, stops it in stages. Restart timing is decided in restart-policy.ts.
+ */
+import type { Logger } from '../../lib/log';
+import { spawnInstanceProcess, type ProcessExit, type RunningProcess } from './child-process';
+import {
+  decideRestart,
+  describeExit,
+  describeRestartDelay,
+  DEFAULT_RESTART_POLICY,
+  type RestartPolicyOptions,
+} from './restart-policy';
+
+/**
+ * Life of an instance. Legal transitions (anything else is a bug and throws):
+ *
+ *   stopped  → starting            start()
+ *   starting → up                  the process was spawned
+ *   starting → crashed             the process could not be spawned
+ *   up       → crashed             the process exited without being asked to
+ *   crashed  → starting            the restart delay is over
+ *   starting | up | crashed → stopping   stop()
+ *   stopping → stopped             the process group is gone
+ *
+ * A new Instance is 'stopped' until start() is called; a stopped one may be started again.
+ */
+export type InstanceState = 'starting' | 'up' | 'crashed' | 'stopping' | 'stopped';
+
+const TRANSITIONS: Readonly<Record<InstanceState, readonly InstanceState[]>> = {
+  stopped: ['starting'],
+  starting: ['up', 'crashed', 'stopping'],
+  up: ['crashed', 'stopping'],
+  crashed: ['starting', 'stopping'],
+  stopping: ['stopped'],
+};
+
+/** What to run for an instance. `env` is the process's complete environment (PORT etc. included). */
+export interface InstanceConfig {
+  app: string;
+  instance: string;
+  type: string;
+  command: string;
+  cwd: string;
+  env: Record<string, string>;
+  /** Time between SIGTERM and SIGKILL when stopping. */
+  graceMs: number;
+}
+
+/** Point-in-time view of an instance. `pid` is 0 while no process runs. */
+export interface InstanceSnapshot {
+  state: InstanceState;
+  pid: number;
+  /** When the current (or last) process was started; 0 if never. */
+  startedAtMs: number;
+  /** Restarts after crashes since start() (not counting the first spawn). */
+  restarts: number;
+  /** Why the instance is in its state, e.g. "exited with status 1". */
+  reason: string;
+}
+
+/** Output stream of an instance; 'system' lines are written by the supervisor itself. */
+export type InstanceStream = 'stdout' | 'stderr' | 'system';
+
+/** Callbacks of an Instance. They should not throw; if they do, the error is logged and ignored. */
+export interface InstanceHooks {
+  logger: Logger;
+  onChange(snapshot: InstanceSnapshot): void;
+  /** One line of output; `cut` is true on all pieces of an over-long line but the last. */
+  onLine(stream: InstanceStream, line: string, cut?: boolean): void;
+  /** A process group was created (its pgid equals `pid`); lets an orphan guard track it. */
+  onSpawn?(pid: number): void;
+  /** A process group is gone. */
+  onExit?(pid: number): void;
+}
+
+/** Supervisor of one instance across restarts. */
+export class Instance {
+  private state: InstanceState = 'stopped';
+  private reason = 'not started';
+  private pid = 0;
+  private startedAtMs = 0;
+  private restarts = 0;
+  private crashes = 0;
+  private proc: RunningProcess | undefined;
+  private exitHandled: Promise<void> = Promise.resolve();
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly config: InstanceConfig,
+    private readonly hooks: InstanceHooks,
+    private readonly policy: RestartPolicyOptions = DEFAULT_RESTART_POLICY,
+  ) {
+    this.log = hooks.logger.child({ app: config.app, instance: config.instance, type: config.type });
+  }
+
+  /** Spawns the process; the state goes starting → up once it runs. Throws unless stopped. */
+  start(): void {
+    this.transition('starting', 'start requested');
+    this.stopping = undefined;
+    this.restarts = 0;
+    this.crashes = 0;
+    this.spawnProcess();
+  }
+
+  /** Stops the instance (SIGTERM, SIGKILL after the grace period); idempotent, resolves once the group is gone. */
+  stop(reason: string): Promise<void> {
+    if (this.stopping) return this.stopping;
+    if (this.state === 'stopped') return Promise.resolve();
+    this.system(`Stopping (${reason})`);
+    this.transition('stopping', reason);
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.stopping = this.finishStop(reason);
+    return this.stopping;
+  }
+
+  /** Current state. */
+  snapshot(): InstanceSnapshot {
+    return {
+      state: this.state,
+      pid: this.pid,
+      startedAtMs: this.startedAtMs,
+      restarts: this.restarts,
+      reason: this.reason,
+    };
+  }
+
+  private async finishStop(reason: string): Promise<void> {
+    const proc = this.proc;
+    if (proc) {
+      await proc.stop(this.config.graceMs);
+      await this.exitHandled; // moves to 'stopped'
+    } else {
+      this.transition('stopped', reason); // crashed and waiting for a restart: nothing runs
+    }
+  }
+
+  private spawnProcess(): void {
+    const { command, cwd, env } = this.config;
+    this.system(`Starting process with command \`${command}\``);
+    const proc = spawnInstanceProcess({
+      command,
+      cwd,
+      env,
+      onLine: (stream, line, cut) => this.callHook('onLine', () => this.hooks.onLine(stream, line, cut)),
+    });
+    this.proc = proc;
+    this.pid = proc.pid;
+    this.startedAtMs = proc.startedAtMs;
+    this.exitHandled = proc.exited
+      .then((exit) => this.onProcessExit(proc, exit))
+      .catch((err: unknown) => this.log.error({ err }, 'bug: failed to handle a process exit; the instance may be stuck'));
+    if (proc.pid === 0) return; // spawning failed: the exit handler reports it
+    this.log.info({ pid: proc.pid, restarts: this.restarts }, 'process started');
+    this.callHook('onSpawn', () => this.hooks.onSpawn?.(proc.pid));
+    this.transition('up', 'process running');
+  }
+
+  private onProcessExit(proc: RunningProcess, exit: ProcessExit): void {
+    this.proc = undefined;
+    this.pid = 0;
+    if (proc.pid !== 0) this.callHook('onExit', () => this.hooks.onExit?.(proc.pid));
+    const uptimeMs = Date.now() - proc.startedAtMs;
+    const what = exit.error ? `failed to start: ${exit.error.message}` : describeExit(exit.code, exit.signal);
+    this.system(`Process ${what}`);
+
+    if (this.state === 'stopping') {
+      this.log.info({ pid: proc.pid, code: exit.code, signal: exit.signal }, 'process stopped');
+      this.transition('stopped', this.reason);
+      return;
+    }
+
+    const decision = decideRestart({ code: exit.code, signal: exit.signal, uptimeMs }, this.crashes, this.policy);
+    this.crashes = decision.crashes;
+    this.log.warn(
+      { pid: proc.pid, code: exit.code, signal: exit.signal, err: exit.error, uptimeMs, crashes: decision.crashes, delayMs: decision.delayMs },
+      `process ${decision.reason}`,
+    );
+    this.transition('crashed', what);
+    if (decision.delayMs > 0) this.system(capitalize(describeRestartDelay(decision.delayMs)));
+    // Even a zero delay goes through a timer: a process that dies at once never recurses here.
+    this.restartTimer = setTimeout(() => this.restart(), decision.delayMs);
+  }
+
+  private restart(): void {
+    this.restartTimer = undefined;
+    if (this.state !== 'crashed') return; // stop() won the race
+    this.restarts++;
+    this.transition('starting', 'restarting after a crash');
+    this.spawnProcess();
+  }
+
+  private transition(to: InstanceState, reason: string): void {
+    const from = this.state;
+    if (!TRANSITIONS[from].includes(to)) {
+      throw new Error(`illegal instance state transition ${from} → ${to} (${this.config.app}/${this.config.instance})`);
+    }
+    this.state = to;
+    this.reason = reason;
+    this.system(`State changed from ${from} to ${to}`);
+    const snapshot = this.snapshot();
+    this.callHook('onChange', () => this.hooks.onChange(snapshot));
+  }
+
+  private system(line: string): void {
+    this.callHook('onLine', () => this.hooks.onLine('system', line, false));
+  }
+
+  // Hooks run inside pipe and timer callbacks, where a throw would crash the agent.
+  private callHook(name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err, hook: name }, 'instance hook threw; ignoring it');
+    }
+  }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

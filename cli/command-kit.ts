@@ -1,0 +1,40 @@
+/** What every CLI command shares: finding the server, calling it, and failing well. */
+import type { Command } from 'commander';
+import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
+import { connect, resolveServer } from './client';
+import { describeFailure } from './errors';
+
+/** Global options, readable from any subcommand. */
+export interface GlobalOptions {
+  server?: string;
+}
+
+/** Runs `fn` with an API client; prints the failure and sets the exit code if it throws. */
+export async function withApi(cmd: Command, fn: (api: ClusterApiClient, server: string) => Promise<void>): Promise<void> {
+  const server = resolveServer(cmd.optsWithGlobals<GlobalOptions>().server);
+  const api = connect(server);
+  try {
+    await fn(api, server);
+  } catch (err) {
+    fail(err, server);
+  } finally {
+    api.close();
+  }
+}
+
+/** Prints one sentence on stderr and sets the exit status from the kind of failure. */
+export function fail(err: unknown, server = ''): void {
+  const { message, exitCode } = describeFailure(err, server);
+  process.stderr.write(`error: ${message}\n`);
+  process.exitCode = exitCode;
+}
+
+/** Prints a JSON document on stdout (the only thing printed there with --json). */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The --app option, added the same way to every command that needs it. */
+export function appOption(cmd: Command): Command {
+  return cmd.option('-a, --app <name>', 'the app (or CLUSTER_APP)');
+}

@@ -1,0 +1,48 @@
+/** cluster apps, apps:create, apps:destroy. */
+import type { Command } from 'commander';
+import { callUnary } from '../../lib/grpc-call';
+import { appNameProblem } from '../../lib/names';
+import { printJson, withApi } from '../command-kit';
+import { UserError } from '../errors';
+import { renderTable } from '../output/table';
+
+export function registerApps(program: Command): void {
+  program
+    .command('apps')
+    .description('list apps')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const { apps } = await callUnary(api, 'ListApps', {});
+        if (opts.json) return printJson({ apps: apps.map((a) => ({ name: a.name, release: a.release })) });
+        if (apps.length === 0) return void console.log('No apps yet. Create one with `cluster apps:create NAME`.');
+        console.log(renderTable(['name', 'release'], apps.map((a) => [a.name, a.release ? `v${a.release}` : '-'])));
+      }),
+    );
+
+  program
+    .command('apps:create <name>')
+    .description('create an app (lowercase letters, digits, dashes; 1–30 characters)')
+    .action(async (name: string, _opts: unknown, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const problem = appNameProblem(name);
+        if (problem) throw new UserError(problem);
+        await callUnary(api, 'CreateApp', { name });
+        console.log(`Created ${name}. Deploy it with \`cluster deploy DIR -a ${name}\`.`);
+      }),
+    );
+
+  program
+    .command('apps:destroy <name>')
+    .description('stop every instance and remove the app')
+    .option('--confirm <name>', 'the app name again, to confirm')
+    .action(async (name: string, opts: { confirm?: string }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        if (opts.confirm !== name) {
+          throw new UserError(`destroying \`${name}\` stops all its instances and deletes its releases: confirm with --confirm ${name}`);
+        }
+        await callUnary(api, 'DestroyApp', { name });
+        console.log(`Destroyed ${name}.`);
+      }),
+    );
+}

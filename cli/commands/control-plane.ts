@@ -1,0 +1,42 @@
+/** cluster control-plane start: run a control-plane replica in the foreground. */
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { ControlPlane } from '../../control-plane/control-plane';
+import { runUntilSignalled } from '../../lib/daemon';
+import { createLogger } from '../../lib/log';
+import { clusterHome } from '../../lib/cluster-home';
+import { DEFAULT_SERVER } from '../client';
+import { fail } from '../command-kit';
+import { UserError } from '../errors';
+import { positiveInt } from '../parse';
+
+export function registerControlPlane(program: Command): void {
+  const cp = program.command('control-plane').description('control-plane daemon');
+  cp.command('start')
+    .description('run a control-plane replica in the foreground')
+    .requiredOption('--etcd <urls>', 'etcd endpoints, comma-separated (http://127.0.0.1:2379)')
+    .option('--listen <host:port>', 'where to serve the CLI and agents', DEFAULT_SERVER)
+    .option('--data-dir <dir>', 'where to keep release slugs', path.join(clusterHome(), 'control-plane'))
+    .option('--prefix <prefix>', 'etcd key prefix', '/cluster/')
+    .option('--agent-ttl <seconds>', 'seconds without a heartbeat before an agent is declared down', '4')
+    .option('--max-per-type <n>', 'largest count `scale` accepts for one process type', '1000')
+    .action(async (opts: { etcd: string; listen: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string }) => {
+      try {
+        const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
+        if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
+        const logger = createLogger('control-plane');
+        const plane = await ControlPlane.start({
+          etcd,
+          listen: opts.listen,
+          dataDir: path.resolve(opts.dataDir),
+          prefix: opts.prefix,
+          agentTtlSeconds: positiveInt(opts.agentTtl, '--agent-ttl'),
+          maxPerType: positiveInt(opts.maxPerType, '--max-per-type'),
+          logger,
+        });
+        runUntilSignalled(logger, () => plane.close());
+      } catch (err) {
+        fail(err);
+      }
+    });
+}

@@ -1,0 +1,85 @@
+/** cluster deploy [DIR]: pack, upload, and create a release from the Procfile. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
+import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInfo';
+import { findProcfile, parseProcfile, ProcfileError } from '../../lib/procfile';
+import { resolveApp } from '../client';
+import { appOption, withApi } from '../command-kit';
+import { UserError } from '../errors';
+import { packDirectory } from '../pack';
+
+const CHUNK = 256 * 1024;
+
+/** Finds and parses the definition file, failing with the file and line named. */
+export function readProcfile(dir: string, env?: string): { name: string; text: string; types: Record<string, string> } {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir} is not a directory`);
+  const name = findProcfile(fs.readdirSync(dir), env);
+  if (!name) {
+    const wanted = env ? `Procfile.${env} or Procfile_${env}` : 'Procfile';
+    throw new UserError(`no ${wanted} in ${path.resolve(dir)}: add one with a \`type: command\` line per process type`);
+  }
+  const text = fs.readFileSync(path.join(dir, name), 'utf8');
+  try {
+    return { name, text, types: parseProcfile(text) };
+  } catch (err) {
+    if (err instanceof ProcfileError) throw new UserError(`${name}: ${err.message}`);
+    throw err;
+  }
+}
+
+function upload(api: ClusterApiClient, meta: object, file: string): Promise<ReleaseInfo__Output> {
+  return new Promise((resolve, reject) => {
+    const call = api.Deploy({ deadline: Date.now() + 10 * 60_000 }, (err, res) => (err ? reject(err) : resolve(res!)));
+    call.write({ meta });
+    const input = fs.createReadStream(file, { highWaterMark: CHUNK });
+    input.on('data', (data) => {
+      if (!call.write({ data })) {
+        input.pause();
+        call.once('drain', () => input.resume());
+      }
+    });
+    input.on('end', () => call.end());
+    input.on('error', (err) => {
+      call.cancel();
+      reject(err);
+    });
+  });
+}
+
+/** Packs `dir` and uploads it as a new release of `app`. */
+export async function deployDirectory(
+  api: ClusterApiClient,
+  app: string,
+  dir: string,
+  opts: { env?: string; message?: string; quiet?: boolean } = {},
+): Promise<ReleaseInfo__Output> {
+  const procfile = readProcfile(dir, opts.env);
+  const slug = await packDirectory(dir);
+  try {
+    if (!opts.quiet) process.stderr.write(`Uploading ${path.resolve(dir)} (${(slug.size / 1024).toFixed(1)} KiB) to ${app}…\n`);
+    return await upload(
+      api,
+      { app, procfile: procfile.text, procfile_name: procfile.name, description: opts.message ?? '', size: String(slug.size) },
+      slug.file,
+    );
+  } finally {
+    fs.rmSync(path.dirname(slug.file), { recursive: true, force: true });
+  }
+}
+
+export function registerDeploy(program: Command): void {
+  appOption(program.command('deploy [dir]'))
+    .description('upload DIR (default .) as a new release; its Procfile declares the process types')
+    .option('--env <name>', 'use Procfile.<name> (or Procfile_<name>) instead of Procfile')
+    .option('-m, --message <text>', 'release description')
+    .action(async (dir: string | undefined, opts: { app?: string; env?: string; message?: string }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const app = resolveApp(opts.app);
+        const release = await deployDirectory(api, app, dir ?? '.', opts);
+        const types = release.process_types.map((t) => t.name).join(', ');
+        console.log(`Released v${release.version} of ${app} (${release.slug.slice(0, 12)}): ${types}`);
+      }),
+    );
+}

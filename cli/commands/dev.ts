@@ -1,0 +1,83 @@
+/** cluster dev: a whole cluster on this machine, with the example app, until Ctrl-C. */
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
+import { callUnary } from '../../lib/grpc-call';
+import { clusterHome, readDevState } from '../../lib/cluster-home';
+import { connect } from '../client';
+import { fail } from '../command-kit';
+import { DevCluster } from '../dev/dev-cluster';
+import { UserError } from '../errors';
+import { positiveInt } from '../parse';
+import { PACKAGE_ROOT } from '../version';
+import { deployDirectory } from './deploy';
+import { waitForFormation } from '../wait-formation';
+
+const EXAMPLE = { app: 'shop', dir: path.join(PACKAGE_ROOT, 'examples', 'shop'), formation: { web: 2, worker: 4, clock: 1 } };
+
+async function waitForAgents(api: ClusterApiClient, count: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const agents = await callUnary(api, 'ListAgents', {}, 2_000).catch(() => ({ agents: [] }));
+    if (agents.agents.length >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${agents.agents.length} of ${count} agents registered within 30 s; see the daemon logs`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function setUpExample(api: ClusterApiClient): Promise<void> {
+  const { app, dir, formation } = EXAMPLE;
+  const existing = (await callUnary(api, 'ListApps', {})).apps.find((a) => a.name === app);
+  if (!existing) await callUnary(api, 'CreateApp', { name: app });
+  if (!existing?.release) {
+    const release = await deployDirectory(api, app, dir, { quiet: true, message: 'Example app' });
+    console.log(`Deployed examples/shop as ${app} v${release.version}.`);
+  }
+  const ps = await callUnary(api, 'Ps', { app });
+  if (ps.formation.every((f) => f.count === 0)) {
+    const changes = Object.entries(formation).map(([type, count]) => ({ type, count }));
+    await callUnary(api, 'Scale', { app, changes });
+    console.log(`Scaled ${app} to ${changes.map((c) => `${c.type}=${c.count}`).join(' ')}.`);
+  }
+  await waitForFormation(api, app, Object.keys(formation), 60_000);
+}
+
+export function registerDev(program: Command): void {
+  program
+    .command('dev')
+    .description('run a whole cluster on this machine (etcd, a control plane, N agents) until Ctrl-C')
+    .option('--agents <n>', 'how many agents', '3')
+    .option('--data-dir <dir>', 'where everything keeps its data', path.join(clusterHome(), 'dev'))
+    .option('--no-example', 'do not deploy the example app')
+    .action(async (opts: { agents: string; dataDir: string; example: boolean }) => {
+      let cluster: DevCluster | undefined;
+      let api: ClusterApiClient | undefined;
+      try {
+        const running = readDevState();
+        if (running) throw new UserError(`a dev cluster is already running (pid ${running.pid}, ${running.server}); stop it with Ctrl-C first`);
+        const agents = positiveInt(opts.agents, '--agents');
+        if (agents > 200) throw new UserError(`--agents ${agents}: at most 200 on one machine`);
+        cluster = new DevCluster({ dataDir: path.resolve(opts.dataDir), agents, say: (line) => console.log(line) });
+        const stop = () => {
+          console.log('\nStopping the dev cluster (instances get SIGTERM)…');
+          void cluster!.stop().then(() => process.exit(0));
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        await cluster.start();
+        api = connect(cluster.server);
+        await waitForAgents(api, agents);
+        console.log(`${agents} agents registered.`);
+        if (opts.example) await setUpExample(api);
+        console.log('\nThe dev cluster is up. In another terminal (no flags needed):');
+        console.log('  cluster ps -a shop        cluster agents        cluster scale worker=10 -a shop --wait');
+        console.log('Press Ctrl-C to stop everything.');
+        await new Promise<never>(() => undefined); // until a signal stops the cluster
+      } catch (err) {
+        fail(err, cluster?.server);
+        await cluster?.stop();
+      } finally {
+        api?.close();
+      }
+    });
+}

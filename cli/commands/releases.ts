@@ -1,0 +1,36 @@
+/** cluster releases. */
+import type { Command } from 'commander';
+import { callUnary } from '../../lib/grpc-call';
+import { resolveApp } from '../client';
+import { appOption, printJson, withApi } from '../command-kit';
+import { formatDuration, renderTable } from '../output/table';
+
+export function registerReleases(program: Command): void {
+  appOption(program.command('releases'))
+    .description('list releases, newest first')
+    .option('--json', 'print JSON')
+    .action(async (opts: { app?: string; json?: boolean }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const app = resolveApp(opts.app);
+        const { releases } = await callUnary(api, 'ListReleases', { app });
+        if (opts.json) {
+          return printJson({
+            releases: releases.map((r) => ({
+              version: r.version,
+              description: r.description,
+              createdAt: new Date(r.created_at_ms).toISOString(),
+              slug: r.slug,
+            })),
+          });
+        }
+        if (releases.length === 0) return void console.log(`${app} has no releases yet: \`cluster deploy DIR -a ${app}\`.`);
+        const now = Date.now();
+        console.log(
+          renderTable(
+            ['version', 'description', 'created', 'slug'],
+            releases.map((r) => [`v${r.version}`, r.description, `${formatDuration(now - r.created_at_ms)} ago`, r.slug.slice(0, 12)]),
+          ),
+        );
+      }),
+    );
+}

@@ -1,0 +1,134 @@
+/**
+ * A whole cluster on this machine: etcd on a free port, one control plane and N agents
+ * (separate processes, as on real servers) on 127.0.0.x, two datacenters.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { startEtcd, type EtcdServer } from '../../lib/etcd-server';
+import { freePort } from '../../lib/free-port';
+import { devStateFile, type DevState } from '../../lib/cluster-home';
+
+export interface DevClusterOptions {
+  dataDir: string;
+  agents: number;
+  /** Called with a line for the user (where things are, what stopped). */
+  say: (line: string) => void;
+}
+
+interface Daemon {
+  name: string;
+  args: string[];
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+/** A daemon that dies is started again after this long (so users can try `kill -9` on one). */
+const RESPAWN_DELAY_MS = 1_000;
+
+/** The main script of this build, to start daemons with the same code. */
+const MAIN = path.resolve(__dirname, '..', 'main.js');
+
+export class DevCluster {
+  private daemons: Daemon[] = [];
+  private etcd?: EtcdServer;
+  server = '';
+  private stopping?: Promise<void>;
+
+  constructor(private readonly opts: DevClusterOptions) {}
+
+  get logDir(): string {
+    return path.join(this.opts.dataDir, 'logs');
+  }
+
+  async start(): Promise<void> {
+    const { dataDir, say } = this.opts;
+    fs.mkdirSync(this.logDir, { recursive: true });
+    this.etcd = await startEtcd(path.join(dataDir, 'etcd'), { log: path.join(this.logDir, 'etcd.log') });
+    say(`etcd           ${this.etcd.url}  (data ${this.etcd.dataDir})`);
+
+    const port = await freePort();
+    this.server = `127.0.0.1:${port}`;
+    this.spawnDaemon('control-plane', [
+      'control-plane', 'start',
+      '--etcd', this.etcd.url,
+      '--listen', this.server,
+      '--data-dir', path.join(dataDir, 'control-plane'),
+    ]);
+    say(`control plane  ${this.server}`);
+
+    for (let i = 1; i <= this.opts.agents; i++) {
+      const id = `agent-${i}`;
+      const dc = i % 2 === 1 ? 'dc-1' : 'dc-2';
+      // Separate port ranges: every agent here shares one machine's ports.
+      const from = 5000 + (i - 1) * 200;
+      this.spawnDaemon(id, [
+        'agent', 'start',
+        '--server', this.server,
+        '--name', id,
+        '--datacenter', dc,
+        '--advertise', `127.0.0.${i + 1}:0`,
+        '--data-dir', path.join(dataDir, id),
+        '--ports', `${from}-${from + 199}`,
+      ]);
+      say(`${id.padEnd(14)} 127.0.0.${i + 1}  ${dc}  ports ${from}-${from + 199}`);
+    }
+    say(`daemon logs    ${this.logDir}`);
+
+    const state: DevState = { server: this.server, etcd: this.etcd.url, dataDir, pid: process.pid };
+    fs.mkdirSync(path.dirname(devStateFile()), { recursive: true });
+    fs.writeFileSync(devStateFile(), JSON.stringify(state, null, 2), { mode: 0o600 });
+  }
+
+  /** Stops agents (their instances with them), then the control plane, then etcd. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      try {
+        if (readPid() === process.pid) fs.rmSync(devStateFile(), { force: true });
+      } catch {
+        // the state file is only a hint for other commands
+      }
+      const agents = this.daemons.filter((d) => d.name.startsWith('agent-'));
+      await Promise.all(agents.map((d) => this.stopDaemon(d)));
+      await Promise.all(this.daemons.filter((d) => !agents.includes(d)).map((d) => this.stopDaemon(d)));
+      await this.etcd?.stop();
+    })();
+    return this.stopping;
+  }
+
+  private spawnDaemon(name: string, args: string[], previous?: Daemon): void {
+    const log = path.join(this.logDir, `${name}.log`);
+    const fd = fs.openSync(log, 'a');
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', fd, fd] });
+    fs.closeSync(fd);
+    const daemon = previous ?? ({ name, args } as Daemon);
+    daemon.child = child;
+    daemon.exited = new Promise<void>((resolve) =>
+      child.once('exit', (code, signal) => {
+        resolve();
+        if (this.stopping) return;
+        this.opts.say(`${name} exited (${signal ?? `status ${code}`}); starting it again in 1 s. Its log: ${log}`);
+        setTimeout(() => {
+          if (!this.stopping) this.spawnDaemon(name, args, daemon);
+        }, RESPAWN_DELAY_MS);
+      }),
+    );
+    if (!previous) this.daemons.push(daemon);
+  }
+
+  private async stopDaemon(d: Daemon): Promise<void> {
+    if (d.child.exitCode !== null || d.child.signalCode !== null) return;
+    d.child.kill('SIGTERM');
+    const timer = setTimeout(() => d.child.kill('SIGKILL'), 40_000);
+    await d.exited;
+    clearTimeout(timer);
+  }
+}
+
+function readPid(): number | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(devStateFile(), 'utf8')) as DevState).pid;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,45 @@
+/** What the CLI prints and exits with when something goes wrong (CLI.md: exit codes). */
+import * as grpc from '@grpc/grpc-js';
+
+/** A mistake in what the user typed: exit 1. */
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+/** The cluster could not be reached or refused us: exit 2. */
+export class ReachError extends Error {
+  override name = 'ReachError';
+}
+
+const USER_CODES = new Set([
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.NOT_FOUND,
+  grpc.status.ALREADY_EXISTS,
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.OUT_OF_RANGE,
+]);
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as grpc.ServiceError).code === 'number' && 'details' in err;
+}
+
+/** Turns any error into one sentence and an exit code. */
+export function describeFailure(err: unknown, server: string): { message: string; exitCode: number } {
+  if (err instanceof UserError) return { message: err.message, exitCode: 1 };
+  if (err instanceof ReachError) return { message: err.message, exitCode: 2 };
+  if (isServiceError(err)) {
+    if (USER_CODES.has(err.code)) return { message: err.details, exitCode: 1 };
+    if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
+      const why = /ECONNREFUSED/.test(err.details) ? 'connection refused' : err.details.split('. ')[0];
+      return {
+        message: `cannot reach the control plane at ${server} (${why}): is it running? Start one with \`cluster dev\` or pass --server HOST:PORT`,
+        exitCode: 2,
+      };
+    }
+    if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED) {
+      return { message: `the control plane at ${server} refused us: ${err.details}`, exitCode: 2 };
+    }
+    return { message: `the control plane at ${server} failed: ${err.details}`, exitCode: 3 };
+  }
+  return { message: err instanceof Error ? err.message : String(err), exitCode: 3 };
+}

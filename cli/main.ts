@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/** `cluster`: every user command, and the daemons' entry points. */
+import { Command } from 'commander';
+import { registerAgent } from './commands/agent';
+import { registerAgents } from './commands/agents';
+import { registerApps } from './commands/apps';
+import { registerControlPlane } from './commands/control-plane';
+import { registerDeploy } from './commands/deploy';
+import { registerDev } from './commands/dev';
+import { registerPs } from './commands/ps';
+import { registerReleases } from './commands/releases';
+import { registerRestart } from './commands/restart';
+import { registerScale } from './commands/scale';
+import { fail } from './command-kit';
+import { VERSION } from './version';
+
+const program = new Command('cluster')
+  .description("Heroku's process model on your own servers")
+  .version(VERSION)
+  .option('--server <host:port>', 'control plane address (or CLUSTER_SERVER; default: the running `cluster dev`)')
+  .showHelpAfterError('(run with --help for usage)');
+
+for (const register of [
+  registerApps,
+  registerDeploy,
+  registerReleases,
+  registerScale,
+  registerPs,
+  registerRestart,
+  registerAgents,
+  registerAgent,
+  registerControlPlane,
+  registerDev,
+]) {
+  register(program);
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => fail(err));

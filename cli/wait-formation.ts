@@ -1,0 +1,58 @@
+/** `--wait`: follows `ps` until every instance of some types is up, or says why it cannot be. */
+import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
+import type { InstanceInfo__Output } from '../proto/gen/cluster/api/InstanceInfo';
+import { callUnary } from '../lib/grpc-call';
+import { parseInstanceName } from '../lib/names';
+import { UserError } from './errors';
+
+const POLL_MS = 100;
+/** An instance that crashed this many times while we waited is in a crash loop: give up. */
+const CRASH_LOOP_RESTARTS = 3;
+
+export async function waitForFormation(api: ClusterApiClient, app: string, types: string[], timeoutMs: number): Promise<void> {
+  const tty = process.stderr.isTTY === true;
+  const started = Date.now();
+  let lastLine = '';
+  const show = (line: string) => {
+    if (line === lastLine) return;
+    lastLine = line;
+    process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+  };
+  try {
+    for (;;) {
+      const ps = await callUnary(api, 'Ps', { app });
+      const mine = ps.instances.filter((i) => types.includes(i.type || parseInstanceName(i.name)?.type || ''));
+      const wanted = ps.formation.filter((f) => types.includes(f.type)).reduce((n, f) => n + f.count, 0);
+      const up = mine.filter((i) => i.state === 'up').length;
+      const stopping = mine.filter((i) => i.state === 'stopping').length;
+      const pending = mine.filter((i) => i.state === 'pending');
+      const bar = progressBar(up, wanted);
+      show(`${bar} ${up}/${wanted} up${stopping ? `, ${stopping} stopping` : ''}${pending.length ? `, ${pending.length} pending` : ''}`);
+      if (up === wanted && stopping === 0 && mine.length === wanted) break;
+      failIfStuck(pending, mine);
+      if (Date.now() - started > timeoutMs) {
+        throw new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s with ${up} of ${wanted} instances up`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  } finally {
+    if (tty && lastLine) process.stderr.write('\n');
+  }
+  process.stderr.write(`All instances up in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+}
+
+function failIfStuck(pending: InstanceInfo__Output[], all: InstanceInfo__Output[]): void {
+  const unplaceable = pending.find((i) => i.reason && i.reason !== 'waiting for the scheduler');
+  if (unplaceable) {
+    throw new UserError(`${pending.length} instance(s) cannot be placed: ${unplaceable.reason} (e.g. ${unplaceable.name})`);
+  }
+  const looping = all.find((i) => i.state === 'crashed' && i.restarts >= CRASH_LOOP_RESTARTS);
+  if (looping) {
+    throw new UserError(`${looping.name} is crash-looping on ${looping.host}: ${looping.reason}; see \`cluster ps\``);
+  }
+}
+
+function progressBar(done: number, total: number, width = 20): string {
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return `[${'#'.repeat(Math.min(width, filled))}${'.'.repeat(Math.max(0, width - filled))}]`;
+}

@@ -1,0 +1,171 @@
+/** The service agents dial: register, heartbeat, watch assignments, report status, fetch slugs. */
+import * as fs from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
+import type { Assignment as WireAssignment } from '../../proto/gen/cluster/agent/Assignment';
+import { agentIdProblem } from '../../lib/names';
+import { appNameProblem } from '../../lib/names';
+import { commitInChunks, type WriteOp } from '../etcd/batch';
+import type { LeaseKeeper } from '../etcd/lease-keeper';
+import { InvalidArgumentError, NotFoundError } from '../errors';
+import { encode, type AgentRecord, type ReportedState, type StatusRecord } from '../records';
+import type { Assignment } from '../scheduler/types';
+import type { ApiContext } from '../api/context';
+import { toServiceError, unary } from '../api/status';
+import type { AssignmentHub } from './assignment-hub';
+
+const STATES: ReadonlySet<string> = new Set<ReportedState>(['starting', 'up', 'crashed', 'stopping']);
+const SLUG_CHUNK = 256 * 1024;
+
+export interface AgentServiceOptions {
+  leaseTtlSeconds: number;
+  heartbeatMs: number;
+}
+
+function toWire(a: Assignment): WireAssignment {
+  return {
+    app: a.app,
+    instance: a.instance,
+    type: a.type,
+    release: a.release,
+    slug: a.slug,
+    command: a.command,
+    env: a.env,
+    restart_token: a.restartToken,
+    grace_ms: a.graceMs,
+  };
+}
+
+function requireAgentId(id: string): string {
+  const problem = agentIdProblem(id);
+  if (problem) throw new InvalidArgumentError(problem);
+  return id;
+}
+
+function isLeaseGone(err: unknown): boolean {
+  return err instanceof Error && /lease not found/i.test(err.message);
+}
+
+export function agentService(
+  ctx: ApiContext,
+  leases: LeaseKeeper,
+  hub: AssignmentHub,
+  opts: AgentServiceOptions,
+): AgentApiHandlers {
+  const { keys, client, logger } = ctx;
+
+  return {
+    Register: unary(logger, async (req) => {
+      const id = requireAgentId(req.agent_id);
+      const existing = ctx.view.agents.entries.get(keys.agent(id));
+      // Reuse the lease the agent held before a restart, if it is still alive.
+      let leaseId = '';
+      if (req.previous_lease_id && existing?.lease === req.previous_lease_id) {
+        if ((await leases.renew(req.previous_lease_id).catch(() => 0)) > 0) leaseId = req.previous_lease_id;
+      }
+      if (!leaseId) leaseId = await leases.grant(opts.leaseTtlSeconds);
+      const record: AgentRecord = {
+        id,
+        address: req.address,
+        datacenter: req.datacenter || 'default',
+        labels: req.labels,
+        capacity: req.capacity > 0 ? req.capacity : 1000,
+        version: req.version,
+        registeredAtMs: Date.now(),
+        state: 'ready',
+      };
+      await client.put(keys.agent(id)).value(encode(record)).lease(leaseId);
+      ctx.heartbeats.set(id, Date.now());
+      logger.info({ agent: id, address: req.address, datacenter: record.datacenter, leaseId }, 'agent registered');
+      return { lease_id: leaseId, ttl_seconds: opts.leaseTtlSeconds, heartbeat_ms: opts.heartbeatMs };
+    }),
+
+    Heartbeat: unary(logger, async (req) => {
+      const id = requireAgentId(req.agent_id);
+      const ttl = await leases.renew(req.lease_id).catch((err: unknown) => {
+        if (isLeaseGone(err)) return 0;
+        throw err;
+      });
+      const registered = ctx.view.agents.entries.get(keys.agent(id));
+      // A lease that outlived its registration key (or belongs to another id) is no good.
+      const alive = ttl > 0 && (!registered || registered.lease === req.lease_id);
+      if (alive) ctx.heartbeats.set(id, Date.now());
+      return { alive };
+    }),
+
+    WatchAssignments: (call) => {
+      let id: string;
+      try {
+        id = requireAgentId(call.request.agent_id);
+      } catch (err) {
+        call.emit('error', toServiceError(err, logger));
+        return;
+      }
+      const unsubscribe = hub.subscribe(id, (delta) => {
+        if (call.cancelled || call.destroyed) return;
+        call.write({ snapshot: delta.snapshot, upserts: delta.upserts.map(toWire), removes: delta.removes });
+      });
+      const done = () => unsubscribe();
+      call.on('cancelled', done);
+      call.on('close', done);
+      call.on('error', done);
+    },
+
+    ReportStatus: unary(logger, async (req) => {
+      const id = requireAgentId(req.agent_id);
+      const ops: WriteOp[] = [];
+      for (const s of req.statuses) {
+        if (appNameProblem(s.app) || !/^[A-Za-z0-9_-]+\.[0-9]+$/.test(s.instance)) {
+          throw new InvalidArgumentError(`malformed instance \`${s.app}/${s.instance}\` in a status report`);
+        }
+        const key = keys.status(s.app, s.instance, id);
+        if (s.state === 'gone') {
+          ops.push({ delete: key });
+          continue;
+        }
+        if (!STATES.has(s.state)) throw new InvalidArgumentError(`unknown instance state \`${s.state}\``);
+        const record: StatusRecord = {
+          agentId: id,
+          state: s.state as ReportedState,
+          pid: s.pid,
+          startedAtMs: s.started_at_ms,
+          restarts: s.restarts,
+          reason: s.reason,
+          release: s.release,
+          port: s.port,
+          restartToken: s.restart_token,
+          updatedAtMs: Date.now(),
+        };
+        ops.push({ put: key, value: encode(record), lease: req.lease_id });
+      }
+      try {
+        // Only the holder of the agent's current lease may write its statuses.
+        const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
+        const revision = await commitInChunks(client, ops, guard);
+        return { lease_alive: revision !== undefined };
+      } catch (err) {
+        if (isLeaseGone(err)) return { lease_alive: false };
+        throw err;
+      }
+    }),
+
+    FetchSlug: (call) => {
+      const file = ctx.slugs.pathOf(call.request.digest);
+      if (!file) {
+        call.emit('error', toServiceError(new NotFoundError(`slug ${call.request.digest} is not stored on this control plane`), logger));
+        return;
+      }
+      const size = fs.statSync(file).size;
+      const stream = fs.createReadStream(file, { highWaterMark: SLUG_CHUNK });
+      stream.on('data', (data) => {
+        if (!call.write({ data, total_size: String(size) })) {
+          stream.pause();
+          call.once('drain', () => stream.resume());
+        }
+      });
+      stream.on('end', () => call.end());
+      stream.on('error', (err) => call.emit('error', { code: grpc.status.INTERNAL, details: `reading slug failed: ${err.message}` }));
+      call.on('cancelled', () => stream.destroy());
+    },
+  };
+}

@@ -1,0 +1,18 @@
+/** What every API handler needs. */
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from '../../lib/log';
+import type { Keys } from '../keys';
+import type { AppStore } from '../state/app-store';
+import type { ClusterView } from '../state/cluster-view';
+import type { SlugStore } from '../slugs/slug-store';
+
+export interface ApiContext {
+  client: Etcd3;
+  keys: Keys;
+  store: AppStore;
+  view: ClusterView;
+  slugs: SlugStore;
+  logger: Logger;
+  /** When each agent last heartbeated through this replica. */
+  heartbeats: Map<string, number>;
+}

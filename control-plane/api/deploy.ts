@@ -1,0 +1,72 @@
+/** deploy: receive a slug, store it by digest, create a release from the Procfile. */
+import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
+import type { DeployMeta__Output } from '../../proto/gen/cluster/api/DeployMeta';
+import { parseProcfile } from '../../lib/procfile';
+import { InvalidArgumentError } from '../errors';
+import type { SlugUpload } from '../slugs/slug-store';
+import type { ApiContext } from './context';
+import { toReleaseInfo } from './apps';
+import { toServiceError } from './status';
+
+export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
+  return (call, callback) => {
+    let meta: DeployMeta__Output | undefined;
+    let upload: SlugUpload | undefined;
+    let failed = false;
+    // Chunks are written one after another; `chain` keeps their order and carries failures.
+    let chain: Promise<void> = Promise.resolve();
+
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      void upload?.abort();
+      call.destroy();
+      callback(toServiceError(err, ctx.logger));
+    };
+
+    call.on('data', (chunk: { meta?: DeployMeta__Output | null; data?: Buffer }) => {
+      chain = chain.then(async () => {
+        if (failed) return;
+        if (chunk.meta) {
+          if (meta) throw new InvalidArgumentError('deploy sent its metadata twice');
+          meta = chunk.meta;
+          parseProcfile(meta.procfile); // fail before receiving the slug
+          await ctx.store.getApp(meta.app); // the app must exist
+          upload = ctx.slugs.upload();
+          return;
+        }
+        if (!upload) throw new InvalidArgumentError('deploy sent slug data before its metadata');
+        call.pause();
+        await upload.write(chunk.data ?? Buffer.alloc(0));
+        call.resume();
+      }).catch(fail);
+    });
+
+    call.on('end', () => {
+      chain = chain.then(async () => {
+        if (failed) return;
+        if (!meta || !upload) throw new InvalidArgumentError('deploy sent no metadata');
+        const processTypes = parseProcfile(meta.procfile);
+        const { digest } = await upload.commit(Number(meta.size));
+        const release = await ctx.store.createRelease(meta.app, {
+          slug: digest,
+          processTypes,
+          description: meta.description || `Deploy ${digest.slice(0, 7)}`,
+        });
+        ctx.logger.info({ app: meta.app, release: release.version, slug: digest }, 'release created');
+        callback(null, toReleaseInfo(release));
+      }).catch(fail);
+    });
+
+    call.on('error', (err) => {
+      if (failed) return;
+      failed = true;
+      void upload?.abort();
+      ctx.logger.debug({ err }, 'deploy stream broke');
+    });
+    call.on('cancelled', () => {
+      failed = true;
+      void upload?.abort();
+    });
+  };
+}

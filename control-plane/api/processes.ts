@@ -1,0 +1,112 @@
+/** scale, ps, restart. */
+import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
+import type { InstanceInfo } from '../../proto/gen/cluster/api/InstanceInfo';
+import { parseInstanceName } from '../../lib/names';
+import { decode, type StatusRecord } from '../records';
+import { decodeUnplaced } from '../leader/scheduler-loop';
+import type { ApiContext } from './context';
+import { unary } from './status';
+
+export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart'> {
+  return {
+    Scale: unary(ctx.logger, async (req) => {
+      const counts = await ctx.store.scale(req.app, req.changes);
+      ctx.logger.info({ app: req.app, formation: counts }, 'formation changed');
+      return { formation: Object.entries(counts).map(([type, count]) => ({ type, count })) };
+    }),
+    Ps: unary(ctx.logger, async (req) => {
+      const app = await ctx.store.getApp(req.app);
+      const formation = ctx.view.formation(app.name).counts;
+      const release = await ctx.view.release(app);
+      const desired: Array<{ name: string; type: string }> = [];
+      for (const [type, count] of Object.entries(formation)) {
+        if (!release || !(type in release.processTypes)) continue;
+        for (let n = 1; n <= count; n++) desired.push({ name: `${type}.${n}`, type });
+      }
+      return {
+        app: app.name,
+        instances: await listInstances(ctx, app.name, desired),
+        formation: Object.entries(formation).map(([type, count]) => ({ type, count })),
+      };
+    }),
+    Restart: unary(ctx.logger, async (req) => {
+      await ctx.store.restart(req.app, req.target);
+      const wanted = (name: string) =>
+        req.target === '' || name === req.target || parseInstanceName(name)?.type === req.target;
+      return { instances: ctx.view.assignmentList({ app: req.app }).map((a) => a.instance).filter(wanted).sort() };
+    }),
+  };
+}
+
+/**
+ * Every instance of an app: desired ones (assigned or pending) with the state their
+ * agent reports, plus instances still stopping after a scale-down.
+ */
+async function listInstances(
+  ctx: ApiContext,
+  app: string,
+  desired: Array<{ name: string; type: string }>,
+): Promise<InstanceInfo[]> {
+  const [statusValues, unplacedRaw] = await Promise.all([
+    ctx.client.getAll().prefix(ctx.keys.statuses(app)).buffers(),
+    ctx.client.get(ctx.keys.unplaced(app)).buffer(),
+  ]);
+  // status/<app>/<instance>/<agentId>
+  const statuses = new Map<string, StatusRecord>();
+  for (const [key, raw] of Object.entries(statusValues)) {
+    const status = decode<StatusRecord>(raw);
+    const rest = ctx.keys.after(key, ctx.keys.statuses(app));
+    if (status && rest) statuses.set(rest, status);
+  }
+
+  const out = new Map<string, InstanceInfo>();
+  for (const a of ctx.view.assignmentList({ app })) {
+    const status = statuses.get(`${a.instance}/${a.agentId}`);
+    statuses.delete(`${a.instance}/${a.agentId}`);
+    out.set(a.instance, {
+      name: a.instance,
+      type: a.type,
+      host: a.agentId,
+      command: a.command,
+      release: status?.release || a.release,
+      state: status?.state ?? 'starting',
+      pid: status?.pid ?? 0,
+      restarts: status?.restarts ?? 0,
+      started_at_ms: status?.startedAtMs ?? 0,
+      reason: status ? status.reason : 'assigned; waiting for the agent to report',
+      port: status?.port ?? 0,
+    });
+  }
+  for (const u of decodeUnplaced(unplacedRaw)) {
+    if (out.has(u.instance)) continue;
+    out.set(u.instance, { name: u.instance, type: u.type, state: 'pending', reason: u.reason });
+  }
+  for (const d of desired) {
+    if (!out.has(d.name)) out.set(d.name, { name: d.name, type: d.type, state: 'pending', reason: 'waiting for the scheduler' });
+  }
+  // Left: instances an agent still reports but no longer owns (stopping after scale-down or a move).
+  for (const [rest, status] of statuses) {
+    const instance = rest.slice(0, rest.lastIndexOf('/'));
+    if (out.has(instance)) continue;
+    out.set(instance, {
+      name: instance,
+      type: parseInstanceName(instance)?.type ?? instance,
+      host: status.agentId,
+      state: 'stopping',
+      pid: status.pid,
+      restarts: status.restarts,
+      started_at_ms: status.startedAtMs,
+      reason: 'no longer assigned',
+      release: status.release,
+      port: status.port,
+    });
+  }
+  return [...out.values()].sort(byName);
+}
+
+function byName(a: InstanceInfo, b: InstanceInfo): number {
+  const x = parseInstanceName(a.name ?? '');
+  const y = parseInstanceName(b.name ?? '');
+  if (x && y) return x.type === y.type ? x.number - y.number : x.type.localeCompare(y.type);
+  return (a.name ?? '').localeCompare(b.name ?? '');
+}

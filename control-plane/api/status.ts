@@ -1,0 +1,29 @@
+/** Translates domain errors into gRPC statuses at the boundary (and logs the unexpected). */
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../../lib/log';
+import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import { ProcfileError } from '../../lib/procfile';
+
+export function toServiceError(err: unknown, logger: Logger): Partial<grpc.StatusObject> {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof InvalidArgumentError || err instanceof ProcfileError) return { code: grpc.status.INVALID_ARGUMENT, details: message };
+  if (err instanceof NotFoundError) return { code: grpc.status.NOT_FOUND, details: message };
+  if (err instanceof AlreadyExistsError) return { code: grpc.status.ALREADY_EXISTS, details: message };
+  if (err instanceof FailedPreconditionError) return { code: grpc.status.FAILED_PRECONDITION, details: message };
+  if (err instanceof ConflictError) return { code: grpc.status.ABORTED, details: message };
+  logger.error({ err }, 'request failed');
+  return { code: grpc.status.INTERNAL, details: `internal error in the control plane: ${message}` };
+}
+
+/** Wraps an async unary handler: its result or its error goes back to the caller, never a crash. */
+export function unary<Req, Res>(
+  logger: Logger,
+  handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    handler(call.request, call).then(
+      (res) => callback(null, res),
+      (err: unknown) => callback(toServiceError(err, logger)),
+    );
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * An in-memory copy of every key under one etcd prefix, kept current by a watch.
+ *
+ * Listeners see each watch batch after it has been applied, so a listener that reads
+ * `entries` sees a state consistent with the events it was given.
+ */
+import { EventEmitter } from 'node:events';
+import type { Etcd3, Watcher } from 'etcd3';
+import type { Logger } from '../../lib/log';
+import { prefixEnd } from './batch';
+
+export interface MirrorEntry {
+  value: Buffer;
+  modRevision: number;
+  createRevision: number;
+  lease: string;
+}
+
+export interface MirrorEvent {
+  type: 'put' | 'delete';
+  key: string;
+  entry?: MirrorEntry;
+}
+
+export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync: [] }> {
+  readonly entries = new Map<string, MirrorEntry>();
+  /** The etcd revision this copy reflects, at least. */
+  revision = 0;
+  private watcher?: Watcher;
+  private closed = false;
+  private revisionWaiters: Array<{ revision: number; resolve: () => void }> = [];
+
+  private constructor(private readonly client: Etcd3, readonly prefix: string, private readonly logger: Logger) {
+    super();
+  }
+
+  /** Loads the prefix and starts watching it. */
+  static async open(client: Etcd3, prefix: string, logger: Logger): Promise<PrefixMirror> {
+    const mirror = new PrefixMirror(client, prefix, logger);
+    await mirror.load();
+    return mirror;
+  }
+
+  /** Resolves once the copy reflects at least `revision` (a revision of a write to this prefix). */
+  waitForRevision(revision: number): Promise<void> {
+    if (this.revision >= revision || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.revisionWaiters.push({ revision, resolve }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const waiter of this.revisionWaiters) waiter.resolve();
+    this.revisionWaiters = [];
+    await this.watcher?.cancel().catch(() => undefined);
+  }
+
+  private async load(): Promise<void> {
+    const key = Buffer.from(this.prefix);
+    const res = await this.client.kv.range({ key, range_end: prefixEnd(key) });
+    this.entries.clear();
+    for (const kv of res.kvs) {
+      this.entries.set(kv.key.toString(), {
+        value: kv.value,
+        modRevision: Number(kv.mod_revision),
+        createRevision: Number(kv.create_revision),
+        lease: kv.lease,
+      });
+    }
+    this.setRevision(Number(res.header.revision));
+    const watcher = await this.client.watch().prefix(this.prefix).startRevision(String(this.revision + 1)).create();
+    if (this.closed) {
+      await watcher.cancel();
+      return;
+    }
+    this.watcher = watcher;
+    watcher.on('data', (res) => {
+      const events: MirrorEvent[] = [];
+      for (const ev of res.events) {
+        const key = ev.kv.key.toString();
+        if (ev.type === 'Put') {
+          const entry = {
+            value: ev.kv.value,
+            modRevision: Number(ev.kv.mod_revision),
+            createRevision: Number(ev.kv.create_revision),
+            lease: ev.kv.lease,
+          };
+          this.entries.set(key, entry);
+          events.push({ type: 'put', key, entry });
+        } else {
+          this.entries.delete(key);
+          events.push({ type: 'delete', key });
+        }
+      }
+      // Event revisions, not the header's: only they say what this copy has seen.
+      const last = res.events.at(-1);
+      if (last) this.setRevision(Number(last.kv.mod_revision));
+      if (events.length > 0) this.emit('change', events);
+    });
+    watcher.on('error', (err) => {
+      // A compacted start revision or a broken watch: start over from a fresh read.
+      if (this.closed) return;
+      this.logger.warn({ err, prefix: this.prefix }, 'watch failed; reloading the prefix');
+      void watcher.cancel().catch(() => undefined);
+      this.load().then(
+        () => this.emit('resync'),
+        (loadErr: unknown) => this.logger.error({ err: loadErr, prefix: this.prefix }, 'reloading the prefix failed'),
+      );
+    });
+  }
+
+  private setRevision(revision: number): void {
+    if (revision <= this.revision) return;
+    this.revision = revision;
+    const ready = this.revisionWaiters.filter((w) => w.revision <= revision);
+    this.revisionWaiters = this.revisionWaiters.filter((w) => w.revision > revision);
+    for (const waiter of ready) waiter.resolve();
+  }
+}

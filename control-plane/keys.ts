@@ -1,0 +1,65 @@
+/**
+ * The etcd key layout. Nothing else in the project builds key strings.
+ *
+ *   <prefix>apps/<app>                               app record
+ *   <prefix>releases/<app>/<version, zero-padded>    release
+ *   <prefix>formation/<app>                          desired count per type + restart tokens
+ *   <prefix>agents/<agentId>                         registration (agent's lease)
+ *   <prefix>assignments/<agentId>/<app>/<instance>   what an agent must run (leader writes)
+ *   <prefix>status/<app>/<instance>/<agentId>        what an agent observes (agent's lease)
+ *   <prefix>unplaced/<app>                           instances the leader could not place, and why
+ *   <prefix>leader                                   the scheduling replica (its lease)
+ *
+ * Releases, formations and the like live under top-level prefixes of their own (rather
+ * than under apps/<app>/…) so that listing apps or watching formations reads only what
+ * it needs. Status keys carry the agent id so two agents never overwrite each other's
+ * report of an instance while it moves.
+ */
+export class Keys {
+  constructor(readonly prefix = '/cluster/') {
+    if (!prefix.endsWith('/')) this.prefix = `${prefix}/`;
+  }
+
+  apps(): string { return `${this.prefix}apps/`; }
+  app(app: string): string { return `${this.apps()}${app}`; }
+
+  releases(app: string): string { return `${this.prefix}releases/${app}/`; }
+  release(app: string, version: number): string {
+    return `${this.releases(app)}${String(version).padStart(10, '0')}`;
+  }
+
+  formations(): string { return `${this.prefix}formation/`; }
+  formation(app: string): string { return `${this.formations()}${app}`; }
+
+  agents(): string { return `${this.prefix}agents/`; }
+  agent(id: string): string { return `${this.agents()}${id}`; }
+
+  allAssignments(): string { return `${this.prefix}assignments/`; }
+  assignments(agentId: string): string { return `${this.allAssignments()}${agentId}/`; }
+  assignment(agentId: string, app: string, instance: string): string {
+    return `${this.assignments(agentId)}${app}/${instance}`;
+  }
+  /** Splits an assignment key into its parts; undefined for anything else. */
+  parseAssignment(key: string): { agentId: string; app: string; instance: string } | undefined {
+    const rest = this.after(key, this.allAssignments());
+    const parts = rest?.split('/');
+    if (!parts || parts.length !== 3) return undefined;
+    return { agentId: parts[0]!, app: parts[1]!, instance: parts[2]! };
+  }
+
+  allStatus(): string { return `${this.prefix}status/`; }
+  statuses(app: string): string { return `${this.allStatus()}${app}/`; }
+  status(app: string, instance: string, agentId: string): string {
+    return `${this.statuses(app)}${instance}/${agentId}`;
+  }
+
+  allUnplaced(): string { return `${this.prefix}unplaced/`; }
+  unplaced(app: string): string { return `${this.allUnplaced()}${app}`; }
+
+  leader(): string { return `${this.prefix}leader`; }
+
+  /** The last path segment of a key under `base` (an app name, an agent id). */
+  after(key: string, base: string): string | undefined {
+    return key.startsWith(base) ? key.slice(base.length) : undefined;
+  }
+}

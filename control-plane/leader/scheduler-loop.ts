@@ -1,0 +1,180 @@
+/**
+ * The leader's control loop: whenever apps, formations or agents change, take a
+ * snapshot, ask the pure scheduler for a plan, and write the plan to etcd in batched
+ * transactions fenced by leadership.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from '../../lib/log';
+import type { ClusterView } from '../state/cluster-view';
+import type { LeaderElection } from './election';
+import { commitInChunks, type WriteOp } from '../etcd/batch';
+import { decode, encode } from '../records';
+import { schedule } from '../scheduler/schedule';
+import type { AppView, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
+import { PrefixMirror, type MirrorEvent } from '../etcd/mirror';
+
+/** How long to gather changes before a round, so a burst of events costs one round. */
+const DEBOUNCE_MS = 5;
+/**
+ * After an agent joins (or this replica is elected), wait this long for others to join
+ * before placing: when a whole cluster starts, the first agent up would otherwise get
+ * every instance, and a host joining later moves nothing.
+ */
+const SETTLE_MS = 1_000;
+
+export class SchedulerLoop {
+  private timer?: NodeJS.Timeout;
+  private timerDue = 0;
+  private running?: Promise<void>;
+  private again = false;
+  private active = false;
+  private unplaced?: PrefixMirror;
+  private settleUntil = 0;
+  private readonly onChange = () => this.poke();
+  private readonly onAgents = (events: MirrorEvent[]) => {
+    if (events.some((e) => e.type === 'put' && e.entry?.createRevision === e.entry?.modRevision)) {
+      this.settleUntil = Date.now() + SETTLE_MS;
+    }
+    this.poke();
+  };
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly view: ClusterView,
+    private readonly election: LeaderElection,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts scheduling (call when elected). */
+  async start(): Promise<void> {
+    if (this.active) return;
+    this.active = true;
+    this.unplaced = await PrefixMirror.open(this.client, this.view.keys.allUnplaced(), this.logger);
+    for (const mirror of [this.view.apps, this.view.formations, this.view.assignments]) mirror.on('change', this.onChange);
+    this.view.agents.on('change', this.onAgents);
+    for (const mirror of this.mirrors()) mirror.on('resync', this.onChange);
+    this.settleUntil = Date.now() + SETTLE_MS;
+    this.poke();
+  }
+
+  /** Stops scheduling (when deposed or closing); waits for a round in flight. */
+  async stop(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    clearTimeout(this.timer);
+    for (const mirror of this.mirrors()) {
+      mirror.off('change', this.onChange);
+      mirror.off('resync', this.onChange);
+    }
+    this.view.agents.off('change', this.onAgents);
+    await this.running;
+    await this.unplaced?.close();
+    this.unplaced = undefined;
+  }
+
+  private mirrors(): PrefixMirror[] {
+    return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments];
+  }
+
+  /** Asks for a round soon; rounds never overlap, and a stream of events cannot postpone one forever. */
+  poke(): void {
+    if (!this.active) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    const due = Math.max(Date.now() + DEBOUNCE_MS, this.settleUntil);
+    if (this.timer && this.timerDue >= due - DEBOUNCE_MS) return;
+    clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.round()
+        .catch((err: unknown) => {
+          this.logger.error({ err }, 'scheduling round failed; retrying in 1 s');
+          this.settleUntil = Date.now() + 1_000; // never spin while etcd is unwell
+          this.again = true;
+        })
+        .finally(() => {
+          this.running = undefined;
+          if (this.again) {
+            this.again = false;
+            this.poke();
+          }
+        });
+    }, due - Date.now());
+  }
+
+  private async round(): Promise<void> {
+    const input = await this.snapshot();
+    const plan = schedule(input);
+    const ops = this.toOps(plan);
+    if (ops.length === 0) return;
+    const revision = await commitInChunks(this.client, ops, [this.election.fence()]);
+    if (revision === undefined) {
+      this.logger.warn('lost leadership while writing a plan; stopping');
+      await this.stop();
+      return;
+    }
+    this.logger.info(
+      { placed: plan.put.length, removed: plan.remove.length, unplaced: plan.unplaced.length },
+      'applied scheduling plan',
+    );
+    // The next round must see this plan's own writes, or it would place twice.
+    if (plan.put.length + plan.remove.length > 0) await this.view.assignments.waitForRevision(Number(revision));
+  }
+
+  private async snapshot(): Promise<SchedulerInput> {
+    const apps: AppView[] = [];
+    for (const app of this.view.appList()) {
+      const formation = this.view.formation(app.name);
+      const release = await this.view.release(app);
+      apps.push({
+        name: app.name,
+        release: release && {
+          version: release.version,
+          slug: release.slug,
+          processTypes: release.processTypes,
+          env: release.env,
+        },
+        formation: formation.counts,
+        restartTokens: formation.restartTokens,
+      });
+    }
+    const agents = this.view.agentList().map((a) => ({
+      id: a.id,
+      datacenter: a.datacenter,
+      labels: a.labels,
+      capacity: a.capacity,
+      state: a.state,
+    }));
+    return { apps, agents, assignments: this.view.assignmentList() };
+  }
+
+  private toOps(plan: Plan): WriteOp[] {
+    const keys = this.view.keys;
+    const ops: WriteOp[] = [];
+    // One key per app lists what could not be placed; written only when it changes.
+    const byApp = new Map<string, Unplaced[]>();
+    for (const u of plan.unplaced) byApp.set(u.app, [...(byApp.get(u.app) ?? []), u]);
+    for (const [app, list] of byApp) {
+      const value = encode({ instances: list });
+      const current = this.unplaced?.entries.get(keys.unplaced(app))?.value.toString();
+      if (current !== value) ops.push({ put: keys.unplaced(app), value });
+    }
+    for (const key of this.unplaced?.entries.keys() ?? []) {
+      const app = keys.after(key, keys.allUnplaced());
+      if (app !== undefined && !byApp.has(app)) ops.push({ delete: key });
+    }
+    // Assignment writes go last: the revision of the last chunk is then one the
+    // assignments mirror will see (round() waits for it).
+    for (const r of plan.remove) ops.push({ delete: keys.assignment(r.agentId, r.app, r.instance) });
+    for (const a of plan.put) ops.push({ put: keys.assignment(a.agentId, a.app, a.instance), value: encode(a) });
+    return ops;
+  }
+}
+
+/** Reads the unplaced list of an app (written by the leader). */
+export function decodeUnplaced(raw: Buffer | null | undefined): Unplaced[] {
+  return decode<{ instances: Unplaced[] }>(raw)?.instances ?? [];
+}

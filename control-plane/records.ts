@@ -1,0 +1,65 @@
+/** The values stored in etcd, with decoders that never throw on a malformed value. */
+
+export interface AppRecord {
+  name: string;
+  createdAtMs: number;
+  /** Current release version; 0 before the first deploy. */
+  release: number;
+}
+
+export interface ReleaseRecord {
+  version: number;
+  description: string;
+  createdAtMs: number;
+  slug: string;
+  processTypes: Record<string, string>;
+  env: Record<string, string>;
+}
+
+export interface FormationRecord {
+  counts: Record<string, number>;
+  restartTokens: Record<string, string>;
+}
+
+export interface AgentRecord {
+  id: string;
+  address: string;
+  datacenter: string;
+  labels: Record<string, string>;
+  capacity: number;
+  version: string;
+  registeredAtMs: number;
+  state: 'ready' | 'draining';
+}
+
+export type ReportedState = 'starting' | 'up' | 'crashed' | 'stopping';
+
+export interface StatusRecord {
+  agentId: string;
+  state: ReportedState;
+  pid: number;
+  startedAtMs: number;
+  restarts: number;
+  reason: string;
+  release: number;
+  port: number;
+  restartToken: string;
+  updatedAtMs: number;
+}
+
+/** Parses a stored JSON value; undefined (never an exception) when it is not an object. */
+export function decode<T extends object>(raw: Buffer | string | null | undefined): T | undefined {
+  if (raw == null) return undefined;
+  try {
+    const value: unknown = JSON.parse(raw.toString());
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function encode(value: object): string {
+  return JSON.stringify(value);
+}
+
+export const EMPTY_FORMATION: FormationRecord = { counts: {}, restartTokens: {} };

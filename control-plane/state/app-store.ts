@@ -1,0 +1,169 @@
+/**
+ * Writes the users' desired state: apps, releases, formations, restarts. Every
+ * read-modify-write compares mod revisions and retries on a lost race, so two CLIs or
+ * two replicas never lose each other's update.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { Keys } from '../keys';
+import { commitIf, exists, unchangedSince, type WriteOp } from '../etcd/batch';
+import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type ReleaseRecord } from '../records';
+import { appNameProblem, parseInstanceName } from '../../lib/names';
+
+const RETRIES = 20;
+
+interface Versioned<T> {
+  value: T | undefined;
+  modRevision: string;
+}
+
+export interface NewRelease {
+  slug: string;
+  processTypes: Record<string, string>;
+  description: string;
+  /** Config for the release; the previous release's config when absent. */
+  env?: Record<string, string>;
+}
+
+export class AppStore {
+  constructor(private readonly client: Etcd3, private readonly keys: Keys, readonly maxPerType = 1000) {}
+
+  async createApp(name: string): Promise<AppRecord> {
+    const problem = appNameProblem(name);
+    if (problem) throw new InvalidArgumentError(problem);
+    const app: AppRecord = { name, createdAtMs: Date.now(), release: 0 };
+    const created = await commitIf(this.client, [unchangedSince(this.keys.app(name), '0')], [
+      { put: this.keys.app(name), value: encode(app) },
+      { put: this.keys.formation(name), value: encode(EMPTY_FORMATION) },
+    ]);
+    if (!created) throw new AlreadyExistsError(`app \`${name}\` already exists`);
+    return app;
+  }
+
+  /** Removes the app; the leader then removes its assignments and agents stop its instances. */
+  async destroyApp(name: string): Promise<void> {
+    await this.requireApp(name);
+    const ops: WriteOp[] = [
+      { delete: this.keys.app(name) },
+      { delete: this.keys.formation(name) },
+      { delete: this.keys.releases(name), prefix: true },
+    ];
+    if (!(await commitIf(this.client, [exists(this.keys.app(name))], ops))) {
+      throw new NotFoundError(`app \`${name}\` not found`);
+    }
+  }
+
+  async getApp(name: string): Promise<AppRecord> {
+    return (await this.requireApp(name)).value;
+  }
+
+  /** Creates release vN+1 and makes it current, in one transaction. */
+  async createRelease(name: string, input: NewRelease): Promise<ReleaseRecord> {
+    for (let attempt = 0; attempt < RETRIES; attempt++) {
+      const app = await this.requireApp(name);
+      const previous = app.value.release > 0 ? await this.getRelease(name, app.value.release) : undefined;
+      const release: ReleaseRecord = {
+        version: app.value.release + 1,
+        description: input.description,
+        createdAtMs: Date.now(),
+        slug: input.slug,
+        processTypes: input.processTypes,
+        env: input.env ?? previous?.env ?? {},
+      };
+      const ok = await commitIf(this.client, [unchangedSince(this.keys.app(name), app.modRevision)], [
+        { put: this.keys.release(name, release.version), value: encode(release) },
+        { put: this.keys.app(name), value: encode({ ...app.value, release: release.version }) },
+      ]);
+      if (ok) return release;
+    }
+    throw new ConflictError(`too many concurrent changes to app \`${name}\`; try again`);
+  }
+
+  async getRelease(name: string, version: number): Promise<ReleaseRecord | undefined> {
+    return decode<ReleaseRecord>(await this.client.get(this.keys.release(name, version)).buffer());
+  }
+
+  /** Every release of an app, newest first. */
+  async listReleases(name: string): Promise<ReleaseRecord[]> {
+    await this.requireApp(name);
+    const values = await this.client.getAll().prefix(this.keys.releases(name)).buffers();
+    return Object.values(values)
+      .map((raw) => decode<ReleaseRecord>(raw))
+      .filter((r): r is ReleaseRecord => r !== undefined)
+      .sort((a, b) => b.version - a.version);
+  }
+
+  /** Sets the desired count of each named type; returns the whole formation. */
+  async scale(name: string, changes: Array<{ type: string; count: number }>): Promise<Record<string, number>> {
+    if (changes.length === 0) throw new InvalidArgumentError('nothing to scale: give TYPE=N');
+    for (const { type, count } of changes) {
+      if (!Number.isInteger(count) || count < 0 || count > this.maxPerType) {
+        throw new InvalidArgumentError(`${type}=${count}: the count must be a whole number from 0 to ${this.maxPerType}`);
+      }
+    }
+    return this.updateFormation(name, async (formation, app) => {
+      const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
+      if (!release) {
+        throw new FailedPreconditionError(`app \`${name}\` has no release yet: deploy it first (cluster deploy -a ${name})`);
+      }
+      for (const { type } of changes) {
+        if (!(type in release.processTypes)) {
+          const known = Object.keys(release.processTypes).join(', ');
+          throw new InvalidArgumentError(`process type \`${type}\` is not in release v${release.version} of \`${name}\` (it has: ${known})`);
+        }
+      }
+      const counts = { ...formation.counts };
+      for (const { type, count } of changes) counts[type] = count;
+      return { ...formation, counts };
+    }).then((f) => f.counts);
+  }
+
+  /** Restarts the whole app (`target` empty), a type or one instance; returns the token key used. */
+  async restart(name: string, target: string): Promise<void> {
+    await this.updateFormation(name, async (formation, app) => {
+      const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
+      if (target !== '') {
+        const type = parseInstanceName(target)?.type ?? target;
+        if (!release || !(type in release.processTypes)) {
+          throw new InvalidArgumentError(`\`${target}\` is not a process type or instance of \`${name}\``);
+        }
+      }
+      const token = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+      return { ...formation, restartTokens: { ...formation.restartTokens, [target || '*']: token } };
+    });
+  }
+
+  private async updateFormation(
+    name: string,
+    change: (formation: FormationRecord, app: AppRecord) => Promise<FormationRecord>,
+  ): Promise<FormationRecord> {
+    for (let attempt = 0; attempt < RETRIES; attempt++) {
+      const app = await this.requireApp(name);
+      const current = await this.read<FormationRecord>(this.keys.formation(name));
+      const next = await change(current.value ?? EMPTY_FORMATION, app.value);
+      const ok = await commitIf(
+        this.client,
+        [unchangedSince(this.keys.app(name), app.modRevision), unchangedSince(this.keys.formation(name), current.modRevision)],
+        [{ put: this.keys.formation(name), value: encode(next) }],
+      );
+      if (ok) return next;
+      // Lost a race with another writer: re-read and apply our change on top of theirs.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+    }
+    throw new ConflictError(`too many concurrent changes to app \`${name}\`; try again`);
+  }
+
+  private async requireApp(name: string): Promise<{ value: AppRecord; modRevision: string }> {
+    const problem = appNameProblem(name);
+    if (problem) throw new InvalidArgumentError(problem);
+    const app = await this.read<AppRecord>(this.keys.app(name));
+    if (!app.value) throw new NotFoundError(`app \`${name}\` not found: create it with \`cluster apps:create ${name}\``);
+    return { value: app.value, modRevision: app.modRevision };
+  }
+
+  private async read<T extends object>(key: string): Promise<Versioned<T>> {
+    const res = await this.client.kv.range({ key: Buffer.from(key) });
+    const kv = res.kvs[0];
+    return { value: kv ? decode<T>(kv.value) : undefined, modRevision: kv ? kv.mod_revision : '0' };
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Live, in-memory copies of the parts of etcd every replica reads often (apps,
+ * formations, agents, assignments), plus a cache of releases (immutable once written).
+ */
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from '../../lib/log';
+import type { Keys } from '../keys';
+import { PrefixMirror } from '../etcd/mirror';
+import { decode, type AgentRecord, type AppRecord, type FormationRecord, type ReleaseRecord } from '../records';
+import type { Assignment } from '../scheduler/types';
+
+export class ClusterView {
+  private readonly releases = new Map<string, ReleaseRecord>();
+
+  private constructor(
+    private readonly client: Etcd3,
+    readonly keys: Keys,
+    readonly apps: PrefixMirror,
+    readonly formations: PrefixMirror,
+    readonly agents: PrefixMirror,
+    readonly assignments: PrefixMirror,
+  ) {}
+
+  static async open(client: Etcd3, keys: Keys, logger: Logger): Promise<ClusterView> {
+    const [apps, formations, agents, assignments] = await Promise.all([
+      PrefixMirror.open(client, keys.apps(), logger),
+      PrefixMirror.open(client, keys.formations(), logger),
+      PrefixMirror.open(client, keys.agents(), logger),
+      PrefixMirror.open(client, keys.allAssignments(), logger),
+    ]);
+    return new ClusterView(client, keys, apps, formations, agents, assignments);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.apps.close(), this.formations.close(), this.agents.close(), this.assignments.close()]);
+  }
+
+  appList(): AppRecord[] {
+    const out: AppRecord[] = [];
+    for (const entry of this.apps.entries.values()) {
+      const app = decode<AppRecord>(entry.value);
+      if (app && typeof app.name === 'string') out.push(app);
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  formation(app: string): FormationRecord {
+    const record = decode<FormationRecord>(this.formations.entries.get(this.keys.formation(app))?.value);
+    return { counts: record?.counts ?? {}, restartTokens: record?.restartTokens ?? {} };
+  }
+
+  agentList(): AgentRecord[] {
+    const out: AgentRecord[] = [];
+    for (const entry of this.agents.entries.values()) {
+      const agent = decode<AgentRecord>(entry.value);
+      if (agent && typeof agent.id === 'string') out.push(agent);
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  assignmentList(filter?: { app?: string; agentId?: string }): Assignment[] {
+    const out: Assignment[] = [];
+    const base = filter?.agentId ? this.keys.assignments(filter.agentId) : undefined;
+    for (const [key, entry] of this.assignments.entries) {
+      if (base && !key.startsWith(base)) continue;
+      const assignment = decode<Assignment>(entry.value);
+      if (!assignment || typeof assignment.instance !== 'string') continue;
+      if (filter?.app && assignment.app !== filter.app) continue;
+      out.push(assignment);
+    }
+    return out;
+  }
+
+  /**
+   * A release of `app`, from the cache or etcd; undefined when it does not exist.
+   * The cache key carries the app's creation time: a destroyed and re-created app
+   * reuses version numbers.
+   */
+  async release(app: AppRecord, version = app.release): Promise<ReleaseRecord | undefined> {
+    if (version <= 0) return undefined;
+    const key = this.keys.release(app.name, version);
+    const cacheKey = `${key}@${app.createdAtMs}`;
+    const cached = this.releases.get(cacheKey);
+    if (cached) return cached;
+    const release = decode<ReleaseRecord>(await this.client.get(key).buffer());
+    if (release) this.releases.set(cacheKey, release);
+    return release;
+  }
+}

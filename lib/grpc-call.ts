@@ -1,0 +1,25 @@
+/** A promise around a generated unary gRPC method, always with a deadline (STYLE 9). */
+import type * as grpc from '@grpc/grpc-js';
+
+// Conditional types over overloaded methods read the last overload: `(argument, callback)`.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type RequestOf<F> = F extends (argument: infer Req, callback: grpc.requestCallback<any>) => grpc.ClientUnaryCall ? Req : never;
+type ReplyOf<F> = F extends (argument: any, callback: grpc.requestCallback<infer Res>) => grpc.ClientUnaryCall ? Res : never;
+
+export const DEFAULT_DEADLINE_MS = 10_000;
+
+export function callUnary<C extends grpc.Client, K extends keyof C & string>(
+  client: C,
+  method: K,
+  request: RequestOf<C[K]>,
+  timeoutMs = DEFAULT_DEADLINE_MS,
+): Promise<ReplyOf<C[K]>> {
+  return new Promise((resolve, reject) => {
+    const fn = client[method] as unknown as (
+      req: unknown,
+      options: grpc.CallOptions,
+      callback: (err: grpc.ServiceError | null, res?: ReplyOf<C[K]>) => void,
+    ) => grpc.ClientUnaryCall;
+    fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res!)));
+  });
+}

@@ -1,0 +1,23 @@
+/** Names users choose, validated the same way in the CLI and the control plane. */
+
+const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
+const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const INSTANCE = /^([A-Za-z0-9_-]+)\.([1-9][0-9]*)$/;
+
+/** Why `name` is not a valid app name, or undefined when it is. */
+export function appNameProblem(name: string): string | undefined {
+  if (APP_NAME.test(name)) return undefined;
+  return `invalid app name \`${name}\`: use 1–30 lowercase letters, digits and dashes, starting and ending with a letter or digit`;
+}
+
+/** Why `id` is not a valid agent id, or undefined when it is. */
+export function agentIdProblem(id: string): string | undefined {
+  if (AGENT_ID.test(id)) return undefined;
+  return `invalid agent id \`${id}\`: use up to 63 letters, digits, dots, dashes and underscores`;
+}
+
+/** Splits `worker.3` into its type and number; undefined for anything else. */
+export function parseInstanceName(name: string): { type: string; number: number } | undefined {
+  const match = INSTANCE.exec(name);
+  return match ? { type: match[1]!, number: Number(match[2]) } : undefined;
+}

@@ -1,0 +1,69 @@
+/** Procfile parsing (Heroku's format), shared by the CLI's checks and the control plane's deploy. */
+
+/** A Procfile that cannot be used; `line` is 1-based, 0 when the problem is the file as a whole. */
+export class ProcfileError extends Error {
+  override name = 'ProcfileError';
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(message);
+  }
+}
+
+const TYPE_NAME = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Parses a Procfile into process types → commands, in file order. Accepts what Heroku and Foreman
+ * accept: `#` comment lines, blank lines, CRLF, a UTF-8 BOM and spaces around the colon. Commands
+ * are kept verbatim (`$PORT` is expanded by the shell at run time). Throws ProcfileError.
+ */
+export function parseProcfile(text: string): Record<string, string> {
+  // Editors on Windows save a BOM; Heroku ignores it, so must we or the first type is `\uFEFFweb`.
+  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
+  const types: Record<string, string> = {};
+  const definedOn = new Map<string, number>();
+  lines.forEach((raw, index) => {
+    const line = index + 1;
+    const content = raw.trim();
+    if (content === '' || content.startsWith('#')) return;
+    // Split at the first colon only: commands often contain more (`-b 0.0.0.0:$PORT`).
+    const colon = content.indexOf(':');
+    const type = colon < 0 ? '' : content.slice(0, colon).trim();
+    const command = colon < 0 ? '' : content.slice(colon + 1).trim();
+    if (colon < 0 || type === '') {
+      throw new ProcfileError(`Procfile line ${line}: expected \`type: command\`, got \`${content}\``, line);
+    }
+    if (!TYPE_NAME.test(type)) {
+      throw new ProcfileError(
+        `Procfile line ${line}: invalid process type \`${type}\`: use letters, digits, \`_\` and \`-\``,
+        line,
+      );
+    }
+    if (command === '') {
+      throw new ProcfileError(`Procfile line ${line}: process type \`${type}\` has no command`, line);
+    }
+    const first = definedOn.get(type);
+    if (first !== undefined) {
+      throw new ProcfileError(
+        `Procfile line ${line}: process type \`${type}\` is already defined on line ${first}`,
+        line,
+      );
+    }
+    definedOn.set(type, line);
+    // defineProperty, not assignment: a type named `__proto__` must become a key, not a prototype.
+    Object.defineProperty(types, type, { value: command, enumerable: true, writable: true, configurable: true });
+  });
+  if (definedOn.size === 0) throw new ProcfileError('Procfile declares no process types', 0);
+  return types;
+}
+
+/**
+ * The Procfile to use among `files` (names in the app's root): `Procfile.<env>`, then
+ * `Procfile_<env>` when an environment is given, falling back to `Procfile`; undefined if none.
+ */
+export function findProcfile(files: string[], env?: string): string | undefined {
+  const candidates = env ? [`Procfile.${env}`, `Procfile_${env}`, 'Procfile'] : ['Procfile'];
+  const present = new Set(files);
+  return candidates.find((name) => present.has(name));
+}

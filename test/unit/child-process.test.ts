@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { spawnInstanceProcess, type OutputStream, type SpawnInstanceOptions } from '../../agent/supervisor/child-process';
+import { fixture, isGone, killQuietly } from '../helpers/processes';
+import { waitFor } from '../helpers/wait-for';
+
+interface Line {
+  stream: OutputStream;
+  line: string;
+  cut: boolean;
+}
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'cluster-child-process-'));
+const leftovers: number[] = [];
+after(() => {
+  for (const pid of leftovers) killQuietly(pid);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function run(command: string, extra: Partial<SpawnInstanceOptions> = {}) {
+  const lines: Line[] = [];
+  const proc = spawnInstanceProcess({
+    command,
+    cwd: tmp,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    onLine: (stream, line, cut) => lines.push({ stream, line, cut }),
+    ...extra,
+  });
+  if (proc.pid > 0) leftovers.push(-proc.pid);
+  return { proc, lines, stdout: () => lines.filter((l) => l.stream === 'stdout').map((l) => l.line) };
+}
+
+describe('spawnInstanceProcess', () => {
+  it('never loses the trailing lines of a fast writer', async () => {
+    const { proc, stdout } = run('seq 1 100000');
+    assert.deepEqual(await proc.exited, { code: 0, signal: null });
+    const out = stdout();
+    assert.equal(out.length, 100_000);
+    assert.equal(out[0], '1');
+    assert.equal(out[99_999], '100000');
+  });
+
+  it('delivers everything a flooding fixture prints before it exits, up to its last line', async () => {
+    const { proc, stdout } = run(`${fixture('flood.sh')} 50000`);
+    await proc.exited;
+    const out = stdout();
+    assert.equal(out.length, 50_001);
+    assert.equal(out.at(-1), 'done');
+  });
+
+  it('delivers a final line without newline', async () => {
+    const { proc, stdout } = run(fixture('no-newline.sh'));
+    await proc.exited;
+    assert.deepEqual(stdout(), ['first line', 'last words without newline']);
+  });
+
+  it('keeps stdout and stderr apart', async () => {
+    const { proc, lines } = run('echo out; echo err >&2');
+    await proc.exited;
+    assert.deepEqual(
+      lines.map((l) => `${l.stream}:${l.line}`).sort(),
+      ['stderr:err', 'stdout:out'],
+    );
+  });
+
+  it('reports the exit code', async () => {
+    const { proc, lines } = run(fixture('crash-now.sh'));
+    assert.ok(proc.pid > 0);
+    assert.deepEqual(await proc.exited, { code: 3, signal: null });
+    assert.deepEqual(lines, [{ stream: 'stderr', line: 'crash-now: giving up', cut: false }]);
+  });
+
+  it('reports the signal that killed the process', async () => {
+    const { proc } = run('kill -KILL $$');
+    assert.deepEqual(await proc.exited, { code: null, signal: 'SIGKILL' });
+  });
+
+  it('passes the given environment and working directory', async () => {
+    const { proc, stdout } = run('echo "$GREETING from $(pwd)"', {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GREETING: 'hi' },
+    });
+    await proc.exited;
+    assert.deepEqual(stdout(), [`hi from ${tmp}`]);
+  });
+
+  it('cuts over-long lines', async () => {
+    const { proc, lines } = run("printf '%050d\\n' 7", { maxLineBytes: 20 });
+    await proc.exited;
+    assert.deepEqual(
+      lines.map((l) => [l.line.length, l.cut]),
+      [
+        [20, true],
+        [20, true],
+        [10, false],
+      ],
+    );
+  });
+
+  it('stops a process that ignores SIGTERM, and its grandchild, by SIGKILL after the grace period', async () => {
+    const pidFile = path.join(tmp, 'grandchild.pid');
+    const { proc, lines } = run(`${fixture('fork-grandchild.sh')} ${pidFile} & exec ${fixture('ignore-term.sh')}`);
+    const grandchild = await waitFor('the grandchild pid file', () => Number(readFileSync(pidFile, 'utf8')) || undefined, 5_000);
+    leftovers.push(grandchild);
+    await waitFor('the first tick', () => lines.some((l) => l.line === 'tick'), 5_000);
+
+    const startedStop = Date.now();
+    await proc.stop(300);
+    assert.ok(Date.now() - startedStop >= 250, 'waited for the grace period before SIGKILL');
+    assert.deepEqual(await proc.exited, { code: null, signal: 'SIGKILL' });
+    assert.ok(lines.some((l) => l.line === 'ignore-term: got SIGTERM, ignoring it'));
+    await waitFor('main process gone', () => isGone(proc.pid), 2_000);
+    await waitFor('grandchild gone', () => isGone(grandchild), 2_000);
+  });
+
+  it('kills the rest of the group when the main process exits by itself', async () => {
+    const pidFile = path.join(tmp, 'grandchild2.pid');
+    const { proc } = run(`${fixture('fork-grandchild.sh')} ${pidFile}`);
+    const grandchild = await waitFor('the grandchild pid file', () => Number(readFileSync(pidFile, 'utf8')) || undefined, 5_000);
+    leftovers.push(grandchild);
+    process.kill(proc.pid, 'SIGKILL'); // only the main process, as if it crashed
+    assert.deepEqual(await proc.exited, { code: null, signal: 'SIGKILL' });
+    await waitFor('grandchild gone', () => isGone(grandchild), 2_000);
+  });
+
+  it('escalates to SIGKILL at once when stopped twice', async () => {
+    const { proc, lines } = run(`exec ${fixture('ignore-term.sh')}`);
+    await waitFor('the first tick', () => lines.some((l) => l.line === 'tick'), 5_000);
+    const first = proc.stop(60_000);
+    await waitFor('SIGTERM handled', () => lines.some((l) => l.line.includes('got SIGTERM')), 5_000);
+    const second = proc.stop(60_000);
+    await Promise.all([first, second]);
+    assert.equal((await proc.exited).signal, 'SIGKILL');
+  });
+
+  it('gives the whole group its grace period even when the sh wrapper dies of SIGTERM at once', async () => {
+    // `; true` keeps sh from exec'ing the command: sh is the main process and dies of
+    // SIGTERM at once, while the app below takes 300 ms to shut down cleanly.
+    const app = `trap 'sleep 0.3; echo cleaned up; exit 0' TERM; echo ready; while :; do sleep 0.05; done`;
+    const { proc, stdout } = run(`sh -c "${app}"; true`);
+    await waitFor('the app to be ready', () => stdout().includes('ready'), 5_000);
+    const started = Date.now();
+    await proc.stop(5_000);
+    const took = Date.now() - started;
+    assert.deepEqual(await proc.exited, { code: null, signal: 'SIGTERM' });
+    assert.ok(stdout().includes('cleaned up'), 'the app finished its shutdown');
+    assert.ok(took >= 250 && took < 2_000, `stop took ${took} ms`);
+  });
+
+  it('does not wait forever for pipes held open by a grandchild that left the group', async () => {
+    // setsid puts the grandchild in a session of its own: the group kill cannot reach it.
+    const pidFile = path.join(tmp, 'escaped.pid');
+    const { proc } = run(`setsid sh -c 'echo $$ > ${pidFile}; exec sleep 1000' & sleep 0.2; echo bye`, {
+      closeTimeoutMs: 200,
+    });
+    const started = Date.now();
+    const exit = await proc.exited;
+    const escaped = Number(readFileSync(pidFile, 'utf8'));
+    killQuietly(escaped);
+    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.ok(Date.now() - started < 2_000, 'exit reported shortly after the close timeout');
+  });
+
+  it('reports a spawn failure through exited instead of throwing', async () => {
+    const { proc } = run('echo never', { cwd: path.join(tmp, 'does-not-exist') });
+    assert.equal(proc.pid, 0);
+    const exit = await proc.exited;
+    assert.equal(exit.code, 127);
+    assert.match(exit.error?.message ?? '', /working directory .*does-not-exist does not exist/);
+    await proc.stop(100); // harmless on a process that never ran
+  });
+
+  it('reports invalid spawn arguments through exited instead of throwing', async () => {
+    const { proc } = run('echo never', { env: { BAD: 'nul\u0000byte' } });
+    assert.equal(proc.pid, 0);
+    assert.equal((await proc.exited).code, 127);
+  });
+});

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createLogger } from '../../lib/log';
+import { Instance, type InstanceConfig, type InstanceSnapshot, type InstanceStream } from '../../agent/supervisor/instance';
+import type { RestartPolicyOptions } from '../../agent/supervisor/restart-policy';
+import { fixture, isGone } from '../helpers/processes';
+import { waitFor } from '../helpers/wait-for';
+
+const logger = createLogger('instance-test', 'silent');
+const fast: RestartPolicyOptions = { initialDelayMs: 50, maxDelayMs: 200, resetAfterMs: 60_000 };
+// With this policy only the first restart is immediate; the next one would be 10 s away.
+const slow: RestartPolicyOptions = { initialDelayMs: 10_000, maxDelayMs: 10_000, resetAfterMs: 60_000 };
+
+const running: Instance[] = [];
+after(async () => {
+  await Promise.all(running.map((instance) => instance.stop('test over')));
+});
+
+function supervise(command: string, policy?: RestartPolicyOptions, config: Partial<InstanceConfig> = {}) {
+  const changes: Array<InstanceSnapshot & { at: number }> = [];
+  const lines: Array<{ stream: InstanceStream; line: string }> = [];
+  const spawned: number[] = [];
+  const exited: number[] = [];
+  const instance = new Instance(
+    {
+      app: 'demo',
+      instance: 'web.1',
+      type: 'web',
+      command,
+      cwd: tmpdir(),
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CLUSTER_INSTANCE: 'web.1', PORT: '5123' },
+      graceMs: 1_000,
+      ...config,
+    },
+    {
+      logger,
+      onChange: (snapshot) => changes.push({ ...snapshot, at: Date.now() }),
+      onLine: (stream, line) => lines.push({ stream, line }),
+      onSpawn: (pid) => spawned.push(pid),
+      onExit: (pid) => exited.push(pid),
+    },
+    policy,
+  );
+  running.push(instance);
+  const system = () => lines.filter((l) => l.stream === 'system').map((l) => l.line);
+  return { instance, changes, lines, system, spawned, exited };
+}
+
+describe('Instance', () => {
+  it('starts a process, reports it up and passes its environment', async () => {
+    const { instance, lines, system, spawned } = supervise(fixture('hello.sh'));
+    assert.equal(instance.snapshot().state, 'stopped');
+    instance.start();
+    const snapshot = instance.snapshot();
+    assert.equal(snapshot.state, 'up');
+    assert.ok(snapshot.pid > 0);
+    assert.deepEqual(spawned, [snapshot.pid]);
+    await waitFor('the greeting', () => lines.some((l) => l.line === 'hello from web.1 on port 5123'), 5_000);
+    assert.deepEqual(system(), [
+      'State changed from stopped to starting',
+      `Starting process with command \`${fixture('hello.sh')}\``,
+      'State changed from starting to up',
+    ]);
+    await instance.stop('test over');
+  });
+
+  it('restarts a crashed process at once with a new pid', async () => {
+    const { instance, changes, system, exited } = supervise(`${fixture('crash-after.sh')} 0.2`, slow);
+    instance.start();
+    const firstPid = instance.snapshot().pid;
+    const restarted = await waitFor(
+      'the first restart',
+      () => changes.find((c) => c.state === 'up' && c.restarts === 1),
+      5_000,
+    );
+    assert.notEqual(restarted.pid, firstPid);
+    assert.ok(system().includes('Process exited with status 1'));
+    assert.ok(system().includes('State changed from up to crashed'));
+    assert.ok(system().includes('State changed from crashed to starting'));
+    assert.ok(!system().some((line) => line.startsWith('Restarting in')), 'the first restart has no delay');
+    const crashed = changes.find((c) => c.state === 'crashed');
+    assert.equal(crashed?.reason, 'exited with status 1');
+    assert.deepEqual(exited, [firstPid]);
+    await instance.stop('test over');
+  });
+
+  it('backs off exponentially in a crash loop, capped', async () => {
+    const { instance, changes, system } = supervise(fixture('crash-now.sh'), fast);
+    instance.start();
+    await waitFor('five restarts', () => instance.snapshot().restarts >= 5, 5_000);
+    await instance.stop('test over');
+    const starts = changes.filter((c) => c.state === 'starting').map((c) => c.at);
+    const crashes = changes.filter((c) => c.state === 'crashed').map((c) => c.at);
+    // Restart n waits at least 0, 50, 100, 200, 200 ms after crash n.
+    const expected = [0, 50, 100, 200, 200];
+    expected.forEach((delay, i) => {
+      const waited = starts[i + 1] - crashes[i];
+      assert.ok(waited >= delay - 5, `restart ${i + 1} came ${waited} ms after the crash, expected >= ${delay}`);
+    });
+    for (const text of ['Restarting in 50 ms', 'Restarting in 100 ms', 'Restarting in 200 ms']) {
+      assert.ok(system().includes(`${text} (crash loop backoff)`), `a "${text}" line`);
+    }
+    assert.ok(system().includes('Process exited with status 3'));
+  });
+
+  it('cancels a pending restart when stopped during the backoff', async () => {
+    const { instance, system } = supervise(fixture('crash-now.sh'), slow);
+    instance.start();
+    await waitFor('waiting for a delayed restart', () => system().includes('Restarting in 10 s (crash loop backoff)'), 5_000);
+    const snapshot = instance.snapshot();
+    assert.equal(snapshot.state, 'crashed');
+    assert.equal(snapshot.restarts, 1);
+    assert.equal(snapshot.pid, 0);
+    const started = Date.now();
+    await instance.stop('scaled down');
+    assert.ok(Date.now() - started < 1_000);
+    assert.deepEqual(instance.snapshot(), { ...snapshot, state: 'stopped', reason: 'scaled down' });
+    assert.deepEqual(system().slice(-3), [
+      'Stopping (scaled down)',
+      'State changed from crashed to stopping',
+      'State changed from stopping to stopped',
+    ]);
+  });
+
+  it('stops idempotently: one stop, one promise, the process group gone', async () => {
+    const { instance, changes, system, exited } = supervise(fixture('hello.sh'));
+    instance.start();
+    const { pid } = instance.snapshot();
+    const first = instance.stop('scaled down');
+    const second = instance.stop('again');
+    assert.equal(first, second);
+    assert.equal(instance.snapshot().state, 'stopping');
+    await first;
+    assert.deepEqual(
+      changes.map((c) => c.state),
+      ['starting', 'up', 'stopping', 'stopped'],
+    );
+    assert.equal(instance.snapshot().reason, 'scaled down');
+    assert.equal(instance.snapshot().pid, 0);
+    assert.equal(system().filter((line) => line.startsWith('Stopping')).length, 1);
+    assert.ok(system().includes('Process killed by SIGTERM (status 143)'));
+    assert.deepEqual(exited, [pid]);
+    await waitFor('the process gone', () => isGone(pid), 2_000);
+    await instance.stop('once more'); // already stopped: resolves at once
+  });
+
+  it('can be started again after a stop', async () => {
+    const { instance } = supervise(fixture('hello.sh'));
+    instance.start();
+    await instance.stop('restart');
+    instance.start();
+    assert.equal(instance.snapshot().state, 'up');
+    await instance.stop('test over');
+  });
+
+  it('throws on an illegal transition', async () => {
+    const { instance } = supervise(fixture('hello.sh'));
+    instance.start();
+    assert.throws(() => instance.start(), /illegal instance state transition up → starting/);
+    await instance.stop('test over');
+  });
+
+  it('reports a process that cannot start and retries it with backoff', async () => {
+    const cwd = path.join(tmpdir(), 'cluster-instance-test-missing-dir');
+    const { instance, system, spawned } = supervise('echo never', fast, { cwd });
+    instance.start();
+    await waitFor('two restarts', () => instance.snapshot().restarts >= 2, 5_000);
+    assert.ok(system().includes(`Process failed to start: working directory ${cwd} does not exist`));
+    assert.deepEqual(spawned, []);
+    await instance.stop('test over');
+    assert.equal(instance.snapshot().state, 'stopped');
+  });
+
+  it('keeps running when a hook throws', async () => {
+    const instance = new Instance(
+      { app: 'demo', instance: 'web.2', type: 'web', command: 'exit 0', cwd: tmpdir(), env: {}, graceMs: 100 },
+      {
+        logger,
+        onChange: () => {
+          throw new Error('hook bug');
+        },
+        onLine: () => {
+          throw new Error('hook bug');
+        },
+      },
+      slow,
+    );
+    running.push(instance);
+    instance.start();
+    await waitFor('the first restart', () => instance.snapshot().restarts === 1, 5_000);
+    await instance.stop('test over');
+    assert.equal(instance.snapshot().state, 'stopped');
+  });
+});

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LineSplitter } from '../../agent/supervisor/line-splitter';
+
+type Piece = [line: string, cut: boolean];
+
+/** Feeds `chunks` through a splitter and returns every piece it emitted, end() included. */
+function split(chunks: Array<Buffer | string>, maxLineBytes?: number): Piece[] {
+  const pieces: Piece[] = [];
+  const splitter = new LineSplitter((line, cut) => pieces.push([line, cut]), maxLineBytes);
+  for (const chunk of chunks) splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  splitter.end();
+  return pieces;
+}
+
+describe('LineSplitter', () => {
+  it('splits on newlines and delivers empty lines as ""', () => {
+    assert.deepEqual(split(['one\n\ntwo\n', '\n']), [
+      ['one', false],
+      ['', false],
+      ['two', false],
+      ['', false],
+    ]);
+  });
+
+  it('delivers a final line without newline on end()', () => {
+    assert.deepEqual(split(['first\nlast words']), [
+      ['first', false],
+      ['last words', false],
+    ]);
+  });
+
+  it('emits nothing on end() when the stream ended with a newline', () => {
+    assert.deepEqual(split(['a\n']), [['a', false]]);
+    assert.deepEqual(split([]), []);
+  });
+
+  it('strips the \\r of CRLF line endings, also across chunks', () => {
+    assert.deepEqual(split(['a\r\nb\r', '\nc\r\n']), [
+      ['a', false],
+      ['b', false],
+      ['c', false],
+    ]);
+  });
+
+  it('keeps a \\r that does not end a line', () => {
+    assert.deepEqual(split(['progress 1\rprogress 2\r', 'x\n']), [['progress 1\rprogress 2\rx', false]]);
+    assert.deepEqual(split(['a\r\r\n']), [['a\r', false]]);
+  });
+
+  it('replaces invalid UTF-8 instead of throwing', () => {
+    const binary = Buffer.from([0x66, 0xff, 0xfe, 0x6f, 0x0a, 0xc3, 0x0a, 0x80, 0x00, 0x0a]);
+    assert.deepEqual(split([binary]), [
+      ['f\uFFFD\uFFFDo', false],
+      ['\uFFFD', false],
+      ['\uFFFD\u0000', false],
+    ]);
+  });
+
+  it('decodes multi-byte characters split across chunks', () => {
+    const text = Buffer.from('héllo €uro 😀\n');
+    const pieces = split([text.subarray(0, 2), text.subarray(2, 11), text.subarray(11, 15), text.subarray(15)]);
+    assert.deepEqual(pieces, [['héllo €uro 😀', false]]);
+  });
+
+  it('cuts a long line into pieces of at most maxLineBytes, marking all but the last', () => {
+    assert.deepEqual(split(['abcdefghijKLMNOPQRSTuvw\nnext\n'], 10), [
+      ['abcdefghij', true],
+      ['KLMNOPQRST', true],
+      ['uvw', false],
+      ['next', false],
+    ]);
+  });
+
+  it('does not cut a line of exactly maxLineBytes, with or without CRLF', () => {
+    assert.deepEqual(split(['abcdefghij\n'], 10), [['abcdefghij', false]]);
+    assert.deepEqual(split(['abcdefghij\r\n'], 10), [['abcdefghij', false]]);
+    assert.deepEqual(split(['abcdefghij', '\r', '\n'], 10), [['abcdefghij', false]]);
+    assert.deepEqual(split(['abcdefghijKLMNOPQRST\n'], 10), [
+      ['abcdefghij', true],
+      ['KLMNOPQRST', false],
+    ]);
+  });
+
+  it('cuts an over-long final line that has no newline', () => {
+    assert.deepEqual(split(['abcdefghijKL'], 10), [
+      ['abcdefghij', true],
+      ['KL', false],
+    ]);
+  });
+
+  it('does not split a multi-byte character when cutting', () => {
+    // 9 ASCII bytes then "€" (3 bytes): the cut falls before the euro sign, not inside it.
+    assert.deepEqual(split(['aaaaaaaaa€b\n'], 10), [
+      ['aaaaaaaaa', true],
+      ['€b', false],
+    ]);
+    const emoji = '😀'.repeat(20); // 4 bytes each
+    const pieces = split([`${emoji}\n`], 10);
+    assert.ok(pieces.every(([line]) => !line.includes('\uFFFD') && Buffer.byteLength(line) <= 10));
+    assert.equal(pieces.map(([line]) => line).join(''), emoji);
+  });
+
+  it('gives the same lines wherever the chunk boundaries fall', () => {
+    const input = Buffer.from('short\r\n\nélan 😀 vital\n' + 'x'.repeat(25) + '€'.repeat(5) + '\r\nlast\r');
+    const expected = split([input], 12);
+    assert.ok(expected.length > 5);
+    for (let a = 0; a <= input.length; a++) {
+      for (let b = a; b <= input.length; b += 3) {
+        const pieces = split([input.subarray(0, a), input.subarray(a, b), input.subarray(b)], 12);
+        assert.deepEqual(pieces, expected, `chunks split at ${a} and ${b}`);
+      }
+    }
+    const byteByByte = split([...input].map((byte) => Buffer.from([byte])), 12);
+    assert.deepEqual(byteByByte, expected);
+  });
+
+  it('never buffers more than the bound for a 20 MB line', () => {
+    const max = 16_384;
+    const chunk = Buffer.alloc(65_536, 'y');
+    const total = 20 * 1024 * 1024;
+    let pieces = 0;
+    let bytes = 0;
+    let lastCut = true;
+    const splitter = new LineSplitter((line, cut) => {
+      assert.ok(line.length <= max, `a piece of ${line.length} bytes`);
+      pieces++;
+      bytes += line.length;
+      lastCut = cut;
+    }, max);
+    for (let sent = 0; sent < total; sent += chunk.length) {
+      splitter.push(chunk);
+      assert.ok(splitter.bufferedBytes <= max, `${splitter.bufferedBytes} bytes buffered`);
+    }
+    splitter.push(Buffer.from('\n'));
+    assert.equal(bytes, total);
+    assert.equal(pieces, total / max);
+    assert.equal(lastCut, false);
+    assert.equal(splitter.bufferedBytes, 0);
+  });
+
+  it('rejects a bound too small to hold a character', () => {
+    assert.throws(() => new LineSplitter(() => undefined, 3), RangeError);
+  });
+});
