@@ -19,6 +19,8 @@ export interface AgentOptions {
   dataDir: string;
   identity: AgentIdentity;
   ports: PortRange;
+  /** SIGTERM → SIGKILL for process types without a grace period of their own. */
+  stopGraceMs?: number;
   logger: Logger;
   /** Receives every output line of every instance (the log store hooks in here). */
   onLine?: (app: string, instance: string, stream: InstanceStream, line: string) => void;
@@ -51,6 +53,7 @@ export class Agent {
     const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);
     const reconciler = new Reconciler({
       agentId: opts.identity.id,
+      defaultGraceMs: opts.stopGraceMs ?? 30_000,
       ports: new PortAllocator(opts.ports),
       releases: new ReleaseCache(opts.dataDir, link.client, logger),
       logger,

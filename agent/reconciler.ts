@@ -30,6 +30,8 @@ interface Slot {
 
 export interface ReconcilerDeps {
   agentId: string;
+  /** Grace period for types without their own (`--stop-grace`). */
+  defaultGraceMs: number;
   ports: PortAllocator;
   releases: ReleaseCache;
   logger: Logger;
@@ -43,14 +45,13 @@ function keyOf(app: string, instance: string): string {
   return `${app}/${instance}`;
 }
 
-/** Fields whose change means the process must be restarted. */
+/** Fields whose change means the process must be restarted (a new grace period does not). */
 function sameSpec(a: Assignment, b: Assignment): boolean {
   return (
     a.release === b.release &&
     a.slug === b.slug &&
     a.command === b.command &&
     a.restart_token === b.restart_token &&
-    a.grace_ms === b.grace_ms &&
     JSON.stringify(a.env) === JSON.stringify(b.env)
   );
 }
@@ -116,6 +117,10 @@ export class Reconciler {
   private async converge(key: string, slot: Slot): Promise<void> {
     const want = this.desired.get(key);
     const running = slot.running;
+    if (running && want && sameSpec(running.spec, want) && running.spec !== want) {
+      running.spec = want;
+      running.instance.setGraceMs(want.grace_ms > 0 ? want.grace_ms : this.deps.defaultGraceMs);
+    }
     if (running && (!want || !sameSpec(running.spec, want))) {
       const why = !want ? 'no longer assigned to this host' : describeChange(running.spec, want);
       await running.instance.stop(why);
@@ -149,7 +154,7 @@ export class Reconciler {
           command: spec.command,
           cwd,
           env: buildEnv(spec, port, this.deps.agentId),
-          graceMs: spec.grace_ms > 0 ? spec.grace_ms : 30_000,
+          graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
         },
         {
           logger: this.deps.logger,

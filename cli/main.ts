@@ -7,6 +7,7 @@ import { registerApps } from './commands/apps';
 import { registerControlPlane } from './commands/control-plane';
 import { registerDeploy } from './commands/deploy';
 import { registerDev } from './commands/dev';
+import { registerGrace } from './commands/grace';
 import { registerPs } from './commands/ps';
 import { registerReleases } from './commands/releases';
 import { registerRestart } from './commands/restart';
@@ -27,6 +28,7 @@ for (const register of [
   registerScale,
   registerPs,
   registerRestart,
+  registerGrace,
   registerAgents,
   registerAgent,
   registerControlPlane,

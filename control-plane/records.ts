@@ -19,6 +19,8 @@ export interface ReleaseRecord {
 export interface FormationRecord {
   counts: Record<string, number>;
   restartTokens: Record<string, string>;
+  /** SIGTERM → SIGKILL per process type, in ms; unset types use the agent's default. */
+  graceMs?: Record<string, number>;
 }
 
 export interface AgentRecord {

@@ -89,7 +89,7 @@ export class Instance {
   private readonly log: Logger;
 
   constructor(
-    private readonly config: InstanceConfig,
+    private config: InstanceConfig,
     private readonly hooks: InstanceHooks,
     private readonly policy: RestartPolicyOptions = DEFAULT_RESTART_POLICY,
   ) {
@@ -103,6 +103,11 @@ export class Instance {
     this.restarts = 0;
     this.crashes = 0;
     this.spawnProcess();
+  }
+
+  /** Changes the grace period used by the next stop (no restart needed). */
+  setGraceMs(graceMs: number): void {
+    this.config = { ...this.config, graceMs };
   }
 
   /** Stops the instance (SIGTERM, SIGKILL after the grace period); idempotent, resolves once the group is gone. */

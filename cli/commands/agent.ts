@@ -23,6 +23,7 @@ interface AgentStartOptions {
   capacity: string;
   advertise?: string;
   ports: string;
+  stopGrace: string;
 }
 
 export function registerAgent(program: Command): void {
@@ -37,6 +38,7 @@ export function registerAgent(program: Command): void {
     .option('--capacity <n>', 'most instances this agent runs', '1000')
     .option('--advertise <host:port>', 'address other parts use to reach this agent')
     .option('--ports <from-to>', 'range of PORT values handed to instances', '5000-5999')
+    .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30')
     .action(async (opts: AgentStartOptions, cmd: Command) => {
       try {
         const problem = agentIdProblem(opts.name);
@@ -60,6 +62,7 @@ export function registerAgent(program: Command): void {
             version: VERSION,
           },
           ports,
+          stopGraceMs: positiveInt(opts.stopGrace, '--stop-grace') * 1000,
           logger,
         });
         runUntilSignalled(logger, () => running.close());

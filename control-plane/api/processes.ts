@@ -7,8 +7,12 @@ import { decodeUnplaced } from '../leader/scheduler-loop';
 import type { ApiContext } from './context';
 import { unary } from './status';
 
-export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart'> {
+export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart' | 'SetGrace'> {
   return {
+    SetGrace: unary(ctx.logger, async (req) => {
+      const grace = await ctx.store.setGrace(req.app, req.settings);
+      return { settings: Object.entries(grace).map(([type, ms]) => ({ type, seconds: ms / 1000 })) };
+    }),
     Scale: unary(ctx.logger, async (req) => {
       const counts = await ctx.store.scale(req.app, req.changes);
       ctx.logger.info({ app: req.app, formation: counts }, 'formation changed');

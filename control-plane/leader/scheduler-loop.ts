@@ -139,6 +139,7 @@ export class SchedulerLoop {
         },
         formation: formation.counts,
         restartTokens: formation.restartTokens,
+        graceMs: formation.graceMs,
       });
     }
     const agents = this.view.agentList().map((a) => ({

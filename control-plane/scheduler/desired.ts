@@ -65,6 +65,7 @@ export function desiredGroups(apps: AppView[]): DesiredGroup[] {
     if (release === undefined || seen.has(app.name)) continue;
     seen.add(app.name);
     const instanceKeys = Object.keys(app.restartTokens).filter((key) => key.includes('.'));
+    const envKeys = Object.keys(release.env).length;
     for (const type of Object.keys(app.formation).sort(compareNames)) {
       const requested = own(app.formation, type) ?? 0;
       // The API validates counts; flooring here only keeps a bad value from producing `worker.1.5`.
@@ -79,7 +80,7 @@ export function desiredGroups(apps: AppView[]): DesiredGroup[] {
         slug: release.slug,
         command,
         env: release.env,
-        envKeys: Object.keys(release.env).length,
+        envKeys,
         graceMs: own(app.graceMs, type) ?? own(app.graceMs, '*') ?? DEFAULT_GRACE_MS,
         tokenPrefix: restartTokenPrefix(app.restartTokens, type),
         restartTokens: app.restartTokens,

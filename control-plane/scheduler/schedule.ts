@@ -69,7 +69,7 @@ export function schedule(input: SchedulerInput): Plan {
 
   const reason = unplacedReason(pool);
   for (const app of apps.values()) {
-    for (const { group, base } of app.list) placeGroup(group, keptOn.subarray(base), matches.subarray(base), pool, reason, plan);
+    for (const { group, base } of app.list) placeGroup(group, base, keptOn, matches, pool, reason, plan);
   }
   return plan;
 }
@@ -98,10 +98,11 @@ function preferred(pool: AgentPool, agent: number, matches: number, other: numbe
   return pool.agents[agent]!.id < pool.agents[other]!.id;
 }
 
-// Re-puts changed kept instances and places missing ones, in instance-number order. `keptOn` and
-// `matches` are indexed by instance number.
+// Re-puts changed kept instances and places missing ones, in instance-number order. Instance n's
+// slot in `keptOn` and `matches` is base + n.
 function placeGroup(
   group: DesiredGroup,
+  base: number,
   keptOn: Int32Array,
   matches: Uint8Array,
   pool: AgentPool,
@@ -110,16 +111,16 @@ function placeGroup(
 ): void {
   let missing = 0;
   for (let n = 1; n <= group.count; n++) {
-    const agent = keptOn[n]!;
+    const agent = keptOn[base + n]!;
     if (agent < 0) missing++;
-    else if (matches[n] === 0) plan.put.push(assignmentFor(group, n, pool.agents[agent]!.id));
+    else if (matches[base + n] === 0) plan.put.push(assignmentFor(group, n, pool.agents[agent]!.id));
   }
   if (missing === 0) return;
   // Counting the group's kept instances is only worth it when some agent has room at all.
   const placing = pool.hasRoom();
-  if (placing) for (let n = 1; n <= group.count; n++) if (keptOn[n]! >= 0) pool.keep(keptOn[n]!);
+  if (placing) for (let n = 1; n <= group.count; n++) if (keptOn[base + n]! >= 0) pool.keep(keptOn[base + n]!);
   for (let n = 1; n <= group.count; n++) {
-    if (keptOn[n]! >= 0) continue;
+    if (keptOn[base + n]! >= 0) continue;
     const agent = placing ? pool.best() : -1;
     if (agent < 0) {
       plan.unplaced.push({ app: group.app, instance: `${group.type}.${n}`, type: group.type, reason });

@@ -44,7 +44,7 @@ export interface AppView {
   formation: Record<string, number>;
   /** Restart tokens: key `*` (whole app), a type (`worker`) or an instance (`worker.3`). */
   restartTokens: Record<string, string>;
-  /** Grace period per type; `*` for the app default. Missing: DEFAULT_GRACE_MS. */
+  /** Grace period per type; `*` for the app default. Missing: DEFAULT_GRACE_MS (the agent decides). */
   graceMs?: Record<string, number>;
 }
 
@@ -69,4 +69,5 @@ export interface Plan {
   unplaced: Unplaced[];
 }
 
-export const DEFAULT_GRACE_MS = 30_000;
+/** 0 = unset: the agent applies its own default (`--stop-grace`, 30 s). */
+export const DEFAULT_GRACE_MS = 0;

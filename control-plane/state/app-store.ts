@@ -118,6 +118,31 @@ export class AppStore {
     }).then((f) => f.counts);
   }
 
+  /** Sets the stop grace period of process types (seconds; 0 returns a type to the agent's default). */
+  async setGrace(name: string, changes: Array<{ type: string; seconds: number }>): Promise<Record<string, number>> {
+    if (changes.length === 0) throw new InvalidArgumentError('nothing to set: give TYPE=SECONDS');
+    for (const { type, seconds } of changes) {
+      if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) {
+        throw new InvalidArgumentError(`${type}=${seconds}: the grace period must be from 0 to 3600 seconds`);
+      }
+    }
+    const next = await this.updateFormation(name, async (formation, app) => {
+      const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
+      for (const { type } of changes) {
+        if (!release || !(type in release.processTypes)) {
+          throw new InvalidArgumentError(`process type \`${type}\` is not in the current release of \`${name}\``);
+        }
+      }
+      const graceMs = { ...formation.graceMs };
+      for (const { type, seconds } of changes) {
+        if (seconds === 0) delete graceMs[type];
+        else graceMs[type] = Math.round(seconds * 1000);
+      }
+      return { ...formation, graceMs };
+    });
+    return next.graceMs ?? {};
+  }
+
   /** Restarts the whole app (`target` empty), a type or one instance; returns the token key used. */
   async restart(name: string, target: string): Promise<void> {
     await this.updateFormation(name, async (formation, app) => {

@@ -46,7 +46,7 @@ export class ClusterView {
 
   formation(app: string): FormationRecord {
     const record = decode<FormationRecord>(this.formations.entries.get(this.keys.formation(app))?.value);
-    return { counts: record?.counts ?? {}, restartTokens: record?.restartTokens ?? {} };
+    return { counts: record?.counts ?? {}, restartTokens: record?.restartTokens ?? {}, graceMs: record?.graceMs ?? {} };
   }
 
   agentList(): AgentRecord[] {

@@ -1,0 +1,26 @@
+/** cluster ps:grace TYPE=SECONDS …: how long a stopping process gets between SIGTERM and SIGKILL. */
+import type { Command } from 'commander';
+import { callUnary } from '../../lib/grpc-call';
+import { resolveApp } from '../client';
+import { appOption, withApi } from '../command-kit';
+import { UserError } from '../errors';
+
+function parseGrace(arg: string): { type: string; seconds: number } {
+  const m = /^([A-Za-z0-9_-]+)=(\d+(?:\.\d+)?)s?$/.exec(arg);
+  if (!m) throw new UserError(`${arg}: expected TYPE=SECONDS, e.g. worker=60`);
+  return { type: m[1]!, seconds: Number(m[2]) };
+}
+
+export function registerGrace(program: Command): void {
+  appOption(program.command('ps:grace <settings...>'))
+    .description('set the stop grace period of process types (TYPE=SECONDS; 0 = the agent default, 30 s)')
+    .action(async (args: string[], opts: { app?: string }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const app = resolveApp(opts.app);
+        const settings = args.map(parseGrace);
+        const reply = await callUnary(api, 'SetGrace', { app, settings });
+        const all = reply.settings.map((s) => `${s.type}=${s.seconds}s`).join(' ') || 'agent defaults for every type';
+        console.log(`Grace periods of ${app}: ${all}. They apply from the next stop.`);
+      }),
+    );
+}

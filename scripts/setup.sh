@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Everything the project needs on a fresh Debian machine with Node 20: etcd, packages, a build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v etcd >/dev/null 2>&1; then
+  echo "setup: installing etcd-server (apt-get)…" >&2
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq etcd-server >/dev/null
+  # The package may start a system etcd on 2379; ours run on their own ports, so stop it.
+  $sudo_cmd systemctl disable --now etcd >/dev/null 2>&1 || true
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages (npm ci)…" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "setup: building…" >&2
+npm run --silent build

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up, unit tests, integration tests against a real etcd, and
+# end-to-end tests with real daemons and processes. Each test starts (and stops) its own
+# etcd on a free loopback port with a fresh data dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+node dist/scripts/check-imports.js
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(unit integration e2e)
+files=()
+for suite in "${suites[@]}"; do
+  while IFS= read -r f; do files+=("$f"); done < <(find "dist/test/$suite" -name '*.test.js' | sort)
+done
+# One file at a time: the e2e files start whole clusters and 2 cores are all we have.
+exec node --test --test-reporter=spec --test-concurrency=1 "${files[@]}"
