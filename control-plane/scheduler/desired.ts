@@ -58,12 +58,12 @@ export function groupRestartToken(group: DesiredGroup, instance: string): string
  */
 export function desiredGroups(apps: AppView[]): DesiredGroup[] {
   const groups: DesiredGroup[] = [];
-  const seen = new Set<string>();
-  for (const app of [...apps].sort((a, b) => compareNames(a.name, b.name))) {
+  let previous: string | undefined;
+  for (const app of sortedByName(apps)) {
     const release = app.release;
     // A repeated app name is a caller bug; the first one wins rather than mixing two formations.
-    if (release === undefined || seen.has(app.name)) continue;
-    seen.add(app.name);
+    if (release === undefined || app.name === previous) continue;
+    previous = app.name;
     const instanceKeys = Object.keys(app.restartTokens).filter((key) => key.includes('.'));
     const envKeys = Object.keys(release.env).length;
     for (const type of Object.keys(app.formation).sort(compareNames)) {
@@ -89,6 +89,15 @@ export function desiredGroups(apps: AppView[]): DesiredGroup[] {
     }
   }
   return groups;
+}
+
+// Apps usually arrive sorted already (etcd lists keys in byte order); checking is much cheaper
+// than sorting 100k names again. The sort is stable, so the first of a repeated name stays first.
+function sortedByName(apps: AppView[]): AppView[] {
+  for (let i = 1; i < apps.length; i++) {
+    if (compareNames(apps[i - 1]!.name, apps[i]!.name) > 0) return [...apps].sort((a, b) => compareNames(a.name, b.name));
+  }
+  return apps;
 }
 
 /**

@@ -26,7 +26,7 @@ export interface NewRelease {
 }
 
 export class AppStore {
-  constructor(private readonly client: Etcd3, private readonly keys: Keys, readonly maxPerType = 1000) {}
+  constructor(private readonly client: Etcd3, readonly keys: Keys, readonly maxPerType = 1000) {}
 
   async createApp(name: string): Promise<AppRecord> {
     const problem = appNameProblem(name);

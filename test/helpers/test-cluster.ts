@@ -211,7 +211,7 @@ export class TestCluster {
   }
 }
 
-/** All pids of processes whose command line contains `marker` (to find app processes). */
+/** Live processes whose command line or working directory contains `marker` (to find app processes). */
 export function pidsMatching(marker: string): number[] {
   const out: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
@@ -220,7 +220,13 @@ export function pidsMatching(marker: string): number[] {
       const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue; // zombies are dead
-      if (cmdline.includes(marker)) out.push(Number(entry));
+      let cwd = '';
+      try {
+        cwd = fs.readlinkSync(`/proc/${entry}/cwd`);
+      } catch {
+        // not ours to read
+      }
+      if (cmdline.includes(marker) || cwd.includes(marker)) out.push(Number(entry));
     } catch {
       // the process ended while we looked
     }

@@ -1,0 +1,111 @@
+/**
+ * Bad input at the edge: each mistake is one clear sentence on stderr, exit 1, and
+ * nothing changes; an unreachable control plane is exit 2.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestCluster } from '../helpers/test-cluster';
+import * as grpc from '@grpc/grpc-js';
+import { freePort } from '../../lib/free-port';
+import { agentProto } from '../../proto/load';
+
+describe('bad input', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'host-a' }] });
+    const dir = cluster.appDir('shop', { Procfile: 'web: sleep 1000\nworker: sleep 1000\n' });
+    await cluster.deployApp('shop', dir);
+    await cluster.ok(['scale', 'worker=2', '-a', 'shop']);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  const formation = async () =>
+    (await cluster.cliJson<{ instances: Array<{ name: string }> }>(['ps', '-a', 'shop'])).instances.map((i) => i.name).sort();
+
+  const scaleCases: Array<[string[], RegExp]> = [
+    [['worker=abc'], /worker=abc/],
+    [['worker=-1'], /worker=-1/],
+    [['worker=1.5'], /worker=1\.5/],
+    [['=3'], /=3/],
+    [['worker'], /worker/],
+    [['worker=1001'], /1000/],
+    [['clock=1'], /`clock` is not in release v1/],
+    [['worker=2', 'worker=3'], /worker/],
+  ];
+  for (const [args, message] of scaleCases) {
+    it(`refuses scale ${args.join(' ')} and changes nothing`, async () => {
+      const before = await formation();
+      const res = await cluster.cli(['scale', ...args, '-a', 'shop']);
+      assert.equal(res.code, 1, res.stderr);
+      assert.match(res.stderr, message);
+      assert.equal(res.stderr.trim().split('\n').length, 1, 'one sentence');
+      assert.equal(res.stdout, '');
+      assert.deepEqual(await formation(), before);
+    });
+  }
+
+  it('refuses an unknown app', async () => {
+    const res = await cluster.cli(['scale', 'worker=1', '-a', 'nope']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /app `nope` not found/);
+  });
+
+  for (const name of ['Shop', '../etc', 'a_b', 'x-', 'x'.repeat(31)]) {
+    it(`refuses the app name ${JSON.stringify(name)}`, async () => {
+      const res = await cluster.cli(['apps:create', name]);
+      assert.equal(res.code, 1, res.stderr);
+      assert.match(res.stderr, /invalid app name/);
+    });
+  }
+
+  it('refuses to deploy a directory without a Procfile', async () => {
+    await cluster.ok(['apps:create', 'empty']);
+    const dir = cluster.appDir('no-procfile', { 'README.txt': 'nothing here' });
+    const res = await cluster.cli(['deploy', dir, '-a', 'empty']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /no Procfile in/);
+    assert.deepEqual((await cluster.cliJson<{ releases: unknown[] }>(['releases', '-a', 'empty'])).releases, []);
+  });
+
+  for (const [what, procfile, message] of [
+    ['a duplicate type', 'web: a\nworker: b\nweb: c\n', /line 3.*`web`.*line 1/],
+    ['a malformed line', 'web: a\n\nthis is not a process\n', /line 3/],
+  ] as const) {
+    it(`refuses a Procfile with ${what}, naming the line, and deploys nothing`, async () => {
+      const dir = cluster.appDir(`bad-${what.replace(/\W/g, '-')}`, { Procfile: procfile });
+      const res = await cluster.cli(['deploy', dir, '-a', 'shop']);
+      assert.equal(res.code, 1, res.stderr);
+      assert.match(res.stderr, message);
+      const { releases } = await cluster.cliJson<{ releases: Array<{ version: number }> }>(['releases', '-a', 'shop']);
+      assert.deepEqual(releases.map((r) => r.version), [1]);
+    });
+  }
+
+  it('refuses destroy without --confirm', async () => {
+    const res = await cluster.cli(['apps:destroy', 'shop']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /--confirm shop/);
+  });
+
+  it('says which address it could not reach, with exit 2', async () => {
+    const port = await freePort();
+    const res = await cluster.cli(['ps', '-a', 'shop'], { server: `127.0.0.1:${port}` });
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, new RegExp(`cannot reach the control plane at 127\\.0\\.0\\.1:${port}`));
+  });
+
+  it('keeps serving after malformed agent messages', async () => {
+    // A forged agent id and a status for a malformed instance are refused, not fatal.
+    const client = new (agentProto().AgentApi)(cluster.server, grpc.credentials.createInsecure());
+    const err = await new Promise<Error | null>((resolve) =>
+      client.ReportStatus({ agent_id: '../../evil', lease_id: '1', statuses: [{ app: 'A B', instance: '../x' }] }, (e: Error | null) => resolve(e)),
+    );
+    client.close();
+    assert.ok(err, 'refused');
+    assert.equal((await cluster.cli(['apps'])).code, 0, 'the control plane still answers');
+  });
+});

@@ -1,0 +1,52 @@
+/** `cluster dev` as a user runs it: up with the example app, found without flags, gone after Ctrl-C. */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CLI, pidsMatching } from '../helpers/test-cluster';
+import { waitFor } from '../helpers/wait-for';
+
+describe('cluster dev', { timeout: 120_000 }, () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-dev-'));
+  const env = { ...process.env, CLUSTER_HOME: home, CLUSTER_SERVER: '' };
+  after(() => fs.rmSync(home, { recursive: true, force: true }));
+
+  const cli = (args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [CLI, ...args], { env }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code) || 99 : 0, stdout, stderr })),
+    );
+
+  it('runs etcd, a control plane and 3 agents with the example app, and stops it all on Ctrl-C', async () => {
+    const dev = spawn(process.execPath, [CLI, 'dev', '--agents', '3'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    dev.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    dev.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor('the dev cluster to be up', () => {
+        if (dev.exitCode !== null) throw new Error(`cluster dev exited: ${output}`);
+        return output.includes('The dev cluster is up');
+      }, 60_000);
+
+      // Plain commands find it without --server.
+      const agents = JSON.parse((await cli(['agents', '--json'])).stdout) as { agents: Array<{ id: string; datacenter: string; instances: number }> };
+      assert.deepEqual(agents.agents.map((a) => a.id), ['agent-1', 'agent-2', 'agent-3']);
+      assert.deepEqual([...new Set(agents.agents.map((a) => a.datacenter))].sort(), ['dc-1', 'dc-2']);
+      const ps = JSON.parse((await cli(['ps', '-a', 'shop', '--json'])).stdout) as { instances: Array<{ state: string; host: string }> };
+      assert.ok(ps.instances.length >= 3 && ps.instances.every((i) => i.state === 'up'), JSON.stringify(ps));
+      assert.equal(new Set(ps.instances.map((i) => i.host)).size, 3, 'instances on every agent');
+
+      dev.kill('SIGINT');
+      assert.equal(await exited, 0, output);
+      assert.deepEqual(pidsMatching(home), [], 'no daemon or app process left');
+      assert.ok(!fs.existsSync(path.join(home, 'dev.json')), 'the state file is removed');
+      const after = await cli(['ps', '-a', 'shop']);
+      assert.equal(after.code, 2, 'nothing answers any more');
+    } finally {
+      dev.kill('SIGKILL');
+    }
+  });
+});

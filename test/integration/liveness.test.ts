@@ -1,0 +1,79 @@
+/**
+ * Agent liveness and leadership against a real etcd, with control planes in-process and a
+ * bare gRPC client playing the agent.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { ControlPlane } from '../../control-plane/control-plane';
+import { createLogger } from '../../lib/log';
+import { callUnary } from '../../lib/grpc-call';
+import { agentProto, apiProto } from '../../proto/load';
+import { testEtcd, uniquePrefix } from '../helpers/etcd';
+import { waitFor } from '../helpers/wait-for';
+
+const logger = createLogger('test', 'silent');
+
+describe('liveness and leadership', { timeout: 60_000 }, () => {
+  let etcd: Awaited<ReturnType<typeof testEtcd>>;
+  let dataDir: string;
+
+  before(async () => {
+    etcd = await testEtcd();
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-cp-'));
+  });
+  after(async () => {
+    await etcd?.cleanup();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const start = (prefix: string) =>
+    ControlPlane.start({ etcd: [etcd.url], listen: '127.0.0.1:0', dataDir, prefix, agentTtlSeconds: 2, logger });
+
+  it('removes an agent whose lease expires when it stops heartbeating', async () => {
+    const plane = await start(uniquePrefix());
+    const agentClient = new (agentProto().AgentApi)(plane.address, grpc.credentials.createInsecure());
+    const api = new (apiProto().ClusterApi)(plane.address, grpc.credentials.createInsecure());
+    try {
+      const reg = await callUnary(agentClient, 'Register', { agent_id: 'lonely', address: '127.0.0.9:1', datacenter: 'dc-9', capacity: 5 });
+      assert.ok(reg.lease_id);
+      const listed = await callUnary(api, 'ListAgents', {});
+      assert.deepEqual(listed.agents.map((a) => [a.id, a.datacenter, a.capacity]), [['lonely', 'dc-9', 5]]);
+      // Heartbeats keep it alive past its TTL …
+      for (let i = 0; i < 4; i++) {
+        assert.equal((await callUnary(agentClient, 'Heartbeat', { agent_id: 'lonely', lease_id: reg.lease_id })).alive, true);
+        await new Promise((resolve) => setTimeout(resolve, 700));
+      }
+      assert.equal((await callUnary(api, 'ListAgents', {})).agents.length, 1);
+      // … and without them it is gone within about the TTL.
+      const silentSince = Date.now();
+      await waitFor('the agent to vanish', async () => (await callUnary(api, 'ListAgents', {})).agents.length === 0, 6_000);
+      assert.ok(Date.now() - silentSince < 5_000);
+      const late = await callUnary(agentClient, 'Heartbeat', { agent_id: 'lonely', lease_id: reg.lease_id });
+      assert.equal(late.alive, false, 'a late heartbeat learns that its lease is gone');
+    } finally {
+      agentClient.close();
+      api.close();
+      await plane.close();
+    }
+  });
+
+  it('has exactly one leader, and another replica takes over when it stops', async () => {
+    const prefix = uniquePrefix();
+    const first = await start(prefix);
+    const second = await start(prefix);
+    try {
+      await waitFor('a leader', () => first.isLeader || second.isLeader);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(Number(first.isLeader) + Number(second.isLeader), 1, 'exactly one leader');
+      const [leader, follower] = first.isLeader ? [first, second] : [second, first];
+      await leader.close();
+      await waitFor('the follower to take over', () => follower.isLeader, 10_000);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+});
