@@ -3,6 +3,7 @@
  * and supervises the processes they name.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Logger } from '../lib/log';
 import { ControlPlaneLink, type AgentIdentity } from './link/control-plane-link';
@@ -12,18 +13,23 @@ import { ReleaseCache } from './releases/release-cache';
 import { Reconciler } from './reconciler';
 import { OrphanGuard, killLeftovers } from './supervisor/orphan-guard';
 import { PortAllocator, type PortRange } from './supervisor/ports';
-import type { InstanceStream } from './supervisor/instance';
+import { LogStore } from './logs/log-store';
+import { startAgentServer, type AgentServer } from './server/agent-server';
 
 export interface AgentOptions {
   server: string;
   dataDir: string;
-  identity: AgentIdentity;
+  /** Where the agent serves logs (host:port; port 0 picks one). */
+  listen: string;
+  /** The address the control plane dials; default: the bound listen address (the host name for 0.0.0.0). */
+  advertise?: string;
+  identity: Omit<AgentIdentity, 'address'>;
   ports: PortRange;
   /** SIGTERM → SIGKILL for process types without a grace period of their own. */
   stopGraceMs?: number;
   logger: Logger;
-  /** Receives every output line of every instance (the log store hooks in here). */
-  onLine?: (app: string, instance: string, stream: InstanceStream, line: string) => void;
+  /** Log store bounds (bytes on disk per instance and in all). */
+  logs?: { maxBytesPerInstance?: number; maxBytesTotal?: number };
 }
 
 export type AgentState = 'running' | 'stopping' | 'stopped';
@@ -38,6 +44,8 @@ export class Agent {
     private readonly reporter: StatusReporter,
     private readonly reconciler: Reconciler,
     private readonly guard: OrphanGuard,
+    private readonly server: AgentServer,
+    private readonly logs: LogStore,
     private readonly logger: Logger,
   ) {}
 
@@ -47,9 +55,15 @@ export class Agent {
     const groupsFile = path.join(opts.dataDir, 'process-groups.json');
     // Processes of a previous run that died without cleaning up would run twice.
     await killLeftovers(groupsFile, logger);
+    const logs = LogStore.open({ dir: path.join(opts.dataDir, 'logs'), logger, ...opts.logs });
+    const server = await startAgentServer(opts.listen, logs, opts.identity.id, logger).catch(async (err: unknown) => {
+      await logs.close();
+      throw err;
+    });
     const guard = OrphanGuard.start(logger, { stateFile: groupsFile });
 
-    const link = new ControlPlaneLink(opts.server, opts.identity, opts.dataDir, logger);
+    const address = opts.advertise ?? server.address.replace(/^(0\.0\.0\.0|\[::\]):/, `${os.hostname()}:`);
+    const link = new ControlPlaneLink(opts.server, { ...opts.identity, address }, opts.dataDir, () => logs.apps(), logger);
     const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);
     const reconciler = new Reconciler({
       agentId: opts.identity.id,
@@ -58,15 +72,15 @@ export class Agent {
       releases: new ReleaseCache(opts.dataDir, link.client, logger),
       logger,
       report: (status) => reporter.report(status),
-      onLine: opts.onLine ?? (() => undefined),
+      onLine: (app, instance, stream, line, cut) => logs.append(app, instance, stream, line, cut),
       onSpawn: (pid) => guard.track(pid),
       onExit: (pid) => guard.untrack(pid),
     });
     const stream = new AssignmentStream(link.client, opts.identity.id, (batch) => reconciler.apply(batch), logger);
     link.start();
     stream.start();
-    logger.info({ server: opts.server, dataDir: opts.dataDir, ports: opts.ports }, 'agent started');
-    return new Agent(link, stream, reporter, reconciler, guard, logger);
+    logger.info({ server: opts.server, address, dataDir: opts.dataDir, ports: opts.ports }, 'agent started');
+    return new Agent(link, stream, reporter, reconciler, guard, server, logs, logger);
   }
 
   /** Stops every instance, then disconnects; idempotent. */
@@ -77,6 +91,8 @@ export class Agent {
       await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));
       this.reporter.close();
       this.link.close();
+      await this.server.close();
+      await this.logs.close().catch((err: unknown) => this.logger.warn({ err }, 'flushing logs failed'));
       await this.guard.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the orphan guard failed'));
       this.state = 'stopped';
       this.logger.info('agent stopped');

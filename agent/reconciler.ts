@@ -36,7 +36,7 @@ export interface ReconcilerDeps {
   releases: ReleaseCache;
   logger: Logger;
   report(status: InstanceStatus): void;
-  onLine(app: string, instance: string, stream: InstanceStream, line: string): void;
+  onLine(app: string, instance: string, stream: InstanceStream, line: string, cut: boolean): void;
   onSpawn(pid: number): void;
   onExit(pid: number): void;
 }
@@ -159,7 +159,7 @@ export class Reconciler {
         {
           logger: this.deps.logger,
           onChange: (snapshot) => this.report(spec, port, snapshot),
-          onLine: (stream, line) => this.deps.onLine(spec.app, spec.instance, stream, line),
+          onLine: (stream, line, cut) => this.deps.onLine(spec.app, spec.instance, stream, line, cut ?? false),
           onSpawn: (pid) => this.deps.onSpawn(pid),
           onExit: (pid) => this.deps.onExit(pid),
         },

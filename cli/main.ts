@@ -8,6 +8,7 @@ import { registerControlPlane } from './commands/control-plane';
 import { registerDeploy } from './commands/deploy';
 import { registerDev } from './commands/dev';
 import { registerGrace } from './commands/grace';
+import { registerLogs } from './commands/logs';
 import { registerPs } from './commands/ps';
 import { registerReleases } from './commands/releases';
 import { registerRestart } from './commands/restart';
@@ -29,6 +30,7 @@ for (const register of [
   registerPs,
   registerRestart,
   registerGrace,
+  registerLogs,
   registerAgents,
   registerAgent,
   registerControlPlane,

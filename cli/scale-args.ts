@@ -35,6 +35,7 @@ export function parseScaleArgs(args: string[], maxPerType = 1000): Array<{ type:
 }
 
 function parseOne(arg: string, maxPerType: number): { type: string; count: number } {
+  if (arg === '') throw new ScaleArgError('empty argument: expected TYPE=N, e.g. worker=3', arg);
   const equals = arg.indexOf('=');
   if (equals < 0) {
     // Heroku's relative form; say so rather than the generic message.
@@ -52,8 +53,9 @@ function parseOne(arg: string, maxPerType: number): { type: string; count: numbe
   const colon = value.indexOf(':');
   if (colon >= 0) {
     // Heroku's `web=2:standard-1X`: every instance here gets one slot of its host.
-    const count = value.slice(0, colon) || 'N';
-    throw new ScaleArgError(`${arg}: instance sizes are not supported; use ${type}=${count}`, arg);
+    const count = value.slice(0, colon);
+    const suggestion = COUNT.test(count) ? count : 'N';
+    throw new ScaleArgError(`${arg}: instance sizes are not supported; use ${type}=${suggestion}`, arg);
   }
   if (value === '') throw new ScaleArgError(`${arg}: missing instance count after \`=\`, e.g. ${type}=2`, arg);
   if (!COUNT.test(value)) {

@@ -21,6 +21,8 @@ import { appHandlers } from './api/apps';
 import { deployHandler } from './api/deploy';
 import { processHandlers } from './api/processes';
 import { agentHandlers } from './api/agents';
+import { AgentDialer } from './logs/agent-dialer';
+import { logsHandler } from './logs/logs-handler';
 
 export interface ControlPlaneOptions {
   etcd: string[];
@@ -46,6 +48,7 @@ export class ControlPlane {
     private readonly election: LeaderElection,
     private readonly loop: SchedulerLoop,
     private readonly leases: LeaseKeeper,
+    private readonly dialer: AgentDialer,
     private readonly logger: Logger,
   ) {}
 
@@ -73,6 +76,7 @@ export class ControlPlane {
       heartbeats: new Map(),
     };
     const hub = new AssignmentHub(view.assignments, keys);
+    const dialer = new AgentDialer();
 
     const server = new grpc.Server(CHANNEL_OPTIONS);
     server.addService(apiProto().ClusterApi.service, {
@@ -80,6 +84,7 @@ export class ControlPlane {
       Deploy: deployHandler(ctx),
       ...processHandlers(ctx),
       ...agentHandlers(ctx),
+      Logs: logsHandler(ctx, dialer),
     });
     server.addService(
       agentProto().AgentApi.service,
@@ -102,7 +107,7 @@ export class ControlPlane {
     election.start();
 
     logger.info({ address, etcd: opts.etcd, prefix: keys.prefix }, 'control plane listening');
-    return new ControlPlane(address, server, client, view, election, loop, leases, logger);
+    return new ControlPlane(address, server, client, view, election, loop, leases, dialer, logger);
   }
 
   get isLeader(): boolean {
@@ -120,6 +125,7 @@ export class ControlPlane {
           this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
         })],
         ['close lease keeper', () => this.leases.close()],
+        ['close agent connections', () => this.dialer.close()],
         ['close watches', () => this.view.close()],
         ['close etcd client', () => this.client.close()],
       ];

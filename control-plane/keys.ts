@@ -8,6 +8,7 @@
  *   <prefix>assignments/<agentId>/<app>/<instance>   what an agent must run (leader writes)
  *   <prefix>status/<app>/<instance>/<agentId>        what an agent observes (agent's lease)
  *   <prefix>unplaced/<app>                           instances the leader could not place, and why
+ *   <prefix>logsources/<app>/<agentId>               agents that keep log lines of the app (agent's lease)
  *   <prefix>leader                                   the scheduling replica (its lease)
  *
  * Releases, formations and the like live under top-level prefixes of their own (rather
@@ -55,6 +56,9 @@ export class Keys {
 
   allUnplaced(): string { return `${this.prefix}unplaced/`; }
   unplaced(app: string): string { return `${this.allUnplaced()}${app}`; }
+
+  logSources(app: string): string { return `${this.prefix}logsources/${app}/`; }
+  logSource(app: string, agentId: string): string { return `${this.logSources(app)}${agentId}`; }
 
   leader(): string { return `${this.prefix}leader`; }
 

@@ -32,11 +32,11 @@ export function parseProcfile(text: string): Record<string, string> {
     const type = colon < 0 ? '' : content.slice(0, colon).trim();
     const command = colon < 0 ? '' : content.slice(colon + 1).trim();
     if (colon < 0 || type === '') {
-      throw new ProcfileError(`Procfile line ${line}: expected \`type: command\`, got \`${content}\``, line);
+      throw new ProcfileError(`Procfile line ${line}: expected \`type: command\`, got \`${excerpt(content)}\``, line);
     }
     if (!TYPE_NAME.test(type)) {
       throw new ProcfileError(
-        `Procfile line ${line}: invalid process type \`${type}\`: use letters, digits, \`_\` and \`-\``,
+        `Procfile line ${line}: invalid process type \`${excerpt(type)}\`: use letters, digits, \`_\` and \`-\``,
         line,
       );
     }
@@ -56,6 +56,11 @@ export function parseProcfile(text: string): Record<string, string> {
   });
   if (definedOn.size === 0) throw new ProcfileError('Procfile declares no process types', 0);
   return types;
+}
+
+// A binary file or a minified script pasted by mistake must not produce a 100 kB error message.
+function excerpt(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
 /**

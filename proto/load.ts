@@ -21,7 +21,7 @@ function protoDir(): string {
 }
 
 function load<T>(file: string): T {
-  const definition = protoLoader.loadSync(path.join(protoDir(), file), LOADER_OPTIONS);
+  const definition = protoLoader.loadSync(file, { ...LOADER_OPTIONS, includeDirs: [protoDir()] });
   return grpc.loadPackageDefinition(definition) as unknown as T;
 }
 

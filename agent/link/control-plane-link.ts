@@ -37,6 +37,7 @@ export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'leas
     server: string,
     private readonly identity: AgentIdentity,
     dataDir: string,
+    private readonly logApps: () => string[],
     private readonly logger: Logger,
   ) {
     super();
@@ -101,6 +102,7 @@ export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'leas
       capacity: this.identity.capacity,
       version: this.identity.version,
       previous_lease_id: this.readSavedLease(),
+      log_apps: this.logApps(),
     });
     if ((this.state as LinkState) === 'closed') return;
     this.leaseId = reply.lease_id;

@@ -22,6 +22,7 @@ interface AgentStartOptions {
   label: Record<string, string>;
   capacity: string;
   advertise?: string;
+  listen: string;
   ports: string;
   stopGrace: string;
 }
@@ -36,7 +37,8 @@ export function registerAgent(program: Command): void {
     .option('--datacenter <dc>', 'datacenter label', 'default')
     .option('--label <k=v>', 'a label for placement rules (repeatable)', collectLabel, {})
     .option('--capacity <n>', 'most instances this agent runs', '1000')
-    .option('--advertise <host:port>', 'address other parts use to reach this agent')
+    .option('--listen <host:port>', 'where the agent serves logs to the control plane', '0.0.0.0:7601')
+    .option('--advertise <host:port>', 'address the control plane dials (default: the listen address)')
     .option('--ports <from-to>', 'range of PORT values handed to instances', '5000-5999')
     .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30')
     .action(async (opts: AgentStartOptions, cmd: Command) => {
@@ -53,9 +55,10 @@ export function registerAgent(program: Command): void {
         const running = await Agent.start({
           server: resolveServer(cmd.optsWithGlobals<{ server?: string }>().server),
           dataDir: path.resolve(opts.dataDir),
+          listen: opts.listen,
+          advertise: opts.advertise,
           identity: {
             id: opts.name,
-            address: opts.advertise ?? `${os.hostname()}:0`,
             datacenter: opts.datacenter,
             labels: opts.label,
             capacity: positiveInt(opts.capacity, '--capacity'),

@@ -12,6 +12,9 @@ import { positiveInt } from '../parse';
 import { PACKAGE_ROOT } from '../version';
 import { deployDirectory } from './deploy';
 import { waitForFormation } from '../wait-formation';
+import { streamLogs } from './logs';
+import { psTable } from './ps';
+import { useColor } from '../output/color';
 
 const EXAMPLE = { app: 'shop', dir: path.join(PACKAGE_ROOT, 'examples', 'shop'), formation: { web: 2, worker: 4, clock: 1 } };
 
@@ -49,7 +52,8 @@ export function registerDev(program: Command): void {
     .option('--agents <n>', 'how many agents', '3')
     .option('--data-dir <dir>', 'where everything keeps its data', path.join(clusterHome(), 'dev'))
     .option('--no-example', 'do not deploy the example app')
-    .action(async (opts: { agents: string; dataDir: string; example: boolean }) => {
+    .option('--no-logs', "do not follow the example app's logs here")
+    .action(async (opts: { agents: string; dataDir: string; example: boolean; logs: boolean }) => {
       let cluster: DevCluster | undefined;
       let api: ClusterApiClient | undefined;
       try {
@@ -69,9 +73,14 @@ export function registerDev(program: Command): void {
         await waitForAgents(api, agents);
         console.log(`${agents} agents registered.`);
         if (opts.example) await setUpExample(api);
+        if (opts.example) console.log(`\n${await psTable(api, EXAMPLE.app)}`);
         console.log('\nThe dev cluster is up. In another terminal (no flags needed):');
-        console.log('  cluster ps -a shop        cluster agents        cluster scale worker=10 -a shop --wait');
+        console.log('  cluster ps -a shop    cluster agents    cluster scale worker=10 -a shop --wait    cluster logs -a shop --tail');
         console.log('Press Ctrl-C to stop everything.');
+        if (opts.example && opts.logs) {
+          console.log(`\nLogs of ${EXAMPLE.app} from every agent (--no-logs to keep quiet):`);
+          await streamLogs(api, { app: EXAMPLE.app, lines: 20, follow: true }, { json: false, color: useColor(true) });
+        }
         await new Promise<never>(() => undefined); // until a signal stops the cluster
       } catch (err) {
         fail(err, cluster?.server);

@@ -1,6 +1,8 @@
 /** cluster ps: every instance with its state, host, pid, uptime, restarts, command. */
 import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
+import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
+import type { PsReply__Output } from '../../proto/gen/cluster/api/PsReply';
 import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { formatDuration, renderTable } from '../output/table';
@@ -31,20 +33,27 @@ export function registerPs(program: Command): void {
             })),
           });
         }
-        if (ps.instances.length === 0) {
-          return void console.log(`${app} runs nothing. Scale it up with \`cluster scale TYPE=N -a ${app}\`.`);
-        }
-        const now = Date.now();
-        const rows = ps.instances.map((i) => [
-          i.name,
-          i.state,
-          i.host || '-',
-          i.pid ? String(i.pid) : '-',
-          i.state === 'up' && i.started_at_ms ? formatDuration(now - i.started_at_ms) : '-',
-          String(i.restarts),
-          i.state === 'up' ? i.command : `${i.command ? `${i.command}  ` : ''}(${i.reason})`,
-        ]);
-        console.log(renderTable(['instance', 'state', 'host', 'pid', 'uptime', 'restarts', 'command'], rows));
+        console.log(formatPs(ps));
       }),
     );
+}
+
+function formatPs(ps: PsReply__Output): string {
+  if (ps.instances.length === 0) return `${ps.app} runs nothing. Scale it up with \`cluster scale TYPE=N -a ${ps.app}\`.`;
+  const now = Date.now();
+  const rows = ps.instances.map((i) => [
+    i.name,
+    i.state,
+    i.host || '-',
+    i.pid ? String(i.pid) : '-',
+    i.state === 'up' && i.started_at_ms ? formatDuration(now - i.started_at_ms) : '-',
+    String(i.restarts),
+    i.state === 'up' ? i.command : `${i.command ? `${i.command}  ` : ''}(${i.reason})`,
+  ]);
+  return renderTable(['instance', 'state', 'host', 'pid', 'uptime', 'restarts', 'command'], rows);
+}
+
+/** The `ps` table of an app, as text. */
+export async function psTable(api: ClusterApiClient, app: string): Promise<string> {
+  return formatPs(await callUnary(api, 'Ps', { app }));
 }

@@ -67,7 +67,7 @@ export class DevCluster {
         '--server', this.server,
         '--name', id,
         '--datacenter', dc,
-        '--advertise', `127.0.0.${i + 1}:0`,
+        '--listen', `127.0.0.${i + 1}:0`,
         '--data-dir', path.join(dataDir, id),
         '--ports', `${from}-${from + 199}`,
       ]);

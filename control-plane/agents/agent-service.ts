@@ -3,8 +3,7 @@ import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
 import type { Assignment as WireAssignment } from '../../proto/gen/cluster/agent/Assignment';
-import { agentIdProblem } from '../../lib/names';
-import { appNameProblem } from '../../lib/names';
+import { agentIdProblem, appNameProblem } from '../../lib/names';
 import { commitInChunks, type WriteOp } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { InvalidArgumentError, NotFoundError } from '../errors';
@@ -74,7 +73,12 @@ export function agentService(
         registeredAtMs: Date.now(),
         state: 'ready',
       };
-      await client.put(keys.agent(id)).value(encode(record)).lease(leaseId);
+      // The apps whose logs this agent keeps, so `cluster logs` asks it after a restart too.
+      const ops: WriteOp[] = [{ put: keys.agent(id), value: encode(record), lease: leaseId }];
+      for (const app of req.log_apps.slice(0, 10_000)) {
+        if (!appNameProblem(app)) ops.push({ put: keys.logSource(app, id), value: '', lease: leaseId });
+      }
+      await commitInChunks(client, ops);
       ctx.heartbeats.set(id, Date.now());
       logger.info({ agent: id, address: req.address, datacenter: record.datacenter, leaseId }, 'agent registered');
       return { lease_id: leaseId, ttl_seconds: opts.leaseTtlSeconds, heartbeat_ms: opts.heartbeatMs };
@@ -113,17 +117,22 @@ export function agentService(
 
     ReportStatus: unary(logger, async (req) => {
       const id = requireAgentId(req.agent_id);
-      const ops: WriteOp[] = [];
+      // By key: etcd refuses a transaction that names a key twice; the last report wins.
+      const ops = new Map<string, WriteOp>();
+      // Reports are coalesced (a quick `starting` may never be sent), so every report
+      // records that this host keeps lines of the app: one small put per app.
+      const logApps = new Set<string>();
       for (const s of req.statuses) {
         if (appNameProblem(s.app) || !/^[A-Za-z0-9_-]+\.[0-9]+$/.test(s.instance)) {
           throw new InvalidArgumentError(`malformed instance \`${s.app}/${s.instance}\` in a status report`);
         }
         const key = keys.status(s.app, s.instance, id);
         if (s.state === 'gone') {
-          ops.push({ delete: key });
+          ops.set(key, { delete: key });
           continue;
         }
         if (!STATES.has(s.state)) throw new InvalidArgumentError(`unknown instance state \`${s.state}\``);
+        logApps.add(s.app);
         const record: StatusRecord = {
           agentId: id,
           state: s.state as ReportedState,
@@ -136,12 +145,13 @@ export function agentService(
           restartToken: s.restart_token,
           updatedAtMs: Date.now(),
         };
-        ops.push({ put: key, value: encode(record), lease: req.lease_id });
+        ops.set(key, { put: key, value: encode(record), lease: req.lease_id });
       }
+      for (const app of logApps) ops.set(keys.logSource(app, id), { put: keys.logSource(app, id), value: '', lease: req.lease_id });
       try {
         // Only the holder of the agent's current lease may write its statuses.
         const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
-        const revision = await commitInChunks(client, ops, guard);
+        const revision = await commitInChunks(client, [...ops.values()], guard);
         return { lease_alive: revision !== undefined };
       } catch (err) {
         if (isLeaseGone(err)) return { lease_alive: false };

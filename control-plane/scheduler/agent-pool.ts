@@ -30,7 +30,6 @@ export class AgentPool {
   private touchedAgents: number[] = [];
   private touchedDcs: number[] = [];
   private readonly leaves: number;
-  private readonly depth: number;
   /** tree[node] is the best agent index under node, or -1; leaves start at `leaves`. */
   private readonly tree: Int32Array;
   /** Leaves whose rank changed since the tree was last brought up to date. */
@@ -39,7 +38,10 @@ export class AgentPool {
   private readonly levelA: Int32Array;
   private readonly levelB: Int32Array;
   private readonly mark: Uint32Array;
-  private epoch = 0;
+  /** Datacenters whose ends are queued in `dirty` for the coming flush (`dcMark[dc] === epoch`). */
+  private readonly dcMark: Uint32Array;
+  // Advanced by every flush: marks from earlier flushes never equal it.
+  private epoch = 1;
   /** Ready agents with a free slot. */
   private open = 0;
 
@@ -75,17 +77,13 @@ export class AgentPool {
     const byId = distinct.map((_, i) => i).sort((a, b) => compareNames(distinct[a]!.id, distinct[b]!.id));
     byId.forEach((agent, rank) => (this.idRank[agent] = rank));
     let leaves = 1;
-    let depth = 0;
-    while (leaves < n) {
-      leaves *= 2;
-      depth++;
-    }
+    while (leaves < n) leaves *= 2;
     this.leaves = leaves;
-    this.depth = depth;
     this.tree = new Int32Array(2 * leaves).fill(-1);
     this.levelA = new Int32Array(leaves);
     this.levelB = new Int32Array(leaves);
     this.mark = new Uint32Array(leaves);
+    this.dcMark = new Uint32Array(this.dcFirst.length);
     for (let i = 0; i < n; i++) {
       if (!this.available(i)) continue;
       this.tree[leaves + i] = i;
@@ -114,7 +112,7 @@ export class AgentPool {
     return this.open > 0;
   }
 
-  /** Counts an instance that stays on agent `i` (of any app or type); call before placing. */
+  /** Counts one more instance (of any app or type) on agent `i`: one that stays or one placed there. */
   occupy(i: number): void {
     const wasAvailable = this.available(i);
     this.used[i]!++;
@@ -134,7 +132,7 @@ export class AgentPool {
     return this.tree[1]!;
   }
 
-  /** Places one instance of the current process type on agent `i`. */
+  /** Places one instance of the current process type on agent `i`, counting it for the next placements. */
   place(i: number): void {
     this.occupy(i);
     this.count(i);
@@ -148,32 +146,40 @@ export class AgentPool {
     }
     for (const dc of this.touchedDcs) {
       this.sameInDc[dc] = 0;
-      this.dirty.push(this.dcFirst[dc]!, this.dcLast[dc]!);
+      this.dcChanged(dc);
     }
     this.touchedAgents = [];
     this.touchedDcs = [];
   }
 
-  // A datacenter's count is shared by all its leaves, so only the paths to its two ends change.
   private count(i: number): void {
     if (this.sameOnAgent[i]!++ === 0) this.touchedAgents.push(i);
     this.dirty.push(i);
     const dc = this.dcOf[i]!;
     if (this.sameInDc[dc]!++ === 0) this.touchedDcs.push(dc);
+    this.dcChanged(dc);
+  }
+
+  // A datacenter's count is shared by all its leaves, so only the paths to its two ends change;
+  // they are queued once per flush however many of its counts changed.
+  private dcChanged(dc: number): void {
+    if (this.dcMark[dc] === this.epoch) return;
+    this.dcMark[dc] = this.epoch;
     this.dirty.push(this.dcFirst[dc]!, this.dcLast[dc]!);
   }
 
-  // Recomputes the ancestors of every dirty leaf, level by level so a node shared by several
-  // paths is computed once; rebuilds everything when that would touch most of the tree anyway.
+  // Recomputes the ancestors of every dirty leaf level by level, so a node shared by several paths
+  // is computed once: k dirty leaves then cost well under k × depth. Only when about half the
+  // leaves are dirty is rebuilding the whole tree cheaper.
   private flush(): void {
     const dirty = this.dirty;
     if (dirty.length === 0) return;
-    if (dirty.length * this.depth >= this.leaves) {
+    const epoch = this.epoch++;
+    if (dirty.length * 2 >= this.leaves) {
       this.rebuild();
       dirty.length = 0;
       return;
     }
-    const epoch = ++this.epoch;
     let current = this.levelA;
     let next = this.levelB;
     let count = 0;
@@ -196,7 +202,9 @@ export class AgentPool {
           next[nextCount++] = parent;
         }
       }
-      [current, next] = [next, current];
+      const done = current;
+      current = next;
+      next = done;
       count = nextCount;
     }
   }

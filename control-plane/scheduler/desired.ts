@@ -1,5 +1,5 @@
 /** Desired state derived from apps: what should run, before deciding where. */
-import { DEFAULT_GRACE_MS, type AppView, type Assignment, type InstanceSpec } from './types';
+import { DEFAULT_GRACE_MS, type AppView, type InstanceSpec } from './types';
 
 /** What every instance of one app's process type shares; the instance number completes the spec. */
 export interface DesiredGroup {
@@ -11,23 +11,41 @@ export interface DesiredGroup {
   slug: string;
   command: string;
   env: Record<string, string>;
-  /** Number of vars in `env`, counted once rather than for every comparison. */
-  envKeys: number;
+  /** `env`'s names and values in its own order, listed once per app for comparisons (see sameEnv). */
+  envNames: string[];
+  envValues: string[];
   graceMs: number;
   /** The escaped `*` and type tokens, each followed by `/`; the instance's own token completes it. */
   tokenPrefix: string;
   restartTokens: Record<string, string>;
   /** Whether any instance of this type has its own restart token (most have none: skip the lookup). */
   instanceTokens: boolean;
+  /** Instance n's slot in a flat numbering of all desired instances is `base + n`. */
+  base: number;
+  /** The app's next group in type order. */
+  next: DesiredGroup | undefined;
 }
+
+/** All desired groups in placement order (app name, type name), and how to find one. */
+export interface DesiredState {
+  groups: DesiredGroup[];
+  /** Size of the flat slot numbering (see DesiredGroup.base). */
+  slots: number;
+  /** Each app's first group; the rest follow through `next` (a Map per app costs too much with 100k apps). */
+  firstByApp: Map<string, DesiredGroup>;
+  /** Apps with many types get a Map after all, so a lookup never walks a long chain. */
+  byTypeForLargeApps: Map<string, Map<string, DesiredGroup>>;
+}
+
+const LARGE_APP_TYPES = 8;
 
 /** Code-unit order: unlike localeCompare it does not depend on the host's locale. */
 export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Reads an own property only: a process type named `constructor` must not find Object.prototype's. */
-export function own<T>(record: Record<string, T> | undefined, key: string): T | undefined {
+// Reads an own property only: a process type named `constructor` must not find Object.prototype's.
+function own<T>(record: Record<string, T> | undefined, key: string): T | undefined {
   return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
@@ -37,16 +55,19 @@ function escapeToken(token: string): string {
   return token.includes('/') || token.includes('%') ? token.replace(/%/g, '%25').replace(/\//g, '%2F') : token;
 }
 
-/** Combines the app (`*`), type and instance restart tokens; an empty part stays, so changing any one changes it. */
-export function restartToken(tokens: Record<string, string>, type: string, instance: string): string {
-  return restartTokenPrefix(tokens, type) + escapeToken(own(tokens, instance) ?? '');
-}
-
+// The app (`*`) and type parts of a restart token, each followed by `/`.
 function restartTokenPrefix(tokens: Record<string, string>, type: string): string {
-  return `${escapeToken(own(tokens, '*') ?? '')}/${escapeToken(own(tokens, type) ?? '')}/`;
+  const app = own(tokens, '*');
+  const ofType = own(tokens, type);
+  // The common case (no tokens) shares one string instead of building one per group.
+  if (app === undefined && ofType === undefined) return '//';
+  return `${escapeToken(app ?? '')}/${escapeToken(ofType ?? '')}/`;
 }
 
-/** The restart token the instance `instance` of `group` should carry. */
+/**
+ * The restart token instance `instance` of `group` should carry: the app (`*`), type and instance
+ * tokens joined with `/`, empty parts kept, so that changing any one of them changes it.
+ */
 export function groupRestartToken(group: DesiredGroup, instance: string): string {
   const token = group.instanceTokens ? own(group.restartTokens, instance) : undefined;
   return token === undefined ? group.tokenPrefix : group.tokenPrefix + escapeToken(token);
@@ -56,23 +77,35 @@ export function groupRestartToken(group: DesiredGroup, instance: string): string
  * Every (app, type) whose release declares the type and whose formation asks for at least one
  * instance, in placement order: app name, then type name.
  */
-export function desiredGroups(apps: AppView[]): DesiredGroup[] {
-  const groups: DesiredGroup[] = [];
+export function desiredState(apps: AppView[]): DesiredState {
+  const state: DesiredState = { groups: [], slots: 0, firstByApp: new Map(), byTypeForLargeApps: new Map() };
   let previous: string | undefined;
   for (const app of sortedByName(apps)) {
-    const release = app.release;
     // A repeated app name is a caller bug; the first one wins rather than mixing two formations.
-    if (release === undefined || app.name === previous) continue;
+    if (app.name === previous) continue;
     previous = app.name;
-    const instanceKeys = Object.keys(app.restartTokens).filter((key) => key.includes('.'));
-    const envKeys = Object.keys(release.env).length;
-    for (const type of Object.keys(app.formation).sort(compareNames)) {
+    const release = app.release;
+    if (release === undefined) continue;
+    const types = Object.keys(app.formation);
+    if (types.length > 1) types.sort(compareNames);
+    // Computed once per app, not per group: this runs for every app on every pass.
+    const envNames: string[] = [];
+    const envValues: string[] = [];
+    // for-in, as sameEnv walks stored envs, so both list vars the same way.
+    for (const name in release.env) {
+      envNames.push(name);
+      envValues.push(release.env[name]!);
+    }
+    const instanceKeys = keysWithDot(app.restartTokens);
+    let last: DesiredGroup | undefined;
+    const first = state.groups.length;
+    for (const type of types) {
       const requested = own(app.formation, type) ?? 0;
       // The API validates counts; flooring here only keeps a bad value from producing `worker.1.5`.
       const count = Number.isFinite(requested) ? Math.floor(requested) : 0;
       const command = own(release.processTypes, type);
       if (count <= 0 || command === undefined) continue;
-      groups.push({
+      const group: DesiredGroup = {
         app: app.name,
         type,
         count,
@@ -80,15 +113,57 @@ export function desiredGroups(apps: AppView[]): DesiredGroup[] {
         slug: release.slug,
         command,
         env: release.env,
-        envKeys,
+        envNames,
+        envValues,
         graceMs: own(app.graceMs, type) ?? own(app.graceMs, '*') ?? DEFAULT_GRACE_MS,
         tokenPrefix: restartTokenPrefix(app.restartTokens, type),
         restartTokens: app.restartTokens,
-        instanceTokens: instanceKeys.some((key) => key.startsWith(`${type}.`)),
-      });
+        instanceTokens: instanceKeys !== undefined && instanceKeys.some((key) => key.startsWith(`${type}.`)),
+        base: state.slots,
+        next: undefined,
+      };
+      state.slots += count + 1;
+      state.groups.push(group);
+      if (last === undefined) state.firstByApp.set(app.name, group);
+      else last.next = group;
+      last = group;
+    }
+    if (state.groups.length - first > LARGE_APP_TYPES) {
+      state.byTypeForLargeApps.set(app.name, new Map(state.groups.slice(first).map((g) => [g.type, g])));
     }
   }
-  return groups;
+  return state;
+}
+
+/**
+ * The desired group an existing assignment belongs to, by app and the type in its instance name
+ * (`worker.3`); undefined when its app or type is not desired.
+ */
+export function groupOf(state: DesiredState, assignment: InstanceSpec): DesiredGroup | undefined {
+  const first = state.firstByApp.get(assignment.app);
+  if (first === undefined) return undefined;
+  const { instance } = assignment;
+  // The stored type normally prefixes the name (no slice, no new string to hash); slicing the name
+  // is the fallback for a record whose type field disagrees (it will be re-put with the right one).
+  let type = assignment.type;
+  if (!(instance.length > type.length + 1 && instance.charCodeAt(type.length) === 46 && instance.startsWith(type))) {
+    const dot = instance.lastIndexOf('.');
+    if (dot <= 0) return undefined;
+    type = instance.slice(0, dot);
+  }
+  const large = state.byTypeForLargeApps.size > 0 ? state.byTypeForLargeApps.get(assignment.app) : undefined;
+  if (large !== undefined) return large.get(type);
+  for (let group: DesiredGroup | undefined = first; group !== undefined; group = group.next) {
+    if (group.type === type) return group;
+  }
+  return undefined;
+}
+
+// Instance-level restart tokens (`worker.3`); undefined, not [], in the usual case of none.
+function keysWithDot(tokens: Record<string, string>): string[] | undefined {
+  let found: string[] | undefined;
+  for (const key in tokens) if (Object.hasOwn(tokens, key) && key.includes('.')) (found ??= []).push(key);
+  return found;
 }
 
 // Apps usually arrive sorted already (etcd lists keys in byte order); checking is much cheaper
@@ -114,51 +189,4 @@ export function parseInstanceNumber(name: string, start: number): number {
     n = n * 10 + digit;
   }
   return n;
-}
-
-/** The full spec of instance number `n` of `group`, placed on `agentId`. */
-export function assignmentFor(group: DesiredGroup, n: number, agentId: string): Assignment {
-  const instance = `${group.type}.${n}`;
-  return {
-    agentId,
-    app: group.app,
-    instance,
-    type: group.type,
-    release: group.release,
-    slug: group.slug,
-    command: group.command,
-    // Shared, not copied: plans are plain data that is serialised, never mutated.
-    env: group.env,
-    restartToken: groupRestartToken(group, instance),
-    graceMs: group.graceMs,
-  };
-}
-
-/** Whether `spec` (an existing assignment of `group`) already runs what is desired. */
-export function specMatches(spec: InstanceSpec, group: DesiredGroup): boolean {
-  return (
-    spec.type === group.type &&
-    spec.release === group.release &&
-    spec.slug === group.slug &&
-    spec.command === group.command &&
-    spec.graceMs === group.graceMs &&
-    spec.restartToken === groupRestartToken(group, spec.instance) &&
-    sameEnv(spec.env, group.env, group.envKeys)
-  );
-}
-
-// Key order is irrelevant: a stored env that merely lists the same vars differently must not
-// restart. Values are strings, so `a[key] !== b[key]` also catches a key `b` lacks (even
-// `constructor`, which `b` would inherit as a function); with equal key counts the sets are equal.
-// for-in rather than Object.keys: V8 walks it from the enum cache without allocating, about twice
-// as fast, and this runs for every assignment on every pass.
-function sameEnv(a: Record<string, string>, b: Record<string, string>, bKeys: number): boolean {
-  if (a === b) return true;
-  if (a === null || typeof a !== 'object') return false;
-  let keys = 0;
-  for (const key in a) {
-    if (a[key] !== b[key]) return false;
-    keys++;
-  }
-  return keys === bKeys;
 }

@@ -1,20 +1,8 @@
 /** The scheduler: a pure function from apps, agents and assignments to the changes that converge them. */
 import { AgentPool } from './agent-pool';
-import { assignmentFor, desiredGroups, parseInstanceNumber, specMatches, type DesiredGroup } from './desired';
+import { desiredState, groupOf, parseInstanceNumber, type DesiredGroup } from './desired';
+import { assignmentFor, specMatches } from './spec';
 import type { Assignment, Plan, SchedulerInput } from './types';
-
-// A desired group and where its slots start in the shared per-instance arrays (slot = base + n).
-interface Slots {
-  group: DesiredGroup;
-  base: number;
-}
-
-// Apps rarely have more than a handful of types: a short array beats a Map per app, which matters
-// with 100k single-type apps; the Map is only built for the odd app with many types.
-interface AppSlots {
-  list: Slots[];
-  byType?: Map<string, Slots>;
-}
 
 /**
  * Computes the minimal plan that makes assignments match the desired formations: keeps every
@@ -24,35 +12,24 @@ interface AppSlots {
  */
 export function schedule(input: SchedulerInput): Plan {
   const plan: Plan = { put: [], remove: [], unplaced: [] };
-  const groups = desiredGroups(input.apps);
+  const desired = desiredState(input.apps);
   const pool = new AgentPool(input.agents);
-  const apps = new Map<string, AppSlots>();
-  let slotCount = 0;
-  for (const group of groups) {
-    let app = apps.get(group.app);
-    if (app === undefined) apps.set(group.app, (app = { list: [] }));
-    app.list.push({ group, base: slotCount });
-    slotCount += group.count + 1;
-  }
-  for (const app of apps.values()) {
-    if (app.list.length > 8) app.byType = new Map(app.list.map((s) => [s.group.type, s]));
-  }
-  // Per slot: the agent index an existing assignment keeps it on (-1: to place), and whether that
-  // assignment already runs the desired spec.
-  const keptOn = new Int32Array(slotCount).fill(-1);
-  const matches = new Uint8Array(slotCount);
+  // Per desired instance (slot): the agent an existing assignment keeps it on (-1: to place), and
+  // whether that assignment already runs the desired spec.
+  const keptOn = new Int32Array(desired.slots).fill(-1);
+  const matches = new Uint8Array(desired.slots);
 
   for (const assignment of input.assignments) {
     const agent = pool.indexOf(assignment.agentId);
-    const slots = agent === undefined ? undefined : findSlots(apps.get(assignment.app), assignment);
-    const n = slots === undefined ? 0 : parseInstanceNumber(assignment.instance, slots.group.type.length + 1);
+    const group = agent === undefined ? undefined : groupOf(desired, assignment);
+    const n = group === undefined ? 0 : parseInstanceNumber(assignment.instance, group.type.length + 1);
     // Lost agent, draining agent (its instances move), or an instance no longer desired.
-    if (agent === undefined || !pool.isReady(agent) || slots === undefined || n === 0 || n > slots.group.count) {
+    if (agent === undefined || !pool.isReady(agent) || group === undefined || n === 0 || n > group.count) {
       plan.remove.push(removal(assignment.agentId, assignment));
       continue;
     }
-    const slot = slots.base + n;
-    const current = specMatches(assignment, slots.group) ? 1 : 0;
+    const slot = group.base + n;
+    const current = specMatches(assignment, group) ? 1 : 0;
     const other = keptOn[slot]!;
     if (other === agent) {
       // The same key listed twice (one etcd key): keep it, re-put if either copy is stale.
@@ -68,27 +45,8 @@ export function schedule(input: SchedulerInput): Plan {
   for (const agent of keptOn) if (agent >= 0) pool.occupy(agent);
 
   const reason = unplacedReason(pool);
-  for (const app of apps.values()) {
-    for (const { group, base } of app.list) placeGroup(group, base, keptOn, matches, pool, reason, plan);
-  }
+  for (const group of desired.groups) placeGroup(group, keptOn, matches, pool, reason, plan);
   return plan;
-}
-
-// The desired group an assignment belongs to, by the type in its instance name (`worker.3`).
-function findSlots(app: AppSlots | undefined, assignment: Assignment): Slots | undefined {
-  if (app === undefined) return undefined;
-  const { instance } = assignment;
-  // The stored type normally prefixes the name; slicing the name is the fallback for a record
-  // whose type field disagrees (it will be re-put with the right one).
-  let type = assignment.type;
-  if (!(instance.length > type.length + 1 && instance.charCodeAt(type.length) === 46 && instance.startsWith(type))) {
-    const dot = instance.lastIndexOf('.');
-    if (dot <= 0) return undefined;
-    type = instance.slice(0, dot);
-  }
-  if (app.byType !== undefined) return app.byType.get(type);
-  for (const slots of app.list) if (slots.group.type === type) return slots;
-  return undefined;
 }
 
 // Of two copies of one instance on different ready agents, keep the one that needs no restart,
@@ -98,19 +56,18 @@ function preferred(pool: AgentPool, agent: number, matches: number, other: numbe
   return pool.agents[agent]!.id < pool.agents[other]!.id;
 }
 
-// Re-puts changed kept instances and places missing ones, in instance-number order. Instance n's
-// slot in `keptOn` and `matches` is base + n.
+// Re-puts changed kept instances and places missing ones, in instance-number order.
 function placeGroup(
   group: DesiredGroup,
-  base: number,
   keptOn: Int32Array,
   matches: Uint8Array,
   pool: AgentPool,
   reason: string,
   plan: Plan,
 ): void {
+  const { base, count } = group;
   let missing = 0;
-  for (let n = 1; n <= group.count; n++) {
+  for (let n = 1; n <= count; n++) {
     const agent = keptOn[base + n]!;
     if (agent < 0) missing++;
     else if (matches[base + n] === 0) plan.put.push(assignmentFor(group, n, pool.agents[agent]!.id));
@@ -118,15 +75,20 @@ function placeGroup(
   if (missing === 0) return;
   // Counting the group's kept instances is only worth it when some agent has room at all.
   const placing = pool.hasRoom();
-  if (placing) for (let n = 1; n <= group.count; n++) if (keptOn[base + n]! >= 0) pool.keep(keptOn[base + n]!);
-  for (let n = 1; n <= group.count; n++) {
+  if (placing && missing < count) {
+    for (let n = 1; n <= count; n++) if (keptOn[base + n]! >= 0) pool.keep(keptOn[base + n]!);
+  }
+  for (let n = 1; n <= count; n++) {
     if (keptOn[base + n]! >= 0) continue;
     const agent = placing ? pool.best() : -1;
     if (agent < 0) {
       plan.unplaced.push({ app: group.app, instance: `${group.type}.${n}`, type: group.type, reason });
       continue;
     }
-    pool.place(agent);
+    // The group's own counts only steer its later placements: the last one needs no counting,
+    // which makes the many single-instance groups cheap.
+    if (--missing > 0) pool.place(agent);
+    else pool.occupy(agent);
     plan.put.push(assignmentFor(group, n, pool.agents[agent]!.id));
   }
   if (placing) pool.endGroup();

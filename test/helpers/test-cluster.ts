@@ -58,6 +58,7 @@ export interface AgentSpec {
   datacenter?: string;
   labels?: Record<string, string>;
   capacity?: number;
+  listen?: string;
 }
 
 export class TestCluster {
@@ -121,6 +122,8 @@ export class TestCluster {
       '--data-dir', path.join(this.dir, spec.id),
       '--datacenter', spec.datacenter ?? 'dc-1',
       '--ports', `${base}-${base + 99}`,
+      '--listen', spec.listen ?? '127.0.0.1:0',
+      '--stop-grace', '5',
     ];
     for (const [k, v] of Object.entries(spec.labels ?? {})) args.push('--label', `${k}=${v}`);
     if (spec.capacity) args.push('--capacity', String(spec.capacity));

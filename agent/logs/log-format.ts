@@ -1,0 +1,114 @@
+/**
+ * The on-disk form of the log store.
+ *
+ * Layout: `<dir>/<app>/<instance>/<gen>.log`, where `gen` is a decimal generation number
+ * that grows by one at each rotation; the highest is the file being written. Files are
+ * never renamed, so a reader that listed them sees each file keep its content.
+ *
+ * One line per log line: `timeMs \t seq \t code \t text \n`. `code` is one letter for the
+ * stream (`o` stdout, `e` stderr, `s` system), upper case when the line is a cut piece.
+ * Text is last because it may hold tabs; it never holds a newline.
+ */
+import type { LogLine, LogStream } from './log-line';
+
+const TAB = 0x09;
+const LF = 0x0a;
+const ZERO = 0x30;
+const STREAM_OF_CODE: Record<number, LogStream | undefined> = { 0x6f: 'stdout', 0x65: 'stderr', 0x73: 'system' };
+
+/** Stream and cut flag → the one-letter code on disk. */
+export function streamCode(stream: LogStream, cut: boolean): string {
+  const code = stream === 'stdout' ? 'o' : stream === 'stderr' ? 'e' : 's';
+  return cut ? code.toUpperCase() : code;
+}
+
+/** The on-disk form of one line, newline included. */
+export function encodeLine(timeMs: number, seq: number, stream: LogStream, cut: boolean, text: string): string {
+  return timeMs + '\t' + seq + '\t' + streamCode(stream, cut) + '\t' + text + '\n';
+}
+
+/** Reads a non-negative decimal integer from buf[start, end); NaN when it is not one. */
+function parseDecimal(buf: Buffer, start: number, end: number): number {
+  if (end <= start || end - start > 16) return NaN;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i]! - ZERO;
+    if (d < 0 || d > 9) return NaN;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Parses the line in buf[start, end) (no newline); undefined when it is not a stored line (a torn write). */
+export function parseLine(buf: Buffer, start: number, end: number, app: string, instance: string): LogLine | undefined {
+  const t1 = buf.indexOf(TAB, start);
+  if (t1 === -1 || t1 >= end) return undefined;
+  const t2 = buf.indexOf(TAB, t1 + 1);
+  if (t2 === -1 || t2 >= end) return undefined;
+  // The code is exactly one letter followed by a tab.
+  if (t2 + 2 >= end || buf[t2 + 2] !== TAB) return undefined;
+  const timeMs = parseDecimal(buf, start, t1);
+  const seq = parseDecimal(buf, t1 + 1, t2);
+  if (Number.isNaN(timeMs) || Number.isNaN(seq)) return undefined;
+  const code = buf[t2 + 1]!;
+  // Upper case (bit 0x20 clear) marks a cut piece.
+  const cut = (code & 0x20) === 0;
+  const stream = STREAM_OF_CODE[code | 0x20];
+  if (stream === undefined) return undefined;
+  const text = buf.toString('utf8', t2 + 3, end);
+  return { timeMs, seq, app, instance, stream, text, cut };
+}
+
+/** The seq of the last whole line in buf[start, end) (which ends with a newline), if it parses. */
+export function seqOfLastLine(buf: Buffer, start: number, end: number): number | undefined {
+  if (end - start < 2) return undefined;
+  const lineStart = Math.max(start, buf.lastIndexOf(LF, end - 2) + 1);
+  const t1 = buf.indexOf(TAB, lineStart);
+  if (t1 === -1 || t1 >= end) return undefined;
+  const t2 = buf.indexOf(TAB, t1 + 1);
+  if (t2 === -1 || t2 >= end) return undefined;
+  const seq = parseDecimal(buf, t1 + 1, t2);
+  return Number.isNaN(seq) ? undefined : seq;
+}
+
+/**
+ * Calls `onLine` for each line in buf[0, end) that has a newline before it, from the last
+ * to the first (`end` is a line end); returns the end of the first piece, buf[0, result),
+ * which may be the tail of a line that began earlier in the file. `onLine` returns false
+ * to stop early (the result is then -1).
+ */
+export function eachLineBackwards(buf: Buffer, end: number, onLine: (start: number, end: number) => boolean): number {
+  let lineEnd = end;
+  for (;;) {
+    if (lineEnd <= 0) return 0;
+    const nl = buf.lastIndexOf(LF, lineEnd - 1);
+    if (nl === -1) return lineEnd;
+    if (!onLine(nl + 1, lineEnd)) return -1;
+    lineEnd = nl;
+  }
+}
+
+const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
+
+/** A directory name for an app or instance name: the name itself when safe, else `~` and its hex. */
+export function dirName(name: string): string {
+  return SAFE_NAME.test(name) ? name : '~' + Buffer.from(name, 'utf8').toString('hex');
+}
+
+/** Reverses dirName; undefined for names dirName never makes. */
+export function nameFromDir(dir: string): string | undefined {
+  if (SAFE_NAME.test(dir)) return dir;
+  if (dir.startsWith('~') && /^~(?:[0-9a-f]{2})+$/.test(dir)) return Buffer.from(dir.slice(1), 'hex').toString('utf8');
+  return undefined;
+}
+
+/** `<gen>.log` → gen; undefined for other files. */
+export function genFromFile(file: string): number | undefined {
+  const m = /^([0-9]{1,15})\.log$/.exec(file);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The file name of a generation. */
+export function fileOfGen(gen: number): string {
+  return `${gen}.log`;
+}

@@ -1,0 +1,460 @@
+/**
+ * The agent's log store: every line of every instance, timestamped on arrival, kept in a
+ * bounded in-memory tail and in size-bounded files under the agent's data dir, and served
+ * as history then live with the reader's filter applied here.
+ *
+ * Memory is bounded whatever processes print and however slowly readers read: tails are
+ * bounded per instance, writes waiting for the disk are bounded (beyond them lines are
+ * dropped from the disk copy, with a marker), and each live reader has a bounded queue.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from '../../lib/log';
+import { compareLines, matches, type LogFilter, type LogLine, type LogStream } from './log-line';
+import { dirName, fileOfGen, genFromFile, nameFromDir } from './log-format';
+import { InstanceLog, type LogFile, type LogStoreStats, type StoreShared } from './instance-log';
+import { QueuedCursor, type LiveCursor } from './live-cursor';
+import { lastLineSync, readTail } from './tail-reader';
+
+export type { LiveCursor } from './live-cursor';
+export type { LogStoreStats } from './instance-log';
+
+/** Where and how much the store keeps. */
+export interface LogStoreOptions {
+  /** Root of the store, e.g. `<agent data dir>/logs`; files are `<app>/<instance>/<gen>.log` under it. */
+  dir: string;
+  /** Bytes on disk per instance, all its files together. Default 16 MiB. */
+  maxBytesPerInstance?: number;
+  /** Bytes on disk for the whole store; beyond it the oldest files of any instance go. Default 1 GiB. */
+  maxBytesTotal?: number;
+  /** Lines kept in memory per instance for fast reads. Default 2000. */
+  memoryLinesPerInstance?: number;
+  /** Text kept in memory per instance (about bytes; counts UTF-16 code units). Default 2 MiB. */
+  memoryBytesPerInstance?: number;
+  logger: Logger;
+}
+
+/** How much to read; see LogStore.read. */
+export interface ReadOptions {
+  /** History lines wanted (the newest that match). */
+  limit: number;
+  /** Keep the read open for live lines. */
+  follow: boolean;
+  /** Live lines queued for a slow reader before the oldest are dropped. Default 10,000. */
+  maxQueuedLines?: number;
+  /** Text queued for a slow reader before the oldest lines are dropped. Default 8 MiB. */
+  maxQueuedBytes?: number;
+  /** History text at most (the oldest lines are left out beyond it). Default 64 MiB. */
+  maxHistoryBytes?: number;
+}
+
+/** The store's directory cannot be created or listed. */
+export class LogDirError extends Error {
+  constructor(
+    readonly dir: string,
+    cause: unknown,
+  ) {
+    super(`cannot use the log directory ${dir} (${(cause as Error).message}); check that the agent can create and write it`, { cause });
+    this.name = 'LogDirError';
+  }
+}
+
+const MiB = 1024 * 1024;
+const FLUSH_INTERVAL_MS = 50;
+const SWEEP_INTERVAL_MS = 10_000;
+/** An instance that printed nothing for this long gives its file handle back. */
+const CLOSE_FILE_AFTER_MS = 30_000;
+/** ...and after this long its memory tail (reads then come from disk). */
+const DROP_TAIL_AFTER_MS = 10 * 60_000;
+
+export class LogStore {
+  private readonly byApp = new Map<string, Map<string, InstanceLog>>();
+  private readonly cursors = new Set<QueuedCursor>();
+  private readonly shared: StoreShared;
+  private readonly maxBytesTotal: number;
+  private readonly log: Logger;
+  /** The last seq handed out; store-wide, so it also orders lines of different instances. */
+  private seq = 0;
+  /** The instance of the previous append: most appends come in runs from one instance. */
+  private last: InstanceLog | undefined;
+  private dirty: InstanceLog[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private warnedOverTotal = false;
+  private appendErrorLogged = false;
+
+  private constructor(private readonly dir: string, opts: LogStoreOptions) {
+    const maxBytesPerInstance = positive('maxBytesPerInstance', opts.maxBytesPerInstance, 16 * MiB);
+    this.maxBytesTotal = positive('maxBytesTotal', opts.maxBytesTotal, 1024 * MiB);
+    this.log = opts.logger.child({ component: 'logs' });
+    this.shared = {
+      maxBytesPerInstance,
+      memoryLinesPerInstance: positive('memoryLinesPerInstance', opts.memoryLinesPerInstance, 2000),
+      memoryCharsPerInstance: positive('memoryBytesPerInstance', opts.memoryBytesPerInstance, 2 * MiB),
+      // Enough to ride out a slow disk for a moment; beyond it the disk copy gets a gap.
+      maxPendingCharsPerInstance: 4 * MiB,
+      maxPendingCharsTotal: 32 * MiB,
+      logger: this.log,
+      stats: { lines: 0, diskDroppedLines: 0, fsErrors: 0, filesDeleted: 0, bytesOnDisk: 0 },
+      pendingChars: 0,
+      markDirty: (inst) => this.markDirty(inst),
+      enforceTotal: () => this.enforceTotal(),
+    };
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** Opens (or creates) the store in `opts.dir` and indexes what earlier runs left there. */
+  static open(opts: LogStoreOptions): LogStore {
+    try {
+      fs.mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new LogDirError(opts.dir, err);
+    }
+    const store = new LogStore(opts.dir, opts);
+    try {
+      store.scan();
+    } catch (err) {
+      clearInterval(store.sweepTimer);
+      throw new LogDirError(opts.dir, err);
+    }
+    store.enforceTotal();
+    return store;
+  }
+
+  /**
+   * Stores one line. Never blocks, never throws; stamps it with the time now (never earlier
+   * than the instance's previous line) and the next seq.
+   */
+  append(app: string, instance: string, stream: LogStream, text: string, cut = false): void {
+    if (this.closed) return;
+    try {
+      let inst = this.last;
+      if (inst === undefined || inst.instance !== instance || inst.app !== app) inst = this.instanceFor(app, instance);
+      let timeMs = Date.now();
+      if (timeMs < inst.lastTime) timeMs = inst.lastTime;
+      else inst.lastTime = timeMs;
+      inst.lastActiveMs = timeMs;
+      // Our own messages may carry a newline (an error's text); the file format cannot.
+      if (stream === 'system' && text.includes('\n')) text = text.replace(/\r?\n/g, ' ');
+      this.shared.stats.lines++;
+      inst.add({ timeMs, seq: ++this.seq, app: inst.app, instance: inst.instance, stream, text, cut });
+    } catch (err) {
+      if (!this.appendErrorLogged) {
+        this.appendErrorLogged = true;
+        this.log.error({ err, app, instance }, 'bug: storing a log line failed; the line is lost (logged once)');
+      }
+    }
+  }
+
+  /**
+   * History then (optionally) live, with no line lost or repeated at the seam between them:
+   * lines stored before this call are history, lines after it are live. History is the last
+   * `limit` lines matching the filter across all instances (from memory or disk, including
+   * lines from before an agent restart), merged in compareLines order.
+   */
+  read(filter: LogFilter, opts: ReadOptions): { history: Promise<LogLine[]>; live?: LiveCursor } {
+    const limit = Math.max(0, Math.floor(opts.limit) || 0);
+    const maxChars = positive('maxHistoryBytes', opts.maxHistoryBytes, 64 * MiB);
+    const maxQueued = positive('maxQueuedLines', opts.maxQueuedLines, 10_000);
+    const maxQueuedChars = positive('maxQueuedBytes', opts.maxQueuedBytes, 8 * MiB);
+    const instances = this.matching(filter);
+    let live: QueuedCursor | undefined;
+    if (opts.follow) {
+      live = new QueuedCursor({ ...filter }, maxQueued, maxQueuedChars, (c) => this.removeCursor(c));
+      if (this.closed) live.close();
+      else {
+        this.cursors.add(live);
+        for (const inst of instances) inst.cursors.push(live);
+      }
+    }
+    if (limit === 0 || instances.length === 0) return { history: Promise.resolve([]), live };
+
+    // The seam: every line so far has seq ≤ this; every later one reaches `live`.
+    const seam = this.seq;
+    const inMemory: LogLine[][] = [];
+    const onDisk: InstanceLog[] = [];
+    for (const inst of instances) {
+      const lines = inst.fromMemory(limit);
+      if (lines !== undefined) inMemory.push(lines);
+      else onDisk.push(inst);
+    }
+    const fromMemory = newest(inMemory, limit, maxChars);
+    if (onDisk.length === 0) return { history: Promise.resolve(fromMemory.lines), live };
+    return { history: this.readDisk(onDisk, fromMemory, limit, maxChars, seam), live };
+  }
+
+  /** Apps that have any lines stored (on disk or in memory). */
+  apps(): string[] {
+    const out: string[] = [];
+    for (const [app, instances] of this.byApp) {
+      for (const inst of instances.values()) {
+        if (inst.tail.length > 0 || inst.files.some((f) => f.bytes > 0)) {
+          out.push(app);
+          break;
+        }
+      }
+    }
+    return out.sort();
+  }
+
+  /** Counters for monitoring and tests. */
+  stats(): LogStoreStats & { instances: number; liveReaders: number; pendingBytes: number } {
+    let instances = 0;
+    for (const m of this.byApp.values()) instances += m.size;
+    return { ...this.shared.stats, instances, liveReaders: this.cursors.size, pendingBytes: this.shared.pendingChars };
+  }
+
+  /** Flushes buffered writes to disk, ends live reads and closes files; idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.closed = true;
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    clearInterval(this.sweepTimer);
+    for (const cursor of [...this.cursors]) cursor.close();
+    const all: InstanceLog[] = [];
+    for (const m of this.byApp.values()) all.push(...m.values());
+    // Every instance gets its chance even if one fails (InstanceLog.close does not reject).
+    const results = await Promise.allSettled(all.map((inst) => inst.close()));
+    for (const r of results) {
+      if (r.status === 'rejected') this.log.error({ err: r.reason }, 'bug: closing an instance log failed');
+    }
+  }
+
+  private async readDisk(insts: InstanceLog[], start: Merged, limit: number, maxChars: number, seam: number): Promise<LogLine[]> {
+    // Everything up to the seam must be in the files before they are read.
+    await Promise.all(insts.map((inst) => inst.flush()));
+    let result = start;
+    // One instance at a time, so only one instance's lines are in flight beside the result;
+    // once the result is full, older lines need not be read at all.
+    for (const inst of insts) {
+      try {
+        const lines = await readTail({
+          paths: inst.pathsNewestFirst(),
+          app: inst.app,
+          instance: inst.instance,
+          limit,
+          maxChars,
+          maxSeq: seam,
+          after: result.full ? result.lines[0] : undefined,
+        });
+        result = newest([result.lines, lines], limit, maxChars);
+      } catch (err) {
+        this.shared.stats.fsErrors++;
+        this.log.warn({ err, app: inst.app, instance: inst.instance }, 'cannot read instance logs from disk; history leaves them out');
+      }
+    }
+    return result.lines;
+  }
+
+  private matching(filter: LogFilter): InstanceLog[] {
+    const out: InstanceLog[] = [];
+    const instances = this.byApp.get(filter.app);
+    if (instances === undefined) return out;
+    for (const inst of instances.values()) if (matches(filter, inst.app, inst.instance)) out.push(inst);
+    return out;
+  }
+
+  private instanceFor(app: string, instance: string): InstanceLog {
+    let instances = this.byApp.get(app);
+    if (instances === undefined) {
+      instances = new Map();
+      this.byApp.set(app, instances);
+    }
+    let inst = instances.get(instance);
+    if (inst === undefined) {
+      inst = new InstanceLog(this.shared, app, instance, path.join(this.dir, dirName(app), dirName(instance)), [], true);
+      for (const cursor of this.cursors) if (matches(cursor.filter, app, instance)) inst.cursors.push(cursor);
+      instances.set(instance, inst);
+    }
+    this.last = inst;
+    return inst;
+  }
+
+  private removeCursor(cursor: QueuedCursor): void {
+    if (!this.cursors.delete(cursor)) return;
+    for (const inst of this.matching(cursor.filter)) inst.cursors = inst.cursors.filter((c) => c !== cursor);
+  }
+
+  private markDirty(inst: InstanceLog): void {
+    if (this.closed) return;
+    inst.dirty = true;
+    this.dirty.push(inst);
+    if (this.flushTimer === undefined) {
+      this.flushTimer = setTimeout(this.flushTick, FLUSH_INTERVAL_MS);
+      this.flushTimer.unref();
+    }
+  }
+
+  private readonly flushTick = (): void => {
+    this.flushTimer = undefined;
+    const list = this.dirty;
+    this.dirty = [];
+    for (const inst of list) {
+      inst.dirty = false;
+      // An instance with a write in flight re-queues itself when that write ends.
+      inst.kick();
+    }
+  };
+
+  /** Deletes the oldest files (by last write) of any instance while over maxBytesTotal. */
+  private enforceTotal(): void {
+    const stats = this.shared.stats;
+    while (stats.bytesOnDisk > this.maxBytesTotal) {
+      let oldest: { inst: InstanceLog; file: LogFile } | undefined;
+      for (const instances of this.byApp.values()) {
+        for (const inst of instances.values()) {
+          const file = inst.oldestDeletable();
+          if (file !== undefined && (oldest === undefined || file.lastSeq < oldest.file.lastSeq)) oldest = { inst, file };
+        }
+      }
+      if (oldest === undefined) {
+        if (!this.warnedOverTotal) {
+          this.warnedOverTotal = true;
+          this.log.warn(
+            { bytesOnDisk: stats.bytesOnDisk, maxBytesTotal: this.maxBytesTotal },
+            'instance logs exceed maxBytesTotal but only files being written are left; raise maxBytesTotal or lower maxBytesPerInstance',
+          );
+        }
+        return;
+      }
+      oldest.inst.deleteOldest();
+      if (oldest.inst.isEmpty()) this.forget(oldest.inst);
+    }
+    this.warnedOverTotal = false;
+  }
+
+  /** Drops an instance that has nothing left, and its directory. */
+  private forget(inst: InstanceLog): void {
+    const instances = this.byApp.get(inst.app);
+    if (instances?.get(inst.instance) !== inst) return;
+    instances.delete(inst.instance);
+    if (instances.size === 0) this.byApp.delete(inst.app);
+    if (this.last === inst) this.last = undefined;
+    // Best effort: a directory that is not empty (or already gone) stays as it is.
+    fs.rmdir(inst.dir, () => fs.rmdir(path.dirname(inst.dir), () => undefined));
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const instances of this.byApp.values()) {
+      for (const inst of instances.values()) {
+        inst.sweep(now, CLOSE_FILE_AFTER_MS, DROP_TAIL_AFTER_MS);
+        if (inst.isEmpty()) this.forget(inst);
+      }
+    }
+  }
+
+  /** Indexes the files earlier runs left: sizes, and each instance's newest line (for time and seq order). */
+  private scan(): void {
+    let maxSeq = 0;
+    for (const appEntry of fs.readdirSync(this.dir, { withFileTypes: true })) {
+      const app = appEntry.isDirectory() ? nameFromDir(appEntry.name) : undefined;
+      if (app === undefined) continue;
+      const appDir = path.join(this.dir, appEntry.name);
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(appDir, { withFileTypes: true });
+      } catch (err) {
+        this.shared.stats.fsErrors++;
+        this.log.warn({ err, dir: appDir }, 'cannot index old app logs; their history is left out');
+        continue;
+      }
+      for (const instEntry of entries) {
+        const instance = instEntry.isDirectory() ? nameFromDir(instEntry.name) : undefined;
+        if (instance === undefined) continue;
+        const instDir = path.join(appDir, instEntry.name);
+        try {
+          const files: LogFile[] = [];
+          for (const name of fs.readdirSync(instDir)) {
+            const gen = genFromFile(name);
+            if (gen === undefined) continue;
+            const st = fs.statSync(path.join(instDir, name));
+            // Seqs start from the clock in µs, so a file whose last line cannot be read ages by its mtime.
+            files.push({ gen, bytes: st.size, lastSeq: Math.floor(st.mtimeMs * 1000) });
+          }
+          files.sort((a, b) => a.gen - b.gen);
+          let lastTime = 0;
+          let appendToLast = true;
+          for (let i = files.length - 1; i >= 0; i--) {
+            const file = files[i]!;
+            const { line, endsClean } = lastLineSync(path.join(instDir, fileOfGen(file.gen)), app, instance);
+            if (i === files.length - 1) appendToLast = endsClean;
+            if (line === undefined) continue;
+            file.lastSeq = line.seq;
+            if (lastTime === 0) lastTime = line.timeMs;
+            if (line.seq > maxSeq) maxSeq = line.seq;
+          }
+          const inst = new InstanceLog(this.shared, app, instance, instDir, files, appendToLast);
+          inst.lastTime = lastTime;
+          inst.lastActiveMs = lastTime;
+          for (const f of files) this.shared.stats.bytesOnDisk += f.bytes;
+          let instances = this.byApp.get(app);
+          if (instances === undefined) {
+            instances = new Map();
+            this.byApp.set(app, instances);
+          }
+          instances.set(instance, inst);
+        } catch (err) {
+          this.shared.stats.fsErrors++;
+          this.log.warn({ err, dir: instDir }, 'cannot index old instance logs; their history is left out');
+        }
+      }
+    }
+    // Seqs keep growing across restarts: above anything on disk, and above any earlier run
+    // that stored fewer than 1000 lines a millisecond on average.
+    this.seq = Math.max(Date.now() * 1000, maxSeq);
+  }
+}
+
+/** A merge result: the newest lines, oldest first; `full` when older lines could not be added. */
+interface Merged {
+  lines: LogLine[];
+  full: boolean;
+}
+
+/** The newest `limit` lines (and at most about `maxChars` of text) of sorted lists, merged in order. */
+function newest(lists: LogLine[][], limit: number, maxChars: number): Merged {
+  let all: LogLine[];
+  if (lists.length === 0) all = [];
+  else if (lists.length === 1) all = lists[0]!;
+  else if (lists.length === 2) all = mergeTwo(lists[0]!, lists[1]!);
+  // Concatenated sorted runs: V8's TimSort merges them in about linear time.
+  else all = ([] as LogLine[]).concat(...lists).sort(compareLines);
+  let start = all.length;
+  let chars = 0;
+  while (start > 0 && all.length - start < limit) {
+    const len = all[start - 1]!.text.length;
+    if (chars + len > maxChars && start < all.length) return { lines: all.slice(start), full: true };
+    chars += len;
+    start--;
+  }
+  return { lines: start === 0 ? all : all.slice(start), full: all.length - start >= limit };
+}
+
+function mergeTwo(a: LogLine[], b: LogLine[]): LogLine[] {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new Array<LogLine>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = compareLines(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
+}
+
+/** A positive option, or its default when absent. */
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`log store option ${name} must be a positive number, got ${value}`);
+  return Math.floor(value) || 1;
+}

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { findProcfile, parseProcfile, ProcfileError } from '../../lib/procfile';
+
+describe('parseProcfile: files Heroku and Foreman accept', () => {
+  const cases: Array<{ name: string; text: string; types: Array<[string, string]> }> = [
+    {
+      name: 'a Rails app with a release phase',
+      text: 'web: bundle exec puma -C config/puma.rb\nworker: bundle exec sidekiq -C config/sidekiq.yml\nrelease: bin/rails db:migrate\n',
+      types: [
+        ['web', 'bundle exec puma -C config/puma.rb'],
+        ['worker', 'bundle exec sidekiq -C config/sidekiq.yml'],
+        ['release', 'bin/rails db:migrate'],
+      ],
+    },
+    {
+      name: 'colons in the command stay in the command',
+      text: 'web: gunicorn app:app --bind 0.0.0.0:$PORT',
+      types: [['web', 'gunicorn app:app --bind 0.0.0.0:$PORT']],
+    },
+    {
+      name: '$VAR and ${VAR} are left for the shell',
+      text: 'web: node server.js --port ${PORT:-5000} --env $NODE_ENV',
+      types: [['web', 'node server.js --port ${PORT:-5000} --env $NODE_ENV']],
+    },
+    {
+      name: 'Windows line endings and a UTF-8 BOM',
+      text: '\uFEFFweb: node index.js\r\nworker: node worker.js\r\n',
+      types: [
+        ['web', 'node index.js'],
+        ['worker', 'node worker.js'],
+      ],
+    },
+    {
+      name: 'comments, blank lines and indentation',
+      text: '# Procfile for the shop\n\n  web: node web.js  \n\t# background jobs\n\nworker: node worker.js\n\n',
+      types: [
+        ['web', 'node web.js'],
+        ['worker', 'node worker.js'],
+      ],
+    },
+    {
+      name: 'spaces or a tab around the colon',
+      text: 'web : node web.js\nworker:\tnode worker.js\nclock  :  node clock.js',
+      types: [
+        ['web', 'node web.js'],
+        ['worker', 'node worker.js'],
+        ['clock', 'node clock.js'],
+      ],
+    },
+    {
+      name: 'shell pipelines, redirections and a # inside the command',
+      text: 'web: cd app && exec node index.js 2>&1 | tee -a log # keep a copy\nping: echo "#1"',
+      types: [
+        ['web', 'cd app && exec node index.js 2>&1 | tee -a log # keep a copy'],
+        ['ping', 'echo "#1"'],
+      ],
+    },
+    {
+      name: 'type names with digits, dashes, underscores and capitals',
+      text: 'worker-2: a\nclock_1: b\nWeb: c\nweb: d',
+      types: [
+        ['worker-2', 'a'],
+        ['clock_1', 'b'],
+        ['Web', 'c'],
+        ['web', 'd'],
+      ],
+    },
+    {
+      name: 'a type named like an Object.prototype member is an ordinary key',
+      text: '__proto__: a\nconstructor: b',
+      types: [
+        ['__proto__', 'a'],
+        ['constructor', 'b'],
+      ],
+    },
+    {
+      name: 'old Mac line endings',
+      text: 'web: a\rworker: b',
+      types: [
+        ['web', 'a'],
+        ['worker', 'b'],
+      ],
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, () => {
+      const types = parseProcfile(c.text);
+      assert.deepEqual(Object.entries(types), c.types);
+      assert.equal(Object.getPrototypeOf(types), Object.prototype);
+    });
+  }
+});
+
+describe('parseProcfile: files it rejects, naming the line', () => {
+  const cases: Array<{ name: string; text: string; line: number; message: string }> = [
+    {
+      name: 'a line without a colon',
+      text: 'web: node web.js\n# workers\nfoo bar\n',
+      line: 3,
+      message: 'Procfile line 3: expected `type: command`, got `foo bar`',
+    },
+    {
+      name: 'a line with no type before the colon',
+      text: ': node web.js',
+      line: 1,
+      message: 'Procfile line 1: expected `type: command`, got `: node web.js`',
+    },
+    {
+      name: 'an empty command',
+      text: 'web: node web.js\nworker:   \n',
+      line: 2,
+      message: 'Procfile line 2: process type `worker` has no command',
+    },
+    {
+      name: 'YAML-style nesting',
+      text: 'web:\n  command: node web.js',
+      line: 1,
+      message: 'Procfile line 1: process type `web` has no command',
+    },
+    {
+      name: 'a space inside the type name',
+      text: 'we b: node web.js',
+      line: 1,
+      message: 'Procfile line 1: invalid process type `we b`: use letters, digits, `_` and `-`',
+    },
+    {
+      name: 'a dot in the type name (it would clash with instance names like web.1)',
+      text: 'web.1: node web.js',
+      line: 1,
+      message: 'Procfile line 1: invalid process type `web.1`: use letters, digits, `_` and `-`',
+    },
+    {
+      name: 'a type defined twice',
+      text: 'web: a\nworker: b\n\n# again\nweb: c\n',
+      line: 5,
+      message: 'Procfile line 5: process type `web` is already defined on line 1',
+    },
+    {
+      name: 'line numbers count CRLF lines and ignore the BOM',
+      text: '\uFEFF# x\r\nweb: a\r\nbroken\r\n',
+      line: 3,
+      message: 'Procfile line 3: expected `type: command`, got `broken`',
+    },
+    {
+      name: 'a long garbage line, quoted only in part',
+      text: 'x'.repeat(5000),
+      line: 1,
+      message: `Procfile line 1: expected \`type: command\`, got \`${'x'.repeat(79)}…\``,
+    },
+    { name: 'an empty file', text: '', line: 0, message: 'Procfile declares no process types' },
+    {
+      name: 'only comments and blank lines',
+      text: '# nothing yet\n\n   \n',
+      line: 0,
+      message: 'Procfile declares no process types',
+    },
+  ];
+
+  for (const c of cases) {
+    it(`rejects ${c.name}`, () => {
+      assert.throws(
+        () => parseProcfile(c.text),
+        (err: unknown) => {
+          assert.ok(err instanceof ProcfileError);
+          assert.equal(err.message, c.message);
+          assert.equal(err.line, c.line);
+          return true;
+        },
+      );
+    });
+  }
+});
+
+describe('findProcfile', () => {
+  const cases: Array<{ name: string; files: string[]; env?: string; expected: string | undefined }> = [
+    { name: 'Procfile without an environment', files: ['package.json', 'Procfile'], expected: 'Procfile' },
+    { name: 'no Procfile at all', files: ['package.json'], expected: undefined },
+    { name: 'ignores variants without an environment', files: ['Procfile.dev'], expected: undefined },
+    { name: 'Procfile.<env> for an environment', files: ['Procfile', 'Procfile.staging'], env: 'staging', expected: 'Procfile.staging' },
+    { name: 'Procfile_<env> for an environment', files: ['Procfile', 'Procfile_staging'], env: 'staging', expected: 'Procfile_staging' },
+    {
+      name: 'Procfile.<env> over Procfile_<env> when both exist',
+      files: ['Procfile_staging', 'Procfile.staging'],
+      env: 'staging',
+      expected: 'Procfile.staging',
+    },
+    { name: 'falls back to Procfile when the variant is missing', files: ['Procfile', 'Procfile.dev'], env: 'prod', expected: 'Procfile' },
+    { name: 'names are case-sensitive, as on Heroku', files: ['procfile'], expected: undefined },
+  ];
+
+  for (const c of cases) {
+    it(c.name, () => assert.equal(findProcfile(c.files, c.env), c.expected));
+  }
+});

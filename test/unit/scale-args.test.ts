@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseScaleArgs, ScaleArgError } from '../../cli/scale-args';
+
+describe('parseScaleArgs: accepted', () => {
+  const cases: Array<{ name: string; args: string[]; max?: number; expected: Array<{ type: string; count: number }> }> = [
+    { name: 'one type', args: ['web=2'], expected: [{ type: 'web', count: 2 }] },
+    {
+      name: 'several types, in argument order',
+      args: ['worker=10', 'web=2'],
+      expected: [
+        { type: 'worker', count: 10 },
+        { type: 'web', count: 2 },
+      ],
+    },
+    { name: 'scaling to zero', args: ['worker=0'], expected: [{ type: 'worker', count: 0 }] },
+    { name: 'leading zeros', args: ['worker=007'], expected: [{ type: 'worker', count: 7 }] },
+    { name: 'exactly the limit', args: ['worker=1000'], expected: [{ type: 'worker', count: 1000 }] },
+    { name: 'a custom limit', args: ['worker=50'], max: 50, expected: [{ type: 'worker', count: 50 }] },
+    {
+      name: 'type names with digits, dashes and underscores',
+      args: ['worker-2=1', 'clock_1=1', 'Web=3'],
+      expected: [
+        { type: 'worker-2', count: 1 },
+        { type: 'clock_1', count: 1 },
+        { type: 'Web', count: 3 },
+      ],
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, () => assert.deepEqual(parseScaleArgs(c.args, c.max), c.expected));
+  }
+});
+
+describe('parseScaleArgs: rejected, naming the argument', () => {
+  const cases: Array<{ name: string; args: string[]; max?: number; message: string; arg?: string }> = [
+    {
+      name: 'no arguments',
+      args: [],
+      message: 'no process types to scale: give TYPE=N, e.g. `cluster scale web=2 worker=10`',
+    },
+    { name: 'a word', args: ['worker=abc'], message: 'worker=abc: instance count must be a whole number from 0 to 1000' },
+    { name: 'a negative count', args: ['worker=-1'], message: 'worker=-1: instance count must be a whole number from 0 to 1000' },
+    { name: 'a fraction', args: ['worker=1.5'], message: 'worker=1.5: instance count must be a whole number from 0 to 1000' },
+    { name: 'a plus sign', args: ['web=+2'], message: 'web=+2: instance count must be a whole number from 0 to 1000' },
+    { name: 'an exponent', args: ['web=1e3'], message: 'web=1e3: instance count must be a whole number from 0 to 1000' },
+    { name: 'spaces around the count', args: ['web= 2'], message: 'web= 2: instance count must be a whole number from 0 to 1000' },
+    { name: 'no type', args: ['=3'], message: '=3: missing process type before `=`, e.g. worker=3' },
+    { name: 'no count', args: ['worker='], message: 'worker=: missing instance count after `=`, e.g. worker=2' },
+    { name: 'no `=`', args: ['worker'], message: 'worker: expected TYPE=N, e.g. worker=3' },
+    { name: 'an empty argument', args: [''], message: 'empty argument: expected TYPE=N, e.g. worker=3' },
+    {
+      name: "Heroku's relative form",
+      args: ['web+2'],
+      message: 'web+2: relative scaling is not supported; give the total, e.g. worker=3',
+    },
+    {
+      name: 'a space in the type',
+      args: ['wo rker=1'],
+      message: 'wo rker=1: invalid process type `wo rker`: use letters, digits, `_` and `-`',
+    },
+    {
+      name: 'an instance name instead of a type',
+      args: ['web.1=1'],
+      message: 'web.1=1: invalid process type `web.1`: use letters, digits, `_` and `-`',
+    },
+    { name: 'a count over the limit', args: ['worker=5000'], message: 'worker=5000: at most 1000 instances per process type' },
+    {
+      name: 'a count too long for a number',
+      args: ['worker=99999999999999999999999'],
+      message: 'worker=99999999999999999999999: at most 1000 instances per process type',
+    },
+    { name: 'a count over a custom limit', args: ['worker=51'], max: 50, message: 'worker=51: at most 50 instances per process type' },
+    {
+      name: "Heroku's instance size",
+      args: ['web=2:standard-1X'],
+      message: 'web=2:standard-1X: instance sizes are not supported; use web=2',
+    },
+    {
+      name: 'a size without a count',
+      args: ['web=:performance-m'],
+      message: 'web=:performance-m: instance sizes are not supported; use web=N',
+    },
+    {
+      name: 'a type given twice',
+      args: ['worker=2', 'web=1', 'worker=3'],
+      message: 'worker=3: process type `worker` is already given as worker=2',
+      arg: 'worker=3',
+    },
+    {
+      name: 'a type given twice with the same count',
+      args: ['web=1', 'web=1'],
+      message: 'web=1: process type `web` is already given as web=1',
+    },
+  ];
+
+  for (const c of cases) {
+    it(`rejects ${c.name}`, () => {
+      assert.throws(
+        () => parseScaleArgs(c.args, c.max),
+        (err: unknown) => {
+          assert.ok(err instanceof ScaleArgError);
+          assert.equal(err.message, c.message);
+          assert.equal(err.arg, c.arg ?? c.args[0]);
+          return true;
+        },
+      );
+    });
+  }
+});
