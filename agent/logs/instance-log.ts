@@ -6,13 +6,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../../lib/log';
 import type { LogLine } from './log-line';
-import { encodeLine, fileOfGen, seqOfLastLine } from './log-format';
+import { encodeInto, encodeLine, fileOfGen, LINE_OVERHEAD, seqOfLastLine } from './log-format';
 import type { QueuedCursor } from './live-cursor';
 import { LineRing } from './ring';
 
 const LF = 0x0a;
-/** Pending text that starts a write at once rather than at the next flush tick. */
-export const FLUSH_CHARS = 64 * 1024;
+/** Pending bytes that start a write at once rather than at the next flush tick; also the chunk size. */
+export const FLUSH_BYTES = 64 * 1024;
 /** Files kept per instance at most, whatever their sizes (writes that failed can leave small ones). */
 const MAX_FILES = 8;
 /** lastSeq of a file with no line yet: it looks newest, so it is deleted last. */
@@ -48,12 +48,16 @@ export interface StoreShared {
   readonly maxBytesPerInstance: number;
   readonly memoryLinesPerInstance: number;
   readonly memoryCharsPerInstance: number;
-  readonly maxPendingCharsPerInstance: number;
-  readonly maxPendingCharsTotal: number;
+  readonly maxPendingBytesPerInstance: number;
+  readonly maxPendingBytesTotal: number;
   readonly logger: Logger;
   readonly stats: LogStoreStats;
-  /** Text waiting to be written, all instances. */
-  pendingChars: number;
+  /** Bytes waiting to be written, all instances. */
+  pendingBytes: number;
+  /** A chunk of at least `min` bytes for pending lines (reused when it can be). */
+  takeChunk(min: number): Buffer;
+  /** Gives back a chunk whose bytes are no longer needed. */
+  releaseChunk(chunk: Buffer): void;
   /** Queues an instance for the next flush tick. */
   markDirty(inst: InstanceLog): void;
   /** Deletes the oldest files of any instance while the store is over its total bound. */
@@ -81,8 +85,11 @@ export class InstanceLog {
   private handle: fs.promises.FileHandle | undefined;
   /** Whether the newest file may be continued (it ends with a whole line). */
   private appendToLast: boolean;
-  private pending = '';
-  private pendingChars = 0;
+  /** Encoded lines waiting for the disk: full chunks, then the one being filled. */
+  private full: Buffer[] = [];
+  private chunk: Buffer | undefined;
+  private chunkUsed = 0;
+  private pendingBytes = 0;
   /** Lines handed to the disk side (written, pending or dropped), and how many of them are settled. */
   private appended = 0;
   private settled = 0;
@@ -145,19 +152,29 @@ export class InstanceLog {
 
   /** Starts a write of the pending lines unless one is in flight. */
   kick(): void {
-    if (this.writing || (this.pendingChars === 0 && this.drop === undefined)) return;
-    let text = this.pending;
-    this.shared.pendingChars -= this.pendingChars;
-    this.pending = '';
-    this.pendingChars = 0;
+    if (this.writing || (this.pendingBytes === 0 && this.drop === undefined)) return;
+    const parts = this.full;
+    if (this.chunk !== undefined) parts.push(this.chunk.subarray(0, this.chunkUsed));
+    this.full = [];
+    this.chunk = undefined;
+    this.chunkUsed = 0;
+    this.shared.pendingBytes -= this.pendingBytes;
+    this.pendingBytes = 0;
     if (this.drop !== undefined) {
       // At the gap, in file order and with the first missing line's place.
       const { timeMs, seq, count } = this.drop;
-      text += encodeLine(timeMs, seq, 'system', false, `${count} line${count === 1 ? '' : 's'} not written to disk (disk too slow)`);
+      parts.push(Buffer.from(encodeLine(timeMs, seq, 'system', false, `${count} line${count === 1 ? '' : 's'} not written to disk (disk too slow)`)));
       this.drop = undefined;
     }
     this.writing = true;
-    void this.write(text, this.appended);
+    let batch: Buffer;
+    if (parts.length === 1) batch = parts[0]!;
+    else {
+      // One write call for the batch; the chunks go back to the pool at once.
+      batch = Buffer.concat(parts);
+      for (const part of parts) this.shared.releaseChunk(part);
+    }
+    void this.write(batch, parts.length === 1, this.appended);
   }
 
   /** The oldest file the store may delete to stay within its total, if any. */
@@ -176,13 +193,13 @@ export class InstanceLog {
 
   /** True when nothing of this instance is left anywhere: the store can forget it. */
   isEmpty(): boolean {
-    return this.files.length === 0 && this.tail.length === 0 && this.cursors.length === 0 && !this.writing && this.handle === undefined && this.pendingChars === 0 && this.drop === undefined;
+    return this.files.length === 0 && this.tail.length === 0 && this.cursors.length === 0 && !this.writing && this.handle === undefined && this.pendingBytes === 0 && this.drop === undefined;
   }
 
   /** Frees what an idle instance holds: its open file, and after a longer while its memory tail. */
   sweep(now: number, closeFileAfterMs: number, dropTailAfterMs: number): void {
     const idle = now - this.lastActiveMs;
-    if (idle > closeFileAfterMs && this.handle !== undefined && !this.writing && this.pendingChars === 0 && this.drop === undefined) {
+    if (idle > closeFileAfterMs && this.handle !== undefined && !this.writing && this.pendingBytes === 0 && this.drop === undefined) {
       void this.closeHandle();
     }
     if (idle > dropTailAfterMs && this.tail.length > 0 && this.cursors.length === 0) {
@@ -200,7 +217,7 @@ export class InstanceLog {
   private enqueue(line: LogLine): void {
     this.appended++;
     const shared = this.shared;
-    if (this.drop !== undefined || this.pendingChars >= shared.maxPendingCharsPerInstance || shared.pendingChars >= shared.maxPendingCharsTotal) {
+    if (this.drop !== undefined || this.pendingBytes >= shared.maxPendingBytesPerInstance || shared.pendingBytes >= shared.maxPendingBytesTotal) {
       // The disk is not keeping up: keep memory bounded, remember the gap. Once dropping,
       // keep dropping until the marker is queued, so the marker sits exactly at the gap.
       if (this.drop === undefined) this.drop = { timeMs: line.timeMs, seq: line.seq, count: 1 };
@@ -209,21 +226,34 @@ export class InstanceLog {
       if (!this.dirty && !this.writing) shared.markDirty(this);
       return;
     }
-    const s = encodeLine(line.timeMs, line.seq, line.stream, line.cut, line.text);
-    this.pending += s;
-    this.pendingChars += s.length;
-    shared.pendingChars += s.length;
-    if (this.pendingChars >= FLUSH_CHARS) {
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+    const room = line.text.length * 3 + LINE_OVERHEAD;
+    if (this.chunk === undefined || this.chunkUsed + room > this.chunk.length) this.nextChunk(room);
+    const end = encodeInto(this.chunk as Buffer, this.chunkUsed, line.timeMs, line.seq, line.stream, line.cut, line.text);
+    const n = end - this.chunkUsed;
+    this.chunkUsed = end;
+    this.pendingBytes += n;
+    shared.pendingBytes += n;
+    if (this.pendingBytes >= FLUSH_BYTES) {
       if (!this.writing) this.kick();
     } else if (!this.dirty) {
       shared.markDirty(this);
     }
   }
 
+  private nextChunk(min: number): void {
+    if (this.chunk !== undefined) {
+      if (this.chunkUsed > 0) this.full.push(this.chunk.subarray(0, this.chunkUsed));
+      else this.shared.releaseChunk(this.chunk);
+    }
+    this.chunk = this.shared.takeChunk(min);
+    this.chunkUsed = 0;
+  }
+
   /** One batch to disk; settles its lines whatever happens. */
-  private async write(text: string, target: number): Promise<void> {
+  private async write(batch: Buffer, pooled: boolean, target: number): Promise<void> {
     try {
-      await this.writeBuffer(Buffer.from(text, 'utf8'));
+      await this.writeBuffer(batch);
       if (this.lastErrorCode !== undefined) {
         this.lastErrorCode = undefined;
         this.log.info('writing instance logs to disk works again');
@@ -232,11 +262,12 @@ export class InstanceLog {
       this.fsError(err, 'cannot write instance logs to disk; the lines stay in memory and are lost from disk until it works again');
       await this.closeHandle();
     } finally {
+      if (pooled) this.shared.releaseChunk(batch);
       this.writing = false;
       this.settled = target;
       this.settle();
-      if (this.waiters.length > 0 || this.pendingChars >= FLUSH_CHARS) this.kick();
-      else if ((this.pendingChars > 0 || this.drop !== undefined) && !this.dirty) this.shared.markDirty(this);
+      if (this.waiters.length > 0 || this.pendingBytes >= FLUSH_BYTES) this.kick();
+      else if ((this.pendingBytes > 0 || this.drop !== undefined) && !this.dirty) this.shared.markDirty(this);
     }
   }
 
@@ -308,6 +339,7 @@ export class InstanceLog {
       file = { gen: this.nextGen++, bytes: 0, lastSeq: NO_LINES };
       this.files.push(file);
       this.appendToLast = true;
+      this.trimOlder();
     }
     const p = this.filePath(file.gen);
     try {
@@ -325,7 +357,12 @@ export class InstanceLog {
     await this.closeHandle();
     this.files.push({ gen: this.nextGen++, bytes: 0, lastSeq: NO_LINES });
     this.appendToLast = true;
-    // Older files go while what they hold plus a full newest file would pass the bound.
+    this.trimOlder();
+    this.shared.enforceTotal();
+  }
+
+  /** Deletes older files while what they hold plus a full newest file would pass the bound. */
+  private trimOlder(): void {
     const half = Math.floor(this.shared.maxBytesPerInstance / 2);
     let older = 0;
     for (let i = 0; i < this.files.length - 1; i++) older += this.files[i]!.bytes;
@@ -334,7 +371,6 @@ export class InstanceLog {
       older -= file.bytes;
       this.deleteFile(file);
     }
-    this.shared.enforceTotal();
   }
 
   private deleteFile(file: LogFile): void {

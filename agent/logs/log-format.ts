@@ -27,6 +27,54 @@ export function encodeLine(timeMs: number, seq: number, stream: LogStream, cut: 
   return timeMs + '\t' + seq + '\t' + streamCode(stream, cut) + '\t' + text + '\n';
 }
 
+const CODE_BYTE: Record<LogStream, number> = { stdout: 0x6f, stderr: 0x65, system: 0x73 };
+/** Bytes a line's text may take beyond its UTF-16 length × 3 (header and newline), at most. */
+export const LINE_OVERHEAD = 40;
+
+/**
+ * Writes the on-disk form of a line into `buf` at `off` and returns where it ends. `buf`
+ * must have `text.length * 3 + LINE_OVERHEAD` bytes free. The hot path of the store: the
+ * header is written digit by digit, with no string built for it.
+ */
+export function encodeInto(buf: Buffer, off: number, timeMs: number, seq: number, stream: LogStream, cut: boolean, text: string): number {
+  off = writeDecimal(buf, off, timeMs);
+  buf[off++] = TAB;
+  off = writeDecimal(buf, off, seq);
+  buf[off++] = TAB;
+  buf[off++] = cut ? CODE_BYTE[stream] & ~0x20 : CODE_BYTE[stream];
+  buf[off++] = TAB;
+  if (text.length > 0) off += buf.write(text, off, 'utf8');
+  buf[off++] = LF;
+  return off;
+}
+
+/** Writes a non-negative integer below 2^53 in decimal; returns where it ends. */
+function writeDecimal(buf: Buffer, off: number, value: number): number {
+  // Two halves below 1e8, so the digit loops run on small integers.
+  const hi = Math.floor(value / 1e8);
+  const lo = value - hi * 1e8;
+  const len = hi > 0 ? 8 + digitCount(hi) : digitCount(lo);
+  let p = off + len - 1;
+  let rest = lo;
+  for (let k = hi > 0 ? 8 : len; k > 0; k--) {
+    const q = (rest / 10) | 0;
+    buf[p--] = ZERO + rest - q * 10;
+    rest = q;
+  }
+  rest = hi;
+  while (p >= off) {
+    const q = (rest / 10) | 0;
+    buf[p--] = ZERO + rest - q * 10;
+    rest = q;
+  }
+  return off + len;
+}
+
+/** Decimal digits of an integer in [0, 1e8). */
+function digitCount(n: number): number {
+  return n >= 1e7 ? 8 : n >= 1e6 ? 7 : n >= 1e5 ? 6 : n >= 1e4 ? 5 : n >= 1e3 ? 4 : n >= 100 ? 3 : n >= 10 ? 2 : 1;
+}
+
 /** Reads a non-negative decimal integer from buf[start, end); NaN when it is not one. */
 function parseDecimal(buf: Buffer, start: number, end: number): number {
   if (end <= start || end - start > 16) return NaN;
@@ -98,7 +146,7 @@ export function dirName(name: string): string {
 /** Reverses dirName; undefined for names dirName never makes. */
 export function nameFromDir(dir: string): string | undefined {
   if (SAFE_NAME.test(dir)) return dir;
-  if (dir.startsWith('~') && /^~(?:[0-9a-f]{2})+$/.test(dir)) return Buffer.from(dir.slice(1), 'hex').toString('utf8');
+  if (dir.startsWith('~') && /^~(?:[0-9a-f]{2})*$/.test(dir)) return Buffer.from(dir.slice(1), 'hex').toString('utf8');
   return undefined;
 }
 

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import type { Logger } from '../../lib/log';
 import { compareLines, matches, type LogFilter, type LogLine, type LogStream } from './log-line';
 import { dirName, fileOfGen, genFromFile, nameFromDir } from './log-format';
-import { InstanceLog, type LogFile, type LogStoreStats, type StoreShared } from './instance-log';
+import { FLUSH_BYTES, InstanceLog, type LogFile, type LogStoreStats, type StoreShared } from './instance-log';
 import { QueuedCursor, type LiveCursor } from './live-cursor';
 import { lastLineSync, readTail } from './tail-reader';
 
@@ -61,6 +61,7 @@ export class LogDirError extends Error {
 
 const MiB = 1024 * 1024;
 const FLUSH_INTERVAL_MS = 50;
+const CHUNK_POOL = 32;
 const SWEEP_INTERVAL_MS = 10_000;
 /** An instance that printed nothing for this long gives its file handle back. */
 const CLOSE_FILE_AFTER_MS = 30_000;
@@ -78,6 +79,8 @@ export class LogStore {
   /** The instance of the previous append: most appends come in runs from one instance. */
   private last: InstanceLog | undefined;
   private dirty: InstanceLog[] = [];
+  /** Spare chunks for pending lines, so a busy store does not allocate one per 64 KiB. */
+  private readonly chunkPool: Buffer[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
@@ -94,11 +97,13 @@ export class LogStore {
       memoryLinesPerInstance: positive('memoryLinesPerInstance', opts.memoryLinesPerInstance, 2000),
       memoryCharsPerInstance: positive('memoryBytesPerInstance', opts.memoryBytesPerInstance, 2 * MiB),
       // Enough to ride out a slow disk for a moment; beyond it the disk copy gets a gap.
-      maxPendingCharsPerInstance: 4 * MiB,
-      maxPendingCharsTotal: 32 * MiB,
+      maxPendingBytesPerInstance: 4 * MiB,
+      maxPendingBytesTotal: 32 * MiB,
       logger: this.log,
       stats: { lines: 0, diskDroppedLines: 0, fsErrors: 0, filesDeleted: 0, bytesOnDisk: 0 },
-      pendingChars: 0,
+      pendingBytes: 0,
+      takeChunk: (min) => this.takeChunk(min),
+      releaseChunk: (chunk) => this.releaseChunk(chunk),
       markDirty: (inst) => this.markDirty(inst),
       enforceTotal: () => this.enforceTotal(),
     };
@@ -204,7 +209,7 @@ export class LogStore {
   stats(): LogStoreStats & { instances: number; liveReaders: number; pendingBytes: number } {
     let instances = 0;
     for (const m of this.byApp.values()) instances += m.size;
-    return { ...this.shared.stats, instances, liveReaders: this.cursors.size, pendingBytes: this.shared.pendingChars };
+    return { ...this.shared.stats, instances, liveReaders: this.cursors.size, pendingBytes: this.shared.pendingBytes };
   }
 
   /** Flushes buffered writes to disk, ends live reads and closes files; idempotent. */
@@ -281,6 +286,17 @@ export class LogStore {
   private removeCursor(cursor: QueuedCursor): void {
     if (!this.cursors.delete(cursor)) return;
     for (const inst of this.matching(cursor.filter)) inst.cursors = inst.cursors.filter((c) => c !== cursor);
+  }
+
+  private takeChunk(min: number): Buffer {
+    if (min <= FLUSH_BYTES) return this.chunkPool.pop() ?? Buffer.allocUnsafeSlow(FLUSH_BYTES);
+    return Buffer.allocUnsafeSlow(min);
+  }
+
+  private releaseChunk(chunk: Buffer): void {
+    // Views of a pooled chunk start at its beginning; the pool keeps the whole chunk.
+    if (chunk.buffer.byteLength !== FLUSH_BYTES || this.chunkPool.length >= CHUNK_POOL) return;
+    this.chunkPool.push(Buffer.from(chunk.buffer, 0, FLUSH_BYTES));
   }
 
   private markDirty(inst: InstanceLog): void {

@@ -113,8 +113,11 @@ export function lastLineSync(path: string, app: string, instance: string): { lin
     let carry = Buffer.alloc(0);
     let atFileEnd = true;
     // Scan back at most a few MiB: lines are short, so the last good one is near the end.
+    // Small reads first: the store reads this for every instance at open, and lines are short.
+    let chunk = 4096;
     while (pos > 0 && size - pos < 4 * MAX_LINE) {
-      const n = Math.min(CHUNK, pos);
+      const n = Math.min(chunk, pos);
+      chunk = Math.min(CHUNK, chunk * 4);
       pos -= n;
       const buf = Buffer.allocUnsafe(n + carry.length);
       const got = fs.readSync(fd, buf, 0, n, pos);

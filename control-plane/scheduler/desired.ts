@@ -11,9 +11,10 @@ export interface DesiredGroup {
   slug: string;
   command: string;
   env: Record<string, string>;
-  /** `env`'s names and values in its own order, listed once per app for comparisons (see sameEnv). */
-  envNames: string[];
-  envValues: string[];
+  /** How many vars `env` has, as a for-in walk counts them. */
+  envSize: number;
+  /** `env` listed in its own order, filled in by the first comparison that wants it (see spec.ts). */
+  envOrder: { names: string[]; values: string[] } | undefined;
   graceMs: number;
   /** The escaped `*` and type tokens, each followed by `/`; the instance's own token completes it. */
   tokenPrefix: string;
@@ -89,13 +90,8 @@ export function desiredState(apps: AppView[]): DesiredState {
     const types = Object.keys(app.formation);
     if (types.length > 1) types.sort(compareNames);
     // Computed once per app, not per group: this runs for every app on every pass.
-    const envNames: string[] = [];
-    const envValues: string[] = [];
-    // for-in, as sameEnv walks stored envs, so both list vars the same way.
-    for (const name in release.env) {
-      envNames.push(name);
-      envValues.push(release.env[name]!);
-    }
+    let envSize = 0;
+    for (const _ in release.env) envSize++;
     const instanceKeys = keysWithDot(app.restartTokens);
     let last: DesiredGroup | undefined;
     const first = state.groups.length;
@@ -113,8 +109,8 @@ export function desiredState(apps: AppView[]): DesiredState {
         slug: release.slug,
         command,
         env: release.env,
-        envNames,
-        envValues,
+        envSize,
+        envOrder: undefined,
         graceMs: own(app.graceMs, type) ?? own(app.graceMs, '*') ?? DEFAULT_GRACE_MS,
         tokenPrefix: restartTokenPrefix(app.restartTokens, type),
         restartTokens: app.restartTokens,

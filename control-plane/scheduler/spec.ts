@@ -35,18 +35,30 @@ export function specMatches(spec: InstanceSpec, group: DesiredGroup): boolean {
 
 // A stored env is normally serialised from the release's own env object, so its vars come in the
 // same order: compare pair by pair, with no lookups in the release env (a third faster with 20
-// vars, and this runs for every assignment on every pass). Any other order takes the slow path.
+// vars, and this runs for every assignment on every pass). Listing the release env costs about
+// one comparison, so small groups skip it. Any other order takes the slow path.
 function sameEnv(stored: Record<string, string>, group: DesiredGroup): boolean {
   if (stored === group.env) return true;
   if (stored === null || typeof stored !== 'object') return false;
-  const names = group.envNames;
-  const values = group.envValues;
+  if (group.count < 8) return sameEnvAnyOrder(stored, group.env, group.envSize);
+  const { names, values } = (group.envOrder ??= listEnv(group.env));
   let i = 0;
   for (const name in stored) {
-    if (name !== names[i] || stored[name] !== values[i]) return sameEnvAnyOrder(stored, group.env, names.length);
+    if (name !== names[i] || stored[name] !== values[i]) return sameEnvAnyOrder(stored, group.env, group.envSize);
     i++;
   }
   return i === names.length;
+}
+
+// for-in, like the walk over stored envs above, so both list vars the same way.
+function listEnv(env: Record<string, string>): { names: string[]; values: string[] } {
+  const names: string[] = [];
+  const values: string[] = [];
+  for (const name in env) {
+    names.push(name);
+    values.push(env[name]!);
+  }
+  return { names, values };
 }
 
 // Key order is irrelevant: the same vars listed differently must not restart anything. Values

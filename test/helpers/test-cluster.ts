@@ -59,6 +59,8 @@ export interface AgentSpec {
   labels?: Record<string, string>;
   capacity?: number;
   listen?: string;
+  /** The address the agent announces (to simulate one the control plane cannot reach). */
+  advertise?: string;
 }
 
 export class TestCluster {
@@ -127,6 +129,7 @@ export class TestCluster {
     ];
     for (const [k, v] of Object.entries(spec.labels ?? {})) args.push('--label', `${k}=${v}`);
     if (spec.capacity) args.push('--capacity', String(spec.capacity));
+    if (spec.advertise) args.push('--advertise', spec.advertise);
     const daemon = this.spawnDaemon(spec.id, args);
     this.agents.set(spec.id, daemon);
     return daemon;

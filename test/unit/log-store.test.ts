@@ -284,6 +284,80 @@ describe('LogStore', () => {
     assert.ok(bytesUnder(dir) <= 4 * 1024 * 1024);
   });
 
+  it('drops lines from the disk copy when writes fall behind, and marks the gap', async () => {
+    const dir = freshDir();
+    const store = open(dir);
+    // One synchronous burst: no write can finish meanwhile, so pending bytes hit their bound.
+    for (let i = 0; i < 100_000; i++) store.append('app', 'web.1', 'stdout', `${i} ${'z'.repeat(100)}`);
+    const dropped = store.stats().diskDroppedLines;
+    assert.ok(dropped > 0 && dropped < 100_000, `dropped ${dropped}`);
+    assert.ok(store.stats().pendingBytes <= 4 * 1024 * 1024 + 1024, "pending bytes stay within their bound (plus one line)");
+    // Memory and live readers still have every line.
+    const recent = await store.read({ app: 'app' }, { limit: 2, follow: false }).history;
+    assert.deepEqual(texts(recent).map((t) => t.split(' ')[0]), ['99998', '99999']);
+    await store.close();
+
+    const reopened = open(dir);
+    const lines = await reopened.read({ app: 'app' }, { limit: 100_000, follow: false }).history;
+    const kept = 100_000 - dropped;
+    assert.equal(lines.length, kept + 1);
+    assert.deepEqual(texts(lines.slice(0, kept)).map((t) => Number(t.split(' ')[0])), Array.from({ length: kept }, (_, k) => k));
+    assert.deepEqual([lines[kept]!.stream, lines[kept]!.text], ['system', `${dropped} lines not written to disk (disk too slow)`]);
+    await reopened.close();
+  });
+
+  it('starts a new file after a restart when the last one ends in a torn line', async () => {
+    const dir = freshDir();
+    const first = open(dir);
+    for (let i = 0; i < 10; i++) first.append('app', 'web.1', 'stdout', `before ${i}`);
+    await first.close();
+    const instDir = path.join(dir, 'app', 'web.1');
+    fs.appendFileSync(path.join(instDir, '1.log'), '1700000000000\t17000000000000');
+
+    const second = open(dir);
+    for (let i = 0; i < 5; i++) second.append('app', 'web.1', 'stdout', `after ${i}`);
+    await second.close();
+    assert.deepEqual(fs.readdirSync(instDir).sort(), ['1.log', '2.log']);
+
+    const third = open(dir);
+    const lines = await third.read({ app: 'app' }, { limit: 100, follow: false }).history;
+    assert.deepEqual(texts(lines), [...Array.from({ length: 10 }, (_, k) => `before ${k}`), ...Array.from({ length: 5 }, (_, k) => `after ${k}`)]);
+    await third.close();
+  });
+
+  it('deletes the oldest data of idle instances first to stay within the total bound', async () => {
+    const dir = freshDir();
+    const bounds = { maxBytesTotal: 200 * 1024, maxBytesPerInstance: 160 * 1024 };
+    const first = open(dir, bounds);
+    for (let i = 0; i < 500; i++) first.append('old', 'web.1', 'stdout', `old ${i} ${'o'.repeat(100)}`);
+    await first.close();
+    assert.ok(bytesUnder(path.join(dir, 'old')) > 50_000);
+
+    const second = open(dir, bounds);
+    assert.deepEqual(second.apps(), ['old']);
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 100; i++) second.append('new', 'web.1', 'stdout', `new ${round * 100 + i} ${'n'.repeat(100)}`);
+      await nextTick();
+    }
+    await waitFor('the old app to be deleted', () => second.apps().length === 1);
+    assert.deepEqual(second.apps(), ['new']);
+    assert.deepEqual(await second.read({ app: 'old' }, { limit: 10, follow: false }).history, []);
+    await second.close();
+    assert.ok(bytesUnder(dir) <= bounds.maxBytesTotal);
+    await waitFor('the old app directory to go', () => !fs.existsSync(path.join(dir, 'old')));
+  });
+
+  it('refuses a second concurrent next() on one cursor', async () => {
+    const store = open(freshDir());
+    const { live } = store.read({ app: 'app' }, { limit: 0, follow: true });
+    assert.ok(live);
+    const first = live.next(1);
+    await assert.rejects(live.next(1), /previous call is still pending/);
+    store.append('app', 'web.1', 'stdout', 'x');
+    assert.deepEqual(texts((await first) ?? []), ['x']);
+    await store.close();
+  });
+
   it('keeps storing when its directory is deleted under it', async () => {
     const dir = freshDir();
     const store = open(dir);
