@@ -10,11 +10,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../../lib/log';
-import { compareLines, matches, type LogFilter, type LogLine, type LogStream } from './log-line';
-import { dirName, fileOfGen, genFromFile, nameFromDir } from './log-format';
+import { matches, type LogFilter, type LogLine, type LogStream } from './log-line';
+import { dirName } from './log-format';
+import { indexDir } from './disk-index';
+import { newest, type Merged } from './merge';
 import { FLUSH_BYTES, InstanceLog, type LogFile, type LogStoreStats, type StoreShared } from './instance-log';
 import { QueuedCursor, type LiveCursor } from './live-cursor';
-import { lastLineSync, readTail } from './tail-reader';
+import { readTail } from './tail-reader';
 
 export type { LiveCursor } from './live-cursor';
 export type { LogStoreStats } from './instance-log';
@@ -31,6 +33,13 @@ export interface LogStoreOptions {
   memoryLinesPerInstance?: number;
   /** Text kept in memory per instance (about bytes; counts UTF-16 code units). Default 2 MiB. */
   memoryBytesPerInstance?: number;
+  /**
+   * Bytes waiting for the disk per instance, and for all instances, beyond which lines are
+   * left out of the files (with a marker line) rather than held. Defaults 4 MiB and 32 MiB:
+   * at 60 MB/s of output that rides out a disk stall of ~70 ms.
+   */
+  maxPendingBytesPerInstance?: number;
+  maxPendingBytesTotal?: number;
   logger: Logger;
 }
 
@@ -96,9 +105,8 @@ export class LogStore {
       maxBytesPerInstance,
       memoryLinesPerInstance: positive('memoryLinesPerInstance', opts.memoryLinesPerInstance, 2000),
       memoryCharsPerInstance: positive('memoryBytesPerInstance', opts.memoryBytesPerInstance, 2 * MiB),
-      // Enough to ride out a slow disk for a moment; beyond it the disk copy gets a gap.
-      maxPendingBytesPerInstance: 4 * MiB,
-      maxPendingBytesTotal: 32 * MiB,
+      maxPendingBytesPerInstance: positive('maxPendingBytesPerInstance', opts.maxPendingBytesPerInstance, 4 * MiB),
+      maxPendingBytesTotal: positive('maxPendingBytesTotal', opts.maxPendingBytesTotal, 32 * MiB),
       logger: this.log,
       stats: { lines: 0, diskDroppedLines: 0, fsErrors: 0, filesDeleted: 0, bytesOnDisk: 0 },
       pendingBytes: 0,
@@ -238,7 +246,8 @@ export class LogStore {
     await Promise.all(insts.map((inst) => inst.flush()));
     let result = start;
     // One instance at a time, so only one instance's lines are in flight beside the result;
-    // once the result is full, older lines need not be read at all.
+    // once the result is full, older lines need not be read at all, so the newest go first.
+    insts.sort((a, b) => b.lastTime - a.lastTime);
     for (const inst of insts) {
       try {
         const lines = await readTail({
@@ -368,104 +377,28 @@ export class LogStore {
     }
   }
 
-  /** Indexes the files earlier runs left: sizes, and each instance's newest line (for time and seq order). */
+  /** Takes over what earlier runs left on disk. */
   private scan(): void {
-    let maxSeq = 0;
-    for (const appEntry of fs.readdirSync(this.dir, { withFileTypes: true })) {
-      const app = appEntry.isDirectory() ? nameFromDir(appEntry.name) : undefined;
-      if (app === undefined) continue;
-      const appDir = path.join(this.dir, appEntry.name);
-      let entries: fs.Dirent[];
-      try {
-        entries = fs.readdirSync(appDir, { withFileTypes: true });
-      } catch (err) {
-        this.shared.stats.fsErrors++;
-        this.log.warn({ err, dir: appDir }, 'cannot index old app logs; their history is left out');
-        continue;
+    const found = indexDir(this.dir, (err, dir) => {
+      this.shared.stats.fsErrors++;
+      this.log.warn({ err, dir }, 'cannot index old instance logs; their history is left out');
+    });
+    for (const old of found.instances) {
+      const inst = new InstanceLog(this.shared, old.app, old.instance, old.dir, old.files, old.appendToLast);
+      inst.lastTime = old.lastTime;
+      inst.lastActiveMs = old.lastTime;
+      for (const f of old.files) this.shared.stats.bytesOnDisk += f.bytes;
+      let instances = this.byApp.get(old.app);
+      if (instances === undefined) {
+        instances = new Map();
+        this.byApp.set(old.app, instances);
       }
-      for (const instEntry of entries) {
-        const instance = instEntry.isDirectory() ? nameFromDir(instEntry.name) : undefined;
-        if (instance === undefined) continue;
-        const instDir = path.join(appDir, instEntry.name);
-        try {
-          const files: LogFile[] = [];
-          for (const name of fs.readdirSync(instDir)) {
-            const gen = genFromFile(name);
-            if (gen === undefined) continue;
-            const st = fs.statSync(path.join(instDir, name));
-            // Seqs start from the clock in µs, so a file whose last line cannot be read ages by its mtime.
-            files.push({ gen, bytes: st.size, lastSeq: Math.floor(st.mtimeMs * 1000) });
-          }
-          files.sort((a, b) => a.gen - b.gen);
-          let lastTime = 0;
-          let appendToLast = true;
-          for (let i = files.length - 1; i >= 0; i--) {
-            const file = files[i]!;
-            const { line, endsClean } = lastLineSync(path.join(instDir, fileOfGen(file.gen)), app, instance);
-            if (i === files.length - 1) appendToLast = endsClean;
-            if (line === undefined) continue;
-            file.lastSeq = line.seq;
-            if (lastTime === 0) lastTime = line.timeMs;
-            if (line.seq > maxSeq) maxSeq = line.seq;
-          }
-          const inst = new InstanceLog(this.shared, app, instance, instDir, files, appendToLast);
-          inst.lastTime = lastTime;
-          inst.lastActiveMs = lastTime;
-          for (const f of files) this.shared.stats.bytesOnDisk += f.bytes;
-          let instances = this.byApp.get(app);
-          if (instances === undefined) {
-            instances = new Map();
-            this.byApp.set(app, instances);
-          }
-          instances.set(instance, inst);
-        } catch (err) {
-          this.shared.stats.fsErrors++;
-          this.log.warn({ err, dir: instDir }, 'cannot index old instance logs; their history is left out');
-        }
-      }
+      instances.set(old.instance, inst);
     }
     // Seqs keep growing across restarts: above anything on disk, and above any earlier run
     // that stored fewer than 1000 lines a millisecond on average.
-    this.seq = Math.max(Date.now() * 1000, maxSeq);
+    this.seq = Math.max(Date.now() * 1000, found.maxSeq);
   }
-}
-
-/** A merge result: the newest lines, oldest first; `full` when older lines could not be added. */
-interface Merged {
-  lines: LogLine[];
-  full: boolean;
-}
-
-/** The newest `limit` lines (and at most about `maxChars` of text) of sorted lists, merged in order. */
-function newest(lists: LogLine[][], limit: number, maxChars: number): Merged {
-  let all: LogLine[];
-  if (lists.length === 0) all = [];
-  else if (lists.length === 1) all = lists[0]!;
-  else if (lists.length === 2) all = mergeTwo(lists[0]!, lists[1]!);
-  // Concatenated sorted runs: V8's TimSort merges them in about linear time.
-  else all = ([] as LogLine[]).concat(...lists).sort(compareLines);
-  let start = all.length;
-  let chars = 0;
-  while (start > 0 && all.length - start < limit) {
-    const len = all[start - 1]!.text.length;
-    if (chars + len > maxChars && start < all.length) return { lines: all.slice(start), full: true };
-    chars += len;
-    start--;
-  }
-  return { lines: start === 0 ? all : all.slice(start), full: all.length - start >= limit };
-}
-
-function mergeTwo(a: LogLine[], b: LogLine[]): LogLine[] {
-  if (a.length === 0) return b;
-  if (b.length === 0) return a;
-  const out = new Array<LogLine>(a.length + b.length);
-  let i = 0;
-  let j = 0;
-  let k = 0;
-  while (i < a.length && j < b.length) out[k++] = compareLines(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!;
-  while (i < a.length) out[k++] = a[i++]!;
-  while (j < b.length) out[k++] = b[j++]!;
-  return out;
 }
 
 /** A positive option, or its default when absent. */

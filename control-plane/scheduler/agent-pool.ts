@@ -34,6 +34,8 @@ export class AgentPool {
   private readonly tree: Int32Array;
   /** Leaves whose rank changed since the tree was last brought up to date. */
   private readonly dirty: number[] = [];
+  /** So many leaves changed that the next flush rebuilds the whole tree. */
+  private allDirty = false;
   // Scratch for flush(): one level of nodes to recompute, the next, and a visited mark per node.
   private readonly levelA: Int32Array;
   private readonly levelB: Int32Array;
@@ -118,7 +120,7 @@ export class AgentPool {
     this.used[i]!++;
     if (wasAvailable && !this.available(i)) this.open--;
     this.tree[this.leaves + i] = this.available(i) ? i : -1;
-    this.dirty.push(i);
+    this.markDirty(i);
   }
 
   /** Counts an instance of the process type being placed that stays on agent `i`. */
@@ -142,7 +144,7 @@ export class AgentPool {
   endGroup(): void {
     for (const i of this.touchedAgents) {
       this.sameOnAgent[i] = 0;
-      this.dirty.push(i);
+      this.markDirty(i);
     }
     for (const dc of this.touchedDcs) {
       this.sameInDc[dc] = 0;
@@ -154,7 +156,7 @@ export class AgentPool {
 
   private count(i: number): void {
     if (this.sameOnAgent[i]!++ === 0) this.touchedAgents.push(i);
-    this.dirty.push(i);
+    this.markDirty(i);
     const dc = this.dcOf[i]!;
     if (this.sameInDc[dc]!++ === 0) this.touchedDcs.push(dc);
     this.dcChanged(dc);
@@ -165,19 +167,28 @@ export class AgentPool {
   private dcChanged(dc: number): void {
     if (this.dcMark[dc] === this.epoch) return;
     this.dcMark[dc] = this.epoch;
-    this.dirty.push(this.dcFirst[dc]!, this.dcLast[dc]!);
+    this.markDirty(this.dcFirst[dc]!);
+    this.markDirty(this.dcLast[dc]!);
+  }
+
+  // Queues leaf i for the next flush. Once about half the leaves are queued, rebuilding the whole
+  // tree is cheaper than walking their paths, and nothing more needs queueing.
+  private markDirty(i: number): void {
+    if (this.allDirty) return;
+    this.dirty.push(i);
+    if (this.dirty.length * 2 >= this.leaves) this.allDirty = true;
   }
 
   // Recomputes the ancestors of every dirty leaf level by level, so a node shared by several paths
-  // is computed once: k dirty leaves then cost well under k × depth. Only when about half the
-  // leaves are dirty is rebuilding the whole tree cheaper.
+  // is computed once: k dirty leaves then cost well under k × depth.
   private flush(): void {
     const dirty = this.dirty;
     if (dirty.length === 0) return;
     const epoch = this.epoch++;
-    if (dirty.length * 2 >= this.leaves) {
+    if (this.allDirty) {
       this.rebuild();
       dirty.length = 0;
+      this.allDirty = false;
       return;
     }
     let current = this.levelA;

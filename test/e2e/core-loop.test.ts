@@ -106,6 +106,25 @@ describe('core control loop', { timeout: 240_000 }, () => {
     assert.deepEqual(pidsMatching(`stubborn.sh ${markerDir}`), []);
   });
 
+  it('restarts one instance, one type, or everything on request', async () => {
+    const pids = async () => new Map((await cluster.ps('shop')).map((i) => [i.name, i.pid]));
+    const before = await pids();
+    await cluster.ok(['restart', 'worker.2', '-a', 'shop']);
+    await cluster.waitForPs('shop', 'worker.2 restarted', (l) => l.some((i) => i.name === 'worker.2' && i.state === 'up' && i.pid !== before.get('worker.2')));
+    const mid = await pids();
+    assert.equal(mid.get('worker.1'), before.get('worker.1'), 'worker.1 untouched');
+    assert.equal(mid.get('web.1'), before.get('web.1'), 'web.1 untouched');
+    await cluster.ok(['restart', 'web', '-a', 'shop']);
+    await cluster.waitForPs('shop', 'both web instances restarted', (l) =>
+      l.filter((i) => i.type === 'web' && i.state === 'up' && i.pid !== mid.get(i.name)).length === 2);
+    const late = await pids();
+    assert.equal(late.get('worker.1'), before.get('worker.1'), 'workers untouched');
+    await cluster.ok(['restart', '-a', 'shop']);
+    await cluster.waitForPs('shop', 'every instance restarted', (l) => l.every((i) => i.state === 'up' && i.pid !== late.get(i.name)));
+    const res = await cluster.cli(['restart', 'nosuch', '-a', 'shop']);
+    assert.equal(res.code, 1);
+  });
+
   it('lists the agents with their instance counts', async () => {
     const { agents } = await cluster.cliJson<{ agents: Array<{ id: string; instances: number; state: string; datacenter: string }> }>(['agents']);
     assert.deepEqual(agents.map((a) => a.id), ['host-a', 'host-b', 'host-c']);
@@ -137,5 +156,14 @@ describe('core control loop', { timeout: 240_000 }, () => {
     );
     assert.deepEqual(perHost(list, 'worker'), [4, 5]);
     await waitFor(`processes of ${victim} to be stopped by its orphan guard`, () => lost.every((i) => isGone(i.pid!)), 15_000);
+  });
+
+  it('stops every instance when the app is destroyed', async () => {
+    const pids = (await cluster.ps('shop')).map((i) => i.pid!);
+    await cluster.ok(['apps:destroy', 'shop', '--confirm', 'shop']);
+    await waitFor('every process of the app to exit', () => pids.every((pid) => isGone(pid)), 15_000);
+    const { apps } = await cluster.cliJson<{ apps: unknown[] }>(['apps']);
+    assert.deepEqual(apps, []);
+    assert.equal((await cluster.cli(['ps', '-a', 'shop'])).code, 1);
   });
 });
