@@ -16,6 +16,7 @@ import { decode, type AgentRecord } from '../records';
 import type { ApiContext } from '../api/context';
 import { toServiceError } from '../api/status';
 import type { AgentDialer } from './agent-dialer';
+import { compareLines, mergedTail } from './merge';
 
 const BATCH = 500;
 const MAX_LINES = 100_000;
@@ -23,10 +24,6 @@ const MAX_LINES = 100_000;
 const HISTORY_TIMEOUT_MS = 10_000;
 /** Live lines held back while slower hosts still send history; beyond this, the oldest go. */
 const MAX_EARLY_LIVE = 50_000;
-
-function compare(a: LogLine__Output, b: LogLine__Output): number {
-  return a.time_ms - b.time_ms || a.seq - b.seq || (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0);
-}
 
 function validate(req: LogsRequest__Output): void {
   if (!Number.isInteger(req.lines) || req.lines < 0 || req.lines > MAX_LINES) {
@@ -84,8 +81,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       if (phase !== 'history') return;
       if ([...upstreams.values()].some((u) => !u.historyDone)) return;
       clearTimeout(historyTimer);
-      history.sort(compare);
-      const tail = req.lines > 0 ? history.slice(-req.lines) : [];
+      const tail = mergedTail(history, req.lines);
       for (let i = 0; i < tail.length; i += BATCH) write({ lines: tail.slice(i, i + BATCH) });
       if (earlyDropped > 0) warnings.push(`${earlyDropped} live lines were dropped while waiting for slow hosts`);
       write({ history_done: true, warnings });
@@ -96,7 +92,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         return;
       }
       phase = 'live';
-      early.sort(compare);
+      early.sort(compareLines);
       for (let i = 0; i < early.length; i += BATCH) write({ lines: early.slice(i, i + BATCH) });
       early = [];
     };

@@ -1,4 +1,4 @@
-/** Agents, their load, and a segment tree that finds the best agent for one process type in O(1). */
+/** Agents, their load, and a segment tree that keeps the best agent for one process type at its root. */
 import { compareNames } from './desired';
 import type { AgentView } from './types';
 

@@ -265,6 +265,12 @@ describe('scheduler: changes to a running cluster', () => {
       check: (plan) => assert.equal(plan.remove.length, running.length),
     },
     {
+      name: 'keeps instances on an agent whose capacity shrank below them (no eviction)',
+      input: { ...base, agents: [agent('agent-1', { capacity: 1 }), agent('agent-2'), agent('agent-3')], assignments: running },
+      put: [],
+      remove: [],
+    },
+    {
       name: 'moves nothing when an agent joins',
       input: { ...base, agents: [...agents3, agent('agent-4')], assignments: running },
       put: [],
@@ -365,6 +371,36 @@ describe('scheduler: spec changes restart in place', () => {
     const b = schedule({ ...base, apps: [{ ...shop, restartTokens: { '*': 'a', worker: '/' } }], assignments: [] });
     assert.notEqual(a.put.find((p) => p.instance === 'worker.1')!.restartToken, b.put.find((p) => p.instance === 'worker.1')!.restartToken);
   });
+});
+
+describe('scheduler: comparing a stored env with the release env', () => {
+  const releaseEnv = { NODE_ENV: 'production', LANG: 'en_US.UTF-8' };
+  const cases: Array<{ name: string; env: unknown; restart: boolean }> = [
+    { name: 'an equal copy', env: { NODE_ENV: 'production', LANG: 'en_US.UTF-8' }, restart: false },
+    { name: 'the same vars in another order', env: { LANG: 'en_US.UTF-8', NODE_ENV: 'production' }, restart: false },
+    { name: 'a changed value', env: { NODE_ENV: 'staging', LANG: 'en_US.UTF-8' }, restart: true },
+    { name: 'an extra var', env: { ...releaseEnv, DEBUG: '1' }, restart: true },
+    { name: 'a missing var', env: { NODE_ENV: 'production' }, restart: true },
+    { name: 'a var named like an Object.prototype member', env: { NODE_ENV: 'production', constructor: 'x' }, restart: true },
+    { name: 'no env at all', env: undefined, restart: true },
+  ];
+  // Small and large groups compare differently (see spec.ts); both must agree.
+  for (const count of [3, 12]) {
+    for (const c of cases) {
+      it(`${c.restart ? 're-puts' : 'keeps'} an instance whose stored env has ${c.name} (${count} instances)`, () => {
+        const base = { apps: [app('shop', { worker: count })], agents: agents3 };
+        // Distinct env objects, as read back from etcd.
+        const running = converged(base).map((a) => ({ ...a, env: JSON.parse(JSON.stringify(a.env)) as Record<string, string> }));
+        running[1]!.env = c.env as Record<string, string>;
+        const plan = schedule({ ...base, assignments: running });
+        assert.deepEqual(
+          plan.put.map((p) => `${p.instance}@${p.agentId}`),
+          c.restart ? [`${running[1]!.instance}@${running[1]!.agentId}`] : [],
+        );
+        assert.deepEqual(plan.remove, []);
+      });
+    }
+  }
 });
 
 describe('scheduler: duplicates', () => {
