@@ -1,0 +1,91 @@
+/**
+ * The control plane's logs fan-out against a real etcd and fake agents: the history is
+ * merged across hosts, and when the CLI goes away every upstream stream is cancelled.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { ControlPlane } from '../../control-plane/control-plane';
+import { createLogger } from '../../lib/log';
+import { callUnary } from '../../lib/grpc-call';
+import { agentProto, apiProto } from '../../proto/load';
+import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
+import { testEtcd, uniquePrefix } from '../helpers/etcd';
+import { waitFor } from '../helpers/wait-for';
+
+const logger = createLogger('test', 'silent');
+
+/** An agent log service that sends a fixed history, then a live line every 20 ms until cancelled. */
+async function fakeAgent(times: number[]): Promise<{ address: string; open: () => number; cancelled: () => number; close: () => void }> {
+  let open = 0;
+  let cancelled = 0;
+  const server = new grpc.Server();
+  server.addService(agentProto().AgentLogs.service, {
+    Logs: (call: grpc.ServerWritableStream<{ app: string }, unknown>) => {
+      open += 1;
+      const line = (t: number) => ({ time_ms: t, seq: t, app: call.request.app, instance: 'web.1', stream: 'stdout', text: `t${t}` });
+      call.write({ lines: times.map(line), history_done: true });
+      const timer = setInterval(() => call.write({ lines: [line(Date.now())] }), 20);
+      call.on('cancelled', () => {
+        cancelled += 1;
+        clearInterval(timer);
+      });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  return { address: `127.0.0.1:${port}`, open: () => open, cancelled: () => cancelled, close: () => server.forceShutdown() };
+}
+
+describe('logs fan-out', { timeout: 60_000 }, () => {
+  let etcd: Awaited<ReturnType<typeof testEtcd>>;
+  let dataDir: string;
+
+  before(async () => {
+    etcd = await testEtcd();
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-cp-'));
+  });
+  after(async () => {
+    await etcd?.cleanup();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('merges history across hosts and cancels every upstream when the client goes away', async () => {
+    const plane = await ControlPlane.start({ etcd: [etcd.url], listen: '127.0.0.1:0', dataDir, prefix: uniquePrefix(), logger });
+    const agents = [await fakeAgent([1, 4, 7]), await fakeAgent([2, 5, 8])];
+    const agentApi = new (agentProto().AgentApi)(plane.address, grpc.credentials.createInsecure());
+    const api = new (apiProto().ClusterApi)(plane.address, grpc.credentials.createInsecure());
+    try {
+      await callUnary(api, 'CreateApp', { name: 'shop' });
+      for (const [i, fake] of agents.entries()) {
+        // Registering with log_apps tells the control plane this host keeps lines of `shop`.
+        await callUnary(agentApi, 'Register', { agent_id: `fake-${i}`, address: fake.address, log_apps: ['shop'] });
+      }
+      await waitFor('both agents known', async () => (await callUnary(api, 'ListAgents', {})).agents.length === 2);
+
+      const call = api.Logs({ app: 'shop', lines: 4, follow: true });
+      const batches: LogBatch__Output[] = [];
+      call.on('data', (b: LogBatch__Output) => batches.push(b));
+      call.on('error', () => undefined);
+      await waitFor('history and some live lines', () => {
+        const done = batches.findIndex((b) => b.history_done);
+        return done >= 0 && batches.slice(done + 1).some((b) => b.lines.length > 0);
+      });
+      const done = batches.findIndex((b) => b.history_done);
+      const history = batches.slice(0, done + 1).flatMap((b) => b.lines);
+      assert.deepEqual(history.map((l) => [l.text, l.host]), [['t4', 'fake-0'], ['t5', 'fake-1'], ['t7', 'fake-0'], ['t8', 'fake-1']]);
+      assert.deepEqual(agents.map((a) => a.open()), [1, 1]);
+
+      call.cancel();
+      await waitFor('every upstream stream to be cancelled', () => agents.every((a) => a.cancelled() === 1), 5_000);
+    } finally {
+      agentApi.close();
+      api.close();
+      for (const a of agents) a.close();
+      await plane.close();
+    }
+  });
+});
