@@ -10,7 +10,8 @@ import { registerDev } from './commands/dev';
 import { registerGrace } from './commands/grace';
 import { registerLogs } from './commands/logs';
 import { registerPs } from './commands/ps';
-import { registerReleases } from './commands/releases';
+import { registerReleases, registerRollback } from './commands/releases';
+import { registerConfig } from './commands/config';
 import { registerRestart } from './commands/restart';
 import { registerScale } from './commands/scale';
 import { fail } from './command-kit';
@@ -26,6 +27,8 @@ for (const register of [
   registerApps,
   registerDeploy,
   registerReleases,
+  registerRollback,
+  registerConfig,
   registerScale,
   registerPs,
   registerRestart,

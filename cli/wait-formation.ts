@@ -9,7 +9,17 @@ const POLL_MS = 100;
 /** An instance that crashed this many times while we waited is in a crash loop: give up. */
 const CRASH_LOOP_RESTARTS = 3;
 
-export async function waitForFormation(api: ClusterApiClient, app: string, types: string[], timeoutMs: number): Promise<void> {
+/**
+ * Waits until every instance of `types` (all types when undefined) is up, on release
+ * `release` when given (a deploy, config change or rollback rolling out).
+ */
+export async function waitForFormation(
+  api: ClusterApiClient,
+  app: string,
+  types: string[] | undefined,
+  timeoutMs: number,
+  release?: number,
+): Promise<void> {
   const tty = process.stderr.isTTY === true;
   const started = Date.now();
   let lastLine = '';
@@ -21,13 +31,15 @@ export async function waitForFormation(api: ClusterApiClient, app: string, types
   try {
     for (;;) {
       const ps = await callUnary(api, 'Ps', { app });
-      const mine = ps.instances.filter((i) => types.includes(i.type || parseInstanceName(i.name)?.type || ''));
-      const wanted = ps.formation.filter((f) => types.includes(f.type)).reduce((n, f) => n + f.count, 0);
-      const up = mine.filter((i) => i.state === 'up').length;
+      const counted = (type: string) => (types ? types.includes(type) : type !== 'run');
+      const mine = ps.instances.filter((i) => counted(i.type || parseInstanceName(i.name)?.type || ''));
+      const wanted = ps.formation.filter((f) => counted(f.type)).reduce((n, f) => n + f.count, 0);
+      const up = mine.filter((i) => i.state === 'up' && (release === undefined || i.release === release)).length;
       const stopping = mine.filter((i) => i.state === 'stopping').length;
       const pending = mine.filter((i) => i.state === 'pending');
       const bar = progressBar(up, wanted);
-      show(`${bar} ${up}/${wanted} up${stopping ? `, ${stopping} stopping` : ''}${pending.length ? `, ${pending.length} pending` : ''}`);
+      const on = release === undefined ? 'up' : `up on v${release}`;
+      show(`${bar} ${up}/${wanted} ${on}${stopping ? `, ${stopping} stopping` : ''}${pending.length ? `, ${pending.length} pending` : ''}`);
       if (up === wanted && stopping === 0 && mine.length === wanted) break;
       failIfStuck(pending, mine);
       if (Date.now() - started > timeoutMs) {

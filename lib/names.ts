@@ -21,3 +21,14 @@ export function parseInstanceName(name: string): { type: string; number: number 
   const match = INSTANCE.exec(name);
   return match ? { type: match[1]!, number: Number(match[2]) } : undefined;
 }
+
+const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Variables the platform sets for every instance; config cannot override them. */
+export const RESERVED_CONFIG_KEYS: ReadonlySet<string> = new Set(['PORT', 'DYNO', 'CLUSTER_APP', 'CLUSTER_INSTANCE', 'CLUSTER_RELEASE', 'CLUSTER_HOST']);
+
+/** Why `key` cannot be a config var, or undefined when it can. */
+export function configKeyProblem(key: string): string | undefined {
+  if (!CONFIG_KEY.test(key)) return `invalid config key \`${key}\`: use letters, digits and underscores, not starting with a digit`;
+  if (RESERVED_CONFIG_KEYS.has(key)) return `\`${key}\` is set by the platform for every instance and cannot be configured`;
+  return undefined;
+}

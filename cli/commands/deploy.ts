@@ -9,6 +9,7 @@ import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { packDirectory } from '../pack';
+import { waitForFormation } from '../wait-formation';
 
 const CHUNK = 256 * 1024;
 
@@ -74,12 +75,14 @@ export function registerDeploy(program: Command): void {
     .description('upload DIR (default .) as a new release; its Procfile declares the process types')
     .option('--env <name>', 'use Procfile.<name> (or Procfile_<name>) instead of Procfile')
     .option('-m, --message <text>', 'release description')
-    .action(async (dir: string | undefined, opts: { app?: string; env?: string; message?: string }, cmd: Command) =>
+    .option('--wait', 'follow the rollout until every instance runs the new release')
+    .action(async (dir: string | undefined, opts: { app?: string; env?: string; message?: string; wait?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         const release = await deployDirectory(api, app, dir ?? '.', opts);
         const types = release.process_types.map((t) => t.name).join(', ');
         console.log(`Released v${release.version} of ${app} (${release.slug.slice(0, 12)}): ${types}`);
+        if (opts.wait) await waitForFormation(api, app, undefined, 600_000, release.version);
       }),
     );
 }

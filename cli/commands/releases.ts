@@ -4,6 +4,8 @@ import { callUnary } from '../../lib/grpc-call';
 import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { formatDuration, renderTable } from '../output/table';
+import { UserError } from '../errors';
+import { announceRelease } from './config';
 
 export function registerReleases(program: Command): void {
   appOption(program.command('releases'))
@@ -31,6 +33,20 @@ export function registerReleases(program: Command): void {
             releases.map((r) => [`v${r.version}`, r.description, `${formatDuration(now - r.created_at_ms)} ago`, r.slug.slice(0, 12)]),
           ),
         );
+      }),
+    );
+}
+
+export function registerRollback(program: Command): void {
+  appOption(program.command('rollback [version]'))
+    .description('a new release equal (code and config) to an earlier one, vN (default: the previous)')
+    .option('--wait', 'follow the rollout until every instance runs the new release')
+    .action(async (version: string | undefined, opts: { app?: string; wait?: boolean }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const app = resolveApp(opts.app);
+        const match = version === undefined ? ['', '0'] : /^v?([1-9][0-9]*)$/.exec(version);
+        if (!match) throw new UserError(`${version}: expected a release like v7`);
+        await announceRelease(api, app, await callUnary(api, 'Rollback', { app, version: Number(match[1]) }), opts.wait === true);
       }),
     );
 }

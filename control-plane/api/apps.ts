@@ -15,8 +15,22 @@ export function toReleaseInfo(r: ReleaseRecord): ReleaseInfo {
   };
 }
 
-export function appHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListApps' | 'CreateApp' | 'DestroyApp' | 'ListReleases'> {
+export function appHandlers(
+  ctx: ApiContext,
+): Pick<ClusterApiHandlers, 'ListApps' | 'CreateApp' | 'DestroyApp' | 'ListReleases' | 'Rollback' | 'GetConfig' | 'SetConfig'> {
   return {
+    Rollback: unary(ctx.logger, async (req) => {
+      const release = await ctx.store.rollback(req.app, req.version);
+      ctx.logger.info({ app: req.app, release: release.version, description: release.description }, 'release created');
+      return toReleaseInfo(release);
+    }),
+    GetConfig: unary(ctx.logger, async (req) => ({ vars: await ctx.store.getConfig(req.app) })),
+    SetConfig: unary(ctx.logger, async (req) => {
+      const release = await ctx.store.setConfig(req.app, req.set, req.unset);
+      // The description names keys only; values never reach the logs.
+      ctx.logger.info({ app: req.app, release: release.version, description: release.description }, 'release created');
+      return toReleaseInfo(release);
+    }),
     ListApps: unary(ctx.logger, async () => ({
       apps: ctx.view.appList().map((a) => ({ name: a.name, release: a.release, created_at_ms: a.createdAtMs })),
     })),

@@ -8,9 +8,10 @@ import type { Logger } from '../../lib/log';
 import type { ClusterView } from '../state/cluster-view';
 import type { LeaderElection } from './election';
 import { commitInChunks, type WriteOp } from '../etcd/batch';
-import { decode, encode } from '../records';
+import { decode, encode, type StatusRecord } from '../records';
+import { limitRollout, type ObservedStatus } from './rollout';
 import { schedule } from '../scheduler/schedule';
-import type { AppView, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
+import type { AppView, Assignment, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
 import { PrefixMirror, type MirrorEvent } from '../etcd/mirror';
 
 /** How long to gather changes before a round, so a burst of events costs one round. */
@@ -29,6 +30,12 @@ export class SchedulerLoop {
   private again = false;
   private active = false;
   private unplaced?: PrefixMirror;
+  private statuses?: PrefixMirror;
+  /** Re-puts held back by the rollout bound in the last round: status changes may free them. */
+  private deferred = 0;
+  private readonly onStatus = () => {
+    if (this.deferred > 0) this.poke();
+  };
   private settleUntil = 0;
   private readonly onChange = () => this.poke();
   private readonly onAgents = (events: MirrorEvent[]) => {
@@ -50,6 +57,8 @@ export class SchedulerLoop {
     if (this.active) return;
     this.active = true;
     this.unplaced = await PrefixMirror.open(this.client, this.view.keys.allUnplaced(), this.logger);
+    this.statuses = await PrefixMirror.open(this.client, this.view.keys.allStatus(), this.logger);
+    this.statuses.on('change', this.onStatus);
     for (const mirror of [this.view.apps, this.view.formations, this.view.assignments]) mirror.on('change', this.onChange);
     this.view.agents.on('change', this.onAgents);
     for (const mirror of this.mirrors()) mirror.on('resync', this.onChange);
@@ -70,6 +79,9 @@ export class SchedulerLoop {
     await this.running;
     await this.unplaced?.close();
     this.unplaced = undefined;
+    this.statuses?.off('change', this.onStatus);
+    await this.statuses?.close();
+    this.statuses = undefined;
   }
 
   private mirrors(): PrefixMirror[] {
@@ -107,7 +119,10 @@ export class SchedulerLoop {
 
   private async round(): Promise<void> {
     const input = await this.snapshot();
-    const plan = schedule(input);
+    const counts = new Map(input.apps.map((a) => [a.name, a.formation]));
+    const limited = limitRollout(schedule(input), input.assignments, (a) => this.observed(a), (app, type) => counts.get(app)?.[type] ?? 0);
+    this.deferred = limited.deferred;
+    const plan = limited.plan;
     const ops = this.toOps(plan);
     if (ops.length === 0) return;
     const revision = await commitInChunks(this.client, ops, [this.election.fence()]);
@@ -117,11 +132,18 @@ export class SchedulerLoop {
       return;
     }
     this.logger.info(
-      { placed: plan.put.length, removed: plan.remove.length, unplaced: plan.unplaced.length },
+      { placed: plan.put.length, removed: plan.remove.length, unplaced: plan.unplaced.length, deferred: this.deferred },
       'applied scheduling plan',
     );
     // The next round must see this plan's own writes, or it would place twice.
     if (plan.put.length + plan.remove.length > 0) await this.view.assignments.waitForRevision(Number(revision));
+  }
+
+  /** What the assigned agent reports about an instance, if anything. */
+  private observed(a: Assignment): ObservedStatus | undefined {
+    const raw = this.statuses?.entries.get(this.view.keys.status(a.app, a.instance, a.agentId))?.value;
+    const s = decode<StatusRecord>(raw);
+    return s && { state: s.state, release: s.release, restartToken: s.restartToken };
   }
 
   private async snapshot(): Promise<SchedulerInput> {

@@ -8,7 +8,7 @@ import type { Keys } from '../keys';
 import { commitIf, exists, unchangedSince, type WriteOp } from '../etcd/batch';
 import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
 import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type ReleaseRecord } from '../records';
-import { appNameProblem, parseInstanceName } from '../../lib/names';
+import { appNameProblem, configKeyProblem, parseInstanceName } from '../../lib/names';
 
 const RETRIES = 20;
 
@@ -24,6 +24,9 @@ export interface NewRelease {
   /** Config for the release; the previous release's config when absent. */
   env?: Record<string, string>;
 }
+
+/** Builds the next release from the current one (undefined before the first release). */
+type ReleaseChange = (previous: ReleaseRecord | undefined) => NewRelease | Promise<NewRelease>;
 
 export class AppStore {
   constructor(private readonly client: Etcd3, readonly keys: Keys, readonly maxPerType = 1000) {}
@@ -58,17 +61,18 @@ export class AppStore {
   }
 
   /** Creates release vN+1 and makes it current, in one transaction. */
-  async createRelease(name: string, input: NewRelease): Promise<ReleaseRecord> {
+  async createRelease(name: string, input: NewRelease | ReleaseChange): Promise<ReleaseRecord> {
     for (let attempt = 0; attempt < RETRIES; attempt++) {
       const app = await this.requireApp(name);
       const previous = app.value.release > 0 ? await this.getRelease(name, app.value.release) : undefined;
+      const next = typeof input === 'function' ? await input(previous) : input;
       const release: ReleaseRecord = {
         version: app.value.release + 1,
-        description: input.description,
+        description: next.description,
         createdAtMs: Date.now(),
-        slug: input.slug,
-        processTypes: input.processTypes,
-        env: input.env ?? previous?.env ?? {},
+        slug: next.slug,
+        processTypes: next.processTypes,
+        env: next.env ?? previous?.env ?? {},
       };
       const ok = await commitIf(this.client, [unchangedSince(this.keys.app(name), app.modRevision)], [
         { put: this.keys.release(name, release.version), value: encode(release) },
@@ -77,6 +81,53 @@ export class AppStore {
       if (ok) return release;
     }
     throw new ConflictError(`too many concurrent changes to app \`${name}\`; try again`);
+  }
+
+  /** The app's config vars (those of its current release). */
+  async getConfig(name: string): Promise<Record<string, string>> {
+    const app = await this.getApp(name);
+    return app.release > 0 ? ((await this.getRelease(name, app.release))?.env ?? {}) : {};
+  }
+
+  /** Sets and unsets config vars in a new release (keys validated; values never described). */
+  async setConfig(name: string, set: Record<string, string>, unset: string[]): Promise<ReleaseRecord> {
+    for (const key of [...Object.keys(set), ...unset]) {
+      const problem = configKeyProblem(key);
+      if (problem) throw new InvalidArgumentError(problem);
+    }
+    for (const key of unset) {
+      if (key in set) throw new InvalidArgumentError(`\`${key}\` is both set and unset`);
+    }
+    if (Object.keys(set).length + unset.length === 0) throw new InvalidArgumentError('nothing to change: give KEY=VALUE or KEY');
+    return this.createRelease(name, (previous) => {
+      const env = { ...(previous?.env ?? {}) };
+      const missing = unset.filter((k) => !(k in env));
+      if (missing.length > 0) throw new InvalidArgumentError(`not set: ${missing.join(', ')}`);
+      for (const key of unset) delete env[key];
+      Object.assign(env, set);
+      const parts = [];
+      if (Object.keys(set).length > 0) parts.push(`Set ${Object.keys(set).join(', ')}`);
+      if (unset.length > 0) parts.push(`Unset ${unset.join(', ')}`);
+      return {
+        slug: previous?.slug ?? '',
+        processTypes: previous?.processTypes ?? {},
+        env,
+        description: parts.join('; '),
+      };
+    });
+  }
+
+  /** A new release equal (code and config) to release `version`; 0 means the one before the current. */
+  async rollback(name: string, version: number): Promise<ReleaseRecord> {
+    return this.createRelease(name, async (previous) => {
+      const current = previous?.version ?? 0;
+      const target = version > 0 ? version : current - 1;
+      if (target <= 0) throw new InvalidArgumentError(`\`${name}\` has no earlier release to roll back to`);
+      const release = await this.getRelease(name, target);
+      if (!release) throw new NotFoundError(`release v${target} of \`${name}\` not found (see \`cluster releases -a ${name}\`)`);
+      if (!release.slug) throw new InvalidArgumentError(`release v${target} of \`${name}\` has no code (it was made before the first deploy)`);
+      return { slug: release.slug, processTypes: release.processTypes, env: release.env, description: `Rollback to v${target}` };
+    });
   }
 
   async getRelease(name: string, version: number): Promise<ReleaseRecord | undefined> {
@@ -103,8 +154,8 @@ export class AppStore {
     }
     return this.updateFormation(name, async (formation, app) => {
       const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
-      if (!release) {
-        throw new FailedPreconditionError(`app \`${name}\` has no release yet: deploy it first (cluster deploy -a ${name})`);
+      if (!release || !release.slug) {
+        throw new FailedPreconditionError(`app \`${name}\` has no code yet: deploy it first (cluster deploy -a ${name})`);
       }
       for (const { type } of changes) {
         if (!(type in release.processTypes)) {

@@ -1,0 +1,79 @@
+/** cluster config, config:get, config:set, config:unset. */
+import type { Command } from 'commander';
+import { callUnary } from '../../lib/grpc-call';
+import { configKeyProblem } from '../../lib/names';
+import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
+import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInfo';
+import { resolveApp } from '../client';
+import { appOption, printJson, withApi } from '../command-kit';
+import { UserError } from '../errors';
+import { waitForFormation } from '../wait-formation';
+
+function checkKey(key: string): string {
+  const problem = configKeyProblem(key);
+  if (problem) throw new UserError(problem);
+  return key;
+}
+
+/** Prints what a new release does, and follows its rollout with --wait. */
+export async function announceRelease(api: ClusterApiClient, app: string, release: ReleaseInfo__Output, wait: boolean): Promise<void> {
+  console.log(`${release.description}: released v${release.version} of ${app}; instances restart a few at a time.`);
+  if (wait) await waitForFormation(api, app, undefined, 600_000, release.version);
+}
+
+export function registerConfig(program: Command): void {
+  appOption(program.command('config'))
+    .description('show config vars')
+    .option('--json', 'print JSON')
+    .action(async (opts: { app?: string; json?: boolean }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const app = resolveApp(opts.app);
+        const { vars } = await callUnary(api, 'GetConfig', { app });
+        if (opts.json) return printJson({ app, config: vars });
+        const keys = Object.keys(vars).sort();
+        if (keys.length === 0) return void console.log(`${app} has no config vars.`);
+        const width = Math.max(...keys.map((k) => k.length)) + 1;
+        for (const key of keys) console.log(`${`${key}:`.padEnd(width)} ${vars[key]}`);
+      }),
+    );
+
+  appOption(program.command('config:get <key>'))
+    .description('print one config var (exit 1 when unset)')
+    .action(async (key: string, opts: { app?: string }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const app = resolveApp(opts.app);
+        const { vars } = await callUnary(api, 'GetConfig', { app });
+        if (!(checkKey(key) in vars)) throw new UserError(`${key} is not set on ${app}`);
+        process.stdout.write(`${vars[key]}\n`);
+      }),
+    );
+
+  appOption(program.command('config:set <pairs...>'))
+    .description('set config vars (KEY=VALUE …) in a new release; instances restart rolling')
+    .option('--wait', 'follow the rollout until every instance runs the new release')
+    .action(async (pairs: string[], opts: { app?: string; wait?: boolean }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const app = resolveApp(opts.app);
+        const set: Record<string, string> = {};
+        for (const pair of pairs) {
+          const eq = pair.indexOf('=');
+          if (eq <= 0) throw new UserError(`${pair.split('\n')[0]}: expected KEY=VALUE`);
+          const key = checkKey(pair.slice(0, eq));
+          if (key in set) throw new UserError(`${key} is given twice`);
+          set[key] = pair.slice(eq + 1);
+        }
+        await announceRelease(api, app, await callUnary(api, 'SetConfig', { app, set, unset: [] }), opts.wait === true);
+      }),
+    );
+
+  appOption(program.command('config:unset <keys...>'))
+    .description('remove config vars in a new release; instances restart rolling')
+    .option('--wait', 'follow the rollout until every instance runs the new release')
+    .action(async (keys: string[], opts: { app?: string; wait?: boolean }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const app = resolveApp(opts.app);
+        const unset = [...new Set(keys.map(checkKey))];
+        await announceRelease(api, app, await callUnary(api, 'SetConfig', { app, set: {}, unset }), opts.wait === true);
+      }),
+    );
+}

@@ -1,0 +1,79 @@
+/**
+ * Rolling restarts: when a new release (deploy, config change, rollback) or a restart
+ * changes what instances run, only a bounded number of a process type may be restarting
+ * at once — 1 for `web`, a quarter (at least 1) for other types. An instance counts as
+ * restarting from the moment its assignment changes until its agent reports it `up` on
+ * what it was assigned. Instances that are not up anyway (crashed, starting) restart
+ * without waiting their turn: holding them back protects nothing, and a release that
+ * fixes a crash loop should reach them first.
+ *
+ * Limit: `up` means the process was spawned; a release that crashes a second after
+ * starting still rolls on (health checks would be the fix).
+ */
+import { parseInstanceName } from '../../lib/names';
+import type { Assignment, Plan } from '../scheduler/types';
+
+/** What an agent reports about an instance (the parts a rollout needs). */
+export interface ObservedStatus {
+  state: string;
+  release: number;
+  restartToken: string;
+}
+
+/** How many instances of a type may restart at once. */
+export function rolloutBound(type: string, count: number): number {
+  return type === 'web' ? 1 : Math.max(1, Math.floor(count / 4));
+}
+
+const keyOf = (a: { agentId: string; app: string; instance: string }) => `${a.agentId}/${a.app}/${a.instance}`;
+
+/**
+ * Holds back the re-puts of `plan` (spec changes of instances that stay on their agent)
+ * beyond each type's bound. `current` are the assignments before the plan; `status`
+ * finds what the assigned agent reports. Placements and removals are never held back.
+ * Returns the plan to write and how many re-puts wait for a later round.
+ */
+export function limitRollout(
+  plan: Plan,
+  current: Assignment[],
+  status: (a: Assignment) => ObservedStatus | undefined,
+  counts: (app: string, type: string) => number,
+): { plan: Plan; deferred: number } {
+  const existing = new Map(current.map((a) => [keyOf(a), a]));
+  const removed = new Set(plan.remove.map(keyOf));
+
+  // Instances already restarting: assigned something their agent does not report up yet.
+  const restarting = new Map<string, number>();
+  for (const a of current) {
+    if (removed.has(keyOf(a))) continue;
+    const s = status(a);
+    const applied = s !== undefined && s.release === a.release && s.restartToken === a.restartToken;
+    if (s !== undefined && (!applied || s.state === 'starting')) {
+      const group = `${a.app}/${a.type}`;
+      restarting.set(group, (restarting.get(group) ?? 0) + 1);
+    }
+  }
+
+  const put: Assignment[] = [];
+  const rollouts = new Map<string, Assignment[]>();
+  for (const a of plan.put) {
+    const before = existing.get(keyOf(a));
+    // A re-put of an instance that is up is a restart to pace; anything else goes through.
+    if (before && status(before)?.state === 'up') {
+      const group = `${a.app}/${a.type}`;
+      rollouts.set(group, [...(rollouts.get(group) ?? []), a]);
+    } else {
+      put.push(a);
+    }
+  }
+
+  let deferred = 0;
+  for (const [group, list] of rollouts) {
+    const [app, type] = group.split('/') as [string, string];
+    const budget = Math.max(0, rolloutBound(type, counts(app, type)) - (restarting.get(group) ?? 0));
+    list.sort((x, y) => (parseInstanceName(x.instance)?.number ?? 0) - (parseInstanceName(y.instance)?.number ?? 0));
+    put.push(...list.slice(0, budget));
+    deferred += Math.max(0, list.length - budget);
+  }
+  return { plan: { ...plan, put }, deferred };
+}

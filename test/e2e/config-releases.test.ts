@@ -1,0 +1,115 @@
+/**
+ * Config vars and releases as Heroku users know them: config:set makes a release and
+ * restarts instances rolling, the new value is visible inside the processes, rollback
+ * restores code and config.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { waitFor } from '../helpers/wait-for';
+
+// Each instance writes its environment to a file named after it, then idles.
+const DUMP = (version: string) => `trap 'exit 0' TERM
+printf '%s' "${version}|$GREETING|$CLUSTER_RELEASE" > "$1/$CLUSTER_INSTANCE"
+while true; do sleep 1 & wait $!; done
+`;
+
+describe('config and releases', { timeout: 240_000 }, () => {
+  let cluster: TestCluster;
+  let out: string;
+
+  const seen = (instance: string) => {
+    try {
+      return fs.readFileSync(path.join(out, instance), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const deploy = async (version: string) => {
+    const dir = cluster.appDir(`greeter-${version}`, {
+      Procfile: `web: sh dump.sh ${out}\nworker: sh dump.sh ${out}\n`,
+      'dump.sh': DUMP(version),
+    });
+    await cluster.ok(['deploy', dir, '-a', 'greeter']);
+  };
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }] });
+    out = path.join(cluster.dir, 'env-dumps');
+    fs.mkdirSync(out);
+    await cluster.ok(['apps:create', 'greeter']);
+    await deploy('code-1');
+    await cluster.ok(['scale', 'web=2', 'worker=8', '-a', 'greeter', '--wait']);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('sets values with =, spaces and newlines, and never prints them in release descriptions', async () => {
+    const value = 'hello = world\nsecond line';
+    const res = await cluster.cli(['config:set', `GREETING=${value}`, 'OTHER=x', '-a', 'greeter']);
+    assert.equal(res.code, 0, res.stderr);
+    const config = await cluster.cliJson<{ config: Record<string, string> }>(['config', '-a', 'greeter']);
+    assert.deepEqual(config.config, { GREETING: value, OTHER: 'x' });
+    const get = await cluster.cli(['config:get', 'GREETING', '-a', 'greeter']);
+    assert.equal(get.stdout, `${value}\n`);
+    const { releases } = await cluster.cliJson<{ releases: Array<{ version: number; description: string }> }>(['releases', '-a', 'greeter']);
+    assert.equal(releases[0]!.version, 2);
+    assert.equal(releases[0]!.description, 'Set GREETING, OTHER');
+    const logs = fs.readdirSync(cluster.dir).filter((f) => f.endsWith('.log')).map((f) => fs.readFileSync(path.join(cluster.dir, f), 'utf8')).join('');
+    assert.ok(!logs.includes('hello = world'), 'the value is not in any daemon log');
+  });
+
+  it('restarts every instance rolling: never more than the bound down, and the new value is visible inside', async () => {
+    // A new release while sampling ps: at most 1 web and 2 (a quarter of 8) workers may be down at once.
+    let worstWeb = 0;
+    let worstWorker = 0;
+    const down = (list: PsInstance[], type: string) => list.filter((i) => i.type === type && i.state !== 'up').length;
+    const setting = cluster.cli(['config:set', 'GREETING=rolled', '-a', 'greeter', '--wait']);
+    let finished = false;
+    void setting.then(() => (finished = true));
+    while (!finished) {
+      const list = await cluster.ps('greeter');
+      worstWeb = Math.max(worstWeb, down(list, 'web'));
+      worstWorker = Math.max(worstWorker, down(list, 'worker'));
+    }
+    const res = await setting;
+    assert.equal(res.code, 0, res.stderr);
+    console.log(`rolling config change: at most ${worstWeb} web and ${worstWorker} workers down at once`);
+    assert.ok(worstWeb <= 1, `${worstWeb} web instances down at once`);
+    assert.ok(worstWorker <= 2, `${worstWorker} workers down at once`);
+    for (const name of ['web.1', 'web.2', ...Array.from({ length: 8 }, (_, i) => `worker.${i + 1}`)]) {
+      await waitFor(`${name} to see the new value`, () => seen(name) === 'code-1|rolled|v3');
+    }
+  });
+
+  it('refuses PORT, identity variables and malformed keys', async () => {
+    for (const [arg, message] of [['PORT=1', /PORT/], ['DYNO=x', /DYNO/], ['CLUSTER_APP=x', /CLUSTER_APP/], ['1BAD=x', /invalid config key/], ['=x', /KEY=VALUE/]] as const) {
+      const res = await cluster.cli(['config:set', arg, '-a', 'greeter']);
+      assert.equal(res.code, 1, arg);
+      assert.match(res.stderr, message);
+    }
+    const res = await cluster.cli(['config:unset', 'NOPE', '-a', 'greeter']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /not set: NOPE/);
+  });
+
+  it('rolls back to an earlier release: its code and its config', async () => {
+    await deploy('code-2');
+    await cluster.ok(['config:set', 'GREETING=newest', '-a', 'greeter', '--wait']);
+    await waitFor('web.1 on code-2', () => seen('web.1') === 'code-2|newest|v5');
+    const res = await cluster.cli(['rollback', 'v3', '-a', 'greeter', '--wait']);
+    assert.equal(res.code, 0, res.stderr);
+    for (const name of ['web.1', 'worker.8']) await waitFor(`${name} back on code-1`, () => seen(name) === 'code-1|rolled|v6');
+    const { releases } = await cluster.cliJson<{ releases: Array<{ version: number; description: string }> }>(['releases', '-a', 'greeter']);
+    assert.deepEqual(releases.slice(0, 2).map((r) => r.description), ['Rollback to v3', 'Set GREETING']);
+    const config = await cluster.cliJson<{ config: Record<string, string> }>(['config', '-a', 'greeter']);
+    assert.equal(config.config.GREETING, 'rolled');
+    const bad = await cluster.cli(['rollback', 'v99', '-a', 'greeter']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /v99/);
+  });
+});

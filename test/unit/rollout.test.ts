@@ -1,0 +1,55 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { limitRollout, rolloutBound, type ObservedStatus } from '../../control-plane/leader/rollout';
+import type { Assignment, Plan } from '../../control-plane/scheduler/types';
+
+const assignment = (instance: string, release: number, agentId = 'a'): Assignment => ({
+  agentId, app: 'shop', instance, type: instance.split('.')[0]!, release, slug: 's', command: 'c', env: {}, restartToken: '', graceMs: 0,
+});
+const workers = (n: number, release: number) => Array.from({ length: n }, (_, i) => assignment(`worker.${i + 1}`, release));
+
+function run(current: Assignment[], put: Assignment[], statuses: Record<string, ObservedStatus>, count = current.length) {
+  const plan: Plan = { put, remove: [], unplaced: [] };
+  return limitRollout(plan, current, (a) => statuses[a.instance], () => count);
+}
+const up = (release: number): ObservedStatus => ({ state: 'up', release, restartToken: '' });
+
+describe('rolling restarts', () => {
+  it('allows 1 web and a quarter of other types at once', () => {
+    assert.equal(rolloutBound('web', 10), 1);
+    assert.equal(rolloutBound('worker', 8), 2);
+    assert.equal(rolloutBound('worker', 3), 1);
+  });
+
+  it('releases a quarter of 8 workers when all are up on the old release', () => {
+    const current = workers(8, 1);
+    const statuses = Object.fromEntries(current.map((a) => [a.instance, up(1)]));
+    const { plan, deferred } = run(current, workers(8, 2), statuses);
+    assert.deepEqual(plan.put.map((a) => a.instance), ['worker.1', 'worker.2']);
+    assert.equal(deferred, 6);
+  });
+
+  it('waits while instances have not come up on what they were assigned', () => {
+    const current = [...workers(2, 2), ...workers(8, 1).slice(2)];
+    const statuses: Record<string, ObservedStatus> = Object.fromEntries(current.map((a) => [a.instance, up(1)]));
+    statuses['worker.1'] = up(2); // done
+    statuses['worker.2'] = { state: 'stopping', release: 1, restartToken: '' }; // still restarting
+    const { plan, deferred } = run(current, workers(8, 2).slice(2), statuses, 8);
+    assert.deepEqual(plan.put.map((a) => a.instance), ['worker.3']);
+    assert.equal(deferred, 5);
+  });
+
+  it('never holds back instances that are not up, new placements or removals', () => {
+    const current = workers(4, 1);
+    const statuses: Record<string, ObservedStatus> = {
+      'worker.1': up(1), 'worker.2': up(1), 'worker.3': { state: 'crashed', release: 1, restartToken: '' },
+    }; // worker.4: no status yet
+    const fresh = assignment('worker.5', 2, 'b');
+    const { plan } = limitRollout(
+      { put: [...workers(4, 2), fresh], remove: [{ agentId: 'a', app: 'shop', instance: 'worker.9' }], unplaced: [] },
+      current, (a) => statuses[a.instance], () => 5,
+    );
+    assert.deepEqual(plan.put.map((a) => a.instance).sort(), ['worker.1', 'worker.3', 'worker.4', 'worker.5']);
+    assert.equal(plan.remove.length, 1);
+  });
+});
