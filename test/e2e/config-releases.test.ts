@@ -10,8 +10,9 @@ import * as path from 'node:path';
 import { TestCluster, type PsInstance } from '../helpers/test-cluster';
 import { waitFor } from '../helpers/wait-for';
 
-// Each instance writes its environment to a file named after it, then idles.
-const DUMP = (version: string) => `trap 'exit 0' TERM
+// Each instance writes its environment to a file named after it, then idles; it takes
+// 0.4 s to stop, so a rolling restart can be watched from outside.
+const DUMP = (version: string) => `trap 'sleep 0.4; exit 0' TERM
 printf '%s' "${version}|$GREETING|$CLUSTER_RELEASE" > "$1/$CLUSTER_INSTANCE"
 while true; do sleep 1 & wait $!; done
 `;
@@ -81,6 +82,7 @@ describe('config and releases', { timeout: 240_000 }, () => {
     console.log(`rolling config change: at most ${worstWeb} web and ${worstWorker} workers down at once`);
     assert.ok(worstWeb <= 1, `${worstWeb} web instances down at once`);
     assert.ok(worstWorker <= 2, `${worstWorker} workers down at once`);
+    assert.ok(worstWorker >= 1, 'the sampling saw the rollout happen');
     for (const name of ['web.1', 'web.2', ...Array.from({ length: 8 }, (_, i) => `worker.${i + 1}`)]) {
       await waitFor(`${name} to see the new value`, () => seen(name) === 'code-1|rolled|v3');
     }
