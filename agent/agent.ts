@@ -56,20 +56,34 @@ export class Agent {
     // Processes of a previous run that died without cleaning up would run twice.
     await killLeftovers(groupsFile, logger);
     const logs = LogStore.open({ dir: path.join(opts.dataDir, 'logs'), logger, ...opts.logs });
-    const server = await startAgentServer(opts.listen, logs, opts.identity.id, logger).catch(async (err: unknown) => {
-      await logs.close();
+    const guard = OrphanGuard.start(logger, { stateFile: groupsFile });
+    // The link is needed by the release cache and the reporter; its address is set once the server is bound.
+    const identity = { ...opts.identity, address: opts.advertise ?? '' };
+    const link = new ControlPlaneLink(opts.server, identity, opts.dataDir, () => logs.apps(), logger);
+    const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);
+    const ports = new PortAllocator(opts.ports);
+    const releases = new ReleaseCache(opts.dataDir, link.client, logger);
+    const server = await startAgentServer(opts.listen, logs, {
+      agentId: opts.identity.id,
+      releases,
+      ports,
+      logs,
+      report: (status) => reporter.report(status),
+      track: (pgid) => guard.track(pgid),
+      untrack: (pgid) => guard.untrack(pgid),
+      logger,
+    }).catch(async (err: unknown) => {
+      link.close();
+      await Promise.allSettled([logs.close(), guard.close()]);
       throw err;
     });
-    const guard = OrphanGuard.start(logger, { stateFile: groupsFile });
-
     const address = opts.advertise ?? server.address.replace(/^(0\.0\.0\.0|\[::\]):/, `${os.hostname()}:`);
-    const link = new ControlPlaneLink(opts.server, { ...opts.identity, address }, opts.dataDir, () => logs.apps(), logger);
-    const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);
+    identity.address = address;
     const reconciler = new Reconciler({
       agentId: opts.identity.id,
       defaultGraceMs: opts.stopGraceMs ?? 30_000,
-      ports: new PortAllocator(opts.ports),
-      releases: new ReleaseCache(opts.dataDir, link.client, logger),
+      ports,
+      releases,
       logger,
       report: (status) => reporter.report(status),
       onLine: (app, instance, stream, line, cut) => logs.append(app, instance, stream, line, cut),

@@ -9,6 +9,7 @@ import { registerDeploy } from './commands/deploy';
 import { registerDev } from './commands/dev';
 import { registerGrace } from './commands/grace';
 import { registerLogs } from './commands/logs';
+import { registerRun } from './commands/run';
 import { registerPs } from './commands/ps';
 import { registerReleases, registerRollback } from './commands/releases';
 import { registerConfig } from './commands/config';
@@ -34,6 +35,7 @@ for (const register of [
   registerRestart,
   registerGrace,
   registerLogs,
+  registerRun,
   registerAgents,
   registerAgent,
   registerControlPlane,

@@ -21,8 +21,9 @@ import { appHandlers } from './api/apps';
 import { deployHandler } from './api/deploy';
 import { processHandlers } from './api/processes';
 import { agentHandlers } from './api/agents';
-import { AgentDialer } from './logs/agent-dialer';
+import { AgentDialer } from './agents/agent-dialer';
 import { logsHandler } from './logs/logs-handler';
+import { runRelay } from './run/run-relay';
 
 export interface ControlPlaneOptions {
   etcd: string[];
@@ -85,6 +86,7 @@ export class ControlPlane {
       ...processHandlers(ctx),
       ...agentHandlers(ctx),
       Logs: logsHandler(ctx, dialer),
+      Run: runRelay(ctx, dialer),
     });
     server.addService(
       agentProto().AgentApi.service,

@@ -9,6 +9,7 @@
  *   <prefix>status/<app>/<instance>/<agentId>        what an agent observes (agent's lease)
  *   <prefix>unplaced/<app>                           instances the leader could not place, and why
  *   <prefix>logsources/<app>/<agentId>               agents that keep log lines of the app (agent's lease)
+ *   <prefix>runs/<app>                               the last one-off number given out (run.N)
  *   <prefix>leader                                   the scheduling replica (its lease)
  *
  * Releases, formations and the like live under top-level prefixes of their own (rather
@@ -59,6 +60,8 @@ export class Keys {
 
   logSources(app: string): string { return `${this.prefix}logsources/${app}/`; }
   logSource(app: string, agentId: string): string { return `${this.logSources(app)}${agentId}`; }
+
+  runCounter(app: string): string { return `${this.prefix}runs/${app}`; }
 
   leader(): string { return `${this.prefix}leader`; }
 

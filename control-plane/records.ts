@@ -47,6 +47,8 @@ export interface StatusRecord {
   port: number;
   restartToken: string;
   updatedAtMs: number;
+  /** One-off processes only (they have no assignment that names the command). */
+  command?: string;
 }
 
 /** Parses a stored JSON value; undefined (never an exception) when it is not an object. */

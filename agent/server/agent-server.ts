@@ -1,9 +1,9 @@
 /** The agent's own gRPC server (the control plane dials it for logs). */
 import * as grpc from '@grpc/grpc-js';
 import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
-import type { Logger } from '../../lib/log';
 import type { LogStore } from '../logs/log-store';
 import { logsService } from './logs-service';
+import { runService, type RunDeps } from './run-service';
 
 export interface AgentServer {
   /** host:port actually bound. */
@@ -11,9 +11,10 @@ export interface AgentServer {
   close(): Promise<void>;
 }
 
-export async function startAgentServer(listen: string, store: LogStore, agentId: string, logger: Logger): Promise<AgentServer> {
+export async function startAgentServer(listen: string, store: LogStore, run: RunDeps): Promise<AgentServer> {
   const server = new grpc.Server(CHANNEL_OPTIONS);
-  server.addService(agentProto().AgentLogs.service, logsService(store, agentId, logger));
+  server.addService(agentProto().AgentLogs.service, logsService(store, run.agentId, run.logger));
+  server.addService(agentProto().AgentRun.service, runService(run));
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   ).catch((err: Error) => {

@@ -144,6 +144,7 @@ export function agentService(
           port: s.port,
           restartToken: s.restart_token,
           updatedAtMs: Date.now(),
+          ...(s.command ? { command: s.command } : {}),
         };
         ops.set(key, { put: key, value: encode(record), lease: req.lease_id });
       }

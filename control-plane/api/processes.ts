@@ -92,15 +92,18 @@ async function listInstances(
   for (const [rest, status] of statuses) {
     const instance = rest.slice(0, rest.lastIndexOf('/'));
     if (out.has(instance)) continue;
+    const type = parseInstanceName(instance)?.type ?? instance;
+    const oneOff = type === 'run';
     out.set(instance, {
       name: instance,
-      type: parseInstanceName(instance)?.type ?? instance,
+      type,
       host: status.agentId,
-      state: 'stopping',
+      state: oneOff ? status.state : 'stopping',
+      command: status.command ?? '',
       pid: status.pid,
       restarts: status.restarts,
       started_at_ms: status.startedAtMs,
-      reason: 'no longer assigned',
+      reason: oneOff ? 'one-off process' : 'no longer assigned',
       release: status.release,
       port: status.port,
     });

@@ -15,7 +15,7 @@ import { InvalidArgumentError } from '../errors';
 import { decode, type AgentRecord } from '../records';
 import type { ApiContext } from '../api/context';
 import { toServiceError } from '../api/status';
-import type { AgentDialer } from './agent-dialer';
+import type { AgentDialer } from '../agents/agent-dialer';
 import { compareLines, mergedTail } from './merge';
 
 const BATCH = 500;

@@ -1,0 +1,152 @@
+/**
+ * One-off processes (Heroku's one-off dynos): spawned in the release, in their own
+ * process group, never restarted. Output goes back to the caller as raw bytes (paced by
+ * the caller) and, line by line, into the log store; stdin and signals come in. A caller
+ * that goes away stops the process unless it was started detached.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import * as os from 'node:os';
+import type * as grpc from '@grpc/grpc-js';
+import type { AgentRunHandlers } from '../../proto/gen/cluster/agent/AgentRun';
+import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
+import type { RunInput__Output } from '../../proto/gen/cluster/run/RunInput';
+import type { RunOutput } from '../../proto/gen/cluster/run/RunOutput';
+import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
+import type { Logger } from '../../lib/log';
+import { appNameProblem } from '../../lib/names';
+import type { LogStore } from '../logs/log-store';
+import type { ReleaseCache } from '../releases/release-cache';
+import { LineSplitter } from '../supervisor/line-splitter';
+import type { PortAllocator } from '../supervisor/ports';
+import { signalGroup } from '../supervisor/child-process';
+import { describeExit } from '../supervisor/restart-policy';
+import { buildEnv } from '../instance-env';
+
+const SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT']);
+/** A caller that went away: SIGTERM, then SIGKILL after this long. */
+const ABANDON_GRACE_MS = 5_000;
+
+export interface RunDeps {
+  agentId: string;
+  releases: ReleaseCache;
+  ports: PortAllocator;
+  logs: LogStore;
+  report(status: InstanceStatus): void;
+  track(pgid: number): void;
+  untrack(pgid: number): void;
+  logger: Logger;
+}
+
+type RunCall = grpc.ServerDuplexStream<RunInput__Output, RunOutput>;
+
+function problemWith(start: RunStart__Output): string | undefined {
+  if (appNameProblem(start.app)) return `invalid app \`${start.app}\``;
+  if (!/^run\.[1-9][0-9]*$/.test(start.instance)) return `invalid one-off instance name \`${start.instance}\``;
+  if (!start.command.trim()) return 'no command to run';
+  return undefined;
+}
+
+export function runService(deps: RunDeps): AgentRunHandlers {
+  return {
+    Run: (call: RunCall) => {
+      let child: ChildProcessWithoutNullStreams | undefined;
+      let started: RunStart__Output | undefined;
+      const early: RunInput__Output[] = [];
+
+      call.on('data', (msg: RunInput__Output) => {
+        if (!started) {
+          if (!msg.start) return void call.destroy(new Error('the first message of a run must be `start`'));
+          started = msg.start;
+          const problem = problemWith(started);
+          if (problem) return void call.destroy(new Error(problem));
+          void launch(deps, call, started, early).then(
+            (c) => (child = c),
+            (err: unknown) => {
+              deps.logger.warn({ err: (err as Error).message, app: started?.app }, 'one-off process could not start');
+              call.destroy(new Error(`could not start: ${(err as Error).message}`));
+            },
+          );
+          return;
+        }
+        if (!child) early.push(msg);
+        else deliver(child, msg);
+      });
+      call.on('error', () => undefined);
+    },
+  };
+}
+
+/** Passes stdin, end of stdin and signals to the process. */
+function deliver(child: ChildProcessWithoutNullStreams, msg: RunInput__Output): void {
+  if (msg.stdin) child.stdin.write(msg.stdin);
+  else if (msg.stdin_eof) child.stdin.end();
+  else if (msg.signal && SIGNALS.has(msg.signal) && child.pid) signalGroup(child.pid, msg.signal as NodeJS.Signals);
+}
+
+async function launch(deps: RunDeps, call: RunCall, start: RunStart__Output, early: RunInput__Output[]): Promise<ChildProcessWithoutNullStreams> {
+  const cwd = await deps.releases.ensure(start.slug);
+  const port = await deps.ports.allocate();
+  const env = buildEnv(
+    { app: start.app, instance: start.instance, release: start.release, env: start.env } as Parameters<typeof buildEnv>[0],
+    port,
+    deps.agentId,
+  );
+  const child = spawn('/bin/sh', ['-c', start.command], { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const pid = child.pid ?? 0;
+  const startedAtMs = Date.now();
+  const log = (stream: 'stdout' | 'stderr' | 'system', line: string, cut = false) =>
+    deps.logs.append(start.app, start.instance, stream, line, cut);
+  const status = (state: string, reason: string): InstanceStatus => ({
+    app: start.app, instance: start.instance, state, pid, started_at_ms: startedAtMs, restarts: 0,
+    reason, release: start.release, port, command: start.command,
+  });
+  const abandon = () => {
+    if (start.detach || child.exitCode !== null || child.signalCode !== null || !pid) return;
+    signalGroup(pid, 'SIGTERM');
+    setTimeout(() => signalGroup(pid, 'SIGKILL'), ABANDON_GRACE_MS).unref();
+  };
+
+  child.stdin.on('error', () => undefined); // the process may exit without reading its input
+  if (pid) deps.track(pid);
+  log('system', `Starting one-off process with command \`${start.command}\`${start.detach ? ' (detached)' : ''}`);
+  deps.report(status('up', 'one-off process'));
+  call.write({ started: { instance: start.instance, host: deps.agentId, pid } });
+  if (start.detach) call.end();
+
+  for (const [name, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+    const lines = new LineSplitter((line, cut) => log(name, line, cut));
+    stream.on('data', (chunk: Buffer) => {
+      lines.push(chunk);
+      if (start.detach || call.cancelled || call.destroyed) return;
+      if (!call.write(name === 'stdout' ? { stdout: chunk } : { stderr: chunk })) {
+        // The caller reads slower than the process writes: let the pipe fill up.
+        stream.pause();
+        call.once('drain', () => stream.resume());
+      }
+    });
+    stream.on('end', () => lines.end());
+  }
+  call.on('cancelled', abandon);
+  call.on('end', () => {
+    if (!start.detach) child.stdin.end();
+  });
+
+  // 'close' comes after the pipes are read to the end: no output is lost.
+  child.on('close', (code, signal) => {
+    if (pid) {
+      signalGroup(pid, 'SIGKILL'); // nothing of the group outlives the run
+      deps.untrack(pid);
+    }
+    deps.ports.release(port);
+    const exitStatus = code ?? 128 + (signal ? os.constants.signals[signal] : 0);
+    log('system', `Process exited with status ${exitStatus}${signal ? ` (${signal})` : ''}`);
+    deps.report(status('gone', describeExit(code, signal)));
+    if (!start.detach && !call.cancelled && !call.destroyed) {
+      call.write({ exit: { status: exitStatus, signal: signal ?? '' } });
+      call.end();
+    }
+  });
+  child.on('error', (err) => log('system', `Process failed: ${err.message}`));
+  for (const msg of early.splice(0)) deliver(child, msg);
+  return child;
+}

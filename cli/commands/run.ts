@@ -1,0 +1,62 @@
+/** cluster run -- CMD …: a one-off process on some host, attached to this terminal. */
+import type { Command } from 'commander';
+import type { RunOutput__Output } from '../../proto/gen/cluster/run/RunOutput';
+import type * as grpc from '@grpc/grpc-js';
+import { resolveApp } from '../client';
+import { appOption, withApi } from '../command-kit';
+import { UserError } from '../errors';
+import { commandLine } from '../shell-quote';
+
+export function registerRun(program: Command): void {
+  appOption(program.command('run <command...>'))
+    .description('run a one-off process (run.N) with the current release and config; exits with its status')
+    .option('-d, --detach', 'start it and return; its output goes to `cluster logs --ps run.N`')
+    .action(async (args: string[], opts: { app?: string; detach?: boolean }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const app = resolveApp(opts.app);
+        if (args.length === 0) throw new UserError('no command: cluster run -a APP -- COMMAND');
+        const call = api.Run();
+        call.write({ start: { app, command: commandLine(args), detach: opts.detach === true } });
+
+        // Ctrl-C interrupts the remote process group; a second Ctrl-C kills it.
+        let interrupts = 0;
+        const onSigint = () => {
+          interrupts += 1;
+          call.write({ signal: interrupts === 1 ? 'SIGINT' : 'SIGKILL' });
+        };
+        if (!opts.detach) {
+          process.on('SIGINT', onSigint);
+          process.stdin.on('data', (chunk: Buffer) => call.write({ stdin: chunk }));
+          process.stdin.on('end', () => call.write({ stdin_eof: true }));
+          process.stdin.on('error', () => call.write({ stdin_eof: true }));
+        }
+
+        const status = await new Promise<number>((resolve, reject) => {
+          let exit: number | undefined;
+          call.on('data', (out: RunOutput__Output) => {
+            if (out.started) {
+              const where = `${out.started.instance} on ${out.started.host}`;
+              if (opts.detach) console.log(`Started ${where}; see its output with \`cluster logs -a ${app} --ps ${out.started.instance}\`.`);
+              else process.stderr.write(`Running \`${commandLine(args)}\` as ${where}…\n`);
+            } else if (out.stdout) {
+              if (!process.stdout.write(out.stdout)) {
+                call.pause();
+                process.stdout.once('drain', () => call.resume());
+              }
+            } else if (out.stderr) {
+              process.stderr.write(out.stderr);
+            } else if (out.exit) {
+              exit = out.exit.status;
+            }
+          });
+          call.on('end', () => resolve(exit ?? 0));
+          call.on('error', (err: grpc.ServiceError) => reject(err));
+        }).finally(() => {
+          process.off('SIGINT', onSigint);
+          process.stdin.pause();
+          process.stdin.destroy();
+        });
+        process.exitCode = status;
+      }),
+    );
+}

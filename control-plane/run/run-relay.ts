@@ -1,0 +1,129 @@
+/**
+ * `cluster run`: picks a host for a one-off process, names it run.N, and relays the
+ * conversation between the CLI and that agent (stdin and signals one way, output and
+ * the exit status the other). Either side going away ends the other.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
+import type { RunInput, RunInput__Output } from '../../proto/gen/cluster/run/RunInput';
+import type { RunOutput, RunOutput__Output } from '../../proto/gen/cluster/run/RunOutput';
+import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
+import { commitIf, unchangedSince } from '../etcd/batch';
+import { ConflictError, FailedPreconditionError, InvalidArgumentError } from '../errors';
+import type { AgentRecord } from '../records';
+import type { ApiContext } from '../api/context';
+import { toServiceError } from '../api/status';
+import type { AgentDialer } from '../agents/agent-dialer';
+
+/**
+ * Copies only the member a oneof message carries: decoded messages may hold defaults
+ * of the other members, and re-encoding those would change which member is set.
+ */
+function input(msg: RunInput__Output): RunInput {
+  if (msg.msg === 'stdin') return { stdin: msg.stdin };
+  if (msg.msg === 'stdin_eof') return { stdin_eof: true };
+  if (msg.msg === 'signal') return { signal: msg.signal };
+  return {};
+}
+
+function output(msg: RunOutput__Output): RunOutput {
+  if (msg.msg === 'started') return { started: msg.started };
+  if (msg.msg === 'stdout') return { stdout: msg.stdout };
+  if (msg.msg === 'stderr') return { stderr: msg.stderr };
+  if (msg.msg === 'exit') return { exit: msg.exit };
+  return {};
+}
+
+/** Hands out the next run.N of an app (a counter in etcd, so replicas never reuse a number). */
+async function nextRunNumber(ctx: ApiContext, app: string): Promise<number> {
+  const key = ctx.keys.runCounter(app);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const res = await ctx.client.kv.range({ key: Buffer.from(key) });
+    const kv = res.kvs[0];
+    const next = (kv ? Number(kv.value.toString()) || 0 : 0) + 1;
+    if (await commitIf(ctx.client, [unchangedSince(key, kv?.mod_revision ?? '0')], [{ put: key, value: String(next) }])) return next;
+  }
+  throw new ConflictError('too many one-off processes started at once; try again');
+}
+
+/** The ready agent with the fewest instances. */
+function pickAgent(ctx: ApiContext): AgentRecord {
+  const load = new Map<string, number>();
+  for (const a of ctx.view.assignmentList()) load.set(a.agentId, (load.get(a.agentId) ?? 0) + 1);
+  const ready = ctx.view.agentList().filter((a) => a.state === 'ready' && a.address);
+  if (ready.length === 0) throw new FailedPreconditionError('no agent is ready to run a one-off process');
+  return ready.reduce((best, a) => ((load.get(a.id) ?? 0) < (load.get(best.id) ?? 0) ? a : best));
+}
+
+export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandlers['Run'] {
+  return (call) => {
+    let upstream: grpc.ClientDuplexStream<RunInput, RunOutput__Output> | undefined;
+    let finished = false;
+    const early: RunInput__Output[] = [];
+
+    const fail = (err: unknown) => {
+      if (finished) return;
+      finished = true;
+      upstream?.cancel();
+      call.emit('error', toServiceError(err, ctx.logger));
+    };
+
+    const begin = async (start: RunStart__Output) => {
+      if (!start.command.trim()) throw new InvalidArgumentError('no command to run: `cluster run -a APP -- COMMAND`');
+      const app = await ctx.store.getApp(start.app);
+      const release = app.release > 0 ? await ctx.store.getRelease(app.name, app.release) : undefined;
+      if (!release?.slug) throw new FailedPreconditionError(`app \`${app.name}\` has no code yet: deploy it first`);
+      const agent = pickAgent(ctx);
+      const instance = `run.${await nextRunNumber(ctx, app.name)}`;
+      ctx.logger.info({ app: app.name, instance, agent: agent.id, detach: start.detach }, 'one-off process');
+      if (finished) return;
+      const stream = dialer.runClient(agent.address).Run();
+      upstream = stream;
+      stream.write({
+        start: { app: app.name, command: start.command, detach: start.detach, instance, release: release.version, slug: release.slug, env: release.env },
+      });
+      for (const msg of early.splice(0)) stream.write(input(msg));
+      if (clientEnded) stream.end();
+      stream.on('data', (out: RunOutput__Output) => {
+        if (finished) return;
+        if (!call.write(output(out))) {
+          stream.pause();
+          call.once('drain', () => stream.resume());
+        }
+      });
+      stream.on('end', () => {
+        if (finished) return;
+        finished = true;
+        call.end();
+      });
+      stream.on('error', (err: grpc.ServiceError) => {
+        if (finished) return;
+        fail(new FailedPreconditionError(`the one-off process on ${agent.id} failed: ${err.details || err.message}`));
+      });
+    };
+
+    let begun = false;
+    let clientEnded = false;
+    call.on('data', (msg: RunInput__Output) => {
+      if (finished) return;
+      if (!begun) {
+        if (!msg.start) return fail(new InvalidArgumentError('the first message of a run must be `start`'));
+        begun = true;
+        begin(msg.start).catch(fail);
+        return;
+      }
+      // Input that arrives while the host is being chosen waits for it.
+      if (upstream) upstream.write(input(msg));
+      else early.push(msg);
+    });
+    call.on('end', () => {
+      clientEnded = true;
+      upstream?.end();
+    });
+    // The CLI went away: the agent stops the process (unless it was detached).
+    call.on('cancelled', () => {
+      finished = true;
+      upstream?.cancel();
+    });
+  };
+}

@@ -1,0 +1,93 @@
+/** `cluster run`: one-off processes with their output, input, signals and exit status. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLI, TestCluster } from '../helpers/test-cluster';
+import { isGone } from '../helpers/processes';
+import { waitFor } from '../helpers/wait-for';
+
+describe('cluster run', { timeout: 180_000 }, () => {
+  let cluster: TestCluster;
+  const env = () => ({ ...process.env, CLUSTER_SERVER: cluster.server, CLUSTER_HOME: path.join(cluster.dir, 'home') });
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }] });
+    const dir = cluster.appDir('tools', { Procfile: 'web: sleep 100000\n', 'hello.txt': 'from the slug\n' });
+    await cluster.deployApp('tools', dir);
+    await cluster.ok(['config:set', 'GREETING=hi there', '-a', 'tools']);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  for (const [code, command] of [[0, 'true'], [3, 'exit 3'], [137, 'kill -9 $$']] as const) {
+    it(`returns the remote exit status ${code}`, async () => {
+      const res = await cluster.cli(['run', '-a', 'tools', '--', command]);
+      assert.equal(res.code, code, res.stderr);
+    });
+  }
+
+  it('streams output in order, in the release, with the config and its own name', async () => {
+    const res = await cluster.cli(['run', '-a', 'tools', '--', 'for i in 1 2 3 4 5; do echo line $i; done; cat hello.txt; echo "$GREETING/$DYNO" >&2']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, 'line 1\nline 2\nline 3\nline 4\nline 5\nfrom the slug\n');
+    assert.match(res.stderr, /hi there\/run\.\d+/);
+  });
+
+  it('quotes several words so sh -c runs exactly them, and forwards stdin', async () => {
+    const res = await cluster.cli(['run', '-a', 'tools', '--', 'sh', '-c', 'read a; echo "got $a"'], { input: 'piped words\n' });
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, 'got piped words\n');
+    const lots = 'x'.repeat(200_000);
+    const echo = await cluster.cli(['run', '-a', 'tools', '--', 'wc -c'], { input: lots });
+    assert.equal(echo.stdout.trim(), '200000');
+  });
+
+  it('shows a running one-off in ps, and stops it when the CLI goes away', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', '-a', 'tools', '--', 'echo started; sleep 100000'], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor('the one-off to start', () => out.includes('started'), 15_000);
+    const running = await cluster.waitForPs('tools', 'the one-off in ps', (l) => l.some((i) => i.type === 'run' && i.state === 'up'));
+    const oneOff = running.find((i) => i.type === 'run')!;
+    assert.match(oneOff.command, /sleep 100000/);
+    child.kill('SIGKILL'); // the CLI disappears without a word
+    await waitFor('the remote process to be stopped', () => isGone(oneOff.pid!), 15_000);
+    await cluster.waitForPs('tools', 'the one-off gone from ps', (l) => !l.some((i) => i.name === oneOff.name));
+  });
+
+  it('interrupts the remote process on Ctrl-C', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', '-a', 'tools', '--', "trap 'echo interrupted; exit 5' INT; echo ready; while true; do sleep 0.1; done"], {
+      env: env(), stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor('ready', () => out.includes('ready'), 15_000);
+    child.kill('SIGINT');
+    assert.equal(await exited, 5);
+    assert.match(out, /interrupted/);
+  });
+
+  it('starts a detached one-off whose output goes to the logs', async () => {
+    const marker = path.join(cluster.dir, 'detached-ran');
+    const res = await cluster.cli(['run', '--detach', '-a', 'tools', '--', `echo detached output; touch ${marker}`]);
+    assert.equal(res.code, 0, res.stderr);
+    const name = /Started (run\.\d+)/.exec(res.stdout)![1]!;
+    await waitFor('the detached process to run', () => fs.existsSync(marker), 15_000);
+    await waitFor('its output in the logs', async () =>
+      (await cluster.cli(['logs', '-a', 'tools', '--ps', name, '-n', '10'])).stdout.includes('detached output'));
+  });
+
+  it('refuses an app without code and an empty command', async () => {
+    await cluster.ok(['apps:create', 'empty']);
+    const res = await cluster.cli(['run', '-a', 'empty', '--', 'true']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /deploy it first/);
+    const none = await cluster.cli(['run', '-a', 'tools', '--', ' ']);
+    assert.equal(none.code, 1);
+  });
+});
