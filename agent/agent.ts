@@ -15,6 +15,8 @@ import { OrphanGuard, killLeftovers } from './supervisor/orphan-guard';
 import { PortAllocator, type PortRange } from './supervisor/ports';
 import { LogStore } from './logs/log-store';
 import { startAgentServer, type AgentServer } from './server/agent-server';
+import { CertificateRenewer } from './tls/renewer';
+import { StaticCertificateProvider, type TlsMaterial } from '../lib/tls';
 
 export interface AgentOptions {
   server: string;
@@ -28,6 +30,8 @@ export interface AgentOptions {
   /** SIGTERM → SIGKILL for process types without a grace period of their own. */
   stopGraceMs?: number;
   logger: Logger;
+  /** The agent's certificate (after `cluster agent join`): everything goes over mutual TLS. */
+  tls?: TlsMaterial;
   /** Log store bounds (bytes on disk per instance and in all). */
   logs?: { maxBytesPerInstance?: number; maxBytesTotal?: number };
 }
@@ -47,6 +51,7 @@ export class Agent {
     private readonly server: AgentServer,
     private readonly logs: LogStore,
     private readonly logger: Logger,
+    private readonly renewer?: CertificateRenewer,
   ) {}
 
   static async start(opts: AgentOptions): Promise<Agent> {
@@ -59,7 +64,8 @@ export class Agent {
     const guard = OrphanGuard.start(logger, { stateFile: groupsFile });
     // The link is needed by the release cache and the reporter; its address is set once the server is bound.
     const identity = { ...opts.identity, address: opts.advertise ?? '' };
-    const link = new ControlPlaneLink(opts.server, identity, opts.dataDir, () => logs.apps(), logger);
+    const provider = opts.tls && new StaticCertificateProvider(opts.tls);
+    const link = new ControlPlaneLink(opts.server, identity, opts.dataDir, () => logs.apps(), logger, provider);
     const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);
     const ports = new PortAllocator(opts.ports);
     const releases = new ReleaseCache(opts.dataDir, link.client, logger);
@@ -72,7 +78,7 @@ export class Agent {
       track: (pgid) => guard.track(pgid),
       untrack: (pgid) => guard.untrack(pgid),
       logger,
-    }).catch(async (err: unknown) => {
+    }, provider).catch(async (err: unknown) => {
       link.close();
       await Promise.allSettled([logs.close(), guard.close()]);
       throw err;
@@ -91,10 +97,12 @@ export class Agent {
       onExit: (pid) => guard.untrack(pid),
     });
     const stream = new AssignmentStream(link.client, opts.identity.id, (batch) => reconciler.apply(batch), logger);
+    const renewer = provider && new CertificateRenewer(opts.tls!, provider, { server: opts.server, agentId: opts.identity.id, dataDir: opts.dataDir, logger });
+    renewer?.start();
     link.start();
     stream.start();
     logger.info({ server: opts.server, address, dataDir: opts.dataDir, ports: opts.ports }, 'agent started');
-    return new Agent(link, stream, reporter, reconciler, guard, server, logs, logger);
+    return new Agent(link, stream, reporter, reconciler, guard, server, logs, logger, renewer);
   }
 
   /** Stops every instance, then disconnects; idempotent. */
@@ -102,6 +110,7 @@ export class Agent {
     this.closing ??= (async () => {
       this.state = 'stopping';
       this.stream.close();
+      this.renewer?.close();
       await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));
       this.reporter.close();
       this.link.close();

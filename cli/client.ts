@@ -4,6 +4,9 @@ import { apiProto, CHANNEL_OPTIONS } from '../proto/load';
 import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import { readDevState } from '../lib/cluster-home';
 import { UserError } from './errors';
+import { credentialFor } from '../lib/credentials';
+import { CONTROL_PLANE_NAME } from '../lib/pki';
+import { channelCredentials, StaticCertificateProvider, targetName } from '../lib/tls';
 
 export const DEFAULT_SERVER = '127.0.0.1:7600';
 
@@ -12,9 +15,13 @@ export function resolveServer(flag?: string): string {
   return flag || process.env.CLUSTER_SERVER || readDevState()?.server || DEFAULT_SERVER;
 }
 
+/** A client for `server`: over mutual TLS when we hold a credential for it, else plaintext (dev clusters). */
 export function connect(server: string): ClusterApiClient {
   const Client = apiProto().ClusterApi;
-  return new Client(server, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const credential = credentialFor(server);
+  if (!credential) return new Client(server, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const provider = new StaticCertificateProvider(credential);
+  return new Client(server, channelCredentials(provider), { ...CHANNEL_OPTIONS, ...targetName(CONTROL_PLANE_NAME) });
 }
 
 /** --app, then CLUSTER_APP; a clear error when neither is given. */

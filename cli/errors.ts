@@ -30,9 +30,17 @@ export function describeFailure(err: unknown, server: string): { message: string
   if (isServiceError(err)) {
     if (USER_CODES.has(err.code)) return { message: err.details, exitCode: 1 };
     if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
-      const why = /ECONNREFUSED/.test(err.details) ? 'connection refused' : err.details.split('. ')[0];
+      if (/Connection dropped|before secure TLS|socket disconnected/i.test(err.details)) {
+        return {
+          message: `the control plane at ${server} requires TLS and we hold no credential for it: log in with \`cluster login --server ${server} --token T\``,
+          exitCode: 2,
+        };
+      }
+      const refused = /ECONNREFUSED/.test(err.details);
+      const why = refused ? 'connection refused' : err.details.split('. ')[0];
+      const tlsHint = refused ? '' : ` If it uses TLS, log in first (\`cluster login --server ${server} --token T\`).`;
       return {
-        message: `cannot reach the control plane at ${server} (${why}): is it running? Start one with \`cluster dev\` or pass --server HOST:PORT`,
+        message: `cannot reach the control plane at ${server} (${why}): is it running? Start one with \`cluster dev\` or pass --server HOST:PORT.${tlsHint}`,
         exitCode: 2,
       };
     }

@@ -10,6 +10,8 @@ import { registerDev } from './commands/dev';
 import { registerGrace } from './commands/grace';
 import { registerLogs } from './commands/logs';
 import { registerRun } from './commands/run';
+import { registerTokens } from './commands/tokens';
+import { registerLogin } from './commands/login';
 import { registerPs } from './commands/ps';
 import { registerReleases, registerRollback } from './commands/releases';
 import { registerConfig } from './commands/config';
@@ -36,6 +38,8 @@ for (const register of [
   registerGrace,
   registerLogs,
   registerRun,
+  registerTokens,
+  registerLogin,
   registerAgents,
   registerAgent,
   registerControlPlane,

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { Etcd3 } from 'etcd3';
 import type { Logger } from '../lib/log';
-import { agentProto, apiProto, CHANNEL_OPTIONS } from '../proto/load';
+import { agentProto, apiProto, bootstrapProto, CHANNEL_OPTIONS } from '../proto/load';
 import { Keys } from './keys';
 import { AppStore } from './state/app-store';
 import { ClusterView } from './state/cluster-view';
@@ -24,6 +24,14 @@ import { agentHandlers } from './api/agents';
 import { AgentDialer } from './agents/agent-dialer';
 import { logsHandler } from './logs/logs-handler';
 import { runRelay } from './run/run-relay';
+import { tokenHandlers } from './api/tokens';
+import { setUpSecurity } from './security/security';
+import { agentsForThemselves, operatorsOnly } from './security/authz';
+import { bootstrapService } from './security/bootstrap-service';
+import { writeLocalOperatorCredential } from './security/local-operator';
+import { guard } from '../lib/authz';
+import { serverCredentials } from '../lib/tls';
+import type { ClusterApiHandlers } from '../proto/gen/cluster/api/ClusterApi';
 
 export interface ControlPlaneOptions {
   etcd: string[];
@@ -35,7 +43,18 @@ export interface ControlPlaneOptions {
   heartbeatMs?: number;
   leaderTtlSeconds?: number;
   maxPerType?: number;
+  /**
+   * Mutual TLS for every caller. Default: on unless the listener is on loopback (a dev
+   * cluster); plaintext off loopback must be asked for with `tls: false`.
+   */
+  tls?: boolean;
   logger: Logger;
+}
+
+/** Whether `listen` (host:port) is a loopback address. */
+export function isLoopback(listen: string): boolean {
+  const host = listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 export class ControlPlane {
@@ -77,23 +96,29 @@ export class ControlPlane {
       heartbeats: new Map(),
     };
     const hub = new AssignmentHub(view.assignments, keys);
-    const dialer = new AgentDialer();
+    const useTls = opts.tls ?? !isLoopback(opts.listen);
+    if (!useTls && !isLoopback(opts.listen)) logger.warn({ listen: opts.listen }, 'serving WITHOUT TLS off loopback, as asked: anyone who reaches this port controls the cluster');
+    const security = useTls ? await setUpSecurity(client, keys, opts.listen, logger) : undefined;
+    ctx.security = security;
+    const dialer = new AgentDialer(security?.provider);
 
     const server = new grpc.Server(CHANNEL_OPTIONS);
-    server.addService(apiProto().ClusterApi.service, {
+    const api: ClusterApiHandlers = {
       ...appHandlers(ctx),
       Deploy: deployHandler(ctx),
       ...processHandlers(ctx),
       ...agentHandlers(ctx),
+      ...tokenHandlers(ctx),
       Logs: logsHandler(ctx, dialer),
       Run: runRelay(ctx, dialer),
-    });
-    server.addService(
-      agentProto().AgentApi.service,
-      agentService(ctx, leases, hub, { leaseTtlSeconds: ttl, heartbeatMs: opts.heartbeatMs ?? 1_000 }),
-    );
+    } as ClusterApiHandlers;
+    const agents = agentService(ctx, leases, hub, { leaseTtlSeconds: ttl, heartbeatMs: opts.heartbeatMs ?? 1_000 });
+    server.addService(apiProto().ClusterApi.service, security ? guard(api, operatorsOnly) : api);
+    server.addService(agentProto().AgentApi.service, security ? guard(agents, agentsForThemselves) : agents);
+    if (security) server.addService(bootstrapProto().Bootstrap.service, bootstrapService(security, view, logger));
+    const credentials = security ? serverCredentials(security.provider) : grpc.ServerCredentials.createInsecure();
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(opts.listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(opts.listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
     ).catch(async (err: Error) => {
       await view.close();
       client.close();
@@ -108,7 +133,8 @@ export class ControlPlane {
     election.on('deposed', () => void loop.stop());
     election.start();
 
-    logger.info({ address, etcd: opts.etcd, prefix: keys.prefix }, 'control plane listening');
+    if (security) await writeLocalOperatorCredential(security, address, logger);
+    logger.info({ address, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
     return new ControlPlane(address, server, client, view, election, loop, leases, dialer, logger);
   }
 

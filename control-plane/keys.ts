@@ -10,6 +10,8 @@
  *   <prefix>unplaced/<app>                           instances the leader could not place, and why
  *   <prefix>logsources/<app>/<agentId>               agents that keep log lines of the app (agent's lease)
  *   <prefix>runs/<app>                               the last one-off number given out (run.N)
+ *   <prefix>ca                                       the cluster CA (certificate and key; see security/)
+ *   <prefix>tokens/<id>                              join tokens (hashed secret, expiry, uses left)
  *   <prefix>leader                                   the scheduling replica (its lease)
  *
  * Releases, formations and the like live under top-level prefixes of their own (rather
@@ -62,6 +64,9 @@ export class Keys {
   logSource(app: string, agentId: string): string { return `${this.logSources(app)}${agentId}`; }
 
   runCounter(app: string): string { return `${this.prefix}runs/${app}`; }
+
+  ca(): string { return `${this.prefix}ca`; }
+  token(id: string): string { return `${this.prefix}tokens/${id}`; }
 
   leader(): string { return `${this.prefix}leader`; }
 

@@ -65,10 +65,11 @@ function excerpt(text: string): string {
 
 /**
  * The Procfile to use among `files` (names in the app's root): `Procfile.<env>`, then
- * `Procfile_<env>` when an environment is given, falling back to `Procfile`; undefined if none.
+ * `Procfile_<env>` when an environment is given, else `Procfile`; undefined if none. No fallback
+ * to `Procfile` for an environment: a deploy for `production` must not quietly run the default.
  */
 export function findProcfile(files: string[], env?: string): string | undefined {
-  const candidates = env ? [`Procfile.${env}`, `Procfile_${env}`, 'Procfile'] : ['Procfile'];
+  const candidates = env ? [`Procfile.${env}`, `Procfile_${env}`] : ['Procfile'];
   const present = new Set(files);
   return candidates.find((name) => present.has(name));
 }

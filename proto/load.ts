@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType as ApiProto } from './gen/api';
 import type { ProtoGrpcType as AgentProto } from './gen/agent';
+import type { ProtoGrpcType as BootstrapProto } from './gen/bootstrap';
 
 // Same options as the `gen` script in package.json: the generated types depend on them.
 const LOADER_OPTIONS: protoLoader.Options = {
@@ -38,6 +39,14 @@ export function apiProto(): ApiProto['cluster']['api'] {
 export function agentProto(): AgentProto['cluster']['agent'] {
   agent ??= load<AgentProto>('agent.proto').cluster.agent;
   return agent;
+}
+
+let bootstrap: BootstrapProto['cluster']['bootstrap'] | undefined;
+
+/** Joining: CA, join tokens, certificates. */
+export function bootstrapProto(): BootstrapProto['cluster']['bootstrap'] {
+  bootstrap ??= load<BootstrapProto>('bootstrap.proto').cluster.bootstrap;
+  return bootstrap;
 }
 
 /** Options every channel in the project uses: keepalive so dead peers are noticed. */

@@ -12,6 +12,8 @@ import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { Logger } from '../../lib/log';
 import { callUnary } from '../../lib/grpc-call';
+import { CONTROL_PLANE_NAME } from '../../lib/pki';
+import { channelCredentials, targetName, type StaticCertificateProvider } from '../../lib/tls';
 
 export interface AgentIdentity {
   id: string;
@@ -39,16 +41,20 @@ export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'leas
     dataDir: string,
     private readonly logApps: () => string[],
     private readonly logger: Logger,
+    tls?: StaticCertificateProvider,
   ) {
     super();
     this.leaseFile = path.join(dataDir, 'lease.json');
     const Client = agentProto().AgentApi;
-    this.client = new Client(server, grpc.credentials.createInsecure(), {
+    const options = {
       ...CHANNEL_OPTIONS,
       // Reconnect fast after a control-plane restart: the lease TTL is only a few seconds.
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 1_000,
-    });
+    };
+    this.client = tls
+      ? new Client(server, channelCredentials(tls), { ...options, ...targetName(CONTROL_PLANE_NAME) })
+      : new Client(server, grpc.credentials.createInsecure(), options);
   }
 
   start(): void {

@@ -4,6 +4,8 @@ import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
 import type { LogStore } from '../logs/log-store';
 import { logsService } from './logs-service';
 import { runService, type RunDeps } from './run-service';
+import { controlPlaneOnly, guard } from '../../lib/authz';
+import { serverCredentials, type StaticCertificateProvider } from '../../lib/tls';
 
 export interface AgentServer {
   /** host:port actually bound. */
@@ -11,12 +13,16 @@ export interface AgentServer {
   close(): Promise<void>;
 }
 
-export async function startAgentServer(listen: string, store: LogStore, run: RunDeps): Promise<AgentServer> {
+/** With `tls`, callers must show the control plane's certificate (mutual TLS). */
+export async function startAgentServer(listen: string, store: LogStore, run: RunDeps, tls?: StaticCertificateProvider): Promise<AgentServer> {
   const server = new grpc.Server(CHANNEL_OPTIONS);
-  server.addService(agentProto().AgentLogs.service, logsService(store, run.agentId, run.logger));
-  server.addService(agentProto().AgentRun.service, runService(run));
+  const logs = logsService(store, run.agentId, run.logger);
+  const runs = runService(run);
+  server.addService(agentProto().AgentLogs.service, tls ? guard(logs, controlPlaneOnly) : logs);
+  server.addService(agentProto().AgentRun.service, tls ? guard(runs, controlPlaneOnly) : runs);
+  const credentials = tls ? serverCredentials(tls) : grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   ).catch((err: Error) => {
     throw new Error(`agent cannot listen on ${listen}: ${err.message}`);
   });

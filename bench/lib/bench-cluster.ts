@@ -62,13 +62,13 @@ export class BenchCluster {
   private constructor(readonly dir: string, readonly etcd: EtcdServer, readonly server: string) {}
 
   /** etcd + one control plane under `dir` (which the caller owns and removes). */
-  static async start(dir: string): Promise<BenchCluster> {
+  static async start(dir: string, controlPlaneNodeArgs: string[] = []): Promise<BenchCluster> {
     const etcd = await startEtcd(path.join(dir, 'etcd'), { log: path.join(dir, 'etcd.log') });
     const cluster = new BenchCluster(dir, etcd, `127.0.0.1:${await freePort()}`);
     try {
       cluster.controlPlane = cluster.spawnDaemon('control-plane', [
         'control-plane', 'start', '--etcd', etcd.url, '--listen', cluster.server, '--data-dir', path.join(dir, 'control-plane'),
-      ]);
+      ], controlPlaneNodeArgs);
       await waitUntil('the control plane to answer', async () => {
         if (!cluster.controlPlane!.running) throw new Error(`control plane exited; see ${cluster.controlPlane!.log}`);
         return (await cluster.cli(['apps', '--json'])).code === 0;

@@ -17,11 +17,11 @@ interface WriterState {
 
 export interface DeliveryFigures {
   received: number;
-  /** Lines missing from the per-writer sequences. */
+  /** Lines missing from the per-writer sequences (between lines that arrived). */
   gaps: number;
   /** Lines the follower was told it missed ("N lines missed (reader too slow)"). */
   markedMissed: number;
-  /** Gaps no marker accounts for. */
+  /** Printed lines that did not arrive, less those the follower was told about. */
   lostUnmarked: number;
   outOfOrder: number;
   /** Lines that were not whole writer lines (e.g. a line split in two). */
@@ -56,11 +56,6 @@ export class DeliveryReader {
   /** From now on, writer lines count (hello lines before are only noted). */
   startCounting(): void {
     this.counting = true;
-  }
-
-  /** True once every writer in `ids` has printed all `lines` lines and they arrived (or were reported missed). */
-  complete(ids: string[], lines: number): boolean {
-    return ids.every((id) => (this.writers.get(id)?.next ?? 0) >= lines);
   }
 
   private onData(chunk: string): void {
@@ -127,7 +122,8 @@ export class DeliveryReader {
     this.delays[Math.max(0, Math.min(MAX_DELAY_MS, now - ms))]++;
   }
 
-  figures(): DeliveryFigures {
+  /** `printed`: the writer lines printed in all. */
+  figures(printed: number): DeliveryFigures {
     let gaps = 0;
     let outOfOrder = 0;
     for (const w of this.writers.values()) {
@@ -138,7 +134,7 @@ export class DeliveryReader {
       received: this.received,
       gaps,
       markedMissed: this.markedMissed,
-      lostUnmarked: Math.max(0, gaps - this.markedMissed),
+      lostUnmarked: Math.max(0, printed - this.received - this.markedMissed),
       outOfOrder,
       damaged: this.damaged,
       firstPrintMs: this.firstPrintMs,

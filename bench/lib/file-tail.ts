@@ -12,6 +12,7 @@ import * as path from 'node:path';
 const LF = 0x0a;
 const LINE = 100;
 const SYSTEM = Buffer.from('\ts\t');
+const STDERR = Buffer.from('\te\t');
 const STDOUT_WRITER = Buffer.from('\to\t@');
 
 /** A writer line (see log-writer.ts) starting at `at` (its '@'): its seq and print time. */
@@ -36,6 +37,8 @@ function digits(buf: Buffer, off: number, n: number): number {
 }
 
 export interface StoredProgress {
+  /** Writer lines stored. */
+  kept: number;
   /** Seq of the newest writer line stored (-1: none yet). */
   lastSeq: number;
   /** Print time of the first writer line stored. */
@@ -59,6 +62,7 @@ const MAX_CARRY = 64 << 10;
 
 /** One instance's directory in the agent's log store. */
 export class AgentInstanceTail implements StoredProgress {
+  kept = 0;
   lastSeq = -1;
   firstMs: number | undefined;
   dropped = 0;
@@ -129,13 +133,22 @@ export class AgentInstanceTail implements StoredProgress {
     }
   }
 
-  /** Whole lines: markers anywhere, the first writer line once, the last writer line. */
+  /**
+   * Whole lines: every line is counted, and the agent's own (system) and stderr lines are
+   * taken off (their stream code follows the second tab; the writer's text has no tabs);
+   * drop markers are read; the first writer line once, the last writer line.
+   */
   private scan(b: Buffer): void {
+    let lines = 0;
+    for (let i = b.indexOf(LF); i !== -1; i = b.indexOf(LF, i + 1)) lines++;
     for (let i = b.indexOf(SYSTEM); i !== -1; i = b.indexOf(SYSTEM, i + 1)) {
+      lines--;
       const end = b.indexOf(LF, i);
       const m = /^(\d+) lines? not written to disk/.exec(b.toString('latin1', i + 3, end));
       if (m) this.dropped += Number(m[1]);
     }
+    for (let i = b.indexOf(STDERR); i !== -1; i = b.indexOf(STDERR, i + 1)) lines--;
+    this.kept += lines;
     if (this.firstMs === undefined) {
       const i = b.indexOf(STDOUT_WRITER);
       if (i !== -1) this.firstMs = parseWriterLine(b, i + 3)?.ms;
@@ -153,6 +166,7 @@ export class AgentInstanceTail implements StoredProgress {
  * writer's 100-byte lines and its size tells the count; the last line is checked.
  */
 export class PlainFileTail implements StoredProgress {
+  kept = 0;
   lastSeq = -1;
   firstMs: number | undefined;
   dropped = 0;
@@ -182,7 +196,9 @@ export class PlainFileTail implements StoredProgress {
         fs.readSync(fd, this.line, 0, LINE, (whole - 1) * LINE);
         const w = this.line[LINE - 1] === LF ? parseWriterLine(this.line, 0) : undefined;
         // The size says `whole` lines; the last of them must be the writer's line whole-1.
-        this.lastSeq = w && w.seq === whole - 1 ? w.seq : -2;
+        const ok = w !== undefined && w.seq === whole - 1;
+        this.lastSeq = ok ? w.seq : -2;
+        if (ok) this.kept = whole;
       }
     } finally {
       fs.closeSync(fd);

@@ -10,7 +10,9 @@ export interface ProcSample {
   rssMb: number;
 }
 
+/** The whole machine when pid is 0: CPU seconds busy on all cores (1 = one core), used memory. */
 export function readProc(pid: number): { cpu: number; rssMb: number } | undefined {
+  if (pid === 0) return readMachine();
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -19,6 +21,20 @@ export function readProc(pid: number): { cpu: number; rssMb: number } | undefine
     const status = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
     const m = /VmRSS:\s+(\d+)/.exec(status);
     return { cpu, rssMb: m ? Number(m[1]) / 1024 : 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+function readMachine(): { cpu: number; rssMb: number } | undefined {
+  try {
+    const cpuLine = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+    const busy = cpuLine.slice(0, 8).reduce((a, b) => a + b, 0) - cpuLine[3]! - cpuLine[4]!;
+    const mem = fs.readFileSync('/proc/meminfo', 'latin1');
+    const total = Number(/MemTotal:\s+(\d+)/.exec(mem)![1]);
+    const avail = Number(/MemAvailable:\s+(\d+)/.exec(mem)![1]);
+    return { cpu: busy / TICKS_PER_S, rssMb: (total - avail) / 1024 };
   } catch {
     return undefined;
   }

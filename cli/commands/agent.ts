@@ -1,10 +1,12 @@
-/** cluster agent start: run the agent daemon in the foreground. */
+/** cluster agent start / join: the agent daemon's entry points. */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { Agent } from '../../agent/agent';
 import { parsePortRange } from '../../agent/supervisor/ports';
+import { loadCredentials, loadJoinInfo, saveCredentials, saveJoinInfo } from '../../agent/tls/agent-credentials';
 import { runUntilSignalled } from '../../lib/daemon';
+import { joinCluster } from '../../lib/join';
 import { createLogger } from '../../lib/log';
 import { clusterHome } from '../../lib/cluster-home';
 import { agentIdProblem } from '../../lib/names';
@@ -14,11 +16,10 @@ import { UserError } from '../errors';
 import { collectLabel, positiveInt } from '../parse';
 import { VERSION } from '../version';
 
-interface AgentStartOptions {
-  server?: string;
+interface AgentOptions {
   dataDir: string;
-  name: string;
-  datacenter: string;
+  name?: string;
+  datacenter?: string;
   label: Record<string, string>;
   capacity: string;
   advertise?: string;
@@ -27,50 +28,104 @@ interface AgentStartOptions {
   stopGrace: string;
 }
 
-export function registerAgent(program: Command): void {
-  const agent = program.command('agent').description('agent daemon (one per server)');
-  agent
-    .command('start')
-    .description('run the agent daemon in the foreground')
-    .option('--data-dir <dir>', 'where to keep slugs, logs and state', path.join(clusterHome(), 'agent'))
-    .option('--name <id>', 'agent id (default: the host name)', os.hostname())
-    .option('--datacenter <dc>', 'datacenter label', 'default')
-    .option('--label <k=v>', 'a label for placement rules (repeatable)', collectLabel, {})
+interface JoinOptions extends AgentOptions {
+  token: string;
+  caHash?: string;
+  start: boolean;
+}
+
+/** The flags `start`, `join` (and `install`) share. */
+function agentFlags(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'where to keep slugs, logs, certificates and state', path.join(clusterHome(), 'agent'))
+    .option('--name <id>', 'agent id (default: the host name, or the name it joined with)')
+    .option('--datacenter <dc>', 'datacenter (default: what the join token says, else `default`)')
+    .option('--label <k=v>', 'a label for placement rules (repeatable; added to the join token’s)', collectLabel, {})
     .option('--capacity <n>', 'most instances this agent runs', '1000')
-    .option('--listen <host:port>', 'where the agent serves logs to the control plane', '0.0.0.0:7601')
+    .option('--listen <host:port>', 'where the agent serves logs and one-off runs to the control plane', '0.0.0.0:7601')
     .option('--advertise <host:port>', 'address the control plane dials (default: the listen address)')
     .option('--ports <from-to>', 'range of PORT values handed to instances', '5000-5999')
-    .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30')
-    .action(async (opts: AgentStartOptions, cmd: Command) => {
+    .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30');
+}
+
+/** Runs the agent with what is in its data dir (certificate, join info) and the flags. */
+async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Promise<void> {
+  const dataDir = path.resolve(opts.dataDir);
+  const joined = loadJoinInfo(dataDir);
+  const tls = loadCredentials(dataDir);
+  const name = opts.name ?? joined?.name ?? os.hostname();
+  const problem = agentIdProblem(name);
+  if (problem) throw new UserError(problem);
+  if (tls && joined && joined.name !== name) {
+    throw new UserError(`this data dir holds the certificate of agent \`${joined.name}\`, not \`${name}\`: use another --data-dir or drop --name`);
+  }
+  let ports;
+  try {
+    ports = parsePortRange(opts.ports);
+  } catch (err) {
+    throw new UserError(`--ports ${opts.ports}: ${(err as Error).message}`);
+  }
+  const logger = createLogger('agent');
+  const running = await Agent.start({
+    server: serverFlag ?? joined?.server ?? resolveServer(undefined),
+    dataDir,
+    listen: opts.listen,
+    advertise: opts.advertise,
+    tls,
+    identity: {
+      id: name,
+      datacenter: opts.datacenter ?? (joined?.datacenter || 'default'),
+      labels: { ...joined?.labels, ...opts.label },
+      capacity: positiveInt(opts.capacity, '--capacity'),
+      version: VERSION,
+    },
+    ports,
+    stopGraceMs: positiveInt(opts.stopGrace, '--stop-grace') * 1000,
+    logger,
+  });
+  runUntilSignalled(logger, () => running.close());
+}
+
+export function registerAgent(program: Command): Command {
+  const agent = program.command('agent').description('agent daemon (one per server)');
+
+  agentFlags(agent.command('start'))
+    .description('run the agent daemon in the foreground')
+    .action(async (opts: AgentOptions, cmd: Command) => {
       try {
-        const problem = agentIdProblem(opts.name);
-        if (problem) throw new UserError(problem);
-        let ports;
-        try {
-          ports = parsePortRange(opts.ports);
-        } catch (err) {
-          throw new UserError(`--ports ${opts.ports}: ${(err as Error).message}`);
-        }
-        const logger = createLogger('agent');
-        const running = await Agent.start({
-          server: resolveServer(cmd.optsWithGlobals<{ server?: string }>().server),
-          dataDir: path.resolve(opts.dataDir),
-          listen: opts.listen,
-          advertise: opts.advertise,
-          identity: {
-            id: opts.name,
-            datacenter: opts.datacenter,
-            labels: opts.label,
-            capacity: positiveInt(opts.capacity, '--capacity'),
-            version: VERSION,
-          },
-          ports,
-          stopGraceMs: positiveInt(opts.stopGrace, '--stop-grace') * 1000,
-          logger,
-        });
-        runUntilSignalled(logger, () => running.close());
+        await runAgent(opts, cmd.optsWithGlobals<{ server?: string }>().server || process.env.CLUSTER_SERVER || undefined);
       } catch (err) {
         fail(err);
       }
     });
+
+  agentFlags(agent.command('join'))
+    .description('join a cluster with a token (see `cluster agents:token`), then run the agent')
+    .requiredOption('--token <token>', 'the join token')
+    .option('--ca-hash <sha256:…>', 'the pin of the cluster CA, as printed with the token')
+    .option('--no-start', 'join and store the certificate, but do not run the agent')
+    .action(async (opts: JoinOptions, cmd: Command) => {
+      const server = cmd.optsWithGlobals<{ server?: string }>().server;
+      try {
+        if (!server) throw new UserError('--server HOST:PORT is required to join');
+        const dataDir = path.resolve(opts.dataDir);
+        const name = opts.name ?? os.hostname();
+        const problem = agentIdProblem(name);
+        if (problem) throw new UserError(problem);
+        if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
+        const joined = await joinCluster(server, opts.token, { kind: 'agent', name }, opts.caHash);
+        saveCredentials(dataDir, joined.material);
+        saveJoinInfo(dataDir, {
+          server,
+          name,
+          datacenter: opts.datacenter ?? joined.datacenter,
+          labels: { ...joined.labels, ...opts.label },
+        });
+        process.stderr.write(`Joined the cluster at ${server} as agent ${name} (CA ${joined.caHash}); certificate in ${path.join(dataDir, 'tls')}.\n`);
+        if (opts.start) await runAgent({ ...opts, name }, server);
+      } catch (err) {
+        fail(err, server);
+      }
+    });
+  return agent;
 }

@@ -20,10 +20,13 @@ export function registerControlPlane(program: Command): void {
     .option('--prefix <prefix>', 'etcd key prefix', '/cluster/')
     .option('--agent-ttl <seconds>', 'seconds without a heartbeat before an agent is declared down', '4')
     .option('--max-per-type <n>', 'largest count `scale` accepts for one process type', '1000')
-    .action(async (opts: { etcd: string; listen: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string }) => {
+    .option('--tls', 'mutual TLS even on loopback (the default off loopback)')
+    .option('--insecure', 'plaintext even off loopback (anyone reaching the port controls the cluster)')
+    .action(async (opts: { etcd: string; listen: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; tls?: boolean; insecure?: boolean }) => {
       try {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
+        if (opts.tls && opts.insecure) throw new UserError('--tls and --insecure contradict each other');
         const logger = createLogger('control-plane');
         const plane = await ControlPlane.start({
           etcd,
@@ -32,6 +35,7 @@ export function registerControlPlane(program: Command): void {
           prefix: opts.prefix,
           agentTtlSeconds: positiveInt(opts.agentTtl, '--agent-ttl'),
           maxPerType: positiveInt(opts.maxPerType, '--max-per-type'),
+          tls: opts.tls ? true : opts.insecure ? false : undefined,
           logger,
         });
         runUntilSignalled(logger, () => plane.close());

@@ -21,23 +21,42 @@ interface LogsOptions {
   color: boolean;
 }
 
+// Printing is the follower's hot path (a busy app sends hundreds of thousands of lines a
+// second): lines come in runs with the same millisecond and the same few names, so their
+// formatted forms are reused rather than made again for every line.
+let lastTimeMs = NaN;
+let lastIso = '';
+function isoTime(ms: number): string {
+  if (ms !== lastTimeMs) {
+    lastIso = new Date(ms).toISOString();
+    lastTimeMs = ms;
+  }
+  return lastIso;
+}
+
+const quoted = new Map<string, string>();
+/** JSON.stringify(s), remembered for the few names that repeat on every line. */
+function quoteName(s: string): string {
+  let q = quoted.get(s);
+  if (q === undefined) {
+    q = JSON.stringify(s);
+    if (quoted.size < 10_000) quoted.set(s, q);
+  }
+  return q;
+}
+
 function formatLine(l: LogLine__Output, color: boolean): string {
   const prefix = `${l.app}[${l.instance}]`;
   const painted = color ? colorFor(l.instance, prefix) : prefix;
-  return `${new Date(l.time_ms).toISOString()} ${painted} ${l.host}: ${l.text}${l.cut ? ' …(continued)' : ''}\n`;
+  return `${isoTime(l.time_ms)} ${painted} ${l.host}: ${l.text}${l.cut ? ' …(continued)' : ''}\n`;
 }
 
+/** JSON.stringify({ time, app, instance, host, stream, line[, cut: true] }) and a newline, built directly. */
 function jsonLine(l: LogLine__Output): string {
-  const out: Record<string, unknown> = {
-    time: new Date(l.time_ms).toISOString(),
-    app: l.app,
-    instance: l.instance,
-    host: l.host,
-    stream: l.stream,
-    line: l.text,
-  };
-  if (l.cut) out.cut = true;
-  return `${JSON.stringify(out)}\n`;
+  return (
+    `{"time":"${isoTime(l.time_ms)}","app":${quoteName(l.app)},"instance":${quoteName(l.instance)},"host":${quoteName(l.host)}` +
+    `,"stream":${quoteName(l.stream)},"line":${JSON.stringify(l.text)}${l.cut ? ',"cut":true}\n' : '}\n'}`
+  );
 }
 
 export function registerLogs(program: Command): void {

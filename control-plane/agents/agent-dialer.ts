@@ -3,6 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
 import type { AgentLogsClient } from '../../proto/gen/cluster/agent/AgentLogs';
 import type { AgentRunClient } from '../../proto/gen/cluster/agent/AgentRun';
+import { agentHostName } from '../../lib/pki';
+import { channelCredentials, targetName, type StaticCertificateProvider } from '../../lib/tls';
 
 const OPTIONS: grpc.ChannelOptions = {
   ...CHANNEL_OPTIONS,
@@ -11,16 +13,25 @@ const OPTIONS: grpc.ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 2_000,
 };
 
+/** The agent to dial: its address, and its id (which its certificate must name). */
+export interface AgentTarget {
+  id: string;
+  address: string;
+}
+
 export class AgentDialer {
   private readonly logs = new Map<string, AgentLogsClient>();
   private readonly runs = new Map<string, AgentRunClient>();
 
-  client(address: string): AgentLogsClient {
-    return this.cached(this.logs, address, () => new (agentProto().AgentLogs)(address, grpc.credentials.createInsecure(), OPTIONS));
+  /** With a certificate provider, agents are dialled over mutual TLS. */
+  constructor(private readonly tls?: StaticCertificateProvider) {}
+
+  client(agent: AgentTarget): AgentLogsClient {
+    return this.cached(this.logs, agent, (creds, options) => new (agentProto().AgentLogs)(agent.address, creds, options));
   }
 
-  runClient(address: string): AgentRunClient {
-    return this.cached(this.runs, address, () => new (agentProto().AgentRun)(address, grpc.credentials.createInsecure(), OPTIONS));
+  runClient(agent: AgentTarget): AgentRunClient {
+    return this.cached(this.runs, agent, (creds, options) => new (agentProto().AgentRun)(agent.address, creds, options));
   }
 
   close(): void {
@@ -29,9 +40,15 @@ export class AgentDialer {
     this.runs.clear();
   }
 
-  private cached<T>(map: Map<string, T>, address: string, make: () => T): T {
-    let client = map.get(address);
-    if (!client) map.set(address, (client = make()));
+  private cached<T>(map: Map<string, T>, agent: AgentTarget, make: (creds: grpc.ChannelCredentials, options: grpc.ChannelOptions) => T): T {
+    const key = `${agent.id}@${agent.address}`;
+    let client = map.get(key);
+    if (!client) {
+      client = this.tls
+        ? make(channelCredentials(this.tls), { ...OPTIONS, ...targetName(agentHostName(agent.id)) })
+        : make(grpc.credentials.createInsecure(), OPTIONS);
+      map.set(key, client);
+    }
     return client;
   }
 }

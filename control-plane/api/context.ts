@@ -5,6 +5,7 @@ import type { Keys } from '../keys';
 import type { AppStore } from '../state/app-store';
 import type { ClusterView } from '../state/cluster-view';
 import type { SlugStore } from '../slugs/slug-store';
+import type { Security } from '../security/security';
 
 export interface ApiContext {
   client: Etcd3;
@@ -15,4 +16,6 @@ export interface ApiContext {
   logger: Logger;
   /** When each agent last heartbeated through this replica. */
   heartbeats: Map<string, number>;
+  /** TLS material and join tokens; undefined when the control plane runs without TLS. */
+  security?: Security;
 }

@@ -107,7 +107,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       const upstream: Upstream = {
         host: agent.id,
         historyDone: false,
-        call: dialer.client(agent.address).Logs({
+        call: dialer.client(agent).Logs({
           app: req.app,
           type: req.type,
           instance: req.instance,

@@ -77,7 +77,7 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
       const instance = `run.${await nextRunNumber(ctx, app.name)}`;
       ctx.logger.info({ app: app.name, instance, agent: agent.id, detach: start.detach }, 'one-off process');
       if (finished) return;
-      const stream = dialer.runClient(agent.address).Run();
+      const stream = dialer.runClient(agent).Run();
       upstream = stream;
       stream.write({
         start: { app: app.name, command: start.command, detach: start.detach, instance, release: release.version, slug: release.slug, env: release.env },

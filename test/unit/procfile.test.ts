@@ -75,6 +75,32 @@ describe('parseProcfile: files Heroku and Foreman accept', () => {
       ],
     },
     {
+      name: 'a release phase script and a Python app (Heroku getting-started forms)',
+      text: 'release: ./release-tasks.sh\nweb: gunicorn gettingstarted.wsgi --log-file -\n',
+      types: [
+        ['release', './release-tasks.sh'],
+        ['web', 'gunicorn gettingstarted.wsgi --log-file -'],
+      ],
+    },
+    {
+      name: 'no space after the colon (Foreman: `:\\s*`)',
+      text: 'web:node web.js\nworker:bundle exec sidekiq',
+      types: [
+        ['web', 'node web.js'],
+        ['worker', 'bundle exec sidekiq'],
+      ],
+    },
+    {
+      name: 'tabs on both sides of the colon',
+      text: 'web\t:\tnode web.js\t\n',
+      types: [['web', 'node web.js']],
+    },
+    {
+      name: 'quotes and env assignments are kept for the shell',
+      text: `web: env RACK_ENV=production "bin/my server" --name 'a b'`,
+      types: [['web', `env RACK_ENV=production "bin/my server" --name 'a b'`]],
+    },
+    {
       name: 'old Mac line endings',
       text: 'web: a\rworker: b',
       types: [
@@ -149,6 +175,24 @@ describe('parseProcfile: files it rejects, naming the line', () => {
       line: 1,
       message: `Procfile line 1: expected \`type: command\`, got \`${'x'.repeat(79)}…\``,
     },
+    {
+      name: 'a command continued with a backslash (each line stands alone)',
+      text: 'web: bundle exec puma \\\n  -C config/puma.rb\n',
+      line: 2,
+      message: 'Procfile line 2: expected `type: command`, got `-C config/puma.rb`',
+    },
+    {
+      name: 'a type without a colon (Heroku\'s `:?` would take it; Foreman skips it)',
+      text: 'web node web.js',
+      line: 1,
+      message: 'Procfile line 1: expected `type: command`, got `web node web.js`',
+    },
+    {
+      name: 'a type name in another script',
+      text: 'wörker: node worker.js',
+      line: 1,
+      message: 'Procfile line 1: invalid process type `wörker`: use letters, digits, `_` and `-`',
+    },
     { name: 'an empty file', text: '', line: 0, message: 'Procfile declares no process types' },
     {
       name: 'only comments and blank lines',
@@ -186,7 +230,7 @@ describe('findProcfile', () => {
       env: 'staging',
       expected: 'Procfile.staging',
     },
-    { name: 'falls back to Procfile when the variant is missing', files: ['Procfile', 'Procfile.dev'], env: 'prod', expected: 'Procfile' },
+    { name: 'does not fall back to Procfile when the variant is missing', files: ['Procfile', 'Procfile.dev'], env: 'prod', expected: undefined },
     { name: 'names are case-sensitive, as on Heroku', files: ['procfile'], expected: undefined },
   ];
 

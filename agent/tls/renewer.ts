@@ -1,0 +1,51 @@
+/** Renews the agent's certificate when a third of its life is left; the new one is used at once. */
+import type { Logger } from '../../lib/log';
+import { renewCertificate } from '../../lib/join';
+import { validity } from '../../lib/pki';
+import type { StaticCertificateProvider, TlsMaterial } from '../../lib/tls';
+import { saveCredentials } from './agent-credentials';
+
+const CHECK_EVERY_MS = 60 * 60_000;
+const RETRY_MS = 60_000;
+
+export class CertificateRenewer {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private material: TlsMaterial,
+    private readonly provider: StaticCertificateProvider,
+    private readonly opts: { server: string; agentId: string; dataDir: string; logger: Logger },
+  ) {}
+
+  start(): void {
+    void this.check();
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** Whether the certificate is in the last third of its life. */
+  static due(certPem: string, now = Date.now()): boolean {
+    const { notBeforeMs, notAfterMs } = validity(certPem);
+    return now > notAfterMs - (notAfterMs - notBeforeMs) / 3;
+  }
+
+  private async check(): Promise<void> {
+    let next = CHECK_EVERY_MS;
+    if (CertificateRenewer.due(this.material.certPem)) {
+      try {
+        const renewed = await renewCertificate(this.opts.server, this.material, { kind: 'agent', name: this.opts.agentId });
+        saveCredentials(this.opts.dataDir, renewed.material);
+        this.material = renewed.material;
+        this.provider.update(renewed.material);
+        this.opts.logger.info({ notAfter: new Date(renewed.notAfterMs).toISOString() }, 'certificate renewed');
+      } catch (err) {
+        next = RETRY_MS;
+        this.opts.logger.warn({ err: (err as Error).message }, 'certificate renewal failed; retrying in a minute');
+      }
+    }
+    this.timer = setTimeout(() => void this.check(), next);
+    this.timer.unref();
+  }
+}

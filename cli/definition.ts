@@ -1,0 +1,97 @@
+/**
+ * The app's process types from its directory: a Procfile (or its `--env` variant), else a compose
+ * file turned into the equivalent Procfile, since the control plane only knows Procfiles.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { COMPOSE_FILES, ComposeError, parseCompose } from '../lib/compose';
+import { findProcfile, parseProcfile, ProcfileError } from '../lib/procfile';
+import { UserError } from './errors';
+
+/** What deploy sends: the file it came from, Procfile text, and the types that text declares. */
+export interface Definition {
+  name: string;
+  procfileText: string;
+  types: Record<string, string>;
+}
+
+/** The definition file of a directory and what kind it is; `unused` are definition files it shadows. */
+export interface LocatedDefinition {
+  name: string;
+  kind: 'procfile' | 'compose';
+  unused: string[];
+}
+
+/**
+ * Finds the definition file in `dir`: with `env`, `Procfile.<env>` then `Procfile_<env>` and
+ * nothing else (a deploy for an environment must not quietly run the default Procfile); without,
+ * `Procfile`, else the first of COMPOSE_FILES. Throws UserError naming what is missing.
+ */
+export function locateDefinition(dir: string, env?: string): LocatedDefinition {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir} is not a directory`);
+  const files = new Set(fs.readdirSync(dir).filter((file) => isFile(path.join(dir, file))));
+  const composeFiles = COMPOSE_FILES.filter((file) => files.has(file));
+  if (env !== undefined) {
+    const variants = [`Procfile.${env}`, `Procfile_${env}`];
+    const name = findProcfile([...files], env);
+    if (!name) {
+      const present = ['Procfile', ...composeFiles].filter((file) => files.has(file));
+      const note = present.length > 0 ? ` (${present.join(' and ')} ${present.length > 1 ? 'are' : 'is'} used only without --env)` : '';
+      throw new UserError(
+        `no ${variants.join(' or ')} in ${path.resolve(dir)}${note}: add one, or deploy without --env ${env}`,
+      );
+    }
+    return { name, kind: 'procfile', unused: variants.filter((file) => file !== name && files.has(file)) };
+  }
+  if (files.has('Procfile')) return { name: 'Procfile', kind: 'procfile', unused: composeFiles };
+  const [compose, ...others] = composeFiles;
+  if (compose) return { name: compose, kind: 'compose', unused: others };
+  throw new UserError(
+    `no Procfile (or docker-compose.yml) in ${path.resolve(dir)}: add one with a \`type: command\` line per process type`,
+  );
+}
+
+/** Finds and parses the definition file, failing with a UserError that names the file and line or service. */
+export function readDefinition(dir: string, env?: string): Definition {
+  const found = locateDefinition(dir, env);
+  const text = fs.readFileSync(path.join(dir, found.name), 'utf8');
+  if (found.kind === 'procfile') {
+    try {
+      return { name: found.name, procfileText: text, types: parseProcfile(text) };
+    } catch (err) {
+      if (err instanceof ProcfileError) throw new UserError(procfileErrorMessage(found.name, err));
+      throw err;
+    }
+  }
+  let types: Record<string, string>;
+  try {
+    types = parseCompose(text, found.name);
+  } catch (err) {
+    if (err instanceof ComposeError) throw new UserError(err.message);
+    throw err;
+  }
+  const procfileText = composeProcfileText(types, found.name);
+  return { name: found.name, procfileText, types: parseProcfile(procfileText) };
+}
+
+/**
+ * The Procfile equivalent to a compose file's process types. parseCompose only returns one-line
+ * commands and valid type names, so parseProcfile reads this back to the same types.
+ */
+export function composeProcfileText(types: Record<string, string>, fileName: string): string {
+  const lines = Object.entries(types).map(([type, command]) => `${type}: ${command}`);
+  return `# From ${fileName}: each service with a command is a process type.\n${lines.join('\n')}\n`;
+}
+
+/** A ProcfileError's message with the file's real name (`Procfile.staging line 3: …`). */
+export function procfileErrorMessage(fileName: string, err: ProcfileError): string {
+  return err.message.startsWith('Procfile') ? `${fileName}${err.message.slice('Procfile'.length)}` : `${fileName}: ${err.message}`;
+}
+
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile(); // follows symlinks; a dangling one is no file
+  } catch {
+    return false;
+  }
+}

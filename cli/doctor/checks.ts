@@ -1,0 +1,231 @@
+/**
+ * What `cluster doctor` checks in an app directory, as plain results: the definition file, each
+ * process type, each command's programs, `.env`, and whether there is a `web` type.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ComposeError, readComposeServices } from '../../lib/compose';
+import { DotenvError, parseDotenvEntries } from '../../lib/dotenv';
+import { configKeyProblem } from '../../lib/names';
+import { parseProcfile, ProcfileError } from '../../lib/procfile';
+import { locateDefinition, procfileErrorMessage, type LocatedDefinition } from '../definition';
+import { UserError } from '../errors';
+import { commandPrograms, type DynamicUse, type ProgramUse } from './programs';
+
+/** `fail` makes doctor exit 1; `warn` and `info` do not. */
+export type CheckStatus = 'ok' | 'fail' | 'warn' | 'info';
+
+/** One line of doctor's report. */
+export interface CheckResult {
+  status: CheckStatus;
+  message: string;
+}
+
+const SYMBOLS: Record<CheckStatus, string> = { ok: '✓', fail: '✗', warn: '!', info: '·' };
+
+/** The line doctor prints for a result. */
+export function formatCheck(result: CheckResult): string {
+  return `${SYMBOLS[result.status]} ${result.message}`;
+}
+
+/** Every check on `dir`, in report order. `pathEnv` is the PATH programs are looked up on. */
+export function runChecks(dir: string, opts: { env?: string; pathEnv?: string } = {}): CheckResult[] {
+  const results: CheckResult[] = [];
+  const found = checkDefinitionFile(dir, opts.env);
+  results.push(...found.results);
+  if (found.definition) {
+    const text = fs.readFileSync(path.join(dir, found.definition.name), 'utf8');
+    const parsed = found.definition.kind === 'procfile' ? checkProcfile(found.definition.name, text) : checkCompose(found.definition.name, text);
+    results.push(...parsed.results);
+    for (const [type, command] of Object.entries(parsed.types)) results.push(...checkPrograms(dir, type, command, opts.pathEnv ?? ''));
+    if (parsed.parsed) results.push(checkWeb(parsed.types));
+  }
+  if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) results.push(...checkDotenv(dir));
+  return results;
+}
+
+/** Which definition file is used, and which present ones are not. */
+export function checkDefinitionFile(dir: string, env?: string): { results: CheckResult[]; definition?: LocatedDefinition } {
+  let definition: LocatedDefinition;
+  try {
+    definition = locateDefinition(dir, env);
+  } catch (err) {
+    if (err instanceof UserError) return { results: [{ status: 'fail', message: err.message }] };
+    throw err;
+  }
+  const why = env !== undefined ? ` (--env ${env})` : definition.kind === 'compose' ? ' (no Procfile)' : '';
+  const results: CheckResult[] = [{ status: 'ok', message: `${definition.name} found in ${path.resolve(dir)}${why}` }];
+  for (const unused of definition.unused) results.push({ status: 'info', message: `${unused} is not used: ${definition.name} is` });
+  for (const override of ['docker-compose.override.yml', 'docker-compose.override.yaml', 'compose.override.yml', 'compose.override.yaml']) {
+    if (definition.kind === 'compose' && fs.existsSync(path.join(dir, override))) {
+      results.push({ status: 'info', message: `${override} is not read: only ${definition.name} declares process types` });
+    }
+  }
+  return { results, definition };
+}
+
+/**
+ * Parses a Procfile, reporting every malformed line (not only the first) and each good type.
+ * `parsed` is true when the whole file parses.
+ */
+export function checkProcfile(name: string, text: string): { results: CheckResult[]; types: Record<string, string>; parsed: boolean } {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
+  const errors: ProcfileError[] = [];
+  let types: Record<string, string> = {};
+  // parseProcfile stops at the first bad line: blank it (line numbers stay) and parse again.
+  for (;;) {
+    try {
+      types = parseProcfile(lines.join('\n'));
+      break;
+    } catch (err) {
+      if (!(err instanceof ProcfileError)) throw err;
+      if (err.line === 0) {
+        if (errors.length === 0) errors.push(err);
+        break;
+      }
+      errors.push(err);
+      lines[err.line - 1] = '';
+    }
+  }
+  const entries = Object.entries(types);
+  const results: CheckResult[] = errors.map((err) => ({ status: 'fail', message: procfileErrorMessage(name, err) }));
+  if (errors.length === 0) {
+    results.push({ status: 'ok', message: `${name} parses: ${plural(entries.length, 'process type')} (${entries.map(([t]) => t).join(', ')})` });
+  }
+  for (const [type, command] of entries) results.push({ status: 'ok', message: `process type ${type}: ${excerpt(command)}` });
+  return { results, types, parsed: errors.length === 0 };
+}
+
+/** Parses a compose file: the file as a whole, then each service as a process type or a refusal. */
+export function checkCompose(name: string, text: string): { results: CheckResult[]; types: Record<string, string>; parsed: boolean } {
+  let services;
+  try {
+    services = readComposeServices(text, name);
+  } catch (err) {
+    if (err instanceof ComposeError) return { results: [{ status: 'fail', message: err.message }], types: {}, parsed: false };
+    throw err;
+  }
+  const types: Record<string, string> = {};
+  const results: CheckResult[] = [
+    { status: 'ok', message: `${name} parses: ${plural(services.length, 'service')} (${services.map((s) => s.name).join(', ')})` },
+  ];
+  for (const service of services) {
+    if (service.error) {
+      results.push({ status: 'fail', message: service.error.message });
+      continue;
+    }
+    Object.defineProperty(types, service.name, { value: service.command, enumerable: true, writable: true, configurable: true });
+    results.push({ status: 'ok', message: `process type ${service.name} (service on line ${service.line}): ${excerpt(service.command!)}` });
+    if (service.ignored.length > 0) {
+      results.push({
+        status: 'info',
+        message: `service ${service.name}: ${service.ignored.join(', ')} not used here (config comes from \`cluster config:set\`, the port from $PORT)`,
+      });
+    }
+  }
+  return { results, types, parsed: services.every((service) => !service.error) };
+}
+
+/** Whether each program a command starts is in the app's directory or on PATH: warnings, never failures. */
+export function checkPrograms(dir: string, type: string, command: string, pathEnv: string): CheckResult[] {
+  return commandPrograms(command).map((use) => checkProgram(dir, type, use, pathEnv));
+}
+
+function checkProgram(dir: string, type: string, use: ProgramUse | DynamicUse, pathEnv: string): CheckResult {
+  if ('dynamic' in use) return { status: 'info', message: `${type}: \`${use.dynamic}\` is known only at run time; not checked` };
+  const { program, script, cwd } = use;
+  if (program.includes('/')) {
+    const where = located(dir, cwd, program);
+    if (!where) return { status: 'info', message: `${type}: \`${program}\` is relative to a directory only known at run time; not checked` };
+    const problem = fileProblem(where.file, true);
+    if (problem) return { status: 'warn', message: `${type}: \`${program}\` ${problem(where.inApp ? 'in the directory' : 'on this machine')}` };
+    return scriptResult(dir, type, use, `\`${program}\` found${where.inApp ? ' in the directory' : ''}`);
+  }
+  const onPath = pathEnv
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((entry) => path.join(entry, program))
+    .find((file) => !fileProblem(file, true));
+  if (onPath) return scriptResult(dir, type, use, `\`${program}\` found on PATH (${onPath})`);
+  if (script === undefined && cwd !== undefined && !fileProblem(path.join(dir, cwd, program), false)) {
+    return {
+      status: 'warn',
+      message: `${type}: \`${program}\` is in the directory, but the shell looks for it on PATH: write \`./${program}\``,
+    };
+  }
+  return { status: 'warn', message: `${type}: \`${program}\` not found in the directory or on this machine's PATH: the servers that run ${type} need it` };
+}
+
+/** The check on an interpreter's script, once the interpreter itself is found. */
+function scriptResult(dir: string, type: string, use: ProgramUse, programFound: string): CheckResult {
+  if (use.script === undefined) return { status: 'ok', message: `${type}: ${programFound}` };
+  const where = located(dir, use.cwd, use.script);
+  if (!where) return { status: 'ok', message: `${type}: ${programFound}; script \`${use.script}\` not checked (directory known only at run time)` };
+  const problem = fileProblem(where.file, false);
+  if (problem) return { status: 'warn', message: `${type}: ${programFound}, but its script \`${use.script}\` ${problem(where.inApp ? 'in the directory' : 'on this machine')}` };
+  return { status: 'ok', message: `${type}: ${programFound}, and its script \`${use.script}\`` };
+}
+
+function located(dir: string, cwd: string | undefined, file: string): { file: string; inApp: boolean } | undefined {
+  if (path.posix.isAbsolute(file)) return { file, inApp: false };
+  return cwd === undefined ? undefined : { file: path.join(dir, cwd, file), inApp: true };
+}
+
+/** Why `file` cannot be run (or read, for a script) said of a place, or undefined when it can. */
+function fileProblem(file: string, executable: boolean): ((where: string) => string) | undefined {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    return (where) => `is not found ${where}`;
+  }
+  if (!stat.isFile()) return (where) => `${where} is not a file`;
+  if (!executable) return undefined;
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return undefined;
+  } catch {
+    return (where) => `${where} is not executable: run \`chmod +x ${path.basename(file)}\``;
+  }
+}
+
+/** `.env`, when present: it parses, how many variables (never their values), keys worth a warning. */
+export function checkDotenv(dir: string): CheckResult[] {
+  const file = path.join(dir, '.env');
+  if (!fs.existsSync(file)) return [{ status: 'info', message: 'no .env' }];
+  let entries;
+  try {
+    entries = parseDotenvEntries(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (err instanceof DotenvError) return [{ status: 'fail', message: err.message }];
+    return [{ status: 'fail', message: `.env cannot be read: ${(err as Error).message}` }];
+  }
+  const keys = [...new Set(entries.map((entry) => entry.key))];
+  const results: CheckResult[] = [
+    { status: 'ok', message: `.env parses: ${plural(keys.length, 'variable')}${keys.length ? ` (${excerpt(keys.join(', '))})` : ''}` },
+  ];
+  const firstLine = new Map<string, number>();
+  for (const { key, line } of entries) {
+    const problem = configKeyProblem(key);
+    if (problem) results.push({ status: 'warn', message: `.env line ${line}: ${problem}` });
+    const first = firstLine.get(key);
+    if (first !== undefined) results.push({ status: 'warn', message: `.env line ${line}: ${key} is set again (first on line ${first}); the later value wins` });
+    else firstLine.set(key, line);
+  }
+  return results;
+}
+
+/** Whether there is a `web` process type: information only, plenty of apps have none. */
+export function checkWeb(types: Record<string, string>): CheckResult {
+  return Object.hasOwn(types, 'web')
+    ? { status: 'info', message: 'process type web is present' }
+    : { status: 'info', message: 'no process type web (fine for an app that serves no HTTP)' };
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function excerpt(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 99)}…` : text;
+}

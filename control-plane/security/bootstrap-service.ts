@@ -1,0 +1,73 @@
+/** Joining the cluster: the CA for pinning, certificates for join tokens, renewals. */
+import * as grpc from '@grpc/grpc-js';
+import type { BootstrapHandlers } from '../../proto/gen/cluster/bootstrap/Bootstrap';
+import type { Logger } from '../../lib/log';
+import { agentIdProblem } from '../../lib/names';
+import { agentHostName, signCsr, validity, type Identity } from '../../lib/pki';
+import { peerIdentity } from '../../lib/tls';
+import { InvalidArgumentError } from '../errors';
+import { toServiceError } from '../api/status';
+import type { ClusterView } from '../state/cluster-view';
+import type { Security } from './security';
+import { TokenRejectedError, type TokenKind } from './tokens';
+
+/** How long certificates live; agents renew when a third is left. */
+export const CERT_DAYS = { agent: 30, operator: 90 } as const;
+
+function dnsNamesFor(identity: Identity): string[] {
+  return identity.kind === 'agent' ? [agentHostName(identity.name)] : [];
+}
+
+export function bootstrapService(security: Security, view: ClusterView, logger: Logger): BootstrapHandlers {
+  const fail = (err: unknown): Partial<grpc.StatusObject> =>
+    err instanceof TokenRejectedError ? { code: grpc.status.UNAUTHENTICATED, details: err.message } : toServiceError(err, logger);
+
+  const certificate = async (identity: Identity, csrPem: string, extra: { datacenter?: string; labels?: Record<string, string> } = {}) => {
+    const kind = identity.kind === 'operator' ? 'operator' : 'agent';
+    const certPem = await signCsr(security.ca, csrPem, { identity, days: CERT_DAYS[kind], dnsNames: dnsNamesFor(identity) }).catch((err: Error) => {
+      throw new InvalidArgumentError(err.message);
+    });
+    return {
+      cert_pem: certPem,
+      ca_pem: security.ca.certPem,
+      not_after_ms: validity(certPem).notAfterMs,
+      datacenter: extra.datacenter ?? '',
+      labels: extra.labels ?? {},
+    };
+  };
+
+  return {
+    GetCA: (_call, callback) => callback(null, { ca_pem: security.ca.certPem, ca_hash: security.caHash }),
+
+    Join: (call, callback) => {
+      const req = call.request;
+      (async () => {
+        const kind = req.kind as TokenKind;
+        if (kind !== 'agent' && kind !== 'operator') throw new InvalidArgumentError(`unknown kind \`${req.kind}\`: agent or operator`);
+        const problem = agentIdProblem(req.name);
+        if (problem) throw new InvalidArgumentError(problem.replace('agent id', 'name'));
+        if (kind === 'agent' && view.agents.entries.has(view.keys.agent(req.name))) {
+          throw new InvalidArgumentError(`an agent named \`${req.name}\` is registered and alive: choose another --name`);
+        }
+        const token = await security.tokens.consume(req.token, kind);
+        const reply = await certificate({ kind, name: req.name }, req.csr_pem, { datacenter: token.datacenter, labels: token.labels });
+        logger.info({ kind, name: req.name }, 'joined with a token');
+        return reply;
+      })().then((reply) => callback(null, reply), (err: unknown) => callback(fail(err)));
+    },
+
+    Renew: (call, callback) => {
+      const identity = peerIdentity(call);
+      if (!identity || identity.kind === 'control-plane') {
+        return callback({ code: grpc.status.UNAUTHENTICATED, details: 'renewing needs the current certificate' });
+      }
+      certificate(identity, call.request.csr_pem).then(
+        (reply) => {
+          logger.info({ kind: identity.kind, name: identity.name }, 'certificate renewed');
+          callback(null, reply);
+        },
+        (err: unknown) => callback(fail(err)),
+      );
+    },
+  };
+}

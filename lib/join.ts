@@ -1,0 +1,74 @@
+/**
+ * Joining a cluster from a new server or a new operator's machine: fetch the CA, check it
+ * against the pin (`sha256:…`, printed with the token), make a key here, and trade the
+ * token and a signing request for a certificate. The key never leaves this machine.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { bootstrapProto, CHANNEL_OPTIONS } from '../proto/load';
+import { callUnary } from './grpc-call';
+import { caHash, CONTROL_PLANE_NAME, keyAndCsr, type Identity } from './pki';
+import { channelCredentials, StaticCertificateProvider, targetName, type TlsMaterial } from './tls';
+
+/** The CA did not match the pin. */
+export class CaPinMismatchError extends Error {
+  override name = 'CaPinMismatchError';
+}
+
+export interface Joined {
+  material: TlsMaterial;
+  caHash: string;
+  datacenter: string;
+  labels: Record<string, string>;
+  notAfterMs: number;
+}
+
+/** The cluster CA of `server`, checked against `pin` when one is given. */
+export async function fetchCA(server: string, pin?: string): Promise<string> {
+  // Nothing is trusted yet: the CA is fetched unverified and then checked against the pin.
+  const creds = grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false });
+  const client = new (bootstrapProto().Bootstrap)(server, creds, { ...CHANNEL_OPTIONS, ...targetName(CONTROL_PLANE_NAME) });
+  try {
+    const { ca_pem: caPem } = await callUnary(client, 'GetCA', {});
+    const actual = caHash(caPem);
+    if (pin && actual !== pin.trim().toLowerCase()) {
+      throw new CaPinMismatchError(`the control plane at ${server} presented CA ${actual}, not the expected ${pin}: refusing to join`);
+    }
+    return caPem;
+  } finally {
+    client.close();
+  }
+}
+
+/** Trades `token` for a certificate naming `identity`. */
+export async function joinCluster(server: string, token: string, identity: Identity, pin?: string): Promise<Joined> {
+  const caPem = await fetchCA(server, pin);
+  const { keyPem, csrPem } = await keyAndCsr(identity);
+  // From here on the control plane must prove it holds a certificate from that CA.
+  const creds = grpc.credentials.createSsl(Buffer.from(caPem));
+  const client = new (bootstrapProto().Bootstrap)(server, creds, { ...CHANNEL_OPTIONS, ...targetName(CONTROL_PLANE_NAME) });
+  try {
+    const reply = await callUnary(client, 'Join', { token, csr_pem: csrPem, name: identity.name, kind: identity.kind });
+    return {
+      material: { caPem: reply.ca_pem, certPem: reply.cert_pem, keyPem },
+      caHash: caHash(reply.ca_pem),
+      datacenter: reply.datacenter,
+      labels: reply.labels,
+      notAfterMs: reply.not_after_ms,
+    };
+  } finally {
+    client.close();
+  }
+}
+
+/** A fresh certificate for a new key, authenticated by the current certificate. */
+export async function renewCertificate(server: string, current: TlsMaterial, identity: Identity): Promise<{ material: TlsMaterial; notAfterMs: number }> {
+  const { keyPem, csrPem } = await keyAndCsr(identity);
+  const provider = new StaticCertificateProvider(current);
+  const client = new (bootstrapProto().Bootstrap)(server, channelCredentials(provider), { ...CHANNEL_OPTIONS, ...targetName(CONTROL_PLANE_NAME) });
+  try {
+    const reply = await callUnary(client, 'Renew', { csr_pem: csrPem });
+    return { material: { caPem: reply.ca_pem, certPem: reply.cert_pem, keyPem }, notAfterMs: reply.not_after_ms };
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The cluster's certificates: an ECDSA P-256 CA, certificate signing requests made by
+ * agents and operators with keys that never leave them, and the identities certificates
+ * carry. Used by the control plane (signing), agents and the CLI (requesting).
+ */
+import 'reflect-metadata'; // @peculiar/x509 throws on load without it (STACK-NOTES)
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const DAY_MS = 86_400_000;
+
+/** The DNS name control-plane certificates carry; clients check it whatever address they dial. */
+export const CONTROL_PLANE_NAME = 'control-plane.cluster';
+/** The DNS name an agent's certificate carries (the control plane checks it when dialing the agent). */
+export function agentHostName(agentId: string): string {
+  return `${agentId}.agents.cluster`;
+}
+
+export type IdentityKind = 'agent' | 'operator' | 'control-plane';
+
+/** Who a certificate speaks for, from its common name (`agent:web-01`, `operator:alice`, `control-plane`). */
+export interface Identity {
+  kind: IdentityKind;
+  name: string;
+}
+
+export function commonName(identity: Identity): string {
+  return identity.kind === 'control-plane' ? 'control-plane' : `${identity.kind}:${identity.name}`;
+}
+
+export function parseCommonName(cn: string): Identity | undefined {
+  if (cn === 'control-plane') return { kind: 'control-plane', name: 'control-plane' };
+  const m = /^(agent|operator):(.+)$/.exec(cn);
+  return m ? { kind: m[1] as IdentityKind, name: m[2]! } : undefined;
+}
+
+export interface KeyPair {
+  privateKeyPem: string;
+  keys: CryptoKeyPair;
+}
+
+export interface Issued {
+  certPem: string;
+  keyPem: string;
+}
+
+function toPem(der: ArrayBuffer, label: string): string {
+  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN ${label}-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END ${label}-----\n`;
+}
+
+function fromPem(pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+}
+
+export async function generateKeyPair(): Promise<KeyPair> {
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as unknown as webcrypto.CryptoKey);
+  return { keys, privateKeyPem: toPem(pkcs8, 'PRIVATE KEY') };
+}
+
+async function importPrivateKey(pem: string): Promise<CryptoKey> {
+  return (await webcrypto.subtle.importKey('pkcs8', fromPem(pem), ALG, false, ['sign'])) as unknown as CryptoKey;
+}
+
+function serial(): string {
+  const bytes = randomBytes(16);
+  bytes[0]! &= 0x7f; // positive
+  return bytes.toString('hex');
+}
+
+/** A new self-signed cluster CA, valid for ten years. */
+export async function createCA(name = 'cluster CA'): Promise<Issued> {
+  const { keys, privateKeyPem } = await generateKeyPair();
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=${name}`,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 3650 * DAY_MS),
+    signingAlgorithm: ALG,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem'), keyPem: privateKeyPem };
+}
+
+/** `sha256:<hex>` of the CA certificate's DER: the pin new servers check (as kubeadm's). */
+export function caHash(certPem: string): string {
+  return `sha256:${createHash('sha256').update(fromPem(certPem)).digest('hex')}`;
+}
+
+/** A signing request for `identity`, made with the caller's own key. */
+export async function createCsr(identity: Identity, keys: CryptoKeyPair): Promise<string> {
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${commonName(identity)}`, keys, signingAlgorithm: ALG });
+  return csr.toString('pem');
+}
+
+export interface SignOptions {
+  identity: Identity;
+  days: number;
+  dnsNames?: string[];
+  ips?: string[];
+}
+
+/** Signs a CSR with the CA after checking its signature; the CA decides the subject, not the CSR. */
+export async function signCsr(ca: Issued, csrPem: string, opts: SignOptions): Promise<string> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch {
+    throw new Error('the certificate signing request is not valid PEM/PKCS#10');
+  }
+  if (!(await csr.verify())) throw new Error('the certificate signing request is not signed by its own key');
+  return issue(ca, await csr.publicKey.export(), opts);
+}
+
+/** Issues a certificate with a fresh key (for the control plane's own serving certificate). */
+export async function issueWithNewKey(ca: Issued, opts: SignOptions): Promise<Issued> {
+  const { keys, privateKeyPem } = await generateKeyPair();
+  return { certPem: await issue(ca, keys.publicKey, opts), keyPem: privateKeyPem };
+}
+
+async function issue(ca: Issued, publicKey: CryptoKey, opts: SignOptions): Promise<string> {
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const now = Date.now();
+  const names: x509.JsonGeneralName[] = [
+    ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
+  ];
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${commonName(opts.identity)}`,
+    issuer: caCert.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + opts.days * DAY_MS),
+    signingAlgorithm: ALG,
+    publicKey,
+    signingKey: await importPrivateKey(ca.keyPem),
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : []),
+    ],
+  });
+  return cert.toString('pem');
+}
+
+/** When a certificate expires, and when it became valid (ms). */
+export function validity(certPem: string): { notBeforeMs: number; notAfterMs: number } {
+  const cert = new x509.X509Certificate(certPem);
+  return { notBeforeMs: cert.notBefore.getTime(), notAfterMs: cert.notAfter.getTime() };
+}
+
+/**
+ * The identity a peer certificate (DER, as TLS gives it) proves, if the cluster CA signed
+ * it and it is valid now; undefined otherwise.
+ */
+export async function verifyPeer(caPem: string, der: Buffer): Promise<{ identity: Identity; notAfterMs: number } | undefined> {
+  try {
+    const ca = new x509.X509Certificate(caPem);
+    const cert = new x509.X509Certificate(new Uint8Array(der));
+    const now = new Date();
+    if (cert.notBefore > now || cert.notAfter < now) return undefined;
+    if (!(await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }))) return undefined;
+    const cn = /(?:^|,\s*)CN=([^,]+)/.exec(cert.subject)?.[1];
+    const identity = cn ? parseCommonName(cn) : undefined;
+    return identity && { identity, notAfterMs: cert.notAfter.getTime() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Makes a key and a CSR for `identity`. */
+export async function keyAndCsr(identity: Identity): Promise<{ keyPem: string; csrPem: string }> {
+  const { keys, privateKeyPem } = await generateKeyPair();
+  return { keyPem: privateKeyPem, csrPem: await createCsr(identity, keys) };
+}

@@ -1,0 +1,344 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { COMPOSE_FILES, ComposeError, parseCompose, quoteArgv, readComposeServices } from '../../lib/compose';
+
+/** What `sh -c TEXT` passes as argv to a program: printf shows each argument in brackets. */
+function argvOf(shellWords: string, env: Record<string, string> = {}): string[] {
+  const out = execFileSync('/bin/sh', ['-c', `printf '[%s]\\n' ${shellWords}`], { env: { PATH: process.env.PATH, ...env } }).toString();
+  return out.trimEnd().split('\n').map((line) => line.slice(1, -1));
+}
+
+describe('parseCompose: compose files that become process types', () => {
+  const cases: Array<{ name: string; text: string; types: Array<[string, string]> }> = [
+    {
+      name: 'a version 3 Rails app with a Sidekiq worker',
+      text: [
+        "version: '3.8'",
+        'services:',
+        '  web:',
+        '    build: .',
+        "    command: bundle exec rails s -p 3000 -b '0.0.0.0'",
+        '    ports:',
+        '      - "3000:3000"',
+        '    environment:',
+        '      RAILS_ENV: development',
+        '  sidekiq:',
+        '    build: .',
+        '    command: bundle exec sidekiq -C config/sidekiq.yml',
+        '    volumes:',
+        '      - .:/app',
+        '',
+      ].join('\n'),
+      types: [
+        ['web', "bundle exec rails s -p 3000 -b '0.0.0.0'"],
+        ['sidekiq', 'bundle exec sidekiq -C config/sidekiq.yml'],
+      ],
+    },
+    {
+      name: 'a version 2 Django app (the Docker docs example)',
+      text: "version: '2'\nservices:\n  web:\n    build: .\n    command: python manage.py runserver 0.0.0.0:8000\n    volumes:\n      - .:/code\n",
+      types: [['web', 'python manage.py runserver 0.0.0.0:8000']],
+    },
+    {
+      name: 'an unquoted version number and a list command',
+      text: 'version: 3\nservices:\n  web:\n    build: ./\n    command: ["npm", "run", "start"]\n',
+      types: [['web', 'npm run start']],
+    },
+    {
+      name: 'the Compose Specification without `version`, build as a mapping',
+      text: 'services:\n  api:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n    command: node dist/server.js\n',
+      types: [['api', 'node dist/server.js']],
+    },
+    {
+      name: 'an entrypoint list before a command list',
+      text: 'services:\n  worker:\n    build: .\n    entrypoint: ["bundle", "exec"]\n    command: ["sidekiq", "-q", "default"]\n',
+      types: [['worker', 'bundle exec sidekiq -q default']],
+    },
+    {
+      name: 'an entrypoint string before a command string',
+      text: 'services:\n  web:\n    build: .\n    entrypoint: ./docker-entrypoint.sh\n    command: npm start\n',
+      types: [['web', './docker-entrypoint.sh npm start']],
+    },
+    {
+      name: 'an entrypoint alone',
+      text: 'services:\n  clock:\n    build: .\n    entrypoint: ["python", "clock.py"]\n',
+      types: [['clock', 'python clock.py']],
+    },
+    {
+      name: 'an image with a command runs the command here',
+      text: 'services:\n  web:\n    image: node:20-alpine\n    working_dir: /app\n    volumes: [".:/app"]\n    command: sh -c "npm install && npm start"\n',
+      types: [['web', 'sh -c "npm install && npm start"']],
+    },
+    {
+      name: 'an extension field merged into services (anchors and `<<`)',
+      text: [
+        'x-app: &app',
+        '  build: .',
+        '  environment:',
+        '    - NODE_ENV=production',
+        'services:',
+        '  web:',
+        '    <<: *app',
+        '    command: node web.js',
+        '  worker:',
+        '    <<: *app',
+        '    command: node worker.js',
+        '',
+      ].join('\n'),
+      types: [
+        ['web', 'node web.js'],
+        ['worker', 'node worker.js'],
+      ],
+    },
+    {
+      name: 'list items with spaces, quotes and a leading dash keep their boundaries',
+      text: `services:\n  web:\n    build: .\n    command: ["node", "-e", "console.log('a b')", "it's", "", "--x=1"]\n`,
+      types: [['web', `node -e 'console.log('\\''a b'\\'')' 'it'\\''s' '' --x=1`]],
+    },
+    {
+      name: 'numbers in a list keep their text',
+      text: 'services:\n  worker:\n    build: .\n    command: [sleep, 1.50, 010]\n',
+      types: [['worker', 'sleep 1.50 010']],
+    },
+    {
+      name: '`$$` is a literal dollar, `$VAR` is left for the shell, in a string',
+      text: 'services:\n  web:\n    build: .\n    command: sh -c "echo $$HOSTNAME && exec puma -p $PORT" \'$$HOME\'\n',
+      types: [['web', `sh -c "echo \\$HOSTNAME && exec puma -p $PORT" '$HOME'`]],
+    },
+    {
+      name: '`$$` is a literal dollar, `${VAR}` expands as one word, in a list',
+      text: 'services:\n  web:\n    build: .\n    command: ["gunicorn", "-b", "0.0.0.0:${PORT:-8000}", "--name", "$$x"]\n',
+      types: [['web', `gunicorn -b "0.0.0.0:\${PORT:-8000}" --name '$x'`]],
+    },
+    {
+      name: 'a folded block command becomes one line',
+      text: 'services:\n  web:\n    build: .\n    command: >\n      bundle exec puma\n      -C config/puma.rb\n',
+      types: [['web', 'bundle exec puma -C config/puma.rb']],
+    },
+    {
+      name: 'a BOM and Windows line endings',
+      text: '\uFEFFservices:\r\n  web:\r\n    build: .\r\n    command: node web.js\r\n',
+      types: [['web', 'node web.js']],
+    },
+    {
+      name: 'top-level networks, volumes and a null build are ignored',
+      text: 'services:\n  web:\n    build:\n    command: node web.js\n    networks: [front]\nnetworks:\n  front: {}\nvolumes:\n  data:\n',
+      types: [['web', 'node web.js']],
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, () => {
+      const types = parseCompose(c.text);
+      assert.deepEqual(Object.entries(types), c.types);
+    });
+  }
+
+  it('runs exactly the argv of a list command through sh -c', () => {
+    const text = `services:\n  t:\n    build: .\n    command: ["printf", "[%s]\\\\n", "a b", "it's", "", "*", "$$HOME", "\${GREETING}", "x\\"y", "back\\\\slash"]\n`;
+    const command = parseCompose(text).t!;
+    const out = execFileSync('/bin/sh', ['-c', command], { env: { PATH: process.env.PATH, GREETING: 'hello world' } }).toString();
+    assert.deepEqual(out.trimEnd().split('\n'), ['[a b]', "[it's]", '[]', '[*]', '[$HOME]', '[hello world]', '[x"y]', '[back\\slash]']);
+  });
+
+  it('lists the keys it does not use, per service', () => {
+    const [web] = readComposeServices('services:\n  web:\n    image: app\n    build: .\n    command: x\n    ports: ["80:80"]\n    environment: {A: b}\n');
+    assert.deepEqual(web!.ignored, ['image', 'ports', 'environment']);
+    assert.equal(web!.line, 2);
+  });
+
+  it('looks for the file names docker compose looks for', () => {
+    assert.deepEqual(COMPOSE_FILES, ['docker-compose.yml', 'docker-compose.yaml', 'compose.yml', 'compose.yaml']);
+  });
+});
+
+describe('parseCompose: compose files it refuses, naming the line and service', () => {
+  const cases: Array<{ name: string; text: string; message: string; service?: string; line?: number; fileName?: string }> = [
+    {
+      name: 'a database that only names an image',
+      text: 'version: "3"\nservices:\n  web:\n    build: .\n    command: node web.js\n  db:\n    image: postgres:16\n    volumes: [pg:/var/lib/postgresql/data]\n',
+      message:
+        'docker-compose.yml line 6: service `db` only names an image (postgres:16): images are not run by this tool; run it elsewhere or give it a `command`',
+      service: 'db',
+      line: 6,
+    },
+    {
+      name: 'a service built from another directory',
+      text: 'services:\n  api:\n    build: ./api\n    command: npm start\n',
+      message:
+        'docker-compose.yml line 2: service `api` builds `./api`: only the deployed directory is run (`build: .`); deploy that directory on its own or build from `.`',
+      service: 'api',
+      line: 2,
+    },
+    {
+      name: 'a build mapping with another context',
+      text: 'services:\n  web:\n    build:\n      context: ../shared\n    command: x\n',
+      message:
+        'docker-compose.yml line 2: service `web` builds `../shared`: only the deployed directory is run (`build: .`); deploy that directory on its own or build from `.`',
+      service: 'web',
+      line: 2,
+    },
+    {
+      name: 'a built service that relies on the Dockerfile CMD',
+      text: 'services:\n  web:\n    build: .\n    ports: ["3000:3000"]\n',
+      message: "docker-compose.yml line 2: service `web` has no `command` to run: add one (the Dockerfile's CMD is not read)",
+      service: 'web',
+      line: 2,
+    },
+    {
+      name: 'the legacy version 1 format',
+      text: 'web:\n  build: .\n  command: python app.py\n  links:\n    - redis\nredis:\n  image: redis\n',
+      message:
+        'docker-compose.yml uses the legacy version 1 format (services at the top level): use version 2 or 3, with the services under `services:`',
+    },
+    {
+      name: 'an unsupported version',
+      text: 'version: "1.0"\nservices:\n  web:\n    command: x\n',
+      message: 'docker-compose.yml line 1: version 1.0 is not supported: use version 2 or 3 (services under `services:`)',
+      line: 1,
+    },
+    {
+      name: 'YAML indented with a tab',
+      text: 'services:\n\tweb:\n\t\tcommand: x\n',
+      message: 'docker-compose.yml line 2: not valid YAML: Tabs are not allowed as indentation',
+      line: 2,
+    },
+    {
+      name: 'an unclosed flow list',
+      text: 'services:\n  web:\n    build: .\n    command: ["node", "web.js"\n  worker:\n    command: x\n',
+      message: 'docker-compose.yml line 5: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+      line: 5,
+    },
+    {
+      name: 'a service declared twice',
+      text: 'services:\n  web:\n    command: a\n  web:\n    command: b\n',
+      message: 'docker-compose.yml line 4: not valid YAML: Map keys must be unique',
+      line: 4,
+    },
+    {
+      name: 'no services, only networks',
+      text: 'version: "3"\nnetworks:\n  default:\n    external: true\n',
+      message: 'docker-compose.yml has no `services:`: declare each process as a service with a `command`',
+    },
+    {
+      name: 'an empty services mapping',
+      text: 'services: {}\n',
+      message: 'docker-compose.yml line 1: `services` is empty: declare each process as a service with a `command`',
+      line: 1,
+    },
+    {
+      name: 'services as a list',
+      text: 'services:\n  - web\n',
+      message: 'docker-compose.yml line 1: `services` must map service names to services',
+      line: 1,
+    },
+    {
+      name: 'a service name that is not a process type name',
+      text: 'services:\n  web.api:\n    build: .\n    command: x\n',
+      message: 'docker-compose.yml line 2: service `web.api` is not a valid process type name: use letters, digits, `_` and `-`',
+      service: 'web.api',
+      line: 2,
+    },
+    {
+      name: 'a service that extends another',
+      text: 'services:\n  base:\n    build: .\n    command: x\n  web:\n    extends: base\n',
+      message: 'docker-compose.yml line 5: service `web` uses `extends`, which this tool does not follow: write its `command` in the service itself',
+      service: 'web',
+      line: 5,
+    },
+    {
+      name: 'a command that is a mapping',
+      text: 'services:\n  web:\n    build: .\n    command:\n      run: x\n',
+      message: 'docker-compose.yml line 2: service `web` has a `command` that is neither a string nor a list of strings',
+      service: 'web',
+      line: 2,
+    },
+    {
+      name: 'a command over several lines',
+      text: 'services:\n  web:\n    build: .\n    command: |\n      ./migrate\n      ./serve\n',
+      message:
+        'docker-compose.yml line 2: service `web` has a command over several lines, which a Procfile line cannot hold: join them with `&&` or move them into a script',
+      service: 'web',
+      line: 2,
+    },
+    {
+      name: 'a service that is a string',
+      text: 'services:\n  web: node web.js\n',
+      message: 'docker-compose.yml line 2: service `web` must be a mapping with a `command`',
+      service: 'web',
+      line: 2,
+    },
+    {
+      name: 'a service with neither image, build nor command',
+      text: 'services:\n  web:\n    ports: ["80:80"]\n',
+      message: 'docker-compose.yml line 2: service `web` has no `command`: add one',
+      service: 'web',
+      line: 2,
+    },
+    {
+      name: 'a list as the whole file',
+      text: '- web\n- worker\n',
+      message: 'docker-compose.yml is not a Compose file: expected a mapping with `services:`',
+      line: 1,
+    },
+    { name: 'an empty file', text: '', message: 'docker-compose.yml is empty: declare each process as a service with a `command` under `services:`' },
+    {
+      name: 'an image-only service, named by the file it is in',
+      text: 'services:\n  cache:\n    image: redis:7\n',
+      fileName: 'compose.yaml',
+      message:
+        'compose.yaml line 2: service `cache` only names an image (redis:7): images are not run by this tool; run it elsewhere or give it a `command`',
+      service: 'cache',
+      line: 2,
+    },
+  ];
+
+  for (const c of cases) {
+    it(`refuses ${c.name}`, () => {
+      assert.throws(
+        () => parseCompose(c.text, c.fileName),
+        (err: unknown) => {
+          assert.ok(err instanceof ComposeError);
+          assert.equal(err.message, c.message);
+          assert.equal(err.service, c.service);
+          assert.equal(err.line, c.line);
+          return true;
+        },
+      );
+    });
+  }
+
+  it('reports every refused service, not only the first', () => {
+    const services = readComposeServices('services:\n  web:\n    build: .\n    command: x\n  db:\n    image: postgres\n  cache:\n    image: redis\n');
+    assert.deepEqual(
+      services.map((s) => [s.name, s.command, s.error?.line]),
+      [
+        ['web', 'x', undefined],
+        ['db', undefined, 5],
+        ['cache', undefined, 7],
+      ],
+    );
+  });
+});
+
+describe('quoteArgv', () => {
+  const cases: string[][] = [
+    ['node', 'server.js'],
+    ['echo', 'a b', "it's", '', '$HOME', '`id`', '"', '\\', '*', '#x', 'a\tb', '~'],
+    ['FOO=bar', 'x=1'],
+    ['if', 'then'],
+  ];
+  for (const argv of cases) {
+    it(`sh -c runs exactly ${JSON.stringify(argv)}`, () => {
+      // printf stands in for argv[0]: whatever the first word is, it must stay one plain word.
+      assert.deepEqual(argvOf(quoteArgv(argv)), argv);
+    });
+  }
+
+  it('leaves plain words bare and quotes an assignment or keyword in first position', () => {
+    assert.equal(quoteArgv(['bundle', 'exec', 'puma', '-C', 'config/puma.rb', '--bind=tcp://0.0.0.0:3000']), 'bundle exec puma -C config/puma.rb --bind=tcp://0.0.0.0:3000');
+    assert.equal(quoteArgv(['FOO=bar', 'x']), "'FOO=bar' x");
+    assert.equal(quoteArgv(['if']), "'if'");
+  });
+});

@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { composeProcfileText, locateDefinition, readDefinition } from '../../cli/definition';
+import { UserError } from '../../cli/errors';
+import { parseProcfile } from '../../lib/procfile';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-definition-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+let count = 0;
+/** A fresh app directory holding `files`. */
+function appDir(files: Record<string, string>): string {
+  const dir = path.join(root, `app-${++count}`);
+  fs.mkdirSync(dir);
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+function userError(fn: () => unknown, message: string): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof UserError, `expected a UserError, got ${String(err)}`);
+    assert.equal(err.message, message);
+    return true;
+  });
+}
+
+describe('readDefinition: which file', () => {
+  it('reads the Procfile', () => {
+    const dir = appDir({ Procfile: 'web: node web.js\nworker: node worker.js\n', 'package.json': '{}' });
+    assert.deepEqual(readDefinition(dir), {
+      name: 'Procfile',
+      procfileText: 'web: node web.js\nworker: node worker.js\n',
+      types: { web: 'node web.js', worker: 'node worker.js' },
+    });
+  });
+
+  it('reads Procfile.<env> with --env', () => {
+    const dir = appDir({ Procfile: 'web: a', 'Procfile.staging': 'web: b' });
+    assert.equal(readDefinition(dir, 'staging').types.web, 'b');
+  });
+
+  it('reads Procfile_<env> with --env (Cloud 66 spelling)', () => {
+    const dir = appDir({ Procfile: 'web: a', Procfile_production: 'web: c' });
+    assert.deepEqual(readDefinition(dir, 'production').name, 'Procfile_production');
+  });
+
+  it('prefers Procfile.<env> when both spellings exist', () => {
+    const dir = appDir({ 'Procfile.staging': 'web: dot', Procfile_staging: 'web: underscore' });
+    assert.equal(readDefinition(dir, 'staging').types.web, 'dot');
+    assert.deepEqual(locateDefinition(dir, 'staging').unused, ['Procfile_staging']);
+  });
+
+  it('does not fall back to Procfile when --env names a missing variant', () => {
+    const dir = appDir({ Procfile: 'web: a', 'Procfile.dev': 'web: d' });
+    userError(
+      () => readDefinition(dir, 'prod'),
+      `no Procfile.prod or Procfile_prod in ${dir} (Procfile is used only without --env): add one, or deploy without --env prod`,
+    );
+  });
+
+  it('ignores Procfile variants without --env', () => {
+    const dir = appDir({ 'Procfile.dev': 'web: d' });
+    userError(
+      () => readDefinition(dir),
+      `no Procfile (or docker-compose.yml) in ${dir}: add one with a \`type: command\` line per process type`,
+    );
+  });
+
+  it('reads a compose file when there is no Procfile', () => {
+    const dir = appDir({ 'docker-compose.yml': 'version: "3"\nservices:\n  web:\n    build: .\n    command: node web.js\n' });
+    const definition = readDefinition(dir);
+    assert.equal(definition.name, 'docker-compose.yml');
+    assert.deepEqual(definition.types, { web: 'node web.js' });
+    assert.match(definition.procfileText, /^web: node web\.js$/m);
+  });
+
+  for (const name of ['docker-compose.yaml', 'compose.yml', 'compose.yaml']) {
+    it(`reads ${name} too`, () => {
+      const dir = appDir({ [name]: 'services:\n  worker:\n    build: .\n    command: ["node", "worker.js"]\n' });
+      assert.deepEqual(readDefinition(dir), {
+        name,
+        procfileText: `# From ${name}: each service with a command is a process type.\nworker: node worker.js\n`,
+        types: { worker: 'node worker.js' },
+      });
+    });
+  }
+
+  it('uses the Procfile when a compose file is there too', () => {
+    const dir = appDir({ Procfile: 'web: from-procfile', 'docker-compose.yml': 'services:\n  web:\n    build: .\n    command: from-compose\n' });
+    assert.deepEqual(readDefinition(dir).types, { web: 'from-procfile' });
+    assert.deepEqual(locateDefinition(dir).unused, ['docker-compose.yml']);
+  });
+
+  it('says what to add when there is nothing', () => {
+    const dir = appDir({ 'index.js': '' });
+    userError(
+      () => readDefinition(dir),
+      `no Procfile (or docker-compose.yml) in ${dir}: add one with a \`type: command\` line per process type`,
+    );
+  });
+
+  it('does not take a directory named Procfile for a Procfile', () => {
+    const dir = appDir({});
+    fs.mkdirSync(path.join(dir, 'Procfile'));
+    userError(
+      () => readDefinition(dir),
+      `no Procfile (or docker-compose.yml) in ${dir}: add one with a \`type: command\` line per process type`,
+    );
+  });
+
+  it('refuses a path that is not a directory', () => {
+    const file = path.join(appDir({ x: '' }), 'x');
+    userError(() => readDefinition(file), `${file} is not a directory`);
+  });
+});
+
+describe('readDefinition: errors name the file and the line or service', () => {
+  it('a malformed Procfile line', () => {
+    const dir = appDir({ Procfile: 'web: a\nnonsense\n' });
+    userError(() => readDefinition(dir), 'Procfile line 2: expected `type: command`, got `nonsense`');
+  });
+
+  it('a malformed line in a variant, under its own name', () => {
+    const dir = appDir({ 'Procfile.staging': '\n\nweb:\n' });
+    userError(() => readDefinition(dir, 'staging'), 'Procfile.staging line 3: process type `web` has no command');
+  });
+
+  it('an empty variant', () => {
+    const dir = appDir({ Procfile_ci: '# nothing\n' });
+    userError(() => readDefinition(dir, 'ci'), 'Procfile_ci declares no process types');
+  });
+
+  it('an image-only compose service', () => {
+    const dir = appDir({ 'compose.yaml': 'services:\n  web:\n    build: .\n    command: x\n  db:\n    image: postgres:16\n' });
+    userError(
+      () => readDefinition(dir),
+      'compose.yaml line 5: service `db` only names an image (postgres:16): images are not run by this tool; run it elsewhere or give it a `command`',
+    );
+  });
+
+  it('a compose file that is not YAML', () => {
+    const dir = appDir({ 'docker-compose.yml': 'services:\n  web: [\n' });
+    assert.throws(() => readDefinition(dir), (err: unknown) => err instanceof UserError && /^docker-compose\.yml line \d+: not valid YAML: /.test(err.message));
+  });
+});
+
+describe('compose → Procfile round trip', () => {
+  const compose = [
+    'services:',
+    '  web:',
+    '    build: .',
+    `    command: ["bundle", "exec", "puma", "-b", "tcp://0.0.0.0:\${PORT}", "--tag", "it's a \\"test\\""]`,
+    '  worker:',
+    '    build: .',
+    '    entrypoint: ["/usr/bin/env", "A=1 2"]',
+    '    command: sidekiq -q "default queue" -q low',
+    '  echo:',
+    '    build: .',
+    `    command: ["printf", "[%s]\\\\n", "a  b", "", "$$HOME", "#hash", "x;y|z&&w", "\${GREETING}"]`,
+    '  clock:',
+    '    build: .',
+    '    command: "  node clock.js  "',
+    '',
+  ].join('\n');
+
+  it('parseProcfile reads the synthesised Procfile back to the same types', () => {
+    const dir = appDir({ 'docker-compose.yml': compose });
+    const definition = readDefinition(dir);
+    assert.deepEqual(Object.keys(definition.types), ['web', 'worker', 'echo', 'clock']);
+    assert.deepEqual(parseProcfile(definition.procfileText), definition.types);
+    assert.deepEqual(parseProcfile(composeProcfileText(definition.types, 'x')), definition.types);
+    assert.equal(definition.types.clock, 'node clock.js');
+    assert.equal(definition.types.worker, `/usr/bin/env 'A=1 2' sidekiq -q "default queue" -q low`);
+  });
+
+  it('the command from the Procfile runs the list argv exactly, variables expanded at run time', () => {
+    const dir = appDir({ 'docker-compose.yml': compose });
+    const command = parseProcfile(readDefinition(dir).procfileText).echo!;
+    const out = execFileSync('/bin/sh', ['-c', command], { env: { PATH: process.env.PATH, GREETING: 'hi  there', HOME: '/nowhere' } });
+    assert.deepEqual(out.toString().trimEnd().split('\n'), ['[a  b]', '[]', '[$HOME]', '[#hash]', '[x;y|z&&w]', '[hi  there]']);
+  });
+});

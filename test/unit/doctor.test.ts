@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { checkDotenv, checkProcfile, formatCheck, runChecks, type CheckResult } from '../../cli/doctor/checks';
+import { commandPrograms } from '../../cli/doctor/programs';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-doctor-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+// A PATH of our own, so what is "found on PATH" does not depend on the machine.
+const binDir = path.join(root, 'bin');
+fs.mkdirSync(binDir);
+for (const program of ['node', 'bundle', 'sh', 'python3']) fs.writeFileSync(path.join(binDir, program), '#!/bin/sh\n', { mode: 0o755 });
+const PATH_ENV = binDir;
+
+let count = 0;
+/** A fresh app directory; a file whose content starts with `#!` is made executable. */
+function appDir(files: Record<string, string>): string {
+  const dir = path.join(root, `app-${++count}`);
+  for (const [name, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), text, { mode: text.startsWith('#!') ? 0o755 : 0o644 });
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function lines(results: CheckResult[]): string[] {
+  return results.map(formatCheck);
+}
+
+describe('cluster doctor checks', () => {
+  it('passes a good Procfile app, one line per check', () => {
+    const dir = appDir({
+      Procfile: '# the shop\nweb: bundle exec puma -C config/puma.rb\nworker: cd app && exec node worker.js 2>&1\nrelease: ./bin/release\n',
+      'app/worker.js': '',
+      'bin/release': '#!/bin/sh\n',
+      '.env': 'DATABASE_URL=postgres://secret@db/shop\nexport SECRET="hunter2"\n',
+    });
+    assert.deepEqual(lines(runChecks(dir, { pathEnv: PATH_ENV })), [
+      `✓ Procfile found in ${dir}`,
+      '✓ Procfile parses: 3 process types (web, worker, release)',
+      '✓ process type web: bundle exec puma -C config/puma.rb',
+      '✓ process type worker: cd app && exec node worker.js 2>&1',
+      '✓ process type release: ./bin/release',
+      `✓ web: \`bundle\` found on PATH (${binDir}/bundle)`,
+      `✓ worker: \`node\` found on PATH (${binDir}/node), and its script \`worker.js\``,
+      '✓ release: `./bin/release` found in the directory',
+      '· process type web is present',
+      '✓ .env parses: 2 variables (DATABASE_URL, SECRET)',
+    ]);
+  });
+
+  it('never prints .env values', () => {
+    const dir = appDir({ Procfile: 'web: node x.js', 'x.js': '', '.env': 'TOKEN=hunter2\nPORT=1234\n' });
+    const output = lines(runChecks(dir, { pathEnv: PATH_ENV })).join('\n');
+    assert.doesNotMatch(output, /hunter2|1234/);
+  });
+
+  it('lists every bad Procfile line with ✗ and still checks the good ones', () => {
+    const dir = appDir({ Procfile: 'web: node web.js\nworker node worker.js\nclock:\nweb: again\nbad.type: x\n', 'web.js': '' });
+    const results = runChecks(dir, { pathEnv: PATH_ENV });
+    assert.deepEqual(lines(results), [
+      `✓ Procfile found in ${dir}`,
+      '✗ Procfile line 2: expected `type: command`, got `worker node worker.js`',
+      '✗ Procfile line 3: process type `clock` has no command',
+      '✗ Procfile line 4: process type `web` is already defined on line 1',
+      '✗ Procfile line 5: invalid process type `bad.type`: use letters, digits, `_` and `-`',
+      '✓ process type web: node web.js',
+      `✓ web: \`node\` found on PATH (${binDir}/node), and its script \`web.js\``,
+      '· no .env',
+    ]);
+  });
+
+  it('warns, without failing, about programs and scripts it cannot find', () => {
+    const dir = appDir({
+      Procfile: [
+        'web: gunicorn app:app',
+        'worker: python3 worker.py',
+        'clock: ./clock',
+        'job: job.sh',
+        'dyn: $SERVER --port $PORT',
+        'release: /nonexistent/bin/migrate',
+      ].join('\n'),
+      clock: 'not executable',
+      'job.sh': '#!/bin/sh\n',
+    });
+    const results = runChecks(dir, { pathEnv: PATH_ENV });
+    assert.deepEqual(
+      lines(results.filter((r) => r.status !== 'ok')),
+      [
+        "! web: `gunicorn` not found in the directory or on this machine's PATH: the servers that run web need it",
+        `! worker: \`python3\` found on PATH (${binDir}/python3), but its script \`worker.py\` is not found in the directory`,
+        '! clock: `./clock` in the directory is not executable: run `chmod +x clock`',
+        '! job: `job.sh` is in the directory, but the shell looks for it on PATH: write `./job.sh`',
+        '· dyn: `$SERVER` is known only at run time; not checked',
+        '! release: `/nonexistent/bin/migrate` is not found on this machine',
+        '· no process type web (fine for an app that serves no HTTP)',
+        '· no .env',
+      ],
+    );
+    assert.ok(results.every((r) => r.status !== 'fail'));
+  });
+
+  it('fails when there is no definition file, and still checks .env', () => {
+    const dir = appDir({ '.env': 'A=1\nnot an assignment\n' });
+    assert.deepEqual(lines(runChecks(dir, { pathEnv: PATH_ENV })), [
+      `✗ no Procfile (or docker-compose.yml) in ${dir}: add one with a \`type: command\` line per process type`,
+      '✗ .env line 2: expected `KEY=value`, got `not an assignment`',
+    ]);
+  });
+
+  it('with --env, checks the variant and names what it did not use', () => {
+    const dir = appDir({ Procfile: 'web: nope', 'Procfile.staging': 'web: node web.js', Procfile_staging: 'web: x', 'web.js': '' });
+    assert.deepEqual(lines(runChecks(dir, { env: 'staging', pathEnv: PATH_ENV })).slice(0, 3), [
+      `✓ Procfile.staging found in ${dir} (--env staging)`,
+      '· Procfile_staging is not used: Procfile.staging is',
+      '✓ Procfile.staging parses: 1 process type (web)',
+    ]);
+    assert.deepEqual(lines(runChecks(dir, { env: 'prod', pathEnv: PATH_ENV }))[0], `✗ no Procfile.prod or Procfile_prod in ${dir} (Procfile is used only without --env): add one, or deploy without --env prod`);
+  });
+
+  it('checks a compose-only directory service by service', () => {
+    const dir = appDir({
+      'docker-compose.yml': [
+        'version: "3.8"',
+        'services:',
+        '  web:',
+        '    build: .',
+        '    command: ["node", "server.js"]',
+        '    ports: ["3000:3000"]',
+        '    environment:',
+        '      NODE_ENV: production',
+        '  db:',
+        '    image: postgres:16',
+        '',
+      ].join('\n'),
+      'docker-compose.override.yml': 'services: {}\n',
+      'server.js': '',
+    });
+    const results = runChecks(dir, { pathEnv: PATH_ENV });
+    assert.deepEqual(lines(results), [
+      `✓ docker-compose.yml found in ${dir} (no Procfile)`,
+      '· docker-compose.override.yml is not read: only docker-compose.yml declares process types',
+      '✓ docker-compose.yml parses: 2 services (web, db)',
+      '✓ process type web (service on line 3): node server.js',
+      '· service web: ports, environment not used here (config comes from `cluster config:set`, the port from $PORT)',
+      '✗ docker-compose.yml line 9: service `db` only names an image (postgres:16): images are not run by this tool; run it elsewhere or give it a `command`',
+      `✓ web: \`node\` found on PATH (${binDir}/node), and its script \`server.js\``,
+      '· no .env',
+    ]);
+  });
+
+  it('fails a compose file that is not YAML', () => {
+    const dir = appDir({ 'compose.yaml': 'services:\n  web:\n\tcommand: x\n' });
+    const results = runChecks(dir, { pathEnv: PATH_ENV });
+    assert.equal(results[1]!.status, 'fail');
+    assert.match(results[1]!.message, /^compose\.yaml line 3: not valid YAML: /);
+  });
+
+  it('mentions a compose file the Procfile shadows', () => {
+    const dir = appDir({ Procfile: 'web: node web.js', 'web.js': '', 'compose.yml': 'services: {}\n' });
+    assert.equal(formatCheck(runChecks(dir, { pathEnv: PATH_ENV })[1]!), '· compose.yml is not used: Procfile is');
+  });
+
+  it('checkProcfile counts an empty Procfile as a failure', () => {
+    assert.deepEqual(lines(checkProcfile('Procfile', '# todo\n').results), ['✗ Procfile declares no process types']);
+  });
+
+  it('checkDotenv warns about platform variables and keys set twice', () => {
+    const dir = appDir({ '.env': 'PORT=5000\nA=1\n\nA=2\n' });
+    assert.deepEqual(lines(checkDotenv(dir)), [
+      '✓ .env parses: 2 variables (PORT, A)',
+      '! .env line 1: `PORT` is set by the platform for every instance and cannot be configured',
+      '! .env line 4: A is set again (first on line 2); the later value wins',
+    ]);
+  });
+});
+
+describe('commandPrograms: the programs a command starts', () => {
+  const cases: Array<[string, unknown[]]> = [
+    ['bundle exec puma -C config/puma.rb', [{ program: 'bundle', cwd: '.' }]],
+    ['./release-tasks.sh', [{ program: './release-tasks.sh', cwd: '.' }]],
+    ['RAILS_ENV=production PORT=1 exec bin/rails server', [{ program: 'bin/rails', cwd: '.' }]],
+    ['env -i A=1 node --max-old-space-size=512 dist/main.js', [{ program: 'node', script: 'dist/main.js', cwd: '.' }]],
+    ['node -r dotenv/config server', [{ program: 'node', cwd: '.' }]],
+    ['python3 -m http.server $PORT', [{ program: 'python3', cwd: '.' }]],
+    ['sh -c "cd web && exec ./serve"', [{ program: 'sh', cwd: '.' }, { program: './serve', cwd: 'web' }]],
+    ['cd app && node index.js 2>&1 | tee -a log.txt # trailing', [{ program: 'node', script: 'index.js', cwd: 'app' }, { program: 'tee', cwd: 'app' }]],
+    ['cd $APP_DIR && ./run', [{ program: './run', cwd: undefined }]],
+    ['"$BIN" serve', [{ dynamic: '$BIN' }]],
+    ['echo $(date) > started; exec java -jar app.jar>log', [{ program: 'java', cwd: '.' }]],
+    ['if test -f x; then ruby a.rb; fi', [{ program: 'ruby', script: 'a.rb', cwd: '.' }]],
+    ["'/opt/my app/run' --flag", [{ program: '/opt/my app/run', cwd: '.' }]],
+  ];
+  for (const [command, expected] of cases) {
+    it(command, () => assert.deepEqual(commandPrograms(command), expected));
+  }
+});
+
+describe('cluster doctor on the command line', () => {
+  const main = path.resolve(__dirname, '../../cli/main.js');
+  const registered = fs.existsSync(main) && fs.readFileSync(main, 'utf8').includes('registerDoctor');
+  const skip = registered ? false : '`doctor` is not registered in cli/main.ts yet (registerDoctor from cli/commands/doctor)';
+
+  it('prints one line per check and exits 0 for a good directory, 1 for a bad one', { skip }, () => {
+    const good = appDir({ Procfile: 'web: node web.js\n', 'web.js': '' });
+    const ok = spawnSync(process.execPath, [main, 'doctor', good], { encoding: 'utf8', env: { ...process.env, PATH: `${PATH_ENV}${path.delimiter}${process.env.PATH}` } });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /^✓ Procfile found in /m);
+    assert.match(ok.stdout, /^✓ Procfile parses: 1 process type \(web\)$/m);
+
+    const bad = appDir({ Procfile: 'web: node web.js\noops\n' });
+    const failed = spawnSync(process.execPath, [main, 'doctor', bad], { encoding: 'utf8' });
+    assert.equal(failed.status, 1, failed.stderr);
+    assert.match(failed.stdout, /^✗ Procfile line 2: expected `type: command`, got `oops`$/m);
+
+    const variant = spawnSync(process.execPath, [main, 'doctor', good, '--env', 'prod'], { encoding: 'utf8' });
+    assert.equal(variant.status, 1);
+    assert.match(variant.stdout, /^✗ no Procfile\.prod or Procfile_prod in /m);
+  });
+});
