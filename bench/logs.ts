@@ -97,6 +97,9 @@ interface RunResult {
   delivery: Delivery[];
 }
 
+/** What to undo, last first, at the end of a run or on failure or Ctrl-C. */
+const cleanups: Array<() => Promise<void>> = [];
+
 // ---- the workload ----------------------------------------------------------------------
 
 const WRITER = path.join(__dirname, 'log-writer.js');
@@ -271,6 +274,7 @@ function deliveryFigures(
 async function clusterDelivery(cluster: BenchCluster, agent: Daemon, signals: string, type: 'flood' | 'paced', lines: number): Promise<Delivery> {
   const ids = Array.from({ length: K }, (_, i) => `${type}.${i + 1}`);
   const follower = startFollower(cluster);
+  cleanups.push(() => stopChild(follower, 'SIGKILL'));
   const reader = new DeliveryReader(follower.stdout!, true);
   try {
     await cluster.ok(['scale', `${type}=${K}`, '-a', APP]);
@@ -322,6 +326,7 @@ async function pm2Delivery(pm2: Pm2, god: number, dir: string, signals: string):
   const phase = 'pm2flood';
   const ids = Array.from({ length: K }, (_, i) => `pf.${i + 1}`);
   const follower = pm2.follow();
+  cleanups.push(() => stopChild(follower, 'SIGKILL'));
   const reader = new DeliveryReader(follower.stdout!, false);
   try {
     await sleep(1000); // `pm2 logs` has no "connected" signal; the hellos below prove it
@@ -352,8 +357,6 @@ async function pm2Delivery(pm2: Pm2, god: number, dir: string, signals: string):
 }
 
 // ---- one run ---------------------------------------------------------------------------
-
-const cleanups: Array<() => Promise<void>> = [];
 
 async function cleanUp(): Promise<void> {
   while (cleanups.length > 0) {

@@ -12,6 +12,7 @@ import { registerLogs } from './commands/logs';
 import { registerRun } from './commands/run';
 import { registerTokens } from './commands/tokens';
 import { registerLogin } from './commands/login';
+import { registerDoctor } from './commands/doctor';
 import { registerPs } from './commands/ps';
 import { registerReleases, registerRollback } from './commands/releases';
 import { registerConfig } from './commands/config';
@@ -40,6 +41,7 @@ for (const register of [
   registerRun,
   registerTokens,
   registerLogin,
+  registerDoctor,
   registerAgents,
   registerAgent,
   registerControlPlane,

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInfo';
-import { findProcfile, parseProcfile, ProcfileError } from '../../lib/procfile';
+import { readDefinition } from '../definition';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
@@ -12,23 +12,6 @@ import { packDirectory } from '../pack';
 import { waitForFormation } from '../wait-formation';
 
 const CHUNK = 256 * 1024;
-
-/** Finds and parses the definition file, failing with the file and line named. */
-export function readProcfile(dir: string, env?: string): { name: string; text: string; types: Record<string, string> } {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir} is not a directory`);
-  const name = findProcfile(fs.readdirSync(dir), env);
-  if (!name) {
-    const wanted = env ? `Procfile.${env} or Procfile_${env}` : 'Procfile';
-    throw new UserError(`no ${wanted} in ${path.resolve(dir)}: add one with a \`type: command\` line per process type`);
-  }
-  const text = fs.readFileSync(path.join(dir, name), 'utf8');
-  try {
-    return { name, text, types: parseProcfile(text) };
-  } catch (err) {
-    if (err instanceof ProcfileError) throw new UserError(`${name}: ${err.message}`);
-    throw err;
-  }
-}
 
 function upload(api: ClusterApiClient, meta: object, file: string): Promise<ReleaseInfo__Output> {
   return new Promise((resolve, reject) => {
@@ -56,13 +39,14 @@ export async function deployDirectory(
   dir: string,
   opts: { env?: string; message?: string; quiet?: boolean } = {},
 ): Promise<ReleaseInfo__Output> {
-  const procfile = readProcfile(dir, opts.env);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir} is not a directory`);
+  const definition = readDefinition(dir, opts.env);
   const slug = await packDirectory(dir);
   try {
     if (!opts.quiet) process.stderr.write(`Uploading ${path.resolve(dir)} (${(slug.size / 1024).toFixed(1)} KiB) to ${app}…\n`);
     return await upload(
       api,
-      { app, procfile: procfile.text, procfile_name: procfile.name, description: opts.message ?? '', size: String(slug.size) },
+      { app, procfile: definition.procfileText, procfile_name: definition.name, description: opts.message ?? '', size: String(slug.size) },
       slug.file,
     );
   } finally {
@@ -73,7 +57,7 @@ export async function deployDirectory(
 export function registerDeploy(program: Command): void {
   appOption(program.command('deploy [dir]'))
     .description('upload DIR (default .) as a new release; its Procfile declares the process types')
-    .option('--env <name>', 'use Procfile.<name> (or Procfile_<name>) instead of Procfile')
+    .option('--env <name>', 'use Procfile.<name> (or Procfile_<name>) instead of Procfile (or docker-compose.yml)')
     .option('-m, --message <text>', 'release description')
     .option('--wait', 'follow the rollout until every instance runs the new release')
     .action(async (dir: string | undefined, opts: { app?: string; env?: string; message?: string; wait?: boolean }, cmd: Command) =>

@@ -78,7 +78,7 @@ describe('cluster doctor checks', () => {
   it('warns, without failing, about programs and scripts it cannot find', () => {
     const dir = appDir({
       Procfile: [
-        'web: gunicorn app:app',
+        'api: gunicorn app:app',
         'worker: python3 worker.py',
         'clock: ./clock',
         'job: job.sh',
@@ -92,7 +92,7 @@ describe('cluster doctor checks', () => {
     assert.deepEqual(
       lines(results.filter((r) => r.status !== 'ok')),
       [
-        "! web: `gunicorn` not found in the directory or on this machine's PATH: the servers that run web need it",
+        "! api: `gunicorn` not found in the directory or on this machine's PATH: the servers that run api need it",
         `! worker: \`python3\` found on PATH (${binDir}/python3), but its script \`worker.py\` is not found in the directory`,
         '! clock: `./clock` in the directory is not executable: run `chmod +x clock`',
         '! job: `job.sh` is in the directory, but the shell looks for it on PATH: write `./job.sh`',
