@@ -11,6 +11,7 @@ import { AssignmentStream } from './link/assignment-stream';
 import { StatusReporter } from './link/status-reporter';
 import { ReleaseCache } from './releases/release-cache';
 import { Reconciler } from './reconciler';
+import { DisconnectGuard } from './disconnect-guard';
 import { OrphanGuard, killLeftovers } from './supervisor/orphan-guard';
 import { PortAllocator, type PortRange } from './supervisor/ports';
 import { LogStore } from './logs/log-store';
@@ -34,6 +35,11 @@ export interface AgentOptions {
   tls?: TlsMaterial;
   /** Log store bounds (bytes on disk per instance and in all). */
   logs?: { maxBytesPerInstance?: number; maxBytesTotal?: number };
+  /**
+   * How long instances keep running while no control plane is reachable; then the agent stops
+   * them until it hears from one again (disconnect-guard.ts). 0 (default): keep them running.
+   */
+  disconnectedGraceMs?: number;
 }
 
 export type AgentState = 'running' | 'stopping' | 'stopped';
@@ -47,6 +53,7 @@ export class Agent {
     private readonly stream: AssignmentStream,
     private readonly reporter: StatusReporter,
     private readonly reconciler: Reconciler,
+    private readonly disconnect: DisconnectGuard,
     private readonly guard: OrphanGuard,
     private readonly server: AgentServer,
     private readonly logs: LogStore,
@@ -99,16 +106,22 @@ export class Agent {
     const stream = new AssignmentStream(link.client, opts.identity.id, (batch) => reconciler.apply(batch), logger);
     const renewer = provider && new CertificateRenewer(opts.tls!, provider, { server: opts.server, agentId: opts.identity.id, dataDir: opts.dataDir, logger });
     renewer?.start();
+    // The link emits `unreachable` (with when the first call failed) and `reachable`.
+    const disconnect = new DisconnectGuard(opts.disconnectedGraceMs ?? 0, link, reconciler, logger);
     link.start();
     stream.start();
-    logger.info({ server: opts.server, address, dataDir: opts.dataDir, ports: opts.ports }, 'agent started');
-    return new Agent(link, stream, reporter, reconciler, guard, server, logs, logger, renewer);
+    logger.info(
+      { server: opts.server, address, dataDir: opts.dataDir, ports: opts.ports, disconnectedGraceMs: opts.disconnectedGraceMs ?? 0 },
+      'agent started',
+    );
+    return new Agent(link, stream, reporter, reconciler, disconnect, guard, server, logs, logger, renewer);
   }
 
   /** Stops every instance, then disconnects; idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.state = 'stopping';
+      this.disconnect.close();
       this.stream.close();
       this.renewer?.close();
       await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));

@@ -4,6 +4,10 @@
  *
  * Work on one instance is serialised in its slot; different instances proceed in
  * parallel, so a 30 s grace period of one stopping instance delays nobody else.
+ *
+ * Suspended (cut off from every control plane for too long, see disconnect-guard.ts), it
+ * runs nothing, as if nothing were assigned, until the next snapshot of its assignments:
+ * that one comes from a control plane again and says what this agent still owns.
  */
 import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agent/Assignment';
 import type { InstanceStatus } from '../proto/gen/cluster/agent/InstanceStatus';
@@ -60,6 +64,8 @@ export class Reconciler {
   private desired = new Map<string, Assignment>();
   private readonly slots = new Map<string, Slot>();
   private closed = false;
+  /** Why everything is stopped until the next snapshot; undefined while running normally. */
+  private suspended?: string;
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -67,6 +73,10 @@ export class Reconciler {
   apply(batch: { snapshot: boolean; upserts: Assignment[]; removes: Array<{ app: string; instance: string }> }): void {
     if (this.closed) return;
     if (batch.snapshot) this.desired = new Map();
+    if (batch.snapshot && this.suspended !== undefined) {
+      this.deps.logger.info('assignments received from a control plane again: running what this agent owns');
+      this.suspended = undefined;
+    }
     for (const a of batch.upserts) this.desired.set(keyOf(a.app, a.instance), a);
     for (const r of batch.removes) this.desired.delete(keyOf(r.app, r.instance));
     const touched = new Set([...this.desired.keys(), ...this.slots.keys()]);
@@ -78,6 +88,22 @@ export class Reconciler {
     let n = 0;
     for (const slot of this.slots.values()) if (slot.running) n++;
     return n;
+  }
+
+  /**
+   * Stops every instance and starts nothing until the next snapshot of assignments (see above).
+   * Unlike close(), the agent carries on and resumes by itself.
+   */
+  suspend(reason: string): void {
+    if (this.closed || this.suspended !== undefined) return;
+    this.suspended = reason;
+    this.deps.logger.warn({ instances: this.size, reason }, 'stopping every instance until a control plane is reachable again');
+    for (const key of this.slots.keys()) this.kick(key);
+  }
+
+  /** Whether suspend() holds everything stopped. */
+  get isSuspended(): boolean {
+    return this.suspended !== undefined;
   }
 
   /** Stops every instance (agent shutdown). */
@@ -115,23 +141,28 @@ export class Reconciler {
 
   /** One step towards the desired state of one instance; reads `desired` when it runs. */
   private async converge(key: string, slot: Slot): Promise<void> {
-    const want = this.desired.get(key);
+    const want = this.wanted(key);
     const running = slot.running;
     if (running && want && sameSpec(running.spec, want) && running.spec !== want) {
       running.spec = want;
       running.instance.setGraceMs(want.grace_ms > 0 ? want.grace_ms : this.deps.defaultGraceMs);
     }
     if (running && (!want || !sameSpec(running.spec, want))) {
-      const why = !want ? 'no longer assigned to this host' : describeChange(running.spec, want);
+      const why = this.suspended ?? (!want ? 'no longer assigned to this host' : describeChange(running.spec, want));
       await running.instance.stop(why);
       this.deps.ports.release(running.port);
       slot.running = undefined;
       if (!want) this.report(running.spec, running.port, running.instance.snapshot(), 'gone');
     }
     if (this.closed) return;
-    const stillWanted = this.desired.get(key);
+    const stillWanted = this.wanted(key);
     if (!stillWanted || slot.running) return;
     await this.start(key, slot, stillWanted);
+  }
+
+  /** What should run in slot `key` now: nothing while suspended. */
+  private wanted(key: string): Assignment | undefined {
+    return this.suspended === undefined ? this.desired.get(key) : undefined;
   }
 
   private async start(key: string, slot: Slot, spec: Assignment): Promise<void> {
@@ -141,7 +172,7 @@ export class Reconciler {
     try {
       const cwd = await this.deps.releases.ensure(spec.slug);
       port = await this.deps.ports.allocate();
-      if (this.closed || this.desired.get(key) !== spec) {
+      if (this.closed || this.wanted(key) !== spec) {
         this.deps.ports.release(port);
         slot.again = true; // the assignment changed while we fetched: look again
         return;

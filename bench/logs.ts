@@ -17,7 +17,7 @@
  *
  *   node dist/bench/logs.js [--k 4] [--lines 1000000] [--delivery-lines 500000]
  *        [--paced-rate 250000] [--paced-seconds 4] [--runs 1] [--no-pm2] [--json FILE]
- *        [--phases cap1,cap64,flood,paced,pm2] [--profile DIR] [--keep]
+ *        [--phases cap1,cap64,flood,paced,pm2] [--wait-idle SECONDS] [--profile DIR] [--keep]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,7 +26,7 @@ import * as path from 'node:path';
 import { BenchCluster, CLI, sleep, waitUntil, type Daemon } from './lib/bench-cluster';
 import { AgentInstanceTail, PlainFileTail, type StoredProgress } from './lib/file-tail';
 import { DeliveryReader, type DeliveryFigures } from './lib/delivery';
-import { ProcSampler } from './lib/proc-sampler';
+import { othersCpu, ProcSampler, snapshotAll } from './lib/proc-sampler';
 import { Pm2 } from './lib/pm2';
 
 // ---- options ---------------------------------------------------------------------------
@@ -53,6 +53,8 @@ const WITH_PM2 = !process.argv.includes('--no-pm2');
 const JSON_OUT = stringOption('json');
 const PROFILE_DIR = stringOption('profile');
 const KEEP = process.argv.includes('--keep');
+/** Before each run, wait up to this long for the machine to be idle (others' work skews figures). */
+const WAIT_IDLE_S = process.argv.includes('--wait-idle') ? option('wait-idle', 600) : 0;
 /** Which parts to run (for profiling one of them): cap1, cap64, flood, paced, pm2. */
 const PHASES = new Set((stringOption('phases') ?? 'cap1,cap64,flood,paced,pm2').split(','));
 const APP = 'logbench';
@@ -70,6 +72,8 @@ interface Capture {
   kept: number;
   dropped: number;
   complete: boolean;
+  /** Log files that came and went between two looks (their lines are not counted): should be 0. */
+  missedFiles: number;
   seconds: number;
   linesPerS: number;
   /** CPU of the agent (or PM2's daemon) over the window, 1 = one core. */
@@ -93,8 +97,25 @@ interface Delivery extends DeliveryFigures {
 }
 
 interface RunResult {
+  /** The machine's CPU use (all cores, 1 = one core) in the second before the run: others' load skews figures. */
+  busyBefore: number;
+  /** The most CPU that processes not ours used during a measured phase (1 = one core). */
+  othersMax: number;
   capture: Capture[];
   delivery: Delivery[];
+}
+
+/** Processes whose descendants are ours (the bench; PM2's daemon, which detaches). */
+const roots: number[] = [process.pid];
+/** The most CPU other processes used during any measured phase of the current run. */
+let othersMax = 0;
+
+/** Measures a phase's window and notes how much CPU other processes took meanwhile. */
+async function watchingOthers<T>(measure: () => Promise<T>): Promise<T> {
+  const before = snapshotAll();
+  const result = await measure();
+  othersMax = Math.max(othersMax, othersCpu(before, snapshotAll(), roots));
+  return result;
 }
 
 /** What to undo, last first, at the end of a run or on failure or Ctrl-C. */
@@ -171,6 +192,7 @@ function captureFigures(
     kept,
     dropped,
     complete,
+    missedFiles: tails.reduce((s, t) => s + t.missedFiles, 0),
     seconds,
     linesPerS: kept / seconds,
     cpu,
@@ -193,7 +215,7 @@ async function clusterCapture(cluster: BenchCluster, agent: Daemon, signals: str
   const sampler = new ProcSampler({ agent: agent.pid, machine: 0 }, 50);
   const rssBefore = sampler.samples.get('agent')![0]!.rssMb;
   go(signals, type);
-  const { end, complete } = await watchStored(tails, LINES);
+  const { end, complete } = await watchingOthers(() => watchStored(tails, LINES));
   sampler.stop();
   await scaleDown(cluster, type);
   return captureFigures('cluster', type === 'cap1' ? 1 : 64, tails, end, complete, sampler, 'agent', rssBefore);
@@ -225,7 +247,8 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<v
 }
 
 /** Waits until every writer's lines arrived (or were reported missed), nothing moves for STALL_MS, or the cap. */
-async function watchDelivery(reader: DeliveryReader, printed: number, goAt: number): Promise<boolean> {
+async function watchDelivery(reader: DeliveryReader, ids: string[], lines: number, goAt: number): Promise<boolean> {
+  const printed = ids.length * lines;
   let last = -1;
   let progressAt = Date.now();
   for (;;) {
@@ -236,7 +259,7 @@ async function watchDelivery(reader: DeliveryReader, printed: number, goAt: numb
     if (reader.received !== last) {
       last = reader.received;
       progressAt = now;
-    } else if (now - progressAt > STALL_MS) return false;
+    } else if (now - progressAt > (reader.sawLast(ids, lines) ? 1000 : STALL_MS)) return false;
     if (now - goAt > DELIVERY_CAP_MS) return false;
     await sleep(20);
   }
@@ -284,7 +307,7 @@ async function clusterDelivery(cluster: BenchCluster, agent: Daemon, signals: st
     reader.startCounting();
     const goAt = Date.now();
     go(signals, type);
-    const complete = await watchDelivery(reader, lines * K, goAt);
+    const complete = await watchingOthers(() => watchDelivery(reader, ids, lines, goAt));
     sampler.stop();
     return deliveryFigures('cluster', type === 'flood' ? 'flood' : `paced ${fmtRate(PACED_RATE)}/s`, lines * K, reader, complete, sampler, ['agent', 'control plane', 'client', 'bench', 'machine']);
   } finally {
@@ -316,7 +339,7 @@ async function pm2Capture(pm2: Pm2, god: number, dir: string, signals: string, b
   const sampler = new ProcSampler({ pm2: god, machine: 0 }, 50);
   const rssBefore = sampler.samples.get('pm2')![0]!.rssMb;
   go(signals, phase);
-  const { end, complete } = await watchStored(tails, LINES);
+  const { end, complete } = await watchingOthers(() => watchStored(tails, LINES));
   sampler.stop();
   await pm2.deleteAll();
   return captureFigures('pm2', batch, tails, end, complete, sampler, 'pm2', rssBefore);
@@ -347,7 +370,7 @@ async function pm2Delivery(pm2: Pm2, god: number, dir: string, signals: string):
     reader.startCounting();
     const goAt = Date.now();
     go(signals, phase);
-    const complete = await watchDelivery(reader, DELIVERY_LINES * K, goAt);
+    const complete = await watchingOthers(() => watchDelivery(reader, ids, DELIVERY_LINES, goAt));
     sampler.stop();
     return deliveryFigures('pm2', 'flood', DELIVERY_LINES * K, reader, complete, sampler, ['pm2', 'client', 'bench', 'machine']);
   } finally {
@@ -358,14 +381,23 @@ async function pm2Delivery(pm2: Pm2, god: number, dir: string, signals: string):
 
 // ---- one run ---------------------------------------------------------------------------
 
-async function cleanUp(): Promise<void> {
-  while (cleanups.length > 0) {
-    try {
-      await cleanups.pop()!();
-    } catch (err) {
-      console.error(`clean-up: ${(err as Error).message}`);
+let cleaning: Promise<void> | undefined;
+let interrupted = false;
+
+/** Runs the clean-ups; a second caller (Ctrl-C during a failure) waits for the same ones. */
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      try {
+        await cleanups.pop()!();
+      } catch (err) {
+        console.error(`clean-up: ${(err as Error).message}`);
+      }
     }
-  }
+  })().finally(() => {
+    cleaning = undefined;
+  });
+  return cleaning;
 }
 
 async function oneRun(run: number): Promise<RunResult> {
@@ -384,8 +416,26 @@ async function oneRun(run: number): Promise<RunResult> {
   fs.copyFileSync(WRITER, path.join(appDir, 'writer.js'));
   fs.writeFileSync(path.join(appDir, 'Procfile'), procfile(signals, pacedLines, pacedPerWriter));
 
-  const log = (msg: string) => console.error(`[run ${run}] ${msg}`);
-  const result: RunResult = { capture: [], delivery: [] };
+  const log = (msg: string) => {
+    if (interrupted) throw new Error('interrupted');
+    console.error(`[run ${run}] ${msg}`);
+  };
+  const busyNow = async () => {
+    const idle = new ProcSampler({ machine: 0 }, 100);
+    await sleep(1000);
+    idle.stop();
+    const s = idle.samples.get('machine')!;
+    return idle.cpuShare('machine', s[0]!.t, s[s.length - 1]!.t);
+  };
+  let busy = await busyNow();
+  if (WAIT_IDLE_S > 0 && busy > 0.15) {
+    log(`the machine is ${pct(busy)} busy: waiting up to ${WAIT_IDLE_S} s for it to be idle…`);
+    const deadline = Date.now() + WAIT_IDLE_S * 1000;
+    while (busy > 0.15 && Date.now() < deadline) busy = await busyNow();
+  }
+  const result: RunResult = { busyBefore: busy, othersMax: 0, capture: [], delivery: [] };
+  othersMax = 0;
+  if (result.busyBefore > 0.2) log(`warning: the machine was ${pct(result.busyBefore)} busy before the run (other work skews the figures)`);
 
   log('starting etcd, a control plane and one agent…');
   const profile = (what: string) => (PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, what)] : []);
@@ -423,6 +473,7 @@ async function oneRun(run: number): Promise<RunResult> {
     cleanups.push(() => pm2.kill());
     log(`starting PM2 ${pm2.version()}…`);
     const god = await pm2.start();
+    roots.push(god);
     for (const batch of [1, 64]) {
       log(`capture, PM2, ${batch === 1 ? 'one line a write' : '64 lines a write'}…`);
       result.capture.push(await pm2Capture(pm2, god, dir, signals, batch));
@@ -432,6 +483,8 @@ async function oneRun(run: number): Promise<RunResult> {
     await pm2.kill();
   }
   await cleanUp();
+  result.othersMax = othersMax;
+  if (othersMax > 0.1) console.error(`[run ${run}] warning: other processes used up to ${pct(othersMax)} CPU during a measurement`);
   return result;
 }
 
@@ -452,6 +505,10 @@ function table(headers: string[], rows: string[][]): string {
 
 function report(r: RunResult): string {
   const out: string[] = [];
+  out.push(
+    `machine busy in the second before the run: ${pct(r.busyBefore)} of ${os.cpus().length * 100}%; ` +
+      `most CPU other processes took during a measurement: ${pct(r.othersMax)}`,
+  );
   out.push(`capture: ${K} writers × ${LINES.toLocaleString('en')} lines of 100 bytes, until the last line of every writer is stored`);
   out.push(
     table(
@@ -459,7 +516,7 @@ function report(r: RunResult): string {
       r.capture.map((c) => [
         c.manager === 'cluster' ? 'cluster agent' : 'PM2 daemon',
         c.batch === 1 ? '1 line' : `${c.batch} lines`,
-        fmtRate(c.linesPerS) + (c.complete ? '' : ' (incomplete)'),
+        fmtRate(c.linesPerS) + (c.complete ? '' : ' (incomplete)') + (c.missedFiles > 0 ? ` (${c.missedFiles} files unread)` : ''),
         c.kept.toLocaleString('en'),
         String(c.dropped),
         pct(c.cpu),
@@ -489,7 +546,7 @@ function report(r: RunResult): string {
         d.manager === 'cluster' ? 'cluster logs' : 'pm2 logs',
         d.mode,
         fmtRate(d.offeredPerS),
-        fmtRate(d.deliveredPerS) + (d.complete ? '' : ' (cut)'),
+        fmtRate(d.deliveredPerS) + (d.complete ? '' : ' (incomplete)'),
         `${d.p50} ms`,
         `${d.p99} ms`,
         `${d.max} ms`,
@@ -550,8 +607,16 @@ async function main(): Promise<void> {
   if (!fs.existsSync(WRITER)) throw new Error(`${WRITER} is missing: build first (bash scripts/setup.sh)`);
   console.error(`bench/logs: ${os.cpus().length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; K=${K}`);
   const runs: RunResult[] = [];
+  let discarded = 0;
   for (let run = 1; run <= RUNS; run++) {
     const r = await oneRun(run);
+    if (WAIT_IDLE_S > 0 && r.othersMax > 0.15 && discarded < 2 * RUNS) {
+      // Waiting for an idle machine was asked for: a run that other work disturbed does not count.
+      discarded++;
+      console.error(`[run ${run}] other processes took ${pct(r.othersMax)} CPU during a measurement: discarded, running it again`);
+      run--;
+      continue;
+    }
     runs.push(r);
     console.log(`\n=== run ${run} of ${RUNS} ===`);
     console.log(report(r));
@@ -566,6 +631,7 @@ async function main(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     console.error(`bench/logs: ${signal}, cleaning up…`);
+    interrupted = true;
     void cleanUp().finally(() => process.exit(130));
   });
 }
@@ -573,8 +639,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 main().then(
   () => process.exit(0),
   async (err: unknown) => {
-    console.error(`bench/logs failed: ${(err as Error).stack ?? err}`);
+    if (!interrupted) console.error(`bench/logs failed: ${(err as Error).stack ?? err}`);
     await cleanUp();
-    process.exit(1);
+    process.exit(interrupted ? 130 : 1);
   },
 );

@@ -8,6 +8,7 @@ import { registerControlPlane } from './commands/control-plane';
 import { registerDeploy } from './commands/deploy';
 import { registerDev } from './commands/dev';
 import { registerGrace } from './commands/grace';
+import { registerPlacement } from './commands/placement';
 import { registerLogs } from './commands/logs';
 import { registerRun } from './commands/run';
 import { registerTokens } from './commands/tokens';
@@ -37,6 +38,7 @@ for (const register of [
   registerPs,
   registerRestart,
   registerGrace,
+  registerPlacement,
   registerLogs,
   registerRun,
   registerTokens,

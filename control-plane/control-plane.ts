@@ -21,6 +21,7 @@ import { appHandlers } from './api/apps';
 import { deployHandler } from './api/deploy';
 import { processHandlers } from './api/processes';
 import { agentHandlers } from './api/agents';
+import { placementHandlers } from './api/placement';
 import { AgentDialer } from './agents/agent-dialer';
 import { logsHandler } from './logs/logs-handler';
 import { runRelay } from './run/run-relay';
@@ -109,6 +110,7 @@ export class ControlPlane {
       ...processHandlers(ctx),
       ...agentHandlers(ctx),
       ...tokenHandlers(ctx),
+      ...placementHandlers(ctx),
       Logs: logsHandler(ctx, dialer),
       Run: runRelay(ctx, dialer),
     } as ClusterApiHandlers;

@@ -3,8 +3,10 @@
  *
  *   <prefix>apps/<app>                               app record
  *   <prefix>releases/<app>/<version, zero-padded>    release
- *   <prefix>formation/<app>                          desired count per type + restart tokens
+ *   <prefix>formation/<app>                          desired count per type, restart tokens, grace periods, placement rules
  *   <prefix>agents/<agentId>                         registration (agent's lease)
+ *   <prefix>drains/<agentId>                         the agent is drained (`agents:drain`); no lease, so
+ *                                                    it outlives restarts and re-registrations
  *   <prefix>assignments/<agentId>/<app>/<instance>   what an agent must run (leader writes)
  *   <prefix>status/<app>/<instance>/<agentId>        what an agent observes (agent's lease)
  *   <prefix>unplaced/<app>                           instances the leader could not place, and why
@@ -37,6 +39,9 @@ export class Keys {
 
   agents(): string { return `${this.prefix}agents/`; }
   agent(id: string): string { return `${this.agents()}${id}`; }
+
+  drains(): string { return `${this.prefix}drains/`; }
+  drain(id: string): string { return `${this.drains()}${id}`; }
 
   allAssignments(): string { return `${this.prefix}assignments/`; }
   assignments(agentId: string): string { return `${this.allAssignments()}${agentId}/`; }

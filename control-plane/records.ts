@@ -21,6 +21,20 @@ export interface FormationRecord {
   restartTokens: Record<string, string>;
   /** SIGTERM → SIGKILL per process type, in ms; unset types use the agent's default. */
   graceMs?: Record<string, number>;
+  /** Where each process type may run (labels an agent must carry, a datacenter); unset types run anywhere. */
+  placement?: Record<string, PlacementRecord>;
+}
+
+/** A placement rule of one process type. */
+export interface PlacementRecord {
+  labels: Record<string, string>;
+  datacenter?: string;
+}
+
+/** Under `drains/<agentId>`: the agent is drained, and what it was when drained (for `agents` once it is gone). */
+export interface DrainRecord {
+  drainedAtMs: number;
+  agent: AgentRecord;
 }
 
 export interface AgentRecord {

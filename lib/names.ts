@@ -32,3 +32,20 @@ export function configKeyProblem(key: string): string | undefined {
   if (RESERVED_CONFIG_KEYS.has(key)) return `\`${key}\` is set by the platform for every instance and cannot be configured`;
   return undefined;
 }
+
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+const LABEL_VALUE = /^[A-Za-z0-9._:/@+-]{1,63}$/;
+const DATACENTER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** Why `key=value` cannot be a label in a placement rule, or undefined when it can. */
+export function labelProblem(key: string, value: string): string | undefined {
+  if (!LABEL_KEY.test(key)) return `invalid label key \`${key}\`: use up to 63 letters, digits, dots, dashes, underscores and slashes, starting with a letter or digit`;
+  if (!LABEL_VALUE.test(value)) return `invalid value \`${value}\` of label \`${key}\`: use 1–63 letters, digits and . _ - / : @ +`;
+  return undefined;
+}
+
+/** Why `dc` is not a valid datacenter name, or undefined when it is. */
+export function datacenterProblem(dc: string): string | undefined {
+  if (DATACENTER.test(dc)) return undefined;
+  return `invalid datacenter \`${dc}\`: use up to 63 letters, digits, dots, dashes and underscores`;
+}

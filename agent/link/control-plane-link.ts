@@ -26,7 +26,7 @@ export interface AgentIdentity {
 
 export type LinkState = 'connecting' | 'registered' | 'closed';
 
-export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'lease-lost': [] }> {
+export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'lease-lost': []; unreachable: [number]; reachable: [] }> {
   readonly client: AgentApiClient;
   state: LinkState = 'connecting';
   leaseId?: string;
@@ -86,11 +86,13 @@ export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'leas
       if (this.unreachableSince !== undefined) {
         this.logger.info({ downMs: Date.now() - this.unreachableSince }, 'control plane reachable again');
         this.unreachableSince = undefined;
+        this.emit('reachable');
       }
     } catch (err) {
       if (this.unreachableSince === undefined) {
         this.unreachableSince = Date.now();
-        this.logger.warn({ err: (err as Error).message }, 'control plane unreachable; instances keep running, retrying');
+        this.logger.warn({ err: (err as Error).message }, 'control plane unreachable; retrying (instances keep running unless --disconnected-grace says otherwise)');
+        this.emit('unreachable', this.unreachableSince);
       }
     }
     const state = this.state as LinkState; // awaits above may have closed the link

@@ -85,6 +85,7 @@ export class Instance {
   private proc: RunningProcess | undefined;
   private exitHandled: Promise<void> = Promise.resolve();
   private restartTimer: NodeJS.Timeout | undefined;
+  private restartImmediate: NodeJS.Immediate | undefined;
   private stopping: Promise<void> | undefined;
   private readonly log: Logger;
 
@@ -116,8 +117,7 @@ export class Instance {
     if (this.state === 'stopped') return Promise.resolve();
     this.system(`Stopping (${reason})`);
     this.transition('stopping', reason);
-    clearTimeout(this.restartTimer);
-    this.restartTimer = undefined;
+    this.cancelRestart();
     this.stopping = this.finishStop(reason);
     return this.stopping;
   }
@@ -186,12 +186,22 @@ export class Instance {
     );
     this.transition('crashed', what);
     if (decision.delayMs > 0) this.system(capitalize(describeRestartDelay(decision.delayMs)));
-    // Even a zero delay goes through a timer: a process that dies at once never recurses here.
-    this.restartTimer = setTimeout(() => this.restart(), decision.delayMs);
+    // Even a zero delay goes through the event loop: a process that dies at once never recurses
+    // here. setImmediate, not setTimeout(0): a timer waits at least 1 ms, a fifth of a restart.
+    if (decision.delayMs > 0) this.restartTimer = setTimeout(() => this.restart(), decision.delayMs);
+    else this.restartImmediate = setImmediate(() => this.restart());
+  }
+
+  private cancelRestart(): void {
+    clearTimeout(this.restartTimer);
+    clearImmediate(this.restartImmediate);
+    this.restartTimer = undefined;
+    this.restartImmediate = undefined;
   }
 
   private restart(): void {
     this.restartTimer = undefined;
+    this.restartImmediate = undefined;
     if (this.state !== 'crashed') return; // stop() won the race
     this.restarts++;
     this.transition('starting', 'restarting after a crash');

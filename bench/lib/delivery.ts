@@ -53,6 +53,11 @@ export class DeliveryReader {
     stream.on('data', (chunk: string) => this.onData(chunk));
   }
 
+  /** True when the last line of every writer in `ids` (of `lines` each) arrived. */
+  sawLast(ids: string[], lines: number): boolean {
+    return ids.every((id) => (this.writers.get(id)?.next ?? 0) >= lines);
+  }
+
   /** From now on, writer lines count (hello lines before are only noted). */
   startCounting(): void {
     this.counting = true;

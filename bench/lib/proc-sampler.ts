@@ -95,3 +95,49 @@ function cpuAt(s: ProcSample[], t: number): number {
   }
   return s[s.length - 1]!.cpu;
 }
+
+/** CPU seconds so far of every process, with its parent. */
+export function snapshotAll(): { t: number; machine: number; procs: Map<number, { ppid: number; cpu: number }> } {
+  const procs = new Map<number, { ppid: number; cpu: number }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.set(Number(entry), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / TICKS_PER_S });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { t: Date.now(), machine: readMachine()?.cpu ?? NaN, procs };
+}
+
+/**
+ * CPU (1 = one core) used between two snapshots by user processes that are not `roots` or
+ * their descendants: other work on the machine that skews a benchmark's figures. Kernel
+ * threads are left out (they include the disk writeback the benchmark itself causes), and
+ * so are processes that ended before the second snapshot.
+ */
+export function othersCpu(a: ReturnType<typeof snapshotAll>, b: ReturnType<typeof snapshotAll>, roots: number[]): number {
+  const children = new Map<number, number[]>();
+  for (const [pid, p] of b.procs) {
+    const list = children.get(p.ppid) ?? [];
+    list.push(pid);
+    children.set(p.ppid, list);
+  }
+  // Kernel threads are kthreadd (2) and its children; ours are the roots and their descendants.
+  const skip = new Set<number>();
+  const stack = [...roots, 2];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    if (skip.has(pid)) continue;
+    skip.add(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  let others = 0;
+  for (const [pid, after] of b.procs) {
+    if (skip.has(pid)) continue;
+    others += after.cpu - (a.procs.get(pid)?.cpu ?? 0);
+  }
+  return Math.max(0, others / ((b.t - a.t) / 1000));
+}

@@ -15,6 +15,7 @@ import { fail } from '../command-kit';
 import { UserError } from '../errors';
 import { collectLabel, positiveInt } from '../parse';
 import { VERSION } from '../version';
+import { registerAgentInstall } from './agent-install';
 
 interface AgentOptions {
   dataDir: string;
@@ -26,6 +27,7 @@ interface AgentOptions {
   listen: string;
   ports: string;
   stopGrace: string;
+  disconnectedGrace: string;
 }
 
 interface JoinOptions extends AgentOptions {
@@ -45,7 +47,14 @@ function agentFlags(cmd: Command): Command {
     .option('--listen <host:port>', 'where the agent serves logs and one-off runs to the control plane', '0.0.0.0:7601')
     .option('--advertise <host:port>', 'address the control plane dials (default: the listen address)')
     .option('--ports <from-to>', 'range of PORT values handed to instances', '5000-5999')
-    .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30');
+    .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30')
+    .option('--disconnected-grace <seconds>', 'stop every instance after this long without any control plane (0: keep them running)', '0');
+}
+
+function nonNegativeSeconds(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !Number.isFinite(n)) throw new UserError(`${flag} ${text}: give a number of seconds (0 or more)`);
+  return n;
 }
 
 /** Runs the agent with what is in its data dir (certificate, join info) and the flags. */
@@ -81,6 +90,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     },
     ports,
     stopGraceMs: positiveInt(opts.stopGrace, '--stop-grace') * 1000,
+    disconnectedGraceMs: nonNegativeSeconds(opts.disconnectedGrace, '--disconnected-grace') * 1000,
     logger,
   });
   runUntilSignalled(logger, () => running.close());
@@ -127,5 +137,6 @@ export function registerAgent(program: Command): Command {
         fail(err, server);
       }
     });
+  registerAgentInstall(agent);
   return agent;
 }

@@ -1,13 +1,26 @@
-/** cluster agents: every server with its state and load. */
+/** cluster agents, agents:drain, agents:activate: every server with its state and load. */
 import type { Command } from 'commander';
+import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
+import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { callUnary } from '../../lib/grpc-call';
 import { printJson, withApi } from '../command-kit';
-import { renderTable } from '../output/table';
+import { UserError } from '../errors';
+import { positiveInt } from '../parse';
+import { formatDuration, renderTable } from '../output/table';
+
+const POLL_MS = 250;
+/** Without progress for this long, --wait looks for instances that cannot move at all. */
+const STUCK_CHECK_MS = 3_000;
+
+/** Heartbeat age as `0s ago`; `-` when unknown (no heartbeat through this replica yet, or down). */
+function heartbeat(ms: number): string {
+  return ms < 0 ? '-' : `${formatDuration(ms)} ago`;
+}
 
 export function registerAgents(program: Command): void {
   program
     .command('agents')
-    .description('list every agent (server): address, datacenter, labels, state, instances, capacity')
+    .description('list every agent (server): address, datacenter, labels, state (ready, draining, down), instances, capacity, version, last heartbeat')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
@@ -23,6 +36,7 @@ export function registerAgents(program: Command): void {
               instances: a.instances,
               capacity: a.capacity,
               version: a.version,
+              heartbeatAgeMs: a.heartbeat_age_ms < 0 ? null : Math.round(a.heartbeat_age_ms),
             })),
           });
         }
@@ -30,10 +44,106 @@ export function registerAgents(program: Command): void {
         const labels = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || '-';
         console.log(
           renderTable(
-            ['id', 'address', 'datacenter', 'labels', 'state', 'instances', 'capacity'],
-            agents.map((a) => [a.id, a.address, a.datacenter, labels(a.labels), a.state, String(a.instances), String(a.capacity)]),
+            ['id', 'address', 'datacenter', 'labels', 'state', 'instances', 'capacity', 'version', 'heartbeat'],
+            agents.map((a) => [
+              a.id,
+              a.address,
+              a.datacenter,
+              labels(a.labels),
+              a.state,
+              String(a.instances),
+              String(a.capacity),
+              a.version || '-',
+              heartbeat(a.heartbeat_age_ms),
+            ]),
           ),
         );
       }),
     );
+
+  program
+    .command('agents:drain <id>')
+    .description('move every instance off an agent (each new one up before the old one stops) and place nothing new there')
+    .option('--wait', 'show progress until the agent runs no instances')
+    .option('--timeout <seconds>', 'with --wait: give up after this long', '600')
+    .action(async (id: string, opts: { wait?: boolean; timeout: string }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const timeoutMs = positiveInt(opts.timeout, '--timeout') * 1000;
+        const agent = await callUnary(api, 'DrainAgent', { id });
+        console.log(
+          `Draining ${id}: its ${agent.instances} instance(s) move to other agents, each new one up before the old one stops; ` +
+            `nothing new is placed there. Undo with \`cluster agents:activate ${id}\`.`,
+        );
+        if (opts.wait) await waitUntilEmpty(api, id, timeoutMs);
+      }),
+    );
+
+  program
+    .command('agents:activate <id>')
+    .description('undo agents:drain: the agent receives new instances again (nothing moves back by itself)')
+    .action(async (id: string, _opts: unknown, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const agent = await callUnary(api, 'ActivateAgent', { id });
+        if (agent.state === 'down') return void console.log(`${id} is no longer drained; it is down, and receives instances once it registers again.`);
+        console.log(`${id} is active again: new instances may be placed on it. Nothing moves back by itself.`);
+      }),
+    );
+}
+
+/** Follows `agents` until agent `id` runs no instances. */
+async function waitUntilEmpty(api: ClusterApiClient, id: string, timeoutMs: number): Promise<void> {
+  const tty = process.stderr.isTTY === true;
+  const started = Date.now();
+  let last = '';
+  let left = -1;
+  let progressAt = started;
+  try {
+    for (;;) {
+      const { agents } = await callUnary(api, 'ListAgents', {});
+      const agent = agents.find((a) => a.id === id);
+      if (!agent) throw new UserError(`agent \`${id}\` is gone (see \`cluster agents\`)`);
+      if (agent.state === 'ready') throw new UserError(`${id} was activated again while we waited`);
+      const line = `${id}: ${agent.instances} instance(s) left`;
+      if (line !== last) process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+      last = line;
+      if (agent.instances === 0) break;
+      if (agent.instances !== left) {
+        left = agent.instances;
+        progressAt = Date.now();
+      } else if (Date.now() - progressAt > STUCK_CHECK_MS) {
+        await failIfCannotMove(api, id);
+        progressAt = Date.now();
+      }
+      if (Date.now() - started > timeoutMs) {
+        throw new UserError(
+          `${id} still runs ${agent.instances} instance(s) after ${Math.round(timeoutMs / 1000)} s: they wait for room elsewhere ` +
+            'or for their new copies to come up; `cluster ps -a APP` shows why',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  } finally {
+    if (tty && last) process.stderr.write('\n');
+  }
+  process.stderr.write(`${id} is drained (${((Date.now() - started) / 1000).toFixed(1)} s): it runs nothing and receives nothing.\n`);
+}
+
+/** Fails --wait when instances on the drained agent fit on no other agent (they stay where they are). */
+async function failIfCannotMove(api: ClusterApiClient, id: string): Promise<void> {
+  const { apps } = await callUnary(api, 'ListApps', {});
+  const stuck: string[] = [];
+  let reason = '';
+  for (const app of apps) {
+    const { instances } = await callUnary(api, 'Ps', { app: app.name });
+    for (const i of instances) {
+      if (i.host !== id || !i.reason.startsWith(CANNOT_MOVE_OFF_DRAINED)) continue;
+      stuck.push(`${app.name}/${i.name}`);
+      reason ||= i.reason.slice(i.reason.indexOf(': ') + 2);
+    }
+  }
+  if (stuck.length === 0) return;
+  throw new UserError(
+    `${stuck.length} instance(s) cannot move off ${id}: ${reason} (e.g. ${stuck[0]}); they keep running there until there is room ` +
+      'elsewhere (another agent, a scale-down, a changed placement rule)',
+  );
 }

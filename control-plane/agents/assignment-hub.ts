@@ -17,10 +17,21 @@ type Subscriber = (delta: AssignmentDelta) => void;
 
 export class AssignmentHub {
   private readonly subscribers = new Map<string, Set<Subscriber>>();
+  /**
+   * The mirror's assignment keys by agent, so that a snapshot reads one agent's keys instead of
+   * scanning every assignment (1,000 agents reconnecting to a control plane that holds 100k
+   * assignments would otherwise cost 10⁸ key comparisons).
+   */
+  private readonly keysByAgent = new Map<string, Set<string>>();
 
   constructor(private readonly mirror: PrefixMirror, private readonly keys: Keys) {
-    mirror.on('change', (events) => this.dispatch(events));
+    this.reindex();
+    mirror.on('change', (events) => {
+      for (const ev of events) this.index(ev);
+      this.dispatch(events);
+    });
     mirror.on('resync', () => {
+      this.reindex();
       for (const [agentId, subs] of this.subscribers) for (const sub of subs) sub(this.snapshot(agentId));
     });
   }
@@ -39,13 +50,29 @@ export class AssignmentHub {
 
   private snapshot(agentId: string): AssignmentDelta {
     const upserts: Assignment[] = [];
-    const base = this.keys.assignments(agentId);
-    for (const [key, entry] of this.mirror.entries) {
-      if (!key.startsWith(base)) continue;
-      const a = decode<Assignment>(entry.value);
+    for (const key of this.keysByAgent.get(agentId) ?? []) {
+      const a = decode<Assignment>(this.mirror.entries.get(key)?.value);
       if (a) upserts.push(a);
     }
     return { snapshot: true, upserts, removes: [] };
+  }
+
+  private reindex(): void {
+    this.keysByAgent.clear();
+    for (const key of this.mirror.entries.keys()) this.index({ type: 'put', key });
+  }
+
+  private index(ev: Pick<MirrorEvent, 'type' | 'key'>): void {
+    const agentId = this.keys.parseAssignment(ev.key)?.agentId;
+    if (agentId === undefined) return;
+    let keys = this.keysByAgent.get(agentId);
+    if (ev.type === 'put') {
+      if (!keys) this.keysByAgent.set(agentId, (keys = new Set()));
+      keys.add(ev.key);
+    } else if (keys) {
+      keys.delete(ev.key);
+      if (keys.size === 0) this.keysByAgent.delete(agentId);
+    }
   }
 
   private dispatch(events: MirrorEvent[]): void {

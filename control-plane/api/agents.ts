@@ -1,30 +1,108 @@
-/** agents: every registered server with its instance count. */
+/** agents, agents:drain, agents:activate: every server with its state and instance count. */
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
+import type { AgentInfo } from '../../proto/gen/cluster/api/AgentInfo';
+import { agentIdProblem } from '../../lib/names';
+import { commitInChunks, exists } from '../etcd/batch';
+import { InvalidArgumentError, NotFoundError } from '../errors';
+import { decode, encode, type AgentRecord, type DrainRecord } from '../records';
 import type { ApiContext } from './context';
 import { unary } from './status';
 
-export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAgents'> {
+type AgentState = 'ready' | 'draining' | 'down';
+
+function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<string, number>, now: number): AgentInfo {
+  const seen = state === 'down' ? undefined : ctx.heartbeats.get(a.id);
   return {
-    ListAgents: unary(ctx.logger, async () => {
-      const counts = new Map<string, number>();
-      for (const a of ctx.view.assignmentList()) counts.set(a.agentId, (counts.get(a.agentId) ?? 0) + 1);
+    id: a.id,
+    address: a.address,
+    datacenter: a.datacenter,
+    labels: a.labels,
+    state,
+    instances: counts.get(a.id) ?? 0,
+    capacity: a.capacity,
+    version: a.version,
+    heartbeat_age_ms: seen === undefined ? -1 : now - seen,
+  };
+}
+
+function instanceCounts(ctx: ApiContext): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const a of ctx.view.assignmentList()) counts.set(a.agentId, (counts.get(a.agentId) ?? 0) + 1);
+  return counts;
+}
+
+/**
+ * Waits (a little) until this replica's mirror of drains shows a write of ours, so that the
+ * next `cluster agents` — answered from that mirror — already shows it.
+ */
+async function seen(ctx: ApiContext, revision: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    ctx.view.drains.waitForRevision(Number(revision)),
+    new Promise((resolve) => (timer = setTimeout(resolve, 5_000))),
+  ]);
+  clearTimeout(timer);
+}
+
+function requireId(id: string): string {
+  const problem = agentIdProblem(id);
+  if (problem) throw new InvalidArgumentError(problem);
+  return id;
+}
+
+export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAgents' | 'DrainAgent' | 'ActivateAgent'> {
+  const { client, keys, logger } = ctx;
+
+  /** The agent as registered now, from etcd (not the mirror: a drain must not miss a fresh registration). */
+  async function registered(id: string): Promise<AgentRecord | undefined> {
+    return decode<AgentRecord>(await client.get(keys.agent(id)).buffer());
+  }
+
+  return {
+    // Registered agents (ready or draining), then drained agents that are gone (down): a drained
+    // host that was switched off stays listed until `agents:activate`.
+    ListAgents: unary(logger, async () => {
+      const counts = instanceCounts(ctx);
       const now = Date.now();
-      return {
-        agents: ctx.view.agentList().map((a) => {
-          const seen = ctx.heartbeats.get(a.id);
-          return {
-            id: a.id,
-            address: a.address,
-            datacenter: a.datacenter,
-            labels: a.labels,
-            state: a.state,
-            instances: counts.get(a.id) ?? 0,
-            capacity: a.capacity,
-            version: a.version,
-            heartbeat_age_ms: seen === undefined ? -1 : now - seen,
-          };
-        }),
-      };
+      const live = ctx.view.agentList();
+      const ids = new Set(live.map((a) => a.id));
+      const out = live.map((a) => info(ctx, a, a.state, counts, now));
+      for (const [id, drain] of ctx.view.drainList()) {
+        if (ids.has(id)) continue;
+        out.push(info(ctx, { ...drain.agent, id }, 'down', counts, now));
+      }
+      return { agents: out.sort((a, b) => ((a.id ?? '') < (b.id ?? '') ? -1 : 1)) };
+    }),
+
+    DrainAgent: unary(logger, async (req) => {
+      const id = requireId(req.id);
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const agent = await registered(id);
+        if (!agent) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
+        const previous = decode<DrainRecord>(await client.get(keys.drain(id)).buffer());
+        const record: DrainRecord = { drainedAtMs: previous?.drainedAtMs ?? Date.now(), agent };
+        // Only while the agent is registered: a drain of a vanished agent would list a ghost.
+        const revision = await commitInChunks(client, [{ put: keys.drain(id), value: encode(record) }], [exists(keys.agent(id))]);
+        if (revision !== undefined) {
+          await seen(ctx, revision);
+          if (!previous) logger.info({ agent: id }, 'agent drained: its instances move elsewhere');
+          return info(ctx, agent, 'draining', instanceCounts(ctx), Date.now());
+        }
+      }
+      throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
+    }),
+
+    ActivateAgent: unary(logger, async (req) => {
+      const id = requireId(req.id);
+      const [agent, drain] = await Promise.all([registered(id), client.get(keys.drain(id)).buffer()]);
+      const drained = decode<DrainRecord>(drain);
+      if (!agent && !drained) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
+      if (drain) {
+        await seen(ctx, (await commitInChunks(client, [{ delete: keys.drain(id) }]))!);
+        logger.info({ agent: id }, 'agent activated: instances may be placed on it again');
+      }
+      const known = agent ?? { ...drained!.agent, id };
+      return info(ctx, known, agent ? 'ready' : 'down', instanceCounts(ctx), Date.now());
     }),
   };
 }

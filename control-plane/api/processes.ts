@@ -1,6 +1,7 @@
 /** scale, ps, restart. */
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { InstanceInfo } from '../../proto/gen/cluster/api/InstanceInfo';
+import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { parseInstanceName } from '../../lib/names';
 import { decode, type StatusRecord } from '../records';
 import { decodeUnplaced } from '../leader/scheduler-loop';
@@ -64,9 +65,20 @@ async function listInstances(
   }
 
   const out = new Map<string, InstanceInfo>();
+  const drained = ctx.view.drainList();
+  const unplaced = new Map(decodeUnplaced(unplacedRaw).map((u) => [u.instance, u]));
+  // An instance on a drained agent that fits nowhere else keeps running there (leader/moves.ts).
+  const stuckReason = (instance: string, agentId: string) => {
+    const u = drained.has(agentId) ? unplaced.get(instance) : undefined;
+    return u && `${CANNOT_MOVE_OFF_DRAINED} ${agentId}: ${u.reason}`;
+  };
   for (const a of ctx.view.assignmentList({ app })) {
     const status = statuses.get(`${a.instance}/${a.agentId}`);
     statuses.delete(`${a.instance}/${a.agentId}`);
+    // An instance that moves (drain, placement rule) runs on two hosts until the new copy is
+    // up: show the copy that serves, the new one once it is up.
+    const shown = out.get(a.instance);
+    if (shown && !(rank(status?.state) > rank(shown.state) || (rank(status?.state) === rank(shown.state) && drained.has(shown.host ?? '')))) continue;
     out.set(a.instance, {
       name: a.instance,
       type: a.type,
@@ -77,11 +89,11 @@ async function listInstances(
       pid: status?.pid ?? 0,
       restarts: status?.restarts ?? 0,
       started_at_ms: status?.startedAtMs ?? 0,
-      reason: status ? status.reason : 'assigned; waiting for the agent to report',
+      reason: stuckReason(a.instance, a.agentId) ?? (status ? status.reason : 'assigned; waiting for the agent to report'),
       port: status?.port ?? 0,
     });
   }
-  for (const u of decodeUnplaced(unplacedRaw)) {
+  for (const u of unplaced.values()) {
     if (out.has(u.instance)) continue;
     out.set(u.instance, { name: u.instance, type: u.type, state: 'pending', reason: u.reason });
   }
@@ -109,6 +121,11 @@ async function listInstances(
     });
   }
   return [...out.values()].sort(byName);
+}
+
+const RANKS: Record<string, number> = { up: 3, starting: 2, crashed: 1 };
+function rank(state: string | undefined): number {
+  return RANKS[state ?? 'starting'] ?? 0;
 }
 
 function byName(a: InstanceInfo, b: InstanceInfo): number {

@@ -31,19 +31,38 @@ export function prefixEnd(prefix: Buffer): Buffer {
 
 /**
  * Commits `ops` in chunks guarded by `guard` (e.g. "I am still the leader").
- * Returns the revision of the last commit, or undefined when a guard failed (nothing
- * after the failed chunk is written).
+ * Returns the revision of the last commit, or undefined when a guard failed (no chunk is
+ * started after that).
+ *
+ * Up to `concurrency` chunks are in flight at once (etcd commits concurrent transactions
+ * in one raft round and one fsync, so a big plan is written several times faster than one
+ * transaction after another), except the last chunk, which is committed alone after all the
+ * others: its revision is then the highest, and it holds the last of `ops`.
  */
-export async function commitInChunks(client: Etcd3, ops: WriteOp[], guard: ICompare[] = []): Promise<string | undefined> {
+export async function commitInChunks(client: Etcd3, ops: WriteOp[], guard: ICompare[] = [], concurrency = 1): Promise<string | undefined> {
   const size = MAX_TXN_OPS - guard.length;
-  let revision = '0';
-  for (let i = 0; i < ops.length; i += size) {
-    const chunk = ops.slice(i, i + size).map(toRequestOp);
-    const res = await client.kv.txn({ compare: guard, success: chunk, failure: [] });
-    if (!res.succeeded) return undefined;
-    revision = res.header.revision;
-  }
-  return revision;
+  const chunks: WriteOp[][] = [];
+  for (let i = 0; i < ops.length; i += size) chunks.push(ops.slice(i, i + size));
+  const commit = async (chunk: WriteOp[]) => {
+    const res = await client.kv.txn({ compare: guard, success: chunk.map(toRequestOp), failure: [] });
+    return res.succeeded ? res.header.revision : undefined;
+  };
+  let failed = false;
+  let next = 0;
+  const worker = async () => {
+    while (!failed && next < chunks.length - 1) {
+      try {
+        if ((await commit(chunks[next++]!)) === undefined) failed = true;
+      } catch (err) {
+        failed = true; // the other workers start nothing more
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, chunks.length - 1)) }, worker));
+  if (failed) return undefined;
+  if (chunks.length === 0) return '0';
+  return commit(chunks[chunks.length - 1]!);
 }
 
 /** Commits up to 127 operations at once, only while every compare holds. */

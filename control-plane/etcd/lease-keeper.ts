@@ -1,5 +1,6 @@
 /**
- * Grants and renews agents' etcd leases by ID over one shared keepalive stream.
+ * Grants and renews agents' etcd leases by ID over one shared keepalive stream (and, for
+ * leases that may have expired, a stream of their own: see renew()).
  *
  * An agent's lease lives in etcd, not in this process: any control-plane replica can
  * renew it, so an agent keeps its lease (and its instances keep their status) when the
@@ -18,11 +19,21 @@ interface Pending {
 }
 
 const RENEW_TIMEOUT_MS = 3_000;
+/**
+ * A lease granted or renewed less than this share of its TTL ago is surely alive (with room
+ * for a renewal that waits a while in a busy etcd), and is renewed on the shared stream; any
+ * other may have expired (see renew()). Agents heartbeat well within it (1 s against 4 s).
+ */
+const SURELY_ALIVE_SHARE = 2 / 3;
 
 export class LeaseKeeper {
   private stream?: Promise<KeepAliveStream>;
   // etcd answers keepalives of one stream in order, per lease ID.
   private readonly pending = new Map<string, Pending[]>();
+  /** Until when each lease this replica granted or renewed is surely alive (ms since the epoch). */
+  private readonly aliveUntil = new Map<string, number>();
+  private readonly oneShots = new Set<{ cancel(): void }>();
+  private sweepAt = 1024;
   private closed = false;
 
   constructor(private readonly client: Etcd3, private readonly logger: Logger) {}
@@ -30,12 +41,72 @@ export class LeaseKeeper {
   /** A new lease of `ttlSeconds`; returns its ID. */
   async grant(ttlSeconds: number): Promise<string> {
     const res = await this.client.leaseClient.leaseGrant({ TTL: ttlSeconds });
+    this.noteAlive(res.ID, Number(res.TTL) || ttlSeconds);
     return res.ID;
   }
 
-  /** Renews `leaseId`; resolves to its remaining TTL in seconds, ≤ 0 when it has expired. */
+  /**
+   * Renews `leaseId`; resolves to its remaining TTL in seconds, ≤ 0 when it has expired.
+   *
+   * etcd serves the keepalives of one stream one after the other, and the renewal of a lease
+   * that has expired but is not revoked yet waits until its revocation went through raft
+   * (seconds under load, and revocations are rate-limited): on the shared stream it would hold
+   * up every other agent's renewal until their leases expire too, and so on. So only leases
+   * known to be alive (granted or renewed here recently: SURELY_ALIVE_SHARE) use the shared
+   * stream; any other gets a keepalive stream of its own.
+   */
   async renew(leaseId: string): Promise<number> {
     if (this.closed) throw new Error('lease keeper closed');
+    // Not a lease ID etcd could have given out (e.g. an agent that sent none): never alive.
+    // Writing it would fail to serialise and break the keepalive stream every agent shares.
+    if (!/^[1-9][0-9]{0,19}$/.test(leaseId)) return 0;
+    const ttl = (this.aliveUntil.get(leaseId) ?? 0) > Date.now() ? await this.renewShared(leaseId) : await this.renewAlone(leaseId);
+    if (ttl > 0) this.noteAlive(leaseId, ttl);
+    else this.aliveUntil.delete(leaseId);
+    return ttl;
+  }
+
+  private noteAlive(leaseId: string, ttlSeconds: number): void {
+    const now = Date.now();
+    this.aliveUntil.set(leaseId, now + ttlSeconds * 1000 * SURELY_ALIVE_SHARE);
+    // Leases that were simply let go (agents that went away) would stay forever otherwise.
+    if (this.aliveUntil.size >= this.sweepAt) {
+      for (const [id, until] of this.aliveUntil) if (until < now) this.aliveUntil.delete(id);
+      this.sweepAt = Math.max(1024, 2 * this.aliveUntil.size);
+    }
+  }
+
+  /** One keepalive on a stream of its own, so that a slow answer holds up nobody else. */
+  private async renewAlone(leaseId: string): Promise<number> {
+    const stream = await this.client.leaseClient.leaseKeepAlive();
+    // Half-closed, never cancelled: etcd3 treats an error on a writable stream (a cancel is one)
+    // as a failed host and resets every stream to it, watches included.
+    const handle = { cancel: () => stream.end() };
+    this.oneShots.add(handle);
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`etcd did not answer a keepalive for lease ${leaseId} in ${RENEW_TIMEOUT_MS} ms`)), RENEW_TIMEOUT_MS);
+        stream.on('data', (res: ILeaseKeepAliveResponse) => {
+          clearTimeout(timer);
+          resolve(Number(res.TTL));
+        });
+        stream.on('error', (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+        stream.on('end', () => {
+          clearTimeout(timer);
+          reject(new Error('etcd keepalive stream ended'));
+        });
+        stream.write({ ID: leaseId });
+      });
+    } finally {
+      this.oneShots.delete(handle);
+      handle.cancel();
+    }
+  }
+
+  private async renewShared(leaseId: string): Promise<number> {
     const stream = await this.openStream();
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -52,6 +123,7 @@ export class LeaseKeeper {
 
   /** Revokes a lease: every key attached to it vanishes at once. */
   async revoke(leaseId: string): Promise<void> {
+    this.aliveUntil.delete(leaseId);
     await this.client.leaseClient.leaseRevoke({ ID: leaseId }).catch((err: unknown) => {
       this.logger.debug({ err, leaseId }, 'lease revoke failed (already gone?)');
     });
@@ -60,6 +132,9 @@ export class LeaseKeeper {
   close(): void {
     this.closed = true;
     this.failAll(new Error('lease keeper closed'));
+    for (const oneShot of this.oneShots) oneShot.cancel();
+    this.oneShots.clear();
+    this.aliveUntil.clear();
     void this.stream?.then((s) => s.end(), () => undefined);
     this.stream = undefined;
   }

@@ -10,6 +10,7 @@ import type { LeaderElection } from './election';
 import { commitInChunks, type WriteOp } from '../etcd/batch';
 import { decode, encode, type StatusRecord } from '../records';
 import { limitRollout, type ObservedStatus } from './rollout';
+import { holdMoves } from './moves';
 import { schedule } from '../scheduler/schedule';
 import type { AppView, Assignment, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
 import { PrefixMirror, type MirrorEvent } from '../etcd/mirror';
@@ -22,6 +23,12 @@ const DEBOUNCE_MS = 5;
  * every instance, and a host joining later moves nothing.
  */
 const SETTLE_MS = 1_000;
+/** Transactions of a plan in flight at once (see commitInChunks). */
+const WRITE_CONCURRENCY = 8;
+/** How long the old copy of a moving instance waits for its replacement to come up (see moves.ts). */
+const MOVE_HOLD_MS = 120_000;
+/** While removals are held, look again this often even without events (for MOVE_HOLD_MS to pass). */
+const HOLD_RECHECK_MS = 5_000;
 
 export class SchedulerLoop {
   private timer?: NodeJS.Timeout;
@@ -31,8 +38,11 @@ export class SchedulerLoop {
   private active = false;
   private unplaced?: PrefixMirror;
   private statuses?: PrefixMirror;
-  /** Re-puts held back by the rollout bound in the last round: status changes may free them. */
+  /** Re-puts held back by the rollout bound and removals held by moves in the last round: status changes may free them. */
   private deferred = 0;
+  /** When each removal held back by a move was first held (by this replica). */
+  private readonly heldSince = new Map<string, number>();
+  private recheck?: NodeJS.Timeout;
   private readonly onStatus = () => {
     if (this.deferred > 0) this.poke();
   };
@@ -59,7 +69,7 @@ export class SchedulerLoop {
     this.unplaced = await PrefixMirror.open(this.client, this.view.keys.allUnplaced(), this.logger);
     this.statuses = await PrefixMirror.open(this.client, this.view.keys.allStatus(), this.logger);
     this.statuses.on('change', this.onStatus);
-    for (const mirror of [this.view.apps, this.view.formations, this.view.assignments]) mirror.on('change', this.onChange);
+    for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains]) mirror.on('change', this.onChange);
     this.view.agents.on('change', this.onAgents);
     for (const mirror of this.mirrors()) mirror.on('resync', this.onChange);
     this.settleUntil = Date.now() + SETTLE_MS;
@@ -71,6 +81,9 @@ export class SchedulerLoop {
     if (!this.active) return;
     this.active = false;
     clearTimeout(this.timer);
+    clearTimeout(this.recheck);
+    this.recheck = undefined;
+    this.heldSince.clear();
     for (const mirror of this.mirrors()) {
       mirror.off('change', this.onChange);
       mirror.off('resync', this.onChange);
@@ -85,7 +98,7 @@ export class SchedulerLoop {
   }
 
   private mirrors(): PrefixMirror[] {
-    return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments];
+    return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments, this.view.drains];
   }
 
   /** Asks for a round soon; rounds never overlap, and a stream of events cannot postpone one forever. */
@@ -121,11 +134,12 @@ export class SchedulerLoop {
     const input = await this.snapshot();
     const counts = new Map(input.apps.map((a) => [a.name, a.formation]));
     const limited = limitRollout(schedule(input), input.assignments, (a) => this.observed(a), (app, type) => counts.get(app)?.[type] ?? 0);
-    this.deferred = limited.deferred;
-    const plan = limited.plan;
+    const moves = this.holdMoves(limited.plan, input);
+    this.deferred = limited.deferred + moves.held;
+    const plan = moves.plan;
     const ops = this.toOps(plan);
     if (ops.length === 0) return;
-    const revision = await commitInChunks(this.client, ops, [this.election.fence()]);
+    const revision = await commitInChunks(this.client, ops, [this.election.fence()], WRITE_CONCURRENCY);
     if (revision === undefined) {
       this.logger.warn('lost leadership while writing a plan; stopping');
       await this.stop();
@@ -137,6 +151,33 @@ export class SchedulerLoop {
     );
     // The next round must see this plan's own writes, or it would place twice.
     if (plan.put.length + plan.remove.length > 0) await this.view.assignments.waitForRevision(Number(revision));
+  }
+
+  /** Holds back removals of moving instances until their new copy is up (moves.ts). */
+  private holdMoves(plan: Plan, input: SchedulerInput): { plan: Plan; held: number } {
+    const now = Date.now();
+    const draining = new Set(input.agents.filter((a) => a.state === 'draining').map((a) => a.id));
+    const live = new Set(input.agents.map((a) => a.id));
+    const res = holdMoves(plan, input.assignments, {
+      observed: (a) => this.observed(a),
+      isLive: (id) => live.has(id),
+      isDraining: (id) => draining.has(id),
+      heldForMs: (key) => now - (this.heldSince.get(key) ?? now),
+      maxHoldMs: MOVE_HOLD_MS,
+    });
+    const held = new Set(res.held);
+    for (const key of this.heldSince.keys()) if (!held.has(key)) this.heldSince.delete(key);
+    for (const key of res.held) if (!this.heldSince.has(key)) this.heldSince.set(key, now);
+    if (res.expired.length > 0) {
+      this.logger.warn({ instances: res.expired }, `replacements not up after ${MOVE_HOLD_MS / 1000} s; stopping the old copies anyway`);
+    }
+    if (res.held.length > 0 && !this.recheck) {
+      this.recheck = setTimeout(() => {
+        this.recheck = undefined;
+        this.poke();
+      }, HOLD_RECHECK_MS);
+    }
+    return { plan: res.plan, held: res.held.length };
   }
 
   /** What the assigned agent reports about an instance, if anything. */
@@ -162,6 +203,7 @@ export class SchedulerLoop {
         formation: formation.counts,
         restartTokens: formation.restartTokens,
         graceMs: formation.graceMs,
+        placement: formation.placement,
       });
     }
     const agents = this.view.agentList().map((a) => ({
@@ -191,8 +233,12 @@ export class SchedulerLoop {
     }
     // Assignment writes go last: the revision of the last chunk is then one the
     // assignments mirror will see (round() waits for it).
-    for (const r of plan.remove) ops.push({ delete: keys.assignment(r.agentId, r.app, r.instance) });
-    for (const a of plan.put) ops.push({ put: keys.assignment(a.agentId, a.app, a.instance), value: encode(a) });
+    // Grouped by agent: a transaction then touches one or two agents, each agent gets its share
+    // in one or two stream messages and answers with one or two status reports, instead of one
+    // of each per transaction (the scheduler spreads consecutive instances over all agents).
+    const byAgent = (x: { agentId: string }, y: { agentId: string }) => (x.agentId < y.agentId ? -1 : x.agentId > y.agentId ? 1 : 0);
+    for (const r of [...plan.remove].sort(byAgent)) ops.push({ delete: keys.assignment(r.agentId, r.app, r.instance) });
+    for (const a of [...plan.put].sort(byAgent)) ops.push({ put: keys.assignment(a.agentId, a.app, a.instance), value: encode(a) });
     return ops;
   }
 }

@@ -1,5 +1,6 @@
 /** Desired state derived from apps: what should run, before deciding where. */
-import { DEFAULT_GRACE_MS, type AppView, type InstanceSpec } from './types';
+import { isRestrictive } from './placement';
+import { DEFAULT_GRACE_MS, type AppView, type InstanceSpec, type PlacementRule } from './types';
 
 /** What every instance of one app's process type shares; the instance number completes the spec. */
 export interface DesiredGroup {
@@ -16,6 +17,8 @@ export interface DesiredGroup {
   /** `env` listed in its own order, filled in by the first comparison that wants it (see spec.ts). */
   envOrder: { names: string[]; values: string[] } | undefined;
   graceMs: number;
+  /** Where the type may run; undefined: anywhere. */
+  placement: PlacementRule | undefined;
   /** The escaped `*` and type tokens, each followed by `/`; the instance's own token completes it. */
   tokenPrefix: string;
   restartTokens: Record<string, string>;
@@ -112,6 +115,7 @@ export function desiredState(apps: AppView[]): DesiredState {
         envSize,
         envOrder: undefined,
         graceMs: own(app.graceMs, type) ?? own(app.graceMs, '*') ?? DEFAULT_GRACE_MS,
+        placement: app.placement === undefined ? undefined : restrictive(own(app.placement, type)),
         tokenPrefix: restartTokenPrefix(app.restartTokens, type),
         restartTokens: app.restartTokens,
         instanceTokens: instanceKeys !== undefined && instanceKeys.some((key) => key.startsWith(`${type}.`)),
@@ -153,6 +157,10 @@ export function groupOf(state: DesiredState, assignment: InstanceSpec): DesiredG
     if (group.type === type) return group;
   }
   return undefined;
+}
+
+function restrictive(rule: PlacementRule | undefined): PlacementRule | undefined {
+  return isRestrictive(rule) ? rule : undefined;
 }
 
 // Instance-level restart tokens (`worker.3`); undefined, not [], in the usual case of none.

@@ -7,8 +7,9 @@ import type { Assignment, Plan, SchedulerInput } from './types';
 /**
  * Computes the minimal plan that makes assignments match the desired formations: keeps every
  * instance that may stay where it is, re-puts kept instances whose spec changed, removes what is
- * no longer wanted or sits on a lost or draining agent, and places the rest spread over hosts and
- * datacenters. Deterministic: the same input always gives the same plan.
+ * no longer wanted or sits on a lost or draining agent or on one its type's placement rule does not
+ * allow, and places the rest spread over hosts and datacenters (among the agents the rule allows).
+ * Deterministic: the same input always gives the same plan.
  */
 export function schedule(input: SchedulerInput): Plan {
   const plan: Plan = { put: [], remove: [], unplaced: [] };
@@ -23,8 +24,16 @@ export function schedule(input: SchedulerInput): Plan {
     const agent = pool.indexOf(assignment.agentId);
     const group = agent === undefined ? undefined : groupOf(desired, assignment);
     const n = group === undefined ? 0 : parseInstanceNumber(assignment.instance, group.type.length + 1);
-    // Lost agent, draining agent (its instances move), or an instance no longer desired.
-    if (agent === undefined || !pool.isReady(agent) || group === undefined || n === 0 || n > group.count) {
+    // Lost agent, draining agent (its instances move), an instance no longer desired, or one on an
+    // agent its type's placement rule no longer allows (it moves too).
+    if (
+      agent === undefined ||
+      !pool.isReady(agent) ||
+      group === undefined ||
+      n === 0 ||
+      n > group.count ||
+      (group.placement !== undefined && !pool.fits(agent, group.placement))
+    ) {
       plan.remove.push(removal(assignment.agentId, assignment));
       continue;
     }
@@ -44,8 +53,7 @@ export function schedule(input: SchedulerInput): Plan {
   }
   for (const agent of keptOn) if (agent >= 0) pool.occupy(agent);
 
-  const reason = unplacedReason(pool);
-  for (const group of desired.groups) placeGroup(group, keptOn, matches, pool, reason, plan);
+  for (const group of desired.groups) placeGroup(group, keptOn, matches, pool, plan);
   return plan;
 }
 
@@ -62,7 +70,6 @@ function placeGroup(
   keptOn: Int32Array,
   matches: Uint8Array,
   pool: AgentPool,
-  reason: string,
   plan: Plan,
 ): void {
   const { base, count } = group;
@@ -73,8 +80,10 @@ function placeGroup(
     else if (matches[base + n] === 0) plan.put.push(assignmentFor(group, n, pool.agents[agent]!.id));
   }
   if (missing === 0) return;
+  pool.select(group.placement);
   // Counting the group's kept instances is only worth it when some agent has room at all.
   const placing = pool.hasRoom();
+  let reason: string | undefined;
   if (placing && missing < count) {
     for (let n = 1; n <= count; n++) if (keptOn[base + n]! >= 0) pool.keep(keptOn[base + n]!);
   }
@@ -82,6 +91,7 @@ function placeGroup(
     if (keptOn[base + n]! >= 0) continue;
     const agent = placing ? pool.best() : -1;
     if (agent < 0) {
+      reason ??= pool.unplacedReason(group.type, group.placement);
       plan.unplaced.push({ app: group.app, instance: `${group.type}.${n}`, type: group.type, reason });
       continue;
     }
@@ -92,12 +102,6 @@ function placeGroup(
     plan.put.push(assignmentFor(group, n, pool.agents[agent]!.id));
   }
   if (placing) pool.endGroup();
-}
-
-function unplacedReason(pool: AgentPool): string {
-  if (pool.agents.length === 0) return 'no agents registered';
-  if (!pool.anyReady()) return 'no ready agent';
-  return 'no agent with free capacity';
 }
 
 function removal(agentId: string, assignment: Assignment): Plan['remove'][number] {

@@ -46,6 +46,18 @@ export interface AppView {
   restartTokens: Record<string, string>;
   /** Grace period per type; `*` for the app default. Missing: DEFAULT_GRACE_MS (the agent decides). */
   graceMs?: Record<string, number>;
+  /**
+   * Where each process type may run: a type with a rule goes only to agents that carry every
+   * one of its labels (same value) and, when given, are in its datacenter. Types without a
+   * rule run anywhere.
+   */
+  placement?: Record<string, PlacementRule>;
+}
+
+/** A placement rule of one process type. */
+export interface PlacementRule {
+  labels: Record<string, string>;
+  datacenter?: string;
 }
 
 export interface SchedulerInput {

@@ -7,10 +7,12 @@ import type { Etcd3 } from 'etcd3';
 import type { Keys } from '../keys';
 import { commitIf, exists, unchangedSince, type WriteOp } from '../etcd/batch';
 import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
-import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type ReleaseRecord } from '../records';
-import { appNameProblem, configKeyProblem, parseInstanceName } from '../../lib/names';
+import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type PlacementRecord, type ReleaseRecord } from '../records';
+import { appNameProblem, configKeyProblem, datacenterProblem, labelProblem, parseInstanceName } from '../../lib/names';
 
 const RETRIES = 20;
+/** Most labels one placement rule may require. */
+export const MAX_RULE_LABELS = 20;
 
 interface Versioned<T> {
   value: T | undefined;
@@ -192,6 +194,58 @@ export class AppStore {
       return { ...formation, graceMs };
     });
     return next.graceMs ?? {};
+  }
+
+  /**
+   * Sets the placement rule of each named type (labels an agent must carry, a datacenter); a rule
+   * with neither lets the type run anywhere again. Other types keep theirs. Returns every rule.
+   */
+  async setPlacement(
+    name: string,
+    rules: Array<{ type: string; labels: Record<string, string>; datacenter?: string }>,
+  ): Promise<Record<string, PlacementRecord>> {
+    if (rules.length === 0) throw new InvalidArgumentError('nothing to set: give a process type and its rule');
+    const seen = new Set<string>();
+    for (const { type, labels, datacenter } of rules) {
+      if (seen.has(type)) throw new InvalidArgumentError(`process type \`${type}\` is given twice`);
+      seen.add(type);
+      const entries = Object.entries(labels ?? {});
+      if (entries.length > MAX_RULE_LABELS) {
+        throw new InvalidArgumentError(`the rule of \`${type}\` has ${entries.length} labels; at most ${MAX_RULE_LABELS} are allowed`);
+      }
+      for (const [key, value] of entries) {
+        const problem = labelProblem(key, value);
+        if (problem) throw new InvalidArgumentError(problem);
+      }
+      const problem = datacenter ? datacenterProblem(datacenter) : undefined;
+      if (problem) throw new InvalidArgumentError(problem);
+    }
+    const next = await this.updateFormation(name, async (formation, app) => {
+      const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
+      if (!release || !release.slug) {
+        throw new FailedPreconditionError(`app \`${name}\` has no code yet: deploy it first (cluster deploy -a ${name})`);
+      }
+      for (const { type } of rules) {
+        if (!Object.hasOwn(release.processTypes, type)) {
+          const known = Object.keys(release.processTypes).join(', ');
+          throw new InvalidArgumentError(`process type \`${type}\` is not in release v${release.version} of \`${name}\` (it has: ${known})`);
+        }
+      }
+      const placement = { ...formation.placement };
+      for (const { type, labels, datacenter } of rules) {
+        const rule: PlacementRecord = { labels: { ...labels }, ...(datacenter ? { datacenter } : {}) };
+        if (Object.keys(rule.labels).length === 0 && !rule.datacenter) delete placement[type];
+        else placement[type] = rule;
+      }
+      return { ...formation, placement };
+    });
+    return next.placement ?? {};
+  }
+
+  /** The placement rules of an app's types. */
+  async getPlacement(name: string): Promise<Record<string, PlacementRecord>> {
+    await this.requireApp(name);
+    return (await this.read<FormationRecord>(this.keys.formation(name))).value?.placement ?? {};
   }
 
   /** Restarts the whole app (`target` empty), a type or one instance; returns the token key used. */

@@ -1,12 +1,12 @@
 /**
  * Live, in-memory copies of the parts of etcd every replica reads often (apps,
- * formations, agents, assignments), plus a cache of releases (immutable once written).
+ * formations, agents, drains, assignments), plus a cache of releases (immutable once written).
  */
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import type { Keys } from '../keys';
 import { PrefixMirror } from '../etcd/mirror';
-import { decode, type AgentRecord, type AppRecord, type FormationRecord, type ReleaseRecord } from '../records';
+import { decode, type AgentRecord, type AppRecord, type DrainRecord, type FormationRecord, type ReleaseRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
 
 export class ClusterView {
@@ -19,20 +19,22 @@ export class ClusterView {
     readonly formations: PrefixMirror,
     readonly agents: PrefixMirror,
     readonly assignments: PrefixMirror,
+    readonly drains: PrefixMirror,
   ) {}
 
   static async open(client: Etcd3, keys: Keys, logger: Logger): Promise<ClusterView> {
-    const [apps, formations, agents, assignments] = await Promise.all([
+    const [apps, formations, agents, assignments, drains] = await Promise.all([
       PrefixMirror.open(client, keys.apps(), logger),
       PrefixMirror.open(client, keys.formations(), logger),
       PrefixMirror.open(client, keys.agents(), logger),
       PrefixMirror.open(client, keys.allAssignments(), logger),
+      PrefixMirror.open(client, keys.drains(), logger),
     ]);
-    return new ClusterView(client, keys, apps, formations, agents, assignments);
+    return new ClusterView(client, keys, apps, formations, agents, assignments, drains);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.apps.close(), this.formations.close(), this.agents.close(), this.assignments.close()]);
+    await Promise.all([this.apps.close(), this.formations.close(), this.agents.close(), this.assignments.close(), this.drains.close()]);
   }
 
   appList(): AppRecord[] {
@@ -46,16 +48,34 @@ export class ClusterView {
 
   formation(app: string): FormationRecord {
     const record = decode<FormationRecord>(this.formations.entries.get(this.keys.formation(app))?.value);
-    return { counts: record?.counts ?? {}, restartTokens: record?.restartTokens ?? {}, graceMs: record?.graceMs ?? {} };
+    return {
+      counts: record?.counts ?? {},
+      restartTokens: record?.restartTokens ?? {},
+      graceMs: record?.graceMs ?? {},
+      placement: record?.placement ?? {},
+    };
   }
 
+  /** Registered agents; a drained one has state `draining` (its own record always says `ready`). */
   agentList(): AgentRecord[] {
     const out: AgentRecord[] = [];
     for (const entry of this.agents.entries.values()) {
       const agent = decode<AgentRecord>(entry.value);
-      if (agent && typeof agent.id === 'string') out.push(agent);
+      if (!agent || typeof agent.id !== 'string') continue;
+      out.push(this.drains.entries.has(this.keys.drain(agent.id)) ? { ...agent, state: 'draining' } : agent);
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Drained agents by id, registered or not (an agent that went away stays drained until activated). */
+  drainList(): Map<string, DrainRecord> {
+    const out = new Map<string, DrainRecord>();
+    for (const [key, entry] of this.drains.entries) {
+      const id = this.keys.after(key, this.keys.drains());
+      const record = decode<DrainRecord>(entry.value);
+      if (id && record) out.set(id, record);
+    }
+    return out;
   }
 
   assignmentList(filter?: { app?: string; agentId?: string }): Assignment[] {

@@ -61,6 +61,8 @@ export interface AgentSpec {
   listen?: string;
   /** The address the agent announces (to simulate one the control plane cannot reach). */
   advertise?: string;
+  /** More `agent start` flags. */
+  args?: string[];
 }
 
 export class TestCluster {
@@ -130,6 +132,7 @@ export class TestCluster {
     for (const [k, v] of Object.entries(spec.labels ?? {})) args.push('--label', `${k}=${v}`);
     if (spec.capacity) args.push('--capacity', String(spec.capacity));
     if (spec.advertise) args.push('--advertise', spec.advertise);
+    args.push(...(spec.args ?? []));
     const daemon = this.spawnDaemon(spec.id, args);
     this.agents.set(spec.id, daemon);
     return daemon;

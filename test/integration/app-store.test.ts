@@ -62,4 +62,28 @@ describe('app store against etcd', { timeout: 60_000 }, () => {
     await assert.rejects(store.scale('shop', [{ type: 't1', count: 1001 }]), InvalidArgumentError);
     await assert.rejects(store.createApp('Bad_Name'), InvalidArgumentError);
   });
+
+  it('stores placement rules with the formation, keeps scale changes, and clears a rule without labels', async () => {
+    const store = await freshApp();
+    await Promise.all([
+      store.setPlacement('shop', [{ type: 't1', labels: { role: 'web' } }]),
+      store.scale('shop', [{ type: 't1', count: 2 }]),
+      store.setPlacement('shop', [{ type: 't2', labels: {}, datacenter: 'fra1' }]),
+    ]);
+    assert.deepEqual(await store.getPlacement('shop'), { t1: { labels: { role: 'web' } }, t2: { labels: {}, datacenter: 'fra1' } });
+    assert.deepEqual(await store.scale('shop', [{ type: 't3', count: 1 }]), { t1: 2, t3: 1 }, 'no write lost the other');
+    assert.deepEqual(await store.setPlacement('shop', [{ type: 't1', labels: {} }]), { t2: { labels: {}, datacenter: 'fra1' } });
+  });
+
+  it('refuses placement rules for unknown types, bad labels and too many labels', async () => {
+    const store = await freshApp();
+    await assert.rejects(store.setPlacement('shop', [{ type: 'web', labels: { role: 'web' } }]), /process type `web` is not in release v1/);
+    await assert.rejects(store.setPlacement('shop', [{ type: 't1', labels: { 'bad key': 'x' } }]), InvalidArgumentError);
+    await assert.rejects(store.setPlacement('shop', [{ type: 't1', labels: { role: 'has space' } }]), InvalidArgumentError);
+    await assert.rejects(store.setPlacement('shop', [{ type: 't1', labels: {}, datacenter: '-x' }]), InvalidArgumentError);
+    const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v']));
+    await assert.rejects(store.setPlacement('shop', [{ type: 't1', labels: many }]), /at most 20/);
+    await assert.rejects(store.setPlacement('shop', [{ type: 't1', labels: {} }, { type: 't1', labels: {} }]), /given twice/);
+    await assert.rejects(store.setPlacement('nope', [{ type: 't1', labels: {} }]), NotFoundError);
+  });
 });

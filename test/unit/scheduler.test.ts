@@ -6,6 +6,7 @@ import {
   type AgentView,
   type AppView,
   type Assignment,
+  type PlacementRule,
   type Plan,
   type SchedulerInput,
 } from '../../control-plane/scheduler/types';
@@ -482,10 +483,18 @@ function randomInput(seed: number): SchedulerInput {
       datacenter: `dc-${rand(dcs)}`,
       capacity: rand(12),
       state: rand(8) === 0 ? 'draining' : 'ready',
+      labels: rand(3) === 0 ? { role: 'web' } : rand(2) === 0 ? { role: 'worker', disk: 'ssd' } : {},
     }),
   );
+  // Placement rules on some types: a label, a datacenter, both, or one no agent satisfies.
+  const rules: Array<AppView['placement']> = [
+    undefined,
+    { web: { labels: { role: 'web' } } },
+    { worker: { labels: { disk: 'ssd' }, datacenter: 'dc-0' }, clock: { labels: {}, datacenter: `dc-${rand(dcs)}` } },
+    { web: { labels: { role: 'nowhere' } }, worker: { labels: {} } },
+  ];
   const apps = Array.from({ length: 1 + rand(4) }, (_, i) =>
-    app(`app-${i}`, { web: rand(8), worker: rand(20), clock: rand(2), missing: rand(3) }),
+    app(`app-${i}`, { web: rand(8), worker: rand(20), clock: rand(2), missing: rand(3) }, { placement: rules[rand(rules.length)] }),
   );
   const previous = { apps: apps.map((a) => ({ ...a, formation: { web: rand(8), worker: rand(20) } })), agents: agents.filter(() => rand(4) > 0) };
   const assignments = converged(previous);
@@ -513,6 +522,12 @@ function verify(input: SchedulerInput, plan: Plan): void {
   const desiredKeys = new Set(desired.map((d) => `${d.app}/${d.instance}`));
   for (const key of keptKeys) assert.ok(desiredKeys.has(key), `kept ${key} is desired`);
   for (const a of kept) assert.equal(agentById.get(a.agentId)?.state, 'ready', 'kept only on ready agents');
+  const ruleOf = (app: string, type: string) => input.apps.find((a) => a.name === app)?.placement?.[type];
+  const allowed = (agent: AgentView, rule: PlacementRule | undefined) =>
+    !rule ||
+    ((!rule.datacenter || agent.datacenter === rule.datacenter) &&
+      Object.entries(rule.labels).every(([k, v]) => agent.labels[k] === v));
+  for (const a of kept) assert.ok(allowed(agentById.get(a.agentId)!, ruleOf(a.app, a.type)), 'kept only where the rule allows');
   const used = new Map<string, number>();
   for (const a of kept) used.set(a.agentId, (used.get(a.agentId) ?? 0) + 1);
   const typeOn = (app: string, type: string, where: (a: Assignment) => boolean) => (placed: Assignment[]) =>
@@ -525,7 +540,8 @@ function verify(input: SchedulerInput, plan: Plan): void {
   for (const d of desired) {
     const key = `${d.app}/${d.instance}`;
     if (keptKeys.has(key)) continue;
-    const candidates = input.agents.filter((a) => a.state === 'ready' && (used.get(a.id) ?? 0) < a.capacity);
+    const rule = ruleOf(d.app, d.type);
+    const candidates = input.agents.filter((a) => a.state === 'ready' && (used.get(a.id) ?? 0) < a.capacity && allowed(a, rule));
     if (candidates.length === 0) {
       assert.ok(unplaced.has(key), `${key} is reported unplaced`);
       continue;

@@ -1,0 +1,61 @@
+/**
+ * The disconnected grace: how long an agent cut off from every control plane keeps its
+ * instances running. 0 (the default) keeps them running however long the cut lasts, so a
+ * control-plane outage never takes apps down. A positive grace trades that for never running
+ * an instance twice during a long partition: when it has passed, the agent stops everything
+ * (the control plane will have placed the instances elsewhere once the agent's lease expired)
+ * and runs again whatever the next assignment snapshot says it still owns.
+ */
+import type { Logger } from '../lib/log';
+
+/** What the guard needs to hear from the link to the control plane. */
+export interface Reachability {
+  /** The control plane stopped answering; `sinceMs` is when the first call failed (epoch ms). */
+  on(event: 'unreachable', listener: (sinceMs: number) => void): unknown;
+  /** It answers again. */
+  on(event: 'reachable', listener: () => void): unknown;
+  off(event: 'unreachable', listener: (sinceMs: number) => void): unknown;
+  off(event: 'reachable', listener: () => void): unknown;
+}
+
+/** What the guard stops: the reconciler, which resumes by itself on the next snapshot. */
+export interface Suspendable {
+  suspend(reason: string): void;
+}
+
+export class DisconnectGuard {
+  private timer?: NodeJS.Timeout;
+
+  private readonly onUnreachable = (sinceMs: number) => {
+    clearTimeout(this.timer);
+    const delay = Math.max(0, sinceMs + this.graceMs - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const seconds = Math.round((Date.now() - sinceMs) / 1000);
+      this.logger.warn({ graceMs: this.graceMs }, 'no control plane reachable for longer than the disconnected grace');
+      this.target.suspend(`no control plane reachable for ${seconds} s (disconnected grace)`);
+    }, delay);
+  };
+
+  private readonly onReachable = () => {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  };
+
+  constructor(
+    private readonly graceMs: number,
+    private readonly link: Reachability,
+    private readonly target: Suspendable,
+    private readonly logger: Logger,
+  ) {
+    if (graceMs <= 0) return; // 0: keep running forever; nothing to watch
+    link.on('unreachable', this.onUnreachable);
+    link.on('reachable', this.onReachable);
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.link.off('unreachable', this.onUnreachable);
+    this.link.off('reachable', this.onReachable);
+  }
+}

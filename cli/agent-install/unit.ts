@@ -1,0 +1,73 @@
+/** The systemd unit that runs the agent on a standalone server (`cluster agent install`). */
+
+export const UNIT_NAME = 'cluster-agent';
+export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}.service`;
+
+export interface UnitOptions {
+  /** Absolute path of the node binary. */
+  node: string;
+  /** Absolute path of the CLI entry point (dist/cli/main.js). */
+  cli: string;
+  /** What follows `cluster` on the command line: `agent start --server … --data-dir …`. */
+  args: string[];
+  /**
+   * Seconds systemd gives the agent to stop before it kills what is left: the agent stops its
+   * instances itself, each with its grace period, so this must exceed the longest of those.
+   */
+  stopTimeoutSeconds: number;
+}
+
+/**
+ * The unit file text. On stop, KillMode=mixed sends SIGTERM to the agent alone (it stops its
+ * instances in stages, each with its own grace period) and SIGKILL to whatever is left in the
+ * unit's cgroup after TimeoutStopSec; the default (control-group) would SIGTERM every instance at
+ * once behind the agent's back, and `process` would leave stragglers running.
+ */
+export function renderUnit(opts: UnitOptions): string {
+  const server = valueOf(opts.args, '--server');
+  return [
+    `# Written by \`cluster agent install\`; \`cluster agent uninstall\` removes it.`,
+    '[Unit]',
+    `Description=cluster agent: runs this server's app processes${server ? ` for the control plane at ${server}` : ''}`,
+    'After=network-online.target',
+    'Wants=network-online.target',
+    '',
+    '[Service]',
+    'Type=simple',
+    `ExecStart=${execLine(opts)}`,
+    'Restart=always',
+    'RestartSec=2',
+    'KillMode=mixed',
+    `TimeoutStopSec=${opts.stopTimeoutSeconds}`,
+    'LimitNOFILE=65536',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
+/** The command line the service runs, quoted for systemd's ExecStart. */
+export function execLine(opts: Pick<UnitOptions, 'node' | 'cli' | 'args'>): string {
+  return [opts.node, opts.cli, ...opts.args].map(systemdQuote).join(' ');
+}
+
+/**
+ * One ExecStart word: bare when it is plain, otherwise double-quoted. Either way `%` (specifiers)
+ * and `$` (variables) are doubled, so systemd passes the text through unchanged.
+ */
+export function systemdQuote(word: string): string {
+  const escaped = word.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return escaped;
+  return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** The same command line for a POSIX shell. */
+export function shellLine(words: string[]): string {
+  return words.map((w) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+function valueOf(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}

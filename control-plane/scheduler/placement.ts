@@ -1,0 +1,44 @@
+/** Placement rules: which agents a process type may run on (labels it must carry, a datacenter). */
+import type { AgentView, PlacementRule } from './types';
+
+/** Whether `agent` carries every label of `rule` with the same value and is in its datacenter, if any. */
+export function fitsRule(agent: AgentView, rule: PlacementRule): boolean {
+  if (rule.datacenter && agent.datacenter !== rule.datacenter) return false;
+  const labels = agent.labels;
+  for (const key in rule.labels) {
+    if (!Object.hasOwn(rule.labels, key)) continue;
+    // Own properties only: a label named `constructor` must not find Object.prototype's.
+    if (labels == null || !Object.hasOwn(labels, key) || labels[key] !== rule.labels[key]) return false;
+  }
+  return true;
+}
+
+const keys = new WeakMap<PlacementRule, string>();
+
+/** The same string for equal rules whatever their label order (rules are cached by it). */
+export function ruleKey(rule: PlacementRule): string {
+  let key = keys.get(rule);
+  if (key === undefined) {
+    const labels = Object.entries(rule.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    key = JSON.stringify([rule.datacenter ?? '', labels]);
+    keys.set(rule, key);
+  }
+  return key;
+}
+
+/** `role=web, datacenter fra1`, for messages. */
+export function describeRule(rule: PlacementRule): string {
+  const parts = Object.entries(rule.labels ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`);
+  if (rule.datacenter) parts.push(`datacenter ${rule.datacenter}`);
+  return parts.join(', ') || 'anywhere';
+}
+
+/** Whether a rule restricts anything (a rule without labels or datacenter is no rule). */
+export function isRestrictive(rule: PlacementRule | undefined): rule is PlacementRule {
+  if (rule == null || typeof rule !== 'object') return false;
+  if (rule.datacenter) return true;
+  for (const key in rule.labels) if (Object.hasOwn(rule.labels, key)) return true;
+  return false;
+}

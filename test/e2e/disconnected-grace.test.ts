@@ -1,0 +1,49 @@
+/**
+ * The disconnected grace end to end: with the control plane gone, an agent started with
+ * `--disconnected-grace` stops its instances once the grace has passed, one without it keeps
+ * them running, and both run again what they are given once the control plane is back.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { isGone } from '../helpers/processes';
+import { waitFor } from '../helpers/wait-for';
+
+const LOOP = `trap 'exit 0' TERM
+while true; do sleep 1 & wait $!; done
+`;
+
+describe('disconnected grace', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+
+  before(async () => {
+    cluster = await TestCluster.start({
+      agents: [
+        { id: 'strict', args: ['--disconnected-grace', '2'] },
+        { id: 'patient' },
+      ],
+    });
+    await cluster.deployApp('shop', cluster.appDir('shop', { Procfile: 'worker: sh loop.sh\n', 'loop.sh': LOOP }));
+    await cluster.ok(['scale', 'worker=2', '-a', 'shop', '--wait']);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('stops the instances of an agent with a grace once no control plane answers, and keeps the others', async () => {
+    const list = await cluster.ps('shop');
+    const on = (host: string) => list.find((i) => i.host === host) as PsInstance;
+    const [strict, patient] = [on('strict'), on('patient')];
+    assert.ok(strict && patient, `one worker on each agent: ${JSON.stringify(list)}`);
+    const cutAt = Date.now();
+    await cluster.controlPlanes.at(-1)!.kill('SIGKILL');
+    await waitFor('the strict agent to stop its worker', () => isGone(strict.pid!), 15_000, 50);
+    assert.ok(Date.now() - cutAt >= 1_500, 'not before the grace');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.ok(!isGone(patient.pid!), 'the agent without a grace keeps its worker running');
+
+    await cluster.startControlPlane();
+    await cluster.waitForPs('shop', 'both workers up again', (l) => l.filter((i) => i.state === 'up').length === 2, 30_000);
+  });
+});

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createLogger } from '../../lib/log';
+import { DisconnectGuard, type Reachability } from '../../agent/disconnect-guard';
+import { Reconciler } from '../../agent/reconciler';
+import { PortAllocator } from '../../agent/supervisor/ports';
+import type { ReleaseCache } from '../../agent/releases/release-cache';
+import type { Assignment__Output as Assignment } from '../../proto/gen/cluster/agent/Assignment';
+import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
+import { isGone } from '../helpers/processes';
+import { waitFor } from '../helpers/wait-for';
+
+const logger = createLogger('disconnect-test', 'silent');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function guarded(graceMs: number) {
+  const link = new EventEmitter();
+  const suspended: string[] = [];
+  const guard = new DisconnectGuard(graceMs, link as unknown as Reachability, { suspend: (why) => suspended.push(why) }, logger);
+  return { link, suspended, guard };
+}
+
+describe('disconnected grace: when the agent gives up on its instances', () => {
+  it('stops everything once the control plane has been unreachable for the grace', async () => {
+    const { link, suspended, guard } = guarded(150);
+    const since = Date.now();
+    link.emit('unreachable', since);
+    await sleep(60);
+    assert.deepEqual(suspended, [], 'not before the grace has passed');
+    await waitFor('the instances to be stopped', () => suspended.length === 1, 2_000, 10);
+    assert.ok(Date.now() - since >= 150);
+    assert.match(suspended[0]!, /no control plane reachable for \d+ s/);
+    guard.close();
+  });
+
+  it('counts the grace from the first failure, not from when it heard of it', async () => {
+    const { link, suspended, guard } = guarded(1_000);
+    link.emit('unreachable', Date.now() - 5_000);
+    await waitFor('an immediate stop', () => suspended.length === 1, 500, 10);
+    guard.close();
+  });
+
+  it('keeps everything running when the control plane answers again within the grace', async () => {
+    const { link, suspended, guard } = guarded(100);
+    link.emit('unreachable', Date.now());
+    await sleep(30);
+    link.emit('reachable');
+    await sleep(150);
+    assert.deepEqual(suspended, []);
+    guard.close();
+  });
+
+  it('keeps everything running forever with a grace of 0 (the default)', async () => {
+    const { link, suspended, guard } = guarded(0);
+    link.emit('unreachable', Date.now() - 3_600_000);
+    await sleep(50);
+    assert.deepEqual(suspended, []);
+    assert.equal(link.listenerCount('unreachable'), 0);
+    guard.close();
+  });
+});
+
+describe('reconciler: suspended until the next snapshot', () => {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'suspend-test-'));
+  const statuses: InstanceStatus[] = [];
+  const reconciler = new Reconciler({
+    agentId: 'a1',
+    defaultGraceMs: 2_000,
+    ports: new PortAllocator({ from: 42100, to: 42199 }),
+    releases: { ensure: async () => cwd } as unknown as ReleaseCache,
+    logger,
+    report: (s) => statuses.push(s),
+    onLine: () => undefined,
+    onSpawn: () => undefined,
+    onExit: () => undefined,
+  });
+  after(async () => {
+    await reconciler.close();
+    fs.rmSync(cwd, { recursive: true, force: true });
+  });
+
+  const spec = (instance: string): Assignment => ({
+    app: 'shop', instance, type: instance.split('.')[0]!, release: 1, slug: 'a'.repeat(64),
+    command: 'trap "exit 0" TERM; while true; do sleep 1 & wait $!; done', env: {}, restart_token: '', grace_ms: 0,
+  });
+  const pids = () => {
+    const latest = new Map<string, InstanceStatus>();
+    for (const s of statuses) latest.set(s.instance!, s);
+    return [...latest.values()].filter((s) => s.state === 'up').map((s) => s.pid!);
+  };
+
+  it('stops every instance, starts nothing new, and runs what the next snapshot names', async () => {
+    reconciler.apply({ snapshot: true, upserts: [spec('web.1'), spec('worker.1')], removes: [] });
+    await waitFor('two instances up', () => pids().length === 2, 5_000);
+    const before = pids();
+    reconciler.suspend('no control plane reachable for 30 s (disconnected grace)');
+    assert.ok(reconciler.isSuspended);
+    await waitFor('both processes gone', () => before.every(isGone) && reconciler.size === 0, 5_000);
+    // Changes streamed while suspended are remembered but not run.
+    reconciler.apply({ snapshot: false, upserts: [spec('worker.2')], removes: [] });
+    await sleep(200);
+    assert.equal(reconciler.size, 0);
+    // A fresh snapshot (a control plane again) says what this agent still owns.
+    reconciler.apply({ snapshot: true, upserts: [spec('web.1')], removes: [] });
+    assert.ok(!reconciler.isSuspended);
+    await waitFor('web.1 up again', () => reconciler.size === 1 && pids().length === 1, 5_000);
+  });
+});
