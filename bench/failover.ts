@@ -21,7 +21,7 @@ const COUNT = numberOption('count', 100);
 const TTL = numberOption('agent-ttl', 0); // 0: the control plane's default
 
 async function main(): Promise<void> {
-  banner('failover: kill -9 an agent holding 100 instances', [`${RUNS} runs; agent TTL ${TTL || 'default (4 s)'}`]);
+  await banner('failover: kill -9 an agent holding 100 instances', [`${RUNS} runs; agent TTL ${TTL || 'default (4 s)'}`]);
   const figures = new Figures('failover');
   const dir = tempDir('cluster-bench-failover-');
   const kit = await Kit.start(path.join(dir, 'cluster'), { cpArgs: TTL ? ['--agent-ttl', String(TTL)] : [] });

@@ -51,7 +51,7 @@ function wall(command: string, args: string[], env: NodeJS.ProcessEnv = process.
 
 async function main(): Promise<void> {
   const withSupervisor = !flag('no-supervisord') && ensureSupervisor();
-  banner('footprint: daemon memory and listing time', [`${COUNT} sleep processes; agent cycles ${CYCLES}; ${SIM_AGENTS} simulated agents`]);
+  await banner('footprint: daemon memory and listing time', [`${COUNT} sleep processes; agent cycles ${CYCLES}; ${SIM_AGENTS} simulated agents`]);
   const figures = new Figures('footprint');
   const dir = tempDir('cluster-bench-footprint-');
   const kit = await Kit.start(path.join(dir, 'cluster'));

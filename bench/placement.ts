@@ -84,7 +84,7 @@ function time(figures: Figures, name: string, target: string, input: SchedulerIn
 }
 
 async function main(): Promise<void> {
-  banner('placement: the pure scheduler function', [`${APPS} apps × ${PER_APP} instances over ${AGENTS} agents; ${RUNS} timed runs per case`]);
+  await banner('placement: the pure scheduler function', [`${APPS} apps × ${PER_APP} instances over ${AGENTS} agents; ${RUNS} timed runs per case`]);
   const figures = new Figures('placement');
   const pool = agents();
 

@@ -16,8 +16,11 @@
  * restart without backoff: their samples are N consecutive restarts of one process.
  * Separately, one cluster instance that always crashes shows the backoff curve.
  *
- *   node dist/bench/restart.js [--restarts 100] [--sup-restarts 50] [--baseline 50]
- *        [--no-pm2] [--no-supervisord] [--json FILE] [--keep]
+ * Per run: p50 and p99 of each set of samples; --runs sets of them (min/median/max over runs).
+ * One run takes about 2.5 minutes.
+ *
+ *   node dist/bench/restart.js [--runs 3] [--restarts 100] [--sup-restarts 20] [--baseline 30]
+ *        [--no-pm2] [--no-supervisord] [--wait-idle S] [--json FILE] [--keep]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,9 +29,10 @@ import { Kit } from './lib/cluster-kit';
 import { ensureSupervisor, startPm2, Supervisor, supervisordVersion } from './lib/peers';
 import { banner, Figures, flag, fmt, killAtCleanup, numberOption, percentile, printTable, runMain, sleep, tempDir } from './lib/runs';
 
+const RUNS = numberOption('runs', 3);
 const RESTARTS = numberOption('restarts', 100);
-const SUP_RESTARTS = numberOption('sup-restarts', 50);
-const BASELINE = numberOption('baseline', 50);
+const SUP_RESTARTS = numberOption('sup-restarts', 20);
+const BASELINE = numberOption('baseline', 30);
 const BACKOFF_GAPS = numberOption('backoff-gaps', 5);
 
 // "once": crash on the first run only (a marker file per id), stay up afterwards.
@@ -77,19 +81,43 @@ for (;;) {
 interface Line { kind: 'S' | 'E'; ns: bigint; id: string; read: number }
 
 let observed = '';
+const cache: Line[] = [];
+const starts = new Map<string, number>();
+let offset = 0;
+let partial = '';
+/** Every line the observer wrote so far (read incrementally: polling must stay cheap). */
 function readLines(): Line[] {
-  let text = '';
+  let fd: number;
   try {
-    text = fs.readFileSync(observed, 'utf8');
+    fd = fs.openSync(observed, 'r');
   } catch {
-    return [];
+    return cache;
   }
-  const out: Line[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^([SE]) (\d+) (\S+) (\d+)$/.exec(line);
-    if (m) out.push({ kind: m[1] as 'S' | 'E', ns: BigInt(m[2]!), id: m[3]!, read: Number(m[4]) });
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, offset);
+      if (n <= 0) break;
+      offset += n;
+      const lines = (partial + buf.toString('latin1', 0, n)).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        const m = /^([SE]) (\d+) (\S+) (\d+)$/.exec(line);
+        if (!m) continue;
+        cache.push({ kind: m[1] as 'S' | 'E', ns: BigInt(m[2]!), id: m[3]!, read: Number(m[4]) });
+        if (m[1] === 'S') starts.set(m[3]!, (starts.get(m[3]!) ?? 0) + 1);
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
   }
-  return out;
+  return cache;
+}
+
+/** How many times `id` started. */
+function startsOf(id: string): number {
+  readLines();
+  return starts.get(id) ?? 0;
 }
 
 let coalesced = 0;
@@ -131,8 +159,8 @@ function record(figures: Figures, name: string, samples: number[], target?: stri
 
 async function main(): Promise<void> {
   const withSupervisor = !flag('no-supervisord') && ensureSupervisor();
-  banner('restart: crash → next start latency', [
-    `sh and Node programs that exit after ~200 ms; cluster: ${RESTARTS} first restarts each; PM2: ${RESTARTS} consecutive; supervisord: ${SUP_RESTARTS}; raw spawn: ${BASELINE}`,
+  await banner('restart: crash → next start latency', [
+    `sh and Node programs that exit after ~200 ms; per run: cluster ${RESTARTS} first restarts each; PM2 ${RESTARTS} consecutive; supervisord ${SUP_RESTARTS}; raw spawn ${BASELINE}; ${RUNS} runs`,
   ]);
   const figures = new Figures('restart');
   const dir = tempDir('cluster-bench-restart-');
@@ -149,84 +177,92 @@ async function main(): Promise<void> {
   await sleep(300);
   const count = (id: string) => gaps().get(id)?.length ?? 0;
 
-  // ---- raw spawn floor ----
-  for (const [kind, argv] of [['sh', ['sh', path.join(progDir, 'crash.sh')]], ['node', [process.execPath, path.join(progDir, 'crash.js')]]] as const) {
-    const id = `raw-${kind}`;
-    let stopped = false;
-    let runs = 0;
-    const once = () => {
-      if (stopped) return;
-      runs++;
-      const child = spawn(argv[0], [...argv.slice(1), fifo, 'always', id], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      child.stdout.resume();
-      child.stderr.resume();
-      child.on('exit', () => once());
-    };
-    once();
-    await waitFor(`${BASELINE} raw restarts`, () => count(id) >= BASELINE, 120_000, 50);
-    stopped = true;
-    await sleep(400);
-    record(figures, `raw spawn loop, ${kind}`, gaps().get(id)!.slice(0, BASELINE));
-    void runs;
-  }
-
-  // ---- cluster ----
   const kit = await Kit.start(path.join(dir, 'cluster'));
   await kit.startAgent('agent-1', { capacity: 1000 });
-  const procfile = [
-    `crashsh: sh crash.sh ${fifo} once $CLUSTER_INSTANCE`,
-    `crashnode: node crash.js ${fifo} once $CLUSTER_INSTANCE`,
-    `loopsh: sh crash.sh ${fifo} always $CLUSTER_INSTANCE`,
-    '',
-  ].join('\n');
-  await kit.deploy('restarts', procfile, { 'crash.sh': CRASH_SH, 'crash.js': CRASH_JS });
-  for (const [kind, type] of [['sh', 'crashsh'], ['node', 'crashnode']] as const) {
-    for (let n = 1; n <= RESTARTS; n++) {
-      await kit.scale('restarts', { [type]: n });
-      await waitFor(`${type}.${n} to crash and restart`, () => readLines().filter((l) => l.id === `${type}.${n}` && l.kind === 'S').length >= 2, 30_000);
-    }
-    const samples = [...gaps()].filter(([id]) => id.startsWith(`${type}.`)).map(([, g]) => g[0]!);
-    record(figures, `cluster, ${kind}`, samples, kind === 'sh' ? 'p50 ≤ 5 ms' : undefined);
-    await kit.scale('restarts', { [type]: 0 });
-  }
-
-  // The backoff curve runs alongside the peers (one process every few seconds).
-  await kit.scale('restarts', { loopsh: 1 });
-  const loopStart = Date.now();
-
-  // ---- PM2 ----
   const pm2 = flag('no-pm2') ? undefined : await startPm2(dir);
-  if (pm2) {
-    console.log(`PM2 ${pm2.version()}`);
-    for (const [kind, app] of [['sh', { script: 'sh', args: ['crash.sh', fifo, 'always', 'pm2-sh'], interpreter: 'none' }], ['node', { script: 'crash.js', args: [fifo, 'always', 'pm2-node'] }]] as const) {
-      const eco = path.join(dir, `pm2-${kind}.json`);
-      // min_uptime below the program's 200 ms and a high max_restarts: otherwise PM2 gives up after 16 "unstable" restarts.
-      fs.writeFileSync(eco, JSON.stringify({ apps: [{ name: `crash${kind}`, cwd: progDir, exec_mode: 'fork', autorestart: true, restart_delay: 0, min_uptime: 100, max_restarts: 100_000, ...app }] }));
-      await pm2.run(['start', eco]);
-      await waitFor(`${RESTARTS} PM2 restarts (${kind})`, () => count(`pm2-${kind}`) >= RESTARTS, 300_000, 50);
-      await pm2.run(['delete', `crash${kind}`]);
-      record(figures, `PM2, ${kind}`, gaps().get(`pm2-${kind}`)!.slice(0, RESTARTS));
+  if (pm2) console.log(`PM2 ${pm2.version()}`);
+  if (withSupervisor) console.log(`supervisord ${supervisordVersion()}`);
+  let curve: number[] = [];
+
+  for (let run = 1; run <= RUNS; run++) {
+    const r = `r${run}`;
+    console.log(`--- run ${run} of ${RUNS}`);
+
+    // ---- raw spawn floor ----
+    for (const [kind, argv] of [['sh', ['sh', path.join(progDir, 'crash.sh')]], ['node', [process.execPath, path.join(progDir, 'crash.js')]]] as const) {
+      const id = `raw-${kind}-${r}`;
+      let stopped = false;
+      const once = () => {
+        if (stopped) return;
+        const child = spawn(argv[0], [...argv.slice(1), fifo, 'always', id], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+        child.stdout.resume();
+        child.stderr.resume();
+        child.on('exit', () => once());
+      };
+      once();
+      await waitFor(`${BASELINE} raw restarts`, () => count(id) >= BASELINE, 120_000, 50);
+      stopped = true;
+      await sleep(400);
+      record(figures, `raw spawn loop, ${kind}`, gaps().get(id)!.slice(0, BASELINE));
+    }
+
+    // ---- cluster: first restarts of instances added one at a time ----
+    // A release per run, so that every run's ids (and marker files) are new.
+    const procfile = [
+      `crashsh: sh crash.sh ${fifo} once ${r}-$CLUSTER_INSTANCE`,
+      `crashnode: node crash.js ${fifo} once ${r}-$CLUSTER_INSTANCE`,
+      `loopsh: sh crash.sh ${fifo} always ${r}-$CLUSTER_INSTANCE`,
+      '',
+    ].join('\n');
+    await kit.deploy('restarts', procfile, { 'crash.sh': CRASH_SH, 'crash.js': CRASH_JS });
+    for (const [kind, type] of [['sh', 'crashsh'], ['node', 'crashnode']] as const) {
+      for (let n = 1; n <= RESTARTS; n++) {
+        await kit.scale('restarts', { [type]: n });
+        await waitFor(`${type}.${n} to crash and restart`, () => startsOf(`${r}-${type}.${n}`) >= 2, 30_000);
+      }
+      const samples = [...gaps()].filter(([id]) => id.startsWith(`${r}-${type}.`)).map(([, g]) => g[0]!);
+      record(figures, `cluster, ${kind}`, samples, kind === 'sh' ? 'p50 ≤ 5 ms' : undefined);
+      await kit.scale('restarts', { [type]: 0 });
+    }
+
+    // The backoff curve (first run only) runs alongside the peers: one process every few seconds.
+    const loopStart = Date.now();
+    if (run === 1) await kit.scale('restarts', { loopsh: 1 });
+
+    // ---- PM2: consecutive restarts of one process ----
+    if (pm2) {
+      for (const [kind, app] of [['sh', { script: 'sh', args: ['crash.sh', fifo, 'always', `pm2-sh-${r}`], interpreter: 'none' }], ['node', { script: 'crash.js', args: [fifo, 'always', `pm2-node-${r}`] }]] as const) {
+        const eco = path.join(dir, `pm2-${kind}.json`);
+        // min_uptime below the program's 200 ms and a high max_restarts: otherwise PM2 gives up after 16 "unstable" restarts.
+        fs.writeFileSync(eco, JSON.stringify({ apps: [{ name: `crash${kind}`, cwd: progDir, exec_mode: 'fork', autorestart: true, restart_delay: 0, min_uptime: 100, max_restarts: 100_000, ...app }] }));
+        await pm2.run(['start', eco]);
+        await waitFor(`${RESTARTS} PM2 restarts (${kind})`, () => count(`pm2-${kind}-${r}`) >= RESTARTS, 300_000, 50);
+        await pm2.run(['delete', `crash${kind}`]);
+        record(figures, `PM2, ${kind}`, gaps().get(`pm2-${kind}-${r}`)!.slice(0, RESTARTS));
+      }
+    }
+
+    // ---- supervisord: both programs at once (it restarts on a 1 s tick at worst) ----
+    if (withSupervisor) {
+      const sup = new Supervisor(path.join(dir, `supervisord-${r}`));
+      await sup.start([
+        { name: 'crashsh', command: `sh ${path.join(progDir, 'crash.sh')} ${fifo} always sup-sh-${r}`, startsecs: 0, autorestart: true, directory: progDir },
+        { name: 'crashnode', command: `${process.execPath} ${path.join(progDir, 'crash.js')} ${fifo} always sup-node-${r}`, startsecs: 0, autorestart: true, directory: progDir },
+      ]);
+      const enough = (kind: string) => count(`sup-${kind}-${r}`) >= SUP_RESTARTS;
+      await waitFor(`${SUP_RESTARTS} supervisord restarts`, () => enough('sh') && enough('node'), 600_000, 100);
+      await sup.stop();
+      for (const kind of ['sh', 'node']) record(figures, `supervisord, ${kind}`, gaps().get(`sup-${kind}-${r}`)!.slice(0, SUP_RESTARTS));
+    }
+
+    // ---- cluster's backoff curve ----
+    if (run === 1) {
+      await waitFor(`${BACKOFF_GAPS} restarts of a crash loop`, () => count(`${r}-loopsh.1`) >= BACKOFF_GAPS, 120_000 + (Date.now() - loopStart), 100);
+      await kit.scale('restarts', { loopsh: 0 });
+      curve = gaps().get(`${r}-loopsh.1`)!.slice(0, BACKOFF_GAPS);
     }
   }
 
-  // ---- supervisord (both programs at once: it restarts on a 1 s tick) ----
-  if (withSupervisor) {
-    const sup = new Supervisor(path.join(dir, 'supervisord'));
-    await sup.start([
-      { name: 'crashsh', command: `sh ${path.join(progDir, 'crash.sh')} ${fifo} always sup-sh`, startsecs: 0, autorestart: true, directory: progDir },
-      { name: 'crashnode', command: `${process.execPath} ${path.join(progDir, 'crash.js')} ${fifo} always sup-node`, startsecs: 0, autorestart: true, directory: progDir },
-    ]);
-    console.log(`supervisord ${supervisordVersion()}`);
-    const enough = (kind: string) => count(`sup-${kind}`) >= SUP_RESTARTS;
-    await waitFor(`${SUP_RESTARTS} supervisord restarts`, () => enough('sh') && enough('node'), 600_000, 100);
-    await sup.stop();
-    for (const kind of ['sh', 'node']) record(figures, `supervisord, ${kind}`, gaps().get(`sup-${kind}`)!.slice(0, SUP_RESTARTS));
-  }
-
-  // ---- cluster's backoff curve ----
-  await waitFor(`${BACKOFF_GAPS} restarts of a crash loop`, () => count('loopsh.1') >= BACKOFF_GAPS, 120_000 + (Date.now() - loopStart), 100);
-  await kit.scale('restarts', { loopsh: 0 });
-  const curve = gaps().get('loopsh.1')!.slice(0, BACKOFF_GAPS);
   console.log('\ncluster crash loop (a sh program exiting after ~200 ms, every time): exit → next start');
   printTable([['restart', 'gap'], ...curve.map((g, i) => [`#${i + 1}`, `${fmt(g, 1)} ms`])]);
   curve.forEach((g, i) => figures.add(`cluster crash loop: restart #${i + 1}`, 'ms', g, { digits: 0 }));
@@ -236,7 +272,7 @@ async function main(): Promise<void> {
   const ratio = (peer: string, kind: string) => figures.summary(`${peer}, ${kind} p50`).median / figures.summary(`cluster, ${kind} p50`).median;
   if (pm2) for (const kind of ['sh', 'node']) figures.add(`PM2 ÷ cluster p50, ${kind}`, '×', ratio('PM2', kind), { digits: 1 });
   if (withSupervisor) for (const kind of ['sh', 'node']) figures.add(`supervisord ÷ cluster p50, ${kind}`, '×', ratio('supervisord', kind), { digits: 0 });
-  figures.report({ restarts: RESTARTS, supRestarts: SUP_RESTARTS, baseline: BASELINE, pm2: pm2?.version(), supervisord: withSupervisor ? supervisordVersion() : undefined });
+  figures.report({ runs: RUNS, restarts: RESTARTS, supRestarts: SUP_RESTARTS, baseline: BASELINE, pm2: pm2?.version(), supervisord: withSupervisor ? supervisordVersion() : undefined });
 }
 
 runMain(main);

@@ -11,8 +11,10 @@
  * The program is `sleep N` (N differs per manager so that /proc tells them apart). Two figures
  * per manager and run: "processes running" — from the command's start until 200 processes run
  * that program (/proc polled every 25 ms, the same for all three) — and "command returns": the
- * manager's own command (scale --wait / pm2 scale / supervisorctl start) returned. Between runs
- * every manager scales back down (0, 1, stop) and its processes are gone before the next.
+ * manager's own command (scale --wait / pm2 scale / supervisorctl start) returned. For cluster,
+ * the same again through the API (no CLI process to start) shows what the CLI's start costs.
+ * Between runs every manager scales back down (0, 1, stop) and its processes are gone before
+ * the next.
  *
  *   node dist/bench/scale-up.js [--runs 5] [--count 200] [--agents 3] [--no-pm2] [--no-supervisord] [--json FILE] [--keep]
  */
@@ -30,7 +32,7 @@ const TIMEOUT_MS = 60_000;
 
 async function main(): Promise<void> {
   const withSupervisor = !flag('no-supervisord') && ensureSupervisor();
-  banner('scale-up: 0 → 200 real processes', [`cluster (${AGENTS} agents) vs PM2 vs supervisord; program: sleep; ${RUNS} runs`]);
+  await banner('scale-up: 0 → 200 real processes', [`cluster (${AGENTS} agents) vs PM2 vs supervisord; program: sleep; ${RUNS} runs`]);
   const figures = new Figures('scale-up');
   const dir = tempDir('cluster-bench-scaleup-');
 
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
   for (let i = 1; i <= AGENTS; i++) await kit.startAgent(`agent-${i}`, { capacity: 1000 });
   await kit.deploy('scaleup', 'worker: sleep 100001\n');
   const clusterArgv = ['sleep', '100001'];
+  await sleep(1_500); // the scheduler waits 1 s after agents join before it places anything
 
   // PM2
   const pm2 = flag('no-pm2') ? undefined : await startPm2(dir);
@@ -72,7 +75,19 @@ async function main(): Promise<void> {
       console.log(`run ${run} cluster: ${COUNT} running after ${running} ms; \`cluster scale worker=${COUNT} --wait\` returned after ${fmt(cmd.ms, 0)} ms`);
       await kit.scale('scaleup', { worker: 0 });
       await waitForProcesses(clusterArgv, 0, TIMEOUT_MS, POLL_MS);
-      await kit.waitUp('scaleup', 0, TIMEOUT_MS);
+      await waitPsEmpty(kit);
+      // The same through the API (what the CLI's own start, ~0.3 s, adds to the above).
+      await sleep(1_000);
+      const apiStart = Date.now();
+      const apiProcs = waitForProcesses(clusterArgv, COUNT, TIMEOUT_MS, POLL_MS);
+      await kit.scale('scaleup', { worker: COUNT });
+      const apiRunning = (await apiProcs) - apiStart;
+      const apiUp = (await kit.waitUp('scaleup', COUNT, TIMEOUT_MS)) - apiStart;
+      figures.add(`cluster via the API: ${COUNT} running`, 'ms', apiRunning, { digits: 0 });
+      figures.add(`cluster via the API: ${COUNT} up in ps`, 'ms', apiUp, { digits: 0 });
+      console.log(`run ${run} cluster via the API (no CLI start): ${COUNT} running after ${apiRunning} ms, up in ps after ${apiUp} ms`);
+      await kit.scale('scaleup', { worker: 0 });
+      await waitForProcesses(clusterArgv, 0, TIMEOUT_MS, POLL_MS);
       await waitPsEmpty(kit);
     }
     await sleep(1_000);

@@ -27,7 +27,7 @@ const CP_PROF = stringOption('cp-prof');
 const TIMEOUT_MS = numberOption('timeout', 180) * 1000;
 
 async function main(): Promise<void> {
-  banner('throughput: instances placed and reported up per second, through real etcd', [
+  await banner('throughput: instances placed and reported up per second, through real etcd', [
     `${AGENTS} simulated agents in ${SIM_PROCESSES} processes, one control plane, etcd; 0 → ${INSTANCES.toLocaleString('en-US')} instances (${APPS} apps); ${RUNS} runs`,
   ]);
   const figures = new Figures('throughput');
@@ -86,7 +86,8 @@ async function main(): Promise<void> {
     const tEmpty = await empty;
     figures.add(`${INSTANCES / 1000}k → 0: all removed from agents`, 's', (tEmpty - downStart) / 1000, { digits: 2 });
     console.log(`run ${run}: scaled to 0 in ${((tEmpty - downStart) / 1000).toFixed(2)} s`);
-    await sleep(3_000); // `gone` reports drain; etcd compacts
+    await sleep(3_000); // `gone` reports drain
+    figures.add('control-plane RSS after scaling back to 0', 'MB', rssMb(cp.pid) ?? NaN);
   }
   const c = fleet.counts();
   console.log(`simulated agents: ${c.reports} reports (${c.failedReports} failed), ${c.leaseLost} leases lost, ${c.streamBreaks} stream breaks`);

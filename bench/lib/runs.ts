@@ -126,7 +126,9 @@ export function machine(): string {
   return `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
 }
 
-export function banner(title: string, lines: string[] = []): void {
+/** Prints what runs where; with --wait-idle, waits for an idle machine first (see waitIdle). */
+export async function banner(title: string, lines: string[] = []): Promise<void> {
+  await waitIdle();
   console.log(`# ${title}`);
   console.log(`# ${machine()}`);
   console.log(`# ${new Date().toISOString()}  load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -215,6 +217,40 @@ export function which(command: string): string | undefined {
 
 export async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Busy share of the whole machine (1 = every core) over `ms`, from /proc/stat. */
+export async function machineBusy(ms: number): Promise<number> {
+  const read = () => {
+    const f = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - f[3]! - f[4]!, total };
+  };
+  const a = read();
+  await sleep(ms);
+  const b = read();
+  return (b.busy - a.busy) / Math.max(1, b.total - a.total);
+}
+
+/**
+ * With --wait-idle SECONDS: waits (at most that long) until the machine is idle (under 10% busy
+ * over 2 s), so another benchmark's work does not count in this one's figures. Prints what it found.
+ */
+export async function waitIdle(): Promise<void> {
+  const limit = numberOption('wait-idle', 0) * 1000;
+  if (limit <= 0) return;
+  const deadline = Date.now() + limit;
+  for (;;) {
+    const busy = await machineBusy(2_000);
+    if (busy < 0.1) {
+      console.log(`# machine idle (${(busy * 100).toFixed(0)}% busy over 2 s)`);
+      return;
+    }
+    if (Date.now() > deadline) {
+      console.log(`# machine still ${(busy * 100).toFixed(0)}% busy after waiting ${limit / 1000} s: going ahead`);
+      return;
+    }
+  }
 }
 
 /** Resident set size of a process in MB (VmRSS), undefined when it is gone. */

@@ -71,10 +71,14 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
     try {
       const lease = this.lease ?? this.newLease();
       const leaseId = await lease.grant();
+      // close() may have run while we waited: a lease it did not see would keep the
+      // process alive with its keepalives (STACK-NOTES), so let it go here.
+      if (this.isClosed()) return void (await lease.revoke().catch(() => undefined));
       const res = await this.client
         .if(this.key, 'Create', '==', 0)
         .then(this.client.put(this.key).value(this.id).lease(leaseId))
         .commit();
+      if (this.isClosed()) return void (await lease.revoke().catch(() => undefined));
       if (res.succeeded && this.state === 'follower') {
         this.leaderRevision = res.header.revision;
         this.state = 'leader';
@@ -82,11 +86,16 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
         this.emit('elected');
       }
     } catch (err) {
+      if (this.isClosed()) return;
       this.logger.warn({ err }, 'campaign failed; retrying');
       this.retryTimer = setTimeout(() => void this.campaign(), 1_000);
     } finally {
       this.campaigning = false;
     }
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed';
   }
 
   private newLease(): Lease {

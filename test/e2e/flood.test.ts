@@ -64,7 +64,10 @@ describe('output floods', { timeout: 240_000 }, () => {
     const pieces = lines.filter((l) => /^y+$/.test(l.line));
     // 20 MB is more than an instance keeps on disk (16 MiB): the oldest pieces rotate away.
     assert.ok(pieces.length > 500, `${pieces.length} pieces of the long line`);
-    assert.equal(pieces.at(-1)!.cut, undefined, 'the last piece ends the line');
+    // When the disk fell behind, the agent says so with a marker line instead of the pieces
+    // it could not write; then the line's end may be among them.
+    const diskLagged = lines.some((l) => /not written to disk/.test(l.line));
+    if (!diskLagged) assert.equal(pieces.at(-1)!.cut, undefined, 'the last piece ends the line');
     assert.ok(pieces.every((l) => Buffer.byteLength(l.line) <= 16 * 1024));
     assert.ok(pieces.slice(0, -1).every((l) => l.cut === true), 'every piece but the last is marked cut');
     const plain = await cluster.cli(['logs', '-a', 'noisy', '--ps', 'flood.1', '-n', '5']);

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { after } from 'node:test';
 import { startEtcd, type EtcdServer } from '../../lib/etcd-server';
 
 export async function testEtcd(): Promise<EtcdServer & { cleanup(): Promise<void> }> {
@@ -21,4 +22,18 @@ let counter = 0;
 export function uniquePrefix(): string {
   counter += 1;
   return `/test-${process.pid}-${counter}-${Date.now().toString(36)}/`;
+}
+
+/**
+ * Test files that run control planes in-process end their process once their tests are
+ * done: an etcd3 lease keepalive that outlives its client (STACK-NOTES) must not hang the
+ * whole suite. It says so on stderr when it has to, so a leak stays visible.
+ */
+export function exitWhenDone(graceMs = 10_000): void {
+  after(() => {
+    setTimeout(() => {
+      process.stderr.write(`# a handle kept this test process alive ${graceMs} ms after its tests; exiting\n`);
+      process.exit(process.exitCode ?? 0);
+    }, graceMs).unref();
+  });
 }

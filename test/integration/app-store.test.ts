@@ -5,9 +5,11 @@ import { Etcd3 } from 'etcd3';
 import { AppStore } from '../../control-plane/state/app-store';
 import { Keys } from '../../control-plane/keys';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../control-plane/errors';
-import { testEtcd, uniquePrefix } from '../helpers/etcd';
+import { testEtcd, uniquePrefix, exitWhenDone } from '../helpers/etcd';
 
 const TYPES = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`t${i}`, `sleep ${i}`]));
+
+exitWhenDone();
 
 describe('app store against etcd', { timeout: 60_000 }, () => {
   let etcd: Awaited<ReturnType<typeof testEtcd>>;

@@ -8,9 +8,11 @@ import { Etcd3 } from 'etcd3';
 import { LeaseKeeper } from '../../control-plane/etcd/lease-keeper';
 import { commitInChunks, type WriteOp } from '../../control-plane/etcd/batch';
 import { createLogger } from '../../lib/log';
-import { testEtcd, uniquePrefix } from '../helpers/etcd';
+import { testEtcd, uniquePrefix, exitWhenDone } from '../helpers/etcd';
 
 const logger = createLogger('test', 'silent');
+
+exitWhenDone();
 
 describe('lease keeper', { timeout: 60_000 }, () => {
   let etcd: Awaited<ReturnType<typeof testEtcd>>;

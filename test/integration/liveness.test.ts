@@ -12,10 +12,12 @@ import { ControlPlane } from '../../control-plane/control-plane';
 import { createLogger } from '../../lib/log';
 import { callUnary } from '../../lib/grpc-call';
 import { agentProto, apiProto } from '../../proto/load';
-import { testEtcd, uniquePrefix } from '../helpers/etcd';
+import { testEtcd, uniquePrefix, exitWhenDone } from '../helpers/etcd';
 import { waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('test', 'silent');
+
+exitWhenDone();
 
 describe('liveness and leadership', { timeout: 60_000 }, () => {
   let etcd: Awaited<ReturnType<typeof testEtcd>>;

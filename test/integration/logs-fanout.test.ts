@@ -13,7 +13,7 @@ import { createLogger } from '../../lib/log';
 import { callUnary } from '../../lib/grpc-call';
 import { agentProto, apiProto } from '../../proto/load';
 import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
-import { testEtcd, uniquePrefix } from '../helpers/etcd';
+import { testEtcd, uniquePrefix, exitWhenDone } from '../helpers/etcd';
 import { waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('test', 'silent');
@@ -39,6 +39,8 @@ async function fakeAgent(times: number[]): Promise<{ address: string; open: () =
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   return { address: `127.0.0.1:${port}`, open: () => open, cancelled: () => cancelled, close: () => server.forceShutdown() };
 }
+
+exitWhenDone();
 
 describe('logs fan-out', { timeout: 60_000 }, () => {
   let etcd: Awaited<ReturnType<typeof testEtcd>>;
