@@ -8,7 +8,7 @@
  * its lease expired), the first instance placed elsewhere, and all 100 up elsewhere (polled
  * through the API every 20 ms). Then everything is scaled to 0 and the standbys stop.
  *
- *   node dist/bench/failover.js [--runs 3] [--count 100] [--agent-ttl 4] [--json FILE] [--keep]
+ *   node dist/bench/failover.js [--runs 3] [--count 100] [--agent-ttl 4] [--wait-idle S] [--json FILE] [--keep]
  */
 import * as path from 'node:path';
 import { callUnary } from '../lib/grpc-call';

@@ -16,7 +16,7 @@
  *                  floor of a Node CLI and of this CLI's module loading.
  *
  *   node dist/bench/footprint.js [--count 200] [--cycles 3] [--no-variants] [--no-pm2] [--no-supervisord]
- *        [--sim-agents 1000] [--json FILE] [--keep]
+ *        [--sim-agents 1000] [--wait-idle S] [--json FILE] [--keep]
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -13,7 +13,7 @@
  *
  * Each case: a warm-up call, then --runs timed calls (default 7); min/median/max.
  *
- *   node dist/bench/placement.js [--runs 7] [--apps 100] [--per-app 1000] [--agents 1000] [--json FILE]
+ *   node dist/bench/placement.js [--runs 7] [--apps 100] [--per-app 1000] [--agents 1000] [--wait-idle S] [--json FILE]
  */
 import { schedule } from '../control-plane/scheduler/schedule';
 import type { AgentView, AppView, Assignment, Plan, SchedulerInput } from '../control-plane/scheduler/types';

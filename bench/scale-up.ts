@@ -16,7 +16,7 @@
  * Between runs every manager scales back down (0, 1, stop) and its processes are gone before
  * the next.
  *
- *   node dist/bench/scale-up.js [--runs 5] [--count 200] [--agents 3] [--no-pm2] [--no-supervisord] [--json FILE] [--keep]
+ *   node dist/bench/scale-up.js [--runs 5] [--count 200] [--agents 3] [--no-pm2] [--no-supervisord] [--wait-idle S] [--json FILE] [--keep]
  */
 import { Kit } from './lib/cluster-kit';
 import { ensureSupervisor, pidsRunning, startPm2, Supervisor, supervisordVersion, timedPm2, waitForProcesses } from './lib/peers';

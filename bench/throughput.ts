@@ -11,7 +11,7 @@
  * Repeated --runs times on the same cluster.
  *
  *   node dist/bench/throughput.js [--agents 1000] [--instances 100000] [--apps 10] [--runs 3]
- *        [--sim-processes 2] [--cp-prof DIR] [--json FILE] [--keep]
+ *        [--sim-processes 2] [--cp-prof DIR] [--wait-idle S] [--json FILE] [--keep]
  */
 import * as path from 'node:path';
 import { Kit } from './lib/cluster-kit';
