@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after } from 'node:test';
+import { after, before } from 'node:test';
+import { Etcd3 } from 'etcd3';
 import { startEtcd, type EtcdServer } from '../../lib/etcd-server';
 
 export async function testEtcd(): Promise<EtcdServer & { cleanup(): Promise<void> }> {
@@ -36,4 +37,33 @@ export function exitWhenDone(graceMs = 10_000): void {
       process.exit(process.exitCode ?? 0);
     }, graceMs).unref();
   });
+}
+
+/** What `useEtcd` gives a describe block once its `before` hook has run. */
+export interface EtcdFixture {
+  url: string;
+  client: Etcd3;
+  /** A temp dir of its own (a control plane's data dir). */
+  dataDir: string;
+}
+
+/**
+ * Call inside a `describe`: a real etcd, a client and a temp dir for its tests, started
+ * before them and cleaned up after.
+ */
+export function useEtcd(): EtcdFixture {
+  const fixture = {} as EtcdFixture;
+  let etcd: Awaited<ReturnType<typeof testEtcd>> | undefined;
+  before(async () => {
+    etcd = await testEtcd();
+    fixture.url = etcd.url;
+    fixture.client = new Etcd3({ hosts: etcd.url });
+    fixture.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-cp-'));
+  });
+  after(async () => {
+    fixture.client?.close();
+    await etcd?.cleanup();
+    if (fixture.dataDir) fs.rmSync(fixture.dataDir, { recursive: true, force: true });
+  });
+  return fixture;
 }

@@ -1,31 +1,20 @@
 /** The store's read-modify-writes against a real etcd: concurrent writers never lose an update. */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Etcd3 } from 'etcd3';
 import { AppStore } from '../../control-plane/state/app-store';
 import { Keys } from '../../control-plane/keys';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../control-plane/errors';
-import { testEtcd, uniquePrefix, exitWhenDone } from '../helpers/etcd';
+import { uniquePrefix, exitWhenDone, useEtcd } from '../helpers/etcd';
 
 const TYPES = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`t${i}`, `sleep ${i}`]));
 
 exitWhenDone();
 
 describe('app store against etcd', { timeout: 60_000 }, () => {
-  let etcd: Awaited<ReturnType<typeof testEtcd>>;
-  let client: Etcd3;
-
-  before(async () => {
-    etcd = await testEtcd();
-    client = new Etcd3({ hosts: etcd.url });
-  });
-  after(async () => {
-    client?.close();
-    await etcd?.cleanup();
-  });
+  const etcd = useEtcd();
 
   async function freshApp(): Promise<AppStore> {
-    const store = new AppStore(client, new Keys(uniquePrefix()));
+    const store = new AppStore(etcd.client, new Keys(uniquePrefix()));
     await store.createApp('shop');
     await store.createRelease('shop', { slug: 'a'.repeat(64), processTypes: TYPES, description: 'Deploy' });
     return store;
@@ -34,7 +23,7 @@ describe('app store against etcd', { timeout: 60_000 }, () => {
   it('applies every one of many concurrent scale requests to different types', async () => {
     const store = await freshApp();
     // Twelve writers (as from twelve CLIs or replicas) each change a different type at once.
-    const stores = Object.keys(TYPES).map(() => new AppStore(client, store.keys));
+    const stores = Object.keys(TYPES).map(() => new AppStore(etcd.client, store.keys));
     await Promise.all(Object.keys(TYPES).map((type, i) => stores[i]!.scale('shop', [{ type, count: i + 1 }])));
     const formation = await store.scale('shop', [{ type: 't0', count: 1 }]);
     assert.deepEqual(formation, Object.fromEntries(Object.keys(TYPES).map((t, i) => [t, i + 1])));

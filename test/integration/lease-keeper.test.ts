@@ -2,34 +2,23 @@
  * LeaseKeeper against a real etcd: renewals of leases this replica has not seen alive go on a
  * stream of their own, bad IDs never reach etcd, and neither disturbs the shared stream.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Etcd3 } from 'etcd3';
 import { LeaseKeeper } from '../../control-plane/etcd/lease-keeper';
 import { commitInChunks, type WriteOp } from '../../control-plane/etcd/batch';
 import { createLogger } from '../../lib/log';
-import { testEtcd, uniquePrefix, exitWhenDone } from '../helpers/etcd';
+import { uniquePrefix, exitWhenDone, useEtcd } from '../helpers/etcd';
 
 const logger = createLogger('test', 'silent');
 
 exitWhenDone();
 
 describe('lease keeper', { timeout: 60_000 }, () => {
-  let etcd: Awaited<ReturnType<typeof testEtcd>>;
-  let client: Etcd3;
-
-  before(async () => {
-    etcd = await testEtcd();
-    client = new Etcd3({ hosts: etcd.url });
-  });
-  after(async () => {
-    client?.close();
-    await etcd?.cleanup();
-  });
+  const etcd = useEtcd();
 
   it('renews a live lease it did not grant (another replica did), then on the shared stream', async () => {
-    const granter = new LeaseKeeper(client, logger);
-    const other = new LeaseKeeper(client, logger);
+    const granter = new LeaseKeeper(etcd.client, logger);
+    const other = new LeaseKeeper(etcd.client, logger);
     try {
       const lease = await granter.grant(5);
       assert.ok((await other.renew(lease)) > 0, 'first renewal, on a stream of its own');
@@ -41,11 +30,11 @@ describe('lease keeper', { timeout: 60_000 }, () => {
   });
 
   it('answers 0 for an expired lease and for IDs etcd never gives out, and keeps renewing the others', async () => {
-    const keeper = new LeaseKeeper(client, logger);
+    const keeper = new LeaseKeeper(etcd.client, logger);
     try {
       const live = await keeper.grant(10);
       const dying = await keeper.grant(2);
-      await client.put(`${uniquePrefix()}k`).value('v').lease(dying);
+      await etcd.client.put(`${uniquePrefix()}k`).value('v').lease(dying);
       await new Promise((resolve) => setTimeout(resolve, 3_500));
       const [expired, alive, empty, junk] = await Promise.all([keeper.renew(dying), keeper.renew(live), keeper.renew(''), keeper.renew('not-a-lease')]);
       assert.ok(expired <= 0, `expired lease renewed: ${expired}`);
@@ -60,28 +49,18 @@ describe('lease keeper', { timeout: 60_000 }, () => {
 });
 
 describe('commitInChunks', { timeout: 60_000 }, () => {
-  let etcd: Awaited<ReturnType<typeof testEtcd>>;
-  let client: Etcd3;
-
-  before(async () => {
-    etcd = await testEtcd();
-    client = new Etcd3({ hosts: etcd.url });
-  });
-  after(async () => {
-    client?.close();
-    await etcd?.cleanup();
-  });
+  const etcd = useEtcd();
 
   it('writes every chunk with several in flight, the last one last', async () => {
     const prefix = uniquePrefix();
     const ops: WriteOp[] = Array.from({ length: 1000 }, (_, i) => ({ put: `${prefix}${String(i).padStart(4, '0')}`, value: String(i) }));
-    const revision = await commitInChunks(client, ops, [], 4);
+    const revision = await commitInChunks(etcd.client, ops, [], 4);
     assert.ok(revision !== undefined);
-    const keys = await client.getAll().prefix(prefix).keys();
+    const keys = await etcd.client.getAll().prefix(prefix).keys();
     assert.equal(keys.length, 1000);
-    const last = await client.kv.range({ key: Buffer.from(`${prefix}0999`) });
+    const last = await etcd.client.kv.range({ key: Buffer.from(`${prefix}0999`) });
     assert.equal(last.kvs[0]!.mod_revision, revision, 'the returned revision is that of the chunk holding the last op');
-    const highest = await client.kv.range({ key: Buffer.from(prefix), range_end: Buffer.from(`${prefix}~`), sort_order: 'Descend', sort_target: 'Mod', limit: '1' });
+    const highest = await etcd.client.kv.range({ key: Buffer.from(prefix), range_end: Buffer.from(`${prefix}~`), sort_order: 'Descend', sort_target: 'Mod', limit: '1' });
     assert.equal(highest.kvs[0]!.mod_revision, revision, 'no chunk committed after the last one');
   });
 
@@ -89,7 +68,7 @@ describe('commitInChunks', { timeout: 60_000 }, () => {
     const prefix = uniquePrefix();
     const ops: WriteOp[] = Array.from({ length: 1000 }, (_, i) => ({ put: `${prefix}${i}`, value: 'x' }));
     const guard = [{ key: Buffer.from(`${prefix}absent`), target: 'Version' as const, result: 'Greater' as const, version: 0 }];
-    assert.equal(await commitInChunks(client, ops, guard, 4), undefined);
-    assert.equal((await client.getAll().prefix(prefix).keys()).length, 0);
+    assert.equal(await commitInChunks(etcd.client, ops, guard, 4), undefined);
+    assert.equal((await etcd.client.getAll().prefix(prefix).keys()).length, 0);
   });
 });

@@ -2,17 +2,14 @@
  * Agent liveness and leadership against a real etcd, with control planes in-process and a
  * bare gRPC client playing the agent.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ControlPlane } from '../../control-plane/control-plane';
 import { createLogger } from '../../lib/log';
 import { callUnary } from '../../lib/grpc-call';
 import { agentProto, apiProto } from '../../proto/load';
-import { testEtcd, uniquePrefix, exitWhenDone } from '../helpers/etcd';
+import { uniquePrefix, exitWhenDone, useEtcd } from '../helpers/etcd';
 import { waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('test', 'silent');
@@ -20,20 +17,10 @@ const logger = createLogger('test', 'silent');
 exitWhenDone();
 
 describe('liveness and leadership', { timeout: 60_000 }, () => {
-  let etcd: Awaited<ReturnType<typeof testEtcd>>;
-  let dataDir: string;
-
-  before(async () => {
-    etcd = await testEtcd();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-cp-'));
-  });
-  after(async () => {
-    await etcd?.cleanup();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  const etcd = useEtcd();
 
   const start = (prefix: string) =>
-    ControlPlane.start({ etcd: [etcd.url], listen: '127.0.0.1:0', dataDir, prefix, agentTtlSeconds: 2, logger });
+    ControlPlane.start({ etcd: [etcd.url], listen: '127.0.0.1:0', dataDir: etcd.dataDir, prefix, agentTtlSeconds: 2, logger });
 
   it('removes an agent whose lease expires when it stops heartbeating', async () => {
     const plane = await start(uniquePrefix());

@@ -2,18 +2,15 @@
  * The control plane's logs fan-out against a real etcd and fake agents: the history is
  * merged across hosts, and when the CLI goes away every upstream stream is cancelled.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ControlPlane } from '../../control-plane/control-plane';
 import { createLogger } from '../../lib/log';
 import { callUnary } from '../../lib/grpc-call';
 import { agentProto, apiProto } from '../../proto/load';
 import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
-import { testEtcd, uniquePrefix, exitWhenDone } from '../helpers/etcd';
+import { uniquePrefix, exitWhenDone, useEtcd } from '../helpers/etcd';
 import { waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('test', 'silent');
@@ -43,20 +40,10 @@ async function fakeAgent(times: number[]): Promise<{ address: string; open: () =
 exitWhenDone();
 
 describe('logs fan-out', { timeout: 60_000 }, () => {
-  let etcd: Awaited<ReturnType<typeof testEtcd>>;
-  let dataDir: string;
-
-  before(async () => {
-    etcd = await testEtcd();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-cp-'));
-  });
-  after(async () => {
-    await etcd?.cleanup();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  const etcd = useEtcd();
 
   it('merges history across hosts and cancels every upstream when the client goes away', async () => {
-    const plane = await ControlPlane.start({ etcd: [etcd.url], listen: '127.0.0.1:0', dataDir, prefix: uniquePrefix(), logger });
+    const plane = await ControlPlane.start({ etcd: [etcd.url], listen: '127.0.0.1:0', dataDir: etcd.dataDir, prefix: uniquePrefix(), logger });
     const agents = [await fakeAgent([1, 4, 7]), await fakeAgent([2, 5, 8])];
     const agentApi = new (agentProto().AgentApi)(plane.address, grpc.credentials.createInsecure());
     const api = new (apiProto().ClusterApi)(plane.address, grpc.credentials.createInsecure());
