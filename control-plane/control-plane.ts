@@ -12,6 +12,9 @@ import { AppStore } from './state/app-store';
 import { ClusterView } from './state/cluster-view';
 import { SlugStore } from './slugs/slug-store';
 import { LeaseKeeper } from './etcd/lease-keeper';
+import { ReplicaRegistry } from './replicas/registry';
+import { advertisedAddress } from './replicas/advertise';
+import { VERSION } from '../cli/version';
 import { LeaderElection } from './leader/election';
 import { SchedulerLoop } from './leader/scheduler-loop';
 import { AssignmentHub } from './agents/assignment-hub';
@@ -37,6 +40,13 @@ import type { ClusterApiHandlers } from '../proto/gen/cluster/api/ClusterApi';
 export interface ControlPlaneOptions {
   etcd: string[];
   listen: string;
+  /**
+   * HOST:PORT clients should dial (kept in the replica set). Default: the listen address,
+   * or the first non-internal interface address when listening on a wildcard address.
+   */
+  advertise?: string;
+  /** TTL of this replica's entry in the replica set (seconds; default 5). */
+  replicaTtlSeconds?: number;
   dataDir: string;
   prefix?: string;
   /** Seconds without a heartbeat before an agent is declared gone. */
@@ -63,6 +73,9 @@ export class ControlPlane {
 
   private constructor(
     readonly address: string,
+    /** What clients are told to dial (the replica set). */
+    readonly advertised: string,
+    readonly replicas: ReplicaRegistry,
     private readonly server: grpc.Server,
     private readonly client: Etcd3,
     private readonly view: ClusterView,
@@ -127,6 +140,18 @@ export class ControlPlane {
       throw new Error(`cannot listen on ${opts.listen}: ${err.message}`);
     });
     const address = opts.listen.replace(/:\d+$/, `:${port}`);
+    let replicas: ReplicaRegistry;
+    let advertised: string;
+    try {
+      advertised = advertisedAddress(opts.listen, port, opts.advertise);
+      replicas = await ReplicaRegistry.start(client, keys, { address: advertised, version: VERSION, ttlSeconds: opts.replicaTtlSeconds, logger });
+    } catch (err) {
+      server.forceShutdown();
+      await view.close();
+      client.close();
+      throw err;
+    }
+    ctx.replicas = replicas;
 
     const replicaId = `${os.hostname()}-${process.pid}-${address}`;
     const election = new LeaderElection(client, keys.leader(), replicaId, opts.leaderTtlSeconds ?? 3, logger);
@@ -136,8 +161,8 @@ export class ControlPlane {
     election.start();
 
     if (security) await writeLocalOperatorCredential(security, address, logger);
-    logger.info({ address, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
-    return new ControlPlane(address, server, client, view, election, loop, leases, dialer, logger);
+    logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
+    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, leases, dialer, logger);
   }
 
   get isLeader(): boolean {
@@ -150,6 +175,7 @@ export class ControlPlane {
       const steps: Array<[string, () => Promise<void> | void]> = [
         ['stop scheduling', () => this.loop.stop()],
         ['step down', () => this.election.close()],
+        ['leave the replica set', () => this.replicas.close()],
         ['stop serving', () => new Promise<void>((resolve) => {
           const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2_000);
           this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });

@@ -15,6 +15,8 @@
  *   <prefix>ca                                       the cluster CA (certificate and key; see security/)
  *   <prefix>tokens/<id>                              join tokens (hashed secret, expiry, uses left)
  *   <prefix>leader                                   the scheduling replica (its lease)
+ *   <prefix>replicas/<replicaId>                     a live control-plane replica: its advertised gRPC
+ *                                                    address (the replica's own lease)
  *
  * Releases, formations and the like live under top-level prefixes of their own (rather
  * than under apps/<app>/…) so that listing apps or watching formations reads only what
@@ -74,6 +76,9 @@ export class Keys {
   token(id: string): string { return `${this.prefix}tokens/${id}`; }
 
   leader(): string { return `${this.prefix}leader`; }
+
+  replicas(): string { return `${this.prefix}replicas/`; }
+  replica(id: string): string { return `${this.replicas()}${id}`; }
 
   /** The last path segment of a key under `base` (an app name, an agent id). */
   after(key: string, base: string): string | undefined {

@@ -16,13 +16,14 @@ export function registerControlPlane(program: Command): void {
     .description('run a control-plane replica in the foreground')
     .requiredOption('--etcd <urls>', 'etcd endpoints, comma-separated (http://127.0.0.1:2379)')
     .option('--listen <host:port>', 'where to serve the CLI and agents', DEFAULT_SERVER)
+    .option('--advertise <host:port>', 'address agents and the CLI dial, kept in the replica set (default: the listen address; with 0.0.0.0 the first non-loopback interface address)')
     .option('--data-dir <dir>', 'where to keep release slugs', path.join(clusterHome(), 'control-plane'))
     .option('--prefix <prefix>', 'etcd key prefix', '/cluster/')
     .option('--agent-ttl <seconds>', 'seconds without a heartbeat before an agent is declared down', '4')
     .option('--max-per-type <n>', 'largest count `scale` accepts for one process type', '1000')
     .option('--tls', 'mutual TLS even on loopback (the default off loopback)')
     .option('--insecure', 'plaintext even off loopback (anyone reaching the port controls the cluster)')
-    .action(async (opts: { etcd: string; listen: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; tls?: boolean; insecure?: boolean }) => {
+    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; tls?: boolean; insecure?: boolean }) => {
       try {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
@@ -31,6 +32,7 @@ export function registerControlPlane(program: Command): void {
         const plane = await ControlPlane.start({
           etcd,
           listen: opts.listen,
+          advertise: opts.advertise,
           dataDir: path.resolve(opts.dataDir),
           prefix: opts.prefix,
           agentTtlSeconds: positiveInt(opts.agentTtl, '--agent-ttl'),

@@ -1,0 +1,154 @@
+/**
+ * The replica set: every control-plane replica registers `replicas/<id>` with its
+ * advertised gRPC address under a lease of its own, and keeps a watched copy of everyone's
+ * registration. Clients (agents, the CLI) ask any replica for this list to fail over.
+ *
+ * A replica that dies (even SIGKILL) drops out of the list once its lease expires
+ * (`ttlSeconds`); a clean close() revokes the lease so it leaves at once.
+ */
+import { EventEmitter } from 'node:events';
+import * as crypto from 'node:crypto';
+import * as os from 'node:os';
+import type { Etcd3, Lease } from 'etcd3';
+import type { Logger } from '../../lib/log';
+import type { Keys } from '../keys';
+import { PrefixMirror } from '../etcd/mirror';
+
+export interface ReplicaInfo {
+  id: string;
+  /** HOST:PORT clients dial. */
+  address: string;
+  version: string;
+  /** ISO 8601. */
+  startedAt: string;
+}
+
+export interface ReplicaRegistryOptions {
+  address: string;
+  version: string;
+  /** Default: `<hostname>-<pid>-<random>`. */
+  id?: string;
+  /** Lease TTL in seconds (default 5). */
+  ttlSeconds?: number;
+  logger: Logger;
+}
+
+const RETRY_MS = 1_000;
+
+/** A replica id: safe as one etcd key segment. */
+export function newReplicaId(): string {
+  const host = os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40) || 'replica';
+  return `${host}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+export class ReplicaRegistry extends EventEmitter<{ change: [ReplicaInfo[]] }> {
+  readonly selfId: string;
+  private readonly self: ReplicaInfo;
+  private lease?: Lease;
+  private retryTimer?: NodeJS.Timeout;
+  private closed = false;
+  private lastSignature = '';
+
+  private constructor(
+    private readonly client: Etcd3,
+    private readonly keys: Keys,
+    private readonly mirror: PrefixMirror,
+    private readonly opts: ReplicaRegistryOptions,
+  ) {
+    super();
+    this.selfId = opts.id ?? newReplicaId();
+    this.self = { id: this.selfId, address: opts.address, version: opts.version, startedAt: new Date().toISOString() };
+    mirror.on('change', () => this.noteChange());
+    mirror.on('resync', () => this.noteChange());
+  }
+
+  /** Registers this replica and starts watching the others. */
+  static async start(client: Etcd3, keys: Keys, opts: ReplicaRegistryOptions): Promise<ReplicaRegistry> {
+    if (!/^[^\s/]+:\d{1,5}$/.test(opts.address) && !/^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(opts.address)) {
+      throw new Error(`replica address ${JSON.stringify(opts.address)} is not HOST:PORT`);
+    }
+    const mirror = await PrefixMirror.open(client, keys.replicas(), opts.logger);
+    const registry = new ReplicaRegistry(client, keys, mirror, opts);
+    try {
+      await registry.register();
+    } catch (err) {
+      await registry.close();
+      throw err;
+    }
+    registry.noteChange();
+    return registry;
+  }
+
+  /** The live replicas, this one included, ordered by id. */
+  list(): ReplicaInfo[] {
+    const byId = new Map<string, ReplicaInfo>();
+    for (const [key, entry] of this.mirror.entries) {
+      const parsed = parseReplica(entry.value);
+      const id = this.keys.after(key, this.keys.replicas());
+      if (parsed && id === parsed.id) byId.set(parsed.id, parsed);
+    }
+    // Between a lost lease and the re-registration this replica is still serving.
+    if (!this.closed) byId.set(this.selfId, this.self);
+    return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Leaves the set at once (revokes the lease: client.close() alone would keep it alive). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    const lease = this.lease;
+    this.lease = undefined;
+    await lease?.revoke().catch(() => undefined);
+    await this.mirror.close();
+  }
+
+  private async register(): Promise<void> {
+    const lease = this.client.lease(this.opts.ttlSeconds ?? 5, { autoKeepAlive: true });
+    this.lease = lease;
+    lease.on('lost', (err) => {
+      if (this.closed || this.lease !== lease) return;
+      this.opts.logger.warn({ err }, 'replica lease lost: registering again');
+      this.lease = undefined;
+      this.scheduleRetry();
+    });
+    try {
+      await lease.put(this.keys.replica(this.selfId)).value(JSON.stringify(this.self));
+    } catch (err) {
+      this.lease = undefined;
+      await lease.revoke().catch(() => undefined);
+      throw err;
+    }
+    // close() may have run meanwhile: a lease it did not see would keep the process alive.
+    if (this.closed) await lease.revoke().catch(() => undefined);
+  }
+
+  private scheduleRetry(): void {
+    if (this.closed) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.register().catch((err: unknown) => {
+        this.opts.logger.warn({ err }, 'replica registration failed; retrying');
+        this.scheduleRetry();
+      });
+    }, RETRY_MS);
+  }
+
+  private noteChange(): void {
+    const list = this.list();
+    const signature = list.map((r) => `${r.id}=${r.address}`).join(',');
+    if (signature === this.lastSignature) return;
+    this.lastSignature = signature;
+    this.emit('change', list);
+  }
+}
+
+function parseReplica(value: Buffer): ReplicaInfo | undefined {
+  try {
+    const v = JSON.parse(value.toString()) as Partial<ReplicaInfo>;
+    if (typeof v.id !== 'string' || typeof v.address !== 'string') return undefined;
+    return { id: v.id, address: v.address, version: String(v.version ?? ''), startedAt: String(v.startedAt ?? '') };
+  } catch {
+    return undefined;
+  }
+}
