@@ -6,11 +6,11 @@ import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { Etcd3 } from 'etcd3';
 import type { Logger } from '../lib/log';
-import { agentProto, apiProto, bootstrapProto, CHANNEL_OPTIONS } from '../proto/load';
+import { agentProto, apiProto, bootstrapProto, CHANNEL_OPTIONS, slugsProto } from '../proto/load';
 import { Keys } from './keys';
 import { AppStore } from './state/app-store';
 import { ClusterView } from './state/cluster-view';
-import { SlugStore } from './slugs/slug-store';
+import { SlugReplication, type SlugReplicationOptions } from './slugs/slug-replication';
 import { LeaseKeeper } from './etcd/lease-keeper';
 import { ReplicaRegistry } from './replicas/registry';
 import { advertisedAddress } from './replicas/advertise';
@@ -33,7 +33,7 @@ import { setUpSecurity } from './security/security';
 import { agentsForThemselves, operatorsOnly } from './security/authz';
 import { bootstrapService } from './security/bootstrap-service';
 import { writeLocalOperatorCredential } from './security/local-operator';
-import { guard } from '../lib/authz';
+import { controlPlaneOnly, guard } from '../lib/authz';
 import { serverCredentials } from '../lib/tls';
 import type { ClusterApiHandlers } from '../proto/gen/cluster/api/ClusterApi';
 
@@ -59,6 +59,8 @@ export interface ControlPlaneOptions {
    * cluster); plaintext off loopback must be asked for with `tls: false`.
    */
   tls?: boolean;
+  /** Slug sync and garbage collection timing (tests shorten them). */
+  slugs?: SlugReplicationOptions;
   logger: Logger;
 }
 
@@ -84,6 +86,8 @@ export class ControlPlane {
     private readonly leases: LeaseKeeper,
     private readonly dialer: AgentDialer,
     private readonly logger: Logger,
+    /** Slug storage, replication between replicas and slug GC. */
+    readonly slugs: SlugReplication,
   ) {}
 
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
@@ -106,7 +110,7 @@ export class ControlPlane {
       view,
       logger,
       store: new AppStore(client, keys, opts.maxPerType),
-      slugs: new SlugStore(opts.dataDir),
+      slugs: new SlugReplication(opts.dataDir, client, keys, logger, opts.slugs),
       heartbeats: new Map(),
     };
     const hub = new AssignmentHub(view.assignments, keys);
@@ -131,6 +135,8 @@ export class ControlPlane {
     server.addService(apiProto().ClusterApi.service, security ? guard(api, operatorsOnly) : api);
     server.addService(agentProto().AgentApi.service, security ? guard(agents, agentsForThemselves) : agents);
     if (security) server.addService(bootstrapProto().Bootstrap.service, bootstrapService(security, view, logger));
+    const slugService = ctx.slugs.service();
+    server.addService(slugsProto().SlugReplication.service, security ? guard(slugService, controlPlaneOnly) : slugService);
     const credentials = security ? serverCredentials(security.provider) : grpc.ServerCredentials.createInsecure();
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(opts.listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
@@ -152,6 +158,7 @@ export class ControlPlane {
       throw err;
     }
     ctx.replicas = replicas;
+    ctx.slugs.start(replicas, advertised, security?.provider);
 
     const replicaId = `${os.hostname()}-${process.pid}-${address}`;
     const election = new LeaderElection(client, keys.leader(), replicaId, opts.leaderTtlSeconds ?? 3, logger);
@@ -162,7 +169,7 @@ export class ControlPlane {
 
     if (security) await writeLocalOperatorCredential(security, address, logger);
     logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
-    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, leases, dialer, logger);
+    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, leases, dialer, logger, ctx.slugs);
   }
 
   get isLeader(): boolean {
@@ -180,6 +187,7 @@ export class ControlPlane {
           const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2_000);
           this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
         })],
+        ['stop slug replication', () => this.slugs.close()],
         ['close lease keeper', () => this.leases.close()],
         ['close agent connections', () => this.dialer.close()],
         ['close watches', () => this.view.close()],

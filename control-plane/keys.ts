@@ -12,6 +12,8 @@
  *   <prefix>unplaced/<app>                           instances the leader could not place, and why
  *   <prefix>logsources/<app>/<agentId>               agents that keep log lines of the app (agent's lease)
  *   <prefix>runs/<app>                               the last one-off number given out (run.N)
+ *   <prefix>slugholders/<digest>/<replicaId>         the replica keeps slug <digest> on disk: its address
+ *                                                    (under that replica's slug lease; see slugs/)
  *   <prefix>ca                                       the cluster CA (certificate and key; see security/)
  *   <prefix>tokens/<id>                              join tokens (hashed secret, expiry, uses left)
  *   <prefix>leader                                   the scheduling replica (its lease)
@@ -31,7 +33,8 @@ export class Keys {
   apps(): string { return `${this.prefix}apps/`; }
   app(app: string): string { return `${this.apps()}${app}`; }
 
-  releases(app: string): string { return `${this.prefix}releases/${app}/`; }
+  allReleases(): string { return `${this.prefix}releases/`; }
+  releases(app: string): string { return `${this.allReleases()}${app}/`; }
   release(app: string, version: number): string {
     return `${this.releases(app)}${String(version).padStart(10, '0')}`;
   }
@@ -71,6 +74,10 @@ export class Keys {
   logSource(app: string, agentId: string): string { return `${this.logSources(app)}${agentId}`; }
 
   runCounter(app: string): string { return `${this.prefix}runs/${app}`; }
+
+  allSlugHolders(): string { return `${this.prefix}slugholders/`; }
+  slugHolders(digest: string): string { return `${this.allSlugHolders()}${digest}/`; }
+  slugHolder(digest: string, replicaId: string): string { return `${this.slugHolders(digest)}${replicaId}`; }
 
   ca(): string { return `${this.prefix}ca`; }
   token(id: string): string { return `${this.prefix}tokens/${id}`; }

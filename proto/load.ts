@@ -5,6 +5,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType as ApiProto } from './gen/api';
 import type { ProtoGrpcType as AgentProto } from './gen/agent';
 import type { ProtoGrpcType as BootstrapProto } from './gen/bootstrap';
+import type { ProtoGrpcType as SlugsProto } from './gen/slugs';
 
 // Same options as the `gen` script in package.json: the generated types depend on them.
 const LOADER_OPTIONS: protoLoader.Options = {
@@ -47,6 +48,14 @@ let bootstrap: BootstrapProto['cluster']['bootstrap'] | undefined;
 export function bootstrapProto(): BootstrapProto['cluster']['bootstrap'] {
   bootstrap ??= load<BootstrapProto>('bootstrap.proto').cluster.bootstrap;
   return bootstrap;
+}
+
+let slugs: SlugsProto['cluster']['slugs'] | undefined;
+
+/** Replica ↔ replica: slug replication. */
+export function slugsProto(): SlugsProto['cluster']['slugs'] {
+  slugs ??= load<SlugsProto>('slugs.proto').cluster.slugs;
+  return slugs;
 }
 
 /** Options every channel in the project uses: keepalive so dead peers are noticed. */

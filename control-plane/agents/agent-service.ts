@@ -1,20 +1,19 @@
 /** The service agents dial: register, heartbeat, watch assignments, report status, fetch slugs. */
-import * as fs from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
 import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
 import type { Assignment as WireAssignment } from '../../proto/gen/cluster/agent/Assignment';
 import { agentIdProblem, appNameProblem } from '../../lib/names';
 import { commitInChunks, type WriteOp } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
-import { InvalidArgumentError, NotFoundError } from '../errors';
+import { InvalidArgumentError } from '../errors';
 import { encode, type AgentRecord, type ReportedState, type StatusRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
 import type { ApiContext } from '../api/context';
 import { toServiceError, unary } from '../api/status';
 import type { AssignmentHub } from './assignment-hub';
+import { sendSlug } from '../slugs/send-slug';
+import { isSlugDigest } from '../slugs/slug-store';
 
 const STATES: ReadonlySet<string> = new Set<ReportedState>(['starting', 'up', 'crashed', 'stopping']);
-const SLUG_CHUNK = 256 * 1024;
 
 export interface AgentServiceOptions {
   leaseTtlSeconds: number;
@@ -161,22 +160,14 @@ export function agentService(
     }),
 
     FetchSlug: (call) => {
-      const file = ctx.slugs.pathOf(call.request.digest);
-      if (!file) {
-        call.emit('error', toServiceError(new NotFoundError(`slug ${call.request.digest} is not stored on this control plane`), logger));
-        return;
-      }
-      const size = fs.statSync(file).size;
-      const stream = fs.createReadStream(file, { highWaterMark: SLUG_CHUNK });
-      stream.on('data', (data) => {
-        if (!call.write({ data, total_size: String(size) })) {
-          stream.pause();
-          call.once('drain', () => stream.resume());
-        }
-      });
-      stream.on('end', () => call.end());
-      stream.on('error', (err) => call.emit('error', { code: grpc.status.INTERNAL, details: `reading slug failed: ${err.message}` }));
-      call.on('cancelled', () => stream.destroy());
+      (async () => {
+        const digest = call.request.digest;
+        if (!isSlugDigest(digest)) throw new InvalidArgumentError(`malformed slug digest \`${digest}\` (expected 64 lowercase hex digits)`);
+        const slugs = await ctx.slugs.replicator();
+        // A verified copy: this replica's own, or one fetched from another replica first.
+        const slug = await slugs.local(digest);
+        sendSlug(call, slug.path, digest, () => void slugs.corrupted(digest));
+      })().catch((err: unknown) => call.emit('error', toServiceError(err, logger)));
     },
   };
 }

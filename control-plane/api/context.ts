@@ -4,7 +4,7 @@ import type { Logger } from '../../lib/log';
 import type { Keys } from '../keys';
 import type { AppStore } from '../state/app-store';
 import type { ClusterView } from '../state/cluster-view';
-import type { SlugStore } from '../slugs/slug-store';
+import type { SlugReplication } from '../slugs/slug-replication';
 import type { Security } from '../security/security';
 import type { ReplicaRegistry } from '../replicas/registry';
 
@@ -13,7 +13,8 @@ export interface ApiContext {
   keys: Keys;
   store: AppStore;
   view: ClusterView;
-  slugs: SlugStore;
+  /** Slugs stored here, and their replication to the other replicas. */
+  slugs: SlugReplication;
   logger: Logger;
   /** When each agent last heartbeated through this replica. */
   heartbeats: Map<string, number>;

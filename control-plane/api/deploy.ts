@@ -1,4 +1,7 @@
-/** deploy: receive a slug, store it by digest, create a release from the Procfile. */
+/**
+ * deploy: receive a slug, store it by digest, copy it to every other live replica, then
+ * create a release from the Procfile (so the release is usable from any replica at once).
+ */
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { DeployMeta__Output } from '../../proto/gen/cluster/api/DeployMeta';
 import { parseProcfile } from '../../lib/procfile';
@@ -32,7 +35,7 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
           meta = chunk.meta;
           parseProcfile(meta.procfile); // fail before receiving the slug
           await ctx.store.getApp(meta.app); // the app must exist
-          upload = ctx.slugs.upload();
+          upload = ctx.slugs.store.upload();
           return;
         }
         if (!upload) throw new InvalidArgumentError('deploy sent slug data before its metadata');
@@ -47,7 +50,8 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
         if (failed) return;
         if (!meta || !upload) throw new InvalidArgumentError('deploy sent no metadata');
         const processTypes = parseProcfile(meta.procfile);
-        const { digest } = await upload.commit(Number(meta.size));
+        const { digest, size } = await upload.commit(Number(meta.size));
+        await (await ctx.slugs.replicator()).replicate(digest, size);
         const release = await ctx.store.createRelease(meta.app, {
           slug: digest,
           processTypes,
