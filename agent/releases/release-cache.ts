@@ -1,7 +1,9 @@
 /**
  * Release slugs on this agent: fetched once per digest from the control plane, checked
  * against their sha256, unpacked into `<data>/slugs/<digest>/`, and shared by every
- * release (and instance) that uses the same code.
+ * release (and instance) that uses the same code. Bytes that do not match their digest are
+ * deleted before anything is unpacked: fetched once more at once (a transfer gone wrong),
+ * then left to the caller's retry (which may reach another replica).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -13,6 +15,8 @@ import type { Logger } from '../../lib/log';
 
 const DIGEST = /^[0-9a-f]{64}$/;
 const FETCH_TIMEOUT_MS = 5 * 60_000;
+/** Fetches of one slug in a row when the bytes do not match their digest. */
+const MISMATCH_ATTEMPTS = 2;
 
 /** The slug's bytes did not match its digest. */
 export class SlugDigestMismatchError extends Error {
@@ -47,7 +51,7 @@ export class ReleaseCache {
     const archive = path.join(this.dir, `.fetch-${digest}-${nonce}.tgz`);
     const unpacking = path.join(this.dir, `.unpack-${digest}-${nonce}`);
     try {
-      const size = await this.download(digest, archive);
+      const size = await this.downloadChecked(digest, archive);
       fs.mkdirSync(unpacking, { recursive: true });
       await tar.x({ file: archive, cwd: unpacking });
       fs.writeFileSync(path.join(unpacking, '.cluster-complete'), digest);
@@ -58,6 +62,19 @@ export class ReleaseCache {
     } finally {
       fs.rmSync(archive, { force: true });
       fs.rmSync(unpacking, { recursive: true, force: true });
+    }
+  }
+
+  /** Downloads until the bytes match `digest` (at most MISMATCH_ATTEMPTS times). */
+  private async downloadChecked(digest: string, file: string): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.download(digest, file);
+      } catch (err) {
+        fs.rmSync(file, { force: true }); // never unpacked, never kept
+        if (!(err instanceof SlugDigestMismatchError) || attempt >= MISMATCH_ATTEMPTS) throw err;
+        this.logger.warn({ slug: digest, err: err.message }, 'slug bytes did not match their digest: discarded, fetching again');
+      }
     }
   }
 
