@@ -99,13 +99,18 @@ export class TestCluster {
     return new Daemon(name, child, log);
   }
 
+  /** The data dir (slugs) of the replica on `listen`: one per address, kept across its restarts. */
+  controlPlaneDataDir(listen = this.server): string {
+    return path.join(this.dir, `control-plane-${listen.replace(/[^0-9a-z]+/gi, '-')}`);
+  }
+
   /** Starts a control-plane replica on `this.server` (or a new address) and waits until it answers. */
   async startControlPlane(listen = this.server): Promise<Daemon> {
     const daemon = this.spawnDaemon(`control-plane-${this.controlPlanes.length + 1}`, [
       'control-plane', 'start',
       '--etcd', this.etcd.url,
       '--listen', listen,
-      '--data-dir', path.join(this.dir, 'control-plane'),
+      '--data-dir', this.controlPlaneDataDir(listen),
       '--agent-ttl', String(this.agentTtl),
     ]);
     this.controlPlanes.push(daemon);

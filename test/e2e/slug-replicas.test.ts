@@ -1,0 +1,66 @@
+/**
+ * Slugs on every replica, with real daemons: an app deployed through replica A starts from
+ * replica B after A is killed (SIGKILL), and a replica started after the deploy holds the
+ * slug without being asked.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { freePort } from '../../lib/free-port';
+import { pidsMatching, TestCluster } from '../helpers/test-cluster';
+import { waitFor } from '../helpers/wait-for';
+
+describe('slugs on every replica (real daemons)', { timeout: 180_000 }, () => {
+  let cluster: TestCluster;
+  let a: string;
+  let b: string;
+  let marker: string;
+
+  before(async () => {
+    cluster = await TestCluster.start();
+    a = cluster.server;
+    b = `127.0.0.1:${await freePort()}`;
+    await cluster.startControlPlane(b);
+    // The agents (and the plain CLI calls) talk to B; the deploy goes through A.
+    cluster.server = b;
+    cluster.startAgent({ id: 'host-1' });
+    cluster.startAgent({ id: 'host-2' });
+    await cluster.waitForAgents(2);
+    marker = `slug-marker-${process.pid}`;
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('starts instances from B of an app deployed through A, after A is killed', async () => {
+    const dir = cluster.appDir('shop', {
+      Procfile: `web: exec sh ./${marker}.sh\n`,
+      [`${marker}.sh`]: `trap 'exit 0' TERM\nwhile true; do sleep 1 & wait $!; done\n`,
+    });
+    const viaA = async (args: string[]) => {
+      const res = await cluster.cli(args, { server: a });
+      assert.equal(res.code, 0, `cluster ${args.join(' ')} via A: ${res.stderr}`);
+    };
+    await viaA(['apps:create', 'shop']);
+    await viaA(['deploy', dir, '-a', 'shop']);
+    const [release] = (await cluster.cliJson<{ releases: Array<{ slug: string }> }>(['releases', '-a', 'shop'])).releases;
+    const digest = release!.slug;
+    // Already on B when deploy returned.
+    assert.ok(fs.existsSync(path.join(cluster.controlPlaneDataDir(b), 'slugs', `${digest}.tgz`)), 'B holds the slug');
+
+    await cluster.controlPlanes[0]!.kill('SIGKILL');
+    await cluster.ok(['scale', 'web=3', '-a', 'shop']);
+    const up = await cluster.waitForPs('shop', '3 web instances up from B', (ps) => ps.length === 3 && ps.every((i) => i.state === 'up'), 40_000);
+    assert.equal(up.filter((i) => i.reason.includes('slug')).length, 0);
+    await waitFor('3 app processes', () => pidsMatching(`${marker}.sh`).length === 3, 10_000);
+
+    // A replica started now, after the deploy and with A gone, fetches the slug by itself.
+    const c = `127.0.0.1:${await freePort()}`;
+    await cluster.startControlPlane(c);
+    const onC = path.join(cluster.controlPlaneDataDir(c), 'slugs', `${digest}.tgz`);
+    await waitFor('the later replica to hold the slug', () => fs.existsSync(onC), 15_000);
+    assert.deepEqual(fs.readFileSync(onC), fs.readFileSync(path.join(cluster.controlPlaneDataDir(b), 'slugs', `${digest}.tgz`)));
+  });
+});
