@@ -77,13 +77,13 @@ export class SlugMaintenance {
       this.announcedOnce = true;
     }
     const referenced = await referencedSlugs(this.client, this.keys);
-    for (const digest of slugsToCollect(stored, referenced, Date.now(), this.gcGraceMs)) {
+    const now = Date.now();
+    const sizes = new Map(stored.map((slug) => [slug.digest, slug.size]));
+    for (const digest of slugsToCollect(stored, referenced, now, this.gcGraceMs)) {
       if (this.closed) return;
-      // Re-read just before deleting: a deploy may have stored the same bytes meanwhile.
-      const again = await store.stat(digest);
-      if (!again || slugsToCollect([again], referenced, Date.now(), this.gcGraceMs).length === 0) continue;
-      await this.replicator.drop(digest);
-      this.logger.info({ slug: digest, bytes: again.size }, 'slug no release references deleted');
+            if (await this.replicator.collect(digest, now - this.gcGraceMs)) {
+        this.logger.info({ slug: digest, bytes: sizes.get(digest) }, 'slug no release references deleted');
+      }
     }
     for (const digest of slugsToFetch(stored, referenced)) {
       if (this.closed) return;

@@ -92,7 +92,17 @@ export class SlugReplicator {
     return result;
   }
 
-  /** Forgets a slug here (GC): the file and this replica's holder record. */
+  /**
+   * GC: deletes the slug here unless its file was written after `notAfterMs`, and then this
+   * replica's holder record. Returns whether it was deleted.
+   */
+  async collect(digest: string, notAfterMs: number): Promise<boolean> {
+    if (!(await this.deps.store.removeIfUnchangedSince(digest, notAfterMs))) return false;
+    await this.deps.holders.withdraw(digest);
+    return true;
+  }
+
+  /** Forgets a slug here: this replica's holder record, then the file. */
   async drop(digest: string): Promise<void> {
     await this.deps.holders.withdraw(digest);
     await this.deps.store.remove(digest);

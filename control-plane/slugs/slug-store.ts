@@ -12,7 +12,7 @@ import { InvalidArgumentError } from '../errors';
 
 const DIGEST = /^[0-9a-f]{64}$/;
 const SLUG_FILE = /^([0-9a-f]{64})\.tgz$/;
-const TEMP_FILE = /^\.(upload|pull)-/;
+const TEMP_FILE = /^\.(upload|pull|gc)-/;
 
 /** Whether `digest` is a sha256 in lowercase hex (the only names slugs have). */
 export function isSlugDigest(digest: string): boolean {
@@ -157,6 +157,31 @@ export class SlugStore {
     if (isSlugDigest(digest)) await fs.promises.rm(this.fileOf(digest), { force: true });
   }
 
+  /**
+   * Deletes the slug unless its file was written after `notAfterMs` (GC). The file is first
+   * moved aside atomically and its age read there, so a deploy that stores the same bytes
+   * at that moment keeps its fresh copy. Returns whether it was deleted.
+   */
+  async removeIfUnchangedSince(digest: string, notAfterMs: number): Promise<boolean> {
+    if (!isSlugDigest(digest)) return false;
+    const file = this.fileOf(digest);
+    const aside = this.tempPath('gc');
+    try {
+      await fs.promises.rename(file, aside);
+    } catch {
+      return false; // gone already
+    }
+    if ((await fs.promises.stat(aside)).mtimeMs > notAfterMs) {
+      // Written meanwhile: put it back, unless an even newer copy took its place (link never overwrites).
+      await fs.promises.link(aside, file).catch(() => undefined);
+      await fs.promises.rm(aside, { force: true });
+      return false;
+    }
+    this.verified.delete(digest);
+    await fs.promises.rm(aside, { force: true });
+    return true;
+  }
+
   /** The slug file of `digest` on disk (checked or not), or undefined. */
   async stat(digest: string): Promise<StoredSlug | undefined> {
     if (!isSlugDigest(digest)) return undefined;
@@ -205,7 +230,7 @@ export class SlugStore {
     return path.join(this.dir, `${digest}.tgz`);
   }
 
-  private tempPath(kind: 'upload' | 'pull'): string {
+  private tempPath(kind: 'upload' | 'pull' | 'gc'): string {
     return path.join(this.dir, `.${kind}-${randomBytes(8).toString('hex')}`);
   }
 }

@@ -120,6 +120,19 @@ describe('SlugStore', () => {
     assert.deepEqual(fs.readdirSync(s.dir).sort(), ['README', `${D('a')}.tgz`]);
   });
 
+  it('GC deletes a slug written before the cut-off and keeps one written after it', async () => {
+    const s = store();
+    const file = path.join(s.dir, `${D('a')}.tgz`);
+    fs.writeFileSync(file, 'x');
+    const writtenAt = fs.statSync(file).mtimeMs;
+    assert.equal(await s.removeIfUnchangedSince(D('a'), writtenAt - 1), false, 'written after the cut-off: kept');
+    assert.equal(fs.readFileSync(file, 'utf8'), 'x');
+    assert.equal(await s.removeIfUnchangedSince(D('a'), writtenAt), true);
+    assert.equal(fs.existsSync(file), false);
+    assert.equal(await s.removeIfUnchangedSince(D('a'), writtenAt), false, 'nothing left to delete');
+    assert.deepEqual(fs.readdirSync(s.dir), [], 'no file left aside');
+  });
+
   it('accepts only sha256 hex digests', () => {
     assert.equal(isSlugDigest(D('a')), true);
     assert.equal(isSlugDigest(D('A')), false);
