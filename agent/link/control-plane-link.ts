@@ -173,7 +173,7 @@ export class ControlPlaneLink extends EventEmitter<{
   /** A deadline that leaves time to try another replica before the lease expires. */
   private deadlineMs(): number {
     if (this.knownServers().length < 2) return DEFAULT_DEADLINE_MS;
-    return Math.max(500, (this.ttlSeconds * 1000) / 3);
+    return Math.max(1_000, (this.ttlSeconds * 1000) / 3);
   }
 
   private async register(): Promise<void> {
