@@ -3,7 +3,6 @@
  * and supervises the processes they name.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Logger } from '../lib/log';
 import { ControlPlaneLink, type AgentIdentity } from './link/control-plane-link';
@@ -18,13 +17,19 @@ import { LogStore } from './logs/log-store';
 import { startAgentServer, type AgentServer } from './server/agent-server';
 import { CertificateRenewer } from './tls/renewer';
 import { StaticCertificateProvider, type TlsMaterial } from '../lib/tls';
+import { parseServerList } from '../lib/server-list';
+import { checkReplicas } from './link/replica-check';
 
 export interface AgentOptions {
+  /** The control-plane replicas: HOST:PORT[,HOST:PORT…]. */
   server: string;
   dataDir: string;
   /** Where the agent serves logs (host:port; port 0 picks one). */
   listen: string;
-  /** The address the control plane dials; default: the bound listen address (the host name for 0.0.0.0). */
+  /**
+   * The address the control plane dials; default: the bound listen address, or for a wildcard
+   * listen address (0.0.0.0, ::) the IP this agent reaches the control plane from.
+   */
   advertise?: string;
   identity: Omit<AgentIdentity, 'address'>;
   ports: PortRange;
@@ -64,6 +69,8 @@ export class Agent {
   static async start(opts: AgentOptions): Promise<Agent> {
     const logger = opts.logger.child({ agent: opts.identity.id });
     fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    // Replicas of another cluster (another CA) are refused before anything runs.
+    const clusterId = await checkReplicas(parseServerList(opts.server), opts.tls, logger);
     const groupsFile = path.join(opts.dataDir, 'process-groups.json');
     // Processes of a previous run that died without cleaning up would run twice.
     await killLeftovers(groupsFile, logger);
@@ -72,7 +79,7 @@ export class Agent {
     // The link is needed by the release cache and the reporter; its address is set once the server is bound.
     const identity = { ...opts.identity, address: opts.advertise ?? '' };
     const provider = opts.tls && new StaticCertificateProvider(opts.tls);
-    const link = new ControlPlaneLink(opts.server, identity, opts.dataDir, () => logs.apps(), logger, provider);
+    const link = new ControlPlaneLink(opts.server, identity, opts.dataDir, () => logs.apps(), logger, provider, clusterId);
     const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);
     const ports = new PortAllocator(opts.ports);
     const releases = new ReleaseCache(opts.dataDir, link.client, logger);
@@ -90,8 +97,11 @@ export class Agent {
       await Promise.allSettled([logs.close(), guard.close()]);
       throw err;
     });
-    const address = opts.advertise ?? server.address.replace(/^(0\.0\.0\.0|\[::\]):/, `${os.hostname()}:`);
+    // A wildcard listen address names no host: the control plane records the IP we call it from.
+    const wildcard = /^(0\.0\.0\.0|\[::\]|::):\d+$/.test(server.address);
+    const address = opts.advertise ?? (wildcard ? '' : server.address);
     identity.address = address;
+    identity.listenPort = Number(/:(\d+)$/.exec(server.address)?.[1] ?? 0);
     const reconciler = new Reconciler({
       agentId: opts.identity.id,
       defaultGraceMs: opts.stopGraceMs ?? 30_000,
@@ -104,14 +114,15 @@ export class Agent {
       onExit: (pid) => guard.untrack(pid),
     });
     const stream = new AssignmentStream(link.client, opts.identity.id, (batch) => reconciler.apply(batch), logger);
-    const renewer = provider && new CertificateRenewer(opts.tls!, provider, { server: opts.server, agentId: opts.identity.id, dataDir: opts.dataDir, logger });
+    link.on('switched', () => stream.resubscribe());
+    const renewer = provider && new CertificateRenewer(opts.tls!, provider, { server: () => link.currentServer, agentId: opts.identity.id, dataDir: opts.dataDir, logger });
     renewer?.start();
     // The link emits `unreachable` (with when the first call failed) and `reachable`.
     const disconnect = new DisconnectGuard(opts.disconnectedGraceMs ?? 0, link, reconciler, logger);
     link.start();
     stream.start();
     logger.info(
-      { server: opts.server, address, dataDir: opts.dataDir, ports: opts.ports, disconnectedGraceMs: opts.disconnectedGraceMs ?? 0 },
+      { server: opts.server, address: address || `<the IP it reaches the control plane from>:${identity.listenPort}`, dataDir: opts.dataDir, ports: opts.ports, disconnectedGraceMs: opts.disconnectedGraceMs ?? 0 },
       'agent started',
     );
     return new Agent(link, stream, reporter, reconciler, disconnect, guard, server, logs, logger, renewer);

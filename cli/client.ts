@@ -4,24 +4,115 @@ import { apiProto, CHANNEL_OPTIONS } from '../proto/load';
 import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import { readDevState } from '../lib/cluster-home';
 import { UserError } from './errors';
-import { credentialFor } from '../lib/credentials';
+import { credentialFor, type Credential } from '../lib/credentials';
 import { CONTROL_PLANE_NAME } from '../lib/pki';
 import { channelCredentials, StaticCertificateProvider, targetName } from '../lib/tls';
+import { parseServerList } from '../lib/server-list';
+import { callUnary } from '../lib/grpc-call';
+import { isReplicaFailure, ServerSet } from '../lib/failover';
 
 export const DEFAULT_SERVER = '127.0.0.1:7600';
 
-/** --server, then CLUSTER_SERVER, then a running `cluster dev`, then the default port. */
+/** --server, then CLUSTER_SERVER, then a running `cluster dev`, then the default port (a comma-separated list). */
 export function resolveServer(flag?: string): string {
   return flag || process.env.CLUSTER_SERVER || readDevState()?.server || DEFAULT_SERVER;
 }
 
-/** A client for `server`: over mutual TLS when we hold a credential for it, else plaintext (dev clusters). */
-export function connect(server: string): ClusterApiClient {
+/** The replicas of resolveServer(), parsed; throws a ServerListError naming a malformed entry. */
+export function resolveServers(flag?: string): string[] {
+  const fromFlag = !!flag;
+  return parseServerList(resolveServer(flag), fromFlag || !process.env.CLUSTER_SERVER ? '--server' : 'CLUSTER_SERVER');
+}
+
+/**
+ * A client for `server`: over mutual TLS when we hold a credential for it (or, for a replica
+ * learned from the cluster, `fallback`: a credential for another replica of the same cluster),
+ * else plaintext (dev clusters).
+ */
+export function connect(server: string, fallback?: Credential): ClusterApiClient {
   const Client = apiProto().ClusterApi;
-  const credential = credentialFor(server);
+  const credential = credentialFor(server) ?? fallback;
   if (!credential) return new Client(server, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   const provider = new StaticCertificateProvider(credential);
   return new Client(server, channelCredentials(provider), { ...CHANNEL_OPTIONS, ...targetName(CONTROL_PLANE_NAME) });
+}
+
+const PROBE_TIMEOUT_MS = 2_000;
+
+export interface ReplicaConnection {
+  api: ClusterApiClient;
+  /** The replica answering now. */
+  readonly server: string;
+  close(): void;
+}
+
+/**
+ * A client for a list of replicas. With one address: that replica, as connect(). With several:
+ * the first that answers ListReplicas (the replicas it reports are added after the given
+ * ones), and a unary call that fails with UNAVAILABLE is tried on the next replica.
+ */
+export async function connectAny(servers: readonly string[]): Promise<ReplicaConnection> {
+  if (servers.length === 1) {
+    const api = connect(servers[0]!);
+    return { api, server: servers[0]!, close: () => api.close() };
+  }
+  const fallback = servers.map((s) => credentialFor(s)).find((c) => c);
+  const set = new ServerSet<ClusterApiClient>(servers, (address) => connect(address, fallback));
+  for (const address of servers) {
+    set.prefer(address);
+    try {
+      const reply = await callUnary(set.current, 'ListReplicas', {}, PROBE_TIMEOUT_MS);
+      set.learn(reply.replicas.map((r) => r.address).filter((a) => a), servers);
+      break;
+    } catch (err) {
+      // Unreachable: try the next. Anything else (an older control plane, no credential): it answered.
+      if (!isReplicaFailure(err)) break;
+    }
+  }
+  return {
+    api: retryingProxy(set),
+    get server() {
+      return set.currentAddress;
+    },
+    close: () => set.close(),
+  };
+}
+
+type Callback = (err: grpc.ServiceError | null, value?: unknown) => void;
+
+/** `set.proxy`, with unary calls retried on the next replica when one is unavailable. */
+function retryingProxy(set: ServerSet<ClusterApiClient>): ClusterApiClient {
+  return new Proxy({} as ClusterApiClient, {
+    get: (_target, prop) => {
+      const value = (set.current as unknown as Record<string | symbol, unknown>)[prop];
+      if (typeof value !== 'function') return value;
+      const method = value as ((...args: unknown[]) => unknown) & { requestStream?: boolean; responseStream?: boolean };
+      if (method.requestStream || method.responseStream || method.requestStream === undefined) {
+        return (...args: unknown[]) => (method as (...a: unknown[]) => unknown).apply(set.current, args);
+      }
+      return (...args: unknown[]) => {
+        const callbackAt = args.findIndex((a) => typeof a === 'function');
+        const callback = args[callbackAt] as Callback;
+        let tries = 0;
+        const attempt = (): unknown => {
+          const client = set.current as unknown as Record<string | symbol, (...a: unknown[]) => unknown>;
+          const again = [...args];
+          again[callbackAt] = ((err, res) => {
+            tries += 1;
+            // UNAVAILABLE: the request never reached a replica that could answer it.
+            if (err && err.code === grpc.status.UNAVAILABLE && tries < set.addresses().length) {
+              set.switchAway();
+              attempt();
+              return;
+            }
+            callback(err, res);
+          }) as Callback;
+          return client[prop]!.apply(client, again);
+        };
+        return attempt();
+      };
+    },
+  });
 }
 
 /** --app, then CLUSTER_APP; a clear error when neither is given. */

@@ -1,7 +1,7 @@
 /** What every CLI command shares: finding the server, calling it, and failing well. */
 import type { Command } from 'commander';
 import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
-import { connect, resolveServer } from './client';
+import { connectAny, resolveServer, resolveServers } from './client';
 import { describeFailure } from './errors';
 
 /** Global options, readable from any subcommand. */
@@ -11,14 +11,21 @@ export interface GlobalOptions {
 
 /** Runs `fn` with an API client; prints the failure and sets the exit code if it throws. */
 export async function withApi(cmd: Command, fn: (api: ClusterApiClient, server: string) => Promise<void>): Promise<void> {
-  const server = resolveServer(cmd.optsWithGlobals<GlobalOptions>().server);
-  const api = connect(server);
+  const flag = cmd.optsWithGlobals<GlobalOptions>().server;
+  let servers: string[];
   try {
-    await fn(api, server);
+    servers = resolveServers(flag);
   } catch (err) {
-    fail(err, server);
+    fail(err, resolveServer(flag));
+    return;
+  }
+  const connection = await connectAny(servers);
+  try {
+    await fn(connection.api, connection.server);
+  } catch (err) {
+    fail(err, servers.length > 1 ? servers.join(',') : connection.server);
   } finally {
-    api.close();
+    connection.close();
   }
 }
 

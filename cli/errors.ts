@@ -1,5 +1,6 @@
 /** What the CLI prints and exits with when something goes wrong (CLI.md: exit codes). */
 import * as grpc from '@grpc/grpc-js';
+import { ServerListError } from '../lib/server-list';
 
 /** A mistake in what the user typed: exit 1. */
 export class UserError extends Error {
@@ -27,6 +28,8 @@ function isServiceError(err: unknown): err is grpc.ServiceError {
 export function describeFailure(err: unknown, server: string): { message: string; exitCode: number } {
   if (err instanceof UserError) return { message: err.message, exitCode: 1 };
   if (err instanceof ReachError) return { message: err.message, exitCode: 2 };
+  // A malformed --server list: no control plane can be reached with it.
+  if (err instanceof ServerListError) return { message: err.message, exitCode: 2 };
   if (isServiceError(err)) {
     if (USER_CODES.has(err.code)) return { message: err.details, exitCode: 1 };
     if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {

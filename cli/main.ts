@@ -25,7 +25,7 @@ import { VERSION } from './version';
 const program = new Command('cluster')
   .description("Heroku's process model on your own servers")
   .version(VERSION)
-  .option('--server <host:port>', 'control plane address (or CLUSTER_SERVER; default: the running `cluster dev`)')
+  .option('--server <host:port,…>', 'control-plane replicas, HOST:PORT[,HOST:PORT…] (or CLUSTER_SERVER; default: the running `cluster dev`)')
   .showHelpAfterError('(run with --help for usage)');
 
 for (const register of [

@@ -14,6 +14,7 @@ import { SlugReplication, type SlugReplicationOptions } from './slugs/slug-repli
 import { LeaseKeeper } from './etcd/lease-keeper';
 import { ReplicaRegistry } from './replicas/registry';
 import { advertisedAddress } from './replicas/advertise';
+import { listReplicasHandler } from './replicas/list-replicas';
 import { VERSION } from '../cli/version';
 import { LeaderElection } from './leader/election';
 import { SchedulerLoop } from './leader/scheduler-loop';
@@ -130,6 +131,7 @@ export class ControlPlane {
       ...placementHandlers(ctx),
       Logs: logsHandler(ctx, dialer),
       Run: runRelay(ctx, dialer),
+      ListReplicas: listReplicasHandler(() => ctx.replicas),
     } as ClusterApiHandlers;
     const agents = agentService(ctx, leases, hub, { leaseTtlSeconds: ttl, heartbeatMs: opts.heartbeatMs ?? 1_000 });
     server.addService(apiProto().ClusterApi.service, security ? guard(api, operatorsOnly) : api);

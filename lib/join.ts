@@ -23,12 +23,12 @@ export interface Joined {
 }
 
 /** The cluster CA of `server`, checked against `pin` when one is given. */
-export async function fetchCA(server: string, pin?: string): Promise<string> {
+export async function fetchCA(server: string, pin?: string, timeoutMs?: number): Promise<string> {
   // Nothing is trusted yet: the CA is fetched unverified and then checked against the pin.
   const creds = grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false });
   const client = new (bootstrapProto().Bootstrap)(server, creds, { ...CHANNEL_OPTIONS, ...targetName(CONTROL_PLANE_NAME) });
   try {
-    const { ca_pem: caPem } = await callUnary(client, 'GetCA', {});
+    const { ca_pem: caPem } = await callUnary(client, 'GetCA', {}, timeoutMs);
     const actual = caHash(caPem);
     if (pin && actual !== pin.trim().toLowerCase()) {
       throw new CaPinMismatchError(`the control plane at ${server} presented CA ${actual}, not the expected ${pin}: refusing to join`);
@@ -58,6 +58,24 @@ export async function joinCluster(server: string, token: string, identity: Ident
   } finally {
     client.close();
   }
+}
+
+/**
+ * joinCluster() on the first of `servers` that can be reached (a token is spent once, on the
+ * replica that answered); returns which one it was.
+ */
+export async function joinAny(servers: readonly string[], token: string, identity: Identity, pin?: string): Promise<Joined & { server: string }> {
+  let last: unknown;
+  for (const server of servers) {
+    try {
+      return { ...(await joinCluster(server, token, identity, pin)), server };
+    } catch (err) {
+      last = err;
+      const code = (err as { code?: unknown }).code;
+      if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED) throw err;
+    }
+  }
+  throw last;
 }
 
 /** A fresh certificate for a new key, authenticated by the current certificate. */

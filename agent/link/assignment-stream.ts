@@ -32,6 +32,16 @@ export class AssignmentStream {
     this.call?.cancel();
   }
 
+  /** Opens the stream anew (on the replica the client now calls, after a failover). */
+  resubscribe(): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    const old = this.call;
+    this.call = undefined;
+    old?.cancel();
+    this.open();
+  }
+
   private open(): void {
     if (this.closed) return;
     const call = this.client.WatchAssignments({ agent_id: this.agentId });

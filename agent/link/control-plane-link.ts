@@ -3,6 +3,13 @@
  * across agent restarts when still alive), heartbeats, and re-registers when told the
  * lease is gone. The agent always dials out; an unreachable control plane is retried
  * forever and never stops running instances.
+ *
+ * Failover: the link knows every replica (the addresses it was given, those it learns
+ * with ListReplicas, remembered in the data dir). `client` calls the current replica;
+ * when a heartbeat or registration finds it unreachable the link moves to the next one at
+ * once and everything using `client` (assignment stream, status reports, slug fetches)
+ * follows, and `switched` is emitted so streams re-subscribe. Any replica renews any
+ * agent's lease, so the registration and the instances are untouched.
  */
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
@@ -11,13 +18,19 @@ import * as grpc from '@grpc/grpc-js';
 import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { Logger } from '../../lib/log';
-import { callUnary } from '../../lib/grpc-call';
+import { callUnary, DEFAULT_DEADLINE_MS } from '../../lib/grpc-call';
 import { CONTROL_PLANE_NAME } from '../../lib/pki';
 import { channelCredentials, targetName, type StaticCertificateProvider } from '../../lib/tls';
+import { isReplicaFailure, ServerSet } from '../../lib/failover';
+import { parseServerList } from '../../lib/server-list';
+import { loadReplicas, saveReplicas } from './replica-memory';
 
 export interface AgentIdentity {
   id: string;
+  /** Where the control plane dials the agent; empty: `<the IP we call from>:<listenPort>`. */
   address: string;
+  /** The port the agent serves on (used when `address` is empty). */
+  listenPort?: number;
   datacenter: string;
   labels: Record<string, string>;
   capacity: number;
@@ -26,25 +39,52 @@ export interface AgentIdentity {
 
 export type LinkState = 'connecting' | 'registered' | 'closed';
 
-export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'lease-lost': []; unreachable: [number]; reachable: [] }> {
+/** How often the replica set is asked for again while registered. */
+const REFRESH_REPLICAS_MS = 5_000;
+
+export class ControlPlaneLink extends EventEmitter<{
+  registered: [string];
+  'lease-lost': [];
+  unreachable: [number];
+  reachable: [];
+  /** The new replica's address, the old one's. */
+  switched: [string, string];
+}> {
+  /** Calls whichever replica is current (a proxy: keep it, it follows failovers). */
   readonly client: AgentApiClient;
   state: LinkState = 'connecting';
   leaseId?: string;
+  /** The address the control plane recorded for this agent at the last registration. */
+  advertised?: string;
   private timer?: NodeJS.Timeout;
   private heartbeatMs = 1_000;
+  private ttlSeconds = 4;
   private unreachableSince?: number;
   private readonly leaseFile: string;
+  private readonly servers: ServerSet<AgentApiClient>;
+  private readonly given: string[];
+  private clusterId = '';
+  private lastRefresh = 0;
+  private lastSaved = '';
+  private failuresInRow = 0;
 
   constructor(
     server: string,
     private readonly identity: AgentIdentity,
-    dataDir: string,
+    private readonly dataDir: string,
     private readonly logApps: () => string[],
     private readonly logger: Logger,
     tls?: StaticCertificateProvider,
+    /** The cluster the given replicas belong to (checked at start), when known. */
+    expectedClusterId = '',
   ) {
     super();
     this.leaseFile = path.join(dataDir, 'lease.json');
+    this.given = parseServerList(server);
+    let remembered = loadReplicas(dataDir);
+    // Replicas remembered from another cluster (the data dir was reused) are forgotten.
+    if (remembered && expectedClusterId && remembered.clusterId && remembered.clusterId !== expectedClusterId) remembered = undefined;
+    this.clusterId = expectedClusterId || remembered?.clusterId || '';
     const Client = agentProto().AgentApi;
     const options = {
       ...CHANNEL_OPTIONS,
@@ -52,9 +92,23 @@ export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'leas
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 1_000,
     };
-    this.client = tls
-      ? new Client(server, channelCredentials(tls), { ...options, ...targetName(CONTROL_PLANE_NAME) })
-      : new Client(server, grpc.credentials.createInsecure(), options);
+    const make = (address: string): AgentApiClient =>
+      tls
+        ? new Client(address, channelCredentials(tls), { ...options, ...targetName(CONTROL_PLANE_NAME) })
+        : new Client(address, grpc.credentials.createInsecure(), options);
+    this.servers = new ServerSet<AgentApiClient>([...this.given, ...(remembered?.servers ?? []).filter((s) => !this.given.includes(s))], make);
+    this.servers.on('switched', (to, from) => this.emit('switched', to, from));
+    this.client = this.servers.proxy;
+  }
+
+  /** The replica calls go to now. */
+  get currentServer(): string {
+    return this.servers.currentAddress;
+  }
+
+  /** Every replica known, the current one first. */
+  knownServers(): string[] {
+    return this.servers.addresses();
   }
 
   start(): void {
@@ -64,7 +118,7 @@ export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'leas
   close(): void {
     this.state = 'closed';
     clearTimeout(this.timer);
-    this.client.close();
+    this.servers.close();
   }
 
   /** Called when a report says the lease is gone: register again at once. */
@@ -80,50 +134,107 @@ export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'leas
 
   private async tick(): Promise<void> {
     if (this.state === 'closed') return;
+    let retrySoon = false;
     try {
       if (this.state === 'connecting') await this.register();
       else await this.heartbeat();
+      this.failuresInRow = 0;
       if (this.unreachableSince !== undefined) {
-        this.logger.info({ downMs: Date.now() - this.unreachableSince }, 'control plane reachable again');
+        this.logger.info({ downMs: Date.now() - this.unreachableSince, server: this.currentServer }, 'control plane reachable again');
         this.unreachableSince = undefined;
         this.emit('reachable');
       }
+      if (Date.now() - this.lastRefresh >= REFRESH_REPLICAS_MS) await this.refreshReplicas();
     } catch (err) {
-      if (this.unreachableSince === undefined) {
+      if ((this.state as LinkState) === 'closed') return;
+      const failed = this.currentServer;
+      this.failuresInRow += 1;
+      if (isReplicaFailure(err) || err instanceof ForeignReplicaError) {
+        const next = this.servers.switchAway();
+        if (next !== failed) {
+          this.logger.warn({ from: failed, to: next, err: (err as Error).message }, 'control-plane replica unreachable: switching');
+          // The next replica at once (the lease must be renewed within its TTL), until every one was tried.
+          retrySoon = this.failuresInRow < this.knownServers().length;
+        }
+      }
+      if (this.unreachableSince === undefined && !retrySoon) {
         this.unreachableSince = Date.now();
-        this.logger.warn({ err: (err as Error).message }, 'control plane unreachable; retrying (instances keep running unless --disconnected-grace says otherwise)');
+        this.logger.warn({ err: (err as Error).message, servers: this.knownServers() }, 'control plane unreachable; retrying (instances keep running unless --disconnected-grace says otherwise)');
         this.emit('unreachable', this.unreachableSince);
       }
     }
     const state = this.state as LinkState; // awaits above may have closed the link
     if (state !== 'closed') {
-      this.timer = setTimeout(() => void this.tick(), state === 'connecting' ? 500 : this.heartbeatMs);
+      const delay = retrySoon ? 50 : state === 'connecting' ? 500 : this.heartbeatMs;
+      this.timer = setTimeout(() => void this.tick(), delay);
     }
+  }
+
+  /** A deadline that leaves time to try another replica before the lease expires. */
+  private deadlineMs(): number {
+    if (this.knownServers().length < 2) return DEFAULT_DEADLINE_MS;
+    return Math.max(1_000, (this.ttlSeconds * 1000) / 3);
   }
 
   private async register(): Promise<void> {
     const reply = await callUnary(this.client, 'Register', {
       agent_id: this.identity.id,
       address: this.identity.address,
+      listen_port: this.identity.address ? 0 : this.identity.listenPort ?? 0,
       datacenter: this.identity.datacenter,
       labels: this.identity.labels,
       capacity: this.identity.capacity,
       version: this.identity.version,
       previous_lease_id: this.readSavedLease(),
       log_apps: this.logApps(),
-    });
+    }, this.deadlineMs());
     if ((this.state as LinkState) === 'closed') return;
     this.leaseId = reply.lease_id;
     this.heartbeatMs = Math.max(100, reply.heartbeat_ms || 1_000);
+    this.ttlSeconds = reply.ttl_seconds > 0 ? reply.ttl_seconds : this.ttlSeconds;
+    this.advertised = reply.address || this.identity.address;
     this.state = 'registered';
     this.saveLease(reply.lease_id);
-    this.logger.info({ leaseId: reply.lease_id, ttlSeconds: reply.ttl_seconds }, 'registered with the control plane');
+    this.logger.info({ leaseId: reply.lease_id, ttlSeconds: reply.ttl_seconds, server: this.currentServer, advertised: this.advertised }, 'registered with the control plane');
     this.emit('registered', reply.lease_id);
   }
 
   private async heartbeat(): Promise<void> {
-    const reply = await callUnary(this.client, 'Heartbeat', { agent_id: this.identity.id, lease_id: this.leaseId ?? '' });
+    const reply = await callUnary(this.client, 'Heartbeat', { agent_id: this.identity.id, lease_id: this.leaseId ?? '' }, this.deadlineMs());
     if (!reply.alive) this.leaseLost();
+  }
+
+  /** Learns the replica set from the current replica and remembers it in the data dir. */
+  private async refreshReplicas(): Promise<void> {
+    this.lastRefresh = Date.now();
+    let reply;
+    try {
+      reply = await callUnary(this.client, 'ListReplicas', {}, this.deadlineMs());
+    } catch (err) {
+      // An older control plane without ListReplicas, or a blip: the heartbeat decides about failover.
+      this.logger.debug({ err: (err as Error).message }, 'could not list the control-plane replicas');
+      return;
+    }
+    if (reply.cluster_id) {
+      if (this.clusterId && reply.cluster_id !== this.clusterId) {
+        throw new ForeignReplicaError(`replica ${this.currentServer} belongs to another cluster (cluster id ${reply.cluster_id}, not ${this.clusterId})`);
+      }
+      this.clusterId = reply.cluster_id;
+    }
+    const reported = reply.replicas.map((r) => r.address).filter((a) => a);
+    if (reported.length === 0) return;
+    if (this.servers.learn(reported, this.given)) {
+      this.logger.info({ servers: this.knownServers() }, 'control-plane replicas learned');
+    }
+    const remembered = { clusterId: this.clusterId, servers: reported };
+    const signature = JSON.stringify(remembered);
+    if (signature === this.lastSaved) return;
+    try {
+      saveReplicas(this.dataDir, remembered);
+      this.lastSaved = signature;
+    } catch (err) {
+      this.logger.warn({ err }, 'could not save the replica list');
+    }
   }
 
   private readSavedLease(): string {
@@ -142,4 +253,9 @@ export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'leas
       this.logger.warn({ err }, 'could not save the lease id; a restart will wait for the old lease to expire');
     }
   }
+}
+
+/** A replica that reports another cluster id than the one this agent belongs to. */
+export class ForeignReplicaError extends Error {
+  override name = 'ForeignReplicaError';
 }

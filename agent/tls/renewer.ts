@@ -14,7 +14,8 @@ export class CertificateRenewer {
   constructor(
     private material: TlsMaterial,
     private readonly provider: StaticCertificateProvider,
-    private readonly opts: { server: string; agentId: string; dataDir: string; logger: Logger },
+    /** `server`: the replica to ask (a function: the current one, after failovers). */
+    private readonly opts: { server: string | (() => string); agentId: string; dataDir: string; logger: Logger },
   ) {}
 
   start(): void {
@@ -35,7 +36,7 @@ export class CertificateRenewer {
     let next = CHECK_EVERY_MS;
     if (CertificateRenewer.due(this.material.certPem)) {
       try {
-        const renewed = await renewCertificate(this.opts.server, this.material, { kind: 'agent', name: this.opts.agentId });
+        const renewed = await renewCertificate(typeof this.opts.server === 'function' ? this.opts.server() : this.opts.server, this.material, { kind: 'agent', name: this.opts.agentId });
         saveCredentials(this.opts.dataDir, renewed.material);
         this.material = renewed.material;
         this.provider.update(renewed.material);

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { parseServerList } from '../../lib/server-list';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
 import { collectLabel, positiveInt } from '../parse';
@@ -111,7 +112,7 @@ export function registerAgentInstall(agentCommand: Command, joinAndStartArgs: Jo
     .command('install')
     .description('on a standalone server: join the cluster and install a systemd service that runs the agent at boot and restarts it')
     // Also a global option: commander gives it to whichever command declares it first.
-    .option('--server <host:port>', 'control plane address')
+    .option('--server <host:port,…>', 'control-plane replicas (HOST:PORT[,HOST:PORT…])')
     .requiredOption('--token <token>', 'join token (from `cluster agents:token`)')
     .option('--ca-hash <sha256:hex>', 'pin the control plane CA (printed with the token)')
     .option('--datacenter <dc>', 'datacenter of this server')
@@ -120,7 +121,7 @@ export function registerAgentInstall(agentCommand: Command, joinAndStartArgs: Jo
     .option('--data-dir <dir>', 'where the agent keeps certificates, slugs, logs and state', DEFAULT_SERVICE_DATA_DIR)
     .option('--capacity <n>', 'most instances this agent runs')
     .option('--listen <host:port>', 'where the agent serves logs and one-off runs to the control plane')
-    .option('--advertise <host:port>', 'address the control plane dials (default: the listen address)')
+    .option('--advertise <host:port>', 'address the control plane dials (default: the listen address; for 0.0.0.0, the IP this host reaches the control plane from)')
     .option('--ports <from-to>', 'range of PORT values handed to instances')
     .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)')
     .option('--disconnected-grace <seconds>', 'stop every instance after this long without any control plane (0: keep them running)')
@@ -129,8 +130,8 @@ export function registerAgentInstall(agentCommand: Command, joinAndStartArgs: Jo
     .action((opts: InstallOptions, cmd: Command) => {
       try {
         const server = cmd.optsWithGlobals<{ server?: string }>().server;
-        if (!server) throw new UserError('give the control plane address: --server HOST:PORT');
-        install({ ...opts, server, dataDir: path.resolve(opts.dataDir) }, joinAndStartArgs);
+        if (!server) throw new UserError('give the control plane address: --server HOST:PORT[,HOST:PORT…]');
+        install({ ...opts, server: parseServerList(server).join(','), dataDir: path.resolve(opts.dataDir) }, joinAndStartArgs);
       } catch (err) {
         fail(err);
       }

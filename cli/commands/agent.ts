@@ -6,7 +6,10 @@ import { Agent } from '../../agent/agent';
 import { parsePortRange } from '../../agent/supervisor/ports';
 import { loadCredentials, loadJoinInfo, saveCredentials, saveJoinInfo } from '../../agent/tls/agent-credentials';
 import { runUntilSignalled } from '../../lib/daemon';
-import { joinCluster } from '../../lib/join';
+import { joinAny } from '../../lib/join';
+import { parseServerList } from '../../lib/server-list';
+import { forgetReplicas } from '../../agent/link/replica-memory';
+import { ForeignClusterError } from '../../agent/link/replica-check';
 import { createLogger } from '../../lib/log';
 import { clusterHome } from '../../lib/cluster-home';
 import { agentIdProblem } from '../../lib/names';
@@ -45,7 +48,7 @@ function agentFlags(cmd: Command): Command {
     .option('--label <k=v>', 'a label for placement rules (repeatable; added to the join token’s)', collectLabel, {})
     .option('--capacity <n>', 'most instances this agent runs', '1000')
     .option('--listen <host:port>', 'where the agent serves logs and one-off runs to the control plane', '0.0.0.0:7601')
-    .option('--advertise <host:port>', 'address the control plane dials (default: the listen address)')
+    .option('--advertise <host:port>', 'address the control plane dials (default: the listen address; for 0.0.0.0, the IP this host reaches the control plane from)')
     .option('--ports <from-to>', 'range of PORT values handed to instances', '5000-5999')
     .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30')
     .option('--disconnected-grace <seconds>', 'stop every instance after this long without any control plane (0: keep them running)', '0');
@@ -74,9 +77,11 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   } catch (err) {
     throw new UserError(`--ports ${opts.ports}: ${(err as Error).message}`);
   }
+  const server = serverFlag ?? joined?.server ?? resolveServer(undefined);
+  parseServerList(server); // a malformed entry is named before anything starts
   const logger = createLogger('agent');
   const running = await Agent.start({
-    server: serverFlag ?? joined?.server ?? resolveServer(undefined),
+    server,
     dataDir,
     listen: opts.listen,
     advertise: opts.advertise,
@@ -96,6 +101,11 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   runUntilSignalled(logger, () => running.close());
 }
 
+/** Replicas of another cluster are the user's mistake (exit 1), not a failure. */
+function asUserError(err: unknown): unknown {
+  return err instanceof ForeignClusterError ? new UserError(err.message) : err;
+}
+
 export function registerAgent(program: Command): Command {
   const agent = program.command('agent').description('agent daemon (one per server)');
 
@@ -105,7 +115,7 @@ export function registerAgent(program: Command): Command {
       try {
         await runAgent(opts, cmd.optsWithGlobals<{ server?: string }>().server || process.env.CLUSTER_SERVER || undefined);
       } catch (err) {
-        fail(err);
+        fail(asUserError(err));
       }
     });
 
@@ -117,24 +127,27 @@ export function registerAgent(program: Command): Command {
     .action(async (opts: JoinOptions, cmd: Command) => {
       const server = cmd.optsWithGlobals<{ server?: string }>().server;
       try {
-        if (!server) throw new UserError('--server HOST:PORT is required to join');
+        if (!server) throw new UserError('--server HOST:PORT[,HOST:PORT…] is required to join');
+        const servers = parseServerList(server);
         const dataDir = path.resolve(opts.dataDir);
         const name = opts.name ?? os.hostname();
         const problem = agentIdProblem(name);
         if (problem) throw new UserError(problem);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
-        const joined = await joinCluster(server, opts.token, { kind: 'agent', name }, opts.caHash);
+        const joined = await joinAny(servers, opts.token, { kind: 'agent', name }, opts.caHash);
         saveCredentials(dataDir, joined.material);
+        // Replicas remembered from an earlier cluster this data dir served are of no use now.
+        forgetReplicas(dataDir);
         saveJoinInfo(dataDir, {
-          server,
+          server: servers.join(','),
           name,
           datacenter: opts.datacenter ?? joined.datacenter,
           labels: { ...joined.labels, ...opts.label },
         });
         process.stderr.write(`Joined the cluster at ${server} as agent ${name} (CA ${joined.caHash}); certificate in ${path.join(dataDir, 'tls')}.\n`);
-        if (opts.start) await runAgent({ ...opts, name }, server);
+        if (opts.start) await runAgent({ ...opts, name }, servers.join(','));
       } catch (err) {
-        fail(err, server);
+        fail(asUserError(err), server);
       }
     });
   registerAgentInstall(agent);

@@ -2,7 +2,10 @@
 import * as os from 'node:os';
 import type { Command } from 'commander';
 import { saveCredential } from '../../lib/credentials';
-import { joinCluster } from '../../lib/join';
+import { joinAny } from '../../lib/join';
+import { callUnary } from '../../lib/grpc-call';
+import { mergeServers, parseServerList } from '../../lib/server-list';
+import { connect } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
 
@@ -16,11 +19,24 @@ export function registerLogin(program: Command): void {
     .action(async (opts: { token: string; caHash?: string; name: string }, cmd: Command) => {
       const server = cmd.optsWithGlobals<{ server?: string }>().server;
       try {
-        if (!server) throw new UserError('--server HOST:PORT is required to log in');
+        if (!server) throw new UserError('--server HOST:PORT[,HOST:PORT…] is required to log in');
+        const servers = parseServerList(server);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
-        const joined = await joinCluster(server, opts.token, { kind: 'operator', name: opts.name }, opts.caHash);
-        saveCredential([server], joined.material);
-        console.log(`Logged in to ${server} as ${opts.name} (CA ${joined.caHash}). Try \`cluster --server ${server} apps\`.`);
+        const joined = await joinAny(servers, opts.token, { kind: 'operator', name: opts.name }, opts.caHash);
+        // The credential serves every replica of the cluster: store it for all that are known.
+        let all = servers;
+        const api = connect(joined.server, joined.material);
+        try {
+          const reply = await callUnary(api, 'ListReplicas', {}, 3_000);
+          all = mergeServers(servers, reply.replicas.map((r) => r.address).filter((a) => a));
+        } catch {
+          // An older control plane: the given addresses are all we know.
+        } finally {
+          api.close();
+        }
+        saveCredential(all, joined.material);
+        const list = all.join(',');
+        console.log(`Logged in to ${list} as ${opts.name} (CA ${joined.caHash}). Try \`cluster --server ${list} apps\`.`);
       } catch (err) {
         fail(err, server);
       }

@@ -2,6 +2,8 @@
 import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
 import type { Assignment as WireAssignment } from '../../proto/gen/cluster/agent/Assignment';
 import { agentIdProblem, appNameProblem } from '../../lib/names';
+import { hostPort, peerIp } from '../../lib/peer-address';
+import { listReplicasHandler } from '../replicas/list-replicas';
 import { commitInChunks, type WriteOp } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { InvalidArgumentError } from '../errors';
@@ -40,6 +42,21 @@ function requireAgentId(id: string): string {
   return id;
 }
 
+/**
+ * The address to record for an agent: the one it gives (`--advertise`, or a specific listen
+ * address), else the IP its call came from with the port it serves on: an address that
+ * routes from here, unlike a host name other machines may not resolve.
+ */
+function agentAddress(given: string, listenPort: number, peer: string): string {
+  if (given) return given;
+  if (!Number.isInteger(listenPort) || listenPort < 1 || listenPort > 65535) {
+    throw new InvalidArgumentError('register: give an address or the port the agent listens on (listen_port 1-65535)');
+  }
+  const ip = peerIp(peer);
+  if (!ip) throw new InvalidArgumentError(`register: cannot tell the agent's address from the connection (${peer}): start the agent with --advertise HOST:PORT`);
+  return hostPort(ip, listenPort);
+}
+
 function isLeaseGone(err: unknown): boolean {
   return err instanceof Error && /lease not found/i.test(err.message);
 }
@@ -53,8 +70,9 @@ export function agentService(
   const { keys, client, logger } = ctx;
 
   return {
-    Register: unary(logger, async (req) => {
+    Register: unary(logger, async (req, call) => {
       const id = requireAgentId(req.agent_id);
+      const address = agentAddress(req.address, req.listen_port, call.getPeer());
       const existing = ctx.view.agents.entries.get(keys.agent(id));
       // Reuse the lease the agent held before a restart, if it is still alive.
       let leaseId = '';
@@ -64,7 +82,7 @@ export function agentService(
       if (!leaseId) leaseId = await leases.grant(opts.leaseTtlSeconds);
       const record: AgentRecord = {
         id,
-        address: req.address,
+        address,
         datacenter: req.datacenter || 'default',
         labels: req.labels,
         capacity: req.capacity > 0 ? req.capacity : 1000,
@@ -79,8 +97,8 @@ export function agentService(
       }
       await commitInChunks(client, ops);
       ctx.heartbeats.set(id, Date.now());
-      logger.info({ agent: id, address: req.address, datacenter: record.datacenter, leaseId }, 'agent registered');
-      return { lease_id: leaseId, ttl_seconds: opts.leaseTtlSeconds, heartbeat_ms: opts.heartbeatMs };
+      logger.info({ agent: id, address, datacenter: record.datacenter, leaseId }, 'agent registered');
+      return { lease_id: leaseId, ttl_seconds: opts.leaseTtlSeconds, heartbeat_ms: opts.heartbeatMs, address };
     }),
 
     Heartbeat: unary(logger, async (req) => {
@@ -158,6 +176,8 @@ export function agentService(
         throw err;
       }
     }),
+
+    ListReplicas: listReplicasHandler(() => ctx.replicas),
 
     FetchSlug: (call) => {
       (async () => {

@@ -43,6 +43,8 @@ export function newReplicaId(): string {
 
 export class ReplicaRegistry extends EventEmitter<{ change: [ReplicaInfo[]] }> {
   readonly selfId: string;
+  /** Names the cluster: its etcd cluster id and key prefix, hashed. Equal on every replica of one cluster. */
+  clusterId = '';
   private readonly self: ReplicaInfo;
   private lease?: Lease;
   private retryTimer?: NodeJS.Timeout;
@@ -70,6 +72,8 @@ export class ReplicaRegistry extends EventEmitter<{ change: [ReplicaInfo[]] }> {
     const mirror = await PrefixMirror.open(client, keys.replicas(), opts.logger);
     const registry = new ReplicaRegistry(client, keys, mirror, opts);
     try {
+      const status = await client.maintenance.status();
+      registry.clusterId = crypto.createHash('sha256').update(`${status.header.cluster_id}\n${keys.prefix}`).digest('hex').slice(0, 16);
       await registry.register();
     } catch (err) {
       await registry.close();

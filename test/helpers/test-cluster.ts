@@ -63,6 +63,8 @@ export interface AgentSpec {
   advertise?: string;
   /** More `agent start` flags. */
   args?: string[];
+  /** `--server` (default: the first control plane). */
+  server?: string;
 }
 
 export class TestCluster {
@@ -72,13 +74,17 @@ export class TestCluster {
 
   private constructor(readonly dir: string, readonly etcd: EtcdServer, public server: string, readonly agentTtl: number) {}
 
-  /** etcd + one control plane + the given agents, all registered. */
-  static async start(opts: { agents?: AgentSpec[]; agentTtl?: number } = {}): Promise<TestCluster> {
+  /** The address of each control plane started, in order. */
+  readonly servers: string[] = [];
+
+  /** etcd + `replicas` control planes (default 1) + the given agents, all registered. */
+  static async start(opts: { agents?: AgentSpec[]; agentTtl?: number; replicas?: number } = {}): Promise<TestCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-e2e-'));
     const etcd = await startEtcd(path.join(dir, 'etcd'), { log: path.join(dir, 'etcd.log') });
     const cluster = new TestCluster(dir, etcd, `127.0.0.1:${await freePort()}`, opts.agentTtl ?? 2);
     try {
       await cluster.startControlPlane();
+      for (let i = 1; i < (opts.replicas ?? 1); i++) await cluster.startControlPlane(`127.0.0.1:${await freePort()}`);
       for (const spec of opts.agents ?? []) cluster.startAgent(spec);
       await cluster.waitForAgents((opts.agents ?? []).length);
     } catch (err) {
@@ -114,6 +120,7 @@ export class TestCluster {
       '--agent-ttl', String(this.agentTtl),
     ]);
     this.controlPlanes.push(daemon);
+    if (!this.servers.includes(listen)) this.servers.push(listen);
     await waitFor(`control plane on ${listen} to answer`, async () => {
       if (!daemon.running) throw new Error(`control plane exited; see ${daemon.log}`);
       return (await this.cli(['apps', '--json'], { server: listen })).code === 0;
@@ -126,7 +133,7 @@ export class TestCluster {
     this.nextPortBase += 100;
     const args = [
       'agent', 'start',
-      '--server', this.server,
+      '--server', spec.server ?? this.server,
       '--name', spec.id,
       '--data-dir', path.join(this.dir, spec.id),
       '--datacenter', spec.datacenter ?? 'dc-1',
