@@ -18,15 +18,13 @@ describe('slugs on every replica (real daemons)', { timeout: 180_000 }, () => {
   let marker: string;
 
   before(async () => {
-    cluster = await TestCluster.start();
-    a = cluster.server;
-    b = `127.0.0.1:${await freePort()}`;
-    await cluster.startControlPlane(b);
-    // The agents (and the plain CLI calls) talk to B; the deploy goes through A.
-    cluster.server = b;
-    cluster.startAgent({ id: 'host-1' });
-    cluster.startAgent({ id: 'host-2' });
+    cluster = await TestCluster.start({ replicas: 2 });
+    [a, b] = cluster.servers as [string, string];
+    // The agents know both replicas; the deploy goes through A, everything after it through B.
+    cluster.startAgent({ id: 'host-1', server: `${a},${b}` });
+    cluster.startAgent({ id: 'host-2', server: `${a},${b}` });
     await cluster.waitForAgents(2);
+    cluster.server = b;
     marker = `slug-marker-${process.pid}`;
   });
 
