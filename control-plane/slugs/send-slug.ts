@@ -7,6 +7,7 @@ const SLUG_CHUNK = 256 * 1024;
 
 /** The part of a server-streaming call this needs. */
 interface SlugStreamCall {
+  readonly cancelled: boolean;
   write(message: { data: Buffer; total_size: string }): boolean;
   end(): void;
   emit(event: 'error', err: Partial<grpc.StatusObject>): boolean;
@@ -20,6 +21,7 @@ interface SlugStreamCall {
  * end, and `onCorrupt` runs (the receiver checks the digest too, so it never uses them).
  */
 export function sendSlug(call: SlugStreamCall, file: string, digest: string, onCorrupt: () => void): void {
+  if (call.cancelled) return; // the caller gave up while the slug was being fetched
   let size: number;
   try {
     size = fs.statSync(file).size;

@@ -25,14 +25,19 @@ export function transferDeadlineMs(size: number): number {
 
 export class SlugPeers {
   private readonly clients = new Map<string, SlugReplicationClient>();
+  /** Calls in flight, cancelled by close() so that a shutdown never waits for a transfer. */
+  private readonly calls = new Set<{ cancel(): void }>();
+  private closed = false;
 
   /** With a certificate provider, peers are dialled over mutual TLS. */
   constructor(private readonly tls?: StaticCertificateProvider) {}
 
   /** Streams slug `digest` from the replica at `address` into `upload` and commits it (digest-checked). */
   fetchInto(address: string, digest: string, upload: SlugUpload, timeoutMs: number): Promise<number> {
-    return new Promise((resolve, reject) => {
+    if (this.closed) return Promise.reject(new Error('shutting down'));
+    return new Promise<number>((resolve, reject) => {
       const call = this.client(address).FetchSlug({ digest }, { deadline: Date.now() + timeoutMs });
+      this.track(call);
       let chain: Promise<void> = Promise.resolve();
       let size = 0;
       let failed = false;
@@ -66,16 +71,27 @@ export class SlugPeers {
 
   /** Asks the replica at `address` to store slug `digest`, fetching it from `sources` first. */
   askToPull(address: string, digest: string, sources: string[], size: number, timeoutMs: number): Promise<PullSlugReply__Output> {
+    if (this.closed) return Promise.reject(new Error('shutting down'));
     return new Promise((resolve, reject) => {
-      this.client(address).PullSlug({ digest, sources, size: String(size) }, { deadline: Date.now() + timeoutMs }, (err, reply) =>
+      const call = this.client(address).PullSlug({ digest, sources, size: String(size) }, { deadline: Date.now() + timeoutMs }, (err, reply) =>
         err || !reply ? reject(err ?? new Error('empty reply')) : resolve(reply),
       );
+      this.track(call);
     });
   }
 
+  /** Cancels every transfer in flight and closes the channels; idempotent. */
   close(): void {
+    this.closed = true;
+    for (const call of this.calls) call.cancel();
+    this.calls.clear();
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
+  }
+
+  private track(call: { cancel(): void; on(event: 'status', listener: () => void): unknown }): void {
+    this.calls.add(call);
+    call.on('status', () => this.calls.delete(call));
   }
 
   private client(address: string): SlugReplicationClient {

@@ -79,9 +79,10 @@ export class SlugReplication {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.rejectReady(new Error('the control plane is shutting down'));
-      await this.maintenance?.close().catch(() => undefined);
+      const stopping = this.maintenance?.close(); // no further pass, nor further slug in this one
+      this.peers?.close(); // cancels transfers in flight: a shutdown never waits for one
+      await stopping?.catch(() => undefined);
       await this.holders?.close().catch(() => undefined);
-      this.peers?.close();
     })();
     return this.closing;
   }
