@@ -219,6 +219,29 @@ describe('slugs on every replica', { timeout: 120_000 }, () => {
     }
   });
 
+  it('records itself as a holder again when its holder lease is lost', async () => {
+    const prefix = uniquePrefix();
+    const a = await startReplica(prefix);
+    const api = apiOf(a);
+    try {
+      await callUnary(api, 'CreateApp', { name: 'shop' });
+      const digest = await deploy(api, 'shop', randomBytes(10 * 1024));
+      const key = new Keys(prefix).slugHolder(digest, a.plane.replicas.selfId);
+      const before = (await etcd.client.kv.range({ key: Buffer.from(key) })).kvs[0];
+      assert.ok(before, 'recorded as a holder');
+      // What an etcd outage longer than the TTL does: the lease is gone, and the record with it.
+      await etcd.client.leaseClient.leaseRevoke({ ID: before.lease });
+      const after = await waitFor('the holder record to come back under a new lease', async () => {
+        const kv = (await etcd.client.kv.range({ key: Buffer.from(key) })).kvs[0];
+        return kv && kv.lease !== before.lease ? kv : undefined;
+      }, 15_000);
+      assert.ok(after.lease !== '0');
+    } finally {
+      api.close();
+      await cleanup();
+    }
+  });
+
   it('replicates over mutual TLS and refuses replica calls from other certificates', async () => {
     const prefix = uniquePrefix();
     const a = await startReplica(prefix, { tls: true });
