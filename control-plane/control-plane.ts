@@ -185,11 +185,12 @@ export class ControlPlane {
         ['stop scheduling', () => this.loop.stop()],
         ['step down', () => this.election.close()],
         ['leave the replica set', () => this.replicas.close()],
+        // Before the server drains: transfers in flight are cancelled rather than waited for.
+        ['stop slug replication', () => this.slugs.close()],
         ['stop serving', () => new Promise<void>((resolve) => {
           const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2_000);
           this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
         })],
-        ['stop slug replication', () => this.slugs.close()],
         ['close lease keeper', () => this.leases.close()],
         ['close agent connections', () => this.dialer.close()],
         ['close watches', () => this.view.close()],
