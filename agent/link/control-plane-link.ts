@@ -31,7 +31,9 @@ export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'leas
   state: LinkState = 'connecting';
   leaseId?: string;
   private timer?: NodeJS.Timeout;
-  private heartbeatMs = 1_000;
+  /** As the control plane set them at registration. */
+  heartbeatMs = 1_000;
+  ttlSeconds = 0;
   private unreachableSince?: number;
   private readonly leaseFile: string;
 
@@ -115,6 +117,7 @@ export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'leas
     if ((this.state as LinkState) === 'closed') return;
     this.leaseId = reply.lease_id;
     this.heartbeatMs = Math.max(100, reply.heartbeat_ms || 1_000);
+    this.ttlSeconds = reply.ttl_seconds;
     this.state = 'registered';
     this.saveLease(reply.lease_id);
     this.logger.info({ leaseId: reply.lease_id, ttlSeconds: reply.ttl_seconds }, 'registered with the control plane');
