@@ -64,6 +64,11 @@ export function handoverWindowMs(ttlSeconds: number, heartbeatMs: number): numbe
   return Math.max(500, ttlSeconds * 1000 - heartbeatMs - 500);
 }
 
+/** A hand-over on purpose renews the lease as it leaves: the next run then has the whole TTL but a margin. */
+export function plannedHandoverWindowMs(ttlSeconds: number): number {
+  return Math.max(500, ttlSeconds * 1000 - 500);
+}
+
 export class Agent {
   state: AgentState = 'running';
   private closing?: Promise<void>;
@@ -177,6 +182,7 @@ export class Agent {
         await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));
       } else {
         this.reconciler.detach();
+        if (await this.link.heartbeatNow(500)) this.guard.setHandoverWindow(plannedHandoverWindowMs(this.link.ttlSeconds));
       }
       this.reporter.close();
       this.link.close();

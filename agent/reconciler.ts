@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { Instance, type InstanceSnapshot, type InstanceStream } from './supervisor/instance';
 import type { PortAllocator } from './supervisor/ports';
 import type { OutputFifoMaker } from './supervisor/output-fifos';
-import { procStat } from './supervisor/proc-stat';
+import { procEnviron, procStat } from './supervisor/proc-stat';
 import type { ReleaseCache } from './releases/release-cache';
 import type { InstanceRecord } from './handover/instance-state';
 import { buildEnv } from './instance-env';
@@ -108,7 +108,8 @@ export class Reconciler {
       const instance = this.newInstance(key, slot, spec, {
         command: record.command,
         cwd: record.cwd,
-        env: {},
+        // What it was started with, for its restarts: exactly what the previous run gave it.
+        env: Object.fromEntries(procEnviron(record.pid)),
         graceMs: record.graceMs,
         port: record.port,
       });

@@ -69,6 +69,20 @@ export class ControlPlaneLink extends EventEmitter<{ registered: [string]; 'leas
     this.client.close();
   }
 
+  /**
+   * One heartbeat now (before a hand-over: the lease then runs a whole TTL from here); whether
+   * the lease was renewed. Never throws.
+   */
+  async heartbeatNow(timeoutMs: number): Promise<boolean> {
+    if (this.state !== 'registered') return false;
+    try {
+      const reply = await callUnary(this.client, 'Heartbeat', { agent_id: this.identity.id, lease_id: this.leaseId ?? '' }, timeoutMs);
+      return reply.alive;
+    } catch {
+      return false;
+    }
+  }
+
   /** Called when a report says the lease is gone: register again at once. */
   leaseLost(): void {
     if (this.state !== 'registered') return;
