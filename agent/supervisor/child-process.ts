@@ -7,7 +7,7 @@ import { closeSync, constants as fsConstants, existsSync, openSync, readdirSync,
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { LineSplitter } from './line-splitter';
-import { isSameProcess } from './proc-stat';
+import { isSameProcess, procStat } from './proc-stat';
 
 /** Which pipe a line came from. */
 export type OutputStream = 'stdout' | 'stderr';
@@ -219,7 +219,11 @@ export function adoptInstanceProcess(opts: AdoptInstanceOptions): RunningProcess
   const check = () => {
     if (!isSameProcess(opts.pid, opts.startTicks)) proc.mainExited({ code: null, signal: null });
   };
-  proc.watchAdopted(check);
+  const reused = () => {
+    const stat = procStat(opts.pid);
+    return stat !== undefined && stat.startTicks !== opts.startTicks;
+  };
+  proc.watchAdopted(check, reused);
   return proc;
 }
 
@@ -266,7 +270,7 @@ class OsProcess implements RunningProcess {
     this.stopRequests++;
     if (!this.finished) {
       if (this.stopRequests === 1 && !this.mainGone) {
-        signalGroup(this.pid, 'SIGTERM');
+        if (!this.reused()) signalGroup(this.pid, 'SIGTERM');
         this.killTimer = setTimeout(() => this.killGroup(), Math.max(0, graceMs));
       } else {
         this.killGroup();
@@ -309,8 +313,13 @@ class OsProcess implements RunningProcess {
     this.tryFinish();
   }
 
-  /** An adopted process is not our child: look for its end now and then, and when its pipes close. */
-  watchAdopted(check: () => void): void {
+  /**
+   * An adopted process is not our child: look for its end now and then, and when its pipes close.
+   * Its group is only signalled while the pid is not someone else's: the kernel gives a pid out
+   * again only once no group of that id is left, so a reused pid means nothing of ours remains.
+   */
+  watchAdopted(check: () => void, reused: () => boolean): void {
+    this.reused = reused;
     this.adoptedTimer = setInterval(check, ADOPTED_POLL_MS);
     this.adoptedTimer.unref();
     this.onPipesClosed = check;
@@ -318,6 +327,7 @@ class OsProcess implements RunningProcess {
   }
 
   private onPipesClosed: (() => void) | undefined;
+  private reused: () => boolean = () => false;
 
   private pipeClosed(): void {
     if (--this.openPipes > 0) return;
@@ -329,7 +339,7 @@ class OsProcess implements RunningProcess {
   private killGroup(): void {
     clearTimeout(this.killTimer);
     clearInterval(this.pollTimer);
-    signalGroup(this.pid, 'SIGKILL');
+    if (!this.reused()) signalGroup(this.pid, 'SIGKILL');
     this.killSent = true;
     if (!this.mainGone) {
       // A reaped child reports its exit; an adopted process is looked for by the poll.
@@ -344,7 +354,8 @@ class OsProcess implements RunningProcess {
   private pollGroup(): void {
     this.pollTimer = setInterval(() => {
       // Once the pipes are closed, zombies waiting for a lazy PID 1 may be all that is left.
-      if (this.pipesClosed ? groupHasLiveMembers(this.pid) : groupExists(this.pid)) return;
+      const ours = !this.reused();
+      if (ours && (this.pipesClosed ? groupHasLiveMembers(this.pid) : groupExists(this.pid))) return;
       clearInterval(this.pollTimer);
       clearTimeout(this.killTimer);
       this.groupSettled = true;

@@ -189,6 +189,17 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     assert.equal(running(APP).size, 4);
   });
 
+  it('restarts every instance once, never twice, when the state file is corrupt', async () => {
+    const before = await upAndSteady();
+    await cluster.agents.get(AGENT.id)!.kill('SIGTERM');
+    fs.writeFileSync(path.join(cluster.dir, AGENT.id, 'instances.json'), '{"version":1,"instances":[{"app":');
+    cluster.startAgent(AGENT);
+    const after = summary(await cluster.waitForPs(APP, 'every instance running again with a new pid', (l) =>
+      l.length === 4 && l.every((i) => i.state === 'up' && !before.some((b) => b.pid === i.pid))));
+    for (const b of before) assert.ok(isGone(b.pid!), `the old ${b.name} (pid ${b.pid}) was stopped`);
+    assert.deepEqual([...running(APP).entries()].sort(), after.map((i) => [i.name, [i.pid]]), 'one process per instance');
+  });
+
   it('stops every instance when no agent comes back within the window', async () => {
     const pids = [...running(APP).values()].flat();
     assert.equal(pids.length, 4);
