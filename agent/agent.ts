@@ -11,8 +11,12 @@ import { StatusReporter } from './link/status-reporter';
 import { ReleaseCache } from './releases/release-cache';
 import { Reconciler } from './reconciler';
 import { DisconnectGuard } from './disconnect-guard';
-import { OrphanGuard, killLeftovers } from './supervisor/orphan-guard';
+import { OrphanGuard } from './supervisor/orphan-guard';
+import { OutputFifoMaker } from './supervisor/output-fifos';
 import { PortAllocator, type PortRange } from './supervisor/ports';
+import { AgentStateWriter } from './handover/instance-state';
+import { takeOver } from './handover/take-over';
+import { lockDataDir } from './data-dir-lock';
 import { LogStore } from './logs/log-store';
 import { startAgentServer, type AgentServer } from './server/agent-server';
 import { CertificateRenewer } from './tls/renewer';
@@ -49,6 +53,27 @@ export interface AgentOptions {
 
 export type AgentState = 'running' | 'stopping' | 'stopped';
 
+/**
+ * How the agent leaves: `handover` (SIGTERM, SIGINT: a restart or an upgrade) leaves the
+ * instances running for the next agent run to take over, within the hand-over window;
+ * `stop-instances` (`cluster agent stop --stop-instances`) stops them first.
+ */
+export type CloseMode = 'handover' | 'stop-instances';
+
+/**
+ * The hand-over window: a replaced agent must be back before the control plane re-places its
+ * work, which happens once its lease expires, at the earliest TTL − one heartbeat after its
+ * last heartbeat. Half a second of margin on top.
+ */
+export function handoverWindowMs(ttlSeconds: number, heartbeatMs: number): number {
+  return Math.max(500, ttlSeconds * 1000 - heartbeatMs - 500);
+}
+
+/** A hand-over on purpose renews the lease as it leaves: the next run then has the whole TTL but a margin. */
+export function plannedHandoverWindowMs(ttlSeconds: number): number {
+  return Math.max(500, ttlSeconds * 1000 - 500);
+}
+
 export class Agent {
   state: AgentState = 'running';
   private closing?: Promise<void>;
@@ -63,19 +88,35 @@ export class Agent {
     private readonly server: AgentServer,
     private readonly logs: LogStore,
     private readonly logger: Logger,
+    private readonly stateWriter: AgentStateWriter,
+    private readonly unlock: () => void,
     private readonly renewer?: CertificateRenewer,
   ) {}
 
   static async start(opts: AgentOptions): Promise<Agent> {
     const logger = opts.logger.child({ agent: opts.identity.id });
     fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    const unlock = lockDataDir(opts.dataDir);
+    try {
+      return await Agent.startLocked(opts, logger, unlock);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
+  }
+
+  private static async startLocked(opts: AgentOptions, logger: Logger, unlock: () => void): Promise<Agent> {
     // Replicas of another cluster (another CA) are refused before anything runs.
     const clusterId = await checkReplicas(parseServerList(opts.server), opts.tls, logger);
-    const groupsFile = path.join(opts.dataDir, 'process-groups.json');
-    // Processes of a previous run that died without cleaning up would run twice.
-    await killLeftovers(groupsFile, logger);
+    // Written by agents before hand-over existed; what it listed is found by take-over's scan.
+    fs.rmSync(path.join(opts.dataDir, 'process-groups.json'), { force: true });
+    const stateFile = path.join(opts.dataDir, 'instances.json');
+    // The instances of the previous run: adopted if they are still the same processes, else stopped.
+    const previous = await takeOver({ stateFile, agentId: opts.identity.id, logger });
     const logs = LogStore.open({ dir: path.join(opts.dataDir, 'logs'), logger, ...opts.logs });
-    const guard = OrphanGuard.start(logger, { stateFile: groupsFile });
+    const state = new AgentStateWriter(stateFile, opts.identity.id, logger);
+    const guard = OrphanGuard.start(logger, {}, (id) => state.setWatchdog(id));
+    for (const record of previous.adopted) void guard.track(record.pid);
     // The link is needed by the release cache and the reporter; its address is set once the server is bound.
     const identity = { ...opts.identity, address: opts.advertise ?? '' };
     const provider = opts.tls && new StaticCertificateProvider(opts.tls);
@@ -110,8 +151,18 @@ export class Agent {
       logger,
       report: (status) => reporter.report(status),
       onLine: (app, instance, stream, line, cut) => logs.append(app, instance, stream, line, cut),
-      onSpawn: (pid) => guard.track(pid),
+      // The gate tracks every group before its command runs (no orphan even mid-spawn).
+      onSpawn: () => undefined,
       onExit: (pid) => guard.untrack(pid),
+      gate: (pid) => guard.track(pid),
+      fifos: new OutputFifoMaker(path.join(opts.dataDir, 'instances')),
+      record: (key, record) => state.set(key, record),
+    });
+    reconciler.adopt(previous.adopted);
+    link.on('registered', () => {
+      const windowMs = handoverWindowMs(link.ttlSeconds, link.heartbeatMs);
+      if (windowMs !== guard.handoverWindowMs) logger.info({ handoverWindowMs: windowMs }, 'agent hand-over window set from the lease TTL');
+      guard.setHandoverWindow(windowMs);
     });
     const stream = new AssignmentStream(link.client, opts.identity.id, (batch) => reconciler.apply(batch), logger);
     link.on('switched', () => stream.resubscribe());
@@ -125,24 +176,40 @@ export class Agent {
       { server: opts.server, address: address || `<the IP it reaches the control plane from>:${identity.listenPort}`, dataDir: opts.dataDir, ports: opts.ports, disconnectedGraceMs: opts.disconnectedGraceMs ?? 0 },
       'agent started',
     );
-    return new Agent(link, stream, reporter, reconciler, disconnect, guard, server, logs, logger, renewer);
+    return new Agent(link, stream, reporter, reconciler, disconnect, guard, server, logs, logger, state, unlock, renewer);
   }
 
-  /** Stops every instance, then disconnects; idempotent. */
-  close(): Promise<void> {
+  /**
+   * Leaves (see CloseMode); idempotent. Either way the lease is not revoked: after a hand-over
+   * the next run keeps it, after `stop-instances` it runs out and the agent is shown down.
+   */
+  close(mode: CloseMode = 'handover'): Promise<void> {
     this.closing ??= (async () => {
       this.state = 'stopping';
       this.disconnect.close();
       this.stream.close();
       this.renewer?.close();
-      await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));
+      if (mode === 'stop-instances') {
+        await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));
+      } else {
+        this.reconciler.detach();
+        if (await this.link.heartbeatNow(500)) this.guard.setHandoverWindow(plannedHandoverWindowMs(this.link.ttlSeconds));
+      }
       this.reporter.close();
       this.link.close();
       await this.server.close();
       await this.logs.close().catch((err: unknown) => this.logger.warn({ err }, 'flushing logs failed'));
-      await this.guard.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the orphan guard failed'));
+      await this.stateWriter.flush();
+      if (mode === 'stop-instances') await this.guard.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the orphan guard failed'));
+      else await this.guard.detach();
+      this.unlock();
       this.state = 'stopped';
-      this.logger.info('agent stopped');
+      this.logger.info(
+        mode === 'handover'
+          ? { handoverWindowMs: this.guard.handoverWindowMs }
+          : {},
+        mode === 'handover' ? 'agent stopped; its instances run on for the next agent run to take over' : 'agent stopped with its instances',
+      );
     })();
     return this.closing;
   }

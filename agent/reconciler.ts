@@ -12,17 +12,26 @@
 import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agent/Assignment';
 import type { InstanceStatus } from '../proto/gen/cluster/agent/InstanceStatus';
 import type { Logger } from '../lib/log';
+import { createHash } from 'node:crypto';
 import { Instance, type InstanceSnapshot, type InstanceStream } from './supervisor/instance';
 import type { PortAllocator } from './supervisor/ports';
+import type { OutputFifoMaker } from './supervisor/output-fifos';
+import { procEnviron, procStat } from './supervisor/proc-stat';
 import type { ReleaseCache } from './releases/release-cache';
+import type { InstanceRecord } from './handover/instance-state';
 import { buildEnv } from './instance-env';
 
 const START_RETRY_MS = 2_000;
 
 interface Running {
   spec: Assignment;
+  /** specKey() of what runs: a different key means a restart. */
+  key: string;
   instance: Instance;
   port: number;
+  cwd: string;
+  /** The process last written to the state file, with its start time. */
+  recorded?: { pid: number; startTicks: number };
 }
 
 interface Slot {
@@ -43,21 +52,23 @@ export interface ReconcilerDeps {
   onLine(app: string, instance: string, stream: InstanceStream, line: string, cut: boolean): void;
   onSpawn(pid: number): void;
   onExit(pid: number): void;
+  /** Where instances write their output (FIFOs that outlive the agent). */
+  fifos: OutputFifoMaker;
+  /** Resolves once the orphan guard knows process group `pid` (see child-process.ts `gate`). */
+  gate(pid: number): Promise<void>;
+  /** Keeps the state file that lets the next agent run take the instances over. */
+  record(key: string, record: InstanceRecord | undefined): void;
 }
 
 function keyOf(app: string, instance: string): string {
   return `${app}/${instance}`;
 }
 
-/** Fields whose change means the process must be restarted (a new grace period does not). */
-function sameSpec(a: Assignment, b: Assignment): boolean {
-  return (
-    a.release === b.release &&
-    a.slug === b.slug &&
-    a.command === b.command &&
-    a.restart_token === b.restart_token &&
-    JSON.stringify(a.env) === JSON.stringify(b.env)
-  );
+/** A digest of the fields whose change means the process must be restarted (a new grace period does not). */
+export function specKey(a: Assignment): string {
+  return createHash('sha256')
+    .update(JSON.stringify([a.release, a.slug, a.command, a.restart_token, a.env]))
+    .digest('base64url');
 }
 
 export class Reconciler {
@@ -81,6 +92,49 @@ export class Reconciler {
     for (const r of batch.removes) this.desired.delete(keyOf(r.app, r.instance));
     const touched = new Set([...this.desired.keys(), ...this.slots.keys()]);
     for (const key of touched) this.kick(key);
+  }
+
+  /**
+   * Takes over the instances an earlier agent run left running (agent/handover/). They run on
+   * untouched until the first snapshot of assignments says whether they are still wanted as they are.
+   */
+  adopt(records: InstanceRecord[]): void {
+    for (const record of records) {
+      const key = keyOf(record.app, record.instance);
+      if (this.slots.has(key)) continue;
+      this.deps.ports.reserve(record.port);
+      const spec = record.spec as unknown as Assignment;
+      const slot: Slot = { busy: false, again: false };
+      const instance = this.newInstance(key, slot, spec, {
+        command: record.command,
+        cwd: record.cwd,
+        // What it was started with, for its restarts: exactly what the previous run gave it.
+        env: Object.fromEntries(procEnviron(record.pid)),
+        graceMs: record.graceMs,
+        port: record.port,
+      });
+      slot.running = { spec, key: record.specKey, instance, port: record.port, cwd: record.cwd };
+      this.slots.set(key, slot);
+      instance.adopt({
+        pid: record.pid,
+        startTicks: record.startTicks,
+        startedAtMs: record.startedAtMs,
+        restarts: record.restarts,
+        crashes: record.crashes,
+      });
+    }
+  }
+
+  /**
+   * Hand-over to the next agent run: stops watching every instance and starts nothing more,
+   * but leaves the processes running (orphan-guard.ts stops them if no agent comes back).
+   */
+  detach(): void {
+    this.closed = true;
+    for (const slot of this.slots.values()) {
+      clearTimeout(slot.retry);
+      slot.running?.instance.detach();
+    }
   }
 
   /** How many instances run (or are being started) here. */
@@ -133,8 +187,14 @@ export class Reconciler {
         if (current.again && !this.closed) {
           current.again = false;
           this.kick(key);
-        } else if (!current.running && !this.desired.has(key) && !current.retry) {
+        } else if (!current.running && !this.desired.has(key) && !current.retry && !this.closed) {
           this.slots.delete(key);
+          const [app, instance] = splitKey(key);
+          try {
+            this.deps.fifos.remove(app, instance);
+          } catch (err) {
+            this.deps.logger.warn({ err, key }, 'cannot remove the output FIFOs of a gone instance');
+          }
         }
       });
   }
@@ -143,15 +203,18 @@ export class Reconciler {
   private async converge(key: string, slot: Slot): Promise<void> {
     const want = this.wanted(key);
     const running = slot.running;
-    if (running && want && sameSpec(running.spec, want) && running.spec !== want) {
+    const same = running !== undefined && want !== undefined && running.key === specKey(want);
+    if (running && want && same && running.spec !== want) {
       running.spec = want;
       running.instance.setGraceMs(want.grace_ms > 0 ? want.grace_ms : this.deps.defaultGraceMs);
+      this.remember(key, running);
     }
-    if (running && (!want || !sameSpec(running.spec, want))) {
+    if (running && !same) {
       const why = this.suspended ?? (!want ? 'no longer assigned to this host' : describeChange(running.spec, want));
       await running.instance.stop(why);
       this.deps.ports.release(running.port);
       slot.running = undefined;
+      this.deps.record(key, undefined);
       if (!want) this.report(running.spec, running.port, running.instance.snapshot(), 'gone');
     }
     if (this.closed) return;
@@ -170,32 +233,21 @@ export class Reconciler {
     slot.retry = undefined;
     let port = 0;
     try {
-      const cwd = await this.deps.releases.ensure(spec.slug);
+      const [cwd] = await Promise.all([this.deps.releases.ensure(spec.slug), this.deps.fifos.make(spec.app, spec.instance)]);
       port = await this.deps.ports.allocate();
       if (this.closed || this.wanted(key) !== spec) {
         this.deps.ports.release(port);
         slot.again = true; // the assignment changed while we fetched: look again
         return;
       }
-      const instance = new Instance(
-        {
-          app: spec.app,
-          instance: spec.instance,
-          type: spec.type,
-          command: spec.command,
-          cwd,
-          env: buildEnv(spec, port, this.deps.agentId),
-          graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
-        },
-        {
-          logger: this.deps.logger,
-          onChange: (snapshot) => this.report(spec, port, snapshot),
-          onLine: (stream, line, cut) => this.deps.onLine(spec.app, spec.instance, stream, line, cut ?? false),
-          onSpawn: (pid) => this.deps.onSpawn(pid),
-          onExit: (pid) => this.deps.onExit(pid),
-        },
-      );
-      slot.running = { spec, instance, port };
+      const instance = this.newInstance(key, slot, spec, {
+        command: spec.command,
+        cwd,
+        env: buildEnv(spec, port, this.deps.agentId),
+        graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
+        port,
+      });
+      slot.running = { spec, key: specKey(spec), instance, port, cwd };
       instance.start();
     } catch (err) {
       if (port) this.deps.ports.release(port);
@@ -207,6 +259,74 @@ export class Reconciler {
         this.kick(key);
       }, START_RETRY_MS);
     }
+  }
+
+  private newInstance(
+    key: string,
+    slot: Slot,
+    spec: Assignment,
+    run: { command: string; cwd: string; env: Record<string, string>; graceMs: number; port: number },
+  ): Instance {
+    return new Instance(
+      {
+        app: spec.app,
+        instance: spec.instance,
+        type: spec.type,
+        command: run.command,
+        cwd: run.cwd,
+        env: run.env,
+        graceMs: run.graceMs,
+        output: this.deps.fifos.pathsOf(spec.app, spec.instance),
+      },
+      {
+        logger: this.deps.logger,
+        onChange: (snapshot) => {
+          // slot.running.spec, not `spec`: an adopted instance learns its assignment later.
+          const running = slot.running;
+          this.report(running?.spec ?? spec, run.port, snapshot);
+          if (running) this.remember(key, running);
+        },
+        onLine: (stream, line, cut) => this.deps.onLine(spec.app, spec.instance, stream, line, cut ?? false),
+        onSpawn: (pid) => this.deps.onSpawn(pid),
+        onExit: (pid) => this.deps.onExit(pid),
+        gate: (pid) => this.deps.gate(pid),
+      },
+    );
+  }
+
+  /** Writes what the next agent run needs to adopt this instance (or that nothing runs). */
+  private remember(key: string, running: Running): void {
+    const snapshot = running.instance.snapshot();
+    if (snapshot.pid === 0 || snapshot.state === 'stopping' || snapshot.state === 'stopped') {
+      running.recorded = undefined;
+      this.deps.record(key, undefined);
+      return;
+    }
+    if (running.recorded?.pid !== snapshot.pid) {
+      const stat = procStat(snapshot.pid);
+      if (!stat) return; // gone already: its exit is on its way
+      running.recorded = { pid: snapshot.pid, startTicks: stat.startTicks };
+    }
+    const spec = running.spec;
+    const output = this.deps.fifos.pathsOf(spec.app, spec.instance);
+    this.deps.record(key, {
+      app: spec.app,
+      instance: spec.instance,
+      type: spec.type,
+      spec: { ...spec, env: {} },
+      specKey: running.key,
+      pid: snapshot.pid,
+      startTicks: running.recorded.startTicks,
+      startedAtMs: snapshot.startedAtMs,
+      restarts: snapshot.restarts,
+      crashes: running.instance.counters.crashes,
+      port: running.port,
+      cwd: running.cwd,
+      command: spec.command,
+      graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
+      stdout: output.stdout,
+      stderr: output.stderr,
+    });
   }
 
   private report(spec: Assignment, port: number, snapshot: InstanceSnapshot, override?: string): void {
@@ -224,6 +344,11 @@ export class Reconciler {
       restart_token: spec.restart_token,
     });
   }
+}
+
+function splitKey(key: string): [string, string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
 }
 
 function describeChange(from: Assignment, to: Assignment): string {

@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       if (Date.now() > deadline) throw new Error('instances left after scaling to 0');
       await sleep(100);
     }
-    for (const id of standbys) await kit.agents.get(id)!.stop('SIGTERM');
+    for (const id of standbys) await kit.agents.get(id)!.stop('SIGUSR2');
     await sleep(500);
   }
   figures.report({ runs: RUNS, count: COUNT, agentTtl: TTL || 4 });

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       while ((await kit.ps('fp')).length > 0) await sleep(50);
     }
     console.log(`${v.name}: idle ${figures.summary(`${v.name}: RSS idle`).median.toFixed(1)} MB, with ${COUNT} ${figures.summary(`${v.name}: RSS with ${COUNT}`).median.toFixed(1)} MB`);
-    await agent.stop('SIGTERM');
+    await agent.stop('SIGUSR2');
   }
 
   const pm2 = flag('no-pm2') ? undefined : await startPm2(dir);

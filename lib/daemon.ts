@@ -1,7 +1,10 @@
-/** Runs a daemon in the foreground: stops it cleanly on SIGINT/SIGTERM, never dies of a stray rejection. */
+/**
+ * Runs a daemon in the foreground: stops it cleanly on SIGINT/SIGTERM (and on the extra signals
+ * it asks for), never dies of a stray rejection. `close` hears which signal it was.
+ */
 import type { Logger } from './log';
 
-export function runUntilSignalled(logger: Logger, close: () => Promise<void>): void {
+export function runUntilSignalled(logger: Logger, close: (signal: NodeJS.Signals) => Promise<void>, extraSignals: NodeJS.Signals[] = []): void {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (bug); carrying on'));
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -11,7 +14,7 @@ export function runUntilSignalled(logger: Logger, close: () => Promise<void>): v
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    close().then(
+    close(signal).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
@@ -19,6 +22,5 @@ export function runUntilSignalled(logger: Logger, close: () => Promise<void>): v
       },
     );
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  for (const signal of ['SIGINT', 'SIGTERM', ...extraSignals] as NodeJS.Signals[]) process.on(signal, stop);
 }

@@ -57,8 +57,9 @@ export class ControlPlaneLink extends EventEmitter<{
   /** The address the control plane recorded for this agent at the last registration. */
   advertised?: string;
   private timer?: NodeJS.Timeout;
-  private heartbeatMs = 1_000;
-  private ttlSeconds = 4;
+  /** As the control plane set them at registration. */
+  heartbeatMs = 1_000;
+  ttlSeconds = 4;
   private unreachableSince?: number;
   private readonly leaseFile: string;
   private readonly servers: ServerSet<AgentApiClient>;
@@ -119,6 +120,20 @@ export class ControlPlaneLink extends EventEmitter<{
     this.state = 'closed';
     clearTimeout(this.timer);
     this.servers.close();
+  }
+
+  /**
+   * One heartbeat now (before a hand-over: the lease then runs a whole TTL from here); whether
+   * the lease was renewed. Never throws.
+   */
+  async heartbeatNow(timeoutMs: number): Promise<boolean> {
+    if (this.state !== 'registered') return false;
+    try {
+      const reply = await callUnary(this.client, 'Heartbeat', { agent_id: this.identity.id, lease_id: this.leaseId ?? '' }, timeoutMs);
+      return reply.alive;
+    } catch {
+      return false;
+    }
   }
 
   /** Called when a report says the lease is gone: register again at once. */

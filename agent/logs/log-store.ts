@@ -69,7 +69,6 @@ export class LogDirError extends Error {
 }
 
 const MiB = 1024 * 1024;
-const FLUSH_INTERVAL_MS = 50;
 const CHUNK_POOL = 32;
 const SWEEP_INTERVAL_MS = 10_000;
 /** An instance that printed nothing for this long gives its file handle back. */
@@ -90,7 +89,7 @@ export class LogStore {
   private dirty: InstanceLog[] = [];
   /** Spare chunks for pending lines, so a busy store does not allocate one per 64 KiB. */
   private readonly chunkPool: Buffer[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Immediate | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -228,7 +227,7 @@ export class LogStore {
 
   private async doClose(): Promise<void> {
     this.closed = true;
-    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     clearInterval(this.sweepTimer);
     for (const cursor of [...this.cursors]) cursor.close();
@@ -312,10 +311,10 @@ export class LogStore {
     if (this.closed) return;
     inst.dirty = true;
     this.dirty.push(inst);
-    if (this.flushTimer === undefined) {
-      this.flushTimer = setTimeout(this.flushTick, FLUSH_INTERVAL_MS);
-      this.flushTimer.unref();
-    }
+    // At the end of this turn of the event loop, not on a timer: a line read from an instance's
+    // pipe is handed to the disk before anything else happens, so an agent killed with -9 loses
+    // next to nothing (what was read is gone from the pipe). Lines of one turn still go in one write.
+    if (this.flushTimer === undefined) this.flushTimer = setImmediate(this.flushTick);
   }
 
   private readonly flushTick = (): void => {

@@ -3,9 +3,11 @@
  * line by line, exit reported only once its pipes are drained, stopped in stages (STYLE 7).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { LineSplitter } from './line-splitter';
+import { isSameProcess, procStat } from './proc-stat';
 
 /** Which pipe a line came from. */
 export type OutputStream = 'stdout' | 'stderr';
@@ -22,6 +24,25 @@ export interface SpawnInstanceOptions {
   maxLineBytes?: number;
   /** After the process exits, how long its pipes may stay open (held by an escaped grandchild). Default 2 s. */
   closeTimeoutMs?: number;
+  /** FIFOs (made with output-fifos.ts) for stdout and stderr instead of anonymous pipes; see spawnInstanceProcess. */
+  output?: OutputFifos;
+  /** Resolves once the process may run its command (see spawnInstanceProcess); rejecting ends it unrun. */
+  gate?(pid: number): Promise<void> | void;
+}
+
+/** The FIFO paths of one instance's stdout and stderr. */
+export interface OutputFifos {
+  stdout: string;
+  stderr: string;
+}
+
+/** A process of an earlier agent run to take over. */
+export interface AdoptInstanceOptions extends Pick<SpawnInstanceOptions, 'onLine' | 'maxLineBytes' | 'closeTimeoutMs'> {
+  pid: number;
+  /** Its start time in clock ticks (proc-stat.ts): a different one means the pid was reused. */
+  startTicks: number;
+  startedAtMs: number;
+  output: OutputFifos;
 }
 
 /** How the process ended. `error` is set when it could not be started at all. */
@@ -40,12 +61,16 @@ export interface RunningProcess {
   readonly exited: Promise<ProcessExit>;
   /** SIGTERM to the group, SIGKILL after `graceMs`; a second call SIGKILLs at once. Resolves after exit. */
   stop(graceMs: number): Promise<void>;
+  /** Stops reading and watching without touching the process (hand-over to the next agent run); `exited` never resolves after. */
+  detach(): void;
 }
 
 /** Exit code reported when the process could not be started, as a shell does for a missing command. */
 export const SPAWN_FAILED_CODE = 127;
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
+/** How often an adopted process (not our child: no exit event) is looked for in the process table. */
+const ADOPTED_POLL_MS = 250;
 
 /** Sends `signal` to process group `pgid`; a group that no longer exists is not an error. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -123,36 +148,96 @@ export function shellScript(command: string): string {
   return words.every((word) => PLAIN_WORD.test(word)) ? `exec ${command.trim()}` : command;
 }
 
-/** Starts `/bin/sh -c command` in a new process group. Never throws; a failed spawn shows in `exited`. */
+/**
+ * Starts `/bin/sh -c command` in a new process group. Never throws; a failed spawn shows in `exited`.
+ *
+ * With `output`, stdout and stderr are FIFOs that the process opens read-write: as long as it
+ * lives the pipe has a reader (itself), so it never gets SIGPIPE while no agent reads, and what
+ * it prints then waits in the pipe (up to the pipe's buffer, then the write blocks) until an
+ * agent opens the FIFO again. That is what lets an agent restart under running instances.
+ *
+ * With `gate`, the shell waits for a line on stdin before running the command; the line is
+ * written once `gate(pid)` resolves (the orphan guard knows the group by then), so an agent
+ * that dies mid-spawn never leaves a process running that nothing would stop.
+ */
 export function spawnInstanceProcess(opts: SpawnInstanceOptions): RunningProcess {
   const startedAtMs = Date.now();
   let child: ChildProcess;
+  let fds: OutputFds | undefined;
   try {
-    child = spawn('/bin/sh', ['-c', shellScript(opts.command)], {
+    fds = opts.output && openOutputFds(opts.output);
+    const script = opts.gate ? `${GATE}${shellScript(opts.command)}` : shellScript(opts.command);
+    child = spawn('/bin/sh', ['-c', script], {
       cwd: opts.cwd,
       env: opts.env,
       // detached ⇒ setsid(): the process leads its own group, so the whole tree can be
       // signalled with kill(-pid) and a Ctrl-C at the agent's terminal does not reach it.
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.gate ? 'pipe' : 'ignore', fds?.childOut ?? 'pipe', fds?.childErr ?? 'pipe'],
     });
   } catch (err) {
     // Invalid arguments (e.g. a NUL byte in an env value) throw synchronously.
+    if (fds) closeOutputFds(fds, true);
     return failedProcess(startedAtMs, spawnError(err, opts.cwd));
   }
-  return new OsProcess(child, startedAtMs, opts);
+  // The child has its own copies now; ours would keep the pipes open after it exits.
+  if (fds) closeOutputFds(fds, false);
+  const stdout = fds ? fifoReader(fds.readOut) : (child.stdout as Readable);
+  const stderr = fds ? fifoReader(fds.readErr) : (child.stderr as Readable);
+  const proc = new OsProcess(child.pid ?? 0, startedAtMs, stdout, stderr, opts);
+  child.on('error', (err) => {
+    // Without a pid the spawn itself failed; otherwise this cannot happen (we never use child.kill).
+    if (child.pid === undefined) proc.spawnFailed(spawnError(err, opts.cwd));
+  });
+  child.on('exit', (code, signal) => proc.mainExited({ code, signal }));
+  if (opts.gate && child.stdin) {
+    const stdin = child.stdin;
+    stdin.on('error', () => undefined); // EPIPE: the shell is gone already; 'exit' reports it
+    if (child.pid === undefined) stdin.destroy();
+    else
+      void Promise.resolve(opts.gate(child.pid)).then(
+        () => stdin.end('\n'),
+        () => stdin.destroy(), // not tracked: the shell reads EOF and exits without running anything
+      );
+  }
+  return proc;
 }
 
+/**
+ * Takes over a process started by an earlier agent run (see the handover module): its output
+ * is read from its FIFOs again, its end noticed by polling the process table (it is not our
+ * child, so its exit status is unknown) and by its pipes closing.
+ */
+export function adoptInstanceProcess(opts: AdoptInstanceOptions): RunningProcess {
+  let fds: { readOut: number; readErr: number };
+  try {
+    fds = { readOut: openFifoReader(opts.output.stdout), readErr: openFifoReader(opts.output.stderr) };
+  } catch (err) {
+    return failedProcess(opts.startedAtMs, new Error(`cannot reopen the output of pid ${opts.pid}: ${(err as Error).message}`));
+  }
+  const proc = new OsProcess(opts.pid, opts.startedAtMs, fifoReader(fds.readOut), fifoReader(fds.readErr), opts);
+  const check = () => {
+    if (!isSameProcess(opts.pid, opts.startTicks)) proc.mainExited({ code: null, signal: null });
+  };
+  const reused = () => {
+    const stat = procStat(opts.pid);
+    return stat !== undefined && stat.startTicks !== opts.startTicks;
+  };
+  proc.watchAdopted(check, reused);
+  return proc;
+}
+
+// Waits for the agent's go-ahead (see `gate`); EOF (the agent died) ends the shell unrun.
+const GATE = 'IFS= read -r _ || exit 0; exec </dev/null; ';
+
 class OsProcess implements RunningProcess {
-  readonly pid: number;
   readonly exited: Promise<ProcessExit>;
-  private readonly stdout: Readable;
-  private readonly stderr: Readable;
   private readonly splitters: LineSplitter[];
   private readonly closeTimeoutMs: number;
   private resolveExited: (exit: ProcessExit) => void = () => undefined;
   private status: ProcessExit | undefined;
-  private mainExited = false;
+  private mainGone = false;
+  private openPipes = 2;
   private pipesClosed = false;
   // During a stop, the exit of the main process does not end the stop: when `sh -c` did not
   // exec the command, sh dies of SIGTERM at once while the app is still shutting down. The
@@ -164,51 +249,28 @@ class OsProcess implements RunningProcess {
   private killTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
+  private adoptedTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    child: ChildProcess,
+    readonly pid: number,
     readonly startedAtMs: number,
-    opts: SpawnInstanceOptions,
+    private readonly stdout: Readable,
+    private readonly stderr: Readable,
+    opts: Pick<SpawnInstanceOptions, 'onLine' | 'maxLineBytes' | 'closeTimeoutMs'>,
   ) {
-    this.pid = child.pid ?? 0;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
-    this.stdout = child.stdout as Readable;
-    this.stderr = child.stderr as Readable;
     this.splitters = [
-      readLines(this.stdout, new LineSplitter((line, cut) => opts.onLine('stdout', line, cut), opts.maxLineBytes)),
-      readLines(this.stderr, new LineSplitter((line, cut) => opts.onLine('stderr', line, cut), opts.maxLineBytes)),
+      readLines(stdout, new LineSplitter((line, cut) => opts.onLine('stdout', line, cut), opts.maxLineBytes), () => this.pipeClosed()),
+      readLines(stderr, new LineSplitter((line, cut) => opts.onLine('stderr', line, cut), opts.maxLineBytes), () => this.pipeClosed()),
     ];
-
-    child.on('error', (err) => {
-      // Without a pid the spawn itself failed; otherwise this cannot happen (we never use child.kill).
-      if (this.pid !== 0) return;
-      this.status = { code: SPAWN_FAILED_CODE, signal: null, error: spawnError(err, opts.cwd) };
-      this.mainExited = true;
-      this.groupSettled = true;
-      this.armCloseTimeout();
-      this.tryFinish();
-    });
-    child.on('exit', (code, signal) => {
-      this.status = { code, signal };
-      this.mainExited = true;
-      // Not stopping: the main process is gone and nothing of its group may outlive it.
-      if (this.stopRequests === 0 || this.killSent) this.killGroup();
-      else this.pollGroup();
-      this.tryFinish();
-    });
-    // 'close' = exited and both pipes read to the end: only now are no lines left to lose.
-    child.on('close', () => {
-      this.pipesClosed = true;
-      this.tryFinish();
-    });
   }
 
   stop(graceMs: number): Promise<void> {
     this.stopRequests++;
     if (!this.finished) {
-      if (this.stopRequests === 1 && !this.mainExited) {
-        signalGroup(this.pid, 'SIGTERM');
+      if (this.stopRequests === 1 && !this.mainGone) {
+        if (!this.reused()) signalGroup(this.pid, 'SIGTERM');
         this.killTimer = setTimeout(() => this.killGroup(), Math.max(0, graceMs));
       } else {
         this.killGroup();
@@ -217,12 +279,72 @@ class OsProcess implements RunningProcess {
     return this.exited.then(() => undefined);
   }
 
+  detach(): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.killTimer);
+    clearInterval(this.pollTimer);
+    clearTimeout(this.closeTimer);
+    clearInterval(this.adoptedTimer);
+    // What was read is kept; what is still in the pipe waits there for the next agent.
+    for (const splitter of this.splitters) splitter.end();
+    this.stdout.destroy();
+    this.stderr.destroy();
+  }
+
+  /** The spawn itself failed: nothing ran. */
+  spawnFailed(error: Error): void {
+    this.status = { code: SPAWN_FAILED_CODE, signal: null, error };
+    this.mainGone = true;
+    this.groupSettled = true;
+    this.armCloseTimeout();
+    this.tryFinish();
+  }
+
+  /** The main process is gone (reaped child, or an adopted pid no longer in the process table). */
+  mainExited(status: ProcessExit): void {
+    if (this.mainGone) return;
+    clearInterval(this.adoptedTimer);
+    this.status = status;
+    this.mainGone = true;
+    // Not stopping: the main process is gone and nothing of its group may outlive it.
+    if (this.stopRequests === 0 || this.killSent) this.killGroup();
+    else this.pollGroup();
+    this.tryFinish();
+  }
+
+  /**
+   * An adopted process is not our child: look for its end now and then, and when its pipes close.
+   * Its group is only signalled while the pid is not someone else's: the kernel gives a pid out
+   * again only once no group of that id is left, so a reused pid means nothing of ours remains.
+   */
+  watchAdopted(check: () => void, reused: () => boolean): void {
+    this.reused = reused;
+    this.adoptedTimer = setInterval(check, ADOPTED_POLL_MS);
+    this.adoptedTimer.unref();
+    this.onPipesClosed = check;
+    check();
+  }
+
+  private onPipesClosed: (() => void) | undefined;
+  private reused: () => boolean = () => false;
+
+  private pipeClosed(): void {
+    if (--this.openPipes > 0) return;
+    this.pipesClosed = true;
+    this.onPipesClosed?.();
+    this.tryFinish();
+  }
+
   private killGroup(): void {
     clearTimeout(this.killTimer);
     clearInterval(this.pollTimer);
-    signalGroup(this.pid, 'SIGKILL');
+    if (!this.reused()) signalGroup(this.pid, 'SIGKILL');
     this.killSent = true;
-    if (!this.mainExited) return; // the main process dies of it; its 'exit' settles the group
+    if (!this.mainGone) {
+      // A reaped child reports its exit; an adopted process is looked for by the poll.
+      return;
+    }
     this.groupSettled = true;
     this.armCloseTimeout();
     this.tryFinish();
@@ -232,7 +354,8 @@ class OsProcess implements RunningProcess {
   private pollGroup(): void {
     this.pollTimer = setInterval(() => {
       // Once the pipes are closed, zombies waiting for a lazy PID 1 may be all that is left.
-      if (this.pipesClosed ? groupHasLiveMembers(this.pid) : groupExists(this.pid)) return;
+      const ours = !this.reused();
+      if (ours && (this.pipesClosed ? groupHasLiveMembers(this.pid) : groupExists(this.pid))) return;
       clearInterval(this.pollTimer);
       clearTimeout(this.killTimer);
       this.groupSettled = true;
@@ -248,7 +371,7 @@ class OsProcess implements RunningProcess {
     this.closeTimer = setTimeout(() => {
       this.stdout.destroy();
       this.stderr.destroy();
-      // Destroying the pipes makes the child emit 'close'; this is only a safety net.
+      // Destroying the pipes emits 'close'; this is only a safety net.
       this.closeTimer = setTimeout(() => {
         this.pipesClosed = true;
         this.tryFinish();
@@ -257,12 +380,13 @@ class OsProcess implements RunningProcess {
   }
 
   private tryFinish(): void {
-    if (this.finished || !this.mainExited || !this.pipesClosed) return;
+    if (this.finished || !this.mainGone || !this.pipesClosed) return;
     if (this.stopRequests > 0 && !this.groupSettled) return;
     this.finished = true;
     clearTimeout(this.killTimer);
     clearInterval(this.pollTimer);
     clearTimeout(this.closeTimer);
+    clearInterval(this.adoptedTimer);
     // 'close' can be emitted before our own 'end' listeners ran: flush final lines here.
     for (const splitter of this.splitters) splitter.end();
     this.resolveExited(this.status ?? { code: null, signal: null });
@@ -272,15 +396,64 @@ class OsProcess implements RunningProcess {
 /** A process that never started: it has exited already. */
 function failedProcess(startedAtMs: number, error: Error): RunningProcess {
   const exited = Promise.resolve<ProcessExit>({ code: SPAWN_FAILED_CODE, signal: null, error });
-  return { pid: 0, startedAtMs, exited, stop: () => exited.then(() => undefined) };
+  return { pid: 0, startedAtMs, exited, stop: () => exited.then(() => undefined), detach: () => undefined };
 }
 
-function readLines(stream: Readable, splitter: LineSplitter): LineSplitter {
+function readLines(stream: Readable, splitter: LineSplitter, onClose: () => void): LineSplitter {
   stream.on('data', (chunk: Buffer) => splitter.push(chunk));
   stream.on('end', () => splitter.end());
   // A read error ends the stream; 'close' follows and the exit is still reported.
   stream.on('error', () => undefined);
+  stream.once('close', onClose);
   return splitter;
+}
+
+interface OutputFds {
+  childOut: number;
+  childErr: number;
+  readOut: number;
+  readErr: number;
+}
+
+/**
+ * The child's ends (read-write, blocking: the process must see an ordinary blocking stdout) and
+ * ours (read-only, non-blocking, opened first so no write can find the pipe without a reader).
+ */
+function openOutputFds(output: OutputFifos): OutputFds {
+  const opened: number[] = [];
+  try {
+    const readOut = openFifoReader(output.stdout);
+    opened.push(readOut);
+    const readErr = openFifoReader(output.stderr);
+    opened.push(readErr);
+    const childOut = openSync(output.stdout, fsConstants.O_RDWR);
+    opened.push(childOut);
+    const childErr = openSync(output.stderr, fsConstants.O_RDWR);
+    return { readOut, readErr, childOut, childErr };
+  } catch (err) {
+    for (const fd of opened) closeSync(fd);
+    throw err;
+  }
+}
+
+function closeOutputFds(fds: OutputFds, readersToo: boolean): void {
+  for (const fd of readersToo ? [fds.childOut, fds.childErr, fds.readOut, fds.readErr] : [fds.childOut, fds.childErr]) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function openFifoReader(fifo: string): number {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait (in a thread) for a writer.
+  return openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+}
+
+/** A FIFO read through libuv's pipe handle: event-driven, 'end' once every writer is gone. */
+function fifoReader(fd: number): Readable {
+  return new Socket({ fd, readable: true, writable: false });
 }
 
 function spawnError(err: unknown, cwd: string): Error {

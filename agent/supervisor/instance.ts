@@ -3,7 +3,7 @@
  * backoff when it exits, stops it in stages. Restart timing is decided in restart-policy.ts.
  */
 import type { Logger } from '../../lib/log';
-import { spawnInstanceProcess, type ProcessExit, type RunningProcess } from './child-process';
+import { adoptInstanceProcess, spawnInstanceProcess, type OutputFifos, type ProcessExit, type RunningProcess } from './child-process';
 import {
   decideRestart,
   describeExit,
@@ -22,13 +22,14 @@ import {
  *   crashed  → starting            the restart delay is over
  *   starting | up | crashed → stopping   stop()
  *   stopping → stopped             the process group is gone
+ *   stopped  → up                  adopt(): the process of an earlier agent run is taken over
  *
  * A new Instance is 'stopped' until start() is called; a stopped one may be started again.
  */
 export type InstanceState = 'starting' | 'up' | 'crashed' | 'stopping' | 'stopped';
 
 const TRANSITIONS: Readonly<Record<InstanceState, readonly InstanceState[]>> = {
-  stopped: ['starting'],
+  stopped: ['starting', 'up'],
   starting: ['up', 'crashed', 'stopping'],
   up: ['crashed', 'stopping'],
   crashed: ['starting', 'stopping'],
@@ -45,6 +46,17 @@ export interface InstanceConfig {
   env: Record<string, string>;
   /** Time between SIGTERM and SIGKILL when stopping. */
   graceMs: number;
+  /** FIFOs for stdout and stderr, which let a later agent run take the process over (see child-process.ts). */
+  output?: OutputFifos;
+}
+
+/** A process of an earlier agent run, and the instance's counters then. */
+export interface AdoptedProcess {
+  pid: number;
+  startTicks: number;
+  startedAtMs: number;
+  restarts: number;
+  crashes: number;
 }
 
 /** Point-in-time view of an instance. `pid` is 0 while no process runs. */
@@ -72,6 +84,8 @@ export interface InstanceHooks {
   onSpawn?(pid: number): void;
   /** A process group is gone. */
   onExit?(pid: number): void;
+  /** Resolves once a new process may run its command (the orphan guard tracks its group by then). */
+  gate?(pid: number): Promise<void>;
 }
 
 /** Supervisor of one instance across restarts. */
@@ -104,6 +118,38 @@ export class Instance {
     this.restarts = 0;
     this.crashes = 0;
     this.spawnProcess();
+  }
+
+  /** Takes over a running process of an earlier agent run (same pid, same counters). Throws unless stopped. */
+  adopt(adopted: AdoptedProcess): void {
+    if (!this.config.output) throw new Error('bug: only an instance with output FIFOs can be adopted');
+    this.stopping = undefined;
+    this.restarts = adopted.restarts;
+    this.crashes = adopted.crashes;
+    const proc = adoptInstanceProcess({
+      pid: adopted.pid,
+      startTicks: adopted.startTicks,
+      startedAtMs: adopted.startedAtMs,
+      output: this.config.output,
+      onLine: (stream, line, cut) => this.callHook('onLine', () => this.hooks.onLine(stream, line, cut)),
+    });
+    this.watch(proc);
+    this.system(`Taken over by a restarted agent (pid ${adopted.pid}, ${adopted.restarts} restarts so far)`);
+    this.transition('up', 'process running (taken over after an agent restart)');
+  }
+
+  /**
+   * Lets go of the process without stopping it (the agent hands over to its next run): output
+   * stays in the FIFOs for the next agent, no restart is scheduled. The instance is unusable after.
+   */
+  detach(): void {
+    this.cancelRestart();
+    this.proc?.detach();
+  }
+
+  /** What a later agent run needs to adopt the current process (undefined while none runs). */
+  get counters(): { crashes: number } {
+    return { crashes: this.crashes };
   }
 
   /** Changes the grace period used by the next stop (no restart needed). */
@@ -146,22 +192,29 @@ export class Instance {
   private spawnProcess(): void {
     const { command, cwd, env } = this.config;
     this.system(`Starting process with command \`${command}\``);
+    const gate = this.hooks.gate;
     const proc = spawnInstanceProcess({
       command,
       cwd,
       env,
+      output: this.config.output,
+      gate: gate && ((pid) => gate(pid)),
       onLine: (stream, line, cut) => this.callHook('onLine', () => this.hooks.onLine(stream, line, cut)),
     });
+    this.watch(proc);
+    if (proc.pid === 0) return; // spawning failed: the exit handler reports it
+    this.log.info({ pid: proc.pid, restarts: this.restarts }, 'process started');
+    this.callHook('onSpawn', () => this.hooks.onSpawn?.(proc.pid));
+    this.transition('up', 'process running');
+  }
+
+  private watch(proc: RunningProcess): void {
     this.proc = proc;
     this.pid = proc.pid;
     this.startedAtMs = proc.startedAtMs;
     this.exitHandled = proc.exited
       .then((exit) => this.onProcessExit(proc, exit))
       .catch((err: unknown) => this.log.error({ err }, 'bug: failed to handle a process exit; the instance may be stuck'));
-    if (proc.pid === 0) return; // spawning failed: the exit handler reports it
-    this.log.info({ pid: proc.pid, restarts: this.restarts }, 'process started');
-    this.callHook('onSpawn', () => this.hooks.onSpawn?.(proc.pid));
-    this.transition('up', 'process running');
   }
 
   private onProcessExit(proc: RunningProcess, exit: ProcessExit): void {

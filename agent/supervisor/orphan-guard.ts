@@ -1,35 +1,49 @@
 /**
- * Kills app processes when the agent itself dies without cleaning up (SIGKILL, OOM killer).
+ * Stops app processes when the agent dies and no new agent takes them over in time.
  *
  * Linux can tie a child's life to its parent with PR_SET_PDEATHSIG, but Node cannot set it,
  * and our children run in their own process groups so nothing else reaches them. Instead a
  * tiny `/bin/sh` watchdog in its own session reads "+pgid" / "-pgid" lines from a pipe held
- * by the agent. The kernel closes that pipe whatever way the agent dies; on EOF the watchdog
- * sends SIGTERM to every group still listed, waits, sends SIGKILL and exits. A clean shutdown
- * writes "q" instead, and the watchdog exits without killing anything.
+ * by the agent. The kernel closes that pipe whatever way the agent dies (SIGTERM for a
+ * restart, kill -9, the OOM killer). On EOF the watchdog waits for the hand-over window: a
+ * restarted agent that re-adopts the instances (agent/handover/take-over.ts) tells it so with
+ * SIGUSR1 and it exits without touching anything. If none does, it sends SIGTERM to every
+ * group still listed, waits, sends SIGKILL and exits: the control plane re-places the work
+ * of an agent that stays away, so its processes must not run on.
  *
- * As a second line of defence (the watchdog could be killed too), the live groups can be
- * persisted to a state file that a restarted agent passes to killLeftovers().
+ * "q" means the agent stopped its instances itself (`--stop-instances`): exit at once.
+ * "wN" sets the window to N tenths of a second (the agent learns it from its lease's TTL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { Logger } from '../../lib/log';
-import { groupExists, signalGroup } from './child-process';
+import { procStat } from './proc-stat';
 
 // Group ids are kept as a space-separated list; a `case` guards against anything that is
 // not a number ever reaching `kill` (a stray "-0" or "-1" would hit far more than one group).
+// The USR1 trap is set before the window and cleared before the first kill: a hand-over that
+// comes too late changes nothing, and one that comes in time has nothing killed.
 const WATCHDOG_SCRIPT = `
 groups=
+window=$CLUSTER_GUARD_WINDOW_TICKS
+handed=
+trap 'handed=1' USR1
 while IFS= read -r line; do
   case "$line" in
     q) exit 0 ;;
+    w*) v=\${line#w}; case "$v" in ''|*[!0-9]*) ;; *) window=$v ;; esac ;;
     +*) g=\${line#+}; case "$g" in ''|*[!0-9]*) ;; *) groups="$groups $g" ;; esac ;;
     -*) g=\${line#-}; rest=; for p in $groups; do [ "$p" = "$g" ] || rest="$rest $p"; done; groups=$rest ;;
   esac
 done
 [ -n "$groups" ] || exit 0
+n=0
+while [ -z "$handed" ] && [ "$n" -lt "$window" ]; do
+  sleep 0.1 2>/dev/null || sleep 1
+  n=$((n + 1))
+done
+trap '' USR1
+[ -z "$handed" ] || exit 0
 for p in $groups; do kill -s TERM -- "-$p" 2>/dev/null; done
 n=0
 while [ "$n" -lt "$CLUSTER_GUARD_TICKS" ]; do
@@ -47,33 +61,47 @@ exit 0
 export interface OrphanGuardOptions {
   /** Time between SIGTERM and SIGKILL once the agent is gone. Default 5 s. */
   graceMs?: number;
-  /** If set, the tracked groups are also persisted here (see killLeftovers). */
-  stateFile?: string;
+  /** How long after the agent's death a new agent may take the processes over. Default 2 s. */
+  handoverWindowMs?: number;
+}
+
+/** The watchdog process, for a later agent run to find it (pid and start time guard against reuse). */
+export interface WatchdogId {
+  pid: number;
+  startTicks: number;
 }
 
 const DEFAULT_GRACE_MS = 5_000;
+const DEFAULT_WINDOW_MS = 2_000;
 const RESPAWN_DELAY_MS = 1_000;
 const CLOSE_TIMEOUT_MS = 2_000;
 
-/** Watchdog that kills tracked process groups if the agent dies. */
+/** Watchdog that kills tracked process groups if the agent dies and is not replaced in time. */
 export class OrphanGuard {
   private readonly groups = new Set<number>();
   private watchdog: ChildProcess | undefined;
   private closing: Promise<void> | undefined;
   private respawnTimer: NodeJS.Timeout | undefined;
   private respawnDelayMs = RESPAWN_DELAY_MS;
-  private persisting: Promise<void> | undefined;
-  private persistAgain = false;
+  private windowMs: number;
 
   private constructor(
     private readonly log: Logger,
     private readonly graceMs: number,
-    private readonly stateFile: string | undefined,
-  ) {}
+    windowMs: number,
+    private readonly onRespawn: (id: WatchdogId | undefined) => void,
+  ) {
+    this.windowMs = windowMs;
+  }
 
-  /** Starts the watchdog process. */
-  static start(logger: Logger, opts: OrphanGuardOptions = {}): OrphanGuard {
-    const guard = new OrphanGuard(logger.child({ component: 'orphan-guard' }), opts.graceMs ?? DEFAULT_GRACE_MS, opts.stateFile);
+  /** Starts the watchdog process. `onRespawn` hears of every new watchdog (for the state file). */
+  static start(logger: Logger, opts: OrphanGuardOptions = {}, onRespawn: (id: WatchdogId | undefined) => void = () => undefined): OrphanGuard {
+    const guard = new OrphanGuard(
+      logger.child({ component: 'orphan-guard' }),
+      opts.graceMs ?? DEFAULT_GRACE_MS,
+      opts.handoverWindowMs ?? DEFAULT_WINDOW_MS,
+      onRespawn,
+    );
     guard.spawnWatchdog();
     return guard;
   }
@@ -83,42 +111,68 @@ export class OrphanGuard {
     return this.watchdog?.pid ?? 0;
   }
 
-  /** Tracks a process group so it dies with the agent. */
-  track(pgid: number): void {
-    if (!Number.isInteger(pgid) || pgid <= 1 || this.closing) return;
+  /** The running watchdog, as a later agent run finds it. */
+  get id(): WatchdogId | undefined {
+    const stat = procStat(this.pid);
+    return stat && { pid: stat.pid, startTicks: stat.startTicks };
+  }
+
+  /** Tracks a process group; resolves once the watchdog's pipe holds the line (it survives our death then). */
+  track(pgid: number): Promise<void> {
+    if (!Number.isInteger(pgid) || pgid <= 1 || this.closing) return Promise.resolve();
     this.groups.add(pgid);
-    this.send(`+${pgid}`);
-    this.persist();
+    return this.send(`+${pgid}`);
   }
 
   /** Stops tracking a process group that is gone. */
   untrack(pgid: number): void {
     if (!this.groups.delete(pgid)) return;
-    this.send(`-${pgid}`);
-    this.persist();
+    void this.send(`-${pgid}`);
   }
 
-  /** Clean shutdown: the watchdog exits without killing anything (the agent stopped its instances). Idempotent. */
+  /** Sets the hand-over window (see the file comment). */
+  setHandoverWindow(ms: number): void {
+    this.windowMs = Math.max(100, Math.round(ms));
+    void this.send(`w${Math.ceil(this.windowMs / 100)}`);
+  }
+
+  get handoverWindowMs(): number {
+    return this.windowMs;
+  }
+
+  /** Clean shutdown after the agent stopped its instances: the watchdog exits without killing anything. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
+    this.closing ??= this.shutdown('q');
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
+  /**
+   * Hand-over: the agent exits and leaves its instances running. The watchdog sees EOF and waits
+   * for the window; a new agent takes over, or it stops the groups. Idempotent.
+   */
+  detach(): Promise<void> {
+    this.closing ??= this.shutdown(undefined);
+    return this.closing;
+  }
+
+  private async shutdown(last: string | undefined): Promise<void> {
     clearTimeout(this.respawnTimer);
     const watchdog = this.watchdog;
-    if (watchdog && watchdog.exitCode === null && watchdog.signalCode === null) {
-      const exited = new Promise<void>((resolve) => watchdog.once('exit', () => resolve()));
-      this.send('q');
+    if (!watchdog || watchdog.exitCode !== null || watchdog.signalCode !== null) return;
+    if (last === undefined) {
+      // Nothing to wait for: the watchdog outlives us on purpose.
       watchdog.stdin?.end();
-      const timer = setTimeout(() => {
-        this.log.warn({ pid: watchdog.pid }, 'watchdog did not exit after "q"; killing it');
-        watchdog.kill('SIGKILL');
-      }, CLOSE_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
+      return;
     }
-    await this.persisting;
+    const exited = new Promise<void>((resolve) => watchdog.once('exit', () => resolve()));
+    void this.send(last);
+    watchdog.stdin?.end();
+    const timer = setTimeout(() => {
+      this.log.warn({ pid: watchdog.pid }, `watchdog did not exit after "${last}"; killing it`);
+      watchdog.kill('SIGKILL');
+    }, CLOSE_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
   }
 
   private spawnWatchdog(): void {
@@ -128,10 +182,15 @@ export class OrphanGuard {
         // Own session: signals aimed at the agent's group or terminal must not kill it.
         detached: true,
         stdio: ['pipe', 'ignore', 'ignore'],
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CLUSTER_GUARD_TICKS: String(Math.ceil(this.graceMs / 100)) },
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          CLUSTER_GUARD_TICKS: String(Math.ceil(this.graceMs / 100)),
+          CLUSTER_GUARD_WINDOW_TICKS: String(Math.ceil(this.windowMs / 100)),
+        },
       });
     } catch (err) {
       this.log.error({ err }, 'cannot start the orphan watchdog; app processes will outlive an agent crash');
+      this.onRespawn(undefined);
       return;
     }
     this.watchdog = watchdog;
@@ -144,6 +203,7 @@ export class OrphanGuard {
     watchdog.on('exit', (code, signal) => {
       if (this.closing || this.watchdog !== watchdog) return;
       this.watchdog = undefined;
+      this.onRespawn(undefined);
       this.log.error(
         { code, signal, retryInMs: this.respawnDelayMs },
         'orphan watchdog died; app processes would outlive an agent crash until it is restarted',
@@ -153,94 +213,18 @@ export class OrphanGuard {
       this.respawnDelayMs = Math.min(this.respawnDelayMs * 2, 60_000);
     });
     if (watchdog.pid !== undefined) this.log.debug({ pid: watchdog.pid }, 'orphan watchdog started');
+    this.onRespawn(this.id);
   }
 
   private respawn(): void {
     if (this.closing) return;
     this.spawnWatchdog();
-    for (const pgid of this.groups) this.send(`+${pgid}`);
+    for (const pgid of this.groups) void this.send(`+${pgid}`);
   }
 
-  private send(line: string): void {
+  private send(line: string): Promise<void> {
     const stdin = this.watchdog?.stdin;
-    if (!stdin || stdin.destroyed || stdin.writableEnded) return;
-    stdin.write(`${line}\n`);
+    if (!stdin || stdin.destroyed || stdin.writableEnded) return Promise.resolve();
+    return new Promise((resolve) => stdin.write(`${line}\n`, () => resolve()));
   }
-
-  // Writes are serialised and coalesced: a burst of track() calls costs one or two writes.
-  private persist(): void {
-    if (!this.stateFile) return;
-    if (this.persisting) {
-      this.persistAgain = true;
-      return;
-    }
-    const stateFile = this.stateFile;
-    this.persisting = (async () => {
-      do {
-        this.persistAgain = false;
-        try {
-          await recordGroups(stateFile, this.groups);
-        } catch (err) {
-          this.log.warn({ err, stateFile }, 'cannot record process groups; a restarted agent may not find leftovers');
-        }
-      } while (this.persistAgain);
-      this.persisting = undefined;
-    })();
-  }
-}
-
-interface GroupsFile {
-  bootId: string;
-  pgids: number[];
-}
-
-/** Persists the live process groups (atomically: write a temp file, then rename). */
-export async function recordGroups(stateFile: string, pgids: Iterable<number>): Promise<void> {
-  const content: GroupsFile = { bootId: bootId(), pgids: [...pgids] };
-  const tmp = `${stateFile}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(content)}\n`);
-  await rename(tmp, stateFile);
-}
-
-/**
- * Kills the process groups recorded by a previous agent run that still exist (SIGTERM, then
- * SIGKILL after `graceMs`), then deletes the file. Returns the groups that were found alive.
- */
-export async function killLeftovers(stateFile: string, logger?: Logger, graceMs = 2_000): Promise<number[]> {
-  let recorded: GroupsFile;
-  try {
-    recorded = JSON.parse(await readFile(stateFile, 'utf8')) as GroupsFile;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      logger?.warn({ err, stateFile }, 'cannot read recorded process groups; ignoring them');
-    }
-    return [];
-  }
-  // After a reboot the numbers name unrelated processes: never signal those.
-  const pgids =
-    recorded.bootId === bootId() && Array.isArray(recorded.pgids)
-      ? recorded.pgids.filter((pgid) => Number.isInteger(pgid) && pgid > 1 && groupExists(pgid))
-      : [];
-  if (pgids.length > 0) {
-    logger?.warn({ pgids }, 'process groups of a previous agent run are still alive; stopping them');
-    for (const pgid of pgids) signalGroup(pgid, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    while (pgids.some(groupExists) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const pgid of pgids) signalGroup(pgid, 'SIGKILL');
-  }
-  await rm(stateFile, { force: true });
-  return pgids;
-}
-
-let cachedBootId: string | undefined;
-
-function bootId(): string {
-  if (cachedBootId === undefined) {
-    try {
-      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    } catch {
-      cachedBootId = ''; // not Linux: the check degrades to "same boot"
-    }
-  }
-  return cachedBootId;
 }

@@ -66,6 +66,11 @@ export class PortAllocator {
     throw new PortsExhaustedError(this.range, this.taken.size);
   }
 
+  /** Marks a port handed out already (to an instance taken over from an earlier agent run). */
+  reserve(port: number): void {
+    this.taken.add(port);
+  }
+
   /** Makes a port available again. */
   release(port: number): void {
     this.taken.delete(port);

@@ -187,7 +187,8 @@ export class Kit {
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((a) => a.stop('SIGTERM')));
+    // SIGUSR2: agents stop their instances (SIGTERM would hand them over to a next agent run).
+    await Promise.all([...this.agents.values()].map((a) => a.stop('SIGUSR2')));
     await this.controlPlane?.stop('SIGKILL');
     await this.etcd.stop();
   }

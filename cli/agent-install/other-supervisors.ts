@@ -20,7 +20,8 @@ export function renderSupervisorHelp(opts: SupervisorHelpOptions): string {
     `  ${shellLine([opts.node, opts.cli, ...opts.joinArgs])}`,
     '',
     'then have the supervisor run this in the foreground, restart it whenever it exits, and stop it',
-    `with SIGTERM to the agent alone (it stops its instances itself), waiting up to ${opts.stopTimeoutSeconds} s:`,
+    'with SIGTERM to the agent alone, never to its process group: its instances keep running for the',
+    `next agent run to take over (stopped after the hand-over window otherwise); wait up to ${opts.stopTimeoutSeconds} s:`,
     '',
     `  ${start}`,
     '',
@@ -38,6 +39,7 @@ export function renderSupervisorHelp(opts: SupervisorHelpOptions): string {
     '  stopsignal=TERM',
     `  stopwaitsecs=${opts.stopTimeoutSeconds}`,
     '  stopasgroup=false',
+    '  killasgroup=false',
     '  redirect_stderr=true',
     '',
   ].join('\n');

@@ -18,10 +18,12 @@ export interface UnitOptions {
 }
 
 /**
- * The unit file text. On stop, KillMode=mixed sends SIGTERM to the agent alone (it stops its
- * instances in stages, each with its own grace period) and SIGKILL to whatever is left in the
- * unit's cgroup after TimeoutStopSec; the default (control-group) would SIGTERM every instance at
- * once behind the agent's back, and `process` would leave stragglers running.
+ * The unit file text. KillMode=process: on stop and restart systemd signals the agent alone and
+ * leaves its instances running, so that the next agent run (a restart, an upgrade) takes them
+ * over; the default (control-group) would kill every instance of the server with the agent.
+ * An agent that does not come back has its instances stopped by its watchdog after the hand-over
+ * window, and `cluster agent stop --stop-instances` empties the server on purpose. RestartSec is
+ * short so that a crashed agent is back within that window.
  */
 export function renderUnit(opts: UnitOptions): string {
   const server = valueOf(opts.args, '--server');
@@ -36,8 +38,8 @@ export function renderUnit(opts: UnitOptions): string {
     'Type=simple',
     `ExecStart=${execLine(opts)}`,
     'Restart=always',
-    'RestartSec=2',
-    'KillMode=mixed',
+    'RestartSec=200ms',
+    'KillMode=process',
     `TimeoutStopSec=${opts.stopTimeoutSeconds}`,
     'LimitNOFILE=65536',
     '',

@@ -19,6 +19,7 @@ import { UserError } from '../errors';
 import { collectLabel, positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
+import { runningAgent } from '../../agent/data-dir-lock';
 
 interface AgentOptions {
   dataDir: string;
@@ -98,7 +99,30 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     disconnectedGraceMs: nonNegativeSeconds(opts.disconnectedGrace, '--disconnected-grace') * 1000,
     logger,
   });
-  runUntilSignalled(logger, () => running.close());
+  runUntilSignalled(logger, (signal) => running.close(signal === STOP_INSTANCES_SIGNAL ? 'stop-instances' : 'handover'), [STOP_INSTANCES_SIGNAL]);
+}
+
+/** SIGTERM and SIGINT hand the instances over to the next agent run; this one stops them first. */
+const STOP_INSTANCES_SIGNAL: NodeJS.Signals = 'SIGUSR2';
+
+/** `cluster agent stop`: signals the agent of a data dir and waits until it has exited. */
+async function stopAgent(opts: { dataDir: string; stopInstances?: boolean; timeout: string }): Promise<void> {
+  const dataDir = path.resolve(opts.dataDir);
+  const agent = runningAgent(dataDir);
+  if (!agent) {
+    process.stderr.write(`No agent is running with the data dir ${dataDir}.\n`);
+    return;
+  }
+  const timeoutMs = positiveInt(opts.timeout, '--timeout') * 1000;
+  process.kill(agent.pid, opts.stopInstances ? STOP_INSTANCES_SIGNAL : 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (runningAgent(dataDir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (runningAgent(dataDir)) throw new UserError(`the agent (pid ${agent.pid}) is still running after ${opts.timeout} s; see its log`);
+  process.stderr.write(
+    opts.stopInstances
+      ? `Agent stopped (pid ${agent.pid}) with its instances.\n`
+      : `Agent stopped (pid ${agent.pid}); its instances keep running for an agent started within the hand-over window to take over, and are stopped otherwise.\n`,
+  );
 }
 
 /** Replicas of another cluster are the user's mistake (exit 1), not a failure. */
@@ -148,6 +172,19 @@ export function registerAgent(program: Command): Command {
         if (opts.start) await runAgent({ ...opts, name }, servers.join(','));
       } catch (err) {
         fail(asUserError(err), server);
+      }
+    });
+  agent
+    .command('stop')
+    .description('stop the agent of a data dir; its instances are taken over by the next agent run unless --stop-instances')
+    .option('--data-dir <dir>', 'the agent’s data dir', path.join(clusterHome(), 'agent'))
+    .option('--stop-instances', 'stop every instance first (each with its grace period), e.g. to empty a server after agents:drain')
+    .option('--timeout <seconds>', 'how long to wait for the agent to exit', '120')
+    .action(async (opts: { dataDir: string; stopInstances?: boolean; timeout: string }) => {
+      try {
+        await stopAgent(opts);
+      } catch (err) {
+        fail(err);
       }
     });
   registerAgentInstall(agent);

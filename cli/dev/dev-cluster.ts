@@ -118,7 +118,8 @@ export class DevCluster {
 
   private async stopDaemon(d: Daemon): Promise<void> {
     if (d.child.exitCode !== null || d.child.signalCode !== null) return;
-    d.child.kill('SIGTERM');
+    // SIGUSR2: an agent stops its instances first (SIGTERM would leave them for a next agent run).
+    d.child.kill(d.name.startsWith('agent-') ? 'SIGUSR2' : 'SIGTERM');
     const timer = setTimeout(() => d.child.kill('SIGKILL'), 40_000);
     await d.exited;
     clearTimeout(timer);

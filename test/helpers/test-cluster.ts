@@ -65,6 +65,8 @@ export interface AgentSpec {
   args?: string[];
   /** `--server` (default: the first control plane). */
   server?: string;
+  /** Another build's CLI entry point (an upgrade); default: this build's. */
+  cli?: string;
 }
 
 export class TestCluster {
@@ -94,10 +96,10 @@ export class TestCluster {
     return cluster;
   }
 
-  private spawnDaemon(name: string, args: string[]): Daemon {
+  private spawnDaemon(name: string, args: string[], cli = CLI): Daemon {
     const log = path.join(this.dir, `${name}.log`);
     const fd = fs.openSync(log, 'a');
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [cli, ...args], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, CLUSTER_HOME: path.join(this.dir, 'home'), CLUSTER_LOG_LEVEL: 'debug' },
     });
@@ -145,7 +147,7 @@ export class TestCluster {
     if (spec.capacity) args.push('--capacity', String(spec.capacity));
     if (spec.advertise) args.push('--advertise', spec.advertise);
     args.push(...(spec.args ?? []));
-    const daemon = this.spawnDaemon(spec.id, args);
+    const daemon = this.spawnDaemon(spec.id, args, spec.cli);
     this.agents.set(spec.id, daemon);
     return daemon;
   }
@@ -225,7 +227,8 @@ export class TestCluster {
 
   /** Kills every daemon and etcd, and removes the temp dir (keeps it when KEEP_TEST_DIRS is set). */
   async stop(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((d) => d.kill('SIGTERM').catch(() => undefined)));
+    // SIGUSR2: the agents stop their instances (SIGTERM would hand them over to a next agent run).
+    await Promise.all([...this.agents.values()].map((d) => d.kill('SIGUSR2').catch(() => undefined)));
     await Promise.all(this.controlPlanes.map((d) => d.kill('SIGKILL')));
     await this.etcd.stop();
     if (!process.env.KEEP_TEST_DIRS) fs.rmSync(this.dir, { recursive: true, force: true });

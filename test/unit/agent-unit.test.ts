@@ -36,8 +36,8 @@ Wants=network-online.target
 Type=simple
 ExecStart=/usr/bin/node /opt/cluster/dist/cli/main.js agent start --server 10.0.0.5:7600 --name web-01 --data-dir /var/lib/cluster-agent --capacity 200 --advertise 10.0.0.9:7601
 Restart=always
-RestartSec=2
-KillMode=mixed
+RestartSec=200ms
+KillMode=process
 TimeoutStopSec=90
 LimitNOFILE=65536
 

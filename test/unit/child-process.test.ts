@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { spawnInstanceProcess, type OutputStream, type SpawnInstanceOptions } from '../../agent/supervisor/child-process';
+import { adoptInstanceProcess, spawnInstanceProcess, type OutputStream, type SpawnInstanceOptions } from '../../agent/supervisor/child-process';
+import { OutputFifoMaker } from '../../agent/supervisor/output-fifos';
+import { procStat } from '../../agent/supervisor/proc-stat';
 import { fixture, isGone, killQuietly } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
@@ -176,5 +178,103 @@ describe('spawnInstanceProcess', () => {
     const { proc } = run('echo never', { env: { BAD: 'nul\u0000byte' } });
     assert.equal(proc.pid, 0);
     assert.equal((await proc.exited).code, 127);
+  });
+});
+
+describe('spawnInstanceProcess with output FIFOs and a gate', () => {
+  const fifos = new OutputFifoMaker(path.join(tmp, 'fifos'));
+  let n = 0;
+  const output = () => fifos.make('app', `web.${++n}`);
+
+  it('never loses the trailing lines of a fast writer', async () => {
+    const { proc, stdout } = run('seq 1 100000', { output: await output() });
+    assert.deepEqual(await proc.exited, { code: 0, signal: null });
+    assert.equal(stdout().length, 100_000);
+    assert.equal(stdout()[99_999], '100000');
+  });
+
+  it('keeps stdout and stderr apart and reports the exit code', async () => {
+    const { proc, lines } = run('echo out; echo err >&2; exit 4', { output: await output() });
+    assert.deepEqual(await proc.exited, { code: 4, signal: null });
+    assert.deepEqual(lines.map((l) => `${l.stream}:${l.line}`).sort(), ['stderr:err', 'stdout:out']);
+  });
+
+  it('runs the command only once the gate opens', async () => {
+    const marker = path.join(tmp, 'gated');
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let gatedPid = 0;
+    const { proc } = run(`touch ${marker}; exec sleep 1000`, { output: await output(), gate: (pid) => { gatedPid = pid; return gate; } });
+    assert.equal(gatedPid, proc.pid);
+    await new Promise((r) => setTimeout(r, 200)); // give a non-waiting shell time to run the command
+    assert.equal(existsSync(marker), false, 'nothing ran before the gate opened');
+    open();
+    await waitFor('the command to run', () => existsSync(marker), 5_000);
+    await proc.stop(100);
+  });
+
+  it('ends the shell without running the command when the gate fails', async () => {
+    const marker = path.join(tmp, 'never');
+    const { proc } = run(`touch ${marker}`, { output: await output(), gate: () => Promise.reject(new Error('no watchdog')) });
+    assert.equal((await proc.exited).code, 0);
+    assert.equal(existsSync(marker), false);
+  });
+
+  it('hands a process over: lines printed while nobody reads are read by the adopter, in order, and its end is noticed', async () => {
+    const out = await output();
+    const trigger = path.join(tmp, 'stop-ticking');
+    // Numbered lines every 5 ms until told to stop, then exit 3.
+    const script = `i=0; while [ ! -f ${trigger} ]; do i=$((i + 1)); echo "tick $i"; sleep 0.005; done; exit 3`;
+    const first = run(script, { output: out });
+    await waitFor('some ticks', () => first.stdout().length >= 5, 5_000);
+    first.proc.detach();
+    await new Promise((r) => setTimeout(r, 300)); // the gap: nobody reads, the process goes on
+    const read: string[] = [];
+    const startTicks = procStat(first.proc.pid)!.startTicks;
+    const adopted = adoptInstanceProcess({
+      pid: first.proc.pid,
+      startTicks,
+      startedAtMs: first.proc.startedAtMs,
+      output: out,
+      onLine: (stream, line) => stream === 'stdout' && read.push(line),
+    });
+    await waitFor('ticks after the gap', () => read.length >= 40, 5_000);
+    writeFileSync(trigger, '');
+    const exit = await adopted.exited;
+    assert.deepEqual(exit, { code: null, signal: null }, 'not our child: the status is unknown');
+    const all = [...first.stdout(), ...read].map((l) => Number(l.split(' ')[1]));
+    assert.deepEqual(all, all.map((_, i) => i + 1), 'every tick once, in order');
+  });
+
+  it('stops an adopted process and its group', async () => {
+    const out = await output();
+    const first = run('sleep 1000 & exec sleep 1000', { output: out });
+    await waitFor('running', () => procStat(first.proc.pid) !== undefined, 5_000);
+    first.proc.detach();
+    const adopted = adoptInstanceProcess({
+      pid: first.proc.pid,
+      startTicks: procStat(first.proc.pid)!.startTicks,
+      startedAtMs: first.proc.startedAtMs,
+      output: out,
+      onLine: () => undefined,
+    });
+    await adopted.stop(2_000);
+    await waitFor('the group gone', () => isGone(first.proc.pid), 3_000);
+  });
+
+  it('does not adopt a process whose start time differs (a reused pid)', async () => {
+    const out = await output();
+    const stranger = run('exec sleep 1000', { output: out });
+    await waitFor('running', () => procStat(stranger.proc.pid) !== undefined, 5_000);
+    const adopted = adoptInstanceProcess({
+      pid: stranger.proc.pid,
+      startTicks: procStat(stranger.proc.pid)!.startTicks - 1,
+      startedAtMs: Date.now(),
+      output: await output(),
+      onLine: () => undefined,
+    });
+    assert.deepEqual(await adopted.exited, { code: null, signal: null }, 'seen as gone at once');
+    assert.equal(isGone(stranger.proc.pid), false, 'and left alone');
+    await stranger.proc.stop(100);
   });
 });

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
 import { DisconnectGuard, type Reachability } from '../../agent/disconnect-guard';
+import { OutputFifoMaker } from '../../agent/supervisor/output-fifos';
 import { Reconciler } from '../../agent/reconciler';
 import { PortAllocator } from '../../agent/supervisor/ports';
 import type { ReleaseCache } from '../../agent/releases/release-cache';
@@ -77,6 +78,9 @@ describe('reconciler: suspended until the next snapshot', () => {
     onLine: () => undefined,
     onSpawn: () => undefined,
     onExit: () => undefined,
+    gate: async () => undefined,
+    fifos: new OutputFifoMaker(path.join(cwd, 'fifos')),
+    record: () => undefined,
   });
   after(async () => {
     await reconciler.close();

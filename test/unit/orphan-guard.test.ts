@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
-import { killLeftovers, OrphanGuard, recordGroups } from '../../agent/supervisor/orphan-guard';
+import { OrphanGuard } from '../../agent/supervisor/orphan-guard';
 import { isGone, killQuietly } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
@@ -28,6 +28,8 @@ interface FakeAgent {
   groups: number[];
   /** Sends a command to the fake agent and waits for its answer. */
   send(command: string): Promise<string>;
+  /** Makes the fake agent hand over (detach the guard) and exit; resolves once it has. */
+  leave(): Promise<void>;
 }
 
 /**
@@ -35,12 +37,12 @@ interface FakeAgent {
  * group per command (detached, like real instances), tracks them all and answers commands
  * on stdin: "untrack N" (the Nth group) and "close".
  */
-async function startFakeAgent(commands: string[], graceMs: number): Promise<FakeAgent> {
+async function startFakeAgent(commands: string[], graceMs: number, handoverWindowMs = 100): Promise<FakeAgent> {
   const script = `
     const { spawn } = require('node:child_process');
     const { OrphanGuard } = require(${JSON.stringify(guardModule)});
     const { createLogger } = require(${JSON.stringify(logModule)});
-    const guard = OrphanGuard.start(createLogger('fake-agent', 'silent'), { graceMs: ${graceMs} });
+    const guard = OrphanGuard.start(createLogger('fake-agent', 'silent'), { graceMs: ${graceMs}, handoverWindowMs: ${handoverWindowMs} });
     const groups = ${JSON.stringify(commands)}.map((command) => {
       const child = spawn('/bin/sh', ['-c', command], { detached: true, stdio: 'ignore' });
       child.unref();
@@ -52,6 +54,7 @@ async function startFakeAgent(commands: string[], graceMs: number): Promise<Fake
       const [command, arg] = line.split(' ');
       if (command === 'untrack') guard.untrack(groups[Number(arg)]);
       if (command === 'close') await guard.close();
+      if (command === 'detach') { await guard.detach(); process.exit(0); }
       console.log('ok ' + line);
     });
   `;
@@ -70,6 +73,11 @@ async function startFakeAgent(commands: string[], graceMs: number): Promise<Fake
       agent.stdin.write(`${command}\n`);
       const [answer] = (await once(lines, 'line')) as [string];
       return answer;
+    },
+    async leave() {
+      const exited = once(agent, 'exit');
+      agent.stdin.write('detach\n');
+      await exited;
     },
   };
 }
@@ -100,61 +108,38 @@ describe('OrphanGuard', () => {
     assert.equal(isGone(agent.groups[0]), false, 'the group is still alive');
   });
 
-  it('restarts a watchdog that died and persists the tracked groups', async () => {
-    const stateFile = path.join(tmp, 'groups.json');
-    const guard = OrphanGuard.start(logger, { stateFile });
+  it('restarts a watchdog that died', async () => {
+    const ids: number[] = [];
+    const guard = OrphanGuard.start(logger, {}, (id) => id && ids.push(id.pid));
     try {
-      guard.track(4242_4242);
-      guard.track(4343_4343);
-      guard.untrack(4242_4242);
-      await waitFor('the state file', () => {
-        const recorded = existsSync(stateFile) && (JSON.parse(readFileSync(stateFile, 'utf8')) as { pgids: number[] });
-        return recorded && recorded.pgids.length === 1 && recorded.pgids[0] === 4343_4343;
-      }, 3_000);
+      await guard.track(4242_4242);
       const first = guard.pid;
+      assert.deepEqual(ids, [first]);
       process.kill(first, 'SIGKILL');
       await waitFor('a new watchdog', () => guard.pid !== 0 && guard.pid !== first, 3_000);
+      assert.deepEqual(ids, [first, guard.pid], 'the new watchdog is announced (for the state file)');
     } finally {
       await guard.close();
       await guard.close(); // idempotent
     }
   });
-});
 
-describe('killLeftovers', () => {
-  function startGroup(command: string): number {
-    const child = spawn('/bin/sh', ['-c', command], { detached: true, stdio: 'ignore' });
-    child.unref();
-    leftovers.push(child.pid as number);
-    return child.pid as number;
-  }
-
-  it('kills the groups a previous agent run recorded, then forgets them', async () => {
-    const stateFile = path.join(tmp, 'leftovers.json');
-    const plain = startGroup('sleep 1000');
-    const stubborn = startGroup(`trap '' TERM; sleep 1000`);
-    await recordGroups(stateFile, [plain, stubborn, 999_999_999]);
-    const killed = await killLeftovers(stateFile, logger, 200);
-    assert.deepEqual(killed, [plain, stubborn]);
-    await waitFor('both groups gone', () => isGone(plain) && isGone(stubborn), 3_000);
-    assert.equal(existsSync(stateFile), false);
+  it('waits for the hand-over window after the agent left, then stops the groups', async () => {
+    const agent = await startFakeAgent(['sleep 1000'], 300, 1_500);
+    const leftAt = Date.now();
+    await agent.leave();
+    assert.equal(isGone(agent.groups[0]), false, 'the group runs on right after the agent left');
+    await waitFor('the group gone', () => isGone(agent.groups[0]), 5_000);
+    assert.ok(Date.now() - leftAt >= 1_400, `stopped after ${Date.now() - leftAt} ms, inside the window`);
   });
 
-  it('ignores a missing file', async () => {
-    assert.deepEqual(await killLeftovers(path.join(tmp, 'never-written.json')), []);
-  });
-
-  it('never signals groups recorded before a reboot', async () => {
-    const stateFile = path.join(tmp, 'other-boot.json');
-    const group = startGroup('sleep 1000');
-    writeFileSync(stateFile, JSON.stringify({ bootId: 'some-earlier-boot', pgids: [group] }));
-    assert.deepEqual(await killLeftovers(stateFile, logger, 200), []);
-    assert.equal(isGone(group), false);
-  });
-
-  it('ignores a corrupt file', async () => {
-    const stateFile = path.join(tmp, 'corrupt.json');
-    writeFileSync(stateFile, '{ not json');
-    assert.deepEqual(await killLeftovers(stateFile, logger), []);
+  it('leaves the groups alone when a new agent takes over within the window (SIGUSR1)', async () => {
+    const agent = await startFakeAgent(['sleep 1000'], 300, 1_500);
+    process.kill(agent.pid, 'SIGKILL');
+    await waitFor('the fake agent gone', () => isGone(agent.pid), 3_000);
+    process.kill(agent.watchdog, 'SIGUSR1');
+    await waitFor('the watchdog gone', () => isGone(agent.watchdog), 3_000);
+    assert.equal(isGone(agent.groups[0]), false, 'the group still runs');
   });
 });
+

@@ -1,0 +1,145 @@
+/**
+ * The agent's record of what it runs, in its data dir (`instances.json`), so that the next
+ * agent run (a restart, an upgrade, a crash followed by systemd's restart) can take the running
+ * instances over instead of restarting them. Written atomically (temp file, then rename) and
+ * coalesced: a burst of changes costs one or two writes.
+ *
+ * The file may lag behind by one write, or be corrupt: take-over.ts only adopts a process whose
+ * pid AND start time match a record, so a stale record never adopts a stranger, and anything of
+ * ours it does not adopt is stopped (the instance is then started afresh).
+ */
+import { readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import type { Logger } from '../../lib/log';
+import type { WatchdogId } from '../supervisor/orphan-guard';
+import { bootId } from '../supervisor/proc-stat';
+
+export const STATE_VERSION = 1;
+
+/** One running instance, as the next agent run needs it. */
+export interface InstanceRecord {
+  app: string;
+  instance: string;
+  type: string;
+  /** The assignment it runs (without its environment), and a digest of everything that would restart it. */
+  spec: Record<string, unknown>;
+  specKey: string;
+  pid: number;
+  startTicks: number;
+  startedAtMs: number;
+  restarts: number;
+  crashes: number;
+  port: number;
+  cwd: string;
+  command: string;
+  graceMs: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface AgentState {
+  version: number;
+  bootId: string;
+  agentId: string;
+  watchdog?: WatchdogId;
+  instances: InstanceRecord[];
+}
+
+/** Reads the state file; `problem` says why it cannot be used (missing is not a problem). */
+export function readAgentState(file: string, agentId: string): { state?: AgentState; problem?: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    return { problem: `cannot read ${file}: ${(err as Error).message}` };
+  }
+  let state: AgentState;
+  try {
+    state = JSON.parse(text) as AgentState;
+  } catch (err) {
+    return { problem: `${file} is not valid JSON (${(err as Error).message})` };
+  }
+  if (typeof state !== 'object' || state === null || !Array.isArray(state.instances)) return { problem: `${file} has no instance list` };
+  if (state.version > STATE_VERSION) return { problem: `${file} was written by a newer agent (state version ${state.version})` };
+  if (state.bootId !== bootId()) return { problem: `${file} is from before a reboot: its pids mean nothing now` };
+  if (state.agentId !== agentId) return { problem: `${file} belongs to agent ${String(state.agentId)}, not ${agentId}` };
+  const instances = state.instances.filter(isRecord);
+  return { state: { ...state, instances } };
+}
+
+function isRecord(r: unknown): r is InstanceRecord {
+  const x = r as InstanceRecord;
+  return (
+    typeof x === 'object' && x !== null &&
+    typeof x.app === 'string' && typeof x.instance === 'string' && typeof x.type === 'string' &&
+    Number.isInteger(x.pid) && x.pid > 1 && Number.isFinite(x.startTicks) &&
+    typeof x.specKey === 'string' && typeof x.spec === 'object' && x.spec !== null &&
+    typeof x.stdout === 'string' && typeof x.stderr === 'string' && typeof x.cwd === 'string' &&
+    typeof x.command === 'string' && Number.isInteger(x.port) && Number.isInteger(x.restarts)
+  );
+}
+
+/** Keeps `instances.json` up to date with coalesced atomic writes. */
+export class AgentStateWriter {
+  private readonly records = new Map<string, InstanceRecord>();
+  private watchdog: WatchdogId | undefined;
+  private writing: Promise<void> | undefined;
+  private again = false;
+  private failedOnce = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly agentId: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Records (or with undefined, forgets) the instance in slot `key`. */
+  set(key: string, record: InstanceRecord | undefined): void {
+    if (record) this.records.set(key, record);
+    else if (!this.records.delete(key)) return;
+    this.schedule();
+  }
+
+  setWatchdog(id: WatchdogId | undefined): void {
+    this.watchdog = id;
+    this.schedule();
+  }
+
+  /** Resolves once everything set so far is on disk. */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private schedule(): void {
+    if (this.writing) {
+      this.again = true;
+      return;
+    }
+    this.writing = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.write();
+        } catch (err) {
+          if (!this.failedOnce) this.logger.warn({ err, file: this.file }, 'cannot record the running instances; an agent restart would restart them');
+          this.failedOnce = true;
+        }
+      } while (this.again);
+      this.writing = undefined;
+    })();
+  }
+
+  private async write(): Promise<void> {
+    const state: AgentState = {
+      version: STATE_VERSION,
+      bootId: bootId(),
+      agentId: this.agentId,
+      watchdog: this.watchdog,
+      instances: [...this.records.values()],
+    };
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(state), { mode: 0o600 });
+    await rename(tmp, this.file);
+  }
+}

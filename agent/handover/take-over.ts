@@ -1,0 +1,104 @@
+/**
+ * What a starting agent does with the processes an earlier run of it left behind.
+ *
+ * 1. The earlier run's watchdog (orphan-guard.ts), if it is still waiting out its hand-over
+ *    window, is told with SIGUSR1 that a new agent is here, and we wait until it has exited:
+ *    from then on nothing else signals those groups.
+ * 2. An instance is adopted when its record's pid is alive, leads its own process group and
+ *    has the recorded start time: the same process, not a later one that got the same pid.
+ * 3. Every other process of ours still alive (found by the CLUSTER_HOST marker every instance
+ *    and one-off carries in its environment) is stopped: nothing may run that this agent does
+ *    not supervise, or it could run twice once the control plane places it again.
+ *
+ * A corrupt, stale or missing state file therefore adopts nothing and stops everything of
+ * ours: the instances are started afresh, never twice.
+ */
+import { readdirSync } from 'node:fs';
+import type { Logger } from '../../lib/log';
+import { groupExists, signalGroup } from '../supervisor/child-process';
+import { isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
+import { readAgentState, type InstanceRecord } from './instance-state';
+
+export interface TakeOverResult {
+  adopted: InstanceRecord[];
+  /** Process groups of ours that were stopped. */
+  stopped: number[];
+}
+
+/** Longest wait for an earlier watchdog: it may be in the middle of its SIGTERM → SIGKILL grace. */
+const WATCHDOG_EXIT_TIMEOUT_MS = 15_000;
+const LEFTOVER_GRACE_MS = 2_000;
+
+export async function takeOver(opts: { stateFile: string; agentId: string; logger: Logger }): Promise<TakeOverResult> {
+  const { logger } = opts;
+  const { state, problem } = readAgentState(opts.stateFile, opts.agentId);
+  if (problem) logger.warn({ problem }, 'cannot use the state of the previous agent run: stopping its processes instead of adopting them');
+
+  const watchdog = state?.watchdog;
+  if (watchdog && isSameProcess(watchdog.pid, watchdog.startTicks)) {
+    try {
+      process.kill(watchdog.pid, 'SIGUSR1');
+    } catch {
+      // exited meanwhile
+    }
+    const deadline = Date.now() + WATCHDOG_EXIT_TIMEOUT_MS;
+    while (isSameProcess(watchdog.pid, watchdog.startTicks) && Date.now() < deadline) await delay(20);
+    if (isSameProcess(watchdog.pid, watchdog.startTicks)) {
+      logger.warn({ pid: watchdog.pid }, 'the previous watchdog does not exit; killing it');
+      signalGroup(watchdog.pid, 'SIGKILL');
+    }
+  }
+
+  const adopted: InstanceRecord[] = [];
+  const seen = new Set<number>();
+  for (const record of state?.instances ?? []) {
+    if (seen.has(record.pid)) continue;
+    const stat = procStat(record.pid);
+    if (!stat || stat.startTicks !== record.startTicks || stat.pgid !== record.pid || stat.state === 'Z') {
+      if (stat && stat.startTicks !== record.startTicks) {
+        logger.info({ pid: record.pid, app: record.app, instance: record.instance }, 'recorded pid now belongs to another process: not adopting it');
+      }
+      continue;
+    }
+    seen.add(record.pid);
+    adopted.push(record);
+  }
+
+  const leftovers = ourProcessGroups(opts.agentId).filter((pgid) => !seen.has(pgid));
+  if (leftovers.length > 0) {
+    logger.warn({ pgids: leftovers }, 'processes of a previous agent run that cannot be adopted are still alive; stopping them');
+    for (const pgid of leftovers) signalGroup(pgid, 'SIGTERM');
+    const deadline = Date.now() + LEFTOVER_GRACE_MS;
+    while (leftovers.some(groupExists) && Date.now() < deadline) await delay(50);
+    for (const pgid of leftovers) signalGroup(pgid, 'SIGKILL');
+  }
+  if (adopted.length > 0) logger.info({ instances: adopted.length }, 'taking over the instances of the previous agent run');
+  return { adopted, stopped: leftovers };
+}
+
+/** Process groups with a live member whose environment says it runs for agent `agentId`. */
+export function ourProcessGroups(agentId: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const groups = new Set<number>();
+  const ownGroup = procStat(process.pid)?.pgid;
+  for (const name of entries) {
+    const first = name.charCodeAt(0);
+    if (first < 48 || first > 57) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    const stat = procStat(pid);
+    if (!stat || stat.state === 'Z' || stat.pgid <= 1 || stat.pgid === ownGroup) continue;
+    if (groups.has(stat.pgid)) continue;
+    if (procEnviron(pid).get('CLUSTER_HOST') === agentId) groups.add(stat.pgid);
+  }
+  return [...groups];
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,79 @@
+/**
+ * What the process table says about a pid: its state, group and start time. The start time
+ * (clock ticks since boot, field 22 of /proc/PID/stat) tells a process apart from a later one
+ * that was given the same pid, which is what makes re-adopting instances after an agent
+ * restart safe.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface ProcStat {
+  pid: number;
+  /** One letter: R, S, D, Z (zombie), T… */
+  state: string;
+  ppid: number;
+  pgid: number;
+  /** Start time in clock ticks since boot: with the boot id, identifies a process for good. */
+  startTicks: number;
+}
+
+/** The stat line of `pid`, or undefined when no such process exists (or no /proc). */
+export function procStat(pid: number): ProcStat | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  return parseProcStat(text);
+}
+
+/** Parses a /proc/PID/stat line; `comm` may contain spaces and parentheses. */
+export function parseProcStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  // After "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+  // utime stime cutime cstime priority nice threads itrealvalue starttime …
+  const fields = text.slice(close + 2).split(' ');
+  const pid = Number(text.slice(0, open).trim());
+  const startTicks = Number(fields[19]);
+  if (!Number.isInteger(pid) || !Number.isFinite(startTicks)) return undefined;
+  return { pid, state: fields[0] ?? '?', ppid: Number(fields[1]), pgid: Number(fields[2]), startTicks };
+}
+
+/** Whether `pid` is the same process that had `startTicks` (and is not a zombie). */
+export function isSameProcess(pid: number, startTicks: number): boolean {
+  const stat = procStat(pid);
+  return stat !== undefined && stat.startTicks === startTicks && stat.state !== 'Z';
+}
+
+/** The environment a process was started with; empty when it cannot be read. */
+export function procEnviron(pid: number): Map<string, string> {
+  const env = new Map<string, string>();
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return env;
+  }
+  for (const entry of raw.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return env;
+}
+
+let cachedBootId: string | undefined;
+
+/** This boot's id: pids and start times mean nothing across a reboot. */
+export function bootId(): string {
+  if (cachedBootId === undefined) {
+    try {
+      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      cachedBootId = ''; // not Linux: the check degrades to "same boot"
+    }
+  }
+  return cachedBootId;
+}

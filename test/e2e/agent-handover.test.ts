@@ -1,0 +1,210 @@
+/**
+ * Restarting or upgrading an agent leaves its instances running: SIGTERM + start, kill -9 +
+ * start and a newer build all take the same processes over (same pids, same restart counts,
+ * same ports), with every line printed during the gap in the logs, in order. An agent that
+ * stays away past the hand-over window leaves nothing running; a crash after the take-over is
+ * restarted; a state file pointing at a pid that now belongs to a stranger adopts nothing.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO, TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { isGone, killQuietly } from '../helpers/processes';
+import { waitFor } from '../helpers/wait-for';
+import { procEnviron } from '../../agent/supervisor/proc-stat';
+
+// One numbered line every 10 ms: a gap or a reordering in the logs shows in the numbers.
+const TICKER = `i=0
+while :; do i=$((i + 1)); echo "tick $i"; sleep 0.01; done
+`;
+const APP = 'steady';
+const AGENT = { id: 'solo' };
+
+interface JsonLine {
+  instance: string;
+  stream: string;
+  line: string;
+}
+
+/** The processes of the app actually running under `root` (a test cluster's dir), by instance name (zombies excluded). */
+function runningUnder(root: string, app: string): Map<string, number[]> {
+  const found = new Map<string, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const env = procEnviron(pid);
+    if (env.get('CLUSTER_APP') !== app || isGone(pid)) continue;
+    try {
+      if (!fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(root)) continue; // another test's
+    } catch {
+      continue;
+    }
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    if (pgid !== pid) continue; // count group leaders: the instance processes themselves
+    const name = env.get('CLUSTER_INSTANCE') ?? '?';
+    found.set(name, [...(found.get(name) ?? []), pid]);
+  }
+  return found;
+}
+
+function summary(instances: PsInstance[]): Array<{ name: string; pid: number | null; restarts: number; state: string }> {
+  return instances.map((i) => ({ name: i.name, pid: i.pid, restarts: i.restarts, state: i.state })).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+describe('agent hand-over', { timeout: 300_000 }, () => {
+  let cluster: TestCluster;
+  const strangers: number[] = [];
+  let newerBuild: string | undefined;
+  const running = (app: string) => runningUnder(cluster.dir, app);
+
+  const ticks = async (): Promise<number[]> => {
+    const res = await cluster.cli(['logs', '-a', APP, '--ps', 'ticker.1', '-n', '100000', '--json']);
+    assert.equal(res.code, 0, res.stderr);
+    return res.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as JsonLine)
+      .filter((l) => l.stream === 'stdout')
+      .map((l) => Number(/^tick (\d+)$/.exec(l.line)?.[1] ?? NaN));
+  };
+
+  /** Every tick from 1 to the last, once each, in order: nothing lost, nothing doubled. */
+  const assertTicksWhole = async (atLeast: number) => {
+    const seen = await waitFor(`ticks past ${atLeast} in the logs`, async () => {
+      const all = await ticks();
+      return all.length > 0 && all[all.length - 1] > atLeast ? all : undefined;
+    }, 20_000, 200);
+    const wrong = seen.findIndex((n, i) => n !== i + 1);
+    assert.equal(wrong, -1, `tick ${wrong + 1} missing or out of order: …${seen.slice(Math.max(0, wrong - 3), wrong + 3).join(',')}… (${seen.length} lines)`);
+  };
+
+  const upAndSteady = async () => {
+    const ps = await cluster.waitForPs(APP, 'every instance up', (l) => l.length === 4 && l.every((i) => i.state === 'up'));
+    return summary(ps);
+  };
+
+  /** Restarts the agent the given way and checks the instances were taken over as they were. */
+  const restartAndCheck = async (stop: () => Promise<void>, start: () => void) => {
+    const before = await upAndSteady();
+    const processesBefore = running(APP);
+    const lastTick = (await ticks()).at(-1) ?? 0;
+    await stop();
+    // While no agent runs, ps shows the instances as they were: never stopped.
+    const during = summary(await cluster.ps(APP));
+    assert.deepEqual(during.map((i) => i.state), ['up', 'up', 'up', 'up']);
+    const takeOvers = () => fs.readFileSync(cluster.agents.get(AGENT.id)!.log, 'utf8').split('taking over the instances of the previous agent run').length;
+    const earlier = takeOvers();
+    start();
+    await waitFor('the new agent to take the instances over', () => takeOvers() > earlier, 20_000, 100);
+    const afterwards = await upAndSteady();
+    assert.deepEqual(afterwards, before, 'same pids, same restart counts');
+    assert.deepEqual(running(APP), processesBefore, 'exactly the same processes run, one per instance');
+    await assertTicksWhole(lastTick + 100);
+  };
+
+  before(async () => {
+    // An 8 s lease: a hand-over window of 6.5 s, time enough for an agent to start on a loaded
+    // 2-core machine (the default 4 s lease gives 2.5 s, and 3.5 s after a SIGTERM).
+    cluster = await TestCluster.start({ agents: [AGENT], agentTtl: 8 });
+    const dir = cluster.appDir(APP, {
+      Procfile: 'ticker: sh ticker.sh\nworker: sleep 100000\n',
+      'ticker.sh': TICKER,
+    });
+    await cluster.deployApp(APP, dir);
+    await cluster.ok(['scale', 'ticker=1', 'worker=3', '-a', APP, '--wait']);
+    await assertTicksWhole(50);
+  });
+
+  after(async () => {
+    for (const pid of strangers) killQuietly(pid);
+    await cluster?.stop();
+    if (newerBuild) fs.rmSync(newerBuild, { recursive: true, force: true });
+  });
+
+  it('takes the instances over after SIGTERM and a new start', async () => {
+    await restartAndCheck(
+      () => cluster.agents.get(AGENT.id)!.kill('SIGTERM'),
+      () => cluster.startAgent(AGENT),
+    );
+  });
+
+  it('takes the instances over after kill -9 and a new start', async () => {
+    await restartAndCheck(
+      () => cluster.agents.get(AGENT.id)!.kill('SIGKILL'),
+      () => cluster.startAgent(AGENT),
+    );
+  });
+
+  it('takes the instances over when a newer build of the agent starts', async () => {
+    // The same code under another version number, as an upgraded package would be.
+    newerBuild = fs.mkdtempSync(path.join(REPO, '.upgrade-test-'));
+    fs.cpSync(path.join(REPO, 'dist'), path.join(newerBuild, 'dist'), { recursive: true });
+    fs.cpSync(path.join(REPO, 'proto'), path.join(newerBuild, 'proto'), { recursive: true });
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
+    fs.writeFileSync(path.join(newerBuild, 'package.json'), JSON.stringify({ ...pkg, version: `${pkg.version}-newer` }));
+    const newerCli = path.join(newerBuild, 'dist', 'cli', 'main.js');
+    await restartAndCheck(
+      () => cluster.agents.get(AGENT.id)!.kill('SIGTERM'),
+      () => cluster.startAgent({ ...AGENT, cli: newerCli }),
+    );
+    const agents = await cluster.cliJson<{ agents: Array<{ id: string; version: string }> }>(['agents']);
+    assert.equal(agents.agents[0].version, `${pkg.version}-newer`);
+  });
+
+  it('restarts an adopted instance that crashes', async () => {
+    const before = (await cluster.ps(APP)).find((i) => i.name === 'worker.2')!;
+    process.kill(before.pid!, 'SIGKILL');
+    const after = await cluster.waitForPs(APP, 'worker.2 restarted', (l) =>
+      l.some((i) => i.name === 'worker.2' && i.state === 'up' && i.pid !== before.pid && i.restarts === before.restarts + 1));
+    const now = after.find((i) => i.name === 'worker.2')!;
+    assert.deepEqual(running(APP).get('worker.2'), [now.pid]);
+  });
+
+  it('does not adopt a stranger that got a recorded pid', async () => {
+    const daemon = cluster.agents.get(AGENT.id)!;
+    const victim = (await cluster.ps(APP)).find((i) => i.name === 'worker.3')!;
+    await daemon.kill('SIGTERM');
+    // A process of someone else, and the state file saying worker.3 is that pid.
+    const stranger = spawn('sleep', ['100000'], { detached: true, stdio: 'ignore' });
+    strangers.push(stranger.pid!);
+    const stateFile = path.join(cluster.dir, AGENT.id, 'instances.json');
+    const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { instances: Array<{ instance: string; pid: number }> };
+    state.instances.find((r) => r.instance === 'worker.3')!.pid = stranger.pid!;
+    fs.writeFileSync(stateFile, JSON.stringify(state));
+    cluster.startAgent(AGENT);
+    const after = await cluster.waitForPs(APP, 'worker.3 running again', (l) =>
+      l.some((i) => i.name === 'worker.3' && i.state === 'up' && i.pid !== victim.pid && i.pid !== stranger.pid));
+    assert.equal(isGone(stranger.pid!), false, 'the stranger was left alone');
+    assert.ok(isGone(victim.pid!), 'the unrecorded instance process was stopped, not left to run twice');
+    const now = after.find((i) => i.name === 'worker.3')!;
+    assert.deepEqual(running(APP).get('worker.3'), [now.pid], 'one process for worker.3');
+    assert.equal(running(APP).size, 4);
+  });
+
+  it('restarts every instance once, never twice, when the state file is corrupt', async () => {
+    const before = await upAndSteady();
+    await cluster.agents.get(AGENT.id)!.kill('SIGTERM');
+    fs.writeFileSync(path.join(cluster.dir, AGENT.id, 'instances.json'), '{"version":1,"instances":[{"app":');
+    cluster.startAgent(AGENT);
+    const after = summary(await cluster.waitForPs(APP, 'every instance running again with a new pid', (l) =>
+      l.length === 4 && l.every((i) => i.state === 'up' && !before.some((b) => b.pid === i.pid))));
+    for (const b of before) assert.ok(isGone(b.pid!), `the old ${b.name} (pid ${b.pid}) was stopped`);
+    assert.deepEqual([...running(APP).entries()].sort(), after.map((i) => [i.name, [i.pid]]), 'one process per instance');
+  });
+
+  it('stops every instance when no agent comes back within the window', async () => {
+    const pids = [...running(APP).values()].flat();
+    assert.equal(pids.length, 4);
+    await cluster.agents.get(AGENT.id)!.kill('SIGKILL');
+    await waitFor('every instance process gone', () => pids.every(isGone), 15_000, 100);
+    assert.equal(running(APP).size, 0);
+  });
+});
