@@ -162,7 +162,10 @@ export class ControlPlane {
     election.on('deposed', () => void loop.stop());
     election.start();
 
-    if (security) await writeLocalOperatorCredential(security, address, logger);
+    if (security) {
+      await writeLocalOperatorCredential(security, address, logger);
+      if (advertised !== address) await writeLocalOperatorCredential(security, advertised, logger);
+    }
     logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
     return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, leases, dialer, logger);
   }

@@ -65,6 +65,8 @@ export interface AgentSpec {
   args?: string[];
   /** `--server` (default: the first control plane). */
   server?: string;
+  /** Instead of `agent start`, e.g. `['agent', 'join', '--token', T]`. */
+  command?: string[];
 }
 
 export class TestCluster {
@@ -76,12 +78,15 @@ export class TestCluster {
 
   /** The address of each control plane started, in order. */
   readonly servers: string[] = [];
+  /** More `control-plane start` flags for every replica (e.g. `--tls`). */
+  controlPlaneArgs: string[] = [];
 
   /** etcd + `replicas` control planes (default 1) + the given agents, all registered. */
-  static async start(opts: { agents?: AgentSpec[]; agentTtl?: number; replicas?: number } = {}): Promise<TestCluster> {
+  static async start(opts: { agents?: AgentSpec[]; agentTtl?: number; replicas?: number; controlPlaneArgs?: string[] } = {}): Promise<TestCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-e2e-'));
     const etcd = await startEtcd(path.join(dir, 'etcd'), { log: path.join(dir, 'etcd.log') });
     const cluster = new TestCluster(dir, etcd, `127.0.0.1:${await freePort()}`, opts.agentTtl ?? 2);
+    cluster.controlPlaneArgs = opts.controlPlaneArgs ?? [];
     try {
       await cluster.startControlPlane();
       for (let i = 1; i < (opts.replicas ?? 1); i++) await cluster.startControlPlane(`127.0.0.1:${await freePort()}`);
@@ -106,16 +111,18 @@ export class TestCluster {
   }
 
   /** Starts a control-plane replica on `this.server` (or a new address) and waits until it answers. */
-  async startControlPlane(listen = this.server): Promise<Daemon> {
+  async startControlPlane(listen = this.server, extraArgs: string[] = []): Promise<Daemon> {
     const daemon = this.spawnDaemon(`control-plane-${this.controlPlanes.length + 1}`, [
       'control-plane', 'start',
       '--etcd', this.etcd.url,
       '--listen', listen,
       '--data-dir', path.join(this.dir, 'control-plane'),
       '--agent-ttl', String(this.agentTtl),
+      ...this.controlPlaneArgs,
+      ...extraArgs,
     ]);
     this.controlPlanes.push(daemon);
-    if (!this.servers.includes(listen)) this.servers.push(listen);
+    if (!this.servers.includes(listen) && extraArgs.length === 0) this.servers.push(listen);
     await waitFor(`control plane on ${listen} to answer`, async () => {
       if (!daemon.running) throw new Error(`control plane exited; see ${daemon.log}`);
       return (await this.cli(['apps', '--json'], { server: listen })).code === 0;
@@ -127,7 +134,7 @@ export class TestCluster {
     const base = this.nextPortBase;
     this.nextPortBase += 100;
     const args = [
-      'agent', 'start',
+      ...(spec.command ?? ['agent', 'start']),
       '--server', spec.server ?? this.server,
       '--name', spec.id,
       '--data-dir', path.join(this.dir, spec.id),
