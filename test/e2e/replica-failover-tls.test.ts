@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { freePort } from '../../lib/free-port';
 import { pidsMatching, TestCluster, type PsInstance } from '../helpers/test-cluster';
@@ -58,6 +59,19 @@ describe('control-plane replica failover over TLS', { timeout: 180_000 }, () => 
     assert.equal(viaList.code, 0, viaList.stderr);
     const agents = (JSON.parse(viaList.stdout) as { agents: Array<{ id: string; state: string }> }).agents;
     assert.deepEqual(agents.map((x) => `${x.id}:${x.state}`).sort(), ['tls-1:ready', 'tls-2:ready']);
+  });
+
+  it('logs in through a replica list with the first replica dead, for every replica', async () => {
+    const res = await cluster.cli(['operators:token', '--json'], { server: b });
+    assert.equal(res.code, 0, res.stderr);
+    const operator = JSON.parse(res.stdout) as { token: string; caHash: string };
+    const home = path.join(cluster.dir, 'other-operator');
+    const login = await cluster.cli(['login', '--server', list, '--token', operator.token, '--ca-hash', operator.caHash, '--name', 'ops-elsewhere'], { home });
+    assert.equal(login.code, 0, login.stderr);
+    const saved = JSON.parse(fs.readFileSync(path.join(home, 'credentials.json'), 'utf8')) as { servers: Record<string, unknown> };
+    assert.ok(saved.servers[a] && saved.servers[b], Object.keys(saved.servers).join(' '));
+    const apps = await cluster.cli(['apps', '--json'], { server: list, home });
+    assert.equal(apps.code, 0, apps.stderr);
   });
 
   it('refuses to start an agent given a replica of another cluster', async () => {

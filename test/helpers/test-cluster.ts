@@ -160,13 +160,13 @@ export class TestCluster {
   }
 
   /** Runs the `cluster` binary; never throws on a non-zero exit. */
-  cli(args: string[], opts: { server?: string; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  cli(args: string[], opts: { server?: string; input?: string; timeoutMs?: number; home?: string } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
       const child = execFile(
         process.execPath,
         [CLI, ...args],
         {
-          env: { ...process.env, CLUSTER_HOME: path.join(this.dir, 'home'), CLUSTER_SERVER: opts.server ?? this.server, NO_COLOR: '1' },
+          env: { ...process.env, CLUSTER_HOME: opts.home ?? path.join(this.dir, 'home'), CLUSTER_SERVER: opts.server ?? this.server, NO_COLOR: '1' },
           timeout: opts.timeoutMs ?? 60_000,
           maxBuffer: 64 * 1024 * 1024,
         },
