@@ -41,6 +41,12 @@ describe('control-plane replica failover over TLS', { timeout: 180_000 }, () => 
     await cluster?.stop();
   });
 
+  it('prints every replica in the join command', async () => {
+    const { command } = await cluster.cliJson<{ command: string }>(['agents:token']);
+    const listed = /--server (\S+)/.exec(command)?.[1]?.split(',').sort();
+    assert.deepEqual(listed, [a, b].sort());
+  });
+
   it('keeps every agent and process when the replica they use is killed', async () => {
     const expected = new Map((await cluster.ps('shop')).map((i) => [i.name, `${i.host}/${i.pid}`]));
     const pidsBefore = pidsMatching(marker).sort();

@@ -82,6 +82,11 @@ describe('control-plane replica failover', { timeout: 180_000 }, () => {
     const { agents } = await cluster.cliJson<{ agents: Array<{ id: string; state: string }> }>(['agents', '--server', b]);
     assert.deepEqual(agents.map((x) => `${x.id}:${x.state}`).sort(), ['both-1:ready', 'both-2:ready', 'only-a:ready']);
     assert.deepEqual(pidsMatching(marker).sort(), pidsBefore, 'no process was restarted or added');
+    for (const [id, daemon] of cluster.agents) {
+      const log = fs.readFileSync(daemon.log, 'utf8');
+      assert.ok(!log.includes('lease lost'), `${id} lost its lease`);
+      assert.ok(log.includes('control-plane replica unreachable: switching'), `${id} switched replicas`);
+    }
   });
 
   it('the CLI skips a dead replica in --server', async () => {
