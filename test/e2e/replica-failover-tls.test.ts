@@ -72,7 +72,7 @@ describe('control-plane replica failover over TLS', { timeout: 180_000 }, () => 
     assert.equal(res.code, 0, res.stderr);
     const operator = JSON.parse(res.stdout) as { token: string; caHash: string };
     const home = path.join(cluster.dir, 'other-operator');
-    const login = await cluster.cli(['login', '--server', list, '--token', operator.token, '--ca-hash', operator.caHash, '--name', 'ops-elsewhere'], { home });
+    const login = await cluster.cli(['login', '--server', list, '--token', operator.token, '--ca-hash', operator.caHash, '--name', 'ops@elsewhere'], { home });
     assert.equal(login.code, 0, login.stderr);
     const saved = JSON.parse(fs.readFileSync(path.join(home, 'credentials.json'), 'utf8')) as { servers: Record<string, unknown> };
     assert.ok(saved.servers[a] && saved.servers[b], Object.keys(saved.servers).join(' '));
