@@ -9,6 +9,7 @@ import { DEFAULT_SERVER } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
 import { positiveInt } from '../parse';
+import { VERSION } from '../version';
 import { serverEntryProblem } from '../../lib/server-list';
 
 export function registerControlPlane(program: Command): void {
@@ -38,6 +39,7 @@ export function registerControlPlane(program: Command): void {
           etcd,
           listen: opts.listen,
           advertise: opts.advertise,
+          version: VERSION,
           dataDir: path.resolve(opts.dataDir),
           prefix: opts.prefix,
           agentTtlSeconds: positiveInt(opts.agentTtl, '--agent-ttl'),
