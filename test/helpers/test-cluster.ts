@@ -110,7 +110,11 @@ export class TestCluster {
     return new Daemon(name, child, log);
   }
 
-  /** Starts a control-plane replica on `this.server` (or a new address) and waits until it answers. */
+  /**
+   * Starts a control-plane replica on `this.server` (or a new address) and waits until it
+   * answers. With `extraArgs` (e.g. another `--prefix`: another cluster) it is not counted
+   * in `servers`.
+   */
   async startControlPlane(listen = this.server, extraArgs: string[] = []): Promise<Daemon> {
     const daemon = this.spawnDaemon(`control-plane-${this.controlPlanes.length + 1}`, [
       'control-plane', 'start',
