@@ -58,17 +58,24 @@ export async function connectAny(servers: readonly string[]): Promise<ReplicaCon
   }
   const fallback = servers.map((s) => credentialFor(s)).find((c) => c);
   const set = new ServerSet<ClusterApiClient>(servers, (address) => connect(address, fallback));
+  let answered = false;
   for (const address of servers) {
     set.prefer(address);
     try {
       const reply = await callUnary(set.current, 'ListReplicas', {}, PROBE_TIMEOUT_MS);
       set.learn(reply.replicas.map((r) => r.address).filter((a) => a), servers);
+      answered = true;
       break;
     } catch (err) {
       // Unreachable: try the next. Anything else (an older control plane, no credential): it answered.
-      if (!isReplicaFailure(err)) break;
+      if (!isReplicaFailure(err)) {
+        answered = true;
+        break;
+      }
     }
   }
+  // None answered: the command's own call reports on the first, as the user listed them.
+  if (!answered) set.prefer(servers[0]!);
   return {
     api: retryingProxy(set),
     get server() {

@@ -15,7 +15,6 @@ import { LeaseKeeper } from './etcd/lease-keeper';
 import { ReplicaRegistry } from './replicas/registry';
 import { advertisedAddress } from './replicas/advertise';
 import { listReplicasHandler } from './replicas/list-replicas';
-import { VERSION } from '../cli/version';
 import { LeaderElection } from './leader/election';
 import { SchedulerLoop } from './leader/scheduler-loop';
 import { AssignmentHub } from './agents/assignment-hub';
@@ -46,6 +45,8 @@ export interface ControlPlaneOptions {
    * or the first non-internal interface address when listening on a wildcard address.
    */
   advertise?: string;
+  /** This build's version, shown in the replica set. */
+  version?: string;
   /** TTL of this replica's entry in the replica set (seconds; default 5). */
   replicaTtlSeconds?: number;
   dataDir: string;
@@ -152,7 +153,7 @@ export class ControlPlane {
     let advertised: string;
     try {
       advertised = advertisedAddress(opts.listen, port, opts.advertise);
-      replicas = await ReplicaRegistry.start(client, keys, { address: advertised, version: VERSION, ttlSeconds: opts.replicaTtlSeconds, logger });
+      replicas = await ReplicaRegistry.start(client, keys, { address: advertised, version: opts.version ?? '', ttlSeconds: opts.replicaTtlSeconds, logger });
     } catch (err) {
       server.forceShutdown();
       await view.close();
@@ -169,7 +170,10 @@ export class ControlPlane {
     election.on('deposed', () => void loop.stop());
     election.start();
 
-    if (security) await writeLocalOperatorCredential(security, address, logger);
+    if (security) {
+      await writeLocalOperatorCredential(security, address, logger);
+      if (advertised !== address) await writeLocalOperatorCredential(security, advertised, logger);
+    }
     logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
     return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, leases, dialer, logger, ctx.slugs);
   }

@@ -67,6 +67,8 @@ export class ControlPlaneLink extends EventEmitter<{
   private clusterId = '';
   private lastRefresh = 0;
   private lastSaved = '';
+  /** Replicas whose cluster id was checked (a foreign one is never registered with). */
+  private readonly verified = new Set<string>();
   private failuresInRow = 0;
 
   constructor(
@@ -151,6 +153,7 @@ export class ControlPlaneLink extends EventEmitter<{
     if (this.state === 'closed') return;
     let retrySoon = false;
     try {
+      if (!this.verified.has(this.currentServer)) await this.refreshReplicas(true);
       if (this.state === 'connecting') await this.register();
       else await this.heartbeat();
       this.failuresInRow = 0;
@@ -219,15 +222,22 @@ export class ControlPlaneLink extends EventEmitter<{
     if (!reply.alive) this.leaseLost();
   }
 
-  /** Learns the replica set from the current replica and remembers it in the data dir. */
-  private async refreshReplicas(): Promise<void> {
+  /**
+   * Learns the replica set from the current replica and remembers it in the data dir; checks
+   * that the replica belongs to this agent's cluster. `first`: the replica was never checked,
+   * so an unreachable one is reported (to switch) rather than left to the heartbeat.
+   */
+  private async refreshReplicas(first = false): Promise<void> {
     this.lastRefresh = Date.now();
+    const server = this.currentServer;
     let reply;
     try {
       reply = await callUnary(this.client, 'ListReplicas', {}, this.deadlineMs());
     } catch (err) {
+      if (first && isReplicaFailure(err)) throw err;
       // An older control plane without ListReplicas, or a blip: the heartbeat decides about failover.
       this.logger.debug({ err: (err as Error).message }, 'could not list the control-plane replicas');
+      if (!isReplicaFailure(err)) this.verified.add(server);
       return;
     }
     if (reply.cluster_id) {
@@ -236,6 +246,7 @@ export class ControlPlaneLink extends EventEmitter<{
       }
       this.clusterId = reply.cluster_id;
     }
+    this.verified.add(server);
     const reported = reply.replicas.map((r) => r.address).filter((a) => a);
     if (reported.length === 0) return;
     if (this.servers.learn(reported, this.given)) {

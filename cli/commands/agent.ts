@@ -7,7 +7,7 @@ import { parsePortRange } from '../../agent/supervisor/ports';
 import { loadCredentials, loadJoinInfo, saveCredentials, saveJoinInfo } from '../../agent/tls/agent-credentials';
 import { runUntilSignalled } from '../../lib/daemon';
 import { joinAny } from '../../lib/join';
-import { parseServerList } from '../../lib/server-list';
+import { parseServerList, serverEntryProblem } from '../../lib/server-list';
 import { forgetReplicas } from '../../agent/link/replica-memory';
 import { ForeignClusterError } from '../../agent/link/replica-check';
 import { createLogger } from '../../lib/log';
@@ -80,6 +80,8 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   }
   const server = serverFlag ?? joined?.server ?? resolveServer(undefined);
   parseServerList(server); // a malformed entry is named before anything starts
+  const advertiseProblem = opts.advertise !== undefined ? serverEntryProblem(opts.advertise) : undefined;
+  if (advertiseProblem) throw new UserError(`--advertise: ${advertiseProblem}`);
   const logger = createLogger('agent');
   const running = await Agent.start({
     server,

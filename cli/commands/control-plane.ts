@@ -9,6 +9,8 @@ import { DEFAULT_SERVER } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
 import { positiveInt } from '../parse';
+import { VERSION } from '../version';
+import { serverEntryProblem } from '../../lib/server-list';
 
 export function registerControlPlane(program: Command): void {
   const cp = program.command('control-plane').description('control-plane daemon');
@@ -28,11 +30,16 @@ export function registerControlPlane(program: Command): void {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
         if (opts.tls && opts.insecure) throw new UserError('--tls and --insecure contradict each other');
+        if (opts.advertise !== undefined) {
+          const problem = serverEntryProblem(opts.advertise);
+          if (problem) throw new UserError(`--advertise: ${problem}`);
+        }
         const logger = createLogger('control-plane');
         const plane = await ControlPlane.start({
           etcd,
           listen: opts.listen,
           advertise: opts.advertise,
+          version: VERSION,
           dataDir: path.resolve(opts.dataDir),
           prefix: opts.prefix,
           agentTtlSeconds: positiveInt(opts.agentTtl, '--agent-ttl'),

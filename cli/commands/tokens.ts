@@ -4,12 +4,27 @@ import { callUnary } from '../../lib/grpc-call';
 import { printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { collectLabel } from '../parse';
+import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 
 /** "90s", "15m", "1h", "2d" → seconds. */
 export function parseDuration(text: string): number {
   const m = /^(\d+)(s|m|h|d)?$/.exec(text.trim());
   if (!m) throw new UserError(`--ttl ${text}: expected a duration like 30m, 1h or 2d`);
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+}
+
+/**
+ * The --server list to print with a token: every replica as it advertises itself (what
+ * another machine can dial), else the address this command used.
+ */
+async function replicaList(api: ClusterApiClient, server: string): Promise<string> {
+  try {
+    const reply = await callUnary(api, 'ListReplicas', {}, 3_000);
+    const addresses = reply.replicas.map((r) => r.address).filter((a) => a);
+    return addresses.length > 0 ? addresses.join(',') : server;
+  } catch {
+    return server; // an older control plane
+  }
 }
 
 export function registerTokens(program: Command): void {
@@ -30,7 +45,7 @@ export function registerTokens(program: Command): void {
           labels: opts.label,
           datacenter: opts.datacenter ?? '',
         });
-        const command = `cluster agent join --server ${server} --token ${reply.token} --ca-hash ${reply.ca_hash}`;
+        const command = `cluster agent join --server ${await replicaList(api, server)} --token ${reply.token} --ca-hash ${reply.ca_hash}`;
         if (opts.json) return printJson({ token: reply.token, caHash: reply.ca_hash, expiresAt: new Date(reply.expires_at_ms).toISOString(), command });
         console.log(`Join token (valid until ${new Date(reply.expires_at_ms).toISOString()}, ${opts.uses} use${opts.uses === '1' ? '' : 's'}). On the new server run:\n\n  ${command}\n`);
         console.log('(`cluster agent install` with the same flags also sets it up as a system service.)');
@@ -45,7 +60,7 @@ export function registerTokens(program: Command): void {
     .action(async (opts: { ttl: string; json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api, server) => {
         const reply = await callUnary(api, 'CreateToken', { kind: 'operator', ttl_seconds: parseDuration(opts.ttl), uses: 1 });
-        const command = `cluster login --server ${server} --token ${reply.token} --ca-hash ${reply.ca_hash}`;
+        const command = `cluster login --server ${await replicaList(api, server)} --token ${reply.token} --ca-hash ${reply.ca_hash}`;
         if (opts.json) return printJson({ token: reply.token, caHash: reply.ca_hash, expiresAt: new Date(reply.expires_at_ms).toISOString(), command });
         console.log(`Login token (valid until ${new Date(reply.expires_at_ms).toISOString()}, once). On the other machine run:\n\n  ${command}\n`);
       }),

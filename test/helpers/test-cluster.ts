@@ -67,6 +67,8 @@ export interface AgentSpec {
   server?: string;
   /** Another build's CLI entry point (an upgrade); default: this build's. */
   cli?: string;
+  /** Instead of `agent start`, e.g. `['agent', 'join', '--token', T]`. */
+  command?: string[];
 }
 
 export class TestCluster {
@@ -78,12 +80,15 @@ export class TestCluster {
 
   /** The address of each control plane started, in order. */
   readonly servers: string[] = [];
+  /** More `control-plane start` flags for every replica (e.g. `--tls`). */
+  controlPlaneArgs: string[] = [];
 
   /** etcd + `replicas` control planes (default 1) + the given agents, all registered. */
-  static async start(opts: { agents?: AgentSpec[]; agentTtl?: number; replicas?: number } = {}): Promise<TestCluster> {
+  static async start(opts: { agents?: AgentSpec[]; agentTtl?: number; replicas?: number; controlPlaneArgs?: string[] } = {}): Promise<TestCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-e2e-'));
     const etcd = await startEtcd(path.join(dir, 'etcd'), { log: path.join(dir, 'etcd.log') });
     const cluster = new TestCluster(dir, etcd, `127.0.0.1:${await freePort()}`, opts.agentTtl ?? 2);
+    cluster.controlPlaneArgs = opts.controlPlaneArgs ?? [];
     try {
       await cluster.startControlPlane();
       for (let i = 1; i < (opts.replicas ?? 1); i++) await cluster.startControlPlane(`127.0.0.1:${await freePort()}`);
@@ -112,17 +117,23 @@ export class TestCluster {
     return path.join(this.dir, `control-plane-${listen.replace(/[^0-9a-z]+/gi, '-')}`);
   }
 
-  /** Starts a control-plane replica on `this.server` (or a new address) and waits until it answers. */
-  async startControlPlane(listen = this.server): Promise<Daemon> {
+  /**
+   * Starts a control-plane replica on `this.server` (or a new address) and waits until it
+   * answers. With `extraArgs` (e.g. another `--prefix`: another cluster) it is not counted
+   * in `servers`.
+   */
+  async startControlPlane(listen = this.server, extraArgs: string[] = []): Promise<Daemon> {
     const daemon = this.spawnDaemon(`control-plane-${this.controlPlanes.length + 1}`, [
       'control-plane', 'start',
       '--etcd', this.etcd.url,
       '--listen', listen,
       '--data-dir', this.controlPlaneDataDir(listen),
       '--agent-ttl', String(this.agentTtl),
+      ...this.controlPlaneArgs,
+      ...extraArgs,
     ]);
     this.controlPlanes.push(daemon);
-    if (!this.servers.includes(listen)) this.servers.push(listen);
+    if (!this.servers.includes(listen) && extraArgs.length === 0) this.servers.push(listen);
     await waitFor(`control plane on ${listen} to answer`, async () => {
       if (!daemon.running) throw new Error(`control plane exited; see ${daemon.log}`);
       return (await this.cli(['apps', '--json'], { server: listen })).code === 0;
@@ -134,7 +145,7 @@ export class TestCluster {
     const base = this.nextPortBase;
     this.nextPortBase += 100;
     const args = [
-      'agent', 'start',
+      ...(spec.command ?? ['agent', 'start']),
       '--server', spec.server ?? this.server,
       '--name', spec.id,
       '--data-dir', path.join(this.dir, spec.id),
@@ -160,13 +171,13 @@ export class TestCluster {
   }
 
   /** Runs the `cluster` binary; never throws on a non-zero exit. */
-  cli(args: string[], opts: { server?: string; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  cli(args: string[], opts: { server?: string; input?: string; timeoutMs?: number; home?: string } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
       const child = execFile(
         process.execPath,
         [CLI, ...args],
         {
-          env: { ...process.env, CLUSTER_HOME: path.join(this.dir, 'home'), CLUSTER_SERVER: opts.server ?? this.server, NO_COLOR: '1' },
+          env: { ...process.env, CLUSTER_HOME: opts.home ?? path.join(this.dir, 'home'), CLUSTER_SERVER: opts.server ?? this.server, NO_COLOR: '1' },
           timeout: opts.timeoutMs ?? 60_000,
           maxBuffer: 64 * 1024 * 1024,
         },
