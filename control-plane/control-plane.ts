@@ -4,7 +4,9 @@
  */
 import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient } from './etcd/client';
+import { EtcdHealth } from './etcd/health';
 import type { Logger } from '../lib/log';
 import { agentProto, apiProto, bootstrapProto, CHANNEL_OPTIONS } from '../proto/load';
 import { Keys } from './keys';
@@ -70,12 +72,13 @@ export class ControlPlane {
     private readonly loop: SchedulerLoop,
     private readonly leases: LeaseKeeper,
     private readonly dialer: AgentDialer,
+    private readonly health: EtcdHealth,
     private readonly logger: Logger,
   ) {}
 
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const logger = opts.logger;
-    const client = new Etcd3({ hosts: opts.etcd, dialTimeout: 3_000 });
+    const client = createEtcdClient(opts.etcd);
     const keys = new Keys(opts.prefix);
     try {
       // Fail fast with a clear message when etcd is not there.
@@ -85,6 +88,8 @@ export class ControlPlane {
       throw new Error(`cannot reach etcd at ${opts.etcd.join(',')}: ${(err as Error).message}`);
     }
     const view = await ClusterView.open(client, keys, logger);
+    const health = new EtcdHealth(client, keys.leader(), logger);
+    health.start();
     const leases = new LeaseKeeper(client, logger);
     const ttl = opts.agentTtlSeconds ?? 4;
     const ctx: ApiContext = {
@@ -95,6 +100,7 @@ export class ControlPlane {
       store: new AppStore(client, keys, opts.maxPerType),
       slugs: new SlugStore(opts.dataDir),
       heartbeats: new Map(),
+      health,
     };
     const hub = new AssignmentHub(view.assignments, keys);
     const useTls = opts.tls ?? !isLoopback(opts.listen);
@@ -122,6 +128,7 @@ export class ControlPlane {
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(opts.listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
     ).catch(async (err: Error) => {
+      health.close();
       await view.close();
       client.close();
       throw new Error(`cannot listen on ${opts.listen}: ${err.message}`);
@@ -137,7 +144,7 @@ export class ControlPlane {
 
     if (security) await writeLocalOperatorCredential(security, address, logger);
     logger.info({ address, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
-    return new ControlPlane(address, server, client, view, election, loop, leases, dialer, logger);
+    return new ControlPlane(address, server, client, view, election, loop, leases, dialer, health, logger);
   }
 
   get isLeader(): boolean {
@@ -148,6 +155,7 @@ export class ControlPlane {
   close(): Promise<void> {
     this.closing ??= (async () => {
       const steps: Array<[string, () => Promise<void> | void]> = [
+        ['stop probing etcd', () => this.health.close()],
         ['stop scheduling', () => this.loop.stop()],
         ['step down', () => this.election.close()],
         ['stop serving', () => new Promise<void>((resolve) => {

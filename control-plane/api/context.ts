@@ -6,6 +6,7 @@ import type { AppStore } from '../state/app-store';
 import type { ClusterView } from '../state/cluster-view';
 import type { SlugStore } from '../slugs/slug-store';
 import type { Security } from '../security/security';
+import type { EtcdHealth } from '../etcd/health';
 
 export interface ApiContext {
   client: Etcd3;
@@ -18,4 +19,6 @@ export interface ApiContext {
   heartbeats: Map<string, number>;
   /** TLS material and join tokens; undefined when the control plane runs without TLS. */
   security?: Security;
+  /** Whether etcd answers lately: listings say when they show an old view. */
+  health: EtcdHealth;
 }

@@ -73,9 +73,9 @@ export class TestCluster {
   private constructor(readonly dir: string, readonly etcd: EtcdServer, public server: string, readonly agentTtl: number) {}
 
   /** etcd + one control plane + the given agents, all registered. */
-  static async start(opts: { agents?: AgentSpec[]; agentTtl?: number } = {}): Promise<TestCluster> {
+  static async start(opts: { agents?: AgentSpec[]; agentTtl?: number; etcdMembers?: number } = {}): Promise<TestCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-e2e-'));
-    const etcd = await startEtcd(path.join(dir, 'etcd'), { log: path.join(dir, 'etcd.log') });
+    const etcd = await startEtcd(path.join(dir, 'etcd'), { log: path.join(dir, 'etcd.log'), members: opts.etcdMembers });
     const cluster = new TestCluster(dir, etcd, `127.0.0.1:${await freePort()}`, opts.agentTtl ?? 2);
     try {
       await cluster.startControlPlane();
@@ -103,7 +103,7 @@ export class TestCluster {
   async startControlPlane(listen = this.server): Promise<Daemon> {
     const daemon = this.spawnDaemon(`control-plane-${this.controlPlanes.length + 1}`, [
       'control-plane', 'start',
-      '--etcd', this.etcd.url,
+      '--etcd', this.etcd.urls.join(','),
       '--listen', listen,
       '--data-dir', path.join(this.dir, 'control-plane'),
       '--agent-ttl', String(this.agentTtl),

@@ -1,0 +1,26 @@
+/** Tells an etcd outage (unreachable, paused, no quorum) from a request etcd refused. */
+import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
+import { isBrokenCircuitError } from 'cockatiel';
+import { EtcdUnavailableError } from '../errors';
+
+/** The reason of an outage in a few words, without gRPC codes or client internals. */
+function shortReason(err: Error): string {
+  if (isBrokenCircuitError(err)) return 'it did not answer the last requests';
+  if (err instanceof GRPCDeadlineExceededError) return 'no answer in time';
+  const text = err.message.replace(/^\d+ [A-Z_]+: /, '');
+  const refused = /ECONNREFUSED/.exec(text);
+  if (refused) return 'connection refused';
+  if (/no leader|request timed out|leader changed/i.test(text)) return 'etcd has no quorum';
+  const first = text.split(/\. |\n/)[0] ?? text;
+  return first.length > 100 ? `${first.slice(0, 100)}…` : first;
+}
+
+/** An EtcdUnavailableError for `err` when it means etcd could not be reached; undefined otherwise. */
+export function asEtcdOutage(err: unknown): EtcdUnavailableError | undefined {
+  if (err instanceof EtcdUnavailableError) return err;
+  if (!(err instanceof Error)) return undefined;
+  if (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError || isBrokenCircuitError(err)) {
+    return new EtcdUnavailableError(shortReason(err), { cause: err });
+  }
+  return undefined;
+}

@@ -1,0 +1,108 @@
+/**
+ * etcd outages end to end, against a real etcd that is killed and started again on the same
+ * ports and data: the CLI says etcd is unreachable (exit 2), agents keep their instances, the
+ * control plane's memory stays bounded, everything works again within 5 s of etcd's return,
+ * and SIGTERM ends a control plane within 5 s while etcd is down.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { TestCluster } from '../helpers/test-cluster';
+import { isGone } from '../helpers/processes';
+import { waitFor } from '../helpers/wait-for';
+
+const LOOP = `trap 'exit 0' TERM
+while true; do sleep 1 & wait $!; done
+`;
+const OUTAGE_MS = Number(process.env.ETCD_OUTAGE_MS ?? 10_000);
+const UNREACHABLE = /^error: etcd is unreachable from the control plane \(.+\)/m;
+
+function rssKb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
+
+describe('etcd outage', { timeout: 180_000 }, () => {
+  let cluster: TestCluster;
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'a1' }, { id: 'a2' }] });
+    await cluster.deployApp('shop', cluster.appDir('shop', { Procfile: 'worker: sh loop.sh\n', 'loop.sh': LOOP }));
+    await cluster.ok(['scale', 'worker=4', '-a', 'shop', '--wait']);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('answers "etcd is unreachable" with exit 2, keeps instances and memory, and recovers within 5 s', async () => {
+    const plane = cluster.controlPlanes[0]!;
+    const before = await cluster.ps('shop');
+    const pids = before.map((i) => i.pid!);
+    assert.equal(pids.length, 4);
+    // Settle, then take the baseline.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const rssBefore = rssKb(plane.pid);
+
+    const etcd = cluster.etcd.members[0]!;
+    await etcd.kill('SIGKILL');
+    const downAt = Date.now();
+    let rssMax = rssBefore;
+    let checked = false;
+    while (Date.now() - downAt < OUTAGE_MS) {
+      rssMax = Math.max(rssMax, rssKb(plane.pid));
+      if (!checked && Date.now() - downAt > 4_000) {
+        for (const args of [['ps', '-a', 'shop'], ['scale', 'worker=5', '-a', 'shop'], ['apps'], ['agents']]) {
+          const started = Date.now();
+          const res = await cluster.cli(args);
+          assert.equal(res.code, 2, `cluster ${args.join(' ')} during the outage: ${res.stderr}`);
+          assert.match(res.stderr, UNREACHABLE, `cluster ${args.join(' ')}`);
+          assert.doesNotMatch(res.stderr, /circuit|breaker/i);
+          assert.ok(Date.now() - started < 6_000, `cluster ${args.join(' ')} answered within 6 s`);
+        }
+        // Listings show the last known view, marked as such.
+        const ps = await cluster.cli(['ps', '-a', 'shop', '--json']);
+        assert.equal(ps.code, 2);
+        const view = JSON.parse(ps.stdout) as { instances: Array<{ state: string }>; stale: { ageMs: number; reason: string } | null };
+        assert.equal(view.instances.length, 4);
+        assert.ok(view.instances.every((i) => i.state === 'unknown'), 'no state is claimed from an old view');
+        assert.match(view.stale?.reason ?? '', /etcd is unreachable/);
+        const agents = await cluster.cli(['agents', '--json']);
+        assert.equal(agents.code, 2);
+        assert.ok((JSON.parse(agents.stdout) as { stale: { ageMs: number } | null }).stale!.ageMs >= 3_000);
+        checked = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.ok(checked);
+    for (const pid of pids) assert.ok(!isGone(pid), `instance ${pid} kept running through the outage`);
+    assert.ok(plane.running, 'the control plane is still running');
+    const rssDuring = rssMax;
+
+    etcd.spawn();
+    const backAt = Date.now();
+    await waitFor('ps to answer again', async () => (await cluster.cli(['ps', '-a', 'shop', '--json'])).code === 0, 5_000, 100);
+    await waitFor('scale to work again', async () => (await cluster.cli(['scale', 'worker=4', '-a', 'shop'])).code === 0, 5_000 - (Date.now() - backAt), 100);
+    const recoveredMs = Date.now() - backAt;
+    const after = await cluster.waitForPs('shop', 'all 4 workers up', (l) => l.length === 4 && l.every((i) => i.state === 'up'), 10_000);
+    assert.deepEqual(after.map((i) => i.pid).sort(), [...pids].sort(), 'the same processes, none restarted');
+    const rssAfter = rssKb(plane.pid);
+    process.stderr.write(`# outage ${OUTAGE_MS} ms: rss before ${rssBefore} kB, max during ${rssDuring} kB, after ${rssAfter} kB; recovered in ${recoveredMs} ms\n`);
+    assert.ok(rssDuring / rssBefore < 1.5, `memory bounded during the outage: ${rssBefore} → ${rssDuring} kB`);
+  });
+
+  it('ends a control plane on SIGTERM within 5 s while etcd is down', async () => {
+    const etcd = cluster.etcd.members[0]!;
+    await etcd.kill('SIGSTOP');
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const plane = cluster.controlPlanes[0]!;
+      const started = Date.now();
+      plane.child.kill('SIGTERM');
+      const exit = await Promise.race([plane.exited, new Promise<undefined>((resolve) => setTimeout(resolve, 5_000))]);
+      assert.ok(exit, `control plane still running ${Date.now() - started} ms after SIGTERM`);
+    } finally {
+      await etcd.kill('SIGCONT');
+    }
+  });
+});
