@@ -60,6 +60,26 @@ export function isLoopback(listen: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
+/** The longest close() takes (SIGTERM must end a replica within 5 s). */
+const CLOSE_BUDGET_MS = 3_500;
+/** The longest one step of close() may take. */
+const STEP_BUDGET_MS = 1_500;
+
+/** Resolves with `work`, or rejects once `ms` have passed (the work carries on unobserved). */
+async function within(ms: number, work: Promise<void> | void, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms; going on without it`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class ControlPlane {
   private closing?: Promise<void>;
 
@@ -151,15 +171,20 @@ export class ControlPlane {
     return this.election.state === 'leader';
   }
 
-  /** Stops serving, steps down and disconnects; idempotent, runs every step even if one fails. */
+  /**
+   * Stops serving, steps down and disconnects; idempotent, runs every step even if one fails.
+   * Bounded: with etcd unreachable, a step that needs it (stepping down revokes a lease) gives
+   * up after its share of CLOSE_BUDGET_MS, so SIGTERM ends the process within 5 s in any state.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      const deadline = Date.now() + CLOSE_BUDGET_MS;
       const steps: Array<[string, () => Promise<void> | void]> = [
         ['stop probing etcd', () => this.health.close()],
         ['stop scheduling', () => this.loop.stop()],
         ['step down', () => this.election.close()],
         ['stop serving', () => new Promise<void>((resolve) => {
-          const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2_000);
+          const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 1_000);
           this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
         })],
         ['close lease keeper', () => this.leases.close()],
@@ -169,7 +194,7 @@ export class ControlPlane {
       ];
       for (const [name, step] of steps) {
         try {
-          await step();
+          await within(Math.max(100, Math.min(STEP_BUDGET_MS, deadline - Date.now())), step(), name);
         } catch (err) {
           this.logger.warn({ err, step: name }, 'shutdown step failed');
         }

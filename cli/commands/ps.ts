@@ -17,7 +17,7 @@ export function registerPs(program: Command): void {
         const app = resolveApp(opts.app);
         const ps = await callUnary(api, 'Ps', { app });
         if (opts.json) {
-          return printJson({
+          printJson({
             app: ps.app,
             instances: ps.instances.map((i) => ({
               name: i.name,

@@ -3,9 +3,18 @@ import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import { isBrokenCircuitError } from 'cockatiel';
 import { EtcdUnavailableError } from '../errors';
 
+// A call refused by the client's breaker (etcd/client.ts) says only that earlier calls failed:
+// report why they failed (the process talks to one etcd cluster).
+let lastReason = 'it did not answer the last requests';
+
 /** The reason of an outage in a few words, without gRPC codes or client internals. */
 function shortReason(err: Error): string {
-  if (isBrokenCircuitError(err)) return 'it did not answer the last requests';
+  if (isBrokenCircuitError(err)) return lastReason;
+  lastReason = describe(err);
+  return lastReason;
+}
+
+function describe(err: Error): string {
   if (err instanceof GRPCDeadlineExceededError) return 'no answer in time';
   const text = err.message.replace(/^\d+ [A-Z_]+: /, '');
   const refused = /ECONNREFUSED/.exec(text);

@@ -58,11 +58,12 @@ describe('etcd outage', { timeout: 180_000 }, () => {
           assert.equal(res.code, 2, `cluster ${args.join(' ')} during the outage: ${res.stderr}`);
           assert.match(res.stderr, UNREACHABLE, `cluster ${args.join(' ')}`);
           assert.doesNotMatch(res.stderr, /circuit|breaker/i);
-          assert.ok(Date.now() - started < 6_000, `cluster ${args.join(' ')} answered within 6 s`);
+          // etcd calls give up after 4 s; the rest is the CLI starting on a busy machine.
+          assert.ok(Date.now() - started < 10_000, `cluster ${args.join(' ')} answered within 10 s`);
         }
         // Listings show the last known view, marked as such.
         const ps = await cluster.cli(['ps', '-a', 'shop', '--json']);
-        assert.equal(ps.code, 2);
+        assert.equal(ps.code, 2, `ps --json during the outage: ${ps.stdout} ${ps.stderr}`);
         const view = JSON.parse(ps.stdout) as { instances: Array<{ state: string }>; stale: { ageMs: number; reason: string } | null };
         assert.equal(view.instances.length, 4);
         assert.ok(view.instances.every((i) => i.state === 'unknown'), 'no state is claimed from an old view');
