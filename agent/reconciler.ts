@@ -54,9 +54,8 @@ function sameSpec(a: Assignment, b: Assignment): boolean {
   return (
     a.release === b.release &&
     a.slug === b.slug &&
-    a.command === b.command &&
-    a.restart_token === b.restart_token &&
-    JSON.stringify(a.env) === JSON.stringify(b.env)
+    // The release stands for its command and config: changing either makes a new release.
+    a.restart_token === b.restart_token
   );
 }
 
@@ -79,6 +78,7 @@ export class Reconciler {
     }
     for (const a of batch.upserts) this.desired.set(keyOf(a.app, a.instance), a);
     for (const r of batch.removes) this.desired.delete(keyOf(r.app, r.instance));
+    this.deps.releases.configs.retain(this.desired.values());
     const touched = new Set([...this.desired.keys(), ...this.slots.keys()]);
     for (const key of touched) this.kick(key);
   }
@@ -171,6 +171,9 @@ export class Reconciler {
     let port = 0;
     try {
       const cwd = await this.deps.releases.ensure(spec.slug);
+      const release = await this.deps.releases.configs.get(spec.app, spec.release, spec.slug);
+      const command = Object.hasOwn(release.processTypes, spec.type) ? release.processTypes[spec.type] : undefined;
+      if (command === undefined) throw new Error(`release v${spec.release} has no process type \`${spec.type}\``);
       port = await this.deps.ports.allocate();
       if (this.closed || this.wanted(key) !== spec) {
         this.deps.ports.release(port);
@@ -182,9 +185,9 @@ export class Reconciler {
           app: spec.app,
           instance: spec.instance,
           type: spec.type,
-          command: spec.command,
+          command,
           cwd,
-          env: buildEnv(spec, port, this.deps.agentId),
+          env: buildEnv(spec, release.env, port, this.deps.agentId),
           graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
         },
         {

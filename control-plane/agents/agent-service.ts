@@ -28,8 +28,6 @@ function toWire(a: Assignment): WireAssignment {
     type: a.type,
     release: a.release,
     slug: a.slug,
-    command: a.command,
-    env: a.env,
     restart_token: a.restartToken,
     grace_ms: a.graceMs,
   };
@@ -158,6 +156,17 @@ export function agentService(
         if (isLeaseGone(err)) return { lease_alive: false };
         throw err;
       }
+    }),
+
+    // Any agent may read any release: it runs whatever the scheduler assigns it.
+    GetRelease: unary(logger, async (req) => {
+      const problem = appNameProblem(req.app);
+      if (problem) throw new InvalidArgumentError(problem);
+      if (!(req.release > 0)) throw new InvalidArgumentError(`invalid release number ${req.release}`);
+      const app = ctx.view.appList().find((a) => a.name === req.app) ?? (await ctx.store.getApp(req.app));
+      const release = await ctx.view.release(app, req.release);
+      if (!release) throw new NotFoundError(`release v${req.release} of \`${req.app}\` does not exist`);
+      return { app: req.app, release: release.version, slug: release.slug, process_types: release.processTypes, env: release.env };
     }),
 
     FetchSlug: (call) => {

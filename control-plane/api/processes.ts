@@ -52,7 +52,7 @@ async function ps(ctx: ApiContext, name: string): Promise<PsReply> {
   }
   return {
     app: app.name,
-    instances: await listInstances(ctx, app.name, desired),
+    instances: await listInstances(ctx, app.name, desired, release?.processTypes ?? {}),
     formation: Object.entries(formation).map(([type, count]) => ({ type, count })),
   };
 }
@@ -69,7 +69,6 @@ function lastKnownPs(ctx: ApiContext, name: string, reason: string): PsReply | u
     name: a.instance,
     type: a.type,
     host: a.agentId,
-    command: a.command,
     release: a.release,
     state: 'unknown',
     reason: 'etcd cannot be read: placed here when last known',
@@ -91,6 +90,8 @@ async function listInstances(
   ctx: ApiContext,
   app: string,
   desired: Array<{ name: string; type: string }>,
+  /** The current release's commands by type (assignments name their release, not its command). */
+  commands: Record<string, string>,
 ): Promise<InstanceInfo[]> {
   const [statusValues, unplacedRaw] = await Promise.all([
     ctx.client.getAll().prefix(ctx.keys.statuses(app)).buffers(),
@@ -123,7 +124,7 @@ async function listInstances(
       name: a.instance,
       type: a.type,
       host: a.agentId,
-      command: a.command,
+      command: commands[a.type] ?? '',
       release: status?.release || a.release,
       state: status?.state ?? 'starting',
       pid: status?.pid ?? 0,
