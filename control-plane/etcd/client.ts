@@ -10,7 +10,7 @@
  * HTTP/2 keepalives notice a member that stopped answering, so watches and lease streams fail
  * over and come back with a short, capped backoff.
  */
-import { Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError, type IOptions } from 'etcd3';
+import { Etcd3, GRPCDeadlineExceededError, GRPCGenericError, GRPCUnavailableError, type IOptions } from 'etcd3';
 import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, ExponentialBackoff, handleWhen, noop, retry, type IBackoff } from 'cockatiel';
 
 /** Longest a unary etcd call may take; a stuck etcd answers within this, with an error. */
@@ -20,9 +20,14 @@ const HOST_RETRY_AFTER_MS = 1_000;
 /** Most a broken watch waits before it is tried again: watches resume within ~1 s of etcd's return. */
 const WATCH_MAX_BACKOFF_MS = 1_000;
 
-/** Errors that mean "this etcd member could not be reached or did not answer", not "your request is bad". */
+/**
+ * Errors that mean "this etcd member could not be reached or did not answer", not "your request
+ * is bad". A member without quorum may also answer UNKNOWN "context deadline exceeded" (its own
+ * wait for the raft leader ran out with the caller's deadline).
+ */
 export function isUnreachable(err: Error): boolean {
-  return err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError;
+  if (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError) return true;
+  return err instanceof GRPCGenericError && /context deadline exceeded|request timed out|no leader/i.test(err.message);
 }
 
 export interface EtcdClientOptions {

@@ -1,5 +1,6 @@
 /** Tells an etcd outage (unreachable, paused, no quorum) from a request etcd refused. */
-import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
+import { GRPCDeadlineExceededError } from 'etcd3';
+import { isUnreachable } from './client';
 import { isBrokenCircuitError } from 'cockatiel';
 import { EtcdUnavailableError } from '../errors';
 
@@ -19,7 +20,7 @@ function describe(err: Error): string {
   const text = err.message.replace(/^\d+ [A-Z_]+: /, '');
   const refused = /ECONNREFUSED/.exec(text);
   if (refused) return 'connection refused';
-  if (/no leader|request timed out|leader changed/i.test(text)) return 'etcd has no quorum';
+  if (/no leader|request timed out|leader changed|context deadline exceeded/i.test(text)) return 'etcd has no quorum or does not answer';
   const first = text.split(/\. |\n/)[0] ?? text;
   return first.length > 100 ? `${first.slice(0, 100)}…` : first;
 }
@@ -28,7 +29,7 @@ function describe(err: Error): string {
 export function asEtcdOutage(err: unknown): EtcdUnavailableError | undefined {
   if (err instanceof EtcdUnavailableError) return err;
   if (!(err instanceof Error)) return undefined;
-  if (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError || isBrokenCircuitError(err)) {
+  if (isUnreachable(err) || isBrokenCircuitError(err)) {
     return new EtcdUnavailableError(shortReason(err), { cause: err });
   }
   return undefined;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { TestCluster } from '../helpers/test-cluster';
 import { isGone } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
+import { waitUntilServing } from '../helpers/api';
 
 const LOOP = `trap 'exit 0' TERM
 while true; do sleep 1 & wait $!; done
@@ -69,12 +70,11 @@ describe('3-member etcd', { timeout: 180_000 }, () => {
     const backAt = Date.now();
     await Promise.all([second!.waitUntilServing(), third!.waitUntilServing()]);
     const quorumAt = Date.now();
-    await waitFor('scale to work again', async () => (await cluster.cli(['scale', 'worker=4', '-a', 'shop'])).code === 0, 5_000, 100);
-    await waitFor('ps to be current again', async () => {
-      const res = await cluster.cli(['ps', '-a', 'shop', '--json']);
-      return res.code === 0 && (JSON.parse(res.stdout) as { stale: unknown }).stale === null;
-    }, 5_000, 100);
-    process.stderr.write(`# quorum back ${quorumAt - backAt} ms after the members restarted; everything works ${Date.now() - quorumAt} ms later\n`);
+    const recoveredMs = await waitUntilServing(cluster.server, 'shop', { worker: 4 }, 5_000);
+    process.stderr.write(`# quorum back ${quorumAt - backAt} ms after the members restarted; everything works ${recoveredMs} ms later\n`);
+    const current = await cluster.cli(['ps', '-a', 'shop', '--json']);
+    assert.equal(current.code, 0, current.stderr);
+    assert.equal((JSON.parse(current.stdout) as { stale: unknown }).stale, null);
     const after = await cluster.waitForPs('shop', 'all 4 workers up', (l) => l.length === 4 && l.every((i) => i.state === 'up'), 10_000);
     assert.deepEqual(after.map((i) => i.pid).sort(), [...pids].sort(), 'the same processes, none restarted');
   });
