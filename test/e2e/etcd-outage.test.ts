@@ -35,63 +35,68 @@ describe('etcd outage', { timeout: 180_000 }, () => {
     await cluster?.stop();
   });
 
-  it('answers "etcd is unreachable" with exit 2, keeps instances and memory, and recovers within 5 s', async () => {
-    const plane = cluster.controlPlanes[0]!;
-    const before = await cluster.ps('shop');
-    const pids = before.map((i) => i.pid!);
-    assert.equal(pids.length, 4);
-    // Settle, then take the baseline.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const rssBefore = rssKb(plane.pid);
+  // SIGKILL: etcd dies and starts again on the same ports and data; SIGSTOP: it is paused and resumed.
+  for (const how of ['SIGKILL', 'SIGSTOP'] as const) {
+    it(`answers "etcd is unreachable" with exit 2, keeps instances and memory, and recovers within 5 s (etcd ${how === 'SIGKILL' ? 'killed' : 'paused'})`, async () => {
+      const plane = cluster.controlPlanes[0]!;
+      const before = await cluster.ps('shop');
+      const pids = before.map((i) => i.pid!);
+      assert.equal(pids.length, 4);
+      // Settle, then take the baseline.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const rssBefore = rssKb(plane.pid);
 
-    const etcd = cluster.etcd.members[0]!;
-    await etcd.kill('SIGKILL');
-    const downAt = Date.now();
-    let rssMax = rssBefore;
-    let checked = false;
-    while (Date.now() - downAt < OUTAGE_MS) {
-      rssMax = Math.max(rssMax, rssKb(plane.pid));
-      if (!checked && Date.now() - downAt > 4_000) {
-        for (const args of [['ps', '-a', 'shop'], ['scale', 'worker=5', '-a', 'shop'], ['apps'], ['agents']]) {
-          const started = Date.now();
-          const res = await cluster.cli(args);
-          assert.equal(res.code, 2, `cluster ${args.join(' ')} during the outage: ${res.stderr}`);
-          assert.match(res.stderr, UNREACHABLE, `cluster ${args.join(' ')}`);
-          assert.doesNotMatch(res.stderr, /circuit|breaker/i);
-          // etcd calls give up after 4 s; the rest is the CLI starting on a busy machine.
-          assert.ok(Date.now() - started < 10_000, `cluster ${args.join(' ')} answered within 10 s`);
+      const etcd = cluster.etcd.members[0]!;
+      await etcd.kill(how);
+      const downAt = Date.now();
+      let rssMax = rssBefore;
+      let checked = false;
+      while (Date.now() - downAt < OUTAGE_MS) {
+        rssMax = Math.max(rssMax, rssKb(plane.pid));
+        if (!checked && Date.now() - downAt > 4_000) {
+          for (const args of [['ps', '-a', 'shop'], ['scale', 'worker=5', '-a', 'shop'], ['apps'], ['agents']]) {
+            const started = Date.now();
+            const res = await cluster.cli(args);
+            assert.equal(res.code, 2, `cluster ${args.join(' ')} during the outage: ${res.stderr}`);
+            assert.match(res.stderr, UNREACHABLE, `cluster ${args.join(' ')}`);
+            assert.doesNotMatch(res.stderr, /circuit|breaker/i);
+            // etcd calls give up after 4 s; the rest is the CLI starting on a busy machine.
+            assert.ok(Date.now() - started < 10_000, `cluster ${args.join(' ')} answered within 10 s`);
+          }
+          // Listings show the last known view, marked as such.
+          const ps = await cluster.cli(['ps', '-a', 'shop', '--json']);
+          assert.equal(ps.code, 2, `ps --json during the outage: ${ps.stdout} ${ps.stderr}`);
+          const view = JSON.parse(ps.stdout) as { instances: Array<{ state: string }>; stale: { ageMs: number; reason: string } | null };
+          assert.equal(view.instances.length, 4);
+          assert.ok(view.instances.every((i) => i.state === 'unknown'), 'no state is claimed from an old view');
+          assert.match(view.stale?.reason ?? '', /etcd is unreachable/);
+          const agents = await cluster.cli(['agents', '--json']);
+          assert.equal(agents.code, 2);
+          assert.ok((JSON.parse(agents.stdout) as { stale: { ageMs: number } | null }).stale!.ageMs >= 3_000);
+          checked = true;
         }
-        // Listings show the last known view, marked as such.
-        const ps = await cluster.cli(['ps', '-a', 'shop', '--json']);
-        assert.equal(ps.code, 2, `ps --json during the outage: ${ps.stdout} ${ps.stderr}`);
-        const view = JSON.parse(ps.stdout) as { instances: Array<{ state: string }>; stale: { ageMs: number; reason: string } | null };
-        assert.equal(view.instances.length, 4);
-        assert.ok(view.instances.every((i) => i.state === 'unknown'), 'no state is claimed from an old view');
-        assert.match(view.stale?.reason ?? '', /etcd is unreachable/);
-        const agents = await cluster.cli(['agents', '--json']);
-        assert.equal(agents.code, 2);
-        assert.ok((JSON.parse(agents.stdout) as { stale: { ageMs: number } | null }).stale!.ageMs >= 3_000);
-        checked = true;
+        await new Promise((resolve) => setTimeout(resolve, 250));
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    assert.ok(checked);
-    for (const pid of pids) assert.ok(!isGone(pid), `instance ${pid} kept running through the outage`);
-    assert.ok(plane.running, 'the control plane is still running');
-    const rssDuring = rssMax;
+      assert.ok(checked);
+      for (const pid of pids) assert.ok(!isGone(pid), `instance ${pid} kept running through the outage`);
+      assert.ok(plane.running, 'the control plane is still running');
+      const rssDuring = rssMax;
 
-    etcd.spawn();
-    await etcd.waitUntilServing();
-    // From etcd's return (not its start-up), measured in-process (not the CLI's start-up).
-    const recoveredMs = await waitUntilServing(cluster.server, 'shop', { worker: 4 }, 5_000);
-    const ps = await cluster.cli(['ps', '-a', 'shop']);
-    assert.equal(ps.code, 0, ps.stderr);
-    const after = await cluster.waitForPs('shop', 'all 4 workers up', (l) => l.length === 4 && l.every((i) => i.state === 'up'), 10_000);
-    assert.deepEqual(after.map((i) => i.pid).sort(), [...pids].sort(), 'the same processes, none restarted');
-    const rssAfter = rssKb(plane.pid);
-    process.stderr.write(`# outage ${OUTAGE_MS} ms: rss before ${rssBefore} kB, max during ${rssDuring} kB, after ${rssAfter} kB; recovered in ${recoveredMs} ms\n`);
-    assert.ok(rssDuring / rssBefore < 1.5, `memory bounded during the outage: ${rssBefore} → ${rssDuring} kB`);
-  });
+      if (how === 'SIGSTOP') await etcd.kill('SIGCONT');
+      else etcd.spawn();
+      await etcd.waitUntilServing();
+      // From etcd's return (not its start-up), measured in-process (not the CLI's start-up).
+      const recoveredMs = await waitUntilServing(cluster.server, 'shop', { worker: 4 }, 5_000);
+      const ps = await cluster.cli(['ps', '-a', 'shop']);
+      assert.equal(ps.code, 0, ps.stderr);
+      const after = await cluster.waitForPs('shop', 'all 4 workers up', (l) => l.length === 4 && l.every((i) => i.state === 'up'), 10_000);
+      assert.deepEqual(after.map((i) => i.pid).sort(), [...pids].sort(), 'the same processes, none restarted');
+      const rssAfter = rssKb(plane.pid);
+      process.stderr.write(`# outage (${how}) ${OUTAGE_MS} ms: rss before ${rssBefore} kB, max during ${rssDuring} kB, after ${rssAfter} kB; recovered in ${recoveredMs} ms\n`);
+      assert.ok(rssDuring / rssBefore < 1.5, `memory bounded during the outage: ${rssBefore} → ${rssDuring} kB`);
+    });
+
+  }
 
   it('ends a control plane on SIGTERM within 5 s while etcd is down', async () => {
     const etcd = cluster.etcd.members[0]!;
