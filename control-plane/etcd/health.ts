@@ -43,11 +43,6 @@ export class EtcdHealth {
     return { ageMs, message: this.lastProblem || 'etcd is unreachable from the control plane (no answer)' };
   }
 
-  /** Records a successful etcd call made elsewhere (an answer is as good as a probe). */
-  noteOk(): void {
-    this.lastOkMs = Date.now();
-  }
-
   private schedule(): void {
     if (this.closed) return;
     this.timer = setTimeout(() => void this.probe(), PROBE_EVERY_MS);
