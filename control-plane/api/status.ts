@@ -13,6 +13,9 @@ export function staleOf(ctx: { health: { staleness(): Staleness | undefined } })
   return stale && { stale_ms: stale.ageMs, reason: stale.message };
 }
 
+const OUTAGE_WARNING_EVERY_MS = 10_000;
+let lastOutageWarning = 0;
+
 export function toServiceError(err: unknown, logger: Logger): Partial<grpc.StatusObject> {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof InvalidArgumentError || err instanceof ProcfileError) return { code: grpc.status.INVALID_ARGUMENT, details: message };
@@ -22,7 +25,14 @@ export function toServiceError(err: unknown, logger: Logger): Partial<grpc.Statu
   if (err instanceof ConflictError) return { code: grpc.status.ABORTED, details: message };
   const outage = asEtcdOutage(err);
   if (outage) {
-    logger.warn({ reason: outage.reason }, 'request failed: etcd is unreachable');
+    // Every agent calls every second: one warning per interval, the rest at debug level.
+    const now = Date.now();
+    if (now - lastOutageWarning > OUTAGE_WARNING_EVERY_MS) {
+      lastOutageWarning = now;
+      logger.warn({ reason: outage.reason }, 'requests fail: etcd is unreachable (said once every 10 s)');
+    } else {
+      logger.debug({ reason: outage.reason }, 'request failed: etcd is unreachable');
+    }
     const metadata = new grpc.Metadata();
     metadata.set(REASON_HEADER, ETCD_UNAVAILABLE);
     return { code: grpc.status.UNAVAILABLE, details: outage.message, metadata };

@@ -108,6 +108,10 @@ describe('etcd outage', { timeout: 180_000 }, () => {
       assert.ok(rssDuring / rssBefore < 1.5, `memory bounded during the outage: ${rssBefore} → ${rssDuring} kB`);
       // Retries back off: an outage costs next to no CPU (a retry loop that doubled burnt a core).
       assert.ok(cpuShare < 0.25, `CPU during the outage: ${Math.round(cpuShare * 100)}% of a core`);
+      // The scheduler works again too: a new instance is placed and started, then let go.
+      await cluster.ok(['scale', 'worker=5', '-a', 'shop', '--wait', '--timeout', '20']);
+      await cluster.ok(['scale', 'worker=4', '-a', 'shop']);
+      await cluster.waitForPs('shop', 'back to the 4 workers', (l) => l.length === 4 && l.every((i) => pids.includes(i.pid!)), 20_000);
     });
 
   }
