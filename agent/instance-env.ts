@@ -1,18 +1,25 @@
 /** The environment of an instance: the app's config plus the variables the platform promises. */
-import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agent/Assignment';
 
 // From the agent's own environment only what a program needs to run at all; everything
 // else (the agent's secrets, its CLUSTER_* settings) stays out of app processes.
 const INHERITED = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'SHELL'];
 
-export function buildEnv(spec: Assignment, port: number, agentId: string): Record<string, string> {
+/** Which instance the environment is for. */
+export interface InstanceIdentity {
+  app: string;
+  instance: string;
+  release: number;
+}
+
+/** `config` is the release's config vars (see releases/release-config.ts). */
+export function buildEnv(spec: InstanceIdentity, config: Record<string, string>, port: number, agentId: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of INHERITED) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;
   }
   env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
-  Object.assign(env, spec.env);
+  Object.assign(env, config);
   // Identity variables last: config cannot override them.
   env.PORT = String(port);
   env.CLUSTER_APP = spec.app;

@@ -30,6 +30,7 @@ interface Running {
   instance: Instance;
   port: number;
   cwd: string;
+  command: string;
   /** The process last written to the state file, with its start time. */
   recorded?: { pid: number; startTicks: number };
 }
@@ -64,11 +65,12 @@ function keyOf(app: string, instance: string): string {
   return `${app}/${instance}`;
 }
 
-/** A digest of the fields whose change means the process must be restarted (a new grace period does not). */
+/**
+ * A digest of the fields whose change means the process must be restarted (a new grace period
+ * does not). The release stands for its command and config: changing either makes a new release.
+ */
 export function specKey(a: Assignment): string {
-  return createHash('sha256')
-    .update(JSON.stringify([a.release, a.slug, a.command, a.restart_token, a.env]))
-    .digest('base64url');
+  return createHash('sha256').update(JSON.stringify([a.release, a.slug, a.restart_token])).digest('base64url');
 }
 
 export class Reconciler {
@@ -90,6 +92,7 @@ export class Reconciler {
     }
     for (const a of batch.upserts) this.desired.set(keyOf(a.app, a.instance), a);
     for (const r of batch.removes) this.desired.delete(keyOf(r.app, r.instance));
+    this.deps.releases.configs.retain(this.desired.values());
     const touched = new Set([...this.desired.keys(), ...this.slots.keys()]);
     for (const key of touched) this.kick(key);
   }
@@ -113,7 +116,7 @@ export class Reconciler {
         graceMs: record.graceMs,
         port: record.port,
       });
-      slot.running = { spec, key: record.specKey, instance, port: record.port, cwd: record.cwd };
+      slot.running = { spec, key: record.specKey, instance, port: record.port, cwd: record.cwd, command: record.command };
       this.slots.set(key, slot);
       instance.adopt({
         pid: record.pid,
@@ -233,7 +236,13 @@ export class Reconciler {
     slot.retry = undefined;
     let port = 0;
     try {
-      const [cwd] = await Promise.all([this.deps.releases.ensure(spec.slug), this.deps.fifos.make(spec.app, spec.instance)]);
+      const [cwd, release] = await Promise.all([
+        this.deps.releases.ensure(spec.slug),
+        this.deps.releases.configs.get(spec.app, spec.release, spec.slug),
+        this.deps.fifos.make(spec.app, spec.instance),
+      ]);
+      const command = Object.hasOwn(release.processTypes, spec.type) ? release.processTypes[spec.type] : undefined;
+      if (command === undefined) throw new Error(`release v${spec.release} has no process type \`${spec.type}\``);
       port = await this.deps.ports.allocate();
       if (this.closed || this.wanted(key) !== spec) {
         this.deps.ports.release(port);
@@ -241,13 +250,13 @@ export class Reconciler {
         return;
       }
       const instance = this.newInstance(key, slot, spec, {
-        command: spec.command,
+        command,
         cwd,
-        env: buildEnv(spec, port, this.deps.agentId),
+        env: buildEnv(spec, release.env, port, this.deps.agentId),
         graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
         port,
       });
-      slot.running = { spec, key: specKey(spec), instance, port, cwd };
+      slot.running = { spec, key: specKey(spec), instance, port, cwd, command };
       instance.start();
     } catch (err) {
       if (port) this.deps.ports.release(port);
@@ -313,7 +322,7 @@ export class Reconciler {
       app: spec.app,
       instance: spec.instance,
       type: spec.type,
-      spec: { ...spec, env: {} },
+      spec: { ...spec },
       specKey: running.key,
       pid: snapshot.pid,
       startTicks: running.recorded.startTicks,
@@ -322,7 +331,7 @@ export class Reconciler {
       crashes: running.instance.counters.crashes,
       port: running.port,
       cwd: running.cwd,
-      command: spec.command,
+      command: running.command,
       graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
       stdout: output.stdout,
       stderr: output.stderr,

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { COMPOSE_FILES, ComposeError, parseCompose } from '../lib/compose';
 import { findProcfile, parseProcfile, ProcfileError } from '../lib/procfile';
+import { formatBytes, MAX_COMPOSE_BYTES, MAX_PROCFILE_BYTES } from '../lib/limits';
 import { UserError } from './errors';
 
 /** What deploy sends: the file it came from, Procfile text, and the types that text declares. */
@@ -54,7 +55,11 @@ export function locateDefinition(dir: string, env?: string): LocatedDefinition {
 /** Finds and parses the definition file, failing with a UserError that names the file and line or service. */
 export function readDefinition(dir: string, env?: string): Definition {
   const found = locateDefinition(dir, env);
-  const text = fs.readFileSync(path.join(dir, found.name), 'utf8');
+  const file = path.join(dir, found.name);
+  const limit = found.kind === 'compose' ? MAX_COMPOSE_BYTES : MAX_PROCFILE_BYTES;
+  const size = fs.statSync(file).size;
+  if (size > limit) throw new UserError(`${found.name} is ${formatBytes(size)}; at most ${formatBytes(limit)} is allowed: put long commands in scripts and run those`);
+  const text = fs.readFileSync(file, 'utf8');
   if (found.kind === 'procfile') {
     try {
       return { name: found.name, procfileText: text, types: parseProcfile(text) };
@@ -71,7 +76,12 @@ export function readDefinition(dir: string, env?: string): Definition {
     throw err;
   }
   const procfileText = composeProcfileText(types, found.name);
-  return { name: found.name, procfileText, types: parseProcfile(procfileText) };
+  try {
+    return { name: found.name, procfileText, types: parseProcfile(procfileText) };
+  } catch (err) {
+    if (err instanceof ProcfileError) throw new UserError(`${found.name}: ${err.message.replace(/^Procfile line \d+: /, '')}`);
+    throw err;
+  }
 }
 
 /**

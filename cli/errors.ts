@@ -1,6 +1,7 @@
 /** What the CLI prints and exits with when something goes wrong (CLI.md: exit codes). */
 import * as grpc from '@grpc/grpc-js';
 import { ServerListError } from '../lib/server-list';
+import { ETCD_UNAVAILABLE, REASON_HEADER } from '../lib/status-reason';
 
 /** A mistake in what the user typed: exit 1. */
 export class UserError extends Error {
@@ -24,6 +25,12 @@ function isServiceError(err: unknown): err is grpc.ServiceError {
   return err instanceof Error && typeof (err as grpc.ServiceError).code === 'number' && 'details' in err;
 }
 
+/** The control plane answered, but could not reach etcd (see lib/status-reason.ts). */
+function isEtcdOutage(err: grpc.ServiceError): boolean {
+  const reason = err.metadata?.get(REASON_HEADER)[0];
+  return reason === ETCD_UNAVAILABLE || /^etcd is unreachable from the control plane/.test(err.details);
+}
+
 /** Turns any error into one sentence and an exit code. */
 export function describeFailure(err: unknown, server: string): { message: string; exitCode: number } {
   if (err instanceof UserError) return { message: err.message, exitCode: 1 };
@@ -32,6 +39,7 @@ export function describeFailure(err: unknown, server: string): { message: string
   if (err instanceof ServerListError) return { message: err.message, exitCode: 2 };
   if (isServiceError(err)) {
     if (USER_CODES.has(err.code)) return { message: err.details, exitCode: 1 };
+    if (err.code === grpc.status.UNAVAILABLE && isEtcdOutage(err)) return { message: err.details, exitCode: 2 };
     if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
       if (/Connection dropped|before secure TLS|socket disconnected/i.test(err.details)) {
         return {

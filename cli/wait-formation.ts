@@ -3,7 +3,7 @@ import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import type { InstanceInfo__Output } from '../proto/gen/cluster/api/InstanceInfo';
 import { callUnary } from '../lib/grpc-call';
 import { parseInstanceName } from '../lib/names';
-import { UserError } from './errors';
+import { ReachError, UserError } from './errors';
 
 const POLL_MS = 100;
 /** An instance that crashed this many times while we waited is in a crash loop: give up. */
@@ -31,6 +31,13 @@ export async function waitForFormation(
   try {
     for (;;) {
       const ps = await callUnary(api, 'Ps', { app });
+      if (ps.stale && ps.stale.stale_ms > 0) {
+        // An old view says nothing about progress: wait for etcd, within the same timeout.
+        show(`waiting: ${ps.stale.reason}`);
+        if (Date.now() - started > timeoutMs) throw new ReachError(ps.stale.reason);
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        continue;
+      }
       const counted = (type: string) => (types ? types.includes(type) : type !== 'run');
       const mine = ps.instances.filter((i) => counted(i.type || parseInstanceName(i.name)?.type || ''));
       const wanted = ps.formation.filter((f) => counted(f.type)).reduce((n, f) => n + f.count, 0);

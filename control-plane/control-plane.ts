@@ -4,7 +4,9 @@
  */
 import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient } from './etcd/client';
+import { EtcdHealth } from './etcd/health';
 import type { Logger } from '../lib/log';
 import { agentProto, apiProto, bootstrapProto, CHANNEL_OPTIONS, slugsProto } from '../proto/load';
 import { Keys } from './keys';
@@ -72,6 +74,26 @@ export function isLoopback(listen: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
+/** The longest close() takes (SIGTERM must end a replica within 5 s). */
+const CLOSE_BUDGET_MS = 3_500;
+/** The longest one step of close() may take. */
+const STEP_BUDGET_MS = 1_500;
+
+/** Resolves with `work`, or rejects once `ms` have passed (the work carries on unobserved). */
+async function within(ms: number, work: Promise<void> | void, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms; going on without it`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class ControlPlane {
   private closing?: Promise<void>;
 
@@ -87,6 +109,7 @@ export class ControlPlane {
     private readonly loop: SchedulerLoop,
     private readonly leases: LeaseKeeper,
     private readonly dialer: AgentDialer,
+    private readonly health: EtcdHealth,
     private readonly logger: Logger,
     /** Slug storage, replication between replicas and slug GC. */
     readonly slugs: SlugReplication,
@@ -94,7 +117,7 @@ export class ControlPlane {
 
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const logger = opts.logger;
-    const client = new Etcd3({ hosts: opts.etcd, dialTimeout: 3_000 });
+    const client = createEtcdClient(opts.etcd);
     const keys = new Keys(opts.prefix);
     try {
       // Fail fast with a clear message when etcd is not there.
@@ -104,6 +127,8 @@ export class ControlPlane {
       throw new Error(`cannot reach etcd at ${opts.etcd.join(',')}: ${(err as Error).message}`);
     }
     const view = await ClusterView.open(client, keys, logger);
+    const health = new EtcdHealth(client, keys.leader(), logger);
+    health.start();
     const leases = new LeaseKeeper(client, logger);
     const ttl = opts.agentTtlSeconds ?? 4;
     const ctx: ApiContext = {
@@ -114,6 +139,7 @@ export class ControlPlane {
       store: new AppStore(client, keys, opts.maxPerType),
       slugs: new SlugReplication(opts.dataDir, client, keys, logger, opts.slugs),
       heartbeats: new Map(),
+      health,
     };
     const hub = new AssignmentHub(view.assignments, keys);
     const useTls = opts.tls ?? !isLoopback(opts.listen);
@@ -144,6 +170,7 @@ export class ControlPlane {
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(opts.listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
     ).catch(async (err: Error) => {
+      health.close();
       await view.close();
       client.close();
       throw new Error(`cannot listen on ${opts.listen}: ${err.message}`);
@@ -175,24 +202,30 @@ export class ControlPlane {
       if (advertised !== address) await writeLocalOperatorCredential(security, advertised, logger);
     }
     logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
-    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, leases, dialer, logger, ctx.slugs);
+    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, leases, dialer, health, logger, ctx.slugs);
   }
 
   get isLeader(): boolean {
     return this.election.state === 'leader';
   }
 
-  /** Stops serving, steps down and disconnects; idempotent, runs every step even if one fails. */
+  /**
+   * Stops serving, steps down and disconnects; idempotent, runs every step even if one fails.
+   * Bounded: with etcd unreachable, a step that needs it (stepping down revokes a lease) gives
+   * up after its share of CLOSE_BUDGET_MS, so SIGTERM ends the process within 5 s in any state.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      const deadline = Date.now() + CLOSE_BUDGET_MS;
       const steps: Array<[string, () => Promise<void> | void]> = [
+        ['stop probing etcd', () => this.health.close()],
         ['stop scheduling', () => this.loop.stop()],
         ['step down', () => this.election.close()],
         ['leave the replica set', () => this.replicas.close()],
         // Before the server drains: transfers in flight are cancelled rather than waited for.
         ['stop slug replication', () => this.slugs.close()],
         ['stop serving', () => new Promise<void>((resolve) => {
-          const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2_000);
+          const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 1_000);
           this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
         })],
         ['close lease keeper', () => this.leases.close()],
@@ -202,7 +235,7 @@ export class ControlPlane {
       ];
       for (const [name, step] of steps) {
         try {
-          await step();
+          await within(Math.max(100, Math.min(STEP_BUDGET_MS, deadline - Date.now())), step(), name);
         } catch (err) {
           this.logger.warn({ err, step: name }, 'shutdown step failed');
         }

@@ -24,3 +24,14 @@ export class ConflictError extends Error {
 export class FailedPreconditionError extends Error {
   override name = 'FailedPreconditionError';
 }
+
+/**
+ * etcd could not be reached (down, paused, no quorum): the request may succeed once it is
+ * back. The CLI shows it as "etcd is unreachable from the control plane (…)", exit 2.
+ */
+export class EtcdUnavailableError extends Error {
+  override name = 'EtcdUnavailableError';
+  constructor(readonly reason: string, options?: { cause?: unknown }) {
+    super(`etcd is unreachable from the control plane (${reason})`, options);
+  }
+}

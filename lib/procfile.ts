@@ -11,6 +11,8 @@ export class ProcfileError extends Error {
   }
 }
 
+import { commandTooLong, formatBytes, MAX_COMMAND_BYTES, MAX_PROCFILE_BYTES } from './limits';
+
 const TYPE_NAME = /^[A-Za-z0-9_-]+$/;
 
 /**
@@ -19,6 +21,10 @@ const TYPE_NAME = /^[A-Za-z0-9_-]+$/;
  * are kept verbatim (`$PORT` is expanded by the shell at run time). Throws ProcfileError.
  */
 export function parseProcfile(text: string): Record<string, string> {
+  const size = Buffer.byteLength(text);
+  if (size > MAX_PROCFILE_BYTES) {
+    throw new ProcfileError(`Procfile is ${formatBytes(size)}; at most ${formatBytes(MAX_PROCFILE_BYTES)} is allowed: put long commands in scripts and run those`, 0);
+  }
   // Editors on Windows save a BOM; Heroku ignores it, so must we or the first type is `\uFEFFweb`.
   const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
   const types: Record<string, string> = {};
@@ -43,6 +49,8 @@ export function parseProcfile(text: string): Record<string, string> {
     if (command === '') {
       throw new ProcfileError(`Procfile line ${line}: process type \`${type}\` has no command`, line);
     }
+    const commandBytes = Buffer.byteLength(command);
+    if (commandBytes > MAX_COMMAND_BYTES) throw new ProcfileError(`Procfile line ${line}: ${commandTooLong(type, commandBytes)}`, line);
     const first = definedOn.get(type);
     if (first !== undefined) {
       throw new ProcfileError(

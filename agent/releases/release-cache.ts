@@ -12,6 +12,7 @@ import * as tar from 'tar';
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { SlugChunk__Output } from '../../proto/gen/cluster/agent/SlugChunk';
 import type { Logger } from '../../lib/log';
+import { ReleaseConfigs } from './release-config';
 
 const DIGEST = /^[0-9a-f]{64}$/;
 const FETCH_TIMEOUT_MS = 5 * 60_000;
@@ -26,8 +27,11 @@ export class SlugDigestMismatchError extends Error {
 export class ReleaseCache {
   private readonly dir: string;
   private readonly inFlight = new Map<string, Promise<string>>();
+  /** The commands and config of releases (assignments only name them). */
+  readonly configs: ReleaseConfigs;
 
   constructor(dataDir: string, private readonly client: AgentApiClient, private readonly logger: Logger) {
+    this.configs = new ReleaseConfigs(client);
     this.dir = path.join(dataDir, 'slugs');
     fs.mkdirSync(this.dir, { recursive: true });
   }

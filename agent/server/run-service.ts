@@ -86,11 +86,7 @@ function deliver(child: ChildProcessWithoutNullStreams, msg: RunInput__Output): 
 async function launch(deps: RunDeps, call: RunCall, start: RunStart__Output, early: RunInput__Output[]): Promise<ChildProcessWithoutNullStreams> {
   const cwd = await deps.releases.ensure(start.slug);
   const port = await deps.ports.allocate();
-  const env = buildEnv(
-    { app: start.app, instance: start.instance, release: start.release, env: start.env } as Parameters<typeof buildEnv>[0],
-    port,
-    deps.agentId,
-  );
+  const env = buildEnv({ app: start.app, instance: start.instance, release: start.release }, start.env, port, deps.agentId);
   const child = spawn('/bin/sh', ['-c', start.command], { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   const pid = child.pid ?? 0;
   const startedAtMs = Date.now();

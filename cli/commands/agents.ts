@@ -1,5 +1,8 @@
 /** cluster agents, agents:drain, agents:activate: every server with its state and load. */
 import type { Command } from 'commander';
+import type { AgentInfo__Output } from '../../proto/gen/cluster/api/AgentInfo';
+import type { Staleness__Output } from '../../proto/gen/cluster/api/Staleness';
+import { staleJson, warnIfStale } from '../stale';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { callUnary } from '../../lib/grpc-call';
@@ -17,6 +20,45 @@ function heartbeat(ms: number): string {
   return ms < 0 ? '-' : `${formatDuration(ms)} ago`;
 }
 
+/** The `agents` listing, as a table or JSON (with `stale` set when it is an old view). */
+function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, stale: Staleness__Output | null): void {
+  if (json) {
+    return printJson({
+      agents: agents.map((a) => ({
+        id: a.id,
+        address: a.address,
+        datacenter: a.datacenter,
+        labels: a.labels,
+        state: a.state,
+        instances: a.instances,
+        capacity: a.capacity,
+        version: a.version,
+        heartbeatAgeMs: a.heartbeat_age_ms < 0 ? null : Math.round(a.heartbeat_age_ms),
+      })),
+      stale: staleJson(stale),
+    });
+  }
+  if (agents.length === 0) return void console.log('No agents registered. Start one with `cluster agent start --server HOST:PORT`.');
+  const labels = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || '-';
+  console.log(
+    renderTable(
+      ['id', 'address', 'datacenter', 'labels', 'state', 'instances', 'capacity', 'version', 'heartbeat'],
+      agents.map((a) => [
+        a.id,
+        a.address,
+        a.datacenter,
+        labels(a.labels),
+        // An old view cannot vouch for a state: say what it was, and that it is old.
+        stale && stale.stale_ms > 0 ? `${a.state}?` : a.state,
+        String(a.instances),
+        String(a.capacity),
+        a.version || '-',
+        heartbeat(a.heartbeat_age_ms),
+      ]),
+    ),
+  );
+}
+
 export function registerAgents(program: Command): void {
   program
     .command('agents')
@@ -24,40 +66,13 @@ export function registerAgents(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
-        const { agents } = await callUnary(api, 'ListAgents', {});
-        if (opts.json) {
-          return printJson({
-            agents: agents.map((a) => ({
-              id: a.id,
-              address: a.address,
-              datacenter: a.datacenter,
-              labels: a.labels,
-              state: a.state,
-              instances: a.instances,
-              capacity: a.capacity,
-              version: a.version,
-              heartbeatAgeMs: a.heartbeat_age_ms < 0 ? null : Math.round(a.heartbeat_age_ms),
-            })),
-          });
+        const { agents, stale } = await callUnary(api, 'ListAgents', {});
+        // After the listing: the last thing read says that it may be old (and exit 2).
+        try {
+          printAgents(agents, opts.json, stale);
+        } finally {
+          warnIfStale(stale);
         }
-        if (agents.length === 0) return void console.log('No agents registered. Start one with `cluster agent start --server HOST:PORT`.');
-        const labels = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || '-';
-        console.log(
-          renderTable(
-            ['id', 'address', 'datacenter', 'labels', 'state', 'instances', 'capacity', 'version', 'heartbeat'],
-            agents.map((a) => [
-              a.id,
-              a.address,
-              a.datacenter,
-              labels(a.labels),
-              a.state,
-              String(a.instances),
-              String(a.capacity),
-              a.version || '-',
-              heartbeat(a.heartbeat_age_ms),
-            ]),
-          ),
-        );
       }),
     );
 

@@ -1,5 +1,6 @@
 /** cluster apps, apps:create, apps:destroy. */
 import type { Command } from 'commander';
+import { staleJson, warnIfStale } from '../stale';
 import { callUnary } from '../../lib/grpc-call';
 import { appNameProblem } from '../../lib/names';
 import { printJson, withApi } from '../command-kit';
@@ -13,10 +14,11 @@ export function registerApps(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
-        const { apps } = await callUnary(api, 'ListApps', {});
-        if (opts.json) return printJson({ apps: apps.map((a) => ({ name: a.name, release: a.release })) });
-        if (apps.length === 0) return void console.log('No apps yet. Create one with `cluster apps:create NAME`.');
-        console.log(renderTable(['name', 'release'], apps.map((a) => [a.name, a.release ? `v${a.release}` : '-'])));
+        const { apps, stale } = await callUnary(api, 'ListApps', {});
+        if (opts.json) printJson({ apps: apps.map((a) => ({ name: a.name, release: a.release })), stale: staleJson(stale) });
+        else if (apps.length === 0) console.log('No apps yet. Create one with `cluster apps:create NAME`.');
+        else console.log(renderTable(['name', 'release'], apps.map((a) => [a.name, a.release ? `v${a.release}` : '-'])));
+        warnIfStale(stale);
       }),
     );
 

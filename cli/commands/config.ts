@@ -7,6 +7,7 @@ import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInf
 import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
+import { configVarProblem, releaseSizeProblem } from '../../lib/limits';
 import { waitForFormation } from '../wait-formation';
 
 function checkKey(key: string): string {
@@ -61,7 +62,12 @@ export function registerConfig(program: Command): void {
           const key = checkKey(pair.slice(0, eq));
           if (key in set) throw new UserError(`${key} is given twice`);
           set[key] = pair.slice(eq + 1);
+          const tooLarge = configVarProblem(key, set[key]!);
+          if (tooLarge) throw new UserError(tooLarge);
         }
+        // The control plane checks the whole config again, with the vars already set.
+        const tooLarge = releaseSizeProblem({}, set);
+        if (tooLarge) throw new UserError(tooLarge);
         await announceRelease(api, app, await callUnary(api, 'SetConfig', { app, set, unset: [] }), opts.wait === true);
       }),
     );

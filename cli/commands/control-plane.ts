@@ -12,6 +12,20 @@ import { positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { serverEntryProblem } from '../../lib/server-list';
 
+/** Why `url` cannot be an etcd endpoint (`http://HOST:PORT` or `https://…`), or undefined. */
+function etcdUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `--etcd: \`${url}\` is not a URL; give each member as http://HOST:PORT (comma-separated)`;
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `--etcd: \`${url}\` must start with http:// or https://`;
+  if (!parsed.port) return `--etcd: \`${url}\` names no port (etcd's client port is usually 2379)`;
+  if (parsed.pathname !== '/' || parsed.search) return `--etcd: \`${url}\` has a path; give only http://HOST:PORT`;
+  return undefined;
+}
+
 export function registerControlPlane(program: Command): void {
   const cp = program.command('control-plane').description('control-plane daemon');
   cp.command('start')
@@ -29,6 +43,10 @@ export function registerControlPlane(program: Command): void {
       try {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
+        for (const url of etcd) {
+          const problem = etcdUrlProblem(url);
+          if (problem) throw new UserError(problem);
+        }
         if (opts.tls && opts.insecure) throw new UserError('--tls and --insecure contradict each other');
         if (opts.advertise !== undefined) {
           const problem = serverEntryProblem(opts.advertise);

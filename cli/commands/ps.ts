@@ -6,6 +6,7 @@ import type { PsReply__Output } from '../../proto/gen/cluster/api/PsReply';
 import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { formatDuration, renderTable } from '../output/table';
+import { staleJson, warnIfStale } from '../stale';
 
 export function registerPs(program: Command): void {
   appOption(program.command('ps'))
@@ -16,7 +17,7 @@ export function registerPs(program: Command): void {
         const app = resolveApp(opts.app);
         const ps = await callUnary(api, 'Ps', { app });
         if (opts.json) {
-          return printJson({
+          printJson({
             app: ps.app,
             instances: ps.instances.map((i) => ({
               name: i.name,
@@ -31,9 +32,12 @@ export function registerPs(program: Command): void {
               release: i.release || null,
               port: i.port || null,
             })),
+            stale: staleJson(ps.stale),
           });
+          return warnIfStale(ps.stale);
         }
         console.log(formatPs(ps));
+        warnIfStale(ps.stale);
       }),
     );
 }

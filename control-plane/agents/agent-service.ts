@@ -6,7 +6,7 @@ import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
 import { commitInChunks, type WriteOp } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, NotFoundError } from '../errors';
 import { encode, type AgentRecord, type ReportedState, type StatusRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
 import type { ApiContext } from '../api/context';
@@ -29,8 +29,6 @@ function toWire(a: Assignment): WireAssignment {
     type: a.type,
     release: a.release,
     slug: a.slug,
-    command: a.command,
-    env: a.env,
     restart_token: a.restartToken,
     grace_ms: a.graceMs,
   };
@@ -178,6 +176,16 @@ export function agentService(
     }),
 
     ListReplicas: listReplicasHandler(() => ctx.replicas),
+    // Any agent may read any release: it runs whatever the scheduler assigns it.
+    GetRelease: unary(logger, async (req) => {
+      const problem = appNameProblem(req.app);
+      if (problem) throw new InvalidArgumentError(problem);
+      if (!(req.release > 0)) throw new InvalidArgumentError(`invalid release number ${req.release}`);
+      const app = ctx.view.appList().find((a) => a.name === req.app) ?? (await ctx.store.getApp(req.app));
+      const release = await ctx.view.release(app, req.release);
+      if (!release) throw new NotFoundError(`release v${req.release} of \`${req.app}\` does not exist`);
+      return { app: req.app, release: release.version, slug: release.slug, process_types: release.processTypes, env: release.env };
+    }),
 
     FetchSlug: (call) => {
       (async () => {

@@ -6,7 +6,7 @@ import { commitInChunks, exists } from '../etcd/batch';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { decode, encode, type AgentRecord, type DrainRecord } from '../records';
 import type { ApiContext } from './context';
-import { unary } from './status';
+import { staleOf, unary } from './status';
 
 type AgentState = 'ready' | 'draining' | 'down';
 
@@ -71,7 +71,7 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
         if (ids.has(id)) continue;
         out.push(info(ctx, { ...drain.agent, id }, 'down', counts, now));
       }
-      return { agents: out.sort((a, b) => ((a.id ?? '') < (b.id ?? '') ? -1 : 1)) };
+      return { agents: out.sort((a, b) => ((a.id ?? '') < (b.id ?? '') ? -1 : 1)), stale: staleOf(ctx) };
     }),
 
     DrainAgent: unary(logger, async (req) => {

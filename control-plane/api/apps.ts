@@ -3,7 +3,7 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import type { ReleaseInfo } from '../../proto/gen/cluster/api/ReleaseInfo';
 import type { ReleaseRecord } from '../records';
 import type { ApiContext } from './context';
-import { unary } from './status';
+import { staleOf, unary } from './status';
 
 export function toReleaseInfo(r: ReleaseRecord): ReleaseInfo {
   return {
@@ -33,6 +33,7 @@ export function appHandlers(
     }),
     ListApps: unary(ctx.logger, async () => ({
       apps: ctx.view.appList().map((a) => ({ name: a.name, release: a.release, created_at_ms: a.createdAtMs })),
+      stale: staleOf(ctx),
     })),
     CreateApp: unary(ctx.logger, async (req) => {
       const app = await ctx.store.createApp(req.name);

@@ -7,6 +7,7 @@ import type { ClusterView } from '../state/cluster-view';
 import type { SlugReplication } from '../slugs/slug-replication';
 import type { Security } from '../security/security';
 import type { ReplicaRegistry } from '../replicas/registry';
+import type { EtcdHealth } from '../etcd/health';
 
 export interface ApiContext {
   client: Etcd3;
@@ -22,4 +23,6 @@ export interface ApiContext {
   security?: Security;
   /** The live control-plane replicas (set once this replica has registered). */
   replicas?: ReplicaRegistry;
+  /** Whether etcd answers lately: listings say when they show an old view. */
+  health: EtcdHealth;
 }

@@ -6,6 +6,8 @@ import { parseInstanceName } from '../../lib/names';
 import { decode, type StatusRecord } from '../records';
 import { decodeUnplaced } from '../leader/scheduler-loop';
 import type { ApiContext } from './context';
+import { asEtcdOutage } from '../etcd/outage';
+import type { PsReply } from '../../proto/gen/cluster/api/PsReply';
 import { unary } from './status';
 
 export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart' | 'SetGrace'> {
@@ -20,19 +22,14 @@ export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scal
       return { formation: Object.entries(counts).map(([type, count]) => ({ type, count })) };
     }),
     Ps: unary(ctx.logger, async (req) => {
-      const app = await ctx.store.getApp(req.app);
-      const formation = ctx.view.formation(app.name).counts;
-      const release = await ctx.view.release(app);
-      const desired: Array<{ name: string; type: string }> = [];
-      for (const [type, count] of Object.entries(formation)) {
-        if (!release || !(type in release.processTypes)) continue;
-        for (let n = 1; n <= count; n++) desired.push({ name: `${type}.${n}`, type });
+      try {
+        return await ps(ctx, req.app);
+      } catch (err) {
+        const outage = asEtcdOutage(err);
+        const fallback = outage && lastKnownPs(ctx, req.app, outage.message);
+        if (fallback) return fallback;
+        throw err;
       }
-      return {
-        app: app.name,
-        instances: await listInstances(ctx, app.name, desired),
-        formation: Object.entries(formation).map(([type, count]) => ({ type, count })),
-      };
     }),
     Restart: unary(ctx.logger, async (req) => {
       await ctx.store.restart(req.app, req.target);
@@ -40,6 +37,48 @@ export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scal
         req.target === '' || name === req.target || parseInstanceName(name)?.type === req.target;
       return { instances: ctx.view.assignmentList({ app: req.app }).map((a) => a.instance).filter(wanted).sort() };
     }),
+  };
+}
+
+/** `ps` from etcd: every instance with the state its agent reports. */
+async function ps(ctx: ApiContext, name: string): Promise<PsReply> {
+  const app = await ctx.store.getApp(name);
+  const formation = ctx.view.formation(app.name).counts;
+  const release = await ctx.view.release(app);
+  const desired: Array<{ name: string; type: string }> = [];
+  for (const [type, count] of Object.entries(formation)) {
+    if (!release || !(type in release.processTypes)) continue;
+    for (let n = 1; n <= count; n++) desired.push({ name: `${type}.${n}`, type });
+  }
+  return {
+    app: app.name,
+    instances: await listInstances(ctx, app.name, desired, release?.processTypes ?? {}),
+    formation: Object.entries(formation).map(([type, count]) => ({ type, count })),
+  };
+}
+
+/**
+ * `ps` while etcd cannot be read: where this replica last saw each instance, state `unknown`,
+ * marked stale; undefined when the app is not in this replica's view either.
+ */
+function lastKnownPs(ctx: ApiContext, name: string, reason: string): PsReply | undefined {
+  const app = ctx.view.appList().find((a) => a.name === name);
+  if (!app) return undefined;
+  const formation = ctx.view.formation(app.name).counts;
+  const instances: InstanceInfo[] = ctx.view.assignmentList({ app: app.name }).map((a) => ({
+    name: a.instance,
+    type: a.type,
+    host: a.agentId,
+    release: a.release,
+    state: 'unknown',
+    reason: 'etcd cannot be read: placed here when last known',
+  }));
+  const ageMs = Math.max(1, ctx.health.staleness(Date.now())?.ageMs ?? 1);
+  return {
+    app: app.name,
+    instances: instances.sort(byName),
+    formation: Object.entries(formation).map(([type, count]) => ({ type, count })),
+    stale: { stale_ms: ageMs, reason },
   };
 }
 
@@ -51,6 +90,8 @@ async function listInstances(
   ctx: ApiContext,
   app: string,
   desired: Array<{ name: string; type: string }>,
+  /** The current release's commands by type (assignments name their release, not its command). */
+  commands: Record<string, string>,
 ): Promise<InstanceInfo[]> {
   const [statusValues, unplacedRaw] = await Promise.all([
     ctx.client.getAll().prefix(ctx.keys.statuses(app)).buffers(),
@@ -83,7 +124,7 @@ async function listInstances(
       name: a.instance,
       type: a.type,
       host: a.agentId,
-      command: a.command,
+      command: commands[a.type] ?? '',
       release: status?.release || a.release,
       state: status?.state ?? 'starting',
       pid: status?.pid ?? 0,

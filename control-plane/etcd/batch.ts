@@ -4,6 +4,11 @@ import type { ICompare, IRequestOp } from 'etcd3/lib/rpc';
 
 /** etcd's default --max-txn-ops. */
 export const MAX_TXN_OPS = 128;
+/**
+ * Most bytes of keys and values in one transaction: etcd refuses a request over 1.5 MiB
+ * (--max-request-bytes), so a plan of large values is cut into more, smaller transactions.
+ */
+export const MAX_TXN_BYTES = 1024 * 1024;
 
 export type WriteOp =
   | { put: string; value: string; lease?: string }
@@ -40,9 +45,7 @@ export function prefixEnd(prefix: Buffer): Buffer {
  * others: its revision is then the highest, and it holds the last of `ops`.
  */
 export async function commitInChunks(client: Etcd3, ops: WriteOp[], guard: ICompare[] = [], concurrency = 1): Promise<string | undefined> {
-  const size = MAX_TXN_OPS - guard.length;
-  const chunks: WriteOp[][] = [];
-  for (let i = 0; i < ops.length; i += size) chunks.push(ops.slice(i, i + size));
+  const chunks = chunk(ops, MAX_TXN_OPS - guard.length, MAX_TXN_BYTES);
   const commit = async (chunk: WriteOp[]) => {
     const res = await client.kv.txn({ compare: guard, success: chunk.map(toRequestOp), failure: [] });
     return res.succeeded ? res.header.revision : undefined;
@@ -63,6 +66,29 @@ export async function commitInChunks(client: Etcd3, ops: WriteOp[], guard: IComp
   if (failed) return undefined;
   if (chunks.length === 0) return '0';
   return commit(chunks[chunks.length - 1]!);
+}
+
+function opBytes(op: WriteOp): number {
+  return 'put' in op ? Buffer.byteLength(op.put) + Buffer.byteLength(op.value) + 16 : Buffer.byteLength(op.delete) + 8;
+}
+
+/** Cuts `ops` into runs of at most `maxOps` operations and (unless one op alone is larger) `maxBytes` bytes. */
+export function chunk(ops: WriteOp[], maxOps: number, maxBytes: number): WriteOp[][] {
+  const chunks: WriteOp[][] = [];
+  let current: WriteOp[] = [];
+  let bytes = 0;
+  for (const op of ops) {
+    const size = opBytes(op);
+    if (current.length > 0 && (current.length >= maxOps || bytes + size > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(op);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 /** Commits up to 127 operations at once, only while every compare holds. */

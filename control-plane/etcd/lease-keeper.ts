@@ -9,6 +9,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3/lib/rpc';
 import type { Logger } from '../../lib/log';
+import { EtcdUnavailableError } from '../errors';
 
 type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
 
@@ -85,7 +86,7 @@ export class LeaseKeeper {
     this.oneShots.add(handle);
     try {
       return await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`etcd did not answer a keepalive for lease ${leaseId} in ${RENEW_TIMEOUT_MS} ms`)), RENEW_TIMEOUT_MS);
+        const timer = setTimeout(() => reject(new EtcdUnavailableError(`no answer to a lease keepalive in ${RENEW_TIMEOUT_MS} ms`)), RENEW_TIMEOUT_MS);
         stream.on('data', (res: ILeaseKeepAliveResponse) => {
           clearTimeout(timer);
           resolve(Number(res.TTL));
@@ -96,7 +97,7 @@ export class LeaseKeeper {
         });
         stream.on('end', () => {
           clearTimeout(timer);
-          reject(new Error('etcd keepalive stream ended'));
+          reject(new EtcdUnavailableError('the lease keepalive stream ended'));
         });
         stream.write({ ID: leaseId });
       });
@@ -111,7 +112,7 @@ export class LeaseKeeper {
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.dropPending(leaseId, entry);
-        reject(new Error(`etcd did not answer a keepalive for lease ${leaseId} in ${RENEW_TIMEOUT_MS} ms`));
+        reject(new EtcdUnavailableError(`no answer to a lease keepalive in ${RENEW_TIMEOUT_MS} ms`));
       }, RENEW_TIMEOUT_MS);
       const entry: Pending = { resolve, reject, timer };
       const queue = this.pending.get(leaseId) ?? [];
@@ -145,7 +146,7 @@ export class LeaseKeeper {
       stream.on('data', (res: ILeaseKeepAliveResponse) => this.answer(res.ID, Number(res.TTL)));
       const broken = (err?: Error) => {
         if (this.stream === opening) this.stream = undefined;
-        this.failAll(err ?? new Error('etcd keepalive stream ended'));
+        this.failAll(err ?? new EtcdUnavailableError('the lease keepalive stream ended'));
       };
       stream.on('error', broken);
       stream.on('end', () => broken());

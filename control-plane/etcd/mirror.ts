@@ -22,6 +22,9 @@ export interface MirrorEvent {
   entry?: MirrorEntry;
 }
 
+/** Longest wait between two attempts to reload a prefix whose watch broke. */
+const RELOAD_MAX_DELAY_MS = 1_000;
+
 export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync: [] }> {
   readonly entries = new Map<string, MirrorEntry>();
   /** The etcd revision this copy reflects, at least. */
@@ -29,6 +32,7 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
   private watcher?: Watcher;
   private closed = false;
   private revisionWaiters: Array<{ revision: number; resolve: () => void }> = [];
+  private retryTimer?: NodeJS.Timeout;
 
   private constructor(private readonly client: Etcd3, readonly prefix: string, private readonly logger: Logger) {
     super();
@@ -49,6 +53,7 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retryTimer);
     for (const waiter of this.revisionWaiters) waiter.resolve();
     this.revisionWaiters = [];
     await this.watcher?.cancel().catch(() => undefined);
@@ -101,11 +106,23 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
       if (this.closed) return;
       this.logger.warn({ err, prefix: this.prefix }, 'watch failed; reloading the prefix');
       void watcher.cancel().catch(() => undefined);
-      this.load().then(
-        () => this.emit('resync'),
-        (loadErr: unknown) => this.logger.error({ err: loadErr, prefix: this.prefix }, 'reloading the prefix failed'),
-      );
+      if (this.watcher === watcher) this.watcher = undefined;
+      this.reload(0);
     });
+  }
+
+  /** Reads the prefix again until it works (etcd may be away): one attempt at a time, backing off. */
+  private reload(attempt: number): void {
+    if (this.closed) return;
+    this.load().then(
+      () => this.emit('resync'),
+      (err: unknown) => {
+        if (this.closed) return;
+        const delayMs = Math.min(RELOAD_MAX_DELAY_MS, 100 * 2 ** attempt);
+        this.logger.warn({ err: (err as Error).message, prefix: this.prefix, retryInMs: delayMs }, 'reloading the prefix failed; retrying');
+        this.retryTimer = setTimeout(() => this.reload(attempt + 1), delayMs);
+      },
+    );
   }
 
   private setRevision(revision: number): void {

@@ -88,10 +88,19 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
     } catch (err) {
       if (this.isClosed()) return;
       this.logger.warn({ err }, 'campaign failed; retrying');
-      this.retryTimer = setTimeout(() => void this.campaign(), 1_000);
+      this.retryCampaign(1_000);
     } finally {
       this.campaigning = false;
     }
+  }
+
+  /**
+   * One pending retry at most: a failed grant both emits 'lost' and fails the campaign, and two
+   * timers per failure doubled the campaigns every second while etcd was away (issue 9: 800 MB).
+   */
+  private retryCampaign(delayMs: number): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.campaign(), delayMs);
   }
 
   private isClosed(): boolean {
@@ -107,7 +116,7 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
         this.state = 'follower';
         this.emit('deposed');
       }
-      if (this.state === 'follower') this.retryTimer = setTimeout(() => void this.campaign(), 500);
+      if (this.state === 'follower') this.retryCampaign(500);
     });
     this.lease = lease;
     return lease;

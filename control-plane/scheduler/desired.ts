@@ -11,11 +11,6 @@ export interface DesiredGroup {
   release: number;
   slug: string;
   command: string;
-  env: Record<string, string>;
-  /** How many vars `env` has, as a for-in walk counts them. */
-  envSize: number;
-  /** `env` listed in its own order, filled in by the first comparison that wants it (see spec.ts). */
-  envOrder: { names: string[]; values: string[] } | undefined;
   graceMs: number;
   /** Where the type may run; undefined: anywhere. */
   placement: PlacementRule | undefined;
@@ -92,9 +87,6 @@ export function desiredState(apps: AppView[]): DesiredState {
     if (release === undefined) continue;
     const types = Object.keys(app.formation);
     if (types.length > 1) types.sort(compareNames);
-    // Computed once per app, not per group: this runs for every app on every pass.
-    let envSize = 0;
-    for (const _ in release.env) envSize++;
     const instanceKeys = keysWithDot(app.restartTokens);
     let last: DesiredGroup | undefined;
     const first = state.groups.length;
@@ -111,9 +103,6 @@ export function desiredState(apps: AppView[]): DesiredState {
         release: release.version,
         slug: release.slug,
         command,
-        env: release.env,
-        envSize,
-        envOrder: undefined,
         graceMs: own(app.graceMs, type) ?? own(app.graceMs, '*') ?? DEFAULT_GRACE_MS,
         placement: app.placement === undefined ? undefined : restrictive(own(app.placement, type)),
         tokenPrefix: restartTokenPrefix(app.restartTokens, type),

@@ -11,7 +11,11 @@ export interface AgentView {
   state: 'ready' | 'draining';
 }
 
-/** What an instance must run; changes to any field restart the instance. */
+/**
+ * What an instance must run; changes to any field restart the instance. The command and config
+ * are not copied here: they belong to the release (every deploy, config change and rollback makes
+ * a new one), and agents fetch them once per release. Assignments stay small whatever the app.
+ */
 export interface InstanceSpec {
   app: string;
   /** Heroku name: `worker.3`. */
@@ -19,8 +23,6 @@ export interface InstanceSpec {
   type: string;
   release: number;
   slug: string;
-  command: string;
-  env: Record<string, string>;
   restartToken: string;
   graceMs: number;
 }
@@ -38,7 +40,8 @@ export interface AppView {
     version: number;
     slug: string;
     processTypes: Record<string, string>;
-    env: Record<string, string>;
+    /** Not used to place anything (instances get it from the release); accepted for callers that pass it. */
+    env?: Record<string, string>;
   };
   /** Desired count per process type. */
   formation: Record<string, number>;

@@ -8,6 +8,7 @@ import type { Keys } from '../keys';
 import { commitIf, exists, unchangedSince, type WriteOp } from '../etcd/batch';
 import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
 import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type PlacementRecord, type ReleaseRecord } from '../records';
+import { releaseSizeProblem } from '../../lib/limits';
 import { appNameProblem, configKeyProblem, datacenterProblem, labelProblem, parseInstanceName } from '../../lib/names';
 
 const RETRIES = 20;
@@ -76,6 +77,9 @@ export class AppStore {
         processTypes: next.processTypes,
         env: next.env ?? previous?.env ?? {},
       };
+      // The authority on sizes: a release that passes can be stored, sent and started (lib/limits.ts).
+      const tooLarge = releaseSizeProblem(release.processTypes, release.env);
+      if (tooLarge) throw new InvalidArgumentError(tooLarge);
       const ok = await commitIf(this.client, [unchangedSince(this.keys.app(name), app.modRevision)], [
         { put: this.keys.release(name, release.version), value: encode(release) },
         { put: this.keys.app(name), value: encode({ ...app.value, release: release.version }) },

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient } from '../../control-plane/etcd/client';
 import { startEtcd, type EtcdServer } from '../../lib/etcd-server';
 
 export async function testEtcd(): Promise<EtcdServer & { cleanup(): Promise<void> }> {
@@ -57,7 +58,8 @@ export function useEtcd(): EtcdFixture {
   before(async () => {
     etcd = await testEtcd();
     fixture.url = etcd.url;
-    fixture.client = new Etcd3({ hosts: etcd.url });
+    // The control plane's own client and fault policy (control-plane/etcd/client.ts).
+    fixture.client = createEtcdClient([etcd.url]);
     fixture.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-cp-'));
   });
   after(async () => {

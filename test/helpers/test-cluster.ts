@@ -83,10 +83,10 @@ export class TestCluster {
   /** More `control-plane start` flags for every replica (e.g. `--tls`). */
   controlPlaneArgs: string[] = [];
 
-  /** etcd + `replicas` control planes (default 1) + the given agents, all registered. */
-  static async start(opts: { agents?: AgentSpec[]; agentTtl?: number; replicas?: number; controlPlaneArgs?: string[] } = {}): Promise<TestCluster> {
+  /** etcd (`etcdMembers`, default 1) + `replicas` control planes (default 1) + the given agents, all registered. */
+  static async start(opts: { agents?: AgentSpec[]; agentTtl?: number; replicas?: number; controlPlaneArgs?: string[]; etcdMembers?: number } = {}): Promise<TestCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-e2e-'));
-    const etcd = await startEtcd(path.join(dir, 'etcd'), { log: path.join(dir, 'etcd.log') });
+    const etcd = await startEtcd(path.join(dir, 'etcd'), { log: path.join(dir, 'etcd.log'), members: opts.etcdMembers });
     const cluster = new TestCluster(dir, etcd, `127.0.0.1:${await freePort()}`, opts.agentTtl ?? 2);
     cluster.controlPlaneArgs = opts.controlPlaneArgs ?? [];
     try {
@@ -125,7 +125,7 @@ export class TestCluster {
   async startControlPlane(listen = this.server, extraArgs: string[] = []): Promise<Daemon> {
     const daemon = this.spawnDaemon(`control-plane-${this.controlPlanes.length + 1}`, [
       'control-plane', 'start',
-      '--etcd', this.etcd.url,
+      '--etcd', this.etcd.urls.join(','),
       '--listen', listen,
       '--data-dir', this.controlPlaneDataDir(listen),
       '--agent-ttl', String(this.agentTtl),

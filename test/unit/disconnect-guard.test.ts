@@ -65,6 +65,8 @@ describe('disconnected grace: when the agent gives up on its instances', () => {
   });
 });
 
+const LOOP = 'trap "exit 0" TERM; while true; do sleep 1 & wait $!; done';
+
 describe('reconciler: suspended until the next snapshot', () => {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'suspend-test-'));
   const statuses: InstanceStatus[] = [];
@@ -72,7 +74,13 @@ describe('reconciler: suspended until the next snapshot', () => {
     agentId: 'a1',
     defaultGraceMs: 2_000,
     ports: new PortAllocator({ from: 42100, to: 42199 }),
-    releases: { ensure: async () => cwd } as unknown as ReleaseCache,
+    releases: {
+      ensure: async () => cwd,
+      configs: {
+        get: async () => ({ slug: 'a'.repeat(64), processTypes: { web: LOOP, worker: LOOP }, env: {} }),
+        retain: () => undefined,
+      },
+    } as unknown as ReleaseCache,
     logger,
     report: (s) => statuses.push(s),
     onLine: () => undefined,
@@ -89,7 +97,7 @@ describe('reconciler: suspended until the next snapshot', () => {
 
   const spec = (instance: string): Assignment => ({
     app: 'shop', instance, type: instance.split('.')[0]!, release: 1, slug: 'a'.repeat(64),
-    command: 'trap "exit 0" TERM; while true; do sleep 1 & wait $!; done', env: {}, restart_token: '', grace_ms: 0,
+    restart_token: '', grace_ms: 0,
   });
   const pids = () => {
     const latest = new Map<string, InstanceStatus>();

@@ -6,7 +6,7 @@ import { schedule } from '../../control-plane/scheduler/schedule';
 import type { AgentView, AppView, Assignment, Plan } from '../../control-plane/scheduler/types';
 
 const assignment = (instance: string, agentId: string, release = 1): Assignment => ({
-  agentId, app: 'shop', instance, type: instance.split('.')[0]!, release, slug: 's', command: 'c', env: {}, restartToken: '', graceMs: 0,
+  agentId, app: 'shop', instance, type: instance.split('.')[0]!, release, slug: 's', restartToken: '', graceMs: 0,
 });
 const removal = (a: Assignment) => ({ agentId: a.agentId, app: a.app, instance: a.instance });
 const up = (release = 1): ObservedStatus => ({ state: 'up', release, restartToken: '' });

@@ -4,7 +4,7 @@ import { limitRollout, rolloutBound, type ObservedStatus } from '../../control-p
 import type { Assignment, Plan } from '../../control-plane/scheduler/types';
 
 const assignment = (instance: string, release: number, agentId = 'a'): Assignment => ({
-  agentId, app: 'shop', instance, type: instance.split('.')[0]!, release, slug: 's', command: 'c', env: {}, restartToken: '', graceMs: 0,
+  agentId, app: 'shop', instance, type: instance.split('.')[0]!, release, slug: 's', restartToken: '', graceMs: 0,
 });
 const workers = (n: number, release: number) => Array.from({ length: n }, (_, i) => assignment(`worker.${i + 1}`, release));
 

@@ -1,0 +1,67 @@
+/**
+ * Whether this replica can read etcd right now, and since when it cannot: the answer to "is
+ * what the mirrors show current?". One linearizable read a second (it needs a quorum, unlike
+ * a status request), never more than one in flight, so a long outage costs nothing that grows.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from '../../lib/log';
+import { asEtcdOutage } from './outage';
+
+const PROBE_EVERY_MS = 1_000;
+const PROBE_DEADLINE_MS = 2_000;
+/** A view last confirmed longer ago than this is shown as stale. */
+export const STALE_AFTER_MS = 3_000;
+
+export interface Staleness {
+  /** How old the view may be: since etcd last answered. */
+  ageMs: number;
+  /** "etcd is unreachable from the control plane (…)". */
+  message: string;
+}
+
+export class EtcdHealth {
+  private lastOkMs = Date.now();
+  private lastProblem = '';
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly client: Etcd3, private readonly probeKey: string, private readonly logger: Logger) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Undefined while etcd answers; otherwise how old this replica's view may be, and why. */
+  staleness(now = Date.now()): Staleness | undefined {
+    const ageMs = now - this.lastOkMs;
+    if (ageMs < STALE_AFTER_MS) return undefined;
+    return { ageMs, message: this.lastProblem || 'etcd is unreachable from the control plane (no answer)' };
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => void this.probe(), PROBE_EVERY_MS);
+    this.timer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    try {
+      await this.client.get(this.probeKey).options({ deadline: Date.now() + PROBE_DEADLINE_MS });
+      if (this.lastProblem) this.logger.info({ downMs: Date.now() - this.lastOkMs }, 'etcd answers again');
+      this.lastOkMs = Date.now();
+      this.lastProblem = '';
+    } catch (err) {
+      const outage = asEtcdOutage(err);
+      const message = outage?.message ?? `etcd is unreachable from the control plane (${(err as Error).message})`;
+      if (!this.lastProblem) this.logger.warn({ reason: message }, 'etcd does not answer: the views of this replica are getting old');
+      this.lastProblem = message;
+    } finally {
+      this.schedule();
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Size limits of what users send, checked in the CLI (early, with a clear error) and again in
+ * the control plane (the authority). All are far below etcd's 1.5 MiB request limit, and an
+ * instance's environment and command stay far below what the kernel lets exec() take, so a
+ * release that is accepted can always be stored and always be started. docs/limits.md lists them.
+ */
+
+const KiB = 1024;
+
+/** A Procfile (or the Procfile a compose file becomes). */
+export const MAX_PROCFILE_BYTES = 64 * KiB;
+/** A compose file as read from disk. */
+export const MAX_COMPOSE_BYTES = 256 * KiB;
+/** One process type's command. */
+export const MAX_COMMAND_BYTES = 16 * KiB;
+/**
+ * One config var as the process sees it, `KEY=value`: the kernel refuses (E2BIG) any single
+ * argument or environment string over 128 KiB (MAX_ARG_STRLEN), terminating NUL included.
+ */
+export const MAX_CONFIG_VAR_BYTES = 128 * KiB - 1;
+/**
+ * Every config var plus the longest command: what one exec() of an instance carries from
+ * the release (the platform adds a few hundred bytes). Linux allows a quarter of the stack
+ * limit (2 MiB with the usual 8 MiB) in total; this leaves most of it unused.
+ */
+export const MAX_EXEC_BYTES = 256 * KiB;
+/** How many config vars an app may have. */
+export const MAX_CONFIG_VARS = 1000;
+
+/** Bytes as a short figure: `64 KiB`, `1.2 MiB`. */
+export function formatBytes(n: number): string {
+  if (n < KiB) return `${n} bytes`;
+  if (n < 1024 * KiB) return `${Math.round((n / KiB) * 10) / 10} KiB`;
+  return `${Math.round((n / (1024 * KiB)) * 10) / 10} MiB`;
+}
+
+/** Why one config var is too large, or undefined. */
+export function configVarProblem(key: string, value: string): string | undefined {
+  const size = Buffer.byteLength(key) + 1 + Buffer.byteLength(value);
+  if (size <= MAX_CONFIG_VAR_BYTES) return undefined;
+  return `config var \`${key}\` is ${formatBytes(size)}; at most ${formatBytes(MAX_CONFIG_VAR_BYTES)} (name, \`=\` and value) fits in a process's environment: keep large data in a file or a store and put its location in the config`;
+}
+
+/**
+ * Why a release with these commands and config vars could not be started (or stored), or
+ * undefined when it can.
+ */
+export function releaseSizeProblem(processTypes: Record<string, string>, env: Record<string, string>): string | undefined {
+  const keys = Object.keys(env);
+  if (keys.length > MAX_CONFIG_VARS) return `${keys.length} config vars; at most ${MAX_CONFIG_VARS} are allowed`;
+  let envBytes = 0;
+  for (const key of keys) {
+    const problem = configVarProblem(key, env[key]!);
+    if (problem) return problem;
+    envBytes += Buffer.byteLength(key) + Buffer.byteLength(env[key]!) + 2;
+  }
+  let longest = 0;
+  for (const [type, command] of Object.entries(processTypes)) {
+    const size = Buffer.byteLength(command);
+    if (size > MAX_COMMAND_BYTES) return commandTooLong(type, size);
+    longest = Math.max(longest, size);
+  }
+  if (envBytes + longest > MAX_EXEC_BYTES) {
+    return `the config vars (${formatBytes(envBytes)}) and the longest command (${formatBytes(longest)}) add up to more than ${formatBytes(MAX_EXEC_BYTES)}, the most an instance's environment may carry: keep large data in a file or a store and put its location in the config`;
+  }
+  return undefined;
+}
+
+/** The message for a command over MAX_COMMAND_BYTES. */
+export function commandTooLong(type: string, size: number): string {
+  return `the command of process type \`${type}\` is ${formatBytes(size)}; at most ${formatBytes(MAX_COMMAND_BYTES)} is allowed: put a long command in a script and run that`;
+}

@@ -1,0 +1,54 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { configVarProblem, formatBytes, MAX_COMMAND_BYTES, MAX_CONFIG_VAR_BYTES, releaseSizeProblem } from '../../lib/limits';
+import { parseProcfile, ProcfileError } from '../../lib/procfile';
+import { chunk, type WriteOp } from '../../control-plane/etcd/batch';
+
+describe('size limits', () => {
+  it('accepts a config var up to the kernel limit of one environment string and refuses one byte more', () => {
+    const fits = 'v'.repeat(MAX_CONFIG_VAR_BYTES - 'KEY='.length);
+    assert.equal(configVarProblem('KEY', fits), undefined);
+    assert.match(configVarProblem('KEY', `${fits}v`) ?? '', /config var `KEY` is 128 KiB; at most 128 KiB/);
+  });
+
+  it('counts bytes, not characters', () => {
+    const euros = '€'.repeat(50_000); // 150,000 bytes
+    assert.match(configVarProblem('K', euros) ?? '', /146\.5 KiB/);
+  });
+
+  it('refuses config and a command that together exceed what one exec may carry', () => {
+    const env = { A: 'a'.repeat(100_000), B: 'b'.repeat(100_000) };
+    assert.equal(releaseSizeProblem({ web: 'x'.repeat(10_000) }, env), undefined);
+    assert.match(releaseSizeProblem({ web: 'x'.repeat(10_000) }, { ...env, C: 'c'.repeat(100_000) }) ?? '', /add up to more than 256 KiB/);
+  });
+
+  it('refuses a command over the limit, naming its type', () => {
+    assert.match(releaseSizeProblem({ worker: 'x'.repeat(MAX_COMMAND_BYTES + 1) }, {}) ?? '', /command of process type `worker`/);
+  });
+
+  it('refuses a Procfile line over the command limit with its line number, and a Procfile over its size', () => {
+    assert.throws(() => parseProcfile(`web: ok\nworker: ${'x'.repeat(MAX_COMMAND_BYTES + 1)}\n`), (err: ProcfileError) => err.line === 2 && /16 KiB/.test(err.message));
+    assert.throws(() => parseProcfile(`web: x\n${'# comment\n'.repeat(7_000)}`), /Procfile is 68\.4 KiB; at most 64 KiB/);
+  });
+
+  it('formats sizes briefly', () => {
+    assert.equal(formatBytes(12), '12 bytes');
+    assert.equal(formatBytes(64 * 1024), '64 KiB');
+    assert.equal(formatBytes(1024 * 1024), '1 MiB');
+  });
+});
+
+describe('transactions cut by size', () => {
+  const put = (n: number, bytes: number): WriteOp => ({ put: `k${n}`, value: 'v'.repeat(bytes) });
+
+  it('cuts by operation count and by bytes, whichever comes first', () => {
+    assert.deepEqual(chunk(Array.from({ length: 300 }, (_, i) => put(i, 10)), 128, 1 << 20).map((c) => c.length), [128, 128, 44]);
+    // 40 assignments of 120 KB each: 8 per MiB-sized transaction.
+    const sizes = chunk(Array.from({ length: 40 }, (_, i) => put(i, 120_000)), 128, 1 << 20).map((c) => c.length);
+    assert.deepEqual(sizes, [8, 8, 8, 8, 8]);
+  });
+
+  it('keeps an operation larger than the limit alone rather than dropping it', () => {
+    assert.deepEqual(chunk([put(1, 10), put(2, 2 << 20), put(3, 10)], 128, 1 << 20).map((c) => c.length), [1, 1, 1]);
+  });
+});
