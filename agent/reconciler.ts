@@ -16,6 +16,7 @@ import { Instance, type InstanceSnapshot, type InstanceStream } from './supervis
 import type { PortAllocator } from './supervisor/ports';
 import type { ReleaseCache } from './releases/release-cache';
 import { buildEnv } from './instance-env';
+import { SpawnPacer } from './spawn-pacer';
 
 const START_RETRY_MS = 2_000;
 
@@ -43,6 +44,8 @@ export interface ReconcilerDeps {
   onLine(app: string, instance: string, stream: InstanceStream, line: string, cut: boolean): void;
   onSpawn(pid: number): void;
   onExit(pid: number): void;
+  /** Spreads first starts over event-loop turns (spawn-pacer.ts); default: a pacer of its own. */
+  pacer?: SpawnPacer;
 }
 
 function keyOf(app: string, instance: string): string {
@@ -67,7 +70,11 @@ export class Reconciler {
   /** Why everything is stopped until the next snapshot; undefined while running normally. */
   private suspended?: string;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  private readonly pacer: SpawnPacer;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.pacer = deps.pacer ?? new SpawnPacer();
+  }
 
   /** Applies a batch from the assignment stream. */
   apply(batch: { snapshot: boolean; upserts: Assignment[]; removes: Array<{ app: string; instance: string }> }): void {
@@ -172,31 +179,17 @@ export class Reconciler {
     try {
       const cwd = await this.deps.releases.ensure(spec.slug);
       port = await this.deps.ports.allocate();
-      if (this.closed || this.wanted(key) !== spec) {
+      // The spawn waits its turn (spawn-pacer.ts), so the spec is checked again when it comes.
+      const started = await this.pacer.run(() => {
+        if (this.closed || this.wanted(key) !== spec) return false;
+        this.startInstance(slot, spec, cwd, port);
+        return true;
+      });
+      if (!started) {
         this.deps.ports.release(port);
-        slot.again = true; // the assignment changed while we fetched: look again
-        return;
+        port = 0;
+        if (!this.closed) slot.again = true; // the assignment changed while we waited: look again
       }
-      const instance = new Instance(
-        {
-          app: spec.app,
-          instance: spec.instance,
-          type: spec.type,
-          command: spec.command,
-          cwd,
-          env: buildEnv(spec, port, this.deps.agentId),
-          graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
-        },
-        {
-          logger: this.deps.logger,
-          onChange: (snapshot) => this.report(spec, port, snapshot),
-          onLine: (stream, line, cut) => this.deps.onLine(spec.app, spec.instance, stream, line, cut ?? false),
-          onSpawn: (pid) => this.deps.onSpawn(pid),
-          onExit: (pid) => this.deps.onExit(pid),
-        },
-      );
-      slot.running = { spec, instance, port };
-      instance.start();
     } catch (err) {
       if (port) this.deps.ports.release(port);
       const reason = `could not start: ${(err as Error).message}`;
@@ -207,6 +200,30 @@ export class Reconciler {
         this.kick(key);
       }, START_RETRY_MS);
     }
+  }
+
+  /** Creates and starts the instance's supervisor (spawns its process): runs in the pacer's turn. */
+  private startInstance(slot: Slot, spec: Assignment, cwd: string, port: number): void {
+    const instance = new Instance(
+      {
+        app: spec.app,
+        instance: spec.instance,
+        type: spec.type,
+        command: spec.command,
+        cwd,
+        env: buildEnv(spec, port, this.deps.agentId),
+        graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
+      },
+      {
+        logger: this.deps.logger,
+        onChange: (snapshot) => this.report(spec, port, snapshot),
+        onLine: (stream, line, cut) => this.deps.onLine(spec.app, spec.instance, stream, line, cut ?? false),
+        onSpawn: (pid) => this.deps.onSpawn(pid),
+        onExit: (pid) => this.deps.onExit(pid),
+      },
+    );
+    slot.running = { spec, instance, port };
+    instance.start();
   }
 
   private report(spec: Assignment, port: number, snapshot: InstanceSnapshot, override?: string): void {
