@@ -11,7 +11,8 @@ import { countInstanceProcesses } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
 const N = 300;
-const APP = 'burst';
+// The process table is the whole machine's: a name no other test uses.
+const APP = `burst-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const WORKER = `trap 'exit 0' TERM
 while true; do sleep 5 & wait $!; done
 `;
@@ -25,7 +26,7 @@ describe('a burst of 300 instances', { timeout: 180_000 }, () => {
       agentTtl: 4,
       agents: [{ id: 'burst-a', ports: 200 }, { id: 'burst-b', ports: 200 }, { id: 'burst-c', ports: 200 }],
     });
-    await cluster.deployApp(APP, cluster.appDir(APP, { Procfile: 'worker: sh worker.sh\n', 'worker.sh': WORKER }));
+    await cluster.deployApp(APP, cluster.appDir('burst', { Procfile: 'worker: sh worker.sh\n', 'worker.sh': WORKER }));
   });
 
   after(async () => {
