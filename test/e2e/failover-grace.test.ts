@@ -58,9 +58,12 @@ describe('a sole control plane killed and kept away for 3 lease TTLs', { timeout
       // Every agent's lease expires meanwhile.
       await new Promise((resolve) => setTimeout(resolve, 3 * cluster.agentTtl * 1000));
       assert.deepEqual(processTable(STEADY), processes, 'instances keep running while the control plane is away');
+      const restartedAt = Date.now();
       await cluster.startControlPlane();
+      const { agents } = await cluster.cliJson<{ agents: Array<{ id: string; state: string; instances: number }> }>(['agents']);
+      assert.deepEqual(agents.map((a) => `${a.id}:${a.state}:${a.instances}`), ['fg-a:unreachable:10', 'fg-b:unreachable:10', 'fg-c:unreachable:10']);
       // Settled and scheduling (1 s), but still within the agents' grace (2 TTLs).
-      await new Promise((resolve) => setTimeout(resolve, 1.25 * cluster.agentTtl * 1000));
+      await new Promise((resolve) => setTimeout(resolve, restartedAt + 1.25 * cluster.agentTtl * 1000 - Date.now()));
     } finally {
       for (const pid of agentPids) process.kill(pid, 'SIGCONT');
     }
