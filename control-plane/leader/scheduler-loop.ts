@@ -12,10 +12,9 @@ import { decode, encode, type StatusRecord } from '../records';
 import { limitRollout, type ObservedStatus } from './rollout';
 import { holdMoves } from './moves';
 import { schedule } from '../scheduler/schedule';
-import type { AppView, Assignment, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
+import type { AgentView, AppView, Assignment, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
 import { PrefixMirror, type MirrorEvent } from '../etcd/mirror';
 import { AgentLiveness } from './agent-liveness';
-import type { AgentView } from '../scheduler/types';
 
 /** How long to gather changes before a round, so a burst of events costs one round. */
 const DEBOUNCE_MS = 5;
