@@ -62,6 +62,8 @@ describe('a sole control plane killed and kept away for 3 lease TTLs', { timeout
       await cluster.startControlPlane();
       const { agents } = await cluster.cliJson<{ agents: Array<{ id: string; state: string; instances: number }> }>(['agents']);
       assert.deepEqual(agents.map((a) => `${a.id}:${a.state}:${a.instances}`), ['fg-a:unreachable:10', 'fg-b:unreachable:10', 'fg-c:unreachable:10']);
+      const waiting = await cluster.ps(STEADY);
+      assert.ok(waiting.every((i) => /^fg-[abc] is unreachable; kept there/.test(i.reason)), `ps says why: ${waiting[0]?.reason}`);
       // Settled and scheduling (1 s), but still within the agents' grace (2 TTLs).
       await new Promise((resolve) => setTimeout(resolve, restartedAt + 1.25 * cluster.agentTtl * 1000 - Date.now()));
     } finally {
