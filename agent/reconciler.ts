@@ -20,6 +20,7 @@ import { procEnviron, procStat } from './supervisor/proc-stat';
 import type { ReleaseCache } from './releases/release-cache';
 import type { InstanceRecord } from './handover/instance-state';
 import { buildEnv } from './instance-env';
+import { SpawnPacer } from './spawn-pacer';
 
 const START_RETRY_MS = 2_000;
 
@@ -59,6 +60,8 @@ export interface ReconcilerDeps {
   gate(pid: number): Promise<void>;
   /** Keeps the state file that lets the next agent run take the instances over. */
   record(key: string, record: InstanceRecord | undefined): void;
+  /** Spreads first starts over event-loop turns (spawn-pacer.ts); default: a pacer of its own. */
+  pacer?: SpawnPacer;
 }
 
 function keyOf(app: string, instance: string): string {
@@ -80,7 +83,11 @@ export class Reconciler {
   /** Why everything is stopped until the next snapshot; undefined while running normally. */
   private suspended?: string;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  private readonly pacer: SpawnPacer;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.pacer = deps.pacer ?? new SpawnPacer();
+  }
 
   /** Applies a batch from the assignment stream. */
   apply(batch: { snapshot: boolean; upserts: Assignment[]; removes: Array<{ app: string; instance: string }> }): void {
@@ -244,20 +251,25 @@ export class Reconciler {
       const command = Object.hasOwn(release.processTypes, spec.type) ? release.processTypes[spec.type] : undefined;
       if (command === undefined) throw new Error(`release v${spec.release} has no process type \`${spec.type}\``);
       port = await this.deps.ports.allocate();
-      if (this.closed || this.wanted(key) !== spec) {
-        this.deps.ports.release(port);
-        slot.again = true; // the assignment changed while we fetched: look again
-        return;
-      }
-      const instance = this.newInstance(key, slot, spec, {
-        command,
-        cwd,
-        env: buildEnv(spec, release.env, port, this.deps.agentId),
-        graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
-        port,
+      // The spawn waits its turn (spawn-pacer.ts), so the spec is checked again when it comes.
+      const started = await this.pacer.run(() => {
+        if (this.closed || this.wanted(key) !== spec) return false;
+        const instance = this.newInstance(key, slot, spec, {
+          command,
+          cwd,
+          env: buildEnv(spec, release.env, port, this.deps.agentId),
+          graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
+          port,
+        });
+        slot.running = { spec, key: specKey(spec), instance, port, cwd, command };
+        instance.start();
+        return true;
       });
-      slot.running = { spec, key: specKey(spec), instance, port, cwd, command };
-      instance.start();
+      if (!started) {
+        this.deps.ports.release(port);
+        port = 0;
+        if (!this.closed) slot.again = true; // the assignment changed while we waited: look again
+      }
     } catch (err) {
       if (port) this.deps.ports.release(port);
       const reason = `could not start: ${(err as Error).message}`;

@@ -61,7 +61,8 @@ export async function waitForFormation(
 }
 
 function failIfStuck(pending: InstanceInfo__Output[], all: InstanceInfo__Output[]): void {
-  const unplaceable = pending.find((i) => i.reason && i.reason !== 'waiting for the scheduler');
+  // `waiting for …` (the scheduler, agents reconnecting to a control plane that just started) passes.
+  const unplaceable = pending.find((i) => i.reason && !i.reason.startsWith('waiting for '));
   if (unplaceable) {
     throw new UserError(`${pending.length} instance(s) cannot be placed: ${unplaceable.reason} (e.g. ${unplaceable.name})`);
   }

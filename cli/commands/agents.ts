@@ -62,7 +62,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
 export function registerAgents(program: Command): void {
   program
     .command('agents')
-    .description('list every agent (server): address, datacenter, labels, state (ready, draining, down), instances, capacity, version, last heartbeat')
+    .description('list every agent (server): address, datacenter, labels, state (ready, draining, unreachable, down), instances, capacity, version, last heartbeat')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {

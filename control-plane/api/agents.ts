@@ -8,10 +8,10 @@ import { decode, encode, type AgentRecord, type DrainRecord } from '../records';
 import type { ApiContext } from './context';
 import { staleOf, unary } from './status';
 
-type AgentState = 'ready' | 'draining' | 'down';
+type AgentState = 'ready' | 'draining' | 'unreachable' | 'down';
 
 function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<string, number>, now: number): AgentInfo {
-  const seen = state === 'down' ? undefined : ctx.heartbeats.get(a.id);
+  const seen = state === 'down' || state === 'unreachable' ? undefined : ctx.heartbeats.get(a.id);
   return {
     id: a.id,
     address: a.address,
@@ -67,9 +67,18 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       const live = ctx.view.agentList();
       const ids = new Set(live.map((a) => a.id));
       const out = live.map((a) => info(ctx, a, a.state, counts, now));
+      // Gone but still owning instances: the leader keeps them there until the agent comes back or
+      // its grace ends (leader/agent-liveness.ts), then moves them and the agent owns nothing.
+      const gone = (id: string): AgentState => ((counts.get(id) ?? 0) > 0 ? 'unreachable' : 'down');
       for (const [id, drain] of ctx.view.drainList()) {
         if (ids.has(id)) continue;
-        out.push(info(ctx, { ...drain.agent, id }, 'down', counts, now));
+        ids.add(id);
+        out.push(info(ctx, { ...drain.agent, id }, gone(id), counts, now));
+      }
+      for (const id of counts.keys()) {
+        if (ids.has(id)) continue;
+        const unknown = { id, address: '', datacenter: '', labels: {}, capacity: 0, version: '', registeredAtMs: 0, state: 'ready' as const };
+        out.push(info(ctx, unknown, 'unreachable', counts, now));
       }
       return { agents: out.sort((a, b) => ((a.id ?? '') < (b.id ?? '') ? -1 : 1)), stale: staleOf(ctx) };
     }),

@@ -113,6 +113,12 @@ async function listInstances(
     const u = drained.has(agentId) ? unplaced.get(instance) : undefined;
     return u && `${CANNOT_MOVE_OFF_DRAINED} ${agentId}: ${u.reason}`;
   };
+  // No status: either just assigned, or its agent is gone (its statuses went with its lease) and
+  // the leader keeps the instance there for the agent's grace (leader/agent-liveness.ts).
+  const waitingReason = (agentId: string) =>
+    ctx.view.agents.entries.has(ctx.keys.agent(agentId))
+      ? 'assigned; waiting for the agent to report'
+      : `${agentId} is unreachable; kept there while it may reconnect`;
   for (const a of ctx.view.assignmentList({ app })) {
     const status = statuses.get(`${a.instance}/${a.agentId}`);
     statuses.delete(`${a.instance}/${a.agentId}`);
@@ -130,7 +136,7 @@ async function listInstances(
       pid: status?.pid ?? 0,
       restarts: status?.restarts ?? 0,
       started_at_ms: status?.startedAtMs ?? 0,
-      reason: stuckReason(a.instance, a.agentId) ?? (status ? status.reason : 'assigned; waiting for the agent to report'),
+      reason: stuckReason(a.instance, a.agentId) ?? (status ? status.reason : waitingReason(a.agentId)),
       port: status?.port ?? 0,
     });
   }

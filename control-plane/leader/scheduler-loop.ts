@@ -12,8 +12,9 @@ import { decode, encode, type StatusRecord } from '../records';
 import { limitRollout, type ObservedStatus } from './rollout';
 import { holdMoves } from './moves';
 import { schedule } from '../scheduler/schedule';
-import type { AppView, Assignment, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
+import type { AgentView, AppView, Assignment, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
 import { PrefixMirror, type MirrorEvent } from '../etcd/mirror';
+import { AgentLiveness } from './agent-liveness';
 
 /** How long to gather changes before a round, so a burst of events costs one round. */
 const DEBOUNCE_MS = 5;
@@ -29,6 +30,14 @@ const WRITE_CONCURRENCY = 8;
 const MOVE_HOLD_MS = 120_000;
 /** While removals are held, look again this often even without events (for MOVE_HOLD_MS to pass). */
 const HOLD_RECHECK_MS = 5_000;
+
+export interface SchedulerLoopOptions {
+  /**
+   * How long an agent that owns instances may stay unregistered, counted while this replica
+   * leads, before its instances are placed elsewhere (agent-liveness.ts). At least 2 lease TTLs.
+   */
+  agentDownGraceMs: number;
+}
 
 export class SchedulerLoop {
   private timer?: NodeJS.Timeout;
@@ -47,6 +56,12 @@ export class SchedulerLoop {
     if (this.deferred > 0) this.poke();
   };
   private settleUntil = 0;
+  private readonly liveness: AgentLiveness;
+  /** The last registration seen of each agent, for the unreachable ones' datacenter and capacity. */
+  private readonly lastSeen = new Map<string, AgentView>();
+  /** Agents this replica has declared unreachable or down, to log each change once. */
+  private readonly verdicts = new Map<string, 'unreachable' | 'down'>();
+  private graceTimer?: NodeJS.Timeout;
   private readonly onChange = () => this.poke();
   private readonly onAgents = (events: MirrorEvent[]) => {
     if (events.some((e) => e.type === 'put' && e.entry?.createRevision === e.entry?.modRevision)) {
@@ -60,7 +75,10 @@ export class SchedulerLoop {
     private readonly view: ClusterView,
     private readonly election: LeaderElection,
     private readonly logger: Logger,
-  ) {}
+    opts: SchedulerLoopOptions,
+  ) {
+    this.liveness = new AgentLiveness(opts.agentDownGraceMs);
+  }
 
   /** Starts scheduling (call when elected). */
   async start(): Promise<void> {
@@ -73,6 +91,8 @@ export class SchedulerLoop {
     this.view.agents.on('change', this.onAgents);
     for (const mirror of this.mirrors()) mirror.on('resync', this.onChange);
     this.settleUntil = Date.now() + SETTLE_MS;
+    this.liveness.start();
+    this.verdicts.clear();
     this.poke();
   }
 
@@ -83,6 +103,8 @@ export class SchedulerLoop {
     clearTimeout(this.timer);
     clearTimeout(this.recheck);
     this.recheck = undefined;
+    clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
     this.heldSince.clear();
     for (const mirror of this.mirrors()) {
       mirror.off('change', this.onChange);
@@ -206,14 +228,60 @@ export class SchedulerLoop {
         placement: formation.placement,
       });
     }
-    const agents = this.view.agentList().map((a) => ({
+    const agents: AgentView[] = this.view.agentList().map((a) => ({
       id: a.id,
       datacenter: a.datacenter,
       labels: a.labels,
       capacity: a.capacity,
       state: a.state,
     }));
-    return { apps, agents, assignments: this.view.assignmentList() };
+    const assignments = this.view.assignmentList();
+    agents.push(...this.unreachableAgents(agents, assignments));
+    return { apps, agents, assignments };
+  }
+
+  /**
+   * Agents that own assignments but are not registered and are still within their grace
+   * (agent-liveness.ts): the scheduler keeps their instances where they are.
+   */
+  private unreachableAgents(registered: AgentView[], assignments: Assignment[]): AgentView[] {
+    for (const a of registered) this.lastSeen.set(a.id, a);
+    const ids = new Set(registered.map((a) => a.id));
+    const verdict = this.liveness.classify(ids, assignments.map((a) => a.agentId));
+    for (const id of verdict.unreachable) this.noteVerdict(id, 'unreachable');
+    for (const id of verdict.down) this.noteVerdict(id, 'down');
+    const missing = new Set([...verdict.unreachable, ...verdict.down]);
+    for (const id of this.verdicts.keys()) {
+      if (ids.has(id)) this.logger.info({ agent: id }, 'agent registered again: it keeps its instances');
+      if (!missing.has(id)) this.verdicts.delete(id); // back, or owns nothing any more
+    }
+    for (const id of this.lastSeen.keys()) if (!ids.has(id) && !this.verdicts.has(id)) this.lastSeen.delete(id);
+    clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    if (verdict.nextDeadlineMs !== undefined) {
+      // Nothing else may happen when the grace ends: look again then.
+      this.graceTimer = setTimeout(() => {
+        this.graceTimer = undefined;
+        this.poke();
+      }, Math.max(0, verdict.nextDeadlineMs - Date.now()) + 10);
+    }
+    return verdict.unreachable.map((id) => ({
+      id,
+      datacenter: this.lastSeen.get(id)?.datacenter ?? 'unknown',
+      labels: this.lastSeen.get(id)?.labels ?? {},
+      capacity: this.lastSeen.get(id)?.capacity ?? 0,
+      state: 'unreachable' as const,
+    }));
+  }
+
+  private noteVerdict(id: string, verdict: 'unreachable' | 'down'): void {
+    if (this.verdicts.get(id) === verdict) return;
+    this.verdicts.set(id, verdict);
+    if (verdict === 'unreachable') {
+      this.logger.warn({ agent: id, graceMs: this.liveness.graceMs }, 'agent not registered: keeping its instances until it reconnects or its grace ends');
+    } else {
+      this.logger.warn({ agent: id, graceMs: this.liveness.graceMs }, 'agent down (missing for its whole grace): placing its instances elsewhere');
+    }
   }
 
   private toOps(plan: Plan): WriteOp[] {

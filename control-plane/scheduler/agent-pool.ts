@@ -10,6 +10,12 @@ interface RuleTree {
   notReady: number;
 }
 
+/**
+ * Why an instance waits while no agent is ready but some are unreachable within their grace
+ * (a control plane that just started or took over): not a reason to give up (`scale --wait`).
+ */
+export const WAITING_FOR_AGENTS = 'waiting for agents to reconnect';
+
 /** Cached rule trees are dropped when their members add up to more than this (memory bound). */
 const RULE_TREE_BUDGET = 4_000_000;
 
@@ -24,6 +30,7 @@ export class AgentPool {
   readonly agents: readonly AgentView[];
   private readonly indexById = new Map<string, number>();
   private readonly load: AgentLoad;
+  private readonly unreachable: Uint8Array;
   private readonly datacenters: number;
   private touchedAgents: number[] = [];
   private touchedDcs: number[] = [];
@@ -44,6 +51,7 @@ export class AgentPool {
     this.agents = distinct;
     const n = distinct.length;
     const ready = new Uint8Array(n);
+    this.unreachable = new Uint8Array(n);
     const capacity = new Float64Array(n);
     const idRank = new Int32Array(n);
     const dcOf = new Int32Array(n);
@@ -51,6 +59,7 @@ export class AgentPool {
     distinct.forEach((agent, i) => {
       this.indexById.set(agent.id, i);
       ready[i] = agent.state === 'ready' ? 1 : 0;
+      this.unreachable[i] = agent.state === 'unreachable' ? 1 : 0;
       capacity[i] = agent.capacity;
       if (i === 0 || agent.datacenter !== distinct[i - 1]!.datacenter) dcs++;
       dcOf[i] = dcs - 1;
@@ -80,6 +89,11 @@ export class AgentPool {
     return this.load.ready[i] === 1;
   }
 
+  /** Whether agent `i` is unreachable but within its grace: it keeps what it owns, as it is. */
+  isUnreachable(i: number): boolean {
+    return this.unreachable[i] === 1;
+  }
+
   /** Whether agent `i` satisfies `rule` (every agent satisfies no rule). */
   fits(i: number, rule: PlacementRule | undefined): boolean {
     return rule === undefined || fitsRule(this.agents[i]!, rule);
@@ -103,7 +117,7 @@ export class AgentPool {
   /** Why an instance of `type` under `rule` finds no agent (shown by `cluster ps`). */
   unplacedReason(type: string, rule: PlacementRule | undefined): string {
     if (this.agents.length === 0) return 'no agents registered';
-    if (!this.anyReady()) return 'no ready agent';
+    if (!this.anyReady()) return this.unreachable.includes(1) ? WAITING_FOR_AGENTS : 'no ready agent';
     if (rule === undefined) return 'no agent with free capacity';
     const { tree, notReady } = this.ruleTree(rule);
     const which = `the placement rule of \`${type}\` (${describeRule(rule)})`;

@@ -24,15 +24,17 @@ export function schedule(input: SchedulerInput): Plan {
     const agent = pool.indexOf(assignment.agentId);
     const group = agent === undefined ? undefined : groupOf(desired, assignment);
     const n = group === undefined ? 0 : parseInstanceNumber(assignment.instance, group.type.length + 1);
+    // An unreachable agent (within its grace) keeps its instances whatever its last known labels.
+    const unreachable = agent !== undefined && pool.isUnreachable(agent);
     // Lost agent, draining agent (its instances move), an instance no longer desired, or one on an
     // agent its type's placement rule no longer allows (it moves too).
     if (
       agent === undefined ||
-      !pool.isReady(agent) ||
+      (!pool.isReady(agent) && !unreachable) ||
       group === undefined ||
       n === 0 ||
       n > group.count ||
-      (group.placement !== undefined && !pool.fits(agent, group.placement))
+      (!unreachable && group.placement !== undefined && !pool.fits(agent, group.placement))
     ) {
       plan.remove.push(removal(assignment.agentId, assignment));
       continue;

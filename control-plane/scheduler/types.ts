@@ -7,8 +7,12 @@ export interface AgentView {
   labels: Record<string, string>;
   /** Slots: how many instances this agent may run at most. */
   capacity: number;
-  /** Only `ready` agents receive new instances; `draining` ones keep nothing. */
-  state: 'ready' | 'draining';
+  /**
+   * Only `ready` agents receive new instances; `draining` ones keep nothing; `unreachable` ones
+   * (registration gone, still within the leader's grace: leader/agent-liveness.ts) keep what
+   * they own as it is and receive nothing new.
+   */
+  state: 'ready' | 'draining' | 'unreachable';
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Test helpers for tests that spawn real processes. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Absolute path of a fixture script in test/fixtures (tests run from dist/test/...). */
@@ -33,4 +33,36 @@ export function killQuietly(pid: number): void {
   } catch {
     // already gone
   }
+}
+
+/**
+ * The live instance processes of `app` on this machine, by instance name: the process-group
+ * leaders (one per instance: the agent starts each in a group of its own) whose environment
+ * says CLUSTER_APP=<app>. A process forked but not yet exec'd still has the agent's
+ * environment, so it is not counted until it runs the instance's command.
+ */
+export function instanceProcesses(app: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' || Number(fields[2]) !== Number(entry)) continue; // zombie, or not a group leader
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (!env.includes(`CLUSTER_APP=${app}`)) continue;
+      const name = env.find((v) => v.startsWith('CLUSTER_INSTANCE='))?.slice('CLUSTER_INSTANCE='.length) ?? '?';
+      out.set(name, [...(out.get(name) ?? []), Number(entry)]);
+    } catch {
+      // ended while we looked, or not ours to read
+    }
+  }
+  return out;
+}
+
+/** How many instance processes of `app` run on this machine (see instanceProcesses()). */
+export function countInstanceProcesses(app: string): number {
+  let n = 0;
+  for (const pids of instanceProcesses(app).values()) n += pids.length;
+  return n;
 }

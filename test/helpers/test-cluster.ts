@@ -61,6 +61,8 @@ export interface AgentSpec {
   listen?: string;
   /** The address the agent announces (to simulate one the control plane cannot reach). */
   advertise?: string;
+  /** How many ports the agent may hand out (one per instance); default 100. */
+  ports?: number;
   /** More `agent start` flags. */
   args?: string[];
   /** `--server` (default: the first control plane). */
@@ -74,7 +76,7 @@ export interface AgentSpec {
 export class TestCluster {
   readonly controlPlanes: Daemon[] = [];
   readonly agents = new Map<string, Daemon>();
-  private nextPortBase = 20000 + Math.floor(Math.random() * 200) * 100;
+  private nextPortBase = 20000 + Math.floor(Math.random() * 100) * 100;
 
   private constructor(readonly dir: string, readonly etcd: EtcdServer, public server: string, readonly agentTtl: number) {}
 
@@ -143,14 +145,15 @@ export class TestCluster {
 
   startAgent(spec: AgentSpec): Daemon {
     const base = this.nextPortBase;
-    this.nextPortBase += 100;
+    const ports = spec.ports ?? 100;
+    this.nextPortBase += Math.ceil(ports / 100) * 100;
     const args = [
       ...(spec.command ?? ['agent', 'start']),
       '--server', spec.server ?? this.server,
       '--name', spec.id,
       '--data-dir', path.join(this.dir, spec.id),
       '--datacenter', spec.datacenter ?? 'dc-1',
-      '--ports', `${base}-${base + 99}`,
+      '--ports', `${base}-${base + ports - 1}`,
       '--listen', spec.listen ?? '127.0.0.1:0',
       '--stop-grace', '5',
     ];
