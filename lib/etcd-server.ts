@@ -132,7 +132,7 @@ export async function startEtcd(dataDir: string, opts: { host?: string; log?: st
       '--initial-advertise-peer-urls', `http://${host}:${p.peer}`,
       '--initial-cluster', initialCluster,
       '--initial-cluster-state', 'new',
-      // Keeps etcd's memory small (STACK-NOTES: the default of 100,000 grew it to GBs).
+      // Keeps etcd's memory small (docs/stack-notes.md: the default of 100,000 grew it to GBs).
       '--snapshot-count', '10000',
       '--auto-compaction-mode', 'revision',
       '--auto-compaction-retention', '10000',

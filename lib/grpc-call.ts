@@ -1,4 +1,4 @@
-/** A promise around a generated unary gRPC method, always with a deadline (STYLE 9). */
+/** A promise around a generated unary gRPC method, always with a deadline (docs/stack-notes.md). */
 import type * as grpc from '@grpc/grpc-js';
 
 // Conditional types over overloaded methods read the last overload: `(argument, callback)`.

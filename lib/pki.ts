@@ -3,7 +3,7 @@
  * agents and operators with keys that never leave them, and the identities certificates
  * carry. Used by the control plane (signing), agents and the CLI (requesting).
  */
-import 'reflect-metadata'; // @peculiar/x509 throws on load without it (STACK-NOTES)
+import 'reflect-metadata'; // @peculiar/x509 throws on load without it (docs/stack-notes.md)
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 

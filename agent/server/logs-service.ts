@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/log';
 import type { LogStore } from '../logs/log-store';
 import type { LogLine } from '../logs/log-line';
 
-/** Lines per message: many a message is ~10× faster than one a message (STACK-NOTES). */
+/** Lines per message: many a message is ~10× faster than one a message (docs/stack-notes.md). */
 const BATCH = 500;
 const MAX_HISTORY = 100_000;
 

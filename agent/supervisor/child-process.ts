@@ -1,6 +1,6 @@
 /**
  * One OS process of an instance: `sh -c <command>` in its own process group, output read
- * line by line, exit reported only once its pipes are drained, stopped in stages (STYLE 7).
+ * line by line, exit reported only once its pipes are drained, stopped in stages (SIGTERM, then SIGKILL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * Restart policy: a pure decision from "how did the process end" to "when do we start it
- * again". No timers and no processes here, so it is tested as a table (STYLE 4).
+ * again". No timers and no processes here, so it is tested as a table.
  */
 import { constants } from 'node:os';
 

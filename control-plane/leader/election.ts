@@ -1,7 +1,7 @@
 /**
  * Leader election among control-plane replicas: whoever creates the leader key (under
  * its own lease) leads. The etcd3 election observer can name the wrong leader when two
- * candidates campaign close together (see STACK-NOTES), so leadership is decided here
+ * candidates campaign close together (docs/stack-notes.md), so leadership is decided here
  * by a `create_revision == 0` transaction, and the leader's writes are fenced by the
  * create revision of its key.
  */
@@ -60,7 +60,7 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
     void this.watcher?.cancel().catch(() => undefined);
     clearTimeout(this.retryTimer);
     if (wasLeader) this.emit('deposed');
-    // client.close() does not stop lease keepalives: revoke first (STACK-NOTES).
+    // client.close() does not stop lease keepalives: revoke first (docs/stack-notes.md).
     await this.lease?.revoke().catch(() => undefined);
     this.lease = undefined;
   }
@@ -72,7 +72,7 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
       const lease = this.lease ?? this.newLease();
       const leaseId = await lease.grant();
       // close() may have run while we waited: a lease it did not see would keep the
-      // process alive with its keepalives (STACK-NOTES), so let it go here.
+      // process alive with its keepalives (docs/stack-notes.md), so let it go here.
       if (this.isClosed()) return void (await lease.revoke().catch(() => undefined));
       const res = await this.client
         .if(this.key, 'Create', '==', 0)

@@ -68,7 +68,7 @@ export class SlugHolders {
     clearTimeout(this.retryTimer);
     const lease = this.lease;
     this.lease = undefined;
-    // client.close() alone would keep the lease alive (STACK-NOTES): revoke it.
+    // client.close() alone would keep the lease alive (docs/stack-notes.md): revoke it.
     await lease?.revoke().catch(() => undefined);
   }
 

@@ -28,7 +28,7 @@ export function uniquePrefix(): string {
 
 /**
  * Test files that run control planes in-process end their process once their tests are
- * done: an etcd3 lease keepalive that outlives its client (STACK-NOTES) must not hang the
+ * done: an etcd3 lease keepalive that outlives its client (docs/stack-notes.md) must not hang the
  * whole suite. It says so on stderr when it has to, so a leak stays visible.
  */
 export function exitWhenDone(graceMs = 10_000): void {

@@ -3,7 +3,7 @@
  * private test subnet, joined by a bridge that lives in a namespace of its own (so the
  * machine's own namespace holds no test address at all).
  *
- * Safeguards (STACK-NOTES "network-namespace routing trap"): while the hosts exist, the
+ * Safeguards (docs/stack-notes.md, "Several hosts on one machine"): while the hosts exist, the
  * machine's own namespace has a blackhole route for the test subnet, so a command that
  * forgets `ip netns exec` fails at once instead of leaving the machine; everything is
  * torn down by `destroy()`, and stale hosts of an earlier, crashed run are removed first.
