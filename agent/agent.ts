@@ -15,7 +15,7 @@ import { OrphanGuard } from './supervisor/orphan-guard';
 import { OutputFifoMaker } from './supervisor/output-fifos';
 import { PortAllocator, type PortRange } from './supervisor/ports';
 import { AgentStateWriter } from './handover/instance-state';
-import { takeOver } from './handover/take-over';
+import { takeOver, type TakeOverResult } from './handover/take-over';
 import { lockDataDir } from './data-dir-lock';
 import { LogStore } from './logs/log-store';
 import { startAgentServer, type AgentServer } from './server/agent-server';
@@ -105,18 +105,44 @@ export class Agent {
     }
   }
 
+  /**
+   * Takes the previous run's instances over first, within its hand-over window (nothing slow
+   * before it: no network), and guards them with a watchdog at once. If the rest of the start
+   * fails, they are handed over again: to the next run (systemd restarts us), or stopped by the
+   * watchdog once the window has passed.
+   */
   private static async startLocked(opts: AgentOptions, logger: Logger, unlock: () => void): Promise<Agent> {
-    // Replicas of another cluster (another CA) are refused before anything runs.
-    const clusterId = await checkReplicas(parseServerList(opts.server), opts.tls, logger);
     // Written by agents before hand-over existed; what it listed is found by take-over's scan.
     fs.rmSync(path.join(opts.dataDir, 'process-groups.json'), { force: true });
     const stateFile = path.join(opts.dataDir, 'instances.json');
     // The instances of the previous run: adopted if they are still the same processes, else stopped.
     const previous = await takeOver({ stateFile, agentId: opts.identity.id, logger });
-    const logs = LogStore.open({ dir: path.join(opts.dataDir, 'logs'), logger, ...opts.logs });
     const state = new AgentStateWriter(stateFile, opts.identity.id, logger);
     const guard = OrphanGuard.start(logger, {}, (id) => state.setWatchdog(id));
-    for (const record of previous.adopted) void guard.track(record.pid);
+    for (const record of previous.adopted) {
+      void guard.track(record.pid);
+      state.set(`${record.app}/${record.instance}`, record);
+    }
+    try {
+      return await Agent.startGuarded(opts, logger, unlock, previous, state, guard);
+    } catch (err) {
+      await state.flush();
+      await guard.detach();
+      throw err;
+    }
+  }
+
+  private static async startGuarded(
+    opts: AgentOptions,
+    logger: Logger,
+    unlock: () => void,
+    previous: TakeOverResult,
+    state: AgentStateWriter,
+    guard: OrphanGuard,
+  ): Promise<Agent> {
+    // Replicas of another cluster (another CA) are refused before anything else runs.
+    const clusterId = await checkReplicas(parseServerList(opts.server), opts.tls, logger);
+    const logs = LogStore.open({ dir: path.join(opts.dataDir, 'logs'), logger, ...opts.logs });
     // The link is needed by the release cache and the reporter; its address is set once the server is bound.
     const identity = { ...opts.identity, address: opts.advertise ?? '' };
     const provider = opts.tls && new StaticCertificateProvider(opts.tls);
@@ -135,7 +161,7 @@ export class Agent {
       logger,
     }, provider).catch(async (err: unknown) => {
       link.close();
-      await Promise.allSettled([logs.close(), guard.close()]);
+      await logs.close().catch(() => undefined);
       throw err;
     });
     // A wildcard listen address names no host: the control plane records the IP we call it from.
