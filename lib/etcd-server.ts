@@ -23,25 +23,52 @@ export function etcdBinary(): string | undefined {
 
 /** Starts etcd on free loopback ports with its own data dir; resolves once it answers. */
 export async function startEtcd(dataDir: string, opts: { host?: string; log?: string } = {}): Promise<EtcdServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const [clientPort, peerPort] = [await freePort(host), await freePort(host)];
+  const member = { name: 'cluster-etcd', dataDir, clientUrl: `http://${host}:${clientPort}`, peerUrl: `http://${host}:${peerPort}` };
+  const child = spawnMember(member, `cluster-etcd=${member.peerUrl}`, opts.log);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    await waitUntilAnswering(member.clientUrl, child, opts.log);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: member.clientUrl, dataDir: path.resolve(dataDir), process: child, stop };
+}
+
+interface MemberSpec {
+  name: string;
+  dataDir: string;
+  clientUrl: string;
+  peerUrl: string;
+}
+
+/** `prefix`: a command that runs etcd elsewhere (e.g. `ip netns exec NS` for a test host). */
+function spawnMember(member: MemberSpec, initialCluster: string, log?: string, prefix: string[] = []): ChildProcess {
   const binary = etcdBinary();
   if (!binary) {
     throw new EtcdNotInstalledError('etcd is not installed: install the Debian package `etcd-server` (apt-get install etcd-server)');
   }
-  const host = opts.host ?? '127.0.0.1';
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const [clientPort, peerPort] = [await freePort(host), await freePort(host)];
-  const url = `http://${host}:${clientPort}`;
-  const out = opts.log ? fs.openSync(opts.log, 'a') : 'ignore';
+  fs.mkdirSync(member.dataDir, { recursive: true, mode: 0o700 });
+  const out = log ? fs.openSync(log, 'a') : 'ignore';
+  // On a restart (data dir already initialised) etcd ignores the --initial-* flags.
   const child = spawn(
-    binary,
+    prefix[0] ?? binary,
     [
-      '--name', 'cluster-etcd',
-      '--data-dir', dataDir,
-      '--listen-client-urls', url,
-      '--advertise-client-urls', url,
-      '--listen-peer-urls', `http://${host}:${peerPort}`,
-      '--initial-advertise-peer-urls', `http://${host}:${peerPort}`,
-      '--initial-cluster', `cluster-etcd=http://${host}:${peerPort}`,
+      ...(prefix.length > 0 ? [...prefix.slice(1), binary] : []),
+      '--name', member.name,
+      '--data-dir', member.dataDir,
+      '--listen-client-urls', member.clientUrl,
+      '--advertise-client-urls', member.clientUrl,
+      '--listen-peer-urls', member.peerUrl,
+      '--initial-advertise-peer-urls', member.peerUrl,
+      '--initial-cluster', initialCluster,
+      '--initial-cluster-state', 'new',
       // Keeps etcd's memory small (STACK-NOTES: the default of 100,000 grew it to GBs).
       '--snapshot-count', '10000',
       '--auto-compaction-mode', 'revision',
@@ -52,30 +79,166 @@ export async function startEtcd(dataDir: string, opts: { host?: string; log?: st
     { stdio: ['ignore', out, out] },
   );
   if (typeof out === 'number') fs.closeSync(out);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  };
+  return child;
+}
 
+/** Polls etcdctl under `prefix` (in another network namespace) until the member answers. */
+async function waitUntilAnsweringThere(prefix: string[], url: string, child: ChildProcess, log?: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`etcd exited with status ${child.exitCode} while starting${log ? `; see ${log}` : ''}`);
+    const probe = spawnSync(prefix[0]!, [...prefix.slice(1), 'etcdctl', '--endpoints', url, '--command-timeout=1s', 'endpoint', 'status'], {
+      stdio: 'ignore', env: { ...process.env, ETCDCTL_API: '3' },
+    });
+    if (probe.status === 0) return;
+    if (Date.now() > deadline) throw new Error(`etcd did not answer on ${url} within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Polls `url` until the member answers a status call (no quorum needed for that). */
+async function waitUntilAnswering(url: string, child: ChildProcess, log?: string, timeoutMs = 15_000): Promise<void> {
   const client = new Etcd3({ hosts: url, dialTimeout: 1_000 });
   try {
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`etcd exited with status ${child.exitCode} while starting${opts.log ? `; see ${opts.log}` : ''}`);
+      if (child.exitCode !== null) throw new Error(`etcd exited with status ${child.exitCode} while starting${log ? `; see ${log}` : ''}`);
       try {
         await client.maintenance.status({ deadline: Date.now() + 1_000 });
-        break;
+        return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`etcd did not answer on ${url} within 15 s: ${(err as Error).message}`);
+        if (Date.now() > deadline) throw new Error(`etcd did not answer on ${url} within ${timeoutMs / 1000} s: ${(err as Error).message}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
-  } catch (err) {
-    await stop();
-    throw err;
   } finally {
     client.close();
   }
-  return { url, dataDir: path.resolve(dataDir), process: child, stop };
+}
+
+/**
+ * One member of an EtcdCluster. Test-oriented: it can be stopped, killed and started
+ * again on the same ports and data dir, to take a member (or quorum) away and back.
+ */
+export class EtcdMember {
+  private child?: ChildProcess;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly spec: MemberSpec,
+    private readonly initialCluster: string,
+    private readonly log?: string,
+    private readonly prefix: string[] = [],
+  ) {}
+
+  get url(): string {
+    return this.spec.clientUrl;
+  }
+
+  get pid(): number {
+    return this.running ? this.child!.pid ?? 0 : 0;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Starts the member (again) and waits until it answers; quorum is the cluster's business. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    const child = spawnMember(this.spec, this.initialCluster, this.log, this.prefix);
+    this.child = child;
+    this.exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (this.prefix.length > 0) await waitUntilAnsweringThere(this.prefix, this.url, child, this.log);
+    else await waitUntilAnswering(this.url, child, this.log);
+  }
+
+  /** SIGTERM (a clean stop) or SIGKILL (a crash); resolves once the process is gone. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.running) this.child!.kill(signal);
+    await this.exited;
+  }
+}
+
+/**
+ * An etcd cluster of `members` (1, 3, 5 …) on free loopback ports, each member with its
+ * own data dir under `dir`; resolves once a quorum serves linearizable reads.
+ */
+export class EtcdCluster {
+  private constructor(readonly members: EtcdMember[], private readonly prefix: string[]) {}
+
+  /**
+   * `exec`: a command prefix to run the members on a test host (`ip netns exec NS`); the
+   * ports are then picked on the machine's loopback and assumed free on the host's too.
+   */
+  static async start(dir: string, opts: { members?: number; host?: string; logDir?: string; exec?: string[] } = {}): Promise<EtcdCluster> {
+    const host = opts.host ?? '127.0.0.1';
+    const specs: MemberSpec[] = [];
+    for (let i = 1; i <= (opts.members ?? 3); i++) {
+      const [clientPort, peerPort] = [await freePort(host), await freePort(host)];
+      specs.push({ name: `etcd-${i}`, dataDir: path.join(dir, `etcd-${i}`), clientUrl: `http://${host}:${clientPort}`, peerUrl: `http://${host}:${peerPort}` });
+    }
+    const initialCluster = specs.map((s) => `${s.name}=${s.peerUrl}`).join(',');
+    const prefix = opts.exec ?? [];
+    const cluster = new EtcdCluster(
+      specs.map((s) => new EtcdMember(s, initialCluster, opts.logDir && path.join(opts.logDir, `${s.name}.log`), prefix)),
+      prefix,
+    );
+    try {
+      await Promise.all(cluster.members.map((m) => m.start()));
+      await cluster.waitForQuorum();
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** Every member's client URL, in member order. */
+  get urls(): string[] {
+    return this.members.map((m) => m.url);
+  }
+
+  member(index: number): EtcdMember {
+    const m = this.members[index];
+    if (!m) throw new Error(`no etcd member ${index} (the cluster has ${this.members.length})`);
+    return m;
+  }
+
+  /** Waits until a linearizable read through the running members succeeds. */
+  async waitForQuorum(timeoutMs = 20_000): Promise<void> {
+    if (this.prefix.length > 0) return this.waitForQuorumThere(timeoutMs);
+    const client = new Etcd3({ hosts: this.members.filter((m) => m.running).map((m) => m.url), dialTimeout: 1_000 });
+    try {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          await client.get('/quorum-probe').options({ deadline: Date.now() + 1_000 }).exec();
+          return;
+        } catch (err) {
+          if (Date.now() > deadline) throw new Error(`etcd has no quorum after ${timeoutMs / 1000} s: ${(err as Error).message}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  private async waitForQuorumThere(timeoutMs: number): Promise<void> {
+    const endpoints = this.members.filter((m) => m.running).map((m) => m.url).join(',');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const probe = spawnSync(this.prefix[0]!, [...this.prefix.slice(1), 'etcdctl', '--endpoints', endpoints, '--command-timeout=1s', 'get', '/quorum-probe'], {
+        stdio: 'ignore', env: { ...process.env, ETCDCTL_API: '3' },
+      });
+      if (probe.status === 0) return;
+      if (Date.now() > deadline) throw new Error(`etcd has no quorum after ${timeoutMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.stop()));
+  }
 }
