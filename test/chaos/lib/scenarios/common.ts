@@ -16,7 +16,8 @@ export interface ChaosOptions {
 export const AGENT_IDS = ['host-a', 'host-b', 'host-c'];
 
 export function threeAgents(extra: Partial<AgentSpec> = {}): AgentSpec[] {
-  return AGENT_IDS.map((id, i) => ({ id, datacenter: `dc-${(i % 2) + 1}`, ...extra }));
+  // Ports for up to 1,000 instances each: a burst may land unevenly before it settles.
+  return AGENT_IDS.map((id, i) => ({ id, datacenter: `dc-${(i % 2) + 1}`, portCount: 1_000, ...extra }));
 }
 
 /** Starts a cluster, runs `fn`, always stops it (KEEP_TEST_DIRS keeps its logs). */

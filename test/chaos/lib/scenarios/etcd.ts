@@ -31,7 +31,7 @@ async function duringOutage(cluster: TestCluster, app: string, settled: Observat
   checks.check(said.ok, `${label}: ps exited ${said.last.code} with ${JSON.stringify(said.last.stderr.trim().slice(0, 200))} (want exit 2, "etcd is unreachable from the control plane (…)")`);
   if (said.ok) o.figure(`${label}: ps says etcd is unreachable after`, 's', said.ms / 1000);
   const agents = await cluster.cli(['agents', '--json'], { server, timeoutMs: 15_000 });
-  const agentsHonest = agents.code === 2 ? ETCD_UNREACHABLE.test(agents.stderr) : /stale|old|etcd/i.test(agents.stdout + agents.stderr);
+  const agentsHonest = agents.code === 2 ? ETCD_UNREACHABLE.test(agents.stderr) : /stale|etcd|older than/i.test(agents.stdout + agents.stderr);
   checks.check(agentsHonest, `${label}: agents exited ${agents.code} and does not say its view is stale: ${JSON.stringify((agents.stderr || agents.stdout).trim().slice(0, 200))}`);
   await checks.step(`${label}: instances while etcd is away`, () => processesHold(app, settled, Math.max(0, o.outageMs - (Date.now() - started))));
 }

@@ -21,7 +21,7 @@ const SPACE = { prefix: 'clc-', subnet: '10.213.9' };
 export async function partitionedHostHealed(o: ChaosOptions): Promise<void> {
   const net = TestNetwork.create(['cp', ...HOSTS], SPACE);
   try {
-    await withCluster({ network: { net, controlPlaneHost: 'cp' }, agents: HOSTS.map((id) => ({ id, host: id })) }, async (cluster) => {
+    await withCluster({ network: { net, controlPlaneHost: 'cp' }, agents: HOSTS.map((id) => ({ id, host: id, portCount: 1_000 })) }, async (cluster) => {
       const app = await deploySleeper(cluster, 'partition');
       const formation = { worker: o.count };
       await scale(cluster, app, formation);
