@@ -52,7 +52,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'agent-mid-spawn', title: 'an agent killed mid-spawn', run: agentKilledMidSpawn,
-    suite: { rounds: 1, count: 40, outageMs: 0 }, bench: { rounds: 5, count: 80, outageMs: 0 },
+    suite: { rounds: 1, count: 80, outageMs: 0 }, bench: { rounds: 5, count: 80, outageMs: 0 },
   },
   {
     name: 'huge-procfile', title: 'a 1 MB Procfile line', run: hugeProcfileLine,
