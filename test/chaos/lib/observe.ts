@@ -114,7 +114,7 @@ export function replicaUsedBy(agentPid: number, addresses: string[]): string | u
   const inodes = new Set<string>();
   try {
     for (const fd of fs.readdirSync(`/proc/${agentPid}/fd`)) {
-      const link = fs.readlinkSync(`/proc/${agentPid}/fd/${fd}`, { encoding: 'utf8' } as never) as unknown as string;
+      const link = fs.readlinkSync(`/proc/${agentPid}/fd/${fd}`);
       const m = /^socket:\[(\d+)\]$/.exec(link);
       if (m) inodes.add(m[1]!);
     }

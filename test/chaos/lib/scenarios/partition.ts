@@ -31,6 +31,7 @@ export async function partitionedHostHealed(o: ChaosOptions): Promise<void> {
         const rest = HOSTS.filter((h) => h !== cutHost);
         const stay = snapshot(settled.obs.ps, (i) => i.host !== cutHost);
         const moving = settled.obs.ps.filter((i) => i.host === cutHost).map((i) => i.name);
+        if (moving.length === 0) throw new Error(`round ${round + 1}: ${cutHost} runs nothing, so cutting it off would test nothing`);
         net.setLink(cutHost, false);
         const cutAt = Date.now();
         // The cut host keeps its copies running (no --disconnected-grace), so only ps can say it moved.
