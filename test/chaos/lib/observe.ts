@@ -161,3 +161,23 @@ export function sampleRss(pid: number, everyMs = 250): { stop(): number } {
     },
   };
 }
+
+/** The set-up step of a fault scenario: larger jumps are the burst scenario's business. */
+const RAMP_STEP = 50;
+
+/**
+ * Brings `app` to `count` workers before a fault, `RAMP_STEP` at a time, each step
+ * converged (balanced, one process per name). A gentle ramp keeps the set-up from
+ * depending on how the cluster takes a large burst, so a scenario tests its own fault.
+ */
+export async function settle(cluster: TestCluster, app: string, count: number, agents: string[], server?: string): Promise<Converged> {
+  const current = (await observe(cluster, app, server ?? liveServer(cluster))).ps.length;
+  let done: Converged | undefined;
+  for (let n = current; n !== count || !done;) {
+    n = count > n ? Math.min(count, n + RAMP_STEP) : count;
+    await scale(cluster, app, { worker: n }, { server });
+    done = await converge(cluster, app, { formation: { worker: n }, agents }, { server, timeoutMs: 45_000 })
+      .catch((err: Error) => { throw new Error(`setting up ${n} instances before the fault: ${err.message}`); });
+  }
+  return done;
+}

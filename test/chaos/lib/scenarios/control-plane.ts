@@ -5,7 +5,7 @@
  */
 import { waitFor } from '../../../helpers/wait-for';
 import type { TestCluster } from '../../../helpers/test-cluster';
-import { converge, deploySleeper, holds, liveServer, processesHold, replicaUsedBy, scale } from '../observe';
+import { converge, deploySleeper, holds, liveServer, processesHold, replicaUsedBy, scale, settle } from '../observe';
 import { only, snapshot, type Formation, type Snapshot } from '../invariants';
 import { AGENT_IDS, Checks, sleep, threeAgents, ttlMs, withCluster, type ChaosOptions } from './common';
 
@@ -25,8 +25,7 @@ export async function leaderKilledMidScale(o: ChaosOptions): Promise<void> {
   await withCluster({ agents: threeAgents(), replicas: 2 }, async (cluster) => {
     const app = await deploySleeper(cluster, 'leader', cluster.server);
     const low = Math.max(3, Math.round(o.count / 2));
-    await scale(cluster, app, { worker: low });
-    let settled = await converge(cluster, app, { formation: { worker: low }, agents: AGENT_IDS });
+    let settled = await settle(cluster, app, low, AGENT_IDS);
     for (let round = 0; round < o.rounds; round++) {
       const up = round % 2 === 0;
       const formation: Formation = { worker: up ? o.count : low };
@@ -66,8 +65,7 @@ export async function agentsReplicaKilled(o: ChaosOptions): Promise<void> {
     const checks = new Checks();
     const app = await deploySleeper(cluster, 'replica', cluster.server);
     const formation = { worker: o.count };
-    await scale(cluster, app, formation);
-    const settled = await converge(cluster, app, { formation, agents: AGENT_IDS });
+    const settled = await settle(cluster, app, o.count, AGENT_IDS);
     const used = await waitFor('the agents to be connected to a replica', () => replicaOfAgents(cluster), 5_000);
     const victim = cluster.replicas.find((r) => r.address === used)!;
     const survivor = cluster.addresses.find((a) => a !== used)!;
@@ -98,8 +96,7 @@ export async function soleControlPlaneRestarted(o: ChaosOptions): Promise<void> 
     const app = await deploySleeper(cluster, 'restart');
     const low = o.count;
     const high = o.count + Math.max(3, Math.round(o.count / 4));
-    await scale(cluster, app, { worker: low });
-    let settled = await converge(cluster, app, { formation: { worker: low }, agents: AGENT_IDS });
+    let settled = await settle(cluster, app, low, AGENT_IDS);
     const replica = () => cluster.replicas[0]!;
     for (let round = 0; round < o.rounds; round++) {
       const formation: Formation = { worker: round % 2 === 0 ? high : low };

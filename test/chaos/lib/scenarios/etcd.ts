@@ -3,7 +3,7 @@
  * quorum lost and regained. The control plane is given every endpoint (`--etcd A,B,C`).
  */
 import type { TestCluster } from '../../../helpers/test-cluster';
-import { converge, deploySleeper, holds, liveServer, processesHold, rssMb, sampleRss, scale } from '../observe';
+import { converge, deploySleeper, holds, liveServer, processesHold, rssMb, sampleRss, scale, settle } from '../observe';
 import { snapshot, type Observation } from '../invariants';
 import { AGENT_IDS, Checks, pollCli, threeAgents, ttlMs, withCluster, type ChaosOptions } from './common';
 
@@ -14,8 +14,7 @@ const RESUME_MS = 5_000;
 
 async function settledApp(cluster: TestCluster, tag: string, count: number): Promise<{ app: string; settled: Observation }> {
   const app = await deploySleeper(cluster, tag);
-  await scale(cluster, app, { worker: count });
-  const { obs } = await converge(cluster, app, { formation: { worker: count }, agents: AGENT_IDS });
+  const { obs } = await settle(cluster, app, count, AGENT_IDS);
   return { app, settled: obs };
 }
 

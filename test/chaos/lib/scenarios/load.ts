@@ -2,7 +2,7 @@
  * Scenarios about load and bad input: a burst with no fault, an agent killed in the
  * middle of a spawn burst, a release with a 1 MB command line.
  */
-import { converge, deploySleeper, holds, liveServer, scale } from '../observe';
+import { converge, deploySleeper, holds, liveServer, scale, settle } from '../observe';
 import { only, snapshot, type Formation } from '../invariants';
 import { AGENT_IDS, Checks, pollCli, sleep, threeAgents, ttlMs, withCluster, type ChaosOptions } from './common';
 
@@ -42,8 +42,7 @@ export async function agentKilledMidSpawn(o: ChaosOptions): Promise<void> {
     const app = await deploySleeper(cluster, 'midspawn');
     const low: Formation = { worker: Math.max(3, Math.round(o.count / 8)) };
     const high: Formation = { worker: o.count };
-    await scale(cluster, app, low);
-    let settled = await converge(cluster, app, { formation: low, agents: AGENT_IDS });
+    let settled = await settle(cluster, app, low.worker!, AGENT_IDS);
     for (let round = 0; round < o.rounds; round++) {
       const victim = AGENT_IDS[round % AGENT_IDS.length]!;
       const before = snapshot(settled.obs.ps, (i) => i.host !== victim);
@@ -72,8 +71,7 @@ export async function hugeProcfileLine(o: ChaosOptions): Promise<void> {
   await withCluster({ agents: threeAgents() }, async (cluster) => {
     const checks = new Checks();
     const app = await deploySleeper(cluster, 'healthy');
-    await scale(cluster, app, { worker: o.count });
-    const settled = await converge(cluster, app, { formation: { worker: o.count }, agents: AGENT_IDS });
+    const settled = await settle(cluster, app, o.count, AGENT_IDS);
 
     const poison = `poison-${Math.random().toString(36).slice(2, 6)}`;
     const dir = cluster.appDir(poison, { Procfile: `worker: echo ${'x'.repeat(1024 * 1024)}\n` });

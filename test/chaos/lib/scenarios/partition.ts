@@ -5,7 +5,7 @@
  */
 import { TestNetwork } from '../../../helpers/netns';
 import { waitFor } from '../../../helpers/wait-for';
-import { converge, deploySleeper, holds, observe, scale } from '../observe';
+import { converge, deploySleeper, holds, observe, scale, settle } from '../observe';
 import { snapshot } from '../invariants';
 import { sleep, ttlMs, withCluster, type ChaosOptions } from './common';
 
@@ -24,8 +24,7 @@ export async function partitionedHostHealed(o: ChaosOptions): Promise<void> {
     await withCluster({ network: { net, controlPlaneHost: 'cp' }, agents: HOSTS.map((id) => ({ id, host: id, portCount: 1_000 })) }, async (cluster) => {
       const app = await deploySleeper(cluster, 'partition');
       const formation = { worker: o.count };
-      await scale(cluster, app, formation);
-      let settled = await converge(cluster, app, { formation, agents: HOSTS });
+      let settled = await settle(cluster, app, o.count, HOSTS);
       for (let round = 0; round < o.rounds; round++) {
         const cutHost = HOSTS[(round + 1) % HOSTS.length]!;
         const rest = HOSTS.filter((h) => h !== cutHost);
@@ -56,8 +55,7 @@ export async function partitionedHostHealed(o: ChaosOptions): Promise<void> {
         if (round + 1 < o.rounds) {
           await scale(cluster, app, { worker: 0 });
           await converge(cluster, app, { formation: { worker: 0 }, agents: HOSTS });
-          await scale(cluster, app, formation);
-          settled = await converge(cluster, app, { formation, agents: HOSTS });
+          settled = await settle(cluster, app, o.count, HOSTS);
         }
       }
     });
