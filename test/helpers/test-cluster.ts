@@ -173,7 +173,7 @@ export class TestCluster {
     return new Daemon(name, child, log);
   }
 
-  /** Every replica address (what agents and the CLI are given). */
+  /** Every replica address, in start order (agents and the CLI get them through serverFlag). */
   get addresses(): string[] {
     return this.replicaAddresses;
   }
