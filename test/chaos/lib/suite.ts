@@ -1,6 +1,7 @@
 /** Registers chaos scenarios as node:test tests at their suite size. */
-import { it } from 'node:test';
+import { after, it } from 'node:test';
 import { scenario } from './scenarios/index';
+import { stopAllClusters } from './scenarios/common';
 
 /** CHAOS_ROUNDS overrides every scenario's round count (e.g. CHAOS_ROUNDS=1 for a quick look). */
 function roundsOverride(): number | undefined {
@@ -11,7 +12,9 @@ function roundsOverride(): number | undefined {
   return n;
 }
 
+/** Registers `scenario(name)` as a test (call inside a describe; it also stops leftovers after it). */
 export function chaosTest(name: string, timeoutMs: number): void {
+  after(stopAllClusters);
   const s = scenario(name);
   const why = s.unavailable?.();
   it(`${s.title} (${s.name})`, { timeout: timeoutMs, skip: why }, async (t) => {

@@ -20,16 +20,28 @@ export function threeAgents(extra: Partial<AgentSpec> = {}): AgentSpec[] {
   return AGENT_IDS.map((id, i) => ({ id, datacenter: `dc-${(i % 2) + 1}`, portCount: 1_000, ...extra }));
 }
 
+const running = new Set<TestCluster>();
+
+/**
+ * Stops every cluster a scenario still runs: for a test runner whose timeout abandoned a
+ * scenario before its own clean-up (the scenario's promise goes on in the background).
+ */
+export async function stopAllClusters(): Promise<void> {
+  await Promise.all([...running].map((c) => c.stop().catch(() => undefined)));
+  running.clear();
+}
+
 /** Starts a cluster, runs `fn`, always stops it (KEEP_TEST_DIRS keeps its logs). */
 export async function withCluster(opts: TestClusterOptions, fn: (cluster: TestCluster) => Promise<void>): Promise<void> {
   const cluster = await TestCluster.start(opts);
+  running.add(cluster);
   try {
     await fn(cluster);
   } catch (err) {
     (err as Error).message += `\n(daemon logs: ${cluster.dir}${process.env.KEEP_TEST_DIRS ? '' : ', removed; KEEP_TEST_DIRS=1 keeps them'})`;
     throw err;
   } finally {
-    await cluster.stop();
+    if (running.delete(cluster)) await cluster.stop();
   }
 }
 

@@ -82,8 +82,9 @@ export async function hugeProcfileLine(o: ChaosOptions): Promise<void> {
     checks.check(deployed.code === 1, `deploy of a 1 MB command line exited ${deployed.code} (want 1); stderr ends ${JSON.stringify(error.slice(0, 200))}`);
     checks.check(COMMAND_LIMIT_MESSAGE.test(error) && error.length < 300,
       `deploy's error does not name the limit in one short sentence: ${JSON.stringify(error.slice(0, 300))}`);
-    // What broke every app in issue 9: scaling the oversized release.
-    const poisonScale = await cluster.cli(['scale', 'worker=1', '-a', poison]);
+    // What broke every app in issue 9: scaling the oversized release. Three copies make one
+    // plan of over 3 MB, past etcd's 1.5 MiB request limit, if commands travel in assignments.
+    const poisonScale = await cluster.cli(['scale', 'worker=3', '-a', poison]);
     o.log(`scale of the poisoned app: exit ${poisonScale.code} ${poisonScale.stderr.trim().split('\n').pop() ?? ''}`);
 
     const server = liveServer(cluster);
