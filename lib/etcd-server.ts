@@ -1,8 +1,4 @@
-/**
- * Starts a private etcd (for `cluster dev`, tests and benchmarks) and stops it again: one
- * member, or a cluster of several members on loopback ports. A member can be stopped,
- * killed, paused and started again on the same ports and data dir (to test etcd outages).
- */
+/** Starts a private etcd (for `cluster dev`, tests and benchmarks) and stops it again. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,14 +10,9 @@ export class EtcdNotInstalledError extends Error {
 }
 
 export interface EtcdServer {
-  /** The client URL of the first member (the only one of a single-member etcd). */
   url: string;
-  /** Every member's client URL, in member order. */
-  urls: string[];
   dataDir: string;
-  /** The first member's process (replaced when it is started again). */
-  readonly process: ChildProcess;
-  members: EtcdMember[];
+  process: ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -30,106 +21,52 @@ export function etcdBinary(): string | undefined {
   return found.status === 0 ? found.stdout.trim() : undefined;
 }
 
-function requireBinary(): string {
+/** Starts etcd on free loopback ports with its own data dir; resolves once it answers. */
+export async function startEtcd(dataDir: string, opts: { host?: string; log?: string } = {}): Promise<EtcdServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const [clientPort, peerPort] = [await freePort(host), await freePort(host)];
+  const member = { name: 'cluster-etcd', dataDir, clientUrl: `http://${host}:${clientPort}`, peerUrl: `http://${host}:${peerPort}` };
+  const child = spawnMember(member, `cluster-etcd=${member.peerUrl}`, opts.log);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    await waitUntilAnswering(member.clientUrl, child, opts.log);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: member.clientUrl, dataDir: path.resolve(dataDir), process: child, stop };
+}
+
+interface MemberSpec {
+  name: string;
+  dataDir: string;
+  clientUrl: string;
+  peerUrl: string;
+}
+
+/** `prefix`: a command that runs etcd elsewhere (e.g. `ip netns exec NS` for a test host). */
+function spawnMember(member: MemberSpec, initialCluster: string, log?: string, prefix: string[] = []): ChildProcess {
   const binary = etcdBinary();
   if (!binary) {
     throw new EtcdNotInstalledError('etcd is not installed: install the Debian package `etcd-server` (apt-get install etcd-server)');
   }
-  return binary;
-}
-
-/** One etcd member process that can be stopped and started again with the same identity. */
-export class EtcdMember {
-  private child?: ChildProcess;
-  private exited: Promise<void> = Promise.resolve();
-
-  constructor(
-    readonly name: string,
-    readonly url: string,
-    readonly dataDir: string,
-    private readonly args: string[],
-    private readonly log?: string,
-  ) {}
-
-  get process(): ChildProcess {
-    if (!this.child) throw new Error(`etcd member ${this.name} was never started`);
-    return this.child;
-  }
-
-  get running(): boolean {
-    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** Spawns the member (again); does not wait for it to answer (a lone member of three cannot). */
-  spawn(): void {
-    if (this.running) return;
-    const out = this.log ? fs.openSync(this.log, 'a') : 'ignore';
-    const child = spawn(requireBinary(), this.args, { stdio: ['ignore', out, out] });
-    if (typeof out === 'number') fs.closeSync(out);
-    this.child = child;
-    this.exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  }
-
-  /** Sends `signal` and, unless it pauses or resumes the member, waits for the exit. */
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (!this.running) return;
-    this.child!.kill(signal);
-    if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') await this.exited;
-  }
-
-  stop(): Promise<void> {
-    // A paused member would never see the SIGTERM.
-    if (this.running) this.child!.kill('SIGCONT');
-    return this.kill('SIGTERM');
-  }
-
-  /** Resolves once the member answers a status request; throws after `timeoutMs`. */
-  async waitUntilServing(timeoutMs = 15_000): Promise<void> {
-    const client = new Etcd3({ hosts: this.url, dialTimeout: 1_000 });
-    try {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if (!this.running) throw new Error(`etcd exited with status ${this.child?.exitCode} while starting${this.log ? `; see ${this.log}` : ''}`);
-        try {
-          // A range is served only with a leader, unlike a status request.
-          await client.get('cluster-etcd-probe').options({ deadline: Date.now() + 1_000 });
-          return;
-        } catch (err) {
-          if (Date.now() > deadline) throw new Error(`etcd did not answer on ${this.url} within ${timeoutMs / 1000} s: ${(err as Error).message}`);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
-    } finally {
-      client.close();
-    }
-  }
-}
-
-/**
- * Starts an etcd of `members` members (default 1) on free ports of `host`, each with its data
- * dir under `dataDir` (a single member uses `dataDir` itself); resolves once every member answers.
- */
-export async function startEtcd(dataDir: string, opts: { host?: string; log?: string; members?: number } = {}): Promise<EtcdServer> {
-  requireBinary();
-  const host = opts.host ?? '127.0.0.1';
-  const count = opts.members ?? 1;
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const ports: Array<{ client: number; peer: number; name: string }> = [];
-  for (let i = 0; i < count; i++) {
-    ports.push({ client: await freePort(host), peer: await freePort(host), name: count === 1 ? 'cluster-etcd' : `cluster-etcd-${i + 1}` });
-  }
-  const initialCluster = ports.map((p) => `${p.name}=http://${host}:${p.peer}`).join(',');
-  const members = ports.map((p) => {
-    const url = `http://${host}:${p.client}`;
-    const dir = count === 1 ? dataDir : path.join(dataDir, p.name);
-    const log = opts.log && count > 1 ? opts.log.replace(/(\.log)?$/, `-${p.name}.log`) : opts.log;
-    return new EtcdMember(p.name, url, path.resolve(dir), [
-      '--name', p.name,
-      '--data-dir', dir,
-      '--listen-client-urls', url,
-      '--advertise-client-urls', url,
-      '--listen-peer-urls', `http://${host}:${p.peer}`,
-      '--initial-advertise-peer-urls', `http://${host}:${p.peer}`,
+  fs.mkdirSync(member.dataDir, { recursive: true, mode: 0o700 });
+  const out = log ? fs.openSync(log, 'a') : 'ignore';
+  // On a restart (data dir already initialised) etcd ignores the --initial-* flags.
+  const child = spawn(
+    prefix[0] ?? binary,
+    [
+      ...(prefix.length > 0 ? [...prefix.slice(1), binary] : []),
+      '--name', member.name,
+      '--data-dir', member.dataDir,
+      '--listen-client-urls', member.clientUrl,
+      '--advertise-client-urls', member.clientUrl,
+      '--listen-peer-urls', member.peerUrl,
+      '--initial-advertise-peer-urls', member.peerUrl,
       '--initial-cluster', initialCluster,
       '--initial-cluster-state', 'new',
       // Keeps etcd's memory small (docs/stack-notes.md: the default of 100,000 grew it to GBs).
@@ -138,26 +75,195 @@ export async function startEtcd(dataDir: string, opts: { host?: string; log?: st
       '--auto-compaction-retention', '10000',
       '--logger=zap',
       '--log-level=warn',
-    ], log);
-  });
-  const stop = async () => {
-    await Promise.all(members.map((m) => m.stop()));
-  };
-  try {
-    for (const member of members) member.spawn();
-    await Promise.all(members.map((m) => m.waitUntilServing()));
-  } catch (err) {
-    await stop();
-    throw err;
+    ],
+    { stdio: ['ignore', out, out] },
+  );
+  if (typeof out === 'number') fs.closeSync(out);
+  return child;
+}
+
+/**
+ * Whether `url` + `route` answers 200 from where `prefix` runs (another network namespace,
+ * out of this process's reach): a tiny Node script run there, since etcdctl may be absent.
+ */
+function answersThere(prefix: string[], url: string, route: string): boolean {
+  const script = `require('http').get(${JSON.stringify(url + route)}, { timeout: 1000 }, (r) => process.exit(r.statusCode === 200 ? 0 : 1))` +
+    `.on('error', () => process.exit(1)).on('timeout', () => process.exit(1))`;
+  return spawnSync(prefix[0]!, [...prefix.slice(1), process.execPath, '-e', script], { stdio: 'ignore', timeout: 5_000 }).status === 0;
+}
+
+/** Polls under `prefix` until the member answers (`/version` needs no quorum). */
+async function waitUntilAnsweringThere(prefix: string[], url: string, child: ChildProcess, log?: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`etcd exited with status ${child.exitCode} while starting${log ? `; see ${log}` : ''}`);
+    if (answersThere(prefix, url, '/version')) return;
+    if (Date.now() > deadline) throw new Error(`etcd did not answer on ${url} within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return {
-    url: members[0]!.url,
-    urls: members.map((m) => m.url),
-    dataDir: path.resolve(dataDir),
-    get process() {
-      return members[0]!.process;
-    },
-    members,
-    stop,
-  };
+}
+
+/** Polls `url` until the member answers a status call (no quorum needed for that). */
+async function waitUntilAnswering(url: string, child: ChildProcess, log?: string, timeoutMs = 15_000): Promise<void> {
+  const client = new Etcd3({ hosts: url, dialTimeout: 1_000 });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`etcd exited with status ${child.exitCode} while starting${log ? `; see ${log}` : ''}`);
+      try {
+        await client.maintenance.status({ deadline: Date.now() + 1_000 });
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`etcd did not answer on ${url} within ${timeoutMs / 1000} s: ${(err as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * One member of an EtcdCluster. Test-oriented: it can be stopped, killed and started
+ * again on the same ports and data dir, to take a member (or quorum) away and back.
+ */
+export class EtcdMember {
+  private child?: ChildProcess;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly spec: MemberSpec,
+    private readonly initialCluster: string,
+    private readonly log?: string,
+    private readonly prefix: string[] = [],
+  ) {}
+
+  get url(): string {
+    return this.spec.clientUrl;
+  }
+
+  get pid(): number {
+    return this.running ? this.child!.pid ?? 0 : 0;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Starts the member (again) and waits until it answers; quorum is the cluster's business. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.spawn();
+    await this.waitUntilServing();
+  }
+
+  /** Starts the member (again) without waiting for it (a lone member of three cannot serve). */
+  spawn(): void {
+    if (this.running) return;
+    const child = spawnMember(this.spec, this.initialCluster, this.log, this.prefix);
+    this.child = child;
+    this.exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  }
+
+  /** Resolves once the member answers (no quorum needed). */
+  async waitUntilServing(): Promise<void> {
+    if (!this.child) throw new Error(`etcd member ${this.spec.name} was never started`);
+    if (this.prefix.length > 0) await waitUntilAnsweringThere(this.prefix, this.url, this.child, this.log);
+    else await waitUntilAnswering(this.url, this.child, this.log);
+  }
+
+  /** Sends `signal`: SIGSTOP and SIGCONT pause and resume the member; any other ends it (resolves once it has). */
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    if (!this.running) return;
+    this.child!.kill(signal);
+    if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') await this.exited;
+  }
+
+  /** SIGTERM (a clean stop) or SIGKILL (a crash); resolves once the process is gone. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    // A paused member would never act on the signal.
+    if (this.running) this.child!.kill('SIGCONT');
+    if (this.running) this.child!.kill(signal);
+    await this.exited;
+  }
+}
+
+/**
+ * An etcd cluster of `members` (1, 3, 5 …) on free loopback ports, each member with its
+ * own data dir under `dir`; resolves once a quorum serves linearizable reads.
+ */
+export class EtcdCluster {
+  private constructor(readonly members: EtcdMember[], private readonly prefix: string[]) {}
+
+  /**
+   * `exec`: a command prefix to run the members on a test host (`ip netns exec NS`); the
+   * ports are then picked on the machine's loopback and assumed free on the host's too.
+   */
+  static async start(dir: string, opts: { members?: number; host?: string; logDir?: string; exec?: string[] } = {}): Promise<EtcdCluster> {
+    const host = opts.host ?? '127.0.0.1';
+    const specs: MemberSpec[] = [];
+    for (let i = 1; i <= (opts.members ?? 3); i++) {
+      const [clientPort, peerPort] = [await freePort(host), await freePort(host)];
+      specs.push({ name: `etcd-${i}`, dataDir: path.join(dir, `etcd-${i}`), clientUrl: `http://${host}:${clientPort}`, peerUrl: `http://${host}:${peerPort}` });
+    }
+    const initialCluster = specs.map((s) => `${s.name}=${s.peerUrl}`).join(',');
+    const prefix = opts.exec ?? [];
+    const cluster = new EtcdCluster(
+      specs.map((s) => new EtcdMember(s, initialCluster, opts.logDir && path.join(opts.logDir, `${s.name}.log`), prefix)),
+      prefix,
+    );
+    try {
+      await Promise.all(cluster.members.map((m) => m.start()));
+      await cluster.waitForQuorum();
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** Every member's client URL, in member order. */
+  get urls(): string[] {
+    return this.members.map((m) => m.url);
+  }
+
+  member(index: number): EtcdMember {
+    const m = this.members[index];
+    if (!m) throw new Error(`no etcd member ${index} (the cluster has ${this.members.length})`);
+    return m;
+  }
+
+  /** Waits until a linearizable read through the running members succeeds. */
+  async waitForQuorum(timeoutMs = 20_000): Promise<void> {
+    if (this.prefix.length > 0) return this.waitForQuorumThere(timeoutMs);
+    const client = new Etcd3({ hosts: this.members.filter((m) => m.running).map((m) => m.url), dialTimeout: 1_000 });
+    try {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          await client.get('/quorum-probe').options({ deadline: Date.now() + 1_000 }).exec();
+          return;
+        } catch (err) {
+          if (Date.now() > deadline) throw new Error(`etcd has no quorum after ${timeoutMs / 1000} s: ${(err as Error).message}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  /** `/health` answers 200 once the member sees a leader: quorum. */
+  private async waitForQuorumThere(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.members.some((m) => m.running && answersThere(this.prefix, m.url, '/health'))) return;
+      if (Date.now() > deadline) throw new Error(`etcd has no quorum after ${timeoutMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.stop()));
+  }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up, unit tests, integration tests against a real etcd, and
-# end-to-end tests with real daemons and processes. Each test starts (and stops) its own
-# etcd on a free loopback port with a fresh data dir.
+# The whole test suite: set-up, unit tests, integration tests against a real etcd,
+# end-to-end tests with real daemons and processes, and the chaos suite (faults injected
+# into whole clusters, a few rounds each; docs/chaos.md). Each test starts (and stops) its
+# own etcd on free loopback ports with fresh data dirs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,7 +10,7 @@ bash scripts/setup.sh
 node dist/scripts/check-imports.js
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit integration e2e)
+[ ${#suites[@]} -gt 0 ] || suites=(unit integration e2e chaos)
 files=()
 for suite in "${suites[@]}"; do
   while IFS= read -r f; do files+=("$f"); done < <(find "dist/test/$suite" -name '*.test.js' | sort)

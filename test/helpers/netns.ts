@@ -13,7 +13,19 @@ import * as fs from 'node:fs';
 
 export const SUBNET = '10.213.7';
 const PREFIX = 'clt-';
-const BRIDGE_NS = `${PREFIX}switch`;
+
+/**
+ * Which names and subnet a network uses. Suites that may run at the same time as
+ * another (chaos next to e2e) take their own, so neither removes the other's hosts.
+ */
+export interface NetworkSpace {
+  /** Namespace name prefix (short: interface names are limited to 15 characters). */
+  prefix: string;
+  /** First three octets of a /24 on a private range. */
+  subnet: string;
+}
+
+const DEFAULT_SPACE: NetworkSpace = { prefix: PREFIX, subnet: SUBNET };
 
 /** Why namespace hosts cannot be built here, or undefined when they can. */
 export function netnsUnavailable(): string | undefined {
@@ -48,29 +60,34 @@ export interface Host {
 
 export class TestNetwork {
   readonly hosts = new Map<string, Host>();
+  private readonly bridgeNs: string;
 
-  private constructor() {}
+  private constructor(readonly space: NetworkSpace) {
+    this.bridgeNs = `${space.prefix}switch`;
+  }
 
   /** Creates hosts `names` with addresses SUBNET.1, .2, … (in that order). */
-  static create(names: string[]): TestNetwork {
-    TestNetwork.cleanUpStale();
-    const net = new TestNetwork();
+  static create(names: string[], space: NetworkSpace = DEFAULT_SPACE): TestNetwork {
+    TestNetwork.cleanUpStale(space);
+    const net = new TestNetwork(space);
+    const { prefix, subnet } = space;
+    const bridgeNs = net.bridgeNs;
     try {
-      ip('route', 'add', 'blackhole', `${SUBNET}.0/24`);
-      ip('netns', 'add', BRIDGE_NS);
-      ip('-n', BRIDGE_NS, 'link', 'add', 'br0', 'type', 'bridge');
-      ip('-n', BRIDGE_NS, 'link', 'set', 'br0', 'up');
-      ip('-n', BRIDGE_NS, 'link', 'set', 'lo', 'up');
+      ip('route', 'add', 'blackhole', `${subnet}.0/24`);
+      ip('netns', 'add', bridgeNs);
+      ip('-n', bridgeNs, 'link', 'add', 'br0', 'type', 'bridge');
+      ip('-n', bridgeNs, 'link', 'set', 'br0', 'up');
+      ip('-n', bridgeNs, 'link', 'set', 'lo', 'up');
       names.forEach((name, i) => {
-        const ns = `${PREFIX}${name}`;
-        const address = `${SUBNET}.${i + 1}`;
+        const ns = `${prefix}${name}`;
+        const address = `${subnet}.${i + 1}`;
         const uplink = `up${i + 1}`;
         ip('netns', 'add', ns);
-        ip('link', 'add', `${PREFIX}h${i + 1}`, 'type', 'veth', 'peer', 'name', uplink);
-        ip('link', 'set', `${PREFIX}h${i + 1}`, 'netns', ns, 'name', 'eth0');
-        ip('link', 'set', uplink, 'netns', BRIDGE_NS);
-        ip('-n', BRIDGE_NS, 'link', 'set', uplink, 'master', 'br0');
-        ip('-n', BRIDGE_NS, 'link', 'set', uplink, 'up');
+        ip('link', 'add', `${prefix}h${i + 1}`, 'type', 'veth', 'peer', 'name', uplink);
+        ip('link', 'set', `${prefix}h${i + 1}`, 'netns', ns, 'name', 'eth0');
+        ip('link', 'set', uplink, 'netns', bridgeNs);
+        ip('-n', bridgeNs, 'link', 'set', uplink, 'master', 'br0');
+        ip('-n', bridgeNs, 'link', 'set', uplink, 'up');
         ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
         ip('-n', ns, 'link', 'set', 'eth0', 'up');
         ip('-n', ns, 'link', 'set', 'lo', 'up');
@@ -84,7 +101,7 @@ export class TestNetwork {
   }
 
   /** Removes every namespace and the route this helper makes (also those of a crashed run). */
-  static cleanUpStale(): void {
+  static cleanUpStale(space: NetworkSpace = DEFAULT_SPACE): void {
     let list = '';
     try {
       list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
@@ -93,9 +110,9 @@ export class TestNetwork {
     }
     for (const line of list.split('\n')) {
       const ns = line.split(' ')[0];
-      if (ns?.startsWith(PREFIX)) quiet('netns', 'del', ns);
+      if (ns?.startsWith(space.prefix)) quiet('netns', 'del', ns);
     }
-    quiet('route', 'del', 'blackhole', `${SUBNET}.0/24`);
+    quiet('route', 'del', 'blackhole', `${space.subnet}.0/24`);
   }
 
   host(name: string): Host {
@@ -106,12 +123,17 @@ export class TestNetwork {
 
   /** Cuts a host off the network (its link to the switch goes down), or heals it. */
   setLink(name: string, up: boolean): void {
-    ip('-n', BRIDGE_NS, 'link', 'set', this.host(name).uplink, up ? 'up' : 'down');
+    ip('-n', this.bridgeNs, 'link', 'set', this.host(name).uplink, up ? 'up' : 'down');
   }
 
   /** Starts `command` on a host (inside its namespace). */
   spawn(name: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
     return spawn('ip', ['netns', 'exec', this.host(name).ns, command, ...args], options);
+  }
+
+  /** The command prefix that runs a program on a host: `[...execPrefix(h), cmd, ...args]`. */
+  execPrefix(name: string): string[] {
+    return ['ip', 'netns', 'exec', this.host(name).ns];
   }
 
   /** The host whose namespace process `pid` runs in, if it is one of ours. */
@@ -130,8 +152,8 @@ export class TestNetwork {
 
   destroy(): void {
     for (const host of this.hosts.values()) quiet('netns', 'del', host.ns);
-    quiet('netns', 'del', BRIDGE_NS);
-    quiet('route', 'del', 'blackhole', `${SUBNET}.0/24`);
+    quiet('netns', 'del', this.bridgeNs);
+    quiet('route', 'del', 'blackhole', `${this.space.subnet}.0/24`);
     this.hosts.clear();
   }
 }

@@ -7,9 +7,11 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startEtcd, type EtcdServer } from '../../lib/etcd-server';
+import { Etcd3 } from 'etcd3';
+import { EtcdCluster } from '../../lib/etcd-server';
 import { freePort } from '../../lib/free-port';
 import { waitFor } from './wait-for';
+import type { TestNetwork } from './netns';
 
 export const CLI = path.resolve(__dirname, '..', '..', 'cli', 'main.js');
 export const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -71,29 +73,87 @@ export interface AgentSpec {
   cli?: string;
   /** Instead of `agent start`, e.g. `['agent', 'join', '--token', T]`. */
   command?: string[];
+  /** The network-namespace host to run on (with TestClusterOptions.network). */
+  host?: string;
+}
+
+/** The `--etcd` value for a control plane: every endpoint, comma-separated. */
+export function etcdFlag(urls: string[]): string {
+  return urls.join(',');
+}
+
+/**
+ * The `--server` value for agents and the CLI: every replica, comma-separated (the
+ * interface of issue 9; keep its spelling here only, so a change is one line).
+ */
+export function serverFlag(addresses: string[]): string {
+  // TEST_FIRST_REPLICA_ONLY=1 gives clients only the first replica: a way to exercise the
+  // rest of a multi-replica test on a build whose clients take one address.
+  if (process.env.TEST_FIRST_REPLICA_ONLY === '1') return addresses[0]!;
+  return addresses.join(',');
+}
+
+/** A control-plane replica: its address, its process, its own data dir (slugs). */
+export interface Replica {
+  address: string;
+  daemon: Daemon;
+  dataDir: string;
+}
+
+export interface TestClusterOptions {
+  agents?: AgentSpec[];
+  agentTtl?: number;
+  /** etcd members (default 1); the control planes get every endpoint. */
+  etcdMembers?: number;
+  /** Control-plane replicas (default 1), each on its own address and data dir. */
+  replicas?: number;
+  /**
+   * Hosts as network namespaces: etcd, the control planes and the CLI run on
+   * `controlPlaneHost` (plaintext: `--insecure`), agents on their spec's `host`.
+   */
+  network?: { net: TestNetwork; controlPlaneHost: string };
+  /** More `control-plane start` flags for every replica (e.g. `--tls`). */
+  controlPlaneArgs?: string[];
 }
 
 export class TestCluster {
   readonly controlPlanes: Daemon[] = [];
+  /** The latest replica started on each address, in the order the addresses were first used. */
+  readonly replicas: Replica[] = [];
   readonly agents = new Map<string, Daemon>();
-  private nextPortBase = 20000 + Math.floor(Math.random() * 100) * 100;
+  private readonly agentSpecs = new Map<string, AgentSpec>();
+  private readonly agentPorts = new Map<string, number>();
+  private nextPortBase = 20000 + Math.floor(Math.random() * 200) * 100;
 
-  private constructor(readonly dir: string, readonly etcd: EtcdServer, public server: string, readonly agentTtl: number) {}
+  private constructor(
+    readonly dir: string,
+    readonly etcd: EtcdCluster,
+    public server: string,
+    readonly agentTtl: number,
+    readonly network?: TestClusterOptions['network'],
+    private readonly replicaAddresses: string[] = server.split(','),
+  ) {}
 
-  /** The address of each control plane started, in order. */
-  readonly servers: string[] = [];
   /** More `control-plane start` flags for every replica (e.g. `--tls`). */
   controlPlaneArgs: string[] = [];
 
-  /** etcd (`etcdMembers`, default 1) + `replicas` control planes (default 1) + the given agents, all registered. */
-  static async start(opts: { agents?: AgentSpec[]; agentTtl?: number; replicas?: number; controlPlaneArgs?: string[]; etcdMembers?: number } = {}): Promise<TestCluster> {
+  /** etcd + control-plane replicas + the given agents, all registered. */
+  static async start(opts: TestClusterOptions = {}): Promise<TestCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-e2e-'));
-    const etcd = await startEtcd(path.join(dir, 'etcd'), { log: path.join(dir, 'etcd.log'), members: opts.etcdMembers });
-    const cluster = new TestCluster(dir, etcd, `127.0.0.1:${await freePort()}`, opts.agentTtl ?? 2);
+    const cpHost = opts.network && opts.network.net.host(opts.network.controlPlaneHost);
+    const etcd = await EtcdCluster.start(path.join(dir, 'etcd'), {
+      members: opts.etcdMembers ?? 1,
+      logDir: dir,
+      exec: cpHost && opts.network!.net.execPrefix(cpHost.name),
+    });
+    const addresses: string[] = [];
+    for (let i = 0; i < (opts.replicas ?? 1); i++) addresses.push(cpHost ? `${cpHost.address}:${7600 + i}` : `127.0.0.1:${await freePort()}`);
+    const cluster = new TestCluster(dir, etcd, serverFlag(addresses), opts.agentTtl ?? 2, opts.network, addresses);
     cluster.controlPlaneArgs = opts.controlPlaneArgs ?? [];
     try {
-      await cluster.startControlPlane();
-      for (let i = 1; i < (opts.replicas ?? 1); i++) await cluster.startControlPlane(`127.0.0.1:${await freePort()}`);
+      // One replica first, so that it creates the CA and the others find it.
+      await cluster.startControlPlane(addresses[0]);
+      await Promise.all(addresses.slice(1).map((a) => cluster.startControlPlane(a)));
       for (const spec of opts.agents ?? []) cluster.startAgent(spec);
       await cluster.waitForAgents((opts.agents ?? []).length);
     } catch (err) {
@@ -103,10 +163,21 @@ export class TestCluster {
     return cluster;
   }
 
-  private spawnDaemon(name: string, args: string[], cli = CLI): Daemon {
+  /** `[command, args]` that run the `cluster` binary on a host (here when none is given). */
+  private command(args: string[], host?: string, cli = CLI): [string, string[]] {
+    const prefix = host && this.network ? this.network.net.execPrefix(host) : [];
+    return prefix.length > 0 ? [prefix[0]!, [...prefix.slice(1), process.execPath, cli, ...args]] : [process.execPath, [cli, ...args]];
+  }
+
+  private get controlPlaneHost(): string | undefined {
+    return this.network?.controlPlaneHost;
+  }
+
+  private spawnDaemon(name: string, args: string[], host?: string, cli = CLI): Daemon {
     const log = path.join(this.dir, `${name}.log`);
     const fd = fs.openSync(log, 'a');
-    const child = spawn(process.execPath, [cli, ...args], {
+    const [command, argv] = this.command(args, host, cli);
+    const child = spawn(command, argv, {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, CLUSTER_HOME: path.join(this.dir, 'home'), CLUSTER_LOG_LEVEL: 'debug' },
     });
@@ -114,28 +185,46 @@ export class TestCluster {
     return new Daemon(name, child, log);
   }
 
+  /** Every replica address given at start, in order (agents and the CLI get them through serverFlag). */
+  get addresses(): string[] {
+    return this.replicaAddresses;
+  }
+
+  /** The address of every replica of this cluster started so far, in the order first started. */
+  get servers(): string[] {
+    return this.replicas.map((r) => r.address);
+  }
+
   /** The data dir (slugs) of the replica on `listen`: one per address, kept across its restarts. */
-  controlPlaneDataDir(listen = this.server): string {
+  controlPlaneDataDir(listen = this.addresses[0]!): string {
     return path.join(this.dir, `control-plane-${listen.replace(/[^0-9a-z]+/gi, '-')}`);
   }
 
   /**
-   * Starts a control-plane replica on `this.server` (or a new address) and waits until it
-   * answers. With `extraArgs` (e.g. another `--prefix`: another cluster) it is not counted
-   * in `servers`.
+   * Starts a control-plane replica on `listen` (default: the first address) and waits until it
+   * answers. A replica started again on an address keeps that address's data dir. With
+   * `extraArgs` (e.g. another `--prefix`: another cluster) it is not one of `replicas`.
    */
-  async startControlPlane(listen = this.server, extraArgs: string[] = []): Promise<Daemon> {
+  async startControlPlane(listen = this.addresses[0]!, extraArgs: string[] = []): Promise<Daemon> {
+    const dataDir = this.controlPlaneDataDir(listen);
     const daemon = this.spawnDaemon(`control-plane-${this.controlPlanes.length + 1}`, [
       'control-plane', 'start',
-      '--etcd', this.etcd.urls.join(','),
+      '--etcd', etcdFlag(this.etcd.urls),
       '--listen', listen,
-      '--data-dir', this.controlPlaneDataDir(listen),
+      '--data-dir', dataDir,
       '--agent-ttl', String(this.agentTtl),
+      // Off loopback the control plane wants TLS and joined agents; the test hosts are private.
+      ...(this.network ? ['--insecure'] : []),
       ...this.controlPlaneArgs,
       ...extraArgs,
-    ]);
+    ], this.controlPlaneHost);
     this.controlPlanes.push(daemon);
-    if (!this.servers.includes(listen) && extraArgs.length === 0) this.servers.push(listen);
+    if (extraArgs.length === 0) {
+      const replica = { address: listen, daemon, dataDir };
+      const at = this.replicas.findIndex((r) => r.address === listen);
+      if (at === -1) this.replicas.push(replica);
+      else this.replicas[at] = replica;
+    }
     await waitFor(`control plane on ${listen} to answer`, async () => {
       if (!daemon.running) throw new Error(`control plane exited; see ${daemon.log}`);
       return (await this.cli(['apps', '--json'], { server: listen })).code === 0;
@@ -143,10 +232,31 @@ export class TestCluster {
     return daemon;
   }
 
+  /** The replica that holds the leader key in etcd (it schedules), if one does. */
+  async leader(): Promise<Replica | undefined> {
+    const client = new Etcd3({ hosts: this.etcd.members.filter((m) => m.running).map((m) => m.url), dialTimeout: 1_000 });
+    try {
+      // The value is `${hostname}-${pid}-${address}` (control-plane/control-plane.ts).
+      const id = await client.get('/cluster/leader').options({ deadline: Date.now() + 2_000 }).string();
+      if (!id) return undefined;
+      return this.replicas.find((r) => r.daemon.running && id.endsWith(`-${r.daemon.pid}-${r.address}`));
+    } finally {
+      client.close();
+    }
+  }
+
+  /** The replica addresses whose daemons are alive. */
+  liveAddresses(): string[] {
+    return this.replicas.filter((r) => r.daemon.running).map((r) => r.address);
+  }
+
+  /** Starts an agent (again, with the same flags and data dir, when `spec.id` ran before). */
   startAgent(spec: AgentSpec): Daemon {
-    const base = this.nextPortBase;
     const ports = spec.ports ?? 100;
-    this.nextPortBase += Math.ceil(ports / 100) * 100;
+    const base = this.agentPorts.get(spec.id) ?? this.nextPortBase;
+    if (!this.agentPorts.has(spec.id)) this.nextPortBase += Math.ceil(ports / 100) * 100;
+    this.agentPorts.set(spec.id, base);
+    this.agentSpecs.set(spec.id, spec);
     const args = [
       ...(spec.command ?? ['agent', 'start']),
       '--server', spec.server ?? this.server,
@@ -154,31 +264,43 @@ export class TestCluster {
       '--data-dir', path.join(this.dir, spec.id),
       '--datacenter', spec.datacenter ?? 'dc-1',
       '--ports', `${base}-${base + ports - 1}`,
-      '--listen', spec.listen ?? '127.0.0.1:0',
+      '--listen', spec.listen ?? `${spec.host && this.network ? this.network.net.host(spec.host).address : '127.0.0.1'}:0`,
       '--stop-grace', '5',
     ];
     for (const [k, v] of Object.entries(spec.labels ?? {})) args.push('--label', `${k}=${v}`);
     if (spec.capacity) args.push('--capacity', String(spec.capacity));
     if (spec.advertise) args.push('--advertise', spec.advertise);
     args.push(...(spec.args ?? []));
-    const daemon = this.spawnDaemon(spec.id, args, spec.cli);
+    const daemon = this.spawnDaemon(spec.id, args, spec.host, spec.cli);
     this.agents.set(spec.id, daemon);
     return daemon;
   }
 
+  /** Starts a stopped or killed agent again with its original flags. */
+  restartAgent(id: string): Daemon {
+    const spec = this.agentSpecs.get(id);
+    if (!spec) throw new Error(`no agent ${id} was started`);
+    if (this.agents.get(id)?.running) throw new Error(`agent ${id} is still running`);
+    return this.startAgent(spec);
+  }
+
   async waitForAgents(count: number): Promise<void> {
     await waitFor(`${count} agents registered`, async () => {
-      const res = await this.cliJson<{ agents: unknown[] }>(['agents']);
-      return res.agents.length === count;
+      // Ask one live replica: whether the CLI fails over is not the question here.
+      const server = this.liveAddresses()[0] ?? this.server;
+      const res = await this.cli(['agents', '--json'], { server });
+      if (res.code !== 0) throw new Error(`cluster agents failed (${res.code}): ${res.stderr}`);
+      return (JSON.parse(res.stdout) as { agents: unknown[] }).agents.length === count;
     }, 20_000, 100);
   }
 
   /** Runs the `cluster` binary; never throws on a non-zero exit. */
   cli(args: string[], opts: { server?: string; input?: string; timeoutMs?: number; home?: string } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
+      const [command, argv] = this.command(args, this.controlPlaneHost);
       const child = execFile(
-        process.execPath,
-        [CLI, ...args],
+        command,
+        argv,
         {
           env: { ...process.env, CLUSTER_HOME: opts.home ?? path.join(this.dir, 'home'), CLUSTER_SERVER: opts.server ?? this.server, NO_COLOR: '1' },
           timeout: opts.timeoutMs ?? 60_000,
@@ -244,7 +366,7 @@ export class TestCluster {
     // SIGUSR2: the agents stop their instances (SIGTERM would hand them over to a next agent run).
     await Promise.all([...this.agents.values()].map((d) => d.kill('SIGUSR2').catch(() => undefined)));
     await Promise.all(this.controlPlanes.map((d) => d.kill('SIGKILL')));
-    await this.etcd.stop();
+    await this.etcd.stop().catch(() => undefined);
     if (!process.env.KEEP_TEST_DIRS) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

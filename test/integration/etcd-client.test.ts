@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import type { Etcd3 } from 'etcd3';
-import { startEtcd, type EtcdServer } from '../../lib/etcd-server';
+import { EtcdCluster } from '../../lib/etcd-server';
 import { createEtcdClient } from '../../control-plane/etcd/client';
 import { asEtcdOutage } from '../../control-plane/etcd/outage';
 import { PrefixMirror } from '../../control-plane/etcd/mirror';
@@ -20,14 +20,14 @@ import { waitFor } from '../helpers/wait-for';
 const logger = createLogger('test', 'silent');
 
 describe('etcd client fault handling', { timeout: 90_000 }, () => {
-  let etcd: EtcdServer;
+  let etcd: EtcdCluster;
   let client: Etcd3;
   let dir: string;
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-etcd-client-'));
-    etcd = await startEtcd(path.join(dir, 'data'));
-    client = createEtcdClient([etcd.url], { callDeadlineMs: 1_500 });
+    etcd = await EtcdCluster.start(path.join(dir, 'data'), { members: 1 });
+    client = createEtcdClient(etcd.urls, { callDeadlineMs: 1_500 });
   });
 
   after(async () => {

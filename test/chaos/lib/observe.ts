@@ -1,0 +1,183 @@
+/**
+ * Looking at a chaos cluster: `ps` plus the process table, polled until the invariants
+ * hold (converge) or checked for a while that they keep holding (holds); which replica
+ * an agent is connected to; a control plane's memory.
+ */
+import * as fs from 'node:fs';
+import { instanceProcesses } from '../../helpers/instance-processes';
+import type { CliResult, PsInstance, TestCluster } from '../../helpers/test-cluster';
+import { violations, type Expectation, type Formation, type Observation } from './invariants';
+
+/** A fresh app whose instances are single `sleep` processes (cheap: 300 of them fit anywhere). */
+export async function deploySleeper(cluster: TestCluster, tag: string, server?: string): Promise<string> {
+  const app = `${tag}-${Math.random().toString(36).slice(2, 6)}`.slice(0, 30);
+  const dir = cluster.appDir(app, { Procfile: 'worker: sleep 86400\n' });
+  for (const args of [['apps:create', app], ['deploy', dir, '-a', app]]) {
+    const res = await cluster.cli(args, { server });
+    if (res.code !== 0) throw new Error(`cluster ${args.join(' ')} exited ${res.code}: ${res.stderr.trim()}`);
+  }
+  return app;
+}
+
+export async function scale(cluster: TestCluster, app: string, formation: Formation, opts: { server?: string; wait?: boolean } = {}): Promise<CliResult> {
+  const args = ['scale', ...Object.entries(formation).map(([t, n]) => `${t}=${n}`), '-a', app];
+  if (opts.wait) args.push('--wait', '--timeout', '120');
+  const res = await cluster.cli(args, { server: opts.server, timeoutMs: 150_000 });
+  if (res.code !== 0) throw new Error(`cluster ${args.join(' ')} exited ${res.code}: ${res.stderr.trim()}`);
+  return res;
+}
+
+/** A replica that is alive (the one to ask when the point is what the cluster does, not failover). */
+export function liveServer(cluster: TestCluster): string {
+  const live = cluster.liveAddresses();
+  if (live.length === 0) throw new Error('no control-plane replica is running');
+  return live[0]!;
+}
+
+export async function observe(cluster: TestCluster, app: string, server = liveServer(cluster)): Promise<Observation> {
+  const res = await cluster.cli(['ps', '-a', app, '--json'], { server, timeoutMs: 20_000 });
+  const procs = instanceProcesses(app);
+  if (res.code !== 0) throw new Error(`cluster ps exited ${res.code}: ${res.stderr.trim()}`);
+  return { at: Date.now(), ps: (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances, procs };
+}
+
+export interface Converged {
+  ms: number;
+  obs: Observation;
+  /** The most instance processes of the app seen at once while converging. */
+  maxProcesses: number;
+  /** Names seen running as one process group and later as another while converging. */
+  respawned: string[];
+}
+
+/** Polls until `expect` holds; throws with the last violations at the deadline. */
+export async function converge(
+  cluster: TestCluster,
+  app: string,
+  expect: Expectation,
+  opts: { timeoutMs?: number; server?: string; since?: number } = {},
+): Promise<Converged> {
+  const since = opts.since ?? Date.now();
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const firstPgid = new Map<string, number>();
+  const respawned = new Set<string>();
+  let maxProcesses = 0;
+  let last: string[] = ['no observation yet'];
+  for (;;) {
+    const procs = instanceProcesses(app);
+    maxProcesses = Math.max(maxProcesses, procs.length);
+    for (const p of procs) {
+      const first = firstPgid.get(p.instance);
+      if (first === undefined) firstPgid.set(p.instance, p.pgid);
+      else if (first !== p.pgid && !procs.some((q) => q.pgid === first)) respawned.add(p.instance);
+    }
+    try {
+      const obs = await observe(cluster, app, opts.server ?? liveServer(cluster));
+      maxProcesses = Math.max(maxProcesses, obs.procs.length);
+      last = violations(obs, expect);
+      if (last.length === 0) return { ms: obs.at - since, obs, maxProcesses, respawned: [...respawned] };
+    } catch (err) {
+      last = [(err as Error).message];
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`did not converge within ${Math.round((Date.now() - since) / 1000)} s:\n  ${last.join('\n  ')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Checks for `ms` that `expect` keeps holding (nothing moves, restarts or goes pending). */
+export async function holds(cluster: TestCluster, app: string, expect: Expectation, ms: number, server?: string): Promise<void> {
+  const end = Date.now() + ms;
+  do {
+    const obs = await observe(cluster, app, server ?? liveServer(cluster));
+    const found = violations(obs, expect);
+    if (found.length) throw new Error(`stopped holding ${((Date.now() - (end - ms)) / 1000).toFixed(1)} s into the check:\n  ${found.join('\n  ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  } while (Date.now() < end);
+}
+
+/** The process table alone keeps matching `before` for `ms` (while no control plane can answer). */
+export async function processesHold(app: string, before: Observation, ms: number): Promise<void> {
+  const want = new Map(before.procs.map((p) => [p.instance, `${p.host}:${p.pgid}`]));
+  const end = Date.now() + ms;
+  do {
+    const now = new Map(instanceProcesses(app).map((p) => [p.instance, `${p.host}:${p.pgid}`]));
+    const diff = [...want].filter(([n, where]) => now.get(n) !== where).map(([n, where]) => `${n} ${where}→${now.get(n) ?? 'gone'}`);
+    if (now.size !== want.size || diff.length) throw new Error(`instances changed while the control plane was away: ${diff.slice(0, 8).join(', ')} (${now.size} running, ${want.size} before)`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  } while (Date.now() < end);
+}
+
+/** The replica address an agent process has an established TCP connection to, if any. */
+export function replicaUsedBy(agentPid: number, addresses: string[]): string | undefined {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of fs.readdirSync(`/proc/${agentPid}/fd`)) {
+      const link = fs.readlinkSync(`/proc/${agentPid}/fd/${fd}`);
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m) inodes.add(m[1]!);
+    }
+  } catch {
+    return undefined;
+  }
+  const ports = new Map(addresses.map((a) => [Number(a.slice(a.lastIndexOf(':') + 1)), a]));
+  for (const table of ['tcp', 'tcp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(`/proc/${agentPid}/net/${table}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== '01' || !inodes.has(f[9]!)) continue; // 01: ESTABLISHED
+      const remotePort = parseInt(f[2]!.split(':')[1]!, 16);
+      const address = ports.get(remotePort);
+      if (address) return address;
+    }
+  }
+  return undefined;
+}
+
+/** Resident memory of a process in MB (0 when it is gone). */
+export function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples a process's RSS every `everyMs` until stopped; gives the largest seen. */
+export function sampleRss(pid: number, everyMs = 250): { stop(): number } {
+  let max = rssMb(pid);
+  const timer = setInterval(() => (max = Math.max(max, rssMb(pid))), everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(max, rssMb(pid));
+    },
+  };
+}
+
+/** The set-up step of a fault scenario: larger jumps are the burst scenario's business. */
+const RAMP_STEP = 50;
+
+/**
+ * Brings `app` to `count` workers before a fault, `RAMP_STEP` at a time, each step
+ * converged (balanced, one process per name). A gentle ramp keeps the set-up from
+ * depending on how the cluster takes a large burst, so a scenario tests its own fault.
+ */
+export async function settle(cluster: TestCluster, app: string, count: number, agents: string[], server?: string): Promise<Converged> {
+  const current = (await observe(cluster, app, server ?? liveServer(cluster))).ps.length;
+  let done: Converged | undefined;
+  for (let n = current; n !== count || !done;) {
+    n = count > n ? Math.min(count, n + RAMP_STEP) : count;
+    await scale(cluster, app, { worker: n }, { server });
+    done = await converge(cluster, app, { formation: { worker: n }, agents }, { server, timeoutMs: 45_000 })
+      .catch((err: Error) => { throw new Error(`setting up ${n} instances before the fault: ${err.message}`); });
+  }
+  return done;
+}
