@@ -30,8 +30,8 @@ export async function leaderKilledMidScale(o: ChaosOptions): Promise<void> {
       const up = round % 2 === 0;
       const formation: Formation = { worker: up ? o.count : low };
       const before: Snapshot = only(snapshot(settled.obs.ps), upTo(formation.worker!));
-      const leader = await cluster.leader();
-      if (!leader) throw new Error(`round ${round + 1}: no replica holds the leader key`);
+      // After the previous round the dead leader's key lives on until its lease expires.
+      const leader = await waitFor(`round ${round + 1}: a live replica to hold the leader key`, () => cluster.leader(), 20_000, 100);
       await scale(cluster, app, formation);
       await sleep(killDelay(round));
       await leader.daemon.kill('SIGKILL');
