@@ -281,13 +281,8 @@ class OsProcess implements RunningProcess {
 
   detach(): void {
     if (this.finished) return;
-    this.finished = true;
-    clearTimeout(this.killTimer);
-    clearInterval(this.pollTimer);
-    clearTimeout(this.closeTimer);
-    clearInterval(this.adoptedTimer);
     // What was read is kept; what is still in the pipe waits there for the next agent.
-    for (const splitter of this.splitters) splitter.end();
+    this.finish();
     this.stdout.destroy();
     this.stderr.destroy();
   }
@@ -382,14 +377,19 @@ class OsProcess implements RunningProcess {
   private tryFinish(): void {
     if (this.finished || !this.mainGone || !this.pipesClosed) return;
     if (this.stopRequests > 0 && !this.groupSettled) return;
+    // 'close' can be emitted before our own 'end' listeners ran: finish() flushes final lines.
+    this.finish();
+    this.resolveExited(this.status ?? { code: null, signal: null });
+  }
+
+  /** No more timers, and every line read so far handed on. */
+  private finish(): void {
     this.finished = true;
     clearTimeout(this.killTimer);
     clearInterval(this.pollTimer);
     clearTimeout(this.closeTimer);
     clearInterval(this.adoptedTimer);
-    // 'close' can be emitted before our own 'end' listeners ran: flush final lines here.
     for (const splitter of this.splitters) splitter.end();
-    this.resolveExited(this.status ?? { code: null, signal: null });
   }
 }
 
