@@ -207,4 +207,27 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     await waitFor('every instance process gone', () => pids.every(isGone), 15_000, 100);
     assert.equal(running(APP).size, 0);
   });
+
+  it('cluster agent stop hands over; with --stop-instances it stops every instance first', async () => {
+    cluster.startAgent(AGENT);
+    // ps alone could show the statuses the killed agent left under its lease: ask the host too.
+    await cluster.waitForPs(APP, 'every instance running again', (l) => {
+      const real = running(APP);
+      return real.size === 4 && l.length === 4 && l.every((i) => i.state === 'up' && real.get(i.name)?.[0] === i.pid);
+    }, 30_000);
+    const dataDir = path.join(cluster.dir, AGENT.id);
+    const handedOver = await cluster.cli(['agent', 'stop', '--data-dir', dataDir]);
+    assert.equal(handedOver.code, 0, handedOver.stderr);
+    assert.match(handedOver.stderr, /instances keep running/);
+    await cluster.agents.get(AGENT.id)!.exited;
+    const pids = [...running(APP).values()].flat();
+    assert.equal(pids.length, 4, `the instances run on after a plain stop: ${JSON.stringify([...running(APP)])}`);
+    cluster.startAgent(AGENT);
+    await waitFor('the new agent to take them over', () => fs.existsSync(path.join(dataDir, 'agent.pid')), 20_000, 100);
+    await cluster.waitForPs(APP, 'the same pids up', (l) => l.length === 4 && l.every((i) => i.state === 'up' && pids.includes(i.pid!)));
+    const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', dataDir]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.ok(pids.every(isGone), 'every instance stopped by the time the command returned');
+    assert.equal(cluster.agents.get(AGENT.id)!.running, false);
+  });
 });
