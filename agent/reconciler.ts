@@ -311,6 +311,8 @@ export class Reconciler {
         onSpawn: (pid) => this.deps.onSpawn(pid),
         onExit: (pid) => this.deps.onExit(pid),
         gate: (pid) => this.deps.gate(pid),
+        // Restarts wait their turn with first starts: a crash storm does not starve heartbeats.
+        pace: (spawn) => void this.pacer.run(spawn),
       },
     );
   }

@@ -86,6 +86,11 @@ export interface InstanceHooks {
   onExit?(pid: number): void;
   /** Resolves once a new process may run its command (the orphan guard tracks its group by then). */
   gate?(pid: number): Promise<void>;
+  /**
+   * Runs a restart's spawn in a later event-loop turn, paced with every other spawn of the agent
+   * (spawn-pacer.ts), so that a crash storm cannot starve heartbeats. Default: setImmediate.
+   */
+  pace?(spawn: () => void): void;
 }
 
 /** Supervisor of one instance across restarts. */
@@ -100,6 +105,8 @@ export class Instance {
   private exitHandled: Promise<void> = Promise.resolve();
   private restartTimer: NodeJS.Timeout | undefined;
   private restartImmediate: NodeJS.Immediate | undefined;
+  /** Bumped when a pending restart is cancelled: a paced restart that was already queued then does nothing. */
+  private restartGeneration = 0;
   private stopping: Promise<void> | undefined;
   private readonly log: Logger;
 
@@ -241,8 +248,12 @@ export class Instance {
     if (decision.delayMs > 0) this.system(capitalize(describeRestartDelay(decision.delayMs)));
     // Even a zero delay goes through the event loop: a process that dies at once never recurses
     // here. setImmediate, not setTimeout(0): a timer waits at least 1 ms, a fifth of a restart.
-    if (decision.delayMs > 0) this.restartTimer = setTimeout(() => this.restart(), decision.delayMs);
-    else this.restartImmediate = setImmediate(() => this.restart());
+    const generation = this.restartGeneration;
+    const restart = () => this.restart(generation);
+    const pace = this.hooks.pace;
+    if (decision.delayMs > 0) this.restartTimer = setTimeout(() => (pace ? pace(restart) : restart()), decision.delayMs);
+    else if (pace) pace(restart);
+    else this.restartImmediate = setImmediate(restart);
   }
 
   private cancelRestart(): void {
@@ -250,12 +261,13 @@ export class Instance {
     clearImmediate(this.restartImmediate);
     this.restartTimer = undefined;
     this.restartImmediate = undefined;
+    this.restartGeneration++;
   }
 
-  private restart(): void {
+  private restart(generation: number): void {
     this.restartTimer = undefined;
     this.restartImmediate = undefined;
-    if (this.state !== 'crashed') return; // stop() won the race
+    if (generation !== this.restartGeneration || this.state !== 'crashed') return; // stop() won the race
     this.restarts++;
     this.transition('starting', 'restarting after a crash');
     this.spawnProcess();

@@ -18,7 +18,7 @@ after(async () => {
   await Promise.all(running.map((instance) => instance.stop('test over')));
 });
 
-function supervise(command: string, policy?: RestartPolicyOptions, config: Partial<InstanceConfig> = {}) {
+function supervise(command: string, policy?: RestartPolicyOptions, config: Partial<InstanceConfig> = {}, pace?: (spawn: () => void) => void) {
   const changes: Array<InstanceSnapshot & { at: number }> = [];
   const lines: Array<{ stream: InstanceStream; line: string }> = [];
   const spawned: number[] = [];
@@ -40,6 +40,7 @@ function supervise(command: string, policy?: RestartPolicyOptions, config: Parti
       onLine: (stream, line) => lines.push({ stream, line }),
       onSpawn: (pid) => spawned.push(pid),
       onExit: (pid) => exited.push(pid),
+      pace,
     },
     policy,
   );
@@ -64,6 +65,20 @@ describe('Instance', () => {
       'State changed from starting to up',
     ]);
     await instance.stop('test over');
+  });
+
+  it('restarts through the pace hook (the agent paces restarts with every other spawn), and not after a stop', async () => {
+    const paced: Array<() => void> = [];
+    const { instance, changes } = supervise(`${fixture('crash-after.sh')} 0.2`, fast, {}, (spawn) => paced.push(spawn));
+    instance.start();
+    await waitFor('a restart handed to the pacer', () => paced.length === 1, 5_000);
+    assert.equal(instance.snapshot().state, 'crashed', 'nothing spawned before the pacer ran it');
+    paced.shift()!();
+    await waitFor('restarted', () => changes.some((c) => c.state === 'up' && c.restarts === 1), 5_000);
+    await waitFor('the second crash handed to the pacer', () => paced.length === 1, 5_000);
+    await instance.stop('test');
+    paced.shift()!(); // came too late: the instance was stopped meanwhile
+    assert.equal(instance.snapshot().state, 'stopped');
   });
 
   it('restarts a crashed process at once with a new pid', async () => {
