@@ -9,7 +9,7 @@ import { ControlPlaneLink, type AgentIdentity } from './link/control-plane-link'
 import { AssignmentStream } from './link/assignment-stream';
 import { StatusReporter } from './link/status-reporter';
 import { ReleaseCache } from './releases/release-cache';
-import { Reconciler } from './reconciler';
+import { keyOf, Reconciler } from './reconciler';
 import { DisconnectGuard } from './disconnect-guard';
 import { OrphanGuard } from './supervisor/orphan-guard';
 import { OutputFifoMaker } from './supervisor/output-fifos';
@@ -121,7 +121,7 @@ export class Agent {
     const guard = OrphanGuard.start(logger, {}, (id) => state.setWatchdog(id));
     for (const record of previous.adopted) {
       void guard.track(record.pid);
-      state.set(`${record.app}/${record.instance}`, record);
+      state.set(keyOf(record.app, record.instance), record);
     }
     try {
       return await Agent.startGuarded(opts, logger, unlock, previous, state, guard);

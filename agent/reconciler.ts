@@ -64,7 +64,8 @@ export interface ReconcilerDeps {
   pacer?: SpawnPacer;
 }
 
-function keyOf(app: string, instance: string): string {
+/** The slot (and state file) key of an instance. */
+export function keyOf(app: string, instance: string): string {
   return `${app}/${instance}`;
 }
 

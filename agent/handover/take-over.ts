@@ -13,10 +13,9 @@
  * A corrupt, stale or missing state file therefore adopts nothing and stops everything of
  * ours: the instances are started afresh, never twice.
  */
-import { readdirSync } from 'node:fs';
 import type { Logger } from '../../lib/log';
-import { groupExists, signalGroup } from '../supervisor/child-process';
-import { isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
+import { groupExists, signalGroup } from '../supervisor/process-group';
+import { allPids, isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
 import { readAgentState, type InstanceRecord } from './instance-state';
 
 export interface TakeOverResult {
@@ -78,18 +77,9 @@ export async function takeOver(opts: { stateFile: string; agentId: string; logge
 
 /** Process groups with a live member whose environment says it runs for agent `agentId`. */
 export function ourProcessGroups(agentId: string): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
   const groups = new Set<number>();
   const ownGroup = procStat(process.pid)?.pgid;
-  for (const name of entries) {
-    const first = name.charCodeAt(0);
-    if (first < 48 || first > 57) continue;
-    const pid = Number(name);
+  for (const pid of allPids() ?? []) {
     if (pid === process.pid) continue;
     const stat = procStat(pid);
     if (!stat || stat.state === 'Z' || stat.pgid <= 1 || stat.pgid === ownGroup) continue;

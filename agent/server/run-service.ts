@@ -18,7 +18,7 @@ import type { LogStore } from '../logs/log-store';
 import type { ReleaseCache } from '../releases/release-cache';
 import { LineSplitter } from '../supervisor/line-splitter';
 import type { PortAllocator } from '../supervisor/ports';
-import { signalGroup } from '../supervisor/child-process';
+import { signalGroup } from '../supervisor/process-group';
 import { describeExit } from '../supervisor/restart-policy';
 import { buildEnv } from '../instance-env';
 

@@ -3,11 +3,15 @@
  * line by line, exit reported only once its pipes are drained, stopped in stages (SIGTERM, then SIGKILL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { LineSplitter } from './line-splitter';
+import { closeOutputFds, fifoReader, openFifoReader, openOutputFds, type OutputFds, type OutputFifos } from './output-fifos';
+import { errorCode, groupExists, groupHasLiveMembers, signalGroup } from './process-group';
 import { isSameProcess, procStat } from './proc-stat';
+import { shellScript } from './shell-script';
+
+export type { OutputFifos } from './output-fifos';
 
 /** Which pipe a line came from. */
 export type OutputStream = 'stdout' | 'stderr';
@@ -28,12 +32,6 @@ export interface SpawnInstanceOptions {
   output?: OutputFifos;
   /** Resolves once the process may run its command (see spawnInstanceProcess); rejecting ends it unrun. */
   gate?(pid: number): Promise<void> | void;
-}
-
-/** The FIFO paths of one instance's stdout and stderr. */
-export interface OutputFifos {
-  stdout: string;
-  stderr: string;
 }
 
 /** A process of an earlier agent run to take over. */
@@ -71,82 +69,6 @@ export const SPAWN_FAILED_CODE = 127;
 const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 /** How often an adopted process (not our child: no exit event) is looked for in the process table. */
 const ADOPTED_POLL_MS = 250;
-
-/** Sends `signal` to process group `pgid`; a group that no longer exists is not an error. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  // kill(-0) or kill(-1) would signal the agent's own group or every process we may signal.
-  if (!Number.isInteger(pgid) || pgid <= 1) return;
-  try {
-    process.kill(-pgid, signal);
-  } catch (err) {
-    // ESRCH: already gone. EPERM: nothing left that we own. Either way nothing more to do.
-    if (errorCode(err) !== 'ESRCH' && errorCode(err) !== 'EPERM') throw err;
-  }
-}
-
-/** Whether any process of group `pgid` still exists (zombies included). */
-export function groupExists(pgid: number): boolean {
-  if (!Number.isInteger(pgid) || pgid <= 1) return false;
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return errorCode(err) === 'EPERM';
-  }
-}
-
-/**
- * Whether group `pgid` has a member that is not a zombie. An orphan that exited stays a
- * zombie until PID 1 reaps it, which some inits do lazily (or never); it is gone for us.
- * Scans /proc, so call it rarely; without /proc any member counts as alive.
- */
-export function groupHasLiveMembers(pgid: number): boolean {
-  if (!groupExists(pgid)) return false;
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const name of entries) {
-    const first = name.charCodeAt(0);
-    if (first < 48 || first > 57) continue; // not a pid
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // "pid (comm) state ppid pgrp …"; comm may contain spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z') return true;
-  }
-  return false;
-}
-
-// Words of a plain command: no quotes, globs, operators or redirections; `$VAR` and `${VAR}` expand.
-const PLAIN_WORD = /^(?:[A-Za-z0-9_.,:/@%+=-]|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_]*\})+$/;
-// What `exec` would not run the same way: shell builtins and keywords.
-const SHELL_WORDS = new Set([
-  '.', ':', 'alias', 'bg', 'break', 'cd', 'command', 'continue', 'echo', 'eval', 'exec', 'exit', 'export', 'false', 'fc', 'fg',
-  'getopts', 'hash', 'jobs', 'kill', 'local', 'printf', 'pwd', 'read', 'readonly', 'return', 'set', 'shift', 'source',
-  'test', 'times', 'trap', 'true', 'type', 'ulimit', 'umask', 'unalias', 'unset', 'wait', 'if', 'then', 'else', 'elif',
-  'fi', 'case', 'esac', 'for', 'while', 'until', 'do', 'done', 'in', 'function', 'select', 'time',
-]);
-
-/**
- * The script `sh -c` gets for `command`. Debian's sh (dash) does not exec the last command of
- * `sh -c`: every instance would be a shell waiting for the program, and every start would pay
- * one more fork and exec (about 1 ms, a fifth of a restart). A command that is one plain simple
- * command (see PLAIN_WORD; not a builtin, no VAR=x prefix) gets `exec ` in front: the same
- * program with the same arguments, as one process. Anything else runs as written.
- */
-export function shellScript(command: string): string {
-  const words = command.trim().split(/[ \t]+/);
-  const first = words[0] ?? '';
-  if (first === '' || first.includes('=') || first.includes('$') || SHELL_WORDS.has(first)) return command;
-  return words.every((word) => PLAIN_WORD.test(word)) ? `exec ${command.trim()}` : command;
-}
 
 /**
  * Starts `/bin/sh -c command` in a new process group. Never throws; a failed spawn shows in `exited`.
@@ -250,6 +172,9 @@ class OsProcess implements RunningProcess {
   private pollTimer: NodeJS.Timeout | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   private adoptedTimer: NodeJS.Timeout | undefined;
+  /** Adopted processes only (see watchAdopted): a look at the process table, and whether the pid is someone else's now. */
+  private onPipesClosed: (() => void) | undefined;
+  private reused: () => boolean = () => false;
 
   constructor(
     readonly pid: number,
@@ -321,8 +246,6 @@ class OsProcess implements RunningProcess {
     check();
   }
 
-  private onPipesClosed: (() => void) | undefined;
-  private reused: () => boolean = () => false;
 
   private pipeClosed(): void {
     if (--this.openPipes > 0) return;
@@ -408,54 +331,6 @@ function readLines(stream: Readable, splitter: LineSplitter, onClose: () => void
   return splitter;
 }
 
-interface OutputFds {
-  childOut: number;
-  childErr: number;
-  readOut: number;
-  readErr: number;
-}
-
-/**
- * The child's ends (read-write, blocking: the process must see an ordinary blocking stdout) and
- * ours (read-only, non-blocking, opened first so no write can find the pipe without a reader).
- */
-function openOutputFds(output: OutputFifos): OutputFds {
-  const opened: number[] = [];
-  try {
-    const readOut = openFifoReader(output.stdout);
-    opened.push(readOut);
-    const readErr = openFifoReader(output.stderr);
-    opened.push(readErr);
-    const childOut = openSync(output.stdout, fsConstants.O_RDWR);
-    opened.push(childOut);
-    const childErr = openSync(output.stderr, fsConstants.O_RDWR);
-    return { readOut, readErr, childOut, childErr };
-  } catch (err) {
-    for (const fd of opened) closeSync(fd);
-    throw err;
-  }
-}
-
-function closeOutputFds(fds: OutputFds, readersToo: boolean): void {
-  for (const fd of readersToo ? [fds.childOut, fds.childErr, fds.readOut, fds.readErr] : [fds.childOut, fds.childErr]) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-  }
-}
-
-function openFifoReader(fifo: string): number {
-  // O_NONBLOCK: opening a FIFO for reading would otherwise wait (in a thread) for a writer.
-  return openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-}
-
-/** A FIFO read through libuv's pipe handle: event-driven, 'end' once every writer is gone. */
-function fifoReader(fd: number): Readable {
-  return new Socket({ fd, readable: true, writable: false });
-}
-
 function spawnError(err: unknown, cwd: string): Error {
   const cause = err instanceof Error ? err : new Error(String(err));
   // libuv reports a missing cwd as "spawn /bin/sh ENOENT", which points at the wrong thing.
@@ -464,8 +339,4 @@ function spawnError(err: unknown, cwd: string): Error {
       ? `working directory ${cwd} does not exist`
       : `cannot start /bin/sh in ${cwd}: ${cause.message}`;
   return new Error(message, { cause });
-}
-
-function errorCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
 }

@@ -6,9 +6,16 @@
  * costs one `mkfifo`, not 300).
  */
 import { execFile } from 'node:child_process';
-import { lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { closeSync, constants as fsConstants, lstatSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
 import * as path from 'node:path';
-import type { OutputFifos } from './child-process';
+import type { Readable } from 'node:stream';
+
+/** The FIFO paths of one instance's stdout and stderr. */
+export interface OutputFifos {
+  stdout: string;
+  stderr: string;
+}
 
 export class OutputFifoMaker {
   private pending: Array<{ paths: string[]; resolve: () => void; reject: (err: Error) => void }> = [];
@@ -70,4 +77,52 @@ function isFifo(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+export interface OutputFds {
+  childOut: number;
+  childErr: number;
+  readOut: number;
+  readErr: number;
+}
+
+/**
+ * The child's ends (read-write, blocking: the process must see an ordinary blocking stdout) and
+ * ours (read-only, non-blocking, opened first so no write can find the pipe without a reader).
+ */
+export function openOutputFds(output: OutputFifos): OutputFds {
+  const opened: number[] = [];
+  try {
+    const readOut = openFifoReader(output.stdout);
+    opened.push(readOut);
+    const readErr = openFifoReader(output.stderr);
+    opened.push(readErr);
+    const childOut = openSync(output.stdout, fsConstants.O_RDWR);
+    opened.push(childOut);
+    const childErr = openSync(output.stderr, fsConstants.O_RDWR);
+    return { readOut, readErr, childOut, childErr };
+  } catch (err) {
+    for (const fd of opened) closeSync(fd);
+    throw err;
+  }
+}
+
+export function closeOutputFds(fds: OutputFds, readersToo: boolean): void {
+  for (const fd of readersToo ? [fds.childOut, fds.childErr, fds.readOut, fds.readErr] : [fds.childOut, fds.childErr]) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export function openFifoReader(fifo: string): number {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait (in a thread) for a writer.
+  return openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+}
+
+/** A FIFO read through libuv's pipe handle: event-driven, 'end' once every writer is gone. */
+export function fifoReader(fd: number): Readable {
+  return new Socket({ fd, readable: true, writable: false });
 }

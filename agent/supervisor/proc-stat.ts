@@ -4,7 +4,7 @@
  * that was given the same pid, which is what makes re-adopting instances after an agent
  * restart safe.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcStat {
   pid: number;
@@ -14,6 +14,22 @@ export interface ProcStat {
   pgid: number;
   /** Start time in clock ticks since boot: with the boot id, identifies a process for good. */
   startTicks: number;
+}
+
+/** Every pid in the process table now; undefined without /proc. */
+export function allPids(): number[] | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  const pids: number[] = [];
+  for (const name of entries) {
+    const first = name.charCodeAt(0);
+    if (first >= 48 && first <= 57) pids.push(Number(name)); // the rest are not processes
+  }
+  return pids;
 }
 
 /** The stat line of `pid`, or undefined when no such process exists (or no /proc). */

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { shellScript } from '../../agent/supervisor/child-process';
+import { shellScript } from '../../agent/supervisor/shell-script';
 
 describe('shellScript', () => {
   it('execs one plain simple command, arguments and $VARs included', () => {
