@@ -9,6 +9,11 @@ export class EtcdNotInstalledError extends Error {
   override name = 'EtcdNotInstalledError';
 }
 
+/** etcd exited while starting (most often: a port was taken meanwhile). */
+export class EtcdExitedError extends Error {
+  override name = 'EtcdExitedError';
+}
+
 export interface EtcdServer {
   url: string;
   dataDir: string;
@@ -23,8 +28,21 @@ export function etcdBinary(): string | undefined {
 
 /** Starts etcd on free loopback ports with its own data dir; resolves once it answers. */
 export async function startEtcd(dataDir: string, opts: { host?: string; log?: string } = {}): Promise<EtcdServer> {
+  // As EtcdCluster.start: a port taken between the look and etcd's bind costs a second try.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(dataDir, opts);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof EtcdExitedError)) throw err;
+    }
+  }
+}
+
+async function startEtcdOnce(dataDir: string, opts: { host?: string; log?: string }): Promise<EtcdServer> {
   const host = opts.host ?? '127.0.0.1';
-  const [clientPort, peerPort] = [await freePort(host), await freePort(host)];
+  const clientPort = await freePort(host);
+  let peerPort = await freePort(host);
+  while (peerPort === clientPort) peerPort = await freePort(host);
   const member = { name: 'cluster-etcd', dataDir, clientUrl: `http://${host}:${clientPort}`, peerUrl: `http://${host}:${peerPort}` };
   const child = spawnMember(member, `cluster-etcd=${member.peerUrl}`, opts.log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -96,7 +114,7 @@ function answersThere(prefix: string[], url: string, route: string): boolean {
 async function waitUntilAnsweringThere(prefix: string[], url: string, child: ChildProcess, log?: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`etcd exited with status ${child.exitCode} while starting${log ? `; see ${log}` : ''}`);
+    if (child.exitCode !== null) throw new EtcdExitedError(`etcd exited with status ${child.exitCode} while starting${log ? `; see ${log}` : ''}`);
     if (answersThere(prefix, url, '/version')) return;
     if (Date.now() > deadline) throw new Error(`etcd did not answer on ${url} within ${timeoutMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -109,7 +127,7 @@ async function waitUntilAnswering(url: string, child: ChildProcess, log?: string
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`etcd exited with status ${child.exitCode} while starting${log ? `; see ${log}` : ''}`);
+      if (child.exitCode !== null) throw new EtcdExitedError(`etcd exited with status ${child.exitCode} while starting${log ? `; see ${log}` : ''}`);
       try {
         await client.maintenance.status({ deadline: Date.now() + 1_000 });
         return;
@@ -200,10 +218,31 @@ export class EtcdCluster {
    * ports are then picked on the machine's loopback and assumed free on the host's too.
    */
   static async start(dir: string, opts: { members?: number; host?: string; logDir?: string; exec?: string[] } = {}): Promise<EtcdCluster> {
+    // A port found free can be taken by someone else before etcd binds it: then etcd exits at
+    // once, and a second try on other ports is all it takes.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await EtcdCluster.startOnce(dir, opts);
+      } catch (err) {
+        if (attempt >= 3 || !(err instanceof EtcdExitedError)) throw err;
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+
+  private static async startOnce(dir: string, opts: { members?: number; host?: string; logDir?: string; exec?: string[] }): Promise<EtcdCluster> {
     const host = opts.host ?? '127.0.0.1';
     const specs: MemberSpec[] = [];
+    const taken = new Set<number>();
+    // Two calls can return the same port (it was free both times): every port distinct.
+    const port = async () => {
+      let p = await freePort(host);
+      while (taken.has(p)) p = await freePort(host);
+      taken.add(p);
+      return p;
+    };
     for (let i = 1; i <= (opts.members ?? 3); i++) {
-      const [clientPort, peerPort] = [await freePort(host), await freePort(host)];
+      const [clientPort, peerPort] = [await port(), await port()];
       specs.push({ name: `etcd-${i}`, dataDir: path.join(dir, `etcd-${i}`), clientUrl: `http://${host}:${clientPort}`, peerUrl: `http://${host}:${peerPort}` });
     }
     const initialCluster = specs.map((s) => `${s.name}=${s.peerUrl}`).join(',');
@@ -221,6 +260,7 @@ export class EtcdCluster {
     }
     return cluster;
   }
+
 
   /** Every member's client URL, in member order. */
   get urls(): string[] {

@@ -240,8 +240,9 @@ class OsProcess implements RunningProcess {
    */
   watchAdopted(check: () => void, reused: () => boolean): void {
     this.reused = reused;
+    // Not unref'd: while it supervises an adopted process this poll is the agent's work, as a
+    // child handle is for a process it started (the pipes can close before the process is gone).
     this.adoptedTimer = setInterval(check, ADOPTED_POLL_MS);
-    this.adoptedTimer.unref();
     this.onPipesClosed = check;
     check();
   }
