@@ -193,7 +193,10 @@ export class ControlPlane {
     const replicaId = `${os.hostname()}-${process.pid}-${address}`;
     const election = new LeaderElection(client, keys.leader(), replicaId, opts.leaderTtlSeconds ?? 3, logger);
     // Agents get two lease TTLs to come back before their instances move (leader/agent-liveness.ts).
-    const loop = new SchedulerLoop(client, view, election, logger, { agentDownGraceMs: 2 * ttl * 1000 });
+    const loop = new SchedulerLoop(client, view, election, logger, {
+      agentDownGraceMs: 2 * ttl * 1000,
+      lastEtcdOutageMs: () => health.lastOutageMs,
+    });
     election.on('elected', () => void loop.start().catch((err: unknown) => logger.error({ err }, 'scheduler failed to start')));
     election.on('deposed', () => void loop.stop());
     election.start();

@@ -6,6 +6,7 @@ import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
 import { commitInChunks, type WriteOp } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
+import { asEtcdOutage } from '../etcd/outage';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { encode, type AgentRecord, type ReportedState, type StatusRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
@@ -103,6 +104,8 @@ export function agentService(
       const id = requireAgentId(req.agent_id);
       const ttl = await leases.renew(req.lease_id).catch((err: unknown) => {
         if (isLeaseGone(err)) return 0;
+        // Heard but not renewed: the leader must not count this time against any agent.
+        if (asEtcdOutage(err)) ctx.health.noteOutage();
         throw err;
       });
       const registered = ctx.view.agents.entries.get(keys.agent(id));

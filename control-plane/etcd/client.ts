@@ -27,7 +27,16 @@ const WATCH_MAX_BACKOFF_MS = 1_000;
  */
 export function isUnreachable(err: Error): boolean {
   if (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError) return true;
+  // Streams (lease keepalives) report grpc-js's own errors, not cast by etcd3.
+  if (isRawGrpcError(err)) return err.code === UNAVAILABLE || err.code === DEADLINE_EXCEEDED;
   return err instanceof GRPCGenericError && /context deadline exceeded|request timed out|no leader/i.test(err.message);
+}
+
+const DEADLINE_EXCEEDED = 4;
+const UNAVAILABLE = 14;
+
+function isRawGrpcError(err: Error): err is Error & { code: number } {
+  return typeof (err as { code?: unknown }).code === 'number' && 'details' in err && 'metadata' in err;
 }
 
 export interface EtcdClientOptions {

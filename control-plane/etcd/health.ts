@@ -21,6 +21,7 @@ export interface Staleness {
 
 export class EtcdHealth {
   private lastOkMs = Date.now();
+  private lastFailedMs = 0;
   private lastProblem = '';
   private timer?: NodeJS.Timeout;
   private closed = false;
@@ -34,6 +35,20 @@ export class EtcdHealth {
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+  }
+
+  /**
+   * When this replica last found etcd unreachable (epoch ms; 0: never): by the probe, or by
+   * any request that failed for that reason (noteOutage). Agents could not renew their
+   * leases through it then, so the leader does not count that time against them.
+   */
+  get lastOutageMs(): number {
+    return this.lastFailedMs;
+  }
+
+  /** A request found etcd unreachable (an agent's heartbeat, say). */
+  noteOutage(nowMs = Date.now()): void {
+    this.lastFailedMs = Math.max(this.lastFailedMs, nowMs);
   }
 
   /** Undefined while etcd answers; otherwise how old this replica's view may be, and why. */
@@ -56,6 +71,7 @@ export class EtcdHealth {
       this.lastOkMs = Date.now();
       this.lastProblem = '';
     } catch (err) {
+      this.noteOutage();
       const outage = asEtcdOutage(err);
       const message = outage?.message ?? `etcd is unreachable from the control plane (${(err as Error).message})`;
       if (!this.lastProblem) this.logger.warn({ reason: message }, 'etcd does not answer: the views of this replica are getting old');

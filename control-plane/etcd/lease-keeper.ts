@@ -10,6 +10,7 @@ import type { Etcd3 } from 'etcd3';
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3/lib/rpc';
 import type { Logger } from '../../lib/log';
 import { EtcdUnavailableError } from '../errors';
+import { isUnreachable } from './client';
 
 type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
 
@@ -20,6 +21,9 @@ interface Pending {
 }
 
 const RENEW_TIMEOUT_MS = 3_000;
+/** A renewal that failed this fast found a dead member, not a slow one: worth one more try. */
+const FAST_FAILURE_MS = 500;
+const DEAD_MEMBER_RETRIES = 2;
 /**
  * A lease granted or renewed less than this share of its TTL ago is surely alive (with room
  * for a renewal that waits a while in a busy etcd), and is renewed on the shared stream; any
@@ -61,10 +65,29 @@ export class LeaseKeeper {
     // Not a lease ID etcd could have given out (e.g. an agent that sent none): never alive.
     // Writing it would fail to serialise and break the keepalive stream every agent shares.
     if (!/^[1-9][0-9]{0,19}$/.test(leaseId)) return 0;
-    const ttl = (this.aliveUntil.get(leaseId) ?? 0) > Date.now() ? await this.renewShared(leaseId) : await this.renewAlone(leaseId);
+    const ttl = await this.renewRetryingDeadMembers(leaseId);
     if (ttl > 0) this.noteAlive(leaseId, ttl);
     else this.aliveUntil.delete(leaseId);
     return ttl;
+  }
+
+  /**
+   * A member that just died fails a keepalive stream at once, and the pool picks members at
+   * random until it has seen one fail a few times (etcd/client.ts): try again on a new stream
+   * while failures are that fast, so an agent's heartbeat lands on a live member well within
+   * its TTL. A slow failure (etcd busy or without quorum) is not retried.
+   */
+  private async renewRetryingDeadMembers(leaseId: string): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const started = Date.now();
+      try {
+        if (attempt === 0 && (this.aliveUntil.get(leaseId) ?? 0) > started) return await this.renewShared(leaseId);
+        return await this.renewAlone(leaseId);
+      } catch (err) {
+        const fast = Date.now() - started <= FAST_FAILURE_MS;
+        if (!(err instanceof Error) || !isUnreachable(err) || !fast || attempt >= DEAD_MEMBER_RETRIES || this.closed) throw err;
+      }
+    }
   }
 
   private noteAlive(leaseId: string, ttlSeconds: number): void {

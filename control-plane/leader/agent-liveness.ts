@@ -12,6 +12,10 @@
  * that vanishes means missed heartbeats: down at once, so a dead server's work moves a lease
  * TTL after its last heartbeat. An agent that re-registers (new lease or not) keeps its
  * assignments.
+ *
+ * An etcd outage deafens the leader the same way (heartbeats reach it but cannot renew a
+ * lease): every lease may expire during it although every agent is fine. So the whole grace
+ * also runs again from the last moment this replica found etcd unreachable (`heardNothingAt`).
  */
 
 export interface LivenessVerdict {
@@ -27,6 +31,7 @@ export class AgentLiveness {
   /** When this replica first saw each missing agent missing (epoch ms). */
   private readonly missingSince = new Map<string, number>();
   private leaderSinceMs = 0;
+  private deafAtMs = 0;
 
   constructor(readonly graceMs: number) {}
 
@@ -34,6 +39,11 @@ export class AgentLiveness {
   start(nowMs = Date.now()): void {
     this.leaderSinceMs = nowMs;
     this.missingSince.clear();
+  }
+
+  /** Call when this replica could not reach etcd at `atMs` (so could renew nobody's lease). */
+  heardNothingAt(atMs: number): void {
+    this.deafAtMs = Math.max(this.deafAtMs, atMs);
   }
 
   /**
@@ -48,8 +58,8 @@ export class AgentLiveness {
       missing.add(id);
       let since = this.missingSince.get(id);
       if (since === undefined) this.missingSince.set(id, (since = nowMs));
-      // Missing since before this replica could hear it: wait out the grace of its leadership.
-      const deadline = Math.max(since, this.leaderSinceMs + this.graceMs);
+      // Missing since before this replica could hear it (elected, or etcd back, since): wait out the grace.
+      const deadline = Math.max(since, this.leaderSinceMs + this.graceMs, this.deafAtMs + this.graceMs);
       if (nowMs >= deadline) {
         verdict.down.push(id);
       } else {

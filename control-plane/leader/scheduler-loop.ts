@@ -37,6 +37,8 @@ export interface SchedulerLoopOptions {
    * leads, before its instances are placed elsewhere (agent-liveness.ts). At least 2 lease TTLs.
    */
   agentDownGraceMs: number;
+  /** When this replica last found etcd unreachable (epoch ms, 0: never): the grace runs again from then. */
+  lastEtcdOutageMs?: () => number;
 }
 
 export class SchedulerLoop {
@@ -75,7 +77,7 @@ export class SchedulerLoop {
     private readonly view: ClusterView,
     private readonly election: LeaderElection,
     private readonly logger: Logger,
-    opts: SchedulerLoopOptions,
+    private readonly opts: SchedulerLoopOptions,
   ) {
     this.liveness = new AgentLiveness(opts.agentDownGraceMs);
   }
@@ -247,6 +249,7 @@ export class SchedulerLoop {
   private unreachableAgents(registered: AgentView[], assignments: Assignment[]): AgentView[] {
     for (const a of registered) this.lastSeen.set(a.id, a);
     const ids = new Set(registered.map((a) => a.id));
+    this.liveness.heardNothingAt(this.opts.lastEtcdOutageMs?.() ?? 0);
     const verdict = this.liveness.classify(ids, assignments.map((a) => a.agentId));
     for (const id of verdict.unreachable) this.noteVerdict(id, 'unreachable');
     for (const id of verdict.down) this.noteVerdict(id, 'down');

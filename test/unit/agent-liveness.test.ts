@@ -43,6 +43,19 @@ describe('agent liveness', () => {
     assert.deepEqual(live.classify(new Set(), ['b'], 12_000), { unreachable: [], down: ['b'] });
   });
 
+  it('gives every missing agent the whole grace again from the end of an etcd outage', () => {
+    const live = new AgentLiveness(GRACE);
+    live.start(0);
+    assert.deepEqual(live.classify(new Set(['b']), ['b'], 20_000), { unreachable: [], down: [] });
+    // etcd was unreachable until 30 s: b's lease expired meanwhile although b heartbeated.
+    live.heardNothingAt(30_000);
+    assert.deepEqual(live.classify(new Set(), ['b'], 30_500), { unreachable: ['b'], down: [], nextDeadlineMs: 38_000 });
+    // An older outage changes nothing.
+    live.heardNothingAt(10_000);
+    assert.deepEqual(live.classify(new Set(), ['b'], 37_999).unreachable, ['b']);
+    assert.deepEqual(live.classify(new Set(), ['b'], 38_000), { unreachable: [], down: ['b'] });
+  });
+
   it('ignores agents that own nothing', () => {
     const live = new AgentLiveness(GRACE);
     live.start(0);

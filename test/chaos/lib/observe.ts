@@ -181,3 +181,29 @@ export async function settle(cluster: TestCluster, app: string, count: number, a
   }
   return done;
 }
+
+/**
+ * When a control-plane replica declared `agent` down (its lease gone for its whole grace, so
+ * its instances were placed elsewhere) at or after `sinceMs`, from the replicas' logs;
+ * undefined when none did.
+ */
+export function declaredDownAt(cluster: TestCluster, agent: string, sinceMs: number): number | undefined {
+  for (const plane of cluster.controlPlanes) {
+    let text = '';
+    try {
+      text = fs.readFileSync(plane.log, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (!line.includes('agent down')) continue;
+      try {
+        const entry = JSON.parse(line) as { agent?: string; time?: number; msg?: string };
+        if (entry.agent === agent && entry.msg?.startsWith('agent down') && (entry.time ?? 0) >= sinceMs) return entry.time;
+      } catch {
+        // a line cut short by a kill
+      }
+    }
+  }
+  return undefined;
+}

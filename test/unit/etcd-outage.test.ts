@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Metadata, status } from '@grpc/grpc-js';
+import { asEtcdOutage } from '../../control-plane/etcd/outage';
+
+/** An error as grpc-js hands it to a stream's 'error' listener (etcd3 does not cast those). */
+function rawGrpcError(code: status, details: string): Error {
+  return Object.assign(new Error(`${code} ${status[code]}: ${details}`), { code, details, metadata: new Metadata() });
+}
+
+describe('etcd outage: errors of lease keepalive streams', () => {
+  it('counts a dropped or refused connection and a passed deadline as an outage', () => {
+    assert.ok(asEtcdOutage(rawGrpcError(status.UNAVAILABLE, 'Connection dropped')));
+    assert.match(asEtcdOutage(rawGrpcError(status.UNAVAILABLE, 'No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1'))!.message, /connection refused/);
+    assert.ok(asEtcdOutage(rawGrpcError(status.DEADLINE_EXCEEDED, 'Deadline exceeded')));
+  });
+
+  it('leaves a refused request alone', () => {
+    assert.equal(asEtcdOutage(rawGrpcError(status.INVALID_ARGUMENT, 'bad lease id')), undefined);
+    assert.equal(asEtcdOutage(rawGrpcError(status.RESOURCE_EXHAUSTED, 'request is too large')), undefined);
+    assert.equal(asEtcdOutage(Object.assign(new Error('not grpc'), { code: 14 })), undefined);
+  });
+});
