@@ -116,7 +116,7 @@ export class Agent {
     fs.rmSync(path.join(opts.dataDir, 'process-groups.json'), { force: true });
     const stateFile = path.join(opts.dataDir, 'instances.json');
     // The instances of the previous run: adopted if they are still the same processes, else stopped.
-    const previous = await takeOver({ stateFile, agentId: opts.identity.id, logger });
+    const previous = await takeOver({ stateFile, agentId: opts.identity.id, agentDir: path.resolve(opts.dataDir), logger });
     const state = new AgentStateWriter(stateFile, opts.identity.id, logger);
     const guard = OrphanGuard.start(logger, {}, (id) => state.setWatchdog(id));
     for (const record of previous.adopted) {
@@ -152,6 +152,7 @@ export class Agent {
     const releases = new ReleaseCache(opts.dataDir, link.client, logger);
     const server = await startAgentServer(opts.listen, logs, {
       agentId: opts.identity.id,
+      agentDir: path.resolve(opts.dataDir),
       releases,
       ports,
       logs,
@@ -171,6 +172,7 @@ export class Agent {
     identity.listenPort = Number(/:(\d+)$/.exec(server.address)?.[1] ?? 0);
     const reconciler = new Reconciler({
       agentId: opts.identity.id,
+      agentDir: path.resolve(opts.dataDir),
       defaultGraceMs: opts.stopGraceMs ?? 30_000,
       ports,
       releases,

@@ -11,8 +11,14 @@ export interface InstanceIdentity {
   release: number;
 }
 
+/** The agent an instance runs under: its id, and its data dir (absolute). */
+export interface AgentHost {
+  agentId: string;
+  agentDir: string;
+}
+
 /** `config` is the release's config vars (see releases/release-config.ts). */
-export function buildEnv(spec: InstanceIdentity, config: Record<string, string>, port: number, agentId: string): Record<string, string> {
+export function buildEnv(spec: InstanceIdentity, config: Record<string, string>, port: number, host: AgentHost): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of INHERITED) {
     const value = process.env[name];
@@ -25,7 +31,10 @@ export function buildEnv(spec: InstanceIdentity, config: Record<string, string>,
   env.CLUSTER_APP = spec.app;
   env.CLUSTER_INSTANCE = spec.instance;
   env.CLUSTER_RELEASE = `v${spec.release}`;
-  env.CLUSTER_HOST = agentId;
+  env.CLUSTER_HOST = host.agentId;
+  // Which agent's process this is, exactly: two agents on one machine may share an id (two
+  // clusters, a test next to a real one), and a starting agent stops only its own leftovers.
+  env.CLUSTER_AGENT_DIR = host.agentDir;
   env.DYNO = spec.instance;
   return env;
 }

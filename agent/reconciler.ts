@@ -45,6 +45,8 @@ interface Slot {
 
 export interface ReconcilerDeps {
   agentId: string;
+  /** The agent's data dir, absolute (instance-env.ts). */
+  agentDir: string;
   /** Grace period for types without their own (`--stop-grace`). */
   defaultGraceMs: number;
   ports: PortAllocator;
@@ -258,7 +260,7 @@ export class Reconciler {
         const instance = this.newInstance(key, slot, spec, {
           command,
           cwd,
-          env: buildEnv(spec, release.env, port, this.deps.agentId),
+          env: buildEnv(spec, release.env, port, this.deps),
           graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
           port,
         });

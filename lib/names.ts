@@ -24,7 +24,7 @@ export function parseInstanceName(name: string): { type: string; number: number 
 
 const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Variables the platform sets for every instance; config cannot override them. */
-export const RESERVED_CONFIG_KEYS: ReadonlySet<string> = new Set(['PORT', 'DYNO', 'CLUSTER_APP', 'CLUSTER_INSTANCE', 'CLUSTER_RELEASE', 'CLUSTER_HOST']);
+export const RESERVED_CONFIG_KEYS: ReadonlySet<string> = new Set(['PORT', 'DYNO', 'CLUSTER_APP', 'CLUSTER_INSTANCE', 'CLUSTER_RELEASE', 'CLUSTER_HOST', 'CLUSTER_AGENT_DIR']);
 
 /** Why `key` cannot be a config var, or undefined when it can. */
 export function configKeyProblem(key: string): string | undefined {

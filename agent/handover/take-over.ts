@@ -6,9 +6,11 @@
  *    from then on nothing else signals those groups.
  * 2. An instance is adopted when its record's pid is alive, leads its own process group and
  *    has the recorded start time: the same process, not a later one that got the same pid.
- * 3. Every other process of ours still alive (found by the CLUSTER_HOST marker every instance
- *    and one-off carries in its environment) is stopped: nothing may run that this agent does
- *    not supervise, or it could run twice once the control plane places it again.
+ * 3. Every other process of ours still alive (found by the CLUSTER_HOST and CLUSTER_AGENT_DIR
+ *    markers every instance and one-off carries in its environment) is stopped: nothing may run
+ *    that this agent does not supervise, or it could run twice once the control plane places
+ *    it again. Both markers: another agent on this machine may have the same id (another
+ *    cluster, a test cluster next to a real one), and its processes are none of ours.
  *
  * A corrupt, stale or missing state file therefore adopts nothing and stops everything of
  * ours: the instances are started afresh, never twice.
@@ -28,7 +30,7 @@ export interface TakeOverResult {
 const WATCHDOG_EXIT_TIMEOUT_MS = 15_000;
 const LEFTOVER_GRACE_MS = 2_000;
 
-export async function takeOver(opts: { stateFile: string; agentId: string; logger: Logger }): Promise<TakeOverResult> {
+export async function takeOver(opts: { stateFile: string; agentId: string; agentDir: string; logger: Logger }): Promise<TakeOverResult> {
   const { logger } = opts;
   const { state, problem } = readAgentState(opts.stateFile, opts.agentId);
   if (problem) logger.warn({ problem }, 'cannot use the state of the previous agent run: stopping its processes instead of adopting them');
@@ -63,7 +65,7 @@ export async function takeOver(opts: { stateFile: string; agentId: string; logge
     adopted.push(record);
   }
 
-  const leftovers = ourProcessGroups(opts.agentId).filter((pgid) => !seen.has(pgid));
+  const leftovers = ourProcessGroups(opts.agentId, opts.agentDir).filter((pgid) => !seen.has(pgid));
   if (leftovers.length > 0) {
     logger.warn({ pgids: leftovers }, 'processes of a previous agent run that cannot be adopted are still alive; stopping them');
     for (const pgid of leftovers) signalGroup(pgid, 'SIGTERM');
@@ -75,8 +77,8 @@ export async function takeOver(opts: { stateFile: string; agentId: string; logge
   return { adopted, stopped: leftovers };
 }
 
-/** Process groups with a live member whose environment says it runs for agent `agentId`. */
-export function ourProcessGroups(agentId: string): number[] {
+/** Process groups with a live member whose environment says it runs for agent `agentId` with data dir `agentDir`. */
+export function ourProcessGroups(agentId: string, agentDir: string): number[] {
   const groups = new Set<number>();
   const ownGroup = procStat(process.pid)?.pgid;
   for (const pid of allPids() ?? []) {
@@ -84,7 +86,8 @@ export function ourProcessGroups(agentId: string): number[] {
     const stat = procStat(pid);
     if (!stat || stat.state === 'Z' || stat.pgid <= 1 || stat.pgid === ownGroup) continue;
     if (groups.has(stat.pgid)) continue;
-    if (procEnviron(pid).get('CLUSTER_HOST') === agentId) groups.add(stat.pgid);
+    const env = procEnviron(pid);
+    if (env.get('CLUSTER_HOST') === agentId && env.get('CLUSTER_AGENT_DIR') === agentDir) groups.add(stat.pgid);
   }
   return [...groups];
 }

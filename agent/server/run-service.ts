@@ -28,6 +28,8 @@ const ABANDON_GRACE_MS = 5_000;
 
 export interface RunDeps {
   agentId: string;
+  /** The agent's data dir, absolute (instance-env.ts). */
+  agentDir: string;
   releases: ReleaseCache;
   ports: PortAllocator;
   logs: LogStore;
@@ -86,7 +88,7 @@ function deliver(child: ChildProcessWithoutNullStreams, msg: RunInput__Output): 
 async function launch(deps: RunDeps, call: RunCall, start: RunStart__Output, early: RunInput__Output[]): Promise<ChildProcessWithoutNullStreams> {
   const cwd = await deps.releases.ensure(start.slug);
   const port = await deps.ports.allocate();
-  const env = buildEnv({ app: start.app, instance: start.instance, release: start.release }, start.env, port, deps.agentId);
+  const env = buildEnv({ app: start.app, instance: start.instance, release: start.release }, start.env, port, deps);
   const child = spawn('/bin/sh', ['-c', start.command], { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   const pid = child.pid ?? 0;
   const startedAtMs = Date.now();

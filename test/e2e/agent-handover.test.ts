@@ -3,7 +3,8 @@
  * start and a newer build all take the same processes over (same pids, same restart counts,
  * same ports), with every line printed during the gap in the logs, in order. An agent that
  * stays away past the hand-over window leaves nothing running; a crash after the take-over is
- * restarted; a state file pointing at a pid that now belongs to a stranger adopts nothing.
+ * restarted; a state file pointing at a pid that now belongs to a stranger adopts nothing, and
+ * the processes of another agent with the same id (another data dir) are never touched.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,6 +64,7 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
   let cluster: TestCluster;
   const strangers: number[] = [];
   let newerBuild: string | undefined;
+  let twinPid = 0;
   const running = (app: string) => runningUnder(cluster.dir, app);
 
   const ticks = async (): Promise<number[]> => {
@@ -175,6 +177,14 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     // A process of someone else, and the state file saying worker.3 is that pid.
     const stranger = spawn('sleep', ['100000'], { detached: true, stdio: 'ignore' });
     strangers.push(stranger.pid!);
+    // And an instance of another agent with the same id (another cluster on this machine).
+    const twin = spawn('sleep', ['100000'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, CLUSTER_APP: 'elsewhere', CLUSTER_HOST: AGENT.id, CLUSTER_AGENT_DIR: path.join(cluster.dir, 'another-agent-named-solo') },
+    });
+    twinPid = twin.pid!;
+    strangers.push(twinPid);
     const stateFile = path.join(cluster.dir, AGENT.id, 'instances.json');
     const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { instances: Array<{ instance: string; pid: number }> };
     state.instances.find((r) => r.instance === 'worker.3')!.pid = stranger.pid!;
@@ -183,6 +193,7 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     const after = await cluster.waitForPs(APP, 'worker.3 running again', (l) =>
       l.some((i) => i.name === 'worker.3' && i.state === 'up' && i.pid !== victim.pid && i.pid !== stranger.pid));
     assert.equal(isGone(stranger.pid!), false, 'the stranger was left alone');
+    assert.equal(isGone(twinPid), false, 'the other agent named solo keeps its instance');
     assert.ok(isGone(victim.pid!), 'the unrecorded instance process was stopped, not left to run twice');
     const now = after.find((i) => i.name === 'worker.3')!;
     assert.deepEqual(running(APP).get('worker.3'), [now.pid], 'one process for worker.3');
@@ -197,6 +208,7 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     const after = summary(await cluster.waitForPs(APP, 'every instance running again with a new pid', (l) =>
       l.length === 4 && l.every((i) => i.state === 'up' && !before.some((b) => b.pid === i.pid))));
     for (const b of before) assert.ok(isGone(b.pid!), `the old ${b.name} (pid ${b.pid}) was stopped`);
+    assert.equal(isGone(twinPid), false, 'the other agent named solo keeps its instance');
     assert.deepEqual([...running(APP).entries()].sort(), after.map((i) => [i.name, [i.pid]]), 'one process per instance');
   });
 

@@ -72,6 +72,7 @@ describe('reconciler: suspended until the next snapshot', () => {
   const statuses: InstanceStatus[] = [];
   const reconciler = new Reconciler({
     agentId: 'a1',
+    agentDir: '/nonexistent/a1',
     defaultGraceMs: 2_000,
     ports: new PortAllocator({ from: 42100, to: 42199 }),
     releases: {

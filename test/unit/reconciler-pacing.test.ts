@@ -34,6 +34,7 @@ describe('reconciler: starts go through the spawn pacer', () => {
   const pacer = new CountingPacer(1);
   const reconciler = new Reconciler({
     agentId: 'a1',
+    agentDir: '/nonexistent/a1',
     defaultGraceMs: 2_000,
     ports: new PortAllocator({ from: 42300, to: 42399 }),
     releases: {
