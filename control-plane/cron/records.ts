@@ -41,6 +41,8 @@ export interface RunRecord {
   /** The tick it runs for (for a `schedule:run`, when it was asked). */
   tickMs: number;
   manual?: boolean;
+  /** A `schedule:run`'s request number (JobRecord.fireRequests), so the API can say which run it became. */
+  fireRequest?: number;
   release: number;
   claimedAtMs: number;
   startedAtMs?: number;
