@@ -235,6 +235,13 @@ export class CronLoop {
     let notStarted: string | undefined;
     try {
       agent = pickAgent(view);
+    } catch (err) {
+      // No ready agent (a failover, a restart): try again each pass until the starting
+      // deadline has passed, when decideTick records the tick as missed.
+      logger.debug({ app: job.app, job: job.name, reason: (err as Error).message }, 'scheduled tick waits for a ready agent');
+      return;
+    }
+    try {
       const app = await this.deps.store.getApp(job.app);
       release = app.release;
       if (release === 0 || !(await this.deps.store.getRelease(job.app, release))?.slug) notStarted = `app \`${job.app}\` has no code yet: deploy it first`;
