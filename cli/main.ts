@@ -11,6 +11,7 @@ import { registerGrace } from './commands/grace';
 import { registerPlacement } from './commands/placement';
 import { registerLogs } from './commands/logs';
 import { registerRun } from './commands/run';
+import { registerSchedule } from './commands/schedule';
 import { registerTokens } from './commands/tokens';
 import { registerLogin } from './commands/login';
 import { registerDoctor } from './commands/doctor';
@@ -41,6 +42,7 @@ for (const register of [
   registerPlacement,
   registerLogs,
   registerRun,
+  registerSchedule,
   registerTokens,
   registerLogin,
   registerDoctor,

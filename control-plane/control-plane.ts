@@ -30,6 +30,9 @@ import { placementHandlers } from './api/placement';
 import { AgentDialer } from './agents/agent-dialer';
 import { logsHandler } from './logs/logs-handler';
 import { runRelay } from './run/run-relay';
+import { scheduleHandlers } from './api/schedules';
+import { JobStore } from './cron/job-store';
+import { CronLoop } from './cron/cron-loop';
 import { tokenHandlers } from './api/tokens';
 import { setUpSecurity } from './security/security';
 import { agentsForThemselves, operatorsOnly } from './security/authz';
@@ -107,6 +110,7 @@ export class ControlPlane {
     private readonly view: ClusterView,
     private readonly election: LeaderElection,
     private readonly loop: SchedulerLoop,
+    private readonly cron: CronLoop,
     private readonly leases: LeaseKeeper,
     private readonly dialer: AgentDialer,
     private readonly health: EtcdHealth,
@@ -131,22 +135,25 @@ export class ControlPlane {
     health.start();
     const leases = new LeaseKeeper(client, logger);
     const ttl = opts.agentTtlSeconds ?? 4;
+    const useTls = opts.tls ?? !isLoopback(opts.listen);
+    if (!useTls && !isLoopback(opts.listen)) logger.warn({ listen: opts.listen }, 'serving WITHOUT TLS off loopback, as asked: anyone who reaches this port controls the cluster');
+    const security = useTls ? await setUpSecurity(client, keys, opts.listen, logger) : undefined;
+    const dialer = new AgentDialer(security?.provider);
+    const store = new AppStore(client, keys, opts.maxPerType);
     const ctx: ApiContext = {
       client,
       keys,
       view,
       logger,
-      store: new AppStore(client, keys, opts.maxPerType),
+      store,
       slugs: new SlugReplication(opts.dataDir, client, keys, logger, opts.slugs),
       heartbeats: new Map(),
       health,
+      security,
+      jobs: new JobStore(client, keys, store),
+      dialer,
     };
     const hub = new AssignmentHub(view.assignments, keys);
-    const useTls = opts.tls ?? !isLoopback(opts.listen);
-    if (!useTls && !isLoopback(opts.listen)) logger.warn({ listen: opts.listen }, 'serving WITHOUT TLS off loopback, as asked: anyone who reaches this port controls the cluster');
-    const security = useTls ? await setUpSecurity(client, keys, opts.listen, logger) : undefined;
-    ctx.security = security;
-    const dialer = new AgentDialer(security?.provider);
 
     const server = new grpc.Server(CHANNEL_OPTIONS);
     const api: ClusterApiHandlers = {
@@ -156,6 +163,7 @@ export class ControlPlane {
       ...agentHandlers(ctx),
       ...tokenHandlers(ctx),
       ...placementHandlers(ctx),
+      ...scheduleHandlers(ctx),
       Logs: logsHandler(ctx, dialer),
       Run: runRelay(ctx, dialer),
       ListReplicas: listReplicasHandler(() => ctx.replicas),
@@ -197,8 +205,15 @@ export class ControlPlane {
       agentDownGraceMs: 2 * ttl * 1000,
       lastEtcdOutageMs: () => health.lastOutageMs,
     });
-    election.on('elected', () => void loop.start().catch((err: unknown) => logger.error({ err }, 'scheduler failed to start')));
-    election.on('deposed', () => void loop.stop());
+    const cron = new CronLoop({ client, keys, view, store, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
+    election.on('elected', () => {
+      void loop.start().catch((err: unknown) => logger.error({ err }, 'scheduler failed to start'));
+      cron.start();
+    });
+    election.on('deposed', () => {
+      void loop.stop();
+      void cron.stop();
+    });
     election.start();
 
     if (security) {
@@ -206,7 +221,7 @@ export class ControlPlane {
       if (advertised !== address) await writeLocalOperatorCredential(security, advertised, logger);
     }
     logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
-    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, leases, dialer, health, logger, ctx.slugs);
+    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, leases, dialer, health, logger, ctx.slugs);
   }
 
   get isLeader(): boolean {
@@ -224,6 +239,7 @@ export class ControlPlane {
       const steps: Array<[string, () => Promise<void> | void]> = [
         ['stop probing etcd', () => this.health.close()],
         ['stop scheduling', () => this.loop.stop()],
+        ['stop scheduled jobs', () => this.cron.stop()],
         ['step down', () => this.election.close()],
         ['leave the replica set', () => this.replicas.close()],
         // Before the server drains: transfers in flight are cancelled rather than waited for.

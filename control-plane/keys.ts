@@ -12,6 +12,8 @@
  *   <prefix>unplaced/<app>                           instances the leader could not place, and why
  *   <prefix>logsources/<app>/<agentId>               agents that keep log lines of the app (agent's lease)
  *   <prefix>runs/<app>                               the last one-off number given out (run.N)
+ *   <prefix>schedules/<app>/<job>                    a scheduled job (`schedule:add`; docs/scheduled-jobs.md)
+ *   <prefix>cronstate/<app>/<job>                    its last claimed tick, runs in flight, history (leader writes)
  *   <prefix>slugholders/<digest>/<replicaId>         the replica keeps slug <digest> on disk: its address
  *                                                    (under that replica's slug lease; see slugs/)
  *   <prefix>ca                                       the cluster CA (certificate and key; see security/)
@@ -74,6 +76,13 @@ export class Keys {
   logSource(app: string, agentId: string): string { return `${this.logSources(app)}${agentId}`; }
 
   runCounter(app: string): string { return `${this.prefix}runs/${app}`; }
+
+  allSchedules(): string { return `${this.prefix}schedules/`; }
+  schedules(app: string): string { return `${this.allSchedules()}${app}/`; }
+  schedule(app: string, job: string): string { return `${this.schedules(app)}${job}`; }
+  allCronStates(): string { return `${this.prefix}cronstate/`; }
+  cronStates(app: string): string { return `${this.allCronStates()}${app}/`; }
+  cronState(app: string, job: string): string { return `${this.cronStates(app)}${job}`; }
 
   allSlugHolders(): string { return `${this.prefix}slugholders/`; }
   slugHolders(digest: string): string { return `${this.allSlugHolders()}${digest}/`; }

@@ -2,11 +2,13 @@
  * One-off processes (Heroku's one-off dynos): spawned in the release, in their own
  * process group, never restarted. Output goes back to the caller as raw bytes (paced by
  * the caller) and, line by line, into the log store; stdin and signals come in. A caller
- * that goes away stops the process unless it was started detached.
+ * that goes away stops the process unless it was started detached. Scheduled jobs start
+ * detached runs, follow them with WatchRun, stop them with StopRun, and may give a timeout
+ * (docs/scheduled-jobs.md).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as os from 'node:os';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { AgentRunHandlers } from '../../proto/gen/cluster/agent/AgentRun';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
 import type { RunInput__Output } from '../../proto/gen/cluster/run/RunInput';
@@ -21,9 +23,10 @@ import type { PortAllocator } from '../supervisor/ports';
 import { signalGroup } from '../supervisor/process-group';
 import { describeExit } from '../supervisor/restart-policy';
 import { buildEnv } from '../instance-env';
+import { OneOffRegistry } from './one-off-registry';
 
 const SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT']);
-/** A caller that went away: SIGTERM, then SIGKILL after this long. */
+/** A caller that went away, a timeout, a StopRun: SIGTERM, then SIGKILL after this long. */
 const ABANDON_GRACE_MS = 5_000;
 
 export interface RunDeps {
@@ -49,6 +52,7 @@ function problemWith(start: RunStart__Output): string | undefined {
 }
 
 export function runService(deps: RunDeps): AgentRunHandlers {
+  const registry = new OneOffRegistry();
   return {
     Run: (call: RunCall) => {
       let child: ChildProcessWithoutNullStreams | undefined;
@@ -61,10 +65,17 @@ export function runService(deps: RunDeps): AgentRunHandlers {
           started = msg.start;
           const problem = problemWith(started);
           if (problem) return void call.destroy(new Error(problem));
-          void launch(deps, call, started, early).then(
+          const { app, instance } = started;
+          // A name is started once: a leader that resumes a claimed run after a failover
+          // (docs/scheduled-jobs.md) learns here that its predecessor started it already.
+          if (!registry.reserve(app, instance)) {
+            return void call.emit('error', { code: grpc.status.ALREADY_EXISTS, details: `${app}/${instance} was started on this agent already` });
+          }
+          void launch(deps, registry, call, started, early).then(
             (c) => (child = c),
             (err: unknown) => {
-              deps.logger.warn({ err: (err as Error).message, app: started?.app }, 'one-off process could not start');
+              deps.logger.warn({ err: (err as Error).message, app }, 'one-off process could not start');
+              registry.finish(app, instance, { status: 127, signal: '', started_at_ms: Date.now(), finished_at_ms: Date.now() });
               call.destroy(new Error(`could not start: ${(err as Error).message}`));
             },
           );
@@ -74,6 +85,28 @@ export function runService(deps: RunDeps): AgentRunHandlers {
         else deliver(child, msg);
       });
       call.on('error', () => undefined);
+    },
+
+    WatchRun: (call) => {
+      const { app, instance } = call.request;
+      const cancel = registry.watch(app, instance, (exit) => {
+        if (call.cancelled || call.destroyed) return;
+        call.write(exit);
+        call.end();
+      });
+      if (!cancel) {
+        call.emit('error', { code: grpc.status.NOT_FOUND, details: `no one-off process ${app}/${instance} on ${deps.agentId}` });
+        return;
+      }
+      call.on('cancelled', cancel);
+      call.on('error', cancel);
+    },
+
+    StopRun: (call, callback) => {
+      const { app, instance, reason } = call.request;
+      const found = registry.stop(app, instance);
+      if (found) deps.logger.info({ app, instance, reason }, 'stopping a one-off process on request');
+      callback(null, { found });
     },
   };
 }
@@ -85,7 +118,13 @@ function deliver(child: ChildProcessWithoutNullStreams, msg: RunInput__Output): 
   else if (msg.signal && SIGNALS.has(msg.signal) && child.pid) signalGroup(child.pid, msg.signal as NodeJS.Signals);
 }
 
-async function launch(deps: RunDeps, call: RunCall, start: RunStart__Output, early: RunInput__Output[]): Promise<ChildProcessWithoutNullStreams> {
+async function launch(
+  deps: RunDeps,
+  registry: OneOffRegistry,
+  call: RunCall,
+  start: RunStart__Output,
+  early: RunInput__Output[],
+): Promise<ChildProcessWithoutNullStreams> {
   const cwd = await deps.releases.ensure(start.slug);
   const port = await deps.ports.allocate();
   const env = buildEnv({ app: start.app, instance: start.instance, release: start.release }, start.env, port, deps);
@@ -94,20 +133,37 @@ async function launch(deps: RunDeps, call: RunCall, start: RunStart__Output, ear
   const startedAtMs = Date.now();
   const log = (stream: 'stdout' | 'stderr' | 'system', line: string, cut = false) =>
     deps.logs.append(start.app, start.instance, stream, line, cut);
+  const what = start.job ? `scheduled job \`${start.job}\`` : 'one-off process';
   const status = (state: string, reason: string): InstanceStatus => ({
     app: start.app, instance: start.instance, state, pid, started_at_ms: startedAtMs, restarts: 0,
     reason, release: start.release, port, command: start.command,
   });
-  const abandon = () => {
-    if (start.detach || child.exitCode !== null || child.signalCode !== null || !pid) return;
+  const running = () => child.exitCode === null && child.signalCode === null && pid !== 0;
+  const terminate = () => {
     signalGroup(pid, 'SIGTERM');
     setTimeout(() => signalGroup(pid, 'SIGKILL'), ABANDON_GRACE_MS).unref();
   };
+  const abandon = () => {
+    if (start.detach || !running()) return;
+    terminate();
+  };
+  let timedOut = false;
+  let stopped = false;
+  const stop = (why: 'timeout' | 'request') => {
+    if (!running() || timedOut || stopped) return;
+    if (why === 'timeout') timedOut = true;
+    else stopped = true;
+    log('system', why === 'timeout' ? `Stopping process: it ran longer than its timeout (${start.timeout_ms} ms)` : 'Stopping process on request');
+    terminate();
+  };
+  registry.attach(start.app, start.instance, { stop });
+  const timeout = start.timeout_ms > 0 ? setTimeout(() => stop('timeout'), start.timeout_ms) : undefined;
+  timeout?.unref();
 
   child.stdin.on('error', () => undefined); // the process may exit without reading its input
   if (pid) deps.track(pid);
-  log('system', `Starting one-off process with command \`${start.command}\`${start.detach ? ' (detached)' : ''}`);
-  deps.report(status('up', 'one-off process'));
+  log('system', `Starting ${what} with command \`${start.command}\`${start.detach ? ' (detached)' : ''}`);
+  deps.report(status('up', what));
   call.write({ started: { instance: start.instance, host: deps.agentId, pid } });
   if (start.detach) call.end();
 
@@ -136,9 +192,13 @@ async function launch(deps: RunDeps, call: RunCall, start: RunStart__Output, ear
       deps.untrack(pid);
     }
     deps.ports.release(port);
+    clearTimeout(timeout);
     const exitStatus = code ?? 128 + (signal ? os.constants.signals[signal] : 0);
     log('system', `Process exited with status ${exitStatus}${signal ? ` (${signal})` : ''}`);
     deps.report(status('gone', describeExit(code, signal)));
+    registry.finish(start.app, start.instance, {
+      status: exitStatus, signal: signal ?? '', timed_out: timedOut, stopped, started_at_ms: startedAtMs, finished_at_ms: Date.now(),
+    });
     if (!start.detach && !call.cancelled && !call.destroyed) {
       call.write({ exit: { status: exitStatus, signal: signal ?? '' } });
       call.end();

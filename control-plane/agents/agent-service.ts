@@ -145,12 +145,13 @@ export function agentService(
           throw new InvalidArgumentError(`malformed instance \`${s.app}/${s.instance}\` in a status report`);
         }
         const key = keys.status(s.app, s.instance, id);
+        if (s.state !== 'gone' && !STATES.has(s.state)) throw new InvalidArgumentError(`unknown instance state \`${s.state}\``);
+        // `gone` too: a quick one-off may be reported only once it has ended, and its lines stay here.
+        logApps.add(s.app);
         if (s.state === 'gone') {
           ops.set(key, { delete: key });
           continue;
         }
-        if (!STATES.has(s.state)) throw new InvalidArgumentError(`unknown instance state \`${s.state}\``);
-        logApps.add(s.app);
         const record: StatusRecord = {
           agentId: id,
           state: s.state as ReportedState,

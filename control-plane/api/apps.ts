@@ -4,6 +4,7 @@ import type { ReleaseInfo } from '../../proto/gen/cluster/api/ReleaseInfo';
 import type { ReleaseRecord } from '../records';
 import type { ApiContext } from './context';
 import { staleOf, unary } from './status';
+import { stopRunsOfDestroyedApp } from './schedules';
 
 export function toReleaseInfo(r: ReleaseRecord): ReleaseInfo {
   return {
@@ -41,8 +42,11 @@ export function appHandlers(
       return { name: app.name, release: app.release, created_at_ms: app.createdAtMs };
     }),
     DestroyApp: unary(ctx.logger, async (req) => {
+      // Runs of its scheduled jobs that are going now are stopped once the app is gone.
+      const jobs = await ctx.jobs.list(req.name).catch(() => []);
       await ctx.store.destroyApp(req.name);
       ctx.logger.info({ app: req.name }, 'app destroyed');
+      await stopRunsOfDestroyedApp(ctx, req.name, jobs.flatMap((j) => j.state.active));
       return {};
     }),
     ListReleases: unary(ctx.logger, async (req) => ({

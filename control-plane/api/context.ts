@@ -8,6 +8,8 @@ import type { SlugReplication } from '../slugs/slug-replication';
 import type { Security } from '../security/security';
 import type { ReplicaRegistry } from '../replicas/registry';
 import type { EtcdHealth } from '../etcd/health';
+import type { JobStore } from '../cron/job-store';
+import type { AgentDialer } from '../agents/agent-dialer';
 
 export interface ApiContext {
   client: Etcd3;
@@ -25,4 +27,8 @@ export interface ApiContext {
   replicas?: ReplicaRegistry;
   /** Whether etcd answers lately: listings say when they show an old view. */
   health: EtcdHealth;
+  /** Scheduled jobs (docs/scheduled-jobs.md). */
+  jobs: JobStore;
+  /** Clients of the agents' services (one-off runs, logs). */
+  dialer: AgentDialer;
 }

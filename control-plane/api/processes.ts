@@ -162,7 +162,7 @@ async function listInstances(
       pid: status.pid,
       restarts: status.restarts,
       started_at_ms: status.startedAtMs,
-      reason: oneOff ? 'one-off process' : 'no longer assigned',
+      reason: oneOff ? status.reason || 'one-off process' : 'no longer assigned', // a scheduled run names its job
       release: status.release,
       port: status.port,
     });

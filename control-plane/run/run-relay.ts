@@ -8,9 +8,8 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import type { RunInput, RunInput__Output } from '../../proto/gen/cluster/run/RunInput';
 import type { RunOutput, RunOutput__Output } from '../../proto/gen/cluster/run/RunOutput';
 import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
-import { commitIf, unchangedSince } from '../etcd/batch';
-import { ConflictError, FailedPreconditionError, InvalidArgumentError } from '../errors';
-import type { AgentRecord } from '../records';
+import { FailedPreconditionError, InvalidArgumentError } from '../errors';
+import { nextRunNumber, pickAgent } from './one-off';
 import type { ApiContext } from '../api/context';
 import { toServiceError } from '../api/status';
 import type { AgentDialer } from '../agents/agent-dialer';
@@ -34,27 +33,6 @@ function output(msg: RunOutput__Output): RunOutput {
   return {};
 }
 
-/** Hands out the next run.N of an app (a counter in etcd, so replicas never reuse a number). */
-async function nextRunNumber(ctx: ApiContext, app: string): Promise<number> {
-  const key = ctx.keys.runCounter(app);
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const res = await ctx.client.kv.range({ key: Buffer.from(key) });
-    const kv = res.kvs[0];
-    const next = (kv ? Number(kv.value.toString()) || 0 : 0) + 1;
-    if (await commitIf(ctx.client, [unchangedSince(key, kv?.mod_revision ?? '0')], [{ put: key, value: String(next) }])) return next;
-  }
-  throw new ConflictError('too many one-off processes started at once; try again');
-}
-
-/** The ready agent with the fewest instances. */
-function pickAgent(ctx: ApiContext): AgentRecord {
-  const load = new Map<string, number>();
-  for (const a of ctx.view.assignmentList()) load.set(a.agentId, (load.get(a.agentId) ?? 0) + 1);
-  const ready = ctx.view.agentList().filter((a) => a.state === 'ready' && a.address);
-  if (ready.length === 0) throw new FailedPreconditionError('no agent is ready to run a one-off process');
-  return ready.reduce((best, a) => ((load.get(a.id) ?? 0) < (load.get(best.id) ?? 0) ? a : best));
-}
-
 export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandlers['Run'] {
   return (call) => {
     let upstream: grpc.ClientDuplexStream<RunInput, RunOutput__Output> | undefined;
@@ -73,8 +51,8 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
       const app = await ctx.store.getApp(start.app);
       const release = app.release > 0 ? await ctx.store.getRelease(app.name, app.release) : undefined;
       if (!release?.slug) throw new FailedPreconditionError(`app \`${app.name}\` has no code yet: deploy it first`);
-      const agent = pickAgent(ctx);
-      const instance = `run.${await nextRunNumber(ctx, app.name)}`;
+      const agent = pickAgent(ctx.view);
+      const instance = `run.${await nextRunNumber(ctx.client, ctx.keys, app.name)}`;
       ctx.logger.info({ app: app.name, instance, agent: agent.id, detach: start.detach }, 'one-off process');
       if (finished) return;
       const stream = dialer.runClient(agent).Run();

@@ -46,13 +46,16 @@ export class AppStore {
     return app;
   }
 
-  /** Removes the app; the leader then removes its assignments and agents stop its instances. */
+  /** Removes the app and its jobs; the leader then removes its assignments and agents stop its instances. */
   async destroyApp(name: string): Promise<void> {
     await this.requireApp(name);
     const ops: WriteOp[] = [
       { delete: this.keys.app(name) },
       { delete: this.keys.formation(name) },
       { delete: this.keys.releases(name), prefix: true },
+      // Its scheduled jobs and their history (the API stops their runs: api/apps.ts).
+      { delete: this.keys.schedules(name), prefix: true },
+      { delete: this.keys.cronStates(name), prefix: true },
     ];
     if (!(await commitIf(this.client, [exists(this.keys.app(name))], ops))) {
       throw new NotFoundError(`app \`${name}\` not found`);

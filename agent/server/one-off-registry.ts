@@ -1,0 +1,81 @@
+/**
+ * The one-off processes of this agent run, by app and name (run.N): those running, and the
+ * exits of the last ones that ended. It lets a control plane start a run at most once (a name
+ * seen before is refused), follow a detached run to its end after a leader failover
+ * (WatchRun), and stop it (StopRun: scheduled jobs' `replace`, `apps:destroy`).
+ * docs/scheduled-jobs.md.
+ */
+import type { RunExit } from '../../proto/gen/cluster/run/RunExit';
+
+/** Exits remembered after their run ended (a new leader asks within seconds). */
+const REMEMBERED_EXITS = 1_000;
+
+export interface RunningOneOff {
+  /** SIGTERM to the group, SIGKILL after the grace period; idempotent. */
+  stop(reason: 'timeout' | 'request'): void;
+}
+
+export class OneOffRegistry {
+  private readonly running = new Map<string, RunningOneOff>();
+  private readonly exits = new Map<string, RunExit>();
+  private readonly waiters = new Map<string, Array<(exit: RunExit) => void>>();
+
+  private static key(app: string, instance: string): string {
+    return `${app}/${instance}`;
+  }
+
+  /** Whether this name was used by a run that runs or ended lately. */
+  known(app: string, instance: string): boolean {
+    const key = OneOffRegistry.key(app, instance);
+    return this.running.has(key) || this.exits.has(key);
+  }
+
+  /** Reserves a name before the run is launched (false: taken). */
+  reserve(app: string, instance: string): boolean {
+    if (this.known(app, instance)) return false;
+    this.running.set(OneOffRegistry.key(app, instance), { stop: () => undefined });
+    return true;
+  }
+
+  /** The launched process behind a reserved name. */
+  attach(app: string, instance: string, run: RunningOneOff): void {
+    this.running.set(OneOffRegistry.key(app, instance), run);
+  }
+
+  /** The run ended (or never started): remember its exit and tell whoever waits. */
+  finish(app: string, instance: string, exit: RunExit): void {
+    const key = OneOffRegistry.key(app, instance);
+    this.running.delete(key);
+    this.exits.set(key, exit);
+    while (this.exits.size > REMEMBERED_EXITS) this.exits.delete(this.exits.keys().next().value!);
+    for (const resolve of this.waiters.get(key) ?? []) resolve(exit);
+    this.waiters.delete(key);
+  }
+
+  /**
+   * Calls `onExit` with the run's exit: at once if it ended, when it ends if it runs. Returns
+   * a cancel function, or undefined when this agent does not know the run.
+   */
+  watch(app: string, instance: string, onExit: (exit: RunExit) => void): (() => void) | undefined {
+    const key = OneOffRegistry.key(app, instance);
+    const exit = this.exits.get(key);
+    if (exit) {
+      onExit(exit);
+      return () => undefined;
+    }
+    if (!this.running.has(key)) return undefined;
+    this.waiters.set(key, [...(this.waiters.get(key) ?? []), onExit]);
+    return () => {
+      const rest = (this.waiters.get(key) ?? []).filter((w) => w !== onExit);
+      if (rest.length > 0) this.waiters.set(key, rest);
+      else this.waiters.delete(key);
+    };
+  }
+
+  /** Stops a running one-off; false when none runs under that name. */
+  stop(app: string, instance: string): boolean {
+    const run = this.running.get(OneOffRegistry.key(app, instance));
+    run?.stop('request');
+    return run !== undefined;
+  }
+}

@@ -1,0 +1,515 @@
+/**
+ * The leader's scheduled-jobs loop (docs/scheduled-jobs.md). Each pass reads the jobs and
+ * their states from etcd and, job by job:
+ *  1. records what became of runs in flight (started, exited, lost);
+ *  2. starts runs a previous leader claimed but may not have started, and follows the
+ *     running ones it does not follow yet (after a failover);
+ *  3. claims a `schedule:run` request, or the oldest due tick, and starts its run.
+ * A tick is claimed by one transaction, fenced by leadership and checked against the revision
+ * of the job's state (which holds the last claimed tick) before any run starts: whatever
+ * leaders come and go, a tick is claimed once, so it runs at most once.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from '../../lib/log';
+import type { AgentDialer } from '../agents/agent-dialer';
+import { prefixEnd, unchangedSince, type WriteOp } from '../etcd/batch';
+import type { ICompare } from 'etcd3/lib/rpc';
+import type { Keys } from '../keys';
+import type { LeaderElection } from '../leader/election';
+import { decode, encode, type AgentRecord } from '../records';
+import type { AppStore } from '../state/app-store';
+import type { ClusterView } from '../state/cluster-view';
+import { pickAgent, readRunCounter } from '../run/one-off';
+import { parseSchedule, type Schedule } from '../../lib/cron/schedule';
+import { HISTORY_LENGTH } from '../../lib/cron/job-input';
+import { formatDuration } from '../../lib/cron/duration';
+import type { RunExit__Output } from '../../proto/gen/cluster/run/RunExit';
+import { decideConcurrency } from './concurrency';
+import { decideTick } from './tick-plan';
+import { emptyState, type JobRecord, type JobStateRecord, type RunRecord, type RunState } from './records';
+import { startRun, stopRun, watchRun, type RunWatch } from './run-launcher';
+
+/** The longest pause between passes (a `schedule:run`, a new job, a clock that jumped). */
+const MAX_PASS_INTERVAL_MS = 500;
+/** After a failed pass (etcd unwell), wait this long. */
+const RETRY_AFTER_FAILURE_MS = 1_000;
+/** A watch whose call broke is made again after this long. */
+const REWATCH_AFTER_MS = 2_000;
+
+export interface CronLoopDeps {
+  client: Etcd3;
+  keys: Keys;
+  view: ClusterView;
+  store: AppStore;
+  election: LeaderElection;
+  dialer: AgentDialer;
+  logger: Logger;
+  /** How long a run's agent may stay unregistered before the run counts as lost (two lease TTLs). */
+  agentDownGraceMs: number;
+}
+
+/** What became of a run, learnt from an agent; recorded by the next pass. */
+type Outcome =
+  | { kind: 'started'; startedAtMs: number }
+  | { kind: 'exit'; exit: RunExit__Output }
+  | { kind: 'ended'; state: RunState; reason: string };
+
+interface Versioned<T> {
+  value: T;
+  modRevision: string;
+}
+
+/** A run this replica starts or follows. */
+interface Followed {
+  agentId: string;
+  watch?: RunWatch;
+  /** Starting (a Run call in flight): not followed yet. */
+  starting?: boolean;
+  rewatchAt: number;
+  /** Since when (this replica's clock) its agent has not been registered. */
+  agentMissingSince?: number;
+}
+
+const runKey = (app: string, instance: string) => `${app}/${instance}`;
+
+export class CronLoop {
+  private active = false;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private readonly followed = new Map<string, Followed>();
+  private readonly outcomes = new Map<string, Outcome>();
+  private readonly schedules = new Map<string, { text: string; zone: string; schedule: Schedule }>();
+  /** Runs claimed during the pass in progress (not in the states it read). */
+  private readonly claimedThisPass = new Set<string>();
+
+  constructor(private readonly deps: CronLoopDeps) {}
+
+  start(): void {
+    if (this.active) return;
+    this.active = true;
+    this.poke(0);
+  }
+
+  /** Stops claiming (deposed or closing). Runs go on; the next leader follows them. */
+  async stop(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    clearTimeout(this.timer);
+    await this.running;
+    for (const f of this.followed.values()) f.watch?.cancel();
+    this.followed.clear();
+    this.outcomes.clear();
+  }
+
+  /** Asks for a pass within `delayMs`; passes never overlap. */
+  poke(delayMs = 0): void {
+    if (!this.active) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      let next = MAX_PASS_INTERVAL_MS;
+      this.running = this.pass()
+        .then((wait) => {
+          next = wait;
+        })
+        .catch((err: unknown) => {
+          this.deps.logger.error({ err }, 'scheduled jobs pass failed; retrying');
+          next = RETRY_AFTER_FAILURE_MS;
+        })
+        .finally(() => {
+          this.running = undefined;
+          const again = this.again;
+          this.again = false;
+          this.poke(again ? 0 : next);
+        });
+    }, Math.max(0, delayMs));
+  }
+
+  /** One pass over every job; returns how long to wait before the next. */
+  private async pass(): Promise<number> {
+    const { keys } = this.deps;
+    const [jobs, states] = await Promise.all([
+      this.readPrefix<JobRecord>(keys.allSchedules()),
+      this.readPrefix<JobStateRecord>(keys.allCronStates()),
+    ]);
+    const now = Date.now();
+    this.claimedThisPass.clear();
+    let wait = MAX_PASS_INTERVAL_MS;
+    const live = new Set<string>();
+    for (const [key, job] of jobs) {
+      if (!this.active) break;
+      const stateKey = keys.cronState(job.value.app, job.value.name);
+      const state = states.get(stateKey);
+      for (const run of state?.value.active ?? []) live.add(runKey(job.value.app, run.instance));
+      try {
+        const due = await this.passJob(key, job, state);
+        if (due !== undefined) wait = Math.min(wait, due - Date.now());
+      } catch (err) {
+        this.deps.logger.error({ err, app: job.value.app, job: job.value.name }, 'scheduled job pass failed');
+      }
+    }
+    this.forgetRunsOfRemovedJobs(live);
+    return Math.max(10, Math.min(wait, MAX_PASS_INTERVAL_MS - (Date.now() - now)));
+  }
+
+  /** Handles one job; returns its next tick, if any. */
+  private async passJob(jobKey: string, job: Versioned<JobRecord>, stored: Versioned<JobStateRecord> | undefined): Promise<number | undefined> {
+    const j = job.value;
+    const schedule = this.scheduleOf(j);
+    let state: Versioned<JobStateRecord> = stored ?? { value: emptyState(j), modRevision: '0' };
+
+    // 1. What became of runs in flight.
+    const recorded = this.applyOutcomes(j, state.value);
+    if (recorded) {
+      const rev = await this.writeState(j, jobKey, job.modRevision, state.modRevision, recorded);
+      if (rev === undefined) return undefined; // someone else wrote: next pass
+      state = { value: recorded, modRevision: rev };
+    }
+
+    // 2. Runs claimed or running that this replica does not start or follow yet.
+    for (const run of state.value.active) this.follow(j, run);
+
+    // 3. A `schedule:run` request, then the schedule.
+    if (j.fireRequests > state.value.firesHandled) {
+      await this.claim(j, jobKey, job.modRevision, state, { tickMs: Date.now(), manual: true });
+      this.poke(0);
+      return undefined;
+    }
+    if (!schedule) return undefined;
+    const decision = decideTick(schedule, j.createdAtMs, state.value.lastTickMs, Date.now(), j.startingDeadlineMs);
+    if (decision.kind === 'wait') return decision.nextTickMs;
+    if (decision.kind === 'missed') {
+      const missed: RunRecord = {
+        instance: '', agentId: '', tickMs: decision.lastMissedMs, release: 0, claimedAtMs: Date.now(), state: 'missed',
+        reason: `${decision.count}${decision.countCapped ? ' or more' : ''} tick${decision.count === 1 ? '' : 's'} more than ${formatDuration(j.startingDeadlineMs)} late (no leader could start ${decision.count === 1 ? 'it' : 'them'} in time)`,
+      };
+      const next: JobStateRecord = {
+        ...state.value,
+        lastTickMs: decision.lastMissedMs,
+        missed: state.value.missed + decision.count,
+        history: [missed, ...state.value.history].slice(0, HISTORY_LENGTH),
+      };
+      if (await this.writeState(j, jobKey, job.modRevision, state.modRevision, next)) {
+        this.deps.logger.warn({ app: j.app, job: j.name, missed: decision.count }, 'scheduled ticks missed: later than the starting deadline');
+      }
+      this.poke(0);
+      return undefined;
+    }
+    await this.claim(j, jobKey, job.modRevision, state, { tickMs: decision.tickMs, manual: false });
+    this.poke(0); // more ticks may be due (after an outage)
+    return undefined;
+  }
+
+  /**
+   * Claims a tick (or a `schedule:run` request) in one fenced, revision-checked transaction,
+   * then starts its run. With the tick claimed, no leader ever claims it again.
+   */
+  private async claim(
+    job: JobRecord,
+    jobKey: string,
+    jobRevision: string,
+    state: Versioned<JobStateRecord>,
+    tick: { tickMs: number; manual: boolean },
+  ): Promise<void> {
+    const { client, keys, logger, view } = this.deps;
+    const current = state.value;
+    const advance = (s: JobStateRecord): JobStateRecord =>
+      tick.manual ? { ...s, firesHandled: s.firesHandled + 1 } : { ...s, lastTickMs: tick.tickMs };
+    const policy = tick.manual ? { start: true, stopActive: false } : decideConcurrency(job.concurrency, current.active.length);
+    if (!policy.start) {
+      const next = { ...advance(current), skipped: current.skipped + 1, lastSkippedTickMs: tick.tickMs };
+      if (await this.writeState(job, jobKey, jobRevision, state.modRevision, next)) {
+        logger.info({ app: job.app, job: job.name, tick: new Date(tick.tickMs).toISOString() }, 'scheduled tick skipped: the previous run still goes');
+      }
+      return;
+    }
+
+    // Place and name the run before claiming, so that a later leader can finish starting it.
+    let agent: AgentRecord | undefined;
+    let release = 0;
+    let notStarted: string | undefined;
+    try {
+      agent = pickAgent(view);
+    } catch (err) {
+      // No ready agent (a failover, a restart): try again each pass until the starting
+      // deadline has passed, when decideTick records the tick as missed.
+      logger.debug({ app: job.app, job: job.name, reason: (err as Error).message }, 'scheduled tick waits for a ready agent');
+      return;
+    }
+    try {
+      const app = await this.deps.store.getApp(job.app);
+      release = app.release;
+      if (release === 0 || !(await this.deps.store.getRelease(job.app, release))?.slug) notStarted = `app \`${job.app}\` has no code yet: deploy it first`;
+    } catch (err) {
+      notStarted = (err as Error).message;
+    }
+    const counter = await readRunCounter(client, keys, job.app);
+    const run: RunRecord = {
+      instance: `run.${counter.next}`,
+      agentId: agent?.id ?? '',
+      tickMs: tick.tickMs,
+      ...(tick.manual ? { manual: true, fireRequest: current.firesHandled + 1 } : {}),
+      release,
+      claimedAtMs: Date.now(),
+      state: 'claimed',
+    };
+    let next: JobStateRecord;
+    if (notStarted) {
+      const failed: RunRecord = { ...run, instance: '', state: 'not-started', reason: notStarted, finishedAtMs: Date.now() };
+      next = { ...advance(current), history: [failed, ...current.history].slice(0, HISTORY_LENGTH) };
+    } else {
+      const replaced = policy.stopActive
+        ? current.active.map((r) => ({ ...r, reason: `replaced by ${run.instance}` }))
+        : current.active;
+      next = { ...advance(current), active: [...replaced, run] };
+    }
+    const counterKey = keys.runCounter(job.app);
+    const ok = await this.writeState(job, jobKey, jobRevision, state.modRevision, next,
+      notStarted ? [] : [unchangedSince(counterKey, counter.modRevision)],
+      notStarted ? [] : [{ put: counterKey, value: String(counter.next) }]);
+    if (!ok) return; // another writer (or leader) won: the next pass reads again
+    const what = tick.manual ? 'schedule:run' : new Date(tick.tickMs).toISOString();
+    if (notStarted) {
+      logger.warn({ app: job.app, job: job.name, tick: what, reason: notStarted }, 'scheduled run could not start');
+      return;
+    }
+    logger.info({ app: job.app, job: job.name, tick: what, instance: run.instance, agent: run.agentId }, 'scheduled tick claimed');
+    this.claimedThisPass.add(runKey(job.app, run.instance));
+    if (policy.stopActive) for (const r of current.active) void this.stopRunOf(job.app, r, `replaced by ${run.instance}`);
+    this.follow(job, run);
+  }
+
+  /** Starts a claimed run, or follows a running one, unless this replica does already. */
+  private follow(job: JobRecord, run: RunRecord): void {
+    const key = runKey(job.app, run.instance);
+    if (this.outcomes.has(key)) return;
+    let f = this.followed.get(key);
+    if (!f) {
+      f = { agentId: run.agentId, rewatchAt: 0 };
+      this.followed.set(key, f);
+    }
+    if (f.starting || f.watch || Date.now() < f.rewatchAt) return;
+    const agent = this.registeredAgent(run.agentId);
+    if (!agent) {
+      f.agentMissingSince ??= Date.now();
+      if (Date.now() - f.agentMissingSince > this.deps.agentDownGraceMs) {
+        const lost = run.state === 'claimed'
+          ? { state: 'not-started' as const, reason: `its host ${run.agentId} went away before it started` }
+          : { state: 'lost' as const, reason: `its host ${run.agentId} went away; the exit is unknown` };
+        this.setOutcome(key, { kind: 'ended', ...lost });
+      }
+      return;
+    }
+    f.agentMissingSince = undefined;
+    if (run.state === 'claimed') {
+      if (Date.now() - run.tickMs > job.startingDeadlineMs) {
+        // Too late to start now; an earlier leader may have started it: ask the agent.
+        this.watch(key, f, agent, job, run, 'missed');
+        return;
+      }
+      f.starting = true;
+      void this.startClaimed(key, f, agent, job, run);
+      return;
+    }
+    this.watch(key, f, agent, job, run, 'lost');
+  }
+
+  private async startClaimed(key: string, f: Followed, agent: AgentRecord, job: JobRecord, run: RunRecord): Promise<void> {
+    try {
+      const release = await this.deps.store.getRelease(job.app, run.release);
+      if (!release?.slug) {
+        this.setOutcome(key, { kind: 'ended', state: 'not-started', reason: `release v${run.release} of \`${job.app}\` has no code` });
+        return;
+      }
+      const result = await startRun(this.deps.dialer, agent, job, run, release);
+      if (result.kind === 'failed') {
+        this.setOutcome(key, { kind: 'ended', state: 'not-started', reason: result.reason });
+        return;
+      }
+      if (result.kind === 'started') this.setOutcome(key, { kind: 'started', startedAtMs: result.startedAtMs });
+      this.deps.logger.info({ app: job.app, job: job.name, instance: run.instance, agent: agent.id, resumed: result.kind === 'known' }, 'scheduled run started');
+      f.starting = false;
+      if (this.active) this.watch(key, f, agent, job, { ...run, state: 'running' }, 'lost');
+    } catch (err) {
+      this.setOutcome(key, { kind: 'ended', state: 'not-started', reason: (err as Error).message });
+    } finally {
+      f.starting = false;
+    }
+  }
+
+  private watch(key: string, f: Followed, agent: AgentRecord, job: JobRecord, run: RunRecord, unknownState: 'lost' | 'missed'): void {
+    f.watch = watchRun(this.deps.dialer, agent, { app: job.app, instance: run.instance }, {
+      onExit: (exit) => this.setOutcome(key, { kind: 'exit', exit }),
+      onUnknown: () =>
+        this.setOutcome(key, {
+          kind: 'ended',
+          state: unknownState,
+          reason: unknownState === 'missed'
+            ? `not started: its leader stopped after claiming it, and it was more than ${formatDuration(job.startingDeadlineMs)} late when another could`
+            : `${agent.id} no longer knows it (the agent restarted?); the exit is unknown`,
+        }),
+      onBroken: (reason) => {
+        f.watch = undefined;
+        f.rewatchAt = Date.now() + REWATCH_AFTER_MS;
+        this.deps.logger.debug({ app: job.app, instance: run.instance, agent: agent.id, reason }, 'lost track of a scheduled run; asking again soon');
+      },
+    });
+  }
+
+  private setOutcome(key: string, outcome: Outcome): void {
+    const previous = this.outcomes.get(key);
+    // An exit or an end wins over "started" (a quick run can end before its start is recorded).
+    if (previous && previous.kind !== 'started' && outcome.kind === 'started') return;
+    this.outcomes.set(key, outcome);
+    if (outcome.kind !== 'started') {
+      const f = this.followed.get(key);
+      f?.watch?.cancel();
+      this.followed.delete(key);
+    }
+    this.poke(0);
+  }
+
+  /** The job's state with the outcomes learnt since the last pass, or undefined when nothing changed. */
+  private applyOutcomes(job: JobRecord, state: JobStateRecord): JobStateRecord | undefined {
+    let changed = false;
+    const active: RunRecord[] = [];
+    const finished: RunRecord[] = [];
+    for (const run of state.active) {
+      const key = runKey(job.app, run.instance);
+      const outcome = this.outcomes.get(key);
+      if (!outcome) {
+        active.push(run);
+        continue;
+      }
+      if (outcome.kind === 'started') {
+        if (run.state === 'claimed') {
+          active.push({ ...run, state: 'running', startedAtMs: outcome.startedAtMs });
+          changed = true;
+        } else {
+          active.push(run);
+        }
+        continue;
+      }
+      changed = true;
+      finished.push(outcome.kind === 'exit' ? finishedRun(run, outcome.exit) : { ...run, state: outcome.state, reason: outcome.reason, finishedAtMs: Date.now() });
+    }
+    if (!changed) return undefined;
+    finished.sort((a, b) => (b.finishedAtMs ?? 0) - (a.finishedAtMs ?? 0));
+    return { ...state, active, history: [...finished, ...state.history].slice(0, HISTORY_LENGTH) };
+  }
+
+  /**
+   * Writes a job's state: fenced by leadership, only if neither the state nor the job changed
+   * since read (the job's `schedule:run` count and existence), plus `compares` and `ops`.
+   * Returns the new revision, or undefined when a compare failed.
+   */
+  private async writeState(
+    job: JobRecord,
+    jobKey: string,
+    jobRevision: string,
+    stateRevision: string,
+    next: JobStateRecord,
+    compares: ICompare[] = [],
+    ops: WriteOp[] = [],
+  ): Promise<string | undefined> {
+    const stateKey = this.deps.keys.cronState(job.app, job.name);
+    const guard = [this.deps.election.fence(), unchangedSince(jobKey, jobRevision), unchangedSince(stateKey, stateRevision), ...compares];
+    const res = await this.deps.client.kv.txn({
+      compare: guard,
+      success: [{ request_put: { key: Buffer.from(stateKey), value: Buffer.from(encode(next)) } }, ...ops.map(toRequestOp)],
+      failure: [],
+    });
+    if (res.succeeded) {
+      // Outcomes now recorded are done with.
+      for (const run of next.history) this.outcomes.delete(runKey(job.app, run.instance));
+      for (const run of next.active) if (run.state === 'running' && this.outcomes.get(runKey(job.app, run.instance))?.kind === 'started') this.outcomes.delete(runKey(job.app, run.instance));
+      return res.header.revision;
+    }
+    return undefined;
+  }
+
+  /** Runs of jobs that are gone: no longer followed; stopped when their app was destroyed. */
+  private forgetRunsOfRemovedJobs(live: Set<string>): void {
+    const apps = new Set(this.deps.view.appList().map((a) => a.name));
+    for (const key of this.claimedThisPass) live.add(key);
+    for (const [key, f] of this.followed) {
+      if (live.has(key)) continue;
+      f.watch?.cancel();
+      this.followed.delete(key);
+      this.outcomes.delete(key);
+      const [app, instance] = key.split('/') as [string, string];
+      if (!apps.has(app)) {
+        void this.stopRunOf(app, { instance, agentId: f.agentId } as RunRecord, `app \`${app}\` was destroyed`);
+      }
+    }
+    for (const key of this.outcomes.keys()) if (!live.has(key)) this.outcomes.delete(key);
+  }
+
+  private async stopRunOf(app: string, run: RunRecord, reason: string): Promise<void> {
+    const agent = this.registeredAgent(run.agentId);
+    if (!agent) return;
+    try {
+      await stopRun(this.deps.dialer, agent, { app, instance: run.instance }, reason);
+      this.deps.logger.info({ app, instance: run.instance, agent: agent.id, reason }, 'scheduled run stopped');
+    } catch (err) {
+      this.deps.logger.warn({ err, app, instance: run.instance, agent: agent.id }, 'could not stop a scheduled run');
+    }
+  }
+
+  private registeredAgent(id: string): AgentRecord | undefined {
+    if (!id) return undefined;
+    return this.deps.view.agentList().find((a) => a.id === id && a.address !== '');
+  }
+
+  /** The job's parsed schedule (cached by its text and zone); undefined if it no longer parses. */
+  private scheduleOf(job: JobRecord): Schedule | undefined {
+    const key = runKey(job.app, job.name);
+    const cached = this.schedules.get(key);
+    if (cached && cached.text === job.schedule && cached.zone === job.timeZone) return cached.schedule;
+    try {
+      const schedule = parseSchedule(job.schedule, job.timeZone);
+      this.schedules.set(key, { text: job.schedule, zone: job.timeZone, schedule });
+      return schedule;
+    } catch (err) {
+      // Checked when added; a time zone this Node no longer knows is logged, never fatal.
+      this.deps.logger.error({ err, app: job.app, job: job.name }, 'a stored schedule cannot be read; the job does not run');
+      return undefined;
+    }
+  }
+
+  private async readPrefix<T extends object>(prefix: string): Promise<Map<string, Versioned<T>>> {
+    const key = Buffer.from(prefix);
+    const res = await this.deps.client.kv.range({ key, range_end: prefixEnd(key) });
+    const out = new Map<string, Versioned<T>>();
+    for (const kv of res.kvs) {
+      const value = decode<T>(kv.value);
+      if (value) out.set(kv.key.toString(), { value, modRevision: kv.mod_revision });
+    }
+    return out;
+  }
+}
+
+/** A run record completed with the exit its agent reported. */
+export function finishedRun(run: RunRecord, exit: RunExit__Output): RunRecord {
+  const state: RunState = exit.timed_out ? 'timed-out' : exit.stopped ? 'stopped' : exit.status === 0 ? 'succeeded' : 'failed';
+  const reason = exit.timed_out ? 'ran longer than its timeout' : exit.stopped ? (run.reason ?? 'stopped on request') : run.reason;
+  return {
+    ...run,
+    state,
+    startedAtMs: exit.started_at_ms || run.startedAtMs,
+    finishedAtMs: exit.finished_at_ms || Date.now(),
+    exitStatus: exit.status,
+    ...(exit.signal ? { signal: exit.signal } : {}),
+    ...(reason ? { reason } : {}),
+  };
+}
+
+function toRequestOp(op: WriteOp) {
+  if ('put' in op) return { request_put: { key: Buffer.from(op.put), value: Buffer.from(op.value) } };
+  return { request_delete_range: { key: Buffer.from(op.delete) } };
+}

@@ -1,0 +1,71 @@
+/**
+ * What a user gives `schedule:add`, checked the same way in the CLI (early) and in the control
+ * plane (the authority; docs/limits.md).
+ */
+import { formatBytes, MAX_COMMAND_BYTES } from '../limits';
+import { formatDuration } from './duration';
+import { scheduleProblem, timeZoneProblem } from './schedule';
+
+export const CONCURRENCY_POLICIES = ['forbid', 'allow', 'replace'] as const;
+export type ConcurrencyPolicy = (typeof CONCURRENCY_POLICIES)[number];
+
+/** A tick later than this when a leader can start it is recorded as missed (`--starting-deadline`). */
+export const DEFAULT_STARTING_DEADLINE_MS = 60_000;
+export const MIN_TIMEOUT_MS = 1_000;
+export const MAX_TIMEOUT_MS = 7 * 86_400_000;
+export const MIN_STARTING_DEADLINE_MS = 1_000;
+export const MAX_STARTING_DEADLINE_MS = 86_400_000;
+/** Scheduled jobs one app may have. */
+export const MAX_JOBS_PER_APP = 100;
+/** Finished runs kept in a job's history. */
+export const HISTORY_LENGTH = 20;
+
+export interface JobInput {
+  name: string;
+  schedule: string;
+  timeZone: string;
+  command: string;
+  concurrency: string;
+  /** 0: no timeout. */
+  timeoutMs: number;
+  startingDeadlineMs: number;
+}
+
+const JOB_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
+
+/** Why `name` cannot name a job, or undefined when it can. */
+export function jobNameProblem(name: string): string | undefined {
+  if (JOB_NAME.test(name)) return undefined;
+  return `invalid job name \`${name}\`: use 1–30 lowercase letters, digits and dashes, starting and ending with a letter or digit`;
+}
+
+/** A name from the command when none is given: `bin/backup.sh --full` → `backup-sh`. */
+export function defaultJobName(command: string): string {
+  const first = command.trim().split(/\s+/)[0] ?? '';
+  const base = first.slice(first.lastIndexOf('/') + 1).toLowerCase();
+  const name = base.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 30).replace(/-+$/, '');
+  return name || 'job';
+}
+
+/** Why the job cannot be added, or undefined when it can; the first problem only. */
+export function jobInputProblem(input: JobInput): string | undefined {
+  const nameProblem = jobNameProblem(input.name);
+  if (nameProblem) return nameProblem;
+  const zoneProblem = timeZoneProblem(input.timeZone);
+  if (zoneProblem) return zoneProblem;
+  const problem = scheduleProblem(input.schedule, input.timeZone);
+  if (problem) return problem;
+  if (!input.command.trim()) return 'no command: cluster schedule:add SCHEDULE -a APP -- COMMAND';
+  const size = Buffer.byteLength(input.command);
+  if (size > MAX_COMMAND_BYTES) return `the command is ${formatBytes(size)}; at most ${formatBytes(MAX_COMMAND_BYTES)} is allowed: put a long command in a script and run that`;
+  if (!(CONCURRENCY_POLICIES as readonly string[]).includes(input.concurrency)) {
+    return `invalid concurrency policy \`${input.concurrency}\`: use ${CONCURRENCY_POLICIES.join(', ')}`;
+  }
+  if (input.timeoutMs !== 0 && !(input.timeoutMs >= MIN_TIMEOUT_MS && input.timeoutMs <= MAX_TIMEOUT_MS)) {
+    return `invalid timeout ${formatDuration(input.timeoutMs)}: give from 1s to 7d (or none)`;
+  }
+  if (!(input.startingDeadlineMs >= MIN_STARTING_DEADLINE_MS && input.startingDeadlineMs <= MAX_STARTING_DEADLINE_MS)) {
+    return `invalid starting deadline ${formatDuration(input.startingDeadlineMs)}: give from 1s to 1d`;
+  }
+  return undefined;
+}
