@@ -7,6 +7,8 @@
  *   <prefix>agents/<agentId>                         registration (agent's lease)
  *   <prefix>drains/<agentId>                         the agent is drained (`agents:drain`); no lease, so
  *                                                    it outlives restarts and re-registrations
+ *   <prefix>web/<agentId>                            whether the agent runs `web` (process servers;
+ *                                                    no lease, so the toggle outlives restarts)
  *   <prefix>assignments/<agentId>/<app>/<instance>   what an agent must run (leader writes)
  *   <prefix>status/<app>/<instance>/<agentId>        what an agent observes (agent's lease)
  *   <prefix>unplaced/<app>                           instances the leader could not place, and why
@@ -49,6 +51,9 @@ export class Keys {
 
   drains(): string { return `${this.prefix}drains/`; }
   drain(id: string): string { return `${this.drains()}${id}`; }
+
+  webToggles(): string { return `${this.prefix}web/`; }
+  webToggle(id: string): string { return `${this.webToggles()}${id}`; }
 
   allAssignments(): string { return `${this.prefix}assignments/`; }
   assignments(agentId: string): string { return `${this.allAssignments()}${agentId}/`; }

@@ -37,6 +37,17 @@ export interface DrainRecord {
   agent: AgentRecord;
 }
 
+/**
+ * Under `web/<agentId>`: whether the agent runs `web`. Absent: it does. Written off by the first
+ * registration of an agent started with --process-server, then only by `agents:web`
+ * (docs/process-servers.md).
+ */
+export interface WebToggleRecord {
+  web: boolean;
+  setBy: 'process-server' | 'agents:web';
+  setAtMs: number;
+}
+
 export interface AgentRecord {
   id: string;
   address: string;

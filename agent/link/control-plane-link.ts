@@ -35,6 +35,8 @@ export interface AgentIdentity {
   labels: Record<string, string>;
   capacity: number;
   version: string;
+  /** --process-server: its first registration records web off (docs/process-servers.md). */
+  processServer?: boolean;
 }
 
 export type LinkState = 'connecting' | 'registered' | 'closed';
@@ -205,6 +207,7 @@ export class ControlPlaneLink extends EventEmitter<{
       version: this.identity.version,
       previous_lease_id: this.readSavedLease(),
       log_apps: this.logApps(),
+      process_server: this.identity.processServer === true,
     }, this.deadlineMs());
     if ((this.state as LinkState) === 'closed') return;
     this.leaseId = reply.lease_id;

@@ -4,7 +4,7 @@
  * the caller) and, line by line, into the log store; stdin and signals come in. A caller
  * that goes away stops the process unless it was started detached. Scheduled jobs start
  * detached runs, follow them with WatchRun, stop them with StopRun, and may give a timeout
- * (docs/scheduled-jobs.md).
+ * (docs/scheduled-jobs.md). A run from a terminal gets a pseudo-terminal (pty-session.ts).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as os from 'node:os';
@@ -24,6 +24,7 @@ import { signalGroup } from '../supervisor/process-group';
 import { describeExit } from '../supervisor/restart-policy';
 import { buildEnv } from '../instance-env';
 import { OneOffRegistry } from './one-off-registry';
+import { PtySession, ptyCommand, termOrDefault, windowOrDefault } from './pty-session';
 
 const SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT']);
 /** A caller that went away, a timeout, a StopRun: SIGTERM, then SIGKILL after this long. */
@@ -48,6 +49,7 @@ function problemWith(start: RunStart__Output): string | undefined {
   if (appNameProblem(start.app)) return `invalid app \`${start.app}\``;
   if (!/^run\.[1-9][0-9]*$/.test(start.instance)) return `invalid one-off instance name \`${start.instance}\``;
   if (!start.command.trim()) return 'no command to run';
+  if (start.tty && start.detach) return 'a detached one-off process has no terminal';
   return undefined;
 }
 
@@ -55,7 +57,7 @@ export function runService(deps: RunDeps): AgentRunHandlers {
   const registry = new OneOffRegistry();
   return {
     Run: (call: RunCall) => {
-      let child: ChildProcessWithoutNullStreams | undefined;
+      let child: Launched | undefined;
       let started: RunStart__Output | undefined;
       const early: RunInput__Output[] = [];
 
@@ -111,11 +113,22 @@ export function runService(deps: RunDeps): AgentRunHandlers {
   };
 }
 
-/** Passes stdin, end of stdin and signals to the process. */
-function deliver(child: ChildProcessWithoutNullStreams, msg: RunInput__Output): void {
+/** A started one-off process, and its terminal when it has one. */
+interface Launched {
+  child: ChildProcessWithoutNullStreams;
+  pty?: PtySession;
+}
+
+/** Passes stdin, end of stdin, signals and window sizes to the process. */
+function deliver({ child, pty }: Launched, msg: RunInput__Output): void {
   if (msg.stdin) child.stdin.write(msg.stdin);
   else if (msg.stdin_eof) child.stdin.end();
-  else if (msg.signal && SIGNALS.has(msg.signal) && child.pid) signalGroup(child.pid, msg.signal as NodeJS.Signals);
+  else if (msg.resize) pty?.resize(windowOrDefault(msg.resize));
+  else if (msg.signal && SIGNALS.has(msg.signal) && child.pid) {
+    // On a terminal, what a key would reach: the foreground job.
+    if (pty) pty.signal(msg.signal as NodeJS.Signals);
+    else signalGroup(child.pid, msg.signal as NodeJS.Signals);
+  }
 }
 
 async function launch(
@@ -124,11 +137,19 @@ async function launch(
   call: RunCall,
   start: RunStart__Output,
   early: RunInput__Output[],
-): Promise<ChildProcessWithoutNullStreams> {
+): Promise<Launched> {
   const cwd = await deps.releases.ensure(start.slug);
   const port = await deps.ports.allocate();
   const env = buildEnv({ app: start.app, instance: start.instance, release: start.release }, start.env, port, deps);
-  const child = spawn('/bin/sh', ['-c', start.command], { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const tty = start.tty && !start.detach;
+  let child: ChildProcessWithoutNullStreams;
+  if (tty) {
+    const { file, args } = ptyCommand(start.command, windowOrDefault(start.window), env.SHELL);
+    child = spawn(file, args, { cwd, env: { ...env, TERM: termOrDefault(start.term), SHELL: '/bin/sh' }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  } else {
+    child = spawn('/bin/sh', ['-c', start.command], { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+  const pty = tty && child.pid ? new PtySession(child.pid) : undefined;
   const pid = child.pid ?? 0;
   const startedAtMs = Date.now();
   const log = (stream: 'stdout' | 'stderr' | 'system', line: string, cut = false) =>
@@ -162,13 +183,14 @@ async function launch(
 
   child.stdin.on('error', () => undefined); // the process may exit without reading its input
   if (pid) deps.track(pid);
-  log('system', `Starting ${what} with command \`${start.command}\`${start.detach ? ' (detached)' : ''}`);
+  log('system', `Starting ${what} with command \`${start.command}\`${start.detach ? ' (detached)' : tty ? ' (on a terminal)' : ''}`);
   deps.report(status('up', what));
   call.write({ started: { instance: start.instance, host: deps.agentId, pid } });
   if (start.detach) call.end();
 
   for (const [name, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
-    const lines = new LineSplitter((line, cut) => log(name, line, cut));
+    // A terminal ends lines with \r\n: the log keeps the line without the \r.
+    const lines = new LineSplitter((line, cut) => log(name, tty && line.endsWith('\r') ? line.slice(0, -1) : line, cut));
     stream.on('data', (chunk: Buffer) => {
       lines.push(chunk);
       if (start.detach || call.cancelled || call.destroyed) return;
@@ -205,6 +227,7 @@ async function launch(
     }
   });
   child.on('error', (err) => log('system', `Process failed: ${err.message}`));
-  for (const msg of early.splice(0)) deliver(child, msg);
-  return child;
+  const launched: Launched = { child, pty };
+  for (const msg of early.splice(0)) deliver(launched, msg);
+  return launched;
 }

@@ -14,6 +14,10 @@ export interface ProcStat {
   pgid: number;
   /** Start time in clock ticks since boot: with the boot id, identifies a process for good. */
   startTicks: number;
+  /** The controlling terminal's device number (0: none). */
+  ttyNr: number;
+  /** The foreground process group of the controlling terminal (-1: none). */
+  tpgid: number;
 }
 
 /** Every pid in the process table now; undefined without /proc. */
@@ -55,7 +59,10 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const pid = Number(text.slice(0, open).trim());
   const startTicks = Number(fields[19]);
   if (!Number.isInteger(pid) || !Number.isFinite(startTicks)) return undefined;
-  return { pid, state: fields[0] ?? '?', ppid: Number(fields[1]), pgid: Number(fields[2]), startTicks };
+  return {
+    pid, state: fields[0] ?? '?', ppid: Number(fields[1]), pgid: Number(fields[2]), startTicks,
+    ttyNr: Number(fields[4]), tpgid: Number(fields[5]),
+  };
 }
 
 /** Whether `pid` is the same process that had `startTicks` (and is not a zombie). */

@@ -8,6 +8,8 @@ export interface JoinInfo {
   name: string;
   datacenter: string;
   labels: Record<string, string>;
+  /** Joined with --process-server: no web until `agents:web ID on` (docs/process-servers.md). */
+  processServer?: boolean;
 }
 
 const dir = (dataDir: string) => path.join(dataDir, 'tls');

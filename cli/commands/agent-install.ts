@@ -33,6 +33,7 @@ export interface JoinFlags {
   ports?: string;
   stopGrace?: string;
   disconnectedGrace?: string;
+  processServer?: boolean;
 }
 
 /** How install turns the join flags into the two command lines it runs (what follows `cluster`). */
@@ -64,11 +65,13 @@ export const defaultJoinAndStartArgs: JoinAndStartArgs = {
     '--name', f.name, '--data-dir', f.dataDir,
     ...(f.datacenter ? ['--datacenter', f.datacenter] : []),
     ...Object.entries(f.label).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    ...(f.processServer ? ['--process-server'] : []),
     '--no-start',
   ],
   start: (f) => [
     'agent', 'start', '--server', f.server, '--name', f.name, '--data-dir', f.dataDir,
     ...START_FLAGS.flatMap(([key, flag]) => (f[key] ? [flag, String(f[key])] : [])),
+    ...(f.processServer ? ['--process-server'] : []),
   ],
 };
 
@@ -125,6 +128,7 @@ export function registerAgentInstall(agentCommand: Command, joinAndStartArgs: Jo
     .option('--ports <from-to>', 'range of PORT values handed to instances')
     .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)')
     .option('--disconnected-grace <seconds>', 'stop every instance after this long without any control plane (0: keep them running)')
+    .option('--process-server', 'run no `web` until `cluster agents:web ID on` (the toggle decides once the agent has registered)')
     .option('--stop-timeout <seconds>', 'how long systemd waits for the agent to stop its instances (longer than every grace period)', '90')
     .option('--dry-run', 'print the unit file and the commands; change nothing')
     .action((opts: InstallOptions, cmd: Command) => {

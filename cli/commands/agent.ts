@@ -32,6 +32,7 @@ interface AgentOptions {
   ports: string;
   stopGrace: string;
   disconnectedGrace: string;
+  processServer?: boolean;
 }
 
 interface JoinOptions extends AgentOptions {
@@ -52,7 +53,8 @@ function agentFlags(cmd: Command): Command {
     .option('--advertise <host:port>', 'address the control plane dials (default: the listen address; for 0.0.0.0, the IP this host reaches the control plane from)')
     .option('--ports <from-to>', 'range of PORT values handed to instances', '5000-5999')
     .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30')
-    .option('--disconnected-grace <seconds>', 'stop every instance after this long without any control plane (0: keep them running)', '0');
+    .option('--disconnected-grace <seconds>', 'stop every instance after this long without any control plane (0: keep them running)', '0')
+    .option('--process-server', 'run no `web` until `cluster agents:web ID on` (read at the first registration; the toggle decides afterwards)');
 }
 
 function nonNegativeSeconds(text: string, flag: string): number {
@@ -95,6 +97,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
       labels: { ...joined?.labels, ...opts.label },
       capacity: positiveInt(opts.capacity, '--capacity'),
       version: VERSION,
+      processServer: opts.processServer === true || joined?.processServer === true,
     },
     ports,
     stopGraceMs: positiveInt(opts.stopGrace, '--stop-grace') * 1000,
@@ -169,6 +172,7 @@ export function registerAgent(program: Command): Command {
           name,
           datacenter: opts.datacenter ?? joined.datacenter,
           labels: { ...joined.labels, ...opts.label },
+          ...(opts.processServer ? { processServer: true } : {}),
         });
         process.stderr.write(`Joined the cluster at ${server} as agent ${name} (CA ${joined.caHash}); certificate in ${path.join(dataDir, 'tls')}.\n`);
         if (opts.start) await runAgent({ ...opts, name }, servers.join(','));

@@ -1,4 +1,4 @@
-/** cluster agents, agents:drain, agents:activate: every server with its state and load. */
+/** cluster agents, agents:drain, agents:activate, agents:web: every server with its state and load. */
 import type { Command } from 'commander';
 import type { AgentInfo__Output } from '../../proto/gen/cluster/api/AgentInfo';
 import type { Staleness__Output } from '../../proto/gen/cluster/api/Staleness';
@@ -9,6 +9,7 @@ import { callUnary } from '../../lib/grpc-call';
 import { printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { positiveInt } from '../parse';
+import { agentIdProblem } from '../../lib/names';
 import { formatDuration, renderTable } from '../output/table';
 
 const POLL_MS = 250;
@@ -34,6 +35,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
         capacity: a.capacity,
         version: a.version,
         heartbeatAgeMs: a.heartbeat_age_ms < 0 ? null : Math.round(a.heartbeat_age_ms),
+        web: a.web,
       })),
       stale: staleJson(stale),
     });
@@ -42,7 +44,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
   const labels = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || '-';
   console.log(
     renderTable(
-      ['id', 'address', 'datacenter', 'labels', 'state', 'instances', 'capacity', 'version', 'heartbeat'],
+      ['id', 'address', 'datacenter', 'labels', 'state', 'instances', 'capacity', 'version', 'heartbeat', 'web'],
       agents.map((a) => [
         a.id,
         a.address,
@@ -54,6 +56,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
         String(a.capacity),
         a.version || '-',
         heartbeat(a.heartbeat_age_ms),
+        a.web ? 'on' : 'off',
       ]),
     ),
   );
@@ -62,7 +65,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
 export function registerAgents(program: Command): void {
   program
     .command('agents')
-    .description('list every agent (server): address, datacenter, labels, state (ready, draining, unreachable, down), instances, capacity, version, last heartbeat')
+    .description('list every agent (server): address, datacenter, labels, state (ready, draining, unreachable, down), instances, capacity, version, last heartbeat, whether it runs web')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
@@ -101,6 +104,38 @@ export function registerAgents(program: Command): void {
         const agent = await callUnary(api, 'ActivateAgent', { id });
         if (agent.state === 'down') return void console.log(`${id} is no longer drained; it is down, and receives instances once it registers again.`);
         console.log(`${id} is active again: new instances may be placed on it. Nothing moves back by itself.`);
+      }),
+    );
+
+  registerAgentWeb(program);
+}
+
+/** `on` or `off` as a boolean; anything else is the user's mistake. */
+export function parseOnOff(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === 'on') return true;
+  if (v === 'off') return false;
+  throw new UserError(`\`${value}\` is not on or off: \`cluster agents:web ID on\` lets an agent run web, \`off\` moves its web instances away`);
+}
+
+/** `cluster agents:web ID on|off` (process servers, docs/process-servers.md). */
+function registerAgentWeb(program: Command): void {
+  program
+    .command('agents:web <id> <on|off>')
+    .description('whether an agent runs `web` (agents started with --process-server begin with off); off moves its web instances to other agents, each new one up before the old one stops')
+    .action(async (id: string, value: string, _opts: unknown, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const problem = agentIdProblem(id);
+        if (problem) throw new UserError(problem);
+        const web = parseOnOff(value);
+        const agent = await callUnary(api, 'SetAgentWeb', { id, web });
+        if (web) return void console.log(`${id} runs web now: web instances may be placed on it. Nothing moves there by itself.`);
+        console.log(`${id} runs no web now: its web instances move to other agents, each new one up before the old one stops.`);
+        if (agent.state === 'down') return;
+        const { agents } = await callUnary(api, 'ListAgents', {});
+        if (!agents.some((a) => a.id !== id && a.web && a.state === 'ready')) {
+          process.stderr.write(`warning: no other ready agent runs web: web instances wait \`pending\` until one does (\`cluster agents:web ID on\`)\n`);
+        }
       }),
     );
 }

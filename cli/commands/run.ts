@@ -1,4 +1,5 @@
 /** cluster run -- CMD …: a one-off process on some host, attached to this terminal. */
+import * as os from 'node:os';
 import type { Command } from 'commander';
 import type { RunOutput__Output } from '../../proto/gen/cluster/run/RunOutput';
 import type * as grpc from '@grpc/grpc-js';
@@ -6,17 +7,27 @@ import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { commandLine } from '../shell-quote';
+import { attachTerminal, terminalSize } from '../run-terminal';
 
 export function registerRun(program: Command): void {
   appOption(program.command('run <command...>'))
     .description('run a one-off process (run.N) with the current release and config; exits with its status')
     .option('-d, --detach', 'start it and return; its output goes to `cluster logs --ps run.N`')
-    .action(async (args: string[], opts: { app?: string; detach?: boolean }, cmd: Command) =>
+    .option('--no-tty', 'use pipes even when stdin is a terminal (default: a pseudo-terminal then, like `heroku run`)')
+    .action(async (args: string[], opts: { app?: string; detach?: boolean; tty: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         if (args.length === 0) throw new UserError('no command: cluster run -a APP -- COMMAND');
+        // A pseudo-terminal on the agent when we have a terminal to attach it to (docs/one-off-terminals.md).
+        const tty = opts.tty !== false && opts.detach !== true && process.stdin.isTTY === true;
         const call = api.Run();
-        call.write({ start: { app, command: commandLine(args), detach: opts.detach === true } });
+        call.write({
+          start: {
+            app, command: commandLine(args), detach: opts.detach === true,
+            ...(tty ? { tty: true, window: terminalSize(), term: process.env.TERM ?? '' } : {}),
+          },
+        });
+        let detachTerminal = () => undefined as void;
 
         // Ctrl-C interrupts the remote process group; a second Ctrl-C kills it.
         let interrupts = 0;
@@ -38,6 +49,16 @@ export function registerRun(program: Command): void {
               const where = `${out.started.instance} on ${out.started.host}`;
               if (opts.detach) console.log(`Started ${where}; see its output with \`cluster logs -a ${app} --ps ${out.started.instance}\`.`);
               else process.stderr.write(`Running \`${commandLine(args)}\` as ${where}…\n`);
+              // Raw from here on: keys go to the remote terminal, which echoes them.
+              if (tty) {
+                detachTerminal = attachTerminal(
+                  (window) => call.write({ resize: window }),
+                  (signal) => {
+                    call.cancel(); // the agent stops the process
+                    process.exit(128 + (os.constants.signals[signal] ?? 0));
+                  },
+                );
+              }
             } else if (out.stdout) {
               if (!process.stdout.write(out.stdout)) {
                 call.pause();
@@ -52,6 +73,7 @@ export function registerRun(program: Command): void {
           call.on('end', () => resolve(exit ?? 0));
           call.on('error', (err: grpc.ServiceError) => reject(err));
         }).finally(() => {
+          detachTerminal();
           process.off('SIGINT', onSigint);
           process.stdin.pause();
           process.stdin.destroy();

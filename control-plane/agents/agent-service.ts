@@ -4,11 +4,11 @@ import type { Assignment as WireAssignment } from '../../proto/gen/cluster/agent
 import { agentIdProblem, appNameProblem } from '../../lib/names';
 import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
-import { commitInChunks, type WriteOp } from '../etcd/batch';
+import { commitInChunks, unchangedSince, type WriteOp } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { asEtcdOutage } from '../etcd/outage';
 import { InvalidArgumentError, NotFoundError } from '../errors';
-import { encode, type AgentRecord, type ReportedState, type StatusRecord } from '../records';
+import { encode, type AgentRecord, type ReportedState, type StatusRecord, type WebToggleRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
 import type { ApiContext } from '../api/context';
 import { toServiceError, unary } from '../api/status';
@@ -68,6 +68,19 @@ export function agentService(
 ): AgentApiHandlers {
   const { keys, client, logger } = ctx;
 
+  /**
+   * A process server runs no web until `agents:web ID on`: the first registration with
+   * --process-server writes web off, before the registration that makes the agent placeable.
+   * Once a toggle exists it wins over the flag (docs/process-servers.md), hence create-if-absent.
+   */
+  async function recordProcessServer(id: string): Promise<void> {
+    const key = keys.webToggle(id);
+    if (ctx.view.webToggles.entries.has(key)) return;
+    const record: WebToggleRecord = { web: false, setBy: 'process-server', setAtMs: Date.now() };
+    const revision = await commitInChunks(client, [{ put: key, value: encode(record) }], [unchangedSince(key, '0')]);
+    if (revision !== undefined) logger.info({ agent: id }, 'process server registered for the first time: it runs no web until `agents:web ID on`');
+  }
+
   return {
     Register: unary(logger, async (req, call) => {
       const id = requireAgentId(req.agent_id);
@@ -79,6 +92,7 @@ export function agentService(
         if ((await leases.renew(req.previous_lease_id).catch(() => 0)) > 0) leaseId = req.previous_lease_id;
       }
       if (!leaseId) leaseId = await leases.grant(opts.leaseTtlSeconds);
+      if (req.process_server) await recordProcessServer(id);
       const record: AgentRecord = {
         id,
         address,

@@ -1,10 +1,11 @@
-/** agents, agents:drain, agents:activate: every server with its state and instance count. */
+/** agents, agents:drain, agents:activate, agents:web: every server with its state and instance count. */
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { AgentInfo } from '../../proto/gen/cluster/api/AgentInfo';
 import { agentIdProblem } from '../../lib/names';
 import { commitInChunks, exists } from '../etcd/batch';
 import { InvalidArgumentError, NotFoundError } from '../errors';
-import { decode, encode, type AgentRecord, type DrainRecord } from '../records';
+import { decode, encode, type AgentRecord, type DrainRecord, type WebToggleRecord } from '../records';
+import type { PrefixMirror } from '../etcd/mirror';
 import type { ApiContext } from './context';
 import { staleOf, unary } from './status';
 
@@ -22,6 +23,7 @@ function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<st
     capacity: a.capacity,
     version: a.version,
     heartbeat_age_ms: seen === undefined ? -1 : now - seen,
+    web: ctx.view.servesWeb(a.id),
   };
 }
 
@@ -32,13 +34,13 @@ function instanceCounts(ctx: ApiContext): Map<string, number> {
 }
 
 /**
- * Waits (a little) until this replica's mirror of drains shows a write of ours, so that the
- * next `cluster agents` — answered from that mirror — already shows it.
+ * Waits (a little) until this replica's mirror (of drains, by default) shows a write of ours, so
+ * that the next `cluster agents` — answered from that mirror — already shows it.
  */
-async function seen(ctx: ApiContext, revision: string): Promise<void> {
+async function seen(ctx: ApiContext, revision: string, mirror: PrefixMirror = ctx.view.drains): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
-    ctx.view.drains.waitForRevision(Number(revision)),
+    mirror.waitForRevision(Number(revision)),
     new Promise((resolve) => (timer = setTimeout(resolve, 5_000))),
   ]);
   clearTimeout(timer);
@@ -50,7 +52,7 @@ function requireId(id: string): string {
   return id;
 }
 
-export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAgents' | 'DrainAgent' | 'ActivateAgent'> {
+export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAgents' | 'DrainAgent' | 'ActivateAgent' | 'SetAgentWeb'> {
   const { client, keys, logger } = ctx;
 
   /** The agent as registered now, from etcd (not the mirror: a drain must not miss a fresh registration). */
@@ -112,6 +114,26 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       }
       const known = agent ?? { ...drained!.agent, id };
       return info(ctx, known, agent ? 'ready' : 'down', instanceCounts(ctx), Date.now());
+    }),
+
+    // The toggle is stored without a lease: it outlives the agent's restarts and re-registrations,
+    // and wins over --process-server once written (docs/process-servers.md).
+    SetAgentWeb: unary(logger, async (req) => {
+      const id = requireId(req.id);
+      const [agent, drain, toggle] = await Promise.all([registered(id), client.get(keys.drain(id)).buffer(), client.get(keys.webToggle(id)).buffer()]);
+      const drained = decode<DrainRecord>(drain);
+      // A process server that is down may be toggled (it was known); an id never seen may not.
+      if (!agent && !drained && !toggle) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
+      const before = decode<WebToggleRecord>(toggle)?.web !== false;
+      const record: WebToggleRecord = { web: req.web, setBy: 'agents:web', setAtMs: Date.now() };
+      await seen(ctx, (await commitInChunks(client, [{ put: keys.webToggle(id), value: encode(record) }]))!, ctx.view.webToggles);
+      if (before !== req.web) logger.info({ agent: id, web: req.web }, req.web ? 'agent runs web now' : 'agent runs no web now: its web instances move elsewhere');
+      const known = agent ?? (drained ? { ...drained.agent, id } : undefined);
+      const state: AgentState = agent ? (drained ? 'draining' : 'ready') : 'down';
+      const counts = instanceCounts(ctx);
+      if (known) return info(ctx, known, state, counts, Date.now());
+      const unknown = { id, address: '', datacenter: '', labels: {}, capacity: 0, version: '', registeredAtMs: 0, state: 'ready' as const };
+      return info(ctx, unknown, (counts.get(id) ?? 0) > 0 ? 'unreachable' : 'down', counts, Date.now());
     }),
   };
 }

@@ -89,7 +89,7 @@ export class SchedulerLoop {
     this.unplaced = await PrefixMirror.open(this.client, this.view.keys.allUnplaced(), this.logger);
     this.statuses = await PrefixMirror.open(this.client, this.view.keys.allStatus(), this.logger);
     this.statuses.on('change', this.onStatus);
-    for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains]) mirror.on('change', this.onChange);
+    for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains, this.view.webToggles]) mirror.on('change', this.onChange);
     this.view.agents.on('change', this.onAgents);
     for (const mirror of this.mirrors()) mirror.on('resync', this.onChange);
     this.settleUntil = Date.now() + SETTLE_MS;
@@ -122,7 +122,7 @@ export class SchedulerLoop {
   }
 
   private mirrors(): PrefixMirror[] {
-    return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments, this.view.drains];
+    return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments, this.view.drains, this.view.webToggles];
   }
 
   /** Asks for a round soon; rounds never overlap, and a stream of events cannot postpone one forever. */
@@ -236,6 +236,7 @@ export class SchedulerLoop {
       labels: a.labels,
       capacity: a.capacity,
       state: a.state,
+      web: this.view.servesWeb(a.id),
     }));
     const assignments = this.view.assignmentList();
     agents.push(...this.unreachableAgents(agents, assignments));
@@ -274,6 +275,7 @@ export class SchedulerLoop {
       labels: this.lastSeen.get(id)?.labels ?? {},
       capacity: this.lastSeen.get(id)?.capacity ?? 0,
       state: 'unreachable' as const,
+      web: this.view.servesWeb(id),
     }));
   }
 

@@ -22,6 +22,7 @@ function input(msg: RunInput__Output): RunInput {
   if (msg.msg === 'stdin') return { stdin: msg.stdin };
   if (msg.msg === 'stdin_eof') return { stdin_eof: true };
   if (msg.msg === 'signal') return { signal: msg.signal };
+  if (msg.msg === 'resize') return { resize: msg.resize };
   return {};
 }
 
@@ -31,6 +32,14 @@ function output(msg: RunOutput__Output): RunOutput {
   if (msg.msg === 'stderr') return { stderr: msg.stderr };
   if (msg.msg === 'exit') return { exit: msg.exit };
   return {};
+}
+
+/** The largest terminal side accepted, in rows or columns. */
+const MAX_WINDOW_SIDE = 10_000;
+
+function validWindow(w: { rows: number; cols: number }): boolean {
+  const ok = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_WINDOW_SIDE;
+  return ok(w.rows) && ok(w.cols);
 }
 
 export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandlers['Run'] {
@@ -48,6 +57,10 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
 
     const begin = async (start: RunStart__Output) => {
       if (!start.command.trim()) throw new InvalidArgumentError('no command to run: `cluster run -a APP -- COMMAND`');
+      if (start.tty && start.detach) throw new InvalidArgumentError('a detached one-off process has no terminal: drop --detach, or run it without a terminal');
+      if (start.tty && start.window && !validWindow(start.window)) {
+        throw new InvalidArgumentError(`invalid window size ${start.window.rows}×${start.window.cols}: rows and columns are 1–${MAX_WINDOW_SIDE}`);
+      }
       const app = await ctx.store.getApp(start.app);
       const release = app.release > 0 ? await ctx.store.getRelease(app.name, app.release) : undefined;
       if (!release?.slug) throw new FailedPreconditionError(`app \`${app.name}\` has no code yet: deploy it first`);
@@ -58,7 +71,10 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
       const stream = dialer.runClient(agent).Run();
       upstream = stream;
       stream.write({
-        start: { app: app.name, command: start.command, detach: start.detach, instance, release: release.version, slug: release.slug, env: release.env },
+        start: {
+          app: app.name, command: start.command, detach: start.detach, instance, release: release.version, slug: release.slug, env: release.env,
+          ...(start.tty ? { tty: true, window: start.window, term: start.term } : {}),
+        },
       });
       for (const msg of early.splice(0)) stream.write(input(msg));
       if (clientEnded) stream.end();

@@ -1,7 +1,7 @@
 /** Agents, their load, and the rank trees that pick the best agent for one process type. */
 import { compareNames } from './desired';
 import { RankTree, type AgentLoad } from './rank-tree';
-import { describeRule, fitsRule, ruleKey } from './placement';
+import { describeRule, fitsRule, isRestrictive, ruleKey } from './placement';
 import type { AgentView, PlacementRule } from './types';
 
 /** Agents a placement rule selects: a tree over the ready ones, and how many non-ready ones match. */
@@ -15,6 +15,9 @@ interface RuleTree {
  * (a control plane that just started or took over): not a reason to give up (`scale --wait`).
  */
 export const WAITING_FOR_AGENTS = 'waiting for agents to reconnect';
+
+/** How to let a process server run web, for the reason an instance of `web` finds no agent. */
+const WEB_OFF_HINT = 'process servers run it only after `cluster agents:web ID on`';
 
 /** Cached rule trees are dropped when their members add up to more than this (memory bound). */
 const RULE_TREE_BUDGET = 4_000_000;
@@ -120,9 +123,15 @@ export class AgentPool {
     if (!this.anyReady()) return this.unreachable.includes(1) ? WAITING_FOR_AGENTS : 'no ready agent';
     if (rule === undefined) return 'no agent with free capacity';
     const { tree, notReady } = this.ruleTree(rule);
+    if (rule.servesWeb && !isRestrictive(rule)) {
+      // No rule of its own: only process servers with web off stand in its way.
+      if (tree.members.length > 0) return 'no agent that runs web has free capacity';
+      return notReady > 0 ? 'no ready agent runs web' : `no agent runs web: ${WEB_OFF_HINT}`;
+    }
     const which = `the placement rule of \`${type}\` (${describeRule(rule)})`;
-    if (tree.members.length > 0) return `no agent with free capacity matches ${which}`;
-    return notReady > 0 ? `no ready agent matches ${which}` : `no agent matches ${which}`;
+    const web = rule.servesWeb ? ' and runs web' : '';
+    if (tree.members.length > 0) return `no agent with free capacity matches ${which}${web}`;
+    return notReady > 0 ? `no ready agent matches ${which}${web}` : `no agent matches ${which}${web}`;
   }
 
   /** Counts one more instance (of any app or type) on agent `i`: one that stays or one placed there. */

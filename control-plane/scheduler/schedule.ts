@@ -2,6 +2,7 @@
 import { AgentPool } from './agent-pool';
 import { desiredState, groupOf, parseInstanceNumber, type DesiredGroup } from './desired';
 import { assignmentFor, specMatches } from './spec';
+import { WEB_TYPE, withServesWeb } from './placement';
 import type { Assignment, Plan, SchedulerInput } from './types';
 
 /**
@@ -14,6 +15,11 @@ import type { Assignment, Plan, SchedulerInput } from './types';
 export function schedule(input: SchedulerInput): Plan {
   const plan: Plan = { put: [], remove: [], unplaced: [] };
   const desired = desiredState(input.apps);
+  // Process servers with web off (docs/process-servers.md): `web` gets a rule that keeps it off
+  // them. Only while there are some, so that without them nothing changes, not even the cost.
+  if (input.agents.some((a) => a.web === false)) {
+    for (const group of desired.groups) if (group.type === WEB_TYPE) group.placement = withServesWeb(group.placement);
+  }
   const pool = new AgentPool(input.agents);
   // Per desired instance (slot): the agent an existing assignment keeps it on (-1: to place), and
   // whether that assignment already runs the desired spec.

@@ -13,6 +13,11 @@ export interface AgentView {
    * they own as it is and receive nothing new.
    */
   state: 'ready' | 'draining' | 'unreachable';
+  /**
+   * Whether the agent runs `web`; false for a process server whose web is off
+   * (docs/process-servers.md). Missing: it does.
+   */
+  web?: boolean;
 }
 
 /**
@@ -65,6 +70,11 @@ export interface AppView {
 export interface PlacementRule {
   labels: Record<string, string>;
   datacenter?: string;
+  /**
+   * Only agents that run `web` (not process servers with web off). Never stored: the scheduler
+   * adds it to the rule of the `web` type while some agent has web off.
+   */
+  servesWeb?: boolean;
 }
 
 export interface SchedulerInput {

@@ -1,12 +1,12 @@
 /**
  * Live, in-memory copies of the parts of etcd every replica reads often (apps,
- * formations, agents, drains, assignments), plus a cache of releases (immutable once written).
+ * formations, agents, drains, web toggles, assignments), plus a cache of releases (immutable once written).
  */
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import type { Keys } from '../keys';
 import { PrefixMirror } from '../etcd/mirror';
-import { decode, type AgentRecord, type AppRecord, type DrainRecord, type FormationRecord, type ReleaseRecord } from '../records';
+import { decode, type AgentRecord, type AppRecord, type DrainRecord, type FormationRecord, type ReleaseRecord, type WebToggleRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
 
 export class ClusterView {
@@ -20,21 +20,23 @@ export class ClusterView {
     readonly agents: PrefixMirror,
     readonly assignments: PrefixMirror,
     readonly drains: PrefixMirror,
+    readonly webToggles: PrefixMirror,
   ) {}
 
   static async open(client: Etcd3, keys: Keys, logger: Logger): Promise<ClusterView> {
-    const [apps, formations, agents, assignments, drains] = await Promise.all([
+    const [apps, formations, agents, assignments, drains, webToggles] = await Promise.all([
       PrefixMirror.open(client, keys.apps(), logger),
       PrefixMirror.open(client, keys.formations(), logger),
       PrefixMirror.open(client, keys.agents(), logger),
       PrefixMirror.open(client, keys.allAssignments(), logger),
       PrefixMirror.open(client, keys.drains(), logger),
+      PrefixMirror.open(client, keys.webToggles(), logger),
     ]);
-    return new ClusterView(client, keys, apps, formations, agents, assignments, drains);
+    return new ClusterView(client, keys, apps, formations, agents, assignments, drains, webToggles);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.apps.close(), this.formations.close(), this.agents.close(), this.assignments.close(), this.drains.close()]);
+    await Promise.all([this.apps.close(), this.formations.close(), this.agents.close(), this.assignments.close(), this.drains.close(), this.webToggles.close()]);
   }
 
   appList(): AppRecord[] {
@@ -76,6 +78,11 @@ export class ClusterView {
       if (id && record) out.set(id, record);
     }
     return out;
+  }
+
+  /** Whether agent `id` runs `web`: yes unless its toggle says off (process servers; docs/process-servers.md). */
+  servesWeb(id: string): boolean {
+    return decode<WebToggleRecord>(this.webToggles.entries.get(this.keys.webToggle(id))?.value)?.web !== false;
   }
 
   assignmentList(filter?: { app?: string; agentId?: string }): Assignment[] {

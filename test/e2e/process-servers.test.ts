@@ -1,0 +1,111 @@
+/**
+ * Process servers (docs/process-servers.md), end to end: an agent started with --process-server
+ * runs workers but no web until `agents:web ID on`; the toggle outlives the agent's restart (the
+ * flag does not turn it off again); turning it off moves web away without fewer up at any time.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { waitFor } from '../helpers/wait-for';
+
+interface AgentJson {
+  id: string;
+  state: string;
+  web: boolean;
+}
+
+const ofType = (list: PsInstance[], type: string) => list.filter((i) => i.type === type);
+const hostsOf = (list: PsInstance[], type: string) => new Set(ofType(list, type).map((i) => i.host));
+const allUp = (list: PsInstance[], type: string, n: number) => ofType(list, type).length === n && ofType(list, type).every((i) => i.state === 'up');
+
+describe('process servers', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+  const agents = async () => (await cluster.cliJson<{ agents: AgentJson[] }>(['agents'])).agents;
+  const webOf = async (id: string) => (await agents()).find((a) => a.id === id)?.web;
+
+  before(async () => {
+    cluster = await TestCluster.start({
+      agents: [{ id: 'web-1' }, { id: 'proc-1', args: ['--process-server'] }],
+    });
+    const dir = cluster.appDir('shop', { Procfile: 'web: sleep 100000\nworker: sleep 100000\n' });
+    await cluster.deployApp('shop', dir);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('lists a process server with web off, and others with web on', async () => {
+    assert.deepEqual((await agents()).map((a) => `${a.id} ${a.web}`), ['proc-1 false', 'web-1 true']);
+    const table = await cluster.ok(['agents']);
+    assert.match(table.stdout, /WEB/);
+    assert.match(table.stdout, /proc-1\s.*\soff\n/);
+    assert.match(table.stdout, /web-1\s.*\son\n/);
+  });
+
+  it('runs workers but no web on a process server until it is toggled on', async () => {
+    await cluster.ok(['scale', 'web=4', 'worker=4', '-a', 'shop', '--wait']);
+    const list = await cluster.ps('shop');
+    assert.deepEqual(hostsOf(list, 'web'), new Set(['web-1']), 'web only on web-1');
+    assert.deepEqual(hostsOf(list, 'worker'), new Set(['web-1', 'proc-1']), 'workers on both');
+    const on = await cluster.ok(['agents:web', 'proc-1', 'on']);
+    assert.match(on.stdout, /proc-1 runs web now/);
+    assert.equal(await webOf('proc-1'), true);
+    await cluster.ok(['scale', 'web=8', '-a', 'shop']);
+    await cluster.waitForPs('shop', 'new web instances on proc-1 too', (l) => allUp(l, 'web', 8) && hostsOf(l, 'web').has('proc-1'));
+  });
+
+  it('keeps the toggle when the agent restarts with --process-server', async () => {
+    const before = ofType(await cluster.ps('shop'), 'web').filter((i) => i.host === 'proc-1').map((i) => `${i.name}:${i.pid}`).sort();
+    const old = cluster.agents.get('proc-1')!;
+    await old.kill('SIGTERM'); // hands its instances over to the next run
+    const from = fs.statSync(old.log).size;
+    const daemon = cluster.restartAgent('proc-1');
+    await waitFor('the new proc-1 registered', () => fs.readFileSync(daemon.log).subarray(from).includes('registered with the control plane'), 20_000, 100);
+    await waitFor('proc-1 listed ready', async () => (await agents()).find((a) => a.id === 'proc-1')?.state === 'ready', 20_000, 100);
+    assert.equal(await webOf('proc-1'), true, 'the toggle wins over the flag');
+    const list = await cluster.waitForPs('shop', 'everything up after the restart', (l) => allUp(l, 'web', 8) && allUp(l, 'worker', 4));
+    const now = ofType(list, 'web').filter((i) => i.host === 'proc-1').map((i) => `${i.name}:${i.pid}`).sort();
+    assert.deepEqual(now, before, 'web stays on proc-1, same processes');
+  });
+
+  it('moves web away when toggled off, never with fewer up, and keeps the workers', async () => {
+    const workersBefore = ofType(await cluster.ps('shop'), 'worker').filter((i) => i.host === 'proc-1').map((i) => i.name).sort();
+    let fewest = Infinity;
+    let samples = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const res = await cluster.cli(['ps', '-a', 'shop', '--json']);
+        if (res.code !== 0) continue;
+        const list = (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances;
+        fewest = Math.min(fewest, new Set(ofType(list, 'web').filter((i) => i.state === 'up').map((i) => i.name)).size);
+        samples++;
+      }
+    })();
+    const off = await cluster.ok(['agents:web', 'proc-1', 'off']);
+    assert.match(off.stdout, /proc-1 runs no web now: its web instances move to other agents/);
+    assert.equal(off.stderr, '', 'web-1 still runs web: no warning');
+    const list = await cluster.waitForPs('shop', 'every web instance up on web-1', (l) => allUp(l, 'web', 8) && !hostsOf(l, 'web').has('proc-1'));
+    sampling = false;
+    await sampler;
+    assert.ok(samples >= 2, `sampled ps ${samples} times`);
+    assert.equal(fewest, 8, 'never fewer than 8 web instances up');
+    assert.deepEqual(ofType(list, 'worker').filter((i) => i.host === 'proc-1').map((i) => i.name).sort(), workersBefore, 'workers untouched');
+    assert.equal(await webOf('proc-1'), false);
+  });
+
+  it('refuses an unknown agent, a malformed id and a value other than on or off', async () => {
+    const unknown = await cluster.cli(['agents:web', 'nosuch', 'on']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /agent `nosuch` is not registered/);
+    const bad = await cluster.cli(['agents:web', 'proc-1', 'maybe']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /`maybe` is not on or off/);
+    const badId = await cluster.cli(['agents:web', 'no/such', 'off']);
+    assert.equal(badId.code, 1);
+    assert.match(badId.stderr, /invalid agent id `no\/such`/);
+    assert.equal(await webOf('proc-1'), false, 'nothing changed');
+  });
+});
