@@ -116,7 +116,7 @@ export function composeReadOptions(dir: string): ComposeReadOptions {
  */
 export function composeProcfileText(types: Record<string, string>, fileName: string): string {
   const lines = Object.entries(types).map(([type, command]) => `${type}: ${command}`);
-  return `# From ${fileName}: each service with a command is a process type.\n${lines.join('\n')}\n`;
+  return `# From ${fileName}: each service that runs here is a process type.\n${lines.join('\n')}\n`;
 }
 
 /** A ProcfileError's message with the file's real name (`Procfile.staging line 3: …`). */

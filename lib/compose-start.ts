@@ -21,8 +21,8 @@ export interface ServiceStart {
   environment: EnvDefault[];
 }
 
-/** The line to run and where it came from (for doctor); or why there is none. */
-export type StartLine = { command: string; source: string; notes: string[] } | { problem: string };
+/** The line to run and where it came from (for doctor); or why there is none (`noCommand`: nothing says what to run). */
+export type StartLine = { command: string; source: string; notes: string[] } | { problem: string; noCommand?: boolean };
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
@@ -50,7 +50,7 @@ function runPart(
   image: DockerImage | undefined,
   file: string,
   notes: string[],
-): { text: string; argv: boolean; source: string } | { problem: string } {
+): { text: string; argv: boolean; source: string } | { problem: string; noCommand: boolean } {
   if (service.entrypoint !== undefined) {
     // Compose's `entrypoint` replaces the image's and drops its CMD.
     return { text: [service.entrypoint, service.command].filter((part) => part !== undefined).join(' '), argv: false, source: 'the service' };
@@ -73,7 +73,7 @@ function runPart(
   }
   if (service.command !== undefined) return { text: service.command, argv: false, source: 'the service' };
   if (cmd) return { ...commandText(cmd, image!.shell), source: `${file} line ${cmd.line}: CMD` };
-  return { problem: image ? `${file} has no CMD or ENTRYPOINT` : `there is no ${file}` };
+  return { problem: image ? `${file} has no CMD or ENTRYPOINT` : `there is no ${file}`, noCommand: true };
 }
 
 function commandText(cmd: DockerCommand, shell: string[]): { text: string; argv: boolean } {
@@ -95,13 +95,13 @@ function directory(service: ServiceStart, image: DockerImage | undefined, file: 
   if (service.workingDir !== undefined) {
     const dir = path.posix.resolve(root, service.workingDir);
     const relative = path.posix.relative(root, dir);
-    if (relative.startsWith('..')) return { problem: `its \`working_dir\` ${service.workingDir} is outside the deployed directory (${root} in the image)` };
+    if (relative.startsWith('..')) return { problem: `has a \`working_dir\` (${service.workingDir}) outside the app (${root} in the image)` };
     return { relative, note: relative ? `starts in ${relative}/ (working_dir ${service.workingDir})` : undefined };
   }
   const relative = path.posix.relative(root, image.workdir);
   if (relative.startsWith('..')) {
-    const copied = image.contextDir ? `, which ${file} line ${image.contextDir.line} copies the app to` : '';
-    return { problem: `${file}'s WORKDIR ${image.workdir} is outside ${root}${copied}: the process would not start in the app` };
+    const copied = image.contextDir ? `, where ${file} line ${image.contextDir.line} copies the app` : '';
+    return { problem: `would start in WORKDIR ${image.workdir} of ${file}, outside ${root}${copied}: the process would not start in the app` };
   }
   return { relative, note: relative ? `starts in ${relative}/ (WORKDIR ${image.workdir})` : undefined };
 }

@@ -226,7 +226,7 @@ function readService(fileName: string, name: string, spec: unknown, line: number
   }
   const start = startLine({ entrypoint, command, workingDir: image ? workingDir : undefined, environment: service.environment }, image, service.dockerfile ?? 'Dockerfile');
   if ('problem' in start) {
-    if (command === undefined && entrypoint === undefined && image) {
+    if (start.noCommand && image) {
       const stage = `${service.dockerfile} line ${image.fromLine}, \`${image.fromText}\``;
       return fail(`has no \`command\`, and ${service.dockerfile} has no CMD or ENTRYPOINT (the image starts at ${stage}): add \`CMD ["program", "arg"]\` to ${service.dockerfile} or a \`command\` to the service`);
     }
