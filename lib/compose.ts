@@ -185,6 +185,9 @@ function readService(fileName: string, name: string, spec: unknown, line: number
   if (spec.extends !== undefined && spec.extends !== null) {
     return fail('uses `extends`, which this tool does not follow: write its `command` in the service itself');
   }
+  if (isMapping(spec.build) && spec.build.dockerfile !== undefined && spec.build.dockerfile !== null && typeof spec.build.dockerfile !== 'string') {
+    return fail('has a `build.dockerfile` that is not a file name');
+  }
   const build = buildSpec(spec.build);
   if (build !== undefined && !/^\.\/?$/.test(build.context)) {
     return fail(
@@ -257,11 +260,11 @@ class DockerfileCache {
     const text = this.readFile?.(file);
     if (text === undefined) return {};
     const size = Buffer.byteLength(text);
-    if (size > MAX_COMPOSE_BYTES) return { error: `builds with ${file}, which is over ${formatBytes(MAX_COMPOSE_BYTES)}, the most that is read` };
+    if (size > MAX_COMPOSE_BYTES) return { error: `cannot start: ${file} is over ${formatBytes(MAX_COMPOSE_BYTES)}, the most that is read` };
     try {
       return { image: readDockerfile(text, file, target) };
     } catch (err) {
-      if (err instanceof DockerfileError) return { error: `builds with ${err.message}` };
+      if (err instanceof DockerfileError) return { error: `cannot start: ${err.message}` };
       throw err;
     }
   }
@@ -297,7 +300,7 @@ function buildSpec(build: unknown): { context: string; dockerfile: string; targe
   if (build === undefined || build === null) return undefined;
   if (!isMapping(build)) return { context: String(build), dockerfile: 'Dockerfile' };
   const context = build.context === undefined || build.context === null ? '.' : String(build.context);
-  const dockerfile = build.dockerfile === undefined || build.dockerfile === null ? 'Dockerfile' : String(build.dockerfile);
+  const dockerfile = typeof build.dockerfile === 'string' && build.dockerfile.trim() !== '' ? build.dockerfile.trim() : 'Dockerfile';
   const target = build.target === undefined || build.target === null ? undefined : String(build.target);
   return { context, dockerfile, target };
 }

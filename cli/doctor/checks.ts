@@ -127,7 +127,7 @@ export function checkCompose(
   }
   for (const [dockerfile, users] of dockerfiles) {
     // A missing one is reported with the services that need it (a failure, or a warning when they have a `command`).
-    if (dir !== undefined && fs.existsSync(path.join(dir, dockerfile))) results.push({ status: 'ok', message: `${dockerfile} found (built by ${users.join(', ')})` });
+    if (dir !== undefined && isFile(path.join(dir, dockerfile))) results.push({ status: 'ok', message: `${dockerfile} found (built by ${users.join(', ')})` });
   }
   for (const service of services) {
     if (service.error) {
@@ -259,6 +259,14 @@ export function checkWeb(types: Record<string, string>): CheckResult {
   return Object.hasOwn(types, 'web')
     ? { status: 'info', message: 'process type web is present' }
     : { status: 'info', message: 'no process type web (fine for an app that serves no HTTP)' };
+}
+
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function plural(count: number, noun: string): string {

@@ -119,7 +119,7 @@ describe('compose: Dockerfiles it refuses, naming the line', () => {
       name: 'a CMD that looks like a list but is not JSON',
       dockerfile: "FROM node\nCMD ['npm', 'start']\n",
       message:
-        "docker-compose.yml line 2: service `web` builds with Dockerfile line 2: CMD ['npm', 'start'] is not a valid JSON list (each word in double quotes), so Docker would run it as a shell command: write CMD [\"word\", \"word\"] or CMD word word",
+        "docker-compose.yml line 2: service `web` cannot start: Dockerfile line 2: CMD ['npm', 'start'] is not a valid JSON list (each word in double quotes), so Docker would run it as a shell command: write CMD [\"word\", \"word\"] or CMD word word",
     },
     {
       name: 'a WORKDIR outside the copied app',
@@ -130,18 +130,18 @@ describe('compose: Dockerfiles it refuses, naming the line', () => {
     {
       name: 'a WORKDIR variable without a value',
       dockerfile: 'FROM node\nWORKDIR $APP_HOME\nCMD ["x"]\n',
-      message: 'docker-compose.yml line 2: service `web` builds with Dockerfile line 2: `$APP_HOME` has no value here (no ARG default or ENV sets it), so the directory is not known',
+      message: 'docker-compose.yml line 2: service `web` cannot start: Dockerfile line 2: `$APP_HOME` has no value here (no ARG default or ENV sets it), so the directory is not known',
     },
     {
       name: 'a Dockerfile without FROM',
       dockerfile: 'CMD ["x"]\n',
-      message: 'docker-compose.yml line 2: service `web` builds with Dockerfile has no FROM: it is not a Dockerfile Docker can build',
+      message: 'docker-compose.yml line 2: service `web` cannot start: Dockerfile has no FROM: it is not a Dockerfile Docker can build',
     },
     {
       name: 'a build target that is not a stage',
       dockerfile: 'FROM node AS build\nCMD ["x"]\n',
       compose: 'services:\n  web:\n    build:\n      context: .\n      target: prod\n',
-      message: 'docker-compose.yml line 2: service `web` builds with Dockerfile has no stage `prod` (the build target): name one with `FROM … AS prod`',
+      message: 'docker-compose.yml line 2: service `web` cannot start: Dockerfile has no stage `prod` (the build target): name one with `FROM … AS prod`',
     },
     {
       name: 'a Dockerfile outside the directory',
