@@ -5,7 +5,7 @@
  * service's `environment:` as defaults that config vars override. See docs/compose.md.
  */
 import * as path from 'node:path';
-import type { DockerCommand, DockerImage } from './dockerfile';
+import { DEFAULT_SHELL, type DockerCommand, type DockerImage } from './dockerfile';
 
 /** One `environment:` entry; a null value means "no default: set it with config:set". */
 export interface EnvDefault {
@@ -23,8 +23,6 @@ export interface ServiceStart {
 
 /** The line to run and where it came from (for doctor); or why there is none (`noCommand`: nothing says what to run). */
 export type StartLine = { command: string; source: string; notes: string[] } | { problem: string; noCommand?: boolean };
-
-const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
 /** Combines the service and its image (undefined: no Dockerfile read) into one shell line. */
 export function startLine(service: ServiceStart, image: DockerImage | undefined, dockerfileName: string): StartLine {

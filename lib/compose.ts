@@ -212,7 +212,7 @@ function readService(fileName: string, name: string, spec: unknown, line: number
   let image: DockerImage | undefined;
   if (build !== undefined) {
     const dockerfile = path.posix.normalize(build.dockerfile);
-    if (path.posix.isAbsolute(dockerfile) || dockerfile.startsWith('..')) {
+    if (path.posix.isAbsolute(dockerfile) || dockerfile === '..' || dockerfile.startsWith('../')) {
       return fail(`names the Dockerfile \`${build.dockerfile}\`, outside the deployed directory: keep it inside`);
     }
     service.dockerfile = dockerfile;

@@ -37,7 +37,8 @@ export class DockerfileError extends Error {
   }
 }
 
-const DEFAULT_SHELL = ['/bin/sh', '-c'];
+/** What runs a shell-form command when the Dockerfile sets no SHELL. */
+export const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
 
 /** Reads `text` (named `fileName` in messages) for the image of stage `target` (default: the last). */
 export function readDockerfile(text: string, fileName: string, target?: string): DockerImage {
@@ -71,7 +72,7 @@ export function readDockerfile(text: string, fileName: string, target?: string):
     const image: DockerImage =
       parent >= 0
         ? { ...imageAt(parent), fromLine, fromText: stage.from.toString().trim() }
-        : { workdir: '/', shell: DEFAULT_SHELL, fromLine, fromText: stage.from.toString().trim() };
+        : { workdir: '/', shell: [...DEFAULT_SHELL], fromLine, fromText: stage.from.toString().trim() };
     const own = { cmd: false };
     for (const instruction of stage.body) applyInstruction(dockerfile, fileName, instruction, image, own);
     return image;
