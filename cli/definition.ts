@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { COMPOSE_FILES, ComposeError, parseCompose } from '../lib/compose';
+import { backingServiceWarning, COMPOSE_FILES, ComposeError, parseCompose, readComposeServices, type ComposeReadOptions } from '../lib/compose';
 import { findProcfile, parseProcfile, ProcfileError } from '../lib/procfile';
 import { formatBytes, MAX_COMPOSE_BYTES, MAX_PROCFILE_BYTES } from '../lib/limits';
 import { UserError } from './errors';
@@ -14,6 +14,8 @@ export interface Definition {
   name: string;
   procfileText: string;
   types: Record<string, string>;
+  /** Said before deploying, never fatal: backing services left out, a Dockerfile not found … */
+  warnings: string[];
 }
 
 /** The definition file of a directory and what kind it is; `unused` are definition files it shadows. */
@@ -62,26 +64,50 @@ export function readDefinition(dir: string, env?: string): Definition {
   const text = fs.readFileSync(file, 'utf8');
   if (found.kind === 'procfile') {
     try {
-      return { name: found.name, procfileText: text, types: parseProcfile(text) };
+      return { name: found.name, procfileText: text, types: parseProcfile(text), warnings: [] };
     } catch (err) {
       if (err instanceof ProcfileError) throw new UserError(procfileErrorMessage(found.name, err));
       throw err;
     }
   }
   let types: Record<string, string>;
+  const warnings: string[] = [];
+  const opts = composeReadOptions(dir);
   try {
-    types = parseCompose(text, found.name);
+    types = parseCompose(text, found.name, opts);
+    for (const service of readComposeServices(text, found.name, opts)) {
+      if (service.backing !== undefined) warnings.push(backingServiceWarning(service, found.name));
+      warnings.push(...service.warnings);
+    }
   } catch (err) {
     if (err instanceof ComposeError) throw new UserError(err.message);
     throw err;
   }
   const procfileText = composeProcfileText(types, found.name);
   try {
-    return { name: found.name, procfileText, types: parseProcfile(procfileText) };
+    return { name: found.name, procfileText, types: parseProcfile(procfileText), warnings };
   } catch (err) {
     if (err instanceof ProcfileError) throw new UserError(`${found.name}: ${err.message.replace(/^Procfile line \d+: /, '')}`);
     throw err;
   }
+}
+
+/** Lets the compose reader open the app's Dockerfiles (paths relative to `dir`, checked by the reader). */
+export function composeReadOptions(dir: string): ComposeReadOptions {
+  return {
+    readFile: (relativePath) => {
+      const file = path.join(dir, relativePath);
+      if (!isFile(file)) return undefined;
+      // At most one byte over the limit: enough for the reader to say it is too large.
+      const fd = fs.openSync(file, 'r');
+      try {
+        const buffer = Buffer.alloc(Math.min(fs.fstatSync(fd).size, MAX_COMPOSE_BYTES + 1));
+        return buffer.subarray(0, fs.readSync(fd, buffer, 0, buffer.length, 0)).toString('utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+  };
 }
 
 /**
@@ -90,7 +116,7 @@ export function readDefinition(dir: string, env?: string): Definition {
  */
 export function composeProcfileText(types: Record<string, string>, fileName: string): string {
   const lines = Object.entries(types).map(([type, command]) => `${type}: ${command}`);
-  return `# From ${fileName}: each service with a command is a process type.\n${lines.join('\n')}\n`;
+  return `# From ${fileName}: each service that runs here is a process type.\n${lines.join('\n')}\n`;
 }
 
 /** A ProcfileError's message with the file's real name (`Procfile.staging line 3: …`). */

@@ -15,6 +15,7 @@ import { registerSchedule } from './commands/schedule';
 import { registerTokens } from './commands/tokens';
 import { registerLogin } from './commands/login';
 import { registerDoctor } from './commands/doctor';
+import { registerCompletion } from './commands/completion';
 import { registerPs } from './commands/ps';
 import { registerReleases, registerRollback } from './commands/releases';
 import { registerConfig } from './commands/config';
@@ -50,6 +51,7 @@ for (const register of [
   registerAgent,
   registerControlPlane,
   registerDev,
+  registerCompletion,
 ]) {
   register(program);
 }

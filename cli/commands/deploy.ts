@@ -8,7 +8,7 @@ import { readDefinition } from '../definition';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
-import { packDirectory } from '../pack';
+import { describePack, packDirectory } from '../pack';
 import { waitForFormation } from '../wait-formation';
 
 const CHUNK = 256 * 1024;
@@ -41,9 +41,10 @@ export async function deployDirectory(
 ): Promise<ReleaseInfo__Output> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir} is not a directory`);
   const definition = readDefinition(dir, opts.env);
+  if (!opts.quiet) for (const warning of definition.warnings) process.stderr.write(`warning: ${warning}\n`);
   const slug = await packDirectory(dir);
   try {
-    if (!opts.quiet) process.stderr.write(`Uploading ${path.resolve(dir)} (${(slug.size / 1024).toFixed(1)} KiB) to ${app}…\n`);
+    if (!opts.quiet) process.stderr.write(`${describePack(slug)}\nUploading ${path.resolve(dir)} to ${app}…\n`);
     return await upload(
       api,
       { app, procfile: definition.procfileText, procfile_name: definition.name, description: opts.message ?? '', size: String(slug.size) },

@@ -4,11 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ComposeError, readComposeServices } from '../../lib/compose';
+import { backingServiceWarning, ComposeError, readComposeFile, type ComposeFile } from '../../lib/compose';
 import { DotenvError, parseDotenvEntries } from '../../lib/dotenv';
 import { configKeyProblem } from '../../lib/names';
 import { parseProcfile, ProcfileError } from '../../lib/procfile';
-import { locateDefinition, procfileErrorMessage, type LocatedDefinition } from '../definition';
+import { composeReadOptions, locateDefinition, procfileErrorMessage, type LocatedDefinition } from '../definition';
 import { UserError } from '../errors';
 import { commandPrograms, type DynamicUse, type ProgramUse } from './programs';
 
@@ -35,7 +35,7 @@ export function runChecks(dir: string, opts: { env?: string; pathEnv?: string } 
   results.push(...found.results);
   if (found.definition) {
     const text = fs.readFileSync(path.join(dir, found.definition.name), 'utf8');
-    const parsed = found.definition.kind === 'procfile' ? checkProcfile(found.definition.name, text) : checkCompose(found.definition.name, text);
+    const parsed = found.definition.kind === 'procfile' ? checkProcfile(found.definition.name, text) : checkCompose(found.definition.name, text, dir);
     results.push(...parsed.results);
     for (const [type, command] of Object.entries(parsed.types)) results.push(...checkPrograms(dir, type, command, opts.pathEnv ?? ''));
     if (parsed.parsed) results.push(checkWeb(parsed.types));
@@ -96,26 +96,61 @@ export function checkProcfile(name: string, text: string): { results: CheckResul
   return { results, types, parsed: errors.length === 0 };
 }
 
-/** Parses a compose file: the file as a whole, then each service as a process type or a refusal. */
-export function checkCompose(name: string, text: string): { results: CheckResult[]; types: Record<string, string>; parsed: boolean } {
-  let services;
+/**
+ * A compose file as Convox checks it: valid, its version, the Dockerfiles it builds with, then each
+ * service as a process type (and where its command comes from), a backing service, or a refusal.
+ * `dir` is where its Dockerfiles are read (none are read without it).
+ */
+export function checkCompose(
+  name: string,
+  text: string,
+  dir?: string,
+): { results: CheckResult[]; types: Record<string, string>; parsed: boolean } {
+  let file: ComposeFile;
   try {
-    services = readComposeServices(text, name);
+    file = readComposeFile(text, name, dir === undefined ? {} : composeReadOptions(dir));
   } catch (err) {
     if (err instanceof ComposeError) return { results: [{ status: 'fail', message: err.message }], types: {}, parsed: false };
     throw err;
   }
+  const { services } = file;
   const types: Record<string, string> = {};
   const results: CheckResult[] = [
-    { status: 'ok', message: `${name} parses: ${plural(services.length, 'service')} (${services.map((s) => s.name).join(', ')})` },
+    { status: 'ok', message: `${name} is valid: ${plural(services.length, 'service')} (${services.map((s) => s.name).join(', ')})` },
+    file.version
+      ? { status: 'ok', message: `${name} line ${file.version.line}: version ${file.version.value} is supported` }
+      : { status: 'ok', message: `${name} has no \`version\`: read as the Compose Specification` },
   ];
+  const dockerfiles = new Map<string, string[]>();
+  for (const service of services) {
+    if (service.dockerfile !== undefined) dockerfiles.set(service.dockerfile, [...(dockerfiles.get(service.dockerfile) ?? []), service.name]);
+  }
+  for (const [dockerfile, users] of dockerfiles) {
+    // A missing one is reported with the services that need it (a failure, or a warning when they have a `command`).
+    if (dir !== undefined && isFile(path.join(dir, dockerfile))) results.push({ status: 'ok', message: `${dockerfile} found (built by ${users.join(', ')})` });
+  }
   for (const service of services) {
     if (service.error) {
       results.push({ status: 'fail', message: service.error.message });
       continue;
     }
+    if (service.backing !== undefined) {
+      results.push({ status: 'warn', message: backingServiceWarning(service, name) });
+      continue;
+    }
     Object.defineProperty(types, service.name, { value: service.command, enumerable: true, writable: true, configurable: true });
-    results.push({ status: 'ok', message: `process type ${service.name} (service on line ${service.line}): ${excerpt(service.command!)}` });
+    const from = service.source && service.source !== 'the service' ? `; ${service.source}` : '';
+    results.push({ status: 'ok', message: `process type ${service.name} (service on line ${service.line}${from}): ${excerpt(service.command!)}` });
+    results.push(...service.warnings.map((message): CheckResult => ({ status: 'warn', message })));
+    results.push(...service.notes.map((note): CheckResult => ({ status: 'info', message: `service ${service.name}: ${note}` })));
+    const defaults = service.environment.filter((entry) => entry.value !== null).map((entry) => entry.key);
+    const required = service.environment.filter((entry) => entry.value === null).map((entry) => entry.key);
+    if (defaults.length > 0) {
+      results.push({ status: 'info', message: `service ${service.name}: environment ${excerpt(defaults.join(', '))} ${defaults.length === 1 ? 'is a default' : 'are defaults'}; a config var of the same name overrides it` });
+    }
+    if (required.length > 0) {
+      results.push({ status: 'info', message: `service ${service.name}: environment ${excerpt(required.join(', '))} ${required.length === 1 ? 'has' : 'have'} no value here: set ${required.length === 1 ? 'it' : 'them'} with \`cluster config:set\`` });
+    }
     if (service.ignored.length > 0) {
       results.push({
         status: 'info',
@@ -123,7 +158,11 @@ export function checkCompose(name: string, text: string): { results: CheckResult
       });
     }
   }
-  return { results, types, parsed: services.every((service) => !service.error) };
+  const parsed = services.every((service) => !service.error);
+  if (parsed && Object.keys(types).length === 0) {
+    results.push({ status: 'fail', message: `${name} has only backing services: add a service that builds the app (\`build: .\`) or has a \`command\`` });
+  }
+  return { results, types, parsed: parsed && Object.keys(types).length > 0 };
 }
 
 /** Whether each program a command starts is in the app's directory or on PATH: warnings, never failures. */
@@ -220,6 +259,14 @@ export function checkWeb(types: Record<string, string>): CheckResult {
   return Object.hasOwn(types, 'web')
     ? { status: 'info', message: 'process type web is present' }
     : { status: 'info', message: 'no process type web (fine for an app that serves no HTTP)' };
+}
+
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function plural(count: number, noun: string): string {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { COMPOSE_FILES, ComposeError, parseCompose, quoteArgv, readComposeServices } from '../../lib/compose';
+import { backingServiceWarning, COMPOSE_FILES, ComposeError, parseCompose, quoteArgv, readComposeServices } from '../../lib/compose';
 
 /** What `sh -c TEXT` passes as argv to a program: printf shows each argument in brackets. */
 function argvOf(shellWords: string, env: Record<string, string> = {}): string[] {
@@ -31,7 +31,8 @@ describe('parseCompose: compose files that become process types', () => {
         '',
       ].join('\n'),
       types: [
-        ['web', "bundle exec rails s -p 3000 -b '0.0.0.0'"],
+        // `environment:` values are defaults that a config var of the same name overrides.
+        ['web', `[ "\${RAILS_ENV+x}" ] || export RAILS_ENV=development; bundle exec rails s -p 3000 -b '0.0.0.0'`],
         ['sidekiq', 'bundle exec sidekiq -C config/sidekiq.yml'],
       ],
     },
@@ -87,8 +88,8 @@ describe('parseCompose: compose files that become process types', () => {
         '',
       ].join('\n'),
       types: [
-        ['web', 'node web.js'],
-        ['worker', 'node worker.js'],
+        ['web', '[ "${NODE_ENV+x}" ] || export NODE_ENV=production; node web.js'],
+        ['worker', '[ "${NODE_ENV+x}" ] || export NODE_ENV=production; node worker.js'],
       ],
     },
     {
@@ -144,7 +145,8 @@ describe('parseCompose: compose files that become process types', () => {
 
   it('lists the keys it does not use, per service', () => {
     const [web] = readComposeServices('services:\n  web:\n    image: app\n    build: .\n    command: x\n    ports: ["80:80"]\n    environment: {A: b}\n');
-    assert.deepEqual(web!.ignored, ['image', 'ports', 'environment']);
+    assert.deepEqual(web!.ignored, ['image', 'ports']);
+    assert.deepEqual(web!.environment, [{ key: 'A', value: 'b' }]);
     assert.equal(web!.line, 2);
   });
 
@@ -155,14 +157,6 @@ describe('parseCompose: compose files that become process types', () => {
 
 describe('parseCompose: compose files it refuses, naming the line and service', () => {
   const cases: Array<{ name: string; text: string; message: string; service?: string; line?: number; fileName?: string }> = [
-    {
-      name: 'a database that only names an image',
-      text: 'version: "3"\nservices:\n  web:\n    build: .\n    command: node web.js\n  db:\n    image: postgres:16\n    volumes: [pg:/var/lib/postgresql/data]\n',
-      message:
-        'docker-compose.yml line 6: service `db` only names an image (postgres:16): images are not run by this tool; run it elsewhere or give it a `command`',
-      service: 'db',
-      line: 6,
-    },
     {
       name: 'a service built from another directory',
       text: 'services:\n  api:\n    build: ./api\n    command: npm start\n',
@@ -182,7 +176,7 @@ describe('parseCompose: compose files it refuses, naming the line and service', 
     {
       name: 'a built service that relies on the Dockerfile CMD',
       text: 'services:\n  web:\n    build: .\n    ports: ["3000:3000"]\n',
-      message: "docker-compose.yml line 2: service `web` has no `command` to run: add one (the Dockerfile's CMD is not read)",
+      message: 'docker-compose.yml line 2: service `web` has no `command` and there is no Dockerfile to read its CMD from: add the Dockerfile (with a CMD) or a `command`',
       service: 'web',
       line: 2,
     },
@@ -258,21 +252,21 @@ describe('parseCompose: compose files it refuses, naming the line and service', 
       name: 'a command over several lines',
       text: 'services:\n  web:\n    build: .\n    command: |\n      ./migrate\n      ./serve\n',
       message:
-        'docker-compose.yml line 2: service `web` has a command over several lines, which a Procfile line cannot hold: join them with `&&` or move them into a script',
+        'docker-compose.yml line 2: service `web` has a command (or environment value) over several lines, which a Procfile line cannot hold: join lines with `&&`, move them into a script, or set the value with `cluster config:set`',
       service: 'web',
       line: 2,
     },
     {
       name: 'a service that is a string',
       text: 'services:\n  web: node web.js\n',
-      message: 'docker-compose.yml line 2: service `web` must be a mapping with a `command`',
+      message: 'docker-compose.yml line 2: service `web` must be a mapping with `build: .` or a `command`',
       service: 'web',
       line: 2,
     },
     {
       name: 'a service with neither image, build nor command',
       text: 'services:\n  web:\n    ports: ["80:80"]\n',
-      message: 'docker-compose.yml line 2: service `web` has no `command`: add one',
+      message: "docker-compose.yml line 2: service `web` has no `command` and builds nothing: add `build: .` (the Dockerfile's CMD runs) or a `command`",
       service: 'web',
       line: 2,
     },
@@ -284,13 +278,10 @@ describe('parseCompose: compose files it refuses, naming the line and service', 
     },
     { name: 'an empty file', text: '', message: 'docker-compose.yml is empty: declare each process as a service with a `command` under `services:`' },
     {
-      name: 'an image-only service, named by the file it is in',
+      name: 'a file of backing services only, named by the file it is in',
       text: 'services:\n  cache:\n    image: redis:7\n',
       fileName: 'compose.yaml',
-      message:
-        'compose.yaml line 2: service `cache` only names an image (redis:7): images are not run by this tool; run it elsewhere or give it a `command`',
-      service: 'cache',
-      line: 2,
+      message: 'compose.yaml has only backing services (cache: redis:7): add a service that builds the app (`build: .`) or has a `command`',
     },
   ];
 
@@ -310,14 +301,32 @@ describe('parseCompose: compose files it refuses, naming the line and service', 
   }
 
   it('reports every refused service, not only the first', () => {
-    const services = readComposeServices('services:\n  web:\n    build: .\n    command: x\n  db:\n    image: postgres\n  cache:\n    image: redis\n');
+    const services = readComposeServices('services:\n  web:\n    build: .\n    command: x\n  a:\n    ports: [1]\n  b:\n    command: {x: 1}\n');
     assert.deepEqual(
       services.map((s) => [s.name, s.command, s.error?.line]),
       [
         ['web', 'x', undefined],
-        ['db', undefined, 5],
-        ['cache', undefined, 7],
+        ['a', undefined, 5],
+        ['b', undefined, 7],
       ],
+    );
+  });
+});
+
+describe('parseCompose: image-only services are backing services', () => {
+  const text = 'version: "3"\nservices:\n  web:\n    build: .\n    command: node web.js\n  db:\n    image: postgres:16\n    volumes: [pg:/var/lib/postgresql/data]\n';
+
+  it('deploys the rest and leaves them out', () => {
+    assert.deepEqual(Object.entries(parseCompose(text)), [['web', 'node web.js']]);
+  });
+
+  it('reports them with their image and line, and a warning that says what to do', () => {
+    const db = readComposeServices(text).find((s) => s.name === 'db')!;
+    assert.equal(db.backing, 'postgres:16');
+    assert.equal(db.error, undefined);
+    assert.equal(
+      backingServiceWarning(db, 'docker-compose.yml'),
+      'docker-compose.yml line 6: service `db` only names an image (postgres:16): a backing service, not deployed here; run it elsewhere and give the app its address with `cluster config:set`',
     );
   });
 });

@@ -35,6 +35,7 @@ describe('readDefinition: which file', () => {
       name: 'Procfile',
       procfileText: 'web: node web.js\nworker: node worker.js\n',
       types: { web: 'node web.js', worker: 'node worker.js' },
+      warnings: [],
     });
   });
 
@@ -83,8 +84,11 @@ describe('readDefinition: which file', () => {
       const dir = appDir({ [name]: 'services:\n  worker:\n    build: .\n    command: ["node", "worker.js"]\n' });
       assert.deepEqual(readDefinition(dir), {
         name,
-        procfileText: `# From ${name}: each service with a command is a process type.\nworker: node worker.js\n`,
+        procfileText: `# From ${name}: each service that runs here is a process type.\nworker: node worker.js\n`,
         types: { worker: 'node worker.js' },
+        warnings: [
+          `${name} line 2: service \`worker\` builds \`.\` but there is no Dockerfile: its ENTRYPOINT and WORKDIR are not known; it runs its \`command\` from the app's root`,
+        ],
       });
     });
   }
@@ -134,12 +138,34 @@ describe('readDefinition: errors name the file and the line or service', () => {
     userError(() => readDefinition(dir, 'ci'), 'Procfile_ci declares no process types');
   });
 
-  it('an image-only compose service', () => {
-    const dir = appDir({ 'compose.yaml': 'services:\n  web:\n    build: .\n    command: x\n  db:\n    image: postgres:16\n' });
+  it('a compose file with only backing services', () => {
+    const dir = appDir({ 'compose.yaml': 'services:\n  db:\n    image: postgres:16\n' });
     userError(
       () => readDefinition(dir),
-      'compose.yaml line 5: service `db` only names an image (postgres:16): images are not run by this tool; run it elsewhere or give it a `command`',
+      'compose.yaml has only backing services (db: postgres:16): add a service that builds the app (`build: .`) or has a `command`',
     );
+  });
+
+  it('a Dockerfile without CMD for a service without a command', () => {
+    const dir = appDir({ 'compose.yaml': 'services:\n  web:\n    build: .\n', Dockerfile: 'FROM node:20\nCOPY . /app\n' });
+    userError(
+      () => readDefinition(dir),
+      'compose.yaml line 2: service `web` has no `command`, and Dockerfile has no CMD or ENTRYPOINT (the image starts at Dockerfile line 1, `FROM node:20`): add `CMD ["program", "arg"]` to Dockerfile or a `command` to the service',
+    );
+  });
+});
+
+describe('readDefinition: compose read as Convox reads it', () => {
+  it('deploys the rest of a file with an image-only service, with a warning', () => {
+    const dir = appDir({
+      'compose.yaml': 'services:\n  web:\n    build: .\n  db:\n    image: postgres:16\n',
+      Dockerfile: 'FROM node:20\nWORKDIR /app\nCOPY . .\nCMD ["npm", "start"]\n',
+    });
+    const definition = readDefinition(dir);
+    assert.deepEqual(definition.types, { web: 'npm start' });
+    assert.deepEqual(definition.warnings, [
+      'compose.yaml line 4: service `db` only names an image (postgres:16): a backing service, not deployed here; run it elsewhere and give the app its address with `cluster config:set`',
+    ]);
   });
 
   it('a compose file that is not YAML', () => {

@@ -145,12 +145,35 @@ describe('cluster doctor checks', () => {
     assert.deepEqual(lines(results), [
       `✓ docker-compose.yml found in ${dir} (no Procfile)`,
       '· docker-compose.override.yml is not read: only docker-compose.yml declares process types',
-      '✓ docker-compose.yml parses: 2 services (web, db)',
-      '✓ process type web (service on line 3): node server.js',
-      '· service web: ports, environment not used here (config comes from `cluster config:set`, the port from $PORT)',
-      '✗ docker-compose.yml line 9: service `db` only names an image (postgres:16): images are not run by this tool; run it elsewhere or give it a `command`',
+      '✓ docker-compose.yml is valid: 2 services (web, db)',
+      '✓ docker-compose.yml line 1: version 3.8 is supported',
+      '✓ process type web (service on line 3): [ "${NODE_ENV+x}" ] || export NODE_ENV=production; node server.js',
+      "! docker-compose.yml line 3: service `web` builds `.` but there is no Dockerfile: its ENTRYPOINT and WORKDIR are not known; it runs its `command` from the app's root",
+      '· service web: environment NODE_ENV is a default; a config var of the same name overrides it',
+      '· service web: ports not used here (config comes from `cluster config:set`, the port from $PORT)',
+      '! docker-compose.yml line 9: service `db` only names an image (postgres:16): a backing service, not deployed here; run it elsewhere and give the app its address with `cluster config:set`',
       `✓ web: \`node\` found on PATH (${binDir}/node), and its script \`server.js\``,
+      '· process type web is present',
       '· no .env',
+    ]);
+  });
+
+  it('runs the Convox checks: Dockerfiles found, the CMD a service runs, and a Dockerfile without CMD (with its line)', () => {
+    const dir = appDir({
+      'docker-compose.yml': 'version: "2"\nservices:\n  web:\n    build: .\n  worker:\n    build:\n      context: .\n      dockerfile: Dockerfile.worker\n',
+      Dockerfile: 'FROM node:20-alpine\nWORKDIR /app\nCOPY . .\nCMD ["node", "server.js"]\n',
+      'Dockerfile.worker': 'FROM node:20-alpine\nWORKDIR /app\nCOPY . .\n',
+      'server.js': '',
+    });
+    const results = runChecks(dir, { pathEnv: PATH_ENV });
+    assert.deepEqual(lines(results).slice(0, 7), [
+      `✓ docker-compose.yml found in ${dir} (no Procfile)`,
+      '✓ docker-compose.yml is valid: 2 services (web, worker)',
+      '✓ docker-compose.yml line 1: version 2 is supported',
+      '✓ Dockerfile found (built by web)',
+      '✓ Dockerfile.worker found (built by worker)',
+      '✓ process type web (service on line 3; Dockerfile line 4: CMD): node server.js',
+      '✗ docker-compose.yml line 5: service `worker` has no `command`, and Dockerfile.worker has no CMD or ENTRYPOINT (the image starts at Dockerfile.worker line 1, `FROM node:20-alpine`): add `CMD ["program", "arg"]` to Dockerfile.worker or a `command` to the service',
     ]);
   });
 

@@ -1,0 +1,117 @@
+/** `cluster completion bash|zsh|fish`: scripts from the real CLI, run in the real shells that are installed. */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CLI } from '../helpers/test-cluster';
+
+const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'completion-test-'));
+after(() => fs.rmSync(temp, { recursive: true, force: true }));
+
+function script(shell: string): string {
+  const file = path.join(temp, `cluster.${shell}`);
+  fs.writeFileSync(file, execFileSync(process.execPath, [CLI, 'completion', shell]));
+  return file;
+}
+
+function installed(shell: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${shell}`]).status === 0;
+}
+
+/**
+ * What bash completes for the words (the last is the one being completed), as bash would call the
+ * function: the words split at `:` as COMP_WORDBREAKS splits them.
+ */
+function bashComplete(file: string, line: string, cwd = temp): string[] {
+  const program = [
+    `source ${JSON.stringify(file)}`,
+    // Split as readline does: at blanks, and around each `:` (a word of its own).
+    'line=$1; read -ra COMP_WORDS <<< "${line//:/ : }"; [[ $line == *" " ]] && COMP_WORDS+=("")',
+    'COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMP_LINE=$line; COMP_POINT=${#line}',
+    '_cluster_complete',
+    'printf "%s\\n" "${COMPREPLY[@]}"',
+  ].join('\n');
+  const out = execFileSync('bash', ['-c', program, 'bash', line], { cwd }).toString();
+  return out.split('\n').filter(Boolean).sort();
+}
+
+/** The top-level commands `cluster --help` lists. */
+function helpCommands(): string[] {
+  const help = execFileSync(process.execPath, [CLI, '--help']).toString();
+  const section = help.split(/^Commands:$/m)[1]!;
+  return [...section.matchAll(/^  (\S+)/gm)].map((m) => m[1]!.split('|')).flat().filter((name) => name !== 'help');
+}
+
+describe('cluster completion bash', () => {
+  const file = script('bash');
+
+  it('is a valid bash script that registers a completion for cluster', () => {
+    execFileSync('bash', ['-n', file]);
+    const out = execFileSync('bash', ['-c', `source ${JSON.stringify(file)}; complete -p cluster`]).toString();
+    assert.match(out, /complete -F _cluster_complete cluster/);
+  });
+
+  it('completes a subcommand', () => {
+    assert.deepEqual(bashComplete(file, 'cluster depl'), ['deploy']);
+    assert.deepEqual(bashComplete(file, 'cluster agent j'), ['join']);
+  });
+
+  it('offers every command the CLI has, read from the program itself', () => {
+    const offered = bashComplete(file, 'cluster ');
+    assert.ok(offered.includes('completion'));
+    assert.deepEqual(offered, [...new Set(helpCommands())].sort());
+  });
+
+  it('completes the part after a colon, as bash replaces it', () => {
+    assert.deepEqual(bashComplete(file, 'cluster apps:c'), ['create']);
+    assert.deepEqual(bashComplete(file, 'cluster apps:'), ['create', 'destroy']);
+  });
+
+  it("completes a command's options, with the global ones, after an option's value", () => {
+    assert.deepEqual(bashComplete(file, 'cluster deploy -a shop --w'), ['--wait']);
+    assert.ok(bashComplete(file, 'cluster ps --').includes('--server'));
+    assert.deepEqual(bashComplete(file, 'cluster deploy -a '), []); // an app name: nothing to offer
+  });
+
+  it("completes an argument's choices and a directory argument", () => {
+    assert.deepEqual(bashComplete(file, 'cluster completion '), ['bash', 'fish', 'zsh']);
+    fs.mkdirSync(path.join(temp, 'myapp'), { recursive: true });
+    fs.writeFileSync(path.join(temp, 'myfile'), '');
+    assert.deepEqual(bashComplete(file, 'cluster deploy my'), ['myapp']);
+  });
+
+  it('completes nothing after `--` (the command of `run`)', () => {
+    assert.deepEqual(bashComplete(file, 'cluster run -a shop -- dep'), []);
+  });
+});
+
+describe('cluster completion (other shells, and bad input)', () => {
+  it('refuses a shell it does not know, naming the choices', () => {
+    const res = spawnSync(process.execPath, [CLI, 'completion', 'powershell']);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr.toString(), /'powershell' is invalid for argument 'shell'\. Allowed choices are bash, zsh, fish/);
+  });
+
+  it('prints a zsh script with descriptions', { skip: installed('zsh') ? false : 'zsh is not installed' }, () => {
+    const file = script('zsh');
+    execFileSync('zsh', ['-n', file]);
+  });
+
+  it('prints a fish script', { skip: installed('fish') ? false : 'fish is not installed' }, () => {
+    const file = script('fish');
+    execFileSync('fish', ['--no-execute', file]);
+    const out = execFileSync('fish', ['-c', `source ${file}; complete -C 'cluster depl'`]).toString();
+    assert.match(out, /^deploy\t/m);
+  });
+
+  it('gives zsh and fish every command too (checked as text where the shells are missing)', () => {
+    const zsh = fs.readFileSync(script('zsh'), 'utf8');
+    const fish = fs.readFileSync(script('fish'), 'utf8');
+    assert.match(zsh, /^#compdef cluster$/m);
+    assert.match(zsh, /'apps\\:create:create an app'/);
+    assert.match(fish, /complete -c cluster -n "__cluster_at 'cluster' 0" -a 'deploy' -d /);
+    assert.match(fish, /complete -c cluster -n "__cluster_at 'cluster agent' 0" -a 'join'/);
+  });
+});

@@ -1,0 +1,148 @@
+/** What deploy packs: gitignore's rules at every level, .clusterignore, and the tarball itself. */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import * as tar from 'tar';
+import { describePack, packDirectory } from '../../cli/pack';
+import { listPackedFiles } from '../../cli/pack-ignore';
+
+const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'pack-test-'));
+after(() => fs.rmSync(temp, { recursive: true, force: true }));
+
+let count = 0;
+/** A fresh directory with `files` (a name ending in `/` is an empty folder). */
+function tree(files: Record<string, string>, parent = temp): string {
+  const dir = path.join(parent, `app-${++count}`);
+  for (const [name, content] of Object.entries(files)) {
+    const file = path.join(dir, name);
+    if (name.endsWith('/')) {
+      fs.mkdirSync(file, { recursive: true });
+      continue;
+    }
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content);
+  }
+  return dir;
+}
+
+/** The files (not folders) a deploy of `dir` packs, sorted. */
+function packedFiles(dir: string): string[] {
+  return listPackedFiles(dir)
+    .entries.filter((rel) => !fs.lstatSync(path.join(dir, rel)).isDirectory())
+    .sort();
+}
+
+describe('deploy packs what git would keep', () => {
+  it('leaves out a folder listed in .gitignore, and .git', () => {
+    const dir = tree({
+      '.gitignore': 'node_modules/\n',
+      Procfile: 'web: node web.js\n',
+      'web.js': '',
+      'node_modules/left-pad/index.js': '',
+      '.git/HEAD': 'ref: refs/heads/main\n',
+    });
+    assert.deepEqual(packedFiles(dir), ['.gitignore', 'Procfile', 'web.js']);
+    assert.deepEqual(listPackedFiles(dir).leftOut, ['node_modules/']);
+  });
+
+  it('re-includes with a negation, but never inside an excluded folder (as git)', () => {
+    const dir = tree({
+      '.gitignore': '*.log\n!keep.log\nbuild/\n!build/app.js\n',
+      'a.log': '',
+      'keep.log': '',
+      'build/app.js': '',
+      Procfile: '',
+    });
+    assert.deepEqual(packedFiles(dir), ['.gitignore', 'Procfile', 'keep.log']);
+  });
+
+  it('reads .gitignore files in subfolders, relative to their folder; a deeper one wins', () => {
+    const dir = tree({
+      '.gitignore': '*.tmp\n',
+      'src/.gitignore': '/generated/\n!important.tmp\n',
+      'src/generated/x.js': '',
+      'generated/y.js': '', // `/generated/` in src/.gitignore is anchored to src/
+      'src/important.tmp': '',
+      'src/other.tmp': '',
+      'src/index.js': '',
+    });
+    assert.deepEqual(packedFiles(dir), ['.gitignore', 'generated/y.js', 'src/.gitignore', 'src/important.tmp', 'src/index.js']);
+  });
+
+  it('matches `**` across folders, directory-only patterns, and case exactly', () => {
+    const dir = tree({
+      '.gitignore': '**/cache/**\nlogs/**/*.txt\ncoverage/\nSecret.key\n',
+      'a/b/cache/c.bin': '',
+      'cache/d.bin': '',
+      'logs/x/y/z.txt': '',
+      'logs/keep.md': '',
+      'coverage/index.html': '',
+      'docs/coverage': 'a file named like the folder pattern',
+      'secret.key': 'lower case: git on Linux is case-sensitive',
+      'Secret.key': '',
+    });
+    assert.deepEqual(packedFiles(dir), ['.gitignore', 'docs/coverage', 'logs/keep.md', 'secret.key']);
+  });
+
+  it('applies .clusterignore after .gitignore, so it can add exclusions and re-include', () => {
+    const dir = tree({
+      '.gitignore': 'dist/\n.env\n',
+      '.clusterignore': '!dist/\ntest/\n',
+      'dist/bundle.js': '',
+      '.env': 'SECRET=1\n',
+      'test/a.test.js': '',
+      'index.js': '',
+    });
+    assert.deepEqual(packedFiles(dir), ['.clusterignore', '.gitignore', 'dist/bundle.js', 'index.js']);
+  });
+
+  it('applies the .gitignore files above the directory up to the git work tree', () => {
+    const repo = tree({ '.git/HEAD': '', '.gitignore': 'node_modules/\n*.secret\n', 'apps/.gitignore': 'tmp/\n' });
+    const app = path.join(repo, 'apps', 'web');
+    fs.mkdirSync(path.join(app, 'node_modules', 'x'), { recursive: true });
+    fs.mkdirSync(path.join(app, 'tmp'), { recursive: true });
+    fs.writeFileSync(path.join(app, 'node_modules', 'x', 'i.js'), '');
+    fs.writeFileSync(path.join(app, 'tmp', 't'), '');
+    fs.writeFileSync(path.join(app, 'a.secret'), '');
+    fs.writeFileSync(path.join(app, 'Procfile'), '');
+    assert.deepEqual(packedFiles(app), ['Procfile']);
+  });
+
+  it('keeps empty folders and packs a symlink as a link', () => {
+    const dir = tree({ 'tmp/': '', Procfile: '' });
+    fs.symlinkSync('Procfile', path.join(dir, 'Procfile.link'));
+    const list = listPackedFiles(dir);
+    assert.deepEqual(list.entries.sort(), ['Procfile', 'Procfile.link', 'tmp']);
+    assert.equal(list.files, 2);
+  });
+});
+
+describe('packDirectory', () => {
+  it('writes a tarball of exactly the listed paths and says what it packed', async () => {
+    const dir = tree({
+      '.gitignore': 'node_modules/\n',
+      Procfile: 'web: node web.js\n',
+      'web.js': 'x'.repeat(2000),
+      'node_modules/big/index.js': 'y'.repeat(100_000),
+      'src/': '',
+    });
+    const slug = await packDirectory(dir);
+    try {
+      const names: string[] = [];
+      await tar.t({ file: slug.file, onReadEntry: (entry) => names.push(entry.path.replace(/\/$/, '')) });
+      assert.deepEqual(names.sort(), ['.gitignore', 'Procfile', 'src', 'web.js']);
+      assert.equal(slug.list.files, 3);
+      assert.equal(slug.list.bytes, 'node_modules/\n'.length + 'web: node web.js\n'.length + 2000);
+      assert.match(describePack(slug), /^Packed 3 files \(2(\.\d)? KiB, \d+ bytes compressed\); left out \(\.gitignore, \.clusterignore\): node_modules\/$/);
+    } finally {
+      fs.rmSync(path.dirname(slug.file), { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a directory whose every file is left out', async () => {
+    const dir = tree({ '.clusterignore': '*\n' });
+    await assert.rejects(packDirectory(dir), /nothing to deploy in .*: \.gitignore and \.clusterignore leave out every file/);
+  });
+});
