@@ -49,6 +49,7 @@ export async function waitForFormation(
       show(`${bar} ${up}/${wanted} ${on}${stopping ? `, ${stopping} stopping` : ''}${pending.length ? `, ${pending.length} pending` : ''}`);
       if (up === wanted && stopping === 0 && mine.length === wanted) break;
       failIfStuck(pending, mine);
+      if (release !== undefined) failIfRolloutFailed(mine, release);
       if (Date.now() - started > timeoutMs) {
         throw new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s with ${up} of ${wanted} instances up`);
       }
@@ -69,6 +70,19 @@ function failIfStuck(pending: InstanceInfo__Output[], all: InstanceInfo__Output[
   const looping = all.find((i) => i.state === 'crashed' && i.restarts >= CRASH_LOOP_RESTARTS);
   if (looping) {
     throw new UserError(`${looping.name} is crash-looping on ${looping.host}: ${looping.reason}; see \`cluster ps\``);
+  }
+}
+
+/**
+ * A new release fails its rollout when one of its instances crashes or fails its boot check
+ * (docs/boot-checks.md): the leader stops rolling that type, so waiting longer changes nothing.
+ */
+function failIfRolloutFailed(all: InstanceInfo__Output[], release: number): void {
+  const failed = all.find((i) => i.release === release && (i.state === 'crashed' || i.restarts > 0));
+  if (failed) {
+    throw new UserError(
+      `${failed.name} failed on v${release} (${failed.host}): ${failed.reason}; the rollout stopped there and instances not rolled yet keep their release (see \`cluster ps\`, \`cluster logs --ps ${failed.name}\`)`,
+    );
   }
 }
 

@@ -21,6 +21,8 @@ export interface FormationRecord {
   restartTokens: Record<string, string>;
   /** SIGTERM → SIGKILL per process type, in ms; unset types use the agent's default. */
   graceMs?: Record<string, number>;
+  /** A port check's boot timeout per process type, in ms (docs/boot-checks.md); unset: web 60 s, others none. */
+  bootTimeoutMs?: Record<string, number>;
   /** Where each process type may run (labels an agent must carry, a datacenter); unset types run anywhere. */
   placement?: Record<string, PlacementRecord>;
 }

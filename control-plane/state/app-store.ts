@@ -9,6 +9,8 @@ import { commitIf, exists, unchangedSince, type WriteOp } from '../etcd/batch';
 import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
 import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type PlacementRecord, type ReleaseRecord } from '../records';
 import { releaseSizeProblem } from '../../lib/limits';
+import { bootTimeoutProblem } from '../../lib/boot-timeout';
+import { RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 import { appNameProblem, configKeyProblem, datacenterProblem, labelProblem, parseInstanceName } from '../../lib/names';
 
 const RETRIES = 20;
@@ -201,6 +203,33 @@ export class AppStore {
       return { ...formation, graceMs };
     });
     return next.graceMs ?? {};
+  }
+
+  /**
+   * Sets the boot timeout of process types (seconds; 0 removes a non-web type's port check and
+   * returns web to the default). Returns every type's setting. docs/boot-checks.md.
+   */
+  async setBootTimeout(name: string, changes: Array<{ type: string; seconds: number }>): Promise<Record<string, number>> {
+    if (changes.length === 0) throw new InvalidArgumentError('nothing to set: give TYPE=SECONDS');
+    for (const { type, seconds } of changes) {
+      const problem = bootTimeoutProblem(type, seconds);
+      if (problem) throw new InvalidArgumentError(problem);
+    }
+    const next = await this.updateFormation(name, async (formation, app) => {
+      const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
+      for (const { type } of changes) {
+        if (!release || !Object.hasOwn(release.processTypes, type) || type === RELEASE_PHASE_TYPE) {
+          throw new InvalidArgumentError(`process type \`${type}\` is not in the current release of \`${name}\``);
+        }
+      }
+      const bootTimeoutMs = { ...formation.bootTimeoutMs };
+      for (const { type, seconds } of changes) {
+        if (seconds === 0) delete bootTimeoutMs[type];
+        else bootTimeoutMs[type] = seconds * 1000;
+      }
+      return { ...formation, bootTimeoutMs };
+    });
+    return next.bootTimeoutMs ?? {};
   }
 
   /**

@@ -52,6 +52,7 @@ export class ClusterView {
       counts: record?.counts ?? {},
       restartTokens: record?.restartTokens ?? {},
       graceMs: record?.graceMs ?? {},
+      bootTimeoutMs: record?.bootTimeoutMs ?? {},
       placement: record?.placement ?? {},
     };
   }
