@@ -15,3 +15,11 @@ export function releaseRunName(version: number): string {
 /** Longest a release command may run by default (`deploy --release-timeout`), and at most. */
 export const DEFAULT_RELEASE_TIMEOUT_SECONDS = 600;
 export const MAX_RELEASE_TIMEOUT_SECONDS = 24 * 3600;
+
+/** Why `--release-timeout SECONDS` is invalid (0 means the default), or undefined. */
+export function releaseTimeoutProblem(seconds: number): string | undefined {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_RELEASE_TIMEOUT_SECONDS) {
+    return `--release-timeout ${seconds}: give whole seconds from 1 to ${MAX_RELEASE_TIMEOUT_SECONDS} (default ${DEFAULT_RELEASE_TIMEOUT_SECONDS})`;
+  }
+  return undefined;
+}
