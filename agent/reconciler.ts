@@ -13,6 +13,7 @@ import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agen
 import type { InstanceStatus } from '../proto/gen/cluster/agent/InstanceStatus';
 import type { Logger } from '../lib/log';
 import { createHash } from 'node:crypto';
+import { bootCheckFor } from './supervisor/boot-check';
 import { Instance, type InstanceSnapshot, type InstanceStream } from './supervisor/instance';
 import type { PortAllocator } from './supervisor/ports';
 import type { OutputFifoMaker } from './supervisor/output-fifos';
@@ -220,6 +221,7 @@ export class Reconciler {
     if (running && want && same && running.spec !== want) {
       running.spec = want;
       running.instance.setGraceMs(want.grace_ms > 0 ? want.grace_ms : this.deps.defaultGraceMs);
+      running.instance.setBootCheck(bootCheckFor(want.type, want.boot_timeout_ms ?? 0, running.port));
       this.remember(key, running);
     }
     if (running && !same) {
@@ -301,6 +303,8 @@ export class Reconciler {
         env: run.env,
         graceMs: run.graceMs,
         output: this.deps.fifos.pathsOf(spec.app, spec.instance),
+        // Fixed for the life of this Instance: a new boot timeout applies from the next start.
+        bootCheck: bootCheckFor(spec.type, spec.boot_timeout_ms ?? 0, run.port),
       },
       {
         logger: this.deps.logger,

@@ -8,6 +8,7 @@ import { registerControlPlane } from './commands/control-plane';
 import { registerDeploy } from './commands/deploy';
 import { registerDev } from './commands/dev';
 import { registerGrace } from './commands/grace';
+import { registerBootTimeout } from './commands/boot-timeout';
 import { registerPlacement } from './commands/placement';
 import { registerLogs } from './commands/logs';
 import { registerRun } from './commands/run';
@@ -40,6 +41,7 @@ for (const register of [
   registerPs,
   registerRestart,
   registerGrace,
+  registerBootTimeout,
   registerPlacement,
   registerLogs,
   registerRun,

@@ -3,6 +3,7 @@ import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import type { InstanceInfo__Output } from '../proto/gen/cluster/api/InstanceInfo';
 import { callUnary } from '../lib/grpc-call';
 import { parseInstanceName } from '../lib/names';
+import { RELEASE_PHASE_TYPE, releaseRunName } from '../lib/release-phase';
 import { ReachError, UserError } from './errors';
 
 const POLL_MS = 100;
@@ -28,8 +29,23 @@ export async function waitForFormation(
     lastLine = line;
     process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
   };
+  let phaseDone = release === undefined;
   try {
     for (;;) {
+      if (!phaseDone) {
+        // The release command runs before anything rolls (docs/boot-checks.md#release-phase).
+        const phase = await releasePhaseOf(api, app, release!);
+        if (phase.state === 'failed') {
+          throw new UserError(`the release command of v${release} failed: ${phase.reason}; nothing rolled (see \`cluster logs -a ${app} --ps ${releaseRunName(release!)}\`)`);
+        }
+        phaseDone = phase.state === '' || phase.state === 'succeeded';
+        if (!phaseDone) {
+          show(`running the release command of v${release} (${releaseRunName(release!)}): ${phase.state}`);
+          if (Date.now() - started > timeoutMs) throw new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for the release command of v${release}`);
+          await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+          continue;
+        }
+      }
       const ps = await callUnary(api, 'Ps', { app });
       if (ps.stale && ps.stale.stale_ms > 0) {
         // An old view says nothing about progress: wait for etcd, within the same timeout.
@@ -38,7 +54,7 @@ export async function waitForFormation(
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         continue;
       }
-      const counted = (type: string) => (types ? types.includes(type) : type !== 'run');
+      const counted = (type: string) => (types ? types.includes(type) : type !== 'run' && type !== RELEASE_PHASE_TYPE);
       const mine = ps.instances.filter((i) => counted(i.type || parseInstanceName(i.name)?.type || ''));
       const wanted = ps.formation.filter((f) => counted(f.type)).reduce((n, f) => n + f.count, 0);
       const up = mine.filter((i) => i.state === 'up' && (release === undefined || i.release === release)).length;
@@ -49,6 +65,7 @@ export async function waitForFormation(
       show(`${bar} ${up}/${wanted} ${on}${stopping ? `, ${stopping} stopping` : ''}${pending.length ? `, ${pending.length} pending` : ''}`);
       if (up === wanted && stopping === 0 && mine.length === wanted) break;
       failIfStuck(pending, mine);
+      if (release !== undefined) failIfRolloutFailed(mine, release);
       if (Date.now() - started > timeoutMs) {
         throw new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s with ${up} of ${wanted} instances up`);
       }
@@ -60,6 +77,12 @@ export async function waitForFormation(
   process.stderr.write(`All instances up in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
 }
 
+async function releasePhaseOf(api: ClusterApiClient, app: string, version: number): Promise<{ state: string; reason: string }> {
+  const { releases } = await callUnary(api, 'ListReleases', { app });
+  const release = releases.find((r) => r.version === version);
+  return { state: release?.phase ?? '', reason: release?.phase_reason ?? '' };
+}
+
 function failIfStuck(pending: InstanceInfo__Output[], all: InstanceInfo__Output[]): void {
   // `waiting for …` (the scheduler, agents reconnecting to a control plane that just started) passes.
   const unplaceable = pending.find((i) => i.reason && !i.reason.startsWith('waiting for '));
@@ -69,6 +92,19 @@ function failIfStuck(pending: InstanceInfo__Output[], all: InstanceInfo__Output[
   const looping = all.find((i) => i.state === 'crashed' && i.restarts >= CRASH_LOOP_RESTARTS);
   if (looping) {
     throw new UserError(`${looping.name} is crash-looping on ${looping.host}: ${looping.reason}; see \`cluster ps\``);
+  }
+}
+
+/**
+ * A new release fails its rollout when one of its instances crashes or fails its boot check
+ * (docs/boot-checks.md): the leader stops rolling that type, so waiting longer changes nothing.
+ */
+function failIfRolloutFailed(all: InstanceInfo__Output[], release: number): void {
+  const failed = all.find((i) => i.release === release && (i.state === 'crashed' || i.restarts > 0));
+  if (failed) {
+    throw new UserError(
+      `${failed.name} failed on v${release} (${failed.host}): ${failed.reason}; the rollout stopped there and instances not rolled yet keep their release (see \`cluster ps\`, \`cluster logs --ps ${failed.name}\`)`,
+    );
   }
 }
 

@@ -33,6 +33,7 @@ import { runRelay } from './run/run-relay';
 import { scheduleHandlers } from './api/schedules';
 import { JobStore } from './cron/job-store';
 import { CronLoop } from './cron/cron-loop';
+import { ReleasePhaseLoop } from './release-phase/release-phase-loop';
 import { tokenHandlers } from './api/tokens';
 import { setUpSecurity } from './security/security';
 import { agentsForThemselves, operatorsOnly } from './security/authz';
@@ -111,6 +112,7 @@ export class ControlPlane {
     private readonly election: LeaderElection,
     private readonly loop: SchedulerLoop,
     private readonly cron: CronLoop,
+    private readonly releasePhase: ReleasePhaseLoop,
     private readonly leases: LeaseKeeper,
     private readonly dialer: AgentDialer,
     private readonly health: EtcdHealth,
@@ -206,13 +208,16 @@ export class ControlPlane {
       lastEtcdOutageMs: () => health.lastOutageMs,
     });
     const cron = new CronLoop({ client, keys, view, store, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
+    const releasePhase = new ReleasePhaseLoop({ client, keys, view, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
     election.on('elected', () => {
       void loop.start().catch((err: unknown) => logger.error({ err }, 'scheduler failed to start'));
       cron.start();
+      releasePhase.start();
     });
     election.on('deposed', () => {
       void loop.stop();
       void cron.stop();
+      void releasePhase.stop();
     });
     election.start();
 
@@ -221,7 +226,7 @@ export class ControlPlane {
       if (advertised !== address) await writeLocalOperatorCredential(security, advertised, logger);
     }
     logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
-    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, leases, dialer, health, logger, ctx.slugs);
+    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, releasePhase, leases, dialer, health, logger, ctx.slugs);
   }
 
   get isLeader(): boolean {
@@ -240,6 +245,7 @@ export class ControlPlane {
         ['stop probing etcd', () => this.health.close()],
         ['stop scheduling', () => this.loop.stop()],
         ['stop scheduled jobs', () => this.cron.stop()],
+        ['stop release phases', () => this.releasePhase.stop()],
         ['step down', () => this.election.close()],
         ['leave the replica set', () => this.replicas.close()],
         // Before the server drains: transfers in flight are cancelled rather than waited for.

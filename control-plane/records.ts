@@ -3,8 +3,28 @@
 export interface AppRecord {
   name: string;
   createdAtMs: number;
-  /** Current release version; 0 before the first deploy. */
+  /** Newest release version; 0 before the first deploy. */
   release: number;
+  /**
+   * The release instances run: the newest whose release phase passed (or that has none).
+   * Absent in records written before release phases: `release`. docs/boot-checks.md#release-phase.
+   */
+  deployed?: number;
+}
+
+/** The release phase of a release whose Procfile has a `release:` command. */
+export interface ReleasePhaseRecord {
+  command: string;
+  timeoutMs: number;
+  /** pending: not claimed yet; running: claimed by a leader on `agentId` (maybe not started yet). */
+  state: 'pending' | 'running' | 'succeeded' | 'failed';
+  agentId?: string;
+  startedAtMs?: number;
+  finishedAtMs?: number;
+  /** Exit status (128 + signal when killed). */
+  status?: number;
+  /** Why it failed, in words ("exited with status 3", "timed out after 10 s"). */
+  reason?: string;
 }
 
 export interface ReleaseRecord {
@@ -14,6 +34,8 @@ export interface ReleaseRecord {
   slug: string;
   processTypes: Record<string, string>;
   env: Record<string, string>;
+  /** Its release command's run (written by the leader); absent: none, it rolls at once. */
+  phase?: ReleasePhaseRecord;
 }
 
 export interface FormationRecord {
@@ -21,6 +43,8 @@ export interface FormationRecord {
   restartTokens: Record<string, string>;
   /** SIGTERM → SIGKILL per process type, in ms; unset types use the agent's default. */
   graceMs?: Record<string, number>;
+  /** A port check's boot timeout per process type, in ms (docs/boot-checks.md); unset: web 60 s, others none. */
+  bootTimeoutMs?: Record<string, number>;
   /** Where each process type may run (labels an agent must carry, a datacenter); unset types run anywhere. */
   placement?: Record<string, PlacementRecord>;
 }

@@ -47,7 +47,8 @@ type RunCall = grpc.ServerDuplexStream<RunInput__Output, RunOutput>;
 
 function problemWith(start: RunStart__Output): string | undefined {
   if (appNameProblem(start.app)) return `invalid app \`${start.app}\``;
-  if (!/^run\.[1-9][0-9]*$/.test(start.instance)) return `invalid one-off instance name \`${start.instance}\``;
+  // run.N: `cluster run` and scheduled jobs; release.N: release vN's release command.
+  if (!/^(run|release)\.[1-9][0-9]*$/.test(start.instance)) return `invalid one-off instance name \`${start.instance}\``;
   if (!start.command.trim()) return 'no command to run';
   if (start.tty && start.detach) return 'a detached one-off process has no terminal';
   return undefined;
@@ -154,7 +155,7 @@ async function launch(
   const startedAtMs = Date.now();
   const log = (stream: 'stdout' | 'stderr' | 'system', line: string, cut = false) =>
     deps.logs.append(start.app, start.instance, stream, line, cut);
-  const what = start.job ? `scheduled job \`${start.job}\`` : 'one-off process';
+  const what = start.job ? `scheduled job \`${start.job}\`` : start.instance.startsWith('release.') ? `release command of v${start.release}` : 'one-off process';
   const status = (state: string, reason: string): InstanceStatus => ({
     app: start.app, instance: start.instance, state, pid, started_at_ms: startedAtMs, restarts: 0,
     reason, release: start.release, port, command: start.command,

@@ -3,6 +3,7 @@
  * backoff when it exits, stops it in stages. Restart timing is decided in restart-policy.ts.
  */
 import type { Logger } from '../../lib/log';
+import { describeBootTimeout, describeWait, watchBoot, type BootCheck, type BootWatch } from './boot-check';
 import { adoptInstanceProcess, spawnInstanceProcess, type OutputFifos, type ProcessExit, type RunningProcess } from './child-process';
 import {
   decideRestart,
@@ -16,8 +17,9 @@ import {
  * Life of an instance. Legal transitions (anything else is a bug and throws):
  *
  *   stopped  → starting            start()
- *   starting → up                  the process was spawned
- *   starting → crashed             the process could not be spawned
+ *   starting → up                  the process was spawned and passed its boot check (boot-check.ts)
+ *   starting → crashed             the process could not be spawned, exited during its boot check,
+ *                                  or failed it (stopped, counted as a crash)
  *   up       → crashed             the process exited without being asked to
  *   crashed  → starting            the restart delay is over
  *   starting | up | crashed → stopping   stop()
@@ -48,6 +50,8 @@ export interface InstanceConfig {
   graceMs: number;
   /** FIFOs for stdout and stderr, which let a later agent run take the process over (see child-process.ts). */
   output?: OutputFifos;
+  /** When a spawned process counts as up (boot-check.ts); none: at once. */
+  bootCheck?: BootCheck;
 }
 
 /** A process of an earlier agent run, and the instance's counters then. */
@@ -108,6 +112,11 @@ export class Instance {
   /** Bumped when a pending restart is cancelled: a paced restart that was already queued then does nothing. */
   private restartGeneration = 0;
   private stopping: Promise<void> | undefined;
+  private boot: BootWatch | undefined;
+  /** Set when the boot check failed and the process is being killed for it: the crash's reason. */
+  private bootFailure: string | undefined;
+  /** Why the process last crashed, kept in the reason while it restarts (until it is up again). */
+  private lastCrash: string | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -124,6 +133,7 @@ export class Instance {
     this.stopping = undefined;
     this.restarts = 0;
     this.crashes = 0;
+    this.lastCrash = undefined;
     this.spawnProcess();
   }
 
@@ -151,6 +161,7 @@ export class Instance {
    */
   detach(): void {
     this.cancelRestart();
+    this.cancelBoot();
     this.proc?.detach();
   }
 
@@ -164,6 +175,11 @@ export class Instance {
     this.config = { ...this.config, graceMs };
   }
 
+  /** Changes the boot check of the next spawn (no restart needed). */
+  setBootCheck(bootCheck: BootCheck): void {
+    this.config = { ...this.config, bootCheck };
+  }
+
   /** Stops the instance (SIGTERM, SIGKILL after the grace period); idempotent, resolves once the group is gone. */
   stop(reason: string): Promise<void> {
     if (this.stopping) return this.stopping;
@@ -171,6 +187,7 @@ export class Instance {
     this.system(`Stopping (${reason})`);
     this.transition('stopping', reason);
     this.cancelRestart();
+    this.cancelBoot();
     this.stopping = this.finishStop(reason);
     return this.stopping;
   }
@@ -212,7 +229,37 @@ export class Instance {
     if (proc.pid === 0) return; // spawning failed: the exit handler reports it
     this.log.info({ pid: proc.pid, restarts: this.restarts }, 'process started');
     this.callHook('onSpawn', () => this.hooks.onSpawn?.(proc.pid));
-    this.transition('up', 'process running');
+    const check = this.config.bootCheck;
+    if (!check) {
+      this.transition('up', 'process running');
+      return;
+    }
+    // Still `starting`: say what it waits for (ps shows the pid and this reason), and why it
+    // crashed last, which an immediate restart would otherwise hide at once.
+    this.reason = this.lastCrash ? `${describeWait(check)}; last crash: ${this.lastCrash}` : describeWait(check);
+    const snapshot = this.snapshot();
+    this.callHook('onChange', () => this.hooks.onChange(snapshot));
+    this.boot = watchBoot(check, {
+      onPass: () => {
+        this.boot = undefined;
+        if (this.proc !== proc || this.state !== 'starting') return;
+        if (check.kind === 'port') this.system(`Accepting connections on $PORT (${check.port})`);
+        this.lastCrash = undefined;
+        this.transition('up', 'process running');
+      },
+      onTimeout: () => {
+        this.boot = undefined;
+        if (this.proc !== proc || this.state !== 'starting' || check.kind !== 'port') return;
+        this.bootFailure = describeBootTimeout(check);
+        this.system(`Error R10 (Boot timeout): the process ${this.bootFailure.replace(/ \(R10.*$/, '')} of launch; stopping it (SIGKILL)`);
+        void proc.stop(0);
+      },
+    });
+  }
+
+  private cancelBoot(): void {
+    this.boot?.cancel();
+    this.boot = undefined;
   }
 
   private watch(proc: RunningProcess): void {
@@ -227,9 +274,13 @@ export class Instance {
   private onProcessExit(proc: RunningProcess, exit: ProcessExit): void {
     this.proc = undefined;
     this.pid = 0;
+    this.cancelBoot();
     if (proc.pid !== 0) this.callHook('onExit', () => this.hooks.onExit?.(proc.pid));
     const uptimeMs = Date.now() - proc.startedAtMs;
-    const what = exit.error ? `failed to start: ${exit.error.message}` : describeExit(exit.code, exit.signal);
+    const bootFailure = this.bootFailure;
+    this.bootFailure = undefined;
+    const exited = exit.error ? `failed to start: ${exit.error.message}` : describeExit(exit.code, exit.signal);
+    const what = bootFailure ?? (this.state === 'starting' && this.config.bootCheck ? `${exited} before it was up` : exited);
     this.system(`Process ${what}`);
 
     if (this.state === 'stopping') {
@@ -244,6 +295,7 @@ export class Instance {
       { pid: proc.pid, code: exit.code, signal: exit.signal, err: exit.error, uptimeMs, crashes: decision.crashes, delayMs: decision.delayMs },
       `process ${decision.reason}`,
     );
+    this.lastCrash = what;
     this.transition('crashed', what);
     if (decision.delayMs > 0) this.system(capitalize(describeRestartDelay(decision.delayMs)));
     // Even a zero delay goes through the event loop: a process that dies at once never recurses
@@ -269,7 +321,7 @@ export class Instance {
     this.restartImmediate = undefined;
     if (generation !== this.restartGeneration || this.state !== 'crashed') return; // stop() won the race
     this.restarts++;
-    this.transition('starting', 'restarting after a crash');
+    this.transition('starting', `restarting after a crash (${this.lastCrash ?? 'unknown'})`);
     this.spawnProcess();
   }
 

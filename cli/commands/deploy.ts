@@ -10,6 +10,15 @@ import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { describePack, packDirectory } from '../pack';
 import { waitForFormation } from '../wait-formation';
+import { DEFAULT_RELEASE_TIMEOUT_SECONDS, releaseTimeoutProblem } from '../../lib/release-phase';
+
+function parseReleaseTimeout(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const seconds = /^\d+$/.test(text) ? Number(text) : NaN;
+  const problem = seconds === 0 ? `--release-timeout 0: give whole seconds from 1` : releaseTimeoutProblem(seconds);
+  if (problem) throw new UserError(Number.isNaN(seconds) ? `--release-timeout ${text}: expected whole seconds, e.g. 300` : problem);
+  return seconds;
+}
 
 const CHUNK = 256 * 1024;
 
@@ -37,7 +46,7 @@ export async function deployDirectory(
   api: ClusterApiClient,
   app: string,
   dir: string,
-  opts: { env?: string; message?: string; quiet?: boolean } = {},
+  opts: { env?: string; message?: string; quiet?: boolean; releaseTimeout?: number } = {},
 ): Promise<ReleaseInfo__Output> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir} is not a directory`);
   const definition = readDefinition(dir, opts.env);
@@ -47,7 +56,14 @@ export async function deployDirectory(
     if (!opts.quiet) process.stderr.write(`${describePack(slug)}\nUploading ${path.resolve(dir)} to ${app}…\n`);
     return await upload(
       api,
-      { app, procfile: definition.procfileText, procfile_name: definition.name, description: opts.message ?? '', size: String(slug.size) },
+      {
+        app,
+        procfile: definition.procfileText,
+        procfile_name: definition.name,
+        description: opts.message ?? '',
+        size: String(slug.size),
+        release_timeout_s: opts.releaseTimeout ?? 0,
+      },
       slug.file,
     );
   } finally {
@@ -60,11 +76,13 @@ export function registerDeploy(program: Command): void {
     .description('upload DIR (default .) as a new release; its Procfile declares the process types')
     .option('--env <name>', 'use Procfile.<name> (or Procfile_<name>) instead of Procfile (or docker-compose.yml)')
     .option('-m, --message <text>', 'release description')
-    .option('--wait', 'follow the rollout until every instance runs the new release')
-    .action(async (dir: string | undefined, opts: { app?: string; env?: string; message?: string; wait?: boolean }, cmd: Command) =>
+    .option('--wait', 'follow the release command and the rollout until every instance runs the new release; exit 1 if either fails')
+    .option('--release-timeout <seconds>', `how long the Procfile's \`release:\` command may run (default ${DEFAULT_RELEASE_TIMEOUT_SECONDS})`)
+    .action(async (dir: string | undefined, opts: { app?: string; env?: string; message?: string; wait?: boolean; releaseTimeout?: string }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
-        const release = await deployDirectory(api, app, dir ?? '.', opts);
+        const releaseTimeout = parseReleaseTimeout(opts.releaseTimeout);
+        const release = await deployDirectory(api, app, dir ?? '.', { ...opts, releaseTimeout });
         const types = release.process_types.map((t) => t.name).join(', ');
         console.log(`Released v${release.version} of ${app} (${release.slug.slice(0, 12)}): ${types}`);
         if (opts.wait) await waitForFormation(api, app, undefined, 600_000, release.version);

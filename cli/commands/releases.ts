@@ -22,6 +22,9 @@ export function registerReleases(program: Command): void {
               description: r.description,
               createdAt: new Date(r.created_at_ms).toISOString(),
               slug: r.slug,
+              phase: r.phase || null,
+              phaseReason: r.phase_reason || null,
+              deployed: r.deployed,
             })),
           });
         }
@@ -29,8 +32,14 @@ export function registerReleases(program: Command): void {
         const now = Date.now();
         console.log(
           renderTable(
-            ['version', 'description', 'created', 'slug'],
-            releases.map((r) => [`v${r.version}`, r.description, `${formatDuration(now - r.created_at_ms)} ago`, r.slug.slice(0, 12)]),
+            ['version', 'description', 'created', 'slug', 'release phase'],
+            releases.map((r) => [
+              `v${r.version}${r.deployed ? ' (running)' : ''}`,
+              r.description,
+              `${formatDuration(now - r.created_at_ms)} ago`,
+              r.slug.slice(0, 12),
+              r.phase === 'failed' ? `failed: ${r.phase_reason}` : r.phase || '-',
+            ]),
           ),
         );
       }),

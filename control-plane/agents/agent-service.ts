@@ -32,6 +32,7 @@ function toWire(a: Assignment): WireAssignment {
     slug: a.slug,
     restart_token: a.restartToken,
     grace_ms: a.graceMs,
+    boot_timeout_ms: a.bootTimeoutMs ?? 0,
   };
 }
 

@@ -4,15 +4,19 @@ import type { ReleaseInfo } from '../../proto/gen/cluster/api/ReleaseInfo';
 import type { ReleaseRecord } from '../records';
 import type { ApiContext } from './context';
 import { staleOf, unary } from './status';
+import { deployedOf } from '../state/app-store';
 import { stopRunsOfDestroyedApp } from './schedules';
 
-export function toReleaseInfo(r: ReleaseRecord): ReleaseInfo {
+export function toReleaseInfo(r: ReleaseRecord, deployed?: number): ReleaseInfo {
   return {
     version: r.version,
     description: r.description,
     created_at_ms: r.createdAtMs,
     slug: r.slug,
     process_types: Object.entries(r.processTypes).map(([name, command]) => ({ name, command })),
+    phase: r.phase?.state ?? '',
+    phase_reason: r.phase?.reason ?? '',
+    deployed: deployed === r.version,
   };
 }
 
@@ -49,8 +53,10 @@ export function appHandlers(
       await stopRunsOfDestroyedApp(ctx, req.name, jobs.flatMap((j) => j.state.active));
       return {};
     }),
-    ListReleases: unary(ctx.logger, async (req) => ({
-      releases: (await ctx.store.listReleases(req.app)).map(toReleaseInfo),
-    })),
+    ListReleases: unary(ctx.logger, async (req) => {
+      const releases = await ctx.store.listReleases(req.app);
+      const deployed = deployedOf(await ctx.store.getApp(req.app));
+      return { releases: releases.map((r) => toReleaseInfo(r, deployed)) };
+    }),
   };
 }

@@ -10,6 +10,14 @@ import type { SlugUpload } from '../slugs/slug-store';
 import type { ApiContext } from './context';
 import { toReleaseInfo } from './apps';
 import { toServiceError } from './status';
+import { DEFAULT_RELEASE_TIMEOUT_SECONDS, releaseTimeoutProblem } from '../../lib/release-phase';
+
+/** `deploy --release-timeout` in ms (0: the default); refused when out of range. */
+function releaseTimeoutMs(seconds: number): number {
+  const problem = releaseTimeoutProblem(seconds);
+  if (problem) throw new InvalidArgumentError(problem);
+  return (seconds || DEFAULT_RELEASE_TIMEOUT_SECONDS) * 1000;
+}
 
 export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
   return (call, callback) => {
@@ -33,7 +41,8 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
         if (chunk.meta) {
           if (meta) throw new InvalidArgumentError('deploy sent its metadata twice');
           meta = chunk.meta;
-          parseProcfile(meta.procfile); // fail before receiving the slug
+  parseProcfile(meta.procfile); // fail before receiving the slug
+          releaseTimeoutMs(meta.release_timeout_s);
           await ctx.store.getApp(meta.app); // the app must exist
           upload = ctx.slugs.store.upload();
           return;
@@ -56,6 +65,7 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
           slug: digest,
           processTypes,
           description: meta.description || `Deploy ${digest.slice(0, 7)}`,
+          releasePhase: { timeoutMs: releaseTimeoutMs(meta.release_timeout_s) },
         });
         ctx.logger.info({ app: meta.app, release: release.version, slug: digest }, 'release created');
         callback(null, toReleaseInfo(release));

@@ -8,6 +8,7 @@ import type { AgentDialer } from '../agents/agent-dialer';
 import type { AgentRecord } from '../records';
 import type { ReleaseRecord } from '../records';
 import type { RunExit__Output } from '../../proto/gen/cluster/run/RunExit';
+import type { RunStart } from '../../proto/gen/cluster/run/RunStart';
 import type { RunOutput__Output } from '../../proto/gen/cluster/run/RunOutput';
 import { callUnary } from '../../lib/grpc-call';
 import type { JobRecord, RunRecord } from './records';
@@ -28,6 +29,21 @@ function jobEnv(job: JobRecord, run: RunRecord): Record<string, string> {
 
 /** Starts `run` of `job` on `agent`, detached, with `release`'s code and config. */
 export function startRun(dialer: AgentDialer, agent: AgentRecord, job: JobRecord, run: RunRecord, release: ReleaseRecord): Promise<StartResult> {
+  return startOneOff(dialer, agent, {
+    app: job.app,
+    command: job.command,
+    detach: true,
+    instance: run.instance,
+    release: release.version,
+    slug: release.slug,
+    env: { ...release.env, ...jobEnv(job, run) },
+    timeout_ms: job.timeoutMs,
+    job: job.name,
+  });
+}
+
+/** Starts a detached one-off on `agent` (a scheduled run, a release command). */
+export function startOneOff(dialer: AgentDialer, agent: AgentRecord, start: RunStart): Promise<StartResult> {
   return new Promise((resolve) => {
     const stream = dialer.runClient(agent).Run({ deadline: Date.now() + START_TIMEOUT_MS });
     let settled = false;
@@ -46,19 +62,7 @@ export function startRun(dialer: AgentDialer, agent: AgentRecord, job: JobRecord
     });
     // Detached: the agent ends the stream once the process runs.
     stream.on('end', () => settle({ kind: 'failed', reason: `${agent.id} ended the call without starting it` }));
-    stream.write({
-      start: {
-        app: job.app,
-        command: job.command,
-        detach: true,
-        instance: run.instance,
-        release: release.version,
-        slug: release.slug,
-        env: { ...release.env, ...jobEnv(job, run) },
-        timeout_ms: job.timeoutMs,
-        job: job.name,
-      },
-    });
+    stream.write({ start });
   });
 }
 

@@ -3,12 +3,13 @@
  * changes what instances run, only a bounded number of a process type may be restarting
  * at once — 1 for `web`, a quarter (at least 1) for other types. An instance counts as
  * restarting from the moment its assignment changes until its agent reports it `up` on
- * what it was assigned. Instances that are not up anyway (crashed, starting) restart
- * without waiting their turn: holding them back protects nothing, and a release that
- * fixes a crash loop should reach them first.
- *
- * Limit: `up` means the process was spawned; a release that crashes a second after
- * starting still rolls on (health checks would be the fix).
+ * what it was assigned, and `up` means it passed its boot check (web: accepts connections
+ * on $PORT; others: ran 2 s; docs/boot-checks.md). An instance that crashes or fails its
+ * check on what it was assigned stays restarting, so the rollout of its type stops there
+ * and the instances not rolled yet keep serving the old release.
+ * Instances that are not up anyway (crashed, starting) restart without waiting their turn:
+ * holding them back protects nothing, and a release that fixes a crash loop should reach
+ * them first.
  */
 import { parseInstanceName } from '../../lib/names';
 import type { Assignment, Plan } from '../scheduler/types';
@@ -42,13 +43,16 @@ export function limitRollout(
   const existing = new Map(current.map((a) => [keyOf(a), a]));
   const removed = new Set(plan.remove.map(keyOf));
 
-  // Instances already restarting: assigned something their agent does not report up yet.
+  // Instances already restarting: assigned something their agent does not report up yet
+  // (starting, or crashed or failing its boot check on what it runs and not replaced by this plan).
+  const reput = new Set(plan.put.map(keyOf));
   const restarting = new Map<string, number>();
   for (const a of current) {
     if (removed.has(keyOf(a))) continue;
     const s = status(a);
     const applied = s !== undefined && s.release === a.release && s.restartToken === a.restartToken;
-    if (s !== undefined && (!applied || s.state === 'starting')) {
+    const failing = s !== undefined && s.state !== 'up' && !reput.has(keyOf(a));
+    if (s !== undefined && (!applied || s.state === 'starting' || failing)) {
       const group = `${a.app}/${a.type}`;
       restarting.set(group, (restarting.get(group) ?? 0) + 1);
     }

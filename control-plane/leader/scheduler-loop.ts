@@ -227,6 +227,7 @@ export class SchedulerLoop {
         formation: formation.counts,
         restartTokens: formation.restartTokens,
         graceMs: formation.graceMs,
+        bootTimeoutMs: formation.bootTimeoutMs,
         placement: formation.placement,
       });
     }

@@ -12,6 +12,8 @@ export interface DesiredGroup {
   slug: string;
   command: string;
   graceMs: number;
+  /** A port check's boot timeout (ms); 0: the default (docs/boot-checks.md). */
+  bootTimeoutMs: number;
   /** Where the type may run; undefined: anywhere. */
   placement: PlacementRule | undefined;
   /** The escaped `*` and type tokens, each followed by `/`; the instance's own token completes it. */
@@ -104,6 +106,7 @@ export function desiredState(apps: AppView[]): DesiredState {
         slug: release.slug,
         command,
         graceMs: own(app.graceMs, type) ?? own(app.graceMs, '*') ?? DEFAULT_GRACE_MS,
+        bootTimeoutMs: own(app.bootTimeoutMs, type) ?? 0,
         placement: app.placement === undefined ? undefined : restrictive(own(app.placement, type)),
         tokenPrefix: restartTokenPrefix(app.restartTokens, type),
         restartTokens: app.restartTokens,

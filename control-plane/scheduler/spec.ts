@@ -14,6 +14,7 @@ export function assignmentFor(group: DesiredGroup, n: number, agentId: string): 
     slug: group.slug,
     restartToken: groupRestartToken(group, instance),
     graceMs: group.graceMs,
+    ...(group.bootTimeoutMs > 0 ? { bootTimeoutMs: group.bootTimeoutMs } : {}),
   };
 }
 
@@ -27,6 +28,7 @@ export function specMatches(spec: InstanceSpec, group: DesiredGroup): boolean {
     spec.release === group.release &&
     spec.slug === group.slug &&
     spec.graceMs === group.graceMs &&
+    (spec.bootTimeoutMs ?? 0) === group.bootTimeoutMs &&
     spec.restartToken === groupRestartToken(group, spec.instance)
   );
 }

@@ -34,6 +34,8 @@ export interface InstanceSpec {
   slug: string;
   restartToken: string;
   graceMs: number;
+  /** A port check's boot timeout; 0 or absent: web 60 s, others no port check (docs/boot-checks.md). */
+  bootTimeoutMs?: number;
 }
 
 /** An instance placed on an agent (the value under `assignments/<agentId>/<app>/<instance>`). */
@@ -58,6 +60,8 @@ export interface AppView {
   restartTokens: Record<string, string>;
   /** Grace period per type; `*` for the app default. Missing: DEFAULT_GRACE_MS (the agent decides). */
   graceMs?: Record<string, number>;
+  /** Boot timeout per type (ms); unset types use the default (docs/boot-checks.md). */
+  bootTimeoutMs?: Record<string, number>;
   /**
    * Where each process type may run: a type with a rule goes only to agents that carry every
    * one of its labels (same value) and, when given, are in its datacenter. Types without a

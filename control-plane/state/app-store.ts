@@ -9,6 +9,8 @@ import { commitIf, exists, unchangedSince, type WriteOp } from '../etcd/batch';
 import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
 import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type PlacementRecord, type ReleaseRecord } from '../records';
 import { releaseSizeProblem } from '../../lib/limits';
+import { bootTimeoutProblem } from '../../lib/boot-timeout';
+import { DEFAULT_RELEASE_TIMEOUT_SECONDS, RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 import { appNameProblem, configKeyProblem, datacenterProblem, labelProblem, parseInstanceName } from '../../lib/names';
 
 const RETRIES = 20;
@@ -26,6 +28,8 @@ export interface NewRelease {
   description: string;
   /** Config for the release; the previous release's config when absent. */
   env?: Record<string, string>;
+  /** Run its `release:` command before it rolls (not for rollbacks, as on Heroku), with this timeout. */
+  releasePhase?: { timeoutMs: number };
 }
 
 /** Builds the next release from the current one (undefined before the first release). */
@@ -72,6 +76,7 @@ export class AppStore {
       const app = await this.requireApp(name);
       const previous = app.value.release > 0 ? await this.getRelease(name, app.value.release) : undefined;
       const next = typeof input === 'function' ? await input(previous) : input;
+      const command = next.releasePhase ? own(next.processTypes, RELEASE_PHASE_TYPE) : undefined;
       const release: ReleaseRecord = {
         version: app.value.release + 1,
         description: next.description,
@@ -79,13 +84,15 @@ export class AppStore {
         slug: next.slug,
         processTypes: next.processTypes,
         env: next.env ?? previous?.env ?? {},
+        ...(command !== undefined && next.releasePhase ? { phase: { command, timeoutMs: next.releasePhase.timeoutMs, state: 'pending' as const } } : {}),
       };
       // The authority on sizes: a release that passes can be stored, sent and started (lib/limits.ts).
       const tooLarge = releaseSizeProblem(release.processTypes, release.env);
       if (tooLarge) throw new InvalidArgumentError(tooLarge);
       const ok = await commitIf(this.client, [unchangedSince(this.keys.app(name), app.modRevision)], [
         { put: this.keys.release(name, release.version), value: encode(release) },
-        { put: this.keys.app(name), value: encode({ ...app.value, release: release.version }) },
+        // With a release phase the instances stay on what they run until it passes (the leader moves `deployed`).
+        { put: this.keys.app(name), value: encode({ ...app.value, release: release.version, deployed: release.phase ? deployedOf(app.value) : release.version }) },
       ]);
       if (ok) return release;
     }
@@ -122,6 +129,7 @@ export class AppStore {
         processTypes: previous?.processTypes ?? {},
         env,
         description: parts.join('; '),
+        releasePhase: { timeoutMs: DEFAULT_RELEASE_TIMEOUT_SECONDS * 1000 },
       };
     });
   }
@@ -167,6 +175,9 @@ export class AppStore {
         throw new FailedPreconditionError(`app \`${name}\` has no code yet: deploy it first (cluster deploy -a ${name})`);
       }
       for (const { type } of changes) {
+        if (type === RELEASE_PHASE_TYPE) {
+          throw new InvalidArgumentError(`\`${RELEASE_PHASE_TYPE}\` is the release phase command: it runs once per release, before the rollout, and cannot be scaled`);
+        }
         if (!(type in release.processTypes)) {
           const known = Object.keys(release.processTypes).join(', ');
           throw new InvalidArgumentError(`process type \`${type}\` is not in release v${release.version} of \`${name}\` (it has: ${known})`);
@@ -201,6 +212,33 @@ export class AppStore {
       return { ...formation, graceMs };
     });
     return next.graceMs ?? {};
+  }
+
+  /**
+   * Sets the boot timeout of process types (seconds; 0 removes a non-web type's port check and
+   * returns web to the default). Returns every type's setting. docs/boot-checks.md.
+   */
+  async setBootTimeout(name: string, changes: Array<{ type: string; seconds: number }>): Promise<Record<string, number>> {
+    if (changes.length === 0) throw new InvalidArgumentError('nothing to set: give TYPE=SECONDS');
+    for (const { type, seconds } of changes) {
+      const problem = bootTimeoutProblem(type, seconds);
+      if (problem) throw new InvalidArgumentError(problem);
+    }
+    const next = await this.updateFormation(name, async (formation, app) => {
+      const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
+      for (const { type } of changes) {
+        if (!release || !Object.hasOwn(release.processTypes, type) || type === RELEASE_PHASE_TYPE) {
+          throw new InvalidArgumentError(`process type \`${type}\` is not in the current release of \`${name}\``);
+        }
+      }
+      const bootTimeoutMs = { ...formation.bootTimeoutMs };
+      for (const { type, seconds } of changes) {
+        if (seconds === 0) delete bootTimeoutMs[type];
+        else bootTimeoutMs[type] = seconds * 1000;
+      }
+      return { ...formation, bootTimeoutMs };
+    });
+    return next.bootTimeoutMs ?? {};
   }
 
   /**
@@ -270,6 +308,12 @@ export class AppStore {
     });
   }
 
+  /** The release phase of release `version`, and the record's revision (for a compare). */
+  async readReleaseForPhase(name: string, version: number): Promise<{ release: ReleaseRecord | undefined; modRevision: string }> {
+    const { value, modRevision } = await this.read<ReleaseRecord>(this.keys.release(name, version));
+    return { release: value, modRevision };
+  }
+
   private async updateFormation(
     name: string,
     change: (formation: FormationRecord, app: AppRecord) => Promise<FormationRecord>,
@@ -303,4 +347,13 @@ export class AppStore {
     const kv = res.kvs[0];
     return { value: kv ? decode<T>(kv.value) : undefined, modRevision: kv ? kv.mod_revision : '0' };
   }
+}
+
+/** The release an app's instances run (docs/boot-checks.md#release-phase). */
+export function deployedOf(app: AppRecord): number {
+  return app.deployed ?? app.release;
+}
+
+function own(record: Record<string, string>, key: string): string | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }

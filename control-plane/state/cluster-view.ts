@@ -54,6 +54,7 @@ export class ClusterView {
       counts: record?.counts ?? {},
       restartTokens: record?.restartTokens ?? {},
       graceMs: record?.graceMs ?? {},
+      bootTimeoutMs: record?.bootTimeoutMs ?? {},
       placement: record?.placement ?? {},
     };
   }
@@ -103,7 +104,8 @@ export class ClusterView {
    * The cache key carries the app's creation time: a destroyed and re-created app
    * reuses version numbers.
    */
-  async release(app: AppRecord, version = app.release): Promise<ReleaseRecord | undefined> {
+  /** A release of `app`; by default the one its instances run (`deployed`, docs/boot-checks.md#release-phase). */
+  async release(app: AppRecord, version = app.deployed ?? app.release): Promise<ReleaseRecord | undefined> {
     if (version <= 0) return undefined;
     const key = this.keys.release(app.name, version);
     const cacheKey = `${key}@${app.createdAtMs}`;

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestCluster, type PsInstance } from '../helpers/test-cluster';
 import { waitFor } from '../helpers/wait-for';
+import { listening } from '../helpers/processes';
 
 // Each instance writes its environment to a file named after it, then idles; it takes
 // 0.4 s to stop, so a rolling restart can be watched from outside.
@@ -30,7 +31,7 @@ describe('config and releases', { timeout: 240_000 }, () => {
   };
   const deploy = async (version: string) => {
     const dir = cluster.appDir(`greeter-${version}`, {
-      Procfile: `web: sh dump.sh ${out}\nworker: sh dump.sh ${out}\n`,
+      Procfile: `web: ${listening(`sh dump.sh ${out}`)}\nworker: sh dump.sh ${out}\n`,
       'dump.sh': DUMP(version),
     });
     await cluster.ok(['deploy', dir, '-a', 'greeter']);

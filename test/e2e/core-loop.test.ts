@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestCluster, pidsMatching, type PsInstance } from '../helpers/test-cluster';
-import { isGone } from '../helpers/processes';
+import { isGone, listening } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
 const LOOP = `trap 'exit 0' TERM
@@ -44,7 +44,7 @@ describe('core control loop', { timeout: 240_000 }, () => {
     markerDir = path.join(cluster.dir, 'markers');
     fs.mkdirSync(markerDir);
     const dir = cluster.appDir('shop', {
-      Procfile: `web: sh loop.sh\nworker: sh loop.sh\nstubborn: sh stubborn.sh ${markerDir}\n`,
+      Procfile: `web: ${listening('sh loop.sh')}\nworker: sh loop.sh\nstubborn: sh stubborn.sh ${markerDir}\n`,
       'loop.sh': LOOP,
       'stubborn.sh': STUBBORN,
     });

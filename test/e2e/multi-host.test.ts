@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { CLI, pidsMatching, type CliResult, type PsInstance } from '../helpers/test-cluster';
 import { netnsUnavailable, TestNetwork } from '../helpers/netns';
 import { waitFor } from '../helpers/wait-for';
+import { listening } from '../helpers/processes';
 
 const skip = netnsUnavailable();
 const AGENT_TTL_S = 2;
@@ -151,7 +152,7 @@ describe('several hosts (network namespaces, mutual TLS)', { skip, timeout: 300_
   it('spreads worker=9 3/3/3 over both datacenters and keeps web on role=web hosts', async () => {
     appMarker = path.join(dir, 'app-marker');
     fs.mkdirSync(path.join(dir, 'app'), { recursive: true });
-    fs.writeFileSync(path.join(dir, 'app', 'Procfile'), `web: sh loop.sh ${appMarker}\nworker: sh loop.sh ${appMarker}\n`);
+    fs.writeFileSync(path.join(dir, 'app', 'Procfile'), `web: ${listening(`sh loop.sh ${appMarker}`)}\nworker: sh loop.sh ${appMarker}\n`);
     fs.writeFileSync(path.join(dir, 'app', 'loop.sh'), LOOP);
     await ok(['apps:create', 'shop']);
     await ok(['deploy', path.join(dir, 'app'), '-a', 'shop']);

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestCluster, type PsInstance } from '../helpers/test-cluster';
 import { waitFor } from '../helpers/wait-for';
+import { listening } from '../helpers/processes';
 
 // Each instance logs when it gets SIGTERM (bash's clock: no fork between the signal and the
 // reading), so the order of a move can be checked from outside: the new copy must have been
@@ -108,7 +109,7 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     fs.mkdirSync(markers);
     events = path.join(markers, 'events');
     const dir = cluster.appDir('shop', {
-      Procfile: `web: bash loop.sh ${markers}\nworker: bash loop.sh ${markers}\nclock: bash loop.sh ${markers}\n`,
+      Procfile: `web: ${listening(`bash loop.sh ${markers}`)}\nworker: bash loop.sh ${markers}\nclock: bash loop.sh ${markers}\n`,
       'loop.sh': LOOP,
     });
     await cluster.deployApp('shop', dir);

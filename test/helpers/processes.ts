@@ -66,3 +66,12 @@ export function countInstanceProcesses(app: string): number {
   for (const pids of instanceProcesses(app).values()) n += pids.length;
   return n;
 }
+
+/**
+ * `command` run next to a listener on $PORT, for a test web whose script does not serve: a web is
+ * `up` only once it accepts connections there (docs/boot-checks.md). The listener is in the
+ * instance's process group, so it stops with it.
+ */
+export function listening(command: string): string {
+  return `node ${fixture('listen.js')} & ${command}`;
+}

@@ -12,7 +12,7 @@ import { PortAllocator } from '../../agent/supervisor/ports';
 import type { ReleaseCache } from '../../agent/releases/release-cache';
 import type { Assignment__Output as Assignment } from '../../proto/gen/cluster/agent/Assignment';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
-import { isGone } from '../helpers/processes';
+import { fixture, isGone } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('disconnect-test', 'silent');
@@ -66,6 +66,8 @@ describe('disconnected grace: when the agent gives up on its instances', () => {
 });
 
 const LOOP = 'trap "exit 0" TERM; while true; do sleep 1 & wait $!; done';
+// web is up once it accepts connections on $PORT (docs/boot-checks.md).
+const WEB = `exec node ${fixture('listen.js')}`;
 
 describe('reconciler: suspended until the next snapshot', () => {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'suspend-test-'));
@@ -78,7 +80,7 @@ describe('reconciler: suspended until the next snapshot', () => {
     releases: {
       ensure: async () => cwd,
       configs: {
-        get: async () => ({ slug: 'a'.repeat(64), processTypes: { web: LOOP, worker: LOOP }, env: {} }),
+        get: async () => ({ slug: 'a'.repeat(64), processTypes: { web: WEB, worker: LOOP }, env: {} }),
         retain: () => undefined,
       },
     } as unknown as ReleaseCache,
@@ -98,7 +100,7 @@ describe('reconciler: suspended until the next snapshot', () => {
 
   const spec = (instance: string): Assignment => ({
     app: 'shop', instance, type: instance.split('.')[0]!, release: 1, slug: 'a'.repeat(64),
-    restart_token: '', grace_ms: 0,
+    restart_token: '', grace_ms: 0, boot_timeout_ms: 0,
   });
   const pids = () => {
     const latest = new Map<string, InstanceStatus>();

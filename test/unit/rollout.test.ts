@@ -52,4 +52,15 @@ describe('rolling restarts', () => {
     assert.deepEqual(plan.put.map((a) => a.instance).sort(), ['worker.1', 'worker.3', 'worker.4', 'worker.5']);
     assert.equal(plan.remove.length, 1);
   });
+
+  it('stops a rollout at an instance that crashed (or failed its boot check) on the new release', () => {
+    const current = [...workers(1, 2), ...workers(4, 1).slice(1)];
+    const statuses: Record<string, ObservedStatus> = Object.fromEntries(current.map((a) => [a.instance, up(1)]));
+    statuses['worker.1'] = { state: 'crashed', release: 2, restartToken: '' }; // rolled, then failed
+    const { plan, deferred } = run(current, workers(4, 2).slice(1), statuses, 4);
+    assert.deepEqual(plan.put, [], 'the old instances keep serving');
+    assert.equal(deferred, 3);
+    statuses['worker.1'] = up(2); // passed after all
+    assert.deepEqual(run(current, workers(4, 2).slice(1), statuses, 4).plan.put.map((a) => a.instance), ['worker.2']);
+  });
 });

@@ -1,0 +1,32 @@
+/** cluster ps:boot-timeout TYPE=SECONDS …: how long an instance may take to accept connections on $PORT. */
+import type { Command } from 'commander';
+import { bootTimeoutProblem, DEFAULT_BOOT_TIMEOUT_SECONDS } from '../../lib/boot-timeout';
+import { callUnary } from '../../lib/grpc-call';
+import { resolveApp } from '../client';
+import { appOption, withApi } from '../command-kit';
+import { UserError } from '../errors';
+
+function parseSetting(arg: string): { type: string; seconds: number } {
+  const m = /^([A-Za-z0-9_-]+)=(\d+)s?$/.exec(arg);
+  if (!m) throw new UserError(`${arg}: expected TYPE=SECONDS (whole seconds), e.g. web=120`);
+  const setting = { type: m[1]!, seconds: Number(m[2]) };
+  const problem = bootTimeoutProblem(setting.type, setting.seconds);
+  if (problem) throw new UserError(problem);
+  return setting;
+}
+
+export function registerBootTimeout(program: Command): void {
+  appOption(program.command('ps:boot-timeout <settings...>'))
+    .description(
+      `how long instances of a type may take to accept connections on $PORT before they count as crashed (TYPE=SECONDS; web: ${DEFAULT_BOOT_TIMEOUT_SECONDS} s by default; another type gets a port check with it, 0 removes it)`,
+    )
+    .action(async (args: string[], opts: { app?: string }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const app = resolveApp(opts.app);
+        const settings = args.map(parseSetting);
+        const reply = await callUnary(api, 'SetBootTimeout', { app, settings });
+        const all = reply.settings.map((s) => `${s.type}=${s.seconds}s`).join(' ') || `web=${DEFAULT_BOOT_TIMEOUT_SECONDS}s (default)`;
+        console.log(`Boot timeouts of ${app}: ${all}. They apply from the next start.`);
+      }),
+    );
+}

@@ -1,0 +1,225 @@
+/**
+ * The leader's release phase (docs/boot-checks.md#release-phase). For each app whose newest
+ * release has a pending or running release command:
+ *  1. claim it: one transaction, fenced by leadership and checked against the release record's
+ *     revision, marks it `running` on a chosen agent — before anything starts;
+ *  2. start it there as the detached one-off `release.N` (the agent starts a name once: a later
+ *     leader sending the same start gets ALREADY_EXISTS and follows the run instead);
+ *  3. follow it to its exit and record the outcome; on success move the app's `deployed` release
+ *     in the same transaction, which is what lets the scheduler roll it.
+ * It reuses the scheduled jobs' launcher (cron/run-launcher.ts).
+ */
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from '../../lib/log';
+import { releaseRunName } from '../../lib/release-phase';
+import type { RunExit__Output } from '../../proto/gen/cluster/run/RunExit';
+import type { AgentDialer } from '../agents/agent-dialer';
+import { startOneOff, watchRun, type RunWatch } from '../cron/run-launcher';
+import { commitIf, unchangedSince } from '../etcd/batch';
+import type { Keys } from '../keys';
+import type { LeaderElection } from '../leader/election';
+import { decode, encode, type AppRecord, type ReleasePhaseRecord, type ReleaseRecord } from '../records';
+import { pickAgent } from '../run/one-off';
+import { deployedOf } from '../state/app-store';
+import type { ClusterView } from '../state/cluster-view';
+
+/** The longest pause between passes (an agent that became ready, a retry). */
+const PASS_INTERVAL_MS = 1_000;
+/** A watch whose call broke is made again after this long. */
+const REWATCH_AFTER_MS = 2_000;
+
+export interface ReleasePhaseDeps {
+  client: Etcd3;
+  keys: Keys;
+  view: ClusterView;
+  election: LeaderElection;
+  dialer: AgentDialer;
+  logger: Logger;
+  /** How long the run's agent may stay unregistered before the run counts as lost. */
+  agentDownGraceMs: number;
+}
+
+interface Followed {
+  busy: boolean;
+  watch?: RunWatch;
+  retryAt: number;
+  agentMissingSince?: number;
+}
+
+export class ReleasePhaseLoop {
+  private active = false;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private readonly followed = new Map<string, Followed>();
+  private readonly onApps = () => this.poke();
+
+  constructor(private readonly deps: ReleasePhaseDeps) {}
+
+  start(): void {
+    if (this.active) return;
+    this.active = true;
+    this.deps.view.apps.on('change', this.onApps);
+    this.poke();
+  }
+
+  /** Stops (deposed or closing). Runs go on; the next leader follows them. */
+  async stop(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    this.deps.view.apps.off('change', this.onApps);
+    clearTimeout(this.timer);
+    await this.running;
+    for (const f of this.followed.values()) f.watch?.cancel();
+    this.followed.clear();
+  }
+
+  private poke(delayMs = 0): void {
+    if (!this.active) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.pass()
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'release phase pass failed; retrying'))
+        .finally(() => {
+          this.running = undefined;
+          const again = this.again;
+          this.again = false;
+          this.poke(again ? 0 : PASS_INTERVAL_MS);
+        });
+    }, delayMs);
+  }
+
+  private async pass(): Promise<void> {
+    for (const app of this.deps.view.appList()) {
+      if (!this.active) return;
+      if (app.release > deployedOf(app)) await this.advance(app);
+    }
+  }
+
+  /** One step for the app's newest release: claim its release command, or follow it. */
+  private async advance(app: AppRecord): Promise<void> {
+    const { release, modRevision } = await this.readRelease(app.name, app.release);
+    const phase = release?.phase;
+    if (!release || !phase) return;
+    if (phase.state === 'pending') {
+      let agentId: string;
+      try {
+        agentId = pickAgent(this.deps.view).id;
+      } catch {
+        return; // no ready agent yet: the next pass tries again
+      }
+      const claimed: ReleasePhaseRecord = { ...phase, state: 'running', agentId, startedAtMs: Date.now() };
+      const ok = await commitIf(this.deps.client, [this.deps.election.fence(), unchangedSince(this.deps.keys.release(app.name, release.version), modRevision)], [
+        { put: this.deps.keys.release(app.name, release.version), value: encode({ ...release, phase: claimed }) },
+      ]);
+      if (!ok) return;
+      this.deps.logger.info({ app: app.name, release: release.version, agent: agentId }, 'release phase claimed');
+      this.follow(app.name, { ...release, phase: claimed });
+    } else if (phase.state === 'running') {
+      this.follow(app.name, release);
+    }
+  }
+
+  /** Starts the claimed release command (again: the agent refuses a second start) and follows it. */
+  private follow(app: string, release: ReleaseRecord): void {
+    const phase = release.phase!;
+    const instance = releaseRunName(release.version);
+    const key = `${app}/${instance}`;
+    let f = this.followed.get(key);
+    if (!f) this.followed.set(key, (f = { busy: false, retryAt: 0 }));
+    if (f.busy || f.watch || Date.now() < f.retryAt) return;
+    const agent = this.deps.view.agentList().find((a) => a.id === phase.agentId);
+    if (!agent) {
+      f.agentMissingSince ??= Date.now();
+      if (Date.now() - f.agentMissingSince > this.deps.agentDownGraceMs) {
+        void this.finish(app, release.version, { ok: false, reason: `its agent ${phase.agentId} went away` });
+      }
+      return;
+    }
+    f.agentMissingSince = undefined;
+    f.busy = true;
+    const followed = f;
+    void startOneOff(this.deps.dialer, agent, {
+      app,
+      command: phase.command,
+      detach: true,
+      instance,
+      release: release.version,
+      slug: release.slug,
+      env: release.env,
+      timeout_ms: phase.timeoutMs,
+      job: '',
+    }).then((result) => {
+      followed.busy = false;
+      if (!this.active) return;
+      if (result.kind === 'failed') {
+        void this.finish(app, release.version, { ok: false, reason: result.reason });
+        return;
+      }
+      followed.watch = watchRun(this.deps.dialer, agent, { app, instance }, {
+        onExit: (exit) => void this.finish(app, release.version, outcomeOf(exit, phase.timeoutMs)),
+        onUnknown: () => void this.finish(app, release.version, { ok: false, reason: `${agent.id} does not know it (the agent restarted)` }),
+        onBroken: (reason) => {
+          this.deps.logger.warn({ app, instance, reason }, 'lost track of the release command; following it again soon');
+          followed.watch = undefined;
+          followed.retryAt = Date.now() + REWATCH_AFTER_MS;
+        },
+      });
+    });
+  }
+
+  /** Records the outcome; on success the app's instances roll to the release. */
+  private async finish(app: string, version: number, outcome: { ok: boolean; status?: number; reason?: string }): Promise<void> {
+    const key = `${app}/${releaseRunName(version)}`;
+    try {
+      for (let attempt = 0; attempt < 10 && this.active; attempt++) {
+        const { release, modRevision } = await this.readRelease(app, version);
+        if (!release?.phase || release.phase.state !== 'running') return;
+        const phase: ReleasePhaseRecord = {
+          ...release.phase,
+          state: outcome.ok ? 'succeeded' : 'failed',
+          finishedAtMs: Date.now(),
+          ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+          ...(outcome.reason ? { reason: outcome.reason } : {}),
+        };
+        const compares = [this.deps.election.fence(), unchangedSince(this.deps.keys.release(app, version), modRevision)];
+        const ops = [{ put: this.deps.keys.release(app, version), value: encode({ ...release, phase }) }];
+        if (outcome.ok) {
+          const res = await this.deps.client.kv.range({ key: Buffer.from(this.deps.keys.app(app)) });
+          const kv = res.kvs[0];
+          const record = decode<AppRecord>(kv?.value);
+          if (!kv || !record) return; // destroyed meanwhile
+          compares.push(unchangedSince(this.deps.keys.app(app), kv.mod_revision));
+          if (deployedOf(record) < version) ops.push({ put: this.deps.keys.app(app), value: encode({ ...record, deployed: version }) });
+        }
+        if (await commitIf(this.deps.client, compares, ops)) {
+          const log = { app, release: version, status: outcome.status, reason: outcome.reason };
+          if (outcome.ok) this.deps.logger.info(log, 'release phase passed: rolling out');
+          else this.deps.logger.warn(log, 'release phase failed: nothing rolls');
+          return;
+        }
+      }
+    } finally {
+      this.followed.get(key)?.watch?.cancel();
+      this.followed.delete(key);
+    }
+  }
+
+  private async readRelease(app: string, version: number): Promise<{ release: ReleaseRecord | undefined; modRevision: string }> {
+    const res = await this.deps.client.kv.range({ key: Buffer.from(this.deps.keys.release(app, version)) });
+    const kv = res.kvs[0];
+    return { release: decode<ReleaseRecord>(kv?.value), modRevision: kv?.mod_revision ?? '0' };
+  }
+}
+
+/** The outcome of a release command's exit. */
+function outcomeOf(exit: RunExit__Output, timeoutMs: number): { ok: boolean; status: number; reason?: string } {
+  if (exit.timed_out) return { ok: false, status: exit.status, reason: `took longer than its ${timeoutMs / 1000} s timeout (--release-timeout); stopped` };
+  if (exit.status === 0 && !exit.signal) return { ok: true, status: 0 };
+  if (exit.signal) return { ok: false, status: exit.status, reason: `killed by ${exit.signal} (status ${exit.status})` };
+  return { ok: false, status: exit.status, reason: `exited with status ${exit.status}` };
+}

@@ -1,0 +1,25 @@
+/**
+ * The release phase (docs/boot-checks.md#release-phase): a Procfile's `release:` command runs
+ * once per release, as a one-off `release.N` (N: the release version), before any instance
+ * rolls. It is not a process type that can be scaled.
+ */
+
+/** The Procfile entry that declares the release command. */
+export const RELEASE_PHASE_TYPE = 'release';
+
+/** The one-off name of release vN's release command. */
+export function releaseRunName(version: number): string {
+  return `${RELEASE_PHASE_TYPE}.${version}`;
+}
+
+/** Longest a release command may run by default (`deploy --release-timeout`), and at most. */
+export const DEFAULT_RELEASE_TIMEOUT_SECONDS = 600;
+export const MAX_RELEASE_TIMEOUT_SECONDS = 24 * 3600;
+
+/** Why `--release-timeout SECONDS` is invalid (0 means the default), or undefined. */
+export function releaseTimeoutProblem(seconds: number): string | undefined {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_RELEASE_TIMEOUT_SECONDS) {
+    return `--release-timeout ${seconds}: give whole seconds from 1 to ${MAX_RELEASE_TIMEOUT_SECONDS} (default ${DEFAULT_RELEASE_TIMEOUT_SECONDS})`;
+  }
+  return undefined;
+}

@@ -1,0 +1,125 @@
+/**
+ * Boot checks (docs/boot-checks.md): web is `starting` until it accepts connections on $PORT, a
+ * rolling restart waits for that before stopping the next old instance, and a release whose web
+ * never binds stops its rollout (the old release keeps serving) and fails `deploy --wait`.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { waitFor } from '../helpers/wait-for';
+
+type Ps = PsInstance & { release: number | null; port: number | null };
+
+// Listens on $PORT once the gate file (argument 1) exists, so the test decides when web boots.
+const WEB_JS = `const fs = require('node:fs');
+const http = require('node:http');
+const gate = process.argv[2];
+const timer = setInterval(() => {
+  if (!fs.existsSync(gate)) return;
+  clearInterval(timer);
+  http.createServer((req, res) => res.end(process.env.CLUSTER_RELEASE + '\\n')).listen(Number(process.env.PORT), () => console.log('Listening'));
+}, 50);
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+describe('boot checks', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+  let gates: string;
+  const gate = (name: string) => path.join(gates, name);
+  const deploy = (version: string, extra: string[] = []) => {
+    const dir = cluster.appDir(`site-${version}`, { Procfile: `web: exec node web.js ${gate(version)}\n`, 'web.js': WEB_JS });
+    return cluster.cli(['deploy', dir, '-a', 'site', ...extra], { timeoutMs: 90_000 });
+  };
+  const ps = async () => (await cluster.ps('site')) as Ps[];
+  const webs = (list: Ps[]) => list.filter((i) => i.type === 'web');
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }] });
+    gates = path.join(cluster.dir, 'gates');
+    fs.mkdirSync(gates);
+    await cluster.ok(['apps:create', 'site']);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('keeps web starting until it accepts connections on $PORT', async () => {
+    assert.equal((await deploy('v1')).code, 0);
+    await cluster.ok(['scale', 'web=2', '-a', 'site']);
+    const starting = await cluster.waitForPs('site', 'both webs spawned, waiting for $PORT', (l) =>
+      webs(l as Ps[]).length === 2 && webs(l as Ps[]).every((i) => i.state === 'starting' && i.pid !== null && /waiting for \$PORT/.test(i.reason)));
+    assert.ok(starting.every((i) => i.host !== null));
+    fs.writeFileSync(gate('v1'), '');
+    const list = (await cluster.waitForPs('site', 'both webs up', (l) => webs(l as Ps[]).filter((i) => i.state === 'up').length === 2)) as Ps[];
+    for (const web of webs(list)) assert.ok(await accepts(web.port!), `${web.name} accepts connections once up`);
+  });
+
+  it('rolls a new release one web at a time, each waiting for the previous to bind', async () => {
+    const before = webs(await ps());
+    const waiting = deploy('v2', ['--wait']);
+    // One web restarts on v2 and waits for its port; the other stays up on v1 meanwhile.
+    const mid = (await cluster.waitForPs('site', 'one web starting on v2', (l) =>
+      webs(l as Ps[]).some((i) => i.release === 2 && i.state === 'starting'))) as Ps[];
+    const old = webs(mid).find((i) => i.release === 1)!;
+    assert.equal(old.state, 'up');
+    for (let i = 0; i < 5; i++) {
+      const again = webs(await ps()).find((w) => w.name === old.name)!;
+      assert.deepEqual([again.state, again.release, again.pid], ['up', 1, before.find((w) => w.name === old.name)!.pid], 'the old web keeps serving');
+    }
+    fs.writeFileSync(gate('v2'), '');
+    const res = await waiting;
+    assert.equal(res.code, 0, res.stderr);
+    const after = webs(await ps());
+    assert.ok(after.every((i) => i.state === 'up' && i.release === 2), JSON.stringify(after));
+  });
+
+  it('stops the rollout of a web that never binds: the old release keeps serving and deploy --wait exits 1', async () => {
+    const set = await cluster.cli(['ps:boot-timeout', 'web=3', '-a', 'site']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /web=3s/);
+    const before = webs(await ps());
+    const res = await deploy('v3', ['--wait']); // its gate never opens
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.match(res.stderr, /web\.\d failed on v3 .*did not bind \$PORT within 3 s/);
+    const list = webs(await ps());
+    const failed = list.filter((i) => i.release === 3);
+    assert.equal(failed.length, 1, `only one web tried v3: ${JSON.stringify(list)}`);
+    assert.ok(failed[0]!.restarts >= 1 || failed[0]!.state === 'crashed');
+    assert.match(failed[0]!.reason, /did not bind \$PORT within 3 s/);
+    const serving = list.find((i) => i.release === 2)!;
+    assert.equal(serving.state, 'up');
+    assert.equal(serving.pid, before.find((i) => i.name === serving.name)!.pid, 'the old web was never stopped');
+    assert.ok(await accepts(serving.port!));
+    // The failure is in the logs as Heroku's R10.
+    await waitFor('the R10 line in logs', async () => /Error R10 \(Boot timeout\)/.test((await cluster.cli(['logs', '-a', 'site', '-n', '200'])).stdout), 20_000);
+  });
+
+  it('refuses web=0, absurd values and unknown types, changing nothing', async () => {
+    for (const [arg, message] of [
+      ['web=0', /web=0: web instances always wait for \$PORT/],
+      ['web=100000', /from 1 to 600/],
+      ['web=abc', /expected TYPE=SECONDS/],
+    ] as const) {
+      const res = await cluster.cli(['ps:boot-timeout', arg, '-a', 'site']);
+      assert.equal(res.code, 1, arg);
+      assert.match(res.stderr, message);
+    }
+    const unknown = await cluster.cli(['ps:boot-timeout', 'worker=30', '-a', 'site']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /process type `worker` is not in the current release/);
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * The release phase (docs/boot-checks.md#release-phase): a Procfile's `release:` command runs once
+ * per release as `release.N`, before anything rolls; when it fails (status, timeout) the release is
+ * marked failed, nothing rolls and `deploy --wait` exits 1.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO, TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { waitFor } from '../helpers/wait-for';
+
+type Ps = PsInstance & { release: number | null };
+interface Release { version: number; phase: string | null; phaseReason: string | null; deployed: boolean }
+
+// Says what it does, waits for its gate file (when given), exits with the given status.
+const RELEASE_SH = `echo "migrating to $CLUSTER_RELEASE"
+while [ -n "$1" ] && [ ! -e "$1" ]; do sleep 0.1; done
+exit "\${2:-0}"
+`;
+const WEB = `exec node ${path.join(REPO, 'test', 'fixtures', 'listen.js')}`;
+
+describe('release phase', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+  let gates: string;
+  const deploy = (name: string, release: string, extra: string[] = []) => {
+    const dir = cluster.appDir(`api-${name}`, { Procfile: `web: ${WEB}\nrelease: ${release}\n`, 'release.sh': RELEASE_SH });
+    return cluster.cli(['deploy', dir, '-a', 'api', ...extra], { timeoutMs: 90_000 });
+  };
+  const releases = async () => (await cluster.cliJson<{ releases: Release[] }>(['releases', '-a', 'api'])).releases;
+  const web = async () => ((await cluster.ps('api')) as Ps[]).find((i) => i.name === 'web.1')!;
+  const logs = async (ps: string) => (await cluster.cli(['logs', '-a', 'api', '--ps', ps, '-n', '100'])).stdout;
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }] });
+    gates = path.join(cluster.dir, 'gates');
+    fs.mkdirSync(gates);
+    await cluster.ok(['apps:create', 'api']);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('runs the release command once before the first rollout, its output in logs as release.N', async () => {
+    const res = await deploy('v1', 'sh release.sh', ['--wait']);
+    assert.equal(res.code, 0, res.stderr);
+    const [v1] = await releases();
+    assert.deepEqual([v1!.version, v1!.phase, v1!.deployed], [1, 'succeeded', true]);
+    await waitFor('release.1 output in logs', async () => /api\[release\.1\].*migrating to v1/.test(await logs('release.1')), 20_000);
+    await cluster.ok(['scale', 'web=1', '-a', 'api', '--wait']);
+    const scale = await cluster.cli(['scale', 'release=1', '-a', 'api']);
+    assert.equal(scale.code, 1);
+    assert.match(scale.stderr, /`release` is the release phase command/);
+  });
+
+  it('rolls nothing while the release command runs, and rolls once it passes', async () => {
+    const gate = path.join(gates, 'v2');
+    const before = await web();
+    const waiting = deploy('v2', `sh release.sh ${gate}`, ['--wait']);
+    await waitFor('release.2 running', async () => (await releases())[0]?.phase === 'running' || undefined, 30_000);
+    await waitFor('release.2 output in logs', async () => /migrating to v2/.test(await logs('release.2')), 20_000);
+    for (let i = 0; i < 5; i++) {
+      const now = await web();
+      assert.deepEqual([now.release, now.pid, now.state], [1, before.pid, 'up'], 'web.1 stays on v1 meanwhile');
+    }
+    fs.writeFileSync(gate, '');
+    const res = await waiting;
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal((await web()).release, 2);
+  });
+
+  it('marks a failing release failed, rolls nothing, and deploy --wait exits 1 with its status', async () => {
+    const before = await web();
+    const res = await deploy('v3', 'sh release.sh "" 3', ['--wait']);
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.match(res.stderr, /the release command of v3 failed: exited with status 3; nothing rolled/);
+    const [v3, v2] = await releases();
+    assert.deepEqual([v3!.version, v3!.phase, v3!.phaseReason, v3!.deployed], [3, 'failed', 'exited with status 3', false]);
+    assert.equal(v2!.deployed, true, 'v2 is still the running release');
+    const now = await web();
+    assert.deepEqual([now.release, now.pid], [2, before.pid], 'web.1 untouched');
+  });
+
+  it('stops a release command that outlives --release-timeout, and refuses a bad timeout', async () => {
+    const res = await deploy('v4', `sh release.sh ${path.join(gates, 'never')}`, ['--wait', '--release-timeout', '2']);
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.match(res.stderr, /the release command of v4 failed: took longer than its 2 s timeout/);
+    assert.equal((await web()).release, 2);
+    const bad = await deploy('v5', 'sh release.sh', ['--release-timeout', 'soon']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--release-timeout soon: expected whole seconds/);
+    assert.equal((await releases())[0]!.version, 4, 'nothing deployed');
+  });
+});
