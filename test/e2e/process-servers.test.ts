@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { TestCluster, type PsInstance } from '../helpers/test-cluster';
 import { waitFor } from '../helpers/wait-for';
+import { listening } from '../helpers/processes';
 
 interface AgentJson {
   id: string;
@@ -28,7 +29,8 @@ describe('process servers', { timeout: 120_000 }, () => {
     cluster = await TestCluster.start({
       agents: [{ id: 'web-1' }, { id: 'proc-1', args: ['--process-server'] }],
     });
-    const dir = cluster.appDir('shop', { Procfile: 'web: sleep 100000\nworker: sleep 100000\n' });
+    // A web is up once it accepts connections on $PORT (docs/boot-checks.md).
+    const dir = cluster.appDir('shop', { Procfile: `web: ${listening('sleep 100000')}\nworker: sleep 100000\n` });
     await cluster.deployApp('shop', dir);
   });
 

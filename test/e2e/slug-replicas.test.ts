@@ -34,7 +34,7 @@ describe('slugs on every replica (real daemons)', { timeout: 180_000 }, () => {
 
   it('starts instances from B of an app deployed through A, after A is killed', async () => {
     const dir = cluster.appDir('shop', {
-      Procfile: `web: exec sh ./${marker}.sh\n`,
+      Procfile: `worker: exec sh ./${marker}.sh\n`,
       [`${marker}.sh`]: `trap 'exit 0' TERM\nwhile true; do sleep 1 & wait $!; done\n`,
     });
     const viaA = async (args: string[]) => {
@@ -55,8 +55,8 @@ describe('slugs on every replica (real daemons)', { timeout: 180_000 }, () => {
     const started = Date.now();
     await cluster.ok(['deploy', dir, '-a', 'shop']);
     assert.ok(Date.now() - started < 15_000, `deploy took ${Date.now() - started} ms`);
-    await cluster.ok(['scale', 'web=3', '-a', 'shop']);
-    const up = await cluster.waitForPs('shop', '3 web instances up from B', (ps) => ps.length === 3 && ps.every((i) => i.state === 'up'), 40_000);
+    await cluster.ok(['scale', 'worker=3', '-a', 'shop']);
+    const up = await cluster.waitForPs('shop', '3 worker instances up from B', (ps) => ps.length === 3 && ps.every((i) => i.state === 'up'), 40_000);
     assert.equal(up.filter((i) => i.reason.includes('slug')).length, 0);
     await waitFor('3 app processes', () => pidsMatching(`${marker}.sh`).length === 3, 10_000);
 
