@@ -16,6 +16,7 @@ import { registerTokens } from './commands/tokens';
 import { registerLogin } from './commands/login';
 import { registerDoctor } from './commands/doctor';
 import { registerPs } from './commands/ps';
+import { registerPsStop } from './commands/ps-stop';
 import { registerReleases, registerRollback } from './commands/releases';
 import { registerConfig } from './commands/config';
 import { registerRestart } from './commands/restart';
@@ -38,6 +39,7 @@ for (const register of [
   registerScale,
   registerPs,
   registerRestart,
+  registerPsStop,
   registerGrace,
   registerPlacement,
   registerLogs,

@@ -8,10 +8,7 @@ import { UserError } from '../errors';
 import { commandLine } from '../shell-quote';
 
 export function registerRun(program: Command): void {
-  appOption(program.command('run <command...>'))
-    .description('run a one-off process (run.N) with the current release and config; exits with its status')
-    .option('-d, --detach', 'start it and return; its output goes to `cluster logs --ps run.N`')
-    .action(async (args: string[], opts: { app?: string; detach?: boolean }, cmd: Command) =>
+  const action = async (args: string[], opts: { app?: string; detach?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         if (args.length === 0) throw new UserError('no command: cluster run -a APP -- COMMAND');
@@ -57,6 +54,13 @@ export function registerRun(program: Command): void {
           process.stdin.destroy();
         });
         process.exitCode = status;
-      }),
-    );
+      });
+  appOption(program.command('run <command...>'))
+    .description('run a one-off process (run.N) with the current release and config; exits with its status')
+    .option('-d, --detach', 'start it and return; its output goes to `cluster logs --ps run.N`')
+    .action(action);
+  // Heroku's `run:detached CMD` is `run --detach CMD`.
+  appOption(program.command('run:detached <command...>'))
+    .description('start a one-off process (run.N) and return; its output goes to `cluster logs -d run.N`')
+    .action((args: string[], opts: { app?: string }, cmd: Command) => action(args, { ...opts, detach: true }, cmd));
 }
