@@ -82,7 +82,7 @@ export function registerLogs(program: Command): void {
     .option('-p, --process-type <type>', 'only one process type (worker)')
     .option('-d, --dyno <instance>', 'only one instance (worker.2, run.7) or process type')
     .option('--ps <type or instance>', 'only one process type (worker) or instance (worker.3)')
-    .option('-s, --source <source>', 'only `app` lines (the processes\' output) or `system` lines (lifecycle)')
+    .option('-s, --source <source>', 'only `app` lines (the processes\' output) or `system` lines (lifecycle; also `heroku`)')
     .option('--host <agent id>', 'only one host')
     .option('--show-host', 'print the host of each line (TIMESTAMP app[worker.3] HOST: LINE)')
     .option('--json', 'one JSON object a line (with the host)')
@@ -91,8 +91,10 @@ export function registerLogs(program: Command): void {
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         if (!/^\d+$/.test(opts.num)) throw new UserError(`-n ${opts.num}: give a number of lines`);
-        if (opts.source !== undefined && !isLogSource(opts.source)) {
-          throw new UserError(`--source ${opts.source}: give app (the processes' output) or system (lifecycle lines)`);
+        // Heroku calls the platform's own lines `heroku`; here they are `system`.
+        const source = opts.source === 'heroku' ? 'system' : opts.source;
+        if (source !== undefined && !isLogSource(source)) {
+          throw new UserError(`--source ${source}: give app (the processes' output) or system (lifecycle lines)`);
         }
         const { type, instance } = selection(opts);
         await streamLogs(
@@ -102,7 +104,7 @@ export function registerLogs(program: Command): void {
             type,
             instance,
             host: opts.host ?? '',
-            source: opts.source ?? '',
+            source: source ?? '',
             lines: Number(opts.num),
             follow: opts.tail === true || opts.follow === true,
           },

@@ -63,7 +63,7 @@ describe('Heroku CLI names and flags', { timeout: 120_000 }, () => {
       [['ps:stop', 'run.999'], /no one-off process run\.999 of `shop` is running/],
       [['ps:stop', 'worker'], /`worker` is not an instance.*ps:restart worker/],
       [['ps', 'nope'], /`nope` is not a process type of shop \(it has: web, worker\)/],
-      [['logs', '-s', 'heroku'], /--source heroku: give app .* or system/],
+      [['logs', '-s', 'dyno'], /--source dyno: give app .* or system/],
       [['logs', '-p', 'worker', '-d', 'worker.1'], /give only one of -p/],
       [['releases:info', 'v9'], /shop has no release v9 \(it has v1 to v1\)/],
     ];
@@ -147,7 +147,7 @@ describe('Heroku CLI names and flags', { timeout: 120_000 }, () => {
     }, 15_000, 200);
     for (const l of output) assert.match(l, new RegExp(`^${TIME} app\\[web\\.1\\]: tick web\\.1$`));
 
-    const system = await logs('-d', 'web.1', '-s', 'system', '-n', '1000');
+    const system = await logs('-d', 'web.1', '-s', 'heroku', '-n', '1000');
     assert.ok(system.some((l) => /cluster\[web\.1\]: Starting process with command `sh loop\.sh`$/.test(l)), system.join('\n'));
     assert.ok(system.every((l) => / cluster\[web\.1\]: /.test(l)));
 
