@@ -150,6 +150,8 @@ export class Agent {
     const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);
     const ports = new PortAllocator(opts.ports);
     const releases = new ReleaseCache(opts.dataDir, link.client, logger);
+    // The server answers before the reconciler exists; a kill asked for meanwhile finds nothing.
+    let reconcilerOf: Reconciler | undefined;
     const server = await startAgentServer(opts.listen, logs, {
       agentId: opts.identity.id,
       agentDir: path.resolve(opts.dataDir),
@@ -159,6 +161,7 @@ export class Agent {
       report: (status) => reporter.report(status),
       track: (pgid) => guard.track(pgid),
       untrack: (pgid) => guard.untrack(pgid),
+      killInstance: (app, instance) => reconcilerOf?.kill(app, instance) ?? false,
       logger,
     }, provider).catch(async (err: unknown) => {
       link.close();
@@ -186,6 +189,7 @@ export class Agent {
       fifos: new OutputFifoMaker(path.join(opts.dataDir, 'instances')),
       record: (key, record) => state.set(key, record),
     });
+    reconcilerOf = reconciler;
     reconciler.adopt(previous.adopted);
     link.on('registered', () => {
       const windowMs = handoverWindowMs(link.ttlSeconds, link.heartbeatMs);

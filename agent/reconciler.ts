@@ -185,6 +185,11 @@ export class Reconciler {
     await Promise.allSettled(stops);
   }
 
+  /** SIGKILL to a running instance's process (`ps:kill`); its supervisor restarts it. False when none runs. */
+  kill(app: string, instance: string): boolean {
+    return this.slots.get(keyOf(app, instance))?.running?.instance.kill() ?? false;
+  }
+
   private kick(key: string): void {
     let slot = this.slots.get(key);
     if (!slot) this.slots.set(key, (slot = { busy: false, again: false }));

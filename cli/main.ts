@@ -18,6 +18,7 @@ import { registerLogin } from './commands/login';
 import { registerDoctor } from './commands/doctor';
 import { registerCompletion } from './commands/completion';
 import { registerPs } from './commands/ps';
+import { registerPsStop } from './commands/ps-stop';
 import { registerReleases, registerRollback } from './commands/releases';
 import { registerConfig } from './commands/config';
 import { registerRestart } from './commands/restart';
@@ -40,6 +41,7 @@ for (const register of [
   registerScale,
   registerPs,
   registerRestart,
+  registerPsStop,
   registerGrace,
   registerBootTimeout,
   registerPlacement,

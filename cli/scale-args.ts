@@ -1,4 +1,8 @@
-/** Parsing of `cluster scale TYPE=N …` arguments, before anything is sent to the control plane. */
+/**
+ * Parsing of `cluster scale TYPE=N …` arguments, before anything is sent to the control plane.
+ * Heroku's relative form `TYPE+N` / `TYPE-N` is a change the control plane applies to the
+ * current count in the same transaction (so concurrent changes add up; below zero is refused there).
+ */
 
 /** A scale argument the user must fix; `arg` is the offending argument (undefined when none was given). */
 export class ScaleArgError extends Error {
@@ -15,35 +19,42 @@ const TYPE_NAME = /^[A-Za-z0-9_-]+$/;
 // Digits only: signs, decimals and exponents (`+2`, `1.5`, `1e3`) are rejected, leading zeros are fine.
 const COUNT = /^[0-9]+$/;
 
-/** Parses `web=2 worker=10` into counts per process type, in argument order; throws ScaleArgError. */
-export function parseScaleArgs(args: string[], maxPerType = 1000): Array<{ type: string; count: number }> {
+/** One parsed argument: a total, or (relative) a signed change of the current count. */
+export interface ScaleArg {
+  type: string;
+  count: number;
+  relative?: true;
+}
+
+/** Parses `web=2 worker+10 clock-1` into changes per process type, in argument order; throws ScaleArgError. */
+export function parseScaleArgs(args: string[], maxPerType = 1000): ScaleArg[] {
   if (args.length === 0) {
     throw new ScaleArgError('no process types to scale: give TYPE=N, e.g. `cluster scale web=2 worker=10`');
   }
-  const result: Array<{ type: string; count: number }> = [];
+  const result: ScaleArg[] = [];
   const seen = new Map<string, string>();
   for (const arg of args) {
-    const { type, count } = parseOne(arg, maxPerType);
-    const earlier = seen.get(type);
+    const parsed = parseOne(arg, maxPerType);
+    const earlier = seen.get(parsed.type);
     if (earlier !== undefined) {
-      throw new ScaleArgError(`${arg}: process type \`${type}\` is already given as ${earlier}`, arg);
+      throw new ScaleArgError(`${arg}: process type \`${parsed.type}\` is already given as ${earlier}`, arg);
     }
-    seen.set(type, arg);
-    result.push({ type, count });
+    seen.set(parsed.type, arg);
+    result.push(parsed);
   }
   return result;
 }
 
-function parseOne(arg: string, maxPerType: number): { type: string; count: number } {
+/** A change as the user writes it: `worker=3`, `worker+2`, `worker-1`. */
+export function formatScaleArg({ type, count, relative }: ScaleArg): string {
+  if (!relative) return `${type}=${count}`;
+  return count < 0 ? `${type}${count}` : `${type}+${count}`;
+}
+
+function parseOne(arg: string, maxPerType: number): ScaleArg {
   if (arg === '') throw new ScaleArgError('empty argument: expected TYPE=N, e.g. worker=3', arg);
   const equals = arg.indexOf('=');
-  if (equals < 0) {
-    // Heroku's relative form; say so rather than the generic message.
-    if (/^[A-Za-z0-9_-]+[+-][0-9]+$/.test(arg)) {
-      throw new ScaleArgError(`${arg}: relative scaling is not supported; give the total, e.g. worker=3`, arg);
-    }
-    throw new ScaleArgError(`${arg}: expected TYPE=N, e.g. worker=3`, arg);
-  }
+  if (equals < 0) return parseRelative(arg, maxPerType);
   const type = arg.slice(0, equals);
   const value = arg.slice(equals + 1);
   if (type === '') throw new ScaleArgError(`${arg}: missing process type before \`=\`, e.g. worker${arg}`, arg);
@@ -66,4 +77,25 @@ function parseOne(arg: string, maxPerType: number): { type: string; count: numbe
     throw new ScaleArgError(`${arg}: at most ${maxPerType} instances per process type`, arg);
   }
   return { type, count };
+}
+
+/** `worker+2` or `worker-1` (the last sign splits: `worker-2-1` is worker-2 minus 1). */
+function parseRelative(arg: string, maxPerType: number): ScaleArg {
+  const sign = Math.max(arg.lastIndexOf('+'), arg.lastIndexOf('-'));
+  const type = sign > 0 ? arg.slice(0, sign) : '';
+  const amount = arg.slice(sign + 1);
+  const plus = arg[sign] === '+';
+  // `worker+abc` is a broken change; `my-worker` is a type without a count.
+  if (sign < 0 || (!plus && !COUNT.test(amount))) throw new ScaleArgError(`${arg}: expected TYPE=N, TYPE+N or TYPE-N, e.g. worker=3 or worker+1`, arg);
+  if (type === '') throw new ScaleArgError(`${arg}: missing process type before \`${arg[sign]}\`, e.g. worker${arg}`, arg);
+  if (!TYPE_NAME.test(type)) {
+    throw new ScaleArgError(`${arg}: invalid process type \`${type}\`: use letters, digits, \`_\` and \`-\``, arg);
+  }
+  if (amount === '') throw new ScaleArgError(`${arg}: missing a number after \`${arg[sign]}\`, e.g. ${type}${arg[sign]}1`, arg);
+  if (!COUNT.test(amount)) {
+    throw new ScaleArgError(`${arg}: the change after \`${arg[sign]}\` must be a whole number from 0 to ${maxPerType}, e.g. ${type}${arg[sign]}1`, arg);
+  }
+  const n = Number(amount);
+  if (n > maxPerType) throw new ScaleArgError(`${arg}: at most ${maxPerType} instances per process type`, arg);
+  return { type, count: plus ? n : -n, relative: true };
 }

@@ -25,6 +25,7 @@ import type { ApiContext } from './api/context';
 import { appHandlers } from './api/apps';
 import { deployHandler } from './api/deploy';
 import { processHandlers } from './api/processes';
+import { stopInstanceHandler } from './api/stop-instance';
 import { agentHandlers } from './api/agents';
 import { placementHandlers } from './api/placement';
 import { AgentDialer } from './agents/agent-dialer';
@@ -162,6 +163,7 @@ export class ControlPlane {
       ...appHandlers(ctx),
       Deploy: deployHandler(ctx),
       ...processHandlers(ctx),
+      StopInstance: stopInstanceHandler(ctx),
       ...agentHandlers(ctx),
       ...tokenHandlers(ctx),
       ...placementHandlers(ctx),

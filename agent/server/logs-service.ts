@@ -7,11 +7,34 @@ import type { AgentLogsHandlers } from '../../proto/gen/cluster/agent/AgentLogs'
 import type { LogLine as WireLine } from '../../proto/gen/cluster/logs/LogLine';
 import type { Logger } from '../../lib/log';
 import type { LogStore } from '../logs/log-store';
-import type { LogLine } from '../logs/log-line';
+import type { LogFilter, LogLine } from '../logs/log-line';
+import { isLogSource, sourceOf, type LogSource } from '../../lib/log-source';
 
 /** Lines per message: many a message is ~10× faster than one a message (docs/stack-notes.md). */
 const BATCH = 500;
 const MAX_HISTORY = 100_000;
+/** With a source filter, history is looked for among at most this many of the newest lines. */
+const MAX_SOURCE_WINDOW = 1_000_000;
+
+/**
+ * The last `limit` lines of one source (`logs --source`). The store keeps lines of all sources
+ * together, so when the newest `limit` lines hold fewer of this source, a wider window is read;
+ * lines newer than the first read are left out, as they reach the live cursor.
+ */
+async function historyOfSource(store: LogStore, filter: LogFilter, limit: number, first: LogLine[], source: LogSource): Promise<LogLine[]> {
+  const keep = (l: LogLine) => sourceOf(l.stream) === source;
+  let lines = first;
+  let kept = lines.filter(keep);
+  let window = limit;
+  let newestSeq = 0;
+  for (const l of first) newestSeq = Math.max(newestSeq, l.seq);
+  while (kept.length < limit && lines.length >= window && window < MAX_SOURCE_WINDOW) {
+    window = Math.min(MAX_SOURCE_WINDOW, window * 8);
+    lines = (await store.read(filter, { limit: window, follow: false }).history).filter((l) => l.seq <= newestSeq);
+    kept = lines.filter(keep);
+  }
+  return kept.slice(-limit);
+}
 
 export function logsService(store: LogStore, agentId: string, logger: Logger): AgentLogsHandlers {
   const toWire = (l: LogLine): WireLine => ({
@@ -29,10 +52,10 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
     Logs: (call) => {
       const req = call.request;
       const limit = Math.max(0, Math.min(MAX_HISTORY, req.lines));
-      const { history, live } = store.read(
-        { app: req.app, type: req.type || undefined, instance: req.instance || undefined },
-        { limit, follow: req.follow },
-      );
+      const source = isLogSource(req.source) ? req.source : undefined;
+      const filter: LogFilter = { app: req.app, type: req.type || undefined, instance: req.instance || undefined };
+      const { history, live } = store.read(filter, { limit, follow: req.follow });
+      const ofSource = (lines: LogLine[]) => (source ? lines.filter((l) => sourceOf(l.stream) === source) : lines);
       let done = false;
       const finish = () => {
         done = true;
@@ -50,7 +73,7 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
       };
 
       void (async () => {
-        const lines = await history;
+        const lines = source ? await historyOfSource(store, filter, limit, await history, source) : await history;
         for (let i = 0; i < lines.length; i += BATCH) {
           const last = i + BATCH >= lines.length;
           await send(lines.slice(i, i + BATCH).map(toWire), last);
@@ -63,7 +86,8 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
         for (;;) {
           const batch = await live.next(BATCH);
           if (batch === null || done) break;
-          await send(batch.map(toWire), false);
+          const wanted = ofSource(batch);
+          if (wanted.length > 0) await send(wanted.map(toWire), false);
         }
         if (!done) call.end();
       })().catch((err: unknown) => {

@@ -2,7 +2,7 @@
  * The one-off processes of this agent run, by app and name (run.N): those running, and the
  * exits of the last ones that ended. It lets a control plane start a run at most once (a name
  * seen before is refused), follow a detached run to its end after a leader failover
- * (WatchRun), and stop it (StopRun: scheduled jobs' `replace`, `apps:destroy`).
+ * (WatchRun), and stop it (StopRun: scheduled jobs' `replace`, `apps:destroy`, `ps:stop`, `ps:kill`).
  * docs/scheduled-jobs.md.
  */
 import type { RunExit } from '../../proto/gen/cluster/run/RunExit';
@@ -11,8 +11,8 @@ import type { RunExit } from '../../proto/gen/cluster/run/RunExit';
 const REMEMBERED_EXITS = 1_000;
 
 export interface RunningOneOff {
-  /** SIGTERM to the group, SIGKILL after the grace period; idempotent. */
-  stop(reason: 'timeout' | 'request'): void;
+  /** SIGTERM to the group, SIGKILL after the grace period (`kill`: SIGKILL at once); idempotent. */
+  stop(reason: 'timeout' | 'request' | 'kill'): void;
 }
 
 export class OneOffRegistry {
@@ -72,10 +72,10 @@ export class OneOffRegistry {
     };
   }
 
-  /** Stops a running one-off; false when none runs under that name. */
-  stop(app: string, instance: string): boolean {
+  /** Stops (or kills) a running one-off; false when none runs under that name. */
+  stop(app: string, instance: string, kill = false): boolean {
     const run = this.running.get(OneOffRegistry.key(app, instance));
-    run?.stop('request');
+    run?.stop(kill ? 'kill' : 'request');
     return run !== undefined;
   }
 }

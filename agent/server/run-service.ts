@@ -40,6 +40,8 @@ export interface RunDeps {
   report(status: InstanceStatus): void;
   track(pgid: number): void;
   untrack(pgid: number): void;
+  /** SIGKILL to a formation instance's process (`ps:kill`), which its supervisor restarts; false when none runs. */
+  killInstance(app: string, instance: string): boolean;
   logger: Logger;
 }
 
@@ -106,10 +108,15 @@ export function runService(deps: RunDeps): AgentRunHandlers {
     },
 
     StopRun: (call, callback) => {
-      const { app, instance, reason } = call.request;
-      const found = registry.stop(app, instance);
-      if (found) deps.logger.info({ app, instance, reason }, 'stopping a one-off process on request');
-      callback(null, { found });
+      const { app, instance, reason, kill } = call.request;
+      if (registry.stop(app, instance, kill)) {
+        deps.logger.info({ app, instance, reason, kill }, 'stopping a one-off process on request');
+        return callback(null, { found: true });
+      }
+      // `ps:kill` of a formation instance: killed here, restarted by its supervisor.
+      const killed = kill && !/^run\./.test(instance) && deps.killInstance(app, instance);
+      if (killed) deps.logger.info({ app, instance, reason }, 'killed an instance on request');
+      callback(null, { found: killed });
     },
   };
 }
@@ -171,8 +178,16 @@ async function launch(
   };
   let timedOut = false;
   let stopped = false;
-  const stop = (why: 'timeout' | 'request') => {
-    if (!running() || timedOut || stopped) return;
+  const stop = (why: 'timeout' | 'request' | 'kill') => {
+    if (!running()) return;
+    if (why === 'kill') {
+      // Also after a stop already began: SIGKILL need not wait for the grace period.
+      stopped = true;
+      log('system', 'Killing process (SIGKILL) on request');
+      signalGroup(pid, 'SIGKILL');
+      return;
+    }
+    if (timedOut || stopped) return;
     if (why === 'timeout') timedOut = true;
     else stopped = true;
     log('system', why === 'timeout' ? `Stopping process: it ran longer than its timeout (${start.timeout_ms} ms)` : 'Stopping process on request');

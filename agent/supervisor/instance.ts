@@ -12,6 +12,7 @@ import {
   DEFAULT_RESTART_POLICY,
   type RestartPolicyOptions,
 } from './restart-policy';
+import { signalGroup } from './process-group';
 
 /**
  * Life of an instance. Legal transitions (anything else is a bug and throws):
@@ -190,6 +191,17 @@ export class Instance {
     this.cancelBoot();
     this.stopping = this.finishStop(reason);
     return this.stopping;
+  }
+
+  /**
+   * Sends SIGKILL to the process group (`ps:kill`); the exit counts as a crash, so the instance
+   * is started again as after any crash. False when no process runs (or it is being stopped).
+   */
+  kill(): boolean {
+    if (!this.proc || this.pid === 0 || this.state === 'stopping' || this.state === 'stopped') return false;
+    this.system('Killing process (SIGKILL) on request');
+    signalGroup(this.pid, 'SIGKILL');
+    return true;
   }
 
   /** Current state. */

@@ -35,11 +35,20 @@ export function registerApps(program: Command): void {
     );
 
   program
-    .command('apps:destroy <name>')
-    .description('stop every instance and remove the app')
+    .command('apps:destroy [name]')
+    .description('stop every instance and remove the app (name it, or -a APP; confirm with --confirm APP)')
+    .option('-a, --app <name>', 'the app (instead of NAME)')
     .option('--confirm <name>', 'the app name again, to confirm')
-    .action(async (name: string, opts: { confirm?: string }, cmd: Command) =>
+    .action(async (named: string | undefined, opts: { app?: string; confirm?: string }, cmd: Command) =>
       withApi(cmd, async (api) => {
+        if (named !== undefined && opts.app !== undefined && named !== opts.app) {
+          throw new UserError(`two apps named: \`${named}\` and -a ${opts.app}; give one`);
+        }
+        // Never CLUSTER_APP: the app to destroy is always written out.
+        const name = named ?? opts.app;
+        if (name === undefined) throw new UserError('which app? `cluster apps:destroy -a APP --confirm APP`');
+        const problem = appNameProblem(name);
+        if (problem) throw new UserError(problem);
         if (opts.confirm !== name) {
           throw new UserError(`destroying \`${name}\` stops all its instances and deletes its releases: confirm with --confirm ${name}`);
         }

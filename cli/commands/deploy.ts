@@ -85,6 +85,9 @@ export function registerDeploy(program: Command): void {
         const release = await deployDirectory(api, app, dir ?? '.', { ...opts, releaseTimeout });
         const types = release.process_types.map((t) => t.name).join(', ');
         console.log(`Released v${release.version} of ${app} (${release.slug.slice(0, 12)}): ${types}`);
+        // The first deploy of an app with a web type scales web=1 (as Heroku does).
+        const scaled = release.scaled.map((s) => `${s.type}=${s.count}`).join(' ');
+        if (scaled) console.log(`Scaled ${app} to ${scaled} (its first deploy); change it with \`cluster ps:scale web=N -a ${app}\`.`);
         if (opts.wait) await waitForFormation(api, app, undefined, 600_000, release.version);
       }),
     );

@@ -1,10 +1,15 @@
-/** cluster logs: merged lines from every host, history then (with --tail) live. */
+/**
+ * cluster logs: merged lines from every host, history then (with --tail/--follow) live, printed
+ * as Heroku does: `TIMESTAMP app[worker.3]: line` for the process's output and
+ * `TIMESTAMP cluster[worker.3]: …` for lifecycle lines (--show-host adds the host).
+ */
 import type { Command } from 'commander';
 import type * as grpc from '@grpc/grpc-js';
 import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
 import type { LogLine__Output } from '../../proto/gen/cluster/logs/LogLine';
 import type { LogsRequest } from '../../proto/gen/cluster/logs/LogsRequest';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
+import { isLogSource, sourceOf } from '../../lib/log-source';
 import { parseInstanceName } from '../../lib/names';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
@@ -15,11 +20,18 @@ interface LogsOptions {
   app?: string;
   num: string;
   tail?: boolean;
+  follow?: boolean;
   ps?: string;
+  processType?: string;
+  dyno?: string;
+  source?: string;
   host?: string;
+  showHost?: boolean;
   json?: boolean;
   color: boolean;
 }
+
+const TYPE_NAME = /^[A-Za-z0-9_-]+$/;
 
 // Printing is the follower's hot path (a busy app sends hundreds of thousands of lines a
 // second): lines come in runs with the same millisecond and the same few names, so their
@@ -45,51 +57,90 @@ function quoteName(s: string): string {
   return q;
 }
 
-function formatLine(l: LogLine__Output, color: boolean): string {
-  const prefix = `${l.app}[${l.instance}]`;
-  const painted = color ? colorFor(l.instance, prefix) : prefix;
-  return `${isoTime(l.time_ms)} ${painted} ${l.host}: ${l.text}${l.cut ? ' …(continued)' : ''}\n`;
+/** `app[worker.3]` for output, `cluster[worker.3]` for lifecycle lines (Heroku's `heroku[web.1]`). */
+function formatLine(l: LogLine__Output, out: { color: boolean; showHost: boolean }): string {
+  const prefix = `${l.stream === 'system' ? 'cluster' : 'app'}[${l.instance}]`;
+  const painted = out.color ? colorFor(l.instance, prefix) : prefix;
+  const host = out.showHost ? ` ${l.host}` : '';
+  return `${isoTime(l.time_ms)} ${painted}${host}: ${l.text}${l.cut ? ' …(continued)' : ''}\n`;
 }
 
-/** JSON.stringify({ time, app, instance, host, stream, line[, cut: true] }) and a newline, built directly. */
+/** JSON.stringify({ time, app, instance, host, stream, source, line[, cut: true] }) and a newline, built directly. */
 function jsonLine(l: LogLine__Output): string {
   return (
     `{"time":"${isoTime(l.time_ms)}","app":${quoteName(l.app)},"instance":${quoteName(l.instance)},"host":${quoteName(l.host)}` +
-    `,"stream":${quoteName(l.stream)},"line":${JSON.stringify(l.text)}${l.cut ? ',"cut":true}\n' : '}\n'}`
+    `,"stream":${quoteName(l.stream)},"source":"${sourceOf(l.stream)}","line":${JSON.stringify(l.text)}${l.cut ? ',"cut":true}\n' : '}\n'}`
   );
 }
 
 export function registerLogs(program: Command): void {
   appOption(program.command('logs'))
-    .description('merged log lines from every host: TIMESTAMP APP[INSTANCE] HOST: LINE')
+    .description('merged log lines from every host: TIMESTAMP app[INSTANCE]: LINE (cluster[INSTANCE] for lifecycle lines)')
     .option('-n, --num <lines>', 'how many lines of history', '100')
     .option('-t, --tail', 'keep following new lines until Ctrl-C')
+    .option('-f, --follow', 'same as --tail')
+    .option('-p, --process-type <type>', 'only one process type (worker)')
+    .option('-d, --dyno <instance>', 'only one instance (worker.2, run.7) or process type')
     .option('--ps <type or instance>', 'only one process type (worker) or instance (worker.3)')
+    .option('-s, --source <source>', 'only `app` lines (the processes\' output) or `system` lines (lifecycle; also `heroku`)')
     .option('--host <agent id>', 'only one host')
-    .option('--json', 'one JSON object a line')
+    .option('--show-host', 'print the host of each line (TIMESTAMP app[worker.3] HOST: LINE)')
+    .option('--json', 'one JSON object a line (with the host)')
     .option('--no-color', 'no colours (also NO_COLOR)')
     .action(async (opts: LogsOptions, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         if (!/^\d+$/.test(opts.num)) throw new UserError(`-n ${opts.num}: give a number of lines`);
-        let type = '';
-        let instance = '';
-        if (opts.ps) {
-          if (parseInstanceName(opts.ps)) instance = opts.ps;
-          else if (/^[A-Za-z0-9_-]+$/.test(opts.ps)) type = opts.ps;
-          else throw new UserError(`--ps ${opts.ps}: give a process type (worker) or an instance (worker.3)`);
+        // Heroku calls the platform's own lines `heroku`; here they are `system`.
+        const source = opts.source === 'heroku' ? 'system' : opts.source;
+        if (source !== undefined && !isLogSource(source)) {
+          throw new UserError(`--source ${source}: give app (the processes' output) or system (lifecycle lines)`);
         }
+        const { type, instance } = selection(opts);
         await streamLogs(
           api,
-          { app, type, instance, host: opts.host ?? '', lines: Number(opts.num), follow: opts.tail === true },
-          { json: opts.json === true, color: !opts.json && useColor(opts.color) },
+          {
+            app,
+            type,
+            instance,
+            host: opts.host ?? '',
+            source: source ?? '',
+            lines: Number(opts.num),
+            follow: opts.tail === true || opts.follow === true,
+          },
+          { json: opts.json === true, color: !opts.json && useColor(opts.color), showHost: opts.showHost === true },
         );
       }),
     );
 }
 
+/** The process type or instance asked for with -p, -d or --ps (at most one of them). */
+function selection(opts: LogsOptions): { type: string; instance: string } {
+  const flags: Array<[string, string | undefined]> = [
+    ['-p', opts.processType],
+    ['-d', opts.dyno],
+    ['--ps', opts.ps],
+  ];
+  const given = flags.filter((g): g is [string, string] => g[1] !== undefined);
+  if (given.length > 1) throw new UserError(`${given.map((g) => g[0]).join(' and ')}: give only one of -p (a process type), -d (an instance) and --ps`);
+  if (given.length === 0) return { type: '', instance: '' };
+  const [flag, value] = given[0]!;
+  if (flag === '-p') {
+    if (!TYPE_NAME.test(value)) throw new UserError(`-p ${value}: give a process type, e.g. worker (for one instance use -d worker.2)`);
+    return { type: value, instance: '' };
+  }
+  if (parseInstanceName(value)) return { type: '', instance: value };
+  if (TYPE_NAME.test(value)) return { type: value, instance: '' };
+  throw new UserError(`${flag} ${value}: give an instance (worker.3) or a process type (worker)`);
+}
+
 /** Prints the lines of a Logs call until it ends (or Ctrl-C), pacing the server by stdout. */
-export async function streamLogs(api: ClusterApiClient, request: LogsRequest, out: { json: boolean; color: boolean }): Promise<void> {
+export async function streamLogs(
+  api: ClusterApiClient,
+  request: LogsRequest,
+  out: { json: boolean; color: boolean; showHost?: boolean },
+): Promise<void> {
+  const plain = { color: out.color, showHost: out.showHost === true };
   const call = api.Logs(request);
   const stop = () => call.cancel();
   process.once('SIGINT', stop);
@@ -98,7 +149,7 @@ export async function streamLogs(api: ClusterApiClient, request: LogsRequest, ou
       call.on('data', (batch: LogBatch__Output) => {
         for (const w of batch.warnings) process.stderr.write(`warning: ${w}\n`);
         if (batch.lines.length === 0) return;
-        const text = batch.lines.map((l) => (out.json ? jsonLine(l) : formatLine(l, out.color))).join('');
+        const text = batch.lines.map((l) => (out.json ? jsonLine(l) : formatLine(l, plain))).join('');
         if (!process.stdout.write(text)) {
           call.pause();
           process.stdout.once('drain', () => call.resume());

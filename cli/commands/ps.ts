@@ -1,21 +1,26 @@
-/** cluster ps: every instance with its state, host, pid, uptime, restarts, command. */
+/** cluster ps [TYPE…]: every instance (or those of some types) with its state, host, pid, uptime, restarts, command. */
 import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import type { PsReply__Output } from '../../proto/gen/cluster/api/PsReply';
+import { parseInstanceName } from '../../lib/names';
 import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
+import { UserError } from '../errors';
 import { formatDuration, renderTable } from '../output/table';
 import { staleJson, warnIfStale } from '../stale';
 
 export function registerPs(program: Command): void {
-  appOption(program.command('ps'))
-    .description('list every instance of an app')
+  appOption(program.command('ps [types...]'))
+    .description('list every instance of an app, or only those of some process types (ps web worker)')
     .option('--json', 'print JSON')
-    .action(async (opts: { app?: string; json?: boolean }, cmd: Command) =>
+    .action(async (types: string[], opts: { app?: string; json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
-        const ps = await callUnary(api, 'Ps', { app });
+        for (const type of types) {
+          if (!/^[A-Za-z0-9_-]+$/.test(type)) throw new UserError(`\`${type}\` is not a process type: use letters, digits, \`_\` and \`-\` (e.g. \`cluster ps worker\`)`);
+        }
+        const ps = onlyTypes(await callUnary(api, 'Ps', { app }), types);
         if (opts.json) {
           printJson({
             app: ps.app,
@@ -36,10 +41,26 @@ export function registerPs(program: Command): void {
           });
           return warnIfStale(ps.stale);
         }
-        console.log(formatPs(ps));
+        if (types.length > 0 && ps.instances.length === 0) console.log(`No ${types.join(' or ')} instances of ${ps.app}.`);
+        else console.log(formatPs(ps));
         warnIfStale(ps.stale);
       }),
     );
+}
+
+/**
+ * The instances of `types` (all when empty); a type the current release lacks is refused,
+ * except `run` (one-off processes).
+ */
+function onlyTypes(ps: PsReply__Output, types: string[]): PsReply__Output {
+  if (types.length === 0) return ps;
+  const unknown = types.filter((t) => t !== 'run' && !ps.process_types.includes(t) && !ps.instances.some((i) => i.type === t));
+  if (unknown.length > 0 && !ps.stale) {
+    const known = ps.process_types.length > 0 ? ps.process_types.join(', ') : 'none yet';
+    throw new UserError(`\`${unknown[0]}\` is not a process type of ${ps.app} (it has: ${known})`);
+  }
+  const wanted = new Set(types);
+  return { ...ps, instances: ps.instances.filter((i) => wanted.has(i.type || (parseInstanceName(i.name)?.type ?? ''))) };
 }
 
 function formatPs(ps: PsReply__Output): string {

@@ -1,4 +1,4 @@
-/** cluster releases. */
+/** cluster releases, releases:info [vN], rollback [vN]. */
 import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
 import { resolveApp } from '../client';
@@ -42,6 +42,44 @@ export function registerReleases(program: Command): void {
             ]),
           ),
         );
+      }),
+    );
+
+  appOption(program.command('releases:info [version]'))
+    .description('one release (vN, default: the current one): description, when, slug, process types')
+    .option('--json', 'print JSON')
+    .action(async (version: string | undefined, opts: { app?: string; json?: boolean }, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const app = resolveApp(opts.app);
+        const match = version === undefined ? undefined : /^v?([1-9][0-9]*)$/.exec(version);
+        if (version !== undefined && !match) throw new UserError(`${version}: expected a release like v7`);
+        const { releases } = await callUnary(api, 'ListReleases', { app });
+        if (releases.length === 0) throw new UserError(`${app} has no releases yet: \`cluster deploy DIR -a ${app}\``);
+        const current = releases[0]!;
+        const wanted = match ? Number(match[1]) : current.version;
+        const release = releases.find((r) => r.version === wanted);
+        if (!release) throw new UserError(`${app} has no release v${wanted} (it has v1 to v${current.version})`);
+        const types = release.process_types.map((t) => ({ type: t.name, command: t.command }));
+        if (opts.json) {
+          return printJson({
+            app,
+            version: release.version,
+            current: release.version === current.version,
+            description: release.description,
+            createdAt: new Date(release.created_at_ms).toISOString(),
+            slug: release.slug,
+            processTypes: types,
+          });
+        }
+        const when = `${new Date(release.created_at_ms).toISOString()} (${formatDuration(Date.now() - release.created_at_ms)} ago)`;
+        console.log(`=== Release v${release.version} of ${app}${release.version === current.version ? ' (current)' : ''}`);
+        console.log(`Change:  ${release.description}`);
+        console.log(`When:    ${when}`);
+        console.log(`Slug:    ${release.slug || '(none: made before the first deploy)'}`);
+        if (types.length > 0) {
+          console.log('Process types:');
+          console.log(renderTable(['type', 'command'], types.map((t) => [t.type, t.command])));
+        }
       }),
     );
 }

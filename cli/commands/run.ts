@@ -10,11 +10,7 @@ import { commandLine } from '../shell-quote';
 import { attachTerminal, terminalSize } from '../run-terminal';
 
 export function registerRun(program: Command): void {
-  appOption(program.command('run <command...>'))
-    .description('run a one-off process (run.N) with the current release and config; exits with its status')
-    .option('-d, --detach', 'start it and return; its output goes to `cluster logs --ps run.N`')
-    .option('--no-tty', 'use pipes even when stdin is a terminal (default: a pseudo-terminal then, like `heroku run`)')
-    .action(async (args: string[], opts: { app?: string; detach?: boolean; tty: boolean }, cmd: Command) =>
+  const action = async (args: string[], opts: { app?: string; detach?: boolean; tty?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         if (args.length === 0) throw new UserError('no command: cluster run -a APP -- COMMAND');
@@ -79,6 +75,14 @@ export function registerRun(program: Command): void {
           process.stdin.destroy();
         });
         process.exitCode = status;
-      }),
-    );
+      });
+  appOption(program.command('run <command...>'))
+    .description('run a one-off process (run.N) with the current release and config; exits with its status')
+    .option('-d, --detach', 'start it and return; its output goes to `cluster logs --ps run.N`')
+    .option('--no-tty', 'use pipes even when stdin is a terminal (default: a pseudo-terminal then, like `heroku run`)')
+    .action(action);
+  // Heroku's `run:detached CMD` is `run --detach CMD`.
+  appOption(program.command('run:detached <command...>'))
+    .description('start a one-off process (run.N) and return; its output goes to `cluster logs -d run.N`')
+    .action((args: string[], opts: { app?: string }, cmd: Command) => action(args, { ...opts, detach: true }, cmd));
 }

@@ -1,21 +1,38 @@
-/** cluster scale TYPE=N … [--wait] (also ps:scale). */
+/**
+ * cluster ps:scale [TYPE=N | TYPE+N | TYPE-N …] [--wait] (also `scale`). Without changes it
+ * prints the formation as pasteable changes (`web=1 worker=3`), as `heroku ps:scale` does.
+ */
 import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
+import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import { resolveApp } from '../client';
-import { appOption, withApi } from '../command-kit';
+import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { parseScaleArgs, ScaleArgError } from '../scale-args';
 import { waitForFormation } from '../wait-formation';
 
+interface ScaleOptions {
+  app?: string;
+  wait?: boolean;
+  timeout: string;
+  json?: boolean;
+}
+
 export function registerScale(program: Command): void {
-  for (const name of ['scale', 'ps:scale']) {
-    appOption(program.command(`${name} <changes...>`))
-      .description(name === 'scale' ? 'set the formation: TYPE=N …' : 'same as scale')
+  for (const name of ['ps:scale', 'scale']) {
+    appOption(program.command(`${name} [changes...]`))
+      .description(
+        name === 'ps:scale'
+          ? 'set the formation: TYPE=N, or change it: TYPE+N, TYPE-N; with no changes, print it (web=1 worker=3)'
+          : 'same as ps:scale',
+      )
       .option('--wait', 'show progress until every instance is up (or fail with the reason)')
       .option('--timeout <seconds>', 'with --wait: give up after this long', '300')
-      .action(async (args: string[], opts: { app?: string; wait?: boolean; timeout: string }, cmd: Command) =>
+      .option('--json', 'with no changes: print the formation as JSON')
+      .action(async (args: string[], opts: ScaleOptions, cmd: Command) =>
         withApi(cmd, async (api) => {
           const app = resolveApp(opts.app);
+          if (args.length === 0) return printFormation(api, app, opts.json === true);
           let changes;
           try {
             changes = parseScaleArgs(args);
@@ -25,7 +42,7 @@ export function registerScale(program: Command): void {
           }
           const timeout = Number(opts.timeout);
           if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--timeout ${opts.timeout}: give a number of seconds`);
-          const reply = await callUnary(api, 'Scale', { app, changes });
+          const reply = await callUnary(api, 'Scale', { app, changes: changes.map((c) => ({ ...c, relative: c.relative === true })) });
           const summary = reply.formation
             .filter((f) => changes.some((c) => c.type === f.type))
             .map((f) => `${f.type}=${f.count}`)
@@ -35,4 +52,14 @@ export function registerScale(program: Command): void {
         }),
       );
   }
+}
+
+/** Every process type of the current release with its count, e.g. `web=1 worker=3` (0 when never scaled). */
+async function printFormation(api: ClusterApiClient, app: string, json: boolean): Promise<void> {
+  const ps = await callUnary(api, 'Ps', { app });
+  const counts = new Map(ps.formation.map((f) => [f.type, f.count]));
+  const formation = ps.process_types.map((type) => ({ type, count: counts.get(type) ?? 0 }));
+  if (json) return printJson({ app: ps.app, formation: Object.fromEntries(formation.map((f) => [f.type, f.count])) });
+  if (formation.length === 0) return void console.log(`${ps.app} has no process types yet: deploy a Procfile with \`cluster deploy DIR -a ${ps.app}\`.`);
+  console.log(formation.map((f) => `${f.type}=${f.count}`).join(' '));
 }

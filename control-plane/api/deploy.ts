@@ -61,14 +61,14 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
         const processTypes = parseProcfile(meta.procfile);
         const { digest, size } = await upload.commit(Number(meta.size));
         await (await ctx.slugs.replicator()).replicate(digest, size);
-        const release = await ctx.store.createRelease(meta.app, {
+        const { release, scaled } = await ctx.store.deploy(meta.app, {
           slug: digest,
           processTypes,
           description: meta.description || `Deploy ${digest.slice(0, 7)}`,
           releasePhase: { timeoutMs: releaseTimeoutMs(meta.release_timeout_s) },
         });
-        ctx.logger.info({ app: meta.app, release: release.version, slug: digest }, 'release created');
-        callback(null, toReleaseInfo(release));
+        ctx.logger.info({ app: meta.app, release: release.version, slug: digest, scaled }, 'release created');
+        callback(null, { ...toReleaseInfo(release), scaled: Object.entries(scaled).map(([type, count]) => ({ type, count })) });
       }).catch(fail);
     });
 

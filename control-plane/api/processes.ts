@@ -58,6 +58,7 @@ async function ps(ctx: ApiContext, name: string): Promise<PsReply> {
     app: app.name,
     instances: await listInstances(ctx, app.name, desired, release?.processTypes ?? {}),
     formation: Object.entries(formation).map(([type, count]) => ({ type, count })),
+    process_types: Object.keys(release?.processTypes ?? {}).sort(),
   };
 }
 

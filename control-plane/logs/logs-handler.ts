@@ -11,6 +11,7 @@ import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
 import type { LogLine, LogLine__Output } from '../../proto/gen/cluster/logs/LogLine';
 import type { LogsRequest__Output } from '../../proto/gen/cluster/logs/LogsRequest';
 import { parseInstanceName } from '../../lib/names';
+import { isLogSource } from '../../lib/log-source';
 import { InvalidArgumentError } from '../errors';
 import { decode, type AgentRecord } from '../records';
 import type { ApiContext } from '../api/context';
@@ -31,6 +32,7 @@ function validate(req: LogsRequest__Output): void {
   }
   if (req.type && !/^[A-Za-z0-9_-]+$/.test(req.type)) throw new InvalidArgumentError(`invalid process type \`${req.type}\``);
   if (req.instance && !parseInstanceName(req.instance)) throw new InvalidArgumentError(`invalid instance \`${req.instance}\`: expected TYPE.N`);
+  if (req.source && !isLogSource(req.source)) throw new InvalidArgumentError(`invalid source \`${req.source}\`: expected app or system`);
 }
 
 interface Upstream {
@@ -111,6 +113,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
           app: req.app,
           type: req.type,
           instance: req.instance,
+          source: req.source,
           lines,
           follow: req.follow,
         }),

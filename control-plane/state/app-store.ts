@@ -32,6 +32,19 @@ export interface NewRelease {
   releasePhase?: { timeoutMs: number };
 }
 
+/** One change of `scale`: a total (`worker=3`) or, relative, a difference (`worker+2`, `worker-1`). */
+export interface ScaleChange {
+  type: string;
+  count: number;
+  relative?: boolean;
+}
+
+/** A change as the user wrote it: `worker=3`, `worker+2`, `worker-1`. */
+function describeChange({ type, count, relative }: ScaleChange): string {
+  if (!relative) return `${type}=${count}`;
+  return count < 0 ? `${type}${count}` : `${type}+${count}`;
+}
+
 /** Builds the next release from the current one (undefined before the first release). */
 type ReleaseChange = (previous: ReleaseRecord | undefined) => NewRelease | Promise<NewRelease>;
 
@@ -72,6 +85,23 @@ export class AppStore {
 
   /** Creates release vN+1 and makes it current, in one transaction. */
   async createRelease(name: string, input: NewRelease | ReleaseChange): Promise<ReleaseRecord> {
+    return (await this.commitRelease(name, input, false)).release;
+  }
+
+  /**
+   * A release of newly deployed code. The first deploy of an app whose release has a `web` type
+   * while its formation is empty also scales web=1 (as Heroku does), in the same transaction;
+   * `scaled` says so.
+   */
+  async deploy(name: string, input: NewRelease): Promise<{ release: ReleaseRecord; scaled: Record<string, number> }> {
+    return this.commitRelease(name, input, true);
+  }
+
+  private async commitRelease(
+    name: string,
+    input: NewRelease | ReleaseChange,
+    firstDeployScalesWeb: boolean,
+  ): Promise<{ release: ReleaseRecord; scaled: Record<string, number> }> {
     for (let attempt = 0; attempt < RETRIES; attempt++) {
       const app = await this.requireApp(name);
       const previous = app.value.release > 0 ? await this.getRelease(name, app.value.release) : undefined;
@@ -89,12 +119,24 @@ export class AppStore {
       // The authority on sizes: a release that passes can be stored, sent and started (lib/limits.ts).
       const tooLarge = releaseSizeProblem(release.processTypes, release.env);
       if (tooLarge) throw new InvalidArgumentError(tooLarge);
-      const ok = await commitIf(this.client, [unchangedSince(this.keys.app(name), app.modRevision)], [
+      const compares = [unchangedSince(this.keys.app(name), app.modRevision)];
+      const ops: WriteOp[] = [
         { put: this.keys.release(name, release.version), value: encode(release) },
         // With a release phase the instances stay on what they run until it passes (the leader moves `deployed`).
         { put: this.keys.app(name), value: encode({ ...app.value, release: release.version, deployed: release.phase ? deployedOf(app.value) : release.version }) },
-      ]);
-      if (ok) return release;
+      ];
+      const scaled: Record<string, number> = {};
+      if (firstDeployScalesWeb && !previous?.slug && Object.hasOwn(release.processTypes, 'web')) {
+        const formation = await this.read<FormationRecord>(this.keys.formation(name));
+        const counts = formation.value?.counts ?? {};
+        if (Object.values(counts).every((count) => !count)) {
+          scaled.web = 1;
+          compares.push(unchangedSince(this.keys.formation(name), formation.modRevision));
+          const value: FormationRecord = { ...(formation.value ?? EMPTY_FORMATION), counts: { ...counts, web: 1 } };
+          ops.push({ put: this.keys.formation(name), value: encode(value) });
+        }
+      }
+      if (await commitIf(this.client, compares, ops)) return { release, scaled };
     }
     throw new ConflictError(`too many concurrent changes to app \`${name}\`; try again`);
   }
@@ -161,12 +203,17 @@ export class AppStore {
       .sort((a, b) => b.version - a.version);
   }
 
-  /** Sets the desired count of each named type; returns the whole formation. */
-  async scale(name: string, changes: Array<{ type: string; count: number }>): Promise<Record<string, number>> {
+  /**
+   * Sets the desired count of each named type, or (`relative`) adds to it: `worker+2` is applied
+   * to the count read in the same revision-checked transaction, so two concurrent `worker+1`
+   * give +2. Returns the whole formation.
+   */
+  async scale(name: string, changes: ScaleChange[]): Promise<Record<string, number>> {
     if (changes.length === 0) throw new InvalidArgumentError('nothing to scale: give TYPE=N');
-    for (const { type, count } of changes) {
-      if (!Number.isInteger(count) || count < 0 || count > this.maxPerType) {
-        throw new InvalidArgumentError(`${type}=${count}: the count must be a whole number from 0 to ${this.maxPerType}`);
+    for (const { type, count, relative } of changes) {
+      const bound = relative ? Math.abs(count) : count;
+      if (!Number.isInteger(count) || bound < 0 || bound > this.maxPerType) {
+        throw new InvalidArgumentError(`${describeChange({ type, count, relative })}: the count must be a whole number from 0 to ${this.maxPerType}`);
       }
     }
     return this.updateFormation(name, async (formation, app) => {
@@ -178,13 +225,25 @@ export class AppStore {
         if (type === RELEASE_PHASE_TYPE) {
           throw new InvalidArgumentError(`\`${RELEASE_PHASE_TYPE}\` is the release phase command: it runs once per release, before the rollout, and cannot be scaled`);
         }
-        if (!(type in release.processTypes)) {
+        if (!Object.hasOwn(release.processTypes, type)) {
           const known = Object.keys(release.processTypes).join(', ');
           throw new InvalidArgumentError(`process type \`${type}\` is not in release v${release.version} of \`${name}\` (it has: ${known})`);
         }
       }
       const counts = { ...formation.counts };
-      for (const { type, count } of changes) counts[type] = count;
+      for (const change of changes) {
+        const current = Object.hasOwn(counts, change.type) ? counts[change.type]! : 0;
+        const next = change.relative ? current + change.count : change.count;
+        if (next < 0) {
+          throw new InvalidArgumentError(
+            `${describeChange(change)}: \`${change.type}\` has ${current} instance${current === 1 ? '' : 's'}; it cannot go below 0`,
+          );
+        }
+        if (next > this.maxPerType) {
+          throw new InvalidArgumentError(`${describeChange(change)}: \`${change.type}\` would have ${next} instances; at most ${this.maxPerType} are allowed`);
+        }
+        counts[change.type] = next;
+      }
       return { ...formation, counts };
     }).then((f) => f.counts);
   }
@@ -285,6 +344,12 @@ export class AppStore {
       return { ...formation, placement };
     });
     return next.placement ?? {};
+  }
+
+  /** The app's formation as stored now (not as a mirror last saw it). */
+  async getFormation(name: string): Promise<FormationRecord> {
+    await this.requireApp(name);
+    return (await this.read<FormationRecord>(this.keys.formation(name))).value ?? EMPTY_FORMATION;
   }
 
   /** The placement rules of an app's types. */

@@ -96,9 +96,13 @@ describe('cluster logs', { timeout: 240_000 }, () => {
   it('prints the documented plain format', async () => {
     const res = await cluster.cli(['logs', '-a', 'chat', '-n', '3', '--ps', 'other.1']);
     assert.equal(res.code, 0, res.stderr);
-    const host = (await cluster.ps('chat')).find((i) => i.name === 'other.1')!.host!;
     for (const line of res.stdout.trim().split('\n')) {
-      assert.match(line, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z chat\\[other\\.1\\] ${host}: `));
+      assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (app|cluster)\[other\.1\]: /);
+    }
+    const host = (await cluster.ps('chat')).find((i) => i.name === 'other.1')!.host!;
+    const withHost = await cluster.cli(['logs', '-a', 'chat', '-n', '3', '--ps', 'other.1', '--show-host']);
+    for (const line of withHost.stdout.trim().split('\n')) {
+      assert.match(line, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z (app|cluster)\\[other\\.1\\] ${host}: `));
     }
   });
 

@@ -45,6 +45,61 @@ describe('app store against etcd', { timeout: 60_000 }, () => {
     assert.deepEqual(versions, [9, 8, 7, 6, 5, 4, 3, 2, 1]);
   });
 
+  it('adds up concurrent relative changes of one type (worker+1 twice is +2), each in its own transaction', async () => {
+    const store = await freshApp();
+    await store.scale('shop', [{ type: 't1', count: 2 }]);
+    // Ten writers with their own store (as ten CLIs through any replica), all at once.
+    const stores = Array.from({ length: 10 }, () => new AppStore(etcd.client, store.keys));
+    await Promise.all(stores.map((s, i) => s.scale('shop', [{ type: 't1', count: i % 2 === 0 ? 1 : 2, relative: true }])));
+    const formation = await store.scale('shop', [{ type: 't2', count: 0, relative: true }]);
+    assert.equal(formation.t1, 2 + 5 * 1 + 5 * 2);
+    assert.equal(formation.t2, 0, 'a relative change of a type never scaled starts from 0');
+  });
+
+  it('refuses a relative change below zero or over the limit, and changes nothing', async () => {
+    const store = await freshApp();
+    await store.scale('shop', [{ type: 't1', count: 3 }, { type: 't2', count: 1 }]);
+    await assert.rejects(
+      store.scale('shop', [{ type: 't2', count: 1, relative: true }, { type: 't1', count: -5, relative: true }]),
+      (err: unknown) => err instanceof InvalidArgumentError && /^t1-5: `t1` has 3 instances; it cannot go below 0$/.test(err.message),
+    );
+    await assert.rejects(store.scale('shop', [{ type: 't1', count: 998, relative: true }]), /would have 1001 instances; at most 1000/);
+    await assert.rejects(store.scale('shop', [{ type: 't1', count: -1001, relative: true }]), InvalidArgumentError);
+    assert.deepEqual((await store.getFormation('shop')).counts, { t1: 3, t2: 1 }, 'nothing half-applied');
+  });
+
+  it('scales web=1 on the first deploy of an app with a web type and an empty formation, in the release transaction', async () => {
+    const store = new AppStore(etcd.client, new Keys(uniquePrefix()));
+    await store.createApp('shop');
+    // A config change before any code makes release v1 without a slug: the deploy after it is still the first.
+    await store.setConfig('shop', { GREETING: 'hi' }, []);
+    const first = await store.deploy('shop', { slug: 'a'.repeat(64), processTypes: { web: 'serve', worker: 'work' }, description: 'Deploy' });
+    assert.equal(first.release.version, 2);
+    assert.deepEqual(first.scaled, { web: 1 });
+    assert.deepEqual((await store.getFormation('shop')).counts, { web: 1 });
+    // Later deploys leave the formation alone, even after web=0.
+    await store.scale('shop', [{ type: 'web', count: 0 }]);
+    const second = await store.deploy('shop', { slug: 'b'.repeat(64), processTypes: { web: 'serve' }, description: 'Deploy' });
+    assert.deepEqual(second.scaled, {});
+    assert.deepEqual((await store.getFormation('shop')).counts, { web: 0 });
+
+    const other = new AppStore(etcd.client, new Keys(uniquePrefix()));
+    await other.createApp('jobs');
+    const noWeb = await other.deploy('jobs', { slug: 'c'.repeat(64), processTypes: { worker: 'work' }, description: 'Deploy' });
+    assert.deepEqual(noWeb.scaled, {}, 'no web type: nothing scaled');
+    assert.deepEqual((await other.getFormation('jobs')).counts, {});
+  });
+
+  it('scales web=1 once when two first deploys race', async () => {
+    const store = new AppStore(etcd.client, new Keys(uniquePrefix()));
+    await store.createApp('shop');
+    const results = await Promise.all(
+      ['a', 'b'].map((c) => new AppStore(etcd.client, store.keys).deploy('shop', { slug: c.repeat(64), processTypes: { web: 'serve' }, description: 'Deploy' })),
+    );
+    assert.deepEqual(results.map((r) => r.scaled.web ?? 0).sort(), [0, 1], 'only the first release scales');
+    assert.deepEqual((await store.getFormation('shop')).counts, { web: 1 });
+  });
+
   it('refuses what it must, with typed errors', async () => {
     const store = await freshApp();
     await assert.rejects(store.createApp('shop'), AlreadyExistsError);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseScaleArgs, ScaleArgError } from '../../cli/scale-args';
+import { formatScaleArg, parseScaleArgs, ScaleArgError, type ScaleArg } from '../../cli/scale-args';
 
 describe('parseScaleArgs: accepted', () => {
-  const cases: Array<{ name: string; args: string[]; max?: number; expected: Array<{ type: string; count: number }> }> = [
+  const cases: Array<{ name: string; args: string[]; max?: number; expected: ScaleArg[] }> = [
     { name: 'one type', args: ['web=2'], expected: [{ type: 'web', count: 2 }] },
     {
       name: 'several types, in argument order',
@@ -24,6 +24,17 @@ describe('parseScaleArgs: accepted', () => {
         { type: 'worker-2', count: 1 },
         { type: 'clock_1', count: 1 },
         { type: 'Web', count: 3 },
+      ],
+    },
+    { name: "Heroku's relative form, up", args: ['web+2'], expected: [{ type: 'web', count: 2, relative: true }] },
+    { name: "Heroku's relative form, down", args: ['worker-1'], expected: [{ type: 'worker', count: -1, relative: true }] },
+    {
+      name: 'relative and total together; the last sign splits a dashed type',
+      args: ['web=1', 'worker-2-3', 'clock+0'],
+      expected: [
+        { type: 'web', count: 1 },
+        { type: 'worker-2', count: -3, relative: true },
+        { type: 'clock', count: 0, relative: true },
       ],
     },
   ];
@@ -48,13 +59,18 @@ describe('parseScaleArgs: rejected, naming the argument', () => {
     { name: 'spaces around the count', args: ['web= 2'], message: 'web= 2: instance count must be a whole number from 0 to 1000' },
     { name: 'no type', args: ['=3'], message: '=3: missing process type before `=`, e.g. worker=3' },
     { name: 'no count', args: ['worker='], message: 'worker=: missing instance count after `=`, e.g. worker=2' },
-    { name: 'no `=`', args: ['worker'], message: 'worker: expected TYPE=N, e.g. worker=3' },
+    { name: 'no `=`', args: ['worker'], message: 'worker: expected TYPE=N, TYPE+N or TYPE-N, e.g. worker=3 or worker+1' },
     { name: 'an empty argument', args: [''], message: 'empty argument: expected TYPE=N, e.g. worker=3' },
     {
-      name: "Heroku's relative form",
-      args: ['web+2'],
-      message: 'web+2: relative scaling is not supported; give the total, e.g. worker=3',
+      name: 'a word as a relative change',
+      args: ['worker+abc'],
+      message: 'worker+abc: the change after `+` must be a whole number from 0 to 1000, e.g. worker+1',
     },
+    { name: 'a sign without a number', args: ['worker+'], message: 'worker+: missing a number after `+`, e.g. worker+1' },
+    { name: 'a relative change without a type', args: ['+2'], message: '+2: missing process type before `+`, e.g. worker+2' },
+    { name: 'a relative change over the limit', args: ['worker+1001'], message: 'worker+1001: at most 1000 instances per process type' },
+    { name: 'a dashed type without a count', args: ['my-worker'], message: 'my-worker: expected TYPE=N, TYPE+N or TYPE-N, e.g. worker=3 or worker+1' },
+    { name: 'both forms for one type', args: ['worker=2', 'worker+1'], message: 'worker+1: process type `worker` is already given as worker=2', arg: 'worker+1' },
     {
       name: 'a space in the type',
       args: ['wo rker=1'],
@@ -108,4 +124,13 @@ describe('parseScaleArgs: rejected, naming the argument', () => {
       );
     });
   }
+});
+
+describe('formatScaleArg', () => {
+  it('writes changes as the user does', () => {
+    assert.deepEqual(
+      [{ type: 'web', count: 2 }, { type: 'worker', count: 2, relative: true as const }, { type: 'clock', count: -1, relative: true as const }].map(formatScaleArg),
+      ['web=2', 'worker+2', 'clock-1'],
+    );
+  });
 });

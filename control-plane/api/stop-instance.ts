@@ -1,0 +1,89 @@
+/**
+ * ps:stop and ps:kill of one instance, as on Heroku: a formation instance (worker.3) is
+ * replaced — stop restarts it (SIGTERM, grace, SIGKILL, start again, like a one-instance
+ * restart), kill sends SIGKILL to its process group and its supervisor starts it again —
+ * while a one-off process (run.7) ends.
+ */
+import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
+import type { StopInstanceReply } from '../../proto/gen/cluster/api/StopInstanceReply';
+import { callUnary } from '../../lib/grpc-call';
+import { parseInstanceName } from '../../lib/names';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import type { AgentRecord } from '../records';
+import type { ApiContext } from './context';
+import { unary } from './status';
+
+const AGENT_CALL_TIMEOUT_MS = 5_000;
+
+export function stopInstanceHandler(ctx: ApiContext): ClusterApiHandlers['StopInstance'] {
+  return unary(ctx.logger, async (req) => {
+    const reply = await stopInstance(ctx, req.app, req.instance, req.kill);
+    ctx.logger.info({ app: req.app, instance: req.instance, kill: req.kill, host: reply.host }, 'instance stopped on request');
+    return reply;
+  });
+}
+
+async function stopInstance(ctx: ApiContext, appName: string, instance: string, kill: boolean): Promise<StopInstanceReply> {
+  const app = await ctx.store.getApp(appName);
+  const parsed = parseInstanceName(instance);
+  if (!parsed) {
+    throw new InvalidArgumentError(`\`${instance}\` is not an instance name: give one like worker.3 or run.7 (see \`cluster ps -a ${app.name}\`)`);
+  }
+  if (parsed.type === 'run') return stopOneOff(ctx, app.name, instance, kill);
+
+  const [formation, release] = await Promise.all([
+    ctx.store.getFormation(app.name),
+    app.release > 0 ? ctx.store.getRelease(app.name, app.release) : undefined,
+  ]);
+  if (!release || !Object.hasOwn(release.processTypes, parsed.type)) {
+    throw new NotFoundError(`\`${parsed.type}\` is not a process type of \`${app.name}\` (see \`cluster ps -a ${app.name}\`)`);
+  }
+  const count = Object.hasOwn(formation.counts, parsed.type) ? formation.counts[parsed.type]! : 0;
+  if (parsed.number > count) {
+    const runs = count === 0 ? `no ${parsed.type}` : count === 1 ? `${parsed.type}.1 only` : `${parsed.type}.1 to ${parsed.type}.${count}`;
+    throw new NotFoundError(`\`${app.name}\` has no instance ${instance}: it runs ${runs} (see \`cluster ps -a ${app.name}\`)`);
+  }
+  const placed = ctx.view.assignmentList({ app: app.name }).filter((a) => a.instance === instance);
+  if (!kill) {
+    // A restart of this one instance: the agent stops it with its grace period and starts it again.
+    await ctx.store.restart(app.name, instance);
+    return { instance, host: placed[0]?.agentId ?? '', one_off: false };
+  }
+  // An instance that moves runs on two hosts until the new copy is up: kill every copy.
+  const hosts = placed.map((a) => a.agentId);
+  if (hosts.length === 0) throw new FailedPreconditionError(`${instance} of \`${app.name}\` is not placed on any host yet: nothing to kill`);
+  const found = await signalOnHosts(ctx, app.name, instance, hosts, true);
+  if (found.length === 0) throw new FailedPreconditionError(`${instance} of \`${app.name}\` has no running process on ${hosts.join(', ')}: nothing to kill`);
+  return { instance, host: found.join(','), one_off: false };
+}
+
+/** A one-off process ends: SIGTERM then SIGKILL after a grace period, or (kill) SIGKILL at once. */
+async function stopOneOff(ctx: ApiContext, app: string, instance: string, kill: boolean): Promise<StopInstanceReply> {
+  // status/<app>/<run.N>/<agentId>: the agents that report it running.
+  const prefix = ctx.keys.status(app, instance, '');
+  const keys = await ctx.client.getAll().prefix(prefix).keys();
+  const hosts = keys.map((key) => key.slice(prefix.length)).filter((id) => id !== '');
+  const found = hosts.length === 0 ? [] : await signalOnHosts(ctx, app, instance, hosts, kill);
+  if (found.length === 0) throw new NotFoundError(`no one-off process ${instance} of \`${app}\` is running (see \`cluster ps -a ${app}\`)`);
+  return { instance, host: found.join(','), one_off: true };
+}
+
+/** Asks each host to stop (or kill) the instance; returns the hosts that had it. */
+async function signalOnHosts(ctx: ApiContext, app: string, instance: string, hosts: string[], kill: boolean): Promise<string[]> {
+  const agents = new Map(ctx.view.agentList().map((a) => [a.id, a]));
+  const results = await Promise.all(
+    hosts.map(async (id) => {
+      const agent: AgentRecord | undefined = agents.get(id);
+      if (!agent?.address) return undefined;
+      const reason = kill ? 'ps:kill' : 'ps:stop';
+      try {
+        const reply = await callUnary(ctx.dialer.runClient(agent), 'StopRun', { app, instance, reason, kill }, AGENT_CALL_TIMEOUT_MS);
+        return reply.found ? id : undefined;
+      } catch (err) {
+        const why = (err as { details?: string }).details || (err as Error).message;
+        throw new FailedPreconditionError(`could not reach ${id} to ${kill ? 'kill' : 'stop'} ${instance}: ${why}`);
+      }
+    }),
+  );
+  return results.filter((id): id is string => id !== undefined);
+}
