@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { CLI, TestCluster } from '../helpers/test-cluster';
-import { isGone } from '../helpers/processes';
+import { isGone, listening } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
 const APP = 'shop';
@@ -26,7 +26,9 @@ describe('Heroku CLI names and flags', { timeout: 120_000 }, () => {
 
   before(async () => {
     cluster = await TestCluster.start({ agents: [{ id: 'host-a' }] });
-    const dir = cluster.appDir(APP, { Procfile: 'web: sh loop.sh\nworker: sh loop.sh\n', 'loop.sh': LOOP });
+    const dir = cluster.appDir(APP, { Procfile: 'web: sh web.sh\nworker: sh loop.sh\n', 'loop.sh': LOOP,
+      // A web is up once it accepts connections on $PORT (docs/boot-checks.md).
+      'web.sh': `${listening('sh loop.sh')}\n` });
     await cluster.ok(['apps:create', APP]);
     deployOutput = (await cluster.ok(['deploy', dir, '-a', APP])).stdout;
   });
@@ -150,7 +152,7 @@ describe('Heroku CLI names and flags', { timeout: 120_000 }, () => {
     for (const l of output) assert.match(l, new RegExp(`^${TIME} app\\[web\\.1\\]: tick web\\.1$`));
 
     const system = await logs('-d', 'web.1', '-s', 'heroku', '-n', '1000');
-    assert.ok(system.some((l) => /cluster\[web\.1\]: Starting process with command `sh loop\.sh`$/.test(l)), system.join('\n'));
+    assert.ok(system.some((l) => /cluster\[web\.1\]: Starting process with command `sh web\.sh`$/.test(l)), system.join('\n'));
     assert.ok(system.every((l) => / cluster\[web\.1\]: /.test(l)));
 
     const hosted = await logs('-d', 'web.1', '-n', '3', '--show-host');
@@ -174,7 +176,7 @@ describe('Heroku CLI names and flags', { timeout: 120_000 }, () => {
   it('releases:info vN shows one release', async () => {
     const info = (await cluster.ok(['releases:info', 'v1', '-a', APP])).stdout;
     assert.match(info, /^=== Release v1 of shop \(current\)\nChange: +Deploy [0-9a-f]{7}\n/);
-    assert.match(info, /\nweb +sh loop\.sh\nworker +sh loop\.sh\n$/);
+    assert.match(info, /\nweb +sh web\.sh\nworker +sh loop\.sh\n$/);
     await cluster.ok(['config:set', 'A=1', '-a', APP]);
     assert.match((await cluster.ok(['releases:info', '-a', APP])).stdout, /^=== Release v2 of shop \(current\)\nChange: +Set A\n/);
     const v1 = await cluster.cliJson<{ version: number; current: boolean }>(['releases:info', '1', '-a', APP]);

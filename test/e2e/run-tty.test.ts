@@ -85,7 +85,7 @@ describe('cluster run with a terminal', { timeout: 120_000 }, () => {
 
   before(async () => {
     cluster = await TestCluster.start({ agents: [{ id: 'host-a' }] });
-    await cluster.deployApp('tools', cluster.appDir('tools', { Procfile: 'web: sleep 100000\n' }));
+    await cluster.deployApp('tools', cluster.appDir('tools', { Procfile: 'worker: sleep 100000\n' }));
   });
 
   after(async () => {

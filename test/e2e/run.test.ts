@@ -14,7 +14,7 @@ describe('cluster run', { timeout: 180_000 }, () => {
 
   before(async () => {
     cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }] });
-    const dir = cluster.appDir('tools', { Procfile: 'web: sleep 100000\n', 'hello.txt': 'from the slug\n' });
+    const dir = cluster.appDir('tools', { Procfile: 'worker: sleep 100000\n', 'hello.txt': 'from the slug\n' });
     await cluster.deployApp('tools', dir);
     await cluster.ok(['config:set', 'GREETING=hi there', '-a', 'tools']);
   });

@@ -32,7 +32,7 @@ describe('cluster schedule', { timeout: 120_000 }, () => {
 
   before(async () => {
     cluster = await TestCluster.start({ agents: [{ id: 'host-a' }] });
-    await cluster.deployApp('cron', cluster.appDir('cron', { Procfile: 'web: sleep 100000\n' }));
+    await cluster.deployApp('cron', cluster.appDir('cron', { Procfile: 'worker: sleep 100000\n' }));
     await cluster.ok(['config:set', 'GREETING=hello', '-a', 'cron']);
   });
 
@@ -139,7 +139,7 @@ describe('cluster schedule', { timeout: 120_000 }, () => {
   });
 
   it('removes the jobs with the app and stops their runs', async () => {
-    await cluster.deployApp('doomed', cluster.appDir('doomed', { Procfile: 'web: sleep 100000\n' }));
+    await cluster.deployApp('doomed', cluster.appDir('doomed', { Procfile: 'worker: sleep 100000\n' }));
     await cluster.ok(['schedule:add', '@daily', '-a', 'doomed', '--name', 'forever', '--', 'sleep 100000']);
     await cluster.ok(['schedule:run', 'forever', '-a', 'doomed']);
     const running = await cluster.waitForPs('doomed', 'the run in ps', (l) => l.some((i) => i.type === 'run' && i.state === 'up' && (i.pid ?? 0) > 0));

@@ -29,7 +29,7 @@ describe('scheduled ticks across leader failover', { timeout: 150_000 }, () => {
   before(async () => {
     cluster = await TestCluster.start({ replicas: 2, agents: [{ id: 'host-a' }, { id: 'host-b' }] });
     etcd = new Etcd3({ hosts: cluster.etcd.urls });
-    await cluster.deployApp('ticker', cluster.appDir('ticker', { Procfile: 'web: sleep 100000\n' }));
+    await cluster.deployApp('ticker', cluster.appDir('ticker', { Procfile: 'worker: sleep 100000\n' }));
   });
 
   after(async () => {
