@@ -32,12 +32,14 @@ async function setUpExample(api: ClusterApiClient): Promise<void> {
   const { app, dir, formation } = EXAMPLE;
   const existing = (await callUnary(api, 'ListApps', {})).apps.find((a) => a.name === app);
   if (!existing) await callUnary(api, 'CreateApp', { name: app });
-  if (!existing?.release) {
+  const firstDeploy = !existing?.release;
+  if (firstDeploy) {
     const release = await deployDirectory(api, app, dir, { quiet: true, message: 'Example app' });
     console.log(`Deployed examples/shop as ${app} v${release.version}.`);
   }
   const ps = await callUnary(api, 'Ps', { app });
-  if (ps.formation.every((f) => f.count === 0)) {
+  // Just deployed (which scaled web=1, as a first deploy does) or never scaled: the example's formation.
+  if (firstDeploy || ps.formation.every((f) => f.count === 0)) {
     const changes = Object.entries(formation).map(([type, count]) => ({ type, count }));
     await callUnary(api, 'Scale', { app, changes });
     console.log(`Scaled ${app} to ${changes.map((c) => `${c.type}=${c.count}`).join(' ')}.`);
