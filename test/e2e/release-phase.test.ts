@@ -47,7 +47,7 @@ describe('release phase', { timeout: 120_000 }, () => {
     assert.equal(res.code, 0, res.stderr);
     const [v1] = await releases();
     assert.deepEqual([v1!.version, v1!.phase, v1!.deployed], [1, 'succeeded', true]);
-    await waitFor('release.1 output in logs', async () => /api\[release\.1\].*migrating to v1/.test(await logs('release.1')), 20_000);
+    await waitFor('release.1 output in logs', async () => /app\[release\.1\]: migrating to v1/.test(await logs('release.1')), 20_000);
     await cluster.ok(['scale', 'web=1', '-a', 'api', '--wait']);
     const scale = await cluster.cli(['scale', 'release=1', '-a', 'api']);
     assert.equal(scale.code, 1);
