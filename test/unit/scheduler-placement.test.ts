@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { schedule } from '../../control-plane/scheduler/schedule';
 import { describeRule, fitsRule, ruleKey } from '../../control-plane/scheduler/placement';
 import type { AgentView, AppView, Assignment, Plan, SchedulerInput } from '../../control-plane/scheduler/types';
+import { applyPlan } from '../helpers/scheduler-plans';
 
 function agent(id: string, opts: Partial<AgentView> = {}): AgentView {
   return { id, datacenter: 'dc-a', labels: {}, capacity: 100, state: 'ready', ...opts };
@@ -16,14 +17,6 @@ function app(name: string, formation: Record<string, number>, placement?: AppVie
     restartTokens: {},
     ...(placement ? { placement } : {}),
   };
-}
-
-function apply(assignments: Assignment[], plan: Plan): Assignment[] {
-  const key = (a: { agentId: string; app: string; instance: string }) => `${a.agentId}/${a.app}/${a.instance}`;
-  const byKey = new Map(assignments.map((a) => [key(a), a]));
-  for (const r of plan.remove) byKey.delete(key(r));
-  for (const p of plan.put) byKey.set(key(p), p);
-  return [...byKey.values()];
 }
 
 /** `type: agent agent …` per type, agents sorted: where each type ended up. */
@@ -96,7 +89,7 @@ describe('scheduler: placement rules', () => {
 
   it('moves instances a new rule no longer allows, and only those', () => {
     const before: SchedulerInput = { apps: [app('shop', { web: 4, worker: 4 })], agents: hosts, assignments: [] };
-    const running = apply([], schedule(before));
+    const running = applyPlan([], schedule(before));
     assert.ok(running.some((a) => a.type === 'web' && !a.agentId.startsWith('web-')), 'some web instance starts on a plain host');
     const ruled = { ...before, apps: [app('shop', { web: 4, worker: 4 }, { web: { labels: { role: 'web' } } })], assignments: running };
     const plan = schedule(ruled);
@@ -104,7 +97,7 @@ describe('scheduler: placement rules', () => {
     assert.deepEqual(plan.remove.map((r) => `${r.instance}@${r.agentId}`).sort(), moved.map((a) => `${a.instance}@${a.agentId}`).sort());
     assert.deepEqual(plan.put.map((p) => p.instance).sort(), moved.map((a) => a.instance).sort(), 'the same instances, re-placed');
     assert.ok(plan.put.every((p) => p.agentId.startsWith('web-')));
-    const after = apply(running, plan);
+    const after = applyPlan(running, plan);
     assert.deepEqual(where(after).web, ['web-1', 'web-1', 'web-2', 'web-2']);
     assert.deepEqual(schedule({ ...ruled, assignments: after }), { put: [], remove: [], unplaced: [] }, 'converged');
     // Dropping the rule again moves nothing.

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { schedule } from '../../control-plane/scheduler/schedule';
 import { fitsRule, ruleKey, withServesWeb } from '../../control-plane/scheduler/placement';
-import type { AgentView, AppView, Assignment, Plan } from '../../control-plane/scheduler/types';
+import type { AgentView, AppView, Assignment } from '../../control-plane/scheduler/types';
+import { applyPlan } from '../helpers/scheduler-plans';
 
 function agent(id: string, opts: Partial<AgentView> = {}): AgentView {
   return { id, datacenter: 'dc-a', labels: {}, capacity: 100, state: 'ready', ...opts };
@@ -17,14 +18,6 @@ function app(formation: Record<string, number>, placement?: AppView['placement']
     restartTokens: {},
     ...(placement ? { placement } : {}),
   };
-}
-
-function apply(assignments: Assignment[], plan: Plan): Assignment[] {
-  const key = (a: { agentId: string; app: string; instance: string }) => `${a.agentId}/${a.app}/${a.instance}`;
-  const byKey = new Map(assignments.map((a) => [key(a), a]));
-  for (const r of plan.remove) byKey.delete(key(r));
-  for (const p of plan.put) byKey.set(key(p), p);
-  return [...byKey.values()];
 }
 
 const hostsOf = (list: Assignment[], type: string) => new Set(list.filter((a) => a.type === type).map((a) => a.agentId));
@@ -57,13 +50,13 @@ describe('scheduler: process servers with web off', () => {
 
   it('moves web off an agent whose web is turned off and keeps its workers', () => {
     const on = [agent('a'), agent('b')];
-    const first = apply([], schedule({ apps: [app({ web: 4, worker: 4 })], agents: on, assignments: [] }));
+    const first = applyPlan([], schedule({ apps: [app({ web: 4, worker: 4 })], agents: on, assignments: [] }));
     assert.deepEqual(hostsOf(first, 'web'), new Set(['a', 'b']));
     const off = [agent('a'), agent('b', { web: false })];
     const plan = schedule({ apps: [app({ web: 4, worker: 4 })], agents: off, assignments: first });
     assert.ok(plan.remove.every((r) => r.agentId === 'b' && r.instance.startsWith('web.')), 'only web leaves b');
     assert.ok(plan.put.every((p) => p.agentId === 'a' && p.type === 'web'), 'its new copies go to a');
-    const after = apply(first, plan);
+    const after = applyPlan(first, plan);
     assert.deepEqual(hostsOf(after, 'web'), new Set(['a']));
     assert.deepEqual(hostsOf(after, 'worker'), new Set(['a', 'b']));
   });
@@ -75,7 +68,7 @@ describe('scheduler: process servers with web off', () => {
   });
 
   it('keeps web where it is on an unreachable agent whose web is off', () => {
-    const assignments = apply([], schedule({ apps: [app({ web: 1 })], agents: [agent('a')], assignments: [] }));
+    const assignments = applyPlan([], schedule({ apps: [app({ web: 1 })], agents: [agent('a')], assignments: [] }));
     const plan = schedule({ apps: [app({ web: 1 })], agents: [agent('a', { state: 'unreachable', web: false }), agent('b')], assignments });
     assert.deepEqual(plan.remove, []);
     assert.deepEqual(plan.put, []);

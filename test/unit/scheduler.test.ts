@@ -10,6 +10,7 @@ import {
   type Plan,
   type SchedulerInput,
 } from '../../control-plane/scheduler/types';
+import { applyPlan } from '../helpers/scheduler-plans';
 
 function agent(id: string, opts: Partial<AgentView> = {}): AgentView {
   return { id, datacenter: 'dc-a', labels: {}, capacity: 100, state: 'ready', ...opts };
@@ -32,18 +33,9 @@ function app(name: string, formation: Record<string, number>, opts: Partial<AppV
 
 const agents3 = [agent('agent-1'), agent('agent-2'), agent('agent-3')];
 
-/** The assignments after applying `plan` to `assignments`, as the plan writer would. */
-function apply(assignments: Assignment[], plan: Plan): Assignment[] {
-  const key = (a: { agentId: string; app: string; instance: string }) => `${a.agentId}/${a.app}/${a.instance}`;
-  const byKey = new Map(assignments.map((a) => [key(a), a]));
-  for (const r of plan.remove) byKey.delete(key(r));
-  for (const p of plan.put) byKey.set(key(p), p);
-  return [...byKey.values()];
-}
-
 /** Assignments of a cluster that has converged on `input`. */
 function converged(input: Omit<SchedulerInput, 'assignments'>): Assignment[] {
-  return apply([], schedule({ ...input, assignments: [] }));
+  return applyPlan([], schedule({ ...input, assignments: [] }));
 }
 
 function perAgent(assignments: Array<{ agentId: string }>): Record<string, number> {
@@ -289,7 +281,7 @@ describe('scheduler: changes to a running cluster', () => {
       check: (plan) => {
         assert.deepEqual(plan.remove, onAgent2.map((a) => ({ agentId: 'agent-2', app: 'shop', instance: a.instance })));
         assert.deepEqual(names(plan.put), names(onAgent2));
-        assert.deepEqual(perAgent(apply(running, plan)), { 'agent-1': 6, 'agent-3': 6 });
+        assert.deepEqual(perAgent(applyPlan(running, plan)), { 'agent-1': 6, 'agent-3': 6 });
       },
     },
     {
@@ -316,7 +308,7 @@ describe('scheduler: changes to a running cluster', () => {
       if (c.remove) assert.deepEqual(at(plan.remove), [...c.remove].sort());
       c.check?.(plan);
       // Whatever changed, applying the plan converges: a second pass has nothing to do.
-      assert.deepEqual(schedule({ ...c.input, assignments: apply(c.input.assignments, plan) }), empty);
+      assert.deepEqual(schedule({ ...c.input, assignments: applyPlan(c.input.assignments, plan) }), empty);
     });
   }
 });
@@ -425,7 +417,7 @@ describe('scheduler: duplicates', () => {
     it(c.name, () => {
       const plan = schedule(c.input);
       assert.deepEqual(plan.put.map((p) => `${p.instance}@${p.agentId}`), c.put);
-      const after = apply(c.input.assignments, plan);
+      const after = applyPlan(c.input.assignments, plan);
       assert.deepEqual(after.map((a) => a.agentId), [c.keep]);
     });
   }
@@ -438,7 +430,7 @@ describe('scheduler: agrees with a brute-force reading of the rules', () => {
       const input = randomInput(seed);
       const plan = schedule(input);
       verify(input, plan);
-      assert.deepEqual(schedule({ ...input, assignments: apply(input.assignments, plan) }).put, [], 'converges');
+      assert.deepEqual(schedule({ ...input, assignments: applyPlan(input.assignments, plan) }).put, [], 'converges');
     });
   }
 });
@@ -491,7 +483,7 @@ function verify(input: SchedulerInput, plan: Plan): void {
     }
   }
   const agentById = new Map(input.agents.map((a) => [a.id, a]));
-  const kept = apply(input.assignments, { put: [], remove: plan.remove, unplaced: [] });
+  const kept = applyPlan(input.assignments, { put: [], remove: plan.remove, unplaced: [] });
   const keptKeys = new Set(kept.map((a) => `${a.app}/${a.instance}`));
   assert.equal(keptKeys.size, kept.length, 'no instance is kept twice');
   const desiredKeys = new Set(desired.map((d) => `${d.app}/${d.instance}`));
