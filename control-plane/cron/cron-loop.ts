@@ -28,6 +28,7 @@ import { decideConcurrency } from './concurrency';
 import { decideTick } from './tick-plan';
 import { emptyState, type JobRecord, type JobStateRecord, type RunRecord, type RunState } from './records';
 import { startRun, stopRun, watchRun, type RunWatch } from './run-launcher';
+import { PassLoop } from '../leader/pass-loop';
 
 /** The longest pause between passes (a `schedule:run`, a new job, a clock that jumped). */
 const MAX_PASS_INTERVAL_MS = 500;
@@ -73,30 +74,29 @@ interface Followed {
 const runKey = (app: string, instance: string) => `${app}/${instance}`;
 
 export class CronLoop {
-  private active = false;
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private again = false;
   private readonly followed = new Map<string, Followed>();
   private readonly outcomes = new Map<string, Outcome>();
   private readonly schedules = new Map<string, { text: string; zone: string; schedule: Schedule }>();
   /** Runs claimed during the pass in progress (not in the states it read). */
   private readonly claimedThisPass = new Set<string>();
 
-  constructor(private readonly deps: CronLoopDeps) {}
+  private readonly loop: PassLoop;
+
+  constructor(private readonly deps: CronLoopDeps) {
+    this.loop = new PassLoop(() => this.pass(), {
+      everyMs: MAX_PASS_INTERVAL_MS,
+      retryMs: RETRY_AFTER_FAILURE_MS,
+      onError: (err) => deps.logger.error({ err }, 'scheduled jobs pass failed; retrying'),
+    });
+  }
 
   start(): void {
-    if (this.active) return;
-    this.active = true;
-    this.poke(0);
+    this.loop.start();
   }
 
   /** Stops claiming (deposed or closing). Runs go on; the next leader follows them. */
   async stop(): Promise<void> {
-    if (!this.active) return;
-    this.active = false;
-    clearTimeout(this.timer);
-    await this.running;
+    if (!(await this.loop.stop())) return;
     for (const f of this.followed.values()) f.watch?.cancel();
     this.followed.clear();
     this.outcomes.clear();
@@ -104,30 +104,11 @@ export class CronLoop {
 
   /** Asks for a pass within `delayMs`; passes never overlap. */
   poke(delayMs = 0): void {
-    if (!this.active) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      let next = MAX_PASS_INTERVAL_MS;
-      this.running = this.pass()
-        .then((wait) => {
-          next = wait;
-        })
-        .catch((err: unknown) => {
-          this.deps.logger.error({ err }, 'scheduled jobs pass failed; retrying');
-          next = RETRY_AFTER_FAILURE_MS;
-        })
-        .finally(() => {
-          this.running = undefined;
-          const again = this.again;
-          this.again = false;
-          this.poke(again ? 0 : next);
-        });
-    }, Math.max(0, delayMs));
+    this.loop.poke(delayMs);
+  }
+
+  private get active(): boolean {
+    return this.loop.isActive;
   }
 
   /** One pass over every job; returns how long to wait before the next. */

@@ -22,6 +22,7 @@ import { decode, encode, type AppRecord, type ReleasePhaseRecord, type ReleaseRe
 import { pickAgent } from '../run/one-off';
 import { deployedOf } from '../state/app-store';
 import type { ClusterView } from '../state/cluster-view';
+import { PassLoop } from '../leader/pass-loop';
 
 /** The longest pause between passes (an agent that became ready, a retry). */
 const PASS_INTERVAL_MS = 1_000;
@@ -47,50 +48,37 @@ interface Followed {
 }
 
 export class ReleasePhaseLoop {
-  private active = false;
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private again = false;
   private readonly followed = new Map<string, Followed>();
   private readonly onApps = () => this.poke();
 
-  constructor(private readonly deps: ReleasePhaseDeps) {}
+  private readonly loop: PassLoop;
+
+  constructor(private readonly deps: ReleasePhaseDeps) {
+    this.loop = new PassLoop(() => this.pass(), {
+      everyMs: PASS_INTERVAL_MS,
+      retryMs: PASS_INTERVAL_MS,
+      onError: (err) => deps.logger.warn({ err }, 'release phase pass failed; retrying'),
+    });
+  }
 
   start(): void {
-    if (this.active) return;
-    this.active = true;
-    this.deps.view.apps.on('change', this.onApps);
-    this.poke();
+    if (this.loop.start()) this.deps.view.apps.on('change', this.onApps);
   }
 
   /** Stops (deposed or closing). Runs go on; the next leader follows them. */
   async stop(): Promise<void> {
-    if (!this.active) return;
-    this.active = false;
     this.deps.view.apps.off('change', this.onApps);
-    clearTimeout(this.timer);
-    await this.running;
+    if (!(await this.loop.stop())) return;
     for (const f of this.followed.values()) f.watch?.cancel();
     this.followed.clear();
   }
 
   private poke(delayMs = 0): void {
-    if (!this.active) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.pass()
-        .catch((err: unknown) => this.deps.logger.warn({ err }, 'release phase pass failed; retrying'))
-        .finally(() => {
-          this.running = undefined;
-          const again = this.again;
-          this.again = false;
-          this.poke(again ? 0 : PASS_INTERVAL_MS);
-        });
-    }, delayMs);
+    this.loop.poke(delayMs);
+  }
+
+  private get active(): boolean {
+    return this.loop.isActive;
   }
 
   private async pass(): Promise<void> {
