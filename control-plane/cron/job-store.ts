@@ -28,16 +28,8 @@ export interface JobWithState {
   state: JobStateRecord;
 }
 
-/** What `schedule:add` sends; empty strings and zeros mean "the default". */
-export interface AddJobRequest {
-  name: string;
-  schedule: string;
-  timeZone: string;
-  command: string;
-  concurrency: string;
-  timeoutMs: number;
-  startingDeadlineMs: number;
-}
+/** What `schedule:add` sends: a job input whose empty strings and zeros mean "the default". */
+export type AddJobRequest = JobInput;
 
 export class JobStore {
   constructor(private readonly client: Etcd3, private readonly keys: Keys, private readonly apps: AppStore) {}
