@@ -47,6 +47,14 @@ describe('cluster dev', { timeout: 120_000 }, () => {
       assert.equal(after.code, 2, 'nothing answers any more');
     } finally {
       dev.kill('SIGKILL');
+      // After a failed assertion: SIGKILL leaves dev's daemons and the app running; stop them too.
+      for (const pid of pidsMatching(home)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
     }
   });
 });
