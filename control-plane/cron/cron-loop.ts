@@ -12,7 +12,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import type { AgentDialer } from '../agents/agent-dialer';
-import { prefixEnd, unchangedSince, type WriteOp } from '../etcd/batch';
+import { commitIfAt, readPrefix, unchangedSince, type WriteOp } from '../etcd/batch';
 import type { ICompare } from 'etcd3/lib/rpc';
 import type { Keys } from '../keys';
 import type { LeaderElection } from '../leader/election';
@@ -23,12 +23,12 @@ import { pickAgent, readRunCounter } from '../run/one-off';
 import { parseSchedule, type Schedule } from '../../lib/cron/schedule';
 import { HISTORY_LENGTH } from '../../lib/cron/job-input';
 import { formatDuration } from '../../lib/cron/duration';
-import type { RunExit__Output } from '../../proto/gen/cluster/run/RunExit';
 import { decideConcurrency } from './concurrency';
 import { decideTick } from './tick-plan';
-import { emptyState, type JobRecord, type JobStateRecord, type RunRecord, type RunState } from './records';
+import { emptyState, type JobRecord, type JobStateRecord, type RunRecord } from './records';
 import { startRun, stopRun, watchRun, type RunWatch } from './run-launcher';
 import { PassLoop } from '../leader/pass-loop';
+import { runKey, withOutcomes, type Outcome } from './run-outcomes';
 
 /** The longest pause between passes (a `schedule:run`, a new job, a clock that jumped). */
 const MAX_PASS_INTERVAL_MS = 500;
@@ -49,12 +49,6 @@ export interface CronLoopDeps {
   agentDownGraceMs: number;
 }
 
-/** What became of a run, learnt from an agent; recorded by the next pass. */
-type Outcome =
-  | { kind: 'started'; startedAtMs: number }
-  | { kind: 'exit'; exit: RunExit__Output }
-  | { kind: 'ended'; state: RunState; reason: string };
-
 interface Versioned<T> {
   value: T;
   modRevision: string;
@@ -70,8 +64,6 @@ interface Followed {
   /** Since when (this replica's clock) its agent has not been registered. */
   agentMissingSince?: number;
 }
-
-const runKey = (app: string, instance: string) => `${app}/${instance}`;
 
 export class CronLoop {
   private readonly followed = new Map<string, Followed>();
@@ -145,7 +137,7 @@ export class CronLoop {
     let state: Versioned<JobStateRecord> = stored ?? { value: emptyState(j), modRevision: '0' };
 
     // 1. What became of runs in flight.
-    const recorded = this.applyOutcomes(j, state.value);
+    const recorded = withOutcomes(j, state.value, this.outcomes);
     if (recorded) {
       const rev = await this.writeState(j, jobKey, job.modRevision, state.modRevision, recorded);
       if (rev === undefined) return undefined; // someone else wrote: next pass
@@ -355,35 +347,6 @@ export class CronLoop {
     this.poke(0);
   }
 
-  /** The job's state with the outcomes learnt since the last pass, or undefined when nothing changed. */
-  private applyOutcomes(job: JobRecord, state: JobStateRecord): JobStateRecord | undefined {
-    let changed = false;
-    const active: RunRecord[] = [];
-    const finished: RunRecord[] = [];
-    for (const run of state.active) {
-      const key = runKey(job.app, run.instance);
-      const outcome = this.outcomes.get(key);
-      if (!outcome) {
-        active.push(run);
-        continue;
-      }
-      if (outcome.kind === 'started') {
-        if (run.state === 'claimed') {
-          active.push({ ...run, state: 'running', startedAtMs: outcome.startedAtMs });
-          changed = true;
-        } else {
-          active.push(run);
-        }
-        continue;
-      }
-      changed = true;
-      finished.push(outcome.kind === 'exit' ? finishedRun(run, outcome.exit) : { ...run, state: outcome.state, reason: outcome.reason, finishedAtMs: Date.now() });
-    }
-    if (!changed) return undefined;
-    finished.sort((a, b) => (b.finishedAtMs ?? 0) - (a.finishedAtMs ?? 0));
-    return { ...state, active, history: [...finished, ...state.history].slice(0, HISTORY_LENGTH) };
-  }
-
   /**
    * Writes a job's state: fenced by leadership, only if neither the state nor the job changed
    * since read (the job's `schedule:run` count and existence), plus `compares` and `ops`.
@@ -400,18 +363,13 @@ export class CronLoop {
   ): Promise<string | undefined> {
     const stateKey = this.deps.keys.cronState(job.app, job.name);
     const guard = [this.deps.election.fence(), unchangedSince(jobKey, jobRevision), unchangedSince(stateKey, stateRevision), ...compares];
-    const res = await this.deps.client.kv.txn({
-      compare: guard,
-      success: [{ request_put: { key: Buffer.from(stateKey), value: Buffer.from(encode(next)) } }, ...ops.map(toRequestOp)],
-      failure: [],
-    });
-    if (res.succeeded) {
+    const revision = await commitIfAt(this.deps.client, guard, [{ put: stateKey, value: encode(next) }, ...ops]);
+    if (revision !== undefined) {
       // Outcomes now recorded are done with.
       for (const run of next.history) this.outcomes.delete(runKey(job.app, run.instance));
       for (const run of next.active) if (run.state === 'running' && this.outcomes.get(runKey(job.app, run.instance))?.kind === 'started') this.outcomes.delete(runKey(job.app, run.instance));
-      return res.header.revision;
     }
-    return undefined;
+    return revision;
   }
 
   /** Runs of jobs that are gone: no longer followed; stopped when their app was destroyed. */
@@ -463,34 +421,13 @@ export class CronLoop {
     }
   }
 
+  /** The decodable values under `prefix`, with their revisions. */
   private async readPrefix<T extends object>(prefix: string): Promise<Map<string, Versioned<T>>> {
-    const key = Buffer.from(prefix);
-    const res = await this.deps.client.kv.range({ key, range_end: prefixEnd(key) });
     const out = new Map<string, Versioned<T>>();
-    for (const kv of res.kvs) {
+    for (const [key, kv] of await readPrefix(this.deps.client, prefix)) {
       const value = decode<T>(kv.value);
-      if (value) out.set(kv.key.toString(), { value, modRevision: kv.mod_revision });
+      if (value) out.set(key, { value, modRevision: kv.modRevision });
     }
     return out;
   }
-}
-
-/** A run record completed with the exit its agent reported. */
-export function finishedRun(run: RunRecord, exit: RunExit__Output): RunRecord {
-  const state: RunState = exit.timed_out ? 'timed-out' : exit.stopped ? 'stopped' : exit.status === 0 ? 'succeeded' : 'failed';
-  const reason = exit.timed_out ? 'ran longer than its timeout' : exit.stopped ? (run.reason ?? 'stopped on request') : run.reason;
-  return {
-    ...run,
-    state,
-    startedAtMs: exit.started_at_ms || run.startedAtMs,
-    finishedAtMs: exit.finished_at_ms || Date.now(),
-    exitStatus: exit.status,
-    ...(exit.signal ? { signal: exit.signal } : {}),
-    ...(reason ? { reason } : {}),
-  };
-}
-
-function toRequestOp(op: WriteOp) {
-  if ('put' in op) return { request_put: { key: Buffer.from(op.put), value: Buffer.from(op.value) } };
-  return { request_delete_range: { key: Buffer.from(op.delete) } };
 }

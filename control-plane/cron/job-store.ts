@@ -4,7 +4,7 @@
  * cron loop does the rest (cron-loop.ts). docs/scheduled-jobs.md.
  */
 import type { Etcd3 } from 'etcd3';
-import { commitIf, exists, prefixEnd, unchangedSince } from '../etcd/batch';
+import { commitIf, exists, readPrefix, unchangedSince } from '../etcd/batch';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '../errors';
 import type { Keys } from '../keys';
 import { decode, encode } from '../records';
@@ -151,8 +151,6 @@ export class JobStore {
   }
 
   private async range(prefix: string): Promise<Map<string, Buffer>> {
-    const key = Buffer.from(prefix);
-    const res = await this.client.kv.range({ key, range_end: prefixEnd(key) });
-    return new Map(res.kvs.map((kv) => [kv.key.toString(), kv.value]));
+    return new Map([...(await readPrefix(this.client, prefix))].map(([key, kv]) => [key, kv.value]));
   }
 }

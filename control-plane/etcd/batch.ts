@@ -93,9 +93,21 @@ export function chunk(ops: WriteOp[], maxOps: number, maxBytes: number): WriteOp
 
 /** Commits up to 127 operations at once, only while every compare holds. */
 export async function commitIf(client: Etcd3, guard: ICompare[], ops: WriteOp[]): Promise<boolean> {
+  return (await commitIfAt(client, guard, ops)) !== undefined;
+}
+
+/** commitIf that returns the revision it wrote at; undefined when a compare failed. */
+export async function commitIfAt(client: Etcd3, guard: ICompare[], ops: WriteOp[]): Promise<string | undefined> {
   if (guard.length + ops.length > MAX_TXN_OPS) throw new Error(`transaction too large: ${guard.length + ops.length} operations`);
   const res = await client.kv.txn({ compare: guard, success: ops.map(toRequestOp), failure: [] });
-  return res.succeeded;
+  return res.succeeded ? res.header.revision : undefined;
+}
+
+/** Every key under `prefix` with its value and the revision it was last written at. */
+export async function readPrefix(client: Etcd3, prefix: string): Promise<Map<string, { value: Buffer; modRevision: string }>> {
+  const key = Buffer.from(prefix);
+  const res = await client.kv.range({ key, range_end: prefixEnd(key) });
+  return new Map(res.kvs.map((kv) => [kv.key.toString(), { value: kv.value, modRevision: kv.mod_revision }]));
 }
 
 /** A compare that holds while `key` was created at `createRevision` (a fencing token). */
