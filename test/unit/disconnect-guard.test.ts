@@ -6,13 +6,11 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
 import { DisconnectGuard, type Reachability } from '../../agent/disconnect-guard';
-import { OutputFifoMaker } from '../../agent/supervisor/output-fifos';
 import { Reconciler } from '../../agent/reconciler';
-import { PortAllocator } from '../../agent/supervisor/ports';
-import type { ReleaseCache } from '../../agent/releases/release-cache';
 import type { Assignment__Output as Assignment } from '../../proto/gen/cluster/agent/Assignment';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
 import { fixture, isGone } from '../helpers/processes';
+import { reconcilerDeps } from '../helpers/reconciler-deps';
 import { waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('disconnect-test', 'silent');
@@ -72,27 +70,7 @@ const WEB = `exec node ${fixture('listen.js')}`;
 describe('reconciler: suspended until the next snapshot', () => {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'suspend-test-'));
   const statuses: InstanceStatus[] = [];
-  const reconciler = new Reconciler({
-    agentId: 'a1',
-    agentDir: '/nonexistent/a1',
-    defaultGraceMs: 2_000,
-    ports: new PortAllocator({ from: 42100, to: 42199 }),
-    releases: {
-      ensure: async () => cwd,
-      configs: {
-        get: async () => ({ slug: 'a'.repeat(64), processTypes: { web: WEB, worker: LOOP }, env: {} }),
-        retain: () => undefined,
-      },
-    } as unknown as ReleaseCache,
-    logger,
-    report: (s) => statuses.push(s),
-    onLine: () => undefined,
-    onSpawn: () => undefined,
-    onExit: () => undefined,
-    gate: async () => undefined,
-    fifos: new OutputFifoMaker(path.join(cwd, 'fifos')),
-    record: () => undefined,
-  });
+  const reconciler = new Reconciler(reconcilerDeps({ cwd, processTypes: { web: WEB, worker: LOOP }, ports: { from: 42100, to: 42199 }, statuses, logger }));
   after(async () => {
     await reconciler.close();
     fs.rmSync(cwd, { recursive: true, force: true });

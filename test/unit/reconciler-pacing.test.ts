@@ -6,12 +6,10 @@ import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
 import { Reconciler } from '../../agent/reconciler';
 import { SpawnPacer } from '../../agent/spawn-pacer';
-import { PortAllocator } from '../../agent/supervisor/ports';
-import { OutputFifoMaker } from '../../agent/supervisor/output-fifos';
-import type { ReleaseCache } from '../../agent/releases/release-cache';
 import type { Assignment__Output as Assignment } from '../../proto/gen/cluster/agent/Assignment';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
 import { isGone } from '../helpers/processes';
+import { reconcilerDeps } from '../helpers/reconciler-deps';
 import { waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('pacing-test', 'silent');
@@ -32,28 +30,7 @@ describe('reconciler: starts go through the spawn pacer', () => {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'pacing-test-'));
   const statuses: InstanceStatus[] = [];
   const pacer = new CountingPacer(1);
-  const reconciler = new Reconciler({
-    agentId: 'a1',
-    agentDir: '/nonexistent/a1',
-    defaultGraceMs: 2_000,
-    ports: new PortAllocator({ from: 42300, to: 42399 }),
-    releases: {
-      ensure: async () => cwd,
-      configs: {
-        get: async () => ({ slug: 'a'.repeat(64), processTypes: { worker: LOOP }, env: {} }),
-        retain: () => undefined,
-      },
-    } as unknown as ReleaseCache,
-    logger,
-    report: (s) => statuses.push(s),
-    onLine: () => undefined,
-    onSpawn: () => undefined,
-    onExit: () => undefined,
-    gate: async () => undefined,
-    fifos: new OutputFifoMaker(path.join(cwd, 'fifos')),
-    record: () => undefined,
-    pacer,
-  });
+  const reconciler = new Reconciler(reconcilerDeps({ cwd, processTypes: { worker: LOOP }, ports: { from: 42300, to: 42399 }, statuses, logger, overrides: { pacer } }));
   after(async () => {
     await reconciler.close();
     fs.rmSync(cwd, { recursive: true, force: true });
