@@ -48,9 +48,10 @@ const KNOWN: ReadonlySet<string> = new Set(REASONS);
 
 /** The reason an error status carries, or undefined (a transport failure, or a peer that sends none). */
 export function reasonOf(err: unknown): Reason | undefined {
-  const metadata = (err as { metadata?: unknown } | undefined)?.metadata;
-  if (!(metadata instanceof grpc.Metadata)) return undefined;
-  const value = metadata.get(REASON_HEADER)[0];
+  // Duck-typed: a status may come from another copy of grpc-js (a tool bundling its own).
+  const metadata = (err as { metadata?: { get?: unknown } } | undefined)?.metadata;
+  if (typeof metadata?.get !== 'function') return undefined;
+  const value = (metadata as grpc.Metadata).get(REASON_HEADER)[0];
   return typeof value === 'string' && KNOWN.has(value) ? (value as Reason) : undefined;
 }
 

@@ -213,11 +213,11 @@ export class AppStore {
   async scale(name: string, changes: ScaleChange[]): Promise<Record<string, number>> {
     if (changes.length === 0) throw new InvalidArgumentError('nothing to scale: give TYPE=N');
     for (const { type, count, relative } of changes) {
-      const bound = relative ? Math.abs(count) : count;
-      if (!Number.isInteger(count) || bound < 0) {
-        throw new InvalidArgumentError(`${describeChange({ type, count, relative })}: the count must be a whole number`);
+      if (!Number.isInteger(count) || (!relative && count < 0)) {
+        throw new InvalidArgumentError(`${describeChange({ type, count, relative })}: the count must be a whole number, 0 or more`);
       }
-      if (bound > this.maxPerType) throw this.overMaxPerType({ type, count, relative }, bound);
+      // A relative change is checked against the count it is added to, below.
+      if (!relative && count > this.maxPerType) throw this.overMaxPerType({ type, count }, count);
     }
     return this.updateFormation(name, async (formation, app) => {
       const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
