@@ -10,6 +10,8 @@ import { channelCredentials, StaticCertificateProvider, targetName } from '../li
 import { parseServerList } from '../lib/server-list';
 import { callUnary } from '../lib/grpc-call';
 import { isReplicaFailure, ServerSet } from '../lib/failover';
+import { CONFLICT, reasonOf } from '../lib/status-reason';
+import { RetryDelay } from '../lib/retry-delay';
 
 export const DEFAULT_SERVER = '127.0.0.1:7600';
 
@@ -49,12 +51,14 @@ export interface ReplicaConnection {
 /**
  * A client for a list of replicas. With one address: that replica, as connect(). With several:
  * the first that answers ListReplicas (the replicas it reports are added after the given
- * ones), and a unary call that fails with UNAVAILABLE is tried on the next replica.
+ * ones), and a unary call that fails with UNAVAILABLE is tried on the next replica. Either way a
+ * unary call refused with reason `conflict` (other writers kept winning; nothing changed) is
+ * tried again after a jittered pause, a few times.
  */
 export async function connectAny(servers: readonly string[]): Promise<ReplicaConnection> {
   if (servers.length === 1) {
     const api = connect(servers[0]!);
-    return { api, server: servers[0]!, close: () => api.close() };
+    return { api: retryingProxy(() => api, () => false), server: servers[0]!, close: () => api.close() };
   }
   const fallback = servers.map((s) => credentialFor(s)).find((c) => c);
   const set = new ServerSet<ClusterApiClient>(servers, (address) => connect(address, fallback));
@@ -76,8 +80,13 @@ export async function connectAny(servers: readonly string[]): Promise<ReplicaCon
   }
   // None answered: the command's own call reports on the first, as the user listed them.
   if (!answered) set.prefer(servers[0]!);
+  const switchAway = (tries: number) => {
+    if (tries >= set.addresses().length) return false;
+    set.switchAway();
+    return true;
+  };
   return {
-    api: retryingProxy(set),
+    api: retryingProxy(() => set.current, switchAway),
     get server() {
       return set.currentAddress;
     },
@@ -85,31 +94,45 @@ export async function connectAny(servers: readonly string[]): Promise<ReplicaCon
   };
 }
 
+/** Attempts of a unary call refused with reason `conflict`, the first included. */
+export const CONFLICT_ATTEMPTS = 4;
+/** The pauses between them: about 0.1, 0.2, 0.4 s, jittered (lib/retry-delay.ts). */
+const CONFLICT_DELAY = { initialMs: 100, maxMs: 1_000 };
+
 type Callback = (err: grpc.ServiceError | null, value?: unknown) => void;
 
-/** `set.proxy`, with unary calls retried on the next replica when one is unavailable. */
-function retryingProxy(set: ServerSet<ClusterApiClient>): ClusterApiClient {
+/**
+ * The client `current()` returns, with unary calls tried again: on another replica when one is
+ * unavailable (`switchAway(tries)` moves and says whether to try; `tries` counts failed attempts),
+ * and on the same one after a pause when refused with reason `conflict`.
+ */
+function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: number) => boolean): ClusterApiClient {
   return new Proxy({} as ClusterApiClient, {
     get: (_target, prop) => {
-      const value = (set.current as unknown as Record<string | symbol, unknown>)[prop];
+      const value = (current() as unknown as Record<string | symbol, unknown>)[prop];
       if (typeof value !== 'function') return value;
       const method = value as ((...args: unknown[]) => unknown) & { requestStream?: boolean; responseStream?: boolean };
       if (method.requestStream || method.responseStream || method.requestStream === undefined) {
-        return (...args: unknown[]) => (method as (...a: unknown[]) => unknown).apply(set.current, args);
+        return (...args: unknown[]) => (method as (...a: unknown[]) => unknown).apply(current(), args);
       }
       return (...args: unknown[]) => {
         const callbackAt = args.findIndex((a) => typeof a === 'function');
         const callback = args[callbackAt] as Callback;
         let tries = 0;
+        let conflicts = 0;
+        const delay = new RetryDelay(CONFLICT_DELAY);
         const attempt = (): unknown => {
-          const client = set.current as unknown as Record<string | symbol, (...a: unknown[]) => unknown>;
+          const client = current() as unknown as Record<string | symbol, (...a: unknown[]) => unknown>;
           const again = [...args];
           again[callbackAt] = ((err, res) => {
             tries += 1;
             // UNAVAILABLE: the request never reached a replica that could answer it.
-            if (err && err.code === grpc.status.UNAVAILABLE && tries < set.addresses().length) {
-              set.switchAway();
+            if (err && err.code === grpc.status.UNAVAILABLE && switchAway(tries)) {
               attempt();
+              return;
+            }
+            if (err && reasonOf(err) === CONFLICT && ++conflicts < CONFLICT_ATTEMPTS) {
+              setTimeout(attempt, delay.next());
               return;
             }
             callback(err, res);

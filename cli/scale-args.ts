@@ -2,7 +2,14 @@
  * Parsing of `cluster scale TYPE=N …` arguments, before anything is sent to the control plane.
  * Heroku's relative form `TYPE+N` / `TYPE-N` is a change the control plane applies to the
  * current count in the same transaction (so concurrent changes add up; below zero is refused there).
+ *
+ * Only the syntax is checked here. How many instances a type may have is the control plane's
+ * `--max-per-type` (lib/limits.ts has the default), which an operator may raise: the control
+ * plane refuses a count over it with a message naming the limit and the flag (reason
+ * `limit-exceeded`, exit 1), so this CLI never refuses what the cluster would accept.
  */
+import { isProcessType, PROCESS_TYPE_RULE } from '../lib/names';
+import { MAX_WIRE_COUNT } from '../lib/limits';
 
 /** A scale argument the user must fix; `arg` is the offending argument (undefined when none was given). */
 export class ScaleArgError extends Error {
@@ -15,7 +22,6 @@ export class ScaleArgError extends Error {
   }
 }
 
-const TYPE_NAME = /^[A-Za-z0-9_-]+$/;
 // Digits only: signs, decimals and exponents (`+2`, `1.5`, `1e3`) are rejected, leading zeros are fine.
 const COUNT = /^[0-9]+$/;
 
@@ -27,14 +33,14 @@ export interface ScaleArg {
 }
 
 /** Parses `web=2 worker+10 clock-1` into changes per process type, in argument order; throws ScaleArgError. */
-export function parseScaleArgs(args: string[], maxPerType = 1000): ScaleArg[] {
+export function parseScaleArgs(args: string[]): ScaleArg[] {
   if (args.length === 0) {
     throw new ScaleArgError('no process types to scale: give TYPE=N, e.g. `cluster scale web=2 worker=10`');
   }
   const result: ScaleArg[] = [];
   const seen = new Map<string, string>();
   for (const arg of args) {
-    const parsed = parseOne(arg, maxPerType);
+    const parsed = parseOne(arg);
     const earlier = seen.get(parsed.type);
     if (earlier !== undefined) {
       throw new ScaleArgError(`${arg}: process type \`${parsed.type}\` is already given as ${earlier}`, arg);
@@ -51,15 +57,15 @@ export function formatScaleArg({ type, count, relative }: ScaleArg): string {
   return count < 0 ? `${type}${count}` : `${type}+${count}`;
 }
 
-function parseOne(arg: string, maxPerType: number): ScaleArg {
+function parseOne(arg: string): ScaleArg {
   if (arg === '') throw new ScaleArgError('empty argument: expected TYPE=N, e.g. worker=3', arg);
   const equals = arg.indexOf('=');
-  if (equals < 0) return parseRelative(arg, maxPerType);
+  if (equals < 0) return parseRelative(arg);
   const type = arg.slice(0, equals);
   const value = arg.slice(equals + 1);
   if (type === '') throw new ScaleArgError(`${arg}: missing process type before \`=\`, e.g. worker${arg}`, arg);
-  if (!TYPE_NAME.test(type)) {
-    throw new ScaleArgError(`${arg}: invalid process type \`${type}\`: use letters, digits, \`_\` and \`-\``, arg);
+  if (!isProcessType(type)) {
+    throw new ScaleArgError(`${arg}: invalid process type \`${type}\`: use ${PROCESS_TYPE_RULE}`, arg);
   }
   const colon = value.indexOf(':');
   if (colon >= 0) {
@@ -70,17 +76,13 @@ function parseOne(arg: string, maxPerType: number): ScaleArg {
   }
   if (value === '') throw new ScaleArgError(`${arg}: missing instance count after \`=\`, e.g. ${type}=2`, arg);
   if (!COUNT.test(value)) {
-    throw new ScaleArgError(`${arg}: instance count must be a whole number from 0 to ${maxPerType}`, arg);
+    throw new ScaleArgError(`${arg}: instance count must be a whole number, e.g. ${type}=2`, arg);
   }
-  const count = Number(value);
-  if (count > maxPerType) {
-    throw new ScaleArgError(`${arg}: at most ${maxPerType} instances per process type`, arg);
-  }
-  return { type, count };
+  return { type, count: wireCount(arg, value) };
 }
 
 /** `worker+2` or `worker-1` (the last sign splits: `worker-2-1` is worker-2 minus 1). */
-function parseRelative(arg: string, maxPerType: number): ScaleArg {
+function parseRelative(arg: string): ScaleArg {
   const sign = Math.max(arg.lastIndexOf('+'), arg.lastIndexOf('-'));
   const type = sign > 0 ? arg.slice(0, sign) : '';
   const amount = arg.slice(sign + 1);
@@ -88,14 +90,23 @@ function parseRelative(arg: string, maxPerType: number): ScaleArg {
   // `worker+abc` is a broken change; `my-worker` is a type without a count.
   if (sign < 0 || (!plus && !COUNT.test(amount))) throw new ScaleArgError(`${arg}: expected TYPE=N, TYPE+N or TYPE-N, e.g. worker=3 or worker+1`, arg);
   if (type === '') throw new ScaleArgError(`${arg}: missing process type before \`${arg[sign]}\`, e.g. worker${arg}`, arg);
-  if (!TYPE_NAME.test(type)) {
-    throw new ScaleArgError(`${arg}: invalid process type \`${type}\`: use letters, digits, \`_\` and \`-\``, arg);
+  if (!isProcessType(type)) {
+    throw new ScaleArgError(`${arg}: invalid process type \`${type}\`: use ${PROCESS_TYPE_RULE}`, arg);
   }
   if (amount === '') throw new ScaleArgError(`${arg}: missing a number after \`${arg[sign]}\`, e.g. ${type}${arg[sign]}1`, arg);
   if (!COUNT.test(amount)) {
-    throw new ScaleArgError(`${arg}: the change after \`${arg[sign]}\` must be a whole number from 0 to ${maxPerType}, e.g. ${type}${arg[sign]}1`, arg);
+    throw new ScaleArgError(`${arg}: the change after \`${arg[sign]}\` must be a whole number, e.g. ${type}${arg[sign]}1`, arg);
   }
-  const n = Number(amount);
-  if (n > maxPerType) throw new ScaleArgError(`${arg}: at most ${maxPerType} instances per process type`, arg);
+  const n = wireCount(arg, amount);
   return { type, count: plus ? n : -n, relative: true };
+}
+
+/**
+ * The number in `digits`, refused only when no control plane could take it: the request carries
+ * counts as 32-bit integers. The per-type limit itself is the control plane's (see above).
+ */
+function wireCount(arg: string, digits: string): number {
+  const n = Number(digits);
+  if (n > MAX_WIRE_COUNT) throw new ScaleArgError(`${arg}: ${digits} is too large a count (the most a request can carry is ${MAX_WIRE_COUNT})`, arg);
+  return n;
 }

@@ -21,7 +21,7 @@ import { LeaderElection } from './leader/election';
 import { SchedulerLoop } from './leader/scheduler-loop';
 import { AssignmentHub } from './agents/assignment-hub';
 import { agentService } from './agents/agent-service';
-import type { ApiContext } from './api/context';
+import type { ApiContext } from './rpc/context';
 import { appHandlers } from './api/apps';
 import { deployHandler } from './api/deploy';
 import { processHandlers } from './api/processes';

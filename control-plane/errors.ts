@@ -1,37 +1,77 @@
-/** Domain errors the API turns into gRPC status codes (see api/status.ts). */
+/**
+ * Domain errors: what the control plane refuses or fails with, each with the reason the caller
+ * gets (lib/status-reason.ts). rpc/status.ts turns them into gRPC statuses at the boundary.
+ */
+import {
+  ALREADY_EXISTS,
+  CONFLICT,
+  ETCD_UNAVAILABLE,
+  INVALID_INPUT,
+  LIMIT_EXCEEDED,
+  NOT_FOUND,
+  PRECONDITION_FAILED,
+  UNAUTHENTICATED,
+  type Reason,
+} from '../lib/status-reason';
+
+/** An error whose reason the caller is told. */
+export abstract class DomainError extends Error {
+  abstract readonly reason: Reason;
+}
 
 /** The user asked for something malformed or impossible: exit 1 in the CLI. */
-export class InvalidArgumentError extends Error {
+export class InvalidArgumentError extends DomainError {
   override name = 'InvalidArgumentError';
+  readonly reason: Reason = INVALID_INPUT;
+}
+
+/**
+ * A size or count over a limit (docs/limits.md): exit 1. The message names the limit, and the
+ * flag that sets it when an operator can change it.
+ */
+export class LimitExceededError extends InvalidArgumentError {
+  override name = 'LimitExceededError';
+  override readonly reason: Reason = LIMIT_EXCEEDED;
 }
 
 /** An app, release or agent does not exist. */
-export class NotFoundError extends Error {
+export class NotFoundError extends DomainError {
   override name = 'NotFoundError';
+  readonly reason: Reason = NOT_FOUND;
 }
 
 /** The thing to create exists already. */
-export class AlreadyExistsError extends Error {
+export class AlreadyExistsError extends DomainError {
   override name = 'AlreadyExistsError';
+  readonly reason: Reason = ALREADY_EXISTS;
 }
 
-/** A read-modify-write lost its race too many times; the caller may retry. */
-export class ConflictError extends Error {
+/** A read-modify-write lost its race too many times; nothing changed and the caller may retry. */
+export class ConflictError extends DomainError {
   override name = 'ConflictError';
+  readonly reason: Reason = CONFLICT;
 }
 
 /** The request was valid but the state forbids it now (e.g. scale before the first deploy). */
-export class FailedPreconditionError extends Error {
+export class FailedPreconditionError extends DomainError {
   override name = 'FailedPreconditionError';
+  readonly reason: Reason = PRECONDITION_FAILED;
+}
+
+/** A join token (or credential) the cluster does not accept. */
+export class UnauthenticatedError extends DomainError {
+  override name = 'UnauthenticatedError';
+  readonly reason: Reason = UNAUTHENTICATED;
 }
 
 /**
  * etcd could not be reached (down, paused, no quorum): the request may succeed once it is
  * back. The CLI shows it as "etcd is unreachable from the control plane (…)", exit 2.
  */
-export class EtcdUnavailableError extends Error {
+export class EtcdUnavailableError extends DomainError {
   override name = 'EtcdUnavailableError';
-  constructor(readonly reason: string, options?: { cause?: unknown }) {
-    super(`etcd is unreachable from the control plane (${reason})`, options);
+  readonly reason: Reason = ETCD_UNAVAILABLE;
+  constructor(readonly why: string, options?: { cause?: unknown }) {
+    super(`etcd is unreachable from the control plane (${why})`, options);
   }
 }

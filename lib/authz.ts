@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { peerIdentity } from './tls';
 import type { Identity } from './pki';
+import { PERMISSION_DENIED, statusWithReason } from './status-reason';
 
 export type AnyCall = { getAuthContext(): { sslPeerCertificate?: { subject?: { CN?: unknown } } }; request?: unknown; emit?: (e: string, v: unknown) => boolean };
 export type Rule = (identity: Identity | undefined, call: AnyCall) => Partial<grpc.StatusObject> | undefined;
@@ -23,4 +24,4 @@ export function guard<T extends grpc.UntypedServiceImplementation>(handlers: T, 
 
 /** What agents serve (logs, one-off runs): the control plane only. */
 export const controlPlaneOnly: Rule = (identity) =>
-  identity?.kind === 'control-plane' ? undefined : { code: grpc.status.PERMISSION_DENIED, details: 'only the control plane may call agents' };
+  identity?.kind === 'control-plane' ? undefined : statusWithReason(grpc.status.PERMISSION_DENIED, 'only the control plane may call agents', PERMISSION_DENIED);

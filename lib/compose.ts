@@ -11,6 +11,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { quoteArgv, quoteWord, startLine, type EnvDefault } from './compose-start';
 import { DockerfileError, readDockerfile, type DockerImage } from './dockerfile';
 import { formatBytes, MAX_COMPOSE_BYTES } from './limits';
+import { isProcessType, PROCESS_TYPE_RULE } from './names';
 
 export { quoteArgv };
 
@@ -63,7 +64,6 @@ export interface ComposeReadOptions {
   readFile?: (relativePath: string) => string | undefined;
 }
 
-const TYPE_NAME = /^[A-Za-z0-9_-]+$/;
 const USED_KEYS = new Set(['command', 'entrypoint', 'build', 'environment']);
 // Keys that only ever appear inside a service: a top-level mapping full of them is the v1 format.
 const SERVICE_KEYS = new Set(['image', 'build', 'command', 'entrypoint', 'ports', 'environment', 'volumes', 'links']);
@@ -175,8 +175,8 @@ function readService(fileName: string, name: string, spec: unknown, line: number
     ...service,
     error: new ComposeError(`${where}: service \`${name}\` ${reason}`, name, line || undefined),
   });
-  if (!TYPE_NAME.test(name)) {
-    return fail('is not a valid process type name: use letters, digits, `_` and `-`');
+  if (!isProcessType(name)) {
+    return fail(`is not a valid process type name: use ${PROCESS_TYPE_RULE}`);
   }
   if (!isMapping(spec)) return fail('must be a mapping with `build: .` or a `command`');
   service.ignored = Object.keys(spec).filter((key) => !USED_KEYS.has(key) && spec[key] !== null && spec[key] !== undefined);

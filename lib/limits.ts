@@ -24,6 +24,17 @@ export const MAX_CONFIG_VAR_BYTES = 128 * KiB - 1;
  * limit (2 MiB with the usual 8 MiB) in total; this leaves most of it unused.
  */
 export const MAX_EXEC_BYTES = 256 * KiB;
+/**
+ * How many instances one process type may have unless the control plane is started with
+ * another `--max-per-type`. Only the control plane checks it (the CLI cannot know the flag).
+ */
+export const DEFAULT_MAX_PER_TYPE = 1000;
+/** The flag that changes it, for messages. */
+export const MAX_PER_TYPE_FLAG = '--max-per-type';
+/** The most an instance count on the wire can be (a 32-bit integer in proto/api.proto). */
+export const MAX_WIRE_COUNT = 2 ** 31 - 1;
+/** The longest stop grace period of a process type (`ps:grace`), in seconds. */
+export const MAX_GRACE_SECONDS = 3600;
 /** How many config vars an app may have. */
 export const MAX_CONFIG_VARS = 1000;
 

@@ -2,7 +2,23 @@
 
 const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
 const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const PROCESS_TYPE = /^[A-Za-z0-9_-]+$/;
+// Instances are numbered from 1 (Heroku's web.1); `web.0` and `web.01` name nothing.
 const INSTANCE = /^([A-Za-z0-9_-]+)\.([1-9][0-9]*)$/;
+
+/** Whether `name` can be a process type (`web`, `worker`, `my_job-2`): letters, digits, `_` and `-`. */
+export function isProcessType(name: string): boolean {
+  return PROCESS_TYPE.test(name);
+}
+
+/** The rule of isProcessType(), for messages: "use …". */
+export const PROCESS_TYPE_RULE = 'letters, digits, `_` and `-`';
+
+/** Why `name` is not a valid process type, or undefined when it is. */
+export function processTypeProblem(name: string): string | undefined {
+  if (isProcessType(name)) return undefined;
+  return `invalid process type \`${name}\`: use ${PROCESS_TYPE_RULE}`;
+}
 
 /** Why `name` is not a valid app name, or undefined when it is. */
 export function appNameProblem(name: string): string | undefined {
@@ -16,7 +32,7 @@ export function agentIdProblem(id: string): string | undefined {
   return `invalid agent id \`${id}\`: use up to 63 letters, digits, dots, dashes and underscores`;
 }
 
-/** Splits `worker.3` into its type and number; undefined for anything else. */
+/** Splits `worker.3` into its type and number; undefined for anything else (`worker.0` too). */
 export function parseInstanceName(name: string): { type: string; number: number } | undefined {
   const match = INSTANCE.exec(name);
   return match ? { type: match[1]!, number: Number(match[2]) } : undefined;

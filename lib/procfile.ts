@@ -12,8 +12,7 @@ export class ProcfileError extends Error {
 }
 
 import { commandTooLong, formatBytes, MAX_COMMAND_BYTES, MAX_PROCFILE_BYTES } from './limits';
-
-const TYPE_NAME = /^[A-Za-z0-9_-]+$/;
+import { isProcessType, PROCESS_TYPE_RULE } from './names';
 
 /**
  * Parses a Procfile into process types → commands, in file order. Accepts what Heroku and Foreman
@@ -40,9 +39,9 @@ export function parseProcfile(text: string): Record<string, string> {
     if (colon < 0 || type === '') {
       throw new ProcfileError(`Procfile line ${line}: expected \`type: command\`, got \`${excerpt(content)}\``, line);
     }
-    if (!TYPE_NAME.test(type)) {
+    if (!isProcessType(type)) {
       throw new ProcfileError(
-        `Procfile line ${line}: invalid process type \`${excerpt(type)}\`: use letters, digits, \`_\` and \`-\``,
+        `Procfile line ${line}: invalid process type \`${excerpt(type)}\`: use ${PROCESS_TYPE_RULE}`,
         line,
       );
     }

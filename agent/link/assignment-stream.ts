@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { AssignmentBatch__Output } from '../../proto/gen/cluster/agent/AssignmentBatch';
 import type { Logger } from '../../lib/log';
+import { jittered } from '../../lib/retry-delay';
 
 const REOPEN_DELAY_MS = 300;
 
@@ -57,7 +58,7 @@ export class AssignmentStream {
       if (this.call !== call || this.closed) return;
       this.call = undefined;
       this.logger.debug({ why }, 'assignment stream ended; reopening');
-      this.timer = setTimeout(() => this.open(), REOPEN_DELAY_MS);
+      this.timer = setTimeout(() => this.open(), jittered(REOPEN_DELAY_MS));
     };
     call.on('error', (err: grpc.ServiceError) => reopen(err.details || err.message));
     call.on('end', () => reopen('ended by the control plane'));

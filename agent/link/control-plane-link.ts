@@ -24,6 +24,7 @@ import { channelCredentials, targetName, type StaticCertificateProvider } from '
 import { isReplicaFailure, ServerSet } from '../../lib/failover';
 import { parseServerList } from '../../lib/server-list';
 import { loadReplicas, saveReplicas } from './replica-memory';
+import { jittered } from '../../lib/retry-delay';
 
 export interface AgentIdentity {
   id: string;
@@ -185,7 +186,8 @@ export class ControlPlaneLink extends EventEmitter<{
     }
     const state = this.state as LinkState; // awaits above may have closed the link
     if (state !== 'closed') {
-      const delay = retrySoon ? 50 : state === 'connecting' ? 500 : this.heartbeatMs;
+      // Registering again is jittered: after a control-plane restart, agents must not all call at once.
+      const delay = retrySoon ? 50 : state === 'connecting' ? jittered(500) : this.heartbeatMs;
       this.timer = setTimeout(() => void this.tick(), delay);
     }
   }

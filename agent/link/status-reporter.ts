@@ -7,6 +7,7 @@ import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatu
 import type { Logger } from '../../lib/log';
 import { callUnary } from '../../lib/grpc-call';
 import type { ControlPlaneLink } from './control-plane-link';
+import { jittered } from '../../lib/retry-delay';
 
 const FLUSH_DELAY_MS = 20;
 const RETRY_DELAY_MS = 500;
@@ -75,7 +76,7 @@ export class StatusReporter {
       for (const k of keys) this.dirty.add(k);
       this.logger.debug({ err: (err as Error).message }, 'status report failed; will retry');
       this.flushing = false;
-      this.schedule(RETRY_DELAY_MS);
+      this.schedule(jittered(RETRY_DELAY_MS));
       return;
     }
     this.flushing = false;

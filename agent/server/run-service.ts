@@ -25,6 +25,7 @@ import { describeExit } from '../supervisor/restart-policy';
 import { buildEnv } from '../instance-env';
 import { OneOffRegistry } from './one-off-registry';
 import { PtySession, ptyCommand, termOrDefault, windowOrDefault } from './pty-session';
+import { ALREADY_EXISTS, NOT_FOUND, statusWithReason } from '../../lib/status-reason';
 
 const SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT']);
 /** A caller that went away, a timeout, a StopRun: SIGTERM, then SIGKILL after this long. */
@@ -74,7 +75,7 @@ export function runService(deps: RunDeps): AgentRunHandlers {
           // A name is started once: a leader that resumes a claimed run after a failover
           // (docs/scheduled-jobs.md) learns here that its predecessor started it already.
           if (!registry.reserve(app, instance)) {
-            return void call.emit('error', { code: grpc.status.ALREADY_EXISTS, details: `${app}/${instance} was started on this agent already` });
+            return void call.emit('error', statusWithReason(grpc.status.ALREADY_EXISTS, `${app}/${instance} was started on this agent already`, ALREADY_EXISTS));
           }
           void launch(deps, registry, call, started, early).then(
             (c) => (child = c),
@@ -100,7 +101,7 @@ export function runService(deps: RunDeps): AgentRunHandlers {
         call.end();
       });
       if (!cancel) {
-        call.emit('error', { code: grpc.status.NOT_FOUND, details: `no one-off process ${app}/${instance} on ${deps.agentId}` });
+        call.emit('error', statusWithReason(grpc.status.NOT_FOUND, `no one-off process ${app}/${instance} on ${deps.agentId}`, NOT_FOUND));
         return;
       }
       call.on('cancelled', cancel);

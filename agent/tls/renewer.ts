@@ -4,6 +4,7 @@ import { renewCertificate } from '../../lib/join';
 import { validity } from '../../lib/pki';
 import type { StaticCertificateProvider, TlsMaterial } from '../../lib/tls';
 import { saveCredentials } from './agent-credentials';
+import { jittered } from '../../lib/retry-delay';
 
 const CHECK_EVERY_MS = 60 * 60_000;
 const RETRY_MS = 60_000;
@@ -42,7 +43,7 @@ export class CertificateRenewer {
         this.provider.update(renewed.material);
         this.opts.logger.info({ notAfter: new Date(renewed.notAfterMs).toISOString() }, 'certificate renewed');
       } catch (err) {
-        next = RETRY_MS;
+        next = jittered(RETRY_MS);
         this.opts.logger.warn({ err: (err as Error).message }, 'certificate renewal failed; retrying in a minute');
       }
     }

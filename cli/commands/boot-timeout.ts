@@ -5,11 +5,13 @@ import { callUnary } from '../../lib/grpc-call';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
+import { isProcessType } from '../../lib/names';
 
 function parseSetting(arg: string): { type: string; seconds: number } {
-  const m = /^([A-Za-z0-9_-]+)=(\d+)s?$/.exec(arg);
-  if (!m) throw new UserError(`${arg}: expected TYPE=SECONDS (whole seconds), e.g. web=120`);
-  const setting = { type: m[1]!, seconds: Number(m[2]) };
+  const [type = '', value] = arg.split(/=(.*)/s);
+  const seconds = value === undefined ? undefined : /^(\d+)s?$/.exec(value)?.[1];
+  if (!isProcessType(type) || seconds === undefined) throw new UserError(`${arg}: expected TYPE=SECONDS (whole seconds), e.g. web=120`);
+  const setting = { type, seconds: Number(seconds) };
   const problem = bootTimeoutProblem(setting.type, setting.seconds);
   if (problem) throw new UserError(problem);
   return setting;

@@ -11,6 +11,7 @@ import { UserError } from '../errors';
 import { positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { serverEntryProblem } from '../../lib/server-list';
+import { DEFAULT_MAX_PER_TYPE, MAX_PER_TYPE_FLAG, MAX_WIRE_COUNT } from '../../lib/limits';
 
 /** Why `url` cannot be an etcd endpoint (`http://HOST:PORT` or `https://…`), or undefined. */
 function etcdUrlProblem(url: string): string | undefined {
@@ -36,7 +37,7 @@ export function registerControlPlane(program: Command): void {
     .option('--data-dir <dir>', 'where to keep release slugs', path.join(clusterHome(), 'control-plane'))
     .option('--prefix <prefix>', 'etcd key prefix', '/cluster/')
     .option('--agent-ttl <seconds>', 'seconds without a heartbeat before an agent is declared down', '4')
-    .option('--max-per-type <n>', 'largest count `scale` accepts for one process type', '1000')
+    .option(`${MAX_PER_TYPE_FLAG} <n>`, 'largest count `scale` accepts for one process type', String(DEFAULT_MAX_PER_TYPE))
     .option('--tls', 'mutual TLS even on loopback (the default off loopback)')
     .option('--insecure', 'plaintext even off loopback (anyone reaching the port controls the cluster)')
     .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; tls?: boolean; insecure?: boolean }) => {
@@ -61,7 +62,7 @@ export function registerControlPlane(program: Command): void {
           dataDir: path.resolve(opts.dataDir),
           prefix: opts.prefix,
           agentTtlSeconds: positiveInt(opts.agentTtl, '--agent-ttl'),
-          maxPerType: positiveInt(opts.maxPerType, '--max-per-type'),
+          maxPerType: maxPerType(opts.maxPerType),
           tls: opts.tls ? true : opts.insecure ? false : undefined,
           logger,
         });
@@ -70,4 +71,11 @@ export function registerControlPlane(program: Command): void {
         fail(err);
       }
     });
+}
+
+/** --max-per-type: above 0, and no more than a scale request can carry. */
+function maxPerType(text: string): number {
+  const n = positiveInt(text, MAX_PER_TYPE_FLAG);
+  if (n > MAX_WIRE_COUNT) throw new UserError(`${MAX_PER_TYPE_FLAG} ${text}: at most ${MAX_WIRE_COUNT}`);
+  return n;
 }

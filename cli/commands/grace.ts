@@ -4,11 +4,13 @@ import { callUnary } from '../../lib/grpc-call';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
+import { isProcessType } from '../../lib/names';
 
 function parseGrace(arg: string): { type: string; seconds: number } {
-  const m = /^([A-Za-z0-9_-]+)=(\d+(?:\.\d+)?)s?$/.exec(arg);
-  if (!m) throw new UserError(`${arg}: expected TYPE=SECONDS, e.g. worker=60`);
-  return { type: m[1]!, seconds: Number(m[2]) };
+  const [type = '', value] = arg.split(/=(.*)/s);
+  const seconds = value === undefined ? undefined : /^(\d+(?:\.\d+)?)s?$/.exec(value)?.[1];
+  if (!isProcessType(type) || seconds === undefined) throw new UserError(`${arg}: expected TYPE=SECONDS, e.g. worker=60`);
+  return { type, seconds: Number(seconds) };
 }
 
 export function registerGrace(program: Command): void {

@@ -10,7 +10,7 @@ import type { LogLine__Output } from '../../proto/gen/cluster/logs/LogLine';
 import type { LogsRequest } from '../../proto/gen/cluster/logs/LogsRequest';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import { isLogSource, sourceOf } from '../../lib/log-source';
-import { parseInstanceName } from '../../lib/names';
+import { isProcessType, parseInstanceName } from '../../lib/names';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
@@ -31,7 +31,6 @@ interface LogsOptions {
   color: boolean;
 }
 
-const TYPE_NAME = /^[A-Za-z0-9_-]+$/;
 
 // Printing is the follower's hot path (a busy app sends hundreds of thousands of lines a
 // second): lines come in runs with the same millisecond and the same few names, so their
@@ -126,11 +125,11 @@ function selection(opts: LogsOptions): { type: string; instance: string } {
   if (given.length === 0) return { type: '', instance: '' };
   const [flag, value] = given[0]!;
   if (flag === '-p') {
-    if (!TYPE_NAME.test(value)) throw new UserError(`-p ${value}: give a process type, e.g. worker (for one instance use -d worker.2)`);
+    if (!isProcessType(value)) throw new UserError(`-p ${value}: give a process type, e.g. worker (for one instance use -d worker.2)`);
     return { type: value, instance: '' };
   }
   if (parseInstanceName(value)) return { type: '', instance: value };
-  if (TYPE_NAME.test(value)) return { type: value, instance: '' };
+  if (isProcessType(value)) return { type: value, instance: '' };
   throw new UserError(`${flag} ${value}: give an instance (worker.3) or a process type (worker)`);
 }
 

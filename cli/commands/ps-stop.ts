@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
-import { parseInstanceName } from '../../lib/names';
+import { isProcessType, parseInstanceName } from '../../lib/names';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
@@ -21,7 +21,7 @@ export function registerPsStop(program: Command): void {
         withApi(cmd, async (api) => {
           const app = resolveApp(opts.app);
           if (!parseInstanceName(instance)) {
-            const hint = /^[A-Za-z0-9_-]+$/.test(instance) ? ` (to restart every ${instance}: \`cluster ps:restart ${instance} -a ${app}\`)` : '';
+            const hint = isProcessType(instance) ? ` (to restart every ${instance}: \`cluster ps:restart ${instance} -a ${app}\`)` : '';
             throw new UserError(`\`${instance}\` is not an instance: give one like worker.3 or run.7${hint}`);
           }
           const reply = await callUnary(api, 'StopInstance', { app, instance, kill });

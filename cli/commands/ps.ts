@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import type { PsReply__Output } from '../../proto/gen/cluster/api/PsReply';
-import { parseInstanceName } from '../../lib/names';
+import { isProcessType, parseInstanceName, PROCESS_TYPE_RULE } from '../../lib/names';
 import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
@@ -18,7 +18,7 @@ export function registerPs(program: Command): void {
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         for (const type of types) {
-          if (!/^[A-Za-z0-9_-]+$/.test(type)) throw new UserError(`\`${type}\` is not a process type: use letters, digits, \`_\` and \`-\` (e.g. \`cluster ps worker\`)`);
+          if (!isProcessType(type)) throw new UserError(`\`${type}\` is not a process type: use ${PROCESS_TYPE_RULE} (e.g. \`cluster ps worker\`)`);
         }
         const ps = onlyTypes(await callUnary(api, 'Ps', { app }), types);
         if (opts.json) {

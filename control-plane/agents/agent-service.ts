@@ -1,7 +1,8 @@
 /** The service agents dial: register, heartbeat, watch assignments, report status, fetch slugs. */
+import { EtcdLeaseInvalidError } from 'etcd3';
 import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
 import type { Assignment as WireAssignment } from '../../proto/gen/cluster/agent/Assignment';
-import { agentIdProblem, appNameProblem } from '../../lib/names';
+import { agentIdProblem, appNameProblem, parseInstanceName } from '../../lib/names';
 import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
 import { commitInChunks, unchangedSince, type WriteOp } from '../etcd/batch';
@@ -10,8 +11,8 @@ import { asEtcdOutage } from '../etcd/outage';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { encode, type AgentRecord, type ReportedState, type StatusRecord, type WebToggleRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
-import type { ApiContext } from '../api/context';
-import { toServiceError, unary } from '../api/status';
+import type { ApiContext } from '../rpc/context';
+import { toServiceError, unary } from '../rpc/status';
 import type { AssignmentHub } from './assignment-hub';
 import { sendSlug } from '../slugs/send-slug';
 import { isSlugDigest } from '../slugs/slug-store';
@@ -57,8 +58,9 @@ function agentAddress(given: string, listenPort: number, peer: string): string {
   return hostPort(ip, listenPort);
 }
 
+/** etcd refused a write (or renewal) on the lease: it expired or was revoked. */
 function isLeaseGone(err: unknown): boolean {
-  return err instanceof Error && /lease not found/i.test(err.message);
+  return err instanceof EtcdLeaseInvalidError;
 }
 
 export function agentService(
@@ -156,7 +158,7 @@ export function agentService(
       // records that this host keeps lines of the app: one small put per app.
       const logApps = new Set<string>();
       for (const s of req.statuses) {
-        if (appNameProblem(s.app) || !/^[A-Za-z0-9_-]+\.[0-9]+$/.test(s.instance)) {
+        if (appNameProblem(s.app) || !parseInstanceName(s.instance)) {
           throw new InvalidArgumentError(`malformed instance \`${s.app}/${s.instance}\` in a status report`);
         }
         const key = keys.status(s.app, s.instance, id);

@@ -6,8 +6,9 @@ import { commitInChunks, exists } from '../etcd/batch';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { decode, encode, type AgentRecord, type DrainRecord, type WebToggleRecord } from '../records';
 import type { PrefixMirror } from '../etcd/mirror';
-import type { ApiContext } from './context';
-import { staleOf, unary } from './status';
+import type { ApiContext } from '../rpc/context';
+import { unary } from '../rpc/status';
+import { staleOf } from './stale';
 
 type AgentState = 'ready' | 'draining' | 'unreachable' | 'down';
 

@@ -2,8 +2,9 @@
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { ReleaseInfo } from '../../proto/gen/cluster/api/ReleaseInfo';
 import type { ReleaseRecord } from '../records';
-import type { ApiContext } from './context';
-import { staleOf, unary } from './status';
+import type { ApiContext } from '../rpc/context';
+import { unary } from '../rpc/status';
+import { staleOf } from './stale';
 import { deployedOf } from '../state/app-store';
 import { stopRunsOfDestroyedApp } from './schedules';
 

@@ -7,9 +7,9 @@ import type { DeployMeta__Output } from '../../proto/gen/cluster/api/DeployMeta'
 import { parseProcfile } from '../../lib/procfile';
 import { InvalidArgumentError } from '../errors';
 import type { SlugUpload } from '../slugs/slug-store';
-import type { ApiContext } from './context';
+import type { ApiContext } from '../rpc/context';
 import { toReleaseInfo } from './apps';
-import { toServiceError } from './status';
+import { toServiceError } from '../rpc/status';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS, releaseTimeoutProblem } from '../../lib/release-phase';
 
 /** `deploy --release-timeout` in ms (0: the default); refused when out of range. */

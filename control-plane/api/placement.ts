@@ -2,8 +2,8 @@
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { PlacementRule } from '../../proto/gen/cluster/api/PlacementRule';
 import type { PlacementRecord } from '../records';
-import type { ApiContext } from './context';
-import { unary } from './status';
+import type { ApiContext } from '../rpc/context';
+import { unary } from '../rpc/status';
 
 function toRules(placement: Record<string, PlacementRecord>): PlacementRule[] {
   return Object.entries(placement)

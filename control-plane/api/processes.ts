@@ -5,10 +5,10 @@ import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { parseInstanceName } from '../../lib/names';
 import { decode, type StatusRecord } from '../records';
 import { decodeUnplaced } from '../leader/scheduler-loop';
-import type { ApiContext } from './context';
+import type { ApiContext } from '../rpc/context';
 import { asEtcdOutage } from '../etcd/outage';
 import type { PsReply } from '../../proto/gen/cluster/api/PsReply';
-import { unary } from './status';
+import { unary } from '../rpc/status';
 
 export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart' | 'SetGrace' | 'SetBootTimeout'> {
   return {

@@ -6,8 +6,8 @@ import { nextTick, parseSchedule } from '../../lib/cron/schedule';
 import type { JobWithState } from '../cron/job-store';
 import type { RunRecord } from '../cron/records';
 import { stopRun } from '../cron/run-launcher';
-import type { ApiContext } from './context';
-import { unary } from './status';
+import type { ApiContext } from '../rpc/context';
+import { unary } from '../rpc/status';
 
 /** How long `schedule:run` waits for the leader to start the run before answering without it. */
 const FIRE_WAIT_MS = 5_000;

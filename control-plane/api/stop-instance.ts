@@ -10,8 +10,8 @@ import { callUnary } from '../../lib/grpc-call';
 import { parseInstanceName } from '../../lib/names';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
 import type { AgentRecord } from '../records';
-import type { ApiContext } from './context';
-import { unary } from './status';
+import type { ApiContext } from '../rpc/context';
+import { unary } from '../rpc/status';
 
 const AGENT_CALL_TIMEOUT_MS = 5_000;
 

@@ -1,8 +1,8 @@
 /** agents:token and operators:token. */
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
-import type { ApiContext } from './context';
-import { unary } from './status';
+import type { ApiContext } from '../rpc/context';
+import { unary } from '../rpc/status';
 
 export function tokenHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'CreateToken'> {
   return {

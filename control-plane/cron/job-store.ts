@@ -5,7 +5,8 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { commitIf, exists, readPrefix, unchangedSince } from '../etcd/batch';
-import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '../errors';
+import { AlreadyExistsError, ConflictError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../errors';
+import { conflictPauseMs, pause } from '../../lib/retry-delay';
 import type { Keys } from '../keys';
 import { decode, encode } from '../records';
 import type { AppStore } from '../state/app-store';
@@ -55,7 +56,7 @@ export class JobStore {
       const appRevision = await this.modRevision(appKey);
       const taken = new Set((await this.list(app)).map((j) => j.job.name));
       if (taken.size >= MAX_JOBS_PER_APP) {
-        throw new InvalidArgumentError(`app \`${app}\` has ${taken.size} scheduled jobs; at most ${MAX_JOBS_PER_APP} are allowed`);
+        throw new LimitExceededError(`app \`${app}\` has ${taken.size} scheduled jobs; at most ${MAX_JOBS_PER_APP} are allowed`);
       }
       let name = input.name;
       if (taken.has(name)) {
@@ -85,6 +86,7 @@ export class JobStore {
         ],
       );
       if (ok) return { job, state };
+      await pause(conflictPauseMs(attempt));
     }
     throw new ConflictError(`too many concurrent changes to the jobs of \`${app}\`; try again`);
   }
@@ -137,6 +139,7 @@ export class JobStore {
       if (!kv || !job) throw this.notFound(app, name);
       const next = { ...job, fireRequests: job.fireRequests + 1 };
       if (await commitIf(this.client, [unchangedSince(key, kv.mod_revision)], [{ put: key, value: encode(next) }])) return next.fireRequests;
+      await pause(conflictPauseMs(attempt));
     }
     throw new ConflictError(`too many concurrent changes to job \`${name}\`; try again`);
   }

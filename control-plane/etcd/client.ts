@@ -29,6 +29,7 @@ export function isUnreachable(err: Error): boolean {
   if (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError) return true;
   // Streams (lease keepalives) report grpc-js's own errors, not cast by etcd3.
   if (isRawGrpcError(err)) return err.code === UNAVAILABLE || err.code === DEADLINE_EXCEEDED;
+  // etcd3 has no class for these (docs/stack-notes.md): its message is the only sign.
   return err instanceof GRPCGenericError && /context deadline exceeded|request timed out|no leader/i.test(err.message);
 }
 

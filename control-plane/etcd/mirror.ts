@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from '../../lib/log';
+import { RetryDelay } from '../../lib/retry-delay';
 import { prefixEnd } from './batch';
 
 export interface MirrorEntry {
@@ -33,6 +34,7 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
   private closed = false;
   private revisionWaiters: Array<{ revision: number; resolve: () => void }> = [];
   private retryTimer?: NodeJS.Timeout;
+  private readonly reloadDelay = new RetryDelay({ initialMs: 100, maxMs: RELOAD_MAX_DELAY_MS });
 
   private constructor(private readonly client: Etcd3, readonly prefix: string, private readonly logger: Logger) {
     super();
@@ -107,20 +109,21 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
       this.logger.warn({ err, prefix: this.prefix }, 'watch failed; reloading the prefix');
       void watcher.cancel().catch(() => undefined);
       if (this.watcher === watcher) this.watcher = undefined;
-      this.reload(0);
+      this.reloadDelay.reset();
+      this.reload();
     });
   }
 
   /** Reads the prefix again until it works (etcd may be away): one attempt at a time, backing off. */
-  private reload(attempt: number): void {
+  private reload(): void {
     if (this.closed) return;
     this.load().then(
       () => this.emit('resync'),
       (err: unknown) => {
         if (this.closed) return;
-        const delayMs = Math.min(RELOAD_MAX_DELAY_MS, 100 * 2 ** attempt);
+        const delayMs = this.reloadDelay.next();
         this.logger.warn({ err: (err as Error).message, prefix: this.prefix, retryInMs: delayMs }, 'reloading the prefix failed; retrying');
-        this.retryTimer = setTimeout(() => this.reload(attempt + 1), delayMs);
+        this.retryTimer = setTimeout(() => this.reload(), delayMs);
       },
     );
   }

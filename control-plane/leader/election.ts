@@ -10,6 +10,7 @@ import type { Etcd3, Lease, Watcher } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import { createdAt } from '../etcd/batch';
 import type { ICompare } from 'etcd3/lib/rpc';
+import { jittered } from '../../lib/retry-delay';
 
 export type ElectionState = 'follower' | 'leader' | 'closed';
 
@@ -100,7 +101,8 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
    */
   private retryCampaign(delayMs: number): void {
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.campaign(), delayMs);
+    // Jittered: replicas that lost etcd together must not campaign in lockstep when it returns.
+    this.retryTimer = setTimeout(() => void this.campaign(), jittered(delayMs));
   }
 
   private isClosed(): boolean {

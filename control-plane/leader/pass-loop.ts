@@ -2,8 +2,10 @@
  * A leader's periodic pass that never overlaps itself (the scheduled-jobs and release-phase
  * loops). `poke()` asks for a pass soon; one asked for while a pass runs follows it at once. A
  * pass returns how long to wait before the next (`everyMs` when it says nothing); a failed
- * pass is reported and tried again after `retryMs`.
+ * pass is reported and tried again after about `retryMs` (±20 %, so replicas do not line up).
  */
+import { jittered } from '../../lib/retry-delay';
+
 export interface PassLoopOptions {
   everyMs: number;
   retryMs: number;
@@ -58,7 +60,7 @@ export class PassLoop {
         })
         .catch((err: unknown) => {
           this.opts.onError(err);
-          next = this.opts.retryMs;
+          next = jittered(this.opts.retryMs);
         })
         .finally(() => {
           this.running = undefined;

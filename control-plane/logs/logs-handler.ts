@@ -10,12 +10,12 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
 import type { LogLine, LogLine__Output } from '../../proto/gen/cluster/logs/LogLine';
 import type { LogsRequest__Output } from '../../proto/gen/cluster/logs/LogsRequest';
-import { parseInstanceName } from '../../lib/names';
+import { parseInstanceName, processTypeProblem } from '../../lib/names';
 import { isLogSource } from '../../lib/log-source';
 import { InvalidArgumentError } from '../errors';
 import { decode, type AgentRecord } from '../records';
-import type { ApiContext } from '../api/context';
-import { toServiceError } from '../api/status';
+import type { ApiContext } from '../rpc/context';
+import { toServiceError } from '../rpc/status';
 import type { AgentDialer } from '../agents/agent-dialer';
 import { compareLines, mergedTail } from './merge';
 
@@ -30,7 +30,8 @@ function validate(req: LogsRequest__Output): void {
   if (!Number.isInteger(req.lines) || req.lines < 0 || req.lines > MAX_LINES) {
     throw new InvalidArgumentError(`-n ${req.lines}: give a number of lines from 0 to ${MAX_LINES}`);
   }
-  if (req.type && !/^[A-Za-z0-9_-]+$/.test(req.type)) throw new InvalidArgumentError(`invalid process type \`${req.type}\``);
+  const typeProblem = req.type ? processTypeProblem(req.type) : undefined;
+  if (typeProblem) throw new InvalidArgumentError(typeProblem);
   if (req.instance && !parseInstanceName(req.instance)) throw new InvalidArgumentError(`invalid instance \`${req.instance}\`: expected TYPE.N`);
   if (req.source && !isLogSource(req.source)) throw new InvalidArgumentError(`invalid source \`${req.source}\`: expected app or system`);
 }

@@ -13,6 +13,7 @@ import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import type { Keys } from '../keys';
 import { PrefixMirror } from '../etcd/mirror';
+import { jittered } from '../../lib/retry-delay';
 
 export interface ReplicaInfo {
   id: string;
@@ -135,7 +136,7 @@ export class ReplicaRegistry extends EventEmitter<{ change: [ReplicaInfo[]] }> {
         this.opts.logger.warn({ err }, 'replica registration failed; retrying');
         this.scheduleRetry();
       });
-    }, RETRY_MS);
+    }, jittered(RETRY_MS));
   }
 
   private noteChange(): void {

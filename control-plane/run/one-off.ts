@@ -5,6 +5,7 @@
 import type { Etcd3 } from 'etcd3';
 import { commitIf, unchangedSince } from '../etcd/batch';
 import { ConflictError, FailedPreconditionError } from '../errors';
+import { conflictPauseMs, pause } from '../../lib/retry-delay';
 import type { Keys } from '../keys';
 import type { AgentRecord } from '../records';
 import type { ClusterView } from '../state/cluster-view';
@@ -31,6 +32,7 @@ export async function nextRunNumber(client: Etcd3, keys: Keys, app: string): Pro
   for (let attempt = 0; attempt < 20; attempt++) {
     const { next, modRevision } = await readRunCounter(client, keys, app);
     if (await commitIf(client, [unchangedSince(key, modRevision)], [{ put: key, value: String(next) }])) return next;
+    await pause(conflictPauseMs(attempt));
   }
   throw new ConflictError('too many one-off processes started at once; try again');
 }

@@ -10,8 +10,8 @@ import type { RunOutput, RunOutput__Output } from '../../proto/gen/cluster/run/R
 import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import { nextRunNumber, pickAgent } from './one-off';
-import type { ApiContext } from '../api/context';
-import { toServiceError } from '../api/status';
+import type { ApiContext } from '../rpc/context';
+import { toServiceError } from '../rpc/status';
 import type { AgentDialer } from '../agents/agent-dialer';
 
 /**

@@ -1,15 +1,15 @@
 /** Joining the cluster: the CA for pinning, certificates for join tokens, renewals. */
-import * as grpc from '@grpc/grpc-js';
 import type { BootstrapHandlers } from '../../proto/gen/cluster/bootstrap/Bootstrap';
 import type { Logger } from '../../lib/log';
 import { agentIdProblem } from '../../lib/names';
 import { agentHostName, signCsr, validity, type Identity } from '../../lib/pki';
 import { peerIdentity } from '../../lib/tls';
 import { InvalidArgumentError } from '../errors';
-import { toServiceError } from '../api/status';
+import { refusal, toServiceError } from '../rpc/status';
+import { UNAUTHENTICATED } from '../../lib/status-reason';
 import type { ClusterView } from '../state/cluster-view';
 import type { Security } from './security';
-import { TokenRejectedError, type TokenKind } from './tokens';
+import type { TokenKind } from './tokens';
 
 /** How long certificates live; agents renew when a third is left. */
 export const CERT_DAYS = { agent: 30, operator: 90 } as const;
@@ -19,8 +19,7 @@ function dnsNamesFor(identity: Identity): string[] {
 }
 
 export function bootstrapService(security: Security, view: ClusterView, logger: Logger): BootstrapHandlers {
-  const fail = (err: unknown): Partial<grpc.StatusObject> =>
-    err instanceof TokenRejectedError ? { code: grpc.status.UNAUTHENTICATED, details: err.message } : toServiceError(err, logger);
+  const fail = (err: unknown) => toServiceError(err, logger);
 
   const certificate = async (identity: Identity, csrPem: string, extra: { datacenter?: string; labels?: Record<string, string> } = {}) => {
     const kind = identity.kind === 'operator' ? 'operator' : 'agent';
@@ -60,7 +59,7 @@ export function bootstrapService(security: Security, view: ClusterView, logger: 
     Renew: (call, callback) => {
       const identity = peerIdentity(call);
       if (!identity || identity.kind === 'control-plane') {
-        return callback({ code: grpc.status.UNAUTHENTICATED, details: 'renewing needs the current certificate' });
+        return callback(refusal(UNAUTHENTICATED, 'renewing needs the current certificate'));
       }
       certificate(identity, call.request.csr_pem).then(
         (reply) => {

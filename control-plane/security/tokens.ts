@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import { commitIf, unchangedSince } from '../etcd/batch';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, UnauthenticatedError } from '../errors';
 import type { Keys } from '../keys';
 import { decode, encode } from '../records';
 
@@ -22,7 +22,7 @@ export interface TokenRecord {
 }
 
 /** The token was not accepted (unknown, wrong secret, expired, used up, or of another kind). */
-export class TokenRejectedError extends Error {
+export class TokenRejectedError extends UnauthenticatedError {
   override name = 'TokenRejectedError';
 }
 

@@ -2,6 +2,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { INTERNAL, NOT_FOUND, statusWithReason } from '../../lib/status-reason';
+import { refusal } from '../rpc/status';
 
 const SLUG_CHUNK = 256 * 1024;
 
@@ -26,7 +28,7 @@ export function sendSlug(call: SlugStreamCall, file: string, digest: string, onC
   try {
     size = fs.statSync(file).size;
   } catch (err) {
-    call.emit('error', { code: grpc.status.NOT_FOUND, details: `slug ${digest.slice(0, 12)} vanished: ${(err as Error).message}` });
+    call.emit('error', refusal(NOT_FOUND, `slug ${digest.slice(0, 12)} vanished: ${(err as Error).message}`));
     return;
   }
   const hash = createHash('sha256');
@@ -41,8 +43,8 @@ export function sendSlug(call: SlugStreamCall, file: string, digest: string, onC
   stream.on('end', () => {
     if (hash.digest('hex') === digest) return call.end();
     onCorrupt();
-    call.emit('error', { code: grpc.status.DATA_LOSS, details: `slug ${digest.slice(0, 12)} changed on disk while being sent: refused` });
+    call.emit('error', statusWithReason(grpc.status.DATA_LOSS, `slug ${digest.slice(0, 12)} changed on disk while being sent: refused`, INTERNAL));
   });
-  stream.on('error', (err) => call.emit('error', { code: grpc.status.INTERNAL, details: `reading slug failed: ${err.message}` }));
+  stream.on('error', (err) => call.emit('error', refusal(INTERNAL, `reading slug failed: ${err.message}`)));
   call.on('cancelled', () => stream.destroy());
 }

@@ -9,6 +9,7 @@ import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import type { Keys } from '../keys';
 import { decode } from '../records';
+import { RetryDelay } from '../../lib/retry-delay';
 
 /** A replica that holds a slug. */
 export interface SlugHolder {
@@ -23,7 +24,8 @@ export class SlugHolders {
   private lease?: Lease;
   private readonly announced = new Set<string>();
   private retryTimer?: NodeJS.Timeout;
-  private retryMs = RETRY_MIN_MS;
+  // Capped backoff with jitter: an etcd outage of any length costs one timer, not a growing queue.
+  private readonly retryDelay = new RetryDelay({ initialMs: RETRY_MIN_MS, maxMs: RETRY_MAX_MS });
   private closed = false;
 
   constructor(
@@ -90,18 +92,16 @@ export class SlugHolders {
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.reannounce().then(
-        () => (this.retryMs = RETRY_MIN_MS),
+        () => this.retryDelay.reset(),
         (err: unknown) => {
           this.logger.warn({ err: (err as Error).message }, 'announcing held slugs failed; retrying');
-          // Capped backoff: an etcd outage of any length costs one timer, not a growing queue.
-          this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
           const failed = this.lease;
           this.lease = undefined;
           void failed?.revoke().catch(() => undefined);
           this.scheduleReannounce();
         },
       );
-    }, this.retryMs);
+    }, this.retryDelay.next());
   }
 
   private async reannounce(): Promise<void> {

@@ -2,7 +2,7 @@
 import type { SlugReplicationHandlers } from '../../proto/gen/cluster/slugs/SlugReplication';
 import type { Logger } from '../../lib/log';
 import { InvalidArgumentError, NotFoundError } from '../errors';
-import { toServiceError, unary } from '../api/status';
+import { toServiceError, unary } from '../rpc/status';
 import { sendSlug } from './send-slug';
 import { isSlugDigest } from './slug-store';
 import type { SlugReplicator } from './slug-replicator';

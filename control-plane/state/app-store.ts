@@ -6,9 +6,10 @@
 import type { Etcd3 } from 'etcd3';
 import type { Keys } from '../keys';
 import { commitIf, exists, unchangedSince, type WriteOp } from '../etcd/batch';
-import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../errors';
 import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type PlacementRecord, type ReleaseRecord } from '../records';
-import { releaseSizeProblem } from '../../lib/limits';
+import { DEFAULT_MAX_PER_TYPE, MAX_GRACE_SECONDS, MAX_PER_TYPE_FLAG, releaseSizeProblem } from '../../lib/limits';
+import { conflictPauseMs, pause } from '../../lib/retry-delay';
 import { bootTimeoutProblem } from '../../lib/boot-timeout';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS, RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 import { appNameProblem, configKeyProblem, datacenterProblem, labelProblem, parseInstanceName } from '../../lib/names';
@@ -49,7 +50,7 @@ function describeChange({ type, count, relative }: ScaleChange): string {
 type ReleaseChange = (previous: ReleaseRecord | undefined) => NewRelease | Promise<NewRelease>;
 
 export class AppStore {
-  constructor(private readonly client: Etcd3, readonly keys: Keys, readonly maxPerType = 1000) {}
+  constructor(private readonly client: Etcd3, readonly keys: Keys, readonly maxPerType = DEFAULT_MAX_PER_TYPE) {}
 
   async createApp(name: string): Promise<AppRecord> {
     const problem = appNameProblem(name);
@@ -118,7 +119,7 @@ export class AppStore {
       };
       // The authority on sizes: a release that passes can be stored, sent and started (lib/limits.ts).
       const tooLarge = releaseSizeProblem(release.processTypes, release.env);
-      if (tooLarge) throw new InvalidArgumentError(tooLarge);
+      if (tooLarge) throw new LimitExceededError(tooLarge);
       const compares = [unchangedSince(this.keys.app(name), app.modRevision)];
       const ops: WriteOp[] = [
         { put: this.keys.release(name, release.version), value: encode(release) },
@@ -137,6 +138,7 @@ export class AppStore {
         }
       }
       if (await commitIf(this.client, compares, ops)) return { release, scaled };
+      await pause(conflictPauseMs(attempt));
     }
     throw new ConflictError(`too many concurrent changes to app \`${name}\`; try again`);
   }
@@ -211,10 +213,11 @@ export class AppStore {
   async scale(name: string, changes: ScaleChange[]): Promise<Record<string, number>> {
     if (changes.length === 0) throw new InvalidArgumentError('nothing to scale: give TYPE=N');
     for (const { type, count, relative } of changes) {
-      const bound = relative ? Math.abs(count) : count;
-      if (!Number.isInteger(count) || bound < 0 || bound > this.maxPerType) {
-        throw new InvalidArgumentError(`${describeChange({ type, count, relative })}: the count must be a whole number from 0 to ${this.maxPerType}`);
+      if (!Number.isInteger(count) || (!relative && count < 0)) {
+        throw new InvalidArgumentError(`${describeChange({ type, count, relative })}: the count must be a whole number, 0 or more`);
       }
+      // A relative change is checked against the count it is added to, below.
+      if (!relative && count > this.maxPerType) throw this.overMaxPerType({ type, count }, count);
     }
     return this.updateFormation(name, async (formation, app) => {
       const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
@@ -239,9 +242,7 @@ export class AppStore {
             `${describeChange(change)}: \`${change.type}\` has ${current} instance${current === 1 ? '' : 's'}; it cannot go below 0`,
           );
         }
-        if (next > this.maxPerType) {
-          throw new InvalidArgumentError(`${describeChange(change)}: \`${change.type}\` would have ${next} instances; at most ${this.maxPerType} are allowed`);
-        }
+        if (next > this.maxPerType) throw this.overMaxPerType(change, next);
         counts[change.type] = next;
       }
       return { ...formation, counts };
@@ -252,8 +253,8 @@ export class AppStore {
   async setGrace(name: string, changes: Array<{ type: string; seconds: number }>): Promise<Record<string, number>> {
     if (changes.length === 0) throw new InvalidArgumentError('nothing to set: give TYPE=SECONDS');
     for (const { type, seconds } of changes) {
-      if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) {
-        throw new InvalidArgumentError(`${type}=${seconds}: the grace period must be from 0 to 3600 seconds`);
+      if (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_GRACE_SECONDS) {
+        throw new InvalidArgumentError(`${type}=${seconds}: the grace period must be from 0 to ${MAX_GRACE_SECONDS} seconds`);
       }
     }
     const next = await this.updateFormation(name, async (formation, app) => {
@@ -315,7 +316,7 @@ export class AppStore {
       seen.add(type);
       const entries = Object.entries(labels ?? {});
       if (entries.length > MAX_RULE_LABELS) {
-        throw new InvalidArgumentError(`the rule of \`${type}\` has ${entries.length} labels; at most ${MAX_RULE_LABELS} are allowed`);
+        throw new LimitExceededError(`the rule of \`${type}\` has ${entries.length} labels; at most ${MAX_RULE_LABELS} are allowed`);
       }
       for (const [key, value] of entries) {
         const problem = labelProblem(key, value);
@@ -394,9 +395,17 @@ export class AppStore {
       );
       if (ok) return next;
       // Lost a race with another writer: re-read and apply our change on top of theirs.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+      await pause(conflictPauseMs(attempt));
     }
     throw new ConflictError(`too many concurrent changes to app \`${name}\`; try again`);
+  }
+
+  /** The refusal of a count over --max-per-type, naming the limit and the flag that sets it. */
+  private overMaxPerType(change: ScaleChange, count: number): LimitExceededError {
+    const over = change.relative ? `\`${change.type}\` would have ${count} instances` : `${count} instances of \`${change.type}\``;
+    return new LimitExceededError(
+      `${describeChange(change)}: ${over}; this control plane allows at most ${this.maxPerType} per process type (its ${MAX_PER_TYPE_FLAG}, default ${DEFAULT_MAX_PER_TYPE})`,
+    );
   }
 
   private async requireApp(name: string): Promise<{ value: AppRecord; modRevision: string }> {

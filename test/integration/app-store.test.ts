@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppStore } from '../../control-plane/state/app-store';
 import { Keys } from '../../control-plane/keys';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../control-plane/errors';
+import { AlreadyExistsError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../../control-plane/errors';
+import { LIMIT_EXCEEDED } from '../../lib/status-reason';
 import { uniquePrefix, exitWhenDone, useEtcd } from '../helpers/etcd';
 
 const TYPES = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`t${i}`, `sleep ${i}`]));
@@ -63,7 +64,13 @@ describe('app store against etcd', { timeout: 60_000 }, () => {
       store.scale('shop', [{ type: 't2', count: 1, relative: true }, { type: 't1', count: -5, relative: true }]),
       (err: unknown) => err instanceof InvalidArgumentError && /^t1-5: `t1` has 3 instances; it cannot go below 0$/.test(err.message),
     );
-    await assert.rejects(store.scale('shop', [{ type: 't1', count: 998, relative: true }]), /would have 1001 instances; at most 1000/);
+    await assert.rejects(
+      store.scale('shop', [{ type: 't1', count: 998, relative: true }]),
+      (err: unknown) =>
+        err instanceof LimitExceededError &&
+        err.reason === LIMIT_EXCEEDED &&
+        /^t1\+998: `t1` would have 1001 instances; this control plane allows at most 1000 per process type \(its --max-per-type, default 1000\)$/.test(err.message),
+    );
     await assert.rejects(store.scale('shop', [{ type: 't1', count: -1001, relative: true }]), InvalidArgumentError);
     assert.deepEqual((await store.getFormation('shop')).counts, { t1: 3, t2: 1 }, 'nothing half-applied');
   });
@@ -128,7 +135,7 @@ describe('app store against etcd', { timeout: 60_000 }, () => {
     await assert.rejects(store.setPlacement('shop', [{ type: 't1', labels: { role: 'has space' } }]), InvalidArgumentError);
     await assert.rejects(store.setPlacement('shop', [{ type: 't1', labels: {}, datacenter: '-x' }]), InvalidArgumentError);
     const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v']));
-    await assert.rejects(store.setPlacement('shop', [{ type: 't1', labels: many }]), /at most 20/);
+    await assert.rejects(store.setPlacement('shop', [{ type: 't1', labels: many }]), (err: unknown) => err instanceof LimitExceededError && /at most 20/.test(err.message));
     await assert.rejects(store.setPlacement('shop', [{ type: 't1', labels: {} }, { type: 't1', labels: {} }]), /given twice/);
     await assert.rejects(store.setPlacement('nope', [{ type: 't1', labels: {} }]), NotFoundError);
   });

@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LeaseKeeper } from '../../control-plane/etcd/lease-keeper';
+import { EtcdLeaseInvalidError } from 'etcd3';
 import { commitInChunks, type WriteOp } from '../../control-plane/etcd/batch';
 import { createLogger } from '../../lib/log';
 import { uniquePrefix, exitWhenDone, useEtcd } from '../helpers/etcd';
@@ -70,5 +71,12 @@ describe('commitInChunks', { timeout: 60_000 }, () => {
     const guard = [{ key: Buffer.from(`${prefix}absent`), target: 'Version' as const, result: 'Greater' as const, version: 0 }];
     assert.equal(await commitInChunks(etcd.client, ops, guard, 4), undefined);
     assert.equal((await etcd.client.getAll().prefix(prefix).keys()).length, 0);
+  });
+
+  it('fails with etcd3\'s EtcdLeaseInvalidError on a lease that is gone (what ReportStatus relies on)', async () => {
+    const prefix = uniquePrefix();
+    const lease = await etcd.client.lease(5, { autoKeepAlive: false }).grant();
+    await etcd.client.leaseClient.leaseRevoke({ ID: lease });
+    await assert.rejects(commitInChunks(etcd.client, [{ put: `${prefix}status`, value: 'x', lease }]), EtcdLeaseInvalidError);
   });
 });

@@ -1,4 +1,7 @@
-/** What every API handler needs. */
+/**
+ * What every handler of the control plane's services needs (the CLI's API, the agents' service,
+ * logs and runs). Type-only: rpc/ depends on no part of the control plane at run time.
+ */
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import type { Keys } from '../keys';

@@ -1,0 +1,88 @@
+/**
+ * The CLI's client against a stand-in control plane on loopback: a call refused with reason
+ * `conflict` (nothing changed) is tried again after a jittered pause, a few times; other
+ * refusals are not retried.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { apiProto } from '../../proto/load';
+import { CONFLICT_ATTEMPTS, connectAny } from '../../cli/client';
+import { describeFailure } from '../../cli/errors';
+import { callUnary } from '../../lib/grpc-call';
+import { CONFLICT, NOT_FOUND, reasonOf } from '../../lib/status-reason';
+import { refusal } from '../../control-plane/rpc/status';
+
+describe('CLI retries conflicts', { timeout: 30_000 }, () => {
+  let server: grpc.Server;
+  let address: string;
+  let home: string;
+  /** What the next ListApps calls answer, in order; then success. */
+  let script: Array<'conflict' | 'not-found'> = [];
+  let calls: number[] = [];
+
+  before(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-conflict-'));
+    process.env.CLUSTER_HOME = home; // no credentials: plaintext, as for a dev cluster
+    server = new grpc.Server();
+    server.addService(apiProto().ClusterApi.service, {
+      ListApps: (_call: unknown, callback: (err: Partial<grpc.StatusObject> | null, res?: unknown) => void) => {
+        calls.push(Date.now());
+        const next = script.shift();
+        if (next === 'conflict') return callback(refusal(CONFLICT, 'too many concurrent changes to app `shop`; try again'));
+        if (next === 'not-found') return callback(refusal(NOT_FOUND, 'app `shop` not found'));
+        callback(null, { apps: [] });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    address = `127.0.0.1:${port}`;
+  });
+
+  after(() => {
+    server.forceShutdown();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  const listApps = async () => {
+    const connection = await connectAny([address]);
+    try {
+      return await callUnary(connection.api, 'ListApps', {});
+    } finally {
+      connection.close();
+    }
+  };
+
+  it('succeeds when a later attempt wins, after pauses', async () => {
+    script = ['conflict', 'conflict'];
+    calls = [];
+    assert.deepEqual((await listApps()).apps, []);
+    assert.equal(calls.length, 3);
+  });
+
+  it(`gives up after ${CONFLICT_ATTEMPTS} attempts with the conflict: exit 3`, async () => {
+    script = Array(10).fill('conflict');
+    calls = [];
+    const err = await listApps().then(() => undefined, (e: unknown) => e);
+    assert.equal(reasonOf(err), CONFLICT);
+    assert.equal(calls.length, CONFLICT_ATTEMPTS);
+    const pauses = calls.slice(1).map((t, i) => t - calls[i]!);
+    assert.ok(pauses.every((ms) => ms <= 2_000), `pauses ${pauses.join(', ')} ms`);
+    const { exitCode, message } = describeFailure(err, address);
+    assert.equal(exitCode, 3);
+    assert.match(message, /could not apply this: too many concurrent changes to app `shop`; try again/);
+  });
+
+  it('does not retry other refusals', async () => {
+    script = ['not-found'];
+    calls = [];
+    const err = await listApps().then(() => undefined, (e: unknown) => e);
+    assert.equal(reasonOf(err), NOT_FOUND);
+    assert.equal(calls.length, 1);
+    assert.equal(describeFailure(err, address).exitCode, 1);
+  });
+});
