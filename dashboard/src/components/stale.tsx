@@ -1,0 +1,8 @@
+import type { Staleness } from '../types';
+
+/** The banner shown while the control plane cannot read etcd and shows its last view. */
+export function StaleBanner(props: { stale?: Staleness | null }) {
+  const s = props.stale;
+  if (!s || !s.stale_ms) return null;
+  return <p class="banner warn" role="alert">Last known state, {Math.round(s.stale_ms / 1000)} s old: {s.reason}</p>;
+}
