@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
 import { printJson, withApi } from '../command-kit';
+import { UserError } from '../errors';
+import { parseDuration } from './tokens';
 
 /** The command that opens a URL in the desktop's browser, when there is a desktop. */
 function opener(): string | undefined {
@@ -28,10 +30,13 @@ export function registerDashboard(program: Command): void {
     .command('dashboard')
     .description('open the web dashboard with a login link that works once, for a few minutes')
     .option('--print-url', 'print the link instead of opening a browser')
+    .option('--ttl <duration>', 'how long the link works (30s, 5m; at most 15m)', '5m')
     .option('--json', 'print JSON')
-    .action(async (opts: { printUrl?: boolean; json?: boolean }, cmd: Command) =>
+    .action(async (opts: { printUrl?: boolean; ttl: string; json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
-        const link = await callUnary(api, 'CreateDashboardLink', {});
+        const ttl = parseDuration(opts.ttl);
+        if (ttl < 1 || ttl > 15 * 60) throw new UserError(`--ttl ${opts.ttl}: a login link may work from 1 s to 15 minutes`);
+        const link = await callUnary(api, 'CreateDashboardLink', { ttl_seconds: ttl });
         const minutes = Math.max(1, Math.round((link.expires_at_ms - Date.now()) / 60_000));
         if (opts.json) return printJson({ url: link.url, expiresAt: new Date(link.expires_at_ms).toISOString(), caHash: link.ca_hash || null });
         const command = opts.printUrl ? undefined : opener();

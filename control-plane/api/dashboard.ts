@@ -14,10 +14,10 @@ export interface DashboardEndpoint {
 /** Only operators reach this (the cluster API is operators-only: security/authz.ts). */
 export function dashboardHandlers(ctx: ApiContext, endpoint: () => DashboardEndpoint | undefined): Pick<ClusterApiHandlers, 'CreateDashboardLink'> {
   return {
-    CreateDashboardLink: unary(ctx.logger, async () => {
+    CreateDashboardLink: unary(ctx.logger, async (req) => {
       const dashboard = endpoint();
       if (!dashboard) throw new FailedPreconditionError('this control plane serves no dashboard: start it with `cluster control-plane start --http HOST:PORT`');
-      const link = await dashboard.sessions.createLink();
+      const link = await dashboard.sessions.createLink(req.ttl_seconds || undefined);
       ctx.logger.info({ expiresAtMs: link.expiresAtMs }, 'dashboard login link created');
       return { url: `${dashboard.url}/login?token=${link.token}`, expires_at_ms: link.expiresAtMs, ca_hash: ctx.security?.caHash ?? '' };
     }),

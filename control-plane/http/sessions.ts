@@ -8,11 +8,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import { commitIf, unchangedSince } from '../etcd/batch';
+import { InvalidArgumentError } from '../errors';
 import type { Keys } from '../keys';
 import { decode, encode } from '../records';
 
-/** How long a login link works (seconds): long enough to open a browser, short enough to leak little. */
+/** How long a login link works by default (seconds): long enough to open a browser, short enough to leak little. */
 export const LINK_TTL_S = 5 * 60;
+/** The longest a login link may work (seconds). */
+export const MAX_LINK_TTL_S = 15 * 60;
 /** How long a session lasts after login (seconds): a working day. */
 export const SESSION_TTL_S = 12 * 3600;
 
@@ -43,13 +46,16 @@ function hashOf(text: string): string {
 }
 
 export class DashboardSessions {
-  constructor(private readonly client: Etcd3, private readonly keys: Keys, private readonly ttls = { linkS: LINK_TTL_S, sessionS: SESSION_TTL_S }) {}
+  constructor(private readonly client: Etcd3, private readonly keys: Keys, private readonly sessionTtlS = SESSION_TTL_S) {}
 
-  /** A new one-use login link token. */
-  async createLink(): Promise<{ token: string; expiresAtMs: number }> {
+  /** A new one-use login link token, valid for `ttlS` seconds (1 to MAX_LINK_TTL_S). */
+  async createLink(ttlS = LINK_TTL_S): Promise<{ token: string; expiresAtMs: number }> {
+    if (!(Number.isFinite(ttlS) && ttlS >= 1 && ttlS <= MAX_LINK_TTL_S)) {
+      throw new InvalidArgumentError(`a login link may work from 1 s to ${MAX_LINK_TTL_S / 60} minutes, not ${ttlS} s`);
+    }
     const token = secret();
-    const expiresAtMs = Date.now() + this.ttls.linkS * 1000;
-    await this.putWithLease(this.keys.dashboardLink(hashOf(token)), encode({ expiresAtMs } satisfies LinkRecord), this.ttls.linkS);
+    const expiresAtMs = Date.now() + ttlS * 1000;
+    await this.putWithLease(this.keys.dashboardLink(hashOf(token)), encode({ expiresAtMs } satisfies LinkRecord), Math.ceil(ttlS));
     return { token, expiresAtMs };
   }
 
@@ -71,8 +77,8 @@ export class DashboardSessions {
   async createSession(): Promise<{ id: string; session: Session }> {
     const id = secret();
     const now = Date.now();
-    const session: Session = { csrf: secret(), createdAtMs: now, expiresAtMs: now + this.ttls.sessionS * 1000 };
-    await this.putWithLease(this.keys.dashboardSession(hashOf(id)), encode(session), this.ttls.sessionS);
+    const session: Session = { csrf: secret(), createdAtMs: now, expiresAtMs: now + this.sessionTtlS * 1000 };
+    await this.putWithLease(this.keys.dashboardSession(hashOf(id)), encode(session), this.sessionTtlS);
     return { id, session };
   }
 
