@@ -82,7 +82,6 @@ describe('dashboard', { timeout: 300_000 }, () => {
 
   it('refuses an expired link', async () => {
     const link = await loginLink(cluster, '1s');
-    await waitFor('the link to expire', () => Date.now() > 0 && fs.existsSync('/proc') && undefined, 1, 1).catch(() => undefined);
     const expiresBy = Date.now() + 1_200;
     await waitFor('the 1 s link to expire', () => Date.now() > expiresBy, 5_000, 100);
     const other = await launchBrowser();
@@ -231,8 +230,8 @@ describe('dashboard', { timeout: 300_000 }, () => {
         assert.equal(res.status, 400, JSON.stringify(body));
         assert.match(res.body.error ?? '', error, JSON.stringify(body));
       }
-      const huge = await request(s, 'POST', '/api/apps/shop/scale', { type: 'worker', count: 1000 });
-      assert.equal(huge.status, 400, 'above --max-per-type… or accepted');
+      const overLimit = await request(s, 'POST', '/api/apps/shop/scale', { type: 'worker', count: 1001 });
+      assert.equal(overLimit.status, 400);
       const notJson = await fetch(`${s.base}/api/apps/shop/scale`, { method: 'POST', headers: { cookie: s.cookie, 'x-csrf-token': s.csrf, 'content-type': 'application/json' }, body: '{nope' });
       assert.equal(notJson.status, 400);
       const big = await fetch(`${s.base}/api/apps/shop/scale`, { method: 'POST', headers: { cookie: s.cookie, 'x-csrf-token': s.csrf, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'x'.repeat(20_000) }) });
