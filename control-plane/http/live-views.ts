@@ -10,6 +10,29 @@ import type { EventStream } from './sse';
 
 const REFRESH_MS = 5_000;
 const SESSION_CHECK_MS = 30_000;
+/** How long one computation of a view serves every stream of that view. */
+const SHARE_MS = 150;
+
+/**
+ * Shares computations of a view between its streams: many open pages of one app cost one
+ * `ps` per change, not one each.
+ */
+export class SharedViews {
+  private readonly recent = new Map<string, { at: number; value: Promise<unknown> }>();
+
+  compute(key: string, compute: () => Promise<unknown>): Promise<unknown> {
+    const now = Date.now();
+    const hit = this.recent.get(key);
+    if (hit && now - hit.at < SHARE_MS) return hit.value;
+    const value = compute();
+    this.recent.set(key, { at: now, value });
+    // Bounded: entries go once they are too old to be shared.
+    setTimeout(() => {
+      if (this.recent.get(key)?.value === value) this.recent.delete(key);
+    }, SHARE_MS).unref();
+    return value;
+  }
+}
 
 export function serveLiveView(opts: {
   stream: EventStream;

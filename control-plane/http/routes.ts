@@ -12,7 +12,7 @@ import { DashboardActions } from './actions';
 import { appFromUrl, DashboardViews } from './api-views';
 import type { ChangeFeed } from './change-feed';
 import { HttpError } from './grpc-bridge';
-import { serveLiveView } from './live-views';
+import { serveLiveView, SharedViews } from './live-views';
 import { serveLogStream } from './log-stream';
 import { readJsonBody, sendError, sendJson } from './respond';
 import { LinkRejectedError, type DashboardSessions, type Session } from './sessions';
@@ -54,6 +54,7 @@ export class DashboardRoutes {
   private readonly views: DashboardViews;
   private readonly actions: DashboardActions;
   private streams = 0;
+  private readonly shared = new SharedViews();
 
   constructor(private readonly deps: RouteDeps) {
     this.views = new DashboardViews(deps.api);
@@ -141,11 +142,11 @@ export class DashboardRoutes {
     if (first === 'apps' && app !== undefined && sub === 'logs' && parts.length === 3) return this.logStream(app, url, res);
     if (first === 'events') {
       const sessionAlive = async () => (await this.deps.sessions.session(sessionId)) !== undefined;
-      if (app === 'apps' && parts.length === 2) return this.liveView(res, () => this.views.apps(), sessionAlive);
-      if (app === 'agents' && parts.length === 2) return this.liveView(res, () => this.views.agents(), sessionAlive);
+      if (app === 'apps' && parts.length === 2) return this.liveView(res, () => this.shared.compute('apps', () => this.views.apps()), sessionAlive);
+      if (app === 'agents' && parts.length === 2) return this.liveView(res, () => this.shared.compute('agents', () => this.views.agents()), sessionAlive);
       if (app === 'apps' && sub !== undefined && parts.length === 3) {
         await this.views.ps(sub); // an unknown app is a 404 now, not an event later
-        return this.liveView(res, () => this.views.app(sub), sessionAlive);
+        return this.liveView(res, () => this.shared.compute(`app/${sub}`, () => this.views.app(sub)), sessionAlive);
       }
     }
     throw new HttpError(404, `no API ${path}`);

@@ -6,6 +6,8 @@ import { cookieValue, sessionCookie } from '../../control-plane/http/cookies';
 import { csrfProblem } from '../../control-plane/http/csrf';
 import { splitHostPort } from '../../control-plane/http/dashboard-server';
 import { baseUrl, linkHost } from '../../control-plane/http/certificate';
+import { SharedViews } from '../../control-plane/http/live-views';
+import { waitFor } from '../helpers/wait-for';
 
 const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 
@@ -51,5 +53,18 @@ describe('dashboard addresses', () => {
     assert.equal(linkHost('10.0.0.9', '10.0.0.5:7600'), '10.0.0.9');
     assert.equal(baseUrl(true, '::1', 443), 'https://[::1]:443');
     assert.equal(baseUrl(false, '127.0.0.1', 80), 'http://127.0.0.1:80');
+  });
+});
+
+describe('dashboard shared views', () => {
+  it('computes a view once for streams that ask together, again once it is old', async () => {
+    const views = new SharedViews();
+    let runs = 0;
+    const compute = async () => ++runs;
+    const [a, b] = await Promise.all([views.compute('apps', compute), views.compute('apps', compute)]);
+    assert.equal(a, 1);
+    assert.equal(b, 1);
+    assert.equal(await views.compute('agents', compute), 2, 'another view is its own');
+    await waitFor('the shared answer to age', async () => (await views.compute('apps', compute)) !== 1, 2_000, 20);
   });
 });
