@@ -228,6 +228,7 @@ export class ControlPlane {
     if (opts.http) {
       try {
         const { host } = splitHostPort(opts.http);
+        if (!security && !isLoopback(opts.http)) logger.warn({ http: opts.http }, 'serving the dashboard over plain HTTP off loopback, as --insecure asked: session cookies can be read on the network');
         const urlHost = linkHost(host, advertised);
         const feed = new ChangeFeed(client, keys, view, logger);
         const sessions = new DashboardSessions(client, keys);

@@ -193,6 +193,22 @@ describe('dashboard', { timeout: 300_000 }, () => {
     await row.getByRole('switch', { name: 'host-b serves web' }).click();
   });
 
+  it('rolls back to an earlier release, and the page shows the new current one', async () => {
+    await cluster.ok(['config:set', 'GREETING=hi', '-a', 'shop']);
+    await page.getByRole('link', { name: 'Apps' }).click();
+    await page.getByRole('link', { name: 'shop' }).click();
+    const rollback = page.getByRole('button', { name: 'Roll back to v1' });
+    await rollback.waitFor({ timeout: 15_000 });
+    page.once('dialog', (d) => void d.accept());
+    await rollback.click();
+    await waitFor('release v3, a rollback to v1', async () => {
+      const { releases } = await cluster.cliJson<{ releases: Array<{ version: number; description: string }> }>(['releases', '-a', 'shop']);
+      return releases[0]?.version === 3 && releases[0].description === 'Rollback to v1';
+    }, 15_000);
+    await page.locator('[data-release="3"] .current').waitFor({ timeout: 10_000 });
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'shop v3');
+  });
+
   describe('JSON API, bad input', () => {
     let s: ApiSession;
     before(async () => {
