@@ -26,8 +26,23 @@ export function appFromUrl(name: string): string {
   return name;
 }
 
+/** Releases an app page lists (the newest; `cluster releases` lists them all). */
+export const PAGE_RELEASES = 50;
+/**
+ * How long an app page reuses its release list: releases are read whole from etcd, and a page
+ * is recomputed on every instance state change; a new release shows within this long.
+ */
+const RELEASES_REUSE_MS = 2_000;
+
 export class DashboardViews {
+  private readonly releaseCache = new Map<string, { at: number; value: Promise<ListReleasesReply> }>();
+
   constructor(private readonly api: ClusterApiHandlers) {}
+
+  /** Forgets an app's cached releases (after a rollback through the dashboard). */
+  releasesChanged(app: string): void {
+    this.releaseCache.delete(app);
+  }
 
   async apps(): Promise<{ apps: AppSummary[]; stale?: unknown }> {
     const list = await callHandler(this.api.ListApps, {});
@@ -57,10 +72,24 @@ export class DashboardViews {
     return callHandler(this.api.ListReleases, { app: appFromUrl(app) }) as Promise<ListReleasesReply>;
   }
 
-  /** One app's page: its instances and formation, and its releases. */
+  /** One app's page: its instances and formation, and its newest releases. */
   async app(app: string): Promise<{ ps: PsReply; releases: ListReleasesReply['releases'] }> {
-    const [ps, releases] = await Promise.all([this.ps(app), this.releases(app)]);
-    return { ps, releases: releases.releases };
+    const [ps, releases] = await Promise.all([this.ps(app), this.recentReleases(app)]);
+    return { ps, releases: (releases.releases ?? []).slice(0, PAGE_RELEASES) };
+  }
+
+  private recentReleases(app: string): Promise<ListReleasesReply> {
+    const now = Date.now();
+    const hit = this.releaseCache.get(app);
+    if (hit && now - hit.at < RELEASES_REUSE_MS) return hit.value;
+    const value = this.releases(app);
+    this.releaseCache.set(app, { at: now, value });
+    value.catch(() => this.releaseCache.delete(app));
+    // Bounded: at most one entry per app, gone once stale.
+    setTimeout(() => {
+      if (this.releaseCache.get(app)?.value === value) this.releaseCache.delete(app);
+    }, RELEASES_REUSE_MS).unref();
+    return value;
   }
 
   agents(): Promise<ListAgentsReply> {

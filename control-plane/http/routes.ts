@@ -165,7 +165,10 @@ export class DashboardRoutes {
     let result: unknown;
     if (first === 'apps' && action === 'scale') result = await this.actions.scale(id, body);
     else if (first === 'apps' && action === 'restart') result = await this.actions.restart(id, body);
-    else if (first === 'apps' && action === 'rollback') result = await this.actions.rollback(id, body);
+    else if (first === 'apps' && action === 'rollback') {
+      result = await this.actions.rollback(id, body);
+      this.views.releasesChanged(id);
+    }
     else if (first === 'agents' && action === 'drain') result = await this.actions.drain(id);
     else if (first === 'agents' && action === 'activate') result = await this.actions.activate(id);
     else if (first === 'agents' && action === 'web') result = await this.actions.web(id, body);

@@ -141,6 +141,34 @@ describe('dashboard', { timeout: 300_000 }, () => {
     assert.ok(Date.now() - start <= 2_000, `took ${Date.now() - start} ms`);
   });
 
+  it('pauses the log pane when scrolled up, counts new lines, and follows again', async () => {
+    const pane = page.locator('.log-lines');
+    const filler = Array.from({ length: 60 }, (_, i) => `filler line ${i + 1}`).join('\n');
+    fs.writeFileSync(path.join(triggers, 'worker.1.say'), `${filler}\n`);
+    await pane.getByText('filler line 60', { exact: true }).waitFor({ timeout: 10_000 });
+    const atBottom = () => pane.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 8);
+    await waitFor('the pane to follow the newest line', atBottom, 5_000);
+    await pane.evaluate((el) => {
+      el.scrollTop = 0;
+      el.dispatchEvent(new Event('scroll'));
+    });
+    await page.getByText('Paused', { exact: true }).waitFor({ timeout: 5_000 });
+    fs.writeFileSync(path.join(triggers, 'worker.1.say'), 'while paused\n');
+    await page.getByText('Paused: 1 new line', { exact: true }).waitFor({ timeout: 5_000 });
+    assert.equal(await pane.evaluate((el) => el.scrollTop), 0, 'a paused pane does not scroll');
+    await page.getByRole('button', { name: 'Follow' }).click();
+    await waitFor('the pane to be at the newest line again', atBottom, 5_000);
+    await page.getByText('Following', { exact: true }).waitFor({ timeout: 5_000 });
+  });
+
+  it('filters the log pane by instance', async () => {
+    await page.getByLabel('Which logs to show').selectOption('instance:worker.2');
+    const pane = page.locator('.log-lines');
+    await pane.getByText('worker.2 started').first().waitFor({ timeout: 10_000 });
+    assert.equal(await pane.getByText('filler line 1', { exact: true }).count(), 0, 'worker.1 lines are filtered out');
+    await page.getByLabel('Which logs to show').selectOption('');
+  });
+
   it('refuses a state-changing request without the CSRF token, and changes nothing', async () => {
     const status = await page.evaluate(async () => {
       const res = await fetch('/api/apps/shop/scale', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'worker', change: 1 }) });
