@@ -1,7 +1,7 @@
 /** The dashboard: apps, one app, agents; everything live (docs/dashboard.md). */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { whenLoggedOut } from './api';
+import { post, whenLoggedOut } from './api';
 import { Link } from './components/link';
 import { Notices } from './components/notices';
 import { usePath } from './router';
@@ -24,6 +24,9 @@ function Dashboard() {
     const app = /^\/apps\/([^/]+)/.exec(path);
     document.title = app ? `${decodeURIComponent(app[1]!)} · cluster` : path.startsWith('/agents') ? 'Agents · cluster' : 'Apps · cluster';
   }, [path]);
+  const logOut = () => {
+    void post('/api/logout', {}).finally(() => setLoggedOut('You have logged out.'));
+  };
   if (loggedOut) {
     return (
       <main class="login-needed">
@@ -42,6 +45,7 @@ function Dashboard() {
           <Link href="/" current={path === '/' || path.startsWith('/apps')}>Apps</Link>
           <Link href="/agents" current={path.startsWith('/agents')}>Agents</Link>
         </nav>
+        <button type="button" class="quiet logout" onClick={logOut}>Log out</button>
       </header>
       <Notices />
       <main id="main" tabIndex={-1}>

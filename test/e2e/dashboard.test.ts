@@ -164,8 +164,10 @@ describe('dashboard', { timeout: 300_000 }, () => {
   it('filters the log pane by instance', async () => {
     await page.getByLabel('Which logs to show').selectOption('instance:worker.2');
     const pane = page.locator('.log-lines');
-    await pane.getByText('worker.2 started').first().waitFor({ timeout: 10_000 });
-    assert.equal(await pane.getByText('filler line 1', { exact: true }).count(), 0, 'worker.1 lines are filtered out');
+    // worker.2's history, and none of worker.1's lines (which the pane showed before).
+    await waitFor('the pane to show worker.2 only', async () =>
+      (await pane.getByText('worker.2 started').count()) > 0 && (await pane.getByText('filler line 1', { exact: true }).count()) === 0, 10_000);
+    assert.equal(await pane.locator('.who', { hasText: 'worker.1' }).count(), 0);
     await page.getByLabel('Which logs to show').selectOption('');
   });
 
@@ -235,6 +237,14 @@ describe('dashboard', { timeout: 300_000 }, () => {
     }, 15_000);
     await page.locator('[data-release="3"] .current').waitFor({ timeout: 10_000 });
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'shop v3');
+  });
+
+  it('logs out: the session is gone', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByText('You have logged out.').waitFor({ timeout: 10_000 });
+    const res = await page.goto(new URL('/apps/shop', page.url()).href);
+    assert.equal(res?.status(), 401);
+    assert.match(await page.textContent('body') ?? '', /cluster dashboard/);
   });
 
   describe('JSON API, bad input', () => {

@@ -1,7 +1,7 @@
 /** Every agent: state, datacenter, labels, instances; drain/activate and the "serves web" toggle. */
 import { post, useLive } from '../api';
 import { attempt } from '../components/notices';
-import { StaleBanner } from '../components/stale';
+import { Reconnecting, StaleBanner } from '../components/stale';
 import { ago } from '../format';
 import type { Agent, Agents } from '../types';
 
@@ -45,6 +45,7 @@ export function AgentsPage() {
     <section aria-labelledby="agents-title">
       <h1 id="agents-title">Agents</h1>
       <StaleBanner stale={live.data?.stale} />
+      <Reconnecting live={live} />
       {live.error && <p class="banner error" role="alert">{live.error}</p>}
       {!live.data && !live.error && <p class="muted">Loading…</p>}
       {live.data && live.data.agents.length === 0 && <p class="muted">No agents. Add servers with <code>cluster agents:token</code>.</p>}

@@ -5,7 +5,7 @@ import { Link } from '../components/link';
 import { LogPane } from '../components/log-pane';
 import { ProcessTypes } from '../components/process-types';
 import { ReleasesTable } from '../components/releases-table';
-import { StaleBanner } from '../components/stale';
+import { Reconnecting, StaleBanner } from '../components/stale';
 import type { AppView } from '../types';
 
 export function AppPage(props: { app: string }) {
@@ -17,6 +17,7 @@ export function AppPage(props: { app: string }) {
       <p class="crumbs"><Link href="/">Apps</Link> /</p>
       <h1 id="app-title">{props.app} {current && <span class="muted">v{current.version}</span>}</h1>
       {live.error && <p class="banner error" role="alert">{live.error}</p>}
+      <Reconnecting live={live} />
       {!view && !live.error && <p class="muted">Loading…</p>}
       {view && (
         <>

@@ -1,7 +1,7 @@
 /** Every app: its release, formation and how many instances are up of those desired. */
 import { useLive } from '../api';
 import { Link } from '../components/link';
-import { StaleBanner } from '../components/stale';
+import { Reconnecting, StaleBanner } from '../components/stale';
 import type { AppSummary, Staleness } from '../types';
 
 export function AppsPage() {
@@ -10,6 +10,7 @@ export function AppsPage() {
     <section aria-labelledby="apps-title">
       <h1 id="apps-title">Apps</h1>
       <StaleBanner stale={live.data?.stale} />
+      <Reconnecting live={live} />
       {live.error && <p class="banner error" role="alert">{live.error}</p>}
       {!live.data && !live.error && <p class="muted">Loading…</p>}
       {live.data && live.data.apps.length === 0 && (
