@@ -131,6 +131,16 @@ describe('dashboard', { timeout: 300_000 }, () => {
     assert.equal(worker1.restarts, 0);
   });
 
+  it('restarts every instance of a type, and only those', async () => {
+    const before = await cluster.ps('shop');
+    const pids = new Map(before.map((i) => [i.name, i.pid]));
+    await page.getByRole('button', { name: 'Restart every worker instance' }).click();
+    await cluster.waitForPs('shop', 'every worker to run with a new pid', (ps) =>
+      running(ps, 'worker').length === 3 && running(ps, 'worker').every((i) => i.state === 'up' && !!i.pid && i.pid !== pids.get(i.name)), 60_000);
+    const web = (await cluster.ps('shop')).find((i) => i.name === 'web.1')!;
+    assert.equal(web.pid, pids.get('web.1'), 'web was not restarted');
+  });
+
   it('shows a line an instance prints in the log pane within 2 s', async () => {
     const pane = page.locator('.log-lines');
     await pane.getByText('worker.1 started').first().waitFor({ timeout: 15_000 });
