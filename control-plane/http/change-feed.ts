@@ -2,7 +2,8 @@
  * Tells the dashboard's live streams when what they show may have changed: the replica's
  * mirrors (apps, formations, agents, assignments, drains, web toggles) plus a watch of the
  * instances' statuses and the unplaced lists, which only this feed needs. Changes are
- * coalesced: subscribers hear at most one tick per COALESCE_MS, however busy etcd is. The
+ * coalesced: subscribers hear at most one tick per COALESCE_MS, however busy etcd is (the first
+ * change after a quiet spell at once). The
  * watch runs only while someone listens.
  */
 import type { Etcd3, Watcher } from 'etcd3';
@@ -37,12 +38,20 @@ export class ChangeFeed {
     };
   }
 
+  private lastTick = 0;
+  /** Counts ticks: a view computed in an earlier generation may predate a change. */
+  generation = 0;
+
+  /** A change after a quiet spell is told at once; changes during a burst wait for the window's end. */
   private schedule(): void {
     if (this.timer) return;
+    const wait = Math.max(0, this.lastTick + COALESCE_MS - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.lastTick = Date.now();
+      this.generation++;
       for (const listener of [...this.listeners]) listener();
-    }, COALESCE_MS);
+    }, wait);
   }
 
   private open(): void {

@@ -18,14 +18,18 @@ const SHARE_MS = 150;
  * `ps` per change, not one each.
  */
 export class SharedViews {
-  private readonly recent = new Map<string, { at: number; value: Promise<unknown> }>();
+  private readonly recent = new Map<string, { at: number; generation: number; value: Promise<unknown> }>();
 
-  compute(key: string, compute: () => Promise<unknown>): Promise<unknown> {
+  /**
+   * The view `key` computed in change generation `generation` (ChangeFeed.generation) less than
+   * SHARE_MS ago, or a new computation: one started before a change is never reused after it.
+   */
+  compute(key: string, generation: number, compute: () => Promise<unknown>): Promise<unknown> {
     const now = Date.now();
     const hit = this.recent.get(key);
-    if (hit && now - hit.at < SHARE_MS) return hit.value;
+    if (hit && hit.generation === generation && now - hit.at < SHARE_MS) return hit.value;
     const value = compute();
-    this.recent.set(key, { at: now, value });
+    this.recent.set(key, { at: now, generation, value });
     // Bounded: entries go once they are too old to be shared.
     setTimeout(() => {
       if (this.recent.get(key)?.value === value) this.recent.delete(key);

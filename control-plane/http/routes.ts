@@ -142,11 +142,11 @@ export class DashboardRoutes {
     if (first === 'apps' && app !== undefined && sub === 'logs' && parts.length === 3) return this.logStream(app, url, res);
     if (first === 'events') {
       const sessionAlive = async () => (await this.deps.sessions.session(sessionId)) !== undefined;
-      if (app === 'apps' && parts.length === 2) return this.liveView(res, () => this.shared.compute('apps', () => this.views.apps()), sessionAlive);
-      if (app === 'agents' && parts.length === 2) return this.liveView(res, () => this.shared.compute('agents', () => this.views.agents()), sessionAlive);
+      if (app === 'apps' && parts.length === 2) return this.liveView(res, () => this.shared.compute('apps', this.deps.feed.generation, () => this.views.apps()), sessionAlive);
+      if (app === 'agents' && parts.length === 2) return this.liveView(res, () => this.shared.compute('agents', this.deps.feed.generation, () => this.views.agents()), sessionAlive);
       if (app === 'apps' && sub !== undefined && parts.length === 3) {
         await this.views.ps(sub); // an unknown app is a 404 now, not an event later
-        return this.liveView(res, () => this.shared.compute(`app/${sub}`, () => this.views.app(sub)), sessionAlive);
+        return this.liveView(res, () => this.shared.compute(`app/${sub}`, this.deps.feed.generation, () => this.views.app(sub)), sessionAlive);
       }
     }
     throw new HttpError(404, `no API ${path}`);

@@ -61,10 +61,11 @@ describe('dashboard shared views', () => {
     const views = new SharedViews();
     let runs = 0;
     const compute = async () => ++runs;
-    const [a, b] = await Promise.all([views.compute('apps', compute), views.compute('apps', compute)]);
+    const [a, b] = await Promise.all([views.compute('apps', 0, compute), views.compute('apps', 0, compute)]);
     assert.equal(a, 1);
     assert.equal(b, 1);
-    assert.equal(await views.compute('agents', compute), 2, 'another view is its own');
-    await waitFor('the shared answer to age', async () => (await views.compute('apps', compute)) !== 1, 2_000, 20);
+    assert.equal(await views.compute('agents', 0, compute), 2, 'another view is its own');
+    assert.equal(await views.compute('apps', 1, compute), 3, 'a computation from before a change is not reused after it');
+    await waitFor('the shared answer to age', async () => (await views.compute('apps', 1, compute)) !== 3, 2_000, 20);
   });
 });
