@@ -32,6 +32,7 @@ class LogCall extends EventEmitter {
   }
 
   write(batch: { lines?: LogLine[]; history_done?: boolean; warnings?: string[] }): boolean {
+    if (this.stream.closed) return true; // gone: the handler hears 'cancelled'
     let ok = true;
     const lines = batch.lines ?? [];
     if (lines.length > 0) {

@@ -16,7 +16,9 @@ export class EventStream {
       'x-accel-buffering': 'no',
     });
     res.write('retry: 2000\n\n');
-    this.keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
+    this.keepalive = setInterval(() => this.closed || res.write(': keep-alive\n\n'), KEEPALIVE_MS);
+    // A write racing the client's departure must not become an unhandled 'error' event.
+    res.on('error', () => undefined);
     res.on('close', () => {
       this.closed = true;
       clearInterval(this.keepalive);
@@ -42,6 +44,9 @@ export class EventStream {
   }
 
   end(): void {
-    if (!this.closed) this.res.end();
+    if (this.closed) return;
+    this.closed = true; // nothing is written after the end
+    clearInterval(this.keepalive);
+    this.res.end();
   }
 }
