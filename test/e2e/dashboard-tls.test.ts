@@ -37,6 +37,10 @@ describe('dashboard over TLS', { timeout: 120_000 }, () => {
   before(async () => {
     http.push(`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`);
     cluster = await TestCluster.start({ controlPlaneArgs: ['--tls'] });
+    // Without --http there is no dashboard, and the command says how to get one.
+    const none = await cluster.cli(['dashboard', '--print-url']);
+    assert.equal(none.code, 1, none.stderr);
+    assert.match(none.stderr, /serves no dashboard.*--http/);
     // A second replica with a dashboard of its own; the first gets one too (restarted with --http).
     await cluster.replicas[0]!.daemon.kill('SIGTERM');
     await cluster.startControlPlane(cluster.addresses[0], ['--http', http[0]!]);

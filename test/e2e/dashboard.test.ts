@@ -25,6 +25,10 @@ while true; do
 done
 `;
 
+// `cluster dashboard` without --print-url opens a browser when there is a display: not here.
+delete process.env.DISPLAY;
+delete process.env.WAYLAND_DISPLAY;
+
 const running = (instances: PsInstance[], type: string) => instances.filter((i) => i.type === type && i.state !== 'stopping');
 
 describe('dashboard', { timeout: 300_000 }, () => {
@@ -337,6 +341,18 @@ describe('dashboard', { timeout: 300_000 }, () => {
       assert.equal((await request(other, 'POST', '/api/logout', {})).status, 200);
       assert.equal((await request(other, 'GET', '/api/apps')).status, 401);
       assert.equal((await request(s, 'GET', '/api/apps')).status, 200);
+    });
+
+    it('cluster dashboard: prints the link where there is no browser, refuses a bad --ttl', async () => {
+      const res = await cluster.cli(['dashboard']);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout.trim(), /^http:\/\/127\.0\.0\.1:\d+\/login\?token=[A-Za-z0-9_-]{43}$/);
+      assert.match(res.stderr, /works once/);
+      for (const ttl of ['20m', '0s', 'soon']) {
+        const bad = await cluster.cli(['dashboard', '--print-url', '--ttl', ttl]);
+        assert.equal(bad.code, 1, `--ttl ${ttl}`);
+        assert.match(bad.stderr, /--ttl/);
+      }
     });
 
     it('serves no /metrics when the control plane was given no registry', async () => {
