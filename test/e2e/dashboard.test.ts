@@ -253,6 +253,14 @@ describe('dashboard', { timeout: 300_000 }, () => {
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'shop v3');
   });
 
+  it('names an unknown app in the URL on its page', async () => {
+    await page.goto(new URL('/apps/nosuch', page.url()).href);
+    const alert = page.getByRole('alert');
+    await alert.waitFor({ timeout: 10_000 });
+    assert.match(await alert.textContent() ?? '', /nosuch/);
+    await page.goto(new URL('/', page.url()).href);
+  });
+
   it('logs out: the session is gone', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByText('You have logged out.').waitFor({ timeout: 10_000 });
