@@ -7,6 +7,7 @@ import { registerApps } from './commands/apps';
 import { registerControlPlane } from './commands/control-plane';
 import { registerDeploy } from './commands/deploy';
 import { registerDev } from './commands/dev';
+import { registerDashboard } from './commands/dashboard';
 import { registerGrace } from './commands/grace';
 import { registerBootTimeout } from './commands/boot-timeout';
 import { registerPlacement } from './commands/placement';
@@ -51,6 +52,7 @@ for (const register of [
   registerTokens,
   registerLogin,
   registerDoctor,
+  registerDashboard,
   registerAgents,
   registerAgent,
   registerControlPlane,

@@ -43,6 +43,13 @@ import { writeLocalOperatorCredential } from './security/local-operator';
 import { controlPlaneOnly, guard } from '../lib/authz';
 import { serverCredentials } from '../lib/tls';
 import type { ClusterApiHandlers } from '../proto/gen/cluster/api/ClusterApi';
+import { dashboardHandlers, type DashboardEndpoint } from './api/dashboard';
+import { DashboardSessions } from './http/sessions';
+import { ChangeFeed } from './http/change-feed';
+import { DashboardServer, splitHostPort } from './http/dashboard-server';
+import { StaticAssets } from './http/static-assets';
+import { baseUrl, dashboardCertificate, linkHost } from './http/certificate';
+import type { MetricsSource } from './http/routes';
 
 export interface ControlPlaneOptions {
   etcd: string[];
@@ -68,6 +75,13 @@ export interface ControlPlaneOptions {
    * cluster); plaintext off loopback must be asked for with `tls: false`.
    */
   tls?: boolean;
+  /**
+   * HOST:PORT to serve the web dashboard, its JSON API and /metrics on (docs/dashboard.md):
+   * HTTPS signed by the cluster CA when the gRPC API uses TLS, plain HTTP otherwise.
+   */
+  http?: string;
+  /** What /metrics serves (a Prometheus registry); 404 without it. */
+  metrics?: MetricsSource;
   /** Slug sync and garbage collection timing (tests shorten them). */
   slugs?: SlugReplicationOptions;
   logger: Logger;
@@ -120,7 +134,13 @@ export class ControlPlane {
     private readonly logger: Logger,
     /** Slug storage, replication between replicas and slug GC. */
     readonly slugs: SlugReplication,
+    private readonly dashboard?: { server: DashboardServer; feed: ChangeFeed; url: string },
   ) {}
+
+  /** The dashboard's base URL (https://HOST:PORT), when this replica serves one. */
+  get dashboardUrl(): string | undefined {
+    return this.dashboard?.url;
+  }
 
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const logger = opts.logger;
@@ -159,6 +179,7 @@ export class ControlPlane {
     const hub = new AssignmentHub(view.assignments, keys);
 
     const server = new grpc.Server(CHANNEL_OPTIONS);
+    let dashboardEndpoint: DashboardEndpoint | undefined;
     const api: ClusterApiHandlers = {
       ...appHandlers(ctx),
       Deploy: deployHandler(ctx),
@@ -171,6 +192,7 @@ export class ControlPlane {
       Logs: logsHandler(ctx, dialer),
       Run: runRelay(ctx, dialer),
       ListReplicas: listReplicasHandler(() => ctx.replicas),
+      ...dashboardHandlers(ctx, () => dashboardEndpoint),
     } as ClusterApiHandlers;
     const agents = agentService(ctx, leases, hub, { leaseTtlSeconds: ttl, heartbeatMs: opts.heartbeatMs ?? 1_000 });
     server.addService(apiProto().ClusterApi.service, security ? guard(api, operatorsOnly) : api);
@@ -202,6 +224,39 @@ export class ControlPlane {
     ctx.replicas = replicas;
     ctx.slugs.start(replicas, advertised, security?.provider);
 
+    let dashboard: { server: DashboardServer; feed: ChangeFeed; url: string } | undefined;
+    if (opts.http) {
+      try {
+        const { host } = splitHostPort(opts.http);
+        if (!security && !isLoopback(opts.http)) logger.warn({ http: opts.http }, 'serving the dashboard over plain HTTP off loopback, as --insecure asked: session cookies can be read on the network');
+        const urlHost = linkHost(host, advertised);
+        const feed = new ChangeFeed(client, keys, view, logger);
+        const sessions = new DashboardSessions(client, keys);
+        const dashboardServer = await DashboardServer.start({
+          listen: opts.http,
+          tls: security ? await dashboardCertificate(security.ca, [host, urlHost]) : undefined,
+          api,
+          sessions,
+          feed,
+          assets: new StaticAssets(),
+          metrics: opts.metrics,
+          secure: !!security,
+          logger,
+        });
+        const url = baseUrl(!!security, urlHost, dashboardServer.port);
+        dashboard = { server: dashboardServer, feed, url };
+        dashboardEndpoint = { sessions, url };
+      } catch (err) {
+        server.forceShutdown();
+        await replicas.close().catch(() => undefined);
+        await ctx.slugs.close().catch(() => undefined);
+        health.close();
+        await view.close();
+        client.close();
+        throw err;
+      }
+    }
+
     const replicaId = `${os.hostname()}-${process.pid}-${address}`;
     const election = new LeaderElection(client, keys.leader(), replicaId, opts.leaderTtlSeconds ?? 3, logger);
     // Agents get two lease TTLs to come back before their instances move (leader/agent-liveness.ts).
@@ -227,8 +282,8 @@ export class ControlPlane {
       await writeLocalOperatorCredential(security, address, logger);
       if (advertised !== address) await writeLocalOperatorCredential(security, advertised, logger);
     }
-    logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
-    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, releasePhase, leases, dialer, health, logger, ctx.slugs);
+    logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash, dashboard: dashboard?.url }, 'control plane listening');
+    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, releasePhase, leases, dialer, health, logger, ctx.slugs, dashboard);
   }
 
   get isLeader(): boolean {
@@ -252,6 +307,10 @@ export class ControlPlane {
         ['leave the replica set', () => this.replicas.close()],
         // Before the server drains: transfers in flight are cancelled rather than waited for.
         ['stop slug replication', () => this.slugs.close()],
+        ['stop serving the dashboard', async () => {
+          await this.dashboard?.server.close();
+          await this.dashboard?.feed.close();
+        }],
         ['stop serving', () => new Promise<void>((resolve) => {
           const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 1_000);
           this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });

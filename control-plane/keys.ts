@@ -20,6 +20,8 @@
  *                                                    (under that replica's slug lease; see slugs/)
  *   <prefix>ca                                       the cluster CA (certificate and key; see security/)
  *   <prefix>tokens/<id>                              join tokens (hashed secret, expiry, uses left)
+ *   <prefix>dashboard/links/<sha256>                 a one-use dashboard login link (its own lease)
+ *   <prefix>dashboard/sessions/<sha256>              a dashboard session and its CSRF token (its own lease)
  *   <prefix>leader                                   the scheduling replica (its lease)
  *   <prefix>replicas/<replicaId>                     a live control-plane replica: its advertised gRPC
  *                                                    address (the replica's own lease)
@@ -95,6 +97,9 @@ export class Keys {
 
   ca(): string { return `${this.prefix}ca`; }
   token(id: string): string { return `${this.prefix}tokens/${id}`; }
+
+  dashboardLink(hash: string): string { return `${this.prefix}dashboard/links/${hash}`; }
+  dashboardSession(hash: string): string { return `${this.prefix}dashboard/sessions/${hash}`; }
 
   leader(): string { return `${this.prefix}leader`; }
 

@@ -13,6 +13,15 @@ if ! command -v etcd >/dev/null 2>&1; then
   $sudo_cmd systemctl disable --now etcd >/dev/null 2>&1 || true
 fi
 
+# The dashboard's browser tests drive Debian's Chromium with playwright-core (no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium for the dashboard's browser tests (apt-get)…" >&2
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (npm ci)…" >&2
   npm ci --no-audit --no-fund --loglevel=error

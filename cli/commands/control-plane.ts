@@ -38,9 +38,10 @@ export function registerControlPlane(program: Command): void {
     .option('--prefix <prefix>', 'etcd key prefix', '/cluster/')
     .option('--agent-ttl <seconds>', 'seconds without a heartbeat before an agent is declared down', '4')
     .option(`${MAX_PER_TYPE_FLAG} <n>`, 'largest count `scale` accepts for one process type', String(DEFAULT_MAX_PER_TYPE))
+    .option('--http <host:port>', 'also serve the web dashboard, its JSON API and /metrics here (HTTPS signed by the cluster CA; plain HTTP when the API is: on loopback)')
     .option('--tls', 'mutual TLS even on loopback (the default off loopback)')
     .option('--insecure', 'plaintext even off loopback (anyone reaching the port controls the cluster)')
-    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; tls?: boolean; insecure?: boolean }) => {
+    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; http?: string; tls?: boolean; insecure?: boolean }) => {
       try {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
@@ -53,11 +54,16 @@ export function registerControlPlane(program: Command): void {
           const problem = serverEntryProblem(opts.advertise);
           if (problem) throw new UserError(`--advertise: ${problem}`);
         }
+        if (opts.http !== undefined) {
+          const problem = serverEntryProblem(opts.http);
+          if (problem) throw new UserError(`--http: ${problem}`);
+        }
         const logger = createLogger('control-plane');
         const plane = await ControlPlane.start({
           etcd,
           listen: opts.listen,
           advertise: opts.advertise,
+          http: opts.http,
           version: VERSION,
           dataDir: path.resolve(opts.dataDir),
           prefix: opts.prefix,

@@ -78,6 +78,7 @@ export function registerDev(program: Command): void {
         if (opts.example) console.log(`\n${await psTable(api, EXAMPLE.app)}`);
         console.log('\nThe dev cluster is up. In another terminal (no flags needed):');
         console.log('  cluster ps -a shop    cluster agents    cluster scale worker=10 -a shop --wait    cluster logs -a shop --tail');
+        console.log(`  cluster dashboard     (the web dashboard: http://${cluster.dashboard}/)`);
         console.log('Press Ctrl-C to stop everything.');
         if (opts.example && opts.logs) {
           console.log(`\nLogs of ${EXAMPLE.app} from every agent (--no-logs to keep quiet):`);

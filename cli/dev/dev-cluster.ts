@@ -33,6 +33,8 @@ export class DevCluster {
   private daemons: Daemon[] = [];
   private etcd?: EtcdServer;
   server = '';
+  /** The dashboard's address (log in with `cluster dashboard`). */
+  dashboard = '';
   private stopping?: Promise<void>;
 
   constructor(private readonly opts: DevClusterOptions) {}
@@ -49,13 +51,16 @@ export class DevCluster {
 
     const port = await freePort();
     this.server = `127.0.0.1:${port}`;
+    this.dashboard = `127.0.0.1:${await freePort()}`;
     this.spawnDaemon('control-plane', [
       'control-plane', 'start',
       '--etcd', this.etcd.url,
       '--listen', this.server,
+      '--http', this.dashboard,
       '--data-dir', path.join(dataDir, 'control-plane'),
     ]);
     say(`control plane  ${this.server}`);
+    say(`dashboard      http://${this.dashboard}/  (log in: cluster dashboard)`);
 
     for (let i = 1; i <= this.opts.agents; i++) {
       const id = `agent-${i}`;

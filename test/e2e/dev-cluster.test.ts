@@ -38,6 +38,17 @@ describe('cluster dev', { timeout: 120_000 }, () => {
       const ps = JSON.parse((await cli(['ps', '-a', 'shop', '--json'])).stdout) as { instances: Array<{ state: string; host: string }> };
       assert.ok(ps.instances.length >= 3 && ps.instances.every((i) => i.state === 'up'), JSON.stringify(ps));
       assert.equal(new Set(ps.instances.map((i) => i.host)).size, 3, 'instances on every agent');
+      // The dashboard: its address printed, a one-use link from `cluster dashboard` logs in.
+      const dashboard = /dashboard +(http:\/\/127\.0\.0\.1:\d+)\//.exec(output)?.[1];
+      assert.ok(dashboard, output);
+      assert.equal((await fetch(`${dashboard}/api/apps`)).status, 401);
+      const link = (await cli(['dashboard', '--print-url'])).stdout.trim();
+      assert.ok(link.startsWith(`${dashboard}/login?token=`), link);
+      const login = await fetch(link, { redirect: 'manual' });
+      assert.equal(login.status, 303);
+      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+      const apps = (await (await fetch(`${dashboard}/api/apps`, { headers: { cookie } })).json()) as { apps: Array<{ name: string }> };
+      assert.deepEqual(apps.apps.map((a) => a.name), ['shop']);
 
       dev.kill('SIGINT');
       assert.equal(await exited, 0, output);

@@ -1,0 +1,81 @@
+/** The JSON the control plane sends (the cluster API's own replies: proto/api.proto). */
+
+export interface Staleness {
+  stale_ms: number;
+  reason: string;
+}
+
+export interface AppSummary {
+  name: string;
+  release: number;
+  formation: Array<{ type: string; count: number }>;
+  up: number;
+  desired: number;
+  stale?: Staleness | null;
+}
+
+export interface Instance {
+  name: string;
+  type: string;
+  state: string;
+  host: string;
+  pid: number;
+  restarts: number;
+  started_at_ms: number;
+  command: string;
+  reason: string;
+  release: number;
+  port: number;
+  /** Present when the control plane reports resource use (otherwise shown as `-`). */
+  cpu_percent?: number | null;
+  rss_bytes?: number | string | null;
+}
+
+export interface Ps {
+  app: string;
+  instances: Instance[];
+  formation: Array<{ type: string; count: number }>;
+  process_types: string[];
+  stale?: Staleness | null;
+}
+
+export interface Release {
+  version: number;
+  description: string;
+  created_at_ms: number;
+  slug: string;
+  phase: string;
+  phase_reason: string;
+  deployed: boolean;
+}
+
+export interface AppView {
+  ps: Ps;
+  releases: Release[];
+}
+
+export interface Agent {
+  id: string;
+  address: string;
+  datacenter: string;
+  labels: Record<string, string>;
+  state: string;
+  instances: number;
+  capacity: number;
+  version: string;
+  heartbeat_age_ms: number;
+  web: boolean;
+}
+
+export interface Agents {
+  agents: Agent[];
+  stale?: Staleness | null;
+}
+
+export interface LogLine {
+  t: number;
+  instance: string;
+  stream: string;
+  host: string;
+  text: string;
+}
