@@ -117,7 +117,7 @@ export class ControlPlaneLink extends EventEmitter<{
   }
 
   start(): void {
-    void this.tick();
+    this.tickInBackground();
   }
 
   close(): void {
@@ -148,7 +148,20 @@ export class ControlPlaneLink extends EventEmitter<{
     this.leaseId = undefined;
     this.emit('lease-lost');
     clearTimeout(this.timer);
-    void this.tick();
+    this.tickInBackground();
+  }
+
+  /**
+   * Runs a tick nobody waits for. tick() handles the failures it expects (the control plane
+   * unreachable); anything else is logged and the loop goes on: the lease depends on it.
+   */
+  private tickInBackground(): void {
+    this.tick().catch((err: unknown) => {
+      this.logger.error({ err }, 'bug: a heartbeat tick failed; next one in a heartbeat interval');
+      if (this.state === 'closed') return;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.tickInBackground(), this.heartbeatMs);
+    });
   }
 
   private async tick(): Promise<void> {
@@ -186,7 +199,7 @@ export class ControlPlaneLink extends EventEmitter<{
     const state = this.state as LinkState; // awaits above may have closed the link
     if (state !== 'closed') {
       const delay = retrySoon ? 50 : state === 'connecting' ? 500 : this.heartbeatMs;
-      this.timer = setTimeout(() => void this.tick(), delay);
+      this.timer = setTimeout(() => this.tickInBackground(), delay);
     }
   }
 

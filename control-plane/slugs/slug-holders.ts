@@ -97,7 +97,7 @@ export class SlugHolders {
           this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
           const failed = this.lease;
           this.lease = undefined;
-          void failed?.revoke().catch(() => undefined);
+          failed?.revoke().catch(() => undefined);
           this.scheduleReannounce();
         },
       );
