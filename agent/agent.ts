@@ -120,7 +120,7 @@ export class Agent {
     const state = new AgentStateWriter(stateFile, opts.identity.id, logger);
     const guard = OrphanGuard.start(logger, {}, (id) => state.setWatchdog(id));
     for (const record of previous.adopted) {
-      void guard.track(record.pid);
+      guard.trackRunning(record.pid);
       state.set(keyOf(record.app, record.instance), record);
     }
     try {
@@ -159,7 +159,7 @@ export class Agent {
       ports,
       logs,
       report: (status) => reporter.report(status),
-      track: (pgid) => guard.track(pgid),
+      track: (pgid) => guard.trackRunning(pgid),
       untrack: (pgid) => guard.untrack(pgid),
       killInstance: (app, instance) => reconcilerOf?.kill(app, instance) ?? false,
       logger,

@@ -324,7 +324,10 @@ export class Reconciler {
         onExit: (pid) => this.deps.onExit(pid),
         gate: (pid) => this.deps.gate(pid),
         // Restarts wait their turn with first starts: a crash storm does not starve heartbeats.
-        pace: (spawn) => void this.pacer.run(spawn),
+        pace: (spawn) => {
+          // A restart that throws is a bug; it must not become an unhandled rejection (the agent would exit).
+          this.pacer.run(spawn).catch((err: unknown) => this.deps.logger.error({ err, app: spec.app, instance: spec.instance }, 'bug: restarting an instance failed'));
+        },
       },
     );
   }

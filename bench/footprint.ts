@@ -45,7 +45,7 @@ async function samples(pid: number, n: number, everyMs = 1_000): Promise<number[
 function wall(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const start = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    execFile(command, args, { env, maxBuffer: 16 << 20 }, (err) => (err ? reject(err) : resolve(Number(process.hrtime.bigint() - start) / 1e6)));
+    execFile(command, args, { env, maxBuffer: 16 << 20 }, (err) => (err ? reject(err as Error) : resolve(Number(process.hrtime.bigint() - start) / 1e6)));
   });
 }
 

@@ -632,14 +632,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     console.error(`bench/logs: ${signal}, cleaning up…`);
     interrupted = true;
-    void cleanUp().finally(() => process.exit(130));
+    cleanUp()
+      .catch((err: unknown) => console.error(`bench/logs: cleaning up failed: ${(err as Error).message}`))
+      .finally(() => process.exit(130));
   });
 }
 
 main().then(
   () => process.exit(0),
   async (err: unknown) => {
-    if (!interrupted) console.error(`bench/logs failed: ${(err as Error).stack ?? err}`);
+    if (!interrupted) console.error(`bench/logs failed: ${(err as Error).stack ?? String(err)}`);
     await cleanUp();
     process.exit(interrupted ? 130 : 1);
   },

@@ -267,14 +267,15 @@ export class ControlPlane {
     const cron = new CronLoop({ client, keys, view, store, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
     const releasePhase = new ReleasePhaseLoop({ client, keys, view, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
     election.on('elected', () => {
-      void loop.start().catch((err: unknown) => logger.error({ err }, 'scheduler failed to start'));
+      loop.start().catch((err: unknown) => logger.error({ err }, 'scheduler failed to start'));
       cron.start();
       releasePhase.start();
     });
     election.on('deposed', () => {
-      void loop.stop();
-      void cron.stop();
-      void releasePhase.stop();
+      // Deposed: each loop stops on its own; one failing must not keep the others running.
+      loop.stop().catch((err: unknown) => logger.error({ err }, 'stopping the scheduler failed'));
+      cron.stop().catch((err: unknown) => logger.error({ err }, 'stopping the scheduled-jobs loop failed'));
+      releasePhase.stop().catch((err: unknown) => logger.error({ err }, 'stopping the release-phase loop failed'));
     });
     election.start();
 

@@ -76,6 +76,14 @@ export class Keys {
     return `${this.statuses(app)}${instance}/${agentId}`;
   }
 
+  /** Splits a status key into its parts; undefined for anything else. */
+  parseStatus(key: string): { app: string; instance: string; agentId: string } | undefined {
+    const rest = this.after(key, this.allStatus());
+    const parts = rest?.split('/');
+    if (!parts || parts.length !== 3 || parts.some((p) => p === '')) return undefined;
+    return { app: parts[0]!, instance: parts[1]!, agentId: parts[2]! };
+  }
+
   allUnplaced(): string { return `${this.prefix}unplaced/`; }
   unplaced(app: string): string { return `${this.allUnplaced()}${app}`; }
 

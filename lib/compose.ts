@@ -134,7 +134,10 @@ export function readComposeFile(text: string, fileName = 'docker-compose.yml', o
   if (!isMapping(root)) {
     throw new ComposeError(`${fileName} is not a Compose file: expected a mapping with \`services:\``, undefined, lineOf([]) || 1);
   }
-  const version = root.version === undefined || root.version === null ? undefined : String(root.version);
+  if (root.version !== undefined && root.version !== null && !isScalar(root.version)) {
+    throw new ComposeError(`${fileName} line ${lineOf(['version'])}: \`version\` must be a version number like 3.8`, undefined, lineOf(['version']));
+  }
+  const version = scalarText(root.version, 'version');
   if (version !== undefined && !/^[23](\.\d+)*$/.test(version)) {
     const legacy = /^1(\.\d+)*$/.test(version);
     throw new ComposeError(
@@ -188,7 +191,12 @@ function readService(fileName: string, name: string, spec: unknown, line: number
   if (isMapping(spec.build) && spec.build.dockerfile !== undefined && spec.build.dockerfile !== null && typeof spec.build.dockerfile !== 'string') {
     return fail('has a `build.dockerfile` that is not a file name');
   }
-  const build = buildSpec(spec.build);
+  let build: ReturnType<typeof buildSpec>;
+  try {
+    build = buildSpec(spec.build);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
   if (build !== undefined && !/^\.\/?$/.test(build.context)) {
     return fail(
       `builds \`${build.context}\`: only the deployed directory is run (\`build: .\`); deploy that directory on its own or build from \`.\``,
@@ -201,7 +209,7 @@ function readService(fileName: string, name: string, spec: unknown, line: number
     command = commandText(spec.command, 'command');
     entrypoint = commandText(spec.entrypoint, 'entrypoint');
     service.environment = environmentOf(spec.environment);
-    workingDir = spec.working_dir === undefined || spec.working_dir === null ? undefined : String(spec.working_dir);
+    workingDir = scalarText(spec.working_dir, 'working_dir');
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -298,10 +306,10 @@ function environmentOf(value: unknown): EnvDefault[] {
 /** `build: DIR` or `build: {context, dockerfile, target}`; undefined without `build`. */
 function buildSpec(build: unknown): { context: string; dockerfile: string; target?: string } | undefined {
   if (build === undefined || build === null) return undefined;
-  if (!isMapping(build)) return { context: String(build), dockerfile: 'Dockerfile' };
-  const context = build.context === undefined || build.context === null ? '.' : String(build.context);
+  if (!isMapping(build)) return { context: scalarText(build, 'build')!, dockerfile: 'Dockerfile' };
+  const context = scalarText(build.context, 'build.context') ?? '.';
   const dockerfile = typeof build.dockerfile === 'string' && build.dockerfile.trim() !== '' ? build.dockerfile.trim() : 'Dockerfile';
-  const target = build.target === undefined || build.target === null ? undefined : String(build.target);
+  const target = scalarText(build.target, 'build.target');
   return { context, dockerfile, target };
 }
 
@@ -379,6 +387,19 @@ function quoteComposeWord(arg: string, first: boolean): string {
   // Double quotes: the variable expands without being split into words, like Compose's substitution.
   const body = parts.map((part) => ('variable' in part ? part.variable : part.literal.replace(/[\\"`$]/g, '\\$&'))).join('');
   return `"${body}"`;
+}
+
+type Scalar = string | number | boolean | bigint;
+
+function isScalar(value: unknown): value is Scalar {
+  return ['string', 'number', 'boolean', 'bigint'].includes(typeof value);
+}
+
+/** A single YAML value (`3.8`, `.`, `app`) as text; undefined when absent; a list or mapping is refused. */
+function scalarText(value: unknown, key: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (isScalar(value)) return String(value);
+  throw new Error(`has a \`${key}\` that is a ${Array.isArray(value) ? 'list' : 'mapping'}, not a single value`);
 }
 
 function isMapping(value: unknown): value is Record<string, unknown> {

@@ -27,5 +27,12 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The linter has packages of its own (lint/package.json: it type-checks with TypeScript 6,
+# the build uses TypeScript 7; docs/linting.md).
+if [ ! -d lint/node_modules ] || [ lint/package-lock.json -nt lint/node_modules/.package-lock.json ]; then
+  echo "setup: installing the linter (npm ci --prefix lint)…" >&2
+  npm ci --prefix lint --no-audit --no-fund --loglevel=error
+fi
+
 echo "setup: building…" >&2
 npm run --silent build

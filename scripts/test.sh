@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up, unit tests, integration tests against a real etcd,
+# The whole test suite: set-up, the import check and the linter (docs/linting.md), unit tests, integration tests against a real etcd,
 # end-to-end tests with real daemons and processes, and the chaos suite (faults injected
 # into whole clusters, a few rounds each; docs/chaos.md). Each test starts (and stops) its
 # own etcd on free loopback ports with fresh data dirs.
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 node dist/scripts/check-imports.js
+echo "lint: eslint (type-aware)…" >&2
+bash scripts/lint.sh
 
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(unit integration e2e chaos)

@@ -118,7 +118,7 @@ export class ControlPlaneLink extends EventEmitter<{
   }
 
   start(): void {
-    void this.tick();
+    this.tickInBackground();
   }
 
   close(): void {
@@ -149,7 +149,20 @@ export class ControlPlaneLink extends EventEmitter<{
     this.leaseId = undefined;
     this.emit('lease-lost');
     clearTimeout(this.timer);
-    void this.tick();
+    this.tickInBackground();
+  }
+
+  /**
+   * Runs a tick nobody waits for. tick() handles the failures it expects (the control plane
+   * unreachable); anything else is logged and the loop goes on: the lease depends on it.
+   */
+  private tickInBackground(): void {
+    this.tick().catch((err: unknown) => {
+      this.logger.error({ err }, 'bug: a heartbeat tick failed; next one in a heartbeat interval');
+      if (this.state === 'closed') return;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.tickInBackground(), this.heartbeatMs);
+    });
   }
 
   private async tick(): Promise<void> {
@@ -188,7 +201,7 @@ export class ControlPlaneLink extends EventEmitter<{
     if (state !== 'closed') {
       // Registering again is jittered: after a control-plane restart, agents must not all call at once.
       const delay = retrySoon ? 50 : state === 'connecting' ? jittered(500) : this.heartbeatMs;
-      this.timer = setTimeout(() => void this.tick(), delay);
+      this.timer = setTimeout(() => this.tickInBackground(), delay);
     }
   }
 

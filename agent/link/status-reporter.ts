@@ -50,7 +50,12 @@ export class StatusReporter {
     if (this.closed || this.flushing || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.flush();
+      this.flush().catch((err: unknown) => {
+        // flush() handles a failed call itself; this is a bug, and the reports must still go.
+        this.logger.error({ err }, 'bug: sending status reports failed; retrying');
+        this.flushing = false;
+        this.schedule(RETRY_DELAY_MS);
+      });
     }, delayMs);
   }
 

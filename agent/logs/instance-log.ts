@@ -174,7 +174,8 @@ export class InstanceLog {
       batch = Buffer.concat(parts);
       for (const part of parts) this.shared.releaseChunk(part);
     }
-    void this.write(batch, parts.length === 1, this.appended);
+    // write() handles disk errors itself; a rejection here is a bug, logged.
+    this.write(batch, parts.length === 1, this.appended).catch((err: unknown) => this.log.error({ err }, 'bug: writing instance logs failed'));
   }
 
   /** The oldest file the store may delete to stay within its total, if any. */
@@ -200,7 +201,8 @@ export class InstanceLog {
   sweep(now: number, closeFileAfterMs: number, dropTailAfterMs: number): void {
     const idle = now - this.lastActiveMs;
     if (idle > closeFileAfterMs && this.handle !== undefined && !this.writing && this.pendingBytes === 0 && this.drop === undefined) {
-      void this.closeHandle();
+      // closeHandle() never rejects (a failed close is counted and logged there).
+      this.closeHandle().catch((err: unknown) => this.log.error({ err }, 'bug: closing a log file failed'));
     }
     if (idle > dropTailAfterMs && this.tail.length > 0 && this.cursors.length === 0) {
       this.tail.clear();

@@ -49,7 +49,7 @@ export interface BootWatch {
 }
 
 /** Runs `check`: calls `onPass` once it passes, or `onTimeout` when a port check's time is up. Never both. */
-export function watchBoot(check: BootCheck, handlers: { onPass(): void; onTimeout(): void }): BootWatch {
+export function watchBoot(check: BootCheck, handlers: { onPass: () => void; onTimeout: () => void }): BootWatch {
   let done = false;
   let probeTimer: NodeJS.Timeout | undefined;
   let socket: net.Socket | undefined;

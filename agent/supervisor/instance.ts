@@ -90,12 +90,12 @@ export interface InstanceHooks {
   /** A process group is gone. */
   onExit?(pid: number): void;
   /** Resolves once a new process may run its command (the orphan guard tracks its group by then). */
-  gate?(pid: number): Promise<void>;
+  gate?: (pid: number) => Promise<void>;
   /**
    * Runs a restart's spawn in a later event-loop turn, paced with every other spawn of the agent
    * (spawn-pacer.ts), so that a crash storm cannot starve heartbeats. Default: setImmediate.
    */
-  pace?(spawn: () => void): void;
+  pace?: (spawn: () => void) => void;
 }
 
 /** Supervisor of one instance across restarts. */
@@ -264,7 +264,8 @@ export class Instance {
         if (this.proc !== proc || this.state !== 'starting' || check.kind !== 'port') return;
         this.bootFailure = describeBootTimeout(check);
         this.system(`Error R10 (Boot timeout): the process ${this.bootFailure.replace(/ \(R10.*$/, '')} of launch; stopping it (SIGKILL)`);
-        void proc.stop(0);
+        // Its exit is handled by watch(), like any other; stop() resolves then and never rejects.
+        proc.stop(0).catch((err: unknown) => this.log.error({ err }, 'bug: stopping a process after its boot timeout failed'));
       },
     });
   }

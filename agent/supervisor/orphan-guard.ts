@@ -119,21 +119,31 @@ export class OrphanGuard {
 
   /** Tracks a process group; resolves once the watchdog's pipe holds the line (it survives our death then). */
   track(pgid: number): Promise<void> {
-    if (!Number.isInteger(pgid) || pgid <= 1 || this.closing) return Promise.resolve();
-    this.groups.add(pgid);
+    if (!this.remember(pgid)) return Promise.resolve();
     return this.send(`+${pgid}`);
+  }
+
+  /** Tracks a process group that already runs its command: nothing waits for the pipe. */
+  trackRunning(pgid: number): void {
+    if (this.remember(pgid)) this.post(`+${pgid}`);
+  }
+
+  private remember(pgid: number): boolean {
+    if (!Number.isInteger(pgid) || pgid <= 1 || this.closing) return false;
+    this.groups.add(pgid);
+    return true;
   }
 
   /** Stops tracking a process group that is gone. */
   untrack(pgid: number): void {
     if (!this.groups.delete(pgid)) return;
-    void this.send(`-${pgid}`);
+    this.post(`-${pgid}`);
   }
 
   /** Sets the hand-over window (see the file comment). */
   setHandoverWindow(ms: number): void {
     this.windowMs = Math.max(100, Math.round(ms));
-    void this.send(`w${Math.ceil(this.windowMs / 100)}`);
+    this.post(`w${Math.ceil(this.windowMs / 100)}`);
   }
 
   get handoverWindowMs(): number {
@@ -165,7 +175,7 @@ export class OrphanGuard {
       return;
     }
     const exited = new Promise<void>((resolve) => watchdog.once('exit', () => resolve()));
-    void this.send(last);
+    this.post(last);
     watchdog.stdin?.end();
     const timer = setTimeout(() => {
       this.log.warn({ pid: watchdog.pid }, `watchdog did not exit after "${last}"; killing it`);
@@ -219,12 +229,23 @@ export class OrphanGuard {
   private respawn(): void {
     if (this.closing) return;
     this.spawnWatchdog();
-    for (const pgid of this.groups) void this.send(`+${pgid}`);
+    for (const pgid of this.groups) this.post(`+${pgid}`);
   }
 
+  /** Writes a line to the watchdog; resolves once the pipe holds it (or it cannot be written). Never rejects. */
   private send(line: string): Promise<void> {
-    const stdin = this.watchdog?.stdin;
-    if (!stdin || stdin.destroyed || stdin.writableEnded) return Promise.resolve();
+    const stdin = this.openStdin();
+    if (!stdin) return Promise.resolve();
     return new Promise((resolve) => stdin.write(`${line}\n`, () => resolve()));
+  }
+
+  /** Writes a line to the watchdog without waiting (a failed write shows as the watchdog's exit). */
+  private post(line: string): void {
+    this.openStdin()?.write(`${line}\n`);
+  }
+
+  private openStdin(): Writable | undefined {
+    const stdin = this.watchdog?.stdin;
+    return !stdin || stdin.destroyed || stdin.writableEnded ? undefined : stdin;
   }
 }

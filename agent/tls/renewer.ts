@@ -20,7 +20,7 @@ export class CertificateRenewer {
   ) {}
 
   start(): void {
-    void this.check();
+    this.checkInBackground();
   }
 
   close(): void {
@@ -47,7 +47,19 @@ export class CertificateRenewer {
         this.opts.logger.warn({ err: (err as Error).message }, 'certificate renewal failed; retrying in a minute');
       }
     }
-    this.timer = setTimeout(() => void this.check(), next);
+    this.schedule(next);
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => this.checkInBackground(), delayMs);
     this.timer.unref();
+  }
+
+  /** check() handles a failed renewal; anything else (an unreadable certificate) is logged and checked again later. */
+  private checkInBackground(): void {
+    this.check().catch((err: unknown) => {
+      this.opts.logger.error({ err }, 'checking the certificate for renewal failed; retrying in a minute');
+      this.schedule(RETRY_MS);
+    });
   }
 }

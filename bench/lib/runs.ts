@@ -192,7 +192,13 @@ export function runMain(main: () => Promise<void>): void {
     if (interrupted) process.exit(130);
     interrupted = true;
     console.error('\ninterrupted: cleaning up…');
-    void cleanUp().then(() => process.exit(130));
+    cleanUp().then(
+      () => process.exit(130),
+      (err: unknown) => {
+        console.error(`cleaning up failed: ${(err as Error).message}`);
+        process.exit(130);
+      },
+    );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -204,7 +204,8 @@ class SimAgent {
     if (this.closed || this.flushing || this.flushTimer) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
-      void this.flush();
+      // flush() counts and retries a failed report itself; a rejection is a bug of the simulator.
+      this.flush().catch((err: unknown) => console.error(`sim agent ${this.id}: sending reports failed: ${(err as Error).stack}`));
     }, delayMs);
   }
 
@@ -276,4 +277,7 @@ async function main(): Promise<void> {
   process.send?.({ type: 'ready' } satisfies SimMessage);
 }
 
-void main();
+main().catch((err: unknown) => {
+  console.error(`sim agents failed: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});

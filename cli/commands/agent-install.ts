@@ -44,7 +44,7 @@ export interface JoinAndStartArgs {
   start(flags: JoinFlags): string[];
 }
 
-const START_FLAGS: Array<[keyof JoinFlags, string]> = [
+const START_FLAGS: Array<['capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace', string]> = [
   ['capacity', '--capacity'],
   ['listen', '--listen'],
   ['advertise', '--advertise'],
@@ -70,7 +70,7 @@ export const defaultJoinAndStartArgs: JoinAndStartArgs = {
   ],
   start: (f) => [
     'agent', 'start', '--server', f.server, '--name', f.name, '--data-dir', f.dataDir,
-    ...START_FLAGS.flatMap(([key, flag]) => (f[key] ? [flag, String(f[key])] : [])),
+    ...START_FLAGS.flatMap(([key, flag]) => (f[key] ? [flag, f[key]] : [])),
     ...(f.processServer ? ['--process-server'] : []),
   ],
 };

@@ -66,7 +66,14 @@ export function registerDev(program: Command): void {
         cluster = new DevCluster({ dataDir: path.resolve(opts.dataDir), agents, say: (line) => console.log(line) });
         const stop = () => {
           console.log('\nStopping the dev cluster (instances get SIGTERM)…');
-          void cluster!.stop().then(() => process.exit(0));
+          cluster!.stop().then(
+            () => process.exit(0),
+            (err: unknown) => {
+              // Said, not thrown: the process must exit either way (its daemons had their SIGTERM).
+              fail(err, cluster?.server);
+              process.exit(process.exitCode ?? 1);
+            },
+          );
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

@@ -4,7 +4,7 @@
  * `TIMESTAMP cluster[worker.3]: …` for lifecycle lines (--show-host adds the host).
  */
 import type { Command } from 'commander';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
 import type { LogLine__Output } from '../../proto/gen/cluster/logs/LogLine';
 import type { LogsRequest } from '../../proto/gen/cluster/logs/LogsRequest';
@@ -155,7 +155,7 @@ export async function streamLogs(
         }
       });
       call.on('end', () => resolve());
-      call.on('error', (err: grpc.ServiceError) => (err.code === 1 /* CANCELLED: Ctrl-C */ ? resolve() : reject(err)));
+      call.on('error', (err: grpc.ServiceError) => (err.code === grpc.status.CANCELLED /* Ctrl-C */ ? resolve() : reject(err)));
     });
   } finally {
     process.off('SIGINT', stop);

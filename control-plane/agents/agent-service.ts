@@ -215,7 +215,10 @@ export function agentService(
         const slugs = await ctx.slugs.replicator();
         // A verified copy: this replica's own, or one fetched from another replica first.
         const slug = await slugs.local(digest);
-        sendSlug(call, slug.path, digest, () => void slugs.corrupted(digest));
+        sendSlug(call, slug.path, digest, () => {
+          // corrupted() logs its own failures; nothing waits for it.
+          slugs.corrupted(digest).catch((err: unknown) => logger.error({ err, slug: digest }, 'bug: withdrawing a corrupt slug failed'));
+        });
       })().catch((err: unknown) => call.emit('error', toServiceError(err, logger)));
     },
   };

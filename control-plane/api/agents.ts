@@ -2,12 +2,12 @@
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { AgentInfo } from '../../proto/gen/cluster/api/AgentInfo';
 import { agentIdProblem } from '../../lib/names';
-import { commitInChunks, exists } from '../etcd/batch';
 import { InvalidArgumentError, NotFoundError } from '../errors';
-import { decode, encode, type AgentRecord, type DrainRecord, type WebToggleRecord } from '../records';
+import type { AgentRecord, DrainRecord, WebToggleRecord } from '../records';
 import type { PrefixMirror } from '../etcd/mirror';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
+import { AgentRecords } from '../state/agent-records';
 import { staleOf } from './stale';
 
 type AgentState = 'ready' | 'draining' | 'unreachable' | 'down';
@@ -54,12 +54,8 @@ function requireId(id: string): string {
 }
 
 export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAgents' | 'DrainAgent' | 'ActivateAgent' | 'SetAgentWeb'> {
-  const { client, keys, logger } = ctx;
-
-  /** The agent as registered now, from etcd (not the mirror: a drain must not miss a fresh registration). */
-  async function registered(id: string): Promise<AgentRecord | undefined> {
-    return decode<AgentRecord>(await client.get(keys.agent(id)).buffer());
-  }
+  const { logger } = ctx;
+  const records = new AgentRecords(ctx.client, ctx.keys);
 
   return {
     // Registered agents (ready or draining), then drained agents that are gone (down): a drained
@@ -89,12 +85,11 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
     DrainAgent: unary(logger, async (req) => {
       const id = requireId(req.id);
       for (let attempt = 0; attempt < 5; attempt++) {
-        const agent = await registered(id);
+        const agent = await records.registered(id);
         if (!agent) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
-        const previous = decode<DrainRecord>(await client.get(keys.drain(id)).buffer());
+        const previous = (await records.drain(id))?.record;
         const record: DrainRecord = { drainedAtMs: previous?.drainedAtMs ?? Date.now(), agent };
-        // Only while the agent is registered: a drain of a vanished agent would list a ghost.
-        const revision = await commitInChunks(client, [{ put: keys.drain(id), value: encode(record) }], [exists(keys.agent(id))]);
+        const revision = await records.drainWhileRegistered(id, record);
         if (revision !== undefined) {
           await seen(ctx, revision);
           if (!previous) logger.info({ agent: id }, 'agent drained: its instances move elsewhere');
@@ -106,11 +101,11 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
 
     ActivateAgent: unary(logger, async (req) => {
       const id = requireId(req.id);
-      const [agent, drain] = await Promise.all([registered(id), client.get(keys.drain(id)).buffer()]);
-      const drained = decode<DrainRecord>(drain);
+      const [agent, drain] = await Promise.all([records.registered(id), records.drain(id)]);
+      const drained = drain?.record;
       if (!agent && !drained) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
       if (drain) {
-        await seen(ctx, (await commitInChunks(client, [{ delete: keys.drain(id) }]))!);
+        await seen(ctx, await records.removeDrain(id));
         logger.info({ agent: id }, 'agent activated: instances may be placed on it again');
       }
       const known = agent ?? { ...drained!.agent, id };
@@ -121,13 +116,13 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
     // and wins over --process-server once written (docs/process-servers.md).
     SetAgentWeb: unary(logger, async (req) => {
       const id = requireId(req.id);
-      const [agent, drain, toggle] = await Promise.all([registered(id), client.get(keys.drain(id)).buffer(), client.get(keys.webToggle(id)).buffer()]);
-      const drained = decode<DrainRecord>(drain);
+      const [agent, drain, toggle] = await Promise.all([records.registered(id), records.drain(id), records.webToggle(id)]);
+      const drained = drain?.record;
       // A process server that is down may be toggled (it was known); an id never seen may not.
       if (!agent && !drained && !toggle) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
-      const before = decode<WebToggleRecord>(toggle)?.web !== false;
+      const before = toggle?.record?.web !== false;
       const record: WebToggleRecord = { web: req.web, setBy: 'agents:web', setAtMs: Date.now() };
-      await seen(ctx, (await commitInChunks(client, [{ put: keys.webToggle(id), value: encode(record) }]))!, ctx.view.webToggles);
+      await seen(ctx, await records.setWebToggle(id, record), ctx.view.webToggles);
       if (before !== req.web) logger.info({ agent: id, web: req.web }, req.web ? 'agent runs web now' : 'agent runs no web now: its web instances move elsewhere');
       const known = agent ?? (drained ? { ...drained.agent, id } : undefined);
       const state: AgentState = agent ? (drained ? 'draining' : 'ready') : 'down';

@@ -30,7 +30,7 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
     const fail = (err: unknown) => {
       if (failed) return;
       failed = true;
-      void upload?.abort();
+      upload?.discard();
       call.destroy();
       callback(toServiceError(err, ctx.logger));
     };
@@ -75,12 +75,12 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
     call.on('error', (err) => {
       if (failed) return;
       failed = true;
-      void upload?.abort();
+      upload?.discard();
       ctx.logger.debug({ err }, 'deploy stream broke');
     });
     call.on('cancelled', () => {
       failed = true;
-      void upload?.abort();
+      upload?.discard();
     });
   };
 }

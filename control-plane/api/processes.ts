@@ -3,14 +3,15 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import type { InstanceInfo } from '../../proto/gen/cluster/api/InstanceInfo';
 import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { parseInstanceName } from '../../lib/names';
-import { decode, type StatusRecord } from '../records';
-import { decodeUnplaced } from '../leader/scheduler-loop';
+import type { StatusRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
+import { InstanceStatusReader } from '../state/instance-status';
 import { asEtcdOutage } from '../etcd/outage';
 import type { PsReply } from '../../proto/gen/cluster/api/PsReply';
 import { unary } from '../rpc/status';
 
 export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart' | 'SetGrace' | 'SetBootTimeout'> {
+  const statuses = new InstanceStatusReader(ctx.client, ctx.keys);
   return {
     SetBootTimeout: unary(ctx.logger, async (req) => {
       const timeouts = await ctx.store.setBootTimeout(req.app, req.settings);
@@ -27,7 +28,7 @@ export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scal
     }),
     Ps: unary(ctx.logger, async (req) => {
       try {
-        return await ps(ctx, req.app);
+        return await ps(ctx, statuses, req.app);
       } catch (err) {
         const outage = asEtcdOutage(err);
         const fallback = outage && lastKnownPs(ctx, req.app, outage.message);
@@ -45,7 +46,7 @@ export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scal
 }
 
 /** `ps` from etcd: every instance with the state its agent reports. */
-async function ps(ctx: ApiContext, name: string): Promise<PsReply> {
+async function ps(ctx: ApiContext, statuses: InstanceStatusReader, name: string): Promise<PsReply> {
   const app = await ctx.store.getApp(name);
   const formation = ctx.view.formation(app.name).counts;
   const release = await ctx.view.release(app);
@@ -56,7 +57,7 @@ async function ps(ctx: ApiContext, name: string): Promise<PsReply> {
   }
   return {
     app: app.name,
-    instances: await listInstances(ctx, app.name, desired, release?.processTypes ?? {}),
+    instances: await listInstances(ctx, statuses, app.name, desired, release?.processTypes ?? {}),
     formation: Object.entries(formation).map(([type, count]) => ({ type, count })),
     process_types: Object.keys(release?.processTypes ?? {}).sort(),
   };
@@ -93,26 +94,20 @@ function lastKnownPs(ctx: ApiContext, name: string, reason: string): PsReply | u
  */
 async function listInstances(
   ctx: ApiContext,
+  reader: InstanceStatusReader,
   app: string,
   desired: Array<{ name: string; type: string }>,
   /** The current release's commands by type (assignments name their release, not its command). */
   commands: Record<string, string>,
 ): Promise<InstanceInfo[]> {
-  const [statusValues, unplacedRaw] = await Promise.all([
-    ctx.client.getAll().prefix(ctx.keys.statuses(app)).buffers(),
-    ctx.client.get(ctx.keys.unplaced(app)).buffer(),
-  ]);
-  // status/<app>/<instance>/<agentId>
-  const statuses = new Map<string, StatusRecord>();
-  for (const [key, raw] of Object.entries(statusValues)) {
-    const status = decode<StatusRecord>(raw);
-    const rest = ctx.keys.after(key, ctx.keys.statuses(app));
-    if (status && rest) statuses.set(rest, status);
-  }
+  const [reported, unplacedList] = await Promise.all([reader.reported(app), reader.unplaced(app)]);
+  // By instance and agent: an instance that moves is reported by two agents.
+  const statuses = new Map<string, { instance: string; status: StatusRecord }>();
+  for (const r of reported) statuses.set(`${r.instance}/${r.agentId}`, { instance: r.instance, status: r.status });
 
   const out = new Map<string, InstanceInfo>();
   const drained = ctx.view.drainList();
-  const unplaced = new Map(decodeUnplaced(unplacedRaw).map((u) => [u.instance, u]));
+  const unplaced = new Map(unplacedList.map((u) => [u.instance, u]));
   // An instance on a drained agent that fits nowhere else keeps running there (leader/moves.ts).
   const stuckReason = (instance: string, agentId: string) => {
     const u = drained.has(agentId) ? unplaced.get(instance) : undefined;
@@ -121,11 +116,11 @@ async function listInstances(
   // No status: either just assigned, or its agent is gone (its statuses went with its lease) and
   // the leader keeps the instance there for the agent's grace (leader/agent-liveness.ts).
   const waitingReason = (agentId: string) =>
-    ctx.view.agents.entries.has(ctx.keys.agent(agentId))
+    ctx.view.isRegistered(agentId)
       ? 'assigned; waiting for the agent to report'
       : `${agentId} is unreachable; kept there while it may reconnect`;
   for (const a of ctx.view.assignmentList({ app })) {
-    const status = statuses.get(`${a.instance}/${a.agentId}`);
+    const status = statuses.get(`${a.instance}/${a.agentId}`)?.status;
     statuses.delete(`${a.instance}/${a.agentId}`);
     // An instance that moves (drain, placement rule) runs on two hosts until the new copy is
     // up: show the copy that serves, the new one once it is up.
@@ -153,8 +148,7 @@ async function listInstances(
     if (!out.has(d.name)) out.set(d.name, { name: d.name, type: d.type, state: 'pending', reason: 'waiting for the scheduler' });
   }
   // Left: instances an agent still reports but no longer owns (stopping after scale-down or a move).
-  for (const [rest, status] of statuses) {
-    const instance = rest.slice(0, rest.lastIndexOf('/'));
+  for (const { instance, status } of statuses.values()) {
     if (out.has(instance)) continue;
     const type = parseInstanceName(instance)?.type ?? instance;
     const oneOff = type === 'run';

@@ -12,6 +12,7 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '..
 import type { AgentRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
+import { InstanceStatusReader } from '../state/instance-status';
 
 const AGENT_CALL_TIMEOUT_MS = 5_000;
 
@@ -59,10 +60,8 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
 
 /** A one-off process ends: SIGTERM then SIGKILL after a grace period, or (kill) SIGKILL at once. */
 async function stopOneOff(ctx: ApiContext, app: string, instance: string, kill: boolean): Promise<StopInstanceReply> {
-  // status/<app>/<run.N>/<agentId>: the agents that report it running.
-  const prefix = ctx.keys.status(app, instance, '');
-  const keys = await ctx.client.getAll().prefix(prefix).keys();
-  const hosts = keys.map((key) => key.slice(prefix.length)).filter((id) => id !== '');
+  // The agents that report it running.
+  const hosts = await new InstanceStatusReader(ctx.client, ctx.keys).reportingAgents(app, instance);
   const found = hosts.length === 0 ? [] : await signalOnHosts(ctx, app, instance, hosts, kill);
   if (found.length === 0) throw new NotFoundError(`no one-off process ${instance} of \`${app}\` is running (see \`cluster ps -a ${app}\`)`);
   return { instance, host: found.join(','), one_off: true };

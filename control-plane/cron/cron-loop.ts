@@ -19,7 +19,8 @@ import type { LeaderElection } from '../leader/election';
 import { decode, encode, type AgentRecord } from '../records';
 import type { AppStore } from '../state/app-store';
 import type { ClusterView } from '../state/cluster-view';
-import { pickAgent, readRunCounter } from '../run/one-off';
+import { pickAgent } from '../run/one-off';
+import { readRunCounter } from '../state/run-counter';
 import { parseSchedule, type Schedule } from '../../lib/cron/schedule';
 import { HISTORY_LENGTH } from '../../lib/cron/job-input';
 import { formatDuration } from '../../lib/cron/duration';
@@ -253,7 +254,7 @@ export class CronLoop {
     }
     logger.info({ app: job.app, job: job.name, tick: what, instance: run.instance, agent: run.agentId }, 'scheduled tick claimed');
     this.claimedThisPass.add(runKey(job.app, run.instance));
-    if (policy.stopActive) for (const r of current.active) void this.stopRunOf(job.app, r, `replaced by ${run.instance}`);
+    if (policy.stopActive) for (const r of current.active) this.stopRunInBackground(job.app, r, `replaced by ${run.instance}`);
     this.follow(job, run);
   }
 
@@ -286,7 +287,9 @@ export class CronLoop {
         return;
       }
       f.starting = true;
-      void this.startClaimed(key, f, agent, job, run);
+      // startClaimed() records its own failures as the run's outcome; a rejection is a bug.
+      this.startClaimed(key, f, agent, job, run).catch((err: unknown) =>
+        this.deps.logger.error({ err, app: job.app, job: job.name, instance: run.instance }, 'bug: starting a scheduled run failed'));
       return;
     }
     this.watch(key, f, agent, job, run, 'lost');
@@ -383,10 +386,15 @@ export class CronLoop {
       this.outcomes.delete(key);
       const [app, instance] = key.split('/') as [string, string];
       if (!apps.has(app)) {
-        void this.stopRunOf(app, { instance, agentId: f.agentId } as RunRecord, `app \`${app}\` was destroyed`);
+        this.stopRunInBackground(app, { instance, agentId: f.agentId } as RunRecord, `app \`${app}\` was destroyed`);
       }
     }
     for (const key of this.outcomes.keys()) if (!live.has(key)) this.outcomes.delete(key);
+  }
+
+  /** Stops a run without waiting; stopRunOf() logs a failed stop itself, a rejection is a bug. */
+  private stopRunInBackground(app: string, run: RunRecord, reason: string): void {
+    this.stopRunOf(app, run, reason).catch((err: unknown) => this.deps.logger.error({ err, app, instance: run.instance }, 'bug: stopping a scheduled run failed'));
   }
 
   private async stopRunOf(app: string, run: RunRecord, reason: string): Promise<void> {

@@ -60,7 +60,10 @@ export class EtcdHealth {
 
   private schedule(): void {
     if (this.closed) return;
-    this.timer = setTimeout(() => void this.probe(), PROBE_EVERY_MS);
+    // probe() handles etcd's failures and schedules the next probe itself, also after a bug.
+    this.timer = setTimeout(() => {
+      this.probe().catch((err: unknown) => this.logger.error({ err }, 'bug: probing etcd failed'));
+    }, PROBE_EVERY_MS);
     this.timer.unref();
   }
 

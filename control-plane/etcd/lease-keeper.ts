@@ -159,7 +159,8 @@ export class LeaseKeeper {
     for (const oneShot of this.oneShots) oneShot.cancel();
     this.oneShots.clear();
     this.aliveUntil.clear();
-    void this.stream?.then((s) => s.end(), () => undefined);
+    // Closing: a stream that never opened, or fails to end, is of no interest any more.
+    this.stream?.then((s) => s.end()).catch(() => undefined);
     this.stream = undefined;
   }
 

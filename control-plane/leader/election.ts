@@ -34,15 +34,16 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
 
   /** Campaigns now and again whenever the leader key disappears. */
   start(): void {
-    void this.campaign();
+    this.campaignInBackground();
     this.client
       .watch()
       .key(this.key)
       .create()
       .then((watcher) => {
-        watcher.on('delete', () => void this.campaign());
+        watcher.on('delete', () => this.campaignInBackground());
         watcher.on('error', (err) => this.logger.warn({ err }, 'leader watch failed'));
-        if (this.state === 'closed') void watcher.cancel();
+        // Closed meanwhile: a watch that fails to cancel is of no interest any more.
+        if (this.state === 'closed') watcher.cancel().catch(() => undefined);
         else this.watcher = watcher;
       })
       .catch((err: unknown) => this.logger.error({ err }, 'could not watch the leader key'));
@@ -58,12 +59,20 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
     if (this.state === 'closed') return;
     const wasLeader = this.state === 'leader';
     this.state = 'closed';
-    void this.watcher?.cancel().catch(() => undefined);
+    this.watcher?.cancel().catch(() => undefined);
     clearTimeout(this.retryTimer);
     if (wasLeader) this.emit('deposed');
     // client.close() does not stop lease keepalives: revoke first (docs/stack-notes.md).
     await this.lease?.revoke().catch(() => undefined);
     this.lease = undefined;
+  }
+
+  /** Campaigns without waiting. campaign() retries the failures it expects; anything else is logged and retried too. */
+  private campaignInBackground(): void {
+    this.campaign().catch((err: unknown) => {
+      this.logger.error({ err }, 'bug: campaign failed; retrying');
+      if (!this.isClosed()) this.retryCampaign(1_000);
+    });
   }
 
   private async campaign(): Promise<void> {
@@ -102,7 +111,7 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
   private retryCampaign(delayMs: number): void {
     clearTimeout(this.retryTimer);
     // Jittered: replicas that lost etcd together must not campaign in lockstep when it returns.
-    this.retryTimer = setTimeout(() => void this.campaign(), jittered(delayMs));
+    this.retryTimer = setTimeout(() => this.campaignInBackground(), jittered(delayMs));
   }
 
   private isClosed(): boolean {

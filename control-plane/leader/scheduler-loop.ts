@@ -15,6 +15,7 @@ import { schedule } from '../scheduler/schedule';
 import type { AgentView, AppView, Assignment, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
 import { PrefixMirror, type MirrorEvent } from '../etcd/mirror';
 import { AgentLiveness } from './agent-liveness';
+import { encodeUnplaced } from '../state/instance-status';
 
 /** How long to gather changes before a round, so a burst of events costs one round. */
 const DEBOUNCE_MS = 5;
@@ -297,7 +298,7 @@ export class SchedulerLoop {
     const byApp = new Map<string, Unplaced[]>();
     for (const u of plan.unplaced) byApp.set(u.app, [...(byApp.get(u.app) ?? []), u]);
     for (const [app, list] of byApp) {
-      const value = encode({ instances: list });
+      const value = encodeUnplaced(list);
       const current = this.unplaced?.entries.get(keys.unplaced(app))?.value.toString();
       if (current !== value) ops.push({ put: keys.unplaced(app), value });
     }
@@ -315,9 +316,4 @@ export class SchedulerLoop {
     for (const a of [...plan.put].sort(byAgent)) ops.push({ put: keys.assignment(a.agentId, a.app, a.instance), value: encode(a) });
     return ops;
   }
-}
-
-/** Reads the unplaced list of an app (written by the leader). */
-export function decodeUnplaced(raw: Buffer | null | undefined): Unplaced[] {
-  return decode<{ instances: Unplaced[] }>(raw)?.instances ?? [];
 }

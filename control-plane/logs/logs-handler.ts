@@ -60,7 +60,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       phase = 'done';
       clearTimeout(historyTimer);
       for (const u of upstreams.values()) u.call.cancel();
-      void watcher?.cancel().catch(() => undefined);
+      watcher?.cancel().catch(() => undefined);
     };
     call.on('cancelled', finish);
     call.on('close', finish);

@@ -124,14 +124,14 @@ export class ReleasePhaseLoop {
     if (!agent) {
       f.agentMissingSince ??= Date.now();
       if (Date.now() - f.agentMissingSince > this.deps.agentDownGraceMs) {
-        void this.finish(app, release.version, { ok: false, reason: `its agent ${phase.agentId} went away` });
+        this.finishInBackground(app, release.version, { ok: false, reason: `its agent ${phase.agentId} went away` });
       }
       return;
     }
     f.agentMissingSince = undefined;
     f.busy = true;
     const followed = f;
-    void startOneOff(this.deps.dialer, agent, {
+    startOneOff(this.deps.dialer, agent, {
       app,
       command: phase.command,
       detach: true,
@@ -145,19 +145,34 @@ export class ReleasePhaseLoop {
       followed.busy = false;
       if (!this.active) return;
       if (result.kind === 'failed') {
-        void this.finish(app, release.version, { ok: false, reason: result.reason });
+        this.finishInBackground(app, release.version, { ok: false, reason: result.reason });
         return;
       }
       followed.watch = watchRun(this.deps.dialer, agent, { app, instance }, {
-        onExit: (exit) => void this.finish(app, release.version, outcomeOf(exit, phase.timeoutMs)),
-        onUnknown: () => void this.finish(app, release.version, { ok: false, reason: `${agent.id} does not know it (the agent restarted)` }),
+        onExit: (exit) => this.finishInBackground(app, release.version, outcomeOf(exit, phase.timeoutMs)),
+        onUnknown: () => this.finishInBackground(app, release.version, { ok: false, reason: `${agent.id} does not know it (the agent restarted)` }),
         onBroken: (reason) => {
           this.deps.logger.warn({ app, instance, reason }, 'lost track of the release command; following it again soon');
           followed.watch = undefined;
           followed.retryAt = Date.now() + REWATCH_AFTER_MS;
         },
       });
+    }).catch((err: unknown) => {
+      // The agent could not be dialled: a later pass starts it again (the agent refuses a second start).
+      this.deps.logger.warn({ err, app, instance }, 'could not start the release command; trying again soon');
+      followed.busy = false;
+      followed.retryAt = Date.now() + REWATCH_AFTER_MS;
     });
+  }
+
+  /**
+   * Records an outcome without waiting. When that fails (etcd unreachable) the run stays
+   * `running` in etcd and is no longer followed here: the next pass follows it again and
+   * records its outcome then.
+   */
+  private finishInBackground(app: string, version: number, outcome: { ok: boolean; status?: number; reason?: string }): void {
+    this.finish(app, version, outcome).catch((err: unknown) =>
+      this.deps.logger.warn({ err, app, release: version }, 'could not record the release phase\'s outcome; the next pass follows it again'));
   }
 
   /** Records the outcome; on success the app's instances roll to the release. */

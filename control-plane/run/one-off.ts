@@ -1,12 +1,8 @@
 /**
- * What `cluster run` and scheduled jobs share: where a one-off process goes and its name
- * (run.N from a counter in etcd, so replicas never reuse a number).
+ * Where a one-off process goes, for `cluster run`, scheduled jobs and release commands. Its
+ * name, run.N, comes from the app's counter in etcd (state/run-counter.ts).
  */
-import type { Etcd3 } from 'etcd3';
-import { commitIf, unchangedSince } from '../etcd/batch';
-import { ConflictError, FailedPreconditionError } from '../errors';
-import { conflictPauseMs, pause } from '../../lib/retry-delay';
-import type { Keys } from '../keys';
+import { FailedPreconditionError } from '../errors';
 import type { AgentRecord } from '../records';
 import type { ClusterView } from '../state/cluster-view';
 
@@ -17,22 +13,4 @@ export function pickAgent(view: ClusterView): AgentRecord {
   const ready = view.agentList().filter((a) => a.state === 'ready' && a.address);
   if (ready.length === 0) throw new FailedPreconditionError('no agent is ready to run a one-off process');
   return ready.reduce((best, a) => ((load.get(a.id) ?? 0) < (load.get(best.id) ?? 0) ? a : best));
-}
-
-/** The next run number of an app and the counter's revision, to take it in a transaction. */
-export async function readRunCounter(client: Etcd3, keys: Keys, app: string): Promise<{ next: number; modRevision: string }> {
-  const res = await client.kv.range({ key: Buffer.from(keys.runCounter(app)) });
-  const kv = res.kvs[0];
-  return { next: (kv ? Number(kv.value.toString()) || 0 : 0) + 1, modRevision: kv?.mod_revision ?? '0' };
-}
-
-/** Hands out the next run.N of an app. */
-export async function nextRunNumber(client: Etcd3, keys: Keys, app: string): Promise<number> {
-  const key = keys.runCounter(app);
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const { next, modRevision } = await readRunCounter(client, keys, app);
-    if (await commitIf(client, [unchangedSince(key, modRevision)], [{ put: key, value: String(next) }])) return next;
-    await pause(conflictPauseMs(attempt));
-  }
-  throw new ConflictError('too many one-off processes started at once; try again');
 }

@@ -9,7 +9,8 @@ import type { RunInput, RunInput__Output } from '../../proto/gen/cluster/run/Run
 import type { RunOutput, RunOutput__Output } from '../../proto/gen/cluster/run/RunOutput';
 import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
-import { nextRunNumber, pickAgent } from './one-off';
+import { pickAgent } from './one-off';
+import { nextRunNumber } from '../state/run-counter';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError } from '../rpc/status';
 import type { AgentDialer } from '../agents/agent-dialer';

@@ -46,7 +46,7 @@ export function bootstrapService(security: Security, view: ClusterView, logger: 
         // Operators are named `user@host` by default (as the local operator is): one `@` is fine.
         const problem = agentIdProblem(kind === 'operator' ? req.name.replace(/^([^@]+)@(?=[^@]+$)/, '$1.') : req.name);
         if (problem) throw new InvalidArgumentError(`invalid name \`${req.name}\`: use up to 63 letters, digits, dots, dashes and underscores${kind === 'operator' ? ' (and one @)' : ''}`);
-        if (kind === 'agent' && view.agents.entries.has(view.keys.agent(req.name))) {
+        if (kind === 'agent' && view.isRegistered(req.name)) {
           throw new InvalidArgumentError(`an agent named \`${req.name}\` is registered and alive: choose another --name`);
         }
         const token = await security.tokens.consume(req.token, kind);

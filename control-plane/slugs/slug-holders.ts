@@ -97,7 +97,7 @@ export class SlugHolders {
           this.logger.warn({ err: (err as Error).message }, 'announcing held slugs failed; retrying');
           const failed = this.lease;
           this.lease = undefined;
-          void failed?.revoke().catch(() => undefined);
+          failed?.revoke().catch(() => undefined);
           this.scheduleReannounce();
         },
       );

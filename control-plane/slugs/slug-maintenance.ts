@@ -63,7 +63,8 @@ export class SlugMaintenance {
   private schedule(delayMs: number): void {
     if (this.closed) return;
     this.timer = setTimeout(() => {
-      void this.runOnce().then(() => this.schedule(this.intervalMs));
+      // runOnce() never rejects (a failed pass is logged there); the next pass is scheduled either way.
+      this.runOnce().finally(() => this.schedule(this.intervalMs)).catch((err: unknown) => this.logger.error({ err }, 'bug: slug maintenance failed'));
     }, delayMs);
     this.timer.unref();
   }

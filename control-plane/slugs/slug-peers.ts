@@ -45,7 +45,7 @@ export class SlugPeers {
         if (failed) return;
         failed = true;
         call.cancel();
-        void upload.abort();
+        upload.discard();
         reject(err);
       };
       call.on('data', (chunk: SlugData__Output) => {

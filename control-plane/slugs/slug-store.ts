@@ -78,6 +78,14 @@ export class SlugUpload {
     this.file.destroy();
     await fs.promises.rm(this.tempPath, { force: true });
   }
+
+  /**
+   * Abandons the upload without waiting (a failed or cancelled call). A temp file that cannot
+   * be removed now is removed later by the store's sweep of old temp files.
+   */
+  discard(): void {
+    this.abort().catch(() => undefined);
+  }
 }
 
 /** What a check of a stored slug found. */

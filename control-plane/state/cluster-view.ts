@@ -70,6 +70,11 @@ export class ClusterView {
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /** Whether agent `id` is registered (its lease alive) as this replica sees it. */
+  isRegistered(id: string): boolean {
+    return this.agents.entries.has(this.keys.agent(id));
+  }
+
   /** Drained agents by id, registered or not (an agent that went away stays drained until activated). */
   drainList(): Map<string, DrainRecord> {
     const out = new Map<string, DrainRecord>();

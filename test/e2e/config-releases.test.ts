@@ -72,7 +72,8 @@ describe('config and releases', { timeout: 240_000 }, () => {
     const down = (list: PsInstance[], type: string) => list.filter((i) => i.type === type && i.state !== 'up').length;
     const setting = cluster.cli(['config:set', 'GREETING=rolled', '-a', 'greeter', '--wait']);
     let finished = false;
-    void setting.then(() => (finished = true));
+    // A failed config:set ends the sampling too; the await below reports it.
+    setting.finally(() => (finished = true)).catch(() => undefined);
     while (!finished) {
       const list = await cluster.ps('greeter');
       worstWeb = Math.max(worstWeb, down(list, 'web'));

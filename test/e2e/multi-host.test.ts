@@ -96,7 +96,7 @@ describe('several hosts (network namespaces, mutual TLS)', { skip, timeout: 300_
 
   after(async () => {
     for (const d of daemons) d.kill('SIGKILL');
-    await Promise.all(daemons.map((d) => (d.exitCode === null && d.signalCode === null ? new Promise((r) => d.once('exit', r)) : undefined)));
+    await Promise.all(daemons.filter((d) => d.exitCode === null && d.signalCode === null).map((d) => new Promise((r) => d.once('exit', r))));
     // Instances of killed agents are stopped by their orphan guards; make sure before removing the hosts.
     await waitFor('app processes to end', () => pidsMatching(dir).length === 0, 15_000).catch(() => {
       for (const pid of pidsMatching(dir)) process.kill(pid, 'SIGKILL');

@@ -81,7 +81,7 @@ describe('replicas and advertised addresses across hosts', { skip, timeout: 240_
 
   after(async () => {
     for (const d of daemons.values()) d.kill('SIGKILL');
-    await Promise.all([...daemons.values()].map((d) => (d.exitCode === null && d.signalCode === null ? new Promise((r) => d.once('exit', r)) : undefined)));
+    await Promise.all([...daemons.values()].filter((d) => d.exitCode === null && d.signalCode === null).map((d) => new Promise((r) => d.once('exit', r))));
     await waitFor('app processes to end', () => pidsMatching(dir).length === 0, 15_000).catch(() => {
       for (const pid of pidsMatching(dir)) process.kill(pid, 'SIGKILL');
     });

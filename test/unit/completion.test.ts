@@ -41,7 +41,7 @@ function bashComplete(file: string, line: string, cwd = temp): string[] {
 function helpCommands(): string[] {
   const help = execFileSync(process.execPath, [CLI, '--help']).toString();
   const section = help.split(/^Commands:$/m)[1]!;
-  return [...section.matchAll(/^  (\S+)/gm)].map((m) => m[1]!.split('|')).flat().filter((name) => name !== 'help');
+  return [...section.matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]!.split('|')).flat().filter((name) => name !== 'help');
 }
 
 describe('cluster completion bash', () => {

@@ -1,0 +1,55 @@
+/**
+ * An agent's records as an operator changes them: its registration (`agents/<id>`, the agent's
+ * lease), its drain (`drains/<id>`) and its web toggle (`web/<id>`; docs/process-servers.md).
+ * Read from etcd, not from a mirror: a drain must not miss a fresh registration. Each write
+ * returns the revision it was committed at, for waiting until this replica's mirror shows it.
+ */
+import type { Etcd3 } from 'etcd3';
+import { commitInChunks, exists } from '../etcd/batch';
+import type { Keys } from '../keys';
+import { decode, encode, type AgentRecord, type DrainRecord, type WebToggleRecord } from '../records';
+
+/** A key that exists; `record` is undefined when its value does not decode (written by a bug or by hand). */
+export interface Written<T> {
+  record: T | undefined;
+}
+
+export class AgentRecords {
+  constructor(
+    private readonly client: Etcd3,
+    private readonly keys: Keys,
+  ) {}
+
+  /** The agent as registered now; undefined when its lease is gone (or it never registered). */
+  async registered(id: string): Promise<AgentRecord | undefined> {
+    return decode<AgentRecord>(await this.client.get(this.keys.agent(id)).buffer());
+  }
+
+  /** The drain; undefined when the agent is not drained. */
+  async drain(id: string): Promise<Written<DrainRecord> | undefined> {
+    return this.written<DrainRecord>(this.keys.drain(id));
+  }
+
+  /** The web toggle; undefined when none was ever written. */
+  async webToggle(id: string): Promise<Written<WebToggleRecord> | undefined> {
+    return this.written<WebToggleRecord>(this.keys.webToggle(id));
+  }
+
+  /** Writes the drain only while the agent is registered (a vanished agent would be a ghost); undefined if it is not. */
+  async drainWhileRegistered(id: string, record: DrainRecord): Promise<string | undefined> {
+    return commitInChunks(this.client, [{ put: this.keys.drain(id), value: encode(record) }], [exists(this.keys.agent(id))]);
+  }
+
+  async removeDrain(id: string): Promise<string> {
+    return (await commitInChunks(this.client, [{ delete: this.keys.drain(id) }]))!;
+  }
+
+  async setWebToggle(id: string, record: WebToggleRecord): Promise<string> {
+    return (await commitInChunks(this.client, [{ put: this.keys.webToggle(id), value: encode(record) }]))!;
+  }
+
+  private async written<T extends object>(key: string): Promise<Written<T> | undefined> {
+    const raw = await this.client.get(key).buffer();
+    return raw === null ? undefined : { record: decode<T>(raw) };
+  }
+}
