@@ -1,19 +1,46 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up, unit tests, integration tests against a real etcd,
-# end-to-end tests with real daemons and processes, and the chaos suite (faults injected
-# into whole clusters, a few rounds each; docs/chaos.md). Each test starts (and stops) its
-# own etcd on free loopback ports with fresh data dirs.
+# The test suite: set-up, import layering, then unit tests, integration tests against a real
+# etcd, end-to-end tests with real daemons and processes, and the chaos suite (faults injected
+# into whole clusters, a few rounds each; docs/chaos.md). How it is organised: docs/testing.md.
+#
+#   bash scripts/test.sh                         # everything
+#   bash scripts/test.sh e2e chaos               # some suites
+#   bash scripts/test.sh test/e2e/logs.test.ts   # some files (their built dist/… copies)
+#
+# Files run TEST_CONCURRENCY at a time (default 3): most of a test's time is spent waiting for
+# daemons, leases and grace periods, not on the CPU. Every test starts its own etcd on free
+# ports, its own daemons with their own data dirs and temp dirs, and its own network-namespace
+# space, so files do not see each other. The longest suites start first (chaos, then e2e) so
+# that short files fill the gaps at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 node dist/scripts/check-imports.js
 
-suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit integration e2e chaos)
+concurrency="${TEST_CONCURRENCY:-3}"
+[[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "test.sh: TEST_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
+
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(chaos e2e integration unit)
+suites=()
 files=()
-for suite in "${suites[@]}"; do
+for arg in "${args[@]}"; do
+  case "$arg" in
+    unit | integration | e2e | chaos) suites+=("$arg") ;;
+    *.ts | *.js)
+      built="dist/${arg#dist/}"
+      built="${built%.ts}"
+      built="${built%.js}.js"
+      [ -f "$built" ] || { echo "test.sh: no built test $built for $arg" >&2; exit 2; }
+      files+=("$built")
+      ;;
+    *) echo "test.sh: unknown suite or file '$arg' (suites: unit integration e2e chaos)" >&2; exit 2 ;;
+  esac
+done
+# Longest suites first, whatever order they were named in.
+for suite in chaos e2e integration unit; do
+  [[ " ${suites[*]-} " == *" $suite "* ]] || continue
   while IFS= read -r f; do files+=("$f"); done < <(find "dist/test/$suite" -name '*.test.js' | sort)
 done
-# One file at a time: the e2e files start whole clusters and 2 cores are all we have.
-exec node --test --test-reporter=spec --test-concurrency=1 "${files[@]}"
+exec node --test --test-reporter=spec --test-concurrency="$concurrency" "${files[@]}"
