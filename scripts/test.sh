@@ -18,6 +18,10 @@ bash scripts/setup.sh
 
 node dist/scripts/check-imports.js
 
+# Every Node process started with NODE_EXTRA_CA_CERTS parses the whole CA bundle (~30 ms of CPU,
+# and the tests start thousands: CLI calls, daemons); nothing here needs extra CAs.
+unset NODE_EXTRA_CA_CERTS
+
 concurrency="${TEST_CONCURRENCY:-3}"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "test.sh: TEST_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
 

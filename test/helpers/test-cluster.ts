@@ -154,7 +154,7 @@ export class TestCluster {
   private readonly agentSpecs = new Map<string, AgentSpec>();
   private readonly agentPorts = new Map<string, number>();
   private nextPortBase = 20000 + Math.floor(Math.random() * 200) * 100;
-  private apiClient?: ClusterApiClient;
+  private readonly apiClients = new Map<string, ClusterApiClient>();
   private ownsDir = true;
   private logLevel = 'debug';
   private controlPlaneNodeArgs: string[] = [];
@@ -271,7 +271,7 @@ export class TestCluster {
     }
     // Through the API when it can (a CLI start per poll costs ~0.5 s of CPU), else the CLI.
     const plaintext = !this.network && ![...this.controlPlaneArgs, ...extraArgs].includes('--tls');
-    const api = plaintext ? new (apiProto().ClusterApi)(listen, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) : undefined;
+    const api = plaintext ? apiClientFor(listen) : undefined;
     try {
       await waitFor(`control plane on ${listen} to answer`, async () => {
         if (!daemon.running) throw new Error(`control plane exited; see ${daemon.log}`);
@@ -419,20 +419,34 @@ export class TestCluster {
   }
 
   /**
-   * Whether polls may go through the API from this process instead of the CLI (which costs a Node
-   * start, ~0.5 s of CPU, per poll): one plaintext replica on this machine's loopback.
+   * Whether this process can call the replicas' API itself (plaintext, on this machine's
+   * loopback) instead of starting the CLI, which costs ~0.5 s of CPU a call.
    */
+  private get apiReachable(): boolean {
+    return !this.network && !this.controlPlaneArgs.includes('--tls');
+  }
+
+  /** Whether polls may go through the API: reachable, and one replica (else the CLI fails over). */
   private get pollsThroughApi(): boolean {
-    return !this.network && this.replicaAddresses.length === 1 && !this.controlPlaneArgs.includes('--tls');
+    return this.apiReachable && this.replicaAddresses.length === 1;
+  }
+
+  /** `ps` for polling: through the API when pollsThroughApi, else through the CLI. */
+  private psForPolling(app: string): Promise<PsInstance[]> {
+    return this.pollsThroughApi ? this.psAt(app, this.addresses[0]!) : this.ps(app);
   }
 
   /**
-   * `ps` for polling: what `cluster ps --json` lists (the same fields, the same failure on a
-   * stale view), through the API when pollsThroughApi, else through the CLI.
+   * What `cluster ps -a APP --json` lists when asked of the replica `server` (the same fields, the
+   * same failure on a stale view), through the API when it can, else through the CLI.
    */
-  private async psForPolling(app: string): Promise<PsInstance[]> {
-    if (!this.pollsThroughApi) return this.ps(app);
-    const reply = await callUnary(this.api, 'Ps', { app }, 10_000);
+  async psAt(app: string, server: string): Promise<PsInstance[]> {
+    if (!this.apiReachable) {
+      const res = await this.cli(['ps', '-a', app, '--json'], { server, timeoutMs: 20_000 });
+      if (res.code !== 0) throw new Error(`cluster ps exited ${res.code}: ${res.stderr.trim()}`);
+      return (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances;
+    }
+    const reply = await callUnary(this.apiAt(server), 'Ps', { app }, 10_000);
     if (!current(reply)) throw new Error(`ps answers a stale view: ${reply.stale!.reason}`);
     return reply.instances.map((i) => ({
       name: i.name,
@@ -474,8 +488,14 @@ export class TestCluster {
 
   /** A gRPC client of the cluster API on the first address (plaintext clusters), closed at stop(). */
   get api(): ClusterApiClient {
-    this.apiClient ??= new (apiProto().ClusterApi)(this.addresses[0]!, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-    return this.apiClient;
+    return this.apiAt(this.addresses[0]!);
+  }
+
+  /** A gRPC client of the replica on `address` (plaintext clusters), kept until stop(). */
+  apiAt(address: string): ClusterApiClient {
+    let client = this.apiClients.get(address);
+    if (!client) this.apiClients.set(address, (client = apiClientFor(address)));
+    return client;
   }
 
   /** Creates `app` if need be and deploys a directory holding `procfile` and `files`, through the API. */
@@ -514,14 +534,27 @@ export class TestCluster {
    * or when the caller gave the dir).
    */
   async stop(): Promise<void> {
-    this.apiClient?.close();
-    this.apiClient = undefined;
+    for (const client of this.apiClients.values()) client.close();
+    this.apiClients.clear();
     // SIGUSR2: the agents stop their instances (SIGTERM would hand them over to a next agent run).
     await Promise.all([...this.agents.values()].map((d) => d.kill('SIGUSR2').catch(() => undefined)));
     await Promise.all(this.controlPlanes.map((d) => d.kill('SIGKILL')));
     await this.etcd.stop().catch(() => undefined);
     if (this.ownsDir && !process.env.KEEP_TEST_DIRS) fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A plaintext API client that reconnects within half a second: tests kill and start control
+ * planes, and grpc-js's default backoff (up to 2 min) would leave polls failing long after
+ * the control plane is back.
+ */
+function apiClientFor(address: string): ClusterApiClient {
+  return new (apiProto().ClusterApi)(address, grpc.credentials.createInsecure(), {
+    ...CHANNEL_OPTIONS,
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': 500,
+  });
 }
 
 /** Whether an API listing is current (the CLI exits 2 on a stale one: cli/stale.ts). */

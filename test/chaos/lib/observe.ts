@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { instanceProcesses } from '../../helpers/instance-processes';
-import type { CliResult, PsInstance, TestCluster } from '../../helpers/test-cluster';
+import type { CliResult, TestCluster } from '../../helpers/test-cluster';
 import { sleep, waitFor } from '../../helpers/wait-for';
 import { violations, type Expectation, type Formation, type Observation } from './invariants';
 
@@ -36,10 +36,9 @@ export function liveServer(cluster: TestCluster): string {
 }
 
 export async function observe(cluster: TestCluster, app: string, server = liveServer(cluster)): Promise<Observation> {
-  const res = await cluster.cli(['ps', '-a', app, '--json'], { server, timeoutMs: 20_000 });
-  const procs = instanceProcesses(app);
-  if (res.code !== 0) throw new Error(`cluster ps exited ${res.code}: ${res.stderr.trim()}`);
-  return { at: Date.now(), ps: (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances, procs };
+  // Through the API where it can: a CLI start per observation would load the machine itself.
+  const ps = await cluster.psAt(app, server);
+  return { at: Date.now(), ps, procs: instanceProcesses(app) };
 }
 
 export interface Converged {
