@@ -14,10 +14,10 @@ import { Etcd3 } from 'etcd3';
 import { EtcdCluster } from '../../lib/etcd-server';
 import { freePort } from '../../lib/free-port';
 import { callUnary } from '../../lib/grpc-call';
-import { apiProto, CHANNEL_OPTIONS } from '../../proto/load';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import type { InstanceInfo__Output } from '../../proto/gen/cluster/api/InstanceInfo';
 import { deployDirectory } from '../../cli/commands/deploy';
+import { apiClient, asPsJson, isCurrent } from './api';
 import { waitFor } from './wait-for';
 import type { TestNetwork } from './netns';
 
@@ -271,11 +271,11 @@ export class TestCluster {
     }
     // Through the API when it can (a CLI start per poll costs ~0.5 s of CPU), else the CLI.
     const plaintext = !this.network && ![...this.controlPlaneArgs, ...extraArgs].includes('--tls');
-    const api = plaintext ? apiClientFor(listen) : undefined;
+    const api = plaintext ? apiClient(listen) : undefined;
     try {
       await waitFor(`control plane on ${listen} to answer`, async () => {
         if (!daemon.running) throw new Error(`control plane exited; see ${daemon.log}`);
-        if (api) return current(await callUnary(api, 'ListApps', {}, 2_000));
+        if (api) return isCurrent(await callUnary(api, 'ListApps', {}, 2_000));
         return (await this.cli(['apps', '--json'], { server: listen })).code === 0;
       }, 15_000, 100);
     } finally {
@@ -368,7 +368,7 @@ export class TestCluster {
     await waitFor(`${count} agents registered`, async () => {
       if (this.pollsThroughApi) {
         const reply = await callUnary(this.api, 'ListAgents', {}, 10_000);
-        return current(reply) && reply.agents.length === count;
+        return isCurrent(reply) && reply.agents.length === count;
       }
       // Ask one live replica: whether the CLI fails over is not the question here.
       const server = this.liveAddresses()[0] ?? this.server;
@@ -447,20 +447,8 @@ export class TestCluster {
       return (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances;
     }
     const reply = await callUnary(this.apiAt(server), 'Ps', { app }, 10_000);
-    if (!current(reply)) throw new Error(`ps answers a stale view: ${reply.stale!.reason}`);
-    return reply.instances.map((i) => ({
-      name: i.name,
-      type: i.type,
-      state: i.state,
-      host: i.host || null,
-      pid: i.pid || null,
-      restarts: i.restarts,
-      startedAt: i.started_at_ms ? new Date(Number(i.started_at_ms)).toISOString() : null,
-      command: i.command,
-      reason: i.reason,
-      release: i.release || null,
-      port: i.port || null,
-    }));
+    if (!isCurrent(reply)) throw new Error(`ps answers a stale view: ${reply.stale!.reason}`);
+    return reply.instances.map(asPsJson);
   }
 
   /** Polls `ps` until `check` accepts the instances; returns them. */
@@ -494,7 +482,7 @@ export class TestCluster {
   /** A gRPC client of the replica on `address` (plaintext clusters), kept until stop(). */
   apiAt(address: string): ClusterApiClient {
     let client = this.apiClients.get(address);
-    if (!client) this.apiClients.set(address, (client = apiClientFor(address)));
+    if (!client) this.apiClients.set(address, (client = apiClient(address)));
     return client;
   }
 
@@ -542,24 +530,6 @@ export class TestCluster {
     await this.etcd.stop().catch(() => undefined);
     if (this.ownsDir && !process.env.KEEP_TEST_DIRS) fs.rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/**
- * A plaintext API client that reconnects within half a second: tests kill and start control
- * planes, and grpc-js's default backoff (up to 2 min) would leave polls failing long after
- * the control plane is back.
- */
-function apiClientFor(address: string): ClusterApiClient {
-  return new (apiProto().ClusterApi)(address, grpc.credentials.createInsecure(), {
-    ...CHANNEL_OPTIONS,
-    'grpc.initial_reconnect_backoff_ms': 100,
-    'grpc.max_reconnect_backoff_ms': 500,
-  });
-}
-
-/** Whether an API listing is current (the CLI exits 2 on a stale one: cli/stale.ts). */
-function current(reply: { stale?: { stale_ms: number } | null }): boolean {
-  return !reply.stale || reply.stale.stale_ms <= 0;
 }
 
 /** Live processes whose command line or working directory contains `marker` (to find app processes). */
