@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { TestCluster, type PsInstance } from '../helpers/test-cluster';
-import { waitFor } from '../helpers/wait-for';
+import { sleep, waitFor } from '../helpers/wait-for';
 import { listening } from '../helpers/processes';
 
 interface AgentJson {
@@ -79,9 +79,10 @@ describe('process servers', { timeout: 120_000 }, () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const res = await cluster.cli(['ps', '-a', 'shop', '--json']);
-        if (res.code !== 0) continue;
-        const list = (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances;
+        // Through the API (psAt): every 50 ms, not one CLI start (~0.5 s) a sample.
+        const list = await cluster.psAt('shop', cluster.server).catch(() => undefined);
+        await sleep(50);
+        if (!list) continue;
         fewest = Math.min(fewest, new Set(ofType(list, 'web').filter((i) => i.state === 'up').map((i) => i.name)).size);
         samples++;
       }

@@ -366,12 +366,12 @@ export class TestCluster {
 
   async waitForAgents(count: number): Promise<void> {
     await waitFor(`${count} agents registered`, async () => {
-      if (this.pollsThroughApi) {
-        const reply = await callUnary(this.api, 'ListAgents', {}, 10_000);
-        return isCurrent(reply) && reply.agents.length === count;
-      }
       // Ask one live replica: whether the CLI fails over is not the question here.
       const server = this.liveAddresses()[0] ?? this.server;
+      if (this.apiReachable) {
+        const reply = await callUnary(this.apiAt(server), 'ListAgents', {}, 10_000);
+        return isCurrent(reply) && reply.agents.length === count;
+      }
       const res = await this.cli(['agents', '--json'], { server });
       if (res.code !== 0) throw new Error(`cluster agents failed (${res.code}): ${res.stderr}`);
       return (JSON.parse(res.stdout) as { agents: unknown[] }).agents.length === count;
@@ -426,14 +426,17 @@ export class TestCluster {
     return !this.network && !this.controlPlaneArgs.includes('--tls');
   }
 
-  /** Whether polls may go through the API: reachable, and one replica (else the CLI fails over). */
+  /**
+   * Whether polls may go through the API: reachable, and the CLI given one replica (`server`,
+   * which a test may point elsewhere); with several, the CLI's failover is kept.
+   */
   private get pollsThroughApi(): boolean {
-    return this.apiReachable && this.replicaAddresses.length === 1;
+    return this.apiReachable && !this.server.includes(',');
   }
 
-  /** `ps` for polling: through the API when pollsThroughApi, else through the CLI. */
+  /** `ps` for polling: through the API to `server` when pollsThroughApi, else through the CLI. */
   private psForPolling(app: string): Promise<PsInstance[]> {
-    return this.pollsThroughApi ? this.psAt(app, this.addresses[0]!) : this.ps(app);
+    return this.pollsThroughApi ? this.psAt(app, this.server) : this.ps(app);
   }
 
   /**
