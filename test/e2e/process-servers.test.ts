@@ -28,6 +28,9 @@ describe('process servers', { timeout: 120_000 }, () => {
   before(async () => {
     cluster = await TestCluster.start({
       agents: [{ id: 'web-1' }, { id: 'proc-1', args: ['--process-server'] }],
+      // An 8 s lease: a hand-over window of 6.5 s (docs/agent-handover.md) for the restart test,
+      // time enough for an agent to start next to other test files (2 s would leave 0.5 s).
+      agentTtl: 8,
     });
     // A web is up once it accepts connections on $PORT (docs/boot-checks.md).
     const dir = cluster.appDir('shop', { Procfile: `web: ${listening('sleep 100000')}\nworker: sleep 100000\n` });
