@@ -53,7 +53,10 @@ done
 ALONE=(dist/test/e2e/flood.test.js)
 together=()
 alone=()
+declare -A seen=()
 for f in "${files[@]}"; do
+  [ -z "${seen[$f]-}" ] || continue # named twice (a file and its suite)
+  seen[$f]=1
   if [[ " ${ALONE[*]} " == *" $f "* ]]; then alone+=("$f"); else together+=("$f"); fi
 done
 
