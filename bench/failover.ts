@@ -12,7 +12,7 @@
  */
 import * as path from 'node:path';
 import { callUnary } from '../lib/grpc-call';
-import { Kit } from './lib/cluster-kit';
+import { startBenchCluster } from './lib/bench-cluster';
 import { pidsRunning } from './lib/peers';
 import { banner, Figures, numberOption, runMain, sleep, tempDir } from './lib/runs';
 
@@ -24,20 +24,20 @@ async function main(): Promise<void> {
   await banner('failover: kill -9 an agent holding 100 instances', [`${RUNS} runs; agent TTL ${TTL || 'default (4 s)'}`]);
   const figures = new Figures('failover');
   const dir = tempDir('cluster-bench-failover-');
-  const kit = await Kit.start(path.join(dir, 'cluster'), { cpArgs: TTL ? ['--agent-ttl', String(TTL)] : [] });
+  const kit = await startBenchCluster(path.join(dir, 'cluster'), { agentTtl: TTL || undefined });
   const argv = ['sleep', '100004'];
-  await kit.deploy('failover', 'worker: sleep 100004\n');
+  await kit.deployProcfile('failover', 'worker: sleep 100004\n');
 
   for (let run = 1; run <= RUNS; run++) {
     const holder = `holder-${run}`;
-    const holderProc = await kit.startAgent(holder, { capacity: 1000 });
+    const holderProc = await kit.startReadyAgent({ id: holder, capacity: 1000 });
     await kit.scale('failover', { worker: COUNT });
     await kit.waitUp('failover', COUNT, 60_000);
-    if ((await kit.ps('failover')).some((i) => i.host !== holder)) throw new Error('instances landed off the holder');
+    if ((await kit.instances('failover')).some((i) => i.host !== holder)) throw new Error('instances landed off the holder');
     const standbys = [`standby-${run}a`, `standby-${run}b`];
-    for (const id of standbys) await kit.startAgent(id, { capacity: 1000 });
+    for (const id of standbys) await kit.startReadyAgent({ id, capacity: 1000 });
     await sleep(1_500); // past the scheduler's settle time after joins: nothing should move
-    if ((await kit.ps('failover')).some((i) => i.host !== holder)) throw new Error('instances moved when the standbys joined');
+    if ((await kit.instances('failover')).some((i) => i.host !== holder)) throw new Error('instances moved when the standbys joined');
 
     const killedAt = Date.now();
     holderProc.child.kill('SIGKILL');
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     let allUp = 0;
     while (!allUp) {
       if (Date.now() - killedAt > 60_000) throw new Error('instances not back within 60 s');
-      const [ps, agents] = await Promise.all([kit.ps('failover'), callUnary(kit.api, 'ListAgents', {})]);
+      const [ps, agents] = await Promise.all([kit.instances('failover'), callUnary(kit.api, 'ListAgents', {})]);
       const now = Date.now();
       const elsewhere = ps.filter((i) => i.host && i.host !== holder);
       if (!gone && !agents.agents.some((a) => a.id === holder && a.state !== 'down')) gone = now;
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
 
     await kit.scale('failover', { worker: 0 });
     const deadline = Date.now() + 60_000;
-    while ((await kit.ps('failover')).length > 0 || pidsRunning(argv).length > 0) {
+    while ((await kit.instances('failover')).length > 0 || pidsRunning(argv).length > 0) {
       if (Date.now() > deadline) throw new Error('instances left after scaling to 0');
       await sleep(100);
     }

@@ -21,7 +21,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, Kit } from './lib/cluster-kit';
+import { CLI, startBenchCluster } from './lib/bench-cluster';
 import { ensureSupervisor, startPm2, Supervisor, supervisordVersion, timedPm2, waitForProcesses } from './lib/peers';
 import { SimFleet } from './lib/sim-fleet';
 import { banner, Figures, flag, numberOption, rssMb, runMain, sleep, summarize, tempDir } from './lib/runs';
@@ -54,9 +54,9 @@ async function main(): Promise<void> {
   await banner('footprint: daemon memory and listing time', [`${COUNT} sleep processes; agent cycles ${CYCLES}; ${SIM_AGENTS} simulated agents`]);
   const figures = new Figures('footprint');
   const dir = tempDir('cluster-bench-footprint-');
-  const kit = await Kit.start(path.join(dir, 'cluster'));
+  const kit = await startBenchCluster(path.join(dir, 'cluster'));
   const cp = kit.controlPlane!;
-  await kit.deploy('fp', 'worker: sleep 100005\n');
+  await kit.deployProcfile('fp', 'worker: sleep 100005\n');
   const clusterArgv = ['sleep', '100005'];
 
   const variants = [
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   ];
   for (const [i, v] of variants.entries()) {
     const id = `fp-${i + 1}`;
-    const agent = await kit.startAgent(id, { capacity: 1000, nodeArgs: v.nodeArgs, entry: v.entry });
+    const agent = await kit.startReadyAgent({ id, capacity: 1000, nodeArgs: v.nodeArgs, cli: v.entry });
     await sleep(IDLE_SETTLE_MS);
     for (const s of await samples(agent.pid, 5)) figures.add(`${v.name}: RSS idle`, 'MB', s, i === 0 ? { target: '≤ 50 MB' } : {});
     for (let c = 1; c <= CYCLES; c++) {
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       }
       await kit.scale('fp', { worker: 0 });
       await waitForProcesses(clusterArgv, 0, 60_000, 50);
-      while ((await kit.ps('fp')).length > 0) await sleep(50);
+      while ((await kit.instances('fp')).length > 0) await sleep(50);
     }
     console.log(`${v.name}: idle ${figures.summary(`${v.name}: RSS idle`).median.toFixed(1)} MB, with ${COUNT} ${figures.summary(`${v.name}: RSS with ${COUNT}`).median.toFixed(1)} MB`);
     await agent.stop('SIGUSR2');

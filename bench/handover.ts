@@ -13,7 +13,7 @@
  *   node dist/bench/handover.js [--instances 200] [--runs 3] [--json FILE]
  */
 import * as fs from 'node:fs';
-import { Kit, waitUntil } from './lib/cluster-kit';
+import { startBenchCluster, waitFor } from './lib/bench-cluster';
 import { banner, Figures, numberOption, rssMb, runMain, sleep, tempDir } from './lib/runs';
 import { procEnviron } from '../agent/supervisor/proc-stat';
 
@@ -46,10 +46,10 @@ function pidsByName(ps: Array<{ name: string; pid: number }>): string {
 runMain(async () => {
   await banner('agent hand-over', [`${INSTANCES} instances of sleep on one agent, ${RUNS} runs of each kind of restart`]);
   const dir = tempDir('bench-handover-');
-  const kit = await Kit.start(dir);
+  const kit = await startBenchCluster(dir);
   const figures = new Figures('handover');
-  let agent = await kit.startAgent(AGENT, { capacity: INSTANCES + 10 });
-  await kit.deploy('ho', 'worker: sleep 100000\n');
+  let agent = await kit.startReadyAgent({ id: AGENT, capacity: INSTANCES + 10 });
+  await kit.deployProcfile('ho', 'worker: sleep 100000\n');
   await kit.scale('ho', { worker: INSTANCES });
   await kit.waitUp('ho', INSTANCES, 120_000);
   await sleep(2_000);
@@ -64,24 +64,25 @@ runMain(async () => {
 
   for (const [kind, signal] of [['SIGTERM + start', 'SIGTERM'], ['kill -9 + start', 'SIGKILL']] as const) {
     for (let r = 0; r < RUNS; r++) {
-      const before = pidsByName(await kit.ps('ho'));
+      const before = pidsByName(await kit.instances('ho'));
       const old = agent;
       old.child.kill(signal);
       await old.exited;
       const gone = Date.now();
-      agent = await kit.startAgent(AGENT, { capacity: INSTANCES + 10 }, false);
+      agent = kit.startAgent({ id: AGENT, capacity: INSTANCES + 10 });
       const log = agent.log;
       const takeOvers = () => fs.readFileSync(log, 'utf8').split('"agent started"').length;
       const earlier = takeOvers();
-      const started = await waitUntil('the new agent to start', () => takeOvers() > earlier, 60_000, 5);
+      await waitFor('the new agent to start', () => takeOvers() > earlier, 60_000, 5);
+      const started = Date.now();
       figures.add(`${kind}: gap until the new agent runs`, 'ms', started - gone, { target: '< hand-over window (2.5 s; 3.5 s after SIGTERM)', digits: 0 });
       await kit.waitForAgent(AGENT);
-      const after = pidsByName(await kit.ps('ho'));
+      const after = pidsByName(await kit.instances('ho'));
       figures.add(`${kind}: instances kept`, '%', before === after ? 100 : 0, { target: '100', digits: 0 });
       await sleep(1_000);
     }
   }
   figures.report({ instances: INSTANCES });
   await kit.scale('ho', { worker: 0 });
-  await kit.stopAll();
+  await kit.stop();
 });

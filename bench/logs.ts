@@ -23,7 +23,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BenchCluster, CLI, sleep, waitUntil, type Daemon } from './lib/bench-cluster';
+import { CLI, startBenchCluster, waitFor, type Daemon, type TestCluster } from './lib/bench-cluster';
+import { sleep } from './lib/runs';
 import { AgentInstanceTail, PlainFileTail, type StoredProgress } from './lib/file-tail';
 import { DeliveryReader, type DeliveryFigures } from './lib/delivery';
 import { othersCpu, ProcSampler, snapshotAll } from './lib/proc-sampler';
@@ -142,7 +143,7 @@ function procfile(signals: string, pacedLines: number, pacedRatePerWriter: numbe
 }
 
 async function waitReady(signals: string, phase: string, ids: string[]): Promise<void> {
-  await waitUntil(`${ids.length} ${phase} writers to start`, () => ids.every((id) => fs.existsSync(path.join(signals, `${phase}.ready.${id}`))), 60_000, 20);
+  await waitFor(`${ids.length} ${phase} writers to start`, () => ids.every((id) => fs.existsSync(path.join(signals, `${phase}.ready.${id}`))), 60_000, 20);
 }
 
 function go(signals: string, phase: string): void {
@@ -205,7 +206,7 @@ function captureFigures(
 
 // ---- cluster ---------------------------------------------------------------------------
 
-async function clusterCapture(cluster: BenchCluster, agent: Daemon, signals: string, type: 'cap1' | 'cap64'): Promise<Capture> {
+async function clusterCapture(cluster: TestCluster, agent: Daemon, signals: string, type: 'cap1' | 'cap64'): Promise<Capture> {
   const ids = Array.from({ length: K }, (_, i) => `${type}.${i + 1}`);
   const logs = path.join(cluster.agentDir('bench-agent'), 'logs', APP);
   const tails = ids.map((id) => new AgentInstanceTail(path.join(logs, id)));
@@ -221,15 +222,15 @@ async function clusterCapture(cluster: BenchCluster, agent: Daemon, signals: str
   return captureFigures('cluster', type === 'cap1' ? 1 : 64, tails, end, complete, sampler, 'agent', rssBefore);
 }
 
-async function scaleDown(cluster: BenchCluster, type: string): Promise<void> {
+async function scaleDown(cluster: TestCluster, type: string): Promise<void> {
   await cluster.ok(['scale', `${type}=0`, '-a', APP]);
-  await waitUntil(`${type} to stop`, async () => {
-    const ps = JSON.parse(await cluster.ok(['ps', '-a', APP, '--json'])) as { instances: Array<{ type: string }> };
+  await waitFor(`${type} to stop`, async () => {
+    const ps = JSON.parse((await cluster.ok(['ps', '-a', APP, '--json'])).stdout) as { instances: Array<{ type: string }> };
     return !ps.instances.some((i) => i.type === type);
   }, 30_000, 100);
 }
 
-function startFollower(cluster: BenchCluster): ChildProcess {
+function startFollower(cluster: TestCluster): ChildProcess {
   const nodeArgs = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, 'cli')] : [];
   return spawn(process.execPath, [...nodeArgs, CLI, 'logs', '-a', APP, '-n', '0', '--tail', '--json'], {
     env: cluster.env,
@@ -294,7 +295,7 @@ function deliveryFigures(
   };
 }
 
-async function clusterDelivery(cluster: BenchCluster, agent: Daemon, signals: string, type: 'flood' | 'paced', lines: number): Promise<Delivery> {
+async function clusterDelivery(cluster: TestCluster, agent: Daemon, signals: string, type: 'flood' | 'paced', lines: number): Promise<Delivery> {
   const ids = Array.from({ length: K }, (_, i) => `${type}.${i + 1}`);
   const follower = startFollower(cluster);
   cleanups.push(() => stopChild(follower, 'SIGKILL'));
@@ -302,7 +303,7 @@ async function clusterDelivery(cluster: BenchCluster, agent: Daemon, signals: st
   try {
     await cluster.ok(['scale', `${type}=${K}`, '-a', APP]);
     await waitReady(signals, type, ids);
-    await waitUntil('the follower to show every writer', () => ids.every((id) => reader.hellos.has(id)), 30_000, 20);
+    await waitFor('the follower to show every writer', () => ids.every((id) => reader.hellos.has(id)), 30_000, 20);
     const sampler = new ProcSampler({ agent: agent.pid, 'control plane': cluster.controlPlane!.pid, client: follower.pid!, bench: process.pid, machine: 0 }, 50);
     reader.startCounting();
     const goAt = Date.now();
@@ -365,7 +366,7 @@ async function pm2Delivery(pm2: Pm2, god: number, dir: string, signals: string):
       path.join(dir, `${phase}.config.json`),
     );
     await waitReady(signals, phase, ids);
-    await waitUntil('pm2 logs to show every writer', () => ids.every((id) => reader.hellos.has(id)), 30_000, 20);
+    await waitFor('pm2 logs to show every writer', () => ids.every((id) => reader.hellos.has(id)), 30_000, 20);
     const sampler = new ProcSampler({ pm2: god, client: follower.pid!, bench: process.pid, machine: 0 }, 50);
     reader.startCounting();
     const goAt = Date.now();
@@ -439,13 +440,13 @@ async function oneRun(run: number): Promise<RunResult> {
 
   log('starting etcd, a control plane and one agent…');
   const profile = (what: string) => (PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, what)] : []);
-  const cluster = await BenchCluster.start(path.join(dir, 'cluster'), profile('control-plane'));
+  const cluster = await startBenchCluster(path.join(dir, 'cluster'), { controlPlaneNodeArgs: profile('control-plane') });
   cleanups.push(() => cluster.stop());
   if (PROFILE_DIR) {
     // --cpu-prof writes its profile at exit: the control plane must exit cleanly too.
     cleanups.push(async () => void (await cluster.controlPlane?.stop('SIGTERM')));
   }
-  const agent = await cluster.startAgent('bench-agent', profile('agent'));
+  const agent = await cluster.startReadyAgent({ id: 'bench-agent', nodeArgs: profile('agent') });
   await cluster.ok(['apps:create', APP]);
   await cluster.ok(['deploy', appDir, '-a', APP]);
 

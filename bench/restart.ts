@@ -25,7 +25,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Kit } from './lib/cluster-kit';
+import { startBenchCluster, waitFor } from './lib/bench-cluster';
 import { ensureSupervisor, startPm2, Supervisor, supervisordVersion } from './lib/peers';
 import { banner, Figures, flag, fmt, killAtCleanup, numberOption, percentile, printTable, runMain, sleep, tempDir } from './lib/runs';
 
@@ -143,14 +143,6 @@ function gaps(lines = readLines()): Map<string, number[]> {
   return out;
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs: number, everyMs = 10): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 function record(figures: Figures, name: string, samples: number[], target?: string): void {
   figures.add(`${name} p50`, 'ms', percentile(samples, 50), { target, digits: 1 });
   figures.add(`${name} p99`, 'ms', percentile(samples, 99), { digits: 1 });
@@ -177,8 +169,8 @@ async function main(): Promise<void> {
   await sleep(300);
   const count = (id: string) => gaps().get(id)?.length ?? 0;
 
-  const kit = await Kit.start(path.join(dir, 'cluster'));
-  await kit.startAgent('agent-1', { capacity: 1000 });
+  const kit = await startBenchCluster(path.join(dir, 'cluster'));
+  await kit.startReadyAgent({ id: 'agent-1', capacity: 1000 });
   const pm2 = flag('no-pm2') ? undefined : await startPm2(dir);
   if (pm2) console.log(`PM2 ${pm2.version()}`);
   if (withSupervisor) console.log(`supervisord ${supervisordVersion()}`);
@@ -214,7 +206,7 @@ async function main(): Promise<void> {
       `loopsh: sh crash.sh ${fifo} always ${r}-$CLUSTER_INSTANCE`,
       '',
     ].join('\n');
-    await kit.deploy('restarts', procfile, { 'crash.sh': CRASH_SH, 'crash.js': CRASH_JS });
+    await kit.deployProcfile('restarts', procfile, { 'crash.sh': CRASH_SH, 'crash.js': CRASH_JS });
     for (const [kind, type] of [['sh', 'crashsh'], ['node', 'crashnode']] as const) {
       for (let n = 1; n <= RESTARTS; n++) {
         await kit.scale('restarts', { [type]: n });

@@ -18,7 +18,7 @@
  *
  *   node dist/bench/scale-up.js [--runs 5] [--count 200] [--agents 3] [--no-pm2] [--no-supervisord] [--wait-idle S] [--json FILE] [--keep]
  */
-import { Kit } from './lib/cluster-kit';
+import { startBenchCluster, type TestCluster } from './lib/bench-cluster';
 import { ensureSupervisor, pidsRunning, startPm2, Supervisor, supervisordVersion, timedPm2, waitForProcesses } from './lib/peers';
 import { banner, Figures, flag, fmt, numberOption, runMain, sleep, tempDir } from './lib/runs';
 import * as fs from 'node:fs';
@@ -37,9 +37,9 @@ async function main(): Promise<void> {
   const dir = tempDir('cluster-bench-scaleup-');
 
   // cluster
-  const kit = await Kit.start(path.join(dir, 'cluster'));
-  for (let i = 1; i <= AGENTS; i++) await kit.startAgent(`agent-${i}`, { capacity: 1000 });
-  await kit.deploy('scaleup', 'worker: sleep 100001\n');
+  const kit = await startBenchCluster(path.join(dir, 'cluster'));
+  for (let i = 1; i <= AGENTS; i++) await kit.startReadyAgent({ id: `agent-${i}`, capacity: 1000 });
+  await kit.deployProcfile('scaleup', 'worker: sleep 100001\n');
   const clusterArgv = ['sleep', '100001'];
   await sleep(1_500); // the scheduler waits 1 s after agents join before it places anything
 
@@ -125,9 +125,9 @@ async function main(): Promise<void> {
 }
 
 /** Waits until `ps` lists no instance at all (stopped instances' statuses are gone). */
-async function waitPsEmpty(kit: Kit): Promise<void> {
+async function waitPsEmpty(kit: TestCluster): Promise<void> {
   const deadline = Date.now() + TIMEOUT_MS;
-  while ((await kit.ps('scaleup')).length > 0) {
+  while ((await kit.instances('scaleup')).length > 0) {
     if (Date.now() > deadline) throw new Error('instances still listed after scaling to 0');
     await sleep(50);
   }

@@ -14,7 +14,7 @@
  *        [--sim-processes 2] [--cp-prof DIR] [--wait-idle S] [--json FILE] [--keep]
  */
 import * as path from 'node:path';
-import { Kit } from './lib/cluster-kit';
+import { startBenchCluster } from './lib/bench-cluster';
 import { SimFleet } from './lib/sim-fleet';
 import { banner, cpuSeconds, Figures, flag, numberOption, rssMb, runMain, sleep, stringOption, tempDir } from './lib/runs';
 
@@ -34,9 +34,9 @@ async function main(): Promise<void> {
   const dir = tempDir('cluster-bench-throughput-');
   const perApp = Math.ceil(INSTANCES / APPS);
   const cpNodeArgs = CP_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(CP_PROF)] : [];
-  const kit = await Kit.start(dir, { cpArgs: ['--max-per-type', String(Math.max(1000, perApp))], cpNodeArgs });
+  const kit = await startBenchCluster(dir, { controlPlaneArgs: ['--max-per-type', String(Math.max(1000, perApp))], controlPlaneNodeArgs: cpNodeArgs });
   const cp = kit.controlPlane!;
-  const etcdPid = kit.etcd.process.pid!;
+  const etcdPid = kit.etcd.member(0).pid;
   console.log(`control plane pid ${cp.pid}, RSS ${rssMb(cp.pid)!.toFixed(0)} MB before any agent`);
 
   const t0 = Date.now();
@@ -49,13 +49,13 @@ async function main(): Promise<void> {
   console.log(`${AGENTS} agents registered and watching in ${joinMs} ms; control-plane RSS ${idleRss.toFixed(0)} MB`);
 
   const apps = Array.from({ length: APPS }, (_, i) => `tp-${String(i).padStart(3, '0')}`);
-  for (const app of apps) await kit.deploy(app, 'worker: sleep 100000\n');
+  for (const app of apps) await kit.deployProcfile(app, 'worker: sleep 100000\n');
 
   for (let run = 1; run <= RUNS; run++) {
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(cp.pid) ?? 0)), 100);
     const cpu0 = { cp: cpuSeconds(cp.pid)!, etcd: cpuSeconds(etcdPid)!, sims: fleet.pids.reduce((s, p) => s + (cpuSeconds(p) ?? 0), 0) };
-    const metrics0 = await etcdMetrics(kit.etcd.url);
+    const metrics0 = await etcdMetrics(kit.etcd.urls[0]!);
     const start = Date.now();
     const assigned = fleet.when((c) => c.assigned >= INSTANCES, TIMEOUT_MS, `${INSTANCES} instances assigned`);
     const up = fleet.when((c) => c.up >= INSTANCES, TIMEOUT_MS, `${INSTANCES} instances up`);
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     console.log(`run ${run}: all ${INSTANCES.toLocaleString('en-US')} assigned after ${((tAssigned - start) / 1000).toFixed(2)} s`);
     const tUp = await up;
     clearInterval(sampler);
-    const metrics1 = await etcdMetrics(kit.etcd.url);
+    const metrics1 = await etcdMetrics(kit.etcd.urls[0]!);
     const delta = (name: string) => (metrics1[name] ?? 0) - (metrics0[name] ?? 0);
     const fsyncs = delta('etcd_disk_wal_fsync_duration_seconds_count');
     const proposals = delta('etcd_server_proposals_committed_total');

@@ -21,6 +21,16 @@ if [ ! -x /usr/bin/chromium ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi
+# The shells whose completion scripts the tests run (test/unit/completion.test.ts).
+for shell in zsh fish; do
+  if ! command -v "$shell" >/dev/null 2>&1; then
+    echo "setup: installing $shell for the tests (apt-get)…" >&2
+    sudo_cmd=""
+    [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$shell" >/dev/null
+  fi
+done
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (npm ci)…" >&2

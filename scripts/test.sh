@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up, the import check and the linter (docs/linting.md), unit tests, integration tests against a real etcd,
-# end-to-end tests with real daemons and processes, and the chaos suite (faults injected
-# into whole clusters, a few rounds each; docs/chaos.md). Each test starts (and stops) its
-# own etcd on free loopback ports with fresh data dirs.
+# The test suite: set-up, import layering, the linter (docs/linting.md), then unit tests, integration tests against a real
+# etcd, end-to-end tests with real daemons and processes, and the chaos suite (faults injected
+# into whole clusters, a few rounds each; docs/chaos.md). How it is organised: docs/testing.md.
+#
+#   bash scripts/test.sh                         # everything
+#   bash scripts/test.sh e2e chaos               # some suites
+#   bash scripts/test.sh test/e2e/logs.test.ts   # some files (their built dist/… copies)
+#
+# Files run TEST_CONCURRENCY at a time (default 3): most of a test's time is spent waiting for
+# daemons, leases and grace periods, not on the CPU. Every test starts its own etcd on free
+# ports, its own daemons with their own data dirs and temp dirs, and its own network-namespace
+# space, so files do not see each other. The longest suites start first (chaos, then e2e) so
+# that short files fill the gaps at the end; the few files in ALONE below run by themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -11,11 +20,53 @@ node dist/scripts/check-imports.js
 echo "lint: eslint (type-aware)…" >&2
 bash scripts/lint.sh
 
-suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit integration e2e chaos)
+# Every Node process started with NODE_EXTRA_CA_CERTS parses the whole CA bundle (~30 ms of CPU,
+# and the tests start thousands: CLI calls, daemons); nothing here needs extra CAs.
+unset NODE_EXTRA_CA_CERTS
+
+concurrency="${TEST_CONCURRENCY:-3}"
+[[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "test.sh: TEST_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
+
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(chaos e2e integration unit)
+suites=()
 files=()
-for suite in "${suites[@]}"; do
+for arg in "${args[@]}"; do
+  case "$arg" in
+    unit | integration | e2e | chaos) suites+=("$arg") ;;
+    *.ts | *.js)
+      built="dist/${arg#dist/}"
+      built="${built%.ts}"
+      built="${built%.js}.js"
+      [ -f "$built" ] || { echo "test.sh: no built test $built for $arg" >&2; exit 2; }
+      files+=("$built")
+      ;;
+    *) echo "test.sh: unknown suite or file '$arg' (suites: unit integration e2e chaos)" >&2; exit 2 ;;
+  esac
+done
+# Longest suites first, whatever order they were named in.
+for suite in chaos e2e integration unit; do
+  [[ " ${suites[*]-} " == *" $suite "* ]] || continue
   while IFS= read -r f; do files+=("$f"); done < <(find "dist/test/$suite" -name '*.test.js' | sort)
 done
-# One file at a time: the e2e files start whole clusters and 2 cores are all we have.
-exec node --test --test-reporter=spec --test-concurrency=1 "${files[@]}"
+
+# Files that load the machine on purpose and assert how it copes (a 220 MB print: the agent and
+# the writer take both cores) run alone, after the others.
+ALONE=(dist/test/e2e/flood.test.js)
+together=()
+alone=()
+declare -A seen=()
+for f in "${files[@]}"; do
+  [ -z "${seen[$f]-}" ] || continue # named twice (a file and its suite)
+  seen[$f]=1
+  if [[ " ${ALONE[*]} " == *" $f "* ]]; then alone+=("$f"); else together+=("$f"); fi
+done
+
+status=0
+if [ ${#together[@]} -gt 0 ]; then
+  node --test --test-reporter=spec --test-concurrency="$concurrency" "${together[@]}" || status=$?
+fi
+if [ ${#alone[@]} -gt 0 ]; then
+  node --test --test-reporter=spec --test-concurrency=1 "${alone[@]}" || status=$?
+fi
+exit "$status"

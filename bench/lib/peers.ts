@@ -7,7 +7,8 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Proc } from './cluster-kit';
+import { Daemon } from '../../test/helpers/test-cluster';
+import { waitFor } from '../../test/helpers/wait-for';
 import { Pm2 } from './pm2';
 import { onCleanup, sleep, which } from './runs';
 
@@ -56,7 +57,7 @@ export interface SupervisorProgram {
 
 /** A private supervisord (foreground child, own config, socket and logs under `dir`). */
 export class Supervisor {
-  daemon?: Proc;
+  daemon?: Daemon;
 
   constructor(readonly dir: string) {}
 
@@ -92,7 +93,7 @@ export class Supervisor {
     const fd = fs.openSync(log, 'a');
     const child = spawn('supervisord', ['-c', this.conf], { stdio: ['ignore', fd, fd], detached: false });
     fs.closeSync(fd);
-    this.daemon = new Proc('supervisord', child, log);
+    this.daemon = new Daemon('supervisord', child, log);
     onCleanup(() => this.stop());
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -171,10 +172,10 @@ export function pidsRunning(argv: string[]): number[] {
 
 /** Waits until exactly `count` processes run `argv` (polling /proc every `everyMs`); resolves with when. */
 export async function waitForProcesses(argv: string[], count: number, timeoutMs: number, everyMs = 10): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (pidsRunning(argv).length === count) return Date.now();
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} × \`${argv.join(' ')}\` (have ${pidsRunning(argv).length})`);
-    await sleep(everyMs);
-  }
+  await waitFor(`${count} × \`${argv.join(' ')}\``, () => pidsRunning(argv).length === count, {
+    timeoutMs,
+    intervalMs: everyMs,
+    describe: () => `have ${pidsRunning(argv).length}`,
+  });
+  return Date.now();
 }

@@ -65,7 +65,7 @@ describe('config and releases', { timeout: 240_000 }, () => {
     assert.ok(!logs.includes('hello = world'), 'the value is not in any daemon log');
   });
 
-  it('restarts every instance rolling: never more than the bound down, and the new value is visible inside', async () => {
+  it('restarts every instance rolling: never more than the bound down, and the new value is visible inside', async (t) => {
     // A new release while sampling ps: at most 1 web and 2 (a quarter of 8) workers may be down at once.
     let worstWeb = 0;
     let worstWorker = 0;
@@ -81,7 +81,7 @@ describe('config and releases', { timeout: 240_000 }, () => {
     }
     const res = await setting;
     assert.equal(res.code, 0, res.stderr);
-    console.log(`rolling config change: at most ${worstWeb} web and ${worstWorker} workers down at once`);
+    t.diagnostic(`rolling config change: at most ${worstWeb} web and ${worstWorker} workers down at once`);
     assert.ok(worstWeb <= 1, `${worstWeb} web instances down at once`);
     assert.ok(worstWorker <= 2, `${worstWorker} workers down at once`);
     assert.ok(worstWorker >= 1, 'the sampling saw the rollout happen');

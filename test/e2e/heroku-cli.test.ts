@@ -15,7 +15,7 @@ const APP = 'shop';
 const LOOP = 'while true; do echo "tick $DYNO"; sleep 0.5; done\n';
 const TIME = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
 
-describe('Heroku CLI names and flags', { timeout: 120_000 }, () => {
+describe('Heroku CLI names and flags', { timeout: 240_000 }, () => {
   let cluster: TestCluster;
   let deployOutput = '';
 

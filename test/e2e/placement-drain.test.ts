@@ -209,6 +209,11 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
 
   it('keeps instances that fit nowhere else running on a drained host, and says so', async () => {
     await cluster.ok(['ps:place', 'clock', 'role=web', '--datacenter', 'ams1', '-a', 'shop']);
+    // The clocks already run on web-2: a third one placed there (not on proc-2, in ams1 too) shows
+    // the leader has the new rule before the drain is asked for.
+    await cluster.ok(['scale', 'clock=3', '-a', 'shop']);
+    await cluster.waitForPs('shop', 'three clocks on web-2', (l) => upOn(l, 'clock', 3, ['web-2']));
+    await cluster.ok(['scale', 'clock=2', '-a', 'shop']);
     await cluster.waitForPs('shop', 'both clocks on web-2', (l) => upOn(l, 'clock', 2, ['web-2']));
     const res = await cluster.cli(['agents:drain', 'web-2', '--wait', '--timeout', '60']);
     assert.equal(res.code, 1, res.stderr);

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { TestCluster } from '../helpers/test-cluster';
+import { waitFor } from '../helpers/wait-for';
 import { apiProto, CHANNEL_OPTIONS } from '../../proto/load';
 
 /** A deploy straight to the API, past the CLI's checks: only its metadata (the Procfile is checked first). */
@@ -85,9 +86,13 @@ describe('poison pills', { timeout: 240_000 }, () => {
     const list = await cluster.ps('bulky');
     assert.equal(list.filter((i) => i.state === 'up').length, 40);
     assert.ok(list.every((i) => i.command === 'sh report.sh'), 'ps shows the release command');
-    // Every instance saw the whole value.
-    const logs = await cluster.cli(['logs', '-a', 'bulky', '-n', '1000', '--no-color']);
-    const seen = logs.stdout.split('\n').filter((l) => l.includes(`blob-length=${value.length}`)).length;
-    assert.equal(seen, 40, logs.stdout.slice(0, 2000));
+    // Every instance saw the whole value (an instance is up once spawned: its line may come later).
+    let seen = 0;
+    let last = '';
+    await waitFor('40 instances to print the length of the whole value', async () => {
+      last = (await cluster.cli(['logs', '-a', 'bulky', '-n', '1000', '--no-color'])).stdout;
+      seen = last.split('\n').filter((l) => l.includes(`blob-length=${value.length}`)).length;
+      return seen === 40;
+    }, { timeoutMs: 30_000, intervalMs: 500, describe: () => `${seen} of 40; logs: ${last.slice(0, 2000)}` });
   });
 });

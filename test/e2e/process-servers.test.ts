@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { TestCluster, type PsInstance } from '../helpers/test-cluster';
-import { waitFor } from '../helpers/wait-for';
+import { sleep, waitFor } from '../helpers/wait-for';
 import { listening } from '../helpers/processes';
 
 interface AgentJson {
@@ -28,6 +28,9 @@ describe('process servers', { timeout: 120_000 }, () => {
   before(async () => {
     cluster = await TestCluster.start({
       agents: [{ id: 'web-1' }, { id: 'proc-1', args: ['--process-server'] }],
+      // An 8 s lease: a hand-over window of 6.5 s (docs/agent-handover.md) for the restart test,
+      // time enough for an agent to start next to other test files (2 s would leave 0.5 s).
+      agentTtl: 8,
     });
     // A web is up once it accepts connections on $PORT (docs/boot-checks.md).
     const dir = cluster.appDir('shop', { Procfile: `web: ${listening('sleep 100000')}\nworker: sleep 100000\n` });
@@ -79,9 +82,10 @@ describe('process servers', { timeout: 120_000 }, () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const res = await cluster.cli(['ps', '-a', 'shop', '--json']);
-        if (res.code !== 0) continue;
-        const list = (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances;
+        // Through the API (psAt): every 50 ms, not one CLI start (~0.5 s) a sample.
+        const list = await cluster.psAt('shop', cluster.server).catch(() => undefined);
+        await sleep(50);
+        if (!list) continue;
         fewest = Math.min(fewest, new Set(ofType(list, 'web').filter((i) => i.state === 'up').map((i) => i.name)).size);
         samples++;
       }

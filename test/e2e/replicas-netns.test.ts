@@ -61,7 +61,8 @@ describe('replicas and advertised addresses across hosts', { skip, timeout: 240_
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-replicas-'));
-    net = TestNetwork.create(['cp1', 'cp2', 'a1']);
+    // A space of its own, so the suite can run it next to multi-host.test.ts (scripts/test.sh).
+    net = TestNetwork.create(['cp1', 'cp2', 'a1'], { prefix: 'clr-', subnet: '10.213.8' });
     cp1 = `${net.host('cp1').address}:7600`;
     cp2 = `${net.host('cp2').address}:7600`;
     const etcd = `http://${net.host('cp1').address}:2379`;

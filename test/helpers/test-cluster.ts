@@ -1,15 +1,23 @@
 /**
- * A real cluster for end-to-end tests: a private etcd, control-plane and agent daemons
- * started from the built `cluster` binary as child processes, and a way to run the CLI
- * against them as a user would.
+ * A real cluster for end-to-end tests and benchmarks: a private etcd, control-plane and
+ * agent daemons started from the built `cluster` binary as child processes, a way to run the
+ * CLI against them as a user would, and a gRPC client of the cluster API for calls that must
+ * not pay a CLI start each time (benchmarks' timings). Benchmarks start it through
+ * bench/lib/bench-cluster.ts (daemons at their default log level and agent TTL).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { Etcd3 } from 'etcd3';
 import { EtcdCluster } from '../../lib/etcd-server';
 import { freePort } from '../../lib/free-port';
+import { callUnary } from '../../lib/grpc-call';
+import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
+import type { InstanceInfo__Output } from '../../proto/gen/cluster/api/InstanceInfo';
+import { deployDirectory } from '../../cli/commands/deploy';
+import { apiClient, asPsJson, isCurrent } from './api';
 import { waitFor } from './wait-for';
 import type { TestNetwork } from './netns';
 
@@ -20,6 +28,8 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** Wall time of the command in ms (start-up included); set by TestCluster.cli(). */
+  ms?: number;
 }
 
 export interface PsInstance {
@@ -53,6 +63,15 @@ export class Daemon {
     if (this.running) this.child.kill(signal);
     await this.exited;
   }
+
+  /** Sends `signal`, then SIGKILL if the daemon is still running after `graceMs`. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<void> {
+    if (!this.running) return;
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.running && this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
 }
 
 export interface AgentSpec {
@@ -75,6 +94,10 @@ export interface AgentSpec {
   command?: string[];
   /** The network-namespace host to run on (with TestClusterOptions.network). */
   host?: string;
+  /** Node flags for the agent's process (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
+  /** `--stop-grace` seconds (default 5). */
+  stopGrace?: number;
 }
 
 /** The `--etcd` value for a control plane: every endpoint, comma-separated. */
@@ -102,7 +125,14 @@ export interface Replica {
 
 export interface TestClusterOptions {
   agents?: AgentSpec[];
+  /** `--agent-ttl` seconds (default 2: tests see an agent down quickly). */
   agentTtl?: number;
+  /** A directory the caller owns (kept at stop()); default a fresh temp dir, removed at stop(). */
+  dir?: string;
+  /** CLUSTER_LOG_LEVEL of the daemons (default `debug`; benchmarks use `info`, the daemons' default). */
+  logLevel?: string;
+  /** Node flags for the control planes' processes (e.g. `--cpu-prof`). */
+  controlPlaneNodeArgs?: string[];
   /** etcd members (default 1); the control planes get every endpoint. */
   etcdMembers?: number;
   /** Control-plane replicas (default 1), each on its own address and data dir. */
@@ -124,6 +154,10 @@ export class TestCluster {
   private readonly agentSpecs = new Map<string, AgentSpec>();
   private readonly agentPorts = new Map<string, number>();
   private nextPortBase = 20000 + Math.floor(Math.random() * 200) * 100;
+  private readonly apiClients = new Map<string, ClusterApiClient>();
+  private ownsDir = true;
+  private logLevel = 'debug';
+  private controlPlaneNodeArgs: string[] = [];
 
   private constructor(
     readonly dir: string,
@@ -139,7 +173,8 @@ export class TestCluster {
 
   /** etcd + control-plane replicas + the given agents, all registered. */
   static async start(opts: TestClusterOptions = {}): Promise<TestCluster> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-e2e-'));
+    if (opts.dir) fs.mkdirSync(opts.dir, { recursive: true });
+    const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-e2e-'));
     const cpHost = opts.network && opts.network.net.host(opts.network.controlPlaneHost);
     const etcd = await EtcdCluster.start(path.join(dir, 'etcd'), {
       members: opts.etcdMembers ?? 1,
@@ -150,6 +185,9 @@ export class TestCluster {
     for (let i = 0; i < (opts.replicas ?? 1); i++) addresses.push(cpHost ? `${cpHost.address}:${7600 + i}` : `127.0.0.1:${await freePort()}`);
     const cluster = new TestCluster(dir, etcd, serverFlag(addresses), opts.agentTtl ?? 2, opts.network, addresses);
     cluster.controlPlaneArgs = opts.controlPlaneArgs ?? [];
+    cluster.ownsDir = !opts.dir;
+    cluster.logLevel = opts.logLevel ?? 'debug';
+    cluster.controlPlaneNodeArgs = opts.controlPlaneNodeArgs ?? [];
     try {
       // One replica first, so that it creates the CA and the others find it.
       await cluster.startControlPlane(addresses[0]);
@@ -164,22 +202,28 @@ export class TestCluster {
   }
 
   /** `[command, args]` that run the `cluster` binary on a host (here when none is given). */
-  private command(args: string[], host?: string, cli = CLI): [string, string[]] {
+  private command(args: string[], host?: string, cli = CLI, nodeArgs: string[] = []): [string, string[]] {
     const prefix = host && this.network ? this.network.net.execPrefix(host) : [];
-    return prefix.length > 0 ? [prefix[0]!, [...prefix.slice(1), process.execPath, cli, ...args]] : [process.execPath, [cli, ...args]];
+    const node = [process.execPath, ...nodeArgs, cli, ...args];
+    return prefix.length > 0 ? [prefix[0]!, [...prefix.slice(1), ...node]] : [node[0]!, node.slice(1)];
   }
 
   private get controlPlaneHost(): string | undefined {
     return this.network?.controlPlaneHost;
   }
 
-  private spawnDaemon(name: string, args: string[], host?: string, cli = CLI): Daemon {
+  /** The environment of the CLI as a user of this cluster would have it. */
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, CLUSTER_HOME: path.join(this.dir, 'home'), CLUSTER_SERVER: this.server, NO_COLOR: '1' };
+  }
+
+  private spawnDaemon(name: string, args: string[], host?: string, cli = CLI, nodeArgs: string[] = []): Daemon {
     const log = path.join(this.dir, `${name}.log`);
     const fd = fs.openSync(log, 'a');
-    const [command, argv] = this.command(args, host, cli);
+    const [command, argv] = this.command(args, host, cli, nodeArgs);
     const child = spawn(command, argv, {
       stdio: ['ignore', fd, fd],
-      env: { ...process.env, CLUSTER_HOME: path.join(this.dir, 'home'), CLUSTER_LOG_LEVEL: 'debug' },
+      env: { ...process.env, CLUSTER_HOME: path.join(this.dir, 'home'), CLUSTER_LOG_LEVEL: this.logLevel },
     });
     fs.closeSync(fd);
     return new Daemon(name, child, log);
@@ -217,7 +261,7 @@ export class TestCluster {
       ...(this.network ? ['--insecure'] : []),
       ...this.controlPlaneArgs,
       ...extraArgs,
-    ], this.controlPlaneHost);
+    ], this.controlPlaneHost, CLI, this.controlPlaneNodeArgs);
     this.controlPlanes.push(daemon);
     if (extraArgs.length === 0) {
       const replica = { address: listen, daemon, dataDir };
@@ -225,11 +269,24 @@ export class TestCluster {
       if (at === -1) this.replicas.push(replica);
       else this.replicas[at] = replica;
     }
-    await waitFor(`control plane on ${listen} to answer`, async () => {
-      if (!daemon.running) throw new Error(`control plane exited; see ${daemon.log}`);
-      return (await this.cli(['apps', '--json'], { server: listen })).code === 0;
-    }, 15_000, 100);
+    // Through the API when it can (a CLI start per poll costs ~0.5 s of CPU), else the CLI.
+    const plaintext = !this.network && ![...this.controlPlaneArgs, ...extraArgs].includes('--tls');
+    const api = plaintext ? apiClient(listen) : undefined;
+    try {
+      await waitFor(`control plane on ${listen} to answer`, async () => {
+        if (!daemon.running) throw new Error(`control plane exited; see ${daemon.log}`);
+        if (api) return isCurrent(await callUnary(api, 'ListApps', {}, 2_000));
+        return (await this.cli(['apps', '--json'], { server: listen })).code === 0;
+      }, 15_000, 100);
+    } finally {
+      api?.close();
+    }
     return daemon;
+  }
+
+  /** The control plane started last (the only one of a one-replica cluster). */
+  get controlPlane(): Daemon | undefined {
+    return this.controlPlanes[this.controlPlanes.length - 1];
   }
 
   /** The replica that holds the leader key in etcd (it schedules), if one does. */
@@ -261,19 +318,42 @@ export class TestCluster {
       ...(spec.command ?? ['agent', 'start']),
       '--server', spec.server ?? this.server,
       '--name', spec.id,
-      '--data-dir', path.join(this.dir, spec.id),
+      '--data-dir', this.agentDir(spec.id),
       '--datacenter', spec.datacenter ?? 'dc-1',
       '--ports', `${base}-${base + ports - 1}`,
       '--listen', spec.listen ?? `${spec.host && this.network ? this.network.net.host(spec.host).address : '127.0.0.1'}:0`,
-      '--stop-grace', '5',
+      '--stop-grace', String(spec.stopGrace ?? 5),
     ];
     for (const [k, v] of Object.entries(spec.labels ?? {})) args.push('--label', `${k}=${v}`);
     if (spec.capacity) args.push('--capacity', String(spec.capacity));
     if (spec.advertise) args.push('--advertise', spec.advertise);
     args.push(...(spec.args ?? []));
-    const daemon = this.spawnDaemon(spec.id, args, spec.host, spec.cli);
+    const daemon = this.spawnDaemon(spec.id, args, spec.host, spec.cli, spec.nodeArgs);
     this.agents.set(spec.id, daemon);
     return daemon;
+  }
+
+  /** The data dir of agent `id`. */
+  agentDir(id: string): string {
+    return path.join(this.dir, id);
+  }
+
+  /** Starts an agent and waits until it is registered and ready. */
+  async startReadyAgent(spec: AgentSpec): Promise<Daemon> {
+    const daemon = this.startAgent(spec);
+    await this.waitForAgent(spec.id);
+    return daemon;
+  }
+
+  /** Waits until agent `id` is registered and ready (asked through the API: no CLI start per poll). */
+  async waitForAgent(id: string, timeoutMs = 30_000): Promise<void> {
+    const agent = this.agents.get(id);
+    if (!agent) throw new Error(`no agent ${id} was started`);
+    await waitFor(`agent ${id} to be ready`, async () => {
+      if (!agent.running) throw new Error(`agent ${id} exited; see ${agent.log}`);
+      const res = await callUnary(this.api, 'ListAgents', {}, 5_000);
+      return res.agents.some((a) => a.id === id && a.state === 'ready');
+    }, timeoutMs, 50);
   }
 
   /** Starts a stopped or killed agent again with its original flags. */
@@ -288,6 +368,10 @@ export class TestCluster {
     await waitFor(`${count} agents registered`, async () => {
       // Ask one live replica: whether the CLI fails over is not the question here.
       const server = this.liveAddresses()[0] ?? this.server;
+      if (this.apiReachable) {
+        const reply = await callUnary(this.apiAt(server), 'ListAgents', {}, 10_000);
+        return isCurrent(reply) && reply.agents.length === count;
+      }
       const res = await this.cli(['agents', '--json'], { server });
       if (res.code !== 0) throw new Error(`cluster agents failed (${res.code}): ${res.stderr}`);
       return (JSON.parse(res.stdout) as { agents: unknown[] }).agents.length === count;
@@ -295,7 +379,8 @@ export class TestCluster {
   }
 
   /** Runs the `cluster` binary; never throws on a non-zero exit. */
-  cli(args: string[], opts: { server?: string; input?: string; timeoutMs?: number; home?: string } = {}): Promise<CliResult> {
+  cli(args: string[], opts: { server?: string; input?: string; timeoutMs?: number; home?: string } = {}): Promise<Required<CliResult>> {
+    const started = process.hrtime.bigint();
     return new Promise((resolve) => {
       const [command, argv] = this.command(args, this.controlPlaneHost);
       const child = execFile(
@@ -308,7 +393,7 @@ export class TestCluster {
         },
         (err, stdout, stderr) => {
           const code = err ? (typeof err.code === 'number' ? err.code : 99) : 0;
-          resolve({ code, stdout, stderr });
+          resolve({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - started) / 1e6 });
         },
       );
       if (opts.input !== undefined) child.stdin?.end(opts.input);
@@ -333,18 +418,49 @@ export class TestCluster {
     return (await this.cliJson<{ instances: PsInstance[] }>(['ps', '-a', app])).instances;
   }
 
+  /**
+   * Whether this process can call the replicas' API itself (plaintext, on this machine's
+   * loopback) instead of starting the CLI, which costs ~0.5 s of CPU a call.
+   */
+  private get apiReachable(): boolean {
+    return !this.network && !this.controlPlaneArgs.includes('--tls');
+  }
+
+  /**
+   * Whether polls may go through the API: reachable, and the CLI given one replica (`server`,
+   * which a test may point elsewhere); with several, the CLI's failover is kept.
+   */
+  private get pollsThroughApi(): boolean {
+    return this.apiReachable && !this.server.includes(',');
+  }
+
+  /** `ps` for polling: through the API to `server` when pollsThroughApi, else through the CLI. */
+  private psForPolling(app: string): Promise<PsInstance[]> {
+    return this.pollsThroughApi ? this.psAt(app, this.server) : this.ps(app);
+  }
+
+  /**
+   * What `cluster ps -a APP --json` lists when asked of the replica `server` (the same fields, the
+   * same failure on a stale view), through the API when it can, else through the CLI.
+   */
+  async psAt(app: string, server: string): Promise<PsInstance[]> {
+    if (!this.apiReachable) {
+      const res = await this.cli(['ps', '-a', app, '--json'], { server, timeoutMs: 20_000 });
+      if (res.code !== 0) throw new Error(`cluster ps exited ${res.code}: ${res.stderr.trim()}`);
+      return (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances;
+    }
+    const reply = await callUnary(this.apiAt(server), 'Ps', { app }, 10_000);
+    if (!isCurrent(reply)) throw new Error(`ps answers a stale view: ${reply.stale!.reason}`);
+    return reply.instances.map(asPsJson);
+  }
+
   /** Polls `ps` until `check` accepts the instances; returns them. */
   async waitForPs(app: string, what: string, check: (instances: PsInstance[]) => boolean, timeoutMs = 20_000): Promise<PsInstance[]> {
     let last: PsInstance[] = [];
-    try {
-      return await waitFor(what, async () => {
-        last = await this.ps(app);
-        return check(last) ? last : undefined;
-      }, timeoutMs, 100);
-    } catch (err) {
-      const summary = last.map((i) => `${i.name}:${i.state}@${i.host ?? '-'}`).join(' ');
-      throw new Error(`${(err as Error).message}\nlast ps: ${summary}`);
-    }
+    return waitFor(what, async () => {
+      last = await this.psForPolling(app);
+      return check(last) ? last : undefined;
+    }, { timeoutMs, intervalMs: 100, describe: () => `last ps: ${last.map((i) => `${i.name}:${i.state}@${i.host ?? '-'}`).join(' ')}` });
   }
 
   /** Creates an app and deploys a directory to it. */
@@ -361,13 +477,61 @@ export class TestCluster {
     return dir;
   }
 
-  /** Kills every daemon and etcd, and removes the temp dir (keeps it when KEEP_TEST_DIRS is set). */
+  /** A gRPC client of the cluster API on the first address (plaintext clusters), closed at stop(). */
+  get api(): ClusterApiClient {
+    return this.apiAt(this.addresses[0]!);
+  }
+
+  /** A gRPC client of the replica on `address` (plaintext clusters), kept until stop(). */
+  apiAt(address: string): ClusterApiClient {
+    let client = this.apiClients.get(address);
+    if (!client) this.apiClients.set(address, (client = apiClient(address)));
+    return client;
+  }
+
+  /** Creates `app` if need be and deploys a directory holding `procfile` and `files`, through the API. */
+  async deployProcfile(app: string, procfile: string, files: Record<string, string> = {}): Promise<void> {
+    const src = path.join(this.dir, 'src', app);
+    fs.mkdirSync(src, { recursive: true });
+    fs.writeFileSync(path.join(src, 'Procfile'), procfile);
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(src, name), text, { mode: 0o755 });
+    await callUnary(this.api, 'CreateApp', { name: app }).catch((err: grpc.ServiceError) => {
+      if (err.code !== grpc.status.ALREADY_EXISTS) throw err;
+    });
+    await deployDirectory(this.api, app, src, { quiet: true });
+  }
+
+  /** Sets process counts through the API. */
+  async scale(app: string, counts: Record<string, number>): Promise<void> {
+    await callUnary(this.api, 'Scale', { app, changes: Object.entries(counts).map(([type, count]) => ({ type, count })) });
+  }
+
+  /** The instances of `app`, through the API (what `ps` shows, without a CLI start). */
+  async instances(app: string): Promise<InstanceInfo__Output[]> {
+    return (await callUnary(this.api, 'Ps', { app }, 30_000)).instances;
+  }
+
+  /** Waits until `count` instances of `app` (of `type` when given) are up; resolves to when (Date.now()). */
+  async waitUp(app: string, count: number, timeoutMs: number, type?: string, intervalMs = 20): Promise<number> {
+    await waitFor(`${count} instances of ${app}${type ? ` (${type})` : ''} up`, async () => {
+      const up = (await this.instances(app)).filter((i) => i.state === 'up' && (!type || i.type === type));
+      return up.length >= count;
+    }, timeoutMs, intervalMs);
+    return Date.now();
+  }
+
+  /**
+   * Kills every daemon and etcd, and removes the temp dir (keeps it when KEEP_TEST_DIRS is set,
+   * or when the caller gave the dir).
+   */
   async stop(): Promise<void> {
+    for (const client of this.apiClients.values()) client.close();
+    this.apiClients.clear();
     // SIGUSR2: the agents stop their instances (SIGTERM would hand them over to a next agent run).
     await Promise.all([...this.agents.values()].map((d) => d.kill('SIGUSR2').catch(() => undefined)));
     await Promise.all(this.controlPlanes.map((d) => d.kill('SIGKILL')));
     await this.etcd.stop().catch(() => undefined);
-    if (!process.env.KEEP_TEST_DIRS) fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.ownsDir && !process.env.KEEP_TEST_DIRS) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

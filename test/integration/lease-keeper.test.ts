@@ -9,6 +9,7 @@ import { EtcdLeaseInvalidError } from 'etcd3';
 import { commitInChunks, type WriteOp } from '../../control-plane/etcd/batch';
 import { createLogger } from '../../lib/log';
 import { uniquePrefix, exitWhenDone, useEtcd } from '../helpers/etcd';
+import { waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('test', 'silent');
 
@@ -35,8 +36,10 @@ describe('lease keeper', { timeout: 60_000 }, () => {
     try {
       const live = await keeper.grant(10);
       const dying = await keeper.grant(2);
-      await etcd.client.put(`${uniquePrefix()}k`).value('v').lease(dying);
-      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      const key = `${uniquePrefix()}k`;
+      await etcd.client.put(key).value('v').lease(dying);
+      // etcd deletes the lease's key when the 2 s TTL has run out: the lease has expired.
+      await waitFor('the 2 s lease to expire (its key deleted)', async () => (await etcd.client.get(key).string()) === null, 15_000, 100);
       const [expired, alive, empty, junk] = await Promise.all([keeper.renew(dying), keeper.renew(live), keeper.renew(''), keeper.renew('not-a-lease')]);
       assert.ok(expired <= 0, `expired lease renewed: ${expired}`);
       assert.ok(alive > 0);

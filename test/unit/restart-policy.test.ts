@@ -27,7 +27,8 @@ describe('decideRestart', () => {
     { name: 'waits the initial delay after a second crash in a row', exit: status(1), previous: 1, delayMs: 1_000, crashes: 2, reason: 'exited with status 1; restarting in 1 s (crash loop backoff)' },
     { name: 'doubles the delay for each further crash', exit: status(1), previous: 2, delayMs: 2_000, crashes: 3, reason: 'exited with status 1; restarting in 2 s (crash loop backoff)' },
     { name: 'backs off to 4 s on the fourth crash', exit: status(2), previous: 3, delayMs: 4_000, crashes: 4, reason: 'exited with status 2; restarting in 4 s (crash loop backoff)' },
-    { name: 'caps the delay at 5 minutes', exit: status(1), previous: 9, delayMs: 256_000, crashes: 10, reason: 'exited with status 1; restarting in 256 s (crash loop backoff)' },
+    { name: 'doubles to 256 s on the tenth crash, the last step under the cap', exit: status(1), previous: 9, delayMs: 256_000, crashes: 10, reason: 'exited with status 1; restarting in 256 s (crash loop backoff)' },
+    { name: 'caps the delay at 5 minutes on the eleventh crash (512 s doubled)', exit: status(1), previous: 10, delayMs: 300_000, crashes: 11, reason: 'exited with status 1; restarting in 300 s (crash loop backoff)' },
     { name: 'stays at the cap after many crashes', exit: status(1), previous: 11, delayMs: 300_000, crashes: 12, reason: 'exited with status 1; restarting in 300 s (crash loop backoff)' },
     { name: 'never overflows in an endless crash loop', exit: status(1), previous: 100_000, delayMs: 300_000, crashes: 100_001, reason: 'exited with status 1; restarting in 300 s (crash loop backoff)' },
     { name: 'forgives past crashes after a long healthy run', exit: status(1, 600_000), previous: 7, delayMs: 0, crashes: 1, reason: 'exited with status 1; restarting now' },
@@ -51,15 +52,15 @@ describe('decideRestart', () => {
     });
   }
 
-  it('follows 0, 1, 2, 4 … 256, 300 s through a crash loop with the defaults', () => {
+  it('follows 0, 1, 2, 4 … 256 s, then stays at the 300 s cap through a crash loop with the defaults', () => {
     const delays: number[] = [];
     let crashes = 0;
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 40; i++) {
       const decision = decideRestart(status(1), crashes);
       crashes = decision.crashes;
       delays.push(decision.delayMs / 1_000);
     }
-    assert.deepEqual(delays, [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+    assert.deepEqual(delays, [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, ...Array<number>(30).fill(300)]);
   });
 
   it('has the documented defaults', () => {

@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import { instanceProcesses } from '../../helpers/instance-processes';
-import type { CliResult, PsInstance, TestCluster } from '../../helpers/test-cluster';
+import type { CliResult, TestCluster } from '../../helpers/test-cluster';
+import { sleep, waitFor } from '../../helpers/wait-for';
 import { violations, type Expectation, type Formation, type Observation } from './invariants';
 
 /** A fresh app whose instances are single `sleep` processes (cheap: 300 of them fit anywhere). */
@@ -35,10 +36,9 @@ export function liveServer(cluster: TestCluster): string {
 }
 
 export async function observe(cluster: TestCluster, app: string, server = liveServer(cluster)): Promise<Observation> {
-  const res = await cluster.cli(['ps', '-a', app, '--json'], { server, timeoutMs: 20_000 });
-  const procs = instanceProcesses(app);
-  if (res.code !== 0) throw new Error(`cluster ps exited ${res.code}: ${res.stderr.trim()}`);
-  return { at: Date.now(), ps: (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances, procs };
+  // Through the API where it can: a CLI start per observation would load the machine itself.
+  const ps = await cluster.psAt(app, server);
+  return { at: Date.now(), ps, procs: instanceProcesses(app) };
 }
 
 export interface Converged {
@@ -58,12 +58,12 @@ export async function converge(
   opts: { timeoutMs?: number; server?: string; since?: number } = {},
 ): Promise<Converged> {
   const since = opts.since ?? Date.now();
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   const firstPgid = new Map<string, number>();
   const respawned = new Set<string>();
   let maxProcesses = 0;
   let last: string[] = ['no observation yet'];
-  for (;;) {
+  const observed = async (): Promise<Observation | undefined> => {
     const procs = instanceProcesses(app);
     maxProcesses = Math.max(maxProcesses, procs.length);
     for (const p of procs) {
@@ -75,15 +75,14 @@ export async function converge(
       const obs = await observe(cluster, app, opts.server ?? liveServer(cluster));
       maxProcesses = Math.max(maxProcesses, obs.procs.length);
       last = violations(obs, expect);
-      if (last.length === 0) return { ms: obs.at - since, obs, maxProcesses, respawned: [...respawned] };
+      return last.length === 0 ? obs : undefined;
     } catch (err) {
       last = [(err as Error).message];
+      return undefined;
     }
-    if (Date.now() > deadline) {
-      throw new Error(`did not converge within ${Math.round((Date.now() - since) / 1000)} s:\n  ${last.join('\n  ')}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  };
+  const obs = await waitFor(`${app} to converge`, observed, { timeoutMs, intervalMs: 250, describe: () => `still:\n  ${last.join('\n  ')}` });
+  return { ms: obs.at - since, obs, maxProcesses, respawned: [...respawned] };
 }
 
 /** Checks for `ms` that `expect` keeps holding (nothing moves, restarts or goes pending). */
@@ -93,7 +92,7 @@ export async function holds(cluster: TestCluster, app: string, expect: Expectati
     const obs = await observe(cluster, app, server ?? liveServer(cluster));
     const found = violations(obs, expect);
     if (found.length) throw new Error(`stopped holding ${((Date.now() - (end - ms)) / 1000).toFixed(1)} s into the check:\n  ${found.join('\n  ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
   } while (Date.now() < end);
 }
 
@@ -105,7 +104,7 @@ export async function processesHold(app: string, before: Observation, ms: number
     const now = new Map(instanceProcesses(app).map((p) => [p.instance, `${p.host}:${p.pgid}`]));
     const diff = [...want].filter(([n, where]) => now.get(n) !== where).map(([n, where]) => `${n} ${where}→${now.get(n) ?? 'gone'}`);
     if (now.size !== want.size || diff.length) throw new Error(`instances changed while the control plane was away: ${diff.slice(0, 8).join(', ')} (${now.size} running, ${want.size} before)`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
   } while (Date.now() < end);
 }
 

@@ -1,5 +1,8 @@
 /** What every chaos scenario shares: its options, the cluster it runs on, soft checks. */
 import { TestCluster, type AgentSpec, type TestClusterOptions } from '../../../helpers/test-cluster';
+import { waitFor, WaitTimeoutError } from '../../../helpers/wait-for';
+
+export { sleep } from '../../../helpers/wait-for';
 
 export interface ChaosOptions {
   /** How many times the fault is repeated (suite: a few; bench: more). */
@@ -76,13 +79,9 @@ export class Checks {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
- * Polls a CLI command until `accept` takes its result; gives the last result either way,
- * with whether it was accepted, so the caller can report what it saw.
+ * Polls a CLI command (every 200 ms, through waitFor) until `accept` takes its result; gives
+ * the last result either way, with whether it was accepted, so the caller can report what it saw.
  */
 export async function pollCli<T>(
   run: () => Promise<T>,
@@ -90,10 +89,12 @@ export async function pollCli<T>(
   timeoutMs: number,
 ): Promise<{ ok: boolean; last: T; ms: number }> {
   const start = Date.now();
-  for (;;) {
-    const last = await run();
-    if (accept(last)) return { ok: true, last, ms: Date.now() - start };
-    if (Date.now() - start > timeoutMs) return { ok: false, last, ms: Date.now() - start };
-    await sleep(200);
+  let last: T | undefined;
+  let ok = false;
+  try {
+    ok = await waitFor('a CLI result', async () => accept((last = await run())), timeoutMs, 200);
+  } catch (err) {
+    if (!(err instanceof WaitTimeoutError) || last === undefined) throw err;
   }
+  return { ok, last: last as T, ms: Date.now() - start };
 }
