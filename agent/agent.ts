@@ -182,6 +182,7 @@ export class Agent {
       logger,
       report: (status) => reporter.report(status),
       onLine: (app, instance, stream, line, cut) => logs.append(app, instance, stream, line, cut),
+      outputGate: (app, instance, blocking) => logs.gate(app, instance, blocking),
       // The gate tracks every group before its command runs (no orphan even mid-spawn).
       onSpawn: () => undefined,
       onExit: (pid) => guard.untrack(pid),
