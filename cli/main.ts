@@ -9,6 +9,7 @@ import { registerDeploy } from './commands/deploy';
 import { registerDev } from './commands/dev';
 import { registerGrace } from './commands/grace';
 import { registerBootTimeout } from './commands/boot-timeout';
+import { registerLogMode } from './commands/log-mode';
 import { registerPlacement } from './commands/placement';
 import { registerLogs } from './commands/logs';
 import { registerRun } from './commands/run';
@@ -44,6 +45,7 @@ for (const register of [
   registerPsStop,
   registerGrace,
   registerBootTimeout,
+  registerLogMode,
   registerPlacement,
   registerLogs,
   registerRun,
