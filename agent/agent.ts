@@ -43,7 +43,7 @@ export interface AgentOptions {
   /** The agent's certificate (after `cluster agent join`): everything goes over mutual TLS. */
   tls?: TlsMaterial;
   /** Log store bounds (bytes on disk per instance and in all). */
-  logs?: { maxBytesPerInstance?: number; maxBytesTotal?: number };
+  logs?: { maxBytesPerInstance?: number; maxBytesTotal?: number; maxPendingBytesPerInstance?: number };
   /**
    * How long instances keep running while no control plane is reachable; then the agent stops
    * them until it hears from one again (disconnect-guard.ts). 0 (default): keep them running.

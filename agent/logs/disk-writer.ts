@@ -25,10 +25,12 @@ const MAX_FILES = 8;
 /** lastSeq of a file with no line yet: it looks newest, so it is deleted last. */
 export const NO_LINES = Number.MAX_SAFE_INTEGER;
 /**
- * A blocking instance whose reader ignores `backlogged` (system lines, a burst inside one pipe
- * read) may go past the pending bound, but never past this many times it: then it drops too.
+ * A blocking instance's reader looks at `backlogged` after each pipe read (up to 64 KiB, or a
+ * 16 KiB cut piece), so pending bytes may pass the bound by about that much. A reader that
+ * ignores it is cut off at this many times the bound plus this slack: then it drops too.
  */
 const BLOCKING_HARD_CAP = 4;
+const BLOCKING_SLACK = 1024 * 1024;
 
 /** One file of an instance: `<gen>.log`. */
 export interface LogFile {
@@ -149,10 +151,11 @@ export class DiskWriter {
     this.appended++;
     const shared = this.shared;
     const cap = this.blocking ? BLOCKING_HARD_CAP : 1;
+    const slack = this.blocking ? BLOCKING_SLACK : 0;
     if (
       this.drop !== undefined ||
-      this.pendingBytes >= shared.maxPendingBytesPerInstance * cap ||
-      shared.pendingBytes >= shared.maxPendingBytesTotal * cap
+      this.pendingBytes >= shared.maxPendingBytesPerInstance * cap + slack ||
+      shared.pendingBytes >= shared.maxPendingBytesTotal * cap + slack
     ) {
       // The disk is not keeping up: keep memory bounded, remember the gap. Once dropping,
       // keep dropping until the marker is queued, so the marker sits exactly at the gap.
@@ -170,12 +173,14 @@ export class DiskWriter {
     this.chunkUsed = end;
     this.pendingBytes += n;
     shared.pendingBytes += n;
+    // Before a kick: the batch it starts covers ordinals up to lastN.
+    const ordinal = ++this.lastN;
     if (this.pendingBytes >= FLUSH_BYTES) {
       if (!this.writing) this.kick();
     } else if (!this.dirty) {
       shared.markDirty(this);
     }
-    return ++this.lastN;
+    return ordinal;
   }
 
   /** Resolves when every line queued so far is written (or known lost). */

@@ -62,14 +62,13 @@ export class HistoryStream {
         const { seq } = await countBackwards(w.pathsNewestFirst(), w.app, w.instance, { maxSeq: this.seam, keep: this.keep, nth: this.limit });
         from = Math.max(from, seq);
       }
-      if (from > 0) {
-        let total = 0;
-        for (const w of this.writers) {
-          total += (await countBackwards(w.pathsNewestFirst(), w.app, w.instance, { maxSeq: this.seam, keep: this.keep, from })).count;
-        }
-        this.skip = Math.max(0, total - this.limit);
-        after = from - 1;
+      // No instance has `limit` lines (from = 0): every line is counted.
+      let total = 0;
+      for (const w of this.writers) {
+        total += (await countBackwards(w.pathsNewestFirst(), w.app, w.instance, { maxSeq: this.seam, keep: this.keep, from })).count;
       }
+      this.skip = Math.max(0, total - this.limit);
+      after = Math.max(0, from - 1);
     }
     return new MergedForward(this.writers.map((w) => new ForwardReader(w, after, this.seam, w.deletedThroughN)));
   }

@@ -46,7 +46,7 @@ export class QueuedCursor implements LiveCursor {
   private closed = false;
   /** Times the reader fell behind and read from disk; lines rotation removed before it got there. */
   catchUps = 0;
-  rotatedLines = 0;
+  private rotatedBefore = 0;
 
   constructor(
     readonly filter: LogFilter,
@@ -58,6 +58,13 @@ export class QueuedCursor implements LiveCursor {
   ) {
     this.queue = new LineRing(maxLines);
     this.posSeq = seam;
+  }
+
+  /** Lines rotation removed before this reader got to them (each reported by a marker). */
+  get rotatedLines(): number {
+    let n = this.rotatedBefore;
+    for (const r of this.catchUp?.merged.readers ?? []) n += r.rotatedAway;
+    return n;
   }
 
   /** Lines waiting for the reader (never more than maxQueuedLines). */
@@ -185,7 +192,7 @@ export class QueuedCursor implements LiveCursor {
     if (this.catchUp !== catchUp) return;
     this.catchUp = undefined;
     for (const r of catchUp.merged.readers) {
-      this.rotatedLines += r.rotatedAway;
+      this.rotatedBefore += r.rotatedAway;
       const known = this.posN.get(r.writerInstance) ?? 0;
       if (r.posN > known) this.posN.set(r.writerInstance, r.posN);
     }
