@@ -3,8 +3,13 @@
  * at a time (constant memory whatever the files hold). A reader that fell behind the live feed
  * continues here, and `cluster logs -n all` streams from here.
  *
- * Lines that rotation deleted before the reader got to them are reported once, exactly counted
- * from the ordinals the files carry (see disk-writer.ts), as one `system` line at the gap.
+ * At its first read (after the caller flushed every line up to maxSeq to the files) the reader
+ * opens every file that holds lines it wants, so rotation cannot take them away while it reads:
+ * a deleted file stays readable through its open handle (the disk space comes back when the
+ * reader closes it). Lines rotation deleted before that are reported once, exactly counted from
+ * the ordinals the files carry (disk-writer.ts), as one `system` line at the gap. A reader made
+ * with `eager: false` (many instances at once: one handle each is enough) opens one file at a
+ * time instead and may meet more than one gap.
  */
 import * as fs from 'node:fs';
 import type { LogLine } from './log-line';
@@ -21,14 +26,22 @@ export function rotatedText(count: number): string {
   return `${count} line${count === 1 ? '' : 's'} missed (removed by log rotation before the reader got to them)`;
 }
 
+interface OpenFile {
+  file: LogFile;
+  handle: fs.promises.FileHandle;
+}
+
 export class ForwardReader {
   /** Ordinal of the newest line handed out (or known handed out before this reader). */
   posN: number;
   /** Lines missed to rotation, reported so far. */
   rotatedAway = 0;
   private done = false;
-  private file: LogFile | undefined;
-  private handle: fs.promises.FileHandle | undefined;
+  /** Eager: every file to read, opened; lazy: only the current one. */
+  private open: OpenFile[] | undefined;
+  private current: OpenFile | undefined;
+  /** The last file taken up (lazy mode: the next is the first newer one). */
+  private lastGen = -1;
   private offset = 0;
   private carry: Buffer | undefined;
   /** Run lines of the current file seen so far (for ordinals). */
@@ -43,6 +56,7 @@ export class ForwardReader {
     readonly afterSeq: number,
     readonly maxSeq: number,
     posN: number,
+    private readonly eager = true,
   ) {
     this.posN = posN;
     this.lastSeq = afterSeq;
@@ -75,20 +89,27 @@ export class ForwardReader {
     return line;
   }
 
-  /** Stops reading and closes the file. */
+  /** Stops reading and closes the files. */
   async close(): Promise<void> {
     this.done = true;
-    const h = this.handle;
-    this.handle = undefined;
-    await h?.close().catch(() => undefined);
+    const all = [...(this.open ?? []), ...(this.current ? [this.current] : [])];
+    this.open = [];
+    this.current = undefined;
+    await Promise.all(all.map((f) => f.handle.close().catch(() => undefined)));
   }
 
   private async fill(): Promise<void> {
-    if (this.handle === undefined && !(await this.openNext())) {
-      this.done = true;
-      return;
+    if (this.current === undefined) {
+      this.current = await this.nextFile();
+      if (this.current === undefined) {
+        this.done = true;
+        return;
+      }
+      this.offset = 0;
+      this.carry = undefined;
+      this.runIndex = 0;
     }
-    const handle = this.handle as fs.promises.FileHandle;
+    const { handle } = this.current;
     const buf = Buffer.allocUnsafe(CHUNK + (this.carry?.length ?? 0));
     const start = this.carry?.copy(buf, 0) ?? 0;
     const { bytesRead } = await handle.read(buf, start, CHUNK, this.offset);
@@ -96,8 +117,7 @@ export class ForwardReader {
     const end = start + bytesRead;
     if (bytesRead === 0) {
       // End of this file: an unterminated rest is a write in progress (after maxSeq) or torn.
-      this.carry = undefined;
-      await this.closeFile();
+      await this.closeCurrent();
       return;
     }
     const lastNl = buf.lastIndexOf(LF, end - 1);
@@ -110,7 +130,7 @@ export class ForwardReader {
   }
 
   private parse(buf: Buffer, from: number, to: number): void {
-    const file = this.file as LogFile;
+    const file = this.current!.file;
     const writer = this.writer;
     let s = from;
     while (s < to) {
@@ -122,7 +142,7 @@ export class ForwardReader {
       if (line.seq <= this.afterSeq) continue;
       if (line.seq > this.maxSeq) {
         this.done = true;
-        void this.closeFile();
+        void this.close();
         return;
       }
       this.lastSeq = line.seq;
@@ -131,36 +151,54 @@ export class ForwardReader {
     }
   }
 
-  /** Opens the next file that may hold wanted lines; false when there is none. */
-  private async openNext(): Promise<boolean> {
+  /** The next file to read, open; undefined when there is none. */
+  private async nextFile(): Promise<OpenFile | undefined> {
+    if (this.eager) {
+      if (this.open === undefined) this.open = await this.openAll();
+      return this.open.shift();
+    }
     for (;;) {
-      const prev = this.file;
-      const next = this.writer.files.find((f) => (prev === undefined ? f.lastSeq > this.afterSeq : f.gen > prev.gen));
-      this.noteRotated();
-      if (next === undefined) return false;
-      this.file = next;
-      this.offset = 0;
-      this.carry = undefined;
-      this.runIndex = 0;
+      const next = this.writer.files.find((f) => (this.lastGen < 0 ? f.lastSeq > this.afterSeq : f.gen > this.lastGen));
+      this.noteRotated(this.writer.deletedThroughN);
+      if (next === undefined) return undefined;
+      this.lastGen = next.gen;
       try {
-        this.handle = await fs.promises.open(this.writer.filePath(next.gen), 'r');
+        const handle = await fs.promises.open(this.writer.filePath(next.gen), 'r');
         // Deleted between the look and the open? Then its lines count as rotated away.
-        this.noteRotated();
-        return true;
+        this.noteRotated(this.writer.deletedThroughN);
+        return { file: next, handle };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
     }
   }
 
-  /** Lines with ordinals the reader has not reached are gone with a deleted file: one marker says how many. */
-  private noteRotated(): void {
-    const gone = this.writer.deletedThroughN - this.posN;
-    if (gone <= 0) return;
-    // Ordinals beyond those the reader has queued already: counted once.
-    let queuedMax = this.posN;
-    for (let i = this.head; i < this.ready.length; i++) queuedMax = Math.max(queuedMax, this.ready[i]!.n ?? 0);
-    const count = this.writer.deletedThroughN - queuedMax;
+  /** Opens every file with wanted lines, oldest first; what rotation took before is counted once. */
+  private async openAll(): Promise<OpenFile[]> {
+    const files = this.writer.files.filter((f) => f.lastSeq > this.afterSeq);
+    let goneThrough = this.writer.deletedThroughN;
+    const opened: OpenFile[] = [];
+    for (const file of files) {
+      try {
+        opened.push({ file, handle: await fs.promises.open(this.writer.filePath(file.gen), 'r') });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          await Promise.all(opened.map((f) => f.handle.close().catch(() => undefined)));
+          throw err;
+        }
+        // Rotation deletes oldest first: this file and every older one are gone.
+        if (file.lastN > goneThrough) goneThrough = file.lastN;
+      }
+    }
+    this.noteRotated(goneThrough);
+    return opened;
+  }
+
+  /** Lines with ordinals up to `goneThrough` the reader has not reached are gone: one marker says how many. */
+  private noteRotated(goneThrough: number): void {
+    let reached = this.posN;
+    for (let i = this.head; i < this.ready.length; i++) reached = Math.max(reached, this.ready[i]!.n ?? 0);
+    const count = goneThrough - reached;
     if (count <= 0) return;
     this.rotatedAway += count;
     this.ready.push({
@@ -171,13 +209,13 @@ export class ForwardReader {
       stream: 'system',
       text: rotatedText(count),
       cut: false,
-      n: this.writer.deletedThroughN,
+      n: goneThrough,
     });
   }
 
-  private async closeFile(): Promise<void> {
-    const h = this.handle;
-    this.handle = undefined;
-    await h?.close().catch(() => undefined);
+  private async closeCurrent(): Promise<void> {
+    const f = this.current;
+    this.current = undefined;
+    await f?.handle.close().catch(() => undefined);
   }
 }

@@ -70,6 +70,8 @@ export class HistoryStream {
       this.skip = Math.max(0, total - this.limit);
       after = Math.max(0, from - 1);
     }
-    return new MergedForward(this.writers.map((w) => new ForwardReader(w, after, this.seam, w.deletedThroughN)));
+    // `-n all` of many instances would hold too many files open: one at a time then.
+    const eager = this.writers.length <= 32;
+    return new MergedForward(this.writers.map((w) => new ForwardReader(w, after, this.seam, w.deletedThroughN, eager)));
   }
 }

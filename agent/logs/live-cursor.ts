@@ -11,6 +11,9 @@ import { ForwardReader } from './forward-reader';
 import { MergedForward } from './merged-forward';
 import { LineRing } from './ring';
 
+/** A reader of up to this many instances holds every file it catches up from open (forward-reader.ts). */
+const EAGER_INSTANCES = 32;
+
 /** The live part of a read; see LogStore.read. */
 export interface LiveCursor {
   /**
@@ -166,7 +169,9 @@ export class QueuedCursor implements LiveCursor {
     const maxSeq = this.source.currentSeq();
     this.behind = false;
     const writers = this.source.writers(this.filter);
-    const readers = writers.map((w) => new ForwardReader(w, this.posSeq, maxSeq, this.posN.get(w.instance) ?? 0));
+    // One handle per file of every instance would be too many for an app with many instances.
+    const eager = writers.length <= EAGER_INSTANCES;
+    const readers = writers.map((w) => new ForwardReader(w, this.posSeq, maxSeq, this.posN.get(w.instance) ?? 0, eager));
     this.catchUp = { merged: new MergedForward(readers), maxSeq };
     // Everything up to maxSeq must be in the files before they are read.
     await Promise.all(writers.map((w) => w.flush()));

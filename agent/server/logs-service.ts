@@ -6,6 +6,7 @@
  */
 import type { AgentLogsHandlers } from '../../proto/gen/cluster/agent/AgentLogs';
 import type { LogLine as WireLine } from '../../proto/gen/cluster/logs/LogLine';
+import type { LogBatch } from '../../proto/gen/cluster/logs/LogBatch';
 import type { Logger } from '../../lib/log';
 import type { LogStore } from '../logs/log-store';
 import type { LogFilter, LogLine } from '../logs/log-line';
@@ -16,6 +17,8 @@ import { packLines } from '../../lib/log-packing';
 const BATCH = 500;
 /** Packed, a message carries more lines: the cost per message dominates (docs/logs.md). */
 const PACKED_BATCH = 2000;
+/** Text per packed message, about. */
+const PACKED_BYTES = 64 * 1024;
 /** History up to this many lines is gathered in memory and merged; more is streamed from the files. */
 const MAX_HISTORY = 100_000;
 /** With a source filter, history is looked for among at most this many of the newest lines. */
@@ -78,13 +81,23 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
       call.on('error', finish);
 
       // Resolves when the reader can take more (gRPC backpressure).
-      const send = (lines: LogLine[], historyDone: boolean): Promise<void> | undefined => {
-        if (done) return undefined;
-        const batch = req.packed
-          ? { packed: lines.length > 0 ? packLines(lines) : undefined, app: req.app, host: agentId, history_done: historyDone }
-          : { lines: lines.map(toWire), history_done: historyDone };
-        if (call.write(batch)) return undefined;
+      const write = (batch: LogBatch): Promise<void> | undefined => {
+        if (done || call.write(batch)) return undefined;
         return new Promise((resolve) => call.once('drain', () => resolve()));
+      };
+      const send = async (lines: LogLine[], historyDone: boolean): Promise<void> => {
+        if (!req.packed) return write({ lines: lines.map(toWire), history_done: historyDone });
+        // Messages of at most about PACKED_BYTES: what sits in buffers between here and the
+        // reader stays small, so a reader that stops is noticed soon (live-cursor.ts).
+        let start = 0;
+        while (start < lines.length) {
+          let end = start;
+          let chars = 0;
+          while (end < lines.length && (end === start || chars < PACKED_BYTES)) chars += lines[end++]!.text.length + 40;
+          await write({ packed: packLines(lines.slice(start, end)), app: req.app, host: agentId, history_done: historyDone && end === lines.length });
+          start = end;
+        }
+        if (lines.length === 0) await write({ app: req.app, host: agentId, history_done: historyDone });
       };
 
       void (async () => {

@@ -129,7 +129,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       else write({ warnings: [text] });
     };
 
-    const open = (agent: AgentRecord, lines: number) => {
+    const open = (agent: AgentRecord, withHistory: boolean) => {
       if (upstreams.has(agent.id) || phase === 'done') return;
       const upstream: Upstream = {
         host: agent.id,
@@ -142,8 +142,8 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
           type: req.type,
           instance: req.instance,
           source: req.source,
-          lines,
-          all: req.all && lines > 0,
+          lines: withHistory ? req.lines : 0,
+          all: withHistory && req.all,
           follow: req.follow,
           packed: true,
         }),
@@ -190,7 +190,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       const hosts = (await logSourceHosts(ctx.client, ctx.keys, req.app)).filter((id) => agents.has(id) && wanted(id));
       // One host's history is in order already: it passes through as it comes.
       merging = hosts.length > 1 && !streamed;
-      for (const id of hosts) open(agents.get(id)!, req.lines);
+      for (const id of hosts) open(agents.get(id)!, true);
       historyTimer = setTimeout(() => {
         for (const u of upstreams.values()) {
           if (u.historyDone || u.heard) continue;
@@ -205,7 +205,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         // Hosts that start running the app later join the stream.
         const cancel = await watchLogSources(ctx.client, ctx.keys, req.app, (id) => {
           const agent = decode<AgentRecord>(ctx.view.agents.entries.get(ctx.keys.agent(id))?.value);
-          if (agent && wanted(id)) open(agent, 0);
+          if (agent && wanted(id)) open(agent, false);
         });
         if (over()) return void cancel().catch(() => undefined);
         cancelWatch = cancel;

@@ -71,6 +71,7 @@ describe('log rotation under a stopped follower', { timeout: 180_000 }, () => {
     // The numbers received: 1 … a, then b … TOTAL, with b - a - 1 = the marker's count.
     const gapAt = numbers.findIndex((n, i) => i > 0 && n !== numbers[i - 1]! + 1);
     assert.ok(gapAt > 0, 'a gap where rotation removed lines');
+    console.log(`received 1 … ${numbers[gapAt - 1]}, then ${missed} lines missed, then ${numbers[gapAt]} … ${numbers.at(-1)}`);
     assert.equal(numbers[0], 1);
     assert.equal(numbers[gapAt]! - numbers[gapAt - 1]! - 1, missed, `gap ${numbers[gapAt - 1]} → ${numbers[gapAt]}, marker says ${missed}`);
     assert.equal(numbers.length + missed, TOTAL);
