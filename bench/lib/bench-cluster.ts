@@ -93,11 +93,11 @@ export class BenchCluster {
   }
 
   /** Starts an agent and waits until it is registered. */
-  async startAgent(id: string, nodeArgs: string[] = []): Promise<Daemon> {
+  async startAgent(id: string, nodeArgs: string[] = [], agentArgs: string[] = []): Promise<Daemon> {
     const base = 20000 + Math.floor(Math.random() * 400) * 100;
     const agent = this.spawnDaemon(id, [
       'agent', 'start', '--name', id, '--data-dir', this.agentDir(id), '--listen', '127.0.0.1:0',
-      '--ports', `${base}-${base + 99}`, '--stop-grace', '5',
+      '--ports', `${base}-${base + 99}`, '--stop-grace', '5', ...agentArgs,
     ], nodeArgs);
     this.agents.set(id, agent);
     await waitUntil(`agent ${id} to register`, async () => {
