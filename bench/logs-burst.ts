@@ -39,7 +39,7 @@ const STALL_MS = 10_000;
 
 const BURST = `#!/bin/sh
 trap 'exit 0' TERM
-while [ ! -f "$1" ]; do sleep 0.02; done
+while [ ! -f "$1" ]; do echo hello; sleep 0.1; done
 seq 1 "$2"
 echo burst-done
 while true; do sleep 1; done
@@ -68,6 +68,8 @@ class Counter {
   last = 0;
   lastAt = Date.now();
   done = false;
+  /** Saw a hello line: the follower is connected. */
+  connected = false;
   private rest = '';
 
   constructor(stream: NodeJS.ReadableStream, private readonly json: boolean) {
@@ -92,6 +94,10 @@ class Counter {
       }
       text = o.line;
     }
+    if (text === 'hello') {
+      this.connected = true;
+      return;
+    }
     if (text === 'burst-done') {
       this.done = true;
       return;
@@ -102,6 +108,14 @@ class Counter {
     this.last = n;
     this.got++;
   }
+}
+
+/** Waits for the follower to show a hello line, starts the burst, waits for its end at the follower. */
+async function goAndFollow(counter: Counter, go: string): Promise<{ start: number; seconds: number }> {
+  await waitUntil('the follower to be connected', () => counter.connected, 120_000, 20);
+  const start = Date.now();
+  fs.writeFileSync(go, '');
+  return { start, seconds: await follow(counter, start) };
 }
 
 async function follow(counter: Counter, start: number): Promise<number> {
@@ -132,10 +146,7 @@ async function runCluster(dir: string): Promise<Result> {
     await cluster.ok(['scale', 'burst=1', '-a', 'burst', '--wait']);
     follower = spawn(process.execPath, [CLI, 'logs', '-a', 'burst', '--ps', 'burst.1', '-n', '0', '-f', '--json'], { env: cluster.env, stdio: ['ignore', 'pipe', 'ignore'] });
     const counter = new Counter(follower.stdout!, true);
-    await sleep(2000); // the follower connects (its history is empty: -n 0)
-    const start = Date.now();
-    fs.writeFileSync(go, '');
-    const seconds = await follow(counter, start);
+    const { seconds } = await goAndFollow(counter, go);
     const all = spawn(process.execPath, [CLI, 'logs', '-a', 'burst', '--ps', 'burst.1', '-n', 'all', '--source', 'app'], { env: cluster.env, stdio: ['ignore', 'pipe', 'ignore'] });
     let onDisk = 0;
     let rest = '';
@@ -166,10 +177,7 @@ async function runPm2(dir: string): Promise<Result | undefined> {
     await pm2.startApps([{ name: 'burst', script, args: [go, String(LINES)], out, err: path.join(dir, 'pm2-err.log'), cwd: dir }], path.join(dir, 'pm2.json'));
     follower = pm2.follow();
     const counter = new Counter(follower.stdout!, false);
-    await sleep(2000);
-    const start = Date.now();
-    fs.writeFileSync(go, '');
-    const seconds = await follow(counter, start);
+    const { seconds } = await goAndFollow(counter, go);
     await sleep(1000);
     const onDisk = countNumbered(fs.readFileSync(out, 'latin1'));
     return { manager: `PM2 ${pm2.version()}`, printed: LINES, atFollower: counter.got, outOfOrder: counter.outOfOrder, markedMissed: 0, onDisk, seconds, followerPerS: counter.got / seconds };
@@ -192,10 +200,7 @@ async function runSupervisord(dir: string): Promise<Result | undefined> {
     await waitUntil('supervisord to run the burst', async () => /RUNNING/.test((await sup.ctl(['status', 'burst'])).stdout), 20_000, 100);
     follower = spawn('supervisorctl', ['-c', sup.conf, 'tail', '-f', 'burst'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const counter = new Counter(follower.stdout!, false);
-    await sleep(2000);
-    const start = Date.now();
-    fs.writeFileSync(go, '');
-    const seconds = await follow(counter, start);
+    const { seconds } = await goAndFollow(counter, go);
     await sleep(1000);
     const logs = fs.readdirSync(path.join(sup.dir, 'logs')).filter((f) => f.startsWith('burst-stdout'));
     const onDisk = logs.reduce((n, f) => n + countNumbered(fs.readFileSync(path.join(sup.dir, 'logs', f), 'latin1')), 0);

@@ -18,7 +18,7 @@ import type { UnpackedLine } from '../../lib/log-packing';
 import { parseInstanceName } from '../../lib/names';
 import { isLogSource } from '../../lib/log-source';
 import { InvalidArgumentError } from '../errors';
-import { decode, type AgentRecord } from '../records';
+import type { AgentRecord } from '../records';
 import type { ApiContext } from '../api/context';
 import { toServiceError } from '../api/status';
 import type { AgentDialer } from '../agents/agent-dialer';
@@ -204,7 +204,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       if (req.follow && !over()) {
         // Hosts that start running the app later join the stream.
         const cancel = await watchLogSources(ctx.client, ctx.keys, req.app, (id) => {
-          const agent = decode<AgentRecord>(ctx.view.agents.entries.get(ctx.keys.agent(id))?.value);
+          const agent = ctx.view.agentList().find((a) => a.id === id);
           if (agent && wanted(id)) open(agent, false);
         });
         if (over()) return void cancel().catch(() => undefined);
