@@ -5,7 +5,7 @@
  * hold, how many the follower was told it missed, and how long the whole burst took to arrive.
  *
  * - cluster: etcd, a control plane and one agent; `cluster logs -a APP --ps burst.1 -n 0 -f
- *   --json` as the follower; the files through `cluster logs -n all --source app`.
+ *   --json` as the follower; the agent's files read directly.
  * - PM2 (bench/node_modules): fork mode, `pm2 logs --raw --lines 0 --out` as the follower; its out file.
  * - supervisord (Debian's package, private config): `supervisorctl tail -f PROGRAM` as the
  *   follower; its stdout_logfile (no size limit, so nothing rotates away).
@@ -147,16 +147,17 @@ async function runCluster(dir: string): Promise<Result> {
     follower = spawn(process.execPath, [CLI, 'logs', '-a', 'burst', '--ps', 'burst.1', '-n', '0', '-f', '--json'], { env: cluster.env, stdio: ['ignore', 'pipe', 'ignore'] });
     const counter = new Counter(follower.stdout!, true);
     const { seconds } = await goAndFollow(counter, go);
-    const all = spawn(process.execPath, [CLI, 'logs', '-a', 'burst', '--ps', 'burst.1', '-n', 'all', '--source', 'app'], { env: cluster.env, stdio: ['ignore', 'pipe', 'ignore'] });
+    // The agent's own files (`<data>/logs/<app>/<instance>/<gen>.log`, text after the third tab):
+    // read directly, so that builds without `logs -n all` are measured the same way.
+    await sleep(2000);
+    const instDir = path.join(cluster.agentDir('a'), 'logs', 'burst', 'burst.1');
     let onDisk = 0;
-    let rest = '';
-    all.stdout!.setEncoding('latin1');
-    all.stdout!.on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop()!;
-      for (const p of parts) if (/: \d+$/.test(p)) onDisk++;
-    });
-    await new Promise((resolve) => all.on('exit', resolve));
+    for (const f of fs.readdirSync(instDir).filter((n) => n.endsWith('.log'))) {
+      for (const l of fs.readFileSync(path.join(instDir, f), 'latin1').split('\n')) {
+        const t = l.indexOf('\t', l.indexOf('\t', l.indexOf('\t') + 1) + 1);
+        if (t !== -1 && /^\d+$/.test(l.slice(t + 1))) onDisk++;
+      }
+    }
     return { manager: 'cluster', printed: LINES, atFollower: counter.got, outOfOrder: counter.outOfOrder, markedMissed: counter.marked, onDisk, seconds, followerPerS: counter.got / seconds };
   } finally {
     follower?.kill('SIGINT');
