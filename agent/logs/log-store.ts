@@ -97,6 +97,8 @@ export class LogStore {
   private dirty: DiskWriter[] = [];
   /** Instances whose pipe readers wait for their writer to catch up. */
   private gated = new Set<InstanceLog>();
+  /** Blocking or not, per instance the agent runs (see gate); one small entry per instance name. */
+  private readonly blockingModes = new Map<string, boolean>();
   /** Spare chunks for pending lines, so a busy store does not allocate one per 64 KiB. */
   private readonly chunkPool: Buffer[] = [];
   private flushTimer: NodeJS.Immediate | undefined;
@@ -179,9 +181,19 @@ export class LogStore {
    * and lines the disk cannot take are dropped from the files with a marker.
    */
   gate(app: string, instance: string, blocking: boolean): OutputGate {
-    const inst = this.instanceFor(app, instance);
-    inst.setBlocking(blocking);
-    return inst;
+    // By name, not by object: an instance with nothing left is forgotten (sweep) and made
+    // again at its next line, with the mode remembered here.
+    this.blockingModes.set(modeKey(app, instance), blocking);
+    this.byApp.get(app)?.get(instance)?.setBlocking(blocking);
+    const current = () => this.byApp.get(app)?.get(instance);
+    return {
+      blocked: () => current()?.blocked() ?? false,
+      whenOpen: (resume) => {
+        const inst = current();
+        if (inst === undefined) resume();
+        else inst.whenOpen(resume);
+      },
+    };
   }
 
   /**
@@ -336,6 +348,7 @@ export class LogStore {
     let inst = instances.get(instance);
     if (inst === undefined) {
       inst = new InstanceLog(this.shared, app, instance, path.join(this.dir, dirName(app), dirName(instance)), [], true);
+      inst.setBlocking(this.blockingModes.get(modeKey(app, instance)) ?? false);
       for (const cursor of this.cursors) {
         if (!matches(cursor.filter, app, instance)) continue;
         inst.cursors.push(cursor);
@@ -454,6 +467,10 @@ export class LogStore {
     // that stored fewer than 1000 lines a millisecond on average.
     this.seq = Math.max(Date.now() * 1000, found.maxSeq);
   }
+}
+
+function modeKey(app: string, instance: string): string {
+  return `${app}\u0000${instance}`;
 }
 
 /** A positive option, or its default when absent. */

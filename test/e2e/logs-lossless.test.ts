@@ -1,7 +1,7 @@
 /**
  * Lossless logs (docs/logs.md): a process printing a million lines with `seq` (block-buffered,
  * hundreds of lines per write) loses none of them, on disk or at a follower of `cluster logs
- * -f`, in order and with no marker, with the agent's write buffer at its smallest so that the
+ * -f`, in order and with no marker, with the agent's write buffer so small (16 KiB) that the
  * blocking gate works all the time. A type set to `ps:logs TYPE=non-blocking` drops lines
  * instead, and says how many with a marker.
  */
@@ -30,9 +30,10 @@ describe('lossless logs', { timeout: 180_000 }, () => {
 
   before(async () => {
     cluster = await TestCluster.start({
-      // The smallest write buffer: a 4 KiB write of `seq` already fills it, so the blocking
-      // gate pauses the pipe on every read; 64 MiB per instance keeps the whole burst on disk.
-      agents: [{ id: 'host-a', args: ['--log-write-buffer-kib', '1', '--log-mib-per-instance', '64'] }],
+      // A 16 KiB write buffer: one 4 KiB write of `seq` (512 lines, ~21 KB as stored) fills it,
+      // so the blocking gate pauses the pipe on every read (and the non-blocking type drops
+      // on every read); 64 MiB per instance keeps the whole burst on disk.
+      agents: [{ id: 'host-a', args: ['--log-write-buffer-kib', '16', '--log-mib-per-instance', '64'] }],
     });
     triggers = path.join(cluster.dir, 'triggers');
     fs.mkdirSync(triggers);
@@ -109,7 +110,7 @@ describe('lossless logs', { timeout: 180_000 }, () => {
       return done;
     }, 60_000, 500);
     console.log(`non-blocking: ${kept} lines kept, ${dropped} dropped with markers`);
-    assert.ok(dropped > 0, 'a 1 KiB write buffer cannot hold a 4 KiB write');
+    assert.ok(dropped > 0, 'a 16 KiB write buffer cannot hold a 4 KiB write of seq');
     assert.equal(kept + dropped, 200_000, 'every line is either on disk or counted by a marker');
   });
 });

@@ -11,10 +11,12 @@ import { TestCluster } from '../helpers/test-cluster';
 import { LogFollower } from '../helpers/log-follower';
 import { waitFor } from '../helpers/wait-for';
 
-const TOTAL = 200_000;
+const TOTAL = 300_000;
 
-// "ready", then on the trigger TOTAL numbered 200-byte lines (40 MB: five times the agent's
-// 8 MiB per instance), then "roll done".
+// "ready", then on the trigger TOTAL numbered 200-byte lines (60 MB: almost four times the
+// agent's 16 MiB per instance), then "roll done". The first file is deleted only after ~16 MB:
+// well beyond what the buffers between the agent and a stopped follower hold (a few MB), so
+// the follower is stopped for good before rotation starts.
 const ROLL = `trap 'exit 0' TERM
 echo ready
 while [ ! -f "$1/go" ]; do sleep 0.05; done
@@ -28,7 +30,7 @@ describe('log rotation under a stopped follower', { timeout: 180_000 }, () => {
   let triggers: string;
 
   before(async () => {
-    cluster = await TestCluster.start({ agents: [{ id: 'host-a', args: ['--log-mib-per-instance', '8'] }] });
+    cluster = await TestCluster.start({ agents: [{ id: 'host-a', args: ['--log-mib-per-instance', '16'] }] });
     triggers = path.join(cluster.dir, 'triggers');
     fs.mkdirSync(triggers);
     const dir = cluster.appDir('roll', { Procfile: `roll: sh roll.sh ${triggers} ${TOTAL}\n`, 'roll.sh': ROLL });

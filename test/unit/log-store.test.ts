@@ -310,6 +310,28 @@ describe('LogStore', () => {
     await reopened.close();
   });
 
+  it('blocking (the gate of an instance the agent runs): the same burst keeps every line, and the gate tells the reader to wait', async () => {
+    const dir = freshDir();
+    const store = open(dir);
+    // Set before the instance's first line (it is made then, with the mode remembered).
+    const gate = store.gate('app', 'web.1', true);
+    assert.equal(gate.blocked(), false);
+    let sawBlocked = false;
+    for (let i = 0; i < 100_000; i++) {
+      store.append('app', 'web.1', 'stdout', `${i} ${'z'.repeat(100)}`);
+      if (gate.blocked()) sawBlocked = true;
+    }
+    assert.ok(sawBlocked, 'the reader is told to stop reading');
+    assert.equal(store.stats().diskDroppedLines, 0);
+    await new Promise<void>((resolve) => gate.whenOpen(resolve));
+    assert.equal(gate.blocked(), false, 'open again once the writer caught up');
+    await store.close();
+    const reopened = open(dir);
+    const lines = await reopened.read({ app: 'app' }, { limit: 100_000, follow: false }).history;
+    assert.deepEqual(texts(lines).map((t) => Number(t.split(' ')[0])), Array.from({ length: 100_000 }, (_, k) => k));
+    await reopened.close();
+  });
+
   it('starts a new file after a restart when the last one ends in a torn line', async () => {
     const dir = freshDir();
     const first = open(dir);
