@@ -16,12 +16,12 @@ import type { Logger } from '../../lib/log';
 import { matches, type LogFilter, type LogLine, type LogStream } from './log-line';
 import { dirName } from './log-format';
 import { indexDir } from './disk-index';
-import { newest, type Merged } from './merge';
+import { readHistory } from './history-read';
+import { ChunkPool } from './chunk-pool';
 import { InstanceLog, type OutputGate, type StoreShared } from './instance-log';
-import { FLUSH_BYTES, type DiskWriter, type LogFile, type LogStoreStats } from './disk-writer';
+import type { DiskWriter, LogFile, LogStoreStats } from './disk-writer';
 import { QueuedCursor, type CursorSource, type LiveCursor } from './live-cursor';
 import { HistoryStream } from './history-stream';
-import { readTail } from './tail-reader';
 
 export type { LiveCursor } from './live-cursor';
 export type { LogStoreStats } from './disk-writer';
@@ -77,7 +77,6 @@ export class LogDirError extends Error {
 }
 
 const MiB = 1024 * 1024;
-const CHUNK_POOL = 32;
 const SWEEP_INTERVAL_MS = 10_000;
 /** An instance that printed nothing for this long gives its file handle back. */
 const CLOSE_FILE_AFTER_MS = 30_000;
@@ -99,8 +98,7 @@ export class LogStore {
   private gated = new Set<InstanceLog>();
   /** Blocking or not, per instance the agent runs (see gate); one small entry per instance name. */
   private readonly blockingModes = new Map<string, boolean>();
-  /** Spare chunks for pending lines, so a busy store does not allocate one per 64 KiB. */
-  private readonly chunkPool: Buffer[] = [];
+  private readonly chunks = new ChunkPool();
   private flushTimer: NodeJS.Immediate | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
@@ -121,8 +119,8 @@ export class LogStore {
       logger: this.log,
       stats: { lines: 0, diskDroppedLines: 0, fsErrors: 0, filesDeleted: 0, bytesOnDisk: 0 },
       pendingBytes: 0,
-      takeChunk: (min) => this.takeChunk(min),
-      releaseChunk: (chunk) => this.releaseChunk(chunk),
+      takeChunk: (min) => this.chunks.take(min),
+      releaseChunk: (chunk) => this.chunks.release(chunk),
       markDirty: (writer) => this.markDirty(writer),
       enforceTotal: () => this.enforceTotal(),
       waitForGate: (inst) => this.gated.add(inst),
@@ -224,16 +222,11 @@ export class LogStore {
     const live = opts.follow ? this.openCursor(filter, seam, opts) : undefined;
     if (limit === 0 || instances.length === 0) return { history: Promise.resolve([]), live };
 
-    const inMemory: LogLine[][] = [];
-    const onDisk: InstanceLog[] = [];
-    for (const inst of instances) {
-      const lines = inst.tail.last(limit);
-      if (lines !== undefined) inMemory.push(lines);
-      else onDisk.push(inst);
-    }
-    const fromMemory = newest(inMemory, limit, maxChars);
-    if (onDisk.length === 0) return { history: Promise.resolve(fromMemory.lines), live };
-    return { history: this.readDisk(onDisk, fromMemory, limit, maxChars, seam), live };
+    const history = readHistory(instances, limit, maxChars, seam, (err, inst) => {
+      this.shared.stats.fsErrors++;
+      this.log.warn({ err, app: inst.app, instance: inst.instance }, 'cannot read instance logs from disk; history leaves them out');
+    });
+    return { history, live };
   }
 
   /** Apps that have any lines stored (on disk or in memory). */
@@ -276,33 +269,6 @@ export class LogStore {
     for (const r of results) {
       if (r.status === 'rejected') this.log.error({ err: r.reason }, 'bug: closing an instance log failed');
     }
-  }
-
-  private async readDisk(insts: InstanceLog[], start: Merged, limit: number, maxChars: number, seam: number): Promise<LogLine[]> {
-    // Everything up to the seam must be in the files before they are read.
-    await Promise.all(insts.map((inst) => inst.writer.flush()));
-    let result = start;
-    // One instance at a time, so only one instance's lines are in flight beside the result;
-    // once the result is full, older lines need not be read at all, so the newest go first.
-    insts.sort((a, b) => b.lastTime - a.lastTime);
-    for (const inst of insts) {
-      try {
-        const lines = await readTail({
-          paths: inst.writer.pathsNewestFirst(),
-          app: inst.app,
-          instance: inst.instance,
-          limit,
-          maxChars,
-          maxSeq: seam,
-          after: result.full ? result.lines[0] : undefined,
-        });
-        result = newest([result.lines, lines], limit, maxChars);
-      } catch (err) {
-        this.shared.stats.fsErrors++;
-        this.log.warn({ err, app: inst.app, instance: inst.instance }, 'cannot read instance logs from disk; history leaves them out');
-      }
-    }
-    return result.lines;
   }
 
   private openCursor(filter: LogFilter, seam: number, opts: { maxQueuedLines?: number; maxQueuedBytes?: number }): QueuedCursor {
@@ -363,17 +329,6 @@ export class LogStore {
   private removeCursor(cursor: QueuedCursor): void {
     if (!this.cursors.delete(cursor)) return;
     for (const inst of this.matching(cursor.filter)) inst.cursors = inst.cursors.filter((c) => c !== cursor);
-  }
-
-  private takeChunk(min: number): Buffer {
-    if (min <= FLUSH_BYTES) return this.chunkPool.pop() ?? Buffer.allocUnsafeSlow(FLUSH_BYTES);
-    return Buffer.allocUnsafeSlow(min);
-  }
-
-  private releaseChunk(chunk: Buffer): void {
-    // Views of a pooled chunk start at its beginning; the pool keeps the whole chunk.
-    if (chunk.buffer.byteLength !== FLUSH_BYTES || this.chunkPool.length >= CHUNK_POOL) return;
-    this.chunkPool.push(Buffer.from(chunk.buffer, 0, FLUSH_BYTES));
   }
 
   private markDirty(writer: DiskWriter): void {

@@ -147,7 +147,8 @@ export async function streamLogs(
   out: { json: boolean; color: boolean; showHost?: boolean },
 ): Promise<void> {
   const plain = { color: out.color, showHost: out.showHost === true };
-  const call = api.Logs(request);
+  // Packed batches (docs/logs.md) unless the caller says otherwise; old control planes ignore the field.
+  const call = api.Logs({ packed: true, ...request });
   const stop = () => call.cancel();
   process.once('SIGINT', stop);
   try {
