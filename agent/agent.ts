@@ -43,7 +43,7 @@ export interface AgentOptions {
   /** The agent's certificate (after `cluster agent join`): everything goes over mutual TLS. */
   tls?: TlsMaterial;
   /** Log store bounds (bytes on disk per instance and in all). */
-  logs?: { maxBytesPerInstance?: number; maxBytesTotal?: number };
+  logs?: { maxBytesPerInstance?: number; maxBytesTotal?: number; maxPendingBytesPerInstance?: number };
   /**
    * How long instances keep running while no control plane is reachable; then the agent stops
    * them until it hears from one again (disconnect-guard.ts). 0 (default): keep them running.
@@ -182,6 +182,7 @@ export class Agent {
       logger,
       report: (status) => reporter.report(status),
       onLine: (app, instance, stream, line, cut) => logs.append(app, instance, stream, line, cut),
+      outputGate: (app, instance, blocking) => logs.gate(app, instance, blocking),
       // The gate tracks every group before its command runs (no orphan even mid-spawn).
       onSpawn: () => undefined,
       onExit: (pid) => guard.untrack(pid),

@@ -17,6 +17,7 @@ import { bootCheckFor } from './supervisor/boot-check';
 import { Instance, type InstanceSnapshot, type InstanceStream } from './supervisor/instance';
 import type { PortAllocator } from './supervisor/ports';
 import type { OutputFifoMaker } from './supervisor/output-fifos';
+import type { OutputGate } from './supervisor/child-process';
 import { procEnviron, procStat } from './supervisor/proc-stat';
 import type { ReleaseCache } from './releases/release-cache';
 import type { InstanceRecord } from './handover/instance-state';
@@ -55,6 +56,11 @@ export interface ReconcilerDeps {
   logger: Logger;
   report(status: InstanceStatus): void;
   onLine(app: string, instance: string, stream: InstanceStream, line: string, cut: boolean): void;
+  /**
+   * The output gate of an instance, set to blocking (the default: reading its output waits for
+   * the log writer) or non-blocking (`ps:logs TYPE=non-blocking`). Absent: output is never paced.
+   */
+  outputGate?(app: string, instance: string, blocking: boolean): OutputGate;
   onSpawn(pid: number): void;
   onExit(pid: number): void;
   /** Where instances write their output (FIFOs that outlive the agent). */
@@ -227,6 +233,8 @@ export class Reconciler {
       running.spec = want;
       running.instance.setGraceMs(want.grace_ms > 0 ? want.grace_ms : this.deps.defaultGraceMs);
       running.instance.setBootCheck(bootCheckFor(want.type, want.boot_timeout_ms ?? 0, running.port));
+      // The gate object stays; only its mode changes (`ps:logs`).
+      this.deps.outputGate?.(want.app, want.instance, !want.logs_non_blocking);
       this.remember(key, running);
     }
     if (running && !same) {
@@ -320,6 +328,7 @@ export class Reconciler {
           if (running) this.remember(key, running);
         },
         onLine: (stream, line, cut) => this.deps.onLine(spec.app, spec.instance, stream, line, cut ?? false),
+        outputGate: this.deps.outputGate?.(spec.app, spec.instance, !spec.logs_non_blocking),
         onSpawn: (pid) => this.deps.onSpawn(pid),
         onExit: (pid) => this.deps.onExit(pid),
         gate: (pid) => this.deps.gate(pid),

@@ -12,7 +12,8 @@
  * (b) delivery: `cluster logs -a APP -n 0 --tail --json` as a child process; once it shows
  *     every writer's hello line the writers go; we parse its output: lines/s, print →
  *     arrival delay p50/p99, lines lost (sequence gaps), and how many of those the agent
- *     reported ("N lines missed (reader too slow)"). Flooding, and paced at the target
+ *     reported with a marker (since issue 14 only "N lines missed (removed by log rotation …)":
+ *     a slow follower reads on from the agent's files). Flooding, and paced at the target
  *     rate (250k lines/s in all). `pm2 logs --raw` on the same flood for comparison.
  *
  *   node dist/bench/logs.js [--k 4] [--lines 1000000] [--delivery-lines 500000]

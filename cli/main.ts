@@ -10,6 +10,7 @@ import { registerDev } from './commands/dev';
 import { registerDashboard } from './commands/dashboard';
 import { registerGrace } from './commands/grace';
 import { registerBootTimeout } from './commands/boot-timeout';
+import { registerLogMode } from './commands/log-mode';
 import { registerPlacement } from './commands/placement';
 import { registerLogs } from './commands/logs';
 import { registerRun } from './commands/run';
@@ -45,6 +46,7 @@ for (const register of [
   registerPsStop,
   registerGrace,
   registerBootTimeout,
+  registerLogMode,
   registerPlacement,
   registerLogs,
   registerRun,

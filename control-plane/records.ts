@@ -45,6 +45,8 @@ export interface FormationRecord {
   graceMs?: Record<string, number>;
   /** A port check's boot timeout per process type, in ms (docs/boot-checks.md); unset: web 60 s, others none. */
   bootTimeoutMs?: Record<string, number>;
+  /** `ps:logs`: process types whose output never blocks (`non-blocking`); unset types block (docs/logs.md). */
+  logModes?: Record<string, 'non-blocking'>;
   /** Where each process type may run (labels an agent must carry, a datacenter); unset types run anywhere. */
   placement?: Record<string, PlacementRecord>;
 }

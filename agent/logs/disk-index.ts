@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileOfGen, genFromFile, nameFromDir } from './log-format';
-import type { LogFile } from './instance-log';
+import type { LogFile } from './disk-writer';
 import { lastLineSync } from './tail-reader';
 
 /** One instance found on disk. */
@@ -59,7 +59,7 @@ function indexInstance(app: string, instance: string, dir: string): { instance: 
     if (gen === undefined) continue;
     const st = fs.statSync(path.join(dir, name));
     // Seqs start from the clock in µs, so a file whose last line cannot be read ages by its mtime.
-    files.push({ gen, bytes: st.size, lastSeq: Math.floor(st.mtimeMs * 1000) });
+    files.push({ gen, bytes: st.size, lastSeq: Math.floor(st.mtimeMs * 1000), firstN: 0, firstSeq: 0, lastN: 0 });
   }
   files.sort((a, b) => a.gen - b.gen);
   let lastTime = 0;

@@ -1,43 +1,73 @@
 /**
- * A reader's live feed: a bounded queue that the store fills and the reader drains at its
- * own pace. When the reader falls behind, the oldest queued lines are dropped and counted,
- * and the reader gets one `system` line saying how many it missed, where they were.
+ * A reader's live feed: a bounded queue that the store fills and the reader drains at its own
+ * pace. A reader that falls behind (its queue overflows) is not handed a "missed" line: the
+ * queue is let go and the reader continues from the instance files, which hold every line,
+ * until it has caught up with the live feed again. Only lines that rotation deleted before the
+ * reader got to them are reported, as one counted `system` line (forward-reader.ts).
  */
 import type { LogFilter, LogLine } from './log-line';
+import type { DiskWriter } from './disk-writer';
+import { ForwardReader } from './forward-reader';
+import { MergedForward } from './merged-forward';
 import { LineRing } from './ring';
+
+/** A reader of up to this many instances holds every file it catches up from open (forward-reader.ts). */
+const EAGER_INSTANCES = 32;
 
 /** The live part of a read; see LogStore.read. */
 export interface LiveCursor {
   /**
    * Resolves with up to `max` lines (≥1) as soon as any are available, or null once closed.
-   * If the reader fell behind and lines were dropped from its bounded queue, the batch
-   * contains a `system` line "N lines missed (reader too slow)" at the gap.
+   * Lines come in the store's order with none missing, except lines that rotation removed
+   * before the reader got to them: a `system` line says how many, at the gap.
    */
   next(max: number): Promise<LogLine[] | null>;
   close(): void;
 }
 
-/** The text of the line that stands for lines a slow reader missed. */
-export function missedText(count: number): string {
-  return `${count} line${count === 1 ? '' : 's'} missed (reader too slow)`;
+/** What a cursor needs from its store to catch up from disk. */
+export interface CursorSource {
+  /** The newest seq handed out. */
+  currentSeq(): number;
+  /** The writers of the instances that match a filter. */
+  writers(filter: LogFilter): DiskWriter[];
 }
 
 /** The store's side of a LiveCursor. */
 export class QueuedCursor implements LiveCursor {
   private readonly queue: LineRing;
-  private missed = 0;
-  private lastMissed: LogLine | undefined;
-  private waiter: { max: number; resolve: (lines: LogLine[] | null) => void } | undefined;
+  /** The queue overflowed: lines after `posSeq` are to be read from disk. */
+  private behind = false;
+  /** Seq of the newest line handed to the reader (at first: the seam with history). */
+  private posSeq: number;
+  /** Per instance: ordinal of the newest line handed to the reader (or that it did not want). */
+  private readonly posN = new Map<string, number>();
+  private catchUp: { merged: MergedForward; maxSeq: number } | undefined;
+  private waiter: (() => void) | undefined;
   private wakeScheduled = false;
+  private reading = false;
   private closed = false;
+  /** Times the reader fell behind and read from disk; lines rotation removed before it got there. */
+  catchUps = 0;
+  private rotatedBefore = 0;
 
   constructor(
     readonly filter: LogFilter,
     maxLines: number,
     private readonly maxChars: number,
+    seam: number,
+    private readonly source: CursorSource,
     private readonly onClose: (cursor: QueuedCursor) => void,
   ) {
     this.queue = new LineRing(maxLines);
+    this.posSeq = seam;
+  }
+
+  /** Lines rotation removed before this reader got to them (each reported by a marker). */
+  get rotatedLines(): number {
+    let n = this.rotatedBefore;
+    for (const r of this.catchUp?.merged.readers ?? []) n += r.rotatedAway;
+    return n;
   }
 
   /** Lines waiting for the reader (never more than maxQueuedLines). */
@@ -45,16 +75,25 @@ export class QueuedCursor implements LiveCursor {
     return this.queue.length;
   }
 
-  /** Lines dropped since the reader last took a batch. */
-  get missedLines(): number {
-    return this.missed;
+  /** True while the reader is behind the live feed (reading from disk, or about to). */
+  get catchingUp(): boolean {
+    return this.behind || this.catchUp !== undefined;
+  }
+
+  /** Starts following an instance: its lines so far are history, not this reader's. */
+  attach(writer: DiskWriter): void {
+    this.posN.set(writer.instance, writer.lastN);
   }
 
   /** Called by the store for each new matching line; never blocks. */
   push(line: LogLine): void {
-    const dropped = this.queue.push(line);
-    if (dropped !== undefined) this.drop(dropped);
-    while (this.queue.chars > this.maxChars && this.queue.length > 1) this.drop(this.queue.shift() as LogLine);
+    if (this.behind) return; // it will be read from disk
+    const queue = this.queue;
+    if (queue.push(line) !== undefined || (queue.chars > this.maxChars && queue.length > 1)) {
+      // Every queued line is on its way to disk: let them go and read them from there.
+      this.behind = true;
+      queue.clear();
+    }
     if (this.waiter !== undefined && !this.wakeScheduled) {
       // One wake-up per burst: lines appended in the same tick go out in one batch.
       this.wakeScheduled = true;
@@ -62,51 +101,107 @@ export class QueuedCursor implements LiveCursor {
     }
   }
 
-  next(max: number): Promise<LogLine[] | null> {
-    if (this.closed) return Promise.resolve(null);
-    if (this.waiter !== undefined) return Promise.reject(new Error('LiveCursor.next() called while a previous call is still pending'));
+  async next(max: number): Promise<LogLine[] | null> {
+    if (this.closed) return null;
+    if (this.reading) throw new Error('LiveCursor.next() called while a previous call is still pending');
+    this.reading = true;
     const n = Math.max(1, Math.floor(max) || 1);
-    if (this.queue.length > 0 || this.missed > 0) return Promise.resolve(this.take(n));
-    return new Promise((resolve) => {
-      this.waiter = { max: n, resolve };
-    });
+    try {
+      for (;;) {
+        if (this.closed) return null;
+        if (this.catchUp !== undefined) {
+          const lines = await this.readDisk(n);
+          if (this.closed) return null;
+          if (lines.length > 0) return this.handOut(lines);
+          continue;
+        }
+        if (this.behind) {
+          await this.startCatchUp();
+          continue;
+        }
+        if (this.queue.length > 0) return this.handOut(this.take(n));
+        await new Promise<void>((resolve) => (this.waiter = resolve));
+      }
+    } finally {
+      this.reading = false;
+    }
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.queue.clear();
-    this.lastMissed = undefined;
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.resolve(null);
+    const catchUp = this.catchUp;
+    this.catchUp = undefined;
+    void catchUp?.merged.close();
+    this.wakeNow();
     this.onClose(this);
-  }
-
-  private drop(line: LogLine): void {
-    this.missed++;
-    this.lastMissed = line;
   }
 
   private readonly wake = (): void => {
     this.wakeScheduled = false;
-    const waiter = this.waiter;
-    if (waiter === undefined || (this.queue.length === 0 && this.missed === 0)) return;
-    this.waiter = undefined;
-    waiter.resolve(this.take(waiter.max));
+    this.wakeNow();
   };
+
+  private wakeNow(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
 
   private take(max: number): LogLine[] {
     const out: LogLine[] = [];
-    if (this.missed > 0) {
-      // Dropped lines always precede every queued line, so the gap is at the head. The
-      // marker takes the place (time, seq, instance) of the last line dropped.
-      const at = this.lastMissed as LogLine;
-      out.push({ timeMs: at.timeMs, seq: at.seq, app: at.app, instance: at.instance, stream: 'system', text: missedText(this.missed), cut: false });
-      this.missed = 0;
-      this.lastMissed = undefined;
-    }
     while (out.length < max && this.queue.length > 0) out.push(this.queue.shift() as LogLine);
     return out;
+  }
+
+  private handOut(lines: LogLine[]): LogLine[] {
+    for (const line of lines) {
+      if (line.seq > this.posSeq) this.posSeq = line.seq;
+      if (line.n !== undefined && line.n > 0) this.posN.set(line.instance, line.n);
+    }
+    return lines;
+  }
+
+  /** From now on new lines queue again; the files are read for what came between. */
+  private async startCatchUp(): Promise<void> {
+    this.catchUps++;
+    const maxSeq = this.source.currentSeq();
+    this.behind = false;
+    const writers = this.source.writers(this.filter);
+    // One handle per file of every instance would be too many for an app with many instances.
+    const eager = writers.length <= EAGER_INSTANCES;
+    const readers = writers.map((w) => new ForwardReader(w, this.posSeq, maxSeq, this.posN.get(w.instance) ?? 0, eager));
+    this.catchUp = { merged: new MergedForward(readers), maxSeq };
+    // Everything up to maxSeq must be in the files before they are read.
+    await Promise.all(writers.map((w) => w.flush()));
+  }
+
+  private async readDisk(max: number): Promise<LogLine[]> {
+    const catchUp = this.catchUp!;
+    let lines: LogLine[];
+    try {
+      lines = await catchUp.merged.next(max);
+    } catch (err) {
+      // The files cannot be read: say so where the lines should be and go on live.
+      const at = { timeMs: Date.now(), seq: catchUp.maxSeq, app: this.filter.app, instance: this.filter.instance ?? '', cut: false };
+      lines = [{ ...at, stream: 'system', text: `cannot read the log files to catch up (${(err as Error).message}); some lines are missing here` }];
+      await this.endCatchUp(catchUp);
+      return lines;
+    }
+    if (lines.length === 0) await this.endCatchUp(catchUp);
+    return lines;
+  }
+
+  private async endCatchUp(catchUp: { merged: MergedForward; maxSeq: number }): Promise<void> {
+    if (this.catchUp !== catchUp) return;
+    this.catchUp = undefined;
+    for (const r of catchUp.merged.readers) {
+      this.rotatedBefore += r.rotatedAway;
+      const known = this.posN.get(r.writerInstance) ?? 0;
+      if (r.posN > known) this.posN.set(r.writerInstance, r.posN);
+    }
+    if (catchUp.maxSeq > this.posSeq) this.posSeq = catchUp.maxSeq;
+    await catchUp.merged.close();
   }
 }

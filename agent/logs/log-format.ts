@@ -119,6 +119,16 @@ export function seqOfLastLine(buf: Buffer, start: number, end: number): number |
   return Number.isNaN(seq) ? undefined : seq;
 }
 
+/** The seq of the first line in buf[start, end), if it parses. */
+export function seqOfFirstLine(buf: Buffer, start: number, end: number): number | undefined {
+  const t1 = buf.indexOf(TAB, start);
+  if (t1 === -1 || t1 >= end) return undefined;
+  const t2 = buf.indexOf(TAB, t1 + 1);
+  if (t2 === -1 || t2 >= end) return undefined;
+  const seq = parseDecimal(buf, t1 + 1, t2);
+  return Number.isNaN(seq) ? undefined : seq;
+}
+
 /**
  * Calls `onLine` for each line in buf[0, end) that has a newline before it, from the last
  * to the first (`end` is a line end); returns the end of the first piece, buf[0, result),

@@ -12,6 +12,11 @@ export interface LogLine {
   stream: LogStream;
   text: string;
   cut: boolean;
+  /**
+   * Its ordinal in the instance's files in this agent run (1, 2, …; see disk-writer.ts); 0 or
+   * absent when it has none (read from an older run's part of a file, dropped from disk, a marker).
+   */
+  n?: number;
 }
 
 /**

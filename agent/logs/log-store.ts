@@ -4,8 +4,11 @@
  * as history then live with the reader's filter applied here.
  *
  * Memory is bounded whatever processes print and however slowly readers read: tails are
- * bounded per instance, writes waiting for the disk are bounded (beyond them lines are
- * dropped from the disk copy, with a marker), and each live reader has a bounded queue.
+ * bounded per instance, writes waiting for the disk are bounded (beyond them a blocking
+ * instance's pipe is no longer read, and a non-blocking one's lines are dropped from the disk
+ * copy with a marker), and each live reader has a bounded queue (beyond it the reader goes on
+ * from the files). Parts: disk-writer.ts, memory-tail.ts, live-cursor.ts, forward-reader.ts;
+ * see docs/logs.md.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,13 +16,17 @@ import type { Logger } from '../../lib/log';
 import { matches, type LogFilter, type LogLine, type LogStream } from './log-line';
 import { dirName } from './log-format';
 import { indexDir } from './disk-index';
-import { newest, type Merged } from './merge';
-import { FLUSH_BYTES, InstanceLog, type LogFile, type LogStoreStats, type StoreShared } from './instance-log';
-import { QueuedCursor, type LiveCursor } from './live-cursor';
-import { readTail } from './tail-reader';
+import { readHistory } from './history-read';
+import { ChunkPool } from './chunk-pool';
+import { InstanceLog, type OutputGate, type StoreShared } from './instance-log';
+import type { DiskWriter, LogFile, LogStoreStats } from './disk-writer';
+import { QueuedCursor, type CursorSource, type LiveCursor } from './live-cursor';
+import { HistoryStream } from './history-stream';
 
 export type { LiveCursor } from './live-cursor';
-export type { LogStoreStats } from './instance-log';
+export type { LogStoreStats } from './disk-writer';
+export type { OutputGate } from './instance-log';
+export type { HistoryStream } from './history-stream';
 
 /** Where and how much the store keeps. */
 export interface LogStoreOptions {
@@ -34,8 +41,9 @@ export interface LogStoreOptions {
   /** Text kept in memory per instance (about bytes; counts UTF-16 code units). Default 2 MiB. */
   memoryBytesPerInstance?: number;
   /**
-   * Bytes waiting for the disk per instance, and for all instances, beyond which lines are
-   * left out of the files (with a marker line) rather than held. Defaults 4 MiB and 32 MiB:
+   * Bytes waiting for the disk per instance, and for all instances, beyond which a blocking
+   * instance's output is no longer read (the process waits in write()) and a non-blocking
+   * one's lines are left out of the files (with a marker line). Defaults 4 MiB and 32 MiB:
    * at 60 MB/s of output that rides out a disk stall of ~70 ms.
    */
   maxPendingBytesPerInstance?: number;
@@ -49,9 +57,9 @@ export interface ReadOptions {
   limit: number;
   /** Keep the read open for live lines. */
   follow: boolean;
-  /** Live lines queued for a slow reader before the oldest are dropped. Default 10,000. */
+  /** Live lines queued for a slow reader before it goes on from the files instead. Default 10,000. */
   maxQueuedLines?: number;
-  /** Text queued for a slow reader before the oldest lines are dropped. Default 8 MiB. */
+  /** Text queued for a slow reader before it goes on from the files instead. Default 8 MiB. */
   maxQueuedBytes?: number;
   /** History text at most (the oldest lines are left out beyond it). Default 64 MiB. */
   maxHistoryBytes?: number;
@@ -69,7 +77,6 @@ export class LogDirError extends Error {
 }
 
 const MiB = 1024 * 1024;
-const CHUNK_POOL = 32;
 const SWEEP_INTERVAL_MS = 10_000;
 /** An instance that printed nothing for this long gives its file handle back. */
 const CLOSE_FILE_AFTER_MS = 30_000;
@@ -86,9 +93,12 @@ export class LogStore {
   private seq = 0;
   /** The instance of the previous append: most appends come in runs from one instance. */
   private last: InstanceLog | undefined;
-  private dirty: InstanceLog[] = [];
-  /** Spare chunks for pending lines, so a busy store does not allocate one per 64 KiB. */
-  private readonly chunkPool: Buffer[] = [];
+  private dirty: DiskWriter[] = [];
+  /** Instances whose pipe readers wait for their writer to catch up. */
+  private gated = new Set<InstanceLog>();
+  /** Blocking or not, per instance the agent runs (see gate); one small entry per instance name. */
+  private readonly blockingModes = new Map<string, boolean>();
+  private readonly chunks = new ChunkPool();
   private flushTimer: NodeJS.Immediate | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
@@ -109,10 +119,12 @@ export class LogStore {
       logger: this.log,
       stats: { lines: 0, diskDroppedLines: 0, fsErrors: 0, filesDeleted: 0, bytesOnDisk: 0 },
       pendingBytes: 0,
-      takeChunk: (min) => this.takeChunk(min),
-      releaseChunk: (chunk) => this.releaseChunk(chunk),
-      markDirty: (inst) => this.markDirty(inst),
+      takeChunk: (min) => this.chunks.take(min),
+      releaseChunk: (chunk) => this.chunks.release(chunk),
+      markDirty: (writer) => this.markDirty(writer),
       enforceTotal: () => this.enforceTotal(),
+      waitForGate: (inst) => this.gated.add(inst),
+      wrote: () => this.openGates(),
     };
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
@@ -152,13 +164,47 @@ export class LogStore {
       // Our own messages may carry a newline (an error's text); the file format cannot.
       if (stream === 'system' && text.includes('\n')) text = text.replace(/\r?\n/g, ' ');
       this.shared.stats.lines++;
-      inst.add({ timeMs, seq: ++this.seq, app: inst.app, instance: inst.instance, stream, text, cut });
+      inst.add({ timeMs, seq: ++this.seq, app: inst.app, instance: inst.instance, stream, text, cut, n: 0 });
     } catch (err) {
       if (!this.appendErrorLogged) {
         this.appendErrorLogged = true;
         this.log.error({ err, app, instance }, 'bug: storing a log line failed; the line is lost (logged once)');
       }
     }
+  }
+
+  /**
+   * The output gate of an instance, which its pipe reader asks before reading on: blocking
+   * (the default) waits for the disk writer rather than drop lines; non-blocking never waits,
+   * and lines the disk cannot take are dropped from the files with a marker.
+   */
+  gate(app: string, instance: string, blocking: boolean): OutputGate {
+    // By name, not by object: an instance with nothing left is forgotten (sweep) and made
+    // again at its next line, with the mode remembered here.
+    this.blockingModes.set(modeKey(app, instance), blocking);
+    this.byApp.get(app)?.get(instance)?.setBlocking(blocking);
+    const current = () => this.byApp.get(app)?.get(instance);
+    return {
+      blocked: () => current()?.blocked() ?? false,
+      whenOpen: (resume) => {
+        const inst = current();
+        if (inst === undefined) resume();
+        else inst.whenOpen(resume);
+      },
+    };
+  }
+
+  /**
+   * History as a stream in the store's order, from the files, in constant memory: the last
+   * `limit` lines (all of them for Infinity) of the matching instances up to now, with `keep`
+   * deciding which lines count. For `-n all` and counts too large to hold in memory. Live lines
+   * follow with `follow`, seamlessly.
+   */
+  readStream(filter: LogFilter, opts: { limit: number; follow: boolean; keep?: (line: LogLine) => boolean }): { history: HistoryStream; live?: QueuedCursor } {
+    const seam = this.seq;
+    const writers = this.matching(filter).map((inst) => inst.writer);
+    const live = opts.follow ? this.openCursor(filter, seam, {}) : undefined;
+    return { history: new HistoryStream(writers, seam, opts.limit, opts.keep ?? (() => true)), live };
   }
 
   /**
@@ -170,32 +216,17 @@ export class LogStore {
   read(filter: LogFilter, opts: ReadOptions): { history: Promise<LogLine[]>; live?: LiveCursor } {
     const limit = Math.max(0, Math.floor(opts.limit) || 0);
     const maxChars = positive('maxHistoryBytes', opts.maxHistoryBytes, 64 * MiB);
-    const maxQueued = positive('maxQueuedLines', opts.maxQueuedLines, 10_000);
-    const maxQueuedChars = positive('maxQueuedBytes', opts.maxQueuedBytes, 8 * MiB);
     const instances = this.matching(filter);
-    let live: QueuedCursor | undefined;
-    if (opts.follow) {
-      live = new QueuedCursor({ ...filter }, maxQueued, maxQueuedChars, (c) => this.removeCursor(c));
-      if (this.closed) live.close();
-      else {
-        this.cursors.add(live);
-        for (const inst of instances) inst.cursors.push(live);
-      }
-    }
-    if (limit === 0 || instances.length === 0) return { history: Promise.resolve([]), live };
-
     // The seam: every line so far has seq ≤ this; every later one reaches `live`.
     const seam = this.seq;
-    const inMemory: LogLine[][] = [];
-    const onDisk: InstanceLog[] = [];
-    for (const inst of instances) {
-      const lines = inst.fromMemory(limit);
-      if (lines !== undefined) inMemory.push(lines);
-      else onDisk.push(inst);
-    }
-    const fromMemory = newest(inMemory, limit, maxChars);
-    if (onDisk.length === 0) return { history: Promise.resolve(fromMemory.lines), live };
-    return { history: this.readDisk(onDisk, fromMemory, limit, maxChars, seam), live };
+    const live = opts.follow ? this.openCursor(filter, seam, opts) : undefined;
+    if (limit === 0 || instances.length === 0) return { history: Promise.resolve([]), live };
+
+    const history = readHistory(instances, limit, maxChars, seam, (err, inst) => {
+      this.shared.stats.fsErrors++;
+      this.log.warn({ err, app: inst.app, instance: inst.instance }, 'cannot read instance logs from disk; history leaves them out');
+    });
+    return { history, live };
   }
 
   /** Apps that have any lines stored (on disk or in memory). */
@@ -234,37 +265,36 @@ export class LogStore {
     const all: InstanceLog[] = [];
     for (const m of this.byApp.values()) all.push(...m.values());
     // Every instance gets its chance even if one fails (InstanceLog.close does not reject).
-    const results = await Promise.allSettled(all.map((inst) => inst.close()));
+    const results = await Promise.allSettled(all.map((inst) => inst.writer.close()));
     for (const r of results) {
       if (r.status === 'rejected') this.log.error({ err: r.reason }, 'bug: closing an instance log failed');
     }
   }
 
-  private async readDisk(insts: InstanceLog[], start: Merged, limit: number, maxChars: number, seam: number): Promise<LogLine[]> {
-    // Everything up to the seam must be in the files before they are read.
-    await Promise.all(insts.map((inst) => inst.flush()));
-    let result = start;
-    // One instance at a time, so only one instance's lines are in flight beside the result;
-    // once the result is full, older lines need not be read at all, so the newest go first.
-    insts.sort((a, b) => b.lastTime - a.lastTime);
-    for (const inst of insts) {
-      try {
-        const lines = await readTail({
-          paths: inst.pathsNewestFirst(),
-          app: inst.app,
-          instance: inst.instance,
-          limit,
-          maxChars,
-          maxSeq: seam,
-          after: result.full ? result.lines[0] : undefined,
-        });
-        result = newest([result.lines, lines], limit, maxChars);
-      } catch (err) {
-        this.shared.stats.fsErrors++;
-        this.log.warn({ err, app: inst.app, instance: inst.instance }, 'cannot read instance logs from disk; history leaves them out');
+  private openCursor(filter: LogFilter, seam: number, opts: { maxQueuedLines?: number; maxQueuedBytes?: number }): QueuedCursor {
+    const maxQueued = positive('maxQueuedLines', opts.maxQueuedLines, 10_000);
+    const maxQueuedChars = positive('maxQueuedBytes', opts.maxQueuedBytes, 8 * MiB);
+    const live = new QueuedCursor({ ...filter }, maxQueued, maxQueuedChars, seam, this.cursorSource, (c) => this.removeCursor(c));
+    if (this.closed) live.close();
+    else {
+      this.cursors.add(live);
+      for (const inst of this.matching(filter)) {
+        inst.cursors.push(live);
+        live.attach(inst.writer);
       }
     }
-    return result.lines;
+    return live;
+  }
+
+  private readonly cursorSource: CursorSource = {
+    currentSeq: () => this.seq,
+    writers: (filter) => this.matching(filter).map((inst) => inst.writer),
+  };
+
+  /** After a write: readers waiting for their instance's writer may go on. */
+  private openGates(): void {
+    if (this.gated.size === 0) return;
+    for (const inst of this.gated) if (inst.openGate()) this.gated.delete(inst);
   }
 
   private matching(filter: LogFilter): InstanceLog[] {
@@ -284,7 +314,12 @@ export class LogStore {
     let inst = instances.get(instance);
     if (inst === undefined) {
       inst = new InstanceLog(this.shared, app, instance, path.join(this.dir, dirName(app), dirName(instance)), [], true);
-      for (const cursor of this.cursors) if (matches(cursor.filter, app, instance)) inst.cursors.push(cursor);
+      inst.setBlocking(this.blockingModes.get(modeKey(app, instance)) ?? false);
+      for (const cursor of this.cursors) {
+        if (!matches(cursor.filter, app, instance)) continue;
+        inst.cursors.push(cursor);
+        cursor.attach(inst.writer);
+      }
       instances.set(instance, inst);
     }
     this.last = inst;
@@ -296,21 +331,10 @@ export class LogStore {
     for (const inst of this.matching(cursor.filter)) inst.cursors = inst.cursors.filter((c) => c !== cursor);
   }
 
-  private takeChunk(min: number): Buffer {
-    if (min <= FLUSH_BYTES) return this.chunkPool.pop() ?? Buffer.allocUnsafeSlow(FLUSH_BYTES);
-    return Buffer.allocUnsafeSlow(min);
-  }
-
-  private releaseChunk(chunk: Buffer): void {
-    // Views of a pooled chunk start at its beginning; the pool keeps the whole chunk.
-    if (chunk.buffer.byteLength !== FLUSH_BYTES || this.chunkPool.length >= CHUNK_POOL) return;
-    this.chunkPool.push(Buffer.from(chunk.buffer, 0, FLUSH_BYTES));
-  }
-
-  private markDirty(inst: InstanceLog): void {
+  private markDirty(writer: DiskWriter): void {
     if (this.closed) return;
-    inst.dirty = true;
-    this.dirty.push(inst);
+    writer.dirty = true;
+    this.dirty.push(writer);
     // At the end of this turn of the event loop, not on a timer: a line read from an instance's
     // pipe is handed to the disk before anything else happens, so an agent killed with -9 loses
     // next to nothing (what was read is gone from the pipe). Lines of one turn still go in one write.
@@ -335,7 +359,7 @@ export class LogStore {
       let oldest: { inst: InstanceLog; file: LogFile } | undefined;
       for (const instances of this.byApp.values()) {
         for (const inst of instances.values()) {
-          const file = inst.oldestDeletable();
+          const file = inst.writer.oldestDeletable();
           if (file !== undefined && (oldest === undefined || file.lastSeq < oldest.file.lastSeq)) oldest = { inst, file };
         }
       }
@@ -349,7 +373,7 @@ export class LogStore {
         }
         return;
       }
-      oldest.inst.deleteOldest();
+      oldest.inst.writer.deleteOldest();
       if (oldest.inst.isEmpty()) this.forget(oldest.inst);
     }
     this.warnedOverTotal = false;
@@ -398,6 +422,10 @@ export class LogStore {
     // that stored fewer than 1000 lines a millisecond on average.
     this.seq = Math.max(Date.now() * 1000, found.maxSeq);
   }
+}
+
+function modeKey(app: string, instance: string): string {
+  return `${app}\u0000${instance}`;
 }
 
 /** A positive option, or its default when absent. */

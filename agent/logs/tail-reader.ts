@@ -62,7 +62,7 @@ export async function readTail(req: TailRequest): Promise<LogLine[]> {
 }
 
 /** Feeds each complete line of a file to `onLine`, last first; false when `onLine` asked to stop. */
-async function readFileBackwards(handle: fs.promises.FileHandle, onLine: (buf: Buffer, start: number, end: number) => boolean): Promise<boolean> {
+export async function readFileBackwards(handle: fs.promises.FileHandle, onLine: (buf: Buffer, start: number, end: number) => boolean): Promise<boolean> {
   let pos = (await handle.stat()).size;
   // The start of a line whose beginning lies in the part of the file not read yet.
   let carry: Buffer | undefined;
@@ -147,4 +147,46 @@ export function lastLineSync(path: string, app: string, instance: string): { lin
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Walks an instance's files backwards (paths newest first) counting the lines with seq ≤ maxSeq
+ * that `keep` accepts, in constant memory. With `nth`, stops at the nth and returns its seq;
+ * with `from`, counts those with seq ≥ from. Returns { seq: 0 } when there are fewer.
+ */
+export async function countBackwards(
+  paths: string[],
+  app: string,
+  instance: string,
+  q: { maxSeq: number; keep: (line: LogLine) => boolean; nth?: number; from?: number },
+): Promise<{ count: number; seq: number }> {
+  let count = 0;
+  let seq = 0;
+  const onLine = (buf: Buffer, start: number, end: number): boolean => {
+    const line = parseLine(buf, start, end, app, instance);
+    if (line === undefined || line.seq > q.maxSeq) return true;
+    if (q.from !== undefined && line.seq < q.from) return false;
+    if (!q.keep(line)) return true;
+    count++;
+    if (q.nth !== undefined && count >= q.nth) {
+      seq = line.seq;
+      return false;
+    }
+    return true;
+  };
+  for (const path of paths) {
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;
+      throw err;
+    }
+    try {
+      if (!(await readFileBackwards(handle, onLine))) break;
+    } finally {
+      await handle.close();
+    }
+  }
+  return { count, seq };
 }

@@ -1,17 +1,25 @@
 /**
  * The agent's log service: history from the log store, then live lines, filtered here
- * (not on the control plane), batched, and paced by the reader (a slow reader gets a
- * "lines missed" line instead of growing our memory).
+ * (not on the control plane), batched, packed when the reader takes packed batches, and paced
+ * by the reader (a slow reader goes on from the files; see live-cursor.ts). History larger than
+ * one answer (`-n all`, `-n` over 100,000) is streamed from the files in constant memory.
  */
 import type { AgentLogsHandlers } from '../../proto/gen/cluster/agent/AgentLogs';
 import type { LogLine as WireLine } from '../../proto/gen/cluster/logs/LogLine';
+import type { LogBatch } from '../../proto/gen/cluster/logs/LogBatch';
 import type { Logger } from '../../lib/log';
 import type { LogStore } from '../logs/log-store';
 import type { LogFilter, LogLine } from '../logs/log-line';
 import { isLogSource, sourceOf, type LogSource } from '../../lib/log-source';
+import { packLines } from '../../lib/log-packing';
 
 /** Lines per message: many a message is ~10× faster than one a message (docs/stack-notes.md). */
 const BATCH = 500;
+/** Packed, a message carries more lines: the cost per message dominates (docs/logs.md). */
+const PACKED_BATCH = 2000;
+/** Text per packed message, about. */
+const PACKED_BYTES = 64 * 1024;
+/** History up to this many lines is gathered in memory and merged; more is streamed from the files. */
 const MAX_HISTORY = 100_000;
 /** With a source filter, history is looked for among at most this many of the newest lines. */
 const MAX_SOURCE_WINDOW = 1_000_000;
@@ -51,43 +59,74 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
   return {
     Logs: (call) => {
       const req = call.request;
-      const limit = Math.max(0, Math.min(MAX_HISTORY, req.lines));
+      const wanted = req.all ? Infinity : Math.max(0, req.lines);
       const source = isLogSource(req.source) ? req.source : undefined;
       const filter: LogFilter = { app: req.app, type: req.type || undefined, instance: req.instance || undefined };
-      const { history, live } = store.read(filter, { limit, follow: req.follow });
-      const ofSource = (lines: LogLine[]) => (source ? lines.filter((l) => sourceOf(l.stream) === source) : lines);
+      const keep = (l: LogLine) => sourceOf(l.stream) === source;
+      const ofSource = (lines: LogLine[]) => (source ? lines.filter(keep) : lines);
+      const streamed = wanted > MAX_HISTORY;
+      const read = streamed
+        ? store.readStream(filter, { limit: wanted, follow: req.follow, keep: source ? keep : undefined })
+        : undefined;
+      const inMemory = read ? undefined : store.read(filter, { limit: wanted, follow: req.follow });
+      const live = read?.live ?? inMemory?.live;
       let done = false;
       const finish = () => {
         done = true;
         live?.close();
+        void read?.history.close();
       };
       call.on('cancelled', finish);
       call.on('close', finish);
       call.on('error', finish);
 
       // Resolves when the reader can take more (gRPC backpressure).
-      const send = (lines: WireLine[], historyDone: boolean): Promise<void> | undefined => {
-        if (done) return undefined;
-        if (call.write({ lines, history_done: historyDone })) return undefined;
+      const write = (batch: LogBatch): Promise<void> | undefined => {
+        if (done || call.write(batch)) return undefined;
         return new Promise((resolve) => call.once('drain', () => resolve()));
+      };
+      const send = async (lines: LogLine[], historyDone: boolean): Promise<void> => {
+        if (!req.packed) return write({ lines: lines.map(toWire), history_done: historyDone });
+        // Messages of at most about PACKED_BYTES: what sits in buffers between here and the
+        // reader stays small, so a reader that stops is noticed soon (live-cursor.ts).
+        let start = 0;
+        while (start < lines.length) {
+          let end = start;
+          let chars = 0;
+          while (end < lines.length && (end === start || chars < PACKED_BYTES)) chars += lines[end++]!.text.length + 40;
+          await write({ packed: packLines(lines.slice(start, end)), app: req.app, host: agentId, history_done: historyDone && end === lines.length });
+          start = end;
+        }
+        if (lines.length === 0) await write({ app: req.app, host: agentId, history_done: historyDone });
       };
 
       void (async () => {
-        const lines = source ? await historyOfSource(store, filter, limit, await history, source) : await history;
-        for (let i = 0; i < lines.length; i += BATCH) {
-          const last = i + BATCH >= lines.length;
-          await send(lines.slice(i, i + BATCH).map(toWire), last);
+        if (read) {
+          for (;;) {
+            const lines = await read.history.next(BATCH);
+            if (lines.length === 0 || done) break;
+            await send(lines, false);
+          }
+          await send([], true);
+        } else {
+          const history = inMemory!.history;
+          const limit = wanted;
+          const lines = source ? await historyOfSource(store, filter, limit, await history, source) : await history;
+          for (let i = 0; i < lines.length; i += BATCH) {
+            const last = i + BATCH >= lines.length;
+            await send(lines.slice(i, i + BATCH), last);
+          }
+          if (lines.length === 0) await send([], true);
         }
-        if (lines.length === 0) await send([], true);
         if (!live) {
           if (!done) call.end();
           return;
         }
         for (;;) {
-          const batch = await live.next(BATCH);
+          const batch = await live.next(req.packed ? PACKED_BATCH : BATCH);
           if (batch === null || done) break;
-          const wanted = ofSource(batch);
-          if (wanted.length > 0) await send(wanted.map(toWire), false);
+          const wantedLines = ofSource(batch);
+          if (wantedLines.length > 0) await send(wantedLines, false);
         }
         if (!done) call.end();
       })().catch((err: unknown) => {

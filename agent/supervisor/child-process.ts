@@ -32,10 +32,21 @@ export interface SpawnInstanceOptions {
   output?: OutputFifos;
   /** Resolves once the process may run its command (see spawnInstanceProcess); rejecting ends it unrun. */
   gate?(pid: number): Promise<void> | void;
+  /**
+   * Asked after each read of stdout or stderr: while it is blocked, reading stops, so the process
+   * waits in write() once the pipe is full (as on a slow terminal) and no line is dropped.
+   */
+  outputGate?: OutputGate;
+}
+
+/** See SpawnInstanceOptions.outputGate (the log store's side: agent/logs/instance-log.ts). */
+export interface OutputGate {
+  blocked(): boolean;
+  whenOpen(resume: () => void): void;
 }
 
 /** A process of an earlier agent run to take over. */
-export interface AdoptInstanceOptions extends Pick<SpawnInstanceOptions, 'onLine' | 'maxLineBytes' | 'closeTimeoutMs'> {
+export interface AdoptInstanceOptions extends Pick<SpawnInstanceOptions, 'onLine' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate'> {
   pid: number;
   /** Its start time in clock ticks (proc-stat.ts): a different one means the pid was reused. */
   startTicks: number;
@@ -181,13 +192,13 @@ class OsProcess implements RunningProcess {
     readonly startedAtMs: number,
     private readonly stdout: Readable,
     private readonly stderr: Readable,
-    opts: Pick<SpawnInstanceOptions, 'onLine' | 'maxLineBytes' | 'closeTimeoutMs'>,
+    opts: Pick<SpawnInstanceOptions, 'onLine' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate'>,
   ) {
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     this.splitters = [
-      readLines(stdout, new LineSplitter((line, cut) => opts.onLine('stdout', line, cut), opts.maxLineBytes), () => this.pipeClosed()),
-      readLines(stderr, new LineSplitter((line, cut) => opts.onLine('stderr', line, cut), opts.maxLineBytes), () => this.pipeClosed()),
+      readLines(stdout, new LineSplitter((line, cut) => opts.onLine('stdout', line, cut), opts.maxLineBytes), () => this.pipeClosed(), opts.outputGate),
+      readLines(stderr, new LineSplitter((line, cut) => opts.onLine('stderr', line, cut), opts.maxLineBytes), () => this.pipeClosed(), opts.outputGate),
     ];
   }
 
@@ -323,8 +334,21 @@ function failedProcess(startedAtMs: number, error: Error): RunningProcess {
   return { pid: 0, startedAtMs, exited, stop: () => exited.then(() => undefined), detach: () => undefined };
 }
 
-function readLines(stream: Readable, splitter: LineSplitter, onClose: () => void): LineSplitter {
-  stream.on('data', (chunk: Buffer) => splitter.push(chunk));
+function readLines(stream: Readable, splitter: LineSplitter, onClose: () => void, gate?: OutputGate): LineSplitter {
+  let paused = false;
+  const resume = () => {
+    paused = false;
+    if (!stream.destroyed) stream.resume();
+  };
+  stream.on('data', (chunk: Buffer) => {
+    splitter.push(chunk);
+    if (gate !== undefined && !paused && gate.blocked()) {
+      // The log writer is behind: leave the rest in the pipe until it catches up.
+      paused = true;
+      stream.pause();
+      gate.whenOpen(resume);
+    }
+  });
   stream.on('end', () => splitter.end());
   // A read error ends the stream; 'close' follows and the exit is still reported.
   stream.on('error', () => undefined);

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../../lib/log';
 import { describeBootTimeout, describeWait, watchBoot, type BootCheck, type BootWatch } from './boot-check';
-import { adoptInstanceProcess, spawnInstanceProcess, type OutputFifos, type ProcessExit, type RunningProcess } from './child-process';
+import { adoptInstanceProcess, spawnInstanceProcess, type OutputFifos, type OutputGate, type ProcessExit, type RunningProcess } from './child-process';
 import {
   decideRestart,
   describeExit,
@@ -91,6 +91,8 @@ export interface InstanceHooks {
   onExit?(pid: number): void;
   /** Resolves once a new process may run its command (the orphan guard tracks its group by then). */
   gate?: (pid: number) => Promise<void>;
+  /** Paces reading the process's output by the log writer (child-process.ts `outputGate`). */
+  outputGate?: OutputGate;
   /**
    * Runs a restart's spawn in a later event-loop turn, paced with every other spawn of the agent
    * (spawn-pacer.ts), so that a crash storm cannot starve heartbeats. Default: setImmediate.
@@ -149,6 +151,7 @@ export class Instance {
       startTicks: adopted.startTicks,
       startedAtMs: adopted.startedAtMs,
       output: this.config.output,
+      outputGate: this.hooks.outputGate,
       onLine: (stream, line, cut) => this.callHook('onLine', () => this.hooks.onLine(stream, line, cut)),
     });
     this.watch(proc);
@@ -235,6 +238,7 @@ export class Instance {
       env,
       output: this.config.output,
       gate: gate && ((pid) => gate(pid)),
+      outputGate: this.hooks.outputGate,
       onLine: (stream, line, cut) => this.callHook('onLine', () => this.hooks.onLine(stream, line, cut)),
     });
     this.watch(proc);

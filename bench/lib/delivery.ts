@@ -85,7 +85,7 @@ export class DeliveryReader {
       if (s.charCodeAt(at) !== 0x40 /* @ */) {
         const stream = s.indexOf('"stream":"system"', start);
         if (stream !== -1 && stream < end) {
-          const m = /^(\d+) lines? missed \(reader too slow\)/.exec(s.slice(at, end));
+          const m = /^(\d+) lines? (?:missed \((?:reader too slow|removed by log rotation)|not written to disk)/.exec(s.slice(at, end));
           if (m) this.markedMissed += Number(m[1]);
         }
         return;

@@ -32,6 +32,9 @@ interface AgentOptions {
   ports: string;
   stopGrace: string;
   disconnectedGrace: string;
+  logMibPerInstance: string;
+  logMibTotal: string;
+  logWriteBufferKib: string;
   processServer?: boolean;
 }
 
@@ -54,6 +57,9 @@ function agentFlags(cmd: Command): Command {
     .option('--ports <from-to>', 'range of PORT values handed to instances', '5000-5999')
     .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30')
     .option('--disconnected-grace <seconds>', 'stop every instance after this long without any control plane (0: keep them running)', '0')
+    .option('--log-mib-per-instance <MiB>', 'instance output kept on disk per instance, all its files together (docs/logs.md)', '16')
+    .option('--log-mib-total <MiB>', 'instance output kept on disk by this agent in all; the oldest files go first', '1024')
+    .option('--log-write-buffer-kib <KiB>', 'output of one instance waiting for the disk beyond which its pipe is not read (ps:logs blocking) or lines are dropped (non-blocking)', '4096')
     .option('--process-server', 'run no `web` until `cluster agents:web ID on` (read at the first registration; the toggle decides afterwards)');
 }
 
@@ -102,6 +108,11 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     ports,
     stopGraceMs: positiveInt(opts.stopGrace, '--stop-grace') * 1000,
     disconnectedGraceMs: nonNegativeSeconds(opts.disconnectedGrace, '--disconnected-grace') * 1000,
+    logs: {
+      maxBytesPerInstance: positiveInt(opts.logMibPerInstance, '--log-mib-per-instance') * 1024 * 1024,
+      maxBytesTotal: positiveInt(opts.logMibTotal, '--log-mib-total') * 1024 * 1024,
+      maxPendingBytesPerInstance: positiveInt(opts.logWriteBufferKib, '--log-write-buffer-kib') * 1024,
+    },
     logger,
   });
   runUntilSignalled(logger, (signal) => running.close(signal === STOP_INSTANCES_SIGNAL ? 'stop-instances' : 'handover'), [STOP_INSTANCES_SIGNAL]);

@@ -10,6 +10,7 @@ import type { LogLine__Output } from '../../proto/gen/cluster/logs/LogLine';
 import type { LogsRequest } from '../../proto/gen/cluster/logs/LogsRequest';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import { isLogSource, sourceOf } from '../../lib/log-source';
+import { eachPacked, type UnpackedLine } from '../../lib/log-packing';
 import { isProcessType, parseInstanceName } from '../../lib/names';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
@@ -57,7 +58,7 @@ function quoteName(s: string): string {
 }
 
 /** `app[worker.3]` for output, `cluster[worker.3]` for lifecycle lines (Heroku's `heroku[web.1]`). */
-function formatLine(l: LogLine__Output, out: { color: boolean; showHost: boolean }): string {
+function formatLine(l: LogLine__Output | UnpackedLine, out: { color: boolean; showHost: boolean }): string {
   const prefix = `${l.stream === 'system' ? 'cluster' : 'app'}[${l.instance}]`;
   const painted = out.color ? colorFor(l.instance, prefix) : prefix;
   const host = out.showHost ? ` ${l.host}` : '';
@@ -65,7 +66,7 @@ function formatLine(l: LogLine__Output, out: { color: boolean; showHost: boolean
 }
 
 /** JSON.stringify({ time, app, instance, host, stream, source, line[, cut: true] }) and a newline, built directly. */
-function jsonLine(l: LogLine__Output): string {
+function jsonLine(l: LogLine__Output | UnpackedLine): string {
   return (
     `{"time":"${isoTime(l.time_ms)}","app":${quoteName(l.app)},"instance":${quoteName(l.instance)},"host":${quoteName(l.host)}` +
     `,"stream":${quoteName(l.stream)},"source":"${sourceOf(l.stream)}","line":${JSON.stringify(l.text)}${l.cut ? ',"cut":true}\n' : '}\n'}`
@@ -75,7 +76,7 @@ function jsonLine(l: LogLine__Output): string {
 export function registerLogs(program: Command): void {
   appOption(program.command('logs'))
     .description('merged log lines from every host: TIMESTAMP app[INSTANCE]: LINE (cluster[INSTANCE] for lifecycle lines)')
-    .option('-n, --num <lines>', 'how many lines of history', '100')
+    .option('-n, --num <lines>', 'how many lines of history, or `all` (streamed from the hosts\' files)', '100')
     .option('-t, --tail', 'keep following new lines until Ctrl-C')
     .option('-f, --follow', 'same as --tail')
     .option('-p, --process-type <type>', 'only one process type (worker)')
@@ -89,7 +90,10 @@ export function registerLogs(program: Command): void {
     .action(async (opts: LogsOptions, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
-        if (!/^\d+$/.test(opts.num)) throw new UserError(`-n ${opts.num}: give a number of lines`);
+        const all = opts.num === 'all';
+        if (!all && (!/^\d+$/.test(opts.num) || Number(opts.num) > 2_000_000_000)) {
+          throw new UserError(`-n ${opts.num}: give a number of lines (up to 2000000000) or all`);
+        }
         // Heroku calls the platform's own lines `heroku`; here they are `system`.
         const source = opts.source === 'heroku' ? 'system' : opts.source;
         if (source !== undefined && !isLogSource(source)) {
@@ -104,7 +108,9 @@ export function registerLogs(program: Command): void {
             instance,
             host: opts.host ?? '',
             source: source ?? '',
-            lines: Number(opts.num),
+            lines: all ? 0 : Number(opts.num),
+            all,
+            packed: true,
             follow: opts.tail === true || opts.follow === true,
           },
           { json: opts.json === true, color: !opts.json && useColor(opts.color), showHost: opts.showHost === true },
@@ -140,15 +146,24 @@ export async function streamLogs(
   out: { json: boolean; color: boolean; showHost?: boolean },
 ): Promise<void> {
   const plain = { color: out.color, showHost: out.showHost === true };
-  const call = api.Logs(request);
+  // Packed batches (docs/logs.md) unless the caller says otherwise; old control planes ignore the field.
+  const call = api.Logs({ packed: true, ...request });
   const stop = () => call.cancel();
   process.once('SIGINT', stop);
   try {
     await new Promise<void>((resolve, reject) => {
       call.on('data', (batch: LogBatch__Output) => {
         for (const w of batch.warnings) process.stderr.write(`warning: ${w}\n`);
-        if (batch.lines.length === 0) return;
-        const text = batch.lines.map((l) => (out.json ? jsonLine(l) : formatLine(l, plain))).join('');
+        let text = '';
+        if (batch.packed.length > 0) {
+          // Packed batches (lib/log-packing.ts): one string per batch, no object per line kept.
+          eachPacked(batch.packed, batch.app || request.app || '', batch.host, (l) => {
+            text += out.json ? jsonLine(l) : formatLine(l, plain);
+          });
+        } else {
+          for (const l of batch.lines) text += out.json ? jsonLine(l) : formatLine(l, plain);
+        }
+        if (text.length === 0) return;
         if (!process.stdout.write(text)) {
           call.pause();
           process.stdout.once('drain', () => call.resume());

@@ -34,6 +34,7 @@ function toWire(a: Assignment): WireAssignment {
     restart_token: a.restartToken,
     grace_ms: a.graceMs,
     boot_timeout_ms: a.bootTimeoutMs ?? 0,
+    logs_non_blocking: a.logsNonBlocking === true,
   };
 }
 

@@ -10,9 +10,13 @@ import { asEtcdOutage } from '../etcd/outage';
 import type { PsReply } from '../../proto/gen/cluster/api/PsReply';
 import { unary } from '../rpc/status';
 
-export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart' | 'SetGrace' | 'SetBootTimeout'> {
+export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart' | 'SetGrace' | 'SetBootTimeout' | 'SetLogMode'> {
   const statuses = new InstanceStatusReader(ctx.client, ctx.keys);
   return {
+    SetLogMode: unary(ctx.logger, async (req) => {
+      const modes = await ctx.store.setLogMode(req.app, req.settings);
+      return { settings: Object.entries(modes).map(([type, mode]) => ({ type, mode })) };
+    }),
     SetBootTimeout: unary(ctx.logger, async (req) => {
       const timeouts = await ctx.store.setBootTimeout(req.app, req.settings);
       return { settings: Object.entries(timeouts).map(([type, ms]) => ({ type, seconds: ms / 1000 })) };

@@ -229,6 +229,7 @@ export class SchedulerLoop {
         restartTokens: formation.restartTokens,
         graceMs: formation.graceMs,
         bootTimeoutMs: formation.bootTimeoutMs,
+        logModes: formation.logModes,
         placement: formation.placement,
       });
     }

@@ -1,34 +1,43 @@
 /**
- * `cluster logs`: asks every agent that keeps lines of the app, merges their history by
- * time, applies `-n` to the merged result, then forwards live lines as they come. A host
- * that cannot be reached is named in a warning; the others keep streaming. When the CLI
- * goes away every upstream stream is cancelled.
+ * `cluster logs`: asks every agent that keeps lines of the app for history then live lines,
+ * and forwards them. A host that cannot be reached is named in a warning; the others keep
+ * streaming. When the reader goes away every upstream stream is cancelled.
+ *
+ * Ordering (docs/logs.md): lines of one host always come in that host's order. History of
+ * several hosts, up to 100,000 lines, is merged by time and `-n` applies to the merged result;
+ * larger history (`-n all`) is streamed host batch by host batch. Live lines are forwarded
+ * batch by batch as they arrive, packed batches untouched (never decoded per line here).
+ * Nothing is dropped: a slow reader pauses the upstream streams, and the agents then continue
+ * from their files.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Watcher } from 'etcd3';
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
-import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
-import type { LogLine, LogLine__Output } from '../../proto/gen/cluster/logs/LogLine';
+import type { LogBatch, LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
 import type { LogsRequest__Output } from '../../proto/gen/cluster/logs/LogsRequest';
+import type { UnpackedLine } from '../../lib/log-packing';
 import { parseInstanceName, processTypeProblem } from '../../lib/names';
 import { isLogSource } from '../../lib/log-source';
 import { InvalidArgumentError } from '../errors';
-import { decode, type AgentRecord } from '../records';
+import type { AgentRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError } from '../rpc/status';
 import type { AgentDialer } from '../agents/agent-dialer';
-import { compareLines, mergedTail } from './merge';
+import { logSourceHosts, watchLogSources } from '../state/log-sources';
+import { batchesOf, forReader, linesOf } from './batch-forwarding';
+import { mergedTail } from './merge';
 
-const BATCH = 500;
-const MAX_LINES = 100_000;
-/** How long to wait for a host's history before going on without it. */
+/** History up to this many lines is merged by time here; more (or `-n all`) is streamed. */
+export const MAX_MERGED_LINES = 100_000;
+/** Largest `-n` besides `all`. */
+const MAX_LINES = 2_000_000_000;
+/** How long to wait for a host's first answer before going on without its history. */
 const HISTORY_TIMEOUT_MS = 10_000;
-/** Live lines held back while slower hosts still send history; beyond this, the oldest go. */
-const MAX_EARLY_LIVE = 50_000;
+/** Live batches held per host while slower hosts still send history; beyond this the host is paused. */
+const MAX_EARLY_BATCHES = 64;
 
 function validate(req: LogsRequest__Output): void {
   if (!Number.isInteger(req.lines) || req.lines < 0 || req.lines > MAX_LINES) {
-    throw new InvalidArgumentError(`-n ${req.lines}: give a number of lines from 0 to ${MAX_LINES}`);
+    throw new InvalidArgumentError(`-n ${req.lines}: give a number of lines from 0 to ${MAX_LINES}, or all`);
   }
   const typeProblem = req.type ? processTypeProblem(req.type) : undefined;
   if (typeProblem) throw new InvalidArgumentError(typeProblem);
@@ -40,19 +49,27 @@ interface Upstream {
   host: string;
   call: grpc.ClientReadableStream<LogBatch__Output>;
   historyDone: boolean;
+  /** Live batches that came while other hosts still sent history. */
+  early: LogBatch__Output[];
+  /** Paused because `early` is full (not by the reader's pace). */
+  heldBack: boolean;
+  /** Sent anything: a host that streams a long history is not given up on. */
+  heard: boolean;
 }
 
 export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandlers['Logs'] {
   return (call) => {
     const req = call.request;
+    const packed = req.packed;
+    const streamed = req.all || req.lines > MAX_MERGED_LINES;
     const upstreams = new Map<string, Upstream>();
-    const history: LogLine__Output[] = [];
-    let early: LogLine__Output[] = [];
-    let earlyDropped = 0;
+    /** History lines to merge (several hosts, not streamed). */
+    const history: UnpackedLine[] = [];
+    let merging = false;
     let warnings: string[] = [];
     let phase: 'history' | 'live' | 'done' = 'history';
     const over = () => phase === 'done'; // (a function: TypeScript cannot see callbacks change `phase`)
-    let watcher: Watcher | undefined;
+    let cancelWatch: (() => Promise<void>) | undefined;
     let historyTimer: NodeJS.Timeout | undefined;
 
     const finish = () => {
@@ -60,33 +77,36 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       phase = 'done';
       clearTimeout(historyTimer);
       for (const u of upstreams.values()) u.call.cancel();
-      watcher?.cancel().catch(() => undefined);
+      cancelWatch?.().catch(() => undefined);
     };
     call.on('cancelled', finish);
     call.on('close', finish);
 
     let draining = false;
-    const write = (batch: { lines?: LogLine[]; history_done?: boolean; warnings?: string[] }) => {
+    const write = (batch: LogBatch) => {
       if (phase === 'done') return;
       if (!call.write(batch) && !draining) {
-        // The reader is slow: stop reading from the hosts until it catches up (the
-        // agents then queue, and tell the reader how many lines it missed).
+        // The reader is slow: stop reading from the hosts until it catches up (the agents then
+        // continue from their files: nothing is lost).
         draining = true;
         for (const u of upstreams.values()) u.call.pause();
         call.once('drain', () => {
           draining = false;
-          for (const u of upstreams.values()) u.call.resume();
+          for (const u of upstreams.values()) if (!u.heldBack) u.call.resume();
         });
       }
+    };
+    const forward = (batch: LogBatch__Output, host: string) => {
+      const out = forReader(batch, req.app, host, packed);
+      if (out) write(out);
     };
 
     const maybeEndHistory = () => {
       if (phase !== 'history') return;
       if ([...upstreams.values()].some((u) => !u.historyDone)) return;
       clearTimeout(historyTimer);
-      const tail = mergedTail(history, req.lines);
-      for (let i = 0; i < tail.length; i += BATCH) write({ lines: tail.slice(i, i + BATCH) });
-      if (earlyDropped > 0) warnings.push(`${earlyDropped} live lines were dropped while waiting for slow hosts`);
+      if (merging) for (const b of batchesOf(mergedTail(history, req.lines), req.app, packed)) write(b);
+      history.length = 0;
       write({ history_done: true, warnings });
       warnings = [];
       if (!req.follow) {
@@ -95,9 +115,14 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         return;
       }
       phase = 'live';
-      early.sort(compareLines);
-      for (let i = 0; i < early.length; i += BATCH) write({ lines: early.slice(i, i + BATCH) });
-      early = [];
+      for (const u of upstreams.values()) {
+        for (const b of u.early) forward(b, u.host);
+        u.early = [];
+        if (u.heldBack) {
+          u.heldBack = false;
+          if (!draining) u.call.resume();
+        }
+      }
     };
 
     const warn = (text: string) => {
@@ -105,32 +130,39 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       else write({ warnings: [text] });
     };
 
-    const open = (agent: AgentRecord, lines: number) => {
+    const open = (agent: AgentRecord, withHistory: boolean) => {
       if (upstreams.has(agent.id) || phase === 'done') return;
       const upstream: Upstream = {
         host: agent.id,
         historyDone: false,
+        early: [],
+        heldBack: false,
+        heard: false,
         call: dialer.client(agent).Logs({
           app: req.app,
           type: req.type,
           instance: req.instance,
           source: req.source,
-          lines,
+          lines: withHistory ? req.lines : 0,
+          all: withHistory && req.all,
           follow: req.follow,
+          packed: true,
         }),
       };
       upstreams.set(agent.id, upstream);
       upstream.call.on('data', (batch: LogBatch__Output) => {
         if (phase === 'done') return;
-        for (const line of batch.lines) line.host = agent.id;
-        if (!upstream.historyDone) history.push(...batch.lines);
-        else if (phase === 'history') {
-          early.push(...batch.lines);
-          if (early.length > MAX_EARLY_LIVE) {
-            earlyDropped += early.length - MAX_EARLY_LIVE;
-            early = early.slice(-MAX_EARLY_LIVE);
+        upstream.heard = true;
+        if (!upstream.historyDone) {
+          if (merging) history.push(...linesOf(batch, req.app, agent.id));
+          else forward(batch, agent.id);
+        } else if (phase === 'history') {
+          upstream.early.push(batch);
+          if (upstream.early.length >= MAX_EARLY_BATCHES && !upstream.heldBack) {
+            upstream.heldBack = true;
+            upstream.call.pause();
           }
-        } else if (batch.lines.length > 0) write({ lines: batch.lines });
+        } else forward(batch, agent.id);
         if (batch.history_done && !upstream.historyDone) {
           upstream.historyDone = true;
           maybeEndHistory();
@@ -155,16 +187,14 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       await ctx.store.getApp(req.app);
       const agents = new Map(ctx.view.agentList().map((a) => [a.id, a]));
       if (req.host && !agents.has(req.host)) warn(`no live agent \`${req.host}\``);
-      const sourceIds = (await ctx.client.getAll().prefix(ctx.keys.logSources(req.app)).keys())
-        .map((k) => k.slice(ctx.keys.logSources(req.app).length));
       const wanted = (id: string) => !req.host || id === req.host;
-      for (const id of sourceIds) {
-        const agent = agents.get(id);
-        if (agent && wanted(id)) open(agent, req.lines);
-      }
+      const hosts = (await logSourceHosts(ctx.client, ctx.keys, req.app)).filter((id) => agents.has(id) && wanted(id));
+      // One host's history is in order already: it passes through as it comes.
+      merging = hosts.length > 1 && !streamed;
+      for (const id of hosts) open(agents.get(id)!, true);
       historyTimer = setTimeout(() => {
         for (const u of upstreams.values()) {
-          if (u.historyDone) continue;
+          if (u.historyDone || u.heard) continue;
           u.historyDone = true;
           warnings.push(`host ${u.host} sent no history within ${HISTORY_TIMEOUT_MS / 1000} s`);
         }
@@ -174,13 +204,12 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
 
       if (req.follow && !over()) {
         // Hosts that start running the app later join the stream.
-        watcher = await ctx.client.watch().prefix(ctx.keys.logSources(req.app)).create();
-        if (over()) return void watcher.cancel();
-        watcher.on('put', (kv) => {
-          const id = kv.key.toString().slice(ctx.keys.logSources(req.app).length);
-          const agent = decode<AgentRecord>(ctx.view.agents.entries.get(ctx.keys.agent(id))?.value);
-          if (agent && wanted(id)) open(agent, 0);
+        const cancel = await watchLogSources(ctx.client, ctx.keys, req.app, (id) => {
+          const agent = ctx.view.agentList().find((a) => a.id === id);
+          if (agent && wanted(id)) open(agent, false);
         });
+        if (over()) return void cancel().catch(() => undefined);
+        cancelWatch = cancel;
       }
     })().catch((err: unknown) => {
       if (phase === 'done') return;

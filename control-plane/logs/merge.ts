@@ -1,13 +1,19 @@
 /** Ordering of log lines from many hosts. */
-import type { LogLine__Output } from '../../proto/gen/cluster/logs/LogLine';
+
+/** What ordering needs of a line (the wire LogLine and lib/log-packing.ts's UnpackedLine both have it). */
+export interface OrderedLine {
+  time_ms: number;
+  seq: number;
+  instance: string;
+}
 
 /** By time, then the agent's sequence number, then instance name. */
-export function compareLines(a: LogLine__Output, b: LogLine__Output): number {
+export function compareLines(a: OrderedLine, b: OrderedLine): number {
   return a.time_ms - b.time_ms || a.seq - b.seq || (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0);
 }
 
 /** The last `n` lines of the merged history of several hosts (sorts `lines` in place). */
-export function mergedTail(lines: LogLine__Output[], n: number): LogLine__Output[] {
+export function mergedTail<T extends OrderedLine>(lines: T[], n: number): T[] {
   if (n <= 0) return [];
   lines.sort(compareLines);
   return lines.slice(-n);

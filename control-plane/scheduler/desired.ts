@@ -14,6 +14,8 @@ export interface DesiredGroup {
   graceMs: number;
   /** A port check's boot timeout (ms); 0: the default (docs/boot-checks.md). */
   bootTimeoutMs: number;
+  /** `ps:logs TYPE=non-blocking` (docs/logs.md). */
+  logsNonBlocking: boolean;
   /** Where the type may run; undefined: anywhere. */
   placement: PlacementRule | undefined;
   /** The escaped `*` and type tokens, each followed by `/`; the instance's own token completes it. */
@@ -107,6 +109,7 @@ export function desiredState(apps: AppView[]): DesiredState {
         command,
         graceMs: own(app.graceMs, type) ?? own(app.graceMs, '*') ?? DEFAULT_GRACE_MS,
         bootTimeoutMs: own(app.bootTimeoutMs, type) ?? 0,
+        logsNonBlocking: own(app.logModes, type) === 'non-blocking',
         placement: app.placement === undefined ? undefined : restrictive(own(app.placement, type)),
         tokenPrefix: restartTokenPrefix(app.restartTokens, type),
         restartTokens: app.restartTokens,

@@ -15,6 +15,7 @@ export function assignmentFor(group: DesiredGroup, n: number, agentId: string): 
     restartToken: groupRestartToken(group, instance),
     graceMs: group.graceMs,
     ...(group.bootTimeoutMs > 0 ? { bootTimeoutMs: group.bootTimeoutMs } : {}),
+    ...(group.logsNonBlocking ? { logsNonBlocking: true } : {}),
   };
 }
 
@@ -29,6 +30,7 @@ export function specMatches(spec: InstanceSpec, group: DesiredGroup): boolean {
     spec.slug === group.slug &&
     spec.graceMs === group.graceMs &&
     (spec.bootTimeoutMs ?? 0) === group.bootTimeoutMs &&
+    (spec.logsNonBlocking ?? false) === group.logsNonBlocking &&
     spec.restartToken === groupRestartToken(group, spec.instance)
   );
 }

@@ -36,6 +36,8 @@ export interface InstanceSpec {
   graceMs: number;
   /** A port check's boot timeout; 0 or absent: web 60 s, others no port check (docs/boot-checks.md). */
   bootTimeoutMs?: number;
+  /** `ps:logs TYPE=non-blocking`: the agent drops lines rather than block the process (docs/logs.md). */
+  logsNonBlocking?: boolean;
 }
 
 /** An instance placed on an agent (the value under `assignments/<agentId>/<app>/<instance>`). */
@@ -62,6 +64,8 @@ export interface AppView {
   graceMs?: Record<string, number>;
   /** Boot timeout per type (ms); unset types use the default (docs/boot-checks.md). */
   bootTimeoutMs?: Record<string, number>;
+  /** Log mode per type when not the default (`non-blocking`). */
+  logModes?: Record<string, string>;
   /**
    * Where each process type may run: a type with a rule goes only to agents that carry every
    * one of its labels (same value) and, when given, are in its datacenter. Types without a

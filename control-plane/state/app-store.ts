@@ -11,6 +11,7 @@ import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, 
 import { DEFAULT_MAX_PER_TYPE, MAX_GRACE_SECONDS, MAX_PER_TYPE_FLAG, releaseSizeProblem } from '../../lib/limits';
 import { conflictPauseMs, pause } from '../../lib/retry-delay';
 import { bootTimeoutProblem } from '../../lib/boot-timeout';
+import { logModeProblem, type LogMode } from '../../lib/log-mode';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS, RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 import { appNameProblem, configKeyProblem, datacenterProblem, labelProblem, parseInstanceName } from '../../lib/names';
 
@@ -272,6 +273,33 @@ export class AppStore {
       return { ...formation, graceMs };
     });
     return next.graceMs ?? {};
+  }
+
+  /**
+   * Sets whether process types' output blocks (the default) or drops lines when the agent's disk
+   * writer is behind (`ps:logs`). Returns every type's mode that is not the default. docs/logs.md.
+   */
+  async setLogMode(name: string, changes: Array<{ type: string; mode: string }>): Promise<Record<string, LogMode>> {
+    if (changes.length === 0) throw new InvalidArgumentError('nothing to set: give TYPE=blocking or TYPE=non-blocking');
+    for (const { type, mode } of changes) {
+      const problem = logModeProblem(type, mode);
+      if (problem) throw new InvalidArgumentError(problem);
+    }
+    const next = await this.updateFormation(name, async (formation, app) => {
+      const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
+      for (const { type } of changes) {
+        if (!release || !Object.hasOwn(release.processTypes, type) || type === RELEASE_PHASE_TYPE) {
+          throw new InvalidArgumentError(`process type \`${type}\` is not in the current release of \`${name}\``);
+        }
+      }
+      const logModes = { ...formation.logModes };
+      for (const { type, mode } of changes) {
+        if (mode === 'non-blocking') logModes[type] = 'non-blocking';
+        else delete logModes[type];
+      }
+      return { ...formation, logModes };
+    });
+    return next.logModes ?? {};
   }
 
   /**

@@ -55,6 +55,7 @@ export class ClusterView {
       restartTokens: record?.restartTokens ?? {},
       graceMs: record?.graceMs ?? {},
       bootTimeoutMs: record?.bootTimeoutMs ?? {},
+      logModes: record?.logModes ?? {},
       placement: record?.placement ?? {},
     };
   }

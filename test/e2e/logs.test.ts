@@ -79,6 +79,15 @@ describe('cluster logs', { timeout: 240_000 }, () => {
     const all = await logs('-n', '1000');
     const last = await logs('-n', '7');
     assert.deepEqual(last, all.slice(-7));
+    // -n all streams each host's files: every line once, each host's lines in order.
+    const every = await logs('-n', 'all');
+    const key = (l: JsonLine) => `${l.host}/${l.instance}/${l.time}/${l.line}`;
+    assert.deepEqual(new Set(every.map(key)), new Set(all.map(key)));
+    assert.equal(every.length, all.length);
+    for (const host of new Set(every.map((l) => l.host))) {
+      const mine = every.filter((l) => l.host === host);
+      for (let i = 1; i < mine.length; i++) assert.ok(mine[i - 1]!.time <= mine[i]!.time, 'per-host order');
+    }
   });
 
   it('filters by process type, instance and host', async () => {

@@ -38,6 +38,16 @@ describe('app store against etcd', { timeout: 60_000 }, () => {
     assert.equal(formation.t1, formation.t2, 'both types of one request land together');
   });
 
+  it('sets log modes per type (ps:logs), keeps only the non-default ones, and refuses what is not valid', async () => {
+    const store = await freshApp();
+    assert.deepEqual(await store.setLogMode('shop', [{ type: 't1', mode: 'non-blocking' }, { type: 't2', mode: 'non-blocking' }]), { t1: 'non-blocking', t2: 'non-blocking' });
+    assert.deepEqual(await store.setLogMode('shop', [{ type: 't2', mode: 'blocking' }]), { t1: 'non-blocking' });
+    await assert.rejects(store.setLogMode('shop', [{ type: 't1', mode: 'sometimes' }]), InvalidArgumentError);
+    await assert.rejects(store.setLogMode('shop', [{ type: 'nope', mode: 'non-blocking' }]), /not in the current release/);
+    await assert.rejects(store.setLogMode('shop', []), InvalidArgumentError);
+    assert.deepEqual(await store.setLogMode('shop', [{ type: 't3', mode: 'blocking' }]), { t1: 'non-blocking' }, 'nothing lost by the refused requests');
+  });
+
   it('numbers releases densely under concurrent deploys', async () => {
     const store = await freshApp();
     await Promise.all(Array.from({ length: 8 }, (_, i) =>

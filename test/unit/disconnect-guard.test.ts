@@ -78,7 +78,7 @@ describe('reconciler: suspended until the next snapshot', () => {
 
   const spec = (instance: string): Assignment => ({
     app: 'shop', instance, type: instance.split('.')[0]!, release: 1, slug: 'a'.repeat(64),
-    restart_token: '', grace_ms: 0, boot_timeout_ms: 0,
+    restart_token: '', grace_ms: 0, boot_timeout_ms: 0, logs_non_blocking: false,
   });
   const pids = () => {
     const latest = new Map<string, InstanceStatus>();

@@ -37,7 +37,7 @@ describe('reconciler: starts go through the spawn pacer', () => {
   });
 
   const spec = (instance: string): Assignment => ({
-    app: 'shop', instance, type: 'worker', release: 1, slug: 'a'.repeat(64), restart_token: '', grace_ms: 0, boot_timeout_ms: 0,
+    app: 'shop', instance, type: 'worker', release: 1, slug: 'a'.repeat(64), restart_token: '', grace_ms: 0, boot_timeout_ms: 0, logs_non_blocking: false,
   });
   const up = () => {
     const latest = new Map<string, InstanceStatus>();

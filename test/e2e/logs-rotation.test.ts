@@ -1,0 +1,83 @@
+/**
+ * A follower that stops reading while rotation deletes files it had not read yet: when it reads
+ * again it continues from the agent's files and gets exactly one marker, counting exactly the
+ * lines it lost, then every later line (docs/logs.md).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TestCluster } from '../helpers/test-cluster';
+import { LogFollower } from '../helpers/log-follower';
+import { waitFor } from '../helpers/wait-for';
+
+const TOTAL = 300_000;
+
+// "ready", then on the trigger TOTAL numbered 200-byte lines (60 MB: almost four times the
+// agent's 16 MiB per instance), then "roll done". The first file is deleted only after ~16 MB:
+// well beyond what the buffers between the agent and a stopped follower hold (a few MB), so
+// the follower is stopped for good before rotation starts.
+const ROLL = `trap 'exit 0' TERM
+echo ready
+while [ ! -f "$1/go" ]; do sleep 0.05; done
+awk -v n="$2" 'BEGIN { pad = sprintf("%190s", ""); for (i = 1; i <= n; i++) printf "%d %s\\n", i, pad }'
+echo "roll done"
+while true; do sleep 1; done
+`;
+
+describe('log rotation under a stopped follower', { timeout: 180_000 }, () => {
+  let cluster: TestCluster;
+  let triggers: string;
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'host-a', args: ['--log-mib-per-instance', '16'] }] });
+    triggers = path.join(cluster.dir, 'triggers');
+    fs.mkdirSync(triggers);
+    const dir = cluster.appDir('roll', { Procfile: `roll: sh roll.sh ${triggers} ${TOTAL}\n`, 'roll.sh': ROLL });
+    await cluster.deployApp('roll', dir);
+    await cluster.ok(['scale', 'roll=1', '-a', 'roll', '--wait']);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('gives exactly one marker with the number of lines rotation removed, and every other line in order', async () => {
+    const numbers: number[] = [];
+    const markers: string[] = [];
+    let ready = false;
+    let done = false;
+    const follower = new LogFollower(cluster, ['-a', 'roll', '--ps', 'roll.1', '-n', '10', '-f'], (l) => {
+      if (l.line === 'ready') ready = true;
+      else if (l.line === 'roll done') done = true;
+      else if (l.stream === 'system' && /missed|not written/.test(l.line)) markers.push(l.line);
+      else if (l.stream === 'stdout') numbers.push(Number(l.line.split(' ')[0]));
+    });
+    try {
+      await waitFor('the follower to be streaming', () => ready, 30_000);
+      follower.signal('SIGSTOP');
+      fs.writeFileSync(path.join(triggers, 'go'), '');
+      await waitFor('the burst to be stored', async () => {
+        const res = await cluster.cli(['logs', '-a', 'roll', '--ps', 'roll.1', '-n', '1']);
+        return res.stdout.includes('roll done');
+      }, 90_000, 250);
+      follower.signal('SIGCONT');
+      await waitFor('the follower to catch up', () => done, 60_000);
+    } finally {
+      await follower.stop();
+    }
+    assert.equal(markers.length, 1, markers.join(' | '));
+    const m = /^(\d+) lines? missed \(removed by log rotation/.exec(markers[0]!);
+    assert.ok(m, markers[0]);
+    const missed = Number(m[1]);
+    // The numbers received: 1 … a, then b … TOTAL, with b - a - 1 = the marker's count.
+    const gapAt = numbers.findIndex((n, i) => i > 0 && n !== numbers[i - 1]! + 1);
+    assert.ok(gapAt > 0, 'a gap where rotation removed lines');
+    console.log(`received 1 … ${numbers[gapAt - 1]}, then ${missed} lines missed, then ${numbers[gapAt]} … ${numbers.at(-1)}`);
+    assert.equal(numbers[0], 1);
+    assert.equal(numbers[gapAt]! - numbers[gapAt - 1]! - 1, missed, `gap ${numbers[gapAt - 1]} → ${numbers[gapAt]}, marker says ${missed}`);
+    assert.equal(numbers.length + missed, TOTAL);
+    assert.equal(numbers.at(-1), TOTAL);
+    for (let i = gapAt + 1; i < numbers.length; i++) assert.equal(numbers[i], numbers[i - 1]! + 1);
+  });
+});

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createLogger } from '../../lib/log';
+import { DiskWriter, type WriterShared } from '../../agent/logs/disk-writer';
+import type { LogLine } from '../../agent/logs/log-line';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-disk-writer-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+
+function writer(opts: Partial<Pick<WriterShared, 'maxBytesPerInstance' | 'maxPendingBytesPerInstance' | 'maxPendingBytesTotal'>> = {}) {
+  let wrote = 0;
+  const shared: WriterShared = {
+    maxBytesPerInstance: opts.maxBytesPerInstance ?? 16 * 1024 * 1024,
+    maxPendingBytesPerInstance: opts.maxPendingBytesPerInstance ?? 4 * 1024 * 1024,
+    maxPendingBytesTotal: opts.maxPendingBytesTotal ?? 32 * 1024 * 1024,
+    logger: createLogger('disk-writer-test', 'silent'),
+    stats: { lines: 0, diskDroppedLines: 0, fsErrors: 0, filesDeleted: 0, bytesOnDisk: 0 },
+    pendingBytes: 0,
+    takeChunk: (min) => Buffer.allocUnsafe(Math.max(min, 64 * 1024)),
+    releaseChunk: () => undefined,
+    markDirty: (w) => {
+      w.dirty = true;
+      setImmediate(() => {
+        w.dirty = false;
+        w.kick();
+      });
+    },
+    enforceTotal: () => undefined,
+    wrote: () => void wrote++,
+  };
+  const dir = path.join(root, `w${++dirs}`);
+  return { w: new DiskWriter(shared, 'app', 'web.1', dir, [], true), shared, dir, writes: () => wrote };
+}
+
+let seq = 1000;
+function line(text: string): LogLine {
+  return { timeMs: 1_700_000_000_000, seq: ++seq, app: 'app', instance: 'web.1', stream: 'stdout', text, cut: false, n: 0 };
+}
+
+const fileLines = (dir: string, gen: number) => fs.readFileSync(path.join(dir, `${gen}.log`), 'utf8').split('\n').filter(Boolean).map((l) => l.split('\t')[3]);
+
+describe('DiskWriter', () => {
+  it('gives written lines ordinals 1, 2, … and files know the ordinals they hold across rotation', async () => {
+    const { w, dir } = writer({ maxBytesPerInstance: 40 * 1024 });
+    const ns: number[] = [];
+    for (let i = 0; i < 2000; i++) ns.push(w.enqueue(line(`line ${i} ${'x'.repeat(40)}`)));
+    await w.close();
+    assert.deepEqual(ns, Array.from({ length: 2000 }, (_, k) => k + 1));
+    assert.ok(w.files.length >= 2, 'rotated');
+    // Each kept file: its first run line has ordinal firstN, its lines run to lastN without a gap.
+    for (const f of w.files) {
+      const texts = fileLines(dir, f.gen);
+      assert.equal(f.lastN - f.firstN + 1, texts.length);
+      assert.equal(texts[0], `line ${f.firstN - 1} ${'x'.repeat(40)}`);
+    }
+    // Files that rotation deleted hold exactly the ordinals below the oldest kept file.
+    assert.equal(w.deletedThroughN, w.files[0]!.firstN - 1);
+    assert.ok(w.deletedThroughN > 0);
+  });
+
+  it('non-blocking: beyond the pending bound lines are dropped and one marker counts them', async () => {
+    const { w, dir, shared } = writer({ maxPendingBytesPerInstance: 64 * 1024 });
+    let dropped = 0;
+    for (let i = 0; i < 5000; i++) if (w.enqueue(line(`l${i} ${'y'.repeat(60)}`)) === 0) dropped++;
+    assert.ok(dropped > 0);
+    assert.equal(shared.stats.diskDroppedLines, dropped);
+    await w.close();
+    const texts = fileLines(dir, 1);
+    assert.equal(texts.length, 5000 - dropped + 1);
+    assert.equal(texts[5000 - dropped], `${dropped} lines not written to disk (disk too slow)`);
+  });
+
+  it('blocking: nothing dropped below the hard cap, and `backlogged` tells the reader to wait', async () => {
+    const { w, dir, shared, writes } = writer({ maxPendingBytesPerInstance: 64 * 1024 });
+    w.blocking = true;
+    let sawBacklog = false;
+    for (let i = 0; i < 2000; i++) {
+      assert.notEqual(w.enqueue(line(`l${i} ${'z'.repeat(60)}`)), 0);
+      if (w.backlogged) sawBacklog = true;
+    }
+    assert.ok(sawBacklog);
+    assert.equal(shared.stats.diskDroppedLines, 0);
+    await w.flush();
+    assert.equal(w.backlogged, false);
+    assert.ok(writes() > 0, 'the store hears of every write (to open gates)');
+    await w.close();
+    assert.equal(fileLines(dir, 1).length, 2000);
+  });
+
+  it('blocking: a reader that ignores `backlogged` is cut off at the hard cap (memory stays bounded)', async () => {
+    const { w, shared } = writer({ maxPendingBytesPerInstance: 16 * 1024 });
+    w.blocking = true;
+    for (let i = 0; i < 50_000; i++) w.enqueue(line(`l${i} ${'z'.repeat(60)}`));
+    assert.ok(shared.stats.diskDroppedLines > 0);
+    assert.ok(shared.pendingBytes <= 4 * 16 * 1024 + 1024 * 1024 + 1024);
+    await w.close();
+  });
+});
