@@ -217,7 +217,8 @@ export class DiskWriter {
       batch = Buffer.concat(parts);
       for (const part of parts) this.shared.releaseChunk(part);
     }
-    void this.write(batch, parts.length === 1, this.appended, this.lastN);
+    // write() handles disk errors itself; a rejection here is a bug, logged.
+    this.write(batch, parts.length === 1, this.appended, this.lastN).catch((err: unknown) => this.log.error({ err }, 'bug: writing instance logs failed'));
   }
 
   /** The oldest file the store may delete to stay within its total, if any. */
@@ -241,7 +242,10 @@ export class DiskWriter {
 
   /** Gives the file handle back when nothing is pending. */
   closeIfIdle(): void {
-    if (this.handle !== undefined && !this.writing && this.pendingBytes === 0 && this.drop === undefined) void this.closeHandle();
+    if (this.handle !== undefined && !this.writing && this.pendingBytes === 0 && this.drop === undefined) {
+      // closeHandle() logs a failed close itself; a rejection here is a bug, logged.
+      this.closeHandle().catch((err: unknown) => this.log.error({ err }, 'bug: closing a log file failed'));
+    }
   }
 
   /** Writes what is pending and closes the file. Never rejects. */

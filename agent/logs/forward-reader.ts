@@ -142,7 +142,8 @@ export class ForwardReader {
       if (line.seq <= this.afterSeq) continue;
       if (line.seq > this.maxSeq) {
         this.done = true;
-        void this.close();
+        // Closing read-only handles: a failure loses nothing and has nobody to tell.
+        this.close().catch(() => undefined);
         return;
       }
       this.lastSeq = line.seq;

@@ -133,7 +133,8 @@ export class QueuedCursor implements LiveCursor {
     this.queue.clear();
     const catchUp = this.catchUp;
     this.catchUp = undefined;
-    void catchUp?.merged.close();
+    // Closing read-only handles: a failure loses nothing and has nobody to tell.
+    catchUp?.merged.close().catch(() => undefined);
     this.wakeNow();
     this.onClose(this);
   }

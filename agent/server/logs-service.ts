@@ -74,7 +74,7 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
       const finish = () => {
         done = true;
         live?.close();
-        void read?.history.close();
+        read?.history.close().catch((err: unknown) => logger.debug({ err }, 'closing a history reader failed'));
       };
       call.on('cancelled', finish);
       call.on('close', finish);

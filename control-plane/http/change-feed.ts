@@ -34,7 +34,7 @@ export class ChangeFeed {
     if (this.listeners.size === 1) this.open();
     return () => {
       this.listeners.delete(listener);
-      if (this.listeners.size === 0) void this.close();
+      if (this.listeners.size === 0) this.close().catch((err: unknown) => this.logger.debug({ err }, 'closing the dashboard watch failed'));
     };
   }
 

@@ -31,7 +31,10 @@ export class DashboardServer {
   static async start(opts: DashboardServerOptions): Promise<DashboardServer> {
     const { host, port } = splitHostPort(opts.listen);
     const routes = new DashboardRoutes(opts);
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void routes.handle(req, res);
+    // handle() answers every failure itself; a rejection here is a bug, logged.
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      routes.handle(req, res).catch((err: unknown) => opts.logger.error({ err }, 'bug: a dashboard request failed outside its handler'));
+    };
     const server = opts.tls
       ? https.createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem, minVersion: 'TLSv1.2' }, handler)
       : http.createServer(handler);

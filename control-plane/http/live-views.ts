@@ -75,13 +75,17 @@ export function serveLiveView(opts: {
       running = false;
       if (again) {
         again = false;
-        void refresh();
+        refreshSoon();
       }
     }
   };
+  // refresh() turns every failure into a 'problem' event itself; nothing is left to reject.
+  const refreshSoon = () => {
+    refresh().catch(() => undefined);
+  };
 
-  const unsubscribe = feed.subscribe(() => void refresh());
-  const periodic = setInterval(() => void refresh(), REFRESH_MS);
+  const unsubscribe = feed.subscribe(refreshSoon);
+  const periodic = setInterval(refreshSoon, REFRESH_MS);
   const sessionCheck = setInterval(() => {
     void opts.sessionAlive().then((alive) => {
       if (alive) return;
@@ -94,5 +98,5 @@ export function serveLiveView(opts: {
     clearInterval(periodic);
     clearInterval(sessionCheck);
   });
-  void refresh();
+  refreshSoon();
 }

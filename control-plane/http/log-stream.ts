@@ -41,7 +41,7 @@ class LogCall extends EventEmitter {
     }
     if (batch.warnings?.length) ok = this.stream.send('warnings', batch.warnings) && ok;
     if (batch.history_done) ok = this.stream.send('history-done', {}) && ok;
-    if (!ok) void this.stream.drained().then(() => this.emit('drain'));
+    if (!ok) this.stream.drained().then(() => this.emit('drain'), () => this.emit('drain'));
     return ok;
   }
 

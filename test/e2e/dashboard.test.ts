@@ -224,7 +224,7 @@ describe('dashboard', { timeout: 300_000 }, () => {
     await page.getByRole('link', { name: 'Agents' }).click();
     const row = page.locator('[data-agent="host-b"]');
     await row.waitFor({ timeout: 15_000 });
-    page.once('dialog', (d) => void d.accept());
+    page.once('dialog', (d) => d.accept().catch(() => assert.fail('the confirmation dialog could not be accepted')));
     await row.getByRole('button', { name: 'Drain' }).click();
     await waitFor('cluster agents to show host-b draining', async () =>
       (await cluster.cliJson<{ agents: Array<{ id: string; state: string }> }>(['agents'])).agents.find((a) => a.id === 'host-b')?.state === 'draining', 15_000);
@@ -243,7 +243,7 @@ describe('dashboard', { timeout: 300_000 }, () => {
     await page.getByRole('link', { name: 'shop' }).click();
     const rollback = page.getByRole('button', { name: 'Roll back to v1' });
     await rollback.waitFor({ timeout: 15_000 });
-    page.once('dialog', (d) => void d.accept());
+    page.once('dialog', (d) => d.accept().catch(() => assert.fail('the confirmation dialog could not be accepted')));
     await rollback.click();
     await waitFor('release v3, a rollback to v1', async () => {
       const { releases } = await cluster.cliJson<{ releases: Array<{ version: number; description: string }> }>(['releases', '-a', 'shop']);

@@ -65,7 +65,7 @@ describe('CLI retries conflicts', { timeout: 30_000 }, () => {
   });
 
   it(`gives up after ${CONFLICT_ATTEMPTS} attempts with the conflict: exit 3`, async () => {
-    script = Array(10).fill('conflict');
+    script = Array.from({ length: 10 }, () => 'conflict' as const);
     calls = [];
     const err = await listApps().then(() => undefined, (e: unknown) => e);
     assert.equal(reasonOf(err), CONFLICT);

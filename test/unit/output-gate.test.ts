@@ -78,7 +78,7 @@ describe('output gate', () => {
     await waitFor('the first read', () => lines.length > 0);
     // The pipe holds 64 KiB; seq has 1.3 MB to print: it cannot finish while we do not read.
     let exited = false;
-    void proc.exited.then(() => (exited = true));
+    proc.exited.then(() => (exited = true), () => (exited = true));
     await waitFor('seq to block in write() on the full pipe', () => groupWaitsInPipeWrite(proc.pid));
     const seen = lines.length;
     await waitFor('seq to block again (it stays blocked)', () => groupWaitsInPipeWrite(proc.pid));
