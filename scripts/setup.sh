@@ -3,32 +3,34 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v etcd >/dev/null 2>&1; then
-  echo "setup: installing etcd-server (apt-get)…" >&2
-  sudo_cmd=""
+# Installs Debian packages (as root, or through sudo).
+apt_install() {
+  local sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq etcd-server >/dev/null
-  # The package may start a system etcd on 2379; ours run on their own ports, so stop it.
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! command -v etcd >/dev/null 2>&1; then
+  echo "setup: installing etcd-server (apt-get)…" >&2
+  apt_install etcd-server
+  # The package starts a system etcd; the tests and `cluster dev` start their own.
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd systemctl disable --now etcd >/dev/null 2>&1 || true
 fi
 
 # The dashboard's browser tests drive Debian's Chromium with playwright-core (no browser download).
 if [ ! -x /usr/bin/chromium ]; then
   echo "setup: installing chromium for the dashboard's browser tests (apt-get)…" >&2
-  sudo_cmd=""
-  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
 fi
+
 # The shells whose completion scripts the tests run (test/unit/completion.test.ts).
 for shell in zsh fish; do
   if ! command -v "$shell" >/dev/null 2>&1; then
     echo "setup: installing $shell for the tests (apt-get)…" >&2
-    sudo_cmd=""
-    [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$shell" >/dev/null
+    apt_install "$shell"
   fi
 done
 
