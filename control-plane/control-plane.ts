@@ -43,6 +43,9 @@ import { writeLocalOperatorCredential } from './security/local-operator';
 import { controlPlaneOnly, guard } from '../lib/authz';
 import { serverCredentials } from '../lib/tls';
 import type { ClusterApiHandlers } from '../proto/gen/cluster/api/ClusterApi';
+import { ControlPlaneMetrics } from './metrics/control-plane-metrics';
+import { metricsInterceptor } from './metrics/grpc-instrument';
+import { startMetricsServer, type MetricsServer } from '../lib/metrics-server';
 
 export interface ControlPlaneOptions {
   etcd: string[];
@@ -70,6 +73,8 @@ export interface ControlPlaneOptions {
   tls?: boolean;
   /** Slug sync and garbage collection timing (tests shorten them). */
   slugs?: SlugReplicationOptions;
+  /** Where to serve Prometheus metrics (HOST:PORT; docs/metrics.md); none by default. */
+  metrics?: string;
   logger: Logger;
 }
 
@@ -120,11 +125,16 @@ export class ControlPlane {
     private readonly logger: Logger,
     /** Slug storage, replication between replicas and slug GC. */
     readonly slugs: SlugReplication,
+    /** The API's context (the HTTP listener serves from it: psWithUsage, controlPlaneMetrics). */
+    readonly ctx: ApiContext,
+    /** Where `--metrics` serves, with its scheme. */
+    readonly metricsServer?: MetricsServer,
   ) {}
 
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const logger = opts.logger;
-    const client = createEtcdClient(opts.etcd);
+    const metrics = new ControlPlaneMetrics();
+    const client = createEtcdClient(opts.etcd, { observer: metrics });
     const keys = new Keys(opts.prefix);
     try {
       // Fail fast with a clear message when etcd is not there.
@@ -141,6 +151,23 @@ export class ControlPlane {
     const useTls = opts.tls ?? !isLoopback(opts.listen);
     if (!useTls && !isLoopback(opts.listen)) logger.warn({ listen: opts.listen }, 'serving WITHOUT TLS off loopback, as asked: anyone who reaches this port controls the cluster');
     const security = useTls ? await setUpSecurity(client, keys, opts.listen, logger) : undefined;
+    // Before anything else listens, so that a --metrics that cannot be served stops the start.
+    let metricsServer: MetricsServer | undefined;
+    if (opts.metrics) {
+      metricsServer = await startMetricsServer({
+        listen: opts.metrics,
+        source: metrics,
+        logger,
+        tls: security && (() => security.provider.current),
+        insecure: !security,
+      }).catch(async (err: unknown) => {
+        health.close();
+        await view.close();
+        client.close();
+        throw err;
+      });
+      logger.info({ metrics: `${metricsServer.scheme}://${metricsServer.address}/metrics` }, 'serving metrics');
+    }
     const dialer = new AgentDialer(security?.provider);
     const store = new AppStore(client, keys, opts.maxPerType);
     const ctx: ApiContext = {
@@ -155,10 +182,11 @@ export class ControlPlane {
       security,
       jobs: new JobStore(client, keys, store),
       dialer,
+      metrics,
     };
     const hub = new AssignmentHub(view.assignments, keys);
 
-    const server = new grpc.Server(CHANNEL_OPTIONS);
+    const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [metricsInterceptor(metrics)] });
     const api: ClusterApiHandlers = {
       ...appHandlers(ctx),
       Deploy: deployHandler(ctx),
@@ -208,6 +236,7 @@ export class ControlPlane {
     const loop = new SchedulerLoop(client, view, election, logger, {
       agentDownGraceMs: 2 * ttl * 1000,
       lastEtcdOutageMs: () => health.lastOutageMs,
+      metrics,
     });
     const cron = new CronLoop({ client, keys, view, store, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
     const releasePhase = new ReleasePhaseLoop({ client, keys, view, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
@@ -222,13 +251,14 @@ export class ControlPlane {
       void releasePhase.stop();
     });
     election.start();
+    metrics.attach(ctx, () => election.state === 'leader');
 
     if (security) {
       await writeLocalOperatorCredential(security, address, logger);
       if (advertised !== address) await writeLocalOperatorCredential(security, advertised, logger);
     }
     logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
-    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, releasePhase, leases, dialer, health, logger, ctx.slugs);
+    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, releasePhase, leases, dialer, health, logger, ctx.slugs, ctx, metricsServer);
   }
 
   get isLeader(): boolean {
@@ -245,6 +275,7 @@ export class ControlPlane {
       const deadline = Date.now() + CLOSE_BUDGET_MS;
       const steps: Array<[string, () => Promise<void> | void]> = [
         ['stop probing etcd', () => this.health.close()],
+        ['stop serving metrics', () => this.metricsServer?.close()],
         ['stop scheduling', () => this.loop.stop()],
         ['stop scheduled jobs', () => this.cron.stop()],
         ['stop release phases', () => this.releasePhase.stop()],

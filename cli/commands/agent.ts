@@ -20,6 +20,7 @@ import { collectLabel, positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
 import { runningAgent } from '../../agent/data-dir-lock';
+import { parseMetricsListen } from '../../lib/metrics-server';
 
 interface AgentOptions {
   dataDir: string;
@@ -33,6 +34,7 @@ interface AgentOptions {
   stopGrace: string;
   disconnectedGrace: string;
   processServer?: boolean;
+  metrics?: string;
 }
 
 interface JoinOptions extends AgentOptions {
@@ -54,7 +56,8 @@ function agentFlags(cmd: Command): Command {
     .option('--ports <from-to>', 'range of PORT values handed to instances', '5000-5999')
     .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30')
     .option('--disconnected-grace <seconds>', 'stop every instance after this long without any control plane (0: keep them running)', '0')
-    .option('--process-server', 'run no `web` until `cluster agents:web ID on` (read at the first registration; the toggle decides afterwards)');
+    .option('--process-server', 'run no `web` until `cluster agents:web ID on` (read at the first registration; the toggle decides afterwards)')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the agent certificate; docs/metrics.md)');
 }
 
 function nonNegativeSeconds(text: string, flag: string): number {
@@ -84,8 +87,16 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   parseServerList(server); // a malformed entry is named before anything starts
   const advertiseProblem = opts.advertise !== undefined ? serverEntryProblem(opts.advertise) : undefined;
   if (advertiseProblem) throw new UserError(`--advertise: ${advertiseProblem}`);
+  if (opts.metrics !== undefined) {
+    try {
+      parseMetricsListen(opts.metrics);
+    } catch (err) {
+      throw new UserError(`--metrics ${(err as Error).message}`);
+    }
+  }
   const logger = createLogger('agent');
   const running = await Agent.start({
+    metrics: opts.metrics,
     server,
     dataDir,
     listen: opts.listen,

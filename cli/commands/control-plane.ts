@@ -11,6 +11,7 @@ import { UserError } from '../errors';
 import { positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { serverEntryProblem } from '../../lib/server-list';
+import { parseMetricsListen } from '../../lib/metrics-server';
 
 /** Why `url` cannot be an etcd endpoint (`http://HOST:PORT` or `https://…`), or undefined. */
 function etcdUrlProblem(url: string): string | undefined {
@@ -39,7 +40,8 @@ export function registerControlPlane(program: Command): void {
     .option('--max-per-type <n>', 'largest count `scale` accepts for one process type', '1000')
     .option('--tls', 'mutual TLS even on loopback (the default off loopback)')
     .option('--insecure', 'plaintext even off loopback (anyone reaching the port controls the cluster)')
-    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; tls?: boolean; insecure?: boolean }) => {
+    .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the cluster certificate; docs/metrics.md)')
+    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; tls?: boolean; insecure?: boolean; metrics?: string }) => {
       try {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
@@ -52,8 +54,16 @@ export function registerControlPlane(program: Command): void {
           const problem = serverEntryProblem(opts.advertise);
           if (problem) throw new UserError(`--advertise: ${problem}`);
         }
+        if (opts.metrics !== undefined) {
+          try {
+            parseMetricsListen(opts.metrics);
+          } catch (err) {
+            throw new UserError(`--metrics ${(err as Error).message}`);
+          }
+        }
         const logger = createLogger('control-plane');
         const plane = await ControlPlane.start({
+          metrics: opts.metrics,
           etcd,
           listen: opts.listen,
           advertise: opts.advertise,

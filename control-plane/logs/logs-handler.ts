@@ -54,9 +54,11 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     let watcher: Watcher | undefined;
     let historyTimer: NodeJS.Timeout | undefined;
 
+    ctx.metrics.streamOpened();
     const finish = () => {
       if (phase === 'done') return;
       phase = 'done';
+      ctx.metrics.streamClosed();
       clearTimeout(historyTimer);
       for (const u of upstreams.values()) u.call.cancel();
       void watcher?.cancel().catch(() => undefined);
