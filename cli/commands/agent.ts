@@ -35,6 +35,7 @@ interface AgentOptions {
   disconnectedGrace: string;
   processServer?: boolean;
   metrics?: string;
+  usageInterval: string;
 }
 
 interface JoinOptions extends AgentOptions {
@@ -57,13 +58,21 @@ function agentFlags(cmd: Command): Command {
     .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30')
     .option('--disconnected-grace <seconds>', 'stop every instance after this long without any control plane (0: keep them running)', '0')
     .option('--process-server', 'run no `web` until `cluster agents:web ID on` (read at the first registration; the toggle decides afterwards)')
-    .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the agent certificate; docs/metrics.md)');
+    .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the agent certificate; docs/metrics.md)')
+    .option('--usage-interval <seconds>', 'how often to sample the CPU and memory of instances from /proc (ps, metrics)', '5');
 }
 
 function nonNegativeSeconds(text: string, flag: string): number {
   const n = Number(text);
   if (!/^\d+(\.\d+)?$/.test(text.trim()) || !Number.isFinite(n)) throw new UserError(`${flag} ${text}: give a number of seconds (0 or more)`);
   return n;
+}
+
+/** --usage-interval: 0.5 s to 1 h (a scan of /proc costs a few ms: docs/metrics.md). */
+function usageIntervalMs(text: string): number {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n >= 0.5 && n <= 3600)) throw new UserError(`--usage-interval ${text}: give seconds between 0.5 and 3600`);
+  return Math.round(n * 1000);
 }
 
 /** Runs the agent with what is in its data dir (certificate, join info) and the flags. */
@@ -97,6 +106,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   const logger = createLogger('agent');
   const running = await Agent.start({
     metrics: opts.metrics,
+    usageSampleMs: usageIntervalMs(opts.usageInterval),
     server,
     dataDir,
     listen: opts.listen,

@@ -21,10 +21,13 @@ interface Current {
 
 const current = new AsyncLocalStorage<Current>();
 
-/** Call from etcd3's `defaultCallOptions` factory: records which method this request calls. */
+/**
+ * Call from etcd3's `defaultCallOptions` factory: records which method this request calls, named
+ * as in etcd's gRPC API (etcd3 says `KV`, `range`; the label is `KV.Range`).
+ */
 export function noteEtcdMethod(service: string, method: string): void {
   const slot = current.getStore();
-  if (slot) slot.method = `${service}.${method}`;
+  if (slot) slot.method = `${service}.${method.charAt(0).toUpperCase()}${method.slice(1)}`;
 }
 
 /** Wraps etcd3's global policy so that each request it runs is timed and its error counted. */

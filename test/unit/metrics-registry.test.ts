@@ -110,11 +110,11 @@ describe('etcd request instrumentation', () => {
     await Promise.all([
       policy.execute(async () => {
         await new Promise((r) => setTimeout(r, 5));
-        noteEtcdMethod('KV', 'Range');
+        noteEtcdMethod('KV', 'range');
         return 1;
       }),
       policy.execute(async () => {
-        noteEtcdMethod('KV', 'Txn');
+        noteEtcdMethod('KV', 'txn');
         await new Promise((r) => setTimeout(r, 1));
         throw new Error('boom');
       }).catch(() => undefined),
