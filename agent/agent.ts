@@ -24,7 +24,7 @@ import { StaticCertificateProvider, type TlsMaterial } from '../lib/tls';
 import { parseServerList } from '../lib/server-list';
 import { checkReplicas } from './link/replica-check';
 import { UsageSampler, DEFAULT_SAMPLE_MS } from './metrics/usage-sampler';
-import { AgentMetrics } from './metrics/agent-metrics';
+import type { AgentMetrics } from './metrics/agent-metrics';
 import { startMetricsServer, type MetricsServer } from '../lib/metrics-server';
 
 export interface AgentOptions {
@@ -79,6 +79,10 @@ export function handoverWindowMs(ttlSeconds: number, heartbeatMs: number): numbe
 /** A hand-over on purpose renews the lease as it leaves: the next run then has the whole TTL but a margin. */
 export function plannedHandoverWindowMs(ttlSeconds: number): number {
   return Math.max(500, ttlSeconds * 1000 - 500);
+}
+
+function loadAgentMetrics(): typeof AgentMetrics {
+  return (require('./metrics/agent-metrics') as typeof import('./metrics/agent-metrics')).AgentMetrics;
 }
 
 export class Agent {
@@ -164,7 +168,10 @@ export class Agent {
     let reconcilerOf: Reconciler | undefined;
     // Samples what runs (pid 0: between processes) for `ps` and the metrics; never written to etcd.
     const sampler = new UsageSampler(() => (reconcilerOf?.list() ?? []).filter((i) => i.pid > 0));
-    const metrics = new AgentMetrics({
+    // prom-client is loaded only when metrics are served: every start of the agent costs, and a
+    // restarted agent must take its instances over within the hand-over window.
+    const AgentMetricsClass = opts.metrics ? loadAgentMetrics() : undefined;
+    const metrics: AgentMetrics | undefined = AgentMetricsClass && new AgentMetricsClass({
       instances: () => reconcilerOf?.list() ?? [],
       usage: () => sampler.usage(),
       logStats: () => logs.stats(),
@@ -187,7 +194,7 @@ export class Agent {
       throw err;
     });
     let metricsServer: MetricsServer | undefined;
-    if (opts.metrics) {
+    if (opts.metrics && metrics) {
       metricsServer = await startMetricsServer({ listen: opts.metrics, source: metrics, logger, tls: provider && (() => provider.current) }).catch(async (err: unknown) => {
         link.close();
         await server.close();

@@ -43,7 +43,7 @@ import { writeLocalOperatorCredential } from './security/local-operator';
 import { controlPlaneOnly, guard } from '../lib/authz';
 import { serverCredentials } from '../lib/tls';
 import type { ClusterApiHandlers } from '../proto/gen/cluster/api/ClusterApi';
-import { ControlPlaneMetrics } from './metrics/control-plane-metrics';
+import type { ControlPlaneMetrics } from './metrics/control-plane-metrics';
 import { metricsInterceptor } from './metrics/grpc-instrument';
 import { startMetricsServer, type MetricsServer } from '../lib/metrics-server';
 
@@ -133,7 +133,9 @@ export class ControlPlane {
 
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const logger = opts.logger;
-    const metrics = new ControlPlaneMetrics();
+    // Loaded here, not at the top: every CLI command loads this file, only the daemon needs prom-client.
+    const metricsModule = require('./metrics/control-plane-metrics') as typeof import('./metrics/control-plane-metrics');
+    const metrics: ControlPlaneMetrics = new metricsModule.ControlPlaneMetrics();
     const client = createEtcdClient(opts.etcd, { observer: metrics });
     const keys = new Keys(opts.prefix);
     try {

@@ -4,7 +4,7 @@
  */
 import type { ApiContext } from '../api/context';
 
-export { ControlPlaneMetrics } from './control-plane-metrics';
+export type { ControlPlaneMetrics } from './control-plane-metrics';
 
 /** The replica's metrics in the Prometheus text format: serve `render()` with `contentType`. */
 export function controlPlaneMetrics(ctx: ApiContext): { contentType: string; render(): Promise<string> } {
