@@ -12,7 +12,7 @@
  */
 import { Etcd3, GRPCDeadlineExceededError, GRPCGenericError, GRPCUnavailableError, type IOptions } from 'etcd3';
 import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, ExponentialBackoff, handleWhen, noop, retry, type IBackoff } from 'cockatiel';
-import { instrumentEtcdPolicy, noteEtcdMethod, type EtcdRequestObserver } from '../metrics/etcd-instrument';
+import { instrumentEtcdClient, type EtcdRequestObserver } from '../metrics/etcd-instrument';
 
 /** Longest a unary etcd call may take; a stuck etcd answers within this, with an error. */
 export const ETCD_CALL_DEADLINE_MS = 4_000;
@@ -48,10 +48,6 @@ export interface EtcdClientOptions {
   observer?: EtcdRequestObserver;
 }
 
-function observe<P extends { execute: (...args: never[]) => unknown }>(policy: P, observer: EtcdRequestObserver | undefined): P {
-  return observer ? (instrumentEtcdPolicy(policy as never, observer) as P) : policy;
-}
-
 /** An etcd3 client for `hosts` (one or more client URLs of the same etcd cluster). */
 export function createEtcdClient(hosts: string[], opts: EtcdClientOptions = {}): Etcd3 {
   if (hosts.length === 0) throw new Error('no etcd endpoint given');
@@ -68,25 +64,21 @@ export function createEtcdClient(hosts: string[], opts: EtcdClientOptions = {}):
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 1_000,
     },
-    defaultCallOptions: (ctx) => {
-      if (ctx.isStream) return {};
-      if (opts.observer) noteEtcdMethod(ctx.service, ctx.method);
-      return { deadline: Date.now() + deadlineMs };
-    },
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + deadlineMs }),
     faultHandling: {
       // Per member: skip one that failed three times running, try it again after a second.
       host: () => circuitBreaker(handleWhen(isUnreachable), { halfOpenAfter: HOST_RETRY_AFTER_MS, breaker: new ConsecutiveBreaker(3) }),
       // With several members, an unavailable one is retried on another (never a deadline:
       // that would multiply the wait). With one member there is nobody else to ask.
-      global: observe(
+      global:
         hosts.length > 1
           ? retry(handleWhen((err) => err instanceof GRPCUnavailableError), { maxAttempts: Math.min(hosts.length - 1, 2), backoff: new ConstantBackoff(50) })
           : noop,
-        opts.observer,
-      ),
       // etcd3 types this as a backoff but calls next() on it first, as on the factory it defaults to.
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: WATCH_MAX_BACKOFF_MS }) as unknown as IBackoff<unknown>,
     },
   };
-  return new Etcd3(options);
+  const client = new Etcd3(options);
+  if (opts.observer) instrumentEtcdClient(client, opts.observer);
+  return client;
 }

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { AgentMetrics } from '../../agent/metrics/agent-metrics';
 import { ControlPlaneMetrics } from '../../control-plane/metrics/control-plane-metrics';
-import { errorKind, instrumentEtcdPolicy, noteEtcdMethod } from '../../control-plane/metrics/etcd-instrument';
+import { errorKind, etcdMethodName } from '../../control-plane/metrics/etcd-instrument';
+import { createEtcdClient } from '../../control-plane/etcd/client';
 import { codeName, splitPath } from '../../control-plane/metrics/grpc-instrument';
 import { find, parseScrape, typeOf, valueOf } from '../helpers/prometheus-text';
 
@@ -98,31 +99,22 @@ describe('control-plane metrics', () => {
 });
 
 describe('etcd request instrumentation', () => {
-  it('times each request under the method its call options named, and classes its error', async () => {
+  it("times each request of a real etcd3 client under etcd's method name, and classes its error", async () => {
     const seen: Array<[string, string | undefined]> = [];
-    const policy = instrumentEtcdPolicy({ execute: async <T>(fn: (c: unknown) => PromiseLike<T> | T) => fn(undefined) }, {
-      request: (method, seconds, error) => {
-        assert.ok(seconds >= 0);
-        seen.push([method, error]);
-      },
-    });
-    // Two requests in flight at once keep their own method.
-    await Promise.all([
-      policy.execute(async () => {
-        await new Promise((r) => setTimeout(r, 5));
-        noteEtcdMethod('KV', 'range');
-        return 1;
-      }),
-      policy.execute(async () => {
-        noteEtcdMethod('KV', 'txn');
-        await new Promise((r) => setTimeout(r, 1));
-        throw new Error('boom');
-      }).catch(() => undefined),
-    ]);
-    assert.deepEqual(seen.sort(), [['KV.Range', undefined], ['KV.Txn', 'other']]);
+    const client = createEtcdClient(['http://127.0.0.1:1'], { callDeadlineMs: 300, dialTimeoutMs: 300, observer: { request: (m, s, e) => { assert.ok(s >= 0); seen.push([m, e]); } } });
+    try {
+      await assert.rejects(client.get('k').string());
+      await assert.rejects(client.put('k').value('v').exec());
+    } finally {
+      client.close();
+    }
+    assert.deepEqual(seen.map(([m]) => m), ['KV.Range', 'KV.Put']);
+    for (const [, error] of seen) assert.match(error ?? '', /^GRPC[A-Za-z]*Error$/);
   });
 
-  it('names etcd3 error classes and nothing unbounded', () => {
+  it('names methods and errors with bounded names', () => {
+    assert.equal(etcdMethodName('Lease', 'leaseGrant'), 'Lease.LeaseGrant');
+    assert.equal(etcdMethodName('KV', 'x y'), 'KV.unknown');
     class GRPCUnavailableError extends Error {}
     assert.equal(errorKind(new GRPCUnavailableError('x')), 'GRPCUnavailableError');
     assert.equal(errorKind(new TypeError('x')), 'other');
