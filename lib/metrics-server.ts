@@ -112,6 +112,7 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, source
   }
 }
 
-function isLoopbackHost(host: string): boolean {
+/** Whether a host (as parseMetricsListen gives it) is a loopback address. */
+export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

@@ -20,7 +20,7 @@ import { collectLabel, positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
 import { runningAgent } from '../../agent/data-dir-lock';
-import { parseMetricsListen } from '../../lib/metrics-server';
+import { isLoopbackHost, parseMetricsListen } from '../../lib/metrics-server';
 
 interface AgentOptions {
   dataDir: string;
@@ -97,10 +97,14 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   const advertiseProblem = opts.advertise !== undefined ? serverEntryProblem(opts.advertise) : undefined;
   if (advertiseProblem) throw new UserError(`--advertise: ${advertiseProblem}`);
   if (opts.metrics !== undefined) {
+    let host: string;
     try {
-      parseMetricsListen(opts.metrics);
+      host = parseMetricsListen(opts.metrics).host;
     } catch (err) {
       throw new UserError(`--metrics ${(err as Error).message}`);
+    }
+    if (!tls && !isLoopbackHost(host)) {
+      throw new UserError(`--metrics ${opts.metrics}: off loopback, metrics are served over HTTPS with the agent's certificate, and this agent has not joined (\`cluster agent join\`); use a loopback address`);
     }
   }
   const logger = createLogger('agent');

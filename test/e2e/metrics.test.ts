@@ -181,6 +181,23 @@ describe('metrics', { timeout: 240_000 }, () => {
     await waitFor('the log stream closed', async () => valueOf(await scrape(controlPlaneMetrics), 'cluster_log_streams_open') === 0, 20_000, 200);
   });
 
+  it('refuses bad --metrics and --usage-interval values with a message naming them', async () => {
+    const start = (...flags: string[]) => cluster.cli(['agent', 'start', '--name', 'bad', '--data-dir', path.join(cluster.dir, 'bad-agent'), ...flags]);
+    const cases: Array<[string[], RegExp]> = [
+      [['--metrics', 'nonsense'], /--metrics nonsense: give HOST:PORT/],
+      [['--metrics', '0.0.0.0:9109'], /--metrics 0\.0\.0\.0:9109: off loopback.*has not joined/],
+      [['--usage-interval', '0'], /--usage-interval 0: give seconds between 0\.5 and 3600/],
+    ];
+    for (const [flags, message] of cases) {
+      const res = await start(...flags);
+      assert.equal(res.code, 1, `${flags.join(' ')}: ${res.stderr}`);
+      assert.match(res.stderr, message);
+    }
+    const cp = await cluster.cli(['control-plane', 'start', '--etcd', 'http://127.0.0.1:2379', '--metrics', 'x:y']);
+    assert.equal(cp.code, 1);
+    assert.match(cp.stderr, /--metrics x:y: give HOST:PORT/);
+  });
+
   it('ps answers without usage for an agent that does not answer, and does not fail', async () => {
     const t0 = Date.now();
     const list = await psUsage();
