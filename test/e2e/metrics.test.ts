@@ -220,3 +220,31 @@ describe('metrics', { timeout: 240_000 }, () => {
     }
   });
 });
+
+describe('usage in ps over mutual TLS', { timeout: 180_000 }, () => {
+  let cluster: TestCluster;
+
+  before(async () => {
+    cluster = await TestCluster.start({ controlPlaneArgs: ['--tls'] });
+    const token = await cluster.cliJson<{ token: string; caHash: string }>(['agents:token']);
+    cluster.startAgent({ id: 'tls-m1', command: ['agent', 'join', '--token', token.token, '--ca-hash', token.caHash], args: ['--usage-interval', '1'] });
+    await cluster.waitForAgents(1);
+    await cluster.deployApp(APP, cluster.appDir(APP, { Procfile: 'idle: exec sleep 100000\n' }));
+    await cluster.ok(['scale', 'idle=2', '-a', APP]);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it("the control plane asks a joined agent for its instances' usage with its certificate", async () => {
+    const list = await waitFor('usage in ps', async () => {
+      const l = (await cluster.cliJson<{ instances: PsUsage[] }>(['ps', '-a', APP])).instances;
+      return l.length === 2 && l.every((i) => i.state === 'up' && i.rssBytes !== null && i.rssBytes > 0) ? l : undefined;
+    }, 60_000, 500);
+    for (const i of list) {
+      const kernel = vmRss(i.pid!);
+      assert.ok(i.rssBytes! > kernel / 3 && i.rssBytes! < kernel * 3, `${i.name}: ps says ${i.rssBytes} B, /proc says ${kernel} B`);
+    }
+  });
+});
