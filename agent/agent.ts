@@ -23,6 +23,9 @@ import { CertificateRenewer } from './tls/renewer';
 import { StaticCertificateProvider, type TlsMaterial } from '../lib/tls';
 import { parseServerList } from '../lib/server-list';
 import { checkReplicas } from './link/replica-check';
+import { UsageSampler, DEFAULT_SAMPLE_MS } from './metrics/usage-sampler';
+import type { AgentMetrics } from './metrics/agent-metrics';
+import { startMetricsServer, type MetricsServer } from '../lib/metrics-server';
 
 export interface AgentOptions {
   /** The control-plane replicas: HOST:PORT[,HOST:PORT…]. */
@@ -49,6 +52,10 @@ export interface AgentOptions {
    * them until it hears from one again (disconnect-guard.ts). 0 (default): keep them running.
    */
   disconnectedGraceMs?: number;
+  /** Where to serve Prometheus metrics (HOST:PORT; docs/metrics.md); none by default. */
+  metrics?: string;
+  /** How often instances' CPU and memory are sampled from /proc (default 5 s). */
+  usageSampleMs?: number;
 }
 
 export type AgentState = 'running' | 'stopping' | 'stopped';
@@ -74,6 +81,10 @@ export function plannedHandoverWindowMs(ttlSeconds: number): number {
   return Math.max(500, ttlSeconds * 1000 - 500);
 }
 
+function loadAgentMetrics(): typeof AgentMetrics {
+  return (require('./metrics/agent-metrics') as typeof import('./metrics/agent-metrics')).AgentMetrics;
+}
+
 export class Agent {
   state: AgentState = 'running';
   private closing?: Promise<void>;
@@ -90,7 +101,10 @@ export class Agent {
     private readonly logger: Logger,
     private readonly stateWriter: AgentStateWriter,
     private readonly unlock: () => void,
+    private readonly sampler: UsageSampler,
     private readonly renewer?: CertificateRenewer,
+    /** Where metrics are served (`--metrics`), with its scheme. */
+    readonly metricsServer?: MetricsServer,
   ) {}
 
   static async start(opts: AgentOptions): Promise<Agent> {
@@ -152,6 +166,17 @@ export class Agent {
     const releases = new ReleaseCache(opts.dataDir, link.client, logger);
     // The server answers before the reconciler exists; a kill asked for meanwhile finds nothing.
     let reconcilerOf: Reconciler | undefined;
+    // Samples what runs (pid 0: between processes) for `ps` and the metrics; never written to etcd.
+    const sampler = new UsageSampler(() => (reconcilerOf?.list() ?? []).filter((i) => i.pid > 0));
+    // prom-client is loaded only when metrics are served: every start of the agent costs, and a
+    // restarted agent must take its instances over within the hand-over window.
+    const AgentMetricsClass = opts.metrics ? loadAgentMetrics() : undefined;
+    const metrics: AgentMetrics | undefined = AgentMetricsClass && new AgentMetricsClass({
+      instances: () => reconcilerOf?.list() ?? [],
+      usage: () => sampler.usage(),
+      logStats: () => logs.stats(),
+      lastScanMs: () => sampler.lastScanMs,
+    });
     const server = await startAgentServer(opts.listen, logs, {
       agentId: opts.identity.id,
       agentDir: path.resolve(opts.dataDir),
@@ -163,11 +188,21 @@ export class Agent {
       untrack: (pgid) => guard.untrack(pgid),
       killInstance: (app, instance) => reconcilerOf?.kill(app, instance) ?? false,
       logger,
-    }, provider).catch(async (err: unknown) => {
+    }, (app) => sampler.usage(app || undefined), provider).catch(async (err: unknown) => {
       link.close();
       await logs.close().catch(() => undefined);
       throw err;
     });
+    let metricsServer: MetricsServer | undefined;
+    if (opts.metrics && metrics) {
+      metricsServer = await startMetricsServer({ listen: opts.metrics, source: metrics, logger, tls: provider && (() => provider.current) }).catch(async (err: unknown) => {
+        link.close();
+        await server.close();
+        await logs.close().catch(() => undefined);
+        throw err;
+      });
+      logger.info({ metrics: `${metricsServer.scheme}://${metricsServer.address}/metrics` }, 'serving metrics');
+    }
     // A wildcard listen address names no host: the control plane records the IP we call it from.
     const wildcard = /^(0\.0\.0\.0|\[::\]|::):\d+$/.test(server.address);
     const address = opts.advertise ?? (wildcard ? '' : server.address);
@@ -189,9 +224,11 @@ export class Agent {
       gate: (pid) => guard.track(pid),
       fifos: new OutputFifoMaker(path.join(opts.dataDir, 'instances')),
       record: (key, record) => state.set(key, record),
+      events: metrics,
     });
     reconcilerOf = reconciler;
     reconciler.adopt(previous.adopted);
+    sampler.start(opts.usageSampleMs ?? DEFAULT_SAMPLE_MS);
     link.on('registered', () => {
       const windowMs = handoverWindowMs(link.ttlSeconds, link.heartbeatMs);
       if (windowMs !== guard.handoverWindowMs) logger.info({ handoverWindowMs: windowMs }, 'agent hand-over window set from the lease TTL');
@@ -209,7 +246,7 @@ export class Agent {
       { server: opts.server, address: address || `<the IP it reaches the control plane from>:${identity.listenPort}`, dataDir: opts.dataDir, ports: opts.ports, disconnectedGraceMs: opts.disconnectedGraceMs ?? 0 },
       'agent started',
     );
-    return new Agent(link, stream, reporter, reconciler, disconnect, guard, server, logs, logger, state, unlock, renewer);
+    return new Agent(link, stream, reporter, reconciler, disconnect, guard, server, logs, logger, state, unlock, sampler, renewer, metricsServer);
   }
 
   /**
@@ -222,6 +259,8 @@ export class Agent {
       this.disconnect.close();
       this.stream.close();
       this.renewer?.close();
+      this.sampler.close();
+      await this.metricsServer?.close();
       if (mode === 'stop-instances') {
         await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));
       } else {

@@ -14,7 +14,7 @@ import type { InstanceStatus } from '../proto/gen/cluster/agent/InstanceStatus';
 import type { Logger } from '../lib/log';
 import { createHash } from 'node:crypto';
 import { bootCheckFor } from './supervisor/boot-check';
-import { Instance, type InstanceSnapshot, type InstanceStream } from './supervisor/instance';
+import { Instance, type ExitReason, type InstanceSnapshot, type InstanceState, type InstanceStream } from './supervisor/instance';
 import type { PortAllocator } from './supervisor/ports';
 import type { OutputFifoMaker } from './supervisor/output-fifos';
 import type { OutputGate } from './supervisor/child-process';
@@ -71,6 +71,25 @@ export interface ReconcilerDeps {
   record(key: string, record: InstanceRecord | undefined): void;
   /** Spreads first starts over event-loop turns (spawn-pacer.ts); default: a pacer of its own. */
   pacer?: SpawnPacer;
+  /** Process ends, restarts and spawn times, for the agent's metrics (agent/metrics/). */
+  events?: InstanceEvents;
+}
+
+/** What the agent's metrics count about instances. */
+export interface InstanceEvents {
+  processEnded(app: string, type: string, reason: ExitReason): void;
+  restarted(app: string, type: string): void;
+  spawnTime(seconds: number): void;
+}
+
+/** An instance supervised here, as listed for metrics and usage sampling. */
+export interface SupervisedInstance {
+  app: string;
+  instance: string;
+  type: string;
+  state: InstanceState;
+  /** Its process group (0 while no process runs). */
+  pid: number;
 }
 
 /** The slot (and state file) key of an instance. */
@@ -162,6 +181,18 @@ export class Reconciler {
     let n = 0;
     for (const slot of this.slots.values()) if (slot.running) n++;
     return n;
+  }
+
+  /** Every instance supervised here now. */
+  list(): SupervisedInstance[] {
+    const out: SupervisedInstance[] = [];
+    for (const slot of this.slots.values()) {
+      const running = slot.running;
+      if (!running) continue;
+      const { state, pid } = running.instance.snapshot();
+      out.push({ app: running.spec.app, instance: running.spec.instance, type: running.spec.type, state, pid });
+    }
+    return out;
   }
 
   /**
@@ -337,6 +368,9 @@ export class Reconciler {
           // A restart that throws is a bug; it must not become an unhandled rejection (the agent would exit).
           this.pacer.run(spawn).catch((err: unknown) => this.deps.logger.error({ err, app: spec.app, instance: spec.instance }, 'bug: restarting an instance failed'));
         },
+        onProcessEnd: (reason) => this.deps.events?.processEnded(spec.app, spec.type, reason),
+        onRestart: () => this.deps.events?.restarted(spec.app, spec.type),
+        onSpawnTime: (seconds) => this.deps.events?.spawnTime(seconds),
       },
     );
   }

@@ -49,7 +49,9 @@ import { ChangeFeed } from './http/change-feed';
 import { DashboardServer, splitHostPort } from './http/dashboard-server';
 import { StaticAssets } from './http/static-assets';
 import { baseUrl, dashboardCertificate, linkHost } from './http/certificate';
-import type { MetricsSource } from './http/routes';
+import type { ControlPlaneMetrics } from './metrics/control-plane-metrics';
+import { metricsInterceptor } from './metrics/grpc-instrument';
+import { startMetricsServer, type MetricsServer } from '../lib/metrics-server';
 
 export interface ControlPlaneOptions {
   etcd: string[];
@@ -80,10 +82,10 @@ export interface ControlPlaneOptions {
    * HTTPS signed by the cluster CA when the gRPC API uses TLS, plain HTTP otherwise.
    */
   http?: string;
-  /** What /metrics serves (a Prometheus registry); 404 without it. */
-  metrics?: MetricsSource;
   /** Slug sync and garbage collection timing (tests shorten them). */
   slugs?: SlugReplicationOptions;
+  /** Where to serve Prometheus metrics (HOST:PORT; docs/metrics.md); none by default. */
+  metrics?: string;
   logger: Logger;
 }
 
@@ -134,7 +136,11 @@ export class ControlPlane {
     private readonly logger: Logger,
     /** Slug storage, replication between replicas and slug GC. */
     readonly slugs: SlugReplication,
+    /** The API's context (the HTTP listener serves from it: psWithUsage, controlPlaneMetrics). */
+    readonly ctx: ApiContext,
     private readonly dashboard?: { server: DashboardServer; feed: ChangeFeed; url: string },
+    /** Where `--metrics` serves, with its scheme. */
+    readonly metricsServer?: MetricsServer,
   ) {}
 
   /** The dashboard's base URL (https://HOST:PORT), when this replica serves one. */
@@ -144,7 +150,10 @@ export class ControlPlane {
 
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const logger = opts.logger;
-    const client = createEtcdClient(opts.etcd);
+    // Loaded here, not at the top: every CLI command loads this file, only the daemon needs prom-client.
+    const metricsModule = require('./metrics/control-plane-metrics') as typeof import('./metrics/control-plane-metrics');
+    const metrics: ControlPlaneMetrics = new metricsModule.ControlPlaneMetrics();
+    const client = createEtcdClient(opts.etcd, { observer: metrics });
     const keys = new Keys(opts.prefix);
     try {
       // Fail fast with a clear message when etcd is not there.
@@ -161,6 +170,23 @@ export class ControlPlane {
     const useTls = opts.tls ?? !isLoopback(opts.listen);
     if (!useTls && !isLoopback(opts.listen)) logger.warn({ listen: opts.listen }, 'serving WITHOUT TLS off loopback, as asked: anyone who reaches this port controls the cluster');
     const security = useTls ? await setUpSecurity(client, keys, opts.listen, logger) : undefined;
+    // Before anything else listens, so that a --metrics that cannot be served stops the start.
+    let metricsServer: MetricsServer | undefined;
+    if (opts.metrics) {
+      metricsServer = await startMetricsServer({
+        listen: opts.metrics,
+        source: metrics,
+        logger,
+        tls: security && (() => security.provider.current),
+        insecure: !security,
+      }).catch(async (err: unknown) => {
+        health.close();
+        await view.close();
+        client.close();
+        throw err;
+      });
+      logger.info({ metrics: `${metricsServer.scheme}://${metricsServer.address}/metrics` }, 'serving metrics');
+    }
     const dialer = new AgentDialer(security?.provider);
     const store = new AppStore(client, keys, opts.maxPerType);
     const ctx: ApiContext = {
@@ -175,10 +201,11 @@ export class ControlPlane {
       security,
       jobs: new JobStore(client, keys, store),
       dialer,
+      metrics,
     };
     const hub = new AssignmentHub(view.assignments, keys);
 
-    const server = new grpc.Server(CHANNEL_OPTIONS);
+    const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [metricsInterceptor(metrics)] });
     let dashboardEndpoint: DashboardEndpoint | undefined;
     const api: ClusterApiHandlers = {
       ...appHandlers(ctx),
@@ -239,7 +266,7 @@ export class ControlPlane {
           sessions,
           feed,
           assets: new StaticAssets(),
-          metrics: opts.metrics,
+          metrics,
           secure: !!security,
           logger,
         });
@@ -263,6 +290,7 @@ export class ControlPlane {
     const loop = new SchedulerLoop(client, view, election, logger, {
       agentDownGraceMs: 2 * ttl * 1000,
       lastEtcdOutageMs: () => health.lastOutageMs,
+      metrics,
     });
     const cron = new CronLoop({ client, keys, view, store, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
     const releasePhase = new ReleasePhaseLoop({ client, keys, view, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
@@ -278,13 +306,14 @@ export class ControlPlane {
       releasePhase.stop().catch((err: unknown) => logger.error({ err }, 'stopping the release-phase loop failed'));
     });
     election.start();
+    metrics.attach(ctx, () => election.state === 'leader');
 
     if (security) {
       await writeLocalOperatorCredential(security, address, logger);
       if (advertised !== address) await writeLocalOperatorCredential(security, advertised, logger);
     }
     logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash, dashboard: dashboard?.url }, 'control plane listening');
-    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, releasePhase, leases, dialer, health, logger, ctx.slugs, dashboard);
+    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, releasePhase, leases, dialer, health, logger, ctx.slugs, ctx, dashboard, metricsServer);
   }
 
   get isLeader(): boolean {
@@ -301,6 +330,7 @@ export class ControlPlane {
       const deadline = Date.now() + CLOSE_BUDGET_MS;
       const steps: Array<[string, () => Promise<void> | void]> = [
         ['stop probing etcd', () => this.health.close()],
+        ['stop serving metrics', () => this.metricsServer?.close()],
         ['stop scheduling', () => this.loop.stop()],
         ['stop scheduled jobs', () => this.cron.stop()],
         ['stop release phases', () => this.releasePhase.stop()],

@@ -25,6 +25,11 @@ export class StaticCertificateProvider implements CertificateProvider {
 
   constructor(private material: TlsMaterial) {}
 
+  /** The material now (after any renewal). */
+  get current(): TlsMaterial {
+    return this.material;
+  }
+
   update(material: TlsMaterial): void {
     this.material = material;
     for (const l of this.caListeners) l({ caCertificate: Buffer.from(material.caPem) });

@@ -22,7 +22,7 @@ const CONTROL_PLANE_LAYERS: Array<{ name: string; members: string[] }> = [
   { name: 'etcd access', members: ['etcd/'] },
   { name: 'state, placement and the RPC plumbing', members: ['state/', 'scheduler/', 'rpc/'] },
   { name: 'the parts', members: ['leader/', 'replicas/', 'slugs/', 'security/', 'cron/', 'release-phase/', 'run/', 'logs/'] },
-  { name: 'the services the CLI and the agents call', members: ['api/', 'agents/', 'http/'] },
+  { name: 'the services the CLI and the agents call', members: ['api/', 'agents/', 'http/', 'metrics/'] },
   { name: 'the root', members: ['control-plane.ts'] },
 ];
 /** Only the root and the loops that run while this replica leads use the leader's modules. */

@@ -1,9 +1,10 @@
-/** The agent's own gRPC server (the control plane dials it for logs). */
+/** The agent's own gRPC server (the control plane dials it for logs, one-off runs and usage). */
 import * as grpc from '@grpc/grpc-js';
 import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
 import type { LogStore } from '../logs/log-store';
 import { logsService } from './logs-service';
 import { runService, type RunDeps } from './run-service';
+import { statsService, type UsageSource } from './stats-service';
 import { controlPlaneOnly, guard } from '../../lib/authz';
 import { serverCredentials, type StaticCertificateProvider } from '../../lib/tls';
 
@@ -14,12 +15,14 @@ export interface AgentServer {
 }
 
 /** With `tls`, callers must show the control plane's certificate (mutual TLS). */
-export async function startAgentServer(listen: string, store: LogStore, run: RunDeps, tls?: StaticCertificateProvider): Promise<AgentServer> {
+export async function startAgentServer(listen: string, store: LogStore, run: RunDeps, usage: UsageSource, tls?: StaticCertificateProvider): Promise<AgentServer> {
   const server = new grpc.Server(CHANNEL_OPTIONS);
   const logs = logsService(store, run.agentId, run.logger);
   const runs = runService(run);
   server.addService(agentProto().AgentLogs.service, tls ? guard(logs, controlPlaneOnly) : logs);
   server.addService(agentProto().AgentRun.service, tls ? guard(runs, controlPlaneOnly) : runs);
+  const stats = statsService(usage);
+  server.addService(agentProto().AgentStats.service, tls ? guard(stats, controlPlaneOnly) : stats);
   const credentials = tls ? serverCredentials(tls) : grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),

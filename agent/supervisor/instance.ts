@@ -76,6 +76,13 @@ export interface InstanceSnapshot {
   reason: string;
 }
 
+/**
+ * Why a process ended, as a bounded label for metrics (docs/metrics.md): `stopped` was asked
+ * for; `boot_timeout` failed its boot check; `spawn_failed` never ran; otherwise it exited by
+ * itself (`exit_code`) or was killed by a signal (`signal`, an out-of-memory kill included).
+ */
+export type ExitReason = 'stopped' | 'boot_timeout' | 'spawn_failed' | 'exit_code' | 'signal';
+
 /** Output stream of an instance; 'system' lines are written by the supervisor itself. */
 export type InstanceStream = 'stdout' | 'stderr' | 'system';
 
@@ -98,6 +105,12 @@ export interface InstanceHooks {
    * (spawn-pacer.ts), so that a crash storm cannot starve heartbeats. Default: setImmediate.
    */
   pace?: (spawn: () => void) => void;
+  /** A process ended (metrics). */
+  onProcessEnd?(reason: ExitReason): void;
+  /** A process was spawned after a crash (metrics). */
+  onRestart?(): void;
+  /** How long spawning a process took, in seconds (metrics). */
+  onSpawnTime?(seconds: number): void;
 }
 
 /** Supervisor of one instance across restarts. */
@@ -232,6 +245,7 @@ export class Instance {
     const { command, cwd, env } = this.config;
     this.system(`Starting process with command \`${command}\``);
     const gate = this.hooks.gate;
+    const spawnStarted = performance.now();
     const proc = spawnInstanceProcess({
       command,
       cwd,
@@ -243,6 +257,8 @@ export class Instance {
     });
     this.watch(proc);
     if (proc.pid === 0) return; // spawning failed: the exit handler reports it
+    const spawnSeconds = (performance.now() - spawnStarted) / 1000;
+    this.callHook('onSpawnTime', () => this.hooks.onSpawnTime?.(spawnSeconds));
     this.log.info({ pid: proc.pid, restarts: this.restarts }, 'process started');
     this.callHook('onSpawn', () => this.hooks.onSpawn?.(proc.pid));
     const check = this.config.bootCheck;
@@ -299,6 +315,9 @@ export class Instance {
     const exited = exit.error ? `failed to start: ${exit.error.message}` : describeExit(exit.code, exit.signal);
     const what = bootFailure ?? (this.state === 'starting' && this.config.bootCheck ? `${exited} before it was up` : exited);
     this.system(`Process ${what}`);
+    const reason: ExitReason = this.state === 'stopping' ? 'stopped'
+      : bootFailure ? 'boot_timeout' : exit.error ? 'spawn_failed' : exit.signal ? 'signal' : 'exit_code';
+    this.callHook('onProcessEnd', () => this.hooks.onProcessEnd?.(reason));
 
     if (this.state === 'stopping') {
       this.log.info({ pid: proc.pid, code: exit.code, signal: exit.signal }, 'process stopped');
@@ -338,6 +357,7 @@ export class Instance {
     this.restartImmediate = undefined;
     if (generation !== this.restartGeneration || this.state !== 'crashed') return; // stop() won the race
     this.restarts++;
+    this.callHook('onRestart', () => this.hooks.onRestart?.());
     this.transition('starting', `restarting after a crash (${this.lastCrash ?? 'unknown'})`);
     this.spawnProcess();
   }

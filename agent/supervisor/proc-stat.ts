@@ -18,6 +18,13 @@ export interface ProcStat {
   ttyNr: number;
   /** The foreground process group of the controlling terminal (-1: none). */
   tpgid: number;
+  /** CPU time in clock ticks: user and system, and that of reaped children (cutime, cstime). */
+  utime: number;
+  stime: number;
+  cutime: number;
+  cstime: number;
+  /** Resident set size in pages. */
+  rssPages: number;
 }
 
 /** Every pid in the process table now; undefined without /proc. */
@@ -62,6 +69,8 @@ export function parseProcStat(text: string): ProcStat | undefined {
   return {
     pid, state: fields[0] ?? '?', ppid: Number(fields[1]), pgid: Number(fields[2]), startTicks,
     ttyNr: Number(fields[4]), tpgid: Number(fields[5]),
+    utime: Number(fields[11]), stime: Number(fields[12]), cutime: Number(fields[13]), cstime: Number(fields[14]),
+    rssPages: Number(fields[21]),
   };
 }
 

@@ -20,6 +20,7 @@ import { collectLabel, positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
 import { runningAgent } from '../../agent/data-dir-lock';
+import { isLoopbackHost, parseMetricsListen } from '../../lib/metrics-server';
 
 interface AgentOptions {
   dataDir: string;
@@ -36,6 +37,8 @@ interface AgentOptions {
   logMibTotal: string;
   logWriteBufferKib: string;
   processServer?: boolean;
+  metrics?: string;
+  usageInterval: string;
 }
 
 interface JoinOptions extends AgentOptions {
@@ -60,13 +63,22 @@ function agentFlags(cmd: Command): Command {
     .option('--log-mib-per-instance <MiB>', 'instance output kept on disk per instance, all its files together (docs/logs.md)', '16')
     .option('--log-mib-total <MiB>', 'instance output kept on disk by this agent in all; the oldest files go first', '1024')
     .option('--log-write-buffer-kib <KiB>', 'output of one instance waiting for the disk beyond which its pipe is not read (ps:logs blocking) or lines are dropped (non-blocking)', '4096')
-    .option('--process-server', 'run no `web` until `cluster agents:web ID on` (read at the first registration; the toggle decides afterwards)');
+    .option('--process-server', 'run no `web` until `cluster agents:web ID on` (read at the first registration; the toggle decides afterwards)')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the agent certificate; docs/metrics.md)')
+    .option('--usage-interval <seconds>', 'how often to sample the CPU and memory of instances from /proc (ps, metrics)', '5');
 }
 
 function nonNegativeSeconds(text: string, flag: string): number {
   const n = Number(text);
   if (!/^\d+(\.\d+)?$/.test(text.trim()) || !Number.isFinite(n)) throw new UserError(`${flag} ${text}: give a number of seconds (0 or more)`);
   return n;
+}
+
+/** --usage-interval: 0.5 s to 1 h (a scan of /proc costs a few ms: docs/metrics.md). */
+function usageIntervalMs(text: string): number {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n >= 0.5 && n <= 3600)) throw new UserError(`--usage-interval ${text}: give seconds between 0.5 and 3600`);
+  return Math.round(n * 1000);
 }
 
 /** Runs the agent with what is in its data dir (certificate, join info) and the flags. */
@@ -90,8 +102,21 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   parseServerList(server); // a malformed entry is named before anything starts
   const advertiseProblem = opts.advertise !== undefined ? serverEntryProblem(opts.advertise) : undefined;
   if (advertiseProblem) throw new UserError(`--advertise: ${advertiseProblem}`);
+  if (opts.metrics !== undefined) {
+    let host: string;
+    try {
+      host = parseMetricsListen(opts.metrics).host;
+    } catch (err) {
+      throw new UserError(`--metrics ${(err as Error).message}`);
+    }
+    if (!tls && !isLoopbackHost(host)) {
+      throw new UserError(`--metrics ${opts.metrics}: off loopback, metrics are served over HTTPS with the agent's certificate, and this agent has not joined (\`cluster agent join\`); use a loopback address`);
+    }
+  }
   const logger = createLogger('agent');
   const running = await Agent.start({
+    metrics: opts.metrics,
+    usageSampleMs: usageIntervalMs(opts.usageInterval),
     server,
     dataDir,
     listen: opts.listen,

@@ -12,6 +12,7 @@ import { positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { serverEntryProblem } from '../../lib/server-list';
 import { DEFAULT_MAX_PER_TYPE, MAX_PER_TYPE_FLAG, MAX_WIRE_COUNT } from '../../lib/limits';
+import { parseMetricsListen } from '../../lib/metrics-server';
 
 /** Why `url` cannot be an etcd endpoint (`http://HOST:PORT` or `https://…`), or undefined. */
 function etcdUrlProblem(url: string): string | undefined {
@@ -41,7 +42,8 @@ export function registerControlPlane(program: Command): void {
     .option('--http <host:port>', 'also serve the web dashboard, its JSON API and /metrics here (HTTPS signed by the cluster CA; plain HTTP when the API is: on loopback)')
     .option('--tls', 'mutual TLS even on loopback (the default off loopback)')
     .option('--insecure', 'plaintext even off loopback (anyone reaching the port controls the cluster)')
-    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; http?: string; tls?: boolean; insecure?: boolean }) => {
+    .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the cluster certificate; docs/metrics.md)')
+    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; http?: string; tls?: boolean; insecure?: boolean; metrics?: string }) => {
       try {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
@@ -58,8 +60,16 @@ export function registerControlPlane(program: Command): void {
           const problem = serverEntryProblem(opts.http);
           if (problem) throw new UserError(`--http: ${problem}`);
         }
+        if (opts.metrics !== undefined) {
+          try {
+            parseMetricsListen(opts.metrics);
+          } catch (err) {
+            throw new UserError(`--metrics ${(err as Error).message}`);
+          }
+        }
         const logger = createLogger('control-plane');
         const plane = await ControlPlane.start({
+          metrics: opts.metrics,
           etcd,
           listen: opts.listen,
           advertise: opts.advertise,

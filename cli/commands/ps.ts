@@ -1,4 +1,4 @@
-/** cluster ps [TYPE…]: every instance (or those of some types) with its state, host, pid, uptime, restarts, command. */
+/** cluster ps [TYPE…]: every instance (or those of some types) with its state, host, pid, uptime, restarts, CPU, memory, command. */
 import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
@@ -8,6 +8,7 @@ import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { formatDuration, renderTable } from '../output/table';
+import { formatBytes, formatPercent } from '../output/units';
 import { staleJson, warnIfStale } from '../stale';
 
 export function registerPs(program: Command): void {
@@ -36,6 +37,10 @@ export function registerPs(program: Command): void {
               reason: i.reason,
               release: i.release || null,
               port: i.port || null,
+              // As the agent last sampled the process group (docs/metrics.md); null: unknown.
+              cpuPercent: i.cpu_percent ?? null,
+              cpuSeconds: i.cpu_seconds ?? null,
+              rssBytes: i.rss_bytes ?? null,
             })),
             stale: staleJson(ps.stale),
           });
@@ -73,9 +78,11 @@ function formatPs(ps: PsReply__Output): string {
     i.pid ? String(i.pid) : '-',
     i.state === 'up' && i.started_at_ms ? formatDuration(now - i.started_at_ms) : '-',
     String(i.restarts),
+    i.cpu_percent !== undefined ? formatPercent(i.cpu_percent) : '-',
+    i.rss_bytes !== undefined ? formatBytes(i.rss_bytes) : '-',
     i.state === 'up' ? i.command : `${i.command ? `${i.command}  ` : ''}(${i.reason})`,
   ]);
-  return renderTable(['instance', 'state', 'host', 'pid', 'uptime', 'restarts', 'command'], rows);
+  return renderTable(['instance', 'state', 'host', 'pid', 'uptime', 'restarts', 'cpu', 'mem', 'command'], rows);
 }
 
 /** The `ps` table of an app, as text. */

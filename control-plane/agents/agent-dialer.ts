@@ -1,8 +1,9 @@
-/** gRPC clients for the services agents serve (logs, one-off runs), one per address, reused. */
+/** gRPC clients for the services agents serve (logs, one-off runs, usage), one per address, reused. */
 import * as grpc from '@grpc/grpc-js';
 import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
 import type { AgentLogsClient } from '../../proto/gen/cluster/agent/AgentLogs';
 import type { AgentRunClient } from '../../proto/gen/cluster/agent/AgentRun';
+import type { AgentStatsClient } from '../../proto/gen/cluster/agent/AgentStats';
 import { agentHostName } from '../../lib/pki';
 import { channelCredentials, targetName, type StaticCertificateProvider } from '../../lib/tls';
 
@@ -22,6 +23,7 @@ export interface AgentTarget {
 export class AgentDialer {
   private readonly logs = new Map<string, AgentLogsClient>();
   private readonly runs = new Map<string, AgentRunClient>();
+  private readonly stats = new Map<string, AgentStatsClient>();
 
   /** With a certificate provider, agents are dialled over mutual TLS. */
   constructor(private readonly tls?: StaticCertificateProvider) {}
@@ -34,10 +36,15 @@ export class AgentDialer {
     return this.cached(this.runs, agent, (creds, options) => new (agentProto().AgentRun)(agent.address, creds, options));
   }
 
+  statsClient(agent: AgentTarget): AgentStatsClient {
+    return this.cached(this.stats, agent, (creds, options) => new (agentProto().AgentStats)(agent.address, creds, options));
+  }
+
   close(): void {
-    for (const client of [...this.logs.values(), ...this.runs.values()]) client.close();
+    for (const client of [...this.logs.values(), ...this.runs.values(), ...this.stats.values()]) client.close();
     this.logs.clear();
     this.runs.clear();
+    this.stats.clear();
   }
 
   private cached<T>(map: Map<string, T>, agent: AgentTarget, make: (creds: grpc.ChannelCredentials, options: grpc.ChannelOptions) => T): T {

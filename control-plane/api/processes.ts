@@ -9,9 +9,9 @@ import { InstanceStatusReader } from '../state/instance-status';
 import { asEtcdOutage } from '../etcd/outage';
 import type { PsReply } from '../../proto/gen/cluster/api/PsReply';
 import { unary } from '../rpc/status';
+import { addInstanceUsage } from './instance-usage';
 
 export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart' | 'SetGrace' | 'SetBootTimeout' | 'SetLogMode'> {
-  const statuses = new InstanceStatusReader(ctx.client, ctx.keys);
   return {
     SetLogMode: unary(ctx.logger, async (req) => {
       const modes = await ctx.store.setLogMode(req.app, req.settings);
@@ -30,16 +30,7 @@ export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scal
       ctx.logger.info({ app: req.app, formation: counts }, 'formation changed');
       return { formation: Object.entries(counts).map(([type, count]) => ({ type, count })) };
     }),
-    Ps: unary(ctx.logger, async (req) => {
-      try {
-        return await ps(ctx, statuses, req.app);
-      } catch (err) {
-        const outage = asEtcdOutage(err);
-        const fallback = outage && lastKnownPs(ctx, req.app, outage.message);
-        if (fallback) return fallback;
-        throw err;
-      }
-    }),
+    Ps: unary(ctx.logger, (req) => psWithUsage(ctx, req.app)),
     Restart: unary(ctx.logger, async (req) => {
       await ctx.store.restart(req.app, req.target);
       const wanted = (name: string) =>
@@ -49,8 +40,29 @@ export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scal
   };
 }
 
-/** `ps` from etcd: every instance with the state its agent reports. */
-async function ps(ctx: ApiContext, statuses: InstanceStatusReader, name: string): Promise<PsReply> {
+/**
+ * What `ps` answers (the gRPC handler, and any other front end in-process such as a dashboard):
+ * every instance from etcd with its CPU and memory from its agent (instance-usage.ts); while etcd
+ * cannot be read, where this replica last saw them, marked stale. Throws the API's errors
+ * (unknown app …) as the handler does.
+ */
+export async function psWithUsage(ctx: ApiContext, app: string): Promise<PsReply> {
+  let reply: PsReply;
+  try {
+    reply = await psFromEtcd(ctx, app);
+  } catch (err) {
+    const outage = asEtcdOutage(err);
+    const fallback = outage && lastKnownPs(ctx, app, outage.message);
+    if (fallback) return fallback;
+    throw err;
+  }
+  await addInstanceUsage(ctx, reply.app ?? app, reply.instances ?? []);
+  return reply;
+}
+
+/** `ps` from etcd: every instance with the state its agent reports (no usage: see psWithUsage). */
+export async function psFromEtcd(ctx: ApiContext, name: string): Promise<PsReply> {
+  const statuses = new InstanceStatusReader(ctx.client, ctx.keys);
   const app = await ctx.store.getApp(name);
   const formation = ctx.view.formation(app.name).counts;
   const release = await ctx.view.release(app);

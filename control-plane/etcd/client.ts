@@ -12,6 +12,7 @@
  */
 import { Etcd3, GRPCDeadlineExceededError, GRPCGenericError, GRPCUnavailableError, type IOptions } from 'etcd3';
 import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, ExponentialBackoff, handleWhen, noop, retry, type IBackoff } from 'cockatiel';
+import { instrumentEtcdClient, type EtcdRequestObserver } from './instrument';
 
 /** Longest a unary etcd call may take; a stuck etcd answers within this, with an error. */
 export const ETCD_CALL_DEADLINE_MS = 4_000;
@@ -44,6 +45,8 @@ export interface EtcdClientOptions {
   /** Override the unary-call deadline (tests). */
   callDeadlineMs?: number;
   dialTimeoutMs?: number;
+  /** Times each unary request and counts its errors (control-plane/metrics/). */
+  observer?: EtcdRequestObserver;
 }
 
 /** An etcd3 client for `hosts` (one or more client URLs of the same etcd cluster). */
@@ -76,5 +79,7 @@ export function createEtcdClient(hosts: string[], opts: EtcdClientOptions = {}):
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: WATCH_MAX_BACKOFF_MS }) as unknown as IBackoff<unknown>,
     },
   };
-  return new Etcd3(options);
+  const client = new Etcd3(options);
+  if (opts.observer) instrumentEtcdClient(client, opts.observer);
+  return client;
 }

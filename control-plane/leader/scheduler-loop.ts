@@ -40,6 +40,8 @@ export interface SchedulerLoopOptions {
   agentDownGraceMs: number;
   /** When this replica last found etcd unreachable (epoch ms, 0: never): the grace runs again from then. */
   lastEtcdOutageMs?: () => number;
+  /** Round durations and plan sizes (control-plane/metrics/). */
+  metrics?: { round(seconds: number, planChanges: number): void };
 }
 
 export class SchedulerLoop {
@@ -156,6 +158,17 @@ export class SchedulerLoop {
   }
 
   private async round(): Promise<void> {
+    const started = performance.now();
+    let changes = 0;
+    try {
+      changes = await this.planAndWrite();
+    } finally {
+      this.opts.metrics?.round((performance.now() - started) / 1000, changes);
+    }
+  }
+
+  /** One round's work; returns how many assignments it wrote (placed plus removed). */
+  private async planAndWrite(): Promise<number> {
     const input = await this.snapshot();
     const counts = new Map(input.apps.map((a) => [a.name, a.formation]));
     const limited = limitRollout(schedule(input), input.assignments, (a) => this.observed(a), (app, type) => counts.get(app)?.[type] ?? 0);
@@ -163,12 +176,12 @@ export class SchedulerLoop {
     this.deferred = limited.deferred + moves.held;
     const plan = moves.plan;
     const ops = this.toOps(plan);
-    if (ops.length === 0) return;
+    if (ops.length === 0) return 0;
     const revision = await commitInChunks(this.client, ops, [this.election.fence()], WRITE_CONCURRENCY);
     if (revision === undefined) {
       this.logger.warn('lost leadership while writing a plan; stopping');
       await this.stop();
-      return;
+      return 0;
     }
     this.logger.info(
       { placed: plan.put.length, removed: plan.remove.length, unplaced: plan.unplaced.length, deferred: this.deferred },
@@ -176,6 +189,7 @@ export class SchedulerLoop {
     );
     // The next round must see this plan's own writes, or it would place twice.
     if (plan.put.length + plan.remove.length > 0) await this.view.assignments.waitForRevision(Number(revision));
+    return plan.put.length + plan.remove.length;
   }
 
   /** Holds back removals of moving instances until their new copy is up (moves.ts). */

@@ -72,9 +72,11 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     let cancelWatch: (() => Promise<void>) | undefined;
     let historyTimer: NodeJS.Timeout | undefined;
 
+    ctx.metrics.streamOpened();
     const finish = () => {
       if (phase === 'done') return;
       phase = 'done';
+      ctx.metrics.streamClosed();
       clearTimeout(historyTimer);
       for (const u of upstreams.values()) u.call.cancel();
       cancelWatch?.().catch(() => undefined);

@@ -13,6 +13,7 @@ import type { ReplicaRegistry } from '../replicas/registry';
 import type { EtcdHealth } from '../etcd/health';
 import type { JobStore } from '../cron/job-store';
 import type { AgentDialer } from '../agents/agent-dialer';
+import type { ControlPlaneMetrics } from '../metrics/control-plane-metrics';
 
 export interface ApiContext {
   client: Etcd3;
@@ -34,4 +35,6 @@ export interface ApiContext {
   jobs: JobStore;
   /** Clients of the agents' services (one-off runs, logs). */
   dialer: AgentDialer;
+  /** This replica's Prometheus metrics (docs/metrics.md). */
+  metrics: ControlPlaneMetrics;
 }
