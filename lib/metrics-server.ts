@@ -47,7 +47,10 @@ export async function startMetricsServer(opts: {
   const { host, port } = parseMetricsListen(opts.listen);
   const loopback = isLoopbackHost(host);
   if (!loopback && !opts.tls && !opts.insecure) throw new Error(`--metrics ${opts.listen}: off loopback, metrics are served over HTTPS with the cluster certificate, and this daemon has none`);
-  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void serve(req, res, opts.source, opts.logger);
+  // serve() answers every failure itself (500); a rejection here is a bug, logged.
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    serve(req, res, opts.source, opts.logger).catch((err: unknown) => opts.logger.error({ err }, 'bug: a metrics request failed outside its handler'));
+  };
   let refresh: NodeJS.Timeout | undefined;
   let server: http.Server | https.Server;
   if (loopback || !opts.tls) {

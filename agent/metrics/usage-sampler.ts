@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { allPids, procStat, type ProcStat } from '../supervisor/proc-stat';
-import { cpuPercent, usageByGroup, type ProcUnits } from './process-usage';
+import { cpuPercent, usageByGroup, type GroupUsage, type ProcUnits } from './process-usage';
 
 /** An instance to sample: its process group is `pid` (the agent spawns each in its own group). */
 export interface SampledInstance {
@@ -62,7 +62,7 @@ export class UsageSampler {
     const started = performance.now();
     const wanted = this.instances().filter((i) => Number.isInteger(i.pid) && i.pid > 1);
     const pgids = new Set(wanted.map((i) => i.pid));
-    const groups = pgids.size > 0 ? usageByGroup(this.readStats(), pgids, this.units) : new Map();
+    const groups = pgids.size > 0 ? usageByGroup(this.readStats(), pgids, this.units) : new Map<number, GroupUsage>();
     const next = new Map<number, InstanceUsage>();
     for (const inst of wanted) {
       const group = groups.get(inst.pid);

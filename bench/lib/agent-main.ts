@@ -10,7 +10,6 @@ import { fail } from '../../cli/command-kit';
 
 // commander as the product resolves it (bench/node_modules holds another copy, PM2's).
 type ProductCommand = Parameters<typeof registerAgent>[0];
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Command } = require('commander') as { Command: new (name: string) => ProductCommand };
 
 const program = new Command('cluster').option('--server <host:port>', 'control plane address');

@@ -37,49 +37,47 @@ export class ControlPlaneMetrics implements EtcdRequestObserver, GrpcCallObserve
 
   constructor() {
     const registers = [this.registry];
-    const self = this;
     collectDefaultMetrics({ register: this.registry, prefix: 'cluster_control_plane_' });
-    new Gauge({
+    const instances: Gauge<'app' | 'type' | 'state'> = new Gauge({
       name: 'cluster_instances',
       help: 'Instances by app, process type and state, as `cluster ps` shows them (pending, starting, up, crashed, stopping …).',
       labelNames: ['app', 'type', 'state'],
       registers,
-      async collect() {
-        const ctx = self.ctx;
-        const counts = ctx ? await countInstances(ctx) : [];
-        this.reset();
-        for (const c of counts) this.set({ app: c.app, type: c.type, state: c.state }, c.count);
+      collect: async () => {
+        const counts = this.ctx ? await countInstances(this.ctx) : [];
+        instances.reset();
+        for (const c of counts) instances.set({ app: c.app, type: c.type, state: c.state }, c.count);
       },
     });
-    new Gauge({
+    const desired: Gauge<'app' | 'type'> = new Gauge({
       name: 'cluster_instances_desired',
       help: 'Instances asked for by the formation (`cluster scale`), by app and process type.',
       labelNames: ['app', 'type'],
       registers,
-      collect() {
-        this.reset();
-        if (self.ctx) for (const c of desiredInstances(self.ctx)) this.set({ app: c.app, type: c.type }, c.count);
+      collect: () => {
+        desired.reset();
+        if (this.ctx) for (const c of desiredInstances(this.ctx)) desired.set({ app: c.app, type: c.type }, c.count);
       },
     });
-    new Gauge({
+    const agents: Gauge<'state'> = new Gauge({
       name: 'cluster_agents',
       help: 'Registered agents by state (ready, draining).',
       labelNames: ['state'],
       registers,
-      collect() {
-        this.reset();
-        if (!self.ctx) return;
-        const states = agentsByState(self.ctx);
+      collect: () => {
+        agents.reset();
+        if (!this.ctx) return;
+        const states = agentsByState(this.ctx);
         for (const state of ['ready', 'draining']) states.set(state, states.get(state) ?? 0);
-        for (const [state, n] of states) this.set({ state }, n);
+        for (const [state, n] of states) agents.set({ state }, n);
       },
     });
-    new Gauge({
+    const leader: Gauge = new Gauge({
       name: 'cluster_leader',
       help: '1 while this replica is the leader (it schedules), else 0.',
       registers,
-      collect() {
-        this.set(self.isLeader() ? 1 : 0);
+      collect: () => {
+        leader.set(this.isLeader() ? 1 : 0);
       },
     });
     this.roundSeconds = new Histogram({
