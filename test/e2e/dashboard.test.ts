@@ -363,9 +363,11 @@ describe('dashboard', { timeout: 300_000 }, () => {
       }
     });
 
-    it('serves no /metrics when the control plane was given no registry', async () => {
+    it("serves the control plane's Prometheus metrics at /metrics, without a session", async () => {
       const res = await fetch(`${s.base}/metrics`);
-      assert.equal(res.status, 404);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+      assert.match(await res.text(), /^# TYPE cluster_instances_desired gauge$/m);
     });
   });
 });
