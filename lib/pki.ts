@@ -12,30 +12,8 @@ x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
 
-/** The DNS name control-plane certificates carry; clients check it whatever address they dial. */
-export const CONTROL_PLANE_NAME = 'control-plane.cluster';
-/** The DNS name an agent's certificate carries (the control plane checks it when dialing the agent). */
-export function agentHostName(agentId: string): string {
-  return `${agentId}.agents.cluster`;
-}
-
-export type IdentityKind = 'agent' | 'operator' | 'control-plane';
-
-/** Who a certificate speaks for, from its common name (`agent:web-01`, `operator:alice`, `control-plane`). */
-export interface Identity {
-  kind: IdentityKind;
-  name: string;
-}
-
-export function commonName(identity: Identity): string {
-  return identity.kind === 'control-plane' ? 'control-plane' : `${identity.kind}:${identity.name}`;
-}
-
-export function parseCommonName(cn: string): Identity | undefined {
-  if (cn === 'control-plane') return { kind: 'control-plane', name: 'control-plane' };
-  const m = /^(agent|operator):(.+)$/.exec(cn);
-  return m ? { kind: m[1] as IdentityKind, name: m[2]! } : undefined;
-}
+export { CONTROL_PLANE_NAME, agentHostName, commonName, parseCommonName, type Identity, type IdentityKind } from './identity';
+import { commonName, parseCommonName, type Identity } from './identity';
 
 export interface KeyPair {
   privateKeyPem: string;
