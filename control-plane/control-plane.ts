@@ -19,6 +19,7 @@ import { advertisedAddress } from './replicas/advertise';
 import { listReplicasHandler } from './replicas/list-replicas';
 import { LeaderElection } from './leader/election';
 import { SchedulerLoop } from './leader/scheduler-loop';
+import { Compactor } from './leader/compactor';
 import { AssignmentHub } from './agents/assignment-hub';
 import { agentService } from './agents/agent-service';
 import type { ApiContext } from './api/context';
@@ -68,6 +69,11 @@ export interface ControlPlaneOptions {
    * cluster); plaintext off loopback must be asked for with `tls: false`.
    */
   tls?: boolean;
+  /**
+   * How long etcd keeps old versions of keys before the leader compacts them (seconds; default
+   * 300; leader/compactor.ts).
+   */
+  etcdHistorySeconds?: number;
   /** Slug sync and garbage collection timing (tests shorten them). */
   slugs?: SlugReplicationOptions;
   logger: Logger;
@@ -78,6 +84,9 @@ export function isLoopback(listen: string): boolean {
   const host = listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
+
+/** How long etcd keeps old versions of keys by default (ControlPlaneOptions.etcdHistorySeconds). */
+export const DEFAULT_ETCD_HISTORY_SECONDS = 300;
 
 /** The longest close() takes (SIGTERM must end a replica within 5 s). */
 const CLOSE_BUDGET_MS = 3_500;
@@ -114,6 +123,7 @@ export class ControlPlane {
     private readonly loop: SchedulerLoop,
     private readonly cron: CronLoop,
     private readonly releasePhase: ReleasePhaseLoop,
+    private readonly compactor: Compactor,
     private readonly leases: LeaseKeeper,
     private readonly dialer: AgentDialer,
     private readonly health: EtcdHealth,
@@ -211,15 +221,18 @@ export class ControlPlane {
     });
     const cron = new CronLoop({ client, keys, view, store, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
     const releasePhase = new ReleasePhaseLoop({ client, keys, view, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
+    const compactor = new Compactor(client, { historyMs: (opts.etcdHistorySeconds ?? DEFAULT_ETCD_HISTORY_SECONDS) * 1000, probeKey: keys.leader() }, logger);
     election.on('elected', () => {
       void loop.start().catch((err: unknown) => logger.error({ err }, 'scheduler failed to start'));
       cron.start();
       releasePhase.start();
+      compactor.start();
     });
     election.on('deposed', () => {
       void loop.stop();
       void cron.stop();
       void releasePhase.stop();
+      void compactor.stop();
     });
     election.start();
 
@@ -228,7 +241,7 @@ export class ControlPlane {
       if (advertised !== address) await writeLocalOperatorCredential(security, advertised, logger);
     }
     logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash }, 'control plane listening');
-    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, releasePhase, leases, dialer, health, logger, ctx.slugs);
+    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, releasePhase, compactor, leases, dialer, health, logger, ctx.slugs);
   }
 
   get isLeader(): boolean {
@@ -248,6 +261,7 @@ export class ControlPlane {
         ['stop scheduling', () => this.loop.stop()],
         ['stop scheduled jobs', () => this.cron.stop()],
         ['stop release phases', () => this.releasePhase.stop()],
+        ['stop compacting etcd', () => this.compactor.stop()],
         ['step down', () => this.election.close()],
         ['leave the replica set', () => this.replicas.close()],
         // Before the server drains: transfers in flight are cancelled rather than waited for.

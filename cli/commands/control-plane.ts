@@ -37,9 +37,10 @@ export function registerControlPlane(program: Command): void {
     .option('--prefix <prefix>', 'etcd key prefix', '/cluster/')
     .option('--agent-ttl <seconds>', 'seconds without a heartbeat before an agent is declared down', '4')
     .option('--max-per-type <n>', 'largest count `scale` accepts for one process type', '1000')
+    .option('--etcd-history <seconds>', 'how long etcd keeps old versions of keys before the leader compacts them', '300')
     .option('--tls', 'mutual TLS even on loopback (the default off loopback)')
     .option('--insecure', 'plaintext even off loopback (anyone reaching the port controls the cluster)')
-    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; tls?: boolean; insecure?: boolean }) => {
+    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; etcdHistory: string; tls?: boolean; insecure?: boolean }) => {
       try {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
@@ -62,6 +63,7 @@ export function registerControlPlane(program: Command): void {
           prefix: opts.prefix,
           agentTtlSeconds: positiveInt(opts.agentTtl, '--agent-ttl'),
           maxPerType: positiveInt(opts.maxPerType, '--max-per-type'),
+          etcdHistorySeconds: positiveInt(opts.etcdHistory, '--etcd-history'),
           tls: opts.tls ? true : opts.insecure ? false : undefined,
           logger,
         });

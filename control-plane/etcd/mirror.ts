@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from '../../lib/log';
+import { decode } from '../records';
 import { prefixEnd } from './batch';
 
 export interface MirrorEntry {
@@ -14,6 +15,20 @@ export interface MirrorEntry {
   modRevision: number;
   createRevision: number;
   lease: string;
+}
+
+/** A mirror entry with its value parsed once (PrefixMirror.decoded): every put makes a new entry. */
+interface StoredEntry extends MirrorEntry {
+  parsed?: { value: object | undefined };
+}
+
+/**
+ * A copy of a value etcd3 handed us: protobufjs decodes `bytes` fields as views into the whole
+ * gRPC message, so keeping the view would keep every watch batch (and the 100k-key range of a
+ * load) alive for as long as any one of its values stays in the mirror.
+ */
+function ownCopy(value: Buffer): Buffer {
+  return Buffer.from(value);
 }
 
 export interface MirrorEvent {
@@ -45,6 +60,19 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     return mirror;
   }
 
+  /**
+   * The value of `key` (or of an entry of this mirror) as records.ts `decode` gives it, parsed
+   * once per version of the key instead of at every read: the leader reads all 100k
+   * assignments and statuses each scheduling round, and the assignment hub each changed one.
+   * The object is shared by every reader: never modify it.
+   */
+  decoded<T extends object>(keyOrEntry: string | MirrorEntry | undefined): T | undefined {
+    const entry = (typeof keyOrEntry === 'string' ? this.entries.get(keyOrEntry) : keyOrEntry) as StoredEntry | undefined;
+    if (!entry) return undefined;
+    entry.parsed ??= { value: decode<T>(entry.value) };
+    return entry.parsed.value as T | undefined;
+  }
+
   /** Resolves once the copy reflects at least `revision` (a revision of a write to this prefix). */
   waitForRevision(revision: number): Promise<void> {
     if (this.revision >= revision || this.closed) return Promise.resolve();
@@ -64,12 +92,14 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     const res = await this.client.kv.range({ key, range_end: prefixEnd(key) });
     this.entries.clear();
     for (const kv of res.kvs) {
-      this.entries.set(kv.key.toString(), {
-        value: kv.value,
+      const entry: StoredEntry = {
+        value: ownCopy(kv.value),
         modRevision: Number(kv.mod_revision),
         createRevision: Number(kv.create_revision),
         lease: kv.lease,
-      });
+        parsed: undefined,
+      };
+      this.entries.set(kv.key.toString(), entry);
     }
     this.setRevision(Number(res.header.revision));
     const watcher = await this.client.watch().prefix(this.prefix).startRevision(String(this.revision + 1)).create();
@@ -83,11 +113,12 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
       for (const ev of res.events) {
         const key = ev.kv.key.toString();
         if (ev.type === 'Put') {
-          const entry = {
-            value: ev.kv.value,
+          const entry: StoredEntry = {
+            value: ownCopy(ev.kv.value),
             modRevision: Number(ev.kv.mod_revision),
             createRevision: Number(ev.kv.create_revision),
             lease: ev.kv.lease,
+            parsed: undefined,
           };
           this.entries.set(key, entry);
           events.push({ type: 'put', key, entry });

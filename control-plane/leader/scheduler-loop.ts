@@ -206,8 +206,7 @@ export class SchedulerLoop {
 
   /** What the assigned agent reports about an instance, if anything. */
   private observed(a: Assignment): ObservedStatus | undefined {
-    const raw = this.statuses?.entries.get(this.view.keys.status(a.app, a.instance, a.agentId))?.value;
-    const s = decode<StatusRecord>(raw);
+    const s = this.statuses?.decoded<StatusRecord>(this.view.keys.status(a.app, a.instance, a.agentId));
     return s && { state: s.state, release: s.release, restartToken: s.restartToken };
   }
 
