@@ -66,7 +66,7 @@ export interface AgentOptions {
   capacity?: number;
   nodeArgs?: string[];
   stopGrace?: number;
-  /** Another entry script than dist/cli/main.js (bench/lib/agent-main.js). */
+  /** Another entry script than dist/cli/main.js. */
   entry?: string;
 }
 
