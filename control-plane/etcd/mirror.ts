@@ -11,7 +11,13 @@ import { decode } from '../records';
 import { prefixEnd } from './batch';
 
 export interface MirrorEntry {
-  value: Buffer;
+  /**
+   * The value as text (every value mirrored is JSON). A string, not the Buffer etcd3 hands out:
+   * that is a view into the whole gRPC message (protobufjs slices, it does not copy), so keeping
+   * it would keep each watch batch, and the range response of a load, alive for as long as any
+   * of its values stays here; and a one-byte string is smaller than a Buffer object.
+   */
+  value: string;
   modRevision: number;
   createRevision: number;
   lease: string;
@@ -20,15 +26,6 @@ export interface MirrorEntry {
 /** A mirror entry with its value parsed once (PrefixMirror.decoded): every put makes a new entry. */
 interface StoredEntry extends MirrorEntry {
   parsed?: { value: object | undefined };
-}
-
-/**
- * A copy of a value etcd3 handed us: protobufjs decodes `bytes` fields as views into the whole
- * gRPC message, so keeping the view would keep every watch batch (and the 100k-key range of a
- * load) alive for as long as any one of its values stays in the mirror.
- */
-function ownCopy(value: Buffer): Buffer {
-  return Buffer.from(value);
 }
 
 export interface MirrorEvent {
@@ -93,7 +90,7 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     this.entries.clear();
     for (const kv of res.kvs) {
       const entry: StoredEntry = {
-        value: ownCopy(kv.value),
+        value: kv.value.toString(),
         modRevision: Number(kv.mod_revision),
         createRevision: Number(kv.create_revision),
         lease: kv.lease,
@@ -114,7 +111,7 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
         const key = ev.kv.key.toString();
         if (ev.type === 'Put') {
           const entry: StoredEntry = {
-            value: ownCopy(ev.kv.value),
+            value: ev.kv.value.toString(),
             modRevision: Number(ev.kv.mod_revision),
             createRevision: Number(ev.kv.create_revision),
             lease: ev.kv.lease,
