@@ -4,10 +4,9 @@
  *
  *   agent RSS      a fresh agent, idle (samples 1 s apart after 10 s), then with 200 `sleep`
  *                  instances (3 cycles of scale 200 → settle 5 s → sample → scale 0). Besides the
- *                  product as it is (`cluster agent start`), variants that show what two cheap
- *                  changes would give: V8's young generation capped (--max-semi-space-size=1,
- *                  what a re-exec or NODE_OPTIONS would set) and the agent loaded without the
- *                  other commands' modules (bench/lib/agent-main.ts: lazy command loading).
+ *                  product as it is (`cluster agent start`), a variant that shows what capping
+ *                  V8's young generation would give (--max-semi-space-size=1, what NODE_OPTIONS
+ *                  or the service unit would set; not the product).
  *   PM2            the God daemon's RSS, idle and with 200 `sleep` processes (pm2 scale).
  *   supervisord    its RSS, idle (200 programs defined, not started) and with them running.
  *   control plane  RSS with one agent, and with 1,000 simulated agents connected (idle).
@@ -63,8 +62,6 @@ async function main(): Promise<void> {
     { name: 'agent', nodeArgs: [] as string[], entry: CLI },
     ...(flag('no-variants') ? [] : [
       { name: 'agent --max-semi-space-size=1', nodeArgs: ['--max-semi-space-size=1'], entry: CLI },
-      { name: 'agent, agent-only entry', nodeArgs: [] as string[], entry: path.join(__dirname, 'lib', 'agent-main.js') },
-      { name: 'agent, agent-only entry + semi-space 1', nodeArgs: ['--max-semi-space-size=1'], entry: path.join(__dirname, 'lib', 'agent-main.js') },
     ]),
   ];
   for (const [i, v] of variants.entries()) {
@@ -132,6 +129,7 @@ async function main(): Promise<void> {
   }
 
   const ps = figures.summary(`cluster ps (${COUNT} instances)`).median;
+  figures.add('cluster ps ÷ node -e 0 (medians)', '×', ps / figures.summary('node -e 0 (Node start)').median, { target: '≤ 5', digits: 1 });
   if (figures.has(`pm2 ls (${COUNT} processes)`)) figures.add('pm2 ls ÷ cluster ps (medians)', '×', figures.summary(`pm2 ls (${COUNT} processes)`).median / ps, { digits: 2 });
   if (figures.has(`supervisorctl status (${COUNT} processes)`)) figures.add('supervisorctl status ÷ cluster ps (medians)', '×', figures.summary(`supervisorctl status (${COUNT} processes)`).median / ps, { digits: 2 });
   figures.report({ count: COUNT, cycles: CYCLES, simAgents: SIM_AGENTS, pm2: pm2?.version(), supervisord: withSupervisor ? supervisordVersion() : undefined });

@@ -11,7 +11,11 @@
  * Repeated --runs times on the same cluster.
  *
  *   node dist/bench/throughput.js [--agents 1000] [--instances 100000] [--apps 10] [--runs 3]
- *        [--sim-processes 2] [--cp-prof DIR] [--wait-idle S] [--json FILE] [--keep]
+ *        [--sim-processes 2] [--etcd-history S] [--cp-prof DIR] [--wait-idle S] [--json FILE] [--keep]
+ *
+ * --etcd-history S is the control plane's own flag (how long etcd keeps old versions before the
+ * leader compacts them; default 300 s): with a few seconds, the runs of one benchmark, which
+ * follow each other within a minute, each start on a compacted etcd, as runs minutes apart do.
  */
 import * as path from 'node:path';
 import { startBenchCluster } from './lib/bench-cluster';
@@ -25,6 +29,7 @@ const RUNS = numberOption('runs', 3);
 const SIM_PROCESSES = numberOption('sim-processes', 2);
 const CP_PROF = stringOption('cp-prof');
 const TIMEOUT_MS = numberOption('timeout', 180) * 1000;
+const ETCD_HISTORY = stringOption('etcd-history');
 
 async function main(): Promise<void> {
   await banner('throughput: instances placed and reported up per second, through real etcd', [
@@ -34,7 +39,8 @@ async function main(): Promise<void> {
   const dir = tempDir('cluster-bench-throughput-');
   const perApp = Math.ceil(INSTANCES / APPS);
   const cpNodeArgs = CP_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(CP_PROF)] : [];
-  const kit = await startBenchCluster(dir, { controlPlaneArgs: ['--max-per-type', String(Math.max(1000, perApp))], controlPlaneNodeArgs: cpNodeArgs });
+  const cpArgs = ['--max-per-type', String(Math.max(1000, perApp)), ...(ETCD_HISTORY ? ['--etcd-history', ETCD_HISTORY] : [])];
+  const kit = await startBenchCluster(dir, { controlPlaneArgs: cpArgs, controlPlaneNodeArgs: cpNodeArgs });
   const cp = kit.controlPlane!;
   const etcdPid = kit.etcd.member(0).pid;
   console.log(`control plane pid ${cp.pid}, RSS ${rssMb(cp.pid)!.toFixed(0)} MB before any agent`);
@@ -88,6 +94,8 @@ async function main(): Promise<void> {
     console.log(`run ${run}: scaled to 0 in ${((tEmpty - downStart) / 1000).toFixed(2)} s`);
     await sleep(3_000); // `gone` reports drain
     figures.add('control-plane RSS after scaling back to 0', 'MB', rssMb(cp.pid) ?? NaN);
+    // Grows with the history etcd keeps (every version of every key) until a compaction.
+    figures.add('etcd database in use after the run', 'MB', ((await etcdMetrics(kit.etcd.urls[0]!))['etcd_mvcc_db_total_size_in_use_in_bytes'] ?? NaN) / 1e6, { digits: 1 });
   }
   const c = fleet.counts();
   console.log(`simulated agents: ${c.reports} reports (${c.failedReports} failed), ${c.leaseLost} leases lost, ${c.streamBreaks} stream breaks`);

@@ -5,7 +5,7 @@ import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import { readDevState } from '../lib/cluster-home';
 import { UserError } from './errors';
 import { credentialFor, type Credential } from '../lib/credentials';
-import { CONTROL_PLANE_NAME } from '../lib/pki';
+import { CONTROL_PLANE_NAME } from '../lib/identity';
 import { channelCredentials, StaticCertificateProvider, targetName } from '../lib/tls';
 import { parseServerList } from '../lib/server-list';
 import { callUnary } from '../lib/grpc-call';

@@ -19,6 +19,7 @@ import { advertisedAddress } from './replicas/advertise';
 import { listReplicasHandler } from './replicas/list-replicas';
 import { LeaderElection } from './leader/election';
 import { SchedulerLoop } from './leader/scheduler-loop';
+import { Compactor } from './leader/compactor';
 import { AssignmentHub } from './agents/assignment-hub';
 import { agentService } from './agents/agent-service';
 import type { ApiContext } from './rpc/context';
@@ -82,6 +83,11 @@ export interface ControlPlaneOptions {
    * HTTPS signed by the cluster CA when the gRPC API uses TLS, plain HTTP otherwise.
    */
   http?: string;
+  /**
+   * How long etcd keeps old versions of keys before the leader compacts them (seconds; default
+   * 300; leader/compactor.ts).
+   */
+  etcdHistorySeconds?: number;
   /** Slug sync and garbage collection timing (tests shorten them). */
   slugs?: SlugReplicationOptions;
   /** Where to serve Prometheus metrics (HOST:PORT; docs/metrics.md); none by default. */
@@ -94,6 +100,9 @@ export function isLoopback(listen: string): boolean {
   const host = listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
+
+/** How long etcd keeps old versions of keys by default (ControlPlaneOptions.etcdHistorySeconds). */
+export const DEFAULT_ETCD_HISTORY_SECONDS = 300;
 
 /** The longest close() takes (SIGTERM must end a replica within 5 s). */
 const CLOSE_BUDGET_MS = 3_500;
@@ -130,6 +139,7 @@ export class ControlPlane {
     private readonly loop: SchedulerLoop,
     private readonly cron: CronLoop,
     private readonly releasePhase: ReleasePhaseLoop,
+    private readonly compactor: Compactor,
     private readonly leases: LeaseKeeper,
     private readonly dialer: AgentDialer,
     private readonly health: EtcdHealth,
@@ -294,16 +304,19 @@ export class ControlPlane {
     });
     const cron = new CronLoop({ client, keys, view, store, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
     const releasePhase = new ReleasePhaseLoop({ client, keys, view, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
+    const compactor = new Compactor(client, { historyMs: (opts.etcdHistorySeconds ?? DEFAULT_ETCD_HISTORY_SECONDS) * 1000, probeKey: keys.leader() }, logger);
     election.on('elected', () => {
       loop.start().catch((err: unknown) => logger.error({ err }, 'scheduler failed to start'));
       cron.start();
       releasePhase.start();
+      compactor.start();
     });
     election.on('deposed', () => {
       // Deposed: each loop stops on its own; one failing must not keep the others running.
       loop.stop().catch((err: unknown) => logger.error({ err }, 'stopping the scheduler failed'));
       cron.stop().catch((err: unknown) => logger.error({ err }, 'stopping the scheduled-jobs loop failed'));
       releasePhase.stop().catch((err: unknown) => logger.error({ err }, 'stopping the release-phase loop failed'));
+      compactor.stop().catch((err: unknown) => logger.error({ err }, 'stopping the etcd compactor failed'));
     });
     election.start();
     metrics.attach(ctx, () => election.state === 'leader');
@@ -313,7 +326,7 @@ export class ControlPlane {
       if (advertised !== address) await writeLocalOperatorCredential(security, advertised, logger);
     }
     logger.info({ address, advertised, replicaId: replicas.selfId, etcd: opts.etcd, prefix: keys.prefix, tls: useTls, caHash: security?.caHash, dashboard: dashboard?.url }, 'control plane listening');
-    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, releasePhase, leases, dialer, health, logger, ctx.slugs, ctx, dashboard, metricsServer);
+    return new ControlPlane(address, advertised, replicas, server, client, view, election, loop, cron, releasePhase, compactor, leases, dialer, health, logger, ctx.slugs, ctx, dashboard, metricsServer);
   }
 
   get isLeader(): boolean {
@@ -334,6 +347,7 @@ export class ControlPlane {
         ['stop scheduling', () => this.loop.stop()],
         ['stop scheduled jobs', () => this.cron.stop()],
         ['stop release phases', () => this.releasePhase.stop()],
+        ['stop compacting etcd', () => this.compactor.stop()],
         ['step down', () => this.election.close()],
         ['leave the replica set', () => this.replicas.close()],
         // Before the server drains: transfers in flight are cancelled rather than waited for.

@@ -3,39 +3,29 @@
  * agents and operators with keys that never leave them, and the identities certificates
  * carry. Used by the control plane (signing), agents and the CLI (requesting).
  */
-import 'reflect-metadata'; // @peculiar/x509 throws on load without it (docs/stack-notes.md)
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import { createHash, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import type * as X509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+let x509Lib: typeof X509 | undefined;
+
+/**
+ * @peculiar/x509, loaded on first use: it is ~230 modules (~5–8 MB of a daemon's memory, ~70 ms
+ * of a start), and agents and the CLI need it only to join, log in or renew a certificate.
+ */
+function loadX509(): typeof X509 {
+  if (!x509Lib) {
+    require('reflect-metadata'); // @peculiar/x509 throws on load without it (docs/stack-notes.md)
+    x509Lib = require('@peculiar/x509') as typeof X509;
+    x509Lib.cryptoProvider.set(webcrypto as unknown as Crypto);
+  }
+  return x509Lib;
+}
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
 
-/** The DNS name control-plane certificates carry; clients check it whatever address they dial. */
-export const CONTROL_PLANE_NAME = 'control-plane.cluster';
-/** The DNS name an agent's certificate carries (the control plane checks it when dialing the agent). */
-export function agentHostName(agentId: string): string {
-  return `${agentId}.agents.cluster`;
-}
-
-export type IdentityKind = 'agent' | 'operator' | 'control-plane';
-
-/** Who a certificate speaks for, from its common name (`agent:web-01`, `operator:alice`, `control-plane`). */
-export interface Identity {
-  kind: IdentityKind;
-  name: string;
-}
-
-export function commonName(identity: Identity): string {
-  return identity.kind === 'control-plane' ? 'control-plane' : `${identity.kind}:${identity.name}`;
-}
-
-export function parseCommonName(cn: string): Identity | undefined {
-  if (cn === 'control-plane') return { kind: 'control-plane', name: 'control-plane' };
-  const m = /^(agent|operator):(.+)$/.exec(cn);
-  return m ? { kind: m[1] as IdentityKind, name: m[2]! } : undefined;
-}
+export { CONTROL_PLANE_NAME, agentHostName, commonName, parseCommonName, type Identity, type IdentityKind } from './identity';
+import { commonName, parseCommonName, type Identity } from './identity';
 
 export interface KeyPair {
   privateKeyPem: string;
@@ -74,6 +64,7 @@ function serial(): string {
 
 /** A new self-signed cluster CA, valid for ten years. */
 export async function createCA(name = 'cluster CA'): Promise<Issued> {
+  const x509 = loadX509();
   const { keys, privateKeyPem } = await generateKeyPair();
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -99,6 +90,7 @@ export function caHash(certPem: string): string {
 
 /** A signing request for `identity`, made with the caller's own key. */
 export async function createCsr(identity: Identity, keys: CryptoKeyPair): Promise<string> {
+  const x509 = loadX509();
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${commonName(identity)}`, keys, signingAlgorithm: ALG });
   return csr.toString('pem');
 }
@@ -112,7 +104,8 @@ export interface SignOptions {
 
 /** Signs a CSR with the CA after checking its signature; the CA decides the subject, not the CSR. */
 export async function signCsr(ca: Issued, csrPem: string, opts: SignOptions): Promise<string> {
-  let csr: x509.Pkcs10CertificateRequest;
+  const x509 = loadX509();
+  let csr: X509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
   } catch {
@@ -129,9 +122,10 @@ export async function issueWithNewKey(ca: Issued, opts: SignOptions): Promise<Is
 }
 
 async function issue(ca: Issued, publicKey: CryptoKey, opts: SignOptions): Promise<string> {
+  const x509 = loadX509();
   const caCert = new x509.X509Certificate(ca.certPem);
   const now = Date.now();
-  const names: x509.JsonGeneralName[] = [
+  const names: X509.JsonGeneralName[] = [
     ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
@@ -156,8 +150,8 @@ async function issue(ca: Issued, publicKey: CryptoKey, opts: SignOptions): Promi
 
 /** When a certificate expires, and when it became valid (ms). */
 export function validity(certPem: string): { notBeforeMs: number; notAfterMs: number } {
-  const cert = new x509.X509Certificate(certPem);
-  return { notBeforeMs: cert.notBefore.getTime(), notAfterMs: cert.notAfter.getTime() };
+  const cert = new X509Certificate(certPem); // Node's own parser: no need for the x509 stack here
+  return { notBeforeMs: Date.parse(cert.validFrom), notAfterMs: Date.parse(cert.validTo) };
 }
 
 /**
@@ -165,6 +159,7 @@ export function validity(certPem: string): { notBeforeMs: number; notAfterMs: nu
  * it and it is valid now; undefined otherwise.
  */
 export async function verifyPeer(caPem: string, der: Buffer): Promise<{ identity: Identity; notAfterMs: number } | undefined> {
+  const x509 = loadX509();
   try {
     const ca = new x509.X509Certificate(caPem);
     const cert = new x509.X509Certificate(new Uint8Array(der));

@@ -9,7 +9,7 @@ import type {
   CertificateProvider,
   IdentityCertificateUpdateListener,
 } from '@grpc/grpc-js/build/src/certificate-provider';
-import { parseCommonName, type Identity } from './pki';
+import { parseCommonName, type Identity } from './identity';
 
 /** A CA, and a certificate with its key, in PEM. */
 export interface TlsMaterial {

@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tar from 'tar';
+import type * as Tar from 'tar';
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { SlugChunk__Output } from '../../proto/gen/cluster/agent/SlugChunk';
 import type { Logger } from '../../lib/log';
@@ -57,6 +57,7 @@ export class ReleaseCache {
     try {
       const size = await this.downloadChecked(digest, archive);
       fs.mkdirSync(unpacking, { recursive: true });
+      const tar = require('tar') as typeof Tar; // on first use: an agent that never unpacks a slug never loads it
       await tar.x({ file: archive, cwd: unpacking });
       fs.writeFileSync(path.join(unpacking, '.cluster-complete'), digest);
       fs.rmSync(target, { recursive: true, force: true });

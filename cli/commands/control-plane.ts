@@ -39,11 +39,12 @@ export function registerControlPlane(program: Command): void {
     .option('--prefix <prefix>', 'etcd key prefix', '/cluster/')
     .option('--agent-ttl <seconds>', 'seconds without a heartbeat before an agent is declared down', '4')
     .option(`${MAX_PER_TYPE_FLAG} <n>`, 'largest count `scale` accepts for one process type', String(DEFAULT_MAX_PER_TYPE))
+    .option('--etcd-history <seconds>', 'how long etcd keeps old versions of keys before the leader compacts them', '300')
     .option('--http <host:port>', 'also serve the web dashboard, its JSON API and /metrics here (HTTPS signed by the cluster CA; plain HTTP when the API is: on loopback)')
     .option('--tls', 'mutual TLS even on loopback (the default off loopback)')
     .option('--insecure', 'plaintext even off loopback (anyone reaching the port controls the cluster)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the cluster certificate; docs/metrics.md)')
-    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; http?: string; tls?: boolean; insecure?: boolean; metrics?: string }) => {
+    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; etcdHistory: string; http?: string; tls?: boolean; insecure?: boolean; metrics?: string }) => {
       try {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
@@ -79,6 +80,7 @@ export function registerControlPlane(program: Command): void {
           prefix: opts.prefix,
           agentTtlSeconds: positiveInt(opts.agentTtl, '--agent-ttl'),
           maxPerType: maxPerType(opts.maxPerType),
+          etcdHistorySeconds: positiveInt(opts.etcdHistory, '--etcd-history'),
           tls: opts.tls ? true : opts.insecure ? false : undefined,
           logger,
         });

@@ -4,7 +4,6 @@
  */
 import type { Keys } from '../keys';
 import type { MirrorEvent, PrefixMirror } from '../etcd/mirror';
-import { decode } from '../records';
 import type { Assignment } from '../scheduler/types';
 
 export interface AssignmentDelta {
@@ -51,7 +50,7 @@ export class AssignmentHub {
   private snapshot(agentId: string): AssignmentDelta {
     const upserts: Assignment[] = [];
     for (const key of this.keysByAgent.get(agentId) ?? []) {
-      const a = decode<Assignment>(this.mirror.entries.get(key)?.value);
+      const a = this.mirror.decoded<Assignment>(key);
       if (a) upserts.push(a);
     }
     return { snapshot: true, upserts, removes: [] };
@@ -85,7 +84,7 @@ export class AssignmentHub {
       if (!parts || !this.subscribers.has(parts.agentId)) continue;
       let delta = byAgent.get(parts.agentId);
       if (!delta) byAgent.set(parts.agentId, (delta = { snapshot: false, upserts: [], removes: [] }));
-      const a = ev.type === 'put' ? decode<Assignment>(ev.entry?.value) : undefined;
+      const a = ev.type === 'put' ? this.mirror.decoded<Assignment>(ev.entry) : undefined;
       if (a) delta.upserts.push(a);
       else delta.removes.push({ app: parts.app, instance: parts.instance });
     }

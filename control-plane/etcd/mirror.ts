@@ -8,13 +8,25 @@ import { EventEmitter } from 'node:events';
 import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import { RetryDelay } from '../../lib/retry-delay';
+import { decode } from '../records';
 import { prefixEnd } from './batch';
 
 export interface MirrorEntry {
-  value: Buffer;
+  /**
+   * The value as text (every value mirrored is JSON). A string, not the Buffer etcd3 hands out:
+   * that is a view into the whole gRPC message (protobufjs slices, it does not copy), so keeping
+   * it would keep each watch batch, and the range response of a load, alive for as long as any
+   * of its values stays here; and a one-byte string is smaller than a Buffer object.
+   */
+  value: string;
   modRevision: number;
   createRevision: number;
   lease: string;
+}
+
+/** A mirror entry with its value parsed once (PrefixMirror.decoded): every put makes a new entry. */
+interface StoredEntry extends MirrorEntry {
+  parsed?: { value: object | undefined };
 }
 
 export interface MirrorEvent {
@@ -47,6 +59,19 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     return mirror;
   }
 
+  /**
+   * The value of `key` (or of an entry of this mirror) as records.ts `decode` gives it, parsed
+   * once per version of the key instead of at every read: the leader reads all 100k
+   * assignments and statuses each scheduling round, and the assignment hub each changed one.
+   * The object is shared by every reader: never modify it.
+   */
+  decoded<T extends object>(keyOrEntry: string | MirrorEntry | undefined): T | undefined {
+    const entry = (typeof keyOrEntry === 'string' ? this.entries.get(keyOrEntry) : keyOrEntry) as StoredEntry | undefined;
+    if (!entry) return undefined;
+    entry.parsed ??= { value: decode<T>(entry.value) };
+    return entry.parsed.value as T | undefined;
+  }
+
   /** Resolves once the copy reflects at least `revision` (a revision of a write to this prefix). */
   waitForRevision(revision: number): Promise<void> {
     if (this.revision >= revision || this.closed) return Promise.resolve();
@@ -66,12 +91,14 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     const res = await this.client.kv.range({ key, range_end: prefixEnd(key) });
     this.entries.clear();
     for (const kv of res.kvs) {
-      this.entries.set(kv.key.toString(), {
-        value: kv.value,
+      const entry: StoredEntry = {
+        value: kv.value.toString(),
         modRevision: Number(kv.mod_revision),
         createRevision: Number(kv.create_revision),
         lease: kv.lease,
-      });
+        parsed: undefined,
+      };
+      this.entries.set(kv.key.toString(), entry);
     }
     this.setRevision(Number(res.header.revision));
     const watcher = await this.client.watch().prefix(this.prefix).startRevision(String(this.revision + 1)).create();
@@ -85,11 +112,12 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
       for (const ev of res.events) {
         const key = ev.kv.key.toString();
         if (ev.type === 'Put') {
-          const entry = {
-            value: ev.kv.value,
+          const entry: StoredEntry = {
+            value: ev.kv.value.toString(),
             modRevision: Number(ev.kv.mod_revision),
             createRevision: Number(ev.kv.create_revision),
             lease: ev.kv.lease,
+            parsed: undefined,
           };
           this.entries.set(key, entry);
           events.push({ type: 'put', key, entry });

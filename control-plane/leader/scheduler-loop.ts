@@ -8,7 +8,7 @@ import type { Logger } from '../../lib/log';
 import type { ClusterView } from '../state/cluster-view';
 import type { LeaderElection } from './election';
 import { commitInChunks, type WriteOp } from '../etcd/batch';
-import { decode, encode, type StatusRecord } from '../records';
+import { encode, type StatusRecord } from '../records';
 import { limitRollout, type ObservedStatus } from './rollout';
 import { holdMoves } from './moves';
 import { schedule } from '../scheduler/schedule';
@@ -221,8 +221,7 @@ export class SchedulerLoop {
 
   /** What the assigned agent reports about an instance, if anything. */
   private observed(a: Assignment): ObservedStatus | undefined {
-    const raw = this.statuses?.entries.get(this.view.keys.status(a.app, a.instance, a.agentId))?.value;
-    const s = decode<StatusRecord>(raw);
+    const s = this.statuses?.decoded<StatusRecord>(this.view.keys.status(a.app, a.instance, a.agentId));
     return s && { state: s.state, release: s.release, restartToken: s.restartToken };
   }
 

@@ -148,7 +148,7 @@ export class ReplicaRegistry extends EventEmitter<{ change: [ReplicaInfo[]] }> {
   }
 }
 
-function parseReplica(value: Buffer): ReplicaInfo | undefined {
+function parseReplica(value: Buffer | string): ReplicaInfo | undefined {
   try {
     const v = JSON.parse(value.toString()) as Partial<ReplicaInfo>;
     if (typeof v.id !== 'string' || typeof v.address !== 'string') return undefined;

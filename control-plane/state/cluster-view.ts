@@ -42,14 +42,14 @@ export class ClusterView {
   appList(): AppRecord[] {
     const out: AppRecord[] = [];
     for (const entry of this.apps.entries.values()) {
-      const app = decode<AppRecord>(entry.value);
+      const app = this.apps.decoded<AppRecord>(entry);
       if (app && typeof app.name === 'string') out.push(app);
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   formation(app: string): FormationRecord {
-    const record = decode<FormationRecord>(this.formations.entries.get(this.keys.formation(app))?.value);
+    const record = this.formations.decoded<FormationRecord>(this.keys.formation(app));
     return {
       counts: record?.counts ?? {},
       restartTokens: record?.restartTokens ?? {},
@@ -64,7 +64,7 @@ export class ClusterView {
   agentList(): AgentRecord[] {
     const out: AgentRecord[] = [];
     for (const entry of this.agents.entries.values()) {
-      const agent = decode<AgentRecord>(entry.value);
+      const agent = this.agents.decoded<AgentRecord>(entry);
       if (!agent || typeof agent.id !== 'string') continue;
       out.push(this.drains.entries.has(this.keys.drain(agent.id)) ? { ...agent, state: 'draining' } : agent);
     }
@@ -81,7 +81,7 @@ export class ClusterView {
     const out = new Map<string, DrainRecord>();
     for (const [key, entry] of this.drains.entries) {
       const id = this.keys.after(key, this.keys.drains());
-      const record = decode<DrainRecord>(entry.value);
+      const record = this.drains.decoded<DrainRecord>(entry);
       if (id && record) out.set(id, record);
     }
     return out;
@@ -89,7 +89,7 @@ export class ClusterView {
 
   /** Whether agent `id` runs `web`: yes unless its toggle says off (process servers; docs/process-servers.md). */
   servesWeb(id: string): boolean {
-    return decode<WebToggleRecord>(this.webToggles.entries.get(this.keys.webToggle(id))?.value)?.web !== false;
+    return this.webToggles.decoded<WebToggleRecord>(this.keys.webToggle(id))?.web !== false;
   }
 
   assignmentList(filter?: { app?: string; agentId?: string }): Assignment[] {
@@ -97,7 +97,7 @@ export class ClusterView {
     const base = filter?.agentId ? this.keys.assignments(filter.agentId) : undefined;
     for (const [key, entry] of this.assignments.entries) {
       if (base && !key.startsWith(base)) continue;
-      const assignment = decode<Assignment>(entry.value);
+      const assignment = this.assignments.decoded<Assignment>(entry);
       if (!assignment || typeof assignment.instance !== 'string') continue;
       if (filter?.app && assignment.app !== filter.app) continue;
       out.push(assignment);
