@@ -250,6 +250,27 @@ export class AppStore {
     }).then((f) => f.counts);
   }
 
+  /**
+   * Changes per-type settings of an app's formation in one revision-checked write, after checking
+   * that every changed type is in the current release (the `release` phase only when allowed).
+   */
+  private updateTypeSettings(
+    name: string,
+    changes: ReadonlyArray<{ type: string }>,
+    allow: { releasePhase: boolean },
+    change: (formation: FormationRecord) => FormationRecord,
+  ): Promise<FormationRecord> {
+    return this.updateFormation(name, async (formation, app) => {
+      const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
+      for (const { type } of changes) {
+        if (!release || !Object.hasOwn(release.processTypes, type) || (type === RELEASE_PHASE_TYPE && !allow.releasePhase)) {
+          throw new InvalidArgumentError(`process type \`${type}\` is not in the current release of \`${name}\``);
+        }
+      }
+      return change(formation);
+    });
+  }
+
   /** Sets the stop grace period of process types (seconds; 0 returns a type to the agent's default). */
   async setGrace(name: string, changes: Array<{ type: string; seconds: number }>): Promise<Record<string, number>> {
     if (changes.length === 0) throw new InvalidArgumentError('nothing to set: give TYPE=SECONDS');
@@ -258,13 +279,8 @@ export class AppStore {
         throw new InvalidArgumentError(`${type}=${seconds}: the grace period must be from 0 to ${MAX_GRACE_SECONDS} seconds`);
       }
     }
-    const next = await this.updateFormation(name, async (formation, app) => {
-      const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
-      for (const { type } of changes) {
-        if (!release || !(type in release.processTypes)) {
-          throw new InvalidArgumentError(`process type \`${type}\` is not in the current release of \`${name}\``);
-        }
-      }
+    // The release phase has a grace period too (it is stopped like any instance).
+    const next = await this.updateTypeSettings(name, changes, { releasePhase: true }, (formation) => {
       const graceMs = { ...formation.graceMs };
       for (const { type, seconds } of changes) {
         if (seconds === 0) delete graceMs[type];
@@ -285,13 +301,7 @@ export class AppStore {
       const problem = logModeProblem(type, mode);
       if (problem) throw new InvalidArgumentError(problem);
     }
-    const next = await this.updateFormation(name, async (formation, app) => {
-      const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
-      for (const { type } of changes) {
-        if (!release || !Object.hasOwn(release.processTypes, type) || type === RELEASE_PHASE_TYPE) {
-          throw new InvalidArgumentError(`process type \`${type}\` is not in the current release of \`${name}\``);
-        }
-      }
+    const next = await this.updateTypeSettings(name, changes, { releasePhase: false }, (formation) => {
       const logModes = { ...formation.logModes };
       for (const { type, mode } of changes) {
         if (mode === 'non-blocking') logModes[type] = 'non-blocking';
@@ -312,13 +322,7 @@ export class AppStore {
       const problem = bootTimeoutProblem(type, seconds);
       if (problem) throw new InvalidArgumentError(problem);
     }
-    const next = await this.updateFormation(name, async (formation, app) => {
-      const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
-      for (const { type } of changes) {
-        if (!release || !Object.hasOwn(release.processTypes, type) || type === RELEASE_PHASE_TYPE) {
-          throw new InvalidArgumentError(`process type \`${type}\` is not in the current release of \`${name}\``);
-        }
-      }
+    const next = await this.updateTypeSettings(name, changes, { releasePhase: false }, (formation) => {
       const bootTimeoutMs = { ...formation.bootTimeoutMs };
       for (const { type, seconds } of changes) {
         if (seconds === 0) delete bootTimeoutMs[type];
