@@ -6,6 +6,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { listenOn } from './http-listen';
 import type { Logger } from './log';
 import type { TlsMaterial } from './tls';
 
@@ -71,18 +72,10 @@ export async function startMetricsServer(opts: {
   }
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  }).catch((err: Error) => {
+  const boundPort = await listenOn(server, host, port, `metrics on ${opts.listen}`).catch((err: unknown) => {
     clearInterval(refresh);
-    throw new Error(`cannot serve metrics on ${opts.listen}: ${err.message}`);
+    throw err;
   });
-  const bound = server.address();
-  const boundPort = typeof bound === 'object' && bound ? bound.port : port;
   const scheme = loopback || !opts.tls ? 'http' : 'https';
   return {
     address: `${host.includes(':') ? `[${host}]` : host}:${boundPort}`,

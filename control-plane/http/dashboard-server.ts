@@ -6,7 +6,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { listenOn } from '../../lib/http-listen';
 import type { Logger } from '../../lib/log';
 import type { TlsMaterial } from '../../lib/tls';
 import { DashboardRoutes, type RouteDeps } from './routes';
@@ -43,16 +43,7 @@ export class DashboardServer {
     server.requestTimeout = 0; // streams are long; bodies are capped in respond.ts
     server.maxHeadersCount = 100;
     server.on('clientError', (_err, socket) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    }).catch((err: Error) => {
-      throw new Error(`cannot serve the dashboard on ${opts.listen}: ${err.message}`);
-    });
-    const bound = (server.address() as AddressInfo).port;
+    const bound = await listenOn(server, host, port, `the dashboard on ${opts.listen}`);
     opts.logger.info({ http: `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}` }, 'dashboard listening');
     return new DashboardServer(server, bound, !!opts.tls, opts.logger);
   }
