@@ -79,13 +79,28 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
   };
 
   /** Every tick from 1 to the last, once each, in order: nothing lost, nothing doubled. */
+  /**
+   * A kill -9 may lose what the agent had read from the pipe but not yet written: the lines of
+   * one turn of its event loop (docs/agent-handover.md). Each such kill allows one gap of at most
+   * MAX_KILL_GAP ticks after the last tick seen before it; nothing else may be missing or moved.
+   */
+  const killedAfter: number[] = [];
+  const MAX_KILL_GAP = 10;
   const assertTicksWhole = async (atLeast: number) => {
     const seen = await waitFor(`ticks past ${atLeast} in the logs`, async () => {
       const all = await ticks();
       return all.length > 0 && all[all.length - 1] > atLeast ? all : undefined;
     }, 20_000, 200);
-    const wrong = seen.findIndex((n, i) => n !== i + 1);
-    assert.equal(wrong, -1, `tick ${wrong + 1} missing or out of order: …${seen.slice(Math.max(0, wrong - 3), wrong + 3).join(',')}… (${seen.length} lines)`);
+    const allowed = [...killedAfter];
+    let expected = 1;
+    for (let i = 0; i < seen.length; i++) {
+      const n = seen[i]!;
+      const gapOk = n > expected && n - expected <= MAX_KILL_GAP && allowed.length > 0 && expected > allowed[0]!;
+      if (gapOk) allowed.shift();
+      const where = `…${seen.slice(Math.max(0, i - 3), i + 3).join(',')}… (${seen.length} lines)`;
+      assert.ok(n === expected || gapOk, `tick ${expected} missing or out of order: ${where}`);
+      expected = n + 1;
+    }
   };
 
   const upAndSteady = async () => {
@@ -140,7 +155,10 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
 
   it('takes the instances over after kill -9 and a new start', async () => {
     await restartAndCheck(
-      () => cluster.agents.get(AGENT.id)!.kill('SIGKILL'),
+      async () => {
+        killedAfter.push((await ticks()).at(-1) ?? 0);
+        await cluster.agents.get(AGENT.id)!.kill('SIGKILL');
+      },
       () => cluster.startAgent(AGENT),
     );
   });
