@@ -42,7 +42,7 @@ describe('log rotation under a stopped follower', { timeout: 180_000 }, () => {
     await cluster?.stop();
   });
 
-  it('gives exactly one marker with the number of lines rotation removed, and every other line in order', async () => {
+  it('marks every gap rotation made with the exact number of lines it removed, and every other line arrives in order', async () => {
     const numbers: number[] = [];
     const markers: string[] = [];
     let ready = false;
@@ -66,18 +66,23 @@ describe('log rotation under a stopped follower', { timeout: 180_000 }, () => {
     } finally {
       await follower.stop();
     }
-    assert.equal(markers.length, 1, markers.join(' | '));
-    const m = /^(\d+) lines? missed \(removed by log rotation/.exec(markers[0]!);
-    assert.ok(m, markers[0]);
-    const missed = Number(m[1]);
-    // The numbers received: 1 … a, then b … TOTAL, with b - a - 1 = the marker's count.
-    const gapAt = numbers.findIndex((n, i) => i > 0 && n !== numbers[i - 1]! + 1);
-    assert.ok(gapAt > 0, 'a gap where rotation removed lines');
-    console.log(`received 1 … ${numbers[gapAt - 1]}, then ${missed} lines missed, then ${numbers[gapAt]} … ${numbers.at(-1)}`);
+    // One marker per lap: while the follower is stopped, the sockets between it and the agent
+    // still take a few MB, so the agent's reader can reach its end, fall behind again and be
+    // lapped by rotation more than once (docs/logs.md). Each marker stands exactly at its gap.
+    assert.ok(markers.length >= 1, 'rotation removed lines the stopped follower had not read');
+    const counts = markers.map((text) => {
+      const m = /^(\d+) lines? missed \(removed by log rotation/.exec(text);
+      assert.ok(m, text);
+      return Number(m[1]);
+    });
+    const gaps: number[] = [];
     assert.equal(numbers[0], 1);
-    assert.equal(numbers[gapAt]! - numbers[gapAt - 1]! - 1, missed, `gap ${numbers[gapAt - 1]} → ${numbers[gapAt]}, marker says ${missed}`);
-    assert.equal(numbers.length + missed, TOTAL);
+    for (let i = 1; i < numbers.length; i++) {
+      assert.ok(numbers[i]! > numbers[i - 1]!, `line ${numbers[i]} after ${numbers[i - 1]}: out of order`);
+      if (numbers[i] !== numbers[i - 1]! + 1) gaps.push(numbers[i]! - numbers[i - 1]! - 1);
+    }
+    assert.deepEqual(gaps, counts, 'each gap has its marker, with its exact count, in order');
+    assert.equal(numbers.length + counts.reduce((a, b) => a + b, 0), TOTAL);
     assert.equal(numbers.at(-1), TOTAL);
-    for (let i = gapAt + 1; i < numbers.length; i++) assert.equal(numbers[i], numbers[i - 1]! + 1);
   });
 });
