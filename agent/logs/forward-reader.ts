@@ -155,7 +155,15 @@ export class ForwardReader {
   /** The next file to read, open; undefined when there is none. */
   private async nextFile(): Promise<OpenFile | undefined> {
     if (this.eager) {
-      if (this.open === undefined) this.open = await this.openAll();
+      if (this.open === undefined) {
+        const opened = await this.openAll();
+        // Closed while opening: close() saw none of these handles.
+        if (this.done) {
+          await Promise.all(opened.map((f) => f.handle.close().catch(() => undefined)));
+          return undefined;
+        }
+        this.open = opened;
+      }
       return this.open.shift();
     }
     for (;;) {
@@ -165,6 +173,10 @@ export class ForwardReader {
       this.lastGen = next.gen;
       try {
         const handle = await fs.promises.open(this.writer.filePath(next.gen), 'r');
+        if (this.done) {
+          await handle.close().catch(() => undefined);
+          return undefined;
+        }
         // Deleted between the look and the open? Then its lines count as rotated away.
         this.noteRotated(this.writer.deletedThroughN);
         return { file: next, handle };

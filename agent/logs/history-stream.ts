@@ -25,6 +25,11 @@ export class HistoryStream {
   async next(max: number): Promise<LogLine[]> {
     if (this.finished) return [];
     if (this.merged === undefined) this.merged = await this.open();
+    // Closed while opening: close() saw no readers yet, so they are let go here.
+    if (this.finished) {
+      await this.merged.close();
+      return [];
+    }
     const out: LogLine[] = [];
     while (out.length === 0) {
       const lines = await this.merged.next(max);

@@ -61,7 +61,7 @@ export function serveLiveView(opts: {
       const text = JSON.stringify(value);
       if (text !== last) {
         last = text;
-        stream.send('state', value);
+        stream.sendLatest('state', value);
       }
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

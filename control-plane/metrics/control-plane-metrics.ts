@@ -159,6 +159,13 @@ export class ControlPlaneMetrics implements EtcdRequestObserver, GrpcCallObserve
   }
 
   render(): Promise<string> {
-    return this.registry.metrics();
+    // Scrapes that arrive together share one collection: each reads every app from etcd.
+    if (this.rendering) return this.rendering;
+    const rendering = this.registry.metrics().finally(() => {
+      if (this.rendering === rendering) this.rendering = undefined;
+    });
+    this.rendering = rendering;
+    return rendering;
   }
+  private rendering: Promise<string> | undefined;
 }
