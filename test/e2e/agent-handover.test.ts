@@ -108,6 +108,9 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     return summary(ps);
   };
 
+  /** How many take-overs the agent's log records (it is appended to across restarts). */
+  const takeOvers = () => fs.readFileSync(cluster.agents.get(AGENT.id)!.log, 'utf8').split('taking over the instances of the previous agent run').length;
+
   /** Restarts the agent the given way and checks the instances were taken over as they were. */
   const restartAndCheck = async (stop: () => Promise<void>, start: () => void) => {
     const before = await upAndSteady();
@@ -117,7 +120,6 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     // While no agent runs, ps shows the instances as they were: never stopped.
     const during = summary(await cluster.ps(APP));
     assert.deepEqual(during.map((i) => i.state), ['up', 'up', 'up', 'up']);
-    const takeOvers = () => fs.readFileSync(cluster.agents.get(AGENT.id)!.log, 'utf8').split('taking over the instances of the previous agent run').length;
     const earlier = takeOvers();
     start();
     await waitFor('the new agent to take the instances over', () => takeOvers() > earlier, 20_000, 100);
@@ -252,8 +254,11 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     await cluster.agents.get(AGENT.id)!.exited;
     const pids = [...running(APP).values()].flat();
     assert.equal(pids.length, 4, `the instances run on after a plain stop: ${JSON.stringify([...running(APP)])}`);
+    const earlier = takeOvers();
     cluster.startAgent(AGENT);
-    await waitFor('the new agent to take them over', () => fs.existsSync(path.join(dataDir, 'agent.pid')), 20_000, 100);
+    // Its pid file comes before the take-over: wait for the take-over itself, or `agent stop
+    // --stop-instances` could reach an agent that does not hold the instances yet.
+    await waitFor('the new agent to take them over', () => takeOvers() > earlier, 20_000, 100);
     await cluster.waitForPs(APP, 'the same pids up', (l) => l.length === 4 && l.every((i) => i.state === 'up' && pids.includes(i.pid!)));
     const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', dataDir]);
     assert.equal(stopped.code, 0, stopped.stderr);
