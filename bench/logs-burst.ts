@@ -17,18 +17,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, startBenchCluster, waitFor } from './lib/bench-cluster';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+import { option } from './lib/args';
 import { Pm2 } from './lib/pm2';
 import { ensureSupervisor, Supervisor, supervisordVersion } from './lib/peers';
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const LINES = option('lines', 1_000_000);
 const RUNS = option('runs', 1);

@@ -29,17 +29,11 @@ import { sleep } from './lib/runs';
 import { AgentInstanceTail, PlainFileTail, type StoredProgress } from './lib/file-tail';
 import { DeliveryReader, type DeliveryFigures } from './lib/delivery';
 import { othersCpu, ProcSampler, snapshotAll } from './lib/proc-sampler';
+import { option } from './lib/args';
 import { Pm2 } from './lib/pm2';
 
 // ---- options ---------------------------------------------------------------------------
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
 function stringOption(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? undefined : process.argv[i + 1];
