@@ -264,7 +264,10 @@ async function main(): Promise<void> {
   const prefix = process.env.SIM_PREFIX ?? 'sim';
   const agents: SimAgent[] = [];
   for (let i = first; i < first + count; i++) agents.push(new SimAgent(`${prefix}-${String(i).padStart(4, '0')}`, server, i, capacity));
-  const send = () => process.send?.({ type: 'counts', pid: process.pid, counts: { ...totals }, at: Date.now() } satisfies SimMessage);
+  // With a callback, a send that races the parent's exit reports to it instead of throwing EPIPE.
+  const send = () => {
+    if (process.connected) process.send?.({ type: 'counts', pid: process.pid, counts: { ...totals }, at: Date.now() } satisfies SimMessage, undefined, {}, () => undefined);
+  };
   const ticker = setInterval(send, 20);
   process.on('disconnect', () => {
     for (const a of agents) a.close();
