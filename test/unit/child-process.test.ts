@@ -229,7 +229,7 @@ describe('spawnInstanceProcess with output FIFOs and a gate', () => {
     await waitFor('the first line (the gate then holds the pipe)', () => waiting.length === 1, 5_000);
     writeFileSync(go, '');
     let reported = false;
-    void proc.exited.then(() => (reported = true));
+    proc.exited.then(() => (reported = true), () => undefined);
     await waitFor('the process to exit', () => isGone(proc.pid), 5_000);
     // The stall outlasts the close timeout several times over.
     await new Promise((r) => setTimeout(r, 600));
