@@ -12,6 +12,7 @@ import { callUnary } from '../lib/grpc-call';
 import { isReplicaFailure, ServerSet } from '../lib/failover';
 import { CONFLICT, reasonOf } from '../lib/status-reason';
 import { RetryDelay } from '../lib/retry-delay';
+import { newRequestId, REQUEST_ID_METADATA } from '../lib/request-id';
 
 export const DEFAULT_SERVER = '127.0.0.1:7600';
 
@@ -104,7 +105,10 @@ type Callback = (err: grpc.ServiceError | null, value?: unknown) => void;
 /**
  * The client `current()` returns, with unary calls tried again: on another replica when one is
  * unavailable (`switchAway(tries)` moves and says whether to try; `tries` counts failed attempts),
- * and on the same one after a pause when refused with reason `conflict`.
+ * and on the same one after a pause when refused with reason `conflict`. Every attempt of one
+ * call carries the same request id: a change the first attempt made although it reported failure
+ * (etcd applied it after the replica gave up) is answered again, not made twice
+ * (docs/high-availability.md#retries-never-apply-twice).
  */
 function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: number) => boolean): ClusterApiClient {
   return new Proxy({} as ClusterApiClient, {
@@ -115,7 +119,8 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
       if (method.requestStream || method.responseStream || method.requestStream === undefined) {
         return (...args: unknown[]) => (method as (...a: unknown[]) => unknown).apply(current(), args);
       }
-      return (...args: unknown[]) => {
+      return (...given: unknown[]) => {
+        const args = withRequestId(given);
         const callbackAt = args.findIndex((a) => typeof a === 'function');
         const callback = args[callbackAt] as Callback;
         let tries = 0;
@@ -143,6 +148,14 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
       };
     },
   });
+}
+
+/** A unary call's arguments `(request, [metadata], [options], callback)` with a new request id in its metadata. */
+function withRequestId(args: unknown[]): unknown[] {
+  const given = args[1] instanceof grpc.Metadata ? args[1] : undefined;
+  const metadata = given ? given.clone() : new grpc.Metadata();
+  if (metadata.get(REQUEST_ID_METADATA).length === 0) metadata.set(REQUEST_ID_METADATA, newRequestId());
+  return given ? [args[0], metadata, ...args.slice(2)] : [args[0], metadata, ...args.slice(1)];
 }
 
 /** --app, then CLUSTER_APP; a clear error when neither is given. */

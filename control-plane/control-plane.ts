@@ -92,6 +92,8 @@ export interface ControlPlaneOptions {
   slugs?: SlugReplicationOptions;
   /** Where to serve Prometheus metrics (HOST:PORT; docs/metrics.md); none by default. */
   metrics?: string;
+  /** The bearer token that opens /metrics on an `http` listener off loopback (`--metrics-token-file`; docs/metrics.md). */
+  metricsToken?: string;
   logger: Logger;
 }
 
@@ -277,6 +279,7 @@ export class ControlPlane {
           feed,
           assets: new StaticAssets(),
           metrics,
+          metricsToken: opts.metricsToken,
           secure: !!security,
           logger,
         });

@@ -25,6 +25,9 @@
  *   <prefix>leader                                   the scheduling replica (its lease)
  *   <prefix>replicas/<replicaId>                     a live control-plane replica: its advertised gRPC
  *                                                    address (the replica's own lease)
+ *   <prefix>requests/<requestId>                     a change a CLI request made, and its result, so that
+ *                                                    a retry answers it again (a 10-minute lease;
+ *                                                    state/request-records.ts)
  *
  * Releases, formations and the like live under top-level prefixes of their own (rather
  * than under apps/<app>/…) so that listing apps or watching formations reads only what
@@ -113,6 +116,8 @@ export class Keys {
 
   replicas(): string { return `${this.prefix}replicas/`; }
   replica(id: string): string { return `${this.replicas()}${id}`; }
+
+  request(id: string): string { return `${this.prefix}requests/${id}`; }
 
   /** The last path segment of a key under `base` (an app name, an agent id). */
   after(key: string, base: string): string | undefined {

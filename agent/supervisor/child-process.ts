@@ -297,8 +297,17 @@ class OsProcess implements RunningProcess {
   // Pipes still open once the group is settled belong to a grandchild that escaped the
   // group (setsid): stop waiting for them after a while instead of hanging forever.
   private armCloseTimeout(): void {
-    if (this.closeTimer || this.pipesClosed) return;
+    if (this.closeTimer || this.pipesClosed || this.finished) return;
     this.closeTimer = setTimeout(() => {
+      // A pipe the output gate holds (readLines paused it: the log writer is behind) is still
+      // full of the process's last lines, not held by a grandchild: destroying it would lose
+      // them silently. The timeout starts again once the gate lets it be read (docs/logs.md).
+      const held = [this.stdout, this.stderr].find((pipe) => pipe.isPaused() && !pipe.destroyed);
+      if (held) {
+        this.closeTimer = undefined;
+        held.once('resume', () => this.armCloseTimeout());
+        return;
+      }
       this.stdout.destroy();
       this.stderr.destroy();
       // Destroying the pipes emits 'close'; this is only a safety net.

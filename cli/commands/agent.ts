@@ -19,7 +19,8 @@ import { UserError } from '../errors';
 import { collectLabel, positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
-import { runningAgent } from '../../agent/data-dir-lock';
+import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
+import { stopLeftBehind } from '../../agent/handover/stop-left-behind';
 import { isLoopbackHost, parseMetricsListen } from '../../lib/metrics-server';
 
 interface AgentOptions {
@@ -114,6 +115,14 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     }
   }
   const logger = createLogger('agent');
+  // A stop asked while the agent starts (taking its instances over) is carried out once it has
+  // started: the default action of SIGTERM and SIGUSR2 would end it before it holds them.
+  const asked = new Set<NodeJS.Signals>();
+  const early = (signal: NodeJS.Signals) => {
+    if (asked.has(signal)) process.exit(130); // twice: the watchdog stops what was taken over, after its window
+    asked.add(signal);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, early);
   const running = await Agent.start({
     metrics: opts.metrics,
     usageSampleMs: usageIntervalMs(opts.usageInterval),
@@ -141,15 +150,23 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     logger,
   });
   runUntilSignalled(logger, (signal) => running.close(signal === STOP_INSTANCES_SIGNAL ? 'stop-instances' : 'handover'), [STOP_INSTANCES_SIGNAL]);
+  for (const signal of STOP_SIGNALS) process.off(signal, early);
+  if (asked.size > 0) {
+    const signal = asked.has(STOP_INSTANCES_SIGNAL) ? STOP_INSTANCES_SIGNAL : [...asked][0]!;
+    logger.info({ signal }, 'a stop was asked for while the agent started');
+    process.kill(process.pid, signal);
+  }
 }
 
 /** SIGTERM and SIGINT hand the instances over to the next agent run; this one stops them first. */
 const STOP_INSTANCES_SIGNAL: NodeJS.Signals = 'SIGUSR2';
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', STOP_INSTANCES_SIGNAL];
 
 /** `cluster agent stop`: signals the agent of a data dir and waits until it has exited. */
 async function stopAgent(opts: { dataDir: string; stopInstances?: boolean; timeout: string }): Promise<void> {
   const dataDir = path.resolve(opts.dataDir);
   const agent = runningAgent(dataDir);
+  if (!agent && opts.stopInstances) return stopLeftBehindInstances(dataDir);
   if (!agent) {
     process.stderr.write(`No agent is running with the data dir ${dataDir}.\n`);
     return;
@@ -163,6 +180,34 @@ async function stopAgent(opts: { dataDir: string; stopInstances?: boolean; timeo
     opts.stopInstances
       ? `Agent stopped (pid ${agent.pid}) with its instances.\n`
       : `Agent stopped (pid ${agent.pid}); its instances keep running for an agent started within the hand-over window to take over, and are stopped otherwise.\n`,
+  );
+}
+
+/**
+ * `agent stop --stop-instances` with no agent running: the instances the last run left for the
+ * next one are stopped here, each with its grace period (agent/handover/stop-left-behind.ts).
+ */
+async function stopLeftBehindInstances(dataDir: string): Promise<void> {
+  const agentId = loadJoinInfo(dataDir)?.name ?? os.hostname();
+  let result;
+  try {
+    result = await stopLeftBehind({ dataDir, agentId, logger: createLogger('agent', 'silent') });
+  } catch (err) {
+    // An agent started on the data dir meanwhile: it holds the instances now.
+    if (err instanceof DataDirBusyError) throw new UserError(`an agent (pid ${err.pid}) started on ${dataDir} meanwhile; run the command again to stop it with its instances`);
+    throw err;
+  }
+  const { instances, strays } = result;
+  if (instances.length === 0 && strays.length === 0) {
+    process.stderr.write(`No agent is running with the data dir ${dataDir}, and nothing it started is running.\n`);
+    return;
+  }
+  const names = instances.map((i) => `${i.app} ${i.instance} (pid ${i.pid}${i.killed ? ', SIGKILL after its grace period' : ''})`);
+  process.stderr.write(
+    `No agent was running with the data dir ${dataDir}; stopped the ${instances.length} instance${instances.length === 1 ? '' : 's'} its last run left running` +
+      (names.length > 0 ? `: ${names.join(', ')}` : '') +
+      (strays.length > 0 ? `; and ${strays.length} other process group${strays.length === 1 ? '' : 's'} of it (one-offs, SIGKILL 2 s after SIGTERM)` : '') +
+      '.\n',
   );
 }
 

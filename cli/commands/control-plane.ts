@@ -1,4 +1,5 @@
 /** cluster control-plane start: run a control-plane replica in the foreground. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { ControlPlane } from '../../control-plane/control-plane';
@@ -44,7 +45,8 @@ export function registerControlPlane(program: Command): void {
     .option('--tls', 'mutual TLS even on loopback (the default off loopback)')
     .option('--insecure', 'plaintext even off loopback (anyone reaching the port controls the cluster)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the cluster certificate; docs/metrics.md)')
-    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; etcdHistory: string; http?: string; tls?: boolean; insecure?: boolean; metrics?: string }) => {
+    .option('--metrics-token-file <path>', 'a file holding the bearer token a scraper shows for /metrics on the --http listener off loopback (otherwise it needs a dashboard session)')
+    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; etcdHistory: string; http?: string; tls?: boolean; insecure?: boolean; metrics?: string; metricsTokenFile?: string }) => {
       try {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
@@ -68,9 +70,14 @@ export function registerControlPlane(program: Command): void {
             throw new UserError(`--metrics ${(err as Error).message}`);
           }
         }
+        if (opts.metricsTokenFile !== undefined && opts.http === undefined) {
+          throw new UserError('--metrics-token-file is for /metrics on the --http listener: give --http HOST:PORT too');
+        }
+        const metricsToken = opts.metricsTokenFile !== undefined ? readMetricsToken(opts.metricsTokenFile) : undefined;
         const logger = createLogger('control-plane');
         const plane = await ControlPlane.start({
           metrics: opts.metrics,
+          metricsToken,
           etcd,
           listen: opts.listen,
           advertise: opts.advertise,
@@ -89,6 +96,21 @@ export function registerControlPlane(program: Command): void {
         fail(err);
       }
     });
+}
+
+/** The token of --metrics-token-file: its text without surrounding whitespace, 16 to 4096 visible characters. */
+function readMetricsToken(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`--metrics-token-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const token = text.trim();
+  if (!/^[\x21-\x7e]{16,4096}$/.test(token)) {
+    throw new UserError(`--metrics-token-file ${file}: the token must be 16 to 4096 printable characters without spaces (e.g. \`openssl rand -hex 32\`)`);
+  }
+  return token;
 }
 
 /** --max-per-type: above 0, and no more than a scale request can carry. */

@@ -4,6 +4,7 @@ import type { ReleaseInfo } from '../../proto/gen/cluster/api/ReleaseInfo';
 import type { ReleaseRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
+import { requestIdOf } from '../rpc/request-id';
 import { staleOf } from './stale';
 import { deployedOf } from '../state/app-store';
 import { stopRunsOfDestroyedApp } from './schedules';
@@ -25,14 +26,14 @@ export function appHandlers(
   ctx: ApiContext,
 ): Pick<ClusterApiHandlers, 'ListApps' | 'CreateApp' | 'DestroyApp' | 'ListReleases' | 'Rollback' | 'GetConfig' | 'SetConfig'> {
   return {
-    Rollback: unary(ctx.logger, async (req) => {
-      const release = await ctx.store.rollback(req.app, req.version);
+    Rollback: unary(ctx.logger, async (req, call) => {
+      const release = await ctx.store.rollback(req.app, req.version, requestIdOf(call));
       ctx.logger.info({ app: req.app, release: release.version, description: release.description }, 'release created');
       return toReleaseInfo(release);
     }),
     GetConfig: unary(ctx.logger, async (req) => ({ vars: await ctx.store.getConfig(req.app) })),
-    SetConfig: unary(ctx.logger, async (req) => {
-      const release = await ctx.store.setConfig(req.app, req.set, req.unset);
+    SetConfig: unary(ctx.logger, async (req, call) => {
+      const release = await ctx.store.setConfig(req.app, req.set, req.unset, requestIdOf(call));
       // The description names keys only; values never reach the logs.
       ctx.logger.info({ app: req.app, release: release.version, description: release.description }, 'release created');
       return toReleaseInfo(release);

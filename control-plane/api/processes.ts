@@ -9,6 +9,7 @@ import { InstanceStatusReader } from '../state/instance-status';
 import { asEtcdOutage } from '../etcd/outage';
 import type { PsReply } from '../../proto/gen/cluster/api/PsReply';
 import { unary } from '../rpc/status';
+import { requestIdOf } from '../rpc/request-id';
 import { addInstanceUsage } from './instance-usage';
 
 export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart' | 'SetGrace' | 'SetBootTimeout' | 'SetLogMode'> {
@@ -25,14 +26,15 @@ export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scal
       const grace = await ctx.store.setGrace(req.app, req.settings);
       return { settings: Object.entries(grace).map(([type, ms]) => ({ type, seconds: ms / 1000 })) };
     }),
-    Scale: unary(ctx.logger, async (req) => {
-      const counts = await ctx.store.scale(req.app, req.changes);
+    Scale: unary(ctx.logger, async (req, call) => {
+      // A retry of a call that was applied answers the same formation (docs/high-availability.md#retries-never-apply-twice).
+      const counts = await ctx.store.scale(req.app, req.changes, requestIdOf(call));
       ctx.logger.info({ app: req.app, formation: counts }, 'formation changed');
       return { formation: Object.entries(counts).map(([type, count]) => ({ type, count })) };
     }),
     Ps: unary(ctx.logger, (req) => psWithUsage(ctx, req.app)),
-    Restart: unary(ctx.logger, async (req) => {
-      await ctx.store.restart(req.app, req.target);
+    Restart: unary(ctx.logger, async (req, call) => {
+      await ctx.store.restart(req.app, req.target, requestIdOf(call));
       const wanted = (name: string) =>
         req.target === '' || name === req.target || parseInstanceName(name)?.type === req.target;
       return { instances: ctx.view.assignmentList({ app: req.app }).map((a) => a.instance).filter(wanted).sort() };

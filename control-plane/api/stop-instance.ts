@@ -12,19 +12,20 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '..
 import type { AgentRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
+import { requestIdOf } from '../rpc/request-id';
 import { InstanceStatusReader } from '../state/instance-status';
 
 const AGENT_CALL_TIMEOUT_MS = 5_000;
 
 export function stopInstanceHandler(ctx: ApiContext): ClusterApiHandlers['StopInstance'] {
-  return unary(ctx.logger, async (req) => {
-    const reply = await stopInstance(ctx, req.app, req.instance, req.kill);
+  return unary(ctx.logger, async (req, call) => {
+    const reply = await stopInstance(ctx, req.app, req.instance, req.kill, requestIdOf(call));
     ctx.logger.info({ app: req.app, instance: req.instance, kill: req.kill, host: reply.host }, 'instance stopped on request');
     return reply;
   });
 }
 
-async function stopInstance(ctx: ApiContext, appName: string, instance: string, kill: boolean): Promise<StopInstanceReply> {
+async function stopInstance(ctx: ApiContext, appName: string, instance: string, kill: boolean, requestId?: string): Promise<StopInstanceReply> {
   const app = await ctx.store.getApp(appName);
   const parsed = parseInstanceName(instance);
   if (!parsed) {
@@ -47,7 +48,7 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
   const placed = ctx.view.assignmentList({ app: app.name }).filter((a) => a.instance === instance);
   if (!kill) {
     // A restart of this one instance: the agent stops it with its grace period and starts it again.
-    await ctx.store.restart(app.name, instance);
+    await ctx.store.restart(app.name, instance, requestId);
     return { instance, host: placed[0]?.agentId ?? '', one_off: false };
   }
   // An instance that moves runs on two hosts until the new copy is up: kill every copy.

@@ -16,10 +16,9 @@ export const COALESCE_MS = 200;
 
 export class ChangeFeed {
   private readonly listeners = new Set<() => void>();
-  private watchers: Watcher[] = [];
-  private opening?: Promise<void>;
+  /** The watches while someone listens; each subscription spell has its own (see WatchSpell). */
+  private spell?: WatchSpell;
   private timer?: NodeJS.Timeout;
-  private readonly onChange = () => this.schedule();
 
   constructor(private readonly client: Etcd3, private readonly keys: Keys, private readonly view: ClusterView, private readonly logger: Logger) {}
 
@@ -28,13 +27,15 @@ export class ChangeFeed {
     return [v.apps, v.formations, v.agents, v.assignments, v.drains, v.webToggles];
   }
 
-  /** Calls `listener` after changes; returns the unsubscribe function. */
+  /** Calls `listener` after changes; returns the unsubscribe function (a second call does nothing). */
   subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    if (this.listeners.size === 1) this.open();
+    // A function of its own per subscription: the same listener twice is two subscriptions.
+    const entry = () => listener();
+    this.listeners.add(entry);
+    if (this.listeners.size === 1) this.spell = this.open();
     return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.close().catch((err: unknown) => this.logger.debug({ err }, 'closing the dashboard watch failed'));
+      if (!this.listeners.delete(entry) || this.listeners.size > 0) return;
+      this.close().catch((err: unknown) => this.logger.debug({ err }, 'closing the dashboard watch failed'));
     };
   }
 
@@ -44,7 +45,7 @@ export class ChangeFeed {
 
   /** A change after a quiet spell is told at once; changes during a burst wait for the window's end. */
   private schedule(): void {
-    if (this.timer) return;
+    if (this.timer || this.listeners.size === 0) return;
     const wait = Math.max(0, this.lastTick + COALESCE_MS - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -54,26 +55,50 @@ export class ChangeFeed {
     }, wait);
   }
 
-  private open(): void {
-    for (const m of this.mirrors) m.on('change', this.onChange);
-    this.opening = (async () => {
+  /**
+   * Starts a spell of watching. Its watches are created one after the other; one created after
+   * the spell ended (the last subscriber left during set-up) is cancelled at once, and a spell
+   * that ended tells nothing more, even when a new spell has begun meanwhile.
+   */
+  private open(): WatchSpell {
+    const spell: WatchSpell = { ended: false, watchers: [], onChange: () => !spell.ended && this.schedule() };
+    for (const m of this.mirrors) m.on('change', spell.onChange);
+    spell.opening = (async () => {
       for (const prefix of [this.keys.allStatus(), this.keys.allUnplaced()]) {
+        if (spell.ended) return;
         const watcher = await this.client.watch().prefix(prefix).create();
-        watcher.on('data', this.onChange);
+        spell.watchers.push(watcher);
+        if (spell.ended) return; // close() cancels it
+        watcher.on('data', spell.onChange);
         // The etcd3 watcher reconnects by itself; a missed change shows on the next periodic refresh.
         watcher.on('error', (err) => this.logger.debug({ err }, 'dashboard watch error'));
-        this.watchers.push(watcher);
       }
     })().catch((err: unknown) => this.logger.warn({ err }, 'dashboard cannot watch instance states; pages refresh periodically only'));
+    return spell;
   }
 
+  /**
+   * Ends the current spell (the last subscriber left, or the replica stops): its watches are
+   * cancelled, those still being created too. What ends it runs before the first await, so a
+   * subscriber that comes right after starts a spell of its own.
+   */
   async close(): Promise<void> {
-    for (const m of this.mirrors) m.off('change', this.onChange);
-    await this.opening;
-    const watchers = this.watchers;
-    this.watchers = [];
+    const spell = this.spell;
+    this.spell = undefined;
+    if (!spell || spell.ended) return;
+    spell.ended = true;
+    for (const m of this.mirrors) m.off('change', spell.onChange);
     clearTimeout(this.timer);
     this.timer = undefined;
-    await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)));
+    await spell.opening;
+    await Promise.all(spell.watchers.map((w) => w.cancel().catch(() => undefined)));
   }
+}
+
+/** The watches of one spell of subscriptions (from the first subscriber to the last leaving). */
+interface WatchSpell {
+  ended: boolean;
+  watchers: Watcher[];
+  opening?: Promise<void>;
+  onChange: () => void;
 }

@@ -7,6 +7,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { listenOn } from '../../lib/http-listen';
+import { isLoopbackHost } from '../../lib/metrics-server';
 import type { Logger } from '../../lib/log';
 import type { TlsMaterial } from '../../lib/tls';
 import { DashboardRoutes, type RouteDeps } from './routes';
@@ -30,7 +31,8 @@ export class DashboardServer {
 
   static async start(opts: DashboardServerOptions): Promise<DashboardServer> {
     const { host, port } = splitHostPort(opts.listen);
-    const routes = new DashboardRoutes(opts);
+    // On loopback /metrics is open, as `--metrics` is there; elsewhere it needs a token or a session.
+    const routes = new DashboardRoutes({ ...opts, metricsOpen: opts.metricsOpen ?? isLoopbackHost(host) });
     // handle() answers every failure itself; a rejection here is a bug, logged.
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       routes.handle(req, res).catch((err: unknown) => opts.logger.error({ err }, 'bug: a dashboard request failed outside its handler'));

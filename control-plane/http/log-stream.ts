@@ -16,6 +16,8 @@ export const LOG_HISTORY_LINES = 200;
 /** What the page gets for one line. */
 interface PaneLine {
   t: number;
+  /** With host, instance and t it names the line: the pane skips lines it has after a reconnect. */
+  seq: number;
   instance: string;
   stream: string;
   host: string;
@@ -36,7 +38,7 @@ class LogCall extends EventEmitter {
     let ok = true;
     const lines = batch.lines ?? [];
     if (lines.length > 0) {
-      const out: PaneLine[] = lines.map((l) => ({ t: Number(l.time_ms ?? 0), instance: l.instance ?? '', stream: l.stream ?? '', host: l.host ?? '', text: l.text ?? '' }));
+      const out: PaneLine[] = lines.map((l) => ({ t: Number(l.time_ms ?? 0), seq: Number(l.seq ?? 0), instance: l.instance ?? '', stream: l.stream ?? '', host: l.host ?? '', text: l.text ?? '' }));
       ok = this.stream.send('lines', out);
     }
     if (batch.warnings?.length) ok = this.stream.send('warnings', batch.warnings) && ok;

@@ -1,8 +1,10 @@
 /**
  * Every URL the dashboard answers: login, the pages, the JSON API, the live streams and
- * /metrics. Everything but login, the static assets and /metrics needs a session; every POST
- * needs the session's CSRF token too (csrf.ts).
+ * /metrics. Everything but login and the static assets needs a session — /metrics too, except on
+ * a loopback listener or with the bearer token of `--metrics-token-file` (docs/metrics.md);
+ * every POST needs the session's CSRF token too (csrf.ts).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { Logger } from '../../lib/log';
@@ -31,6 +33,10 @@ export interface RouteDeps {
   feed: ChangeFeed;
   assets: StaticAssets;
   metrics?: MetricsSource;
+  /** /metrics answers anyone (the listener is on loopback, as `--metrics` is plain there); else it needs the token or a session. */
+  metricsOpen?: boolean;
+  /** The bearer token (`--metrics-token-file`) a scraper may show for /metrics instead of a session. */
+  metricsToken?: string;
   /** Whether responses travel over TLS (the cookie is then Secure). */
   secure: boolean;
   logger: Logger;
@@ -81,7 +87,7 @@ export class DashboardRoutes {
     res.setHeader('content-security-policy', "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
 
     if (method === 'GET' && path === '/login') return this.login(url, res);
-    if (method === 'GET' && path === '/metrics') return this.metrics(res);
+    if (method === 'GET' && path === '/metrics') return this.metrics(req, res);
     if (method === 'GET' && path.startsWith('/assets/')) {
       if (!this.deps.assets.serveAsset(path.slice('/assets/'.length), res)) throw new HttpError(404, `no asset ${path}`);
       return;
@@ -124,11 +130,29 @@ export class DashboardRoutes {
     res.end();
   }
 
-  private async metrics(res: ServerResponse): Promise<void> {
+  private async metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!this.deps.metrics) throw new HttpError(404, 'this control plane exposes no metrics');
+    if (!this.deps.metricsOpen && !(await this.mayReadMetrics(req))) {
+      res.setHeader('www-authenticate', 'Bearer realm="cluster metrics"');
+      throw new HttpError(
+        401,
+        this.deps.metricsToken
+          ? '/metrics on this listener needs `Authorization: Bearer TOKEN` with the token of the control plane\'s --metrics-token-file, or a dashboard session'
+          : '/metrics on a dashboard listener off loopback needs a dashboard session, or a bearer token: start the control plane with --metrics-token-file (or scrape its --metrics listener)',
+      );
+    }
     const body = await this.deps.metrics.render();
     res.writeHead(200, { 'content-type': this.deps.metrics.contentType, 'cache-control': 'no-store' });
     res.end(body);
+  }
+
+  /** The scraper shows the bearer token, or the browser a live dashboard session. */
+  private async mayReadMetrics(req: IncomingMessage): Promise<boolean> {
+    const token = this.deps.metricsToken;
+    const shown = /^Bearer ([^\s]+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    // Compared as digests: equal lengths, and no timing clue about the token.
+    if (token && shown && timingSafeEqual(sha256(shown), sha256(token))) return true;
+    return (await this.deps.sessions.session(cookieValue(req.headers.cookie, SESSION_COOKIE))) !== undefined;
   }
 
   private async get(path: string, url: URL, res: ServerResponse, sessionId: string, session: Session): Promise<void> {
@@ -199,4 +223,8 @@ export class DashboardRoutes {
     await this.views.ps(name); // an unknown app is a 404 now
     serveLogStream(this.deps.api.Logs, this.openStream(res), { app: name, type, instance });
   }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }

@@ -3,8 +3,9 @@
  * read-modify-write compares mod revisions and retries on a lost race, so two CLIs or
  * two replicas never lose each other's update.
  */
-import type { Etcd3 } from 'etcd3';
+import { EtcdLeaseInvalidError, type Etcd3 } from 'etcd3';
 import type { Keys } from '../keys';
+import type { ICompare } from 'etcd3/lib/rpc';
 import { commitIf, exists, unchangedSince, type WriteOp } from '../etcd/batch';
 import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../errors';
 import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type PlacementRecord, type ReleaseRecord } from '../records';
@@ -14,6 +15,7 @@ import { bootTimeoutProblem } from '../../lib/boot-timeout';
 import { logModeProblem, type LogMode } from '../../lib/log-mode';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS, RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 import { appNameProblem, configKeyProblem, datacenterProblem, labelProblem, parseInstanceName } from '../../lib/names';
+import { RequestRecords, type RequestTag } from './request-records';
 
 const RETRIES = 20;
 /** Most labels one placement rule may require. */
@@ -50,8 +52,23 @@ function describeChange({ type, count, relative }: ScaleChange): string {
 /** Builds the next release from the current one (undefined before the first release). */
 type ReleaseChange = (previous: ReleaseRecord | undefined) => NewRelease | Promise<NewRelease>;
 
+/** What a release's request record keeps: the version it made (its config is read again, never copied). */
+interface ReleaseResult {
+  version: number;
+  scaled: Record<string, number>;
+}
+
+/**
+ * The methods that change state take an optional request id (lib/request-id.ts): the change is
+ * recorded with it in the same transaction, and a call with an id already recorded answers the
+ * recorded result without changing anything again (state/request-records.ts).
+ */
 export class AppStore {
-  constructor(private readonly client: Etcd3, readonly keys: Keys, readonly maxPerType = DEFAULT_MAX_PER_TYPE) {}
+  private readonly requests: RequestRecords;
+
+  constructor(private readonly client: Etcd3, readonly keys: Keys, readonly maxPerType = DEFAULT_MAX_PER_TYPE) {
+    this.requests = new RequestRecords(client, keys);
+  }
 
   async createApp(name: string): Promise<AppRecord> {
     const problem = appNameProblem(name);
@@ -86,8 +103,8 @@ export class AppStore {
   }
 
   /** Creates release vN+1 and makes it current, in one transaction. */
-  async createRelease(name: string, input: NewRelease | ReleaseChange): Promise<ReleaseRecord> {
-    return (await this.commitRelease(name, input, false)).release;
+  async createRelease(name: string, input: NewRelease | ReleaseChange, request?: RequestTag): Promise<ReleaseRecord> {
+    return (await this.commitRelease(name, input, false, request)).release;
   }
 
   /**
@@ -103,8 +120,14 @@ export class AppStore {
     name: string,
     input: NewRelease | ReleaseChange,
     firstDeployScalesWeb: boolean,
+    request?: RequestTag,
   ): Promise<{ release: ReleaseRecord; scaled: Record<string, number> }> {
     for (let attempt = 0; attempt < RETRIES; attempt++) {
+      const replayed = request && (await this.requests.recorded<ReleaseResult>(request));
+      if (replayed) {
+        const release = await this.getRelease(name, replayed.result.version);
+        if (release) return { release, scaled: replayed.result.scaled };
+      }
       const app = await this.requireApp(name);
       const previous = app.value.release > 0 ? await this.getRelease(name, app.value.release) : undefined;
       const next = typeof input === 'function' ? await input(previous) : input;
@@ -138,7 +161,7 @@ export class AppStore {
           ops.push({ put: this.keys.formation(name), value: encode(value) });
         }
       }
-      if (await commitIf(this.client, compares, ops)) return { release, scaled };
+      if (await this.commitRecorded(compares, ops, request, { version: release.version, scaled } satisfies ReleaseResult)) return { release, scaled };
       await pause(conflictPauseMs(attempt));
     }
     throw new ConflictError(`too many concurrent changes to app \`${name}\`; try again`);
@@ -151,7 +174,7 @@ export class AppStore {
   }
 
   /** Sets and unsets config vars in a new release (keys validated; values never described). */
-  async setConfig(name: string, set: Record<string, string>, unset: string[]): Promise<ReleaseRecord> {
+  async setConfig(name: string, set: Record<string, string>, unset: string[], requestId?: string): Promise<ReleaseRecord> {
     for (const key of [...Object.keys(set), ...unset]) {
       const problem = configKeyProblem(key);
       if (problem) throw new InvalidArgumentError(problem);
@@ -176,11 +199,11 @@ export class AppStore {
         description: parts.join('; '),
         releasePhase: { timeoutMs: DEFAULT_RELEASE_TIMEOUT_SECONDS * 1000 },
       };
-    });
+    }, tagOf(requestId, `config ${name}`));
   }
 
   /** A new release equal (code and config) to release `version`; 0 means the one before the current. */
-  async rollback(name: string, version: number): Promise<ReleaseRecord> {
+  async rollback(name: string, version: number, requestId?: string): Promise<ReleaseRecord> {
     return this.createRelease(name, async (previous) => {
       const current = previous?.version ?? 0;
       const target = version > 0 ? version : current - 1;
@@ -189,7 +212,7 @@ export class AppStore {
       if (!release) throw new NotFoundError(`release v${target} of \`${name}\` not found (see \`cluster releases -a ${name}\`)`);
       if (!release.slug) throw new InvalidArgumentError(`release v${target} of \`${name}\` has no code (it was made before the first deploy)`);
       return { slug: release.slug, processTypes: release.processTypes, env: release.env, description: `Rollback to v${target}` };
-    });
+    }, tagOf(requestId, `rollback ${name}`));
   }
 
   async getRelease(name: string, version: number): Promise<ReleaseRecord | undefined> {
@@ -211,7 +234,7 @@ export class AppStore {
    * to the count read in the same revision-checked transaction, so two concurrent `worker+1`
    * give +2. Returns the whole formation.
    */
-  async scale(name: string, changes: ScaleChange[]): Promise<Record<string, number>> {
+  async scale(name: string, changes: ScaleChange[], requestId?: string): Promise<Record<string, number>> {
     if (changes.length === 0) throw new InvalidArgumentError('nothing to scale: give TYPE=N');
     for (const { type, count, relative } of changes) {
       if (!Number.isInteger(count) || (!relative && count < 0)) {
@@ -247,7 +270,7 @@ export class AppStore {
         counts[change.type] = next;
       }
       return { ...formation, counts };
-    }).then((f) => f.counts);
+    }, tagOf(requestId, `scale ${name}`)).then((f) => f.counts);
   }
 
   /**
@@ -392,7 +415,7 @@ export class AppStore {
   }
 
   /** Restarts the whole app (`target` empty), a type or one instance; returns the token key used. */
-  async restart(name: string, target: string): Promise<void> {
+  async restart(name: string, target: string, requestId?: string): Promise<void> {
     await this.updateFormation(name, async (formation, app) => {
       const release = app.release > 0 ? await this.getRelease(name, app.release) : undefined;
       if (target !== '') {
@@ -403,7 +426,7 @@ export class AppStore {
       }
       const token = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
       return { ...formation, restartTokens: { ...formation.restartTokens, [target || '*']: token } };
-    });
+    }, tagOf(requestId, `restart ${name} ${target || '*'}`));
   }
 
   /** The release phase of release `version`, and the record's revision (for a compare). */
@@ -415,21 +438,43 @@ export class AppStore {
   private async updateFormation(
     name: string,
     change: (formation: FormationRecord, app: AppRecord) => Promise<FormationRecord>,
+    request?: RequestTag,
   ): Promise<FormationRecord> {
     for (let attempt = 0; attempt < RETRIES; attempt++) {
+      const replayed = request && (await this.requests.recorded<FormationRecord>(request));
+      if (replayed) return replayed.result;
       const app = await this.requireApp(name);
       const current = await this.read<FormationRecord>(this.keys.formation(name));
       const next = await change(current.value ?? EMPTY_FORMATION, app.value);
-      const ok = await commitIf(
-        this.client,
+      const ok = await this.commitRecorded(
         [unchangedSince(this.keys.app(name), app.modRevision), unchangedSince(this.keys.formation(name), current.modRevision)],
         [{ put: this.keys.formation(name), value: encode(next) }],
+        request,
+        next,
       );
       if (ok) return next;
       // Lost a race with another writer: re-read and apply our change on top of theirs.
       await pause(conflictPauseMs(attempt));
     }
     throw new ConflictError(`too many concurrent changes to app \`${name}\`; try again`);
+  }
+
+  /**
+   * commitIf, plus (with a request) the request's record in the same transaction, on the
+   * condition that it is absent: false when a compare failed (the caller reads again, and then
+   * finds the record if another attempt of the request won).
+   */
+  private async commitRecorded(compares: ICompare[], ops: WriteOp[], request: RequestTag | undefined, result: unknown): Promise<boolean> {
+    if (!request) return commitIf(this.client, compares, ops);
+    const record = await this.requests.record(request, result);
+    try {
+      return await commitIf(this.client, [...compares, this.requests.absent(request)], [...ops, record]);
+    } catch (err) {
+      // The records' lease expired (etcd restored, a clock jump): a new one, and read again.
+      if (!(err instanceof EtcdLeaseInvalidError)) throw err;
+      this.requests.forgetLease();
+      return false;
+    }
   }
 
   /** The refusal of a count over --max-per-type, naming the limit and the flag that sets it. */
@@ -458,6 +503,11 @@ export class AppStore {
 /** The release an app's instances run (docs/boot-checks.md#release-phase). */
 export function deployedOf(app: AppRecord): number {
   return app.deployed ?? app.release;
+}
+
+/** The record identity of a request (none without an id). */
+function tagOf(id: string | undefined, kind: string): RequestTag | undefined {
+  return id ? { id, kind } : undefined;
 }
 
 function own(record: Record<string, string>, key: string): string | undefined {

@@ -74,6 +74,8 @@ export interface Agents {
 
 export interface LogLine {
   t: number;
+  /** Orders one instance's lines on its agent: with host, instance and t, it names one line. */
+  seq: number;
   instance: string;
   stream: string;
   host: string;

@@ -265,4 +265,44 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     assert.ok(pids.every(isGone), 'every instance stopped by the time the command returned');
     assert.equal(cluster.agents.get(AGENT.id)!.running, false);
   });
+
+  /** Starts the agent, waits until it runs all 4 instances, hands them over with a plain stop; their pids. */
+  const runThenHandOver = async (): Promise<number[]> => {
+    cluster.startAgent(AGENT);
+    await cluster.waitForPs(APP, 'every instance running again', (l) => {
+      const real = running(APP);
+      return real.size === 4 && l.length === 4 && l.every((i) => i.state === 'up' && real.get(i.name)?.[0] === i.pid);
+    }, 30_000);
+    const handedOver = await cluster.cli(['agent', 'stop', '--data-dir', path.join(cluster.dir, AGENT.id)]);
+    assert.equal(handedOver.code, 0, handedOver.stderr);
+    await cluster.agents.get(AGENT.id)!.exited;
+    const pids = [...running(APP).values()].flat();
+    assert.equal(pids.length, 4, `the instances run on after a plain stop: ${JSON.stringify([...running(APP)])}`);
+    return pids;
+  };
+
+  it('agent stop --stop-instances with no agent running stops what the last run left, each with its grace period', async () => {
+    const pids = await runThenHandOver();
+    // Within the hand-over window (7.5 s with the 8 s lease): the watchdog has not stopped them.
+    const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', path.join(cluster.dir, AGENT.id)]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stderr, /No agent was running with the data dir .*; stopped the 4 instances its last run left running: .*steady ticker\.1 \(pid \d+\)/);
+    assert.ok(pids.every(isGone), `every instance stopped by the time the command returned: ${JSON.stringify([...running(APP)])}`);
+    const again = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', path.join(cluster.dir, AGENT.id)]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /No agent is running with the data dir .*, and nothing it started is running/);
+  });
+
+  it('agent stop --stop-instances that reaches an agent still taking over stops the instances once it holds them', async () => {
+    const pids = await runThenHandOver();
+    const dataDir = path.join(cluster.dir, AGENT.id);
+    cluster.startAgent(AGENT);
+    // As soon as the new run claims the data dir, before its take-over is done.
+    await waitFor('the new agent to claim the data dir', () => fs.existsSync(path.join(dataDir, 'agent.pid')), 20_000, 10);
+    const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', dataDir]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.ok(pids.every(isGone), `every instance stopped by the time the command returned: ${JSON.stringify([...running(APP)])}`);
+    assert.equal(running(APP).size, 0);
+    await cluster.agents.get(AGENT.id)!.exited;
+  });
 });

@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { REPO, TestCluster, type PsInstance } from '../helpers/test-cluster';
@@ -28,6 +29,40 @@ done
 // `cluster dashboard` without --print-url opens a browser when there is a display: not here.
 delete process.env.DISPLAY;
 delete process.env.WAYLAND_DISPLAY;
+
+/** A loopback TCP proxy to `port` whose open connections `cut()` destroys. */
+async function tcpProxy(port: number): Promise<{ port: number; accepted(): number; cut(): void; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let accepted = 0;
+  const server = net.createServer((client) => {
+    accepted += 1;
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const cut = () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    accepted: () => accepted,
+    cut,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      cut();
+    }),
+  };
+}
 
 const running = (instances: PsInstance[], type: string) => instances.filter((i) => i.type === type && i.state !== 'stopping');
 
@@ -183,6 +218,34 @@ describe('dashboard', { timeout: 300_000 }, () => {
       (await pane.getByText('worker.2 started').count()) > 0 && (await pane.getByText('filler line 1', { exact: true }).count()) === 0, 10_000);
     assert.equal(await pane.locator('.who', { hasText: 'worker.1' }).count(), 0);
     await page.getByLabel('Which logs to show').selectOption('');
+  });
+
+  it('shows no line twice after its stream reconnects (the connection dropped) and goes on with new lines', async () => {
+    // The page through a TCP proxy whose connections the test cuts, as a network blip or an
+    // idle-timeout of a proxy would: the browser's EventSource reconnects by itself (2 s retry)
+    // and the new stream starts with the last 200 lines, which the pane shows already.
+    const proxy = await tcpProxy(Number(new URL(page.url()).port));
+    const tab = await browser.context.newPage();
+    try {
+      await tab.goto(`http://127.0.0.1:${proxy.port}/apps/shop`);
+      const pane = tab.locator('.log-lines');
+      const before = `before-the-drop-${Date.now()}`;
+      fs.writeFileSync(path.join(triggers, 'worker.1.say'), `${before}\n`);
+      await pane.getByText(before, { exact: true }).waitFor({ timeout: 10_000 });
+      const connections = proxy.accepted();
+      proxy.cut();
+      const afterwards = `after-the-drop-${Date.now()}`;
+      fs.writeFileSync(path.join(triggers, 'worker.1.say'), `${afterwards}\n`);
+      await pane.getByText(afterwards, { exact: true }).waitFor({ timeout: 20_000 });
+      assert.ok(proxy.accepted() > connections, 'the page reconnected');
+      assert.equal(await pane.getByText(before, { exact: true }).count(), 1, 'the line from before the drop, once');
+      const rows = await pane.locator('.line').allTextContents();
+      const twice = rows.filter((row, i) => rows.indexOf(row) !== i);
+      assert.deepEqual(twice, [], `${rows.length} lines, repeated: ${twice.slice(0, 5).join(' | ')}`);
+    } finally {
+      await tab.close();
+      await proxy.close();
+    }
   });
 
   it('refuses a state-changing request without the CSRF token, and changes nothing', async () => {

@@ -213,6 +213,34 @@ describe('spawnInstanceProcess with output FIFOs and a gate', () => {
     await proc.stop(100);
   });
 
+  it('keeps the last output of a process that exits while the output gate holds its pipe longer than the close timeout', async () => {
+    // A disk stall: the log writer is behind, so the gate holds the pipe while the process
+    // prints its last 48 KiB (they fit in the FIFO) and exits.
+    let blocked = false;
+    const waiting: Array<() => void> = [];
+    const outputGate = { blocked: () => blocked, whenOpen: (resume: () => void) => (blocked ? waiting.push(resume) : resume()) };
+    const go = path.join(tmp, 'go-on');
+    const { proc, stdout } = run(`echo first; while [ ! -e ${go} ]; do sleep 0.02; done; seq 1 10000`, {
+      output: await output(),
+      closeTimeoutMs: 100,
+      outputGate,
+    });
+    blocked = true;
+    await waitFor('the first line (the gate then holds the pipe)', () => waiting.length === 1, 5_000);
+    writeFileSync(go, '');
+    let reported = false;
+    proc.exited.then(() => (reported = true), () => undefined);
+    await waitFor('the process to exit', () => isGone(proc.pid), 5_000);
+    // The stall outlasts the close timeout several times over.
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(reported, false, 'no exit reported while its last lines wait in the pipe');
+    blocked = false;
+    for (const resume of waiting.splice(0)) resume();
+    assert.deepEqual(await proc.exited, { code: 0, signal: null });
+    assert.equal(stdout().length, 10_001, `lines read: ${stdout().length}`);
+    assert.equal(stdout()[10_000], '10000');
+  });
+
   it('ends the shell without running the command when the gate fails', async () => {
     const marker = path.join(tmp, 'never');
     const { proc } = run(`touch ${marker}`, { output: await output(), gate: () => Promise.reject(new Error('no watchdog')) });

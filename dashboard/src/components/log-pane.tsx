@@ -5,6 +5,7 @@
  */
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { Instance, LogLine } from '../types';
+import { appendLines } from '../../../lib/log-pane-lines';
 
 const MAX_LINES = 2000;
 
@@ -15,7 +16,8 @@ function time(t: number): string {
 
 export function LogPane(props: { app: string; types: string[]; instances: Instance[] }) {
   const [filter, setFilter] = useState('');
-  const [lines, setLines] = useState<LogLine[]>([]);
+  const [lines, setLines] = useState<readonly LogLine[]>([]);
+  const linesRef = useRef<readonly LogLine[]>([]);
   const [unseen, setUnseen] = useState(0);
   const [following, setFollowing] = useState(true);
   const [problem, setProblem] = useState<string | undefined>();
@@ -23,6 +25,7 @@ export function LogPane(props: { app: string; types: string[]; instances: Instan
   const followingRef = useRef(true);
 
   useEffect(() => {
+    linesRef.current = [];
     setLines([]);
     setUnseen(0);
     setProblem(undefined);
@@ -31,11 +34,12 @@ export function LogPane(props: { app: string; types: string[]; instances: Instan
     const source = new EventSource(`/api/apps/${encodeURIComponent(props.app)}/logs${query}`);
     source.addEventListener('lines', (e) => {
       const batch = JSON.parse((e as MessageEvent<string>).data) as LogLine[];
-      setLines((old) => {
-        const next = old.concat(batch);
-        return next.length > MAX_LINES ? next.slice(next.length - MAX_LINES) : next;
-      });
-      if (!followingRef.current) setUnseen((n) => n + batch.length);
+      // After a reconnect the stream repeats recent history: only new lines are added (lib/log-pane-lines.ts).
+      const { lines: next, added } = appendLines(linesRef.current, batch, MAX_LINES);
+      if (added === 0) return;
+      linesRef.current = next;
+      setLines(next);
+      if (!followingRef.current) setUnseen((n) => n + added);
     });
     source.addEventListener('warnings', (e) => setProblem((JSON.parse((e as MessageEvent<string>).data) as string[]).join('; ')));
     source.addEventListener('problem', (e) => {
