@@ -10,6 +10,7 @@
  * Text is last because it may hold tabs; it never holds a newline.
  */
 import type { LogLine, LogStream } from './log-line';
+import { writeDecimal } from '../../lib/log-packing';
 
 const TAB = 0x09;
 const LF = 0x0a;
@@ -46,33 +47,6 @@ export function encodeInto(buf: Buffer, off: number, timeMs: number, seq: number
   if (text.length > 0) off += buf.write(text, off, 'utf8');
   buf[off++] = LF;
   return off;
-}
-
-/** Writes a non-negative integer below 2^53 in decimal; returns where it ends. */
-function writeDecimal(buf: Buffer, off: number, value: number): number {
-  // Two halves below 1e8, so the digit loops run on small integers.
-  const hi = Math.floor(value / 1e8);
-  const lo = value - hi * 1e8;
-  const len = hi > 0 ? 8 + digitCount(hi) : digitCount(lo);
-  let p = off + len - 1;
-  let rest = lo;
-  for (let k = hi > 0 ? 8 : len; k > 0; k--) {
-    const q = (rest / 10) | 0;
-    buf[p--] = ZERO + rest - q * 10;
-    rest = q;
-  }
-  rest = hi;
-  while (p >= off) {
-    const q = (rest / 10) | 0;
-    buf[p--] = ZERO + rest - q * 10;
-    rest = q;
-  }
-  return off + len;
-}
-
-/** Decimal digits of an integer in [0, 1e8). */
-function digitCount(n: number): number {
-  return n >= 1e7 ? 8 : n >= 1e6 ? 7 : n >= 1e5 ? 6 : n >= 1e4 ? 5 : n >= 1e3 ? 4 : n >= 100 ? 3 : n >= 10 ? 2 : 1;
 }
 
 /** Reads a non-negative decimal integer from buf[start, end); NaN when it is not one. */
