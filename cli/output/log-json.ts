@@ -20,27 +20,40 @@ const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6
 
 const STREAM_OF_CODE: Record<number, string> = { 0x6f: 'stdout', 0x65: 'stderr', 0x73: 'system' };
 const ascii = (s: string) => Buffer.from(s, 'latin1');
-/** `,"stream":"stdout","source":"app","line":` and so on, by the packed code (lower case). */
-const STREAM_PART: Record<number, Buffer> = {};
-for (const [code, stream] of Object.entries(STREAM_OF_CODE)) {
-  STREAM_PART[Number(code)] = ascii(`,"stream":"${stream}","source":"${stream === 'system' ? 'system' : 'app'}","line":"`);
-}
+/** `,"stream":"stdout","source":"app","line":"` and so on, by stream index. */
+const STREAM_PARTS = Object.values(STREAM_OF_CODE).map((stream) => ascii(`,"stream":"${stream}","source":"${stream === 'system' ? 'system' : 'app'}","line":"`));
+/** The stream index of a packed code (lower case), else undefined. */
+const STREAM_INDEX: Record<number, number> = {};
+for (const [k, code] of Object.keys(STREAM_OF_CODE).entries()) STREAM_INDEX[Number(code)] = k;
 const TIME_START = ascii('{"time":"');
+/** Bytes JSON escapes in a string (1) and bytes it copies as they are (0). */
+const NEEDS_ESCAPE = new Uint8Array(256);
+for (let b = 0; b < 0x20; b++) NEEDS_ESCAPE[b] = 1;
+NEEDS_ESCAPE[QUOTE] = 1;
+NEEDS_ESCAPE[BACKSLASH] = 1;
+
+/** An instance name seen lately: its bytes, and per stream everything a line prints before its text. */
+interface NameEntry {
+  raw: Buffer;
+  /** `{"time":"…","app":…,"instance":…,"host":…,"stream":…,"source":…,"line":"`, made when first needed. */
+  prefixes: Array<Buffer | undefined>;
+  /** The time each prefix holds (rewritten in place when it changes: ISO times are all 24 bytes). */
+  prefixMs: number[];
+}
 const END_PLAIN = ascii('"}\n');
 const END_CUT = ascii('","cut":true}\n');
 
 /** Turns packed batches into `--json` output; remembers names and the last time across batches. */
 export class PackedJsonWriter {
   private lastMs = -1;
-  private readonly lastIso = Buffer.alloc(24);
-  /** `","app":"shop","instance":` … for the batch's app and host: the part between time and instance. */
-  private appPart: Buffer = Buffer.alloc(0);
-  private appPartKey = '';
-  /** `,"host":"h"` for the batch's host. */
+  private lastIso = '';
+  /** `","app":"shop","instance":` for the batch's app, and `,"host":"h"` for its host. */
+  private namesPart: Buffer = Buffer.alloc(0);
   private hostPart: Buffer = Buffer.alloc(0);
+  private appKey = '';
   private hostKey = '';
-  /** Recent instance names (raw bytes) and their JSON forms. */
-  private readonly names: Array<{ raw: Buffer; quoted: Buffer }> = [];
+  /** Recent instance names and the prefixes of their lines. */
+  private names: NameEntry[] = [];
 
   /** `slow` formats a line the fast path does not take (never one an agent writes), as the string path does. */
   constructor(private readonly slow: (line: UnpackedLine) => string) {}
@@ -53,8 +66,6 @@ export class PackedJsonWriter {
     // Bytes that are not UTF-8 would print as U+FFFD through a string: let the string path do it.
     if (!isUtf8(packed)) return Buffer.from(this.viaStrings(packed, app, host), 'utf8');
     this.setNames(app, host);
-    const appPart = this.appPart;
-    const hostPart = this.hostPart;
     // About twice the packed size for the usual lines; grown when lines need more.
     let out: Buffer = Buffer.allocUnsafe(packed.length * 2 + 4096);
     let o = 0;
@@ -63,22 +74,29 @@ export class PackedJsonWriter {
     while (s < len) {
       let e = packed.indexOf(LF, s);
       if (e === -1) e = len;
-      const t1 = packed.indexOf(TAB, s);
-      const t2 = t1 === -1 || t1 >= e ? -1 : packed.indexOf(TAB, t1 + 1);
-      const t3 = t2 === -1 || t2 >= e ? -1 : packed.indexOf(TAB, t2 + 1);
-      const t4 = t3 === -1 || t3 >= e ? -1 : packed.indexOf(TAB, t3 + 1);
-      if (t4 === -1 || t4 >= e) {
+      // The header's tabs, and the time's digits on the way (fields are short: no native calls).
+      let ms = 0;
+      let t1 = s;
+      while (t1 < e && packed[t1] !== TAB) {
+        const d = packed[t1]! - ZERO;
+        ms = d >= 0 && d <= 9 && ms >= 0 ? ms * 10 + d : -1;
+        t1++;
+      }
+      if (t1 === s || t1 - s > 15) ms = -1;
+      const t2 = tabAt(packed, t1 + 1, e);
+      const t3 = t2 === -1 ? -1 : tabAt(packed, t2 + 1, e);
+      const t4 = t3 === -1 ? -1 : tabAt(packed, t3 + 1, e);
+      if (t1 >= e || t4 === -1) {
         s = e + 1; // not a line (eachPacked skips it too)
         continue;
       }
       const code = packed[t2 + 1]!;
       const lower = code | 0x20;
-      const streamPart = t3 === t2 + 2 ? STREAM_PART[lower] : undefined;
-      const ms = digits(packed, s, t1);
+      const streamIndex = t3 === t2 + 2 ? STREAM_INDEX[lower] : undefined;
       // Room for the worst case: every text byte escaped as \u00XX.
-      const need = o + 160 + appPart.length + hostPart.length + (t4 - t3) * 6 + (e - t4) * 6;
+      const need = o + 200 + this.namesPart.length + this.hostPart.length + (t4 - t3) * 6 + (e - t4) * 6;
       if (need > out.length) out = this.grow(out, o, need);
-      if (streamPart === undefined || ms < 0) {
+      if (streamIndex === undefined || ms < 0) {
         // Not what agents write (an unknown stream, a time that is not digits): as the string path prints it.
         const text = this.viaStrings(packed.subarray(s, e), app, host);
         if (o + text.length * 3 > out.length) out = this.grow(out, o, o + text.length * 3);
@@ -86,34 +104,16 @@ export class PackedJsonWriter {
         s = e + 1;
         continue;
       }
-      o += TIME_START.copy(out, o);
-      if (ms !== this.lastMs) this.setIso(ms);
-      o += this.lastIso.copy(out, o);
-      o += appPart.copy(out, o);
-      o += this.quotedName(packed, t3 + 1, t4).copy(out, o);
-      o += hostPart.copy(out, o);
-      o += streamPart.copy(out, o);
+      const prefix = this.prefix(packed, t3 + 1, t4, streamIndex, ms);
+      out.set(prefix, o);
+      o += prefix.length;
       for (let i = t4 + 1; i < e; i++) {
         const b = packed[i]!;
-        if (b >= 0x20 && b !== QUOTE && b !== BACKSLASH) {
-          out[o++] = b;
-          continue;
-        }
-        out[o++] = BACKSLASH;
-        if (b === QUOTE || b === BACKSLASH) out[o++] = b;
-        else {
-          const short = SHORT_ESCAPE[b];
-          if (short !== undefined) out[o++] = short;
-          else {
-            out[o++] = 0x75; // u
-            out[o++] = ZERO;
-            out[o++] = ZERO;
-            out[o++] = HEX.charCodeAt(b >> 4);
-            out[o++] = HEX.charCodeAt(b & 15);
-          }
-        }
+        if (NEEDS_ESCAPE[b] === 0) out[o++] = b;
+        else o = escapeByte(out, o, b);
       }
-      o += (code === lower ? END_PLAIN : END_CUT).copy(out, o);
+      const end = code === lower ? END_PLAIN : END_CUT;
+      for (let i = 0; i < end.length; i++) out[o++] = end[i]!;
       s = e + 1;
     }
     return out.subarray(0, o);
@@ -125,24 +125,41 @@ export class PackedJsonWriter {
     return bigger;
   }
 
-  private setIso(ms: number): void {
-    this.lastMs = ms;
-    this.lastIso.write(new Date(ms).toISOString(), 0, 'latin1');
-  }
-
   private setNames(app: string, host: string): void {
-    if (app !== this.appPartKey || this.appPart.length === 0) {
-      this.appPartKey = app;
-      this.appPart = Buffer.from(`","app":${JSON.stringify(app)},"instance":`, 'utf8');
-    }
-    if (host !== this.hostKey || this.hostPart.length === 0) {
-      this.hostKey = host;
-      this.hostPart = Buffer.from(`,"host":${JSON.stringify(host)}`, 'utf8');
-    }
+    if (app === this.appKey && host === this.hostKey && this.namesPart.length > 0) return;
+    this.appKey = app;
+    this.hostKey = host;
+    this.namesPart = Buffer.from(`","app":${JSON.stringify(app)},"instance":`, 'utf8');
+    this.hostPart = Buffer.from(`,"host":${JSON.stringify(host)}`, 'utf8');
+    this.names = []; // their prefixes hold the old app and host
   }
 
-  /** JSON form of the instance name in packed[start, end), from the few remembered. */
-  private quotedName(packed: Buffer, start: number, end: number): Buffer {
+  /** What a line of this instance, stream and time prints before its text. */
+  private prefix(packed: Buffer, start: number, end: number, streamIndex: number, ms: number): Buffer {
+    const entry = this.nameEntry(packed, start, end);
+    let prefix = entry.prefixes[streamIndex];
+    if (prefix === undefined) {
+      const quoted = JSON.stringify(entry.raw.toString('utf8'));
+      prefix = Buffer.concat([TIME_START, Buffer.from(this.iso(ms), 'latin1'), this.namesPart, Buffer.from(quoted, 'utf8'), this.hostPart, STREAM_PARTS[streamIndex]!]);
+      entry.prefixes[streamIndex] = prefix;
+      entry.prefixMs[streamIndex] = ms;
+    } else if (entry.prefixMs[streamIndex] !== ms) {
+      prefix.write(this.iso(ms), TIME_START.length, 'latin1');
+      entry.prefixMs[streamIndex] = ms;
+    }
+    return prefix;
+  }
+
+  private iso(ms: number): string {
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
+  }
+
+  /** The entry of the instance name in packed[start, end), from the few remembered. */
+  private nameEntry(packed: Buffer, start: number, end: number): NameEntry {
     const names = this.names;
     const n = end - start;
     for (let k = 0; k < names.length; k++) {
@@ -150,14 +167,13 @@ export class PackedJsonWriter {
       if (raw.length !== n) continue;
       let i = 0;
       while (i < n && raw[i] === packed[start + i]) i++;
-      if (i === n) return names[k]!.quoted;
+      if (i === n) return names[k]!;
     }
-    const raw = Buffer.from(packed.subarray(start, end));
-    const quoted = Buffer.from(JSON.stringify(raw.toString('utf8')), 'utf8');
     // A few names repeat on every line; beyond that, the oldest make room.
     if (names.length >= 16) names.shift();
-    names.push({ raw, quoted });
-    return quoted;
+    const entry: NameEntry = { raw: Buffer.from(packed.subarray(start, end)), prefixes: [undefined, undefined, undefined], prefixMs: [-1, -1, -1] };
+    names.push(entry);
+    return entry;
   }
 
   /** The string path (lib/log-packing.ts's eachPacked, then `slow` per line). */
@@ -168,14 +184,28 @@ export class PackedJsonWriter {
   }
 }
 
-/** The decimal integer in buf[start, end) when it is 1–15 digits, else -1. */
-function digits(buf: Buffer, start: number, end: number): number {
-  if (end <= start || end - start > 15) return -1;
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const d = buf[i]! - ZERO;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
+/** The first tab in buf[from, end), or -1. */
+function tabAt(buf: Buffer, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (buf[i] === TAB) return i;
+  return -1;
+}
+
+/** JSON's escape of a quote, a backslash or a control character, written at o; returns the new end. */
+function escapeByte(out: Buffer, o: number, b: number): number {
+  out[o++] = BACKSLASH;
+  if (b === QUOTE || b === BACKSLASH) {
+    out[o++] = b;
+    return o;
   }
-  return n;
+  const short = SHORT_ESCAPE[b];
+  if (short !== undefined) {
+    out[o++] = short;
+    return o;
+  }
+  out[o++] = 0x75; // u
+  out[o++] = ZERO;
+  out[o++] = ZERO;
+  out[o++] = HEX.charCodeAt(b >> 4);
+  out[o++] = HEX.charCodeAt(b & 15);
+  return o;
 }
