@@ -17,6 +17,18 @@ export interface PackableLine {
   stream: string;
   text: string;
   cut: boolean;
+  /**
+   * The text as UTF-8 bytes, raw[rawStart, rawEnd), when the line has them (read from an
+   * agent's file): they are copied as they are, and `text` is never asked for.
+   */
+  raw?: Buffer;
+  rawStart?: number;
+  rawEnd?: number;
+}
+
+/** About the bytes a line's text takes packed (UTF-16 units for a string), without decoding raw bytes. */
+export function textSize(l: PackableLine): number {
+  return l.raw !== undefined ? l.rawEnd! - l.rawStart! : l.text.length;
 }
 
 /** A packed line, unpacked: the wire LogLine's fields. */
@@ -47,7 +59,7 @@ export function packLines(lines: readonly PackableLine[]): Buffer {
   let room = 0;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
-    room += (l.text.length + l.instance.length) * 3 + 64;
+    room += (l.raw !== undefined ? l.rawEnd! - l.rawStart! : l.text.length * 3) + l.instance.length * 3 + 64;
   }
   const buf = Buffer.allocUnsafe(room);
   let off = 0;
@@ -68,8 +80,14 @@ export function packLines(lines: readonly PackableLine[]): Buffer {
     }
     off += instanceBytes.copy(buf, off);
     buf[off++] = TAB;
-    const text = l.text.includes('\n') ? l.text.replace(/\r?\n/g, ' ') : l.text;
-    if (text.length > 0) off += buf.write(text, off, 'utf8');
+    const raw = l.raw;
+    if (raw !== undefined) {
+      // A stored line's text: its bytes hold no newline (files have one line per line).
+      off += raw.copy(buf, off, l.rawStart, l.rawEnd);
+    } else {
+      const text = l.text.includes('\n') ? l.text.replace(/\r?\n/g, ' ') : l.text;
+      if (text.length > 0) off += buf.write(text, off, 'utf8');
+    }
     buf[off++] = LF;
   }
   return buf.subarray(0, off);

@@ -81,6 +81,53 @@ export function parseLine(buf: Buffer, start: number, end: number, app: string, 
   return { timeMs, seq, app, instance, stream, text, cut };
 }
 
+/**
+ * A line read from a file, its text left as bytes until someone asks for it: a reader that
+ * forwards lines packed (docs/logs.md) copies the bytes and never makes a string of them.
+ * Holds on to the buffer it was read from.
+ */
+export class StoredLine implements LogLine {
+  n?: number;
+  private decoded: string | undefined;
+
+  constructor(
+    readonly timeMs: number,
+    readonly seq: number,
+    readonly app: string,
+    readonly instance: string,
+    readonly stream: LogStream,
+    readonly cut: boolean,
+    /** The text is raw[rawStart, rawEnd), UTF-8. */
+    readonly raw: Buffer,
+    readonly rawStart: number,
+    readonly rawEnd: number,
+  ) {}
+
+  get text(): string {
+    this.decoded ??= this.raw.toString('utf8', this.rawStart, this.rawEnd);
+    return this.decoded;
+  }
+}
+
+/** parseLine, with the text left as bytes (StoredLine); the same checks. */
+export function parseStoredLine(buf: Buffer, start: number, end: number, app: string, instance: string): StoredLine | undefined {
+  const t1 = buf.indexOf(TAB, start);
+  if (t1 === -1 || t1 >= end) return undefined;
+  const t2 = buf.indexOf(TAB, t1 + 1);
+  if (t2 === -1 || t2 >= end) return undefined;
+  // The code is exactly one letter followed by a tab.
+  if (t2 + 2 >= end || buf[t2 + 2] !== TAB) return undefined;
+  const timeMs = parseDecimal(buf, start, t1);
+  const seq = parseDecimal(buf, t1 + 1, t2);
+  if (Number.isNaN(timeMs) || Number.isNaN(seq)) return undefined;
+  const code = buf[t2 + 1]!;
+  // Upper case (bit 0x20 clear) marks a cut piece.
+  const cut = (code & 0x20) === 0;
+  const stream = STREAM_OF_CODE[code | 0x20];
+  if (stream === undefined) return undefined;
+  return new StoredLine(timeMs, seq, app, instance, stream, cut, buf, t2 + 3, end);
+}
+
 /** The seq of the last whole line in buf[start, end) (which ends with a newline), if it parses. */
 export function seqOfLastLine(buf: Buffer, start: number, end: number): number | undefined {
   if (end - start < 2) return undefined;
