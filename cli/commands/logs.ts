@@ -169,7 +169,8 @@ export async function streamLogs(
           for (const l of batch.lines) chunk += out.json ? jsonLine(l) : formatLine(l, plain);
         }
         if (chunk.length === 0) return;
-        if (!process.stdout.write(chunk)) {
+        const written = typeof chunk === 'string' ? undefined : chunk;
+        if (!process.stdout.write(chunk, written && (() => json?.recycle(written)))) {
           call.pause();
           process.stdout.once('drain', () => call.resume());
         }

@@ -54,20 +54,23 @@ export class PackedJsonWriter {
   private hostKey = '';
   /** Recent instance names and the prefixes of their lines. */
   private names: NameEntry[] = [];
+  /** The buffer behind the last result, and one given back (recycle) for the next batch. */
+  private lent: Buffer | undefined;
+  private spare: Buffer | undefined;
 
   /** `slow` formats a line the fast path does not take (never one an agent writes), as the string path does. */
   constructor(private readonly slow: (line: UnpackedLine) => string) {}
 
   /**
-   * The output for every line of `packed` (malformed lines are skipped, as in eachPacked), in
-   * a new buffer (stdout may still hold the previous one).
+   * The output for every line of `packed` (malformed lines are skipped, as in eachPacked). The
+   * bytes stay untouched until they are given back with recycle() (stdout may still hold them).
    */
   format(packed: Buffer, app: string, host: string): Buffer {
     // Bytes that are not UTF-8 would print as U+FFFD through a string: let the string path do it.
     if (!isUtf8(packed)) return Buffer.from(this.viaStrings(packed, app, host), 'utf8');
     this.setNames(app, host);
     // About twice the packed size for the usual lines; grown when lines need more.
-    let out: Buffer = Buffer.allocUnsafe(packed.length * 2 + 4096);
+    let out = this.take(packed.length * 2 + 4096);
     let o = 0;
     let s = 0;
     const len = packed.length;
@@ -116,11 +119,27 @@ export class PackedJsonWriter {
       for (let i = 0; i < end.length; i++) out[o++] = end[i]!;
       s = e + 1;
     }
+    this.lent = out;
     return out.subarray(0, o);
   }
 
+  /** Gives back what format() returned once it is written: the next batch reuses its memory. */
+  recycle(bytes: Buffer): void {
+    if (this.lent !== undefined && bytes.buffer === this.lent.buffer) {
+      this.spare = this.lent;
+      this.lent = undefined;
+    }
+  }
+
+  private take(min: number): Buffer {
+    const spare = this.spare;
+    this.spare = undefined;
+    // Room for any agent batch (about 64 KiB packed) at once, so the spare fits the next one.
+    return spare !== undefined && spare.length >= min ? spare : Buffer.allocUnsafeSlow(Math.max(min, 256 * 1024));
+  }
+
   private grow(out: Buffer, used: number, need: number): Buffer {
-    const bigger = Buffer.allocUnsafe(Math.max(need, out.length * 2));
+    const bigger = Buffer.allocUnsafeSlow(Math.max(need, out.length * 2));
     out.copy(bigger, 0, 0, used);
     return bigger;
   }

@@ -99,12 +99,19 @@ describe('--json output from packed batches', () => {
     assert.match(got, /\uFFFD/);
   });
 
-  it('returns a new buffer each time (stdout may still hold the last one)', () => {
+  it('leaves a result untouched until it is given back, then reuses its memory', () => {
     const writer = new PackedJsonWriter(reference);
-    const packed = packLines([{ timeMs: 1, seq: 1, instance: 'web.1', stream: 'stdout', text: 'one', cut: false }]);
-    const a = writer.format(packed, 'a', 'h');
+    const batch = (text: string) => packLines([{ timeMs: 1, seq: 1, instance: 'web.1', stream: 'stdout', text, cut: false }]);
+    const a = writer.format(batch('one'), 'a', 'h');
     const copy = Buffer.from(a);
-    writer.format(packLines([{ timeMs: 2, seq: 2, instance: 'web.2', stream: 'stderr', text: 'two', cut: false }]), 'a', 'h');
-    assert.deepEqual(a, copy);
+    const b = writer.format(batch('two'), 'a', 'h');
+    assert.deepEqual(a, copy, 'not given back: not overwritten');
+    assert.ok(a.buffer !== b.buffer);
+    writer.recycle(b);
+    const c = writer.format(batch('six'), 'a', 'h');
+    assert.ok(c.buffer === b.buffer, 'given back: reused');
+    assert.equal(c.toString(), referenceOf(batch('six'), 'a', 'h'));
+    writer.recycle(a); // not the last result: ignored
+    assert.ok(writer.format(batch('ten'), 'a', 'h').buffer !== a.buffer);
   });
 });
