@@ -8,6 +8,7 @@
  * `code` is o, e or s (stdout, stderr, system), upper case for a cut piece. The app and the host
  * are the batch's. Text is last: it may hold tabs, never a newline. See docs/logs.md.
  */
+import { writeUtf8 } from './buffer-utf8';
 
 /** One line as packed (a subset of the wire LogLine; time and seq are integers). */
 export interface PackableLine {
@@ -86,7 +87,7 @@ export function packLines(lines: readonly PackableLine[]): Buffer {
       off += raw.copy(buf, off, l.rawStart, l.rawEnd);
     } else {
       const text = l.text.includes('\n') ? l.text.replace(/\r?\n/g, ' ') : l.text;
-      if (text.length > 0) off += buf.write(text, off, 'utf8');
+      if (text.length > 0) off += writeUtf8(buf, text, off);
     }
     buf[off++] = LF;
   }

@@ -11,6 +11,7 @@
  */
 import type { LogLine, LogStream } from './log-line';
 import { writeDecimal } from '../../lib/log-packing';
+import { readUtf8, writeUtf8 } from '../../lib/buffer-utf8';
 
 const TAB = 0x09;
 const LF = 0x0a;
@@ -44,7 +45,7 @@ export function encodeInto(buf: Buffer, off: number, timeMs: number, seq: number
   buf[off++] = TAB;
   buf[off++] = cut ? CODE_BYTE[stream] & ~0x20 : CODE_BYTE[stream];
   buf[off++] = TAB;
-  if (text.length > 0) off += buf.write(text, off, 'utf8');
+  if (text.length > 0) off += writeUtf8(buf, text, off);
   buf[off++] = LF;
   return off;
 }
@@ -77,7 +78,7 @@ export function parseLine(buf: Buffer, start: number, end: number, app: string, 
   const cut = (code & 0x20) === 0;
   const stream = STREAM_OF_CODE[code | 0x20];
   if (stream === undefined) return undefined;
-  const text = buf.toString('utf8', t2 + 3, end);
+  const text = readUtf8(buf, t2 + 3, end);
   return { timeMs, seq, app, instance, stream, text, cut };
 }
 
@@ -104,7 +105,7 @@ export class StoredLine implements LogLine {
   ) {}
 
   get text(): string {
-    this.decoded ??= this.raw.toString('utf8', this.rawStart, this.rawEnd);
+    this.decoded ??= readUtf8(this.raw, this.rawStart, this.rawEnd);
     return this.decoded;
   }
 }
