@@ -156,21 +156,21 @@ export async function streamLogs(
     await new Promise<void>((resolve, reject) => {
       call.on('data', (batch: LogBatch__Output) => {
         for (const w of batch.warnings) process.stderr.write(`warning: ${w}\n`);
-        let chunk: string | Buffer = '';
+        const app = batch.app || request.app || '';
+        let chunk: string | Buffer;
         if (batch.packed.length > 0 && json !== undefined) {
           // The follower's hot path: packed bytes to output bytes, no string or object per line.
-          chunk = json.format(batch.packed, batch.app || request.app || '', batch.host);
-        } else if (batch.packed.length > 0) {
-          // Packed batches (lib/log-packing.ts): one string per batch, no object per line kept.
-          eachPacked(batch.packed, batch.app || request.app || '', batch.host, (l) => {
-            chunk += formatLine(l, plain);
-          });
+          chunk = json.format(batch.packed, app, batch.host);
         } else {
-          for (const l of batch.lines) chunk += out.json ? jsonLine(l) : formatLine(l, plain);
+          let text = '';
+          // Packed batches (lib/log-packing.ts): one string per batch, no object per line kept.
+          if (batch.packed.length > 0) eachPacked(batch.packed, app, batch.host, (l) => (text += formatLine(l, plain)));
+          else for (const l of batch.lines) text += out.json ? jsonLine(l) : formatLine(l, plain);
+          chunk = text;
         }
         if (chunk.length === 0) return;
-        const written = typeof chunk === 'string' ? undefined : chunk;
-        if (!process.stdout.write(chunk, written && (() => json?.recycle(written)))) {
+        const bytes = typeof chunk === 'string' ? undefined : chunk;
+        if (!process.stdout.write(chunk, bytes && (() => json?.recycle(bytes)))) {
           call.pause();
           process.stdout.once('drain', () => call.resume());
         }
