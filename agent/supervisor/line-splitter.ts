@@ -4,7 +4,6 @@
  */
 import { readUtf8 } from '../../lib/buffer-utf8';
 
-
 const LF = 0x0a;
 const CR = 0x0d;
 const CR_BYTE = Buffer.from([CR]);

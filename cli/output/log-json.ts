@@ -15,6 +15,8 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const ZERO = 0x30;
 const HEX = '0123456789abcdef';
+/** 10000-01-01T00:00:00.000Z: from here on an ISO time is longer than 24 bytes. */
+const MAX_FAST_MS = 253_402_300_800_000;
 /** JSON.stringify's short escapes for control characters; the others become \u00XX. */
 const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
 
@@ -85,7 +87,8 @@ export class PackedJsonWriter {
         ms = d >= 0 && d <= 9 && ms >= 0 ? ms * 10 + d : -1;
         t1++;
       }
-      if (t1 === s || t1 - s > 15) ms = -1;
+      // ISO times of years 0–9999 are 24 bytes (the prefixes count on it); later ones take the slow path.
+      if (t1 === s || t1 - s > 15 || ms >= MAX_FAST_MS) ms = -1;
       const t2 = tabAt(packed, t1 + 1, e);
       const t3 = t2 === -1 ? -1 : tabAt(packed, t2 + 1, e);
       const t4 = t3 === -1 ? -1 : tabAt(packed, t3 + 1, e);

@@ -82,8 +82,11 @@ describe('--json output from packed batches', () => {
         '17e11\t4\te\tweb.1\ttime in exponent form',
         '1700000000000\t5\too\tweb.1\ttwo-letter code',
         '1700000000000\t6\t\u00e9\tweb.1\tmulti-byte code',
+        '253402300799999\t7\to\tweb.1\tthe last millisecond of year 9999',
+        '253402300800000\t8\to\tweb.1\tyear 10000: a longer ISO time',
+        '1700000000000\t9\to\tweb.1\tback to a short time',
         '',
-        '1700000000001\t7\ts\tweb.1\tlast, no newline',
+        '1700000000001\t10\ts\tweb.1\tlast, no newline',
       ].join('\n'),
       'utf8',
     );
