@@ -8,6 +8,7 @@
  * `code` is o, e or s (stdout, stderr, system), upper case for a cut piece. The app and the host
  * are the batch's. Text is last: it may hold tabs, never a newline. See docs/logs.md.
  */
+import { writeUtf8 } from './buffer-utf8';
 
 /** One line as packed (a subset of the wire LogLine; time and seq are integers). */
 export interface PackableLine {
@@ -17,6 +18,18 @@ export interface PackableLine {
   stream: string;
   text: string;
   cut: boolean;
+  /**
+   * The text as UTF-8 bytes, raw[rawStart, rawEnd), when the line has them (read from an
+   * agent's file): they are copied as they are, and `text` is never asked for.
+   */
+  raw?: Buffer;
+  rawStart?: number;
+  rawEnd?: number;
+}
+
+/** About the bytes a line's text takes packed (UTF-16 units for a string), without decoding raw bytes. */
+export function textSize(l: PackableLine): number {
+  return l.raw !== undefined ? l.rawEnd! - l.rawStart! : l.text.length;
 }
 
 /** A packed line, unpacked: the wire LogLine's fields. */
@@ -31,18 +44,87 @@ export interface UnpackedLine {
   host: string;
 }
 
-const CODE: Record<string, string> = { stdout: 'o', stderr: 'e', system: 's' };
 const STREAM: Record<string, string> = { o: 'stdout', e: 'stderr', s: 'system' };
 
-/** Packs lines; a text's newline (never stored, but system lines are ours) becomes a space. */
+const CODE_BYTE: Record<string, number> = { stdout: 0x6f, stderr: 0x65, system: 0x73 };
+const TAB = 0x09;
+const LF = 0x0a;
+const ZERO = 0x30;
+
+/**
+ * Packs lines; a text's newline (never stored, but system lines are ours) becomes a space.
+ * The hot path of an agent serving a follower: bytes are written straight into the buffer,
+ * numbers digit by digit, with no string made per line.
+ */
 export function packLines(lines: readonly PackableLine[]): Buffer {
-  let s = '';
-  for (const l of lines) {
-    const code = CODE[l.stream] ?? 's';
-    const text = l.text.includes('\n') ? l.text.replace(/\r?\n/g, ' ') : l.text;
-    s += `${l.timeMs}\t${l.seq}\t${l.cut ? code.toUpperCase() : code}\t${l.instance}\t${text}\n`;
+  let room = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    room += (l.raw !== undefined ? l.rawEnd! - l.rawStart! : l.text.length * 3) + l.instance.length * 3 + 64;
   }
-  return Buffer.from(s, 'utf8');
+  const buf = Buffer.allocUnsafe(room);
+  let off = 0;
+  let lastInstance = '';
+  let instanceBytes = Buffer.alloc(0);
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    off = writeNumber(buf, off, l.timeMs);
+    buf[off++] = TAB;
+    off = writeNumber(buf, off, l.seq);
+    buf[off++] = TAB;
+    const code = CODE_BYTE[l.stream] ?? 0x73;
+    buf[off++] = l.cut ? code & ~0x20 : code;
+    buf[off++] = TAB;
+    if (l.instance !== lastInstance || instanceBytes.length === 0) {
+      lastInstance = l.instance;
+      instanceBytes = Buffer.from(l.instance, 'utf8');
+    }
+    off += instanceBytes.copy(buf, off);
+    buf[off++] = TAB;
+    const raw = l.raw;
+    if (raw !== undefined) {
+      // A stored line's text: its bytes hold no newline (files have one line per line).
+      off += raw.copy(buf, off, l.rawStart, l.rawEnd);
+    } else {
+      const text = l.text.includes('\n') ? l.text.replace(/\r?\n/g, ' ') : l.text;
+      if (text.length > 0) off += writeUtf8(buf, text, off);
+    }
+    buf[off++] = LF;
+  }
+  return buf.subarray(0, off);
+}
+
+/** A number as `${n}` would write it; integers (all agents send) digit by digit. */
+function writeNumber(buf: Buffer, off: number, n: number): number {
+  if (Number.isSafeInteger(n) && n >= 0) return writeDecimal(buf, off, n);
+  return off + buf.write(String(n), off, 'latin1');
+}
+
+/** Writes a non-negative integer below 2^53 in decimal into buf at off; returns where it ends. */
+export function writeDecimal(buf: Buffer, off: number, value: number): number {
+  // Two halves below 1e8, so the digit loops run on small integers.
+  const hi = Math.floor(value / 1e8);
+  const lo = value - hi * 1e8;
+  const len = hi > 0 ? 8 + digitCount(hi) : digitCount(lo);
+  let p = off + len - 1;
+  let rest = lo;
+  for (let k = hi > 0 ? 8 : len; k > 0; k--) {
+    const q = (rest / 10) | 0;
+    buf[p--] = ZERO + rest - q * 10;
+    rest = q;
+  }
+  rest = hi;
+  while (p >= off) {
+    const q = (rest / 10) | 0;
+    buf[p--] = ZERO + rest - q * 10;
+    rest = q;
+  }
+  return off + len;
+}
+
+/** Decimal digits of an integer in [0, 1e8). */
+function digitCount(n: number): number {
+  return n >= 1e7 ? 8 : n >= 1e6 ? 7 : n >= 1e5 ? 6 : n >= 1e4 ? 5 : n >= 1e3 ? 4 : n >= 100 ? 3 : n >= 10 ? 2 : 1;
 }
 
 /** Calls `each` for every line of a packed buffer, in order; malformed lines are skipped. */

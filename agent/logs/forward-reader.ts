@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import type { LogLine } from './log-line';
 import type { DiskWriter, LogFile } from './disk-writer';
-import { parseLine } from './log-format';
+import { parseStoredLine } from './log-format';
 
 const CHUNK = 256 * 1024;
 const LF = 0x0a;
@@ -135,7 +135,7 @@ export class ForwardReader {
     let s = from;
     while (s < to) {
       const e = buf.indexOf(LF, s);
-      const line = parseLine(buf, s, e, writer.app, writer.instance);
+      const line = parseStoredLine(buf, s, e, writer.app, writer.instance);
       s = e + 1;
       if (line === undefined) continue;
       if (file.firstN > 0 && line.seq >= file.firstSeq) line.n = file.firstN + this.runIndex++;

@@ -10,6 +10,8 @@
  * Text is last because it may hold tabs; it never holds a newline.
  */
 import type { LogLine, LogStream } from './log-line';
+import { writeDecimal } from '../../lib/log-packing';
+import { readUtf8, writeUtf8 } from '../../lib/buffer-utf8';
 
 const TAB = 0x09;
 const LF = 0x0a;
@@ -43,36 +45,9 @@ export function encodeInto(buf: Buffer, off: number, timeMs: number, seq: number
   buf[off++] = TAB;
   buf[off++] = cut ? CODE_BYTE[stream] & ~0x20 : CODE_BYTE[stream];
   buf[off++] = TAB;
-  if (text.length > 0) off += buf.write(text, off, 'utf8');
+  if (text.length > 0) off += writeUtf8(buf, text, off);
   buf[off++] = LF;
   return off;
-}
-
-/** Writes a non-negative integer below 2^53 in decimal; returns where it ends. */
-function writeDecimal(buf: Buffer, off: number, value: number): number {
-  // Two halves below 1e8, so the digit loops run on small integers.
-  const hi = Math.floor(value / 1e8);
-  const lo = value - hi * 1e8;
-  const len = hi > 0 ? 8 + digitCount(hi) : digitCount(lo);
-  let p = off + len - 1;
-  let rest = lo;
-  for (let k = hi > 0 ? 8 : len; k > 0; k--) {
-    const q = (rest / 10) | 0;
-    buf[p--] = ZERO + rest - q * 10;
-    rest = q;
-  }
-  rest = hi;
-  while (p >= off) {
-    const q = (rest / 10) | 0;
-    buf[p--] = ZERO + rest - q * 10;
-    rest = q;
-  }
-  return off + len;
-}
-
-/** Decimal digits of an integer in [0, 1e8). */
-function digitCount(n: number): number {
-  return n >= 1e7 ? 8 : n >= 1e6 ? 7 : n >= 1e5 ? 6 : n >= 1e4 ? 5 : n >= 1e3 ? 4 : n >= 100 ? 3 : n >= 10 ? 2 : 1;
 }
 
 /** Reads a non-negative decimal integer from buf[start, end); NaN when it is not one. */
@@ -103,8 +78,55 @@ export function parseLine(buf: Buffer, start: number, end: number, app: string, 
   const cut = (code & 0x20) === 0;
   const stream = STREAM_OF_CODE[code | 0x20];
   if (stream === undefined) return undefined;
-  const text = buf.toString('utf8', t2 + 3, end);
+  const text = readUtf8(buf, t2 + 3, end);
   return { timeMs, seq, app, instance, stream, text, cut };
+}
+
+/**
+ * A line read from a file, its text left as bytes until someone asks for it: a reader that
+ * forwards lines packed (docs/logs.md) copies the bytes and never makes a string of them.
+ * Holds on to the buffer it was read from.
+ */
+export class StoredLine implements LogLine {
+  n?: number;
+  private decoded: string | undefined;
+
+  constructor(
+    readonly timeMs: number,
+    readonly seq: number,
+    readonly app: string,
+    readonly instance: string,
+    readonly stream: LogStream,
+    readonly cut: boolean,
+    /** The text is raw[rawStart, rawEnd), UTF-8. */
+    readonly raw: Buffer,
+    readonly rawStart: number,
+    readonly rawEnd: number,
+  ) {}
+
+  get text(): string {
+    this.decoded ??= readUtf8(this.raw, this.rawStart, this.rawEnd);
+    return this.decoded;
+  }
+}
+
+/** parseLine, with the text left as bytes (StoredLine); the same checks. */
+export function parseStoredLine(buf: Buffer, start: number, end: number, app: string, instance: string): StoredLine | undefined {
+  const t1 = buf.indexOf(TAB, start);
+  if (t1 === -1 || t1 >= end) return undefined;
+  const t2 = buf.indexOf(TAB, t1 + 1);
+  if (t2 === -1 || t2 >= end) return undefined;
+  // The code is exactly one letter followed by a tab.
+  if (t2 + 2 >= end || buf[t2 + 2] !== TAB) return undefined;
+  const timeMs = parseDecimal(buf, start, t1);
+  const seq = parseDecimal(buf, t1 + 1, t2);
+  if (Number.isNaN(timeMs) || Number.isNaN(seq)) return undefined;
+  const code = buf[t2 + 1]!;
+  // Upper case (bit 0x20 clear) marks a cut piece.
+  const cut = (code & 0x20) === 0;
+  const stream = STREAM_OF_CODE[code | 0x20];
+  if (stream === undefined) return undefined;
+  return new StoredLine(timeMs, seq, app, instance, stream, cut, buf, t2 + 3, end);
 }
 
 /** The seq of the last whole line in buf[start, end) (which ends with a newline), if it parses. */

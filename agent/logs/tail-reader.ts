@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { compareLines, type LogLine } from './log-line';
-import { eachLineBackwards, parseLine } from './log-format';
+import { eachLineBackwards, parseLine, parseStoredLine } from './log-format';
 
 const CHUNK = 64 * 1024;
 const LF = 0x0a;
@@ -163,7 +163,8 @@ export async function countBackwards(
   let count = 0;
   let seq = 0;
   const onLine = (buf: Buffer, start: number, end: number): boolean => {
-    const line = parseLine(buf, start, end, app, instance);
+    // Counted, not kept: the text stays bytes unless `keep` looks at it.
+    const line = parseStoredLine(buf, start, end, app, instance);
     if (line === undefined || line.seq > q.maxSeq) return true;
     if (q.from !== undefined && line.seq < q.from) return false;
     if (!q.keep(line)) return true;

@@ -11,7 +11,7 @@ import type { Logger } from '../../lib/log';
 import type { LogStore } from '../logs/log-store';
 import type { LogFilter, LogLine } from '../logs/log-line';
 import { isLogSource, sourceOf, type LogSource } from '../../lib/log-source';
-import { packLines } from '../../lib/log-packing';
+import { packLines, textSize } from '../../lib/log-packing';
 
 /** Lines per message: many a message is ~10× faster than one a message (docs/stack-notes.md). */
 const BATCH = 500;
@@ -93,7 +93,7 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
         while (start < lines.length) {
           let end = start;
           let chars = 0;
-          while (end < lines.length && (end === start || chars < PACKED_BYTES)) chars += lines[end++]!.text.length + 40;
+          while (end < lines.length && (end === start || chars < PACKED_BYTES)) chars += textSize(lines[end++]!) + 40;
           await write({ packed: packLines(lines.slice(start, end)), app: req.app, host: agentId, history_done: historyDone && end === lines.length });
           start = end;
         }

@@ -2,6 +2,7 @@
  * Splits a byte stream into text lines with a hard memory bound: however long a line a
  * process prints, at most `maxLineBytes` of it are held; longer lines come out in pieces.
  */
+import { readUtf8 } from '../../lib/buffer-utf8';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -56,7 +57,7 @@ export class LineSplitter {
       const end = nl > start && chunk[nl - 1] === CR ? nl - 1 : nl;
       if (this.len === 0 && end - start <= this.maxLineBytes) {
         // Fast path: a whole line inside one chunk is decoded straight from the chunk.
-        this.onLine(chunk.toString('utf8', start, end), false);
+        this.onLine(readUtf8(chunk, start, end), false);
       } else {
         this.append(chunk, start, end);
         this.flush();
@@ -90,14 +91,14 @@ export class LineSplitter {
     const buf = this.buf as Buffer;
     const keep = incompleteTailLength(buf, this.len);
     const emit = this.len - keep;
-    this.onLine(buf.toString('utf8', 0, emit), true);
+    this.onLine(readUtf8(buf, 0, emit), true);
     buf.copyWithin(0, emit, this.len);
     this.len = keep;
   }
 
   /** Emits the buffered line as complete. */
   private flush(): void {
-    const line = this.len === 0 ? '' : (this.buf as Buffer).toString('utf8', 0, this.len);
+    const line = this.len === 0 ? '' : readUtf8(this.buf as Buffer, 0, this.len);
     this.len = 0;
     this.onLine(line, false);
   }

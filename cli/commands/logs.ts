@@ -16,6 +16,7 @@ import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { colorFor, useColor } from '../output/color';
+import { PackedJsonWriter } from '../output/log-json';
 
 interface LogsOptions {
   app?: string;
@@ -146,6 +147,7 @@ export async function streamLogs(
   out: { json: boolean; color: boolean; showHost?: boolean },
 ): Promise<void> {
   const plain = { color: out.color, showHost: out.showHost === true };
+  const json = out.json ? new PackedJsonWriter(jsonLine) : undefined;
   // Packed batches (docs/logs.md) unless the caller says otherwise; old control planes ignore the field.
   const call = api.Logs({ packed: true, ...request });
   const stop = () => call.cancel();
@@ -154,17 +156,21 @@ export async function streamLogs(
     await new Promise<void>((resolve, reject) => {
       call.on('data', (batch: LogBatch__Output) => {
         for (const w of batch.warnings) process.stderr.write(`warning: ${w}\n`);
-        let text = '';
-        if (batch.packed.length > 0) {
-          // Packed batches (lib/log-packing.ts): one string per batch, no object per line kept.
-          eachPacked(batch.packed, batch.app || request.app || '', batch.host, (l) => {
-            text += out.json ? jsonLine(l) : formatLine(l, plain);
-          });
+        const app = batch.app || request.app || '';
+        let chunk: string | Buffer;
+        if (batch.packed.length > 0 && json !== undefined) {
+          // The follower's hot path: packed bytes to output bytes, no string or object per line.
+          chunk = json.format(batch.packed, app, batch.host);
         } else {
-          for (const l of batch.lines) text += out.json ? jsonLine(l) : formatLine(l, plain);
+          let text = '';
+          // Packed batches (lib/log-packing.ts): one string per batch, no object per line kept.
+          if (batch.packed.length > 0) eachPacked(batch.packed, app, batch.host, (l) => (text += formatLine(l, plain)));
+          else for (const l of batch.lines) text += out.json ? jsonLine(l) : formatLine(l, plain);
+          chunk = text;
         }
-        if (text.length === 0) return;
-        if (!process.stdout.write(text)) {
+        if (chunk.length === 0) return;
+        const bytes = typeof chunk === 'string' ? undefined : chunk;
+        if (!process.stdout.write(chunk, bytes && (() => json?.recycle(bytes)))) {
           call.pause();
           process.stdout.once('drain', () => call.resume());
         }

@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { compareLines, instanceType, matches, type LogLine } from '../../agent/logs/log-line';
-import { dirName, encodeInto, encodeLine, genFromFile, LINE_OVERHEAD, nameFromDir, parseLine, seqOfLastLine } from '../../agent/logs/log-format';
+import { dirName, encodeInto, encodeLine, genFromFile, LINE_OVERHEAD, nameFromDir, parseLine, parseStoredLine, seqOfLastLine } from '../../agent/logs/log-format';
+import { packLines } from '../../lib/log-packing';
 import { lastLineSync, readTail } from '../../agent/logs/tail-reader';
 
 const line = (timeMs: number, seq: number, instance = 'web.1', text = ''): LogLine => ({
@@ -78,6 +79,13 @@ describe('log file format', () => {
         cut,
       });
       assert.equal(seqOfLastLine(buf, 0, buf.length), 1_700_000_000_123_456);
+      // Left as bytes, the same line: same fields, same text when asked, same packed form.
+      const parsed = parseLine(buf, 0, buf.length - 1, 'app', 'web.1')!;
+      const stored = parseStoredLine(buf, 0, buf.length - 1, 'app', 'web.1')!;
+      assert.deepEqual([stored.timeMs, stored.seq, stored.app, stored.instance, stored.stream, stored.cut], [parsed.timeMs, parsed.seq, 'app', 'web.1', stream, cut]);
+      assert.equal(buf.toString('utf8', stored.rawStart, stored.rawEnd), text);
+      assert.equal(packLines([stored]).toString('utf8'), packLines([parsed]).toString('utf8'));
+      assert.equal(stored.text, text);
     }
   });
 
@@ -101,6 +109,7 @@ describe('log file format', () => {
     for (const bad of ['', '123', '123\t456', '123\t456\to', '123\t456\tx\ttext', '12a\t456\to\ttext', '123\t\to\ttext', '123\t456\too\ttext']) {
       const buf = Buffer.from(bad);
       assert.equal(parseLine(buf, 0, buf.length, 'app', 'web.1'), undefined, JSON.stringify(bad));
+      assert.equal(parseStoredLine(buf, 0, buf.length, 'app', 'web.1'), undefined, JSON.stringify(bad));
     }
   });
 

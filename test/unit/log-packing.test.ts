@@ -26,4 +26,22 @@ describe('log packing', () => {
     const out = unpackLines(Buffer.from('garbage\n1\t2\to\tweb.1\tok\n'), 'a', 'h');
     assert.deepEqual(out.map((l) => l.text), ['ok']);
   });
+
+  it('writes exactly the documented text form, digit by digit, for any number and text', () => {
+    const code = (stream: string, cut: boolean) => {
+      const c = stream === 'stdout' ? 'o' : stream === 'stderr' ? 'e' : 's';
+      return cut ? c.toUpperCase() : c;
+    };
+    const lines = [
+      { timeMs: 0, seq: 0, instance: 'a', stream: 'stdout', text: 'x', cut: false },
+      { timeMs: 9, seq: 10, instance: 'a', stream: 'stderr', text: '', cut: true },
+      { timeMs: 99_999_999, seq: 100_000_000, instance: 'b.2', stream: 'system', text: 'crash\r\nthen', cut: false },
+      { timeMs: 1_764_500_000_123, seq: Number.MAX_SAFE_INTEGER, instance: 'ü.1', stream: 'stdout', text: '\u{1F600}\t✓', cut: false },
+      { timeMs: 12.5, seq: -3, instance: 'b.2', stream: 'other', text: 'odd numbers', cut: false },
+    ];
+    const want = lines
+      .map((l) => `${l.timeMs}\t${l.seq}\t${code(l.stream, l.cut)}\t${l.instance}\t${l.text.replace(/\r?\n/g, ' ')}\n`)
+      .join('');
+    assert.equal(packLines(lines).toString('utf8'), want);
+  });
 });
