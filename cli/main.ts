@@ -1,16 +1,31 @@
 #!/usr/bin/env node
-/** `cluster`: every user command, and the daemons' entry points. */
-import { Command } from 'commander';
-import { modulesFor } from './command-index';
-import { VERSION } from './version';
+/**
+ * `cluster` (package.json "bin"): runs the CLI's bundle, dist/cli/bundle/cluster.js, which
+ * `npm run build` makes from cli/cluster.ts (scripts/build-cli.ts): one file instead of hundreds
+ * of modules to find and load. A command runs it with a V8 code cache of its own in
+ * CLUSTER_HOME/cache (cli/code-cache.ts); the daemons load it plainly (their start is rare, their
+ * memory is not). With `node --enable-source-maps` (or NODE_OPTIONS) stack traces name source
+ * lines; not by default: the map costs a daemon ~18 MB. `node dist/cli/cluster.js` runs the same
+ * program unbundled. See docs/architecture.md, "The CLI's bundle".
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { clusterHome } from '../lib/cluster-home';
+import { runWithCodeCache } from './code-cache';
+import { cacheName, runsDaemon } from './command-index';
 
-const program = new Command('cluster')
-  .description("Heroku's process model on your own servers")
-  .version(VERSION)
-  .option('--server <host:port,…>', 'control-plane replicas, HOST:PORT[,HOST:PORT…] (or CLUSTER_SERVER; default: the running `cluster dev`)')
-  .showHelpAfterError('(run with --help for usage)');
+const BUNDLE = path.join(__dirname, 'bundle', 'cluster.js');
 
-// Only the module of the command being run is loaded (all of them for help and completion).
-for (const module of modulesFor(process.argv.slice(2))) module.load()(program);
+/** The cache folder of this build of the bundle, for this Node: a new build or Node makes a new one. */
+function cacheDir(): string {
+  const { size, mtimeMs } = fs.statSync(BUNDLE);
+  return path.join(clusterHome(), 'cache', `cli-${process.version}-${process.arch}-${size}-${Math.floor(mtimeMs)}`);
+}
 
-program.parseAsync(process.argv).catch((err: unknown) => (require('./command-kit') as typeof import('./command-kit')).fail(err));
+const args = process.argv.slice(2);
+// Code run through vm.Script gets no source maps: with them on, the bundle loads plainly.
+if (runsDaemon(args) || process.sourceMapsEnabled) {
+  require(BUNDLE);
+} else {
+  runWithCodeCache(BUNDLE, path.join(cacheDir(), `${cacheName(args)}.bin`));
+}
