@@ -18,13 +18,18 @@ const OUT_DEPTH = path.relative(ROOT, OUT_DIR).split(path.sep).length;
 
 /**
  * The bundle starts with this: strict mode as the whole of it was compiled for (the directive
- * esbuild writes comes after a banner, where it means nothing), and `__clusterDir`, which stands
- * for `__dirname` (see below).
+ * esbuild writes comes after a banner, where it means nothing), and what stands for `__dirname`
+ * (see below): `__clusterDir` for our files, `__clusterPackageDir` for a library's, found where
+ * Node finds the library (node_modules may be in a folder above the package).
  */
 const BANNER = [
   "'use strict';",
   `const __clusterRoot = require('node:path').join(__dirname${", '..'".repeat(OUT_DEPTH)});`,
   "const __clusterDir = (relative) => require('node:path').join(__clusterRoot, relative);",
+  'const __clusterPackageDir = (name, relative) => {',
+  "  const main = require.resolve(name), at = main.lastIndexOf(`/node_modules/${name}/`);",
+  "  return require('node:path').join(main.slice(0, at + name.length + 14), relative);",
+  '};',
 ].join('\n');
 
 /**
@@ -43,24 +48,30 @@ function ownPaths(realRoot: string): Plugin {
         if (!/\b__(dirname|filename)\b/.test(text)) return undefined;
         const place = placeOf(args.path, realRoot);
         if (!place) return undefined;
-        const contents = text
-          .replace(/\b__dirname\b/g, `__clusterDir(${JSON.stringify(path.posix.dirname(place))})`)
-          .replace(/\b__filename\b/g, `__clusterDir(${JSON.stringify(place)})`);
+        const at = (relative: string) => (place.pkg ? `__clusterPackageDir(${JSON.stringify(place.pkg)}, ${JSON.stringify(relative)})` : `__clusterDir(${JSON.stringify(relative)})`);
+        const contents = text.replace(/\b__dirname\b/g, at(path.posix.dirname(place.file))).replace(/\b__filename\b/g, at(place.file));
         return { contents, loader: args.path.endsWith('.ts') ? 'ts' : 'js', resolveDir: path.dirname(args.path) };
       });
     },
   };
 }
 
-/** The path, relative to the package root, that the file at `file` has when run unbundled. */
-function placeOf(file: string, realRoot: string): string | undefined {
+/**
+ * Where the file at `file` is when run unbundled: in a library (`pkg`, the package under the first
+ * node_modules; `file` relative to its folder), or ours (`file` relative to the package root,
+ * where tsc puts it in dist/).
+ */
+function placeOf(file: string, realRoot: string): { pkg?: string; file: string } | undefined {
   const posix = file.split(path.sep).join('/');
-  // A library: from the first node_modules on (node_modules may be a link to another tree).
   const lib = posix.indexOf('/node_modules/');
-  if (lib >= 0) return posix.slice(lib + 1);
+  if (lib >= 0) {
+    const parts = posix.slice(lib + '/node_modules/'.length).split('/');
+    const size = parts[0]!.startsWith('@') ? 2 : 1;
+    return { pkg: parts.slice(0, size).join('/'), file: parts.slice(size).join('/') };
+  }
   const rel = path.relative(realRoot, file).split(path.sep).join('/');
   if (rel.startsWith('..')) return undefined;
-  return `dist/${rel.replace(/\.ts$/, '.js')}`;
+  return { file: `dist/${rel.replace(/\.ts$/, '.js')}` };
 }
 
 /**
@@ -98,9 +109,9 @@ async function main(): Promise<void> {
   // cli/main.ts reads the bundle as Latin-1, a plain copy into a one-byte string, where UTF-8 costs
   // a decoding, and a two-byte string of twice the size for any character beyond ASCII. esbuild
   // escapes them in strings but keeps them in regular expressions: write those as \uXXXX.
-  const text = fs.readFileSync(OUT, 'latin1');
-  const beyond = text.search(/[^\x00-\x7f]/);
-  if (beyond >= 0) throw new Error(`the bundle must be ASCII; it is not at ${JSON.stringify(text.slice(beyond - 60, beyond + 10))} (write the character as \\uXXXX in the source)`);
+  const bytes = fs.readFileSync(OUT);
+  const beyond = bytes.findIndex((b) => b > 0x7f);
+  if (beyond >= 0) throw new Error(`the bundle must be ASCII; it is not at ${JSON.stringify(bytes.subarray(Math.max(0, beyond - 60), beyond + 10).toString())} (write the character as \\uXXXX in the source)`);
   // What went where (for esbuild's analyzer, https://esbuild.github.io/analyze/).
   fs.writeFileSync(path.join(OUT_DIR, 'meta.json'), JSON.stringify(result.metafile));
   process.stdout.write(`cli: dist/cli/bundle/cluster.js, ${(fs.statSync(OUT).size / 1024 / 1024).toFixed(1)} MiB\n`);
