@@ -23,6 +23,10 @@ function cacheDir(): string {
 }
 
 const args = process.argv.slice(2);
+if (!fs.existsSync(BUNDLE)) {
+  process.stderr.write(`error: ${BUNDLE} is missing: build the CLI with \`npm run build\`\n`);
+  process.exit(3);
+}
 // Code run through vm.Script gets no source maps: with them on, the bundle loads plainly.
 if (runsDaemon(args) || process.sourceMapsEnabled) {
   require(BUNDLE);
