@@ -4,7 +4,7 @@
  * `module.enableCompileCache` is Node 22). The cache holds every function the run compiled, so
  * one cache per command (cli/main.ts) holds what that command runs. V8 checks that a cache fits
  * the source, its own version and flags, and ignores one that does not; the cache is then made
- * again. Measurements: docs/stack-notes.md ("Processes").
+ * again. Measurements: docs/stack-notes.md, "The CLI's bundle".
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -38,7 +38,8 @@ export function runWithCodeCache(file: string, cacheFile: string): void {
 
 /**
  * Writes the cache whole or not at all (other runs may read it at the same time); never fails the
- * run. A new folder for it means a new build: the folders of older ones next to it go.
+ * run. A new folder for it means a new build: the folders of older ones next to it (same prefix
+ * before the first `-`) go.
  */
 function writeCache(cacheFile: string, script: vm.Script): void {
   try {
@@ -54,7 +55,9 @@ function writeCache(cacheFile: string, script: vm.Script): void {
 
 function removeSiblings(dir: string): void {
   const parent = path.dirname(dir);
+  const own = path.basename(dir);
+  const prefix = `${own.split('-')[0]!}-`;
   for (const name of fs.readdirSync(parent)) {
-    if (name !== path.basename(dir)) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+    if (name !== own && name.startsWith(prefix)) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
   }
 }

@@ -49,6 +49,10 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
     preload = path.join(cluster.dir, 'list-loaded.js');
     fs.writeFileSync(preload, "process.on('exit', () => require('fs').writeFileSync(process.env.LOADED_OUT, JSON.stringify(Object.keys(require.cache))));\n");
     await cluster.deployProcfile('bundled', 'worker: sleep 100021\n');
+    // The caches of an older build, and something else kept there.
+    fs.mkdirSync(path.join(home(), 'cache', 'cli-v0-older-build'), { recursive: true });
+    fs.writeFileSync(path.join(home(), 'cache', 'cli-v0-older-build', 'ps.bin'), 'old');
+    fs.mkdirSync(path.join(home(), 'cache', 'other'));
   });
 
   after(async () => {
@@ -56,10 +60,8 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
   });
 
   const home = () => path.join(cluster.dir, 'home');
-  const caches = () => {
-    const root = path.join(home(), 'cache');
-    return fs.existsSync(root) ? fs.readdirSync(root).flatMap((d) => fs.readdirSync(path.join(root, d)).map((f) => path.join(root, d, f))) : [];
-  };
+  const cacheDirs = () => fs.readdirSync(path.join(home(), 'cache')).sort();
+  const caches = () => cacheDirs().filter((d) => d.startsWith('cli-')).flatMap((d) => fs.readdirSync(path.join(home(), 'cache', d)).map((f) => path.join(home(), 'cache', d, f)));
 
   it('cluster --version prints the package version, loading only the launcher as CommonJS', async () => {
     const res = await run(CLI, ['--version'], { CLUSTER_HOME: home() });
@@ -93,6 +95,9 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
     const env = { CLUSTER_SERVER: cluster.server, CLUSTER_HOME: home() };
     const names = () => caches().map((f) => path.basename(f)).sort();
     assert.ok(names().includes('ps.bin') && names().includes('version.bin'), names().join(' '));
+    // One folder for this build (the older build's went), other folders left alone.
+    assert.equal(cacheDirs().length, 2, cacheDirs().join(' '));
+    assert.ok(cacheDirs().includes('other') && !cacheDirs().includes('cli-v0-older-build'), cacheDirs().join(' '));
     // A failed run writes none (it compiled less than the command needs).
     assert.equal((await run(CLI, ['releases', '-a', 'no-such-app'], env)).code, 1);
     assert.ok(!names().includes('releases.bin'), names().join(' '));
