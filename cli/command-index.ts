@@ -85,10 +85,10 @@ export function modulesFor(args: readonly string[]): readonly CommandModule[] {
   return found.length > 0 ? found : COMMAND_MODULES;
 }
 
-/** Commands whose process may run a daemon, for days: loaded without a code cache (cli/main.ts). */
+/** Commands whose process may run a daemon, for days: run unbundled (cli/main.ts). */
 const DAEMON_COMMANDS = new Set(['agent', 'control-plane', 'dev']);
 
-/** Whether `args` runs a daemon (or `agent …`, `control-plane …`, `dev`). */
+/** Whether `args` may run a daemon (`agent …`, `control-plane …`, `dev`). */
 export function runsDaemon(args: readonly string[]): boolean {
   const word = commandWord(args);
   return word !== undefined && DAEMON_COMMANDS.has(word);

@@ -2,11 +2,10 @@
 /**
  * `cluster` (package.json "bin"): runs the CLI's bundle, dist/cli/bundle/cluster.js, which
  * `npm run build` makes from cli/cluster.ts (scripts/build-cli.ts): one file instead of hundreds
- * of modules to find and load. A command runs it with a V8 code cache of its own in
- * CLUSTER_HOME/cache (cli/code-cache.ts); the daemons load it plainly (their start is rare, their
- * memory is not). With `node --enable-source-maps` (or NODE_OPTIONS) stack traces name source
- * lines; not by default: the map costs a daemon ~18 MB. `node dist/cli/cluster.js` runs the same
- * program unbundled. See docs/architecture.md, "The CLI's bundle".
+ * of modules to find and load, with a V8 code cache per command in CLUSTER_HOME/cache
+ * (cli/code-cache.ts). The daemons (`agent …`, `control-plane …`, `dev`) run the same program
+ * unbundled, dist/cli/cluster.js: their start is rare, and from the bundle they held as much
+ * memory or more (docs/architecture.md, "The CLI's bundle").
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,8 +26,10 @@ if (!fs.existsSync(BUNDLE)) {
   process.stderr.write(`error: ${BUNDLE} is missing: build the CLI with \`npm run build\`\n`);
   process.exit(3);
 }
-// Code run through vm.Script gets no source maps: with them on, the bundle loads plainly.
-if (runsDaemon(args) || process.sourceMapsEnabled) {
+if (runsDaemon(args)) {
+  require('./cluster');
+} else if (process.sourceMapsEnabled) {
+  // Code run through vm.Script gets no source maps: with them asked for, the bundle loads plainly.
   require(BUNDLE);
 } else {
   runWithCodeCache(BUNDLE, path.join(cacheDir(), `${cacheName(args)}.bin`));

@@ -36,7 +36,7 @@ describe('command index', () => {
     assert.deepEqual(modulesFor(['--version']), []);
   });
 
-  it('tells the daemons (run without a code cache) from the commands', () => {
+  it('tells the daemons (run unbundled) from the commands', () => {
     for (const args of [['agent', 'start'], ['--server', 'h:1', 'control-plane', 'start'], ['dev', '--agents', '2']]) assert.equal(runsDaemon(args), true, args.join(' '));
     for (const args of [['ps', '-a', 'x'], [], ['--version'], ['logs', '-a', 'agent']]) assert.equal(runsDaemon(args), false, args.join(' '));
   });
