@@ -26,7 +26,10 @@ if (!fs.existsSync(BUNDLE)) {
   process.stderr.write(`error: ${BUNDLE} is missing: build the CLI with \`npm run build\`\n`);
   process.exit(3);
 }
-if (runsDaemon(args)) {
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  // What the program would print, without reading the bundle for it.
+  process.stdout.write(`${(require('./version') as typeof import('./version')).VERSION}\n`);
+} else if (runsDaemon(args)) {
   require('./cluster');
 } else if (process.sourceMapsEnabled) {
   // Code run through vm.Script gets no source maps: with them asked for, the bundle loads plainly.

@@ -62,11 +62,16 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
   const cacheDirs = () => fs.readdirSync(path.join(home(), 'cache')).sort();
   const caches = () => cacheDirs().filter((d) => d.startsWith('cli-')).flatMap((d) => fs.readdirSync(path.join(home(), 'cache', d)).map((f) => path.join(home(), 'cache', d, f)));
 
-  it('cluster --version prints the package version, loading only the launcher as CommonJS', async () => {
+  it('cluster --version prints the package version, from the launcher or the program', async () => {
     const res = await run(CLI, ['--version'], { CLUSTER_HOME: home() });
     assert.equal(res.code, 0, res.stderr);
-    assert.equal(res.stdout.trim(), VERSION);
-    assert.deepEqual(res.loaded.sort(), LAUNCHER);
+    assert.equal(res.stdout, `${VERSION}\n`);
+    // The launcher answers alone; with a global option the program does, from the bundle.
+    assert.deepEqual(res.loaded.sort(), [...LAUNCHER, path.join(DIST_CLI, 'version.js')].sort());
+    const viaProgram = await run(CLI, ['--server', '127.0.0.1:1', '-V'], { CLUSTER_HOME: home() });
+    assert.equal(viaProgram.code, 0, viaProgram.stderr);
+    assert.equal(viaProgram.stdout, `${VERSION}\n`);
+    assert.deepEqual(viaProgram.loaded.sort(), LAUNCHER);
   });
 
   it('a real command (scale --wait, then ps) runs from the bundle', async () => {
