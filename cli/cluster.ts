@@ -1,7 +1,7 @@
 /**
  * The `cluster` CLI: every user command, and the daemons' entry points. `cluster` (dist/cli/main.js)
- * runs this file from the CLI's bundle (scripts/build-cli.ts); `node dist/cli/cluster.js` runs
- * the same program from the unbundled build.
+ * runs this file from the CLI's bundle (scripts/build-cli.ts) for a command, and as tsc compiled it
+ * (dist/cli/cluster.js) for a daemon; `node dist/cli/cluster.js` runs any command unbundled.
  */
 import { Command } from 'commander';
 import { modulesFor } from './command-index';

@@ -1,5 +1,5 @@
 /**
- * Which file registers which commands, so that `cluster NAME` loads only NAME's module (and the
+ * Which file registers which commands, so that `cluster NAME` runs only NAME's module (and the
  * libraries it uses) instead of every command's: a CLI start costs a fraction of loading gRPC,
  * etcd3, x509, tar, yaml… all at once (bench/RESULTS.md, "CLI start").
  * test/unit/command-index.test.ts checks this list against what each file really registers.
@@ -17,8 +17,8 @@ export interface CommandModule {
 
 /**
  * Each module is a dynamic `import()` of a literal path: loaded on demand, only for the command
- * being run, and a split point for the bundler, so that each command of the CLI's bundle is a
- * chunk of its own (scripts/build-cli.ts, docs/architecture.md "The CLI's bundle").
+ * being run; the bundler (scripts/build-cli.ts) sees the path and keeps the module's code in the
+ * CLI's bundle, run only when imported (docs/architecture.md, "The CLI's bundle").
  */
 const mod = <M>(load: () => Promise<M>, fn: keyof M & string, names: readonly string[]): CommandModule => ({
   names,
