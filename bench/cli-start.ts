@@ -4,7 +4,8 @@
  * and the floors `node -e 0` and `cluster --version`; with --baseline DIR, also the `cluster`
  * CLI of another build (DIR/dist/cli/main.js, e.g. the commit before a change) against the same
  * cluster. Each command's wall time, and its CPU time (user + sys of the command and its
- * children, from the shell's `times`), which a loaded machine disturbs much less.
+ * children, from the shell's `times`), which a loaded machine disturbs much less. Each round also
+ * times the `Ps` call alone from this process's open connection: the server's share of `ps`.
  *
  *   node dist/bench/cli-start.js [--count 200] [--rounds 15] [--baseline DIR] [--no-pm2]
  *        [--no-supervisord] [--json FILE] [--keep]
@@ -12,6 +13,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { callUnary } from '../lib/grpc-call';
 import { CLI, startBenchCluster } from './lib/bench-cluster';
 import { ensureSupervisor, startPm2, Supervisor, supervisordVersion, waitForProcesses } from './lib/peers';
 import { PM2_BIN } from './lib/pm2';
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   const dir = tempDir('cluster-bench-cli-start-');
   const kit = await startBenchCluster(path.join(dir, 'cluster'));
   await kit.deployProcfile('cs', 'worker: sleep 100011\n');
-  await kit.startReadyAgent({ id: 'cs-1', capacity: COUNT + 10 });
+  await kit.startReadyAgent({ id: 'cs-1', capacity: COUNT + 10, ports: COUNT + 10 });
   await kit.scale('cs', { worker: COUNT });
   await kit.waitUp('cs', COUNT, 120_000);
 
@@ -85,6 +87,10 @@ async function main(): Promise<void> {
       figures.add(`${c.name}: wall`, 'ms', t.wallMs, { digits: 0, ...(c.target ? { target: c.target } : {}) });
       figures.add(`${c.name}: CPU`, 'ms', t.cpuMs, { digits: 0 });
     }
+    // The server's share of `cluster ps`: the same call from this process's open connection.
+    const start = process.hrtime.bigint();
+    await callUnary(kit.api, 'Ps', { app: 'cs' });
+    figures.add(`Ps call alone (${COUNT}, open connection)`, 'ms', Number(process.hrtime.bigint() - start) / 1e6, { digits: 1 });
   }
   const median = (name: string) => figures.summary(name).median;
   const ps = `cluster ps (${COUNT})`;

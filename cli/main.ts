@@ -1,16 +1,39 @@
 #!/usr/bin/env node
-/** `cluster`: every user command, and the daemons' entry points. */
-import { Command } from 'commander';
-import { modulesFor } from './command-index';
-import { VERSION } from './version';
+/**
+ * `cluster` (package.json "bin"): runs the CLI's bundle, dist/cli/bundle/cluster.js, which
+ * `npm run build` makes from cli/cluster.ts (scripts/build-cli.ts): one file instead of hundreds
+ * of modules to find and load, with a V8 code cache per command in CLUSTER_HOME/cache
+ * (cli/code-cache.ts). The daemons (`agent …`, `control-plane …`, `dev`) run the same program
+ * unbundled, dist/cli/cluster.js: their start is rare, and from the bundle they held as much
+ * memory or more (docs/architecture.md, "The CLI's bundle").
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { clusterHome } from '../lib/cluster-home';
+import { runWithCodeCache } from './code-cache';
+import { cacheName, runsDaemon } from './command-index';
 
-const program = new Command('cluster')
-  .description("Heroku's process model on your own servers")
-  .version(VERSION)
-  .option('--server <host:port,…>', 'control-plane replicas, HOST:PORT[,HOST:PORT…] (or CLUSTER_SERVER; default: the running `cluster dev`)')
-  .showHelpAfterError('(run with --help for usage)');
+const BUNDLE = path.join(__dirname, 'bundle', 'cluster.js');
 
-// Only the module of the command being run is loaded (all of them for help and completion).
-for (const module of modulesFor(process.argv.slice(2))) module.load()(program);
+/** The cache folder of this build of the bundle, for this Node: a new build or Node makes a new one. */
+function cacheDir(): string {
+  const { size, mtimeMs } = fs.statSync(BUNDLE);
+  return path.join(clusterHome(), 'cache', `cli-${process.version}-${process.arch}-${size}-${Math.floor(mtimeMs)}`);
+}
 
-program.parseAsync(process.argv).catch((err: unknown) => (require('./command-kit') as typeof import('./command-kit')).fail(err));
+const args = process.argv.slice(2);
+if (!fs.existsSync(BUNDLE)) {
+  process.stderr.write(`error: ${BUNDLE} is missing: build the CLI with \`npm run build\`\n`);
+  process.exit(3);
+}
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  // What the program would print, without reading the bundle for it.
+  process.stdout.write(`${(require('./version') as typeof import('./version')).VERSION}\n`);
+} else if (runsDaemon(args)) {
+  require('./cluster');
+} else if (process.sourceMapsEnabled) {
+  // Code run through vm.Script gets no source maps: with them asked for, the bundle loads plainly.
+  require(BUNDLE);
+} else {
+  runWithCodeCache(BUNDLE, path.join(cacheDir(), `${cacheName(args)}.bin`));
+}

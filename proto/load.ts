@@ -1,30 +1,38 @@
-/** Loads the .proto files at run time and gives typed service constructors. */
+/**
+ * Builds the typed gRPC service constructors from the descriptors `npm run build` makes of the
+ * .proto files (proto/descriptor.ts), with only what grpc-js needs (proto/services.ts): parsing
+ * the .proto text and proto-loader's reflection descriptors cost ~50 ms of every CLI start.
+ */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type { INamespace, IConversionOptions } from 'protobufjs/light';
 import type { ProtoGrpcType as ApiProto } from './gen/api';
 import type { ProtoGrpcType as AgentProto } from './gen/agent';
 import type { ProtoGrpcType as BootstrapProto } from './gen/bootstrap';
 import type { ProtoGrpcType as SlugsProto } from './gen/slugs';
+import { DESCRIPTOR_DIR, type ServiceFile } from './descriptor-files';
+import { servicesOf } from './services';
 
-// Same options as the `gen` script in package.json: the generated types depend on them.
-const LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: true,
+// Same options as the `gen` script in package.json: the generated types depend on them (field
+// names are kept as written when the descriptor is made).
+export const CONVERSION_OPTIONS: IConversionOptions = {
   longs: String,
   enums: String,
   defaults: true,
   oneofs: true,
 };
 
-/** The folder holding the .proto files, found from both `proto/` and `dist/proto/`. */
-function protoDir(): string {
-  const here = __dirname;
-  return here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '..', '..', 'proto') : here;
-}
-
-function load<T>(file: string): T {
-  const definition = protoLoader.loadSync(file, { ...LOADER_OPTIONS, includeDirs: [protoDir()] });
-  return grpc.loadPackageDefinition(definition) as unknown as T;
+function load<T>(name: ServiceFile): T {
+  // dist/proto/descriptors, next to this file once built (the CLI's bundle keeps this __dirname).
+  const file = path.join(__dirname, DESCRIPTOR_DIR, `${name}.json`);
+  let json: INamespace;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof json;
+  } catch (err) {
+    throw new Error(`cannot read the gRPC descriptor ${file} (run \`npm run build\`): ${(err as Error).message}`);
+  }
+  return grpc.loadPackageDefinition(servicesOf(json, CONVERSION_OPTIONS)) as unknown as T;
 }
 
 let api: ApiProto['cluster']['api'] | undefined;
@@ -32,13 +40,13 @@ let agent: AgentProto['cluster']['agent'] | undefined;
 
 /** The CLI ↔ control-plane service. */
 export function apiProto(): ApiProto['cluster']['api'] {
-  api ??= load<ApiProto>('api.proto').cluster.api;
+  api ??= load<ApiProto>('api').cluster.api;
   return api;
 }
 
 /** The agent ↔ control-plane service. */
 export function agentProto(): AgentProto['cluster']['agent'] {
-  agent ??= load<AgentProto>('agent.proto').cluster.agent;
+  agent ??= load<AgentProto>('agent').cluster.agent;
   return agent;
 }
 
@@ -46,7 +54,7 @@ let bootstrap: BootstrapProto['cluster']['bootstrap'] | undefined;
 
 /** Joining: CA, join tokens, certificates. */
 export function bootstrapProto(): BootstrapProto['cluster']['bootstrap'] {
-  bootstrap ??= load<BootstrapProto>('bootstrap.proto').cluster.bootstrap;
+  bootstrap ??= load<BootstrapProto>('bootstrap').cluster.bootstrap;
   return bootstrap;
 }
 
@@ -54,7 +62,7 @@ let slugs: SlugsProto['cluster']['slugs'] | undefined;
 
 /** Replica ↔ replica: slug replication. */
 export function slugsProto(): SlugsProto['cluster']['slugs'] {
-  slugs ??= load<SlugsProto>('slugs.proto').cluster.slugs;
+  slugs ??= load<SlugsProto>('slugs').cluster.slugs;
   return slugs;
 }
 

@@ -71,6 +71,6 @@ function argumentOf(cmd: Command): CompletionCommand['argument'] {
 /** Up to the first colon or full stop: shells show one short line per choice. */
 function firstSentence(text: string): string {
   const line = text.split('\n')[0]!.trim();
-  const cut = line.search(/[:;(]| — /);
+  const cut = line.search(/[:;(]| \u2014 /); // \u2014: an em dash (the CLI's bundle stays ASCII: scripts/build-cli.ts)
   return (cut > 0 ? line.slice(0, cut) : line).trim();
 }

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { COMMAND_MODULES, commandWord, modulesFor } from '../../cli/command-index';
+import { cacheName, COMMAND_MODULES, commandWord, modulesFor, runsDaemon } from '../../cli/command-index';
 
 function registered(register: (p: Command) => void): string[] {
   const program = new Command('cluster');
@@ -11,8 +11,8 @@ function registered(register: (p: Command) => void): string[] {
 }
 
 describe('command index', () => {
-  it('names exactly the commands each module registers', () => {
-    for (const m of COMMAND_MODULES) assert.deepEqual([...m.names].sort(), registered(m.load()).sort(), m.names.join(' '));
+  it('names exactly the commands each module registers', async () => {
+    for (const m of COMMAND_MODULES) assert.deepEqual([...m.names].sort(), registered(await m.load()).sort(), m.names.join(' '));
   });
 
   it('gives every command name once', () => {
@@ -34,5 +34,18 @@ describe('command index', () => {
     assert.deepEqual(modulesFor(['scale', '--help']).flatMap((m) => m.names), ['ps:scale', 'scale']);
     for (const args of [[], ['--help'], ['help', 'ps'], ['completion', 'bash'], ['psx']]) assert.equal(modulesFor(args), COMMAND_MODULES, args.join(' '));
     assert.deepEqual(modulesFor(['--version']), []);
+  });
+
+  it('tells the daemons (run unbundled) from the commands', () => {
+    for (const args of [['agent', 'start'], ['--server', 'h:1', 'control-plane', 'start'], ['dev', '--agents', '2']]) assert.equal(runsDaemon(args), true, args.join(' '));
+    for (const args of [['ps', '-a', 'x'], [], ['--version'], ['logs', '-a', 'agent']]) assert.equal(runsDaemon(args), false, args.join(' '));
+  });
+
+  it('names one code cache per command, its help apart', () => {
+    assert.equal(cacheName(['ps', '-a', 'x']), 'ps');
+    assert.equal(cacheName(['--server', 'h:1', 'scale', 'web=2']), 'scale');
+    assert.equal(cacheName(['scale', '--help']), 'scale-help');
+    assert.equal(cacheName(['--version']), 'version');
+    for (const args of [[], ['--help'], ['completion', 'bash'], ['psx', '../../etc']]) assert.equal(cacheName(args), 'all', args.join(' '));
   });
 });

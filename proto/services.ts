@@ -1,0 +1,61 @@
+/**
+ * The gRPC package definition of the services in a protobufjs root: what grpc-js needs to make
+ * clients and serve (method paths, streaming, serializers), nothing more. proto-loader's
+ * `fromJSON` also builds a descriptor of every message and file for reflection, which nothing
+ * here uses and which was ~40 ms of CPU in every CLI start (docs/stack-notes.md). Messages
+ * convert as proto-loader's do, with the same options.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import * as protobuf from 'protobufjs/light';
+
+function serializer(type: protobuf.Type): grpc.serialize<object> {
+  return (value) => {
+    if (Array.isArray(value)) throw new Error(`Failed to serialize message: expected object with ${type.name} structure, got array instead`);
+    return Buffer.from(type.encode(type.fromObject(value)).finish());
+  };
+}
+
+function deserializer(type: protobuf.Type, options: protobuf.IConversionOptions): grpc.deserialize<object> {
+  return (bytes) => type.toObject(type.decode(bytes), options);
+}
+
+/** A method's name in lower camel case, as proto-loader spells it (lodash's camelCase): GetCA → getCa. */
+export function lowerCamel(name: string): string {
+  const words = name.match(/[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+/g) ?? [name];
+  return words.map((w, i) => (i === 0 ? w.toLowerCase() : w.charAt(0).toUpperCase() + w.slice(1).toLowerCase())).join('');
+}
+
+function serviceDefinition(service: protobuf.Service, fullName: string, options: protobuf.IConversionOptions): grpc.ServiceDefinition {
+  const methods: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const method of service.methodsArray) {
+    const request = method.resolvedRequestType!;
+    const response = method.resolvedResponseType!;
+    methods[method.name] = {
+      path: `/${fullName}/${method.name}`,
+      requestStream: !!method.requestStream,
+      responseStream: !!method.responseStream,
+      requestSerialize: serializer(request),
+      requestDeserialize: deserializer(request, options),
+      responseSerialize: serializer(response),
+      responseDeserialize: deserializer(response, options),
+      originalName: lowerCamel(method.name),
+    };
+  }
+  return methods;
+}
+
+/** Every service of the descriptor `json` (proto/descriptor.ts) by its full name, as grpc.loadPackageDefinition takes them. */
+export function servicesOf(json: protobuf.INamespace, options: protobuf.IConversionOptions): Parameters<typeof grpc.loadPackageDefinition>[0] {
+  const root = protobuf.Root.fromJSON(json);
+  root.resolveAll();
+  const definition: Record<string, grpc.ServiceDefinition> = {};
+  const visit = (ns: protobuf.NamespaceBase, prefix: string) => {
+    for (const child of ns.nestedArray) {
+      const name = prefix ? `${prefix}.${child.name}` : child.name;
+      if (child instanceof protobuf.Service) definition[name] = serviceDefinition(child, name, options);
+      else if (child instanceof protobuf.Namespace) visit(child, name);
+    }
+  };
+  visit(root, '');
+  return definition;
+}

@@ -1,0 +1,134 @@
+/**
+ * The CLI's bundle (scripts/build-cli.ts, docs/architecture.md "The CLI's bundle"): `cluster`
+ * starts from dist/cli/bundle/cluster.js, loads no module of the unbundled build nor of
+ * node_modules but its launcher's, keeps a code cache per command (cli/code-cache.ts), runs
+ * a real command against a real cluster (whose daemons start through the same dist/cli/main.js,
+ * which runs them unbundled), and keeps source maps that point at the sources. The unbundled program (dist/cli/cluster.js) still runs.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLI, REPO, TestCluster } from '../helpers/test-cluster';
+import { waitFor } from '../helpers/wait-for';
+
+const DIST_CLI = path.dirname(CLI);
+const BUNDLE = path.join(DIST_CLI, 'bundle');
+/** What dist/cli/main.js loads before the bundle (cli/main.ts). */
+const LAUNCHER = [CLI, path.join(DIST_CLI, 'code-cache.js'), path.join(DIST_CLI, 'command-index.js'), path.resolve(DIST_CLI, '..', 'lib', 'cluster-home.js')].sort();
+const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Every CommonJS module the process loaded (Node's own modules are not listed). */
+  loaded: string[];
+}
+
+describe('the CLI bundle', { timeout: 180_000 }, () => {
+  let cluster: TestCluster;
+  let preload = '';
+
+  /** Runs `node [-r preload] script args`, noting the CommonJS modules it loaded. */
+  const run = (script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> => {
+    const out = path.join(cluster.dir, `loaded-${process.hrtime.bigint()}.json`);
+    return new Promise((resolve) => {
+      execFile(process.execPath, ['-r', preload, script, ...args], { env: { ...process.env, ...env, LOADED_OUT: out, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 99) : 0;
+        const loaded = fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as string[]) : [];
+        resolve({ code, stdout, stderr, loaded: loaded.filter((f) => f !== preload) });
+      });
+    });
+  };
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'bundle-a' }] });
+    preload = path.join(cluster.dir, 'list-loaded.js');
+    fs.writeFileSync(preload, "process.on('exit', () => require('fs').writeFileSync(process.env.LOADED_OUT, JSON.stringify(Object.keys(require.cache))));\n");
+    await cluster.deployProcfile('bundled', 'worker: sleep 100021\n');
+    // The caches of an older build, and something else kept there.
+    fs.mkdirSync(path.join(home(), 'cache', 'cli-v0-older-build'), { recursive: true });
+    fs.writeFileSync(path.join(home(), 'cache', 'cli-v0-older-build', 'ps.bin'), 'old');
+    fs.mkdirSync(path.join(home(), 'cache', 'other'));
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  const home = () => path.join(cluster.dir, 'home');
+  const cacheDirs = () => fs.readdirSync(path.join(home(), 'cache')).sort();
+  const caches = () => cacheDirs().filter((d) => d.startsWith('cli-')).flatMap((d) => fs.readdirSync(path.join(home(), 'cache', d)).map((f) => path.join(home(), 'cache', d, f)));
+
+  it('cluster --version prints the package version, from the launcher or the program', async () => {
+    const res = await run(CLI, ['--version'], { CLUSTER_HOME: home() });
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, `${VERSION}\n`);
+    // The launcher answers alone; with a global option the program does, from the bundle.
+    assert.deepEqual(res.loaded.sort(), [...LAUNCHER, path.join(DIST_CLI, 'version.js')].sort());
+    const viaProgram = await run(CLI, ['--server', '127.0.0.1:1', '-V'], { CLUSTER_HOME: home() });
+    assert.equal(viaProgram.code, 0, viaProgram.stderr);
+    assert.equal(viaProgram.stdout, `${VERSION}\n`);
+    assert.deepEqual(viaProgram.loaded.sort(), LAUNCHER);
+  });
+
+  it('a real command (scale --wait, then ps) runs from the bundle', async () => {
+    const env = { CLUSTER_SERVER: cluster.server, CLUSTER_HOME: home() };
+    const scaled = await run(CLI, ['scale', 'worker=2', '-a', 'bundled', '--wait', '--timeout', '90'], env);
+    assert.equal(scaled.code, 0, scaled.stderr);
+    assert.deepEqual(scaled.loaded.sort(), LAUNCHER, 'scale loads no unbundled module');
+    let ps: Run | undefined;
+    await waitFor('2 workers up in ps --json', async () => {
+      ps = await run(CLI, ['ps', '-a', 'bundled', '--json'], env);
+      const instances = ps.code === 0 ? (JSON.parse(ps.stdout) as { instances: Array<{ state: string; pid: number | null }> }).instances : [];
+      return instances.length === 2 && instances.every((i) => i.state === 'up' && i.pid);
+    }, 60_000);
+    assert.deepEqual(ps!.loaded.sort(), LAUNCHER, 'ps loads no unbundled module');
+    // The table form, and a user error that names the problem, from the same bundle.
+    const table = await run(CLI, ['ps', '-a', 'bundled'], env);
+    assert.match(table.stdout, /^INSTANCE\s+STATE\s+HOST/m);
+    assert.match(table.stdout, /worker\.1\s+up\s+bundle-a/);
+    const missing = await run(CLI, ['ps', '-a', 'no-such-app'], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^error: .*no-such-app/);
+  });
+
+  it('keeps a code cache per command after a successful run, and survives a broken one', async () => {
+    const env = { CLUSTER_SERVER: cluster.server, CLUSTER_HOME: home() };
+    const names = () => caches().map((f) => path.basename(f)).sort();
+    assert.ok(names().includes('ps.bin') && names().includes('version.bin'), names().join(' '));
+    // One folder for this build (the older build's went), other folders left alone.
+    assert.equal(cacheDirs().length, 2, cacheDirs().join(' '));
+    assert.ok(cacheDirs().includes('other') && !cacheDirs().includes('cli-v0-older-build'), cacheDirs().join(' '));
+    // A failed run writes none (it compiled less than the command needs).
+    assert.equal((await run(CLI, ['releases', '-a', 'no-such-app'], env)).code, 1);
+    assert.ok(!names().includes('releases.bin'), names().join(' '));
+    // A cache V8 refuses is ignored, and made again.
+    const psCache = caches().find((f) => path.basename(f) === 'ps.bin')!;
+    fs.writeFileSync(psCache, Buffer.alloc(4096, 7));
+    const res = await run(CLI, ['ps', '-a', 'bundled', '--json'], env);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal((JSON.parse(res.stdout) as { instances: unknown[] }).instances.length, 2);
+    assert.ok(fs.statSync(psCache).size > 100_000 && !fs.readFileSync(psCache).equals(Buffer.alloc(4096, 7)), 'ps.bin made again');
+  });
+
+  it('the bundle is one ASCII file linking a source map whose sources exist', () => {
+    assert.deepEqual(fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.js')), ['cluster.js']);
+    const bytes = fs.readFileSync(path.join(BUNDLE, 'cluster.js'));
+    assert.equal(bytes.findIndex((b) => b > 0x7f), -1, 'ASCII only (cli/main.ts reads it as Latin-1)');
+    const text = bytes.toString('latin1');
+    assert.match(text, /\/\/# sourceMappingURL=cluster\.js\.map\s*$/);
+    const map = JSON.parse(fs.readFileSync(path.join(BUNDLE, 'cluster.js.map'), 'utf8')) as { sources: string[] };
+    assert.ok(map.sources.some((s) => s.endsWith('cli/cluster.ts')), 'maps to cli/cluster.ts');
+    // Ours, that is: a library's map may name files its package does not ship.
+    for (const source of map.sources.filter((s) => !s.includes('node_modules/'))) assert.ok(fs.existsSync(path.resolve(BUNDLE, source)), source);
+  });
+
+  it('the unbundled program still runs (node dist/cli/cluster.js)', async () => {
+    const res = await run(path.join(path.dirname(CLI), 'cluster.js'), ['--version']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout.trim(), VERSION);
+  });
+});
