@@ -44,6 +44,8 @@ export class PortAllocator {
   constructor(
     private readonly range: PortRange,
     private readonly host = '0.0.0.0',
+    /** Whether a port can be bound now; tests of the allocation order pass their own. */
+    private readonly canBind: (port: number, host: string) => Promise<boolean> = isFree,
   ) {
     validateRange(range, `port range ${range.from}-${range.to}`);
     this.next = range.from;
@@ -60,7 +62,7 @@ export class PortAllocator {
       if (this.taken.has(port)) continue;
       // Reserve before the async probe so concurrent allocate() calls never pick the same port.
       this.taken.add(port);
-      if (await isFree(port, this.host)) return port;
+      if (await this.canBind(port, this.host)) return port;
       this.taken.delete(port);
     }
     throw new PortsExhaustedError(this.range, this.taken.size);
