@@ -1,7 +1,6 @@
 /** The service agents dial: register, heartbeat, watch assignments, report status, fetch slugs. */
 import { EtcdLeaseInvalidError } from 'etcd3';
 import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
-import type { Assignment as WireAssignment } from '../../proto/gen/cluster/agent/Assignment';
 import { agentIdProblem, appNameProblem, parseInstanceName } from '../../lib/names';
 import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
@@ -10,10 +9,10 @@ import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { asEtcdOutage } from '../etcd/outage';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { encode, type AgentRecord, type ReportedState, type StatusRecord, type WebToggleRecord } from '../records';
-import type { Assignment } from '../scheduler/types';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError, unary } from '../rpc/status';
 import type { AssignmentHub } from './assignment-hub';
+import { encodeAssignmentBatch } from './assignment-wire';
 import { sendSlug } from '../slugs/send-slug';
 import { isSlugDigest } from '../slugs/slug-store';
 
@@ -22,20 +21,6 @@ const STATES: ReadonlySet<string> = new Set<ReportedState>(['starting', 'up', 'c
 export interface AgentServiceOptions {
   leaseTtlSeconds: number;
   heartbeatMs: number;
-}
-
-function toWire(a: Assignment): WireAssignment {
-  return {
-    app: a.app,
-    instance: a.instance,
-    type: a.type,
-    release: a.release,
-    slug: a.slug,
-    restart_token: a.restartToken,
-    grace_ms: a.graceMs,
-    boot_timeout_ms: a.bootTimeoutMs ?? 0,
-    logs_non_blocking: a.logsNonBlocking === true,
-  };
 }
 
 function requireAgentId(id: string): string {
@@ -143,7 +128,8 @@ export function agentService(
       }
       const unsubscribe = hub.subscribe(id, (delta) => {
         if (call.cancelled || call.destroyed) return;
-        call.write({ snapshot: delta.snapshot, upserts: delta.upserts.map(toWire), removes: delta.removes });
+        // Encoded here in one pass; the service's serializer passes it through (assignment-wire.ts).
+        call.write(encodeAssignmentBatch(delta) as unknown as Parameters<typeof call.write>[0]);
       });
       const done = () => unsubscribe();
       call.on('cancelled', done);
