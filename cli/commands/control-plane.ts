@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { ControlPlane } from '../../control-plane/control-plane';
 import { runUntilSignalled } from '../../lib/daemon';
+import { CONTROL_PLANE_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../lib/heap-growth';
 import { createLogger } from '../../lib/log';
 import { clusterHome } from '../../lib/cluster-home';
 import { DEFAULT_SERVER } from '../client';
@@ -69,6 +70,8 @@ export function registerControlPlane(program: Command): void {
           }
         }
         const logger = createLogger('control-plane');
+        // Bursts (100k instances placed) must not leave a heap several times what is alive.
+        limitHeapGrowth(CONTROL_PLANE_HEAP_GROWTH_PERCENT);
         const plane = await ControlPlane.start({
           metrics: opts.metrics,
           etcd,
