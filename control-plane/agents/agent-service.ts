@@ -13,6 +13,7 @@ import type { ApiContext } from '../rpc/context';
 import { toServiceError, unary } from '../rpc/status';
 import type { AssignmentHub } from './assignment-hub';
 import { encodeAssignmentBatch } from './assignment-wire';
+import { LogSourceMemo } from './log-source-memo';
 import { sendSlug } from '../slugs/send-slug';
 import { isSlugDigest } from '../slugs/slug-store';
 
@@ -56,6 +57,7 @@ export function agentService(
   opts: AgentServiceOptions,
 ): AgentApiHandlers {
   const { keys, client, logger } = ctx;
+  const logSources = new LogSourceMemo();
 
   /**
    * A process server runs no web until `agents:web ID on`: the first registration with
@@ -142,7 +144,8 @@ export function agentService(
       // By key: etcd refuses a transaction that names a key twice; the last report wins.
       const ops = new Map<string, WriteOp>();
       // Reports are coalesced (a quick `starting` may never be sent), so every report
-      // records that this host keeps lines of the app: one small put per app.
+      // records that this host keeps lines of the app: one small put per app, unless written
+      // under this lease already (log-source-memo.ts).
       const logApps = new Set<string>();
       for (const s of req.statuses) {
         if (appNameProblem(s.app) || !parseInstanceName(s.instance)) {
@@ -171,13 +174,17 @@ export function agentService(
         };
         ops.set(key, { put: key, value: encode(record), lease: req.lease_id });
       }
-      for (const app of logApps) ops.set(keys.logSource(app, id), { put: keys.logSource(app, id), value: '', lease: req.lease_id });
+      const newSources = logSources.missing(id, req.lease_id, logApps);
+      for (const app of newSources) ops.set(keys.logSource(app, id), { put: keys.logSource(app, id), value: '', lease: req.lease_id });
       try {
         // Only the holder of the agent's current lease may write its statuses.
         const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
         const revision = await commitInChunks(client, [...ops.values()], guard);
+        if (revision === undefined) logSources.forget(id);
+        else logSources.recorded(id, req.lease_id, newSources);
         return { lease_alive: revision !== undefined };
       } catch (err) {
+        logSources.forget(id);
         if (isLeaseGone(err)) return { lease_alive: false };
         throw err;
       }
