@@ -11,7 +11,7 @@
  * Repeated --runs times on the same cluster.
  *
  *   node dist/bench/throughput.js [--agents 1000] [--instances 100000] [--apps 10] [--runs 3]
- *        [--sim-processes 2] [--etcd-history S] [--cp-prof DIR] [--wait-idle S] [--json FILE] [--keep]
+ *        [--sim-processes 2] [--etcd-history S] [--cp-prof DIR] [--cp-node-args "FLAGS"] [--wait-idle S] [--json FILE] [--keep]
  *
  * --etcd-history S is the control plane's own flag (how long etcd keeps old versions before the
  * leader compacts them; default 300 s): with a few seconds, the runs of one benchmark, which
@@ -30,6 +30,8 @@ const SIM_PROCESSES = numberOption('sim-processes', 2);
 const CP_PROF = stringOption('cp-prof');
 const TIMEOUT_MS = numberOption('timeout', 180) * 1000;
 const ETCD_HISTORY = stringOption('etcd-history');
+/** More Node flags for the control plane, space-separated (e.g. "--trace-gc" or "--max-old-space-size=256"). */
+const CP_NODE_ARGS = (stringOption('cp-node-args') ?? '').split(' ').filter(Boolean);
 
 async function main(): Promise<void> {
   await banner('throughput: instances placed and reported up per second, through real etcd', [
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
   const figures = new Figures('throughput');
   const dir = tempDir('cluster-bench-throughput-');
   const perApp = Math.ceil(INSTANCES / APPS);
-  const cpNodeArgs = CP_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(CP_PROF)] : [];
+  const cpNodeArgs = [...(CP_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(CP_PROF)] : []), ...CP_NODE_ARGS];
   const cpArgs = ['--max-per-type', String(Math.max(1000, perApp)), ...(ETCD_HISTORY ? ['--etcd-history', ETCD_HISTORY] : [])];
   const kit = await startBenchCluster(dir, { controlPlaneArgs: cpArgs, controlPlaneNodeArgs: cpNodeArgs });
   const cp = kit.controlPlane!;

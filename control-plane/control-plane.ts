@@ -21,6 +21,7 @@ import { LeaderElection } from './leader/election';
 import { SchedulerLoop } from './leader/scheduler-loop';
 import { Compactor } from './leader/compactor';
 import { AssignmentHub } from './agents/assignment-hub';
+import { passEncoded } from './agents/assignment-wire';
 import { agentService } from './agents/agent-service';
 import type { ApiContext } from './rpc/context';
 import { appHandlers } from './api/apps';
@@ -235,7 +236,8 @@ export class ControlPlane {
     } as ClusterApiHandlers;
     const agents = agentService(ctx, leases, hub, { leaseTtlSeconds: ttl, heartbeatMs: opts.heartbeatMs ?? 1_000 });
     server.addService(apiProto().ClusterApi.service, security ? guard(api, operatorsOnly) : api);
-    server.addService(agentProto().AgentApi.service, security ? guard(agents, agentsForThemselves) : agents);
+    // Assignment batches arrive encoded (agents/assignment-wire.ts).
+    server.addService(passEncoded(agentProto().AgentApi.service, 'WatchAssignments'), security ? guard(agents, agentsForThemselves) : agents);
     if (security) server.addService(bootstrapProto().Bootstrap.service, bootstrapService(security, view, logger));
     const slugService = ctx.slugs.service();
     server.addService(slugsProto().SlugReplication.service, security ? guard(slugService, controlPlaneOnly) : slugService);

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { ControlPlane } from '../../control-plane/control-plane';
 import { runUntilSignalled } from '../../lib/daemon';
+import { CONTROL_PLANE_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../lib/heap-growth';
 import { createLogger } from '../../lib/log';
 import { clusterHome } from '../../lib/cluster-home';
 import { DEFAULT_SERVER } from '../client';
@@ -75,6 +76,8 @@ export function registerControlPlane(program: Command): void {
         }
         const metricsToken = opts.metricsTokenFile !== undefined ? readMetricsToken(opts.metricsTokenFile) : undefined;
         const logger = createLogger('control-plane');
+        // Bursts (100k instances placed) must not leave a heap several times what is alive.
+        limitHeapGrowth(CONTROL_PLANE_HEAP_GROWTH_PERCENT);
         const plane = await ControlPlane.start({
           metrics: opts.metrics,
           metricsToken,

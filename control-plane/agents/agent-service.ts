@@ -1,7 +1,6 @@
 /** The service agents dial: register, heartbeat, watch assignments, report status, fetch slugs. */
 import { EtcdLeaseInvalidError } from 'etcd3';
 import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
-import type { Assignment as WireAssignment } from '../../proto/gen/cluster/agent/Assignment';
 import { agentIdProblem, appNameProblem, parseInstanceName } from '../../lib/names';
 import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
@@ -10,10 +9,11 @@ import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { asEtcdOutage } from '../etcd/outage';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { encode, type AgentRecord, type ReportedState, type StatusRecord, type WebToggleRecord } from '../records';
-import type { Assignment } from '../scheduler/types';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError, unary } from '../rpc/status';
 import type { AssignmentHub } from './assignment-hub';
+import { encodeAssignmentBatch } from './assignment-wire';
+import { LogSourceMemo } from './log-source-memo';
 import { sendSlug } from '../slugs/send-slug';
 import { isSlugDigest } from '../slugs/slug-store';
 
@@ -22,20 +22,6 @@ const STATES: ReadonlySet<string> = new Set<ReportedState>(['starting', 'up', 'c
 export interface AgentServiceOptions {
   leaseTtlSeconds: number;
   heartbeatMs: number;
-}
-
-function toWire(a: Assignment): WireAssignment {
-  return {
-    app: a.app,
-    instance: a.instance,
-    type: a.type,
-    release: a.release,
-    slug: a.slug,
-    restart_token: a.restartToken,
-    grace_ms: a.graceMs,
-    boot_timeout_ms: a.bootTimeoutMs ?? 0,
-    logs_non_blocking: a.logsNonBlocking === true,
-  };
 }
 
 function requireAgentId(id: string): string {
@@ -71,6 +57,7 @@ export function agentService(
   opts: AgentServiceOptions,
 ): AgentApiHandlers {
   const { keys, client, logger } = ctx;
+  const logSources = new LogSourceMemo();
 
   /**
    * A process server runs no web until `agents:web ID on`: the first registration with
@@ -143,7 +130,8 @@ export function agentService(
       }
       const unsubscribe = hub.subscribe(id, (delta) => {
         if (call.cancelled || call.destroyed) return;
-        call.write({ snapshot: delta.snapshot, upserts: delta.upserts.map(toWire), removes: delta.removes });
+        // Encoded here in one pass; the service's serializer passes it through (assignment-wire.ts).
+        call.write(encodeAssignmentBatch(delta) as unknown as Parameters<typeof call.write>[0]);
       });
       const done = () => unsubscribe();
       call.on('cancelled', done);
@@ -156,7 +144,8 @@ export function agentService(
       // By key: etcd refuses a transaction that names a key twice; the last report wins.
       const ops = new Map<string, WriteOp>();
       // Reports are coalesced (a quick `starting` may never be sent), so every report
-      // records that this host keeps lines of the app: one small put per app.
+      // records that this host keeps lines of the app: one small put per app, unless written
+      // under this lease already (log-source-memo.ts).
       const logApps = new Set<string>();
       for (const s of req.statuses) {
         if (appNameProblem(s.app) || !parseInstanceName(s.instance)) {
@@ -185,13 +174,17 @@ export function agentService(
         };
         ops.set(key, { put: key, value: encode(record), lease: req.lease_id });
       }
-      for (const app of logApps) ops.set(keys.logSource(app, id), { put: keys.logSource(app, id), value: '', lease: req.lease_id });
+      const newSources = logSources.missing(id, req.lease_id, logApps);
+      for (const app of newSources) ops.set(keys.logSource(app, id), { put: keys.logSource(app, id), value: '', lease: req.lease_id });
       try {
         // Only the holder of the agent's current lease may write its statuses.
         const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
         const revision = await commitInChunks(client, [...ops.values()], guard);
+        if (revision === undefined) logSources.forget(id);
+        else logSources.recorded(id, req.lease_id, newSources);
         return { lease_alive: revision !== undefined };
       } catch (err) {
+        logSources.forget(id);
         if (isLeaseGone(err)) return { lease_alive: false };
         throw err;
       }

@@ -13,6 +13,7 @@
 import { Etcd3, GRPCDeadlineExceededError, GRPCGenericError, GRPCUnavailableError, type IOptions } from 'etcd3';
 import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, ExponentialBackoff, handleWhen, noop, retry, type IBackoff } from 'cockatiel';
 import { instrumentEtcdClient, type EtcdRequestObserver } from './instrument';
+import { useFastWatchDecoder } from './watch-decoder';
 
 /** Longest a unary etcd call may take; a stuck etcd answers within this, with an error. */
 export const ETCD_CALL_DEADLINE_MS = 4_000;
@@ -80,6 +81,8 @@ export function createEtcdClient(hosts: string[], opts: EtcdClientOptions = {}):
     },
   };
   const client = new Etcd3(options);
+  // Watch events decoded without proto-loader's copies (watch-decoder.ts).
+  useFastWatchDecoder(client);
   if (opts.observer) instrumentEtcdClient(client, opts.observer);
   return client;
 }

@@ -13,7 +13,8 @@ import { prefixEnd } from './batch';
 
 export interface MirrorEntry {
   /**
-   * The value as text (every value mirrored is JSON). A string, not the Buffer etcd3 hands out:
+   * The value as text (every value mirrored is JSON); empty in a mirror opened with `project`,
+   * which keeps only the projection (read it with `decoded`). A string, not the Buffer etcd3 hands out:
    * that is a view into the whole gRPC message (protobufjs slices, it does not copy), so keeping
    * it would keep each watch batch, and the range response of a load, alive for as long as any
    * of its values stays here; and a one-byte string is smaller than a Buffer object.
@@ -35,6 +36,24 @@ export interface MirrorEvent {
   entry?: MirrorEntry;
 }
 
+export interface MirrorOptions {
+  /**
+   * Keep only this projection of each value, made when it arrives, instead of its text: for
+   * large prefixes whose readers need a few fields (the leader's 100k statuses) or the parsed
+   * value anyway (assignments). `decoded` returns it; undefined when the value is malformed.
+   */
+  project?: (text: string) => object | undefined;
+}
+
+/** A projection that throws on a malformed value gives undefined, as `decode` does. */
+function projectSafely(project: (text: string) => object | undefined, text: string): object | undefined {
+  try {
+    return project(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Longest wait between two attempts to reload a prefix whose watch broke. */
 const RELOAD_MAX_DELAY_MS = 1_000;
 
@@ -48,19 +67,25 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
   private retryTimer?: NodeJS.Timeout;
   private readonly reloadDelay = new RetryDelay({ initialMs: 100, maxMs: RELOAD_MAX_DELAY_MS });
 
-  private constructor(private readonly client: Etcd3, readonly prefix: string, private readonly logger: Logger) {
+  private constructor(
+    private readonly client: Etcd3,
+    readonly prefix: string,
+    private readonly logger: Logger,
+    private readonly project?: (text: string) => object | undefined,
+  ) {
     super();
   }
 
   /** Loads the prefix and starts watching it. */
-  static async open(client: Etcd3, prefix: string, logger: Logger): Promise<PrefixMirror> {
-    const mirror = new PrefixMirror(client, prefix, logger);
+  static async open(client: Etcd3, prefix: string, logger: Logger, opts: MirrorOptions = {}): Promise<PrefixMirror> {
+    const mirror = new PrefixMirror(client, prefix, logger, opts.project);
     await mirror.load();
     return mirror;
   }
 
   /**
-   * The value of `key` (or of an entry of this mirror) as records.ts `decode` gives it, parsed
+   * The value of `key` (or of an entry of this mirror) as records.ts `decode` gives it (or, in a
+   * mirror opened with `project`, its projection), parsed
    * once per version of the key instead of at every read: the leader reads all 100k
    * assignments and statuses each scheduling round, and the assignment hub each changed one.
    * The object is shared by every reader: never modify it.
@@ -90,16 +115,7 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     const key = Buffer.from(this.prefix);
     const res = await this.client.kv.range({ key, range_end: prefixEnd(key) });
     this.entries.clear();
-    for (const kv of res.kvs) {
-      const entry: StoredEntry = {
-        value: kv.value.toString(),
-        modRevision: Number(kv.mod_revision),
-        createRevision: Number(kv.create_revision),
-        lease: kv.lease,
-        parsed: undefined,
-      };
-      this.entries.set(kv.key.toString(), entry);
-    }
+    for (const kv of res.kvs) this.entries.set(kv.key.toString(), this.entry(kv));
     this.setRevision(Number(res.header.revision));
     const watcher = await this.client.watch().prefix(this.prefix).startRevision(String(this.revision + 1)).create();
     if (this.closed) {
@@ -112,13 +128,7 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
       for (const ev of res.events) {
         const key = ev.kv.key.toString();
         if (ev.type === 'Put') {
-          const entry: StoredEntry = {
-            value: ev.kv.value.toString(),
-            modRevision: Number(ev.kv.mod_revision),
-            createRevision: Number(ev.kv.create_revision),
-            lease: ev.kv.lease,
-            parsed: undefined,
-          };
+          const entry = this.entry(ev.kv);
           this.entries.set(key, entry);
           events.push({ type: 'put', key, entry });
         } else {
@@ -140,6 +150,17 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
       this.reloadDelay.reset();
       this.reload();
     });
+  }
+
+  private entry(kv: { value: Buffer; mod_revision: string; create_revision: string; lease: string }): StoredEntry {
+    const text = kv.value.toString();
+    return {
+      value: this.project ? '' : text,
+      modRevision: Number(kv.mod_revision),
+      createRevision: Number(kv.create_revision),
+      lease: kv.lease,
+      parsed: this.project ? { value: projectSafely(this.project, text) } : undefined,
+    };
   }
 
   /** Reads the prefix again until it works (etcd may be away): one attempt at a time, backing off. */

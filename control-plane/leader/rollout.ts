@@ -40,23 +40,10 @@ export function limitRollout(
   status: (a: Assignment) => ObservedStatus | undefined,
   counts: (app: string, type: string) => number,
 ): { plan: Plan; deferred: number } {
+  // Most rounds put nothing, or only places new instances: no status needs reading then (the
+  // leader's round runs after every batch of its own writes, over every assignment).
+  if (plan.put.length === 0) return { plan, deferred: 0 };
   const existing = new Map(current.map((a) => [keyOf(a), a]));
-  const removed = new Set(plan.remove.map(keyOf));
-
-  // Instances already restarting: assigned something their agent does not report up yet
-  // (starting, or crashed or failing its boot check on what it runs and not replaced by this plan).
-  const reput = new Set(plan.put.map(keyOf));
-  const restarting = new Map<string, number>();
-  for (const a of current) {
-    if (removed.has(keyOf(a))) continue;
-    const s = status(a);
-    const applied = s !== undefined && s.release === a.release && s.restartToken === a.restartToken;
-    const failing = s !== undefined && s.state !== 'up' && !reput.has(keyOf(a));
-    if (s !== undefined && (!applied || s.state === 'starting' || failing)) {
-      const group = `${a.app}/${a.type}`;
-      restarting.set(group, (restarting.get(group) ?? 0) + 1);
-    }
-  }
 
   const put: Assignment[] = [];
   const rollouts = new Map<string, Assignment[]>();
@@ -65,9 +52,29 @@ export function limitRollout(
     // A re-put of an instance that is up is a restart to pace; anything else goes through.
     if (before && status(before)?.state === 'up') {
       const group = `${a.app}/${a.type}`;
-      rollouts.set(group, [...(rollouts.get(group) ?? []), a]);
+      const list = rollouts.get(group);
+      if (list) list.push(a);
+      else rollouts.set(group, [a]);
     } else {
       put.push(a);
+    }
+  }
+  if (rollouts.size === 0) return { plan, deferred: 0 };
+
+  // Instances already restarting: assigned something their agent does not report up yet
+  // (starting, or crashed or failing its boot check on what it runs and not replaced by this plan).
+  // Counted only in the groups that roll now.
+  const removed = new Set(plan.remove.map(keyOf));
+  const reput = new Set(plan.put.map(keyOf));
+  const restarting = new Map<string, number>();
+  for (const a of current) {
+    const group = `${a.app}/${a.type}`;
+    if (!rollouts.has(group) || removed.has(keyOf(a))) continue;
+    const s = status(a);
+    const applied = s !== undefined && s.release === a.release && s.restartToken === a.restartToken;
+    const failing = s !== undefined && s.state !== 'up' && !reput.has(keyOf(a));
+    if (s !== undefined && (!applied || s.state === 'starting' || failing)) {
+      restarting.set(group, (restarting.get(group) ?? 0) + 1);
     }
   }
 

@@ -9,6 +9,34 @@ import { PrefixMirror } from '../etcd/mirror';
 import { decode, type AgentRecord, type AppRecord, type DrainRecord, type FormationRecord, type ReleaseRecord, type WebToggleRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
 
+/**
+ * Strings repeated across assignments (agent, app, type, slug, restart token), one copy each
+ * instead of one per parsed assignment. Emptied when it grows large (restart tokens change).
+ */
+const shared = new Map<string, string>();
+const SHARED_MAX = 50_000;
+
+function share(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const known = shared.get(value);
+  if (known !== undefined) return known;
+  if (shared.size >= SHARED_MAX) shared.clear();
+  shared.set(value, value);
+  return value;
+}
+
+/** An assignment's value as the mirror keeps it (records.ts `decode`, with its repeated strings shared). */
+export function decodeAssignment(text: string): Assignment | undefined {
+  const a = decode<Assignment>(text);
+  if (!a) return undefined;
+  a.agentId = share(a.agentId) as string;
+  a.app = share(a.app) as string;
+  a.type = share(a.type) as string;
+  a.slug = share(a.slug) as string;
+  a.restartToken = share(a.restartToken) as string;
+  return a;
+}
+
 export class ClusterView {
   private readonly releases = new Map<string, ReleaseRecord>();
 
@@ -28,7 +56,9 @@ export class ClusterView {
       PrefixMirror.open(client, keys.apps(), logger),
       PrefixMirror.open(client, keys.formations(), logger),
       PrefixMirror.open(client, keys.agents(), logger),
-      PrefixMirror.open(client, keys.allAssignments(), logger),
+      // Parsed as they arrive, text dropped: every assignment is read parsed (by the leader's
+      // rounds and the agents' streams), and 100k copies of the text were ~20 MB.
+      PrefixMirror.open(client, keys.allAssignments(), logger, { project: decodeAssignment }),
       PrefixMirror.open(client, keys.drains(), logger),
       PrefixMirror.open(client, keys.webToggles(), logger),
     ]);

@@ -54,4 +54,32 @@ describe('mirror decoded values', { timeout: 60_000 }, () => {
       await mirror.close();
     }
   });
+
+  it('with a projection, keeps only the projection of each value, made as it arrives', async () => {
+    const prefix = uniquePrefix();
+    await etcd.client.put(`${prefix}a`).value('{"state":"up","pid":1,"pad":"xxxxxxxx"}');
+    await etcd.client.put(`${prefix}junk`).value('not json');
+    let calls = 0;
+    const project = (text: string) => {
+      calls++;
+      const v = JSON.parse(text) as { state: string };
+      return { state: v.state };
+    };
+    const mirror = await PrefixMirror.open(etcd.client, prefix, logger, { project });
+    try {
+      assert.equal(calls, 2, 'projected when loaded, not when read');
+      assert.deepEqual(mirror.decoded(`${prefix}a`), { state: 'up' });
+      assert.equal(mirror.entries.get(`${prefix}a`)?.value, '', 'the text is not kept');
+      assert.equal(mirror.decoded(`${prefix}junk`), undefined, 'a projection that throws gives undefined');
+      assert.equal(mirror.decoded(`${prefix}a`), mirror.decoded(`${prefix}a`), 'one object per version');
+      await etcd.client.put(`${prefix}b`).value('{"state":"crashed"}');
+      await etcd.client.put(`${prefix}a`).value('{"state":"starting"}');
+      await waitFor('the watched puts', () => mirror.decoded<{ state: string }>(`${prefix}a`)?.state === 'starting');
+      assert.deepEqual(mirror.decoded(`${prefix}b`), { state: 'crashed' });
+      assert.equal(calls, 4);
+    } finally {
+      await mirror.close();
+    }
+  });
 });
+

@@ -1,0 +1,60 @@
+/**
+ * control-plane/agents/assignment-wire.ts: the batches written straight into bytes decode, with
+ * the agents' own proto-loader decoder, to what the generic encoding of the same batch gives.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { agentProto } from '../../proto/load';
+import { encodeAssignmentBatch, passEncoded } from '../../control-plane/agents/assignment-wire';
+import type { AssignmentDelta } from '../../control-plane/agents/assignment-hub';
+import type { Assignment } from '../../control-plane/scheduler/types';
+
+const method = agentProto().AgentApi.service.WatchAssignments;
+const decode = (buf: Buffer) => method.responseDeserialize(buf);
+
+/** The batch as the generic path encodes it (the wire shape agent-service.ts wrote before). */
+function generic(delta: AssignmentDelta): Buffer {
+  return method.responseSerialize({
+    snapshot: delta.snapshot,
+    upserts: delta.upserts.map((a) => ({
+      app: a.app, instance: a.instance, type: a.type, release: a.release, slug: a.slug, restart_token: a.restartToken,
+      grace_ms: a.graceMs, boot_timeout_ms: a.bootTimeoutMs ?? 0, logs_non_blocking: a.logsNonBlocking === true,
+    })),
+    removes: delta.removes,
+  });
+}
+
+const assignment = (over: Partial<Assignment> = {}): Assignment => ({
+  agentId: 'a-1', app: 'shop', instance: 'worker.3', type: 'worker', release: 7, slug: 'f'.repeat(64), restartToken: 'r-1', graceMs: 30_000, ...over,
+});
+
+function check(delta: AssignmentDelta): void {
+  const fast = encodeAssignmentBatch(delta);
+  // protobufjs also writes the fields it was given at their default value; proto3 decodes both alike.
+  assert.deepStrictEqual(decode(fast), decode(generic(delta)));
+}
+
+describe('assignment batch encoding', () => {
+  it('encodes snapshots, upserts and removes as the generic encoder does', () => {
+    check({ snapshot: true, upserts: [], removes: [] });
+    check({ snapshot: true, upserts: [assignment(), assignment({ instance: 'worker.4', bootTimeoutMs: 60_000, logsNonBlocking: true })], removes: [] });
+    check({ snapshot: false, upserts: [assignment({ restartToken: '', graceMs: 0, release: 0 })], removes: [{ app: 'shop', instance: 'web.1' }] });
+    check({ snapshot: false, upserts: [], removes: [{ app: 'ünï', instance: 'web.10' }, { app: '', instance: '' }] });
+  });
+
+  it('encodes large and negative numbers, long strings and many items', () => {
+    check({ snapshot: false, upserts: [assignment({ release: 2_147_483_647, graceMs: -1, bootTimeoutMs: -2_147_483_648 })], removes: [] });
+    check({ snapshot: false, upserts: [assignment({ restartToken: 'é'.repeat(20_000) })], removes: [] });
+    const many = Array.from({ length: 500 }, (_, i) => assignment({ instance: `worker.${i + 1}`, release: i }));
+    check({ snapshot: true, upserts: many, removes: many.map((a) => ({ app: a.app, instance: a.instance })) });
+  });
+
+  it('passes encoded responses through the serializer and serializes objects as before', () => {
+    const service = passEncoded(agentProto().AgentApi.service, 'WatchAssignments');
+    const bytes = encodeAssignmentBatch({ snapshot: true, upserts: [assignment()], removes: [] });
+    assert.equal(service.WatchAssignments.responseSerialize(bytes as never), bytes);
+    const object = { snapshot: true, upserts: [], removes: [{ app: 'shop', instance: 'web.1' }] };
+    assert.deepStrictEqual(service.WatchAssignments.responseSerialize(object), method.responseSerialize(object));
+    assert.equal(service.Register, agentProto().AgentApi.service.Register, 'other methods unchanged');
+  });
+});
