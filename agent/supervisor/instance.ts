@@ -92,12 +92,13 @@ export interface InstanceHooks {
   onChange(snapshot: InstanceSnapshot): void;
   /** One line of output; `cut` is true on all pieces of an over-long line but the last. */
   onLine(stream: InstanceStream, line: string, cut?: boolean): void;
-  /** A process group was created (its pgid equals `pid`); lets an orphan guard track it. */
+  /**
+   * A process group was created (its pgid equals `pid`): called in the same turn as the spawn,
+   * so that the orphan guard tracks it (orphan-guard.ts).
+   */
   onSpawn?(pid: number): void;
   /** A process group is gone. */
   onExit?(pid: number): void;
-  /** Resolves once a new process may run its command (the orphan guard tracks its group by then). */
-  gate?: (pid: number) => Promise<void>;
   /** Paces reading the process's output by the log writer (child-process.ts `outputGate`). */
   outputGate?: OutputGate;
   /**
@@ -244,23 +245,22 @@ export class Instance {
   private spawnProcess(): void {
     const { command, cwd, env } = this.config;
     this.system(`Starting process with command \`${command}\``);
-    const gate = this.hooks.gate;
     const spawnStarted = performance.now();
     const proc = spawnInstanceProcess({
       command,
       cwd,
       env,
       output: this.config.output,
-      gate: gate && ((pid) => gate(pid)),
       outputGate: this.hooks.outputGate,
       onLine: (stream, line, cut) => this.callHook('onLine', () => this.hooks.onLine(stream, line, cut)),
     });
     this.watch(proc);
     if (proc.pid === 0) return; // spawning failed: the exit handler reports it
+    // First: the orphan guard must hear of the group before anything else can happen.
+    this.callHook('onSpawn', () => this.hooks.onSpawn?.(proc.pid));
     const spawnSeconds = (performance.now() - spawnStarted) / 1000;
     this.callHook('onSpawnTime', () => this.hooks.onSpawnTime?.(spawnSeconds));
     this.log.info({ pid: proc.pid, restarts: this.restarts }, 'process started');
-    this.callHook('onSpawn', () => this.hooks.onSpawn?.(proc.pid));
     const check = this.config.bootCheck;
     if (!check) {
       this.transition('up', 'process running');

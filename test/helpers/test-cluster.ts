@@ -82,7 +82,7 @@ export interface AgentSpec {
   listen?: string;
   /** The address the agent announces (to simulate one the control plane cannot reach). */
   advertise?: string;
-  /** How many ports the agent may hand out (one per instance); default 100. */
+  /** How many ports the agent may hand out (one per instance); default 100, or its capacity up to 1,000. */
   ports?: number;
   /** More `agent start` flags. */
   args?: string[];
@@ -309,7 +309,8 @@ export class TestCluster {
 
   /** Starts an agent (again, with the same flags and data dir, when `spec.id` ran before). */
   startAgent(spec: AgentSpec): Daemon {
-    const ports = spec.ports ?? 100;
+    // Every instance takes a port: an agent meant to hold more than 100 needs a wider range.
+    const ports = spec.ports ?? Math.min(Math.max(100, spec.capacity ?? 0), 1_000);
     const base = this.agentPorts.get(spec.id) ?? this.nextPortBase;
     if (!this.agentPorts.has(spec.id)) this.nextPortBase += Math.ceil(ports / 100) * 100;
     this.agentPorts.set(spec.id, base);
