@@ -1,4 +1,4 @@
-/** Which instance commands get `exec` in front (agent/supervisor/child-process.ts shellScript). */
+/** Which instance commands get `exec` in front, and which run without a shell (agent/supervisor/shell-script.ts). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
