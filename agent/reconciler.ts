@@ -363,8 +363,15 @@ export class Reconciler {
         onExit: (pid) => this.deps.onExit(pid),
         // Restarts wait their turn with first starts: a crash storm does not starve heartbeats.
         pace: (spawn) => {
-          // A restart that throws is a bug; it must not become an unhandled rejection (the agent would exit).
-          this.pacer.run(spawn).catch((err: unknown) => this.deps.logger.error({ err, app: spec.app, instance: spec.instance }, 'bug: restarting an instance failed'));
+          // Now if this turn has spawning budget left (spawn-pacer.ts runSoon), else in a later turn.
+          this.pacer.runSoon(() => {
+            try {
+              spawn();
+            } catch (err) {
+              // A restart that throws is a bug; it must not crash the agent.
+              this.deps.logger.error({ err, app: spec.app, instance: spec.instance }, 'bug: restarting an instance failed');
+            }
+          });
         },
         onProcessEnd: (reason) => this.deps.events?.processEnded(spec.app, spec.type, reason),
         onRestart: () => this.deps.events?.restarted(spec.app, spec.type),

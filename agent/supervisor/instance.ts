@@ -102,8 +102,9 @@ export interface InstanceHooks {
   /** Paces reading the process's output by the log writer (child-process.ts `outputGate`). */
   outputGate?: OutputGate;
   /**
-   * Runs a restart's spawn in a later event-loop turn, paced with every other spawn of the agent
-   * (spawn-pacer.ts), so that a crash storm cannot starve heartbeats. Default: setImmediate.
+   * Runs a restart's spawn, paced with every other spawn of the agent (spawn-pacer.ts): at once
+   * while this turn has spawning budget left, else in a later turn, so that a crash storm cannot
+   * starve heartbeats. Default: setImmediate.
    */
   pace?: (spawn: () => void) => void;
   /** A process ended (metrics). */
@@ -334,8 +335,9 @@ export class Instance {
     this.lastCrash = what;
     this.transition('crashed', what);
     if (decision.delayMs > 0) this.system(capitalize(describeRestartDelay(decision.delayMs)));
-    // Even a zero delay goes through the event loop: a process that dies at once never recurses
-    // here. setImmediate, not setTimeout(0): a timer waits at least 1 ms, a fifth of a restart.
+    // No recursion even when the pacer restarts at once: this runs from the `exited` promise,
+    // and a spawn that fails at once resolves its own `exited` in a later microtask. Without a
+    // pacer: setImmediate, not setTimeout(0), which waits at least 1 ms, a fifth of a restart.
     const generation = this.restartGeneration;
     const restart = () => this.restart(generation);
     const pace = this.hooks.pace;
