@@ -46,7 +46,8 @@ export class SpawnPacer {
    */
   runSoon(fn: () => void): void {
     if (this.queue.length > 0 || this.spentMs >= this.budgetMs) {
-      void this.run(fn);
+      this.queue.push(fn);
+      this.schedule();
       return;
     }
     const start = performance.now();

@@ -135,11 +135,11 @@ async function main(): Promise<void> {
           if (gated) guard.track(proc.pid);
           current = proc;
           loop.spawnMs.push(performance.now() - t0);
-          void proc.exited.then(() => {
+          proc.exited.then(() => {
             loop.exitedAt.push(process.hrtime.bigint());
             if (gated) guard.untrack(proc.pid);
             if (!stopped) setImmediate(once);
-          });
+          }).catch((err: unknown) => console.error(err));
         };
         once();
         return loop;
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
             guard.untrack(pid);
           },
           onSpawnTime: (s) => loop.spawnMs.push(s * 1000),
-          pace: (fn) => void pacer.run(fn),
+          pace: (fn) => pacer.runSoon(fn),
         },
         // No backoff: every restart is immediate, as a first restart is.
         { initialDelayMs: 0, maxDelayMs: 0, resetAfterMs: 0 },

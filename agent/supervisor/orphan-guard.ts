@@ -58,7 +58,7 @@ if [ -n "$CLUSTER_GUARD_HOST" ]; then
     IFS= read -r s < "/proc/$p/stat" || continue
     s=\${s##*") "}
     set -- $s
-    g=\$3
+    g=$3
     case "$g" in ''|*[!0-9]*) continue ;; esac
     [ "$g" -gt 1 ] && [ "$g" != "$$" ] || continue
     case " $groups " in *" $g "*) ;; *) groups="$groups $g" ;; esac
