@@ -132,9 +132,9 @@ export class Agent {
     // The instances of the previous run: adopted if they are still the same processes, else stopped.
     const previous = await takeOver({ stateFile, agentId: opts.identity.id, agentDir: path.resolve(opts.dataDir), logger });
     const state = new AgentStateWriter(stateFile, opts.identity.id, logger);
-    const guard = OrphanGuard.start(logger, {}, (id) => state.setWatchdog(id));
+    const guard = OrphanGuard.start(logger, { marks: { host: opts.identity.id, agentDir: path.resolve(opts.dataDir) } }, (id) => state.setWatchdog(id));
     for (const record of previous.adopted) {
-      guard.trackRunning(record.pid);
+      guard.track(record.pid);
       state.set(keyOf(record.app, record.instance), record);
     }
     try {
@@ -184,7 +184,7 @@ export class Agent {
       ports,
       logs,
       report: (status) => reporter.report(status),
-      track: (pgid) => guard.trackRunning(pgid),
+      track: (pgid) => guard.track(pgid),
       untrack: (pgid) => guard.untrack(pgid),
       killInstance: (app, instance) => reconcilerOf?.kill(app, instance) ?? false,
       logger,
@@ -218,10 +218,9 @@ export class Agent {
       report: (status) => reporter.report(status),
       onLine: (app, instance, stream, line, cut) => logs.append(app, instance, stream, line, cut),
       outputGate: (app, instance, blocking) => logs.gate(app, instance, blocking),
-      // The gate tracks every group before its command runs (no orphan even mid-spawn).
-      onSpawn: () => undefined,
+      // In the spawn's own turn; a process of an agent killed mid-spawn is found by its markers.
+      onSpawn: (pid) => guard.track(pid),
       onExit: (pid) => guard.untrack(pid),
-      gate: (pid) => guard.track(pid),
       fifos: new OutputFifoMaker(path.join(opts.dataDir, 'instances')),
       record: (key, record) => state.set(key, record),
       events: metrics,

@@ -61,12 +61,11 @@ export interface ReconcilerDeps {
    * the log writer) or non-blocking (`ps:logs TYPE=non-blocking`). Absent: output is never paced.
    */
   outputGate?(app: string, instance: string, blocking: boolean): OutputGate;
+  /** A new process group, in the same turn as its spawn: the orphan guard tracks it. */
   onSpawn(pid: number): void;
   onExit(pid: number): void;
   /** Where instances write their output (FIFOs that outlive the agent). */
   fifos: OutputFifoMaker;
-  /** Resolves once the orphan guard knows process group `pid` (see child-process.ts `gate`). */
-  gate(pid: number): Promise<void>;
   /** Keeps the state file that lets the next agent run take the instances over. */
   record(key: string, record: InstanceRecord | undefined): void;
   /** Spreads first starts over event-loop turns (spawn-pacer.ts); default: a pacer of its own. */
@@ -362,11 +361,17 @@ export class Reconciler {
         outputGate: this.deps.outputGate?.(spec.app, spec.instance, !spec.logs_non_blocking),
         onSpawn: (pid) => this.deps.onSpawn(pid),
         onExit: (pid) => this.deps.onExit(pid),
-        gate: (pid) => this.deps.gate(pid),
         // Restarts wait their turn with first starts: a crash storm does not starve heartbeats.
         pace: (spawn) => {
-          // A restart that throws is a bug; it must not become an unhandled rejection (the agent would exit).
-          this.pacer.run(spawn).catch((err: unknown) => this.deps.logger.error({ err, app: spec.app, instance: spec.instance }, 'bug: restarting an instance failed'));
+          // Now if this turn has spawning budget left (spawn-pacer.ts runSoon), else in a later turn.
+          this.pacer.runSoon(() => {
+            try {
+              spawn();
+            } catch (err) {
+              // A restart that throws is a bug; it must not crash the agent.
+              this.deps.logger.error({ err, app: spec.app, instance: spec.instance }, 'bug: restarting an instance failed');
+            }
+          });
         },
         onProcessEnd: (reason) => this.deps.events?.processEnded(spec.app, spec.type, reason),
         onRestart: () => this.deps.events?.restarted(spec.app, spec.type),

@@ -80,11 +80,21 @@ function isRecord(r: unknown): r is InstanceRecord {
   );
 }
 
+/**
+ * How long a change waits before the state is written. The write serialises every record, which
+ * on a busy agent takes longer than a restart's own work: waiting lets a crash restart spawn
+ * first (crashed → starting → up then costs one write, not three in its path), and coalesces a
+ * burst. A change not yet written when the agent dies only means that the next run restarts
+ * that instance instead of adopting it (take-over.ts stops what it cannot adopt).
+ */
+export const STATE_WRITE_DELAY_MS = 10;
+
 /** Keeps `instances.json` up to date with coalesced atomic writes. */
 export class AgentStateWriter {
   private readonly records = new Map<string, InstanceRecord>();
   private watchdog: WatchdogId | undefined;
   private writing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private again = false;
   private failedOnce = false;
 
@@ -108,10 +118,26 @@ export class AgentStateWriter {
 
   /** Resolves once everything set so far is on disk. */
   async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.startWriting();
+    }
     while (this.writing) await this.writing;
   }
 
   private schedule(): void {
+    if (this.writing) {
+      this.again = true;
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.startWriting();
+    }, STATE_WRITE_DELAY_MS);
+  }
+
+  private startWriting(): void {
     if (this.writing) {
       this.again = true;
       return;

@@ -1,15 +1,16 @@
 /**
- * One OS process of an instance: `sh -c <command>` in its own process group, output read
- * line by line, exit reported only once its pipes are drained, stopped in stages (SIGTERM, then SIGKILL).
+ * One OS process of an instance: its command (the program itself, or `sh -c <command>`) in its
+ * own process group, output read line by line, exit reported only once its pipes are drained,
+ * stopped in stages (SIGTERM, then SIGKILL).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { LineSplitter } from './line-splitter';
 import { closeOutputFds, fifoReader, openFifoReader, openOutputFds, type OutputFds, type OutputFifos } from './output-fifos';
 import { errorCode, groupExists, groupHasLiveMembers, signalGroup } from './process-group';
 import { isSameProcess, procStat } from './proc-stat';
-import { shellScript } from './shell-script';
+import { directCommand, shellScript, type DirectCommand } from './shell-script';
 
 export type { OutputFifos } from './output-fifos';
 
@@ -30,8 +31,6 @@ export interface SpawnInstanceOptions {
   closeTimeoutMs?: number;
   /** FIFOs (made with output-fifos.ts) for stdout and stderr instead of anonymous pipes; see spawnInstanceProcess. */
   output?: OutputFifos;
-  /** Resolves once the process may run its command (see spawnInstanceProcess); rejecting ends it unrun. */
-  gate?(pid: number): Promise<void> | void;
   /**
    * Asked after each read of stdout or stderr: while it is blocked, reading stops, so the process
    * waits in write() once the pipe is full (as on a slow terminal) and no line is dropped.
@@ -82,16 +81,18 @@ const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 const ADOPTED_POLL_MS = 250;
 
 /**
- * Starts `/bin/sh -c command` in a new process group. Never throws; a failed spawn shows in `exited`.
+ * Starts the command in a new process group: the program itself when the shell would only
+ * look it up and exec it (shell-script.ts directCommand), else `/bin/sh -c command`. Never
+ * throws; a failed spawn shows in `exited`. stdin is /dev/null.
  *
  * With `output`, stdout and stderr are FIFOs that the process opens read-write: as long as it
  * lives the pipe has a reader (itself), so it never gets SIGPIPE while no agent reads, and what
  * it prints then waits in the pipe (up to the pipe's buffer, then the write blocks) until an
  * agent opens the FIFO again. That is what lets an agent restart under running instances.
  *
- * With `gate`, the shell waits for a line on stdin before running the command; the line is
- * written once `gate(pid)` resolves (the orphan guard knows the group by then), so an agent
- * that dies mid-spawn never leaves a process running that nothing would stop.
+ * The caller tells the orphan guard the new group in the same turn (its pipe holds the line
+ * before anything else can happen to the agent); a process started by an agent that dies
+ * between fork and that line is found by the markers in its environment (orphan-guard.ts).
  */
 export function spawnInstanceProcess(opts: SpawnInstanceOptions): RunningProcess {
   const startedAtMs = Date.now();
@@ -99,15 +100,16 @@ export function spawnInstanceProcess(opts: SpawnInstanceOptions): RunningProcess
   let fds: OutputFds | undefined;
   try {
     fds = opts.output && openOutputFds(opts.output);
-    const script = opts.gate ? `${GATE}${shellScript(opts.command)}` : shellScript(opts.command);
-    child = spawn('/bin/sh', ['-c', script], {
+    const options = {
       cwd: opts.cwd,
       env: opts.env,
       // detached ⇒ setsid(): the process leads its own group, so the whole tree can be
       // signalled with kill(-pid) and a Ctrl-C at the agent's terminal does not reach it.
       detached: true,
-      stdio: [opts.gate ? 'pipe' : 'ignore', fds?.childOut ?? 'pipe', fds?.childErr ?? 'pipe'],
-    });
+      stdio: ['ignore', fds?.childOut ?? 'pipe', fds?.childErr ?? 'pipe'] as ['ignore', number | 'pipe', number | 'pipe'],
+    };
+    const direct = directCommand(opts.command, opts.env, opts.cwd);
+    child = direct ? spawnDirect(direct, options, opts.command) : spawn('/bin/sh', ['-c', shellScript(opts.command)], options);
   } catch (err) {
     // Invalid arguments (e.g. a NUL byte in an env value) throw synchronously.
     if (fds) closeOutputFds(fds, true);
@@ -123,17 +125,19 @@ export function spawnInstanceProcess(opts: SpawnInstanceOptions): RunningProcess
     if (child.pid === undefined) proc.spawnFailed(spawnError(err, opts.cwd));
   });
   child.on('exit', (code, signal) => proc.mainExited({ code, signal }));
-  if (opts.gate && child.stdin) {
-    const stdin = child.stdin;
-    stdin.on('error', () => undefined); // EPIPE: the shell is gone already; 'exit' reports it
-    if (child.pid === undefined) stdin.destroy();
-    else
-      void Promise.resolve(opts.gate(child.pid)).then(
-        () => stdin.end('\n'),
-        () => stdin.destroy(), // not tracked: the shell reads EOF and exits without running anything
-      );
-  }
   return proc;
+}
+
+/**
+ * Execs the program itself. An exec the kernel refuses in a way the shell handles (a script
+ * without `#!`, which sh runs as a shell script) throws here: the shell then does it, as before.
+ */
+function spawnDirect(direct: DirectCommand, options: SpawnOptions, command: string): ChildProcess {
+  try {
+    return spawn(direct.file, direct.args, { ...options, argv0: direct.argv0 });
+  } catch {
+    return spawn('/bin/sh', ['-c', shellScript(command)], options);
+  }
 }
 
 /**
@@ -159,9 +163,6 @@ export function adoptInstanceProcess(opts: AdoptInstanceOptions): RunningProcess
   proc.watchAdopted(check, reused);
   return proc;
 }
-
-// Waits for the agent's go-ahead (see `gate`); EOF (the agent died) ends the shell unrun.
-const GATE = 'IFS= read -r _ || exit 0; exec </dev/null; ';
 
 class OsProcess implements RunningProcess {
   readonly exited: Promise<ProcessExit>;
@@ -371,6 +372,6 @@ function spawnError(err: unknown, cwd: string): Error {
   const message =
     errorCode(err) === 'ENOENT' && !existsSync(cwd)
       ? `working directory ${cwd} does not exist`
-      : `cannot start /bin/sh in ${cwd}: ${cause.message}`;
+      : `cannot start the command in ${cwd}: ${cause.message}`;
   return new Error(message, { cause });
 }

@@ -92,17 +92,19 @@ export interface InstanceHooks {
   onChange(snapshot: InstanceSnapshot): void;
   /** One line of output; `cut` is true on all pieces of an over-long line but the last. */
   onLine(stream: InstanceStream, line: string, cut?: boolean): void;
-  /** A process group was created (its pgid equals `pid`); lets an orphan guard track it. */
+  /**
+   * A process group was created (its pgid equals `pid`): called in the same turn as the spawn,
+   * so that the orphan guard tracks it (orphan-guard.ts).
+   */
   onSpawn?(pid: number): void;
   /** A process group is gone. */
   onExit?(pid: number): void;
-  /** Resolves once a new process may run its command (the orphan guard tracks its group by then). */
-  gate?: (pid: number) => Promise<void>;
   /** Paces reading the process's output by the log writer (child-process.ts `outputGate`). */
   outputGate?: OutputGate;
   /**
-   * Runs a restart's spawn in a later event-loop turn, paced with every other spawn of the agent
-   * (spawn-pacer.ts), so that a crash storm cannot starve heartbeats. Default: setImmediate.
+   * Runs a restart's spawn, paced with every other spawn of the agent (spawn-pacer.ts): at once
+   * while this turn has spawning budget left, else in a later turn, so that a crash storm cannot
+   * starve heartbeats. Default: setImmediate.
    */
   pace?: (spawn: () => void) => void;
   /** A process ended (metrics). */
@@ -244,23 +246,22 @@ export class Instance {
   private spawnProcess(): void {
     const { command, cwd, env } = this.config;
     this.system(`Starting process with command \`${command}\``);
-    const gate = this.hooks.gate;
     const spawnStarted = performance.now();
     const proc = spawnInstanceProcess({
       command,
       cwd,
       env,
       output: this.config.output,
-      gate: gate && ((pid) => gate(pid)),
       outputGate: this.hooks.outputGate,
       onLine: (stream, line, cut) => this.callHook('onLine', () => this.hooks.onLine(stream, line, cut)),
     });
     this.watch(proc);
     if (proc.pid === 0) return; // spawning failed: the exit handler reports it
+    // First: the orphan guard must hear of the group before anything else can happen.
+    this.callHook('onSpawn', () => this.hooks.onSpawn?.(proc.pid));
     const spawnSeconds = (performance.now() - spawnStarted) / 1000;
     this.callHook('onSpawnTime', () => this.hooks.onSpawnTime?.(spawnSeconds));
     this.log.info({ pid: proc.pid, restarts: this.restarts }, 'process started');
-    this.callHook('onSpawn', () => this.hooks.onSpawn?.(proc.pid));
     const check = this.config.bootCheck;
     if (!check) {
       this.transition('up', 'process running');
@@ -334,8 +335,9 @@ export class Instance {
     this.lastCrash = what;
     this.transition('crashed', what);
     if (decision.delayMs > 0) this.system(capitalize(describeRestartDelay(decision.delayMs)));
-    // Even a zero delay goes through the event loop: a process that dies at once never recurses
-    // here. setImmediate, not setTimeout(0): a timer waits at least 1 ms, a fifth of a restart.
+    // No recursion even when the pacer restarts at once: this runs from the `exited` promise,
+    // and a spawn that fails at once resolves its own `exited` in a later microtask. Without a
+    // pacer: setImmediate, not setTimeout(0), which waits at least 1 ms, a fifth of a restart.
     const generation = this.restartGeneration;
     const restart = () => this.restart(generation);
     const pace = this.hooks.pace;

@@ -13,6 +13,14 @@
  *
  * "q" means the agent stopped its instances itself (`--stop-instances`): exit at once.
  * "wN" sets the window to N tenths of a second (the agent learns it from its lease's TTL).
+ *
+ * The agent posts "+pgid" in the same turn as the spawn; it could still die between the fork
+ * and that write. So, before it stops anything, the watchdog also looks for processes of ours
+ * it was never told about: every instance and one-off carries CLUSTER_HOST and
+ * CLUSTER_AGENT_DIR in its environment (agent/instance-env.ts; users cannot set them), which
+ * the watchdog greps in /proc/PID/environ (two `grep` processes, only then), as take-over.ts
+ * does. An earlier version held each new process in a gating shell until the watchdog had the
+ * line: one more exec and two more wake-ups on every start and restart (docs/agent-handover.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Writable } from 'node:stream';
@@ -36,7 +44,7 @@ while IFS= read -r line; do
     -*) g=\${line#-}; rest=; for p in $groups; do [ "$p" = "$g" ] || rest="$rest $p"; done; groups=$rest ;;
   esac
 done
-[ -n "$groups" ] || exit 0
+[ -n "$groups" ] || [ -n "$CLUSTER_GUARD_HOST" ] || exit 0
 n=0
 while [ -z "$handed" ] && [ "$n" -lt "$window" ]; do
   sleep 0.1 2>/dev/null || sleep 1
@@ -44,6 +52,19 @@ while [ -z "$handed" ] && [ "$n" -lt "$window" ]; do
 done
 trap '' USR1
 [ -z "$handed" ] || exit 0
+if [ -n "$CLUSTER_GUARD_HOST" ]; then
+  for f in $(grep -lzxF -e "CLUSTER_HOST=$CLUSTER_GUARD_HOST" /dev/null $(grep -lzxF -e "CLUSTER_AGENT_DIR=$CLUSTER_GUARD_DIR" /dev/null /proc/[0-9]*/environ 2>/dev/null) 2>/dev/null); do
+    p=\${f#/proc/}; p=\${p%/environ}
+    IFS= read -r s < "/proc/$p/stat" || continue
+    s=\${s##*") "}
+    set -- $s
+    g=$3
+    case "$g" in ''|*[!0-9]*) continue ;; esac
+    [ "$g" -gt 1 ] && [ "$g" != "$$" ] || continue
+    case " $groups " in *" $g "*) ;; *) groups="$groups $g" ;; esac
+  done 2>/dev/null
+fi
+[ -n "$groups" ] || exit 0
 for p in $groups; do kill -s TERM -- "-$p" 2>/dev/null; done
 n=0
 while [ "$n" -lt "$CLUSTER_GUARD_TICKS" ]; do
@@ -63,6 +84,12 @@ export interface OrphanGuardOptions {
   graceMs?: number;
   /** How long after the agent's death a new agent may take the processes over. Default 2 s. */
   handoverWindowMs?: number;
+  /**
+   * The environment markers of the agent's processes (CLUSTER_HOST, CLUSTER_AGENT_DIR): with
+   * them the watchdog also stops processes it was never told about (see the file comment), and
+   * waits out the window even when it was told of none.
+   */
+  marks?: { host: string; agentDir: string };
 }
 
 /** The watchdog process, for a later agent run to find it (pid and start time guard against reuse). */
@@ -90,6 +117,7 @@ export class OrphanGuard {
     private readonly graceMs: number,
     windowMs: number,
     private readonly onRespawn: (id: WatchdogId | undefined) => void,
+    private readonly marks: OrphanGuardOptions['marks'],
   ) {
     this.windowMs = windowMs;
   }
@@ -101,6 +129,7 @@ export class OrphanGuard {
       opts.graceMs ?? DEFAULT_GRACE_MS,
       opts.handoverWindowMs ?? DEFAULT_WINDOW_MS,
       onRespawn,
+      opts.marks,
     );
     guard.spawnWatchdog();
     return guard;
@@ -117,21 +146,14 @@ export class OrphanGuard {
     return stat && { pid: stat.pid, startTicks: stat.startTicks };
   }
 
-  /** Tracks a process group; resolves once the watchdog's pipe holds the line (it survives our death then). */
-  track(pgid: number): Promise<void> {
-    if (!this.remember(pgid)) return Promise.resolve();
-    return this.send(`+${pgid}`);
-  }
-
-  /** Tracks a process group that already runs its command: nothing waits for the pipe. */
-  trackRunning(pgid: number): void {
-    if (this.remember(pgid)) this.post(`+${pgid}`);
-  }
-
-  private remember(pgid: number): boolean {
-    if (!Number.isInteger(pgid) || pgid <= 1 || this.closing) return false;
+  /**
+   * Tracks a process group. The line is written at once (a pipe write: a line this short is in
+   * the pipe when this returns unless the pipe is full), so it survives the agent's death.
+   */
+  track(pgid: number): void {
+    if (!Number.isInteger(pgid) || pgid <= 1 || this.closing) return;
     this.groups.add(pgid);
-    return true;
+    this.post(`+${pgid}`);
   }
 
   /** Stops tracking a process group that is gone. */
@@ -196,6 +218,7 @@ export class OrphanGuard {
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           CLUSTER_GUARD_TICKS: String(Math.ceil(this.graceMs / 100)),
           CLUSTER_GUARD_WINDOW_TICKS: String(Math.ceil(this.windowMs / 100)),
+          ...(this.marks && { CLUSTER_GUARD_HOST: this.marks.host, CLUSTER_GUARD_DIR: this.marks.agentDir }),
         },
       });
     } catch (err) {
@@ -230,13 +253,6 @@ export class OrphanGuard {
     if (this.closing) return;
     this.spawnWatchdog();
     for (const pgid of this.groups) this.post(`+${pgid}`);
-  }
-
-  /** Writes a line to the watchdog; resolves once the pipe holds it (or it cannot be written). Never rejects. */
-  private send(line: string): Promise<void> {
-    const stdin = this.openStdin();
-    if (!stdin) return Promise.resolve();
-    return new Promise((resolve) => stdin.write(`${line}\n`, () => resolve()));
   }
 
   /** Writes a line to the watchdog without waiting (a failed write shows as the watchdog's exit). */

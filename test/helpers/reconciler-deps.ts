@@ -36,7 +36,6 @@ export function reconcilerDeps(opts: {
     onLine: () => undefined,
     onSpawn: () => undefined,
     onExit: () => undefined,
-    gate: async () => undefined,
     fifos: new OutputFifoMaker(path.join(opts.cwd, 'fifos')),
     record: () => undefined,
     ...opts.overrides,

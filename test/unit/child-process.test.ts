@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -181,7 +181,7 @@ describe('spawnInstanceProcess', () => {
   });
 });
 
-describe('spawnInstanceProcess with output FIFOs and a gate', () => {
+describe('spawnInstanceProcess with output FIFOs', () => {
   const fifos = new OutputFifoMaker(path.join(tmp, 'fifos'));
   let n = 0;
   const output = () => fifos.make('app', `web.${++n}`);
@@ -199,17 +199,12 @@ describe('spawnInstanceProcess with output FIFOs and a gate', () => {
     assert.deepEqual(lines.map((l) => `${l.stream}:${l.line}`).sort(), ['stderr:err', 'stdout:out']);
   });
 
-  it('runs the command only once the gate opens', async () => {
-    const marker = path.join(tmp, 'gated');
-    let open: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let gatedPid = 0;
-    const { proc } = run(`touch ${marker}; exec sleep 1000`, { output: await output(), gate: (pid) => { gatedPid = pid; return gate; } });
-    assert.equal(gatedPid, proc.pid);
-    await new Promise((r) => setTimeout(r, 200)); // give a non-waiting shell time to run the command
-    assert.equal(existsSync(marker), false, 'nothing ran before the gate opened');
-    open();
-    await waitFor('the command to run', () => existsSync(marker), 5_000);
+  it('starts a plain command as the program itself: its pid runs it, argv as the shell would pass it', async () => {
+    const { proc } = run('sleep 1000 ${CLUSTER_TEST_WORD}', { output: await output(), env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CLUSTER_TEST_WORD: '7' } });
+    assert.ok(proc.pid > 0);
+    const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    assert.deepEqual(cmdline, ['sleep', '1000', '7'], 'argv[0] as written, the variable expanded, no shell in between');
+    assert.equal(procStat(proc.pid)?.pgid, proc.pid, 'it leads its own process group');
     await proc.stop(100);
   });
 
@@ -241,11 +236,18 @@ describe('spawnInstanceProcess with output FIFOs and a gate', () => {
     assert.equal(stdout()[10_000], '10000');
   });
 
-  it('ends the shell without running the command when the gate fails', async () => {
-    const marker = path.join(tmp, 'never');
-    const { proc } = run(`touch ${marker}`, { output: await output(), gate: () => Promise.reject(new Error('no watchdog')) });
-    assert.equal((await proc.exited).code, 0);
-    assert.equal(existsSync(marker), false);
+  it('reports a missing program as the shell does (status 127, its message on stderr)', async () => {
+    const { proc, lines } = run('no-such-program-here --flag', { output: await output() });
+    assert.deepEqual(await proc.exited, { code: 127, signal: null });
+    assert.match(lines.filter((l) => l.stream === 'stderr').map((l) => l.line).join('\n'), /no-such-program-here: not found/);
+  });
+
+  it('runs an executable script without #! through the shell, as sh would', async () => {
+    const script = path.join(tmp, 'no-shebang');
+    writeFileSync(script, 'echo "ran as a shell script $1"\n', { mode: 0o755 });
+    const { proc, stdout } = run('./no-shebang one', { output: await output() });
+    assert.deepEqual(await proc.exited, { code: 0, signal: null });
+    assert.deepEqual(stdout(), ['ran as a shell script one']);
   });
 
   it('hands a process over: lines printed while nobody reads are read by the adopter, in order, and its end is noticed', async () => {

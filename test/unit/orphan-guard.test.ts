@@ -37,19 +37,30 @@ interface FakeAgent {
  * group per command (detached, like real instances), tracks them all and answers commands
  * on stdin: "untrack N" (the Nth group) and "close".
  */
-async function startFakeAgent(commands: string[], graceMs: number, handoverWindowMs = 100): Promise<FakeAgent> {
+async function startFakeAgent(
+  commands: string[],
+  graceMs: number,
+  handoverWindowMs = 100,
+  /** Markers for the guard, and processes started with an environment but never tracked (an agent killed mid-spawn). */
+  extra: { marks?: { host: string; agentDir: string }; untracked?: Array<Record<string, string>> } = {},
+): Promise<FakeAgent & { strays: number[] }> {
   const script = `
     const { spawn } = require('node:child_process');
     const { OrphanGuard } = require(${JSON.stringify(guardModule)});
     const { createLogger } = require(${JSON.stringify(logModule)});
-    const guard = OrphanGuard.start(createLogger('fake-agent', 'silent'), { graceMs: ${graceMs}, handoverWindowMs: ${handoverWindowMs} });
+    const guard = OrphanGuard.start(createLogger('fake-agent', 'silent'), { graceMs: ${graceMs}, handoverWindowMs: ${handoverWindowMs}, marks: ${JSON.stringify(extra.marks)} });
     const groups = ${JSON.stringify(commands)}.map((command) => {
       const child = spawn('/bin/sh', ['-c', command], { detached: true, stdio: 'ignore' });
       child.unref();
       guard.track(child.pid);
       return child.pid;
     });
-    console.log(JSON.stringify({ watchdog: guard.pid, groups }));
+    const strays = ${JSON.stringify(extra.untracked ?? [])}.map((env) => {
+      const child = spawn('/bin/sh', ['-c', 'sleep 1000; :'], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH, ...env } });
+      child.unref();
+      return child.pid;
+    });
+    console.log(JSON.stringify({ watchdog: guard.pid, groups, strays }));
     require('node:readline').createInterface({ input: process.stdin }).on('line', async (line) => {
       const [command, arg] = line.split(' ');
       if (command === 'untrack') guard.untrack(groups[Number(arg)]);
@@ -62,13 +73,14 @@ async function startFakeAgent(commands: string[], graceMs: number, handoverWindo
   leftovers.push(agent.pid as number);
   const lines = createInterface({ input: agent.stdout });
   const [first] = (await once(lines, 'line')) as [string];
-  const { watchdog, groups } = JSON.parse(first) as { watchdog: number; groups: number[] };
-  leftovers.push(...groups);
-  assert.ok(watchdog > 0 && groups.every((pid) => pid > 0));
+  const { watchdog, groups, strays } = JSON.parse(first) as { watchdog: number; groups: number[]; strays: number[] };
+  leftovers.push(...groups, ...strays);
+  assert.ok(watchdog > 0 && [...groups, ...strays].every((pid) => pid > 0));
   return {
     pid: agent.pid as number,
     watchdog,
     groups,
+    strays,
     async send(command) {
       agent.stdin.write(`${command}\n`);
       const [answer] = (await once(lines, 'line')) as [string];
@@ -112,7 +124,7 @@ describe('OrphanGuard', () => {
     const ids: number[] = [];
     const guard = OrphanGuard.start(logger, {}, (id) => id && ids.push(id.pid));
     try {
-      await guard.track(4242_4242);
+      guard.track(4242_4242);
       const first = guard.pid;
       assert.deepEqual(ids, [first]);
       process.kill(first, 'SIGKILL');
@@ -131,6 +143,36 @@ describe('OrphanGuard', () => {
     assert.equal(isGone(agent.groups[0]), false, 'the group runs on right after the agent left');
     await waitFor('the group gone', () => isGone(agent.groups[0]), 5_000);
     assert.ok(Date.now() - leftAt >= 1_400, `stopped after ${Date.now() - leftAt} ms, inside the window`);
+  });
+
+  it('after the window, also stops the processes of its agent it was never told about (killed mid-spawn), and only those', async () => {
+    const agentDir = path.join(tmp, 'agent-dir');
+    const marks = { host: 'agent-x', agentDir };
+    const agent = await startFakeAgent([], 300, 800, {
+      marks,
+      untracked: [
+        { CLUSTER_HOST: 'agent-x', CLUSTER_AGENT_DIR: agentDir },
+        { CLUSTER_HOST: 'agent-x', CLUSTER_AGENT_DIR: `${agentDir}-other` }, // same id, another agent's dir
+        { CLUSTER_HOST: 'agent-y', CLUSTER_AGENT_DIR: agentDir },
+        {},
+      ],
+    });
+    const [ours, ...others] = agent.strays as [number, ...number[]];
+    const killedAt = Date.now();
+    process.kill(agent.pid, 'SIGKILL');
+    await waitFor('the unnamed process of ours gone', () => isGone(ours), 5_000);
+    assert.ok(Date.now() - killedAt >= 700, `stopped after ${Date.now() - killedAt} ms: the window is waited out even with no group named`);
+    await waitFor('the watchdog gone', () => isGone(agent.watchdog), 3_000);
+    for (const pid of others) assert.equal(isGone(pid), false, `pid ${pid} (not ours) is still alive`);
+  });
+
+  it('with markers, still leaves everything alone after close()', async () => {
+    const agentDir = path.join(tmp, 'agent-dir-2');
+    const agent = await startFakeAgent([], 300, 100, { marks: { host: 'agent-z', agentDir }, untracked: [{ CLUSTER_HOST: 'agent-z', CLUSTER_AGENT_DIR: agentDir }] });
+    assert.equal(await agent.send('close'), 'ok close');
+    await waitFor('the watchdog gone', () => isGone(agent.watchdog), 3_000);
+    process.kill(agent.pid, 'SIGKILL');
+    assert.equal(isGone(agent.strays[0]!), false, 'the process is still alive (no watchdog is left to stop it)');
   });
 
   it('leaves the groups alone when a new agent takes over within the window (SIGUSR1)', async () => {

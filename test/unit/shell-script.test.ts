@@ -1,11 +1,11 @@
-/** Which instance commands get `exec` in front (agent/supervisor/child-process.ts shellScript). */
+/** Which instance commands get `exec` in front, and which run without a shell (agent/supervisor/shell-script.ts). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { shellScript } from '../../agent/supervisor/shell-script';
+import { directCommand, shellScript } from '../../agent/supervisor/shell-script';
 
 describe('shellScript', () => {
   it('execs one plain simple command, arguments and $VARs included', () => {
@@ -44,5 +44,31 @@ describe('shellScript', () => {
     } finally {
       setTimeout(() => fs.rmSync(dir, { recursive: true, force: true }), 1_000).unref();
     }
+  });
+});
+
+describe('directCommand', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'direct-command-'));
+  fs.mkdirSync(path.join(dir, 'bin'));
+  fs.writeFileSync(path.join(dir, 'bin', 'web'), '#!/bin/sh\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, 'notes'), 'x', { mode: 0o644 });
+  const env = { PATH: '/usr/bin:/bin', PORT: '5000', QUEUE: 'mail', SPACED: 'a b', GLOB: '*.js', EMPTY: '' };
+
+  it('finds the program on the PATH of the instance, expands $VARs, keeps argv[0] as written', () => {
+    const sleep = directCommand('sleep 100 ${QUEUE}', env, dir);
+    assert.ok(sleep && /\/sleep$/.test(sleep.file), JSON.stringify(sleep));
+    assert.deepEqual({ argv0: sleep.argv0, args: sleep.args }, { argv0: 'sleep', args: ['100', 'mail'] });
+    assert.deepEqual(directCommand('bin/web --port=$PORT', env, dir), { file: path.join(dir, 'bin', 'web'), argv0: 'bin/web', args: ['--port=5000'] });
+    assert.deepEqual(directCommand('web -q', { PATH: `/nowhere:${path.join(dir, 'bin')}` }, dir)?.file, path.join(dir, 'bin', 'web'));
+    assert.deepEqual(directCommand('web', { PATH: 'bin' }, dir)?.file, path.join(dir, 'bin', 'web'), 'a relative PATH entry is relative to the working directory');
+  });
+
+  it('leaves to the shell what only the shell can tell', () => {
+    for (const command of ['x $SPACED', 'x $GLOB', 'x $EMPTY', 'x $UNSET', 'ls *.js', 'a && b', 'echo hi', 'FOO=1 node x.js', '$CMD']) {
+      assert.equal(directCommand(command, { ...env, PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin` }, dir), undefined, command);
+    }
+    assert.equal(directCommand('no-such-program-xyz', env, dir), undefined, 'missing: the shell says "not found"');
+    assert.equal(directCommand('./notes', env, dir), undefined, 'not executable: the shell says so');
+    assert.equal(directCommand('sleep 1', { QUEUE: 'x' }, dir), undefined, 'no PATH: the shell has its own default');
   });
 });

@@ -36,4 +36,25 @@ describe('spawn pacer', () => {
     assert.ok(ticks >= 20, `timers ran ${ticks} times during the burst`);
     assert.ok(longestGap < 250, `the longest stall was ${longestGap.toFixed(0)} ms (a whole burst would be 500 ms)`);
   });
+
+  it('runSoon: at once while the turn has budget, then in later turns, and behind jobs already waiting', async () => {
+    const pacer = new SpawnPacer(10);
+    const order: string[] = [];
+    pacer.runSoon(() => order.push('first'));
+    assert.deepEqual(order, ['first'], 'nothing waits: run in the same turn');
+    pacer.runSoon(() => burn(12));
+    pacer.runSoon(() => order.push('over budget'));
+    assert.deepEqual(order, ['first'], 'the turn spent its budget: the next one waits');
+    await new Promise<void>((resolve) => pacer.runSoon(resolve));
+    assert.deepEqual(order, ['first', 'over budget'], 'run in a later turn, in order');
+
+    await new Promise((resolve) => setImmediate(resolve)); // a new turn: budget again
+    const queued = pacer.run(() => order.push('queued'));
+    pacer.runSoon(() => order.push('behind it'));
+    assert.equal(order.length, 2, 'a job waits: runSoon queues behind it');
+    await queued;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(order.slice(2), ['queued', 'behind it']);
+  });
 });
+
