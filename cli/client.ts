@@ -10,7 +10,7 @@ import { channelCredentials, StaticCertificateProvider, targetName } from '../li
 import { parseServerList } from '../lib/server-list';
 import { callUnary } from '../lib/grpc-call';
 import { isReplicaFailure, ServerSet } from '../lib/failover';
-import { CONFLICT, reasonOf } from '../lib/status-reason';
+import { CONFLICT, ETCD_UNAVAILABLE, reasonOf } from '../lib/status-reason';
 import { RetryDelay } from '../lib/retry-delay';
 import { newRequestId, REQUEST_ID_METADATA } from '../lib/request-id';
 
@@ -95,6 +95,14 @@ export async function connectAny(servers: readonly string[]): Promise<ReplicaCon
   };
 }
 
+/**
+ * A unary call that every replica answered with `etcd-unavailable` is made once more after this
+ * pause: etcd electing a leader or a member catching up after a restart takes about that long,
+ * and the request id makes the retry safe. Calls that are not recorded are not retried.
+ */
+const ETCD_RETRY_MS = 1_000;
+const NOT_RECORDED = new Set(['FireSchedule', 'fireSchedule', 'StopInstance', 'stopInstance']);
+
 /** Attempts of a unary call refused with reason `conflict`, the first included. */
 export const CONFLICT_ATTEMPTS = 4;
 /** The pauses between them: about 0.1, 0.2, 0.4 s, jittered (lib/retry-delay.ts). */
@@ -105,7 +113,8 @@ type Callback = (err: grpc.ServiceError | null, value?: unknown) => void;
 /**
  * The client `current()` returns, with unary calls tried again: on another replica when one is
  * unavailable (`switchAway(tries)` moves and says whether to try; `tries` counts failed attempts),
- * and on the same one after a pause when refused with reason `conflict`. Every attempt of one
+ * on the same one after a pause when refused with reason `conflict`, and once more after
+ * ETCD_RETRY_MS when every replica said `etcd-unavailable`. Every attempt of one
  * call carries the same request id: a change the first attempt made although it reported failure
  * (etcd applied it after the replica gave up) is answered again, not made twice
  * (docs/high-availability.md#retries-never-apply-twice).
@@ -125,6 +134,7 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
         const callback = args[callbackAt] as Callback;
         let tries = 0;
         let conflicts = 0;
+        let etcdRetried = NOT_RECORDED.has(String(prop));
         const delay = new RetryDelay(CONFLICT_DELAY);
         const attempt = (): unknown => {
           const client = current() as unknown as Record<string | symbol, (...a: unknown[]) => unknown>;
@@ -134,6 +144,11 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
             // UNAVAILABLE: the request never reached a replica that could answer it.
             if (err && err.code === grpc.status.UNAVAILABLE && switchAway(tries)) {
               attempt();
+              return;
+            }
+            if (err && reasonOf(err) === ETCD_UNAVAILABLE && !etcdRetried) {
+              etcdRetried = true;
+              setTimeout(attempt, ETCD_RETRY_MS);
               return;
             }
             if (err && reasonOf(err) === CONFLICT && ++conflicts < CONFLICT_ATTEMPTS) {

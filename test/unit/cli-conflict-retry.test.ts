@@ -1,6 +1,7 @@
 /**
  * The CLI's client against a stand-in control plane on loopback: a call refused with reason
- * `conflict` (nothing changed) is tried again after a jittered pause, a few times; other
+ * `conflict` (nothing changed) is tried again after a jittered pause, a few times; one refused
+ * with `etcd-unavailable` once more after a pause (its request id makes that safe); other
  * refusals are not retried.
  */
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +14,7 @@ import { apiProto } from '../../proto/load';
 import { CONFLICT_ATTEMPTS, connectAny } from '../../cli/client';
 import { describeFailure } from '../../cli/errors';
 import { callUnary } from '../../lib/grpc-call';
-import { CONFLICT, NOT_FOUND, reasonOf } from '../../lib/status-reason';
+import { CONFLICT, ETCD_UNAVAILABLE, NOT_FOUND, reasonOf } from '../../lib/status-reason';
 import { refusal } from '../../control-plane/rpc/status';
 
 describe('CLI retries conflicts', { timeout: 30_000 }, () => {
@@ -21,7 +22,9 @@ describe('CLI retries conflicts', { timeout: 30_000 }, () => {
   let address: string;
   let home: string;
   /** What the next ListApps calls answer, in order; then success. */
-  let script: Array<'conflict' | 'not-found'> = [];
+  let script: Array<'conflict' | 'not-found' | 'etcd'> = [];
+  /** The request id of each ListApps call. */
+  let ids: string[] = [];
   let calls: number[] = [];
 
   before(async () => {
@@ -29,10 +32,12 @@ describe('CLI retries conflicts', { timeout: 30_000 }, () => {
     process.env.CLUSTER_HOME = home; // no credentials: plaintext, as for a dev cluster
     server = new grpc.Server();
     server.addService(apiProto().ClusterApi.service, {
-      ListApps: (_call: unknown, callback: (err: Partial<grpc.StatusObject> | null, res?: unknown) => void) => {
+      ListApps: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: (err: Partial<grpc.StatusObject> | null, res?: unknown) => void) => {
         calls.push(Date.now());
+        ids.push(String(call.metadata.get('cluster-request-id')[0]));
         const next = script.shift();
         if (next === 'conflict') return callback(refusal(CONFLICT, 'too many concurrent changes to app `shop`; try again'));
+        if (next === 'etcd') return callback(refusal(ETCD_UNAVAILABLE, 'etcd is unreachable from the control plane (no answer in time)'));
         if (next === 'not-found') return callback(refusal(NOT_FOUND, 'app `shop` not found'));
         callback(null, { apps: [] });
       },
@@ -84,5 +89,26 @@ describe('CLI retries conflicts', { timeout: 30_000 }, () => {
     assert.equal(reasonOf(err), NOT_FOUND);
     assert.equal(calls.length, 1);
     assert.equal(describeFailure(err, address).exitCode, 1);
+  });
+
+  it('makes a call refused with etcd-unavailable once more, with the same request id, after a pause', async () => {
+    script = ['etcd'];
+    calls = [];
+    ids = [];
+    assert.deepEqual((await listApps()).apps, []);
+    assert.equal(calls.length, 2);
+    assert.equal(ids[0], ids[1], 'the retry carries the first attempt\'s request id');
+    assert.ok(calls[1]! - calls[0]! >= 900, `paused ${calls[1]! - calls[0]!} ms`);
+  });
+
+  it('reports etcd-unavailable after the one retry: exit 2', async () => {
+    script = ['etcd', 'etcd', 'etcd'];
+    calls = [];
+    const err = await listApps().then(() => undefined, (e: unknown) => e);
+    assert.equal(reasonOf(err), ETCD_UNAVAILABLE);
+    assert.equal(calls.length, 2);
+    const { exitCode, message } = describeFailure(err, address);
+    assert.equal(exitCode, 2);
+    assert.match(message, /etcd is unreachable from the control plane/);
   });
 });
