@@ -62,24 +62,37 @@ function parseDecimal(buf: Buffer, start: number, end: number): number {
   return n;
 }
 
-/** Parses the line in buf[start, end) (no newline); undefined when it is not a stored line (a torn write). */
-export function parseLine(buf: Buffer, start: number, end: number, app: string, instance: string): LogLine | undefined {
+/** The fields before a stored line's text; one scratch object, filled by readHeader. */
+const header = { timeMs: 0, seq: 0, stream: 'stdout' as LogStream, cut: false, textStart: 0 };
+
+/** Reads the fields of the line in buf[start, end) into `header`; false when it is not a stored line (a torn write). */
+function readHeader(buf: Buffer, start: number, end: number): boolean {
   const t1 = buf.indexOf(TAB, start);
-  if (t1 === -1 || t1 >= end) return undefined;
+  if (t1 === -1 || t1 >= end) return false;
   const t2 = buf.indexOf(TAB, t1 + 1);
-  if (t2 === -1 || t2 >= end) return undefined;
+  if (t2 === -1 || t2 >= end) return false;
   // The code is exactly one letter followed by a tab.
-  if (t2 + 2 >= end || buf[t2 + 2] !== TAB) return undefined;
+  if (t2 + 2 >= end || buf[t2 + 2] !== TAB) return false;
   const timeMs = parseDecimal(buf, start, t1);
   const seq = parseDecimal(buf, t1 + 1, t2);
-  if (Number.isNaN(timeMs) || Number.isNaN(seq)) return undefined;
+  if (Number.isNaN(timeMs) || Number.isNaN(seq)) return false;
   const code = buf[t2 + 1]!;
-  // Upper case (bit 0x20 clear) marks a cut piece.
-  const cut = (code & 0x20) === 0;
   const stream = STREAM_OF_CODE[code | 0x20];
-  if (stream === undefined) return undefined;
-  const text = readUtf8(buf, t2 + 3, end);
-  return { timeMs, seq, app, instance, stream, text, cut };
+  if (stream === undefined) return false;
+  header.timeMs = timeMs;
+  header.seq = seq;
+  header.stream = stream;
+  // Upper case (bit 0x20 clear) marks a cut piece.
+  header.cut = (code & 0x20) === 0;
+  header.textStart = t2 + 3;
+  return true;
+}
+
+/** Parses the line in buf[start, end) (no newline); undefined when it is not a stored line (a torn write). */
+export function parseLine(buf: Buffer, start: number, end: number, app: string, instance: string): LogLine | undefined {
+  if (!readHeader(buf, start, end)) return undefined;
+  const { timeMs, seq, stream, cut, textStart } = header;
+  return { timeMs, seq, app, instance, stream, text: readUtf8(buf, textStart, end), cut };
 }
 
 /**
@@ -112,21 +125,8 @@ export class StoredLine implements LogLine {
 
 /** parseLine, with the text left as bytes (StoredLine); the same checks. */
 export function parseStoredLine(buf: Buffer, start: number, end: number, app: string, instance: string): StoredLine | undefined {
-  const t1 = buf.indexOf(TAB, start);
-  if (t1 === -1 || t1 >= end) return undefined;
-  const t2 = buf.indexOf(TAB, t1 + 1);
-  if (t2 === -1 || t2 >= end) return undefined;
-  // The code is exactly one letter followed by a tab.
-  if (t2 + 2 >= end || buf[t2 + 2] !== TAB) return undefined;
-  const timeMs = parseDecimal(buf, start, t1);
-  const seq = parseDecimal(buf, t1 + 1, t2);
-  if (Number.isNaN(timeMs) || Number.isNaN(seq)) return undefined;
-  const code = buf[t2 + 1]!;
-  // Upper case (bit 0x20 clear) marks a cut piece.
-  const cut = (code & 0x20) === 0;
-  const stream = STREAM_OF_CODE[code | 0x20];
-  if (stream === undefined) return undefined;
-  return new StoredLine(timeMs, seq, app, instance, stream, cut, buf, t2 + 3, end);
+  if (!readHeader(buf, start, end)) return undefined;
+  return new StoredLine(header.timeMs, header.seq, app, instance, header.stream, header.cut, buf, header.textStart, end);
 }
 
 /** The seq of the last whole line in buf[start, end) (which ends with a newline), if it parses. */
