@@ -69,6 +69,12 @@ const running = (instances: PsInstance[], type: string) => instances.filter((i) 
 describe('dashboard', { timeout: 300_000 }, () => {
   let cluster: TestCluster;
   let triggers: string;
+  // Written aside and renamed: the talker must never find the file created but still empty.
+  const say = (text: string) => {
+    const file = path.join(triggers, 'worker.1.say');
+    fs.writeFileSync(`${file}.tmp`, `${text}\n`);
+    fs.renameSync(`${file}.tmp`, file);
+  };
   let browser: { context: BrowserContext; close: () => Promise<void> };
   let page: Page;
 
@@ -185,7 +191,7 @@ describe('dashboard', { timeout: 300_000 }, () => {
     await pane.getByText('worker.1 started').first().waitFor({ timeout: 15_000 });
     const marker = `hello-from-worker-1-${Date.now()}`;
     const start = Date.now();
-    fs.writeFileSync(path.join(triggers, 'worker.1.say'), `${marker}\n`);
+    say(marker);
     await pane.getByText(marker).waitFor({ timeout: 2_000 });
     assert.ok(Date.now() - start <= 2_000, `took ${Date.now() - start} ms`);
   });
@@ -193,7 +199,7 @@ describe('dashboard', { timeout: 300_000 }, () => {
   it('pauses the log pane when scrolled up, counts new lines, and follows again', async () => {
     const pane = page.locator('.log-lines');
     const filler = Array.from({ length: 60 }, (_, i) => `filler line ${i + 1}`).join('\n');
-    fs.writeFileSync(path.join(triggers, 'worker.1.say'), `${filler}\n`);
+    say(filler);
     await pane.getByText('filler line 60', { exact: true }).waitFor({ timeout: 10_000 });
     const atBottom = () => pane.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 8);
     await waitFor('the pane to follow the newest line', atBottom, 5_000);
@@ -202,7 +208,7 @@ describe('dashboard', { timeout: 300_000 }, () => {
       el.dispatchEvent(new Event('scroll'));
     });
     await page.getByText('Paused', { exact: true }).waitFor({ timeout: 5_000 });
-    fs.writeFileSync(path.join(triggers, 'worker.1.say'), 'while paused\n');
+    say('while paused');
     await page.getByText('Paused: 1 new line', { exact: true }).waitFor({ timeout: 5_000 });
     assert.equal(await pane.evaluate((el) => el.scrollTop), 0, 'a paused pane does not scroll');
     await page.getByRole('button', { name: 'Follow' }).click();
@@ -230,12 +236,12 @@ describe('dashboard', { timeout: 300_000 }, () => {
       await tab.goto(`http://127.0.0.1:${proxy.port}/apps/shop`);
       const pane = tab.locator('.log-lines');
       const before = `before-the-drop-${Date.now()}`;
-      fs.writeFileSync(path.join(triggers, 'worker.1.say'), `${before}\n`);
+      say(before);
       await pane.getByText(before, { exact: true }).waitFor({ timeout: 10_000 });
       const connections = proxy.accepted();
       proxy.cut();
       const afterwards = `after-the-drop-${Date.now()}`;
-      fs.writeFileSync(path.join(triggers, 'worker.1.say'), `${afterwards}\n`);
+      say(afterwards);
       await pane.getByText(afterwards, { exact: true }).waitFor({ timeout: 20_000 });
       assert.ok(proxy.accepted() > connections, 'the page reconnected');
       assert.equal(await pane.getByText(before, { exact: true }).count(), 1, 'the line from before the drop, once');

@@ -41,7 +41,12 @@ describe('cluster logs', { timeout: 240_000 }, () => {
     assert.equal(res.code, 0, res.stderr);
     return res.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonLine);
   };
-  const say = (instance: string, text: string) => fs.writeFileSync(path.join(triggers, `${instance}.say`), `${text}\n`);
+  // Written aside and renamed: the talker must never find the file created but still empty.
+  const say = (instance: string, text: string) => {
+    const file = path.join(triggers, `${instance}.say`);
+    fs.writeFileSync(`${file}.tmp`, `${text}\n`);
+    fs.renameSync(`${file}.tmp`, file);
+  };
   const output = (lines: JsonLine[]) => lines.filter((l) => l.stream === 'stdout');
 
   before(async () => {
