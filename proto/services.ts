@@ -7,15 +7,22 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs/light';
+import type { LogBatch } from './gen/cluster/logs/LogBatch';
+import { decodePackedBatch, encodePackedBatch } from './log-batch-codec';
+
+/** Messages with a codec of their own, by full name: log batches, every process's hot path (log-batch-codec.ts). */
+const OWN_CODEC = '.cluster.logs.LogBatch';
 
 function serializer(type: protobuf.Type): grpc.serialize<object> {
+  const own = type.fullName === OWN_CODEC;
   return (value) => {
     if (Array.isArray(value)) throw new Error(`Failed to serialize message: expected object with ${type.name} structure, got array instead`);
-    return Buffer.from(type.encode(type.fromObject(value)).finish());
+    return (own && encodePackedBatch(value as LogBatch)) || Buffer.from(type.encode(type.fromObject(value)).finish());
   };
 }
 
 function deserializer(type: protobuf.Type, options: protobuf.IConversionOptions): grpc.deserialize<object> {
+  if (type.fullName === OWN_CODEC) return (bytes) => decodePackedBatch(bytes) ?? type.toObject(type.decode(bytes), options);
   return (bytes) => type.toObject(type.decode(bytes), options);
 }
 
