@@ -18,8 +18,30 @@ const PACKED = (4 << 3) | 2;
 const APP = (5 << 3) | 2;
 const HOST = (6 << 3) | 2;
 
-/** The wire form of a batch without `lines`, or undefined when it has lines (protobufjs encodes those). */
-export function encodePackedBatch(batch: LogBatch): Buffer | undefined {
+/**
+ * Room for one message at a time, reused: for a serializer whose result is copied before it
+ * returns (grpc-js's server copies a response into its frame at once), so that a busy stream
+ * does not allocate a fresh buffer outside the heap per message (each one counts towards V8's
+ * external memory, whose growth starts full collections: see docs/stack-notes.md).
+ */
+export class Scratch {
+  private buf = Buffer.allocUnsafeSlow(0);
+
+  constructor(private readonly maxBytes = 512 * 1024) {}
+
+  /** A buffer of `size` bytes, valid until the next call. */
+  take(size: number): Buffer {
+    if (size > this.maxBytes) return Buffer.allocUnsafe(size);
+    if (size > this.buf.length) this.buf = Buffer.allocUnsafeSlow(Math.min(this.maxBytes, Math.max(size, 2 * this.buf.length, 64 * 1024)));
+    return this.buf.subarray(0, size);
+  }
+}
+
+/**
+ * The wire form of a batch without `lines`, or undefined when it has lines (protobufjs encodes
+ * those); in `scratch` when given (then valid until its next use).
+ */
+export function encodePackedBatch(batch: LogBatch, scratch?: Scratch): Buffer | undefined {
   if (batch.lines !== undefined && batch.lines.length > 0) return undefined;
   const packed = batch.packed;
   if (typeof packed === 'string') return undefined; // base64 text: protobufjs's business
@@ -37,7 +59,7 @@ export function encodePackedBatch(batch: LogBatch): Buffer | undefined {
   const hostBytes = Buffer.byteLength(host, 'utf8');
   if (hostBytes > 0) size += 1 + varintSize(hostBytes) + hostBytes;
 
-  const out = Buffer.allocUnsafe(size);
+  const out = scratch !== undefined ? scratch.take(size) : Buffer.allocUnsafe(size);
   let off = 0;
   if (batch.history_done) {
     out[off++] = HISTORY_DONE;

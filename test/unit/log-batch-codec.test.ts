@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodePackedBatch, encodePackedBatch } from '../../proto/log-batch-codec';
+import { decodePackedBatch, encodePackedBatch, Scratch } from '../../proto/log-batch-codec';
 import { CONVERSION_OPTIONS, apiProto } from '../../proto/load';
 import type { LogBatch } from '../../proto/gen/cluster/logs/LogBatch';
 
@@ -71,6 +71,18 @@ describe('LogBatch codec', () => {
     assert.deepEqual(logs.responseSerialize(batch), encodePackedBatch(batch));
     const decoded = logs.responseDeserialize(logs.responseSerialize(batch)) as { packed: Buffer };
     assert.equal(decoded.packed.toString(), '1\t2\to\tweb.1\tx\n');
+  });
+
+  it('writes into a scratch buffer reused from one message to the next, up to its bound', () => {
+    const scratch = new Scratch(256 * 1024);
+    const a = encodePackedBatch({ packed: Buffer.from('first'), app: 'a', host: 'h' }, scratch)!;
+    assert.deepEqual(a, encodePackedBatch({ packed: Buffer.from('first'), app: 'a', host: 'h' }));
+    const b = encodePackedBatch({ packed: Buffer.from('second'), app: 'a', host: 'h' }, scratch)!;
+    assert.equal(b.buffer, a.buffer, 'the same memory');
+    assert.deepEqual(decodePackedBatch(b)!.packed.toString(), 'second');
+    const big = encodePackedBatch({ packed: Buffer.alloc(300 * 1024, 0x62) }, scratch)!;
+    assert.notEqual(big.buffer, a.buffer, 'a message beyond the bound gets its own buffer');
+    assert.equal(decodePackedBatch(big)!.packed.length, 300 * 1024);
   });
 
   it('refuses bytes that are not a LogBatch', () => {
