@@ -62,7 +62,20 @@ export function packLines(lines: readonly PackableLine[]): Buffer {
     const l = lines[i]!;
     room += (l.raw !== undefined ? l.rawEnd! - l.rawStart! : l.text.length * 3) + l.instance.length * 3 + 64;
   }
-  const buf = Buffer.allocUnsafe(room);
+  // The room is a bound (a UTF-16 unit may take 3 bytes), about three times what ASCII text
+  // takes: the lines are packed into a reused work buffer and copied out at their size, so that
+  // a busy agent does not churn twice the memory outside the heap that it sends (docs/stack-notes.md).
+  if (room > MAX_WORK_BYTES) return packInto(Buffer.allocUnsafe(room), lines);
+  if (work.length < room) work = Buffer.allocUnsafeSlow(Math.min(MAX_WORK_BYTES, Math.max(room, 2 * work.length)));
+  return Buffer.from(packInto(work, lines));
+}
+
+/** The work buffer packLines fills before copying the result out; grown on demand, up to MAX_WORK_BYTES. */
+let work = Buffer.allocUnsafeSlow(0);
+const MAX_WORK_BYTES = 1024 * 1024;
+
+/** Packs lines into buf (room enough for them); returns the packed part of it. */
+function packInto(buf: Buffer, lines: readonly PackableLine[]): Buffer {
   let off = 0;
   let lastInstance = '';
   let instanceBytes = Buffer.alloc(0);

@@ -7,15 +7,30 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs/light';
+import type { LogBatch } from './gen/cluster/logs/LogBatch';
+import { decodePackedBatch, encodePackedBatch, Scratch } from './log-batch-codec';
 
-function serializer(type: protobuf.Type): grpc.serialize<object> {
+/** Messages with a codec of their own, by full name: log batches, every process's hot path (log-batch-codec.ts). */
+const OWN_CODEC = '.cluster.logs.LogBatch';
+
+/**
+ * `scratch`: only for responses, which grpc-js's server copies into its frame before the
+ * serializer is called again (server-interceptors' serializeMessage); a client may keep a
+ * request's bytes for a retry.
+ */
+function serializer(type: protobuf.Type, scratch?: Scratch): grpc.serialize<object> {
+  const own = type.fullName === OWN_CODEC;
   return (value) => {
     if (Array.isArray(value)) throw new Error(`Failed to serialize message: expected object with ${type.name} structure, got array instead`);
-    return Buffer.from(type.encode(type.fromObject(value)).finish());
+    return (own && encodePackedBatch(value as LogBatch, scratch)) || Buffer.from(type.encode(type.fromObject(value)).finish());
   };
 }
 
+/** The buffer every response serializer of this process writes log batches into (see serializer). */
+const RESPONSE_SCRATCH = new Scratch();
+
 function deserializer(type: protobuf.Type, options: protobuf.IConversionOptions): grpc.deserialize<object> {
+  if (type.fullName === OWN_CODEC) return (bytes) => decodePackedBatch(bytes) ?? type.toObject(type.decode(bytes), options);
   return (bytes) => type.toObject(type.decode(bytes), options);
 }
 
@@ -36,7 +51,7 @@ function serviceDefinition(service: protobuf.Service, fullName: string, options:
       responseStream: !!method.responseStream,
       requestSerialize: serializer(request),
       requestDeserialize: deserializer(request, options),
-      responseSerialize: serializer(response),
+      responseSerialize: serializer(response, RESPONSE_SCRATCH),
       responseDeserialize: deserializer(response, options),
       originalName: lowerCamel(method.name),
     };

@@ -1,6 +1,7 @@
 /**
- * One instance's files on disk: lines encoded into pooled chunks, written in batches (one
- * write in flight, so lines reach the file in order), rotated by size, oldest deleted first.
+ * One instance's lines on their way to disk: encoded into pooled chunks, written in batches
+ * (one write in flight, so lines reach the file in order) into its files (log-files.ts:
+ * rotation, deletion, which ordinals each file holds).
  *
  * Every line written gets an ordinal (`n`, 1, 2, … in this agent run): files remember the
  * ordinals they hold, so a reader that fell behind learns exactly how many of its lines
@@ -11,19 +12,15 @@
  * cap) and reports `backlogged`, so the pipe reader stops reading and the process waits in
  * write(), as it would on a full terminal.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Logger } from '../../lib/log';
 import type { LogLine } from './log-line';
-import { encodeInto, encodeLine, fileOfGen, LINE_OVERHEAD, seqOfFirstLine, seqOfLastLine } from './log-format';
+import { encodeInto, encodeLine, LINE_OVERHEAD } from './log-format';
+import { LogFiles, type LogFile } from './log-files';
 
-const LF = 0x0a;
+export { NO_LINES, newFile, type LogFile } from './log-files';
+
 /** Pending bytes that start a write at once rather than at the end of the turn; also the chunk size. */
 export const FLUSH_BYTES = 64 * 1024;
-/** Files kept per instance at most, whatever their sizes (writes that failed can leave small ones). */
-const MAX_FILES = 8;
-/** lastSeq of a file with no line yet: it looks newest, so it is deleted last. */
-export const NO_LINES = Number.MAX_SAFE_INTEGER;
 /**
  * A blocking instance's reader looks at `backlogged` after each pipe read (up to 64 KiB, or a
  * 16 KiB cut piece), so pending bytes may pass the bound by about that much. A reader that
@@ -31,22 +28,6 @@ export const NO_LINES = Number.MAX_SAFE_INTEGER;
  */
 const BLOCKING_HARD_CAP = 4;
 const BLOCKING_SLACK = 1024 * 1024;
-
-/** One file of an instance: `<gen>.log`. */
-export interface LogFile {
-  gen: number;
-  bytes: number;
-  /**
-   * Seq of its newest line: how old its data is, comparable across instances and restarts.
-   * The store deletes the file with the oldest data first.
-   */
-  lastSeq: number;
-  /** Ordinal and seq of the first line this run wrote into it (0: none; older lines may precede it). */
-  firstN: number;
-  firstSeq: number;
-  /** Ordinal of the last line this run wrote into it (0: none). */
-  lastN: number;
-}
 
 /** Counters a store keeps about itself (see LogStore.stats). */
 export interface LogStoreStats {
@@ -90,30 +71,20 @@ export class DiskWriter {
   writing = false;
   /** Blocking mode: never drop below the hard cap; the reader is told to wait instead. */
   blocking = false;
-  /** Oldest first; the last one is where writes go. */
-  readonly files: LogFile[];
   /** Ordinal of the newest line given one (written, pending or a drop marker). */
   lastN = 0;
-  /** Every line with an ordinal up to this one was in a file that rotation deleted. */
-  deletedThroughN = 0;
-  private nextGen: number;
-  private handle: fs.promises.FileHandle | undefined;
-  /** Whether the newest file may be continued (it ends with a whole line). */
-  private appendToLast: boolean;
+  private readonly disk: LogFiles;
   /** Encoded lines waiting for the disk: full chunks, then the one being filled. */
   private full: Buffer[] = [];
   private chunk: Buffer | undefined;
   private chunkUsed = 0;
   private pendingBytes = 0;
-  /** Ordinal of the next line to reach a file (lines are written in ordinal order). */
-  private nextWriteN = 1;
   /** Lines handed to the writer (written, pending or dropped), and how many of them are settled. */
   private appended = 0;
   private settled = 0;
   /** Lines not written because writes fell behind: the first one's place and how many. */
   private drop: { timeMs: number; seq: number; count: number } | undefined;
   private waiters: Array<{ target: number; resolve: () => void }> = [];
-  private lastErrorCode: string | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -124,10 +95,18 @@ export class DiskWriter {
     files: LogFile[],
     appendToLast: boolean,
   ) {
-    this.files = files;
-    this.nextGen = files.length > 0 ? files[files.length - 1]!.gen + 1 : 1;
-    this.appendToLast = appendToLast;
     this.log = shared.logger.child({ app, instance });
+    this.disk = new LogFiles(shared, dir, files, appendToLast, this.log);
+  }
+
+  /** Oldest first; the last one is where writes go. */
+  get files(): LogFile[] {
+    return this.disk.files;
+  }
+
+  /** Every line with an ordinal up to this one was in a file that rotation deleted. */
+  get deletedThroughN(): number {
+    return this.disk.deletedThroughN;
   }
 
   /** True when a blocking instance's reader should stop reading until pending bytes go down. */
@@ -137,13 +116,11 @@ export class DiskWriter {
 
   /** Paths of the files, newest first. */
   pathsNewestFirst(): string[] {
-    const out: string[] = [];
-    for (let i = this.files.length - 1; i >= 0; i--) out.push(this.filePath(this.files[i]!.gen));
-    return out;
+    return this.disk.pathsNewestFirst();
   }
 
   filePath(gen: number): string {
-    return path.join(this.dir, fileOfGen(gen));
+    return this.disk.filePath(gen);
   }
 
   /** Queues a line for the disk; returns its ordinal, or 0 when it was dropped (non-blocking, writes behind). Hot path. */
@@ -223,35 +200,31 @@ export class DiskWriter {
 
   /** The oldest file the store may delete to stay within its total, if any. */
   oldestDeletable(): LogFile | undefined {
-    if (this.files.length > 1) return this.files[0];
-    // The file being written stays; an idle instance's only file may go.
-    if (this.files.length === 1 && !this.writing && this.handle === undefined) return this.files[0];
-    return undefined;
+    return this.disk.oldestDeletable(this.writing);
   }
 
   /** Deletes the oldest file (see oldestDeletable). */
   deleteOldest(): void {
-    const file = this.files.shift();
-    if (file !== undefined) this.deleteFile(file);
+    this.disk.deleteOldest();
   }
 
   /** Nothing pending, nothing in flight, no file open. */
   get idle(): boolean {
-    return !this.writing && this.handle === undefined && this.pendingBytes === 0 && this.drop === undefined;
+    return !this.writing && !this.disk.isOpen && this.pendingBytes === 0 && this.drop === undefined;
   }
 
   /** Gives the file handle back when nothing is pending. */
   closeIfIdle(): void {
-    if (this.handle !== undefined && !this.writing && this.pendingBytes === 0 && this.drop === undefined) {
+    if (this.disk.isOpen && !this.writing && this.pendingBytes === 0 && this.drop === undefined) {
       // closeHandle() logs a failed close itself; a rejection here is a bug, logged.
-      this.closeHandle().catch((err: unknown) => this.log.error({ err }, 'bug: closing a log file failed'));
+      this.disk.closeHandle().catch((err: unknown) => this.log.error({ err }, 'bug: closing a log file failed'));
     }
   }
 
   /** Writes what is pending and closes the file. Never rejects. */
   async close(): Promise<void> {
     await this.flush();
-    await this.closeHandle();
+    await this.disk.closeHandle();
   }
 
   private nextChunk(min: number): void {
@@ -266,18 +239,15 @@ export class DiskWriter {
   /** One batch to disk; settles its lines whatever happens. */
   private async write(batch: Buffer, pooled: boolean, target: number, lastN: number): Promise<void> {
     try {
-      await this.writeBuffer(batch);
-      if (this.lastErrorCode !== undefined) {
-        this.lastErrorCode = undefined;
-        this.log.info('writing instance logs to disk works again');
-      }
+      await this.disk.append(batch);
+      this.disk.recovered();
     } catch (err) {
-      this.fsError(err, 'cannot write instance logs to disk; the lines stay in memory and are lost from disk until it works again');
-      await this.closeHandle();
+      this.disk.fsError(err, 'cannot write instance logs to disk; the lines stay in memory and are lost from disk until it works again');
+      await this.disk.closeHandle();
     } finally {
       if (pooled) this.shared.releaseChunk(batch);
       // Lines of a failed write are lost: the next file's ordinals go on after them.
-      this.nextWriteN = lastN + 1;
+      this.disk.nextWriteN = lastN + 1;
       this.writing = false;
       this.settled = target;
       this.settle();
@@ -297,146 +267,4 @@ export class DiskWriter {
     this.waiters = still;
   }
 
-  /** Appends whole lines to the newest file, rotating so each file stays within half the instance bound. */
-  private async writeBuffer(buf: Buffer): Promise<void> {
-    const half = Math.max(1, Math.floor(this.shared.maxBytesPerInstance / 2));
-    let off = 0;
-    while (off < buf.length) {
-      const file = await this.ensureOpen();
-      const rest = buf.length - off;
-      if (file.bytes > 0 && file.bytes + rest > half) {
-        // Fill the file with the whole lines that fit, then start the next one.
-        const room = half - file.bytes;
-        const nl = room > 0 ? buf.lastIndexOf(LF, off + room - 1) : -1;
-        if (nl >= off) {
-          await this.writeRange(file, buf, off, nl + 1);
-          off = nl + 1;
-        }
-        await this.rotate();
-        continue;
-      }
-      let end = buf.length;
-      if (rest > half) {
-        // A fresh file and more than fits: as many whole lines as fit (at least one).
-        let nl = buf.lastIndexOf(LF, off + half - 1);
-        if (nl < off) nl = buf.indexOf(LF, off + half);
-        end = nl === -1 ? buf.length : nl + 1;
-      }
-      await this.writeRange(file, buf, off, end);
-      off = end;
-    }
-  }
-
-  private async writeRange(file: LogFile, buf: Buffer, start: number, end: number): Promise<void> {
-    const handle = this.handle as fs.promises.FileHandle;
-    let off = start;
-    try {
-      while (off < end) {
-        const { bytesWritten } = await handle.write(buf, off, end - off, null);
-        off += bytesWritten;
-        file.bytes += bytesWritten;
-        this.shared.stats.bytesOnDisk += bytesWritten;
-      }
-    } finally {
-      if (off > start) {
-        const seq = seqOfLastLine(buf, start, off);
-        if (seq !== undefined) file.lastSeq = seq;
-        const lines = countLines(buf, start, off);
-        if (lines > 0) {
-          if (file.firstN === 0) {
-            file.firstN = this.nextWriteN;
-            file.firstSeq = seqOfFirstLine(buf, start, off) ?? 0;
-          }
-          this.nextWriteN += lines;
-          file.lastN = this.nextWriteN - 1;
-        }
-      }
-      // Part of a batch went in: the file may end inside a line, so never continue it.
-      if (off > start && off < end) this.appendToLast = false;
-    }
-    this.shared.enforceTotal();
-  }
-
-  private async ensureOpen(): Promise<LogFile> {
-    if (this.handle !== undefined) return this.files[this.files.length - 1]!;
-    let file = this.files[this.files.length - 1];
-    if (file === undefined || !this.appendToLast) {
-      file = newFile(this.nextGen++);
-      this.files.push(file);
-      this.appendToLast = true;
-      this.trimOlder();
-    }
-    const p = this.filePath(file.gen);
-    try {
-      this.handle = await fs.promises.open(p, 'a', 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // The directory is gone (first line, or someone deleted it): make it again.
-      await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 });
-      this.handle = await fs.promises.open(p, 'a', 0o600);
-    }
-    return file;
-  }
-
-  private async rotate(): Promise<void> {
-    await this.closeHandle();
-    this.files.push(newFile(this.nextGen++));
-    this.appendToLast = true;
-    this.trimOlder();
-    this.shared.enforceTotal();
-  }
-
-  /** Deletes older files while what they hold plus a full newest file would pass the bound. */
-  private trimOlder(): void {
-    const half = Math.floor(this.shared.maxBytesPerInstance / 2);
-    let older = 0;
-    for (let i = 0; i < this.files.length - 1; i++) older += this.files[i]!.bytes;
-    while (this.files.length > 1 && (older > this.shared.maxBytesPerInstance - half || this.files.length > MAX_FILES)) {
-      const file = this.files.shift() as LogFile;
-      older -= file.bytes;
-      this.deleteFile(file);
-    }
-  }
-
-  private deleteFile(file: LogFile): void {
-    this.shared.stats.bytesOnDisk -= file.bytes;
-    this.shared.stats.filesDeleted++;
-    if (file.lastN > this.deletedThroughN) this.deletedThroughN = file.lastN;
-    const p = this.filePath(file.gen);
-    fs.unlink(p, (err) => {
-      if (err && err.code !== 'ENOENT') this.fsError(err, 'cannot delete an old log file; the disk may fill up');
-    });
-  }
-
-  private async closeHandle(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    if (handle === undefined) return;
-    try {
-      await handle.close();
-    } catch (err) {
-      this.fsError(err, 'cannot close a log file');
-    }
-  }
-
-  private fsError(err: unknown, msg: string): void {
-    this.shared.stats.fsErrors++;
-    // One message per kind of failure, not one per batch: a full disk would flood our own log.
-    const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-    if (code === this.lastErrorCode) return;
-    this.lastErrorCode = code;
-    this.log.error({ err }, msg);
-  }
-}
-
-/** A file this run is about to start. */
-export function newFile(gen: number): LogFile {
-  return { gen, bytes: 0, lastSeq: NO_LINES, firstN: 0, firstSeq: 0, lastN: 0 };
-}
-
-/** Newlines in buf[start, end). */
-function countLines(buf: Buffer, start: number, end: number): number {
-  let n = 0;
-  for (let i = buf.indexOf(LF, start); i !== -1 && i < end; i = buf.indexOf(LF, i + 1)) n++;
-  return n;
 }

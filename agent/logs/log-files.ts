@@ -1,0 +1,249 @@
+/**
+ * One instance's files on disk: appends whole lines to the newest, rotates by size (each file
+ * holds at most half the instance's bound), deletes the oldest, and remembers the ordinals each
+ * file holds, so that a reader that fell behind learns exactly how many of its lines rotation
+ * removed (`deletedThroughN`). The queue of lines waiting for the disk is disk-writer.ts's.
+ * See docs/logs.md.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from '../../lib/log';
+import { fileOfGen, seqOfFirstLine, seqOfLastLine } from './log-format';
+
+const LF = 0x0a;
+/** Files kept per instance at most, whatever their sizes (writes that failed can leave small ones). */
+const MAX_FILES = 8;
+/** lastSeq of a file with no line yet: it looks newest, so it is deleted last. */
+export const NO_LINES = Number.MAX_SAFE_INTEGER;
+
+/** One file of an instance: `<gen>.log`. */
+export interface LogFile {
+  gen: number;
+  bytes: number;
+  /**
+   * Seq of its newest line: how old its data is, comparable across instances and restarts.
+   * The store deletes the file with the oldest data first.
+   */
+  lastSeq: number;
+  /** Ordinal and seq of the first line this run wrote into it (0: none; older lines may precede it). */
+  firstN: number;
+  firstSeq: number;
+  /** Ordinal of the last line this run wrote into it (0: none). */
+  lastN: number;
+}
+
+/** What the files of an instance share with their store. */
+export interface FilesShared {
+  readonly maxBytesPerInstance: number;
+  readonly stats: { filesDeleted: number; bytesOnDisk: number; fsErrors: number };
+  /** Deletes the oldest files of any instance while the store is over its total bound. */
+  enforceTotal(): void;
+}
+
+export class LogFiles {
+  /** Oldest first; the last one is where writes go. */
+  readonly files: LogFile[];
+  /** Every line with an ordinal up to this one was in a file that rotation deleted. */
+  deletedThroughN = 0;
+  /** Ordinal of the next line to reach a file (lines are written in ordinal order). */
+  nextWriteN = 1;
+  private nextGen: number;
+  private handle: fs.promises.FileHandle | undefined;
+  /** Whether the newest file may be continued (it ends with a whole line). */
+  private appendToLast: boolean;
+  private lastErrorCode: string | undefined;
+
+  constructor(
+    private readonly shared: FilesShared,
+    readonly dir: string,
+    files: LogFile[],
+    appendToLast: boolean,
+    private readonly log: Logger,
+  ) {
+    this.files = files;
+    this.nextGen = files.length > 0 ? files[files.length - 1]!.gen + 1 : 1;
+    this.appendToLast = appendToLast;
+  }
+
+  /** A file is open for writing. */
+  get isOpen(): boolean {
+    return this.handle !== undefined;
+  }
+
+  filePath(gen: number): string {
+    return path.join(this.dir, fileOfGen(gen));
+  }
+
+  /** Paths of the files, newest first. */
+  pathsNewestFirst(): string[] {
+    const out: string[] = [];
+    for (let i = this.files.length - 1; i >= 0; i--) out.push(this.filePath(this.files[i]!.gen));
+    return out;
+  }
+
+  /** The oldest file the store may delete to stay within its total, if any (`writing`: a write is in flight). */
+  oldestDeletable(writing: boolean): LogFile | undefined {
+    if (this.files.length > 1) return this.files[0];
+    // The file being written stays; an idle instance's only file may go.
+    if (this.files.length === 1 && !writing && this.handle === undefined) return this.files[0];
+    return undefined;
+  }
+
+  /** Deletes the oldest file (see oldestDeletable). */
+  deleteOldest(): void {
+    const file = this.files.shift();
+    if (file !== undefined) this.deleteFile(file);
+  }
+
+  /** Writing works again after a failure: say so once. */
+  recovered(): void {
+    if (this.lastErrorCode === undefined) return;
+    this.lastErrorCode = undefined;
+    this.log.info('writing instance logs to disk works again');
+  }
+
+  /** Appends whole lines to the newest file, rotating so each file stays within half the instance bound. */
+  async append(buf: Buffer): Promise<void> {
+    const half = Math.max(1, Math.floor(this.shared.maxBytesPerInstance / 2));
+    let off = 0;
+    while (off < buf.length) {
+      const file = await this.ensureOpen();
+      const rest = buf.length - off;
+      if (file.bytes > 0 && file.bytes + rest > half) {
+        // Fill the file with the whole lines that fit, then start the next one.
+        const room = half - file.bytes;
+        const nl = room > 0 ? buf.lastIndexOf(LF, off + room - 1) : -1;
+        if (nl >= off) {
+          await this.writeRange(file, buf, off, nl + 1);
+          off = nl + 1;
+        }
+        await this.rotate();
+        continue;
+      }
+      let end = buf.length;
+      if (rest > half) {
+        // A fresh file and more than fits: as many whole lines as fit (at least one).
+        let nl = buf.lastIndexOf(LF, off + half - 1);
+        if (nl < off) nl = buf.indexOf(LF, off + half);
+        end = nl === -1 ? buf.length : nl + 1;
+      }
+      await this.writeRange(file, buf, off, end);
+      off = end;
+    }
+  }
+
+  private async writeRange(file: LogFile, buf: Buffer, start: number, end: number): Promise<void> {
+    const handle = this.handle as fs.promises.FileHandle;
+    let off = start;
+    try {
+      while (off < end) {
+        const { bytesWritten } = await handle.write(buf, off, end - off, null);
+        off += bytesWritten;
+        file.bytes += bytesWritten;
+        this.shared.stats.bytesOnDisk += bytesWritten;
+      }
+    } finally {
+      if (off > start) {
+        const seq = seqOfLastLine(buf, start, off);
+        if (seq !== undefined) file.lastSeq = seq;
+        const lines = countLines(buf, start, off);
+        if (lines > 0) {
+          if (file.firstN === 0) {
+            file.firstN = this.nextWriteN;
+            file.firstSeq = seqOfFirstLine(buf, start, off) ?? 0;
+          }
+          this.nextWriteN += lines;
+          file.lastN = this.nextWriteN - 1;
+        }
+      }
+      // Part of a batch went in: the file may end inside a line, so never continue it.
+      if (off > start && off < end) this.appendToLast = false;
+    }
+    this.shared.enforceTotal();
+  }
+
+  private async ensureOpen(): Promise<LogFile> {
+    if (this.handle !== undefined) return this.files[this.files.length - 1]!;
+    let file = this.files[this.files.length - 1];
+    if (file === undefined || !this.appendToLast) {
+      file = newFile(this.nextGen++);
+      this.files.push(file);
+      this.appendToLast = true;
+      this.trimOlder();
+    }
+    const p = this.filePath(file.gen);
+    try {
+      this.handle = await fs.promises.open(p, 'a', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // The directory is gone (first line, or someone deleted it): make it again.
+      await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      this.handle = await fs.promises.open(p, 'a', 0o600);
+    }
+    return file;
+  }
+
+  private async rotate(): Promise<void> {
+    await this.closeHandle();
+    this.files.push(newFile(this.nextGen++));
+    this.appendToLast = true;
+    this.trimOlder();
+    this.shared.enforceTotal();
+  }
+
+  /** Deletes older files while what they hold plus a full newest file would pass the bound. */
+  private trimOlder(): void {
+    const half = Math.floor(this.shared.maxBytesPerInstance / 2);
+    let older = 0;
+    for (let i = 0; i < this.files.length - 1; i++) older += this.files[i]!.bytes;
+    while (this.files.length > 1 && (older > this.shared.maxBytesPerInstance - half || this.files.length > MAX_FILES)) {
+      const file = this.files.shift() as LogFile;
+      older -= file.bytes;
+      this.deleteFile(file);
+    }
+  }
+
+  private deleteFile(file: LogFile): void {
+    this.shared.stats.bytesOnDisk -= file.bytes;
+    this.shared.stats.filesDeleted++;
+    if (file.lastN > this.deletedThroughN) this.deletedThroughN = file.lastN;
+    const p = this.filePath(file.gen);
+    fs.unlink(p, (err) => {
+      if (err && err.code !== 'ENOENT') this.fsError(err, 'cannot delete an old log file; the disk may fill up');
+    });
+  }
+
+  /** Closes the open file, if any; a failure is logged. Never rejects. */
+  async closeHandle(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    if (handle === undefined) return;
+    try {
+      await handle.close();
+    } catch (err) {
+      this.fsError(err, 'cannot close a log file');
+    }
+  }
+
+  /** Counts a failed file operation and logs it once per kind of failure. */
+  fsError(err: unknown, msg: string): void {
+    this.shared.stats.fsErrors++;
+    // One message per kind of failure, not one per batch: a full disk would flood our own log.
+    const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+    if (code === this.lastErrorCode) return;
+    this.lastErrorCode = code;
+    this.log.error({ err }, msg);
+  }
+}
+
+/** A file this run is about to start. */
+export function newFile(gen: number): LogFile {
+  return { gen, bytes: 0, lastSeq: NO_LINES, firstN: 0, firstSeq: 0, lastN: 0 };
+}
+
+/** Newlines in buf[start, end). */
+function countLines(buf: Buffer, start: number, end: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(LF, start); i !== -1 && i < end; i = buf.indexOf(LF, i + 1)) n++;
+  return n;
+}
