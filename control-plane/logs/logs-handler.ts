@@ -23,6 +23,7 @@ import type { ApiContext } from '../rpc/context';
 import { toServiceError } from '../rpc/status';
 import type { AgentDialer } from '../agents/agent-dialer';
 import { logSourceHosts, watchLogSources } from '../state/log-sources';
+import { AgentRecords } from '../state/agent-records';
 import { batchesOf, forReader, linesOf } from './batch-forwarding';
 import { mergedTail } from './merge';
 
@@ -58,6 +59,7 @@ interface Upstream {
 }
 
 export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandlers['Logs'] {
+  const registrations = new AgentRecords(ctx.client, ctx.keys);
   return (call) => {
     const req = call.request;
     const packed = req.packed;
@@ -132,6 +134,18 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       else write({ warnings: [text] });
     };
 
+    /**
+     * The agent to ask: from this replica's mirror, or from etcd when the mirror does not show it
+     * yet (an agent that registered a moment ago puts its log sources with its registration, and
+     * this replica's watch may be a step behind); undefined when it is not registered.
+     */
+    const agentOf = async (id: string): Promise<AgentRecord | undefined> => {
+      const mirrored = ctx.view.agentList().find((a) => a.id === id && a.address);
+      if (mirrored) return mirrored;
+      const record = await registrations.registered(id);
+      return record?.address ? record : undefined;
+    };
+
     const open = (agent: AgentRecord, withHistory: boolean) => {
       if (upstreams.has(agent.id) || phase === 'done') return;
       const upstream: Upstream = {
@@ -187,13 +201,17 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     void (async () => {
       validate(req);
       await ctx.store.getApp(req.app);
-      const agents = new Map(ctx.view.agentList().map((a) => [a.id, a]));
-      if (req.host && !agents.has(req.host)) warn(`no live agent \`${req.host}\``);
       const wanted = (id: string) => !req.host || id === req.host;
-      const hosts = (await logSourceHosts(ctx.client, ctx.keys, req.app)).filter((id) => agents.has(id) && wanted(id));
+      const sources = (await logSourceHosts(ctx.client, ctx.keys, req.app)).filter(wanted);
+      if (req.host && sources.length === 0 && !(await agentOf(req.host))) warn(`no live agent \`${req.host}\``);
+      const found = await Promise.all(sources.map(async (id) => ({ id, agent: await agentOf(id) })));
+      for (const { id, agent } of found) {
+        if (!agent) warn(`host ${id} keeps lines of \`${req.app}\` but is not registered now (its agent is stopping or starting): its lines are not shown`);
+      }
+      const hosts = found.flatMap(({ agent }) => (agent ? [agent] : []));
       // One host's history is in order already: it passes through as it comes.
       merging = hosts.length > 1 && !streamed;
-      for (const id of hosts) open(agents.get(id)!, true);
+      for (const agent of hosts) open(agent, true);
       historyTimer = setTimeout(() => {
         for (const u of upstreams.values()) {
           if (u.historyDone || u.heard) continue;
@@ -207,8 +225,8 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       if (req.follow && !over()) {
         // Hosts that start running the app later join the stream.
         const cancel = await watchLogSources(ctx.client, ctx.keys, req.app, (id) => {
-          const agent = ctx.view.agentList().find((a) => a.id === id);
-          if (agent && wanted(id)) open(agent, false);
+          if (!wanted(id)) return;
+          agentOf(id).then((agent) => agent && open(agent, false), (err: unknown) => ctx.logger.warn({ err, host: id }, 'could not read a log host\'s registration'));
         });
         if (over()) return void cancel().catch(() => undefined);
         cancelWatch = cancel;

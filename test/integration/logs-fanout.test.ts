@@ -10,6 +10,7 @@ import { createLogger } from '../../lib/log';
 import { callUnary } from '../../lib/grpc-call';
 import { agentProto, apiProto } from '../../proto/load';
 import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
+import { Keys } from '../../control-plane/keys';
 import { uniquePrefix, exitWhenDone, useEtcd } from '../helpers/etcd';
 import { waitFor } from '../helpers/wait-for';
 
@@ -74,6 +75,50 @@ describe('logs fan-out', { timeout: 60_000 }, () => {
       agentApi.close();
       api.close();
       for (const a of agents) a.close();
+      await plane.close();
+    }
+  });
+
+  it('asks a host that registered a moment ago, and names one that keeps lines but is not registered', async () => {
+    const prefix = uniquePrefix();
+    const plane = await ControlPlane.start({ etcd: [etcd.url], listen: '127.0.0.1:0', dataDir: etcd.dataDir, prefix, logger });
+    const fakes: Array<Awaited<ReturnType<typeof fakeAgent>>> = [];
+    const agentApi = new (agentProto().AgentApi)(plane.address, grpc.credentials.createInsecure());
+    const api = new (apiProto().ClusterApi)(plane.address, grpc.credentials.createInsecure());
+    try {
+      await callUnary(api, 'CreateApp', { name: 'shop' });
+      // A log source whose agent is gone (its lease not expired yet, say): named, not silently left out.
+      await etcd.client.put(new Keys(prefix).logSource('shop', 'ghost')).value('');
+      for (let i = 0; i < 5; i++) {
+        const fake = await fakeAgent([i]);
+        fakes.push(fake);
+        await callUnary(agentApi, 'Register', { agent_id: `new-${i}`, address: fake.address, log_apps: ['shop'] });
+        // At once: this replica's mirror of agents may not show it yet; etcd does.
+        const batches = await new Promise<LogBatch__Output[]>((resolve, reject) => {
+          const got: LogBatch__Output[] = [];
+          const call = api.Logs({ app: 'shop', lines: 100, host: `new-${i}` });
+          call.on('data', (b: LogBatch__Output) => got.push(b));
+          call.on('end', () => resolve(got));
+          call.on('error', reject);
+        });
+        assert.deepEqual(batches.flatMap((b) => b.lines).map((l) => l.text), [`t${i}`], `new-${i}'s history`);
+        assert.deepEqual(batches.flatMap((b) => b.warnings), []);
+      }
+      const all = await new Promise<LogBatch__Output[]>((resolve, reject) => {
+        const got: LogBatch__Output[] = [];
+        const call = api.Logs({ app: 'shop', lines: 100 });
+        call.on('data', (b: LogBatch__Output) => got.push(b));
+        call.on('end', () => resolve(got));
+        call.on('error', reject);
+      });
+      assert.deepEqual(all.flatMap((b) => b.lines).map((l) => l.text).sort(), ['t0', 't1', 't2', 't3', 't4']);
+      const warnings = all.flatMap((b) => b.warnings);
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0]!, /host ghost keeps lines of `shop` but is not registered now/);
+    } finally {
+      agentApi.close();
+      api.close();
+      for (const f of fakes) f.close();
       await plane.close();
     }
   });
