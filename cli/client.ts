@@ -98,10 +98,9 @@ export async function connectAny(servers: readonly string[]): Promise<ReplicaCon
 /**
  * A unary call that every replica answered with `etcd-unavailable` is made once more after this
  * pause: etcd electing a leader or a member catching up after a restart takes about that long,
- * and the request id makes the retry safe. Calls that are not recorded are not retried.
+ * and the request id makes the retry safe.
  */
 const ETCD_RETRY_MS = 1_000;
-const NOT_RECORDED = new Set(['FireSchedule', 'fireSchedule', 'StopInstance', 'stopInstance']);
 
 /** Attempts of a unary call refused with reason `conflict`, the first included. */
 export const CONFLICT_ATTEMPTS = 4;
@@ -134,7 +133,7 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
         const callback = args[callbackAt] as Callback;
         let tries = 0;
         let conflicts = 0;
-        let etcdRetried = NOT_RECORDED.has(String(prop));
+        let etcdRetried = false;
         const delay = new RetryDelay(CONFLICT_DELAY);
         const attempt = (): unknown => {
           const client = current() as unknown as Record<string | symbol, (...a: unknown[]) => unknown>;

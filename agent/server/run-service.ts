@@ -23,6 +23,7 @@ import type { PortAllocator } from '../supervisor/ports';
 import { signalGroup } from '../supervisor/process-group';
 import { describeExit } from '../supervisor/restart-policy';
 import { buildEnv } from '../instance-env';
+import { AnsweredRequests } from './answered-requests';
 import { OneOffRegistry } from './one-off-registry';
 import { PtySession, ptyCommand, termOrDefault, windowOrDefault } from './pty-session';
 import { ALREADY_EXISTS, NOT_FOUND, statusWithReason } from '../../lib/status-reason';
@@ -59,6 +60,18 @@ function problemWith(start: RunStart__Output): string | undefined {
 
 export function runService(deps: RunDeps): AgentRunHandlers {
   const registry = new OneOffRegistry();
+  // A retried `ps:kill` signals once (answered-requests.ts).
+  const stopAnswers = new AnsweredRequests<boolean>();
+  const stopRun = (app: string, instance: string, reason: string, kill: boolean): boolean => {
+    if (registry.stop(app, instance, kill)) {
+      deps.logger.info({ app, instance, reason, kill }, 'stopping a one-off process on request');
+      return true;
+    }
+    // `ps:kill` of a formation instance: killed here, restarted by its supervisor.
+    const killed = kill && !/^run\./.test(instance) && deps.killInstance(app, instance);
+    if (killed) deps.logger.info({ app, instance, reason }, 'killed an instance on request');
+    return killed;
+  };
   return {
     Run: (call: RunCall) => {
       let child: Launched | undefined;
@@ -109,15 +122,12 @@ export function runService(deps: RunDeps): AgentRunHandlers {
     },
 
     StopRun: (call, callback) => {
-      const { app, instance, reason, kill } = call.request;
-      if (registry.stop(app, instance, kill)) {
-        deps.logger.info({ app, instance, reason, kill }, 'stopping a one-off process on request');
-        return callback(null, { found: true });
-      }
-      // `ps:kill` of a formation instance: killed here, restarted by its supervisor.
-      const killed = kill && !/^run\./.test(instance) && deps.killInstance(app, instance);
-      if (killed) deps.logger.info({ app, instance, reason }, 'killed an instance on request');
-      callback(null, { found: killed });
+      const { app, instance, reason, kill, request_id: requestId } = call.request;
+      const answered = requestId ? stopAnswers.get(requestId) : undefined;
+      if (answered !== undefined) return callback(null, { found: answered });
+      const found = stopRun(app, instance, reason, kill);
+      if (requestId) stopAnswers.remember(requestId, found);
+      callback(null, { found });
     },
   };
 }

@@ -7,6 +7,7 @@ import type { JobWithState } from '../cron/job-store';
 import type { RunRecord } from '../cron/records';
 import { stopRun } from '../cron/run-launcher';
 import type { ApiContext } from '../rpc/context';
+import { requestIdOf } from '../rpc/request-id';
 import { unary } from '../rpc/status';
 
 /** How long `schedule:run` waits for the leader to start the run before answering without it. */
@@ -76,8 +77,8 @@ export function scheduleHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Add
       ctx.logger.info({ app: req.app, job: req.name }, 'scheduled job removed');
       return {};
     }),
-    FireSchedule: unary(ctx.logger, async (req) => {
-      const request = await ctx.jobs.requestFire(req.app, req.name);
+    FireSchedule: unary(ctx.logger, async (req, call) => {
+      const request = await ctx.jobs.requestFire(req.app, req.name, requestIdOf(call));
       const deadline = Date.now() + FIRE_WAIT_MS;
       for (;;) {
         const { state } = await ctx.jobs.get(req.app, req.name);

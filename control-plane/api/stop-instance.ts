@@ -31,7 +31,7 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
   if (!parsed) {
     throw new InvalidArgumentError(`\`${instance}\` is not an instance name: give one like worker.3 or run.7 (see \`cluster ps -a ${app.name}\`)`);
   }
-  if (parsed.type === 'run') return stopOneOff(ctx, app.name, instance, kill);
+  if (parsed.type === 'run') return stopOneOff(ctx, app.name, instance, kill, requestId);
 
   const [formation, release] = await Promise.all([
     ctx.store.getFormation(app.name),
@@ -54,22 +54,25 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
   // An instance that moves runs on two hosts until the new copy is up: kill every copy.
   const hosts = placed.map((a) => a.agentId);
   if (hosts.length === 0) throw new FailedPreconditionError(`${instance} of \`${app.name}\` is not placed on any host yet: nothing to kill`);
-  const found = await signalOnHosts(ctx, app.name, instance, hosts, true);
+  const found = await signalOnHosts(ctx, app.name, instance, hosts, true, requestId);
   if (found.length === 0) throw new FailedPreconditionError(`${instance} of \`${app.name}\` has no running process on ${hosts.join(', ')}: nothing to kill`);
   return { instance, host: found.join(','), one_off: false };
 }
 
 /** A one-off process ends: SIGTERM then SIGKILL after a grace period, or (kill) SIGKILL at once. */
-async function stopOneOff(ctx: ApiContext, app: string, instance: string, kill: boolean): Promise<StopInstanceReply> {
+async function stopOneOff(ctx: ApiContext, app: string, instance: string, kill: boolean, requestId?: string): Promise<StopInstanceReply> {
   // The agents that report it running.
   const hosts = await new InstanceStatusReader(ctx.client, ctx.keys).reportingAgents(app, instance);
-  const found = hosts.length === 0 ? [] : await signalOnHosts(ctx, app, instance, hosts, kill);
+  const found = hosts.length === 0 ? [] : await signalOnHosts(ctx, app, instance, hosts, kill, requestId);
   if (found.length === 0) throw new NotFoundError(`no one-off process ${instance} of \`${app}\` is running (see \`cluster ps -a ${app}\`)`);
   return { instance, host: found.join(','), one_off: true };
 }
 
-/** Asks each host to stop (or kill) the instance; returns the hosts that had it. */
-async function signalOnHosts(ctx: ApiContext, app: string, instance: string, hosts: string[], kill: boolean): Promise<string[]> {
+/**
+ * Asks each host to stop (or kill) the instance; returns the hosts that had it. The request id
+ * goes along: an agent answers a retry of the same request without a second signal.
+ */
+async function signalOnHosts(ctx: ApiContext, app: string, instance: string, hosts: string[], kill: boolean, requestId = ''): Promise<string[]> {
   const agents = new Map(ctx.view.agentList().map((a) => [a.id, a]));
   const results = await Promise.all(
     hosts.map(async (id) => {
@@ -77,7 +80,7 @@ async function signalOnHosts(ctx: ApiContext, app: string, instance: string, hos
       if (!agent?.address) return undefined;
       const reason = kill ? 'ps:kill' : 'ps:stop';
       try {
-        const reply = await callUnary(ctx.dialer.runClient(agent), 'StopRun', { app, instance, reason, kill }, AGENT_CALL_TIMEOUT_MS);
+        const reply = await callUnary(ctx.dialer.runClient(agent), 'StopRun', { app, instance, reason, kill, request_id: requestId }, AGENT_CALL_TIMEOUT_MS);
         return reply.found ? id : undefined;
       } catch (err) {
         const why = (err as { details?: string }).details || (err as Error).message;

@@ -5,6 +5,7 @@
  *  2. starts runs a previous leader claimed but may not have started, and follows the
  *     running ones it does not follow yet (after a failover);
  *  3. claims a `schedule:run` request, or the oldest due tick, and starts its run.
+ * Runs are started and followed by run-follower.ts.
  * A tick is claimed by one transaction, fenced by leadership and checked against the revision
  * of the job's state (which holds the last claimed tick) before any run starts: whatever
  * leaders come and go, a tick is claimed once, so it runs at most once.
@@ -27,16 +28,14 @@ import { formatDuration } from '../../lib/cron/duration';
 import { decideConcurrency } from './concurrency';
 import { decideTick } from './tick-plan';
 import { emptyState, type JobRecord, type JobStateRecord, type RunRecord } from './records';
-import { startRun, stopRun, watchRun, type RunWatch } from './run-launcher';
+import { RunFollower } from './run-follower';
 import { PassLoop } from '../leader/pass-loop';
-import { runKey, withOutcomes, type Outcome } from './run-outcomes';
+import { runKey, withOutcomes } from './run-outcomes';
 
 /** The longest pause between passes (a `schedule:run`, a new job, a clock that jumped). */
 const MAX_PASS_INTERVAL_MS = 500;
 /** After a failed pass (etcd unwell), wait this long. */
 const RETRY_AFTER_FAILURE_MS = 1_000;
-/** A watch whose call broke is made again after this long. */
-const REWATCH_AFTER_MS = 2_000;
 
 export interface CronLoopDeps {
   client: Etcd3;
@@ -55,20 +54,8 @@ interface Versioned<T> {
   modRevision: string;
 }
 
-/** A run this replica starts or follows. */
-interface Followed {
-  agentId: string;
-  watch?: RunWatch;
-  /** Starting (a Run call in flight): not followed yet. */
-  starting?: boolean;
-  rewatchAt: number;
-  /** Since when (this replica's clock) its agent has not been registered. */
-  agentMissingSince?: number;
-}
-
 export class CronLoop {
-  private readonly followed = new Map<string, Followed>();
-  private readonly outcomes = new Map<string, Outcome>();
+  private readonly runs: RunFollower;
   private readonly schedules = new Map<string, { text: string; zone: string; schedule: Schedule }>();
   /** Runs claimed during the pass in progress (not in the states it read). */
   private readonly claimedThisPass = new Set<string>();
@@ -76,6 +63,7 @@ export class CronLoop {
   private readonly loop: PassLoop;
 
   constructor(private readonly deps: CronLoopDeps) {
+    this.runs = new RunFollower(deps, () => this.poke(0), () => this.active);
     this.loop = new PassLoop(() => this.pass(), {
       everyMs: MAX_PASS_INTERVAL_MS,
       retryMs: RETRY_AFTER_FAILURE_MS,
@@ -90,9 +78,7 @@ export class CronLoop {
   /** Stops claiming (deposed or closing). Runs go on; the next leader follows them. */
   async stop(): Promise<void> {
     if (!(await this.loop.stop())) return;
-    for (const f of this.followed.values()) f.watch?.cancel();
-    this.followed.clear();
-    this.outcomes.clear();
+    this.runs.clear();
   }
 
   /** Asks for a pass within `delayMs`; passes never overlap. */
@@ -127,7 +113,9 @@ export class CronLoop {
         this.deps.logger.error({ err, app: job.value.app, job: job.value.name }, 'scheduled job pass failed');
       }
     }
-    this.forgetRunsOfRemovedJobs(live);
+    // Runs of jobs that are gone.
+    for (const key of this.claimedThisPass) live.add(key);
+    this.runs.forgetAllBut(live);
     return Math.max(10, Math.min(wait, MAX_PASS_INTERVAL_MS - (Date.now() - now)));
   }
 
@@ -138,7 +126,7 @@ export class CronLoop {
     let state: Versioned<JobStateRecord> = stored ?? { value: emptyState(j), modRevision: '0' };
 
     // 1. What became of runs in flight.
-    const recorded = withOutcomes(j, state.value, this.outcomes);
+    const recorded = withOutcomes(j, state.value, this.runs.outcomes);
     if (recorded) {
       const rev = await this.writeState(j, jobKey, job.modRevision, state.modRevision, recorded);
       if (rev === undefined) return undefined; // someone else wrote: next pass
@@ -146,7 +134,7 @@ export class CronLoop {
     }
 
     // 2. Runs claimed or running that this replica does not start or follow yet.
-    for (const run of state.value.active) this.follow(j, run);
+    for (const run of state.value.active) this.runs.follow(j, run);
 
     // 3. A `schedule:run` request, then the schedule.
     if (j.fireRequests > state.value.firesHandled) {
@@ -254,100 +242,8 @@ export class CronLoop {
     }
     logger.info({ app: job.app, job: job.name, tick: what, instance: run.instance, agent: run.agentId }, 'scheduled tick claimed');
     this.claimedThisPass.add(runKey(job.app, run.instance));
-    if (policy.stopActive) for (const r of current.active) this.stopRunInBackground(job.app, r, `replaced by ${run.instance}`);
-    this.follow(job, run);
-  }
-
-  /** Starts a claimed run, or follows a running one, unless this replica does already. */
-  private follow(job: JobRecord, run: RunRecord): void {
-    const key = runKey(job.app, run.instance);
-    if (this.outcomes.has(key)) return;
-    let f = this.followed.get(key);
-    if (!f) {
-      f = { agentId: run.agentId, rewatchAt: 0 };
-      this.followed.set(key, f);
-    }
-    if (f.starting || f.watch || Date.now() < f.rewatchAt) return;
-    const agent = this.registeredAgent(run.agentId);
-    if (!agent) {
-      f.agentMissingSince ??= Date.now();
-      if (Date.now() - f.agentMissingSince > this.deps.agentDownGraceMs) {
-        const lost = run.state === 'claimed'
-          ? { state: 'not-started' as const, reason: `its host ${run.agentId} went away before it started` }
-          : { state: 'lost' as const, reason: `its host ${run.agentId} went away; the exit is unknown` };
-        this.setOutcome(key, { kind: 'ended', ...lost });
-      }
-      return;
-    }
-    f.agentMissingSince = undefined;
-    if (run.state === 'claimed') {
-      if (Date.now() - run.tickMs > job.startingDeadlineMs) {
-        // Too late to start now; an earlier leader may have started it: ask the agent.
-        this.watch(key, f, agent, job, run, 'missed');
-        return;
-      }
-      f.starting = true;
-      // startClaimed() records its own failures as the run's outcome; a rejection is a bug.
-      this.startClaimed(key, f, agent, job, run).catch((err: unknown) =>
-        this.deps.logger.error({ err, app: job.app, job: job.name, instance: run.instance }, 'bug: starting a scheduled run failed'));
-      return;
-    }
-    this.watch(key, f, agent, job, run, 'lost');
-  }
-
-  private async startClaimed(key: string, f: Followed, agent: AgentRecord, job: JobRecord, run: RunRecord): Promise<void> {
-    try {
-      const release = await this.deps.store.getRelease(job.app, run.release);
-      if (!release?.slug) {
-        this.setOutcome(key, { kind: 'ended', state: 'not-started', reason: `release v${run.release} of \`${job.app}\` has no code` });
-        return;
-      }
-      const result = await startRun(this.deps.dialer, agent, job, run, release);
-      if (result.kind === 'failed') {
-        this.setOutcome(key, { kind: 'ended', state: 'not-started', reason: result.reason });
-        return;
-      }
-      if (result.kind === 'started') this.setOutcome(key, { kind: 'started', startedAtMs: result.startedAtMs });
-      this.deps.logger.info({ app: job.app, job: job.name, instance: run.instance, agent: agent.id, resumed: result.kind === 'known' }, 'scheduled run started');
-      f.starting = false;
-      if (this.active) this.watch(key, f, agent, job, { ...run, state: 'running' }, 'lost');
-    } catch (err) {
-      this.setOutcome(key, { kind: 'ended', state: 'not-started', reason: (err as Error).message });
-    } finally {
-      f.starting = false;
-    }
-  }
-
-  private watch(key: string, f: Followed, agent: AgentRecord, job: JobRecord, run: RunRecord, unknownState: 'lost' | 'missed'): void {
-    f.watch = watchRun(this.deps.dialer, agent, { app: job.app, instance: run.instance }, {
-      onExit: (exit) => this.setOutcome(key, { kind: 'exit', exit }),
-      onUnknown: () =>
-        this.setOutcome(key, {
-          kind: 'ended',
-          state: unknownState,
-          reason: unknownState === 'missed'
-            ? `not started: its leader stopped after claiming it, and it was more than ${formatDuration(job.startingDeadlineMs)} late when another could`
-            : `${agent.id} no longer knows it (the agent restarted?); the exit is unknown`,
-        }),
-      onBroken: (reason) => {
-        f.watch = undefined;
-        f.rewatchAt = Date.now() + REWATCH_AFTER_MS;
-        this.deps.logger.debug({ app: job.app, instance: run.instance, agent: agent.id, reason }, 'lost track of a scheduled run; asking again soon');
-      },
-    });
-  }
-
-  private setOutcome(key: string, outcome: Outcome): void {
-    const previous = this.outcomes.get(key);
-    // An exit or an end wins over "started" (a quick run can end before its start is recorded).
-    if (previous && previous.kind !== 'started' && outcome.kind === 'started') return;
-    this.outcomes.set(key, outcome);
-    if (outcome.kind !== 'started') {
-      const f = this.followed.get(key);
-      f?.watch?.cancel();
-      this.followed.delete(key);
-    }
-    this.poke(0);
+    if (policy.stopActive) for (const r of current.active) this.runs.stopInBackground(job.app, r, `replaced by ${run.instance}`);
+    this.runs.follow(job, run);
   }
 
   /**
@@ -367,50 +263,8 @@ export class CronLoop {
     const stateKey = this.deps.keys.cronState(job.app, job.name);
     const guard = [this.deps.election.fence(), unchangedSince(jobKey, jobRevision), unchangedSince(stateKey, stateRevision), ...compares];
     const revision = await commitIfAt(this.deps.client, guard, [{ put: stateKey, value: encode(next) }, ...ops]);
-    if (revision !== undefined) {
-      // Outcomes now recorded are done with.
-      for (const run of next.history) this.outcomes.delete(runKey(job.app, run.instance));
-      for (const run of next.active) if (run.state === 'running' && this.outcomes.get(runKey(job.app, run.instance))?.kind === 'started') this.outcomes.delete(runKey(job.app, run.instance));
-    }
+    if (revision !== undefined) this.runs.recorded(job.app, next);
     return revision;
-  }
-
-  /** Runs of jobs that are gone: no longer followed; stopped when their app was destroyed. */
-  private forgetRunsOfRemovedJobs(live: Set<string>): void {
-    const apps = new Set(this.deps.view.appList().map((a) => a.name));
-    for (const key of this.claimedThisPass) live.add(key);
-    for (const [key, f] of this.followed) {
-      if (live.has(key)) continue;
-      f.watch?.cancel();
-      this.followed.delete(key);
-      this.outcomes.delete(key);
-      const [app, instance] = key.split('/') as [string, string];
-      if (!apps.has(app)) {
-        this.stopRunInBackground(app, { instance, agentId: f.agentId } as RunRecord, `app \`${app}\` was destroyed`);
-      }
-    }
-    for (const key of this.outcomes.keys()) if (!live.has(key)) this.outcomes.delete(key);
-  }
-
-  /** Stops a run without waiting; stopRunOf() logs a failed stop itself, a rejection is a bug. */
-  private stopRunInBackground(app: string, run: RunRecord, reason: string): void {
-    this.stopRunOf(app, run, reason).catch((err: unknown) => this.deps.logger.error({ err, app, instance: run.instance }, 'bug: stopping a scheduled run failed'));
-  }
-
-  private async stopRunOf(app: string, run: RunRecord, reason: string): Promise<void> {
-    const agent = this.registeredAgent(run.agentId);
-    if (!agent) return;
-    try {
-      await stopRun(this.deps.dialer, agent, { app, instance: run.instance }, reason);
-      this.deps.logger.info({ app, instance: run.instance, agent: agent.id, reason }, 'scheduled run stopped');
-    } catch (err) {
-      this.deps.logger.warn({ err, app, instance: run.instance, agent: agent.id }, 'could not stop a scheduled run');
-    }
-  }
-
-  private registeredAgent(id: string): AgentRecord | undefined {
-    if (!id) return undefined;
-    return this.deps.view.agentList().find((a) => a.id === id && a.address !== '');
   }
 
   /** The job's parsed schedule (cached by its text and zone); undefined if it no longer parses. */

@@ -129,8 +129,17 @@ export class JobStore {
   }
 
   /** Asks the leader to fire the job now; returns the request's number (see JobRecord.fireRequests). */
-  async requestFire(app: string, name: string): Promise<number> {
+  /**
+   * Asks the cron loop to fire job `name` now: its fire-request counter goes up by one, and the
+   * run the loop starts for it carries the new number. With a request id the increment is
+   * recorded (state/request-records.ts): a retried `schedule:run` answers the same number and
+   * fires once.
+   */
+  async requestFire(app: string, name: string, requestId?: string): Promise<number> {
+    const request = requestId ? { id: requestId, kind: `schedule:run ${app} ${name}` } : undefined;
     for (let attempt = 0; attempt < RETRIES; attempt++) {
+      const replayed = request && (await this.apps.requests.recorded<number>(request));
+      if (replayed) return replayed.result;
       await this.get(app, name);
       const key = this.keys.schedule(app, name);
       const res = await this.client.kv.range({ key: Buffer.from(key) });
@@ -138,7 +147,9 @@ export class JobStore {
       const job = kv && decode<JobRecord>(kv.value);
       if (!kv || !job) throw this.notFound(app, name);
       const next = { ...job, fireRequests: job.fireRequests + 1 };
-      if (await commitIf(this.client, [unchangedSince(key, kv.mod_revision)], [{ put: key, value: encode(next) }])) return next.fireRequests;
+      if (await this.apps.requests.commit([unchangedSince(key, kv.mod_revision)], [{ put: key, value: encode(next) }], request, next.fireRequests)) {
+        return next.fireRequests;
+      }
       await pause(conflictPauseMs(attempt));
     }
     throw new ConflictError(`too many concurrent changes to job \`${name}\`; try again`);

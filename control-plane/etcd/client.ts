@@ -14,6 +14,7 @@ import { Etcd3, GRPCDeadlineExceededError, GRPCGenericError, GRPCUnavailableErro
 import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, ExponentialBackoff, handleWhen, noop, retry, type IBackoff } from 'cockatiel';
 import { instrumentEtcdClient, type EtcdRequestObserver } from './instrument';
 import { useFastWatchDecoder } from './watch-decoder';
+import { dropStrayWatchResponses } from './stray-watch-responses';
 
 /** Longest a unary etcd call may take; a stuck etcd answers within this, with an error. */
 export const ETCD_CALL_DEADLINE_MS = 4_000;
@@ -83,6 +84,7 @@ export function createEtcdClient(hosts: string[], opts: EtcdClientOptions = {}):
   const client = new Etcd3(options);
   // Watch events decoded without proto-loader's copies (watch-decoder.ts).
   useFastWatchDecoder(client);
+  dropStrayWatchResponses();
   if (opts.observer) instrumentEtcdClient(client, opts.observer);
   return client;
 }

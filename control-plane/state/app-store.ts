@@ -3,9 +3,8 @@
  * read-modify-write compares mod revisions and retries on a lost race, so two CLIs or
  * two replicas never lose each other's update.
  */
-import { EtcdLeaseInvalidError, type Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import type { Keys } from '../keys';
-import type { ICompare } from 'etcd3/lib/rpc';
 import { commitIf, exists, unchangedSince, type WriteOp } from '../etcd/batch';
 import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../errors';
 import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type PlacementRecord, type ReleaseRecord } from '../records';
@@ -64,7 +63,8 @@ interface ReleaseResult {
  * recorded result without changing anything again (state/request-records.ts).
  */
 export class AppStore {
-  private readonly requests: RequestRecords;
+  /** The records of requests' changes, shared by the other stores (one lease per replica). */
+  readonly requests: RequestRecords;
 
   constructor(private readonly client: Etcd3, readonly keys: Keys, readonly maxPerType = DEFAULT_MAX_PER_TYPE) {
     this.requests = new RequestRecords(client, keys);
@@ -161,7 +161,7 @@ export class AppStore {
           ops.push({ put: this.keys.formation(name), value: encode(value) });
         }
       }
-      if (await this.commitRecorded(compares, ops, request, { version: release.version, scaled } satisfies ReleaseResult)) return { release, scaled };
+      if (await this.requests.commit(compares, ops, request, { version: release.version, scaled } satisfies ReleaseResult)) return { release, scaled };
       await pause(conflictPauseMs(attempt));
     }
     throw new ConflictError(`too many concurrent changes to app \`${name}\`; try again`);
@@ -446,7 +446,7 @@ export class AppStore {
       const app = await this.requireApp(name);
       const current = await this.read<FormationRecord>(this.keys.formation(name));
       const next = await change(current.value ?? EMPTY_FORMATION, app.value);
-      const ok = await this.commitRecorded(
+      const ok = await this.requests.commit(
         [unchangedSince(this.keys.app(name), app.modRevision), unchangedSince(this.keys.formation(name), current.modRevision)],
         [{ put: this.keys.formation(name), value: encode(next) }],
         request,
@@ -457,24 +457,6 @@ export class AppStore {
       await pause(conflictPauseMs(attempt));
     }
     throw new ConflictError(`too many concurrent changes to app \`${name}\`; try again`);
-  }
-
-  /**
-   * commitIf, plus (with a request) the request's record in the same transaction, on the
-   * condition that it is absent: false when a compare failed (the caller reads again, and then
-   * finds the record if another attempt of the request won).
-   */
-  private async commitRecorded(compares: ICompare[], ops: WriteOp[], request: RequestTag | undefined, result: unknown): Promise<boolean> {
-    if (!request) return commitIf(this.client, compares, ops);
-    const record = await this.requests.record(request, result);
-    try {
-      return await commitIf(this.client, [...compares, this.requests.absent(request)], [...ops, record]);
-    } catch (err) {
-      // The records' lease expired (etcd restored, a clock jump): a new one, and read again.
-      if (!(err instanceof EtcdLeaseInvalidError)) throw err;
-      this.requests.forgetLease();
-      return false;
-    }
   }
 
   /** The refusal of a count over --max-per-type, naming the limit and the flag that sets it. */

@@ -6,10 +6,10 @@
  * the recorded result. Records expire with a lease: one lease per replica, reused for a minute,
  * so a record lives from REQUEST_RECORD_TTL_S - 60 s to REQUEST_RECORD_TTL_S.
  */
-import type { Etcd3 } from 'etcd3';
+import { EtcdLeaseInvalidError, type Etcd3 } from 'etcd3';
 import type { ICompare } from 'etcd3/lib/rpc';
 import type { Keys } from '../keys';
-import { unchangedSince, type WriteOp } from '../etcd/batch';
+import { commitIf, unchangedSince, type WriteOp } from '../etcd/batch';
 import { decode, encode } from '../records';
 import { InvalidArgumentError } from '../errors';
 
@@ -44,6 +44,24 @@ export class RequestRecords {
       throw new InvalidArgumentError(`request id ${tag.id} was already used for another request (${record.kind}); send a new one`);
     }
     return { result: record.result as T };
+  }
+
+  /**
+   * commitIf, plus (with a request) the request's record in the same transaction, on the
+   * condition that it is absent: false when a compare failed (the caller reads again, and then
+   * finds the record if another attempt of the request won).
+   */
+  async commit(compares: ICompare[], ops: WriteOp[], request: RequestTag | undefined, result: unknown): Promise<boolean> {
+    if (!request) return commitIf(this.client, compares, ops);
+    const record = await this.record(request, result);
+    try {
+      return await commitIf(this.client, [...compares, this.absent(request)], [...ops, record]);
+    } catch (err) {
+      // The records' lease expired (etcd restored, a clock jump): a new one, and read again.
+      if (!(err instanceof EtcdLeaseInvalidError)) throw err;
+      this.forgetLease();
+      return false;
+    }
   }
 
   /** The compare that goes with the change: no record for this id yet. */

@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { GRPCUnavailableError, type Etcd3 } from 'etcd3';
 import { apiProto } from '../../proto/load';
 import { AppStore } from '../../control-plane/state/app-store';
+import { JobStore } from '../../control-plane/cron/job-store';
 import { Keys } from '../../control-plane/keys';
 import { processHandlers } from '../../control-plane/api/processes';
 import { appHandlers } from '../../control-plane/api/apps';
@@ -130,6 +131,19 @@ describe('a retry on another replica never applies a change twice', { timeout: 6
     // The same request again (any replica): the recorded result, no second change.
     assert.deepEqual(await store.scale('shop', [{ type: 'worker', count: 1, relative: true }], 'req-lost-0001'), { web: 2, worker: 1 });
     assert.deepEqual((await store.getFormation('shop')).counts, { web: 2, worker: 1 });
+  });
+
+  it('schedule:run: a fire request whose answer was lost is answered again, and fires once', async () => {
+    const jobs = new JobStore(etcd.client, keys, store);
+    await jobs.add('shop', { name: 'report', schedule: '0 3 * * *', timeZone: '', command: 'echo report', concurrency: '', timeoutMs: 0, startingDeadlineMs: 0 });
+    lose.left = 1;
+    const lossyClient = applyThenLoseAnswer(etcd.client, lose);
+    const lossy = new JobStore(lossyClient, keys, new AppStore(lossyClient, keys));
+    await assert.rejects(lossy.requestFire('shop', 'report', 'req-fire-0001'), GRPCUnavailableError);
+    assert.equal(lose.left, 0, 'the first attempt applied the fire request');
+    assert.equal(await jobs.requestFire('shop', 'report', 'req-fire-0001'), 1, 'the retry answers the first fire request');
+    assert.equal((await jobs.get('shop', 'report')).job.fireRequests, 1, 'one fire request, not two');
+    assert.equal(await jobs.requestFire('shop', 'report', 'req-fire-0002'), 2, 'a new request fires again');
   });
 
   it('refuses an id reused for another request, and a malformed id, with invalid-input', async () => {
