@@ -15,6 +15,7 @@ import { schedule } from '../scheduler/schedule';
 import type { AgentView, AppView, Assignment, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
 import { PrefixMirror, type MirrorEvent } from '../etcd/mirror';
 import { AgentLiveness } from './agent-liveness';
+import { RetryDelay } from '../../lib/retry-delay';
 import { encodeUnplaced } from '../state/instance-status';
 
 /** How long to gather changes before a round, so a burst of events costs one round. */
@@ -54,6 +55,8 @@ export class SchedulerLoop {
   private timer?: NodeJS.Timeout;
   private timerDue = 0;
   private running?: Promise<void>;
+  /** Opening the mirrors (start()), which may take several attempts. */
+  private starting?: Promise<boolean>;
   private again = false;
   private active = false;
   private unplaced?: PrefixMirror;
@@ -95,9 +98,10 @@ export class SchedulerLoop {
   async start(): Promise<void> {
     if (this.active) return;
     this.active = true;
-    this.unplaced = await PrefixMirror.open(this.client, this.view.keys.allUnplaced(), this.logger);
-    // Only what a rollout and a move read of each status (100k texts were ~25 MB).
-    this.statuses = await PrefixMirror.open(this.client, this.view.keys.allStatus(), this.logger, { project: observedStatus });
+    this.starting = this.openMirrors();
+    const opened = await this.starting;
+    this.starting = undefined;
+    if (!opened || !this.statuses) return;
     this.statuses.on('change', this.onStatus);
     for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains, this.view.webToggles]) mirror.on('change', this.onChange);
     this.view.agents.on('change', this.onAgents);
@@ -106,6 +110,29 @@ export class SchedulerLoop {
     this.liveness.start();
     this.verdicts.clear();
     this.poke();
+  }
+
+  /**
+   * Opens the leader's own mirrors, trying again until that works or the loop is stopped: a
+   * replica is often elected just after etcd was unwell, and a loop left half started would
+   * lead without ever scheduling. False when stopped first.
+   */
+  private async openMirrors(): Promise<boolean> {
+    const delay = new RetryDelay({ initialMs: 200, maxMs: 2_000 });
+    for (;;) {
+      try {
+        this.unplaced ??= await PrefixMirror.open(this.client, this.view.keys.allUnplaced(), this.logger);
+        // Only what a rollout and a move read of each status (100k texts were ~25 MB).
+        this.statuses ??= await PrefixMirror.open(this.client, this.view.keys.allStatus(), this.logger, { project: observedStatus });
+        return this.active;
+      } catch (err) {
+        if (!this.active) return false;
+        const retryInMs = delay.next();
+        this.logger.warn({ err: (err as Error).message, retryInMs }, 'opening the scheduler\'s views failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, retryInMs));
+        if (!this.active) return false;
+      }
+    }
   }
 
   /** Stops scheduling (when deposed or closing); waits for a round in flight. */
@@ -124,6 +151,7 @@ export class SchedulerLoop {
     }
     this.view.agents.off('change', this.onAgents);
     await this.running;
+    await this.starting;
     await this.unplaced?.close();
     this.unplaced = undefined;
     this.statuses?.off('change', this.onStatus);
