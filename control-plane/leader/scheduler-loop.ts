@@ -26,6 +26,12 @@ const DEBOUNCE_MS = 5;
  * every instance, and a host joining later moves nothing.
  */
 const SETTLE_MS = 1_000;
+/**
+ * Longest a stream of joining agents postpones a round: agents that keep losing their leases
+ * (an etcd too slow to renew them) register again and again, and each registration would
+ * otherwise push the round back by SETTLE_MS, for ever (seen: nothing placed in 3 minutes).
+ */
+const MAX_SETTLE_MS = 3_000;
 /** Transactions of a plan in flight at once (see commitInChunks). */
 const WRITE_CONCURRENCY = 8;
 /** How long the old copy of a moving instance waits for its replacement to come up (see moves.ts). */
@@ -70,6 +76,8 @@ export class SchedulerLoop {
     if (this.deferred > 0) this.poke();
   };
   private settleUntil = 0;
+  /** When the current settling period began (an agent joined while none was running). */
+  private settleStarted = 0;
   private readonly liveness: AgentLiveness;
   /** The last registration seen of each agent, for the unreachable ones' datacenter and capacity. */
   private readonly lastSeen = new Map<string, AgentView>();
@@ -78,9 +86,7 @@ export class SchedulerLoop {
   private graceTimer?: NodeJS.Timeout;
   private readonly onChange = () => this.poke();
   private readonly onAgents = (events: MirrorEvent[]) => {
-    if (events.some((e) => e.type === 'put' && e.entry?.createRevision === e.entry?.modRevision)) {
-      this.settleUntil = Date.now() + SETTLE_MS;
-    }
+    if (events.some((e) => e.type === 'put' && e.entry?.createRevision === e.entry?.modRevision)) this.settle();
     this.poke();
   };
 
@@ -106,7 +112,8 @@ export class SchedulerLoop {
     for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains, this.view.webToggles]) mirror.on('change', this.onChange);
     this.view.agents.on('change', this.onAgents);
     for (const mirror of this.mirrors()) mirror.on('resync', this.onChange);
-    this.settleUntil = Date.now() + SETTLE_MS;
+    this.settleStarted = 0;
+    this.settle();
     this.liveness.start();
     this.verdicts.clear();
     this.poke();
@@ -161,6 +168,14 @@ export class SchedulerLoop {
 
   private mirrors(): PrefixMirror[] {
     return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments, this.view.drains, this.view.webToggles];
+  }
+
+  /** Waits SETTLE_MS more for agents to join before the next round, up to MAX_SETTLE_MS in all. */
+  private settle(): void {
+    const now = Date.now();
+    if (this.settleUntil <= now) this.settleStarted = now;
+    // Never earlier than already due (a failed round waits 1 s whatever joins meanwhile).
+    this.settleUntil = Math.max(this.settleUntil, Math.min(now + SETTLE_MS, this.settleStarted + MAX_SETTLE_MS));
   }
 
   /** Asks for a round soon; rounds never overlap, and a stream of events cannot postpone one forever. */
