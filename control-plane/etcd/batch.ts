@@ -74,29 +74,40 @@ export function txnOps(ops: WriteOp[], guard: readonly ICompare[] = []): IReques
  * MAX_TXN_BYTES. Up to `concurrency` chunks are in flight at once (etcd commits concurrent
  * transactions in one raft round and one fsync), except the last chunk, which is committed
  * alone after all the others: its revision is then the highest, and it holds the last of `ops`.
+ * `ops` is read as chunks are needed: a generator keeps only the chunks under way in memory
+ * (the leader's plan of 100k assignments held ~30 MB of operations at once as an array).
  */
-export async function commitInChunks(client: Etcd3, ops: WriteOp[], guard: ICompare[] = [], concurrency = 1): Promise<string | undefined> {
-  const chunks = chunk(ops, MAX_WIDE_TXN_OPS, MAX_TXN_BYTES);
+export async function commitInChunks(client: Etcd3, ops: Iterable<WriteOp>, guard: ICompare[] = [], concurrency = 1): Promise<string | undefined> {
+  const source = chunksOf(ops, MAX_WIDE_TXN_OPS, MAX_TXN_BYTES);
+  // One chunk read ahead: a chunk is the last when nothing follows it.
+  let ahead = source.next();
+  if (ahead.done) return '0';
+  const takeUnlessLast = (): WriteOp[] | undefined => {
+    if (ahead.done) return undefined;
+    const following = source.next();
+    if (following.done) return undefined;
+    const taken = ahead.value;
+    ahead = following;
+    return taken;
+  };
   const commit = async (chunk: WriteOp[]) => {
     const res = await client.kv.txn({ compare: guard, success: txnOps(chunk, guard), failure: [] });
     return res.succeeded ? res.header.revision : undefined;
   };
   let failed = false;
-  let next = 0;
   const worker = async () => {
-    while (!failed && next < chunks.length - 1) {
+    for (let chunk = takeUnlessLast(); chunk && !failed; chunk = failed ? undefined : takeUnlessLast()) {
       try {
-        if ((await commit(chunks[next++]!)) === undefined) failed = true;
+        if ((await commit(chunk)) === undefined) failed = true;
       } catch (err) {
         failed = true; // the other workers start nothing more
         throw err;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, chunks.length - 1)) }, worker));
-  if (failed) return undefined;
-  if (chunks.length === 0) return '0';
-  return commit(chunks[chunks.length - 1]!);
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  if (failed || ahead.done) return undefined;
+  return commit(ahead.value);
 }
 
 /** Bytes an operation adds to a transaction (keys, values and a little framing). */
@@ -110,29 +121,36 @@ export function opBytes(op: WriteOp): number {
  * a range around it), which ops cut 128 at a time rarely met but larger chunks could: a key seen
  * before in the run, and a range delete, start a new run (a range delete is also alone in its run).
  */
-export function chunk(ops: WriteOp[], maxOps: number, maxBytes: number): WriteOp[][] {
-  const chunks: WriteOp[][] = [];
+export function chunk(ops: Iterable<WriteOp>, maxOps: number, maxBytes: number): WriteOp[][] {
+  return [...chunksOf(ops, maxOps, maxBytes)];
+}
+
+/** chunk(), one run at a time, reading `ops` only as far as the run it gives. */
+export function* chunksOf(ops: Iterable<WriteOp>, maxOps: number, maxBytes: number): Generator<WriteOp[], void, undefined> {
   let current: WriteOp[] = [];
   let keys = new Set<string>();
   let bytes = 0;
-  const cut = () => {
-    if (current.length > 0) chunks.push(current);
-    current = [];
-    keys = new Set();
-    bytes = 0;
-  };
   for (const op of ops) {
     const size = opBytes(op);
     const key = 'put' in op ? op.put : op.delete;
     const range = 'delete' in op && op.prefix === true;
-    if (current.length > 0 && (current.length >= maxOps || bytes + size > maxBytes || keys.has(key) || range)) cut();
+    if (current.length > 0 && (current.length >= maxOps || bytes + size > maxBytes || keys.has(key) || range)) {
+      yield current;
+      current = [];
+      keys = new Set();
+      bytes = 0;
+    }
     current.push(op);
     keys.add(key);
     bytes += size;
-    if (range) cut();
+    if (range) {
+      yield current;
+      current = [];
+      keys = new Set();
+      bytes = 0;
+    }
   }
-  cut();
-  return chunks;
+  if (current.length > 0) yield current;
 }
 
 /** Commits up to 127 operations at once, only while every compare holds. */

@@ -32,8 +32,11 @@ const SETTLE_MS = 1_000;
  * otherwise push the round back by SETTLE_MS, for ever (seen: nothing placed in 3 minutes).
  */
 const MAX_SETTLE_MS = 3_000;
-/** Transactions of a plan in flight at once (see commitInChunks). */
-const WRITE_CONCURRENCY = 8;
+/**
+ * Transactions of a plan in flight at once (see commitInChunks): 4 wide ones are up to 8,192
+ * writes, as fast as 8 (measured, docs/stack-notes.md) with half as much for etcd to hold.
+ */
+const WRITE_CONCURRENCY = 4;
 /** How long the old copy of a moving instance waits for its replacement to come up (see moves.ts). */
 const MOVE_HOLD_MS = 120_000;
 /** While removals are held, look again this often even without events (for MOVE_HOLD_MS to pass). */
@@ -225,9 +228,9 @@ export class SchedulerLoop {
     const moves = this.holdMoves(limited.plan, input);
     this.deferred = limited.deferred + moves.held;
     const plan = moves.plan;
-    const ops = this.toOps(plan);
-    if (ops.length === 0) return 0;
-    const revision = await commitInChunks(this.client, ops, [this.election.fence()], WRITE_CONCURRENCY);
+    const unplacedOps = this.unplacedOps(plan);
+    if (unplacedOps.length + plan.put.length + plan.remove.length === 0) return 0;
+    const revision = await commitInChunks(this.client, this.toOps(plan, unplacedOps), [this.election.fence()], WRITE_CONCURRENCY);
     if (revision === undefined) {
       this.logger.warn('lost leadership while writing a plan; stopping');
       await this.stop();
@@ -354,10 +357,10 @@ export class SchedulerLoop {
     }
   }
 
-  private toOps(plan: Plan): WriteOp[] {
+  /** The writes of `unplaced/<app>` keys the plan changes: one key per app, written only when it changes. */
+  private unplacedOps(plan: Plan): WriteOp[] {
     const keys = this.view.keys;
     const ops: WriteOp[] = [];
-    // One key per app lists what could not be placed; written only when it changes.
     const byApp = new Map<string, Unplaced[]>();
     for (const u of plan.unplaced) byApp.set(u.app, [...(byApp.get(u.app) ?? []), u]);
     for (const [app, list] of byApp) {
@@ -369,14 +372,24 @@ export class SchedulerLoop {
       const app = keys.after(key, keys.allUnplaced());
       if (app !== undefined && !byApp.has(app)) ops.push({ delete: key });
     }
+    return ops;
+  }
+
+  /**
+   * Every write of the plan, made as commitInChunks reads them (a generator: 100k assignments'
+   * keys and values are not all held at once).
+   */
+  private *toOps(plan: Plan, unplacedOps: WriteOp[]): Generator<WriteOp, void, undefined> {
+    const keys = this.view.keys;
+    yield* unplacedOps;
     // Assignment writes go last: the revision of the last chunk is then one the
     // assignments mirror will see (round() waits for it).
-    // Grouped by agent: a transaction then touches one or two agents, each agent gets its share
-    // in one or two stream messages and answers with one or two status reports, instead of one
-    // of each per transaction (the scheduler spreads consecutive instances over all agents).
+    // Grouped by agent: a transaction (up to 2,048 writes) then holds whole agents' shares, so
+    // each agent gets its share in one or two stream messages and answers with one or two status
+    // reports, instead of one of each per transaction (the scheduler spreads consecutive
+    // instances over all agents).
     const byAgent = (x: { agentId: string }, y: { agentId: string }) => (x.agentId < y.agentId ? -1 : x.agentId > y.agentId ? 1 : 0);
-    for (const r of [...plan.remove].sort(byAgent)) ops.push({ delete: keys.assignment(r.agentId, r.app, r.instance) });
-    for (const a of [...plan.put].sort(byAgent)) ops.push({ put: keys.assignment(a.agentId, a.app, a.instance), value: encode(a) });
-    return ops;
+    for (const r of [...plan.remove].sort(byAgent)) yield { delete: keys.assignment(r.agentId, r.app, r.instance) };
+    for (const a of [...plan.put].sort(byAgent)) yield { put: keys.assignment(a.agentId, a.app, a.instance), value: encode(a) };
   }
 }

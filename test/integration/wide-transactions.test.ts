@@ -47,6 +47,25 @@ describe('wide transactions and merged writes', { timeout: 120_000 }, () => {
     assert.equal((await etcd.client.getAll().prefix(`${prefix}m/`).keys()).length, 0);
   });
 
+  it('reads a generator of operations only as far as the chunks it commits', async () => {
+    const prefix = uniquePrefix();
+    let made = 0;
+    function* ops(n: number): Generator<WriteOp> {
+      for (let i = 0; i < n; i++) {
+        made++;
+        yield { put: `${prefix}g/${i}`, value: 'x' };
+      }
+    }
+    assert.ok((await commitInChunks(etcd.client, ops(5_000), [], 2)) !== undefined);
+    assert.equal((await etcd.client.getAll().prefix(`${prefix}g/`).keys()).length, 5_000);
+    // A guard that fails from the start: nothing is written, and the rest is never made.
+    made = 0;
+    const never: ICompare = { key: Buffer.from(`${prefix}absent`), target: 'Version', result: 'Greater', version: 0 };
+    assert.equal(await commitInChunks(etcd.client, ops(50_000), [never], 2), undefined);
+    assert.ok(made <= 4 * MAX_WIDE_TXN_OPS + 1, `made ${made} of 50,000 operations`);
+    assert.equal((await etcd.client.getAll().prefix(`${prefix}g/`).keys()).length, 5_000);
+  });
+
   it('writes a key twice in one call as two transactions, the last value winning', async () => {
     const prefix = uniquePrefix();
     const ops: WriteOp[] = [
