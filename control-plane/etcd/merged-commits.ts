@@ -38,6 +38,10 @@ interface Pending {
 }
 
 const DEFAULT_WINDOW_MS = 2;
+/**
+ * Two at once keep etcd busy; more would only lengthen its queue of writes to apply, which every
+ * lease keepalive waits behind (docs/stack-notes.md, "etcd").
+ */
 const DEFAULT_MAX_IN_FLIGHT = 2;
 
 export class MergedCommits {
