@@ -5,7 +5,7 @@
  * failing the others, and each caller is answered only once its own write is committed.
  *
  * Writes wait at most `windowMs` for others to join them, and while `maxInFlight` merged
- * transactions are already under way they wait for one to finish: under load the queue, and so
+ * transactions (one by default) are already under way they wait for one to finish: under load the queue, and so
  * each transaction, grows on its own. Measured against etcd 3.4 (100k status puts, 60 per report,
  * docs/stack-notes.md): merging 8 reports a transaction halved the wall time and took ~35 % of
  * etcd's CPU and ~60 % of the caller's off.
@@ -39,10 +39,10 @@ interface Pending {
 
 const DEFAULT_WINDOW_MS = 2;
 /**
- * Two at once keep etcd busy; more would only lengthen its queue of writes to apply, which every
- * lease keepalive waits behind (docs/stack-notes.md, "etcd").
+ * One at a time (the next gathers all that arrived meanwhile): more would lengthen etcd's queue
+ * of writes to apply, which every lease keepalive waits behind (docs/stack-notes.md, "etcd").
  */
-const DEFAULT_MAX_IN_FLIGHT = 2;
+const DEFAULT_MAX_IN_FLIGHT = 1;
 
 export class MergedCommits {
   private readonly queue: Pending[] = [];

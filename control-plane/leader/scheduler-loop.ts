@@ -33,12 +33,13 @@ const SETTLE_MS = 1_000;
  */
 const MAX_SETTLE_MS = 3_000;
 /**
- * Transactions of a plan in flight at once (see commitInChunks): 2 wide ones, up to 4,096 writes,
- * write 100k as fast as 4 or 8 do. More would only lengthen etcd's queue of writes to apply, and
- * etcd's leader answers no lease keepalive before that queue is applied: every agent's renewal
- * waits behind a plan (docs/stack-notes.md, "etcd").
+ * Transactions of a plan in flight at once (see commitInChunks): one wide one, up to 2,048
+ * writes. More would write 100k a little faster on an idle machine but lengthen etcd's queue of
+ * writes to apply, and etcd's leader answers no lease keepalive before that queue is applied:
+ * on a loaded machine every agent's renewal waited behind the plan, and leases expired
+ * (docs/stack-notes.md, "etcd").
  */
-const WRITE_CONCURRENCY = 2;
+const WRITE_CONCURRENCY = 1;
 /** How long the old copy of a moving instance waits for its replacement to come up (see moves.ts). */
 const MOVE_HOLD_MS = 120_000;
 /** While removals are held, look again this often even without events (for MOVE_HOLD_MS to pass). */
