@@ -112,10 +112,15 @@ export class MergedCommits {
     }
     if (batch.length === 0) return;
     this.inFlight++;
-    this.run(batch).finally(() => {
-      this.inFlight--;
-      this.schedule();
-    });
+    this.run(batch)
+      // Whatever failed unexpectedly fails the writes still waiting (a settled one stays settled).
+      .catch((err: unknown) => {
+        for (const w of batch) w.reject(err);
+      })
+      .finally(() => {
+        this.inFlight--;
+        this.schedule();
+      });
   }
 
   private async run(batch: Pending[]): Promise<void> {
