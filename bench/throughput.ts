@@ -67,6 +67,9 @@ async function main(): Promise<void> {
     const start = Date.now();
     const assigned = fleet.when((c) => c.assigned >= INSTANCES, TIMEOUT_MS, `${INSTANCES} instances assigned`);
     const up = fleet.when((c) => c.up >= INSTANCES, TIMEOUT_MS, `${INSTANCES} instances up`);
+    // Awaited below; when `assigned` fails first, this one's timeout must not crash the process
+    // as an unhandled rejection before the clean-up stops etcd (it was left running).
+    up.catch(() => undefined);
     await Promise.all(apps.map((app, i) => kit.scale(app, { worker: Math.min(perApp, INSTANCES - i * perApp) })));
     const tAssigned = await assigned;
     console.log(`run ${run}: all ${INSTANCES.toLocaleString('en-US')} assigned after ${((tAssigned - start) / 1000).toFixed(2)} s`);

@@ -6,6 +6,7 @@ import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
 import { commitInChunks, unchangedSince, type WriteOp } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
+import { MergedCommits } from '../etcd/merged-commits';
 import { asEtcdOutage } from '../etcd/outage';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { encode, type AgentRecord, type ReportedState, type StatusRecord, type WebToggleRecord } from '../records';
@@ -58,6 +59,8 @@ export function agentService(
 ): AgentApiHandlers {
   const { keys, client, logger } = ctx;
   const logSources = new LogSourceMemo();
+  // Status reports of many agents share etcd transactions, each under its own lease guard.
+  const statusWrites = new MergedCommits(client);
 
   /**
    * A process server runs no web until `agents:web ID on`: the first registration with
@@ -179,10 +182,11 @@ export function agentService(
       try {
         // Only the holder of the agent's current lease may write its statuses.
         const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
-        const revision = await commitInChunks(client, [...ops.values()], guard);
-        if (revision === undefined) logSources.forget(id);
+        // Answered once this report is committed, merged with other agents' (merged-commits.ts).
+        const committed = await statusWrites.commit(guard, [...ops.values()]);
+        if (!committed) logSources.forget(id);
         else logSources.recorded(id, req.lease_id, newSources);
-        return { lease_alive: revision !== undefined };
+        return { lease_alive: committed };
       } catch (err) {
         logSources.forget(id);
         if (isLeaseGone(err)) return { lease_alive: false };

@@ -18,6 +18,8 @@ import { dropStrayWatchResponses } from './stray-watch-responses';
 
 /** Longest a unary etcd call may take; a stuck etcd answers within this, with an error. */
 export const ETCD_CALL_DEADLINE_MS = 4_000;
+/** Largest etcd answer taken (a whole prefix read at once); grpc-js's default is 4 MiB. */
+export const MAX_ETCD_ANSWER_BYTES = 256 * 1024 * 1024;
 /** How long a member that failed stays skipped before one call tries it again. */
 const HOST_RETRY_AFTER_MS = 1_000;
 /** Most a broken watch waits before it is tried again: watches resume within ~1 s of etcd's return. */
@@ -66,6 +68,9 @@ export function createEtcdClient(hosts: string[], opts: EtcdClientOptions = {}):
       // Reconnect quickly once a member is back (grpc's default backoff grows to 120 s).
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 1_000,
+      // grpc-js refuses answers over 4 MiB by default: 100k status records are ~30 MB, and a
+      // mirror that loads them (a new leader, a watch reloaded after an outage) failed forever.
+      'grpc.max_receive_message_length': MAX_ETCD_ANSWER_BYTES,
     },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + deadlineMs }),
     faultHandling: {

@@ -15,6 +15,7 @@ import { schedule } from '../scheduler/schedule';
 import type { AgentView, AppView, Assignment, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
 import { PrefixMirror, type MirrorEvent } from '../etcd/mirror';
 import { AgentLiveness } from './agent-liveness';
+import { RetryDelay } from '../../lib/retry-delay';
 import { encodeUnplaced } from '../state/instance-status';
 
 /** How long to gather changes before a round, so a burst of events costs one round. */
@@ -25,8 +26,20 @@ const DEBOUNCE_MS = 5;
  * every instance, and a host joining later moves nothing.
  */
 const SETTLE_MS = 1_000;
-/** Transactions of a plan in flight at once (see commitInChunks). */
-const WRITE_CONCURRENCY = 8;
+/**
+ * Longest a stream of joining agents postpones a round: agents that keep losing their leases
+ * (an etcd too slow to renew them) register again and again, and each registration would
+ * otherwise push the round back by SETTLE_MS, for ever (seen: nothing placed in 3 minutes).
+ */
+const MAX_SETTLE_MS = 3_000;
+/**
+ * Transactions of a plan in flight at once (see commitInChunks): one wide one, up to 2,048
+ * writes. More would write 100k a little faster on an idle machine but lengthen etcd's queue of
+ * writes to apply, and etcd's leader answers no lease keepalive before that queue is applied:
+ * on a loaded machine every agent's renewal waited behind the plan, and leases expired
+ * (docs/stack-notes.md, "etcd").
+ */
+const WRITE_CONCURRENCY = 1;
 /** How long the old copy of a moving instance waits for its replacement to come up (see moves.ts). */
 const MOVE_HOLD_MS = 120_000;
 /** While removals are held, look again this often even without events (for MOVE_HOLD_MS to pass). */
@@ -54,6 +67,8 @@ export class SchedulerLoop {
   private timer?: NodeJS.Timeout;
   private timerDue = 0;
   private running?: Promise<void>;
+  /** Opening the mirrors (start()), which may take several attempts. */
+  private starting?: Promise<boolean>;
   private again = false;
   private active = false;
   private unplaced?: PrefixMirror;
@@ -67,6 +82,8 @@ export class SchedulerLoop {
     if (this.deferred > 0) this.poke();
   };
   private settleUntil = 0;
+  /** When the current settling period began (an agent joined while none was running). */
+  private settleStarted = 0;
   private readonly liveness: AgentLiveness;
   /** The last registration seen of each agent, for the unreachable ones' datacenter and capacity. */
   private readonly lastSeen = new Map<string, AgentView>();
@@ -75,9 +92,7 @@ export class SchedulerLoop {
   private graceTimer?: NodeJS.Timeout;
   private readonly onChange = () => this.poke();
   private readonly onAgents = (events: MirrorEvent[]) => {
-    if (events.some((e) => e.type === 'put' && e.entry?.createRevision === e.entry?.modRevision)) {
-      this.settleUntil = Date.now() + SETTLE_MS;
-    }
+    if (events.some((e) => e.type === 'put' && e.entry?.createRevision === e.entry?.modRevision)) this.settle();
     this.poke();
   };
 
@@ -95,17 +110,42 @@ export class SchedulerLoop {
   async start(): Promise<void> {
     if (this.active) return;
     this.active = true;
-    this.unplaced = await PrefixMirror.open(this.client, this.view.keys.allUnplaced(), this.logger);
-    // Only what a rollout and a move read of each status (100k texts were ~25 MB).
-    this.statuses = await PrefixMirror.open(this.client, this.view.keys.allStatus(), this.logger, { project: observedStatus });
+    this.starting = this.openMirrors();
+    const opened = await this.starting;
+    this.starting = undefined;
+    if (!opened || !this.statuses) return;
     this.statuses.on('change', this.onStatus);
     for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains, this.view.webToggles]) mirror.on('change', this.onChange);
     this.view.agents.on('change', this.onAgents);
     for (const mirror of this.mirrors()) mirror.on('resync', this.onChange);
-    this.settleUntil = Date.now() + SETTLE_MS;
+    this.settleStarted = 0;
+    this.settle();
     this.liveness.start();
     this.verdicts.clear();
     this.poke();
+  }
+
+  /**
+   * Opens the leader's own mirrors, trying again until that works or the loop is stopped: a
+   * replica is often elected just after etcd was unwell, and a loop left half started would
+   * lead without ever scheduling. False when stopped first.
+   */
+  private async openMirrors(): Promise<boolean> {
+    const delay = new RetryDelay({ initialMs: 200, maxMs: 2_000 });
+    for (;;) {
+      try {
+        this.unplaced ??= await PrefixMirror.open(this.client, this.view.keys.allUnplaced(), this.logger);
+        // Only what a rollout and a move read of each status (100k texts were ~25 MB).
+        this.statuses ??= await PrefixMirror.open(this.client, this.view.keys.allStatus(), this.logger, { project: observedStatus });
+        return this.active;
+      } catch (err) {
+        if (!this.active) return false;
+        const retryInMs = delay.next();
+        this.logger.warn({ err: (err as Error).message, retryInMs }, 'opening the scheduler\'s views failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, retryInMs));
+        if (!this.active) return false;
+      }
+    }
   }
 
   /** Stops scheduling (when deposed or closing); waits for a round in flight. */
@@ -124,6 +164,7 @@ export class SchedulerLoop {
     }
     this.view.agents.off('change', this.onAgents);
     await this.running;
+    await this.starting;
     await this.unplaced?.close();
     this.unplaced = undefined;
     this.statuses?.off('change', this.onStatus);
@@ -133,6 +174,14 @@ export class SchedulerLoop {
 
   private mirrors(): PrefixMirror[] {
     return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments, this.view.drains, this.view.webToggles];
+  }
+
+  /** Waits SETTLE_MS more for agents to join before the next round, up to MAX_SETTLE_MS in all. */
+  private settle(): void {
+    const now = Date.now();
+    if (this.settleUntil <= now) this.settleStarted = now;
+    // Never earlier than already due (a failed round waits 1 s whatever joins meanwhile).
+    this.settleUntil = Math.max(this.settleUntil, Math.min(now + SETTLE_MS, this.settleStarted + MAX_SETTLE_MS));
   }
 
   /** Asks for a round soon; rounds never overlap, and a stream of events cannot postpone one forever. */
@@ -182,9 +231,9 @@ export class SchedulerLoop {
     const moves = this.holdMoves(limited.plan, input);
     this.deferred = limited.deferred + moves.held;
     const plan = moves.plan;
-    const ops = this.toOps(plan);
-    if (ops.length === 0) return 0;
-    const revision = await commitInChunks(this.client, ops, [this.election.fence()], WRITE_CONCURRENCY);
+    const unplacedOps = this.unplacedOps(plan);
+    if (unplacedOps.length + plan.put.length + plan.remove.length === 0) return 0;
+    const revision = await commitInChunks(this.client, this.toOps(plan, unplacedOps), [this.election.fence()], WRITE_CONCURRENCY);
     if (revision === undefined) {
       this.logger.warn('lost leadership while writing a plan; stopping');
       await this.stop();
@@ -311,10 +360,10 @@ export class SchedulerLoop {
     }
   }
 
-  private toOps(plan: Plan): WriteOp[] {
+  /** The writes of `unplaced/<app>` keys the plan changes: one key per app, written only when it changes. */
+  private unplacedOps(plan: Plan): WriteOp[] {
     const keys = this.view.keys;
     const ops: WriteOp[] = [];
-    // One key per app lists what could not be placed; written only when it changes.
     const byApp = new Map<string, Unplaced[]>();
     for (const u of plan.unplaced) byApp.set(u.app, [...(byApp.get(u.app) ?? []), u]);
     for (const [app, list] of byApp) {
@@ -326,14 +375,24 @@ export class SchedulerLoop {
       const app = keys.after(key, keys.allUnplaced());
       if (app !== undefined && !byApp.has(app)) ops.push({ delete: key });
     }
+    return ops;
+  }
+
+  /**
+   * Every write of the plan, made as commitInChunks reads them (a generator: 100k assignments'
+   * keys and values are not all held at once).
+   */
+  private *toOps(plan: Plan, unplacedOps: WriteOp[]): Generator<WriteOp, void, undefined> {
+    const keys = this.view.keys;
+    yield* unplacedOps;
     // Assignment writes go last: the revision of the last chunk is then one the
     // assignments mirror will see (round() waits for it).
-    // Grouped by agent: a transaction then touches one or two agents, each agent gets its share
-    // in one or two stream messages and answers with one or two status reports, instead of one
-    // of each per transaction (the scheduler spreads consecutive instances over all agents).
+    // Grouped by agent: a transaction (up to 2,048 writes) then holds whole agents' shares, so
+    // each agent gets its share in one or two stream messages and answers with one or two status
+    // reports, instead of one of each per transaction (the scheduler spreads consecutive
+    // instances over all agents).
     const byAgent = (x: { agentId: string }, y: { agentId: string }) => (x.agentId < y.agentId ? -1 : x.agentId > y.agentId ? 1 : 0);
-    for (const r of [...plan.remove].sort(byAgent)) ops.push({ delete: keys.assignment(r.agentId, r.app, r.instance) });
-    for (const a of [...plan.put].sort(byAgent)) ops.push({ put: keys.assignment(a.agentId, a.app, a.instance), value: encode(a) });
-    return ops;
+    for (const r of [...plan.remove].sort(byAgent)) yield { delete: keys.assignment(r.agentId, r.app, r.instance) };
+    for (const a of [...plan.put].sort(byAgent)) yield { put: keys.assignment(a.agentId, a.app, a.instance), value: encode(a) };
   }
 }

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { configVarProblem, formatBytes, MAX_COMMAND_BYTES, MAX_CONFIG_VAR_BYTES, releaseSizeProblem } from '../../lib/limits';
 import { parseProcfile, ProcfileError } from '../../lib/procfile';
-import { chunk, type WriteOp } from '../../control-plane/etcd/batch';
+import { chunk, MAX_NESTED_TXNS, MAX_TXN_OPS, MAX_WIDE_TXN_OPS, NESTED_TXN_OPS, txnOps, type WriteOp } from '../../control-plane/etcd/batch';
 
 describe('size limits', () => {
   it('accepts a config var up to the kernel limit of one environment string and refuses one byte more', () => {
@@ -50,5 +50,21 @@ describe('transactions cut by size', () => {
 
   it('keeps an operation larger than the limit alone rather than dropping it', () => {
     assert.deepEqual(chunk([put(1, 10), put(2, 2 << 20), put(3, 10)], 128, 1 << 20).map((c) => c.length), [1, 1, 1]);
+  });
+
+  it('starts a new transaction at a key already in it, and keeps a range delete alone (etcd refuses overlaps)', () => {
+    const ops: WriteOp[] = [put(1, 10), put(2, 10), put(1, 10), { delete: 'k', prefix: true }, put(3, 10), put(4, 10)];
+    assert.deepEqual(chunk(ops, 128, 1 << 20).map((c) => c.length), [2, 1, 1, 2]);
+  });
+
+  it('nests the operations of a wide transaction so that every level stays within 128', () => {
+    const ops = Array.from({ length: MAX_WIDE_TXN_OPS }, (_, i) => put(i, 1));
+    const nested = txnOps(ops, [{ key: Buffer.from('fence'), target: 'Create', result: 'Equal', create_revision: '1' }]);
+    assert.equal(nested.length, MAX_NESTED_TXNS);
+    for (const op of nested) assert.equal(op.request_txn?.success?.length, NESTED_TXN_OPS);
+    assert.ok(MAX_NESTED_TXNS + NESTED_TXN_OPS <= MAX_TXN_OPS);
+    // Small enough for the top level: as it is.
+    assert.equal(txnOps(ops.slice(0, 127), [])[0]?.request_put?.key?.toString(), 'k0');
+    assert.throws(() => txnOps([...ops, put(9_999, 1)]), /transaction too large/);
   });
 });
