@@ -1,0 +1,75 @@
+/**
+ * The store's instances by app and instance name, and the ways to look them up: by name, by a
+ * reader's filter, all of them. An instance with nothing left is forgotten, directory and all
+ * (its next line makes it again). See docs/logs.md.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { matches, type LogFilter } from './log-line';
+import type { InstanceLog } from './instance-log';
+
+export class InstanceTable {
+  private readonly byApp = new Map<string, Map<string, InstanceLog>>();
+
+  /** @param onForget told of every instance forgotten (the store drops what it caches of it). */
+  constructor(private readonly onForget: (inst: InstanceLog) => void = () => undefined) {}
+
+  get(app: string, instance: string): InstanceLog | undefined {
+    return this.byApp.get(app)?.get(instance);
+  }
+
+  /** Adds an instance; one of the same app and name is replaced. */
+  add(inst: InstanceLog): void {
+    let instances = this.byApp.get(inst.app);
+    if (instances === undefined) {
+      instances = new Map();
+      this.byApp.set(inst.app, instances);
+    }
+    instances.set(inst.instance, inst);
+  }
+
+  /** The instances of `filter.app` that the filter matches. */
+  matching(filter: LogFilter): InstanceLog[] {
+    const out: InstanceLog[] = [];
+    const instances = this.byApp.get(filter.app);
+    if (instances === undefined) return out;
+    for (const inst of instances.values()) if (matches(filter, inst.app, inst.instance)) out.push(inst);
+    return out;
+  }
+
+  /** Every instance (forgetting the current one while iterating is safe). */
+  *all(): IterableIterator<InstanceLog> {
+    for (const instances of this.byApp.values()) yield* instances.values();
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const instances of this.byApp.values()) n += instances.size;
+    return n;
+  }
+
+  /** Apps that have any lines (on disk or in memory), sorted. */
+  apps(): string[] {
+    const out: string[] = [];
+    for (const [app, instances] of this.byApp) {
+      for (const inst of instances.values()) {
+        if (inst.tail.length > 0 || inst.files.some((f) => f.bytes > 0)) {
+          out.push(app);
+          break;
+        }
+      }
+    }
+    return out.sort();
+  }
+
+  /** Drops an instance that has nothing left, and its directory (and its app's, once empty). */
+  forget(inst: InstanceLog): void {
+    const instances = this.byApp.get(inst.app);
+    if (instances?.get(inst.instance) !== inst) return;
+    instances.delete(inst.instance);
+    if (instances.size === 0) this.byApp.delete(inst.app);
+    this.onForget(inst);
+    // Best effort: a directory that is not empty (or already gone) stays as it is.
+    fs.rmdir(inst.dir, () => fs.rmdir(path.dirname(inst.dir), () => undefined));
+  }
+}
