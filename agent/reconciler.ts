@@ -245,11 +245,7 @@ export class Reconciler {
         } else if (!current.running && !this.desired.has(key) && !current.retry && !this.closed) {
           this.slots.delete(key);
           const [app, instance] = splitKey(key);
-          try {
-            this.deps.fifos.remove(app, instance);
-          } catch (err) {
-            this.deps.logger.warn({ err, key }, 'cannot remove the output FIFOs of a gone instance');
-          }
+          this.deps.fifos.retire(app, instance); // kept a while for its return (output-fifos.ts)
         }
       });
   }
@@ -296,9 +292,11 @@ export class Reconciler {
         this.deps.releases.configs.get(spec.app, spec.release, spec.slug),
         this.deps.fifos.make(spec.app, spec.instance),
       ]);
+      (globalThis as any).__trace?.('prepared');
       const command = Object.hasOwn(release.processTypes, spec.type) ? release.processTypes[spec.type] : undefined;
       if (command === undefined) throw new Error(`release v${spec.release} has no process type \`${spec.type}\``);
       port = await this.deps.ports.allocate();
+      (globalThis as any).__trace?.('port');
       // The spawn waits its turn (spawn-pacer.ts), so the spec is checked again when it comes.
       const started = await this.pacer.run(() => {
         if (this.closed || this.wanted(key) !== spec) return false;
@@ -311,6 +309,7 @@ export class Reconciler {
         });
         slot.running = { spec, key: specKey(spec), instance, port, cwd, command };
         instance.start();
+        (globalThis as any).__trace?.('spawned');
         return true;
       });
       if (!started) {

@@ -49,7 +49,9 @@ export class AssignmentStream {
     this.call = call;
     call.on('data', (batch: AssignmentBatch__Output) => {
       try {
+        (globalThis as any).__trace?.('batch-in');
         this.onBatch(batch);
+        (globalThis as any).__trace?.('batch-applied');
       } catch (err) {
         this.logger.error({ err }, 'could not apply an assignment batch');
       }

@@ -1,0 +1,97 @@
+/**
+ * bench/scale-trace: where the time of `scale worker=200` goes, stage by stage, from the daemons'
+ * own log lines (info level, their default) and /proc. For each run through the API, from the
+ * call's start: the formation written (control plane), the plan written (leader), each agent's
+ * first and last `process started`, all processes in /proc, all `up` in ps.
+ *
+ *   node dist/bench/scale-trace.js [--cli] [--runs 3] [--count 200] [--agents 3] [--cpu-prof DIR]
+ */
+import { startBenchCluster } from './lib/bench-cluster';
+import { waitForProcesses } from './lib/peers';
+import { banner, flag, numberOption, runMain, sleep, stringOption, tempDir } from './lib/runs';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const RUNS = numberOption('runs', 3);
+const COUNT = numberOption('count', 200);
+const AGENTS = numberOption('agents', 3);
+const CPU_PROF = stringOption('cpu-prof');
+const TIMEOUT_MS = 60_000;
+const CLI = flag('cli');
+
+interface LogLine {
+  time: number;
+  msg: string;
+}
+
+function readLog(file: string): LogLine[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{') || l.startsWith('TRACE '))
+    .map((l) => (l.startsWith('TRACE ') ? { time: Number(l.split(' ')[1]), msg: l.split(' ')[2]! } : (JSON.parse(l) as LogLine)));
+}
+
+/** The first and last time of `msg` in `lines` at or after `from`, and how many. */
+function span(lines: LogLine[], msg: string, from: number, until: number): { first: number; last: number; n: number } | undefined {
+  const times = lines.filter((l) => l.msg === msg && l.time >= from && l.time <= until).map((l) => l.time);
+  if (times.length === 0) return undefined;
+  return { first: Math.min(...times), last: Math.max(...times), n: times.length };
+}
+
+async function main(): Promise<void> {
+  await banner('scale-trace: where scale worker=200 spends its time', [`${AGENTS} agents, ${RUNS} runs through ${CLI ? 'the CLI (`cluster scale`, without --wait)' : 'the API'}`]);
+  const dir = tempDir('cluster-bench-scaletrace-');
+  const kit = await startBenchCluster(path.join(dir, 'cluster'), CPU_PROF ? { controlPlaneNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] } : {});
+  for (let i = 1; i <= AGENTS; i++) {
+    await kit.startReadyAgent({ id: `agent-${i}`, capacity: 1000, nodeArgs: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : undefined });
+  }
+  await kit.deployProcfile('scaletrace', 'worker: sleep 100004\n');
+  const argv = ['sleep', '100004'];
+  await sleep(1_500);
+  // A first run fetches the slug on every agent: not part of the figures.
+  await kit.scale('scaletrace', { worker: AGENTS });
+  await waitForProcesses(argv, AGENTS, TIMEOUT_MS, 25);
+  await kit.scale('scaletrace', { worker: 0 });
+  await waitForProcesses(argv, 0, TIMEOUT_MS, 25);
+  await sleep(1_000);
+
+  const runs: Array<{ start: number; running: number; up: number; end: number }> = [];
+  for (let run = 1; run <= RUNS; run++) {
+    const start = Date.now();
+    const procs = waitForProcesses(argv, COUNT, TIMEOUT_MS, 10);
+    if (CLI) {
+      const cmd = await kit.cli(['scale', `worker=${COUNT}`, '-a', 'scaletrace']);
+      if (cmd.code !== 0) throw new Error(`cluster scale failed: ${cmd.stderr}`);
+    } else {
+      await kit.scale('scaletrace', { worker: COUNT });
+    }
+    const running = await procs;
+    const up = await kit.waitUp('scaletrace', COUNT, TIMEOUT_MS);
+    runs.push({ start, running, up, end: Date.now() });
+    await kit.scale('scaletrace', { worker: 0 });
+    await waitForProcesses(argv, 0, TIMEOUT_MS, 25);
+    while ((await kit.instances('scaletrace')).length > 0) await sleep(50);
+    await sleep(1_000);
+  }
+  await sleep(300); // pino writes asynchronously
+  const cp = readLog(path.join(dir, 'cluster', 'control-plane-1.log'));
+  const agents = Array.from({ length: AGENTS }, (_, i) => readLog(path.join(dir, 'cluster', `agent-${i + 1}.log`)));
+  for (const [i, r] of runs.entries()) {
+    const at = (t: number | undefined) => (t === undefined ? '–' : `${t - r.start} ms`);
+    const formation = span(cp, 'formation changed', r.start, r.end);
+    const plan = span(cp, 'applied scheduling plan', r.start, r.end);
+    console.log(`run ${i + 1}: formation written ${at(formation?.first)}, plan written ${at(plan?.first)}`);
+    for (const [a, lines] of agents.entries()) {
+      const s = span(lines, 'process started', r.start, r.end);
+      console.log(`  agent-${a + 1}: ${s?.n ?? 0} started, first ${at(s?.first)}, last ${at(s?.last)}`);
+      for (const m of ['batch-in', 'batch-applied', 'prepared', 'port', 'spawned', 'report-send', 'report-done']) {
+        const t = span(lines, m, r.start, r.end);
+        if (t) console.log(`    ${m}: ${t.n}× ${at(t.first)} … ${at(t.last)}`);
+      }
+    }
+    console.log(`  ${COUNT} in /proc ${at(r.running)}, ${COUNT} up in ps ${at(r.up)}`);
+  }
+}
+
+runMain(main);
