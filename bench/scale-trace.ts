@@ -2,9 +2,10 @@
  * bench/scale-trace: where the time of `scale worker=200` goes, stage by stage, from the daemons'
  * own log lines (info level, their default) and /proc. For each run through the API, from the
  * call's start: the formation written (control plane), the plan written (leader), each agent's
- * first and last `process started`, all processes in /proc, all `up` in ps.
+ * first and last `process started`, all processes in /proc, all `up` in ps; and the CPU time
+ * each daemon spent from the call until all were up.
  *
- *   node dist/bench/scale-trace.js [--cli] [--runs 3] [--count 200] [--agents 3] [--cpu-prof DIR]
+ *   node dist/bench/scale-trace.js [--cli [--wait]] [--runs 3] [--count 200] [--agents 3] [--cpu-prof DIR]
  */
 import { startBenchCluster } from './lib/bench-cluster';
 import { waitForProcesses } from './lib/peers';
@@ -18,10 +19,30 @@ const AGENTS = numberOption('agents', 3);
 const CPU_PROF = stringOption('cpu-prof');
 const TIMEOUT_MS = 60_000;
 const CLI = flag('cli');
+const WAIT = flag('wait');
 
 interface LogLine {
   time: number;
   msg: string;
+}
+
+/** CPU seconds (user + system) of every process whose command line names `marker`, by a short name. */
+function cpuOf(marker: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const tick = 100; // USER_HZ
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (!cmd.some((a) => a.includes(marker))) continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name = cmd.includes('--name') ? cmd[cmd.indexOf('--name') + 1]! : cmd.includes('control-plane') ? 'control plane' : path.basename(cmd[0]!);
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / tick);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 function readLog(file: string): LogLine[] {
@@ -56,19 +77,22 @@ async function main(): Promise<void> {
   await waitForProcesses(argv, 0, TIMEOUT_MS, 25);
   await sleep(1_000);
 
-  const runs: Array<{ start: number; running: number; up: number; end: number }> = [];
+  const runs: Array<{ start: number; running: number; up: number; end: number; cpu: string }> = [];
   for (let run = 1; run <= RUNS; run++) {
+    const cpuBefore = cpuOf(dir);
     const start = Date.now();
     const procs = waitForProcesses(argv, COUNT, TIMEOUT_MS, 10);
     if (CLI) {
-      const cmd = await kit.cli(['scale', `worker=${COUNT}`, '-a', 'scaletrace']);
+      const cmd = await kit.cli(['scale', `worker=${COUNT}`, '-a', 'scaletrace', ...(WAIT ? ['--wait', '--timeout', '60'] : [])]);
       if (cmd.code !== 0) throw new Error(`cluster scale failed: ${cmd.stderr}`);
     } else {
       await kit.scale('scaletrace', { worker: COUNT });
     }
     const running = await procs;
     const up = await kit.waitUp('scaletrace', COUNT, TIMEOUT_MS);
-    runs.push({ start, running, up, end: Date.now() });
+    const cpuAfter = cpuOf(dir);
+    const cpu = [...cpuAfter].map(([name, s]) => `${name} ${((s - (cpuBefore.get(name) ?? 0)) * 1000).toFixed(0)}`).join(', ');
+    runs.push({ start, running, up, end: Date.now(), cpu });
     await kit.scale('scaletrace', { worker: 0 });
     await waitForProcesses(argv, 0, TIMEOUT_MS, 25);
     while ((await kit.instances('scaletrace')).length > 0) await sleep(50);
@@ -91,6 +115,7 @@ async function main(): Promise<void> {
       }
     }
     console.log(`  ${COUNT} in /proc ${at(r.running)}, ${COUNT} up in ps ${at(r.up)}`);
+    console.log(`  CPU ms from the call until all up: ${r.cpu}`);
   }
 }
 
