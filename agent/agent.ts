@@ -2,7 +2,6 @@
  * The agent daemon: one per server. Joins the control plane, follows its assignments,
  * and supervises the processes they name.
  */
-import "./trace-tmp";
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../lib/log';

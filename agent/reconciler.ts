@@ -231,11 +231,9 @@ export class Reconciler {
         this.deps.releases.configs.get(spec.app, spec.release, spec.slug),
         this.deps.fifos.make(spec.app, spec.instance),
       ]);
-      (globalThis as any).__trace?.('prepared');
       const command = Object.hasOwn(release.processTypes, spec.type) ? release.processTypes[spec.type] : undefined;
       if (command === undefined) throw new Error(`release v${spec.release} has no process type \`${spec.type}\``);
       port = await this.deps.ports.allocate();
-      (globalThis as any).__trace?.('port');
       // The spawn waits its turn (spawn-pacer.ts), so the spec is checked again when it comes.
       const started = await this.pacer.run(() => {
         if (this.closed || this.wanted(key) !== spec) return false;
@@ -248,7 +246,6 @@ export class Reconciler {
         });
         slot.running = { spec, key: specKey(spec), instance, port, cwd, command };
         instance.start();
-        (globalThis as any).__trace?.('spawned');
         return true;
       });
       if (!started) {

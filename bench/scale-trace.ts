@@ -1,9 +1,10 @@
 /**
  * bench/scale-trace: where the time of `scale worker=200` goes, stage by stage, from the daemons'
- * own log lines (info level, their default) and /proc. For each run through the API, from the
- * call's start: the formation written (control plane), the plan written (leader), each agent's
- * first and last `process started`, all processes in /proc, all `up` in ps; and the CPU time
- * each daemon spent from the call until all were up.
+ * own log lines (info level, their default) and /proc. For each run through the API (or the CLI,
+ * `--cli`, with `--wait`), from the call's start: the formation written (control plane), the plan
+ * written (leader), each agent's first and last `process started`, all processes in /proc, all
+ * `up` in ps (polled states-only, as `--wait` does); and the CPU time each daemon spent until
+ * all were running and until all were up. The figures of bench/scale-up.ts, taken apart.
  *
  *   node dist/bench/scale-trace.js [--cli [--wait]] [--runs 3] [--count 200] [--agents 3] [--cpu-prof DIR]
  */
@@ -50,8 +51,8 @@ function readLog(file: string): LogLine[] {
   return fs
     .readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.startsWith('{') || l.startsWith('TRACE '))
-    .map((l) => (l.startsWith('TRACE ') ? { time: Number(l.split(' ')[1]), msg: l.split(' ')[2]! } : (JSON.parse(l) as LogLine)));
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
 }
 
 /** The first and last time of `msg` in `lines` at or after `from`, and how many. */
@@ -106,6 +107,8 @@ async function main(): Promise<void> {
     await sleep(1_000);
   }
   await sleep(300); // pino writes asynchronously
+  // A profile is written at a clean exit only (the harness SIGKILLs the control plane).
+  if (CPU_PROF) for (const cp of kit.controlPlanes) await cp.kill('SIGTERM');
   const cp = readLog(path.join(dir, 'cluster', 'control-plane-1.log'));
   const agents = Array.from({ length: AGENTS }, (_, i) => readLog(path.join(dir, 'cluster', `agent-${i + 1}.log`)));
   for (const [i, r] of runs.entries()) {
@@ -116,10 +119,6 @@ async function main(): Promise<void> {
     for (const [a, lines] of agents.entries()) {
       const s = span(lines, 'process started', r.start, r.end);
       console.log(`  agent-${a + 1}: ${s?.n ?? 0} started, first ${at(s?.first)}, last ${at(s?.last)}`);
-      for (const m of ['batch-in', 'batch-applied', 'prepared', 'port', 'spawned', 'report-send', 'report-done']) {
-        const t = span(lines, m, r.start, r.end);
-        if (t) console.log(`    ${m}: ${t.n}× ${at(t.first)} … ${at(t.last)}`);
-      }
     }
     console.log(`  ${COUNT} in /proc ${at(r.running)}, ${COUNT} up in ps ${at(r.up)}`);
     console.log(`  CPU ms from the call until all running / all up: ${r.cpu}`);

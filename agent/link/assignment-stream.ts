@@ -49,9 +49,7 @@ export class AssignmentStream {
     this.call = call;
     call.on('data', (batch: AssignmentBatch__Output) => {
       try {
-        (globalThis as any).__trace?.('batch-in');
         this.onBatch(batch);
-        (globalThis as any).__trace?.('batch-applied');
       } catch (err) {
         this.logger.error({ err }, 'could not apply an assignment batch');
       }

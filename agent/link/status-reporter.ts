@@ -67,9 +67,7 @@ export class StatusReporter {
     const batch = keys.map((k) => this.current.get(k)!).filter(Boolean);
     for (const k of keys) this.dirty.delete(k);
     try {
-      (globalThis as any).__trace?.('report-send', batch.length);
       const reply = await callUnary(this.client, 'ReportStatus', { agent_id: this.agentId, lease_id: leaseId, statuses: batch });
-      (globalThis as any).__trace?.('report-done', batch.length);
       if (!reply.lease_alive) {
         for (const k of keys) this.dirty.add(k);
         this.link.leaseLost();
