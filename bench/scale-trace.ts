@@ -6,7 +6,7 @@
  * `up` in ps (polled states-only, as `--wait` does); and the CPU time each daemon spent until
  * all were running and until all were up. The figures of bench/scale-up.ts, taken apart.
  *
- *   node dist/bench/scale-trace.js [--cli [--wait]] [--runs 3] [--count 200] [--agents 3] [--cpu-prof DIR]
+ *   node dist/bench/scale-trace.js [--cli [--wait]] [--runs 3] [--count 200] [--agents 3] [--idle S] [--cpu-prof DIR]
  */
 import { startBenchCluster, waitFor } from './lib/bench-cluster';
 import { callUnary } from '../lib/grpc-call';
@@ -19,6 +19,8 @@ const RUNS = numberOption('runs', 3);
 const COUNT = numberOption('count', 200);
 const AGENTS = numberOption('agents', 3);
 const CPU_PROF = stringOption('cpu-prof');
+/** Seconds of quiet before each run (the benchmark's cluster runs come after PM2's and supervisord's). */
+const IDLE_S = numberOption('idle', 1);
 const TIMEOUT_MS = 60_000;
 const CLI = flag('cli');
 const WAIT = flag('wait');
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
   await waitForProcesses(argv, AGENTS, TIMEOUT_MS, 25);
   await kit.scale('scaletrace', { worker: 0 });
   await waitForProcesses(argv, 0, TIMEOUT_MS, 25);
-  await sleep(1_000);
+  await sleep(IDLE_S * 1_000);
 
   const runs: Array<{ start: number; running: number; up: number; end: number; cpu: string }> = [];
   for (let run = 1; run <= RUNS; run++) {
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
     await kit.scale('scaletrace', { worker: 0 });
     await waitForProcesses(argv, 0, TIMEOUT_MS, 25);
     while ((await kit.instances('scaletrace')).length > 0) await sleep(50);
-    await sleep(1_000);
+    await sleep(IDLE_S * 1_000);
   }
   await sleep(300); // pino writes asynchronously
   // A profile is written at a clean exit only (the harness SIGKILLs the control plane).
