@@ -10,17 +10,19 @@
  * that one comes from a control plane again and says what this agent still owns.
  */
 import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agent/Assignment';
+import type { InstanceStatus } from '../proto/gen/cluster/agent/InstanceStatus';
+import type { Logger } from '../lib/log';
+import { createHash } from 'node:crypto';
 import { bootCheckFor } from './supervisor/boot-check';
-import { Instance, type InstanceSnapshot } from './supervisor/instance';
+import { Instance, type ExitReason, type InstanceSnapshot, type InstanceState, type InstanceStream } from './supervisor/instance';
+import type { PortAllocator } from './supervisor/ports';
+import type { OutputFifoMaker } from './supervisor/output-fifos';
+import type { OutputGate } from './supervisor/child-process';
 import { procEnviron, procStat } from './supervisor/proc-stat';
+import type { ReleaseCache } from './releases/release-cache';
 import type { InstanceRecord } from './handover/instance-state';
 import { buildEnv } from './instance-env';
 import { SpawnPacer } from './spawn-pacer';
-import { describeChange, keyOf, specKey, splitKey } from './assignment-keys';
-import type { ReconcilerDeps, SupervisedInstance } from './reconciler-deps';
-
-export type { InstanceEvents, ReconcilerDeps, SupervisedInstance } from './reconciler-deps';
-export { keyOf, specKey } from './assignment-keys';
 
 const START_RETRY_MS = 2_000;
 
@@ -41,6 +43,65 @@ interface Slot {
   busy: boolean;
   again: boolean;
   retry?: NodeJS.Timeout;
+}
+
+export interface ReconcilerDeps {
+  agentId: string;
+  /** The agent's data dir, absolute (instance-env.ts). */
+  agentDir: string;
+  /** Grace period for types without their own (`--stop-grace`). */
+  defaultGraceMs: number;
+  ports: PortAllocator;
+  releases: ReleaseCache;
+  logger: Logger;
+  report(status: InstanceStatus): void;
+  onLine(app: string, instance: string, stream: InstanceStream, line: string, cut: boolean): void;
+  /**
+   * The output gate of an instance, set to blocking (the default: reading its output waits for
+   * the log writer) or non-blocking (`ps:logs TYPE=non-blocking`). Absent: output is never paced.
+   */
+  outputGate?(app: string, instance: string, blocking: boolean): OutputGate;
+  /** A new process group, in the same turn as its spawn: the orphan guard tracks it. */
+  onSpawn(pid: number): void;
+  onExit(pid: number): void;
+  /** Where instances write their output (FIFOs that outlive the agent). */
+  fifos: OutputFifoMaker;
+  /** Keeps the state file that lets the next agent run take the instances over. */
+  record(key: string, record: InstanceRecord | undefined): void;
+  /** Spreads first starts over event-loop turns (spawn-pacer.ts); default: a pacer of its own. */
+  pacer?: SpawnPacer;
+  /** Process ends, restarts and spawn times, for the agent's metrics (agent/metrics/). */
+  events?: InstanceEvents;
+}
+
+/** What the agent's metrics count about instances. */
+export interface InstanceEvents {
+  processEnded(app: string, type: string, reason: ExitReason): void;
+  restarted(app: string, type: string): void;
+  spawnTime(seconds: number): void;
+}
+
+/** An instance supervised here, as listed for metrics and usage sampling. */
+export interface SupervisedInstance {
+  app: string;
+  instance: string;
+  type: string;
+  state: InstanceState;
+  /** Its process group (0 while no process runs). */
+  pid: number;
+}
+
+/** The slot (and state file) key of an instance. */
+export function keyOf(app: string, instance: string): string {
+  return `${app}/${instance}`;
+}
+
+/**
+ * A digest of the fields whose change means the process must be restarted (a new grace period
+ * does not). The release stands for its command and config: changing either makes a new release.
+ */
+export function specKey(a: Assignment): string {
+  return createHash('sha256').update(JSON.stringify([a.release, a.slug, a.restart_token])).digest('base64url');
 }
 
 export class Reconciler {
@@ -184,7 +245,11 @@ export class Reconciler {
         } else if (!current.running && !this.desired.has(key) && !current.retry && !this.closed) {
           this.slots.delete(key);
           const [app, instance] = splitKey(key);
-          this.deps.fifos.retire(app, instance); // kept a while for its return (output-fifos.ts)
+          try {
+            this.deps.fifos.remove(app, instance);
+          } catch (err) {
+            this.deps.logger.warn({ err, key }, 'cannot remove the output FIFOs of a gone instance');
+          }
         }
       });
   }
@@ -365,4 +430,15 @@ export class Reconciler {
       restart_token: spec.restart_token,
     });
   }
+}
+
+function splitKey(key: string): [string, string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}
+
+function describeChange(from: Assignment, to: Assignment): string {
+  if (from.release !== to.release) return `deploying release v${to.release}`;
+  if (from.restart_token !== to.restart_token) return 'restart requested';
+  return 'configuration changed';
 }

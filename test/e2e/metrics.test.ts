@@ -9,7 +9,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../lib/free-port';
-import { callUnary } from '../../lib/grpc-call';
 import { CLI, TestCluster } from '../helpers/test-cluster';
 import { waitFor } from '../helpers/wait-for';
 import { find, parseScrape, typeOf, valueOf, type Scrape } from '../helpers/prometheus-text';
@@ -91,17 +90,6 @@ describe('metrics', { timeout: 240_000 }, () => {
     const [header, ...rows] = table.stdout.trim().split('\n');
     assert.match(header!, /\bCPU\s+MEM\b/i);
     for (const row of rows) assert.match(row, /\d+\.\d%\s+[\d.]+ (B|KiB|MiB|GiB)\s/, row);
-  });
-
-  it('a states-only ps (what --wait polls) asks no agent: states without CPU and memory', async () => {
-    // Usage is there for an ordinary ps (the test above waited for it) …
-    const full = await callUnary(cluster.api, 'Ps', { app: APP });
-    assert.ok(full.instances.every((i) => i.rss_bytes !== undefined && i.rss_bytes !== null), 'ordinary ps carries usage');
-    // … and left out of a states-only one, whose states are the same.
-    const states = await callUnary(cluster.api, 'Ps', { app: APP, states_only: true });
-    assert.equal(states.instances.length, 4);
-    assert.ok(states.instances.every((i) => i.state === 'up' && i.pid > 0), 'states and pids as in ps');
-    assert.ok(states.instances.every((i) => i.rss_bytes == null && i.cpu_seconds == null && i.cpu_percent == null), 'no usage asked of the agents');
   });
 
   it("each agent's /metrics counts what ps shows on it, with per-instance CPU and memory", async () => {

@@ -71,25 +71,4 @@ describe('directCommand', () => {
     assert.equal(directCommand('./notes', env, dir), undefined, 'not executable: the shell says so');
     assert.equal(directCommand('sleep 1', { QUEUE: 'x' }, dir), undefined, 'no PATH: the shell has its own default');
   });
-
-  it('remembers a lookup for a burst of starts, but never hands out a program that is gone', () => {
-    const a = path.join(dir, 'a');
-    const b = path.join(dir, 'b');
-    fs.mkdirSync(a);
-    fs.mkdirSync(b);
-    fs.writeFileSync(path.join(a, 'job'), '#!/bin/sh\n', { mode: 0o755 });
-    fs.writeFileSync(path.join(b, 'job'), '#!/bin/sh\n', { mode: 0o755 });
-    const pathEnv = { PATH: `${a}:${b}` };
-    assert.equal(directCommand('job', pathEnv, dir)?.file, path.join(a, 'job'));
-    assert.equal(directCommand('job 2', pathEnv, dir)?.file, path.join(a, 'job'), 'the same lookup again');
-    // Removed from the first PATH entry: the next start finds the other, not the one remembered.
-    fs.rmSync(path.join(a, 'job'));
-    assert.equal(directCommand('job', pathEnv, dir)?.file, path.join(b, 'job'));
-    // No longer executable: looked up again, and then missing.
-    fs.chmodSync(path.join(b, 'job'), 0o644);
-    assert.equal(directCommand('job', pathEnv, dir), undefined);
-    // Another PATH, another lookup.
-    fs.chmodSync(path.join(b, 'job'), 0o755);
-    assert.equal(directCommand('job', { PATH: b }, dir)?.file, path.join(b, 'job'));
-  });
 });
