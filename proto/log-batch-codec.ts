@@ -9,6 +9,7 @@
  * undefined for them.
  */
 import type { LogBatch, LogBatch__Output } from './gen/cluster/logs/LogBatch';
+import { delimitedSize, varintSize, WireReader, WireWriter } from './wire';
 
 // Field tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
 const LINES = (1 << 3) | 2;
@@ -53,28 +54,22 @@ export function encodePackedBatch(batch: LogBatch, scratch?: Scratch): Buffer | 
   const warningBytes = warnings.map((w) => Buffer.byteLength(w, 'utf8'));
   for (const n of warningBytes) size += 1 + varintSize(n) + n;
   const packedLength = packed === undefined ? 0 : packed.length;
-  if (packedLength > 0) size += 1 + varintSize(packedLength) + packedLength;
+  size += delimitedSize(packedLength);
   const appBytes = Buffer.byteLength(app, 'utf8');
-  if (appBytes > 0) size += 1 + varintSize(appBytes) + appBytes;
+  size += delimitedSize(appBytes);
   const hostBytes = Buffer.byteLength(host, 'utf8');
-  if (hostBytes > 0) size += 1 + varintSize(hostBytes) + hostBytes;
+  size += delimitedSize(hostBytes);
 
-  const out = scratch !== undefined ? scratch.take(size) : Buffer.allocUnsafe(size);
-  let off = 0;
+  const w = new WireWriter(scratch !== undefined ? scratch.take(size) : Buffer.allocUnsafe(size));
   if (batch.history_done) {
-    out[off++] = HISTORY_DONE;
-    out[off++] = 1;
+    w.byte(HISTORY_DONE);
+    w.byte(1);
   }
-  for (let i = 0; i < warnings.length; i++) off = writeString(out, off, WARNINGS, warnings[i]!, warningBytes[i]!);
-  if (packedLength > 0) {
-    out[off++] = PACKED;
-    off = writeVarint(out, off, packedLength);
-    out.set(packed as Uint8Array, off);
-    off += packedLength;
-  }
-  if (appBytes > 0) off = writeString(out, off, APP, app, appBytes);
-  if (hostBytes > 0) off = writeString(out, off, HOST, host, hostBytes);
-  return out;
+  for (let i = 0; i < warnings.length; i++) w.string(WARNINGS, warnings[i]!, warningBytes[i]!);
+  if (packedLength > 0) w.bytes(PACKED, packed as Uint8Array);
+  if (appBytes > 0) w.string(APP, app, appBytes);
+  if (hostBytes > 0) w.string(HOST, host, hostBytes);
+  return w.buf;
 }
 
 /**
@@ -84,84 +79,25 @@ export function encodePackedBatch(batch: LogBatch, scratch?: Scratch): Buffer | 
  */
 export function decodePackedBatch(buf: Buffer): LogBatch__Output | undefined {
   const out: LogBatch__Output = { lines: [], history_done: false, warnings: [], packed: EMPTY, app: '', host: '' };
-  let off = 0;
-  while (off < buf.length) {
-    const [tag, afterTag] = readVarint(buf, off);
-    off = afterTag;
-    const wireType = tag & 7;
+  const r = new WireReader(buf, 'LogBatch');
+  while (r.pos < r.end) {
+    const tag = r.uint32();
     if (tag === LINES) return undefined;
     if (tag === HISTORY_DONE) {
-      const [value, next] = readVarint(buf, off);
-      out.history_done = value !== 0;
-      off = next;
+      out.history_done = r.uint32() !== 0;
       continue;
     }
-    if (wireType === 2) {
-      const [length, start] = readVarint(buf, off);
-      const end = start + length;
-      if (end > buf.length) throw new Error('LogBatch: a field runs past the end of the message');
-      if (tag === PACKED) out.packed = buf.subarray(start, end);
-      else if (tag === APP) out.app = buf.toString('utf8', start, end);
-      else if (tag === HOST) out.host = buf.toString('utf8', start, end);
-      else if (tag === WARNINGS) out.warnings.push(buf.toString('utf8', start, end));
-      off = end;
+    if ((tag & 7) !== 2) {
+      r.skip(tag & 7);
       continue;
     }
-    off = skip(buf, off, wireType);
+    r.delimited();
+    if (tag === PACKED) out.packed = buf.subarray(r.start, r.stop);
+    else if (tag === APP) out.app = buf.toString('utf8', r.start, r.stop);
+    else if (tag === HOST) out.host = buf.toString('utf8', r.start, r.stop);
+    else if (tag === WARNINGS) out.warnings.push(buf.toString('utf8', r.start, r.stop));
   }
   return out;
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** Skips the value of an unknown field (a newer sender's) of the given wire type. */
-function skip(buf: Buffer, off: number, wireType: number): number {
-  switch (wireType) {
-    case 0:
-      return readVarint(buf, off)[1];
-    case 1:
-      return off + 8;
-    case 5:
-      return off + 4;
-    default:
-      throw new Error(`LogBatch: unexpected wire type ${wireType}`);
-  }
-}
-
-function writeString(out: Buffer, off: number, tag: number, s: string, bytes: number): number {
-  out[off++] = tag;
-  off = writeVarint(out, off, bytes);
-  return off + out.write(s, off, bytes, 'utf8');
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(out: Buffer, off: number, n: number): number {
-  while (n >= 0x80) {
-    out[off++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  out[off++] = n;
-  return off;
-}
-
-/** A varint below 2^53 and where it ends; throws when it runs past the end. */
-function readVarint(buf: Buffer, off: number): [number, number] {
-  let value = 0;
-  let scale = 1;
-  for (;;) {
-    if (off >= buf.length) throw new Error('LogBatch: a varint runs past the end of the message');
-    const b = buf[off++]!;
-    value += (b & 0x7f) * scale;
-    if (b < 0x80) return [value, off];
-    scale *= 0x80;
-    if (scale > 2 ** 63) throw new Error('LogBatch: a varint is too long');
-  }
-}

@@ -11,47 +11,11 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { Assignment } from '../scheduler/types';
 import type { AssignmentDelta } from './assignment-hub';
-
-/** Bytes of a varint holding `n` (a uint32, or an int32 ≥ 0). */
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
-}
+import { delimitedSize, varintSize, WireWriter } from '../../proto/wire';
 
 /** Bytes of an int32 field's value: a negative one is sign-extended to 10 bytes. */
 function int32Size(n: number): number {
   return n < 0 ? 10 : varintSize(n);
-}
-
-class Writer {
-  pos = 0;
-  constructor(readonly buf: Buffer) {}
-
-  varint(n: number): void {
-    while (n >= 0x80) {
-      this.buf[this.pos++] = (n & 0x7f) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    this.buf[this.pos++] = n;
-  }
-
-  int32(n: number): void {
-    if (n >= 0) return this.varint(n);
-    // Two's complement over 64 bits, as protobuf encodes a negative int32.
-    let lo = n >>> 0;
-    for (let i = 0; i < 4; i++) {
-      this.buf[this.pos++] = (lo & 0x7f) | 0x80;
-      lo >>>= 7;
-    }
-    this.buf[this.pos++] = (lo & 0x0f) | 0x70 | 0x80; // bits 28-31, then the sign's ones
-    for (let i = 0; i < 4; i++) this.buf[this.pos++] = 0xff;
-    this.buf[this.pos++] = 0x01;
-  }
-
-  string(tag: number, s: string, bytes: number): void {
-    this.buf[this.pos++] = tag;
-    this.varint(bytes);
-    this.pos += this.buf.write(s, this.pos, bytes, 'utf8');
-  }
 }
 
 /** An assignment's wire fields (as agent-service.ts's toWire), proto3 defaults left out. */
@@ -85,13 +49,12 @@ function sized(a: Assignment): Sized {
     boot: int32(a.bootTimeoutMs),
     size: 0,
   };
-  const str = (n: number) => (n > 0 ? 1 + varintSize(n) + n : 0);
   const num = (n: number) => (n !== 0 ? 1 + int32Size(n) : 0);
-  s.size = str(s.app) + str(s.instance) + str(s.type) + num(s.release) + str(s.slug) + str(s.token) + num(s.grace) + num(s.boot) + (a.logsNonBlocking === true ? 3 : 0);
+  s.size = delimitedSize(s.app) + delimitedSize(s.instance) + delimitedSize(s.type) + num(s.release) + delimitedSize(s.slug) + delimitedSize(s.token) + num(s.grace) + num(s.boot) + (a.logsNonBlocking === true ? 3 : 0);
   return s;
 }
 
-function writeAssignment(w: Writer, s: Sized): void {
+function writeAssignment(w: WireWriter, s: Sized): void {
   const a = s.a;
   if (s.app > 0) w.string(0x0a, text(a.app), s.app);
   if (s.instance > 0) w.string(0x12, text(a.instance), s.instance);
@@ -124,13 +87,13 @@ export function encodeAssignmentBatch(delta: AssignmentDelta): Buffer {
   const removes = delta.removes.map((r) => {
     const app = Buffer.byteLength(text(r.app));
     const instance = Buffer.byteLength(text(r.instance));
-    const size = (app > 0 ? 1 + varintSize(app) + app : 0) + (instance > 0 ? 1 + varintSize(instance) + instance : 0);
+    const size = delimitedSize(app) + delimitedSize(instance);
     return { r, app, instance, size };
   });
   let total = delta.snapshot ? 2 : 0;
   for (const s of upserts) total += 1 + varintSize(s.size) + s.size;
   for (const s of removes) total += 1 + varintSize(s.size) + s.size;
-  const w = new Writer(Buffer.allocUnsafe(total));
+  const w = new WireWriter(Buffer.allocUnsafe(total));
   if (delta.snapshot) {
     w.buf[w.pos++] = 0x08;
     w.buf[w.pos++] = 0x01;

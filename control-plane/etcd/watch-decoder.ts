@@ -13,6 +13,7 @@
  * `key` and `value` are views into the received message, as protobufjs gives them.
  */
 import type { Etcd3 } from 'etcd3';
+import { WireReader } from '../../proto/wire';
 
 export interface DecodedKeyValue {
   key: Buffer;
@@ -40,119 +41,9 @@ export interface DecodedWatchResponse {
   events: DecodedEvent[];
 }
 
-const TWO_32 = 4294967296;
 const EMPTY = Buffer.alloc(0);
 
-/** The last large 64-bit value formatted (a status batch names one lease over and over). */
-let lastHi = -1;
-let lastLo = -1;
-let lastSigned = false;
-let lastText = '';
-
-/**
- * A protobuf reader over one message: just what WatchResponse needs. Nested messages are read
- * in place: `end` is the end of the message being read.
- */
-class Reader {
-  pos = 0;
-  end: number;
-  /** The contents of the last length-delimited field read. */
-  start = 0;
-  stop = 0;
-  constructor(readonly buf: Buffer) {
-    this.end = buf.length;
-  }
-
-  /** A varint of up to 32 bits (tags, lengths, enums, bools). */
-  uint32(): number {
-    const buf = this.buf;
-    let b = buf[this.pos++]!;
-    if (b < 0x80 && this.pos <= this.end) return b;
-    let value = b & 0x7f;
-    let shift = 7;
-    for (;;) {
-      if (this.pos >= this.end) throw new RangeError('watch response: truncated varint');
-      b = buf[this.pos++]!;
-      if (shift < 32) value += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-      shift += 7;
-      if (shift > 63) throw new RangeError('watch response: varint too long');
-    }
-    return value % TWO_32;
-  }
-
-  /** A 64-bit varint as its decimal text, signed (int64) or not (uint64). */
-  long(signed: boolean): string {
-    let lo = 0;
-    let hi = 0;
-    let shift = 0;
-    for (;;) {
-      if (this.pos >= this.end) throw new RangeError('watch response: truncated varint');
-      const b = this.buf[this.pos++]!;
-      const bits = b & 0x7f;
-      if (shift < 28) lo += bits * 2 ** shift;
-      else if (shift === 28) {
-        lo += (bits & 0x0f) * 2 ** 28;
-        hi += bits >>> 4;
-      } else if (shift < 64) hi += bits * 2 ** (shift - 32);
-      if (b < 0x80) break;
-      shift += 7;
-      if (shift > 63) throw new RangeError('watch response: varint too long');
-    }
-    hi %= TWO_32;
-    if (hi < 0x200000) return String(hi * TWO_32 + lo); // below 2^53: exact as a number
-    if (hi === lastHi && lo === lastLo && signed === lastSigned) return lastText;
-    const big = (BigInt(hi) << 32n) | BigInt(lo);
-    lastHi = hi;
-    lastLo = lo;
-    lastSigned = signed;
-    lastText = (signed ? BigInt.asIntN(64, big) : big).toString();
-    return lastText;
-  }
-
-  /** Reads a length-delimited field's bounds into `start` and `stop`. */
-  delimited(): void {
-    const length = this.uint32();
-    this.start = this.pos;
-    this.stop = this.pos + length;
-    if (this.stop > this.end) throw new RangeError('watch response: field runs past its message');
-    this.pos = this.stop;
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case 0:
-        this.long(false);
-        return;
-      case 1:
-        this.pos += 8;
-        break;
-      case 2:
-        this.delimited();
-        return;
-      case 5:
-        this.pos += 4;
-        break;
-      default:
-        throw new RangeError(`watch response: unsupported wire type ${wireType}`);
-    }
-    if (this.pos > this.end) throw new RangeError('watch response: field runs past its message');
-  }
-
-  /** Reads the last delimited field as a nested message with `read`, then continues after it. */
-  nested<T>(read: (r: Reader) => T): T {
-    const outerEnd = this.end;
-    const after = this.stop;
-    this.pos = this.start;
-    this.end = this.stop;
-    const value = read(this);
-    this.pos = after;
-    this.end = outerEnd;
-    return value;
-  }
-}
-
-function keyValue(r: Reader): DecodedKeyValue {
+function keyValue(r: WireReader): DecodedKeyValue {
   const buf = r.buf;
   const kv: DecodedKeyValue = { key: EMPTY, create_revision: '0', mod_revision: '0', version: '0', value: EMPTY, lease: '0' };
   while (r.pos < r.end) {
@@ -185,7 +76,7 @@ function keyValue(r: Reader): DecodedKeyValue {
   return kv;
 }
 
-function event(r: Reader): DecodedEvent {
+function event(r: WireReader): DecodedEvent {
   const ev: DecodedEvent = { type: 'Put', kv: null, prev_kv: null };
   while (r.pos < r.end) {
     const tag = r.uint32();
@@ -211,7 +102,7 @@ function event(r: Reader): DecodedEvent {
   return ev;
 }
 
-function header(r: Reader): NonNullable<DecodedWatchResponse['header']> {
+function header(r: WireReader): NonNullable<DecodedWatchResponse['header']> {
   const h = { cluster_id: '0', member_id: '0', revision: '0', raft_term: '0' };
   while (r.pos < r.end) {
     const tag = r.uint32();
@@ -237,7 +128,7 @@ function header(r: Reader): NonNullable<DecodedWatchResponse['header']> {
 
 /** Decodes one WatchResponse message (what etcd3's watch stream emits as `data`). */
 export function decodeWatchResponse(buf: Buffer): DecodedWatchResponse {
-  const r = new Reader(buf);
+  const r = new WireReader(buf, 'watch response');
   const res: DecodedWatchResponse = {
     header: null,
     watch_id: '0',
