@@ -93,12 +93,12 @@ export function scheduleHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Add
 
 /**
  * Stops the runs of an app's jobs that were going when it was destroyed (best effort: the
- * leader stops those it follows too, cron-loop.ts).
+ * leader stops those it follows too, cron/run-follower.ts).
  */
 export async function stopRunsOfDestroyedApp(ctx: ApiContext, app: string, runs: RunRecord[]): Promise<void> {
   await Promise.all(runs.map(async (run) => {
-    const agent = ctx.view.agentList().find((a) => a.id === run.agentId && a.address);
-    if (!agent || !run.instance) return;
+    const agent = ctx.view.agent(run.agentId);
+    if (!agent?.address || !run.instance) return;
     try {
       await stopRun(ctx.dialer, agent, { app, instance: run.instance }, `app \`${app}\` was destroyed`);
     } catch (err) {

@@ -199,6 +199,7 @@ export class RunFollower {
 
   private registeredAgent(id: string): AgentRecord | undefined {
     if (!id) return undefined;
-    return this.deps.view.agentList().find((a) => a.id === id && a.address !== '');
+    const agent = this.deps.view.agent(id);
+    return agent?.address ? agent : undefined;
   }
 }

@@ -140,8 +140,8 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
      * this replica's watch may be a step behind); undefined when it is not registered.
      */
     const agentOf = async (id: string): Promise<AgentRecord | undefined> => {
-      const mirrored = ctx.view.agentList().find((a) => a.id === id && a.address);
-      if (mirrored) return mirrored;
+      const mirrored = ctx.view.agent(id);
+      if (mirrored?.address) return mirrored;
       const record = await registrations.registered(id);
       return record?.address ? record : undefined;
     };

@@ -120,7 +120,7 @@ export class ReleasePhaseLoop {
     let f = this.followed.get(key);
     if (!f) this.followed.set(key, (f = { busy: false, retryAt: 0 }));
     if (f.busy || f.watch || Date.now() < f.retryAt) return;
-    const agent = this.deps.view.agentList().find((a) => a.id === phase.agentId);
+    const agent = phase.agentId ? this.deps.view.agent(phase.agentId) : undefined;
     if (!agent) {
       f.agentMissingSince ??= Date.now();
       if (Date.now() - f.agentMissingSince > this.deps.agentDownGraceMs) {

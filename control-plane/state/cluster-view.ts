@@ -94,11 +94,20 @@ export class ClusterView {
   agentList(): AgentRecord[] {
     const out: AgentRecord[] = [];
     for (const entry of this.agents.entries.values()) {
-      const agent = this.agents.decoded<AgentRecord>(entry);
-      if (!agent || typeof agent.id !== 'string') continue;
-      out.push(this.drains.entries.has(this.keys.drain(agent.id)) ? { ...agent, state: 'draining' } : agent);
+      const agent = this.withDrain(this.agents.decoded<AgentRecord>(entry));
+      if (agent) out.push(agent);
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Agent `id` as agentList() gives it, looked up by its key; undefined when not registered. */
+  agent(id: string): AgentRecord | undefined {
+    return this.withDrain(this.agents.decoded<AgentRecord>(this.keys.agent(id)));
+  }
+
+  private withDrain(agent: AgentRecord | undefined): AgentRecord | undefined {
+    if (!agent || typeof agent.id !== 'string') return undefined;
+    return this.drains.entries.has(this.keys.drain(agent.id)) ? { ...agent, state: 'draining' } : agent;
   }
 
   /** Whether agent `id` is registered (its lease alive) as this replica sees it. */
