@@ -1,6 +1,6 @@
 /**
  * Small shared pieces of the benchmarks in bench/{placement,throughput,scale-up,restart,
- * failover,footprint}.ts: options, summaries (min/median/max, percentiles), tables, the
+ * failover,footprint,logs}.ts: options, summaries (min/median/max, percentiles), tables, the
  * JSON figures file, temp dirs that are always removed, and child processes that are
  * always stopped.
  */
@@ -146,6 +146,10 @@ export function onCleanup(step: Cleanup): void {
   cleanups.push(step);
 }
 
+/**
+ * Runs the registered steps; a second caller meanwhile (Ctrl-C during a failure) waits for the
+ * same ones. Once done it can run again: bench/logs.ts cleans up after each of its runs.
+ */
 export function cleanUp(): Promise<void> {
   cleaning ??= (async () => {
     while (cleanups.length > 0) {
@@ -156,7 +160,9 @@ export function cleanUp(): Promise<void> {
         console.error(`clean-up step failed: ${(err as Error).message}`);
       }
     }
-  })();
+  })().finally(() => {
+    cleaning = undefined;
+  });
   return cleaning;
 }
 
