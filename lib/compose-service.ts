@@ -1,0 +1,95 @@
+/**
+ * One compose service as a process type: its shell command (from the service, or the Dockerfile's
+ * CMD/ENTRYPOINT/WORKDIR), a backing service (image only), or the error saying why it cannot run
+ * here. See docs/compose.md.
+ */
+import * as path from 'node:path';
+import { startLine } from './compose-start';
+import { buildSpec, type DockerfileCache } from './compose-build';
+import { commandText } from './compose-command';
+import { environmentOf } from './compose-environment';
+import { ComposeError, type ComposeService } from './compose-types';
+import { isMapping, scalarText } from './compose-yaml';
+import type { DockerImage } from './dockerfile';
+import { isProcessType, PROCESS_TYPE_RULE } from './names';
+
+const USED_KEYS = new Set(['command', 'entrypoint', 'build', 'environment']);
+
+/** The service `name` (its name written on `line`, 0 when unknown) as read from its value `spec`. */
+export function readService(fileName: string, name: string, spec: unknown, line: number, dockerfiles: DockerfileCache): ComposeService {
+  const where = line ? `${fileName} line ${line}` : fileName;
+  const service: ComposeService = { name, line, environment: [], notes: [], warnings: [], ignored: [] };
+  const fail = (reason: string): ComposeService => ({
+    ...service,
+    error: new ComposeError(`${where}: service \`${name}\` ${reason}`, name, line || undefined),
+  });
+  if (!isProcessType(name)) {
+    return fail(`is not a valid process type name: use ${PROCESS_TYPE_RULE}`);
+  }
+  if (!isMapping(spec)) return fail('must be a mapping with `build: .` or a `command`');
+  service.ignored = Object.keys(spec).filter((key) => !USED_KEYS.has(key) && spec[key] !== null && spec[key] !== undefined);
+  // `working_dir` is read relative to where the Dockerfile copies the app, so only with one.
+  const usesWorkingDir = () => (service.ignored = service.ignored.filter((key) => key !== 'working_dir'));
+  if (spec.extends !== undefined && spec.extends !== null) {
+    return fail('uses `extends`, which this tool does not follow: write its `command` in the service itself');
+  }
+  if (isMapping(spec.build) && spec.build.dockerfile !== undefined && spec.build.dockerfile !== null && typeof spec.build.dockerfile !== 'string') {
+    return fail('has a `build.dockerfile` that is not a file name');
+  }
+  let build: ReturnType<typeof buildSpec>;
+  try {
+    build = buildSpec(spec.build);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  if (build !== undefined && !/^\.\/?$/.test(build.context)) {
+    return fail(
+      `builds \`${build.context}\`: only the deployed directory is run (\`build: .\`); deploy that directory on its own or build from \`.\``,
+    );
+  }
+  let command: string | undefined;
+  let entrypoint: string | undefined;
+  let workingDir: string | undefined;
+  try {
+    command = commandText(spec.command, 'command');
+    entrypoint = commandText(spec.entrypoint, 'entrypoint');
+    service.environment = environmentOf(spec.environment);
+    workingDir = scalarText(spec.working_dir, 'working_dir');
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  if (build === undefined && command === undefined && entrypoint === undefined) {
+    if (typeof spec.image === 'string' || typeof spec.image === 'number') return { ...service, ignored: [], backing: String(spec.image) };
+    return fail('has no `command` and builds nothing: add `build: .` (the Dockerfile\'s CMD runs) or a `command`');
+  }
+  let image: DockerImage | undefined;
+  if (build !== undefined) {
+    const dockerfile = path.posix.normalize(build.dockerfile);
+    if (path.posix.isAbsolute(dockerfile) || dockerfile === '..' || dockerfile.startsWith('../')) {
+      return fail(`names the Dockerfile \`${build.dockerfile}\`, outside the deployed directory: keep it inside`);
+    }
+    service.dockerfile = dockerfile;
+    const read = dockerfiles.read(dockerfile, build.target);
+    if ('error' in read) return fail(read.error);
+    image = read.image;
+    if (image) usesWorkingDir();
+    else {
+      if (command === undefined && entrypoint === undefined) {
+        return fail(`has no \`command\` and there is no ${dockerfile} to read its CMD from: add the Dockerfile (with a CMD) or a \`command\``);
+      }
+      service.warnings.push(`${where}: service \`${name}\` builds \`.\` but there is no ${dockerfile}: its ENTRYPOINT and WORKDIR are not known; it runs its \`command\` from the app's root`);
+    }
+  }
+  const start = startLine({ entrypoint, command, workingDir: image ? workingDir : undefined, environment: service.environment }, image, service.dockerfile ?? 'Dockerfile');
+  if ('problem' in start) {
+    if (start.noCommand && image) {
+      const stage = `${service.dockerfile} line ${image.fromLine}, \`${image.fromText}\``;
+      return fail(`has no \`command\`, and ${service.dockerfile} has no CMD or ENTRYPOINT (the image starts at ${stage}): add \`CMD ["program", "arg"]\` to ${service.dockerfile} or a \`command\` to the service`);
+    }
+    return fail(start.problem);
+  }
+  if (/[\r\n]/.test(start.command)) {
+    return fail('has a command (or environment value) over several lines, which a Procfile line cannot hold: join lines with `&&`, move them into a script, or set the value with `cluster config:set`');
+  }
+  return { ...service, command: start.command, source: start.source, notes: [...service.notes, ...start.notes] };
+}
