@@ -21,9 +21,6 @@ import { createInstance, type InstanceRun } from './instance-factory';
 import { handoverRecord, statusOf, type RecordedRun } from './instance-reports';
 import type { ReconcilerDeps, SupervisedInstance } from './reconciler-deps';
 
-export type { InstanceEvents, ReconcilerDeps, SupervisedInstance } from './reconciler-deps';
-export { keyOf, specKey } from './assignment-keys';
-
 const START_RETRY_MS = 2_000;
 
 /** What runs in a slot (specKey() of its assignment: a different key means a restart). */
