@@ -9,7 +9,8 @@ import { ControlPlaneLink, type AgentIdentity } from './link/control-plane-link'
 import { AssignmentStream } from './link/assignment-stream';
 import { StatusReporter } from './link/status-reporter';
 import { ReleaseCache } from './releases/release-cache';
-import { keyOf, Reconciler } from './reconciler';
+import { Reconciler } from './reconciler';
+import { keyOf } from './assignment-keys';
 import { DisconnectGuard } from './disconnect-guard';
 import { OrphanGuard } from './supervisor/orphan-guard';
 import { OutputFifoMaker } from './supervisor/output-fifos';

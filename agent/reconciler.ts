@@ -10,30 +10,22 @@
  * that one comes from a control plane again and says what this agent still owns.
  */
 import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agent/Assignment';
-import type { InstanceStatus } from '../proto/gen/cluster/agent/InstanceStatus';
-import type { Logger } from '../lib/log';
-import { createHash } from 'node:crypto';
 import { bootCheckFor } from './supervisor/boot-check';
-import { Instance, type ExitReason, type InstanceSnapshot, type InstanceState, type InstanceStream } from './supervisor/instance';
-import type { PortAllocator } from './supervisor/ports';
-import type { OutputFifoMaker } from './supervisor/output-fifos';
-import type { OutputGate } from './supervisor/child-process';
+import type { Instance, InstanceSnapshot } from './supervisor/instance';
 import { procEnviron, procStat } from './supervisor/proc-stat';
-import type { ReleaseCache } from './releases/release-cache';
 import type { InstanceRecord } from './handover/instance-state';
 import { buildEnv } from './instance-env';
 import { SpawnPacer } from './spawn-pacer';
+import { describeChange, keyOf, specKey, splitKey } from './assignment-keys';
+import { createInstance, type InstanceRun } from './instance-factory';
+import { handoverRecord, statusOf, type RecordedRun } from './instance-reports';
+import type { ReconcilerDeps, SupervisedInstance } from './reconciler-deps';
 
 const START_RETRY_MS = 2_000;
 
-interface Running {
-  spec: Assignment;
-  /** specKey() of what runs: a different key means a restart. */
-  key: string;
+/** What runs in a slot (specKey() of its assignment: a different key means a restart). */
+interface Running extends RecordedRun {
   instance: Instance;
-  port: number;
-  cwd: string;
-  command: string;
   /** The process last written to the state file, with its start time. */
   recorded?: { pid: number; startTicks: number };
 }
@@ -43,65 +35,6 @@ interface Slot {
   busy: boolean;
   again: boolean;
   retry?: NodeJS.Timeout;
-}
-
-export interface ReconcilerDeps {
-  agentId: string;
-  /** The agent's data dir, absolute (instance-env.ts). */
-  agentDir: string;
-  /** Grace period for types without their own (`--stop-grace`). */
-  defaultGraceMs: number;
-  ports: PortAllocator;
-  releases: ReleaseCache;
-  logger: Logger;
-  report(status: InstanceStatus): void;
-  onLine(app: string, instance: string, stream: InstanceStream, line: string, cut: boolean): void;
-  /**
-   * The output gate of an instance, set to blocking (the default: reading its output waits for
-   * the log writer) or non-blocking (`ps:logs TYPE=non-blocking`). Absent: output is never paced.
-   */
-  outputGate?(app: string, instance: string, blocking: boolean): OutputGate;
-  /** A new process group, in the same turn as its spawn: the orphan guard tracks it. */
-  onSpawn(pid: number): void;
-  onExit(pid: number): void;
-  /** Where instances write their output (FIFOs that outlive the agent). */
-  fifos: OutputFifoMaker;
-  /** Keeps the state file that lets the next agent run take the instances over. */
-  record(key: string, record: InstanceRecord | undefined): void;
-  /** Spreads first starts over event-loop turns (spawn-pacer.ts); default: a pacer of its own. */
-  pacer?: SpawnPacer;
-  /** Process ends, restarts and spawn times, for the agent's metrics (agent/metrics/). */
-  events?: InstanceEvents;
-}
-
-/** What the agent's metrics count about instances. */
-export interface InstanceEvents {
-  processEnded(app: string, type: string, reason: ExitReason): void;
-  restarted(app: string, type: string): void;
-  spawnTime(seconds: number): void;
-}
-
-/** An instance supervised here, as listed for metrics and usage sampling. */
-export interface SupervisedInstance {
-  app: string;
-  instance: string;
-  type: string;
-  state: InstanceState;
-  /** Its process group (0 while no process runs). */
-  pid: number;
-}
-
-/** The slot (and state file) key of an instance. */
-export function keyOf(app: string, instance: string): string {
-  return `${app}/${instance}`;
-}
-
-/**
- * A digest of the fields whose change means the process must be restarted (a new grace period
- * does not). The release stands for its command and config: changing either makes a new release.
- */
-export function specKey(a: Assignment): string {
-  return createHash('sha256').update(JSON.stringify([a.release, a.slug, a.restart_token])).digest('base64url');
 }
 
 export class Reconciler {
@@ -151,7 +84,7 @@ export class Reconciler {
         graceMs: record.graceMs,
         port: record.port,
       });
-      slot.running = { spec, key: record.specKey, instance, port: record.port, cwd: record.cwd, command: record.command };
+      slot.running = { spec, specKey: record.specKey, instance, port: record.port, cwd: record.cwd, command: record.command };
       this.slots.set(key, slot);
       instance.adopt({
         pid: record.pid,
@@ -258,7 +191,7 @@ export class Reconciler {
   private async converge(key: string, slot: Slot): Promise<void> {
     const want = this.wanted(key);
     const running = slot.running;
-    const same = running !== undefined && want !== undefined && running.key === specKey(want);
+    const same = running !== undefined && want !== undefined && running.specKey === specKey(want);
     if (running && want && same && running.spec !== want) {
       running.spec = want;
       running.instance.setGraceMs(want.grace_ms > 0 ? want.grace_ms : this.deps.defaultGraceMs);
@@ -309,7 +242,7 @@ export class Reconciler {
           graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
           port,
         });
-        slot.running = { spec, key: specKey(spec), instance, port, cwd, command };
+        slot.running = { spec, specKey: specKey(spec), instance, port, cwd, command };
         instance.start();
         return true;
       });
@@ -330,54 +263,13 @@ export class Reconciler {
     }
   }
 
-  private newInstance(
-    key: string,
-    slot: Slot,
-    spec: Assignment,
-    run: { command: string; cwd: string; env: Record<string, string>; graceMs: number; port: number },
-  ): Instance {
-    return new Instance(
-      {
-        app: spec.app,
-        instance: spec.instance,
-        type: spec.type,
-        command: run.command,
-        cwd: run.cwd,
-        env: run.env,
-        graceMs: run.graceMs,
-        output: this.deps.fifos.pathsOf(spec.app, spec.instance),
-        // Fixed for the life of this Instance: a new boot timeout applies from the next start.
-        bootCheck: bootCheckFor(spec.type, spec.boot_timeout_ms ?? 0, run.port),
-      },
-      {
-        logger: this.deps.logger,
-        onChange: (snapshot) => {
-          // slot.running.spec, not `spec`: an adopted instance learns its assignment later.
-          const running = slot.running;
-          this.report(running?.spec ?? spec, run.port, snapshot);
-          if (running) this.remember(key, running);
-        },
-        onLine: (stream, line, cut) => this.deps.onLine(spec.app, spec.instance, stream, line, cut ?? false),
-        outputGate: this.deps.outputGate?.(spec.app, spec.instance, !spec.logs_non_blocking),
-        onSpawn: (pid) => this.deps.onSpawn(pid),
-        onExit: (pid) => this.deps.onExit(pid),
-        // Restarts wait their turn with first starts: a crash storm does not starve heartbeats.
-        pace: (spawn) => {
-          // Now if this turn has spawning budget left (spawn-pacer.ts runSoon), else in a later turn.
-          this.pacer.runSoon(() => {
-            try {
-              spawn();
-            } catch (err) {
-              // A restart that throws is a bug; it must not crash the agent.
-              this.deps.logger.error({ err, app: spec.app, instance: spec.instance }, 'bug: restarting an instance failed');
-            }
-          });
-        },
-        onProcessEnd: (reason) => this.deps.events?.processEnded(spec.app, spec.type, reason),
-        onRestart: () => this.deps.events?.restarted(spec.app, spec.type),
-        onSpawnTime: (seconds) => this.deps.events?.spawnTime(seconds),
-      },
-    );
+  private newInstance(key: string, slot: Slot, spec: Assignment, run: InstanceRun): Instance {
+    return createInstance(this.deps, this.pacer, spec, run, (snapshot) => {
+      // slot.running.spec, not `spec`: an adopted instance learns its assignment later.
+      const running = slot.running;
+      this.report(running?.spec ?? spec, run.port, snapshot);
+      if (running) this.remember(key, running);
+    });
   }
 
   /** Writes what the next agent run needs to adopt this instance (or that nothing runs). */
@@ -393,52 +285,13 @@ export class Reconciler {
       if (!stat) return; // gone already: its exit is on its way
       running.recorded = { pid: snapshot.pid, startTicks: stat.startTicks };
     }
-    const spec = running.spec;
-    const output = this.deps.fifos.pathsOf(spec.app, spec.instance);
-    this.deps.record(key, {
-      app: spec.app,
-      instance: spec.instance,
-      type: spec.type,
-      spec: { ...spec },
-      specKey: running.key,
-      pid: snapshot.pid,
-      startTicks: running.recorded.startTicks,
-      startedAtMs: snapshot.startedAtMs,
-      restarts: snapshot.restarts,
-      crashes: running.instance.counters.crashes,
-      port: running.port,
-      cwd: running.cwd,
-      command: running.command,
-      graceMs: spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs,
-      stdout: output.stdout,
-      stderr: output.stderr,
-    });
+    const { spec, instance, recorded } = running;
+    const current = { snapshot, startTicks: recorded.startTicks, crashes: instance.counters.crashes };
+    const graceMs = spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs;
+    this.deps.record(key, handoverRecord(running, current, this.deps.fifos.pathsOf(spec.app, spec.instance), graceMs));
   }
 
   private report(spec: Assignment, port: number, snapshot: InstanceSnapshot, override?: string): void {
-    const state = override ?? (snapshot.state === 'stopped' ? 'stopping' : snapshot.state);
-    this.deps.report({
-      app: spec.app,
-      instance: spec.instance,
-      state,
-      pid: snapshot.pid,
-      started_at_ms: snapshot.startedAtMs,
-      restarts: snapshot.restarts,
-      reason: snapshot.reason,
-      release: spec.release,
-      port,
-      restart_token: spec.restart_token,
-    });
+    this.deps.report(statusOf(spec, port, snapshot, override));
   }
-}
-
-function splitKey(key: string): [string, string] {
-  const slash = key.indexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
-}
-
-function describeChange(from: Assignment, to: Assignment): string {
-  if (from.release !== to.release) return `deploying release v${to.release}`;
-  if (from.restart_token !== to.restart_token) return 'restart requested';
-  return 'configuration changed';
 }

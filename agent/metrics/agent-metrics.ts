@@ -8,7 +8,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ExitReason } from '../supervisor/instance';
-import type { InstanceEvents, SupervisedInstance } from '../reconciler';
+import type { InstanceEvents, SupervisedInstance } from '../reconciler-deps';
 import type { InstanceUsage } from './usage-sampler';
 import type { LogStoreStats } from '../logs/instance-log';
 

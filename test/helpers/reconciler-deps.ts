@@ -1,6 +1,6 @@
 /** For reconciler unit tests: the dependencies of a Reconciler with real processes and no agent around it. */
 import * as path from 'node:path';
-import type { ReconcilerDeps } from '../../agent/reconciler';
+import type { ReconcilerDeps } from '../../agent/reconciler-deps';
 import type { ReleaseCache } from '../../agent/releases/release-cache';
 import { OutputFifoMaker } from '../../agent/supervisor/output-fifos';
 import { PortAllocator } from '../../agent/supervisor/ports';

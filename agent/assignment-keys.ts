@@ -1,0 +1,29 @@
+/** The keys a Reconciler (reconciler.ts) files instances and their assignments under. */
+import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agent/Assignment';
+import { createHash } from 'node:crypto';
+
+/** The slot (and state file) key of an instance. */
+export function keyOf(app: string, instance: string): string {
+  return `${app}/${instance}`;
+}
+
+/**
+ * A digest of the fields whose change means the process must be restarted (a new grace period
+ * does not). The release stands for its command and config: changing either makes a new release.
+ */
+export function specKey(a: Assignment): string {
+  return createHash('sha256').update(JSON.stringify([a.release, a.slug, a.restart_token])).digest('base64url');
+}
+
+/** The app and instance of a keyOf() key (an app name has no slash). */
+export function splitKey(key: string): [string, string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}
+
+/** Why an instance restarts for a new assignment. */
+export function describeChange(from: Assignment, to: Assignment): string {
+  if (from.release !== to.release) return `deploying release v${to.release}`;
+  if (from.restart_token !== to.restart_token) return 'restart requested';
+  return 'configuration changed';
+}

@@ -1,0 +1,43 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { describeChange, keyOf, specKey, splitKey } from '../../agent/assignment-keys';
+import type { Assignment__Output as Assignment } from '../../proto/gen/cluster/agent/Assignment';
+
+const base: Assignment = {
+  app: 'shop',
+  instance: 'web.1',
+  type: 'web',
+  release: 3,
+  slug: 'a'.repeat(64),
+  restart_token: 't1',
+  grace_ms: 0,
+  boot_timeout_ms: 0,
+  logs_non_blocking: false,
+};
+
+describe('assignment keys', () => {
+  it('keyOf and splitKey are inverses: the split is at the first slash (app names have none)', () => {
+    assert.equal(keyOf('shop', 'web.1'), 'shop/web.1');
+    assert.deepEqual(splitKey(keyOf('shop', 'web.1')), ['shop', 'web.1']);
+    assert.deepEqual(splitKey(keyOf('shop', 'run/7')), ['shop', 'run/7']);
+  });
+
+  it('specKey changes with the release, the slug and the restart token only', () => {
+    const key = specKey(base);
+    assert.match(key, /^[A-Za-z0-9_-]{43}$/, 'a base64url SHA-256');
+    assert.equal(specKey({ ...base }), key, 'a copy has the same key');
+    assert.notEqual(specKey({ ...base, release: 4 }), key);
+    assert.notEqual(specKey({ ...base, slug: 'b'.repeat(64) }), key);
+    assert.notEqual(specKey({ ...base, restart_token: 't2' }), key);
+    // These apply to the running process without a restart (or from its next start).
+    assert.equal(specKey({ ...base, grace_ms: 30_000 }), key);
+    assert.equal(specKey({ ...base, boot_timeout_ms: 5_000 }), key);
+    assert.equal(specKey({ ...base, logs_non_blocking: true }), key);
+  });
+
+  it('describeChange names a new release first, then a restart request', () => {
+    assert.equal(describeChange(base, { ...base, release: 4, restart_token: 't2' }), 'deploying release v4');
+    assert.equal(describeChange(base, { ...base, restart_token: 't2' }), 'restart requested');
+    assert.equal(describeChange(base, { ...base, slug: 'b'.repeat(64) }), 'configuration changed');
+  });
+});
