@@ -1,0 +1,106 @@
+/**
+ * The per-type settings of a formation besides counts: stop grace, log mode, boot timeout and
+ * placement rules. Each checks the user's input before any read and returns how it changes a
+ * formation, applied in formation-writes.ts's revision-checked write.
+ */
+import { InvalidArgumentError, LimitExceededError } from '../errors';
+import type { FormationRecord, PlacementRecord } from '../records';
+import { MAX_GRACE_SECONDS } from '../../lib/limits';
+import { bootTimeoutProblem } from '../../lib/boot-timeout';
+import { logModeProblem } from '../../lib/log-mode';
+import { datacenterProblem, labelProblem } from '../../lib/names';
+
+/** Most labels one placement rule may require. */
+export const MAX_RULE_LABELS = 20;
+
+type FormationChange = (formation: FormationRecord) => FormationRecord;
+
+export interface PlacementRule {
+  type: string;
+  labels: Record<string, string>;
+  datacenter?: string;
+}
+
+/** Stop grace periods in seconds (0 returns a type to the agent's default). */
+export function graceSettings(changes: Array<{ type: string; seconds: number }>): FormationChange {
+  if (changes.length === 0) throw new InvalidArgumentError('nothing to set: give TYPE=SECONDS');
+  for (const { type, seconds } of changes) {
+    if (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_GRACE_SECONDS) {
+      throw new InvalidArgumentError(`${type}=${seconds}: the grace period must be from 0 to ${MAX_GRACE_SECONDS} seconds`);
+    }
+  }
+  return (formation) => {
+    const graceMs = { ...formation.graceMs };
+    for (const { type, seconds } of changes) {
+      if (seconds === 0) delete graceMs[type];
+      else graceMs[type] = Math.round(seconds * 1000);
+    }
+    return { ...formation, graceMs };
+  };
+}
+
+/** Log modes (`blocking`, the default, is stored as no entry). docs/logs.md. */
+export function logModeSettings(changes: Array<{ type: string; mode: string }>): FormationChange {
+  if (changes.length === 0) throw new InvalidArgumentError('nothing to set: give TYPE=blocking or TYPE=non-blocking');
+  for (const { type, mode } of changes) {
+    const problem = logModeProblem(type, mode);
+    if (problem) throw new InvalidArgumentError(problem);
+  }
+  return (formation) => {
+    const logModes = { ...formation.logModes };
+    for (const { type, mode } of changes) {
+      if (mode === 'non-blocking') logModes[type] = 'non-blocking';
+      else delete logModes[type];
+    }
+    return { ...formation, logModes };
+  };
+}
+
+/** Boot timeouts in seconds (0 removes the setting). docs/boot-checks.md. */
+export function bootTimeoutSettings(changes: Array<{ type: string; seconds: number }>): FormationChange {
+  if (changes.length === 0) throw new InvalidArgumentError('nothing to set: give TYPE=SECONDS');
+  for (const { type, seconds } of changes) {
+    const problem = bootTimeoutProblem(type, seconds);
+    if (problem) throw new InvalidArgumentError(problem);
+  }
+  return (formation) => {
+    const bootTimeoutMs = { ...formation.bootTimeoutMs };
+    for (const { type, seconds } of changes) {
+      if (seconds === 0) delete bootTimeoutMs[type];
+      else bootTimeoutMs[type] = seconds * 1000;
+    }
+    return { ...formation, bootTimeoutMs };
+  };
+}
+
+/**
+ * Placement rules (labels an agent must carry, a datacenter); a rule with neither lets its type
+ * run anywhere again, other types keep theirs. The types are checked against the release by the caller.
+ */
+export function placementSettings(rules: PlacementRule[]): FormationChange {
+  if (rules.length === 0) throw new InvalidArgumentError('nothing to set: give a process type and its rule');
+  const seen = new Set<string>();
+  for (const { type, labels, datacenter } of rules) {
+    if (seen.has(type)) throw new InvalidArgumentError(`process type \`${type}\` is given twice`);
+    seen.add(type);
+    const entries = Object.entries(labels ?? {});
+    if (entries.length > MAX_RULE_LABELS) {
+      throw new LimitExceededError(`the rule of \`${type}\` has ${entries.length} labels; at most ${MAX_RULE_LABELS} are allowed`);
+    }
+    for (const [key, value] of entries) {
+      const problem = labelProblem(key, value);
+      if (problem) throw new InvalidArgumentError(problem);
+    }
+    const problem = datacenter ? datacenterProblem(datacenter) : undefined;
+    if (problem) throw new InvalidArgumentError(problem);
+  }
+  return (formation) => {
+    const placement = { ...formation.placement };
+    for (const { type, labels, datacenter } of rules) {
+      const rule: PlacementRecord = { labels: { ...labels }, ...(datacenter ? { datacenter } : {}) };
+      if (Object.keys(rule.labels).length === 0 && !rule.datacenter) delete placement[type];
+      else placement[type] = rule;
+    }
+    return { ...formation, placement };
+  };
+}

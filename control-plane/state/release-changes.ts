@@ -1,0 +1,62 @@
+/**
+ * The releases users ask for that are built from the current one: a config change
+ * (`config:set`/`config:unset`) and a rollback. Each checks its input and returns the change
+ * release-writes.ts applies to the release it reads in its revision-checked transaction.
+ */
+import { InvalidArgumentError, NotFoundError } from '../errors';
+import type { ReleaseRecord } from '../records';
+import { DEFAULT_RELEASE_TIMEOUT_SECONDS } from '../../lib/release-phase';
+import { configKeyProblem } from '../../lib/names';
+import type { ReleaseChange } from './release-writes';
+
+/**
+ * Sets and unsets config vars (keys validated; values never described). Throws at once on bad
+ * input; the returned change throws if a key to unset is not set in the release it is applied to.
+ */
+export function configChange(set: Record<string, string>, unset: string[]): ReleaseChange {
+  for (const key of [...Object.keys(set), ...unset]) {
+    const problem = configKeyProblem(key);
+    if (problem) throw new InvalidArgumentError(problem);
+  }
+  for (const key of unset) {
+    if (key in set) throw new InvalidArgumentError(`\`${key}\` is both set and unset`);
+  }
+  if (Object.keys(set).length + unset.length === 0) throw new InvalidArgumentError('nothing to change: give KEY=VALUE or KEY');
+  return (previous) => {
+    const env = { ...(previous?.env ?? {}) };
+    const missing = unset.filter((k) => !(k in env));
+    if (missing.length > 0) throw new InvalidArgumentError(`not set: ${missing.join(', ')}`);
+    for (const key of unset) delete env[key];
+    Object.assign(env, set);
+    const parts = [];
+    if (Object.keys(set).length > 0) parts.push(`Set ${Object.keys(set).join(', ')}`);
+    if (unset.length > 0) parts.push(`Unset ${unset.join(', ')}`);
+    return {
+      slug: previous?.slug ?? '',
+      processTypes: previous?.processTypes ?? {},
+      env,
+      description: parts.join('; '),
+      releasePhase: { timeoutMs: DEFAULT_RELEASE_TIMEOUT_SECONDS * 1000 },
+    };
+  };
+}
+
+/**
+ * A new release equal (code and config) to release `version` of app `name`; 0 means the one
+ * before the current. No release phase, as on Heroku.
+ */
+export function rollbackChange(
+  name: string,
+  version: number,
+  getRelease: (version: number) => Promise<ReleaseRecord | undefined>,
+): ReleaseChange {
+  return async (previous) => {
+    const current = previous?.version ?? 0;
+    const target = version > 0 ? version : current - 1;
+    if (target <= 0) throw new InvalidArgumentError(`\`${name}\` has no earlier release to roll back to`);
+    const release = await getRelease(target);
+    if (!release) throw new NotFoundError(`release v${target} of \`${name}\` not found (see \`cluster releases -a ${name}\`)`);
+    if (!release.slug) throw new InvalidArgumentError(`release v${target} of \`${name}\` has no code (it was made before the first deploy)`);
+    return { slug: release.slug, processTypes: release.processTypes, env: release.env, description: `Rollback to v${target}` };
+  };
+}

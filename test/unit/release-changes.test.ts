@@ -1,0 +1,51 @@
+/** Config changes and rollbacks built from the current release (control-plane/state/release-changes.ts). */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { configChange, rollbackChange } from '../../control-plane/state/release-changes';
+import { InvalidArgumentError, NotFoundError } from '../../control-plane/errors';
+import type { ReleaseRecord } from '../../control-plane/records';
+import { DEFAULT_RELEASE_TIMEOUT_SECONDS } from '../../lib/release-phase';
+
+function release(version: number, slug: string, env: Record<string, string> = {}): ReleaseRecord {
+  return { version, description: 'Deploy', createdAtMs: 0, slug, processTypes: { web: 'node web.js' }, env };
+}
+
+describe('config change', () => {
+  it('refuses bad keys, a key both set and unset, and no change, before any read', () => {
+    assert.throws(() => configChange({ '1BAD': 'x' }, []), InvalidArgumentError);
+    assert.throws(() => configChange({ A: '1' }, ['A']), /`A` is both set and unset/);
+    assert.throws(() => configChange({}, []), /nothing to change: give KEY=VALUE or KEY/);
+  });
+
+  it('sets and unsets on top of the current config, keeping code, with a description and a release phase', async () => {
+    const next = await configChange({ B: '2', C: '3' }, ['A'])(release(4, 's', { A: '1', B: 'old' }));
+    assert.deepEqual(next.env, { B: '2', C: '3' });
+    assert.equal(next.slug, 's');
+    assert.deepEqual(next.processTypes, { web: 'node web.js' });
+    assert.equal(next.description, 'Set B, C; Unset A');
+    assert.deepEqual(next.releasePhase, { timeoutMs: DEFAULT_RELEASE_TIMEOUT_SECONDS * 1000 });
+  });
+
+  it('works before the first release and refuses unsetting what is not set', async () => {
+    const first = await configChange({ A: '1' }, [])(undefined);
+    assert.deepEqual(first.env, { A: '1' });
+    assert.equal(first.slug, '');
+    assert.throws(() => configChange({}, ['X', 'A'])(release(1, 's', { A: '1' })), /not set: X/);
+  });
+});
+
+describe('rollback change', () => {
+  const releases = new Map([[1, release(1, '')], [2, release(2, 'old', { A: 'v2' })], [3, release(3, 'new', { A: 'v3' })]]);
+  const get = (v: number) => Promise.resolve(releases.get(v));
+
+  it('0 rolls back to the release before the current, copying its code and config, without a release phase', async () => {
+    const next = await rollbackChange('shop', 0, get)(releases.get(3));
+    assert.deepEqual(next, { slug: 'old', processTypes: { web: 'node web.js' }, env: { A: 'v2' }, description: 'Rollback to v2' });
+  });
+
+  it('refuses no earlier release, a missing one and one without code', async () => {
+    await assert.rejects(Promise.resolve(rollbackChange('shop', 0, get)(undefined)), /`shop` has no earlier release to roll back to/);
+    await assert.rejects(Promise.resolve(rollbackChange('shop', 9, get)(releases.get(3))), (e: unknown) => e instanceof NotFoundError && /release v9 of `shop` not found/.test(e.message));
+    await assert.rejects(Promise.resolve(rollbackChange('shop', 1, get)(releases.get(3))), /release v1 of `shop` has no code/);
+  });
+});
