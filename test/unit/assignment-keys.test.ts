@@ -1,19 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeChange, keyOf, specKey, splitKey } from '../../agent/assignment-keys';
-import type { Assignment__Output as Assignment } from '../../proto/gen/cluster/agent/Assignment';
+import { assignment } from '../helpers/assignments';
 
-const base: Assignment = {
-  app: 'shop',
-  instance: 'web.1',
-  type: 'web',
-  release: 3,
-  slug: 'a'.repeat(64),
-  restart_token: 't1',
-  grace_ms: 0,
-  boot_timeout_ms: 0,
-  logs_non_blocking: false,
-};
+const base = assignment({ instance: 'web.1', type: 'web', release: 3, restart_token: 't1' });
 
 describe('assignment keys', () => {
   it('keyOf and splitKey are inverses: the split is at the first slash (app names have none)', () => {

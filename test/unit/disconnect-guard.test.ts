@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
 import { DisconnectGuard, type Reachability } from '../../agent/disconnect-guard';
 import { Reconciler } from '../../agent/reconciler';
-import type { Assignment__Output as Assignment } from '../../proto/gen/cluster/agent/Assignment';
+import { assignment } from '../helpers/assignments';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
 import { fixture, isGone } from '../helpers/processes';
 import { reconcilerDeps } from '../helpers/reconciler-deps';
@@ -76,10 +76,7 @@ describe('reconciler: suspended until the next snapshot', () => {
     fs.rmSync(cwd, { recursive: true, force: true });
   });
 
-  const spec = (instance: string): Assignment => ({
-    app: 'shop', instance, type: instance.split('.')[0]!, release: 1, slug: 'a'.repeat(64),
-    restart_token: '', grace_ms: 0, boot_timeout_ms: 0, logs_non_blocking: false,
-  });
+  const spec = (instance: string) => assignment({ instance, type: instance.split('.')[0]! });
   const pids = () => {
     const latest = new Map<string, InstanceStatus>();
     for (const s of statuses) latest.set(s.instance!, s);

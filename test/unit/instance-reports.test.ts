@@ -2,19 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { handoverRecord, statusOf } from '../../agent/instance-reports';
 import type { InstanceSnapshot } from '../../agent/supervisor/instance';
-import type { Assignment__Output as Assignment } from '../../proto/gen/cluster/agent/Assignment';
+import { assignment } from '../helpers/assignments';
 
-const spec: Assignment = {
-  app: 'shop',
-  instance: 'web.1',
-  type: 'web',
-  release: 3,
-  slug: 'a'.repeat(64),
-  restart_token: 't1',
-  grace_ms: 0,
-  boot_timeout_ms: 0,
-  logs_non_blocking: false,
-};
+const spec = assignment({ instance: 'web.1', type: 'web', release: 3, restart_token: 't1' });
 
 const up: InstanceSnapshot = { state: 'up', pid: 4242, startedAtMs: 1_700_000_000_000, restarts: 2, reason: 'booted' };
 

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
 import { Reconciler } from '../../agent/reconciler';
 import { SpawnPacer } from '../../agent/spawn-pacer';
-import type { Assignment__Output as Assignment } from '../../proto/gen/cluster/agent/Assignment';
+import { assignment } from '../helpers/assignments';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
 import { isGone } from '../helpers/processes';
 import { reconcilerDeps } from '../helpers/reconciler-deps';
@@ -36,9 +36,7 @@ describe('reconciler: starts go through the spawn pacer', () => {
     fs.rmSync(cwd, { recursive: true, force: true });
   });
 
-  const spec = (instance: string): Assignment => ({
-    app: 'shop', instance, type: 'worker', release: 1, slug: 'a'.repeat(64), restart_token: '', grace_ms: 0, boot_timeout_ms: 0, logs_non_blocking: false,
-  });
+  const spec = (instance: string) => assignment({ instance });
   const up = () => {
     const latest = new Map<string, InstanceStatus>();
     for (const s of statuses) latest.set(s.instance!, s);
