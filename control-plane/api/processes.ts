@@ -65,8 +65,10 @@ export async function psWithUsage(ctx: ApiContext, app: string): Promise<PsReply
 /** `ps` from etcd: every instance with the state its agent reports (no usage: see psWithUsage). */
 export async function psFromEtcd(ctx: ApiContext, name: string): Promise<PsReply> {
   const statuses = new InstanceStatusReader(ctx.client, ctx.keys);
-  const app = await ctx.store.getApp(name);
-  const formation = ctx.view.formation(app.name).counts;
+  // The formation as stored, not as this replica's mirror last saw it: `scale --wait` polls `ps`
+  // at once, and a mirror a write behind would show the old formation as reached.
+  const [app, stored] = await Promise.all([ctx.store.getApp(name), ctx.store.getFormation(name)]);
+  const formation = stored.counts;
   const release = await ctx.view.release(app);
   const desired: Array<{ name: string; type: string }> = [];
   for (const [type, count] of Object.entries(formation)) {
