@@ -52,7 +52,8 @@ export async function waitForFormation(
           continue;
         }
       }
-      const ps = await callUnary(api, 'Ps', { app });
+      // States only: CPU and memory would be asked of every agent at each poll (docs/metrics.md).
+      const ps = await callUnary(api, 'Ps', { app, states_only: true });
       if (ps.stale && ps.stale.stale_ms > 0) {
         // An old view says nothing about progress: wait for etcd, within the same timeout.
         show(`waiting: ${ps.stale.reason}`);

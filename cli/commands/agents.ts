@@ -184,7 +184,7 @@ async function failIfCannotMove(api: ClusterApiClient, id: string): Promise<void
   const stuck: string[] = [];
   let reason = '';
   for (const app of apps) {
-    const { instances } = await callUnary(api, 'Ps', { app: app.name });
+    const { instances } = await callUnary(api, 'Ps', { app: app.name, states_only: true });
     for (const i of instances) {
       if (i.host !== id || !i.reason.startsWith(CANNOT_MOVE_OFF_DRAINED)) continue;
       stuck.push(`${app.name}/${i.name}`);

@@ -37,7 +37,7 @@ async function setUpExample(api: ClusterApiClient): Promise<void> {
     const release = await deployDirectory(api, app, dir, { quiet: true, message: 'Example app' });
     console.log(`Deployed examples/shop as ${app} v${release.version}.`);
   }
-  const ps = await callUnary(api, 'Ps', { app });
+  const ps = await callUnary(api, 'Ps', { app, states_only: true });
   // Just deployed (which scaled web=1, as a first deploy does) or never scaled: the example's formation.
   if (firstDeploy || ps.formation.every((f) => f.count === 0)) {
     const changes = Object.entries(formation).map(([type, count]) => ({ type, count }));

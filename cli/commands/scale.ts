@@ -56,7 +56,7 @@ export function registerScale(program: Command): void {
 
 /** Every process type of the current release with its count, e.g. `web=1 worker=3` (0 when never scaled). */
 async function printFormation(api: ClusterApiClient, app: string, json: boolean): Promise<void> {
-  const ps = await callUnary(api, 'Ps', { app });
+  const ps = await callUnary(api, 'Ps', { app, states_only: true });
   const counts = new Map(ps.formation.map((f) => [f.type, f.count]));
   const formation = ps.process_types.map((type) => ({ type, count: counts.get(type) ?? 0 }));
   if (json) return printJson({ app: ps.app, formation: Object.fromEntries(formation.map((f) => [f.type, f.count])) });

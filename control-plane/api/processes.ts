@@ -32,7 +32,7 @@ export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scal
       ctx.logger.info({ app: req.app, formation: counts }, 'formation changed');
       return { formation: Object.entries(counts).map(([type, count]) => ({ type, count })) };
     }),
-    Ps: unary(ctx.logger, (req) => psWithUsage(ctx, req.app)),
+    Ps: unary(ctx.logger, (req) => (req.states_only ? psFromEtcdOrLastKnown(ctx, req.app) : psWithUsage(ctx, req.app))),
     Restart: unary(ctx.logger, async (req, call) => {
       await ctx.store.restart(req.app, req.target, requestIdOf(call));
       const wanted = (name: string) =>
@@ -49,17 +49,21 @@ export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scal
  * (unknown app …) as the handler does.
  */
 export async function psWithUsage(ctx: ApiContext, app: string): Promise<PsReply> {
-  let reply: PsReply;
+  const reply = await psFromEtcdOrLastKnown(ctx, app);
+  if (!reply.stale) await addInstanceUsage(ctx, reply.app ?? app, reply.instances ?? []);
+  return reply;
+}
+
+/** `ps` without usage (`states_only`): from etcd or, while etcd cannot be read, as last known. */
+async function psFromEtcdOrLastKnown(ctx: ApiContext, app: string): Promise<PsReply> {
   try {
-    reply = await psFromEtcd(ctx, app);
+    return await psFromEtcd(ctx, app);
   } catch (err) {
     const outage = asEtcdOutage(err);
     const fallback = outage && lastKnownPs(ctx, app, outage.message);
     if (fallback) return fallback;
     throw err;
   }
-  await addInstanceUsage(ctx, reply.app ?? app, reply.instances ?? []);
-  return reply;
 }
 
 /** `ps` from etcd: every instance with the state its agent reports (no usage: see psWithUsage). */

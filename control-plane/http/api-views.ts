@@ -48,7 +48,7 @@ export class DashboardViews {
     const list = await callHandler(this.api.ListApps, {});
     const apps = await Promise.all(
       (list.apps ?? []).map(async (a): Promise<AppSummary> => {
-        const ps = await this.ps(a.name ?? '').catch(() => undefined);
+        const ps = await this.ps(a.name ?? '', true).catch(() => undefined);
         const types = new Set(ps?.process_types ?? []);
         const formation = (ps?.formation ?? []).filter((f) => types.has(f.type ?? ''));
         return {
@@ -64,8 +64,9 @@ export class DashboardViews {
     return { apps, stale: list.stale ?? null };
   }
 
-  ps(app: string): Promise<PsReply> {
-    return callHandler(this.api.Ps, { app: appFromUrl(app) }) as Promise<PsReply>;
+  /** `ps` of an app; `statesOnly` leaves out CPU and memory (no agent is asked: docs/metrics.md). */
+  ps(app: string, statesOnly = false): Promise<PsReply> {
+    return callHandler(this.api.Ps, { app: appFromUrl(app), states_only: statesOnly }) as Promise<PsReply>;
   }
 
   releases(app: string): Promise<ListReleasesReply> {

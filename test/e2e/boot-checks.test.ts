@@ -122,4 +122,20 @@ describe('boot checks', { timeout: 120_000 }, () => {
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /process type `worker` is not in the current release/);
   });
+
+  it('scale --wait reports workers up only after their 2 s, and exits 1 for a worker that crashes at start', async () => {
+    await cluster.deployProcfile('jobs', 'worker: exec sleep 100000\ncrashy: sleep 0.2; exit 3\n');
+    const started = Date.now();
+    const good = await cluster.cli(['scale', 'worker=4', '-a', 'jobs', '--wait', '--timeout', '60'], { timeoutMs: 90_000 });
+    assert.equal(good.code, 0, good.stderr);
+    assert.ok(Date.now() - started >= 2_000, 'up means 2 s alive (docs/boot-checks.md)');
+    assert.match(good.stderr, /All instances up/);
+    const workers = (await cluster.ps('jobs')).filter((i) => i.type === 'worker');
+    assert.equal(workers.length, 4);
+    assert.ok(workers.every((i) => i.state === 'up'), JSON.stringify(workers));
+    // Alive for 0.2 s: never up. --wait gives up once it crash-loops, naming it, instead of waiting out its timeout.
+    const bad = await cluster.cli(['scale', 'crashy=2', '-a', 'jobs', '--wait', '--timeout', '60'], { timeoutMs: 90_000 });
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /crashy\.\d is crash-looping on host-[ab]: exited with status 3/);
+  });
 });
