@@ -101,6 +101,8 @@ export class MergedCommits {
       if (!fits) {
         // A later write of the same key waits for the next transaction, after this one.
         if (nested + w.nested > MAX_NESTED_TXNS || bytes + w.bytes > MAX_TXN_BYTES) break;
+        // So do newer writes of any key this one writes: none may land before it.
+        for (const k of w.keys) keys.add(k);
         i++;
         continue;
       }

@@ -120,6 +120,22 @@ describe('wide transactions and merged writes', { timeout: 120_000 }, () => {
     assert.equal((await etcd.client.getAll().prefix(`${prefix}good/`).keys()).length, 3);
   });
 
+  it('never lets a newer write of a key land before an older one held back by a clash on another key', async () => {
+    const prefix = uniquePrefix();
+    const merged = new MergedCommits(etcd.client, { windowMs: 20 });
+    const [k1, k2] = [`${prefix}k1`, `${prefix}k2`];
+    // Queued in one window: `older` clashes with the first on k1, so it waits for the next
+    // transaction; `newer` writes k2 too and must wait behind it, not overtake it.
+    const writes = [
+      merged.commit([], [{ put: k1, value: 'first' }]),
+      merged.commit([], [{ put: k1, value: 'older' }, { put: k2, value: 'older' }]),
+      merged.commit([], [{ put: k2, value: 'newer' }]),
+    ];
+    assert.deepEqual(await Promise.all(writes), [true, true, true]);
+    assert.equal(await etcd.client.get(k1).string(), 'older');
+    assert.equal(await etcd.client.get(k2).string(), 'newer', 'the last write of k2 wins');
+  });
+
   it('commits a write too large to share a transaction on its own, and answers an empty one at once', async () => {
     const prefix = uniquePrefix();
     const merged = new MergedCommits(etcd.client);
