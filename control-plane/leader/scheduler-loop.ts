@@ -15,7 +15,7 @@ import { schedule } from '../scheduler/schedule';
 import type { AgentView, AppView, Assignment, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
 import { PrefixMirror, type MirrorEvent } from '../etcd/mirror';
 import { AgentLiveness } from './agent-liveness';
-import { RetryDelay } from '../../lib/retry-delay';
+import { pause, RetryDelay } from '../../lib/retry-delay';
 import { encodeUnplaced } from '../state/instance-status';
 
 /** How long to gather changes before a round, so a burst of events costs one round. */
@@ -67,8 +67,13 @@ export class SchedulerLoop {
   private timer?: NodeJS.Timeout;
   private timerDue = 0;
   private running?: Promise<void>;
-  /** Opening the mirrors (start()), which may take several attempts. */
-  private starting?: Promise<boolean>;
+  /**
+   * Starts and stops, one after the other: leadership can flap while etcd is unwell, and a start
+   * still opening its mirrors must neither run beside the next start nor lose them to a stop.
+   * Each start and stop begins a new generation; a start that is no longer the latest gives up.
+   */
+  private transitions: Promise<void> = Promise.resolve();
+  private generation = 0;
   private again = false;
   private active = false;
   private unplaced?: PrefixMirror;
@@ -107,12 +112,15 @@ export class SchedulerLoop {
   }
 
   /** Starts scheduling (call when elected). */
-  async start(): Promise<void> {
-    if (this.active) return;
+  start(): Promise<void> {
+    if (this.active) return this.transitions;
     this.active = true;
-    this.starting = this.openMirrors();
-    const opened = await this.starting;
-    this.starting = undefined;
+    const generation = ++this.generation;
+    return this.inTurn(() => this.begin(generation));
+  }
+
+  private async begin(generation: number): Promise<void> {
+    const opened = await this.openMirrors(generation);
     if (!opened || !this.statuses) return;
     this.statuses.on('change', this.onStatus);
     for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains, this.view.webToggles]) mirror.on('change', this.onChange);
@@ -128,35 +136,52 @@ export class SchedulerLoop {
   /**
    * Opens the leader's own mirrors, trying again until that works or the loop is stopped: a
    * replica is often elected just after etcd was unwell, and a loop left half started would
-   * lead without ever scheduling. False when stopped first.
+   * lead without ever scheduling. False when stopped (or started again) first.
    */
-  private async openMirrors(): Promise<boolean> {
+  private async openMirrors(generation: number): Promise<boolean> {
+    const current = () => generation === this.generation;
     const delay = new RetryDelay({ initialMs: 200, maxMs: 2_000 });
     for (;;) {
       try {
         this.unplaced ??= await PrefixMirror.open(this.client, this.view.keys.allUnplaced(), this.logger);
         // Only what a rollout and a move read of each status (100k texts were ~25 MB).
         this.statuses ??= await PrefixMirror.open(this.client, this.view.keys.allStatus(), this.logger, { project: observedStatus });
-        return this.active;
+        return current();
       } catch (err) {
-        if (!this.active) return false;
+        if (!current()) return false;
         const retryInMs = delay.next();
         this.logger.warn({ err: (err as Error).message, retryInMs }, 'opening the scheduler\'s views failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, retryInMs));
-        if (!this.active) return false;
+        await pause(retryInMs);
+        if (!current()) return false;
       }
     }
   }
 
   /** Stops scheduling (when deposed or closing); waits for a round in flight. */
-  async stop(): Promise<void> {
-    if (!this.active) return;
+  stop(): Promise<void> {
+    if (!this.active) return this.transitions;
     this.active = false;
+    this.generation++;
+    this.cancelTimers(); // now: no round may start while a start in progress gives up
+    return this.inTurn(() => this.end());
+  }
+
+  private inTurn(transition: () => Promise<void>): Promise<void> {
+    const next = this.transitions.catch(() => undefined).then(transition);
+    this.transitions = next;
+    return next;
+  }
+
+  private cancelTimers(): void {
     clearTimeout(this.timer);
     clearTimeout(this.recheck);
     this.recheck = undefined;
     clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
+  }
+
+  private async end(): Promise<void> {
+    this.cancelTimers();
     this.heldSince.clear();
     for (const mirror of this.mirrors()) {
       mirror.off('change', this.onChange);
@@ -164,7 +189,6 @@ export class SchedulerLoop {
     }
     this.view.agents.off('change', this.onAgents);
     await this.running;
-    await this.starting;
     await this.unplaced?.close();
     this.unplaced = undefined;
     this.statuses?.off('change', this.onStatus);
