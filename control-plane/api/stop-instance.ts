@@ -9,7 +9,6 @@ import type { StopInstanceReply } from '../../proto/gen/cluster/api/StopInstance
 import { callUnary } from '../../lib/grpc-call';
 import { parseInstanceName } from '../../lib/names';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
-import type { AgentRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
 import { requestIdOf } from '../rpc/request-id';
@@ -73,10 +72,9 @@ async function stopOneOff(ctx: ApiContext, app: string, instance: string, kill: 
  * goes along: an agent answers a retry of the same request without a second signal.
  */
 async function signalOnHosts(ctx: ApiContext, app: string, instance: string, hosts: string[], kill: boolean, requestId = ''): Promise<string[]> {
-  const agents = new Map(ctx.view.agentList().map((a) => [a.id, a]));
   const results = await Promise.all(
     hosts.map(async (id) => {
-      const agent: AgentRecord | undefined = agents.get(id);
+      const agent = ctx.view.agent(id);
       if (!agent?.address) return undefined;
       const reason = kill ? 'ps:kill' : 'ps:stop';
       try {

@@ -21,8 +21,7 @@ import {
 } from '../../lib/cron/job-input';
 import { DEFAULT_TIME_ZONE, parseSchedule } from '../../lib/cron/schedule';
 import { emptyState, type JobRecord, type JobStateRecord } from './records';
-
-const RETRIES = 20;
+import { RETRIES, tagOf } from '../state/app-reads';
 
 export interface JobWithState {
   job: JobRecord;
@@ -128,7 +127,6 @@ export class JobStore {
     return { job: decoded, state: decode<JobStateRecord>(state) ?? emptyState(decoded) };
   }
 
-  /** Asks the leader to fire the job now; returns the request's number (see JobRecord.fireRequests). */
   /**
    * Asks the cron loop to fire job `name` now: its fire-request counter goes up by one, and the
    * run the loop starts for it carries the new number. With a request id the increment is
@@ -136,7 +134,7 @@ export class JobStore {
    * fires once.
    */
   async requestFire(app: string, name: string, requestId?: string): Promise<number> {
-    const request = requestId ? { id: requestId, kind: `schedule:run ${app} ${name}` } : undefined;
+    const request = tagOf(requestId, `schedule:run ${app} ${name}`);
     for (let attempt = 0; attempt < RETRIES; attempt++) {
       const replayed = request && (await this.apps.requests.recorded<number>(request));
       if (replayed) return replayed.result;

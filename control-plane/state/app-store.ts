@@ -188,7 +188,7 @@ export class AppStore {
       if (target !== '') {
         const release = await this.reads.currentRelease(name, app);
         const type = parseInstanceName(target)?.type ?? target;
-        if (!release || !(type in release.processTypes)) {
+        if (!release || !Object.hasOwn(release.processTypes, type)) {
           throw new InvalidArgumentError(`\`${target}\` is not a process type or instance of \`${name}\``);
         }
       }
