@@ -74,6 +74,8 @@ export function txnOps(ops: WriteOp[], guard: readonly ICompare[] = []): IReques
  * MAX_TXN_BYTES. Up to `concurrency` chunks are in flight at once (etcd commits concurrent
  * transactions in one raft round and one fsync), except the last chunk, which is committed
  * alone after all the others: its revision is then the highest, and it holds the last of `ops`.
+ * Chunks in flight together commit in any order, so with `concurrency` > 1 `ops` must not write
+ * one key twice (the leader's plan, the one caller that could, writes one chunk at a time).
  * `ops` is read as chunks are needed: a generator keeps only the chunks under way in memory
  * (the leader's plan of 100k assignments held ~30 MB of operations at once as an array).
  */
