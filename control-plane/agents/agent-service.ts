@@ -142,7 +142,7 @@ export function agentService(
       call.on('error', done);
     },
 
-    ReportStatus: unary(logger, async (req) => {
+    ReportStatus: unary(logger, async (req, call) => {
       const id = requireAgentId(req.agent_id);
       // By key: etcd refuses a transaction that names a key twice; the last report wins.
       const ops = new Map<string, WriteOp>();
@@ -183,7 +183,7 @@ export function agentService(
         // Only the holder of the agent's current lease may write its statuses.
         const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
         // Answered once this report is committed, merged with other agents' (merged-commits.ts).
-        const committed = await statusWrites.commit(guard, [...ops.values()]);
+        const committed = await statusWrites.commit(guard, [...ops.values()], () => call.cancelled);
         if (!committed) logSources.forget(id);
         else logSources.recorded(id, req.lease_id, newSources);
         return { lease_alive: committed };

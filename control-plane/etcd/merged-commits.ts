@@ -18,6 +18,7 @@ import type { Etcd3 } from 'etcd3';
 import type { ICompare, IRequestOp } from 'etcd3/lib/rpc';
 import { commitInChunks, MAX_NESTED_TXNS, MAX_TXN_BYTES, MAX_TXN_OPS, NESTED_TXN_OPS, opBytes, txnOps, type WriteOp } from './batch';
 import { isUnreachable } from './client';
+import { EtcdUnavailableError } from '../errors';
 
 export interface MergedCommitsOptions {
   /** How long a write waits for others before a transaction is started (ms). */
@@ -33,6 +34,8 @@ interface Pending {
   bytes: number;
   /** Nested transactions it takes. */
   nested: number;
+  /** True once its caller gave up (its call was cancelled or timed out): then it is not sent. */
+  abandoned?: () => boolean;
   resolve: (committed: boolean) => void;
   reject: (err: unknown) => void;
 }
@@ -50,8 +53,8 @@ export class MergedCommits {
   private timer?: NodeJS.Timeout;
   private readonly windowMs: number;
   private readonly maxInFlight: number;
-  /** Transactions and writes committed (for tests and metrics). */
-  readonly stats = { transactions: 0, writes: 0, alone: 0 };
+  /** Transactions and writes committed, and writes dropped unsent (for tests and metrics). */
+  readonly stats = { transactions: 0, writes: 0, alone: 0, abandoned: 0 };
 
   constructor(private readonly client: Etcd3, opts: MergedCommitsOptions = {}) {
     this.windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
@@ -61,9 +64,11 @@ export class MergedCommits {
   /**
    * Commits `ops` atomically if every compare of `guard` holds. Resolves true once committed,
    * false when the guard failed (nothing written); rejects when etcd failed or refused.
-   * `ops` must not name one key twice.
+   * `ops` must not name one key twice. A write still queued when `abandoned()` says its caller
+   * gave up is dropped unsent (rejected): in a slow etcd, an agent whose report timed out sends
+   * its statuses again, and the stale copy would only lengthen the queue.
    */
-  commit(guard: ICompare[], ops: WriteOp[]): Promise<boolean> {
+  commit(guard: ICompare[], ops: WriteOp[], abandoned?: () => boolean): Promise<boolean> {
     if (ops.length === 0) return Promise.resolve(true);
     const bytes = ops.reduce((sum, op) => sum + opBytes(op), 0);
     const nested = Math.ceil(ops.length / NESTED_TXN_OPS);
@@ -74,7 +79,7 @@ export class MergedCommits {
     }
     return new Promise<boolean>((resolve, reject) => {
       const keys = ops.map((op) => ('put' in op ? op.put : op.delete));
-      this.queue.push({ guard, ops, keys, bytes, nested, resolve, reject });
+      this.queue.push({ guard, ops, keys, bytes, nested, abandoned, resolve, reject });
       this.schedule();
     });
   }
@@ -97,6 +102,12 @@ export class MergedCommits {
     let nested = 0;
     for (let i = 0; i < this.queue.length; ) {
       const w = this.queue[i]!;
+      if (w.abandoned?.()) {
+        this.queue.splice(i, 1);
+        this.stats.abandoned++;
+        w.reject(new EtcdUnavailableError('write dropped unsent: its caller gave up waiting'));
+        continue;
+      }
       const fits = nested + w.nested <= MAX_NESTED_TXNS && bytes + w.bytes <= MAX_TXN_BYTES && !w.keys.some((k) => keys.has(k));
       if (!fits) {
         // A later write of the same key waits for the next transaction, after this one.

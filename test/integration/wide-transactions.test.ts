@@ -136,6 +136,19 @@ describe('wide transactions and merged writes', { timeout: 120_000 }, () => {
     assert.equal(await etcd.client.get(k2).string(), 'newer', 'the last write of k2 wins');
   });
 
+  it('drops unsent a queued write whose caller gave up, and commits the others', async () => {
+    const prefix = uniquePrefix();
+    const merged = new MergedCommits(etcd.client, { windowMs: 20 });
+    let gaveUp = false;
+    const stale = merged.commit([], [{ put: `${prefix}stale`, value: 'x' }], () => gaveUp);
+    const fresh = merged.commit([], [{ put: `${prefix}fresh`, value: 'x' }], () => false);
+    gaveUp = true; // within the window: before any transaction started
+    await assert.rejects(stale, /dropped unsent/);
+    assert.equal(await fresh, true);
+    assert.deepEqual(await etcd.client.getAll().prefix(prefix).keys(), [`${prefix}fresh`]);
+    assert.equal(merged.stats.abandoned, 1);
+  });
+
   it('commits a write too large to share a transaction on its own, and answers an empty one at once', async () => {
     const prefix = uniquePrefix();
     const merged = new MergedCommits(etcd.client);
