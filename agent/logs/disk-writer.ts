@@ -20,6 +20,14 @@ import { encodeInto, encodeLine, fileOfGen, LINE_OVERHEAD, seqOfFirstLine, seqOf
 const LF = 0x0a;
 /** Pending bytes that start a write at once rather than at the end of the turn; also the chunk size. */
 export const FLUSH_BYTES = 64 * 1024;
+/**
+ * The chunk a quiet writer starts a batch with: most instances write a line now and then (and
+ * the agent's own "Starting…"/"exited" lines come for 200 instances in one turn), and a pooled
+ * 64 KiB chunk each was 12.5 MB of buffers at a scale of 200, which left the malloc heap
+ * fragmented for good (docs/stack-notes.md, "Processes"). A writer whose last batch filled more
+ * takes pooled chunks.
+ */
+const SMALL_CHUNK = 2 * 1024;
 /** Files kept per instance at most, whatever their sizes (writes that failed can leave small ones). */
 const MAX_FILES = 8;
 /** lastSeq of a file with no line yet: it looks newest, so it is deleted last. */
@@ -105,6 +113,8 @@ export class DiskWriter {
   private chunk: Buffer | undefined;
   private chunkUsed = 0;
   private pendingBytes = 0;
+  /** Bytes of the last batch started (its size decides the next batch's first chunk). */
+  private lastBatchBytes = 0;
   /** Ordinal of the next line to reach a file (lines are written in ordinal order). */
   private nextWriteN = 1;
   /** Lines handed to the writer (written, pending or dropped), and how many of them are settled. */
@@ -200,6 +210,7 @@ export class DiskWriter {
     this.full = [];
     this.chunk = undefined;
     this.chunkUsed = 0;
+    this.lastBatchBytes = this.pendingBytes;
     this.shared.pendingBytes -= this.pendingBytes;
     this.pendingBytes = 0;
     if (this.drop !== undefined) {
@@ -259,7 +270,8 @@ export class DiskWriter {
       if (this.chunkUsed > 0) this.full.push(this.chunk.subarray(0, this.chunkUsed));
       else this.shared.releaseChunk(this.chunk);
     }
-    this.chunk = this.shared.takeChunk(min);
+    const quiet = this.full.length === 0 && this.lastBatchBytes < SMALL_CHUNK && min <= SMALL_CHUNK;
+    this.chunk = quiet ? Buffer.allocUnsafeSlow(SMALL_CHUNK) : this.shared.takeChunk(min);
     this.chunkUsed = 0;
   }
 
