@@ -30,7 +30,7 @@ import * as vm from 'node:vm';
  */
 export const AGENT_MAX_SEMI_SPACE_MB = 8;
 /** How often the agent looks whether its young generation can be given back. */
-export const AGENT_YOUNG_CHECK_MS = 2_000;
+export const AGENT_YOUNG_CHECK_MS = 1_000;
 
 /** V8's own growth factor (`--semi-space-growth-factor`, 2 in Node 20's V8). */
 const DEFAULT_GROWTH_FACTOR = 2;
@@ -83,9 +83,10 @@ export function capYoungGeneration(maxSemiSpaceMb: number, checkEveryMs = 0): Yo
     observer = o;
   };
   watch();
-  const collect = checkEveryMs > 0 ? minorCollector() : undefined;
+  let collect: (() => void) | undefined;
   const check = () => {
-    if (collect === undefined || newSpaceBytes() <= SMALL_NEW_SPACE) return;
+    if (newSpaceBytes() <= SMALL_NEW_SPACE) return;
+    collect ??= minorCollector();
     collect();
     watch();
   };

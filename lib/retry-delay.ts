@@ -21,7 +21,7 @@ export class RetryDelay {
 
   constructor(readonly opts: RetryDelayOptions) {
     // Loaded on first use: the agent uses only jittered() below, and cockatiel is ~30 modules
-    // (~0.5 MB of a daemon's heap) it would otherwise hold for nothing.
+    // (~0.3 MB of live heap) it would otherwise hold for nothing.
     const cockatiel = require('cockatiel') as typeof import('cockatiel');
     this.factory = new cockatiel.ExponentialBackoff({ initialDelay: opts.initialMs, maxDelay: opts.maxMs });
   }
