@@ -1,23 +1,26 @@
 /**
- * Bounds V8's young generation at run time, and gives it back after a burst.
+ * Bounds V8's young generation at run time: small unless the agent is under sustained
+ * allocation, capped, and given back after a burst.
  *
- * Cap: under a burst of allocation (200 spawns, a log flood) V8 doubles the semi-spaces up to
- * 16 MB each. `--max-semi-space-size` is read only at start (docs/stack-notes.md), but the
- * growth factor is read at every growth: once the semi-spaces reach `maxSemiSpaceMb`, setting it
- * to 1 stops the growth there. The size is looked at after each GC, as Node reports them (between
- * turns of the event loop): one long turn of allocation could take the semi-spaces one doubling
- * past the cap. The agent's turns are short (spawns are paced, log reads are chunked).
+ * `--max-semi-space-size` is read only at start (docs/stack-notes.md), but the growth factor
+ * (`--semi-space-growth-factor`) is read at every growth: 1 stops the growth, 2 is V8's own.
  *
- * Give-back: V8 shrinks the young generation only at a GC that finds the allocation rate of
- * the last seconds low, and an idle agent allocates so little that its next GC may be minutes
- * away; meanwhile both grown semi-spaces stay resident (start-up alone grows them to 4–8 MB
- * each in some runs: the "bimodal" idle figure, 57 or 67 MB). So every `checkEveryMs`, when
- * the young generation is larger than V8's starting size, the agent runs one young-generation
- * collection (a scavenge, well under a millisecond for what an agent keeps): when the agent is
- * quiet V8 shrinks the semi-spaces and their pages go back to the system; under load it does
- * not shrink them and the scavenge was due anyway. Growth is then allowed again, up to the cap.
+ * - Small by default: a scale of 200 grew the semi-spaces from 512 KiB to 8 MB in ~2 s (what
+ *   spawns make lives on, so a larger young generation only copies it more) and they stayed
+ *   resident: +12–20 MB. Growth is allowed only after `busyChecks` checks in a row each saw at
+ *   least `busyScavenges` young-generation collections: a log flood (dozens a second), not a
+ *   spawn burst (over in a second or two).
+ * - Cap: once the semi-spaces reach `maxSemiSpaceMb`, growth stops there. The size is looked at
+ *   after each GC, as Node reports them (between turns of the event loop): one long turn of
+ *   allocation could take the semi-spaces one doubling past the cap.
+ * - Give-back: V8 shrinks the young generation only at a collection that finds the allocation
+ *   rate of the last ~5 s low, and a quiet agent may not collect for minutes. So at a check with
+ *   few collections since the last one, when the young generation is larger than V8's starting
+ *   size, the agent runs one scavenge (well under a millisecond for what an agent keeps): V8
+ *   shrinks the semi-spaces when the agent has been quiet for ~5 s, and their pages go back to
+ *   the system. Growth is held again until the next sustained load.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 
@@ -29,8 +32,11 @@ import * as vm from 'node:vm';
  * more promotion).
  */
 export const AGENT_MAX_SEMI_SPACE_MB = 8;
-/** How often the agent looks whether its young generation can be given back. */
+/** How often the agent looks at its young generation (grow, give back). */
 export const AGENT_YOUNG_CHECK_MS = 1_000;
+/** Scavenges between two checks that make a check "busy", and busy checks in a row that allow growth. */
+export const AGENT_BUSY_SCAVENGES = 10;
+export const AGENT_BUSY_CHECKS = 3;
 
 /** V8's own growth factor (`--semi-space-growth-factor`, 2 in Node 20's V8). */
 const DEFAULT_GROWTH_FACTOR = 2;
@@ -49,54 +55,67 @@ function minorCollector(): () => void {
   return () => gc({ type: 'minor' });
 }
 
+export interface YoungGenerationOptions {
+  /** Check every this many ms (0: no timer; call check() yourself). */
+  checkEveryMs?: number;
+  /** Hold the young generation small until the process is busy (else it may grow to the cap at once). */
+  startSmall?: boolean;
+  busyScavenges?: number;
+  busyChecks?: number;
+}
+
 export interface YoungGenerationControl {
-  /** One give-back check now (what the timer does). */
+  /** One check now (what the timer does). */
   check(): void;
   stop(): void;
 }
 
-/**
- * Holds the semi-spaces at `maxSemiSpaceMb` once reached, and (with `checkEveryMs` > 0) gives
- * them back when the process is quiet, allowing growth again afterwards.
- */
-export function capYoungGeneration(maxSemiSpaceMb: number, checkEveryMs = 0): YoungGenerationControl {
+export function capYoungGeneration(maxSemiSpaceMb: number, opts: YoungGenerationOptions = {}): YoungGenerationControl {
   const limit = 2 * maxSemiSpaceMb * 1024 * 1024; // new space = two semi-spaces
-  let observer: PerformanceObserver | undefined;
-  let held = false;
-  const hold = () => {
-    held = true;
-    v8.setFlagsFromString('--semi-space-growth-factor=1');
-    observer?.disconnect();
-    observer = undefined;
+  const startSmall = opts.startSmall ?? false;
+  const busyScavenges = opts.busyScavenges ?? AGENT_BUSY_SCAVENGES;
+  const busyChecks = opts.busyChecks ?? AGENT_BUSY_CHECKS;
+  let factor = 0;
+  const setFactor = (f: number) => {
+    if (f === factor) return;
+    factor = f;
+    v8.setFlagsFromString(`--semi-space-growth-factor=${f}`);
   };
-  const watch = () => {
-    if (newSpaceBytes() >= limit) return hold();
-    if (held) {
-      held = false;
-      v8.setFlagsFromString(`--semi-space-growth-factor=${DEFAULT_GROWTH_FACTOR}`);
+  /** Growth allowed (up to the cap). */
+  let growing = !startSmall;
+  const apply = () => setFactor(growing && newSpaceBytes() < limit ? DEFAULT_GROWTH_FACTOR : 1);
+  let scavenges = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
     }
-    if (observer !== undefined) return;
-    const o = new PerformanceObserver(() => {
-      if (newSpaceBytes() >= limit) hold();
-    });
-    o.observe({ entryTypes: ['gc'] });
-    observer = o;
-  };
-  watch();
+    if (factor !== 1 && newSpaceBytes() >= limit) setFactor(1);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  apply();
+
+  let busyInARow = 0;
   let collect: (() => void) | undefined;
   const check = () => {
-    if (newSpaceBytes() <= SMALL_NEW_SPACE) return;
-    collect ??= minorCollector();
-    collect();
-    watch();
+    const busy = scavenges >= busyScavenges;
+    scavenges = 0;
+    busyInARow = busy ? busyInARow + 1 : 0;
+    if (busyInARow >= busyChecks) growing = true;
+    if (!busy && newSpaceBytes() > SMALL_NEW_SPACE) {
+      collect ??= minorCollector();
+      collect();
+      scavenges = 0; // ours
+      // Shrunk: the burst is over; hold it small again until the next sustained load.
+      if (newSpaceBytes() <= SMALL_NEW_SPACE && startSmall) growing = false;
+    }
+    apply();
   };
-  const timer = checkEveryMs > 0 ? setInterval(check, checkEveryMs).unref() : undefined;
+  const timer = (opts.checkEveryMs ?? 0) > 0 ? setInterval(check, opts.checkEveryMs).unref() : undefined;
   return {
     check,
     stop: () => {
       if (timer) clearInterval(timer);
-      observer?.disconnect();
-      observer = undefined;
+      observer.disconnect();
     },
   };
 }

@@ -85,7 +85,7 @@ function usageIntervalMs(text: string): number {
 
 /** Runs the agent with what is in its data dir (certificate, join info) and the flags. */
 async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Promise<void> {
-  capYoungGeneration(AGENT_MAX_SEMI_SPACE_MB, AGENT_YOUNG_CHECK_MS);
+  capYoungGeneration(AGENT_MAX_SEMI_SPACE_MB, { checkEveryMs: AGENT_YOUNG_CHECK_MS, startSmall: true });
   const dataDir = path.resolve(opts.dataDir);
   const joined = loadJoinInfo(dataDir);
   const tls = loadCredentials(dataDir);

@@ -88,3 +88,39 @@ describe('capYoungGeneration give-back', () => {
     assert.ok(regrown > back, `after the give-back a new burst could not grow the new space (${back} → ${regrown} MB)`);
   });
 });
+
+/**
+ * startSmall: allocation for `ms` in short turns (a check every 100 ms, a check busy at 5
+ * scavenges, growth after 4 busy checks in a row); prints the new space's MB at the end.
+ */
+function newSpaceAfterLoad(ms: number): number {
+  const script = `
+    const yg = require(${JSON.stringify(moduleFile)});
+    const control = yg.capYoungGeneration(8, { startSmall: true, busyScavenges: 5, busyChecks: 4 });
+    const timer = setInterval(() => control.check(), 100);
+    let keep = [];
+    const end = Date.now() + ${ms};
+    const step = () => {
+      const a = [];
+      for (let i = 0; i < 4000; i++) a.push({ i, s: 'x' + i });
+      for (let i = 0; i < a.length; i += 8) keep.push(a[i]);
+      if (keep.length > 100000) keep = [];
+      if (Date.now() < end) return setImmediate(step);
+      clearInterval(timer);
+      console.log(yg.newSpaceBytes() / 1048576);
+      control.stop();
+    };
+    step();
+  `;
+  return Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim());
+}
+
+describe('capYoungGeneration startSmall', () => {
+  it('keeps the young generation small through a short burst, and lets it grow under sustained load', () => {
+    const short = newSpaceAfterLoad(150);
+    const sustained = newSpaceAfterLoad(4000);
+    assert.ok(short <= 2, `a 150 ms burst grew the new space to ${short} MB`);
+    assert.ok(sustained > 2, `4 s of allocation left the new space at ${sustained} MB: growth was never allowed`);
+    assert.ok(sustained <= 32, `the cap (8 MB semi-spaces) let the new space reach ${sustained} MB`);
+  });
+});
