@@ -23,9 +23,9 @@ export const FLUSH_BYTES = 64 * 1024;
 /**
  * The chunk a quiet writer starts a batch with: most instances write a line now and then (and
  * the agent's own "Starting…"/"exited" lines come for 200 instances in one turn), and a pooled
- * 64 KiB chunk each was 12.5 MB of buffers at a scale of 200, which left the malloc heap
- * fragmented for good (docs/stack-notes.md, "Processes"). A writer whose last batch filled more
- * takes pooled chunks.
+ * 64 KiB chunk each was 12.5 MB of buffers at a scale of 200, freed into glibc's heap, which
+ * keeps such memory (docs/stack-notes.md, "The agent's memory"). A writer whose last batch
+ * filled more takes pooled chunks.
  */
 const SMALL_CHUNK = 2 * 1024;
 /** Files kept per instance at most, whatever their sizes (writes that failed can leave small ones). */
