@@ -5,7 +5,7 @@
  * (cockatiel's ExponentialBackoff, whose default generator it is): each delay is random, grows
  * about twofold per attempt on average, and is capped.
  */
-import { ExponentialBackoff, type IBackoff } from 'cockatiel';
+import type { ExponentialBackoff, IBackoff } from 'cockatiel';
 
 export interface RetryDelayOptions {
   /** The scale of the first delays, in ms (the first is random, up to about 1.4 times this). */
@@ -20,7 +20,10 @@ export class RetryDelay {
   private backoff?: IBackoff<unknown>;
 
   constructor(readonly opts: RetryDelayOptions) {
-    this.factory = new ExponentialBackoff({ initialDelay: opts.initialMs, maxDelay: opts.maxMs });
+    // Loaded on first use: the agent uses only jittered() below, and cockatiel is ~30 modules
+    // (~0.3 MB of live heap) it would otherwise hold for nothing.
+    const cockatiel = require('cockatiel') as typeof import('cockatiel');
+    this.factory = new cockatiel.ExponentialBackoff({ initialDelay: opts.initialMs, maxDelay: opts.maxMs });
   }
 
   /** How long to wait before the next attempt (ms); grows with each call until reset(). */

@@ -1,7 +1,7 @@
 /**
- * One instance's lines on their way to disk: encoded into pooled chunks, written in batches
- * (one write in flight, so lines reach the file in order) into its files (log-files.ts:
- * rotation, deletion, which ordinals each file holds).
+ * One instance's lines on their way to disk: encoded into chunks (pooled ones once it is busy),
+ * written in batches (one write in flight, so lines reach the file in order) into its files
+ * (log-files.ts: rotation, deletion, which ordinals each file holds).
  *
  * Every line written gets an ordinal (`n`, 1, 2, … in this agent run): files remember the
  * ordinals they hold, so a reader that fell behind learns exactly how many of its lines
@@ -21,6 +21,14 @@ export { NO_LINES, newFile, type LogFile } from './log-files';
 
 /** Pending bytes that start a write at once rather than at the end of the turn; also the chunk size. */
 export const FLUSH_BYTES = 64 * 1024;
+/**
+ * The chunk a quiet writer starts a batch with: most instances write a line now and then (and
+ * the agent's own "Starting…"/"exited" lines come for 200 instances in one turn), and a pooled
+ * 64 KiB chunk each was 12.5 MB of buffers at a scale of 200, freed into glibc's heap, which
+ * keeps such memory (docs/stack-notes.md, "The agent's memory"). A writer whose last batch
+ * filled more takes pooled chunks.
+ */
+const SMALL_CHUNK = 2 * 1024;
 /**
  * A blocking instance's reader looks at `backlogged` after each pipe read (up to 64 KiB, or a
  * 16 KiB cut piece), so pending bytes may pass the bound by about that much. A reader that
@@ -79,6 +87,8 @@ export class DiskWriter {
   private chunk: Buffer | undefined;
   private chunkUsed = 0;
   private pendingBytes = 0;
+  /** Bytes of the last batch started (its size decides the next batch's first chunk). */
+  private lastBatchBytes = 0;
   /** Lines handed to the writer (written, pending or dropped), and how many of them are settled. */
   private appended = 0;
   private settled = 0;
@@ -177,6 +187,7 @@ export class DiskWriter {
     this.full = [];
     this.chunk = undefined;
     this.chunkUsed = 0;
+    this.lastBatchBytes = this.pendingBytes;
     this.shared.pendingBytes -= this.pendingBytes;
     this.pendingBytes = 0;
     if (this.drop !== undefined) {
@@ -232,7 +243,8 @@ export class DiskWriter {
       if (this.chunkUsed > 0) this.full.push(this.chunk.subarray(0, this.chunkUsed));
       else this.shared.releaseChunk(this.chunk);
     }
-    this.chunk = this.shared.takeChunk(min);
+    const quiet = this.full.length === 0 && this.lastBatchBytes < SMALL_CHUNK && min <= SMALL_CHUNK;
+    this.chunk = quiet ? Buffer.allocUnsafeSlow(SMALL_CHUNK) : this.shared.takeChunk(min);
     this.chunkUsed = 0;
   }
 

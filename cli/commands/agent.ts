@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { Agent } from '../../agent/agent';
-import { AGENT_MAX_SEMI_SPACE_MB, capYoungGeneration } from '../../agent/young-generation';
+import { AGENT_MAX_SEMI_SPACE_MB, AGENT_YOUNG_CHECK_MS, capYoungGeneration } from '../../agent/young-generation';
 import { parsePortRange } from '../../agent/supervisor/ports';
 import { loadCredentials, loadJoinInfo, saveCredentials, saveJoinInfo } from '../../agent/tls/agent-credentials';
 import { runUntilSignalled } from '../../lib/daemon';
@@ -85,7 +85,7 @@ function usageIntervalMs(text: string): number {
 
 /** Runs the agent with what is in its data dir (certificate, join info) and the flags. */
 async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Promise<void> {
-  capYoungGeneration(AGENT_MAX_SEMI_SPACE_MB);
+  capYoungGeneration(AGENT_MAX_SEMI_SPACE_MB, { checkEveryMs: AGENT_YOUNG_CHECK_MS, startSmall: true });
   const dataDir = path.resolve(opts.dataDir);
   const joined = loadJoinInfo(dataDir);
   const tls = loadCredentials(dataDir);

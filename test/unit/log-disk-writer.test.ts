@@ -13,6 +13,7 @@ let dirs = 0;
 
 function writer(opts: Partial<Pick<WriterShared, 'maxBytesPerInstance' | 'maxPendingBytesPerInstance' | 'maxPendingBytesTotal'>> = {}) {
   let wrote = 0;
+  let taken = 0;
   const shared: WriterShared = {
     maxBytesPerInstance: opts.maxBytesPerInstance ?? 16 * 1024 * 1024,
     maxPendingBytesPerInstance: opts.maxPendingBytesPerInstance ?? 4 * 1024 * 1024,
@@ -20,7 +21,10 @@ function writer(opts: Partial<Pick<WriterShared, 'maxBytesPerInstance' | 'maxPen
     logger: createLogger('disk-writer-test', 'silent'),
     stats: { lines: 0, diskDroppedLines: 0, fsErrors: 0, filesDeleted: 0, bytesOnDisk: 0 },
     pendingBytes: 0,
-    takeChunk: (min) => Buffer.allocUnsafe(Math.max(min, 64 * 1024)),
+    takeChunk: (min) => {
+      taken++;
+      return Buffer.allocUnsafe(Math.max(min, 64 * 1024));
+    },
     releaseChunk: () => undefined,
     markDirty: (w) => {
       w.dirty = true;
@@ -33,7 +37,7 @@ function writer(opts: Partial<Pick<WriterShared, 'maxBytesPerInstance' | 'maxPen
     wrote: () => void wrote++,
   };
   const dir = path.join(root, `w${++dirs}`);
-  return { w: new DiskWriter(shared, 'app', 'web.1', dir, [], true), shared, dir, writes: () => wrote };
+  return { w: new DiskWriter(shared, 'app', 'web.1', dir, [], true), shared, dir, writes: () => wrote, chunksTaken: () => taken };
 }
 
 let seq = 1000;
@@ -44,6 +48,26 @@ function line(text: string): LogLine {
 const fileLines = (dir: string, gen: number) => fs.readFileSync(path.join(dir, `${gen}.log`), 'utf8').split('\n').filter(Boolean).map((l) => l.split('\t')[3]);
 
 describe('DiskWriter', () => {
+  it('a quiet writer takes no pooled 64 KiB chunk for a line now and then; a busy one does', async () => {
+    const { w, dir, chunksTaken } = writer();
+    w.enqueue(line('Starting process with command `sleep 1`'));
+    await w.flush();
+    w.enqueue(line('Process exited with status 0'));
+    await w.close();
+    assert.equal(chunksTaken(), 0, 'a pooled chunk was taken for two short lines');
+    assert.deepEqual(fileLines(dir, 1), ['Starting process with command `sleep 1`', 'Process exited with status 0']);
+
+    const busy = writer();
+    const texts: string[] = [];
+    for (let i = 0; i < 3000; i++) texts.push(`busy ${i} ${'z'.repeat(50)}`);
+    for (const t of texts) busy.w.enqueue(line(t));
+    await busy.w.flush();
+    for (const t of texts) busy.w.enqueue(line(t));
+    await busy.w.close();
+    assert.ok(busy.chunksTaken() > 0, 'a busy writer must use pooled chunks');
+    assert.deepEqual(fileLines(busy.dir, 1), [...texts, ...texts], 'every line reaches the file in order across small and pooled chunks');
+  });
+
   it('gives written lines ordinals 1, 2, … and files know the ordinals they hold across rotation', async () => {
     const { w, dir } = writer({ maxBytesPerInstance: 40 * 1024 });
     const ns: number[] = [];
