@@ -129,6 +129,11 @@ export class LeaseKeeper {
     }
   }
 
+  /** Renewals written again on another stream because theirs broke (tests, diagnosis). */
+  get resentRenewals(): number {
+    return this.shared.resent;
+  }
+
   /** Revokes a lease: every key attached to it vanishes at once. */
   async revoke(leaseId: string): Promise<void> {
     this.aliveUntil.delete(leaseId);

@@ -55,6 +55,8 @@ export class SharedKeepAlives {
   /** Every stream not broken yet, retired ones included (they may still answer). */
   private readonly streams: Shared[] = [];
   private closed = false;
+  /** Renewals written again because their stream broke (tests, diagnosis). */
+  resent = 0;
 
   constructor(private readonly client: Etcd3, private readonly mayResend: (leaseId: string) => boolean) {}
 
@@ -157,6 +159,7 @@ export class SharedKeepAlives {
       if (renewal.settled) continue;
       if (!this.closed && renewal.resends < MAX_RESENDS && this.mayResend(renewal.leaseId)) {
         renewal.resends += 1;
+        this.resent += 1;
         this.send(renewal);
       } else {
         this.settle(renewal);
