@@ -9,9 +9,11 @@
  * for the same apply together.
  *
  * A stream that breaks (etcd gave up waiting for its apply loop, a member went away) does not
- * fail the renewals waiting on it: each is written again on another stream, at most
- * MAX_RESENDS times and within its own deadline, while its lease is surely alive (`mayResend`);
- * any other fails as before. etcd still decides: a lease it let expire is answered TTL 0.
+ * fail the renewals waiting on it: each is written again on another stream, within its own
+ * deadline, while its lease is surely alive (`mayResend`); any other fails as before. etcd
+ * still decides: a lease it let expire is answered TTL 0. Only the renewal etcd was serving
+ * (the oldest on the stream) counts against its MAX_RESENDS: the ones behind it never got
+ * their turn — unless the stream never opened, which counts against all of them.
  */
 import type { Etcd3 } from 'etcd3';
 import type { ILeaseKeepAliveResponse } from 'etcd3/lib/rpc';
@@ -34,6 +36,8 @@ interface Renewal {
   reject: (err: Error) => void;
   timer?: NodeJS.Timeout;
   resends: number;
+  /** Order of writing, across streams: the oldest on a stream is the one etcd serves. */
+  seq: number;
   /** The stream it waits on. */
   on?: Shared;
   /** Answered, failed or timed out: an answer that still comes for it is consumed and dropped. */
@@ -57,6 +61,7 @@ export class SharedKeepAlives {
   private closed = false;
   /** Renewals written again because their stream broke (tests, diagnosis). */
   resent = 0;
+  private seq = 0;
 
   constructor(private readonly client: Etcd3, private readonly mayResend: (leaseId: string) => boolean) {}
 
@@ -64,7 +69,7 @@ export class SharedKeepAlives {
   renew(leaseId: string): Promise<number> {
     if (this.closed) return Promise.reject(new Error('lease keeper closed'));
     return new Promise<number>((resolve, reject) => {
-      const renewal: Renewal = { leaseId, resolve, reject, resends: 0, settled: false };
+      const renewal: Renewal = { leaseId, resolve, reject, resends: 0, seq: 0, settled: false };
       renewal.timer = setTimeout(() => this.timedOut(renewal), RENEW_TIMEOUT_MS);
       this.send(renewal);
     });
@@ -87,6 +92,7 @@ export class SharedKeepAlives {
     else shared.waiting.set(renewal.leaseId, [renewal]);
     shared.count += 1;
     renewal.on = shared;
+    renewal.seq = ++this.seq;
     // `then` callbacks run in the order they were added: writes keep the order of the queues.
     shared.opening.then(
       (stream) => {
@@ -152,13 +158,14 @@ export class SharedKeepAlives {
     this.retire(shared);
     const index = this.streams.indexOf(shared);
     if (index >= 0) this.streams.splice(index, 1);
-    const waiting = [...shared.waiting.values()].flat();
+    const waiting = [...shared.waiting.values()].flat().sort((a, b) => a.seq - b.seq);
     shared.waiting.clear();
     shared.count = 0;
+    const served = shared.stream ? waiting[0] : undefined;
     for (const renewal of waiting) {
       if (renewal.settled) continue;
       if (!this.closed && renewal.resends < MAX_RESENDS && this.mayResend(renewal.leaseId)) {
-        renewal.resends += 1;
+        if (!shared.stream || renewal === served) renewal.resends += 1;
         this.resent += 1;
         this.send(renewal);
       } else {
