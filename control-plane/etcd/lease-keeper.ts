@@ -34,8 +34,12 @@ export class LeaseKeeper {
   private sweepAt = 1024;
   private closed = false;
 
-  constructor(private readonly client: Etcd3, private readonly logger: Logger) {
-    this.shared = new SharedKeepAlives(client, (leaseId) => this.surelyAlive(leaseId));
+  private readonly renewTimeoutMs: number;
+
+  /** `renewTimeoutMs`: how long a renewal waits for etcd's answer (3 s; tests may wait longer). */
+  constructor(private readonly client: Etcd3, private readonly logger: Logger, opts: { renewTimeoutMs?: number } = {}) {
+    this.renewTimeoutMs = opts.renewTimeoutMs ?? RENEW_TIMEOUT_MS;
+    this.shared = new SharedKeepAlives(client, (leaseId) => this.surelyAlive(leaseId), this.renewTimeoutMs);
   }
 
   /** A new lease of `ttlSeconds`; returns its ID. */
@@ -108,7 +112,7 @@ export class LeaseKeeper {
     this.oneShots.add(handle);
     try {
       return await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new EtcdUnavailableError(`no answer to a lease keepalive in ${RENEW_TIMEOUT_MS} ms`)), RENEW_TIMEOUT_MS);
+        const timer = setTimeout(() => reject(new EtcdUnavailableError(`no answer to a lease keepalive in ${this.renewTimeoutMs} ms`)), this.renewTimeoutMs);
         stream.on('data', (res: ILeaseKeepAliveResponse) => {
           clearTimeout(timer);
           resolve(Number(res.TTL));

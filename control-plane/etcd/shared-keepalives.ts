@@ -63,14 +63,18 @@ export class SharedKeepAlives {
   resent = 0;
   private seq = 0;
 
-  constructor(private readonly client: Etcd3, private readonly mayResend: (leaseId: string) => boolean) {}
+  constructor(
+    private readonly client: Etcd3,
+    private readonly mayResend: (leaseId: string) => boolean,
+    private readonly timeoutMs = RENEW_TIMEOUT_MS,
+  ) {}
 
   /** The lease's remaining TTL in seconds, ≤ 0 when etcd let it expire. */
   renew(leaseId: string): Promise<number> {
     if (this.closed) return Promise.reject(new Error('lease keeper closed'));
     return new Promise<number>((resolve, reject) => {
       const renewal: Renewal = { leaseId, resolve, reject, resends: 0, seq: 0, settled: false };
-      renewal.timer = setTimeout(() => this.timedOut(renewal), RENEW_TIMEOUT_MS);
+      renewal.timer = setTimeout(() => this.timedOut(renewal), this.timeoutMs);
       this.send(renewal);
     });
   }
@@ -148,7 +152,7 @@ export class SharedKeepAlives {
   private timedOut(renewal: Renewal): void {
     if (renewal.settled) return;
     this.settle(renewal);
-    renewal.reject(new EtcdUnavailableError(`no answer to a lease keepalive in ${RENEW_TIMEOUT_MS} ms`));
+    renewal.reject(new EtcdUnavailableError(`no answer to a lease keepalive in ${this.timeoutMs} ms`));
     if (renewal.on) this.retire(renewal.on);
   }
 
