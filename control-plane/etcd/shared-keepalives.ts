@@ -52,6 +52,8 @@ interface Shared {
   count: number;
   /** Takes no more renewals: broken, or ended after a renewal on it timed out. */
   retired: boolean;
+  /** Half-closed by us: nothing more may be written. */
+  ended: boolean;
   broken: boolean;
 }
 
@@ -79,11 +81,6 @@ export class SharedKeepAlives {
     });
   }
 
-  /** How many streams take renewals now (tests, diagnosis). */
-  get openStreams(): number {
-    return this.streams.filter((s) => !s.retired).length;
-  }
-
   close(): void {
     this.closed = true;
     for (const shared of [...this.streams]) this.broken(shared, new Error('lease keeper closed'));
@@ -100,7 +97,8 @@ export class SharedKeepAlives {
     // `then` callbacks run in the order they were added: writes keep the order of the queues.
     shared.opening.then(
       (stream) => {
-        if (!shared.broken) stream.write({ ID: renewal.leaseId });
+        // Not written on an ended stream: the renewal moves on when etcd ends it (broken()).
+        if (!shared.broken && !shared.ended) stream.write({ ID: renewal.leaseId });
       },
       () => undefined, // broken() deals with the renewals waiting on it
     );
@@ -119,13 +117,13 @@ export class SharedKeepAlives {
   }
 
   private open(): Shared {
-    const shared: Shared = { opening: undefined as unknown as Promise<KeepAliveStream>, waiting: new Map(), count: 0, retired: false, broken: false };
+    const shared: Shared = { opening: undefined as unknown as Promise<KeepAliveStream>, waiting: new Map(), count: 0, retired: false, ended: false, broken: false };
     shared.opening = openKeepAliveStream(this.client).then((stream) => {
       shared.stream = stream;
       stream.on('data', (res: ILeaseKeepAliveResponse) => this.answer(shared, res.ID, Number(res.TTL)));
       stream.on('error', (err: Error) => this.broken(shared, err));
       stream.on('end', () => this.broken(shared, new EtcdUnavailableError('the lease keepalive stream ended')));
-      if (shared.retired) stream.end();
+      if (shared.retired) this.end(shared);
       return stream;
     });
     shared.opening.catch((err: unknown) => this.broken(shared, err instanceof Error ? err : new Error(String(err))));
@@ -187,7 +185,13 @@ export class SharedKeepAlives {
   private retire(shared: Shared): void {
     if (shared.retired) return;
     shared.retired = true;
-    shared.stream?.end();
+    this.end(shared);
+  }
+
+  private end(shared: Shared): void {
+    if (!shared.stream || shared.ended) return;
+    shared.ended = true;
+    shared.stream.end();
   }
 
   private settle(renewal: Renewal): void {

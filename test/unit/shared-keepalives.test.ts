@@ -42,14 +42,17 @@ class FakeStream extends EventEmitter {
   }
 }
 
-function fakeClient(): { client: Etcd3; streams: FakeStream[] } {
+/** `firstOpenMs`: how long opening the first stream takes (the others open at once). */
+function fakeClient(firstOpenMs = 0): { client: Etcd3; streams: FakeStream[] } {
   const streams: FakeStream[] = [];
+  let opened = 0;
   const client = {
     leaseClient: {
-      leaseKeepAlive: () => {
+      leaseKeepAlive: async () => {
+        if (opened++ === 0 && firstOpenMs > 0) await new Promise((resolve) => setTimeout(resolve, firstOpenMs));
         const stream = new FakeStream();
         streams.push(stream);
-        return Promise.resolve(stream);
+        return stream;
       },
     },
   } as unknown as Etcd3;
@@ -58,6 +61,15 @@ function fakeClient(): { client: Etcd3; streams: FakeStream[] } {
 
 /** Lets the streams' `opening.then` callbacks (the writes) run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Polls (no fixed sleep) until `n` streams were opened. */
+async function waitForStreams(streams: FakeStream[], n: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (streams.length < n) {
+    assert.ok(Date.now() < deadline, `${n} streams opened`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 describe('shared keepalives', () => {
   it('spreads renewals waiting together over several streams, and reuses an idle one', async () => {
@@ -150,9 +162,9 @@ describe('shared keepalives', () => {
     }
   });
 
-  it('does not take a late answer for a newer renewal of the same lease', { timeout: RENEW_TIMEOUT_MS + 10_000 }, async () => {
+  it('does not take a late answer for a newer renewal of the same lease', async () => {
     const { client, streams } = fakeClient();
-    const shared = new SharedKeepAlives(client, () => true);
+    const shared = new SharedKeepAlives(client, () => true, 50);
     try {
       const old = shared.renew('5');
       await assert.rejects(old, /no answer to a lease keepalive/);
@@ -168,6 +180,34 @@ describe('shared keepalives', () => {
     } finally {
       shared.close();
     }
+  });
+
+  it('writes nothing on a stream whose renewal timed out while it was opening', async () => {
+    const { client, streams } = fakeClient(100);
+    const shared = new SharedKeepAlives(client, () => true, 30);
+    try {
+      await assert.rejects(shared.renew('5'), /no answer to a lease keepalive in 30 ms/);
+      await waitForStreams(streams, 1);
+      await settle();
+      assert.ok(streams[0]!.ended, 'ended once open');
+      assert.deepEqual(streams[0]!.written, [], 'the renewal that timed out was not written after the end');
+      const next = shared.renew('5');
+      await settle();
+      assert.equal(streams.length, 2, 'the next renewal goes on a new stream');
+      streams[1]!.answer('5', 4);
+      assert.equal(await next, 4);
+    } finally {
+      shared.close();
+    }
+  });
+
+  it(`times out after ${RENEW_TIMEOUT_MS} ms unless told otherwise`, async () => {
+    const { client } = fakeClient();
+    const shared = new SharedKeepAlives(client, () => true);
+    const started = Date.now();
+    await assert.rejects(shared.renew('5'), new RegExp(`in ${RENEW_TIMEOUT_MS} ms`));
+    assert.ok(Date.now() - started >= RENEW_TIMEOUT_MS - 50);
+    shared.close();
   });
 
   it('fails what waits when closed', async () => {
