@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
-import type { ChildProcess } from 'node:child_process';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../../control-plane/etcd/client';
 import { startEtcd, type EtcdServer } from '../../lib/etcd-server';
@@ -47,8 +46,6 @@ export interface EtcdFixture {
   client: Etcd3;
   /** A temp dir of its own (a control plane's data dir). */
   dataDir: string;
-  /** The etcd process (to pause it with SIGSTOP). */
-  process: ChildProcess;
 }
 
 /**
@@ -61,7 +58,6 @@ export function useEtcd(): EtcdFixture {
   before(async () => {
     etcd = await testEtcd();
     fixture.url = etcd.url;
-    fixture.process = etcd.process;
     // The control plane's own client and fault policy (control-plane/etcd/client.ts).
     fixture.client = createEtcdClient([etcd.url]);
     fixture.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-cp-'));
