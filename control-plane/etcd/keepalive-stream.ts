@@ -8,7 +8,10 @@
  * prefix) and counts towards its circuit breaker, which then refuses every call, renewals
  * included. Against a member that answered, only slowly, that turns a slow second into a lease
  * storm. So on these streams that one answer ends the stream and nothing else; any other error
- * still marks the member failed, as etcd3 does.
+ * still marks the member failed, as etcd3 does — once a second at most: renewals use many
+ * streams (shared-keepalives.ts), and one member's failure must not count once per stream
+ * towards its breaker, nor close its channels again and again (the old single stream counted
+ * once).
  */
 import type { Etcd3 } from 'etcd3';
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3/lib/rpc';
@@ -20,6 +23,10 @@ export function isBusyEtcd(err: unknown): boolean {
   return err instanceof Error && /waiting for the applied index/i.test(err.message);
 }
 
+const MARK_FAILED_EVERY_MS = 1_000;
+/** When a keepalive stream of each client last had etcd3 mark a member failed. */
+const lastMarkedFailed = new WeakMap<Etcd3, number>();
+
 export async function openKeepAliveStream(client: Etcd3): Promise<KeepAliveStream> {
   const stream = await client.leaseClient.leaseKeepAlive();
   // A grpc-js duplex stream: an EventEmitter, which etcd3's type does not say.
@@ -29,6 +36,9 @@ export async function openKeepAliveStream(client: Etcd3): Promise<KeepAliveStrea
   emitter.removeAllListeners('error');
   emitter.on('error', (err: Error) => {
     if (isBusyEtcd(err)) return;
+    const now = Date.now();
+    if (now - (lastMarkedFailed.get(client) ?? 0) < MARK_FAILED_EVERY_MS) return;
+    lastMarkedFailed.set(client, now);
     for (const listener of theirs) listener.call(stream, err);
   });
   return stream;
