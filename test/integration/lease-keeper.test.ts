@@ -72,8 +72,8 @@ describe('lease keeper behind a slow apply', { timeout: 240_000 }, () => {
    */
   it('renews every live lease through keepalive streams etcd fails while applying, and answers a lease it let go as gone', async (t) => {
     const keeper = new LeaseKeeper(etcd.client, logger, { renewTimeoutMs: 10_000 });
-    // The writes on a client of their own, as the control plane's would share its pool.
-    const writer = createEtcdClient([etcd.url]);
+    // The writes on a client of their own, with time for a delete that takes seconds to apply.
+    const writer = createEtcdClient([etcd.url], { callDeadlineMs: 60_000 });
     try {
       let keys = 200_000;
       const deadline = Date.now() + 200_000;
