@@ -35,7 +35,8 @@ export async function openKeepAliveStream(client: Etcd3): Promise<KeepAliveStrea
   const theirs = emitter.listeners('error') as Array<(err: Error) => void>;
   emitter.removeAllListeners('error');
   emitter.on('error', (err: Error) => {
-    if (isBusyEtcd(err)) return;
+    // etcd3 leaves a stream we ended (half-closed) alone; so do we, without using up the second.
+    if (isBusyEtcd(err) || (emitter as unknown as { writable?: boolean }).writable === false) return;
     const now = Date.now();
     if (now - (lastMarkedFailed.get(client) ?? 0) < MARK_FAILED_EVERY_MS) return;
     lastMarkedFailed.set(client, now);
