@@ -1,47 +1,46 @@
 /**
- * Grants and renews agents' etcd leases by ID over one shared keepalive stream (and, for
- * leases that may have expired, a stream of their own: see renew()).
+ * Grants and renews agents' etcd leases by ID over a few shared keepalive streams
+ * (shared-keepalives.ts; and, for leases that may have expired, a stream of their own: see
+ * renew()).
  *
  * An agent's lease lives in etcd, not in this process: any control-plane replica can
  * renew it, so an agent keeps its lease (and its instances keep their status) when the
  * replica it talks to dies and it reconnects to another.
  */
 import type { Etcd3 } from 'etcd3';
-import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3/lib/rpc';
+import type { ILeaseKeepAliveResponse } from 'etcd3/lib/rpc';
 import type { Logger } from '../../lib/log';
 import { EtcdUnavailableError } from '../errors';
 import { isUnreachable } from './client';
+import { openKeepAliveStream } from './keepalive-stream';
+import { RENEW_TIMEOUT_MS, SharedKeepAlives } from './shared-keepalives';
 
-type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
-
-interface Pending {
-  resolve: (ttl: number) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-const RENEW_TIMEOUT_MS = 3_000;
 /** A renewal that failed this fast found a dead member, not a slow one: worth one more try. */
 const FAST_FAILURE_MS = 500;
 const DEAD_MEMBER_RETRIES = 2;
 /**
  * A lease granted or renewed less than this share of its TTL ago is surely alive (with room
- * for a renewal that waits a while in a busy etcd), and is renewed on the shared stream; any
- * other may have expired (see renew()). Agents heartbeat well within it (1 s against 4 s).
+ * for a renewal that waits a while in a busy etcd), and is renewed on the shared streams (and
+ * written again there when a stream breaks); any other may have expired (see renew()). Agents
+ * heartbeat well within it (1 s against 4 s).
  */
 const SURELY_ALIVE_SHARE = 2 / 3;
 
 export class LeaseKeeper {
-  private stream?: Promise<KeepAliveStream>;
-  // etcd answers keepalives of one stream in order, per lease ID.
-  private readonly pending = new Map<string, Pending[]>();
+  private readonly shared: SharedKeepAlives;
   /** Until when each lease this replica granted or renewed is surely alive (ms since the epoch). */
   private readonly aliveUntil = new Map<string, number>();
   private readonly oneShots = new Set<{ cancel(): void }>();
   private sweepAt = 1024;
   private closed = false;
 
-  constructor(private readonly client: Etcd3, private readonly logger: Logger) {}
+  private readonly renewTimeoutMs: number;
+
+  /** `renewTimeoutMs`: how long a renewal waits for etcd's answer (3 s; tests may wait longer). */
+  constructor(private readonly client: Etcd3, private readonly logger: Logger, opts: { renewTimeoutMs?: number } = {}) {
+    this.renewTimeoutMs = opts.renewTimeoutMs ?? RENEW_TIMEOUT_MS;
+    this.shared = new SharedKeepAlives(client, (leaseId) => this.surelyAlive(leaseId), this.renewTimeoutMs);
+  }
 
   /** A new lease of `ttlSeconds`; returns its ID. */
   async grant(ttlSeconds: number): Promise<string> {
@@ -55,10 +54,10 @@ export class LeaseKeeper {
    *
    * etcd serves the keepalives of one stream one after the other, and the renewal of a lease
    * that has expired but is not revoked yet waits until its revocation went through raft
-   * (seconds under load, and revocations are rate-limited): on the shared stream it would hold
+   * (seconds under load, and revocations are rate-limited): on a shared stream it would hold
    * up every other agent's renewal until their leases expire too, and so on. So only leases
    * known to be alive (granted or renewed here recently: SURELY_ALIVE_SHARE) use the shared
-   * stream; any other gets a keepalive stream of its own.
+   * streams; any other gets a keepalive stream of its own.
    */
   async renew(leaseId: string): Promise<number> {
     if (this.closed) throw new Error('lease keeper closed');
@@ -81,13 +80,17 @@ export class LeaseKeeper {
     for (let attempt = 0; ; attempt++) {
       const started = Date.now();
       try {
-        if (attempt === 0 && (this.aliveUntil.get(leaseId) ?? 0) > started) return await this.renewShared(leaseId);
+        if (attempt === 0 && this.surelyAlive(leaseId)) return await this.shared.renew(leaseId);
         return await this.renewAlone(leaseId);
       } catch (err) {
         const fast = Date.now() - started <= FAST_FAILURE_MS;
         if (!(err instanceof Error) || !isUnreachable(err) || !fast || attempt >= DEAD_MEMBER_RETRIES || this.closed) throw err;
       }
     }
+  }
+
+  private surelyAlive(leaseId: string): boolean {
+    return (this.aliveUntil.get(leaseId) ?? 0) > Date.now();
   }
 
   private noteAlive(leaseId: string, ttlSeconds: number): void {
@@ -102,14 +105,14 @@ export class LeaseKeeper {
 
   /** One keepalive on a stream of its own, so that a slow answer holds up nobody else. */
   private async renewAlone(leaseId: string): Promise<number> {
-    const stream = await this.client.leaseClient.leaseKeepAlive();
+    const stream = await openKeepAliveStream(this.client);
     // Half-closed, never cancelled: etcd3 treats an error on a writable stream (a cancel is one)
     // as a failed host and resets every stream to it, watches included.
     const handle = { cancel: () => stream.end() };
     this.oneShots.add(handle);
     try {
       return await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new EtcdUnavailableError(`no answer to a lease keepalive in ${RENEW_TIMEOUT_MS} ms`)), RENEW_TIMEOUT_MS);
+        const timer = setTimeout(() => reject(new EtcdUnavailableError(`no answer to a lease keepalive in ${this.renewTimeoutMs} ms`)), this.renewTimeoutMs);
         stream.on('data', (res: ILeaseKeepAliveResponse) => {
           clearTimeout(timer);
           resolve(Number(res.TTL));
@@ -130,19 +133,9 @@ export class LeaseKeeper {
     }
   }
 
-  private async renewShared(leaseId: string): Promise<number> {
-    const stream = await this.openStream();
-    return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.dropPending(leaseId, entry);
-        reject(new EtcdUnavailableError(`no answer to a lease keepalive in ${RENEW_TIMEOUT_MS} ms`));
-      }, RENEW_TIMEOUT_MS);
-      const entry: Pending = { resolve, reject, timer };
-      const queue = this.pending.get(leaseId) ?? [];
-      queue.push(entry);
-      this.pending.set(leaseId, queue);
-      stream.write({ ID: leaseId });
-    });
+  /** Renewals written again on another stream because theirs broke (tests, diagnosis). */
+  get resentRenewals(): number {
+    return this.shared.resent;
   }
 
   /** Revokes a lease: every key attached to it vanishes at once. */
@@ -155,58 +148,9 @@ export class LeaseKeeper {
 
   close(): void {
     this.closed = true;
-    this.failAll(new Error('lease keeper closed'));
+    this.shared.close();
     for (const oneShot of this.oneShots) oneShot.cancel();
     this.oneShots.clear();
     this.aliveUntil.clear();
-    // Closing: a stream that never opened, or fails to end, is of no interest any more.
-    this.stream?.then((s) => s.end()).catch(() => undefined);
-    this.stream = undefined;
-  }
-
-  private openStream(): Promise<KeepAliveStream> {
-    if (this.stream) return this.stream;
-    const opening = this.client.leaseClient.leaseKeepAlive().then((stream) => {
-      stream.on('data', (res: ILeaseKeepAliveResponse) => this.answer(res.ID, Number(res.TTL)));
-      const broken = (err?: Error) => {
-        if (this.stream === opening) this.stream = undefined;
-        this.failAll(err ?? new EtcdUnavailableError('the lease keepalive stream ended'));
-      };
-      stream.on('error', broken);
-      stream.on('end', () => broken());
-      return stream;
-    });
-    opening.catch(() => {
-      if (this.stream === opening) this.stream = undefined;
-    });
-    this.stream = opening;
-    return opening;
-  }
-
-  private answer(leaseId: string, ttl: number): void {
-    const queue = this.pending.get(leaseId);
-    const entry = queue?.shift();
-    if (queue && queue.length === 0) this.pending.delete(leaseId);
-    if (!entry) return;
-    clearTimeout(entry.timer);
-    entry.resolve(ttl);
-  }
-
-  private dropPending(leaseId: string, entry: Pending): void {
-    const queue = this.pending.get(leaseId);
-    if (!queue) return;
-    const index = queue.indexOf(entry);
-    if (index >= 0) queue.splice(index, 1);
-    if (queue.length === 0) this.pending.delete(leaseId);
-  }
-
-  private failAll(err: Error): void {
-    for (const queue of this.pending.values()) {
-      for (const entry of queue) {
-        clearTimeout(entry.timer);
-        entry.reject(err);
-      }
-    }
-    this.pending.clear();
   }
 }

@@ -1,12 +1,16 @@
 /**
  * LeaseKeeper against a real etcd: renewals of leases this replica has not seen alive go on a
- * stream of their own, bad IDs never reach etcd, and neither disturbs the shared stream.
+ * stream of their own, bad IDs never reach etcd, and neither disturbs the shared streams;
+ * renewals caught by a burst of writes etcd takes over a second to apply survive the streams
+ * etcd fails, and a lease etcd let go is still answered as gone.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LeaseKeeper } from '../../control-plane/etcd/lease-keeper';
 import { EtcdLeaseInvalidError } from 'etcd3';
 import { commitInChunks, type WriteOp } from '../../control-plane/etcd/batch';
+import { createEtcdClient } from '../../control-plane/etcd/client';
+import { isBusyEtcd } from '../../control-plane/etcd/keepalive-stream';
 import { createLogger } from '../../lib/log';
 import { uniquePrefix, exitWhenDone, useEtcd } from '../helpers/etcd';
 import { waitFor } from '../helpers/wait-for';
@@ -48,6 +52,68 @@ describe('lease keeper', { timeout: 60_000 }, () => {
       assert.ok((await keeper.renew(live)) > 0, 'the shared stream still works');
     } finally {
       keeper.close();
+    }
+  });
+});
+
+describe('lease keeper behind a slow apply', { timeout: 240_000 }, () => {
+  const etcd = useEtcd();
+
+  /**
+   * etcd's leader answers a keepalive only once it has applied what it committed, and fails
+   * the stream after 1 s of waiting (docs/stack-notes.md). One range delete of a few hundred
+   * thousand keys is committed at once and applied in a second or more: renewals sent just
+   * after it wait for it. How long it takes depends on the machine, so the number of keys is
+   * adjusted until a round's apply took between 1 and 2 s (keepalives failed by etcd, and
+   * written again). There every live lease must be renewed: the renewal etcd serves is failed
+   * at most twice before the apply is done, and each may wait 10 s (not 3) for its answer, so
+   * the machine's speed cannot fail it. The lease etcd let go (revoked behind the keeper's
+   * back) is never renewed.
+   */
+  it('renews every live lease through keepalive streams etcd fails while applying, and answers a lease it let go as gone', async (t) => {
+    const keeper = new LeaseKeeper(etcd.client, logger, { renewTimeoutMs: 10_000 });
+    // The writes on a client of their own, with time for a delete that takes seconds to apply.
+    const writer = createEtcdClient([etcd.url], { callDeadlineMs: 60_000 });
+    try {
+      let keys = 200_000;
+      const deadline = Date.now() + 200_000;
+      for (let round = 1; ; round++) {
+        assert.ok(Date.now() < deadline, `no round whose apply took 1–2 s within the deadline (last: ${keys} keys)`);
+        const prefix = uniquePrefix();
+        const puts = function* (): Generator<WriteOp> {
+          for (let i = 0; i < keys; i++) yield { put: `${prefix}${i}`, value: 'v' };
+        };
+        await commitInChunks(writer, puts(), [], 8);
+        const leases = await Promise.all(Array.from({ length: 100 }, () => keeper.grant(10)));
+        // Gone in etcd, alive as far as the keeper knows: renewed on the shared streams.
+        const gone = await keeper.grant(10);
+        await etcd.client.leaseClient.leaseRevoke({ ID: gone });
+        const resentBefore = keeper.resentRenewals;
+        const started = Date.now();
+        const deleted = writer.delete().prefix(prefix).exec().then(() => Date.now() - started);
+        // Sent once the delete is committed (milliseconds), while it is being applied.
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        const answers = await Promise.all([...leases, gone].map((id) => keeper.renew(id).catch((err: Error) => err)));
+        const applyMs = await deleted;
+        const goneAnswer = answers.pop();
+        assert.ok(!(typeof goneAnswer === 'number' && goneAnswer > 0), `round ${round}: the lease etcd let go was renewed (${String(goneAnswer)})`);
+        const resent = keeper.resentRenewals - resentBefore;
+        await Promise.all(leases.map((id) => keeper.revoke(id)));
+        t.diagnostic(`round ${round}: ${keys} keys, applied in ${applyMs} ms, ${resent} renewals written again`);
+        const failed = answers.filter((a) => !(typeof a === 'number' && a > 0));
+        // etcd failed keepalives: renewals were written again (or, were they not, failed).
+        const etcdFailedStreams = resent > 0 || failed.some((a) => isBusyEtcd(a));
+        if (etcdFailedStreams && applyMs < 2_000) {
+          assert.deepEqual(failed, [], `round ${round} (${keys} keys, applied in ${applyMs} ms, ${resent} renewals written again): live leases not renewed`);
+          break;
+        }
+        // Too quick for etcd to fail a keepalive, or so slow that a renewal may run out of re-sends.
+        keys = Math.round(etcdFailedStreams ? keys * 0.7 : keys * 1.4);
+      }
+      assert.ok((await keeper.renew(await keeper.grant(10))) > 0, 'renewals go on afterwards');
+    } finally {
+      keeper.close();
+      writer.close();
     }
   });
 });
