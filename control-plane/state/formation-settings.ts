@@ -15,6 +15,24 @@ export const MAX_RULE_LABELS = 20;
 
 type FormationChange = (formation: FormationRecord) => FormationRecord;
 
+/** The per-type maps of a formation, by field. */
+type PerType = Required<Pick<FormationRecord, 'graceMs' | 'logModes' | 'bootTimeoutMs' | 'placement'>>;
+
+/**
+ * Sets each type's entry of `field` to its value, or removes it where the value is undefined
+ * (the type goes back to the default, stored as no entry); other types keep theirs.
+ */
+function setPerType<F extends keyof PerType>(field: F, values: Array<[type: string, value: PerType[F][string] | undefined]>): FormationChange {
+  return (formation) => {
+    const settings = { ...formation[field] } as Record<string, PerType[F][string]>;
+    for (const [type, value] of values) {
+      if (value === undefined) delete settings[type];
+      else settings[type] = value;
+    }
+    return { ...formation, [field]: settings };
+  };
+}
+
 export interface PlacementRule {
   type: string;
   labels: Record<string, string>;
@@ -29,14 +47,7 @@ export function graceSettings(changes: Array<{ type: string; seconds: number }>)
       throw new InvalidArgumentError(`${type}=${seconds}: the grace period must be from 0 to ${MAX_GRACE_SECONDS} seconds`);
     }
   }
-  return (formation) => {
-    const graceMs = { ...formation.graceMs };
-    for (const { type, seconds } of changes) {
-      if (seconds === 0) delete graceMs[type];
-      else graceMs[type] = Math.round(seconds * 1000);
-    }
-    return { ...formation, graceMs };
-  };
+  return setPerType('graceMs', changes.map(({ type, seconds }) => [type, seconds === 0 ? undefined : Math.round(seconds * 1000)]));
 }
 
 /** Log modes (`blocking`, the default, is stored as no entry). docs/logs.md. */
@@ -46,14 +57,7 @@ export function logModeSettings(changes: Array<{ type: string; mode: string }>):
     const problem = logModeProblem(type, mode);
     if (problem) throw new InvalidArgumentError(problem);
   }
-  return (formation) => {
-    const logModes = { ...formation.logModes };
-    for (const { type, mode } of changes) {
-      if (mode === 'non-blocking') logModes[type] = 'non-blocking';
-      else delete logModes[type];
-    }
-    return { ...formation, logModes };
-  };
+  return setPerType('logModes', changes.map(({ type, mode }) => [type, mode === 'non-blocking' ? 'non-blocking' : undefined]));
 }
 
 /** Boot timeouts in seconds (0 removes the setting). docs/boot-checks.md. */
@@ -63,14 +67,7 @@ export function bootTimeoutSettings(changes: Array<{ type: string; seconds: numb
     const problem = bootTimeoutProblem(type, seconds);
     if (problem) throw new InvalidArgumentError(problem);
   }
-  return (formation) => {
-    const bootTimeoutMs = { ...formation.bootTimeoutMs };
-    for (const { type, seconds } of changes) {
-      if (seconds === 0) delete bootTimeoutMs[type];
-      else bootTimeoutMs[type] = seconds * 1000;
-    }
-    return { ...formation, bootTimeoutMs };
-  };
+  return setPerType('bootTimeoutMs', changes.map(({ type, seconds }) => [type, seconds === 0 ? undefined : seconds * 1000]));
 }
 
 /**
@@ -94,13 +91,8 @@ export function placementSettings(rules: PlacementRule[]): FormationChange {
     const problem = datacenter ? datacenterProblem(datacenter) : undefined;
     if (problem) throw new InvalidArgumentError(problem);
   }
-  return (formation) => {
-    const placement = { ...formation.placement };
-    for (const { type, labels, datacenter } of rules) {
-      const rule: PlacementRecord = { labels: { ...labels }, ...(datacenter ? { datacenter } : {}) };
-      if (Object.keys(rule.labels).length === 0 && !rule.datacenter) delete placement[type];
-      else placement[type] = rule;
-    }
-    return { ...formation, placement };
-  };
+  return setPerType('placement', rules.map(({ type, labels, datacenter }) => {
+    const rule: PlacementRecord = { labels: { ...labels }, ...(datacenter ? { datacenter } : {}) };
+    return [type, Object.keys(rule.labels).length === 0 && !rule.datacenter ? undefined : rule];
+  }));
 }
