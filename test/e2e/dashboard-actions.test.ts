@@ -6,15 +6,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { TestCluster } from '../helpers/test-cluster';
 import { waitFor } from '../helpers/wait-for';
 import { logIn, openBrowser, running, startShopCluster } from '../helpers/dashboard-cluster';
+import type { TestBrowser } from '../helpers/browser';
 
 describe('dashboard: the process list and its actions', { timeout: 300_000 }, () => {
   let cluster: TestCluster;
   let formation: () => Promise<string>;
-  let browser: { context: BrowserContext; close: () => Promise<void> };
+  let browser: TestBrowser;
   let page: Page;
 
   before(async () => {

@@ -6,17 +6,17 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { TestCluster } from '../helpers/test-cluster';
 import { waitFor } from '../helpers/wait-for';
-import { launchBrowser } from '../helpers/browser';
+import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { apiSession, loginLink, request, type ApiSession } from '../helpers/dashboard-session';
 import { openBrowser, startShopCluster } from '../helpers/dashboard-cluster';
 
 describe('dashboard: login, sessions and the JSON API', { timeout: 300_000 }, () => {
   let cluster: TestCluster;
   let formation: () => Promise<string>;
-  let browser: { context: BrowserContext; close: () => Promise<void> };
+  let browser: TestBrowser;
   let page: Page;
 
   before(async () => {

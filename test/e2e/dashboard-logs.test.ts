@@ -5,16 +5,17 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { TestCluster } from '../helpers/test-cluster';
 import { waitFor } from '../helpers/wait-for';
 import { tcpProxy } from '../helpers/tcp-proxy';
 import { logIn, openBrowser, startShopCluster } from '../helpers/dashboard-cluster';
+import type { TestBrowser } from '../helpers/browser';
 
 describe('dashboard: the log pane', { timeout: 300_000 }, () => {
   let cluster: TestCluster;
   let say: (text: string) => void;
-  let browser: { context: BrowserContext; close: () => Promise<void> };
+  let browser: TestBrowser;
   let page: Page;
 
   before(async () => {

@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { REPO, TestCluster, type PsInstance } from './test-cluster';
 import { freePort } from '../../lib/free-port';
-import { launchBrowser } from './browser';
+import { launchBrowser, type TestBrowser } from './browser';
 import { loginLink } from './dashboard-session';
 
 // A worker that echoes whatever the test drops into its trigger file. The file is moved aside
@@ -58,7 +58,7 @@ export async function startShopCluster(opts: { agents: string[]; workers: number
 }
 
 /** A fresh Chromium and its first tab. */
-export async function openBrowser(): Promise<{ browser: { context: BrowserContext; close: () => Promise<void> }; page: Page }> {
+export async function openBrowser(): Promise<{ browser: TestBrowser; page: Page }> {
   const browser = await launchBrowser();
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
   return { browser, page };
