@@ -71,7 +71,7 @@ export async function psFromEtcd(ctx: ApiContext, name: string): Promise<PsReply
   const statuses = new InstanceStatusReader(ctx.client, ctx.keys);
   // The formation as stored, not as this replica's mirror last saw it: `scale --wait` polls `ps`
   // at once, and a mirror a write behind would show the old formation as reached.
-  const [app, stored] = await Promise.all([ctx.store.getApp(name), ctx.store.getFormation(name)]);
+  const { app, formation: stored } = await ctx.store.getAppAndFormation(name);
   const formation = stored.counts;
   const release = await ctx.view.release(app);
   const desired: Array<{ name: string; type: string }> = [];

@@ -172,8 +172,13 @@ export class AppStore {
 
   /** The app's formation as stored now (not as a mirror last saw it). */
   async getFormation(name: string): Promise<FormationRecord> {
-    await this.reads.requireApp(name);
-    return (await this.reads.read<FormationRecord>(this.keys.formation(name))).value ?? EMPTY_FORMATION;
+    return (await this.getAppAndFormation(name)).formation;
+  }
+
+  /** The app and its formation as stored now, read at once. */
+  async getAppAndFormation(name: string): Promise<{ app: AppRecord; formation: FormationRecord }> {
+    const [app, formation] = await Promise.all([this.reads.requireApp(name), this.reads.read<FormationRecord>(this.keys.formation(name))]);
+    return { app: app.value, formation: formation.value ?? EMPTY_FORMATION };
   }
 
   /** The placement rules of an app's types. */
