@@ -7,39 +7,19 @@ import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import type { ClusterView } from '../state/cluster-view';
 import type { LeaderElection } from './election';
-import { commitInChunks, type WriteOp } from '../etcd/batch';
-import { decode, encode, type StatusRecord } from '../records';
+import { commitInChunks } from '../etcd/batch';
+import { decode, type StatusRecord } from '../records';
 import { limitRollout, type ObservedStatus } from './rollout';
 import { holdMoves } from './moves';
 import { schedule } from '../scheduler/schedule';
-import type { AgentView, AppView, Assignment, Plan, SchedulerInput, Unplaced } from '../scheduler/types';
+import type { Assignment, Plan, SchedulerInput } from '../scheduler/types';
 import { PrefixMirror, type MirrorEvent } from '../etcd/mirror';
-import { AgentLiveness } from './agent-liveness';
 import { pause, RetryDelay } from '../../lib/retry-delay';
-import { encodeUnplaced } from '../state/instance-status';
+import { planOps, unplacedOps, WRITE_CONCURRENCY } from './plan-writes';
+import { DEBOUNCE_MS, SettleWindow } from './round-timing';
+import { UnreachableAgents } from './unreachable-agents';
+import { schedulerInput } from './scheduler-input';
 
-/** How long to gather changes before a round, so a burst of events costs one round. */
-const DEBOUNCE_MS = 5;
-/**
- * After an agent joins (or this replica is elected), wait this long for others to join
- * before placing: when a whole cluster starts, the first agent up would otherwise get
- * every instance, and a host joining later moves nothing.
- */
-const SETTLE_MS = 1_000;
-/**
- * Longest a stream of joining agents postpones a round: agents that keep losing their leases
- * (an etcd too slow to renew them) register again and again, and each registration would
- * otherwise push the round back by SETTLE_MS, for ever (seen: nothing placed in 3 minutes).
- */
-const MAX_SETTLE_MS = 3_000;
-/**
- * Transactions of a plan in flight at once (see commitInChunks): one wide one, up to 2,048
- * writes. More would write 100k a little faster on an idle machine but lengthen etcd's queue of
- * writes to apply, and etcd's leader answers no lease keepalive before that queue is applied:
- * on a loaded machine every agent's renewal waited behind the plan, and leases expired
- * (docs/stack-notes.md, "etcd").
- */
-const WRITE_CONCURRENCY = 1;
 /** How long the old copy of a moving instance waits for its replacement to come up (see moves.ts). */
 const MOVE_HOLD_MS = 120_000;
 /** While removals are held, look again this often even without events (for MOVE_HOLD_MS to pass). */
@@ -86,18 +66,11 @@ export class SchedulerLoop {
   private readonly onStatus = () => {
     if (this.deferred > 0) this.poke();
   };
-  private settleUntil = 0;
-  /** When the current settling period began (an agent joined while none was running). */
-  private settleStarted = 0;
-  private readonly liveness: AgentLiveness;
-  /** The last registration seen of each agent, for the unreachable ones' datacenter and capacity. */
-  private readonly lastSeen = new Map<string, AgentView>();
-  /** Agents this replica has declared unreachable or down, to log each change once. */
-  private readonly verdicts = new Map<string, 'unreachable' | 'down'>();
-  private graceTimer?: NodeJS.Timeout;
+  private readonly settling = new SettleWindow();
+  private readonly unreachable: UnreachableAgents;
   private readonly onChange = () => this.poke();
   private readonly onAgents = (events: MirrorEvent[]) => {
-    if (events.some((e) => e.type === 'put' && e.entry?.createRevision === e.entry?.modRevision)) this.settle();
+    if (events.some((e) => e.type === 'put' && e.entry?.createRevision === e.entry?.modRevision)) this.settling.settle();
     this.poke();
   };
 
@@ -108,7 +81,7 @@ export class SchedulerLoop {
     private readonly logger: Logger,
     private readonly opts: SchedulerLoopOptions,
   ) {
-    this.liveness = new AgentLiveness(opts.agentDownGraceMs);
+    this.unreachable = new UnreachableAgents(opts.agentDownGraceMs, logger, (id) => view.servesWeb(id), () => this.poke());
   }
 
   /** Starts scheduling (call when elected). */
@@ -126,10 +99,9 @@ export class SchedulerLoop {
     for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains, this.view.webToggles]) mirror.on('change', this.onChange);
     this.view.agents.on('change', this.onAgents);
     for (const mirror of this.mirrors()) mirror.on('resync', this.onChange);
-    this.settleStarted = 0;
-    this.settle();
-    this.liveness.start();
-    this.verdicts.clear();
+    this.settling.restart();
+    this.settling.settle();
+    this.unreachable.start();
     this.poke();
   }
 
@@ -176,8 +148,7 @@ export class SchedulerLoop {
     clearTimeout(this.timer);
     clearTimeout(this.recheck);
     this.recheck = undefined;
-    clearTimeout(this.graceTimer);
-    this.graceTimer = undefined;
+    this.unreachable.cancel();
   }
 
   private async end(): Promise<void> {
@@ -200,14 +171,6 @@ export class SchedulerLoop {
     return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments, this.view.drains, this.view.webToggles];
   }
 
-  /** Waits SETTLE_MS more for agents to join before the next round, up to MAX_SETTLE_MS in all. */
-  private settle(): void {
-    const now = Date.now();
-    if (this.settleUntil <= now) this.settleStarted = now;
-    // Never earlier than already due (a failed round waits 1 s whatever joins meanwhile).
-    this.settleUntil = Math.max(this.settleUntil, Math.min(now + SETTLE_MS, this.settleStarted + MAX_SETTLE_MS));
-  }
-
   /** Asks for a round soon; rounds never overlap, and a stream of events cannot postpone one forever. */
   poke(): void {
     if (!this.active) return;
@@ -215,7 +178,7 @@ export class SchedulerLoop {
       this.again = true;
       return;
     }
-    const due = Math.max(Date.now() + DEBOUNCE_MS, this.settleUntil);
+    const due = Math.max(Date.now() + DEBOUNCE_MS, this.settling.until);
     if (this.timer && this.timerDue >= due - DEBOUNCE_MS) return;
     clearTimeout(this.timer);
     this.timerDue = due;
@@ -224,7 +187,7 @@ export class SchedulerLoop {
       this.running = this.round()
         .catch((err: unknown) => {
           this.logger.error({ err }, 'scheduling round failed; retrying in 1 s');
-          this.settleUntil = Date.now() + 1_000; // never spin while etcd is unwell
+          this.settling.until = Date.now() + 1_000; // never spin while etcd is unwell
           this.again = true;
         })
         .finally(() => {
@@ -249,15 +212,16 @@ export class SchedulerLoop {
 
   /** One round's work; returns how many assignments it wrote (placed plus removed). */
   private async planAndWrite(): Promise<number> {
-    const input = await this.snapshot();
+    const input = await schedulerInput(this.view, (registered, assignments) =>
+      this.unreachable.list(registered, assignments, this.opts.lastEtcdOutageMs?.() ?? 0));
     const counts = new Map(input.apps.map((a) => [a.name, a.formation]));
     const limited = limitRollout(schedule(input), input.assignments, (a) => this.observed(a), (app, type) => counts.get(app)?.[type] ?? 0);
     const moves = this.holdMoves(limited.plan, input);
     this.deferred = limited.deferred + moves.held;
     const plan = moves.plan;
-    const unplacedOps = this.unplacedOps(plan);
-    if (unplacedOps.length + plan.put.length + plan.remove.length === 0) return 0;
-    const revision = await commitInChunks(this.client, this.toOps(plan, unplacedOps), [this.election.fence()], WRITE_CONCURRENCY);
+    const unplaced = unplacedOps(plan, this.view.keys, this.unplaced?.entries ?? new Map());
+    if (unplaced.length + plan.put.length + plan.remove.length === 0) return 0;
+    const revision = await commitInChunks(this.client, planOps(plan, this.view.keys, unplaced), [this.election.fence()], WRITE_CONCURRENCY);
     if (revision === undefined) {
       this.logger.warn('lost leadership while writing a plan; stopping');
       await this.stop();
@@ -302,121 +266,5 @@ export class SchedulerLoop {
   /** What the assigned agent reports about an instance, if anything. */
   private observed(a: Assignment): ObservedStatus | undefined {
     return this.statuses?.decoded<ObservedStatus>(this.view.keys.status(a.app, a.instance, a.agentId));
-  }
-
-  private async snapshot(): Promise<SchedulerInput> {
-    const apps: AppView[] = [];
-    for (const app of this.view.appList()) {
-      const formation = this.view.formation(app.name);
-      const release = await this.view.release(app);
-      apps.push({
-        name: app.name,
-        release: release && {
-          version: release.version,
-          slug: release.slug,
-          processTypes: release.processTypes,
-          env: release.env,
-        },
-        formation: formation.counts,
-        restartTokens: formation.restartTokens,
-        graceMs: formation.graceMs,
-        bootTimeoutMs: formation.bootTimeoutMs,
-        logModes: formation.logModes,
-        placement: formation.placement,
-      });
-    }
-    const agents: AgentView[] = this.view.agentList().map((a) => ({
-      id: a.id,
-      datacenter: a.datacenter,
-      labels: a.labels,
-      capacity: a.capacity,
-      state: a.state,
-      web: this.view.servesWeb(a.id),
-    }));
-    const assignments = this.view.assignmentList();
-    agents.push(...this.unreachableAgents(agents, assignments));
-    return { apps, agents, assignments };
-  }
-
-  /**
-   * Agents that own assignments but are not registered and are still within their grace
-   * (agent-liveness.ts): the scheduler keeps their instances where they are.
-   */
-  private unreachableAgents(registered: AgentView[], assignments: Assignment[]): AgentView[] {
-    for (const a of registered) this.lastSeen.set(a.id, a);
-    const ids = new Set(registered.map((a) => a.id));
-    this.liveness.heardNothingAt(this.opts.lastEtcdOutageMs?.() ?? 0);
-    const verdict = this.liveness.classify(ids, assignments.map((a) => a.agentId));
-    for (const id of verdict.unreachable) this.noteVerdict(id, 'unreachable');
-    for (const id of verdict.down) this.noteVerdict(id, 'down');
-    const missing = new Set([...verdict.unreachable, ...verdict.down]);
-    for (const id of this.verdicts.keys()) {
-      if (ids.has(id)) this.logger.info({ agent: id }, 'agent registered again: it keeps its instances');
-      if (!missing.has(id)) this.verdicts.delete(id); // back, or owns nothing any more
-    }
-    for (const id of this.lastSeen.keys()) if (!ids.has(id) && !this.verdicts.has(id)) this.lastSeen.delete(id);
-    clearTimeout(this.graceTimer);
-    this.graceTimer = undefined;
-    if (verdict.nextDeadlineMs !== undefined) {
-      // Nothing else may happen when the grace ends: look again then.
-      this.graceTimer = setTimeout(() => {
-        this.graceTimer = undefined;
-        this.poke();
-      }, Math.max(0, verdict.nextDeadlineMs - Date.now()) + 10);
-    }
-    return verdict.unreachable.map((id) => ({
-      id,
-      datacenter: this.lastSeen.get(id)?.datacenter ?? 'unknown',
-      labels: this.lastSeen.get(id)?.labels ?? {},
-      capacity: this.lastSeen.get(id)?.capacity ?? 0,
-      state: 'unreachable' as const,
-      web: this.view.servesWeb(id),
-    }));
-  }
-
-  private noteVerdict(id: string, verdict: 'unreachable' | 'down'): void {
-    if (this.verdicts.get(id) === verdict) return;
-    this.verdicts.set(id, verdict);
-    if (verdict === 'unreachable') {
-      this.logger.warn({ agent: id, graceMs: this.liveness.graceMs }, 'agent not registered: keeping its instances until it reconnects or its grace ends');
-    } else {
-      this.logger.warn({ agent: id, graceMs: this.liveness.graceMs }, 'agent down (missing for its whole grace): placing its instances elsewhere');
-    }
-  }
-
-  /** The writes of `unplaced/<app>` keys the plan changes: one key per app, written only when it changes. */
-  private unplacedOps(plan: Plan): WriteOp[] {
-    const keys = this.view.keys;
-    const ops: WriteOp[] = [];
-    const byApp = new Map<string, Unplaced[]>();
-    for (const u of plan.unplaced) byApp.set(u.app, [...(byApp.get(u.app) ?? []), u]);
-    for (const [app, list] of byApp) {
-      const value = encodeUnplaced(list);
-      const current = this.unplaced?.entries.get(keys.unplaced(app))?.value.toString();
-      if (current !== value) ops.push({ put: keys.unplaced(app), value });
-    }
-    for (const key of this.unplaced?.entries.keys() ?? []) {
-      const app = keys.after(key, keys.allUnplaced());
-      if (app !== undefined && !byApp.has(app)) ops.push({ delete: key });
-    }
-    return ops;
-  }
-
-  /**
-   * Every write of the plan, made as commitInChunks reads them (a generator: 100k assignments'
-   * keys and values are not all held at once).
-   */
-  private *toOps(plan: Plan, unplacedOps: WriteOp[]): Generator<WriteOp, void, undefined> {
-    const keys = this.view.keys;
-    yield* unplacedOps;
-    // Assignment writes go last: the revision of the last chunk is then one the
-    // assignments mirror will see (round() waits for it).
-    // Grouped by agent: a transaction (up to 2,048 writes) then holds whole agents' shares, so
-    // each agent gets its share in one or two stream messages and answers with one or two status
-    // reports, instead of one of each per transaction (the scheduler spreads consecutive
-    // instances over all agents).
-    const byAgent = (x: { agentId: string }, y: { agentId: string }) => (x.agentId < y.agentId ? -1 : x.agentId > y.agentId ? 1 : 0);
-    for (const r of [...plan.remove].sort(byAgent)) yield { delete: keys.assignment(r.agentId, r.app, r.instance) };
-    for (const a of [...plan.put].sort(byAgent)) yield { put: keys.assignment(a.agentId, a.app, a.instance), value: encode(a) };
   }
 }
