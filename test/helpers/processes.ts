@@ -1,5 +1,5 @@
 /** Test helpers for tests that spawn real processes. */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
 /** Absolute path of a fixture script in test/fixtures (tests run from dist/test/...). */
@@ -74,4 +74,27 @@ export function countInstanceProcesses(app: string): number {
  */
 export function listening(command: string): string {
   return `node ${fixture('listen.js')} & ${command}`;
+}
+
+/** Live processes whose command line or working directory contains `marker` (to find app processes). */
+export function pidsMatching(marker: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue; // zombies are dead
+      let cwd = '';
+      try {
+        cwd = readlinkSync(`/proc/${entry}/cwd`);
+      } catch {
+        // not ours to read
+      }
+      if (cmdline.includes(marker) || cwd.includes(marker)) out.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
 }

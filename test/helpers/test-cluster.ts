@@ -4,147 +4,34 @@
  * CLI against them as a user would, and a gRPC client of the cluster API for calls that must
  * not pay a CLI start each time (benchmarks' timings). Benchmarks start it through
  * bench/lib/bench-cluster.ts (daemons at their default log level and agent TTL).
+ *
+ * The parts it is built of, each in its own file: running the binary (cluster-binary.ts), the
+ * daemons (daemon.ts), its options (test-cluster-options.ts), `ps` and waiting on it
+ * (ps-instances.ts), app directories (app-sources.ts). What tests import from here before the
+ * split is re-exported below.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { Etcd3 } from 'etcd3';
 import { EtcdCluster } from '../../lib/etcd-server';
 import { freePort } from '../../lib/free-port';
 import { callUnary } from '../../lib/grpc-call';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import type { InstanceInfo__Output } from '../../proto/gen/cluster/api/InstanceInfo';
-import { deployDirectory } from '../../cli/commands/deploy';
-import { apiClient, asPsJson, isCurrent } from './api';
+import { apiClient, isCurrent } from './api';
+import { deployProcfileThroughApi, writeAppDir } from './app-sources';
+import { CLI, clusterCommand, runCli, type CliResult } from './cluster-binary';
+import { Daemon, spawnDaemon } from './daemon';
+import { psFromApi, psFromCli, waitForPsState, type PsInstance } from './ps-instances';
+import { etcdFlag, serverFlag, type AgentSpec, type Replica, type TestClusterOptions } from './test-cluster-options';
 import { waitFor } from './wait-for';
-import type { TestNetwork } from './netns';
 
-export const CLI = path.resolve(__dirname, '..', '..', 'cli', 'main.js');
-export const REPO = path.resolve(__dirname, '..', '..', '..');
-
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  /** Wall time of the command in ms (start-up included); set by TestCluster.cli(). */
-  ms?: number;
-}
-
-export interface PsInstance {
-  name: string;
-  type: string;
-  state: string;
-  host: string | null;
-  pid: number | null;
-  restarts: number;
-  startedAt: string | null;
-  command: string;
-  reason: string;
-}
-
-export class Daemon {
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(readonly name: string, readonly child: ChildProcess, readonly log: string) {
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  }
-
-  get pid(): number {
-    return this.child.pid ?? 0;
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.running) this.child.kill(signal);
-    await this.exited;
-  }
-
-  /** Sends `signal`, then SIGKILL if the daemon is still running after `graceMs`. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<void> {
-    if (!this.running) return;
-    this.child.kill(signal);
-    const timer = setTimeout(() => this.running && this.child.kill('SIGKILL'), graceMs);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
-export interface AgentSpec {
-  id: string;
-  datacenter?: string;
-  labels?: Record<string, string>;
-  capacity?: number;
-  listen?: string;
-  /** The address the agent announces (to simulate one the control plane cannot reach). */
-  advertise?: string;
-  /** How many ports the agent may hand out (one per instance); default 100, or its capacity up to 1,000. */
-  ports?: number;
-  /** More `agent start` flags. */
-  args?: string[];
-  /** `--server` (default: the first control plane). */
-  server?: string;
-  /** Another build's CLI entry point (an upgrade); default: this build's. */
-  cli?: string;
-  /** Instead of `agent start`, e.g. `['agent', 'join', '--token', T]`. */
-  command?: string[];
-  /** The network-namespace host to run on (with TestClusterOptions.network). */
-  host?: string;
-  /** Node flags for the agent's process (e.g. `--cpu-prof`). */
-  nodeArgs?: string[];
-  /** `--stop-grace` seconds (default 5). */
-  stopGrace?: number;
-}
-
-/** The `--etcd` value for a control plane: every endpoint, comma-separated. */
-export function etcdFlag(urls: string[]): string {
-  return urls.join(',');
-}
-
-/**
- * The `--server` value for agents and the CLI: every replica, comma-separated (the
- * interface of issue 9; keep its spelling here only, so a change is one line).
- */
-export function serverFlag(addresses: string[]): string {
-  // TEST_FIRST_REPLICA_ONLY=1 gives clients only the first replica: a way to exercise the
-  // rest of a multi-replica test on a build whose clients take one address.
-  if (process.env.TEST_FIRST_REPLICA_ONLY === '1') return addresses[0]!;
-  return addresses.join(',');
-}
-
-/** A control-plane replica: its address, its process, its own data dir (slugs). */
-export interface Replica {
-  address: string;
-  daemon: Daemon;
-  dataDir: string;
-}
-
-export interface TestClusterOptions {
-  agents?: AgentSpec[];
-  /** `--agent-ttl` seconds (default 2: tests see an agent down quickly). */
-  agentTtl?: number;
-  /** A directory the caller owns (kept at stop()); default a fresh temp dir, removed at stop(). */
-  dir?: string;
-  /** CLUSTER_LOG_LEVEL of the daemons (default `debug`; benchmarks use `info`, the daemons' default). */
-  logLevel?: string;
-  /** Node flags for the control planes' processes (e.g. `--cpu-prof`). */
-  controlPlaneNodeArgs?: string[];
-  /** etcd members (default 1); the control planes get every endpoint. */
-  etcdMembers?: number;
-  /** Control-plane replicas (default 1), each on its own address and data dir. */
-  replicas?: number;
-  /**
-   * Hosts as network namespaces: etcd, the control planes and the CLI run on
-   * `controlPlaneHost` (plaintext: `--insecure`), agents on their spec's `host`.
-   */
-  network?: { net: TestNetwork; controlPlaneHost: string };
-  /** More `control-plane start` flags for every replica (e.g. `--tls`). */
-  controlPlaneArgs?: string[];
-}
+export { CLI, REPO, type CliResult } from './cluster-binary';
+export { Daemon } from './daemon';
+export { pidsMatching } from './processes';
+export type { PsInstance } from './ps-instances';
+export { etcdFlag, serverFlag, type AgentSpec, type Replica, type TestClusterOptions } from './test-cluster-options';
 
 export class TestCluster {
   readonly controlPlanes: Daemon[] = [];
@@ -203,9 +90,7 @@ export class TestCluster {
 
   /** `[command, args]` that run the `cluster` binary on a host (here when none is given). */
   private command(args: string[], host?: string, cli = CLI, nodeArgs: string[] = []): [string, string[]] {
-    const prefix = host && this.network ? this.network.net.execPrefix(host) : [];
-    const node = [process.execPath, ...nodeArgs, cli, ...args];
-    return prefix.length > 0 ? [prefix[0]!, [...prefix.slice(1), ...node]] : [node[0]!, node.slice(1)];
+    return clusterCommand(args, host && this.network ? this.network.net.execPrefix(host) : [], cli, nodeArgs);
   }
 
   private get controlPlaneHost(): string | undefined {
@@ -218,15 +103,11 @@ export class TestCluster {
   }
 
   private spawnDaemon(name: string, args: string[], host?: string, cli = CLI, nodeArgs: string[] = []): Daemon {
-    const log = path.join(this.dir, `${name}.log`);
-    const fd = fs.openSync(log, 'a');
-    const [command, argv] = this.command(args, host, cli, nodeArgs);
-    const child = spawn(command, argv, {
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, CLUSTER_HOME: path.join(this.dir, 'home'), CLUSTER_LOG_LEVEL: this.logLevel },
+    return spawnDaemon(name, this.command(args, host, cli, nodeArgs), path.join(this.dir, `${name}.log`), {
+      ...process.env,
+      CLUSTER_HOME: path.join(this.dir, 'home'),
+      CLUSTER_LOG_LEVEL: this.logLevel,
     });
-    fs.closeSync(fd);
-    return new Daemon(name, child, log);
   }
 
   /** Every replica address given at start, in order (agents and the CLI get them through serverFlag). */
@@ -381,24 +262,12 @@ export class TestCluster {
 
   /** Runs the `cluster` binary; never throws on a non-zero exit. */
   cli(args: string[], opts: { server?: string; input?: string; timeoutMs?: number; home?: string } = {}): Promise<Required<CliResult>> {
-    const started = process.hrtime.bigint();
-    return new Promise((resolve) => {
-      const [command, argv] = this.command(args, this.controlPlaneHost);
-      const child = execFile(
-        command,
-        argv,
-        {
-          env: { ...process.env, CLUSTER_HOME: opts.home ?? path.join(this.dir, 'home'), CLUSTER_SERVER: opts.server ?? this.server, NO_COLOR: '1' },
-          timeout: opts.timeoutMs ?? 60_000,
-          maxBuffer: 64 * 1024 * 1024,
-        },
-        (err, stdout, stderr) => {
-          const code = err ? (typeof err.code === 'number' ? err.code : 99) : 0;
-          resolve({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - started) / 1e6 });
-        },
-      );
-      if (opts.input !== undefined) child.stdin?.end(opts.input);
-    });
+    return runCli(this.command(args, this.controlPlaneHost), {
+      ...process.env,
+      CLUSTER_HOME: opts.home ?? path.join(this.dir, 'home'),
+      CLUSTER_SERVER: opts.server ?? this.server,
+      NO_COLOR: '1',
+    }, opts);
   }
 
   /** Runs a `--json` command and parses its output; throws with stderr when it fails. */
@@ -445,23 +314,13 @@ export class TestCluster {
    * same failure on a stale view), through the API when it can, else through the CLI.
    */
   async psAt(app: string, server: string): Promise<PsInstance[]> {
-    if (!this.apiReachable) {
-      const res = await this.cli(['ps', '-a', app, '--json'], { server, timeoutMs: 20_000 });
-      if (res.code !== 0) throw new Error(`cluster ps exited ${res.code}: ${res.stderr.trim()}`);
-      return (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances;
-    }
-    const reply = await callUnary(this.apiAt(server), 'Ps', { app }, 10_000);
-    if (!isCurrent(reply)) throw new Error(`ps answers a stale view: ${reply.stale!.reason}`);
-    return reply.instances.map(asPsJson);
+    if (!this.apiReachable) return psFromCli(await this.cli(['ps', '-a', app, '--json'], { server, timeoutMs: 20_000 }));
+    return psFromApi(this.apiAt(server), app);
   }
 
   /** Polls `ps` until `check` accepts the instances; returns them. */
   async waitForPs(app: string, what: string, check: (instances: PsInstance[]) => boolean, timeoutMs = 20_000): Promise<PsInstance[]> {
-    let last: PsInstance[] = [];
-    return waitFor(what, async () => {
-      last = await this.psForPolling(app);
-      return check(last) ? last : undefined;
-    }, { timeoutMs, intervalMs: 100, describe: () => `last ps: ${last.map((i) => `${i.name}:${i.state}@${i.host ?? '-'}`).join(' ')}` });
+    return waitForPsState(() => this.psForPolling(app), what, check, timeoutMs);
   }
 
   /** Creates an app and deploys a directory to it. */
@@ -472,10 +331,7 @@ export class TestCluster {
 
   /** Writes an app directory with the given files under the test's temp dir. */
   appDir(name: string, files: Record<string, string>): string {
-    const dir = path.join(this.dir, 'apps', name);
-    fs.mkdirSync(dir, { recursive: true });
-    for (const [file, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, file), content);
-    return dir;
+    return writeAppDir(this.dir, name, files);
   }
 
   /** A gRPC client of the cluster API on the first address (plaintext clusters), closed at stop(). */
@@ -492,14 +348,7 @@ export class TestCluster {
 
   /** Creates `app` if need be and deploys a directory holding `procfile` and `files`, through the API. */
   async deployProcfile(app: string, procfile: string, files: Record<string, string> = {}): Promise<void> {
-    const src = path.join(this.dir, 'src', app);
-    fs.mkdirSync(src, { recursive: true });
-    fs.writeFileSync(path.join(src, 'Procfile'), procfile);
-    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(src, name), text, { mode: 0o755 });
-    await callUnary(this.api, 'CreateApp', { name: app }).catch((err: grpc.ServiceError) => {
-      if (err.code !== grpc.status.ALREADY_EXISTS) throw err;
-    });
-    await deployDirectory(this.api, app, src, { quiet: true });
+    await deployProcfileThroughApi(this.api, this.dir, app, procfile, files);
   }
 
   /** Sets process counts through the API. */
@@ -534,27 +383,4 @@ export class TestCluster {
     await this.etcd.stop().catch(() => undefined);
     if (this.ownsDir && !process.env.KEEP_TEST_DIRS) fs.rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/** Live processes whose command line or working directory contains `marker` (to find app processes). */
-export function pidsMatching(marker: string): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue; // zombies are dead
-      let cwd = '';
-      try {
-        cwd = fs.readlinkSync(`/proc/${entry}/cwd`);
-      } catch {
-        // not ours to read
-      }
-      if (cmdline.includes(marker) || cwd.includes(marker)) out.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return out;
 }
