@@ -21,6 +21,7 @@ import { collectLabel, positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
 import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
+import { isSameProcess } from '../../agent/supervisor/proc-stat';
 import { stopLeftBehind } from '../../agent/handover/stop-left-behind';
 import { isLoopbackHost, parseMetricsListen } from '../../lib/metrics-server';
 
@@ -176,8 +177,10 @@ async function stopAgent(opts: { dataDir: string; stopInstances?: boolean; timeo
   const timeoutMs = positiveInt(opts.timeout, '--timeout') * 1000;
   process.kill(agent.pid, opts.stopInstances ? STOP_INSTANCES_SIGNAL : 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
-  while (runningAgent(dataDir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (runningAgent(dataDir)) throw new UserError(`the agent (pid ${agent.pid}) is still running after ${opts.timeout} s; see its log`);
+  // Until the process itself is gone: it gives up the data dir (its pid file) a moment before it exits.
+  const stillThere = () => runningAgent(dataDir) !== undefined || isSameProcess(agent.pid, agent.startTicks);
+  while (stillThere() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (stillThere()) throw new UserError(`the agent (pid ${agent.pid}) is still running after ${opts.timeout} s; see its log`);
   process.stderr.write(
     opts.stopInstances
       ? `Agent stopped (pid ${agent.pid}) with its instances.\n`
