@@ -218,6 +218,7 @@ export class Agent {
       logger,
       report: (status) => reporter.report(status),
       onLine: (app, instance, stream, line, cut) => logs.append(app, instance, stream, line, cut),
+      onLines: (app, instance, stream, run) => logs.appendRun(app, instance, stream, run),
       outputGate: (app, instance, blocking) => logs.gate(app, instance, blocking),
       // In the spawn's own turn; a process of an agent killed mid-spawn is found by its markers.
       onSpawn: (pid) => guard.track(pid),

@@ -42,6 +42,7 @@ export function createInstance(
       logger: deps.logger,
       onChange,
       onLine: (stream, line, cut) => deps.onLine(spec.app, spec.instance, stream, line, cut ?? false),
+      onLines: deps.onLines && ((stream, run) => deps.onLines!(spec.app, spec.instance, stream, run)),
       outputGate: deps.outputGate?.(spec.app, spec.instance, !spec.logs_non_blocking),
       onSpawn: (pid) => deps.onSpawn(pid),
       onExit: (pid) => deps.onExit(pid),

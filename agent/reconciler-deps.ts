@@ -4,7 +4,8 @@ import type { Logger } from '../lib/log';
 import type { ExitReason, InstanceState, InstanceStream } from './supervisor/instance';
 import type { PortAllocator } from './supervisor/ports';
 import type { OutputFifoMaker } from './supervisor/output-fifos';
-import type { OutputGate } from './supervisor/child-process';
+import type { OutputGate, OutputStream } from './supervisor/child-process';
+import type { LineRun } from './supervisor/line-splitter';
 import type { ReleaseCache } from './releases/release-cache';
 import type { InstanceRecord } from './handover/instance-state';
 import type { SpawnPacer } from './spawn-pacer';
@@ -20,6 +21,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   report(status: InstanceStatus): void;
   onLine(app: string, instance: string, stream: InstanceStream, line: string, cut: boolean): void;
+  /** Whole lines of output as bytes (supervisor/line-splitter.ts); without it every line comes to onLine. */
+  onLines?(app: string, instance: string, stream: OutputStream, run: LineRun): void;
   /**
    * The output gate of an instance, set to blocking (the default: reading its output waits for
    * the log writer) or non-blocking (`ps:logs TYPE=non-blocking`). Absent: output is never paced.

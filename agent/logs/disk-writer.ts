@@ -14,7 +14,7 @@
  */
 import type { Logger } from '../../lib/log';
 import type { LogLine } from './log-line';
-import { encodeInto, encodeLine, LINE_OVERHEAD } from './log-format';
+import { encodeBytesInto, encodeInto, encodeLine, LINE_OVERHEAD } from './log-format';
 import { LogFiles, type LogFile } from './log-files';
 
 export { NO_LINES, newFile, type LogFile } from './log-files';
@@ -35,6 +35,13 @@ const SMALL_CHUNK = 2 * 1024;
  * ignores it is cut off at this many times the bound plus this slack: then it drops too.
  */
 const BLOCKING_HARD_CAP = 4;
+/**
+ * A busy writer starts a write at most this often (unless FLUSH_BYTES are pending): each write
+ * costs tens of µs of CPU (the thread pool's hand-off and wake-ups) whatever its size, and a
+ * writer that wrote again at the end of every turn spent a fifth of a busy agent's CPU on them.
+ * A quiet writer still writes at the end of the turn that got its line. See docs/logs.md.
+ */
+export const MIN_WRITE_GAP_MS = 4;
 const BLOCKING_SLACK = 1024 * 1024;
 
 /** Counters a store keeps about itself (see LogStore.stats). */
@@ -96,6 +103,9 @@ export class DiskWriter {
   private drop: { timeMs: number; seq: number; count: number } | undefined;
   private waiters: Array<{ target: number; resolve: () => void }> = [];
   private readonly log: Logger;
+  /** Clock time the last write started, and the timer of a write put off until MIN_WRITE_GAP_MS after it. */
+  private lastWriteAt = 0;
+  private gapTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly shared: WriterShared,
@@ -149,13 +159,17 @@ export class DiskWriter {
       if (this.drop === undefined) this.drop = { timeMs: line.timeMs, seq: line.seq, count: 1 };
       else this.drop.count++;
       shared.stats.diskDroppedLines++;
-      if (!this.dirty && !this.writing) shared.markDirty(this);
+      this.schedule();
       return 0;
     }
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
-    const room = line.text.length * 3 + LINE_OVERHEAD;
+    // Bytes are copied as they are; a UTF-16 code unit takes at most 3 bytes in UTF-8.
+    const raw = line.raw;
+    const room = (raw !== undefined ? line.rawEnd! - line.rawStart! : line.text.length * 3) + LINE_OVERHEAD;
     if (this.chunk === undefined || this.chunkUsed + room > this.chunk.length) this.nextChunk(room);
-    const end = encodeInto(this.chunk as Buffer, this.chunkUsed, line.timeMs, line.seq, line.stream, line.cut, line.text);
+    const end =
+      raw !== undefined
+        ? encodeBytesInto(this.chunk as Buffer, this.chunkUsed, line.timeMs, line.seq, line.stream, line.cut, raw, line.rawStart!, line.rawEnd!)
+        : encodeInto(this.chunk as Buffer, this.chunkUsed, line.timeMs, line.seq, line.stream, line.cut, line.text);
     const n = end - this.chunkUsed;
     this.chunkUsed = end;
     this.pendingBytes += n;
@@ -164,11 +178,27 @@ export class DiskWriter {
     const ordinal = ++this.lastN;
     if (this.pendingBytes >= FLUSH_BYTES) {
       if (!this.writing) this.kick();
-    } else if (!this.dirty) {
-      shared.markDirty(this);
+    } else {
+      this.schedule();
     }
     return ordinal;
   }
+
+  /**
+   * Has the pending lines written at the end of this turn, or MIN_WRITE_GAP_MS after the last
+   * write started if that is later. A write in flight schedules the next itself when it ends.
+   */
+  private schedule(): void {
+    if (this.dirty || this.writing || this.gapTimer !== undefined) return;
+    const wait = this.lastWriteAt + MIN_WRITE_GAP_MS - Date.now();
+    if (wait <= 0) this.shared.markDirty(this);
+    else this.gapTimer = setTimeout(this.afterGap, wait);
+  }
+
+  private readonly afterGap = (): void => {
+    this.gapTimer = undefined;
+    this.kick();
+  };
 
   /** Resolves when every line queued so far is written (or known lost). */
   flush(): Promise<void> {
@@ -182,6 +212,11 @@ export class DiskWriter {
   /** Starts a write of the pending lines unless one is in flight. */
   kick(): void {
     if (this.writing || (this.pendingBytes === 0 && this.drop === undefined)) return;
+    if (this.gapTimer !== undefined) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
+    }
+    this.lastWriteAt = Date.now();
     const parts = this.full;
     if (this.chunk !== undefined) parts.push(this.chunk.subarray(0, this.chunkUsed));
     this.full = [];
@@ -264,7 +299,7 @@ export class DiskWriter {
       this.settled = target;
       this.settle();
       if (this.waiters.length > 0 || this.pendingBytes >= FLUSH_BYTES) this.kick();
-      else if ((this.pendingBytes > 0 || this.drop !== undefined) && !this.dirty) this.shared.markDirty(this);
+      else if (this.pendingBytes > 0 || this.drop !== undefined) this.schedule();
       this.shared.wrote();
     }
   }

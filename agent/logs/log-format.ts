@@ -39,14 +39,27 @@ export const LINE_OVERHEAD = 40;
  * header is written digit by digit, with no string built for it.
  */
 export function encodeInto(buf: Buffer, off: number, timeMs: number, seq: number, stream: LogStream, cut: boolean, text: string): number {
+  off = encodeHeader(buf, off, timeMs, seq, stream, cut);
+  if (text.length > 0) off += writeUtf8(buf, text, off);
+  buf[off++] = LF;
+  return off;
+}
+
+/** encodeInto for a text held as UTF-8 bytes, raw[start, end) (no newline in it): copied as they are. */
+export function encodeBytesInto(buf: Buffer, off: number, timeMs: number, seq: number, stream: LogStream, cut: boolean, raw: Buffer, start: number, end: number): number {
+  off = encodeHeader(buf, off, timeMs, seq, stream, cut);
+  if (end > start) off += raw.copy(buf, off, start, end);
+  buf[off++] = LF;
+  return off;
+}
+
+function encodeHeader(buf: Buffer, off: number, timeMs: number, seq: number, stream: LogStream, cut: boolean): number {
   off = writeDecimal(buf, off, timeMs);
   buf[off++] = TAB;
   off = writeDecimal(buf, off, seq);
   buf[off++] = TAB;
   buf[off++] = cut ? CODE_BYTE[stream] & ~0x20 : CODE_BYTE[stream];
   buf[off++] = TAB;
-  if (text.length > 0) off += writeUtf8(buf, text, off);
-  buf[off++] = LF;
   return off;
 }
 
@@ -96,9 +109,10 @@ export function parseLine(buf: Buffer, start: number, end: number, app: string, 
 }
 
 /**
- * A line read from a file, its text left as bytes until someone asks for it: a reader that
- * forwards lines packed (docs/logs.md) copies the bytes and never makes a string of them.
- * Holds on to the buffer it was read from.
+ * A line whose text is left as bytes until someone asks for it: read from a file, or captured
+ * from an instance's pipe (LogStore.appendRun). The disk writer and a reader that forwards
+ * lines packed (docs/logs.md) copy the bytes and never make a string of them. Holds on to the
+ * buffer the bytes are in.
  */
 export class StoredLine implements LogLine {
   n?: number;

@@ -17,6 +17,30 @@ export interface LogLine {
    * absent when it has none (read from an older run's part of a file, dropped from disk, a marker).
    */
   n?: number;
+  /**
+   * The text as UTF-8 bytes, raw[rawStart, rawEnd), when the line has them (captured from a
+   * pipe, or read from a file: StoredLine in log-format.ts): they are written and packed as they
+   * are, and `text` is made only when someone asks for it.
+   */
+  raw?: Buffer;
+  rawStart?: number;
+  rawEnd?: number;
+}
+
+/**
+ * Whole lines of one chunk of output as bytes: line k is chunk[starts[k], ends[k]), valid UTF-8,
+ * without its newline (supervisor/line-splitter.ts's LineRun). The arrays are the sender's.
+ */
+export interface ByteLines {
+  chunk: Buffer;
+  starts: Uint32Array;
+  ends: Uint32Array;
+  count: number;
+}
+
+/** The size of a line's text without decoding it: its bytes when it has them, else its UTF-16 length. */
+export function textLength(line: LogLine): number {
+  return line.raw !== undefined ? line.rawEnd! - line.rawStart! : line.text.length;
 }
 
 /**

@@ -15,8 +15,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../../lib/log';
-import type { LogFilter, LogLine, LogStream } from './log-line';
-import { dirName } from './log-format';
+import type { ByteLines, LogFilter, LogLine, LogStream } from './log-line';
+import { dirName, StoredLine } from './log-format';
 import { indexDir } from './disk-index';
 import { readHistory } from './history-read';
 import { ChunkPool } from './chunk-pool';
@@ -117,6 +117,33 @@ export class LogStore {
       if (!this.appendErrorLogged) {
         this.appendErrorLogged = true;
         this.log.error({ err, app, instance }, 'bug: storing a log line failed; the line is lost (logged once)');
+      }
+    }
+  }
+
+  /**
+   * Stores the whole lines of one chunk of an instance's output, given as bytes (valid UTF-8, no
+   * newline): as append, with one time for all of them and no string made of their text. The
+   * lines hold on to the chunk (the memory tail and live readers count their bytes).
+   */
+  appendRun(app: string, instance: string, stream: 'stdout' | 'stderr', run: ByteLines): void {
+    if (this.closed || run.count === 0) return;
+    try {
+      let inst = this.last;
+      if (inst === undefined || inst.instance !== instance || inst.app !== app) inst = this.instanceFor(app, instance);
+      let timeMs = Date.now();
+      if (timeMs < inst.lastTime) timeMs = inst.lastTime;
+      else inst.lastTime = timeMs;
+      inst.lastActiveMs = timeMs;
+      const { chunk, starts, ends, count } = run;
+      this.shared.stats.lines += count;
+      for (let k = 0; k < count; k++) {
+        inst.add(new StoredLine(timeMs, ++this.seq, inst.app, inst.instance, stream, false, chunk, starts[k]!, ends[k]!));
+      }
+    } catch (err) {
+      if (!this.appendErrorLogged) {
+        this.appendErrorLogged = true;
+        this.log.error({ err, app, instance }, 'bug: storing log lines failed; they are lost (logged once)');
       }
     }
   }

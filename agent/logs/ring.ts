@@ -1,12 +1,12 @@
 /** A bounded FIFO of lines that grows on demand up to its capacity and counts the text it holds. */
-import type { LogLine } from './log-line';
+import { textLength, type LogLine } from './log-line';
 
 export class LineRing {
   private buf: Array<LogLine | undefined>;
   private head = 0;
   /** Lines held. */
   length = 0;
-  /** Sum of `text.length` of the lines held. */
+  /** Sum of the text sizes of the lines held (textLength: bytes, or UTF-16 units for a string). */
   chars = 0;
 
   readonly capacity: number;
@@ -27,7 +27,7 @@ export class LineRing {
     if (i >= this.buf.length) i -= this.buf.length;
     this.buf[i] = line;
     this.length++;
-    this.chars += line.text.length;
+    this.chars += textLength(line);
     return evicted;
   }
 
@@ -38,7 +38,7 @@ export class LineRing {
     this.buf[this.head] = undefined;
     this.head = this.head + 1 === this.buf.length ? 0 : this.head + 1;
     this.length--;
-    this.chars -= line.text.length;
+    this.chars -= textLength(line);
     return line;
   }
 

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { LineSplitter } from './line-splitter';
+import { LineSplitter, type LineRun } from './line-splitter';
 import { closeOutputFds, fifoReader, openFifoReader, openOutputFds, type OutputFds, type OutputFifos } from './output-fifos';
 import { errorCode, groupExists, groupHasLiveMembers, signalGroup } from './process-group';
 import { isSameProcess, procStat } from './proc-stat';
@@ -25,6 +25,8 @@ export interface SpawnInstanceOptions {
   env: Record<string, string>;
   /** Called for every line of output; must not throw. `cut` marks a piece of an over-long line. */
   onLine(stream: OutputStream, line: string, cut: boolean): void;
+  /** When given, whole lines of UTF-8 chunks come here as bytes instead (line-splitter.ts); must not throw. */
+  onLines?(stream: OutputStream, run: LineRun): void;
   /** Longest line held in memory; longer lines come in pieces. Default 16 KiB. */
   maxLineBytes?: number;
   /** After the process exits, how long its pipes may stay open (held by an escaped grandchild). Default 2 s. */
@@ -45,7 +47,7 @@ export interface OutputGate {
 }
 
 /** A process of an earlier agent run to take over. */
-export interface AdoptInstanceOptions extends Pick<SpawnInstanceOptions, 'onLine' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate'> {
+export interface AdoptInstanceOptions extends Pick<SpawnInstanceOptions, 'onLine' | 'onLines' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate'> {
   pid: number;
   /** Its start time in clock ticks (proc-stat.ts): a different one means the pid was reused. */
   startTicks: number;
@@ -193,13 +195,13 @@ class OsProcess implements RunningProcess {
     readonly startedAtMs: number,
     private readonly stdout: Readable,
     private readonly stderr: Readable,
-    opts: Pick<SpawnInstanceOptions, 'onLine' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate'>,
+    opts: Pick<SpawnInstanceOptions, 'onLine' | 'onLines' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate'>,
   ) {
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     this.splitters = [
-      readLines(stdout, new LineSplitter((line, cut) => opts.onLine('stdout', line, cut), opts.maxLineBytes), () => this.pipeClosed(), opts.outputGate),
-      readLines(stderr, new LineSplitter((line, cut) => opts.onLine('stderr', line, cut), opts.maxLineBytes), () => this.pipeClosed(), opts.outputGate),
+      readLines(stdout, splitterOf('stdout', opts), () => this.pipeClosed(), opts.outputGate),
+      readLines(stderr, splitterOf('stderr', opts), () => this.pipeClosed(), opts.outputGate),
     ];
   }
 
@@ -342,6 +344,11 @@ class OsProcess implements RunningProcess {
 function failedProcess(startedAtMs: number, error: Error): RunningProcess {
   const exited = Promise.resolve<ProcessExit>({ code: SPAWN_FAILED_CODE, signal: null, error });
   return { pid: 0, startedAtMs, exited, stop: () => exited.then(() => undefined), detach: () => undefined };
+}
+
+function splitterOf(stream: OutputStream, opts: Pick<SpawnInstanceOptions, 'onLine' | 'onLines' | 'maxLineBytes'>): LineSplitter {
+  const onLines = opts.onLines;
+  return new LineSplitter((line, cut) => opts.onLine(stream, line, cut), opts.maxLineBytes, onLines && ((run) => onLines(stream, run)));
 }
 
 function readLines(stream: Readable, splitter: LineSplitter, onClose: () => void, gate?: OutputGate): LineSplitter {

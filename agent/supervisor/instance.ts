@@ -4,7 +4,8 @@
  */
 import type { Logger } from '../../lib/log';
 import { describeBootTimeout, describeWait, watchBoot, type BootCheck, type BootWatch } from './boot-check';
-import { adoptInstanceProcess, spawnInstanceProcess, type OutputFifos, type OutputGate, type ProcessExit, type RunningProcess } from './child-process';
+import { adoptInstanceProcess, spawnInstanceProcess, type OutputFifos, type OutputGate, type OutputStream, type ProcessExit, type RunningProcess } from './child-process';
+import type { LineRun } from './line-splitter';
 import {
   decideRestart,
   describeExit,
@@ -92,6 +93,8 @@ export interface InstanceHooks {
   onChange(snapshot: InstanceSnapshot): void;
   /** One line of output; `cut` is true on all pieces of an over-long line but the last. */
   onLine(stream: InstanceStream, line: string, cut?: boolean): void;
+  /** Whole lines of output as bytes (line-splitter.ts LineRun); without it every line comes to onLine. */
+  onLines?(stream: OutputStream, run: LineRun): void;
   /**
    * A process group was created (its pgid equals `pid`): called in the same turn as the spawn,
    * so that the orphan guard tracks it (orphan-guard.ts).
@@ -136,6 +139,8 @@ export class Instance {
   /** Why the process last crashed, kept in the reason while it restarts (until it is up again). */
   private lastCrash: string | undefined;
   private readonly log: Logger;
+  /** The hook's onLines for the pipe readers, guarded like every hook; none when the hooks have none. */
+  private readonly onLines: ((stream: OutputStream, run: LineRun) => void) | undefined;
 
   constructor(
     private config: InstanceConfig,
@@ -143,6 +148,8 @@ export class Instance {
     private readonly policy: RestartPolicyOptions = DEFAULT_RESTART_POLICY,
   ) {
     this.log = hooks.logger.child({ app: config.app, instance: config.instance, type: config.type });
+    const onLines = hooks.onLines;
+    this.onLines = onLines && ((stream, run) => this.callHook('onLines', () => onLines.call(hooks, stream, run)));
   }
 
   /** Spawns the process; the state goes starting → up once it runs. Throws unless stopped. */
@@ -168,6 +175,7 @@ export class Instance {
       output: this.config.output,
       outputGate: this.hooks.outputGate,
       onLine: (stream, line, cut) => this.callHook('onLine', () => this.hooks.onLine(stream, line, cut)),
+      onLines: this.onLines,
     });
     this.watch(proc);
     this.system(`Taken over by a restarted agent (pid ${adopted.pid}, ${adopted.restarts} restarts so far)`);
@@ -254,6 +262,7 @@ export class Instance {
       output: this.config.output,
       outputGate: this.hooks.outputGate,
       onLine: (stream, line, cut) => this.callHook('onLine', () => this.hooks.onLine(stream, line, cut)),
+      onLines: this.onLines,
     });
     this.watch(proc);
     if (proc.pid === 0) return; // spawning failed: the exit handler reports it

@@ -1,15 +1,36 @@
 /**
  * Splits a byte stream into text lines with a hard memory bound: however long a line a
  * process prints, at most `maxLineBytes` of it are held; longer lines come out in pieces.
+ *
+ * With a LinesHandler, the whole lines of a chunk that is valid UTF-8 come out as bytes, all
+ * of them in one call (a LineRun), with no string made for them: the log store keeps and
+ * forwards them as bytes (docs/logs.md, Capture). Other lines come out as strings, in order.
  */
+import { isUtf8 } from 'node:buffer';
 import { readUtf8 } from '../../lib/buffer-utf8';
 
 const LF = 0x0a;
 const CR = 0x0d;
 const CR_BYTE = Buffer.from([CR]);
+const NO_BYTES = Buffer.alloc(0);
 
 /** Receives one line (without its newline); `cut` is true on every piece of an over-long line but its last. */
 export type LineHandler = (line: string, cut: boolean) => void;
+
+/**
+ * Whole lines of one chunk as bytes: line k is chunk[starts[k], ends[k]), valid UTF-8, without
+ * its newline (nor the \r of a \r\n). The chunk is the handler's to keep; the run and its
+ * arrays are reused at the next call.
+ */
+export interface LineRun {
+  chunk: Buffer;
+  starts: Uint32Array;
+  ends: Uint32Array;
+  count: number;
+}
+
+/** Receives the whole lines of a chunk as bytes (see LineRun). */
+export type LinesHandler = (run: LineRun) => void;
 
 /** Bounded line splitter for process output (\n or \r\n, UTF-8, invalid bytes replaced). */
 export class LineSplitter {
@@ -18,10 +39,13 @@ export class LineSplitter {
   // A \r at the very end of a chunk may be half of a \r\n split across chunks: hold it back
   // until the next byte is known, so it is neither kept in the line nor counted against the bound.
   private pendingCR = false;
+  /** The lines of the current chunk not yet handed to onLines (when there is one). */
+  private readonly run: LineRun = { chunk: NO_BYTES, starts: new Uint32Array(64), ends: new Uint32Array(64), count: 0 };
 
   constructor(
     private readonly onLine: LineHandler,
     private readonly maxLineBytes = 16_384,
+    private readonly onLines?: LinesHandler,
   ) {
     // Four bytes is the longest UTF-8 sequence; a smaller bound could not carry a character.
     if (!Number.isInteger(maxLineBytes) || maxLineBytes < 4) {
@@ -43,6 +67,12 @@ export class LineSplitter {
       // Followed by \n: a CRLF, drop the \r. Otherwise it was a lone \r inside the line.
       if (chunk[0] !== LF) this.append(CR_BYTE, 0, 1);
     }
+    // Bytes only when the whole chunk is UTF-8 (a chunk that ends inside a character is not:
+    // its lines take the string path, which replaces invalid bytes as before).
+    const asBytes = this.onLines !== undefined && isUtf8(chunk);
+    const run = this.run;
+    run.chunk = chunk;
+    run.count = 0;
     while (start < chunk.length) {
       const nl = chunk.indexOf(LF, start);
       if (nl === -1) {
@@ -51,19 +81,47 @@ export class LineSplitter {
           this.pendingCR = true;
           end--;
         }
+        this.emitRun();
+        run.chunk = NO_BYTES;
         this.append(chunk, start, end);
         return;
       }
       const end = nl > start && chunk[nl - 1] === CR ? nl - 1 : nl;
       if (this.len === 0 && end - start <= this.maxLineBytes) {
-        // Fast path: a whole line inside one chunk is decoded straight from the chunk.
-        this.onLine(readUtf8(chunk, start, end), false);
+        // Fast path: a whole line inside one chunk, as bytes or decoded straight from the chunk.
+        if (asBytes) this.addToRun(start, end);
+        else this.onLine(readUtf8(chunk, start, end), false);
       } else {
+        this.emitRun();
         this.append(chunk, start, end);
         this.flush();
       }
       start = nl + 1;
     }
+    this.emitRun();
+    run.chunk = NO_BYTES;
+  }
+
+  private addToRun(start: number, end: number): void {
+    const run = this.run;
+    if (run.count === run.starts.length) {
+      const starts = new Uint32Array(run.count * 2);
+      const ends = new Uint32Array(run.count * 2);
+      starts.set(run.starts);
+      ends.set(run.ends);
+      run.starts = starts;
+      run.ends = ends;
+    }
+    run.starts[run.count] = start;
+    run.ends[run.count] = end;
+    run.count++;
+  }
+
+  /** Hands the lines gathered so far to onLines (before any other line comes out). */
+  private emitRun(): void {
+    if (this.run.count === 0) return;
+    this.onLines!(this.run);
+    this.run.count = 0;
   }
 
   /** Ends the stream: delivers a final line that had no newline. */
