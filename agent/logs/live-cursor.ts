@@ -20,8 +20,13 @@ export interface LiveCursor {
    * Resolves with up to `max` lines (≥1) as soon as any are available, or null once closed.
    * Lines come in the store's order with none missing, except lines that rotation removed
    * before the reader got to them: a `system` line says how many, at the gap.
+   *
+   * With `lingerMs`, live lines are handed out once `max` of them are queued or `lingerMs` after
+   * the first of them is available, whichever comes first: a reader that forwards each answer
+   * as a message sends fewer, fuller ones (each message costs every process on the way far more
+   * than a line does). Lines read back from the files are handed out at once.
    */
-  next(max: number): Promise<LogLine[] | null>;
+  next(max: number, lingerMs?: number): Promise<LogLine[] | null>;
   close(): void;
 }
 
@@ -45,6 +50,8 @@ export class QueuedCursor implements LiveCursor {
   private catchUp: { merged: MergedForward; maxSeq: number } | undefined;
   private waiter: (() => void) | undefined;
   private wakeScheduled = false;
+  /** While a reader lingers: the queue length that wakes it before its timer does. */
+  private wakeAt = 0;
   private reading = false;
   private closed = false;
   /** Times the reader fell behind and read from disk; lines rotation removed before it got there. */
@@ -94,18 +101,19 @@ export class QueuedCursor implements LiveCursor {
       this.behind = true;
       queue.clear();
     }
-    if (this.waiter !== undefined && !this.wakeScheduled) {
+    if (this.waiter !== undefined && !this.wakeScheduled && (queue.length >= this.wakeAt || this.behind)) {
       // One wake-up per burst: lines appended in the same tick go out in one batch.
       this.wakeScheduled = true;
       queueMicrotask(this.wake);
     }
   }
 
-  async next(max: number): Promise<LogLine[] | null> {
+  async next(max: number, lingerMs = 0): Promise<LogLine[] | null> {
     if (this.closed) return null;
     if (this.reading) throw new Error('LiveCursor.next() called while a previous call is still pending');
     this.reading = true;
     const n = Math.max(1, Math.floor(max) || 1);
+    let lingered = !(lingerMs > 0);
     try {
       for (;;) {
         if (this.closed) return null;
@@ -119,7 +127,12 @@ export class QueuedCursor implements LiveCursor {
           await this.startCatchUp();
           continue;
         }
-        if (this.queue.length > 0) return this.handOut(this.take(n));
+        if (this.queue.length > 0) {
+          if (lingered || this.queue.length >= n) return this.handOut(this.take(n));
+          lingered = true;
+          await this.linger(n, lingerMs);
+          continue;
+        }
         await new Promise<void>((resolve) => (this.waiter = resolve));
       }
     } finally {
@@ -137,6 +150,21 @@ export class QueuedCursor implements LiveCursor {
     catchUp?.merged.close().catch(() => undefined);
     this.wakeNow();
     this.onClose(this);
+  }
+
+  /** Waits until `count` lines are queued, `ms` have passed, the queue overflowed or the cursor closed. */
+  private async linger(count: number, ms: number): Promise<void> {
+    this.wakeAt = count;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+        timer = setTimeout(() => this.wakeNow(), ms);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.wakeAt = 0;
+    }
   }
 
   private readonly wake = (): void => {
