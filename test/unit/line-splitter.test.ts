@@ -143,3 +143,63 @@ describe('LineSplitter', () => {
     assert.throws(() => new LineSplitter(() => undefined, 3), RangeError);
   });
 });
+
+describe('LineSplitter with a LinesHandler (lines as bytes)', () => {
+  type Out = ['bytes' | 'string', string, boolean];
+  /** Every piece in order, and whether it came as bytes (a LineRun) or as a string. */
+  function splitBytes(chunks: Array<Buffer | string>, maxLineBytes?: number): { out: Out[]; runs: number } {
+    const out: Out[] = [];
+    let runs = 0;
+    const splitter = new LineSplitter(
+      (line, cut) => out.push(['string', line, cut]),
+      maxLineBytes,
+      (run) => {
+        runs++;
+        for (let k = 0; k < run.count; k++) out.push(['bytes', run.chunk.toString('utf8', run.starts[k], run.ends[k]), false]);
+      },
+    );
+    for (const chunk of chunks) splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    splitter.end();
+    return { out, runs };
+  }
+
+  it('hands the whole lines of a chunk over as bytes in one call, CRLF stripped', () => {
+    const { out, runs } = splitBytes(['one\r\ntwo\n\nthré\n']);
+    assert.equal(runs, 1);
+    assert.deepEqual(out, [
+      ['bytes', 'one', false],
+      ['bytes', 'two', false],
+      ['bytes', '', false],
+      ['bytes', 'thré', false],
+    ]);
+  });
+
+  it('keeps the order when lines across chunks, cut pieces and a last line without newline come as strings', () => {
+    const { out } = splitBytes(['a\nhal', 'f\nb\n' + 'x'.repeat(10) + '\nc\nend'], 8);
+    assert.deepEqual(out, [
+      ['bytes', 'a', false],
+      ['string', 'half', false],
+      ['bytes', 'b', false],
+      ['string', 'xxxxxxxx', true],
+      ['string', 'xx', false],
+      ['bytes', 'c', false],
+      ['string', 'end', false],
+    ]);
+  });
+
+  it('a chunk that is not valid UTF-8 takes the string path (invalid bytes replaced, as without a handler)', () => {
+    const bad = Buffer.concat([Buffer.from('ok\nbad '), Buffer.from([0xff, 0xfe]), Buffer.from('\n')]);
+    const { out, runs } = splitBytes([bad]);
+    assert.equal(runs, 0);
+    assert.deepEqual(out, [
+      ['string', 'ok', false],
+      ['string', 'bad \uFFFD\uFFFD', false],
+    ]);
+  });
+
+  it('a character split across chunks still comes out whole', () => {
+    const e = Buffer.from('é');
+    const { out } = splitBytes([Buffer.concat([Buffer.from('x\ncaf'), e.subarray(0, 1)]), Buffer.concat([e.subarray(1), Buffer.from('\ny\n')])]);
+    assert.deepEqual(out.map((o) => o[1]), ['x', 'café', 'y']);
+  });
+});

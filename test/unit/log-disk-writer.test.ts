@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
-import { DiskWriter, type WriterShared } from '../../agent/logs/disk-writer';
+import { DiskWriter, MIN_WRITE_GAP_MS, type WriterShared } from '../../agent/logs/disk-writer';
+import { waitFor } from '../helpers/wait-for';
 import type { LogLine } from '../../agent/logs/log-line';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-disk-writer-'));
@@ -66,6 +67,40 @@ describe('DiskWriter', () => {
     await busy.w.close();
     assert.ok(busy.chunksTaken() > 0, 'a busy writer must use pooled chunks');
     assert.deepEqual(fileLines(busy.dir, 1), [...texts, ...texts], 'every line reaches the file in order across small and pooled chunks');
+  });
+
+  it('a busy writer writes at most every MIN_WRITE_GAP_MS (below 64 KiB pending), and every line arrives', async () => {
+    const { w, dir, writes } = writer();
+    const texts: string[] = [];
+    const started = Date.now();
+    // 100 turns of 5 lines (far below 64 KiB): without the gap, a write per turn.
+    for (let turn = 0; turn < 100; turn++) {
+      for (let i = 0; i < 5; i++) {
+        const t = `t${turn} l${i}`;
+        texts.push(t);
+        w.enqueue(line(t));
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const elapsed = Date.now() - started;
+    await w.close();
+    assert.ok(writes() <= elapsed / MIN_WRITE_GAP_MS + 2, `${writes()} writes in ${elapsed} ms`);
+    assert.deepEqual(fileLines(dir, 1), texts);
+  });
+
+  it('a quiet writer starts its write at the end of the turn that got its line', async () => {
+    const { w, dir } = writer();
+    for (const text of ['one', 'two']) {
+      // Past the gap since the previous write: the writer is quiet.
+      const since = Date.now();
+      await waitFor('the write gap to pass', () => Date.now() - since > MIN_WRITE_GAP_MS, 5_000, 1);
+      w.enqueue(line(text));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(w.writing, `the write of "${text}" started in the turn after it came`);
+      await w.flush();
+    }
+    await w.close();
+    assert.deepEqual(fileLines(dir, 1), ['one', 'two']);
   });
 
   it('gives written lines ordinals 1, 2, … and files know the ordinals they hold across rotation', async () => {

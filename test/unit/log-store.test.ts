@@ -222,6 +222,53 @@ describe('LogStore', () => {
     assert.equal(await waiting, null, 'closing the store ends live reads');
   });
 
+  it('stores lines given as bytes (appendRun) in order with string lines, in memory, on disk and live', async () => {
+    const dir = freshDir();
+    const store = open(dir);
+    const { live } = store.read({ app: 'app' }, { limit: 0, follow: true });
+    const chunk = Buffer.from('zero\nun\tdeux\ntrois é\n');
+    const run = { chunk, starts: new Uint32Array([0, 5]), ends: new Uint32Array([4, 12]), count: 2 };
+    store.append('app', 'web.1', 'system', 'before');
+    store.appendRun('app', 'web.1', 'stderr', run);
+    store.appendRun('app', 'web.1', 'stdout', { chunk, starts: new Uint32Array([13]), ends: new Uint32Array([21]), count: 1 });
+    store.append('app', 'web.1', 'stdout', 'after');
+    const want = [
+      ['system', 'before'],
+      ['stderr', 'zero'],
+      ['stderr', 'un\tdeux'],
+      ['stdout', 'trois é'],
+      ['stdout', 'after'],
+    ];
+    const shape = (lines: LogLine[]) => lines.map((l) => [l.stream, l.text]);
+    assert.deepEqual(shape((await live!.next(100)) ?? []), want, 'live');
+    assert.deepEqual(shape(await store.read({ app: 'app' }, { limit: 10, follow: false }).history), want, 'memory tail');
+    const seqs = (await store.read({ app: 'app' }, { limit: 10, follow: false }).history).map((l) => l.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+    assert.equal(new Set(seqs).size, 5);
+    await store.close();
+    const reopened = open(dir);
+    assert.deepEqual(shape(await reopened.read({ app: 'app' }, { limit: 10, follow: false }).history), want, 'disk');
+    await reopened.close();
+  });
+
+  it('a lingering reader gets a burst once max lines are queued, or after the linger with what came meanwhile', async () => {
+    const store = open(freshDir());
+    const { live } = store.read({ app: 'app' }, { limit: 0, follow: true });
+    const full = live!.next(3, 60_000);
+    for (let i = 0; i < 5; i++) store.append('app', 'web.1', 'stdout', `l${i}`);
+    assert.deepEqual(texts((await full) ?? []), ['l0', 'l1', 'l2'], 'max lines end the wait (not the 60 s linger)');
+    const started = Date.now();
+    const lingering = live!.next(100, 200);
+    setTimeout(() => store.append('app', 'web.1', 'stdout', 'l5'), 20);
+    assert.deepEqual(texts((await lingering) ?? []), ['l3', 'l4', 'l5'], 'a line that came during the linger goes with the rest');
+    assert.ok(Date.now() - started >= 150, 'it waited for the linger');
+    store.append('app', 'web.1', 'stdout', 'l6');
+    const closing = live!.next(100, 60_000);
+    live!.close();
+    assert.equal(await closing, null, 'closing ends a lingering read');
+    await store.close();
+  });
+
   it('bounds a slow reader, which then goes on from the files and misses nothing', async () => {
     const store = open(freshDir());
     const { live } = store.read({ app: 'app' }, { limit: 0, follow: true, maxQueuedLines: 1000 });
