@@ -1,6 +1,6 @@
 /** Finds the control plane and gives a typed client for it. */
 import * as grpc from '@grpc/grpc-js';
-import { apiProto, CHANNEL_OPTIONS } from '../proto/load';
+import { apiProto, CHANNEL_OPTIONS, LOG_STREAM_WINDOW } from '../proto/load';
 import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import { readDevState } from '../lib/cluster-home';
 import { UserError } from './errors';
@@ -35,9 +35,9 @@ export function resolveServers(flag?: string): string[] {
 export function connect(server: string, fallback?: Credential): ClusterApiClient {
   const Client = apiProto().ClusterApi;
   const credential = credentialFor(server) ?? fallback;
-  if (!credential) return new Client(server, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  if (!credential) return new Client(server, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, ...LOG_STREAM_WINDOW });
   const provider = new StaticCertificateProvider(credential);
-  return new Client(server, channelCredentials(provider), { ...CHANNEL_OPTIONS, ...targetName(CONTROL_PLANE_NAME) });
+  return new Client(server, channelCredentials(provider), { ...CHANNEL_OPTIONS, ...LOG_STREAM_WINDOW, ...targetName(CONTROL_PLANE_NAME) });
 }
 
 const PROBE_TIMEOUT_MS = 2_000;

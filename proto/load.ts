@@ -66,6 +66,14 @@ export function slugsProto(): SlugsProto['cluster']['slugs'] {
   return slugs;
 }
 
+/**
+ * The receive window of each stream (HTTP/2 flow control) for channels that stream logs (the
+ * control plane's to the agents, the CLI's): with the default 64 KiB, a log stream stopped for a
+ * window update after every packed batch, and the delivery rate was bound to how fast the reader
+ * got the CPU to send one (docs/logs.md, "Delivery").
+ */
+export const LOG_STREAM_WINDOW: grpc.ChannelOptions = { 'grpc-node.flow_control_window': 1024 * 1024 };
+
 /** Options every channel in the project uses: keepalive so dead peers are noticed. */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.keepalive_time_ms': 10_000,

@@ -41,7 +41,7 @@ const BLOCKING_HARD_CAP = 4;
  * writer that wrote again at the end of every turn spent a fifth of a busy agent's CPU on them.
  * A quiet writer still writes at the end of the turn that got its line. See docs/logs.md.
  */
-export const MIN_WRITE_GAP_MS = 4;
+export const MIN_WRITE_GAP_MS = 10;
 const BLOCKING_SLACK = 1024 * 1024;
 
 /** Counters a store keeps about itself (see LogStore.stats). */

@@ -185,9 +185,14 @@ export class QueuedCursor implements LiveCursor {
   }
 
   private handOut(lines: LogLine[]): LogLine[] {
-    for (const line of lines) {
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
       if (line.seq > this.posSeq) this.posSeq = line.seq;
-      if (line.n !== undefined && line.n > 0) this.posN.set(line.instance, line.n);
+      // An instance's ordinals grow: its last line in a run of its lines is the one to remember.
+      const next = lines[i + 1];
+      if (line.n !== undefined && line.n > 0 && (next === undefined || next.instance !== line.instance || !(next.n! > 0))) {
+        this.posN.set(line.instance, line.n);
+      }
     }
     return lines;
   }

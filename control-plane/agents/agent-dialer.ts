@@ -1,6 +1,6 @@
 /** gRPC clients for the services agents serve (logs, one-off runs, usage), one per address, reused. */
 import * as grpc from '@grpc/grpc-js';
-import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
+import { agentProto, CHANNEL_OPTIONS, LOG_STREAM_WINDOW } from '../../proto/load';
 import type { AgentLogsClient } from '../../proto/gen/cluster/agent/AgentLogs';
 import type { AgentRunClient } from '../../proto/gen/cluster/agent/AgentRun';
 import type { AgentStatsClient } from '../../proto/gen/cluster/agent/AgentStats';
@@ -9,6 +9,7 @@ import { channelCredentials, targetName, type StaticCertificateProvider } from '
 
 const OPTIONS: grpc.ChannelOptions = {
   ...CHANNEL_OPTIONS,
+  ...LOG_STREAM_WINDOW,
   // An agent that is down should be reported quickly, not retried for long.
   'grpc.initial_reconnect_backoff_ms': 500,
   'grpc.max_reconnect_backoff_ms': 2_000,
