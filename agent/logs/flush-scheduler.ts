@@ -2,7 +2,8 @@
  * When disk writers write: at the end of the event-loop turn in which they got lines, all of
  * them at once, not on a timer. A line read from an instance's pipe is handed to the disk before
  * anything else happens, so an agent killed with -9 loses next to nothing (what was read is gone
- * from the pipe), and the lines of one turn still go in one write. See docs/logs.md (Capture).
+ * from the pipe), and the lines of one turn still go in one write. A busy writer puts its next
+ * write off until MIN_WRITE_GAP_MS after its last one (disk-writer.ts). See docs/logs.md (Capture).
  */
 import type { DiskWriter } from './disk-writer';
 

@@ -34,7 +34,7 @@ export interface ReadOptions {
   limit: number;
   /** Keep the read open for live lines. */
   follow: boolean;
-  /** Live lines queued for a slow reader before it goes on from the files instead. Default 10,000. */
+  /** Live lines queued for a slow reader before it goes on from the files instead. Default 50,000. */
   maxQueuedLines?: number;
   /** Text queued for a slow reader before it goes on from the files instead. Default 8 MiB. */
   maxQueuedBytes?: number;
