@@ -11,16 +11,24 @@ export class MergedForward {
     const readers = this.readers;
     while (out.length < max) {
       let best: ForwardReader | undefined;
-      let bestLine: LogLine | undefined;
+      let bestSeq = Infinity;
+      // The lowest seq at the head of any other reader.
+      let nextSeq = Infinity;
       for (const r of readers) {
         const line = r.peekReady() ?? (await r.peek());
-        if (line !== undefined && (bestLine === undefined || line.seq < bestLine.seq)) {
+        if (line === undefined) continue;
+        if (best === undefined || line.seq < bestSeq) {
+          if (best !== undefined) nextSeq = bestSeq;
           best = r;
-          bestLine = line;
+          bestSeq = line.seq;
+        } else if (line.seq < nextSeq) {
+          nextSeq = line.seq;
         }
       }
       if (best === undefined) break;
       out.push(best.take());
+      // Its lines before the other readers' heads go out without looking at them again.
+      for (let line = best.peekReady(); line !== undefined && line.seq < nextSeq && out.length < max; line = best.peekReady()) out.push(best.take());
     }
     return out;
   }
