@@ -88,6 +88,8 @@ export class DiskWriter {
   blocking = false;
   /** Ordinal of the newest line given one (written, pending or a drop marker). */
   lastN = 0;
+  /** lastN when the last write started: the next batch holds the ordinals after it. */
+  private startedN = 0;
   private readonly disk: LogFiles;
   /** Encoded lines waiting for the disk: full chunks, then the one being filled. */
   private full: Buffer[] = [];
@@ -240,8 +242,10 @@ export class DiskWriter {
       batch = Buffer.concat(parts);
       for (const part of parts) this.shared.releaseChunk(part);
     }
+    const lines = this.lastN - this.startedN;
+    this.startedN = this.lastN;
     // write() handles disk errors itself; a rejection here is a bug, logged.
-    this.write(batch, parts.length === 1, this.appended, this.lastN).catch((err: unknown) => this.log.error({ err }, 'bug: writing instance logs failed'));
+    this.write(batch, parts.length === 1, this.appended, this.lastN, lines).catch((err: unknown) => this.log.error({ err }, 'bug: writing instance logs failed'));
   }
 
   /** The oldest file the store may delete to stay within its total, if any. */
@@ -284,9 +288,9 @@ export class DiskWriter {
   }
 
   /** One batch to disk; settles its lines whatever happens. */
-  private async write(batch: Buffer, pooled: boolean, target: number, lastN: number): Promise<void> {
+  private async write(batch: Buffer, pooled: boolean, target: number, lastN: number, lines: number): Promise<void> {
     try {
-      await this.disk.append(batch);
+      await this.disk.append(batch, lines);
       this.disk.recovered();
     } catch (err) {
       this.disk.fsError(err, 'cannot write instance logs to disk; the lines stay in memory and are lost from disk until it works again');

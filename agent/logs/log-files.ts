@@ -102,8 +102,11 @@ export class LogFiles {
     this.log.info('writing instance logs to disk works again');
   }
 
-  /** Appends whole lines to the newest file, rotating so each file stays within half the instance bound. */
-  async append(buf: Buffer): Promise<void> {
+  /**
+   * Appends whole lines to the newest file, rotating so each file stays within half the
+   * instance bound. `lines`: how many buf holds, when the caller knows (else they are counted).
+   */
+  async append(buf: Buffer, lines?: number): Promise<void> {
     const half = Math.max(1, Math.floor(this.shared.maxBytesPerInstance / 2));
     let off = 0;
     while (off < buf.length) {
@@ -127,12 +130,12 @@ export class LogFiles {
         if (nl < off) nl = buf.indexOf(LF, off + half);
         end = nl === -1 ? buf.length : nl + 1;
       }
-      await this.writeRange(file, buf, off, end);
+      await this.writeRange(file, buf, off, end, off === 0 && end === buf.length ? lines : undefined);
       off = end;
     }
   }
 
-  private async writeRange(file: LogFile, buf: Buffer, start: number, end: number): Promise<void> {
+  private async writeRange(file: LogFile, buf: Buffer, start: number, end: number, knownLines?: number): Promise<void> {
     const handle = this.handle as fs.promises.FileHandle;
     let off = start;
     try {
@@ -146,7 +149,7 @@ export class LogFiles {
       if (off > start) {
         const seq = seqOfLastLine(buf, start, off);
         if (seq !== undefined) file.lastSeq = seq;
-        const lines = countLines(buf, start, off);
+        const lines = knownLines !== undefined && off === end ? knownLines : countLines(buf, start, off);
         if (lines > 0) {
           if (file.firstN === 0) {
             file.firstN = this.nextWriteN;
