@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import type { LogLine } from './log-line';
 import type { DiskWriter, LogFile } from './disk-writer';
 import { parseStoredLine } from './log-format';
+import { markAtOrBefore } from './log-files';
 
 const CHUNK = 256 * 1024;
 const LF = 0x0a;
@@ -108,6 +109,13 @@ export class ForwardReader {
       this.offset = 0;
       this.carry = undefined;
       this.runIndex = 0;
+      // Lines before the last mark at or before afterSeq are all older: start there.
+      const file = this.current.file;
+      const mark = markAtOrBefore(file, this.afterSeq);
+      if (mark !== undefined && file.firstN > 0) {
+        this.offset = mark.offset;
+        this.runIndex = mark.n - file.firstN;
+      }
     }
     const { handle } = this.current;
     const buf = Buffer.allocUnsafe(CHUNK + (this.carry?.length ?? 0));

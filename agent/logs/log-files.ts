@@ -30,6 +30,30 @@ export interface LogFile {
   firstSeq: number;
   /** Ordinal of the last line this run wrote into it (0: none). */
   lastN: number;
+  /**
+   * Where lines this run wrote start, about every MARK_BYTES, oldest first: a reader that
+   * catches up from a seq starts reading at the last mark at or before it instead of at the top
+   * of the file (forward-reader.ts). Absent for files of earlier runs.
+   */
+  marks?: FileMark[];
+}
+
+/** A line this run wrote at the start of a write: its seq, its byte offset in the file, its ordinal. */
+export interface FileMark {
+  seq: number;
+  offset: number;
+  n: number;
+}
+
+/** A file gets a mark at the first write at least this many bytes after its previous mark. */
+const MARK_BYTES = 64 * 1024;
+
+/** The last mark of `file` whose line has a seq at or below `seq`: every line before it has a lower seq. */
+export function markAtOrBefore(file: LogFile, seq: number): FileMark | undefined {
+  const marks = file.marks;
+  if (marks === undefined) return undefined;
+  for (let i = marks.length - 1; i >= 0; i--) if (marks[i]!.seq <= seq) return marks[i];
+  return undefined;
 }
 
 /** What the files of an instance share with their store. */
@@ -138,6 +162,7 @@ export class LogFiles {
   private async writeRange(file: LogFile, buf: Buffer, start: number, end: number, knownLines?: number): Promise<void> {
     const handle = this.handle as fs.promises.FileHandle;
     let off = start;
+    const fileOffset = file.bytes;
     try {
       while (off < end) {
         const { bytesWritten } = await handle.write(buf, off, end - off, null);
@@ -151,9 +176,15 @@ export class LogFiles {
         if (seq !== undefined) file.lastSeq = seq;
         const lines = knownLines !== undefined && off === end ? knownLines : countLines(buf, start, off);
         if (lines > 0) {
+          const firstSeq = seqOfFirstLine(buf, start, off);
           if (file.firstN === 0) {
             file.firstN = this.nextWriteN;
-            file.firstSeq = seqOfFirstLine(buf, start, off) ?? 0;
+            file.firstSeq = firstSeq ?? 0;
+          }
+          const marks = (file.marks ??= []);
+          const last = marks[marks.length - 1];
+          if (firstSeq !== undefined && (last === undefined || fileOffset - last.offset >= MARK_BYTES)) {
+            marks.push({ seq: firstSeq, offset: fileOffset, n: this.nextWriteN });
           }
           this.nextWriteN += lines;
           file.lastN = this.nextWriteN - 1;

@@ -27,6 +27,31 @@ async function readAll(cursor: QueuedCursor, count: (lines: LogLine[]) => boolea
 }
 
 describe('live cursor', () => {
+  it('a reader that falls behind deep into a file catches up from a mark: every line, in order, with its ordinal', async () => {
+    const store = open();
+    const { live } = store.read({ app: 'app' }, { limit: 0, follow: true, maxQueuedLines: 1000 });
+    const cursor = live as QueuedCursor;
+    const got: LogLine[] = [];
+    let n = 0;
+    // Read along live for 20,000 lines (2 MB): the file grows past many marks.
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 500; i++) store.append('app', 'web.1', 'stdout', `line ${n++} ${'x'.repeat(90)}`);
+      while (got.length < n) got.push(...((await cursor.next(1000)) ?? []));
+      await nextTick();
+    }
+    assert.equal(cursor.catchUps, 0);
+    for (let i = 0; i < 5000; i++) store.append('app', 'web.1', 'stdout', `line ${n++} ${'x'.repeat(90)}`);
+    assert.ok(cursor.catchingUp, 'the reader fell behind');
+    while (got.length < n) got.push(...((await cursor.next(1000)) ?? []));
+    assert.equal(cursor.catchUps, 1);
+    assert.deepEqual(got.map((l) => l.text), Array.from({ length: n }, (_, k) => `line ${k} ${'x'.repeat(90)}`));
+    // Lines from the files carry their ordinals: 1, 2, … for the only instance.
+    const fromDisk = got.slice(20_000);
+    assert.deepEqual(fromDisk.map((l) => l.n), Array.from({ length: 5000 }, (_, k) => 20_001 + k));
+    cursor.close();
+    await store.close();
+  });
+
   it('a slow reader of several instances gets every line, in store order, while lines keep coming', async () => {
     const store = open();
     const { live } = store.read({ app: 'app' }, { limit: 0, follow: true, maxQueuedLines: 200 });

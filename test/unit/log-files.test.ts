@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
-import { LogFiles, newFile, NO_LINES, type FilesShared } from '../../agent/logs/log-files';
+import { LogFiles, markAtOrBefore, newFile, NO_LINES, type FilesShared } from '../../agent/logs/log-files';
 import { encodeLine } from '../../agent/logs/log-format';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-log-files-'));
@@ -38,6 +38,32 @@ function lines(from: number, to: number): Buffer {
 const onDisk = (dir: string, gen: number) => fs.readFileSync(path.join(dir, `${gen}.log`), 'utf8');
 
 describe('LogFiles', () => {
+  it('marks where writes start, about every 64 KiB, and markAtOrBefore finds the last one at or before a seq', async () => {
+    const { f, dir } = files(64 * 1024 * 1024);
+    // 1,000 writes of 10 lines (1,000 bytes each): about 1 MB, a mark every 66 writes.
+    for (let w = 0; w < 1000; w++) await f.append(lines(w * 10 + 1, w * 10 + 10), 10);
+    await f.closeHandle();
+    const file = f.files[0]!;
+    const marks = file.marks ?? [];
+    assert.ok(marks.length >= 14 && marks.length <= 16, `${marks.length} marks`);
+    assert.deepEqual(marks[0], { seq: 101, offset: 0, n: 1 });
+    const content = fs.readFileSync(path.join(dir, `${file.gen}.log`));
+    for (const m of marks) {
+      // A mark is where the line with its seq starts, and its ordinal counts the lines before it.
+      assert.ok(m.offset === 0 || content[m.offset - 1] === 0x0a);
+      assert.equal(content.toString('utf8', m.offset, content.indexOf(0x0a, m.offset)).split('\t')[1], String(m.seq));
+      let before = 0;
+      for (let i = 0; i < m.offset; i++) if (content[i] === 0x0a) before++;
+      assert.equal(m.n, before + 1);
+    }
+    for (let i = 1; i < marks.length; i++) assert.ok(marks[i]!.offset - marks[i - 1]!.offset >= 64 * 1024);
+    assert.equal(markAtOrBefore(file, 100), undefined);
+    assert.equal(markAtOrBefore(file, marks[3]!.seq), marks[3]);
+    assert.equal(markAtOrBefore(file, marks[3]!.seq + 1), marks[3]);
+    assert.equal(markAtOrBefore(file, marks[4]!.seq - 1), marks[3]);
+    assert.equal(markAtOrBefore(newFile(9), 1_000_000), undefined, 'a file of an earlier run has no marks');
+  });
+
   it('appends whole lines and rotates at half the bound, each file knowing its ordinals and seqs', async () => {
     const { f, shared, dir } = files(2000); // files of at most 1000 bytes: 10 lines
     assert.equal(lines(1, 1).length, 100);
