@@ -148,8 +148,7 @@ export class Instance {
     private readonly policy: RestartPolicyOptions = DEFAULT_RESTART_POLICY,
   ) {
     this.log = hooks.logger.child({ app: config.app, instance: config.instance, type: config.type });
-    const onLines = hooks.onLines;
-    this.onLines = onLines && ((stream, run) => this.callHook('onLines', () => onLines.call(hooks, stream, run)));
+    this.onLines = hooks.onLines && ((stream, run) => this.callHook('onLines', () => hooks.onLines?.(stream, run)));
   }
 
   /** Spawns the process; the state goes starting → up once it runs. Throws unless stopped. */
