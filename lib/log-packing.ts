@@ -79,9 +79,21 @@ function packInto(buf: Buffer, lines: readonly PackableLine[]): Buffer {
   let off = 0;
   let lastInstance = '';
   let instanceBytes = Buffer.alloc(0);
+  // Lines of one pipe read share their time: its digits are copied from the line before.
+  let lastTime = -1;
+  let timeAt = 0;
+  let timeLen = 0;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
-    off = writeNumber(buf, off, l.timeMs);
+    if (l.timeMs === lastTime) {
+      for (let k = 0; k < timeLen; k++) buf[off + k] = buf[timeAt + k]!;
+      off += timeLen;
+    } else {
+      timeAt = off;
+      off = writeNumber(buf, off, l.timeMs);
+      timeLen = off - timeAt;
+      lastTime = l.timeMs;
+    }
     buf[off++] = TAB;
     off = writeNumber(buf, off, l.seq);
     buf[off++] = TAB;

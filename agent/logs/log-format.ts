@@ -53,8 +53,22 @@ export function encodeBytesInto(buf: Buffer, off: number, timeMs: number, seq: n
   return off;
 }
 
+/** The digits of the last time encodeHeader wrote: lines of one pipe read share their time. */
+const timeDigits = Buffer.alloc(24);
+let digitsOf = -1;
+let digitCount = 0;
+
 function encodeHeader(buf: Buffer, off: number, timeMs: number, seq: number, stream: LogStream, cut: boolean): number {
-  off = writeDecimal(buf, off, timeMs);
+  if (timeMs === digitsOf) {
+    for (let k = 0; k < digitCount; k++) buf[off + k] = timeDigits[k]!;
+    off += digitCount;
+  } else {
+    const start = off;
+    off = writeDecimal(buf, off, timeMs);
+    digitCount = off - start;
+    buf.copy(timeDigits, 0, start, off);
+    digitsOf = timeMs;
+  }
   buf[off++] = TAB;
   off = writeDecimal(buf, off, seq);
   buf[off++] = TAB;

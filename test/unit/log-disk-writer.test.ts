@@ -88,6 +88,15 @@ describe('DiskWriter', () => {
     assert.deepEqual(fileLines(dir, 1), texts);
   });
 
+  it('writes each line its own time when runs of lines share one and when it changes', async () => {
+    const { w, dir } = writer();
+    const times = [1_764_000_000_000, 1_764_000_000_000, 1_764_000_000_001, 7, 7, 99_999_999_999_999, 1_764_000_000_001];
+    for (const [k, timeMs] of times.entries()) w.enqueue({ ...line(`t${k}`), timeMs });
+    await w.close();
+    const onDisk = fs.readFileSync(path.join(dir, '1.log'), 'utf8').split('\n').filter(Boolean);
+    assert.deepEqual(onDisk.map((l) => Number(l.split('\t')[0])), times);
+  });
+
   it('a quiet writer starts its write at the end of the turn that got its line', async () => {
     const { w, dir } = writer();
     for (const text of ['one', 'two']) {

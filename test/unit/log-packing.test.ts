@@ -3,6 +3,14 @@ import { describe, it } from 'node:test';
 import { packLines, unpackLines } from '../../lib/log-packing';
 
 describe('log packing', () => {
+  it('writes each line its own time when runs of lines share one (digits reused) and when it changes', () => {
+    const times = [1_764_000_000_000, 1_764_000_000_000, 1_764_000_000_001, 1_764_000_000_001, 5, 5, 99_999_999_999_999, 1_764_000_000_000];
+    const lines = times.map((timeMs, k) => ({ timeMs, seq: 1000 + k, instance: `web.${k % 2}`, stream: 'stdout', text: `t${k}`, cut: false }));
+    const packed = packLines(lines).toString('utf8').split('\n').filter(Boolean);
+    assert.deepEqual(packed.map((l) => Number(l.split('\t')[0])), times);
+    assert.deepEqual(unpackLines(packLines(lines), 'a', 'h').map((l) => l.time_ms), times);
+  });
+
   it('round-trips lines with tabs, unicode, cut pieces and every stream', () => {
     const lines = [
       { timeMs: 1_700_000_000_001, seq: 1_700_000_000_000_001, instance: 'web.1', stream: 'stdout', text: 'a\tb\t', cut: false },
