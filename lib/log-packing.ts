@@ -83,6 +83,10 @@ function packInto(buf: Buffer, lines: readonly PackableLine[]): Buffer {
   let lastTime = -1;
   let timeAt = 0;
   let timeLen = 0;
+  // Seqs of a run are one apart: the digits of the one before, plus one.
+  let lastSeq = -2;
+  let seqAt = 0;
+  let seqLen = 0;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
     if (l.timeMs === lastTime) {
@@ -95,7 +99,16 @@ function packInto(buf: Buffer, lines: readonly PackableLine[]): Buffer {
       lastTime = l.timeMs;
     }
     buf[off++] = TAB;
-    off = writeNumber(buf, off, l.seq);
+    if (l.seq === lastSeq + 1 && nextDigits(buf, off, seqAt, seqLen)) {
+      // The next seq of a run: the digits of the one before, plus one.
+      seqAt = off;
+      off += seqLen;
+    } else {
+      seqAt = off;
+      off = writeNumber(buf, off, l.seq);
+      seqLen = off - seqAt;
+    }
+    lastSeq = Number.isSafeInteger(l.seq) && l.seq >= 0 ? l.seq : -2;
     buf[off++] = TAB;
     const code = CODE_BYTE[l.stream] ?? 0x73;
     buf[off++] = l.cut ? code & ~0x20 : code;
@@ -145,6 +158,30 @@ export function writeDecimal(buf: Buffer, off: number, value: number): number {
     rest = q;
   }
   return off + len;
+}
+
+/**
+ * Adds one to the decimal number in digits[0, len), in place; false (digits left all zero) when
+ * it would need one more digit.
+ */
+export function incrementDigits(digits: Buffer, len: number): boolean {
+  let p = len - 1;
+  while (p >= 0 && digits[p] === NINE) digits[p--] = ZERO;
+  if (p < 0) return false;
+  digits[p]!++;
+  return true;
+}
+
+const NINE = 0x39;
+
+/** Copies the len digits at `from` to `off` and adds one there; false when that needs one more digit. */
+function nextDigits(buf: Buffer, off: number, from: number, len: number): boolean {
+  for (let k = 0; k < len; k++) buf[off + k] = buf[from + k]!;
+  let p = off + len - 1;
+  while (p >= off && buf[p] === NINE) buf[p--] = ZERO;
+  if (p < off) return false;
+  buf[p]!++;
+  return true;
 }
 
 /** Decimal digits of an integer in [0, 1e8). */

@@ -88,6 +88,15 @@ describe('DiskWriter', () => {
     assert.deepEqual(fileLines(dir, 1), texts);
   });
 
+  it('writes each line its own seq in runs of consecutive seqs, across carries and a new digit', async () => {
+    const { w, dir } = writer();
+    const seqs = [7, 8, 9, 10, 11, 98, 99, 100, 101, 1099, 1100, 5, 6, 9_007_199_254_740_990, 9_007_199_254_740_991, 12];
+    for (const [k, seq] of seqs.entries()) w.enqueue({ ...line(`s${k}`), seq });
+    await w.close();
+    const onDisk = fs.readFileSync(path.join(dir, '1.log'), 'utf8').split('\n').filter(Boolean);
+    assert.deepEqual(onDisk.map((l) => l.split('\t')[1]), seqs.map(String));
+  });
+
   it('writes each line its own time when runs of lines share one and when it changes', async () => {
     const { w, dir } = writer();
     const times = [1_764_000_000_000, 1_764_000_000_000, 1_764_000_000_001, 7, 7, 99_999_999_999_999, 1_764_000_000_001];

@@ -3,6 +3,13 @@ import { describe, it } from 'node:test';
 import { packLines, unpackLines } from '../../lib/log-packing';
 
 describe('log packing', () => {
+  it('writes each line its own seq in runs of consecutive seqs, across carries and a new digit', () => {
+    const seqs = [7, 8, 9, 10, 11, 98, 99, 100, 101, 1099, 1100, 5, 6, 9_007_199_254_740_990, 9_007_199_254_740_991, 12];
+    const lines = seqs.map((seq, k) => ({ timeMs: 1_764_000_000_000, seq, instance: 'web.1', stream: 'stdout', text: `s${k}`, cut: false }));
+    const packed = packLines(lines).toString('utf8').split('\n').filter(Boolean);
+    assert.deepEqual(packed.map((l) => l.split('\t')[1]), seqs.map(String));
+  });
+
   it('writes each line its own time when runs of lines share one (digits reused) and when it changes', () => {
     const times = [1_764_000_000_000, 1_764_000_000_000, 1_764_000_000_001, 1_764_000_000_001, 5, 5, 99_999_999_999_999, 1_764_000_000_000];
     const lines = times.map((timeMs, k) => ({ timeMs, seq: 1000 + k, instance: `web.${k % 2}`, stream: 'stdout', text: `t${k}`, cut: false }));
