@@ -105,20 +105,40 @@ function parseDecimal(buf: Buffer, start: number, end: number): number {
   return n;
 }
 
+/** The value scanDecimal read. */
+let scanned = 0;
+
+/**
+ * Reads 1 to 16 decimal digits from buf[start, end) into `scanned` and returns the position of
+ * the tab that must follow them; -1 when they are not there.
+ */
+function scanDecimal(buf: Buffer, start: number, end: number): number {
+  let n = 0;
+  let i = start;
+  for (; i < end; i++) {
+    const d = buf[i]! - ZERO;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  if (i === start || i - start > 16 || i >= end || buf[i] !== TAB) return -1;
+  scanned = n;
+  return i;
+}
+
 /** The fields before a stored line's text; one scratch object, filled by readHeader. */
 const header = { timeMs: 0, seq: 0, stream: 'stdout' as LogStream, cut: false, textStart: 0 };
 
 /** Reads the fields of the line in buf[start, end) into `header`; false when it is not a stored line (a torn write). */
 function readHeader(buf: Buffer, start: number, end: number): boolean {
-  const t1 = buf.indexOf(TAB, start);
-  if (t1 === -1 || t1 >= end) return false;
-  const t2 = buf.indexOf(TAB, t1 + 1);
-  if (t2 === -1 || t2 >= end) return false;
+  // Digits up to a tab, read as they are scanned (no native call for fields this short).
+  const t1 = scanDecimal(buf, start, end);
+  if (t1 === -1) return false;
+  const timeMs = scanned;
+  const t2 = scanDecimal(buf, t1 + 1, end);
+  if (t2 === -1) return false;
+  const seq = scanned;
   // The code is exactly one letter followed by a tab.
   if (t2 + 2 >= end || buf[t2 + 2] !== TAB) return false;
-  const timeMs = parseDecimal(buf, start, t1);
-  const seq = parseDecimal(buf, t1 + 1, t2);
-  if (Number.isNaN(timeMs) || Number.isNaN(seq)) return false;
   const code = buf[t2 + 1]!;
   const stream = STREAM_OF_CODE[code | 0x20];
   if (stream === undefined) return false;
