@@ -19,8 +19,18 @@ import { LogFiles, type LogFile } from './log-files';
 
 export { NO_LINES, newFile, type LogFile } from './log-files';
 
-/** Pending bytes that start a write at once rather than at the end of the turn; also the chunk size. */
+/** The size of the pooled chunks pending lines are encoded into. */
 export const FLUSH_BYTES = 64 * 1024;
+/** Pending bytes that start a write at once, without waiting for the end of the turn or MIN_WRITE_GAP_MS. */
+export const WRITE_AT_BYTES = 4 * FLUSH_BYTES;
+/**
+ * A busy writer starts a write at most this often (unless WRITE_AT_BYTES are pending): each
+ * write costs the agent tens of µs whatever its size (the thread pool's hand-off and wake-ups;
+ * more on a loaded machine), and a writer that wrote again at the end of every turn spent a
+ * fifth of a busy agent's CPU on them. A quiet writer still writes at the end of the turn that
+ * got its line. See docs/logs.md (Capture).
+ */
+export const MIN_WRITE_GAP_MS = 10;
 /**
  * The chunk a quiet writer starts a batch with: most instances write a line now and then (and
  * the agent's own "Starting…"/"exited" lines come for 200 instances in one turn), and a pooled
@@ -35,13 +45,6 @@ const SMALL_CHUNK = 2 * 1024;
  * ignores it is cut off at this many times the bound plus this slack: then it drops too.
  */
 const BLOCKING_HARD_CAP = 4;
-/**
- * A busy writer starts a write at most this often (unless FLUSH_BYTES are pending): each write
- * costs tens of µs of CPU (the thread pool's hand-off and wake-ups) whatever its size, and a
- * writer that wrote again at the end of every turn spent a fifth of a busy agent's CPU on them.
- * A quiet writer still writes at the end of the turn that got its line. See docs/logs.md.
- */
-export const MIN_WRITE_GAP_MS = 10;
 const BLOCKING_SLACK = 1024 * 1024;
 
 /** Counters a store keeps about itself (see LogStore.stats). */
@@ -178,7 +181,7 @@ export class DiskWriter {
     shared.pendingBytes += n;
     // Before a kick: the batch it starts covers ordinals up to lastN.
     const ordinal = ++this.lastN;
-    if (this.pendingBytes >= FLUSH_BYTES) {
+    if (this.pendingBytes >= WRITE_AT_BYTES) {
       if (!this.writing) this.kick();
     } else {
       this.schedule();
@@ -238,14 +241,21 @@ export class DiskWriter {
     let batch: Buffer;
     if (parts.length === 1) batch = parts[0]!;
     else {
-      // One write call for the batch; the chunks go back to the pool at once.
-      batch = Buffer.concat(parts);
-      for (const part of parts) this.shared.releaseChunk(part);
+      // One write call for the batch, gathered into a pooled buffer; the chunks go back at once.
+      let total = 0;
+      for (const part of parts) total += part.length;
+      const into = this.shared.takeChunk(total);
+      let off = 0;
+      for (const part of parts) {
+        off += part.copy(into, off);
+        this.shared.releaseChunk(part);
+      }
+      batch = into.subarray(0, off);
     }
     const lines = this.lastN - this.startedN;
     this.startedN = this.lastN;
     // write() handles disk errors itself; a rejection here is a bug, logged.
-    this.write(batch, parts.length === 1, this.appended, this.lastN, lines).catch((err: unknown) => this.log.error({ err }, 'bug: writing instance logs failed'));
+    this.write(batch, this.appended, this.lastN, lines).catch((err: unknown) => this.log.error({ err }, 'bug: writing instance logs failed'));
   }
 
   /** The oldest file the store may delete to stay within its total, if any. */
@@ -288,7 +298,7 @@ export class DiskWriter {
   }
 
   /** One batch to disk; settles its lines whatever happens. */
-  private async write(batch: Buffer, pooled: boolean, target: number, lastN: number, lines: number): Promise<void> {
+  private async write(batch: Buffer, target: number, lastN: number, lines: number): Promise<void> {
     try {
       await this.disk.append(batch, lines);
       this.disk.recovered();
@@ -296,13 +306,14 @@ export class DiskWriter {
       this.disk.fsError(err, 'cannot write instance logs to disk; the lines stay in memory and are lost from disk until it works again');
       await this.disk.closeHandle();
     } finally {
-      if (pooled) this.shared.releaseChunk(batch);
+      // Back to the pool if it came from there (the pool keeps only its own sizes).
+      this.shared.releaseChunk(batch);
       // Lines of a failed write are lost: the next file's ordinals go on after them.
       this.disk.nextWriteN = lastN + 1;
       this.writing = false;
       this.settled = target;
       this.settle();
-      if (this.waiters.length > 0 || this.pendingBytes >= FLUSH_BYTES) this.kick();
+      if (this.waiters.length > 0 || this.pendingBytes >= WRITE_AT_BYTES) this.kick();
       else if (this.pendingBytes > 0 || this.drop !== undefined) this.schedule();
       this.shared.wrote();
     }

@@ -69,7 +69,7 @@ describe('DiskWriter', () => {
     assert.deepEqual(fileLines(busy.dir, 1), [...texts, ...texts], 'every line reaches the file in order across small and pooled chunks');
   });
 
-  it('a busy writer writes at most every MIN_WRITE_GAP_MS (below 64 KiB pending), and every line arrives', async () => {
+  it('a busy writer writes at most every MIN_WRITE_GAP_MS (below WRITE_AT_BYTES pending), and every line arrives', async () => {
     const { w, dir, writes } = writer();
     const texts: string[] = [];
     const started = Date.now();
