@@ -181,7 +181,8 @@ export class DiskWriter {
     shared.pendingBytes += n;
     // Before a kick: the batch it starts covers ordinals up to lastN.
     const ordinal = ++this.lastN;
-    if (this.pendingBytes >= WRITE_AT_BYTES) {
+    // At the pending bound (a small --log-write-buffer-kib) a blocking reader waits: no gap then.
+    if (this.pendingBytes >= WRITE_AT_BYTES || this.backlogged) {
       if (!this.writing) this.kick();
     } else {
       this.schedule();
@@ -313,7 +314,7 @@ export class DiskWriter {
       this.writing = false;
       this.settled = target;
       this.settle();
-      if (this.waiters.length > 0 || this.pendingBytes >= WRITE_AT_BYTES) this.kick();
+      if (this.waiters.length > 0 || this.pendingBytes >= WRITE_AT_BYTES || this.backlogged) this.kick();
       else if (this.pendingBytes > 0 || this.drop !== undefined) this.schedule();
       this.shared.wrote();
     }

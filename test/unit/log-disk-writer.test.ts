@@ -106,6 +106,19 @@ describe('DiskWriter', () => {
     assert.deepEqual(onDisk.map((l) => Number(l.split('\t')[0])), times);
   });
 
+  it('a writer at its pending bound starts a write at once (its blocking reader waits for it), gap or not', async () => {
+    const { w, dir } = writer({ maxPendingBytesPerInstance: 4 * 1024 });
+    w.blocking = true;
+    w.enqueue(line('first'));
+    await w.flush();
+    let n = 0;
+    while (!w.backlogged) w.enqueue(line(`l${n++} ${'z'.repeat(100)}`));
+    assert.ok(n < 100);
+    assert.ok(w.writing, 'the write started in the same turn');
+    await w.close();
+    assert.equal(fileLines(dir, 1).length, n + 1);
+  });
+
   it('a quiet writer starts its write at the end of the turn that got its line', async () => {
     const { w, dir } = writer();
     for (const text of ['one', 'two']) {
