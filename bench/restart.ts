@@ -10,6 +10,8 @@
  * floor on this machine. Since the load of a shared machine moves within a minute, the same raw
  * restart is also taken once between every two cluster samples ("interleaved"): cluster ÷ that
  * floor compares samples taken seconds apart (--no-interleave to skip; ~25 s more per run).
+ * On a quiet machine it reads ~1 ms above the back-to-back loop (single restarts after a
+ * pause, and the cluster's own reporting runs meanwhile): an upper bound of the floor.
  *
  * cluster restarts a crashed process at once the first time and then backs off (1 s, 2 s,
  * 4 s …), by design; so its samples are first restarts: one agent, instances added one at a
