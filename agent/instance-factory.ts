@@ -58,6 +58,15 @@ export function createInstance(
           }
         });
       },
+      // A restart spawns before its bookkeeping when this turn has budget left (instance.ts).
+      spawnNow: (spawn) =>
+        pacer.tryRunNow(() => {
+          try {
+            spawn();
+          } catch (err) {
+            deps.logger.error({ err, app: spec.app, instance: spec.instance }, 'bug: restarting an instance failed');
+          }
+        }),
       onProcessEnd: (reason) => deps.events?.processEnded(spec.app, spec.type, reason),
       onRestart: () => deps.events?.restarted(spec.app, spec.type),
       onSpawnTime: (seconds) => deps.events?.spawnTime(seconds),

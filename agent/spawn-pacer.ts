@@ -45,11 +45,19 @@ export class SpawnPacer {
    * still spawns at most `budgetMs` a turn. `fn` must not throw.
    */
   runSoon(fn: () => void): void {
-    if (this.queue.length > 0 || this.spentMs >= this.budgetMs) {
-      this.queue.push(fn);
-      this.schedule();
-      return;
-    }
+    if (this.tryRunNow(fn)) return;
+    this.queue.push(fn);
+    this.schedule();
+  }
+
+  /**
+   * runSoon() without the later turn: runs `fn` now and returns true when nothing waits and
+   * this turn has spawning budget left; else runs nothing and returns false (the caller queues
+   * it). A restart spawns first this way and does its bookkeeping after (supervisor/instance.ts).
+   * `fn` must not throw.
+   */
+  tryRunNow(fn: () => void): boolean {
+    if (this.queue.length > 0 || this.spentMs >= this.budgetMs) return false;
     const start = performance.now();
     try {
       fn();
@@ -63,6 +71,7 @@ export class SpawnPacer {
         });
       }
     }
+    return true;
   }
 
   /** Starts waiting their turn. */

@@ -7,7 +7,11 @@
  * (sh: the `echo` builtin, no fork; Node: fs.writeFileSync); an observer process blocked on
  * the FIFO stamps each line as it arrives, and a gap is E → next S of the same id. A raw
  * child_process.spawn loop (respawn on 'exit', nothing else) on the same programs gives the
- * floor on this machine.
+ * floor on this machine. Since the load of a shared machine moves within a minute, the same raw
+ * restart is also taken once between every two cluster samples ("interleaved"): cluster ÷ that
+ * floor compares samples taken seconds apart (--no-interleave to skip; ~25 s more per run).
+ * On a quiet machine it reads ~1 ms above the back-to-back loop (single restarts after a
+ * pause, and the cluster's own reporting runs meanwhile): an upper bound of the floor.
  *
  * cluster restarts a crashed process at once the first time and then backs off (1 s, 2 s,
  * 4 s …), by design; so its samples are first restarts: one agent, instances added one at a
@@ -34,6 +38,7 @@ const RESTARTS = numberOption('restarts', 100);
 const SUP_RESTARTS = numberOption('sup-restarts', 20);
 const BASELINE = numberOption('baseline', 30);
 const BACKOFF_GAPS = numberOption('backoff-gaps', 5);
+const INTERLEAVE = !flag('no-interleave');
 
 // "once": crash on the first run only (a marker file per id), stay up afterwards.
 // "always": crash on every run. Marks go to the observer's FIFO: `echo` is a shell builtin,
@@ -168,6 +173,26 @@ async function main(): Promise<void> {
   killAtCleanup(observer);
   await sleep(300);
   const count = (id: string) => gaps().get(id)?.length ?? 0;
+  const programs = { sh: ['sh', path.join(progDir, 'crash.sh')], node: [process.execPath, path.join(progDir, 'crash.js')] } as const;
+  /** One raw crash → restart of `id` (the raw loop's spawn, respawn on 'exit'), then its second run is killed. */
+  const rawRestart = async (argv: readonly string[], id: string) => {
+    const start = () => spawn(argv[0]!, [...argv.slice(1), fifo, 'always', id], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const first = start();
+    first.stdout.resume();
+    first.stderr.resume();
+    let second: ReturnType<typeof start> | undefined;
+    first.on('exit', () => {
+      second = start();
+      second.stdout.resume();
+      second.stderr.resume();
+    });
+    await waitFor(`a raw restart of ${id}`, () => startsOf(id) >= 2 && second !== undefined, 30_000, 20);
+    try {
+      process.kill(-second!.pid!, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  };
 
   const kit = await startBenchCluster(path.join(dir, 'cluster'));
   await kit.startReadyAgent({ id: 'agent-1', capacity: 1000 });
@@ -211,9 +236,15 @@ async function main(): Promise<void> {
       for (let n = 1; n <= RESTARTS; n++) {
         await kit.scale('restarts', { [type]: n });
         await waitFor(`${type}.${n} to crash and restart`, () => startsOf(`${r}-${type}.${n}`) >= 2, 30_000);
+        if (INTERLEAVE) await rawRestart(programs[kind], `rawi-${kind}-${r}-${n}`);
       }
       const samples = [...gaps()].filter(([id]) => id.startsWith(`${r}-${type}.`)).map(([, g]) => g[0]!);
       record(figures, `cluster, ${kind}`, samples, kind === 'sh' ? 'p50 ≤ 5 ms' : undefined);
+      if (INTERLEAVE) {
+        const floor = [...gaps()].filter(([id]) => id.startsWith(`rawi-${kind}-${r}-`)).map(([, g]) => g[0]!);
+        record(figures, `raw spawn, ${kind}, interleaved`, floor);
+        figures.add(`cluster ÷ raw interleaved p50, ${kind}`, '×', percentile(samples, 50) / percentile(floor, 50), { digits: 2, target: kind === 'sh' ? '≤ 1.2' : undefined });
+      }
       await kit.scale('restarts', { [type]: 0 });
     }
 

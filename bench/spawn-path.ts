@@ -161,6 +161,7 @@ async function main(): Promise<void> {
           },
           onSpawnTime: (s) => loop.spawnMs.push(s * 1000),
           pace: (fn) => pacer.runSoon(fn),
+          spawnNow: (fn) => pacer.tryRunNow(fn),
         },
         // No backoff: every restart is immediate, as a first restart is.
         { initialDelayMs: 0, maxDelayMs: 0, resetAfterMs: 0 },

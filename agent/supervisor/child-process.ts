@@ -10,7 +10,7 @@ import { LineSplitter, type LineRun } from './line-splitter';
 import { closeOutputFds, fifoReader, openFifoReader, openOutputFds, type OutputFds, type OutputFifos } from './output-fifos';
 import { errorCode, groupExists, groupHasLiveMembers, signalGroup } from './process-group';
 import { isSameProcess, procStat } from './proc-stat';
-import { directCommand, shellScript, type DirectCommand } from './shell-script';
+import { directCommand, shellScript, type DirectCommand, type DirectCommandMemo } from './shell-script';
 
 export type { OutputFifos } from './output-fifos';
 
@@ -38,6 +38,8 @@ export interface SpawnInstanceOptions {
    * waits in write() once the pipe is full (as on a slow terminal) and no line is dropped.
    */
   outputGate?: OutputGate;
+  /** Remembers how the command was started last time (an instance's restarts). */
+  directMemo?: DirectCommandMemo;
 }
 
 /** See SpawnInstanceOptions.outputGate (the log store's side: agent/logs/instance-log.ts). */
@@ -110,7 +112,7 @@ export function spawnInstanceProcess(opts: SpawnInstanceOptions): RunningProcess
       detached: true,
       stdio: ['ignore', fds?.childOut ?? 'pipe', fds?.childErr ?? 'pipe'] as ['ignore', number | 'pipe', number | 'pipe'],
     };
-    const direct = directCommand(opts.command, opts.env, opts.cwd);
+    const direct = opts.directMemo ? opts.directMemo.get(opts.command, opts.env, opts.cwd) : directCommand(opts.command, opts.env, opts.cwd);
     child = direct ? spawnDirect(direct, options, opts.command) : spawn('/bin/sh', ['-c', shellScript(opts.command)], options);
   } catch (err) {
     // Invalid arguments (e.g. a NUL byte in an env value) throw synchronously.

@@ -14,6 +14,7 @@ import {
   type RestartPolicyOptions,
 } from './restart-policy';
 import { signalGroup } from './process-group';
+import { DirectCommandMemo } from './shell-script';
 
 /**
  * Life of an instance. Legal transitions (anything else is a bug and throws):
@@ -110,6 +111,13 @@ export interface InstanceHooks {
    * starve heartbeats. Default: setImmediate.
    */
   pace?: (spawn: () => void) => void;
+  /**
+   * Runs a restart's spawn now and returns true when this turn has spawning budget left
+   * (spawn-pacer.ts tryRunNow); false: nothing ran, and the restart goes through `pace`. A
+   * restart that can spawn at once does, before the crash's bookkeeping (log lines, status
+   * report, state file, metrics), which follows in the same turn in the same order.
+   */
+  spawnNow?: (spawn: () => void) => boolean;
   /** A process ended (metrics). */
   onProcessEnd?(reason: ExitReason): void;
   /** A process was spawned after a crash (metrics). */
@@ -141,6 +149,8 @@ export class Instance {
   private readonly log: Logger;
   /** The hook's onLines for the pipe readers, guarded like every hook; none when the hooks have none. */
   private readonly onLines: ((stream: OutputStream, run: LineRun) => void) | undefined;
+  /** The program found for the command, kept across restarts (shell-script.ts). */
+  private readonly directMemo = new DirectCommandMemo();
 
   constructor(
     private config: InstanceConfig,
@@ -250,9 +260,12 @@ export class Instance {
     }
   }
 
-  private spawnProcess(): void {
+  /**
+   * Spawns the process and tells the orphan guard of its group, nothing else: the caller
+   * (spawnProcess) does the bookkeeping, possibly after a crash's (see onProcessExit).
+   */
+  private launch(): Launched {
     const { command, cwd, env } = this.config;
-    this.system(`Starting process with command \`${command}\``);
     const spawnStarted = performance.now();
     const proc = spawnInstanceProcess({
       command,
@@ -262,12 +275,19 @@ export class Instance {
       outputGate: this.hooks.outputGate,
       onLine: (stream, line, cut) => this.callHook('onLine', () => this.hooks.onLine(stream, line, cut)),
       onLines: this.onLines,
+      directMemo: this.directMemo,
     });
+    // First: the orphan guard must hear of the group before anything else can happen.
+    if (proc.pid !== 0) this.callHook('onSpawn', () => this.hooks.onSpawn?.(proc.pid));
+    return { proc, spawnSeconds: (performance.now() - spawnStarted) / 1000 };
+  }
+
+  /** Starts the process (or takes the one `launched` already started) and says so. */
+  private spawnProcess(launched?: Launched): void {
+    this.system(`Starting process with command \`${this.config.command}\``);
+    const { proc, spawnSeconds } = launched ?? this.launch();
     this.watch(proc);
     if (proc.pid === 0) return; // spawning failed: the exit handler reports it
-    // First: the orphan guard must hear of the group before anything else can happen.
-    this.callHook('onSpawn', () => this.hooks.onSpawn?.(proc.pid));
-    const spawnSeconds = (performance.now() - spawnStarted) / 1000;
     this.callHook('onSpawnTime', () => this.hooks.onSpawnTime?.(spawnSeconds));
     this.log.info({ pid: proc.pid, restarts: this.restarts }, 'process started');
     const check = this.config.bootCheck;
@@ -319,6 +339,15 @@ export class Instance {
     this.cancelBoot();
     if (proc.pid !== 0) this.callHook('onExit', () => this.hooks.onExit?.(proc.pid));
     const uptimeMs = Date.now() - proc.startedAtMs;
+    const stopping = this.state === 'stopping';
+    const decision = stopping ? undefined : decideRestart({ code: exit.code, signal: exit.signal, uptimeMs }, this.crashes, this.policy);
+    // An immediate restart spawns first, in this turn if the pacer lets it, and everything
+    // below (lines, metrics, status report, state file: ~0.4 ms) happens while the new process
+    // starts; the lines come out in the same order, before any line of the new process (its
+    // output is read in a later turn).
+    const generation = this.restartGeneration;
+    let launched: Launched | undefined;
+    if (decision?.delayMs === 0) this.hooks.spawnNow?.(() => (launched = this.launch()));
     const bootFailure = this.bootFailure;
     this.bootFailure = undefined;
     const exited = exit.error ? `failed to start: ${exit.error.message}` : describeExit(exit.code, exit.signal);
@@ -328,13 +357,12 @@ export class Instance {
       : bootFailure ? 'boot_timeout' : exit.error ? 'spawn_failed' : exit.signal ? 'signal' : 'exit_code';
     this.callHook('onProcessEnd', () => this.hooks.onProcessEnd?.(reason));
 
-    if (this.state === 'stopping') {
+    if (!decision) {
       this.log.info({ pid: proc.pid, code: exit.code, signal: exit.signal }, 'process stopped');
       this.transition('stopped', this.reason);
       return;
     }
 
-    const decision = decideRestart({ code: exit.code, signal: exit.signal, uptimeMs }, this.crashes, this.policy);
     this.crashes = decision.crashes;
     this.log.warn(
       { pid: proc.pid, code: exit.code, signal: exit.signal, err: exit.error, uptimeMs, crashes: decision.crashes, delayMs: decision.delayMs },
@@ -342,11 +370,14 @@ export class Instance {
     );
     this.lastCrash = what;
     this.transition('crashed', what);
+    if (launched) {
+      this.restart(generation, launched);
+      return;
+    }
     if (decision.delayMs > 0) this.system(capitalize(describeRestartDelay(decision.delayMs)));
     // No recursion even when the pacer restarts at once: this runs from the `exited` promise,
     // and a spawn that fails at once resolves its own `exited` in a later microtask. Without a
     // pacer: setImmediate, not setTimeout(0), which waits at least 1 ms, a fifth of a restart.
-    const generation = this.restartGeneration;
     const restart = () => this.restart(generation);
     const pace = this.hooks.pace;
     if (decision.delayMs > 0) this.restartTimer = setTimeout(() => (pace ? pace(restart) : restart()), decision.delayMs);
@@ -362,14 +393,29 @@ export class Instance {
     this.restartGeneration++;
   }
 
-  private restart(generation: number): void {
+  private restart(generation: number, launched?: Launched): void {
     this.restartTimer = undefined;
     this.restartImmediate = undefined;
-    if (generation !== this.restartGeneration || this.state !== 'crashed') return; // stop() won the race
+    if (generation !== this.restartGeneration || this.state !== 'crashed') {
+      // stop() won the race (a hook may call it while a crash is written about, after the
+      // restart's spawn): a process already started is stopped at once.
+      if (launched) this.discard(launched.proc);
+      return;
+    }
     this.restarts++;
     this.callHook('onRestart', () => this.hooks.onRestart?.());
     this.transition('starting', `restarting after a crash (${this.lastCrash ?? 'unknown'})`);
-    this.spawnProcess();
+    this.spawnProcess(launched);
+  }
+
+  /** Stops a process started for a restart that was called off, and forgets its group once gone. */
+  private discard(proc: RunningProcess): void {
+    if (proc.pid === 0) return;
+    this.log.warn({ pid: proc.pid }, 'restart called off after its spawn; stopping the new process');
+    proc
+      .stop(0)
+      .then(() => this.callHook('onExit', () => this.hooks.onExit?.(proc.pid)))
+      .catch((err: unknown) => this.log.error({ err }, 'bug: stopping a process whose restart was called off failed'));
   }
 
   private transition(to: InstanceState, reason: string): void {
@@ -396,6 +442,12 @@ export class Instance {
       this.log.error({ err, hook: name }, 'instance hook threw; ignoring it');
     }
   }
+}
+
+/** A process spawned by launch(), and how long the spawn took. */
+interface Launched {
+  proc: RunningProcess;
+  spawnSeconds: number;
 }
 
 function capitalize(text: string): string {

@@ -71,6 +71,25 @@ export function directCommand(command: string, env: Readonly<Record<string, stri
   return file === undefined ? undefined : { file, argv0, args };
 }
 
+/**
+ * directCommand() remembered across the restarts of one instance (same command, environment
+ * object and directory): the PATH is searched again only once the file found last time is no
+ * longer an executable file. Saves one stat per PATH entry before the program's on every
+ * restart; a program installed meanwhile in an earlier PATH entry is found at the next start
+ * of the instance (a deploy, `ps:restart`), not at a crash restart.
+ */
+export class DirectCommandMemo {
+  private last: { command: string; env: Readonly<Record<string, string>>; cwd: string; direct: DirectCommand } | undefined;
+
+  get(command: string, env: Readonly<Record<string, string>>, cwd: string): DirectCommand | undefined {
+    const last = this.last;
+    if (last && last.command === command && last.env === env && last.cwd === cwd && isExecutableFile(last.direct.file)) return last.direct;
+    const direct = directCommand(command, env, cwd);
+    this.last = direct && { command, env, cwd, direct };
+    return direct;
+  }
+}
+
 function findProgram(name: string, searchPath: string | undefined, cwd: string): string | undefined {
   if (name.includes('/')) return isExecutableFile(path.resolve(cwd, name)) ? path.resolve(cwd, name) : undefined;
   if (searchPath === undefined) return undefined; // the shell's own default path: let it search
@@ -81,11 +100,15 @@ function findProgram(name: string, searchPath: string | undefined, cwd: string):
   return undefined;
 }
 
+// A miss is the common case on a long PATH (every entry before the program's): stat it
+// without an exception (a thrown ENOENT costs ~25 µs, 0.2 ms of a restart on a 9-entry PATH).
 function isExecutableFile(file: string): boolean {
   try {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (stat === undefined || !stat.isFile()) return false;
     accessSync(file, fsConstants.X_OK);
-    return statSync(file).isFile();
+    return true;
   } catch {
-    return false;
+    return false; // ENOTDIR, EACCES…
   }
 }

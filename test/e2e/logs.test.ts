@@ -154,6 +154,13 @@ describe('cluster logs', { timeout: 240_000 }, () => {
     const exit = text.findIndex((t) => /Process exited with status 137|killed by SIGKILL/.test(t));
     assert.ok(words >= 0 && exit > words, text.join('\n'));
     assert.equal(output(lines).filter((l) => l.line === 'talker.2 line 1').length, 2, 'both runs are there');
+    // The restart spawns before the agent writes about the crash (agent/supervisor/instance.ts):
+    // its lines still come in order, and before the new run's first line.
+    // (`up` comes once its boot check passed: after lines of the new run.)
+    const order = ['State changed from up to crashed', 'State changed from crashed to starting', 'Starting process with command']
+      .map((line) => text.findIndex((t, i) => i > exit && t.startsWith(line)));
+    const secondRun = text.lastIndexOf('talker.2 line 1');
+    assert.ok(order.every((at, i) => at > (i === 0 ? exit : order[i - 1]!)) && secondRun > order[2]!, text.join('\n'));
   });
 
   it("keeps an instance's earlier lines after its agent restarts", async () => {

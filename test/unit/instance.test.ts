@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
-import { Instance, type InstanceConfig, type InstanceSnapshot, type InstanceStream } from '../../agent/supervisor/instance';
+import { Instance, type InstanceConfig, type InstanceHooks, type InstanceSnapshot, type InstanceStream } from '../../agent/supervisor/instance';
 import type { RestartPolicyOptions } from '../../agent/supervisor/restart-policy';
 import { fixture, isGone } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
@@ -18,7 +18,13 @@ after(async () => {
   await Promise.all(running.map((instance) => instance.stop('test over')));
 });
 
-function supervise(command: string, policy?: RestartPolicyOptions, config: Partial<InstanceConfig> = {}, pace?: (spawn: () => void) => void) {
+function supervise(
+  command: string,
+  policy?: RestartPolicyOptions,
+  config: Partial<InstanceConfig> = {},
+  pace?: (spawn: () => void) => void,
+  hooks: Partial<InstanceHooks> = {},
+) {
   const changes: Array<InstanceSnapshot & { at: number }> = [];
   const lines: Array<{ stream: InstanceStream; line: string }> = [];
   const spawned: number[] = [];
@@ -41,6 +47,7 @@ function supervise(command: string, policy?: RestartPolicyOptions, config: Parti
       onSpawn: (pid) => spawned.push(pid),
       onExit: (pid) => exited.push(pid),
       pace,
+      ...hooks,
     },
     policy,
   );
@@ -99,6 +106,81 @@ describe('Instance', () => {
     assert.equal(crashed?.reason, 'exited with status 1');
     assert.deepEqual(exited, [firstPid]);
     await instance.stop('test over');
+  });
+
+  it('an immediate restart spawns first (spawnNow), then writes about the crash in the usual order', async () => {
+    const events: string[] = [];
+    let spawnNowCalls = 0;
+    const { instance } = supervise(`${fixture('crash-after.sh')} 0.2`, slow, {}, undefined, {
+      onSpawn: (pid) => events.push(`spawn ${pid}`),
+      onExit: (pid) => events.push(`exit ${pid}`),
+      onChange: (s) => events.push(`${s.state} ${s.pid}`),
+      onLine: (stream, line) => events.push(stream === 'system' ? line : `${stream}: ${line}`),
+      spawnNow: (spawn) => {
+        spawnNowCalls++;
+        spawn();
+        return true;
+      },
+    });
+    instance.start();
+    const first = instance.snapshot().pid;
+    await waitFor('the restarted process up', () => instance.snapshot().restarts === 1 && instance.snapshot().state === 'up', 5_000);
+    const second = instance.snapshot().pid;
+    await waitFor("the new process's first line", () => events.filter((e) => e === 'stdout: crash-after: up for 0.2 s').length === 2, 5_000);
+    const from = events.indexOf('stderr: crash-after: crashing');
+    assert.deepEqual(events.slice(from, events.lastIndexOf('stdout: crash-after: up for 0.2 s') + 1), [
+      'stderr: crash-after: crashing',
+      `exit ${first}`,
+      `spawn ${second}`, // before any of the bookkeeping below
+      'Process exited with status 1',
+      'State changed from up to crashed',
+      'crashed 0',
+      'State changed from crashed to starting',
+      'starting 0',
+      `Starting process with command \`${fixture('crash-after.sh')} 0.2\``,
+      'State changed from starting to up',
+      `up ${second}`,
+      'stdout: crash-after: up for 0.2 s',
+    ]);
+    // The second crash waits 10 s (backoff): not spawned now, nothing asked of spawnNow.
+    await waitFor('the second crash', () => instance.snapshot().state === 'crashed', 5_000);
+    assert.equal(spawnNowCalls, 1);
+    assert.ok(events.some((e) => e.startsWith('Restarting in 10 s')), events.join('\n'));
+    await instance.stop('test over');
+  });
+
+  it('restarts through pace when spawnNow has no budget left (and runs nothing)', async () => {
+    const paced: Array<() => void> = [];
+    const { instance, spawned } = supervise(`${fixture('crash-after.sh')} 0.2`, slow, {}, (spawn) => paced.push(spawn), { spawnNow: () => false });
+    instance.start();
+    await waitFor('a restart handed to the pacer', () => paced.length === 1, 5_000);
+    assert.equal(instance.snapshot().state, 'crashed');
+    assert.equal(spawned.length, 1, 'nothing spawned before the pacer ran it');
+    paced.shift()!();
+    assert.equal(instance.snapshot().state, 'up');
+    assert.equal(spawned.length, 2);
+    await instance.stop('test over');
+  });
+
+  it('stops the process spawned for a restart when a hook stops the instance during the crash bookkeeping', async () => {
+    const spawned: number[] = [];
+    const exited: number[] = [];
+    let stopped: Promise<void> | undefined;
+    const { instance } = supervise(`${fixture('crash-after.sh')} 0.2`, slow, {}, undefined, {
+      onSpawn: (pid) => spawned.push(pid),
+      onExit: (pid) => exited.push(pid),
+      onChange: (s) => {
+        if (s.state === 'crashed') stopped = instance.stop('removed while crashing');
+      },
+      spawnNow: (spawn) => (spawn(), true),
+    });
+    instance.start();
+    await waitFor('the restart spawned, then called off', () => spawned.length === 2 && stopped !== undefined, 5_000);
+    await stopped;
+    assert.equal(instance.snapshot().state, 'stopped');
+    assert.equal(instance.snapshot().pid, 0);
+    await waitFor('the called-off process gone and its group forgotten', () => exited.includes(spawned[1]!) && isGone(spawned[1]!), 5_000);
+    assert.deepEqual(exited, spawned, 'both groups forgotten, in order');
   });
 
   it('backs off exponentially in a crash loop, capped', async () => {

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { directCommand, shellScript } from '../../agent/supervisor/shell-script';
+import { directCommand, DirectCommandMemo, shellScript } from '../../agent/supervisor/shell-script';
 
 describe('shellScript', () => {
   it('execs one plain simple command, arguments and $VARs included', () => {
@@ -70,5 +70,30 @@ describe('directCommand', () => {
     assert.equal(directCommand('no-such-program-xyz', env, dir), undefined, 'missing: the shell says "not found"');
     assert.equal(directCommand('./notes', env, dir), undefined, 'not executable: the shell says so');
     assert.equal(directCommand('sleep 1', { QUEUE: 'x' }, dir), undefined, 'no PATH: the shell has its own default');
+  });
+});
+
+describe('DirectCommandMemo', () => {
+  it('keeps the program found while it is there, and searches the PATH again once it is gone', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shell-script-memo-'));
+    try {
+      for (const sub of ['a', 'b']) {
+        fs.mkdirSync(path.join(dir, sub));
+        fs.writeFileSync(path.join(dir, sub, 'prog'), '#!/bin/sh\n', { mode: 0o755 });
+      }
+      const env = { PATH: `${dir}/a:${dir}/b`, Q: 'jobs' };
+      const memo = new DirectCommandMemo();
+      const first = memo.get('prog $Q', env, dir);
+      assert.deepEqual(first, { file: path.join(dir, 'a', 'prog'), argv0: 'prog', args: ['jobs'] });
+      assert.equal(memo.get('prog $Q', env, dir), first, 'the same lookup, remembered');
+      fs.rmSync(path.join(dir, 'a', 'prog'));
+      assert.deepEqual(memo.get('prog $Q', env, dir), { file: path.join(dir, 'b', 'prog'), argv0: 'prog', args: ['jobs'] });
+      const otherEnv = { PATH: `${dir}/b`, Q: 'mail' };
+      assert.deepEqual(memo.get('prog $Q', otherEnv, dir)?.args, ['mail'], 'another environment: looked up again');
+      fs.rmSync(path.join(dir, 'b', 'prog'));
+      assert.equal(memo.get('prog $Q', otherEnv, dir), undefined, 'gone everywhere: the shell reports it');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -56,5 +56,23 @@ describe('spawn pacer', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(order.slice(2), ['queued', 'behind it']);
   });
+
+  it('tryRunNow: runs now and says so while the turn has budget and nothing waits, else runs nothing', async () => {
+    const pacer = new SpawnPacer(10);
+    const order: string[] = [];
+    assert.equal(pacer.tryRunNow(() => order.push('now')), true);
+    assert.deepEqual(order, ['now']);
+    assert.equal(pacer.tryRunNow(() => burn(12)), true, 'within budget when it started');
+    assert.equal(pacer.tryRunNow(() => order.push('over budget')), false, 'the turn spent its budget');
+    assert.deepEqual(order, ['now'], 'nothing ran');
+
+    await new Promise((resolve) => setImmediate(resolve)); // a new turn: budget again
+    const queued = pacer.run(() => order.push('queued'));
+    assert.equal(pacer.tryRunNow(() => order.push('ahead of the queue')), false, 'a job waits: not ahead of it');
+    await queued;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(pacer.tryRunNow(() => order.push('later')), true);
+    assert.deepEqual(order, ['now', 'queued', 'later']);
+  });
 });
 
