@@ -19,8 +19,6 @@
  *   size, the agent runs one scavenge (well under a millisecond for what an agent keeps): V8
  *   shrinks the semi-spaces when the agent has been quiet for ~5 s, and their pages go back to
  *   the system. Growth is held again until the next sustained load.
- * - The same signal of sustained load tells the agent to let V8 optimize (`onBusy`,
- *   lib/optimizing-compiler.ts).
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import * as v8 from 'node:v8';
@@ -64,8 +62,6 @@ export interface YoungGenerationOptions {
   startSmall?: boolean;
   busyScavenges?: number;
   busyChecks?: number;
-  /** Called at each start of sustained load (the checks that allow growth), e.g. to release the optimizing compiler. */
-  onBusy?: () => void;
 }
 
 export interface YoungGenerationControl {
@@ -104,10 +100,7 @@ export function capYoungGeneration(maxSemiSpaceMb: number, opts: YoungGeneration
     const busy = scavenges >= busyScavenges;
     scavenges = 0;
     busyInARow = busy ? busyInARow + 1 : 0;
-    if (busyInARow === busyChecks) {
-      growing = true;
-      opts.onBusy?.();
-    }
+    if (busyInARow >= busyChecks) growing = true;
     if (!busy && newSpaceBytes() > SMALL_NEW_SPACE) {
       collect ??= minorCollector();
       collect();

@@ -7,8 +7,9 @@
  * optimizing a function, so `v8.setFlagsFromString` can turn it off at start and on again later
  * (what was interpreted meanwhile is optimized once it is hot again). Measured on the agent
  * (docs/stack-notes.md, "The agent's memory"): idle ~3 MB less RSS, with 200 instances ~5 MB;
- * interpreted, a log flood costs several times the CPU per line, so the agent releases the
- * compiler as soon as it is under sustained load (agent/young-generation.ts says when).
+ * interpreted, a log flood costs several times the CPU per line, so the compiler is released
+ * for good once the process has been busy for a few seconds in a row (`releaseWhenBusy`): a log
+ * flood, a crash loop; not a scale of 200, whose spawns took 10–45 % of a core for ~5 s.
  */
 import * as v8 from 'node:v8';
 
@@ -38,4 +39,40 @@ export function releaseOptimizingCompiler(): void {
 
 export function optimizingCompilerHeld(): boolean {
   return held;
+}
+
+export interface BusyWatch {
+  /** Look every this many ms at the CPU the process used since the last look. */
+  checkEveryMs: number;
+  /** A look is busy when the process used at least this share of one core (0–1). */
+  busyShare: number;
+  /** Busy looks in a row that release the compiler. */
+  busyChecks: number;
+}
+
+/** The agent's: 5 s in a row at ≥ 25 % of a core (docs/stack-notes.md, "The agent's memory"). */
+export const AGENT_BUSY_WATCH: BusyWatch = { checkEveryMs: 1_000, busyShare: 0.25, busyChecks: 5 };
+
+/**
+ * Releases the compiler once the process has been busy `busyChecks` looks in a row; the watch
+ * then ends. Returns a function that ends it earlier.
+ */
+export function releaseWhenBusy(watch: BusyWatch = AGENT_BUSY_WATCH): () => void {
+  if (!held) return () => {};
+  let last = process.cpuUsage();
+  let lastAt = process.hrtime.bigint();
+  let inARow = 0;
+  const timer = setInterval(() => {
+    const used = process.cpuUsage(last);
+    const now = process.hrtime.bigint();
+    const share = (used.user + used.system) / (Number(now - lastAt) / 1_000);
+    last = process.cpuUsage();
+    lastAt = now;
+    inARow = share >= watch.busyShare ? inARow + 1 : 0;
+    if (inARow >= watch.busyChecks || !held) {
+      clearInterval(timer);
+      releaseOptimizingCompiler();
+    }
+  }, watch.checkEveryMs).unref();
+  return () => clearInterval(timer);
 }

@@ -12,7 +12,7 @@ import { parseServerList, serverEntryProblem } from '../../lib/server-list';
 import { forgetReplicas } from '../../agent/link/replica-memory';
 import { ForeignClusterError } from '../../agent/link/replica-check';
 import { createLogger } from '../../lib/log';
-import { holdOptimizingCompiler, releaseOptimizingCompiler } from '../../lib/optimizing-compiler';
+import { AGENT_BUSY_WATCH, holdOptimizingCompiler, releaseWhenBusy } from '../../lib/optimizing-compiler';
 import { clusterHome } from '../../lib/cluster-home';
 import { agentIdProblem } from '../../lib/names';
 import { resolveServer } from '../client';
@@ -87,9 +87,10 @@ function usageIntervalMs(text: string): number {
 
 /** Runs the agent with what is in its data dir (certificate, join info) and the flags. */
 async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Promise<void> {
-  // Interpreted until the first sustained load (held from cli/main.ts when started through it).
+  capYoungGeneration(AGENT_MAX_SEMI_SPACE_MB, { checkEveryMs: AGENT_YOUNG_CHECK_MS, startSmall: true });
+  // Without V8's optimizing compiler until the agent is busy (held from cli/main.ts when started through it).
   holdOptimizingCompiler();
-  capYoungGeneration(AGENT_MAX_SEMI_SPACE_MB, { checkEveryMs: AGENT_YOUNG_CHECK_MS, startSmall: true, onBusy: releaseOptimizingCompiler });
+  releaseWhenBusy(AGENT_BUSY_WATCH);
   const dataDir = path.resolve(opts.dataDir);
   const joined = loadJoinInfo(dataDir);
   const tls = loadCredentials(dataDir);
