@@ -57,7 +57,7 @@ export const AGENT_BUSY_WATCH: BusyWatch = { checkEveryMs: 1_000, busyShare: 0.2
  * Releases the compiler once the process has been busy `busyChecks` looks in a row; the watch
  * then ends. Returns a function that ends it earlier.
  */
-export function releaseWhenBusy(watch: BusyWatch = AGENT_BUSY_WATCH): () => void {
+export function releaseWhenBusy(watch: BusyWatch = AGENT_BUSY_WATCH, onRelease?: () => void): () => void {
   if (!held) return () => {};
   let last = process.cpuUsage();
   let lastAt = process.hrtime.bigint();
@@ -69,9 +69,11 @@ export function releaseWhenBusy(watch: BusyWatch = AGENT_BUSY_WATCH): () => void
     last = process.cpuUsage();
     lastAt = now;
     inARow = share >= watch.busyShare ? inARow + 1 : 0;
-    if (inARow >= watch.busyChecks || !held) {
+    if (!held) return clearInterval(timer); // released by someone else
+    if (inARow >= watch.busyChecks) {
       clearInterval(timer);
       releaseOptimizingCompiler();
+      onRelease?.();
     }
   }, watch.checkEveryMs).unref();
   return () => clearInterval(timer);

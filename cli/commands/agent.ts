@@ -88,9 +88,9 @@ function usageIntervalMs(text: string): number {
 /** Runs the agent with what is in its data dir (certificate, join info) and the flags. */
 async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Promise<void> {
   capYoungGeneration(AGENT_MAX_SEMI_SPACE_MB, { checkEveryMs: AGENT_YOUNG_CHECK_MS, startSmall: true });
-  // Without V8's optimizing compiler until the agent is busy (held from cli/main.ts when started through it).
+  // Without V8's optimizing compiler until the agent is busy (held from cli/main.ts when started
+  // through it); watched from once it has started, as a start under load may keep it busy for seconds.
   holdOptimizingCompiler();
-  releaseWhenBusy(AGENT_BUSY_WATCH);
   const dataDir = path.resolve(opts.dataDir);
   const joined = loadJoinInfo(dataDir);
   const tls = loadCredentials(dataDir);
@@ -156,6 +156,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     },
     logger,
   });
+  releaseWhenBusy(AGENT_BUSY_WATCH, () => logger.info('busy for %d s in a row: V8 may optimize from now on', AGENT_BUSY_WATCH.busyChecks));
   runUntilSignalled(logger, (signal) => running.close(signal === STOP_INSTANCES_SIGNAL ? 'stop-instances' : 'handover'), [STOP_INSTANCES_SIGNAL]);
   for (const signal of STOP_SIGNALS) process.off(signal, early);
   if (asked.size > 0) {
