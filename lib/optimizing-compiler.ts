@@ -9,7 +9,7 @@
  * (docs/stack-notes.md, "The agent's memory"): idle ~3 MB less RSS, with 200 instances ~5 MB;
  * interpreted, a log flood costs several times the CPU per line, so the compiler is released
  * for good once the process has been busy for a few seconds in a row (`releaseWhenBusy`): a log
- * flood, a crash loop; not a scale of 200, whose spawns took 10–45 % of a core for ~5 s.
+ * flood, a crash loop; not a scale of 200.
  */
 import * as v8 from 'node:v8';
 
@@ -50,8 +50,12 @@ export interface BusyWatch {
   busyChecks: number;
 }
 
-/** The agent's: 5 s in a row at ≥ 25 % of a core (docs/stack-notes.md, "The agent's memory"). */
-export const AGENT_BUSY_WATCH: BusyWatch = { checkEveryMs: 1_000, busyShare: 0.25, busyChecks: 5 };
+/**
+ * The agent's: 3 s in a row at ≥ 40 % of a core. A scale of 200 took 10–46 % of a core for ~5 s
+ * on a loaded machine, never 40 % twice in a row; an interpreted log flood takes more than half
+ * a core (docs/stack-notes.md, "The agent's memory").
+ */
+export const AGENT_BUSY_WATCH: BusyWatch = { checkEveryMs: 1_000, busyShare: 0.4, busyChecks: 3 };
 
 /**
  * Releases the compiler once the process has been busy `busyChecks` looks in a row; the watch

@@ -12,6 +12,7 @@ import { parseServerList, serverEntryProblem } from '../../lib/server-list';
 import { forgetReplicas } from '../../agent/link/replica-memory';
 import { ForeignClusterError } from '../../agent/link/replica-check';
 import { createLogger } from '../../lib/log';
+import { AGENT_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../lib/heap-growth';
 import { AGENT_BUSY_WATCH, holdOptimizingCompiler, releaseWhenBusy } from '../../lib/optimizing-compiler';
 import { clusterHome } from '../../lib/cluster-home';
 import { agentIdProblem } from '../../lib/names';
@@ -88,6 +89,7 @@ function usageIntervalMs(text: string): number {
 /** Runs the agent with what is in its data dir (certificate, join info) and the flags. */
 async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Promise<void> {
   capYoungGeneration(AGENT_MAX_SEMI_SPACE_MB, { checkEveryMs: AGENT_YOUNG_CHECK_MS, startSmall: true });
+  limitHeapGrowth(AGENT_HEAP_GROWTH_PERCENT);
   // Without V8's optimizing compiler until the agent is busy (held from cli/main.ts when started
   // through it); watched from once it has started, as a start under load may keep it busy for seconds.
   holdOptimizingCompiler();
