@@ -10,7 +10,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { clusterHome } from '../lib/cluster-home';
-import { holdOptimizingCompiler } from '../lib/optimizing-compiler';
 import { runWithCodeCache } from './code-cache';
 import { cacheName, commandWord, runsDaemon } from './command-index';
 
@@ -33,7 +32,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 } else if (runsDaemon(args)) {
   // The agent runs without V8's optimizing compiler until it is busy: before anything loads, as
   // loading ~250 modules is enough to make Node's own loader hot (lib/optimizing-compiler.ts).
-  if (commandWord(args) === 'agent') holdOptimizingCompiler();
+  if (commandWord(args) === 'agent') (require('../lib/optimizing-compiler') as typeof import('../lib/optimizing-compiler')).holdOptimizingCompiler();
   require('./cluster');
 } else if (process.sourceMapsEnabled) {
   // Code run through vm.Script gets no source maps: with them asked for, the bundle loads plainly.
