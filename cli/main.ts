@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { clusterHome } from '../lib/cluster-home';
 import { runWithCodeCache } from './code-cache';
-import { cacheName, runsDaemon } from './command-index';
+import { cacheName, commandWord, runsDaemon } from './command-index';
 
 const BUNDLE = path.join(__dirname, 'bundle', 'cluster.js');
 
@@ -30,6 +30,9 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // What the program would print, without reading the bundle for it.
   process.stdout.write(`${(require('./version') as typeof import('./version')).VERSION}\n`);
 } else if (runsDaemon(args)) {
+  // The agent runs without V8's optimizing compiler until it is busy: before anything loads, as
+  // loading ~250 modules is enough to make Node's own loader hot (lib/optimizing-compiler.ts).
+  if (commandWord(args) === 'agent') (require('../lib/optimizing-compiler') as typeof import('../lib/optimizing-compiler')).holdOptimizingCompiler();
   require('./cluster');
 } else if (process.sourceMapsEnabled) {
   // Code run through vm.Script gets no source maps: with them asked for, the bundle loads plainly.

@@ -1,0 +1,106 @@
+/** lib/optimizing-compiler.ts: V8's optimizing compiler held off at run time, and released. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { tiersChosenAtStart } from '../../lib/optimizing-compiler';
+
+const moduleFile = path.resolve(__dirname, '../../lib/optimizing-compiler.js');
+
+/**
+ * A fresh Node process (natives syntax, to ask V8): a hot function run while the compiler is
+ * held, then after the release until V8 optimized it (deadline 20 s). Prints whether it was
+ * optimized at each point, and whether the hold took.
+ */
+function optimizedWhileHeldAndAfter(nodeArgs: string[] = []): { held: boolean; whileHeld: boolean; afterRelease: boolean } {
+  const script = `
+    const oc = require(${JSON.stringify(moduleFile)});
+    function hot(x) { let s = 0; for (let i = 0; i < 50; i++) s += (i * x) | 0; return s; }
+    const optimized = () => (%GetOptimizationStatus(hot) & 16) !== 0;
+    const run = () => { for (let i = 0; i < 300000; i++) hot(i); };
+    oc.holdOptimizingCompiler();
+    const held = oc.optimizingCompilerHeld();
+    run(); run(); run();
+    const whileHeld = optimized();
+    oc.releaseOptimizingCompiler();
+    const deadline = Date.now() + 20000;
+    const step = () => {
+      run();
+      if (!optimized() && Date.now() < deadline) return setImmediate(step);
+      console.log(JSON.stringify({ held, whileHeld, afterRelease: optimized() }));
+    };
+    step();
+  `;
+  return JSON.parse(execFileSync(process.execPath, ['--allow-natives-syntax', ...nodeArgs, '-e', script], { encoding: 'utf8' }).trim()) as { held: boolean; whileHeld: boolean; afterRelease: boolean };
+}
+
+describe('holdOptimizingCompiler', () => {
+  it('keeps a hot function interpreted while held, and V8 optimizes it once released', () => {
+    const r = optimizedWhileHeldAndAfter();
+    assert.equal(r.held, true);
+    assert.equal(r.whileHeld, false, 'optimized while the compiler was held');
+    assert.equal(r.afterRelease, true, 'not optimized within 20 s of the release');
+  });
+
+  it('leaves the flags alone when the process was started with a tiering flag of its own', () => {
+    const r = optimizedWhileHeldAndAfter(['--turbofan']);
+    assert.equal(r.held, false);
+    assert.equal(r.whileHeld, true, 'a process started with --turbofan must optimize from the start');
+  });
+});
+
+describe('tiersChosenAtStart', () => {
+  it('sees tiering flags in execArgv and NODE_OPTIONS, in either spelling', () => {
+    assert.equal(tiersChosenAtStart([], ''), false);
+    assert.equal(tiersChosenAtStart(['--max-old-space-size=100', '--expose-gc'], '--enable-source-maps'), false);
+    for (const flag of ['--jitless', '--lite-mode', '--no-opt', '--turbofan', '--no_turbofan', '--always-turbofan']) {
+      assert.equal(tiersChosenAtStart([flag], ''), true, flag);
+      assert.equal(tiersChosenAtStart([], `--max-old-space-size=64 ${flag}`), true, `NODE_OPTIONS ${flag}`);
+    }
+    assert.equal(tiersChosenAtStart(['--optimize-for-size'], ''), false);
+  });
+});
+
+/**
+ * A fresh Node process holds the compiler and watches (a look every 100 ms, busy at half a core,
+ * 3 busy looks): `busy` ms of spinning in short turns, then waits up to `waitMs` for the release.
+ * Prints whether the compiler is still held at the end and when it was released (ms after start).
+ */
+function heldAfter(busyMs: number, waitMs: number): { held: boolean; releasedAfterMs: number | null } {
+  const script = `
+    const oc = require(${JSON.stringify(moduleFile)});
+    oc.holdOptimizingCompiler();
+    oc.releaseWhenBusy({ checkEveryMs: 100, busyShare: 0.5, busyChecks: 3 });
+    const start = Date.now();
+    let releasedAfterMs = null;
+    const seen = () => { if (releasedAfterMs === null && !oc.optimizingCompilerHeld()) releasedAfterMs = Date.now() - start; };
+    const spin = () => {
+      seen();
+      const until = Math.min(Date.now() + 5, start + ${busyMs});
+      while (Date.now() < until);
+      if (Date.now() < start + ${busyMs} && oc.optimizingCompilerHeld()) return setImmediate(spin);
+      const end = Date.now() + ${waitMs};
+      const wait = () => {
+        seen();
+        if (oc.optimizingCompilerHeld() && Date.now() < end) return setTimeout(wait, 20);
+        console.log(JSON.stringify({ held: oc.optimizingCompilerHeld(), releasedAfterMs }));
+      };
+      wait();
+    };
+    spin();
+  `;
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim()) as { held: boolean; releasedAfterMs: number | null };
+}
+
+describe('releaseWhenBusy', () => {
+  it('keeps the compiler held through a short burst and a quiet spell', () => {
+    const r = heldAfter(150, 1_000);
+    assert.equal(r.held, true, `released after ${r.releasedAfterMs} ms by a 150 ms burst`);
+  });
+
+  it('releases it once the process has been busy several looks in a row', () => {
+    const r = heldAfter(20_000, 0);
+    assert.equal(r.held, false, 'still held after 20 s of spinning');
+    assert.ok(r.releasedAfterMs !== null && r.releasedAfterMs >= 250, `released after ${r.releasedAfterMs} ms: before 3 looks of 100 ms`);
+  });
+});
