@@ -5,7 +5,8 @@
  */
 import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agent/Assignment';
 import { bootCheckFor } from './supervisor/boot-check';
-import { Instance, type InstanceSnapshot } from './supervisor/instance';
+import { Instance } from './supervisor/instance';
+import type { InstanceSnapshot } from './supervisor/instance-contract';
 import type { SpawnPacer } from './spawn-pacer';
 import type { ReconcilerDeps } from './reconciler-deps';
 

@@ -5,7 +5,7 @@
  */
 import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agent/Assignment';
 import type { InstanceStatus } from '../proto/gen/cluster/agent/InstanceStatus';
-import type { InstanceSnapshot } from './supervisor/instance';
+import type { InstanceSnapshot } from './supervisor/instance-contract';
 import type { OutputFifos } from './supervisor/output-fifos';
 import type { InstanceRecord } from './handover/instance-state';
 

@@ -1,7 +1,7 @@
 /** What a Reconciler (reconciler.ts) is given by the agent, and what it tells the agent's metrics. */
 import type { InstanceStatus } from '../proto/gen/cluster/agent/InstanceStatus';
 import type { Logger } from '../lib/log';
-import type { ExitReason, InstanceState, InstanceStream } from './supervisor/instance';
+import type { ExitReason, InstanceState, InstanceStream } from './supervisor/instance-contract';
 import type { PortAllocator } from './supervisor/ports';
 import type { OutputFifoMaker } from './supervisor/output-fifos';
 import type { OutputGate, OutputStream } from './supervisor/child-process';

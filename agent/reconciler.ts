@@ -11,7 +11,8 @@
  */
 import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agent/Assignment';
 import { bootCheckFor } from './supervisor/boot-check';
-import type { Instance, InstanceSnapshot } from './supervisor/instance';
+import type { Instance } from './supervisor/instance';
+import type { InstanceSnapshot } from './supervisor/instance-contract';
 import { procEnviron, procStat } from './supervisor/proc-stat';
 import type { InstanceRecord } from './handover/instance-state';
 import { buildEnv } from './instance-env';

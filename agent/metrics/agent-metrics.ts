@@ -7,7 +7,7 @@
  * so nothing here runs between scrapes but the event counters.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ExitReason } from '../supervisor/instance';
+import type { ExitReason } from '../supervisor/instance-contract';
 import type { InstanceEvents, SupervisedInstance } from '../reconciler-deps';
 import type { InstanceUsage } from './usage-sampler';
 import type { LogStoreStats } from '../logs/instance-log';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { handoverRecord, statusOf } from '../../agent/instance-reports';
-import type { InstanceSnapshot } from '../../agent/supervisor/instance';
+import type { InstanceSnapshot } from '../../agent/supervisor/instance-contract';
 import { assignment } from '../helpers/assignments';
 
 const spec = assignment({ instance: 'web.1', type: 'web', release: 3, restart_token: 't1' });
