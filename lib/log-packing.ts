@@ -79,36 +79,11 @@ function packInto(buf: Buffer, lines: readonly PackableLine[]): Buffer {
   let off = 0;
   let lastInstance = '';
   let instanceBytes = Buffer.alloc(0);
-  // Lines of one pipe read share their time: its digits are copied from the line before.
-  let lastTime = -1;
-  let timeAt = 0;
-  let timeLen = 0;
-  // Seqs of a run are one apart: the digits of the one before, plus one.
-  let lastSeq = -2;
-  let seqAt = 0;
-  let seqLen = 0;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
-    if (l.timeMs === lastTime) {
-      for (let k = 0; k < timeLen; k++) buf[off + k] = buf[timeAt + k]!;
-      off += timeLen;
-    } else {
-      timeAt = off;
-      off = writeNumber(buf, off, l.timeMs);
-      timeLen = off - timeAt;
-      lastTime = l.timeMs;
-    }
+    off = packTime.writeSame(buf, off, l.timeMs);
     buf[off++] = TAB;
-    if (l.seq === lastSeq + 1 && nextDigits(buf, off, seqAt, seqLen)) {
-      // The next seq of a run: the digits of the one before, plus one.
-      seqAt = off;
-      off += seqLen;
-    } else {
-      seqAt = off;
-      off = writeNumber(buf, off, l.seq);
-      seqLen = off - seqAt;
-    }
-    lastSeq = Number.isSafeInteger(l.seq) && l.seq >= 0 ? l.seq : -2;
+    off = packSeq.writeNext(buf, off, l.seq);
     buf[off++] = TAB;
     const code = CODE_BYTE[l.stream] ?? 0x73;
     buf[off++] = l.cut ? code & ~0x20 : code;
@@ -139,7 +114,7 @@ function writeNumber(buf: Buffer, off: number, n: number): number {
 }
 
 /** Writes a non-negative integer below 2^53 in decimal into buf at off; returns where it ends. */
-export function writeDecimal(buf: Buffer, off: number, value: number): number {
+function writeDecimal(buf: Buffer, off: number, value: number): number {
   // Two halves below 1e8, so the digit loops run on small integers.
   const hi = Math.floor(value / 1e8);
   const lo = value - hi * 1e8;
@@ -161,28 +136,60 @@ export function writeDecimal(buf: Buffer, off: number, value: number): number {
 }
 
 /**
- * Adds one to the decimal number in digits[0, len), in place; false (digits left all zero) when
- * it would need one more digit.
+ * The digits of the last number written, for a run of lines whose times are equal and whose
+ * seqs are one apart: copied (or copied plus one) instead of computed again. Any number may
+ * come (packed lines are what agents sent); only integers are copied plus one.
  */
-export function incrementDigits(digits: Buffer, len: number): boolean {
-  let p = len - 1;
-  while (p >= 0 && digits[p] === NINE) digits[p--] = ZERO;
-  if (p < 0) return false;
-  digits[p]!++;
-  return true;
+export class RepeatedDigits {
+  private readonly digits = Buffer.alloc(24);
+  private len = 0;
+  private of = NaN;
+
+  /** Writes `n`, copying the digits when it is the last number written. */
+  writeSame(buf: Buffer, off: number, n: number): number {
+    if (n === this.of) return this.copyTo(buf, off);
+    return this.remember(buf, off, n);
+  }
+
+  /** Writes `n`, adding one to the last number's digits when it is the one after it. */
+  writeNext(buf: Buffer, off: number, n: number): number {
+    if (n === this.of + 1 && this.increment()) {
+      this.of = n;
+      return this.copyTo(buf, off);
+    }
+    return this.remember(buf, off, n);
+  }
+
+  private copyTo(buf: Buffer, off: number): number {
+    const { digits, len } = this;
+    for (let k = 0; k < len; k++) buf[off + k] = digits[k]!;
+    return off + len;
+  }
+
+  private remember(buf: Buffer, off: number, n: number): number {
+    const end = writeNumber(buf, off, n);
+    this.len = end - off;
+    buf.copy(this.digits, 0, off, end);
+    this.of = Number.isSafeInteger(n) && n >= 0 ? n : NaN;
+    return end;
+  }
+
+  /** Adds one to the remembered digits in place; false (digits left all zero) when it would need one more. */
+  private increment(): boolean {
+    const { digits } = this;
+    let p = this.len - 1;
+    while (p >= 0 && digits[p] === NINE) digits[p--] = ZERO;
+    if (p < 0) return false;
+    digits[p]!++;
+    return true;
+  }
 }
 
 const NINE = 0x39;
 
-/** Copies the len digits at `from` to `off` and adds one there; false when that needs one more digit. */
-function nextDigits(buf: Buffer, off: number, from: number, len: number): boolean {
-  for (let k = 0; k < len; k++) buf[off + k] = buf[from + k]!;
-  let p = off + len - 1;
-  while (p >= off && buf[p] === NINE) buf[p--] = ZERO;
-  if (p < off) return false;
-  buf[p]!++;
-  return true;
-}
+/** Lines of one pipe read share their time, and the seqs of a run are one apart. */
+const packTime = new RepeatedDigits();
+const packSeq = new RepeatedDigits();
 
 /** Decimal digits of an integer in [0, 1e8). */
 function digitCount(n: number): number {

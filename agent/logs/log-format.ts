@@ -10,7 +10,7 @@
  * Text is last because it may hold tabs; it never holds a newline.
  */
 import type { LogLine, LogStream } from './log-line';
-import { incrementDigits, writeDecimal } from '../../lib/log-packing';
+import { RepeatedDigits } from '../../lib/log-packing';
 import { readUtf8, writeUtf8 } from '../../lib/buffer-utf8';
 
 const TAB = 0x09;
@@ -53,40 +53,14 @@ export function encodeBytesInto(buf: Buffer, off: number, timeMs: number, seq: n
   return off;
 }
 
-/**
- * The digits of the last time and seq encodeHeader wrote: the lines of one pipe read share
- * their time and have seqs one apart.
- */
-const timeDigits = Buffer.alloc(24);
-let digitsOf = -1;
-let digitCount = 0;
-const seqDigits = Buffer.alloc(24);
-let seqDigitsOf = -2;
-let seqDigitCount = 0;
+/** The lines of one pipe read share their time and have seqs one apart. */
+const headerTime = new RepeatedDigits();
+const headerSeq = new RepeatedDigits();
 
 function encodeHeader(buf: Buffer, off: number, timeMs: number, seq: number, stream: LogStream, cut: boolean): number {
-  if (timeMs === digitsOf) {
-    for (let k = 0; k < digitCount; k++) buf[off + k] = timeDigits[k]!;
-    off += digitCount;
-  } else {
-    const start = off;
-    off = writeDecimal(buf, off, timeMs);
-    digitCount = off - start;
-    buf.copy(timeDigits, 0, start, off);
-    digitsOf = timeMs;
-  }
+  off = headerTime.writeSame(buf, off, timeMs);
   buf[off++] = TAB;
-  if (seq === seqDigitsOf + 1 && incrementDigits(seqDigits, seqDigitCount)) {
-    // The next seq of a run: the digits of the one before, plus one.
-    for (let k = 0; k < seqDigitCount; k++) buf[off + k] = seqDigits[k]!;
-    off += seqDigitCount;
-  } else {
-    const start = off;
-    off = writeDecimal(buf, off, seq);
-    seqDigitCount = off - start;
-    buf.copy(seqDigits, 0, start, off);
-  }
-  seqDigitsOf = seq;
+  off = headerSeq.writeNext(buf, off, seq);
   buf[off++] = TAB;
   buf[off++] = cut ? CODE_BYTE[stream] & ~0x20 : CODE_BYTE[stream];
   buf[off++] = TAB;
