@@ -34,6 +34,14 @@ export class InstanceLog implements OutputGate {
   lastTime = 0;
   /** Clock time of the newest line (for idle clean-up). */
   lastActiveMs = 0;
+
+  /** The time for lines stored now: the clock, never earlier than the newest line's. */
+  stampNow(): number {
+    const now = Date.now();
+    if (now > this.lastTime) this.lastTime = now;
+    this.lastActiveMs = this.lastTime;
+    return this.lastTime;
+  }
   /** Live readers whose filter matches this instance. */
   cursors: QueuedCursor[] = [];
   readonly tail: MemoryTail;

@@ -103,21 +103,14 @@ export class LogStore {
   append(app: string, instance: string, stream: LogStream, text: string, cut = false): void {
     if (this.closed) return;
     try {
-      let inst = this.last;
-      if (inst === undefined || inst.instance !== instance || inst.app !== app) inst = this.instanceFor(app, instance);
-      let timeMs = Date.now();
-      if (timeMs < inst.lastTime) timeMs = inst.lastTime;
-      else inst.lastTime = timeMs;
-      inst.lastActiveMs = timeMs;
+      const inst = this.instanceFor(app, instance);
+      const timeMs = inst.stampNow();
       // Our own messages may carry a newline (an error's text); the file format cannot.
       if (stream === 'system' && text.includes('\n')) text = text.replace(/\r?\n/g, ' ');
       this.shared.stats.lines++;
       inst.add({ timeMs, seq: ++this.seq, app: inst.app, instance: inst.instance, stream, text, cut, n: 0 });
     } catch (err) {
-      if (!this.appendErrorLogged) {
-        this.appendErrorLogged = true;
-        this.log.error({ err, app, instance }, 'bug: storing a log line failed; the line is lost (logged once)');
-      }
+      this.appendFailed(err, app, instance);
     }
   }
 
@@ -129,22 +122,15 @@ export class LogStore {
   appendRun(app: string, instance: string, stream: 'stdout' | 'stderr', run: ByteLines): void {
     if (this.closed || run.count === 0) return;
     try {
-      let inst = this.last;
-      if (inst === undefined || inst.instance !== instance || inst.app !== app) inst = this.instanceFor(app, instance);
-      let timeMs = Date.now();
-      if (timeMs < inst.lastTime) timeMs = inst.lastTime;
-      else inst.lastTime = timeMs;
-      inst.lastActiveMs = timeMs;
+      const inst = this.instanceFor(app, instance);
+      const timeMs = inst.stampNow();
       const { chunk, starts, ends, count } = run;
       this.shared.stats.lines += count;
       for (let k = 0; k < count; k++) {
         inst.add(new StoredLine(timeMs, ++this.seq, inst.app, inst.instance, stream, false, chunk, starts[k]!, ends[k]!));
       }
     } catch (err) {
-      if (!this.appendErrorLogged) {
-        this.appendErrorLogged = true;
-        this.log.error({ err, app, instance }, 'bug: storing log lines failed; they are lost (logged once)');
-      }
+      this.appendFailed(err, app, instance);
     }
   }
 
@@ -221,8 +207,17 @@ export class LogStore {
     }
   }
 
-  /** The instance of a line not from the previous append's instance; made at its first line. */
+  /** A bug while storing lines loses them; it is logged once (append never throws). */
+  private appendFailed(err: unknown, app: string, instance: string): void {
+    if (this.appendErrorLogged) return;
+    this.appendErrorLogged = true;
+    this.log.error({ err, app, instance }, 'bug: storing log lines failed; they are lost (logged once)');
+  }
+
+  /** The instance of a line (the previous append's, most of the time); made at its first line. */
   private instanceFor(app: string, instance: string): InstanceLog {
+    const last = this.last;
+    if (last !== undefined && last.instance === instance && last.app === app) return last;
     let inst = this.instances.get(app, instance);
     if (inst === undefined) {
       inst = new InstanceLog(this.shared, app, instance, path.join(this.dir, dirName(app), dirName(instance)), [], true);
