@@ -1,0 +1,39 @@
+/** A LogStore in a fresh directory under one temporary root, for the LogStore unit tests. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after } from 'node:test';
+import { createLogger } from '../../lib/log';
+import { LogStore, type LogStoreOptions } from '../../agent/logs/log-store';
+import type { LogLine } from '../../agent/logs/log-line';
+
+const logger = createLogger('log-store-test', 'silent');
+let root: string | undefined;
+let dirs = 0;
+
+/** A directory no store used yet (the root is removed when the test file ends). */
+export function freshDir(): string {
+  if (root === undefined) {
+    const made = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-log-store-'));
+    root = made;
+    after(() => fs.rmSync(made, { recursive: true, force: true }));
+  }
+  return path.join(root, `store-${++dirs}`);
+}
+
+export function openStore(dir: string, opts: Partial<LogStoreOptions> = {}): LogStore {
+  return LogStore.open({ dir, logger, ...opts });
+}
+
+/** Bytes of all files under `dir`, recursively. */
+export function bytesUnder(dir: string): number {
+  if (!fs.existsSync(dir)) return 0;
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    total += e.isDirectory() ? bytesUnder(p) : fs.statSync(p).size;
+  }
+  return total;
+}
+
+export const texts = (lines: LogLine[]): string[] => lines.map((l) => l.text);
