@@ -30,9 +30,9 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // What the program would print, without reading the bundle for it.
   process.stdout.write(`${(require('./version') as typeof import('./version')).VERSION}\n`);
 } else if (runsDaemon(args)) {
-  // The agent runs without V8's optimizing compiler until it is busy: before anything loads, as
-  // loading ~250 modules is enough to make Node's own loader hot (lib/optimizing-compiler.ts).
-  if (commandWord(args) === 'agent') (require('../lib/optimizing-compiler') as typeof import('../lib/optimizing-compiler')).holdOptimizingCompiler();
+  // The agent runs without V8's compilers above the interpreter until it is busy: held before
+  // anything loads, as loading ~250 modules is enough to make Node's own loader hot (lib/compiler-tiers.ts).
+  if (commandWord(args) === 'agent') (require('../lib/compiler-tiers') as typeof import('../lib/compiler-tiers')).holdCompilers();
   require('./cluster');
 } else if (process.sourceMapsEnabled) {
   // Code run through vm.Script gets no source maps: with them asked for, the bundle loads plainly.

@@ -13,7 +13,7 @@ import { forgetReplicas } from '../../agent/link/replica-memory';
 import { ForeignClusterError } from '../../agent/link/replica-check';
 import { createLogger } from '../../lib/log';
 import { AGENT_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../lib/heap-growth';
-import { AGENT_BUSY_WATCH, holdOptimizingCompiler, releaseWhenBusy } from '../../lib/optimizing-compiler';
+import { AGENT_BUSY_WATCH, holdCompilers, releaseWhenBusy } from '../../lib/compiler-tiers';
 import { clusterHome } from '../../lib/cluster-home';
 import { agentIdProblem } from '../../lib/names';
 import { resolveServer } from '../client';
@@ -90,9 +90,9 @@ function usageIntervalMs(text: string): number {
 async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Promise<void> {
   capYoungGeneration(AGENT_MAX_SEMI_SPACE_MB, { checkEveryMs: AGENT_YOUNG_CHECK_MS, startSmall: true });
   limitHeapGrowth(AGENT_HEAP_GROWTH_PERCENT);
-  // Without V8's optimizing compiler until the agent is busy (held from cli/main.ts when started
+  // Without V8's baseline and optimizing compilers until the agent is busy (held from cli/main.ts when started
   // through it); watched from once it has started, as a start under load may keep it busy for seconds.
-  holdOptimizingCompiler();
+  holdCompilers();
   const dataDir = path.resolve(opts.dataDir);
   const joined = loadJoinInfo(dataDir);
   const tls = loadCredentials(dataDir);
@@ -158,7 +158,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     },
     logger,
   });
-  releaseWhenBusy(AGENT_BUSY_WATCH, () => logger.info('busy for %d s in a row: V8 may optimize from now on', AGENT_BUSY_WATCH.busyChecks));
+  releaseWhenBusy(AGENT_BUSY_WATCH, () => logger.info('busy for %d s in a row: V8 may compile and optimize from now on', AGENT_BUSY_WATCH.busyChecks));
   runUntilSignalled(logger, (signal) => running.close(signal === STOP_INSTANCES_SIGNAL ? 'stop-instances' : 'handover'), [STOP_INSTANCES_SIGNAL]);
   for (const signal of STOP_SIGNALS) process.off(signal, early);
   if (asked.size > 0) {

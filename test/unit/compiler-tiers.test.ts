@@ -1,44 +1,57 @@
-/** lib/optimizing-compiler.ts: V8's optimizing compiler held off at run time, and released. */
+/** lib/compiler-tiers.ts: V8's baseline and optimizing compilers held off at run time, and released. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { tiersChosenAtStart } from '../../lib/optimizing-compiler';
+import { tiersChosenAtStart } from '../../lib/compiler-tiers';
 
-const moduleFile = path.resolve(__dirname, '../../lib/optimizing-compiler.js');
+const moduleFile = path.resolve(__dirname, '../../lib/compiler-tiers.js');
+
+interface Tiers {
+  held: boolean;
+  /** Optimized (TurboFan) while held. */
+  whileHeld: boolean;
+  /** Compiled to baseline code (Sparkplug) while held. */
+  baselineWhileHeld: boolean;
+  afterRelease: boolean;
+}
 
 /**
- * A fresh Node process (natives syntax, to ask V8): a hot function run while the compiler is
+ * A fresh Node process (natives syntax, to ask V8): a hot function run while the compilers are
  * held, then after the release until V8 optimized it (deadline 20 s). Prints whether it was
- * optimized at each point, and whether the hold took.
+ * compiled or optimized at each point, and whether the hold took.
  */
-function optimizedWhileHeldAndAfter(nodeArgs: string[] = []): { held: boolean; whileHeld: boolean; afterRelease: boolean } {
+function optimizedWhileHeldAndAfter(nodeArgs: string[] = []): Tiers {
+  // V8's status bits (src/runtime/runtime-test.cc): 16 optimized, 32768 baseline code.
   const script = `
     const oc = require(${JSON.stringify(moduleFile)});
     function hot(x) { let s = 0; for (let i = 0; i < 50; i++) s += (i * x) | 0; return s; }
     const optimized = () => (%GetOptimizationStatus(hot) & 16) !== 0;
+    const baseline = () => (%GetOptimizationStatus(hot) & 32768) !== 0;
     const run = () => { for (let i = 0; i < 300000; i++) hot(i); };
-    oc.holdOptimizingCompiler();
-    const held = oc.optimizingCompilerHeld();
+    oc.holdCompilers();
+    const held = oc.compilersHeld();
     run(); run(); run();
     const whileHeld = optimized();
-    oc.releaseOptimizingCompiler();
+    const baselineWhileHeld = baseline();
+    oc.releaseCompilers();
     const deadline = Date.now() + 20000;
     const step = () => {
       run();
       if (!optimized() && Date.now() < deadline) return setImmediate(step);
-      console.log(JSON.stringify({ held, whileHeld, afterRelease: optimized() }));
+      console.log(JSON.stringify({ held, whileHeld, baselineWhileHeld, afterRelease: optimized() }));
     };
     step();
   `;
-  return JSON.parse(execFileSync(process.execPath, ['--allow-natives-syntax', ...nodeArgs, '-e', script], { encoding: 'utf8' }).trim()) as { held: boolean; whileHeld: boolean; afterRelease: boolean };
+  return JSON.parse(execFileSync(process.execPath, ['--allow-natives-syntax', ...nodeArgs, '-e', script], { encoding: 'utf8' }).trim()) as Tiers;
 }
 
-describe('holdOptimizingCompiler', () => {
+describe('holdCompilers', () => {
   it('keeps a hot function interpreted while held, and V8 optimizes it once released', () => {
     const r = optimizedWhileHeldAndAfter();
     assert.equal(r.held, true);
-    assert.equal(r.whileHeld, false, 'optimized while the compiler was held');
+    assert.equal(r.whileHeld, false, 'optimized while the compilers were held');
+    assert.equal(r.baselineWhileHeld, false, 'compiled to baseline code while the compilers were held');
     assert.equal(r.afterRelease, true, 'not optimized within 20 s of the release');
   });
 
@@ -53,7 +66,7 @@ describe('tiersChosenAtStart', () => {
   it('sees tiering flags in execArgv and NODE_OPTIONS, in either spelling', () => {
     assert.equal(tiersChosenAtStart([], ''), false);
     assert.equal(tiersChosenAtStart(['--max-old-space-size=100', '--expose-gc'], '--enable-source-maps'), false);
-    for (const flag of ['--jitless', '--lite-mode', '--no-opt', '--turbofan', '--no_turbofan', '--always-turbofan']) {
+    for (const flag of ['--jitless', '--lite-mode', '--no-opt', '--turbofan', '--no_turbofan', '--always-turbofan', '--no-sparkplug', '--sparkplug']) {
       assert.equal(tiersChosenAtStart([flag], ''), true, flag);
       assert.equal(tiersChosenAtStart([], `--max-old-space-size=64 ${flag}`), true, `NODE_OPTIONS ${flag}`);
     }
@@ -62,28 +75,28 @@ describe('tiersChosenAtStart', () => {
 });
 
 /**
- * A fresh Node process holds the compiler and watches (a look every 100 ms, busy at half a core,
+ * A fresh Node process holds the compilers and watches (a look every 100 ms, busy at half a core,
  * 3 busy looks): `busy` ms of spinning in short turns, then waits up to `waitMs` for the release.
- * Prints whether the compiler is still held at the end and when it was released (ms after start).
+ * Prints whether the compilers are still held at the end and when it was released (ms after start).
  */
 function heldAfter(busyMs: number, waitMs: number): { held: boolean; releasedAfterMs: number | null } {
   const script = `
     const oc = require(${JSON.stringify(moduleFile)});
-    oc.holdOptimizingCompiler();
+    oc.holdCompilers();
     oc.releaseWhenBusy({ checkEveryMs: 100, busyShare: 0.5, busyChecks: 3 });
     const start = Date.now();
     let releasedAfterMs = null;
-    const seen = () => { if (releasedAfterMs === null && !oc.optimizingCompilerHeld()) releasedAfterMs = Date.now() - start; };
+    const seen = () => { if (releasedAfterMs === null && !oc.compilersHeld()) releasedAfterMs = Date.now() - start; };
     const spin = () => {
       seen();
       const until = Math.min(Date.now() + 5, start + ${busyMs});
       while (Date.now() < until);
-      if (Date.now() < start + ${busyMs} && oc.optimizingCompilerHeld()) return setImmediate(spin);
+      if (Date.now() < start + ${busyMs} && oc.compilersHeld()) return setImmediate(spin);
       const end = Date.now() + ${waitMs};
       const wait = () => {
         seen();
-        if (oc.optimizingCompilerHeld() && Date.now() < end) return setTimeout(wait, 20);
-        console.log(JSON.stringify({ held: oc.optimizingCompilerHeld(), releasedAfterMs }));
+        if (oc.compilersHeld() && Date.now() < end) return setTimeout(wait, 20);
+        console.log(JSON.stringify({ held: oc.compilersHeld(), releasedAfterMs }));
       };
       wait();
     };
@@ -93,7 +106,7 @@ function heldAfter(busyMs: number, waitMs: number): { held: boolean; releasedAft
 }
 
 describe('releaseWhenBusy', () => {
-  it('keeps the compiler held through a short burst and a quiet spell', () => {
+  it('keeps the compilers held through a short burst and a quiet spell', () => {
     const r = heldAfter(150, 1_000);
     assert.equal(r.held, true, `released after ${r.releasedAfterMs} ms by a 150 ms burst`);
   });

@@ -1,20 +1,25 @@
 /**
- * Holds V8's optimizing compiler (TurboFan) off in a process until it is busy.
+ * Holds V8's compilers above the interpreter off in a process until it is busy: the optimizing
+ * compiler (TurboFan) and the baseline compiler (Sparkplug).
  *
- * The compiler is code in the `node` binary: the first function it optimizes brings ~3–5 MB of
- * that code into the process's memory (resident pages of the binary, counted in its RSS), and a
- * daemon that is mostly idle gains nothing from it. V8 reads `--turbofan` each time it considers
- * optimizing a function, so `v8.setFlagsFromString` can turn it off at start and on again later
- * (what was interpreted meanwhile is optimized once it is hot again). Measured on the agent
- * (docs/stack-notes.md, "The agent's memory"): idle ~3 MB less RSS, with 200 instances ~5 MB;
- * interpreted, a log flood costs several times the CPU per line, so the compiler is released
- * for good once the process has been busy for a few seconds in a row (`releaseWhenBusy`): a log
- * flood, a crash loop; not a scale of 200.
+ * TurboFan is code in the `node` binary: the first function it optimizes brings ~3–5 MB of that
+ * code into the process's memory (resident pages of the binary, counted in its RSS). Sparkplug
+ * compiles every function that ran a few times (loading ~250 modules is enough) into machine code
+ * kept beside its bytecode: ~1 MB more. A daemon that is mostly idle gains nothing from either.
+ * V8 reads `--turbofan` and `--sparkplug` each time it considers tiering a function up, so
+ * `v8.setFlagsFromString` can turn them off at start and on again later (what was interpreted
+ * meanwhile is compiled once it is hot again). Measured on the agent (docs/stack-notes.md, "The
+ * agent's memory"): idle ~4 MB less RSS; interpreted only, a log flood costs several times the
+ * CPU per line, so both are released for good once the process has been busy for a few seconds in
+ * a row (`releaseWhenBusy`): a log flood, a crash loop; not a scale of 200.
  */
 import * as v8 from 'node:v8';
 
 /** Node/V8 flags that choose the tiers themselves: with one of them given, we leave the flags alone. */
-const TIERING_FLAG = /^--(no-)?(turbofan|opt|jitless|lite-mode|always-turbofan|always-opt)(=|$)/;
+const TIERING_FLAG = /^--(no-)?(turbofan|opt|sparkplug|always-sparkplug|jitless|lite-mode|always-turbofan|always-opt)(=|$)/;
+/** What holding sets, and what releasing sets back (V8's defaults in Node 20). */
+const HELD_FLAGS = ['--no-turbofan', '--no-sparkplug'];
+const RELEASED_FLAGS = ['--turbofan', '--sparkplug'];
 
 let held = false;
 
@@ -23,21 +28,21 @@ export function tiersChosenAtStart(execArgv: readonly string[] = process.execArg
   return [...execArgv, ...nodeOptions.split(/\s+/)].some((flag) => TIERING_FLAG.test(flag.replace(/_/g, '-')));
 }
 
-/** Turns the optimizing compiler off (once; not when the process was started with its own tiering flags). */
-export function holdOptimizingCompiler(): void {
+/** Turns both compilers off (once; not when the process was started with its own tiering flags). */
+export function holdCompilers(): void {
   if (held || tiersChosenAtStart()) return;
-  v8.setFlagsFromString('--no-turbofan');
+  for (const flag of HELD_FLAGS) v8.setFlagsFromString(flag);
   held = true;
 }
 
-/** Turns it on again, when it was held. */
-export function releaseOptimizingCompiler(): void {
+/** Turns them on again, when they were held. */
+export function releaseCompilers(): void {
   if (!held) return;
-  v8.setFlagsFromString('--turbofan');
+  for (const flag of RELEASED_FLAGS) v8.setFlagsFromString(flag);
   held = false;
 }
 
-export function optimizingCompilerHeld(): boolean {
+export function compilersHeld(): boolean {
   return held;
 }
 
@@ -46,7 +51,7 @@ export interface BusyWatch {
   checkEveryMs: number;
   /** A look is busy when the process used at least this share of one core (0–1). */
   busyShare: number;
-  /** Busy looks in a row that release the compiler. */
+  /** Busy looks in a row that release the compilers. */
   busyChecks: number;
 }
 
@@ -58,7 +63,7 @@ export interface BusyWatch {
 export const AGENT_BUSY_WATCH: BusyWatch = { checkEveryMs: 1_000, busyShare: 0.4, busyChecks: 3 };
 
 /**
- * Releases the compiler once the process has been busy `busyChecks` looks in a row; the watch
+ * Releases the compilers once the process has been busy `busyChecks` looks in a row; the watch
  * then ends. Returns a function that ends it earlier.
  */
 export function releaseWhenBusy(watch: BusyWatch = AGENT_BUSY_WATCH, onRelease?: () => void): () => void {
@@ -76,7 +81,7 @@ export function releaseWhenBusy(watch: BusyWatch = AGENT_BUSY_WATCH, onRelease?:
     if (!held) return clearInterval(timer); // released by someone else
     if (inARow >= watch.busyChecks) {
       clearInterval(timer);
-      releaseOptimizingCompiler();
+      releaseCompilers();
       onRelease?.();
     }
   }, watch.checkEveryMs).unref();
