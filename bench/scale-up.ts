@@ -6,7 +6,9 @@
  *                --wait` (the CLI, as a user runs it) from worker=0.
  *   PM2          `pm2 scale worker 200` from 1 (fork mode, PM2 cannot scale to 0).
  *   supervisord  a program with numprocs=200, autostart=false, startsecs=0 (RUNNING as soon as
- *                spawned, which is what `up` means in cluster); `supervisorctl start worker:*`.
+ *                spawned, as PM2's `online`; cluster's `up` waits for a worker to have run 2 s,
+ *                docs/boot-checks.md, so "processes running" is the figure to compare);
+ *                `supervisorctl start worker:*`.
  *
  * The program is `sleep N` (N differs per manager so that /proc tells them apart). Two figures
  * per manager and run: "processes running" — from the command's start until 200 processes run
