@@ -108,6 +108,11 @@ export class Agent {
     readonly metricsServer?: MetricsServer,
   ) {}
 
+  /** Lines the log store has taken since the agent started (a counter that only grows). */
+  logLinesCaptured(): number {
+    return this.logs.stats().lines;
+  }
+
   static async start(opts: AgentOptions): Promise<Agent> {
     const logger = opts.logger.child({ agent: opts.identity.id });
     fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });

@@ -47,42 +47,58 @@ export function compilersHeld(): boolean {
 }
 
 export interface BusyWatch {
-  /** Look every this many ms at the CPU the process used since the last look. */
+  /** Look every this many ms at the CPU the process used (and the work it did) since the last look. */
   checkEveryMs: number;
-  /** A look is busy when the process used at least this share of one core (0–1). */
+  /** A look is busy when the process used at least this share of one core (0–1) … */
   busyShare: number;
-  /** Busy looks in a row that release the compilers. */
+  /** … and this many busy looks in a row release the compilers. */
   busyChecks: number;
+  /** With a work counter (releaseWhenBusy's `work`): a look that counted at least this much work … */
+  busyWork?: number;
+  /** … this many looks in a row release them too. */
+  busyWorkChecks?: number;
 }
 
 /**
- * The agent's: 3 s in a row at ≥ 40 % of a core. A scale of 200 took 10–46 % of a core for ~5 s
- * on a loaded machine, never 40 % twice in a row; an interpreted log flood takes more than half
- * a core (docs/stack-notes.md, "The agent's memory").
+ * The agent's: 2 s in a row capturing ≥ 20,000 log lines a second (its work counter), or 10 s in
+ * a row at ≥ 40 % of a core. Interpreted, a log line costs the agent several times its optimized
+ * CPU, and a flood is what keeps an agent busy; spawning and stopping are not worth the
+ * compilers' memory: a scale of 200 right after a stop of 200 kept an agent at ≥ 40 % of a core
+ * for 3 s on a loaded machine, which released the compilers for good under the former rule (3 s
+ * at 40 %) and left TurboFan's ~4 MB of code resident (docs/stack-notes.md, "The agent's memory").
  */
-export const AGENT_BUSY_WATCH: BusyWatch = { checkEveryMs: 1_000, busyShare: 0.4, busyChecks: 3 };
+export const AGENT_BUSY_WATCH: BusyWatch = { checkEveryMs: 1_000, busyShare: 0.4, busyChecks: 10, busyWork: 20_000, busyWorkChecks: 2 };
 
 /**
- * Releases the compilers once the process has been busy `busyChecks` looks in a row; the watch
- * then ends. Returns a function that ends it earlier.
+ * Releases the compilers once the process has been busy `busyChecks` looks in a row, or has done
+ * `busyWork` of `work()` (a counter that only grows) in each of `busyWorkChecks` looks in a row;
+ * the watch then ends. Returns a function that ends it earlier.
  */
-export function releaseWhenBusy(watch: BusyWatch = AGENT_BUSY_WATCH, onRelease?: () => void): () => void {
+export function releaseWhenBusy(watch: BusyWatch = AGENT_BUSY_WATCH, onRelease?: (why: 'cpu' | 'work') => void, work?: () => number): () => void {
   if (!held) return () => {};
   let last = process.cpuUsage();
   let lastAt = process.hrtime.bigint();
-  let inARow = 0;
+  let lastWork = work?.() ?? 0;
+  let busyInARow = 0;
+  let workInARow = 0;
   const timer = setInterval(() => {
     const used = process.cpuUsage(last);
     const now = process.hrtime.bigint();
     const share = (used.user + used.system) / (Number(now - lastAt) / 1_000);
     last = process.cpuUsage();
     lastAt = now;
-    inARow = share >= watch.busyShare ? inARow + 1 : 0;
+    busyInARow = share >= watch.busyShare ? busyInARow + 1 : 0;
+    if (work !== undefined && watch.busyWork !== undefined) {
+      const done = work();
+      workInARow = done - lastWork >= watch.busyWork ? workInARow + 1 : 0;
+      lastWork = done;
+    }
     if (!held) return clearInterval(timer); // released by someone else
-    if (inARow >= watch.busyChecks) {
+    const why = workInARow >= (watch.busyWorkChecks ?? 1) ? 'work' : busyInARow >= watch.busyChecks ? 'cpu' : undefined;
+    if (why !== undefined) {
       clearInterval(timer);
       releaseCompilers();
-      onRelease?.();
+      onRelease?.(why);
     }
   }, watch.checkEveryMs).unref();
   return () => clearInterval(timer);

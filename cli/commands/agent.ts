@@ -158,7 +158,15 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     },
     logger,
   });
-  releaseWhenBusy(AGENT_BUSY_WATCH, () => logger.info('busy for %d s in a row: V8 may compile and optimize from now on', AGENT_BUSY_WATCH.busyChecks));
+  const watch = AGENT_BUSY_WATCH;
+  releaseWhenBusy(
+    watch,
+    (why) =>
+      logger.info(
+        why === 'work' ? `≥ ${watch.busyWork} log lines a second for ${watch.busyWorkChecks} s: V8 may compile and optimize from now on` : `busy for ${watch.busyChecks} s in a row: V8 may compile and optimize from now on`,
+      ),
+    () => running.logLinesCaptured(),
+  );
   runUntilSignalled(logger, (signal) => running.close(signal === STOP_INSTANCES_SIGNAL ? 'stop-instances' : 'handover'), [STOP_INSTANCES_SIGNAL]);
   for (const signal of STOP_SIGNALS) process.off(signal, early);
   if (asked.size > 0) {

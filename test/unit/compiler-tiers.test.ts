@@ -117,3 +117,47 @@ describe('releaseWhenBusy', () => {
     assert.ok(r.releasedAfterMs !== null && r.releasedAfterMs >= 250, `released after ${r.releasedAfterMs} ms: before 3 looks of 100 ms`);
   });
 });
+
+/**
+ * A fresh Node process holds the compilers and watches a work counter (a look every 100 ms; CPU
+ * never counts: busyShare 2), which a timer raises by `perTick` every 10 ms, for up to `waitMs`.
+ * Prints whether they are still held, when they were released and why.
+ */
+function heldUnderWork(perTick: number, waitMs: number): { held: boolean; releasedAfterMs: number | null; why: string | null } {
+  const script = `
+    const oc = require(${JSON.stringify(moduleFile)});
+    oc.holdCompilers();
+    let count = 0;
+    let why = null;
+    const start = Date.now();
+    let releasedAfterMs = null;
+    oc.releaseWhenBusy({ checkEveryMs: 100, busyShare: 2, busyChecks: 3, busyWork: 100, busyWorkChecks: 2 }, (w) => {
+      why = w;
+      releasedAfterMs = Date.now() - start;
+    }, () => count);
+    const tick = setInterval(() => (count += ${perTick}), 10);
+    const wait = () => {
+      if (oc.compilersHeld() && Date.now() < start + ${waitMs}) return setTimeout(wait, 20);
+      clearInterval(tick);
+      console.log(JSON.stringify({ held: oc.compilersHeld(), releasedAfterMs, why }));
+    };
+    wait();
+  `;
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim()) as { held: boolean; releasedAfterMs: number | null; why: string | null };
+}
+
+describe('releaseWhenBusy with a work counter', () => {
+  it('releases the compilers after looks in a row that each counted enough work', () => {
+    // ~10 ticks a look: ~200 a look against 100.
+    const r = heldUnderWork(20, 10_000);
+    assert.equal(r.held, false, 'still held after 10 s of work');
+    assert.equal(r.why, 'work');
+    assert.ok(r.releasedAfterMs !== null && r.releasedAfterMs >= 150, `released after ${r.releasedAfterMs} ms: before 2 looks of 100 ms`);
+  });
+
+  it('keeps them held while the work stays under the bar', () => {
+    // ~20 a look against 100 (a look would have to come 5 times late to see 100).
+    const r = heldUnderWork(2, 1_000);
+    assert.equal(r.held, true, `released after ${r.releasedAfterMs} ms (${r.why}) by too little work`);
+  });
+});
