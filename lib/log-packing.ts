@@ -9,6 +9,7 @@
  * are the batch's. Text is last: it may hold tabs, never a newline. See docs/logs.md.
  */
 import { writeUtf8 } from './buffer-utf8';
+import { copyBytes } from './byte-copy';
 
 /** One line as packed (a subset of the wire LogLine; time and seq are integers). */
 export interface PackableLine {
@@ -92,12 +93,13 @@ function packInto(buf: Buffer, lines: readonly PackableLine[]): Buffer {
       lastInstance = l.instance;
       instanceBytes = Buffer.from(l.instance, 'utf8');
     }
-    off += instanceBytes.copy(buf, off);
+    // A few bytes: a loop costs less than buf.copy's checks.
+    for (let k = 0; k < instanceBytes.length; k++) buf[off++] = instanceBytes[k]!;
     buf[off++] = TAB;
     const raw = l.raw;
     if (raw !== undefined) {
       // A stored line's text: its bytes hold no newline (files have one line per line).
-      off += raw.copy(buf, off, l.rawStart, l.rawEnd);
+      off = copyBytes(raw, l.rawStart!, l.rawEnd!, buf, off);
     } else {
       const text = l.text.includes('\n') ? l.text.replace(/\r?\n/g, ' ') : l.text;
       if (text.length > 0) off += writeUtf8(buf, text, off);
