@@ -42,7 +42,7 @@ export function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, 
   const to = dstView!;
   let k = start;
   let o = off;
-  for (const stop = end - 3; k < stop; k += 4, o += 4) to.setUint32(o, from.getUint32(k));
+  for (const stop = end - 3; k < stop; k += 4, o += 4) to.setUint32(o, from.getUint32(k, true), true);
   for (; k < end; k++, o++) to.setUint8(o, from.getUint8(k));
   return o;
 }

@@ -75,11 +75,29 @@ export function packLines(lines: readonly PackableLine[]): Buffer {
 let work = Buffer.allocUnsafeSlow(0);
 const MAX_WORK_BYTES = 1024 * 1024;
 
+/**
+ * Instance names as UTF-8, remembered: lines of several instances interleave (a follower of an
+ * app catching up from the files gets them merged by seq), and encoding the name at each
+ * change of instance was a buffer per few lines. Cleared when it holds many (names come and go).
+ */
+const instanceUtf8 = new Map<string, Buffer>();
+const MAX_REMEMBERED_INSTANCES = 4096;
+
+function utf8Of(instance: string): Buffer {
+  let bytes = instanceUtf8.get(instance);
+  if (bytes === undefined) {
+    if (instanceUtf8.size >= MAX_REMEMBERED_INSTANCES) instanceUtf8.clear();
+    bytes = Buffer.from(instance, 'utf8');
+    instanceUtf8.set(instance, bytes);
+  }
+  return bytes;
+}
+
 /** Packs lines into buf (room enough for them); returns the packed part of it. */
 function packInto(buf: Buffer, lines: readonly PackableLine[]): Buffer {
   let off = 0;
   let lastInstance = '';
-  let instanceBytes = Buffer.alloc(0);
+  let instanceBytes: Buffer = Buffer.alloc(0);
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
     off = packTime.writeSame(buf, off, l.timeMs);
@@ -91,7 +109,7 @@ function packInto(buf: Buffer, lines: readonly PackableLine[]): Buffer {
     buf[off++] = TAB;
     if (l.instance !== lastInstance || instanceBytes.length === 0) {
       lastInstance = l.instance;
-      instanceBytes = Buffer.from(l.instance, 'utf8');
+      instanceBytes = utf8Of(l.instance);
     }
     // A few bytes: a loop costs less than buf.copy's checks.
     for (let k = 0; k < instanceBytes.length; k++) buf[off++] = instanceBytes[k]!;
