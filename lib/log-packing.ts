@@ -68,7 +68,11 @@ export function packLines(lines: readonly PackableLine[]): Buffer {
   // a busy agent does not churn twice the memory outside the heap that it sends (docs/stack-notes.md).
   if (room > MAX_WORK_BYTES) return packInto(Buffer.allocUnsafe(room), lines);
   if (work.length < room) work = Buffer.allocUnsafeSlow(Math.min(MAX_WORK_BYTES, Math.max(room, 2 * work.length)));
-  return Buffer.from(packInto(work, lines));
+  // Copied out into memory that is not zeroed first (Buffer.from(buffer) zeroes, then copies).
+  const packed = packInto(work, lines);
+  const out = Buffer.allocUnsafe(packed.length);
+  packed.copy(out, 0);
+  return out;
 }
 
 /** The work buffer packLines fills before copying the result out; grown on demand, up to MAX_WORK_BYTES. */
@@ -189,7 +193,9 @@ export class RepeatedDigits {
   private remember(buf: Buffer, off: number, n: number): number {
     const end = writeNumber(buf, off, n);
     this.len = end - off;
-    buf.copy(this.digits, 0, off, end);
+    // At most 24 digits: a loop costs less than buf.copy's checks and view.
+    const digits = this.digits;
+    for (let k = off; k < end; k++) digits[k - off] = buf[k]!;
     this.of = Number.isSafeInteger(n) && n >= 0 ? n : NaN;
     return end;
   }
