@@ -1,12 +1,13 @@
 /**
  * Copies a log line's bytes (about 100 of them) from one Buffer into another without allocating.
  *
- * `buf.copy` of a short range costs far more than the copy: Node 20 checks its arguments and
- * makes a new Uint8Array view of the source range for each call (`_copyActual`), and the agent
- * copies every line twice (into its disk chunk, into a packed batch): a tenth of a busy agent's
- * CPU plus a view per copy for the young generation to collect. Short ranges are copied here four
- * bytes at a time through DataViews, which are made once per buffer (a pipe read or a file read
- * holds many lines; the disk chunks and the packing buffer are reused), not once per line.
+ * `buf.copy` of a short range checks its arguments and makes a new Uint8Array view of the
+ * source range for each call (Node 20's `_copyActual`), and the agent copies every line twice
+ * (into its disk chunk, into a packed batch): an object per copy for the young generation to
+ * collect, and a fixed cost as large as the copy. Short ranges are copied here four bytes at a
+ * time through DataViews, which are made once per buffer (a pipe read or a file read holds many
+ * lines; the disk chunks and the packing buffer are reused), not once per line: measured alone
+ * about as fast as `buf.copy` (77 vs 84 ns for 100 bytes), without the allocation.
  * Integer reads and writes only: a float round trip could change NaN bits. The last source and
  * destination stay referenced until the next copy with other ones (one pipe or file read, one chunk).
  */
