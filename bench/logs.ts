@@ -19,6 +19,10 @@
  *   node dist/bench/logs.js [--k 4] [--lines 1000000] [--delivery-lines 500000]
  *        [--paced-rate 250000] [--paced-seconds 4] [--runs 1] [--no-pm2] [--json FILE]
  *        [--phases cap1,cap64,flood,paced,pm2] [--wait-idle SECONDS] [--profile DIR] [--keep]
+ *
+ * --profile DIR: CPU profiles of the control plane, the agent and the client (summarize one with
+ * bench/cpuprofile-top.ts). BENCH_AGENT_NODE_ARGS / BENCH_CONTROL_PLANE_NODE_ARGS: more Node
+ * flags for those daemons (e.g. `--trace-gc`; their output is in the run's dir, with --keep).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -9,6 +9,7 @@
  * are the batch's. Text is last: it may hold tabs, never a newline. See docs/logs.md.
  */
 import { writeUtf8 } from './buffer-utf8';
+import { copyBytes } from './byte-copy';
 
 /** One line as packed (a subset of the wire LogLine; time and seq are integers). */
 export interface PackableLine {
@@ -67,18 +68,40 @@ export function packLines(lines: readonly PackableLine[]): Buffer {
   // a busy agent does not churn twice the memory outside the heap that it sends (docs/stack-notes.md).
   if (room > MAX_WORK_BYTES) return packInto(Buffer.allocUnsafe(room), lines);
   if (work.length < room) work = Buffer.allocUnsafeSlow(Math.min(MAX_WORK_BYTES, Math.max(room, 2 * work.length)));
-  return Buffer.from(packInto(work, lines));
+  // Copied out into memory that is not zeroed first (Buffer.from(buffer) zeroes, then copies).
+  const packed = packInto(work, lines);
+  const out = Buffer.allocUnsafe(packed.length);
+  packed.copy(out, 0);
+  return out;
 }
 
 /** The work buffer packLines fills before copying the result out; grown on demand, up to MAX_WORK_BYTES. */
 let work = Buffer.allocUnsafeSlow(0);
 const MAX_WORK_BYTES = 1024 * 1024;
 
+/**
+ * Instance names as UTF-8, remembered: lines of several instances interleave (a follower of an
+ * app catching up from the files gets them merged by seq), and encoding the name at each
+ * change of instance was a buffer per few lines. Cleared when it holds many (names come and go).
+ */
+const instanceUtf8 = new Map<string, Buffer>();
+const MAX_REMEMBERED_INSTANCES = 4096;
+
+function utf8Of(instance: string): Buffer {
+  let bytes = instanceUtf8.get(instance);
+  if (bytes === undefined) {
+    if (instanceUtf8.size >= MAX_REMEMBERED_INSTANCES) instanceUtf8.clear();
+    bytes = Buffer.from(instance, 'utf8');
+    instanceUtf8.set(instance, bytes);
+  }
+  return bytes;
+}
+
 /** Packs lines into buf (room enough for them); returns the packed part of it. */
 function packInto(buf: Buffer, lines: readonly PackableLine[]): Buffer {
   let off = 0;
   let lastInstance = '';
-  let instanceBytes = Buffer.alloc(0);
+  let instanceBytes: Buffer = Buffer.alloc(0);
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
     off = packTime.writeSame(buf, off, l.timeMs);
@@ -90,14 +113,15 @@ function packInto(buf: Buffer, lines: readonly PackableLine[]): Buffer {
     buf[off++] = TAB;
     if (l.instance !== lastInstance || instanceBytes.length === 0) {
       lastInstance = l.instance;
-      instanceBytes = Buffer.from(l.instance, 'utf8');
+      instanceBytes = utf8Of(l.instance);
     }
-    off += instanceBytes.copy(buf, off);
+    // A few bytes: a loop costs less than buf.copy's checks.
+    for (let k = 0; k < instanceBytes.length; k++) buf[off++] = instanceBytes[k]!;
     buf[off++] = TAB;
     const raw = l.raw;
     if (raw !== undefined) {
       // A stored line's text: its bytes hold no newline (files have one line per line).
-      off += raw.copy(buf, off, l.rawStart, l.rawEnd);
+      off = copyBytes(raw, l.rawStart!, l.rawEnd!, buf, off);
     } else {
       const text = l.text.includes('\n') ? l.text.replace(/\r?\n/g, ' ') : l.text;
       if (text.length > 0) off += writeUtf8(buf, text, off);
@@ -169,7 +193,9 @@ export class RepeatedDigits {
   private remember(buf: Buffer, off: number, n: number): number {
     const end = writeNumber(buf, off, n);
     this.len = end - off;
-    buf.copy(this.digits, 0, off, end);
+    // At most 24 digits: a loop costs less than buf.copy's checks and view.
+    const digits = this.digits;
+    for (let k = off; k < end; k++) digits[k - off] = buf[k]!;
     this.of = Number.isSafeInteger(n) && n >= 0 ? n : NaN;
     return end;
   }

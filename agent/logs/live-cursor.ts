@@ -56,6 +56,8 @@ export class QueuedCursor implements LiveCursor {
   private closed = false;
   /** Times the reader fell behind and read from disk; lines rotation removed before it got there. */
   catchUps = 0;
+  /** The round reading the files now did not queue live lines: the next round goes on from its end. */
+  private continuing = false;
   private rotatedBefore = 0;
 
   constructor(
@@ -197,11 +199,20 @@ export class QueuedCursor implements LiveCursor {
     return lines;
   }
 
-  /** From now on new lines queue again; the files are read for what came between. */
+  /**
+   * Reads the files for what came after the reader's place. New lines queue again meanwhile
+   * only when this round's backlog is small enough for the queue to bridge it (at most half the
+   * queue, in seqs): a reader far behind would overflow the queue again before it got there,
+   * and every line queued and let go cost the agent (lines kept for a fifth of a second outlive
+   * the young generation). Then the round reads the files up to now and the next round starts
+   * where it ended, until the backlog is small.
+   */
   private async startCatchUp(): Promise<void> {
-    this.catchUps++;
+    if (!this.continuing) this.catchUps++;
     const maxSeq = this.source.currentSeq();
-    this.behind = false;
+    const bridged = maxSeq - this.posSeq <= this.queue.capacity / 2;
+    this.behind = !bridged;
+    this.continuing = !bridged;
     const writers = this.source.writers(this.filter);
     // One handle per file of every instance would be too many for an app with many instances.
     const eager = writers.length <= EAGER_INSTANCES;

@@ -12,6 +12,7 @@
 import type { LogLine, LogStream } from './log-line';
 import { RepeatedDigits } from '../../lib/log-packing';
 import { readUtf8, writeUtf8 } from '../../lib/buffer-utf8';
+import { copyBytes } from '../../lib/byte-copy';
 
 const TAB = 0x09;
 const LF = 0x0a;
@@ -48,7 +49,7 @@ export function encodeInto(buf: Buffer, off: number, timeMs: number, seq: number
 /** encodeInto for a text held as UTF-8 bytes, raw[start, end) (no newline in it): copied as they are. */
 export function encodeBytesInto(buf: Buffer, off: number, timeMs: number, seq: number, stream: LogStream, cut: boolean, raw: Buffer, start: number, end: number): number {
   off = encodeHeader(buf, off, timeMs, seq, stream, cut);
-  if (end > start) off += raw.copy(buf, off, start, end);
+  off = copyBytes(raw, start, end, buf, off);
   buf[off++] = LF;
   return off;
 }

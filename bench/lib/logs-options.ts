@@ -22,7 +22,13 @@ export const STALL_MS = 10_000;
 /** A delivery phase ends at the latest this long after the writers go. */
 export const DELIVERY_CAP_MS = 45_000;
 
-/** `--cpu-prof` node flags writing `what`'s profile under --profile DIR; none without it. */
-export function profileArgs(what: string): string[] {
-  return PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, what)] : [];
+/**
+ * Node flags for `what` (agent, control-plane, cli): `--cpu-prof` writing its profile under --profile
+ * DIR, and any extra flags in BENCH_AGENT_NODE_ARGS / BENCH_CONTROL_PLANE_NODE_ARGS (e.g.
+ * `--trace-gc`; the daemon's output is in its log file under the run's dir, see --keep).
+ */
+export function profileArgs(what: 'agent' | 'control-plane' | 'cli'): string[] {
+  const extra = what === 'cli' ? undefined : process.env[what === 'agent' ? 'BENCH_AGENT_NODE_ARGS' : 'BENCH_CONTROL_PLANE_NODE_ARGS'];
+  const prof = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, what)] : [];
+  return [...prof, ...(extra ? extra.split(/\s+/).filter(Boolean) : [])];
 }

@@ -52,6 +52,33 @@ describe('live cursor', () => {
     await store.close();
   });
 
+  it('a reader far behind does not queue live lines until its backlog is small, and loses none', async () => {
+    const store = open();
+    const { live } = store.read({ app: 'app' }, { limit: 0, follow: true, maxQueuedLines: 1000 });
+    const cursor = live as QueuedCursor;
+    let n = 0;
+    const append = (count: number) => {
+      for (let i = 0; i < count; i++) store.append('app', `web.${(n % 2) + 1}`, 'stdout', `line ${n++}`);
+    };
+    append(5000);
+    assert.ok(cursor.catchingUp, 'the reader fell behind');
+    const got: LogLine[] = [...((await cursor.next(100)) ?? [])];
+    // 5,000 lines behind with room for 1,000: new lines go to the files only.
+    append(300);
+    assert.equal(cursor.queuedLines, 0, 'nothing queued while far behind');
+    assert.ok(cursor.catchingUp);
+    got.push(...(await readAll(cursor, (lines) => got.length + lines.length >= n)));
+    assert.deepEqual(got.map((l) => l.text), Array.from({ length: n }, (_, k) => `line ${k}`));
+    assert.equal(cursor.catchUps, 1, 'one fall behind, however many rounds it read');
+    // The last round was short: new lines queue again, and the reader is live once they are read.
+    append(10);
+    assert.equal(cursor.queuedLines, 10, 'new lines queue again');
+    assert.deepEqual(((await cursor.next(100)) ?? []).map((l) => l.text), Array.from({ length: 10 }, (_, k) => `line ${5300 + k}`));
+    assert.equal(cursor.catchingUp, false);
+    cursor.close();
+    await store.close();
+  });
+
   it('a slow reader of several instances gets every line, in store order, while lines keep coming', async () => {
     const store = open();
     const { live } = store.read({ app: 'app' }, { limit: 0, follow: true, maxQueuedLines: 200 });

@@ -59,4 +59,24 @@ describe('log packing', () => {
       .join('');
     assert.equal(packLines(lines).toString('utf8'), want);
   });
+
+  it('packs interleaved instances and raw bytes as the text form, past the remembered names', () => {
+    const chunk = Buffer.from('first line\nsecond ✓ line\n' + 'x'.repeat(700) + '\n');
+    const second = chunk.indexOf('second');
+    const third = chunk.indexOf('x');
+    const raw = (start: number, end: number) => ({ raw: chunk, rawStart: start, rawEnd: end });
+    for (const names of [['web.1', 'wörker.2', 'web.1', 'web.3'], Array.from({ length: 5000 }, (_, i) => `w.${i}`)]) {
+      const lines = names.map((instance, i) => ({
+        timeMs: 1_764_500_000_000,
+        seq: 41 + i,
+        instance,
+        stream: 'stdout',
+        text: 'unused',
+        cut: false,
+        ...(i % 3 === 0 ? raw(0, 10) : i % 3 === 1 ? raw(second, third - 1) : raw(third, third + 700)),
+      }));
+      const want = lines.map((l) => `${l.timeMs}\t${l.seq}\to\t${l.instance}\t${chunk.toString('utf8', l.rawStart, l.rawEnd)}\n`).join('');
+      assert.equal(packLines(lines).toString('utf8'), want);
+    }
+  });
 });
