@@ -9,13 +9,12 @@
  */
 import * as fs from 'node:fs';
 import { option } from './lib/args';
+import { numberOption } from './lib/runs';
 
 /** A fraction in [0, 1] given as `--NAME F`, or `fallback`. */
 function fraction(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!(v >= 0 && v <= 1)) throw new Error(`--${name} needs a fraction between 0 and 1`);
+  const v = numberOption(name, fallback);
+  if (v > 1) throw new Error(`--${name} needs a fraction between 0 and 1`);
   return v;
 }
 

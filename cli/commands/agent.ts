@@ -161,10 +161,10 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   const watch = AGENT_BUSY_WATCH;
   releaseWhenBusy(
     watch,
-    (why) =>
-      logger.info(
-        why === 'work' ? `≥ ${watch.busyWork} log lines a second for ${watch.busyWorkChecks} s: V8 may compile and optimize from now on` : `busy for ${watch.busyChecks} s in a row: V8 may compile and optimize from now on`,
-      ),
+    (why) => {
+      const busy = why === 'work' ? `≥ ${watch.busyWork} log lines a second for ${watch.busyWorkChecks} s` : `busy for ${watch.busyChecks} s in a row`;
+      logger.info(`${busy}: V8 may compile and optimize from now on`);
+    },
     () => running.logLinesCaptured(),
   );
   runUntilSignalled(logger, (signal) => running.close(signal === STOP_INSTANCES_SIGNAL ? 'stop-instances' : 'handover'), [STOP_INSTANCES_SIGNAL]);
