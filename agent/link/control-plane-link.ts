@@ -167,6 +167,7 @@ export class ControlPlaneLink extends EventEmitter<{
 
   private async tick(): Promise<void> {
     if (this.state === 'closed') return;
+    const startedAt = Date.now();
     let retrySoon = false;
     try {
       if (!this.verified.has(this.currentServer)) await this.refreshReplicas(true);
@@ -200,7 +201,9 @@ export class ControlPlaneLink extends EventEmitter<{
     const state = this.state as LinkState; // awaits above may have closed the link
     if (state !== 'closed') {
       // Registering again is jittered: after a control-plane restart, agents must not all call at once.
-      const delay = retrySoon ? 50 : state === 'connecting' ? jittered(500) : this.heartbeatMs;
+      // Heartbeats go out every heartbeatMs from start to start: a slow answer (a busy control
+      // plane or agent) must not stretch the gap between renewals toward the lease TTL.
+      const delay = retrySoon ? 50 : state === 'connecting' ? jittered(500) : Math.max(0, this.heartbeatMs - (Date.now() - startedAt));
       this.timer = setTimeout(() => this.tickInBackground(), delay);
     }
   }

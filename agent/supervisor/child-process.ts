@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { outputTurns, type OutputTurns } from './output-turns';
 import { LineSplitter, type LineRun } from './line-splitter';
 import { closeOutputFds, fifoReader, openFifoReader, openOutputFds, type OutputFds, type OutputFifos } from './output-fifos';
 import { errorCode, groupExists, groupHasLiveMembers, signalGroup } from './process-group';
@@ -38,6 +39,8 @@ export interface SpawnInstanceOptions {
    * waits in write() once the pipe is full (as on a slow terminal) and no line is dropped.
    */
   outputGate?: OutputGate;
+  /** The share of each loop turn that reading output may take (output-turns.ts); default: the agent's. */
+  outputTurns?: OutputTurns;
   /** Remembers how the command was started last time (an instance's restarts). */
   directMemo?: DirectCommandMemo;
 }
@@ -49,7 +52,7 @@ export interface OutputGate {
 }
 
 /** A process of an earlier agent run to take over. */
-export interface AdoptInstanceOptions extends Pick<SpawnInstanceOptions, 'onLine' | 'onLines' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate'> {
+export interface AdoptInstanceOptions extends Pick<SpawnInstanceOptions, 'onLine' | 'onLines' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate' | 'outputTurns'> {
   pid: number;
   /** Its start time in clock ticks (proc-stat.ts): a different one means the pid was reused. */
   startTicks: number;
@@ -197,13 +200,13 @@ class OsProcess implements RunningProcess {
     readonly startedAtMs: number,
     private readonly stdout: Readable,
     private readonly stderr: Readable,
-    opts: Pick<SpawnInstanceOptions, 'onLine' | 'onLines' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate'>,
+    opts: Pick<SpawnInstanceOptions, 'onLine' | 'onLines' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate' | 'outputTurns'>,
   ) {
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     this.splitters = [
-      readLines(stdout, splitterOf('stdout', opts), () => this.pipeClosed(), opts.outputGate),
-      readLines(stderr, splitterOf('stderr', opts), () => this.pipeClosed(), opts.outputGate),
+      readLines(stdout, splitterOf('stdout', opts), () => this.pipeClosed(), opts.outputGate, opts.outputTurns),
+      readLines(stderr, splitterOf('stderr', opts), () => this.pipeClosed(), opts.outputGate, opts.outputTurns),
     ];
   }
 
@@ -353,19 +356,33 @@ function splitterOf(stream: OutputStream, opts: Pick<SpawnInstanceOptions, 'onLi
   return new LineSplitter((line, cut) => opts.onLine(stream, line, cut), opts.maxLineBytes, onLines && ((run) => onLines(stream, run)));
 }
 
-function readLines(stream: Readable, splitter: LineSplitter, onClose: () => void, gate?: OutputGate): LineSplitter {
-  let paused = false;
-  const resume = () => {
-    paused = false;
-    if (!stream.destroyed) stream.resume();
+function readLines(stream: Readable, splitter: LineSplitter, onClose: () => void, gate?: OutputGate, turns = outputTurns): LineSplitter {
+  // Paused by the gate (the log writer is behind) or for the rest of this turn (output-turns.ts).
+  let gateHeld = false;
+  let turnHeld = false;
+  const resumeIfFree = () => {
+    if (!gateHeld && !turnHeld && !stream.destroyed) stream.resume();
+  };
+  const gateOpen = () => {
+    gateHeld = false;
+    resumeIfFree();
+  };
+  const nextTurn = () => {
+    turnHeld = false;
+    resumeIfFree();
   };
   stream.on('data', (chunk: Buffer) => {
+    turns.beginRead();
     splitter.push(chunk);
-    if (gate !== undefined && !paused && gate.blocked()) {
+    if (gate !== undefined && !gateHeld && gate.blocked()) {
       // The log writer is behind: leave the rest in the pipe until it catches up.
-      paused = true;
+      gateHeld = true;
       stream.pause();
-      gate.whenOpen(resume);
+      gate.whenOpen(gateOpen);
+    }
+    if (!turnHeld && turns.endRead(nextTurn)) {
+      turnHeld = true;
+      stream.pause();
     }
   });
   stream.on('end', () => splitter.end());

@@ -42,6 +42,8 @@ describe('output floods', { timeout: 240_000 }, () => {
     const agentPid = cluster.agents.get('host-a')!.pid;
     let peak = rssMb(agentPid);
     let slowestPsMs = 0;
+    const quietPid = (await cluster.ps('noisy')).find((i) => i.name === 'quiet.1')?.pid;
+    assert.ok(quietPid, 'quiet.1 runs');
     await cluster.ok(['scale', 'flood=1', '-a', 'noisy']);
     await waitFor('the flood to finish', async () => {
       peak = Math.max(peak, rssMb(agentPid));
@@ -55,6 +57,9 @@ describe('output floods', { timeout: 240_000 }, () => {
     t.diagnostic(`agent peak RSS ${peak.toFixed(0)} MB; slowest ps during the flood ${slowestPsMs} ms`);
     assert.ok(peak < RSS_BOUND_MB, `agent RSS peaked at ${peak.toFixed(0)} MB`);
     assert.ok(slowestPsMs < 3_000, `ps took ${slowestPsMs} ms during the flood`);
+    // The agent kept its lease through the flood (docs/logs.md, "Capture"): had it missed its
+    // heartbeats, the control plane would have placed its instances again, with new processes.
+    assert.equal((await cluster.ps('noisy')).find((i) => i.name === 'quiet.1')?.pid, quietPid, 'quiet.1 kept its process');
   });
 
   it('marks the 20 MB line as cut, in pieces of at most 16 KiB', async () => {

@@ -30,7 +30,9 @@ describe('log rotation under a stopped follower', { timeout: 180_000 }, () => {
   let triggers: string;
 
   before(async () => {
-    cluster = await TestCluster.start({ agents: [{ id: 'host-a', args: ['--log-mib-per-instance', '16'] }] });
+    // The production lease TTL (the suite's default is 2 s, for fast failover tests): this test
+    // is about the files, and a lease lost on a loaded machine would restart the instance.
+    cluster = await TestCluster.start({ agentTtl: 4, agents: [{ id: 'host-a', args: ['--log-mib-per-instance', '16'] }] });
     triggers = path.join(cluster.dir, 'triggers');
     fs.mkdirSync(triggers);
     const dir = cluster.appDir('roll', { Procfile: `roll: sh roll.sh ${triggers} ${TOTAL}\n`, 'roll.sh': ROLL });
@@ -47,6 +49,8 @@ describe('log rotation under a stopped follower', { timeout: 180_000 }, () => {
     const markers: string[] = [];
     let ready = false;
     let done = false;
+    const pidBefore = (await cluster.ps('roll'))[0]?.pid;
+    assert.ok(pidBefore, 'roll.1 runs');
     const follower = new LogFollower(cluster, ['-a', 'roll', '--ps', 'roll.1', '-n', '10', '-f'], (l) => {
       if (l.line === 'ready') ready = true;
       else if (l.line === 'roll done') done = true;
@@ -69,6 +73,8 @@ describe('log rotation under a stopped follower', { timeout: 180_000 }, () => {
     // One marker per lap: while the follower is stopped, the sockets between it and the agent
     // still take a few MB, so the agent's reader can reach its end, fall behind again and be
     // lapped by rotation more than once (docs/logs.md). Each marker stands exactly at its gap.
+    // A restart would print the lines again and make the counts below meaningless.
+    assert.equal((await cluster.ps('roll'))[0]?.pid, pidBefore, 'roll.1 was not restarted during the burst (see the agent log)');
     assert.ok(markers.length >= 1, 'rotation removed lines the stopped follower had not read');
     const counts = markers.map((text) => {
       const m = /^(\d+) lines? missed \(removed by log rotation/.exec(text);
