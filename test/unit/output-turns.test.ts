@@ -22,6 +22,20 @@ after(() => {
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** `seq 1 200000` (1.3 MB), then "finished", read in turns; its lines go to `lines`. */
+function spawnSeq(lines: string[], outputTurns: OutputTurns, outputGate?: OutputGate) {
+  const proc = spawnInstanceProcess({
+    command: 'seq 1 200000; echo finished',
+    cwd: tmp,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    onLine: (_stream, line) => lines.push(line),
+    outputGate,
+    outputTurns,
+  });
+  leftovers.push(-proc.pid);
+  return proc;
+}
+
 describe('OutputTurns', () => {
   it('lets reads go on while the turn has time left, then holds them until the next turn', async () => {
     let clock = 1_000;
@@ -73,15 +87,7 @@ describe('reading output in turns', () => {
     };
     setImmediate(tick);
     const lines: string[] = [];
-    const proc = spawnInstanceProcess({
-      command: 'seq 1 200000; echo finished',
-      cwd: tmp,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      onLine: (_stream, line) => lines.push(line),
-      outputTurns: turns,
-    });
-    leftovers.push(-proc.pid);
-    const exit = await proc.exited;
+    const exit = await spawnSeq(lines, turns).exited;
     stop = true;
     assert.equal(exit.code, 0);
     assert.deepEqual(lines, [...Array.from({ length: 200_000 }, (_, k) => String(k + 1)), 'finished']);
@@ -99,15 +105,7 @@ describe('reading output in turns', () => {
       whenOpen: (resume) => (closed ? (resumeGate = resume) : resume()),
     };
     const lines: string[] = [];
-    const proc = spawnInstanceProcess({
-      command: 'seq 1 200000; echo finished',
-      cwd: tmp,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      onLine: (_stream, line) => lines.push(line),
-      outputGate: gate,
-      outputTurns: turns,
-    });
-    leftovers.push(-proc.pid);
+    const proc = spawnSeq(lines, turns, gate);
     let exited = false;
     proc.exited.then(() => (exited = true), () => (exited = true));
     await waitFor('the first read', () => lines.length > 0);
