@@ -25,6 +25,7 @@ import { isReplicaFailure, ServerSet } from '../../lib/failover';
 import { parseServerList } from '../../lib/server-list';
 import { loadReplicas, saveReplicas } from './replica-memory';
 import { jittered } from '../../lib/retry-delay';
+import { HeartbeatLateness } from './heartbeat-lateness';
 
 export interface AgentIdentity {
   id: string;
@@ -73,6 +74,8 @@ export class ControlPlaneLink extends EventEmitter<{
   /** Replicas whose cluster id was checked (a foreign one is never registered with). */
   private readonly verified = new Set<string>();
   private failuresInRow = 0;
+  /** Heartbeats more than half a second behind their timer are warned about. */
+  private readonly lateness = new HeartbeatLateness(500);
 
   constructor(
     server: string,
@@ -168,6 +171,13 @@ export class ControlPlaneLink extends EventEmitter<{
   private async tick(): Promise<void> {
     if (this.state === 'closed') return;
     const startedAt = Date.now();
+    const late = this.lateness.started(startedAt);
+    if (late !== undefined) {
+      this.logger.warn(
+        { lateMs: late.lateMs, ttlSeconds: this.ttlSeconds, moreLateSinceLastWarning: late.unreported },
+        "heartbeat sent late: the agent's event loop was busy or the agent was paused (a lease not renewed within its TTL is lost, and the agent's instances are placed again)",
+      );
+    }
     let retrySoon = false;
     try {
       if (!this.verified.has(this.currentServer)) await this.refreshReplicas(true);
@@ -204,6 +214,7 @@ export class ControlPlaneLink extends EventEmitter<{
       // Heartbeats go out every heartbeatMs from start to start: a slow answer (a busy control
       // plane or agent) must not stretch the gap between renewals toward the lease TTL.
       const delay = retrySoon ? 50 : state === 'connecting' ? jittered(500) : Math.max(0, this.heartbeatMs - (Date.now() - startedAt));
+      this.lateness.due(state === 'registered' ? Date.now() + delay : undefined);
       this.timer = setTimeout(() => this.tickInBackground(), delay);
     }
   }
