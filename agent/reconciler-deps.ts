@@ -4,7 +4,7 @@ import type { Logger } from '../lib/log';
 import type { ExitReason, InstanceState, InstanceStream } from './supervisor/instance-contract';
 import type { PortAllocator } from './supervisor/ports';
 import type { OutputFifoMaker } from './supervisor/output-fifos';
-import type { OutputGate, OutputStream } from './supervisor/child-process';
+import type { OutputGate, OutputStream } from './supervisor/output-reader';
 import type { LineRun } from './supervisor/line-splitter';
 import type { ReleaseCache } from './releases/release-cache';
 import type { InstanceRecord } from './handover/instance-state';

@@ -6,8 +6,8 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { outputTurns, type OutputTurns } from './output-turns';
-import { LineSplitter, type LineRun } from './line-splitter';
+import type { LineSplitter } from './line-splitter';
+import { readOutput, type OutputOptions } from './output-reader';
 import { closeOutputFds, fifoReader, openFifoReader, openOutputFds, type OutputFds, type OutputFifos } from './output-fifos';
 import { errorCode, groupExists, groupHasLiveMembers, signalGroup } from './process-group';
 import { isSameProcess, procStat } from './proc-stat';
@@ -15,44 +15,22 @@ import { directCommand, shellScript, type DirectCommand, type DirectCommandMemo 
 
 export type { OutputFifos } from './output-fifos';
 
-/** Which pipe a line came from. */
-export type OutputStream = 'stdout' | 'stderr';
-
 /** What to run and where its output goes. */
-export interface SpawnInstanceOptions {
+export interface SpawnInstanceOptions extends OutputOptions {
   command: string;
   cwd: string;
   /** The complete environment of the process (nothing is inherited from the agent). */
   env: Record<string, string>;
-  /** Called for every line of output; must not throw. `cut` marks a piece of an over-long line. */
-  onLine(stream: OutputStream, line: string, cut: boolean): void;
-  /** When given, whole lines of UTF-8 chunks come here as bytes instead (line-splitter.ts); must not throw. */
-  onLines?(stream: OutputStream, run: LineRun): void;
-  /** Longest line held in memory; longer lines come in pieces. Default 16 KiB. */
-  maxLineBytes?: number;
   /** After the process exits, how long its pipes may stay open (held by an escaped grandchild). Default 2 s. */
   closeTimeoutMs?: number;
   /** FIFOs (made with output-fifos.ts) for stdout and stderr instead of anonymous pipes; see spawnInstanceProcess. */
   output?: OutputFifos;
-  /**
-   * Asked after each read of stdout or stderr: while it is blocked, reading stops, so the process
-   * waits in write() once the pipe is full (as on a slow terminal) and no line is dropped.
-   */
-  outputGate?: OutputGate;
-  /** The share of each loop turn that reading output may take (output-turns.ts); default: the agent's. */
-  outputTurns?: OutputTurns;
   /** Remembers how the command was started last time (an instance's restarts). */
   directMemo?: DirectCommandMemo;
 }
 
-/** See SpawnInstanceOptions.outputGate (the log store's side: agent/logs/instance-log.ts). */
-export interface OutputGate {
-  blocked(): boolean;
-  whenOpen(resume: () => void): void;
-}
-
 /** A process of an earlier agent run to take over. */
-export interface AdoptInstanceOptions extends Pick<SpawnInstanceOptions, 'onLine' | 'onLines' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate' | 'outputTurns'> {
+export interface AdoptInstanceOptions extends OutputOptions, Pick<SpawnInstanceOptions, 'closeTimeoutMs'> {
   pid: number;
   /** Its start time in clock ticks (proc-stat.ts): a different one means the pid was reused. */
   startTicks: number;
@@ -200,13 +178,13 @@ class OsProcess implements RunningProcess {
     readonly startedAtMs: number,
     private readonly stdout: Readable,
     private readonly stderr: Readable,
-    opts: Pick<SpawnInstanceOptions, 'onLine' | 'onLines' | 'maxLineBytes' | 'closeTimeoutMs' | 'outputGate' | 'outputTurns'>,
+    opts: OutputOptions & Pick<SpawnInstanceOptions, 'closeTimeoutMs'>,
   ) {
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     this.splitters = [
-      readLines(stdout, splitterOf('stdout', opts), () => this.pipeClosed(), opts.outputGate, opts.outputTurns),
-      readLines(stderr, splitterOf('stderr', opts), () => this.pipeClosed(), opts.outputGate, opts.outputTurns),
+      readOutput(stdout, 'stdout', opts, () => this.pipeClosed()),
+      readOutput(stderr, 'stderr', opts, () => this.pipeClosed()),
     ];
   }
 
@@ -307,7 +285,7 @@ class OsProcess implements RunningProcess {
   private armCloseTimeout(): void {
     if (this.closeTimer || this.pipesClosed || this.finished) return;
     this.closeTimer = setTimeout(() => {
-      // A pipe the output gate holds (readLines paused it: the log writer is behind) is still
+      // A pipe the output gate holds (readOutput paused it: the log writer is behind) is still
       // full of the process's last lines, not held by a grandchild: destroying it would lose
       // them silently. The timeout starts again once the gate lets it be read (docs/logs.md).
       const held = [this.stdout, this.stderr].find((pipe) => pipe.isPaused() && !pipe.destroyed);
@@ -349,47 +327,6 @@ class OsProcess implements RunningProcess {
 function failedProcess(startedAtMs: number, error: Error): RunningProcess {
   const exited = Promise.resolve<ProcessExit>({ code: SPAWN_FAILED_CODE, signal: null, error });
   return { pid: 0, startedAtMs, exited, stop: () => exited.then(() => undefined), detach: () => undefined };
-}
-
-function splitterOf(stream: OutputStream, opts: Pick<SpawnInstanceOptions, 'onLine' | 'onLines' | 'maxLineBytes'>): LineSplitter {
-  const onLines = opts.onLines;
-  return new LineSplitter((line, cut) => opts.onLine(stream, line, cut), opts.maxLineBytes, onLines && ((run) => onLines(stream, run)));
-}
-
-function readLines(stream: Readable, splitter: LineSplitter, onClose: () => void, gate?: OutputGate, turns = outputTurns): LineSplitter {
-  // Paused by the gate (the log writer is behind) or for the rest of this turn (output-turns.ts).
-  let gateHeld = false;
-  let turnHeld = false;
-  const resumeIfFree = () => {
-    if (!gateHeld && !turnHeld && !stream.destroyed) stream.resume();
-  };
-  const gateOpen = () => {
-    gateHeld = false;
-    resumeIfFree();
-  };
-  const nextTurn = () => {
-    turnHeld = false;
-    resumeIfFree();
-  };
-  stream.on('data', (chunk: Buffer) => {
-    turns.beginRead();
-    splitter.push(chunk);
-    if (gate !== undefined && !gateHeld && gate.blocked()) {
-      // The log writer is behind: leave the rest in the pipe until it catches up.
-      gateHeld = true;
-      stream.pause();
-      gate.whenOpen(gateOpen);
-    }
-    if (!turnHeld && turns.endRead(nextTurn)) {
-      turnHeld = true;
-      stream.pause();
-    }
-  });
-  stream.on('end', () => splitter.end());
-  // A read error ends the stream; 'close' follows and the exit is still reported.
-  stream.on('error', () => undefined);
-  stream.once('close', onClose);
-  return splitter;
 }
 
 function spawnError(err: unknown, cwd: string): Error {

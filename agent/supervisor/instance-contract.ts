@@ -4,7 +4,8 @@
  */
 import type { Logger } from '../../lib/log';
 import type { BootCheck } from './boot-check';
-import type { OutputFifos, OutputGate, OutputStream } from './child-process';
+import type { OutputFifos } from './child-process';
+import type { OutputGate, OutputStream } from './output-reader';
 import type { LineRun } from './line-splitter';
 
 /**

@@ -4,7 +4,8 @@
  */
 import type { Logger } from '../../lib/log';
 import { describeBootTimeout, describeWait, watchBoot, type BootCheck, type BootWatch } from './boot-check';
-import { adoptInstanceProcess, spawnInstanceProcess, type OutputStream, type ProcessExit, type RunningProcess } from './child-process';
+import { adoptInstanceProcess, spawnInstanceProcess, type ProcessExit, type RunningProcess } from './child-process';
+import type { OutputStream } from './output-reader';
 import type { LineRun } from './line-splitter';
 import {
   decideRestart,

@@ -8,7 +8,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { spawnInstanceProcess, type OutputGate } from '../../agent/supervisor/child-process';
+import { spawnInstanceProcess } from '../../agent/supervisor/child-process';
+import type { OutputGate } from '../../agent/supervisor/output-reader';
 import { killQuietly } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
