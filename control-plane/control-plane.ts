@@ -72,6 +72,8 @@ export interface ControlPlaneOptions {
   /** Seconds without a heartbeat before an agent is declared gone. */
   agentTtlSeconds?: number;
   heartbeatMs?: number;
+  /** How long a host stays a log source after its agent was last heard of (seconds; default a day; tests shorten it). */
+  logSourceTtlSeconds?: number;
   leaderTtlSeconds?: number;
   maxPerType?: number;
   /**
@@ -234,7 +236,7 @@ export class ControlPlane {
       ListReplicas: listReplicasHandler(() => ctx.replicas),
       ...dashboardHandlers(ctx, () => dashboardEndpoint),
     } as ClusterApiHandlers;
-    const agents = agentService(ctx, leases, hub, { leaseTtlSeconds: ttl, heartbeatMs: opts.heartbeatMs ?? 1_000 });
+    const agents = agentService(ctx, leases, hub, { leaseTtlSeconds: ttl, heartbeatMs: opts.heartbeatMs ?? 1_000, logSourceTtlSeconds: opts.logSourceTtlSeconds });
     server.addService(apiProto().ClusterApi.service, security ? guard(api, operatorsOnly) : api);
     // Assignment batches arrive encoded (agents/assignment-wire.ts).
     server.addService(passEncoded(agentProto().AgentApi.service, 'WatchAssignments'), security ? guard(agents, agentsForThemselves) : agents);

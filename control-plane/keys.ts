@@ -12,7 +12,10 @@
  *   <prefix>assignments/<agentId>/<app>/<instance>   what an agent must run (leader writes)
  *   <prefix>status/<app>/<instance>/<agentId>        what an agent observes (agent's lease)
  *   <prefix>unplaced/<app>                           instances the leader could not place, and why
- *   <prefix>logsources/<app>/<agentId>               agents that keep log lines of the app (agent's lease)
+ *   <prefix>logsources/<app>/<agentId>               agents that keep log lines of the app (under the
+ *                                                    agent's log-source lease, which outlives its
+ *                                                    registration by a day: agents/log-source-records.ts)
+ *   <prefix>logleases/<agentId>                      that lease's id (under the lease itself)
  *   <prefix>runs/<app>                               the last one-off number given out (run.N)
  *   <prefix>schedules/<app>/<job>                    a scheduled job (`schedule:add`; docs/scheduled-jobs.md)
  *   <prefix>cronstate/<app>/<job>                    its last claimed tick, runs in flight, history (leader writes)
@@ -92,6 +95,7 @@ export class Keys {
 
   logSources(app: string): string { return `${this.prefix}logsources/${app}/`; }
   logSource(app: string, agentId: string): string { return `${this.logSources(app)}${agentId}`; }
+  logLease(agentId: string): string { return `${this.prefix}logleases/${agentId}`; }
 
   runCounter(app: string): string { return `${this.prefix}runs/${app}`; }
 

@@ -14,7 +14,7 @@ import type { ApiContext } from '../rpc/context';
 import { toServiceError, unary } from '../rpc/status';
 import type { AssignmentHub } from './assignment-hub';
 import { encodeAssignmentBatch } from './assignment-wire';
-import { LogSourceMemo } from './log-source-memo';
+import { LogSourceRecords } from './log-source-records';
 import { sendSlug } from '../slugs/send-slug';
 import { isSlugDigest } from '../slugs/slug-store';
 
@@ -23,6 +23,8 @@ const STATES: ReadonlySet<string> = new Set<ReportedState>(['starting', 'up', 'c
 export interface AgentServiceOptions {
   leaseTtlSeconds: number;
   heartbeatMs: number;
+  /** How long a host stays a log source after its agent was last heard of (log-source-records.ts). */
+  logSourceTtlSeconds?: number;
 }
 
 function requireAgentId(id: string): string {
@@ -58,7 +60,7 @@ export function agentService(
   opts: AgentServiceOptions,
 ): AgentApiHandlers {
   const { keys, client, logger } = ctx;
-  const logSources = new LogSourceMemo();
+  const logSources = new LogSourceRecords(client, keys, leases, logger, opts.logSourceTtlSeconds);
   // Status reports of many agents share etcd transactions, each under its own lease guard.
   const statusWrites = new MergedCommits(client);
 
@@ -98,11 +100,9 @@ export function agentService(
         state: 'ready',
       };
       // The apps whose logs this agent keeps, so `cluster logs` asks it after a restart too.
-      const ops: WriteOp[] = [{ put: keys.agent(id), value: encode(record), lease: leaseId }];
-      for (const app of req.log_apps.slice(0, 10_000)) {
-        if (!appNameProblem(app)) ops.push({ put: keys.logSource(app, id), value: '', lease: leaseId });
-      }
-      await commitInChunks(client, ops);
+      const sources = await logSources.atRegistration(id, req.log_apps.filter((app) => !appNameProblem(app)));
+      await commitInChunks(client, [{ put: keys.agent(id), value: encode(record), lease: leaseId }, ...sources.ops]);
+      sources.committed();
       ctx.heartbeats.set(id, Date.now());
       logger.info({ agent: id, address, datacenter: record.datacenter, leaseId }, 'agent registered');
       return { lease_id: leaseId, ttl_seconds: opts.leaseTtlSeconds, heartbeat_ms: opts.heartbeatMs, address };
@@ -119,7 +119,10 @@ export function agentService(
       const registered = ctx.view.agents.entries.get(keys.agent(id));
       // A lease that outlived its registration key (or belongs to another id) is no good.
       const alive = ttl > 0 && (!registered || registered.lease === req.lease_id);
-      if (alive) ctx.heartbeats.set(id, Date.now());
+      if (alive) {
+        ctx.heartbeats.set(id, Date.now());
+        logSources.heard(id);
+      }
       return { alive };
     }),
 
@@ -147,8 +150,7 @@ export function agentService(
       // By key: etcd refuses a transaction that names a key twice; the last report wins.
       const ops = new Map<string, WriteOp>();
       // Reports are coalesced (a quick `starting` may never be sent), so every report
-      // records that this host keeps lines of the app: one small put per app, unless written
-      // under this lease already (log-source-memo.ts).
+      // records that this host keeps lines of the app (log-source-records.ts).
       const logApps = new Set<string>();
       for (const s of req.statuses) {
         if (appNameProblem(s.app) || !parseInstanceName(s.instance)) {
@@ -177,21 +179,15 @@ export function agentService(
         };
         ops.set(key, { put: key, value: encode(record), lease: req.lease_id });
       }
-      const newSources = logSources.missing(id, req.lease_id, logApps);
-      for (const app of newSources) ops.set(keys.logSource(app, id), { put: keys.logSource(app, id), value: '', lease: req.lease_id });
-      try {
-        // Only the holder of the agent's current lease may write its statuses.
-        const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
-        // Answered once this report is committed, merged with other agents' (merged-commits.ts).
-        const committed = await statusWrites.commit(guard, [...ops.values()], () => call.cancelled);
-        if (!committed) logSources.forget(id);
-        else logSources.recorded(id, req.lease_id, newSources);
-        return { lease_alive: committed };
-      } catch (err) {
-        logSources.forget(id);
-        if (isLeaseGone(err)) return { lease_alive: false };
+      // Only the holder of the agent's current lease may write its statuses.
+      const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
+      // Answered once this report is committed, merged with other agents' (merged-commits.ts).
+      const statuses = statusWrites.commit(guard, [...ops.values()], () => call.cancelled).catch((err: unknown) => {
+        if (isLeaseGone(err)) return false;
         throw err;
-      }
+      });
+      const [committed] = await Promise.all([statuses, logSources.reported(id, logApps)]);
+      return { lease_alive: committed };
     }),
 
     ListReplicas: listReplicasHandler(() => ctx.replicas),

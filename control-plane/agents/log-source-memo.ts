@@ -1,11 +1,12 @@
 /**
- * Which `logsources/<app>/<agent>` keys this replica has written under an agent's current lease.
+ * Which `logsources/<app>/<agent>` keys this replica has written under an agent's current
+ * log-source lease (log-source-records.ts).
  *
- * Every status report records the apps it names (agent-service.ts): one put per app per report,
- * ten extra puts in each ~100-status report while 100k instances come up. Those keys live under
- * the agent's lease and nothing else deletes them (apps:destroy keeps them: the agent keeps the
- * lines), so once written under a lease they exist for as long as the lease does: a report under
- * the same lease need not write them again. A new lease starts over.
+ * Every status report names its apps: one put per app per report would be ten extra puts in
+ * each ~100-status report while 100k instances come up. Those keys live under the lease and
+ * nothing else deletes them (apps:destroy keeps them: the agent keeps the lines), so once
+ * written under a lease they exist for as long as the lease does: a report under the same lease
+ * need not write them again. A new lease starts over.
  */
 
 /** Agents remembered at most (the map is emptied beyond: it only saves writes). */
