@@ -257,3 +257,21 @@ export function unpackLines(packed: Buffer, app: string, host: string): Unpacked
   eachPacked(packed, app, host, (l) => out.push(l));
   return out;
 }
+
+/** The seq of a packed buffer's last line (undefined when it has none that parses). */
+export function lastPackedSeq(packed: Buffer): number | undefined {
+  let end = packed.length;
+  if (end > 0 && packed[end - 1] === LF) end--;
+  if (end === 0) return undefined;
+  const start = packed.lastIndexOf(LF, end - 1) + 1;
+  const t1 = packed.indexOf(TAB, start);
+  if (t1 === -1 || t1 >= end) return undefined;
+  let seq = 0;
+  let i = t1 + 1;
+  for (; i < end; i++) {
+    const d = packed[i]! - ZERO;
+    if (d < 0 || d > 9) break;
+    seq = seq * 10 + d;
+  }
+  return i > t1 + 1 && packed[i] === TAB ? seq : undefined;
+}

@@ -25,6 +25,7 @@ import type { AgentDialer } from '../agents/agent-dialer';
 import { logSourceHosts, watchLogSources } from '../state/log-sources';
 import { AgentRecords } from '../state/agent-records';
 import { batchesOf, forReader, linesOf } from './batch-forwarding';
+import { FollowPositions, RESUME_LINES, type ResumeCut } from './follow-positions';
 import { mergedTail } from './merge';
 
 /** History up to this many lines is merged by time here; more (or `-n all`) is streamed. */
@@ -35,6 +36,9 @@ const MAX_LINES = 2_000_000_000;
 const HISTORY_TIMEOUT_MS = 10_000;
 /** Live batches held per host while slower hosts still send history; beyond this the host is paused. */
 const MAX_EARLY_BATCHES = 64;
+/** A followed host whose stream broke is asked again after this, doubling up to the next while it stays away. */
+const REJOIN_FIRST_MS = 500;
+const REJOIN_MAX_MS = 30_000;
 
 function validate(req: LogsRequest__Output): void {
   if (!Number.isInteger(req.lines) || req.lines < 0 || req.lines > MAX_LINES) {
@@ -56,6 +60,16 @@ interface Upstream {
   heldBack: boolean;
   /** Sent anything: a host that streams a long history is not given up on. */
   heard: boolean;
+  /** The registration it was asked under: a newer one means its agent restarted. */
+  registeredAtMs: number;
+  /** Asked again or late while following: its history is cut at what the reader has had. */
+  resume?: ResumeCut;
+  /** Its stream broke while following: it is asked again (rejoinLater) and when it registers again. */
+  lost: boolean;
+  /** Times in a row it was asked again without an answer (0 once it answers). */
+  attempts: number;
+  /** Cancelled here (the reader left, or a newer stream replaced it): its end is no news. */
+  cancelledHere: boolean;
 }
 
 export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandlers['Logs'] {
@@ -73,6 +87,10 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     const over = () => phase === 'done'; // (a function: TypeScript cannot see callbacks change `phase`)
     let cancelWatch: (() => Promise<void>) | undefined;
     let historyTimer: NodeJS.Timeout | undefined;
+    const positions = new FollowPositions(Date.now());
+    /** Hosts that started keeping lines of the app while history was still being sent: asked once it is. */
+    const joinsAfterHistory = new Set<string>();
+    const rejoinTimers = new Set<NodeJS.Timeout>();
 
     ctx.metrics.streamOpened();
     const finish = () => {
@@ -80,7 +98,11 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       phase = 'done';
       ctx.metrics.streamClosed();
       clearTimeout(historyTimer);
-      for (const u of upstreams.values()) u.call.cancel();
+      for (const t of rejoinTimers) clearTimeout(t);
+      for (const u of upstreams.values()) {
+        u.cancelledHere = true;
+        u.call.cancel();
+      }
       cancelWatch?.().catch(() => undefined);
     };
     call.on('cancelled', finish);
@@ -102,14 +124,27 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     };
     const forward = (batch: LogBatch__Output, host: string) => {
       const out = forReader(batch, req.app, host, packed);
-      if (out) write(out);
+      if (!out) return;
+      write(out);
+      if (req.follow) positions.forwarded(host, batch);
+    };
+    /** History of a host asked again: only what the reader has not had. */
+    const forwardResumed = (batch: LogBatch__Output, upstream: Upstream) => {
+      const lines = upstream.resume!.keep(linesOf(batch, req.app, upstream.host));
+      if (lines.length === 0) return;
+      for (const b of batchesOf(lines, req.app, packed)) write(b);
+      positions.forwardedSeq(upstream.host, lines[lines.length - 1]!.seq);
     };
 
     const maybeEndHistory = () => {
       if (phase !== 'history') return;
       if ([...upstreams.values()].some((u) => !u.historyDone)) return;
       clearTimeout(historyTimer);
-      if (merging) for (const b of batchesOf(mergedTail(history, req.lines), req.app, packed)) write(b);
+      if (merging) {
+        const merged = mergedTail(history, req.lines);
+        for (const b of batchesOf(merged, req.app, packed)) write(b);
+        if (req.follow) for (const l of merged) positions.forwardedSeq(l.host, l.seq);
+      }
       history.length = 0;
       write({ history_done: true, warnings });
       warnings = [];
@@ -127,6 +162,8 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
           if (!draining) u.call.resume();
         }
       }
+      for (const id of joinsAfterHistory) join(id);
+      joinsAfterHistory.clear();
     };
 
     const warn = (text: string) => {
@@ -146,31 +183,47 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       return record?.address ? record : undefined;
     };
 
-    const open = (agent: AgentRecord, withHistory: boolean) => {
+    /**
+     * Asks `agent` for the app's lines: with the reader's history (`resume` undefined), or, for a
+     * host asked late or again while following, with its history cut at what the reader has had.
+     */
+    const open = (agent: AgentRecord, resume?: ResumeCut, attempts = 0) => {
       if (upstreams.has(agent.id) || phase === 'done') return;
+      const withHistory = resume === undefined;
       const upstream: Upstream = {
         host: agent.id,
         historyDone: false,
         early: [],
         heldBack: false,
         heard: false,
+        registeredAtMs: agent.registeredAtMs,
+        resume,
+        lost: false,
+        attempts,
+        cancelledHere: false,
         call: dialer.client(agent).Logs({
           app: req.app,
           type: req.type,
           instance: req.instance,
           source: req.source,
-          lines: withHistory ? req.lines : 0,
+          lines: withHistory ? req.lines : RESUME_LINES,
           all: withHistory && req.all,
           follow: req.follow,
           packed: true,
         }),
       };
       upstreams.set(agent.id, upstream);
+      if (draining) upstream.call.pause();
       upstream.call.on('data', (batch: LogBatch__Output) => {
         if (phase === 'done') return;
+        if (upstream.attempts > 0 && !upstream.heard) {
+          warn(`host ${agent.id} answers again: its lines from while it was away follow`);
+          upstream.attempts = 0;
+        }
         upstream.heard = true;
         if (!upstream.historyDone) {
-          if (merging) history.push(...linesOf(batch, req.app, agent.id));
+          if (upstream.resume) forwardResumed(batch, upstream);
+          else if (merging) history.push(...linesOf(batch, req.app, agent.id));
           else forward(batch, agent.id);
         } else if (phase === 'history') {
           upstream.early.push(batch);
@@ -181,37 +234,82 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         } else forward(batch, agent.id);
         if (batch.history_done && !upstream.historyDone) {
           upstream.historyDone = true;
+          if (upstream.resume?.mayHaveMissed()) {
+            warn(`host ${agent.id} printed over ${RESUME_LINES} lines while it was away: older ones are not shown (cluster logs -a ${req.app} --host ${agent.id} -n all has them)`);
+          }
           maybeEndHistory();
         }
       });
       upstream.call.on('error', (err: grpc.ServiceError) => {
-        if (phase === 'done' || err.code === grpc.status.CANCELLED) return;
-        warn(`host ${agent.id} (${agent.address}) cannot be reached: ${err.details || err.message}`);
+        if (phase === 'done' || upstream.cancelledHere) return;
+        if (upstream.attempts === 0) warn(`host ${agent.id} (${agent.address}) cannot be reached: ${err.details || err.message}`);
         upstream.historyDone = true;
+        lost(upstream);
         maybeEndHistory();
       });
       upstream.call.on('end', () => {
+        if (phase === 'done' || upstream.cancelledHere) return;
+        // A followed host ends its stream only when its agent stops.
+        if (req.follow && upstream.attempts === 0) warn(`host ${agent.id} stopped sending lines (its agent stopped or is restarting)`);
         if (!upstream.historyDone) {
           upstream.historyDone = true;
           maybeEndHistory();
         }
+        lost(upstream);
       });
     };
+
+    /** A followed host's stream broke: it is asked again, sooner if it registers again. */
+    const lost = (upstream: Upstream) => {
+      if (!req.follow || upstream.lost) return;
+      upstream.lost = true;
+      const timer = setTimeout(() => {
+        rejoinTimers.delete(timer);
+        if (over() || upstreams.get(upstream.host) !== upstream) return;
+        const agent = ctx.view.agent(upstream.host);
+        if (agent?.address) rejoin(agent, upstream);
+        else {
+          // Not registered now: try again later, for as long as the reader follows.
+          upstream.lost = false;
+          upstream.attempts += 1;
+          lost(upstream);
+        }
+      }, Math.min(REJOIN_MAX_MS, REJOIN_FIRST_MS * 2 ** upstream.attempts));
+      rejoinTimers.add(timer);
+    };
+    const rejoin = (agent: AgentRecord, old: Upstream) => {
+      old.cancelledHere = true;
+      old.call.cancel();
+      upstreams.delete(agent.id);
+      open(agent, positions.resume(agent.id), old.attempts + (old.lost ? 1 : 0));
+    };
+
+    /** A host put its log-source record (it registered, or started keeping lines of the app). */
+    const join = (id: string) => {
+      if (!wanted(id) || over()) return;
+      if (phase === 'history') return void joinsAfterHistory.add(id);
+      agentOf(id).then((agent) => {
+        if (!agent || over()) return;
+        const current = upstreams.get(id);
+        if (!current) open(agent, positions.resume(id));
+        else if (current.lost || agent.registeredAtMs > current.registeredAtMs) rejoin(agent, current);
+      }, (err: unknown) => ctx.logger.warn({ err, host: id }, 'could not read a log host\'s registration'));
+    };
+    const wanted = (id: string) => !req.host || id === req.host;
 
     void (async () => {
       validate(req);
       await ctx.store.getApp(req.app);
-      const wanted = (id: string) => !req.host || id === req.host;
       const sources = (await logSourceHosts(ctx.client, ctx.keys, req.app)).filter(wanted);
       if (req.host && sources.length === 0 && !(await agentOf(req.host))) warn(`no live agent \`${req.host}\``);
       const found = await Promise.all(sources.map(async (id) => ({ id, agent: await agentOf(id) })));
       for (const { id, agent } of found) {
-        if (!agent) warn(`host ${id} keeps lines of \`${req.app}\` but is not registered now (its agent is stopping or starting): its lines are not shown`);
+        if (!agent) warn(`host ${id} keeps lines of \`${req.app}\` but is not registered now (its agent is stopped, restarting or cut off): its lines are not shown`);
       }
       const hosts = found.flatMap(({ agent }) => (agent ? [agent] : []));
       // One host's history is in order already: it passes through as it comes.
       merging = hosts.length > 1 && !streamed;
-      for (const agent of hosts) open(agent, true);
+      for (const agent of hosts) open(agent);
       historyTimer = setTimeout(() => {
         for (const u of upstreams.values()) {
           if (u.historyDone || u.heard) continue;
@@ -223,11 +321,9 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       maybeEndHistory(); // no hosts at all
 
       if (req.follow && !over()) {
-        // Hosts that start running the app later join the stream.
-        const cancel = await watchLogSources(ctx.client, ctx.keys, req.app, (id) => {
-          if (!wanted(id)) return;
-          agentOf(id).then((agent) => agent && open(agent, false), (err: unknown) => ctx.logger.warn({ err, host: id }, 'could not read a log host\'s registration'));
-        });
+        // Hosts that start running the app later join the stream, and hosts whose agent
+        // restarted come back (their log sources are put again at every registration).
+        const cancel = await watchLogSources(ctx.client, ctx.keys, req.app, join);
         if (over()) return void cancel().catch(() => undefined);
         cancelWatch = cancel;
       }

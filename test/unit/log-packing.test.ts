@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { packLines, unpackLines } from '../../lib/log-packing';
+import { lastPackedSeq, packLines, unpackLines } from '../../lib/log-packing';
 
 describe('log packing', () => {
   it('writes each line its own seq in runs of consecutive seqs, across carries and a new digit', () => {
@@ -77,6 +77,16 @@ describe('log packing', () => {
       }));
       const want = lines.map((l) => `${l.timeMs}\t${l.seq}\to\t${l.instance}\t${chunk.toString('utf8', l.rawStart, l.rawEnd)}\n`).join('');
       assert.equal(packLines(lines).toString('utf8'), want);
+    }
+  });
+
+  it('reads the seq of the last line, and nothing from a buffer without one', () => {
+    const lines = [12, 13, 9_007_199_254_740_991].map((seq) => ({ timeMs: 1_764_000_000_000, seq, instance: 'web.1', stream: 'stdout', text: 'a\tb 77\t', cut: false }));
+    assert.equal(lastPackedSeq(packLines(lines)), 9_007_199_254_740_991);
+    assert.equal(lastPackedSeq(packLines(lines.slice(0, 1))), 12);
+    assert.equal(lastPackedSeq(Buffer.from('1\t42\to\tweb.1\tx')), 42, 'without the final newline');
+    for (const bad of ['', '\n', '1764\n', '1764\t\to\tw\tx\n', '1764\t4x2\to\tw\tx\n']) {
+      assert.equal(lastPackedSeq(Buffer.from(bad)), undefined, JSON.stringify(bad));
     }
   });
 });
