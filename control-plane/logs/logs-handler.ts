@@ -241,28 +241,27 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         }
       });
       upstream.call.on('error', (err: grpc.ServiceError) => {
-        if (phase === 'done' || upstream.cancelledHere) return;
-        if (upstream.attempts === 0) warn(`host ${agent.id} (${agent.address}) cannot be reached: ${err.details || err.message}`);
+        ended(upstream, `host ${agent.id} (${agent.address}) cannot be reached: ${err.details || err.message}`);
+      });
+      // A followed host ends its stream only when its agent stops.
+      upstream.call.on('end', () => ended(upstream, req.follow ? `host ${agent.id} stopped sending lines (its agent stopped or is restarting)` : undefined));
+    };
+
+    /** A host's stream ended or failed (grpc-js may say both): named once, and asked again when following. */
+    const ended = (upstream: Upstream, warning: string | undefined) => {
+      if (phase === 'done' || upstream.cancelledHere || upstream.lost) return;
+      if (warning && upstream.attempts === 0) warn(warning);
+      askAgainLater(upstream);
+      if (!upstream.historyDone) {
         upstream.historyDone = true;
-        lost(upstream);
         maybeEndHistory();
-      });
-      upstream.call.on('end', () => {
-        if (phase === 'done' || upstream.cancelledHere) return;
-        // A followed host ends its stream only when its agent stops.
-        if (req.follow && upstream.attempts === 0) warn(`host ${agent.id} stopped sending lines (its agent stopped or is restarting)`);
-        if (!upstream.historyDone) {
-          upstream.historyDone = true;
-          maybeEndHistory();
-        }
-        lost(upstream);
-      });
+      }
     };
 
     /** A followed host's stream broke: it is asked again, sooner if it registers again. */
-    const lost = (upstream: Upstream) => {
-      if (!req.follow || upstream.lost) return;
+    const askAgainLater = (upstream: Upstream) => {
       upstream.lost = true;
+      if (!req.follow) return;
       const timer = setTimeout(() => {
         rejoinTimers.delete(timer);
         if (over() || upstreams.get(upstream.host) !== upstream) return;
@@ -270,9 +269,8 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         if (agent?.address) rejoin(agent, upstream);
         else {
           // Not registered now: try again later, for as long as the reader follows.
-          upstream.lost = false;
           upstream.attempts += 1;
-          lost(upstream);
+          askAgainLater(upstream);
         }
       }, Math.min(REJOIN_MAX_MS, REJOIN_FIRST_MS * 2 ** upstream.attempts));
       rejoinTimers.add(timer);
