@@ -46,6 +46,8 @@ export interface ReplicaConnection {
   api: ClusterApiClient;
   /** The replica answering now. */
   readonly server: string;
+  /** Moves every later call to the next replica (the same one when only one is known); returns its address. */
+  moveOn(): string;
   close(): void;
 }
 
@@ -59,7 +61,7 @@ export interface ReplicaConnection {
 export async function connectAny(servers: readonly string[]): Promise<ReplicaConnection> {
   if (servers.length === 1) {
     const api = connect(servers[0]!);
-    return { api: retryingProxy(() => api, () => false), server: servers[0]!, close: () => api.close() };
+    return { api: retryingProxy(() => api, () => false), server: servers[0]!, moveOn: () => servers[0]!, close: () => api.close() };
   }
   const fallback = servers.map((s) => credentialFor(s)).find((c) => c);
   const set = new ServerSet<ClusterApiClient>(servers, (address) => connect(address, fallback));
@@ -91,6 +93,7 @@ export async function connectAny(servers: readonly string[]): Promise<ReplicaCon
     get server() {
       return set.currentAddress;
     },
+    moveOn: () => set.switchAway(),
     close: () => set.close(),
   };
 }

@@ -1,7 +1,7 @@
 /** What every CLI command shares: finding the server, calling it, and failing well. */
 import type { Command } from 'commander';
 import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
-import { connectAny, resolveServer, resolveServers } from './client';
+import { connectAny, resolveServer, resolveServers, type ReplicaConnection } from './client';
 import { describeFailure } from './errors';
 
 /** Global options, readable from any subcommand. */
@@ -10,7 +10,7 @@ export interface GlobalOptions {
 }
 
 /** Runs `fn` with an API client; prints the failure and sets the exit code if it throws. */
-export async function withApi(cmd: Command, fn: (api: ClusterApiClient, server: string) => Promise<void>): Promise<void> {
+export async function withApi(cmd: Command, fn: (api: ClusterApiClient, server: string, connection: ReplicaConnection) => Promise<void>): Promise<void> {
   const flag = cmd.optsWithGlobals<GlobalOptions>().server;
   let servers: string[];
   try {
@@ -21,7 +21,7 @@ export async function withApi(cmd: Command, fn: (api: ClusterApiClient, server: 
   }
   const connection = await connectAny(servers);
   try {
-    await fn(connection.api, connection.server);
+    await fn(connection.api, connection.server, connection);
   } catch (err) {
     fail(err, servers.length > 1 ? servers.join(',') : connection.server);
   } finally {

@@ -12,7 +12,8 @@ import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import { isLogSource, sourceOf } from '../../lib/log-source';
 import { eachPacked, type UnpackedLine } from '../../lib/log-packing';
 import { isProcessType, parseInstanceName } from '../../lib/names';
-import { resolveApp } from '../client';
+import { resolveApp, type ReplicaConnection } from '../client';
+import { ReaderPositions, ResumeTries, resumable } from '../follow-resume';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { colorFor, useColor } from '../output/color';
@@ -89,7 +90,7 @@ export function registerLogs(program: Command): void {
     .option('--json', 'one JSON object a line (with the host)')
     .option('--no-color', 'no colours (also NO_COLOR)')
     .action(async (opts: LogsOptions, cmd: Command) =>
-      withApi(cmd, async (api) => {
+      withApi(cmd, async (api, _server, replicas) => {
         const app = resolveApp(opts.app);
         const all = opts.num === 'all';
         if (!all && (!/^\d+$/.test(opts.num) || Number(opts.num) > 2_000_000_000)) {
@@ -115,6 +116,7 @@ export function registerLogs(program: Command): void {
             follow: opts.tail === true || opts.follow === true,
           },
           { json: opts.json === true, color: !opts.json && useColor(opts.color), showHost: opts.showHost === true },
+          replicas,
         );
       }),
     );
@@ -140,45 +142,89 @@ function selection(opts: LogsOptions): { type: string; instance: string } {
   throw new UserError(`${flag} ${value}: give an instance (worker.3) or a process type (worker)`);
 }
 
-/** Prints the lines of a Logs call until it ends (or Ctrl-C), pacing the server by stdout. */
+/**
+ * Prints the lines of a Logs call until it ends (or Ctrl-C), pacing the server by stdout. A
+ * follow whose stream breaks goes on through `replicas` (another replica, or the same one once it
+ * is back), from where the reader is (follow-resume.ts).
+ */
 export async function streamLogs(
   api: ClusterApiClient,
   request: LogsRequest,
   out: { json: boolean; color: boolean; showHost?: boolean },
+  replicas?: Pick<ReplicaConnection, 'server' | 'moveOn'>,
 ): Promise<void> {
-  const plain = { color: out.color, showHost: out.showHost === true };
-  const json = out.json ? new PackedJsonWriter(jsonLine) : undefined;
-  // Packed batches (docs/logs.md) unless the caller says otherwise; old control planes ignore the field.
-  const call = api.Logs({ packed: true, ...request });
-  const stop = () => call.cancel();
+  const print = batchPrinter(request.app ?? '', out);
+  const positions = new ReaderPositions();
+  const tries = new ResumeTries();
+  const sinceMs = Date.now();
+  let stopped = false;
+  let call: grpc.ClientReadableStream<LogBatch__Output> | undefined;
+  const stop = () => {
+    stopped = true;
+    call?.cancel();
+  };
   process.once('SIGINT', stop);
   try {
-    await new Promise<void>((resolve, reject) => {
-      call.on('data', (batch: LogBatch__Output) => {
-        for (const w of batch.warnings) process.stderr.write(`warning: ${w}\n`);
-        const app = batch.app || request.app || '';
-        let chunk: string | Buffer;
-        if (batch.packed.length > 0 && json !== undefined) {
-          // The follower's hot path: packed bytes to output bytes, no string or object per line.
-          chunk = json.format(batch.packed, app, batch.host);
-        } else {
-          let text = '';
-          // Packed batches (lib/log-packing.ts): one string per batch, no object per line kept.
-          if (batch.packed.length > 0) eachPacked(batch.packed, app, batch.host, (l) => (text += formatLine(l, plain)));
-          else for (const l of batch.lines) text += out.json ? jsonLine(l) : formatLine(l, plain);
-          chunk = text;
-        }
-        if (chunk.length === 0) return;
-        const bytes = typeof chunk === 'string' ? undefined : chunk;
-        if (!process.stdout.write(chunk, bytes && (() => json?.recycle(bytes)))) {
-          call.pause();
-          process.stdout.once('drain', () => call.resume());
-        }
+    // Packed batches (docs/logs.md) unless the caller says otherwise; old control planes ignore the field.
+    let next: LogsRequest = { packed: true, ...request };
+    for (;;) {
+      const current = api.Logs(next);
+      call = current;
+      const broke = await new Promise<grpc.ServiceError | 'ended' | undefined>((resolve) => {
+        current.on('data', (batch: LogBatch__Output) => {
+          tries.answered();
+          if (request.follow) positions.note(batch);
+          if (!print(batch, () => current.resume())) current.pause();
+        });
+        // (grpc-js may report a failed call's end after its error: the error wins.)
+        current.on('end', () => setImmediate(() => resolve(request.follow && !stopped ? 'ended' : undefined)));
+        current.on('error', (err: grpc.ServiceError) => resolve(stopped ? undefined : err));
       });
-      call.on('end', () => resolve());
-      call.on('error', (err: grpc.ServiceError) => (err.code === grpc.status.CANCELLED /* Ctrl-C */ ? resolve() : reject(err)));
-    });
+      if (broke === undefined) return;
+      const firstTry = tries.firstTry;
+      const pause = request.follow && replicas && (broke === 'ended' || resumable(broke)) ? tries.next() : undefined;
+      if (pause === undefined) {
+        if (broke === 'ended') return;
+        throw broke;
+      }
+      const from = replicas!.server;
+      const why = broke === 'ended' ? 'it ended the stream' : broke.details || broke.message;
+      await new Promise((r) => setTimeout(r, pause));
+      if (stopped) return;
+      const to = replicas!.moveOn();
+      if (firstTry) process.stderr.write(`warning: the control plane at ${from} stopped streaming (${why}); following on through ${to}\n`);
+      next = { packed: true, ...request, lines: 0, all: false, resume_after: positions.list(), resume_since_ms: sinceMs };
+    }
   } finally {
     process.off('SIGINT', stop);
   }
+}
+
+/**
+ * Prints a batch (warnings on stderr); returns false when stdout is full, and calls `resume`
+ * once it drains.
+ */
+function batchPrinter(requestApp: string, out: { json: boolean; color: boolean; showHost?: boolean }): (batch: LogBatch__Output, resume: () => void) => boolean {
+  const plain = { color: out.color, showHost: out.showHost === true };
+  const json = out.json ? new PackedJsonWriter(jsonLine) : undefined;
+  return (batch, resume) => {
+    for (const w of batch.warnings) process.stderr.write(`warning: ${w}\n`);
+    const app = batch.app || requestApp;
+    let chunk: string | Buffer;
+    if (batch.packed.length > 0 && json !== undefined) {
+      // The follower's hot path: packed bytes to output bytes, no string or object per line.
+      chunk = json.format(batch.packed, app, batch.host);
+    } else {
+      let text = '';
+      // Packed batches (lib/log-packing.ts): one string per batch, no object per line kept.
+      if (batch.packed.length > 0) eachPacked(batch.packed, app, batch.host, (l) => (text += formatLine(l, plain)));
+      else for (const l of batch.lines) text += out.json ? jsonLine(l) : formatLine(l, plain);
+      chunk = text;
+    }
+    if (chunk.length === 0) return true;
+    const bytes = typeof chunk === 'string' ? undefined : chunk;
+    if (process.stdout.write(chunk, bytes && (() => json?.recycle(bytes)))) return true;
+    process.stdout.once('drain', resume);
+    return false;
+  };
 }

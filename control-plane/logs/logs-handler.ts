@@ -15,7 +15,7 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import type { LogBatch, LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
 import type { LogsRequest__Output } from '../../proto/gen/cluster/logs/LogsRequest';
 import type { UnpackedLine } from '../../lib/log-packing';
-import { parseInstanceName, processTypeProblem } from '../../lib/names';
+import { agentIdProblem, parseInstanceName, processTypeProblem } from '../../lib/names';
 import { isLogSource } from '../../lib/log-source';
 import { InvalidArgumentError } from '../errors';
 import type { AgentRecord } from '../records';
@@ -32,6 +32,8 @@ import { mergedTail } from './merge';
 export const MAX_MERGED_LINES = 100_000;
 /** Largest `-n` besides `all`. */
 const MAX_LINES = 2_000_000_000;
+/** Hosts a resumed follow may name (LogsRequest.resume_after). */
+const MAX_RESUME_HOSTS = 10_000;
 /** How long to wait for a host's first answer before going on without its history. */
 const HISTORY_TIMEOUT_MS = 10_000;
 /** Live batches held per host while slower hosts still send history; beyond this the host is paused. */
@@ -48,6 +50,16 @@ function validate(req: LogsRequest__Output): void {
   if (typeProblem) throw new InvalidArgumentError(typeProblem);
   if (req.instance && !parseInstanceName(req.instance)) throw new InvalidArgumentError(`invalid instance \`${req.instance}\`: expected TYPE.N`);
   if (req.source && !isLogSource(req.source)) throw new InvalidArgumentError(`invalid source \`${req.source}\`: expected app or system`);
+  if (req.resume_since_ms !== 0 || req.resume_after.length > 0) {
+    if (!req.follow) throw new InvalidArgumentError('a resumed log stream must follow');
+    if (!Number.isFinite(req.resume_since_ms) || req.resume_since_ms <= 0) throw new InvalidArgumentError(`resume_since_ms ${req.resume_since_ms}: give the time the follow began (ms since the epoch)`);
+    if (req.resume_after.length > MAX_RESUME_HOSTS) throw new InvalidArgumentError(`resume_after names ${req.resume_after.length} hosts: at most ${MAX_RESUME_HOSTS}`);
+    for (const p of req.resume_after) {
+      const problem = agentIdProblem(p.host);
+      if (problem) throw new InvalidArgumentError(`resume_after: ${problem}`);
+      if (!Number.isSafeInteger(p.seq) || p.seq < 0) throw new InvalidArgumentError(`resume_after: seq ${p.seq} of host ${p.host} is not a line's seq`);
+    }
+  }
 }
 
 interface Upstream {
@@ -87,7 +99,9 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     const over = () => phase === 'done'; // (a function: TypeScript cannot see callbacks change `phase`)
     let cancelWatch: (() => Promise<void>) | undefined;
     let historyTimer: NodeJS.Timeout | undefined;
-    const positions = new FollowPositions(Date.now());
+    /** A follow resumed through this replica after another went away: no history, each host cut where the reader is. */
+    const resumed = req.resume_since_ms > 0;
+    const positions = new FollowPositions(resumed ? req.resume_since_ms : Date.now());
     /** Hosts that started keeping lines of the app while history was still being sent: asked once it is. */
     const joinsAfterHistory = new Set<string>();
     const rejoinTimers = new Set<NodeJS.Timeout>();
@@ -305,18 +319,24 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         if (!agent) warn(`host ${id} keeps lines of \`${req.app}\` but is not registered now (its agent is stopped, restarting or cut off): its lines are not shown`);
       }
       const hosts = found.flatMap(({ agent }) => (agent ? [agent] : []));
-      // One host's history is in order already: it passes through as it comes.
-      merging = hosts.length > 1 && !streamed;
-      for (const agent of hosts) open(agent);
-      historyTimer = setTimeout(() => {
-        for (const u of upstreams.values()) {
-          if (u.historyDone || u.heard) continue;
-          u.historyDone = true;
-          warnings.push(`host ${u.host} sent no history within ${HISTORY_TIMEOUT_MS / 1000} s`);
-        }
-        maybeEndHistory();
-      }, HISTORY_TIMEOUT_MS);
-      maybeEndHistory(); // no hosts at all
+      if (resumed) {
+        for (const p of req.resume_after) positions.forwardedSeq(p.host, p.seq);
+        maybeEndHistory(); // none to send: live at once, then each host's lines after the reader's place
+        for (const agent of hosts) open(agent, positions.resume(agent.id));
+      } else {
+        // One host's history is in order already: it passes through as it comes.
+        merging = hosts.length > 1 && !streamed;
+        for (const agent of hosts) open(agent);
+        historyTimer = setTimeout(() => {
+          for (const u of upstreams.values()) {
+            if (u.historyDone || u.heard) continue;
+            u.historyDone = true;
+            warnings.push(`host ${u.host} sent no history within ${HISTORY_TIMEOUT_MS / 1000} s`);
+          }
+          maybeEndHistory();
+        }, HISTORY_TIMEOUT_MS);
+        maybeEndHistory(); // no hosts at all
+      }
 
       if (req.follow && !over()) {
         // Hosts that start running the app later join the stream, and hosts whose agent

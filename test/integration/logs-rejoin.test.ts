@@ -168,4 +168,64 @@ describe('logs: hosts that go away and come back', { timeout: 90_000 }, () => {
       await plane.close();
     }
   });
+
+  it('resumes a follow through another replica: no history, each host after the reader\'s place, others since the follow began', async () => {
+    const prefix = uniquePrefix();
+    const plane = await ControlPlane.start({ etcd: [etcd.url], listen: '127.0.0.1:0', dataDir: etcd.dataDir, prefix, logger });
+    const known = new Disk();
+    const fresh = new Disk();
+    const began = Date.now() - 30_000;
+    for (let i = 0; i < 6; i++) known.add();
+    fresh.add(began - 10_000); // before the follow began: the reader had no use for it then
+    fresh.add(began + 1_000);
+    const fakes = [await fakeAgent(known), await fakeAgent(fresh)];
+    const agentApi = new (agentProto().AgentApi)(plane.address, grpc.credentials.createInsecure());
+    const api = new (apiProto().ClusterApi)(plane.address, grpc.credentials.createInsecure());
+    await callUnary(api, 'CreateApp', { name: 'shop' });
+    await callUnary(agentApi, 'Register', { agent_id: 'known', address: fakes[0]!.address, log_apps: ['shop'] });
+    await callUnary(agentApi, 'Register', { agent_id: 'fresh', address: fakes[1]!.address, log_apps: ['shop'] });
+    const call = api.Logs({ app: 'shop', follow: true, lines: 1000, resume_after: [{ host: 'known', seq: known.lines[3]!.seq }], resume_since_ms: began });
+    try {
+      const batches: LogBatch__Output[] = [];
+      call.on('data', (b: LogBatch__Output) => batches.push(b));
+      call.on('error', () => undefined);
+      const lines = () => batches.flatMap((b) => b.lines);
+      await waitFor('live lines of both hosts after their resumed history', () =>
+        lines().filter((l) => l.host === 'known').length >= 5 && lines().filter((l) => l.host === 'fresh').length >= 4);
+      const of = (host: string) => lines().filter((l) => l.host === host).map((l) => l.seq);
+      assert.deepEqual(of('known').slice(0, 2), [known.lines[4]!.seq, known.lines[5]!.seq], 'known: after the place given, none of the 1000 lines of history');
+      assert.deepEqual(of('fresh').slice(0, 1), [fresh.lines[1]!.seq], 'fresh: since the follow began');
+      for (const host of ['known', 'fresh']) assert.deepEqual(of(host), [...new Set(of(host))].sort((x, y) => x - y), `${host}: in order, once`);
+    } finally {
+      call.cancel();
+      agentApi.close();
+      api.close();
+      for (const f of fakes) f.close();
+      await plane.close();
+    }
+  });
+
+  it('refuses a malformed resumed follow, naming the problem', async () => {
+    const plane = await ControlPlane.start({ etcd: [etcd.url], listen: '127.0.0.1:0', dataDir: etcd.dataDir, prefix: uniquePrefix(), logger });
+    const api = new (apiProto().ClusterApi)(plane.address, grpc.credentials.createInsecure());
+    try {
+      await callUnary(api, 'CreateApp', { name: 'shop' });
+      const cases: Array<[object, RegExp]> = [
+        [{ follow: false, resume_since_ms: 1 }, /must follow/],
+        [{ follow: true, resume_since_ms: -5 }, /resume_since_ms -5/],
+        [{ follow: true, resume_since_ms: 1, resume_after: [{ host: 'a b', seq: 1 }] }, /resume_after: /],
+        [{ follow: true, resume_since_ms: 1, resume_after: [{ host: 'h', seq: 1.5 }] }, /seq 1.5 of host h/],
+      ];
+      for (const [req, problem] of cases) {
+        await assert.rejects(readLogs(api, { app: 'shop', ...req }), (err: grpc.ServiceError) => {
+          assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+          assert.match(err.details, problem);
+          return true;
+        });
+      }
+    } finally {
+      api.close();
+      await plane.close();
+    }
+  });
 });
