@@ -10,6 +10,7 @@ export interface FollowedLine {
   instance: string;
   stream: string;
   line: string;
+  host?: string;
 }
 
 export class LogFollower {
