@@ -13,11 +13,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { LogBatch, LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
-import type { LogsRequest__Output } from '../../proto/gen/cluster/logs/LogsRequest';
 import type { UnpackedLine } from '../../lib/log-packing';
-import { agentIdProblem, parseInstanceName, processTypeProblem } from '../../lib/names';
-import { isLogSource } from '../../lib/log-source';
-import { InvalidArgumentError } from '../errors';
 import type { AgentRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError } from '../rpc/status';
@@ -27,13 +23,10 @@ import { AgentRecords } from '../state/agent-records';
 import { batchesOf, forReader, linesOf } from './batch-forwarding';
 import { FollowPositions, RESUME_LINES, type ResumeCut } from './follow-positions';
 import { mergedTail } from './merge';
+import { validateLogsRequest } from './logs-request';
 
 /** History up to this many lines is merged by time here; more (or `-n all`) is streamed. */
 export const MAX_MERGED_LINES = 100_000;
-/** Largest `-n` besides `all`. */
-const MAX_LINES = 2_000_000_000;
-/** Hosts a resumed follow may name (LogsRequest.resume_after). */
-const MAX_RESUME_HOSTS = 10_000;
 /** How long to wait for a host's first answer before going on without its history. */
 const HISTORY_TIMEOUT_MS = 10_000;
 /** Live batches held per host while slower hosts still send history; beyond this the host is paused. */
@@ -41,26 +34,6 @@ const MAX_EARLY_BATCHES = 64;
 /** A followed host whose stream broke is asked again after this, doubling up to the next while it stays away. */
 const REJOIN_FIRST_MS = 500;
 const REJOIN_MAX_MS = 30_000;
-
-function validate(req: LogsRequest__Output): void {
-  if (!Number.isInteger(req.lines) || req.lines < 0 || req.lines > MAX_LINES) {
-    throw new InvalidArgumentError(`-n ${req.lines}: give a number of lines from 0 to ${MAX_LINES}, or all`);
-  }
-  const typeProblem = req.type ? processTypeProblem(req.type) : undefined;
-  if (typeProblem) throw new InvalidArgumentError(typeProblem);
-  if (req.instance && !parseInstanceName(req.instance)) throw new InvalidArgumentError(`invalid instance \`${req.instance}\`: expected TYPE.N`);
-  if (req.source && !isLogSource(req.source)) throw new InvalidArgumentError(`invalid source \`${req.source}\`: expected app or system`);
-  if (req.resume_since_ms !== 0 || req.resume_after.length > 0) {
-    if (!req.follow) throw new InvalidArgumentError('a resumed log stream must follow');
-    if (!Number.isFinite(req.resume_since_ms) || req.resume_since_ms <= 0) throw new InvalidArgumentError(`resume_since_ms ${req.resume_since_ms}: give the time the follow began (ms since the epoch)`);
-    if (req.resume_after.length > MAX_RESUME_HOSTS) throw new InvalidArgumentError(`resume_after names ${req.resume_after.length} hosts: at most ${MAX_RESUME_HOSTS}`);
-    for (const p of req.resume_after) {
-      const problem = agentIdProblem(p.host);
-      if (problem) throw new InvalidArgumentError(`resume_after: ${problem}`);
-      if (!Number.isSafeInteger(p.seq) || p.seq < 0) throw new InvalidArgumentError(`resume_after: seq ${p.seq} of host ${p.host} is not a line's seq`);
-    }
-  }
-}
 
 interface Upstream {
   host: string;
@@ -310,7 +283,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     const wanted = (id: string) => !req.host || id === req.host;
 
     void (async () => {
-      validate(req);
+      validateLogsRequest(req);
       await ctx.store.getApp(req.app);
       const sources = (await logSourceHosts(ctx.client, ctx.keys, req.app)).filter(wanted);
       if (req.host && sources.length === 0 && !(await agentOf(req.host))) warn(`no live agent \`${req.host}\``);
