@@ -166,11 +166,14 @@ export function cleanUp(): Promise<void> {
   return cleaning;
 }
 
-/** A temp dir removed at clean-up (unless --keep). */
+/** Set when the bench fails: its temp dirs (daemon logs included) are then kept to look into. */
+let failed = false;
+
+/** A temp dir removed at clean-up (unless --keep, or the bench failed). */
 export function tempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   onCleanup(() => {
-    if (flag('keep')) console.error(`kept ${dir}`);
+    if (flag('keep') || failed) console.error(`kept ${dir}${failed ? ' (the bench failed: its daemons\' logs are there)' : ''}`);
     else fs.rmSync(dir, { recursive: true, force: true });
   });
   return dir;
@@ -215,6 +218,7 @@ export function runMain(main: () => Promise<void>): void {
     },
     async (err: unknown) => {
       console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      failed = true;
       await cleanUp();
       process.exit(1);
     },
