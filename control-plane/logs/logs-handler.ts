@@ -285,7 +285,8 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     void (async () => {
       validateLogsRequest(req);
       await ctx.store.getApp(req.app);
-      const sources = (await logSourceHosts(ctx.client, ctx.keys, req.app)).filter(wanted);
+      const read = await logSourceHosts(ctx.client, ctx.keys, req.app);
+      const sources = read.hosts.filter(wanted);
       if (req.host && sources.length === 0 && !(await agentOf(req.host))) warn(`no live agent \`${req.host}\``);
       const found = await Promise.all(sources.map(async (id) => ({ id, agent: await agentOf(id) })));
       for (const { id, agent } of found) {
@@ -314,7 +315,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       if (req.follow && !over()) {
         // Hosts that start running the app later join the stream, and hosts whose agent
         // restarted come back (their log sources are put again at every registration).
-        const cancel = await watchLogSources(ctx.client, ctx.keys, req.app, join);
+        const cancel = await watchLogSources(ctx.client, ctx.keys, req.app, read.revision, join);
         if (over()) return void cancel().catch(() => undefined);
         cancelWatch = cancel;
       }
