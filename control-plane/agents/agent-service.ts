@@ -83,11 +83,17 @@ export function agentService(
       const address = agentAddress(req.address, req.listen_port, call.getPeer());
       const existing = ctx.view.agents.entries.get(keys.agent(id));
       // Reuse the lease the agent held before a restart, if it is still alive.
-      let leaseId = '';
-      if (req.previous_lease_id && existing?.lease === req.previous_lease_id) {
-        if ((await leases.renew(req.previous_lease_id).catch(() => 0)) > 0) leaseId = req.previous_lease_id;
-      }
-      if (!leaseId) leaseId = await leases.grant(opts.leaseTtlSeconds);
+      const registrationLease = async () => {
+        if (req.previous_lease_id && existing?.lease === req.previous_lease_id) {
+          if ((await leases.renew(req.previous_lease_id).catch(() => 0)) > 0) return req.previous_lease_id;
+        }
+        return leases.grant(opts.leaseTtlSeconds);
+      };
+      // The apps whose logs this agent keeps, so `cluster logs` asks it after a restart too.
+      const [leaseId, sources] = await Promise.all([
+        registrationLease(),
+        logSources.atRegistration(id, req.log_apps.filter((app) => !appNameProblem(app))),
+      ]);
       if (req.process_server) await recordProcessServer(id);
       const record: AgentRecord = {
         id,
@@ -99,10 +105,13 @@ export function agentService(
         registeredAtMs: Date.now(),
         state: 'ready',
       };
-      // The apps whose logs this agent keeps, so `cluster logs` asks it after a restart too.
-      const sources = await logSources.atRegistration(id, req.log_apps.filter((app) => !appNameProblem(app)));
-      await commitInChunks(client, [{ put: keys.agent(id), value: encode(record), lease: leaseId }, ...sources.ops]);
-      sources.committed();
+      try {
+        await commitInChunks(client, [{ put: keys.agent(id), value: encode(record), lease: leaseId }, ...sources.ops]);
+        sources.settled(true);
+      } catch (err) {
+        sources.settled(false);
+        throw err;
+      }
       ctx.heartbeats.set(id, Date.now());
       logger.info({ agent: id, address, datacenter: record.datacenter, leaseId }, 'agent registered');
       return { lease_id: leaseId, ttl_seconds: opts.leaseTtlSeconds, heartbeat_ms: opts.heartbeatMs, address };

@@ -51,15 +51,21 @@ export class LogSourceRecords {
   }
 
   /**
-   * At a registration: renews the agent's lease (or makes one) and gives the puts of every app
+   * At a registration: finds the agent's lease (or makes one) and gives the puts of every app
    * it keeps lines of, known or not, to commit with the registration itself: each put tells a
    * `cluster logs -f` under way that the host is back, and it must find the host registered.
-   * `committed` is called once they are.
+   * `settled` is told whether they were committed. A lease found is renewed at the next
+   * heartbeat, not here: a registration waits for one read at most (none when this replica
+   * renewed the lease lately).
    */
-  async atRegistration(agentId: string, apps: readonly string[]): Promise<{ ops: WriteOp[]; committed: () => void }> {
-    const lease = await this.currentLease(agentId, true);
+  async atRegistration(agentId: string, apps: readonly string[]): Promise<{ ops: WriteOp[]; settled: (committed: boolean) => void }> {
+    const lease = await this.currentLease(agentId, false);
     const list = apps.slice(0, MAX_APPS_PER_REGISTRATION);
-    return { ops: this.putsOf(agentId, lease, list), committed: () => this.memo.recorded(agentId, lease, list) };
+    return {
+      ops: this.putsOf(agentId, lease, list),
+      // Not committed: the lease may be gone (expired while this replica remembered it).
+      settled: (committed) => (committed ? this.memo.recorded(agentId, lease, list) : this.forget(agentId)),
+    };
   }
 
   /** A status report named `apps`: writes those not yet written under the agent's lease. */
@@ -108,9 +114,10 @@ export class LogSourceRecords {
    */
   private async currentLease(agentId: string, renew: boolean): Promise<string> {
     const known = this.leaseOf.get(agentId);
-    if (known && !renew) return known.id;
+    // Surely alive when renewed here within half its TTL; otherwise etcd says (its key goes with it).
+    if (known && !renew && Date.now() - known.renewedAtMs < (this.ttlSeconds * 1000) / 2) return known.id;
     const key = this.keys.logLease(agentId);
-    const found = known?.id ?? (await this.client.get(key).string()) ?? undefined;
+    const found = (renew ? known?.id : undefined) ?? (await this.client.get(key).string()) ?? undefined;
     if (found && !renew) return this.remember(agentId, found, false);
     if (found && (await this.leases.renew(found)) > 0) return this.remember(agentId, found, true);
     if (found) this.forget(agentId);

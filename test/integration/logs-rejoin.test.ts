@@ -115,6 +115,12 @@ describe('logs: hosts that go away and come back', { timeout: 90_000 }, () => {
         (await etcd.client.get(keys.logSource('shop', 'host-1')).string()) === null, 20_000);
       const later = await readLogs(api, { app: 'shop', lines: 10 });
       assert.deepEqual(later.flatMap((b) => b.warnings), []);
+
+      // Back after that: a new log-source lease (the one this replica remembered is gone).
+      await callUnary(agentApi, 'Register', { agent_id: 'host-1', address: fake.address, log_apps: ['shop'] });
+      const renewed = await etcd.client.get(keys.logLease('host-1')).string();
+      assert.ok(renewed && renewed !== logLease, `a new lease: ${renewed}`);
+      assert.equal(await etcd.client.get(keys.logSource('shop', 'host-1')).string(), '');
     } finally {
       agentApi.close();
       api.close();
