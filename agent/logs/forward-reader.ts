@@ -322,25 +322,29 @@ export class ForwardReader {
     }
   }
 
-  /** Opens every file with wanted lines, oldest first; what rotation took before is counted once. */
+  /** Opens every file with wanted lines (all at once), oldest first; what rotation took before is counted once. */
   private async openAll(): Promise<OpenFile[]> {
     const files = this.writer.files.filter((f) => f.lastSeq > this.afterSeq);
     let goneThrough = this.writer.deletedThroughN;
+    const results = await Promise.allSettled(files.map((file) => fs.promises.open(this.writer.filePath(file.gen), 'r')));
     const opened: OpenFile[] = [];
-    for (const file of files) {
-      try {
-        opened.push({ file, handle: await fs.promises.open(this.writer.filePath(file.gen), 'r') });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-          await Promise.all(opened.map((f) => f.handle.close().catch(() => undefined)));
-          throw err;
-        }
-        // Rotation deletes oldest first: this file and every older one are gone.
-        if (file.lastN > goneThrough) goneThrough = file.lastN;
-      }
+    let failure: Error | undefined;
+    results.forEach((result, i) => {
+      const file = files[i]!;
+      if (result.status === 'fulfilled') opened.push({ file, handle: result.value });
+      else if ((result.reason as NodeJS.ErrnoException).code !== 'ENOENT') failure ??= result.reason as Error;
+      // Rotation deletes oldest first: this file and every older one are gone.
+      else if (file.lastN > goneThrough) goneThrough = file.lastN;
+    });
+    if (failure !== undefined) {
+      await Promise.all(opened.map((f) => f.handle.close().catch(() => undefined)));
+      throw failure;
     }
+    // An older file opened while a newer one was gone (deleted between the two opens): its lines count as gone too.
+    const kept = opened.filter((f) => f.file.lastN === 0 || f.file.lastN > goneThrough);
+    await Promise.all(opened.filter((f) => !kept.includes(f)).map((f) => f.handle.close().catch(() => undefined)));
     this.noteRotated(goneThrough);
-    return opened;
+    return kept;
   }
 
   /**

@@ -81,8 +81,9 @@ export class MergedForward {
     for (;;) {
       const best = this.pickReady();
       if (best !== READ_MORE) return best;
-      // Some reader has nothing read: read (for all such readers), then look again.
-      for (const r of this.readers) if (!r.hasReady) await r.ready();
+      // Some reader has nothing read: read for all such readers at once (each read waits for
+      // the thread pool, and a turn of a busy agent's loop can take tens of ms), then look again.
+      await Promise.all(this.readers.filter((r) => !r.hasReady).map((r) => r.ready()));
     }
   }
 
