@@ -18,9 +18,9 @@
  * that want objects.
  */
 import * as fs from 'node:fs';
-import type { LogLine } from './log-line';
+import type { LogLine, LogStream } from './log-line';
 import type { DiskWriter, LogFile } from './disk-writer';
-import { parseStoredLine, scanStoredLine, scannedLine } from './log-format';
+import { scanStoredLine, scannedLine, StoredLine } from './log-format';
 import { markAtOrBefore } from './log-files';
 import { copyBytes } from '../../lib/byte-copy';
 import { packLines } from '../../lib/log-packing';
@@ -28,6 +28,7 @@ import { packLines } from '../../lib/log-packing';
 const CHUNK = 256 * 1024;
 const LF = 0x0a;
 const TAB = 0x09;
+const STREAMS: readonly LogStream[] = ['stdout', 'stderr', 'system'];
 /** A "line" longer than this has no place in our files (lines are ≤16 KiB): skip it as garbage. */
 const MAX_LINE = 1024 * 1024;
 
@@ -63,11 +64,14 @@ export class ForwardReader {
   private runIndex = 0;
   /** Markers (rotation) waiting; they come before the indexed lines. */
   private readonly markers: LogLine[] = [];
-  /** The indexed lines of `buf` waiting: line k is buf[starts[k], ends[k]), its text from texts[k]. */
+  /** The indexed lines of `buf` waiting: line k is buf[starts[k], ends[k]), its text from texts[k], its fields below. */
   private starts = new Int32Array(1024);
   private texts = new Int32Array(1024);
   private ends = new Int32Array(1024);
   private seqs = new Float64Array(1024);
+  private times = new Float64Array(1024);
+  /** 0 stdout, 1 stderr, 2 system; +4 for a cut piece. */
+  private kinds = new Uint8Array(1024);
   /** Ordinals (0: none). */
   private ns = new Float64Array(1024);
   private head = 0;
@@ -183,7 +187,8 @@ export class ForwardReader {
 
   private lineAt(k: number): LogLine {
     this.lent = true;
-    const line = parseStoredLine(this.buf!, this.starts[k]!, this.ends[k]!, this.writer.app, this.writer.instance)!;
+    const kind = this.kinds[k]!;
+    const line = new StoredLine(this.times[k]!, this.seqs[k]!, this.writer.app, this.writer.instance, STREAMS[kind & 3]!, kind >= 4, this.buf!, this.texts[k]!, this.ends[k]!);
     const n = this.ns[k]!;
     if (n > 0) line.n = n;
     return line;
@@ -265,6 +270,8 @@ export class ForwardReader {
       this.texts[count] = scannedLine.textStart;
       this.ends[count] = e;
       this.seqs[count] = seq;
+      this.times[count] = scannedLine.timeMs;
+      this.kinds[count] = STREAMS.indexOf(scannedLine.stream) + (scannedLine.cut ? 4 : 0);
       this.ns[count] = n;
       count++;
       this.lastSeq = seq;
@@ -276,7 +283,7 @@ export class ForwardReader {
 
   private grow(): void {
     const size = this.starts.length * 2;
-    const more = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+    const more = <T extends Int32Array | Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
       const b = make(size);
       b.set(a);
       return b;
@@ -285,6 +292,8 @@ export class ForwardReader {
     this.texts = more(this.texts, (n) => new Int32Array(n));
     this.ends = more(this.ends, (n) => new Int32Array(n));
     this.seqs = more(this.seqs, (n) => new Float64Array(n));
+    this.times = more(this.times, (n) => new Float64Array(n));
+    this.kinds = more(this.kinds, (n) => new Uint8Array(n));
     this.ns = more(this.ns, (n) => new Float64Array(n));
   }
 
