@@ -87,11 +87,13 @@ describe('packed catch-up (a follower reading the files gets batches packed from
     const store = open();
     // Room for 5,000: a round of reading the files starts within half of that (about 8 turns of writing) to hand over to live.
     const cursor = follow(store, 5000);
-    const total = 60_000;
+    // 300 lines a turn for 40 turns, then 100 a turn for 160 (a round of reading the files takes
+    // a few turns: at 300 a turn it may not start within half a queue of live on a loaded machine).
+    const total = 40 * 300 + 160 * 100;
     let n = 0;
     const writer = (async () => {
       for (let round = 0; round < 200; round++) {
-        for (let i = 0; i < 300; i++) store.append('app', `web.${(n % 3) + 1}`, 'stdout', String(n++));
+        for (let i = 0; i < (round < 40 ? 300 : 100); i++) store.append('app', `web.${(n % 3) + 1}`, 'stdout', String(n++));
         await nextTick();
       }
     })();
