@@ -8,7 +8,9 @@
 import type { LogFilter, LogLine } from './log-line';
 import type { DiskWriter } from './disk-writer';
 import { ForwardReader } from './forward-reader';
-import { MergedForward } from './merged-forward';
+import { MergedForward, type PackedRun } from './merged-forward';
+
+export type { PackedRun } from './merged-forward';
 import { LineRing } from './ring';
 
 /** A reader of up to this many instances holds every file it catches up from open (forward-reader.ts). */
@@ -27,6 +29,13 @@ export interface LiveCursor {
    * than a line does). Lines read back from the files are handed out at once.
    */
   next(max: number, lingerMs?: number): Promise<LogLine[] | null>;
+  /**
+   * next(), but lines read back from the files come already packed (lib/log-packing.ts), at
+   * most about `packedBytes` of them at a time, copied from the files' bytes: catching up from
+   * the files then costs the agent less per line than the live feed, so a reader that fell
+   * behind gets back to live (docs/logs.md).
+   */
+  nextBatch(max: number, lingerMs: number, packedBytes: number): Promise<LogLine[] | PackedRun | null>;
   close(): void;
 }
 
@@ -111,6 +120,15 @@ export class QueuedCursor implements LiveCursor {
   }
 
   async next(max: number, lingerMs = 0): Promise<LogLine[] | null> {
+    return (await this.read(max, lingerMs, 0)) as LogLine[] | null;
+  }
+
+  nextBatch(max: number, lingerMs: number, packedBytes: number): Promise<LogLine[] | PackedRun | null> {
+    return this.read(max, lingerMs, Math.max(1, packedBytes));
+  }
+
+  /** next() or nextBatch(); packedBytes 0: lines as objects only. */
+  private async read(max: number, lingerMs: number, packedBytes: number): Promise<LogLine[] | PackedRun | null> {
     if (this.closed) return null;
     if (this.reading) throw new Error('LiveCursor.next() called while a previous call is still pending');
     this.reading = true;
@@ -119,6 +137,14 @@ export class QueuedCursor implements LiveCursor {
     try {
       for (;;) {
         if (this.closed) return null;
+        if (this.catchUp !== undefined && packedBytes > 0) {
+          const run = await this.readDiskPacked(n, packedBytes);
+          if (this.closed) return null;
+          if (run === undefined) continue;
+          if (Array.isArray(run)) return this.handOut(run);
+          if (run.lastSeq > this.posSeq) this.posSeq = run.lastSeq;
+          return run;
+        }
         if (this.catchUp !== undefined) {
           const lines = await this.readDisk(n);
           if (this.closed) return null;
@@ -228,13 +254,30 @@ export class QueuedCursor implements LiveCursor {
     try {
       lines = await catchUp.merged.next(max);
     } catch (err) {
-      // The files cannot be read: say so where the lines should be and go on live.
-      const at = { timeMs: Date.now(), seq: catchUp.maxSeq, app: this.filter.app, instance: this.filter.instance ?? '', cut: false };
-      lines = [{ ...at, stream: 'system', text: `cannot read the log files to catch up (${(err as Error).message}); some lines are missing here` }];
-      await this.endCatchUp(catchUp);
-      return lines;
+      return this.cannotRead(catchUp, err);
     }
     if (lines.length === 0) await this.endCatchUp(catchUp);
+    return lines;
+  }
+
+  /** readDisk, packed; undefined once this round is read (the caller goes on). */
+  private async readDiskPacked(max: number, maxBytes: number): Promise<PackedRun | LogLine[] | undefined> {
+    const catchUp = this.catchUp!;
+    let run: PackedRun | undefined;
+    try {
+      run = await catchUp.merged.nextPacked(max, maxBytes);
+    } catch (err) {
+      return this.cannotRead(catchUp, err);
+    }
+    if (run === undefined) await this.endCatchUp(catchUp);
+    return run;
+  }
+
+  /** The files cannot be read: say so where the lines should be and go on live. */
+  private async cannotRead(catchUp: { merged: MergedForward; maxSeq: number }, err: unknown): Promise<LogLine[]> {
+    const at = { timeMs: Date.now(), seq: catchUp.maxSeq, app: this.filter.app, instance: this.filter.instance ?? '', cut: false };
+    const lines: LogLine[] = [{ ...at, stream: 'system', text: `cannot read the log files to catch up (${(err as Error).message}); some lines are missing here` }];
+    await this.endCatchUp(catchUp);
     return lines;
   }
 

@@ -126,6 +126,14 @@ function readHeader(buf: Buffer, start: number, end: number): boolean {
   return true;
 }
 
+/** The fields scanStoredLine read: time, seq, stream, cut flag and where the text starts. */
+export const scannedLine: Readonly<typeof header> = header;
+
+/** Reads the fields of the stored line in buf[start, end) into `scannedLine`; false when it is not one (a torn write). */
+export function scanStoredLine(buf: Buffer, start: number, end: number): boolean {
+  return readHeader(buf, start, end);
+}
+
 /** Parses the line in buf[start, end) (no newline); undefined when it is not a stored line (a torn write). */
 export function parseLine(buf: Buffer, start: number, end: number, app: string, instance: string): LogLine | undefined {
   if (!readHeader(buf, start, end)) return undefined;

@@ -129,8 +129,13 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
           return;
         }
         for (;;) {
-          const batch = req.packed ? await live.next(PACKED_BATCH, PACKED_LINGER_MS) : await live.next(BATCH);
+          // Lines read back from the files come packed from their bytes when nothing filters them here.
+          const batch = !req.packed ? await live.next(BATCH) : source ? await live.next(PACKED_BATCH, PACKED_LINGER_MS) : await live.nextBatch(PACKED_BATCH, PACKED_LINGER_MS, PACKED_BYTES);
           if (batch === null || done) break;
+          if (!Array.isArray(batch)) {
+            await write({ packed: batch.packed, app: req.app, host: agentId, history_done: false });
+            continue;
+          }
           const wantedLines = ofSource(batch);
           if (wantedLines.length > 0) await send(wantedLines, false);
         }
