@@ -36,6 +36,8 @@ export class LogSourceRecords {
   private readonly leaseOf = new Map<string, KnownLease>();
   /** Renewals under way, so a heartbeat does not start a second one. */
   private readonly renewing = new Set<string>();
+  /** Lookups under way, so a registration and a report of one agent read (or make) its lease once. */
+  private readonly lookups = new Map<string, Promise<string>>();
   private readonly writes: MergedCommits;
   private readonly renewEveryMs: number;
 
@@ -56,10 +58,15 @@ export class LogSourceRecords {
    * `cluster logs -f` under way that the host is back, and it must find the host registered.
    * `settled` is told whether they were committed. A lease found is renewed at the next
    * heartbeat, not here: a registration waits for one read at most (none when this replica
-   * renewed the lease lately).
+   * renewed the lease lately), and none at all when the agent keeps no lines yet (a new agent:
+   * its lease is made meanwhile, for its first report).
    */
   async atRegistration(agentId: string, apps: readonly string[]): Promise<{ ops: WriteOp[]; settled: (committed: boolean) => void }> {
-    const lease = await this.currentLease(agentId, false);
+    if (apps.length === 0) {
+      this.leaseFor(agentId).catch((err: unknown) => this.logger.warn({ err, agent: agentId }, 'could not make the lease of an agent\'s log sources'));
+      return { ops: [], settled: () => undefined };
+    }
+    const lease = await this.leaseFor(agentId);
     const list = apps.slice(0, MAX_APPS_PER_REGISTRATION);
     return {
       ops: this.putsOf(agentId, lease, list),
@@ -70,7 +77,7 @@ export class LogSourceRecords {
 
   /** A status report named `apps`: writes those not yet written under the agent's lease. */
   async reported(agentId: string, apps: Iterable<string>): Promise<void> {
-    const lease = await this.currentLease(agentId, false);
+    const lease = await this.leaseFor(agentId);
     const missing = this.memo.missing(agentId, lease, apps);
     if (missing.length > 0) await this.write(agentId, lease, missing);
   }
@@ -97,6 +104,16 @@ export class LogSourceRecords {
       this.forget(agentId);
       throw err;
     }
+  }
+
+  /** currentLease(agentId, false), once at a time per agent. */
+  private leaseFor(agentId: string): Promise<string> {
+    let lookup = this.lookups.get(agentId);
+    if (!lookup) {
+      lookup = this.currentLease(agentId, false).finally(() => this.lookups.delete(agentId));
+      this.lookups.set(agentId, lookup);
+    }
+    return lookup;
   }
 
   private putsOf(agentId: string, lease: string, apps: readonly string[]): WriteOp[] {
