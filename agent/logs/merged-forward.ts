@@ -21,11 +21,7 @@ export class MergedForward {
   /** Where nextPacked packs, reused; copied out at its size. */
   private work = Buffer.allocUnsafeSlow(0);
 
-  constructor(readers: ForwardReader[]) {
-    this.readers = readers;
-  }
-
-  readonly readers: ForwardReader[];
+  constructor(readonly readers: ForwardReader[]) {}
 
   /** Up to `max` lines in seq order; an empty array once every reader is at its end. */
   async next(max: number): Promise<LogLine[]> {

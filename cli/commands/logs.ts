@@ -13,7 +13,8 @@ import { isLogSource, sourceOf } from '../../lib/log-source';
 import { eachPacked, type UnpackedLine } from '../../lib/log-packing';
 import { isProcessType, parseInstanceName } from '../../lib/names';
 import { resolveApp, type ReplicaConnection } from '../client';
-import { ReaderPositions, ResumeTries, resumable } from '../follow-resume';
+import { ResumeTries, resumable } from '../follow-resume';
+import { HostPositions } from '../../lib/host-positions';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { colorFor, useColor } from '../output/color';
@@ -154,7 +155,7 @@ export async function streamLogs(
   replicas?: Pick<ReplicaConnection, 'server' | 'moveOn'>,
 ): Promise<void> {
   const print = batchPrinter(request.app ?? '', out);
-  const positions = new ReaderPositions();
+  const positions = new HostPositions();
   const tries = new ResumeTries();
   const sinceMs = Date.now();
   let stopped = false;
@@ -173,7 +174,7 @@ export async function streamLogs(
       const broke = await new Promise<grpc.ServiceError | 'ended' | undefined>((resolve) => {
         current.on('data', (batch: LogBatch__Output) => {
           tries.answered();
-          if (request.follow) positions.note(batch);
+          if (request.follow) positions.noteBatch(batch);
           if (!print(batch, () => current.resume())) current.pause();
         });
         // (grpc-js may report a failed call's end after its error: the error wins.)

@@ -4,9 +4,10 @@
  * They live under a lease of their own per agent (`logleases/<agent>` holds its id, under that
  * same lease), not under the agent's registration lease: a host's lines stay on its disk while
  * its agent restarts, is upgraded or is cut off, and `cluster logs` must name such a host
- * ("not registered now") instead of silently answering without it. The lease is renewed at
- * every registration and while the agent heartbeats, so the records fade `ttlSeconds` (a day by
- * default) after the agent was last heard of: a host taken out of service is no longer named.
+ * ("not registered now") instead of silently answering without it. The lease is renewed by
+ * the agent's heartbeats (the first after a registration, then hourly), so the records fade
+ * `ttlSeconds` (a day by default) after the agent was last heard of: a host taken out of service
+ * is no longer named.
  *
  * A status report names the apps it carries; each (agent, app) is written once under a lease
  * (log-source-memo.ts), in transactions shared with other agents' (merged-commits.ts).

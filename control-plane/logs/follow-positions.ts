@@ -8,30 +8,30 @@
  * moves that cut by a second).
  */
 import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
-import { lastPackedSeq, type UnpackedLine } from '../../lib/log-packing';
+import type { UnpackedLine } from '../../lib/log-packing';
+import { HostPositions } from '../../lib/host-positions';
 
 /** Lines asked of a host that is asked again: more missed than this are named in a warning. */
 export const RESUME_LINES = 100_000;
 
 export class FollowPositions {
-  private readonly lastSeq = new Map<string, number>();
+  private readonly had = new HostPositions();
 
   constructor(private readonly sinceMs: number) {}
 
   /** A batch of `host` went to the reader. */
   forwarded(host: string, batch: LogBatch__Output): void {
-    const seq = batch.packed.length > 0 ? lastPackedSeq(batch.packed) : batch.lines[batch.lines.length - 1]?.seq;
-    if (seq !== undefined) this.forwardedSeq(host, seq);
+    this.had.noteBatch(batch, host);
   }
 
   /** A line of `host` with `seq` went to the reader. */
   forwardedSeq(host: string, seq: number): void {
-    if (seq > (this.lastSeq.get(host) ?? -1)) this.lastSeq.set(host, seq);
+    this.had.note(host, seq);
   }
 
   /** The cut for `host`'s history when it is asked again from now. */
   resume(host: string): ResumeCut {
-    return new ResumeCut(this.lastSeq.get(host), this.sinceMs);
+    return new ResumeCut(this.had.of(host), this.sinceMs);
   }
 }
 
