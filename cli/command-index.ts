@@ -85,7 +85,7 @@ export function modulesFor(args: readonly string[]): readonly CommandModule[] {
   return found.length > 0 ? found : COMMAND_MODULES;
 }
 
-/** Commands whose process may run a daemon, for days: run unbundled (cli/main.ts). */
+/** Commands whose process may run a daemon, for days: not from the commands' bundle (cli/main.ts). */
 const DAEMON_COMMANDS = new Set(['agent', 'control-plane', 'dev']);
 
 /** Whether `args` may run a daemon (`agent …`, `control-plane …`, `dev`). */

@@ -3,7 +3,8 @@
  * `cluster` (package.json "bin"): runs the CLI's bundle, dist/cli/bundle/cluster.js, which
  * `npm run build` makes from cli/cluster.ts (scripts/build-cli.ts): one file instead of hundreds
  * of modules to find and load, with a V8 code cache per command in CLUSTER_HOME/cache
- * (cli/code-cache.ts). The daemons (`agent …`, `control-plane …`, `dev`) run the same program
+ * (cli/code-cache.ts). The agent runs from a bundle of its own, dist/cli/bundle/agent.js (only
+ * what an agent loads: less memory than unbundled); the control plane and `dev` run the program
  * unbundled, dist/cli/cluster.js: their start is rare, and from the bundle they held as much
  * memory or more (docs/architecture.md, "The CLI's bundle").
  */
@@ -14,6 +15,7 @@ import { runWithCodeCache } from './code-cache';
 import { cacheName, commandWord, runsDaemon } from './command-index';
 
 const BUNDLE = path.join(__dirname, 'bundle', 'cluster.js');
+const AGENT_BUNDLE = path.join(__dirname, 'bundle', 'agent.js');
 
 /** The cache folder of this build of the bundle, for this Node: a new build or Node makes a new one. */
 function cacheDir(): string {
@@ -29,10 +31,12 @@ if (!fs.existsSync(BUNDLE)) {
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // What the program would print, without reading the bundle for it.
   process.stdout.write(`${(require('./version') as typeof import('./version')).VERSION}\n`);
-} else if (runsDaemon(args)) {
+} else if (commandWord(args) === 'agent') {
   // The agent runs without V8's compilers above the interpreter until it is busy: held before
-  // anything loads, as loading ~250 modules is enough to make Node's own loader hot (lib/compiler-tiers.ts).
-  if (commandWord(args) === 'agent') (require('../lib/compiler-tiers') as typeof import('../lib/compiler-tiers')).holdCompilers();
+  // anything loads, as loading its code is enough to make Node's own loader hot (lib/compiler-tiers.ts).
+  (require('../lib/compiler-tiers') as typeof import('../lib/compiler-tiers')).holdCompilers();
+  require(AGENT_BUNDLE);
+} else if (runsDaemon(args)) {
   require('./cluster');
 } else if (process.sourceMapsEnabled) {
   // Code run through vm.Script gets no source maps: with them asked for, the bundle loads plainly.

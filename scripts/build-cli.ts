@@ -3,8 +3,10 @@
  * CommonJS file instead of ~150 modules to find and load one by one for `cluster ps` (and ~700 for
  * everything). Each command's `import()` in cli/command-index.ts stays lazy inside it: a command
  * runs only its own modules' code. dist/cli/main.js (cli/main.ts) starts it, with a V8 code cache
- * per command (cli/code-cache.ts). Run by `npm run build` after tsc; see docs/architecture.md,
- * "The CLI's bundle", and docs/stack-notes.md for the traps and the measurements.
+ * per command (cli/code-cache.ts). And the agent's bundle, dist/cli/bundle/agent.js, from
+ * cli/agent-program.ts: the `agent` command and what an agent loads, nothing else. Run by `npm run
+ * build` after tsc; see docs/architecture.md, "The CLI's bundle", and docs/stack-notes.md for the
+ * traps and the measurements.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +14,6 @@ import { build, type Plugin } from 'esbuild';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT_DIR = path.join(ROOT, 'dist', 'cli', 'bundle');
-const OUT = path.join(OUT_DIR, 'cluster.js');
 /** How far the bundle's folder is below ROOT. */
 const OUT_DEPTH = path.relative(ROOT, OUT_DIR).split(path.sep).length;
 
@@ -86,11 +87,37 @@ const grpcJsLazyLoader: Plugin = {
   },
 };
 
-async function main(): Promise<void> {
-  fs.rmSync(OUT_DIR, { recursive: true, force: true });
+/**
+ * The libraries an idle agent loads; the agent's bundle takes in these (and what they require)
+ * and leaves every other dependency of package.json outside, loaded from node_modules if ever
+ * needed (certificates, slugs, metrics): code in the bundle costs memory whether it runs or not.
+ */
+const AGENT_LIBRARIES = ['@grpc/grpc-js', 'protobufjs', 'pino', 'commander'];
+
+interface BundleSpec {
+  /** The entry point, relative to ROOT. */
+  entry: string;
+  /** The bundle's file name in OUT_DIR. */
+  name: string;
+  /** Packages left out of the bundle. */
+  external?: string[];
+}
+
+const BUNDLES: BundleSpec[] = [
+  { entry: 'cli/cluster.ts', name: 'cluster.js' },
+  { entry: 'cli/agent-program.ts', name: 'agent.js', external: dependencies().filter((d) => !AGENT_LIBRARIES.includes(d)) },
+];
+
+function dependencies(): string[] {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  return Object.keys(pkg.dependencies);
+}
+
+async function bundle(spec: BundleSpec): Promise<void> {
+  const out = path.join(OUT_DIR, spec.name);
   const result = await build({
-    entryPoints: [path.join(ROOT, 'cli', 'cluster.ts')],
-    outfile: OUT,
+    entryPoints: [path.join(ROOT, spec.entry)],
+    outfile: out,
     bundle: true,
     format: 'cjs',
     platform: 'node',
@@ -102,6 +129,7 @@ async function main(): Promise<void> {
     sourcesContent: false,
     banner: { js: BANNER },
     plugins: [ownPaths(fs.realpathSync(ROOT)), grpcJsLazyLoader],
+    external: spec.external,
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',
@@ -109,12 +137,17 @@ async function main(): Promise<void> {
   // cli/main.ts reads the bundle as Latin-1, a plain copy into a one-byte string, where UTF-8 costs
   // a decoding, and a two-byte string of twice the size for any character beyond ASCII. esbuild
   // escapes them in strings but keeps them in regular expressions: write those as \uXXXX.
-  const bytes = fs.readFileSync(OUT);
+  const bytes = fs.readFileSync(out);
   const beyond = bytes.findIndex((b) => b > 0x7f);
-  if (beyond >= 0) throw new Error(`the bundle must be ASCII; it is not at ${JSON.stringify(bytes.subarray(Math.max(0, beyond - 60), beyond + 10).toString())} (write the character as \\uXXXX in the source)`);
+  if (beyond >= 0) throw new Error(`${spec.name} must be ASCII; it is not at ${JSON.stringify(bytes.subarray(Math.max(0, beyond - 60), beyond + 10).toString())} (write the character as \\uXXXX in the source)`);
   // What went where (for esbuild's analyzer, https://esbuild.github.io/analyze/).
-  fs.writeFileSync(path.join(OUT_DIR, 'meta.json'), JSON.stringify(result.metafile));
-  process.stdout.write(`cli: dist/cli/bundle/cluster.js, ${(fs.statSync(OUT).size / 1024 / 1024).toFixed(1)} MiB\n`);
+  fs.writeFileSync(path.join(OUT_DIR, spec.name.replace(/\.js$/, '.meta.json')), JSON.stringify(result.metafile));
+  process.stdout.write(`cli: dist/cli/bundle/${spec.name}, ${(fs.statSync(out).size / 1024 / 1024).toFixed(1)} MiB\n`);
+}
+
+async function main(): Promise<void> {
+  fs.rmSync(OUT_DIR, { recursive: true, force: true });
+  await Promise.all(BUNDLES.map(bundle));
 }
 
 main().catch((err: unknown) => {

@@ -1,9 +1,10 @@
 /**
- * The CLI's bundle (scripts/build-cli.ts, docs/architecture.md "The CLI's bundle"): `cluster`
+ * The CLI's bundles (scripts/build-cli.ts, docs/architecture.md "The CLI's bundle"): `cluster`
  * starts from dist/cli/bundle/cluster.js, loads no module of the unbundled build nor of
  * node_modules but its launcher's, keeps a code cache per command (cli/code-cache.ts), runs
- * a real command against a real cluster (whose daemons start through the same dist/cli/main.js,
- * which runs them unbundled), and keeps source maps that point at the sources. The unbundled program (dist/cli/cluster.js) still runs.
+ * a real command against a real cluster (whose daemons start through the same dist/cli/main.js:
+ * the agent from its own bundle, dist/cli/bundle/agent.js, the control plane unbundled), and
+ * keeps source maps that point at the sources. The unbundled program (dist/cli/cluster.js) still runs.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,10 +44,17 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
     });
   };
 
+  /** What the agent had loaded, written by it every 200 ms (a preload: the daemon runs on). */
+  let agentLoaded = '';
+
   before(async () => {
-    cluster = await TestCluster.start({ agents: [{ id: 'bundle-a' }] });
+    cluster = await TestCluster.start();
     preload = path.join(cluster.dir, 'list-loaded.js');
     fs.writeFileSync(preload, "process.on('exit', () => require('fs').writeFileSync(process.env.LOADED_OUT, JSON.stringify(Object.keys(require.cache))));\n");
+    agentLoaded = path.join(cluster.dir, 'agent-loaded.json');
+    const agentPreload = path.join(cluster.dir, 'agent-list-loaded.js');
+    fs.writeFileSync(agentPreload, `setInterval(() => require('fs').writeFileSync(${JSON.stringify(agentLoaded)}, JSON.stringify(Object.keys(require.cache))), 200).unref();\n`);
+    await cluster.startReadyAgent({ id: 'bundle-a', nodeArgs: ['-r', agentPreload] });
     await cluster.deployProcfile('bundled', 'worker: sleep 100021\n');
     // The caches of an older build, and something else kept there.
     fs.mkdirSync(path.join(home(), 'cache', 'cli-v0-older-build'), { recursive: true });
@@ -95,6 +103,20 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
     assert.match(missing.stderr, /^error: .*no-such-app/);
   });
 
+  it('the agent runs from its own bundle: no unbundled module but the launcher\'s, none of the libraries it holds', async () => {
+    const agentBundle = path.join(BUNDLE, 'agent.js');
+    let loaded: string[] = [];
+    await waitFor('the agent to list what it loaded', () => {
+      loaded = fs.existsSync(agentLoaded) ? (JSON.parse(fs.readFileSync(agentLoaded, 'utf8')) as string[]) : [];
+      return loaded.includes(agentBundle);
+    });
+    const ours = loaded.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`) && f !== agentBundle && !f.endsWith('agent-list-loaded.js'));
+    // The launcher, and what holds V8's compilers before anything loads (cli/main.ts).
+    assert.deepEqual(ours.sort(), [...LAUNCHER, path.resolve(DIST_CLI, '..', 'lib', 'compiler-tiers.js')].sort());
+    const bundledLibraries = loaded.filter((f) => /[\\/]node_modules[\\/](@grpc[\\/]grpc-js|protobufjs|pino|commander)[\\/]/.test(f));
+    assert.deepEqual(bundledLibraries, [], 'grpc-js, protobufjs, pino and commander come from the bundle');
+  });
+
   it('keeps a code cache per command after a successful run, and survives a broken one', async () => {
     const env = { CLUSTER_SERVER: cluster.server, CLUSTER_HOME: home() };
     const names = () => caches().map((f) => path.basename(f)).sort();
@@ -114,16 +136,17 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
     assert.ok(fs.statSync(psCache).size > 100_000 && !fs.readFileSync(psCache).equals(Buffer.alloc(4096, 7)), 'ps.bin made again');
   });
 
-  it('the bundle is one ASCII file linking a source map whose sources exist', () => {
-    assert.deepEqual(fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.js')), ['cluster.js']);
-    const bytes = fs.readFileSync(path.join(BUNDLE, 'cluster.js'));
-    assert.equal(bytes.findIndex((b) => b > 0x7f), -1, 'ASCII only (cli/main.ts reads it as Latin-1)');
-    const text = bytes.toString('latin1');
-    assert.match(text, /\/\/# sourceMappingURL=cluster\.js\.map\s*$/);
-    const map = JSON.parse(fs.readFileSync(path.join(BUNDLE, 'cluster.js.map'), 'utf8')) as { sources: string[] };
-    assert.ok(map.sources.some((s) => s.endsWith('cli/cluster.ts')), 'maps to cli/cluster.ts');
-    // Ours, that is: a library's map may name files its package does not ship.
-    for (const source of map.sources.filter((s) => !s.includes('node_modules/'))) assert.ok(fs.existsSync(path.resolve(BUNDLE, source)), source);
+  it('each bundle is one ASCII file linking a source map whose sources exist', () => {
+    assert.deepEqual(fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.js')).sort(), ['agent.js', 'cluster.js']);
+    for (const [name, entry] of [['cluster', 'cli/cluster.ts'], ['agent', 'cli/agent-program.ts']] as const) {
+      const bytes = fs.readFileSync(path.join(BUNDLE, `${name}.js`));
+      assert.equal(bytes.findIndex((b) => b > 0x7f), -1, `${name}.js: ASCII only (cli/main.ts reads the commands' bundle as Latin-1)`);
+      assert.match(bytes.toString('latin1'), new RegExp(`//# sourceMappingURL=${name}\\.js\\.map\\s*$`));
+      const map = JSON.parse(fs.readFileSync(path.join(BUNDLE, `${name}.js.map`), 'utf8')) as { sources: string[] };
+      assert.ok(map.sources.some((s) => s.endsWith(entry)), `${name}.js maps to ${entry}`);
+      // Ours, that is: a library's map may name files its package does not ship.
+      for (const source of map.sources.filter((s) => !s.includes('node_modules/'))) assert.ok(fs.existsSync(path.resolve(BUNDLE, source)), source);
+    }
   });
 
   it('the unbundled program still runs (node dist/cli/cluster.js)', async () => {
