@@ -13,7 +13,7 @@ import { MergedForward, type PackedRun } from './merged-forward';
 export type { PackedRun } from './merged-forward';
 import { LineRing } from './ring';
 
-/** A reader of up to this many instances holds every file it catches up from open (forward-reader.ts). */
+/** A reader of up to this many instances holds every file it catches up from open (forward-files.ts). */
 const EAGER_INSTANCES = 32;
 
 /** The live part of a read; see LogStore.read. */

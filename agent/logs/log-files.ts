@@ -33,7 +33,7 @@ export interface LogFile {
   /**
    * Where lines this run wrote start, about every MARK_BYTES, oldest first: a reader that
    * catches up from a seq starts reading at the last mark at or before it instead of at the top
-   * of the file (forward-reader.ts). Absent for files of earlier runs.
+   * of the file (chunk-reader.ts). Absent for files of earlier runs.
    */
   marks?: FileMark[];
 }
