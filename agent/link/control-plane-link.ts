@@ -1,6 +1,7 @@
 /**
  * The agent's connection to the control plane: registers under an etcd lease (kept
- * across agent restarts when still alive), heartbeats, and re-registers when told the
+ * across agent restarts when still alive), heartbeats (over one stream: heartbeat-stream.ts),
+ * and re-registers when told the
  * lease is gone. The agent always dials out; an unreachable control plane is retried
  * forever and never stops running instances.
  *
@@ -26,6 +27,7 @@ import { parseServerList } from '../../lib/server-list';
 import { loadReplicas, saveReplicas } from './replica-memory';
 import { jittered } from '../../lib/retry-delay';
 import { HeartbeatLateness } from './heartbeat-lateness';
+import { HeartbeatStream } from './heartbeat-stream';
 
 export interface AgentIdentity {
   id: string;
@@ -76,6 +78,7 @@ export class ControlPlaneLink extends EventEmitter<{
   private failuresInRow = 0;
   /** Heartbeats more than half a second behind their timer are warned about. */
   private readonly lateness = new HeartbeatLateness(500);
+  private readonly heartbeats: HeartbeatStream;
 
   constructor(
     server: string,
@@ -108,6 +111,7 @@ export class ControlPlaneLink extends EventEmitter<{
     this.servers = new ServerSet<AgentApiClient>([...this.given, ...(remembered?.servers ?? []).filter((s) => !this.given.includes(s))], make);
     this.servers.on('switched', (to, from) => this.emit('switched', to, from));
     this.client = this.servers.proxy;
+    this.heartbeats = new HeartbeatStream(this.client);
   }
 
   /** The replica calls go to now. */
@@ -127,6 +131,7 @@ export class ControlPlaneLink extends EventEmitter<{
   close(): void {
     this.state = 'closed';
     clearTimeout(this.timer);
+    this.heartbeats.close();
     this.servers.close();
   }
 
@@ -250,8 +255,8 @@ export class ControlPlaneLink extends EventEmitter<{
   }
 
   private async heartbeat(): Promise<void> {
-    const reply = await callUnary(this.client, 'Heartbeat', { agent_id: this.identity.id, lease_id: this.leaseId ?? '' }, this.deadlineMs());
-    if (!reply.alive) this.leaseLost();
+    const alive = await this.heartbeats.beat(this.currentServer, { agent_id: this.identity.id, lease_id: this.leaseId ?? '' }, this.deadlineMs());
+    if (!alive) this.leaseLost();
   }
 
   /**

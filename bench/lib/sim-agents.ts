@@ -15,10 +15,11 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
+import { HeartbeatStream } from '../../agent/link/heartbeat-stream';
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { AssignmentBatch__Output } from '../../proto/gen/cluster/agent/AssignmentBatch';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
-import { callUnary } from '../../lib/grpc-call';
+import { callUnary, DEFAULT_DEADLINE_MS } from '../../lib/grpc-call';
 
 const FLUSH_DELAY_MS = 20;
 const RETRY_DELAY_MS = 500;
@@ -59,6 +60,8 @@ const totals: SimCounts = { registered: 0, watching: 0, assigned: 0, up: 0, repo
 
 class SimAgent {
   private readonly client: AgentApiClient;
+  /** Heartbeats as the real agent sends them: over one stream (agent/link/heartbeat-stream.ts). */
+  private readonly heartbeats: HeartbeatStream;
   private leaseId = '';
   private heartbeatMs = 1_000;
   private readonly held = new Map<string, Held>();
@@ -71,7 +74,7 @@ class SimAgent {
   private watching = false;
   private closed = false;
 
-  constructor(readonly id: string, server: string, private readonly index: number, private readonly capacity: number) {
+  constructor(readonly id: string, private readonly server: string, private readonly index: number, private readonly capacity: number) {
     const Client = agentProto().AgentApi;
     this.client = new Client(server, grpc.credentials.createInsecure(), {
       ...CHANNEL_OPTIONS,
@@ -80,6 +83,7 @@ class SimAgent {
       // One connection per agent, as separate hosts would have.
       'grpc.use_local_subchannel_pool': 1,
     });
+    this.heartbeats = new HeartbeatStream(this.client);
   }
 
   async start(): Promise<void> {
@@ -124,9 +128,9 @@ class SimAgent {
       this.heartbeatTimer = setTimeout(() => this.heartbeat(), this.heartbeatMs);
       return;
     }
-    callUnary(this.client, 'Heartbeat', { agent_id: this.id, lease_id: this.leaseId }).then(
-      async (reply) => {
-        if (!reply.alive) await this.leaseLost();
+    this.heartbeats.beat(this.server, { agent_id: this.id, lease_id: this.leaseId }, DEFAULT_DEADLINE_MS).then(
+      async (alive) => {
+        if (!alive) await this.leaseLost();
       },
       () => undefined,
     ).finally(() => {
@@ -249,6 +253,7 @@ class SimAgent {
 
   close(): void {
     this.closed = true;
+    this.heartbeats.close();
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.flushTimer);
     this.call?.cancel();

@@ -1,6 +1,8 @@
 /** The service agents dial: register, heartbeat, watch assignments, report status, fetch slugs. */
 import { EtcdLeaseInvalidError } from 'etcd3';
 import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
+import type { HeartbeatRequest__Output } from '../../proto/gen/cluster/agent/HeartbeatRequest';
+import { peerIdentity } from '../../lib/tls';
 import { agentIdProblem, appNameProblem, parseInstanceName } from '../../lib/names';
 import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
@@ -11,7 +13,9 @@ import { asEtcdOutage } from '../etcd/outage';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { encode, type AgentRecord, type ReportedState, type StatusRecord, type WebToggleRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
-import { toServiceError, unary } from '../rpc/status';
+import { refusal, toServiceError, unary } from '../rpc/status';
+import { PERMISSION_DENIED } from '../../lib/status-reason';
+import type * as grpc from '@grpc/grpc-js';
 import type { AssignmentHub } from './assignment-hub';
 import { encodeAssignmentBatch } from './assignment-wire';
 import { LogSourceRecords } from './log-source-records';
@@ -77,6 +81,25 @@ export function agentService(
     if (revision !== undefined) logger.info({ agent: id }, 'process server registered for the first time: it runs no web until `agents:web ID on`');
   }
 
+  /** Renews agent `agentId`'s lease `leaseId`; whether it is still alive (else it must register again). */
+  async function heartbeat(agentId: string, leaseId: string): Promise<boolean> {
+    const id = requireAgentId(agentId);
+    const ttl = await leases.renew(leaseId).catch((err: unknown) => {
+      if (isLeaseGone(err)) return 0;
+      // Heard but not renewed: the leader must not count this time against any agent.
+      if (asEtcdOutage(err)) ctx.health.noteOutage();
+      throw err;
+    });
+    const registered = ctx.view.agents.entries.get(keys.agent(id));
+    // A lease that outlived its registration key (or belongs to another id) is no good.
+    const alive = ttl > 0 && (!registered || registered.lease === leaseId);
+    if (alive) {
+      ctx.heartbeats.set(id, Date.now());
+      logSources.heard(id);
+    }
+    return alive;
+  }
+
   return {
     Register: unary(logger, async (req, call) => {
       const id = requireAgentId(req.agent_id);
@@ -117,23 +140,36 @@ export function agentService(
       return { lease_id: leaseId, ttl_seconds: opts.leaseTtlSeconds, heartbeat_ms: opts.heartbeatMs, address };
     }),
 
-    Heartbeat: unary(logger, async (req) => {
-      const id = requireAgentId(req.agent_id);
-      const ttl = await leases.renew(req.lease_id).catch((err: unknown) => {
-        if (isLeaseGone(err)) return 0;
-        // Heard but not renewed: the leader must not count this time against any agent.
-        if (asEtcdOutage(err)) ctx.health.noteOutage();
-        throw err;
+    Heartbeat: unary(logger, async (req) => ({ alive: await heartbeat(req.agent_id, req.lease_id) })),
+
+    Heartbeats: (call) => {
+      // The guard checked the certificate when the stream opened (an agent's); each request must
+      // name that agent. Without TLS (a loopback dev cluster) every caller is trusted.
+      const identity = peerIdentity(call);
+      let failed = false;
+      // As a failed Heartbeat call: the stream ends with the status, and the agent opens another.
+      const fail = (status: Partial<grpc.StatusObject>) => {
+        if (failed) return;
+        failed = true;
+        call.emit('error', status);
+      };
+      call.on('data', (req: HeartbeatRequest__Output) => {
+        if (identity && req.agent_id !== identity.name) {
+          fail(refusal(PERMISSION_DENIED, `agent ${identity.name} cannot act for agent ${req.agent_id}`));
+          return;
+        }
+        heartbeat(req.agent_id, req.lease_id).then(
+          (alive) => {
+            if (!failed && !call.cancelled && !call.destroyed && !call.writableEnded) call.write({ alive, beat: req.beat });
+          },
+          (err: unknown) => fail(toServiceError(err, logger)),
+        );
       });
-      const registered = ctx.view.agents.entries.get(keys.agent(id));
-      // A lease that outlived its registration key (or belongs to another id) is no good.
-      const alive = ttl > 0 && (!registered || registered.lease === req.lease_id);
-      if (alive) {
-        ctx.heartbeats.set(id, Date.now());
-        logSources.heard(id);
-      }
-      return { alive };
-    }),
+      call.on('end', () => {
+        if (!failed) call.end();
+      });
+      call.on('error', () => undefined);
+    },
 
     WatchAssignments: (call) => {
       let id: string;

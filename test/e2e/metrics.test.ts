@@ -157,7 +157,7 @@ describe('metrics', { timeout: 240_000 }, () => {
     assert.equal(valueOf(s, 'cluster_leader'), 1);
     assert.equal(typeOf(s, 'cluster_grpc_requests_total'), 'COUNTER');
     assert.ok(valueOf(s, 'cluster_grpc_requests_total', { service: 'cluster.api.ClusterApi', method: 'Ps', code: 'OK' })! > 0);
-    assert.ok(valueOf(s, 'cluster_grpc_requests_total', { service: 'cluster.agent.AgentApi', method: 'Heartbeat', code: 'OK' })! > 0);
+    assert.ok(valueOf(s, 'cluster_grpc_requests_total', { service: 'cluster.agent.AgentApi', method: 'Register', code: 'OK' })! > 0);
     assert.ok(valueOf(s, 'cluster_etcd_request_duration_seconds_count', { method: 'KV.Range' })! > 0);
     assert.equal(typeOf(s, 'cluster_etcd_request_errors_total'), 'COUNTER');
     assert.ok(valueOf(s, 'cluster_scheduler_round_duration_seconds_count')! > 0);

@@ -7,8 +7,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { freePort } from '../../lib/free-port';
+import { loadCredentials } from '../../agent/tls/agent-credentials';
+import { CONTROL_PLANE_NAME } from '../../lib/pki';
+import { channelCredentials, StaticCertificateProvider, targetName } from '../../lib/tls';
+import { agentProto } from '../../proto/load';
+import type { HeartbeatReply__Output } from '../../proto/gen/cluster/agent/HeartbeatReply';
 import { pidsMatching, TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { waitFor } from '../helpers/wait-for';
 
 const LOOP = `trap 'exit 0' TERM
 while true; do sleep 1 & wait $!; done
@@ -45,6 +52,29 @@ describe('control-plane replica failover over TLS', { timeout: 180_000 }, () => 
     const { command } = await cluster.cliJson<{ command: string }>(['agents:token']);
     const listed = /--server (\S+)/.exec(command)?.[1]?.split(',').sort();
     assert.deepEqual(listed, [a, b].sort());
+  });
+
+  it("an agent's certificate heartbeats for that agent only, on the heartbeat stream as in a call", async () => {
+    const material = loadCredentials(cluster.agentDir('tls-1'));
+    assert.ok(material, 'tls-1 keeps its credentials in its data dir');
+    const client = new (agentProto().AgentApi)(b, channelCredentials(new StaticCertificateProvider(material)), targetName(CONTROL_PLANE_NAME));
+    try {
+      const call = client.Heartbeats();
+      const replies: HeartbeatReply__Output[] = [];
+      call.on('data', (reply: HeartbeatReply__Output) => replies.push(reply));
+      const ended = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+      // Its own id with a lease that is not its own: answered (not alive), the stream goes on.
+      call.write({ agent_id: 'tls-1', lease_id: '1', beat: 1 });
+      await waitFor('the answer to its own heartbeat', () => replies.length === 1);
+      // Another agent's id: refused, and the stream ends with the reason.
+      call.write({ agent_id: 'tls-2', lease_id: '1', beat: 2 });
+      const err = await ended;
+      assert.equal(err.code, grpc.status.PERMISSION_DENIED);
+      assert.match(err.details, /agent tls-1 cannot act for agent tls-2/);
+      assert.deepEqual(replies.map((r) => [r.beat, r.alive]), [[1, false]]);
+    } finally {
+      client.close();
+    }
   });
 
   it('keeps every agent and process when the replica they use is killed', async () => {
