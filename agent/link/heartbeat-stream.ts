@@ -38,14 +38,15 @@ export class HeartbeatStream {
 
   /** One heartbeat to `server`, the current replica: whether the lease is alive. */
   async beat(server: string, request: { agent_id: string; lease_id: string }, deadlineMs: number): Promise<boolean> {
-    if (this.callsOnly.has(server)) return (await callUnary(this.client, 'Heartbeat', request, deadlineMs)).alive;
-    try {
-      return await this.overStream(server, request, deadlineMs);
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== grpc.status.UNIMPLEMENTED) throw err;
-      this.callsOnly.add(server);
-      return (await callUnary(this.client, 'Heartbeat', request, deadlineMs)).alive;
+    if (!this.callsOnly.has(server)) {
+      try {
+        return await this.overStream(server, request, deadlineMs);
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== grpc.status.UNIMPLEMENTED) throw err;
+        this.callsOnly.add(server);
+      }
     }
+    return (await callUnary(this.client, 'Heartbeat', request, deadlineMs)).alive;
   }
 
   /** Ends the stream (the link is closing); heartbeats waiting fail. */

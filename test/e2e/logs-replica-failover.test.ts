@@ -23,9 +23,7 @@ describe('cluster logs -f across a control-plane failover', { timeout: 180_000 }
   before(async () => {
     cluster = await TestCluster.start({ replicas: 2 });
     [a, b] = cluster.servers as [string, string];
-    cluster.startAgent({ id: 'host-1', server: `${a},${b}` });
-    cluster.startAgent({ id: 'host-2', server: `${a},${b}` });
-    await cluster.waitForAgents(2);
+    await cluster.startAgentsOnEveryReplica(['host-1', 'host-2']);
     triggers = new Triggers(cluster);
     await cluster.deployApp('chat', cluster.appDir('chat', triggers.appFiles()));
     await cluster.ok(['scale', 'talker=2', '-a', 'chat', '--wait']);

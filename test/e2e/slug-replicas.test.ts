@@ -21,9 +21,7 @@ describe('slugs on every replica (real daemons)', { timeout: 180_000 }, () => {
     cluster = await TestCluster.start({ replicas: 2 });
     [a, b] = cluster.servers as [string, string];
     // The agents know both replicas; the deploy goes through A, everything after it through B.
-    cluster.startAgent({ id: 'host-1', server: `${a},${b}` });
-    cluster.startAgent({ id: 'host-2', server: `${a},${b}` });
-    await cluster.waitForAgents(2);
+    await cluster.startAgentsOnEveryReplica(['host-1', 'host-2']);
     cluster.server = b;
     marker = `slug-marker-${process.pid}`;
   });

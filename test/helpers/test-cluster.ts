@@ -246,6 +246,12 @@ export class TestCluster {
     return this.startAgent(spec);
   }
 
+  /** Starts the cluster's agents `ids`, each given every replica (`--server A,B…`), and waits until they are registered. */
+  async startAgentsOnEveryReplica(ids: string[]): Promise<void> {
+    for (const id of ids) this.startAgent({ id, server: this.servers.join(',') });
+    await this.waitForAgents(ids.length);
+  }
+
   async waitForAgents(count: number): Promise<void> {
     await waitFor(`${count} agents registered`, async () => {
       // Ask one live replica: whether the CLI fails over is not the question here.
