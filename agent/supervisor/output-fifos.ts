@@ -1,12 +1,19 @@
 /**
  * The FIFOs an instance writes its stdout and stderr into (see spawnInstanceProcess): one pair
- * per instance slot under the agent's data dir, made once and kept across restarts of the
- * instance, so a restart costs no extra process. Node cannot make a FIFO, so `mkfifo` does,
- * for every slot that asked during one turn of the event loop at once (a burst of 300 starts
- * costs one `mkfifo`, not 300).
+ * per instance slot under the agent's data dir, `<app>/<instance>.stdout` and `.stderr`, made
+ * once and kept across restarts of the instance, so a restart costs no extra process. Node
+ * cannot make a FIFO, so `mkfifo` does, for every slot that asked during one turn of the event
+ * loop at once (a burst of 300 starts costs two `mkfifo`s, not 300: the first few slots get one
+ * of their own, so their processes start while the rest are made).
+ *
+ * The pairs lie side by side in one folder per app: on this kind of disk a folder per instance
+ * (made at the start, removed with the instance) cost ~2 ms of the agent's thread each in a
+ * burst (bench/RESULTS.md). Agents before that kept each pair in a folder of its own,
+ * `<app>/<instance>/{stdout,stderr}`; the processes an upgraded agent takes over still write
+ * there, so their slots keep those paths until the instance is gone.
  */
 import { execFile } from 'node:child_process';
-import { closeSync, constants as fsConstants, lstatSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants as fsConstants, lstatSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -17,16 +24,33 @@ export interface OutputFifos {
   stderr: string;
 }
 
-export class OutputFifoMaker {
-  private pending: Array<{ paths: string[]; resolve: () => void; reject: (err: Error) => void }> = [];
-  private scheduled = false;
+/** How many slots of a burst get a `mkfifo` of their own, so that the first processes start sooner. */
+const FIRST_SLOTS = 4;
 
-  constructor(private readonly root: string) {}
+interface Waiter {
+  paths: string[];
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class OutputFifoMaker {
+  private pending: Waiter[] = [];
+  private scheduled = false;
+  /** App folders made (or found) so far; they stay while the agent runs. */
+  private readonly appDirs = new Set<string>();
+  /** `app/instance` of the slots whose FIFOs an older agent made in a folder of their own. */
+  private readonly legacy: Set<string>;
+
+  constructor(private readonly root: string) {
+    this.legacy = findLegacySlots(root);
+  }
 
   /** Where the FIFOs of an instance live (whether or not they exist yet). */
   pathsOf(app: string, instance: string): OutputFifos {
-    const dir = this.dirOf(app, instance);
-    return { stdout: path.join(dir, 'stdout'), stderr: path.join(dir, 'stderr') };
+    // App and instance names are checked names (letters, digits, dashes, dots): safe as path parts.
+    const base = path.join(this.root, app, instance);
+    if (this.legacy.has(`${app}/${instance}`)) return { stdout: path.join(base, 'stdout'), stderr: path.join(base, 'stderr') };
+    return { stdout: `${base}.stdout`, stderr: `${base}.stderr` };
   }
 
   /** Makes (or finds) the FIFOs of an instance. */
@@ -34,7 +58,11 @@ export class OutputFifoMaker {
     const fifos = this.pathsOf(app, instance);
     const missing = [fifos.stdout, fifos.stderr].filter((p) => !isFifo(p));
     if (missing.length === 0) return fifos;
-    mkdirSync(this.dirOf(app, instance), { recursive: true, mode: 0o700 });
+    const dir = path.dirname(fifos.stdout);
+    if (!this.appDirs.has(dir)) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.appDirs.add(dir);
+    }
     for (const p of missing) rmSync(p, { force: true }); // not a FIFO (a crash left a file?): replace it
     await new Promise<void>((resolve, reject) => {
       this.pending.push({ paths: missing, resolve, reject });
@@ -48,26 +76,50 @@ export class OutputFifoMaker {
 
   /** Removes the FIFOs of an instance that no longer runs here. */
   remove(app: string, instance: string): void {
-    rmSync(this.dirOf(app, instance), { recursive: true, force: true });
-  }
-
-  private dirOf(app: string, instance: string): string {
-    // App and instance names are checked names (letters, digits, dashes, dots): safe as path parts.
-    return path.join(this.root, app, instance);
+    if (this.legacy.delete(`${app}/${instance}`)) {
+      rmSync(path.join(this.root, app, instance), { recursive: true, force: true });
+      return;
+    }
+    const fifos = this.pathsOf(app, instance);
+    rmSync(fifos.stdout, { force: true });
+    rmSync(fifos.stderr, { force: true });
   }
 
   private flush(): void {
     this.scheduled = false;
-    const batch = this.pending;
+    const waiting = this.pending;
     this.pending = [];
-    const paths = batch.flatMap((b) => b.paths);
-    execFile('mkfifo', ['-m', '600', '--', ...paths], (err, _stdout, stderr) => {
-      for (const waiter of batch) {
-        const failed = waiter.paths.find((p) => !isFifo(p));
-        if (failed === undefined) waiter.resolve();
-        else waiter.reject(new Error(`cannot make the output FIFO ${failed}: ${(stderr || err?.message || 'mkfifo failed').trim()}`));
-      }
-    });
+    makeFifos(waiting.slice(0, FIRST_SLOTS));
+    if (waiting.length > FIRST_SLOTS) makeFifos(waiting.slice(FIRST_SLOTS));
+  }
+}
+
+/** One `mkfifo` for the FIFOs of every waiter; each learns whether its own were made. */
+function makeFifos(batch: Waiter[]): void {
+  const paths = batch.flatMap((b) => b.paths);
+  execFile('mkfifo', ['-m', '600', '--', ...paths], (err, _stdout, stderr) => {
+    for (const waiter of batch) {
+      const failed = waiter.paths.find((p) => !isFifo(p));
+      if (failed === undefined) waiter.resolve();
+      else waiter.reject(new Error(`cannot make the output FIFO ${failed}: ${(stderr || err?.message || 'mkfifo failed').trim()}`));
+    }
+  });
+}
+
+/** The slots under `root` laid out by an older agent: `<app>/<instance>/` folders (read once, at start). */
+function findLegacySlots(root: string): Set<string> {
+  const slots = new Set<string>();
+  for (const app of foldersIn(root)) {
+    for (const instance of foldersIn(path.join(root, app))) slots.add(`${app}/${instance}`);
+  }
+  return slots;
+}
+
+function foldersIn(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return []; // none yet
   }
 }
 

@@ -181,6 +181,38 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     assert.equal(agents.agents[0].version, `${pkg.version}-newer`);
   });
 
+  it("takes over instances whose FIFOs an older agent made in a folder each, and removes the folder with the instance", async () => {
+    // Agents before 2026-12-01 kept each instance's FIFOs in `instances/<app>/<instance>/`.
+    // Moving the pipes there while no agent runs makes that layout: the processes keep writing
+    // into the same pipes (a renamed FIFO is the same pipe), and the state file names the paths.
+    const fifoDir = path.join(cluster.dir, AGENT.id, 'instances', APP);
+    const stateFile = path.join(cluster.dir, AGENT.id, 'instances.json');
+    await restartAndCheck(
+      async () => {
+        await cluster.agents.get(AGENT.id)!.kill('SIGTERM');
+        const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { instances: Array<{ instance: string; stdout: string; stderr: string }> };
+        assert.equal(state.instances.length, 4);
+        for (const record of state.instances) {
+          const folder = path.join(fifoDir, record.instance);
+          fs.mkdirSync(folder, { mode: 0o700 });
+          for (const stream of ['stdout', 'stderr'] as const) {
+            fs.renameSync(path.join(fifoDir, `${record.instance}.${stream}`), path.join(folder, stream));
+            record[stream] = path.join(folder, stream);
+          }
+        }
+        fs.writeFileSync(stateFile, JSON.stringify(state));
+      },
+      () => cluster.startAgent(AGENT),
+    );
+    assert.deepEqual(fs.readdirSync(fifoDir).sort(), ['ticker.1', 'worker.1', 'worker.2', 'worker.3']);
+
+    await cluster.ok(['scale', 'worker=2', '-a', APP, '--wait']);
+    await waitFor("worker.3's folder removed with it", () => !fs.existsSync(path.join(fifoDir, 'worker.3')), 10_000, 50);
+    await cluster.ok(['scale', 'worker=3', '-a', APP, '--wait']);
+    assert.ok(fs.lstatSync(path.join(fifoDir, 'worker.3.stdout')).isFIFO(), 'the new worker.3 has its pair beside the others');
+    assert.deepEqual(fs.readdirSync(fifoDir).sort(), ['ticker.1', 'worker.1', 'worker.2', 'worker.3.stderr', 'worker.3.stdout']);
+  });
+
   it('restarts an adopted instance that crashes', async () => {
     const before = (await cluster.ps(APP)).find((i) => i.name === 'worker.2')!;
     process.kill(before.pid!, 'SIGKILL');
