@@ -16,13 +16,13 @@
  * manager's own command (scale --wait / pm2 scale / supervisorctl start) returned. For cluster,
  * the same again through the API (no CLI process to start) shows what the CLI's start costs.
  * Between runs every manager scales back down (0, 1, stop) and its processes are gone before
- * the next.
+ * the next, and each figure starts on a quiet machine (see settle()).
  *
  *   node dist/bench/scale-up.js [--runs 5] [--count 200] [--agents 3] [--no-pm2] [--no-supervisord] [--wait-idle S] [--json FILE] [--keep]
  */
 import { startBenchCluster, type TestCluster } from './lib/bench-cluster';
 import { ensureSupervisor, pidsRunning, startPm2, Supervisor, supervisordVersion, timedPm2, waitForProcesses } from './lib/peers';
-import { banner, Figures, flag, fmt, numberOption, runMain, sleep, tempDir } from './lib/runs';
+import { banner, Figures, flag, fmt, machineBusy, numberOption, runMain, sleep, tempDir } from './lib/runs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -67,6 +67,7 @@ async function main(): Promise<void> {
   for (let run = 1; run <= RUNS; run++) {
     // cluster
     {
+      await settle();
       const start = Date.now();
       const procs = waitForProcesses(clusterArgv, COUNT, TIMEOUT_MS, POLL_MS);
       const cmd = await kit.cli(['scale', `worker=${COUNT}`, '-a', 'scaleup', '--wait', '--timeout', '60']);
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
       await waitForProcesses(clusterArgv, 0, TIMEOUT_MS, POLL_MS);
       await waitPsEmpty(kit);
       // The same through the API (what the CLI's own start, ~0.3 s, adds to the above).
-      await sleep(1_000);
+      await settle();
       const apiStart = Date.now();
       const apiProcs = waitForProcesses(clusterArgv, COUNT, TIMEOUT_MS, POLL_MS);
       await kit.scale('scaleup', { worker: COUNT });
@@ -92,8 +93,8 @@ async function main(): Promise<void> {
       await waitForProcesses(clusterArgv, 0, TIMEOUT_MS, POLL_MS);
       await waitPsEmpty(kit);
     }
-    await sleep(1_000);
     if (pm2) {
+      await settle();
       const start = Date.now();
       const procs = waitForProcesses(pm2Argv, COUNT, TIMEOUT_MS, POLL_MS);
       const cmd = await timedPm2(pm2, ['scale', 'worker', String(COUNT)]);
@@ -104,8 +105,8 @@ async function main(): Promise<void> {
       await pm2.run(['scale', 'worker', '1']);
       await waitForProcesses(pm2Argv, 1, TIMEOUT_MS, POLL_MS);
     }
-    await sleep(1_000);
     if (sup) {
+      await settle();
       const start = Date.now();
       const procs = waitForProcesses(supArgv, COUNT, TIMEOUT_MS, POLL_MS);
       const cmd = await sup.ctl(['start', 'worker:*']);
@@ -116,7 +117,6 @@ async function main(): Promise<void> {
       await sup.ctl(['stop', 'worker:*']);
       await waitForProcesses(supArgv, 0, TIMEOUT_MS, POLL_MS);
     }
-    await sleep(1_000);
   }
 
   const c = figures.summary(`cluster: ${COUNT} running`).median;
@@ -124,6 +124,16 @@ async function main(): Promise<void> {
   if (sup) figures.add('supervisord ÷ cluster (running, medians)', '×', figures.summary(`supervisord: ${COUNT} running`).median / c, { digits: 2 });
   if (pidsRunning(clusterArgv).length + pidsRunning(pm2Argv).length + pidsRunning(supArgv).length > 1) console.error('warning: processes left over');
   figures.report({ runs: RUNS, count: COUNT, agents: AGENTS, pm2: pm2?.version(), supervisord: sup ? supervisordVersion() : undefined });
+}
+
+/**
+ * Waits (at most 10 s) until the machine is quiet, under 15 % busy over half a second, before a
+ * figure is taken: what the previous command left to do (PM2's daemon reaping 199 processes, the
+ * agents clearing the instances they stopped) must not count in the next manager's figure.
+ */
+async function settle(): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await machineBusy(500)) > 0.15 && Date.now() < deadline);
 }
 
 /** Waits until `ps` lists no instance at all (stopped instances' statuses are gone). */
