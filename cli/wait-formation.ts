@@ -7,12 +7,12 @@ import { RELEASE_PHASE_TYPE, releaseRunName } from '../lib/release-phase';
 import { ReachError, UserError } from './errors';
 
 /**
- * How long to wait between two polls, `elapsedMs` into the wait: often at first, where most
- * scale-ups end (200 instances come up in about half a second), then every 100 ms.
+ * How long to wait between two polls. Each poll asks the control plane for the app's whole
+ * `ps`; polled every 25 ms, a scale of 200 cost the machine enough that the processes came up
+ * ~10-20 % later (bench/RESULTS.md). No worker can be up before 2 s (docs/boot-checks.md), and
+ * ten updates a second are what a progress bar needs.
  */
-function pollMs(elapsedMs: number): number {
-  return elapsedMs < 2_000 ? 25 : 100;
-}
+const POLL_MS = 100;
 /** An instance that crashed this many times while we waited is in a crash loop: give up. */
 const CRASH_LOOP_RESTARTS = 3;
 
@@ -48,7 +48,7 @@ export async function waitForFormation(
         if (!phaseDone) {
           show(`running the release command of v${release} (${releaseRunName(release!)}): ${phase.state}`);
           if (Date.now() - started > timeoutMs) throw new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for the release command of v${release}`);
-          await new Promise((resolve) => setTimeout(resolve, pollMs(Date.now() - started)));
+          await new Promise((resolve) => setTimeout(resolve, POLL_MS));
           continue;
         }
       }
@@ -58,7 +58,7 @@ export async function waitForFormation(
         // An old view says nothing about progress: wait for etcd, within the same timeout.
         show(`waiting: ${ps.stale.reason}`);
         if (Date.now() - started > timeoutMs) throw new ReachError(ps.stale.reason);
-        await new Promise((resolve) => setTimeout(resolve, pollMs(Date.now() - started)));
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         continue;
       }
       const counted = (type: string) => (types ? types.includes(type) : type !== 'run' && type !== RELEASE_PHASE_TYPE);
@@ -76,7 +76,7 @@ export async function waitForFormation(
       if (Date.now() - started > timeoutMs) {
         throw new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s with ${up} of ${wanted} instances up`);
       }
-      await new Promise((resolve) => setTimeout(resolve, pollMs(Date.now() - started)));
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   } finally {
     if (tty && lastLine) process.stderr.write('\n');
