@@ -14,7 +14,8 @@
  * per manager and run: "processes running" — from the command's start until 200 processes run
  * that program (/proc polled every 25 ms, the same for all three) — and "command returns": the
  * manager's own command (scale --wait / pm2 scale / supervisorctl start) returned. For cluster,
- * the same again through the API (no CLI process to start) shows what the CLI's start costs.
+ * the same again through the API (no CLI process to start) shows what the CLI's start costs,
+ * and the CPU the agents used from the API call until the 200 run.
  * Between runs every manager scales back down (0, 1, stop) and its processes are gone before
  * the next, and each figure starts on a quiet machine (see settle()).
  *
@@ -22,7 +23,7 @@
  */
 import { startBenchCluster, type TestCluster } from './lib/bench-cluster';
 import { ensureSupervisor, pidsRunning, startPm2, Supervisor, supervisordVersion, timedPm2, waitForProcesses } from './lib/peers';
-import { banner, Figures, flag, fmt, machineBusy, numberOption, runMain, sleep, tempDir } from './lib/runs';
+import { banner, cpuSeconds, Figures, flag, fmt, machineBusy, numberOption, runMain, sleep, tempDir } from './lib/runs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -81,10 +82,12 @@ async function main(): Promise<void> {
       await waitPsEmpty(kit);
       // The same through the API (what the CLI's own start, ~0.3 s, adds to the above).
       await settle();
+      const agentsCpu0 = agentsCpu(kit);
       const apiStart = Date.now();
       const apiProcs = waitForProcesses(clusterArgv, COUNT, TIMEOUT_MS, POLL_MS);
       await kit.scale('scaleup', { worker: COUNT });
       const apiRunning = (await apiProcs) - apiStart;
+      figures.add(`cluster: the agents' CPU to start ${COUNT}`, 'ms', (agentsCpu(kit) - agentsCpu0) * 1000, { digits: 0 });
       const apiUp = (await kit.waitUp('scaleup', COUNT, TIMEOUT_MS)) - apiStart;
       figures.add(`cluster via the API: ${COUNT} running`, 'ms', apiRunning, { digits: 0 });
       figures.add(`cluster via the API: ${COUNT} up in ps`, 'ms', apiUp, { digits: 0 });
@@ -134,6 +137,11 @@ async function main(): Promise<void> {
 async function settle(): Promise<void> {
   const deadline = Date.now() + 10_000;
   while ((await machineBusy(500)) > 0.15 && Date.now() < deadline);
+}
+
+/** CPU seconds the agents have used so far, all together. */
+function agentsCpu(kit: TestCluster): number {
+  return [...kit.agents.values()].reduce((sum, agent) => sum + (cpuSeconds(agent.pid) ?? 0), 0);
 }
 
 /** Waits until `ps` lists no instance at all (stopped instances' statuses are gone). */
