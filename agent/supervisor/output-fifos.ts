@@ -36,8 +36,6 @@ interface Waiter {
 export class OutputFifoMaker {
   private pending: Waiter[] = [];
   private scheduled = false;
-  /** App folders made (or found) so far; they stay while the agent runs. */
-  private readonly appDirs = new Set<string>();
   /** `app/instance` of the slots whose FIFOs an older agent made in a folder of their own. */
   private readonly legacy: Set<string>;
 
@@ -58,11 +56,8 @@ export class OutputFifoMaker {
     const fifos = this.pathsOf(app, instance);
     const missing = [fifos.stdout, fifos.stderr].filter((p) => !isFifo(p));
     if (missing.length === 0) return fifos;
-    const dir = path.dirname(fifos.stdout);
-    if (!this.appDirs.has(dir)) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      this.appDirs.add(dir);
-    }
+    // Made once per app; finding it is a lookup, cheap next to making a folder.
+    mkdirSync(path.dirname(fifos.stdout), { recursive: true, mode: 0o700 });
     for (const p of missing) rmSync(p, { force: true }); // not a FIFO (a crash left a file?): replace it
     await new Promise<void>((resolve, reject) => {
       this.pending.push({ paths: missing, resolve, reject });

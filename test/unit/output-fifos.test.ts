@@ -75,6 +75,15 @@ describe('OutputFifoMaker', () => {
     assert.ok(isFifo(next.stdout));
   });
 
+  it('makes the app folder again when it was removed', async () => {
+    const root = freshRoot();
+    const fifos = new OutputFifoMaker(root);
+    await fifos.make('shop', 'web.1');
+    rmSync(path.join(root, 'shop'), { recursive: true });
+    const made = await fifos.make('shop', 'web.1');
+    assert.ok(isFifo(made.stdout) && isFifo(made.stderr));
+  });
+
   it('fails with the path named when the app folder cannot be made', async () => {
     const root = freshRoot();
     const fifos = new OutputFifoMaker(root);
