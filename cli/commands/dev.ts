@@ -89,7 +89,10 @@ export function registerDev(program: Command): void {
         console.log('Press Ctrl-C to stop everything.');
         if (opts.example && opts.logs) {
           console.log(`\nLogs of ${EXAMPLE.app} from every agent (--no-logs to keep quiet):`);
-          await streamLogs(api, { app: EXAMPLE.app, lines: 20, follow: true }, { json: false, color: useColor(true) });
+          // The dev cluster starts a control plane that dies again (dev-cluster.ts): the follow
+          // waits for it and goes on from where it was, instead of ending the whole dev cluster.
+          const server = cluster.server;
+          await streamLogs(api, { app: EXAMPLE.app, lines: 20, follow: true }, { json: false, color: useColor(true) }, { server, moveOn: () => server });
         }
         await new Promise<never>(() => undefined); // until a signal stops the cluster
       } catch (err) {

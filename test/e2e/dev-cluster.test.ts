@@ -50,6 +50,19 @@ describe('cluster dev', { timeout: 120_000 }, () => {
       const apps = (await (await fetch(`${dashboard}/api/apps`, { headers: { cookie } })).json()) as { apps: Array<{ name: string }> };
       assert.deepEqual(apps.apps.map((a) => a.name), ['shop']);
 
+      // kill -9 of its control plane: dev starts it again, and the log follow goes on.
+      const controlPlane = pidsMatching(home).filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('control-plane\0start'));
+      assert.equal(controlPlane.length, 1, `one control plane: ${controlPlane.join(', ')}`);
+      const lastJob = (text: string) => Math.max(0, ...[...text.matchAll(/processed job (\d+)/g)].map((m) => Number(m[1])));
+      const before = lastJob(output);
+      process.kill(controlPlane[0]!, 'SIGKILL');
+      await waitFor('dev to start the control plane again', () => /control-plane exited \(SIGKILL\); starting it again/.test(output), 20_000);
+      await waitFor('log lines printed after the restart', () => {
+        if (dev.exitCode !== null) throw new Error(`cluster dev exited: ${output}`);
+        return lastJob(output) > before + 2;
+      }, 30_000);
+      assert.equal((await cli(['ps', '-a', 'shop'])).code, 0, 'the control plane answers again');
+
       dev.kill('SIGINT');
       assert.equal(await exited, 0, output);
       assert.deepEqual(pidsMatching(home), [], 'no daemon or app process left');
