@@ -13,8 +13,8 @@ import { asEtcdOutage } from '../etcd/outage';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { encode, type AgentRecord, type ReportedState, type StatusRecord, type WebToggleRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
-import { refusal, toServiceError, unary } from '../rpc/status';
-import { PERMISSION_DENIED } from '../../lib/status-reason';
+import { toServiceError, unary } from '../rpc/status';
+import { claimRefusal } from '../security/authz';
 import type * as grpc from '@grpc/grpc-js';
 import type { AssignmentHub } from './assignment-hub';
 import { encodeAssignmentBatch } from './assignment-wire';
@@ -154,8 +154,9 @@ export function agentService(
         call.emit('error', status);
       };
       call.on('data', (req: HeartbeatRequest__Output) => {
-        if (identity && req.agent_id !== identity.name) {
-          fail(refusal(PERMISSION_DENIED, `agent ${identity.name} cannot act for agent ${req.agent_id}`));
+        const refused = identity && claimRefusal(identity, req.agent_id);
+        if (refused) {
+          fail(refused);
           return;
         }
         heartbeat(req.agent_id, req.lease_id).then(
