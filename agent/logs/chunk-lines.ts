@@ -60,6 +60,11 @@ export class ChunkLines {
     return this.seqs[this.head]!;
   }
 
+  /** Time of the next line, which must be waiting (hasLine). */
+  get headTime(): number {
+    return this.times[this.head]!;
+  }
+
   /** Ordinal of the next line, which must be waiting (0: none). */
   get headN(): number {
     return this.ns[this.head]!;

@@ -55,9 +55,13 @@ export class ForwardReader {
     return this.writer.instance;
   }
 
-  /** Whether a line (or marker) is read and waiting. */
+  /**
+   * Whether a line (or marker) is read and waiting. A marker found before this reader read any
+   * line has no time of its own yet: it takes the time of the first line after its gap, so it
+   * waits for that line (or for the end).
+   */
   get hasReady(): boolean {
-    return this.markers.length > 0 || this.lines.hasLine;
+    return this.lines.hasLine || (this.markers.length > 0 && (this.markers[0]!.timeMs > 0 || this.done));
   }
 
   /** Nothing is ready and nothing more will be. */
@@ -82,7 +86,7 @@ export class ForwardReader {
   /** The next line without taking it, reading more when needed; undefined at the end. */
   async peek(): Promise<LogLine | undefined> {
     if (!(await this.ready())) return undefined;
-    if (this.markers.length > 0) return this.markers[0];
+    if (this.markers.length > 0) return this.dated(this.markers[0]!);
     // Made an object here and again by take(): peek is for tests and the rare caller.
     return this.lines.peek();
   }
@@ -92,7 +96,7 @@ export class ForwardReader {
     const marker = this.markers.shift();
     if (marker !== undefined) {
       this.noteTaken(marker.n ?? 0);
-      return marker;
+      return this.dated(marker);
     }
     this.noteTaken(this.lines.headN);
     return this.lines.take();
@@ -120,6 +124,12 @@ export class ForwardReader {
   close(): Promise<void> {
     this.done = true;
     return this.files.close();
+  }
+
+  /** A marker with no time yet gets the next line's (it stands right before it), or now when none follows. */
+  private dated(marker: LogLine): LogLine {
+    if (marker.timeMs === 0) marker.timeMs = this.lines.hasLine ? this.lines.headTime : Date.now();
+    return marker;
   }
 
   private noteTaken(n: number): void {
@@ -164,7 +174,7 @@ export class ForwardReader {
     this.rotatedAway += count;
     this.queuedN = goneThrough;
     this.markers.push({
-      timeMs: this.lines.lastTime,
+      timeMs: this.lines.lastTime, // 0 before the first line read: see dated()
       seq: this.lines.lastSeq,
       app: this.writer.app,
       instance: this.writer.instance,

@@ -47,15 +47,25 @@ describe('log rotation under a stopped follower', { timeout: 180_000 }, () => {
   it('marks every gap rotation made with the exact number of lines it removed, and every other line arrives in order', async () => {
     const numbers: number[] = [];
     const markers: string[] = [];
+    // Times around each marker: the line before it, its own, the line after it.
+    const markerTimes: number[][] = [];
+    let lastTime = 0;
     let ready = false;
     let done = false;
     const pidBefore = (await cluster.ps('roll'))[0]?.pid;
     assert.ok(pidBefore, 'roll.1 runs');
     const follower = new LogFollower(cluster, ['-a', 'roll', '--ps', 'roll.1', '-n', '10', '-f'], (l) => {
+      const time = Date.parse(l.time);
+      const before = lastTime;
+      lastTime = time;
+      const open = markerTimes.at(-1);
+      if (open?.length === 2) open.push(time);
       if (l.line === 'ready') ready = true;
       else if (l.line === 'roll done') done = true;
-      else if (l.stream === 'system' && /missed|not written/.test(l.line)) markers.push(l.line);
-      else if (l.stream === 'stdout') numbers.push(Number(l.line.split(' ')[0]));
+      else if (l.stream === 'system' && /missed|not written/.test(l.line)) {
+        markers.push(l.line);
+        markerTimes.push([before, time]);
+      } else if (l.stream === 'stdout') numbers.push(Number(l.line.split(' ')[0]));
     });
     try {
       await waitFor('the follower to be streaming', () => ready, 30_000);
@@ -88,6 +98,9 @@ describe('log rotation under a stopped follower', { timeout: 180_000 }, () => {
       if (numbers[i] !== numbers[i - 1]! + 1) gaps.push(numbers[i]! - numbers[i - 1]! - 1);
     }
     assert.deepEqual(gaps, counts, 'each gap has its marker, with its exact count, in order');
+    for (const [before, marker, next] of markerTimes) {
+      assert.ok(marker! >= before! && (next === undefined || marker! <= next), `a marker's time ${new Date(marker!).toISOString()} lies at its gap`);
+    }
     assert.equal(numbers.length + counts.reduce((a, b) => a + b, 0), TOTAL);
     assert.equal(numbers.at(-1), TOTAL);
   });

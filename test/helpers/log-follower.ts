@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { CLI, type TestCluster } from './test-cluster';
 
 export interface FollowedLine {
+  /** ISO time. */
+  time: string;
   instance: string;
   stream: string;
   line: string;

@@ -26,17 +26,27 @@ interface Seen {
   text: string;
   cut: boolean;
   packed: boolean;
+  /** Only when nextSeen is asked for times. */
+  timeMs?: number;
 }
 
 /** One nextBatch (as the log service asks for a packed reader) unpacked; null once closed. */
-async function nextSeen(cursor: QueuedCursor, max = 2000): Promise<Seen[]> {
+async function nextSeen(cursor: QueuedCursor, max = 2000, times = false): Promise<Seen[]> {
   const batch = await cursor.nextBatch(max, 0, 64 * 1024);
   assert.ok(batch, 'the cursor stays open');
-  if (Array.isArray(batch)) return batch.map((l) => ({ instance: l.instance, stream: l.stream, text: l.text, cut: l.cut, packed: false }));
+  const seen = (l: { instance: string; stream: string; text: string; cut: boolean }, timeMs: number, packed: boolean): Seen => ({
+    instance: l.instance,
+    stream: l.stream,
+    text: l.text,
+    cut: l.cut,
+    packed,
+    ...(times ? { timeMs } : {}),
+  });
+  if (Array.isArray(batch)) return batch.map((l) => seen(l, l.timeMs, false));
   assert.ok(batch.packed.length <= 64 * 1024 + 20_000, `a packed run of ${batch.packed.length} bytes is about the size asked for`);
   const lines = unpackLines(batch.packed, 'app', 'h');
   assert.equal(lines.length, batch.lines);
-  return lines.map((l) => ({ instance: l.instance, stream: l.stream, text: l.text, cut: l.cut, packed: true }));
+  return lines.map((l) => seen(l, l.time_ms, true));
 }
 
 describe('packed catch-up (a follower reading the files gets batches packed from their bytes)', () => {
@@ -128,7 +138,8 @@ describe('packed catch-up (a follower reading the files gets batches packed from
     const store = open({ maxBytesPerInstance: 64 * 1024 });
     const cursor = follow(store, 100);
     for (let i = 0; i < 10; i++) store.append('app', 'web.1', 'stdout', `${i}`);
-    assert.deepEqual((await nextSeen(cursor, 10)).map((l) => l.text), Array.from({ length: 10 }, (_, k) => String(k)));
+    const first = await nextSeen(cursor, 10, true);
+    assert.deepEqual(first.map((l) => l.text), Array.from({ length: 10 }, (_, k) => String(k)));
     const total = 20_000;
     for (let i = 10; i < total; ) {
       for (let k = 0; k < 500 && i < total; k++, i++) store.append('app', 'web.1', 'stdout', `${i} ${'r'.repeat(60)}`);
@@ -136,8 +147,8 @@ describe('packed catch-up (a follower reading the files gets batches packed from
     }
     await waitFor('rotation to delete files the reader has not read', () => store.stats().filesDeleted > 2);
     const rest: Seen[] = [];
-    while (rest.length === 0 || Number(rest[rest.length - 1]!.text.split(' ')[0]) !== total - 1) rest.push(...(await nextSeen(cursor)));
-    assertOneRotationGap(rest, total, 10, cursor.rotatedLines);
+    while (rest.length === 0 || Number(rest[rest.length - 1]!.text.split(' ')[0]) !== total - 1) rest.push(...(await nextSeen(cursor, 2000, true)));
+    assertOneRotationGap(rest as Required<Seen>[], total, 10, cursor.rotatedLines, first[9]!.timeMs!);
     assert.ok(rest[0]!.packed, 'the marker is packed with the lines read back');
     cursor.close();
     await store.close();
