@@ -128,8 +128,8 @@ async function runCluster(dir: string): Promise<Result> {
   const cluster = await startBenchCluster(path.join(dir, 'cluster'));
   let follower: ChildProcess | undefined;
   try {
-    // By default 64 MiB per instance, so the files can hold a 1M-line burst (the product's default,
-    // 16 MiB, keeps its newest ~400k lines). `--log-mib 0`: the agent's default (for builds without the flag).
+    // By default 64 MiB per instance, so the files can hold a 1M-line burst (the product's default
+    // since 2026-12-01; 16 MiB before kept its newest ~400k lines). `--log-mib 0`: the agent's default.
     await cluster.startReadyAgent({ id: 'a', args: LOG_MIB > 0 ? ['--log-mib-per-instance', String(LOG_MIB)] : [] });
     const app = path.join(dir, 'app');
     fs.mkdirSync(app, { recursive: true });

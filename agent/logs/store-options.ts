@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/log';
 export interface LogStoreOptions {
   /** Root of the store, e.g. `<agent data dir>/logs`; files are `<app>/<instance>/<gen>.log` under it. */
   dir: string;
-  /** Bytes on disk per instance, all its files together. Default 16 MiB. */
+  /** Bytes on disk per instance, all its files together. Default 64 MiB (DEFAULT_MIB_PER_INSTANCE). */
   maxBytesPerInstance?: number;
   /** Bytes on disk for the whole store; beyond it the oldest files of any instance go. Default 1 GiB. */
   maxBytesTotal?: number;
@@ -65,11 +65,20 @@ export class LogDirError extends Error {
 
 export const MiB = 1024 * 1024;
 
+/**
+ * Disk per instance by default: a million short lines (`seq 1 1000000`, ~21 MB as stored) fit
+ * whole, since rotation keeps half to all of it (docs/logs.md); about what a kubelet keeps per
+ * container (5 files of 10 MiB). The agent's total bound still caps the sum.
+ */
+export const DEFAULT_MIB_PER_INSTANCE = 64;
+/** Disk for all instances of an agent by default. */
+export const DEFAULT_MIB_TOTAL = 1024;
+
 /** The store's bounds from its options; throws a RangeError naming an option that is not a positive number. */
 export function storeLimits(opts: LogStoreOptions): StoreLimits {
   return {
-    maxBytesPerInstance: positive('maxBytesPerInstance', opts.maxBytesPerInstance, 16 * MiB),
-    maxBytesTotal: positive('maxBytesTotal', opts.maxBytesTotal, 1024 * MiB),
+    maxBytesPerInstance: positive('maxBytesPerInstance', opts.maxBytesPerInstance, DEFAULT_MIB_PER_INSTANCE * MiB),
+    maxBytesTotal: positive('maxBytesTotal', opts.maxBytesTotal, DEFAULT_MIB_TOTAL * MiB),
     memoryLinesPerInstance: positive('memoryLinesPerInstance', opts.memoryLinesPerInstance, 2000),
     memoryCharsPerInstance: positive('memoryBytesPerInstance', opts.memoryBytesPerInstance, 2 * MiB),
     maxPendingBytesPerInstance: positive('maxPendingBytesPerInstance', opts.maxPendingBytesPerInstance, 4 * MiB),

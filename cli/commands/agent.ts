@@ -26,6 +26,7 @@ import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
 import { isSameProcess } from '../../agent/supervisor/proc-stat';
 import { stopLeftBehind } from '../../agent/handover/stop-left-behind';
 import { isLoopbackHost, parseMetricsListen } from '../../lib/metrics-server';
+import { DEFAULT_MIB_PER_INSTANCE, DEFAULT_MIB_TOTAL } from '../../agent/logs/store-options';
 
 interface AgentOptions {
   dataDir: string;
@@ -65,8 +66,8 @@ function agentFlags(cmd: Command): Command {
     .option('--ports <from-to>', 'range of PORT values handed to instances', '5000-5999')
     .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)', '30')
     .option('--disconnected-grace <seconds>', 'stop every instance after this long without any control plane (0: keep them running)', '0')
-    .option('--log-mib-per-instance <MiB>', 'instance output kept on disk per instance, all its files together (docs/logs.md)', '16')
-    .option('--log-mib-total <MiB>', 'instance output kept on disk by this agent in all; the oldest files go first', '1024')
+    .option('--log-mib-per-instance <MiB>', 'instance output kept on disk per instance, all its files together (docs/logs.md)', String(DEFAULT_MIB_PER_INSTANCE))
+    .option('--log-mib-total <MiB>', 'instance output kept on disk by this agent in all; the oldest files go first', String(DEFAULT_MIB_TOTAL))
     .option('--log-write-buffer-kib <KiB>', 'output of one instance waiting for the disk beyond which its pipe is not read (ps:logs blocking) or lines are dropped (non-blocking)', '4096')
     .option('--process-server', 'run no `web` until `cluster agents:web ID on` (read at the first registration; the toggle decides afterwards)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the agent certificate; docs/metrics.md)')

@@ -32,8 +32,8 @@ describe('lossless logs', { timeout: 180_000 }, () => {
     cluster = await TestCluster.start({
       // A 16 KiB write buffer: one 4 KiB write of `seq` (512 lines, ~21 KB as stored) fills it,
       // so the blocking gate pauses the pipe on every read (and the non-blocking type drops
-      // on every read); 64 MiB per instance keeps the whole burst on disk.
-      agents: [{ id: 'host-a', args: ['--log-write-buffer-kib', '16', '--log-mib-per-instance', '64'] }],
+      // on every read). The agent's default disk per instance (64 MiB) keeps the whole burst.
+      agents: [{ id: 'host-a', args: ['--log-write-buffer-kib', '16'] }],
     });
     triggers = path.join(cluster.dir, 'triggers');
     fs.mkdirSync(triggers);
