@@ -9,7 +9,7 @@ const MiB = 1024 * 1024;
 describe('log store options', () => {
   it('fills in every default', () => {
     assert.deepEqual(storeLimits({ dir: '/x', logger }), {
-      maxBytesPerInstance: 16 * MiB,
+      maxBytesPerInstance: 64 * MiB,
       maxBytesTotal: 1024 * MiB,
       memoryLinesPerInstance: 2000,
       memoryCharsPerInstance: 2 * MiB,
