@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { bootTimeoutProblem, DEFAULT_BOOT_TIMEOUT_SECONDS } from '../../lib/boot-timeout';
 import { callUnary } from '../../lib/grpc-call';
 import { resolveApp } from '../client';
-import { appOption, withApi } from '../command-kit';
+import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { isProcessType } from '../../lib/names';
 
@@ -18,17 +18,20 @@ function parseSetting(arg: string): { type: string; seconds: number } {
 }
 
 export function registerBootTimeout(program: Command): void {
-  appOption(program.command('ps:boot-timeout <settings...>'))
+  appOption(program.command('ps:boot-timeout [settings...]'))
     .description(
-      `how long instances of a type may take to accept connections on $PORT before they count as crashed (TYPE=SECONDS; web: ${DEFAULT_BOOT_TIMEOUT_SECONDS} s by default; another type gets a port check with it, 0 removes it)`,
+      `how long instances of a type may take to accept connections on $PORT before they count as crashed (TYPE=SECONDS; web: ${DEFAULT_BOOT_TIMEOUT_SECONDS} s by default; another type gets a port check with it, 0 removes it); with none, print them`,
     )
-    .action(async (args: string[], opts: { app?: string }, cmd: Command) =>
+    .option('--json', 'with no settings: print the boot timeouts set as JSON (milliseconds)')
+    .action(async (args: string[], opts: { app?: string; json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         const settings = args.map(parseSetting);
-        const reply = await callUnary(api, 'SetBootTimeout', { app, settings });
+        const reply =
+          settings.length > 0 ? await callUnary(api, 'SetBootTimeout', { app, settings }) : { settings: (await callUnary(api, 'GetTypeSettings', { app })).boot_timeouts };
+        if (settings.length === 0 && opts.json) return printJson({ app, bootTimeoutMs: Object.fromEntries(reply.settings.map((s) => [s.type, s.seconds * 1000])) });
         const all = reply.settings.map((s) => `${s.type}=${s.seconds}s`).join(' ') || `web=${DEFAULT_BOOT_TIMEOUT_SECONDS}s (default)`;
-        console.log(`Boot timeouts of ${app}: ${all}. They apply from the next start.`);
+        console.log(`Boot timeouts of ${app}: ${all}.${settings.length > 0 ? ' They apply from the next start.' : ''}`);
       }),
     );
 }

@@ -1,4 +1,4 @@
-/** scale, ps, restart. */
+/** scale, ps, restart, and the per-type settings (grace, boot timeout, log mode). */
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { InstanceInfo } from '../../proto/gen/cluster/api/InstanceInfo';
 import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
@@ -12,8 +12,18 @@ import { unary } from '../rpc/status';
 import { requestIdOf } from '../rpc/request-id';
 import { addInstanceUsage } from './instance-usage';
 
-export function processHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart' | 'SetGrace' | 'SetBootTimeout' | 'SetLogMode'> {
+export function processHandlers(
+  ctx: ApiContext,
+): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart' | 'SetGrace' | 'SetBootTimeout' | 'SetLogMode' | 'GetTypeSettings'> {
   return {
+    GetTypeSettings: unary(ctx.logger, async (req) => {
+      const formation = await ctx.store.getFormation(req.app);
+      return {
+        grace: Object.entries(formation.graceMs ?? {}).map(([type, ms]) => ({ type, seconds: ms / 1000 })),
+        boot_timeouts: Object.entries(formation.bootTimeoutMs ?? {}).map(([type, ms]) => ({ type, seconds: ms / 1000 })),
+        log_modes: Object.entries(formation.logModes ?? {}).map(([type, mode]) => ({ type, mode })),
+      };
+    }),
     SetLogMode: unary(ctx.logger, async (req) => {
       const modes = await ctx.store.setLogMode(req.app, req.settings);
       return { settings: Object.entries(modes).map(([type, mode]) => ({ type, mode })) };

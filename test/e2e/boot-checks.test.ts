@@ -91,6 +91,7 @@ describe('boot checks', { timeout: 120_000 }, () => {
     const set = await cluster.cli(['ps:boot-timeout', 'web=3', '-a', 'site']);
     assert.equal(set.code, 0, set.stderr);
     assert.match(set.stdout, /web=3s/);
+    assert.deepEqual(await cluster.cliJson(['ps:boot-timeout', '-a', 'site']), { app: 'site', bootTimeoutMs: { web: 3000 } }, 'with no TYPE=…: the settings');
     const before = webs(await ps());
     const res = await deploy('v3', ['--wait']); // its gate never opens
     assert.equal(res.code, 1, res.stdout + res.stderr);

@@ -43,6 +43,9 @@ describe('lossless logs', { timeout: 180_000 }, () => {
     });
     await cluster.deployApp('burst', dir);
     await cluster.ok(['ps:logs', 'lossy=non-blocking', '-a', 'burst']);
+    // With no TYPE=…, ps:logs prints the modes.
+    assert.match((await cluster.ok(['ps:logs', '-a', 'burst'])).stdout, /^Log modes of burst: lossy=non-blocking; every other type blocking\.$/m);
+    assert.deepEqual(await cluster.cliJson(['ps:logs', '-a', 'burst']), { app: 'burst', logModes: { lossy: 'non-blocking' } });
     await cluster.ok(['scale', 'burst=1', 'lossy=1', '-a', 'burst', '--wait']);
   });
 
