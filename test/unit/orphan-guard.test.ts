@@ -60,13 +60,14 @@ async function startFakeAgent(
       child.unref();
       return child.pid;
     });
-    console.log(JSON.stringify({ watchdog: guard.pid, groups, strays }));
+    // The guard writes a turn's lines at the turn's end: answer after that (a later immediate).
+    setImmediate(() => console.log(JSON.stringify({ watchdog: guard.pid, groups, strays })));
     require('node:readline').createInterface({ input: process.stdin }).on('line', async (line) => {
       const [command, arg] = line.split(' ');
       if (command === 'untrack') guard.untrack(groups[Number(arg)]);
       if (command === 'close') await guard.close();
       if (command === 'detach') { await guard.detach(); process.exit(0); }
-      console.log('ok ' + line);
+      setImmediate(() => console.log('ok ' + line));
     });
   `;
   const agent = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
