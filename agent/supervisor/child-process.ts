@@ -75,9 +75,9 @@ const ADOPTED_POLL_MS = 250;
  * it prints then waits in the pipe (up to the pipe's buffer, then the write blocks) until an
  * agent opens the FIFO again. That is what lets an agent restart under running instances.
  *
- * The caller tells the orphan guard the new group in the same turn (the guard writes the turn's
- * lines to its pipe at the turn's end); a process started by an agent that dies between fork
- * and that write is found by the markers in its environment (orphan-guard.ts).
+ * The caller tells the orphan guard the new group in the same turn (its pipe holds the line
+ * before anything else can happen to the agent); a process started by an agent that dies
+ * between fork and that line is found by the markers in its environment (orphan-guard.ts).
  */
 export function spawnInstanceProcess(opts: SpawnInstanceOptions): RunningProcess {
   const startedAtMs = Date.now();

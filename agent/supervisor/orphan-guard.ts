@@ -14,10 +14,8 @@
  * "q" means the agent stopped its instances itself (`--stop-instances`): exit at once.
  * "wN" sets the window to N tenths of a second (the agent learns it from its lease's TTL).
  *
- * The agent posts "+pgid" in the same turn as the spawn, and the guard writes a turn's lines in
- * one write at the turn's end: a write wakes the watchdog's `sh`, which took the CPU from the
- * agent for ~0.3 ms on a busy 2-core machine at every start (bench/spawn-path.ts, "+ guard").
- * The agent could still die between the fork and that write. So, before it stops anything, the watchdog also looks for processes of ours
+ * The agent posts "+pgid" in the same turn as the spawn; it could still die between the fork
+ * and that write. So, before it stops anything, the watchdog also looks for processes of ours
  * it was never told about: every instance and one-off carries CLUSTER_HOST and
  * CLUSTER_AGENT_DIR in its environment (agent/instance-env.ts; users cannot set them), which
  * the watchdog greps in /proc/PID/environ (two `grep` processes, only then), as take-over.ts
@@ -113,8 +111,6 @@ export class OrphanGuard {
   private respawnTimer: NodeJS.Timeout | undefined;
   private respawnDelayMs = RESPAWN_DELAY_MS;
   private windowMs: number;
-  /** Lines posted in this turn, not written yet. */
-  private pending = '';
 
   private constructor(
     private readonly log: Logger,
@@ -151,8 +147,8 @@ export class OrphanGuard {
   }
 
   /**
-   * Tracks a process group. The line is written at the end of this turn (with the turn's other
-   * lines); in the pipe, it survives the agent's death.
+   * Tracks a process group. The line is written at once (a pipe write: a line this short is in
+   * the pipe when this returns unless the pipe is full), so it survives the agent's death.
    */
   track(pgid: number): void {
     if (!Number.isInteger(pgid) || pgid <= 1 || this.closing) return;
@@ -195,7 +191,6 @@ export class OrphanGuard {
     clearTimeout(this.respawnTimer);
     const watchdog = this.watchdog;
     if (!watchdog || watchdog.exitCode !== null || watchdog.signalCode !== null) return;
-    this.flush();
     if (last === undefined) {
       // Nothing to wait for: the watchdog outlives us on purpose.
       watchdog.stdin?.end();
@@ -203,7 +198,6 @@ export class OrphanGuard {
     }
     const exited = new Promise<void>((resolve) => watchdog.once('exit', () => resolve()));
     this.post(last);
-    this.flush();
     watchdog.stdin?.end();
     const timer = setTimeout(() => {
       this.log.warn({ pid: watchdog.pid }, `watchdog did not exit after "${last}"; killing it`);
@@ -261,22 +255,10 @@ export class OrphanGuard {
     for (const pgid of this.groups) this.post(`+${pgid}`);
   }
 
-  /**
-   * Queues a line for the watchdog: the lines of one turn go in one write at its end (flush), so
-   * a burst of starts wakes the watchdog once instead of once per start, and never in the middle
-   * of the agent's turn.
-   */
+  /** Writes a line to the watchdog without waiting (a failed write shows as the watchdog's exit). */
   private post(line: string): void {
-    if (this.pending === '') setImmediate(this.flush);
-    this.pending += `${line}\n`;
+    this.openStdin()?.write(`${line}\n`);
   }
-
-  /** Writes the queued lines without waiting (a failed write shows as the watchdog's exit). */
-  private readonly flush = (): void => {
-    const lines = this.pending;
-    this.pending = '';
-    if (lines !== '') this.openStdin()?.write(lines);
-  };
 
   private openStdin(): Writable | undefined {
     const stdin = this.watchdog?.stdin;

@@ -60,14 +60,13 @@ async function startFakeAgent(
       child.unref();
       return child.pid;
     });
-    // The guard writes a turn's lines at the turn's end: answer after that (a later immediate).
-    setImmediate(() => console.log(JSON.stringify({ watchdog: guard.pid, groups, strays })));
+    console.log(JSON.stringify({ watchdog: guard.pid, groups, strays }));
     require('node:readline').createInterface({ input: process.stdin }).on('line', async (line) => {
       const [command, arg] = line.split(' ');
       if (command === 'untrack') guard.untrack(groups[Number(arg)]);
       if (command === 'close') await guard.close();
       if (command === 'detach') { await guard.detach(); process.exit(0); }
-      setImmediate(() => console.log('ok ' + line));
+      console.log('ok ' + line);
     });
   `;
   const agent = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
