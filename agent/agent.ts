@@ -18,6 +18,7 @@ import { PortAllocator, type PortRange } from './supervisor/ports';
 import { AgentStateWriter } from './handover/instance-state';
 import { takeOver, type TakeOverResult } from './handover/take-over';
 import { lockDataDir } from './data-dir-lock';
+import { MIN_WRITE_GAP_MS } from './logs/disk-writer';
 import { LogStore } from './logs/log-store';
 import { startAgentServer, type AgentServer } from './server/agent-server';
 import { CertificateRenewer } from './tls/renewer';
@@ -233,7 +234,11 @@ export class Agent {
       events: metrics,
     });
     reconcilerOf = reconciler;
-    reconciler.adopt(previous.adopted);
+    reconciler.adopt(
+      previous.adopted,
+      // What a run that died had read but not written yet is lost (docs/logs.md): say so where it would be.
+      previous.handedOver ? undefined : `the previous agent run ended without a hand-over, so what it read of the output in its last ${MIN_WRITE_GAP_MS} ms may be missing`,
+    );
     sampler.start(opts.usageSampleMs ?? DEFAULT_SAMPLE_MS);
     link.on('registered', () => {
       const windowMs = handoverWindowMs(link.ttlSeconds, link.heartbeatMs);
@@ -276,7 +281,11 @@ export class Agent {
       this.reporter.close();
       this.link.close();
       await this.server.close();
-      await this.logs.close().catch((err: unknown) => this.logger.warn({ err }, 'flushing logs failed'));
+      const logsFlushed = await this.logs.close().then(
+        () => true,
+        (err: unknown) => (this.logger.warn({ err }, 'flushing logs failed'), false),
+      );
+      if (mode === 'handover' && logsFlushed) this.stateWriter.markHandedOver();
       await this.stateWriter.flush();
       if (mode === 'stop-instances') await this.guard.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the orphan guard failed'));
       else await this.guard.detach();

@@ -69,8 +69,9 @@ export class Reconciler {
   /**
    * Takes over the instances an earlier agent run left running (agent/handover/). They run on
    * untouched until the first snapshot of assignments says whether they are still wanted as they are.
+   * `notice` goes into each one's "Taken over" log line.
    */
-  adopt(records: InstanceRecord[]): void {
+  adopt(records: InstanceRecord[], notice?: string): void {
     for (const record of records) {
       const key = keyOf(record.app, record.instance);
       if (this.slots.has(key)) continue;
@@ -93,6 +94,7 @@ export class Reconciler {
         startedAtMs: record.startedAtMs,
         restarts: record.restarts,
         crashes: record.crashes,
+        notice,
       });
     }
   }

@@ -43,6 +43,13 @@ export interface AgentState {
   agentId: string;
   watchdog?: WatchdogId;
   instances: InstanceRecord[];
+  /**
+   * Written only by the last write of a run that left by a hand-over, after its instance logs
+   * were flushed: everything it had read of the instances' output is on disk. A run that died
+   * (kill -9, the OOM killer) never writes it, and may have lost what it read in its last
+   * moments (docs/logs.md).
+   */
+  handedOver?: boolean;
 }
 
 /** Reads the state file; `problem` says why it cannot be used (missing is not a problem). */
@@ -97,6 +104,7 @@ export class AgentStateWriter {
   private timer: NodeJS.Timeout | undefined;
   private again = false;
   private failedOnce = false;
+  private handedOver = false;
 
   constructor(
     private readonly file: string,
@@ -113,6 +121,12 @@ export class AgentStateWriter {
 
   setWatchdog(id: WatchdogId | undefined): void {
     this.watchdog = id;
+    this.schedule();
+  }
+
+  /** The run is leaving by a hand-over and its instance logs are flushed (AgentState.handedOver); flush() writes it. */
+  markHandedOver(): void {
+    this.handedOver = true;
     this.schedule();
   }
 
@@ -163,6 +177,7 @@ export class AgentStateWriter {
       agentId: this.agentId,
       watchdog: this.watchdog,
       instances: [...this.records.values()],
+      ...(this.handedOver && { handedOver: true }),
     };
     const tmp = `${this.file}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify(state), { mode: 0o600 });

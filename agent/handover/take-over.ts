@@ -24,6 +24,8 @@ export interface TakeOverResult {
   adopted: InstanceRecord[];
   /** Process groups of ours that were stopped. */
   stopped: number[];
+  /** The previous run left by a hand-over with its logs flushed (AgentState.handedOver); false when it died. */
+  handedOver: boolean;
 }
 
 /** Longest wait for an earlier watchdog: it may be in the middle of its SIGTERM → SIGKILL grace. */
@@ -74,7 +76,7 @@ export async function takeOver(opts: { stateFile: string; agentId: string; agent
     for (const pgid of leftovers) signalGroup(pgid, 'SIGKILL');
   }
   if (adopted.length > 0) logger.info({ instances: adopted.length }, 'taking over the instances of the previous agent run');
-  return { adopted, stopped: leftovers };
+  return { adopted, stopped: leftovers, handedOver: state?.handedOver === true };
 }
 
 /** Process groups with a live member whose environment says it runs for agent `agentId` with data dir `agentDir`. */

@@ -56,6 +56,8 @@ export interface AdoptedProcess {
   startedAtMs: number;
   restarts: number;
   crashes: number;
+  /** Appended to the instance's "Taken over" line (e.g. that output may be missing). */
+  notice?: string;
 }
 
 /** Point-in-time view of an instance. `pid` is 0 while no process runs. */

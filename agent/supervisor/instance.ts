@@ -79,7 +79,7 @@ export class Instance {
       onLines: this.onLines,
     });
     this.watch(proc);
-    this.system(`Taken over by a restarted agent (pid ${adopted.pid}, ${adopted.restarts} restarts so far)`);
+    this.system(`Taken over by a restarted agent (pid ${adopted.pid}, ${adopted.restarts} restarts so far)${adopted.notice ? `; ${adopted.notice}` : ''}`);
     this.transition('up', 'process running (taken over after an agent restart)');
   }
 

@@ -111,11 +111,26 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
   /** How many take-overs the agent's log records (it is appended to across restarts). */
   const takeOvers = () => fs.readFileSync(cluster.agents.get(AGENT.id)!.log, 'utf8').split('taking over the instances of the previous agent run').length;
 
-  /** Restarts the agent the given way and checks the instances were taken over as they were. */
-  const restartAndCheck = async (stop: () => Promise<void>, start: () => void) => {
+  /** ticker.1's "Taken over …" lines, oldest first. */
+  const takeOverLines = async (): Promise<string[]> => {
+    const res = await cluster.cli(['logs', '-a', APP, '--ps', 'ticker.1', '-s', 'system', '-n', '100000', '--json']);
+    assert.equal(res.code, 0, res.stderr);
+    return res.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as JsonLine).line)
+      .filter((l) => l.startsWith('Taken over by a restarted agent'));
+  };
+
+  /**
+   * Restarts the agent the given way and checks the instances were taken over as they were.
+   * `died`: the agent was killed, so its take-over line says output may be missing (a hand-over's does not).
+   */
+  const restartAndCheck = async (stop: () => Promise<void>, start: () => void, died = false) => {
     const before = await upAndSteady();
     const processesBefore = running(APP);
     const lastTick = (await ticks()).at(-1) ?? 0;
+    const takenOverBefore = (await takeOverLines()).length;
     await stop();
     // While no agent runs, ps shows the instances as they were: never stopped.
     const during = summary(await cluster.ps(APP));
@@ -127,6 +142,8 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     assert.deepEqual(afterwards, before, 'same pids, same restart counts');
     assert.deepEqual(running(APP), processesBefore, 'exactly the same processes run, one per instance');
     await assertTicksWhole(lastTick + 100);
+    const line = await waitFor('ticker.1 to log its take-over', async () => (await takeOverLines())[takenOverBefore], 10_000, 200);
+    assert.equal(/without a hand-over, so what it read of the output in its last 10 ms may be missing$/.test(line), died, line);
   };
 
   before(async () => {
@@ -162,6 +179,7 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
         await cluster.agents.get(AGENT.id)!.kill('SIGKILL');
       },
       () => cluster.startAgent(AGENT),
+      true,
     );
   });
 
