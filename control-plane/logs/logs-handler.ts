@@ -24,6 +24,7 @@ import { batchesOf, forReader, linesOf } from './batch-forwarding';
 import { FollowPositions, RESUME_LINES, type ResumeCut } from './follow-positions';
 import { mergedTail } from './merge';
 import { validateLogsRequest } from './logs-request';
+import { unknownTypeWarning } from './type-filter';
 
 /** History up to this many lines is merged by time here; more (or `-n all`) is streamed. */
 export const MAX_MERGED_LINES = 100_000;
@@ -284,7 +285,11 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
 
     void (async () => {
       validateLogsRequest(req);
-      await ctx.store.getApp(req.app);
+      const app = await ctx.store.getApp(req.app);
+      if (!resumed) {
+        const typeWarning = await unknownTypeWarning(ctx.store, req, app);
+        if (typeWarning) warn(typeWarning);
+      }
       const read = await logSourceHosts(ctx.client, ctx.keys, req.app);
       const sources = read.hosts.filter(wanted);
       if (req.host && sources.length === 0 && !(await agentOf(req.host))) warn(`no live agent \`${req.host}\``);

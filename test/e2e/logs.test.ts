@@ -105,6 +105,15 @@ describe('cluster logs', { timeout: 240_000 }, () => {
     const host = (await cluster.ps('chat')).find((i) => i.name === 'other.1')!.host!;
     const onHost = await logs('-n', '1000', '--host', host);
     assert.ok(onHost.length > 0 && onHost.every((l) => l.host === host));
+    // A type the app does not have (a typo) prints nothing, and says why on stderr; one it has, no warning.
+    for (const filter of [['-p', 'talkr'], ['-d', 'talkr.2']]) {
+      const typo = await cluster.cli(['logs', '-a', 'chat', '-n', '10', ...filter]);
+      assert.equal(typo.code, 0, typo.stderr);
+      assert.equal(typo.stdout, '');
+      assert.match(typo.stderr, /^warning: `talkr` is not a process type of `chat` \(its types: other, talker\); only lines it left under an earlier release can show$/m);
+    }
+    const known = await cluster.cli(['logs', '-a', 'chat', '-n', '1', '-d', 'talker.2']);
+    assert.equal(known.stderr, '');
   });
 
   it('prints the documented plain format', async () => {

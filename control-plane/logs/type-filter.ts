@@ -1,0 +1,25 @@
+/**
+ * `cluster logs -p TYPE` / `-d TYPE.N` of a type the app does not have prints nothing: a typo
+ * (`-p wroker`) looks like a quiet app. The reader gets a warning instead; lines the type left
+ * under an earlier release still show, so it is never an error.
+ */
+import type { LogsRequest__Output } from '../../proto/gen/cluster/logs/LogsRequest';
+import { parseInstanceName } from '../../lib/names';
+import { RELEASE_PHASE_TYPE } from '../../lib/release-phase';
+import type { AppRecord } from '../records';
+import type { AppStore } from '../state/app-store';
+
+/** Types every app has whatever its Procfile says: one-offs and the release phase. */
+const ALWAYS = new Set(['run', RELEASE_PHASE_TYPE]);
+
+/** The warning for a type filter that names no process type of the app's newest or running release; else undefined. */
+export async function unknownTypeWarning(store: Pick<AppStore, 'getRelease'>, req: LogsRequest__Output, app: AppRecord): Promise<string | undefined> {
+  const type = req.type || (req.instance ? parseInstanceName(req.instance)?.type : undefined);
+  if (!type || ALWAYS.has(type)) return undefined;
+  const versions = [...new Set([app.release, app.deployed ?? app.release])].filter((v) => v > 0);
+  const releases = await Promise.all(versions.map((v) => store.getRelease(app.name, v)));
+  const types = new Set(releases.flatMap((r) => Object.keys(r?.processTypes ?? {})));
+  if (types.has(type)) return undefined;
+  const known = [...types].sort().join(', ') || 'none yet';
+  return `\`${type}\` is not a process type of \`${app.name}\` (its types: ${known}); only lines it left under an earlier release can show`;
+}
