@@ -281,10 +281,12 @@ export class Agent {
       this.reporter.close();
       this.link.close();
       await this.server.close();
-      const logsFlushed = await this.logs.close().then(
-        () => true,
-        (err: unknown) => (this.logger.warn({ err }, 'flushing logs failed'), false),
-      );
+      let logsFlushed = true;
+      await this.logs.close().catch((err: unknown) => {
+        logsFlushed = false;
+        this.logger.warn({ err }, 'flushing logs failed');
+      });
+      // Only then may the next run trust that what this one read is on disk (AgentState.handedOver).
       if (mode === 'handover' && logsFlushed) this.stateWriter.markHandedOver();
       await this.stateWriter.flush();
       if (mode === 'stop-instances') await this.guard.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the orphan guard failed'));

@@ -19,23 +19,14 @@ export function processHandlers(
     GetTypeSettings: unary(ctx.logger, async (req) => {
       const formation = await ctx.store.getFormation(req.app);
       return {
-        grace: Object.entries(formation.graceMs ?? {}).map(([type, ms]) => ({ type, seconds: ms / 1000 })),
-        boot_timeouts: Object.entries(formation.bootTimeoutMs ?? {}).map(([type, ms]) => ({ type, seconds: ms / 1000 })),
-        log_modes: Object.entries(formation.logModes ?? {}).map(([type, mode]) => ({ type, mode })),
+        grace: inSeconds(formation.graceMs ?? {}),
+        boot_timeouts: inSeconds(formation.bootTimeoutMs ?? {}),
+        log_modes: modeSettings(formation.logModes ?? {}),
       };
     }),
-    SetLogMode: unary(ctx.logger, async (req) => {
-      const modes = await ctx.store.setLogMode(req.app, req.settings);
-      return { settings: Object.entries(modes).map(([type, mode]) => ({ type, mode })) };
-    }),
-    SetBootTimeout: unary(ctx.logger, async (req) => {
-      const timeouts = await ctx.store.setBootTimeout(req.app, req.settings);
-      return { settings: Object.entries(timeouts).map(([type, ms]) => ({ type, seconds: ms / 1000 })) };
-    }),
-    SetGrace: unary(ctx.logger, async (req) => {
-      const grace = await ctx.store.setGrace(req.app, req.settings);
-      return { settings: Object.entries(grace).map(([type, ms]) => ({ type, seconds: ms / 1000 })) };
-    }),
+    SetLogMode: unary(ctx.logger, async (req) => ({ settings: modeSettings(await ctx.store.setLogMode(req.app, req.settings)) })),
+    SetBootTimeout: unary(ctx.logger, async (req) => ({ settings: inSeconds(await ctx.store.setBootTimeout(req.app, req.settings)) })),
+    SetGrace: unary(ctx.logger, async (req) => ({ settings: inSeconds(await ctx.store.setGrace(req.app, req.settings)) })),
     Scale: unary(ctx.logger, async (req, call) => {
       // A retry of a call that was applied answers the same formation (docs/high-availability.md#retries-never-apply-twice).
       const counts = await ctx.store.scale(req.app, req.changes, requestIdOf(call));
@@ -50,6 +41,16 @@ export function processHandlers(
       return { instances: ctx.view.assignmentList({ app: req.app }).map((a) => a.instance).filter(wanted).sort() };
     }),
   };
+}
+
+/** Per-type durations as stored (ms) in the API's settings (seconds). */
+function inSeconds(msByType: Record<string, number>): Array<{ type: string; seconds: number }> {
+  return Object.entries(msByType).map(([type, ms]) => ({ type, seconds: ms / 1000 }));
+}
+
+/** Per-type log modes as the API's settings. */
+function modeSettings(modes: Record<string, string>): Array<{ type: string; mode: string }> {
+  return Object.entries(modes).map(([type, mode]) => ({ type, mode }));
 }
 
 /**
