@@ -273,6 +273,23 @@ export class EtcdCluster {
     return m;
   }
 
+  /** The running member that leads the raft group now, as each member sees it (no leader: throws). */
+  async leader(): Promise<EtcdMember> {
+    if (this.prefix.length > 0) throw new Error('leader() asks members on this machine only');
+    for (const member of this.members.filter((m) => m.running)) {
+      const client = new Etcd3({ hosts: member.url, dialTimeout: 1_000 });
+      try {
+        const status = await client.maintenance.status();
+        if (status.leader !== '0' && status.header.member_id === status.leader) return member;
+      } catch {
+        // Not answering: not the leader anyone can use.
+      } finally {
+        client.close();
+      }
+    }
+    throw new Error('no running etcd member leads');
+  }
+
   /** Waits until a linearizable read through the running members succeeds. */
   async waitForQuorum(timeoutMs = 20_000): Promise<void> {
     if (this.prefix.length > 0) return this.waitForQuorumThere(timeoutMs);

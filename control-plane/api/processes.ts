@@ -68,7 +68,7 @@ export async function psWithUsage(ctx: ApiContext, app: string): Promise<PsReply
 /** `ps` without usage (`states_only`): from etcd or, while etcd cannot be read, as last known. */
 async function psFromEtcdOrLastKnown(ctx: ApiContext, app: string): Promise<PsReply> {
   try {
-    return await psFromEtcd(ctx, app);
+    return await ctx.health.throughBlips(() => psFromEtcd(ctx, app));
   } catch (err) {
     const outage = asEtcdOutage(err);
     const fallback = outage && lastKnownPs(ctx, app, outage.message);

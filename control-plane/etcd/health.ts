@@ -11,6 +11,8 @@ const PROBE_EVERY_MS = 1_000;
 const PROBE_DEADLINE_MS = 2_000;
 /** A view last confirmed longer ago than this is shown as stale. */
 export const STALE_AFTER_MS = 3_000;
+/** How soon a read that found etcd unreachable is tried again while the view is not stale. */
+const READ_RETRY_MS = 200;
 
 export interface Staleness {
   /** How old the view may be: since etcd last answered. */
@@ -49,6 +51,23 @@ export class EtcdHealth {
   /** A request found etcd unreachable (an agent's heartbeat, say). */
   noteOutage(nowMs = Date.now()): void {
     this.lastFailedMs = Math.max(this.lastFailedMs, nowMs);
+  }
+
+  /**
+   * `read`, tried again every READ_RETRY_MS while it fails for want of etcd and this replica's
+   * view is not yet stale (etcd answered less than STALE_AFTER_MS ago); then its last error. A
+   * blip (a leader election: one to a few seconds without answers) delays the answer instead
+   * of turning it into a stale one; a real outage is stale after the same time as ever.
+   */
+  async throughBlips<T>(read: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await read();
+      } catch (err) {
+        if (!asEtcdOutage(err) || this.staleness() !== undefined || this.closed) throw err;
+        await new Promise((resolve) => setTimeout(resolve, READ_RETRY_MS));
+      }
+    }
   }
 
   /** Undefined while etcd answers; otherwise how old this replica's view may be, and why. */

@@ -21,8 +21,12 @@ export interface PsInstance {
   reason: string;
 }
 
+/** `ps` answered, but with the view its replica last had of etcd, marked stale. */
+export class StaleViewError extends Error {}
+
 /** The instances of a `cluster ps -a APP --json` run; throws with stderr when it failed. */
 export function psFromCli(res: CliResult): PsInstance[] {
+  if (res.code === 2 && /etcd is unreachable from the control plane/.test(res.stderr)) throw new StaleViewError(`ps answers a stale view: ${res.stderr.trim()}`);
   if (res.code !== 0) throw new Error(`cluster ps exited ${res.code}: ${res.stderr.trim()}`);
   return (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances;
 }
@@ -30,7 +34,7 @@ export function psFromCli(res: CliResult): PsInstance[] {
 /** What `ps` lists, asked of the replica behind `api` (the same failure on a stale view). */
 export async function psFromApi(api: ClusterApiClient, app: string): Promise<PsInstance[]> {
   const reply = await callUnary(api, 'Ps', { app }, 10_000);
-  if (!isCurrent(reply)) throw new Error(`ps answers a stale view: ${reply.stale!.reason}`);
+  if (!isCurrent(reply)) throw new StaleViewError(`ps answers a stale view: ${reply.stale!.reason}`);
   return reply.instances.map(asPsJson);
 }
 

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { instanceProcesses } from '../../helpers/instance-processes';
+import { StaleViewError } from '../../helpers/ps-instances';
 import type { CliResult, TestCluster } from '../../helpers/test-cluster';
 import { sleep, waitFor } from '../../helpers/wait-for';
 import { violations, type Expectation, type Formation, type Observation } from './invariants';
@@ -85,15 +86,36 @@ export async function converge(
   return { ms: obs.at - since, obs, maxProcesses, respawned: [...respawned] };
 }
 
-/** Checks for `ms` that `expect` keeps holding (nothing moves, restarts or goes pending). */
-export async function holds(cluster: TestCluster, app: string, expect: Expectation, ms: number, server?: string): Promise<void> {
-  const end = Date.now() + ms;
-  do {
-    const obs = await observe(cluster, app, server ?? liveServer(cluster));
+/** How long past its end `holds` waits for a stale `ps` to be current again. */
+const STALE_FOR_AT_MOST_MS = 20_000;
+
+/**
+ * Checks for `ms` that `expect` keeps holding (nothing moves, restarts or goes pending).
+ * `staleFrom`: a `ps` answered from a stale view (etcd silent for seconds, as a loaded etcd
+ * electing a new leader can be) is no violation; the process table alone must then still match
+ * `staleFrom`, and the check goes on until `ps` is current again. Returns how many were stale.
+ */
+export async function holds(cluster: TestCluster, app: string, expect: Expectation, ms: number, opts: { server?: string; staleFrom?: Observation } = {}): Promise<number> {
+  const started = Date.now();
+  const into = () => `${((Date.now() - started) / 1000).toFixed(1)} s into the check`;
+  let stale = 0;
+  for (;;) {
+    let obs: Observation;
+    try {
+      obs = await observe(cluster, app, opts.server ?? liveServer(cluster));
+    } catch (err) {
+      if (!(err instanceof StaleViewError) || !opts.staleFrom) throw err;
+      if (Date.now() - started > ms + STALE_FOR_AT_MOST_MS) throw new Error(`${into()}: ${err.message}`);
+      stale += 1;
+      // One look at the process table (and a pause), then ps again.
+      await processesHold(app, opts.staleFrom, 0).catch((e: Error) => { throw new Error(`${into()}, while ps was stale: ${e.message}`); });
+      continue;
+    }
     const found = violations(obs, expect);
-    if (found.length) throw new Error(`stopped holding ${((Date.now() - (end - ms)) / 1000).toFixed(1)} s into the check:\n  ${found.join('\n  ')}`);
+    if (found.length) throw new Error(`stopped holding ${into()}:\n  ${found.join('\n  ')}`);
+    if (Date.now() - started >= ms) return stale;
     await sleep(250);
-  } while (Date.now() < end);
+  }
 }
 
 /** The process table alone keeps matching `before` for `ms` (while no control plane can answer). */

@@ -144,6 +144,6 @@ export async function soleControlPlaneRestarted(o: ChaosOptions): Promise<void> 
     const done = await converge(cluster, app, { formation, agents: AGENT_IDS, unchanged }, { since: backAt, timeoutMs: 30_000 })
       .catch((err: Error) => { throw new Error(`after ${o.outageMs / 1000} s away: ${err.message}`); });
     o.figure(`sole control plane away ${o.outageMs / 1000} s: all reported up after its restart began`, 's', done.ms / 1000);
-    await holds(cluster, app, { formation, agents: AGENT_IDS, unchanged }, 2 * ttlMs(cluster) + 1_000, liveServer(cluster));
+    await holds(cluster, app, { formation, agents: AGENT_IDS, unchanged }, 2 * ttlMs(cluster) + 1_000, { server: liveServer(cluster) });
   });
 }

@@ -105,7 +105,7 @@ export async function hugeProcfileLine(o: ChaosOptions): Promise<void> {
     const server = liveServer(cluster);
     // The leader writes the poisoned plan after `scale` returns: watch the healthy app for a while.
     await checks.step('another app in the 5 s after the poison', () =>
-      holds(cluster, app, { formation: { worker: o.count }, agents: AGENT_IDS, unchanged: snapshot(settled.obs.ps) }, 5_000, server));
+      holds(cluster, app, { formation: { worker: o.count }, agents: AGENT_IDS, unchanged: snapshot(settled.obs.ps) }, 5_000, { server }));
     const grown = await pollCli(() => cluster.cli(['scale', `worker=${o.count + 2}`, '-a', app], { server }), (r) => r.code === 0, 5_000);
     checks.check(grown.ok, `scale of another app failed for 5 s after the poison: exit ${grown.last.code}: ${grown.last.stderr.trim()}`);
     if (grown.ok) {
