@@ -112,7 +112,11 @@ describe('cluster logs', { timeout: 240_000 }, () => {
       assert.equal(typo.stdout, '');
       assert.match(typo.stderr, /^warning: `talkr` is not a process type of `chat` \(its types: other, talker\); only lines it left under an earlier release can show$/m);
     }
-    const known = await cluster.cli(['logs', '-a', 'chat', '-n', '1', '-d', 'talker.2']);
+    const beyond = await cluster.cli(['logs', '-a', 'chat', '-n', '10', '-d', 'talker.99']);
+    assert.equal(beyond.code, 0, beyond.stderr);
+    assert.equal(beyond.stdout, '');
+    assert.match(beyond.stderr, /^warning: `talker\.99` is beyond `chat`'s formation \(talker=3\); only lines it left before a scale-down can show$/m);
+    const known = await cluster.cli(['logs', '-a', 'chat', '-n', '1', '-d', 'talker.3']);
     assert.equal(known.stderr, '');
   });
 
