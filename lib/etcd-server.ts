@@ -16,6 +16,8 @@ export class EtcdExitedError extends Error {
 
 export interface EtcdServer {
   url: string;
+  /** Where members talk to each other (given again to start it on the same ports). */
+  peerUrl: string;
   dataDir: string;
   process: ChildProcess;
   stop(): Promise<void>;
@@ -26,8 +28,16 @@ export function etcdBinary(): string | undefined {
   return found.status === 0 ? found.stdout.trim() : undefined;
 }
 
-/** Starts etcd on free loopback ports with its own data dir; resolves once it answers. */
-export async function startEtcd(dataDir: string, opts: { host?: string; log?: string } = {}): Promise<EtcdServer> {
+export interface StartEtcdOptions {
+  host?: string;
+  log?: string;
+  /** The URLs of an earlier run, to start it again where its clients look (else free ports). */
+  urls?: { client: string; peer: string };
+}
+
+/** Starts etcd on free loopback ports (or `urls`) with its own data dir; resolves once it answers. */
+export async function startEtcd(dataDir: string, opts: StartEtcdOptions = {}): Promise<EtcdServer> {
+  if (opts.urls) return startEtcdOnce(dataDir, opts);
   // As EtcdCluster.start: a port taken between the look and etcd's bind costs a second try.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -38,12 +48,8 @@ export async function startEtcd(dataDir: string, opts: { host?: string; log?: st
   }
 }
 
-async function startEtcdOnce(dataDir: string, opts: { host?: string; log?: string }): Promise<EtcdServer> {
-  const host = opts.host ?? '127.0.0.1';
-  const clientPort = await freePort(host);
-  let peerPort = await freePort(host);
-  while (peerPort === clientPort) peerPort = await freePort(host);
-  const member = { name: 'cluster-etcd', dataDir, clientUrl: `http://${host}:${clientPort}`, peerUrl: `http://${host}:${peerPort}` };
+async function startEtcdOnce(dataDir: string, opts: StartEtcdOptions): Promise<EtcdServer> {
+  const member = { name: 'cluster-etcd', dataDir, ...(opts.urls ? { clientUrl: opts.urls.client, peerUrl: opts.urls.peer } : await freeUrls(opts.host ?? '127.0.0.1')) };
   const child = spawnMember(member, `cluster-etcd=${member.peerUrl}`, opts.log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
@@ -56,7 +62,14 @@ async function startEtcdOnce(dataDir: string, opts: { host?: string; log?: strin
     await stop();
     throw err;
   }
-  return { url: member.clientUrl, dataDir: path.resolve(dataDir), process: child, stop };
+  return { url: member.clientUrl, peerUrl: member.peerUrl, dataDir: path.resolve(dataDir), process: child, stop };
+}
+
+async function freeUrls(host: string): Promise<{ clientUrl: string; peerUrl: string }> {
+  const clientPort = await freePort(host);
+  let peerPort = await freePort(host);
+  while (peerPort === clientPort) peerPort = await freePort(host);
+  return { clientUrl: `http://${host}:${clientPort}`, peerUrl: `http://${host}:${peerPort}` };
 }
 
 interface MemberSpec {

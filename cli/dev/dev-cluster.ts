@@ -32,6 +32,8 @@ const MAIN = path.resolve(__dirname, '..', 'main.js');
 export class DevCluster {
   private daemons: Daemon[] = [];
   private etcd?: EtcdServer;
+  /** A restart of etcd under way (it died): stop() waits for it. */
+  private etcdRestart?: Promise<void>;
   server = '';
   /** The dashboard's address (log in with `cluster dashboard`). */
   dashboard = '';
@@ -43,10 +45,15 @@ export class DevCluster {
     return path.join(this.opts.dataDir, 'logs');
   }
 
+  private get etcdLog(): string {
+    return path.join(this.logDir, 'etcd.log');
+  }
+
   async start(): Promise<void> {
     const { dataDir, say } = this.opts;
     fs.mkdirSync(this.logDir, { recursive: true });
-    this.etcd = await startEtcd(path.join(dataDir, 'etcd'), { log: path.join(this.logDir, 'etcd.log') });
+    this.etcd = await startEtcd(path.join(dataDir, 'etcd'), { log: this.etcdLog });
+    this.superviseEtcd(this.etcd);
     say(`etcd           ${this.etcd.url}  (data ${this.etcd.dataDir})`);
 
     const port = await freePort();
@@ -96,6 +103,7 @@ export class DevCluster {
       const agents = this.daemons.filter((d) => d.name.startsWith('agent-'));
       await Promise.all(agents.map((d) => this.stopDaemon(d)));
       await Promise.all(this.daemons.filter((d) => !agents.includes(d)).map((d) => this.stopDaemon(d)));
+      await this.etcdRestart;
       await this.etcd?.stop();
     })();
     return this.stopping;
@@ -119,6 +127,33 @@ export class DevCluster {
       }),
     );
     if (!previous) this.daemons.push(daemon);
+  }
+
+  /**
+   * etcd that dies is started again as the other daemons are, on the same ports and data: the
+   * control plane's --etcd stays right, and it finds everything it had written.
+   */
+  private superviseEtcd(etcd: EtcdServer): void {
+    etcd.process.once('exit', (code, signal) => {
+      if (this.stopping) return;
+      this.opts.say(`etcd exited (${signal ?? `status ${code}`}); starting it again in 1 s on ${etcd.url}. Its log: ${this.etcdLog}`);
+      this.etcdRestart = this.restartEtcd(etcd);
+    });
+  }
+
+  private async restartEtcd(previous: EtcdServer): Promise<void> {
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, RESPAWN_DELAY_MS));
+      if (this.stopping) return;
+      try {
+        this.etcd = await startEtcd(previous.dataDir, { log: this.etcdLog, urls: { client: previous.url, peer: previous.peerUrl } });
+        // Stopping meanwhile: stop() waits for this restart, then stops the new etcd.
+        if (!this.stopping) this.superviseEtcd(this.etcd);
+        return;
+      } catch (err) {
+        this.opts.say(`etcd did not start again (${(err as Error).message}); trying again in 1 s.`);
+      }
+    }
   }
 
   private async stopDaemon(d: Daemon): Promise<void> {

@@ -63,6 +63,18 @@ describe('cluster dev', { timeout: 120_000 }, () => {
       }, 30_000);
       assert.equal((await cli(['ps', '-a', 'shop'])).code, 0, 'the control plane answers again');
 
+      // kill -9 of its etcd: dev starts it again on the same port and data; nothing was lost.
+      const instancesBefore = (JSON.parse((await cli(['ps', '-a', 'shop', '--json'])).stdout) as { instances: Array<{ name: string; pid: number }> }).instances;
+      const etcd = pidsMatching(home).filter((pid) => path.basename(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!) === 'etcd');
+      assert.equal(etcd.length, 1, `one etcd: ${etcd.join(', ')}`);
+      process.kill(etcd[0]!, 'SIGKILL');
+      await waitFor('dev to start etcd again', () => /etcd exited \(SIGKILL\); starting it again in 1 s on http:\/\/127\.0\.0\.1:\d+/.test(output), 20_000);
+      const instancesAfter = await waitFor('ps to answer from etcd again', async () => {
+        const res = await cli(['ps', '-a', 'shop', '--json']);
+        return res.code === 0 ? (JSON.parse(res.stdout) as { instances: Array<{ name: string; pid: number }> }).instances : undefined;
+      }, 30_000);
+      assert.deepEqual(instancesAfter.map((i) => `${i.name}:${i.pid}`), instancesBefore.map((i) => `${i.name}:${i.pid}`), 'the same instances, never restarted');
+
       dev.kill('SIGINT');
       assert.equal(await exited, 0, output);
       assert.deepEqual(pidsMatching(home), [], 'no daemon or app process left');
