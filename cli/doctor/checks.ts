@@ -154,7 +154,7 @@ export function checkCompose(
     if (service.ignored.length > 0) {
       results.push({
         status: 'info',
-        message: `service ${service.name}: ${service.ignored.join(', ')} not used here (config comes from \`cluster config:set\`, the port from $PORT)`,
+        message: `service ${service.name}: ${service.ignored.join(', ')} not used here (config comes from \`cluster config:set\`, the port from $PORT${service.ignored.some((key) => key === 'deploy' || key === 'scale') ? `, the number of instances from \`cluster ps:scale ${service.name}=N\`` : ''})`,
       });
     }
   }
