@@ -7,6 +7,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { InstanceInfo } from '../../proto/gen/cluster/api/InstanceInfo';
 import type { UsageReply__Output } from '../../proto/gen/cluster/agent/UsageReply';
+import type { InstanceUsage__Output } from '../../proto/gen/cluster/agent/InstanceUsage';
 import type { AgentDialer } from '../agents/agent-dialer';
 import type { ClusterView } from '../state/cluster-view';
 import type { Logger } from '../../lib/log';
@@ -26,35 +27,58 @@ export interface UsageDeps {
  * as the instance's status (a restarted process is a new one).
  */
 export async function addInstanceUsage(deps: UsageDeps, app: string, instances: InstanceInfo[], deadlineMs = USAGE_DEADLINE_MS): Promise<void> {
-  const byHost = new Map<string, InstanceInfo[]>();
-  for (const i of instances) {
-    if (!i.host || !i.pid) continue;
-    const list = byHost.get(i.host);
-    if (list) list.push(i);
-    else byHost.set(i.host, [i]);
+  const running = instances.filter((i) => i.host && i.pid);
+  const replies = await usageByHost(deps, app, running.map((i) => i.host!), deadlineMs);
+  for (const i of running) {
+    const u = replies.get(i.host!)?.get(i.name!);
+    if (u && u.pid === i.pid) setUsage(i, u);
   }
-  if (byHost.size === 0) return;
+}
+
+/**
+ * `ps` while etcd cannot be read lists the instances where they were last placed, state
+ * `unknown`. Their agents still answer, so each one's live process is asked of them (pid, CPU,
+ * memory, in place): an etcd outage does not hide that the instances run.
+ */
+export async function addLiveProcesses(deps: UsageDeps, app: string, instances: InstanceInfo[], deadlineMs = USAGE_DEADLINE_MS): Promise<void> {
+  const placed = instances.filter((i) => i.host);
+  const replies = await usageByHost(deps, app, placed.map((i) => i.host!), deadlineMs);
+  for (const i of placed) {
+    const reply = replies.get(i.host!);
+    const u = reply?.get(i.name!);
+    if (u) {
+      i.pid = u.pid;
+      setUsage(i, u);
+    }
+    const now = u ? 'its agent reports it running' : reply ? 'its agent reports no process for it' : 'its agent did not answer';
+    i.reason = `etcd cannot be read: placed here when last known; ${now}`;
+  }
+}
+
+function setUsage(i: InstanceInfo, u: InstanceUsage__Output): void {
+  i.cpu_seconds = u.cpu_seconds;
+  i.rss_bytes = u.rss_bytes;
+  if (u.cpu_percent !== undefined) i.cpu_percent = u.cpu_percent;
+}
+
+/** Each answering host's samples of `app`'s instances by name; hosts that did not answer in time are absent. */
+async function usageByHost(deps: UsageDeps, app: string, hosts: string[], deadlineMs: number): Promise<Map<string, Map<string, InstanceUsage__Output>>> {
+  const replies = new Map<string, Map<string, InstanceUsage__Output>>();
+  if (hosts.length === 0) return replies;
   const agents = new Map(deps.view.agentList().map((a) => [a.id, a]));
   const deadline = Date.now() + deadlineMs;
   await Promise.all(
-    [...byHost].map(async ([host, list]) => {
+    [...new Set(hosts)].map(async (host) => {
       const agent = agents.get(host);
       if (!agent?.address) return;
       const reply = await askUsage(deps.dialer, { id: agent.id, address: agent.address }, app, deadline).catch((err: grpc.ServiceError) => {
         deps.logger.debug({ agent: host, err: err.details || err.message }, 'no usage from the agent in time; ps shows none');
         return undefined;
       });
-      if (!reply) return;
-      const samples = new Map(reply.instances.filter((u) => u.app === app).map((u) => [`${u.instance}/${u.pid}`, u]));
-      for (const i of list) {
-        const u = samples.get(`${i.name}/${i.pid}`);
-        if (!u) continue;
-        i.cpu_seconds = u.cpu_seconds;
-        i.rss_bytes = u.rss_bytes;
-        if (u.cpu_percent !== undefined) i.cpu_percent = u.cpu_percent;
-      }
+      if (reply) replies.set(host, new Map(reply.instances.filter((u) => u.app === app).map((u) => [u.instance, u])));
     }),
   );
+  return replies;
 }
 
 function askUsage(dialer: AgentDialer, agent: { id: string; address: string }, app: string, deadline: number): Promise<UsageReply__Output> {

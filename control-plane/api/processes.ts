@@ -10,7 +10,7 @@ import { asEtcdOutage } from '../etcd/outage';
 import type { PsReply } from '../../proto/gen/cluster/api/PsReply';
 import { unary } from '../rpc/status';
 import { requestIdOf } from '../rpc/request-id';
-import { addInstanceUsage } from './instance-usage';
+import { addInstanceUsage, addLiveProcesses } from './instance-usage';
 
 export function processHandlers(
   ctx: ApiContext,
@@ -56,12 +56,14 @@ function modeSettings(modes: Record<string, string>): Array<{ type: string; mode
 /**
  * What `ps` answers (the gRPC handler, and any other front end in-process such as a dashboard):
  * every instance from etcd with its CPU and memory from its agent (instance-usage.ts); while etcd
- * cannot be read, where this replica last saw them, marked stale. Throws the API's errors
+ * cannot be read, where this replica last saw them, marked stale, with the process each agent
+ * reports running now. Throws the API's errors
  * (unknown app …) as the handler does.
  */
 export async function psWithUsage(ctx: ApiContext, app: string): Promise<PsReply> {
   const reply = await psFromEtcdOrLastKnown(ctx, app);
   if (!reply.stale) await addInstanceUsage(ctx, reply.app ?? app, reply.instances ?? []);
+  else await addLiveProcesses(ctx, reply.app ?? app, reply.instances ?? []);
   return reply;
 }
 

@@ -77,9 +77,12 @@ describe('etcd outage', { timeout: 180_000 }, () => {
           // Listings show the last known view, marked as such.
           const ps = await cluster.cli(['ps', '-a', 'shop', '--json']);
           assert.equal(ps.code, 2, `ps --json during the outage: ${ps.stdout} ${ps.stderr}`);
-          const view = JSON.parse(ps.stdout) as { instances: Array<{ state: string }>; stale: { ageMs: number; reason: string } | null };
+          const view = JSON.parse(ps.stdout) as { instances: Array<{ state: string; pid: number | null; reason: string }>; stale: { ageMs: number; reason: string } | null };
           assert.equal(view.instances.length, 4);
           assert.ok(view.instances.every((i) => i.state === 'unknown'), 'no state is claimed from an old view');
+          // The agents still answer: each instance's process, as its agent reports it now.
+          assert.deepEqual(view.instances.map((i) => i.pid).sort(), [...pids].sort(), 'the pids the agents report running');
+          assert.ok(view.instances.every((i) => /its agent reports it running$/.test(i.reason)), JSON.stringify(view.instances));
           assert.match(view.stale?.reason ?? '', /etcd is unreachable/);
           const agents = await cluster.cli(['agents', '--json']);
           assert.equal(agents.code, 2);
