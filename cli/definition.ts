@@ -16,6 +16,8 @@ export interface Definition {
   types: Record<string, string>;
   /** Said before deploying, never fatal: backing services left out, a Dockerfile not found … */
   warnings: string[];
+  /** A compose file's services, each once or as its `deploy.replicas` say: the formation of the app's first deploy. */
+  firstFormation?: Record<string, number>;
 }
 
 /** The definition file of a directory and what kind it is; `unused` are definition files it shadows. */
@@ -72,11 +74,14 @@ export function readDefinition(dir: string, env?: string): Definition {
   }
   let types: Record<string, string>;
   const warnings: string[] = [];
+  const firstFormation: Record<string, number> = {};
   const opts = composeReadOptions(dir);
   try {
     types = parseCompose(text, found.name, opts);
     for (const service of readComposeServices(text, found.name, opts)) {
       if (service.backing !== undefined) warnings.push(backingServiceWarning(service, found.name));
+      // As `docker compose up` (and Convox) start them: each service once, or its replicas.
+      else if (!service.error) Object.defineProperty(firstFormation, service.name, { value: service.replicas ?? 1, enumerable: true });
       warnings.push(...service.warnings);
     }
   } catch (err) {
@@ -85,7 +90,8 @@ export function readDefinition(dir: string, env?: string): Definition {
   }
   const procfileText = composeProcfileText(types, found.name);
   try {
-    return { name: found.name, procfileText, types: parseProcfile(procfileText), warnings };
+    const replicas = Object.keys(firstFormation).length > 0 ? { firstFormation } : {};
+    return { name: found.name, procfileText, types: parseProcfile(procfileText), warnings, ...replicas };
   } catch (err) {
     if (err instanceof ProcfileError) throw new UserError(`${found.name}: ${err.message.replace(/^Procfile line \d+: /, '')}`);
     throw err;

@@ -28,6 +28,14 @@ export function readService(fileName: string, name: string, spec: unknown, line:
   }
   if (!isMapping(spec)) return fail('must be a mapping with `build: .` or a `command`');
   service.ignored = Object.keys(spec).filter((key) => !USED_KEYS.has(key) && spec[key] !== null && spec[key] !== undefined);
+  try {
+    service.replicas = replicasOf(spec);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  // Of `deploy`, only `replicas` is read; `scale` is read whole.
+  service.ignored = service.ignored.flatMap((key) =>
+    key === 'scale' ? [] : key === 'deploy' && isMapping(spec.deploy) ? Object.keys(spec.deploy).filter((k) => k !== 'replicas').map((k) => `deploy.${k}`) : [key]);
   // `working_dir` is read relative to where the Dockerfile copies the app, so only with one.
   const usesWorkingDir = () => (service.ignored = service.ignored.filter((key) => key !== 'working_dir'));
   if (spec.extends !== undefined && spec.extends !== null) {
@@ -92,4 +100,14 @@ export function readService(fileName: string, name: string, spec: unknown, line:
     return fail('has a command (or environment value) over several lines, which a Procfile line cannot hold: join lines with `&&`, move them into a script, or set the value with `cluster config:set`');
   }
   return { ...service, command: start.command, source: start.source, notes: [...service.notes, ...start.notes] };
+}
+
+/** `deploy.replicas` (the Compose Specification, v3) or `scale` (v2): a whole number from 0; undefined when neither is set. */
+function replicasOf(spec: Record<string, unknown>): number | undefined {
+  const deploy = isMapping(spec.deploy) ? spec.deploy.replicas : undefined;
+  const [key, value] = deploy !== undefined && deploy !== null ? ['deploy.replicas', deploy] : ['scale', spec.scale];
+  if (value === undefined || value === null) return undefined;
+  const count = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(count) || count < 0) throw new Error(`has \`${key}: ${JSON.stringify(value)}\`: give a whole number of instances, 0 or more`);
+  return count;
 }

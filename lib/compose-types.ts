@@ -34,6 +34,8 @@ export interface ComposeService {
   warnings: string[];
   /** Keys the service sets that this tool does not use (`ports`, `volumes`, `depends_on` …). */
   ignored: string[];
+  /** `deploy.replicas` (or Compose v2's `scale`): the type's instances on the app's first deploy. */
+  replicas?: number;
 }
 
 /** The file as a whole: its `version` (and line), and each service. */

@@ -63,6 +63,7 @@ export async function deployDirectory(
         description: opts.message ?? '',
         size: String(slug.size),
         release_timeout_s: opts.releaseTimeout ?? 0,
+        first_formation: definition.firstFormation ?? {},
       },
       slug.file,
     );
@@ -85,7 +86,7 @@ export function registerDeploy(program: Command): void {
         const release = await deployDirectory(api, app, dir ?? '.', { ...opts, releaseTimeout });
         const types = release.process_types.map((t) => t.name).join(', ');
         console.log(`Released v${release.version} of ${app} (${release.slug.slice(0, 12)}): ${types}`);
-        // The first deploy of an app with a web type scales web=1 (as Heroku does).
+        // The first deploy scales web=1 (as Heroku does), or as a compose file's deploy.replicas say.
         const scaled = release.scaled.map((s) => `${s.type}=${s.count}`).join(' ');
         if (scaled) console.log(`Scaled ${app} to ${scaled} (its first deploy); change it with \`cluster ps:scale web=N -a ${app}\`.`);
         if (opts.wait) await waitForFormation(api, app, undefined, 600_000, release.version);

@@ -154,9 +154,14 @@ export function checkCompose(
     if (service.ignored.length > 0) {
       results.push({
         status: 'info',
-        message: `service ${service.name}: ${service.ignored.join(', ')} not used here (config comes from \`cluster config:set\`, the port from $PORT${service.ignored.some((key) => key === 'deploy' || key === 'scale') ? `, the number of instances from \`cluster ps:scale ${service.name}=N\`` : ''})`,
+        message: `service ${service.name}: ${service.ignored.join(', ')} not used here (config comes from \`cluster config:set\`, the port from $PORT)`,
       });
     }
+    const why = service.replicas === undefined ? 'once, as `docker compose up` starts it' : 'its replicas';
+    results.push({
+      status: 'info',
+      message: `service ${service.name}: ${service.name}=${service.replicas ?? 1} on the app's first deploy (${why}); after that, \`cluster ps:scale ${service.name}=N\` sets it`,
+    });
   }
   const parsed = services.every((service) => !service.error);
   if (parsed && Object.keys(types).length === 0) {

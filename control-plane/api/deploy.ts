@@ -10,13 +10,30 @@ import type { SlugUpload } from '../slugs/slug-store';
 import type { ApiContext } from '../rpc/context';
 import { toReleaseInfo } from './apps';
 import { toServiceError } from '../rpc/status';
-import { DEFAULT_RELEASE_TIMEOUT_SECONDS, releaseTimeoutProblem } from '../../lib/release-phase';
+import { DEFAULT_RELEASE_TIMEOUT_SECONDS, RELEASE_PHASE_TYPE, releaseTimeoutProblem } from '../../lib/release-phase';
+import { checkScaleChanges } from '../state/scale-change';
 
 /** `deploy --release-timeout` in ms (0: the default); refused when out of range. */
 function releaseTimeoutMs(seconds: number): number {
   const problem = releaseTimeoutProblem(seconds);
   if (problem) throw new InvalidArgumentError(problem);
   return (seconds || DEFAULT_RELEASE_TIMEOUT_SECONDS) * 1000;
+}
+
+/**
+ * The formation a deploy asks for should it be the app's first (a compose file's deploy.replicas),
+ * checked as `scale` checks its counts; undefined when it asks for none (web=1 then).
+ */
+function firstFormationOf(meta: DeployMeta__Output, types: Record<string, string>, maxPerType: number): Record<string, number> | undefined {
+  const changes = Object.entries(meta.first_formation ?? {}).map(([type, count]) => ({ type, count }));
+  if (changes.length === 0) return undefined;
+  checkScaleChanges(changes, maxPerType);
+  for (const { type } of changes) {
+    if (type === RELEASE_PHASE_TYPE || !Object.hasOwn(types, type)) {
+      throw new InvalidArgumentError(`the first formation names \`${type}\`, which is not a process type of ${meta.procfile_name || 'the Procfile'}`);
+    }
+  }
+  return Object.fromEntries(changes.map(({ type, count }) => [type, count]));
 }
 
 export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
@@ -41,7 +58,8 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
         if (chunk.meta) {
           if (meta) throw new InvalidArgumentError('deploy sent its metadata twice');
           meta = chunk.meta;
-  parseProcfile(meta.procfile); // fail before receiving the slug
+          // Fail before receiving the slug.
+          firstFormationOf(meta, parseProcfile(meta.procfile), ctx.store.maxPerType);
           releaseTimeoutMs(meta.release_timeout_s);
           await ctx.store.getApp(meta.app); // the app must exist
           upload = ctx.slugs.store.upload();
@@ -66,7 +84,7 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
           processTypes,
           description: meta.description || `Deploy ${digest.slice(0, 7)}`,
           releasePhase: { timeoutMs: releaseTimeoutMs(meta.release_timeout_s) },
-        });
+        }, firstFormationOf(meta, processTypes, ctx.store.maxPerType));
         ctx.logger.info({ app: meta.app, release: release.version, slug: digest, scaled }, 'release created');
         callback(null, { ...toReleaseInfo(release), scaled: Object.entries(scaled).map(([type, count]) => ({ type, count })) });
       }).catch(fail);

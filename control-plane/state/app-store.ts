@@ -79,16 +79,16 @@ export class AppStore {
 
   /** Creates release vN+1 and makes it current, in one transaction. */
   async createRelease(name: string, input: NewRelease | ReleaseChange, request?: RequestTag): Promise<ReleaseRecord> {
-    return (await this.releases.commit(name, input, false, request)).release;
+    return (await this.releases.commit(name, input, undefined, request)).release;
   }
 
   /**
-   * A release of newly deployed code. The first deploy of an app whose release has a `web` type
-   * while its formation is empty also scales web=1 (as Heroku does), in the same transaction;
-   * `scaled` says so.
+   * A release of newly deployed code. The first deploy of an app, while its formation is empty,
+   * also sets `firstFormation` (checked by the caller), else web=1 when the release has a `web`
+   * type (as Heroku does), in the same transaction; `scaled` says so.
    */
-  async deploy(name: string, input: NewRelease): Promise<{ release: ReleaseRecord; scaled: Record<string, number> }> {
-    return this.releases.commit(name, input, true);
+  async deploy(name: string, input: NewRelease, firstFormation?: Record<string, number>): Promise<{ release: ReleaseRecord; scaled: Record<string, number> }> {
+    return this.releases.commit(name, input, { counts: firstFormation });
   }
 
   /** The app's config vars (those of its current release). */

@@ -39,14 +39,15 @@ export class ReleaseWrites {
   ) {}
 
   /**
-   * Creates release vN+1 and makes it current. With `firstDeployScalesWeb`, the first deploy of an
-   * app whose release has a `web` type while its formation is empty also scales web=1 (as Heroku
-   * does), in the same transaction; `scaled` says so. A request already recorded answers its result.
+   * Creates release vN+1 and makes it current. With `firstDeploy`, the first deploy of an app
+   * while its formation is empty also sets the formation, in the same transaction: its `counts`,
+   * else web=1 when the release has a `web` type (as Heroku does); `scaled` says what it set. A
+   * request already recorded answers its result.
    */
   async commit(
     name: string,
     input: NewRelease | ReleaseChange,
-    firstDeployScalesWeb: boolean,
+    firstDeploy: { counts?: Record<string, number> } | undefined,
     request?: RequestTag,
   ): Promise<{ release: ReleaseRecord; scaled: Record<string, number> }> {
     const { keys } = this.reads;
@@ -70,13 +71,15 @@ export class ReleaseWrites {
         { put: keys.app(name), value: encode({ ...app.value, release: release.version, deployed: release.phase ? deployedOf(app.value) : release.version }) },
       ];
       const scaled: Record<string, number> = {};
-      if (firstDeployScalesWeb && !previous?.slug && Object.hasOwn(release.processTypes, 'web')) {
+      const first = firstDeploy && !previous?.slug ? firstDeploy.counts ?? (Object.hasOwn(release.processTypes, 'web') ? { web: 1 } : {}) : {};
+      if (Object.keys(first).length > 0) {
         const formation = await this.reads.read<FormationRecord>(keys.formation(name));
         const counts = formation.value?.counts ?? {};
         if (Object.values(counts).every((count) => !count)) {
-          scaled.web = 1;
+          // defineProperty: a type may be called `__proto__`.
+          for (const [type, count] of Object.entries(first)) if (count > 0) Object.defineProperty(scaled, type, { value: count, enumerable: true });
           compares.push(unchangedSince(keys.formation(name), formation.modRevision));
-          const value: FormationRecord = { ...(formation.value ?? EMPTY_FORMATION), counts: { ...counts, web: 1 } };
+          const value: FormationRecord = { ...(formation.value ?? EMPTY_FORMATION), counts: { ...counts, ...first } };
           ops.push({ put: keys.formation(name), value: encode(value) });
         }
       }

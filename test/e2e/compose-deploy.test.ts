@@ -49,6 +49,8 @@ describe('compose as Convox reads it, packed as git does', { timeout: 120_000 },
     assert.match(deploy.stderr, /warning: docker-compose\.yml line \d+: service `redis` only names an image/);
     assert.match(deploy.stderr, /^Packed \d+ files \(.*\); left out \(\.gitignore, \.clusterignore\): \.env, node_modules\/$/m);
     assert.match(deploy.stdout, /Released v1 of convox .*: web, worker/);
+    // Every service once, as `docker compose up` starts them (the backing service left out).
+    assert.match(deploy.stdout, /^Scaled convox to web=1 worker=1 \(its first deploy\)/m);
 
     const scale = await cluster.cli(['scale', 'web=1', 'worker=1', '-a', 'convox', '--wait', '--timeout', '60']);
     assert.equal(scale.code, 0, scale.stderr);
@@ -63,6 +65,30 @@ describe('compose as Convox reads it, packed as git does', { timeout: 120_000 },
     await waitFor('the worker to start', async () => /worker started/.test(await logs()), 45_000, 250);
     const body = await waitFor('web to answer', async () => (await fetch(`http://127.0.0.1:${port}/`)).text(), 15_000, 250);
     assert.equal(body, 'hello from compose from web.1\n');
+  });
+
+  it('takes the first deploy\'s formation from deploy.replicas, and leaves it alone on later deploys', async () => {
+    const app = cluster.appDir('replicas', {
+      'docker-compose.yml': 'services:\n  web:\n    command: sleep 1000\n    deploy: {replicas: 0}\n  worker:\n    command: sleep 1000\n    deploy:\n      replicas: 2\n',
+    });
+    await cluster.ok(['apps:create', 'replicas']);
+    const first = await cluster.cli(['deploy', app, '-a', 'replicas']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^Scaled replicas to worker=2 \(its first deploy\)/m);
+    assert.equal((await cluster.ok(['scale', '-a', 'replicas'])).stdout.trim(), 'web=0 worker=2');
+    await cluster.ok(['scale', 'worker=1', '-a', 'replicas']);
+    const second = await cluster.cli(['deploy', app, '-a', 'replicas']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.doesNotMatch(second.stdout, /Scaled/);
+    assert.equal((await cluster.ok(['scale', '-a', 'replicas'])).stdout.trim(), 'web=0 worker=1');
+
+    // More replicas than the control plane allows: refused as `scale` would be, before any release.
+    const tooMany = cluster.appDir('toomany', { 'docker-compose.yml': 'services:\n  worker:\n    command: sleep 1000\n    deploy: {replicas: 5000}\n' });
+    await cluster.ok(['apps:create', 'toomany']);
+    const refused = await cluster.cli(['deploy', tooMany, '-a', 'toomany']);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /worker=5000: 5000 instances of `worker`; this control plane allows at most 1000 per process type/);
+    assert.match((await cluster.ok(['releases', '-a', 'toomany'])).stdout, /no releases/i);
   });
 
   it('lets a config var override the environment default', async () => {

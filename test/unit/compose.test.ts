@@ -150,6 +150,32 @@ describe('parseCompose: compose files that become process types', () => {
     assert.equal(web!.line, 2);
   });
 
+  it('reads deploy.replicas (and v2\'s scale) as the first deploy\'s instances, and the rest of deploy as not used', () => {
+    const services = readComposeServices([
+      'services:',
+      '  web:',
+      '    build: .',
+      '    command: x',
+      '    deploy: {replicas: 3, resources: {limits: {cpus: "0.5"}}, restart_policy: {condition: any}}',
+      '  worker:',
+      '    command: y',
+      '    scale: 0',
+      '  clock:',
+      '    command: z',
+      '    deploy: {mode: replicated}',
+      '',
+    ].join('\n'));
+    assert.deepEqual(services.map((s) => [s.name, s.replicas, s.ignored]), [
+      ['web', 3, ['deploy.resources', 'deploy.restart_policy']],
+      ['worker', 0, []],
+      ['clock', undefined, ['deploy.mode']],
+    ]);
+    for (const [value, key] of [['-1', 'deploy.replicas'], ['two', 'deploy.replicas'], ['1.5', 'deploy.replicas']] as const) {
+      const [web] = readComposeServices(`services:\n  web:\n    command: x\n    deploy:\n      replicas: ${value}\n`);
+      assert.match(web!.error?.message ?? '', new RegExp(`^docker-compose\\.yml line 2: service \`web\` has \`${key.replace('.', '\\.')}: .*\`: give a whole number of instances, 0 or more$`), value);
+    }
+  });
+
   it('looks for the file names docker compose looks for', () => {
     assert.deepEqual(COMPOSE_FILES, ['docker-compose.yml', 'docker-compose.yaml', 'compose.yml', 'compose.yaml']);
   });

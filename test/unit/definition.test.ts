@@ -89,6 +89,7 @@ describe('readDefinition: which file', () => {
         warnings: [
           `${name} line 2: service \`worker\` builds \`.\` but there is no Dockerfile: its ENTRYPOINT and WORKDIR are not known; it runs its \`command\` from the app's root`,
         ],
+        firstFormation: { worker: 1 },
       });
     });
   }

@@ -134,6 +134,7 @@ describe('cluster doctor checks', () => {
         '    ports: ["3000:3000"]',
         '    deploy:',
         '      replicas: 2',
+        '      resources: {limits: {cpus: "0.5"}}',
         '    environment:',
         '      NODE_ENV: production',
         '  db:',
@@ -152,8 +153,9 @@ describe('cluster doctor checks', () => {
       '✓ process type web (service on line 3): [ "${NODE_ENV+x}" ] || export NODE_ENV=production; node server.js',
       "! docker-compose.yml line 3: service `web` builds `.` but there is no Dockerfile: its ENTRYPOINT and WORKDIR are not known; it runs its `command` from the app's root",
       '· service web: environment NODE_ENV is a default; a config var of the same name overrides it',
-      '· service web: ports, deploy not used here (config comes from `cluster config:set`, the port from $PORT, the number of instances from `cluster ps:scale web=N`)',
-      '! docker-compose.yml line 11: service `db` only names an image (postgres:16): a backing service, not deployed here; run it elsewhere and give the app its address with `cluster config:set`',
+      '· service web: ports, deploy.resources not used here (config comes from `cluster config:set`, the port from $PORT)',
+      "· service web: web=2 on the app's first deploy (its replicas); after that, `cluster ps:scale web=N` sets it",
+      '! docker-compose.yml line 12: service `db` only names an image (postgres:16): a backing service, not deployed here; run it elsewhere and give the app its address with `cluster config:set`',
       `✓ web: \`node\` found on PATH (${binDir}/node), and its script \`server.js\``,
       '· process type web is present',
       '· no .env',
@@ -168,13 +170,14 @@ describe('cluster doctor checks', () => {
       'server.js': '',
     });
     const results = runChecks(dir, { pathEnv: PATH_ENV });
-    assert.deepEqual(lines(results).slice(0, 7), [
+    assert.deepEqual(lines(results).slice(0, 8), [
       `✓ docker-compose.yml found in ${dir} (no Procfile)`,
       '✓ docker-compose.yml is valid: 2 services (web, worker)',
       '✓ docker-compose.yml line 1: version 2 is supported',
       '✓ Dockerfile found (built by web)',
       '✓ Dockerfile.worker found (built by worker)',
       '✓ process type web (service on line 3; Dockerfile line 4: CMD): node server.js',
+      "· service web: web=1 on the app's first deploy (once, as `docker compose up` starts it); after that, `cluster ps:scale web=N` sets it",
       '✗ docker-compose.yml line 5: service `worker` has no `command`, and Dockerfile.worker has no CMD or ENTRYPOINT (the image starts at Dockerfile.worker line 1, `FROM node:20-alpine`): add `CMD ["program", "arg"]` to Dockerfile.worker or a `command` to the service',
     ]);
   });
