@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { backingServiceWarning, COMPOSE_FILES, ComposeError, parseCompose, readComposeServices, type ComposeReadOptions } from '../lib/compose';
 import { findProcfile, parseProcfile, ProcfileError } from '../lib/procfile';
 import { formatBytes, MAX_COMPOSE_BYTES, MAX_PROCFILE_BYTES } from '../lib/limits';
+import { RELEASE_PHASE_TYPE } from '../lib/release-phase';
 import { UserError } from './errors';
 
 /** What deploy sends: the file it came from, Procfile text, and the types that text declares. */
@@ -80,8 +81,9 @@ export function readDefinition(dir: string, env?: string): Definition {
     types = parseCompose(text, found.name, opts);
     for (const service of readComposeServices(text, found.name, opts)) {
       if (service.backing !== undefined) warnings.push(backingServiceWarning(service, found.name));
-      // As `docker compose up` (and Convox) start them: each service once, or its replicas.
-      else if (!service.error) Object.defineProperty(firstFormation, service.name, { value: service.replicas ?? 1, enumerable: true });
+      // As `docker compose up` (and Convox) start them: each service once, or its replicas; a
+      // `release` service is the release phase, run once per release, never scaled.
+      else if (!service.error && service.name !== RELEASE_PHASE_TYPE) Object.defineProperty(firstFormation, service.name, { value: service.replicas ?? 1, enumerable: true });
       warnings.push(...service.warnings);
     }
   } catch (err) {

@@ -286,21 +286,25 @@ export class EtcdCluster {
     return m;
   }
 
-  /** The running member that leads the raft group now, as each member sees it (no leader: throws). */
-  async leader(): Promise<EtcdMember> {
+  /** The running member that leads the raft group, as it says itself; waits out an election (then throws). */
+  async leader(timeoutMs = 10_000): Promise<EtcdMember> {
     if (this.prefix.length > 0) throw new Error('leader() asks members on this machine only');
-    for (const member of this.members.filter((m) => m.running)) {
-      const client = new Etcd3({ hosts: member.url, dialTimeout: 1_000 });
-      try {
-        const status = await client.maintenance.status();
-        if (status.leader !== '0' && status.header.member_id === status.leader) return member;
-      } catch {
-        // Not answering: not the leader anyone can use.
-      } finally {
-        client.close();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const member of this.members.filter((m) => m.running)) {
+        const client = new Etcd3({ hosts: member.url, dialTimeout: 1_000 });
+        try {
+          const status = await client.maintenance.status({ deadline: Date.now() + 1_000 });
+          if (status.leader !== '0' && status.header.member_id === status.leader) return member;
+        } catch {
+          // Not answering: not the leader anyone can use.
+        } finally {
+          client.close();
+        }
       }
+      if (Date.now() > deadline) throw new Error(`no running etcd member leads after ${timeoutMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new Error('no running etcd member leads');
   }
 
   /** Waits until a linearizable read through the running members succeeds. */

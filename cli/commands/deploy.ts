@@ -88,7 +88,7 @@ export function registerDeploy(program: Command): void {
         console.log(`Released v${release.version} of ${app} (${release.slug.slice(0, 12)}): ${types}`);
         // The first deploy scales web=1 (as Heroku does), or as a compose file's deploy.replicas say.
         const scaled = release.scaled.map((s) => `${s.type}=${s.count}`).join(' ');
-        if (scaled) console.log(`Scaled ${app} to ${scaled} (its first deploy); change it with \`cluster ps:scale web=N -a ${app}\`.`);
+        if (scaled) console.log(`Scaled ${app} to ${scaled} (its first deploy); change it with \`cluster ps:scale ${release.scaled[0]!.type}=N -a ${app}\`.`);
         if (opts.wait) await waitForFormation(api, app, undefined, 600_000, release.version);
       }),
     );

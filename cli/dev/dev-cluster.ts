@@ -134,11 +134,14 @@ export class DevCluster {
    * control plane's --etcd stays right, and it finds everything it had written.
    */
   private superviseEtcd(etcd: EtcdServer): void {
-    etcd.process.once('exit', (code, signal) => {
+    const exited = (code: number | null, signal: NodeJS.Signals | null) => {
       if (this.stopping) return;
       this.opts.say(`etcd exited (${signal ?? `status ${code}`}); starting it again in 1 s on ${etcd.url}. Its log: ${this.etcdLog}`);
       this.etcdRestart = this.restartEtcd(etcd);
-    });
+    };
+    // It may have exited already, between answering and this call.
+    if (etcd.process.exitCode !== null || etcd.process.signalCode !== null) exited(etcd.process.exitCode, etcd.process.signalCode);
+    else etcd.process.once('exit', exited);
   }
 
   private async restartEtcd(previous: EtcdServer): Promise<void> {
@@ -146,9 +149,11 @@ export class DevCluster {
       await new Promise((resolve) => setTimeout(resolve, RESPAWN_DELAY_MS));
       if (this.stopping) return;
       try {
-        this.etcd = await startEtcd(previous.dataDir, { log: this.etcdLog, urls: { client: previous.url, peer: previous.peerUrl } });
-        // Stopping meanwhile: stop() waits for this restart, then stops the new etcd.
-        if (!this.stopping) this.superviseEtcd(this.etcd);
+        const etcd = await startEtcd(previous.dataDir, { log: this.etcdLog, urls: { client: previous.url, peer: previous.peerUrl } });
+        this.etcd = etcd;
+        // Stopping meanwhile: stop() may be past its wait for a restart, so this one stops it.
+        if (this.stopping) await etcd.stop();
+        else this.superviseEtcd(etcd);
         return;
       } catch (err) {
         this.opts.say(`etcd did not start again (${(err as Error).message}); trying again in 1 s.`);

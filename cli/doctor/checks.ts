@@ -8,6 +8,7 @@ import { backingServiceWarning, ComposeError, readComposeFile, type ComposeFile 
 import { DotenvError, parseDotenvEntries } from '../../lib/dotenv';
 import { configKeyProblem } from '../../lib/names';
 import { parseProcfile, ProcfileError } from '../../lib/procfile';
+import { RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 import { composeReadOptions, locateDefinition, procfileErrorMessage, type LocatedDefinition } from '../definition';
 import { UserError } from '../errors';
 import { commandPrograms, type DynamicUse, type ProgramUse } from './programs';
@@ -157,11 +158,13 @@ export function checkCompose(
         message: `service ${service.name}: ${service.ignored.join(', ')} not used here (config comes from \`cluster config:set\`, the port from $PORT)`,
       });
     }
-    const why = service.replicas === undefined ? 'once, as `docker compose up` starts it' : 'its replicas';
-    results.push({
-      status: 'info',
-      message: `service ${service.name}: ${service.name}=${service.replicas ?? 1} on the app's first deploy (${why}); after that, \`cluster ps:scale ${service.name}=N\` sets it`,
-    });
+    if (service.name !== RELEASE_PHASE_TYPE) {
+      const why = service.replicas === undefined ? 'once, as `docker compose up` starts it' : 'its replicas';
+      results.push({
+        status: 'info',
+        message: `service ${service.name}: ${service.name}=${service.replicas ?? 1} on the app's first deploy (${why}); after that, \`cluster ps:scale ${service.name}=N\` sets it`,
+      });
+    }
   }
   const parsed = services.every((service) => !service.error);
   if (parsed && Object.keys(types).length === 0) {

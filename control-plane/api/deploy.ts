@@ -39,6 +39,7 @@ function firstFormationOf(meta: DeployMeta__Output, types: Record<string, string
 export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
   return (call, callback) => {
     let meta: DeployMeta__Output | undefined;
+    let firstFormation: Record<string, number> | undefined;
     let upload: SlugUpload | undefined;
     let failed = false;
     // Chunks are written one after another; `chain` keeps their order and carries failures.
@@ -59,9 +60,12 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
           if (meta) throw new InvalidArgumentError('deploy sent its metadata twice');
           meta = chunk.meta;
           // Fail before receiving the slug.
-          firstFormationOf(meta, parseProcfile(meta.procfile), ctx.store.maxPerType);
+          const types = parseProcfile(meta.procfile);
           releaseTimeoutMs(meta.release_timeout_s);
-          await ctx.store.getApp(meta.app); // the app must exist
+          const app = await ctx.store.getApp(meta.app); // the app must exist
+          // Only a first deploy (no code yet) takes a formation; later ones ignore it, unchecked.
+          const current = app.release > 0 ? await ctx.store.getRelease(app.name, app.release) : undefined;
+          if (!current?.slug) firstFormation = firstFormationOf(meta, types, ctx.store.maxPerType);
           upload = ctx.slugs.store.upload();
           return;
         }
@@ -84,7 +88,7 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
           processTypes,
           description: meta.description || `Deploy ${digest.slice(0, 7)}`,
           releasePhase: { timeoutMs: releaseTimeoutMs(meta.release_timeout_s) },
-        }, firstFormationOf(meta, processTypes, ctx.store.maxPerType));
+        }, firstFormation);
         ctx.logger.info({ app: meta.app, release: release.version, slug: digest, scaled }, 'release created');
         callback(null, { ...toReleaseInfo(release), scaled: Object.entries(scaled).map(([type, count]) => ({ type, count })) });
       }).catch(fail);

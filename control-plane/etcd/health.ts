@@ -54,17 +54,19 @@ export class EtcdHealth {
   }
 
   /**
-   * `read`, tried again every READ_RETRY_MS while it fails for want of etcd and this replica's
-   * view is not yet stale (etcd answered less than STALE_AFTER_MS ago); then its last error. A
-   * blip (a leader election: one to a few seconds without answers) delays the answer instead
-   * of turning it into a stale one; a real outage is stale after the same time as ever.
+   * `read`, tried again every READ_RETRY_MS while it fails for want of etcd, for at most
+   * STALE_AFTER_MS from the first try and only while this replica's view is not stale (the
+   * probe read etcd less than STALE_AFTER_MS ago); then its last error. A blip (a leader
+   * election: one to a few seconds without answers) delays the answer instead of turning it into
+   * a stale one; a real outage is stale after the same time as ever.
    */
   async throughBlips<T>(read: () => Promise<T>): Promise<T> {
+    const until = Date.now() + STALE_AFTER_MS;
     for (;;) {
       try {
         return await read();
       } catch (err) {
-        if (!asEtcdOutage(err) || this.staleness() !== undefined || this.closed) throw err;
+        if (!asEtcdOutage(err) || Date.now() + READ_RETRY_MS >= until || this.staleness() !== undefined || this.closed) throw err;
         await new Promise((resolve) => setTimeout(resolve, READ_RETRY_MS));
       }
     }

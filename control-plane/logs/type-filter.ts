@@ -30,7 +30,8 @@ export async function unknownTypeWarning(store: Pick<AppStore, 'getRelease' | 'g
     return `\`${type}\` is not a process type of \`${app.name}\` (its types: ${known}); only lines it left under an earlier release can show`;
   }
   if (!instance) return undefined;
-  const count = (await store.getFormation(app.name)).counts[type] ?? 0;
+  const counts = (await store.getFormation(app.name)).counts;
+  const count = Object.hasOwn(counts, type) ? counts[type]! : 0;
   if (instance.number <= count) return undefined;
   return `\`${req.instance}\` is beyond \`${app.name}\`'s formation (${type}=${count}); only lines it left before a scale-down can show`;
 }

@@ -89,6 +89,13 @@ describe('compose as Convox reads it, packed as git does', { timeout: 120_000 },
     assert.equal(refused.code, 1, refused.stdout);
     assert.match(refused.stderr, /worker=5000: 5000 instances of `worker`; this control plane allows at most 1000 per process type/);
     assert.match((await cluster.ok(['releases', '-a', 'toomany'])).stdout, /no releases/i);
+    // Once the app has code, a deploy's replicas are not applied, nor checked.
+    fs.writeFileSync(path.join(tooMany, 'docker-compose.yml'), 'services:\n  worker:\n    command: sleep 1000\n    deploy: {replicas: 1}\n');
+    await cluster.ok(['deploy', tooMany, '-a', 'toomany']);
+    fs.writeFileSync(path.join(tooMany, 'docker-compose.yml'), 'services:\n  worker:\n    command: sleep 1000\n    deploy: {replicas: 5000}\n');
+    const later = await cluster.cli(['deploy', tooMany, '-a', 'toomany']);
+    assert.equal(later.code, 0, later.stderr);
+    assert.equal((await cluster.ok(['scale', '-a', 'toomany'])).stdout.trim(), 'worker=1');
   });
 
   it('lets a config var override the environment default', async () => {

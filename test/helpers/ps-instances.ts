@@ -24,9 +24,18 @@ export interface PsInstance {
 /** `ps` answered, but with the view its replica last had of etcd, marked stale. */
 export class StaleViewError extends Error {}
 
+/** Whether `ps --json` printed a listing marked stale (not just an error). */
+function isStaleListing(stdout: string): boolean {
+  try {
+    return !!(JSON.parse(stdout) as { stale?: unknown }).stale;
+  } catch {
+    return false;
+  }
+}
+
 /** The instances of a `cluster ps -a APP --json` run; throws with stderr when it failed. */
 export function psFromCli(res: CliResult): PsInstance[] {
-  if (res.code === 2 && /etcd is unreachable from the control plane/.test(res.stderr)) throw new StaleViewError(`ps answers a stale view: ${res.stderr.trim()}`);
+  if (res.code === 2 && /etcd is unreachable from the control plane/.test(res.stderr) && isStaleListing(res.stdout)) throw new StaleViewError(`ps answers a stale view: ${res.stderr.trim()}`);
   if (res.code !== 0) throw new Error(`cluster ps exited ${res.code}: ${res.stderr.trim()}`);
   return (JSON.parse(res.stdout) as { instances: PsInstance[] }).instances;
 }

@@ -94,6 +94,12 @@ describe('readDefinition: which file', () => {
     });
   }
 
+  it('starts each compose service once on the first deploy, or as its replicas say, never the release phase', () => {
+    const dir = appDir({ 'docker-compose.yml': 'services:\n  web:\n    command: a\n  worker:\n    command: b\n    deploy: {replicas: 3}\n  release:\n    command: c\n  db:\n    image: postgres\n' });
+    assert.deepEqual(readDefinition(dir).firstFormation, { web: 1, worker: 3 });
+    assert.equal(readDefinition(appDir({ Procfile: 'web: a\n' })).firstFormation, undefined);
+  });
+
   it('uses the Procfile when a compose file is there too', () => {
     const dir = appDir({ Procfile: 'web: from-procfile', 'docker-compose.yml': 'services:\n  web:\n    build: .\n    command: from-compose\n' });
     assert.deepEqual(readDefinition(dir).types, { web: 'from-procfile' });
