@@ -4,10 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { backingServiceWarning, COMPOSE_FILES, ComposeError, parseCompose, readComposeServices, type ComposeReadOptions } from '../lib/compose';
+import { backingServiceWarning, COMPOSE_FILES, ComposeError, firstDeployCount, parseCompose, readComposeServices, type ComposeReadOptions } from '../lib/compose';
 import { findProcfile, parseProcfile, ProcfileError } from '../lib/procfile';
 import { formatBytes, MAX_COMPOSE_BYTES, MAX_PROCFILE_BYTES } from '../lib/limits';
-import { RELEASE_PHASE_TYPE } from '../lib/release-phase';
 import { UserError } from './errors';
 
 /** What deploy sends: the file it came from, Procfile text, and the types that text declares. */
@@ -17,7 +16,7 @@ export interface Definition {
   types: Record<string, string>;
   /** Said before deploying, never fatal: backing services left out, a Dockerfile not found … */
   warnings: string[];
-  /** A compose file's services, each once or as its `deploy.replicas` say: the formation of the app's first deploy. */
+  /** A compose file's services, each once or as its `deploy.replicas` say (firstDeployCount): the formation of the app's first deploy. */
   firstFormation?: Record<string, number>;
 }
 
@@ -81,9 +80,8 @@ export function readDefinition(dir: string, env?: string): Definition {
     types = parseCompose(text, found.name, opts);
     for (const service of readComposeServices(text, found.name, opts)) {
       if (service.backing !== undefined) warnings.push(backingServiceWarning(service, found.name));
-      // As `docker compose up` (and Convox) start them: each service once, or its replicas; a
-      // `release` service is the release phase, run once per release, never scaled.
-      else if (!service.error && service.name !== RELEASE_PHASE_TYPE) Object.defineProperty(firstFormation, service.name, { value: service.replicas ?? 1, enumerable: true });
+      const count = firstDeployCount(service);
+      if (count !== undefined) Object.defineProperty(firstFormation, service.name, { value: count, enumerable: true });
       warnings.push(...service.warnings);
     }
   } catch (err) {
@@ -92,8 +90,7 @@ export function readDefinition(dir: string, env?: string): Definition {
   }
   const procfileText = composeProcfileText(types, found.name);
   try {
-    const replicas = Object.keys(firstFormation).length > 0 ? { firstFormation } : {};
-    return { name: found.name, procfileText, types: parseProcfile(procfileText), warnings, ...replicas };
+    return { name: found.name, procfileText, types: parseProcfile(procfileText), warnings, firstFormation };
   } catch (err) {
     if (err instanceof ProcfileError) throw new UserError(`${found.name}: ${err.message.replace(/^Procfile line \d+: /, '')}`);
     throw err;

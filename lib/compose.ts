@@ -11,6 +11,7 @@ import { readService } from './compose-service';
 import { quoteArgv } from './compose-start';
 import { ComposeError, type ComposeFile, type ComposeReadOptions, type ComposeService } from './compose-types';
 import { isMapping, isScalar, loadComposeYaml, scalarText } from './compose-yaml';
+import { RELEASE_PHASE_TYPE } from './release-phase';
 
 export { quoteArgv };
 export { ComposeError, type ComposeFile, type ComposeReadOptions, type ComposeService };
@@ -41,6 +42,16 @@ export function parseCompose(text: string, fileName = 'docker-compose.yml', opts
     );
   }
   return types;
+}
+
+/**
+ * How many instances of `service` the app's first deploy starts: once, as `docker compose up`
+ * (and Convox) start it, or its replicas; undefined for a service that does not run as a
+ * process type (a backing service, a refused one) and for `release`, the release phase.
+ */
+export function firstDeployCount(service: ComposeService): number | undefined {
+  if (service.error || service.backing !== undefined || service.name === RELEASE_PHASE_TYPE) return undefined;
+  return service.replicas ?? 1;
 }
 
 /** The backing services' warnings, one sentence each (deploy prints them; doctor too). */

@@ -4,11 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { backingServiceWarning, ComposeError, readComposeFile, type ComposeFile } from '../../lib/compose';
+import { backingServiceWarning, ComposeError, firstDeployCount, readComposeFile, type ComposeFile } from '../../lib/compose';
 import { DotenvError, parseDotenvEntries } from '../../lib/dotenv';
 import { configKeyProblem } from '../../lib/names';
 import { parseProcfile, ProcfileError } from '../../lib/procfile';
-import { RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 import { composeReadOptions, locateDefinition, procfileErrorMessage, type LocatedDefinition } from '../definition';
 import { UserError } from '../errors';
 import { commandPrograms, type DynamicUse, type ProgramUse } from './programs';
@@ -158,11 +157,12 @@ export function checkCompose(
         message: `service ${service.name}: ${service.ignored.join(', ')} not used here (config comes from \`cluster config:set\`, the port from $PORT)`,
       });
     }
-    if (service.name !== RELEASE_PHASE_TYPE) {
+    const count = firstDeployCount(service);
+    if (count !== undefined) {
       const why = service.replicas === undefined ? 'once, as `docker compose up` starts it' : 'its replicas';
       results.push({
         status: 'info',
-        message: `service ${service.name}: ${service.name}=${service.replicas ?? 1} on the app's first deploy (${why}); after that, \`cluster ps:scale ${service.name}=N\` sets it`,
+        message: `service ${service.name}: ${service.name}=${count} on the app's first deploy (${why}); after that, \`cluster ps:scale ${service.name}=N\` sets it`,
       });
     }
   }

@@ -48,40 +48,37 @@ describe('etcd health: reads through blips', { timeout: 60_000 }, () => {
     return health;
   }
 
-  it('answers a read that met a one-second pause once etcd is back, not with an outage', async () => {
+  /** `fn` with a fresh health and etcd paused (SIGSTOP) from `pausedAt`; etcd resumes and the health closes after. */
+  async function whilePaused(fn: (health: EtcdHealth, pausedAt: number) => Promise<void>): Promise<void> {
     const health = await freshHealth();
     const member = etcd.members[0]!;
     try {
       await member.kill('SIGSTOP');
-      const pausedAt = Date.now();
-      const read = health.throughBlips(() => client.get(`${prefix}key`).string());
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      await member.kill('SIGCONT');
-      assert.equal(await read, 'value');
-      const took = Date.now() - pausedAt;
-      assert.ok(took >= 950 && took < STALE_AFTER_MS + CALL_DEADLINE_MS, `answered ${took} ms after the pause began`);
+      await fn(health, Date.now());
     } finally {
       await member.kill('SIGCONT');
       health.close();
     }
-  });
+  }
 
-  it('fails a read during an outage once the view is stale, with the outage', async () => {
-    const health = await freshHealth();
-    const member = etcd.members[0]!;
-    try {
-      await member.kill('SIGSTOP');
-      const pausedAt = Date.now();
+  it('answers a read that met a one-second pause once etcd is back, not with an outage', () =>
+    whilePaused(async (health, pausedAt) => {
+      const read = health.throughBlips(() => client.get(`${prefix}key`).string());
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await etcd.members[0]!.kill('SIGCONT');
+      assert.equal(await read, 'value');
+      const took = Date.now() - pausedAt;
+      assert.ok(took >= 950 && took < STALE_AFTER_MS + CALL_DEADLINE_MS, `answered ${took} ms after the pause began`);
+    }));
+
+  it('fails a read during an outage once the view is stale, with the outage', () =>
+    whilePaused(async (health, pausedAt) => {
       const err = await health.throughBlips(() => client.get(`${prefix}key`).string()).then(() => undefined, (e: Error) => e);
       const took = Date.now() - pausedAt;
       assert.ok(asEtcdOutage(err), `an outage: ${err?.message}`);
       assert.ok(health.staleness(), 'the view counts as stale when the read gives up');
       assert.ok(took < STALE_AFTER_MS + 2 * CALL_DEADLINE_MS, `gave up ${took} ms after the pause began`);
-    } finally {
-      await member.kill('SIGCONT');
-      health.close();
-    }
-  });
+    }));
 
   it('fails a read etcd refuses at once, without retrying it', async () => {
     const health = await freshHealth();
