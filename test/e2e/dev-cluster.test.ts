@@ -19,6 +19,15 @@ describe('cluster dev', { timeout: 120_000 }, () => {
         resolve({ code: err ? Number(err.code) || 99 : 0, stdout, stderr })),
     );
 
+  /** `ps -a shop` once it answers with every instance up and its pid known. */
+  const everyInstanceUp = (what: string) =>
+    waitFor(what, async () => {
+      const res = await cli(['ps', '-a', 'shop', '--json']);
+      if (res.code !== 0) return undefined;
+      const { instances } = JSON.parse(res.stdout) as { instances: Array<{ name: string; state: string; pid: number | null }> };
+      return instances.length > 0 && instances.every((i) => i.state === 'up' && i.pid) ? instances : undefined;
+    }, 30_000);
+
   it('runs etcd, a control plane and 3 agents with the example app, and stops it all on Ctrl-C', async () => {
     const dev = spawn(process.execPath, [CLI, 'dev', '--agents', '3'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -64,15 +73,14 @@ describe('cluster dev', { timeout: 120_000 }, () => {
       assert.equal((await cli(['ps', '-a', 'shop'])).code, 0, 'the control plane answers again');
 
       // kill -9 of its etcd: dev starts it again on the same port and data; nothing was lost.
-      const instancesBefore = (JSON.parse((await cli(['ps', '-a', 'shop', '--json'])).stdout) as { instances: Array<{ name: string; pid: number }> }).instances;
+      // Each agent has re-reported its instances since the control plane's restart (its lease may
+      // have run out meanwhile, and its statuses with it): every one up, with its pid.
+      const instancesBefore = await everyInstanceUp('the agents to report again after the control-plane restart');
       const etcd = pidsMatching(home).filter((pid) => path.basename(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!) === 'etcd');
       assert.equal(etcd.length, 1, `one etcd: ${etcd.join(', ')}`);
       process.kill(etcd[0]!, 'SIGKILL');
       await waitFor('dev to start etcd again', () => /etcd exited \(SIGKILL\); starting it again in 1 s on http:\/\/127\.0\.0\.1:\d+/.test(output), 20_000);
-      const instancesAfter = await waitFor('ps to answer from etcd again', async () => {
-        const res = await cli(['ps', '-a', 'shop', '--json']);
-        return res.code === 0 ? (JSON.parse(res.stdout) as { instances: Array<{ name: string; pid: number }> }).instances : undefined;
-      }, 30_000);
+      const instancesAfter = await everyInstanceUp('ps to answer from etcd again');
       assert.deepEqual(instancesAfter.map((i) => `${i.name}:${i.pid}`), instancesBefore.map((i) => `${i.name}:${i.pid}`), 'the same instances, never restarted');
 
       dev.kill('SIGINT');
