@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backingServiceWarning, COMPOSE_FILES, ComposeError, firstDeployCount, parseCompose, readComposeServices, type ComposeReadOptions } from '../lib/compose';
-import { findProcfile, parseProcfile, ProcfileError } from '../lib/procfile';
+import { findProcfile, parseProcfile, ProcfileError, procfileProblems } from '../lib/procfile';
 import { formatBytes, MAX_COMPOSE_BYTES, MAX_PROCFILE_BYTES } from '../lib/limits';
 import { UserError } from './errors';
 
@@ -65,12 +65,10 @@ export function readDefinition(dir: string, env?: string): Definition {
   if (size > limit) throw new UserError(`${found.name} is ${formatBytes(size)}; at most ${formatBytes(limit)} is allowed: put long commands in scripts and run those`);
   const text = fs.readFileSync(file, 'utf8');
   if (found.kind === 'procfile') {
-    try {
-      return { name: found.name, procfileText: text, types: parseProcfile(text), warnings: [] };
-    } catch (err) {
-      if (err instanceof ProcfileError) throw new UserError(procfileErrorMessage(found.name, err));
-      throw err;
-    }
+    // Every bad line at once, as doctor lists them: one deploy to learn them all.
+    const { types, errors } = procfileProblems(text);
+    if (errors.length > 0) throw new UserError(errors.map((err) => procfileErrorMessage(found.name, err)).join('\n'));
+    return { name: found.name, procfileText: text, types, warnings: [] };
   }
   let types: Record<string, string>;
   const warnings: string[] = [];

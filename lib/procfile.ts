@@ -65,6 +65,29 @@ export function parseProcfile(text: string): Record<string, string> {
   return types;
 }
 
+/**
+ * Every problem of a Procfile, not only the first: parseProcfile stops at the first bad line, so
+ * that line is blanked (line numbers stay) and the text parsed again. `types` are those of the
+ * good lines; a problem of the file as a whole (line 0) ends the search.
+ */
+export function procfileProblems(text: string): { types: Record<string, string>; errors: ProcfileError[] } {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
+  const errors: ProcfileError[] = [];
+  for (;;) {
+    try {
+      return { types: parseProcfile(lines.join('\n')), errors };
+    } catch (err) {
+      if (!(err instanceof ProcfileError)) throw err;
+      if (err.line === 0) {
+        if (errors.length === 0) errors.push(err);
+        return { types: {}, errors };
+      }
+      errors.push(err);
+      lines[err.line - 1] = '';
+    }
+  }
+}
+
 // A binary file or a minified script pasted by mistake must not produce a 100 kB error message.
 function excerpt(text: string): string {
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { backingServiceWarning, ComposeError, firstDeployCount, readComposeFile, type ComposeFile } from '../../lib/compose';
 import { DotenvError, parseDotenvEntries } from '../../lib/dotenv';
 import { configKeyProblem } from '../../lib/names';
-import { parseProcfile, ProcfileError } from '../../lib/procfile';
+import { procfileProblems } from '../../lib/procfile';
 import { composeReadOptions, locateDefinition, procfileErrorMessage, type LocatedDefinition } from '../definition';
 import { UserError } from '../errors';
 import { commandPrograms, type DynamicUse, type ProgramUse } from './programs';
@@ -69,24 +69,7 @@ export function checkDefinitionFile(dir: string, env?: string): { results: Check
  * `parsed` is true when the whole file parses.
  */
 export function checkProcfile(name: string, text: string): { results: CheckResult[]; types: Record<string, string>; parsed: boolean } {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
-  const errors: ProcfileError[] = [];
-  let types: Record<string, string> = {};
-  // parseProcfile stops at the first bad line: blank it (line numbers stay) and parse again.
-  for (;;) {
-    try {
-      types = parseProcfile(lines.join('\n'));
-      break;
-    } catch (err) {
-      if (!(err instanceof ProcfileError)) throw err;
-      if (err.line === 0) {
-        if (errors.length === 0) errors.push(err);
-        break;
-      }
-      errors.push(err);
-      lines[err.line - 1] = '';
-    }
-  }
+  const { types, errors } = procfileProblems(text);
   const entries = Object.entries(types);
   const results: CheckResult[] = errors.map((err) => ({ status: 'fail', message: procfileErrorMessage(name, err) }));
   if (errors.length === 0) {

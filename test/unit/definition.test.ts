@@ -135,6 +135,18 @@ describe('readDefinition: errors name the file and the line or service', () => {
     userError(() => readDefinition(dir), 'Procfile line 2: expected `type: command`, got `nonsense`');
   });
 
+  it('every malformed Procfile line at once, in file order', () => {
+    const dir = appDir({ Procfile: 'web node a.js\nworker: w\n: y\nworker: again\n' });
+    userError(
+      () => readDefinition(dir),
+      [
+        'Procfile line 1: expected `type: command`, got `web node a.js`',
+        'Procfile line 3: expected `type: command`, got `: y`',
+        'Procfile line 4: process type `worker` is already defined on line 2',
+      ].join('\n'),
+    );
+  });
+
   it('a malformed line in a variant, under its own name', () => {
     const dir = appDir({ 'Procfile.staging': '\n\nweb:\n' });
     userError(() => readDefinition(dir, 'staging'), 'Procfile.staging line 3: process type `web` has no command');

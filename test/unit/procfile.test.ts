@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findProcfile, parseProcfile, ProcfileError } from '../../lib/procfile';
+import { findProcfile, parseProcfile, ProcfileError, procfileProblems } from '../../lib/procfile';
 
 describe('parseProcfile: files Heroku and Foreman accept', () => {
   const cases: Array<{ name: string; text: string; types: Array<[string, string]> }> = [
@@ -215,6 +215,36 @@ describe('parseProcfile: files it rejects, naming the line', () => {
       );
     });
   }
+});
+
+describe('procfileProblems: every bad line, and the types of the good ones', () => {
+  it('lists each bad line once, in order, with the good types', () => {
+    const { types, errors } = procfileProblems('\uFEFFweb: node web.js\r\noops\r\nworker:\r\nclock: sh c.sh\r\nweb: again\r\n');
+    assert.deepEqual(types, { web: 'node web.js', clock: 'sh c.sh' });
+    assert.deepEqual(
+      errors.map((e) => [e.line, e.message]),
+      [
+        [2, 'Procfile line 2: expected `type: command`, got `oops`'],
+        [3, 'Procfile line 3: process type `worker` has no command'],
+        [5, 'Procfile line 5: process type `web` is already defined on line 1'],
+      ],
+    );
+  });
+
+  it('a good file has no problems', () => {
+    assert.deepEqual(procfileProblems('web: a\n'), { types: { web: 'a' }, errors: [] });
+  });
+
+  it('a file whose every line is bad ends with those lines, not with "declares no process types"', () => {
+    const { types, errors } = procfileProblems('a\nb\n');
+    assert.deepEqual(types, {});
+    assert.deepEqual(errors.map((e) => e.line), [1, 2]);
+  });
+
+  it('a problem of the whole file is the only one', () => {
+    const { errors } = procfileProblems('# nothing\n');
+    assert.deepEqual(errors.map((e) => [e.line, e.message]), [[0, 'Procfile declares no process types']]);
+  });
 });
 
 describe('findProcfile', () => {
