@@ -5,6 +5,9 @@
  *   <prefix>releases/<app>/<version, zero-padded>    release
  *   <prefix>formation/<app>                          desired count per type, restart tokens, grace periods, placement rules
  *   <prefix>agents/<agentId>                         registration (agent's lease)
+ *   <prefix>known/<agentId>                          the agent as it last registered, without a lease: a
+ *                                                    server that went away is listed `down` until
+ *                                                    `agents:remove` (docs/process-servers.md)
  *   <prefix>drains/<agentId>                         the agent is drained (`agents:drain`); no lease, so
  *                                                    it outlives restarts and re-registrations
  *   <prefix>web/<agentId>                            whether the agent runs `web` (process servers;
@@ -56,6 +59,9 @@ export class Keys {
 
   agents(): string { return `${this.prefix}agents/`; }
   agent(id: string): string { return `${this.agents()}${id}`; }
+
+  knownAgents(): string { return `${this.prefix}known/`; }
+  knownAgent(id: string): string { return `${this.knownAgents()}${id}`; }
 
   drains(): string { return `${this.prefix}drains/`; }
   drain(id: string): string { return `${this.drains()}${id}`; }

@@ -1,4 +1,4 @@
-/** cluster agents, agents:drain, agents:activate, agents:web: every server with its state and load. */
+/** cluster agents, agents:drain, agents:activate, agents:web, agents:remove: every server with its state and load. */
 import type { Command } from 'commander';
 import type { AgentInfo__Output } from '../../proto/gen/cluster/api/AgentInfo';
 import type { Staleness__Output } from '../../proto/gen/cluster/api/Staleness';
@@ -60,12 +60,17 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
       ]),
     ),
   );
+  const down = agents.filter((a) => a.state === 'down').map((a) => a.id);
+  if (down.length > 0 && !(stale && stale.stale_ms > 0)) {
+    const which = down.length === 1 ? `${down[0]} is down` : `${down.join(', ')} are down`;
+    console.log(`\n${which}: once a server is gone for good, forget it with \`cluster agents:remove ID\`.`);
+  }
 }
 
 export function registerAgents(program: Command): void {
   program
     .command('agents')
-    .description('list every agent (server): address, datacenter, labels, state (ready, draining, unreachable, down), instances, capacity, version, last heartbeat, whether it runs web')
+    .description('list every agent (server): address, datacenter, labels, state (ready, draining, unreachable, down: gone, listed until agents:remove), instances, capacity, version, last heartbeat, whether it runs web')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
@@ -104,6 +109,19 @@ export function registerAgents(program: Command): void {
         const agent = await callUnary(api, 'ActivateAgent', { id });
         if (agent.state === 'down') return void console.log(`${id} is no longer drained; it is down, and receives instances once it registers again.`);
         console.log(`${id} is active again: new instances may be placed on it. Nothing moves back by itself.`);
+      }),
+    );
+
+  program
+    .command('agents:remove <id>')
+    .description('forget an agent whose server is gone for good: it is `down` (not registered, owning no instance) and is no longer listed; if it starts again, it registers anew')
+    .action(async (id: string, _opts: unknown, cmd: Command) =>
+      withApi(cmd, async (api) => {
+        const problem = agentIdProblem(id);
+        if (problem) throw new UserError(problem);
+        const agent = await callUnary(api, 'RemoveAgent', { id });
+        const where = agent.address ? ` (${agent.address}${agent.datacenter ? `, ${agent.datacenter}` : ''})` : '';
+        console.log(`Removed ${id}${where}: it is no longer listed. If its agent starts again, it registers anew.`);
       }),
     );
 

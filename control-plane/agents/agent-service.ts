@@ -129,7 +129,9 @@ export function agentService(
         state: 'ready',
       };
       try {
-        await commitInChunks(client, [{ put: keys.agent(id), value: encode(record), lease: leaseId }, ...sources.ops]);
+        const value = encode(record);
+        // Known without a lease too: once it goes away, `cluster agents` lists it `down` until removed.
+        await commitInChunks(client, [{ put: keys.agent(id), value, lease: leaseId }, { put: keys.knownAgent(id), value }, ...sources.ops]);
         sources.settled(true);
       } catch (err) {
         sources.settled(false);

@@ -1,8 +1,8 @@
-/** agents, agents:drain, agents:activate, agents:web: every server with its state and instance count. */
+/** agents, agents:drain, agents:activate, agents:web, agents:remove: every server with its state and instance count. */
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { AgentInfo } from '../../proto/gen/cluster/api/AgentInfo';
 import { agentIdProblem } from '../../lib/names';
-import { InvalidArgumentError, NotFoundError } from '../errors';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
 import type { AgentRecord, DrainRecord, WebToggleRecord } from '../records';
 import type { PrefixMirror } from '../etcd/mirror';
 import type { ApiContext } from '../rpc/context';
@@ -13,7 +13,8 @@ import { staleOf } from './stale';
 type AgentState = 'ready' | 'draining' | 'unreachable' | 'down';
 
 function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<string, number>, now: number): AgentInfo {
-  const seen = state === 'down' || state === 'unreachable' ? undefined : ctx.heartbeats.get(a.id);
+  // The last heartbeat this replica heard, in any state: for an agent that is gone, when it was last heard.
+  const seen = ctx.heartbeats.get(a.id);
   return {
     id: a.id,
     address: a.address,
@@ -32,6 +33,18 @@ function instanceCounts(ctx: ApiContext): Map<string, number> {
   const counts = new Map<string, number>();
   for (const a of ctx.view.assignmentList()) counts.set(a.agentId, (counts.get(a.agentId) ?? 0) + 1);
   return counts;
+}
+
+/** An agent that is not registered: unreachable while it owns instances (the leader keeps them there), else down. */
+function goneState(id: string, counts: Map<string, number>): AgentState {
+  return (counts.get(id) ?? 0) > 0 ? 'unreachable' : 'down';
+}
+
+/** What is known of an agent that is gone: its last registration, else the one its drain kept, else its id alone. */
+function lastKnown(id: string, known: Map<string, AgentRecord>, drains: Map<string, DrainRecord>): AgentRecord {
+  const record = known.get(id) ?? drains.get(id)?.agent;
+  if (record) return { ...record, id };
+  return { id, address: '', datacenter: '', labels: {}, capacity: 0, version: '', registeredAtMs: 0, state: 'ready' };
 }
 
 /**
@@ -53,33 +66,55 @@ function requireId(id: string): string {
   return id;
 }
 
-export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAgents' | 'DrainAgent' | 'ActivateAgent' | 'SetAgentWeb'> {
+export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAgents' | 'DrainAgent' | 'ActivateAgent' | 'SetAgentWeb' | 'RemoveAgent'> {
   const { logger } = ctx;
   const records = new AgentRecords(ctx.client, ctx.keys);
 
   return {
-    // Registered agents (ready or draining), then drained agents that are gone (down): a drained
-    // host that was switched off stays listed until `agents:activate`.
+    // Registered agents (ready or draining), then every agent known from an earlier registration
+    // that is gone: unreachable while it still owns instances, then down until `agents:remove`.
     ListAgents: unary(logger, async () => {
       const counts = instanceCounts(ctx);
       const now = Date.now();
       const live = ctx.view.agentList();
-      const ids = new Set(live.map((a) => a.id));
+      const registered = new Set(live.map((a) => a.id));
       const out = live.map((a) => info(ctx, a, a.state, counts, now));
-      // Gone but still owning instances: the leader keeps them there until the agent comes back or
-      // its grace ends (leader/agent-liveness.ts), then moves them and the agent owns nothing.
-      const gone = (id: string): AgentState => ((counts.get(id) ?? 0) > 0 ? 'unreachable' : 'down');
-      for (const [id, drain] of ctx.view.drainList()) {
-        if (ids.has(id)) continue;
-        ids.add(id);
-        out.push(info(ctx, { ...drain.agent, id }, gone(id), counts, now));
-      }
-      for (const id of counts.keys()) {
-        if (ids.has(id)) continue;
-        const unknown = { id, address: '', datacenter: '', labels: {}, capacity: 0, version: '', registeredAtMs: 0, state: 'ready' as const };
-        out.push(info(ctx, unknown, 'unreachable', counts, now));
+      const known = ctx.view.knownAgentList();
+      const drains = ctx.view.drainList();
+      // Drained agents that went away before known records existed are known from their drain;
+      // an agent that owns instances is listed even when nothing else is known of it.
+      for (const id of new Set([...known.keys(), ...drains.keys(), ...counts.keys()])) {
+        if (registered.has(id)) continue;
+        out.push(info(ctx, lastKnown(id, known, drains), goneState(id, counts), counts, now));
       }
       return { agents: out.sort((a, b) => ((a.id ?? '') < (b.id ?? '') ? -1 : 1)), stale: staleOf(ctx) };
+    }),
+
+    // Only an agent that is gone and owns nothing: its server is gone for good (or it comes back
+    // and is known again from its next registration).
+    RemoveAgent: unary(logger, async (req) => {
+      const id = requireId(req.id);
+      if (await records.registered(id)) {
+        throw new FailedPreconditionError(`agent \`${id}\` is registered: stop the agent on its server first (its instances move elsewhere), then remove it`);
+      }
+      const counts = instanceCounts(ctx);
+      const owned = counts.get(id) ?? 0;
+      if (owned > 0) {
+        throw new FailedPreconditionError(
+          `agent \`${id}\` still owns ${owned} instance(s): they move to other agents once it has been gone for the failover grace; remove it after that (\`cluster agents\` shows it \`down\`)`,
+        );
+      }
+      const known = ctx.view.knownAgentList();
+      const drains = ctx.view.drainList();
+      const toggled = ctx.view.webToggles.entries.has(ctx.keys.webToggle(id));
+      if (!known.has(id) && !drains.has(id) && !toggled) throw new NotFoundError(`agent \`${id}\` is not known (see \`cluster agents\`)`);
+      const record = lastKnown(id, known, drains);
+      const revision = await records.removeWhileGone(id);
+      if (revision === undefined) throw new FailedPreconditionError(`agent \`${id}\` registered again meanwhile: stop the agent on its server first, then remove it`);
+      // The next `cluster agents` no longer lists it: wait for the mirror whose key went.
+      await seen(ctx, revision, known.has(id) ? ctx.view.knownAgents : drains.has(id) ? ctx.view.drains : ctx.view.webToggles);
+      logger.info({ agent: id }, 'agent removed: it is no longer listed');
+      return info(ctx, record, 'down', counts, Date.now());
     }),
 
     DrainAgent: unary(logger, async (req) => {
@@ -102,14 +137,14 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
     ActivateAgent: unary(logger, async (req) => {
       const id = requireId(req.id);
       const [agent, drain] = await Promise.all([records.registered(id), records.drain(id)]);
-      const drained = drain?.record;
-      if (!agent && !drained) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
+      if (!agent && !drain?.record) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
       if (drain) {
         await seen(ctx, await records.removeDrain(id));
         logger.info({ agent: id }, 'agent activated: instances may be placed on it again');
       }
-      const known = agent ?? { ...drained!.agent, id };
-      return info(ctx, known, agent ? 'ready' : 'down', instanceCounts(ctx), Date.now());
+      const counts = instanceCounts(ctx);
+      if (agent) return info(ctx, agent, 'ready', counts, Date.now());
+      return info(ctx, lastKnown(id, ctx.view.knownAgentList(), ctx.view.drainList()), goneState(id, counts), counts, Date.now());
     }),
 
     // The toggle is stored without a lease: it outlives the agent's restarts and re-registrations,
@@ -117,19 +152,16 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
     SetAgentWeb: unary(logger, async (req) => {
       const id = requireId(req.id);
       const [agent, drain, toggle] = await Promise.all([records.registered(id), records.drain(id), records.webToggle(id)]);
-      const drained = drain?.record;
-      // A process server that is down may be toggled (it was known); an id never seen may not.
-      if (!agent && !drained && !toggle) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
+      const known = ctx.view.knownAgentList();
+      // An agent that is down may be toggled (it was known); an id never seen may not.
+      if (!agent && !drain?.record && !toggle && !known.has(id)) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
       const before = toggle?.record?.web !== false;
       const record: WebToggleRecord = { web: req.web, setBy: 'agents:web', setAtMs: Date.now() };
       await seen(ctx, await records.setWebToggle(id, record), ctx.view.webToggles);
       if (before !== req.web) logger.info({ agent: id, web: req.web }, req.web ? 'agent runs web now' : 'agent runs no web now: its web instances move elsewhere');
-      const known = agent ?? (drained ? { ...drained.agent, id } : undefined);
-      const state: AgentState = agent ? (drained ? 'draining' : 'ready') : 'down';
       const counts = instanceCounts(ctx);
-      if (known) return info(ctx, known, state, counts, Date.now());
-      const unknown = { id, address: '', datacenter: '', labels: {}, capacity: 0, version: '', registeredAtMs: 0, state: 'ready' as const };
-      return info(ctx, unknown, (counts.get(id) ?? 0) > 0 ? 'unreachable' : 'down', counts, Date.now());
+      if (agent) return info(ctx, agent, drain ? 'draining' : 'ready', counts, Date.now());
+      return info(ctx, lastKnown(id, known, ctx.view.drainList()), goneState(id, counts), counts, Date.now());
     }),
   };
 }

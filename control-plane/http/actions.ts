@@ -68,6 +68,11 @@ export class DashboardActions {
     return callHandler(this.api.ActivateAgent, { id: agentId(id) });
   }
 
+  /** agents:remove: only an agent that is down. */
+  remove(id: string): Promise<unknown> {
+    return callHandler(this.api.RemoveAgent, { id: agentId(id) });
+  }
+
   /** `{web: true|false}`: Cloud 66's "serves web" toggle (agents:web). */
   web(id: string, body: Record<string, unknown>): Promise<unknown> {
     if (typeof body.web !== 'boolean') throw new HttpError(400, '`web` must be true or false');

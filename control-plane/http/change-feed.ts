@@ -24,7 +24,7 @@ export class ChangeFeed {
 
   private get mirrors(): PrefixMirror[] {
     const v = this.view;
-    return [v.apps, v.formations, v.agents, v.assignments, v.drains, v.webToggles];
+    return [v.apps, v.formations, v.agents, v.knownAgents, v.assignments, v.drains, v.webToggles];
   }
 
   /** Calls `listener` after changes; returns the unsubscribe function (a second call does nothing). */

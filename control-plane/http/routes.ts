@@ -195,6 +195,7 @@ export class DashboardRoutes {
     }
     else if (first === 'agents' && action === 'drain') result = await this.actions.drain(id);
     else if (first === 'agents' && action === 'activate') result = await this.actions.activate(id);
+    else if (first === 'agents' && action === 'remove') result = await this.actions.remove(id);
     else if (first === 'agents' && action === 'web') result = await this.actions.web(id, body);
     else throw new HttpError(404, `no API ${path}`);
     this.deps.logger.info({ action: `${first}/${action}`, target: id }, 'dashboard action');

@@ -1,11 +1,12 @@
 /**
  * An agent's records as an operator changes them: its registration (`agents/<id>`, the agent's
- * lease), its drain (`drains/<id>`) and its web toggle (`web/<id>`; docs/process-servers.md).
+ * lease), its last registration kept without a lease (`known/<id>`), its drain (`drains/<id>`)
+ * and its web toggle (`web/<id>`; docs/process-servers.md).
  * Read from etcd, not from a mirror: a drain must not miss a fresh registration. Each write
  * returns the revision it was committed at, for waiting until this replica's mirror shows it.
  */
 import type { Etcd3 } from 'etcd3';
-import { commitInChunks, exists } from '../etcd/batch';
+import { commitInChunks, exists, unchangedSince } from '../etcd/batch';
 import type { Keys } from '../keys';
 import { decode, encode, type AgentRecord, type DrainRecord, type WebToggleRecord } from '../records';
 
@@ -46,6 +47,15 @@ export class AgentRecords {
 
   async setWebToggle(id: string, record: WebToggleRecord): Promise<string> {
     return (await commitInChunks(this.client, [{ put: this.keys.webToggle(id), value: encode(record) }]))!;
+  }
+
+  /**
+   * Forgets an agent that is gone (`agents:remove`): what is known of it, its drain and its web
+   * toggle, only while it is not registered; undefined if it registered meanwhile.
+   */
+  async removeWhileGone(id: string): Promise<string | undefined> {
+    const ops = [this.keys.knownAgent(id), this.keys.drain(id), this.keys.webToggle(id)].map((key) => ({ delete: key }));
+    return commitInChunks(this.client, ops, [unchangedSince(this.keys.agent(id), '0')]);
   }
 
   private async written<T extends object>(key: string): Promise<Written<T> | undefined> {

@@ -1,6 +1,6 @@
 /**
  * Live, in-memory copies of the parts of etcd every replica reads often (apps,
- * formations, agents, drains, web toggles, assignments), plus a cache of releases (immutable once written).
+ * formations, agents, the agents known from earlier registrations, drains, web toggles, assignments), plus a cache of releases (immutable once written).
  */
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../lib/log';
@@ -46,27 +46,30 @@ export class ClusterView {
     readonly apps: PrefixMirror,
     readonly formations: PrefixMirror,
     readonly agents: PrefixMirror,
+    readonly knownAgents: PrefixMirror,
     readonly assignments: PrefixMirror,
     readonly drains: PrefixMirror,
     readonly webToggles: PrefixMirror,
   ) {}
 
   static async open(client: Etcd3, keys: Keys, logger: Logger): Promise<ClusterView> {
-    const [apps, formations, agents, assignments, drains, webToggles] = await Promise.all([
+    const [apps, formations, agents, knownAgents, assignments, drains, webToggles] = await Promise.all([
       PrefixMirror.open(client, keys.apps(), logger),
       PrefixMirror.open(client, keys.formations(), logger),
       PrefixMirror.open(client, keys.agents(), logger),
+      PrefixMirror.open(client, keys.knownAgents(), logger),
       // Parsed as they arrive, text dropped: every assignment is read parsed (by the leader's
       // rounds and the agents' streams), and 100k copies of the text were ~20 MB.
       PrefixMirror.open(client, keys.allAssignments(), logger, { project: decodeAssignment }),
       PrefixMirror.open(client, keys.drains(), logger),
       PrefixMirror.open(client, keys.webToggles(), logger),
     ]);
-    return new ClusterView(client, keys, apps, formations, agents, assignments, drains, webToggles);
+    return new ClusterView(client, keys, apps, formations, agents, knownAgents, assignments, drains, webToggles);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.apps.close(), this.formations.close(), this.agents.close(), this.assignments.close(), this.drains.close(), this.webToggles.close()]);
+    const mirrors = [this.apps, this.formations, this.agents, this.knownAgents, this.assignments, this.drains, this.webToggles];
+    await Promise.all(mirrors.map((m) => m.close()));
   }
 
   appList(): AppRecord[] {
@@ -108,6 +111,20 @@ export class ClusterView {
   private withDrain(agent: AgentRecord | undefined): AgentRecord | undefined {
     if (!agent || typeof agent.id !== 'string') return undefined;
     return this.drains.entries.has(this.keys.drain(agent.id)) ? { ...agent, state: 'draining' } : agent;
+  }
+
+  /**
+   * Every agent that ever registered and was not removed (`agents:remove`), as it last
+   * registered, by id: registered now or not. An agent registered before the control plane knew
+   * this record is known from its next registration.
+   */
+  knownAgentList(): Map<string, AgentRecord> {
+    const out = new Map<string, AgentRecord>();
+    for (const entry of this.knownAgents.entries.values()) {
+      const agent = this.knownAgents.decoded<AgentRecord>(entry);
+      if (agent && typeof agent.id === 'string') out.set(agent.id, agent);
+    }
+    return out;
   }
 
   /** Whether agent `id` is registered (its lease alive) as this replica sees it. */

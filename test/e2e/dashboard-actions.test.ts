@@ -128,6 +128,19 @@ describe('dashboard: the process list and its actions', { timeout: 300_000 }, ()
     await row.getByRole('switch', { name: 'host-b serves web' }).click();
   });
 
+  it('removes an agent that is down', async () => {
+    await page.getByRole('link', { name: 'Agents' }).click();
+    const row = page.locator('[data-agent="host-b"]');
+    await row.waitFor({ timeout: 15_000 });
+    await cluster.agents.get('host-b')!.kill('SIGKILL');
+    await row.locator('.state-down').waitFor({ timeout: 20_000 });
+    page.once('dialog', (d) => d.accept().catch(() => assert.fail('the confirmation dialog could not be accepted')));
+    await row.getByRole('button', { name: 'Remove' }).click();
+    await row.waitFor({ state: 'detached', timeout: 15_000 });
+    const { agents } = await cluster.cliJson<{ agents: Array<{ id: string; state: string }> }>(['agents']);
+    assert.deepEqual(agents.map((a) => `${a.id}:${a.state}`), ['host-a:ready']);
+  });
+
   it('rolls back to an earlier release, and the page shows the new current one', async () => {
     await cluster.ok(['config:set', 'GREETING=hi', '-a', 'shop']);
     await page.getByRole('link', { name: 'Apps' }).click();

@@ -60,8 +60,13 @@ describe('a sole control plane killed and kept away for 3 lease TTLs', { timeout
       assert.deepEqual(processTable(STEADY), processes, 'instances keep running while the control plane is away');
       const restartedAt = Date.now();
       await cluster.startControlPlane();
-      const { agents } = await cluster.cliJson<{ agents: Array<{ id: string; state: string; instances: number }> }>(['agents']);
+      const { agents } = await cluster.cliJson<{ agents: Array<{ id: string; address: string; state: string; instances: number }> }>(['agents']);
       assert.deepEqual(agents.map((a) => `${a.id}:${a.state}:${a.instances}`), ['fg-a:unreachable:10', 'fg-b:unreachable:10', 'fg-c:unreachable:10']);
+      assert.ok(agents.every((a) => /^127\.0\.0\.1:\d+$/.test(a.address)), `listed with the address each last registered: ${JSON.stringify(agents)}`);
+      // An agent that owns instances is not forgotten: they wait for it or move first.
+      const remove = await cluster.cli(['agents:remove', 'fg-a']);
+      assert.equal(remove.code, 1, remove.stdout);
+      assert.match(remove.stderr, /agent `fg-a` still owns 10 instance\(s\): they move to other agents once it has been gone for the failover grace/);
       const waiting = await cluster.ps(STEADY);
       assert.ok(waiting.every((i) => /^fg-[abc] is unreachable; kept there/.test(i.reason)), `ps says why: ${waiting[0]?.reason}`);
       // Settled and scheduling (1 s), but still within the agents' grace (2 TTLs).

@@ -195,12 +195,12 @@ describe('several hosts (network namespaces, mutual TLS)', { skip, timeout: 300_
 
     net.setLink('a2', true);
     await waitFor('a2 back, owning nothing of what moved, and one process per instance', async () => {
-      const agents = JSON.parse((await ok(['agents', '--json'])).stdout) as { agents: Array<{ id: string }> };
+      const agents = JSON.parse((await ok(['agents', '--json'])).stdout) as { agents: Array<{ id: string; state: string }> };
       const counts = processesPerHost();
       const list = await ps();
       const expected = new Map<string, number>();
       for (const i of list) expected.set(i.host!, (expected.get(i.host!) ?? 0) + 1);
-      return agents.agents.some((a) => a.id === 'a2') && !counts.has('a2') && [...expected].every(([h, n]) => counts.get(h) === n);
+      return agents.agents.some((a) => a.id === 'a2' && a.state === 'ready') && !counts.has('a2') && [...expected].every(([h, n]) => counts.get(h) === n);
     }, 30_000, 300);
     const after = await ps();
     assert.equal(after.length, 11, 'no duplicates in ps');

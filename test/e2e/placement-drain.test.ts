@@ -225,12 +225,15 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     await cluster.ok(['ps:place', 'clock', '--datacenter', 'ams1', '-a', 'shop']);
   });
 
-  it('keeps listing a drained host that went away as down until it is activated', async () => {
+  it('keeps listing a drained host that went away as down, activated or not, until it is removed', async () => {
     await cluster.ok(['agents:drain', 'proc-1', '--wait', '--timeout', '60']);
     await cluster.agents.get('proc-1')!.kill('SIGTERM');
     await waitFor('proc-1 listed as down', async () => (await agents()).find((a) => a.id === 'proc-1')?.state === 'down', 20_000, 200);
-    await cluster.ok(['agents:activate', 'proc-1']);
-    await waitFor('proc-1 gone from the list', async () => !(await agents()).some((a) => a.id === 'proc-1'), 10_000, 200);
+    const activated = await cluster.ok(['agents:activate', 'proc-1']);
+    assert.match(activated.stdout, /proc-1 is no longer drained; it is down/);
+    assert.equal((await agents()).find((a) => a.id === 'proc-1')?.state, 'down');
+    await cluster.ok(['agents:remove', 'proc-1']);
+    assert.ok(!(await agents()).some((a) => a.id === 'proc-1'), 'proc-1 gone from the list');
     const missing = await cluster.cli(['agents:drain', 'nosuch']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /agent `nosuch` is not registered/);

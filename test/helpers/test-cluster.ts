@@ -252,17 +252,19 @@ export class TestCluster {
     await this.waitForAgents(ids.length);
   }
 
+  /** Waits until exactly `count` agents are registered (ready or draining; those gone are listed too). */
   async waitForAgents(count: number): Promise<void> {
+    const registered = (agents: Array<{ state: string }>) => agents.filter((a) => a.state === 'ready' || a.state === 'draining').length;
     await waitFor(`${count} agents registered`, async () => {
       // Ask one live replica: whether the CLI fails over is not the question here.
       const server = this.liveAddresses()[0] ?? this.server;
       if (this.apiReachable) {
         const reply = await callUnary(this.apiAt(server), 'ListAgents', {}, 10_000);
-        return isCurrent(reply) && reply.agents.length === count;
+        return isCurrent(reply) && registered(reply.agents) === count;
       }
       const res = await this.cli(['agents', '--json'], { server });
       if (res.code !== 0) throw new Error(`cluster agents failed (${res.code}): ${res.stderr}`);
-      return (JSON.parse(res.stdout) as { agents: unknown[] }).agents.length === count;
+      return registered((JSON.parse(res.stdout) as { agents: Array<{ state: string }> }).agents) === count;
     }, 20_000, 100);
   }
 

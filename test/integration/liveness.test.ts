@@ -22,7 +22,7 @@ describe('liveness and leadership', { timeout: 60_000 }, () => {
   const start = (prefix: string) =>
     ControlPlane.start({ etcd: [etcd.url], listen: '127.0.0.1:0', dataDir: etcd.dataDir, prefix, agentTtlSeconds: 2, logger });
 
-  it('removes an agent whose lease expires when it stops heartbeating', async () => {
+  it('lists an agent whose lease expires when it stops heartbeating as down, as it last registered', async () => {
     const plane = await start(uniquePrefix());
     const agentClient = new (agentProto().AgentApi)(plane.address, grpc.credentials.createInsecure());
     const api = new (apiProto().ClusterApi)(plane.address, grpc.credentials.createInsecure());
@@ -36,10 +36,15 @@ describe('liveness and leadership', { timeout: 60_000 }, () => {
         assert.equal((await callUnary(agentClient, 'Heartbeat', { agent_id: 'lonely', lease_id: reg.lease_id })).alive, true);
         await new Promise((resolve) => setTimeout(resolve, 700));
       }
-      assert.equal((await callUnary(api, 'ListAgents', {})).agents.length, 1);
-      // … and without them it is gone within about the TTL.
+      assert.deepEqual((await callUnary(api, 'ListAgents', {})).agents.map((a) => a.state), ['ready']);
+      // … and without them it is down within about the TTL: still listed, with what it registered.
       const silentSince = Date.now();
-      await waitFor('the agent to vanish', async () => (await callUnary(api, 'ListAgents', {})).agents.length === 0, 6_000);
+      const down = await waitFor('the agent to be down', async () => {
+        const { agents } = await callUnary(api, 'ListAgents', {});
+        return agents.length === 1 && agents[0]!.state === 'down' ? agents[0] : undefined;
+      }, 6_000);
+      assert.deepEqual([down.id, down.address, down.datacenter, down.capacity], ['lonely', '127.0.0.9:1', 'dc-9', 5]);
+      assert.ok(down.heartbeat_age_ms >= 0, 'when it was last heard');
       assert.ok(Date.now() - silentSince < 5_000);
       const late = await callUnary(agentClient, 'Heartbeat', { agent_id: 'lonely', lease_id: reg.lease_id });
       assert.equal(late.alive, false, 'a late heartbeat learns that its lease is gone');

@@ -96,7 +96,7 @@ describe('logs: hosts that go away and come back', { timeout: 90_000 }, () => {
       assert.equal(await etcd.client.get(keys.logLease('host-1')).string(), logLease);
 
       // No more heartbeats: the registration goes with its lease (2 s); the log source stays.
-      await waitFor('the registration to expire', async () => (await callUnary(api, 'ListAgents', {})).agents.length === 0, 10_000);
+      await waitFor('the registration to expire', async () => (await callUnary(api, 'ListAgents', {})).agents.every((a) => a.state === 'down'), 10_000);
       const answer = await readLogs(api, { app: 'shop', lines: 10 });
       assert.deepEqual(answer.flatMap((b) => b.lines), []);
       const warnings = answer.flatMap((b) => b.warnings);

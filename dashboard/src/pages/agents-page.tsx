@@ -1,4 +1,4 @@
-/** Every agent: state, datacenter, labels, instances; drain/activate and the "serves web" toggle. */
+/** Every agent: state, datacenter, labels, instances; drain/activate, remove (once down) and the "serves web" toggle. */
 import { post, useLive } from '../api';
 import { attempt } from '../components/notices';
 import { Reconnecting, StaleBanner } from '../components/stale';
@@ -14,6 +14,10 @@ function AgentRow(props: { agent: Agent }) {
     void attempt(`Draining ${a.id}.`, () => post(`${path}/drain`, {}));
   };
   const activate = () => void attempt(`${a.id} is active again.`, () => post(`${path}/activate`, {}));
+  const remove = () => {
+    if (!confirm(`Remove ${a.id}? It is no longer listed; if its agent starts again, it registers anew.`)) return;
+    void attempt(`Removed ${a.id}.`, () => post(`${path}/remove`, {}));
+  };
   const toggleWeb = () => void attempt(`${a.id} ${a.web ? 'runs no web now' : 'may run web now'}.`, () => post(`${path}/web`, { web: !a.web }));
   const labels = Object.entries(a.labels ?? {});
   return (
@@ -31,9 +35,11 @@ function AgentRow(props: { agent: Agent }) {
         </label>
       </td>
       <td class="actions">
-        {draining || a.state === 'down'
-          ? <button type="button" onClick={activate}>Activate</button>
-          : <button type="button" onClick={drain} disabled={a.state === 'unreachable'}>Drain</button>}
+        {a.state === 'down'
+          ? <button type="button" onClick={remove}>Remove</button>
+          : draining
+            ? <button type="button" onClick={activate}>Activate</button>
+            : <button type="button" onClick={drain} disabled={a.state === 'unreachable'}>Drain</button>}
       </td>
     </tr>
   );
