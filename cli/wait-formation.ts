@@ -4,6 +4,7 @@ import type { InstanceInfo__Output } from '../proto/gen/cluster/api/InstanceInfo
 import { callUnary } from '../lib/grpc-call';
 import { parseInstanceName } from '../lib/names';
 import { RELEASE_PHASE_TYPE, releaseRunName } from '../lib/release-phase';
+import { RESTART_TOKEN_PART, restartTokenParts } from '../lib/restart-token';
 import { ReachError, UserError } from './errors';
 
 /**
@@ -16,9 +17,16 @@ const POLL_MS = 100;
 /** An instance that crashed this many times while we waited is in a crash loop: give up. */
 const CRASH_LOOP_RESTARTS = 3;
 
+/** `restart --wait`: the restart's target ("" for the app, a type, or an instance) and its new token. */
+export interface RestartGoal {
+  target: string;
+  token: string;
+}
+
 /**
  * Waits until every instance of `types` (all types when undefined) is up, on release
- * `release` when given (a deploy, config change or rollback rolling out).
+ * `release` when given (a deploy, config change or rollback rolling out), restarted for
+ * `restart` when given (only the target's instances count).
  */
 export async function waitForFormation(
   api: ClusterApiClient,
@@ -26,6 +34,7 @@ export async function waitForFormation(
   types: string[] | undefined,
   timeoutMs: number,
   release?: number,
+  restart?: RestartGoal,
 ): Promise<void> {
   const tty = process.stderr.isTTY === true;
   const started = Date.now();
@@ -62,13 +71,16 @@ export async function waitForFormation(
         continue;
       }
       const counted = (type: string) => (types ? types.includes(type) : type !== 'run' && type !== RELEASE_PHASE_TYPE);
-      const mine = ps.instances.filter((i) => counted(i.type || parseInstanceName(i.name)?.type || ''));
-      const wanted = ps.formation.filter((f) => counted(f.type)).reduce((n, f) => n + f.count, 0);
-      const up = mine.filter((i) => i.state === 'up' && (release === undefined || i.release === release)).length;
+      const one = restart && parseInstanceName(restart.target) ? restart.target : undefined;
+      const mine = ps.instances.filter((i) => (one ? i.name === one : counted(i.type || parseInstanceName(i.name)?.type || '')));
+      const wanted = one ? Math.min(1, mine.length) : ps.formation.filter((f) => counted(f.type)).reduce((n, f) => n + f.count, 0);
+      const done = (i: InstanceInfo__Output) =>
+        i.state === 'up' && (release === undefined || i.release === release) && (restart === undefined || restartedFor(i, restart));
+      const up = mine.filter(done).length;
       const stopping = mine.filter((i) => i.state === 'stopping').length;
       const pending = mine.filter((i) => i.state === 'pending');
       const bar = progressBar(up, wanted);
-      const on = release === undefined ? 'up' : `up on v${release}`;
+      const on = restart ? 'restarted and up' : release === undefined ? 'up' : `up on v${release}`;
       show(`${bar} ${up}/${wanted} ${on}${stopping ? `, ${stopping} stopping` : ''}${pending.length ? `, ${pending.length} pending` : ''}`);
       if (up === wanted && stopping === 0 && mine.length === wanted) break;
       failIfStuck(pending, mine);
@@ -81,7 +93,13 @@ export async function waitForFormation(
   } finally {
     if (tty && lastLine) process.stderr.write('\n');
   }
-  process.stderr.write(`All instances up in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+  process.stderr.write(`All instances ${restart ? 'restarted and ' : ''}up in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+}
+
+/** Whether the instance's process started with the restart's token (its part for the target: lib/restart-token.ts). */
+function restartedFor(i: InstanceInfo__Output, goal: RestartGoal): boolean {
+  const part = goal.target === '' ? RESTART_TOKEN_PART.app : parseInstanceName(goal.target) ? RESTART_TOKEN_PART.instance : RESTART_TOKEN_PART.type;
+  return restartTokenParts(i.restart_token)[part] === goal.token;
 }
 
 async function releasePhaseOf(api: ClusterApiClient, app: string, version: number): Promise<{ state: string; reason: string }> {

@@ -40,6 +40,12 @@ export class NotFoundError extends DomainError {
   readonly reason: Reason = NOT_FOUND;
 }
 
+/** `worker.9` of an app whose formation runs fewer: names what it runs. */
+export function noSuchInstance(app: string, instance: string, type: string, count: number): NotFoundError {
+  const runs = count === 0 ? `no ${type}` : count === 1 ? `${type}.1 only` : `${type}.1 to ${type}.${count}`;
+  return new NotFoundError(`\`${app}\` has no instance ${instance}: it runs ${runs} (see \`cluster ps -a ${app}\`)`);
+}
+
 /** The thing to create exists already. */
 export class AlreadyExistsError extends DomainError {
   override name = 'AlreadyExistsError';

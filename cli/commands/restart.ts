@@ -1,19 +1,30 @@
-/** cluster ps:restart [TYPE or TYPE.N] (also `restart`). */
+/** cluster ps:restart [TYPE or TYPE.N] (also `restart`), and with --wait until every process it restarts is up again. */
 import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
+import { UserError } from '../errors';
+import { waitForFormation } from '../wait-formation';
 
 export function registerRestart(program: Command): void {
   for (const name of ['ps:restart', 'restart']) {
     appOption(program.command(`${name} [target]`))
       .description(name === 'ps:restart' ? 'restart every instance, one process type, or one instance (worker.3), rolling' : 'same as ps:restart')
-      .action(async (target: string | undefined, opts: { app?: string }, cmd: Command) =>
+      .option('--wait', 'show progress until every instance it restarts runs a new process that is up (or fail with the reason)')
+      .option('--timeout <seconds>', 'with --wait: give up after this long', '600')
+      .action(async (target: string | undefined, opts: { app?: string; wait?: boolean; timeout: string }, cmd: Command) =>
         withApi(cmd, async (api) => {
           const app = resolveApp(opts.app);
+          const timeout = Number(opts.timeout);
+          if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--timeout ${opts.timeout}: give a number of seconds`);
           const reply = await callUnary(api, 'Restart', { app, target: target ?? '' });
           const what = target ? `${target} of ${app}` : `every instance of ${app}`;
           console.log(`Restarting ${what} (${reply.instances.length} instance${reply.instances.length === 1 ? '' : 's'}).`);
+          if (!opts.wait) return;
+          if (!reply.token) throw new UserError('the control plane is of an older version that does not report restarts: cannot --wait (the restart goes on)');
+          // Every instance of the app, of the type, or the one instance: restarted and up.
+          const types = target ? [target.split('.')[0]!] : undefined;
+          await waitForFormation(api, app, types, timeout * 1000, undefined, { target: target ?? '', token: reply.token });
         }),
       );
   }

@@ -35,10 +35,10 @@ export function processHandlers(
     }),
     Ps: unary(ctx.logger, (req) => (req.states_only ? psFromEtcdOrLastKnown(ctx, req.app) : psWithUsage(ctx, req.app))),
     Restart: unary(ctx.logger, async (req, call) => {
-      await ctx.store.restart(req.app, req.target, requestIdOf(call));
+      const token = await ctx.store.restart(req.app, req.target, requestIdOf(call));
       const wanted = (name: string) =>
         req.target === '' || name === req.target || parseInstanceName(name)?.type === req.target;
-      return { instances: ctx.view.assignmentList({ app: req.app }).map((a) => a.instance).filter(wanted).sort() };
+      return { instances: ctx.view.assignmentList({ app: req.app }).map((a) => a.instance).filter(wanted).sort(), token };
     }),
   };
 }
@@ -175,6 +175,7 @@ async function listInstances(
       started_at_ms: status?.startedAtMs ?? 0,
       reason: stuckReason(a.instance, a.agentId) ?? (status ? status.reason : waitingReason(a.agentId)),
       port: status?.port ?? 0,
+      restart_token: status?.restartToken ?? '',
     });
   }
   for (const u of unplaced.values()) {
@@ -201,6 +202,7 @@ async function listInstances(
       reason: oneOff ? status.reason || 'one-off process' : 'no longer assigned', // a scheduled run names its job
       release: status.release,
       port: status.port,
+      restart_token: status.restartToken ?? '',
     });
   }
   return [...out.values()].sort(byName);

@@ -8,7 +8,7 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import type { StopInstanceReply } from '../../proto/gen/cluster/api/StopInstanceReply';
 import { callUnary } from '../../lib/grpc-call';
 import { parseInstanceName } from '../../lib/names';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import { FailedPreconditionError, InvalidArgumentError, noSuchInstance, NotFoundError } from '../errors';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
 import { requestIdOf } from '../rpc/request-id';
@@ -40,10 +40,7 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
     throw new NotFoundError(`\`${parsed.type}\` is not a process type of \`${app.name}\` (see \`cluster ps -a ${app.name}\`)`);
   }
   const count = Object.hasOwn(formation.counts, parsed.type) ? formation.counts[parsed.type]! : 0;
-  if (parsed.number > count) {
-    const runs = count === 0 ? `no ${parsed.type}` : count === 1 ? `${parsed.type}.1 only` : `${parsed.type}.1 to ${parsed.type}.${count}`;
-    throw new NotFoundError(`\`${app.name}\` has no instance ${instance}: it runs ${runs} (see \`cluster ps -a ${app.name}\`)`);
-  }
+  if (parsed.number > count) throw noSuchInstance(app.name, instance, parsed.type, count);
   const placed = ctx.view.assignmentList({ app: app.name }).filter((a) => a.instance === instance);
   if (!kill) {
     // A restart of this one instance: the agent stops it with its grace period and starts it again.

@@ -1,4 +1,5 @@
 /** Desired state derived from apps: what should run, before deciding where. */
+import { escapeToken } from '../../lib/restart-token';
 import { isRestrictive } from './placement';
 import { DEFAULT_GRACE_MS, type AppView, type InstanceSpec, type PlacementRule } from './types';
 
@@ -50,12 +51,6 @@ export function compareNames(a: string, b: string): number {
 // Reads an own property only: a process type named `constructor` must not find Object.prototype's.
 function own<T>(record: Record<string, T> | undefined, key: string): T | undefined {
   return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
-}
-
-// `/` separates the parts, so it (and the escape character) is escaped inside them: this keeps the
-// combination injective, so any change to any token changes the result.
-function escapeToken(token: string): string {
-  return token.includes('/') || token.includes('%') ? token.replace(/%/g, '%25').replace(/\//g, '%2F') : token;
 }
 
 // The app (`*`) and type parts of a restart token, each followed by `/`.

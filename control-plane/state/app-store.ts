@@ -8,7 +8,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { Keys } from '../keys';
 import { commitIf, exists, unchangedSince, type WriteOp } from '../etcd/batch';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../errors';
+import { AlreadyExistsError, InvalidArgumentError, noSuchInstance, NotFoundError } from '../errors';
 import { encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type PlacementRecord, type ReleaseRecord } from '../records';
 import { DEFAULT_MAX_PER_TYPE } from '../../lib/limits';
 import type { LogMode } from '../../lib/log-mode';
@@ -187,19 +187,26 @@ export class AppStore {
     return (await this.reads.read<FormationRecord>(this.keys.formation(name))).value?.placement ?? {};
   }
 
-  /** Restarts the whole app (`target` empty), a type or one instance; returns the token key used. */
-  async restart(name: string, target: string, requestId?: string): Promise<void> {
-    await this.formations.update(name, async (formation, app) => {
+  /**
+   * Restarts the whole app (`target` empty), a type or one instance; returns the new token of
+   * that target (the same on a retry of the request), which the restarted processes report.
+   */
+  async restart(name: string, target: string, requestId?: string): Promise<string> {
+    const formation = await this.formations.update(name, async (formation, app) => {
       if (target !== '') {
         const release = await this.reads.currentRelease(name, app);
         const type = parseInstanceName(target)?.type ?? target;
         if (!release || !Object.hasOwn(release.processTypes, type)) {
           throw new InvalidArgumentError(`\`${target}\` is not a process type or instance of \`${name}\``);
         }
+        const instance = parseInstanceName(target);
+        const count = Object.hasOwn(formation.counts, type) ? formation.counts[type]! : 0;
+        if (instance && instance.number > count) throw noSuchInstance(name, target, type, count);
       }
       const token = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
       return { ...formation, restartTokens: { ...formation.restartTokens, [target || '*']: token } };
     }, tagOf(requestId, `restart ${name} ${target || '*'}`));
+    return formation.restartTokens[target || '*'] ?? '';
   }
 
   /** The release phase of release `version`, and the record's revision (for a compare). */

@@ -109,23 +109,31 @@ describe('core control loop', { timeout: 240_000 }, () => {
     assert.deepEqual(pidsMatching(`stubborn.sh ${markerDir}`), []);
   });
 
-  it('restarts one instance, one type, or everything on request', async () => {
+  it('restarts one instance, one type, or everything on request; --wait returns once each runs a new process that is up', async () => {
     const pids = async () => new Map((await cluster.ps('shop')).map((i) => [i.name, i.pid]));
     const before = await pids();
-    await cluster.ok(['restart', 'worker.2', '-a', 'shop']);
-    await cluster.waitForPs('shop', 'worker.2 restarted', (l) => l.some((i) => i.name === 'worker.2' && i.state === 'up' && i.pid !== before.get('worker.2')));
+    // --wait returns only once the restarted processes are up: ps shows them at once, no polling.
+    const one = await cluster.ok(['restart', 'worker.2', '-a', 'shop', '--wait']);
+    assert.match(one.stderr, /1\/1 restarted and up/);
     const mid = await pids();
+    const after = await cluster.ps('shop');
+    assert.ok(after.some((i) => i.name === 'worker.2' && i.state === 'up' && i.pid !== before.get('worker.2')), JSON.stringify(after));
     assert.equal(mid.get('worker.1'), before.get('worker.1'), 'worker.1 untouched');
     assert.equal(mid.get('web.1'), before.get('web.1'), 'web.1 untouched');
-    await cluster.ok(['restart', 'web', '-a', 'shop']);
-    await cluster.waitForPs('shop', 'both web instances restarted', (l) =>
-      l.filter((i) => i.type === 'web' && i.state === 'up' && i.pid !== mid.get(i.name)).length === 2);
+    await cluster.ok(['restart', 'web', '-a', 'shop', '--wait']);
+    const webs = (await cluster.ps('shop')).filter((i) => i.type === 'web');
+    assert.equal(webs.filter((i) => i.state === 'up' && i.pid !== mid.get(i.name)).length, 2, JSON.stringify(webs));
     const late = await pids();
     assert.equal(late.get('worker.1'), before.get('worker.1'), 'workers untouched');
-    await cluster.ok(['restart', '-a', 'shop']);
-    await cluster.waitForPs('shop', 'every instance restarted', (l) => l.every((i) => i.state === 'up' && i.pid !== late.get(i.name)));
+    const all = await cluster.ok(['restart', '-a', 'shop', '--wait']);
+    assert.match(all.stderr, /All instances restarted and up in/);
+    const everything = await cluster.ps('shop');
+    assert.ok(everything.every((i) => i.state === 'up' && i.pid !== late.get(i.name)), JSON.stringify(everything));
     const res = await cluster.cli(['restart', 'nosuch', '-a', 'shop']);
     assert.equal(res.code, 1);
+    const beyond = await cluster.cli(['restart', 'worker.9', '-a', 'shop', '--wait']);
+    assert.equal(beyond.code, 1);
+    assert.match(beyond.stderr, /`shop` has no instance worker\.9: it runs worker\.1 to worker\.3/);
   });
 
   it('lists the agents with their instance counts', async () => {
