@@ -66,8 +66,12 @@ export function readDefinition(dir: string, env?: string): Definition {
   const text = fs.readFileSync(file, 'utf8');
   if (found.kind === 'procfile') {
     // Every bad line at once, as doctor lists them: one deploy to learn them all.
-    const { types, errors } = procfileProblems(text);
-    if (errors.length > 0) throw new UserError(errors.map((err) => procfileErrorMessage(found.name, err)).join('\n'));
+    const { types, errors, omitted } = procfileProblems(text);
+    if (errors.length > 0) {
+      const lines = errors.map((err) => procfileErrorMessage(found.name, err));
+      if (omitted > 0) lines.push(`… and ${omitted} more bad line${omitted === 1 ? '' : 's'}`);
+      throw new UserError(lines.join('\n'));
+    }
     return { name: found.name, procfileText: text, types, warnings: [] };
   }
   let types: Record<string, string>;

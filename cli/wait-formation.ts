@@ -1,6 +1,7 @@
 /** `--wait`: follows `ps` until every instance of some types is up, or says why it cannot be. */
 import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import type { InstanceInfo__Output } from '../proto/gen/cluster/api/InstanceInfo';
+import type { RestartTokens__Output } from '../proto/gen/cluster/api/RestartTokens';
 import { callUnary } from '../lib/grpc-call';
 import { parseInstanceName } from '../lib/names';
 import { RELEASE_PHASE_TYPE, releaseRunName } from '../lib/release-phase';
@@ -45,6 +46,7 @@ export async function waitForFormation(
     process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
   };
   let phaseDone = release === undefined;
+  let goal: RestartGoal | undefined;
   try {
     for (;;) {
       if (!phaseDone) {
@@ -70,12 +72,17 @@ export async function waitForFormation(
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         continue;
       }
+      if (restart) goal = followRestart(ps.restart_tokens, goal ?? restart);
       const counted = (type: string) => (types ? types.includes(type) : type !== 'run' && type !== RELEASE_PHASE_TYPE);
       const one = restart && parseInstanceName(restart.target) ? restart.target : undefined;
       const mine = ps.instances.filter((i) => (one ? i.name === one : counted(i.type || parseInstanceName(i.name)?.type || '')));
-      const wanted = one ? Math.min(1, mine.length) : ps.formation.filter((f) => counted(f.type)).reduce((n, f) => n + f.count, 0);
-      const done = (i: InstanceInfo__Output) =>
-        i.state === 'up' && (release === undefined || i.release === release) && (restart === undefined || restartedFor(i, restart));
+      if (one && mine.length === 0) {
+        show(`${one} is no longer in the formation (scaled down): nothing to wait for`);
+        return;
+      }
+      const wanted = one ? 1 : ps.formation.filter((f) => counted(f.type)).reduce((n, f) => n + f.count, 0);
+      const restarted = (i: InstanceInfo__Output) => goal === undefined || restartedFor(i, goal);
+      const done = (i: InstanceInfo__Output) => i.state === 'up' && (release === undefined || i.release === release) && restarted(i);
       const up = mine.filter(done).length;
       const stopping = mine.filter((i) => i.state === 'stopping').length;
       const pending = mine.filter((i) => i.state === 'pending');
@@ -83,10 +90,11 @@ export async function waitForFormation(
       const on = restart ? 'restarted and up' : release === undefined ? 'up' : `up on v${release}`;
       show(`${bar} ${up}/${wanted} ${on}${stopping ? `, ${stopping} stopping` : ''}${pending.length ? `, ${pending.length} pending` : ''}`);
       if (up === wanted && stopping === 0 && mine.length === wanted) break;
-      failIfStuck(pending, mine);
+      // A restart is what ends an old process's crash loop: only restarted processes count.
+      failIfStuck(pending, mine.filter(restarted));
       if (release !== undefined) failIfRolloutFailed(mine, release);
       if (Date.now() - started > timeoutMs) {
-        throw new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s with ${up} of ${wanted} instances up`);
+        throw new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s with ${up} of ${wanted} instances ${on}`);
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
@@ -96,8 +104,22 @@ export async function waitForFormation(
   process.stderr.write(`All instances ${restart ? 'restarted and ' : ''}up in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
 }
 
+/**
+ * The restart to wait for: `goal`, or a later restart of the same target that replaced its token
+ * (that one restarts every instance again). Throws when the control plane does not say.
+ */
+export function followRestart(tokens: RestartTokens__Output | null, goal: RestartGoal): RestartGoal {
+  if (!tokens) {
+    throw new UserError('this control plane is of an older version that does not report restarts: the restart goes on, but --wait cannot follow it');
+  }
+  const current = tokens.by_target[goal.target || '*'];
+  if (current === undefined || current === goal.token) return goal;
+  process.stderr.write(`${goal.target || 'The app'} was restarted again meanwhile: following that restart.\n`);
+  return { ...goal, token: current };
+}
+
 /** Whether the instance's process started with the restart's token (its part for the target: lib/restart-token.ts). */
-function restartedFor(i: InstanceInfo__Output, goal: RestartGoal): boolean {
+export function restartedFor(i: InstanceInfo__Output, goal: RestartGoal): boolean {
   const part = goal.target === '' ? RESTART_TOKEN_PART.app : parseInstanceName(goal.target) ? RESTART_TOKEN_PART.instance : RESTART_TOKEN_PART.type;
   return restartTokenParts(i.restart_token)[part] === goal.token;
 }

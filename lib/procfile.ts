@@ -17,75 +17,63 @@ import { isProcessType, PROCESS_TYPE_RULE } from './names';
 /**
  * Parses a Procfile into process types → commands, in file order. Accepts what Heroku and Foreman
  * accept: `#` comment lines, blank lines, CRLF, a UTF-8 BOM and spaces around the colon. Commands
- * are kept verbatim (`$PORT` is expanded by the shell at run time). Throws ProcfileError.
+ * are kept verbatim (`$PORT` is expanded by the shell at run time). Throws the first ProcfileError.
  */
 export function parseProcfile(text: string): Record<string, string> {
+  const { types, errors } = procfileProblems(text);
+  if (errors.length > 0) throw errors[0]!;
+  return types;
+}
+
+/** At most this many bad lines are named: a binary file pasted by mistake must not print thousands. */
+export const MAX_PROCFILE_PROBLEMS = 20;
+
+/**
+ * Every problem of a Procfile, not only the first, in one pass: the first MAX_PROCFILE_PROBLEMS
+ * bad lines (`omitted` counts the rest), and the types of the good lines. A problem of the file
+ * as a whole (line 0) is the only one.
+ */
+export function procfileProblems(text: string): { types: Record<string, string>; errors: ProcfileError[]; omitted: number } {
   const size = Buffer.byteLength(text);
   if (size > MAX_PROCFILE_BYTES) {
-    throw new ProcfileError(`Procfile is ${formatBytes(size)}; at most ${formatBytes(MAX_PROCFILE_BYTES)} is allowed: put long commands in scripts and run those`, 0);
+    const tooLarge = `Procfile is ${formatBytes(size)}; at most ${formatBytes(MAX_PROCFILE_BYTES)} is allowed: put long commands in scripts and run those`;
+    return { types: {}, errors: [new ProcfileError(tooLarge, 0)], omitted: 0 };
   }
   // Editors on Windows save a BOM; Heroku ignores it, so must we or the first type is `\uFEFFweb`.
   const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
   const types: Record<string, string> = {};
   const definedOn = new Map<string, number>();
+  const errors: ProcfileError[] = [];
+  let omitted = 0;
   lines.forEach((raw, index) => {
     const line = index + 1;
-    const content = raw.trim();
-    if (content === '' || content.startsWith('#')) return;
-    // Split at the first colon only: commands often contain more (`-b 0.0.0.0:$PORT`).
-    const colon = content.indexOf(':');
-    const type = colon < 0 ? '' : content.slice(0, colon).trim();
-    const command = colon < 0 ? '' : content.slice(colon + 1).trim();
-    if (colon < 0 || type === '') {
-      throw new ProcfileError(`Procfile line ${line}: expected \`type: command\`, got \`${excerpt(content)}\``, line);
-    }
-    if (!isProcessType(type)) {
-      throw new ProcfileError(
-        `Procfile line ${line}: invalid process type \`${excerpt(type)}\`: use ${PROCESS_TYPE_RULE}`,
-        line,
-      );
-    }
-    if (command === '') {
-      throw new ProcfileError(`Procfile line ${line}: process type \`${type}\` has no command`, line);
-    }
-    const commandBytes = Buffer.byteLength(command);
-    if (commandBytes > MAX_COMMAND_BYTES) throw new ProcfileError(`Procfile line ${line}: ${commandTooLong(type, commandBytes)}`, line);
-    const first = definedOn.get(type);
-    if (first !== undefined) {
-      throw new ProcfileError(
-        `Procfile line ${line}: process type \`${type}\` is already defined on line ${first}`,
-        line,
-      );
-    }
-    definedOn.set(type, line);
-    // defineProperty, not assignment: a type named `__proto__` must become a key, not a prototype.
-    Object.defineProperty(types, type, { value: command, enumerable: true, writable: true, configurable: true });
+    const problem = lineProblem(raw.trim(), line, definedOn, types);
+    if (problem === undefined) return;
+    if (errors.length < MAX_PROCFILE_PROBLEMS) errors.push(new ProcfileError(`Procfile line ${line}: ${problem}`, line));
+    else omitted++;
   });
-  if (definedOn.size === 0) throw new ProcfileError('Procfile declares no process types', 0);
-  return types;
+  if (errors.length === 0 && definedOn.size === 0) errors.push(new ProcfileError('Procfile declares no process types', 0));
+  return { types, errors, omitted };
 }
 
-/**
- * Every problem of a Procfile, not only the first: parseProcfile stops at the first bad line, so
- * that line is blanked (line numbers stay) and the text parsed again. `types` are those of the
- * good lines; a problem of the file as a whole (line 0) ends the search.
- */
-export function procfileProblems(text: string): { types: Record<string, string>; errors: ProcfileError[] } {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
-  const errors: ProcfileError[] = [];
-  for (;;) {
-    try {
-      return { types: parseProcfile(lines.join('\n')), errors };
-    } catch (err) {
-      if (!(err instanceof ProcfileError)) throw err;
-      if (err.line === 0) {
-        if (errors.length === 0) errors.push(err);
-        return { types: {}, errors };
-      }
-      errors.push(err);
-      lines[err.line - 1] = '';
-    }
-  }
+/** Adds a good line's type to `types`; what is wrong with a bad one. Blank and comment lines are good. */
+function lineProblem(content: string, line: number, definedOn: Map<string, number>, types: Record<string, string>): string | undefined {
+  if (content === '' || content.startsWith('#')) return undefined;
+  // Split at the first colon only: commands often contain more (`-b 0.0.0.0:$PORT`).
+  const colon = content.indexOf(':');
+  const type = colon < 0 ? '' : content.slice(0, colon).trim();
+  const command = colon < 0 ? '' : content.slice(colon + 1).trim();
+  if (colon < 0 || type === '') return `expected \`type: command\`, got \`${excerpt(content)}\``;
+  if (!isProcessType(type)) return `invalid process type \`${excerpt(type)}\`: use ${PROCESS_TYPE_RULE}`;
+  if (command === '') return `process type \`${type}\` has no command`;
+  const commandBytes = Buffer.byteLength(command);
+  if (commandBytes > MAX_COMMAND_BYTES) return commandTooLong(type, commandBytes);
+  const first = definedOn.get(type);
+  if (first !== undefined) return `process type \`${type}\` is already defined on line ${first}`;
+  definedOn.set(type, line);
+  // defineProperty, not assignment: a type named `__proto__` must become a key, not a prototype.
+  Object.defineProperty(types, type, { value: command, enumerable: true, writable: true, configurable: true });
+  return undefined;
 }
 
 // A binary file or a minified script pasted by mistake must not produce a 100 kB error message.

@@ -107,7 +107,7 @@ export function registerAgents(program: Command): void {
     .action(async (id: string, _opts: unknown, cmd: Command) =>
       withApi(cmd, async (api) => {
         const agent = await callUnary(api, 'ActivateAgent', { id });
-        if (agent.state === 'down') return void console.log(`${id} is no longer drained; it is down, and receives instances once it registers again.`);
+        if (agent.state !== 'ready') return void console.log(`${id} is no longer drained; it is ${agent.state}, and receives instances once it registers again.`);
         console.log(`${id} is active again: new instances may be placed on it. Nothing moves back by itself.`);
       }),
     );

@@ -21,9 +21,11 @@ const EXAMPLE = { app: 'shop', dir: path.join(PACKAGE_ROOT, 'examples', 'shop'),
 async function waitForAgents(api: ClusterApiClient, count: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const agents = await callUnary(api, 'ListAgents', {}, 2_000).catch(() => ({ agents: [] }));
-    if (agents.agents.length >= count) return;
-    if (Date.now() > deadline) throw new Error(`only ${agents.agents.length} of ${count} agents registered within 30 s; see the daemon logs`);
+    const { agents } = await callUnary(api, 'ListAgents', {}, 2_000).catch(() => ({ agents: [] as Array<{ state: string }> }));
+    // Agents of an earlier run of this dev cluster are listed too, `down`, until they register.
+    const registered = agents.filter((a) => a.state === 'ready' || a.state === 'draining').length;
+    if (registered >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${registered} of ${count} agents registered within 30 s; see the daemon logs`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -20,7 +20,7 @@ export function registerRestart(program: Command): void {
           const reply = await callUnary(api, 'Restart', { app, target: target ?? '' });
           const what = target ? `${target} of ${app}` : `every instance of ${app}`;
           console.log(`Restarting ${what} (${reply.instances.length} instance${reply.instances.length === 1 ? '' : 's'}).`);
-          if (!opts.wait) return;
+          if (!opts.wait || reply.instances.length === 0) return;
           if (!reply.token) throw new UserError('the control plane is of an older version that does not report restarts: cannot --wait (the restart goes on)');
           // Every instance of the app, of the type, or the one instance: restarted and up.
           const types = target ? [target.split('.')[0]!] : undefined;

@@ -69,9 +69,10 @@ export function checkDefinitionFile(dir: string, env?: string): { results: Check
  * `parsed` is true when the whole file parses.
  */
 export function checkProcfile(name: string, text: string): { results: CheckResult[]; types: Record<string, string>; parsed: boolean } {
-  const { types, errors } = procfileProblems(text);
+  const { types, errors, omitted } = procfileProblems(text);
   const entries = Object.entries(types);
   const results: CheckResult[] = errors.map((err) => ({ status: 'fail', message: procfileErrorMessage(name, err) }));
+  if (omitted > 0) results.push({ status: 'fail', message: `${name}: ${omitted} more bad line${omitted === 1 ? '' : 's'} not shown` });
   if (errors.length === 0) {
     results.push({ status: 'ok', message: `${name} parses: ${plural(entries.length, 'process type')} (${entries.map(([t]) => t).join(', ')})` });
   }

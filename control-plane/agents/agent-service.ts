@@ -6,11 +6,11 @@ import { peerIdentity } from '../../lib/tls';
 import { agentIdProblem, appNameProblem, parseInstanceName } from '../../lib/names';
 import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
-import { commitInChunks, unchangedSince, type WriteOp } from '../etcd/batch';
+import { commitInChunks, exists, unchangedSince, type WriteOp } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { MergedCommits } from '../etcd/merged-commits';
 import { asEtcdOutage } from '../etcd/outage';
-import { InvalidArgumentError, NotFoundError } from '../errors';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors';
 import { encode, type AgentRecord, type ReportedState, type StatusRecord, type WebToggleRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError, unary } from '../rpc/status';
@@ -73,9 +73,9 @@ export function agentService(
    * --process-server writes web off, before the registration that makes the agent placeable.
    * Once a toggle exists it wins over the flag (docs/process-servers.md), hence create-if-absent.
    */
-  async function recordProcessServer(id: string): Promise<void> {
+  async function recordProcessServer(id: string, checkEtcd: boolean): Promise<void> {
     const key = keys.webToggle(id);
-    if (ctx.view.webToggles.entries.has(key)) return;
+    if (!checkEtcd && ctx.view.webToggles.entries.has(key)) return;
     const record: WebToggleRecord = { web: false, setBy: 'process-server', setAtMs: Date.now() };
     const revision = await commitInChunks(client, [{ put: key, value: encode(record) }], [unchangedSince(key, '0')]);
     if (revision !== undefined) logger.info({ agent: id }, 'process server registered for the first time: it runs no web until `agents:web ID on`');
@@ -117,7 +117,6 @@ export function agentService(
         registrationLease(),
         logSources.atRegistration(id, req.log_apps.filter((app) => !appNameProblem(app))),
       ]);
-      if (req.process_server) await recordProcessServer(id);
       const record: AgentRecord = {
         id,
         address,
@@ -128,10 +127,18 @@ export function agentService(
         registeredAtMs: Date.now(),
         state: 'ready',
       };
+      const value = encode(record);
+      // Known without a lease too: once it goes away, `cluster agents` lists it `down` until removed.
+      const ops = [{ put: keys.agent(id), value, lease: leaseId }, { put: keys.knownAgent(id), value }, ...sources.ops];
       try {
-        const value = encode(record);
-        // Known without a lease too: once it goes away, `cluster agents` lists it `down` until removed.
-        await commitInChunks(client, [{ put: keys.agent(id), value, lease: leaseId }, { put: keys.knownAgent(id), value }, ...sources.ops]);
+        // A process server registers only with its toggle in place: `agents:remove` may delete the
+        // toggle between the check and the commit (web would then be on), so that commit is redone.
+        for (let attempt = 0; ; attempt++) {
+          if (req.process_server) await recordProcessServer(id, attempt > 0);
+          const committed = await commitInChunks(client, ops, req.process_server ? [exists(keys.webToggle(id))] : []);
+          if (committed !== undefined) break;
+          if (attempt === 2) throw new ConflictError(`the registration of \`${id}\` raced with \`agents:remove ${id}\` three times; the agent retries`);
+        }
         sources.settled(true);
       } catch (err) {
         sources.settled(false);

@@ -26,6 +26,7 @@ function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<st
     version: a.version,
     heartbeat_age_ms: seen === undefined ? -1 : now - seen,
     web: ctx.view.servesWeb(a.id),
+    drained: ctx.view.drains.entries.has(ctx.keys.drain(a.id)),
   };
 }
 
@@ -111,8 +112,10 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       const record = lastKnown(id, known, drains);
       const revision = await records.removeWhileGone(id);
       if (revision === undefined) throw new FailedPreconditionError(`agent \`${id}\` registered again meanwhile: stop the agent on its server first, then remove it`);
-      // The next `cluster agents` no longer lists it: wait for the mirror whose key went.
-      await seen(ctx, revision, known.has(id) ? ctx.view.knownAgents : drains.has(id) ? ctx.view.drains : ctx.view.webToggles);
+      await records.forgetLogSources(id);
+      // The next `cluster agents` no longer lists it: wait for each mirror whose key went.
+      const mirrors = [known.has(id) && ctx.view.knownAgents, drains.has(id) && ctx.view.drains, toggled && ctx.view.webToggles];
+      await Promise.all(mirrors.filter((m): m is PrefixMirror => m !== false).map((m) => seen(ctx, revision, m)));
       logger.info({ agent: id }, 'agent removed: it is no longer listed');
       return info(ctx, record, 'down', counts, Date.now());
     }),

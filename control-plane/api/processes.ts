@@ -97,6 +97,7 @@ export async function psFromEtcd(ctx: ApiContext, name: string): Promise<PsReply
     instances: await listInstances(ctx, statuses, app.name, desired, release?.processTypes ?? {}),
     formation: Object.entries(formation).map(([type, count]) => ({ type, count })),
     process_types: Object.keys(release?.processTypes ?? {}).sort(),
+    restart_tokens: { by_target: stored.restartTokens ?? {} },
   };
 }
 

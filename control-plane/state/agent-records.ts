@@ -5,7 +5,7 @@
  * Read from etcd, not from a mirror: a drain must not miss a fresh registration. Each write
  * returns the revision it was committed at, for waiting until this replica's mirror shows it.
  */
-import type { Etcd3 } from 'etcd3';
+import { EtcdLeaseInvalidError, type Etcd3 } from 'etcd3';
 import { commitInChunks, exists, unchangedSince } from '../etcd/batch';
 import type { Keys } from '../keys';
 import { decode, encode, type AgentRecord, type DrainRecord, type WebToggleRecord } from '../records';
@@ -56,6 +56,17 @@ export class AgentRecords {
   async removeWhileGone(id: string): Promise<string | undefined> {
     const ops = [this.keys.knownAgent(id), this.keys.drain(id), this.keys.webToggle(id)].map((key) => ({ delete: key }));
     return commitInChunks(this.client, ops, [unchangedSince(this.keys.agent(id), '0')]);
+  }
+
+  /**
+   * Ends the agent's log-source lease, and with it `logsources/<app>/<id>`: `cluster logs` no
+   * longer names a removed host as one whose lines it cannot reach. Nothing when there is none.
+   */
+  async forgetLogSources(id: string): Promise<void> {
+    const lease = await this.client.get(this.keys.logLease(id)).string();
+    if (lease) await this.client.leaseClient.leaseRevoke({ ID: lease }).catch((err: unknown) => {
+      if (!(err instanceof EtcdLeaseInvalidError)) throw err; // expired meanwhile: done
+    });
   }
 
   private async written<T extends object>(key: string): Promise<Written<T> | undefined> {

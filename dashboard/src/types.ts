@@ -65,6 +65,8 @@ export interface Agent {
   version: string;
   heartbeat_age_ms: number;
   web: boolean;
+  /** Drained, in any state (an older control plane does not say). */
+  drained?: boolean;
 }
 
 export interface Agents {

@@ -114,4 +114,15 @@ describe('process servers', { timeout: 120_000 }, () => {
     assert.match(badId.stderr, /invalid agent id `no\/such`/);
     assert.equal(await webOf('proc-1'), false, 'nothing changed');
   });
+
+  it('forgets the toggle of a removed process server: registered anew, its flag decides again', async () => {
+    await cluster.ok(['agents:web', 'proc-1', 'on']);
+    assert.equal(await webOf('proc-1'), true);
+    await cluster.agents.get('proc-1')!.kill('SIGTERM');
+    await waitFor('proc-1 down, its instances moved', async () => (await agents()).find((a) => a.id === 'proc-1')?.state === 'down', 30_000, 200);
+    await cluster.ok(['agents:remove', 'proc-1']);
+    cluster.restartAgent('proc-1');
+    await cluster.waitForAgent('proc-1');
+    assert.equal(await webOf('proc-1'), false, 'web off again, as --process-server says on a first registration');
+  });
 });

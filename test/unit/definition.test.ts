@@ -147,6 +147,17 @@ describe('readDefinition: errors name the file and the line or service', () => {
     );
   });
 
+  it('at most 20 bad lines named, then how many more', () => {
+    const dir = appDir({ Procfile: 'oops\n'.repeat(25) });
+    assert.throws(() => readDefinition(dir), (err: unknown) => {
+      const lines = (err as Error).message.split('\n');
+      assert.equal(lines.length, 21);
+      assert.equal(lines[19], 'Procfile line 20: expected `type: command`, got `oops`');
+      assert.equal(lines[20], '… and 5 more bad lines');
+      return err instanceof UserError;
+    });
+  });
+
   it('a malformed line in a variant, under its own name', () => {
     const dir = appDir({ 'Procfile.staging': '\n\nweb:\n' });
     userError(() => readDefinition(dir, 'staging'), 'Procfile.staging line 3: process type `web` has no command');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findProcfile, parseProcfile, ProcfileError, procfileProblems } from '../../lib/procfile';
+import { findProcfile, MAX_PROCFILE_PROBLEMS, parseProcfile, ProcfileError, procfileProblems } from '../../lib/procfile';
 
 describe('parseProcfile: files Heroku and Foreman accept', () => {
   const cases: Array<{ name: string; text: string; types: Array<[string, string]> }> = [
@@ -232,7 +232,17 @@ describe('procfileProblems: every bad line, and the types of the good ones', () 
   });
 
   it('a good file has no problems', () => {
-    assert.deepEqual(procfileProblems('web: a\n'), { types: { web: 'a' }, errors: [] });
+    assert.deepEqual(procfileProblems('web: a\n'), { types: { web: 'a' }, errors: [], omitted: 0 });
+  });
+
+  it('names the first bad lines of a pasted binary and counts the rest, in one pass', () => {
+    // 32,000 bad lines (64 KB, the size limit): re-parsing once per bad line took minutes.
+    const text = 'x\n'.repeat(32_000);
+    const started = process.hrtime.bigint();
+    const { errors, omitted } = procfileProblems(text);
+    assert.deepEqual(errors.map((e) => e.line), Array.from({ length: MAX_PROCFILE_PROBLEMS }, (_, i) => i + 1));
+    assert.equal(omitted, 32_000 - MAX_PROCFILE_PROBLEMS);
+    assert.ok(Number(process.hrtime.bigint() - started) / 1e6 < 2_000, 'linear in the lines');
   });
 
   it('a file whose every line is bad ends with those lines, not with "declares no process types"', () => {

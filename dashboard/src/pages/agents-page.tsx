@@ -35,11 +35,10 @@ function AgentRow(props: { agent: Agent }) {
         </label>
       </td>
       <td class="actions">
-        {a.state === 'down'
-          ? <button type="button" onClick={remove}>Remove</button>
-          : draining
-            ? <button type="button" onClick={activate}>Activate</button>
-            : <button type="button" onClick={drain} disabled={a.state === 'unreachable'}>Drain</button>}
+        {draining || a.drained
+          ? <button type="button" onClick={activate}>Activate</button>
+          : a.state !== 'down' && <button type="button" onClick={drain} disabled={a.state === 'unreachable'}>Drain</button>}
+        {a.state === 'down' && <button type="button" onClick={remove}>Remove</button>}
       </td>
     </tr>
   );

@@ -1,0 +1,62 @@
+/**
+ * `cluster restart --wait` where it is hard: restarting the instance of a crash loop (the restart
+ * is its fix, not a reason to give up), and a second restart of the same target while the first
+ * is followed (the wait follows the later one).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLI, TestCluster } from '../helpers/test-cluster';
+import { instanceProcesses } from '../helpers/processes';
+import { waitFor } from '../helpers/wait-for';
+
+// Process-table checks see the whole machine: a name no other test uses.
+const APP = `rw-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+
+describe('restart --wait', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+  let flag: string;
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'rw-a' }, { id: 'rw-b' }] });
+    flag = path.join(cluster.appDir('flag', {}), 'ok');
+    await cluster.deployProcfile(APP, `worker: sleep 100000\nflaky: test -f ${flag} && exec sleep 100000; echo no flag; exit 1\n`);
+    await cluster.ok(['scale', 'worker=3', '-a', APP, '--wait']);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('restarts an instance out of its crash loop, and waits until its new process is up', async () => {
+    await cluster.ok(['scale', 'flaky=1', '-a', APP]);
+    await cluster.waitForPs(APP, 'flaky.1 in a crash loop', (l) => l.some((i) => i.name === 'flaky.1' && i.state === 'crashed' && i.restarts >= 3), 30_000);
+    fs.writeFileSync(flag, '');
+    const res = await cluster.cli(['restart', 'flaky', '-a', APP, '--wait']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /All instances restarted and up in/);
+    const flaky = (await cluster.ps(APP)).find((i) => i.name === 'flaky.1')!;
+    assert.equal(flaky.state, 'up');
+    assert.deepEqual(instanceProcesses(APP).get('flaky.1'), [flaky.pid], 'its process runs');
+  });
+
+  it('follows a second restart of the same target made while it waits', async () => {
+    const before = new Map((await cluster.ps(APP)).map((i) => [i.name, i.pid]));
+    const waiting = spawn(process.execPath, [CLI, 'restart', 'worker', '-a', APP, '--wait'], { env: cluster.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    waiting.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => waiting.once('exit', (code) => resolve(code)));
+    // Its first poll: no worker can be up again before 2 s (docs/boot-checks.md), so it still waits.
+    await waitFor('the first wait to poll', () => /\d+\/3 restarted and up/.test(stderr), 15_000, 20);
+    await cluster.ok(['restart', 'worker', '-a', APP]);
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /worker was restarted again meanwhile: following that restart/);
+    const workers = (await cluster.ps(APP)).filter((i) => i.type === 'worker');
+    assert.equal(workers.length, 3);
+    assert.ok(workers.every((i) => i.state === 'up' && i.pid !== before.get(i.name)), JSON.stringify(workers));
+    const processes = instanceProcesses(APP);
+    for (const w of workers) assert.deepEqual(processes.get(w.name), [w.pid], `${w.name} runs once, as ps says`);
+  });
+});
