@@ -30,6 +30,21 @@ async function waitForAgents(api: ClusterApiClient, count: number): Promise<void
   }
 }
 
+/**
+ * The data dir keeps etcd between runs: agents of an earlier run with more of them (agent-5 of
+ * `--agents 5`, now 3) would stay listed `down`. Those already down are forgotten; one that
+ * still owns instances waits for its grace and stays listed until `agents:remove`.
+ */
+async function forgetEarlierAgents(api: ClusterApiClient, count: number): Promise<void> {
+  const { agents } = await callUnary(api, 'ListAgents', {});
+  for (const agent of agents) {
+    const n = /^agent-(\d+)$/.exec(agent.id)?.[1];
+    if (agent.state !== 'down' || n === undefined || Number(n) <= count) continue;
+    const removed = await callUnary(api, 'RemoveAgent', { id: agent.id }).then(() => true, () => false);
+    if (removed) console.log(`Forgot ${agent.id}, an agent of an earlier run of this dev cluster.`);
+  }
+}
+
 async function setUpExample(api: ClusterApiClient): Promise<void> {
   const { app, dir, formation } = EXAMPLE;
   const existing = (await callUnary(api, 'ListApps', {})).apps.find((a) => a.name === app);
@@ -84,6 +99,7 @@ export function registerDev(program: Command): void {
         await waitForAgents(api, agents);
         console.log(`${agents} agents registered.`);
         if (opts.example) await setUpExample(api);
+        await forgetEarlierAgents(api, agents);
         if (opts.example) console.log(`\n${await psTable(api, EXAMPLE.app)}`);
         console.log('\nThe dev cluster is up. In another terminal (no flags needed):');
         console.log('  cluster ps -a shop    cluster agents    cluster scale worker=10 -a shop --wait    cluster logs -a shop --tail');

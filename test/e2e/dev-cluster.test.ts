@@ -28,17 +28,37 @@ describe('cluster dev', { timeout: 120_000 }, () => {
       return instances.length > 0 && instances.every((i) => i.state === 'up' && i.pid) ? instances : undefined;
     }, 30_000);
 
-  it('runs etcd, a control plane and 3 agents with the example app, and stops it all on Ctrl-C', async () => {
-    const dev = spawn(process.execPath, [CLI, 'dev', '--agents', '3'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    dev.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    dev.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
-    try {
-      await waitFor('the dev cluster to be up', () => {
-        if (dev.exitCode !== null) throw new Error(`cluster dev exited: ${output}`);
-        return output.includes('The dev cluster is up');
+  /** `cluster dev --agents N` started; `up()` waits until it says it is up. */
+  const startDev = (agents: number) => {
+    const dev = spawn(process.execPath, [CLI, 'dev', '--agents', String(agents)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = { dev, output: '', exited: new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code))) };
+    dev.stdout.on('data', (d: Buffer) => (run.output += d.toString()));
+    dev.stderr.on('data', (d: Buffer) => (run.output += d.toString()));
+    const up = () =>
+      waitFor('the dev cluster to be up', () => {
+        if (dev.exitCode !== null) throw new Error(`cluster dev exited: ${run.output}`);
+        return run.output.includes('The dev cluster is up');
       }, 60_000);
+    return { dev, exited: run.exited, up, get text() { return run.output; } };
+  };
+
+  /** After a failed assertion: SIGKILL leaves dev's daemons and the app running; stop them too. */
+  const killEverything = (dev: ReturnType<typeof spawn>) => {
+    dev.kill('SIGKILL');
+    for (const pid of pidsMatching(home)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+
+  it('runs etcd, a control plane and 3 agents with the example app, and stops it all on Ctrl-C', async () => {
+    const run = startDev(3);
+    const { dev, exited } = run;
+    try {
+      await run.up();
 
       // Plain commands find it without --server.
       const agents = JSON.parse((await cli(['agents', '--json'])).stdout) as { agents: Array<{ id: string; datacenter: string; instances: number }> };
@@ -48,8 +68,8 @@ describe('cluster dev', { timeout: 120_000 }, () => {
       assert.ok(ps.instances.length >= 3 && ps.instances.every((i) => i.state === 'up'), JSON.stringify(ps));
       assert.equal(new Set(ps.instances.map((i) => i.host)).size, 3, 'instances on every agent');
       // The dashboard: its address printed, a one-use link from `cluster dashboard` logs in.
-      const dashboard = /dashboard +(http:\/\/127\.0\.0\.1:\d+)\//.exec(output)?.[1];
-      assert.ok(dashboard, output);
+      const dashboard = /dashboard +(http:\/\/127\.0\.0\.1:\d+)\//.exec(run.text)?.[1];
+      assert.ok(dashboard, run.text);
       assert.equal((await fetch(`${dashboard}/api/apps`)).status, 401);
       const link = (await cli(['dashboard', '--print-url'])).stdout.trim();
       assert.ok(link.startsWith(`${dashboard}/login?token=`), link);
@@ -63,12 +83,12 @@ describe('cluster dev', { timeout: 120_000 }, () => {
       const controlPlane = pidsMatching(home).filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('control-plane\0start'));
       assert.equal(controlPlane.length, 1, `one control plane: ${controlPlane.join(', ')}`);
       const lastJob = (text: string) => Math.max(0, ...[...text.matchAll(/processed job (\d+)/g)].map((m) => Number(m[1])));
-      const before = lastJob(output);
+      const before = lastJob(run.text);
       process.kill(controlPlane[0]!, 'SIGKILL');
-      await waitFor('dev to start the control plane again', () => /control-plane exited \(SIGKILL\); starting it again/.test(output), 20_000);
+      await waitFor('dev to start the control plane again', () => /control-plane exited \(SIGKILL\); starting it again/.test(run.text), 20_000);
       await waitFor('log lines printed after the restart', () => {
-        if (dev.exitCode !== null) throw new Error(`cluster dev exited: ${output}`);
-        return lastJob(output) > before + 2;
+        if (dev.exitCode !== null) throw new Error(`cluster dev exited: ${run.text}`);
+        return lastJob(run.text) > before + 2;
       }, 30_000);
       assert.equal((await cli(['ps', '-a', 'shop'])).code, 0, 'the control plane answers again');
 
@@ -79,26 +99,35 @@ describe('cluster dev', { timeout: 120_000 }, () => {
       const etcd = pidsMatching(home).filter((pid) => path.basename(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!) === 'etcd');
       assert.equal(etcd.length, 1, `one etcd: ${etcd.join(', ')}`);
       process.kill(etcd[0]!, 'SIGKILL');
-      await waitFor('dev to start etcd again', () => /etcd exited \(SIGKILL\); starting it again in 1 s on http:\/\/127\.0\.0\.1:\d+/.test(output), 20_000);
+      await waitFor('dev to start etcd again', () => /etcd exited \(SIGKILL\); starting it again in 1 s on http:\/\/127\.0\.0\.1:\d+/.test(run.text), 20_000);
       const instancesAfter = await everyInstanceUp('ps to answer from etcd again');
       assert.deepEqual(instancesAfter.map((i) => `${i.name}:${i.pid}`), instancesBefore.map((i) => `${i.name}:${i.pid}`), 'the same instances, never restarted');
 
       dev.kill('SIGINT');
-      assert.equal(await exited, 0, output);
+      assert.equal(await exited, 0, run.text);
       assert.deepEqual(pidsMatching(home), [], 'no daemon or app process left');
       assert.ok(!fs.existsSync(path.join(home, 'dev.json')), 'the state file is removed');
       const after = await cli(['ps', '-a', 'shop']);
       assert.equal(after.code, 2, 'nothing answers any more');
     } finally {
-      dev.kill('SIGKILL');
-      // After a failed assertion: SIGKILL leaves dev's daemons and the app running; stop them too.
-      for (const pid of pidsMatching(home)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone meanwhile
-        }
-      }
+      killEverything(dev);
+    }
+  });
+
+  it('started again with fewer agents, forgets the agents of the earlier run', async () => {
+    const run = startDev(2);
+    try {
+      await run.up();
+      assert.match(run.text, /Forgot agent-3, an agent of an earlier run of this dev cluster\./);
+      const { agents } = JSON.parse((await cli(['agents', '--json'])).stdout) as { agents: Array<{ id: string; state: string }> };
+      assert.deepEqual(agents.map((a) => `${a.id}:${a.state}`), ['agent-1:ready', 'agent-2:ready']);
+      const instances = await everyInstanceUp('every instance up on the two agents');
+      assert.equal(instances.length, 7);
+      run.dev.kill('SIGINT');
+      assert.equal(await run.exited, 0, run.text);
+      assert.deepEqual(pidsMatching(home), [], 'no daemon or app process left');
+    } finally {
+      killEverything(run.dev);
     }
   });
 });
