@@ -113,10 +113,9 @@ export function agentService(
         return leases.grant(opts.leaseTtlSeconds);
       };
       // The apps whose logs this agent keeps, so `cluster logs` asks it after a restart too.
-      const [leaseId, sources] = await Promise.all([
-        registrationLease(),
-        logSources.atRegistration(id, req.log_apps.filter((app) => !appNameProblem(app))),
-      ]);
+      const logApps = req.log_apps.filter((app) => !appNameProblem(app));
+      const [leaseId, firstSources] = await Promise.all([registrationLease(), logSources.atRegistration(id, logApps)]);
+      let sources = firstSources;
       const record: AgentRecord = {
         id,
         address,
@@ -129,20 +128,29 @@ export function agentService(
       };
       const value = encode(record);
       // Known without a lease too: once it goes away, `cluster agents` lists it `down` until removed.
-      const ops = [{ put: keys.agent(id), value, lease: leaseId }, { put: keys.knownAgent(id), value }, ...sources.ops];
-      try {
+      const registration = [{ put: keys.agent(id), value, lease: leaseId }, { put: keys.knownAgent(id), value }];
+      for (let attempt = 0; ; attempt++) {
         // A process server registers only with its toggle in place: `agents:remove` may delete the
         // toggle between the check and the commit (web would then be on), so that commit is redone.
-        for (let attempt = 0; ; attempt++) {
-          if (req.process_server) await recordProcessServer(id, attempt > 0);
-          const committed = await commitInChunks(client, ops, req.process_server ? [exists(keys.webToggle(id))] : []);
-          if (committed !== undefined) break;
-          if (attempt === 2) throw new ConflictError(`the registration of \`${id}\` raced with \`agents:remove ${id}\` three times; the agent retries`);
+        if (req.process_server) await recordProcessServer(id, attempt > 0);
+        let committed: string | undefined;
+        try {
+          committed = await commitInChunks(client, [...registration, ...sources.ops], req.process_server ? [exists(keys.webToggle(id))] : []);
+        } catch (err) {
+          sources.settled(false);
+          // The log-source lease this replica remembered may be gone (`agents:remove` ends it): read it anew.
+          if (!isLeaseGone(err) || sources.ops.length === 0 || attempt === 2) throw err;
+          sources = await logSources.atRegistration(id, logApps);
+          continue;
         }
-        sources.settled(true);
-      } catch (err) {
-        sources.settled(false);
-        throw err;
+        if (committed !== undefined) {
+          sources.settled(true);
+          break;
+        }
+        if (attempt === 2) {
+          sources.settled(false);
+          throw new ConflictError(`the registration of \`${id}\` raced with \`agents:remove ${id}\` three times; the agent retries`);
+        }
       }
       ctx.heartbeats.set(id, Date.now());
       logger.info({ agent: id, address, datacenter: record.datacenter, leaseId }, 'agent registered');

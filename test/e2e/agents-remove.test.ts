@@ -73,9 +73,14 @@ describe('agents that are gone, and agents:remove', { timeout: 120_000 }, () => 
       return processes.size === 4 && [...processes.values()].every((pids) => pids.length === 1);
     }, 15_000, 100);
 
+    // Its lines are on a server that is gone: `cluster logs` says it cannot reach them, until removal.
+    const unreachableLines = await cluster.ok(['logs', '-a', APP, '-n', '5']);
+    assert.match(unreachableLines.stderr, /host rm-a keeps lines of `[^`]+` but is not registered now/);
     const removed = await cluster.ok(['agents:remove', 'rm-a']);
     assert.equal(removed.stdout.trim(), `Removed rm-a (${registered.address}, fra1): it is no longer listed. If its agent starts again, it registers anew.`);
     assert.deepEqual((await agents()).map((a) => `${a.id}:${a.state}`), ['rm-b:ready']);
+    const logs = await cluster.ok(['logs', '-a', APP, '-n', '5']);
+    assert.doesNotMatch(logs.stderr, /rm-a/, 'a removed host is no longer named by cluster logs');
     const again = await cluster.cli(['agents:remove', 'rm-a']);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /agent `rm-a` is not known/);
