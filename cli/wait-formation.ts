@@ -72,7 +72,7 @@ export async function waitForFormation(
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         continue;
       }
-      if (restart) goal = followRestart(ps.restart_tokens, goal ?? restart);
+      if (restart) goal = followRestart(ps.restart_tokens, goal ?? restart, goal !== undefined);
       const counted = (type: string) => (types ? types.includes(type) : type !== 'run' && type !== RELEASE_PHASE_TYPE);
       const one = restart && parseInstanceName(restart.target) ? restart.target : undefined;
       const mine = ps.instances.filter((i) => (one ? i.name === one : counted(i.type || parseInstanceName(i.name)?.type || '')));
@@ -80,7 +80,9 @@ export async function waitForFormation(
         show(`${one} is no longer in the formation (scaled down): nothing to wait for`);
         return;
       }
-      const wanted = one ? 1 : ps.formation.filter((f) => counted(f.type)).reduce((n, f) => n + f.count, 0);
+      // A count kept for a type the current release dropped runs nothing: not waited for.
+      const declared = (type: string) => ps.process_types.length === 0 || ps.process_types.includes(type);
+      const wanted = one ? 1 : ps.formation.filter((f) => counted(f.type) && declared(f.type)).reduce((n, f) => n + f.count, 0);
       const restarted = (i: InstanceInfo__Output) => goal === undefined || restartedFor(i, goal);
       const done = (i: InstanceInfo__Output) => i.state === 'up' && (release === undefined || i.release === release) && restarted(i);
       const up = mine.filter(done).length;
@@ -106,10 +108,13 @@ export async function waitForFormation(
 
 /**
  * The restart to wait for: `goal`, or a later restart of the same target that replaced its token
- * (that one restarts every instance again). Throws when the control plane does not say.
+ * (that one restarts every instance again). Throws when the control plane does not say at the
+ * first poll (`followed`: an earlier poll did; a reply without tokens then keeps the goal: an
+ * older replica answered during a rolling upgrade).
  */
-export function followRestart(tokens: RestartTokens__Output | null, goal: RestartGoal): RestartGoal {
+export function followRestart(tokens: RestartTokens__Output | null, goal: RestartGoal, followed = false): RestartGoal {
   if (!tokens) {
+    if (followed) return goal;
     throw new UserError('this control plane is of an older version that does not report restarts: the restart goes on, but --wait cannot follow it');
   }
   const current = tokens.by_target[goal.target || '*'];

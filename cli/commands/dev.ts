@@ -18,12 +18,18 @@ import { useColor } from '../output/color';
 
 const EXAMPLE = { app: 'shop', dir: path.join(PACKAGE_ROOT, 'examples', 'shop'), formation: { web: 2, worker: 4, clock: 1 } };
 
+/** Agent `agent-N` of this dev cluster's naming, and its N; undefined for another name. */
+function devAgentNumber(id: string): number | undefined {
+  const n = /^agent-(\d+)$/.exec(id)?.[1];
+  return n === undefined ? undefined : Number(n);
+}
+
 async function waitForAgents(api: ClusterApiClient, count: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const { agents } = await callUnary(api, 'ListAgents', {}, 2_000).catch(() => ({ agents: [] as Array<{ state: string }> }));
-    // Agents of an earlier run of this dev cluster are listed too, `down`, until they register.
-    const registered = agents.filter((a) => a.state === 'ready' || a.state === 'draining').length;
+    const { agents } = await callUnary(api, 'ListAgents', {}, 2_000).catch(() => ({ agents: [] as Array<{ id: string; state: string }> }));
+    // Its own agents, registered: those of an earlier run are listed too (see forgetEarlierAgents).
+    const registered = agents.filter((a) => (devAgentNumber(a.id) ?? Infinity) <= count && (a.state === 'ready' || a.state === 'draining')).length;
     if (registered >= count) return;
     if (Date.now() > deadline) throw new Error(`only ${registered} of ${count} agents registered within 30 s; see the daemon logs`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -32,16 +38,21 @@ async function waitForAgents(api: ClusterApiClient, count: number): Promise<void
 
 /**
  * The data dir keeps etcd between runs: agents of an earlier run with more of them (agent-5 of
- * `--agents 5`, now 3) would stay listed `down`. Those already down are forgotten; one that
- * still owns instances waits for its grace and stays listed until `agents:remove`.
+ * `--agents 5`, now 3) would stay listed `down`. Each is forgotten once down: one that still owns
+ * instances is down after the failover grace, so this looks for a minute, in the background.
  */
 async function forgetEarlierAgents(api: ClusterApiClient, count: number): Promise<void> {
-  const { agents } = await callUnary(api, 'ListAgents', {});
-  for (const agent of agents) {
-    const n = /^agent-(\d+)$/.exec(agent.id)?.[1];
-    if (agent.state !== 'down' || n === undefined || Number(n) <= count) continue;
-    const removed = await callUnary(api, 'RemoveAgent', { id: agent.id }).then(() => true, () => false);
-    if (removed) console.log(`Forgot ${agent.id}, an agent of an earlier run of this dev cluster.`);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { agents } = await callUnary(api, 'ListAgents', {});
+    const earlier = agents.filter((a) => (devAgentNumber(a.id) ?? 0) > count);
+    for (const agent of earlier.filter((a) => a.state === 'down')) {
+      const removed = await callUnary(api, 'RemoveAgent', { id: agent.id }).then(() => true, () => false);
+      if (removed) console.log(`Forgot ${agent.id}, an agent of an earlier run of this dev cluster.`);
+    }
+    // One that runs (started by hand against this dev cluster) is left alone.
+    if (earlier.every((a) => a.state === 'down' || a.state === 'ready' || a.state === 'draining') || Date.now() > deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
 }
 
@@ -98,8 +109,8 @@ export function registerDev(program: Command): void {
         api = connect(cluster.server);
         await waitForAgents(api, agents);
         console.log(`${agents} agents registered.`);
+        forgetEarlierAgents(api, agents).catch(() => undefined); // best effort, while the rest goes on
         if (opts.example) await setUpExample(api);
-        await forgetEarlierAgents(api, agents);
         if (opts.example) console.log(`\n${await psTable(api, EXAMPLE.app)}`);
         console.log('\nThe dev cluster is up. In another terminal (no flags needed):');
         console.log('  cluster ps -a shop    cluster agents    cluster scale worker=10 -a shop --wait    cluster logs -a shop --tail');

@@ -112,7 +112,8 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       const record = lastKnown(id, known, drains);
       const revision = await records.removeWhileGone(id);
       if (revision === undefined) throw new FailedPreconditionError(`agent \`${id}\` registered again meanwhile: stop the agent on its server first, then remove it`);
-      await records.forgetLogSources(id);
+      // Removed already: a failure here leaves the log sources to fade with their lease (a day).
+      await records.forgetLogSources(id).catch((err: unknown) => logger.warn({ err, agent: id }, 'could not end the log-source lease of a removed agent; it fades within a day'));
       // The next `cluster agents` no longer lists it: wait for each mirror whose key went.
       const mirrors = [known.has(id) && ctx.view.knownAgents, drains.has(id) && ctx.view.drains, toggled && ctx.view.webToggles];
       await Promise.all(mirrors.filter((m): m is PrefixMirror => m !== false).map((m) => seen(ctx, revision, m)));

@@ -118,7 +118,8 @@ describe('cluster dev', { timeout: 120_000 }, () => {
     const run = startDev(2);
     try {
       await run.up();
-      assert.match(run.text, /Forgot agent-3, an agent of an earlier run of this dev cluster\./);
+      // agent-3 owned instances: down once the failover grace has passed, then forgotten.
+      await waitFor('dev to forget agent-3', () => /Forgot agent-3, an agent of an earlier run of this dev cluster\./.test(run.text), 30_000);
       const { agents } = JSON.parse((await cli(['agents', '--json'])).stdout) as { agents: Array<{ id: string; state: string }> };
       assert.deepEqual(agents.map((a) => `${a.id}:${a.state}`), ['agent-1:ready', 'agent-2:ready']);
       const instances = await everyInstanceUp('every instance up on the two agents');

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { CLI, TestCluster } from '../helpers/test-cluster';
 import { instanceProcesses } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
+import { callUnary } from '../../lib/grpc-call';
 
 // Process-table checks see the whole machine: a name no other test uses.
 const APP = `rw-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
@@ -50,7 +51,8 @@ describe('restart --wait', { timeout: 120_000 }, () => {
     const exited = new Promise<number | null>((resolve) => waiting.once('exit', (code) => resolve(code)));
     // Its first poll: no worker can be up again before 2 s (docs/boot-checks.md), so it still waits.
     await waitFor('the first wait to poll', () => /\d+\/3 restarted and up/.test(stderr), 15_000, 20);
-    await cluster.ok(['restart', 'worker', '-a', APP]);
+    // Straight through the API: a second CLI start could come after the first restart is done.
+    await callUnary(cluster.api, 'Restart', { app: APP, target: 'worker' });
     assert.equal(await exited, 0, stderr);
     assert.match(stderr, /worker was restarted again meanwhile: following that restart/);
     const workers = (await cluster.ps(APP)).filter((i) => i.type === 'worker');

@@ -29,5 +29,7 @@ describe('restart --wait', () => {
     }
     assert.match(said, /worker was restarted again meanwhile: following that restart/);
     assert.throws(() => followRestart(null, goal), /older version that does not report restarts/);
+    // Once followed, a reply without tokens (an older replica, mid-upgrade) keeps the goal.
+    assert.deepEqual(followRestart(null, goal, true), goal);
   });
 });
