@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backingServiceWarning, COMPOSE_FILES, ComposeError, firstDeployCount, parseCompose, readComposeServices, type ComposeReadOptions } from '../lib/compose';
-import { findProcfile, parseProcfile, ProcfileError, procfileProblems } from '../lib/procfile';
+import { findProcfile, moreBadLines, parseProcfile, ProcfileError, procfileProblems } from '../lib/procfile';
 import { formatBytes, MAX_COMPOSE_BYTES, MAX_PROCFILE_BYTES } from '../lib/limits';
 import { UserError } from './errors';
 
@@ -69,7 +69,7 @@ export function readDefinition(dir: string, env?: string): Definition {
     const { types, errors, omitted } = procfileProblems(text);
     if (errors.length > 0) {
       const lines = errors.map((err) => procfileErrorMessage(found.name, err));
-      if (omitted > 0) lines.push(`… and ${omitted} more bad line${omitted === 1 ? '' : 's'}`);
+      if (omitted > 0) lines.push(`… and ${moreBadLines(omitted)}`);
       throw new UserError(lines.join('\n'));
     }
     return { name: found.name, procfileText: text, types, warnings: [] };

@@ -46,7 +46,10 @@ export async function waitForFormation(
     process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
   };
   let phaseDone = release === undefined;
-  let goal: RestartGoal | undefined;
+  let goal = restart;
+  let followed = false;
+  // A restart of one instance waits for that instance alone.
+  const one = restart && parseInstanceName(restart.target) ? restart.target : undefined;
   try {
     for (;;) {
       if (!phaseDone) {
@@ -72,9 +75,11 @@ export async function waitForFormation(
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         continue;
       }
-      if (restart) goal = followRestart(ps.restart_tokens, goal ?? restart, goal !== undefined);
+      if (goal) {
+        goal = followRestart(ps.restart_tokens, goal, followed);
+        followed = true;
+      }
       const counted = (type: string) => (types ? types.includes(type) : type !== 'run' && type !== RELEASE_PHASE_TYPE);
-      const one = restart && parseInstanceName(restart.target) ? restart.target : undefined;
       const mine = ps.instances.filter((i) => (one ? i.name === one : counted(i.type || parseInstanceName(i.name)?.type || '')));
       if (one && mine.length === 0) {
         show(`${one} is no longer in the formation (scaled down): nothing to wait for`);

@@ -56,6 +56,11 @@ export function procfileProblems(text: string): { types: Record<string, string>;
   return { types, errors, omitted };
 }
 
+/** `omitted` bad lines beyond those named: `5 more bad lines`. */
+export function moreBadLines(omitted: number): string {
+  return `${omitted} more bad line${omitted === 1 ? '' : 's'}`;
+}
+
 /** Adds a good line's type to `types`; what is wrong with a bad one. Blank and comment lines are good. */
 function lineProblem(content: string, line: number, definedOn: Map<string, number>, types: Record<string, string>): string | undefined {
   if (content === '' || content.startsWith('#')) return undefined;

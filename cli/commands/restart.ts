@@ -1,6 +1,7 @@
 /** cluster ps:restart [TYPE or TYPE.N] (also `restart`), and with --wait until every process it restarts is up again. */
 import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
+import { parseInstanceName } from '../../lib/names';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
@@ -22,8 +23,8 @@ export function registerRestart(program: Command): void {
           console.log(`Restarting ${what} (${reply.instances.length} instance${reply.instances.length === 1 ? '' : 's'}).`);
           if (!opts.wait || reply.instances.length === 0) return;
           if (!reply.token) throw new UserError('the control plane is of an older version that does not report restarts: cannot --wait (the restart goes on)');
-          // Every instance of the app, of the type, or the one instance: restarted and up.
-          const types = target ? [target.split('.')[0]!] : undefined;
+          // Every instance of the app, of the type, or the one instance (waitForFormation picks it out): restarted and up.
+          const types = target && !parseInstanceName(target) ? [target] : undefined;
           await waitForFormation(api, app, types, timeout * 1000, undefined, { target: target ?? '', token: reply.token });
         }),
       );

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { backingServiceWarning, ComposeError, firstDeployCount, readComposeFile, type ComposeFile } from '../../lib/compose';
 import { DotenvError, parseDotenvEntries } from '../../lib/dotenv';
 import { configKeyProblem } from '../../lib/names';
-import { procfileProblems } from '../../lib/procfile';
+import { moreBadLines, procfileProblems } from '../../lib/procfile';
 import { composeReadOptions, locateDefinition, procfileErrorMessage, type LocatedDefinition } from '../definition';
 import { UserError } from '../errors';
 import { commandPrograms, type DynamicUse, type ProgramUse } from './programs';
@@ -72,7 +72,7 @@ export function checkProcfile(name: string, text: string): { results: CheckResul
   const { types, errors, omitted } = procfileProblems(text);
   const entries = Object.entries(types);
   const results: CheckResult[] = errors.map((err) => ({ status: 'fail', message: procfileErrorMessage(name, err) }));
-  if (omitted > 0) results.push({ status: 'fail', message: `${name}: ${omitted} more bad line${omitted === 1 ? '' : 's'} not shown` });
+  if (omitted > 0) results.push({ status: 'fail', message: `${name}: ${moreBadLines(omitted)} not shown` });
   if (errors.length === 0) {
     results.push({ status: 'ok', message: `${name} parses: ${plural(entries.length, 'process type')} (${entries.map(([t]) => t).join(', ')})` });
   }

@@ -26,7 +26,7 @@ function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<st
     version: a.version,
     heartbeat_age_ms: seen === undefined ? -1 : now - seen,
     web: ctx.view.servesWeb(a.id),
-    drained: ctx.view.drains.entries.has(ctx.keys.drain(a.id)),
+    drained: ctx.view.isDrained(a.id),
   };
 }
 
@@ -42,8 +42,8 @@ function goneState(id: string, counts: Map<string, number>): AgentState {
 }
 
 /** What is known of an agent that is gone: its last registration, else the one its drain kept, else its id alone. */
-function lastKnown(id: string, known: Map<string, AgentRecord>, drains: Map<string, DrainRecord>): AgentRecord {
-  const record = known.get(id) ?? drains.get(id)?.agent;
+function lastKnown(ctx: ApiContext, id: string): AgentRecord {
+  const record = ctx.view.knownAgent(id) ?? ctx.view.drain(id)?.agent;
   if (record) return { ...record, id };
   return { id, address: '', datacenter: '', labels: {}, capacity: 0, version: '', registeredAtMs: 0, state: 'ready' };
 }
@@ -80,13 +80,11 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       const live = ctx.view.agentList();
       const registered = new Set(live.map((a) => a.id));
       const out = live.map((a) => info(ctx, a, a.state, counts, now));
-      const known = ctx.view.knownAgentList();
-      const drains = ctx.view.drainList();
       // Drained agents that went away before known records existed are known from their drain;
       // an agent that owns instances is listed even when nothing else is known of it.
-      for (const id of new Set([...known.keys(), ...drains.keys(), ...counts.keys()])) {
+      for (const id of new Set([...ctx.view.knownAgentIds(), ...ctx.view.drainList().keys(), ...counts.keys()])) {
         if (registered.has(id)) continue;
-        out.push(info(ctx, lastKnown(id, known, drains), goneState(id, counts), counts, now));
+        out.push(info(ctx, lastKnown(ctx, id), goneState(id, counts), counts, now));
       }
       return { agents: out.sort((a, b) => ((a.id ?? '') < (b.id ?? '') ? -1 : 1)), stale: staleOf(ctx) };
     }),
@@ -105,17 +103,17 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
           `agent \`${id}\` still owns ${owned} instance(s): they move to other agents once it has been gone for the failover grace; remove it after that (\`cluster agents\` shows it \`down\`)`,
         );
       }
-      const known = ctx.view.knownAgentList();
-      const drains = ctx.view.drainList();
+      const known = ctx.view.knownAgent(id) !== undefined;
+      const drained = ctx.view.isDrained(id);
       const toggled = ctx.view.webToggles.entries.has(ctx.keys.webToggle(id));
-      if (!known.has(id) && !drains.has(id) && !toggled) throw new NotFoundError(`agent \`${id}\` is not known (see \`cluster agents\`)`);
-      const record = lastKnown(id, known, drains);
+      if (!known && !drained && !toggled) throw new NotFoundError(`agent \`${id}\` is not known (see \`cluster agents\`)`);
+      const record = lastKnown(ctx, id);
       const revision = await records.removeWhileGone(id);
       if (revision === undefined) throw new FailedPreconditionError(`agent \`${id}\` registered again meanwhile: stop the agent on its server first, then remove it`);
       // Removed already: a failure here leaves the log sources to fade with their lease (a day).
       await records.forgetLogSources(id).catch((err: unknown) => logger.warn({ err, agent: id }, 'could not end the log-source lease of a removed agent; it fades within a day'));
       // The next `cluster agents` no longer lists it: wait for each mirror whose key went.
-      const mirrors = [known.has(id) && ctx.view.knownAgents, drains.has(id) && ctx.view.drains, toggled && ctx.view.webToggles];
+      const mirrors = [known && ctx.view.knownAgents, drained && ctx.view.drains, toggled && ctx.view.webToggles];
       await Promise.all(mirrors.filter((m): m is PrefixMirror => m !== false).map((m) => seen(ctx, revision, m)));
       logger.info({ agent: id }, 'agent removed: it is no longer listed');
       return info(ctx, record, 'down', counts, Date.now());
@@ -148,7 +146,7 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       }
       const counts = instanceCounts(ctx);
       if (agent) return info(ctx, agent, 'ready', counts, Date.now());
-      return info(ctx, lastKnown(id, ctx.view.knownAgentList(), ctx.view.drainList()), goneState(id, counts), counts, Date.now());
+      return info(ctx, lastKnown(ctx, id), goneState(id, counts), counts, Date.now());
     }),
 
     // The toggle is stored without a lease: it outlives the agent's restarts and re-registrations,
@@ -156,16 +154,15 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
     SetAgentWeb: unary(logger, async (req) => {
       const id = requireId(req.id);
       const [agent, drain, toggle] = await Promise.all([records.registered(id), records.drain(id), records.webToggle(id)]);
-      const known = ctx.view.knownAgentList();
       // An agent that is down may be toggled (it was known); an id never seen may not.
-      if (!agent && !drain?.record && !toggle && !known.has(id)) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
+      if (!agent && !drain?.record && !toggle && !ctx.view.knownAgent(id)) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
       const before = toggle?.record?.web !== false;
       const record: WebToggleRecord = { web: req.web, setBy: 'agents:web', setAtMs: Date.now() };
       await seen(ctx, await records.setWebToggle(id, record), ctx.view.webToggles);
       if (before !== req.web) logger.info({ agent: id, web: req.web }, req.web ? 'agent runs web now' : 'agent runs no web now: its web instances move elsewhere');
       const counts = instanceCounts(ctx);
       if (agent) return info(ctx, agent, drain ? 'draining' : 'ready', counts, Date.now());
-      return info(ctx, lastKnown(id, known, ctx.view.drainList()), goneState(id, counts), counts, Date.now());
+      return info(ctx, lastKnown(ctx, id), goneState(id, counts), counts, Date.now());
     }),
   };
 }

@@ -8,6 +8,7 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import type { StopInstanceReply } from '../../proto/gen/cluster/api/StopInstanceReply';
 import { callUnary } from '../../lib/grpc-call';
 import { parseInstanceName } from '../../lib/names';
+import { own } from '../../lib/own';
 import { FailedPreconditionError, InvalidArgumentError, noSuchInstance, NotFoundError } from '../errors';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
@@ -39,7 +40,7 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
   if (!release || !Object.hasOwn(release.processTypes, parsed.type)) {
     throw new NotFoundError(`\`${parsed.type}\` is not a process type of \`${app.name}\` (see \`cluster ps -a ${app.name}\`)`);
   }
-  const count = Object.hasOwn(formation.counts, parsed.type) ? formation.counts[parsed.type]! : 0;
+  const count = own(formation.counts, parsed.type) ?? 0;
   if (parsed.number > count) throw noSuchInstance(app.name, instance, parsed.type, count);
   const placed = ctx.view.assignmentList({ app: app.name }).filter((a) => a.instance === instance);
   if (!kill) {

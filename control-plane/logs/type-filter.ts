@@ -6,6 +6,7 @@
  */
 import type { LogsRequest__Output } from '../../proto/gen/cluster/logs/LogsRequest';
 import { parseInstanceName } from '../../lib/names';
+import { own } from '../../lib/own';
 import { RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 import type { AppRecord } from '../records';
 import type { AppStore } from '../state/app-store';
@@ -30,8 +31,7 @@ export async function unknownTypeWarning(store: Pick<AppStore, 'getRelease' | 'g
     return `\`${type}\` is not a process type of \`${app.name}\` (its types: ${known}); only lines it left under an earlier release can show`;
   }
   if (!instance) return undefined;
-  const counts = (await store.getFormation(app.name)).counts;
-  const count = Object.hasOwn(counts, type) ? counts[type]! : 0;
+  const count = own((await store.getFormation(app.name)).counts, type) ?? 0;
   if (instance.number <= count) return undefined;
   return `\`${req.instance}\` is beyond \`${app.name}\`'s formation (${type}=${count}); only lines it left before a scale-down can show`;
 }

@@ -1,4 +1,5 @@
 /** Desired state derived from apps: what should run, before deciding where. */
+import { own } from '../../lib/own';
 import { escapeToken } from '../../lib/restart-token';
 import { isRestrictive } from './placement';
 import { DEFAULT_GRACE_MS, type AppView, type InstanceSpec, type PlacementRule } from './types';
@@ -46,11 +47,6 @@ const LARGE_APP_TYPES = 8;
 /** Code-unit order: unlike localeCompare it does not depend on the host's locale. */
 export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-// Reads an own property only: a process type named `constructor` must not find Object.prototype's.
-function own<T>(record: Record<string, T> | undefined, key: string): T | undefined {
-  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 // The app (`*`) and type parts of a restart token, each followed by `/`.

@@ -13,6 +13,7 @@ import { encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, type Pla
 import { DEFAULT_MAX_PER_TYPE } from '../../lib/limits';
 import type { LogMode } from '../../lib/log-mode';
 import { appNameProblem, parseInstanceName } from '../../lib/names';
+import { own } from '../../lib/own';
 import { AppReads, tagOf } from './app-reads';
 import { ReleaseWrites, type NewRelease, type ReleaseChange } from './release-writes';
 import { configChange, rollbackChange } from './release-changes';
@@ -195,12 +196,12 @@ export class AppStore {
     const formation = await this.formations.update(name, async (formation, app) => {
       if (target !== '') {
         const release = await this.reads.currentRelease(name, app);
-        const type = parseInstanceName(target)?.type ?? target;
+        const instance = parseInstanceName(target);
+        const type = instance?.type ?? target;
         if (!release || !Object.hasOwn(release.processTypes, type)) {
           throw new InvalidArgumentError(`\`${target}\` is not a process type or instance of \`${name}\``);
         }
-        const instance = parseInstanceName(target);
-        const count = Object.hasOwn(formation.counts, type) ? formation.counts[type]! : 0;
+        const count = own(formation.counts, type) ?? 0;
         if (instance && instance.number > count) throw noSuchInstance(name, target, type, count);
       }
       const token = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;

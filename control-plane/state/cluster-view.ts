@@ -110,21 +110,31 @@ export class ClusterView {
 
   private withDrain(agent: AgentRecord | undefined): AgentRecord | undefined {
     if (!agent || typeof agent.id !== 'string') return undefined;
-    return this.drains.entries.has(this.keys.drain(agent.id)) ? { ...agent, state: 'draining' } : agent;
+    return this.isDrained(agent.id) ? { ...agent, state: 'draining' } : agent;
   }
 
   /**
-   * Every agent that ever registered and was not removed (`agents:remove`), as it last
-   * registered, by id: registered now or not. An agent registered before the control plane knew
-   * this record is known from its next registration.
+   * The ids of every agent that registered and was not removed (`agents:remove`), registered now
+   * or not. An agent registered before the control plane wrote this record is known from its next
+   * registration.
    */
-  knownAgentList(): Map<string, AgentRecord> {
-    const out = new Map<string, AgentRecord>();
-    for (const entry of this.knownAgents.entries.values()) {
-      const agent = this.knownAgents.decoded<AgentRecord>(entry);
-      if (agent && typeof agent.id === 'string') out.set(agent.id, agent);
-    }
-    return out;
+  knownAgentIds(): string[] {
+    return [...this.knownAgents.entries.keys()].map((key) => this.keys.after(key, this.keys.knownAgents())).filter((id): id is string => !!id);
+  }
+
+  /** Agent `id` as it last registered, registered now or not; undefined when not known. */
+  knownAgent(id: string): AgentRecord | undefined {
+    return this.knownAgents.decoded<AgentRecord>(this.keys.knownAgent(id));
+  }
+
+  /** Whether agent `id` is drained (`agents:drain`), registered or not. */
+  isDrained(id: string): boolean {
+    return this.drains.entries.has(this.keys.drain(id));
+  }
+
+  /** Agent `id`'s drain; undefined when it is not drained (or its record does not decode). */
+  drain(id: string): DrainRecord | undefined {
+    return this.drains.decoded<DrainRecord>(this.keys.drain(id));
   }
 
   /** Whether agent `id` is registered (its lease alive) as this replica sees it. */

@@ -9,6 +9,7 @@ import { decode, encode, EMPTY_FORMATION, type AppRecord, type FormationRecord, 
 import { releaseSizeProblem } from '../../lib/limits';
 import { conflictPauseMs, pause } from '../../lib/retry-delay';
 import { RELEASE_PHASE_TYPE } from '../../lib/release-phase';
+import { own } from '../../lib/own';
 import { RETRIES, tooManyChanges, type AppReads } from './app-reads';
 import type { RequestRecords, RequestTag } from './request-records';
 
@@ -117,8 +118,4 @@ function nextRelease(app: AppRecord, previous: ReleaseRecord | undefined, next: 
 /** The release an app's instances run (docs/boot-checks.md#release-phase). */
 export function deployedOf(app: AppRecord): number {
   return app.deployed ?? app.release;
-}
-
-function own(record: Record<string, string>, key: string): string | undefined {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
