@@ -151,30 +151,33 @@ async function listInstances(
     const u = drained.has(agentId) ? unplaced.get(instance) : undefined;
     return u && `${CANNOT_MOVE_OFF_DRAINED} ${agentId}: ${u.reason}`;
   };
-  // No status: either just assigned, or its agent is gone (its statuses went with its lease) and
-  // the leader keeps the instance there for the agent's grace (leader/agent-liveness.ts).
-  const waitingReason = (agentId: string) =>
+  // No status: either just assigned (`starting`), or its agent is gone — its statuses went with
+  // its lease, e.g. while every replica was down longer than the TTL — and the leader keeps the
+  // instance there for the agent's grace (leader/agent-liveness.ts): `unknown`, since the process
+  // may well still run, until the agent registers again and reports it.
+  const unreported = (agentId: string): { state: string; reason: string } =>
     ctx.view.isRegistered(agentId)
-      ? 'assigned; waiting for the agent to report'
-      : `${agentId} is unreachable; kept there while it may reconnect`;
+      ? { state: 'starting', reason: 'assigned; waiting for the agent to report' }
+      : { state: 'unknown', reason: `${agentId} is unreachable; kept there while it may reconnect` };
   for (const a of ctx.view.assignmentList({ app })) {
     const status = statuses.get(`${a.instance}/${a.agentId}`)?.status;
     statuses.delete(`${a.instance}/${a.agentId}`);
     // An instance that moves (drain, placement rule) runs on two hosts until the new copy is
     // up: show the copy that serves, the new one once it is up.
     const shown = out.get(a.instance);
-    if (shown && !(rank(status?.state) > rank(shown.state) || (rank(status?.state) === rank(shown.state) && drained.has(shown.host ?? '')))) continue;
+    const { state, reason } = status ?? unreported(a.agentId);
+    if (shown && !(rank(state) > rank(shown.state) || (rank(state) === rank(shown.state) && drained.has(shown.host ?? '')))) continue;
     out.set(a.instance, {
       name: a.instance,
       type: a.type,
       host: a.agentId,
       command: commands[a.type] ?? '',
       release: status?.release || a.release,
-      state: status?.state ?? 'starting',
+      state,
       pid: status?.pid ?? 0,
       restarts: status?.restarts ?? 0,
       started_at_ms: status?.startedAtMs ?? 0,
-      reason: stuckReason(a.instance, a.agentId) ?? (status ? status.reason : waitingReason(a.agentId)),
+      reason: stuckReason(a.instance, a.agentId) ?? reason,
       port: status?.port ?? 0,
       restart_token: status?.restartToken ?? '',
     });
@@ -211,7 +214,7 @@ async function listInstances(
 
 const RANKS: Record<string, number> = { up: 3, starting: 2, crashed: 1 };
 function rank(state: string | undefined): number {
-  return RANKS[state ?? 'starting'] ?? 0;
+  return RANKS[state ?? ''] ?? 0;
 }
 
 function byName(a: InstanceInfo, b: InstanceInfo): number {
