@@ -103,6 +103,31 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     return new Promise((resolve) => this.revisionWaiters.push({ revision, resolve }));
   }
 
+  /**
+   * waitForRevision, but a copy that has not reached `revision` after `timeoutMs` is read afresh
+   * (and 'resync' emitted). A write can leave no event here to wait for: a transaction that only
+   * deletes keys already gone (a plan committed again after a deadline hid that the first
+   * attempt was applied) answers the store's current revision, which may belong to other keys.
+   */
+  async catchUp(revision: number, timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));
+    const timedOut = await Promise.race([this.waitForRevision(revision).then(() => false), late]);
+    clearTimeout(timer);
+    if (!timedOut || this.closed || this.revision >= revision) return;
+    this.logger.warn({ prefix: this.prefix, revision, seen: this.revision }, `no event of revision ${revision} after ${timeoutMs} ms; reading the prefix afresh`);
+    const old = this.watcher;
+    this.watcher = undefined;
+    await old?.cancel().catch(() => undefined);
+    try {
+      await this.load();
+    } catch (err) {
+      this.reload(); // keeps trying, as after a broken watch
+      throw err;
+    }
+    this.emit('resync');
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
@@ -122,6 +147,8 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
       await watcher.cancel();
       return;
     }
+    // Two loads at once (a broken watch's reload and a catch-up): the last one's watch stays.
+    this.watcher?.cancel().catch(() => undefined);
     this.watcher = watcher;
     watcher.on('data', (res) => {
       const events: MirrorEvent[] = [];

@@ -24,6 +24,8 @@ import { schedulerInput } from './scheduler-input';
 const MOVE_HOLD_MS = 120_000;
 /** While removals are held, look again this often even without events (for MOVE_HOLD_MS to pass). */
 const HOLD_RECHECK_MS = 5_000;
+/** How long a round waits for the assignments mirror to show its plan before reading them afresh. */
+const CATCH_UP_MS = 10_000;
 
 /** The parts of a status record (`status/<app>/<instance>/<agent>`) the leader reads. */
 function observedStatus(text: string): ObservedStatus | undefined {
@@ -224,7 +226,9 @@ export class SchedulerLoop {
     const revision = await commitInChunks(this.client, planOps(plan, this.view.keys, unplaced), [this.election.fence()], WRITE_CONCURRENCY);
     if (revision === undefined) {
       this.logger.warn('lost leadership while writing a plan; stopping');
-      await this.stop();
+      // Not awaited: stop() waits for the round in flight, which is this one.
+      this.stop().catch((err: unknown) => this.logger.error({ err }, 'stopping the scheduler failed'));
+      this.election.stepDown();
       return 0;
     }
     this.logger.info(
@@ -232,7 +236,7 @@ export class SchedulerLoop {
       'applied scheduling plan',
     );
     // The next round must see this plan's own writes, or it would place twice.
-    if (plan.put.length + plan.remove.length > 0) await this.view.assignments.waitForRevision(Number(revision));
+    if (plan.put.length + plan.remove.length > 0) await this.view.assignments.catchUp(Number(revision), CATCH_UP_MS);
     return plan.put.length + plan.remove.length;
   }
 
