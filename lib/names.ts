@@ -46,6 +46,8 @@ export const RESERVED_CONFIG_KEYS: ReadonlySet<string> = new Set(['PORT', 'DYNO'
 export function configKeyProblem(key: string): string | undefined {
   if (!CONFIG_KEY.test(key)) return `invalid config key \`${key}\`: use letters, digits and underscores, not starting with a digit`;
   if (RESERVED_CONFIG_KEYS.has(key)) return `\`${key}\` is set by the platform for every instance and cannot be configured`;
+  // A JavaScript object (and the wire's map decoding) would take it as the object's prototype.
+  if (key === '__proto__') return 'invalid config key `__proto__`: it cannot be stored';
   return undefined;
 }
 

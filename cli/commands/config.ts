@@ -44,7 +44,7 @@ export function registerConfig(program: Command): void {
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         const { vars } = await callUnary(api, 'GetConfig', { app });
-        if (!(checkKey(key) in vars)) throw new UserError(`${key} is not set on ${app}`);
+        if (!Object.hasOwn(vars, checkKey(key))) throw new UserError(`${key} is not set on ${app}`);
         process.stdout.write(`${vars[key]}\n`);
       }),
     );
@@ -60,7 +60,7 @@ export function registerConfig(program: Command): void {
           const eq = pair.indexOf('=');
           if (eq <= 0) throw new UserError(`${pair.split('\n')[0]}: expected KEY=VALUE`);
           const key = checkKey(pair.slice(0, eq));
-          if (key in set) throw new UserError(`${key} is given twice`);
+          if (Object.hasOwn(set, key)) throw new UserError(`${key} is given twice`);
           set[key] = pair.slice(eq + 1);
           const tooLarge = configVarProblem(key, set[key]!);
           if (tooLarge) throw new UserError(tooLarge);

@@ -5,6 +5,7 @@ import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { formatDuration, renderTable } from '../output/table';
 import { UserError } from '../errors';
+import { MAX_WIRE_COUNT } from '../../lib/limits';
 import { announceRelease } from './config';
 
 export function registerReleases(program: Command): void {
@@ -51,12 +52,11 @@ export function registerReleases(program: Command): void {
     .action(async (version: string | undefined, opts: { app?: string; json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
-        const match = version === undefined ? undefined : /^v?([1-9][0-9]*)$/.exec(version);
-        if (version !== undefined && !match) throw new UserError(`${version}: expected a release like v7`);
+        const asked = version === undefined ? undefined : releaseVersion(version);
         const { releases } = await callUnary(api, 'ListReleases', { app });
         if (releases.length === 0) throw new UserError(`${app} has no releases yet: \`cluster deploy DIR -a ${app}\``);
         const current = releases[0]!;
-        const wanted = match ? Number(match[1]) : current.version;
+        const wanted = asked ?? current.version;
         const release = releases.find((r) => r.version === wanted);
         if (!release) throw new UserError(`${app} has no release v${wanted} (it has v1 to v${current.version})`);
         const types = release.process_types.map((t) => ({ type: t.name, command: t.command }));
@@ -91,9 +91,17 @@ export function registerRollback(program: Command): void {
     .action(async (version: string | undefined, opts: { app?: string; wait?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
-        const match = version === undefined ? ['', '0'] : /^v?([1-9][0-9]*)$/.exec(version);
-        if (!match) throw new UserError(`${version}: expected a release like v7`);
-        await announceRelease(api, app, await callUnary(api, 'Rollback', { app, version: Number(match[1]) }), opts.wait === true);
+        // 0 asks for the release before the current one.
+        const target = version === undefined ? 0 : releaseVersion(version);
+        await announceRelease(api, app, await callUnary(api, 'Rollback', { app, version: target }), opts.wait === true);
       }),
     );
+}
+
+/** `v7` or `7` as a release number; larger than the wire's 32 bits would wrap around (to 0: "the previous one"). */
+function releaseVersion(text: string): number {
+  const match = /^v?([1-9][0-9]*)$/.exec(text);
+  const version = match ? Number(match[1]) : NaN;
+  if (!(version <= MAX_WIRE_COUNT)) throw new UserError(`${text}: expected a release like v7${match ? ` (at most v${MAX_WIRE_COUNT})` : ''}`);
+  return version;
 }

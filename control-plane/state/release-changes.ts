@@ -19,12 +19,12 @@ export function configChange(set: Record<string, string>, unset: string[]): Rele
     if (problem) throw new InvalidArgumentError(problem);
   }
   for (const key of unset) {
-    if (key in set) throw new InvalidArgumentError(`\`${key}\` is both set and unset`);
+    if (Object.hasOwn(set, key)) throw new InvalidArgumentError(`\`${key}\` is both set and unset`);
   }
   if (Object.keys(set).length + unset.length === 0) throw new InvalidArgumentError('nothing to change: give KEY=VALUE or KEY');
   return (previous) => {
     const env = { ...(previous?.env ?? {}) };
-    const missing = unset.filter((k) => !(k in env));
+    const missing = unset.filter((k) => !Object.hasOwn(env, k));
     if (missing.length > 0) throw new InvalidArgumentError(`not set: ${missing.join(', ')}`);
     for (const key of unset) delete env[key];
     Object.assign(env, set);
@@ -51,6 +51,7 @@ export function rollbackChange(
   getRelease: (version: number) => Promise<ReleaseRecord | undefined>,
 ): ReleaseChange {
   return async (previous) => {
+    if (!Number.isInteger(version) || version < 0) throw new InvalidArgumentError(`invalid release number ${version}`);
     const current = previous?.version ?? 0;
     const target = version > 0 ? version : current - 1;
     if (target <= 0) throw new InvalidArgumentError(`\`${name}\` has no earlier release to roll back to`);

@@ -58,6 +58,10 @@ describe('config and releases', { timeout: 240_000 }, () => {
     assert.deepEqual(config.config, { GREETING: value, OTHER: 'x' });
     const get = await cluster.cli(['config:get', 'GREETING', '-a', 'greeter']);
     assert.equal(get.stdout, `${value}\n`);
+    // A key named like a member of every JavaScript object is just another key.
+    const inherited = await cluster.cli(['config:get', 'constructor', '-a', 'greeter']);
+    assert.equal(inherited.code, 1, inherited.stdout);
+    assert.match(inherited.stderr, /constructor is not set on greeter/);
     const { releases } = await cluster.cliJson<{ releases: Array<{ version: number; description: string }> }>(['releases', '-a', 'greeter']);
     assert.equal(releases[0]!.version, 2);
     assert.equal(releases[0]!.description, 'Set GREETING, OTHER');
@@ -115,5 +119,9 @@ describe('config and releases', { timeout: 240_000 }, () => {
     const bad = await cluster.cli(['rollback', 'v99', '-a', 'greeter']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /v99/);
+    // Past 32 bits the number would wrap around to 0, "the previous release".
+    const huge = await cluster.cli(['rollback', 'v4294967297', '-a', 'greeter']);
+    assert.equal(huge.code, 1, huge.stdout);
+    assert.match(huge.stderr, /v4294967297: expected a release like v7 \(at most v2147483647\)/);
   });
 });

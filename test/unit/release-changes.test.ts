@@ -13,6 +13,7 @@ function release(version: number, slug: string, env: Record<string, string> = {}
 describe('config change', () => {
   it('refuses bad keys, a key both set and unset, and no change, before any read', () => {
     assert.throws(() => configChange({ '1BAD': 'x' }, []), InvalidArgumentError);
+    assert.throws(() => configChange({}, ['__proto__']), /invalid config key `__proto__`/);
     assert.throws(() => configChange({ A: '1' }, ['A']), /`A` is both set and unset/);
     assert.throws(() => configChange({}, []), /nothing to change: give KEY=VALUE or KEY/);
   });
@@ -32,6 +33,12 @@ describe('config change', () => {
     assert.equal(first.slug, '');
     assert.throws(() => configChange({}, ['X', 'A'])(release(1, 's', { A: '1' })), /not set: X/);
   });
+
+  it("takes keys named like Object's members as any other", async () => {
+    assert.throws(() => configChange({}, ['constructor'])(release(1, 's', {})), /not set: constructor/);
+    const next = await configChange({ constructor: '1' }, ['toString'])(release(1, 's', { toString: 'x' }));
+    assert.deepEqual(next.env, { constructor: '1' });
+  });
 });
 
 describe('rollback change', () => {
@@ -47,5 +54,7 @@ describe('rollback change', () => {
     await assert.rejects(Promise.resolve(rollbackChange('shop', 0, get)(undefined)), /`shop` has no earlier release to roll back to/);
     await assert.rejects(Promise.resolve(rollbackChange('shop', 9, get)(releases.get(3))), (e: unknown) => e instanceof NotFoundError && /release v9 of `shop` not found/.test(e.message));
     await assert.rejects(Promise.resolve(rollbackChange('shop', 1, get)(releases.get(3))), /release v1 of `shop` has no code/);
+    // A negative number (a wrapped-around 32-bit one) is not "the previous release".
+    await assert.rejects(Promise.resolve(rollbackChange('shop', -2147483648, get)(releases.get(3))), /invalid release number -2147483648/);
   });
 });
