@@ -33,6 +33,10 @@ export const DEFAULT_MAX_PER_TYPE = 1000;
 export const MAX_PER_TYPE_FLAG = '--max-per-type';
 /** The most an instance count on the wire can be (a 32-bit integer in proto/api.proto). */
 export const MAX_WIRE_COUNT = 2 ** 31 - 1;
+/** The longest a join or login token may be valid (`agents:token --ttl`), in seconds. */
+export const MAX_TOKEN_TTL_S = 7 * 86_400;
+/** The most servers one join token may let in (`agents:token --uses`). */
+export const MAX_TOKEN_USES = 1000;
 /** The longest stop grace period of a process type (`ps:grace`), in seconds. */
 export const MAX_GRACE_SECONDS = 3600;
 /** How many config vars an app may have. */

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { parseServerList } from '../../lib/server-list';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
-import { collectLabel, positiveInt } from '../parse';
+import { collectLabel, datacenterName, positiveInt } from '../parse';
 import { renderSupervisorHelp } from '../agent-install/other-supervisors';
 import { renderUnit, shellLine, UNIT_NAME, UNIT_PATH } from '../agent-install/unit';
 
@@ -118,7 +118,7 @@ export function registerAgentInstall(agentCommand: Command, joinAndStartArgs: Jo
     .option('--server <host:port,…>', 'control-plane replicas (HOST:PORT[,HOST:PORT…])')
     .requiredOption('--token <token>', 'join token (from `cluster agents:token`)')
     .option('--ca-hash <sha256:hex>', 'pin the control plane CA (printed with the token)')
-    .option('--datacenter <dc>', 'datacenter of this server')
+    .option('--datacenter <dc>', 'datacenter of this server', datacenterName)
     .option('--label <k=v>', 'a label for placement rules (repeatable)', collectLabel, {})
     .option('--name <id>', 'agent id (default: the host name)', os.hostname())
     .option('--data-dir <dir>', 'where the agent keeps certificates, slugs, logs and state', DEFAULT_SERVICE_DATA_DIR)

@@ -19,7 +19,7 @@ import { agentIdProblem } from '../../lib/names';
 import { resolveServer } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
-import { collectLabel, positiveInt } from '../parse';
+import { collectLabel, datacenterName, positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
 import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
@@ -58,7 +58,7 @@ function agentFlags(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'where to keep slugs, logs, certificates and state', path.join(clusterHome(), 'agent'))
     .option('--name <id>', 'agent id (default: the host name, or the name it joined with)')
-    .option('--datacenter <dc>', 'datacenter (default: what the join token says, else `default`)')
+    .option('--datacenter <dc>', 'datacenter (default: what the join token says, else `default`)', datacenterName)
     .option('--label <k=v>', 'a label for placement rules (repeatable; added to the join token’s)', collectLabel, {})
     .option('--capacity <n>', 'most instances this agent runs', '1000')
     .option('--listen <host:port>', 'where the agent serves logs and one-off runs to the control plane', '0.0.0.0:7601')

@@ -56,6 +56,9 @@ export function registerControlPlane(program: Command): void {
           if (problem) throw new UserError(problem);
         }
         if (opts.tls && opts.insecure) throw new UserError('--tls and --insecure contradict each other');
+        // Checked before anything is written to etcd (the CA is made at the first start).
+        const listenProblem = serverEntryProblem(opts.listen);
+        if (listenProblem) throw new UserError(`--listen: ${listenProblem}`);
         if (opts.advertise !== undefined) {
           const problem = serverEntryProblem(opts.advertise);
           if (problem) throw new UserError(`--advertise: ${problem}`);

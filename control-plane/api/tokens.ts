@@ -3,6 +3,7 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
+import { datacenterProblem, labelProblem } from '../../lib/names';
 
 export function tokenHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'CreateToken'> {
   return {
@@ -10,6 +11,9 @@ export function tokenHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Create
       const security = ctx.security;
       if (!security) throw new FailedPreconditionError('this control plane runs without TLS (--insecure): servers join without tokens');
       if (req.kind !== 'agent' && req.kind !== 'operator') throw new InvalidArgumentError(`unknown token kind \`${req.kind}\``);
+      // What a token gives its agents must be something placement rules can name.
+      const problem = (req.datacenter && datacenterProblem(req.datacenter)) || Object.entries(req.labels).map(([k, v]) => labelProblem(k, v)).find((p) => p);
+      if (problem) throw new InvalidArgumentError(problem);
       const created = await security.tokens.create({
         kind: req.kind,
         ttlSeconds: req.ttl_seconds || 3600,

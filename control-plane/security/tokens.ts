@@ -9,6 +9,7 @@ import { commitIf, unchangedSince } from '../etcd/batch';
 import { InvalidArgumentError, UnauthenticatedError } from '../errors';
 import type { Keys } from '../keys';
 import { decode, encode } from '../records';
+import { MAX_TOKEN_TTL_S, MAX_TOKEN_USES } from '../../lib/limits';
 
 export type TokenKind = 'agent' | 'operator';
 
@@ -27,7 +28,6 @@ export class TokenRejectedError extends UnauthenticatedError {
 }
 
 const TOKEN = /^([a-z0-9]{6})\.([a-z0-9]{16,64})$/;
-const MAX_TTL_S = 7 * 86_400;
 
 function hash(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
@@ -41,8 +41,8 @@ export class TokenStore {
   constructor(private readonly client: Etcd3, private readonly keys: Keys) {}
 
   async create(opts: { kind: TokenKind; ttlSeconds: number; uses: number; labels: Record<string, string>; datacenter: string }): Promise<{ token: string; expiresAtMs: number }> {
-    if (!(opts.ttlSeconds > 0 && opts.ttlSeconds <= MAX_TTL_S)) throw new InvalidArgumentError(`--ttl must be from 1 s to 7 days`);
-    if (!(Number.isInteger(opts.uses) && opts.uses >= 1 && opts.uses <= 1000)) throw new InvalidArgumentError('--uses must be a whole number from 1 to 1000');
+    if (!(opts.ttlSeconds > 0 && opts.ttlSeconds <= MAX_TOKEN_TTL_S)) throw new InvalidArgumentError(`--ttl must be from 1 s to 7 days`);
+    if (!(Number.isInteger(opts.uses) && opts.uses >= 1 && opts.uses <= MAX_TOKEN_USES)) throw new InvalidArgumentError(`--uses must be a whole number from 1 to ${MAX_TOKEN_USES}`);
     let id = '';
     while (id.length < 6) id += alnum(6);
     id = id.slice(0, 6);

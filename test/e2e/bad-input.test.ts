@@ -8,6 +8,7 @@ import { TestCluster } from '../helpers/test-cluster';
 import * as grpc from '@grpc/grpc-js';
 import { freePort } from '../../lib/free-port';
 import { agentProto } from '../../proto/load';
+import { createEtcdClient } from '../../control-plane/etcd/client';
 
 describe('bad input', { timeout: 120_000 }, () => {
   let cluster: TestCluster;
@@ -96,6 +97,27 @@ describe('bad input', { timeout: 120_000 }, () => {
     const res = await cluster.cli(['ps', '-a', 'shop'], { server: `127.0.0.1:${port}` });
     assert.equal(res.code, 2);
     assert.match(res.stderr, new RegExp(`cannot reach the control plane at 127\\.0\\.0\\.1:${port}`));
+  });
+
+  it('refuses daemon flags before touching etcd: a bad --listen, an agent --datacenter or --label placement could never name', async () => {
+    const etcd = cluster.etcd.urls.join(',');
+    const cases: Array<[string[], RegExp]> = [
+      [['control-plane', 'start', '--etcd', etcd, '--listen', 'bogus', '--prefix', '/bad-listen/'], /--listen: `bogus` has no port/],
+      [['control-plane', 'start', '--etcd', etcd, '--listen', '127.0.0.1:99999', '--prefix', '/bad-listen/'], /--listen: `127\.0\.0\.1:99999`: port 99999 is not 1-65535/],
+      [['agent', 'start', '--server', cluster.server, '--datacenter', 'eu west!'], /invalid datacenter `eu west!`/],
+      [['agent', 'start', '--server', cluster.server, '--label', 'role='], /invalid value `` of label `role`/],
+    ];
+    for (const [args, message] of cases) {
+      const res = await cluster.cli(args);
+      assert.equal(res.code, 1, `${args.join(' ')}: ${res.stdout}`);
+      assert.match(res.stderr, message);
+    }
+    const etcdClient = createEtcdClient(cluster.etcd.urls);
+    try {
+      assert.deepEqual(await etcdClient.getAll().prefix('/bad-listen/').keys(), [], 'nothing written to etcd');
+    } finally {
+      etcdClient.close();
+    }
   });
 
   it('keeps serving after malformed agent messages', async () => {

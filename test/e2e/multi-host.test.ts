@@ -137,6 +137,18 @@ describe('several hosts (network namespaces, mutual TLS)', { skip, timeout: 300_
     const wrongPin = await cli([...scratch('x4'), '--token', pinned.token, '--ca-hash', `sha256:${'0'.repeat(64)}`], { host: 'a3' });
     assert.notEqual(wrongPin.code, 0);
     assert.match(wrongPin.stderr, /refusing to join/);
+    // Bad flags are refused before anything is made, naming the flag.
+    for (const [flag, value, said] of [
+      ['--uses', 'abc', /--uses abc: give a whole number from 1 to 1000/],
+      ['--uses', '0', /--uses 0: give a whole number from 1 to 1000/],
+      ['--ttl', '0', /--ttl 0: a token may be valid from 1s to 7d/],
+      ['--label', 'team=a b', /invalid value `a b` of label `team`/],
+      ['--datacenter', 'eu west!', /invalid datacenter `eu west!`/],
+    ] as const) {
+      const bad = await cli(['agents:token', flag, value]);
+      assert.equal(bad.code, 1, `${flag} ${value}: ${bad.stdout}`);
+      assert.match(bad.stderr, said);
+    }
     const short = await token('--ttl', '1s');
     await waitFor('the token to expire', () => Date.now() > Date.parse(short.expiresAt) + 200, 5_000);
     const expired = await cli([...scratch('x5'), '--token', short.token, '--ca-hash', short.caHash], { host: 'a3' });
