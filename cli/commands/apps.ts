@@ -15,7 +15,7 @@ export function registerApps(program: Command): void {
     .action(async (opts: { json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const { apps, stale } = await callUnary(api, 'ListApps', {});
-        if (opts.json) printJson({ apps: apps.map((a) => ({ name: a.name, release: a.release })), stale: staleJson(stale) });
+        if (opts.json) printJson({ apps: apps.map((a) => ({ name: a.name, release: a.release || null })), stale: staleJson(stale) });
         else if (apps.length === 0) console.log('No apps yet. Create one with `cluster apps:create NAME`.');
         else console.log(renderTable(['name', 'release'], apps.map((a) => [a.name, a.release ? `v${a.release}` : '-'])));
         warnIfStale(stale);
