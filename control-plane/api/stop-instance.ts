@@ -14,6 +14,8 @@ import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
 import { requestIdOf } from '../rpc/request-id';
 import { InstanceStatusReader } from '../state/instance-status';
+import { deployedOf } from '../state/app-store';
+import { requireDeployedType } from '../state/release-types';
 
 const AGENT_CALL_TIMEOUT_MS = 5_000;
 
@@ -33,10 +35,13 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
   }
   if (parsed.type === 'run') return stopOneOff(ctx, app.name, instance, kill, requestId);
 
-  const [formation, release] = await Promise.all([
+  const deployed = deployedOf(app);
+  const [formation, release, newest] = await Promise.all([
     ctx.store.getFormation(app.name),
-    app.release > 0 ? ctx.store.getRelease(app.name, app.release) : undefined,
+    deployed > 0 ? ctx.store.getRelease(app.name, deployed) : undefined,
+    app.release !== deployed ? ctx.store.getRelease(app.name, app.release) : undefined,
   ]);
+  requireDeployedType(app.name, { running: release, newest }, parsed.type);
   if (!release || !Object.hasOwn(release.processTypes, parsed.type)) {
     throw new NotFoundError(`\`${parsed.type}\` is not a process type of \`${app.name}\` (see \`cluster ps -a ${app.name}\`)`);
   }

@@ -41,6 +41,14 @@ export class AppReads {
     return app.release > 0 ? this.getRelease(name, app.release) : undefined;
   }
 
+  /** The release the app's instances run, and the newest one (the same unless a release phase holds it back). */
+  async runningAndNewest(name: string, app: AppRecord): Promise<{ running?: ReleaseRecord; newest?: ReleaseRecord }> {
+    const deployed = deployedOf(app);
+    const newest = await this.currentRelease(name, app);
+    if (deployed === app.release) return { running: newest, newest };
+    return { running: deployed > 0 ? await this.getRelease(name, deployed) : undefined, newest };
+  }
+
   async read<T extends object>(key: string): Promise<Versioned<T>> {
     const res = await this.client.kv.range({ key: Buffer.from(key) });
     const kv = res.kvs[0];
@@ -56,4 +64,9 @@ export function tooManyChanges(name: string): ConflictError {
 /** The record identity of a request (none without an id). */
 export function tagOf(id: string | undefined, kind: string): RequestTag | undefined {
   return id ? { id, kind } : undefined;
+}
+
+/** The release an app's instances run (docs/boot-checks.md#release-phase). */
+export function deployedOf(app: AppRecord): number {
+  return app.deployed ?? app.release;
 }

@@ -20,7 +20,7 @@ import { configChange, rollbackChange } from './release-changes';
 import { FormationWrites } from './formation-writes';
 import { applyScale, checkScaleChanges, type ScaleChange } from './scale-change';
 import { bootTimeoutSettings, graceSettings, logModeSettings, placementSettings, type PlacementRule } from './formation-settings';
-import { releaseWithCode, requireTypeInRelease } from './release-types';
+import { releaseWithCode, requireDeployedType, requireTypeInRelease } from './release-types';
 import { RequestRecords, type RequestTag } from './request-records';
 
 export { deployedOf, type NewRelease } from './release-writes';
@@ -126,7 +126,9 @@ export class AppStore {
   async scale(name: string, changes: ScaleChange[], requestId?: string): Promise<Record<string, number>> {
     checkScaleChanges(changes, this.maxPerType);
     const next = await this.formations.update(name, async (formation, app) => {
-      const release = releaseWithCode(name, await this.reads.currentRelease(name, app));
+      const releases = await this.reads.runningAndNewest(name, app);
+      for (const { type } of changes) requireDeployedType(name, releases, type);
+      const release = releaseWithCode(name, releases.running);
       return { ...formation, counts: applyScale(name, release, formation.counts, changes, this.maxPerType) };
     }, tagOf(requestId, `scale ${name}`));
     return next.counts;
@@ -195,9 +197,11 @@ export class AppStore {
   async restart(name: string, target: string, requestId?: string): Promise<string> {
     const formation = await this.formations.update(name, async (formation, app) => {
       if (target !== '') {
-        const release = await this.reads.currentRelease(name, app);
+        const releases = await this.reads.runningAndNewest(name, app);
+        const release = releases.running;
         const instance = parseInstanceName(target);
         const type = instance?.type ?? target;
+        requireDeployedType(name, releases, type);
         if (!release || !Object.hasOwn(release.processTypes, type)) {
           throw new InvalidArgumentError(`\`${target}\` is not a process type or instance of \`${name}\``);
         }

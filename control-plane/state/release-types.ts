@@ -20,3 +20,17 @@ export function requireTypeInRelease(name: string, release: ReleaseRecord, type:
     throw new InvalidArgumentError(`process type \`${type}\` is not in release v${release.version} of \`${name}\` (it has: ${known})`);
   }
 }
+
+/**
+ * Throws when `type` is only in a newer release that is not deployed (its release command still
+ * runs, or failed): scale, restart and stop act on what runs, and a count for a type that runs
+ * nowhere would have `--wait` wait for nothing. Otherwise the usual checks follow.
+ */
+export function requireDeployedType(name: string, releases: { running?: ReleaseRecord; newest?: ReleaseRecord }, type: string): void {
+  const { running, newest } = releases;
+  if (running && Object.hasOwn(running.processTypes, type)) return;
+  if (!newest || newest.version === running?.version || !Object.hasOwn(newest.processTypes, type)) return;
+  const why = newest.phase?.state === 'failed' ? `its release command failed (${newest.phase.reason ?? 'see its logs'})` : 'its release command is still running';
+  const runs = running?.slug ? `v${running.version} runs` : 'nothing runs yet';
+  throw new FailedPreconditionError(`process type \`${type}\` is only in v${newest.version} of \`${name}\`, which is not deployed: ${why}; ${runs} (see \`cluster releases -a ${name}\`)`);
+}

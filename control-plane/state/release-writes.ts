@@ -10,7 +10,9 @@ import { releaseSizeProblem } from '../../lib/limits';
 import { conflictPauseMs, pause } from '../../lib/retry-delay';
 import { RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 import { own } from '../../lib/own';
-import { RETRIES, tooManyChanges, type AppReads } from './app-reads';
+import { deployedOf, RETRIES, tooManyChanges, type AppReads } from './app-reads';
+
+export { deployedOf };
 import type { RequestRecords, RequestTag } from './request-records';
 
 export interface NewRelease {
@@ -113,9 +115,4 @@ function nextRelease(app: AppRecord, previous: ReleaseRecord | undefined, next: 
     env: next.env ?? previous?.env ?? {},
     ...(command !== undefined && next.releasePhase ? { phase: { command, timeoutMs: next.releasePhase.timeoutMs, state: 'pending' as const } } : {}),
   };
-}
-
-/** The release an app's instances run (docs/boot-checks.md#release-phase). */
-export function deployedOf(app: AppRecord): number {
-  return app.deployed ?? app.release;
 }

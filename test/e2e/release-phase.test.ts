@@ -23,8 +23,8 @@ const WEB = `exec node ${path.join(REPO, 'test', 'fixtures', 'listen.js')}`;
 describe('release phase', { timeout: 120_000 }, () => {
   let cluster: TestCluster;
   let gates: string;
-  const deploy = (name: string, release: string, extra: string[] = []) => {
-    const dir = cluster.appDir(`api-${name}`, { Procfile: `web: ${WEB}\nrelease: ${release}\n`, 'release.sh': RELEASE_SH });
+  const deploy = (name: string, release: string, extra: string[] = [], moreTypes = '') => {
+    const dir = cluster.appDir(`api-${name}`, { Procfile: `web: ${WEB}\nrelease: ${release}\n${moreTypes}`, 'release.sh': RELEASE_SH });
     return cluster.cli(['deploy', dir, '-a', 'api', ...extra], { timeoutMs: 90_000 });
   };
   const releases = async () => (await cluster.cliJson<{ releases: Release[] }>(['releases', '-a', 'api'])).releases;
@@ -72,7 +72,7 @@ describe('release phase', { timeout: 120_000 }, () => {
 
   it('marks a failing release failed, rolls nothing, and deploy --wait exits 1 with its status', async () => {
     const before = await web();
-    const res = await deploy('v3', 'sh release.sh "" 3', ['--wait']);
+    const res = await deploy('v3', 'sh release.sh "" 3', ['--wait'], 'extra: sleep 1000\n');
     assert.equal(res.code, 1, res.stdout + res.stderr);
     assert.match(res.stderr, /the release command of v3 failed: exited with status 3; nothing rolled/);
     const [v3, v2] = await releases();
@@ -80,6 +80,14 @@ describe('release phase', { timeout: 120_000 }, () => {
     assert.equal(v2!.deployed, true, 'v2 is still the running release');
     const now = await web();
     assert.deepEqual([now.release, now.pid], [2, before.pid], 'web.1 untouched');
+    // A type only in the failed release runs nowhere: scaling, restarting or stopping it is refused.
+    for (const args of [['scale', 'extra=1'], ['ps:restart', 'extra'], ['ps:stop', 'extra.1']]) {
+      const refused = await cluster.cli([...args, '-a', 'api']);
+      assert.equal(refused.code, 1, `${args.join(' ')}: ${refused.stdout}`);
+      assert.match(refused.stderr, /process type `extra` is only in v3 of `api`, which is not deployed: its release command failed \(exited with status 3\); v2 runs/);
+    }
+    const { formation } = await cluster.cliJson<{ formation: Record<string, number> }>(['scale', '-a', 'api']);
+    assert.equal(Object.hasOwn(formation, 'extra'), false, `no count stored for it: ${JSON.stringify(formation)}`);
   });
 
   it('stops a release command that outlives --release-timeout, and refuses a bad timeout', async () => {
