@@ -10,6 +10,7 @@ import { renderTable } from '../output/table';
 interface PlaceOptions {
   app?: string;
   datacenter?: string;
+  force?: boolean;
   json?: boolean;
 }
 
@@ -36,6 +37,7 @@ export function registerPlacement(program: Command): void {
         'and in --datacenter; no labels and no --datacenter lets it run anywhere again. Without TYPE: list the rules',
     )
     .option('--datacenter <dc>', 'only agents in this datacenter')
+    .option('--force', 'set the rule even though no ready agent fits it (its running instances stop and wait as pending)')
     .option('--json', 'print JSON')
     .action(async (type: string | undefined, labels: string[], opts: PlaceOptions, cmd: Command) =>
       withApi(cmd, async (api) => {
@@ -53,7 +55,7 @@ export function registerPlacement(program: Command): void {
         }
         if (type.includes('=')) throw new UserError(`${type}: give the process type first, e.g. cluster ps:place web ${type} -a ${app}`);
         const rule = { type, labels: Object.fromEntries(labels.map(parseLabel)), datacenter: opts.datacenter ?? '' };
-        const { rules } = await callUnary(api, 'SetPlacement', { app, rules: [rule] });
+        const { rules } = await callUnary(api, 'SetPlacement', { app, rules: [rule], force: opts.force === true });
         if (opts.json) return printJson(toJson(rules));
         const set = rules.find((r) => r.type === type);
         if (!set) return void console.log(`${type} of ${app} may run on any agent again. Nothing moves back by itself.`);

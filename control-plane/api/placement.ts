@@ -4,6 +4,10 @@ import type { PlacementRule } from '../../proto/gen/cluster/api/PlacementRule';
 import type { PlacementRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
+import { FailedPreconditionError } from '../errors';
+import { own } from '../../lib/own';
+import { describeRule, fitsRule, isRestrictive } from '../scheduler/placement';
+import type { PlacementRule as SchedulerRule } from '../scheduler/types';
 
 function toRules(placement: Record<string, PlacementRecord>): PlacementRule[] {
   return Object.entries(placement)
@@ -15,10 +19,28 @@ export function placementHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Se
   return {
     SetPlacement: unary(ctx.logger, async (req) => {
       const rules = req.rules.map((r) => ({ type: r.type, labels: r.labels, datacenter: r.datacenter || undefined }));
+      if (!req.force) for (const rule of rules) refuseIfFitsNoAgent(ctx, req.app, rule);
       const placement = await ctx.store.setPlacement(req.app, rules);
       ctx.logger.info({ app: req.app, placement }, 'placement rules changed');
       return { rules: toRules(placement) };
     }),
     GetPlacement: unary(ctx.logger, async (req) => ({ rules: toRules(await ctx.store.getPlacement(req.app)) })),
   };
+}
+
+/**
+ * A rule that no ready agent fits would stop every running instance of its type at once (they
+ * wait as pending, unlike a drain's, which keep running when nothing else fits): a typo in a
+ * label must not take a type down. Refused unless forced (a rule set before its agents join).
+ */
+function refuseIfFitsNoAgent(ctx: ApiContext, app: string, rule: { type: string } & SchedulerRule): void {
+  if (!isRestrictive(rule)) return;
+  const count = own(ctx.view.formation(app).counts, rule.type) ?? 0;
+  if (count === 0) return;
+  const fits = ctx.view.agentList().some((a) => a.state === 'ready' && fitsRule(a, rule));
+  if (fits) return;
+  throw new FailedPreconditionError(
+    `no ready agent fits ${describeRule(rule)}: the ${count} \`${rule.type}\` instance${count === 1 ? '' : 's'} of \`${app}\` would stop and wait as pending. ` +
+      'Check the labels and datacenters in `cluster agents`, or give --force to set the rule anyway',
+  );
 }

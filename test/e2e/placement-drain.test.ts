@@ -153,8 +153,16 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     assert.deepEqual(rules, { rules: [{ type: 'web', labels: { role: 'web' }, datacenter: null }] });
   });
 
-  it('leaves web pending with the reason while no agent matches its rule', async () => {
-    await cluster.ok(['ps:place', 'web', 'role=edge', '-a', 'shop']);
+  it('refuses a rule no agent fits while the type runs, and with --force leaves web pending with the reason', async () => {
+    // A typo in a label would stop every web instance at once.
+    const before = ofType(await cluster.ps('shop'), 'web').map((i) => `${i.name}@${i.host}:${i.pid}`);
+    const refused = await cluster.cli(['ps:place', 'web', 'role=edge', '-a', 'shop']);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /no ready agent fits role=edge: the 4 `web` instances of `shop` would stop and wait as pending\. Check the labels and datacenters in `cluster agents`, or give --force/);
+    const rules = await cluster.cliJson<{ rules: Array<{ labels: Record<string, string> }> }>(['ps:place', '-a', 'shop']);
+    assert.deepEqual(rules.rules.map((r) => r.labels), [{ role: 'web' }], 'the rule is unchanged');
+    assert.deepEqual(ofType(await cluster.ps('shop'), 'web').map((i) => `${i.name}@${i.host}:${i.pid}`), before, 'web untouched');
+    await cluster.ok(['ps:place', 'web', 'role=edge', '--force', '-a', 'shop']);
     const list = await cluster.waitForPs('shop', 'web pending', (l) => ofType(l, 'web').length === 4 && ofType(l, 'web').every((i) => i.state === 'pending'));
     for (const i of ofType(list, 'web')) assert.equal(i.reason, 'no agent matches the placement rule of `web` (role=edge)');
     const wait = await cluster.cli(['scale', 'web=4', '-a', 'shop', '--wait', '--timeout', '10']);
