@@ -11,6 +11,11 @@ export class ServerListError extends Error {
 
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
+/** serverEntryProblem for an address to listen on, where port 0 asks for any free port. */
+export function listenAddressProblem(entry: string): string | undefined {
+  return serverEntryProblem(entry.replace(/:0$/, ':1'))?.replace(`:1\``, `:0\``);
+}
+
 /** Why `entry` is not a HOST:PORT, or undefined when it is. */
 export function serverEntryProblem(entry: string): string | undefined {
   const m = /^\[([^\]]*)\]:(\d+)$/.exec(entry) ?? /^([^:[\]]*):(\d+)$/.exec(entry);
