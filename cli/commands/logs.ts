@@ -165,6 +165,12 @@ export async function streamLogs(
     call?.cancel();
   };
   process.once('SIGINT', stop);
+  // A reader that went away (`cluster logs … | head`) ends the command quietly, as `git log | head` does.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    stop();
+    if (err.code !== 'EPIPE') process.stderr.write(`error: cannot write the lines: ${err.message}\n`);
+    process.exit(err.code === 'EPIPE' ? 0 : 1);
+  });
   try {
     // Packed batches (docs/logs.md) unless the caller says otherwise; old control planes ignore the field.
     let next: LogsRequest = { packed: true, ...request };

@@ -95,6 +95,24 @@ describe('cluster logs', { timeout: 240_000 }, () => {
     }
   });
 
+  it('ends quietly, exit 0, when its reader goes away (`| head`)', async () => {
+    for (const follow of [[], ['--tail']]) {
+      const reader = spawn(process.execPath, [CLI, 'logs', '-a', 'chat', '-n', '1000', ...follow], {
+        env: { ...process.env, CLUSTER_SERVER: cluster.server, CLUSTER_HOME: path.join(cluster.dir, 'home') },
+      });
+      let stderr = '';
+      reader.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => reader.on('exit', (code) => resolve(code)));
+      // As `head -1` does: read a first chunk, then close the pipe.
+      await new Promise((resolve) => reader.stdout.once('data', resolve));
+      reader.stdout.destroy();
+      const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 15_000))]);
+      if (code === 'still running') reader.kill('SIGKILL');
+      assert.equal(code, 0, `${follow.join(' ') || 'history'}: ${stderr}`);
+      assert.doesNotMatch(stderr, /EPIPE|Error/);
+    }
+  });
+
   it('filters by process type, instance and host', async () => {
     const type = output(await logs('-n', '1000', '--ps', 'talker'));
     assert.equal(type.length, 60);
