@@ -18,7 +18,7 @@ import type { ICompare } from 'etcd3/lib/rpc';
 import type { Keys } from '../keys';
 import type { LeaderElection } from '../leader/election';
 import { decode, encode, type AgentRecord } from '../records';
-import type { AppStore } from '../state/app-store';
+import { deployedOf, type AppStore } from '../state/app-store';
 import type { ClusterView } from '../state/cluster-view';
 import { pickAgent } from '../run/one-off';
 import { readRunCounter } from '../state/run-counter';
@@ -205,7 +205,8 @@ export class CronLoop {
     }
     try {
       const app = await this.deps.store.getApp(job.app);
-      release = app.release;
+      // What the app's instances run: not a newer release whose release command failed or still runs.
+      release = deployedOf(app);
       if (release === 0 || !(await this.deps.store.getRelease(job.app, release))?.slug) notStarted = `app \`${job.app}\` has no code yet: deploy it first`;
     } catch (err) {
       notStarted = (err as Error).message;

@@ -86,6 +86,10 @@ describe('release phase', { timeout: 120_000 }, () => {
       assert.equal(refused.code, 1, `${args.join(' ')}: ${refused.stdout}`);
       assert.match(refused.stderr, /process type `extra` is only in v3 of `api`, which is not deployed: its release command failed \(exited with status 3\); v2 runs/);
     }
+    // A one-off runs what the instances run, not the failed release.
+    const oneOff = await cluster.cli(['run', '--no-tty', '-a', 'api', '--', 'sh', '-c', 'echo "on $CLUSTER_RELEASE"']);
+    assert.equal(oneOff.code, 0, oneOff.stderr);
+    assert.match(oneOff.stdout, /^on v2$/m);
     const { formation } = await cluster.cliJson<{ formation: Record<string, number> }>(['scale', '-a', 'api']);
     assert.equal(Object.hasOwn(formation, 'extra'), false, `no count stored for it: ${JSON.stringify(formation)}`);
   });
