@@ -25,6 +25,9 @@ export function schedule(input: SchedulerInput): Plan {
   // whether that assignment already runs the desired spec.
   const keptOn = new Int32Array(desired.slots).fill(-1);
   const matches = new Uint8Array(desired.slots);
+  // Ready agents that keep running an instance that moves off them by its placement rule: its old
+  // copy runs until the new one is up (leader/moves.ts), so its slot is not free this round.
+  const movingOff: number[] = [];
 
   for (const assignment of input.assignments) {
     const agent = pool.indexOf(assignment.agentId);
@@ -39,10 +42,14 @@ export function schedule(input: SchedulerInput): Plan {
       (!pool.isReady(agent) && !unreachable) ||
       group === undefined ||
       n === 0 ||
-      n > group.count ||
-      (!unreachable && group.placement !== undefined && !pool.fits(agent, group.placement))
+      n > group.count
     ) {
       plan.remove.push(removal(assignment.agentId, assignment));
+      continue;
+    }
+    if (!unreachable && group.placement !== undefined && !pool.fits(agent, group.placement)) {
+      plan.remove.push(removal(assignment.agentId, assignment));
+      movingOff.push(agent);
       continue;
     }
     const slot = group.base + n;
@@ -60,6 +67,7 @@ export function schedule(input: SchedulerInput): Plan {
     }
   }
   for (const agent of keptOn) if (agent >= 0) pool.occupy(agent);
+  for (const agent of movingOff) pool.occupy(agent);
 
   for (const group of desired.groups) placeGroup(group, keptOn, matches, pool, plan);
   return plan;

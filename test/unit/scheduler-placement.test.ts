@@ -104,6 +104,16 @@ describe('scheduler: placement rules', () => {
     assert.deepEqual(schedule({ ...before, assignments: after }), { put: [], remove: [], unplaced: [] });
   });
 
+  it('keeps the slot of a copy that moves off by its rule taken while it still runs', () => {
+    // a (capacity 2) runs both webs; the rule sends them to b. Their old copies run until the new
+    // ones are up (leader/moves.ts), so the workers placed in the same round must not land on a.
+    const agents = [agent('a', { capacity: 2 }), agent('b', { labels: { role: 'web' }, capacity: 10 })];
+    const running = applyPlan([], schedule({ apps: [app('shop', { web: 2 })], agents: [agents[0]!], assignments: [] }));
+    assert.deepEqual(where(running), { web: ['a', 'a'] });
+    const plan = schedule({ apps: [app('shop', { web: 2, worker: 2 }, { web: { labels: { role: 'web' } } })], agents, assignments: running });
+    assert.deepEqual(plan.put.map((p) => `${p.instance}@${p.agentId}`).sort(), ['web.1@b', 'web.2@b', 'worker.1@b', 'worker.2@b']);
+  });
+
   it('treats a rule without labels or datacenter as no rule', () => {
     const input = { agents: hosts, assignments: [] };
     assert.deepEqual(
