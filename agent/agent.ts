@@ -250,7 +250,7 @@ export class Agent {
     const renewer = provider && new CertificateRenewer(opts.tls!, provider, { server: () => link.currentServer, agentId: opts.identity.id, dataDir: opts.dataDir, logger });
     renewer?.start();
     // The link emits `unreachable` (with when the first call failed) and `reachable`.
-    const disconnect = new DisconnectGuard(opts.disconnectedGraceMs ?? 0, link, reconciler, logger);
+    const disconnect = new DisconnectGuard(opts.disconnectedGraceMs ?? 0, link, reconciler, logger, () => stream.resubscribe());
     link.start();
     stream.start();
     logger.info(
