@@ -6,8 +6,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import type { LineSplitter } from './line-splitter';
-import { readOutput, type OutputOptions } from './output-reader';
+import { readOutput, type OutputOptions, type OutputReader } from './output-reader';
 import { closeOutputFds, fifoReader, openFifoReader, openOutputFds, type OutputFds, type OutputFifos } from './output-fifos';
 import { errorCode, groupExists, groupHasLiveMembers, signalGroup } from './process-group';
 import { isSameProcess, procStat } from './proc-stat';
@@ -151,7 +150,7 @@ export function adoptInstanceProcess(opts: AdoptInstanceOptions): RunningProcess
 
 class OsProcess implements RunningProcess {
   readonly exited: Promise<ProcessExit>;
-  private readonly splitters: LineSplitter[];
+  private readonly readers: OutputReader[];
   private readonly closeTimeoutMs: number;
   private resolveExited: (exit: ProcessExit) => void = () => undefined;
   private status: ProcessExit | undefined;
@@ -182,7 +181,7 @@ class OsProcess implements RunningProcess {
   ) {
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
-    this.splitters = [
+    this.readers = [
       readOutput(stdout, 'stdout', opts, () => this.pipeClosed()),
       readOutput(stderr, 'stderr', opts, () => this.pipeClosed()),
     ];
@@ -203,8 +202,8 @@ class OsProcess implements RunningProcess {
 
   detach(): void {
     if (this.finished) return;
-    // What was read is kept; what is still in the pipe waits there for the next agent.
-    this.finish();
+    // What was read is handed on (gate or not); what is still in the pipe waits there for the next agent.
+    this.finish(true);
     this.stdout.destroy();
     this.stderr.destroy();
   }
@@ -312,14 +311,17 @@ class OsProcess implements RunningProcess {
     this.resolveExited(this.status ?? { code: null, signal: null });
   }
 
-  /** No more timers, and every line read so far handed on. */
-  private finish(): void {
+  /** No more timers, and every line read so far handed on (`detaching`: see OutputReader.detach). */
+  private finish(detaching = false): void {
     this.finished = true;
     clearTimeout(this.killTimer);
     clearInterval(this.pollTimer);
     clearTimeout(this.closeTimer);
     clearInterval(this.adoptedTimer);
-    for (const splitter of this.splitters) splitter.end();
+    for (const reader of this.readers) {
+      if (detaching) reader.detach();
+      else reader.end();
+    }
   }
 }
 
