@@ -338,6 +338,32 @@ describe('spawnInstanceProcess with output FIFOs', () => {
     await waitFor('the group gone', () => isGone(first.proc.pid), 3_000);
   });
 
+  it('stops an adopted process whose FIFOs cannot be reopened, and a restart makes them again', async () => {
+    const out = await output();
+    const first = run('sleep 1000 & exec sleep 1000', { output: out });
+    await waitFor('running', () => procStat(first.proc.pid) !== undefined, 5_000);
+    first.proc.detach();
+    rmSync(out.stdout);
+    rmSync(out.stderr);
+    const adopted = adoptInstanceProcess({
+      pid: first.proc.pid,
+      startTicks: procStat(first.proc.pid)!.startTicks,
+      startedAtMs: first.proc.startedAtMs,
+      output: out,
+      graceMs: 2_000,
+      onLine: () => undefined,
+    });
+    assert.equal(adopted.pid, first.proc.pid, 'its pid while it is being stopped');
+    const exit = await adopted.exited;
+    assert.match(exit.error?.message ?? '', /cannot reopen the output of pid \d+ .*ENOENT.*it was stopped/);
+    // Not left running unsupervised next to the copy the restart starts: the whole group is gone.
+    await waitFor('the group gone', () => isGone(first.proc.pid), 3_000);
+    const again = run('echo again', { output: out });
+    assert.ok(again.proc.pid > 0, 'the restart runs');
+    assert.deepEqual(await again.proc.exited, { code: 0, signal: null });
+    assert.deepEqual(again.stdout(), ['again']);
+  });
+
   it('does not adopt a process whose start time differs (a reused pid)', async () => {
     const out = await output();
     const stranger = run('exec sleep 1000', { output: out });
