@@ -83,6 +83,14 @@ export function plannedHandoverWindowMs(ttlSeconds: number): number {
   return Math.max(500, ttlSeconds * 1000 - 500);
 }
 
+/**
+ * The window to give the watchdog as the agent leaves: it counts from then, not from when the
+ * window was reckoned (`windowMs`, `elapsedMs` ago), so the time spent closing since is taken off.
+ */
+export function windowLeftMs(windowMs: number, elapsedMs: number): number {
+  return Math.max(100, windowMs - Math.max(0, elapsedMs));
+}
+
 function loadAgentMetrics(): typeof AgentMetrics {
   return (require('./metrics/agent-metrics') as typeof import('./metrics/agent-metrics')).AgentMetrics;
 }
@@ -250,7 +258,7 @@ export class Agent {
     const renewer = provider && new CertificateRenewer(opts.tls!, provider, { server: () => link.currentServer, agentId: opts.identity.id, dataDir: opts.dataDir, logger });
     renewer?.start();
     // The link emits `unreachable` (with when the first call failed) and `reachable`.
-    const disconnect = new DisconnectGuard(opts.disconnectedGraceMs ?? 0, link, reconciler, logger);
+    const disconnect = new DisconnectGuard(opts.disconnectedGraceMs ?? 0, link, reconciler, logger, () => stream.resubscribe());
     link.start();
     stream.start();
     logger.info(
@@ -267,6 +275,8 @@ export class Agent {
   close(mode: CloseMode = 'handover'): Promise<void> {
     this.closing ??= (async () => {
       this.state = 'stopping';
+      // The hand-over window and when it was reckoned (see windowLeftMs).
+      let window = { ms: this.guard.handoverWindowMs, fromMs: Date.now() };
       this.disconnect.close();
       this.stream.close();
       this.renewer?.close();
@@ -276,7 +286,8 @@ export class Agent {
         await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));
       } else {
         this.reconciler.detach();
-        if (await this.link.heartbeatNow(500)) this.guard.setHandoverWindow(plannedHandoverWindowMs(this.link.ttlSeconds));
+        const beatAt = Date.now();
+        if (await this.link.heartbeatNow(500)) window = { ms: plannedHandoverWindowMs(this.link.ttlSeconds), fromMs: beatAt };
       }
       this.reporter.close();
       this.link.close();
@@ -290,7 +301,11 @@ export class Agent {
       if (mode === 'handover' && logsFlushed) this.stateWriter.markHandedOver();
       await this.stateWriter.flush();
       if (mode === 'stop-instances') await this.guard.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the orphan guard failed'));
-      else await this.guard.detach();
+      else {
+        // Closing the server (a logs follower: up to 500 ms) and flushing took time off the lease.
+        this.guard.setHandoverWindow(windowLeftMs(window.ms, Date.now() - window.fromMs));
+        await this.guard.detach();
+      }
       this.unlock();
       this.state = 'stopped';
       this.logger.info(

@@ -4,7 +4,8 @@
  * control-plane outage never takes apps down. A positive grace trades that for never running
  * an instance twice during a long partition: when it has passed, the agent stops everything
  * (the control plane will have placed the instances elsewhere once the agent's lease expired)
- * and runs again whatever the next assignment snapshot says it still owns.
+ * and runs again whatever the next assignment snapshot says it still owns: once a control plane
+ * answers again, the guard asks for one.
  */
 import type { Logger } from '../lib/log';
 
@@ -21,6 +22,7 @@ export interface Reachability {
 /** What the guard stops: the reconciler, which resumes by itself on the next snapshot. */
 export interface Suspendable {
   suspend(reason: string): void;
+  readonly isSuspended: boolean;
 }
 
 export class DisconnectGuard {
@@ -40,6 +42,9 @@ export class DisconnectGuard {
   private readonly onReachable = () => {
     clearTimeout(this.timer);
     this.timer = undefined;
+    // The assignment stream may never have broken (a replica that lost etcd still holds it):
+    // without a fresh snapshot nothing would lift the suspension.
+    if (this.target.isSuspended) this.askSnapshot();
   };
 
   constructor(
@@ -47,6 +52,8 @@ export class DisconnectGuard {
     private readonly link: Reachability,
     private readonly target: Suspendable,
     private readonly logger: Logger,
+    /** Asks the control plane for a fresh snapshot of the assignments (reopens the stream). */
+    private readonly askSnapshot: () => void,
   ) {
     if (graceMs <= 0) return; // 0: keep running forever; nothing to watch
     link.on('unreachable', this.onUnreachable);

@@ -63,6 +63,9 @@ export class ControlPlaneLink extends EventEmitter<{
   /** The address the control plane recorded for this agent at the last registration. */
   advertised?: string;
   private timer?: NodeJS.Timeout;
+  /** A tick runs (its end schedules the next); tickAgain: the next comes at once. */
+  private ticking = false;
+  private tickAgain = false;
   /** As the control plane set them at registration. */
   heartbeatMs = 1_000;
   ttlSeconds = 4;
@@ -149,32 +152,53 @@ export class ControlPlaneLink extends EventEmitter<{
     }
   }
 
-  /** Called when a report says the lease is gone: register again at once. */
+  /**
+   * Called when a heartbeat or a report says the lease is gone: register again at once. There is
+   * one tick loop: a tick in progress registers right after it ends instead of a second loop.
+   */
   leaseLost(): void {
     if (this.state !== 'registered') return;
     this.logger.warn({ leaseId: this.leaseId }, 'lease lost: registering again; instances no longer owned will be stopped');
     this.state = 'connecting';
     this.leaseId = undefined;
     this.emit('lease-lost');
-    clearTimeout(this.timer);
     this.tickInBackground();
   }
 
   /**
-   * Runs a tick nobody waits for. tick() handles the failures it expects (the control plane
-   * unreachable); anything else is logged and the loop goes on: the lease depends on it.
+   * Runs a tick nobody waits for, then schedules the next: the only place that does, so there is
+   * never more than one loop. Called while a tick runs, it makes the next tick come at once.
+   * tick() handles the failures it expects (the control plane unreachable); anything else is
+   * logged and the loop goes on: the lease depends on it.
    */
   private tickInBackground(): void {
-    this.tick().catch((err: unknown) => {
-      this.logger.error({ err }, 'bug: a heartbeat tick failed; next one in a heartbeat interval');
-      if (this.state === 'closed') return;
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.tickInBackground(), this.heartbeatMs);
-    });
+    if (this.state === 'closed') return;
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.ticking = true;
+    this.tick().then(
+      (delay) => this.scheduleTick(delay),
+      (err: unknown) => {
+        this.logger.error({ err }, 'bug: a heartbeat tick failed; next one in a heartbeat interval');
+        this.scheduleTick(this.heartbeatMs);
+      },
+    );
   }
 
-  private async tick(): Promise<void> {
+  private scheduleTick(delay: number): void {
+    this.ticking = false;
     if (this.state === 'closed') return;
+    if (this.tickAgain) delay = 0;
+    this.tickAgain = false;
+    this.lateness.due(this.state === 'registered' ? Date.now() + delay : undefined);
+    this.timer = setTimeout(() => this.tickInBackground(), delay);
+  }
+
+  /** One heartbeat or registration; how long until the next. */
+  private async tick(): Promise<number> {
     const startedAt = Date.now();
     const late = this.lateness.started(startedAt);
     if (late !== undefined) {
@@ -196,7 +220,7 @@ export class ControlPlaneLink extends EventEmitter<{
       }
       if (Date.now() - this.lastRefresh >= REFRESH_REPLICAS_MS) await this.refreshReplicas();
     } catch (err) {
-      if ((this.state as LinkState) === 'closed') return;
+      if ((this.state as LinkState) === 'closed') return 0;
       const failed = this.currentServer;
       this.failuresInRow += 1;
       if (isReplicaFailure(err) || err instanceof ForeignReplicaError) {
@@ -213,15 +237,10 @@ export class ControlPlaneLink extends EventEmitter<{
         this.emit('unreachable', this.unreachableSince);
       }
     }
-    const state = this.state as LinkState; // awaits above may have closed the link
-    if (state !== 'closed') {
-      // Registering again is jittered: after a control-plane restart, agents must not all call at once.
-      // Heartbeats go out every heartbeatMs from start to start: a slow answer (a busy control
-      // plane or agent) must not stretch the gap between renewals toward the lease TTL.
-      const delay = retrySoon ? 50 : state === 'connecting' ? jittered(500) : Math.max(0, this.heartbeatMs - (Date.now() - startedAt));
-      this.lateness.due(state === 'registered' ? Date.now() + delay : undefined);
-      this.timer = setTimeout(() => this.tickInBackground(), delay);
-    }
+    // Registering again is jittered: after a control-plane restart, agents must not all call at once.
+    // Heartbeats go out every heartbeatMs from start to start: a slow answer (a busy control
+    // plane or agent) must not stretch the gap between renewals toward the lease TTL.
+    return retrySoon ? 50 : this.state === 'connecting' ? jittered(500) : Math.max(0, this.heartbeatMs - (Date.now() - startedAt));
   }
 
   /** A deadline that leaves time to try another replica before the lease expires. */

@@ -4,11 +4,10 @@
  * stopped in stages (SIGTERM, then SIGKILL).
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import type { Readable } from 'node:stream';
-import type { LineSplitter } from './line-splitter';
-import { readOutput, type OutputOptions } from './output-reader';
-import { closeOutputFds, fifoReader, openFifoReader, openOutputFds, type OutputFds, type OutputFifos } from './output-fifos';
+import { closeSync, existsSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { readOutput, type OutputOptions, type OutputReader } from './output-reader';
+import { closeOutputFds, fifoReader, openFifoReader, openOutputFdsRemaking, type OutputFds, type OutputFifos } from './output-fifos';
 import { errorCode, groupExists, groupHasLiveMembers, signalGroup } from './process-group';
 import { isSameProcess, procStat } from './proc-stat';
 import { directCommand, shellScript, type DirectCommand, type DirectCommandMemo } from './shell-script';
@@ -36,6 +35,8 @@ export interface AdoptInstanceOptions extends OutputOptions, Pick<SpawnInstanceO
   startTicks: number;
   startedAtMs: number;
   output: OutputFifos;
+  /** SIGTERM to SIGKILL when it must be stopped because its output cannot be reopened (default 10 s). */
+  graceMs?: number;
 }
 
 /** How the process ended. `error` is set when it could not be started at all. */
@@ -84,7 +85,7 @@ export function spawnInstanceProcess(opts: SpawnInstanceOptions): RunningProcess
   let child: ChildProcess;
   let fds: OutputFds | undefined;
   try {
-    fds = opts.output && openOutputFds(opts.output);
+    fds = opts.output && openOutputFdsRemaking(opts.output);
     const options = {
       cwd: opts.cwd,
       env: opts.env,
@@ -131,13 +132,24 @@ function spawnDirect(direct: DirectCommand, options: SpawnOptions, command: stri
  * child, so its exit status is unknown) and by its pipes closing.
  */
 export function adoptInstanceProcess(opts: AdoptInstanceOptions): RunningProcess {
-  let fds: { readOut: number; readErr: number };
+  let fds: { readOut: number; readErr: number } | undefined;
+  let failure: Error | undefined;
   try {
-    fds = { readOut: openFifoReader(opts.output.stdout), readErr: openFifoReader(opts.output.stderr) };
+    const readOut = openFifoReader(opts.output.stdout);
+    try {
+      fds = { readOut, readErr: openFifoReader(opts.output.stderr) };
+    } catch (err) {
+      closeSync(readOut);
+      throw err;
+    }
   } catch (err) {
-    return failedProcess(opts.startedAtMs, new Error(`cannot reopen the output of pid ${opts.pid}: ${(err as Error).message}`));
+    failure = new Error(`cannot reopen the output of pid ${opts.pid} (${(err as Error).message}); it was stopped`);
   }
-  const proc = new OsProcess(opts.pid, opts.startedAtMs, fifoReader(fds.readOut), fifoReader(fds.readErr), opts);
+  // Output that cannot be read cannot be supervised (and the process blocks once its pipe is
+  // full): the process is stopped like any other, then reported as failed, so that the instance
+  // starts it afresh instead of running a second copy next to it.
+  const pipes = fds ? [fifoReader(fds.readOut), fifoReader(fds.readErr)] : [Readable.from([]), Readable.from([])];
+  const proc = new OsProcess(opts.pid, opts.startedAtMs, pipes[0]!, pipes[1]!, opts);
   const check = () => {
     if (!isSameProcess(opts.pid, opts.startTicks)) proc.mainExited({ code: null, signal: null });
   };
@@ -146,12 +158,21 @@ export function adoptInstanceProcess(opts: AdoptInstanceOptions): RunningProcess
     return stat !== undefined && stat.startTicks !== opts.startTicks;
   };
   proc.watchAdopted(check, reused);
-  return proc;
+  if (!failure) return proc;
+  const error = failure;
+  const stopped = proc.stop(opts.graceMs ?? 10_000);
+  return {
+    pid: opts.pid,
+    startedAtMs: opts.startedAtMs,
+    exited: stopped.then(() => ({ code: null, signal: null, error })),
+    stop: (graceMs) => proc.stop(graceMs),
+    detach: () => proc.detach(),
+  };
 }
 
 class OsProcess implements RunningProcess {
   readonly exited: Promise<ProcessExit>;
-  private readonly splitters: LineSplitter[];
+  private readonly readers: OutputReader[];
   private readonly closeTimeoutMs: number;
   private resolveExited: (exit: ProcessExit) => void = () => undefined;
   private status: ProcessExit | undefined;
@@ -182,7 +203,7 @@ class OsProcess implements RunningProcess {
   ) {
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
-    this.splitters = [
+    this.readers = [
       readOutput(stdout, 'stdout', opts, () => this.pipeClosed()),
       readOutput(stderr, 'stderr', opts, () => this.pipeClosed()),
     ];
@@ -203,8 +224,8 @@ class OsProcess implements RunningProcess {
 
   detach(): void {
     if (this.finished) return;
-    // What was read is kept; what is still in the pipe waits there for the next agent.
-    this.finish();
+    // What was read is handed on (gate or not); what is still in the pipe waits there for the next agent.
+    this.finish(true);
     this.stdout.destroy();
     this.stderr.destroy();
   }
@@ -312,14 +333,17 @@ class OsProcess implements RunningProcess {
     this.resolveExited(this.status ?? { code: null, signal: null });
   }
 
-  /** No more timers, and every line read so far handed on. */
-  private finish(): void {
+  /** No more timers, and every line read so far handed on (`detaching`: see OutputReader.detach). */
+  private finish(detaching = false): void {
     this.finished = true;
     clearTimeout(this.killTimer);
     clearInterval(this.pollTimer);
     clearTimeout(this.closeTimer);
     clearInterval(this.adoptedTimer);
-    for (const splitter of this.splitters) splitter.end();
+    for (const reader of this.readers) {
+      if (detaching) reader.detach();
+      else reader.end();
+    }
   }
 }
 

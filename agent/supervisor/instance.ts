@@ -74,6 +74,7 @@ export class Instance {
       startTicks: adopted.startTicks,
       startedAtMs: adopted.startedAtMs,
       output: this.config.output,
+      graceMs: this.config.graceMs,
       outputGate: this.hooks.outputGate,
       onLine: (stream, line, cut) => this.callHook('onLine', () => this.hooks.onLine(stream, line, cut)),
       onLines: this.onLines,

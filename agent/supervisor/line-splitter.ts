@@ -131,6 +131,19 @@ export class LineSplitter {
     if (this.len > 0) this.flush();
   }
 
+  /**
+   * Stops mid-stream (a hand-over: the next reader of the same FIFO reads the rest): a partial
+   * line comes out as a cut piece, not as a whole line; its rest comes out as the next reader's
+   * first line. A \r held back (see pendingCR) is dropped, as at end().
+   */
+  cutOff(): void {
+    this.pendingCR = false;
+    if (this.len === 0) return;
+    const line = readUtf8(this.buf as Buffer, 0, this.len);
+    this.len = 0;
+    this.onLine(line, true);
+  }
+
   /** Appends bytes of the current line, emitting cut pieces whenever the bound is reached. */
   private append(src: Buffer, start: number, end: number): void {
     while (start < end) {

@@ -12,7 +12,7 @@
  * `<app>/<instance>/{stdout,stderr}`; the processes an upgraded agent takes over still write
  * there, so their slots keep those paths until the instance is gone.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { closeSync, constants as fsConstants, lstatSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import * as path from 'node:path';
@@ -151,6 +151,23 @@ export function openOutputFds(output: OutputFifos): OutputFds {
   } catch (err) {
     for (const fd of opened) closeSync(fd);
     throw err;
+  }
+}
+
+/**
+ * openOutputFds, making the FIFOs again first when they are gone (removed behind the agent's
+ * back; a restart must not fail for good over it). A rare path: mkfifo runs synchronously.
+ */
+export function openOutputFdsRemaking(output: OutputFifos): OutputFds {
+  try {
+    return openOutputFds(output);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const missing = [output.stdout, output.stderr].filter((p) => !isFifo(p));
+    mkdirSync(path.dirname(output.stdout), { recursive: true, mode: 0o700 });
+    for (const p of missing) rmSync(p, { force: true });
+    execFileSync('mkfifo', ['-m', '600', '--', ...missing], { stdio: 'ignore' });
+    return openOutputFds(output);
   }
 }
 

@@ -2,6 +2,7 @@
  * Reads a process's stdout or stderr into lines (line-splitter.ts), pausing the pipe while the
  * log writer is behind (the output gate) and for the rest of a loop turn once output has had its
  * share of it (output-turns.ts). A paused pipe keeps what it holds; the process waits in write().
+ * At a hand-over what the stream holds is handed on all the same (OutputReader.detach).
  */
 import type { Readable } from 'node:stream';
 import { LineSplitter, type LineRun } from './line-splitter';
@@ -33,8 +34,21 @@ export interface OutputOptions {
   outputTurns?: OutputTurns;
 }
 
-/** Reads `pipe` (the process's `stream`) until it ends; returns its splitter (end() flushes a last partial line). */
-export function readOutput(pipe: Readable, stream: OutputStream, opts: OutputOptions, onClose: () => void): LineSplitter {
+/** How a process's reading of one pipe ends. */
+export interface OutputReader {
+  /** The pipe ended (the process is gone): a last line without newline comes out whole. */
+  end(): void;
+  /**
+   * A hand-over (the pipe is destroyed next, its FIFO read by the next agent run): hands on what
+   * the stream has read from the pipe and holds, paused or not — at most one stream buffer, the
+   * gate notwithstanding, else it would be lost — and a partial line as a cut piece; its rest
+   * is still in the FIFO, the next run's first line.
+   */
+  detach(): void;
+}
+
+/** Reads `pipe` (the process's `stream`) until it ends or detach() is called. */
+export function readOutput(pipe: Readable, stream: OutputStream, opts: OutputOptions, onClose: () => void): OutputReader {
   const onLines = opts.onLines ? (run: LineRun) => opts.onLines?.(stream, run) : undefined;
   const splitter = new LineSplitter((line, cut) => opts.onLine(stream, line, cut), opts.maxLineBytes, onLines);
   const gate = opts.outputGate;
@@ -53,7 +67,12 @@ export function readOutput(pipe: Readable, stream: OutputStream, opts: OutputOpt
     turnHeld = false;
     resumeIfFree();
   };
+  let detaching = false;
   pipe.on('data', (chunk: Buffer) => {
+    if (detaching) {
+      splitter.push(chunk);
+      return;
+    }
     turns.beginRead();
     splitter.push(chunk);
     if (gate !== undefined && !gateHeld && gate.blocked()) {
@@ -71,5 +90,16 @@ export function readOutput(pipe: Readable, stream: OutputStream, opts: OutputOpt
   // A read error ends the stream; 'close' follows and the exit is still reported.
   pipe.on('error', () => undefined);
   pipe.once('close', onClose);
-  return splitter;
+  return {
+    end: () => splitter.end(),
+    detach: () => {
+      detaching = true;
+      // read() hands over what the stream holds through 'data', paused or not; null once empty.
+      // (It may ask for more, but the pipe is destroyed in this turn, before any more is read.)
+      let chunk: unknown;
+      do chunk = pipe.destroyed ? null : pipe.read();
+      while (chunk !== null);
+      splitter.cutOff();
+    },
+  };
 }

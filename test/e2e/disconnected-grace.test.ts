@@ -1,7 +1,10 @@
 /**
  * The disconnected grace end to end: with the control plane gone, an agent started with
  * `--disconnected-grace` stops its instances once the grace has passed, one without it keeps
- * them running, and both run again what they are given once the control plane is back.
+ * them running, and both run again what they are given once the control plane is back. Also
+ * when etcd, not the control plane, was away: the one replica stayed up (the agent's assignment
+ * stream never broke) but answered heartbeats UNAVAILABLE; once etcd is back the agent must ask
+ * for a fresh snapshot to run its instances again (it once stayed stopped for good).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,5 +48,34 @@ describe('disconnected grace', { timeout: 120_000 }, () => {
 
     await cluster.startControlPlane();
     await cluster.waitForPs('shop', 'both workers up again', (l) => l.filter((i) => i.state === 'up').length === 2, 30_000);
+  });
+});
+
+describe('disconnected grace through an etcd outage behind the one replica', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'alone', args: ['--disconnected-grace', '2'] }] });
+    await cluster.deployApp('shop', cluster.appDir('shop', { Procfile: 'worker: sh loop.sh\n', 'loop.sh': LOOP }));
+    await cluster.ok(['scale', 'worker=1', '-a', 'shop', '--wait']);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('stops the instances while etcd is away and runs them again once it is back', async () => {
+    const [before] = await cluster.ps('shop');
+    assert.ok(before?.pid, `worker.1 runs: ${JSON.stringify(before)}`);
+    const etcd = cluster.etcd.members[0]!;
+    await etcd.kill('SIGSTOP');
+    try {
+      await waitFor('the agent to stop its worker after the grace', () => isGone(before.pid!), 20_000, 50);
+    } finally {
+      await etcd.kill('SIGCONT');
+    }
+    const [again] = await cluster.waitForPs('shop', 'worker.1 up again', (l) => l.length === 1 && l[0]!.state === 'up' && !!l[0]!.pid && l[0]!.pid !== before.pid, 30_000);
+    assert.equal(again!.host, 'alone');
+    assert.ok(!isGone(again!.pid!), `the process ps names (${again!.pid}) really runs`);
   });
 });

@@ -277,6 +277,51 @@ describe('spawnInstanceProcess with output FIFOs', () => {
     assert.deepEqual(all, all.map((_, i) => i + 1), 'every tick once, in order');
   });
 
+  it('hands over what a pipe held by the output gate has read: the adopter goes on at the next byte, a partial line as a cut piece', async () => {
+    const out = await output();
+    const progress = path.join(tmp, 'handover-progress');
+    const N = 40_000;
+    // Numbered 9-byte lines, each in two writes (so a read may end mid-line), progress every 100.
+    const script = `i=0; while [ $i -lt ${N} ]; do i=$((i + 1)); printf '%08d' $i; printf '\\n'; [ $((i % 100)) -eq 0 ] && echo $i > ${progress}; done; exec sleep 1000`;
+    // The log writer is behind from the first read on: the gate pauses the pipe and never opens.
+    const outputGate = { blocked: () => true, whenOpen: () => undefined };
+    const first = run(script, { output: out, outputGate });
+    const printed = () => Number(readFileSync(progress, 'utf8')) || 0;
+    await waitFor('the first read', () => first.stdout().length > 0, 5_000);
+    // More printed than the first read and the 64 KiB FIFO hold: the paused stream holds the rest.
+    const delivered = first.lines.length;
+    await waitFor('output beyond the FIFO', () => (printed() - delivered) * 9 > 65_536 + 4_096, 10_000);
+    first.proc.detach();
+    const handedOn = first.lines.length - delivered;
+    const read: Line[] = [];
+    const adopted = adoptInstanceProcess({
+      pid: first.proc.pid,
+      startTicks: procStat(first.proc.pid)!.startTicks,
+      startedAtMs: first.proc.startedAtMs,
+      output: out,
+      onLine: (stream, line, cut) => read.push({ stream, line, cut }),
+    });
+    try {
+      await waitFor('the last line', () => read.at(-1)?.line === String(N).padStart(8, '0'), 10_000);
+    } finally {
+      await adopted.stop(1_000);
+    }
+    // Cut pieces join the line after them; then every number once, in order.
+    const whole: string[] = [];
+    let piece = '';
+    for (const l of [...first.lines, ...read]) {
+      if (l.cut) piece += l.line;
+      else {
+        whole.push(piece + l.line);
+        piece = '';
+      }
+    }
+    assert.equal(whole.length, N, `${whole.length} lines`);
+    const missing = whole.findIndex((l, i) => l !== String(i + 1).padStart(8, '0'));
+    assert.equal(missing, -1, `line ${missing + 1} is ${whole[missing]}`);
+    assert.ok(handedOn > 0, 'detach handed on what the paused stream held');
+  });
+
   it('stops an adopted process and its group', async () => {
     const out = await output();
     const first = run('sleep 1000 & exec sleep 1000', { output: out });
@@ -291,6 +336,32 @@ describe('spawnInstanceProcess with output FIFOs', () => {
     });
     await adopted.stop(2_000);
     await waitFor('the group gone', () => isGone(first.proc.pid), 3_000);
+  });
+
+  it('stops an adopted process whose FIFOs cannot be reopened, and a restart makes them again', async () => {
+    const out = await output();
+    const first = run('sleep 1000 & exec sleep 1000', { output: out });
+    await waitFor('running', () => procStat(first.proc.pid) !== undefined, 5_000);
+    first.proc.detach();
+    rmSync(out.stdout);
+    rmSync(out.stderr);
+    const adopted = adoptInstanceProcess({
+      pid: first.proc.pid,
+      startTicks: procStat(first.proc.pid)!.startTicks,
+      startedAtMs: first.proc.startedAtMs,
+      output: out,
+      graceMs: 2_000,
+      onLine: () => undefined,
+    });
+    assert.equal(adopted.pid, first.proc.pid, 'its pid while it is being stopped');
+    const exit = await adopted.exited;
+    assert.match(exit.error?.message ?? '', /cannot reopen the output of pid \d+ .*ENOENT.*it was stopped/);
+    // Not left running unsupervised next to the copy the restart starts: the whole group is gone.
+    await waitFor('the group gone', () => isGone(first.proc.pid), 3_000);
+    const again = run('echo again', { output: out });
+    assert.ok(again.proc.pid > 0, 'the restart runs');
+    assert.deepEqual(await again.proc.exited, { code: 0, signal: null });
+    assert.deepEqual(again.stdout(), ['again']);
   });
 
   it('does not adopt a process whose start time differs (a reused pid)', async () => {

@@ -19,8 +19,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 function guarded(graceMs: number) {
   const link = new EventEmitter();
   const suspended: string[] = [];
-  const guard = new DisconnectGuard(graceMs, link as unknown as Reachability, { suspend: (why) => suspended.push(why) }, logger);
-  return { link, suspended, guard };
+  const target = {
+    isSuspended: false,
+    suspend(why: string) {
+      this.isSuspended = true;
+      suspended.push(why);
+    },
+  };
+  let snapshotsAsked = 0;
+  const guard = new DisconnectGuard(graceMs, link as unknown as Reachability, target, logger, () => snapshotsAsked++);
+  return { link, suspended, guard, snapshotsAsked: () => snapshotsAsked };
 }
 
 describe('disconnected grace: when the agent gives up on its instances', () => {
@@ -50,6 +58,25 @@ describe('disconnected grace: when the agent gives up on its instances', () => {
     link.emit('reachable');
     await sleep(150);
     assert.deepEqual(suspended, []);
+    guard.close();
+  });
+
+  it('asks for a fresh snapshot when a control plane answers again after it stopped everything', async () => {
+    // Only a snapshot lifts the suspension, and a stream to a replica that lost etcd never broke to send one.
+    const { link, suspended, guard, snapshotsAsked } = guarded(50);
+    link.emit('unreachable', Date.now());
+    await waitFor('the instances to be stopped', () => suspended.length === 1, 2_000, 10);
+    assert.equal(snapshotsAsked(), 0);
+    link.emit('reachable');
+    assert.equal(snapshotsAsked(), 1);
+    guard.close();
+  });
+
+  it('asks for no snapshot when the control plane answers again within the grace', () => {
+    const { link, guard, snapshotsAsked } = guarded(1_000);
+    link.emit('unreachable', Date.now());
+    link.emit('reachable');
+    assert.equal(snapshotsAsked(), 0);
     guard.close();
   });
 

@@ -30,6 +30,16 @@ describe('LineSplitter', () => {
     ]);
   });
 
+  it('hands a partial line out as a cut piece on cutOff() (a hand-over: its rest is the next reader\'s)', () => {
+    const out: Piece[] = [];
+    const splitter = new LineSplitter((line, cut) => out.push([line, cut]));
+    splitter.push(Buffer.from('whole\nhal'));
+    splitter.cutOff();
+    assert.deepEqual(out, [['whole', false], ['hal', true]]);
+    splitter.cutOff();
+    assert.equal(out.length, 2, 'nothing more: no empty piece');
+  });
+
   it('emits nothing on end() when the stream ended with a newline', () => {
     assert.deepEqual(split(['a\n']), [['a', false]]);
     assert.deepEqual(split([]), []);
