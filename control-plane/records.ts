@@ -20,6 +20,11 @@ export interface ReleasePhaseRecord {
   state: 'pending' | 'running' | 'succeeded' | 'failed';
   agentId?: string;
   startedAtMs?: number;
+  /**
+   * The agent said it started the command: from then on it is only followed, never started again
+   * (an agent that restarted meanwhile forgot it, and a second start would run a migration twice).
+   */
+  started?: boolean;
   finishedAtMs?: number;
   /** Exit status (128 + signal when killed). */
   status?: number;

@@ -118,6 +118,13 @@ export class RunFollower {
         return;
       }
       const result = await startRun(this.deps.dialer, agent, job, run, release);
+      if (result.kind === 'unsure') {
+        // Still `claimed`: a later pass asks again with the same name (the agent starts a name once),
+        // and past the starting deadline asks whether it ran.
+        this.deps.logger.warn({ app: job.app, job: job.name, instance: run.instance, agent: agent.id, reason: result.reason }, 'not sure a scheduled run started; asking again soon');
+        f.rewatchAt = Date.now() + REWATCH_AFTER_MS;
+        return;
+      }
       if (result.kind === 'failed') {
         this.setOutcome(key, { kind: 'ended', state: 'not-started', reason: result.reason });
         return;

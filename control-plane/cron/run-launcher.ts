@@ -20,7 +20,16 @@ export type StartResult =
   | { kind: 'started'; startedAtMs: number }
   /** The agent ran this name before: an earlier leader started it. */
   | { kind: 'known' }
-  | { kind: 'failed'; reason: string };
+  /** The agent refused it: it did not start. */
+  | { kind: 'failed'; reason: string }
+  /**
+   * No answer (a deadline, a broken connection): the agent may start it yet (it fetches the slug
+   * first). Asking again with the same name settles it: it starts, or the agent says it knows it.
+   */
+  | { kind: 'unsure'; reason: string };
+
+/** Codes of a call that failed on its way, not by the agent's refusal. */
+const UNSURE_CODES: ReadonlySet<number> = new Set([grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAVAILABLE, grpc.status.CANCELLED, grpc.status.UNKNOWN, grpc.status.INTERNAL]);
 
 /** What the run's process sees besides the app's config. */
 function jobEnv(job: JobRecord, run: RunRecord): Record<string, string> {
@@ -57,11 +66,12 @@ export function startOneOff(dialer: AgentDialer, agent: AgentRecord, start: RunS
       if (out.started) settle({ kind: 'started', startedAtMs: Date.now() });
     });
     stream.on('error', (err: grpc.ServiceError) => {
+      const reason = `${agent.id} could not start it: ${err.details || err.message}`;
       if (err.code === grpc.status.ALREADY_EXISTS) settle({ kind: 'known' });
-      else settle({ kind: 'failed', reason: `${agent.id} could not start it: ${err.details || err.message}` });
+      else settle(UNSURE_CODES.has(err.code) ? { kind: 'unsure', reason } : { kind: 'failed', reason });
     });
     // Detached: the agent ends the stream once the process runs.
-    stream.on('end', () => settle({ kind: 'failed', reason: `${agent.id} ended the call without starting it` }));
+    stream.on('end', () => settle({ kind: 'unsure', reason: `${agent.id} ended the call without saying it started it` }));
     stream.write({ start });
   });
 }

@@ -45,7 +45,14 @@ interface Followed {
   watch?: RunWatch;
   retryAt: number;
   agentMissingSince?: number;
+  /** The agent said it started it (also recorded in the phase, when etcd took it). */
+  started: boolean;
+  /** Starts that got no answer, one after the other. */
+  unsure: number;
 }
+
+/** Starts without an answer (each up to the start timeout) before the release fails. */
+const MAX_UNSURE_STARTS = 5;
 
 export class ReleasePhaseLoop {
   private readonly followed = new Map<string, Followed>();
@@ -112,13 +119,17 @@ export class ReleasePhaseLoop {
     }
   }
 
-  /** Starts the claimed release command (again: the agent refuses a second start) and follows it. */
+  /**
+   * Starts the claimed release command, unless its agent said it started it already (recorded in
+   * the phase), and follows it. A start is asked again only while unanswered: the agent starts a
+   * name once, but an agent that restarted has forgotten the names it ran.
+   */
   private follow(app: string, release: ReleaseRecord): void {
     const phase = release.phase!;
     const instance = releaseRunName(release.version);
     const key = `${app}/${instance}`;
     let f = this.followed.get(key);
-    if (!f) this.followed.set(key, (f = { busy: false, retryAt: 0 }));
+    if (!f) this.followed.set(key, (f = { busy: false, retryAt: 0, started: phase.started === true, unsure: 0 }));
     if (f.busy || f.watch || Date.now() < f.retryAt) return;
     const agent = phase.agentId ? this.deps.view.agent(phase.agentId) : undefined;
     if (!agent) {
@@ -131,6 +142,22 @@ export class ReleasePhaseLoop {
     f.agentMissingSince = undefined;
     f.busy = true;
     const followed = f;
+    const watch = () => {
+      followed.watch = watchRun(this.deps.dialer, agent, { app, instance }, {
+        onExit: (exit) => this.finishInBackground(app, release.version, outcomeOf(exit, phase.timeoutMs)),
+        onUnknown: () => this.finishInBackground(app, release.version, { ok: false, reason: `${agent.id} no longer knows it (the agent restarted); it was not started again` }),
+        onBroken: (reason) => {
+          this.deps.logger.warn({ app, instance, reason }, 'lost track of the release command; following it again soon');
+          followed.watch = undefined;
+          followed.retryAt = Date.now() + REWATCH_AFTER_MS;
+        },
+      });
+    };
+    if (f.started) {
+      f.busy = false;
+      watch();
+      return;
+    }
     startOneOff(this.deps.dialer, agent, {
       app,
       command: phase.command,
@@ -144,19 +171,19 @@ export class ReleasePhaseLoop {
     }).then((result) => {
       followed.busy = false;
       if (!this.active) return;
-      if (result.kind === 'failed') {
+      if (result.kind === 'unsure' && ++followed.unsure < MAX_UNSURE_STARTS) {
+        this.deps.logger.warn({ app, instance, reason: result.reason }, 'not sure the release command started; asking again soon');
+        followed.retryAt = Date.now() + REWATCH_AFTER_MS;
+        return;
+      }
+      if (result.kind === 'failed' || result.kind === 'unsure') {
         this.finishInBackground(app, release.version, { ok: false, reason: result.reason });
         return;
       }
-      followed.watch = watchRun(this.deps.dialer, agent, { app, instance }, {
-        onExit: (exit) => this.finishInBackground(app, release.version, outcomeOf(exit, phase.timeoutMs)),
-        onUnknown: () => this.finishInBackground(app, release.version, { ok: false, reason: `${agent.id} does not know it (the agent restarted)` }),
-        onBroken: (reason) => {
-          this.deps.logger.warn({ app, instance, reason }, 'lost track of the release command; following it again soon');
-          followed.watch = undefined;
-          followed.retryAt = Date.now() + REWATCH_AFTER_MS;
-        },
-      });
+      followed.started = true;
+      this.markStarted(app, release.version).catch((err: unknown) =>
+        this.deps.logger.warn({ err, app, release: release.version }, 'could not record that the release command started (this replica remembers it)'));
+      watch();
     }).catch((err: unknown) => {
       // The agent could not be dialled: a later pass starts it again (the agent refuses a second start).
       this.deps.logger.warn({ err, app, instance }, 'could not start the release command; trying again soon');
@@ -209,6 +236,17 @@ export class ReleasePhaseLoop {
     } finally {
       this.followed.get(key)?.watch?.cancel();
       this.followed.delete(key);
+    }
+  }
+
+  /** Records in the phase that its command started, so that no leader ever starts it again. */
+  private async markStarted(app: string, version: number): Promise<void> {
+    for (let attempt = 0; attempt < 3 && this.active; attempt++) {
+      const { release, modRevision } = await this.readRelease(app, version);
+      if (!release?.phase || release.phase.state !== 'running' || release.phase.started) return;
+      const compares = [this.deps.election.fence(), unchangedSince(this.deps.keys.release(app, version), modRevision)];
+      const ops = [{ put: this.deps.keys.release(app, version), value: encode({ ...release, phase: { ...release.phase, started: true } }) }];
+      if (await commitIf(this.deps.client, compares, ops)) return;
     }
   }
 

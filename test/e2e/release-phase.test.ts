@@ -104,4 +104,23 @@ describe('release phase', { timeout: 120_000 }, () => {
     assert.match(bad.stderr, /--release-timeout soon: expected whole seconds/);
     assert.equal((await releases())[0]!.version, 4, 'nothing deployed');
   });
+
+  it('never starts a release command a second time after its agent restarted', async () => {
+    const count = path.join(cluster.dir, 'release-starts');
+    const gate = path.join(gates, 'after-restart');
+    const waiting = deploy('restart', `echo started >> ${count}; sh release.sh ${gate}`, ['--wait']);
+    const starts = () => (fs.existsSync(count) ? fs.readFileSync(count, 'utf8').split('\n').filter(Boolean).length : 0);
+    await waitFor('the release command started', () => starts() === 1 || undefined, 30_000);
+    await waitFor('its release running', async () => (await releases())[0]?.phase === 'running' || undefined, 10_000);
+    // Both agents die and come back: the one that ran it forgot it (and stopped it).
+    for (const id of ['host-a', 'host-b']) {
+      await cluster.agents.get(id)!.kill('SIGKILL');
+      cluster.startAgent({ id });
+    }
+    await cluster.waitForAgents(2);
+    const res = await waiting;
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.equal(starts(), 1, 'a migration runs once, never again behind the operator\'s back');
+    assert.match(res.stderr, /the release command of v\d+ failed: host-[ab] no longer knows it \(the agent restarted\); it was not started again/);
+  });
 });
