@@ -49,8 +49,11 @@ export function limitRollout(
   const rollouts = new Map<string, Assignment[]>();
   for (const a of plan.put) {
     const before = existing.get(keyOf(a));
-    // A re-put of an instance that is up is a restart to pace; anything else goes through.
-    if (before && status(before)?.state === 'up') {
+    // A re-put of an instance that is up is a restart to pace; so is one nobody has reported (its
+    // status went with its agent's lease: a control-plane outage longer than the TTL, an agent
+    // still re-registering), which may well serve. Anything else goes through.
+    const seen = before && status(before);
+    if (before && (seen === undefined || seen.state === 'up')) {
       const group = `${a.app}/${a.type}`;
       const list = rollouts.get(group);
       if (list) list.push(a);
@@ -62,8 +65,8 @@ export function limitRollout(
   if (rollouts.size === 0) return { plan, deferred: 0 };
 
   // Instances already restarting: assigned something their agent does not report up yet
-  // (starting, or crashed or failing its boot check on what it runs and not replaced by this plan).
-  // Counted only in the groups that roll now.
+  // (starting, or crashed or failing its boot check on what it runs and not replaced by this plan),
+  // or not reported at all (not known to be up). Counted only in the groups that roll now.
   const removed = new Set(plan.remove.map(keyOf));
   const reput = new Set(plan.put.map(keyOf));
   const restarting = new Map<string, number>();
@@ -73,7 +76,8 @@ export function limitRollout(
     const s = status(a);
     const applied = s !== undefined && s.release === a.release && s.restartToken === a.restartToken;
     const failing = s !== undefined && s.state !== 'up' && !reput.has(keyOf(a));
-    if (s !== undefined && (!applied || s.state === 'starting' || failing)) {
+    const unknown = s === undefined && !reput.has(keyOf(a));
+    if (unknown || (s !== undefined && (!applied || s.state === 'starting' || failing))) {
       restarting.set(group, (restarting.get(group) ?? 0) + 1);
     }
   }

@@ -39,18 +39,44 @@ describe('rolling restarts', () => {
     assert.equal(deferred, 5);
   });
 
-  it('never holds back instances that are not up, new placements or removals', () => {
+  it('never holds back instances known not to be up, new placements or removals', () => {
     const current = workers(4, 1);
     const statuses: Record<string, ObservedStatus> = {
       'worker.1': up(1), 'worker.2': up(1), 'worker.3': { state: 'crashed', release: 1, restartToken: '' },
-    }; // worker.4: no status yet
+    }; // worker.4: no status (not known to be down): paced like worker.1
+    const fresh = assignment('worker.5', 2, 'b');
+    const { plan, deferred } = limitRollout(
+      { put: [...workers(4, 2), fresh], remove: [{ agentId: 'a', app: 'shop', instance: 'worker.9' }], unplaced: [] },
+      current, (a) => statuses[a.instance], () => 5,
+    );
+    assert.deepEqual(plan.put.map((a) => a.instance).sort(), ['worker.1', 'worker.3', 'worker.5']);
+    assert.equal(deferred, 2);
+    assert.equal(plan.remove.length, 1);
+  });
+
+  it('lets an instance that is starting restart at once', () => {
+    const current = workers(4, 1);
+    const statuses: Record<string, ObservedStatus> = {
+      'worker.1': up(1), 'worker.2': up(1), 'worker.3': up(1), 'worker.4': { state: 'starting', release: 1, restartToken: '' },
+    };
     const fresh = assignment('worker.5', 2, 'b');
     const { plan } = limitRollout(
       { put: [...workers(4, 2), fresh], remove: [{ agentId: 'a', app: 'shop', instance: 'worker.9' }], unplaced: [] },
       current, (a) => statuses[a.instance], () => 5,
     );
-    assert.deepEqual(plan.put.map((a) => a.instance).sort(), ['worker.1', 'worker.3', 'worker.4', 'worker.5']);
-    assert.equal(plan.remove.length, 1);
+    assert.deepEqual(plan.put.map((a) => a.instance).sort(), ['worker.4', 'worker.5'], 'worker.4 counts against the bound');
+  });
+
+  it('paces instances nobody reports as if they were up (their statuses went with a lease)', () => {
+    // A control-plane outage longer than the agents' TTL in the middle of a deploy: no status at all.
+    const webs = Array.from({ length: 6 }, (_, i) => assignment(`web.${i + 1}`, 1));
+    const next = webs.map((a) => ({ ...a, release: 2 }));
+    const { plan, deferred } = limitRollout({ put: next, remove: [], unplaced: [] }, webs, () => undefined, () => 6);
+    assert.deepEqual(plan.put.map((a) => a.instance), ['web.1'], 'one at a time, not all six');
+    assert.equal(deferred, 5);
+    // Once they report up again, the rollout goes on one at a time.
+    const statuses = Object.fromEntries(webs.map((a) => [a.instance, up(1)]));
+    assert.deepEqual(run(webs, next, statuses, 6).plan.put.map((a) => a.instance), ['web.1']);
   });
 
   it('stops a rollout at an instance that crashed (or failed its boot check) on the new release', () => {
