@@ -305,6 +305,10 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       } else {
         // One host's history is in order already: it passes through as it comes.
         merging = hosts.length > 1 && !streamed;
+        // Streamed history is not merged (constant memory): N applies to each host, and the user should know.
+        if (streamed && !req.all && hosts.length > 1) {
+          warn(`-n ${req.lines} is above ${MAX_MERGED_LINES.toLocaleString('en-US')}: each of the ${hosts.length} hosts streams its own last ${req.lines} lines, host by host, not merged by time (--host reads one)`);
+        }
         for (const agent of hosts) open(agent);
         historyTimer = setTimeout(() => {
           for (const u of upstreams.values()) {

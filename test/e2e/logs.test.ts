@@ -89,6 +89,10 @@ describe('cluster logs', { timeout: 240_000 }, () => {
     const key = (l: JsonLine) => `${l.host}/${l.instance}/${l.time}/${l.line}`;
     assert.deepEqual(new Set(every.map(key)), new Set(all.map(key)));
     assert.equal(every.length, all.length);
+    // Above 100,000, N applies to each host (streamed, not merged): it says so.
+    const big = await cluster.cli(['logs', '-a', 'chat', '-n', '100001', '--json']);
+    assert.equal(big.code, 0, big.stderr);
+    assert.match(big.stderr, /warning: -n 100001 is above 100,000: each of the \d+ hosts streams its own last 100001 lines, host by host, not merged by time/);
     for (const host of new Set(every.map((l) => l.host))) {
       const mine = every.filter((l) => l.host === host);
       for (let i = 1; i < mine.length; i++) assert.ok(mine[i - 1]!.time <= mine[i]!.time, 'per-host order');
