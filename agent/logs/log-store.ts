@@ -29,7 +29,7 @@ import { OutputGates } from './output-gates';
 import { FlushScheduler } from './flush-scheduler';
 import { DiskRetention } from './disk-retention';
 import { LiveReaders } from './live-readers';
-import { LogDirError, MiB, positive, storeLimits, type LogStoreOptions, type ReadOptions } from './store-options';
+import { LogDirError, MAX_HISTORY_TEXT, positive, storeLimits, type LogStoreOptions, type ReadOptions } from './store-options';
 
 export type { LiveCursor } from './live-cursor';
 export type { LogStoreStats } from './disk-writer';
@@ -164,7 +164,7 @@ export class LogStore {
    */
   read(filter: LogFilter, opts: ReadOptions): { history: Promise<LogLine[]>; live?: LiveCursor } {
     const limit = Math.max(0, Math.floor(opts.limit) || 0);
-    const maxChars = positive('maxHistoryBytes', opts.maxHistoryBytes, 64 * MiB);
+    const maxChars = positive('maxHistoryBytes', opts.maxHistoryBytes, MAX_HISTORY_TEXT);
     const instances = this.instances.matching(filter);
     // The seam: every line so far has seq ≤ this; every later one reaches `live`.
     const seam = this.seq;

@@ -42,6 +42,9 @@ export interface ReadOptions {
   maxHistoryBytes?: number;
 }
 
+/** The default of ReadOptions.maxHistoryBytes: the most text one history merge holds. */
+export const MAX_HISTORY_TEXT = 64 * 1024 * 1024;
+
 /** The bounds of the store, every default filled in. */
 export interface StoreLimits {
   maxBytesPerInstance: number;

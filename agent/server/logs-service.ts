@@ -12,6 +12,7 @@ import type { LogStore } from '../logs/log-store';
 import type { LogFilter, LogLine } from '../logs/log-line';
 import { isLogSource, sourceOf, type LogSource } from '../../lib/log-source';
 import { packLines, textSize } from '../../lib/log-packing';
+import { MAX_HISTORY_TEXT } from '../logs/store-options';
 
 /** Lines per message: many a message is ~10× faster than one a message (docs/stack-notes.md). */
 const BATCH = 500;
@@ -27,6 +28,8 @@ const PACKED_BYTES = 64 * 1024;
 const PACKED_LINGER_MS = 5;
 /** History up to this many lines is gathered in memory and merged; more is streamed from the files. */
 const MAX_HISTORY = 100_000;
+/** The longest text one stored line has (longer output is stored in pieces: line-splitter.ts). */
+const MAX_LINE_TEXT = 16_384;
 /** With a source filter, history is looked for among at most this many of the newest lines. */
 const MAX_SOURCE_WINDOW = 1_000_000;
 
@@ -118,6 +121,16 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
           const history = inMemory!.history;
           const limit = wanted;
           const lines = source ? await historyOfSource(store, filter, limit, await history, source) : await history;
+          // Fewer lines than asked with the text bound (nearly) reached: the bound cut them, say so.
+          let chars = 0;
+          for (const l of lines) chars += l.text.length;
+          if (lines.length < limit && chars > MAX_HISTORY_TEXT - MAX_LINE_TEXT) {
+            await write({
+              app: req.app,
+              host: agentId,
+              warnings: [`host ${agentId}: history stops at ${MAX_HISTORY_TEXT / 1024 / 1024} MiB of text, ${lines.length} of the ${limit} lines asked (-n all streams every line)`],
+            });
+          }
           for (let i = 0; i < lines.length; i += BATCH) {
             const last = i + BATCH >= lines.length;
             await send(lines.slice(i, i + BATCH), last);

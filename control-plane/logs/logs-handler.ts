@@ -209,6 +209,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
           upstream.attempts = 0;
         }
         upstream.heard = true;
+        for (const w of batch.warnings) warn(w); // an agent's own (its history cut by its text bound)
         if (!upstream.historyDone) {
           if (upstream.resume) forwardResumed(batch, upstream);
           else if (merging) history.push(...linesOf(batch, req.app, agent.id));
