@@ -22,7 +22,9 @@ export function registerLogin(program: Command): void {
         if (!server) throw new UserError('--server HOST:PORT[,HOST:PORT…] is required to log in');
         const servers = parseServerList(server);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
-        const joined = await joinAny(servers, opts.token, { kind: 'operator', name: opts.name }, opts.caHash);
+        const joined = await joinAny(servers, opts.token, { kind: 'operator', name: opts.name }, opts.caHash).catch(async (err: unknown) => {
+          throw (await withoutTls(servers)) ?? err;
+        });
         // The credential serves every replica of the cluster: store it for all that are known.
         let all = servers;
         const api = connect(joined.server, joined.material);
@@ -41,4 +43,23 @@ export function registerLogin(program: Command): void {
         fail(err, server);
       }
     });
+}
+
+/**
+ * When no TLS handshake worked, a control plane that answers plain gRPC runs without TLS (a dev
+ * cluster, `--insecure`): logging in is not needed, and "cannot reach" would send the user astray.
+ */
+async function withoutTls(servers: readonly string[]): Promise<UserError | undefined> {
+  for (const server of servers) {
+    const api = connect(server);
+    try {
+      await callUnary(api, 'ListReplicas', {}, 2_000);
+      return new UserError(`the control plane at ${server} runs without TLS: no login is needed (try \`cluster --server ${server} apps\`)`);
+    } catch {
+      // Not a plain-gRPC control plane either: the join's own error says what went wrong.
+    } finally {
+      api.close();
+    }
+  }
+  return undefined;
 }

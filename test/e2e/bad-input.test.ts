@@ -120,6 +120,12 @@ describe('bad input', { timeout: 120_000 }, () => {
     }
   });
 
+  it('says that a control plane without TLS needs no login, instead of "cannot reach"', async () => {
+    const res = await cluster.cli(['login', '--server', cluster.server, '--token', 'abcdef.0123456789abcdef01234567']);
+    assert.equal(res.code, 1, res.stdout);
+    assert.match(res.stderr, /the control plane at \S+ runs without TLS: no login is needed/);
+  });
+
   it('keeps serving after malformed agent messages', async () => {
     // A forged agent id and a status for a malformed instance are refused, not fatal.
     const client = new (agentProto().AgentApi)(cluster.server, grpc.credentials.createInsecure());
