@@ -28,3 +28,23 @@ export function datacenterName(value: string): string {
   if (problem) throw new InvalidArgumentError(problem);
   return value;
 }
+
+/**
+ * `agent start`'s --label: as collectLabel, but a value placement rules cannot name is kept with a
+ * warning, so that an agent set up before the check still starts after an upgrade (a refused start
+ * would leave its instances to the watchdog).
+ */
+export function collectLabelOrWarn(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got \`${value}\``);
+  const problem = labelProblem(value.slice(0, eq), value.slice(eq + 1));
+  if (problem) process.stderr.write(`warning: --label: ${problem}; placement rules cannot name it\n`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+/** `agent start`'s --datacenter: as datacenterName, with a warning instead of a refusal (see collectLabelOrWarn). */
+export function datacenterNameOrWarn(value: string): string {
+  const problem = datacenterProblem(value);
+  if (problem) process.stderr.write(`warning: --datacenter: ${problem}; placement rules cannot name it\n`);
+  return value;
+}

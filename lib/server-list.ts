@@ -11,13 +11,8 @@ export class ServerListError extends Error {
 
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-/** serverEntryProblem for an address to listen on, where port 0 asks for any free port. */
-export function listenAddressProblem(entry: string): string | undefined {
-  return serverEntryProblem(entry.replace(/:0$/, ':1'))?.replace(`:1\``, `:0\``);
-}
-
-/** Why `entry` is not a HOST:PORT, or undefined when it is. */
-export function serverEntryProblem(entry: string): string | undefined {
+/** Why `entry` is not a HOST:PORT, or undefined when it is; `anyPort`: port 0 too (an address to listen on). */
+export function serverEntryProblem(entry: string, opts: { anyPort?: boolean } = {}): string | undefined {
   const m = /^\[([^\]]*)\]:(\d+)$/.exec(entry) ?? /^([^:[\]]*):(\d+)$/.exec(entry);
   if (!m) {
     if (/^[^:]+$/.test(entry)) return `\`${entry}\` has no port: give HOST:PORT`;
@@ -30,7 +25,7 @@ export function serverEntryProblem(entry: string): string | undefined {
     return `\`${entry}\`: \`${host}\` is not a host name or IP address`;
   }
   const n = Number(port);
-  if (!(n >= 1 && n <= 65535)) return `\`${entry}\`: port ${port} is not 1-65535`;
+  if (!((n >= 1 || (opts.anyPort === true && n === 0)) && n <= 65535)) return `\`${entry}\`: port ${port} is not 1-65535`;
   return undefined;
 }
 

@@ -19,7 +19,7 @@ import { agentIdProblem } from '../../lib/names';
 import { resolveServer } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
-import { collectLabel, datacenterName, positiveInt } from '../parse';
+import { collectLabel, collectLabelOrWarn, datacenterName, datacenterNameOrWarn, positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
 import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
@@ -53,13 +53,16 @@ interface JoinOptions extends AgentOptions {
   start: boolean;
 }
 
-/** The flags `start`, `join` (and `install`) share. */
-function agentFlags(cmd: Command): Command {
+/**
+ * The flags `start`, `join` (and `install`) share. `start` only warns about a label or datacenter
+ * placement rules cannot name (`lenientNames`): it may restart an agent set up before the check.
+ */
+function agentFlags(cmd: Command, lenientNames = false): Command {
   return cmd
     .option('--data-dir <dir>', 'where to keep slugs, logs, certificates and state', path.join(clusterHome(), 'agent'))
     .option('--name <id>', 'agent id (default: the host name, or the name it joined with)')
-    .option('--datacenter <dc>', 'datacenter (default: what the join token says, else `default`)', datacenterName)
-    .option('--label <k=v>', 'a label for placement rules (repeatable; added to the join token’s)', collectLabel, {})
+    .option('--datacenter <dc>', 'datacenter (default: what the join token says, else `default`)', lenientNames ? datacenterNameOrWarn : datacenterName)
+    .option('--label <k=v>', 'a label for placement rules (repeatable; added to the join token’s)', lenientNames ? collectLabelOrWarn : collectLabel, {})
     .option('--capacity <n>', 'most instances this agent runs', '1000')
     .option('--listen <host:port>', 'where the agent serves logs and one-off runs to the control plane', '0.0.0.0:7601')
     .option('--advertise <host:port>', 'address the control plane dials (default: the listen address; for 0.0.0.0, the IP this host reaches the control plane from)')
@@ -240,7 +243,7 @@ function asUserError(err: unknown): unknown {
 export function registerAgent(program: Command): Command {
   const agent = program.command('agent').description('agent daemon (one per server)');
 
-  agentFlags(agent.command('start'))
+  agentFlags(agent.command('start'), true)
     .description('run the agent daemon in the foreground')
     .action(async (opts: AgentOptions, cmd: Command) => {
       try {

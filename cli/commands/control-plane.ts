@@ -12,7 +12,7 @@ import { fail } from '../command-kit';
 import { UserError } from '../errors';
 import { positiveInt } from '../parse';
 import { VERSION } from '../version';
-import { listenAddressProblem, serverEntryProblem } from '../../lib/server-list';
+import { serverEntryProblem } from '../../lib/server-list';
 import { DEFAULT_MAX_PER_TYPE, MAX_PER_TYPE_FLAG, MAX_WIRE_COUNT } from '../../lib/limits';
 import { parseMetricsListen } from '../../lib/metrics-server';
 
@@ -57,7 +57,7 @@ export function registerControlPlane(program: Command): void {
         }
         if (opts.tls && opts.insecure) throw new UserError('--tls and --insecure contradict each other');
         // Checked before anything is written to etcd (the CA is made at the first start).
-        const listenProblem = listenAddressProblem(opts.listen);
+        const listenProblem = serverEntryProblem(opts.listen, { anyPort: true });
         if (listenProblem) throw new UserError(`--listen: ${listenProblem}`);
         if (opts.advertise !== undefined) {
           const problem = serverEntryProblem(opts.advertise);

@@ -165,12 +165,15 @@ export async function streamLogs(
     call?.cancel();
   };
   process.once('SIGINT', stop);
-  // A reader that went away (`cluster logs … | head`) ends the command quietly, as `git log | head` does.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  // A reader that went away (`cluster logs … | head`) ends the stream quietly, as `git log | head`
+  // does; the command then returns (exit 0), and `cluster dev` goes on without its log view.
+  const outputFailed = (err: NodeJS.ErrnoException) => {
     stop();
-    if (err.code !== 'EPIPE') process.stderr.write(`error: cannot write the lines: ${err.message}\n`);
-    process.exit(err.code === 'EPIPE' ? 0 : 1);
-  });
+    if (err.code === 'EPIPE') return;
+    process.stderr.write(`error: cannot write the lines: ${err.message}\n`);
+    process.exitCode = 1;
+  };
+  process.stdout.on('error', outputFailed);
   try {
     // Packed batches (docs/logs.md) unless the caller says otherwise; old control planes ignore the field.
     let next: LogsRequest = { packed: true, ...request };
@@ -204,6 +207,8 @@ export async function streamLogs(
     }
   } finally {
     process.off('SIGINT', stop);
+    // Still listening if the output failed: a later write to the closed pipe must not crash the CLI.
+    if (!stopped || process.stdout.writable) process.stdout.off('error', outputFailed);
   }
 }
 

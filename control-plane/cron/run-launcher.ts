@@ -28,8 +28,11 @@ export type StartResult =
    */
   | { kind: 'unsure'; reason: string };
 
-/** Codes of a call that failed on its way, not by the agent's refusal. */
-const UNSURE_CODES: ReadonlySet<number> = new Set([grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAVAILABLE, grpc.status.CANCELLED, grpc.status.UNKNOWN, grpc.status.INTERNAL]);
+/**
+ * Codes of a call that failed on its way, not by the agent's refusal (an agent refuses with an
+ * error of its own, which arrives as UNKNOWN: a failed start, and the reason is worth keeping).
+ */
+const UNSURE_CODES: ReadonlySet<number> = new Set([grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAVAILABLE, grpc.status.CANCELLED]);
 
 /** What the run's process sees besides the app's config. */
 function jobEnv(job: JobRecord, run: RunRecord): Record<string, string> {

@@ -118,7 +118,8 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     this.logger.warn({ prefix: this.prefix, revision, seen: this.revision }, `no event of revision ${revision} after ${timeoutMs} ms; reading the prefix afresh`);
     const old = this.watcher;
     this.watcher = undefined;
-    await old?.cancel().catch(() => undefined);
+    // Not awaited: a cancel waits for etcd's answer, and etcd may be what is stuck.
+    old?.cancel().catch(() => undefined);
     try {
       await this.load();
     } catch (err) {

@@ -100,8 +100,9 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
    * The leader found its fence gone (a write refused: its key expired or was replaced) before
    * its lease said so: it stops leading now, lets the lease go and campaigns again.
    */
-  stepDown(): void {
-    if (this.state !== 'leader') return;
+  stepDown(term: string): void {
+    // A write of an earlier term that failed must not depose the term elected since.
+    if (this.state !== 'leader' || term !== this.leaderRevision) return;
     this.state = 'follower';
     this.logger.warn('stepping down: the leader key is no longer this replica\'s');
     const lease = this.lease;
@@ -114,6 +115,11 @@ export class LeaderElection extends EventEmitter<{ elected: []; deposed: [] }> {
   /** A compare that holds only while this replica still leads: guard every leader write with it. */
   fence(): ICompare {
     return createdAt(this.key, this.leaderRevision);
+  }
+
+  /** This replica's current term (the revision its leader key was created at), for stepDown. */
+  term(): string {
+    return this.leaderRevision;
   }
 
   /** Steps down (revoking the lease so another replica takes over at once). */

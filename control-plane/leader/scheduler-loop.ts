@@ -223,12 +223,15 @@ export class SchedulerLoop {
     const plan = moves.plan;
     const unplaced = unplacedOps(plan, this.view.keys, this.unplaced?.entries ?? new Map());
     if (unplaced.length + plan.put.length + plan.remove.length === 0) return 0;
+    const [term, generation] = [this.election.term(), this.generation];
     const revision = await commitInChunks(this.client, planOps(plan, this.view.keys, unplaced), [this.election.fence()], WRITE_CONCURRENCY);
     if (revision === undefined) {
+      // Only if nothing changed meanwhile: a round of an earlier term must not stop the next.
+      if (generation !== this.generation) return 0;
       this.logger.warn('lost leadership while writing a plan; stopping');
       // Not awaited: stop() waits for the round in flight, which is this one.
       this.stop().catch((err: unknown) => this.logger.error({ err }, 'stopping the scheduler failed'));
-      this.election.stepDown();
+      this.election.stepDown(term);
       return 0;
     }
     this.logger.info(

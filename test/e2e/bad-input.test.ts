@@ -99,13 +99,13 @@ describe('bad input', { timeout: 120_000 }, () => {
     assert.match(res.stderr, new RegExp(`cannot reach the control plane at 127\\.0\\.0\\.1:${port}`));
   });
 
-  it('refuses daemon flags before touching etcd: a bad --listen, an agent --datacenter or --label placement could never name', async () => {
+  it('refuses daemon flags before touching etcd: a bad --listen, a joining agent --datacenter or --label placement could never name', async () => {
     const etcd = cluster.etcd.urls.join(',');
     const cases: Array<[string[], RegExp]> = [
       [['control-plane', 'start', '--etcd', etcd, '--listen', 'bogus', '--prefix', '/bad-listen/'], /--listen: `bogus` has no port/],
       [['control-plane', 'start', '--etcd', etcd, '--listen', '127.0.0.1:99999', '--prefix', '/bad-listen/'], /--listen: `127\.0\.0\.1:99999`: port 99999 is not 1-65535/],
-      [['agent', 'start', '--server', cluster.server, '--datacenter', 'eu west!'], /invalid datacenter `eu west!`/],
-      [['agent', 'start', '--server', cluster.server, '--label', 'role='], /invalid value `` of label `role`/],
+      [['agent', 'join', '--server', cluster.server, '--token', 'abcdef.0123456789abcdef01234567', '--datacenter', 'eu west!'], /invalid datacenter `eu west!`/],
+      [['agent', 'join', '--server', cluster.server, '--token', 'abcdef.0123456789abcdef01234567', '--label', 'role='], /invalid value `` of label `role`/],
     ];
     for (const [args, message] of cases) {
       const res = await cluster.cli(args);

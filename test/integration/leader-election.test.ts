@@ -64,8 +64,9 @@ describe('leader election', { timeout: 90_000 }, () => {
     const ca = createEtcdClient(cluster.urls);
     const cb = createEtcdClient(cluster.urls);
     const key = '/election/leader';
-    const a = new LeaderElection(ca, key, 'A', 3, logger);
-    const b = new LeaderElection(cb, key, 'B', 3, logger);
+    // Leases longer than an etcd restart on a loaded machine; A's end revokes its own at once.
+    const a = new LeaderElection(ca, key, 'A', 15, logger);
+    const b = new LeaderElection(cb, key, 'B', 15, logger);
     try {
       a.start();
       await waitFor('A leads', () => a.state === 'leader');
@@ -103,7 +104,7 @@ describe('leader election', { timeout: 90_000 }, () => {
     const view = await ClusterView.open(etcd.client, keys, logger);
     let stepDowns = 0;
     // Another replica leads: the leader key was never created at this revision.
-    const election = { fence: () => createdAt(keys.leader(), '999999999'), stepDown: () => stepDowns++ } as unknown as LeaderElection;
+    const election = { fence: () => createdAt(keys.leader(), '999999999'), term: () => '7', stepDown: (term: string) => term === '7' && stepDowns++ } as unknown as LeaderElection;
     const loop = new SchedulerLoop(etcd.client, view, election, logger, { agentDownGraceMs: 100 });
     const running = () => (loop as unknown as { running?: Promise<void> }).running;
     try {
