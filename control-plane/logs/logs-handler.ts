@@ -46,6 +46,8 @@ interface Upstream {
   heldBack: boolean;
   /** Sent anything: a host that streams a long history is not given up on. */
   heard: boolean;
+  /** Sent no history in time: the history it still sends is left out (it would come after live lines). */
+  late?: boolean;
   /** The registration it was asked under: a newer one means its agent restarted. */
   registeredAtMs: number;
   /** Asked again or late while following: its history is cut at what the reader has had. */
@@ -210,6 +212,10 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         }
         upstream.heard = true;
         for (const w of batch.warnings) warn(w); // an agent's own (its history cut by its text bound)
+        if (upstream.late) {
+          if (batch.history_done) upstream.late = false; // live lines from here on
+          return;
+        }
         if (!upstream.historyDone) {
           if (upstream.resume) forwardResumed(batch, upstream);
           else if (merging) history.push(...linesOf(batch, req.app, agent.id));
@@ -315,7 +321,8 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
           for (const u of upstreams.values()) {
             if (u.historyDone || u.heard) continue;
             u.historyDone = true;
-            warnings.push(`host ${u.host} sent no history within ${HISTORY_TIMEOUT_MS / 1000} s`);
+            u.late = true;
+            warnings.push(`host ${u.host} sent no history within ${HISTORY_TIMEOUT_MS / 1000} s: its history is left out${req.follow ? ', its live lines follow' : ''}`);
           }
           maybeEndHistory();
         }, HISTORY_TIMEOUT_MS);
