@@ -84,15 +84,23 @@ export function agentService(
   /** Renews agent `agentId`'s lease `leaseId`; whether it is still alive (else it must register again). */
   async function heartbeat(agentId: string, leaseId: string): Promise<boolean> {
     const id = requireAgentId(agentId);
-    const ttl = await leases.renew(leaseId).catch((err: unknown) => {
-      if (isLeaseGone(err)) return 0;
-      // Heard but not renewed: the leader must not count this time against any agent.
-      if (asEtcdOutage(err)) ctx.health.noteOutage();
-      throw err;
-    });
-    const registered = ctx.view.agents.entries.get(keys.agent(id));
-    // A lease that outlived its registration key (or belongs to another id) is no good.
-    const alive = ttl > 0 && (!registered || registered.lease === leaseId);
+    const etcdCall = <T>(call: Promise<T>, gone: T): Promise<T> =>
+      call.catch((err: unknown) => {
+        if (isLeaseGone(err)) return gone;
+        // Heard but not renewed: the leader must not count this time against any agent.
+        if (asEtcdOutage(err)) ctx.health.noteOutage();
+        throw err;
+      });
+    // Only the lease of the agent's own registration is renewed, checked before renewing: any
+    // other id (another agent's, the leader's, a replica's) would be kept alive by a caller that
+    // only has to be an agent. When this replica's mirror does not show it (a registration a
+    // moment ago, through another replica maybe), etcd says.
+    const key = keys.agent(id);
+    let owner = ctx.view.agents.entries.get(key)?.lease;
+    if (owner !== leaseId) owner = (await etcdCall(client.kv.range({ key: Buffer.from(key) }), undefined))?.kvs[0]?.lease;
+    if (owner !== leaseId) return false;
+    const ttl = await etcdCall(leases.renew(leaseId), 0);
+    const alive = ttl > 0;
     if (alive) {
       ctx.heartbeats.set(id, Date.now());
       logSources.heard(id);

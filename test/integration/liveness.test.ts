@@ -55,6 +55,31 @@ describe('liveness and leadership', { timeout: 60_000 }, () => {
     }
   });
 
+  it("renews no lease but the agent's own registration's: another agent's stays free to expire", async () => {
+    const plane = await start(uniquePrefix());
+    const agentClient = new (agentProto().AgentApi)(plane.address, grpc.credentials.createInsecure());
+    const api = new (apiProto().ClusterApi)(plane.address, grpc.credentials.createInsecure());
+    try {
+      const mine = await callUnary(agentClient, 'Register', { agent_id: 'honest', address: '127.0.0.9:1', datacenter: 'dc-9', capacity: 5 });
+      const theirs = await callUnary(agentClient, 'Register', { agent_id: 'victim', address: '127.0.0.9:2', datacenter: 'dc-9', capacity: 5 });
+      // `honest` heartbeats with `victim`'s lease: refused, and the lease is not renewed.
+      const until = Date.now() + 6_000;
+      let victimDown = false;
+      while (Date.now() < until && !victimDown) {
+        assert.equal((await callUnary(agentClient, 'Heartbeat', { agent_id: 'honest', lease_id: theirs.lease_id })).alive, false);
+        assert.equal((await callUnary(agentClient, 'Heartbeat', { agent_id: 'honest', lease_id: mine.lease_id })).alive, true);
+        const { agents } = await callUnary(api, 'ListAgents', {});
+        victimDown = agents.some((a) => a.id === 'victim' && a.state === 'down');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      assert.ok(victimDown, 'the victim went down within its TTL though someone heartbeated its lease');
+    } finally {
+      agentClient.close();
+      api.close();
+      await plane.close();
+    }
+  });
+
   it('has exactly one leader, and another replica takes over when it stops', async () => {
     const prefix = uniquePrefix();
     const first = await start(prefix);
