@@ -86,17 +86,22 @@ export function serveLiveView(opts: {
 
   const unsubscribe = feed.subscribe(refreshSoon);
   const periodic = setInterval(refreshSoon, REFRESH_MS);
+  endWithSession(stream, opts.sessionAlive);
+  stream.onClose(() => {
+    unsubscribe();
+    clearInterval(periodic);
+  });
+  refreshSoon();
+}
+
+/** Ends `stream` with an `expired` event once its session has ended (logout, expiry): checked every SESSION_CHECK_MS. */
+export function endWithSession(stream: EventStream, sessionAlive: () => Promise<boolean>): void {
   const sessionCheck = setInterval(() => {
-    void opts.sessionAlive().then((alive) => {
+    void sessionAlive().then((alive) => {
       if (alive) return;
       stream.send('expired', { error: 'your dashboard session has ended: run `cluster dashboard` to log in again' });
       stream.end();
     }, () => undefined);
   }, SESSION_CHECK_MS);
-  stream.onClose(() => {
-    unsubscribe();
-    clearInterval(periodic);
-    clearInterval(sessionCheck);
-  });
-  refreshSoon();
+  stream.onClose(() => clearInterval(sessionCheck));
 }

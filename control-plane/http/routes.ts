@@ -14,7 +14,7 @@ import { DashboardActions } from './actions';
 import { appFromUrl, DashboardViews } from './api-views';
 import type { ChangeFeed } from './change-feed';
 import { HttpError } from './grpc-bridge';
-import { serveLiveView, SharedViews } from './live-views';
+import { endWithSession, serveLiveView, SharedViews } from './live-views';
 import { serveLogStream } from './log-stream';
 import { readJsonBody, sendError, sendJson } from './respond';
 import { LinkRejectedError, type DashboardSessions, type Session } from './sessions';
@@ -163,9 +163,9 @@ export class DashboardRoutes {
     if (parts.length === 1 && first === 'agents') return sendJson(res, 200, await this.views.agents());
     if (first === 'apps' && app !== undefined && parts.length === 2) return sendJson(res, 200, await this.views.app(app));
     if (first === 'apps' && app !== undefined && sub === 'releases' && parts.length === 3) return sendJson(res, 200, await this.views.releases(app));
-    if (first === 'apps' && app !== undefined && sub === 'logs' && parts.length === 3) return this.logStream(app, url, res);
+    const sessionAlive = async () => (await this.deps.sessions.session(sessionId)) !== undefined;
+    if (first === 'apps' && app !== undefined && sub === 'logs' && parts.length === 3) return this.logStream(app, url, res, sessionAlive);
     if (first === 'events') {
-      const sessionAlive = async () => (await this.deps.sessions.session(sessionId)) !== undefined;
       if (app === 'apps' && parts.length === 2) return this.liveView(res, () => this.shared.compute('apps', this.deps.feed.generation, () => this.views.apps()), sessionAlive);
       if (app === 'agents' && parts.length === 2) return this.liveView(res, () => this.shared.compute('agents', this.deps.feed.generation, () => this.views.agents()), sessionAlive);
       if (app === 'apps' && sub !== undefined && parts.length === 3) {
@@ -215,14 +215,17 @@ export class DashboardRoutes {
     serveLiveView({ stream: this.openStream(res), feed: this.deps.feed, compute, sessionAlive });
   }
 
-  private async logStream(app: string, url: URL, res: ServerResponse): Promise<void> {
+  private async logStream(app: string, url: URL, res: ServerResponse, sessionAlive: () => Promise<boolean>): Promise<void> {
     const name = appFromUrl(app);
     const type = url.searchParams.get('type') ?? '';
     const instance = url.searchParams.get('instance') ?? '';
     if (type && !/^[A-Za-z0-9_-]{1,63}$/.test(type)) throw new HttpError(400, `invalid process type \`${type.slice(0, 64)}\``);
     if (instance && !TYPE_OR_INSTANCE.test(instance)) throw new HttpError(400, `invalid instance \`${instance.slice(0, 64)}\`: expected TYPE.N`);
     await this.views.ps(name); // an unknown app is a 404 now
-    serveLogStream(this.deps.api.Logs, this.openStream(res), { app: name, type, instance });
+    const stream = this.openStream(res);
+    // Like the live views: a log stream must not outlive a logout (or the session's expiry).
+    endWithSession(stream, sessionAlive);
+    serveLogStream(this.deps.api.Logs, stream, { app: name, type, instance });
   }
 }
 

@@ -6,7 +6,8 @@ import { cookieValue, sessionCookie } from '../../control-plane/http/cookies';
 import { csrfProblem } from '../../control-plane/http/csrf';
 import { splitHostPort } from '../../control-plane/http/dashboard-server';
 import { baseUrl, linkHost } from '../../control-plane/http/certificate';
-import { SharedViews } from '../../control-plane/http/live-views';
+import { endWithSession, SharedViews } from '../../control-plane/http/live-views';
+import type { EventStream } from '../../control-plane/http/sse';
 import { waitFor } from '../helpers/wait-for';
 
 const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
@@ -67,5 +68,41 @@ describe('dashboard shared views', () => {
     assert.equal(await views.compute('agents', 0, compute), 2, 'another view is its own');
     assert.equal(await views.compute('apps', 1, compute), 3, 'a computation from before a change is not reused after it');
     await waitFor('the shared answer to age', async () => (await views.compute('apps', 1, compute)) !== 3, 2_000, 20);
+  });
+});
+
+describe('dashboard streams and sessions', () => {
+  it('ends a stream with `expired` once its session has ended, and checks no more after it closed', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const sent: string[] = [];
+    const closers: Array<() => void> = [];
+    const stream = {
+      closed: false,
+      send: (event: string) => sent.push(event) > 0,
+      end() {
+        this.closed = true;
+        for (const c of closers.splice(0)) c();
+      },
+      onClose: (listener: () => void) => closers.push(listener),
+    };
+    let alive = true;
+    let checks = 0;
+    endWithSession(stream as unknown as EventStream, () => {
+      checks++;
+      return Promise.resolve(alive);
+    });
+    t.mock.timers.tick(30_000);
+    assert.equal(checks, 1);
+    return Promise.resolve().then(() => {
+      assert.equal(stream.closed, false, 'a live session keeps its stream');
+      alive = false; // logged out
+      t.mock.timers.tick(30_000);
+      return new Promise<void>((resolve) => setImmediate(resolve));
+    }).then(() => {
+      assert.deepEqual(sent, ['expired']);
+      assert.equal(stream.closed, true);
+      t.mock.timers.tick(60_000);
+      assert.equal(checks, 2, 'no check after the stream closed');
+    });
   });
 });
