@@ -19,7 +19,11 @@ export function csrfProblem(req: IncomingMessage, sessionToken: string): string 
     } catch {
       host = undefined;
     }
-    if (host !== req.headers.host) return `requests from ${origin} are not accepted`;
+    // Behind a reverse proxy that rewrites Host (nginx's default), the host the browser used comes
+    // as X-Forwarded-Host. A cross-site page cannot set that header (nor the token checked below).
+    const forwarded = req.headers['x-forwarded-host'];
+    const seen = [req.headers.host, ...(typeof forwarded === 'string' ? forwarded.split(',').map((h) => h.trim()) : [])];
+    if (host === undefined || !seen.includes(host)) return `requests from ${origin} are not accepted`;
   }
   const given = req.headers[CSRF_HEADER];
   if (typeof given !== 'string' || given === '') return `the ${CSRF_HEADER} header is missing: reload the page`;

@@ -36,6 +36,13 @@ describe('dashboard CSRF check', () => {
     assert.equal(csrfProblem(req({ host: 'h:1', 'x-csrf-token': 'tok' }), 'tok'), undefined);
   });
 
+  it('passes a page behind a reverse proxy that rewrites Host and says X-Forwarded-Host', () => {
+    const proxied = { host: '127.0.0.1:8080', origin: 'https://dash.example.com', 'x-csrf-token': 'tok' };
+    assert.equal(csrfProblem(req({ ...proxied, 'x-forwarded-host': 'dash.example.com' }), 'tok'), undefined);
+    assert.match(csrfProblem(req(proxied), 'tok')!, /not accepted/);
+    assert.match(csrfProblem(req({ ...proxied, 'x-forwarded-host': 'other.example.com' }), 'tok')!, /not accepted/);
+  });
+
   it('refuses a missing, stale or foreign request', () => {
     assert.match(csrfProblem(req({ host: 'h:1' }), 'tok')!, /missing/);
     assert.match(csrfProblem(req({ host: 'h:1', 'x-csrf-token': 'old' }), 'tok')!, /stale/);
