@@ -19,8 +19,10 @@ export async function packDirectory(dir: string): Promise<PackedSlug> {
   const list = listPackedFiles(dir);
   if (list.files === 0) throw new UserError(`nothing to deploy in ${path.resolve(dir)}: .gitignore and .clusterignore leave out every file`);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-slug-')), 'slug.tgz');
-  // The listed paths only: folders are listed one by one, so they are not recursed into.
-  await tar.c({ gzip: true, cwd: dir, file, portable: true, noDirRecurse: true }, list.entries);
+  // The listed paths only: folders are listed one by one, so they are not recursed into. A path
+  // starting with `@` would be read by node-tar as an archive to append (`@types/`): `./` keeps it a path.
+  const paths = list.entries.map((rel) => (rel.startsWith('@') ? `./${rel}` : rel));
+  await tar.c({ gzip: true, cwd: dir, file, portable: true, noDirRecurse: true }, paths);
   return { file, size: fs.statSync(file).size, list };
 }
 

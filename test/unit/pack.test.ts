@@ -141,6 +141,20 @@ describe('packDirectory', () => {
     }
   });
 
+  it('packs top-level names that start with `@` as paths, not as archives to append', async () => {
+    const dir = tree({ Procfile: 'web: node web.js\n', '@types/app.d.ts': 'export {};\n', '@notes.txt': 'n', 'notes.txt': 'plain' });
+    const slug = await packDirectory(dir);
+    try {
+      const out = fs.mkdtempSync(path.join(temp, 'unpacked-'));
+      await tar.x({ file: slug.file, cwd: out });
+      assert.equal(fs.readFileSync(path.join(out, '@types', 'app.d.ts'), 'utf8'), 'export {};\n');
+      assert.equal(fs.readFileSync(path.join(out, '@notes.txt'), 'utf8'), 'n');
+      assert.equal(fs.readFileSync(path.join(out, 'notes.txt'), 'utf8'), 'plain');
+    } finally {
+      fs.rmSync(path.dirname(slug.file), { recursive: true, force: true });
+    }
+  });
+
   it('refuses a directory whose every file is left out', async () => {
     const dir = tree({ '.clusterignore': '*\n' });
     await assert.rejects(packDirectory(dir), /nothing to deploy in .*: \.gitignore and \.clusterignore leave out every file/);
