@@ -83,6 +83,12 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
         const processTypes = parseProcfile(meta.procfile);
         const { digest, size } = await upload.commit(Number(meta.size));
         await (await ctx.slugs.replicator()).replicate(digest, size);
+        // The deploy was cancelled (Ctrl-C, its deadline) while the slug was stored: the user was
+        // told it failed, so no release may roll out behind their back. The slug stays, unused.
+        if (failed || call.cancelled) {
+          ctx.logger.info({ app: meta.app, slug: digest }, 'deploy cancelled after its upload; no release made');
+          return;
+        }
         const { release, scaled } = await ctx.store.deploy(meta.app, {
           slug: digest,
           processTypes,
