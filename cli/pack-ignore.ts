@@ -60,12 +60,20 @@ function walk(root: string, relDir: string, inherited: Rules[], list: PackList):
   }
 }
 
-/** The deepest rules that say anything about the path decide (git's precedence). */
+/**
+ * The deepest rules that say anything about the path decide (git's precedence). The walk only
+ * reaches a path whose folder it kept: a set of rules that excludes that folder (the root's
+ * `dist/`, re-included deeper by `!dist/`) says nothing about what is inside (the `ignore`
+ * package would exclude it with its folder; git does not). Such a set is skipped for the path,
+ * which also skips its patterns that would match the path itself (`*.map` beside `dist/`): rare.
+ */
 function isIgnored(rules: Rules[], absPath: string, isDir: boolean): boolean {
   for (let i = rules.length - 1; i >= 0; i--) {
     const rule = rules[i]!;
     const rel = path.relative(rule.base, absPath).split(path.sep).join('/');
     const result = rule.ignore.test(isDir ? `${rel}/` : rel);
+    const folder = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/') + 1) : '';
+    if (result.ignored && folder !== '' && rule.ignore.test(folder).ignored) continue;
     if (result.ignored) return true;
     if (result.unignored) return false;
   }

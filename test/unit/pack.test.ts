@@ -98,6 +98,16 @@ describe('deploy packs what git would keep', () => {
     assert.deepEqual(packedFiles(dir), ['.clusterignore', '.gitignore', 'dist/bundle.js', 'index.js']);
   });
 
+  it('packs what is inside a folder a deeper file re-includes, as git does', () => {
+    // git: the root's `build/` keeps git out of pkg/build only until pkg/.gitignore's `!build/`
+    // lets it in; the files inside are then judged on their own.
+    const dir = tree({ '.gitignore': 'build/\n', 'pkg/.gitignore': '!build/\n', 'pkg/build/out.js': '', 'other/build/x.js': '' });
+    assert.deepEqual(packedFiles(dir), ['.gitignore', 'pkg/.gitignore', 'pkg/build/out.js']);
+    // The README's monorepo: the repository ignores dist/, the app's .clusterignore ships its build.
+    const repo = tree({ '.git/HEAD': '', '.gitignore': 'dist/\n', 'apps/web/.clusterignore': '!dist/\n', 'apps/web/dist/app.js': '', 'apps/web/Procfile': '' });
+    assert.deepEqual(packedFiles(path.join(repo, 'apps', 'web')), ['.clusterignore', 'Procfile', 'dist/app.js']);
+  });
+
   it('applies the .gitignore files above the directory up to the git work tree', () => {
     const repo = tree({ '.git/HEAD': '', '.gitignore': 'node_modules/\n*.secret\n', 'apps/.gitignore': 'tmp/\n' });
     const app = path.join(repo, 'apps', 'web');
