@@ -59,8 +59,9 @@ export function readService(fileName: string, name: string, spec: unknown, line:
   let entrypoint: string | undefined;
   let workingDir: string | undefined;
   try {
-    command = commandText(spec.command, 'command');
-    entrypoint = commandText(spec.entrypoint, 'entrypoint');
+    // `[]` or `''` is not "absent": Compose then drops the image's CMD (or ENTRYPOINT) too.
+    command = explicitlyEmpty(spec.command) ? '' : commandText(spec.command, 'command');
+    entrypoint = explicitlyEmpty(spec.entrypoint) ? '' : commandText(spec.entrypoint, 'entrypoint');
     service.environment = environmentOf(spec.environment);
     workingDir = scalarText(spec.working_dir, 'working_dir');
   } catch (err) {
@@ -110,4 +111,9 @@ function replicasOf(spec: Record<string, unknown>): number | undefined {
   const count = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(count) || count < 0) throw new Error(`has \`${key}: ${JSON.stringify(value)}\`: give a whole number of instances, 0 or more`);
   return count;
+}
+
+/** `[]` or `''` (blank): a `command`/`entrypoint` set to nothing, which overrides the image's. */
+function explicitlyEmpty(value: unknown): boolean {
+  return (Array.isArray(value) && value.length === 0) || (typeof value === 'string' && value.trim() === '');
 }

@@ -49,9 +49,21 @@ function runPart(
   file: string,
   notes: string[],
 ): { text: string; argv: boolean; source: string } | { problem: string; noCommand: boolean } {
+  const run = imageOrServiceRun(service, image, file, notes);
+  // An empty `entrypoint`/`command` (`[]`, `''`) may leave nothing to run.
+  if ('text' in run && run.text.trim() === '') return { problem: 'has an empty `command` and `entrypoint` (which drop the image\'s CMD and ENTRYPOINT): nothing to run', noCommand: false };
+  return run;
+}
+
+function imageOrServiceRun(
+  service: ServiceStart,
+  image: DockerImage | undefined,
+  file: string,
+  notes: string[],
+): { text: string; argv: boolean; source: string } | { problem: string; noCommand: boolean } {
   if (service.entrypoint !== undefined) {
     // Compose's `entrypoint` replaces the image's and drops its CMD.
-    return { text: [service.entrypoint, service.command].filter((part) => part !== undefined).join(' '), argv: false, source: 'the service' };
+    return { text: [service.entrypoint, service.command].filter((part) => part !== undefined && part !== '').join(' '), argv: false, source: 'the service' };
   }
   const entrypoint = image?.entrypoint && !('argv' in image.entrypoint && image.entrypoint.argv.length === 0) ? image.entrypoint : undefined;
   const cmd = image?.cmd && !('argv' in image.cmd && image.cmd.argv.length === 0) ? image.cmd : undefined;
@@ -63,7 +75,7 @@ function runPart(
   if (entrypoint) {
     const head = quoteArgv(entrypoint.argv);
     if (service.command !== undefined) {
-      return { text: `${head} ${service.command}`, argv: false, source: `${file} line ${entrypoint.line}: ENTRYPOINT, and the service's \`command\`` };
+      return { text: `${head} ${service.command}`.trim(), argv: false, source: `${file} line ${entrypoint.line}: ENTRYPOINT, and the service's \`command\`` };
     }
     const args = cmd ? ' ' + ('argv' in cmd ? quoteArgv(cmd.argv) : quoteArgv([...image!.shell, cmd.shell])) : '';
     const source = `${file} line ${entrypoint.line}: ENTRYPOINT${cmd ? `, line ${cmd.line}: CMD` : ''}`;

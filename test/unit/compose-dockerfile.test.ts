@@ -73,6 +73,20 @@ describe('compose: a build without `command` runs the Dockerfile', () => {
       source: 'docker/web.Dockerfile line 2: CMD',
     },
     {
+      name: 'an empty `entrypoint` (`[]`) that drops the image\'s ENTRYPOINT, as Compose does',
+      dockerfile: 'FROM node\nENTRYPOINT ["./docker-entrypoint.sh"]\nCMD ["node", "web.js"]\n',
+      compose: 'services:\n  web:\n    build: .\n    entrypoint: []\n    command: ["node", "worker.js"]\n',
+      command: 'node worker.js',
+      source: 'the service',
+    },
+    {
+      name: "an empty `command` (`''`) that drops the image's CMD: the ENTRYPOINT alone",
+      dockerfile: 'FROM node\nENTRYPOINT ["node", "serve.js"]\nCMD ["--dev"]\n',
+      compose: "services:\n  web:\n    build: .\n    command: ''\n",
+      command: 'node serve.js',
+      source: "Dockerfile line 2: ENTRYPOINT, and the service's `command`",
+    },
+    {
       name: 'a SHELL that runs the shell form',
       dockerfile: 'FROM x\nSHELL ["/bin/bash", "-c"]\nCMD echo $BASH_VERSION\n',
       command: "/bin/bash -c 'echo $BASH_VERSION'",
