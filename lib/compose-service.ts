@@ -33,6 +33,13 @@ export function readService(fileName: string, name: string, spec: unknown, line:
   } catch (err) {
     return fail((err as Error).message);
   }
+  if (Array.isArray(spec.profiles) && spec.profiles.length > 0) {
+    service.profiles = spec.profiles.map(String);
+    service.ignored = service.ignored.filter((key) => key !== 'profiles');
+    service.warnings.push(
+      `${where}: service \`${name}\` has profiles (${service.profiles.join(', ')}): like \`docker compose up\` without --profile, the first deploy does not start it; \`cluster scale ${name}=1\` does`,
+    );
+  }
   // Of `deploy`, only `replicas` is read; `scale` is read whole.
   service.ignored = service.ignored.flatMap((key) =>
     key === 'scale' ? [] : key === 'deploy' && isMapping(spec.deploy) ? Object.keys(spec.deploy).filter((k) => k !== 'replicas').map((k) => `deploy.${k}`) : [key]);

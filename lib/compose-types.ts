@@ -36,6 +36,8 @@ export interface ComposeService {
   ignored: string[];
   /** `deploy.replicas` (or Compose v2's `scale`): the type's instances on the app's first deploy. */
   replicas?: number;
+  /** `profiles`: `docker compose up` starts it only when asked (`--profile`), so the first deploy does not. */
+  profiles?: string[];
 }
 
 /** The file as a whole: its `version` (and line), and each service. */

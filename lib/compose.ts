@@ -51,6 +51,7 @@ export function parseCompose(text: string, fileName = 'docker-compose.yml', opts
  */
 export function firstDeployCount(service: ComposeService): number | undefined {
   if (service.error || service.backing !== undefined || service.name === RELEASE_PHASE_TYPE) return undefined;
+  if (service.profiles) return 0; // started only when asked, as `docker compose up` does
   return service.replicas ?? 1;
 }
 

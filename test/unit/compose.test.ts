@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { backingServiceWarning, COMPOSE_FILES, ComposeError, parseCompose, quoteArgv, readComposeServices } from '../../lib/compose';
+import { backingServiceWarning, COMPOSE_FILES, ComposeError, firstDeployCount, parseCompose, quoteArgv, readComposeServices } from '../../lib/compose';
 
 /** What `sh -c TEXT` passes as argv to a program: printf shows each argument in brackets. */
 function argvOf(shellWords: string, env: Record<string, string> = {}): string[] {
@@ -174,6 +174,12 @@ describe('parseCompose: compose files that become process types', () => {
       const [web] = readComposeServices(`services:\n  web:\n    command: x\n    deploy:\n      replicas: ${value}\n`);
       assert.match(web!.error?.message ?? '', new RegExp(`^docker-compose\\.yml line 2: service \`web\` has \`${key.replace('.', '\\.')}: .*\`: give a whole number of instances, 0 or more$`), value);
     }
+  });
+
+  it('starts a service with profiles on no first deploy, as `docker compose up` without --profile, and says so', () => {
+    const services = readComposeServices('services:\n  web:\n    command: x\n  debug:\n    command: y\n    profiles: [debug]\n');
+    assert.deepEqual(services.map((s) => [s.name, firstDeployCount(s), s.ignored]), [['web', 1, []], ['debug', 0, []]]);
+    assert.deepEqual(services[1]!.warnings, ['docker-compose.yml line 4: service `debug` has profiles (debug): like `docker compose up` without --profile, the first deploy does not start it; `cluster scale debug=1` does']);
   });
 
   it('looks for the file names docker compose looks for', () => {
