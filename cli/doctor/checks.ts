@@ -8,7 +8,7 @@ import { backingServiceWarning, ComposeError, firstDeployCount, readComposeFile,
 import { DotenvError, parseDotenvEntries } from '../../lib/dotenv';
 import { configKeyProblem } from '../../lib/names';
 import { moreBadLines, procfileProblems } from '../../lib/procfile';
-import { composeReadOptions, locateDefinition, procfileErrorMessage, type LocatedDefinition } from '../definition';
+import { composeProcfileText, composeReadOptions, locateDefinition, procfileErrorMessage, type LocatedDefinition } from '../definition';
 import { UserError } from '../errors';
 import { commandPrograms, type DynamicUse, type ProgramUse } from './programs';
 
@@ -153,6 +153,12 @@ export function checkCompose(
   const parsed = services.every((service) => !service.error);
   if (parsed && Object.keys(types).length === 0) {
     results.push({ status: 'fail', message: `${name} has only backing services: add a service that builds the app (\`build: .\`) or has a \`command\`` });
+  }
+  // Deploy sends these commands as Procfile lines, and the control plane checks their size: so does doctor
+  // (`environment:` defaults stand in front of each command and count).
+  const sizes = Object.keys(types).length > 0 ? procfileProblems(composeProcfileText(types, name)).errors : [];
+  for (const e of sizes) {
+    results.push({ status: 'fail', message: `${name}: ${e.message} (its \`environment:\` defaults count: set large values with \`cluster config:set\` instead)` });
   }
   return { results, types, parsed: parsed && Object.keys(types).length > 0 };
 }

@@ -182,6 +182,14 @@ describe('cluster doctor checks', () => {
     ]);
   });
 
+  it('fails a compose service whose command, with its environment defaults, is larger than deploy takes', () => {
+    const environment = Array.from({ length: 120 }, (_, i) => `      VAR_${i}: ${'x'.repeat(140)}`).join('\n');
+    const dir = appDir({ 'docker-compose.yml': `services:\n  web:\n    command: node web.js\n    environment:\n${environment}\n`, 'web.js': '' });
+    const failed = runChecks(dir, { pathEnv: PATH_ENV }).filter((r) => r.status === 'fail').map((r) => r.message);
+    assert.equal(failed.length, 1, failed.join('\n'));
+    assert.match(failed[0]!, /^docker-compose\.yml: .*the command of process type `web` is .*KiB.*\(its `environment:` defaults count: set large values with `cluster config:set` instead\)$/);
+  });
+
   it('fails a compose file that is not YAML', () => {
     const dir = appDir({ 'compose.yaml': 'services:\n  web:\n\tcommand: x\n' });
     const results = runChecks(dir, { pathEnv: PATH_ENV });
