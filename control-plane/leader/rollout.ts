@@ -65,8 +65,8 @@ export function limitRollout(
   if (rollouts.size === 0) return { plan, deferred: 0 };
 
   // Instances already restarting: assigned something their agent does not report up yet
-  // (starting, or crashed or failing its boot check on what it runs and not replaced by this plan),
-  // or not reported at all (not known to be up). Counted only in the groups that roll now.
+  // (starting, crashed or failing its boot check, re-put by this plan or not), or not reported at
+  // all (not known to be up). Counted only in the groups that roll now.
   const removed = new Set(plan.remove.map(keyOf));
   const reput = new Set(plan.put.map(keyOf));
   const restarting = new Map<string, number>();
@@ -75,7 +75,9 @@ export function limitRollout(
     if (!rollouts.has(group) || removed.has(keyOf(a))) continue;
     const s = status(a);
     const applied = s !== undefined && s.release === a.release && s.restartToken === a.restartToken;
-    const failing = s !== undefined && s.state !== 'up' && !reput.has(keyOf(a));
+    // Not up, re-put by this plan or not: it is restarting once the plan is written, so the up
+    // ones wait for it (a fix goes first to the instances that are not up, then rolls on).
+    const failing = s !== undefined && s.state !== 'up';
     const unknown = s === undefined && !reput.has(keyOf(a));
     if (unknown || (s !== undefined && (!applied || s.state === 'starting' || failing))) {
       restarting.set(group, (restarting.get(group) ?? 0) + 1);

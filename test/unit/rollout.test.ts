@@ -39,7 +39,7 @@ describe('rolling restarts', () => {
     assert.equal(deferred, 5);
   });
 
-  it('never holds back instances known not to be up, new placements or removals', () => {
+  it('never holds back instances known not to be up, new placements or removals; the up ones wait for them', () => {
     const current = workers(4, 1);
     const statuses: Record<string, ObservedStatus> = {
       'worker.1': up(1), 'worker.2': up(1), 'worker.3': { state: 'crashed', release: 1, restartToken: '' },
@@ -49,9 +49,18 @@ describe('rolling restarts', () => {
       { put: [...workers(4, 2), fresh], remove: [{ agentId: 'a', app: 'shop', instance: 'worker.9' }], unplaced: [] },
       current, (a) => statuses[a.instance], () => 5,
     );
-    assert.deepEqual(plan.put.map((a) => a.instance).sort(), ['worker.1', 'worker.3', 'worker.5']);
-    assert.equal(deferred, 2);
+    // worker.3 restarts now and takes the bound (1 of 5): worker.1, .2 and .4 wait for it.
+    assert.deepEqual(plan.put.map((a) => a.instance).sort(), ['worker.3', 'worker.5']);
+    assert.equal(deferred, 3);
     assert.equal(plan.remove.length, 1);
+  });
+
+  it('a fix for a crash-looping web does not restart the web that serves in the same round', () => {
+    const webs = [assignment('web.1', 1), assignment('web.2', 1)];
+    const statuses: Record<string, ObservedStatus> = { 'web.1': { state: 'crashed', release: 1, restartToken: '' }, 'web.2': up(1) };
+    const { plan, deferred } = limitRollout({ put: webs.map((a) => ({ ...a, release: 2 })), remove: [], unplaced: [] }, webs, (a) => statuses[a.instance], () => 2);
+    assert.deepEqual(plan.put.map((a) => a.instance), ['web.1']);
+    assert.equal(deferred, 1);
   });
 
   it('lets an instance that is starting restart at once', () => {
