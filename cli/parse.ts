@@ -14,12 +14,18 @@ export function positiveInt(text: string, flag: string): number {
  * agent labelled `team=a b` could never be placed on by label.
  */
 export function collectLabel(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const { key, label, problem } = labelArg(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return { ...previous, [key]: label };
+}
+
+/** `key=value` split, with what placement rules would say of it; a missing `=` is refused at once. */
+function labelArg(value: string): { key: string; label: string; problem?: string } {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got \`${value}\``);
   const key = value.slice(0, eq);
-  const problem = labelProblem(key, value.slice(eq + 1));
-  if (problem) throw new InvalidArgumentError(problem);
-  return { ...previous, [key]: value.slice(eq + 1) };
+  const label = value.slice(eq + 1);
+  return { key, label, problem: labelProblem(key, label) };
 }
 
 /** A `--datacenter` that placement rules (`ps:place --datacenter`) can name. */
@@ -35,11 +41,9 @@ export function datacenterName(value: string): string {
  * would leave its instances to the watchdog).
  */
 export function collectLabelOrWarn(value: string, previous: Record<string, string> = {}): Record<string, string> {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got \`${value}\``);
-  const problem = labelProblem(value.slice(0, eq), value.slice(eq + 1));
+  const { key, label, problem } = labelArg(value);
   if (problem) process.stderr.write(`warning: --label: ${problem}; placement rules cannot name it\n`);
-  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+  return { ...previous, [key]: label };
 }
 
 /** `agent start`'s --datacenter: as datacenterName, with a warning instead of a refusal (see collectLabelOrWarn). */

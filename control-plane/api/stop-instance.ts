@@ -14,7 +14,6 @@ import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
 import { requestIdOf } from '../rpc/request-id';
 import { InstanceStatusReader } from '../state/instance-status';
-import { deployedOf } from '../state/app-store';
 import { requireDeployedType } from '../state/release-types';
 
 const AGENT_CALL_TIMEOUT_MS = 5_000;
@@ -35,13 +34,9 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
   }
   if (parsed.type === 'run') return stopOneOff(ctx, app.name, instance, kill, requestId);
 
-  const deployed = deployedOf(app);
-  const [formation, release, newest] = await Promise.all([
-    ctx.store.getFormation(app.name),
-    deployed > 0 ? ctx.store.getRelease(app.name, deployed) : undefined,
-    app.release !== deployed ? ctx.store.getRelease(app.name, app.release) : undefined,
-  ]);
-  requireDeployedType(app.name, { running: release, newest }, parsed.type);
+  const [formation, releases] = await Promise.all([ctx.store.getFormation(app.name), ctx.store.runningAndNewest(app.name, app)]);
+  requireDeployedType(app.name, releases, parsed.type);
+  const release = releases.running;
   if (!release || !Object.hasOwn(release.processTypes, parsed.type)) {
     throw new NotFoundError(`\`${parsed.type}\` is not a process type of \`${app.name}\` (see \`cluster ps -a ${app.name}\`)`);
   }

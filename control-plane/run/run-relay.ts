@@ -12,7 +12,6 @@ import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import { pickAgent } from './one-off';
 import { nextRunNumber } from '../state/run-counter';
 import type { ApiContext } from '../rpc/context';
-import { deployedOf } from '../state/app-store';
 import { toServiceError } from '../rpc/status';
 import type { AgentDialer } from '../agents/agent-dialer';
 
@@ -65,8 +64,7 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
       }
       const app = await ctx.store.getApp(start.app);
       // What the app's instances run: not a newer release whose release command failed or still runs.
-      const deployed = deployedOf(app);
-      const release = deployed > 0 ? await ctx.store.getRelease(app.name, deployed) : undefined;
+      const release = (await ctx.store.runningAndNewest(app.name, app)).running;
       if (!release?.slug) throw new FailedPreconditionError(`app \`${app.name}\` has no code yet: deploy it first`);
       const agent = pickAgent(ctx.view);
       const instance = `run.${await nextRunNumber(ctx.client, ctx.keys, app.name)}`;

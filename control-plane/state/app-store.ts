@@ -109,6 +109,11 @@ export class AppStore {
     return this.createRelease(name, change, tagOf(requestId, `rollback ${name}`));
   }
 
+  /** The release the app's instances run, and the newest one (the same unless a release phase holds it back). */
+  runningAndNewest(name: string, app: AppRecord): Promise<{ running?: ReleaseRecord; newest?: ReleaseRecord }> {
+    return this.reads.runningAndNewest(name, app);
+  }
+
   async getRelease(name: string, version: number): Promise<ReleaseRecord | undefined> {
     return this.reads.getRelease(name, version);
   }
