@@ -41,6 +41,12 @@ export const MAX_TOKEN_USES = 1000;
 export const MAX_GRACE_SECONDS = 3600;
 /** How many config vars an app may have. */
 export const MAX_CONFIG_VARS = 1000;
+/**
+ * The most text a gathered log history (`cluster logs -n N`, N up to 100,000) holds: each
+ * agent's, and the control plane's merge of several hosts'. The oldest lines are left out
+ * beyond it, with a warning; `-n all` streams every line.
+ */
+export const MAX_HISTORY_TEXT = 64 * KiB * KiB;
 
 /** Bytes as a short figure: `64 KiB`, `1.2 MiB`. */
 export function formatBytes(n: number): string {

@@ -43,7 +43,7 @@ export interface ReadOptions {
 }
 
 /** The default of ReadOptions.maxHistoryBytes: the most text one history merge holds. */
-export const MAX_HISTORY_TEXT = 64 * 1024 * 1024;
+export { MAX_HISTORY_TEXT } from '../../lib/limits';
 
 /** The bounds of the store, every default filled in. */
 export interface StoreLimits {

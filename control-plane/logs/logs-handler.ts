@@ -4,9 +4,10 @@
  * streaming. When the reader goes away every upstream stream is cancelled.
  *
  * Ordering (docs/logs.md): lines of one host always come in that host's order. History of
- * several hosts, up to 100,000 lines, is merged by time and `-n` applies to the merged result;
- * larger history (`-n all`) is streamed host batch by host batch. Live lines are forwarded
- * batch by batch as they arrive, packed batches untouched (never decoded per line here).
+ * several hosts is merged by time as it streams in, in bounded memory (history-merge.ts): up to
+ * 100,000 lines `-n` applies to the merged result, whose tail is all this holds; above that, and
+ * for `-n all`, the merged lines pass straight through. Live lines are forwarded batch by batch
+ * as they arrive, packed batches untouched (never decoded per line here).
  * Nothing is dropped: a slow reader pauses the upstream streams, and the agents then continue
  * from their files.
  */
@@ -14,6 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { LogBatch, LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
 import type { UnpackedLine } from '../../lib/log-packing';
+import { MAX_HISTORY_TEXT } from '../../lib/limits';
 import type { AgentRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError } from '../rpc/status';
@@ -22,11 +24,12 @@ import { logSourceHosts, watchLogSources } from '../state/log-sources';
 import { AgentRecords } from '../state/agent-records';
 import { batchesOf, forReader, linesOf } from './batch-forwarding';
 import { FollowPositions, RESUME_LINES, type ResumeCut } from './follow-positions';
-import { mergedTail } from './merge';
+import { HistoryMerge } from './history-merge';
+import { TailRing } from './tail-ring';
 import { validateLogsRequest } from './logs-request';
 import { unknownTypeWarning } from './type-filter';
 
-/** History up to this many lines is merged by time here; more (or `-n all`) is streamed. */
+/** History up to this many lines is gathered (its merged tail); more (or `-n all`) is streamed. */
 export const MAX_MERGED_LINES = 100_000;
 /** How long to wait for a host's first answer before going on without its history. */
 const HISTORY_TIMEOUT_MS = 10_000;
@@ -44,6 +47,8 @@ interface Upstream {
   early: LogBatch__Output[];
   /** Paused because `early` is full (not by the reader's pace). */
   heldBack: boolean;
+  /** Paused because the history merge holds enough of its lines (it waits for slower hosts). */
+  mergeHeld: boolean;
   /** Sent anything: a host that streams a long history is not given up on. */
   heard: boolean;
   /** Sent no history in time: the history it still sends is left out (it would come after live lines). */
@@ -67,9 +72,9 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     const packed = req.packed;
     const streamed = req.all || req.lines > MAX_MERGED_LINES;
     const upstreams = new Map<string, Upstream>();
-    /** History lines to merge (several hosts, not streamed). */
-    const history: UnpackedLine[] = [];
-    let merging = false;
+    /** Several hosts' histories merged by time; `tail` keeps the last N of it when N is gathered. */
+    let merge: HistoryMerge<UnpackedLine> | undefined;
+    let tail: TailRing<UnpackedLine> | undefined;
     let warnings: string[] = [];
     let phase: 'history' | 'live' | 'done' = 'history';
     const over = () => phase === 'done'; // (a function: TypeScript cannot see callbacks change `phase`)
@@ -108,7 +113,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         for (const u of upstreams.values()) u.call.pause();
         call.once('drain', () => {
           draining = false;
-          for (const u of upstreams.values()) if (!u.heldBack) u.call.resume();
+          for (const u of upstreams.values()) if (!u.heldBack && !u.mergeHeld) u.call.resume();
         });
       }
     };
@@ -126,16 +131,55 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       positions.forwardedSeq(upstream.host, lines[lines.length - 1]!.seq);
     };
 
+    /** Merged history lines for the reader: gathered into the tail, or written as they come. */
+    const forwardMerged = (lines: UnpackedLine[]) => {
+      if (tail) {
+        for (const l of lines) tail.push(l);
+        return;
+      }
+      for (const b of batchesOf(lines, req.app, packed)) write(b);
+      if (req.follow) for (const l of lines) positions.forwardedSeq(l.host, l.seq);
+    };
+    const startMerge = (hosts: AgentRecord[]) => {
+      merge = new HistoryMerge<UnpackedLine>({
+        out: forwardMerged,
+        pause: (host) => {
+          const u = upstreams.get(host);
+          if (!u) return;
+          u.mergeHeld = true;
+          u.call.pause();
+        },
+        resume: (host) => {
+          const u = upstreams.get(host);
+          if (!u?.mergeHeld) return;
+          u.mergeHeld = false;
+          if (!draining && !u.heldBack) u.call.resume();
+        },
+      });
+      if (!streamed) tail = new TailRing(req.lines, MAX_HISTORY_TEXT);
+      for (const agent of hosts) merge.add(agent.id);
+    };
+    /** A host's history is over (sent whole, given up on, or its stream ended). */
+    const historyEnded = (upstream: Upstream) => {
+      upstream.historyDone = true;
+      merge?.end(upstream.host);
+      maybeEndHistory();
+    };
+
     const maybeEndHistory = () => {
       if (phase !== 'history') return;
       if ([...upstreams.values()].some((u) => !u.historyDone)) return;
       clearTimeout(historyTimer);
-      if (merging) {
-        const merged = mergedTail(history, req.lines);
-        for (const b of batchesOf(merged, req.app, packed)) write(b);
-        if (req.follow) for (const l of merged) positions.forwardedSeq(l.host, l.seq);
+      if (tail) {
+        const asked = tail.asked;
+        const lines = tail.take();
+        tail = undefined;
+        if (lines.length < asked) {
+          warnings.push(`history stops at ${MAX_HISTORY_TEXT / 1024 / 1024} MiB of text across the hosts, ${lines.length} of the ${asked} lines asked (-n all streams every line)`);
+        }
+        forwardMerged(lines);
       }
-      history.length = 0;
+      merge = undefined;
       write({ history_done: true, warnings });
       warnings = [];
       if (!req.follow) {
@@ -185,6 +229,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         historyDone: false,
         early: [],
         heldBack: false,
+        mergeHeld: false,
         heard: false,
         registeredAtMs: agent.registeredAtMs,
         resume,
@@ -218,7 +263,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         }
         if (!upstream.historyDone) {
           if (upstream.resume) forwardResumed(batch, upstream);
-          else if (merging) history.push(...linesOf(batch, req.app, agent.id));
+          else if (merge) merge.push(agent.id, linesOf(batch, req.app, agent.id));
           else forward(batch, agent.id);
         } else if (phase === 'history') {
           upstream.early.push(batch);
@@ -228,11 +273,10 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
           }
         } else forward(batch, agent.id);
         if (batch.history_done && !upstream.historyDone) {
-          upstream.historyDone = true;
           if (upstream.resume?.mayHaveMissed()) {
             warn(`host ${agent.id} printed over ${RESUME_LINES} lines while it was away: older ones are not shown (cluster logs -a ${req.app} --host ${agent.id} -n all has them)`);
           }
-          maybeEndHistory();
+          historyEnded(upstream);
         }
       });
       upstream.call.on('error', (err: grpc.ServiceError) => {
@@ -247,10 +291,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       if (phase === 'done' || upstream.cancelledHere || upstream.lost) return;
       if (warning && upstream.attempts === 0) warn(warning);
       askAgainLater(upstream);
-      if (!upstream.historyDone) {
-        upstream.historyDone = true;
-        maybeEndHistory();
-      }
+      if (!upstream.historyDone) historyEnded(upstream);
     };
 
     /** A followed host's stream broke: it is asked again, sooner if it registers again. */
@@ -311,19 +352,19 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         for (const agent of hosts) open(agent, positions.resume(agent.id));
       } else {
         // One host's history is in order already: it passes through as it comes.
-        merging = hosts.length > 1 && !streamed;
-        // Streamed history is not merged (constant memory): N applies to each host, and the user should know.
+        if (hosts.length > 1) startMerge(hosts);
+        // A streamed history is not gathered, so N applies to each host: the user should know.
         if (streamed && !req.all && hosts.length > 1) {
-          warn(`-n ${req.lines} is above ${MAX_MERGED_LINES.toLocaleString('en-US')}: each of the ${hosts.length} hosts streams its own last ${req.lines} lines, host by host, not merged by time (--host reads one)`);
+          warn(`-n ${req.lines} is above ${MAX_MERGED_LINES.toLocaleString('en-US')}: each of the ${hosts.length} hosts sends its own last ${req.lines} lines, merged by time (--host reads one)`);
         }
         for (const agent of hosts) open(agent);
         historyTimer = setTimeout(() => {
-          for (const u of upstreams.values()) {
-            if (u.historyDone || u.heard) continue;
-            u.historyDone = true;
+          const late = [...upstreams.values()].filter((u) => !u.historyDone && !u.heard);
+          for (const u of late) {
             u.late = true;
             warnings.push(`host ${u.host} sent no history within ${HISTORY_TIMEOUT_MS / 1000} s: its history is left out${req.follow ? ', its live lines follow' : ''}`);
           }
+          for (const u of late) historyEnded(u);
           maybeEndHistory();
         }, HISTORY_TIMEOUT_MS);
         maybeEndHistory(); // no hosts at all

@@ -11,10 +11,3 @@ export interface OrderedLine {
 export function compareLines(a: OrderedLine, b: OrderedLine): number {
   return a.time_ms - b.time_ms || a.seq - b.seq || (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0);
 }
-
-/** The last `n` lines of the merged history of several hosts (sorts `lines` in place). */
-export function mergedTail<T extends OrderedLine>(lines: T[], n: number): T[] {
-  if (n <= 0) return [];
-  lines.sort(compareLines);
-  return lines.slice(-n);
-}
