@@ -18,6 +18,7 @@ const WARNINGS = (3 << 3) | 2;
 const PACKED = (4 << 3) | 2;
 const APP = (5 << 3) | 2;
 const HOST = (6 << 3) | 2;
+const HISTORY_LINES = (7 << 3) | 0;
 
 /**
  * Room for one message at a time, reused: for a serializer whose result is copied before it
@@ -49,8 +50,10 @@ export function encodePackedBatch(batch: LogBatch, scratch?: Scratch): Buffer | 
   const warnings = batch.warnings ?? [];
   const app = batch.app ?? '';
   const host = batch.host ?? '';
+  const historyLines = batch.history_lines ?? 0;
   let size = 0;
   if (batch.history_done) size += 2;
+  if (historyLines > 0) size += 1 + varintSize(historyLines);
   const warningBytes = warnings.map((w) => Buffer.byteLength(w, 'utf8'));
   for (const n of warningBytes) size += 1 + varintSize(n) + n;
   const packedLength = packed === undefined ? 0 : packed.length;
@@ -69,6 +72,10 @@ export function encodePackedBatch(batch: LogBatch, scratch?: Scratch): Buffer | 
   if (packedLength > 0) w.bytes(PACKED, packed as Uint8Array);
   if (appBytes > 0) w.string(APP, app, appBytes);
   if (hostBytes > 0) w.string(HOST, host, hostBytes);
+  if (historyLines > 0) {
+    w.byte(HISTORY_LINES);
+    w.varint(historyLines);
+  }
   return w.buf;
 }
 
@@ -78,13 +85,17 @@ export function encodePackedBatch(batch: LogBatch, scratch?: Scratch): Buffer | 
  * decodes. Throws on bytes that are not a LogBatch.
  */
 export function decodePackedBatch(buf: Buffer): LogBatch__Output | undefined {
-  const out: LogBatch__Output = { lines: [], history_done: false, warnings: [], packed: EMPTY, app: '', host: '' };
+  const out: LogBatch__Output = { lines: [], history_done: false, warnings: [], packed: EMPTY, app: '', host: '', history_lines: 0 };
   const r = new WireReader(buf, 'LogBatch');
   while (r.pos < r.end) {
     const tag = r.uint32();
     if (tag === LINES) return undefined;
     if (tag === HISTORY_DONE) {
       out.history_done = r.uint32() !== 0;
+      continue;
+    }
+    if (tag === HISTORY_LINES) {
+      out.history_lines = r.uint32();
       continue;
     }
     if ((tag & 7) !== 2) {

@@ -19,11 +19,7 @@ import { ChunkLines } from './chunk-lines';
 import { ChunkReader } from './chunk-reader';
 import { ForwardFiles } from './forward-files';
 import { packLines } from '../../lib/log-packing';
-
-/** The text of the line that stands for lines rotation removed before a reader reached them. */
-export function rotatedText(count: number): string {
-  return `${count} line${count === 1 ? '' : 's'} missed (removed by log rotation before the reader got to them)`;
-}
+import { rotatedText } from '../../lib/rotation-marker';
 
 export class ForwardReader {
   /** Ordinal of the newest line handed out (or known handed out before this reader). */

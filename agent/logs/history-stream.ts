@@ -8,11 +8,13 @@ import type { DiskWriter } from './disk-writer';
 import { ForwardReader } from './forward-reader';
 import { MergedForward } from './merged-forward';
 import { countBackwards } from './tail-reader';
+import { isRotationMarker } from '../../lib/rotation-marker';
 
 export class HistoryStream {
   private merged: MergedForward | undefined;
   private skip = 0;
   private finished = false;
+  private count: number | undefined;
 
   constructor(
     private readonly writers: DiskWriter[],
@@ -38,7 +40,7 @@ export class HistoryStream {
         break;
       }
       for (const line of lines) {
-        if (line.stream !== 'system' || !line.text.includes('removed by log rotation')) {
+        if (!isRotationMarker(line)) {
           if (!this.keep(line)) continue;
           if (this.skip > 0) {
             this.skip--;
@@ -49,6 +51,14 @@ export class HistoryStream {
       }
     }
     return out;
+  }
+
+  /**
+   * Once next() has been called: how many lines this history holds, rotation markers aside
+   * (the control plane applies `-n` to several hosts' streams with it); undefined for `-n all`.
+   */
+  get lines(): number | undefined {
+    return this.count;
   }
 
   async close(): Promise<void> {
@@ -73,6 +83,7 @@ export class HistoryStream {
         total += (await countBackwards(w.pathsNewestFirst(), w.app, w.instance, { maxSeq: this.seam, keep: this.keep, from })).count;
       }
       this.skip = Math.max(0, total - this.limit);
+      this.count = total - this.skip;
       after = Math.max(0, from - 1);
     }
     // `-n all` of many instances would hold too many files open: one at a time then.

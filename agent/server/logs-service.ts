@@ -94,8 +94,12 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
         if (done || call.write(batch)) return undefined;
         return new Promise((resolve) => call.once('drain', () => resolve()));
       };
+      /** Said once, with the first lines of a streamed history (LogBatch.history_lines). */
+      let historyLines = 0;
       const send = async (lines: LogLine[], historyDone: boolean): Promise<void> => {
-        if (!req.packed) return write({ lines: lines.map(toWire), history_done: historyDone });
+        const said = lines.length > 0 ? historyLines : 0;
+        if (said > 0) historyLines = 0;
+        if (!req.packed) return write({ lines: lines.map(toWire), history_done: historyDone, history_lines: said });
         // Messages of at most about PACKED_BYTES: what sits in buffers between here and the
         // reader stays small, so a reader that stops is noticed soon (live-cursor.ts).
         let start = 0;
@@ -103,7 +107,7 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
           let end = start;
           let chars = 0;
           while (end < lines.length && (end === start || chars < PACKED_BYTES)) chars += textSize(lines[end++]!) + 40;
-          await write({ packed: packLines(lines.slice(start, end)), app: req.app, host: agentId, history_done: historyDone && end === lines.length });
+          await write({ packed: packLines(lines.slice(start, end)), app: req.app, host: agentId, history_done: historyDone && end === lines.length, history_lines: start === 0 ? said : 0 });
           start = end;
         }
         if (lines.length === 0) await write({ app: req.app, host: agentId, history_done: historyDone });
@@ -111,8 +115,9 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
 
       void (async () => {
         if (read) {
-          for (;;) {
+          for (let first = true; ; first = false) {
             const lines = await read.history.next(BATCH);
+            if (first) historyLines = read.history.lines ?? 0;
             if (lines.length === 0 || done) break;
             await send(lines, false);
           }

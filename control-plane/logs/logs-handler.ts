@@ -4,9 +4,10 @@
  * streaming. When the reader goes away every upstream stream is cancelled.
  *
  * Ordering (docs/logs.md): lines of one host always come in that host's order. History of
- * several hosts is merged by time as it streams in, in bounded memory (history-merge.ts): up to
- * 100,000 lines `-n` applies to the merged result, whose tail is all this holds; above that, and
- * for `-n all`, the merged lines pass straight through. Live lines are forwarded batch by batch
+ * several hosts is merged by time as it streams in, in bounded memory (history-merge.ts), and
+ * `-n` applies to the merged result: up to 100,000 lines this keeps its tail (tail-ring.ts);
+ * above that the hosts stream and the first Σ − N merged lines are left out (streamed-tail.ts);
+ * `-n all` passes straight through. Live lines are forwarded batch by batch
  * as they arrive, packed batches untouched (never decoded per line here).
  * Nothing is dropped: a slow reader pauses the upstream streams, and the agents then continue
  * from their files.
@@ -25,6 +26,7 @@ import { AgentRecords } from '../state/agent-records';
 import { batchesOf, forReader, linesOf } from './batch-forwarding';
 import { FollowPositions, RESUME_LINES, type ResumeCut } from './follow-positions';
 import { HistoryMerge } from './history-merge';
+import { StreamedTail } from './streamed-tail';
 import { TailRing } from './tail-ring';
 import { validateLogsRequest } from './logs-request';
 import { unknownTypeWarning } from './type-filter';
@@ -75,6 +77,8 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     /** Several hosts' histories merged by time; `tail` keeps the last N of it when N is gathered. */
     let merge: HistoryMerge<UnpackedLine> | undefined;
     let tail: TailRing<UnpackedLine> | undefined;
+    /** For `-n` above MAX_MERGED_LINES: the last N of the hosts' merged streams. */
+    let streamedTail: StreamedTail | undefined;
     let warnings: string[] = [];
     let phase: 'history' | 'live' | 'done' = 'history';
     const over = () => phase === 'done'; // (a function: TypeScript cannot see callbacks change `phase`)
@@ -132,7 +136,8 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     };
 
     /** Merged history lines for the reader: gathered into the tail, or written as they come. */
-    const forwardMerged = (lines: UnpackedLine[]) => {
+    const forwardMerged = (merged: UnpackedLine[]) => {
+      const lines = streamedTail ? streamedTail.keep(merged) : merged;
       if (tail) {
         for (const l of lines) tail.push(l);
         return;
@@ -157,6 +162,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         },
       });
       if (!streamed) tail = new TailRing(req.lines, MAX_HISTORY_TEXT);
+      else if (!req.all) streamedTail = new StreamedTail(req.lines);
       for (const agent of hosts) merge.add(agent.id);
     };
     /** A host's history is over (sent whole, given up on, or its stream ended). */
@@ -179,7 +185,11 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         }
         forwardMerged(lines);
       }
+      if (streamedTail && !streamedTail.exact) {
+        warnings.push(`-n ${req.lines} is above ${MAX_MERGED_LINES.toLocaleString('en-US')} and some hosts run an older agent: each sent its own last ${req.lines} lines, merged by time (--host reads one)`);
+      }
       merge = undefined;
+      streamedTail = undefined;
       write({ history_done: true, warnings });
       warnings = [];
       if (!req.follow) {
@@ -263,7 +273,11 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         }
         if (!upstream.historyDone) {
           if (upstream.resume) forwardResumed(batch, upstream);
-          else if (merge) merge.push(agent.id, linesOf(batch, req.app, agent.id));
+          else if (merge) {
+            const lines = linesOf(batch, req.app, agent.id);
+            if (lines.length > 0) streamedTail?.firstBatch(agent.id, batch.history_lines);
+            merge.push(agent.id, lines);
+          }
           else forward(batch, agent.id);
         } else if (phase === 'history') {
           upstream.early.push(batch);
@@ -353,10 +367,6 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       } else {
         // One host's history is in order already: it passes through as it comes.
         if (hosts.length > 1) startMerge(hosts);
-        // A streamed history is not gathered, so N applies to each host: the user should know.
-        if (streamed && !req.all && hosts.length > 1) {
-          warn(`-n ${req.lines} is above ${MAX_MERGED_LINES.toLocaleString('en-US')}: each of the ${hosts.length} hosts sends its own last ${req.lines} lines, merged by time (--host reads one)`);
-        }
         for (const agent of hosts) open(agent);
         historyTimer = setTimeout(() => {
           const late = [...upstreams.values()].filter((u) => !u.historyDone && !u.heard);

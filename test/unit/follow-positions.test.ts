@@ -9,7 +9,7 @@ const line = (seq: number, timeMs: number): UnpackedLine =>
 
 function packedBatch(seqs: number[]): LogBatch__Output {
   const packed = packLines(seqs.map((seq) => ({ timeMs: 1000, seq, instance: 'web.1', stream: 'stdout', text: 'x', cut: false })));
-  return { lines: [], history_done: false, warnings: [], packed, app: 'shop', host: 'h' };
+  return { lines: [], history_done: false, warnings: [], packed, app: 'shop', host: 'h', history_lines: 0 };
 }
 
 describe('follow positions', () => {

@@ -6,7 +6,7 @@ import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
 
 function packed(host: string, seqs: number[]): LogBatch__Output {
   const bytes = packLines(seqs.map((seq) => ({ timeMs: 1, seq, instance: 'web.1', stream: 'stdout', text: 'x', cut: false })));
-  return { lines: [], history_done: false, warnings: [], packed: bytes, app: 'shop', host };
+  return { lines: [], history_done: false, warnings: [], packed: bytes, app: 'shop', host, history_lines: 0 };
 }
 
 /** A whole LogBatch, as the control plane and the CLI receive it. */

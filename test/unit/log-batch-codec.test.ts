@@ -23,6 +23,7 @@ const BATCHES: Array<[string, LogBatch]> = [
   ['packed lines, app and host', { packed: Buffer.from('1\t2\to\tweb.1\thello\tworld\n3\t4\tE\tweb.2\tünïcødé ✓\n'), app: 'shop', host: 'host-a' }],
   ['the end of history with warnings', { history_done: true, warnings: ['host b cannot be reached: ✗', ''] }],
   ['a long batch (multi-byte lengths)', { packed: Buffer.alloc(300_000, 0x61), app: 'a'.repeat(200), host: 'h', history_done: true }],
+  ['a streamed history\'s first batch, with its count of lines', { packed: Buffer.from('1\t2\to\tweb.1\tx\n'), app: 'a', host: 'h', history_lines: 150_000 }],
   ['nothing at all', {}],
 ];
 
@@ -52,7 +53,7 @@ describe('LogBatch codec', () => {
       (44 << 3) | 5, 1, 2, 3, 4, // fixed32
     ]);
     const decoded = decodePackedBatch(Buffer.concat([unknown, known]))!;
-    assert.deepEqual({ ...decoded, packed: decoded.packed.toString() }, { lines: [], history_done: false, warnings: [], packed: 'p', app: 'a', host: 'h' });
+    assert.deepEqual({ ...decoded, packed: decoded.packed.toString() }, { lines: [], history_done: false, warnings: [], packed: 'p', app: 'a', host: 'h', history_lines: 0 });
   });
 
   it('leaves batches with lines to protobufjs, which the services then use', () => {

@@ -8,7 +8,7 @@ const packed = packLines([
   { timeMs: 10, seq: 1, instance: 'web.1', stream: 'stdout', text: 'one', cut: false },
   { timeMs: 11, seq: 2, instance: 'web.2', stream: 'stderr', text: 'two', cut: true },
 ]);
-const agentBatch = (over: Partial<LogBatch__Output>): LogBatch__Output => ({ lines: [], history_done: false, warnings: [], packed: Buffer.alloc(0), app: '', host: '', ...over });
+const agentBatch = (over: Partial<LogBatch__Output>): LogBatch__Output => ({ lines: [], history_done: false, warnings: [], packed: Buffer.alloc(0), app: '', host: '', history_lines: 0, ...over });
 
 describe('log batch forwarding', () => {
   it('passes a packed batch to a packed reader untouched (the same bytes), with the host', () => {

@@ -34,8 +34,13 @@ describe('history stream (-n all, -n above what memory holds)', () => {
     const all = await drain(store.readStream({ app: 'app' }, { limit: Infinity, follow: false }).history);
     assert.deepEqual(all.map((l) => Number(l.text)), Array.from({ length: total }, (_, k) => k));
 
-    const last = await drain(store.readStream({ app: 'app' }, { limit: 12_345, follow: false }).history);
+    const lastStream = store.readStream({ app: 'app' }, { limit: 12_345, follow: false }).history;
+    const last = await drain(lastStream);
     assert.deepEqual(last.map((l) => Number(l.text)), Array.from({ length: 12_345 }, (_, k) => total - 12_345 + k));
+    assert.equal(lastStream.lines, 12_345, 'what it says it holds (the control plane applies -n across hosts with it)');
+    const fewer = store.readStream({ app: 'app' }, { limit: 100_000, follow: false }).history;
+    assert.equal((await drain(fewer)).length, total);
+    assert.equal(fewer.lines, total);
 
     const keep = (l: LogLine) => l.stream === 'system';
     const system = await drain(store.readStream({ app: 'app' }, { limit: 1000, follow: false, keep }).history);

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareLines } from '../../control-plane/logs/merge';
 import { HistoryMerge } from '../../control-plane/logs/history-merge';
+import { StreamedTail } from '../../control-plane/logs/streamed-tail';
 import { TailRing } from '../../control-plane/logs/tail-ring';
 import type { LogLine__Output } from '../../proto/gen/cluster/logs/LogLine';
 
@@ -154,5 +155,34 @@ describe('the tail of a merged history', () => {
     const kept = ring.take();
     assert.equal(kept.length, 1000);
     assert.deepEqual(kept.map((l) => l.time_ms), Array.from({ length: 1000 }, (_, i) => 199_000 + i));
+  });
+});
+
+describe('-n above what is gathered, across hosts', () => {
+  const marker = (t: number): LogLine__Output => ({ ...line(t, t, 'web.1'), stream: 'system', text: '5 lines missed (removed by log rotation before the reader got to them)' });
+
+  it('leaves out the first Σ − N lines of the merged stream, markers aside', () => {
+    const tail = new StreamedTail(4);
+    tail.firstBatch('a', 3);
+    tail.firstBatch('b', 3);
+    tail.firstBatch('a', 99); // only the first batch says
+    assert.equal(tail.exact, true);
+    const merged = [line(1, 1, 'web.1'), marker(2), line(3, 2, 'web.1'), line(4, 3, 'web.1')];
+    assert.deepEqual(tail.keep(merged).map((l) => l.time_ms), [2, 4], 'two lines left out, the marker kept');
+    assert.deepEqual(tail.keep([line(5, 4, 'web.1'), line(6, 5, 'web.1')]).map((l) => l.time_ms), [5, 6]);
+  });
+
+  it('shows every line when the hosts hold fewer than N together', () => {
+    const tail = new StreamedTail(10);
+    tail.firstBatch('a', 3);
+    assert.equal(tail.keep([line(1, 1, 'web.1'), line(2, 2, 'web.1')]).length, 2);
+  });
+
+  it('shows every line, and says it is not exact, when a host did not say what it holds', () => {
+    const tail = new StreamedTail(1);
+    tail.firstBatch('new', 5);
+    tail.firstBatch('old', 0);
+    assert.equal(tail.exact, false);
+    assert.equal(tail.keep([line(1, 1, 'web.1'), line(2, 2, 'web.1')]).length, 2);
   });
 });
