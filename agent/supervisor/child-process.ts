@@ -53,6 +53,11 @@ export interface RunningProcess {
   readonly startedAtMs: number;
   /** Resolves (never rejects) once the process exited and its stdout and stderr were read to the end. */
   readonly exited: Promise<ProcessExit>;
+  /**
+   * Whether the main process is still there. `exited` can come up to the close timeout later:
+   * a grandchild that left the group (setsid) may hold the pipes after the process is gone.
+   */
+  readonly alive: boolean;
   /** SIGTERM to the group, SIGKILL after `graceMs`; a second call SIGKILLs at once. Resolves after exit. */
   stop(graceMs: number): Promise<void>;
   /** Stops reading and watching without touching the process (hand-over to the next agent run); `exited` never resolves after. */
@@ -164,6 +169,7 @@ export function adoptInstanceProcess(opts: AdoptInstanceOptions): RunningProcess
   return {
     pid: opts.pid,
     startedAtMs: opts.startedAtMs,
+    alive: false, // being stopped: never up
     exited: stopped.then(() => ({ code: null, signal: null, error })),
     stop: (graceMs) => proc.stop(graceMs),
     detach: () => proc.detach(),
@@ -179,6 +185,8 @@ class OsProcess implements RunningProcess {
   private mainGone = false;
   private openPipes = 2;
   private pipesClosed = false;
+  /** When this object was made: the group existed by then (process-group.ts's LiveGroups). */
+  private readonly since = performance.now();
   // During a stop, the exit of the main process does not end the stop: when `sh -c` did not
   // exec the command, sh dies of SIGTERM at once while the app is still shutting down. The
   // group is "settled" once it is empty or has been sent SIGKILL.
@@ -207,6 +215,10 @@ class OsProcess implements RunningProcess {
       readOutput(stdout, 'stdout', opts, () => this.pipeClosed()),
       readOutput(stderr, 'stderr', opts, () => this.pipeClosed()),
     ];
+  }
+
+  get alive(): boolean {
+    return !this.mainGone;
   }
 
   stop(graceMs: number): Promise<void> {
@@ -292,7 +304,7 @@ class OsProcess implements RunningProcess {
     this.pollTimer = setInterval(() => {
       // Once the pipes are closed, zombies waiting for a lazy PID 1 may be all that is left.
       const ours = !this.reused();
-      if (ours && (this.pipesClosed ? groupHasLiveMembers(this.pid) : groupExists(this.pid))) return;
+      if (ours && (this.pipesClosed ? groupHasLiveMembers(this.pid, this.since) : groupExists(this.pid))) return;
       clearInterval(this.pollTimer);
       clearTimeout(this.killTimer);
       this.groupSettled = true;
@@ -350,7 +362,7 @@ class OsProcess implements RunningProcess {
 /** A process that never started: it has exited already. */
 function failedProcess(startedAtMs: number, error: Error): RunningProcess {
   const exited = Promise.resolve<ProcessExit>({ code: SPAWN_FAILED_CODE, signal: null, error });
-  return { pid: 0, startedAtMs, exited, stop: () => exited.then(() => undefined), detach: () => undefined };
+  return { pid: 0, startedAtMs, alive: false, exited, stop: () => exited.then(() => undefined), detach: () => undefined };
 }
 
 function spawnError(err: unknown, cwd: string): Error {

@@ -196,14 +196,16 @@ export class Instance {
     this.boot = watchBoot(check, {
       onPass: () => {
         this.boot = undefined;
-        if (this.proc !== proc || this.state !== 'starting') return;
+        // A process already gone whose exit is not reported yet (a grandchild that left its
+        // group holds the pipes, child-process.ts) never counts as up: its exit follows.
+        if (this.proc !== proc || this.state !== 'starting' || !proc.alive) return;
         if (check.kind === 'port') this.system(`Accepting connections on $PORT (${check.port})`);
         this.lastCrash = undefined;
         this.transition('up', 'process running');
       },
       onTimeout: () => {
         this.boot = undefined;
-        if (this.proc !== proc || this.state !== 'starting' || check.kind !== 'port') return;
+        if (this.proc !== proc || this.state !== 'starting' || check.kind !== 'port' || !proc.alive) return;
         this.bootFailure = describeBootTimeout(check);
         this.system(`Error R10 (Boot timeout): the process ${this.bootFailure.replace(/ \(R10.*$/, '')} of launch; stopping it (SIGKILL)`);
         // Its exit is handled by watch(), like any other; stop() resolves then and never rejects.

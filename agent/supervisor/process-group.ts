@@ -25,20 +25,60 @@ export function groupExists(pgid: number): boolean {
 }
 
 /**
- * Whether group `pgid` has a member that is not a zombie. An orphan that exited stays a
- * zombie until PID 1 reaps it, which some inits do lazily (or never); it is gone for us.
- * Scans /proc, so call it rarely; without /proc any member counts as alive.
+ * Groups with a member that is not a zombie, from one scan of /proc shared by every caller for
+ * `ttlMs`: an orphan that exited stays a zombie until PID 1 reaps it, which some inits do lazily
+ * (or never), and it is gone for us. A scan reads every process's stat (tens of ms with a few
+ * hundred processes), so a host stopping many instances whose pipes are closed scans once a
+ * second between them all, not once per instance every poll. A group seen live may be zombies
+ * only by the next scan, a second later at most; "no live member" is trusted only from a scan
+ * taken after the group existed (`since`), so a group newer than the last scan is scanned for.
  */
-export function groupHasLiveMembers(pgid: number): boolean {
-  if (!groupExists(pgid)) return false;
-  const pids = allPids();
-  if (pids === undefined) return true;
-  return pids.some((pid) => {
-    const stat = procStat(pid); // undefined: exited meanwhile
-    return stat !== undefined && stat.pgid === pgid && stat.state !== 'Z';
-  });
+export class LiveGroups {
+  private groups: Set<number> | undefined;
+  private scannedAt = -Infinity;
+
+  constructor(
+    private readonly scan: () => Set<number> | undefined = scanLiveGroups,
+    private readonly ttlMs = 1_000,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /**
+   * Whether group `pgid`, which existed at `since` (this clock), has a member that is not a
+   * zombie; without /proc any member counts as alive.
+   */
+  has(pgid: number, since: number): boolean {
+    if (!groupExists(pgid)) return false;
+    const stale = this.now() - this.scannedAt >= this.ttlMs;
+    if (stale || (this.scannedAt < since && this.groups?.has(pgid) === false)) {
+      this.scannedAt = this.now();
+      this.groups = this.scan();
+    }
+    return this.groups === undefined || this.groups.has(pgid);
+  }
 }
 
+/** The groups of every process that is not a zombie; undefined without /proc. */
+function scanLiveGroups(): Set<number> | undefined {
+  const pids = allPids();
+  if (pids === undefined) return undefined;
+  const groups = new Set<number>();
+  for (const pid of pids) {
+    const stat = procStat(pid); // undefined: exited meanwhile
+    if (stat !== undefined && stat.state !== 'Z') groups.add(stat.pgid);
+  }
+  return groups;
+}
+
+const liveGroups = new LiveGroups();
+
+/**
+ * Whether group `pgid`, which existed at `since` (performance.now()), has a member that is not
+ * a zombie (LiveGroups, one scan a second shared by the agent).
+ */
+export function groupHasLiveMembers(pgid: number, since: number): boolean {
+  return liveGroups.has(pgid, since);
+}
 
 export function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
 import { bootCheckFor, type BootCheck } from '../../agent/supervisor/boot-check';
@@ -77,5 +79,31 @@ describe('boot checks', () => {
     return waitFor('crashed', () => changes.some((c) => c.state === 'crashed' && /E2BIG/.test(c.reason)), 2_000).then(() => {
       assert.ok(!changes.some((c) => c.state === 'up'));
     });
+  });
+
+  it('never counts a process that exited as up while a grandchild that left its group holds its output', async () => {
+    // The grandchild (its own session) keeps the pipes open, so the exit is seen only at the
+    // close timeout (2 s), after the 0.3 s boot check; it writes its pid to be stopped after.
+    const pids = path.join(fs.mkdtempSync(path.join(tmpdir(), 'boot-check-')), 'pids');
+    const { instance, changes, lines } = supervise(
+      `setsid sh -c 'echo $$ >> ${pids}; exec sleep 30' & sleep 0.1; exit 1`,
+      { kind: 'alive', minUptimeMs: 300 },
+      0,
+    );
+    try {
+      instance.start();
+      await waitFor('a crash', () => changes.some((c) => c.state === 'crashed'), 10_000);
+      assert.ok(!changes.some((c) => c.state === 'up'), `never up: ${changes.map((c) => c.state).join(' → ')}`);
+      assert.ok(lines.includes('Process exited with status 1 before it was up'), lines.join('\n'));
+      await instance.stop('test over');
+    } finally {
+      for (const pid of fs.readFileSync(pids, 'utf8').split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    }
   });
 });
