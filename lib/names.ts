@@ -39,13 +39,21 @@ export function parseInstanceName(name: string): { type: string; number: number 
 }
 
 const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Variables the platform sets for every instance; config cannot override them. */
-export const RESERVED_CONFIG_KEYS: ReadonlySet<string> = new Set(['PORT', 'DYNO', 'CLUSTER_APP', 'CLUSTER_INSTANCE', 'CLUSTER_RELEASE', 'CLUSTER_HOST', 'CLUSTER_AGENT_DIR']);
+/** Variables the platform sets for every instance besides its CLUSTER_* ones; config cannot override them. */
+const PLATFORM_KEYS: ReadonlySet<string> = new Set(['PORT', 'DYNO']);
+/** Every variable named so is the platform's (CLUSTER_APP, CLUSTER_INSTANCE, CLUSTER_JOB…), now or later. */
+const PLATFORM_PREFIX = 'CLUSTER_';
 
-/** Why `key` cannot be a config var, or undefined when it can. */
-export function configKeyProblem(key: string): string | undefined {
+/**
+ * Why `key` cannot be a config var, or undefined when it can. `unsetting`: a platform name that
+ * an older version let be set can still be unset.
+ */
+export function configKeyProblem(key: string, unsetting = false): string | undefined {
   if (!CONFIG_KEY.test(key)) return `invalid config key \`${key}\`: use letters, digits and underscores, not starting with a digit`;
-  if (RESERVED_CONFIG_KEYS.has(key)) return `\`${key}\` is set by the platform for every instance and cannot be configured`;
+  if (!unsetting && PLATFORM_KEYS.has(key)) return `\`${key}\` is set by the platform for every instance and cannot be configured`;
+  if (!unsetting && key.startsWith(PLATFORM_PREFIX)) {
+    return `\`${key}\` cannot be configured: names starting with ${PLATFORM_PREFIX} are the platform's (it sets CLUSTER_APP, CLUSTER_INSTANCE and others in every instance)`;
+  }
   // A JavaScript object (and the wire's map decoding) would take it as the object's prototype.
   if (key === '__proto__') return 'invalid config key `__proto__`: it cannot be stored';
   return undefined;

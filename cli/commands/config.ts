@@ -10,8 +10,8 @@ import { UserError } from '../errors';
 import { configVarProblem, releaseSizeProblem } from '../../lib/limits';
 import { waitForFormation } from '../wait-formation';
 
-function checkKey(key: string): string {
-  const problem = configKeyProblem(key);
+function checkKey(key: string, unsetting = false): string {
+  const problem = configKeyProblem(key, unsetting);
   if (problem) throw new UserError(problem);
   return key;
 }
@@ -44,7 +44,7 @@ export function registerConfig(program: Command): void {
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         const { vars } = await callUnary(api, 'GetConfig', { app });
-        if (!Object.hasOwn(vars, checkKey(key))) throw new UserError(`${key} is not set on ${app}`);
+        if (!Object.hasOwn(vars, checkKey(key, true))) throw new UserError(`${key} is not set on ${app}`);
         process.stdout.write(`${vars[key]}\n`);
       }),
     );
@@ -78,7 +78,7 @@ export function registerConfig(program: Command): void {
     .action(async (keys: string[], opts: { app?: string; wait?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
-        const unset = [...new Set(keys.map(checkKey))];
+        const unset = [...new Set(keys.map((k) => checkKey(k, true)))];
         await announceRelease(api, app, await callUnary(api, 'SetConfig', { app, set: {}, unset }), opts.wait === true);
       }),
     );

@@ -10,7 +10,7 @@ import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { describePack, packDirectory } from '../pack';
 import { waitForFormation } from '../wait-formation';
-import { DEFAULT_RELEASE_TIMEOUT_SECONDS, releaseTimeoutProblem } from '../../lib/release-phase';
+import { DEFAULT_RELEASE_TIMEOUT_SECONDS, describeTypes, releaseTimeoutProblem } from '../../lib/release-phase';
 
 function parseReleaseTimeout(text: string | undefined): number {
   if (text === undefined) return 0;
@@ -84,7 +84,7 @@ export function registerDeploy(program: Command): void {
         const app = resolveApp(opts.app);
         const releaseTimeout = parseReleaseTimeout(opts.releaseTimeout);
         const release = await deployDirectory(api, app, dir ?? '.', { ...opts, releaseTimeout });
-        const types = release.process_types.map((t) => t.name).join(', ');
+        const types = describeTypes(release.process_types.map((t) => t.name));
         console.log(`Released v${release.version} of ${app} (${release.slug.slice(0, 12)}): ${types}`);
         // The first deploy scales web=1 (as Heroku does), or as a compose file's deploy.replicas say.
         const scaled = release.scaled.map((s) => `${s.type}=${s.count}`).join(' ');

@@ -11,6 +11,7 @@ import { moreBadLines, procfileProblems } from '../../lib/procfile';
 import { composeProcfileText, composeReadOptions, locateDefinition, procfileErrorMessage, type LocatedDefinition } from '../definition';
 import { UserError } from '../errors';
 import { commandPrograms, type DynamicUse, type ProgramUse } from './programs';
+import { describeTypes, RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 
 /** `fail` makes doctor exit 1; `warn` and `info` do not. */
 export type CheckStatus = 'ok' | 'fail' | 'warn' | 'info';
@@ -74,9 +75,10 @@ export function checkProcfile(name: string, text: string): { results: CheckResul
   const results: CheckResult[] = errors.map((err) => ({ status: 'fail', message: procfileErrorMessage(name, err) }));
   if (omitted > 0) results.push({ status: 'fail', message: `${name}: ${moreBadLines(omitted)} not shown` });
   if (errors.length === 0) {
-    results.push({ status: 'ok', message: `${name} parses: ${plural(entries.length, 'process type')} (${entries.map(([t]) => t).join(', ')})` });
+    const count = entries.filter(([t]) => t !== RELEASE_PHASE_TYPE).length;
+    results.push({ status: 'ok', message: `${name} parses: ${plural(count, 'process type')} (${describeTypes(entries.map(([t]) => t))})` });
   }
-  for (const [type, command] of entries) results.push({ status: 'ok', message: `process type ${type}: ${excerpt(command)}` });
+  for (const [type, command] of entries) results.push({ status: 'ok', message: `${whatEntry(type)}: ${excerpt(command)}` });
   return { results, types, parsed: errors.length === 0 };
 }
 
@@ -124,7 +126,7 @@ export function checkCompose(
     }
     Object.defineProperty(types, service.name, { value: service.command, enumerable: true, writable: true, configurable: true });
     const from = service.source && service.source !== 'the service' ? `; ${service.source}` : '';
-    results.push({ status: 'ok', message: `process type ${service.name} (service on line ${service.line}${from}): ${excerpt(service.command!)}` });
+    results.push({ status: 'ok', message: `${whatEntry(service.name)} (service on line ${service.line}${from}): ${excerpt(service.command!)}` });
     results.push(...service.warnings.map((message): CheckResult => ({ status: 'warn', message })));
     results.push(...service.notes.map((note): CheckResult => ({ status: 'info', message: `service ${service.name}: ${note}` })));
     const defaults = service.environment.filter((entry) => entry.value !== null).map((entry) => entry.key);
@@ -250,6 +252,11 @@ export function checkDotenv(dir: string): CheckResult[] {
     else firstLine.set(key, line);
   }
   return results;
+}
+
+/** "process type worker", or "release command" for the release phase's entry. */
+function whatEntry(type: string): string {
+  return type === RELEASE_PHASE_TYPE ? 'release command' : `process type ${type}`;
 }
 
 /** Whether there is a `web` process type: information only, plenty of apps have none. */

@@ -14,8 +14,12 @@ import type { ReleaseChange } from './release-writes';
  * input; the returned change throws if a key to unset is not set in the release it is applied to.
  */
 export function configChange(set: Record<string, string>, unset: string[]): ReleaseChange {
-  for (const key of [...Object.keys(set), ...unset]) {
+  for (const key of Object.keys(set)) {
     const problem = configKeyProblem(key);
+    if (problem) throw new InvalidArgumentError(problem);
+  }
+  for (const key of unset) {
+    const problem = configKeyProblem(key, true);
     if (problem) throw new InvalidArgumentError(problem);
   }
   for (const key of unset) {

@@ -95,7 +95,7 @@ describe('config and releases', { timeout: 240_000 }, () => {
   });
 
   it('refuses PORT, identity variables and malformed keys', async () => {
-    for (const [arg, message] of [['PORT=1', /PORT/], ['DYNO=x', /DYNO/], ['CLUSTER_APP=x', /CLUSTER_APP/], ['1BAD=x', /invalid config key/], ['=x', /KEY=VALUE/]] as const) {
+    for (const [arg, message] of [['PORT=1', /PORT/], ['DYNO=x', /DYNO/], ['CLUSTER_APP=x', /CLUSTER_APP/], ['CLUSTER_JOB=x', /names starting with CLUSTER_ are the platform's/], ['1BAD=x', /invalid config key/], ['=x', /KEY=VALUE/]] as const) {
       const res = await cluster.cli(['config:set', arg, '-a', 'greeter']);
       assert.equal(res.code, 1, arg);
       assert.match(res.stderr, message);

@@ -42,10 +42,10 @@ describe('cluster doctor checks', () => {
     });
     assert.deepEqual(lines(runChecks(dir, { pathEnv: PATH_ENV })), [
       `✓ Procfile found in ${dir}`,
-      '✓ Procfile parses: 3 process types (web, worker, release)',
+      '✓ Procfile parses: 2 process types (web, worker, with a release command)',
       '✓ process type web: bundle exec puma -C config/puma.rb',
       '✓ process type worker: cd app && exec node worker.js 2>&1',
-      '✓ process type release: ./bin/release',
+      '✓ release command: ./bin/release',
       `✓ web: \`bundle\` found on PATH (${binDir}/bundle)`,
       `✓ worker: \`node\` found on PATH (${binDir}/node), and its script \`worker.js\``,
       '✓ release: `./bin/release` found in the directory',

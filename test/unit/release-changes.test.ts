@@ -18,6 +18,16 @@ describe('config change', () => {
     assert.throws(() => configChange({}, []), /nothing to change: give KEY=VALUE or KEY/);
   });
 
+  it("refuses the platform's names (PORT, DYNO, every CLUSTER_ one) but lets one an older version stored be unset", async () => {
+    assert.throws(() => configChange({ PORT: '1' }, []), /`PORT` is set by the platform/);
+    for (const key of ['CLUSTER_APP', 'CLUSTER_JOB', 'CLUSTER_SCHEDULED_AT', 'CLUSTER_ANYTHING']) {
+      assert.throws(() => configChange({ [key]: 'x' }, []), new RegExp(`\`${key}\` cannot be configured: names starting with CLUSTER_ are the platform's`));
+    }
+    const next = await configChange({}, ['CLUSTER_OLD'])(release(2, 's', { CLUSTER_OLD: '1', A: '2' }));
+    assert.deepEqual(next.env, { A: '2' });
+    assert.ok(configChange({ CLUSTERED: '1', MY_CLUSTER_X: '1' }, []), 'only the prefix is the platform\'s');
+  });
+
   it('sets and unsets on top of the current config, keeping code, with a description and a release phase', async () => {
     const next = await configChange({ B: '2', C: '3' }, ['A'])(release(4, 's', { A: '1', B: 'old' }));
     assert.deepEqual(next.env, { B: '2', C: '3' });
