@@ -112,6 +112,9 @@ const CONFLICT_DELAY = { initialMs: 100, maxMs: 1_000 };
 
 type Callback = (err: grpc.ServiceError | null, value?: unknown) => void;
 
+/** Calls that only read: the others change something, and may still do so after a failure. */
+const READ_CALL = /^(List|Get|Ps$)/;
+
 /**
  * The client `current()` returns, with unary calls tried again: on another replica when one is
  * unavailable (`switchAway(tries)` moves and says whether to try; `tries` counts failed attempts),
@@ -137,12 +140,25 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
         let tries = 0;
         let conflicts = 0;
         let etcdRetried = false;
+        let etcdError: grpc.ServiceError | undefined;
         const delay = new RetryDelay(CONFLICT_DELAY);
+        /**
+         * What the command reports: when the call's own deadline ran out while replicas waited
+         * for etcd, etcd's answer is the news (not "cannot reach the control plane"); a change
+         * that may yet be made says so.
+         */
+        const finalError = (err: grpc.ServiceError): grpc.ServiceError => {
+          const out = err.code === grpc.status.DEADLINE_EXCEEDED && etcdError ? etcdError : err;
+          const unknown = out.code === grpc.status.DEADLINE_EXCEEDED || reasonOf(out) === ETCD_UNAVAILABLE;
+          if (unknown && !READ_CALL.test(String(prop))) Object.assign(out, { outcomeUnknown: true });
+          return out;
+        };
         const attempt = (): unknown => {
           const client = current() as unknown as Record<string | symbol, (...a: unknown[]) => unknown>;
           const again = [...args];
           again[callbackAt] = ((err, res) => {
             tries += 1;
+            if (err && reasonOf(err) === ETCD_UNAVAILABLE) etcdError = err;
             // UNAVAILABLE: the request never reached a replica that could answer it.
             if (err && err.code === grpc.status.UNAVAILABLE && switchAway(tries)) {
               attempt();
@@ -157,7 +173,7 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
               setTimeout(attempt, delay.next());
               return;
             }
-            callback(err, res);
+            callback(err ? finalError(err) : null, res);
           }) as Callback;
           return client[prop]!.apply(client, again);
         };

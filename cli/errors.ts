@@ -71,8 +71,13 @@ export function describeFailure(err: unknown, server: string): { message: string
   if (err instanceof ServerListError) return { message: err.message, exitCode: EXIT_UNREACHABLE };
   if (!isServiceError(err)) return { message: err instanceof Error ? err.message : String(err), exitCode: EXIT_FAILED };
   const reason = reasonOf(err);
-  if (reason) return { message: messageOf(reason, err.details, server), exitCode: EXIT_OF_REASON[reason] };
-  return withoutReason(err, server);
+  const failure = reason ? { message: messageOf(reason, err.details, server), exitCode: EXIT_OF_REASON[reason] } : withoutReason(err, server);
+  // Set by the CLI's client (cli/client.ts): a change whose request was sent, but etcd did not
+  // answer in time (it may apply it when it does) or no answer came. Again would be a new request.
+  if ((err as { outcomeUnknown?: boolean }).outcomeUnknown === true) {
+    failure.message += '. The change was sent and may still be made: look (`cluster ps`, `cluster releases`, `cluster config`) before running it again';
+  }
+  return failure;
 }
 
 function messageOf(reason: Reason, details: string, server: string): string {
@@ -97,7 +102,15 @@ function messageOf(reason: Reason, details: string, server: string): string {
 function withoutReason(err: grpc.ServiceError, server: string): { message: string; exitCode: number } {
   if (USER_CODES.has(err.code)) return { message: err.details, exitCode: EXIT_USER_ERROR };
   if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
-    if (/Connection dropped|before secure TLS|socket disconnected/i.test(err.details)) {
+    // A plaintext client meets a TLS-only replica as "No connection established" (the hint
+    // below); "Connection dropped" is a connection lost while in use (a replica killed mid-deploy).
+    if (/Connection dropped/i.test(err.details)) {
+      return {
+        message: `lost the connection to the control plane at ${server} (${err.details}): it stopped or restarted, or the network failed; running the command again reaches a replica that is up`,
+        exitCode: EXIT_UNREACHABLE,
+      };
+    }
+    if (/before secure TLS|socket disconnected/i.test(err.details)) {
       return {
         message: `the control plane at ${server} requires TLS and we hold no credential for it: log in with \`cluster login --server ${server} --token T\``,
         exitCode: EXIT_UNREACHABLE,

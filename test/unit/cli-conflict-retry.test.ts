@@ -41,6 +41,11 @@ describe('CLI retries conflicts', { timeout: 30_000 }, () => {
         if (next === 'not-found') return callback(refusal(NOT_FOUND, 'app `shop` not found'));
         callback(null, { apps: [] });
       },
+      // etcd-unavailable, then no answer at all (etcd paused: the replica's transaction waits).
+      Scale: (_call: unknown, callback: (err: Partial<grpc.StatusObject> | null) => void) => {
+        calls.push(Date.now());
+        if (calls.length === 1) callback(refusal(ETCD_UNAVAILABLE, 'etcd is unreachable from the control plane (no answer in time)'));
+      },
     });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
@@ -110,5 +115,19 @@ describe('CLI retries conflicts', { timeout: 30_000 }, () => {
     const { exitCode, message } = describeFailure(err, address);
     assert.equal(exitCode, 2);
     assert.match(message, /etcd is unreachable from the control plane/);
+    assert.doesNotMatch(message, /may still be made/, 'a read changes nothing');
+  });
+
+  it('reports a change whose deadline ran out waiting for etcd as etcd-unavailable, whose outcome is unknown', async () => {
+    calls = [];
+    const connection = await connectAny([address]);
+    const err = await callUnary(connection.api, 'Scale', { app: 'shop', changes: [{ type: 'worker', count: 1 }] }, 2_500)
+      .then(() => undefined, (e: unknown) => e)
+      .finally(() => connection.close());
+    assert.equal(calls.length, 2);
+    assert.equal(reasonOf(err), ETCD_UNAVAILABLE, 'not "cannot reach the control plane"');
+    const { exitCode, message } = describeFailure(err, address);
+    assert.equal(exitCode, 2);
+    assert.match(message, /^etcd is unreachable from the control plane \(no answer in time\)\. The change was sent and may still be made: look \(`cluster ps`, `cluster releases`, `cluster config`\) before running it again$/);
   });
 });

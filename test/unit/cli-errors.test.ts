@@ -86,9 +86,13 @@ describe('CLI failures: reasons decide the exit code, not message text', () => {
     const res = describeFailure(serviceError(grpc.status.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED'), SERVER);
     assert.equal(res.exitCode, 2);
     assert.match(res.message, /^cannot reach the control plane at 127\.0\.0\.1:7600 \(connection refused\)/);
-    const tls = describeFailure(serviceError(grpc.status.UNAVAILABLE, 'Connection dropped'), SERVER);
+    const tls = describeFailure(serviceError(grpc.status.UNAVAILABLE, 'Client network socket disconnected before secure TLS connection was established'), SERVER);
     assert.equal(tls.exitCode, 2);
     assert.match(tls.message, /requires TLS/);
+    // A replica killed while a deploy or a run streams: no TLS problem.
+    const dropped = describeFailure(serviceError(grpc.status.UNAVAILABLE, 'Connection dropped'), SERVER);
+    assert.equal(dropped.exitCode, 2);
+    assert.match(dropped.message, /^lost the connection to the control plane at 127\.0\.0\.1:7600 \(Connection dropped\): it stopped or restarted/);
     assert.equal(describeFailure(serviceError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'), SERVER).exitCode, 2);
   });
 
