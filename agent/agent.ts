@@ -259,6 +259,8 @@ export class Agent {
     renewer?.start();
     // The link emits `unreachable` (with when the first call failed) and `reachable`.
     const disconnect = new DisconnectGuard(opts.disconnectedGraceMs ?? 0, link, reconciler, logger, () => stream.resubscribe());
+    // A frozen agent runs no timer, so the watchdog keeps that grace for it (orphan-guard.ts).
+    if ((opts.disconnectedGraceMs ?? 0) > 0) guard.setFreezeLimit(opts.disconnectedGraceMs!);
     link.start();
     stream.start();
     logger.info(

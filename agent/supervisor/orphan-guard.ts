@@ -14,6 +14,14 @@
  * "q" means the agent stopped its instances itself (`--stop-instances`): exit at once.
  * "wN" sets the window to N tenths of a second (the agent learns it from its lease's TTL).
  *
+ * A frozen agent (SIGSTOP, its event loop stuck) closes no pipe and runs no timer, so its
+ * `--disconnected-grace` cannot stop its instances while the control plane re-places them.
+ * With that grace set, the agent also writes "t" every second, and "fN" sets the freeze limit
+ * (N tenths: the grace): once no tick has come for that long, a second shell of the watchdog
+ * kills the agent, as systemd's watchdog would a service that stopped pinging, and stops every
+ * process of the agent (found by their markers, below). The next agent run starts afresh. A
+ * disconnected agent that is not frozen still ticks: its own grace applies.
+ *
  * The agent posts "+pgid" in the same turn as the spawn; it could still die between the fork
  * and that write. So, before it stops anything, the watchdog also looks for processes of ours
  * it was never told about: every instance and one-off carries CLUSTER_HOST and
@@ -35,24 +43,15 @@ const WATCHDOG_SCRIPT = `
 groups=
 window=$CLUSTER_GUARD_WINDOW_TICKS
 handed=
+freeze=0
+ticks=0
+tick=
+monitor=
 trap 'handed=1' USR1
-while IFS= read -r line; do
-  case "$line" in
-    q) exit 0 ;;
-    w*) v=\${line#w}; case "$v" in ''|*[!0-9]*) ;; *) window=$v ;; esac ;;
-    +*) g=\${line#+}; case "$g" in ''|*[!0-9]*) ;; *) groups="$groups $g" ;; esac ;;
-    -*) g=\${line#-}; rest=; for p in $groups; do [ "$p" = "$g" ] || rest="$rest $p"; done; groups=$rest ;;
-  esac
-done
-[ -n "$groups" ] || [ -n "$CLUSTER_GUARD_HOST" ] || exit 0
-n=0
-while [ -z "$handed" ] && [ "$n" -lt "$window" ]; do
-  sleep 0.1 2>/dev/null || sleep 1
-  n=$((n + 1))
-done
-trap '' USR1
-[ -z "$handed" ] || exit 0
-if [ -n "$CLUSTER_GUARD_HOST" ]; then
+
+# Adds to $groups the group of every process of this agent, found by its markers.
+find_ours() {
+  [ -n "$CLUSTER_GUARD_HOST" ] || return 0
   for f in $(grep -lzxF -e "CLUSTER_HOST=$CLUSTER_GUARD_HOST" /dev/null $(grep -lzxF -e "CLUSTER_AGENT_DIR=$CLUSTER_GUARD_DIR" /dev/null /proc/[0-9]*/environ 2>/dev/null) 2>/dev/null); do
     p=\${f#/proc/}; p=\${p%/environ}
     IFS= read -r s < "/proc/$p/stat" || continue
@@ -63,18 +62,80 @@ if [ -n "$CLUSTER_GUARD_HOST" ]; then
     [ "$g" -gt 1 ] && [ "$g" != "$$" ] || continue
     case " $groups " in *" $g "*) ;; *) groups="$groups $g" ;; esac
   done 2>/dev/null
+}
+
+# SIGTERM to every group of $groups, SIGKILL to what is left after the grace.
+stop_groups() {
+  [ -n "$groups" ] || return 0
+  for p in $groups; do kill -s TERM -- "-$p" 2>/dev/null; done
+  k=0
+  while [ "$k" -lt "$CLUSTER_GUARD_TICKS" ]; do
+    alive=
+    for p in $groups; do kill -s 0 -- "-$p" 2>/dev/null && alive=1; done
+    [ -n "$alive" ] || return 0
+    sleep 0.1 2>/dev/null || sleep 1
+    k=$((k + 1))
+  done
+  for p in $groups; do kill -s KILL -- "-$p" 2>/dev/null; done
+}
+
+# A frozen agent (stopped, or its event loop stuck) closes no pipe: the agent writes "t" every
+# second, counted into a file that a second shell reads every second. Once no tick has come for
+# the freeze limit ("fN", tenths: the agent's disconnected grace), it kills the agent (its
+# parent, $PPID) and stops every process of the agent.
+if [ -n "$CLUSTER_GUARD_HOST" ] && [ -d "$CLUSTER_GUARD_DIR" ]; then
+  tick="$CLUSTER_GUARD_DIR/.watchdog-$$.ticks"
+  : > "$tick" 2>/dev/null || tick=
 fi
-[ -n "$groups" ] || exit 0
-for p in $groups; do kill -s TERM -- "-$p" 2>/dev/null; done
+if [ -n "$tick" ]; then
+  (
+    last=
+    quiet=0
+    acted=
+    while sleep 1; do
+      seen=
+      limit=0
+      read -r seen limit < "$tick" 2>/dev/null
+      if [ "$seen" != "$last" ]; then last=$seen; quiet=0; continue; fi
+      case "$limit" in ''|*[!0-9]*) continue ;; esac
+      [ -n "$last" ] && [ "$limit" -gt 0 ] && [ "$acted" != "$last" ] || continue
+      quiet=$((quiet + 1))
+      [ $((quiet * 10)) -ge "$limit" ] || continue
+      acted=$last
+      kill -s KILL "$PPID" 2>/dev/null
+      groups=
+      find_ours
+      stop_groups
+    done
+  ) &
+  monitor=$!
+fi
+quit() {
+  [ -z "$monitor" ] || kill "$monitor" 2>/dev/null
+  [ -z "$tick" ] || rm -f "$tick"
+}
+
+while IFS= read -r line; do
+  case "$line" in
+    t) ticks=$((ticks + 1)); [ -z "$tick" ] || echo "$ticks $freeze" > "$tick" ;;
+    q) quit; exit 0 ;;
+    w*) v=\${line#w}; case "$v" in ''|*[!0-9]*) ;; *) window=$v ;; esac ;;
+    f*) v=\${line#f}; case "$v" in ''|*[!0-9]*) ;; *) freeze=$v ;; esac ;;
+    +*) g=\${line#+}; case "$g" in ''|*[!0-9]*) ;; *) groups="$groups $g" ;; esac ;;
+    -*) g=\${line#-}; rest=; for p in $groups; do [ "$p" = "$g" ] || rest="$rest $p"; done; groups=$rest ;;
+  esac
+done
+quit
+[ -n "$groups" ] || [ -n "$CLUSTER_GUARD_HOST" ] || exit 0
 n=0
-while [ "$n" -lt "$CLUSTER_GUARD_TICKS" ]; do
-  alive=
-  for p in $groups; do kill -s 0 -- "-$p" 2>/dev/null && alive=1; done
-  [ -n "$alive" ] || exit 0
+while [ -z "$handed" ] && [ "$n" -lt "$window" ]; do
   sleep 0.1 2>/dev/null || sleep 1
   n=$((n + 1))
 done
-for p in $groups; do kill -s KILL -- "-$p" 2>/dev/null; done
+trap '' USR1
+[ -z "$handed" ] || exit 0
+find_ours
+stop_groups
 exit 0
 `;
 
@@ -102,6 +163,8 @@ const DEFAULT_GRACE_MS = 5_000;
 const DEFAULT_WINDOW_MS = 2_000;
 const RESPAWN_DELAY_MS = 1_000;
 const CLOSE_TIMEOUT_MS = 2_000;
+/** How often the agent tells the watchdog it is not frozen. */
+const TICK_MS = 1_000;
 
 /** Watchdog that kills tracked process groups if the agent dies and is not replaced in time. */
 export class OrphanGuard {
@@ -111,6 +174,8 @@ export class OrphanGuard {
   private respawnTimer: NodeJS.Timeout | undefined;
   private respawnDelayMs = RESPAWN_DELAY_MS;
   private windowMs: number;
+  private freezeLimitMs = 0;
+  private ticker: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly log: Logger,
@@ -172,6 +237,21 @@ export class OrphanGuard {
     return this.windowMs;
   }
 
+  /**
+   * Sets the freeze limit (see the file comment) and starts the ticks: once this long passes
+   * without one, the watchdog kills the agent and stops every process of it. Only with markers
+   * (the watchdog finds the processes by them).
+   */
+  setFreezeLimit(ms: number): void {
+    if (!this.marks || this.closing) return;
+    this.freezeLimitMs = Math.max(1_000, Math.round(ms));
+    this.post(`f${Math.ceil(this.freezeLimitMs / 100)}`);
+    this.post('t');
+    if (this.ticker) return;
+    this.ticker = setInterval(() => this.post('t'), TICK_MS);
+    this.ticker.unref();
+  }
+
   /** Clean shutdown after the agent stopped its instances: the watchdog exits without killing anything. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.shutdown('q');
@@ -189,6 +269,7 @@ export class OrphanGuard {
 
   private async shutdown(last: string | undefined): Promise<void> {
     clearTimeout(this.respawnTimer);
+    clearInterval(this.ticker);
     const watchdog = this.watchdog;
     if (!watchdog || watchdog.exitCode !== null || watchdog.signalCode !== null) return;
     if (last === undefined) {
@@ -253,6 +334,7 @@ export class OrphanGuard {
     if (this.closing) return;
     this.spawnWatchdog();
     for (const pgid of this.groups) this.post(`+${pgid}`);
+    if (this.freezeLimitMs > 0) this.post(`f${Math.ceil(this.freezeLimitMs / 100)}`);
   }
 
   /** Writes a line to the watchdog without waiting (a failed write shows as the watchdog's exit). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -65,6 +65,7 @@ async function startFakeAgent(
       const [command, arg] = line.split(' ');
       if (command === 'untrack') guard.untrack(groups[Number(arg)]);
       if (command === 'close') await guard.close();
+      if (command === 'freeze-limit') guard.setFreezeLimit(Number(arg));
       if (command === 'detach') { await guard.detach(); process.exit(0); }
       console.log('ok ' + line);
     });
@@ -183,5 +184,28 @@ describe('OrphanGuard', () => {
     await waitFor('the watchdog gone', () => isGone(agent.watchdog), 3_000);
     assert.equal(isGone(agent.groups[0]), false, 'the group still runs');
   });
-});
 
+  it('kills a frozen agent and stops every process of it once no tick came for the freeze limit', async () => {
+    const agentDir = path.join(tmp, 'agent-dir-frozen');
+    mkdirSync(agentDir);
+    const agent = await startFakeAgent(['sleep 1000'], 300, 100, {
+      marks: { host: 'agent-f', agentDir },
+      untracked: [{ CLUSTER_HOST: 'agent-f', CLUSTER_AGENT_DIR: agentDir }, { CLUSTER_HOST: 'agent-g', CLUSTER_AGENT_DIR: agentDir }],
+    });
+    const ours = agent.strays[0]!;
+    const notOurs = agent.strays[1]!;
+    assert.equal(await agent.send('freeze-limit 1500'), 'ok freeze-limit 1500');
+    // Ticking, it is not frozen: nothing is stopped, however long.
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    assert.equal(isGone(ours), false, 'a ticking agent keeps its processes');
+    assert.equal(isGone(agent.pid), false);
+    const stoppedAt = Date.now();
+    process.kill(agent.pid, 'SIGSTOP');
+    await waitFor('the frozen agent killed, and its processes gone', () => isGone(agent.pid) && isGone(ours) && isGone(agent.groups[0]!), 8_000);
+    assert.ok(Date.now() - stoppedAt >= 1_400, `stopped ${Date.now() - stoppedAt} ms after the freeze: not before the limit`);
+    assert.equal(isGone(notOurs), false, 'another agent\'s process is left alone');
+    // Its agent gone, the watchdog ends as after any agent's death, its tick file removed.
+    await waitFor('the watchdog gone', () => isGone(agent.watchdog), 3_000);
+    assert.deepEqual(readdirSync(agentDir), []);
+  });
+});
