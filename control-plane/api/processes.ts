@@ -3,7 +3,7 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import type { InstanceInfo } from '../../proto/gen/cluster/api/InstanceInfo';
 import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { parseInstanceName } from '../../lib/names';
-import type { StatusRecord } from '../records';
+import type { AppRecord, ReleaseRecord, StatusRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { InstanceStatusReader } from '../state/instance-status';
 import { asEtcdOutage } from '../etcd/outage';
@@ -94,7 +94,7 @@ export async function psFromEtcd(ctx: ApiContext, name: string): Promise<PsReply
   }
   return {
     app: app.name,
-    instances: await listInstances(ctx, statuses, app.name, desired, release?.processTypes ?? {}),
+    instances: await listInstances(ctx, statuses, app, desired, release),
     formation: Object.entries(formation).map(([type, count]) => ({ type, count })),
     process_types: Object.keys(release?.processTypes ?? {}).sort(),
     restart_tokens: { by_target: stored.restartTokens ?? {} },
@@ -133,15 +133,24 @@ function lastKnownPs(ctx: ApiContext, name: string, reason: string): PsReply | u
 async function listInstances(
   ctx: ApiContext,
   reader: InstanceStatusReader,
-  app: string,
+  appRecord: AppRecord,
   desired: Array<{ name: string; type: string }>,
-  /** The current release's commands by type (assignments name their release, not its command). */
-  commands: Record<string, string>,
+  /** The running release (assignments name their release, not its command). */
+  current: ReleaseRecord | undefined,
 ): Promise<InstanceInfo[]> {
+  const app = appRecord.name;
   const [reported, unplacedList] = await Promise.all([reader.reported(app), reader.unplaced(app)]);
   // By instance and agent: an instance that moves is reported by two agents.
   const statuses = new Map<string, { instance: string; status: StatusRecord }>();
   for (const r of reported) statuses.set(`${r.instance}/${r.agentId}`, { instance: r.instance, status: r.status });
+  // Each instance's command is its own release's: during a rollout, or one stuck on a crash
+  // loop of the new release, the instances not rolled yet still run the old command.
+  const commands = new Map<number, Record<string, string>>();
+  if (current) commands.set(current.version, current.processTypes);
+  const versions = new Set(ctx.view.assignmentList({ app }).map((a) => statuses.get(`${a.instance}/${a.agentId}`)?.status.release || a.release));
+  await Promise.all([...versions].filter((v) => v > 0 && !commands.has(v)).map(async (v) => {
+    commands.set(v, (await ctx.view.release(appRecord, v))?.processTypes ?? current?.processTypes ?? {});
+  }));
 
   const out = new Map<string, InstanceInfo>();
   const drained = ctx.view.drainList();
@@ -167,12 +176,13 @@ async function listInstances(
     const shown = out.get(a.instance);
     const { state, reason } = status ?? unreported(a.agentId);
     if (shown && !(rank(state) > rank(shown.state) || (rank(state) === rank(shown.state) && drained.has(shown.host ?? '')))) continue;
+    const release = status?.release || a.release;
     out.set(a.instance, {
       name: a.instance,
       type: a.type,
       host: a.agentId,
-      command: commands[a.type] ?? '',
-      release: status?.release || a.release,
+      command: (commands.get(release) ?? current?.processTypes)?.[a.type] ?? '',
+      release,
       state,
       pid: status?.pid ?? 0,
       restarts: status?.restarts ?? 0,

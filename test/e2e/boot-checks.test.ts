@@ -103,6 +103,9 @@ describe('boot checks', { timeout: 120_000 }, () => {
     assert.match(failed[0]!.reason, /did not bind \$PORT within 3 s/);
     const serving = list.find((i) => i.release === 2)!;
     assert.equal(serving.state, 'up');
+    // Each shows its own release's command, not the newest one's.
+    assert.equal(serving.command, `exec node web.js ${gate('v2')}`);
+    assert.equal(failed[0]!.command, `exec node web.js ${gate('v3')}`);
     assert.equal(serving.pid, before.find((i) => i.name === serving.name)!.pid, 'the old web was never stopped');
     assert.ok(await accepts(serving.port!));
     // The failure is in the logs as Heroku's R10.
