@@ -67,6 +67,8 @@ function isServiceError(err: unknown): err is grpc.ServiceError {
 export function describeFailure(err: unknown, server: string): { message: string; exitCode: number } {
   if (err instanceof UserError) return { message: err.message, exitCode: EXIT_USER_ERROR };
   if (err instanceof ReachError) return { message: err.message, exitCode: EXIT_UNREACHABLE };
+  // The server is not the cluster the pin names (lib/join.ts; by name: that module loads the PKI).
+  if (err instanceof Error && err.name === 'CaPinMismatchError') return { message: err.message, exitCode: EXIT_UNREACHABLE };
   // A malformed --server list: no control plane can be reached with it.
   if (err instanceof ServerListError) return { message: err.message, exitCode: EXIT_UNREACHABLE };
   if (!isServiceError(err)) return { message: err instanceof Error ? err.message : String(err), exitCode: EXIT_FAILED };

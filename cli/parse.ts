@@ -52,3 +52,10 @@ export function datacenterNameOrWarn(value: string): string {
   if (problem) process.stderr.write(`warning: --datacenter: ${problem}; placement rules cannot name it\n`);
   return value;
 }
+
+/** `--ca-hash`: the CA pin printed with a token, `sha256:` and 64 hex digits (lib/pki.ts caHash). */
+export function checkCaPin(pin: string | undefined): void {
+  if (pin !== undefined && !/^sha256:[0-9a-f]{64}$/i.test(pin.trim())) {
+    throw new UserError(`--ca-hash ${pin}: give the pin printed with the token: sha256: and 64 hex digits`);
+  }
+}

@@ -31,7 +31,7 @@ export async function fetchCA(server: string, pin?: string, timeoutMs?: number):
     const { ca_pem: caPem } = await callUnary(client, 'GetCA', {}, timeoutMs);
     const actual = caHash(caPem);
     if (pin && actual !== pin.trim().toLowerCase()) {
-      throw new CaPinMismatchError(`the control plane at ${server} presented CA ${actual}, not the expected ${pin}: refusing to join`);
+      throw new CaPinMismatchError(`the control plane at ${server} presented CA ${actual}, not the expected ${pin}: refusing to trust it (check the --ca-hash printed with the token, and the address)`);
     }
     return caPem;
   } finally {

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { parseServerList } from '../../lib/server-list';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
-import { collectLabel, datacenterName, positiveInt } from '../parse';
+import { checkCaPin, collectLabel, datacenterName, positiveInt } from '../parse';
 import { renderSupervisorHelp } from '../agent-install/other-supervisors';
 import { renderUnit, shellLine, UNIT_NAME, UNIT_PATH } from '../agent-install/unit';
 
@@ -33,6 +33,11 @@ export interface JoinFlags {
   ports?: string;
   stopGrace?: string;
   disconnectedGrace?: string;
+  logMibPerInstance?: string;
+  logMibTotal?: string;
+  logWriteBufferKib?: string;
+  metrics?: string;
+  usageInterval?: string;
   processServer?: boolean;
 }
 
@@ -44,13 +49,19 @@ export interface JoinAndStartArgs {
   start(flags: JoinFlags): string[];
 }
 
-const START_FLAGS: Array<['capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace', string]> = [
+type StartFlag = 'capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace' | 'logMibPerInstance' | 'logMibTotal' | 'logWriteBufferKib' | 'metrics' | 'usageInterval';
+const START_FLAGS: Array<[StartFlag, string]> = [
   ['capacity', '--capacity'],
   ['listen', '--listen'],
   ['advertise', '--advertise'],
   ['ports', '--ports'],
   ['stopGrace', '--stop-grace'],
   ['disconnectedGrace', '--disconnected-grace'],
+  ['logMibPerInstance', '--log-mib-per-instance'],
+  ['logMibTotal', '--log-mib-total'],
+  ['logWriteBufferKib', '--log-write-buffer-kib'],
+  ['metrics', '--metrics'],
+  ['usageInterval', '--usage-interval'],
 ];
 
 /**
@@ -110,7 +121,12 @@ function requireRoot(what: string): void {
 }
 
 /** Adds `install` and `uninstall` to the `agent` command. */
-export function registerAgentInstall(agentCommand: Command, joinAndStartArgs: JoinAndStartArgs = defaultJoinAndStartArgs): void {
+export function registerAgentInstall(
+  agentCommand: Command,
+  /** Checks the `agent start` flags' form (cli/commands/agent.ts): before the token is spent or a unit written. */
+  checkStartFlags: (flags: Partial<Record<StartFlag, string>>) => void,
+  joinAndStartArgs: JoinAndStartArgs = defaultJoinAndStartArgs,
+): void {
   agentCommand
     .command('install')
     .description('on a standalone server: join the cluster and install a systemd service that runs the agent at boot and restarts it')
@@ -128,6 +144,11 @@ export function registerAgentInstall(agentCommand: Command, joinAndStartArgs: Jo
     .option('--ports <from-to>', 'range of PORT values handed to instances')
     .option('--stop-grace <seconds>', 'SIGTERM → SIGKILL for types without their own (see ps:grace)')
     .option('--disconnected-grace <seconds>', 'stop every instance after this long without any control plane (0: keep them running)')
+    .option('--log-mib-per-instance <MiB>', 'instance output kept on disk per instance (docs/logs.md)')
+    .option('--log-mib-total <MiB>', 'instance output kept on disk by this agent in all')
+    .option('--log-write-buffer-kib <KiB>', 'output of one instance waiting for the disk beyond which its pipe is not read')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (docs/metrics.md)')
+    .option('--usage-interval <seconds>', 'how often to sample the CPU and memory of instances')
     .option('--process-server', 'run no `web` until `cluster agents:web ID on` (the toggle decides once the agent has registered)')
     .option('--stop-timeout <seconds>', 'how long systemd waits for the agent to stop its instances (longer than every grace period)', '90')
     .option('--dry-run', 'print the unit file and the commands; change nothing')
@@ -135,6 +156,8 @@ export function registerAgentInstall(agentCommand: Command, joinAndStartArgs: Jo
       try {
         const server = cmd.optsWithGlobals<{ server?: string }>().server;
         if (!server) throw new UserError('give the control plane address: --server HOST:PORT[,HOST:PORT…]');
+        checkStartFlags(opts);
+        checkCaPin(opts.caHash);
         install({ ...opts, server: parseServerList(server).join(','), dataDir: path.resolve(opts.dataDir) }, joinAndStartArgs);
       } catch (err) {
         fail(err);

@@ -19,7 +19,7 @@ import { agentIdProblem } from '../../lib/names';
 import { resolveServer } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
-import { collectLabel, collectLabelOrWarn, datacenterName, datacenterNameOrWarn, positiveInt } from '../parse';
+import { checkCaPin, collectLabel, collectLabelOrWarn, datacenterName, datacenterNameOrWarn, positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
 import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
@@ -90,8 +90,49 @@ function usageIntervalMs(text: string): number {
   return Math.round(n * 1000);
 }
 
+/** The `agent start` flags some command was given (install passes on only those given). */
+export type AgentFlagValues = Partial<Pick<AgentOptions,
+  'capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace' | 'logMibPerInstance' | 'logMibTotal' | 'logWriteBufferKib' | 'metrics' | 'usageInterval'>>;
+
+/**
+ * Checks every `agent start` flag's form, naming the first that is wrong: before `join` spends
+ * its token and before `install` writes a service that would fail at each start.
+ */
+export function checkAgentFlags(opts: AgentFlagValues): void {
+  if (opts.capacity !== undefined) positiveInt(opts.capacity, '--capacity');
+  if (opts.listen !== undefined) {
+    const problem = serverEntryProblem(opts.listen, { anyPort: true });
+    if (problem) throw new UserError(`--listen: ${problem}`);
+  }
+  if (opts.advertise !== undefined) {
+    const problem = serverEntryProblem(opts.advertise);
+    if (problem) throw new UserError(`--advertise: ${problem}`);
+  }
+  if (opts.ports !== undefined) {
+    try {
+      parsePortRange(opts.ports);
+    } catch (err) {
+      throw new UserError(`--ports ${opts.ports}: ${(err as Error).message}`);
+    }
+  }
+  if (opts.stopGrace !== undefined) positiveInt(opts.stopGrace, '--stop-grace');
+  if (opts.disconnectedGrace !== undefined) nonNegativeSeconds(opts.disconnectedGrace, '--disconnected-grace');
+  if (opts.logMibPerInstance !== undefined) positiveInt(opts.logMibPerInstance, '--log-mib-per-instance');
+  if (opts.logMibTotal !== undefined) positiveInt(opts.logMibTotal, '--log-mib-total');
+  if (opts.logWriteBufferKib !== undefined) positiveInt(opts.logWriteBufferKib, '--log-write-buffer-kib');
+  if (opts.usageInterval !== undefined) usageIntervalMs(opts.usageInterval);
+  if (opts.metrics !== undefined) {
+    try {
+      parseMetricsListen(opts.metrics);
+    } catch (err) {
+      throw new UserError(`--metrics ${(err as Error).message}`);
+    }
+  }
+}
+
 /** Runs the agent with what is in its data dir (certificate, join info) and the flags. */
 async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Promise<void> {
+  checkAgentFlags(opts);
   capYoungGeneration(AGENT_MAX_SEMI_SPACE_MB, { checkEveryMs: AGENT_YOUNG_CHECK_MS, startSmall: true });
   limitHeapGrowth(AGENT_HEAP_GROWTH_PERCENT);
   // Without V8's baseline and optimizing compilers until the agent is busy (held from cli/main.ts when started
@@ -106,16 +147,9 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   if (tls && joined && joined.name !== name) {
     throw new UserError(`this data dir holds the certificate of agent \`${joined.name}\`, not \`${name}\`: use another --data-dir or drop --name`);
   }
-  let ports;
-  try {
-    ports = parsePortRange(opts.ports);
-  } catch (err) {
-    throw new UserError(`--ports ${opts.ports}: ${(err as Error).message}`);
-  }
+  const ports = parsePortRange(opts.ports); // checked above
   const server = serverFlag ?? joined?.server ?? resolveServer(undefined);
   parseServerList(server); // a malformed entry is named before anything starts
-  const advertiseProblem = opts.advertise !== undefined ? serverEntryProblem(opts.advertise) : undefined;
-  if (advertiseProblem) throw new UserError(`--advertise: ${advertiseProblem}`);
   if (opts.metrics !== undefined) {
     let host: string;
     try {
@@ -267,6 +301,9 @@ export function registerAgent(program: Command): Command {
         const name = opts.name ?? os.hostname();
         const problem = agentIdProblem(name);
         if (problem) throw new UserError(problem);
+        // Before the token is spent: a flag `agent start` would refuse must not cost a join.
+        checkAgentFlags(opts);
+        checkCaPin(opts.caHash);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
         const joined = await joinAny(servers, opts.token, { kind: 'agent', name }, opts.caHash);
         saveCredentials(dataDir, joined.material);
@@ -298,6 +335,6 @@ export function registerAgent(program: Command): Command {
         fail(err);
       }
     });
-  registerAgentInstall(agent);
+  registerAgentInstall(agent, checkAgentFlags);
   return agent;
 }

@@ -8,6 +8,7 @@ import { mergeServers, parseServerList } from '../../lib/server-list';
 import { connect } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
+import { checkCaPin } from '../parse';
 
 export function registerLogin(program: Command): void {
   program
@@ -21,6 +22,7 @@ export function registerLogin(program: Command): void {
       try {
         if (!server) throw new UserError('--server HOST:PORT[,HOST:PORT…] is required to log in');
         const servers = parseServerList(server);
+        checkCaPin(opts.caHash);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
         const joined = await joinAny(servers, opts.token, { kind: 'operator', name: opts.name }, opts.caHash).catch(async (err: unknown) => {
           throw (await withoutTls(servers)) ?? err;
@@ -51,7 +53,8 @@ export function registerLogin(program: Command): void {
  */
 async function withoutTls(servers: readonly string[]): Promise<UserError | undefined> {
   for (const server of servers) {
-    const api = connect(server);
+    // Plain gRPC whatever credential is stored: with one, this probe would speak TLS and succeed.
+    const api = connect(server, undefined, { plaintext: true });
     try {
       await callUnary(api, 'ListReplicas', {}, 2_000);
       return new UserError(`the control plane at ${server} runs without TLS: no login is needed (try \`cluster --server ${server} apps\`)`);

@@ -126,6 +126,25 @@ describe('bad input', { timeout: 120_000 }, () => {
     assert.match(res.stderr, /the control plane at \S+ runs without TLS: no login is needed/);
   });
 
+  it('checks agent install flags before anything (a service that fails each start), and passes every start flag on', async () => {
+    const install = ['agent', 'install', '--server', cluster.server, '--token', 't', '--dry-run'];
+    for (const [flags, said] of [
+      [['--ports', '6000-5000'], /--ports 6000-5000/],
+      [['--stop-grace', 'abc'], /--stop-grace abc: give a whole number above 0/],
+      [['--disconnected-grace', '-4'], /--disconnected-grace -4: give a number of seconds/],
+      [['--listen', 'nonsense'], /--listen: /],
+      [['--metrics', 'x:y'], /--metrics x:y/],
+      [['--ca-hash', 'sha256:00'], /--ca-hash sha256:00: give the pin printed with the token/],
+    ] as const) {
+      const res = await cluster.cli([...install, ...flags]);
+      assert.equal(res.code, 1, `${flags.join(' ')}: ${res.stdout}`);
+      assert.match(res.stderr, said);
+    }
+    const ok = await cluster.cli([...install, '--metrics', '127.0.0.1:9101', '--usage-interval', '2', '--log-mib-total', '512']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /agent start .*--log-mib-total 512 --metrics 127\.0\.0\.1:9101 --usage-interval 2/);
+  });
+
   it('keeps serving after malformed agent messages', async () => {
     // A forged agent id and a status for a malformed instance are refused, not fatal.
     const client = new (agentProto().AgentApi)(cluster.server, grpc.credentials.createInsecure());

@@ -134,9 +134,22 @@ describe('several hosts (network namespaces, mutual TLS)', { skip, timeout: 300_
     const unknown = await cli([...scratch('x3'), '--token', 'abcdef.0123456789abcdef01234567', '--ca-hash', once.caHash], { host: 'a3' });
     assert.match(unknown.stderr, /not known/);
     const pinned = await token('--uses', '1');
+    // A malformed pin or agent flag is refused before the token is spent (exit 1).
+    for (const [flags, said] of [
+      [['--ca-hash', 'notahash'], /--ca-hash notahash: give the pin printed with the token: sha256: and 64 hex digits/],
+      [['--ca-hash', pinned.caHash, '--ports', '6000-5000'], /--ports 6000-5000/],
+      [['--ca-hash', pinned.caHash, '--stop-grace', 'abc'], /--stop-grace abc: give a whole number above 0/],
+    ] as const) {
+      const bad = await cli([...scratch('x6'), '--token', pinned.token, ...flags], { host: 'a3' });
+      assert.equal(bad.code, 1, `${flags.join(' ')}: ${bad.stderr}`);
+      assert.match(bad.stderr, said);
+    }
+    // A server whose CA is not the pinned one is refused (exit 2: it refused us), also before the token is spent.
     const wrongPin = await cli([...scratch('x4'), '--token', pinned.token, '--ca-hash', `sha256:${'0'.repeat(64)}`], { host: 'a3' });
-    assert.notEqual(wrongPin.code, 0);
-    assert.match(wrongPin.stderr, /refusing to join/);
+    assert.equal(wrongPin.code, 2, wrongPin.stderr);
+    assert.match(wrongPin.stderr, /presented CA sha256:[0-9a-f]{64}, not the expected sha256:0{64}: refusing to trust it/);
+    const unspent = await cli([...scratch('x7'), '--token', pinned.token, '--ca-hash', pinned.caHash], { host: 'a3' });
+    assert.equal(unspent.code, 0, `the refusals spent no use of the token: ${unspent.stderr}`);
     // Bad flags are refused before anything is made, naming the flag.
     for (const [flag, value, said] of [
       ['--uses', 'abc', /--uses abc: give a whole number from 1 to 1000/],

@@ -111,6 +111,11 @@ describe('control-plane replica failover over TLS', { timeout: 180_000 }, () => 
     assert.ok(saved.servers[a] && saved.servers[b], Object.keys(saved.servers).join(' '));
     const apps = await cluster.cli(['apps', '--json'], { server: list, home });
     assert.equal(apps.code, 0, apps.stderr);
+    // The token again, now that this machine holds a credential: the join's own refusal, not
+    // "runs without TLS" (the probe for a plain control plane must not use the credential).
+    const again = await cluster.cli(['login', '--server', list, '--token', operator.token, '--ca-hash', operator.caHash], { home });
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, /used up/);
   });
 
   it('refuses to start an agent given a replica of another cluster', async () => {
