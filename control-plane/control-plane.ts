@@ -212,6 +212,7 @@ export class ControlPlane {
       store,
       slugs: new SlugReplication(opts.dataDir, client, keys, logger, opts.slugs),
       heartbeats: new Map(),
+      agentTtlMs: ttl * 1000,
       health,
       security,
       jobs: new JobStore(client, keys, store),

@@ -17,8 +17,10 @@ const POLL_MS = 250;
 const STUCK_CHECK_MS = 3_000;
 
 /** Heartbeat age as `0s ago`; `-` when unknown (no heartbeat through this replica yet, or down). */
-function heartbeat(ms: number): string {
-  return ms < 0 ? '-' : `${formatDuration(ms)} ago`;
+/** A live agent this replica has not heard lately heartbeats to another one (control-plane/api/agents.ts). */
+function heartbeat(ms: number, state: string): string {
+  if (ms >= 0) return `${formatDuration(ms)} ago`;
+  return state === 'ready' || state === 'draining' ? 'another replica' : '-';
 }
 
 /** The `agents` listing, as a table or JSON (with `stale` set when it is an old view). */
@@ -55,7 +57,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
         String(a.instances),
         String(a.capacity),
         a.version || '-',
-        heartbeat(a.heartbeat_age_ms),
+        heartbeat(a.heartbeat_age_ms, a.state),
         a.web ? 'on' : 'off',
       ]),
     ),

@@ -12,9 +12,19 @@ import { staleOf } from './stale';
 
 type AgentState = 'ready' | 'draining' | 'unreachable' | 'down';
 
+/**
+ * Since this replica last heard the agent, or -1. An agent that is gone: when it was last heard
+ * here. A live one heard here longer ago than the lease's TTL heartbeats to another replica (its
+ * lease is alive): this replica's old figure would make a healthy server look stuck.
+ */
+export function heartbeatAgeMs(seen: number | undefined, live: boolean, now: number, ttlMs: number): number {
+  if (seen === undefined) return -1;
+  const age = now - seen;
+  return live && age > ttlMs ? -1 : age;
+}
+
 function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<string, number>, now: number): AgentInfo {
-  // The last heartbeat this replica heard, in any state: for an agent that is gone, when it was last heard.
-  const seen = ctx.heartbeats.get(a.id);
+  const live = state === 'ready' || state === 'draining';
   return {
     id: a.id,
     address: a.address,
@@ -24,7 +34,7 @@ function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<st
     instances: counts.get(a.id) ?? 0,
     capacity: a.capacity,
     version: a.version,
-    heartbeat_age_ms: seen === undefined ? -1 : now - seen,
+    heartbeat_age_ms: heartbeatAgeMs(ctx.heartbeats.get(a.id), live, now, ctx.agentTtlMs),
     web: ctx.view.servesWeb(a.id),
     drained: ctx.view.isDrained(a.id),
   };

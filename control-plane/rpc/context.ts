@@ -25,6 +25,8 @@ export interface ApiContext {
   logger: Logger;
   /** When each agent last heartbeated through this replica. */
   heartbeats: Map<string, number>;
+  /** The agents' lease TTL (`--agent-ttl`), in ms. */
+  agentTtlMs: number;
   /** TLS material and join tokens; undefined when the control plane runs without TLS. */
   security?: Security;
   /** The live control-plane replicas (set once this replica has registered). */

@@ -1,0 +1,19 @@
+/** `cluster agents`' heartbeat column: what this replica heard, never an old figure for a live agent. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { heartbeatAgeMs } from '../../control-plane/api/agents';
+
+describe('heartbeat age in cluster agents', () => {
+  it('says how long ago this replica heard the agent', () => {
+    assert.equal(heartbeatAgeMs(9_600, true, 10_000, 4_000), 400);
+    assert.equal(heartbeatAgeMs(undefined, true, 10_000, 4_000), -1, 'never heard here');
+  });
+
+  it('gives no figure for a live agent heard here longer ago than the TTL: it heartbeats to another replica', () => {
+    assert.equal(heartbeatAgeMs(10_000 - 117_000, true, 10_000, 4_000), -1);
+  });
+
+  it('keeps when a gone agent was last heard, however long ago', () => {
+    assert.equal(heartbeatAgeMs(10_000 - 117_000, false, 10_000, 4_000), 117_000);
+  });
+});
