@@ -143,12 +143,13 @@ function registerAgentWeb(program: Command): void {
   program
     .command('agents:web <id> <on|off>')
     .description('whether an agent runs `web` (agents started with --process-server begin with off); off moves its web instances to other agents, each new one up before the old one stops')
-    .action(async (id: string, value: string, _opts: unknown, cmd: Command) =>
+    .option('--force', 'off even when no other ready agent runs web (its web instances then wait pending)')
+    .action(async (id: string, value: string, opts: { force?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const problem = agentIdProblem(id);
         if (problem) throw new UserError(problem);
         const web = parseOnOff(value);
-        const agent = await callUnary(api, 'SetAgentWeb', { id, web });
+        const agent = await callUnary(api, 'SetAgentWeb', { id, web, force: opts.force === true });
         if (web) return void console.log(`${id} runs web now: web instances may be placed on it. Nothing moves there by itself.`);
         console.log(`${id} runs no web now: its web instances move to other agents, each new one up before the old one stops.`);
         if (agent.state === 'down') return;

@@ -40,6 +40,22 @@ function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<st
   };
 }
 
+/**
+ * Web off on the agent that runs web instances no other ready agent could take: they would all
+ * wait `pending`, the app unserved. Refused unless forced, as `ps:place` refuses a rule no ready
+ * agent fits (a drain, by contrast, keeps what fits nowhere else running).
+ */
+function refuseLastWeb(ctx: ApiContext, id: string): void {
+  const webs = ctx.view.assignmentList().filter((a) => a.agentId === id && a.type === 'web');
+  if (webs.length === 0) return;
+  const elsewhere = ctx.view.agentList().some((a) => a.id !== id && a.state === 'ready' && ctx.view.servesWeb(a.id));
+  if (elsewhere) return;
+  const apps = [...new Set(webs.map((a) => a.app))].sort().map((app) => `\`${app}\``).join(', ');
+  throw new FailedPreconditionError(
+    `no other ready agent runs web: the ${webs.length} web instance(s) on \`${id}\` (${apps}) would wait pending, unserved; turn web on elsewhere first (\`cluster agents:web ID on\`), or pass --force`,
+  );
+}
+
 function instanceCounts(ctx: ApiContext): Map<string, number> {
   const counts = new Map<string, number>();
   for (const a of ctx.view.assignmentList()) counts.set(a.agentId, (counts.get(a.agentId) ?? 0) + 1);
@@ -167,6 +183,7 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       // An agent that is down may be toggled (it was known); an id never seen may not.
       if (!agent && !drain?.record && !toggle && !ctx.view.knownAgent(id)) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
       const before = toggle?.record?.web !== false;
+      if (!req.web && before && !req.force) refuseLastWeb(ctx, id);
       const record: WebToggleRecord = { web: req.web, setBy: 'agents:web', setAtMs: Date.now() };
       await seen(ctx, await records.setWebToggle(id, record), ctx.view.webToggles);
       if (before !== req.web) logger.info({ agent: id, web: req.web }, req.web ? 'agent runs web now' : 'agent runs no web now: its web instances move elsewhere');

@@ -73,9 +73,9 @@ export class DashboardActions {
     return callHandler(this.api.RemoveAgent, { id: agentId(id) });
   }
 
-  /** `{web: true|false}`: Cloud 66's "serves web" toggle (agents:web). */
+  /** `{web: true|false, force?}`: Cloud 66's "serves web" toggle (agents:web). */
   web(id: string, body: Record<string, unknown>): Promise<unknown> {
     if (typeof body.web !== 'boolean') throw new HttpError(400, '`web` must be true or false');
-    return callHandler(this.api.SetAgentWeb, { id: agentId(id), web: body.web });
+    return callHandler(this.api.SetAgentWeb, { id: agentId(id), web: body.web, force: body.force === true });
   }
 }

@@ -113,6 +113,11 @@ describe('process servers', { timeout: 120_000 }, () => {
     assert.equal(badId.code, 1);
     assert.match(badId.stderr, /invalid agent id `no\/such`/);
     assert.equal(await webOf('proc-1'), false, 'nothing changed');
+    // web-1 is the last agent that runs web: off would leave every web instance pending.
+    const last = await cluster.cli(['agents:web', 'web-1', 'off']);
+    assert.equal(last.code, 1, last.stdout);
+    assert.match(last.stderr, /no other ready agent runs web: the 8 web instance\(s\) on `web-1` \(`shop`\) would wait pending, unserved; turn web on elsewhere first \(`cluster agents:web ID on`\), or pass --force/);
+    assert.equal(await webOf('web-1'), true, 'nothing changed');
   });
 
   it('forgets the toggle of a removed process server: registered anew, its flag decides again', async () => {
