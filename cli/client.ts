@@ -42,6 +42,26 @@ export function connect(server: string, fallback?: Credential, opts: { plaintext
 
 const PROBE_TIMEOUT_MS = 2_000;
 
+/**
+ * The first of `servers` that answers plain gRPC (a dev cluster, `--insecure`), whatever
+ * credential is stored: when a join's TLS handshake failed there, "cannot reach" would send the
+ * user astray, since it needs no login or token at all.
+ */
+export async function answersWithoutTls(servers: readonly string[]): Promise<string | undefined> {
+  for (const server of servers) {
+    const api = connect(server, undefined, { plaintext: true });
+    try {
+      await callUnary(api, 'ListReplicas', {}, PROBE_TIMEOUT_MS);
+      return server;
+    } catch {
+      // Not a plain-gRPC control plane either: the join's own error says what went wrong.
+    } finally {
+      api.close();
+    }
+  }
+  return undefined;
+}
+
 export interface ReplicaConnection {
   api: ClusterApiClient;
   /** The replica answering now. */

@@ -16,7 +16,7 @@ import { AGENT_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../lib/heap-growt
 import { AGENT_BUSY_WATCH, holdCompilers, releaseWhenBusy } from '../../lib/compiler-tiers';
 import { clusterHome } from '../../lib/cluster-home';
 import { agentIdProblem } from '../../lib/names';
-import { resolveServer } from '../client';
+import { answersWithoutTls, resolveServer } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
 import { checkCaPin, collectLabel, collectLabelOrWarn, datacenterName, datacenterNameOrWarn, positiveInt } from '../parse';
@@ -305,7 +305,10 @@ export function registerAgent(program: Command): Command {
         checkAgentFlags(opts);
         checkCaPin(opts.caHash);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
-        const joined = await joinAny(servers, opts.token, { kind: 'agent', name }, opts.caHash);
+        const joined = await joinAny(servers, opts.token, { kind: 'agent', name }, opts.caHash).catch(async (err: unknown) => {
+          const plain = await answersWithoutTls(servers);
+          throw plain ? new UserError(`the control plane at ${plain} runs without TLS: agents need no join, start one with \`cluster agent start --server ${plain}\``) : err;
+        });
         saveCredentials(dataDir, joined.material);
         // Replicas remembered from an earlier cluster this data dir served are of no use now.
         forgetReplicas(dataDir);

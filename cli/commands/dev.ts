@@ -108,12 +108,13 @@ export function registerDev(program: Command): void {
         await cluster.start();
         api = connect(cluster.server);
         await waitForAgents(api, agents);
-        console.log(`${agents} agents registered.`);
+        console.log(`${agents} agent${agents === 1 ? '' : 's'} registered.`);
         forgetEarlierAgents(api, agents).catch(() => undefined); // best effort, while the rest goes on
         if (opts.example) await setUpExample(api);
         if (opts.example) console.log(`\n${await psTable(api, EXAMPLE.app)}`);
         console.log('\nThe dev cluster is up. In another terminal (no flags needed):');
-        console.log('  cluster ps -a shop    cluster agents    cluster scale worker=10 -a shop --wait    cluster logs -a shop --tail');
+        if (opts.example) console.log(`  cluster ps -a ${EXAMPLE.app}    cluster agents    cluster scale worker=10 -a ${EXAMPLE.app} --wait    cluster logs -a ${EXAMPLE.app} --tail`);
+        else console.log('  cluster apps:create APP    cluster deploy DIR -a APP    cluster ps -a APP    cluster agents');
         console.log(`  cluster dashboard     (the web dashboard: http://${cluster.dashboard}/)`);
         console.log('Press Ctrl-C to stop everything.');
         if (opts.example && opts.logs) {

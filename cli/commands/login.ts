@@ -5,7 +5,7 @@ import { saveCredential } from '../../lib/credentials';
 import { joinAny } from '../../lib/join';
 import { callUnary } from '../../lib/grpc-call';
 import { mergeServers, parseServerList } from '../../lib/server-list';
-import { connect } from '../client';
+import { answersWithoutTls, connect } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
 import { checkCaPin } from '../parse';
@@ -25,7 +25,9 @@ export function registerLogin(program: Command): void {
         checkCaPin(opts.caHash);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
         const joined = await joinAny(servers, opts.token, { kind: 'operator', name: opts.name }, opts.caHash).catch(async (err: unknown) => {
-          throw (await withoutTls(servers)) ?? err;
+          // No TLS handshake worked: a control plane that answers plain gRPC needs no login.
+          const plain = await answersWithoutTls(servers);
+          throw plain ? new UserError(`the control plane at ${plain} runs without TLS: no login is needed (try \`cluster --server ${plain} apps\`)`) : err;
         });
         // The credential serves every replica of the cluster: store it for all that are known.
         let all = servers;
@@ -45,24 +47,4 @@ export function registerLogin(program: Command): void {
         fail(err, server);
       }
     });
-}
-
-/**
- * When no TLS handshake worked, a control plane that answers plain gRPC runs without TLS (a dev
- * cluster, `--insecure`): logging in is not needed, and "cannot reach" would send the user astray.
- */
-async function withoutTls(servers: readonly string[]): Promise<UserError | undefined> {
-  for (const server of servers) {
-    // Plain gRPC whatever credential is stored: with one, this probe would speak TLS and succeed.
-    const api = connect(server, undefined, { plaintext: true });
-    try {
-      await callUnary(api, 'ListReplicas', {}, 2_000);
-      return new UserError(`the control plane at ${server} runs without TLS: no login is needed (try \`cluster --server ${server} apps\`)`);
-    } catch {
-      // Not a plain-gRPC control plane either: the join's own error says what went wrong.
-    } finally {
-      api.close();
-    }
-  }
-  return undefined;
 }

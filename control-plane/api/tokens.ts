@@ -9,8 +9,12 @@ export function tokenHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Create
   return {
     CreateToken: unary(ctx.logger, async (req) => {
       const security = ctx.security;
-      if (!security) throw new FailedPreconditionError('this control plane runs without TLS (--insecure): servers join without tokens');
       if (req.kind !== 'agent' && req.kind !== 'operator') throw new InvalidArgumentError(`unknown token kind \`${req.kind}\``);
+      if (!security) {
+        throw new FailedPreconditionError(req.kind === 'agent'
+          ? 'this control plane runs without TLS (on loopback, or --insecure): agents need no token, start them with `cluster agent start --server HOST:PORT`'
+          : 'this control plane runs without TLS (on loopback, or --insecure): the CLI needs no login, only --server HOST:PORT');
+      }
       // What a token gives its agents must be something placement rules can name.
       const problem = (req.datacenter && datacenterProblem(req.datacenter)) || Object.entries(req.labels).map(([k, v]) => labelProblem(k, v)).find((p) => p);
       if (problem) throw new InvalidArgumentError(problem);

@@ -124,6 +124,16 @@ describe('bad input', { timeout: 120_000 }, () => {
     const res = await cluster.cli(['login', '--server', cluster.server, '--token', 'abcdef.0123456789abcdef01234567']);
     assert.equal(res.code, 1, res.stdout);
     assert.match(res.stderr, /the control plane at \S+ runs without TLS: no login is needed/);
+    // And that agents need no join or token there; operators no login.
+    const join = await cluster.cli(['agent', 'join', '--server', cluster.server, '--token', 'abcdef.0123456789abcdef01234567', '--no-start', '--data-dir', `${cluster.dir}/join-plain`]);
+    assert.equal(join.code, 1, join.stdout);
+    assert.match(join.stderr, /the control plane at \S+ runs without TLS: agents need no join, start one with `cluster agent start --server \S+`/);
+    const agentToken = await cluster.cli(['agents:token']);
+    assert.equal(agentToken.code, 1);
+    assert.match(agentToken.stderr, /runs without TLS \(on loopback, or --insecure\): agents need no token/);
+    const operatorToken = await cluster.cli(['operators:token']);
+    assert.equal(operatorToken.code, 1);
+    assert.match(operatorToken.stderr, /runs without TLS \(on loopback, or --insecure\): the CLI needs no login/);
   });
 
   it('checks agent install flags before anything (a service that fails each start), and passes every start flag on', async () => {
