@@ -81,7 +81,7 @@ export class Instance {
     });
     this.watch(proc);
     this.system(`Taken over by a restarted agent (pid ${adopted.pid}, ${adopted.restarts} restarts so far)${adopted.notice ? `; ${adopted.notice}` : ''}`);
-    this.transition('up', 'process running (taken over after an agent restart)');
+    this.transition('up', ''); // a reason says why an instance is not up (docs/cli.md)
   }
 
   /**
@@ -185,7 +185,7 @@ export class Instance {
     this.log.info({ pid: proc.pid, restarts: this.restarts }, 'process started');
     const check = this.config.bootCheck;
     if (!check) {
-      this.transition('up', 'process running');
+      this.transition('up', '');
       return;
     }
     // Still `starting`: say what it waits for (ps shows the pid and this reason), and why it
@@ -201,7 +201,7 @@ export class Instance {
         if (this.proc !== proc || this.state !== 'starting' || !proc.alive) return;
         if (check.kind === 'port') this.system(`Accepting connections on $PORT (${check.port})`);
         this.lastCrash = undefined;
-        this.transition('up', 'process running');
+        this.transition('up', '');
       },
       onTimeout: () => {
         this.boot = undefined;

@@ -181,7 +181,7 @@ class SimAgent {
       this.held.set(key, { release: a.release, restartToken: a.restart_token, up: false });
       this.report({
         app: a.app, instance: a.instance, state: 'up', pid: 1000 + (this.held.size % 30_000), started_at_ms: now,
-        restarts: 0, reason: 'process running', release: a.release, port: 0, restart_token: a.restart_token, command: '',
+        restarts: 0, reason: '', release: a.release, port: 0, restart_token: a.restart_token, command: '',
       });
     }
     const removes = batch.snapshot ? [...this.held.keys()].filter((k) => !keep.has(k)) : batch.removes.map((r) => `${r.app}/${r.instance}`);

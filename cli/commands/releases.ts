@@ -65,6 +65,7 @@ export function registerReleases(program: Command): void {
             app,
             version: release.version,
             current: release.version === current.version,
+            running: release.deployed,
             description: release.description,
             createdAt: new Date(release.created_at_ms).toISOString(),
             slug: release.slug,
@@ -72,7 +73,9 @@ export function registerReleases(program: Command): void {
           });
         }
         const when = `${new Date(release.created_at_ms).toISOString()} (${formatDuration(Date.now() - release.created_at_ms)} ago)`;
-        console.log(`=== Release v${release.version} of ${app}${release.version === current.version ? ' (current)' : ''}`);
+        // As `releases` marks them: the newest is not the one running while its release phase runs or after it failed.
+        const marks = [release.version === current.version ? 'newest' : '', release.deployed ? 'running' : ''].filter(Boolean);
+        console.log(`=== Release v${release.version} of ${app}${marks.length > 0 ? ` (${marks.join(', ')})` : ''}`);
         console.log(`Change:  ${release.description}`);
         console.log(`When:    ${when}`);
         console.log(`Slug:    ${release.slug || '(none: made before the first deploy)'}`);

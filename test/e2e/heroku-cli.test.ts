@@ -175,10 +175,10 @@ describe('Heroku CLI names and flags', { timeout: 240_000 }, () => {
 
   it('releases:info vN shows one release', async () => {
     const info = (await cluster.ok(['releases:info', 'v1', '-a', APP])).stdout;
-    assert.match(info, /^=== Release v1 of shop \(current\)\nChange: +Deploy [0-9a-f]{7}\n/);
+    assert.match(info, /^=== Release v1 of shop \(newest, running\)\nChange: +Deploy [0-9a-f]{7}\n/);
     assert.match(info, /\nweb +sh web\.sh\nworker +sh loop\.sh\n$/);
     await cluster.ok(['config:set', 'A=1', '-a', APP]);
-    assert.match((await cluster.ok(['releases:info', '-a', APP])).stdout, /^=== Release v2 of shop \(current\)\nChange: +Set A\n/);
+    assert.match((await cluster.ok(['releases:info', '-a', APP])).stdout, /^=== Release v2 of shop \(newest, running\)\nChange: +Set A\n/);
     const v1 = await cluster.cliJson<{ version: number; current: boolean }>(['releases:info', '1', '-a', APP]);
     assert.deepEqual([v1.version, v1.current], [1, false]);
   });

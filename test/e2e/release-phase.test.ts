@@ -77,6 +77,10 @@ describe('release phase', { timeout: 120_000 }, () => {
     assert.match(res.stderr, /the release command of v3 failed: exited with status 3; nothing rolled/);
     const [v3, v2] = await releases();
     assert.deepEqual([v3!.version, v3!.phase, v3!.phaseReason, v3!.deployed], [3, 'failed', 'exited with status 3', false]);
+    // releases:info marks them as `releases` does: v3 the newest, v2 the one running.
+    assert.match((await cluster.ok(['releases:info', '-a', 'api'])).stdout, /^=== Release v3 of api \(newest\)\n/);
+    assert.match((await cluster.ok(['releases:info', 'v2', '-a', 'api'])).stdout, /^=== Release v2 of api \(running\)\n/);
+    assert.deepEqual(await cluster.cliJson(['releases:info', 'v2', '-a', 'api']).then((r) => [(r as { current: boolean }).current, (r as { running: boolean }).running]), [false, true]);
     assert.equal(v2!.deployed, true, 'v2 is still the running release');
     const now = await web();
     assert.deepEqual([now.release, now.pid], [2, before.pid], 'web.1 untouched');
