@@ -34,6 +34,8 @@ describe('cluster logs -n across hosts', { timeout: 240_000 }, () => {
     cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }], agentTtl: 20 });
     await cluster.deployProcfile('many', `printer: seq 1 ${PER_INSTANCE} && exec sleep 100000\n`);
     await cluster.scale('many', { printer: 2 });
+    // Up first: its "State changed from starting to up" line (2 s in) must not land between reads.
+    await cluster.waitForPs('many', 'both printers up', (ps) => ps.filter((i) => i.state === 'up').length === 2, 30_000);
     await waitFor(`${2 * PER_INSTANCE} lines stored`, async () => {
       every = (await read('all')).lines;
       return every.filter((l) => l.stream === 'stdout').length === 2 * PER_INSTANCE;
