@@ -169,7 +169,10 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
          */
         const finalError = (err: grpc.ServiceError): grpc.ServiceError => {
           const out = err.code === grpc.status.DEADLINE_EXCEEDED && etcdError ? etcdError : err;
-          const unknown = out.code === grpc.status.DEADLINE_EXCEEDED || reasonOf(out) === ETCD_UNAVAILABLE;
+          // A deadline that passed before any replica took the call ("Waiting for LB pick": none
+          // connected) sent nothing; grpc-js names the peer (remote_addr) of one that was sent.
+          const sent = out.code === grpc.status.DEADLINE_EXCEEDED && /remote_addr=/.test(out.details);
+          const unknown = sent || reasonOf(out) === ETCD_UNAVAILABLE;
           if (unknown && !READ_CALL.test(String(prop))) Object.assign(out, { outcomeUnknown: true });
           return out;
         };

@@ -18,8 +18,8 @@
  * `--disconnected-grace` cannot stop its instances while the control plane re-places them.
  * With that grace set, the agent also writes "t" every second, and "fN" sets the freeze limit
  * (N tenths: the grace): once no tick has come for that long, a second shell of the watchdog
- * kills the agent, as systemd's watchdog would a service that stopped pinging, and stops every
- * process of the agent (found by their markers, below). The next agent run starts afresh. A
+ * stops every process of the agent (found by their markers, below), then kills the agent, as
+ * systemd's watchdog would a service that stopped pinging. The next agent run starts afresh. A
  * disconnected agent that is not frozen still ticks: its own grace applies.
  *
  * The agent posts "+pgid" in the same turn as the spawn; it could still die between the fork
@@ -81,8 +81,11 @@ stop_groups() {
 
 # A frozen agent (stopped, or its event loop stuck) closes no pipe: the agent writes "t" every
 # second, counted into a file that a second shell reads every second. Once no tick has come for
-# the freeze limit ("fN", tenths: the agent's disconnected grace), it kills the agent (its
-# parent, $PPID) and stops every process of the agent.
+# the freeze limit ("fN", tenths: the agent's disconnected grace), it stops every process of the
+# agent, then kills the agent (its parent, $PPID): a next agent run finds nothing to take over.
+# "$tick.frozen" tells the first shell, which then sees EOF, that there is no window to wait.
+# The second shell ends as soon as the first is gone or no longer the agent's child (killed,
+# say): it must never act for a watchdog that is not there.
 if [ -n "$CLUSTER_GUARD_HOST" ] && [ -d "$CLUSTER_GUARD_DIR" ]; then
   tick="$CLUSTER_GUARD_DIR/.watchdog-$$.ticks"
   : > "$tick" 2>/dev/null || tick=
@@ -93,6 +96,11 @@ if [ -n "$tick" ]; then
     quiet=0
     acted=
     while sleep 1; do
+      s=
+      IFS= read -r s < "/proc/$$/stat" 2>/dev/null
+      s=\${s##*") "}
+      set -- $s
+      [ "$2" = "$PPID" ] || { rm -f "$tick"; exit 0; }
       seen=
       limit=0
       read -r seen limit < "$tick" 2>/dev/null
@@ -102,10 +110,11 @@ if [ -n "$tick" ]; then
       quiet=$((quiet + 1))
       [ $((quiet * 10)) -ge "$limit" ] || continue
       acted=$last
-      kill -s KILL "$PPID" 2>/dev/null
+      : > "$tick.frozen"
       groups=
       find_ours
       stop_groups
+      kill -s KILL "$PPID" 2>/dev/null
     done
   ) &
   monitor=$!
@@ -113,6 +122,11 @@ fi
 quit() {
   [ -z "$monitor" ] || kill "$monitor" 2>/dev/null
   [ -z "$tick" ] || rm -f "$tick"
+}
+# After a freeze: the second shell stopped everything and killed the agent; no window, no hand-over.
+frozen() {
+  [ -n "$tick" ] && [ -e "$tick.frozen" ] || return 1
+  rm -f "$tick.frozen"
 }
 
 while IFS= read -r line; do
@@ -125,6 +139,12 @@ while IFS= read -r line; do
     -*) g=\${line#-}; rest=; for p in $groups; do [ "$p" = "$g" ] || rest="$rest $p"; done; groups=$rest ;;
   esac
 done
+if frozen; then
+  quit
+  find_ours
+  stop_groups
+  exit 0
+fi
 quit
 [ -n "$groups" ] || [ -n "$CLUSTER_GUARD_HOST" ] || exit 0
 n=0

@@ -5,8 +5,9 @@
  * only once every host still sending has a line queued, the smallest first (compareLines), so
  * what comes out never needs reordering and each host's lines keep their host's order. A host
  * whose queue reaches `maxQueued` lines is paused until the merge has taken half of them: a
- * host that streams quickly waits for a slow one instead of piling up here. What the merge
- * holds is then about `maxQueued` lines a host (plus one batch), whatever `-n` asks.
+ * host that streams quickly waits for a slow one instead of piling up here; so is one whose
+ * queued text reaches `maxQueuedText` (long lines). What the merge holds is then about
+ * `maxQueued` lines or `maxQueuedText` of text a host (plus one batch), whatever `-n` asks.
  */
 import { compareLines, type OrderedLine } from './merge';
 
@@ -24,14 +25,17 @@ interface HostQueue<T> {
   lines: T[];
   /** Index of the first line not yet let out. */
   head: number;
+  /** Text of the lines queued (UTF-16 units). */
+  text: number;
   ended: boolean;
   paused: boolean;
 }
 
-/** Default queue bound per host, in lines: a few of an agent's batches. */
+/** Default queue bounds per host: a few of an agent's batches, and 4 Mi UTF-16 units of text. */
 export const MAX_QUEUED_LINES = 4_096;
+export const MAX_QUEUED_TEXT = 4 * 1024 * 1024;
 
-export class HistoryMerge<T extends OrderedLine> {
+export class HistoryMerge<T extends OrderedLine & { text: string }> {
   private readonly queues = new Map<string, HostQueue<T>>();
   /** Hosts with lines queued, as a binary heap on their first line. */
   private readonly heap: HostQueue<T>[] = [];
@@ -39,12 +43,16 @@ export class HistoryMerge<T extends OrderedLine> {
   private waiting = 0;
   private draining = false;
 
-  constructor(private readonly hooks: MergeHooks<T>, private readonly maxQueued = MAX_QUEUED_LINES) {}
+  constructor(
+    private readonly hooks: MergeHooks<T>,
+    private readonly maxQueued = MAX_QUEUED_LINES,
+    private readonly maxQueuedText = MAX_QUEUED_TEXT,
+  ) {}
 
   /** A host whose history is to come: the merge waits for its lines (or its end) from now on. */
   add(host: string): void {
     if (this.queues.has(host)) return;
-    this.queues.set(host, { host, lines: [], head: 0, ended: false, paused: false });
+    this.queues.set(host, { host, lines: [], head: 0, text: 0, ended: false, paused: false });
     this.waiting += 1;
   }
 
@@ -57,12 +65,15 @@ export class HistoryMerge<T extends OrderedLine> {
       q.lines = q.lines.slice(q.head);
       q.head = 0;
     }
-    for (const line of lines) q.lines.push(line);
+    for (const line of lines) {
+      q.lines.push(line);
+      q.text += line.text.length;
+    }
     if (wasEmpty) {
       this.waiting -= 1;
       this.heapPush(q);
     }
-    if (!q.paused && queued(q) >= this.maxQueued) {
+    if (!q.paused && (queued(q) >= this.maxQueued || q.text >= this.maxQueuedText)) {
       q.paused = true;
       this.hooks.pause(host);
     }
@@ -95,7 +106,9 @@ export class HistoryMerge<T extends OrderedLine> {
       const taken: T[] = [];
       while (this.waiting === 0 && this.heap.length > 0) {
         const q = this.heap[0]!;
-        taken.push(q.lines[q.head]!);
+        const line = q.lines[q.head]!;
+        taken.push(line);
+        q.text -= line.text.length;
         q.head += 1;
         if (queued(q) === 0) {
           q.lines = [];
@@ -105,7 +118,7 @@ export class HistoryMerge<T extends OrderedLine> {
         } else {
           this.siftDown(0);
         }
-        if (q.paused && queued(q) * 2 <= this.maxQueued) {
+        if (q.paused && queued(q) * 2 <= this.maxQueued && q.text * 2 <= this.maxQueuedText) {
           q.paused = false;
           this.hooks.resume(q.host);
         }

@@ -47,6 +47,8 @@ interface Upstream {
   historyDone: boolean;
   /** Live batches that came while other hosts still sent history. */
   early: LogBatch__Output[];
+  /** Asked again while a merged history is still sent: its resumed lines, held until that is over (then in order). */
+  held: UnpackedLine[];
   /** Paused because `early` is full (not by the reader's pace). */
   heldBack: boolean;
   /** Paused because the history merge holds enough of its lines (it waits for slower hosts). */
@@ -127,11 +129,19 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       write(out);
       if (req.follow) positions.forwarded(host, batch);
     };
-    /** History of a host asked again: only what the reader has not had. */
+    /**
+     * History of a host asked again: only what the reader has not had. While a merged history is
+     * still sent it is held (written between the merged lines it would disorder), and counted as
+     * the reader's already, so that a host asked yet again sends none of it twice.
+     */
     const forwardResumed = (batch: LogBatch__Output, upstream: Upstream) => {
       const lines = upstream.resume!.keep(linesOf(batch, req.app, upstream.host));
       if (lines.length === 0) return;
-      for (const b of batchesOf(lines, req.app, packed)) write(b);
+      if (merge && phase === 'history') {
+        for (const l of lines) upstream.held.push(l);
+      } else {
+        for (const b of batchesOf(lines, req.app, packed)) write(b);
+      }
       positions.forwardedSeq(upstream.host, lines[lines.length - 1]!.seq);
     };
 
@@ -190,6 +200,10 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       }
       merge = undefined;
       streamedTail = undefined;
+      for (const u of upstreams.values()) {
+        if (u.held.length > 0) for (const b of batchesOf(u.held, req.app, packed)) write(b);
+        u.held = [];
+      }
       write({ history_done: true, warnings });
       warnings = [];
       if (!req.follow) {
@@ -238,6 +252,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         host: agent.id,
         historyDone: false,
         early: [],
+        held: [],
         heldBack: false,
         mergeHeld: false,
         heard: false,
@@ -277,6 +292,9 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
             const lines = linesOf(batch, req.app, agent.id);
             if (lines.length > 0) streamedTail?.firstBatch(agent.id, batch.history_lines);
             merge.push(agent.id, lines);
+            // Streamed: queued lines come out even if this host's stream breaks (its end drains
+            // them), so a host asked again is cut after them, not after what came out so far.
+            if (req.follow && !tail && lines.length > 0) positions.forwardedSeq(agent.id, lines[lines.length - 1]!.seq);
           }
           else forward(batch, agent.id);
         } else if (phase === 'history') {

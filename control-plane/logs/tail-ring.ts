@@ -4,7 +4,7 @@
  * history here, so it holds N lines however many hosts send N each.
  */
 export class TailRing<T extends { text: string }> {
-  private items: T[] = [];
+  private items: Array<T | undefined> = [];
   /** Index of the oldest line kept. */
   private head = 0;
   private text = 0;
@@ -19,9 +19,10 @@ export class TailRing<T extends { text: string }> {
     this.text += line.text.length;
     while (this.size > this.n || (this.text > this.maxText && this.size > 1)) {
       this.text -= this.items[this.head]!.text.length;
+      this.items[this.head] = undefined; // gone: its text must not stay referenced until a compaction
       this.head += 1;
     }
-    if (this.head > 65_536 && this.head * 2 > this.items.length) {
+    if (this.head > 4_096 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
@@ -38,7 +39,7 @@ export class TailRing<T extends { text: string }> {
 
   /** The lines kept, oldest first (the ring is emptied). */
   take(): T[] {
-    const out = this.head === 0 ? this.items : this.items.slice(this.head);
+    const out = (this.head === 0 ? this.items : this.items.slice(this.head)) as T[];
     this.items = [];
     this.head = 0;
     this.text = 0;

@@ -11,7 +11,7 @@ const line = (time_ms: number, seq: number, instance: string, host = 'h'): LogLi
 });
 
 /** A merge that records what it lets out and which hosts it holds back. */
-function recorded(maxQueued?: number) {
+function recorded(maxQueued?: number, maxQueuedText?: number) {
   const out: LogLine__Output[] = [];
   const paused = new Set<string>();
   const events: string[] = [];
@@ -25,7 +25,7 @@ function recorded(maxQueued?: number) {
       paused.delete(host);
       events.push(`resume ${host}`);
     },
-  }, maxQueued);
+  }, maxQueued, maxQueuedText);
   return { merge, out, paused, events };
 }
 
@@ -95,6 +95,21 @@ describe('merging history from several hosts', () => {
     assert.deepEqual(out.map((l) => l.time_ms).slice(5), [40, 50, 60, 70, 75]);
     assert.deepEqual([...paused], [], 'fast is down to 4 lines');
     assert.deepEqual(events, ['pause fast', 'resume fast']);
+  });
+
+  it('pauses a host whose queued text reaches its bound, however few its lines', () => {
+    const { merge, paused, out } = recorded(1_000, 100);
+    merge.add('long');
+    merge.add('slow');
+    merge.push('long', Array.from({ length: 5 }, (_, i) => ({ ...line(i, i, 'web.1', 'long'), text: 'x'.repeat(30) })));
+    assert.deepEqual([...paused], ['long'], '150 units of text queued, over 100');
+    merge.push('slow', [line(2.5, 1, 'worker.1', 'slow')]);
+    // 0, 1, 2 of long and slow's 2.5: long holds 60 units, more than half its bound: still held.
+    assert.deepEqual(out.map((l) => l.time_ms), [0, 1, 2, 2.5]);
+    assert.deepEqual([...paused], ['long']);
+    merge.push('slow', [line(3.5, 2, 'worker.1', 'slow')]);
+    assert.deepEqual(out.map((l) => l.time_ms).slice(4), [3, 3.5]);
+    assert.deepEqual([...paused], [], 'down to 30 units: read again');
   });
 
   it('holds at most its bound per host while one host streams far more than another', () => {

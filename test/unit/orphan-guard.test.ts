@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -208,4 +208,32 @@ describe('OrphanGuard', () => {
     await waitFor('the watchdog gone', () => isGone(agent.watchdog), 3_000);
     assert.deepEqual(readdirSync(agentDir), []);
   });
+
+  it('never acts for a watchdog that is gone: its freeze monitor ends with it, the agent and its processes live on', async () => {
+    const agentDir = path.join(tmp, 'agent-dir-watchdog-killed');
+    mkdirSync(agentDir);
+    const agent = await startFakeAgent([], 300, 100, { marks: { host: 'agent-w', agentDir }, untracked: [{ CLUSTER_HOST: 'agent-w', CLUSTER_AGENT_DIR: agentDir }] });
+    assert.equal(await agent.send('freeze-limit 1500'), 'ok freeze-limit 1500');
+    const monitor = await waitFor('the freeze monitor', () => childrenOf(agent.watchdog)[0], 3_000);
+    process.kill(agent.watchdog, 'SIGKILL'); // the OOM killer, say; the guard starts another watchdog
+    await waitFor('the old monitor gone', () => isGone(monitor), 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 2_500)); // past the limit
+    assert.equal(isGone(agent.pid), false, 'the agent lives on');
+    assert.equal(isGone(agent.strays[0]!), false, 'its process lives on');
+    assert.equal(await agent.send('close'), 'ok close');
+    process.kill(agent.pid, 'SIGKILL');
+  });
 });
+
+/** Live children of `pid`. */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).flatMap((e) => {
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return fields[0] !== 'Z' && Number(fields[1]) === pid ? [Number(e)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
