@@ -1,0 +1,95 @@
+/**
+ * The control plane's `cluster logs` handler (control-plane/logs/logs-handler.ts) with stand-in
+ * hosts: a followed `-n all` of two hosts whose first host's stream breaks while the merged
+ * history is still sent. Its queued lines still come out (once), and when it is asked again its
+ * history is cut after them: no line twice, every line in time order.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { logsHandler } from '../../control-plane/logs/logs-handler';
+import { Keys } from '../../control-plane/keys';
+import { packLines, unpackLines } from '../../lib/log-packing';
+import type { ApiContext } from '../../control-plane/rpc/context';
+import type { AgentDialer } from '../../control-plane/agents/agent-dialer';
+import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
+import { waitFor } from '../helpers/wait-for';
+
+/** A host's stream as grpc-js gives it to the handler. */
+class FakeUpstream extends EventEmitter {
+  cancel(): void {
+    this.emit('cancelled');
+  }
+  pause(): void {}
+  resume(): void {}
+  send(times: number[], seqs: number[], historyDone = false): void {
+    const packed = packLines(times.map((t, i) => ({ timeMs: t, seq: seqs[i]!, instance: 'web.1', stream: 'stdout', text: `t${t}`, cut: false })));
+    const batch: LogBatch__Output = { lines: [], history_done: historyDone, warnings: [], packed, app: 'shop', host: '', history_lines: 0 };
+    this.emit('data', batch);
+  }
+}
+
+/** The reader's side of the call: what the handler writes. */
+class FakeCall extends EventEmitter {
+  readonly lines: string[] = [];
+  historyDone = false;
+  constructor(readonly request: unknown) {
+    super();
+  }
+  write(batch: { packed?: Buffer; host?: string; history_done?: boolean }): boolean {
+    if (batch.packed && batch.packed.length > 0) for (const l of unpackLines(batch.packed, 'shop', batch.host ?? '')) this.lines.push(`${l.host}:${l.text}`);
+    if (batch.history_done) this.historyDone = true;
+    return true;
+  }
+  end(): void {}
+}
+
+describe('cluster logs -n all -f across hosts, a host asked again mid-history', () => {
+  it('shows every line once and in time order', async () => {
+    const keys = new Keys();
+    const agents = new Map(['host-a', 'host-b'].map((id) => [id, { id, address: `${id}:7601`, datacenter: 'dc', labels: {}, capacity: 10, version: 'x', registeredAtMs: 1, state: 'ready' }]));
+    const streams = new Map<string, FakeUpstream[]>([['host-a', []], ['host-b', []]]);
+    const client = {
+      kv: { range: async () => ({ kvs: ['host-a', 'host-b'].map((id) => ({ key: Buffer.from(`${keys.logSources('shop')}${id}`) })), header: { revision: '7' } }) },
+      watch: () => ({ prefix: () => ({ startRevision: () => ({ create: async () => Object.assign(new EventEmitter(), { cancel: async () => undefined }) }) }) }),
+    };
+    const ctx = {
+      client,
+      keys,
+      view: { agent: (id: string) => agents.get(id) },
+      store: { getApp: async (name: string) => ({ name, release: 1, deployed: 1 }) },
+      metrics: { streamOpened: () => undefined, streamClosed: () => undefined },
+      logger: { warn: () => undefined, debug: () => undefined, info: () => undefined, error: () => undefined },
+    } as unknown as ApiContext;
+    const dialer = {
+      client: (agent: { id: string }) => ({
+        Logs: () => {
+          const stream = new FakeUpstream();
+          streams.get(agent.id)!.push(stream);
+          return stream;
+        },
+      }),
+    } as unknown as AgentDialer;
+    const call = new FakeCall({ app: 'shop', type: '', instance: '', host: '', lines: 0, follow: true, source: '', packed: true, all: true, resume_after: [], resume_since_ms: 0 });
+    logsHandler(ctx, dialer)(call as never);
+    await waitFor('both hosts asked', () => streams.get('host-a')!.length === 1 && streams.get('host-b')!.length === 1);
+    const [a] = streams.get('host-a')!;
+    const [b] = streams.get('host-b')!;
+    a!.send([1, 2, 3, 4], [1, 2, 3, 4]);
+    b!.send([5], [1]);
+    // host-b's 5 waits: host-a, out of lines, may still send an older one.
+    assert.deepEqual(call.lines, ['host-a:t1', 'host-a:t2', 'host-a:t3', 'host-a:t4']);
+    a!.send([6, 7, 8, 9], [5, 6, 7, 8]); // 5 goes; these wait for host-b's next
+    assert.deepEqual(call.lines.slice(4), ['host-b:t5']);
+    a!.emit('error', Object.assign(new Error('Connection dropped'), { code: 14, details: 'Connection dropped' }));
+    // Asked again (after 0.5 s): it sends its history again; what it queued before must not come twice.
+    await waitFor('host-a asked again', () => streams.get('host-a')!.length === 2, 5_000);
+    const again = streams.get('host-a')![1]!;
+    again.send([1, 2, 3, 4, 6, 7, 8, 9], [1, 2, 3, 4, 5, 6, 7, 8], true);
+    b!.send([10], [2], true);
+    await waitFor('the history sent', () => call.historyDone);
+    again.send([11], [9]);
+    assert.deepEqual(call.lines, ['host-a:t1', 'host-a:t2', 'host-a:t3', 'host-a:t4', 'host-b:t5', 'host-a:t6', 'host-a:t7', 'host-a:t8', 'host-a:t9', 'host-b:t10', 'host-a:t11']);
+    call.emit('cancelled');
+  });
+});
