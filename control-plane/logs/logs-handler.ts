@@ -4,10 +4,8 @@
  * streaming. When the reader goes away every upstream stream is cancelled.
  *
  * Ordering (docs/logs.md): lines of one host always come in that host's order. History of
- * several hosts is merged by time as it streams in, in bounded memory (history-merge.ts), and
- * `-n` applies to the merged result: up to 100,000 lines this keeps its tail (tail-ring.ts);
- * above that the hosts stream and the first Σ − N merged lines are left out (streamed-tail.ts);
- * `-n all` passes straight through. Live lines are forwarded batch by batch
+ * several hosts is merged by time as it streams in, in bounded memory, and `-n` applies to the
+ * merged result (merged-history.ts). Live lines are forwarded batch by batch
  * as they arrive, packed batches untouched (never decoded per line here).
  * Nothing is dropped: a slow reader pauses the upstream streams, and the agents then continue
  * from their files.
@@ -16,7 +14,6 @@ import * as grpc from '@grpc/grpc-js';
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { LogBatch, LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
 import type { UnpackedLine } from '../../lib/log-packing';
-import { MAX_HISTORY_TEXT } from '../../lib/limits';
 import type { AgentRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError } from '../rpc/status';
@@ -25,14 +22,10 @@ import { logSourceHosts, watchLogSources } from '../state/log-sources';
 import { AgentRecords } from '../state/agent-records';
 import { batchesOf, forReader, linesOf } from './batch-forwarding';
 import { FollowPositions, RESUME_LINES, type ResumeCut } from './follow-positions';
-import { HistoryMerge } from './history-merge';
-import { StreamedTail } from './streamed-tail';
-import { TailRing } from './tail-ring';
+import { MergedHistory } from './merged-history';
 import { validateLogsRequest } from './logs-request';
 import { unknownTypeWarning } from './type-filter';
 
-/** History up to this many lines is gathered (its merged tail); more (or `-n all`) is streamed. */
-export const MAX_MERGED_LINES = 100_000;
 /** How long to wait for a host's first answer before going on without its history. */
 const HISTORY_TIMEOUT_MS = 10_000;
 /** Live batches held per host while slower hosts still send history; beyond this the host is paused. */
@@ -74,13 +67,9 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
   return (call) => {
     const req = call.request;
     const packed = req.packed;
-    const streamed = req.all || req.lines > MAX_MERGED_LINES;
     const upstreams = new Map<string, Upstream>();
-    /** Several hosts' histories merged by time; `tail` keeps the last N of it when N is gathered. */
-    let merge: HistoryMerge<UnpackedLine> | undefined;
-    let tail: TailRing<UnpackedLine> | undefined;
-    /** For `-n` above MAX_MERGED_LINES: the last N of the hosts' merged streams. */
-    let streamedTail: StreamedTail | undefined;
+    /** Several hosts' histories merged by time, `-n` applied (merged-history.ts). */
+    let merged: MergedHistory | undefined;
     let warnings: string[] = [];
     let phase: 'history' | 'live' | 'done' = 'history';
     const over = () => phase === 'done'; // (a function: TypeScript cannot see callbacks change `phase`)
@@ -137,7 +126,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     const forwardResumed = (batch: LogBatch__Output, upstream: Upstream) => {
       const lines = upstream.resume!.keep(linesOf(batch, req.app, upstream.host));
       if (lines.length === 0) return;
-      if (merge && phase === 'history') {
+      if (merged && phase === 'history') {
         for (const l of lines) upstream.held.push(l);
       } else {
         for (const b of batchesOf(lines, req.app, packed)) write(b);
@@ -145,18 +134,13 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       positions.forwardedSeq(upstream.host, lines[lines.length - 1]!.seq);
     };
 
-    /** Merged history lines for the reader: gathered into the tail, or written as they come. */
-    const forwardMerged = (merged: UnpackedLine[]) => {
-      const lines = streamedTail ? streamedTail.keep(merged) : merged;
-      if (tail) {
-        for (const l of lines) tail.push(l);
-        return;
-      }
+    /** Merged history lines for the reader (each host's place noted for a follow). */
+    const forwardMerged = (lines: UnpackedLine[]) => {
       for (const b of batchesOf(lines, req.app, packed)) write(b);
       if (req.follow) for (const l of lines) positions.forwardedSeq(l.host, l.seq);
     };
     const startMerge = (hosts: AgentRecord[]) => {
-      merge = new HistoryMerge<UnpackedLine>({
+      merged = new MergedHistory(hosts.map((a) => a.id), req, {
         out: forwardMerged,
         pause: (host) => {
           const u = upstreams.get(host);
@@ -171,14 +155,11 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
           if (!draining && !u.heldBack) u.call.resume();
         },
       });
-      if (!streamed) tail = new TailRing(req.lines, MAX_HISTORY_TEXT);
-      else if (!req.all) streamedTail = new StreamedTail(req.lines);
-      for (const agent of hosts) merge.add(agent.id);
     };
     /** A host's history is over (sent whole, given up on, or its stream ended). */
     const historyEnded = (upstream: Upstream) => {
       upstream.historyDone = true;
-      merge?.end(upstream.host);
+      merged?.end(upstream.host);
       maybeEndHistory();
     };
 
@@ -186,20 +167,12 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       if (phase !== 'history') return;
       if ([...upstreams.values()].some((u) => !u.historyDone)) return;
       clearTimeout(historyTimer);
-      if (tail) {
-        const asked = tail.asked;
-        const lines = tail.take();
-        tail = undefined;
-        if (lines.length < asked) {
-          warnings.push(`history stops at ${MAX_HISTORY_TEXT / 1024 / 1024} MiB of text across the hosts, ${lines.length} of the ${asked} lines asked (-n all streams every line)`);
-        }
-        forwardMerged(lines);
+      if (merged) {
+        const gathered = merged.finish();
+        merged = undefined;
+        warnings.push(...gathered.warnings);
+        forwardMerged(gathered.lines);
       }
-      if (streamedTail && !streamedTail.exact) {
-        warnings.push(`-n ${req.lines} is above ${MAX_MERGED_LINES.toLocaleString('en-US')} and some hosts run an older agent: each sent its own last ${req.lines} lines, merged by time (--host reads one)`);
-      }
-      merge = undefined;
-      streamedTail = undefined;
       for (const u of upstreams.values()) {
         if (u.held.length > 0) for (const b of batchesOf(u.held, req.app, packed)) write(b);
         u.held = [];
@@ -288,13 +261,12 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         }
         if (!upstream.historyDone) {
           if (upstream.resume) forwardResumed(batch, upstream);
-          else if (merge) {
+          else if (merged) {
             const lines = linesOf(batch, req.app, agent.id);
-            if (lines.length > 0) streamedTail?.firstBatch(agent.id, batch.history_lines);
-            merge.push(agent.id, lines);
+            merged.push(agent.id, lines, batch.history_lines);
             // Streamed: queued lines come out even if this host's stream breaks (its end drains
             // them), so a host asked again is cut after them, not after what came out so far.
-            if (req.follow && !tail && lines.length > 0) positions.forwardedSeq(agent.id, lines[lines.length - 1]!.seq);
+            if (req.follow && !merged.gathering && lines.length > 0) positions.forwardedSeq(agent.id, lines[lines.length - 1]!.seq);
           }
           else forward(batch, agent.id);
         } else if (phase === 'history') {
