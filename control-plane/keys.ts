@@ -14,6 +14,8 @@
  *                                                    no lease, so the toggle outlives restarts)
  *   <prefix>assignments/<agentId>/<app>/<instance>   what an agent must run (leader writes)
  *   <prefix>status/<app>/<instance>/<agentId>        what an agent observes (agent's lease)
+ *   <prefix>status/<app>/@<agentId>                  the same, every instance of the app on that agent
+ *                                                    in one value (state/packed-statuses.ts)
  *   <prefix>unplaced/<app>                           instances the leader could not place, and why
  *   <prefix>logsources/<app>/<agentId>               agents that keep log lines of the app (under the
  *                                                    agent's log-source lease, which outlives its
@@ -86,6 +88,17 @@ export class Keys {
   statuses(app: string): string { return `${this.allStatus()}${app}/`; }
   status(app: string, instance: string, agentId: string): string {
     return `${this.statuses(app)}${instance}/${agentId}`;
+  }
+
+  /** An agent's statuses of every instance of `app` it runs, in one value (state/packed-statuses.ts). */
+  packedStatus(app: string, agentId: string): string {
+    return `${this.statuses(app)}@${agentId}`;
+  }
+  /** Splits a packed status key into its parts; undefined for anything else. */
+  parsePackedStatus(key: string): { app: string; agentId: string } | undefined {
+    const parts = this.after(key, this.allStatus())?.split('/');
+    if (!parts || parts.length !== 2 || !parts[0] || !parts[1]?.startsWith('@') || parts[1].length < 2) return undefined;
+    return { app: parts[0], agentId: parts[1].slice(1) };
   }
 
   /** Splits a status key into its parts; undefined for anything else. */

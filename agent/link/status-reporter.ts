@@ -1,6 +1,7 @@
 /**
- * Sends instance state changes to the control plane, batched. Keeps the latest state
- * of every instance so that after a reconnect or a new lease everything is sent again.
+ * Sends instance state changes to the control plane, batched (what goes: pending-statuses.ts).
+ * Keeps the latest state of every instance so that after a reconnect or a new lease
+ * everything is sent again.
  */
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
@@ -8,14 +9,14 @@ import type { Logger } from '../../lib/log';
 import { callUnary } from '../../lib/grpc-call';
 import type { ControlPlaneLink } from './control-plane-link';
 import { jittered } from '../../lib/retry-delay';
+import { PendingStatuses } from './pending-statuses';
 
 const FLUSH_DELAY_MS = 20;
 const RETRY_DELAY_MS = 500;
 const MAX_BATCH = 500;
 
 export class StatusReporter {
-  private readonly current = new Map<string, InstanceStatus>();
-  private readonly dirty = new Set<string>();
+  private readonly pending = new PendingStatuses();
   private timer?: NodeJS.Timeout;
   private flushing = false;
   private closed = false;
@@ -28,16 +29,14 @@ export class StatusReporter {
   ) {
     // A new lease holds none of our statuses: send them all again.
     link.on('registered', () => {
-      for (const key of this.current.keys()) this.dirty.add(key);
+      this.pending.markAllDirty();
       this.schedule(0);
     });
   }
 
   /** Records a state; `gone` removes the instance's status once sent. */
   report(status: InstanceStatus): void {
-    const key = `${status.app}/${status.instance}`;
-    this.current.set(key, status);
-    this.dirty.add(key);
+    this.pending.record(status);
     this.schedule(FLUSH_DELAY_MS);
   }
 
@@ -61,30 +60,31 @@ export class StatusReporter {
 
   private async flush(): Promise<void> {
     const leaseId = this.link.leaseId;
-    if (this.dirty.size === 0 || !leaseId || this.link.state !== 'registered') return;
+    if (!this.pending.hasDirty || !leaseId || this.link.state !== 'registered') return;
     this.flushing = true;
-    const keys = [...this.dirty].slice(0, MAX_BATCH);
-    const batch = keys.map((k) => this.current.get(k)!).filter(Boolean);
-    for (const k of keys) this.dirty.delete(k);
+    const taken = this.pending.take(MAX_BATCH);
     try {
-      const reply = await callUnary(this.client, 'ReportStatus', { agent_id: this.agentId, lease_id: leaseId, statuses: batch });
+      const reply = await callUnary(this.client, 'ReportStatus', {
+        agent_id: this.agentId,
+        lease_id: leaseId,
+        statuses: taken.statuses,
+        complete_apps: taken.complete_apps,
+        unpacked_apps: taken.unpacked_apps,
+      });
       if (!reply.lease_alive) {
-        for (const k of keys) this.dirty.add(k);
+        this.pending.failed(taken);
         this.link.leaseLost();
       } else {
-        for (const s of batch) {
-          const key = `${s.app}/${s.instance}`;
-          if (s.state === 'gone' && this.current.get(key) === s) this.current.delete(key);
-        }
+        this.pending.sent(taken, reply.packs_apps);
       }
     } catch (err) {
-      for (const k of keys) this.dirty.add(k);
+      this.pending.failed(taken);
       this.logger.debug({ err: (err as Error).message }, 'status report failed; will retry');
       this.flushing = false;
       this.schedule(jittered(RETRY_DELAY_MS));
       return;
     }
     this.flushing = false;
-    if (this.dirty.size > 0) this.schedule(0);
+    if (this.pending.hasDirty) this.schedule(0);
   }
 }

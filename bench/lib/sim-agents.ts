@@ -8,7 +8,7 @@
  * WatchAssignments stream open (reopened when it breaks, snapshot first), and on every
  * assignment batch reports `up` (or `gone` for removals) through ReportStatus, coalesced
  * and batched like agent/link/status-reporter.ts (20 ms, at most 500 per report, one
- * report in flight).
+ * report in flight, whole apps once the control plane packs them: agent/link/pending-statuses.ts).
  *
  * Run as a child (fork) by bench/lib/sim-fleet.ts; talks to its parent over IPC.
  *   env SIM_SERVER, SIM_FIRST (index of the first agent), SIM_COUNT, SIM_CAPACITY, SIM_PREFIX
@@ -20,6 +20,7 @@ import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { AssignmentBatch__Output } from '../../proto/gen/cluster/agent/AssignmentBatch';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
 import { callUnary, DEFAULT_DEADLINE_MS } from '../../lib/grpc-call';
+import { PendingStatuses } from '../../agent/link/pending-statuses';
 
 const FLUSH_DELAY_MS = 20;
 const RETRY_DELAY_MS = 500;
@@ -65,8 +66,7 @@ class SimAgent {
   private leaseId = '';
   private heartbeatMs = 1_000;
   private readonly held = new Map<string, Held>();
-  private readonly current = new Map<string, InstanceStatus>();
-  private readonly dirty = new Set<string>();
+  private readonly pending = new PendingStatuses();
   private flushTimer?: NodeJS.Timeout;
   private flushing = false;
   private heartbeatTimer?: NodeJS.Timeout;
@@ -111,7 +111,7 @@ class SimAgent {
         this.heartbeatMs = Math.max(100, reply.heartbeat_ms || 1_000);
         if (!wasRegistered) totals.registered++;
         // A new lease holds none of our statuses: send them all again.
-        for (const key of this.current.keys()) this.dirty.add(key);
+        this.pending.markAllDirty();
         this.scheduleFlush(0);
         return;
       } catch {
@@ -198,9 +198,7 @@ class SimAgent {
 
   private report(status: InstanceStatus): void {
     if (NO_REPORT) return;
-    const key = `${status.app}/${status.instance}`;
-    this.current.set(key, status);
-    this.dirty.add(key);
+    this.pending.record(status);
     this.scheduleFlush(FLUSH_DELAY_MS);
   }
 
@@ -214,41 +212,42 @@ class SimAgent {
   }
 
   private async flush(): Promise<void> {
-    if (this.dirty.size === 0 || !this.leaseId) return;
+    if (!this.pending.hasDirty || !this.leaseId) return;
     this.flushing = true;
-    const keys = [...this.dirty].slice(0, MAX_BATCH);
-    const batch = keys.map((k) => this.current.get(k)!).filter(Boolean);
-    for (const k of keys) this.dirty.delete(k);
+    const taken = this.pending.take(MAX_BATCH);
     totals.reports++;
     try {
-      const reply = await callUnary(this.client, 'ReportStatus', { agent_id: this.id, lease_id: this.leaseId, statuses: batch }, 30_000);
+      const reply = await callUnary(this.client, 'ReportStatus', {
+        agent_id: this.id,
+        lease_id: this.leaseId,
+        statuses: taken.statuses,
+        complete_apps: taken.complete_apps,
+        unpacked_apps: taken.unpacked_apps,
+      }, 30_000);
       if (!reply.lease_alive) {
-        for (const k of keys) this.dirty.add(k);
+        this.pending.failed(taken);
         this.flushing = false;
         await this.leaseLost();
         return;
       }
-      for (const s of batch) {
+      for (const s of taken.statuses) {
         const key = `${s.app}/${s.instance}`;
-        if (s.state === 'gone') {
-          if (this.current.get(key) === s) this.current.delete(key);
-          continue;
-        }
         const held = this.held.get(key);
-        if (held && !held.up && this.current.get(key) === s && held.release === s.release && held.restartToken === s.restart_token) {
+        if (held && !held.up && s.state === 'up' && this.pending.latest(s.app!, s.instance!) === s && held.release === s.release && held.restartToken === s.restart_token) {
           held.up = true;
           totals.up++;
         }
       }
+      this.pending.sent(taken, reply.packs_apps);
     } catch {
       totals.failedReports++;
-      for (const k of keys) this.dirty.add(k);
+      this.pending.failed(taken);
       this.flushing = false;
       this.scheduleFlush(RETRY_DELAY_MS);
       return;
     }
     this.flushing = false;
-    if (this.dirty.size > 0) this.scheduleFlush(0);
+    if (this.pending.hasDirty) this.scheduleFlush(0);
   }
 
   close(): void {

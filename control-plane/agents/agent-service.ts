@@ -20,6 +20,7 @@ import type { AssignmentHub } from './assignment-hub';
 import { encodeAssignmentBatch } from './assignment-wire';
 import { LogSourceRecords } from './log-source-records';
 import { sendSlug } from '../slugs/send-slug';
+import { encodePackedStatuses, type PackedEntry } from '../state/packed-statuses';
 import { isSlugDigest } from '../slugs/slug-store';
 
 const STATES: ReadonlySet<string> = new Set<ReportedState>(['starting', 'up', 'crashed', 'stopping']);
@@ -218,6 +219,13 @@ export function agentService(
 
     ReportStatus: unary(logger, async (req, call) => {
       const id = requireAgentId(req.agent_id);
+      for (const app of [...req.complete_apps, ...req.unpacked_apps]) {
+        if (appNameProblem(app)) throw new InvalidArgumentError(`malformed app \`${app}\` in a status report`);
+      }
+      // Packed only once every replica reads that layout (an upgrade may be under way).
+      const packs = ctx.replicas?.everyReplicaReads('packed-statuses') === true;
+      const packed = new Map<string, Map<string, PackedEntry>>(packs ? req.complete_apps.map((app) => [app, new Map()]) : []);
+      const now = Date.now();
       // By key: etcd refuses a transaction that names a key twice; the last report wins.
       const ops = new Map<string, WriteOp>();
       // Reports are coalesced (a quick `starting` may never be sent), so every report
@@ -231,12 +239,14 @@ export function agentService(
         if (s.state !== 'gone' && !STATES.has(s.state)) throw new InvalidArgumentError(`unknown instance state \`${s.state}\``);
         // `gone` too: a quick one-off may be reported only once it has ended, and its lines stay here.
         logApps.add(s.app);
+        const appPacked = packed.get(s.app);
+        // A per-instance record of it, from before the app was packed, would be stale: gone with it.
         if (s.state === 'gone') {
           ops.set(key, { delete: key });
+          appPacked?.delete(s.instance);
           continue;
         }
-        const record: StatusRecord = {
-          agentId: id,
+        const entry: PackedEntry = {
           state: s.state as ReportedState,
           pid: s.pid,
           startedAtMs: s.started_at_ms,
@@ -245,10 +255,20 @@ export function agentService(
           release: s.release,
           port: s.port,
           restartToken: s.restart_token,
-          updatedAtMs: Date.now(),
           ...(s.command ? { command: s.command } : {}),
         };
-        ops.set(key, { put: key, value: encode(record), lease: req.lease_id });
+        if (appPacked) appPacked.set(s.instance, entry);
+        else ops.set(key, { put: key, value: encode({ agentId: id, ...entry, updatedAtMs: now } satisfies StatusRecord), lease: req.lease_id });
+      }
+      for (const [app, entries] of packed) {
+        const key = keys.packedStatus(app, id);
+        ops.set(key, { put: key, value: encodePackedStatuses(now, entries), lease: req.lease_id });
+      }
+      // Apps this report holds whole but per instance (the agent stopped packing them, or this
+      // replica does not pack): their packed value would outlive the instances it lists.
+      for (const app of [...req.unpacked_apps, ...req.complete_apps]) {
+        const key = keys.packedStatus(app, id);
+        if (!packed.has(app)) ops.set(key, { delete: key });
       }
       // Only the holder of the agent's current lease may write its statuses.
       const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
@@ -258,7 +278,7 @@ export function agentService(
         throw err;
       });
       const [committed] = await Promise.all([statuses, logSources.reported(id, logApps)]);
-      return { lease_alive: committed };
+      return { lease_alive: committed, packs_apps: packs };
     }),
 
     ListReplicas: listReplicasHandler(() => ctx.replicas),

@@ -10,6 +10,7 @@ import type { LeaderElection } from './election';
 import { commitInChunks } from '../etcd/batch';
 import { decode, type StatusRecord } from '../records';
 import { limitRollout, type ObservedStatus } from './rollout';
+import { packedStatusesOf, singleIsNewer } from '../state/packed-statuses';
 import { holdMoves } from './moves';
 import { schedule } from '../scheduler/schedule';
 import type { Assignment, Plan, SchedulerInput } from '../scheduler/types';
@@ -27,10 +28,25 @@ const HOLD_RECHECK_MS = 5_000;
 /** How long a round waits for the assignments mirror to show its plan before reading them afresh. */
 const CATCH_UP_MS = 10_000;
 
-/** The parts of a status record (`status/<app>/<instance>/<agent>`) the leader reads. */
-function observedStatus(text: string): ObservedStatus | undefined {
-  const s = decode<StatusRecord>(text);
-  return s && { state: s.state, release: s.release, restartToken: s.restartToken };
+/** The parts of a status record the leader reads, and when it was written. */
+type Observed = ObservedStatus & { updatedAtMs: number };
+/** What the leader keeps of an agent's packed statuses of an app (`status/<app>/@<agent>`). */
+interface PackedObserved {
+  writtenAtMs: number;
+  instances: Map<string, Observed>;
+}
+
+function observe(s: Omit<StatusRecord, 'agentId'>): Observed {
+  return { state: s.state, release: s.release, restartToken: s.restartToken, updatedAtMs: s.updatedAtMs };
+}
+
+/** A status value of either layout, projected to what the leader reads (100k texts were ~25 MB). */
+function observedStatus(text: string): Observed | PackedObserved | undefined {
+  const value = decode<object>(text);
+  if (!value) return undefined;
+  if (!('instances' in value)) return observe(value as StatusRecord);
+  const packed = packedStatusesOf(value, '');
+  return packed && { writtenAtMs: packed.writtenAtMs, instances: new Map([...packed.instances].map(([name, s]) => [name, observe(s)])) };
 }
 
 export interface SchedulerLoopOptions {
@@ -118,7 +134,6 @@ export class SchedulerLoop {
     for (;;) {
       try {
         this.unplaced ??= await PrefixMirror.open(this.client, this.view.keys.allUnplaced(), this.logger);
-        // Only what a rollout and a move read of each status (100k texts were ~25 MB).
         this.statuses ??= await PrefixMirror.open(this.client, this.view.keys.allStatus(), this.logger, { project: observedStatus });
         return current();
       } catch (err) {
@@ -270,8 +285,11 @@ export class SchedulerLoop {
     return { plan: res.plan, held: res.held.length };
   }
 
-  /** What the assigned agent reports about an instance, if anything. */
+  /** What the assigned agent reports about an instance, if anything (packed-statuses.ts: the newer layout counts). */
   private observed(a: Assignment): ObservedStatus | undefined {
-    return this.statuses?.decoded<ObservedStatus>(this.view.keys.status(a.app, a.instance, a.agentId));
+    const packed = this.statuses?.decoded<PackedObserved>(this.view.keys.packedStatus(a.app, a.agentId));
+    const single = this.statuses?.decoded<Observed>(this.view.keys.status(a.app, a.instance, a.agentId));
+    if (single && singleIsNewer(packed, single)) return single;
+    return packed?.instances.get(a.instance);
   }
 }

@@ -22,7 +22,17 @@ export interface ReplicaInfo {
   version: string;
   /** ISO 8601. */
   startedAt: string;
+  /** What this replica's version can read that older ones cannot (REPLICA_FEATURES). */
+  features: string[];
 }
+
+/**
+ * Layouts this version reads, which a replica may write only once every replica reads them:
+ * during a rolling upgrade an older replica, which does not, may lead or answer `ps`.
+ * `packed-statuses`: an agent's statuses of one app in one value (state/packed-statuses.ts).
+ */
+export const REPLICA_FEATURES = ['packed-statuses'] as const;
+export type ReplicaFeature = (typeof REPLICA_FEATURES)[number];
 
 export interface ReplicaRegistryOptions {
   address: string;
@@ -51,6 +61,8 @@ export class ReplicaRegistry extends EventEmitter<{ change: [ReplicaInfo[]] }> {
   private retryTimer?: NodeJS.Timeout;
   private closed = false;
   private lastSignature = '';
+  /** everyReplicaReads's answers, until the set changes. */
+  private readonly readByAll = new Map<ReplicaFeature, boolean>();
 
   private constructor(
     private readonly client: Etcd3,
@@ -60,7 +72,7 @@ export class ReplicaRegistry extends EventEmitter<{ change: [ReplicaInfo[]] }> {
   ) {
     super();
     this.selfId = opts.id ?? newReplicaId();
-    this.self = { id: this.selfId, address: opts.address, version: opts.version, startedAt: new Date().toISOString() };
+    this.self = { id: this.selfId, address: opts.address, version: opts.version, startedAt: new Date().toISOString(), features: [...REPLICA_FEATURES] };
     mirror.on('change', () => this.noteChange());
     mirror.on('resync', () => this.noteChange());
   }
@@ -95,6 +107,16 @@ export class ReplicaRegistry extends EventEmitter<{ change: [ReplicaInfo[]] }> {
     // Between a lost lease and the re-registration this replica is still serving.
     if (!this.closed) byId.set(this.selfId, this.self);
     return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Whether every live replica reads `feature`: asked on every status report, so remembered. */
+  everyReplicaReads(feature: ReplicaFeature): boolean {
+    let answer = this.readByAll.get(feature);
+    if (answer === undefined) {
+      answer = this.list().every((r) => r.features.includes(feature));
+      this.readByAll.set(feature, answer);
+    }
+    return answer;
   }
 
   /** Leaves the set at once (revokes the lease: client.close() alone would keep it alive). */
@@ -140,6 +162,7 @@ export class ReplicaRegistry extends EventEmitter<{ change: [ReplicaInfo[]] }> {
   }
 
   private noteChange(): void {
+    this.readByAll.clear();
     const list = this.list();
     const signature = list.map((r) => `${r.id}=${r.address}`).join(',');
     if (signature === this.lastSignature) return;
@@ -152,7 +175,8 @@ function parseReplica(value: Buffer | string): ReplicaInfo | undefined {
   try {
     const v = JSON.parse(value.toString()) as Partial<ReplicaInfo>;
     if (typeof v.id !== 'string' || typeof v.address !== 'string') return undefined;
-    return { id: v.id, address: v.address, version: String(v.version ?? ''), startedAt: String(v.startedAt ?? '') };
+    const features = Array.isArray(v.features) ? v.features.filter((f): f is string => typeof f === 'string') : [];
+    return { id: v.id, address: v.address, version: String(v.version ?? ''), startedAt: String(v.startedAt ?? ''), features };
   } catch {
     return undefined;
   }

@@ -1,0 +1,112 @@
+/**
+ * Instance statuses packed per agent and app (docs/architecture.md, "Instance statuses"), end
+ * to end: real agents report whole apps, the control plane stores one value per agent and app,
+ * and `ps` and a rollout read them. While a replica of an older version is in the set (one
+ * whose record names no `packed-statuses`), agents are answered "not packed" and unpack; once
+ * it is gone they pack again, and the per-instance records left behind hide nothing newer.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Etcd3 } from 'etcd3';
+import { TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { isGone } from '../helpers/processes';
+import { createEtcdClient } from '../../control-plane/etcd/client';
+import { Keys } from '../../control-plane/keys';
+
+const LOOP = `trap 'exit 0' TERM
+while true; do sleep 1 & wait $!; done
+`;
+
+const allUp = (n: number, command?: string) => (list: PsInstance[]) =>
+  list.length === n && list.every((i) => i.state === 'up' && (command === undefined || i.command === command));
+
+describe('packed instance statuses', { timeout: 180_000 }, () => {
+  let cluster: TestCluster;
+  let etcd: Etcd3;
+  const keys = new Keys('/cluster/');
+
+  /** The status keys of `app`, split into packed (`@agent`) and per-instance ones. */
+  async function statusKeys(app: string): Promise<{ packed: string[]; single: string[] }> {
+    const all = await etcd.getAll().prefix(keys.statuses(app)).keys();
+    return {
+      packed: all.flatMap((k) => (keys.parsePackedStatus(k) ? [keys.parsePackedStatus(k)!.agentId] : [])).sort(),
+      single: all.flatMap((k) => (keys.parseStatus(k) ? [k] : [])),
+    };
+  }
+
+  function assertRunning(list: PsInstance[]): void {
+    for (const i of list) assert.ok(i.pid && !isGone(i.pid), `${i.name} runs as pid ${i.pid}`);
+    assert.equal(new Set(list.map((i) => i.name)).size, list.length, `each instance once: ${JSON.stringify(list.map((i) => i.name))}`);
+  }
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }] });
+    etcd = createEtcdClient(cluster.etcd.urls);
+    await cluster.deployProcfile('shop', 'worker: sh loop.sh\n', { 'loop.sh': LOOP });
+  });
+
+  after(async () => {
+    etcd?.close();
+    await cluster?.stop();
+  });
+
+  it('stores one value per agent and app, which ps and a rollout read', async () => {
+    await cluster.scale('shop', { worker: 6 });
+    assertRunning(await cluster.waitForPs('shop', '6 workers up', allUp(6), 30_000));
+    const stored = await statusKeys('shop');
+    assert.deepEqual(stored.packed, ['host-a', 'host-b']);
+    assert.deepEqual(stored.single, [], 'no key an instance');
+
+    // A new release rolls out: the leader paces it by the packed statuses.
+    await cluster.deployProcfile('shop', 'worker: sh loop.sh v2\n', { 'loop.sh': LOOP });
+    const rolled = await cluster.waitForPs('shop', 'every worker up on v2', allUp(6, 'sh loop.sh v2'), 60_000);
+    assertRunning(rolled);
+
+    await cluster.scale('shop', { worker: 2 });
+    assertRunning(await cluster.waitForPs('shop', '2 workers', allUp(2), 30_000));
+  });
+
+  it('unpacks while an older replica is in the set, and packs again once it is gone', async () => {
+    // An older replica's record: no `features` (what a version before packing writes).
+    const lease = etcd.lease(30);
+    const old = keys.replica('older-replica');
+    await lease.put(old).value(JSON.stringify({ id: 'older-replica', address: '127.0.0.1:1', version: '0.0.1', startedAt: new Date().toISOString() }));
+    try {
+      await cluster.scale('shop', { worker: 4 });
+      const before = new Set((await cluster.waitForPs('shop', '4 workers up', allUp(4), 30_000)).map((i) => i.pid));
+      // Every instance changes, so that both agents report (and hear that nothing is packed).
+      await cluster.ok(['ps:restart', '-a', 'shop']);
+      const restarted = (list: PsInstance[]) => allUp(4)(list) && list.every((i) => !before.has(i.pid));
+      assertRunning(await cluster.waitForPs('shop', '4 workers restarted', restarted, 30_000));
+      await waitForKeys('per instance', (s) => s.packed.length === 0 && s.single.length === 4);
+    } finally {
+      await lease.revoke();
+    }
+    await cluster.scale('shop', { worker: 5 });
+    const list = await cluster.waitForPs('shop', '5 workers up', allUp(5), 30_000);
+    assertRunning(list);
+    await waitForKeys('packed again', (s) => s.packed.length > 0);
+    // Restarted again: the per-instance records left from before name the old pids, and are
+    // older than the packed values, which name the new ones: ps shows each instance once, running.
+    const before = new Set(list.map((i) => i.pid));
+    await cluster.ok(['ps:restart', '-a', 'shop']);
+    const restarted = (l: PsInstance[]) => allUp(5)(l) && l.every((i) => !before.has(i.pid));
+    await cluster.waitForPs('shop', '5 workers restarted', restarted, 30_000);
+    await waitForKeys('packed by both agents', (s) => s.packed.length === 2);
+    const stored = await statusKeys('shop');
+    assert.ok(stored.single.length > 0, 'per-instance records of before are still stored (they go with their instances)');
+    const now = await cluster.ps('shop');
+    assert.equal(now.length, 5);
+    assertRunning(now);
+  });
+
+  async function waitForKeys(what: string, check: (s: { packed: string[]; single: string[] }) => boolean): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    let last = await statusKeys('shop');
+    while (!check(last)) {
+      assert.ok(Date.now() < deadline, `status keys ${what}: ${JSON.stringify(last)}`);
+      await new Promise((r) => setTimeout(r, 100));
+      last = await statusKeys('shop');
+    }
+  }
+});
