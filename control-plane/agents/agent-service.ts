@@ -3,15 +3,15 @@ import { EtcdLeaseInvalidError } from 'etcd3';
 import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
 import type { HeartbeatRequest__Output } from '../../proto/gen/cluster/agent/HeartbeatRequest';
 import { peerIdentity } from '../../lib/tls';
-import { agentIdProblem, appNameProblem, parseInstanceName } from '../../lib/names';
+import { agentIdProblem, appNameProblem } from '../../lib/names';
 import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
-import { commitInChunks, exists, unchangedSince, type WriteOp } from '../etcd/batch';
+import { commitInChunks, exists, unchangedSince } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { MergedCommits } from '../etcd/merged-commits';
 import { asEtcdOutage } from '../etcd/outage';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors';
-import { encode, type AgentRecord, type ReportedState, type StatusRecord, type WebToggleRecord } from '../records';
+import { encode, type AgentRecord, type WebToggleRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError, unary } from '../rpc/status';
 import { claimRefusal } from '../security/authz';
@@ -20,10 +20,8 @@ import type { AssignmentHub } from './assignment-hub';
 import { encodeAssignmentBatch } from './assignment-wire';
 import { LogSourceRecords } from './log-source-records';
 import { sendSlug } from '../slugs/send-slug';
-import { encodePackedStatuses, type PackedEntry } from '../state/packed-statuses';
+import { statusWrites } from './status-writes';
 import { isSlugDigest } from '../slugs/slug-store';
-
-const STATES: ReadonlySet<string> = new Set<ReportedState>(['starting', 'up', 'crashed', 'stopping']);
 
 export interface AgentServiceOptions {
   leaseTtlSeconds: number;
@@ -67,7 +65,7 @@ export function agentService(
   const { keys, client, logger } = ctx;
   const logSources = new LogSourceRecords(client, keys, leases, logger, opts.logSourceTtlSeconds);
   // Status reports of many agents share etcd transactions, each under its own lease guard.
-  const statusWrites = new MergedCommits(client);
+  const mergedStatusWrites = new MergedCommits(client);
 
   /**
    * A process server runs no web until `agents:web ID on`: the first registration with
@@ -219,61 +217,13 @@ export function agentService(
 
     ReportStatus: unary(logger, async (req, call) => {
       const id = requireAgentId(req.agent_id);
-      for (const app of [...req.complete_apps, ...req.unpacked_apps]) {
-        if (appNameProblem(app)) throw new InvalidArgumentError(`malformed app \`${app}\` in a status report`);
-      }
       // Packed only once every replica reads that layout (an upgrade may be under way).
       const packs = ctx.replicas?.everyReplicaReads('packed-statuses') === true;
-      const packed = new Map<string, Map<string, PackedEntry>>(packs ? req.complete_apps.map((app) => [app, new Map()]) : []);
-      const now = Date.now();
-      // By key: etcd refuses a transaction that names a key twice; the last report wins.
-      const ops = new Map<string, WriteOp>();
-      // Reports are coalesced (a quick `starting` may never be sent), so every report
-      // records that this host keeps lines of the app (log-source-records.ts).
-      const logApps = new Set<string>();
-      for (const s of req.statuses) {
-        if (appNameProblem(s.app) || !parseInstanceName(s.instance)) {
-          throw new InvalidArgumentError(`malformed instance \`${s.app}/${s.instance}\` in a status report`);
-        }
-        const key = keys.status(s.app, s.instance, id);
-        if (s.state !== 'gone' && !STATES.has(s.state)) throw new InvalidArgumentError(`unknown instance state \`${s.state}\``);
-        // `gone` too: a quick one-off may be reported only once it has ended, and its lines stay here.
-        logApps.add(s.app);
-        const appPacked = packed.get(s.app);
-        // A per-instance record of it, from before the app was packed, would be stale: gone with it.
-        if (s.state === 'gone') {
-          ops.set(key, { delete: key });
-          appPacked?.delete(s.instance);
-          continue;
-        }
-        const entry: PackedEntry = {
-          state: s.state as ReportedState,
-          pid: s.pid,
-          startedAtMs: s.started_at_ms,
-          restarts: s.restarts,
-          reason: s.reason,
-          release: s.release,
-          port: s.port,
-          restartToken: s.restart_token,
-          ...(s.command ? { command: s.command } : {}),
-        };
-        if (appPacked) appPacked.set(s.instance, entry);
-        else ops.set(key, { put: key, value: encode({ agentId: id, ...entry, updatedAtMs: now } satisfies StatusRecord), lease: req.lease_id });
-      }
-      for (const [app, entries] of packed) {
-        const key = keys.packedStatus(app, id);
-        ops.set(key, { put: key, value: encodePackedStatuses(now, entries), lease: req.lease_id });
-      }
-      // Apps this report holds whole but per instance (the agent stopped packing them, or this
-      // replica does not pack): their packed value would outlive the instances it lists.
-      for (const app of [...req.unpacked_apps, ...req.complete_apps]) {
-        const key = keys.packedStatus(app, id);
-        if (!packed.has(app)) ops.set(key, { delete: key });
-      }
+      const { ops, logApps } = statusWrites(keys, id, req, packs, Date.now());
       // Only the holder of the agent's current lease may write its statuses.
       const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
       // Answered once this report is committed, merged with other agents' (merged-commits.ts).
-      const statuses = statusWrites.commit(guard, [...ops.values()], () => call.cancelled).catch((err: unknown) => {
+      const statuses = mergedStatusWrites.commit(guard, ops, () => call.cancelled).catch((err: unknown) => {
         if (isLeaseGone(err)) return false;
         throw err;
       });
