@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, pidsMatching } from '../helpers/test-cluster';
+import { cmdlineOf } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
 describe('cluster dev', { timeout: 120_000 }, () => {
@@ -80,7 +81,8 @@ describe('cluster dev', { timeout: 120_000 }, () => {
       assert.deepEqual(apps.apps.map((a) => a.name), ['shop']);
 
       // kill -9 of its control plane: dev starts it again, and the log follow goes on.
-      const controlPlane = pidsMatching(home).filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('control-plane\0start'));
+      // A pid read may be gone by its command line (the example's short-lived `sleep`s): cmdlineOf gives ''.
+      const controlPlane = pidsMatching(home).filter((pid) => cmdlineOf(pid).includes('control-plane\0start'));
       assert.equal(controlPlane.length, 1, `one control plane: ${controlPlane.join(', ')}`);
       const lastJob = (text: string) => Math.max(0, ...[...text.matchAll(/processed job (\d+)/g)].map((m) => Number(m[1])));
       const before = lastJob(run.text);
@@ -96,7 +98,7 @@ describe('cluster dev', { timeout: 120_000 }, () => {
       // Each agent has re-reported its instances since the control plane's restart (its lease may
       // have run out meanwhile, and its statuses with it): every one up, with its pid.
       const instancesBefore = await everyInstanceUp('the agents to report again after the control-plane restart');
-      const etcd = pidsMatching(home).filter((pid) => path.basename(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!) === 'etcd');
+      const etcd = pidsMatching(home).filter((pid) => path.basename(cmdlineOf(pid).split('\0')[0]!) === 'etcd');
       assert.equal(etcd.length, 1, `one etcd: ${etcd.join(', ')}`);
       process.kill(etcd[0]!, 'SIGKILL');
       await waitFor('dev to start etcd again', () => /etcd exited \(SIGKILL\); starting it again in 1 s on http:\/\/127\.0\.0\.1:\d+/.test(run.text), 20_000);

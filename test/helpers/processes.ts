@@ -77,6 +77,15 @@ export function listening(command: string): string {
 }
 
 /** Live processes whose command line or working directory contains `marker` (to find app processes). */
+/** A process's command line, its arguments split at NUL; '' once it has exited. */
+export function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 export function pidsMatching(marker: string): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
