@@ -55,6 +55,8 @@ export class ControlPlaneLink extends EventEmitter<{
   reachable: [];
   /** The new replica's address, the old one's. */
   switched: [string, string];
+  /** A heartbeat's answer whether the replica packs statuses (status-reporter.ts). */
+  packs: [boolean];
 }> {
   /** Calls whichever replica is current (a proxy: keep it, it follows failovers). */
   readonly client: AgentApiClient;
@@ -274,8 +276,9 @@ export class ControlPlaneLink extends EventEmitter<{
   }
 
   private async heartbeat(): Promise<void> {
-    const alive = await this.heartbeats.beat(this.currentServer, { agent_id: this.identity.id, lease_id: this.leaseId ?? '' }, this.deadlineMs());
-    if (!alive) this.leaseLost();
+    const reply = await this.heartbeats.beat(this.currentServer, { agent_id: this.identity.id, lease_id: this.leaseId ?? '' }, this.deadlineMs());
+    if (!reply.alive) this.leaseLost();
+    else this.emit('packs', reply.packsApps);
   }
 
   /**

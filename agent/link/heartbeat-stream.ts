@@ -15,8 +15,14 @@ import type { HeartbeatRequest } from '../../proto/gen/cluster/agent/HeartbeatRe
 import type { HeartbeatReply__Output } from '../../proto/gen/cluster/agent/HeartbeatReply';
 import { callUnary } from '../../lib/grpc-call';
 
+/** A heartbeat's answer: the lease is alive; the replica packs complete apps' statuses (pending-statuses.ts). */
+export interface BeatReply {
+  alive: boolean;
+  packsApps: boolean;
+}
+
 interface Waiting {
-  resolve: (alive: boolean) => void;
+  resolve: (reply: BeatReply) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -36,8 +42,8 @@ export class HeartbeatStream {
   /** `client` calls the current replica, `server` (its address). */
   constructor(private readonly client: AgentApiClient) {}
 
-  /** One heartbeat to `server`, the current replica: whether the lease is alive. */
-  async beat(server: string, request: { agent_id: string; lease_id: string }, deadlineMs: number): Promise<boolean> {
+  /** One heartbeat to `server`, the current replica: whether the lease is alive, and whether the replica packs statuses. */
+  async beat(server: string, request: { agent_id: string; lease_id: string }, deadlineMs: number): Promise<BeatReply> {
     if (!this.callsOnly.has(server)) {
       try {
         return await this.overStream(server, request, deadlineMs);
@@ -46,7 +52,8 @@ export class HeartbeatStream {
         this.callsOnly.add(server);
       }
     }
-    return (await callUnary(this.client, 'Heartbeat', request, deadlineMs)).alive;
+    const reply = await callUnary(this.client, 'Heartbeat', request, deadlineMs);
+    return { alive: reply.alive, packsApps: reply.packs_apps };
   }
 
   /** Ends the stream (the link is closing); heartbeats waiting fail. */
@@ -54,11 +61,11 @@ export class HeartbeatStream {
     this.drop(new Error('the link to the control plane closed'));
   }
 
-  private overStream(server: string, request: { agent_id: string; lease_id: string }, deadlineMs: number): Promise<boolean> {
+  private overStream(server: string, request: { agent_id: string; lease_id: string }, deadlineMs: number): Promise<BeatReply> {
     const call = this.streamTo(server);
     this.lastBeat = this.lastBeat >= MAX_BEAT ? 1 : this.lastBeat + 1;
     const beat = this.lastBeat;
-    return new Promise<boolean>((resolve, reject) => {
+    return new Promise<BeatReply>((resolve, reject) => {
       const timer = setTimeout(() => {
         // A replica that does not answer in time may never: the next heartbeat starts afresh.
         this.drop(Object.assign(new Error(`heartbeat not answered within ${deadlineMs} ms`), { code: grpc.status.DEADLINE_EXCEEDED }));
@@ -80,7 +87,7 @@ export class HeartbeatStream {
       if (!waiting) return; // answered after its deadline
       this.waiting.delete(reply.beat);
       clearTimeout(waiting.timer);
-      waiting.resolve(reply.alive);
+      waiting.resolve({ alive: reply.alive, packsApps: reply.packs_apps });
     });
     call.on('error', (err: grpc.ServiceError) => {
       if (this.call === call) this.drop(err);

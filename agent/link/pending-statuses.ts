@@ -116,9 +116,16 @@ export class PendingStatuses {
       app.delete(s.instance ?? '');
       if (app.size === 0 && !this.dirty.has(name)) this.apps.delete(name);
     }
+    this.setPacking(packs);
+  }
+
+  /**
+   * The control plane says whether it packs (a report's or a heartbeat's answer). When it stops
+   * (a replica of an older version joined), every packed app goes whole once more, unpacked.
+   */
+  setPacking(packs: boolean): void {
     if (packs === this.packing) return;
     this.packing = packs;
-    // Stopped packing (a replica of an older version joined): the packed apps go whole, unpacked.
     if (!packs) for (const app of this.packedApps) this.markDirty(app, this.apps.get(app)?.keys() ?? []);
   }
 

@@ -32,6 +32,11 @@ export class StatusReporter {
       this.pending.markAllDirty();
       this.schedule(0);
     });
+    // Heard at every heartbeat, so that packed apps are unpacked even when nothing changes.
+    link.on('packs', (packs) => {
+      this.pending.setPacking(packs);
+      if (this.pending.hasDirty) this.schedule(0);
+    });
   }
 
   /** Records a state; `gone` removes the instance's status once sent. */

@@ -129,7 +129,7 @@ class SimAgent {
       return;
     }
     this.heartbeats.beat(this.server, { agent_id: this.id, lease_id: this.leaseId }, DEFAULT_DEADLINE_MS).then(
-      async (alive) => {
+      async ({ alive }) => {
         if (!alive) await this.leaseLost();
       },
       () => undefined,

@@ -66,6 +66,8 @@ export function agentService(
   const logSources = new LogSourceRecords(client, keys, leases, logger, opts.logSourceTtlSeconds);
   // Status reports of many agents share etcd transactions, each under its own lease guard.
   const mergedStatusWrites = new MergedCommits(client);
+  // Packed only once every replica reads that layout (an upgrade may be under way).
+  const packsStatuses = () => ctx.replicas?.everyReplicaReads('packed-statuses') === true;
 
   /**
    * A process server runs no web until `agents:web ID on`: the first registration with
@@ -164,7 +166,7 @@ export function agentService(
       return { lease_id: leaseId, ttl_seconds: opts.leaseTtlSeconds, heartbeat_ms: opts.heartbeatMs, address };
     }),
 
-    Heartbeat: unary(logger, async (req) => ({ alive: await heartbeat(req.agent_id, req.lease_id) })),
+    Heartbeat: unary(logger, async (req) => ({ alive: await heartbeat(req.agent_id, req.lease_id), packs_apps: packsStatuses() })),
 
     Heartbeats: (call) => {
       // The guard checked the certificate when the stream opened (an agent's); each request must
@@ -185,7 +187,7 @@ export function agentService(
         }
         heartbeat(req.agent_id, req.lease_id).then(
           (alive) => {
-            if (!failed && !call.cancelled && !call.destroyed && !call.writableEnded) call.write({ alive, beat: req.beat });
+            if (!failed && !call.cancelled && !call.destroyed && !call.writableEnded) call.write({ alive, beat: req.beat, packs_apps: packsStatuses() });
           },
           (err: unknown) => fail(toServiceError(err, logger)),
         );
@@ -217,8 +219,7 @@ export function agentService(
 
     ReportStatus: unary(logger, async (req, call) => {
       const id = requireAgentId(req.agent_id);
-      // Packed only once every replica reads that layout (an upgrade may be under way).
-      const packs = ctx.replicas?.everyReplicaReads('packed-statuses') === true;
+      const packs = packsStatuses();
       const { ops, logApps } = statusWrites(keys, id, req, packs, Date.now());
       // Only the holder of the agent's current lease may write its statuses.
       const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];

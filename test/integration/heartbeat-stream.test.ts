@@ -68,12 +68,12 @@ describe('heartbeats over one stream', { timeout: 90_000 }, () => {
       const request = { agent_id: 'steady', lease_id: reg.lease_id };
       const until = Date.now() + 3_500; // the TTL is 2 s
       while (Date.now() < until) {
-        assert.equal(await beats.beat(plane.address, request, 2_000), true);
+        assert.equal((await beats.beat(plane.address, request, 2_000)).alive, true);
         await new Promise((resolve) => setTimeout(resolve, 500)); // the heartbeat interval
       }
       assert.deepEqual((await callUnary(api, 'ListAgents', {})).agents.map((a) => a.id), ['steady']);
       await waitFor('the agent to be down without heartbeats', async () => (await callUnary(api, 'ListAgents', {})).agents.every((a) => a.state === 'down'), 6_000);
-      assert.equal(await beats.beat(plane.address, request, 2_000), false, 'a late heartbeat learns that its lease is gone');
+      assert.equal((await beats.beat(plane.address, request, 2_000)).alive, false, 'a late heartbeat learns that its lease is gone');
     } finally {
       beats.close();
       client.close();
@@ -91,7 +91,7 @@ describe('heartbeats over one stream', { timeout: 90_000 }, () => {
     try {
       const reg = await callUnary(servers.proxy, 'Register', { agent_id: 'mover', address: '127.0.0.9:1', datacenter: 'dc-1', capacity: 5 });
       const request = { agent_id: 'mover', lease_id: reg.lease_id };
-      assert.equal(await beats.beat(servers.currentAddress, request, 1_000), true);
+      assert.equal((await beats.beat(servers.currentAddress, request, 1_000)).alive, true);
       await first.close();
       const err = await beats.beat(servers.currentAddress, request, 1_000).then(
         () => assert.fail('a heartbeat to a closed replica succeeded'),
@@ -99,7 +99,7 @@ describe('heartbeats over one stream', { timeout: 90_000 }, () => {
       );
       assert.ok(isReplicaFailure(err), `a replica failure (UNAVAILABLE or DEADLINE_EXCEEDED), not ${String(err)}`);
       assert.equal(servers.switchAway(), second.address);
-      assert.equal(await beats.beat(servers.currentAddress, request, 1_000), true, 'the other replica renews the same lease');
+      assert.equal((await beats.beat(servers.currentAddress, request, 1_000)).alive, true, 'the other replica renews the same lease');
     } finally {
       beats.close();
       servers.close();
@@ -123,8 +123,8 @@ describe('heartbeats over one stream', { timeout: 90_000 }, () => {
     const client = agentClient(address);
     const beats = new HeartbeatStream(client);
     try {
-      assert.equal(await beats.beat(address, { agent_id: 'old', lease_id: 'good' }, 2_000), true);
-      assert.equal(await beats.beat(address, { agent_id: 'old', lease_id: 'bad' }, 2_000), false);
+      assert.equal((await beats.beat(address, { agent_id: 'old', lease_id: 'good' }, 2_000)).alive, true);
+      assert.equal((await beats.beat(address, { agent_id: 'old', lease_id: 'bad' }, 2_000)).alive, false);
       assert.equal(calls, 2, 'each heartbeat was a Heartbeat call');
     } finally {
       beats.close();

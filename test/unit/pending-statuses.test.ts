@@ -73,6 +73,19 @@ describe('pending statuses', () => {
     assert.deepEqual(names(pending.take(500)), ['shop/worker.3:crashed'], 'then single changes');
   });
 
+  it('unpacks on a heartbeat\'s answer, with nothing changed', () => {
+    const pending = seeded(3, true);
+    pending.setPacking(true);
+    assert.equal(pending.hasDirty, false);
+    pending.setPacking(false);
+    const unpack = pending.take(500);
+    assert.deepEqual(unpack.unpacked_apps, ['shop']);
+    assert.equal(unpack.statuses.length, 3);
+    pending.sent(unpack, false);
+    pending.setPacking(false);
+    assert.equal(pending.hasDirty, false, 'once');
+  });
+
   it('packs again once the control plane does', () => {
     const pending = seeded(3, false);
     pending.record(status('shop', 'worker.1', 'crashed'));
