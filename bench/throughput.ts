@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     const delta = (name: string) => (metrics1[name] ?? 0) - (metrics0[name] ?? 0);
     const fsyncs = delta('etcd_disk_wal_fsync_duration_seconds_count');
     const proposals = delta('etcd_server_proposals_committed_total');
-    console.log(`run ${run}: etcd: ${proposals} proposals committed, ${fsyncs} WAL fsyncs averaging ${((delta('etcd_disk_wal_fsync_duration_seconds_sum') / Math.max(1, fsyncs)) * 1000).toFixed(1)} ms, ${delta('etcd_disk_backend_commit_duration_seconds_count')} backend commits averaging ${((delta('etcd_disk_backend_commit_duration_seconds_sum') / Math.max(1, delta('etcd_disk_backend_commit_duration_seconds_count'))) * 1000).toFixed(1)} ms`);
+    console.log(`run ${run}: etcd: ${delta('etcd_mvcc_put_total').toLocaleString('en-US')} puts, ${(metrics1.etcd_debugging_mvcc_keys_total ?? 0).toLocaleString('en-US')} keys at the end, ${proposals} proposals committed, ${fsyncs} WAL fsyncs averaging ${((delta('etcd_disk_wal_fsync_duration_seconds_sum') / Math.max(1, fsyncs)) * 1000).toFixed(1)} ms, ${delta('etcd_disk_backend_commit_duration_seconds_count')} backend commits averaging ${((delta('etcd_disk_backend_commit_duration_seconds_sum') / Math.max(1, delta('etcd_disk_backend_commit_duration_seconds_count'))) * 1000).toFixed(1)} ms`);
     const secs = (tUp - start) / 1000;
     const cpu = { cp: cpuSeconds(cp.pid)! - cpu0.cp, etcd: cpuSeconds(etcdPid)! - cpu0.etcd, sims: fleet.pids.reduce((s, p) => s + (cpuSeconds(p) ?? 0), 0) - cpu0.sims };
     figures.add(`0 → ${INSTANCES / 1000}k: all assigned`, 's', (tAssigned - start) / 1000, { digits: 2 });
