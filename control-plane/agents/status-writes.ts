@@ -70,6 +70,11 @@ export function statusWrites(keys: Keys, agentId: string, report: StatusReport__
   }
   for (const [app, entries] of packed) {
     const key = keys.packedStatus(app, agentId);
+    // None left (scaled to 0, moved away, the app destroyed): nothing to keep under the lease.
+    if (entries.size === 0) {
+      ops.set(key, { delete: key });
+      continue;
+    }
     const value = encodePackedStatuses(now, entries);
     if (value.length <= MAX_PACKED_STATUS_BYTES) {
       ops.set(key, { put: key, value, lease });

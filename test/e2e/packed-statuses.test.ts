@@ -97,6 +97,12 @@ describe('packed instance statuses', { timeout: 180_000 }, () => {
     const now = await cluster.ps('shop');
     assert.equal(now.length, 5);
     assertRunning(now);
+
+    // Scaled to 0: each gone instance takes its records along, packed and per instance.
+    await cluster.scale('shop', { worker: 0 });
+    await cluster.waitForPs('shop', 'no worker', (l) => l.length === 0, 30_000);
+    await waitForKeys('none left', (s) => s.packed.length === 0 && s.single.length === 0);
+    for (const i of now) assert.ok(isGone(i.pid!), `${i.name} (pid ${i.pid}) stopped`);
   });
 
   async function waitForKeys(what: string, check: (s: { packed: string[]; single: string[] }) => boolean): Promise<void> {
