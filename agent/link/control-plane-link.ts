@@ -49,7 +49,8 @@ export type LinkState = 'connecting' | 'registered' | 'closed';
 const REFRESH_REPLICAS_MS = 5_000;
 
 export class ControlPlaneLink extends EventEmitter<{
-  registered: [string];
+  /** The lease id; whether it is the one held before (what was written under it is still there). */
+  registered: [string, boolean];
   'lease-lost': [];
   unreachable: [number];
   reachable: [];
@@ -252,6 +253,7 @@ export class ControlPlaneLink extends EventEmitter<{
   }
 
   private async register(): Promise<void> {
+    const previousLease = this.readSavedLease();
     const reply = await callUnary(this.client, 'Register', {
       agent_id: this.identity.id,
       address: this.identity.address,
@@ -260,7 +262,7 @@ export class ControlPlaneLink extends EventEmitter<{
       labels: this.identity.labels,
       capacity: this.identity.capacity,
       version: this.identity.version,
-      previous_lease_id: this.readSavedLease(),
+      previous_lease_id: previousLease,
       log_apps: this.logApps(),
       process_server: this.identity.processServer === true,
     }, this.deadlineMs());
@@ -272,7 +274,7 @@ export class ControlPlaneLink extends EventEmitter<{
     this.state = 'registered';
     this.saveLease(reply.lease_id);
     this.logger.info({ leaseId: reply.lease_id, ttlSeconds: reply.ttl_seconds, server: this.currentServer, advertised: this.advertised }, 'registered with the control plane');
-    this.emit('registered', reply.lease_id);
+    this.emit('registered', reply.lease_id, previousLease !== '' && reply.lease_id === previousLease);
   }
 
   private async heartbeat(): Promise<void> {

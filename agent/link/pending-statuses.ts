@@ -9,6 +9,7 @@
  * app that was packed holds all of it and names it in `unpacked_apps`, so its packed value goes.
  */
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
+import type { StatusReport } from '../../proto/gen/cluster/agent/StatusReport';
 
 /** Most instances of one app sent whole; above it, per instance (a report of each change stays small). */
 export const PACK_MAX_INSTANCES = 1_000;
@@ -20,8 +21,15 @@ export interface TakenStatuses {
   statuses: InstanceStatus[];
   complete_apps: string[];
   unpacked_apps: string[];
+  /** Complete apps whose per-instance records of the instances sent go too. */
+  swept_apps: string[];
   /** The instances taken, by app. */
   instances: Map<string, string[]>;
+}
+
+/** What a report of `taken` sends (StatusReport without the agent's id and lease). */
+export function reportOf(taken: TakenStatuses): Pick<StatusReport, 'statuses' | 'complete_apps' | 'unpacked_apps' | 'swept_apps'> {
+  return { statuses: taken.statuses, complete_apps: taken.complete_apps, unpacked_apps: taken.unpacked_apps, swept_apps: taken.swept_apps };
 }
 
 function packable(statuses: Map<string, InstanceStatus>): boolean {
@@ -38,6 +46,11 @@ export class PendingStatuses {
   private readonly dirty = new Map<string, Set<string>>();
   /** Apps whose last report the control plane stored packed. */
   private readonly packedApps = new Set<string>();
+  /**
+   * Apps that may have per-instance records under the agent's lease (sent per instance, or
+   * reported by an earlier run of the agent): the next packed report of each sweeps them.
+   */
+  private readonly unswept = new Set<string>();
   /**
    * Whether the control plane packs complete apps (its last reply said so). Assumed at first: a
    * first report holds every app anyway, and one that does not pack stores them per instance.
@@ -61,6 +74,11 @@ export class PendingStatuses {
     return this.apps.get(app)?.get(instance);
   }
 
+  /** Every app known may have per-instance records: an earlier run of the agent kept this lease. */
+  mayHaveSingles(): void {
+    for (const app of this.apps.keys()) this.unswept.add(app);
+  }
+
   /** Everything goes again (a new lease holds none of it). */
   markAllDirty(): void {
     for (const [app, statuses] of this.apps) this.markDirty(app, statuses.keys());
@@ -68,7 +86,7 @@ export class PendingStatuses {
 
   /** The next report: at most `max` statuses, unless a single app sent whole holds more. */
   take(max: number): TakenStatuses {
-    const taken: TakenStatuses = { statuses: [], complete_apps: [], unpacked_apps: [], instances: new Map() };
+    const taken: TakenStatuses = { statuses: [], complete_apps: [], unpacked_apps: [], swept_apps: [], instances: new Map() };
     for (const [app, dirty] of this.dirty) {
       const all = this.apps.get(app) ?? new Map<string, InstanceStatus>();
       const packs = this.packing && packable(all);
@@ -76,6 +94,7 @@ export class PendingStatuses {
         if (taken.statuses.length > 0 && taken.statuses.length + all.size > max) break;
         taken.statuses.push(...all.values());
         (packs ? taken.complete_apps : taken.unpacked_apps).push(app);
+        if (packs && this.unswept.has(app)) taken.swept_apps.push(app);
         taken.instances.set(app, [...dirty]);
         this.dirty.delete(app);
         continue;
@@ -104,11 +123,14 @@ export class PendingStatuses {
 
   /** The report was stored; `packs`: the control plane's answer whether it packs. */
   sent(taken: TakenStatuses, packs: boolean): void {
-    for (const app of taken.complete_apps) {
-      if (packs) this.packedApps.add(app);
+    for (const app of taken.instances.keys()) {
+      const packed = packs && taken.complete_apps.includes(app);
+      if (packed) this.packedApps.add(app);
       else this.packedApps.delete(app);
+      // Stored per instance (not packed here, or the control plane did not pack it): a later packed report sweeps.
+      if (!packed) this.unswept.add(app);
+      else if (taken.swept_apps.includes(app)) this.unswept.delete(app);
     }
-    for (const app of taken.unpacked_apps) this.packedApps.delete(app);
     for (const s of taken.statuses) {
       const name = s.app ?? '';
       const app = this.apps.get(name);

@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/log';
 import { callUnary } from '../../lib/grpc-call';
 import type { ControlPlaneLink } from './control-plane-link';
 import { jittered } from '../../lib/retry-delay';
-import { PendingStatuses } from './pending-statuses';
+import { PendingStatuses, reportOf } from './pending-statuses';
 
 const FLUSH_DELAY_MS = 20;
 const RETRY_DELAY_MS = 500;
@@ -28,8 +28,10 @@ export class StatusReporter {
     private readonly logger: Logger,
   ) {
     // A new lease holds none of our statuses: send them all again.
-    link.on('registered', () => {
+    link.on('registered', (_lease, reused) => {
       this.pending.markAllDirty();
+      // A lease kept from before holds what an earlier run reported per instance (an older version).
+      if (reused) this.pending.mayHaveSingles();
       this.schedule(0);
     });
     // Heard at every heartbeat, so that packed apps are unpacked even when nothing changes.
@@ -72,9 +74,7 @@ export class StatusReporter {
       const reply = await callUnary(this.client, 'ReportStatus', {
         agent_id: this.agentId,
         lease_id: leaseId,
-        statuses: taken.statuses,
-        complete_apps: taken.complete_apps,
-        unpacked_apps: taken.unpacked_apps,
+        ...reportOf(taken),
       });
       if (!reply.lease_alive) {
         this.pending.failed(taken);

@@ -20,7 +20,7 @@ import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { AssignmentBatch__Output } from '../../proto/gen/cluster/agent/AssignmentBatch';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
 import { callUnary, DEFAULT_DEADLINE_MS } from '../../lib/grpc-call';
-import { PendingStatuses } from '../../agent/link/pending-statuses';
+import { PendingStatuses, reportOf } from '../../agent/link/pending-statuses';
 
 const FLUSH_DELAY_MS = 20;
 const RETRY_DELAY_MS = 500;
@@ -220,9 +220,7 @@ class SimAgent {
       const reply = await callUnary(this.client, 'ReportStatus', {
         agent_id: this.id,
         lease_id: this.leaseId,
-        statuses: taken.statuses,
-        complete_apps: taken.complete_apps,
-        unpacked_apps: taken.unpacked_apps,
+        ...reportOf(taken),
       }, 30_000);
       if (!reply.lease_alive) {
         this.pending.failed(taken);

@@ -27,7 +27,7 @@ export interface StatusWrites {
 /** The writes of `report` from `agentId` (under `report.lease_id`), at `now`. */
 export function statusWrites(keys: Keys, agentId: string, report: StatusReport__Output, packs: boolean, now: number): StatusWrites {
   const lease = report.lease_id;
-  for (const app of [...report.complete_apps, ...report.unpacked_apps]) {
+  for (const app of [...report.complete_apps, ...report.unpacked_apps, ...report.swept_apps]) {
     if (appNameProblem(app)) throw new InvalidArgumentError(`malformed app \`${app}\` in a status report`);
   }
   const packed = new Map<string, Map<string, PackedEntry>>(packs ? report.complete_apps.map((app) => [app, new Map()]) : []);
@@ -67,6 +67,13 @@ export function statusWrites(keys: Keys, agentId: string, report: StatusReport__
     };
     if (appPacked) appPacked.set(s.instance, entry);
     else ops.set(...single(s.app, s.instance, entry));
+  }
+  // Per-instance records of packed apps' instances from before they were packed: stale.
+  for (const app of report.swept_apps) {
+    for (const instance of packed.get(app)?.keys() ?? []) {
+      const key = keys.status(app, instance, agentId);
+      ops.set(key, { delete: key });
+    }
   }
   for (const [app, entries] of packed) {
     const key = keys.packedStatus(app, agentId);

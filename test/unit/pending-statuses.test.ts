@@ -110,6 +110,30 @@ describe('pending statuses', () => {
     assert.deepEqual(single.unpacked_apps, []);
   });
 
+  it('sweeps per-instance records: after a kept lease, and after sending per instance; once', () => {
+    const fresh = seeded(2, true);
+    fresh.record(status('shop', 'worker.1', 'crashed'));
+    assert.deepEqual(fresh.take(500).swept_apps, [], 'a fresh lease holds no per-instance record');
+
+    const kept = new PendingStatuses();
+    kept.record(status('shop', 'worker.1'));
+    kept.record(status('blog', 'web.1'));
+    kept.markAllDirty();
+    kept.mayHaveSingles();
+    const first = kept.take(500);
+    assert.deepEqual(first.swept_apps.sort(), ['blog', 'shop']);
+    kept.sent(first, true);
+    kept.record(status('shop', 'worker.1', 'crashed'));
+    assert.deepEqual(kept.take(500).swept_apps, [], 'swept once');
+
+    const unpacked = seeded(2, false);
+    unpacked.setPacking(true);
+    unpacked.record(status('shop', 'worker.1', 'crashed'));
+    const repacked = unpacked.take(500);
+    assert.deepEqual(repacked.complete_apps, ['shop']);
+    assert.deepEqual(repacked.swept_apps, ['shop'], 'it was sent per instance');
+  });
+
   it('keeps reports within the batch size, unless one app alone is larger', () => {
     const pending = new PendingStatuses();
     for (const app of ['a', 'b', 'c']) for (let i = 1; i <= 300; i++) pending.record(status(app, `worker.${i}`));

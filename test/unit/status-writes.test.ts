@@ -19,8 +19,8 @@ function status(app: string, instance: string, state = 'up', command = ''): Inst
   return { app, instance, state, pid: 7, started_at_ms: 1, restarts: 0, reason: '', release: 3, port: 0, restart_token: 't', command };
 }
 
-function report(statuses: InstanceStatus__Output[], complete: string[] = [], unpacked: string[] = []): StatusReport__Output {
-  return { agent_id: 'a1', lease_id: '42', statuses, complete_apps: complete, unpacked_apps: unpacked };
+function report(statuses: InstanceStatus__Output[], complete: string[] = [], unpacked: string[] = [], swept: string[] = []): StatusReport__Output {
+  return { agent_id: 'a1', lease_id: '42', statuses, complete_apps: complete, unpacked_apps: unpacked, swept_apps: swept };
 }
 
 /** `put KEY` / `delete KEY`, sorted. */
@@ -56,6 +56,14 @@ describe('status writes', () => {
     assert.deepEqual(summary(ops), ['delete /c/status/shop/@a1', 'delete /c/status/shop/web.1/a1']);
   });
 
+  it('sweeps the per-instance records of a swept app\'s instances, and only when it packs', () => {
+    const statuses = [status('shop', 'web.1'), status('shop', 'web.2', 'gone'), status('blog', 'web.1')];
+    const { ops } = statusWrites(keys, 'a1', report(statuses, ['shop', 'blog'], [], ['shop']), true, 5);
+    assert.deepEqual(summary(ops), ['delete /c/status/shop/web.1/a1', 'delete /c/status/shop/web.2/a1', 'put /c/status/blog/@a1', 'put /c/status/shop/@a1']);
+    const unpacked = statusWrites(keys, 'a1', report(statuses, ['shop', 'blog'], [], ['shop']), false, 5);
+    assert.ok(summary(unpacked.ops).includes('put /c/status/shop/web.1/a1'), 'written per instance, not swept');
+  });
+
   it('stores a complete app per instance, and drops its packed value, when the replica does not pack', () => {
     const { ops } = statusWrites(keys, 'a1', report([status('shop', 'web.1'), status('shop', 'web.2')], ['shop']), false, 5);
     assert.deepEqual(summary(ops), ['delete /c/status/shop/@a1', 'put /c/status/shop/web.1/a1', 'put /c/status/shop/web.2/a1']);
@@ -79,6 +87,7 @@ describe('status writes', () => {
     for (const bad of [
       report([status('shop', 'web.1')], ['A B']),
       report([status('shop', 'web.1')], [], ['../x']),
+      report([status('shop', 'web.1')], ['shop'], [], ['A B']),
       report([status('shop', 'web.1'), status('shop', '../x')], ['shop']),
       report([status('shop', 'web.1', 'dancing')], ['shop']),
     ]) {
