@@ -11,10 +11,14 @@
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
 import type { StatusReport } from '../../proto/gen/cluster/agent/StatusReport';
 
-/** Most instances of one app sent whole; above it, per instance (a report of each change stays small). */
-export const PACK_MAX_INSTANCES = 1_000;
-/** Most bytes (estimated) of one app sent whole: etcd refuses a request over 1.5 MiB. */
-export const PACK_MAX_BYTES = 256 * 1024;
+/**
+ * Most instances of one app sent whole; above it, per instance. Each change rewrites the whole
+ * value, so what etcd stores (and keeps for its history) grows with the square of this: 100
+ * instances started one by one write ~2 MB, 1,000 would write ~70 MB.
+ */
+export const PACK_MAX_INSTANCES = 100;
+/** Most bytes (estimated) of one app sent whole, for the same reason (and etcd's request limit). */
+export const PACK_MAX_BYTES = 32 * 1024;
 
 /** What one report takes, to put back if it fails. */
 export interface TakenStatuses {
@@ -44,7 +48,7 @@ export class PendingStatuses {
   private readonly apps = new Map<string, Map<string, InstanceStatus>>();
   /** Instances not sent since their last change, by app. */
   private readonly dirty = new Map<string, Set<string>>();
-  /** Apps whose last report the control plane stored packed. */
+  /** Apps the control plane may hold a packed value of (its last report was stored packed, or may have been). */
   private readonly packedApps = new Set<string>();
   /**
    * Apps that may have per-instance records under the agent's lease (sent per instance, or
@@ -74,9 +78,15 @@ export class PendingStatuses {
     return this.apps.get(app)?.get(instance);
   }
 
-  /** Every app known may have per-instance records: an earlier run of the agent kept this lease. */
-  mayHaveSingles(): void {
-    for (const app of this.apps.keys()) this.unswept.add(app);
+  /**
+   * An earlier run of the agent kept this lease: every app known may have per-instance records
+   * (an older version's) and a packed value under it.
+   */
+  keptLease(): void {
+    for (const app of this.apps.keys()) {
+      this.unswept.add(app);
+      this.packedApps.add(app);
+    }
   }
 
   /** Everything goes again (a new lease holds none of it). */
@@ -117,6 +127,8 @@ export class PendingStatuses {
   /** The report was not stored: its instances go again. */
   failed(taken: TakenStatuses): void {
     for (const [app, names] of taken.instances) this.markDirty(app, names);
+    // It may have been stored all the same (an answer lost): if it goes per instance next, it unpacks.
+    for (const app of taken.complete_apps) this.packedApps.add(app);
     // A report that was to unpack an app must still be whole when it goes again.
     for (const app of taken.unpacked_apps) this.markDirty(app, this.apps.get(app)?.keys() ?? []);
   }

@@ -30,8 +30,8 @@ export class StatusReporter {
     // A new lease holds none of our statuses: send them all again.
     link.on('registered', (_lease, reused) => {
       this.pending.markAllDirty();
-      // A lease kept from before holds what an earlier run reported per instance (an older version).
-      if (reused) this.pending.mayHaveSingles();
+      // A lease kept from before holds what an earlier run reported (an older version's per-instance records).
+      if (reused) this.pending.keptLease();
       this.schedule(0);
     });
     // Heard at every heartbeat, so that packed apps are unpacked even when nothing changes.

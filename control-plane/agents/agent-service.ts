@@ -66,8 +66,10 @@ export function agentService(
   const logSources = new LogSourceRecords(client, keys, leases, logger, opts.logSourceTtlSeconds);
   // Status reports of many agents share etcd transactions, each under its own lease guard.
   const mergedStatusWrites = new MergedCommits(client);
-  // Packed only once every replica reads that layout (an upgrade may be under way).
-  const packsStatuses = () => ctx.replicas?.everyReplicaReads('packed-statuses') === true;
+  // Packed only while every replica reads that layout (an upgrade may be under way). Before this
+  // replica knows the set (it serves agents a moment before it registers) it packs: an older
+  // replica found then is answered as one that joins, within a heartbeat (docs/high-availability.md).
+  const packsStatuses = () => ctx.replicas?.everyReplicaReads('packed-statuses') !== false;
 
   /**
    * A process server runs no web until `agents:web ID on`: the first registration with

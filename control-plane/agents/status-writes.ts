@@ -15,7 +15,7 @@ import { encodePackedStatuses, type PackedEntry } from '../state/packed-statuses
 const STATES: ReadonlySet<string> = new Set<ReportedState>(['starting', 'up', 'crashed', 'stopping']);
 
 /** Most bytes of one packed value: twice what an agent packs (agent/link/pending-statuses.ts), far below etcd's request limit. */
-export const MAX_PACKED_STATUS_BYTES = 512 * 1024;
+export const MAX_PACKED_STATUS_BYTES = 64 * 1024;
 
 export interface StatusWrites {
   /** One per key: etcd refuses a transaction that names a key twice (the last report of an instance wins). */

@@ -8,9 +8,8 @@ import type { Logger } from '../../lib/log';
 import type { ClusterView } from '../state/cluster-view';
 import type { LeaderElection } from './election';
 import { commitInChunks } from '../etcd/batch';
-import { decode, type StatusRecord } from '../records';
 import { limitRollout, type ObservedStatus } from './rollout';
-import { packedStatusesOf, singleIsNewer } from '../state/packed-statuses';
+import { ObservedStatuses } from './observed-statuses';
 import { holdMoves } from './moves';
 import { schedule } from '../scheduler/schedule';
 import type { Assignment, Plan, SchedulerInput } from '../scheduler/types';
@@ -27,27 +26,6 @@ const MOVE_HOLD_MS = 120_000;
 const HOLD_RECHECK_MS = 5_000;
 /** How long a round waits for the assignments mirror to show its plan before reading them afresh. */
 const CATCH_UP_MS = 10_000;
-
-/** The parts of a status record the leader reads, and when it was written. */
-type Observed = ObservedStatus & { updatedAtMs: number };
-/** What the leader keeps of an agent's packed statuses of an app (`status/<app>/@<agent>`). */
-interface PackedObserved {
-  writtenAtMs: number;
-  instances: Map<string, Observed>;
-}
-
-function observe(s: Omit<StatusRecord, 'agentId'>): Observed {
-  return { state: s.state, release: s.release, restartToken: s.restartToken, updatedAtMs: s.updatedAtMs };
-}
-
-/** A status value of either layout, projected to what the leader reads (100k texts were ~25 MB). */
-function observedStatus(text: string): Observed | PackedObserved | undefined {
-  const value = decode<object>(text);
-  if (!value) return undefined;
-  if (!('instances' in value)) return observe(value as StatusRecord);
-  const packed = packedStatusesOf(value, '');
-  return packed && { writtenAtMs: packed.writtenAtMs, instances: new Map([...packed.instances].map(([name, s]) => [name, observe(s)])) };
-}
 
 export interface SchedulerLoopOptions {
   /**
@@ -75,7 +53,7 @@ export class SchedulerLoop {
   private again = false;
   private active = false;
   private unplaced?: PrefixMirror;
-  private statuses?: PrefixMirror;
+  private statuses?: ObservedStatuses;
   /** Re-puts held back by the rollout bound and removals held by moves in the last round: status changes may free them. */
   private deferred = 0;
   /** When each removal held back by a move was first held (by this replica). */
@@ -113,7 +91,7 @@ export class SchedulerLoop {
   private async begin(generation: number): Promise<void> {
     const opened = await this.openMirrors(generation);
     if (!opened || !this.statuses) return;
-    this.statuses.on('change', this.onStatus);
+    this.statuses.mirror.on('change', this.onStatus);
     for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains, this.view.webToggles]) mirror.on('change', this.onChange);
     this.view.agents.on('change', this.onAgents);
     for (const mirror of this.mirrors()) mirror.on('resync', this.onChange);
@@ -134,7 +112,7 @@ export class SchedulerLoop {
     for (;;) {
       try {
         this.unplaced ??= await PrefixMirror.open(this.client, this.view.keys.allUnplaced(), this.logger);
-        this.statuses ??= await PrefixMirror.open(this.client, this.view.keys.allStatus(), this.logger, { project: observedStatus });
+        this.statuses ??= await ObservedStatuses.open(this.client, this.view.keys, this.logger);
         return current();
       } catch (err) {
         if (!current()) return false;
@@ -179,7 +157,7 @@ export class SchedulerLoop {
     await this.running;
     await this.unplaced?.close();
     this.unplaced = undefined;
-    this.statuses?.off('change', this.onStatus);
+    this.statuses?.mirror.off('change', this.onStatus);
     await this.statuses?.close();
     this.statuses = undefined;
   }
@@ -285,11 +263,8 @@ export class SchedulerLoop {
     return { plan: res.plan, held: res.held.length };
   }
 
-  /** What the assigned agent reports about an instance, if anything (packed-statuses.ts: the newer layout counts). */
+  /** What the assigned agent reports about an instance, if anything. */
   private observed(a: Assignment): ObservedStatus | undefined {
-    const packed = this.statuses?.decoded<PackedObserved>(this.view.keys.packedStatus(a.app, a.agentId));
-    const single = this.statuses?.decoded<Observed>(this.view.keys.status(a.app, a.instance, a.agentId));
-    if (single && singleIsNewer(packed, single)) return single;
-    return packed?.instances.get(a.instance);
+    return this.statuses?.observed(a.app, a.instance, a.agentId);
   }
 }

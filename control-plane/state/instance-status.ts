@@ -8,7 +8,13 @@ import type { Etcd3 } from 'etcd3';
 import type { Keys } from '../keys';
 import { decode, encode, type StatusRecord } from '../records';
 import type { Unplaced } from '../scheduler/types';
-import { decodePackedStatuses, singleIsNewer, type PackedStatuses } from './packed-statuses';
+import { countingStatuses, decodePackedStatuses } from './packed-statuses';
+
+/** One agent's reports of an app's instances, in both layouts, with their etcd revisions. */
+interface AgentReports {
+  packed?: { modRevision: number; instances: Map<string, StatusRecord> };
+  singles: Array<{ instance: string; modRevision: number; status: StatusRecord }>;
+}
 
 /** One agent's report of one instance. */
 export interface ReportedStatus {
@@ -25,34 +31,32 @@ export class InstanceStatusReader {
 
   /**
    * Every report of every instance of `app` (an instance that moves is reported by two agents),
-   * from either layout, the newer report of an agent counting (packed-statuses.ts).
+   * from either layout, as packed-statuses.ts's countingStatuses says.
    */
   async reported(app: string): Promise<ReportedStatus[]> {
-    const values = await this.client.getAll().prefix(this.keys.statuses(app)).buffers();
-    const packed = new Map<string, PackedStatuses>();
-    const single: ReportedStatus[] = [];
-    for (const [key, raw] of Object.entries(values)) {
-      const parsed = this.keys.parseStatus(key);
-      if (parsed) {
-        const status = decode<StatusRecord>(raw);
-        if (parsed.app === app && status) single.push({ instance: parsed.instance, agentId: parsed.agentId, status });
+    const res = await this.client.getAll().prefix(this.keys.statuses(app)).exec();
+    const byAgent = new Map<string, AgentReports>();
+    const reportsOf = (agentId: string) => {
+      let reports = byAgent.get(agentId);
+      if (!reports) byAgent.set(agentId, (reports = { singles: [] }));
+      return reports;
+    };
+    for (const kv of res.kvs) {
+      const key = kv.key.toString();
+      const modRevision = Number(kv.mod_revision);
+      const single = this.keys.parseStatus(key);
+      if (single) {
+        const status = decode<StatusRecord>(kv.value);
+        if (single.app === app && status) reportsOf(single.agentId).singles.push({ instance: single.instance, modRevision, status });
         continue;
       }
       const packedKey = this.keys.parsePackedStatus(key);
-      const statuses = packedKey?.app === app ? decodePackedStatuses(raw, packedKey.agentId) : undefined;
-      if (statuses) packed.set(packedKey!.agentId, statuses);
+      const packed = packedKey?.app === app ? decodePackedStatuses(kv.value, packedKey.agentId) : undefined;
+      if (packed) reportsOf(packedKey!.agentId).packed = { modRevision, instances: packed.instances };
     }
     const out: ReportedStatus[] = [];
-    const overridden = new Set<string>();
-    for (const s of single) {
-      if (!singleIsNewer(packed.get(s.agentId), s.status)) continue;
-      out.push(s);
-      overridden.add(`${s.agentId}/${s.instance}`);
-    }
-    for (const [agentId, statuses] of packed) {
-      for (const [instance, status] of statuses.instances) {
-        if (!overridden.has(`${agentId}/${instance}`)) out.push({ instance, agentId, status });
-      }
+    for (const [agentId, reports] of byAgent) {
+      for (const [instance, status] of countingStatuses(reports.packed, reports.singles)) out.push({ instance, agentId, status });
     }
     return out;
   }

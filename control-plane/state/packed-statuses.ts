@@ -5,10 +5,9 @@
  * as one put, so a scale-up of many instances costs etcd and every reader a few values instead
  * of a put and a watch event an instance (docs/architecture.md, "Instance statuses").
  *
- * Both layouts can hold a report of the same instance (an agent that reported per instance
- * before, a replica of an older version during an upgrade): the newer one counts. A packed
- * value is the agent's word on the whole app at `writtenAtMs`; a per-instance record written
- * after it overrides it for its instance, one written before it is stale.
+ * Both layouts can hold an agent's reports of one app for a while (an agent that reported per
+ * instance before, a replica of an older version during an upgrade): countingStatuses says
+ * which count.
  */
 import { decode, encode, type StatusRecord } from '../records';
 
@@ -48,9 +47,17 @@ export function packedStatusesOf(value: object, agentId: string): PackedStatuses
 }
 
 /**
- * Whether an agent's per-instance record counts over its packed value of the app: when it has
- * none, or the record was written after it (then the packed value's entry of it is stale).
+ * Of an agent's reports of one app in both layouts, the ones that count, by etcd revision (not
+ * by any replica's clock). An agent that leaves packing sends the app whole, per instance, so a
+ * per-instance record written after the packed value makes all of that value stale (an older
+ * replica, which cannot drop it, may have written them); otherwise the packed value counts and
+ * the per-instance records written before it are stale.
  */
-export function singleIsNewer(packed: { writtenAtMs: number } | undefined, single: { updatedAtMs: number }): boolean {
-  return !packed || single.updatedAtMs > packed.writtenAtMs;
+export function countingStatuses<T>(
+  packed: { modRevision: number; instances: Map<string, T> } | undefined,
+  singles: Array<{ instance: string; modRevision: number; status: T }>,
+): Map<string, T> {
+  if (!packed) return new Map(singles.map((s) => [s.instance, s.status]));
+  const newer = singles.filter((s) => s.modRevision > packed.modRevision);
+  return newer.length > 0 ? new Map(newer.map((s) => [s.instance, s.status])) : packed.instances;
 }

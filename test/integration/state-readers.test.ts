@@ -9,7 +9,6 @@ import { Keys } from '../../control-plane/keys';
 import { encode, type AgentRecord, type StatusRecord } from '../../control-plane/records';
 import { AgentRecords } from '../../control-plane/state/agent-records';
 import { InstanceStatusReader, encodeUnplaced } from '../../control-plane/state/instance-status';
-import { encodePackedStatuses } from '../../control-plane/state/packed-statuses';
 import { nextRunNumber, readRunCounter } from '../../control-plane/state/run-counter';
 import { exitWhenDone, uniquePrefix, useEtcd } from '../helpers/etcd';
 
@@ -41,33 +40,6 @@ describe('state readers against etcd', { timeout: 60_000 }, () => {
     assert.deepEqual((await reader.reportingAgents('shop', 'web.1')).sort(), ['a1', 'a2']);
     assert.deepEqual(await reader.reportingAgents('shop', 'run.3'), ['a2']);
     assert.deepEqual(await reader.reportingAgents('shop', 'run.30'), [], 'run.3 is not a prefix match of run.30');
-  });
-
-  it('reads packed statuses, a per-instance record counting only when written after its agent\'s packed value', async () => {
-    const keys = new Keys(uniquePrefix());
-    const reader = new InstanceStatusReader(etcd.client, keys);
-    const entry = (pid: number) => ({ state: 'up' as const, pid, startedAtMs: 1, restarts: 0, reason: '', release: 1, port: 0, restartToken: '' });
-    await etcd.client.put(keys.packedStatus('shop', 'a1')).value(encodePackedStatuses(100, new Map([['web.1', entry(11)], ['worker.1', entry(21)]])));
-    await etcd.client.put(keys.packedStatus('shop', 'a2')).value(encodePackedStatuses(100, new Map([['worker.2', entry(22)]])));
-    // Older than a1's packed value: stale (its instance left meanwhile, or is in the value).
-    await etcd.client.put(keys.status('shop', 'worker.1', 'a1')).value(encode({ ...status('a1', 'crashed', 5), updatedAtMs: 50 }));
-    await etcd.client.put(keys.status('shop', 'worker.9', 'a1')).value(encode({ ...status('a1', 'up', 9), updatedAtMs: 50 }));
-    // Newer than a2's: it counts, for its instance only.
-    await etcd.client.put(keys.status('shop', 'worker.2', 'a2')).value(encode({ ...status('a2', 'stopping', 32), updatedAtMs: 150 }));
-    await etcd.client.put(keys.status('shop', 'worker.3', 'a2')).value(encode({ ...status('a2', 'up', 33), updatedAtMs: 150 }));
-    // An agent with no packed value, another app, a malformed packed value.
-    await etcd.client.put(keys.status('shop', 'worker.4', 'a3')).value(encode(status('a3', 'up', 44)));
-    await etcd.client.put(keys.packedStatus('shopping', 'a1')).value(encodePackedStatuses(100, new Map([['web.1', entry(99)]])));
-    await etcd.client.put(keys.packedStatus('shop', 'a4')).value('{"instances": 3}');
-
-    const reported = await reader.reported('shop');
-    assert.deepEqual(
-      reported.map((r) => [r.instance, r.agentId, r.status.state, r.status.pid]).sort(),
-      [['web.1', 'a1', 'up', 11], ['worker.1', 'a1', 'up', 21], ['worker.2', 'a2', 'stopping', 32], ['worker.3', 'a2', 'up', 33], ['worker.4', 'a3', 'up', 44]],
-    );
-    assert.equal(reported.find((r) => r.instance === 'web.1')!.status.agentId, 'a1', 'the agent id comes from the key');
-    assert.deepEqual(await reader.reportingAgents('shop', 'worker.9'), [], 'a stale record names no host');
-    assert.deepEqual(await reader.reportingAgents('shop', 'worker.2'), ['a2']);
   });
 
   it('reads the unplaced list the leader writes; none when it wrote nothing', async () => {

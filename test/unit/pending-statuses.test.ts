@@ -119,7 +119,7 @@ describe('pending statuses', () => {
     kept.record(status('shop', 'worker.1'));
     kept.record(status('blog', 'web.1'));
     kept.markAllDirty();
-    kept.mayHaveSingles();
+    kept.keptLease();
     const first = kept.take(500);
     assert.deepEqual(first.swept_apps.sort(), ['blog', 'shop']);
     kept.sent(first, true);
@@ -134,15 +134,25 @@ describe('pending statuses', () => {
     assert.deepEqual(repacked.swept_apps, ['shop'], 'it was sent per instance');
   });
 
-  it('keeps reports within the batch size, unless one app alone is larger', () => {
+  it('keeps reports within the batch size', () => {
     const pending = new PendingStatuses();
-    for (const app of ['a', 'b', 'c']) for (let i = 1; i <= 300; i++) pending.record(status(app, `worker.${i}`));
-    const first = pending.take(500);
-    assert.deepEqual(first.complete_apps, ['a'], 'a second app would go over 500');
-    const second = pending.take(500);
-    assert.deepEqual(second.complete_apps, ['b']);
-    assert.deepEqual(pending.take(500).complete_apps, ['c']);
+    for (const app of ['a', 'b', 'c']) for (let i = 1; i <= 80; i++) pending.record(status(app, `worker.${i}`));
+    const first = pending.take(100);
+    assert.deepEqual(first.complete_apps, ['a'], 'a second app would go over 100');
+    assert.deepEqual(pending.take(100).complete_apps, ['b']);
+    assert.deepEqual(pending.take(100).complete_apps, ['c']);
     assert.equal(pending.hasDirty, false);
+  });
+
+  it('unpacks an app whose packed report may have been stored though it failed', () => {
+    const pending = seeded(3, true);
+    pending.record(status('blog', 'web.1'));
+    const first = pending.take(500);
+    assert.deepEqual(first.complete_apps, ['blog']);
+    pending.failed(first); // e.g. a deadline after etcd had committed it
+    pending.setPacking(false);
+    const next = pending.take(500);
+    assert.ok(next.unpacked_apps.includes('blog'), 'its packed value, if any, goes');
   });
 
   it('sends a failed report again, and a failed unpacking whole', () => {
