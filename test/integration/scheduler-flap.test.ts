@@ -20,7 +20,7 @@ describe('scheduler start and stop', { timeout: 60_000 }, () => {
     const view = await ClusterView.open(etcd.client, new Keys(uniquePrefix()), logger);
     // No app: a round writes nothing, so the election is never asked for its fence.
     const loop = new SchedulerLoop(etcd.client, view, {} as LeaderElection, logger, { agentDownGraceMs: 60_000 });
-    const own = () => loop as unknown as { statuses?: PrefixMirror; unplaced?: PrefixMirror };
+    const own = () => loop as unknown as { statuses?: { mirror: PrefixMirror }; unplaced?: PrefixMirror };
     try {
       const first = loop.start();
       const deposed = loop.stop();
@@ -34,7 +34,8 @@ describe('scheduler start and stop', { timeout: 60_000 }, () => {
       await loop.start();
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(own().statuses, statuses, 'the same views, still held');
-      assert.equal(statuses.listenerCount('change'), 1);
+      // The scheduler's own, and the index of per-instance records (leader/observed-statuses.ts).
+      assert.equal(statuses.mirror.listenerCount('change'), 2);
       await loop.stop();
       assert.equal(view.apps.listenerCount('change'), 0, 'stopped: no listener left');
       assert.equal(own().statuses, undefined, 'stopped: its views closed');
