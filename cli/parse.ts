@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from 'commander';
 import { UserError } from './errors';
 import { datacenterProblem, labelProblem } from '../lib/names';
+import { serverEntryProblem } from '../lib/server-list';
 
 export function positiveInt(text: string, flag: string): number {
   const n = Number(text);
@@ -58,4 +59,10 @@ export function checkCaPin(pin: string | undefined): void {
   if (pin !== undefined && !/^sha256:[0-9a-f]{64}$/i.test(pin.trim())) {
     throw new UserError(`--ca-hash ${pin}: give the pin printed with the token: sha256: and 64 hex digits`);
   }
+}
+
+/** A HOST:PORT flag (`--listen`, `--advertise`, `--http`), when given; `anyPort`: port 0 lets the system choose. */
+export function checkAddressFlag(value: string | undefined, flag: string, opts: { anyPort?: boolean } = {}): void {
+  const problem = value === undefined ? undefined : serverEntryProblem(value, opts);
+  if (problem) throw new UserError(`${flag}: ${problem}`);
 }

@@ -8,7 +8,7 @@ import { parsePortRange } from '../../agent/supervisor/ports';
 import { loadCredentials, loadJoinInfo, saveCredentials, saveJoinInfo } from '../../agent/tls/agent-credentials';
 import { runUntilSignalled } from '../../lib/daemon';
 import { joinAny } from '../../lib/join';
-import { parseServerList, serverEntryProblem } from '../../lib/server-list';
+import { parseServerList } from '../../lib/server-list';
 import { forgetReplicas } from '../../agent/link/replica-memory';
 import { ForeignClusterError } from '../../agent/link/replica-check';
 import { createLogger } from '../../lib/log';
@@ -19,7 +19,7 @@ import { agentIdProblem } from '../../lib/names';
 import { answersWithoutTls, resolveServer } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
-import { checkCaPin, collectLabel, collectLabelOrWarn, datacenterName, datacenterNameOrWarn, positiveInt } from '../parse';
+import { checkAddressFlag, checkCaPin, collectLabel, collectLabelOrWarn, datacenterName, datacenterNameOrWarn, positiveInt } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
 import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
@@ -100,14 +100,8 @@ export type AgentFlagValues = Partial<Pick<AgentOptions,
  */
 export function checkAgentFlags(opts: AgentFlagValues): void {
   if (opts.capacity !== undefined) positiveInt(opts.capacity, '--capacity');
-  if (opts.listen !== undefined) {
-    const problem = serverEntryProblem(opts.listen, { anyPort: true });
-    if (problem) throw new UserError(`--listen: ${problem}`);
-  }
-  if (opts.advertise !== undefined) {
-    const problem = serverEntryProblem(opts.advertise);
-    if (problem) throw new UserError(`--advertise: ${problem}`);
-  }
+  checkAddressFlag(opts.listen, '--listen', { anyPort: true });
+  checkAddressFlag(opts.advertise, '--advertise');
   if (opts.ports !== undefined) {
     try {
       parsePortRange(opts.ports);

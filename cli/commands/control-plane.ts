@@ -10,9 +10,8 @@ import { clusterHome } from '../../lib/cluster-home';
 import { DEFAULT_SERVER } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
-import { positiveInt } from '../parse';
+import { checkAddressFlag, positiveInt } from '../parse';
 import { VERSION } from '../version';
-import { serverEntryProblem } from '../../lib/server-list';
 import { DEFAULT_MAX_PER_TYPE, MAX_PER_TYPE_FLAG, MAX_WIRE_COUNT } from '../../lib/limits';
 import { parseMetricsListen } from '../../lib/metrics-server';
 
@@ -57,16 +56,9 @@ export function registerControlPlane(program: Command): void {
         }
         if (opts.tls && opts.insecure) throw new UserError('--tls and --insecure contradict each other');
         // Checked before anything is written to etcd (the CA is made at the first start).
-        const listenProblem = serverEntryProblem(opts.listen, { anyPort: true });
-        if (listenProblem) throw new UserError(`--listen: ${listenProblem}`);
-        if (opts.advertise !== undefined) {
-          const problem = serverEntryProblem(opts.advertise);
-          if (problem) throw new UserError(`--advertise: ${problem}`);
-        }
-        if (opts.http !== undefined) {
-          const problem = serverEntryProblem(opts.http);
-          if (problem) throw new UserError(`--http: ${problem}`);
-        }
+        checkAddressFlag(opts.listen, '--listen', { anyPort: true });
+        checkAddressFlag(opts.advertise, '--advertise');
+        checkAddressFlag(opts.http, '--http');
         if (opts.metrics !== undefined) {
           try {
             parseMetricsListen(opts.metrics);
