@@ -13,7 +13,7 @@
 import { Etcd3, GRPCDeadlineExceededError, GRPCGenericError, GRPCUnavailableError, type IOptions } from 'etcd3';
 import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, ExponentialBackoff, handleWhen, noop, retry, type IBackoff } from 'cockatiel';
 import { instrumentEtcdClient, type EtcdRequestObserver } from './instrument';
-import { useFastWatchDecoder } from './watch-decoder';
+import { useFastDecoders } from './fast-decoders';
 import { dropStrayWatchResponses } from './stray-watch-responses';
 
 /** Longest a unary etcd call may take; a stuck etcd answers within this, with an error. */
@@ -87,8 +87,8 @@ export function createEtcdClient(hosts: string[], opts: EtcdClientOptions = {}):
     },
   };
   const client = new Etcd3(options);
-  // Watch events decoded without proto-loader's copies (watch-decoder.ts).
-  useFastWatchDecoder(client);
+  // Watch events, transactions, reads and keepalives decoded without proto-loader's copies (fast-decoders.ts).
+  useFastDecoders(client);
   dropStrayWatchResponses();
   if (opts.observer) instrumentEtcdClient(client, opts.observer);
   return client;

@@ -12,17 +12,8 @@
  *
  * `key` and `value` are views into the received message, as protobufjs gives them.
  */
-import type { Etcd3 } from 'etcd3';
 import { WireReader } from '../../proto/wire';
-
-export interface DecodedKeyValue {
-  key: Buffer;
-  create_revision: string;
-  mod_revision: string;
-  version: string;
-  value: Buffer;
-  lease: string;
-}
+import { decodeHeader, decodeKeyValue, type DecodedHeader, type DecodedKeyValue } from './wire-records';
 
 export interface DecodedEvent {
   type: 'Put' | 'Delete';
@@ -31,7 +22,7 @@ export interface DecodedEvent {
 }
 
 export interface DecodedWatchResponse {
-  header: { cluster_id: string; member_id: string; revision: string; raft_term: string } | null;
+  header: DecodedHeader | null;
   watch_id: string;
   created: boolean;
   canceled: boolean;
@@ -39,41 +30,6 @@ export interface DecodedWatchResponse {
   cancel_reason: string;
   fragment: boolean;
   events: DecodedEvent[];
-}
-
-const EMPTY = Buffer.alloc(0);
-
-function keyValue(r: WireReader): DecodedKeyValue {
-  const buf = r.buf;
-  const kv: DecodedKeyValue = { key: EMPTY, create_revision: '0', mod_revision: '0', version: '0', value: EMPTY, lease: '0' };
-  while (r.pos < r.end) {
-    const tag = r.uint32();
-    switch (tag) {
-      case 0x0a:
-        r.delimited();
-        kv.key = buf.subarray(r.start, r.stop);
-        break;
-      case 0x10:
-        kv.create_revision = r.long(true);
-        break;
-      case 0x18:
-        kv.mod_revision = r.long(true);
-        break;
-      case 0x20:
-        kv.version = r.long(true);
-        break;
-      case 0x2a:
-        r.delimited();
-        kv.value = buf.subarray(r.start, r.stop);
-        break;
-      case 0x30:
-        kv.lease = r.long(true);
-        break;
-      default:
-        r.skip(tag & 7);
-    }
-  }
-  return kv;
 }
 
 function event(r: WireReader): DecodedEvent {
@@ -89,41 +45,17 @@ function event(r: WireReader): DecodedEvent {
       }
       case 0x12:
         r.delimited();
-        ev.kv = r.nested(keyValue);
+        ev.kv = r.nested(decodeKeyValue);
         break;
       case 0x1a:
         r.delimited();
-        ev.prev_kv = r.nested(keyValue);
+        ev.prev_kv = r.nested(decodeKeyValue);
         break;
       default:
         r.skip(tag & 7);
     }
   }
   return ev;
-}
-
-function header(r: WireReader): NonNullable<DecodedWatchResponse['header']> {
-  const h = { cluster_id: '0', member_id: '0', revision: '0', raft_term: '0' };
-  while (r.pos < r.end) {
-    const tag = r.uint32();
-    switch (tag) {
-      case 0x08:
-        h.cluster_id = r.long(false);
-        break;
-      case 0x10:
-        h.member_id = r.long(false);
-        break;
-      case 0x18:
-        h.revision = r.long(true);
-        break;
-      case 0x20:
-        h.raft_term = r.long(false);
-        break;
-      default:
-        r.skip(tag & 7);
-    }
-  }
-  return h;
 }
 
 /** Decodes one WatchResponse message (what etcd3's watch stream emits as `data`). */
@@ -144,7 +76,7 @@ export function decodeWatchResponse(buf: Buffer): DecodedWatchResponse {
     switch (tag) {
       case 0x0a:
         r.delimited();
-        res.header = r.nested(header);
+        res.header = r.nested(decodeHeader);
         break;
       case 0x10:
         res.watch_id = r.long(true);
@@ -174,50 +106,4 @@ export function decodeWatchResponse(buf: Buffer): DecodedWatchResponse {
     }
   }
   return res;
-}
-
-interface WatchMethod {
-  (...args: unknown[]): unknown;
-  path: string;
-  requestSerialize: (value: unknown) => Buffer;
-}
-
-interface WatchServiceClient {
-  watch: WatchMethod;
-  makeBidiStreamRequest(path: string, serialize: (value: unknown) => Buffer, deserialize: (buf: Buffer) => unknown, ...rest: unknown[]): unknown;
-}
-
-const PATCHED = Symbol('cluster.fastWatchDecoder');
-
-/**
- * Makes `client`'s watch streams decode with decodeWatchResponse. etcd3 creates one gRPC
- * client per service and member (`pool.hosts[i].getServiceClient('Watch')`); the Watch one's
- * `watch` method is given this deserializer instead of proto-loader's. Not part of etcd3's
- * typed API: a version without those shapes keeps its own decoder (returns false).
- */
-export function useFastWatchDecoder(client: Etcd3): boolean {
-  const hosts = (client as unknown as { pool?: { hosts?: Array<{ getServiceClient?: (name: string) => unknown }> } }).pool?.hosts;
-  if (!Array.isArray(hosts) || hosts.length === 0) return false;
-  if (!hosts.every((h) => typeof h.getServiceClient === 'function')) return false;
-  for (const host of hosts) {
-    const get = host.getServiceClient!;
-    host.getServiceClient = function (this: unknown, name: string) {
-      const service = get.call(this, name);
-      if (name === 'Watch') patchWatch(service as WatchServiceClient);
-      return service;
-    };
-  }
-  return true;
-}
-
-function patchWatch(service: WatchServiceClient & { [PATCHED]?: true }): void {
-  if (service[PATCHED]) return;
-  const original = service.watch;
-  if (typeof original !== 'function' || typeof original.path !== 'string' || typeof original.requestSerialize !== 'function') return;
-  if (typeof service.makeBidiStreamRequest !== 'function') return;
-  const { path, requestSerialize } = original;
-  service.watch = function (this: WatchServiceClient, ...args: unknown[]) {
-    return this.makeBidiStreamRequest(path, requestSerialize, decodeWatchResponse, ...args);
-  } as WatchMethod;
-  service[PATCHED] = true;
 }
