@@ -158,9 +158,11 @@ export class ControlPlaneLink extends EventEmitter<{
   /**
    * Called when a heartbeat or a report says the lease is gone: register again at once. There is
    * one tick loop: a tick in progress registers right after it ends instead of a second loop.
+   * `leaseId`: the lease the answer was about; an answer about an earlier lease (a report sent
+   * before the agent registered again) says nothing of the current one.
    */
-  leaseLost(): void {
-    if (this.state !== 'registered') return;
+  leaseLost(leaseId: string): void {
+    if (this.state !== 'registered' || leaseId !== this.leaseId) return;
     this.logger.warn({ leaseId: this.leaseId }, 'lease lost: registering again; instances no longer owned will be stopped');
     this.state = 'connecting';
     this.leaseId = undefined;
@@ -278,8 +280,9 @@ export class ControlPlaneLink extends EventEmitter<{
   }
 
   private async heartbeat(): Promise<void> {
-    const reply = await this.heartbeats.beat(this.currentServer, { agent_id: this.identity.id, lease_id: this.leaseId ?? '' }, this.deadlineMs());
-    if (!reply.alive) this.leaseLost();
+    const leaseId = this.leaseId ?? '';
+    const reply = await this.heartbeats.beat(this.currentServer, { agent_id: this.identity.id, lease_id: leaseId }, this.deadlineMs());
+    if (!reply.alive) this.leaseLost(leaseId);
     else this.emit('packs', reply.packsApps);
   }
 

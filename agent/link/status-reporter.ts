@@ -78,7 +78,7 @@ export class StatusReporter {
       });
       if (!reply.lease_alive) {
         this.pending.failed(taken);
-        this.link.leaseLost();
+        this.link.leaseLost(leaseId);
       } else {
         this.pending.sent(taken, reply.packs_apps);
       }

@@ -2,7 +2,7 @@
  * agent/link/control-plane-link.ts against a fake AgentApi: a lease lost (told by a heartbeat or
  * by a status report, leaseLost()) registers again once and leaves one heartbeat loop. An earlier
  * version started a second loop on each loss while the first went on: heartbeats doubled and two
- * registrations could run at once.
+ * registrations could run at once. An answer about an earlier lease does not drop the current one.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,7 +73,7 @@ describe('control-plane link: lease lost', { timeout: 60_000 }, () => {
       for (let loss = 1; loss <= 4; loss++) {
         // Odd losses come from a heartbeat (inside the running tick), even ones from a status report.
         if (loss % 2 === 1) plane.stats.kill = true;
-        else link.leaseLost();
+        else link.leaseLost(link.leaseId!);
         await waitFor(`registration ${loss + 1}`, () => plane.stats.registers === loss + 1 && link.state === 'registered' && link.leaseId === plane.stats.current);
       }
       const from = plane.stats.beats.length;
@@ -84,6 +84,12 @@ describe('control-plane link: lease lost', { timeout: 60_000 }, () => {
       assert.ok(elapsed >= 20 * HEARTBEAT_MS * 0.9, `20 heartbeat gaps took ${elapsed} ms, less than 20 × ${HEARTBEAT_MS} ms: more than one heartbeat loop`);
       assert.equal(plane.stats.registers, 5, 'one registration per lease lost');
       assert.equal(plane.stats.maxRegistering, 1, 'never two registrations at once');
+      // A late answer about an earlier lease (a report sent before the last registration) keeps the current one.
+      const current = link.leaseId;
+      link.leaseLost('L1');
+      assert.equal(link.state, 'registered');
+      assert.equal(link.leaseId, current);
+      assert.equal(plane.stats.registers, 5, 'no registration for an answer about an old lease');
     } finally {
       link.close();
       plane.close();
