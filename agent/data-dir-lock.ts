@@ -2,7 +2,7 @@
  * One agent per data dir: `agent.pid` names the agent that uses it (pid and start time, so a
  * pid reused by another program does not count). `cluster agent stop` reads it too.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { isSameProcess, procStat } from './supervisor/proc-stat';
 
@@ -24,18 +24,74 @@ export function runningAgent(dataDir: string): AgentPid | undefined {
   return Number.isInteger(recorded.pid) && isSameProcess(recorded.pid, recorded.startTicks) ? recorded : undefined;
 }
 
-/** Claims `dataDir` for this process; throws when another live agent uses it. */
+/**
+ * Claims `dataDir` for this process; throws when another live agent uses it.
+ *
+ * Atomic: the file is made whole under another name and linked into place, which fails when it
+ * exists, so two starts at the same moment (`agent stop --stop-instances` racing systemd's
+ * restart) cannot both hold it. A file left by a dead agent is moved aside first, and put back if
+ * what was moved is not what was read (another start took the lock meanwhile).
+ */
 export function lockDataDir(dataDir: string): () => void {
-  const other = runningAgent(dataDir);
-  if (other && other.pid !== process.pid) {
-    throw new DataDirBusyError(dataDir, other.pid);
-  }
   const file = path.join(dataDir, PID_FILE);
   const self: AgentPid = { pid: process.pid, startTicks: procStat(process.pid)?.startTicks ?? 0 };
-  writeFileSync(file, JSON.stringify(self), { mode: 0o600 });
-  return () => {
+  const unlock = () => {
     if (runningAgent(dataDir)?.pid === process.pid) rmSync(file, { force: true });
   };
+  const mine = `${file}.${process.pid}.new`;
+  writeFileSync(mine, JSON.stringify(self), { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        linkSync(mine, file);
+        return unlock;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const seen = readOrUndefined(file);
+      if (seen === undefined) continue; // removed meanwhile: try again
+      const other = parsePid(seen);
+      if (other?.pid === process.pid) return unlock; // already ours
+      if (other && isSameProcess(other.pid, other.startTicks)) throw new DataDirBusyError(dataDir, other.pid);
+      const aside = `${file}.${process.pid}.stale`;
+      try {
+        renameSync(file, aside);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      if (readOrUndefined(aside) !== seen) {
+        // Not the dead agent's file: a start that locked just now. Put it back.
+        try {
+          linkSync(aside, file);
+        } catch {
+          // a third start took the place meanwhile: the next turn reads that one
+        }
+      }
+      rmSync(aside, { force: true });
+    }
+    throw new Error(`cannot lock the data dir ${dataDir}: ${file} keeps changing`);
+  } finally {
+    rmSync(mine, { force: true });
+  }
+}
+
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function parsePid(text: string): AgentPid | undefined {
+  try {
+    const v = JSON.parse(text) as AgentPid;
+    return Number.isInteger(v.pid) ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export class DataDirBusyError extends Error {
