@@ -5,7 +5,8 @@
  * an instance twice during a long partition: when it has passed, the agent stops everything
  * (the control plane will have placed the instances elsewhere once the agent's lease expired)
  * and runs again whatever the next assignment snapshot says it still owns: once a control plane
- * answers again, the guard asks for one.
+ * answers heartbeats again, the guard asks for one (earlier snapshots, from replicas the agent
+ * tried while it was cut off, lift nothing).
  */
 import type { Logger } from '../lib/log';
 
@@ -19,9 +20,11 @@ export interface Reachability {
   off(event: 'reachable', listener: () => void): unknown;
 }
 
-/** What the guard stops: the reconciler, which resumes by itself on the next snapshot. */
+/** What the guard stops: the reconciler, which resumes on the next snapshot once allowed to. */
 export interface Suspendable {
   suspend(reason: string): void;
+  /** A control plane answers again: the next snapshot may lift the suspension (no earlier one). */
+  allowResume(): void;
   readonly isSuspended: boolean;
 }
 
@@ -43,8 +46,12 @@ export class DisconnectGuard {
     clearTimeout(this.timer);
     this.timer = undefined;
     // The assignment stream may never have broken (a replica that lost etcd still holds it):
-    // without a fresh snapshot nothing would lift the suspension.
-    if (this.target.isSuspended) this.askSnapshot();
+    // without a fresh snapshot nothing would lift the suspension. Snapshots that came before
+    // this (the link switching between replicas that cannot reach etcd) lift nothing.
+    if (this.target.isSuspended) {
+      this.target.allowResume();
+      this.askSnapshot();
+    }
   };
 
   constructor(

@@ -45,9 +45,11 @@ export function handoverRecord(
   current: { snapshot: InstanceSnapshot; startTicks: number; crashes: number },
   output: OutputFifos,
   graceMs: number,
+  stoppingSinceMs?: number,
 ): InstanceRecord {
   const spec = run.spec;
   return {
+    ...(stoppingSinceMs !== undefined ? { stoppingSinceMs } : {}),
     app: spec.app,
     instance: spec.instance,
     type: spec.type,

@@ -13,8 +13,8 @@ import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agen
 import { bootCheckFor } from './supervisor/boot-check';
 import type { Instance } from './supervisor/instance';
 import type { InstanceSnapshot } from './supervisor/instance-contract';
-import { procEnviron, procStat } from './supervisor/proc-stat';
-import type { InstanceRecord } from './handover/instance-state';
+import { procStat } from './supervisor/proc-stat';
+import type { AdoptedRecord } from './handover/take-over';
 import { buildEnv } from './instance-env';
 import { SpawnPacer } from './spawn-pacer';
 import { describeChange, keyOf, specKey, splitKey } from './assignment-keys';
@@ -29,6 +29,8 @@ interface Running extends RecordedRun {
   instance: Instance;
   /** The process last written to the state file, with its start time. */
   recorded?: { pid: number; startTicks: number };
+  /** When it was first seen stopping (wall clock): what the state file says for the next run. */
+  stoppingSinceMs?: number;
 }
 
 interface Slot {
@@ -44,6 +46,8 @@ export class Reconciler {
   private closed = false;
   /** Why everything is stopped until the next snapshot; undefined while running normally. */
   private suspended?: string;
+  /** A control plane answers again since suspend(): the next snapshot lifts the suspension. */
+  private resumeAllowed = false;
 
   private readonly pacer: SpawnPacer;
 
@@ -55,7 +59,10 @@ export class Reconciler {
   apply(batch: { snapshot: boolean; upserts: Assignment[]; removes: Array<{ app: string; instance: string }> }): void {
     if (this.closed) return;
     if (batch.snapshot) this.desired = new Map();
-    if (batch.snapshot && this.suspended !== undefined) {
+    // Not any snapshot: with several replicas the link switches replica each time one fails,
+    // and each switch reopens the stream; a replica that lost etcd answers with a snapshot of
+    // its stale copy. Only one asked for once a control plane answers heartbeats again counts.
+    if (batch.snapshot && this.suspended !== undefined && this.resumeAllowed) {
       this.deps.logger.info('assignments received from a control plane again: running what this agent owns');
       this.suspended = undefined;
     }
@@ -71,7 +78,7 @@ export class Reconciler {
    * untouched until the first snapshot of assignments says whether they are still wanted as they are.
    * `notice` goes into each one's "Taken over" log line.
    */
-  adopt(records: InstanceRecord[], notice?: string): void {
+  adopt(records: AdoptedRecord[], notice?: string): void {
     for (const record of records) {
       const key = keyOf(record.app, record.instance);
       if (this.slots.has(key)) continue;
@@ -82,7 +89,7 @@ export class Reconciler {
         command: record.command,
         cwd: record.cwd,
         // What it was started with, for its restarts: exactly what the previous run gave it.
-        env: Object.fromEntries(procEnviron(record.pid)),
+        env: record.env,
         graceMs: record.graceMs,
         port: record.port,
       });
@@ -96,6 +103,13 @@ export class Reconciler {
         crashes: record.crashes,
         notice,
       });
+      if (record.stoppingSinceMs !== undefined) {
+        // The previous run was stopping it: the stop goes on, to its own deadline. What the
+        // first snapshot says is done once it has stopped (converge() waits for this stop).
+        slot.running.stoppingSinceMs = record.stoppingSinceMs;
+        instance.stop('no longer assigned to this host', record.stoppingSinceMs).catch((err: unknown) =>
+          this.deps.logger.error({ err, key }, 'bug: finishing the stop of an adopted instance failed'));
+      }
     }
   }
 
@@ -137,8 +151,14 @@ export class Reconciler {
   suspend(reason: string): void {
     if (this.closed || this.suspended !== undefined) return;
     this.suspended = reason;
+    this.resumeAllowed = false;
     this.deps.logger.warn({ instances: this.size, reason }, 'stopping every instance until a control plane is reachable again');
     for (const key of this.slots.keys()) this.kick(key);
+  }
+
+  /** A control plane answers again: the next snapshot of assignments lifts the suspension. */
+  allowResume(): void {
+    if (this.suspended !== undefined) this.resumeAllowed = true;
   }
 
   /** Whether suspend() holds everything stopped. */
@@ -194,7 +214,8 @@ export class Reconciler {
   private async converge(key: string, slot: Slot): Promise<void> {
     const want = this.wanted(key);
     const running = slot.running;
-    const same = running !== undefined && want !== undefined && running.specKey === specKey(want);
+    // An instance adopted while it was being stopped is never the one wanted, whatever its spec.
+    const same = running !== undefined && want !== undefined && running.specKey === specKey(want) && running.stoppingSinceMs === undefined;
     if (running && want && same && running.spec !== want) {
       running.spec = want;
       running.instance.setGraceMs(want.grace_ms > 0 ? want.grace_ms : this.deps.defaultGraceMs);
@@ -278,11 +299,14 @@ export class Reconciler {
   /** Writes what the next agent run needs to adopt this instance (or that nothing runs). */
   private remember(key: string, running: Running): void {
     const snapshot = running.instance.snapshot();
-    if (snapshot.pid === 0 || snapshot.state === 'stopping' || snapshot.state === 'stopped') {
+    if (snapshot.pid === 0 || snapshot.state === 'stopped') {
       running.recorded = undefined;
       this.deps.record(key, undefined);
       return;
     }
+    // Still recorded while it stops: a restarted agent finishes the stop instead of cutting
+    // its grace short (and reads its output to the end).
+    if (snapshot.state === 'stopping') running.stoppingSinceMs ??= Date.now();
     if (running.recorded?.pid !== snapshot.pid) {
       const stat = procStat(snapshot.pid);
       if (!stat) return; // gone already: its exit is on its way
@@ -291,7 +315,7 @@ export class Reconciler {
     const { spec, instance, recorded } = running;
     const current = { snapshot, startTicks: recorded.startTicks, crashes: instance.counters.crashes };
     const graceMs = spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs;
-    this.deps.record(key, handoverRecord(running, current, this.deps.fifos.pathsOf(spec.app, spec.instance), graceMs));
+    this.deps.record(key, handoverRecord(running, current, this.deps.fifos.pathsOf(spec.app, spec.instance), graceMs, running.stoppingSinceMs));
   }
 
   private report(spec: Assignment, port: number, snapshot: InstanceSnapshot, override?: string): void {

@@ -35,6 +35,12 @@ export interface InstanceRecord {
   graceMs: number;
   stdout: string;
   stderr: string;
+  /**
+   * Set while the instance is being stopped: when SIGTERM was sent (wall clock). The next run
+   * adopts it and finishes the stop at the same deadline (SIGKILL at this plus `graceMs`)
+   * without a second SIGTERM; its output is read to the end. Absent: running.
+   */
+  stoppingSinceMs?: number;
 }
 
 export interface AgentState {

@@ -33,7 +33,7 @@ export async function stopLeftBehind(opts: { dataDir: string; agentId: string; l
   try {
     const stateFile = path.join(dataDir, 'instances.json');
     const agentId = recordedAgentId(stateFile) ?? opts.agentId;
-    const { adopted, stopped: strays } = await takeOver({ stateFile, agentId, agentDir: dataDir, logger: opts.logger });
+    const { adopted, stopped: strays } = await takeOver({ stateFile, agentId, agentDir: dataDir, logger: opts.logger, waitForLeftovers: true });
     // All at once, as an agent stopping with its instances does; each gets its own grace period.
     for (const record of adopted) signalGroup(record.pid, 'SIGTERM');
     const started = Date.now();

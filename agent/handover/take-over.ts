@@ -6,6 +6,7 @@
  *    from then on nothing else signals those groups.
  * 2. An instance is adopted when its record's pid is alive, leads its own process group and
  *    has the recorded start time: the same process, not a later one that got the same pid.
+ *    One the previous run was stopping is adopted too, and its stop finished (reconciler.ts).
  * 3. Every other process of ours still alive (found by the CLUSTER_HOST and CLUSTER_AGENT_DIR
  *    markers every instance and one-off carries in its environment) is stopped: nothing may run
  *    that this agent does not supervise, or it could run twice once the control plane places
@@ -20,8 +21,13 @@ import { groupExists, signalGroup } from '../supervisor/process-group';
 import { allPids, isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
 import { readAgentState, type InstanceRecord } from './instance-state';
 
+/** A record adopted, with the environment its process was started with (for its restarts). */
+export interface AdoptedRecord extends InstanceRecord {
+  env: Record<string, string>;
+}
+
 export interface TakeOverResult {
-  adopted: InstanceRecord[];
+  adopted: AdoptedRecord[];
   /** Process groups of ours that were stopped. */
   stopped: number[];
   /** The previous run left by a hand-over with its logs flushed (AgentState.handedOver); false when it died. */
@@ -32,7 +38,14 @@ export interface TakeOverResult {
 const WATCHDOG_EXIT_TIMEOUT_MS = 15_000;
 const LEFTOVER_GRACE_MS = 2_000;
 
-export async function takeOver(opts: { stateFile: string; agentId: string; agentDir: string; logger: Logger }): Promise<TakeOverResult> {
+export async function takeOver(opts: {
+  stateFile: string;
+  agentId: string;
+  agentDir: string;
+  logger: Logger;
+  /** Wait until the processes that cannot be adopted are gone (SIGKILL after LEFTOVER_GRACE_MS); else that runs on in the background. */
+  waitForLeftovers?: boolean;
+}): Promise<TakeOverResult> {
   const { logger } = opts;
   const { state, problem } = readAgentState(opts.stateFile, opts.agentId);
   if (problem) logger.warn({ problem }, 'cannot use the state of the previous agent run: stopping its processes instead of adopting them');
@@ -52,7 +65,7 @@ export async function takeOver(opts: { stateFile: string; agentId: string; agent
     }
   }
 
-  const adopted: InstanceRecord[] = [];
+  const adopted: AdoptedRecord[] = [];
   const seen = new Set<number>();
   for (const record of state?.instances ?? []) {
     if (seen.has(record.pid)) continue;
@@ -63,20 +76,36 @@ export async function takeOver(opts: { stateFile: string; agentId: string; agent
       }
       continue;
     }
+    // Read now, while the process is known to be there: its restarts run with it. Read later (once
+    // the agent was up), a process that had died meanwhile gave an empty one, and its restarts ran
+    // without PORT, config or markers. Every instance has the markers: none means it is gone.
+    const env = Object.fromEntries(procEnviron(record.pid));
+    if (env.CLUSTER_HOST === undefined) continue;
     seen.add(record.pid);
-    adopted.push(record);
+    adopted.push({ ...record, env });
   }
 
   const leftovers = ourProcessGroups(opts.agentId, opts.agentDir).filter((pgid) => !seen.has(pgid));
+  let leftoversGone = Promise.resolve();
   if (leftovers.length > 0) {
     logger.warn({ pgids: leftovers }, 'processes of a previous agent run that cannot be adopted are still alive; stopping them');
     for (const pgid of leftovers) signalGroup(pgid, 'SIGTERM');
-    const deadline = Date.now() + LEFTOVER_GRACE_MS;
-    while (leftovers.some(groupExists) && Date.now() < deadline) await delay(50);
-    for (const pgid of leftovers) signalGroup(pgid, 'SIGKILL');
+    leftoversGone = killAfterGrace(leftovers);
   }
+  // An agent does not wait for them: it must register within its lease, or the control plane
+  // places every instance it adopted elsewhere. One of them may still be assigned here (its
+  // record was lost): its fresh copy starts once the agent has registered, and the two may
+  // overlap for up to LEFTOVER_GRACE_MS.
+  if (opts.waitForLeftovers) await leftoversGone;
   if (adopted.length > 0) logger.info({ instances: adopted.length }, 'taking over the instances of the previous agent run');
   return { adopted, stopped: leftovers, handedOver: state?.handedOver === true };
+}
+
+/** SIGKILL to whatever of `groups` is still there after LEFTOVER_GRACE_MS; never rejects. */
+async function killAfterGrace(groups: number[]): Promise<void> {
+  const deadline = Date.now() + LEFTOVER_GRACE_MS;
+  while (groups.some(groupExists) && Date.now() < deadline) await delay(50);
+  for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
 }
 
 /** Process groups with a live member whose environment says it runs for agent `agentId` with data dir `agentDir`. */

@@ -58,8 +58,11 @@ export interface RunningProcess {
    * a grandchild that left the group (setsid) may hold the pipes after the process is gone.
    */
   readonly alive: boolean;
-  /** SIGTERM to the group, SIGKILL after `graceMs`; a second call SIGKILLs at once. Resolves after exit. */
-  stop(graceMs: number): Promise<void>;
+  /**
+   * SIGTERM to the group, SIGKILL after `graceMs`; a second call SIGKILLs at once. Resolves after
+   * exit. `signalled`: SIGTERM was sent already (by an earlier agent run): only the SIGKILL is left.
+   */
+  stop(graceMs: number, signalled?: boolean): Promise<void>;
   /** Stops reading and watching without touching the process (hand-over to the next agent run); `exited` never resolves after. */
   detach(): void;
 }
@@ -171,7 +174,7 @@ export function adoptInstanceProcess(opts: AdoptInstanceOptions): RunningProcess
     startedAtMs: opts.startedAtMs,
     alive: false, // being stopped: never up
     exited: stopped.then(() => ({ code: null, signal: null, error })),
-    stop: (graceMs) => proc.stop(graceMs),
+    stop: (graceMs, signalled) => proc.stop(graceMs, signalled),
     detach: () => proc.detach(),
   };
 }
@@ -221,11 +224,11 @@ class OsProcess implements RunningProcess {
     return !this.mainGone;
   }
 
-  stop(graceMs: number): Promise<void> {
+  stop(graceMs: number, signalled = false): Promise<void> {
     this.stopRequests++;
     if (!this.finished) {
       if (this.stopRequests === 1 && !this.mainGone) {
-        if (!this.reused()) signalGroup(this.pid, 'SIGTERM');
+        if (!signalled && !this.reused()) signalGroup(this.pid, 'SIGTERM');
         this.killTimer = setTimeout(() => this.killGroup(), Math.max(0, graceMs));
       } else {
         this.killGroup();

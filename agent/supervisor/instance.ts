@@ -109,15 +109,19 @@ export class Instance {
     this.config = { ...this.config, bootCheck };
   }
 
-  /** Stops the instance (SIGTERM, SIGKILL after the grace period); idempotent, resolves once the group is gone. */
-  stop(reason: string): Promise<void> {
+  /**
+   * Stops the instance (SIGTERM, SIGKILL after the grace period); idempotent, resolves once the
+   * group is gone. `signalledAtMs`: an earlier agent run sent SIGTERM then (wall clock); the stop
+   * goes on from there, to the same SIGKILL deadline.
+   */
+  stop(reason: string, signalledAtMs?: number): Promise<void> {
     if (this.stopping) return this.stopping;
     if (this.state === 'stopped') return Promise.resolve();
-    this.system(`Stopping (${reason})`);
+    this.system(signalledAtMs === undefined ? `Stopping (${reason})` : `Still stopping (${reason}; SIGTERM sent by the previous agent run)`);
     this.transition('stopping', reason);
     this.cancelRestart();
     this.cancelBoot();
-    this.stopping = this.finishStop(reason);
+    this.stopping = this.finishStop(reason, signalledAtMs);
     return this.stopping;
   }
 
@@ -143,10 +147,11 @@ export class Instance {
     };
   }
 
-  private async finishStop(reason: string): Promise<void> {
+  private async finishStop(reason: string, signalledAtMs?: number): Promise<void> {
     const proc = this.proc;
     if (proc) {
-      await proc.stop(this.config.graceMs);
+      if (signalledAtMs === undefined) await proc.stop(this.config.graceMs);
+      else await proc.stop(Math.max(0, signalledAtMs + this.config.graceMs - Date.now()), true);
       await this.exitHandled; // moves to 'stopped'
     } else {
       this.transition('stopped', reason); // crashed and waiting for a restart: nothing runs

@@ -19,16 +19,20 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 function guarded(graceMs: number) {
   const link = new EventEmitter();
   const suspended: string[] = [];
+  let resumesAllowed = 0;
   const target = {
     isSuspended: false,
     suspend(why: string) {
       this.isSuspended = true;
       suspended.push(why);
     },
+    allowResume() {
+      resumesAllowed += 1;
+    },
   };
   let snapshotsAsked = 0;
   const guard = new DisconnectGuard(graceMs, link as unknown as Reachability, target, logger, () => snapshotsAsked++);
-  return { link, suspended, guard, snapshotsAsked: () => snapshotsAsked };
+  return { link, suspended, guard, snapshotsAsked: () => snapshotsAsked, resumesAllowed: () => resumesAllowed };
 }
 
 describe('disconnected grace: when the agent gives up on its instances', () => {
@@ -63,12 +67,14 @@ describe('disconnected grace: when the agent gives up on its instances', () => {
 
   it('asks for a fresh snapshot when a control plane answers again after it stopped everything', async () => {
     // Only a snapshot lifts the suspension, and a stream to a replica that lost etcd never broke to send one.
-    const { link, suspended, guard, snapshotsAsked } = guarded(50);
+    const { link, suspended, guard, snapshotsAsked, resumesAllowed } = guarded(50);
     link.emit('unreachable', Date.now());
     await waitFor('the instances to be stopped', () => suspended.length === 1, 2_000, 10);
     assert.equal(snapshotsAsked(), 0);
+    assert.equal(resumesAllowed(), 0);
     link.emit('reachable');
     assert.equal(snapshotsAsked(), 1);
+    assert.equal(resumesAllowed(), 1, 'the snapshot asked for may lift the suspension');
     guard.close();
   });
 
@@ -121,7 +127,14 @@ describe('reconciler: suspended until the next snapshot', () => {
     reconciler.apply({ snapshot: false, upserts: [spec('worker.2')], removes: [] });
     await sleep(200);
     assert.equal(reconciler.size, 0);
-    // A fresh snapshot (a control plane again) says what this agent still owns.
+    // A snapshot while no control plane answers heartbeats (the link switched to a replica that
+    // lost etcd and reopened the stream) lifts nothing: that replica's copy may be stale.
+    reconciler.apply({ snapshot: true, upserts: [spec('web.1'), spec('worker.1')], removes: [] });
+    assert.ok(reconciler.isSuspended);
+    await sleep(200);
+    assert.equal(reconciler.size, 0, 'nothing started from a snapshot before the control plane answered again');
+    // A fresh snapshot once a control plane answers again says what this agent still owns.
+    reconciler.allowResume();
     reconciler.apply({ snapshot: true, upserts: [spec('web.1')], removes: [] });
     assert.ok(!reconciler.isSuspended);
     await waitFor('web.1 up again', () => reconciler.size === 1 && pids().length === 1, 5_000);
