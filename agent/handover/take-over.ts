@@ -3,7 +3,8 @@
  *
  * 1. The earlier run's watchdog (orphan-guard.ts), if it is still waiting out its hand-over
  *    window, is told with SIGUSR1 that a new agent is here, and we wait until it has exited:
- *    from then on nothing else signals those groups.
+ *    from then on nothing else signals those groups. It is found by the state file and by the
+ *    markers in its environment, so an unusable state file does not leave it waiting.
  * 2. An instance is adopted when its record's pid is alive, leads its own process group and
  *    has the recorded start time: the same process, not a later one that got the same pid.
  *    One the previous run was stopping is adopted too, and its stop finished (reconciler.ts).
@@ -20,6 +21,7 @@ import type { Logger } from '../../lib/log';
 import { groupExists, signalGroup } from '../supervisor/process-group';
 import { allPids, isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
 import { readAgentState, type InstanceRecord } from './instance-state';
+import type { WatchdogId } from '../supervisor/orphan-guard';
 
 /** A record adopted, with the environment its process was started with (for its restarts). */
 export interface AdoptedRecord extends InstanceRecord {
@@ -50,19 +52,25 @@ export async function takeOver(opts: {
   const { state, problem } = readAgentState(opts.stateFile, opts.agentId);
   if (problem) logger.warn({ problem }, 'cannot use the state of the previous agent run: stopping its processes instead of adopting them');
 
-  const watchdog = state?.watchdog;
-  if (watchdog && isSameProcess(watchdog.pid, watchdog.startTicks)) {
+  // The state file names the watchdog, but it may be unusable (corrupt, a newer agent's) or a
+  // write behind (a watchdog respawned just before a crash): watchdogs are also found by their
+  // markers. One left waiting would stop this run's instances once its window ran out.
+  const watchdogs = new Map(ourWatchdogs(opts.agentId, opts.agentDir).map((w) => [w.pid, w]));
+  const recorded = state?.watchdog;
+  if (recorded && isSameProcess(recorded.pid, recorded.startTicks)) watchdogs.set(recorded.pid, recorded);
+  for (const watchdog of watchdogs.values()) {
     try {
       process.kill(watchdog.pid, 'SIGUSR1');
     } catch {
       // exited meanwhile
     }
-    const deadline = Date.now() + WATCHDOG_EXIT_TIMEOUT_MS;
-    while (isSameProcess(watchdog.pid, watchdog.startTicks) && Date.now() < deadline) await delay(20);
-    if (isSameProcess(watchdog.pid, watchdog.startTicks)) {
-      logger.warn({ pid: watchdog.pid }, 'the previous watchdog does not exit; killing it');
-      signalGroup(watchdog.pid, 'SIGKILL');
-    }
+  }
+  const deadline = Date.now() + WATCHDOG_EXIT_TIMEOUT_MS;
+  const alive = () => [...watchdogs.values()].filter((w) => isSameProcess(w.pid, w.startTicks));
+  while (alive().length > 0 && Date.now() < deadline) await delay(20);
+  for (const watchdog of alive()) {
+    logger.warn({ pid: watchdog.pid }, 'the previous watchdog does not exit; killing it');
+    signalGroup(watchdog.pid, 'SIGKILL');
   }
 
   const adopted: AdoptedRecord[] = [];
@@ -106,6 +114,19 @@ async function killAfterGrace(groups: number[]): Promise<void> {
   const deadline = Date.now() + LEFTOVER_GRACE_MS;
   while (groups.some(groupExists) && Date.now() < deadline) await delay(50);
   for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
+}
+
+/** Watchdogs (orphan-guard.ts) of earlier runs of agent `agentId` with data dir `agentDir`, by the markers in their environment. */
+export function ourWatchdogs(agentId: string, agentDir: string): WatchdogId[] {
+  const out: WatchdogId[] = [];
+  for (const pid of allPids() ?? []) {
+    if (pid === process.pid) continue;
+    const stat = procStat(pid);
+    if (!stat || stat.state === 'Z') continue;
+    const env = procEnviron(pid);
+    if (env.get('CLUSTER_GUARD_HOST') === agentId && env.get('CLUSTER_GUARD_DIR') === agentDir) out.push({ pid, startTicks: stat.startTicks });
+  }
+  return out;
 }
 
 /** Process groups with a live member whose environment says it runs for agent `agentId` with data dir `agentDir`. */

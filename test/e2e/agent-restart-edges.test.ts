@@ -1,14 +1,18 @@
 /**
- * An agent restarted while one of its instances is in its grace period (a scale-down, the old
- * process of a deploy) finishes that stop as it was going: the same process, no second SIGTERM,
- * its last lines in the logs, the SIGKILL deadline kept. The restart also does not wait for
- * processes it cannot adopt before registering (docs/agent-handover.md).
+ * Agent restarts at awkward moments (docs/agent-handover.md):
+ * - while one of its instances is in its grace period (a scale-down, the old process of a
+ *   deploy): the next run finishes that stop as it was going, the same process, no second
+ *   SIGTERM, its last lines in the logs, the SIGKILL deadline kept;
+ * - with a state file it cannot use: the previous run's watchdog is still found and told to
+ *   stand down, so it never stops the instances the new run started once its window runs out.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { TestCluster } from '../helpers/test-cluster';
+import * as path from 'node:path';
 import { isGone } from '../helpers/processes';
+import { procEnviron } from '../../agent/supervisor/proc-stat';
 import { waitFor } from '../helpers/wait-for';
 
 // Counts the SIGTERMs it gets, then drains for ~4 s (well within its 30 s grace) and exits by itself.
@@ -25,7 +29,7 @@ echo "drained cleanly"
 const APP = 'drain';
 const AGENT = { id: 'restarting' };
 
-describe('agent restart during a stop', { timeout: 120_000 }, () => {
+describe('agent restarts at awkward moments', { timeout: 120_000 }, () => {
   let cluster: TestCluster;
 
   before(async () => {
@@ -67,5 +71,26 @@ describe('agent restart during a stop', { timeout: 120_000 }, () => {
     const newRun = fs.readFileSync(agent.log, 'utf8').slice(logBefore);
     assert.ok(!newRun.includes('cannot be adopted'), 'the stopping instance was adopted, not taken for a leftover');
     await cluster.waitForPs(APP, 'no instance left', (l) => l.length === 0);
+  });
+
+  it('tells the previous watchdog to stand down even when the state file is unusable', async () => {
+    await cluster.ok(['scale', 'slow=2', '-a', APP, '--wait']);
+    const oldPids = (await cluster.ps(APP)).map((i) => i.pid);
+    const agent = cluster.agents.get(AGENT.id)!;
+    const dataDir = path.resolve(cluster.agentDir(AGENT.id));
+    const watchdogs = () =>
+      fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number)
+        .filter((pid) => procEnviron(pid).get('CLUSTER_GUARD_DIR') === dataDir && !isGone(pid));
+    await agent.kill('SIGTERM');
+    const [previous] = watchdogs();
+    assert.ok(previous, 'the previous run left its watchdog waiting out the hand-over window');
+    fs.writeFileSync(path.join(dataDir, 'instances.json'), '{"version":1,"instan');
+    cluster.startAgent(AGENT);
+    const started = await cluster.waitForPs(APP, 'both instances started afresh (nothing to adopt)', (l) => l.length === 2 && l.every((i) => i.state === 'up' && !oldPids.includes(i.pid)), 30_000);
+    // Gone at once when told; left waiting, it would stop both instances at the end of its window.
+    await waitFor('the previous watchdog to exit', () => isGone(previous), 20_000, 100);
+    const after = await cluster.ps(APP);
+    assert.deepEqual(after.map((i) => [i.name, i.pid, i.restarts]).sort(), started.map((i) => [i.name, i.pid, i.restarts]).sort(), 'the same processes, never restarted');
+    for (const i of after) assert.ok(!isGone(i.pid!), `${i.name} (pid ${i.pid}) runs`);
   });
 });
