@@ -151,6 +151,13 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     // Two loads at once (a broken watch's reload and a catch-up): the last one's watch stays.
     this.watcher?.cancel().catch(() => undefined);
     this.watcher = watcher;
+    // etcd3 resumes a broken watch from the revision of the last header it got, plus one
+    // (Watcher.updateRevision). While etcd is still sending the changes a watch was behind on,
+    // that header is ahead of them: a stream that broke again then would resume past changes
+    // never delivered, and this copy would miss them for good. Resume from what it has seen.
+    watcher.on('disconnected', () => {
+      (watcher as unknown as { request: { start_revision?: string } }).request.start_revision = String(this.revision + 1);
+    });
     watcher.on('data', (res) => {
       const events: MirrorEvent[] = [];
       for (const ev of res.events) {
