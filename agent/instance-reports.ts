@@ -50,6 +50,7 @@ export function handoverRecord(
   const spec = run.spec;
   return {
     ...(stoppingSinceMs !== undefined ? { stoppingSinceMs } : {}),
+    ...(current.snapshot.state === 'starting' ? { booting: true } : {}),
     app: spec.app,
     instance: spec.instance,
     type: spec.type,

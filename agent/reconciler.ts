@@ -102,6 +102,7 @@ export class Reconciler {
         restarts: record.restarts,
         crashes: record.crashes,
         notice,
+        booting: record.booting === true,
       });
       if (record.stoppingSinceMs !== undefined) {
         // The previous run was stopping it: the stop goes on, to its own deadline. What the

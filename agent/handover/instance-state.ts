@@ -41,6 +41,8 @@ export interface InstanceRecord {
    * without a second SIGTERM; its output is read to the end. Absent: running.
    */
   stoppingSinceMs?: number;
+  /** Set while it has not passed its boot check: the next run adopts it `starting` and checks on. */
+  booting?: boolean;
 }
 
 export interface AgentState {

@@ -93,7 +93,12 @@ export async function takeOver(opts: {
     adopted.push({ ...record, env });
   }
 
-  const leftovers = ourProcessGroups(opts.agentId, opts.agentDir).filter((pgid) => !seen.has(pgid));
+  // Groups an adopted instance started in a session of their own (setsid: a Python helper with
+  // start_new_session, a detached Node child) belong to it, as they did under the previous run.
+  const adoptedNames = new Set(adopted.map((r) => `${r.app}/${r.instance}`));
+  const leftovers = ourProcessGroups(opts.agentId, opts.agentDir)
+    .filter((g) => !seen.has(g.pgid) && !adoptedNames.has(`${g.app}/${g.instance}`))
+    .map((g) => g.pgid);
   let leftoversGone = Promise.resolve();
   if (leftovers.length > 0) {
     logger.warn({ pgids: leftovers }, 'processes of a previous agent run that cannot be adopted are still alive; stopping them');
@@ -129,9 +134,12 @@ export function ourWatchdogs(agentId: string, agentDir: string): WatchdogId[] {
   return out;
 }
 
-/** Process groups with a live member whose environment says it runs for agent `agentId` with data dir `agentDir`. */
-export function ourProcessGroups(agentId: string, agentDir: string): number[] {
-  const groups = new Set<number>();
+/**
+ * Process groups with a live member whose environment says it runs for agent `agentId` with data
+ * dir `agentDir`, with the instance that member says it belongs to (none for a one-off).
+ */
+export function ourProcessGroups(agentId: string, agentDir: string): Array<{ pgid: number; app?: string; instance?: string }> {
+  const groups = new Map<number, { pgid: number; app?: string; instance?: string }>();
   const ownGroup = procStat(process.pid)?.pgid;
   for (const pid of allPids() ?? []) {
     if (pid === process.pid) continue;
@@ -139,9 +147,11 @@ export function ourProcessGroups(agentId: string, agentDir: string): number[] {
     if (!stat || stat.state === 'Z' || stat.pgid <= 1 || stat.pgid === ownGroup) continue;
     if (groups.has(stat.pgid)) continue;
     const env = procEnviron(pid);
-    if (env.get('CLUSTER_HOST') === agentId && env.get('CLUSTER_AGENT_DIR') === agentDir) groups.add(stat.pgid);
+    if (env.get('CLUSTER_HOST') === agentId && env.get('CLUSTER_AGENT_DIR') === agentDir) {
+      groups.set(stat.pgid, { pgid: stat.pgid, app: env.get('CLUSTER_APP'), instance: env.get('CLUSTER_INSTANCE') });
+    }
   }
-  return [...groups];
+  return [...groups.values()];
 }
 
 function delay(ms: number): Promise<void> {

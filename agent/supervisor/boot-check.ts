@@ -48,8 +48,12 @@ export interface BootWatch {
   cancel(): void;
 }
 
-/** Runs `check`: calls `onPass` once it passes, or `onTimeout` when a port check's time is up. Never both. */
-export function watchBoot(check: BootCheck, handlers: { onPass: () => void; onTimeout: () => void }): BootWatch {
+/**
+ * Runs `check`: calls `onPass` once it passes, or `onTimeout` when a port check's time is up.
+ * Never both. `elapsedMs`: how long the process has run already (one adopted by a restarted
+ * agent while it booted): its time counts from its start, not from now.
+ */
+export function watchBoot(check: BootCheck, handlers: { onPass: () => void; onTimeout: () => void }, elapsedMs = 0): BootWatch {
   let done = false;
   let probeTimer: NodeJS.Timeout | undefined;
   let socket: net.Socket | undefined;
@@ -61,7 +65,7 @@ export function watchBoot(check: BootCheck, handlers: { onPass: () => void; onTi
     socket?.destroy();
     then();
   };
-  const limit = check.kind === 'port' ? check.timeoutMs : check.minUptimeMs;
+  const limit = Math.max(0, (check.kind === 'port' ? check.timeoutMs : check.minUptimeMs) - elapsedMs);
   const deadline = setTimeout(() => finish(check.kind === 'port' ? handlers.onTimeout : handlers.onPass), limit);
   if (check.kind === 'port') {
     let attempt = 0;

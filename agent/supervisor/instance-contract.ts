@@ -58,6 +58,8 @@ export interface AdoptedProcess {
   crashes: number;
   /** Appended to the instance's "Taken over" line (e.g. that output may be missing). */
   notice?: string;
+  /** It had not passed its boot check yet: it goes on `starting`, its check counted from its start. */
+  booting?: boolean;
 }
 
 /** Point-in-time view of an instance. `pid` is 0 while no process runs. */

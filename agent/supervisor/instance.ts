@@ -81,6 +81,14 @@ export class Instance {
     });
     this.watch(proc);
     this.system(`Taken over by a restarted agent (pid ${adopted.pid}, ${adopted.restarts} restarts so far)${adopted.notice ? `; ${adopted.notice}` : ''}`);
+    const check = this.config.bootCheck;
+    if (adopted.booting && check) {
+      // Still booting: up only once its check passes (a rollout waits for that), R10 at the
+      // same deadline as if the agent had not restarted.
+      this.transition('starting', describeWait(check));
+      this.checkBoot(proc, check, Date.now() - adopted.startedAtMs);
+      return;
+    }
     this.transition('up', ''); // a reason says why an instance is not up (docs/cli.md)
   }
 
@@ -198,6 +206,11 @@ export class Instance {
     this.reason = this.lastCrash ? `${describeWait(check)}; last crash: ${this.lastCrash}` : describeWait(check);
     const snapshot = this.snapshot();
     this.callHook('onChange', () => this.hooks.onChange(snapshot));
+    this.checkBoot(proc, check);
+  }
+
+  /** Watches `proc`'s boot check (it has run `elapsedMs` already): `up` when it passes, R10 when a port check times out. */
+  private checkBoot(proc: RunningProcess, check: BootCheck, elapsedMs = 0): void {
     this.boot = watchBoot(check, {
       onPass: () => {
         this.boot = undefined;
@@ -216,7 +229,7 @@ export class Instance {
         // Its exit is handled by watch(), like any other; stop() resolves then and never rejects.
         proc.stop(0).catch((err: unknown) => this.log.error({ err }, 'bug: stopping a process after its boot timeout failed'));
       },
-    });
+    }, elapsedMs);
   }
 
   private cancelBoot(): void {

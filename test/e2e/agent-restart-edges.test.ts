@@ -4,14 +4,20 @@
  *   deploy): the next run finishes that stop as it was going, the same process, no second
  *   SIGTERM, its last lines in the logs, the SIGKILL deadline kept;
  * - with a state file it cannot use: the previous run's watchdog is still found and told to
- *   stand down, so it never stops the instances the new run started once its window runs out.
+ *   stand down, so it never stops the instances the new run started once its window runs out;
+ * - while a web instance boots: it stays `starting` until it accepts connections on $PORT (it
+ *   was shown `up` at once, so a rollout could move on before it listened);
+ * - with an instance that started a helper in a session of its own (setsid): the helper is the
+ *   instance's and is left alone, as under the previous run (it was stopped as a leftover).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { TestCluster } from '../helpers/test-cluster';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { isGone } from '../helpers/processes';
+import { fixture, isGone } from '../helpers/processes';
 import { procEnviron } from '../../agent/supervisor/proc-stat';
 import { waitFor } from '../helpers/wait-for';
 
@@ -92,5 +98,64 @@ describe('agent restarts at awkward moments', { timeout: 120_000 }, () => {
     const after = await cluster.ps(APP);
     assert.deepEqual(after.map((i) => [i.name, i.pid, i.restarts]).sort(), started.map((i) => [i.name, i.pid, i.restarts]).sort(), 'the same processes, never restarted');
     for (const i of after) assert.ok(!isGone(i.pid!), `${i.name} (pid ${i.pid}) runs`);
+  });
+
+  it('keeps an instance adopted while it boots starting until it accepts connections', async () => {
+    const app = 'lazy';
+    // Listens 6 s after its start: the agent restarts in the middle of its boot.
+    await cluster.deployApp(app, cluster.appDir(app, { Procfile: `web: exec node ${fixture('listen.js')} 6\n` }));
+    await cluster.ok(['scale', 'web=1', '-a', app]);
+    type Listed = { name: string; state: string; pid: number | null; port: number | null };
+    const list = async () => (await cluster.cliJson<{ instances: Listed[] }>(['ps', '-a', app])).instances;
+    const [booting] = await waitFor('web.1 starting', async () => {
+      const l = await list();
+      return l.length === 1 && l[0]!.state === 'starting' && l[0]!.pid ? l : undefined;
+    }, 20_000, 100);
+    const agent = cluster.agents.get(AGENT.id)!;
+    const logBefore = fs.readFileSync(agent.log, 'utf8').length;
+    await agent.kill('SIGTERM');
+    cluster.startAgent(AGENT);
+    await waitFor('the new agent to take web.1 over', () => fs.readFileSync(agent.log, 'utf8').slice(logBefore).includes('taking over the instances'), 20_000, 100);
+    const up = await waitFor('web.1 up', async () => {
+      const l = await list();
+      return l[0]?.state === 'up' ? l[0] : undefined;
+    }, 30_000, 100);
+    assert.equal(up.pid, booting!.pid, 'the same process, taken over');
+    // Up means it accepts connections: it was shown up while it still refused them.
+    const accepted = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port: up.port! }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    assert.ok(accepted, `web.1 is up and accepts connections on ${up.port}`);
+  });
+
+  it('leaves alone the helper an adopted instance started in a session of its own', async () => {
+    const app = 'helped';
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helper-'));
+    // The helper beats into a file every 0.1 s, and says so in another if it gets SIGTERM.
+    const helper = `trap 'echo TERM > ${dir}/term; exit 0' TERM\ni=0\nwhile :; do i=$((i + 1)); echo $i > ${dir}/beat; sleep 0.1; done\n`;
+    await cluster.deployApp(app, cluster.appDir(app, { Procfile: 'main: sh main.sh\n', 'main.sh': 'setsid sh helper.sh &\nexec sleep 100000\n', 'helper.sh': helper }));
+    await cluster.ok(['scale', 'main=1', '-a', app, '--wait']);
+    const beat = () => Number(fs.readFileSync(path.join(dir, 'beat'), 'utf8').trim() || 0);
+    await waitFor('the helper beating', () => fs.existsSync(path.join(dir, 'beat')) && beat() > 0, 10_000, 100);
+    const [before] = await cluster.ps(app);
+    const agent = cluster.agents.get(AGENT.id)!;
+    const logBefore = fs.readFileSync(agent.log, 'utf8').length;
+    await agent.kill('SIGTERM');
+    cluster.startAgent(AGENT);
+    // Leftovers get SIGTERM before this line is written; the helper's trap runs within 0.1 s.
+    await waitFor('the new agent to take main.1 over', () => fs.readFileSync(agent.log, 'utf8').slice(logBefore).includes('taking over the instances'), 20_000, 100);
+    const b0 = beat();
+    await waitFor('the helper to beat on after the take-over', () => beat() >= b0 + 5, 10_000, 50);
+    assert.equal(fs.existsSync(path.join(dir, 'term')), false, 'the helper got no SIGTERM');
+    const newRun = fs.readFileSync(agent.log, 'utf8').slice(logBefore);
+    assert.ok(!newRun.includes('cannot be adopted'), 'nothing was taken for a leftover');
+    const [after] = await cluster.ps(app);
+    assert.equal(after!.pid, before!.pid, 'the instance itself was taken over');
+    await cluster.ok(['scale', 'main=0', '-a', app]);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
