@@ -56,8 +56,7 @@ function range(r: WireReader, headers: HeaderMemo): DecodedRangeResponse {
     const tag = r.uint32();
     switch (tag) {
       case 0x0a:
-        r.delimited();
-        res.header = r.nested((n) => headers.read(n));
+        res.header = headers.field(r);
         break;
       case 0x12:
         r.delimited();
@@ -82,8 +81,7 @@ function put(r: WireReader, headers: HeaderMemo): DecodedPutResponse {
     const tag = r.uint32();
     switch (tag) {
       case 0x0a:
-        r.delimited();
-        res.header = r.nested((n) => headers.read(n));
+        res.header = headers.field(r);
         break;
       case 0x12:
         r.delimited();
@@ -102,8 +100,7 @@ function deleteRange(r: WireReader, headers: HeaderMemo): DecodedDeleteRangeResp
     const tag = r.uint32();
     switch (tag) {
       case 0x0a:
-        r.delimited();
-        res.header = r.nested((n) => headers.read(n));
+        res.header = headers.field(r);
         break;
       case 0x10:
         res.deleted = r.long(true);
@@ -154,8 +151,7 @@ function txn(r: WireReader, headers: HeaderMemo): DecodedTxnResponse {
     const tag = r.uint32();
     switch (tag) {
       case 0x0a:
-        r.delimited();
-        res.header = r.nested((n) => headers.read(n));
+        res.header = headers.field(r);
         break;
       case 0x10:
         res.succeeded = r.uint32() !== 0;

@@ -89,6 +89,13 @@ export function decodeHeader(r: WireReader): DecodedHeader {
  */
 export class HeaderMemo {
   private last: { buf: Buffer; start: number; end: number; header: DecodedHeader } | undefined;
+  private readonly readNested = (r: WireReader) => this.read(r);
+
+  /** The header field just tagged in `r` (length-delimited), read or remembered. */
+  field(r: WireReader): DecodedHeader {
+    r.delimited();
+    return r.nested(this.readNested);
+  }
 
   /** The header in `r`'s current bounds (a nested message), read or remembered. */
   read(r: WireReader): DecodedHeader {

@@ -4,23 +4,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
-import { loadSync } from '@grpc/proto-loader';
 import { decodeLeaseKeepAliveResponse, decodeRangeResponse, decodeTxnResponse } from '../../control-plane/etcd/kv-decoders';
+import { etcdService, type ReferenceMethod } from '../helpers/etcd3-protocol';
 
-// etcd3's own loading of its protocol (etcd3/lib/connection-pool.js).
-const definition = loadSync(path.join(path.dirname(require.resolve('etcd3/package.json')), 'proto', 'rpc.proto'), {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-});
-type Method = { responseSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): unknown };
-const kv = definition['etcdserverpb.KV'] as Record<string, Method>;
-const lease = definition['etcdserverpb.Lease'] as Record<string, Method>;
+const kv = etcdService('KV');
+const lease = etcdService('Lease');
 
-function same(method: Method, decode: (buf: Buffer) => unknown, value: unknown): void {
+function same(method: ReferenceMethod, decode: (buf: Buffer) => unknown, value: unknown): void {
   const bytes = method.responseSerialize(value);
   assert.deepStrictEqual(decode(bytes), method.responseDeserialize(bytes));
 }

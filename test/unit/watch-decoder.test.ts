@@ -4,19 +4,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
-import { loadSync } from '@grpc/proto-loader';
 import { decodeWatchResponse } from '../../control-plane/etcd/watch-decoder';
+import { etcdService } from '../helpers/etcd3-protocol';
 
-// etcd3's own loading of its protocol (etcd3/lib/connection-pool.js).
-const definition = loadSync(path.join(path.dirname(require.resolve('etcd3/package.json')), 'proto', 'rpc.proto'), {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-});
-const watch = (definition['etcdserverpb.Watch'] as Record<string, { responseSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): unknown }>).Watch!;
+const watch = etcdService('Watch').Watch!;
 const reference = (buf: Buffer) => watch.responseDeserialize(buf);
 const encodeResponse = (value: unknown) => watch.responseSerialize(value);
 
