@@ -15,8 +15,8 @@ import { DisconnectGuard } from './disconnect-guard';
 import { OrphanGuard } from './supervisor/orphan-guard';
 import { OutputFifoMaker } from './supervisor/output-fifos';
 import { PortAllocator, type PortRange } from './supervisor/ports';
-import { AgentStateWriter } from './handover/instance-state';
-import { takeOver, type TakeOverResult } from './handover/take-over';
+import { AgentStateWriter, type InstanceRecord } from './handover/instance-state';
+import { takeOver, type AdoptedRecord, type TakeOverResult } from './handover/take-over';
 import { lockDataDir } from './data-dir-lock';
 import { MIN_WRITE_GAP_MS } from './logs/disk-writer';
 import { LogStore } from './logs/log-store';
@@ -150,7 +150,10 @@ export class Agent {
     const guard = OrphanGuard.start(logger, { marks: { host: opts.identity.id, agentDir: path.resolve(opts.dataDir) } }, (id) => state.setWatchdog(id));
     for (const record of previous.adopted) {
       guard.track(record.pid);
-      state.set(keyOf(record.app, record.instance), record);
+      // Without its environment: the state file never holds config values.
+      const stored: Partial<AdoptedRecord> = { ...record };
+      delete stored.env;
+      state.set(keyOf(record.app, record.instance), stored as InstanceRecord);
     }
     try {
       return await Agent.startGuarded(opts, logger, unlock, previous, state, guard);

@@ -51,7 +51,9 @@ export function lockDataDir(dataDir: string): () => void {
       const seen = readOrUndefined(file);
       if (seen === undefined) continue; // removed meanwhile: try again
       const other = parsePid(seen);
-      if (other?.pid === process.pid) return unlock; // already ours
+      // Ours only if the start time matches too: a pid can come back after a restart (pid 1 in a
+      // container, a fixed boot order), and that file is a dead agent's.
+      if (other?.pid === self.pid && other.startTicks === self.startTicks) return unlock;
       if (other && isSameProcess(other.pid, other.startTicks)) throw new DataDirBusyError(dataDir, other.pid);
       const aside = `${file}.${process.pid}.stale`;
       try {

@@ -33,6 +33,8 @@ export class DisconnectGuard {
 
   private readonly onUnreachable = (sinceMs: number) => {
     clearTimeout(this.timer);
+    // Cut off again while still stopped: a snapshot allowed by the last answer no longer counts.
+    if (this.target.isSuspended) this.target.suspend('no control plane reachable again before assignments came (disconnected grace)');
     const delay = Math.max(0, sinceMs + this.graceMs - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;

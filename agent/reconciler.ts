@@ -89,12 +89,13 @@ export class Reconciler {
         command: record.command,
         cwd: record.cwd,
         // What it was started with, for its restarts: exactly what the previous run gave it.
-        env: record.env,
+        env: record.env ?? {},
         graceMs: record.graceMs,
         port: record.port,
       });
       slot.running = { spec, specKey: record.specKey, instance, port: record.port, cwd: record.cwd, command: record.command };
       this.slots.set(key, slot);
+      if (!record.env) this.restoreEnv(key, spec, record.port, instance);
       instance.adopt({
         pid: record.pid,
         startTicks: record.startTicks,
@@ -112,6 +113,14 @@ export class Reconciler {
           this.deps.logger.error({ err, key }, 'bug: finishing the stop of an adopted instance failed'));
       }
     }
+  }
+
+  /** An adopted instance's environment for its restarts, made as a fresh start's (its own said nothing). */
+  private restoreEnv(key: string, spec: Assignment, port: number, instance: Instance): void {
+    this.deps.releases.configs
+      .get(spec.app, spec.release, spec.slug)
+      .then((release) => instance.setEnv(buildEnv(spec, release.env, port, this.deps)))
+      .catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message, key }, 'cannot rebuild the environment of a taken-over instance; its restarts may miss config'));
   }
 
   /**
@@ -150,9 +159,11 @@ export class Reconciler {
    * Unlike close(), the agent carries on and resumes by itself.
    */
   suspend(reason: string): void {
-    if (this.closed || this.suspended !== undefined) return;
-    this.suspended = reason;
+    if (this.closed) return;
+    // Cut off again before the snapshot allowed came: only one asked for after the next answer counts.
     this.resumeAllowed = false;
+    if (this.suspended !== undefined) return;
+    this.suspended = reason;
     this.deps.logger.warn({ instances: this.size, reason }, 'stopping every instance until a control plane is reachable again');
     for (const key of this.slots.keys()) this.kick(key);
   }

@@ -35,16 +35,18 @@ export async function stopLeftBehind(opts: { dataDir: string; agentId: string; l
     const agentId = recordedAgentId(stateFile) ?? opts.agentId;
     const { adopted, stopped: strays } = await takeOver({ stateFile, agentId, agentDir: dataDir, logger: opts.logger, waitForLeftovers: true });
     // All at once, as an agent stopping with its instances does; each gets its own grace period.
-    for (const record of adopted) signalGroup(record.pid, 'SIGTERM');
+    // One the last run was already stopping has had its SIGTERM: its grace runs from then.
     const started = Date.now();
+    for (const record of adopted) if (record.stoppingSinceMs === undefined) signalGroup(record.pid, 'SIGTERM');
+    const killAt = (record: (typeof adopted)[number]) => (record.stoppingSinceMs ?? started) + record.graceMs;
     const instances = adopted.map((record) => ({ app: record.app, instance: record.instance, pid: record.pid, killed: false }));
     let waiting = adopted.map((record, i) => ({ record, result: instances[i]! }));
     while (waiting.length > 0) {
       const live = liveGroups();
       // A group SIGKILL does not end (a process stuck in the kernel) is not waited for forever.
-      waiting = waiting.filter(({ record }) => live.has(record.pid) && Date.now() - started < record.graceMs + KILL_WAIT_MS);
+      waiting = waiting.filter(({ record }) => live.has(record.pid) && Date.now() < killAt(record) + KILL_WAIT_MS);
       for (const { record, result } of waiting) {
-        if (!result.killed && Date.now() - started >= record.graceMs) {
+        if (!result.killed && Date.now() >= killAt(record)) {
           signalGroup(record.pid, 'SIGKILL');
           result.killed = true;
         }

@@ -23,9 +23,13 @@ import { allPids, isSameProcess, procEnviron, procStat } from '../supervisor/pro
 import { readAgentState, type InstanceRecord } from './instance-state';
 import type { WatchdogId } from '../supervisor/orphan-guard';
 
-/** A record adopted, with the environment its process was started with (for its restarts). */
+/**
+ * A record adopted, with the environment its process was started with (for its restarts);
+ * undefined when its environment no longer says (a program that rewrites its process title over
+ * it, as setproctitle does): the restarts' environment is then made as a fresh start's.
+ */
 export interface AdoptedRecord extends InstanceRecord {
-  env: Record<string, string>;
+  env?: Record<string, string>;
 }
 
 export interface TakeOverResult {
@@ -86,18 +90,20 @@ export async function takeOver(opts: {
     }
     // Read now, while the process is known to be there: its restarts run with it. Read later (once
     // the agent was up), a process that had died meanwhile gave an empty one, and its restarts ran
-    // without PORT, config or markers. Every instance has the markers: none means it is gone.
+    // without PORT, config or markers. Without our markers it is not what it was started with.
     const env = Object.fromEntries(procEnviron(record.pid));
-    if (env.CLUSTER_HOST === undefined) continue;
     seen.add(record.pid);
-    adopted.push({ ...record, env });
+    adopted.push({ ...record, env: env.CLUSTER_HOST === undefined ? undefined : env });
   }
 
   // Groups an adopted instance started in a session of their own (setsid: a Python helper with
   // start_new_session, a detached Node child) belong to it, as they did under the previous run.
-  const adoptedNames = new Set(adopted.map((r) => `${r.app}/${r.instance}`));
+  // Only those started after the adopted process: one an earlier, crashed process of the same
+  // instance left behind is a leftover like any other.
+  const adoptedStart = new Map(adopted.map((r) => [`${r.app}/${r.instance}`, r.startTicks]));
+  const isHelper = (g: OurGroup) => g.startTicks >= (adoptedStart.get(`${g.app}/${g.instance}`) ?? Infinity);
   const leftovers = ourProcessGroups(opts.agentId, opts.agentDir)
-    .filter((g) => !seen.has(g.pgid) && !adoptedNames.has(`${g.app}/${g.instance}`))
+    .filter((g) => !seen.has(g.pgid) && !isHelper(g))
     .map((g) => g.pgid);
   let leftoversGone = Promise.resolve();
   if (leftovers.length > 0) {
@@ -134,12 +140,18 @@ export function ourWatchdogs(agentId: string, agentDir: string): WatchdogId[] {
   return out;
 }
 
-/**
- * Process groups with a live member whose environment says it runs for agent `agentId` with data
- * dir `agentDir`, with the instance that member says it belongs to (none for a one-off).
- */
-export function ourProcessGroups(agentId: string, agentDir: string): Array<{ pgid: number; app?: string; instance?: string }> {
-  const groups = new Map<number, { pgid: number; app?: string; instance?: string }>();
+interface OurGroup {
+  pgid: number;
+  /** The instance its first member found says it belongs to (none for a one-off). */
+  app?: string;
+  instance?: string;
+  /** When that member started (field 22 of /proc/PID/stat). */
+  startTicks: number;
+}
+
+/** Process groups with a live member whose environment says it runs for agent `agentId` with data dir `agentDir`. */
+export function ourProcessGroups(agentId: string, agentDir: string): OurGroup[] {
+  const groups = new Map<number, OurGroup>();
   const ownGroup = procStat(process.pid)?.pgid;
   for (const pid of allPids() ?? []) {
     if (pid === process.pid) continue;
@@ -148,7 +160,7 @@ export function ourProcessGroups(agentId: string, agentDir: string): Array<{ pgi
     if (groups.has(stat.pgid)) continue;
     const env = procEnviron(pid);
     if (env.get('CLUSTER_HOST') === agentId && env.get('CLUSTER_AGENT_DIR') === agentDir) {
-      groups.set(stat.pgid, { pgid: stat.pgid, app: env.get('CLUSTER_APP'), instance: env.get('CLUSTER_INSTANCE') });
+      groups.set(stat.pgid, { pgid: stat.pgid, app: env.get('CLUSTER_APP'), instance: env.get('CLUSTER_INSTANCE'), startTicks: stat.startTicks });
     }
   }
   return [...groups.values()];

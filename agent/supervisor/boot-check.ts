@@ -18,6 +18,8 @@ export const MIN_UPTIME_MS = 2_000;
 /** Pause between connection attempts, and the longest one attempt may take. */
 const PROBE_INTERVAL_MS = 100;
 const PROBE_TIMEOUT_MS = 1_000;
+/** Least time a port check of an adopted process gets, however late it is: a probe on each host. */
+const ADOPTED_MIN_CHECK_MS = 2 * PROBE_TIMEOUT_MS;
 /**
  * Where a process listening on `$PORT` answers: any address (0.0.0.0 or ::) answers on both;
  * a program that binds `localhost` may get either, depending on the resolver.
@@ -65,7 +67,10 @@ export function watchBoot(check: BootCheck, handlers: { onPass: () => void; onTi
     socket?.destroy();
     then();
   };
-  const limit = Math.max(0, (check.kind === 'port' ? check.timeoutMs : check.minUptimeMs) - elapsedMs);
+  // A port check past its deadline already (adopted late) still gets its probes a chance: a
+  // timer of 0 raced the first connection and killed a process that listened.
+  const floor = check.kind === 'port' && elapsedMs > 0 ? ADOPTED_MIN_CHECK_MS : 0;
+  const limit = Math.max(floor, (check.kind === 'port' ? check.timeoutMs : check.minUptimeMs) - elapsedMs);
   const deadline = setTimeout(() => finish(check.kind === 'port' ? handlers.onTimeout : handlers.onPass), limit);
   if (check.kind === 'port') {
     let attempt = 0;

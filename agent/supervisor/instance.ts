@@ -107,6 +107,11 @@ export class Instance {
     return { crashes: this.crashes };
   }
 
+  /** Changes the environment of the next spawn (an adopted instance's, once it is known). */
+  setEnv(env: Record<string, string>): void {
+    this.config = { ...this.config, env };
+  }
+
   /** Changes the grace period used by the next stop (no restart needed). */
   setGraceMs(graceMs: number): void {
     this.config = { ...this.config, graceMs };

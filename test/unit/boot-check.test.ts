@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
-import { bootCheckFor, type BootCheck } from '../../agent/supervisor/boot-check';
+import { bootCheckFor, watchBoot, type BootCheck } from '../../agent/supervisor/boot-check';
 import { Instance } from '../../agent/supervisor/instance';
 import type { InstanceSnapshot } from '../../agent/supervisor/instance-contract';
 import { freePort } from '../../lib/free-port';
@@ -104,6 +105,33 @@ describe('boot checks', () => {
           // gone already
         }
       }
+    }
+  });
+});
+
+describe('boot check of a process adopted late', () => {
+  it('probes before it gives up on a port check already past its deadline', async () => {
+    const server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      // A timer of 0 raced the first connection and lost about 4 times in 10.
+      for (let i = 0; i < 10; i++) {
+        const outcome = await new Promise<string>((resolve) => {
+          watchBoot({ kind: 'port', port, timeoutMs: 60_000 }, { onPass: () => resolve('pass'), onTimeout: () => resolve('timeout') }, 600_000);
+        });
+        assert.equal(outcome, 'pass', `try ${i}: a process that listens is up, however late its check`);
+      }
+      // Nobody listening: it still times out (R10), soon.
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const started = performance.now();
+      const outcome = await new Promise<string>((resolve) => {
+        watchBoot({ kind: 'port', port, timeoutMs: 60_000 }, { onPass: () => resolve('pass'), onTimeout: () => resolve('timeout') }, 600_000);
+      });
+      assert.equal(outcome, 'timeout');
+      assert.ok(performance.now() - started < 10_000);
+    } finally {
+      server.close();
     }
   });
 });

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DataDirBusyError, lockDataDir, PID_FILE } from '../../agent/data-dir-lock';
+import { DataDirBusyError, lockDataDir, PID_FILE, runningAgent } from '../../agent/data-dir-lock';
 import { procStat } from '../../agent/supervisor/proc-stat';
 
 const LOCK_MODULE = path.join(__dirname, '..', '..', 'agent', 'data-dir-lock.js');
@@ -59,6 +59,12 @@ describe('data dir lock', () => {
       assert.equal(fs.existsSync(file), false, 'unlock removes the file');
       fs.writeFileSync(file, '{"pid":');
       lockDataDir(dir)();
+      // Our pid, another start time: a dead agent that had our pid (pid 1 in a container), not us.
+      fs.writeFileSync(file, JSON.stringify({ pid: process.pid, startTicks: 4242 }));
+      const again = lockDataDir(dir);
+      assert.equal(runningAgent(dir)?.pid, process.pid, 'the file now says this process');
+      again();
+      assert.equal(fs.existsSync(file), false);
       // A live process (our parent) holds it.
       fs.writeFileSync(file, JSON.stringify({ pid: process.ppid, startTicks: procStat(process.ppid)!.startTicks }));
       assert.throws(() => lockDataDir(dir), DataDirBusyError);

@@ -75,6 +75,9 @@ describe('disconnected grace: when the agent gives up on its instances', () => {
     link.emit('reachable');
     assert.equal(snapshotsAsked(), 1);
     assert.equal(resumesAllowed(), 1, 'the snapshot asked for may lift the suspension');
+    // Cut off again before it came: the guard says so at once (suspend again resets the allowance).
+    link.emit('unreachable', Date.now());
+    assert.equal(suspended.length, 2);
     guard.close();
   });
 
@@ -133,6 +136,11 @@ describe('reconciler: suspended until the next snapshot', () => {
     assert.ok(reconciler.isSuspended);
     await sleep(200);
     assert.equal(reconciler.size, 0, 'nothing started from a snapshot before the control plane answered again');
+    // Allowed, then cut off again before the snapshot came: a stale one still lifts nothing.
+    reconciler.allowResume();
+    reconciler.suspend('no control plane reachable again');
+    reconciler.apply({ snapshot: true, upserts: [spec('web.1')], removes: [] });
+    assert.ok(reconciler.isSuspended, 'a snapshot after a new cut lifts nothing');
     // A fresh snapshot once a control plane answers again says what this agent still owns.
     reconciler.allowResume();
     reconciler.apply({ snapshot: true, upserts: [spec('web.1')], removes: [] });
