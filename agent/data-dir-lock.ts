@@ -15,13 +15,14 @@ export const PID_FILE = 'agent.pid';
 
 /** The running agent of `dataDir`, if any. */
 export function runningAgent(dataDir: string): AgentPid | undefined {
-  let recorded: AgentPid;
+  let text: string;
   try {
-    recorded = JSON.parse(readFileSync(path.join(dataDir, PID_FILE), 'utf8')) as AgentPid;
+    text = readFileSync(path.join(dataDir, PID_FILE), 'utf8');
   } catch {
     return undefined;
   }
-  return Number.isInteger(recorded.pid) && isSameProcess(recorded.pid, recorded.startTicks) ? recorded : undefined;
+  const recorded = parsePid(text);
+  return recorded && isSameProcess(recorded.pid, recorded.startTicks) ? recorded : undefined;
 }
 
 /**

@@ -59,7 +59,9 @@ export async function takeOver(opts: {
   // The state file names the watchdog, but it may be unusable (corrupt, a newer agent's) or a
   // write behind (a watchdog respawned just before a crash): watchdogs are also found by their
   // markers. One left waiting would stop this run's instances once its window ran out.
-  const watchdogs = new Map(ourWatchdogs(opts.agentId, opts.agentDir).map((w) => [w.pid, w]));
+  // Scanned once, before the watchdogs exit: groups one of them stops meanwhile are signalled for nothing.
+  const ours = scanOurs(opts.agentId, opts.agentDir);
+  const watchdogs = new Map(ours.watchdogs.map((w) => [w.pid, w]));
   const recorded = state?.watchdog;
   if (recorded && isSameProcess(recorded.pid, recorded.startTicks)) watchdogs.set(recorded.pid, recorded);
   for (const watchdog of watchdogs.values()) {
@@ -102,7 +104,7 @@ export async function takeOver(opts: {
   // instance left behind is a leftover like any other.
   const adoptedStart = new Map(adopted.map((r) => [`${r.app}/${r.instance}`, r.startTicks]));
   const isHelper = (g: OurGroup) => g.startTicks >= (adoptedStart.get(`${g.app}/${g.instance}`) ?? Infinity);
-  const leftovers = ourProcessGroups(opts.agentId, opts.agentDir)
+  const leftovers = ours.groups
     .filter((g) => !seen.has(g.pgid) && !isHelper(g))
     .map((g) => g.pgid);
   let leftoversGone = Promise.resolve();
@@ -127,19 +129,6 @@ async function killAfterGrace(groups: number[]): Promise<void> {
   for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
 }
 
-/** Watchdogs (orphan-guard.ts) of earlier runs of agent `agentId` with data dir `agentDir`, by the markers in their environment. */
-export function ourWatchdogs(agentId: string, agentDir: string): WatchdogId[] {
-  const out: WatchdogId[] = [];
-  for (const pid of allPids() ?? []) {
-    if (pid === process.pid) continue;
-    const stat = procStat(pid);
-    if (!stat || stat.state === 'Z') continue;
-    const env = procEnviron(pid);
-    if (env.get('CLUSTER_GUARD_HOST') === agentId && env.get('CLUSTER_GUARD_DIR') === agentDir) out.push({ pid, startTicks: stat.startTicks });
-  }
-  return out;
-}
-
 interface OurGroup {
   pgid: number;
   /** The instance its first member found says it belongs to (none for a one-off). */
@@ -149,21 +138,27 @@ interface OurGroup {
   startTicks: number;
 }
 
-/** Process groups with a live member whose environment says it runs for agent `agentId` with data dir `agentDir`. */
-export function ourProcessGroups(agentId: string, agentDir: string): OurGroup[] {
+/**
+ * One scan of /proc for what earlier runs of agent `agentId` with data dir `agentDir` left, by the
+ * markers in their environment: their watchdogs (orphan-guard.ts), and the process groups with a
+ * live member that runs for them. Every process's environment is read at most once.
+ */
+export function scanOurs(agentId: string, agentDir: string): { watchdogs: WatchdogId[]; groups: OurGroup[] } {
+  const watchdogs: WatchdogId[] = [];
   const groups = new Map<number, OurGroup>();
   const ownGroup = procStat(process.pid)?.pgid;
   for (const pid of allPids() ?? []) {
     if (pid === process.pid) continue;
     const stat = procStat(pid);
-    if (!stat || stat.state === 'Z' || stat.pgid <= 1 || stat.pgid === ownGroup) continue;
-    if (groups.has(stat.pgid)) continue;
+    if (!stat || stat.state === 'Z' || stat.pgid <= 1 || stat.pgid === ownGroup || groups.has(stat.pgid)) continue;
     const env = procEnviron(pid);
     if (env.get('CLUSTER_HOST') === agentId && env.get('CLUSTER_AGENT_DIR') === agentDir) {
       groups.set(stat.pgid, { pgid: stat.pgid, app: env.get('CLUSTER_APP'), instance: env.get('CLUSTER_INSTANCE'), startTicks: stat.startTicks });
+    } else if (env.get('CLUSTER_GUARD_HOST') === agentId && env.get('CLUSTER_GUARD_DIR') === agentDir) {
+      watchdogs.push({ pid, startTicks: stat.startTicks });
     }
   }
-  return [...groups.values()];
+  return { watchdogs, groups: [...groups.values()] };
 }
 
 function delay(ms: number): Promise<void> {
