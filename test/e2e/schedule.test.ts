@@ -89,28 +89,36 @@ describe('cluster schedule', { timeout: 120_000 }, () => {
 
   it('skips ticks while the previous run still goes (forbid), and shows the run in ps', async () => {
     await cluster.ok(['schedule:add', '@every 1s', '-a', 'cron', '--name', 'slow', '--', 'sleep 3']);
-    let mostAtOnce = 0;
-    const seen = await waitFor('ticks skipped while a run goes', async () => {
+    try {
+      let mostAtOnce = 0;
+      const seen = await waitFor('ticks skipped while a run goes', async () => {
+        const j = await job('slow');
+        mostAtOnce = Math.max(mostAtOnce, j.running.length);
+        return j.skipped >= 2 && j.running.length === 1 ? j : undefined;
+      }, 20_000, 100);
+      assert.equal(seen.running.length, 1);
+      // ps names the job a run belongs to. (Reading the job and then ps races the 3 s runs on a
+      // busy machine, where one CLI call may take a second or two: ps is read alone, and the run
+      // it shows is then found in the job, running or done.)
+      let lastPs: PsInstance[] = [];
+      const shown = await waitFor('a run of `slow` up in ps', async () => {
+        lastPs = await cluster.ps('cron');
+        return lastPs.find((i) => i.state === 'up' && /scheduled job `slow`/.test(i.reason));
+      }, { timeoutMs: 20_000, intervalMs: 100, describe: () => `ps: ${lastPs.map((i) => `${i.name}:${i.state}`).join(' ')}` });
+      assert.match(shown.name, /^run\.\d+$/);
+      await waitFor(`${shown.name} among the job's runs`, async () => {
+        const j = await job('slow');
+        mostAtOnce = Math.max(mostAtOnce, j.running.length);
+        return [...j.running, ...j.history].some((r) => r.instance === shown.name);
+      }, 15_000, 200);
+      await waitFor('a run to finish', async () => (await job('slow')).history.some((r) => r.state === 'succeeded'), 15_000, 200);
       const j = await job('slow');
       mostAtOnce = Math.max(mostAtOnce, j.running.length);
-      return j.skipped >= 2 && j.running.length === 1 ? j : undefined;
-    }, 20_000, 100);
-    assert.equal(seen.running.length, 1);
-    // A run lasts 3 s and a CLI call may take one on a busy machine: read the job, then ps, until
-    // ps shows a run the job listed as running.
-    let lastPs: PsInstance[] = [];
-    const shown = await waitFor('a running run of `slow` up in ps', async () => {
-      const running = (await job('slow')).running.map((r) => r.instance);
-      mostAtOnce = Math.max(mostAtOnce, running.length);
-      lastPs = await cluster.ps('cron');
-      return lastPs.find((i) => running.includes(i.name) && i.state === 'up');
-    }, { timeoutMs: 20_000, intervalMs: 100, describe: () => `ps: ${lastPs.map((i) => `${i.name}:${i.state}`).join(' ')}` });
-    assert.match(shown.reason, /scheduled job `slow`/);
-    await waitFor('a run to finish', async () => (await job('slow')).history.some((r) => r.state === 'succeeded'), 15_000, 200);
-    const j = await job('slow');
-    await cluster.ok(['schedule:remove', 'slow', '-a', 'cron']);
-    assert.equal(mostAtOnce, 1, 'forbid never runs two at once');
-    assert.ok(j.history.filter((r) => r.state === 'succeeded').every((r) => (r.durationMs ?? 0) >= 2_500));
+      assert.equal(mostAtOnce, 1, 'forbid never runs two at once');
+      assert.ok(j.history.filter((r) => r.state === 'succeeded').every((r) => (r.durationMs ?? 0) >= 2_500));
+    } finally {
+      await cluster.ok(['schedule:remove', 'slow', '-a', 'cron']);
+    }
   });
 
   it('stops a run that takes longer than its timeout', async () => {

@@ -16,8 +16,12 @@ import { waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('test', 'silent');
 
-/** An agent log service that sends a fixed history, then a live line every 20 ms until cancelled. */
-async function fakeAgent(times: number[]): Promise<{ address: string; open: () => number; cancelled: () => number; close: () => void }> {
+/**
+ * An agent log service that sends a fixed history, then a live line every 20 ms until cancelled.
+ * With `holdHistory`, it sends nothing until that settles: a host that answers (pings too) but is
+ * slow to read its history.
+ */
+async function fakeAgent(times: number[], holdHistory?: Promise<void>): Promise<{ address: string; open: () => number; cancelled: () => number; close: () => void }> {
   let open = 0;
   let cancelled = 0;
   const server = new grpc.Server();
@@ -25,12 +29,20 @@ async function fakeAgent(times: number[]): Promise<{ address: string; open: () =
     Logs: (call: grpc.ServerWritableStream<{ app: string }, unknown>) => {
       open += 1;
       const line = (t: number) => ({ time_ms: t, seq: t, app: call.request.app, instance: 'web.1', stream: 'stdout', text: `t${t}` });
-      call.write({ lines: times.map(line), history_done: true });
-      const timer = setInterval(() => call.write({ lines: [line(Date.now())] }), 20);
+      let timer: NodeJS.Timeout | undefined;
+      let gone = false;
       call.on('cancelled', () => {
+        gone = true;
         cancelled += 1;
         clearInterval(timer);
       });
+      const send = () => {
+        if (gone) return;
+        call.write({ lines: times.map(line), history_done: true });
+        timer = setInterval(() => call.write({ lines: [line(Date.now())] }), 20);
+      };
+      if (holdHistory) holdHistory.then(send, () => undefined);
+      else send();
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
@@ -119,6 +131,44 @@ describe('logs fan-out', { timeout: 60_000 }, () => {
       agentApi.close();
       api.close();
       for (const f of fakes) f.close();
+      await plane.close();
+    }
+  });
+
+  it('leaves out the history of a host that sends none within 10 s, says so, and follows its live lines', async () => {
+    const plane = await ControlPlane.start({ etcd: [etcd.url], listen: '127.0.0.1:0', dataDir: etcd.dataDir, prefix: uniquePrefix(), logger });
+    let release = () => undefined as void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const agents = [await fakeAgent([1, 3]), await fakeAgent([2, 4], held)];
+    const agentApi = new (agentProto().AgentApi)(plane.address, grpc.credentials.createInsecure());
+    const api = new (apiProto().ClusterApi)(plane.address, grpc.credentials.createInsecure());
+    try {
+      await callUnary(api, 'CreateApp', { name: 'shop' });
+      for (const [i, fake] of agents.entries()) {
+        await callUnary(agentApi, 'Register', { agent_id: ['quick', 'slow'][i], address: fake.address, log_apps: ['shop'] });
+      }
+      await waitFor('both agents known', async () => (await callUnary(api, 'ListAgents', {})).agents.length === 2);
+
+      const startedMs = Date.now();
+      const call = api.Logs({ app: 'shop', lines: 10, follow: true });
+      const batches: LogBatch__Output[] = [];
+      call.on('data', (b: LogBatch__Output) => batches.push(b));
+      call.on('error', () => undefined);
+      const done = await waitFor('the end of the history', () => batches.find((b) => b.history_done), 20_000);
+      assert.ok(Date.now() - startedMs >= 9_500, 'the history waits 10 s for the slow host');
+      const history = batches.slice(0, batches.indexOf(done) + 1);
+      assert.deepEqual(history.flatMap((b) => b.lines).map((l) => [l.text, l.host]), [['t1', 'quick'], ['t3', 'quick']]);
+      assert.deepEqual(history.flatMap((b) => b.warnings), ['host slow sent no history within 10 s: its history is left out, its live lines follow']);
+
+      release();
+      await waitFor('the slow host\'s live lines', () => batches.some((b) => b.lines.some((l) => l.host === 'slow')), 10_000);
+      const slowLines = batches.flatMap((b) => b.lines).filter((l) => l.host === 'slow').map((l) => l.text);
+      assert.ok(!slowLines.includes('t2') && !slowLines.includes('t4'), `late history left out: ${slowLines.slice(0, 5).join(' ')}`);
+      call.cancel();
+    } finally {
+      agentApi.close();
+      api.close();
+      for (const a of agents) a.close();
       await plane.close();
     }
   });
