@@ -42,3 +42,12 @@ export function spawnDaemon(name: string, [command, argv]: [string, string[]], l
   fs.closeSync(fd);
   return new Daemon(name, child, log);
 }
+
+/** The last `lines` lines of a daemon's log (for a failure message); '' when it cannot be read. */
+export function logTail(log: string, lines = 15): string {
+  try {
+    return fs.readFileSync(log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}

@@ -22,7 +22,7 @@ import type { InstanceInfo__Output } from '../../proto/gen/cluster/api/InstanceI
 import { apiClient, isCurrent } from './api';
 import { deployProcfileThroughApi, writeAppDir } from './app-sources';
 import { CLI, clusterCommand, runCli, type CliResult } from './cluster-binary';
-import { Daemon, spawnDaemon } from './daemon';
+import { Daemon, logTail, spawnDaemon } from './daemon';
 import { psFromApi, psFromCli, waitForPsState, type PsInstance } from './ps-instances';
 import { etcdFlag, serverFlag, type AgentSpec, type Replica, type TestClusterOptions } from './test-cluster-options';
 import { waitFor } from './wait-for';
@@ -150,7 +150,8 @@ export class TestCluster {
       if (at === -1) this.replicas.push(replica);
       else this.replicas[at] = replica;
     }
-    // Through the API when it can (a CLI start per poll costs ~0.5 s of CPU), else the CLI.
+    // Through the API when it can (a CLI start per poll costs ~0.5 s of CPU), else the CLI. Up to
+    // 30 s, as for an agent: replicas and etcd starting together while other files' clusters run.
     const plaintext = !this.network && ![...this.controlPlaneArgs, ...extraArgs].includes('--tls');
     const api = plaintext ? apiClient(listen) : undefined;
     try {
@@ -158,7 +159,7 @@ export class TestCluster {
         if (!daemon.running) throw new Error(`control plane exited; see ${daemon.log}`);
         if (api) return isCurrent(await callUnary(api, 'ListApps', {}, 2_000));
         return (await this.cli(['apps', '--json'], { server: listen })).code === 0;
-      }, 15_000, 100);
+      }, { timeoutMs: 30_000, intervalMs: 100, describe: () => `its log ends with:\n${logTail(daemon.log)}` });
     } finally {
       api?.close();
     }
