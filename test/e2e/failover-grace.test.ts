@@ -32,11 +32,13 @@ function processTable(app: string): string[] {
   return out.sort();
 }
 
-describe('a sole control plane killed and kept away for 3 lease TTLs', { timeout: 120_000 }, () => {
+describe('a sole control plane killed and kept away for 3 lease TTLs', { timeout: 180_000 }, () => {
   let cluster: TestCluster;
 
   before(async () => {
-    cluster = await TestCluster.start({ agents: [{ id: 'fg-a' }, { id: 'fg-b' }, { id: 'fg-c' }] });
+    // A 5 s lease (the tests' default is 2 s): the agents' grace is then 10 s from the new
+    // control plane's start, room for the three CLI calls that look at it on a busy machine.
+    cluster = await TestCluster.start({ agents: [{ id: 'fg-a' }, { id: 'fg-b' }, { id: 'fg-c' }], agentTtl: 5 });
     await cluster.deployApp(STEADY, cluster.appDir('steady', { Procfile: 'worker: sh worker.sh\n', 'worker.sh': WORKER }));
     await cluster.ok(['scale', 'worker=30', '-a', STEADY, '--wait']);
   });
