@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -42,7 +42,7 @@ async function startFakeAgent(
   graceMs: number,
   handoverWindowMs = 100,
   /** Markers for the guard, and processes started with an environment but never tracked (an agent killed mid-spawn). */
-  extra: { marks?: { host: string; agentDir: string }; untracked?: Array<Record<string, string>> } = {},
+  extra: { marks?: { host: string; agentDir: string }; untracked?: Array<Record<string, string>>; path?: string } = {},
 ): Promise<FakeAgent & { strays: number[] }> {
   const script = `
     const { spawn } = require('node:child_process');
@@ -70,7 +70,7 @@ async function startFakeAgent(
       console.log('ok ' + line);
     });
   `;
-  const agent = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const agent = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PATH: extra.path ?? process.env.PATH } });
   leftovers.push(agent.pid as number);
   const lines = createInterface({ input: agent.stdout });
   const [first] = (await once(lines, 'line')) as [string];
@@ -144,6 +144,19 @@ describe('OrphanGuard', () => {
     assert.equal(isGone(agent.groups[0]), false, 'the group runs on right after the agent left');
     await waitFor('the group gone', () => isGone(agent.groups[0]), 5_000);
     assert.ok(Date.now() - leftAt >= 1_400, `stopped after ${Date.now() - leftAt} ms, inside the window`);
+  });
+
+  it('measures the window by the clock, not by the sleeps it takes (they are slow on a busy machine)', async () => {
+    // Every `sleep` the watchdog runs takes 1 s here: 15 of them would be 15 s for a 1.5 s window.
+    const slow = path.join(tmp, 'slow-sleep');
+    mkdirSync(slow, { recursive: true });
+    writeFileSync(path.join(slow, 'sleep'), '#!/bin/sh\nexec /bin/sleep 1\n', { mode: 0o755 });
+    const agent = await startFakeAgent(['/bin/sleep 1000'], 300, 1_500, { path: `${slow}:${process.env.PATH}` });
+    const leftAt = Date.now();
+    await agent.leave();
+    await waitFor('the group gone', () => isGone(agent.groups[0]), 12_000);
+    const took = Date.now() - leftAt;
+    assert.ok(took >= 1_400 && took < 6_000, `stopped ${took} ms after the agent left, for a 1.5 s window`);
   });
 
   it('after the window, also stops the processes of its agent it was never told about (killed mid-spawn), and only those', async () => {
