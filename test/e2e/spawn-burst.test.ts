@@ -50,7 +50,8 @@ describe('a burst of 300 instances', { timeout: 180_000 }, () => {
 
       const first = await cluster.ps(APP);
       assert.equal(first.length, N);
-      assert.ok(first.every((i) => i.state === 'up' && i.restarts === 0), 'every instance up, none restarted');
+      const odd = first.filter((i) => i.state !== 'up' || i.restarts !== 0);
+      assert.deepEqual(odd.map((i) => `${i.name}@${i.host}: ${i.state}, ${i.restarts} restarts (${i.reason})`).slice(0, 5), [], 'every instance up, none restarted');
       const pids = new Map(first.map((i) => [i.name, i.pid]));
       assert.equal(new Set(pids.values()).size, N, 'one process per instance');
       // Steady from now on: for ~3 lease TTLs nothing is restarted or moved, and the count stays N.

@@ -228,3 +228,12 @@ export function declaredDownAt(cluster: TestCluster, agent: string, sinceMs: num
   }
   return undefined;
 }
+
+/** Whether agent `id` logged that it lost its lease (and registered again) during this cluster's life. */
+export function leaseLost(cluster: TestCluster, id: string): boolean {
+  try {
+    return fs.readFileSync(`${cluster.dir}/${id}.log`, 'utf8').includes('lease lost');
+  } catch {
+    return false;
+  }
+}

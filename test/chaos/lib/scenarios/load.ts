@@ -2,26 +2,34 @@
  * Scenarios about load and bad input: a burst with no fault, an agent killed in the
  * middle of a spawn burst, a release with a 1 MB command line.
  */
-import { converge, declaredDownAt, deploySleeper, holds, liveServer, scale, settle } from '../observe';
+import { converge, declaredDownAt, deploySleeper, holds, leaseLost, liveServer, scale, settle } from '../observe';
 import { only, snapshot, violations, type Formation } from '../invariants';
 import { AGENT_IDS, Checks, pollCli, sleep, threeAgents, ttlMs, withCluster, type ChaosOptions } from './common';
 
 /**
  * `scale worker=N --wait` from 0 on 3 agents: exits 0, converges once, never more than N
- * processes, no instance started twice, and then nothing moves for two lease TTLs.
+ * processes, no instance started twice, and then nothing moves for two lease TTLs. With the
+ * default lease (4 s), as users run it. The burst lands balanced unless an agent lost its lease
+ * on the way (an agent starved of CPU on a machine running other suites too: its share then
+ * rightly went to the others, and nothing rebalances after), which is logged, not failed;
+ * test/e2e/spawn-burst.test.ts fails on any lease lost in a burst.
  */
 export async function burstWithoutFault(o: ChaosOptions): Promise<void> {
-  await withCluster({ agents: threeAgents() }, async (cluster) => {
+  await withCluster({ agents: threeAgents(), agentTtl: 4 }, async (cluster) => {
     const checks = new Checks();
     const app = await deploySleeper(cluster, 'burst');
     const formation: Formation = { worker: o.count };
-    const expect = { formation, agents: AGENT_IDS };
+    const expect = { formation, agents: AGENT_IDS, balanced: false };
     const start = Date.now();
     const waited = cluster.cli(['scale', `worker=${o.count}`, '-a', app, '--wait', '--timeout', '120'], { timeoutMs: 150_000 });
     const done = await checks.step('converge', () => converge(cluster, app, expect, { since: start, timeoutMs: 90_000 }));
     const res = await waited;
     checks.check(res.code === 0, `scale --wait exited ${res.code}: ${res.stderr.trim().split('\n').pop()}`);
     if (done) {
+      const unbalanced = violations(done.obs, { ...expect, balanced: true });
+      const lost = AGENT_IDS.filter((id) => leaseLost(cluster, id));
+      if (lost.length > 0) o.log(`burst of ${o.count}: ${lost.join(', ')} lost a lease on the way; placement: ${unbalanced.join('; ') || 'balanced'}`);
+      else checks.check(unbalanced.length === 0, `converged unbalanced with every lease kept: ${unbalanced.join('; ')}`);
       o.figure(`burst ${o.count}: all up (ps and processes)`, 's', done.ms / 1000);
       o.log(`burst of ${o.count}: converged in ${(done.ms / 1000).toFixed(1)} s, at most ${done.maxProcesses} processes at once`);
       checks.check(done.maxProcesses <= o.count, `${done.maxProcesses} instance processes ran at once for ${o.count} instances`);
