@@ -20,6 +20,9 @@ function describe(err: Error): string {
   const text = err.message.replace(/^\d+ [A-Z_]+: /, '');
   const refused = /ECONNREFUSED/.exec(text);
   if (refused) return 'connection refused';
+  // grpc-js's words for a connection that went away under a call, or that it could not make.
+  if (/Connection dropped|Channel closed|ECONNRESET|socket hang up/i.test(text)) return 'connection lost';
+  if (/No connection established/i.test(text)) return 'no connection';
   if (/no leader|request timed out|leader changed|context deadline exceeded/i.test(text)) return 'etcd has no quorum or does not answer';
   const first = text.split(/\. |\n/)[0] ?? text;
   return first.length > 100 ? `${first.slice(0, 100)}…` : first;

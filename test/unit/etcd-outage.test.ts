@@ -15,6 +15,14 @@ describe('etcd outage: errors of lease keepalive streams', () => {
     assert.ok(asEtcdOutage(rawGrpcError(status.DEADLINE_EXCEEDED, 'Deadline exceeded')));
   });
 
+  it('names the reason in a few words, not in grpc-js\'s', () => {
+    const reason = (details: string) => asEtcdOutage(rawGrpcError(status.UNAVAILABLE, details))!.message;
+    assert.match(reason('Connection dropped'), /\(connection lost\)$/);
+    assert.match(reason('Channel closed before call started'), /\(connection lost\)$/);
+    assert.match(reason('No connection established. Last error: Error: read ECONNRESET'), /\(connection lost\)$/);
+    assert.match(reason('No connection established. Last error: null'), /\(no connection\)$/);
+  });
+
   it('leaves a refused request alone', () => {
     assert.equal(asEtcdOutage(rawGrpcError(status.INVALID_ARGUMENT, 'bad lease id')), undefined);
     assert.equal(asEtcdOutage(rawGrpcError(status.RESOURCE_EXHAUSTED, 'request is too large')), undefined);
