@@ -39,19 +39,24 @@ async function waitForAgents(api: ClusterApiClient, count: number): Promise<void
 /**
  * The data dir keeps etcd between runs: agents of an earlier run with more of them (agent-5 of
  * `--agents 5`, now 3) would stay listed `down`. Each is forgotten once down: one that still owns
- * instances is down after the failover grace, so this looks for a minute, in the background.
+ * instances is down after the failover grace (longer if etcd did not answer meanwhile), so this
+ * looks for two minutes, in the background. A failed call (a busy machine, an etcd hiccup) is
+ * tried again the next second: giving up at the first one left the agent listed for good.
  */
 async function forgetEarlierAgents(api: ClusterApiClient, count: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   for (;;) {
-    const { agents } = await callUnary(api, 'ListAgents', {});
-    const earlier = agents.filter((a) => (devAgentNumber(a.id) ?? 0) > count);
-    for (const agent of earlier.filter((a) => a.state === 'down')) {
-      const removed = await callUnary(api, 'RemoveAgent', { id: agent.id }).then(() => true, () => false);
-      if (removed) console.log(`Forgot ${agent.id}, an agent of an earlier run of this dev cluster.`);
-    }
+    const listed = await callUnary(api, 'ListAgents', {}, 5_000).catch(() => undefined);
     // One that runs (started by hand against this dev cluster) is left alone.
-    if (earlier.every((a) => a.state === 'down' || a.state === 'ready' || a.state === 'draining') || Date.now() > deadline) return;
+    const left = (listed?.agents ?? []).filter((a) => (devAgentNumber(a.id) ?? 0) > count && a.state !== 'ready' && a.state !== 'draining');
+    let forgotten = 0;
+    for (const agent of left.filter((a) => a.state === 'down')) {
+      const removed = await callUnary(api, 'RemoveAgent', { id: agent.id }, 5_000).then(() => true, () => false);
+      if (!removed) continue;
+      forgotten += 1;
+      console.log(`Forgot ${agent.id}, an agent of an earlier run of this dev cluster.`);
+    }
+    if ((listed && forgotten === left.length) || Date.now() > deadline) return;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
 }
