@@ -1,0 +1,160 @@
+/**
+ * The orphan guard's watchdog (orphan-guard.ts explains what it does and why): the `/bin/sh`
+ * script itself, kept apart from the Node side that starts it and feeds it its pipe.
+ */
+// Group ids are kept as a space-separated list; a `case` guards against anything that is
+// not a number ever reaching `kill` (a stray "-0" or "-1" would hit far more than one group).
+// The USR1 trap is set before the window and cleared before the first kill: a hand-over that
+// comes too late changes nothing, and one that comes in time has nothing killed.
+export const WATCHDOG_SCRIPT = `
+groups=
+window=$CLUSTER_GUARD_WINDOW_TICKS
+handed=
+freeze=0
+ticks=0
+tick=
+monitor=
+trap 'handed=1' USR1
+
+# Adds to $groups the group of every process of this agent, found by its markers.
+find_ours() {
+  [ -n "$CLUSTER_GUARD_HOST" ] || return 0
+  for f in $(grep -lzxF -e "CLUSTER_HOST=$CLUSTER_GUARD_HOST" /dev/null $(grep -lzxF -e "CLUSTER_AGENT_DIR=$CLUSTER_GUARD_DIR" /dev/null /proc/[0-9]*/environ 2>/dev/null) 2>/dev/null); do
+    p=\${f#/proc/}; p=\${p%/environ}
+    IFS= read -r s < "/proc/$p/stat" || continue
+    s=\${s##*") "}
+    set -- $s
+    g=$3
+    case "$g" in ''|*[!0-9]*) continue ;; esac
+    [ "$g" -gt 1 ] && [ "$g" != "$$" ] || continue
+    case " $groups " in *" $g "*) ;; *) groups="$groups $g" ;; esac
+  done 2>/dev/null
+}
+
+# Sets $now to the time since boot in tenths of a second, from /proc/uptime (a builtin read, no
+# fork); empty when it cannot be read. Waits are measured with it: counting 0.1 s sleeps drifts
+# on a busy machine (each is a fork and an exec; 3.4 s of them took 4.2-4.7 s at load 6-11).
+clock() {
+  now=
+  read -r now _ 2>/dev/null < /proc/uptime || { now=; return 0; }
+  case "$now" in *[0-9].[0-9]*) ;; *) now=; return 0 ;; esac
+  cf=\${now#*.}
+  now=\${now%%.*}\${cf%"\${cf#?}"}
+  now=\${now#"\${now%%[!0]*}"}
+  now=\${now:-0}
+}
+
+# Sets $left to whether less than $2 tenths have passed since $1 (a clock reading), counting
+# calls in $n when there is no clock: one call a 0.1 s sleep.
+within() {
+  if [ -n "$1" ]; then
+    clock
+    [ -n "$now" ] && [ $((now - $1)) -lt "$2" ] && left=1 || left=
+  else
+    n=$((n + 1))
+    [ "$n" -le "$2" ] && left=1 || left=
+  fi
+}
+
+# SIGTERM to every group of $groups, SIGKILL to what is left after the grace.
+stop_groups() {
+  [ -n "$groups" ] || return 0
+  for p in $groups; do kill -s TERM -- "-$p" 2>/dev/null; done
+  clock; from=$now; n=0
+  while :; do
+    alive=
+    for p in $groups; do kill -s 0 -- "-$p" 2>/dev/null && alive=1; done
+    [ -n "$alive" ] || return 0
+    within "$from" "$CLUSTER_GUARD_TICKS"
+    [ -n "$left" ] || break
+    sleep 0.1 2>/dev/null || sleep 1
+  done
+  for p in $groups; do kill -s KILL -- "-$p" 2>/dev/null; done
+}
+
+# A frozen agent (stopped, or its event loop stuck) closes no pipe: the agent writes "t" every
+# second, counted into a file that a second shell reads every second. Once no tick has come for
+# the freeze limit ("fN", tenths: the agent's disconnected grace), it stops every process of the
+# agent, then kills the agent (its parent, $PPID): a next agent run finds nothing to take over.
+# "$tick.frozen" tells the first shell, which then sees EOF, that there is no window to wait.
+# The second shell ends as soon as the first is gone or no longer the agent's child (killed,
+# say): it must never act for a watchdog that is not there.
+if [ -n "$CLUSTER_GUARD_HOST" ] && [ -d "$CLUSTER_GUARD_DIR" ]; then
+  tick="$CLUSTER_GUARD_DIR/.watchdog-$$.ticks"
+  : > "$tick" 2>/dev/null || tick=
+fi
+if [ -n "$tick" ]; then
+  (
+    last=
+    since=
+    quiet=0
+    acted=
+    while sleep 1; do
+      s=
+      IFS= read -r s < "/proc/$$/stat" 2>/dev/null
+      s=\${s##*") "}
+      set -- $s
+      [ "$2" = "$PPID" ] || { rm -f "$tick"; exit 0; }
+      seen=
+      limit=0
+      read -r seen limit < "$tick" 2>/dev/null
+      if [ "$seen" != "$last" ]; then last=$seen; clock; since=$now; quiet=0; continue; fi
+      case "$limit" in ''|*[!0-9]*) continue ;; esac
+      [ -n "$last" ] && [ "$limit" -gt 0 ] && [ "$acted" != "$last" ] || continue
+      quiet=$((quiet + 1))
+      if [ -n "$since" ]; then
+        clock
+        [ -n "$now" ] && [ $((now - since)) -ge "$limit" ] || continue
+      else
+        [ $((quiet * 10)) -ge "$limit" ] || continue
+      fi
+      acted=$last
+      : > "$tick.frozen"
+      groups=
+      find_ours
+      stop_groups
+      kill -s KILL "$PPID" 2>/dev/null
+    done
+  ) &
+  monitor=$!
+fi
+quit() {
+  [ -z "$monitor" ] || kill "$monitor" 2>/dev/null
+  [ -z "$tick" ] || rm -f "$tick"
+}
+# After a freeze: the second shell stopped everything and killed the agent; no window, no hand-over.
+frozen() {
+  [ -n "$tick" ] && [ -e "$tick.frozen" ] || return 1
+  rm -f "$tick.frozen"
+}
+
+while IFS= read -r line; do
+  case "$line" in
+    t) ticks=$((ticks + 1)); [ -z "$tick" ] || echo "$ticks $freeze" > "$tick" ;;
+    q) quit; exit 0 ;;
+    w*) v=\${line#w}; case "$v" in ''|*[!0-9]*) ;; *) window=$v ;; esac ;;
+    f*) v=\${line#f}; case "$v" in ''|*[!0-9]*) ;; *) freeze=$v ;; esac ;;
+    +*) g=\${line#+}; case "$g" in ''|*[!0-9]*) ;; *) groups="$groups $g" ;; esac ;;
+    -*) g=\${line#-}; rest=; for p in $groups; do [ "$p" = "$g" ] || rest="$rest $p"; done; groups=$rest ;;
+  esac
+done
+if frozen; then
+  quit
+  find_ours
+  stop_groups
+  exit 0
+fi
+quit
+[ -n "$groups" ] || [ -n "$CLUSTER_GUARD_HOST" ] || exit 0
+clock; from=$now; n=0
+while [ -z "$handed" ]; do
+  within "$from" "$window"
+  [ -n "$left" ] || break
+  sleep 0.1 2>/dev/null || sleep 1
+done
+trap '' USR1
+[ -z "$handed" ] || exit 0
+find_ours
+stop_groups
+exit 0
+`;
