@@ -155,6 +155,30 @@ async function waitUntilAnswering(url: string, child: ChildProcess, log?: string
 }
 
 /**
+ * Resolves once every thread of `pid` is stopped. A SIGSTOP takes effect only as each thread
+ * is next scheduled: on a busy machine etcd answered reads for up to 10 ms after kill(2)
+ * returned, and a test that paused it saw a read succeed.
+ */
+async function untilStopped(pid: number, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let states: string[];
+    try {
+      states = fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+        return stat.charAt(stat.lastIndexOf(')') + 2);
+      });
+    } catch {
+      if (!fs.existsSync(`/proc/${pid}`)) return; // gone
+      states = ['?']; // a thread exited while its state was read: look again
+    }
+    if (states.every((s) => s === 'T' || s === 't')) return;
+    if (Date.now() > deadline) throw new Error(`etcd (pid ${pid}) did not stop within ${timeoutMs} ms of SIGSTOP (thread states ${states.join('')})`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+/**
  * One member of an EtcdCluster. Test-oriented: it can be stopped, killed and started
  * again on the same ports and data dir, to take a member (or quorum) away and back.
  */
@@ -207,7 +231,8 @@ export class EtcdMember {
   async kill(signal: NodeJS.Signals): Promise<void> {
     if (!this.running) return;
     this.child!.kill(signal);
-    if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') await this.exited;
+    if (signal === 'SIGSTOP') await untilStopped(this.child!.pid!);
+    else if (signal !== 'SIGCONT') await this.exited;
   }
 
   /** SIGTERM (a clean stop) or SIGKILL (a crash); resolves once the process is gone. */
