@@ -7,6 +7,7 @@ import { clusterHome, readDevState } from '../../lib/cluster-home';
 import { connect } from '../client';
 import { fail } from '../command-kit';
 import { DevCluster } from '../dev/dev-cluster';
+import { devAgentNumber, forgetEarlierAgents } from '../dev/earlier-agents';
 import { UserError } from '../errors';
 import { positiveInt } from '../parse';
 import { PACKAGE_ROOT } from '../version';
@@ -18,12 +19,6 @@ import { useColor } from '../output/color';
 
 const EXAMPLE = { app: 'shop', dir: path.join(PACKAGE_ROOT, 'examples', 'shop'), formation: { web: 2, worker: 4, clock: 1 } };
 
-/** Agent `agent-N` of this dev cluster's naming, and its N; undefined for another name. */
-function devAgentNumber(id: string): number | undefined {
-  const n = /^agent-(\d+)$/.exec(id)?.[1];
-  return n === undefined ? undefined : Number(n);
-}
-
 async function waitForAgents(api: ClusterApiClient, count: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -33,31 +28,6 @@ async function waitForAgents(api: ClusterApiClient, count: number): Promise<void
     if (registered >= count) return;
     if (Date.now() > deadline) throw new Error(`only ${registered} of ${count} agents registered within 30 s; see the daemon logs`);
     await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/**
- * The data dir keeps etcd between runs: agents of an earlier run with more of them (agent-5 of
- * `--agents 5`, now 3) would stay listed `down`. Each is forgotten once down: one that still owns
- * instances is down after the failover grace (longer if etcd did not answer meanwhile), so this
- * looks for two minutes, in the background. A failed call (a busy machine, an etcd hiccup) is
- * tried again the next second: giving up at the first one left the agent listed for good.
- */
-async function forgetEarlierAgents(api: ClusterApiClient, count: number): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const listed = await callUnary(api, 'ListAgents', {}, 5_000).catch(() => undefined);
-    // One that runs (started by hand against this dev cluster) is left alone.
-    const left = (listed?.agents ?? []).filter((a) => (devAgentNumber(a.id) ?? 0) > count && a.state !== 'ready' && a.state !== 'draining');
-    let forgotten = 0;
-    for (const agent of left.filter((a) => a.state === 'down')) {
-      const removed = await callUnary(api, 'RemoveAgent', { id: agent.id }, 5_000).then(() => true, () => false);
-      if (!removed) continue;
-      forgotten += 1;
-      console.log(`Forgot ${agent.id}, an agent of an earlier run of this dev cluster.`);
-    }
-    if ((listed && forgotten === left.length) || Date.now() > deadline) return;
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
 }
 
@@ -114,7 +84,7 @@ export function registerDev(program: Command): void {
         api = connect(cluster.server);
         await waitForAgents(api, agents);
         console.log(`${agents} agent${agents === 1 ? '' : 's'} registered.`);
-        forgetEarlierAgents(api, agents).catch(() => undefined); // best effort, while the rest goes on
+        forgetEarlierAgents(api, agents, (line) => console.log(line)).catch(() => undefined); // best effort, while the rest goes on
         if (opts.example) await setUpExample(api);
         if (opts.example) console.log(`\n${await psTable(api, EXAMPLE.app)}`);
         console.log('\nThe dev cluster is up. In another terminal (no flags needed):');
