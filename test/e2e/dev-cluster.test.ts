@@ -122,7 +122,17 @@ describe('cluster dev', { timeout: 180_000 }, () => {
       await run.up();
       // agent-3 owned instances: down once the failover grace has passed (it starts again whenever
       // etcd did not answer the control plane in time, as on a busy machine), then forgotten.
-      await waitFor('dev to forget agent-3', () => /Forgot agent-3, an agent of an earlier run of this dev cluster\./.test(run.text), { timeoutMs: 60_000, describe: () => run.text.slice(-1500) });
+      // On a timeout: what `cluster agents` last said, and what the control plane logged of agent-3 and etcd.
+      let lastAgents = '';
+      const cpLog = () => {
+        const text = fs.existsSync(path.join(home, 'dev', 'logs', 'control-plane.log')) ? fs.readFileSync(path.join(home, 'dev', 'logs', 'control-plane.log'), 'utf8') : '';
+        return text.split('\n').filter((l) => /agent-3|etcd does not answer|etcd answers again|leader/.test(l)).slice(-12).join('\n');
+      };
+      await waitFor('dev to forget agent-3', async () => {
+        if (/Forgot agent-3, an agent of an earlier run of this dev cluster\./.test(run.text)) return true;
+        lastAgents = (await cli(['agents'])).stdout;
+        return false;
+      }, { timeoutMs: 60_000, intervalMs: 1_000, describe: () => `cluster agents:\n${lastAgents}\ncontrol plane:\n${cpLog()}` });
       const { agents } = JSON.parse((await cli(['agents', '--json'])).stdout) as { agents: Array<{ id: string; state: string }> };
       assert.deepEqual(agents.map((a) => `${a.id}:${a.state}`), ['agent-1:ready', 'agent-2:ready']);
       const instances = await everyInstanceUp('every instance up on the two agents');
