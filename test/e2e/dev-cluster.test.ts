@@ -125,7 +125,8 @@ describe('cluster dev', { timeout: 180_000 }, () => {
       // On a timeout: what `cluster agents` last said, and what the control plane logged of agent-3 and etcd.
       let lastAgents = '';
       const cpLog = () => {
-        const text = fs.existsSync(path.join(home, 'dev', 'logs', 'control-plane.log')) ? fs.readFileSync(path.join(home, 'dev', 'logs', 'control-plane.log'), 'utf8') : '';
+        const file = path.join(home, 'dev', 'logs', 'control-plane.log');
+        const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
         return text.split('\n').filter((l) => /agent-3|etcd does not answer|etcd answers again|leader/.test(l)).slice(-12).join('\n');
       };
       await waitFor('dev to forget agent-3', async () => {
