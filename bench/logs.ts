@@ -14,11 +14,12 @@
  *     arrival delay p50/p99, lines lost (sequence gaps), and how many of those the agent
  *     reported with a marker (since issue 14 only "N lines missed (removed by log rotation …)":
  *     a slow follower reads on from the agent's files). Flooding, and paced at the target
- *     rate (250k lines/s in all). `pm2 logs --raw` on the same flood for comparison.
+ *     rate (250k lines/s in all), one line a write and (`paced64`) 64 lines a write as a
+ *     block-buffered program writes. `pm2 logs --raw` on the same flood for comparison.
  *
  *   node dist/bench/logs.js [--k 4] [--lines 1000000] [--delivery-lines 500000]
  *        [--paced-rate 250000] [--paced-seconds 4] [--runs 1] [--no-pm2] [--json FILE]
- *        [--phases cap1,cap64,flood,paced,pm2] [--wait-idle SECONDS] [--profile DIR] [--keep]
+ *        [--phases cap1,cap64,flood,paced,paced64,pm2] [--wait-idle SECONDS] [--profile DIR] [--keep]
  *
  * --profile DIR: CPU profiles of the control plane, the agent and the client (summarize one with
  * bench/cpuprofile-top.ts). BENCH_AGENT_NODE_ARGS / BENCH_CONTROL_PLANE_NODE_ARGS: more Node
@@ -98,6 +99,10 @@ async function oneRun(run: number): Promise<RunResult> {
   if (PHASES.has('paced')) {
     log(`delivery, cluster, paced at ${fmtRate(PACED_RATE)} lines/s…`);
     result.delivery.push(await clusterDelivery(onCluster, 'paced', pacedLines));
+  }
+  if (PHASES.has('paced64')) {
+    log(`delivery, cluster, paced at ${fmtRate(PACED_RATE)} lines/s, 64 lines a write…`);
+    result.delivery.push(await clusterDelivery(onCluster, 'paced64', pacedLines));
   }
 
   if (PROFILE_DIR) await cluster.controlPlane?.stop('SIGTERM');

@@ -23,6 +23,8 @@ function procfile(signals: string, pacedLines: number, pacedRatePerWriter: numbe
     line('cap64', writerArgs('cap64', signals, LINES, 64)),
     line('flood', writerArgs('flood', signals, DELIVERY_LINES, 1, ['--hello'])),
     line('paced', writerArgs('paced', signals, pacedLines, 1, ['--rate', String(pacedRatePerWriter), '--hello'])),
+    // The same rate from block-buffered writers (what `seq`, or any stdio program writing to a pipe, does).
+    line('paced64', writerArgs('paced64', signals, pacedLines, 64, ['--rate', String(pacedRatePerWriter), '--hello'])),
     '',
   ].join('\n');
 }

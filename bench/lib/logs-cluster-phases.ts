@@ -5,10 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { CLI, waitFor, type Daemon, type TestCluster } from './bench-cluster';
-import { DeliveryReader } from './delivery';
+import { DeliveryReader, printTimeline } from './delivery';
 import { AgentInstanceTail } from './file-tail';
 import { captureFigures, deliveryFigures } from './logs-figures';
-import { APP, K, LINES, PACED_RATE, profileArgs } from './logs-options';
+import { APP, K, LINES, PACED_RATE, profileArgs, TIMELINE } from './logs-options';
 import { fmtRate, type Capture, type Delivery } from './logs-report';
 import { stopChild, watchDelivery, watchStored, type OthersCpu } from './logs-watch';
 import { go, waitReady, writerIds } from './log-workload';
@@ -55,11 +55,12 @@ function startFollower(cluster: TestCluster): ChildProcess {
   });
 }
 
-export async function clusterDelivery({ cluster, agent, signals, others }: ClusterRun, type: 'flood' | 'paced', lines: number): Promise<Delivery> {
+export async function clusterDelivery({ cluster, agent, signals, others }: ClusterRun, type: 'flood' | 'paced' | 'paced64', lines: number): Promise<Delivery> {
   const ids = writerIds(type, K);
   const follower = startFollower(cluster);
   onCleanup(() => stopChild(follower, 'SIGKILL'));
   const reader = new DeliveryReader(follower.stdout!, true);
+  reader.timelineOn = TIMELINE;
   try {
     await cluster.ok(['scale', `${type}=${K}`, '-a', APP]);
     await waitReady(signals, type, ids);
@@ -70,7 +71,8 @@ export async function clusterDelivery({ cluster, agent, signals, others }: Clust
     go(signals, type);
     const complete = await others.watching(() => watchDelivery(reader, ids, lines, goAt));
     sampler.stop();
-    return deliveryFigures('cluster', type === 'flood' ? 'flood' : `paced ${fmtRate(PACED_RATE)}/s`, lines * K, reader, complete, sampler, ['agent', 'control plane', 'client', 'bench', 'machine']);
+    if (TIMELINE) printTimeline(reader);
+    return deliveryFigures('cluster', type === 'flood' ? 'flood' : `paced ${fmtRate(PACED_RATE)}/s${type === 'paced64' ? ', 64 lines a write' : ''}`, lines * K, reader, complete, sampler, ['agent', 'control plane', 'client', 'bench', 'machine']);
   } finally {
     await stopChild(follower, 'SIGINT');
     await scaleDown(cluster, type);

@@ -14,8 +14,10 @@ export const JSON_OUT = stringOption('json');
 export const PROFILE_DIR = stringOption('profile');
 /** Before each run, wait up to this long for the machine to be idle (others' work skews figures). */
 export const WAIT_IDLE_S = flag('wait-idle') ? option('wait-idle', 600) : 0;
-/** Which parts to run (for profiling one of them): cap1, cap64, flood, paced, pm2. */
-export const PHASES = new Set((stringOption('phases') ?? 'cap1,cap64,flood,paced,pm2').split(','));
+/** Which parts to run (for profiling one of them): cap1, cap64, flood, paced, paced64, pm2. */
+export const PHASES = new Set((stringOption('phases') ?? 'cap1,cap64,flood,paced,paced64,pm2').split(','));
+/** Print each delivery phase's largest delay per 250 ms of print time (where a tail comes from). */
+export const TIMELINE = flag('timeline');
 export const APP = 'logbench';
 /** No progress for this long ends a phase (what arrived by then is reported). */
 export const STALL_MS = 10_000;
