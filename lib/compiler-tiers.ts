@@ -60,14 +60,26 @@ export interface BusyWatch {
 }
 
 /**
- * The agent's: 2 s in a row capturing ≥ 20,000 log lines a second (its work counter), or 10 s in
- * a row at ≥ 40 % of a core. Interpreted, a log line costs the agent several times its optimized
- * CPU, and a flood is what keeps an agent busy; spawning and stopping are not worth the
- * compilers' memory: a scale of 200 right after a stop of 200 kept an agent at ≥ 40 % of a core
- * for 3 s on a loaded machine, which released the compilers for good under the former rule (3 s
- * at 40 %) and left TurboFan's ~4 MB of code resident (docs/stack-notes.md, "The agent's memory").
+ * The agent's: a look every 250 ms; released by 0.5 s in a row capturing ≥ 20,000 log lines a
+ * second (its work counter: 5,000 a look), or 10 s in a row at ≥ 40 % of a core. Interpreted, a
+ * log line costs the agent several times its optimized CPU, and a flood is what keeps an agent
+ * busy: what it captures meanwhile piles up in front of every follower, so the sooner the
+ * better (with 1 s looks and 2 s in a row, a 250k lines/s flood reached `cluster logs -f` up to
+ * ~1 s late for its first ~6 s; with these, ~0.7 s for ~4 s: docs/stack-notes.md). Spawning and
+ * stopping are not worth the compilers' memory: a scale of 200 right after a stop of 200 kept an
+ * agent at ≥ 40 % of a core for 3 s on a loaded machine, which released the compilers for good
+ * under a former rule (3 s at 40 %) and left TurboFan's ~4 MB of code resident
+ * (docs/stack-notes.md, "The agent's memory").
  */
-export const AGENT_BUSY_WATCH: BusyWatch = { checkEveryMs: 1_000, busyShare: 0.4, busyChecks: 10, busyWork: 20_000, busyWorkChecks: 2 };
+export const AGENT_BUSY_WATCH: BusyWatch = { checkEveryMs: 250, busyShare: 0.4, busyChecks: 40, busyWork: 5_000, busyWorkChecks: 2 };
+
+/** What released the compilers, in words: "≥ 20,000 log lines a second for 0.5 s". */
+export function releaseReason(watch: BusyWatch, why: 'cpu' | 'work'): string {
+  const seconds = (looks: number) => `${(looks * watch.checkEveryMs) / 1000} s`;
+  if (why === 'cpu') return `busy for ${seconds(watch.busyChecks)} in a row`;
+  const perSecond = Math.round(((watch.busyWork ?? 0) * 1000) / watch.checkEveryMs);
+  return `≥ ${perSecond.toLocaleString('en-US')} log lines a second for ${seconds(watch.busyWorkChecks ?? 1)}`;
+}
 
 /**
  * Releases the compilers once the process has been busy `busyChecks` looks in a row, or has done

@@ -13,7 +13,7 @@ import { forgetReplicas } from '../../agent/link/replica-memory';
 import { ForeignClusterError } from '../../agent/link/replica-check';
 import { createLogger } from '../../lib/log';
 import { AGENT_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../lib/heap-growth';
-import { AGENT_BUSY_WATCH, holdCompilers, releaseWhenBusy } from '../../lib/compiler-tiers';
+import { AGENT_BUSY_WATCH, holdCompilers, releaseReason, releaseWhenBusy } from '../../lib/compiler-tiers';
 import { clusterHome } from '../../lib/cluster-home';
 import { agentIdProblem } from '../../lib/names';
 import { answersWithoutTls, resolveServer } from '../client';
@@ -190,13 +190,9 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     },
     logger,
   });
-  const watch = AGENT_BUSY_WATCH;
   releaseWhenBusy(
-    watch,
-    (why) => {
-      const busy = why === 'work' ? `≥ ${watch.busyWork} log lines a second for ${watch.busyWorkChecks} s` : `busy for ${watch.busyChecks} s in a row`;
-      logger.info(`${busy}: V8 may compile and optimize from now on`);
-    },
+    AGENT_BUSY_WATCH,
+    (why) => logger.info(`${releaseReason(AGENT_BUSY_WATCH, why)}: V8 may compile and optimize from now on`),
     () => running.logLinesCaptured(),
   );
   runUntilSignalled(logger, (signal) => running.close(signal === STOP_INSTANCES_SIGNAL ? 'stop-instances' : 'handover'), [STOP_INSTANCES_SIGNAL]);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { tiersChosenAtStart } from '../../lib/compiler-tiers';
+import { AGENT_BUSY_WATCH, releaseReason, tiersChosenAtStart } from '../../lib/compiler-tiers';
 
 const moduleFile = path.resolve(__dirname, '../../lib/compiler-tiers.js');
 
@@ -159,5 +159,13 @@ describe('releaseWhenBusy with a work counter', () => {
     // ~20 a look against 100 (a look would have to come 5 times late to see 100).
     const r = heldUnderWork(2, 1_000);
     assert.equal(r.held, true, `released after ${r.releasedAfterMs} ms (${r.why}) by too little work`);
+  });
+});
+
+describe('the agent\'s rule', () => {
+  it('is said in the units it is measured in', () => {
+    assert.equal(releaseReason(AGENT_BUSY_WATCH, 'work'), '≥ 20,000 log lines a second for 0.5 s');
+    assert.equal(releaseReason(AGENT_BUSY_WATCH, 'cpu'), 'busy for 10 s in a row');
+    assert.equal(releaseReason({ checkEveryMs: 1_000, busyShare: 0.4, busyChecks: 3, busyWork: 20_000, busyWorkChecks: 2 }, 'work'), '≥ 20,000 log lines a second for 2 s');
   });
 });
