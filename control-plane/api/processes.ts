@@ -4,6 +4,7 @@ import type { InstanceInfo } from '../../proto/gen/cluster/api/InstanceInfo';
 import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { parseInstanceName } from '../../lib/names';
 import type { AppRecord, ReleaseRecord, StatusRecord } from '../records';
+import type { Assignment } from '../scheduler/types';
 import type { ApiContext } from '../rpc/context';
 import { InstanceStatusReader } from '../state/instance-status';
 import { asEtcdOutage } from '../etcd/outage';
@@ -160,21 +161,22 @@ async function listInstances(
     const u = drained.has(agentId) ? unplaced.get(instance) : undefined;
     return u && `${CANNOT_MOVE_OFF_DRAINED} ${agentId}: ${u.reason}`;
   };
-  // No status: either just assigned (`starting`), or its agent is gone — its statuses went with
-  // its lease, e.g. while every replica was down longer than the TTL — and the leader keeps the
+  // No status: either just assigned (`starting`), or its agent's statuses went with its lease
+  // (e.g. while etcd or every replica was away longer than the TTL) and the leader keeps the
   // instance there for the agent's grace (leader/agent-liveness.ts): `unknown`, since the process
-  // may well still run, until the agent registers again and reports it.
-  const unreported = (agentId: string): { state: string; reason: string } =>
-    ctx.view.isRegistered(agentId)
-      ? { state: 'starting', reason: 'assigned; waiting for the agent to report' }
-      : { state: 'unknown', reason: `${agentId} is unreachable; kept there while it may reconnect` };
+  // may well still run, until the agent registers again and then reports it.
+  const unreported = (a: Assignment): { state: string; reason: string } => {
+    if (!ctx.view.isRegistered(a.agentId)) return { state: 'unknown', reason: `${a.agentId} is unreachable; kept there while it may reconnect` };
+    if (ctx.view.assignedBeforeRegistration(a)) return { state: 'unknown', reason: `${a.agentId} registered again; waiting for it to report` };
+    return { state: 'starting', reason: 'assigned; waiting for the agent to report' };
+  };
   for (const a of ctx.view.assignmentList({ app })) {
     const status = statuses.get(`${a.instance}/${a.agentId}`)?.status;
     statuses.delete(`${a.instance}/${a.agentId}`);
     // An instance that moves (drain, placement rule) runs on two hosts until the new copy is
     // up: show the copy that serves, the new one once it is up.
     const shown = out.get(a.instance);
-    const { state, reason } = status ?? unreported(a.agentId);
+    const { state, reason } = status ?? unreported(a);
     if (shown && !(rank(state) > rank(shown.state) || (rank(state) === rank(shown.state) && drained.has(shown.host ?? '')))) continue;
     const release = status?.release || a.release;
     out.set(a.instance, {

@@ -158,6 +158,17 @@ export class ClusterView {
     return this.webToggles.decoded<WebToggleRecord>(this.keys.webToggle(id))?.web !== false;
   }
 
+  /**
+   * Whether `a` was last written before its agent's registration was made: the agent had it
+   * under an earlier registration (its lease ran out, e.g. while etcd was away longer than the
+   * TTL, and it registered again keeping its instances), so it most likely runs it now.
+   */
+  assignedBeforeRegistration(a: Assignment): boolean {
+    const registration = this.agents.entries.get(this.keys.agent(a.agentId));
+    const entry = this.assignments.entries.get(this.keys.assignment(a.agentId, a.app, a.instance));
+    return registration !== undefined && entry !== undefined && entry.modRevision < registration.createRevision;
+  }
+
   assignmentList(filter?: { app?: string; agentId?: string }): Assignment[] {
     const out: Assignment[] = [];
     const base = filter?.agentId ? this.keys.assignments(filter.agentId) : undefined;
