@@ -48,7 +48,7 @@ export async function leaderKilledMidScale(o: ChaosOptions): Promise<void> {
 /**
  * For `ms`: the processes stay exactly as they were (nothing restarted anywhere) and `ps`
  * on `server` never shows an instance pending or on another host (nothing re-placed).
- * While agents reconnect, an instance may show `starting` for a moment.
+ * While agents reconnect, an instance may show `unknown` for a moment (registered again, not yet reported).
  */
 async function nothingMoves(cluster: TestCluster, app: string, before: Observation, ms: number, server: string): Promise<void> {
   const hostOf = new Map(before.ps.map((i) => [i.name, i.host]));
