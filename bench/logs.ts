@@ -20,10 +20,13 @@
  *   node dist/bench/logs.js [--k 4] [--lines 1000000] [--delivery-lines 500000]
  *        [--paced-rate 250000] [--paced-seconds 4] [--runs 1] [--no-pm2] [--json FILE]
  *        [--phases cap1,cap64,flood,paced,paced64,pm2] [--wait-idle SECONDS] [--profile DIR] [--keep]
+ *        [--timeline]
  *
  * --profile DIR: CPU profiles of the control plane, the agent and the client (summarize one with
  * bench/cpuprofile-top.ts). BENCH_AGENT_NODE_ARGS / BENCH_CONTROL_PLANE_NODE_ARGS: more Node
- * flags for those daemons (e.g. `--trace-gc`; their output is in the run's dir, with --keep).
+ * flags for those daemons (e.g. `--trace-gc`; their output is in the run's dir, with --keep);
+ * BENCH_CLI_NODE_ARGS: for the `cluster logs` follower. --timeline: each delivery phase's largest
+ * delay per 250 ms of print time, and the part of it before the agent captured the line.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -49,7 +49,7 @@ async function scaleDown(cluster: TestCluster, type: string): Promise<void> {
 }
 
 function startFollower(cluster: TestCluster): ChildProcess {
-  return spawn(process.execPath, [...profileArgs('cli'), CLI, 'logs', '-a', APP, '-n', '0', '--tail', '--json'], {
+  return spawn(process.execPath, [...profileArgs('cli'), ...(process.env.BENCH_CLI_NODE_ARGS ?? '').split(' ').filter(Boolean), CLI, 'logs', '-a', APP, '-n', '0', '--tail', '--json'], {
     env: cluster.env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
