@@ -1,11 +1,14 @@
 /**
  * Scenarios about etcd: the only member down for a while, one of three members down,
- * quorum lost and regained. The control plane is given every endpoint (`--etcd A,B,C`).
+ * quorum lost and regained, paused while the leader replica dies. The control plane is given
+ * every endpoint (`--etcd A,B,C`).
  */
+import * as fs from 'node:fs';
 import type { TestCluster } from '../../../helpers/test-cluster';
+import { waitFor } from '../../../helpers/wait-for';
 import { converge, deploySleeper, holds, liveServer, processesHold, rssMb, sampleRss, scale, settle } from '../observe';
 import { snapshot, type Observation } from '../invariants';
-import { AGENT_IDS, Checks, pollCli, threeAgents, ttlMs, withCluster, type ChaosOptions } from './common';
+import { AGENT_IDS, Checks, pollCli, sleep, threeAgents, ttlMs, withCluster, type ChaosOptions } from './common';
 
 /** What the CLI must say while the control plane cannot reach etcd (issue 9, point 5). */
 const ETCD_UNREACHABLE = /etcd is unreachable from the control plane/;
@@ -135,6 +138,67 @@ export async function quorumLostAndRegained(o: ChaosOptions): Promise<void> {
     await Promise.all(lost.map((m) => m.start()));
     await cluster.etcd.waitForQuorum();
     await afterOutage(cluster, app, settled, o, checks, 'quorum lost then regained');
+    checks.done();
+  });
+}
+
+/** What a replica logs when its probe finds etcd silent (control-plane/etcd/health.ts). */
+const ETCD_SILENT = 'etcd does not answer: the views of this replica are getting old';
+
+/** When (epoch ms) the daemon logging to `log` said ETCD_SILENT since `sinceMs`. */
+function saidEtcdSilent(log: string, sinceMs: number): number[] {
+  const times: number[] = [];
+  for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
+    if (!line.includes(ETCD_SILENT)) continue;
+    let time = Number.MAX_SAFE_INTEGER; // a line without its time counts
+    try {
+      time = (JSON.parse(line) as { time?: number }).time ?? time;
+    } catch {
+      // not a JSON line: counted
+    }
+    if (time >= sinceMs) times.push(time);
+  }
+  return times;
+}
+
+/**
+ * etcd paused (SIGSTOP) for `outageMs` (longer than the agents' lease TTL: they register again),
+ * and the leader replica killed as it resumes, `rounds` times, three replicas: every instance
+ * keeps its process and host, and a survivor leads and converges. Then, for 10 s, how often a
+ * survivor's probe finds etcd silent again after it had answered: a figure, not a criterion. In
+ * ~2 of 13 rounds on a loaded 2-core machine one did, once, ~5 s after the resume, for ~1 s
+ * (every etcd call of that replica started in the second after the resume waited out its
+ * deadline; not explained yet: docs/chaos.md). The killed replica then starts again.
+ */
+export async function etcdPausedLeaderKilled(o: ChaosOptions): Promise<void> {
+  await withCluster({ agents: threeAgents(), replicas: 3 }, async (cluster) => {
+    const checks = new Checks();
+    const { app, settled } = await settledApp(cluster, 'paused', o.count);
+    let last = settled;
+    for (let round = 0; round < o.rounds; round++) {
+      const which = `round ${round + 1}`;
+      const leader = await waitFor(`${which}: a live replica to hold the leader key`, () => cluster.leader(), 20_000, 100);
+      const survivors = cluster.replicas.filter((r) => r !== leader);
+      const member = cluster.etcd.member(0);
+      await member.kill('SIGSTOP');
+      await processesHold(app, last, o.outageMs);
+      await member.kill('SIGCONT');
+      const resumedAt = Date.now();
+      await leader.daemon.kill('SIGKILL');
+      const formation = { worker: o.count };
+      const done = await checks.step(`${which}: converging after etcd's pause and the leader's kill`, () =>
+        converge(cluster, app, { formation, agents: AGENT_IDS, unchanged: snapshot(last.ps) }, { since: resumedAt, timeoutMs: 30_000 }));
+      if (!done) break;
+      o.figure('etcd paused, leader killed: converged after etcd resumed', 's', done.ms / 1000);
+      // The survivors' own probes speak for them: a flap would say "does not answer" again.
+      await sleep(Math.max(0, resumedAt + RESUME_MS + 10_000 - Date.now()));
+      const relapses = survivors.flatMap((r) => saidEtcdSilent(r.daemon.log, resumedAt + RESUME_MS).map((at) => `${r.address} +${((at - resumedAt) / 1000).toFixed(1)} s`));
+      o.figure('etcd paused, leader killed: survivors finding etcd silent again after it answered', 'times', relapses.length);
+      if (relapses.length) o.log(`${which}: a survivor found etcd silent again after it resumed: ${relapses.join(', ')}`);
+      await checks.step(`${which}: instances hold`, () => processesHold(app, done.obs, 0));
+      await cluster.startControlPlane(leader.address);
+      last = done.obs;
+    }
     checks.done();
   });
 }

@@ -6,7 +6,7 @@ import { netnsUnavailable } from '../../../helpers/netns';
 import type { ChaosOptions } from './common';
 import { agentKilledMidSpawn, burstWithoutFault, hugeProcfileLine } from './load';
 import { agentsReplicaKilled, leaderKilledMidScale, soleControlPlaneRestarted } from './control-plane';
-import { etcdDown, oneEtcdMemberDown, quorumLostAndRegained } from './etcd';
+import { etcdDown, etcdPausedLeaderKilled, oneEtcdMemberDown, quorumLostAndRegained } from './etcd';
 import { partitionedHostHealed } from './partition';
 
 export type Size = Pick<ChaosOptions, 'rounds' | 'count' | 'outageMs'>;
@@ -50,6 +50,11 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'quorum', title: 'etcd quorum lost and regained', run: quorumLostAndRegained,
     suite: { rounds: 1, count: 20, outageMs: 5_000 }, bench: { rounds: 1, count: 150, outageMs: 30_000 },
+  },
+  {
+    // Paused longer than the agents' lease TTL (2 s in tests, 4 s by default): they register again.
+    name: 'etcd-pause', title: 'etcd paused, the leader replica killed as it resumes', run: etcdPausedLeaderKilled,
+    suite: { rounds: 1, count: 20, outageMs: 6_000 }, bench: { rounds: 4, count: 60, outageMs: 6_000 },
   },
   {
     name: 'agent-mid-spawn', title: 'an agent killed mid-spawn', run: agentKilledMidSpawn,
