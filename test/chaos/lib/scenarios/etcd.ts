@@ -166,7 +166,7 @@ function saidEtcdSilent(log: string, sinceMs: number): number[] {
  * and the leader replica killed as it resumes, `rounds` times, three replicas: every instance
  * keeps its process and host, and a survivor leads and converges. Then, for 10 s, how often a
  * survivor's probe finds etcd silent again after it had answered: a figure, not a criterion. In
- * 3 of 24 rounds on a loaded 2-core machine (2 of 8 under heavier load) one did, 4–7 s after the resume, for ~1 s
+ * 5 of 31 rounds on a 2-core machine, idle or loaded, one did, 4–7 s after the resume, for ~1 s
  * (reads it started in the second after the resume waited out their deadlines; not explained
  * yet: docs/chaos.md). The killed replica then starts again.
  */
