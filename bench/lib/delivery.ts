@@ -34,6 +34,9 @@ export interface DeliveryFigures {
   max: number;
 }
 
+/** Per 250 ms of print time (the slot: ms / 250): lines, their largest delay, and the largest part of a delay before capture. */
+export type Timeline = Map<number, { lines: number; maxMs: number; maxCaptureMs: number }>;
+
 export class DeliveryReader {
   readonly writers = new Map<string, WriterState>();
   readonly hellos = new Set<string>();
@@ -46,10 +49,8 @@ export class DeliveryReader {
   lastPrintMs = 0;
   lastArrivalMs = 0;
   private counting = false;
-  /** Per 250 ms of print time: lines and their largest delay (`--timeline`). */
-  readonly timeline = new Map<number, { lines: number; maxMs: number; maxCaptureMs: number }>();
-  /** Whether to fill `timeline` (it parses each line's capture time too). */
-  timelineOn = false;
+  /** With `--timeline`: per 250 ms of print time, lines and their largest delay (it parses each line's capture time too). */
+  timeline: Timeline | undefined;
 
   /** `json`: lines are `cluster logs --json` objects; otherwise the raw line text. */
   constructor(stream: Readable, private readonly json: boolean) {
@@ -129,16 +130,16 @@ export class DeliveryReader {
     if (ms > this.lastPrintMs) this.lastPrintMs = ms;
     this.lastArrivalMs = now;
     this.delays[Math.max(0, Math.min(MAX_DELAY_MS, now - ms))]++;
-    if (this.timelineOn) this.noteTimeline(s, start, ms, now);
+    if (this.timeline) this.noteTimeline(this.timeline, s, start, ms, now);
   }
 
   /** Per 250 ms of print time: the largest delay, and of it the part until the agent captured the line (its `time`). */
-  private noteTimeline(s: string, start: number, ms: number, now: number): void {
+  private noteTimeline(timeline: Timeline, s: string, start: number, ms: number, now: number): void {
     const slot = Math.floor(ms / 250);
     const at = this.json ? s.indexOf('"time":"', start) : -1;
     const captureMs = at === -1 ? 0 : Date.parse(s.slice(at + 8, at + 32)) - ms;
-    const t = this.timeline.get(slot);
-    if (t === undefined) this.timeline.set(slot, { lines: 1, maxMs: now - ms, maxCaptureMs: captureMs });
+    const t = timeline.get(slot);
+    if (t === undefined) timeline.set(slot, { lines: 1, maxMs: now - ms, maxCaptureMs: captureMs });
     else {
       t.lines++;
       if (now - ms > t.maxMs) t.maxMs = now - ms;
@@ -192,11 +193,11 @@ function num(s: string, off: number, n: number): number {
 }
 
 /** The largest delay of the lines printed in each 250 ms, on stderr: `+0.25s 1,234 lines, max 56 ms`. */
-export function printTimeline(reader: DeliveryReader): void {
-  const slots = [...reader.timeline.keys()].sort((a, b) => a - b);
+export function printTimeline(timeline: Timeline): void {
+  const slots = [...timeline.keys()].sort((a, b) => a - b);
   const first = slots[0] ?? 0;
   for (const slot of slots) {
-    const t = reader.timeline.get(slot)!;
+    const t = timeline.get(slot)!;
     console.error(`  +${((slot - first) / 4).toFixed(2)}s ${t.lines.toLocaleString('en-US')} lines, max ${t.maxMs} ms (until captured: ${t.maxCaptureMs} ms)`);
   }
 }

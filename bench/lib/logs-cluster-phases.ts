@@ -60,7 +60,7 @@ export async function clusterDelivery({ cluster, agent, signals, others }: Clust
   const follower = startFollower(cluster);
   onCleanup(() => stopChild(follower, 'SIGKILL'));
   const reader = new DeliveryReader(follower.stdout!, true);
-  reader.timelineOn = TIMELINE;
+  if (TIMELINE) reader.timeline = new Map();
   try {
     await cluster.ok(['scale', `${type}=${K}`, '-a', APP]);
     await waitReady(signals, type, ids);
@@ -71,7 +71,7 @@ export async function clusterDelivery({ cluster, agent, signals, others }: Clust
     go(signals, type);
     const complete = await others.watching(() => watchDelivery(reader, ids, lines, goAt));
     sampler.stop();
-    if (TIMELINE) printTimeline(reader);
+    if (reader.timeline) printTimeline(reader.timeline);
     return deliveryFigures('cluster', type === 'flood' ? 'flood' : `paced ${fmtRate(PACED_RATE)}/s${type === 'paced64' ? ', 64 lines a write' : ''}`, lines * K, reader, complete, sampler, ['agent', 'control plane', 'client', 'bench', 'machine']);
   } finally {
     await stopChild(follower, 'SIGINT');

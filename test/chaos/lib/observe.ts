@@ -204,27 +204,39 @@ export async function settle(cluster: TestCluster, app: string, count: number, a
 }
 
 /**
+ * The times (epoch ms, at or after `sinceMs`) of the lines of the daemon log `log` whose message
+ * starts with `msg` and whose fields pass `match`; none when the log cannot be read. A line cut
+ * short by a kill is skipped.
+ */
+export function loggedAt(log: string, msg: string, sinceMs: number, match: (entry: Record<string, unknown>) => boolean = () => true): number[] {
+  let text = '';
+  try {
+    text = fs.readFileSync(log, 'utf8');
+  } catch {
+    return [];
+  }
+  const times: number[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes(msg)) continue;
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown> & { time?: number; msg?: string };
+      if (entry.msg?.startsWith(msg) && (entry.time ?? 0) >= sinceMs && match(entry)) times.push(entry.time ?? 0);
+    } catch {
+      // a line cut short by a kill
+    }
+  }
+  return times;
+}
+
+/**
  * When a control-plane replica declared `agent` down (its lease gone for its whole grace, so
  * its instances were placed elsewhere) at or after `sinceMs`, from the replicas' logs;
  * undefined when none did.
  */
 export function declaredDownAt(cluster: TestCluster, agent: string, sinceMs: number): number | undefined {
   for (const plane of cluster.controlPlanes) {
-    let text = '';
-    try {
-      text = fs.readFileSync(plane.log, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      if (!line.includes('agent down')) continue;
-      try {
-        const entry = JSON.parse(line) as { agent?: string; time?: number; msg?: string };
-        if (entry.agent === agent && entry.msg?.startsWith('agent down') && (entry.time ?? 0) >= sinceMs) return entry.time;
-      } catch {
-        // a line cut short by a kill
-      }
-    }
+    const [at] = loggedAt(plane.log, 'agent down', sinceMs, (entry) => entry.agent === agent);
+    if (at !== undefined) return at;
   }
   return undefined;
 }

@@ -3,10 +3,9 @@
  * quorum lost and regained, paused while the leader replica dies. The control plane is given
  * every endpoint (`--etcd A,B,C`).
  */
-import * as fs from 'node:fs';
 import type { TestCluster } from '../../../helpers/test-cluster';
 import { waitFor } from '../../../helpers/wait-for';
-import { converge, deploySleeper, holds, liveServer, processesHold, rssMb, sampleRss, scale, settle } from '../observe';
+import { converge, deploySleeper, holds, liveServer, loggedAt, processesHold, rssMb, sampleRss, scale, settle } from '../observe';
 import { snapshot, type Observation } from '../invariants';
 import { AGENT_IDS, Checks, pollCli, sleep, threeAgents, ttlMs, withCluster, type ChaosOptions } from './common';
 
@@ -145,22 +144,6 @@ export async function quorumLostAndRegained(o: ChaosOptions): Promise<void> {
 /** What a replica logs when its probe finds etcd silent (control-plane/etcd/health.ts). */
 const ETCD_SILENT = 'etcd does not answer: the views of this replica are getting old';
 
-/** When (epoch ms) the daemon logging to `log` said ETCD_SILENT since `sinceMs`. */
-function saidEtcdSilent(log: string, sinceMs: number): number[] {
-  const times: number[] = [];
-  for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
-    if (!line.includes(ETCD_SILENT)) continue;
-    let time = Number.MAX_SAFE_INTEGER; // a line without its time counts
-    try {
-      time = (JSON.parse(line) as { time?: number }).time ?? time;
-    } catch {
-      // not a JSON line: counted
-    }
-    if (time >= sinceMs) times.push(time);
-  }
-  return times;
-}
-
 /**
  * etcd paused (SIGSTOP) for `outageMs` (longer than the agents' lease TTL: they register again),
  * and the leader replica killed as it resumes, `rounds` times, three replicas: every instance
@@ -192,7 +175,7 @@ export async function etcdPausedLeaderKilled(o: ChaosOptions): Promise<void> {
       o.figure('etcd paused, leader killed: converged after etcd resumed', 's', done.ms / 1000);
       // The survivors' own probes speak for them: a flap would say "does not answer" again.
       await sleep(Math.max(0, resumedAt + RESUME_MS + 10_000 - Date.now()));
-      const relapses = survivors.flatMap((r) => saidEtcdSilent(r.daemon.log, resumedAt + RESUME_MS).map((at) => `${r.address} +${((at - resumedAt) / 1000).toFixed(1)} s`));
+      const relapses = survivors.flatMap((r) => loggedAt(r.daemon.log, ETCD_SILENT, resumedAt + RESUME_MS).map((at) => `${r.address} +${((at - resumedAt) / 1000).toFixed(1)} s`));
       o.figure('etcd paused, leader killed: survivors finding etcd silent again after it answered', 'times', relapses.length);
       if (relapses.length) o.log(`${which}: a survivor found etcd silent again after it resumed: ${relapses.join(', ')}`);
       await checks.step(`${which}: instances hold`, () => processesHold(app, done.obs, 0));
