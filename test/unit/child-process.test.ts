@@ -284,10 +284,13 @@ describe('spawnInstanceProcess with output FIFOs', () => {
     // Numbered 9-byte lines, each in two writes (so a read may end mid-line), progress every 100.
     const script = `i=0; while [ $i -lt ${N} ]; do i=$((i + 1)); printf '%08d' $i; printf '\\n'; [ $((i % 100)) -eq 0 ] && echo $i > ${progress}; done; exec sleep 1000`;
     // The log writer is behind from the first read on: the gate pauses the pipe and never opens.
-    const outputGate = { blocked: () => true, whenOpen: () => undefined };
+    let paused = 0;
+    const outputGate = { blocked: () => true, whenOpen: () => void paused++ };
     const first = run(script, { output: out, outputGate });
     const printed = () => Number(readFileSync(progress, 'utf8')) || 0;
-    await waitFor('the first read', () => first.stdout().length > 0, 5_000);
+    // Not "a line came": on a busy machine the first read may end mid-line, and the paused pipe
+    // then gives no whole line until the hand-over.
+    await waitFor('the first read (the gate then pauses the pipe)', () => paused > 0, 5_000);
     // More printed than the first read and the 64 KiB FIFO hold: the paused stream holds the rest.
     const delivered = first.lines.length;
     await waitFor('output beyond the FIFO', () => (printed() - delivered) * 9 > 65_536 + 4_096, 10_000);
