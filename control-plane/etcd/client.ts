@@ -8,13 +8,15 @@
  * of every app (issue 9). Here only UNAVAILABLE (and a deadline passed while waiting for a
  * member) count, every unary call has a deadline (a paused etcd must not pile calls up), and
  * HTTP/2 keepalives notice a member that stopped answering, so watches and lease streams fail
- * over and come back with a short, capped backoff.
+ * over and come back with a short, capped backoff (their failures count against a member once a
+ * second at most: stream-failures.ts).
  */
 import { Etcd3, GRPCDeadlineExceededError, GRPCGenericError, GRPCUnavailableError, type IOptions } from 'etcd3';
 import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, ExponentialBackoff, handleWhen, noop, retry, type IBackoff } from 'cockatiel';
 import { instrumentEtcdClient, type EtcdRequestObserver } from './instrument';
 import { useFastDecoders } from './fast-decoders';
 import { dropStrayWatchResponses } from './stray-watch-responses';
+import { countStreamFailuresOnce } from './stream-failures';
 
 /** Longest a unary etcd call may take; a stuck etcd answers within this, with an error. */
 export const ETCD_CALL_DEADLINE_MS = 4_000;
@@ -90,6 +92,8 @@ export function createEtcdClient(hosts: string[], opts: EtcdClientOptions = {}):
   // Watch events, transactions, reads and keepalives decoded without proto-loader's copies (fast-decoders.ts).
   useFastDecoders(client);
   dropStrayWatchResponses();
+  // One dropped connection fails all its streams at once: that is one failure, not five.
+  countStreamFailuresOnce(client);
   if (opts.observer) instrumentEtcdClient(client, opts.observer);
   return client;
 }

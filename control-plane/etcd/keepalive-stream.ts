@@ -8,10 +8,8 @@
  * prefix) and counts towards its circuit breaker, which then refuses every call, renewals
  * included. Against a member that answered, only slowly, that turns a slow second into a lease
  * storm. So on these streams that one answer ends the stream and nothing else; any other error
- * still marks the member failed, as etcd3 does — once a second at most: renewals use many
- * streams (shared-keepalives.ts), and one member's failure must not count once per stream
- * towards its breaker, nor close its channels again and again (the old single stream counted
- * once).
+ * still counts against the member, as on any stream: once a second at most (stream-failures.ts),
+ * however many of the renewals' streams (shared-keepalives.ts) fail together.
  */
 import type { Etcd3 } from 'etcd3';
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3/lib/rpc';
@@ -23,10 +21,6 @@ export function isBusyEtcd(err: unknown): boolean {
   return err instanceof Error && /waiting for the applied index/i.test(err.message);
 }
 
-const MARK_FAILED_EVERY_MS = 1_000;
-/** When a keepalive stream of each client last had etcd3 mark a member failed. */
-const lastMarkedFailed = new WeakMap<Etcd3, number>();
-
 export async function openKeepAliveStream(client: Etcd3): Promise<KeepAliveStream> {
   const stream = await client.leaseClient.leaseKeepAlive();
   // A grpc-js duplex stream: an EventEmitter, which etcd3's type does not say.
@@ -35,11 +29,8 @@ export async function openKeepAliveStream(client: Etcd3): Promise<KeepAliveStrea
   const theirs = emitter.listeners('error') as Array<(err: Error) => void>;
   emitter.removeAllListeners('error');
   emitter.on('error', (err: Error) => {
-    // etcd3 leaves a stream we ended (half-closed) alone; so do we, without using up the second.
+    // etcd3 leaves a stream we ended (half-closed) alone; so do we.
     if (isBusyEtcd(err) || (emitter as unknown as { writable?: boolean }).writable === false) return;
-    const now = Date.now();
-    if (now - (lastMarkedFailed.get(client) ?? 0) < MARK_FAILED_EVERY_MS) return;
-    lastMarkedFailed.set(client, now);
     for (const listener of theirs) listener.call(stream, err);
   });
   return stream;

@@ -1,7 +1,8 @@
 /**
  * The control plane's etcd client (control-plane/etcd/client.ts) against a real etcd: a request
  * etcd refuses never blocks the next ones; an etcd that is gone or paused fails calls within
- * their deadline as an outage; calls and watches resume soon after etcd is back.
+ * their deadline as an outage; calls and watches resume soon after etcd is back; a dropped
+ * connection is not taken for a member gone.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { PrefixMirror } from '../../control-plane/etcd/mirror';
 import { createLogger } from '../../lib/log';
 import { uniquePrefix } from '../helpers/etcd';
 import { waitFor } from '../helpers/wait-for';
+import { tcpProxy } from '../helpers/tcp-proxy';
 
 const logger = createLogger('test', 'silent');
 
@@ -69,6 +71,36 @@ describe('etcd client fault handling', { timeout: 90_000 }, () => {
       assert.ok(Date.now() - backAt < 5_000 + 2_000, `resumed ${Date.now() - backAt} ms after the restart`);
     } finally {
       await mirror.close();
+    }
+  });
+
+  it('takes a dropped connection, which fails every stream on it at once, for no outage: requests go on', async () => {
+    const proxy = await tcpProxy(Number(new URL(etcd.urls[0]!).port));
+    const viaProxy = createEtcdClient([`http://127.0.0.1:${proxy.port}`], { callDeadlineMs: 1_500 });
+    const prefix = uniquePrefix();
+    const { ID } = await viaProxy.leaseClient.leaseGrant({ TTL: 30, ID: '0' });
+    // Four keepalive streams (as the renewals of agents' leases use) and a watch, on one connection.
+    const streams = await Promise.all([1, 2, 3, 4].map(() => viaProxy.leaseClient.leaseKeepAlive()));
+    const watcher = await viaProxy.watch().prefix(prefix).create();
+    try {
+      let failed = 0;
+      for (const stream of streams) (stream as unknown as NodeJS.EventEmitter).on('error', () => (failed += 1));
+      await Promise.all(streams.map((stream) => new Promise((resolve) => {
+        (stream as unknown as NodeJS.EventEmitter).once('data', resolve);
+        stream.write({ ID });
+      })));
+      assert.equal(proxy.accepted(), 1, 'every stream on the one connection');
+      proxy.cut();
+      await waitFor('the streams to fail with their connection', () => failed === streams.length, 5_000);
+      // etcd3 alone counted each stream against the member: its breaker opened and refused these.
+      for (let i = 0; i < 5; i++) await viaProxy.put(`${prefix}k`).value(String(i));
+      assert.equal(await viaProxy.get(`${prefix}k`).string(), '4');
+    } finally {
+      for (const stream of streams) stream.end();
+      await watcher.cancel();
+      await viaProxy.leaseClient.leaseRevoke({ ID }).catch(() => undefined);
+      viaProxy.close();
+      await proxy.close();
     }
   });
 

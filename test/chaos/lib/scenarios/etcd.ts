@@ -148,10 +148,10 @@ const ETCD_SILENT = 'etcd does not answer: the views of this replica are getting
  * etcd paused (SIGSTOP) for `outageMs` (longer than the agents' lease TTL: they register again),
  * and the leader replica killed as it resumes, `rounds` times, three replicas: every instance
  * keeps its process and host, and a survivor leads and converges. Then, for 10 s, how often a
- * survivor's probe finds etcd silent again after it had answered: a figure, not a criterion. In
- * 5 of 31 rounds on a 2-core machine, idle or loaded, one did, 4–7 s after the resume, for ~1 s
- * (reads it started in the second after the resume waited out their deadlines; not explained
- * yet: docs/chaos.md). The killed replica then starts again.
+ * survivor's probe finds etcd silent again after it had answered: a figure, not a criterion.
+ * Before etcd/stream-failures.ts, one did in 5 of 31 rounds, 4–7 s after the resume, for ~1 s:
+ * one dropped connection had opened its circuit breaker (docs/chaos.md). The killed replica
+ * then starts again.
  */
 export async function etcdPausedLeaderKilled(o: ChaosOptions): Promise<void> {
   await withCluster({ agents: threeAgents(), replicas: 3 }, async (cluster) => {
