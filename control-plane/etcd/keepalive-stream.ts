@@ -4,12 +4,11 @@
  * etcd 3.4's leader answers a keepalive only once it has applied every committed write, and
  * fails the stream with UNAVAILABLE "waiting for the applied index took too long" after 1 s
  * (docs/stack-notes.md). etcd3 reacts to any UNAVAILABLE on a writable stream by marking the
- * member failed: it closes every channel to it (in-flight writes fail, every watch reloads its
- * prefix) and counts towards its circuit breaker, which then refuses every call, renewals
- * included. Against a member that answered, only slowly, that turns a slow second into a lease
- * storm. So on these streams that one answer ends the stream and nothing else; any other error
- * still counts against the member, as on any stream: once a second at most (stream-failures.ts),
- * however many of the renewals' streams (shared-keepalives.ts) fail together.
+ * member failed, which counts towards its circuit breaker (once a second at most, however many
+ * of the renewals' streams fail together: stream-failures.ts); the breaker then refuses every
+ * call, renewals included. Against a member that answered, only slowly, that turns a slow
+ * second into a lease storm. So on these streams that one answer ends the stream and nothing
+ * else; any other error still marks the member failed.
  */
 import type { Etcd3 } from 'etcd3';
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3/lib/rpc';

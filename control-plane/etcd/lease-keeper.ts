@@ -107,7 +107,7 @@ export class LeaseKeeper {
   private async renewAlone(leaseId: string): Promise<number> {
     const stream = await openKeepAliveStream(this.client);
     // Half-closed, never cancelled: etcd3 treats an error on a writable stream (a cancel is one)
-    // as a failed host and resets every stream to it, watches included.
+    // as a failed member, a count towards its breaker (stream-failures.ts).
     const handle = { cancel: () => stream.end() };
     this.oneShots.add(handle);
     try {

@@ -180,7 +180,7 @@ export class SharedKeepAlives {
   /**
    * Takes no more renewals and is half-closed: etcd answers what it has and ends the stream.
    * Never cancelled: etcd3 treats an error on a writable stream (a cancel is one) as a failed
-   * member and resets every stream to it, watches included.
+   * member, a count towards its breaker (stream-failures.ts).
    */
   private retire(shared: Shared): void {
     if (shared.retired) return;
