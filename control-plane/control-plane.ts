@@ -219,7 +219,7 @@ export class ControlPlane {
       dialer,
       metrics,
     };
-    const hub = new AssignmentHub(view.assignments, keys);
+    const hub = new AssignmentHub(view.placed);
 
     const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [metricsInterceptor(metrics)] });
     let dashboardEndpoint: DashboardEndpoint | undefined;
@@ -309,7 +309,10 @@ export class ControlPlane {
       agentDownGraceMs: 2 * ttl * 1000,
       lastEtcdOutageMs: () => health.lastOutageMs,
       metrics,
+      packsAssignments: () => replicas.everyReplicaReads('packed-assignments'),
     });
+    // A replica that cannot read packed assignments has joined, or the last such one has left.
+    replicas.on('change', () => loop.poke());
     const cron = new CronLoop({ client, keys, view, store, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
     const releasePhase = new ReleasePhaseLoop({ client, keys, view, election, dialer, logger, agentDownGraceMs: 2 * ttl * 1000 });
     const compactor = new Compactor(client, { historyMs: (opts.etcdHistorySeconds ?? DEFAULT_ETCD_HISTORY_SECONDS) * 1000, probeKey: keys.leader() }, logger);

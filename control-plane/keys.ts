@@ -13,6 +13,8 @@
  *   <prefix>web/<agentId>                            whether the agent runs `web` (process servers;
  *                                                    no lease, so the toggle outlives restarts)
  *   <prefix>assignments/<agentId>/<app>/<instance>   what an agent must run (leader writes)
+ *   <prefix>assignments/<agentId>/@<app>             the same, every instance of the app on that agent
+ *                                                    in one value (state/packed-assignments.ts)
  *   <prefix>status/<app>/<instance>/<agentId>        what an agent observes (agent's lease)
  *   <prefix>status/<app>/@<agentId>                  the same, every instance of the app on that agent
  *                                                    in one value (state/packed-statuses.ts)
@@ -75,6 +77,16 @@ export class Keys {
   assignments(agentId: string): string { return `${this.allAssignments()}${agentId}/`; }
   assignment(agentId: string, app: string, instance: string): string {
     return `${this.assignments(agentId)}${app}/${instance}`;
+  }
+  /** Every instance of `app` placed on agent `agentId`, in one value (state/packed-assignments.ts). */
+  packedAssignments(agentId: string, app: string): string {
+    return `${this.assignments(agentId)}@${app}`;
+  }
+  /** Splits a packed assignments key into its parts; undefined for anything else. */
+  parsePackedAssignments(key: string): { agentId: string; app: string } | undefined {
+    const parts = this.after(key, this.allAssignments())?.split('/');
+    if (!parts || parts.length !== 2 || !parts[0] || !parts[1]?.startsWith('@') || parts[1].length < 2) return undefined;
+    return { agentId: parts[0], app: parts[1].slice(1) };
   }
   /** Splits an assignment key into its parts; undefined for anything else. */
   parseAssignment(key: string): { agentId: string; app: string; instance: string } | undefined {

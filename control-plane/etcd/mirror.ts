@@ -42,13 +42,13 @@ export interface MirrorOptions {
    * large prefixes whose readers need a few fields (the leader's 100k statuses) or the parsed
    * value anyway (assignments). `decoded` returns it; undefined when the value is malformed.
    */
-  project?: (text: string) => object | undefined;
+  project?: (text: string, key: string) => object | undefined;
 }
 
 /** A projection that throws on a malformed value gives undefined, as `decode` does. */
-function projectSafely(project: (text: string) => object | undefined, text: string): object | undefined {
+function projectSafely(project: (text: string, key: string) => object | undefined, text: string, key: string): object | undefined {
   try {
-    return project(text);
+    return project(text, key);
   } catch {
     return undefined;
   }
@@ -71,7 +71,7 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     private readonly client: Etcd3,
     readonly prefix: string,
     private readonly logger: Logger,
-    private readonly project?: (text: string) => object | undefined,
+    private readonly project?: (text: string, key: string) => object | undefined,
   ) {
     super();
   }
@@ -141,7 +141,10 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     const key = Buffer.from(this.prefix);
     const res = await this.client.kv.range({ key, range_end: prefixEnd(key) });
     this.entries.clear();
-    for (const kv of res.kvs) this.entries.set(kv.key.toString(), this.entry(kv));
+    for (const kv of res.kvs) {
+      const key = kv.key.toString();
+      this.entries.set(key, this.entry(kv, key));
+    }
     this.setRevision(Number(res.header.revision));
     const watcher = await this.client.watch().prefix(this.prefix).startRevision(String(this.revision + 1)).create();
     if (this.closed) {
@@ -163,7 +166,7 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
       for (const ev of res.events) {
         const key = ev.kv.key.toString();
         if (ev.type === 'Put') {
-          const entry = this.entry(ev.kv);
+          const entry = this.entry(ev.kv, key);
           this.entries.set(key, entry);
           events.push({ type: 'put', key, entry });
         } else {
@@ -187,14 +190,14 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     });
   }
 
-  private entry(kv: { value: Buffer; mod_revision: string; create_revision: string; lease: string }): StoredEntry {
+  private entry(kv: { value: Buffer; mod_revision: string; create_revision: string; lease: string }, key: string): StoredEntry {
     const text = kv.value.toString();
     return {
       value: this.project ? '' : text,
       modRevision: Number(kv.mod_revision),
       createRevision: Number(kv.create_revision),
       lease: kv.lease,
-      parsed: this.project ? { value: projectSafely(this.project, text) } : undefined,
+      parsed: this.project ? { value: projectSafely(this.project, text, key) } : undefined,
     };
   }
 

@@ -5,8 +5,10 @@
 import type { WriteOp } from '../etcd/batch';
 import type { Keys } from '../keys';
 import { encode } from '../records';
-import type { Plan, Unplaced } from '../scheduler/types';
+import type { Assignment, Plan, Unplaced } from '../scheduler/types';
+import type { PlacedGroup } from '../state/assignment-index';
 import { encodeUnplaced } from '../state/instance-status';
+import { encodePackedAssignments, PACK_MAX } from '../state/packed-assignments';
 
 /**
  * Transactions of a plan in flight at once (see commitInChunks): one wide one, up to 2,048
@@ -36,11 +38,24 @@ export function unplacedOps(plan: Plan, keys: Keys, current: ReadonlyMap<string,
   return ops;
 }
 
+/** What planOps reads of the assignments as they are (state/assignment-index.ts). */
+export interface PlacedGroups {
+  group(agentId: string, app: string): PlacedGroup;
+  packedGroups(): Iterable<[string, string]>;
+}
+
 /**
  * Every write of the plan, made as commitInChunks reads them (a generator: 100k assignments'
  * keys and values are not all held at once).
+ *
+ * The assignments of each agent's app the plan changes are written as one packed value when
+ * `packs` (every live replica reads that layout) and the group has at most PACK_MAX instances,
+ * per instance otherwise; a group whose layout changes is rewritten whole, the new layout first
+ * and the old one deleted after it (state/assignment-index.ts says why). Without `packs`, every
+ * packed group is written back per instance, changed or not: a replica of an older version has
+ * joined, and it reads only that layout.
  */
-export function* planOps(plan: Plan, keys: Keys, unplaced: WriteOp[]): Generator<WriteOp, void, undefined> {
+export function* planOps(plan: Plan, keys: Keys, unplaced: WriteOp[], current: PlacedGroups, packs: boolean): Generator<WriteOp, void, undefined> {
   yield* unplaced;
   // Assignment writes go last: the revision of the last chunk is then one the
   // assignments mirror will see (round() waits for it).
@@ -48,7 +63,53 @@ export function* planOps(plan: Plan, keys: Keys, unplaced: WriteOp[]): Generator
   // each agent gets its share in one or two stream messages and answers with one or two status
   // reports, instead of one of each per transaction (the scheduler spreads consecutive
   // instances over all agents).
-  const byAgent = (x: { agentId: string }, y: { agentId: string }) => (x.agentId < y.agentId ? -1 : x.agentId > y.agentId ? 1 : 0);
-  for (const r of [...plan.remove].sort(byAgent)) yield { delete: keys.assignment(r.agentId, r.app, r.instance) };
-  for (const a of [...plan.put].sort(byAgent)) yield { put: keys.assignment(a.agentId, a.app, a.instance), value: encode(a) };
+  const changes = new Map<string, GroupChange>();
+  const change = (agentId: string, app: string): GroupChange => {
+    const id = `${agentId}\0${app}`;
+    let c = changes.get(id);
+    if (!c) changes.set(id, (c = { agentId, app, puts: [], removes: new Set() }));
+    return c;
+  };
+  for (const r of plan.remove) change(r.agentId, r.app).removes.add(r.instance);
+  for (const a of plan.put) change(a.agentId, a.app).puts.push(a);
+  if (!packs) for (const [agentId, app] of current.packedGroups()) change(agentId, app);
+  const ordered = [...changes.values()].sort((x, y) => compare(x.agentId, y.agentId) || compare(x.app, y.app));
+  for (const c of ordered) yield* groupOps(c, keys, current.group(c.agentId, c.app), packs);
+}
+
+interface GroupChange {
+  agentId: string;
+  app: string;
+  puts: Assignment[];
+  removes: Set<string>;
+}
+
+function compare(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The writes of one agent's app. */
+function* groupOps(c: GroupChange, keys: Keys, group: PlacedGroup, packs: boolean): Generator<WriteOp, void, undefined> {
+  const after = new Map<string, { assignment: Assignment; since?: number }>();
+  for (const [instance, placed] of group.placed) {
+    if (!c.removes.has(instance)) after.set(instance, { assignment: placed.assignment, since: placed.revision });
+  }
+  for (const a of c.puts) after.set(a.instance, { assignment: a });
+  // A copy: the index changes as earlier writes of this plan commit, between two yields.
+  const singles = new Set(group.singles);
+  const packKey = keys.packedAssignments(c.agentId, c.app);
+  if (packs && after.size > 0 && after.size <= PACK_MAX) {
+    yield { put: packKey, value: encodePackedAssignments([...after.values()]) };
+    for (const instance of singles) yield { delete: keys.assignment(c.agentId, c.app, instance) };
+    return;
+  }
+  if (group.packed) {
+    // Leaving the packed layout: every instance per instance, then the packed value goes.
+    for (const [instance, { assignment }] of after) yield { put: keys.assignment(c.agentId, c.app, instance), value: encode(assignment) };
+    for (const instance of singles) if (!after.has(instance)) yield { delete: keys.assignment(c.agentId, c.app, instance) };
+    yield { delete: packKey };
+    return;
+  }
+  for (const instance of c.removes) yield { delete: keys.assignment(c.agentId, c.app, instance) };
+  for (const a of c.puts) yield { put: keys.assignment(a.agentId, a.app, a.instance), value: encode(a) };
 }

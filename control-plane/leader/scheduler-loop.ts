@@ -37,6 +37,11 @@ export interface SchedulerLoopOptions {
   lastEtcdOutageMs?: () => number;
   /** Round durations and plan sizes (control-plane/metrics/). */
   metrics?: { round(seconds: number, planChanges: number): void };
+  /**
+   * Whether every live replica reads assignments packed per agent and app
+   * (state/packed-assignments.ts); missing: yes. Poke the loop when the answer may have changed.
+   */
+  packsAssignments?: () => boolean;
 }
 
 export class SchedulerLoop {
@@ -215,9 +220,13 @@ export class SchedulerLoop {
     this.deferred = limited.deferred + moves.held;
     const plan = moves.plan;
     const unplaced = unplacedOps(plan, this.view.keys, this.unplaced?.entries ?? new Map());
-    if (unplaced.length + plan.put.length + plan.remove.length === 0) return 0;
+    const packs = this.opts.packsAssignments?.() ?? true;
+    // Packed groups are written back per instance as soon as a replica that cannot read them joins.
+    const unpacks = !packs && !this.view.placed.packedGroups().next().done;
+    if (unplaced.length + plan.put.length + plan.remove.length === 0 && !unpacks) return 0;
     const [term, generation] = [this.election.term(), this.generation];
-    const revision = await commitInChunks(this.client, planOps(plan, this.view.keys, unplaced), [this.election.fence()], WRITE_CONCURRENCY);
+    const ops = planOps(plan, this.view.keys, unplaced, this.view.placed, packs);
+    const revision = await commitInChunks(this.client, ops, [this.election.fence()], WRITE_CONCURRENCY);
     if (revision === undefined) {
       // Only if nothing changed meanwhile: a round of an earlier term must not stop the next.
       if (generation !== this.generation) return 0;
@@ -232,7 +241,7 @@ export class SchedulerLoop {
       'applied scheduling plan',
     );
     // The next round must see this plan's own writes, or it would place twice.
-    if (plan.put.length + plan.remove.length > 0) await this.view.assignments.catchUp(Number(revision), CATCH_UP_MS);
+    if (plan.put.length + plan.remove.length > 0 || unpacks) await this.view.assignments.catchUp(Number(revision), CATCH_UP_MS);
     return plan.put.length + plan.remove.length;
   }
 

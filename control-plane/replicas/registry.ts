@@ -30,8 +30,10 @@ export interface ReplicaInfo {
  * Layouts this version reads, which a replica may write only once every replica reads them:
  * during a rolling upgrade an older replica, which does not, may lead or answer `ps`.
  * `packed-statuses`: an agent's statuses of one app in one value (state/packed-statuses.ts).
+ * `packed-assignments`: the instances of one app placed on one agent in one value
+ * (state/packed-assignments.ts).
  */
-export const REPLICA_FEATURES = ['packed-statuses'] as const;
+export const REPLICA_FEATURES = ['packed-statuses', 'packed-assignments'] as const;
 export type ReplicaFeature = (typeof REPLICA_FEATURES)[number];
 
 export interface ReplicaRegistryOptions {

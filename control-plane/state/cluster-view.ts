@@ -8,6 +8,8 @@ import type { Keys } from '../keys';
 import { PrefixMirror } from '../etcd/mirror';
 import { decode, type AgentRecord, type AppRecord, type DrainRecord, type FormationRecord, type ReleaseRecord, type WebToggleRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
+import { AssignmentIndex } from './assignment-index';
+import { packedAssignmentsOf, type PackedAssignments } from './packed-assignments';
 
 /**
  * Strings repeated across assignments (agent, app, type, slug, restart token), one copy each
@@ -16,6 +18,7 @@ import type { Assignment } from '../scheduler/types';
 const shared = new Map<string, string>();
 const SHARED_MAX = 50_000;
 
+function share<T>(value: T): T;
 function share(value: unknown): unknown {
   if (typeof value !== 'string') return value;
   const known = shared.get(value);
@@ -29,16 +32,28 @@ function share(value: unknown): unknown {
 export function decodeAssignment(text: string): Assignment | undefined {
   const a = decode<Assignment>(text);
   if (!a) return undefined;
-  a.agentId = share(a.agentId) as string;
-  a.app = share(a.app) as string;
-  a.type = share(a.type) as string;
-  a.slug = share(a.slug) as string;
-  a.restartToken = share(a.restartToken) as string;
+  a.agentId = share(a.agentId);
+  a.app = share(a.app);
+  a.type = share(a.type);
+  a.slug = share(a.slug);
+  a.restartToken = share(a.restartToken);
   return a;
+}
+
+/** The assignments mirror's projection: a packed value (state/packed-assignments.ts) or one assignment, by its key. */
+export function assignmentProjection(keys: Keys): (text: string, key: string) => Assignment | PackedAssignments | undefined {
+  return (text, key) => {
+    const group = keys.parsePackedAssignments(key);
+    if (!group) return decodeAssignment(text);
+    const value = decode<object>(text);
+    return value && packedAssignmentsOf(value, share(group.agentId), share(group.app), share);
+  };
 }
 
 export class ClusterView {
   private readonly releases = new Map<string, ReleaseRecord>();
+  /** Every placed instance, whichever layout holds it (state/assignment-index.ts). */
+  readonly placed: AssignmentIndex;
 
   private constructor(
     private readonly client: Etcd3,
@@ -50,7 +65,9 @@ export class ClusterView {
     readonly assignments: PrefixMirror,
     readonly drains: PrefixMirror,
     readonly webToggles: PrefixMirror,
-  ) {}
+  ) {
+    this.placed = new AssignmentIndex(assignments, keys);
+  }
 
   static async open(client: Etcd3, keys: Keys, logger: Logger): Promise<ClusterView> {
     const [apps, formations, agents, knownAgents, assignments, drains, webToggles] = await Promise.all([
@@ -60,7 +77,7 @@ export class ClusterView {
       PrefixMirror.open(client, keys.knownAgents(), logger),
       // Parsed as they arrive, text dropped: every assignment is read parsed (by the leader's
       // rounds and the agents' streams), and 100k copies of the text were ~20 MB.
-      PrefixMirror.open(client, keys.allAssignments(), logger, { project: decodeAssignment }),
+      PrefixMirror.open(client, keys.allAssignments(), logger, { project: assignmentProjection(keys) }),
       PrefixMirror.open(client, keys.drains(), logger),
       PrefixMirror.open(client, keys.webToggles(), logger),
     ]);
@@ -165,19 +182,14 @@ export class ClusterView {
    */
   assignedBeforeRegistration(a: Assignment): boolean {
     const registration = this.agents.entries.get(this.keys.agent(a.agentId));
-    const entry = this.assignments.entries.get(this.keys.assignment(a.agentId, a.app, a.instance));
-    return registration !== undefined && entry !== undefined && entry.modRevision < registration.createRevision;
+    const placed = this.placed.get(a.agentId, a.app, a.instance);
+    return registration !== undefined && placed !== undefined && placed.revision < registration.createRevision;
   }
 
   assignmentList(filter?: { app?: string; agentId?: string }): Assignment[] {
     const out: Assignment[] = [];
-    const base = filter?.agentId ? this.keys.assignments(filter.agentId) : undefined;
-    for (const [key, entry] of this.assignments.entries) {
-      if (base && !key.startsWith(base)) continue;
-      const assignment = this.assignments.decoded<Assignment>(entry);
-      if (!assignment || typeof assignment.instance !== 'string') continue;
-      if (filter?.app && assignment.app !== filter.app) continue;
-      out.push(assignment);
+    for (const { assignment } of this.placed.all(filter?.agentId)) {
+      if (!filter?.app || assignment.app === filter.app) out.push(assignment);
     }
     return out;
   }
