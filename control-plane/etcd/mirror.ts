@@ -88,7 +88,8 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
    * mirror opened with `project`, its projection), parsed
    * once per version of the key instead of at every read: the leader reads all 100k
    * assignments and statuses each scheduling round, and the assignment hub each changed one.
-   * The object is shared by every reader: never modify it.
+   * The object is shared by every reader: never modify it (one exception: the assignment index
+   * puts its own copy of an unchanged instance into a packed value, an equal object).
    */
   decoded<T extends object>(keyOrEntry: string | MirrorEntry | undefined): T | undefined {
     const entry = (typeof keyOrEntry === 'string' ? this.entries.get(keyOrEntry) : keyOrEntry) as StoredEntry | undefined;
@@ -116,6 +117,11 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
     clearTimeout(timer);
     if (!timedOut || this.closed || this.revision >= revision) return;
     this.logger.warn({ prefix: this.prefix, revision, seen: this.revision }, `no event of revision ${revision} after ${timeoutMs} ms; reading the prefix afresh`);
+    await this.refresh();
+  }
+
+  /** Reads the prefix afresh and emits 'resync'; while etcd fails, keeps trying in the background and throws. */
+  async refresh(): Promise<void> {
     const old = this.watcher;
     this.watcher = undefined;
     // Not awaited: a cancel waits for etcd's answer, and etcd may be what is stuck.

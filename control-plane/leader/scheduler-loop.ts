@@ -64,6 +64,8 @@ export class SchedulerLoop {
   /** When each removal held back by a move was first held (by this replica). */
   private readonly heldSince = new Map<string, number>();
   private recheck?: NodeJS.Timeout;
+  /** A plan's commit failed (a deadline, etcd away): etcd may hold more of it than the mirrors show. */
+  private commitFailed = false;
   private readonly onStatus = () => {
     if (this.deferred > 0) this.poke();
   };
@@ -212,6 +214,12 @@ export class SchedulerLoop {
 
   /** One round's work; returns how many assignments it wrote (placed plus removed). */
   private async planAndWrite(): Promise<number> {
+    if (this.commitFailed) {
+      // The failed commit may have been applied without this replica's watch showing it yet: a
+      // plan made from that copy would rewrite an agent's packed value as it was before.
+      await this.view.assignments.refresh();
+      this.commitFailed = false;
+    }
     const input = await schedulerInput(this.view, (registered, assignments) =>
       this.unreachable.list(registered, assignments, this.opts.lastEtcdOutageMs?.() ?? 0));
     const counts = new Map(input.apps.map((a) => [a.name, a.formation]));
@@ -226,7 +234,13 @@ export class SchedulerLoop {
     if (unplaced.length + plan.put.length + plan.remove.length === 0 && !unpacks) return 0;
     const [term, generation] = [this.election.term(), this.generation];
     const ops = planOps(plan, this.view.keys, unplaced, this.view.placed, packs);
-    const revision = await commitInChunks(this.client, ops, [this.election.fence()], WRITE_CONCURRENCY);
+    let revision: string | undefined;
+    try {
+      revision = await commitInChunks(this.client, ops, [this.election.fence()], WRITE_CONCURRENCY);
+    } catch (err) {
+      this.commitFailed = true;
+      throw err;
+    }
     if (revision === undefined) {
       // Only if nothing changed meanwhile: a round of an earlier term must not stop the next.
       if (generation !== this.generation) return 0;

@@ -96,10 +96,14 @@ describe('packed assignments', { timeout: 180_000 }, () => {
       await lease.revoke();
     }
     const eight = await cluster.waitForPs('shop', '8 workers up', allUp(8), 30_000);
-    // The next change of a group packs it again (nothing is rewritten only to pack it).
+    // Nothing is rewritten only to pack it: the groups stay per instance until they change.
+    assert.deepEqual((await assignmentKeys()).packed, []);
     await cluster.scale('shop', { worker: 9 });
     const nine = await cluster.waitForPs('shop', '9 workers up', allUp(9), 30_000);
-    await waitForKeys('packed again', (s) => s.packed.length > 0);
+    // The group that got worker.9 is packed again; the other agent's stays per instance.
+    const host9 = nine.find((i) => i.name === 'worker.9')!.host;
+    const others = nine.filter((i) => i.host !== host9).map((i) => i.name).sort();
+    await waitForKeys('the changed group packed again', (s) => s.packed.join() === host9 && s.single.join() === others.join());
     const kept = nine.filter((i) => eight.some((e) => e.name === i.name));
     assert.deepEqual(kept.map((i) => i.pid), eight.map((i) => i.pid), 'packing again restarted nothing');
 

@@ -145,4 +145,43 @@ describe('leader election', { timeout: 90_000 }, () => {
       await mirror.close();
     }
   });
+  it('a plan whose commit failed though etcd applied it is planned again from etcd read afresh', async () => {
+    const keys = new Keys(uniquePrefix());
+    await etcd.client.put(keys.app('a')).value(JSON.stringify({ name: 'a', createdAtMs: 1, release: 1 }));
+    await etcd.client.put(keys.release('a', 1)).value(JSON.stringify({ version: 1, description: '', createdAtMs: 1, slug: 'x', processTypes: { worker: 'x' }, env: {} }));
+    await etcd.client.put(keys.formation('a')).value(JSON.stringify({ counts: { worker: 2 }, restartTokens: {} }));
+    const agent = { id: 'h1', address: '127.0.0.1:1', datacenter: 'dc1', labels: {}, capacity: 10, version: 'test', registeredAtMs: 1, state: 'ready' };
+    await etcd.client.put(keys.agent('h1')).value(JSON.stringify(agent));
+    const leader = await etcd.client.put(keys.leader()).value('me');
+    const election = { fence: () => createdAt(keys.leader(), leader.header.revision), term: () => '1', stepDown: () => undefined } as unknown as LeaderElection;
+    const view = await ClusterView.open(etcd.client, keys, logger);
+    const loop = new SchedulerLoop(etcd.client, view, election, logger, { agentDownGraceMs: 60_000 });
+    const kv = etcd.client.kv as unknown as { txn: (req: unknown) => Promise<unknown> };
+    const txn = kv.txn.bind(kv);
+    let lost = 0;
+    let resyncsBeforeRetry = -1;
+    let resyncs = 0;
+    view.assignments.on('resync', () => resyncs++);
+    // The first plan is applied, then fails as a deadline would; the next commit notes whether
+    // the assignments were read afresh in between.
+    kv.txn = async (req) => {
+      if (lost === 1 && resyncsBeforeRetry < 0) resyncsBeforeRetry = resyncs;
+      const res = await txn(req);
+      if (lost++ === 0) throw new Error('4 DEADLINE_EXCEEDED: Deadline exceeded');
+      return res;
+    };
+    try {
+      await loop.start();
+      await waitFor('the plan failed once', () => lost >= 1, { timeoutMs: 10_000 });
+      // Something else to place: the next round has a plan, and commits it.
+      await etcd.client.put(keys.formation('a')).value(JSON.stringify({ counts: { worker: 3 }, restartTokens: {} }));
+      await waitFor('3 workers placed', () => view.assignmentList({ app: 'a' }).length === 3, { timeoutMs: 10_000 });
+      assert.ok(resyncsBeforeRetry >= 1, `the assignments were read afresh before the next plan (${resyncsBeforeRetry} resyncs)`);
+      assert.deepEqual(view.assignmentList({ app: 'a' }).map((a) => a.instance).sort(), ['worker.1', 'worker.2', 'worker.3']);
+    } finally {
+      kv.txn = txn;
+      await loop.stop();
+      await view.close();
+    }
+  });
 });

@@ -195,13 +195,18 @@ describe('packed assignments: the leader\'s writes', () => {
       const writes = ops(change, probe.index, c.packs);
       assert.ok(writes.length >= 2, 'a layout change is more than one write');
       const kept = new Set(['web.1', 'web.2', 'worker.1']);
+      // Instances the change leaves as they are: their agent must hear nothing of them.
+      const untouched = new Set(c.change ? ['web.2', 'worker.1', ...(c.grow ? ['web.1'] : [])] : start.map((a) => a.instance));
       for (let cut = 0; cut <= writes.length; cut++) {
-        const { etcd, index } = setup();
+        const { etcd, index, events } = setup();
         etcd.apply(initial(index));
+        events.length = 0;
         etcd.apply(writes.slice(0, cut));
         for (const instance of kept) assert.ok(index.get('a1', 'shop', instance), `${instance} missing after ${cut} of ${writes.length} writes`);
         assert.ok(index.get('a2', 'shop', 'web.9'));
         etcd.apply(writes.slice(cut));
+        const told = events.map((e) => (e.type === 'put' ? e.assignment : e)).filter((e) => e.agentId === 'a2' || untouched.has(e.instance));
+        assert.deepEqual(told, [], `the layout change told an agent of instances it did not change (cut ${cut})`);
         const want = [...kept].map((i) => `a1/shop/${i}@${i === 'web.1' && c.change && !c.grow ? 2 : 1}`);
         if (c.grow) want.push(...Array.from({ length: PACK_MAX }, (_, i) => `a1/shop/clock.${i + 1}@1`));
         if (!c.change) want.push('a1/shop/worker.2@1');
