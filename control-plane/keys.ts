@@ -84,9 +84,8 @@ export class Keys {
   }
   /** Splits a packed assignments key into its parts; undefined for anything else. */
   parsePackedAssignments(key: string): { agentId: string; app: string } | undefined {
-    const parts = this.after(key, this.allAssignments())?.split('/');
-    if (!parts || parts.length !== 2 || !parts[0] || !parts[1]?.startsWith('@') || parts[1].length < 2) return undefined;
-    return { agentId: parts[0], app: parts[1].slice(1) };
+    const [agentId, app] = this.packedParts(key, this.allAssignments()) ?? [];
+    return agentId && app ? { agentId, app } : undefined;
   }
   /** Splits an assignment key into its parts; undefined for anything else. */
   parseAssignment(key: string): { agentId: string; app: string; instance: string } | undefined {
@@ -108,9 +107,8 @@ export class Keys {
   }
   /** Splits a packed status key into its parts; undefined for anything else. */
   parsePackedStatus(key: string): { app: string; agentId: string } | undefined {
-    const parts = this.after(key, this.allStatus())?.split('/');
-    if (!parts || parts.length !== 2 || !parts[0] || !parts[1]?.startsWith('@') || parts[1].length < 2) return undefined;
-    return { app: parts[0], agentId: parts[1].slice(1) };
+    const [app, agentId] = this.packedParts(key, this.allStatus()) ?? [];
+    return app && agentId ? { app, agentId } : undefined;
   }
 
   /** Splits a status key into its parts; undefined for anything else. */
@@ -157,5 +155,12 @@ export class Keys {
   /** The last path segment of a key under `base` (an app name, an agent id). */
   after(key: string, base: string): string | undefined {
     return key.startsWith(base) ? key.slice(base.length) : undefined;
+  }
+
+  /** `<base><owner>/@<name>` (a packed value's key) as [owner, name]; undefined for anything else. */
+  private packedParts(key: string, base: string): [string, string] | undefined {
+    const parts = this.after(key, base)?.split('/');
+    if (!parts || parts.length !== 2 || !parts[0] || !parts[1]?.startsWith('@') || parts[1].length < 2) return undefined;
+    return [parts[0], parts[1].slice(1)];
   }
 }
