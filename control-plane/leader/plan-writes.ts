@@ -6,7 +6,7 @@ import type { WriteOp } from '../etcd/batch';
 import type { Keys } from '../keys';
 import { encode } from '../records';
 import type { Assignment, Plan, Unplaced } from '../scheduler/types';
-import type { PlacedGroup } from '../state/assignment-index';
+import type { AssignmentIndex, PlacedGroup } from '../state/assignment-index';
 import { encodeUnplaced } from '../state/instance-status';
 import { encodePackedAssignments, PACK_MAX } from '../state/packed-assignments';
 
@@ -38,12 +38,6 @@ export function unplacedOps(plan: Plan, keys: Keys, current: ReadonlyMap<string,
   return ops;
 }
 
-/** What planOps reads of the assignments as they are (state/assignment-index.ts). */
-export interface PlacedGroups {
-  group(agentId: string, app: string): PlacedGroup;
-  packedGroups(): Iterable<[string, string]>;
-}
-
 /**
  * Every write of the plan, made as commitInChunks reads them (a generator: 100k assignments'
  * keys and values are not all held at once).
@@ -55,7 +49,7 @@ export interface PlacedGroups {
  * packed group is written back per instance, changed or not: a replica of an older version has
  * joined, and it reads only that layout.
  */
-export function* planOps(plan: Plan, keys: Keys, unplaced: WriteOp[], current: PlacedGroups, packs: boolean): Generator<WriteOp, void, undefined> {
+export function* planOps(plan: Plan, keys: Keys, unplaced: WriteOp[], current: Pick<AssignmentIndex, 'group' | 'packedGroups'>, packs: boolean): Generator<WriteOp, void, undefined> {
   yield* unplaced;
   // Assignment writes go last: the revision of the last chunk is then one the
   // assignments mirror will see (round() waits for it).

@@ -23,8 +23,6 @@ export interface Placed {
   assignment: Assignment;
   /** The etcd revision at which this assignment was last written. */
   revision: number;
-  /** Whether it counts from a packed value. */
-  packed: boolean;
 }
 
 export type PlacedEvent =
@@ -99,37 +97,33 @@ export class AssignmentIndex extends EventEmitter<{ change: [PlacedEvent[]]; res
     this.byAgent.clear();
     this.singleNames.clear();
     this.packedApps.clear();
-    const groups = new Map<string, [string, string]>();
+    const groups = new Map<string, { agentId: string; app: string }>();
     for (const key of this.source.entries.keys()) {
-      const parts = this.note(key, true);
-      if (parts) groups.set(`${parts[0]}/${parts[1]}`, parts);
+      const noted = this.note(key, true);
+      if (noted) groups.set(`${noted.agentId}/${noted.app}`, noted);
     }
-    for (const [agentId, app] of groups.values()) this.resolveGroup(agentId, app, []);
+    for (const { agentId, app } of groups.values()) this.resolveGroup(agentId, app, []);
   }
 
   private apply(events: MirrorEvent[]): void {
     const out: PlacedEvent[] = [];
     for (const ev of events) {
-      const single = this.keys.parseAssignment(ev.key);
-      if (single) {
-        this.note(ev.key, ev.type === 'put');
-        this.resolve(single.agentId, single.app, single.instance, out);
-        continue;
-      }
-      const pack = this.keys.parsePackedAssignments(ev.key);
-      if (!pack) continue;
-      this.note(ev.key, ev.type === 'put');
-      this.resolveGroup(pack.agentId, pack.app, out);
+      const noted = this.note(ev.key, ev.type === 'put');
+      if (noted?.instance !== undefined) this.resolve(noted.agentId, noted.app, noted.instance, out);
+      else if (noted) this.resolveGroup(noted.agentId, noted.app, out);
     }
     if (out.length > 0) this.emit('change', out);
   }
 
-  /** Records that `key` exists (or no longer does); returns its agent and app when it is an assignment key. */
-  private note(key: string, exists: boolean): [string, string] | undefined {
+  /**
+   * Records that `key` exists (or no longer does); returns its agent, app and, for a per-instance
+   * key, instance; undefined for any other key.
+   */
+  private note(key: string, exists: boolean): { agentId: string; app: string; instance?: string } | undefined {
     const single = this.keys.parseAssignment(key);
     if (single) {
       edit(this.singleNames, single.agentId, single.app, () => new Set<string>(), (names) => (exists ? names.add(single.instance) : names.delete(single.instance)));
-      return [single.agentId, single.app];
+      return single;
     }
     const pack = this.keys.parsePackedAssignments(key);
     if (!pack) return undefined;
@@ -141,7 +135,7 @@ export class AssignmentIndex extends EventEmitter<{ change: [PlacedEvent[]]; res
       apps.delete(pack.app);
       if (apps.size === 0) this.packedApps.delete(pack.agentId);
     }
-    return [pack.agentId, pack.app];
+    return pack;
   }
 
   /** Resolves every instance the group held, holds in its packed value, or has a key of. */
@@ -168,25 +162,26 @@ export class AssignmentIndex extends EventEmitter<{ change: [PlacedEvent[]]; res
       // The same object stays: readers may hold it, and the agent needs no word of it. A packed
       // value rewritten for other instances holds it too, not a copy.
       before.revision = now.revision;
-      before.packed = now.packed;
-      if (now.packed) this.source.decoded<PackedAssignments>(this.keys.packedAssignments(agentId, app))?.instances.set(instance, before.assignment);
+      now.pack?.instances.set(instance, before.assignment);
       return;
     }
-    edit(this.byAgent, agentId, app, () => new Map<string, Placed>(), (g) => g.set(instance, now));
+    const placed: Placed = { assignment: now.assignment, revision: now.revision };
+    edit(this.byAgent, agentId, app, () => new Map<string, Placed>(), (g) => g.set(instance, placed));
     out.push({ type: 'put', assignment: now.assignment });
   }
 
-  private counting(agentId: string, app: string, instance: string): Placed | undefined {
+  /** The record that counts for one instance, and the packed value it comes from, if so. */
+  private counting(agentId: string, app: string, instance: string): (Placed & { pack?: PackedAssignments }) | undefined {
     const packEntry = this.source.entries.get(this.keys.packedAssignments(agentId, app));
     const singleEntry = this.source.entries.get(this.keys.assignment(agentId, app, instance));
     if (singleEntry && (!packEntry || singleEntry.modRevision > packEntry.modRevision)) {
       const a = this.source.decoded<Assignment>(singleEntry);
       // A malformed value counts as nothing.
-      return a && typeof a.instance === 'string' ? { assignment: a, revision: singleEntry.modRevision, packed: false } : undefined;
+      return a && typeof a.instance === 'string' ? { assignment: a, revision: singleEntry.modRevision } : undefined;
     }
     const pack = this.source.decoded<PackedAssignments>(packEntry);
     const assignment = pack?.packed ? pack.instances.get(instance) : undefined;
-    return assignment && packEntry ? { assignment, revision: pack!.since.get(instance) ?? packEntry.modRevision, packed: true } : undefined;
+    return assignment && packEntry ? { assignment, revision: pack!.since.get(instance) ?? packEntry.modRevision, pack } : undefined;
   }
 }
 

@@ -31,7 +31,11 @@ function share(value: unknown): unknown {
 /** An assignment's value as the mirror keeps it (records.ts `decode`, with its repeated strings shared). */
 export function decodeAssignment(text: string): Assignment | undefined {
   const a = decode<Assignment>(text);
-  if (!a) return undefined;
+  return a && shareStrings(a);
+}
+
+/** `a` with its repeated strings replaced by their shared copies. */
+function shareStrings(a: Assignment): Assignment {
   a.agentId = share(a.agentId);
   a.app = share(a.app);
   a.type = share(a.type);
@@ -46,7 +50,9 @@ export function assignmentProjection(keys: Keys): (text: string, key: string) =>
     const group = keys.parsePackedAssignments(key);
     if (!group) return decodeAssignment(text);
     const value = decode<object>(text);
-    return value && packedAssignmentsOf(value, share(group.agentId), share(group.app), share);
+    const packed = value && packedAssignmentsOf(value, group.agentId, group.app);
+    for (const a of packed?.instances.values() ?? []) shareStrings(a);
+    return packed;
   };
 }
 

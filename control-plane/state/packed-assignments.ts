@@ -50,10 +50,10 @@ export function encodePackedAssignments(entries: Array<{ assignment: Assignment;
 /**
  * `value` (a parsed value under `assignments/<agentId>/@<app>`) as packed assignments; undefined
  * when it is not one. Each parsed spec becomes the assignment itself, its agent and app added:
- * a copy made with a spread was ~3× the size (100k instances: 62 MB against 21 MB). `share`
- * gives one copy of each repeated string (state/cluster-view.ts).
+ * a copy made with a spread was ~3× the size (100k instances: 62 MB against 21 MB). The mirror's
+ * projection then shares their repeated strings (state/cluster-view.ts).
  */
-export function packedAssignmentsOf(value: object, agentId: string, app: string, share: (s: string) => string = (s) => s): PackedAssignments | undefined {
+export function packedAssignmentsOf(value: object, agentId: string, app: string): PackedAssignments | undefined {
   const record = value as Partial<PackedAssignmentsRecord>;
   if (!Array.isArray(record.assignments)) return undefined;
   const instances = new Map<string, Assignment>();
@@ -63,9 +63,6 @@ export function packedAssignmentsOf(value: object, agentId: string, app: string,
     if (!raw || typeof raw !== 'object') return;
     const a = raw as Assignment;
     if (typeof a.instance !== 'string' || typeof a.type !== 'string') return;
-    a.type = share(a.type);
-    a.slug = share(a.slug);
-    a.restartToken = share(a.restartToken);
     a.agentId = agentId;
     a.app = app;
     instances.set(a.instance, a);
