@@ -78,10 +78,17 @@ export function handoverWindowMs(ttlSeconds: number, heartbeatMs: number): numbe
   return Math.max(500, ttlSeconds * 1000 - heartbeatMs - 500);
 }
 
-/** A hand-over on purpose renews the lease as it leaves: the next run then has the whole TTL but a margin. */
-export function plannedHandoverWindowMs(ttlSeconds: number): number {
-  return Math.max(500, ttlSeconds * 1000 - 500);
+/**
+ * A hand-over on purpose renews the lease as it leaves: the next run then has the whole TTL but a
+ * margin, or the restart hold the control plane granted with that heartbeat (`holdMs`) but a
+ * margin, whichever is longer: the leader moves the instances only once both have ended.
+ */
+export function plannedHandoverWindowMs(ttlSeconds: number, holdMs = 0): number {
+  return Math.max(500, ttlSeconds * 1000 - 500, holdMs - RESTART_HOLD_MARGIN_MS);
 }
+
+/** Taken off a restart hold for the watchdog's window: it stops the processes before the hold ends. */
+const RESTART_HOLD_MARGIN_MS = 1_000;
 
 /**
  * The window to give the watchdog as the agent leaves: it counts from then, not from when the
@@ -292,7 +299,8 @@ export class Agent {
       } else {
         this.reconciler.detach();
         const beatAt = Date.now();
-        if (await this.link.heartbeatNow(500)) window = { ms: plannedHandoverWindowMs(this.link.ttlSeconds), fromMs: beatAt };
+        const beat = await this.link.leavingHeartbeat(500);
+        if (beat.alive) window = { ms: plannedHandoverWindowMs(this.link.ttlSeconds, beat.holdMs), fromMs: beatAt };
       }
       this.reporter.close();
       this.link.close();

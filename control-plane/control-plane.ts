@@ -55,6 +55,15 @@ import type { ControlPlaneMetrics } from './metrics/control-plane-metrics';
 import { metricsInterceptor } from './metrics/grpc-instrument';
 import { startMetricsServer, type MetricsServer } from '../lib/metrics-server';
 
+/**
+ * An agent that leaves for its next run (SIGTERM: a restart, an upgrade) keeps its instances this
+ * long although its lease may run out meanwhile (docs/agent-handover.md, "The restart hold"): a
+ * start slowed by a loaded machine does not move them. One that is not back by then is treated as
+ * down: its instances move, later than after a crash (the lease's TTL) by the difference.
+ */
+export const DEFAULT_RESTART_HOLD_SECONDS = 15;
+export const MAX_RESTART_HOLD_SECONDS = 600;
+
 export interface ControlPlaneOptions {
   etcd: string[];
   listen: string;
@@ -71,6 +80,8 @@ export interface ControlPlaneOptions {
   prefix?: string;
   /** Seconds without a heartbeat before an agent is declared gone. */
   agentTtlSeconds?: number;
+  /** How long an agent leaving for its next run keeps its instances (seconds; 0: none; default DEFAULT_RESTART_HOLD_SECONDS). */
+  agentRestartHoldSeconds?: number;
   heartbeatMs?: number;
   /** How long a host stays a log source after its agent was last heard of (seconds; default a day; tests shorten it). */
   logSourceTtlSeconds?: number;
@@ -237,7 +248,12 @@ export class ControlPlane {
       ListReplicas: listReplicasHandler(() => ctx.replicas),
       ...dashboardHandlers(ctx, () => dashboardEndpoint),
     } as ClusterApiHandlers;
-    const agents = agentService(ctx, leases, hub, { leaseTtlSeconds: ttl, heartbeatMs: opts.heartbeatMs ?? 1_000, logSourceTtlSeconds: opts.logSourceTtlSeconds });
+    const agents = agentService(ctx, leases, hub, {
+      leaseTtlSeconds: ttl,
+      heartbeatMs: opts.heartbeatMs ?? 1_000,
+      logSourceTtlSeconds: opts.logSourceTtlSeconds,
+      restartHoldSeconds: opts.agentRestartHoldSeconds ?? DEFAULT_RESTART_HOLD_SECONDS,
+    });
     server.addService(apiProto().ClusterApi.service, security ? guard(api, operatorsOnly) : api);
     // Assignment batches arrive encoded (agents/assignment-wire.ts).
     server.addService(passEncoded(agentProto().AgentApi.service, 'WatchAssignments'), security ? guard(agents, agentsForThemselves) : agents);

@@ -73,6 +73,10 @@ export class Keys {
   webToggles(): string { return `${this.prefix}web/`; }
   webToggle(id: string): string { return `${this.webToggles()}${id}`; }
 
+  /** An agent's restart hold (RestartHoldRecord), under a lease of the hold's length. */
+  restartHolds(): string { return `${this.prefix}restartholds/`; }
+  restartHold(id: string): string { return `${this.restartHolds()}${id}`; }
+
   allAssignments(): string { return `${this.prefix}assignments/`; }
   assignments(agentId: string): string { return `${this.allAssignments()}${agentId}/`; }
   assignment(agentId: string, app: string, instance: string): string {

@@ -79,6 +79,17 @@ export interface WebToggleRecord {
   setAtMs: number;
 }
 
+/**
+ * An agent that left its instances to its next run (a planned restart or upgrade): while this
+ * key lives (under a lease of `holdMs`), the leader keeps the agent's instances where they are
+ * although it is not registered (docs/agent-handover.md, "Restart hold").
+ */
+export interface RestartHoldRecord {
+  holdMs: number;
+  /** When the control plane granted it (epoch ms, that replica's clock; shown, never compared). */
+  atMs: number;
+}
+
 export interface AgentRecord {
   id: string;
   address: string;

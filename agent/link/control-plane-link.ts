@@ -142,16 +142,17 @@ export class ControlPlaneLink extends EventEmitter<{
   }
 
   /**
-   * One heartbeat now (before a hand-over: the lease then runs a whole TTL from here); whether
-   * the lease was renewed. Never throws.
+   * The last heartbeat, as the agent leaves its instances to its next run: the lease then runs a
+   * whole TTL from here, and the control plane may grant a restart hold (`holdMs`, 0: none;
+   * docs/agent-handover.md). `alive`: whether the lease was renewed. Never throws.
    */
-  async heartbeatNow(timeoutMs: number): Promise<boolean> {
-    if (this.state !== 'registered') return false;
+  async leavingHeartbeat(timeoutMs: number): Promise<{ alive: boolean; holdMs: number }> {
+    if (this.state !== 'registered') return { alive: false, holdMs: 0 };
     try {
-      const reply = await callUnary(this.client, 'Heartbeat', { agent_id: this.identity.id, lease_id: this.leaseId ?? '' }, timeoutMs);
-      return reply.alive;
+      const reply = await callUnary(this.client, 'Heartbeat', { agent_id: this.identity.id, lease_id: this.leaseId ?? '', leaving: true }, timeoutMs);
+      return { alive: reply.alive, holdMs: reply.alive ? reply.hold_ms : 0 };
     } catch {
-      return false;
+      return { alive: false, holdMs: 0 };
     }
   }
 

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { ControlPlane } from '../../control-plane/control-plane';
+import { ControlPlane, DEFAULT_RESTART_HOLD_SECONDS, MAX_RESTART_HOLD_SECONDS } from '../../control-plane/control-plane';
 import { runUntilSignalled } from '../../lib/daemon';
 import { CONTROL_PLANE_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../lib/heap-growth';
 import { createLogger } from '../../lib/log';
@@ -39,6 +39,7 @@ export function registerControlPlane(program: Command): void {
     .option('--data-dir <dir>', 'where to keep release slugs', path.join(clusterHome(), 'control-plane'))
     .option('--prefix <prefix>', 'etcd key prefix', '/cluster/')
     .option('--agent-ttl <seconds>', 'seconds without a heartbeat before an agent is declared down', '4')
+    .option('--agent-restart-hold <seconds>', 'how long an agent restarting on purpose (SIGTERM: a restart, an upgrade) keeps its instances before they move; 0: only its lease (docs/agent-handover.md)', String(DEFAULT_RESTART_HOLD_SECONDS))
     .option(`${MAX_PER_TYPE_FLAG} <n>`, 'largest count `scale` accepts for one process type', String(DEFAULT_MAX_PER_TYPE))
     .option('--etcd-history <seconds>', 'how long etcd keeps old versions of keys before the leader compacts them', '300')
     .option('--http <host:port>', 'also serve the web dashboard, its JSON API and /metrics here (HTTPS signed by the cluster CA; plain HTTP when the API is: on loopback)')
@@ -46,7 +47,7 @@ export function registerControlPlane(program: Command): void {
     .option('--insecure', 'plaintext even off loopback (anyone reaching the port controls the cluster)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the cluster certificate; docs/metrics.md)')
     .option('--metrics-token-file <path>', 'a file holding the bearer token a scraper shows for /metrics on the --http listener off loopback (otherwise it needs a dashboard session)')
-    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; maxPerType: string; etcdHistory: string; http?: string; tls?: boolean; insecure?: boolean; metrics?: string; metricsTokenFile?: string }) => {
+    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; agentRestartHold: string; maxPerType: string; etcdHistory: string; http?: string; tls?: boolean; insecure?: boolean; metrics?: string; metricsTokenFile?: string }) => {
       try {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
@@ -59,6 +60,7 @@ export function registerControlPlane(program: Command): void {
         checkAddressFlag(opts.listen, '--listen', { anyPort: true });
         checkAddressFlag(opts.advertise, '--advertise');
         checkAddressFlag(opts.http, '--http');
+        const restartHoldSeconds = restartHold(opts.agentRestartHold);
         if (opts.metrics !== undefined) {
           try {
             parseMetricsListen(opts.metrics);
@@ -84,6 +86,7 @@ export function registerControlPlane(program: Command): void {
           dataDir: path.resolve(opts.dataDir),
           prefix: opts.prefix,
           agentTtlSeconds: positiveInt(opts.agentTtl, '--agent-ttl'),
+          agentRestartHoldSeconds: restartHoldSeconds,
           maxPerType: maxPerType(opts.maxPerType),
           etcdHistorySeconds: positiveInt(opts.etcdHistory, '--etcd-history'),
           tls: opts.tls ? true : opts.insecure ? false : undefined,
@@ -94,6 +97,13 @@ export function registerControlPlane(program: Command): void {
         fail(err);
       }
     });
+}
+
+/** --agent-restart-hold: whole seconds, 0 (no hold) to 600. */
+function restartHold(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n > MAX_RESTART_HOLD_SECONDS) throw new UserError(`--agent-restart-hold ${text}: give whole seconds from 0 (no hold) to ${MAX_RESTART_HOLD_SECONDS}`);
+  return n;
 }
 
 /** The token of --metrics-token-file: its text without surrounding whitespace, 16 to 4096 visible characters. */

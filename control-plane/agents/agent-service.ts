@@ -11,7 +11,7 @@ import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { MergedCommits } from '../etcd/merged-commits';
 import { asEtcdOutage } from '../etcd/outage';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors';
-import { encode, type AgentRecord, type WebToggleRecord } from '../records';
+import { encode, type AgentRecord, type RestartHoldRecord, type WebToggleRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError, unary } from '../rpc/status';
 import { claimRefusal } from '../security/authz';
@@ -28,6 +28,8 @@ export interface AgentServiceOptions {
   heartbeatMs: number;
   /** How long a host stays a log source after its agent was last heard of (log-source-records.ts). */
   logSourceTtlSeconds?: number;
+  /** How long an agent that leaves for its next run keeps its instances (a restart hold; 0: none). */
+  restartHoldSeconds?: number;
 }
 
 function requireAgentId(id: string): string {
@@ -111,6 +113,28 @@ export function agentService(
     return alive;
   }
 
+  /**
+   * A restart hold for agent `id`, which is leaving for its next run with its lease alive: a key
+   * under a lease of its own that nobody renews, so it lives `restartHoldSeconds` from now at
+   * least; the leader keeps the agent's instances while it does (leader/agent-liveness.ts).
+   * Granted only while every replica reads holds: an older leader would move the instances while
+   * the agent's watchdog still keeps them. Returns the hold in ms, 0 when none was granted.
+   */
+  async function grantRestartHold(id: string): Promise<number> {
+    const seconds = opts.restartHoldSeconds ?? 0;
+    if (seconds <= 0 || ctx.replicas?.everyReplicaReads('restart-holds') !== true) return 0;
+    const record: RestartHoldRecord = { holdMs: seconds * 1000, atMs: Date.now() };
+    try {
+      const lease = await leases.grant(seconds);
+      await commitInChunks(client, [{ put: keys.restartHold(id), value: encode(record), lease }]);
+    } catch (err) {
+      logger.warn({ agent: id, err }, 'restart hold not granted: the agent\'s instances move if it is not back within its lease');
+      return 0;
+    }
+    logger.info({ agent: id, holdMs: record.holdMs }, 'agent leaving for its next run: its instances stay for the restart hold');
+    return record.holdMs;
+  }
+
   return {
     Register: unary(logger, async (req, call) => {
       const id = requireAgentId(req.agent_id);
@@ -139,7 +163,8 @@ export function agentService(
       };
       const value = encode(record);
       // Known without a lease too: once it goes away, `cluster agents` lists it `down` until removed.
-      const registration = [{ put: keys.agent(id), value, lease: leaseId }, { put: keys.knownAgent(id), value }];
+      // Back from a restart: its hold has done its work (a later disappearance is a failure).
+      const registration = [{ put: keys.agent(id), value, lease: leaseId }, { put: keys.knownAgent(id), value }, { delete: keys.restartHold(id) }];
       for (let attempt = 0; ; attempt++) {
         // A process server registers only with its toggle in place: `agents:remove` may delete the
         // toggle between the check and the commit (web would then be on), so that commit is redone.
@@ -168,7 +193,11 @@ export function agentService(
       return { lease_id: leaseId, ttl_seconds: opts.leaseTtlSeconds, heartbeat_ms: opts.heartbeatMs, address };
     }),
 
-    Heartbeat: unary(logger, async (req) => ({ alive: await heartbeat(req.agent_id, req.lease_id), packs_apps: packsStatuses() })),
+    Heartbeat: unary(logger, async (req) => {
+      const alive = await heartbeat(req.agent_id, req.lease_id);
+      const holdMs = alive && req.leaving ? await grantRestartHold(req.agent_id) : 0;
+      return { alive, packs_apps: packsStatuses(), hold_ms: holdMs };
+    }),
 
     Heartbeats: (call) => {
       // The guard checked the certificate when the stream opened (an agent's); each request must

@@ -166,7 +166,11 @@ async function listInstances(
   // instance there for the agent's grace (leader/agent-liveness.ts): `unknown`, since the process
   // may well still run, until the agent registers again and then reports it.
   const unreported = (a: Assignment): { state: string; reason: string } => {
-    if (!ctx.view.isRegistered(a.agentId)) return { state: 'unknown', reason: `${a.agentId} is unreachable; kept there while it may reconnect` };
+    if (!ctx.view.isRegistered(a.agentId)) {
+      const hold = ctx.view.restartHold(a.agentId);
+      if (hold) return { state: 'unknown', reason: `${a.agentId} is restarting; kept there for its restart hold (${hold.holdMs / 1000} s)` };
+      return { state: 'unknown', reason: `${a.agentId} is unreachable; kept there while it may reconnect` };
+    }
     if (ctx.view.assignedBeforeRegistration(a)) return { state: 'unknown', reason: `${a.agentId} registered again; waiting for it to report` };
     return { state: 'starting', reason: 'assigned; waiting for the agent to report' };
   };

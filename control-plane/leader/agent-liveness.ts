@@ -16,14 +16,19 @@
  * An etcd outage deafens the leader the same way (heartbeats reach it but cannot renew a
  * lease): every lease may expire during it although every agent is fine. So the whole grace
  * also runs again from the last moment this replica found etcd unreachable (`heardNothingAt`).
+ *
+ * An agent that left on purpose for its next run (a restart, an upgrade) may have a restart hold
+ * (docs/agent-handover.md): while it lives the agent is `unreachable` whatever the grace, since
+ * its watchdog keeps its processes running that long. Once the hold is gone the rules above
+ * apply, counted from when the agent went missing: down at once after a steady leadership.
  */
 
 export interface LivenessVerdict {
-  /** Agents that own assignments, are not registered, and are still within their grace. */
+  /** Agents that own assignments, are not registered, and are still within their grace or hold. */
   unreachable: string[];
   /** Agents that own assignments and have been missing for the whole grace: re-place their work. */
   down: string[];
-  /** When the next unreachable agent's grace ends (epoch ms); undefined when none is waiting. */
+  /** When the next unreachable agent's grace ends (epoch ms); undefined when none is waiting (a hold ends by a watch event). */
   nextDeadlineMs?: number;
 }
 
@@ -48,9 +53,9 @@ export class AgentLiveness {
 
   /**
    * Sorts the agents that own assignments (`owners`) but are not in `registered` into the
-   * unreachable and the down.
+   * unreachable and the down; those in `held` (a live restart hold) are unreachable.
    */
-  classify(registered: ReadonlySet<string>, owners: Iterable<string>, nowMs = Date.now()): LivenessVerdict {
+  classify(registered: ReadonlySet<string>, owners: Iterable<string>, nowMs = Date.now(), held: ReadonlySet<string> = new Set()): LivenessVerdict {
     const verdict: LivenessVerdict = { unreachable: [], down: [] };
     const missing = new Set<string>();
     for (const id of owners) {
@@ -60,7 +65,9 @@ export class AgentLiveness {
       if (since === undefined) this.missingSince.set(id, (since = nowMs));
       // Missing since before this replica could hear it (elected, or etcd back, since): wait out the grace.
       const deadline = Math.max(since, this.leaderSinceMs + this.graceMs, this.deafAtMs + this.graceMs);
-      if (nowMs >= deadline) {
+      if (held.has(id)) {
+        verdict.unreachable.push(id);
+      } else if (nowMs >= deadline) {
         verdict.down.push(id);
       } else {
         verdict.unreachable.push(id);

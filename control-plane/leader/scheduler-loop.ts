@@ -99,7 +99,7 @@ export class SchedulerLoop {
     const opened = await this.openMirrors(generation);
     if (!opened || !this.statuses) return;
     this.statuses.mirror.on('change', this.onStatus);
-    for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains, this.view.webToggles]) mirror.on('change', this.onChange);
+    for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains, this.view.webToggles, this.view.restartHolds]) mirror.on('change', this.onChange);
     this.view.agents.on('change', this.onAgents);
     for (const mirror of this.mirrors()) mirror.on('resync', this.onChange);
     this.settling.restart();
@@ -170,7 +170,7 @@ export class SchedulerLoop {
   }
 
   private mirrors(): PrefixMirror[] {
-    return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments, this.view.drains, this.view.webToggles];
+    return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments, this.view.drains, this.view.webToggles, this.view.restartHolds];
   }
 
   /** Asks for a round soon; rounds never overlap, and a stream of events cannot postpone one forever. */
@@ -221,7 +221,7 @@ export class SchedulerLoop {
       this.commitFailed = false;
     }
     const input = await schedulerInput(this.view, (registered, assignments) =>
-      this.unreachable.list(registered, assignments, this.opts.lastEtcdOutageMs?.() ?? 0));
+      this.unreachable.list(registered, assignments, this.opts.lastEtcdOutageMs?.() ?? 0, this.view.restartHeldAgents()));
     const counts = new Map(input.apps.map((a) => [a.name, a.formation]));
     const limited = limitRollout(schedule(input), input.assignments, (a) => this.observed(a), (app, type) => counts.get(app)?.[type] ?? 0);
     const moves = this.holdMoves(limited.plan, input);

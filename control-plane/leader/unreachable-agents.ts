@@ -7,12 +7,14 @@ import type { Logger } from '../../lib/log';
 import type { AgentView, Assignment } from '../scheduler/types';
 import { AgentLiveness } from './agent-liveness';
 
+type Verdict = 'unreachable' | 'held' | 'down';
+
 export class UnreachableAgents {
   private readonly liveness: AgentLiveness;
   /** The last registration seen of each agent, for the unreachable ones' datacenter and capacity. */
   private readonly lastSeen = new Map<string, AgentView>();
-  /** Agents this replica has declared unreachable or down, to log each change once. */
-  private readonly verdicts = new Map<string, 'unreachable' | 'down'>();
+  /** Agents this replica has declared unreachable, held (a restart hold) or down, to log each change once. */
+  private readonly verdicts = new Map<string, Verdict>();
   private graceTimer?: NodeJS.Timeout;
 
   constructor(
@@ -41,14 +43,15 @@ export class UnreachableAgents {
   /**
    * Agents that own assignments but are not registered and are still within their grace
    * (agent-liveness.ts): the scheduler keeps their instances where they are.
-   * `lastEtcdOutageMs`: when etcd was last found unreachable (the grace runs again from then).
+   * `lastEtcdOutageMs`: when etcd was last found unreachable (the grace runs again from then);
+   * `held`: the agents whose restart hold lives.
    */
-  list(registered: AgentView[], assignments: Assignment[], lastEtcdOutageMs: number): AgentView[] {
+  list(registered: AgentView[], assignments: Assignment[], lastEtcdOutageMs: number, held: ReadonlySet<string> = new Set()): AgentView[] {
     for (const a of registered) this.lastSeen.set(a.id, a);
     const ids = new Set(registered.map((a) => a.id));
     this.liveness.heardNothingAt(lastEtcdOutageMs);
-    const verdict = this.liveness.classify(ids, assignments.map((a) => a.agentId));
-    for (const id of verdict.unreachable) this.noteVerdict(id, 'unreachable');
+    const verdict = this.liveness.classify(ids, assignments.map((a) => a.agentId), Date.now(), held);
+    for (const id of verdict.unreachable) this.noteVerdict(id, held.has(id) ? 'held' : 'unreachable');
     for (const id of verdict.down) this.noteVerdict(id, 'down');
     const missing = new Set([...verdict.unreachable, ...verdict.down]);
     for (const id of this.verdicts.keys()) {
@@ -74,10 +77,12 @@ export class UnreachableAgents {
     }));
   }
 
-  private noteVerdict(id: string, verdict: 'unreachable' | 'down'): void {
+  private noteVerdict(id: string, verdict: Verdict): void {
     if (this.verdicts.get(id) === verdict) return;
     this.verdicts.set(id, verdict);
-    if (verdict === 'unreachable') {
+    if (verdict === 'held') {
+      this.logger.info({ agent: id }, 'agent restarting (its restart hold lives): keeping its instances until it registers again or the hold ends');
+    } else if (verdict === 'unreachable') {
       this.logger.warn({ agent: id, graceMs: this.liveness.graceMs }, 'agent not registered: keeping its instances until it reconnects or its grace ends');
     } else {
       this.logger.warn({ agent: id, graceMs: this.liveness.graceMs }, 'agent down (missing for its whole grace): placing its instances elsewhere');

@@ -32,8 +32,11 @@ export interface ReplicaInfo {
  * `packed-statuses`: an agent's statuses of one app in one value (state/packed-statuses.ts).
  * `packed-assignments`: the instances of one app placed on one agent in one value
  * (state/packed-assignments.ts).
+ * `restart-holds`: a leader that keeps an agent's instances while its restart hold lives
+ * (leader/agent-liveness.ts): an older leader would move them while the agent's watchdog still
+ * keeps them running for the hold.
  */
-export const REPLICA_FEATURES = ['packed-statuses', 'packed-assignments'] as const;
+export const REPLICA_FEATURES = ['packed-statuses', 'packed-assignments', 'restart-holds'] as const;
 export type ReplicaFeature = (typeof REPLICA_FEATURES)[number];
 
 export interface ReplicaRegistryOptions {

@@ -50,11 +50,11 @@ export class AgentRecords {
   }
 
   /**
-   * Forgets an agent that is gone (`agents:remove`): what is known of it, its drain and its web
-   * toggle, only while it is not registered; undefined if it registered meanwhile.
+   * Forgets an agent that is gone (`agents:remove`): what is known of it, its drain, its web
+   * toggle and its restart hold, only while it is not registered; undefined if it registered meanwhile.
    */
   async removeWhileGone(id: string): Promise<string | undefined> {
-    const ops = [this.keys.knownAgent(id), this.keys.drain(id), this.keys.webToggle(id)].map((key) => ({ delete: key }));
+    const ops = [this.keys.knownAgent(id), this.keys.drain(id), this.keys.webToggle(id), this.keys.restartHold(id)].map((key) => ({ delete: key }));
     return commitInChunks(this.client, ops, [unchangedSince(this.keys.agent(id), '0')]);
   }
 

@@ -6,7 +6,7 @@ import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import type { Keys } from '../keys';
 import { PrefixMirror } from '../etcd/mirror';
-import { decode, type AgentRecord, type AppRecord, type DrainRecord, type FormationRecord, type ReleaseRecord, type WebToggleRecord } from '../records';
+import { decode, type AgentRecord, type AppRecord, type DrainRecord, type FormationRecord, type ReleaseRecord, type RestartHoldRecord, type WebToggleRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
 import { AssignmentIndex } from './assignment-index';
 import { packedAssignmentsOf, type PackedAssignments } from './packed-assignments';
@@ -71,12 +71,13 @@ export class ClusterView {
     readonly assignments: PrefixMirror,
     readonly drains: PrefixMirror,
     readonly webToggles: PrefixMirror,
+    readonly restartHolds: PrefixMirror,
   ) {
     this.placed = new AssignmentIndex(assignments, keys);
   }
 
   static async open(client: Etcd3, keys: Keys, logger: Logger): Promise<ClusterView> {
-    const [apps, formations, agents, knownAgents, assignments, drains, webToggles] = await Promise.all([
+    const [apps, formations, agents, knownAgents, assignments, drains, webToggles, restartHolds] = await Promise.all([
       PrefixMirror.open(client, keys.apps(), logger),
       PrefixMirror.open(client, keys.formations(), logger),
       PrefixMirror.open(client, keys.agents(), logger),
@@ -86,12 +87,13 @@ export class ClusterView {
       PrefixMirror.open(client, keys.allAssignments(), logger, { project: assignmentProjection(keys) }),
       PrefixMirror.open(client, keys.drains(), logger),
       PrefixMirror.open(client, keys.webToggles(), logger),
+      PrefixMirror.open(client, keys.restartHolds(), logger),
     ]);
-    return new ClusterView(client, keys, apps, formations, agents, knownAgents, assignments, drains, webToggles);
+    return new ClusterView(client, keys, apps, formations, agents, knownAgents, assignments, drains, webToggles, restartHolds);
   }
 
   async close(): Promise<void> {
-    const mirrors = [this.apps, this.formations, this.agents, this.knownAgents, this.assignments, this.drains, this.webToggles];
+    const mirrors = [this.apps, this.formations, this.agents, this.knownAgents, this.assignments, this.drains, this.webToggles, this.restartHolds];
     await Promise.all(mirrors.map((m) => m.close()));
   }
 
@@ -179,6 +181,21 @@ export class ClusterView {
   /** Whether agent `id` runs `web`: yes unless its toggle says off (process servers; docs/process-servers.md). */
   servesWeb(id: string): boolean {
     return this.webToggles.decoded<WebToggleRecord>(this.keys.webToggle(id))?.web !== false;
+  }
+
+  /** Agent `id`'s restart hold while it lives (records.ts, RestartHoldRecord); undefined otherwise. */
+  restartHold(id: string): RestartHoldRecord | undefined {
+    return this.restartHolds.decoded<RestartHoldRecord>(this.keys.restartHold(id));
+  }
+
+  /** The agents whose restart hold lives: the leader keeps their instances while they are away. */
+  restartHeldAgents(): Set<string> {
+    const out = new Set<string>();
+    for (const key of this.restartHolds.entries.keys()) {
+      const id = this.keys.after(key, this.keys.restartHolds());
+      if (id) out.add(id);
+    }
+    return out;
   }
 
   /**

@@ -16,6 +16,18 @@ describe('agent liveness', () => {
     assert.deepEqual(live.classify(new Set(['a']), ['b', 'a', 'b'], 9_000), { unreachable: [], down: ['b'] });
   });
 
+  it('keeps an agent with a live restart hold unreachable past the grace; once the hold is gone it is down at once', () => {
+    const live = new AgentLiveness(GRACE);
+    live.start(0);
+    const held = new Set(['b']);
+    // Gone at 20 s under a leader that has led for the grace: held, not down; a hold ends by a watch event, not a deadline.
+    assert.deepEqual(live.classify(new Set(), ['b'], 20_000, held), { unreachable: ['b'], down: [] });
+    assert.deepEqual(live.classify(new Set(), ['b'], 34_000, held), { unreachable: ['b'], down: [] });
+    assert.deepEqual(live.classify(new Set(), ['b'], 35_000), { unreachable: [], down: ['b'] });
+    // A hold of an agent that is registered, or owns nothing, changes nothing.
+    assert.deepEqual(live.classify(new Set(['c']), ['c'], 36_000, new Set(['c', 'd'])), { unreachable: [], down: [] });
+  });
+
   it('declares an agent down at once when it goes missing under a leader that has led for the grace', () => {
     const live = new AgentLiveness(GRACE);
     live.start(0);

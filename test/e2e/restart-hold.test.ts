@@ -1,0 +1,93 @@
+/**
+ * The restart hold (docs/agent-handover.md): an agent restarted on purpose (SIGTERM) keeps its
+ * instances for the control plane's `--agent-restart-hold` even when its next run starts after
+ * its lease has run out (a loaded machine, a slow upgrade); one that does not come back has its
+ * processes stopped by its watchdog before the hold ends, and only then are they placed on
+ * another agent: never two copies of an instance at once. Checked by `ps` and by the processes
+ * themselves (/proc, their CLUSTER_HOST).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { instanceProcesses } from '../helpers/instance-processes';
+import { isGone } from '../helpers/processes';
+import { waitFor } from '../helpers/wait-for';
+
+// Process-table checks see the whole machine: a name no other test uses.
+const APP = `held-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+const A = { id: 'hold-a' };
+const B = { id: 'hold-b' };
+const COUNT = 3;
+/** The tests' 2 s lease; a hold several leases long, with room for CLI calls on a busy machine. */
+const HOLD_SECONDS = 10;
+
+const allUpOn = (host: string) => (list: PsInstance[]) => list.length === COUNT && list.every((i) => i.state === 'up' && i.host === host);
+const pidsOf = (list: PsInstance[]) => list.map((i) => `${i.name}:${i.pid}`).sort();
+
+/** The app's processes on this machine by host; fails when an instance runs twice. */
+function processesByHost(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const seen = new Set<string>();
+  for (const p of instanceProcesses(APP)) {
+    assert.ok(!seen.has(p.instance), `${p.instance} runs once (found on ${p.host} too)`);
+    seen.add(p.instance);
+    out.set(p.host, [...(out.get(p.host) ?? []), `${p.instance}:${p.pgid}`].sort());
+  }
+  return out;
+}
+
+describe('restart hold', { timeout: 180_000 }, () => {
+  let cluster: TestCluster;
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [A], controlPlaneArgs: ['--agent-restart-hold', String(HOLD_SECONDS)] });
+    await cluster.deployProcfile(APP, 'worker: sleep 100000\n');
+    await cluster.ok(['scale', `worker=${COUNT}`, '-a', APP, '--wait']);
+    // A second agent the instances could move to.
+    await cluster.startReadyAgent(B);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  const leaderLog = () => fs.readFileSync(cluster.controlPlane!.log, 'utf8');
+
+  it('keeps the instances of an agent whose next run starts after its lease ran out', async () => {
+    const before = await cluster.waitForPs(APP, `every worker up on ${A.id}`, allUpOn(A.id));
+    const processes = processesByHost();
+    assert.deepEqual(processes.get(A.id), pidsOf(before));
+    await cluster.agents.get(A.id)!.kill('SIGTERM');
+    // Its lease (2 s) has run out: ps says why the instances stay, and the leader, which has led
+    // for far longer than its grace, would have placed them on hold-b at once without the hold.
+    const during = await cluster.waitForPs(APP, 'the instances kept for the restart hold', (l) =>
+      l.length === COUNT && l.every((i) => i.host === A.id && i.state === 'unknown' && i.reason.includes(`${A.id} is restarting`)), 15_000);
+    assert.match(during[0]!.reason, new RegExp(`kept there for its restart hold \\(${HOLD_SECONDS} s\\)`));
+    await waitFor('the leader to keep them for the hold', () => leaderLog().includes('agent restarting (its restart hold lives)'), 5_000, 100);
+    assert.deepEqual(processesByHost(), processes, 'the same processes run, on hold-a only');
+    cluster.startAgent(A);
+    const afterwards = await cluster.waitForPs(APP, `every worker up on ${A.id} again`, allUpOn(A.id), 30_000);
+    assert.deepEqual(pidsOf(afterwards), pidsOf(before), 'taken over: same pids');
+    assert.deepEqual(processesByHost(), processes);
+    assert.ok(!leaderLog().includes('agent down'), 'no agent was declared down');
+  });
+
+  it('stops the processes of an agent that does not come back before the hold ends, then moves them', async () => {
+    const before = await cluster.waitForPs(APP, `every worker up on ${A.id}`, allUpOn(A.id));
+    const oldPids = before.map((i) => i.pid!);
+    await cluster.agents.get(A.id)!.kill('SIGTERM');
+    // Until the instances run on hold-b, never two copies: processesByHost() fails on a twin, and
+    // no process runs on hold-b while one is left on hold-a.
+    const moved = await waitFor('the instances to run on hold-b', async () => {
+      const byHost = processesByHost();
+      if (byHost.has(B.id)) assert.ok(oldPids.every(isGone), `hold-b runs ${byHost.get(B.id)!.join(', ')} while the old processes are not all gone`);
+      const list = await cluster.ps(APP);
+      return allUpOn(B.id)(list) ? list : undefined;
+    }, HOLD_SECONDS * 1000 + 30_000, 100);
+    assert.ok(oldPids.every(isGone), 'the old processes were stopped');
+    assert.equal(processesByHost().get(B.id)?.length, COUNT);
+    assert.equal(moved.length, COUNT);
+    assert.match(leaderLog(), /agent down/);
+  });
+});
