@@ -9,6 +9,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import type { Etcd3 } from 'etcd3';
+import { Keys } from '../../control-plane/keys';
+import { createEtcdClient } from '../../control-plane/etcd/client';
 import { TestCluster, type PsInstance } from '../helpers/test-cluster';
 import { instanceProcesses } from '../helpers/instance-processes';
 import { isGone } from '../helpers/processes';
@@ -39,6 +42,8 @@ function processesByHost(): Map<string, string[]> {
 
 describe('restart hold', { timeout: 180_000 }, () => {
   let cluster: TestCluster;
+  let etcd: Etcd3;
+  const keys = new Keys('/cluster/');
 
   before(async () => {
     cluster = await TestCluster.start({ agents: [A], controlPlaneArgs: ['--agent-restart-hold', String(HOLD_SECONDS)] });
@@ -46,9 +51,11 @@ describe('restart hold', { timeout: 180_000 }, () => {
     await cluster.ok(['scale', `worker=${COUNT}`, '-a', APP, '--wait']);
     // A second agent the instances could move to.
     await cluster.startReadyAgent(B);
+    etcd = createEtcdClient(cluster.etcd.urls);
   });
 
   after(async () => {
+    etcd?.close();
     await cluster?.stop();
   });
 
@@ -89,5 +96,24 @@ describe('restart hold', { timeout: 180_000 }, () => {
     assert.equal(processesByHost().get(B.id)?.length, COUNT);
     assert.equal(moved.length, COUNT);
     assert.match(leaderLog(), /agent down/);
+  });
+
+  it('grants no hold while a replica that does not read holds is in the set: the window is the lease\'s', async () => {
+    await cluster.waitForPs(APP, `every worker up on ${B.id}`, allUpOn(B.id));
+    // An older replica's record (the version before packed assignments and holds): as leader it
+    // would move the instances once the lease ran out, while a watchdog told of a hold kept them.
+    const lease = etcd.lease(60);
+    await lease.put(keys.replica('older-replica')).value(JSON.stringify({ id: 'older-replica', address: '127.0.0.1:1', version: '0.0.1', startedAt: new Date().toISOString(), features: ['packed-statuses'] }));
+    try {
+      // The leader has seen it once it writes the app's packed group back per instance.
+      await waitFor('the leader to see the older replica', async () => (await etcd.getAll().prefix(keys.allAssignments()).keys()).every((k) => !keys.parsePackedAssignments(k)), 20_000, 100);
+      const agent = cluster.agents.get(B.id)!;
+      await agent.kill('SIGTERM');
+      const stopped = await waitFor('hold-b to say its window', () => /"handoverWindowMs":(\d+).*agent stopped; its instances run on/.exec(fs.readFileSync(agent.log, 'utf8'))?.[1], 10_000, 100);
+      assert.ok(Number(stopped) <= 2_000 - 500, `a lease-long window (2 s lease), not the hold's: ${stopped} ms`);
+      assert.deepEqual(await etcd.getAll().prefix(keys.restartHolds()).keys(), [], 'no restart hold written');
+    } finally {
+      await lease.revoke();
+    }
   });
 });

@@ -35,6 +35,9 @@ describe('control-plane start --metrics-token-file', () => {
     [['--http', '127.0.0.1:1', '--metrics-token-file', path.join(dir, 'missing')], /--metrics-token-file .*missing: cannot read it \(ENOENT\)/],
     [['--http', '127.0.0.1:1', '--metrics-token-file', short], /the token must be 16 to 4096 printable characters/],
     [['--http', '127.0.0.1:1', '--metrics-token-file', spaced], /the token must be 16 to 4096 printable characters without spaces/],
+    [['--agent-restart-hold', '1.5'], /--agent-restart-hold 1\.5: give whole seconds from 0 \(no hold\) to 600/],
+    [['--agent-restart-hold', '601'], /--agent-restart-hold 601: give whole seconds from 0 \(no hold\) to 600/],
+    [['--agent-restart-hold', '-1'], /--agent-restart-hold -1: give whole seconds/],
   ];
   for (const [flags, message] of cases) {
     it(`refuses ${flags.join(' ').replace(dir, 'DIR')} before starting`, () => {
