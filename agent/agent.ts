@@ -299,7 +299,9 @@ export class Agent {
       } else {
         this.reconciler.detach();
         const beatAt = Date.now();
-        const beat = await this.link.leavingHeartbeat(500);
+        // A second at most: the control plane renews the lease and writes the hold (etcd, maybe
+        // slow on the loaded machine that made the hold worth having); the window counts from here.
+        const beat = await this.link.leavingHeartbeat(1_000);
         if (beat.alive) window = { ms: plannedHandoverWindowMs(this.link.ttlSeconds, beat.holdMs), fromMs: beatAt };
       }
       this.reporter.close();
