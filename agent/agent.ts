@@ -12,7 +12,7 @@ import { ReleaseCache } from './releases/release-cache';
 import { Reconciler } from './reconciler';
 import { keyOf } from './assignment-keys';
 import { DisconnectGuard } from './disconnect-guard';
-import { OrphanGuard } from './supervisor/orphan-guard';
+import { OrphanGuard, WATCHDOG_KILL_GRACE_MS } from './supervisor/orphan-guard';
 import { OutputFifoMaker } from './supervisor/output-fifos';
 import { PortAllocator, type PortRange } from './supervisor/ports';
 import { AgentStateWriter, type InstanceRecord } from './handover/instance-state';
@@ -81,14 +81,13 @@ export function handoverWindowMs(ttlSeconds: number, heartbeatMs: number): numbe
 /**
  * A hand-over on purpose renews the lease as it leaves: the next run then has the whole TTL but a
  * margin, or the restart hold the control plane granted with that heartbeat (`holdMs`) but a
- * margin, whichever is longer: the leader moves the instances only once both have ended.
+ * margin, whichever is longer: the leader moves the instances only once both have ended. The
+ * hold's margin is the watchdog's SIGTERM → SIGKILL grace and a second more: every process is
+ * gone, killed if need be, before the leader may place its instance elsewhere.
  */
 export function plannedHandoverWindowMs(ttlSeconds: number, holdMs = 0): number {
-  return Math.max(500, ttlSeconds * 1000 - 500, holdMs - RESTART_HOLD_MARGIN_MS);
+  return Math.max(500, ttlSeconds * 1000 - 500, holdMs - WATCHDOG_KILL_GRACE_MS - 1_000);
 }
-
-/** Taken off a restart hold for the watchdog's window: it stops the processes before the hold ends. */
-const RESTART_HOLD_MARGIN_MS = 1_000;
 
 /**
  * The window to give the watchdog as the agent leaves: it counts from then, not from when the
@@ -287,8 +286,8 @@ export class Agent {
   close(mode: CloseMode = 'handover'): Promise<void> {
     this.closing ??= (async () => {
       this.state = 'stopping';
-      // The hand-over window and when it was reckoned (see windowLeftMs).
-      let window = { ms: this.guard.handoverWindowMs, fromMs: Date.now() };
+      // The hand-over window and when it was reckoned (see windowLeftMs; a monotonic clock).
+      let window = { ms: this.guard.handoverWindowMs, fromMs: performance.now() };
       this.disconnect.close();
       this.stream.close();
       this.renewer?.close();
@@ -298,7 +297,7 @@ export class Agent {
         await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));
       } else {
         this.reconciler.detach();
-        const beatAt = Date.now();
+        const beatAt = performance.now();
         // A second at most: the control plane renews the lease and writes the hold (etcd, maybe
         // slow on the loaded machine that made the hold worth having); the window counts from here.
         const beat = await this.link.leavingHeartbeat(1_000);
@@ -318,7 +317,7 @@ export class Agent {
       if (mode === 'stop-instances') await this.guard.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the orphan guard failed'));
       else {
         // Closing the server (a logs follower: up to 500 ms) and flushing took time off the lease.
-        this.guard.setHandoverWindow(windowLeftMs(window.ms, Date.now() - window.fromMs));
+        this.guard.setHandoverWindow(windowLeftMs(window.ms, performance.now() - window.fromMs));
         await this.guard.detach();
       }
       this.unlock();

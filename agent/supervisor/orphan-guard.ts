@@ -56,7 +56,8 @@ export interface WatchdogId {
   startTicks: number;
 }
 
-const DEFAULT_GRACE_MS = 5_000;
+/** SIGTERM → SIGKILL of the watchdog's stop (graceMs' default, what the agent runs it with). */
+export const WATCHDOG_KILL_GRACE_MS = 5_000;
 const DEFAULT_WINDOW_MS = 2_000;
 const RESPAWN_DELAY_MS = 1_000;
 const CLOSE_TIMEOUT_MS = 2_000;
@@ -88,7 +89,7 @@ export class OrphanGuard {
   static start(logger: Logger, opts: OrphanGuardOptions = {}, onRespawn: (id: WatchdogId | undefined) => void = () => undefined): OrphanGuard {
     const guard = new OrphanGuard(
       logger.child({ component: 'orphan-guard' }),
-      opts.graceMs ?? DEFAULT_GRACE_MS,
+      opts.graceMs ?? WATCHDOG_KILL_GRACE_MS,
       opts.handoverWindowMs ?? DEFAULT_WINDOW_MS,
       onRespawn,
       opts.marks,

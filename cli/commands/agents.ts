@@ -72,7 +72,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
 export function registerAgents(program: Command): void {
   program
     .command('agents')
-    .description('list every agent (server): address, datacenter, labels, state (ready, draining, unreachable, down: gone, listed until agents:remove), instances, capacity, version, last heartbeat, whether it runs web')
+    .description('list every agent (server): address, datacenter, labels, state (ready, draining, restarting, unreachable, down: gone, listed until agents:remove), instances, capacity, version, last heartbeat, whether it runs web')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {

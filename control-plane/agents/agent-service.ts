@@ -163,8 +163,10 @@ export function agentService(
       };
       const value = encode(record);
       // Known without a lease too: once it goes away, `cluster agents` lists it `down` until removed.
-      // Back from a restart: its hold has done its work (a later disappearance is a failure).
-      const registration = [{ put: keys.agent(id), value, lease: leaseId }, { put: keys.knownAgent(id), value }, { delete: keys.restartHold(id) }];
+      // A restart hold is left to run out, not deleted here: the leader follows holds and
+      // registrations in two watches, and could see the hold gone before this registration (and
+      // declare the agent down) if one transaction did both.
+      const registration = [{ put: keys.agent(id), value, lease: leaseId }, { put: keys.knownAgent(id), value }];
       for (let attempt = 0; ; attempt++) {
         // A process server registers only with its toggle in place: `agents:remove` may delete the
         // toggle between the check and the commit (web would then be on), so that commit is redone.

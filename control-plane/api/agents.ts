@@ -10,7 +10,7 @@ import { unary } from '../rpc/status';
 import { AgentRecords } from '../state/agent-records';
 import { staleOf } from './stale';
 
-type AgentState = 'ready' | 'draining' | 'unreachable' | 'down';
+type AgentState = 'ready' | 'draining' | 'restarting' | 'unreachable' | 'down';
 
 /**
  * Since this replica last heard the agent, or -1. An agent that is gone: when it was last heard
@@ -62,9 +62,13 @@ function instanceCounts(ctx: ApiContext): Map<string, number> {
   return counts;
 }
 
-/** An agent that is not registered: unreachable while it owns instances (the leader keeps them there), else down. */
-function goneState(id: string, counts: Map<string, number>): AgentState {
-  return (counts.get(id) ?? 0) > 0 ? 'unreachable' : 'down';
+/**
+ * An agent that is not registered: while it owns instances (the leader keeps them there),
+ * restarting during its restart hold, else unreachable; down once it owns none.
+ */
+function goneState(ctx: ApiContext, id: string, counts: Map<string, number>): AgentState {
+  if ((counts.get(id) ?? 0) === 0) return 'down';
+  return ctx.view.restartHold(id) ? 'restarting' : 'unreachable';
 }
 
 /** What is known of an agent that is gone: its last registration, else the one its drain kept, else its id alone. */
@@ -110,7 +114,7 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       // an agent that owns instances is listed even when nothing else is known of it.
       for (const id of new Set([...ctx.view.knownAgentIds(), ...ctx.view.drainList().keys(), ...counts.keys()])) {
         if (registered.has(id)) continue;
-        out.push(info(ctx, lastKnown(ctx, id), goneState(id, counts), counts, now));
+        out.push(info(ctx, lastKnown(ctx, id), goneState(ctx, id, counts), counts, now));
       }
       return { agents: out.sort((a, b) => ((a.id ?? '') < (b.id ?? '') ? -1 : 1)), stale: staleOf(ctx) };
     }),
@@ -172,7 +176,7 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       }
       const counts = instanceCounts(ctx);
       if (agent) return info(ctx, agent, 'ready', counts, Date.now());
-      return info(ctx, lastKnown(ctx, id), goneState(id, counts), counts, Date.now());
+      return info(ctx, lastKnown(ctx, id), goneState(ctx, id, counts), counts, Date.now());
     }),
 
     // The toggle is stored without a lease: it outlives the agent's restarts and re-registrations,
@@ -189,7 +193,7 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       if (before !== req.web) logger.info({ agent: id, web: req.web }, req.web ? 'agent runs web now' : 'agent runs no web now: its web instances move elsewhere');
       const counts = instanceCounts(ctx);
       if (agent) return info(ctx, agent, drain ? 'draining' : 'ready', counts, Date.now());
-      return info(ctx, lastKnown(ctx, id), goneState(id, counts), counts, Date.now());
+      return info(ctx, lastKnown(ctx, id), goneState(ctx, id, counts), counts, Date.now());
     }),
   };
 }

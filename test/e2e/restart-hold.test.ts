@@ -22,8 +22,15 @@ const APP = `held-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)
 const A = { id: 'hold-a' };
 const B = { id: 'hold-b' };
 const COUNT = 3;
-/** The tests' 2 s lease; a hold several leases long, with room for CLI calls on a busy machine. */
-const HOLD_SECONDS = 10;
+/**
+ * The tests' 2 s lease; the default hold: a watchdog window of 9 s (the hold less the watchdog's
+ * 5 s kill grace and 1 s), several leases long, with room for CLI calls on a busy machine.
+ */
+const HOLD_SECONDS = 15;
+/** A worker that takes 3 s to exit on SIGTERM: a copy started elsewhere before then would overlap. */
+const SLOW_EXIT = `trap 'sleep 3; exit 0' TERM
+while true; do sleep 1 & wait $!; done
+`;
 
 const allUpOn = (host: string) => (list: PsInstance[]) => list.length === COUNT && list.every((i) => i.state === 'up' && i.host === host);
 const pidsOf = (list: PsInstance[]) => list.map((i) => `${i.name}:${i.pid}`).sort();
@@ -47,7 +54,7 @@ describe('restart hold', { timeout: 180_000 }, () => {
 
   before(async () => {
     cluster = await TestCluster.start({ agents: [A], controlPlaneArgs: ['--agent-restart-hold', String(HOLD_SECONDS)] });
-    await cluster.deployProcfile(APP, 'worker: sleep 100000\n');
+    await cluster.deployProcfile(APP, 'worker: sh slow-exit.sh\n', { 'slow-exit.sh': SLOW_EXIT });
     await cluster.ok(['scale', `worker=${COUNT}`, '-a', APP, '--wait']);
     // A second agent the instances could move to.
     await cluster.startReadyAgent(B);
@@ -72,6 +79,10 @@ describe('restart hold', { timeout: 180_000 }, () => {
       l.length === COUNT && l.every((i) => i.host === A.id && i.state === 'unknown' && i.reason.includes(`${A.id} is restarting`)), 15_000);
     assert.match(during[0]!.reason, new RegExp(`kept there for its restart hold \\(${HOLD_SECONDS} s\\)`));
     await waitFor('the leader to keep them for the hold', () => leaderLog().includes('agent restarting (its restart hold lives)'), 5_000, 100);
+    const listed = await cluster.cliJson<{ agents: Array<{ id: string; state: string; instances: number }> }>(['agents', '--json']);
+    const held = listed.agents.find((a) => a.id === A.id);
+    assert.equal(held?.state, 'restarting', '`cluster agents` says why hold-a keeps its instances');
+    assert.equal(held?.instances, COUNT);
     assert.deepEqual(processesByHost(), processes, 'the same processes run, on hold-a only');
     cluster.startAgent(A);
     const afterwards = await cluster.waitForPs(APP, `every worker up on ${A.id} again`, allUpOn(A.id), 30_000);
@@ -84,14 +95,20 @@ describe('restart hold', { timeout: 180_000 }, () => {
     const before = await cluster.waitForPs(APP, `every worker up on ${A.id}`, allUpOn(A.id));
     const oldPids = before.map((i) => i.pid!);
     await cluster.agents.get(A.id)!.kill('SIGTERM');
-    // Until the instances run on hold-b, never two copies: processesByHost() fails on a twin, and
-    // no process runs on hold-b while one is left on hold-a.
+    // Until the instances run on hold-b, never two copies: no instance runs twice, and no process
+    // runs on hold-b while one is left on hold-a (noted here: waitFor retries on a throw).
+    const overlaps: string[] = [];
     const moved = await waitFor('the instances to run on hold-b', async () => {
-      const byHost = processesByHost();
-      if (byHost.has(B.id)) assert.ok(oldPids.every(isGone), `hold-b runs ${byHost.get(B.id)!.join(', ')} while the old processes are not all gone`);
+      const byInstance = new Map<string, string[]>();
+      for (const p of instanceProcesses(APP)) byInstance.set(p.instance, [...(byInstance.get(p.instance) ?? []), `${p.host}:${p.pgid}`]);
+      for (const [instance, copies] of byInstance) if (copies.length > 1) overlaps.push(`${instance} runs as ${copies.join(' and ')}`);
+      const onB = [...byInstance.values()].flat().filter((c) => c.startsWith(`${B.id}:`));
+      const oldLeft = oldPids.filter((pid) => !isGone(pid));
+      if (onB.length > 0 && oldLeft.length > 0) overlaps.push(`hold-b runs ${onB.join(', ')} while ${oldLeft.join(', ')} still run on hold-a`);
       const list = await cluster.ps(APP);
       return allUpOn(B.id)(list) ? list : undefined;
     }, HOLD_SECONDS * 1000 + 30_000, 100);
+    assert.deepEqual(overlaps, [], 'never two copies');
     assert.ok(oldPids.every(isGone), 'the old processes were stopped');
     assert.equal(processesByHost().get(B.id)?.length, COUNT);
     assert.equal(moved.length, COUNT);

@@ -24,9 +24,10 @@ describe('hand-over window as the agent leaves', () => {
     assert.equal(windowLeftMs(handoverWindowMs(4, 1_000), -5), 2_500, 'a clock step back takes nothing off');
   });
 
-  it('with a restart hold, ends a second before the hold, and never before the lease would allow', () => {
-    assert.equal(plannedHandoverWindowMs(4, 15_000), 14_000);
-    assert.equal(windowLeftMs(plannedHandoverWindowMs(4, 15_000), 600), 13_400);
+  it('with a restart hold, ends the watchdog\'s kill grace and a second before the hold, and never before the lease would allow', () => {
+    assert.equal(plannedHandoverWindowMs(4, 15_000), 9_000);
+    assert.equal(windowLeftMs(plannedHandoverWindowMs(4, 15_000), 600), 8_400);
+    assert.equal(plannedHandoverWindowMs(4, 10_000), 4_000);
     // A hold shorter than the lease (or none, from an older control plane) leaves the lease's window.
     assert.equal(plannedHandoverWindowMs(4, 2_000), 3_500);
     assert.equal(plannedHandoverWindowMs(4, 0), 3_500);

@@ -37,7 +37,7 @@ function AgentRow(props: { agent: Agent }) {
       <td class="actions">
         {draining || a.drained
           ? <button type="button" onClick={activate}>Activate</button>
-          : a.state !== 'down' && <button type="button" onClick={drain} disabled={a.state === 'unreachable'}>Drain</button>}
+          : a.state !== 'down' && <button type="button" onClick={drain} disabled={a.state === 'unreachable' || a.state === 'restarting'}>Drain</button>}
         {a.state === 'down' && <button type="button" onClick={remove}>Remove</button>}
       </td>
     </tr>
