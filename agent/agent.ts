@@ -288,6 +288,7 @@ export class Agent {
       this.state = 'stopping';
       // The hand-over window and when it was reckoned (see windowLeftMs; a monotonic clock).
       let window = { ms: this.guard.handoverWindowMs, fromMs: performance.now() };
+      let restartHoldMs = 0;
       this.disconnect.close();
       this.stream.close();
       this.renewer?.close();
@@ -302,6 +303,7 @@ export class Agent {
         // slow on the loaded machine that made the hold worth having); the window counts from here.
         const beat = await this.link.leavingHeartbeat(1_000);
         if (beat.alive) window = { ms: plannedHandoverWindowMs(this.link.ttlSeconds, beat.holdMs), fromMs: beatAt };
+        restartHoldMs = beat.holdMs;
       }
       this.reporter.close();
       this.link.close();
@@ -324,7 +326,7 @@ export class Agent {
       this.state = 'stopped';
       this.logger.info(
         mode === 'handover'
-          ? { handoverWindowMs: this.guard.handoverWindowMs }
+          ? { handoverWindowMs: this.guard.handoverWindowMs, restartHoldMs }
           : {},
         mode === 'handover' ? 'agent stopped; its instances run on for the next agent run to take over' : 'agent stopped with its instances',
       );
