@@ -57,7 +57,7 @@ async function startEtcdOnce(dataDir: string, opts: StartEtcdOptions): Promise<E
     await exited;
   };
   try {
-    await waitUntilAnswering(member.clientUrl, child, opts.log);
+    await waitUntilAnswering(member, child, opts.log);
   } catch (err) {
     await stop();
     throw err;
@@ -134,18 +134,26 @@ async function waitUntilAnsweringThere(prefix: string[], url: string, child: Chi
   }
 }
 
-/** Polls `url` until the member answers a status call (no quorum needed for that). */
-async function waitUntilAnswering(url: string, child: ChildProcess, log?: string, timeoutMs = 15_000): Promise<void> {
-  const client = new Etcd3({ hosts: url, dialTimeout: 1_000 });
+/**
+ * Polls the member's client URL until it answers a status call (no quorum needed for that), and is
+ * this member: another etcd that took the port between our look and our start answers there too,
+ * for as long as ours takes to exit on its failed bind (two test files starting etcd at once had
+ * one use the other's, compactions included). The member list, served locally, names our peer URL.
+ */
+async function waitUntilAnswering(member: Pick<MemberSpec, 'clientUrl' | 'peerUrl'>, child: ChildProcess, log?: string, timeoutMs = 15_000): Promise<void> {
+  const client = new Etcd3({ hosts: member.clientUrl, dialTimeout: 1_000 });
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (child.exitCode !== null) throw new EtcdExitedError(`etcd exited with status ${child.exitCode} while starting${log ? `; see ${log}` : ''}`);
       try {
         await client.maintenance.status({ deadline: Date.now() + 1_000 });
-        return;
+        const { members } = await client.cluster.memberList({}, { deadline: Date.now() + 1_000 });
+        if (members.some((m) => m.peerURLs.includes(member.peerUrl))) return;
+        if (Date.now() > deadline) throw new Error(`another etcd answers on ${member.clientUrl} (its members: ${members.map((m) => m.peerURLs.join(' ')).join(', ')})`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`etcd did not answer on ${url} within ${timeoutMs / 1000} s: ${(err as Error).message}`);
+        if (Date.now() > deadline) throw new Error(`etcd did not answer on ${member.clientUrl} within ${timeoutMs / 1000} s: ${(err as Error).message}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
@@ -224,7 +232,7 @@ export class EtcdMember {
   async waitUntilServing(): Promise<void> {
     if (!this.child) throw new Error(`etcd member ${this.spec.name} was never started`);
     if (this.prefix.length > 0) await waitUntilAnsweringThere(this.prefix, this.url, this.child, this.log);
-    else await waitUntilAnswering(this.url, this.child, this.log);
+    else await waitUntilAnswering(this.spec, this.child, this.log);
   }
 
   /** Sends `signal`: SIGSTOP and SIGCONT pause and resume the member; any other ends it (resolves once it has). */
