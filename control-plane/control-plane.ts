@@ -63,6 +63,12 @@ import { startMetricsServer, type MetricsServer } from '../lib/metrics-server';
  */
 export const DEFAULT_RESTART_HOLD_SECONDS = 15;
 export const MAX_RESTART_HOLD_SECONDS = 600;
+/**
+ * A hold must be at least the lease's TTL and this long: the agent's watchdog gets the hold less
+ * its 5 s SIGTERM → SIGKILL grace and 1 s (agent/agent.ts, plannedHandoverWindowMs), and a
+ * shorter hold would give it no more than the lease does, without room for that grace.
+ */
+export const RESTART_HOLD_OVER_TTL_SECONDS = 6;
 
 export interface ControlPlaneOptions {
   etcd: string[];

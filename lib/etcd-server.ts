@@ -57,7 +57,7 @@ async function startEtcdOnce(dataDir: string, opts: StartEtcdOptions): Promise<E
     await exited;
   };
   try {
-    await waitUntilAnswering(member, child, opts.log);
+    await waitUntilAnswering(member.clientUrl, child, opts.log);
   } catch (err) {
     await stop();
     throw err;
@@ -135,31 +135,69 @@ async function waitUntilAnsweringThere(prefix: string[], url: string, child: Chi
 }
 
 /**
- * Polls the member's client URL until it answers a status call (no quorum needed for that), and is
- * this member: another etcd that took the port between our look and our start answers there too,
+ * Polls the member's client URL until it answers a status call (no quorum needed for that), and
+ * the port is ours: another etcd that took it between our look and our start answers there too,
  * for as long as ours takes to exit on its failed bind (two test files starting etcd at once had
- * one use the other's, compactions included). The member list, served locally, names our peer URL.
+ * one use the other's, compactions included). Ours when our process holds a socket listening on
+ * that port (a restart on new ports with an existing data dir keeps its first peer URL in the
+ * member list, so that cannot tell).
  */
-async function waitUntilAnswering(member: Pick<MemberSpec, 'clientUrl' | 'peerUrl'>, child: ChildProcess, log?: string, timeoutMs = 15_000): Promise<void> {
-  const client = new Etcd3({ hosts: member.clientUrl, dialTimeout: 1_000 });
+async function waitUntilAnswering(url: string, child: ChildProcess, log?: string, timeoutMs = 15_000): Promise<void> {
+  const client = new Etcd3({ hosts: url, dialTimeout: 1_000 });
+  const port = Number(new URL(url).port);
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (child.exitCode !== null) throw new EtcdExitedError(`etcd exited with status ${child.exitCode} while starting${log ? `; see ${log}` : ''}`);
+      let problem: string;
       try {
         await client.maintenance.status({ deadline: Date.now() + 1_000 });
-        const { members } = await client.cluster.memberList({}, { deadline: Date.now() + 1_000 });
-        if (members.some((m) => m.peerURLs.includes(member.peerUrl))) return;
-        if (Date.now() > deadline) throw new Error(`another etcd answers on ${member.clientUrl} (its members: ${members.map((m) => m.peerURLs.join(' ')).join(', ')})`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (child.pid === undefined || listensOn(child.pid, port)) return;
+        problem = `another process answers on ${url}, not the etcd started here (pid ${child.pid})`;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`etcd did not answer on ${member.clientUrl} within ${timeoutMs / 1000} s: ${(err as Error).message}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        problem = `etcd did not answer on ${url} within ${timeoutMs / 1000} s: ${(err as Error).message}`;
       }
+      if (Date.now() > deadline) throw new Error(problem);
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
     client.close();
   }
+}
+
+/** Whether process `pid` holds a TCP socket listening on `port` (/proc/net/tcp{,6} and its fds). */
+export function listensOn(pid: number, port: number): boolean {
+  const inodes = new Set<string>();
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st … inode: the local port after the colon, state 0A = LISTEN.
+      const fields = line.trim().split(/\s+/);
+      if (fields.length > 9 && fields[3] === '0A' && fields[1]!.endsWith(`:${hexPort}`)) inodes.add(fields[9]!);
+    }
+  }
+  if (inodes.size === 0) return false;
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    try {
+      const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target.startsWith('socket:[') && inodes.has(target.slice(8, -1))) return true;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return false;
 }
 
 /**
@@ -232,7 +270,7 @@ export class EtcdMember {
   async waitUntilServing(): Promise<void> {
     if (!this.child) throw new Error(`etcd member ${this.spec.name} was never started`);
     if (this.prefix.length > 0) await waitUntilAnsweringThere(this.prefix, this.url, this.child, this.log);
-    else await waitUntilAnswering(this.spec, this.child, this.log);
+    else await waitUntilAnswering(this.url, this.child, this.log);
   }
 
   /** Sends `signal`: SIGSTOP and SIGCONT pause and resume the member; any other ends it (resolves once it has). */

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { ControlPlane, DEFAULT_RESTART_HOLD_SECONDS, MAX_RESTART_HOLD_SECONDS } from '../../control-plane/control-plane';
+import { ControlPlane, DEFAULT_RESTART_HOLD_SECONDS, MAX_RESTART_HOLD_SECONDS, RESTART_HOLD_OVER_TTL_SECONDS } from '../../control-plane/control-plane';
 import { runUntilSignalled } from '../../lib/daemon';
 import { CONTROL_PLANE_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../lib/heap-growth';
 import { createLogger } from '../../lib/log';
@@ -39,7 +39,7 @@ export function registerControlPlane(program: Command): void {
     .option('--data-dir <dir>', 'where to keep release slugs', path.join(clusterHome(), 'control-plane'))
     .option('--prefix <prefix>', 'etcd key prefix', '/cluster/')
     .option('--agent-ttl <seconds>', 'seconds without a heartbeat before an agent is declared down', '4')
-    .option('--agent-restart-hold <seconds>', 'how long an agent restarting on purpose (SIGTERM: a restart, an upgrade) keeps its instances before they move; 0: only its lease (docs/agent-handover.md)', String(DEFAULT_RESTART_HOLD_SECONDS))
+    .option('--agent-restart-hold <seconds>', `how long an agent restarting on purpose (SIGTERM: a restart, an upgrade) keeps its instances before they move: 0 (only its lease) or at least --agent-ttl + ${RESTART_HOLD_OVER_TTL_SECONDS} (default: ${DEFAULT_RESTART_HOLD_SECONDS}, or that if more; docs/agent-handover.md)`)
     .option(`${MAX_PER_TYPE_FLAG} <n>`, 'largest count `scale` accepts for one process type', String(DEFAULT_MAX_PER_TYPE))
     .option('--etcd-history <seconds>', 'how long etcd keeps old versions of keys before the leader compacts them', '300')
     .option('--http <host:port>', 'also serve the web dashboard, its JSON API and /metrics here (HTTPS signed by the cluster CA; plain HTTP when the API is: on loopback)')
@@ -47,7 +47,7 @@ export function registerControlPlane(program: Command): void {
     .option('--insecure', 'plaintext even off loopback (anyone reaching the port controls the cluster)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the cluster certificate; docs/metrics.md)')
     .option('--metrics-token-file <path>', 'a file holding the bearer token a scraper shows for /metrics on the --http listener off loopback (otherwise it needs a dashboard session)')
-    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; agentRestartHold: string; maxPerType: string; etcdHistory: string; http?: string; tls?: boolean; insecure?: boolean; metrics?: string; metricsTokenFile?: string }) => {
+    .action(async (opts: { etcd: string; listen: string; advertise?: string; dataDir: string; prefix: string; agentTtl: string; agentRestartHold?: string; maxPerType: string; etcdHistory: string; http?: string; tls?: boolean; insecure?: boolean; metrics?: string; metricsTokenFile?: string }) => {
       try {
         const etcd = opts.etcd.split(',').map((u) => u.trim()).filter(Boolean);
         if (etcd.length === 0) throw new UserError('--etcd needs at least one URL');
@@ -60,7 +60,7 @@ export function registerControlPlane(program: Command): void {
         checkAddressFlag(opts.listen, '--listen', { anyPort: true });
         checkAddressFlag(opts.advertise, '--advertise');
         checkAddressFlag(opts.http, '--http');
-        const restartHoldSeconds = restartHold(opts.agentRestartHold);
+        const restartHoldSeconds = restartHold(opts.agentRestartHold, positiveInt(opts.agentTtl, '--agent-ttl'));
         if (opts.metrics !== undefined) {
           try {
             parseMetricsListen(opts.metrics);
@@ -99,10 +99,15 @@ export function registerControlPlane(program: Command): void {
     });
 }
 
-/** --agent-restart-hold: whole seconds, 0 (no hold) to 600. */
-function restartHold(text: string): number {
+/** --agent-restart-hold: whole seconds, 0 (no hold) or from the lease's TTL + 6 to 600; not given, 15 or that minimum. */
+function restartHold(text: string | undefined, ttlSeconds: number): number {
+  const least = ttlSeconds + RESTART_HOLD_OVER_TTL_SECONDS;
+  if (text === undefined) return Math.max(DEFAULT_RESTART_HOLD_SECONDS, least);
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || n > MAX_RESTART_HOLD_SECONDS) throw new UserError(`--agent-restart-hold ${text}: give whole seconds from 0 (no hold) to ${MAX_RESTART_HOLD_SECONDS}`);
+  if (n > 0 && n < least) {
+    throw new UserError(`--agent-restart-hold ${text}: give 0 (no hold) or at least ${least} s (--agent-ttl ${ttlSeconds} + ${RESTART_HOLD_OVER_TTL_SECONDS}: the agent's watchdog gets the hold less ${RESTART_HOLD_OVER_TTL_SECONDS} s to stop its processes, which must be more than the lease gives)`);
+  }
   return n;
 }
 

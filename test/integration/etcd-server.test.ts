@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EtcdExitedError, startEtcd, type EtcdServer } from '../../lib/etcd-server';
+import { EtcdExitedError, listensOn, startEtcd, type EtcdServer } from '../../lib/etcd-server';
 import { freePort } from '../../lib/free-port';
 
 describe('a private etcd', { timeout: 60_000 }, () => {
@@ -34,9 +34,13 @@ describe('a private etcd', { timeout: 60_000 }, () => {
     );
   });
 
-  it('starts on free ports and answers as itself', async () => {
-    const etcd = await startEtcd(path.join(dir, 'free'));
-    started.push(etcd);
-    assert.notEqual(etcd.url, started[0]!.url);
+  it('starts again on other free ports with the data dir of an earlier run (as `cluster dev` does)', async () => {
+    const first = await startEtcd(path.join(dir, 'again'));
+    await first.stop();
+    const second = await startEtcd(path.join(dir, 'again'));
+    started.push(second);
+    assert.notEqual(second.url, first.url);
+    assert.equal(listensOn(second.process.pid!, Number(new URL(second.url).port)), true);
+    assert.equal(listensOn(second.process.pid!, Number(new URL(started[0]!.url).port)), false, 'not the port of another etcd');
   });
 });

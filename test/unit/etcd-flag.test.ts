@@ -38,6 +38,8 @@ describe('control-plane start --metrics-token-file', () => {
     [['--agent-restart-hold', '1.5'], /--agent-restart-hold 1\.5: give whole seconds from 0 \(no hold\) to 600/],
     [['--agent-restart-hold', '601'], /--agent-restart-hold 601: give whole seconds from 0 \(no hold\) to 600/],
     [['--agent-restart-hold', '-1'], /--agent-restart-hold -1: give whole seconds/],
+    [['--agent-restart-hold', '9'], /--agent-restart-hold 9: give 0 \(no hold\) or at least 10 s \(--agent-ttl 4 \+ 6/],
+    [['--agent-ttl', '10', '--agent-restart-hold', '15'], /--agent-restart-hold 15: give 0 \(no hold\) or at least 16 s/],
   ];
   for (const [flags, message] of cases) {
     it(`refuses ${flags.join(' ').replace(dir, 'DIR')} before starting`, () => {
