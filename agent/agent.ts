@@ -12,7 +12,8 @@ import { ReleaseCache } from './releases/release-cache';
 import { Reconciler } from './reconciler';
 import { keyOf } from './assignment-keys';
 import { DisconnectGuard } from './disconnect-guard';
-import { OrphanGuard, WATCHDOG_KILL_GRACE_MS } from './supervisor/orphan-guard';
+import { OrphanGuard } from './supervisor/orphan-guard';
+import { RESTART_HOLD_MARGIN_MS } from '../lib/restart-hold';
 import { OutputFifoMaker } from './supervisor/output-fifos';
 import { PortAllocator, type PortRange } from './supervisor/ports';
 import { AgentStateWriter, type InstanceRecord } from './handover/instance-state';
@@ -82,11 +83,11 @@ export function handoverWindowMs(ttlSeconds: number, heartbeatMs: number): numbe
  * A hand-over on purpose renews the lease as it leaves: the next run then has the whole TTL but a
  * margin, or the restart hold the control plane granted with that heartbeat (`holdMs`) but a
  * margin, whichever is longer: the leader moves the instances only once both have ended. The
- * hold's margin is the watchdog's SIGTERM → SIGKILL grace and a second more: every process is
- * gone, killed if need be, before the leader may place its instance elsewhere.
+ * hold's margin (lib/restart-hold.ts) is the watchdog's SIGTERM → SIGKILL grace and a second
+ * more: every process is gone, killed if need be, before the leader may place its copy elsewhere.
  */
 export function plannedHandoverWindowMs(ttlSeconds: number, holdMs = 0): number {
-  return Math.max(500, ttlSeconds * 1000 - 500, holdMs - WATCHDOG_KILL_GRACE_MS - 1_000);
+  return Math.max(500, ttlSeconds * 1000 - 500, holdMs - RESTART_HOLD_MARGIN_MS);
 }
 
 /**

@@ -23,7 +23,7 @@ const CONTROL_PLANE_LAYERS: Array<{ name: string; members: string[] }> = [
   { name: 'state, placement and the RPC plumbing', members: ['state/', 'scheduler/', 'rpc/'] },
   { name: 'the parts', members: ['leader/', 'replicas/', 'slugs/', 'security/', 'cron/', 'release-phase/', 'run/', 'logs/'] },
   { name: 'the services the CLI and the agents call', members: ['api/', 'agents/', 'http/', 'metrics/'] },
-  { name: 'the root', members: ['control-plane.ts'] },
+  { name: 'the root', members: ['control-plane.ts', 'control-plane-options.ts'] },
 ];
 /** Only the root and the loops that run while this replica leads use the leader's modules. */
 const LEADER_USERS = ['control-plane.ts', 'leader/', 'cron/', 'release-phase/'];

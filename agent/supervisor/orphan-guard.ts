@@ -35,6 +35,7 @@ import type { Writable } from 'node:stream';
 import type { Logger } from '../../lib/log';
 import { procStat } from './proc-stat';
 import { WATCHDOG_SCRIPT } from './watchdog-script';
+import { WATCHDOG_KILL_GRACE_MS } from '../../lib/restart-hold';
 
 /** Options of the orphan guard. */
 export interface OrphanGuardOptions {
@@ -56,8 +57,6 @@ export interface WatchdogId {
   startTicks: number;
 }
 
-/** SIGTERM → SIGKILL of the watchdog's stop (graceMs' default, what the agent runs it with). */
-export const WATCHDOG_KILL_GRACE_MS = 5_000;
 const DEFAULT_WINDOW_MS = 2_000;
 const RESPAWN_DELAY_MS = 1_000;
 const CLOSE_TIMEOUT_MS = 2_000;

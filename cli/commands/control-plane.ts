@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { ControlPlane, DEFAULT_RESTART_HOLD_SECONDS, MAX_RESTART_HOLD_SECONDS, RESTART_HOLD_OVER_TTL_SECONDS } from '../../control-plane/control-plane';
+import { ControlPlane } from '../../control-plane/control-plane';
+import { DEFAULT_RESTART_HOLD_SECONDS, MAX_RESTART_HOLD_SECONDS, RESTART_HOLD_OVER_TTL_SECONDS } from '../../control-plane/control-plane-options';
 import { runUntilSignalled } from '../../lib/daemon';
 import { CONTROL_PLANE_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../lib/heap-growth';
 import { createLogger } from '../../lib/log';

@@ -35,14 +35,26 @@ while true; do sleep 1 & wait $!; done
 const allUpOn = (host: string) => (list: PsInstance[]) => list.length === COUNT && list.every((i) => i.state === 'up' && i.host === host);
 const pidsOf = (list: PsInstance[]) => list.map((i) => `${i.name}:${i.pid}`).sort();
 
-/** The app's processes on this machine by host; fails when an instance runs twice. */
-function processesByHost(): Map<string, string[]> {
+/** The app's processes on this machine, `host:pgid`, by instance. */
+function copiesByInstance(): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const seen = new Set<string>();
-  for (const p of instanceProcesses(APP)) {
-    assert.ok(!seen.has(p.instance), `${p.instance} runs once (found on ${p.host} too)`);
-    seen.add(p.instance);
-    out.set(p.host, [...(out.get(p.host) ?? []), `${p.instance}:${p.pgid}`].sort());
+  for (const p of instanceProcesses(APP)) out.set(p.instance, [...(out.get(p.instance) ?? []), `${p.host}:${p.pgid}`]);
+  return out;
+}
+
+/** What runs twice in `copies`, in words. */
+function twins(copies: Map<string, string[]>): string[] {
+  return [...copies].filter(([, c]) => c.length > 1).map(([instance, c]) => `${instance} runs as ${c.join(' and ')}`);
+}
+
+/** The app's processes on this machine by host, `instance:pgid`; fails when an instance runs twice. */
+function processesByHost(): Map<string, string[]> {
+  const copies = copiesByInstance();
+  assert.deepEqual(twins(copies), [], 'every instance runs once');
+  const out = new Map<string, string[]>();
+  for (const [instance, [copy]] of copies) {
+    const [host, pgid] = copy!.split(':');
+    out.set(host!, [...(out.get(host!) ?? []), `${instance}:${pgid}`].sort());
   }
   return out;
 }
@@ -99,10 +111,9 @@ describe('restart hold', { timeout: 180_000 }, () => {
     // runs on hold-b while one is left on hold-a (noted here: waitFor retries on a throw).
     const overlaps: string[] = [];
     const moved = await waitFor('the instances to run on hold-b', async () => {
-      const byInstance = new Map<string, string[]>();
-      for (const p of instanceProcesses(APP)) byInstance.set(p.instance, [...(byInstance.get(p.instance) ?? []), `${p.host}:${p.pgid}`]);
-      for (const [instance, copies] of byInstance) if (copies.length > 1) overlaps.push(`${instance} runs as ${copies.join(' and ')}`);
-      const onB = [...byInstance.values()].flat().filter((c) => c.startsWith(`${B.id}:`));
+      const copies = copiesByInstance();
+      overlaps.push(...twins(copies));
+      const onB = [...copies.values()].flat().filter((c) => c.startsWith(`${B.id}:`));
       const oldLeft = oldPids.filter((pid) => !isGone(pid));
       if (onB.length > 0 && oldLeft.length > 0) overlaps.push(`hold-b runs ${onB.join(', ')} while ${oldLeft.join(', ')} still run on hold-a`);
       const list = await cluster.ps(APP);

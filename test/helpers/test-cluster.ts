@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { EtcdCluster } from '../../lib/etcd-server';
+import { EtcdCluster } from '../../lib/etcd-cluster';
 import { freePort } from '../../lib/free-port';
 import { callUnary } from '../../lib/grpc-call';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';

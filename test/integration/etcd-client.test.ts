@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import type { Etcd3 } from 'etcd3';
-import { EtcdCluster } from '../../lib/etcd-server';
+import { EtcdCluster } from '../../lib/etcd-cluster';
 import { createEtcdClient } from '../../control-plane/etcd/client';
 import { asEtcdOutage } from '../../control-plane/etcd/outage';
 import { PrefixMirror } from '../../control-plane/etcd/mirror';

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import type { Etcd3 } from 'etcd3';
-import { EtcdCluster } from '../../lib/etcd-server';
+import { EtcdCluster } from '../../lib/etcd-cluster';
 import { createEtcdClient } from '../../control-plane/etcd/client';
 import { EtcdHealth, STALE_AFTER_MS } from '../../control-plane/etcd/health';
 import { asEtcdOutage } from '../../control-plane/etcd/outage';

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EtcdExitedError, listensOn, startEtcd, type EtcdServer } from '../../lib/etcd-server';
+import { listensOn } from '../../lib/etcd-readiness';
+import { EtcdExitedError, startEtcd, type EtcdServer } from '../../lib/etcd-server';
 import { freePort } from '../../lib/free-port';
 
 describe('a private etcd', { timeout: 60_000 }, () => {

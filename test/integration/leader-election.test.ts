@@ -15,7 +15,7 @@ import { PrefixMirror } from '../../control-plane/etcd/mirror';
 import { createEtcdClient } from '../../control-plane/etcd/client';
 import { createdAt } from '../../control-plane/etcd/batch';
 import { Keys } from '../../control-plane/keys';
-import { EtcdCluster } from '../../lib/etcd-server';
+import { EtcdCluster } from '../../lib/etcd-cluster';
 import { createLogger } from '../../lib/log';
 import { exitWhenDone, uniquePrefix, useEtcd } from '../helpers/etcd';
 import { waitFor } from '../helpers/wait-for';
