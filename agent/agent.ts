@@ -13,6 +13,7 @@ import { Reconciler } from './reconciler';
 import { keyOf } from './assignment-keys';
 import { DisconnectGuard } from './disconnect-guard';
 import { OrphanGuard } from './supervisor/orphan-guard';
+import { EscapeeSweeper } from './supervisor/escapees';
 import { RESTART_HOLD_MARGIN_MS } from '../lib/restart-hold';
 import { OutputFifoMaker } from './supervisor/output-fifos';
 import { PortAllocator, type PortRange } from './supervisor/ports';
@@ -113,6 +114,7 @@ export class Agent {
     private readonly reconciler: Reconciler,
     private readonly disconnect: DisconnectGuard,
     private readonly guard: OrphanGuard,
+    private readonly escapees: EscapeeSweeper,
     private readonly server: AgentServer,
     private readonly logs: LogStore,
     private readonly logger: Logger,
@@ -182,6 +184,17 @@ export class Agent {
     // Replicas of another cluster (another CA) are refused before anything else runs.
     const clusterId = await checkReplicas(parseServerList(opts.server), opts.tls, logger);
     const logs = LogStore.open({ dir: path.join(opts.dataDir, 'logs'), logger, ...opts.logs });
+    // What an instance or one-off leaves running in a session of its own is stopped once it has ended.
+    const escapees = new EscapeeSweeper({
+      agentId: opts.identity.id,
+      agentDir: path.resolve(opts.dataDir),
+      logger,
+      onStopped: (app, instance, stopped) => {
+        const named = stopped.map((p) => `${p.name} (pid ${p.pid})`).join(', ');
+        logs.append(app, instance, 'system', `Stopping ${named}: a process of ${instance} that has ended left it running in a session of its own`, false);
+      },
+    });
+    for (const record of previous.adopted) escapees.track(record.pid, record.app, record.instance, record.startTicks);
     // The link is needed by the release cache and the reporter; its address is set once the server is bound.
     const identity = { ...opts.identity, address: opts.advertise ?? '' };
     const provider = opts.tls && new StaticCertificateProvider(opts.tls);
@@ -209,8 +222,14 @@ export class Agent {
       ports,
       logs,
       report: (status) => reporter.report(status),
-      track: (pgid) => guard.track(pgid),
-      untrack: (pgid) => guard.untrack(pgid),
+      track: (pgid, app, instance) => {
+        guard.track(pgid);
+        escapees.track(pgid, app, instance);
+      },
+      untrack: (pgid) => {
+        guard.untrack(pgid);
+        escapees.ended(pgid);
+      },
       killInstance: (app, instance) => reconcilerOf?.kill(app, instance) ?? false,
       logger,
     }, (app) => sampler.usage(app || undefined), provider).catch(async (err: unknown) => {
@@ -245,8 +264,14 @@ export class Agent {
       onLines: (app, instance, stream, run) => logs.appendRun(app, instance, stream, run),
       outputGate: (app, instance, blocking) => logs.gate(app, instance, blocking),
       // In the spawn's own turn; a process of an agent killed mid-spawn is found by its markers.
-      onSpawn: (pid) => guard.track(pid),
-      onExit: (pid) => guard.untrack(pid),
+      onSpawn: (pid, app, instance) => {
+        guard.track(pid);
+        escapees.track(pid, app, instance);
+      },
+      onExit: (pid) => {
+        guard.untrack(pid);
+        escapees.ended(pid);
+      },
       fifos: new OutputFifoMaker(path.join(opts.dataDir, 'instances')),
       record: (key, record) => state.set(key, record),
       events: metrics,
@@ -277,7 +302,7 @@ export class Agent {
       { server: opts.server, address: address || `<the IP it reaches the control plane from>:${identity.listenPort}`, dataDir: opts.dataDir, ports: opts.ports, disconnectedGraceMs: opts.disconnectedGraceMs ?? 0 },
       'agent started',
     );
-    return new Agent(link, stream, reporter, reconciler, disconnect, guard, server, logs, logger, state, unlock, sampler, renewer, metricsServer);
+    return new Agent(link, stream, reporter, reconciler, disconnect, guard, escapees, server, logs, logger, state, unlock, sampler, renewer, metricsServer);
   }
 
   /**
@@ -295,8 +320,11 @@ export class Agent {
       this.renewer?.close();
       this.sampler.close();
       await this.metricsServer?.close();
+      // A hand-over leaves a scan still due to the next run's take-over, which stops what no instance owns.
+      if (mode !== 'stop-instances') this.escapees.close();
       if (mode === 'stop-instances') {
         await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));
+        await this.escapees.flush();
       } else {
         this.reconciler.detach();
         const beatAt = performance.now();

@@ -45,7 +45,7 @@ export function createInstance(
       onLine: (stream, line, cut) => deps.onLine(spec.app, spec.instance, stream, line, cut ?? false),
       onLines: deps.onLines && ((stream, run) => deps.onLines!(spec.app, spec.instance, stream, run)),
       outputGate: deps.outputGate?.(spec.app, spec.instance, !spec.logs_non_blocking),
-      onSpawn: (pid) => deps.onSpawn(pid),
+      onSpawn: (pid) => deps.onSpawn(pid, spec.app, spec.instance),
       onExit: (pid) => deps.onExit(pid),
       // Restarts wait their turn with first starts: a crash storm does not starve heartbeats.
       pace: (spawn) => {

@@ -28,8 +28,8 @@ export interface ReconcilerDeps {
    * the log writer) or non-blocking (`ps:logs TYPE=non-blocking`). Absent: output is never paced.
    */
   outputGate?(app: string, instance: string, blocking: boolean): OutputGate;
-  /** A new process group, in the same turn as its spawn: the orphan guard tracks it. */
-  onSpawn(pid: number): void;
+  /** A new process group of `app`'s `instance`, in the same turn as its spawn: the orphan guard tracks it. */
+  onSpawn(pid: number, app: string, instance: string): void;
   onExit(pid: number): void;
   /** Where instances write their output (FIFOs that outlive the agent). */
   fifos: OutputFifoMaker;

@@ -31,6 +31,8 @@ import { ALREADY_EXISTS, NOT_FOUND, statusWithReason } from '../../lib/status-re
 const SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT']);
 /** A caller that went away, a timeout, a StopRun: SIGTERM, then SIGKILL after this long. */
 const ABANDON_GRACE_MS = 5_000;
+/** After the process exits: how long output pipes still held by something outside its group are read (as for instances, child-process.ts). */
+const PIPE_CLOSE_TIMEOUT_MS = 2_000;
 
 export interface RunDeps {
   agentId: string;
@@ -40,7 +42,9 @@ export interface RunDeps {
   ports: PortAllocator;
   logs: LogStore;
   report(status: InstanceStatus): void;
-  track(pgid: number): void;
+  /** A one-off's process group started (orphan guard, escapees). */
+  track(pgid: number, app: string, instance: string): void;
+  /** It ended. */
   untrack(pgid: number): void;
   /** SIGKILL to a formation instance's process (`ps:kill`), which its supervisor restarts; false when none runs. */
   killInstance(app: string, instance: string): boolean;
@@ -209,7 +213,7 @@ async function launch(
   timeout?.unref();
 
   child.stdin.on('error', () => undefined); // the process may exit without reading its input
-  if (pid) deps.track(pid);
+  if (pid) deps.track(pid, start.app, start.instance);
   log('system', `Starting ${what} with command \`${start.command}\`${start.detach ? ' (detached)' : tty ? ' (on a terminal)' : ''}`);
   deps.report(status('up', what));
   call.write({ started: { instance: start.instance, host: deps.agentId, pid } });
@@ -227,17 +231,34 @@ async function launch(
         call.once('drain', () => stream.resume());
       }
     });
-    stream.on('end', () => lines.end());
+    let ended = false;
+    // 'close' without 'end': destroyed after the close timeout below; its last partial line still counts.
+    const endLines = () => {
+      if (ended) return;
+      ended = true;
+      lines.end();
+    };
+    stream.on('end', endLines);
+    stream.on('close', endLines);
   }
   call.on('cancelled', abandon);
   call.on('end', () => {
     if (!start.detach) child.stdin.end();
   });
 
+  child.on('exit', () => {
+    if (pid) signalGroup(pid, 'SIGKILL'); // nothing of the group outlives the run
+    // Pipes still open after that are held by a process that left the group (setsid): stop
+    // waiting for them, or the run never ends. That process is stopped once it has (escapees.ts).
+    setTimeout(() => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    }, PIPE_CLOSE_TIMEOUT_MS).unref();
+  });
   // 'close' comes after the pipes are read to the end: no output is lost.
   child.on('close', (code, signal) => {
     if (pid) {
-      signalGroup(pid, 'SIGKILL'); // nothing of the group outlives the run
+      signalGroup(pid, 'SIGKILL');
       deps.untrack(pid);
     }
     deps.ports.release(port);

@@ -8,6 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcStat {
   pid: number;
+  /** The program's name as the kernel keeps it (at most 15 bytes). */
+  comm: string;
   /** One letter: R, S, D, Z (zombie), T… */
   state: string;
   ppid: number;
@@ -67,7 +69,7 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const startTicks = Number(fields[19]);
   if (!Number.isInteger(pid) || !Number.isFinite(startTicks)) return undefined;
   return {
-    pid, state: fields[0] ?? '?', ppid: Number(fields[1]), pgid: Number(fields[2]), startTicks,
+    pid, comm: text.slice(open + 1, close), state: fields[0] ?? '?', ppid: Number(fields[1]), pgid: Number(fields[2]), startTicks,
     ttyNr: Number(fields[4]), tpgid: Number(fields[5]),
     utime: Number(fields[11]), stime: Number(fields[12]), cutime: Number(fields[13]), cstime: Number(fields[14]),
     rssPages: Number(fields[21]),

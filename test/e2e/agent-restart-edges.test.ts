@@ -8,7 +8,8 @@
  * - while a web instance boots: it stays `starting` until it accepts connections on $PORT (it
  *   was shown `up` at once, so a rollout could move on before it listened);
  * - with an instance that started a helper in a session of its own (setsid): the helper is the
- *   instance's and is left alone, as under the previous run (it was stopped as a leftover).
+ *   instance's and is left alone, as under the previous run (it was stopped as a leftover), until
+ *   the instance itself is stopped.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -157,9 +158,11 @@ describe('agent restarts at awkward moments', { timeout: 180_000 }, () => {
     assert.ok(!newRun.includes('cannot be adopted'), 'nothing was taken for a leftover');
     const [after] = await cluster.ps(app);
     assert.equal(after!.pid, before!.pid, 'the instance itself was taken over');
+    // Once the instance it belongs to is stopped, the helper is stopped too (SIGTERM first).
     await cluster.ok(['scale', 'main=0', '-a', app]);
-    // A process in a session of its own outlives its instance's stop (docs/agent-handover.md): ended here.
-    process.kill(Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8')), 'SIGKILL');
+    const helperPid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
+    await waitFor('the helper to be stopped with its instance', () => isGone(helperPid), 40_000, 100);
+    assert.equal(fs.existsSync(path.join(dir, 'term')), true, 'the helper got SIGTERM');
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
