@@ -219,6 +219,7 @@ async function launch(
   call.write({ started: { instance: start.instance, host: deps.agentId, pid } });
   if (start.detach) call.end();
 
+  const lineEnds: Array<() => void> = [];
   for (const [name, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
     // A terminal ends lines with \r\n: the log keeps the line without the \r.
     const lines = new LineSplitter((line, cut) => log(name, tty && line.endsWith('\r') ? line.slice(0, -1) : line, cut));
@@ -232,14 +233,13 @@ async function launch(
       }
     });
     let ended = false;
-    // 'close' without 'end': destroyed after the close timeout below; its last partial line still counts.
     const endLines = () => {
       if (ended) return;
       ended = true;
       lines.end();
     };
     stream.on('end', endLines);
-    stream.on('close', endLines);
+    lineEnds.push(endLines);
   }
   call.on('cancelled', abandon);
   call.on('end', () => {
@@ -250,17 +250,25 @@ async function launch(
     if (pid) signalGroup(pid, 'SIGKILL'); // nothing of the group outlives the run
     // Pipes still open after that are held by a process that left the group (setsid): stop
     // waiting for them, or the run never ends. That process is stopped once it has (escapees.ts).
-    setTimeout(() => {
-      child.stdout.destroy();
-      child.stderr.destroy();
-    }, PIPE_CLOSE_TIMEOUT_MS).unref();
+    const closeLater = (): void => {
+      setTimeout(() => {
+        // A pipe paused for a slow caller still holds the run's last output: read it first.
+        const held = [child.stdout, child.stderr].find((pipe) => pipe.isPaused() && !pipe.destroyed);
+        if (held) {
+          held.once('resume', closeLater);
+          return;
+        }
+        for (const end of lineEnds) end(); // a last line without its newline, before the exit line
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }, PIPE_CLOSE_TIMEOUT_MS).unref();
+    };
+    closeLater();
   });
-  // 'close' comes after the pipes are read to the end: no output is lost.
+  // 'close' comes after the pipes are read to the end (or given up on, above): no output is lost.
   child.on('close', (code, signal) => {
-    if (pid) {
-      signalGroup(pid, 'SIGKILL');
-      deps.untrack(pid);
-    }
+    // The group was killed at 'exit': its id may belong to another group by now.
+    if (pid) deps.untrack(pid);
     deps.ports.release(port);
     clearTimeout(timeout);
     const exitStatus = code ?? 128 + (signal ? os.constants.signals[signal] : 0);

@@ -19,7 +19,7 @@
  */
 import type { Logger } from '../../lib/log';
 import { allPids, procEnviron, procStat } from './proc-stat';
-import { groupExists, signalGroup } from './process-group';
+import { groupExists, groupHasLiveMembers, signalGroup } from './process-group';
 
 /** A process stopped because it outlived its instance. */
 export interface Escapee {
@@ -51,7 +51,12 @@ interface LiveGroup {
 }
 
 export class EscapeeSweeper {
-  private readonly live = new Map<number, LiveGroup>();
+  /**
+   * The live groups by pgid, oldest first: a group's end is told once its pipes are read to the
+   * end (up to 2 s after it emptied, child-process.ts), and its pgid may be given to a new group
+   * meanwhile; that end then ends the older one, not the new one.
+   */
+  private readonly live = new Map<number, LiveGroup[]>();
   /** The earliest start among the groups that ended since the last scan; null: none ended. */
   private since: number | null = null;
   private timer: NodeJS.Timeout | undefined;
@@ -70,14 +75,16 @@ export class EscapeeSweeper {
 
   /** A process group of `app`'s `instance` started (its pgid is its leader's pid); `startTicks` when known already. */
   track(pgid: number, app: string, instance: string, startTicks?: number): void {
-    this.live.set(pgid, { app, instance, startTicks: startTicks ?? procStat(pgid)?.startTicks });
+    const group = { app, instance, startTicks: startTicks ?? procStat(pgid)?.startTicks };
+    this.live.set(pgid, [...(this.live.get(pgid) ?? []), group]);
   }
 
   /** Group `pgid` is gone: look for what it left outside it. */
   ended(pgid: number): void {
-    const group = this.live.get(pgid);
+    const groups = this.live.get(pgid);
+    const group = groups?.shift();
     if (!group) return;
-    this.live.delete(pgid);
+    if (groups!.length === 0) this.live.delete(pgid);
     const start = group.startTicks ?? 0;
     this.since = this.since === null ? start : Math.min(this.since, start);
     this.schedule();
@@ -147,8 +154,11 @@ export class EscapeeSweeper {
 
   /** Whether a process of `app`'s `instance` started at `startTicks` belongs to that instance's live process (started after it). */
   private helperOfLive(app: string, instance: string, startTicks: number): boolean {
-    for (const group of this.live.values()) {
-      if (group.app === app && group.instance === instance && (group.startTicks === undefined || startTicks >= group.startTicks)) return true;
+    for (const groups of this.live.values()) {
+      for (const group of groups) {
+        // Start times count 10 ms ticks: one in the same tick as the live process counts as its own.
+        if (group.app === app && group.instance === instance && (group.startTicks === undefined || startTicks >= group.startTicks)) return true;
+      }
     }
     return false;
   }
@@ -165,10 +175,12 @@ export class EscapeeSweeper {
       }
       this.opts.onStopped?.(key.slice(0, slash), key.slice(slash + 1), escapees);
     }
-    const deadline = performance.now() + this.graceMs;
-    while (pgids.some(groupExists) && performance.now() < deadline) await delay(50);
-    // A group that became live meanwhile is a new process's (pids are given out again only once a group is gone).
-    for (const pgid of pgids) if (!this.live.has(pgid)) signalGroup(pgid, 'SIGKILL');
+    const sentAt = performance.now();
+    const deadline = sentAt + this.graceMs;
+    // Zombies do not count: orphans are reaped by PID 1, which some inits do lazily.
+    while (pgids.some((pgid) => groupHasLiveMembers(pgid, sentAt)) && performance.now() < deadline) await delay(50);
+    // Only groups still there: one gone may have had its id given to a new group, ours (tracked) or not.
+    for (const pgid of pgids) if (groupExists(pgid) && !this.live.has(pgid)) signalGroup(pgid, 'SIGKILL');
   }
 }
 

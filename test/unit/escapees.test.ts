@@ -65,6 +65,7 @@ describe('escapees', () => {
       assert.ok(!isGone(escapee), 'nothing is stopped before a group has ended');
 
       killQuietly(-first);
+      await waitFor('the first process to be gone (its end is told only then)', () => isGone(first), 5_000, 10);
       sweeper.ended(first);
       await waitFor('the escapee to be stopped', () => isGone(escapee), 5_000, 20);
       await waitFor('the one ignoring SIGTERM to be killed after the grace', () => isGone(stubborn), 5_000, 20);
@@ -77,6 +78,7 @@ describe('escapees', () => {
 
       // The live process ends too: now its helper goes (at once, with flush()), the others still run.
       killQuietly(-second);
+      await waitFor('the live process to be gone', () => isGone(second), 5_000, 10);
       sweeper.ended(second);
       await sweeper.flush();
       assert.ok(isGone(helper), 'the helper of a process that ended is stopped');
