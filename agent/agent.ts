@@ -195,6 +195,15 @@ export class Agent {
       },
     });
     for (const record of previous.adopted) escapees.track(record.pid, record.app, record.instance, record.startTicks);
+    // Every process group of an instance or a one-off: watched by the orphan guard while it lives, swept after.
+    const groupStarted = (pgid: number, app: string, instance: string) => {
+      guard.track(pgid);
+      escapees.track(pgid, app, instance);
+    };
+    const groupEnded = (pgid: number) => {
+      guard.untrack(pgid);
+      escapees.ended(pgid);
+    };
     // The link is needed by the release cache and the reporter; its address is set once the server is bound.
     const identity = { ...opts.identity, address: opts.advertise ?? '' };
     const provider = opts.tls && new StaticCertificateProvider(opts.tls);
@@ -222,14 +231,8 @@ export class Agent {
       ports,
       logs,
       report: (status) => reporter.report(status),
-      track: (pgid, app, instance) => {
-        guard.track(pgid);
-        escapees.track(pgid, app, instance);
-      },
-      untrack: (pgid) => {
-        guard.untrack(pgid);
-        escapees.ended(pgid);
-      },
+      track: groupStarted,
+      untrack: groupEnded,
       killInstance: (app, instance) => reconcilerOf?.kill(app, instance) ?? false,
       logger,
     }, (app) => sampler.usage(app || undefined), provider).catch(async (err: unknown) => {
@@ -264,14 +267,8 @@ export class Agent {
       onLines: (app, instance, stream, run) => logs.appendRun(app, instance, stream, run),
       outputGate: (app, instance, blocking) => logs.gate(app, instance, blocking),
       // In the spawn's own turn; a process of an agent killed mid-spawn is found by its markers.
-      onSpawn: (pid, app, instance) => {
-        guard.track(pid);
-        escapees.track(pid, app, instance);
-      },
-      onExit: (pid) => {
-        guard.untrack(pid);
-        escapees.ended(pid);
-      },
+      onSpawn: groupStarted,
+      onExit: groupEnded,
       fifos: new OutputFifoMaker(path.join(opts.dataDir, 'instances')),
       record: (key, record) => state.set(key, record),
       events: metrics,
