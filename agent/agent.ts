@@ -317,12 +317,12 @@ export class Agent {
       this.renewer?.close();
       this.sampler.close();
       await this.metricsServer?.close();
-      // A hand-over leaves a scan still due to the next run's take-over, which stops what no instance owns.
-      if (mode !== 'stop-instances') this.escapees.close();
       if (mode === 'stop-instances') {
         await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));
         await this.escapees.flush();
       } else {
+        // A scan still due is left to the next run's take-over, which stops what no instance owns.
+        this.escapees.close();
         this.reconciler.detach();
         const beatAt = performance.now();
         // A second at most: the control plane renews the lease and writes the hold (etcd, maybe

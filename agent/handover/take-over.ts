@@ -19,7 +19,8 @@
  */
 import type { Logger } from '../../lib/log';
 import { groupExists, signalGroup } from '../supervisor/process-group';
-import { allPids, isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
+import { isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
+import { markedProcesses } from '../supervisor/marked-processes';
 import { readAgentState, type InstanceRecord } from './instance-state';
 import type { WatchdogId } from '../supervisor/orphan-guard';
 
@@ -141,22 +142,14 @@ interface OurGroup {
 /**
  * One scan of /proc for what earlier runs of agent `agentId` with data dir `agentDir` left, by the
  * markers in their environment: their watchdogs (orphan-guard.ts), and the process groups with a
- * live member that runs for them. Every process's environment is read at most once.
+ * live member that runs for them (marked-processes.ts), reading one member's environment a group.
  */
 export function scanOurs(agentId: string, agentDir: string): { watchdogs: WatchdogId[]; groups: OurGroup[] } {
   const watchdogs: WatchdogId[] = [];
   const groups = new Map<number, OurGroup>();
-  const ownGroup = procStat(process.pid)?.pgid;
-  for (const pid of allPids() ?? []) {
-    if (pid === process.pid) continue;
-    const stat = procStat(pid);
-    if (!stat || stat.state === 'Z' || stat.pgid <= 1 || stat.pgid === ownGroup || groups.has(stat.pgid)) continue;
-    const env = procEnviron(pid);
-    if (env.get('CLUSTER_HOST') === agentId && env.get('CLUSTER_AGENT_DIR') === agentDir) {
-      groups.set(stat.pgid, { pgid: stat.pgid, app: env.get('CLUSTER_APP'), instance: env.get('CLUSTER_INSTANCE'), startTicks: stat.startTicks });
-    } else if (env.get('CLUSTER_GUARD_HOST') === agentId && env.get('CLUSTER_GUARD_DIR') === agentDir) {
-      watchdogs.push({ pid, startTicks: stat.startTicks });
-    }
+  for (const p of markedProcesses(agentId, agentDir, (stat) => groups.has(stat.pgid))) {
+    if (p.watchdog) watchdogs.push({ pid: p.pid, startTicks: p.stat.startTicks });
+    else groups.set(p.stat.pgid, { pgid: p.stat.pgid, app: p.app, instance: p.instance, startTicks: p.stat.startTicks });
   }
   return { watchdogs, groups: [...groups.values()] };
 }

@@ -18,7 +18,8 @@
  * behind started after it.
  */
 import type { Logger } from '../../lib/log';
-import { allPids, procEnviron, procStat } from './proc-stat';
+import { procStat, type ProcStat } from './proc-stat';
+import { markedProcesses } from './marked-processes';
 import { groupExists, groupHasLiveMembers, signalGroup } from './process-group';
 
 /** A process stopped because it outlived its instance. */
@@ -134,20 +135,15 @@ export class EscapeeSweeper {
   /** The groups to stop, by instance (`app/instance` → pgid → its processes). */
   private scan(sinceTicks: number): Map<string, Map<number, Escapee[]>> {
     const found = new Map<string, Map<number, Escapee[]>>();
-    const ownGroup = procStat(process.pid)?.pgid;
-    for (const pid of allPids() ?? []) {
-      if (pid === process.pid) continue;
-      const stat = procStat(pid);
-      if (!stat || stat.state === 'Z' || stat.startTicks < sinceTicks || stat.pgid <= 1 || stat.pgid === ownGroup || this.live.has(stat.pgid)) continue;
-      const env = procEnviron(pid);
-      if (env.get('CLUSTER_HOST') !== this.opts.agentId || env.get('CLUSTER_AGENT_DIR') !== this.opts.agentDir) continue;
-      const app = env.get('CLUSTER_APP') ?? '';
-      const instance = env.get('CLUSTER_INSTANCE') ?? '';
-      if (this.helperOfLive(app, instance, stat.startTicks)) continue;
+    const skip = (stat: ProcStat) => stat.startTicks < sinceTicks || this.live.has(stat.pgid);
+    for (const p of markedProcesses(this.opts.agentId, this.opts.agentDir, skip)) {
+      const app = p.app ?? '';
+      const instance = p.instance ?? '';
+      if (p.watchdog || this.helperOfLive(app, instance, p.stat.startTicks)) continue;
       const key = `${app}/${instance}`;
       let groups = found.get(key);
       if (!groups) found.set(key, (groups = new Map<number, Escapee[]>()));
-      groups.set(stat.pgid, [...(groups.get(stat.pgid) ?? []), { pid, name: stat.comm }]);
+      groups.set(p.stat.pgid, [...(groups.get(p.stat.pgid) ?? []), { pid: p.pid, name: p.stat.comm }]);
     }
     return found;
   }
