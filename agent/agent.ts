@@ -318,7 +318,11 @@ export class Agent {
       this.sampler.close();
       await this.metricsServer?.close();
       if (mode === 'stop-instances') {
-        await this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed'));
+        // One-offs too, as `apps:destroy` stops them: nothing of this agent's is left running.
+        await Promise.all([
+          this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed')),
+          this.server.stopOneOffs(),
+        ]);
         await this.escapees.flush();
       } else {
         // A scan still due is left to the next run's take-over, which stops what no instance owns.

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
 import type { LogStore } from '../logs/log-store';
 import { logsService } from './logs-service';
+import { OneOffRegistry } from './one-off-registry';
 import { runService, type RunDeps } from './run-service';
 import { statsService, type UsageSource } from './stats-service';
 import { controlPlaneOnly, guard } from '../../lib/authz';
@@ -11,6 +12,8 @@ import { serverCredentials, type StaticCertificateProvider } from '../../lib/tls
 export interface AgentServer {
   /** host:port actually bound. */
   address: string;
+  /** Stops every one-off process (and refuses new ones); resolves once all have ended. */
+  stopOneOffs(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -18,7 +21,8 @@ export interface AgentServer {
 export async function startAgentServer(listen: string, store: LogStore, run: RunDeps, usage: UsageSource, tls?: StaticCertificateProvider): Promise<AgentServer> {
   const server = new grpc.Server(CHANNEL_OPTIONS);
   const logs = logsService(store, run.agentId, run.logger);
-  const runs = runService(run);
+  const oneOffs = new OneOffRegistry();
+  const runs = runService(run, oneOffs);
   server.addService(agentProto().AgentLogs.service, tls ? guard(logs, controlPlaneOnly) : logs);
   server.addService(agentProto().AgentRun.service, tls ? guard(runs, controlPlaneOnly) : runs);
   const stats = statsService(usage);
@@ -31,6 +35,7 @@ export async function startAgentServer(listen: string, store: LogStore, run: Run
   });
   return {
     address: listen.replace(/:\d+$/, `:${port}`),
+    stopOneOffs: () => oneOffs.stopAll(),
     close: () =>
       new Promise<void>((resolve) => {
         // Log streams may follow forever: give them a moment, then cut them.

@@ -10,18 +10,27 @@ import type { RunExit } from '../../proto/gen/cluster/run/RunExit';
 /** Exits remembered after their run ended (a new leader asks within seconds). */
 const REMEMBERED_EXITS = 1_000;
 
+export type StopReason = 'timeout' | 'request' | 'kill' | 'agent-stop';
+
 export interface RunningOneOff {
   /** SIGTERM to the group, SIGKILL after the grace period (`kill`: SIGKILL at once); idempotent. */
-  stop(reason: 'timeout' | 'request' | 'kill'): void;
+  stop(reason: StopReason): void;
 }
 
 export class OneOffRegistry {
   private readonly running = new Map<string, RunningOneOff>();
   private readonly exits = new Map<string, RunExit>();
   private readonly waiters = new Map<string, Array<(exit: RunExit) => void>>();
+  /** Set by stopAll: a run launched from then on is stopped as soon as it is attached. */
+  private stoppingAll = false;
 
   private static key(app: string, instance: string): string {
     return `${app}/${instance}`;
+  }
+
+  /** Whether stopAll was called: no run may start any more. */
+  get stopping(): boolean {
+    return this.stoppingAll;
   }
 
   /** Whether this name was used by a run that runs or ended lately. */
@@ -40,6 +49,7 @@ export class OneOffRegistry {
   /** The launched process behind a reserved name. */
   attach(app: string, instance: string, run: RunningOneOff): void {
     this.running.set(OneOffRegistry.key(app, instance), run);
+    if (this.stoppingAll) run.stop('agent-stop');
   }
 
   /** The run ended (or never started): remember its exit and tell whoever waits. */
@@ -77,5 +87,19 @@ export class OneOffRegistry {
     const run = this.running.get(OneOffRegistry.key(app, instance));
     run?.stop(kill ? 'kill' : 'request');
     return run !== undefined;
+  }
+
+  /**
+   * Stops every run, and every run launched from now on (`agent stop --stop-instances`);
+   * resolves once all of them have ended, including those still launching.
+   */
+  stopAll(): Promise<void> {
+    this.stoppingAll = true;
+    const ends = [...this.running.entries()].map(([key, run]) => {
+      const ended = new Promise<void>((resolve) => this.waiters.set(key, [...(this.waiters.get(key) ?? []), () => resolve()]));
+      run.stop('agent-stop');
+      return ended;
+    });
+    return Promise.all(ends).then(() => undefined);
   }
 }

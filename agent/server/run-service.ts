@@ -24,15 +24,21 @@ import { signalGroup } from '../supervisor/process-group';
 import { describeExit } from '../supervisor/restart-policy';
 import { buildEnv } from '../instance-env';
 import { AnsweredRequests } from './answered-requests';
-import { OneOffRegistry } from './one-off-registry';
+import { OneOffRegistry, type StopReason } from './one-off-registry';
 import { PtySession, ptyCommand, termOrDefault, windowOrDefault } from './pty-session';
-import { ALREADY_EXISTS, NOT_FOUND, statusWithReason } from '../../lib/status-reason';
+import { ALREADY_EXISTS, NOT_FOUND, PRECONDITION_FAILED, statusWithReason } from '../../lib/status-reason';
 
 const SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT']);
 /** A caller that went away, a timeout, a StopRun: SIGTERM, then SIGKILL after this long. */
 const ABANDON_GRACE_MS = 5_000;
 /** After the process exits: how long output pipes still held by something outside its group are read (as for instances, child-process.ts). */
 const PIPE_CLOSE_TIMEOUT_MS = 2_000;
+
+const STOP_LINES: Record<Exclude<StopReason, 'kill'>, (timeoutMs: number) => string> = {
+  timeout: (timeoutMs) => `Stopping process: it ran longer than its timeout (${timeoutMs} ms)`,
+  request: () => 'Stopping process on request',
+  'agent-stop': () => 'Stopping process: the agent is stopping with its instances',
+};
 
 export interface RunDeps {
   agentId: string;
@@ -62,8 +68,7 @@ function problemWith(start: RunStart__Output): string | undefined {
   return undefined;
 }
 
-export function runService(deps: RunDeps): AgentRunHandlers {
-  const registry = new OneOffRegistry();
+export function runService(deps: RunDeps, registry = new OneOffRegistry()): AgentRunHandlers {
   // A retried `ps:kill` signals once (answered-requests.ts).
   const stopAnswers = new AnsweredRequests<boolean>();
   const stopRun = (app: string, instance: string, reason: string, kill: boolean): boolean => {
@@ -89,6 +94,9 @@ export function runService(deps: RunDeps): AgentRunHandlers {
           const problem = problemWith(started);
           if (problem) return void call.destroy(new Error(problem));
           const { app, instance } = started;
+          if (registry.stopping) {
+            return void call.emit('error', statusWithReason(grpc.status.FAILED_PRECONDITION, `${deps.agentId} is stopping with its instances`, PRECONDITION_FAILED));
+          }
           // A name is started once: a leader that resumes a claimed run after a failover
           // (docs/scheduled-jobs.md) learns here that its predecessor started it already.
           if (!registry.reserve(app, instance)) {
@@ -193,7 +201,7 @@ async function launch(
   };
   let timedOut = false;
   let stopped = false;
-  const stop = (why: 'timeout' | 'request' | 'kill') => {
+  const stop = (why: StopReason) => {
     if (!running()) return;
     if (why === 'kill') {
       // Also after a stop already began: SIGKILL need not wait for the grace period.
@@ -205,7 +213,7 @@ async function launch(
     if (timedOut || stopped) return;
     if (why === 'timeout') timedOut = true;
     else stopped = true;
-    log('system', why === 'timeout' ? `Stopping process: it ran longer than its timeout (${start.timeout_ms} ms)` : 'Stopping process on request');
+    log('system', STOP_LINES[why](start.timeout_ms));
     terminate();
   };
   registry.attach(start.app, start.instance, { stop });

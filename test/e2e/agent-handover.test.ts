@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { REPO, TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { CLI, REPO, TestCluster, pidsMatching, type PsInstance } from '../helpers/test-cluster';
 import { isGone, killQuietly } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 import { procEnviron } from '../../agent/supervisor/proc-stat';
@@ -310,9 +310,22 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     // --stop-instances` could reach an agent that does not hold the instances yet.
     await waitFor('the new agent to take them over', () => takeOvers() > earlier, 20_000, 100);
     await cluster.waitForPs(APP, 'the same pids up', (l) => l.length === 4 && l.every((i) => i.state === 'up' && pids.includes(i.pid!)));
+    // One-offs too, attached or detached: nothing of the agent's is left running.
+    const detached = await cluster.cli(['run', '-a', APP, '--detach', '--', 'sleep 100071']);
+    assert.equal(detached.code, 0, detached.stderr);
+    const attached = spawn(process.execPath, [CLI, 'run', '-a', APP, '--no-tty', '--', 'echo started; sleep 100072'], { env: cluster.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let attachedOut = '';
+    attached.stdout.on('data', (d: Buffer) => (attachedOut += d.toString()));
+    const attachedExit = new Promise<number | null>((resolve) => attached.on('exit', (code) => resolve(code)));
+    // Their processes on the host: this agent's (the attached CLI's own command line names the sleep too).
+    const oneOff = (marker: string) => pidsMatching(marker).filter((pid) => procEnviron(pid).get('CLUSTER_AGENT_DIR') === dataDir);
+    await waitFor('both one-offs running', () => attachedOut.includes('started') && oneOff('sleep 100071').length > 0 && oneOff('sleep 100072').length > 0, 20_000, 100);
+    const oneOffPids = [...oneOff('sleep 100071'), ...oneOff('sleep 100072')];
     const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', dataDir]);
     assert.equal(stopped.code, 0, stopped.stderr);
     assert.ok(pids.every(isGone), 'every instance stopped by the time the command returned');
+    assert.deepEqual(oneOffPids.filter((pid) => !isGone(pid)), [], 'every one-off stopped by the time the command returned');
+    assert.equal(await attachedExit, 143, 'the attached run ends with its process, stopped by SIGTERM');
     // Gone or a zombie: the command waits for the process to end; reaping it is this test's
     // job (its parent), which may come a moment after the command's own exit is seen.
     assert.ok(isGone(cluster.agents.get(AGENT.id)!.pid), 'the agent ended by the time the command returned');

@@ -1,0 +1,62 @@
+/**
+ * The agent's registry of one-off processes: a name starts once, a run is followed to its end,
+ * and `stopAll` (`agent stop --stop-instances`) stops every run, also one still launching, and
+ * resolves only once each has ended.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { OneOffRegistry, type StopReason } from '../../agent/server/one-off-registry';
+import type { RunExit } from '../../proto/gen/cluster/run/RunExit';
+
+const exit = (status: number): RunExit => ({ status, signal: '', started_at_ms: 1, finished_at_ms: 2 });
+
+/** A run that records the stops it was asked for. */
+function fakeRun(): { stops: StopReason[]; stop(reason: StopReason): void } {
+  const stops: StopReason[] = [];
+  return { stops, stop: (reason) => void stops.push(reason) };
+}
+
+describe('OneOffRegistry', () => {
+  it('starts a name once, and tells a watcher the exit when the run ends or ended', () => {
+    const registry = new OneOffRegistry();
+    assert.equal(registry.reserve('shop', 'run.1'), true);
+    assert.equal(registry.reserve('shop', 'run.1'), false, 'a running name is refused');
+    const seen: number[] = [];
+    registry.watch('shop', 'run.1', (e) => seen.push(e.status ?? -1));
+    registry.finish('shop', 'run.1', exit(3));
+    assert.deepEqual(seen, [3]);
+    assert.equal(registry.reserve('shop', 'run.1'), false, 'a name that ended lately is refused too');
+    registry.watch('shop', 'run.1', (e) => seen.push(e.status ?? -1));
+    assert.deepEqual(seen, [3, 3]);
+    assert.equal(registry.watch('shop', 'run.2', () => undefined), undefined, 'an unknown run');
+  });
+
+  it('stopAll stops every run, also one attached later, and resolves once all have ended', async () => {
+    const registry = new OneOffRegistry();
+    const running = fakeRun();
+    registry.reserve('shop', 'run.1');
+    registry.attach('shop', 'run.1', running);
+    registry.reserve('shop', 'run.2'); // still launching: its slug is being fetched
+    assert.equal(registry.stopping, false);
+
+    let resolved = false;
+    const all = registry.stopAll().then(() => (resolved = true));
+    assert.equal(registry.stopping, true);
+    assert.deepEqual(running.stops, ['agent-stop']);
+
+    const launched = fakeRun();
+    registry.attach('shop', 'run.2', launched);
+    assert.deepEqual(launched.stops, ['agent-stop'], 'a run launched during the stop is stopped at once');
+
+    registry.finish('shop', 'run.1', exit(143));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(resolved, false, 'run.2 has not ended yet');
+    registry.finish('shop', 'run.2', exit(143));
+    await all;
+    assert.equal(resolved, true);
+  });
+
+  it('stopAll with nothing running resolves at once', async () => {
+    await new OneOffRegistry().stopAll();
+  });
+});
