@@ -5,6 +5,7 @@
 import type { Logger } from '../lib/log';
 import type { SlugReplicationOptions } from './slugs/slug-replication';
 import { RESTART_HOLD_MARGIN_MS } from '../lib/restart-hold';
+import { isLoopbackHost } from '../lib/peer-address';
 
 /**
  * An agent that leaves for its next run (SIGTERM: a restart, an upgrade) keeps its instances this
@@ -70,8 +71,7 @@ export interface ControlPlaneOptions {
 
 /** Whether `listen` (host:port) is a loopback address. */
 export function isLoopback(listen: string): boolean {
-  const host = listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  return isLoopbackHost(listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
 }
 
 /** How long etcd keeps old versions of keys by default (ControlPlaneOptions.etcdHistorySeconds). */

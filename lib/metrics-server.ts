@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { listenOn } from './http-listen';
 import type { Logger } from './log';
+import { isLoopbackHost } from './peer-address';
 import type { TlsMaterial } from './tls';
 
 export interface MetricsSource {
@@ -108,7 +109,3 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, source
   }
 }
 
-/** Whether a host (as parseMetricsListen gives it) is a loopback address. */
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}

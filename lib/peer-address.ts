@@ -1,7 +1,7 @@
 /**
  * The IP a gRPC peer called from, as `call.getPeer()` reports it (`1.2.3.4:5678`,
  * `::1:5678`, `[::1]:5678`, `::ffff:10.0.0.7:5678`, optionally prefixed `ipv4:`/`ipv6:`),
- * and the HOST:PORT to dial it back on another port.
+ * the HOST:PORT to dial it back on another port, and whether a host is a loopback address.
  */
 import { isIP } from 'node:net';
 
@@ -29,4 +29,9 @@ export function peerIp(peer: string): string | undefined {
 /** `ip` and `port` as a dialable HOST:PORT (IPv6 in brackets). */
 export function hostPort(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** Whether a host (a name or an address without brackets or port) is a loopback address. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

@@ -25,7 +25,8 @@ import { registerAgentInstall } from './agent-install';
 import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
 import { isSameProcess } from '../../agent/supervisor/proc-stat';
 import { stopLeftBehind } from '../../agent/handover/stop-left-behind';
-import { isLoopbackHost, parseMetricsListen } from '../../lib/metrics-server';
+import { parseMetricsListen } from '../../lib/metrics-server';
+import { isLoopbackHost } from '../../lib/peer-address';
 import { DEFAULT_MIB_PER_INSTANCE, DEFAULT_MIB_TOTAL } from '../../agent/logs/store-options';
 
 interface AgentOptions {

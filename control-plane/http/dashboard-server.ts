@@ -7,7 +7,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { listenOn } from '../../lib/http-listen';
-import { isLoopbackHost } from '../../lib/metrics-server';
+import { isLoopbackHost } from '../../lib/peer-address';
 import type { Logger } from '../../lib/log';
 import type { TlsMaterial } from '../../lib/tls';
 import { DashboardRoutes, type RouteDeps } from './routes';

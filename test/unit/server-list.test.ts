@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mergeServers, parseServerList, ServerListError } from '../../lib/server-list';
-import { hostPort, peerIp } from '../../lib/peer-address';
+import { hostPort, isLoopbackHost, peerIp } from '../../lib/peer-address';
+import { isLoopback } from '../../control-plane/control-plane-options';
 
 describe('server list', () => {
   it('accepts host names, IPv4 and bracketed IPv6, trims and drops duplicates', () => {
@@ -49,5 +50,14 @@ describe('peer address', () => {
   it('joins IPv6 in brackets', () => {
     assert.equal(hostPort('::1', 7601), '[::1]:7601');
     assert.equal(hostPort('10.0.0.7', 7601), '10.0.0.7:7601');
+  });
+
+  it('tells loopback hosts and listen addresses from others', () => {
+    for (const host of ['localhost', '127.0.0.1', '127.0.0.9', '::1']) assert.equal(isLoopbackHost(host), true, host);
+    for (const host of ['0.0.0.0', '10.0.0.7', '::', 'example.internal', '128.0.0.1']) assert.equal(isLoopbackHost(host), false, host);
+    assert.equal(isLoopback('[::1]:7600'), true);
+    assert.equal(isLoopback('127.0.0.5:7600'), true);
+    assert.equal(isLoopback('0.0.0.0:7600'), false);
+    assert.equal(isLoopback('[::]:7600'), false);
   });
 });
