@@ -209,6 +209,12 @@ export class Agent {
     const provider = opts.tls && new StaticCertificateProvider(opts.tls);
     const link = new ControlPlaneLink(opts.server, identity, opts.dataDir, () => logs.apps(), logger, provider, clusterId);
     const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);
+    // One-offs are not handed over: what the previous run left of them was stopped (take-over.ts).
+    // Their `up` statuses under a kept lease would stay in `ps` until the lease ends: report them gone.
+    for (const { pgid, app, instance } of previous.stoppedOneOffs) {
+      logs.append(app, instance, 'system', `Stopping process (pid ${pgid}): the agent run that started it has ended, and one-off processes are not handed over`, false);
+      reporter.report({ app, instance, state: 'gone', pid: pgid, reason: 'stopped: the agent restarted' });
+    }
     const ports = new PortAllocator(opts.ports);
     const releases = new ReleaseCache(opts.dataDir, link.client, logger);
     // The server answers before the reconciler exists; a kill asked for meanwhile finds nothing.
@@ -285,6 +291,8 @@ export class Agent {
       if (windowMs !== guard.handoverWindowMs) logger.info({ handoverWindowMs: windowMs }, 'agent hand-over window set from the lease TTL');
       guard.setHandoverWindow(windowMs);
     });
+    // Once gone, the agent's processes are killed before its instances can be placed elsewhere.
+    link.on('renewed', (floorMs) => guard.setLeaseFloor(floorMs));
     const stream = new AssignmentStream(link.client, opts.identity.id, (batch) => reconciler.apply(batch), logger);
     link.on('switched', () => stream.resubscribe());
     const renewer = provider && new CertificateRenewer(opts.tls!, provider, { server: () => link.currentServer, agentId: opts.identity.id, dataDir: opts.dataDir, logger });
@@ -321,10 +329,14 @@ export class Agent {
         // One-offs too, as `apps:destroy` stops them: nothing of this agent's is left running.
         await Promise.all([
           this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed')),
-          this.server.stopOneOffs(),
+          this.server.stopOneOffs('agent-stop'),
         ]);
         await this.escapees.flush();
       } else {
+        // One-offs are not handed over: stopped here, each caller told its exit, while the
+        // instances run on (the hand-over window counts from the leaving heartbeat below).
+        await this.server.stopOneOffs('agent-restart');
+        await this.reporter.sendPending(1_000);
         // A scan still due is left to the next run's take-over, which stops what no instance owns.
         this.escapees.close();
         this.reconciler.detach();

@@ -33,10 +33,21 @@ export interface AdoptedRecord extends InstanceRecord {
   env?: Record<string, string>;
 }
 
+export interface StoppedOneOff {
+  pgid: number;
+  app: string;
+  instance: string;
+}
+
+/** A one-off's instance name (run-service.ts): `run.N`, `release.N`. */
+const ONE_OFF_INSTANCE = /^(run|release)\.[1-9][0-9]*$/;
+
 export interface TakeOverResult {
   adopted: AdoptedRecord[];
   /** Process groups of ours that were stopped. */
   stopped: number[];
+  /** The one-offs among them (`cluster run`, scheduled jobs, release commands: never handed over), by their leaders. */
+  stoppedOneOffs: StoppedOneOff[];
   /** The previous run left by a hand-over with its logs flushed (AgentState.handedOver); false when it died. */
   handedOver: boolean;
 }
@@ -105,9 +116,11 @@ export async function takeOver(opts: {
   // instance left behind is a leftover like any other.
   const adoptedStart = new Map(adopted.map((r) => [`${r.app}/${r.instance}`, r.startTicks]));
   const isHelper = (g: OurGroup) => g.startTicks >= (adoptedStart.get(`${g.app}/${g.instance}`) ?? Infinity);
-  const leftovers = ours.groups
-    .filter((g) => !seen.has(g.pgid) && !isHelper(g))
-    .map((g) => g.pgid);
+  const leftoverGroups = ours.groups.filter((g) => !seen.has(g.pgid) && !isHelper(g));
+  const leftovers = leftoverGroups.map((g) => g.pgid);
+  // A one-off's leader carries its markers (a process it started in a session of its own is a group of its own).
+  const stoppedOneOffs = leftoverGroups.flatMap((g) =>
+    g.app && g.instance && ONE_OFF_INSTANCE.test(g.instance) ? [{ pgid: g.pgid, app: g.app, instance: g.instance }] : []);
   let leftoversGone = Promise.resolve();
   if (leftovers.length > 0) {
     logger.warn({ pgids: leftovers }, 'processes of a previous agent run that cannot be adopted are still alive; stopping them');
@@ -120,7 +133,7 @@ export async function takeOver(opts: {
   // overlap for up to LEFTOVER_GRACE_MS.
   if (opts.waitForLeftovers) await leftoversGone;
   if (adopted.length > 0) logger.info({ instances: adopted.length }, 'taking over the instances of the previous agent run');
-  return { adopted, stopped: leftovers, handedOver: state?.handedOver === true };
+  return { adopted, stopped: leftovers, stoppedOneOffs, handedOver: state?.handedOver === true };
 }
 
 /** SIGKILL to whatever of `groups` is still there after LEFTOVER_GRACE_MS; never rejects. */
@@ -132,7 +145,7 @@ async function killAfterGrace(groups: number[]): Promise<void> {
 
 interface OurGroup {
   pgid: number;
-  /** The instance its first member found says it belongs to (none for a one-off). */
+  /** The instance its first member found says it belongs to (`run.N` for a one-off; none without markers). */
   app?: string;
   instance?: string;
   /** When that member started (field 22 of /proc/PID/stat). */

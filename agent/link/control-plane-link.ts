@@ -28,6 +28,7 @@ import { loadReplicas, saveReplicas } from './replica-memory';
 import { jittered } from '../../lib/retry-delay';
 import { HeartbeatLateness } from './heartbeat-lateness';
 import { HeartbeatStream } from './heartbeat-stream';
+import { uptimeMs } from '../supervisor/proc-stat';
 
 export interface AgentIdentity {
   id: string;
@@ -58,6 +59,8 @@ export class ControlPlaneLink extends EventEmitter<{
   switched: [string, string];
   /** A heartbeat's answer whether the replica packs statuses (status-reporter.ts). */
   packs: [boolean];
+  /** The earliest time (uptimeMs) the control plane may count the agent gone: see renewedFrom. */
+  renewed: [number];
 }> {
   /** Calls whichever replica is current (a proxy: keep it, it follows failovers). */
   readonly client: AgentApiClient;
@@ -149,11 +152,23 @@ export class ControlPlaneLink extends EventEmitter<{
   async leavingHeartbeat(timeoutMs: number): Promise<{ alive: boolean; holdMs: number }> {
     if (this.state !== 'registered') return { alive: false, holdMs: 0 };
     try {
+      const sentAt = uptimeMs();
       const reply = await callUnary(this.client, 'Heartbeat', { agent_id: this.identity.id, lease_id: this.leaseId ?? '', leaving: true }, timeoutMs);
+      // The hold's own etcd lease is granted after this heartbeat arrived: it lives at least that long.
+      if (reply.alive) this.renewedFrom(sentAt, Math.max(this.ttlSeconds * 1000, reply.hold_ms));
       return { alive: reply.alive, holdMs: reply.alive ? reply.hold_ms : 0 };
     } catch {
       return { alive: false, holdMs: 0 };
     }
+  }
+
+  /**
+   * A call sent at `sentAt` (uptimeMs) renewed the lease, or granted one: etcd renewed it after
+   * that, so the control plane cannot count the agent gone, and place its instances elsewhere,
+   * until `forMs` later. Told to the watchdog (`renewed`), which has the processes killed before then.
+   */
+  private renewedFrom(sentAt: number | undefined, forMs: number): void {
+    if (sentAt !== undefined) this.emit('renewed', sentAt + forMs);
   }
 
   /**
@@ -257,6 +272,7 @@ export class ControlPlaneLink extends EventEmitter<{
 
   private async register(): Promise<void> {
     const previousLease = this.readSavedLease();
+    const sentAt = uptimeMs();
     const reply = await callUnary(this.client, 'Register', {
       agent_id: this.identity.id,
       address: this.identity.address,
@@ -278,13 +294,16 @@ export class ControlPlaneLink extends EventEmitter<{
     this.saveLease(reply.lease_id);
     this.logger.info({ leaseId: reply.lease_id, ttlSeconds: reply.ttl_seconds, server: this.currentServer, advertised: this.advertised }, 'registered with the control plane');
     this.emit('registered', reply.lease_id, previousLease !== '' && reply.lease_id === previousLease);
+    this.renewedFrom(sentAt, this.ttlSeconds * 1000);
   }
 
   private async heartbeat(): Promise<void> {
     const leaseId = this.leaseId ?? '';
+    const sentAt = uptimeMs();
     const reply = await this.heartbeats.beat(this.currentServer, { agent_id: this.identity.id, lease_id: leaseId }, this.deadlineMs());
-    if (!reply.alive) this.leaseLost(leaseId);
-    else this.emit('packs', reply.packsApps);
+    if (!reply.alive) return this.leaseLost(leaseId);
+    this.renewedFrom(sentAt, this.ttlSeconds * 1000);
+    this.emit('packs', reply.packsApps);
   }
 
   /**

@@ -52,6 +52,21 @@ export class StatusReporter {
     clearTimeout(this.timer);
   }
 
+  /**
+   * Sends what is pending now, waiting at most `timeoutMs` (an agent leaving its lease to its
+   * next run: a one-off's end, not sent, would stay in `ps` as long as that lease).
+   */
+  async sendPending(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.flushing && Date.now() < deadline) await delay(10);
+    if (this.flushing || !this.pending.hasDirty) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.flush(), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+    clearTimeout(timer);
+  }
+
   private schedule(delayMs: number): void {
     if (this.closed || this.flushing || this.timer) return;
     this.timer = setTimeout(() => {
@@ -92,4 +107,8 @@ export class StatusReporter {
     this.flushing = false;
     if (this.pending.hasDirty) this.schedule(0);
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -13,7 +13,7 @@ export interface AgentServer {
   /** host:port actually bound. */
   address: string;
   /** Stops every one-off process (and refuses new ones); resolves once all have ended. */
-  stopOneOffs(): Promise<void>;
+  stopOneOffs(reason: 'agent-stop' | 'agent-restart'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,7 +35,7 @@ export async function startAgentServer(listen: string, store: LogStore, run: Run
   });
   return {
     address: listen.replace(/:\d+$/, `:${port}`),
-    stopOneOffs: () => oneOffs.stopAll(),
+    stopOneOffs: (reason) => oneOffs.stopAll(reason),
     close: () =>
       new Promise<void>((resolve) => {
         // Log streams may follow forever: give them a moment, then cut them.

@@ -10,7 +10,8 @@ import type { RunExit } from '../../proto/gen/cluster/run/RunExit';
 /** Exits remembered after their run ended (a new leader asks within seconds). */
 const REMEMBERED_EXITS = 1_000;
 
-export type StopReason = 'timeout' | 'request' | 'kill' | 'agent-stop';
+/** `agent-stop`: `agent stop --stop-instances`; `agent-restart`: a hand-over, which one-offs are not part of. */
+export type StopReason = 'timeout' | 'request' | 'kill' | 'agent-stop' | 'agent-restart';
 
 export interface RunningOneOff {
   /** SIGTERM to the group, SIGKILL after the grace period (`kill`: SIGKILL at once); idempotent. */
@@ -21,8 +22,8 @@ export class OneOffRegistry {
   private readonly running = new Map<string, RunningOneOff>();
   private readonly exits = new Map<string, RunExit>();
   private readonly waiters = new Map<string, Array<(exit: RunExit) => void>>();
-  /** Set by stopAll: a run launched from then on is stopped as soon as it is attached. */
-  private stoppingAll = false;
+  /** Set by stopAll: a run launched from then on is stopped, for this reason, as soon as it is attached. */
+  private stoppingAll: StopReason | undefined;
 
   private static key(app: string, instance: string): string {
     return `${app}/${instance}`;
@@ -30,7 +31,7 @@ export class OneOffRegistry {
 
   /** Whether stopAll was called: no run may start any more. */
   get stopping(): boolean {
-    return this.stoppingAll;
+    return this.stoppingAll !== undefined;
   }
 
   /** Whether this name was used by a run that runs or ended lately. */
@@ -49,7 +50,7 @@ export class OneOffRegistry {
   /** The launched process behind a reserved name. */
   attach(app: string, instance: string, run: RunningOneOff): void {
     this.running.set(OneOffRegistry.key(app, instance), run);
-    if (this.stoppingAll) run.stop('agent-stop');
+    if (this.stoppingAll) run.stop(this.stoppingAll);
   }
 
   /** The run ended (or never started): remember its exit and tell whoever waits. */
@@ -90,14 +91,14 @@ export class OneOffRegistry {
   }
 
   /**
-   * Stops every run, and every run launched from now on (`agent stop --stop-instances`);
-   * resolves once all of them have ended, including those still launching.
+   * Stops every run, and every run launched from now on (the agent is stopping); resolves once
+   * all of them have ended, including those still launching.
    */
-  stopAll(): Promise<void> {
-    this.stoppingAll = true;
+  stopAll(reason: 'agent-stop' | 'agent-restart'): Promise<void> {
+    this.stoppingAll = reason;
     const ends = [...this.running.entries()].map(([key, run]) => {
       const ended = new Promise<void>((resolve) => this.waiters.set(key, [...(this.waiters.get(key) ?? []), () => resolve()]));
-      run.stop('agent-stop');
+      run.stop(reason);
       return ended;
     });
     return Promise.all(ends).then(() => undefined);

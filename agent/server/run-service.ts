@@ -38,6 +38,7 @@ const STOP_LINES: Record<Exclude<StopReason, 'kill'>, (timeoutMs: number) => str
   timeout: (timeoutMs) => `Stopping process: it ran longer than its timeout (${timeoutMs} ms)`,
   request: () => 'Stopping process on request',
   'agent-stop': () => 'Stopping process: the agent is stopping with its instances',
+  'agent-restart': () => 'Stopping process: the agent is restarting, and one-off processes are not handed over',
 };
 
 export interface RunDeps {
@@ -95,7 +96,7 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
           if (problem) return void call.destroy(new Error(problem));
           const { app, instance } = started;
           if (registry.stopping) {
-            return void call.emit('error', statusWithReason(grpc.status.FAILED_PRECONDITION, `${deps.agentId} is stopping with its instances`, PRECONDITION_FAILED));
+            return void call.emit('error', statusWithReason(grpc.status.FAILED_PRECONDITION, `${deps.agentId} is stopping; start the process again once it is back, or on another agent`, PRECONDITION_FAILED));
           }
           // A name is started once: a leader that resumes a claimed run after a failover
           // (docs/scheduled-jobs.md) learns here that its predecessor started it already.

@@ -13,6 +13,11 @@
  *
  * "q" means the agent stopped its instances itself (`--stop-instances`): exit at once.
  * "wN" sets the window to N tenths of a second (the agent learns it from its lease's TTL).
+ * "lN": the control plane cannot count the agent gone before N tenths of a second after boot
+ * (/proc/uptime), when its lease (or restart hold) can end at the earliest; the agent writes it
+ * after each renewal. SIGKILL then comes half a second before that, if the grace would end later:
+ * once the agent is gone, its instances are placed elsewhere, and a process slow to exit on
+ * SIGTERM must not run next to its copy (docs/agent-handover.md, "A crash is not a restart").
  *
  * A frozen agent (SIGSTOP, its event loop stuck) closes no pipe and runs no timer, so its
  * `--disconnected-grace` cannot stop its instances while the control plane re-places them.
@@ -72,6 +77,7 @@ export class OrphanGuard {
   private respawnDelayMs = RESPAWN_DELAY_MS;
   private windowMs: number;
   private freezeLimitMs = 0;
+  private leaseFloorTenths = 0;
   private ticker: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -122,6 +128,14 @@ export class OrphanGuard {
   untrack(pgid: number): void {
     if (!this.groups.delete(pgid)) return;
     this.post(`-${pgid}`);
+  }
+
+  /** The earliest time (uptimeMs) the control plane may count the agent gone (see the file comment); only ever moves later. */
+  setLeaseFloor(uptimeMs: number): void {
+    const tenths = Math.floor(uptimeMs / 100);
+    if (tenths <= this.leaseFloorTenths) return;
+    this.leaseFloorTenths = tenths;
+    this.post(`l${tenths}`);
   }
 
   /** Sets the hand-over window (see the file comment). */
@@ -232,6 +246,7 @@ export class OrphanGuard {
     this.spawnWatchdog();
     for (const pgid of this.groups) this.post(`+${pgid}`);
     if (this.freezeLimitMs > 0) this.post(`f${Math.ceil(this.freezeLimitMs / 100)}`);
+    if (this.leaseFloorTenths > 0) this.post(`l${this.leaseFloorTenths}`);
   }
 
   /** Writes a line to the watchdog without waiting (a failed write shows as the watchdog's exit). */

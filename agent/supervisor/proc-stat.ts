@@ -111,3 +111,16 @@ export function bootId(): string {
   }
   return cachedBootId;
 }
+
+/**
+ * Time since boot in ms (/proc/uptime, the clock the watchdog reads: orphan-guard.ts); undefined
+ * when it cannot be read.
+ */
+export function uptimeMs(): number | undefined {
+  try {
+    const seconds = Number(readFileSync('/proc/uptime', 'latin1').split(' ', 1)[0]);
+    return Number.isFinite(seconds) ? Math.floor(seconds * 1000) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -12,6 +12,7 @@ window=$CLUSTER_GUARD_WINDOW_TICKS
 handed=
 freeze=0
 ticks=0
+lease=
 tick=
 monitor=
 trap 'handed=1' USR1
@@ -56,16 +57,19 @@ within() {
   fi
 }
 
-# SIGTERM to every group of $groups, SIGKILL to what is left after the grace.
+# SIGTERM to every group of $groups, SIGKILL to what is left after the grace, or half a second
+# before the agent's lease can end ($lease) when that comes first: copies may start then.
 stop_groups() {
   [ -n "$groups" ] || return 0
   for p in $groups; do kill -s TERM -- "-$p" 2>/dev/null; done
   clock; from=$now; n=0
+  grace=$CLUSTER_GUARD_TICKS
+  if [ -n "$lease" ] && [ -n "$now" ] && [ $((lease - 5 - now)) -lt "$grace" ]; then grace=$((lease - 5 - now)); fi
   while :; do
     alive=
     for p in $groups; do kill -s 0 -- "-$p" 2>/dev/null && alive=1; done
     [ -n "$alive" ] || return 0
-    within "$from" "$CLUSTER_GUARD_TICKS"
+    within "$from" "$grace"
     [ -n "$left" ] || break
     sleep 0.1 2>/dev/null || sleep 1
   done
@@ -133,6 +137,7 @@ while IFS= read -r line; do
     t) ticks=$((ticks + 1)); [ -z "$tick" ] || echo "$ticks $freeze" > "$tick" ;;
     q) quit; exit 0 ;;
     w*) v=\${line#w}; case "$v" in ''|*[!0-9]*) ;; *) window=$v ;; esac ;;
+    l*) v=\${line#l}; case "$v" in ''|*[!0-9]*) ;; *) lease=$v ;; esac ;;
     f*) v=\${line#f}; case "$v" in ''|*[!0-9]*) ;; *) freeze=$v ;; esac ;;
     +*) g=\${line#+}; case "$g" in ''|*[!0-9]*) ;; *) groups="$groups $g" ;; esac ;;
     -*) g=\${line#-}; rest=; for p in $groups; do [ "$p" = "$g" ] || rest="$rest $p"; done; groups=$rest ;;

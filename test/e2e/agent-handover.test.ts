@@ -172,6 +172,53 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     );
   });
 
+  it('stops one-offs at a restart (they are not handed over), says so in their logs, and drops them from ps', async () => {
+    // An app with no instance on the agent: nothing else of it is reported by the next run.
+    await cluster.deployProcfile('tools', 'idle: sleep 100000\n');
+    const dataDir = path.join(cluster.dir, AGENT.id);
+    const oneOffPids = (marker: string) => pidsMatching(marker).filter((pid) => procEnviron(pid).get('CLUSTER_AGENT_DIR') === dataDir);
+    /** Starts a detached one-off; its name and pids once it runs. */
+    const detached = async (marker: string): Promise<{ name: string; pids: number[] }> => {
+      const started = await cluster.cli(['run', '-a', 'tools', '--detach', '--', marker]);
+      assert.equal(started.code, 0, started.stderr);
+      const name = /run\.\d+/.exec(started.stdout + started.stderr)?.[0];
+      assert.ok(name, started.stdout + started.stderr);
+      await cluster.waitForPs('tools', `${name} up`, (l) => l.some((i) => i.name === name && i.state === 'up'));
+      return { name, pids: oneOffPids(marker) };
+    };
+    /** Restarts the agent after `stop`; resolves once the new run has taken the instances over. */
+    const restart = async (stop: () => Promise<void>) => {
+      const earlier = takeOvers();
+      await stop();
+      await cluster.agents.get(AGENT.id)!.exited;
+      cluster.startAgent(AGENT);
+      await waitFor('the new agent to take the instances over', () => takeOvers() > earlier, 20_000, 100);
+    };
+    const logOf = async (name: string) => (await cluster.cli(['logs', '-a', 'tools', '-d', name])).stdout;
+
+    // A restart (SIGTERM): the leaving agent stops them, an attached caller gets the exit status.
+    const quiet = await detached('sleep 100075');
+    const attached = spawn(process.execPath, [CLI, 'run', '-a', 'tools', '--no-tty', '--', 'echo started; sleep 100076'], { env: cluster.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let attachedOut = '';
+    attached.stdout.on('data', (d: Buffer) => (attachedOut += d.toString()));
+    const attachedExit = new Promise<number | null>((resolve) => attached.on('exit', (code) => resolve(code)));
+    await waitFor('the attached one-off running', () => attachedOut.includes('started') && oneOffPids('sleep 100076').length > 0, 20_000, 100);
+    const attachedPids = oneOffPids('sleep 100076');
+    await restart(() => cluster.agents.get(AGENT.id)!.kill('SIGTERM'));
+    assert.ok([...quiet.pids, ...attachedPids].every(isGone), 'stopped by the leaving agent');
+    assert.equal(await attachedExit, 143, 'the attached run ends with its process, stopped by SIGTERM');
+    assert.match(await logOf(quiet.name), /Stopping process: the agent is restarting, and one-off processes are not handed over/);
+    // The lease was kept: an end not reported would stay in ps as long as the agent runs.
+    await cluster.waitForPs('tools', 'the one-offs gone from ps', (l) => !l.some((i) => i.type === 'run'));
+
+    // A crash (kill -9): the next run's take-over stops what the dead run left, and reports its end.
+    const left = await detached('sleep 100077');
+    await restart(() => cluster.agents.get(AGENT.id)!.kill('SIGKILL'));
+    await waitFor('the left one-off stopped', () => left.pids.every(isGone), 10_000, 100);
+    await cluster.waitForPs('tools', `${left.name} gone from ps`, (l) => !l.some((i) => i.name === left.name));
+    assert.match(await logOf(left.name), /Stopping process \(pid \d+\): the agent run that started it has ended, and one-off processes are not handed over/);
+  });
+
   it('takes the instances over after kill -9 and a new start', async () => {
     await restartAndCheck(
       async () => {
@@ -369,5 +416,25 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     assert.ok(pids.every(isGone), `every instance stopped by the time the command returned: ${JSON.stringify([...running(APP)])}`);
     assert.equal(running(APP).size, 0);
     await cluster.agents.get(AGENT.id)!.exited;
+  });
+
+  it('agent stop --stop-instances whose agent dies while stopping stops what it left, and says so', async () => {
+    const agent = cluster.startAgent(AGENT);
+    const dataDir = path.join(cluster.dir, AGENT.id);
+    await cluster.waitForPs(APP, 'every instance running again', (l) => l.length === 4 && l.every((i) => i.state === 'up'), 30_000);
+    // A one-off that ignores SIGTERM keeps the agent stopping for its 5 s grace.
+    const started = await cluster.cli(['run', '-a', APP, '--detach', '--', "trap '' TERM; sleep 100074; :"]);
+    assert.equal(started.code, 0, started.stderr);
+    const stubborn = () => pidsMatching('sleep 100074').filter((pid) => procEnviron(pid).get('CLUSTER_AGENT_DIR') === dataDir);
+    await waitFor('the one-off running', () => stubborn().length > 0, 20_000, 100);
+    const oneOffPids = stubborn();
+    const stopping = cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', dataDir]);
+    await waitFor('the instances stopped, the one-off not yet', () => [...running(APP).keys()].every((name) => name.startsWith('run.')), 20_000, 50);
+    assert.ok(oneOffPids.every((pid) => !isGone(pid)), 'the one-off still runs, within its grace');
+    await agent.kill('SIGKILL');
+    const stopped = await stopping;
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stderr, /The agent \(pid \d+\) ended before it had stopped everything; stopped 1 process group it left running/);
+    assert.ok(oneOffPids.every(isGone), 'what the agent left is stopped by the time the command returned');
   });
 });

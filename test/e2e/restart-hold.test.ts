@@ -3,7 +3,8 @@
  * instances for the control plane's `--agent-restart-hold` even when its next run starts after
  * its lease has run out (a loaded machine, a slow upgrade); one that does not come back has its
  * processes stopped by its watchdog before the hold ends, and only then are they placed on
- * another agent: never two copies of an instance at once. Checked by `ps` and by the processes
+ * another agent: never two copies of an instance at once. A crash (kill -9) gets no hold: the
+ * watchdog kills the processes before the lease can end. Checked by `ps` and by the processes
  * themselves (/proc, their CLUSTER_HOST).
  */
 import { after, before, describe, it } from 'node:test';
@@ -80,6 +81,25 @@ describe('restart hold', { timeout: 180_000 }, () => {
 
   const leaderLog = () => fs.readFileSync(cluster.controlPlane!.log, 'utf8');
 
+  /**
+   * Waits until every instance is up on `to`, noting every moment two copies ran: an instance
+   * running twice, or a process on `to` while one of `oldPids` is left on `from` (noted, not
+   * thrown: waitFor retries on a throw).
+   */
+  const moveWatchingCopies = async (oldPids: number[], from: string, to: string, timeoutMs: number) => {
+    const overlaps: string[] = [];
+    const moved = await waitFor(`the instances to run on ${to}`, async () => {
+      const copies = copiesByInstance();
+      overlaps.push(...twins(copies));
+      const onTo = [...copies.values()].flat().filter((c) => c.startsWith(`${to}:`));
+      const oldLeft = oldPids.filter((pid) => !isGone(pid));
+      if (onTo.length > 0 && oldLeft.length > 0) overlaps.push(`${to} runs ${onTo.join(', ')} while ${oldLeft.join(', ')} still run on ${from}`);
+      const list = await cluster.ps(APP);
+      return allUpOn(to)(list) ? list : undefined;
+    }, timeoutMs, 100);
+    return { overlaps, moved };
+  };
+
   it('keeps the instances of an agent whose next run starts after its lease ran out', async () => {
     const before = await cluster.waitForPs(APP, `every worker up on ${A.id}`, allUpOn(A.id));
     const processes = processesByHost();
@@ -107,18 +127,7 @@ describe('restart hold', { timeout: 180_000 }, () => {
     const before = await cluster.waitForPs(APP, `every worker up on ${A.id}`, allUpOn(A.id));
     const oldPids = before.map((i) => i.pid!);
     await cluster.agents.get(A.id)!.kill('SIGTERM');
-    // Until the instances run on hold-b, never two copies: no instance runs twice, and no process
-    // runs on hold-b while one is left on hold-a (noted here: waitFor retries on a throw).
-    const overlaps: string[] = [];
-    const moved = await waitFor('the instances to run on hold-b', async () => {
-      const copies = copiesByInstance();
-      overlaps.push(...twins(copies));
-      const onB = [...copies.values()].flat().filter((c) => c.startsWith(`${B.id}:`));
-      const oldLeft = oldPids.filter((pid) => !isGone(pid));
-      if (onB.length > 0 && oldLeft.length > 0) overlaps.push(`hold-b runs ${onB.join(', ')} while ${oldLeft.join(', ')} still run on hold-a`);
-      const list = await cluster.ps(APP);
-      return allUpOn(B.id)(list) ? list : undefined;
-    }, HOLD_SECONDS * 1000 + 30_000, 100);
+    const { overlaps, moved } = await moveWatchingCopies(oldPids, A.id, B.id, HOLD_SECONDS * 1000 + 30_000);
     assert.deepEqual(overlaps, [], 'never two copies');
     assert.ok(oldPids.every(isGone), 'the old processes were stopped');
     assert.equal(processesByHost().get(B.id)?.length, COUNT);
@@ -143,5 +152,20 @@ describe('restart hold', { timeout: 180_000 }, () => {
     } finally {
       await lease.revoke();
     }
+  });
+
+  it('kills the processes of an agent that crashed before its lease can end: one slow to exit on SIGTERM never runs next to its copy', async () => {
+    // Both agents back: the instances land on hold-a (hold-b, stopped above, owns nothing now).
+    await cluster.startReadyAgent(A);
+    const before = await cluster.waitForPs(APP, `every worker up on ${A.id}`, allUpOn(A.id), 30_000);
+    await cluster.startReadyAgent(B);
+    const oldPids = before.map((i) => i.pid!);
+    // No leaving heartbeat, no hold: the instances move once the 2 s lease has run out, while the
+    // workers would take 3 s to exit on the watchdog's SIGTERM.
+    await cluster.agents.get(A.id)!.kill('SIGKILL');
+    const { overlaps, moved } = await moveWatchingCopies(oldPids, A.id, B.id, 30_000);
+    assert.deepEqual(overlaps, [], 'never two copies');
+    assert.ok(oldPids.every(isGone), 'the old processes were killed');
+    assert.equal(moved.length, COUNT);
   });
 });

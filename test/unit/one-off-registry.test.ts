@@ -40,7 +40,7 @@ describe('OneOffRegistry', () => {
     assert.equal(registry.stopping, false);
 
     let resolved = false;
-    const all = registry.stopAll().then(() => (resolved = true));
+    const all = registry.stopAll('agent-stop').then(() => (resolved = true));
     assert.equal(registry.stopping, true);
     assert.deepEqual(running.stops, ['agent-stop']);
 
@@ -57,6 +57,6 @@ describe('OneOffRegistry', () => {
   });
 
   it('stopAll with nothing running resolves at once', async () => {
-    await new OneOffRegistry().stopAll();
+    await new OneOffRegistry().stopAll('agent-restart');
   });
 });

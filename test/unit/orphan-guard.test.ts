@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
 import { OrphanGuard } from '../../agent/supervisor/orphan-guard';
+import { uptimeMs } from '../../agent/supervisor/proc-stat';
 import { isGone, killQuietly } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
@@ -66,6 +67,7 @@ async function startFakeAgent(
       if (command === 'untrack') guard.untrack(groups[Number(arg)]);
       if (command === 'close') await guard.close();
       if (command === 'freeze-limit') guard.setFreezeLimit(Number(arg));
+      if (command === 'lease-floor') guard.setLeaseFloor(Number(arg));
       if (command === 'detach') { await guard.detach(); process.exit(0); }
       console.log('ok ' + line);
     });
@@ -144,6 +146,19 @@ describe('OrphanGuard', () => {
     assert.equal(isGone(agent.groups[0]), false, 'the group runs on right after the agent left');
     await waitFor('the group gone', () => isGone(agent.groups[0]), 5_000);
     assert.ok(Date.now() - leftAt >= 1_400, `stopped after ${Date.now() - leftAt} ms, inside the window`);
+  });
+
+  it('kills what ignores SIGTERM before the lease can end, not after the whole grace: copies may start then', async () => {
+    // A 20 s grace, a 0.3 s window, a lease that can end 2 s from now.
+    const agent = await startFakeAgent(['sleep 1000', `trap '' TERM; sleep 1000`], 20_000, 300);
+    const floor = uptimeMs()! + 2_000;
+    assert.equal(await agent.send(`lease-floor ${floor - 5_000}`), `ok lease-floor ${floor - 5_000}`, 'an earlier floor than one told already changes nothing');
+    assert.equal(await agent.send(`lease-floor ${floor}`), `ok lease-floor ${floor}`);
+    assert.equal(await agent.send(`lease-floor ${floor - 1_000}`), `ok lease-floor ${floor - 1_000}`);
+    process.kill(agent.pid, 'SIGKILL');
+    await waitFor('the plain group gone', () => isGone(agent.groups[0]), 3_000);
+    await waitFor('the TERM-ignoring group gone', () => isGone(agent.groups[1]), 5_000, 20);
+    assert.ok(uptimeMs()! < floor, `killed ${uptimeMs()! - floor} ms after the lease could end`);
   });
 
   it('measures the window by the clock, not by the sleeps it takes (they are slow on a busy machine)', async () => {
