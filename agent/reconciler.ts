@@ -38,6 +38,8 @@ interface Slot {
   busy: boolean;
   again: boolean;
   retry?: NodeJS.Timeout;
+  /** The assignment whose start failed last (reported `crashed`, retried); its status must go with it. */
+  failed?: Assignment;
 }
 
 export class Reconciler {
@@ -246,6 +248,14 @@ export class Reconciler {
     }
     if (this.closed) return;
     const stillWanted = this.wanted(key);
+    if (!stillWanted && slot.failed) {
+      // Never started: no process to stop, but its `crashed` status would stay under the lease
+      // (in `ps` as stopping, holding up `--wait`) for as long as the agent runs.
+      clearTimeout(slot.retry);
+      slot.retry = undefined;
+      this.report(slot.failed, 0, { state: 'crashed', pid: 0, startedAtMs: 0, restarts: 0, reason: 'no longer assigned to this host' }, 'gone');
+      slot.failed = undefined;
+    }
     if (!stillWanted || slot.running) return;
     await this.start(key, slot, stillWanted);
   }
@@ -279,6 +289,7 @@ export class Reconciler {
           port,
         });
         slot.running = { spec, specKey: specKey(spec), instance, port, cwd, command };
+        slot.failed = undefined;
         instance.start();
         return true;
       });
@@ -292,6 +303,7 @@ export class Reconciler {
       const reason = `could not start: ${(err as Error).message}`;
       this.deps.logger.warn({ app: spec.app, instance: spec.instance, err: (err as Error).message }, 'instance could not start; retrying');
       this.report(spec, 0, { state: 'crashed', pid: 0, startedAtMs: 0, restarts: 0, reason }, 'crashed');
+      slot.failed = spec;
       slot.retry = setTimeout(() => {
         slot.retry = undefined;
         this.kick(key);

@@ -64,7 +64,7 @@ function agentFlags(cmd: Command, lenientNames = false): Command {
     .option('--name <id>', 'agent id (default: the host name, or the name it joined with)')
     .option('--datacenter <dc>', 'datacenter (default: what the join token says, else `default`)', lenientNames ? datacenterNameOrWarn : datacenterName)
     .option('--label <k=v>', 'a label for placement rules (repeatable; added to the join token’s)', lenientNames ? collectLabelOrWarn : collectLabel, {})
-    .option('--capacity <n>', 'most instances this agent runs', '1000')
+    .option('--capacity <n>', 'most instances this agent runs (at most the number of ports in --ports)', '1000')
     .option('--listen <host:port>', 'where the agent serves logs and one-off runs to the control plane', '0.0.0.0:7601')
     .option('--advertise <host:port>', 'address the control plane dials (default: the listen address; for 0.0.0.0, the IP this host reaches the control plane from)')
     .option('--ports <from-to>', 'range of PORT values handed to instances', '5000-5999')
@@ -157,6 +157,10 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     }
   }
   const logger = createLogger('agent');
+  // Every instance takes a PORT: more than the range holds could be placed here but never start.
+  const askedCapacity = positiveInt(opts.capacity, '--capacity');
+  const capacity = Math.min(askedCapacity, ports.to - ports.from + 1);
+  if (capacity < askedCapacity) logger.info({ capacity, ports: opts.ports }, 'capacity lowered to the number of ports in --ports: every instance takes one');
   // A stop asked while the agent starts (taking its instances over) is carried out once it has
   // started: the default action of SIGTERM and SIGUSR2 would end it before it holds them.
   const asked = new Set<NodeJS.Signals>();
@@ -177,7 +181,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
       id: name,
       datacenter: opts.datacenter ?? (joined?.datacenter || 'default'),
       labels: { ...joined?.labels, ...opts.label },
-      capacity: positiveInt(opts.capacity, '--capacity'),
+      capacity,
       version: VERSION,
       processServer: opts.processServer === true || joined?.processServer === true,
     },

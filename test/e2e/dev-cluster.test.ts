@@ -62,8 +62,10 @@ describe('cluster dev', { timeout: 180_000 }, () => {
       await run.up();
 
       // Plain commands find it without --server.
-      const agents = JSON.parse((await cli(['agents', '--json'])).stdout) as { agents: Array<{ id: string; datacenter: string; instances: number }> };
+      const agents = JSON.parse((await cli(['agents', '--json'])).stdout) as { agents: Array<{ id: string; datacenter: string; instances: number; capacity: number }> };
       assert.deepEqual(agents.agents.map((a) => a.id), ['agent-1', 'agent-2', 'agent-3']);
+      // Each dev agent hands out 200 ports, one per instance: no more can be placed on it.
+      assert.deepEqual(agents.agents.map((a) => a.capacity), [200, 200, 200]);
       assert.deepEqual([...new Set(agents.agents.map((a) => a.datacenter))].sort(), ['dc-1', 'dc-2']);
       const ps = JSON.parse((await cli(['ps', '-a', 'shop', '--json'])).stdout) as { instances: Array<{ state: string; host: string }> };
       assert.ok(ps.instances.length >= 3 && ps.instances.every((i) => i.state === 'up'), JSON.stringify(ps));
