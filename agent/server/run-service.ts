@@ -21,6 +21,7 @@ import type { ReleaseCache } from '../releases/release-cache';
 import { LineSplitter } from '../supervisor/line-splitter';
 import type { PortAllocator } from '../supervisor/ports';
 import { signalGroup } from '../supervisor/process-group';
+import { shellScript } from '../supervisor/shell-script';
 import { describeExit } from '../supervisor/restart-policy';
 import { buildEnv } from '../instance-env';
 import { AnsweredRequests } from './answered-requests';
@@ -149,18 +150,44 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
 interface Launched {
   child: ChildProcessWithoutNullStreams;
   pty?: PtySession;
+  /** The signals sent to its group (by number): an exit status of 128 + one of them is that signal's doing. */
+  sent: Set<number>;
+}
+
+/**
+ * The script `sh -c` runs for a one-off without a terminal. Debian's sh (dash) does not exec
+ * the last command, and dies at once of a SIGINT, SIGTERM, SIGHUP or SIGQUIT sent to the group:
+ * its exit (130 for a Ctrl-C) was the run's, whatever the command did with the signal, and the
+ * rest of the group was killed then, cutting the command's own clean-up short. With these traps
+ * sh waits for the command and exits with its status (42 for a program that handles Ctrl-C
+ * with `exit(42)`), or 128 + the signal when that status is 0 (a loop of builtins). A command's
+ * own traps replace them. A plain command is exec'd instead (shell-script.ts): no sh at all.
+ */
+function oneOffScript(command: string): string {
+  if (shellScript(command) !== command) return shellScript(command);
+  const traps = ([['INT', 130], ['TERM', 143], ['HUP', 129], ['QUIT', 131]] as const)
+    .map(([signal, status]) => `trap 's=$?; exit $((s ? s : ${status}))' ${signal}`)
+    .join('; ');
+  return `${traps}\n${command}`;
 }
 
 /** Passes stdin, end of stdin, signals and window sizes to the process. */
-function deliver({ child, pty }: Launched, msg: RunInput__Output): void {
+function deliver(launched: Launched, msg: RunInput__Output): void {
+  const { child, pty } = launched;
   if (msg.stdin) child.stdin.write(msg.stdin);
   else if (msg.stdin_eof) child.stdin.end();
   else if (msg.resize) pty?.resize(windowOrDefault(msg.resize));
   else if (msg.signal && SIGNALS.has(msg.signal) && child.pid) {
     // On a terminal, what a key would reach: the foreground job.
     if (pty) pty.signal(msg.signal as NodeJS.Signals);
-    else signalGroup(child.pid, msg.signal as NodeJS.Signals);
+    else sendToGroup(launched, child.pid, msg.signal as NodeJS.Signals);
   }
+}
+
+/** Signals the group and notes the signal (Launched.sent). */
+function sendToGroup(launched: { sent: Set<number> }, pgid: number, signal: NodeJS.Signals): void {
+  launched.sent.add(os.constants.signals[signal]);
+  signalGroup(pgid, signal);
 }
 
 async function launch(
@@ -179,8 +206,9 @@ async function launch(
     const { file, args } = ptyCommand(start.command, windowOrDefault(start.window), env.SHELL);
     child = spawn(file, args, { cwd, env: { ...env, TERM: termOrDefault(start.term), SHELL: '/bin/sh' }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   } else {
-    child = spawn('/bin/sh', ['-c', start.command], { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    child = spawn('/bin/sh', ['-c', oneOffScript(start.command)], { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   }
+  const sent = new Set<number>();
   const pty = tty && child.pid ? new PtySession(child.pid) : undefined;
   const pid = child.pid ?? 0;
   const startedAtMs = Date.now();
@@ -193,7 +221,7 @@ async function launch(
   });
   const running = () => child.exitCode === null && child.signalCode === null && pid !== 0;
   const terminate = () => {
-    signalGroup(pid, 'SIGTERM');
+    sendToGroup({ sent }, pid, 'SIGTERM');
     setTimeout(() => signalGroup(pid, 'SIGKILL'), ABANDON_GRACE_MS).unref();
   };
   const abandon = () => {
@@ -275,7 +303,10 @@ async function launch(
     closeLater();
   });
   // 'close' comes after the pipes are read to the end (or given up on, above): no output is lost.
-  child.on('close', (code, signal) => {
+  child.on('close', (code, exitSignal) => {
+    // sh's traps (oneOffScript) turn a signal we sent into an exit status of 128 + it: name it.
+    const sentSignal = code !== null && code > 128 && sent.has(code - 128) ? signalName(code - 128) : undefined;
+    const signal = exitSignal ?? sentSignal ?? null;
     // The group was killed at 'exit': its id may belong to another group by now.
     if (pid) deps.untrack(pid);
     deps.ports.release(port);
@@ -292,7 +323,12 @@ async function launch(
     }
   });
   child.on('error', (err) => log('system', `Process failed: ${err.message}`));
-  const launched: Launched = { child, pty };
+  const launched: Launched = { child, pty, sent };
   for (const msg of early.splice(0)) deliver(launched, msg);
   return launched;
+}
+
+/** SIGINT for 2, and so on; undefined for a number that is no signal. */
+function signalName(signo: number): NodeJS.Signals | undefined {
+  return (Object.keys(os.constants.signals) as NodeJS.Signals[]).find((name) => os.constants.signals[name] === signo);
 }

@@ -8,6 +8,8 @@ import { readDefinition } from '../definition';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
+import { callUnary } from '../../lib/grpc-call';
+import { NOT_FOUND, reasonOf } from '../../lib/status-reason';
 import { describePack, packDirectory } from '../pack';
 import { waitForFormation } from '../wait-formation';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS, describeTypes, releaseTimeoutProblem } from '../../lib/release-phase';
@@ -83,6 +85,10 @@ export function registerDeploy(program: Command): void {
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         const releaseTimeout = parseReleaseTimeout(opts.releaseTimeout);
+        // An app that does not exist is named before anything is packed and uploaded.
+        await callUnary(api, 'ListReleases', { app }).catch((err: unknown) => {
+          if (reasonOf(err) === NOT_FOUND) throw err;
+        });
         const release = await deployDirectory(api, app, dir ?? '.', { ...opts, releaseTimeout });
         const types = describeTypes(release.process_types.map((t) => t.name));
         console.log(`Released v${release.version} of ${app} (${release.slug.slice(0, 12)}): ${types}`);

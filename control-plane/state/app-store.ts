@@ -201,7 +201,9 @@ export class AppStore {
    */
   async restart(name: string, target: string, requestId?: string): Promise<string> {
     const formation = await this.formations.update(name, async (formation, app) => {
-      if (target !== '') {
+      // Nothing deployed: nothing to restart, as `scale` and `run` say.
+      if (target === '') releaseWithCode(name, (await this.reads.runningAndNewest(name, app)).newest);
+      else {
         const releases = await this.reads.runningAndNewest(name, app);
         const release = releases.running;
         const instance = parseInstanceName(target);

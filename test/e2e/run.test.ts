@@ -72,6 +72,28 @@ describe('cluster run', { timeout: 180_000 }, () => {
     assert.match(out, /interrupted/);
   });
 
+  it('gives a program that handles Ctrl-C time to clean up, and exits with its status', async () => {
+    // Several words: run through sh, which once died of the SIGINT at once (status 130) and had
+    // the program killed with it, its clean-up cut short.
+    const program = "process.on('SIGINT', () => setTimeout(() => { console.log('cleaned up'); process.exit(42); }, 300)); console.log('ready'); setInterval(() => {}, 1000)";
+    const child = spawn(process.execPath, [CLI, 'run', '-a', 'tools', '--no-tty', '--', 'node', '-e', program], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor('ready', () => out.includes('ready'), 15_000);
+    child.kill('SIGINT');
+    assert.equal(await exited, 42);
+    assert.match(out, /cleaned up/);
+    // A program killed by the Ctrl-C: 128 + SIGINT, as before.
+    const sleeper = spawn(process.execPath, [CLI, 'run', '-a', 'tools', '--no-tty', '--', 'echo ready; sleep 100000'], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let sleeperOut = '';
+    sleeper.stdout.on('data', (d: Buffer) => (sleeperOut += d.toString()));
+    const sleeperExited = new Promise<number | null>((resolve) => sleeper.once('exit', (code) => resolve(code)));
+    await waitFor('ready', () => sleeperOut.includes('ready'), 15_000);
+    sleeper.kill('SIGINT');
+    assert.equal(await sleeperExited, 130);
+  });
+
   it('starts a detached one-off whose output goes to the logs', async () => {
     const marker = path.join(cluster.dir, 'detached-ran');
     const res = await cluster.cli(['run', '--detach', '-a', 'tools', '--', `echo detached output; touch ${marker}`]);
@@ -87,7 +109,19 @@ describe('cluster run', { timeout: 180_000 }, () => {
     const res = await cluster.cli(['run', '-a', 'empty', '--', 'true']);
     assert.equal(res.code, 1);
     assert.match(res.stderr, /deploy it first/);
+    // `ps:restart` of the whole app says the same (it once restarted "0 instances", exit 0).
+    const restart = await cluster.cli(['ps:restart', '-a', 'empty']);
+    assert.equal(restart.code, 1, restart.stdout);
+    assert.match(restart.stderr, /^error: app `empty` has no code yet: deploy it first/);
     const none = await cluster.cli(['run', '-a', 'tools', '--', ' ']);
     assert.equal(none.code, 1);
+  });
+
+  it('names an app that does not exist before packing and uploading anything', async () => {
+    const dir = cluster.appDir('nowhere', { Procfile: 'worker: sleep 100000\n' });
+    const res = await cluster.cli(['deploy', dir, '-a', 'nope']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /^error: app `nope` not found/);
+    assert.doesNotMatch(res.stderr, /Packed|Uploading/);
   });
 });
