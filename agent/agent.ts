@@ -213,7 +213,7 @@ export class Agent {
     // Their `up` statuses under a kept lease would stay in `ps` until the lease ends: report them gone.
     for (const { pgid, app, instance } of previous.stoppedOneOffs) {
       logs.append(app, instance, 'system', `Stopping process (pid ${pgid}): the agent run that started it has ended, and one-off processes are not handed over`, false);
-      reporter.report({ app, instance, state: 'gone', pid: pgid, reason: 'stopped: the agent restarted' });
+      reporter.report({ app, instance, state: 'gone', pid: pgid, reason: 'stopped: the agent run that started it ended' });
     }
     const ports = new PortAllocator(opts.ports);
     const releases = new ReleaseCache(opts.dataDir, link.client, logger);
@@ -337,6 +337,8 @@ export class Agent {
         // instances run on (the hand-over window counts from the leaving heartbeat below).
         await this.server.stopOneOffs('agent-restart');
         await this.reporter.sendPending(1_000);
+        // Heartbeats went on meanwhile: the window counts from now, not from the start of close().
+        window = { ms: this.guard.handoverWindowMs, fromMs: performance.now() };
         // A scan still due is left to the next run's take-over, which stops what no instance owns.
         this.escapees.close();
         this.reconciler.detach();

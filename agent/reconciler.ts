@@ -253,7 +253,7 @@ export class Reconciler {
       // (in `ps` as stopping, holding up `--wait`) for as long as the agent runs.
       clearTimeout(slot.retry);
       slot.retry = undefined;
-      this.report(slot.failed, 0, { state: 'crashed', pid: 0, startedAtMs: 0, restarts: 0, reason: 'no longer assigned to this host' }, 'gone');
+      this.report(slot.failed, 0, { state: 'crashed', pid: 0, startedAtMs: 0, restarts: 0, reason: this.suspended ?? 'no longer assigned to this host' }, 'gone');
       slot.failed = undefined;
     }
     if (!stillWanted || slot.running) return;

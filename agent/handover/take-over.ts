@@ -119,8 +119,14 @@ export async function takeOver(opts: {
   const leftoverGroups = ours.groups.filter((g) => !seen.has(g.pgid) && !isHelper(g));
   const leftovers = leftoverGroups.map((g) => g.pgid);
   // A one-off's leader carries its markers (a process it started in a session of its own is a group of its own).
-  const stoppedOneOffs = leftoverGroups.flatMap((g) =>
-    g.app && g.instance && ONE_OFF_INSTANCE.test(g.instance) ? [{ pgid: g.pgid, app: g.app, instance: g.instance }] : []);
+  // Once each, by its oldest group (the one-off itself, not what it started in a session of its own).
+  const stoppedOneOffs = new Map<string, StoppedOneOff & { startTicks: number }>();
+  for (const g of leftoverGroups) {
+    if (!g.app || !g.instance || !ONE_OFF_INSTANCE.test(g.instance)) continue;
+    const key = `${g.app}/${g.instance}`;
+    const known = stoppedOneOffs.get(key);
+    if (!known || g.startTicks < known.startTicks) stoppedOneOffs.set(key, { pgid: g.pgid, app: g.app, instance: g.instance, startTicks: g.startTicks });
+  }
   let leftoversGone = Promise.resolve();
   if (leftovers.length > 0) {
     logger.warn({ pgids: leftovers }, 'processes of a previous agent run that cannot be adopted are still alive; stopping them');
@@ -133,7 +139,12 @@ export async function takeOver(opts: {
   // overlap for up to LEFTOVER_GRACE_MS.
   if (opts.waitForLeftovers) await leftoversGone;
   if (adopted.length > 0) logger.info({ instances: adopted.length }, 'taking over the instances of the previous agent run');
-  return { adopted, stopped: leftovers, stoppedOneOffs, handedOver: state?.handedOver === true };
+  return {
+    adopted,
+    stopped: leftovers,
+    stoppedOneOffs: [...stoppedOneOffs.values()].map(({ pgid, app, instance }) => ({ pgid, app, instance })),
+    handedOver: state?.handedOver === true,
+  };
 }
 
 /** SIGKILL to whatever of `groups` is still there after LEFTOVER_GRACE_MS; never rejects. */

@@ -4,7 +4,7 @@ import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
 import type { LogStore } from '../logs/log-store';
 import { logsService } from './logs-service';
 import { OneOffRegistry } from './one-off-registry';
-import { runService, type RunDeps } from './run-service';
+import { ONE_OFF_STOP_TIMEOUT_MS, runService, type RunDeps } from './run-service';
 import { statsService, type UsageSource } from './stats-service';
 import { controlPlaneOnly, guard } from '../../lib/authz';
 import { serverCredentials, type StaticCertificateProvider } from '../../lib/tls';
@@ -12,7 +12,7 @@ import { serverCredentials, type StaticCertificateProvider } from '../../lib/tls
 export interface AgentServer {
   /** host:port actually bound. */
   address: string;
-  /** Stops every one-off process (and refuses new ones); resolves once all have ended. */
+  /** Stops every one-off process (and refuses new ones); resolves once all have ended, or after their grace and a margin. */
   stopOneOffs(reason: 'agent-stop' | 'agent-restart'): Promise<void>;
   close(): Promise<void>;
 }
@@ -35,7 +35,7 @@ export async function startAgentServer(listen: string, store: LogStore, run: Run
   });
   return {
     address: listen.replace(/:\d+$/, `:${port}`),
-    stopOneOffs: (reason) => oneOffs.stopAll(reason),
+    stopOneOffs: (reason) => oneOffs.stopAll(reason, ONE_OFF_STOP_TIMEOUT_MS),
     close: () =>
       new Promise<void>((resolve) => {
         // Log streams may follow forever: give them a moment, then cut them.

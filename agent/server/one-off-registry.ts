@@ -92,15 +92,18 @@ export class OneOffRegistry {
 
   /**
    * Stops every run, and every run launched from now on (the agent is stopping); resolves once
-   * all of them have ended, including those still launching.
+   * all of them have ended, including those still launching, or after `timeoutMs`.
    */
-  stopAll(reason: 'agent-stop' | 'agent-restart'): Promise<void> {
+  stopAll(reason: 'agent-stop' | 'agent-restart', timeoutMs: number): Promise<void> {
     this.stoppingAll = reason;
     const ends = [...this.running.entries()].map(([key, run]) => {
       const ended = new Promise<void>((resolve) => this.waiters.set(key, [...(this.waiters.get(key) ?? []), () => resolve()]));
       run.stop(reason);
       return ended;
     });
-    return Promise.all(ends).then(() => undefined);
+    // Bounded: a process stuck in the kernel, or output a vanished caller never reads, must not keep the agent.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    return Promise.race([Promise.all(ends), late]).then(() => clearTimeout(timer));
   }
 }

@@ -34,6 +34,8 @@ const SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'S
 const ABANDON_GRACE_MS = 5_000;
 /** After the process exits: how long output pipes still held by something outside its group are read (as for instances, child-process.ts). */
 const PIPE_CLOSE_TIMEOUT_MS = 2_000;
+/** How long an agent that stops waits for its one-offs: their grace, the pipes, a margin. */
+export const ONE_OFF_STOP_TIMEOUT_MS = ABANDON_GRACE_MS + PIPE_CLOSE_TIMEOUT_MS + 1_000;
 
 const STOP_LINES: Record<Exclude<StopReason, 'kill'>, (timeoutMs: number) => string> = {
   timeout: (timeoutMs) => `Stopping process: it ran longer than its timeout (${timeoutMs} ms)`,
@@ -161,14 +163,15 @@ interface Launched {
  * rest of the group was killed then, cutting the command's own clean-up short. With these traps
  * sh waits for the command and exits with its status (42 for a program that handles Ctrl-C
  * with `exit(42)`), or 128 + the signal when that status is 0 (a loop of builtins). A command's
- * own traps replace them. A plain command is exec'd instead (shell-script.ts): no sh at all.
+ * own traps replace them. On the command's first line, so that sh's messages keep its line
+ * numbers. A plain command is exec'd instead (shell-script.ts): no sh at all.
  */
 function oneOffScript(command: string): string {
   if (shellScript(command) !== command) return shellScript(command);
   const traps = ([['INT', 130], ['TERM', 143], ['HUP', 129], ['QUIT', 131]] as const)
     .map(([signal, status]) => `trap 's=$?; exit $((s ? s : ${status}))' ${signal}`)
     .join('; ');
-  return `${traps}\n${command}`;
+  return `${traps}; ${command}`;
 }
 
 /** Passes stdin, end of stdin, signals and window sizes to the process. */
@@ -198,6 +201,8 @@ async function launch(
   early: RunInput__Output[],
 ): Promise<Launched> {
   const cwd = await deps.releases.ensure(start.slug);
+  // The slug may take a while: an agent that began to stop meanwhile starts nothing more.
+  if (registry.stopping) throw new Error(`${deps.agentId} is stopping`);
   const port = await deps.ports.allocate();
   const env = buildEnv({ app: start.app, instance: start.instance, release: start.release }, start.env, port, deps);
   const tty = start.tty && !start.detach;
@@ -230,6 +235,7 @@ async function launch(
   };
   let timedOut = false;
   let stopped = false;
+  let stoppingForAgent = false;
   const stop = (why: StopReason) => {
     if (!running()) return;
     if (why === 'kill') {
@@ -239,8 +245,10 @@ async function launch(
       signalGroup(pid, 'SIGKILL');
       return;
     }
-    if (timedOut || stopped) return;
+    if (timedOut || stopped || stoppingForAgent) return;
     if (why === 'timeout') timedOut = true;
+    // Not asked for by anyone: a job's run is then recorded as failed (killed by SIGTERM), not `stopped`.
+    else if (why === 'agent-stop' || why === 'agent-restart') stoppingForAgent = true;
     else stopped = true;
     log('system', STOP_LINES[why](start.timeout_ms));
     terminate();

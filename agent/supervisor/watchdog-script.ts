@@ -77,7 +77,7 @@ stop_groups() {
 }
 
 # A frozen agent (stopped, or its event loop stuck) closes no pipe: the agent writes "t" every
-# second, counted into a file that a second shell reads every second. Once no tick has come for
+# second, counted into a file (with the freeze limit and $lease) that a second shell reads every second. Once no tick has come for
 # the freeze limit ("fN", tenths: the agent's disconnected grace), it stops every process of the
 # agent, then kills the agent (its parent, $PPID): a next agent run finds nothing to take over.
 # "$tick.frozen" tells the first shell, which then sees EOF, that there is no window to wait.
@@ -101,7 +101,7 @@ if [ -n "$tick" ]; then
       [ "$2" = "$PPID" ] || { rm -f "$tick"; exit 0; }
       seen=
       limit=0
-      read -r seen limit < "$tick" 2>/dev/null
+      read -r seen limit lease < "$tick" 2>/dev/null
       if [ "$seen" != "$last" ]; then last=$seen; clock; since=$now; quiet=0; continue; fi
       case "$limit" in ''|*[!0-9]*) continue ;; esac
       [ -n "$last" ] && [ "$limit" -gt 0 ] && [ "$acted" != "$last" ] || continue
@@ -134,7 +134,7 @@ frozen() {
 
 while IFS= read -r line; do
   case "$line" in
-    t) ticks=$((ticks + 1)); [ -z "$tick" ] || echo "$ticks $freeze" > "$tick" ;;
+    t) ticks=$((ticks + 1)); [ -z "$tick" ] || echo "$ticks $freeze $lease" > "$tick" ;;
     q) quit; exit 0 ;;
     w*) v=\${line#w}; case "$v" in ''|*[!0-9]*) ;; *) window=$v ;; esac ;;
     l*) v=\${line#l}; case "$v" in ''|*[!0-9]*) ;; *) lease=$v ;; esac ;;

@@ -40,7 +40,7 @@ describe('OneOffRegistry', () => {
     assert.equal(registry.stopping, false);
 
     let resolved = false;
-    const all = registry.stopAll('agent-stop').then(() => (resolved = true));
+    const all = registry.stopAll('agent-stop', 60_000).then(() => (resolved = true));
     assert.equal(registry.stopping, true);
     assert.deepEqual(running.stops, ['agent-stop']);
 
@@ -56,7 +56,18 @@ describe('OneOffRegistry', () => {
     assert.equal(resolved, true);
   });
 
+  it('stopAll gives up waiting after its timeout (a process stuck in the kernel, output nobody reads)', async () => {
+    const registry = new OneOffRegistry();
+    registry.reserve('shop', 'run.1');
+    const stuck = fakeRun();
+    registry.attach('shop', 'run.1', stuck);
+    const started = performance.now();
+    await registry.stopAll('agent-restart', 200);
+    assert.ok(performance.now() - started >= 190);
+    assert.deepEqual(stuck.stops, ['agent-restart']);
+  });
+
   it('stopAll with nothing running resolves at once', async () => {
-    await new OneOffRegistry().stopAll('agent-restart');
+    await new OneOffRegistry().stopAll('agent-restart', 60_000);
   });
 });
