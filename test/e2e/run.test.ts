@@ -23,6 +23,15 @@ describe('cluster run', { timeout: 180_000 }, () => {
     await cluster?.stop();
   });
 
+  /** `cluster run` in the background (the CLI's own process): its stdout so far, and its exit code. */
+  const startRun = (args: string[]) => {
+    const child = spawn(process.execPath, [CLI, 'run', '-a', 'tools', ...args], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, out: () => out, exited };
+  };
+
   for (const [code, command] of [[0, 'true'], [3, 'exit 3'], [137, 'kill -9 $$']] as const) {
     it(`returns the remote exit status ${code}`, async () => {
       const res = await cluster.cli(['run', '-a', 'tools', '--', command]);
@@ -47,51 +56,38 @@ describe('cluster run', { timeout: 180_000 }, () => {
   });
 
   it('shows a running one-off in ps, and stops it when the CLI goes away', async () => {
-    const child = spawn(process.execPath, [CLI, 'run', '-a', 'tools', '--', 'echo started; sleep 100000'], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor('the one-off to start', () => out.includes('started'), 15_000);
+    const run = startRun(['--', 'echo started; sleep 100000']);
+    await waitFor('the one-off to start', () => run.out().includes('started'), 15_000);
     const running = await cluster.waitForPs('tools', 'the one-off in ps', (l) => l.some((i) => i.type === 'run' && i.state === 'up'));
     const oneOff = running.find((i) => i.type === 'run')!;
     assert.match(oneOff.command, /sleep 100000/);
-    child.kill('SIGKILL'); // the CLI disappears without a word
+    run.child.kill('SIGKILL'); // the CLI disappears without a word
     await waitFor('the remote process to be stopped', () => isGone(oneOff.pid!), 15_000);
     await cluster.waitForPs('tools', 'the one-off gone from ps', (l) => !l.some((i) => i.name === oneOff.name));
   });
 
   it('interrupts the remote process on Ctrl-C', async () => {
-    const child = spawn(process.execPath, [CLI, 'run', '-a', 'tools', '--', "trap 'echo interrupted; exit 5' INT; echo ready; while true; do sleep 0.1; done"], {
-      env: env(), stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor('ready', () => out.includes('ready'), 15_000);
-    child.kill('SIGINT');
-    assert.equal(await exited, 5);
-    assert.match(out, /interrupted/);
+    const run = startRun(['--', "trap 'echo interrupted; exit 5' INT; echo ready; while true; do sleep 0.1; done"]);
+    await waitFor('ready', () => run.out().includes('ready'), 15_000);
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 5);
+    assert.match(run.out(), /interrupted/);
   });
 
   it('gives a program that handles Ctrl-C time to clean up, and exits with its status', async () => {
     // Several words: run through sh, which once died of the SIGINT at once (status 130) and had
     // the program killed with it, its clean-up cut short.
     const program = "process.on('SIGINT', () => setTimeout(() => { console.log('cleaned up'); process.exit(42); }, 300)); console.log('ready'); setInterval(() => {}, 1000)";
-    const child = spawn(process.execPath, [CLI, 'run', '-a', 'tools', '--no-tty', '--', 'node', '-e', program], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor('ready', () => out.includes('ready'), 15_000);
-    child.kill('SIGINT');
-    assert.equal(await exited, 42);
-    assert.match(out, /cleaned up/);
+    const run = startRun(['--no-tty', '--', 'node', '-e', program]);
+    await waitFor('ready', () => run.out().includes('ready'), 15_000);
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 42);
+    assert.match(run.out(), /cleaned up/);
     // A program killed by the Ctrl-C: 128 + SIGINT, as before.
-    const sleeper = spawn(process.execPath, [CLI, 'run', '-a', 'tools', '--no-tty', '--', 'echo ready; sleep 100000'], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
-    let sleeperOut = '';
-    sleeper.stdout.on('data', (d: Buffer) => (sleeperOut += d.toString()));
-    const sleeperExited = new Promise<number | null>((resolve) => sleeper.once('exit', (code) => resolve(code)));
-    await waitFor('ready', () => sleeperOut.includes('ready'), 15_000);
-    sleeper.kill('SIGINT');
-    assert.equal(await sleeperExited, 130);
+    const sleeper = startRun(['--no-tty', '--', 'echo ready; sleep 100000']);
+    await waitFor('ready', () => sleeper.out().includes('ready'), 15_000);
+    sleeper.child.kill('SIGINT');
+    assert.equal(await sleeper.exited, 130);
   });
 
   it('starts a detached one-off whose output goes to the logs', async () => {
