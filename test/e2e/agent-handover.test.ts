@@ -419,9 +419,17 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
   });
 
   it('agent stop --stop-instances whose agent dies while stopping stops what it left, and says so', async () => {
+    const registrations = () => fs.readFileSync(cluster.agents.get(AGENT.id)!.log, 'utf8').split('registered with the control plane').length;
+    const earlier = registrations();
     const agent = cluster.startAgent(AGENT);
     const dataDir = path.join(cluster.dir, AGENT.id);
-    await cluster.waitForPs(APP, 'every instance running again', (l) => l.length === 4 && l.every((i) => i.state === 'up'), 30_000);
+    // ps alone could show what the last run left under the lease this run reuses (at another
+    // address): ask the host too, and wait for the registration.
+    await cluster.waitForPs(APP, 'every instance running again', (l) => {
+      const real = running(APP);
+      return real.size === 4 && l.length === 4 && l.every((i) => i.state === 'up' && real.get(i.name)?.[0] === i.pid);
+    }, 30_000);
+    await waitFor('the new run registered', () => registrations() > earlier, 20_000, 100);
     // A one-off that ignores SIGTERM keeps the agent stopping for its 5 s grace.
     const started = await cluster.cli(['run', '-a', APP, '--detach', '--', "trap '' TERM; sleep 100074; :"]);
     assert.equal(started.code, 0, started.stderr);
