@@ -23,6 +23,7 @@ import { isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
 import { markedProcesses } from '../supervisor/marked-processes';
 import { readAgentState, type InstanceRecord } from './instance-state';
 import type { WatchdogId } from '../supervisor/orphan-guard';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /**
  * A record adopted, with the environment its process was started with (for its restarts);
@@ -176,8 +177,4 @@ export function scanOurs(agentId: string, agentDir: string): { watchdogs: Watchd
     else groups.set(p.stat.pgid, { pgid: p.stat.pgid, app: p.app, instance: p.instance, startTicks: p.stat.startTicks });
   }
   return { watchdogs, groups: [...groups.values()] };
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

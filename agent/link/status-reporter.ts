@@ -10,6 +10,7 @@ import { callUnary } from '../../lib/grpc-call';
 import type { ControlPlaneLink } from './control-plane-link';
 import { jittered } from '../../lib/retry-delay';
 import { PendingStatuses, reportOf } from './pending-statuses';
+import { setTimeout as delay } from 'node:timers/promises';
 
 const FLUSH_DELAY_MS = 20;
 const RETRY_DELAY_MS = 500;
@@ -107,8 +108,4 @@ export class StatusReporter {
     this.flushing = false;
     if (this.pending.hasDirty) this.schedule(0);
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -21,6 +21,7 @@ import type { Logger } from '../../lib/log';
 import { procStat, type ProcStat } from './proc-stat';
 import { markedProcesses } from './marked-processes';
 import { groupExists, groupHasLiveMembers, signalGroup } from './process-group';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /** A process stopped because it outlived its instance. */
 export interface Escapee {
@@ -178,8 +179,4 @@ export class EscapeeSweeper {
     // Only groups still there: one gone may have had its id given to a new group, ours (tracked) or not.
     for (const pgid of pgids) if (groupExists(pgid) && !this.live.has(pgid)) signalGroup(pgid, 'SIGKILL');
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -14,12 +14,9 @@ import * as path from 'node:path';
 import { CLI, REPO, TestCluster, pidsMatching, type PsInstance } from '../helpers/test-cluster';
 import { isGone, killQuietly } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
+import { runningUnder, TICKER } from '../helpers/handover-app';
 import { procEnviron } from '../../agent/supervisor/proc-stat';
 
-// One numbered line every 10 ms: a gap or a reordering in the logs shows in the numbers.
-const TICKER = `i=0
-while :; do i=$((i + 1)); echo "tick $i"; sleep 0.01; done
-`;
 const APP = 'steady';
 const AGENT = { id: 'solo' };
 
@@ -27,33 +24,6 @@ interface JsonLine {
   instance: string;
   stream: string;
   line: string;
-}
-
-/** The processes of the app actually running under `root` (a test cluster's dir), by instance name (zombies excluded). */
-function runningUnder(root: string, app: string): Map<string, number[]> {
-  const found = new Map<string, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    const env = procEnviron(pid);
-    if (env.get('CLUSTER_APP') !== app || isGone(pid)) continue;
-    try {
-      if (!fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(root)) continue; // another test's
-    } catch {
-      continue;
-    }
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-    if (pgid !== pid) continue; // count group leaders: the instance processes themselves
-    const name = env.get('CLUSTER_INSTANCE') ?? '?';
-    found.set(name, [...(found.get(name) ?? []), pid]);
-  }
-  return found;
 }
 
 function summary(instances: PsInstance[]): Array<{ name: string; pid: number | null; restarts: number; state: string }> {
@@ -335,114 +305,5 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     await cluster.agents.get(AGENT.id)!.kill('SIGKILL');
     await waitFor('every instance process gone', () => pids.every(isGone), 15_000, 100);
     assert.equal(running(APP).size, 0);
-  });
-
-  it('cluster agent stop hands over; with --stop-instances it stops every instance first', async () => {
-    cluster.startAgent(AGENT);
-    // ps alone could show the statuses the killed agent left under its lease: ask the host too.
-    await cluster.waitForPs(APP, 'every instance running again', (l) => {
-      const real = running(APP);
-      return real.size === 4 && l.length === 4 && l.every((i) => i.state === 'up' && real.get(i.name)?.[0] === i.pid);
-    }, 30_000);
-    const dataDir = path.join(cluster.dir, AGENT.id);
-    const handedOver = await cluster.cli(['agent', 'stop', '--data-dir', dataDir]);
-    assert.equal(handedOver.code, 0, handedOver.stderr);
-    assert.match(handedOver.stderr, /instances keep running/);
-    await cluster.agents.get(AGENT.id)!.exited;
-    const pids = [...running(APP).values()].flat();
-    assert.equal(pids.length, 4, `the instances run on after a plain stop: ${JSON.stringify([...running(APP)])}`);
-    const earlier = takeOvers();
-    cluster.startAgent(AGENT);
-    // Its pid file comes before the take-over: wait for the take-over itself, or `agent stop
-    // --stop-instances` could reach an agent that does not hold the instances yet.
-    await waitFor('the new agent to take them over', () => takeOvers() > earlier, 20_000, 100);
-    await cluster.waitForPs(APP, 'the same pids up', (l) => l.length === 4 && l.every((i) => i.state === 'up' && pids.includes(i.pid!)));
-    // One-offs too, attached or detached: nothing of the agent's is left running.
-    const detached = await cluster.cli(['run', '-a', APP, '--detach', '--', 'sleep 100071']);
-    assert.equal(detached.code, 0, detached.stderr);
-    const attached = spawn(process.execPath, [CLI, 'run', '-a', APP, '--no-tty', '--', 'echo started; sleep 100072'], { env: cluster.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let attachedOut = '';
-    attached.stdout.on('data', (d: Buffer) => (attachedOut += d.toString()));
-    const attachedExit = new Promise<number | null>((resolve) => attached.on('exit', (code) => resolve(code)));
-    // Their processes on the host: this agent's (the attached CLI's own command line names the sleep too).
-    const oneOff = (marker: string) => pidsMatching(marker).filter((pid) => procEnviron(pid).get('CLUSTER_AGENT_DIR') === dataDir);
-    await waitFor('both one-offs running', () => attachedOut.includes('started') && oneOff('sleep 100071').length > 0 && oneOff('sleep 100072').length > 0, 20_000, 100);
-    const oneOffPids = [...oneOff('sleep 100071'), ...oneOff('sleep 100072')];
-    const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', dataDir]);
-    assert.equal(stopped.code, 0, stopped.stderr);
-    assert.ok(pids.every(isGone), 'every instance stopped by the time the command returned');
-    assert.deepEqual(oneOffPids.filter((pid) => !isGone(pid)), [], 'every one-off stopped by the time the command returned');
-    assert.equal(await attachedExit, 143, 'the attached run ends with its process, stopped by SIGTERM');
-    // Gone or a zombie: the command waits for the process to end; reaping it is this test's
-    // job (its parent), which may come a moment after the command's own exit is seen.
-    assert.ok(isGone(cluster.agents.get(AGENT.id)!.pid), 'the agent ended by the time the command returned');
-  });
-
-  /** Starts the agent, waits until it runs all 4 instances, hands them over with a plain stop; their pids. */
-  const runThenHandOver = async (): Promise<number[]> => {
-    cluster.startAgent(AGENT);
-    await cluster.waitForPs(APP, 'every instance running again', (l) => {
-      const real = running(APP);
-      return real.size === 4 && l.length === 4 && l.every((i) => i.state === 'up' && real.get(i.name)?.[0] === i.pid);
-    }, 30_000);
-    const handedOver = await cluster.cli(['agent', 'stop', '--data-dir', path.join(cluster.dir, AGENT.id)]);
-    assert.equal(handedOver.code, 0, handedOver.stderr);
-    await cluster.agents.get(AGENT.id)!.exited;
-    const pids = [...running(APP).values()].flat();
-    assert.equal(pids.length, 4, `the instances run on after a plain stop: ${JSON.stringify([...running(APP)])}`);
-    return pids;
-  };
-
-  it('agent stop --stop-instances with no agent running stops what the last run left, each with its grace period', async () => {
-    const pids = await runThenHandOver();
-    // Within the hand-over window (7.5 s with the 8 s lease): the watchdog has not stopped them.
-    const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', path.join(cluster.dir, AGENT.id)]);
-    assert.equal(stopped.code, 0, stopped.stderr);
-    assert.match(stopped.stderr, /No agent was running with the data dir .*; stopped the 4 instances its last run left running: .*steady ticker\.1 \(pid \d+\)/);
-    assert.ok(pids.every(isGone), `every instance stopped by the time the command returned: ${JSON.stringify([...running(APP)])}`);
-    const again = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', path.join(cluster.dir, AGENT.id)]);
-    assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stderr, /No agent is running with the data dir .*, and nothing it started is running/);
-  });
-
-  it('agent stop --stop-instances that reaches an agent still taking over stops the instances once it holds them', async () => {
-    const pids = await runThenHandOver();
-    const dataDir = path.join(cluster.dir, AGENT.id);
-    cluster.startAgent(AGENT);
-    // As soon as the new run claims the data dir, before its take-over is done.
-    await waitFor('the new agent to claim the data dir', () => fs.existsSync(path.join(dataDir, 'agent.pid')), 20_000, 10);
-    const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', dataDir]);
-    assert.equal(stopped.code, 0, stopped.stderr);
-    assert.ok(pids.every(isGone), `every instance stopped by the time the command returned: ${JSON.stringify([...running(APP)])}`);
-    assert.equal(running(APP).size, 0);
-    await cluster.agents.get(AGENT.id)!.exited;
-  });
-
-  it('agent stop --stop-instances whose agent dies while stopping stops what it left, and says so', async () => {
-    const registrations = () => fs.readFileSync(cluster.agents.get(AGENT.id)!.log, 'utf8').split('registered with the control plane').length;
-    const earlier = registrations();
-    const agent = cluster.startAgent(AGENT);
-    const dataDir = path.join(cluster.dir, AGENT.id);
-    // ps alone could show what the last run left under the lease this run reuses (at another
-    // address): ask the host too, and wait for the registration.
-    await cluster.waitForPs(APP, 'every instance running again', (l) => {
-      const real = running(APP);
-      return real.size === 4 && l.length === 4 && l.every((i) => i.state === 'up' && real.get(i.name)?.[0] === i.pid);
-    }, 30_000);
-    await waitFor('the new run registered', () => registrations() > earlier, 20_000, 100);
-    // A one-off that ignores SIGTERM keeps the agent stopping for its 5 s grace.
-    const started = await cluster.cli(['run', '-a', APP, '--detach', '--', "trap '' TERM; sleep 100074; :"]);
-    assert.equal(started.code, 0, started.stderr);
-    const stubborn = () => pidsMatching('sleep 100074').filter((pid) => procEnviron(pid).get('CLUSTER_AGENT_DIR') === dataDir);
-    await waitFor('the one-off running', () => stubborn().length > 0, 20_000, 100);
-    const oneOffPids = stubborn();
-    const stopping = cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', dataDir]);
-    await waitFor('the instances stopped, the one-off not yet', () => [...running(APP).keys()].every((name) => name.startsWith('run.')), 20_000, 50);
-    assert.ok(oneOffPids.every((pid) => !isGone(pid)), 'the one-off still runs, within its grace');
-    await agent.kill('SIGKILL');
-    const stopped = await stopping;
-    assert.equal(stopped.code, 0, stopped.stderr);
-    assert.match(stopped.stderr, /The agent \(pid \d+\) ended before it had stopped everything; stopped 1 process group it left running/);
-    assert.ok(oneOffPids.every(isGone), 'what the agent left is stopped by the time the command returned');
   });
 });
