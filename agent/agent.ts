@@ -311,8 +311,8 @@ export class Agent {
   }
 
   /**
-   * Leaves (see CloseMode); idempotent. Either way the lease is not revoked: after a hand-over
-   * the next run keeps it, after `stop-instances` it runs out and the agent is shown down.
+   * Leaves (see CloseMode); idempotent. After a hand-over the next run keeps the lease; after
+   * `stop-instances` the control plane ends it once nothing of the agent's runs (else it runs out).
    */
   close(mode: CloseMode = 'handover'): Promise<void> {
     this.closing ??= (async () => {
@@ -327,11 +327,13 @@ export class Agent {
       await this.metricsServer?.close();
       if (mode === 'stop-instances') {
         // One-offs too, as `apps:destroy` stops them: nothing of this agent's is left running.
-        await Promise.all([
+        const [, oneOffsEnded] = await Promise.all([
           this.reconciler.close().catch((err: unknown) => this.logger.warn({ err }, 'stopping instances failed')),
           this.server.stopOneOffs('agent-stop'),
         ]);
         await this.escapees.flush();
+        // Nothing of it runs: the control plane may place its instances elsewhere now, not a TTL later.
+        if (oneOffsEnded) await this.link.stoppedHeartbeat(1_000);
       } else {
         // One-offs are not handed over: stopped here, each caller told its exit, while the
         // instances run on (the hand-over window counts from the leaving heartbeat below).

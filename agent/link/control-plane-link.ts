@@ -163,6 +163,26 @@ export class ControlPlaneLink extends EventEmitter<{
   }
 
   /**
+   * The last heartbeat after the agent stopped everything for good (`agent stop --stop-instances`):
+   * the control plane ends the lease, so the agent is down, and its instances placed elsewhere, at
+   * once instead of a TTL later. Heartbeats stop first, so none registers the agent again.
+   * Whether the control plane took it; never throws (the lease then runs out as before).
+   */
+  async stoppedHeartbeat(timeoutMs: number): Promise<boolean> {
+    if (this.state !== 'registered') return false;
+    const request = { agent_id: this.identity.id, lease_id: this.leaseId ?? '', stopped: true };
+    this.state = 'closed';
+    clearTimeout(this.timer);
+    this.heartbeats.close();
+    try {
+      const reply = await callUnary(this.client, 'Heartbeat', request, timeoutMs);
+      return !reply.alive;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * A call sent at `sentAt` (uptimeMs) renewed the lease, or granted one: etcd renewed it after
    * that, so the control plane cannot count the agent gone, and place its instances elsewhere,
    * until `forMs` later. Told to the watchdog (`renewed`), which has the processes killed before then.

@@ -13,7 +13,8 @@ export interface AgentServer {
   /** host:port actually bound. */
   address: string;
   /** Stops every one-off process (and refuses new ones); resolves once all have ended, or after their grace and a margin. */
-  stopOneOffs(reason: 'agent-stop' | 'agent-restart'): Promise<void>;
+  /** Whether every one-off ended within ONE_OFF_STOP_TIMEOUT_MS. */
+  stopOneOffs(reason: 'agent-stop' | 'agent-restart'): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -92,9 +92,9 @@ export class OneOffRegistry {
 
   /**
    * Stops every run, and every run launched from now on (the agent is stopping); resolves once
-   * all of them have ended, including those still launching, or after `timeoutMs`.
+   * all of them have ended, including those still launching (true), or after `timeoutMs` (false).
    */
-  stopAll(reason: 'agent-stop' | 'agent-restart', timeoutMs: number): Promise<void> {
+  stopAll(reason: 'agent-stop' | 'agent-restart', timeoutMs: number): Promise<boolean> {
     this.stoppingAll = reason;
     const ends = [...this.running.entries()].map(([key, run]) => {
       const ended = new Promise<void>((resolve) => this.waiters.set(key, [...(this.waiters.get(key) ?? []), () => resolve()]));
@@ -103,7 +103,7 @@ export class OneOffRegistry {
     });
     // Bounded: a process stuck in the kernel, or output a vanished caller never reads, must not keep the agent.
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    return Promise.race([Promise.all(ends), late]).then(() => clearTimeout(timer));
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    return Promise.race([Promise.all(ends).then(() => true), late]).finally(() => clearTimeout(timer));
   }
 }

@@ -197,6 +197,16 @@ export function agentService(
 
     Heartbeat: unary(logger, async (req) => {
       const alive = await heartbeat(req.agent_id, req.lease_id);
+      if (alive && req.stopped) {
+        // Its lease is its own (heartbeat() checked): ending it removes the registration and the
+        // statuses under it, and a restart hold left by an earlier run would keep its instances
+        // where nothing runs them: so the leader counts the agent down and places them now.
+        await commitInChunks(client, [{ delete: keys.restartHold(requireAgentId(req.agent_id)) }]);
+        await leases.revoke(req.lease_id);
+        ctx.heartbeats.delete(req.agent_id);
+        logger.info({ agent: req.agent_id }, 'agent stopped with its instances: its lease ended');
+        return { alive: false, packs_apps: packsStatuses(), hold_ms: 0 };
+      }
       const holdMs = alive && req.leaving ? await grantRestartHold(req.agent_id) : 0;
       return { alive, packs_apps: packsStatuses(), hold_ms: holdMs };
     }),

@@ -10,6 +10,7 @@ import type { RunOutput, RunOutput__Output } from '../../proto/gen/cluster/run/R
 import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import { pickAgent } from './one-off';
+import type { AgentRecord } from '../records';
 import { nextRunNumber } from '../state/run-counter';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError } from '../rpc/status';
@@ -38,6 +39,17 @@ function output(msg: RunOutput__Output): RunOutput {
 /** The largest terminal side accepted, in rows or columns. */
 const MAX_WINDOW_SIDE = 10_000;
 
+/** How long a run whose agent cannot be reached is tried again (an agent restarting registers within this). */
+const RECONNECT_FOR_MS = 10_000;
+const RECONNECT_PAUSE_MS = 250;
+/** Input kept for a second try at most; beyond it a run whose agent was never reached fails. */
+const MAX_UNANSWERED_BYTES = 1 << 20;
+
+/** grpc-js's answer for a call whose channel never connected: nothing reached the agent. */
+function neverConnected(err: grpc.ServiceError): boolean {
+  return err.code === grpc.status.UNAVAILABLE && /^No connection established/.test(err.details ?? '');
+}
+
 function validWindow(w: { rows: number; cols: number }): boolean {
   const ok = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_WINDOW_SIDE;
   return ok(w.rows) && ok(w.cols);
@@ -47,7 +59,7 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
   return (call) => {
     let upstream: grpc.ClientDuplexStream<RunInput, RunOutput__Output> | undefined;
     let finished = false;
-    const early: RunInput__Output[] = [];
+    const early: RunInput[] = [];
 
     const fail = (err: unknown) => {
       if (finished) return;
@@ -70,32 +82,70 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
       const instance = `run.${await nextRunNumber(ctx.client, ctx.keys, app.name)}`;
       ctx.logger.info({ app: app.name, instance, agent: agent.id, detach: start.detach }, 'one-off process');
       if (finished) return;
-      const stream = dialer.runClient(agent).Run();
-      upstream = stream;
-      stream.write({
+      const first: RunInput = {
         start: {
           app: app.name, command: start.command, detach: start.detach, instance, release: release.version, slug: release.slug, env: release.env,
           ...(start.tty ? { tty: true, window: start.window, term: start.term } : {}),
         },
-      });
-      for (const msg of early.splice(0)) stream.write(input(msg));
+      };
+      dial(agent, first, Date.now() + RECONNECT_FOR_MS);
+    };
+
+    /**
+     * Relays through agent `agent`. An agent whose address the control plane has not heard yet
+     * (it restarted; its new run registers a moment after taking over) is never reached: the run
+     * did not start there, so it goes to the agent picked again then, with the input it was sent.
+     */
+    const dial = (agent: AgentRecord, first: RunInput, retryUntilMs: number) => {
+      const stream = dialer.runClient(agent).Run();
+      upstream = stream;
+      // grpc-js may end a stream after its error: that end is not the run's.
+      let broke = false;
+      stream.write(first);
+      for (const msg of unanswered ?? []) stream.write(msg);
+      for (const msg of early.splice(0)) send(msg);
       if (clientEnded) stream.end();
       stream.on('data', (out: RunOutput__Output) => {
-        if (finished) return;
+        if (finished || upstream !== stream) return;
+        unanswered = undefined;
         if (!call.write(output(out))) {
           stream.pause();
           call.once('drain', () => stream.resume());
         }
       });
       stream.on('end', () => {
-        if (finished) return;
+        if (finished || broke || upstream !== stream) return;
         finished = true;
         call.end();
       });
       stream.on('error', (err: grpc.ServiceError) => {
-        if (finished) return;
+        broke = true;
+        if (finished || upstream !== stream) return;
+        if (unanswered && neverConnected(err) && Date.now() < retryUntilMs) {
+          ctx.logger.warn({ agent: agent.id, address: agent.address, why: err.details }, 'one-off process: the agent cannot be reached at its address; picking a host again');
+          setTimeout(() => {
+            if (finished) return;
+            try {
+              dial(pickAgent(ctx.view), first, retryUntilMs);
+            } catch (e) {
+              fail(e);
+            }
+          }, RECONNECT_PAUSE_MS);
+          return;
+        }
         fail(new FailedPreconditionError(`the one-off process on ${agent.id} failed: ${err.details || err.message}`));
       });
+    };
+
+    /** Input for the agent; kept until it answers, in case its connection never comes up (bounded). */
+    let unanswered: RunInput[] | undefined = [];
+    let unansweredBytes = 0;
+    const send = (msg: RunInput) => {
+      upstream!.write(msg);
+      if (!unanswered) return;
+      unansweredBytes += msg.stdin ? Buffer.byteLength(msg.stdin as Buffer) : 16;
+      if (unansweredBytes <= MAX_UNANSWERED_BYTES) unanswered.push(msg);
+      else unanswered = undefined;
     };
 
     let begun = false;
@@ -109,8 +159,8 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
         return;
       }
       // Input that arrives while the host is being chosen waits for it.
-      if (upstream) upstream.write(input(msg));
-      else early.push(msg);
+      if (upstream) send(input(msg));
+      else early.push(input(msg));
     });
     call.on('end', () => {
       clientEnded = true;

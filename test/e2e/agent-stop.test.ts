@@ -73,6 +73,15 @@ describe('cluster agent stop', { timeout: 300_000 }, () => {
     // Gone or a zombie: the command waits for the process to end; reaping it is this test's
     // job (its parent), which may come a moment after the command's own exit is seen.
     assert.ok(isGone(cluster.agents.get(AGENT.id)!.pid), 'the agent ended by the time the command returned');
+    // Its lease ended with it, not a TTL (8 s) later: no longer ready at once (unreachable within a
+    // young leader's grace, else down), so no `cluster run` is sent to it meanwhile.
+    const stoppedAt = Date.now();
+    const state = async () => (await cluster.cliJson<{ agents: Array<{ id: string; state: string }> }>(['agents'])).agents.find((a) => a.id === AGENT.id)?.state;
+    await waitFor('the agent no longer ready', async () => ['down', 'unreachable'].includes((await state()) ?? ''), 20_000, 100);
+    assert.ok(Date.now() - stoppedAt < 4_000, `gone ${Date.now() - stoppedAt} ms after the stop, not once its 8 s lease ran out`);
+    const run = await cluster.cli(['run', '-a', APP, '--', 'true']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /no agent is ready to run a one-off process/);
   });
 
   /** Starts the agent, waits until it runs all 4 instances, hands them over with a plain stop; their pids. */

@@ -13,7 +13,8 @@ describe('cluster run', { timeout: 180_000 }, () => {
   const env = () => ({ ...process.env, CLUSTER_SERVER: cluster.server, CLUSTER_HOME: path.join(cluster.dir, 'home') });
 
   before(async () => {
-    cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }] });
+    // A 4 s lease: the last case runs a one-off while a killed agent is still registered.
+    cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }], agentTtl: 4 });
     const dir = cluster.appDir('tools', { Procfile: 'worker: sleep 100000\n', 'hello.txt': 'from the slug\n' });
     await cluster.deployApp('tools', dir);
     await cluster.ok(['config:set', 'GREETING=hi there', '-a', 'tools']);
@@ -119,5 +120,23 @@ describe('cluster run', { timeout: 180_000 }, () => {
     assert.equal(res.code, 1);
     assert.match(res.stderr, /^error: app `nope` not found/);
     assert.doesNotMatch(res.stderr, /Packed|Uploading/);
+  });
+
+  it('goes to another host when the one picked cannot be reached (killed, still registered)', async () => {
+    // Which host the next run goes to: the same one as this one (no instance of anyone runs, so
+    // the picks tie and the first host wins while both are ready).
+    const where = async () => {
+      const res = await cluster.cli(['run', '-a', 'tools', '--no-tty', '--', 'echo "$CLUSTER_AGENT_DIR"']);
+      assert.equal(res.code, 0, res.stderr);
+      return path.basename(res.stdout.trim());
+    };
+    const picked = await where();
+    assert.equal(await where(), picked, 'the pick is the same while nothing changes');
+    const other = picked === 'host-a' ? 'host-b' : 'host-a';
+    process.kill(cluster.agents.get(picked)!.pid, 'SIGKILL');
+    await cluster.agents.get(picked)!.exited;
+    // Its registration lives until its lease (4 s) runs out: the run is sent there first, reaches
+    // nothing, and goes to the other host instead of failing with "No connection established".
+    assert.equal(await where(), other);
   });
 });

@@ -40,7 +40,7 @@ describe('OneOffRegistry', () => {
     assert.equal(registry.stopping, false);
 
     let resolved = false;
-    const all = registry.stopAll('agent-stop', 60_000).then(() => (resolved = true));
+    const all = registry.stopAll('agent-stop', 60_000).then((ended) => ((resolved = true), ended));
     assert.equal(registry.stopping, true);
     assert.deepEqual(running.stops, ['agent-stop']);
 
@@ -52,7 +52,7 @@ describe('OneOffRegistry', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(resolved, false, 'run.2 has not ended yet');
     registry.finish('shop', 'run.2', exit(143));
-    await all;
+    assert.equal(await all, true, 'every run ended');
     assert.equal(resolved, true);
   });
 
@@ -62,12 +62,12 @@ describe('OneOffRegistry', () => {
     const stuck = fakeRun();
     registry.attach('shop', 'run.1', stuck);
     const started = performance.now();
-    await registry.stopAll('agent-restart', 200);
+    assert.equal(await registry.stopAll('agent-restart', 200), false, 'not every run ended');
     assert.ok(performance.now() - started >= 190);
     assert.deepEqual(stuck.stops, ['agent-restart']);
   });
 
   it('stopAll with nothing running resolves at once', async () => {
-    await new OneOffRegistry().stopAll('agent-restart', 60_000);
+    assert.equal(await new OneOffRegistry().stopAll('agent-restart', 60_000), true);
   });
 });
