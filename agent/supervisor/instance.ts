@@ -85,11 +85,11 @@ export class Instance {
     if (adopted.booting && check) {
       // Still booting: up only once its check passes (a rollout waits for that), R10 at the
       // same deadline as if the agent had not restarted.
-      this.transition('starting', describeWait(check));
+      this.transition('starting', describeWait(check), false);
       this.checkBoot(proc, check, Date.now() - adopted.startedAtMs);
       return;
     }
-    this.transition('up', ''); // a reason says why an instance is not up (docs/cli.md)
+    this.transition('up', '', false); // a reason says why an instance is not up (docs/cli.md)
   }
 
   /**
@@ -336,14 +336,15 @@ export class Instance {
       .catch((err: unknown) => this.log.error({ err }, 'bug: stopping a process whose restart was called off failed'));
   }
 
-  private transition(to: InstanceState, reason: string): void {
+  /** `say`: log "State changed …" (not for a process taken over: it was never stopped, its take-over line says so). */
+  private transition(to: InstanceState, reason: string, say = true): void {
     const from = this.state;
     if (!TRANSITIONS[from].includes(to)) {
       throw new Error(`illegal instance state transition ${from} → ${to} (${this.config.app}/${this.config.instance})`);
     }
     this.state = to;
     this.reason = reason;
-    this.system(`State changed from ${from} to ${to}`);
+    if (say) this.system(`State changed from ${from} to ${to}`);
     const snapshot = this.snapshot();
     this.callHook('onChange', () => this.hooks.onChange(snapshot));
   }

@@ -85,11 +85,13 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
   const takeOverLines = async (): Promise<string[]> => {
     const res = await cluster.cli(['logs', '-a', APP, '--ps', 'ticker.1', '-s', 'system', '-n', '100000', '--json']);
     assert.equal(res.code, 0, res.stderr);
-    return res.stdout
+    const lines = res.stdout
       .split('\n')
       .filter(Boolean)
-      .map((l) => (JSON.parse(l) as JsonLine).line)
-      .filter((l) => l.startsWith('Taken over by a restarted agent'));
+      .map((l) => (JSON.parse(l) as JsonLine).line);
+    // A process taken over was never stopped: its take-over line is all its log says.
+    assert.ok(!lines.includes('State changed from stopped to up'), lines.join('\n'));
+    return lines.filter((l) => l.startsWith('Taken over by a restarted agent'));
   };
 
   /**
