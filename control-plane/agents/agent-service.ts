@@ -104,12 +104,12 @@ export function agentService(
     let owner = ctx.view.agents.entries.get(key)?.lease;
     if (owner !== leaseId) owner = (await etcdCall(client.kv.range({ key: Buffer.from(key) }), undefined))?.kvs[0]?.lease;
     if (owner !== leaseId) return false;
+    // Heard here, whatever etcd makes of it: `cluster agents` says when (during an etcd outage
+    // too, when a live agent would otherwise look like one that heartbeats to another replica).
+    ctx.heartbeats.set(id, Date.now());
     const ttl = await etcdCall(leases.renew(leaseId), 0);
     const alive = ttl > 0;
-    if (alive) {
-      ctx.heartbeats.set(id, Date.now());
-      logSources.heard(id);
-    }
+    if (alive) logSources.heard(id);
     return alive;
   }
 
