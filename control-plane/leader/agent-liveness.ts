@@ -35,7 +35,8 @@ export interface LivenessVerdict {
 export class AgentLiveness {
   /** When this replica first saw each missing agent missing (epoch ms). */
   private readonly missingSince = new Map<string, number>();
-  private leaderSinceMs = 0;
+  /** Unset until start(): a round before it (a poke while leadership begins) declares nobody down. */
+  private leaderSinceMs: number | undefined;
   private deafAtMs = 0;
 
   constructor(readonly graceMs: number) {}
@@ -63,6 +64,10 @@ export class AgentLiveness {
       missing.add(id);
       let since = this.missingSince.get(id);
       if (since === undefined) this.missingSince.set(id, (since = nowMs));
+      if (this.leaderSinceMs === undefined) {
+        verdict.unreachable.push(id);
+        continue;
+      }
       // Missing since before this replica could hear it (elected, or etcd back, since): wait out the grace.
       const deadline = Math.max(since, this.leaderSinceMs + this.graceMs, this.deafAtMs + this.graceMs);
       if (held.has(id)) {

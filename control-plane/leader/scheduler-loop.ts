@@ -57,6 +57,12 @@ export class SchedulerLoop {
   private generation = 0;
   private again = false;
   private active = false;
+  /**
+   * Set once a start has opened its views and started the grace (begin): until then a poke (a
+   * replica joining, an agent's event) must not run a round, which would see every agent that
+   * is still reconnecting as missing with no grace at all, and move everything.
+   */
+  private begun = false;
   private unplaced?: PrefixMirror;
   private statuses?: ObservedStatuses;
   /** Re-puts held back by the rollout bound and removals held by moves in the last round: status changes may free them. */
@@ -105,6 +111,7 @@ export class SchedulerLoop {
     this.settling.restart();
     this.settling.settle();
     this.unreachable.start();
+    this.begun = true;
     this.poke();
   }
 
@@ -135,6 +142,7 @@ export class SchedulerLoop {
   stop(): Promise<void> {
     if (!this.active) return this.transitions;
     this.active = false;
+    this.begun = false;
     this.generation++;
     this.cancelTimers(); // now: no round may start while a start in progress gives up
     return this.inTurn(() => this.end());
@@ -175,7 +183,7 @@ export class SchedulerLoop {
 
   /** Asks for a round soon; rounds never overlap, and a stream of events cannot postpone one forever. */
   poke(): void {
-    if (!this.active) return;
+    if (!this.active || !this.begun) return;
     if (this.running) {
       this.again = true;
       return;

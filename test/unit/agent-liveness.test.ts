@@ -8,6 +8,14 @@ import type { AgentView, AppView, Assignment, Plan } from '../../control-plane/s
 const GRACE = 8_000;
 
 describe('agent liveness', () => {
+  it('declares nobody down before leadership has started (a round poked while it begins)', () => {
+    const live = new AgentLiveness(GRACE);
+    assert.deepEqual(live.classify(new Set(['a']), ['a', 'b'], 100_000), { unreachable: ['b'], down: [] });
+    live.start(100_000);
+    assert.deepEqual(live.classify(new Set(['a']), ['a', 'b'], 100_001).down, [], 'the whole grace from the start');
+    assert.deepEqual(live.classify(new Set(['a']), ['a', 'b'], 108_000).down, ['b']);
+  });
+
   it('keeps a missing agent unreachable until the leader has led for the whole grace', () => {
     const live = new AgentLiveness(GRACE);
     live.start(1_000);
