@@ -4,7 +4,7 @@
  * (dist/cli/cluster.js) for the control plane and `dev`; the agent runs from a bundle of its own
  * (cli/agent-program.ts). `node dist/cli/cluster.js` runs any command unbundled.
  */
-import { modulesFor } from './command-index';
+import { modulesFor, runsDaemon } from './command-index';
 import { rootProgram } from './root-program';
 
 async function main(): Promise<void> {
@@ -14,4 +14,22 @@ async function main(): Promise<void> {
   await program.parseAsync(process.argv);
 }
 
-main().catch(async (err: unknown) => (await import('./command-kit.js')).fail(err));
+/**
+ * A command has done its work: it exits once its output is written, within a second, even when
+ * something it no longer needs would hold Node's event loop — a connection to a frozen replica
+ * (it accepted TCP, never answers) that it failed over from stays open for as long as that lasts.
+ */
+function exitOnceFlushed(): void {
+  const check = () => {
+    if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit();
+    setTimeout(check, 50).unref();
+  };
+  setTimeout(check, 1_000).unref();
+}
+
+const daemon = runsDaemon(process.argv.slice(2));
+main()
+  .catch(async (err: unknown) => (await import('./command-kit.js')).fail(err))
+  .finally(() => {
+    if (!daemon) exitOnceFlushed();
+  });

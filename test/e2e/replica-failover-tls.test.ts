@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { freePort } from '../../lib/free-port';
@@ -116,6 +117,19 @@ describe('control-plane replica failover over TLS', { timeout: 180_000 }, () => 
     const again = await cluster.cli(['login', '--server', list, '--token', operator.token, '--ca-hash', operator.caHash], { home });
     assert.equal(again.code, 2, again.stderr);
     assert.match(again.stderr, /used up/);
+  });
+
+  it('a command ends once it has answered, also when it failed over from a replica that never answers', async () => {
+    // A frozen replica (SIGSTOP) as the CLI sees it: the kernel accepts the connection, TLS never answers.
+    const frozen = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => frozen.listen(0, '127.0.0.1', resolve));
+    try {
+      const res = await cluster.cli(['apps', '--json'], { server: `127.0.0.1:${(frozen.address() as net.AddressInfo).port},${b}`, timeoutMs: 30_000 });
+      assert.equal(res.code, 0, `exit ${res.code} after ${Math.round(res.ms)} ms (killed by the timeout: still running): ${res.stderr}`);
+      assert.ok(Array.isArray((JSON.parse(res.stdout) as { apps: unknown[] }).apps), res.stdout);
+    } finally {
+      frozen.close();
+    }
   });
 
   it('refuses to start an agent given a replica of another cluster', async () => {
