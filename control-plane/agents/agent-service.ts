@@ -76,14 +76,23 @@ export function agentService(
   /**
    * A process server runs no web until `agents:web ID on`: the first registration with
    * --process-server writes web off, before the registration that makes the agent placeable.
-   * Once a toggle exists it wins over the flag (docs/process-servers.md), hence create-if-absent.
+   * Once a toggle exists it wins over the flag (docs/process-servers.md), hence create-if-absent;
+   * and an agent that registered before without the flag keeps running web (it may serve an
+   * app's only web now): the flag counts at its first registration only. Returns whether the
+   * registration must find the toggle in place.
    */
-  async function recordProcessServer(id: string, checkEtcd: boolean): Promise<void> {
+  async function recordProcessServer(id: string, checkEtcd: boolean): Promise<boolean> {
     const key = keys.webToggle(id);
-    if (!checkEtcd && ctx.view.webToggles.entries.has(key)) return;
+    if (!checkEtcd && ctx.view.webToggles.entries.has(key)) return true;
+    if (!checkEtcd && ctx.view.knownAgent(id)) return false;
     const record: WebToggleRecord = { web: false, setBy: 'process-server', setAtMs: Date.now() };
-    const revision = await commitInChunks(client, [{ put: key, value: encode(record) }], [unchangedSince(key, '0')]);
-    if (revision !== undefined) logger.info({ agent: id }, 'process server registered for the first time: it runs no web until `agents:web ID on`');
+    const revision = await commitInChunks(client, [{ put: key, value: encode(record) }], [unchangedSince(key, '0'), unchangedSince(keys.knownAgent(id), '0')]);
+    if (revision !== undefined) {
+      logger.info({ agent: id }, 'process server registered for the first time: it runs no web until `agents:web ID on`');
+      return true;
+    }
+    // A toggle was there already, or the agent is known from an earlier registration.
+    return ((await client.kv.range({ key: Buffer.from(key) })).kvs?.length ?? 0) > 0;
   }
 
   /** Renews agent `agentId`'s lease `leaseId`; whether it is still alive (else it must register again). */
@@ -170,10 +179,10 @@ export function agentService(
       for (let attempt = 0; ; attempt++) {
         // A process server registers only with its toggle in place: `agents:remove` may delete the
         // toggle between the check and the commit (web would then be on), so that commit is redone.
-        if (req.process_server) await recordProcessServer(id, attempt > 0);
+        const toggleFirst = req.process_server && (await recordProcessServer(id, attempt > 0));
         let committed: string | undefined;
         try {
-          committed = await commitInChunks(client, [...registration, ...sources.ops], req.process_server ? [exists(keys.webToggle(id))] : []);
+          committed = await commitInChunks(client, [...registration, ...sources.ops], toggleFirst ? [exists(keys.webToggle(id))] : []);
         } catch (err) {
           sources.settled(false);
           // The log-source lease this replica remembered may be gone (`agents:remove` ends it): read it anew.

@@ -75,6 +75,21 @@ describe('process servers', { timeout: 120_000 }, () => {
     assert.deepEqual(now, before, 'web stays on proc-1, same processes');
   });
 
+  it('keeps web on an agent that registered before without --process-server and restarts with it', async () => {
+    const before = ofType(await cluster.ps('shop'), 'web').filter((i) => i.host === 'web-1').map((i) => `${i.name}:${i.pid}`).sort();
+    assert.ok(before.length > 0);
+    const old = cluster.agents.get('web-1')!;
+    await old.kill('SIGTERM');
+    const from = fs.statSync(old.log).size;
+    const daemon = cluster.startAgent({ id: 'web-1', args: ['--process-server'] });
+    await waitFor('the new web-1 registered', () => fs.readFileSync(daemon.log).subarray(from).includes('registered with the control plane'), 20_000, 100);
+    await waitFor('web-1 listed ready', async () => (await agents()).find((a) => a.id === 'web-1')?.state === 'ready', 20_000, 100);
+    // The flag counts at an agent's first registration only: this one may serve an app's only web.
+    assert.equal(await webOf('web-1'), true, 'web stays on');
+    const list = await cluster.waitForPs('shop', 'everything up after the restart', (l) => allUp(l, 'web', 8) && allUp(l, 'worker', 4));
+    assert.deepEqual(ofType(list, 'web').filter((i) => i.host === 'web-1').map((i) => `${i.name}:${i.pid}`).sort(), before, 'same web processes');
+  });
+
   it('moves web away when toggled off, never with fewer up, and keeps the workers', async () => {
     const workersBefore = ofType(await cluster.ps('shop'), 'worker').filter((i) => i.host === 'proc-1').map((i) => i.name).sort();
     let fewest = Infinity;
