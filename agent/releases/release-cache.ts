@@ -1,18 +1,19 @@
 /**
  * Release slugs on this agent: fetched once per digest from the control plane, checked
- * against their sha256, unpacked into `<data>/slugs/<digest>/`, and shared by every
- * release (and instance) that uses the same code. Bytes that do not match their digest are
- * deleted before anything is unpacked: fetched once more at once (a transfer gone wrong),
- * then left to the caller's retry (which may reach another replica).
+ * against their sha256, unpacked into `<data>/slugs/<digest>/` (symlinks as packed:
+ * unpack-slug.ts), and shared by every release (and instance) that uses the same code.
+ * Bytes that do not match their digest are deleted before anything is unpacked: fetched once
+ * more at once (a transfer gone wrong), then left to the caller's retry (which may reach
+ * another replica).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type * as Tar from 'tar';
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { SlugChunk__Output } from '../../proto/gen/cluster/agent/SlugChunk';
 import type { Logger } from '../../lib/log';
 import { ReleaseConfigs } from './release-config';
+import { unpackSlug } from './unpack-slug';
 
 const DIGEST = /^[0-9a-f]{64}$/;
 const FETCH_TIMEOUT_MS = 5 * 60_000;
@@ -57,8 +58,7 @@ export class ReleaseCache {
     try {
       const size = await this.downloadChecked(digest, archive);
       fs.mkdirSync(unpacking, { recursive: true });
-      const tar = require('tar') as typeof Tar; // on first use: an agent that never unpacks a slug never loads it
-      await tar.x({ file: archive, cwd: unpacking });
+      await unpackSlug(archive, unpacking, (problem) => this.logger.warn({ slug: digest, problem }, 'slug entry left out while unpacking'));
       fs.writeFileSync(path.join(unpacking, '.cluster-complete'), digest);
       fs.rmSync(target, { recursive: true, force: true });
       fs.renameSync(unpacking, target);

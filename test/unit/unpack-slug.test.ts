@@ -1,0 +1,88 @@
+/** The agent's unpacking of a slug: every symlink as packed, nothing written outside the slug or through a link. */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import * as tar from 'tar';
+import { unpackSlug } from '../../agent/releases/unpack-slug';
+import { packDirectory } from '../../cli/pack';
+
+const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'unpack-slug-test-'));
+after(() => fs.rmSync(temp, { recursive: true, force: true }));
+
+let count = 0;
+const fresh = (name: string) => fs.mkdtempSync(path.join(temp, `${name}-${++count}-`));
+
+/** Unpacks `archive` into a fresh folder; returns it and the warnings heard. */
+async function unpack(archive: string): Promise<{ dir: string; warnings: string[] }> {
+  const dir = fresh('slug');
+  const warnings: string[] = [];
+  await unpackSlug(archive, dir, (w) => warnings.push(w));
+  return { dir, warnings };
+}
+
+describe('unpackSlug', () => {
+  it('keeps every symlink of a deploy exactly as packed: absolute, and leaving the app with ..', async () => {
+    const app = fresh('app');
+    fs.writeFileSync(path.join(app, 'Procfile'), 'web: node web.js\n');
+    fs.mkdirSync(path.join(app, 'p1', 'sub'), { recursive: true });
+    fs.mkdirSync(path.join(app, 'p2'));
+    fs.writeFileSync(path.join(app, 'p1', 'sub', 'data.txt'), 'data\n');
+    const links: Record<string, string> = {
+      link: '/etc/passwd',
+      x: '/usr/share',
+      'up-link': '../../outside',
+      'p2/x': '../p1/sub',
+      'p2/inside': '../p1/sub/data.txt',
+      dangling: 'nowhere/at/all',
+    };
+    for (const [name, target] of Object.entries(links)) fs.symlinkSync(target, path.join(app, name));
+    const slug = await packDirectory(app);
+    try {
+      const { dir, warnings } = await unpack(slug.file);
+      for (const [name, target] of Object.entries(links)) {
+        assert.ok(fs.lstatSync(path.join(dir, name)).isSymbolicLink(), `${name} is a symlink`);
+        assert.equal(fs.readlinkSync(path.join(dir, name)), target, `${name} -> ${target}`);
+      }
+      assert.equal(fs.readFileSync(path.join(dir, 'p2', 'inside'), 'utf8'), 'data\n');
+      assert.equal(fs.readFileSync(path.join(dir, 'Procfile'), 'utf8'), 'web: node web.js\n');
+      assert.deepEqual(warnings, []);
+    } finally {
+      fs.rmSync(path.dirname(slug.file), { recursive: true, force: true });
+    }
+  });
+
+  it('writes nothing through a symlink of the archive, and still makes the links that are safe', async () => {
+    const outside = fresh('outside');
+    // An archive no deploy makes: `a` and `b` link outside, then a file and a link go "into" them.
+    const first = fresh('src');
+    fs.symlinkSync(outside, path.join(first, 'a'));
+    fs.symlinkSync(outside, path.join(first, 'b'));
+    const second = fresh('src');
+    fs.mkdirSync(path.join(second, 'a'));
+    fs.writeFileSync(path.join(second, 'a', 'evil'), 'evil\n');
+    fs.mkdirSync(path.join(second, 'b'));
+    fs.symlinkSync('/etc/passwd', path.join(second, 'b', 'c'));
+    const archive = path.join(fresh('archive'), 'slug.tar');
+    await tar.c({ cwd: first, file: archive, portable: true }, ['a', 'b']);
+    await tar.r({ cwd: second, file: archive, portable: true }, ['a/evil', 'b/c']);
+    // And a link whose own path leaves the slug: `../up`.
+    fs.mkdirSync(path.join(second, 'inner'));
+    fs.symlinkSync(outside, path.join(second, 'up'));
+    await tar.r({ cwd: path.join(second, 'inner'), file: archive, portable: true, preservePaths: true }, ['../up']);
+
+    const { dir, warnings } = await unpack(archive);
+    assert.deepEqual(fs.readdirSync(outside), [], 'nothing written outside the slug');
+    // `a/evil` was written into a real folder `a` first: the link `a` is then left out.
+    assert.equal(fs.readFileSync(path.join(dir, 'a', 'evil'), 'utf8'), 'evil\n');
+    assert.ok(fs.lstatSync(path.join(dir, 'a')).isDirectory());
+    // `b` arrives as packed; `b/c` would be made through it, and is left out.
+    assert.equal(fs.readlinkSync(path.join(dir, 'b')), outside);
+    assert.equal(fs.existsSync(path.join(path.dirname(dir), 'up')), false);
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings[0]!, /^symlink a -> .* left out: .*EEXIST/);
+    assert.match(warnings[1]!, /^symlink b\/c -> \/etc\/passwd left out: b is not a folder \(a symlink\)$/);
+    assert.match(warnings[2]!, /^symlink \.\.\/up -> .* left out: its path contains '\.\.'$/);
+  });
+});
