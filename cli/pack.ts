@@ -22,8 +22,59 @@ export async function packDirectory(dir: string): Promise<PackedSlug> {
   // The listed paths only: folders are listed one by one, so they are not recursed into. A path
   // starting with `@` would be read by node-tar as an archive to append (`@types/`): `./` keeps it a path.
   const paths = list.entries.map((rel) => (rel.startsWith('@') ? `./${rel}` : rel));
-  await tar.c({ gzip: true, cwd: dir, file, portable: true, noDirRecurse: true }, paths);
+  const changes = new ChangedFiles(dir);
+  try {
+    await tar.c({ gzip: true, cwd: dir, file, portable: true, noDirRecurse: true, onWriteEntry: (entry) => changes.watch(entry) }, paths);
+  } catch (err) {
+    throw changes.fromTarError(err) ?? err;
+  }
+  changes.check();
   return { file, size: fs.statSync(file).size, list };
+}
+
+/**
+ * Files whose size changed while they were packed. node-tar writes a file's size in its header
+ * from one lstat, then reads that many bytes: it fails on a file that ends sooner, and on one that
+ * grew when its last read has room for more (not when the size is a multiple of 512 bytes: the
+ * file is then cut at the old size without a word). Either way the slug would not hold the file
+ * as it is: a user's error (exit 1) naming the file, never node-tar's `did not encounter
+ * expected EOF` (exit 3, a failure of the cluster).
+ */
+class ChangedFiles {
+  private readonly root: string;
+  private readonly changed: Array<{ absolute: string; grew: boolean }> = [];
+
+  constructor(dir: string) {
+    this.root = path.resolve(dir);
+  }
+
+  /** Compares a file's size once it is packed with the size in its header. */
+  watch(entry: tar.WriteEntry): void {
+    if (entry.type !== 'File' || !entry.stat) return;
+    const packed = entry.stat.size;
+    entry.once('end', () => {
+      const now = fs.lstatSync(entry.absolute, { throwIfNoEntry: false })?.size ?? 0;
+      if (now !== packed) this.changed.push({ absolute: entry.absolute, grew: now > packed });
+    });
+  }
+
+  /** Throws for the first file that changed. */
+  check(): void {
+    const first = this.changed[0];
+    if (first) throw this.error(first.absolute, first.grew);
+  }
+
+  /** node-tar's failure on a file that did not end where its header says, as a UserError. */
+  fromTarError(err: unknown): UserError | undefined {
+    const { code, path: absolute, message } = err as { code?: unknown; path?: unknown; message?: unknown };
+    if (code !== 'EOF' || typeof absolute !== 'string') return undefined;
+    return this.error(absolute, message === 'did not encounter expected EOF');
+  }
+
+  private error(absolute: string, grew: boolean): UserError {
+    const rel = path.relative(this.root, absolute).split(path.sep).join('/');
+    return new UserError(`${rel} changed while it was being packed (it ${grew ? 'grew' : 'shrank'}); deploy again once it is stable, or leave it out with .clusterignore`);
+  }
 }
 
 /** One line on what was packed: `Packed 12 files (3.4 KiB, 1.2 KiB compressed); left out: node_modules/, .env`. */

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import * as tar from 'tar';
+import { describeFailure, UserError } from '../../cli/errors';
 import { describePack, packDirectory } from '../../cli/pack';
 import { listPackedFiles } from '../../cli/pack-ignore';
 
@@ -25,6 +26,24 @@ function tree(files: Record<string, string>, parent = temp): string {
     fs.writeFileSync(file, content);
   }
   return dir;
+}
+
+/**
+ * Runs `fn` while opening `file` for reading calls `change` first: node-tar has then written the
+ * file's header from its size, and reads it next (deterministic, unlike a writer running alongside).
+ */
+async function changingWhenOpened<T>(file: string, change: () => void, fn: () => Promise<T>): Promise<T> {
+  const nodeFs = require('node:fs') as typeof fs; // the module object node-tar calls, not an import's copy
+  const open = nodeFs.open;
+  nodeFs.open = ((...args: Parameters<typeof fs.open>) => {
+    if (args[0] === file) change();
+    return (open as (...a: unknown[]) => void)(...args);
+  }) as typeof fs.open;
+  try {
+    return await fn();
+  } finally {
+    nodeFs.open = open;
+  }
 }
 
 /** The files (not folders) a deploy of `dir` packs, sorted. */
@@ -169,4 +188,25 @@ describe('packDirectory', () => {
     const dir = tree({ '.clusterignore': '*\n' });
     await assert.rejects(packDirectory(dir), /nothing to deploy in .*: \.gitignore and \.clusterignore leave out every file/);
   });
+
+  for (const [what, size, change, grewOrShrank] of [
+    ['grows', 100, (file: string) => fs.appendFileSync(file, 'y'.repeat(100)), 'grew'],
+    ['grows from a multiple of 512 bytes', 1024, (file: string) => fs.appendFileSync(file, 'y'.repeat(512)), 'grew'],
+    ['shrinks', 2000, (file: string) => fs.truncateSync(file, 10), 'shrank'],
+  ] as const) {
+    it(`names a file that ${what} while it is packed: a user's error (exit 1)`, async () => {
+      const dir = tree({ Procfile: 'web: node web.js\n', 'data/data.bin': 'x'.repeat(size) });
+      const file = path.join(dir, 'data', 'data.bin');
+      const err = await changingWhenOpened(file, () => change(file), () => packDirectory(dir)).then(
+        (slug) => assert.fail(`packed ${slug.file}`),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof UserError, String(err));
+      assert.equal(
+        err.message,
+        `data/data.bin changed while it was being packed (it ${grewOrShrank}); deploy again once it is stable, or leave it out with .clusterignore`,
+      );
+      assert.equal(describeFailure(err, '').exitCode, 1);
+    });
+  }
 });
