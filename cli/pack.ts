@@ -14,22 +14,36 @@ export interface PackedSlug {
   list: PackList;
 }
 
-/** Writes the slug of `dir` to a temporary file. */
-export async function packDirectory(dir: string): Promise<PackedSlug> {
+/** A new temporary folder for a slug: `$TMPDIR/cluster-slug-XXXXXX`. */
+export function makeSlugFolder(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-slug-'));
+}
+
+/**
+ * Writes the slug of `dir` to `slug.tgz` in `folder`, which the caller removes, or else in a new
+ * temporary folder (makeSlugFolder), removed here when packing fails.
+ */
+export async function packDirectory(dir: string, folder?: string): Promise<PackedSlug> {
   const list = listPackedFiles(dir);
   if (list.files === 0) throw new UserError(`nothing to deploy in ${path.resolve(dir)}: .gitignore and .clusterignore leave out every file`);
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-slug-')), 'slug.tgz');
+  const into = folder ?? makeSlugFolder();
+  const file = path.join(into, 'slug.tgz');
   // The listed paths only: folders are listed one by one, so they are not recursed into. A path
   // starting with `@` would be read by node-tar as an archive to append (`@types/`): `./` keeps it a path.
   const paths = list.entries.map((rel) => (rel.startsWith('@') ? `./${rel}` : rel));
   const changes = new ChangedFiles(dir);
   try {
-    await tar.c({ gzip: true, cwd: dir, file, portable: true, noDirRecurse: true, onWriteEntry: (entry) => changes.watch(entry) }, paths);
+    try {
+      await tar.c({ gzip: true, cwd: dir, file, portable: true, noDirRecurse: true, onWriteEntry: (entry) => changes.watch(entry) }, paths);
+    } catch (err) {
+      throw changes.fromTarError(err) ?? err;
+    }
+    changes.check();
+    return { file, size: fs.statSync(file).size, list };
   } catch (err) {
-    throw changes.fromTarError(err) ?? err;
+    if (folder === undefined) fs.rmSync(into, { recursive: true, force: true });
+    throw err;
   }
-  changes.check();
-  return { file, size: fs.statSync(file).size, list };
 }
 
 /**

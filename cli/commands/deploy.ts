@@ -10,7 +10,7 @@ import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { callUnary } from '../../lib/grpc-call';
 import { NOT_FOUND, reasonOf } from '../../lib/status-reason';
-import { describePack, packDirectory } from '../pack';
+import { describePack, makeSlugFolder, packDirectory } from '../pack';
 import { waitForFormation } from '../wait-formation';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS, describeTypes, releaseTimeoutProblem } from '../../lib/release-phase';
 
@@ -43,18 +43,32 @@ function upload(api: ClusterApiClient, meta: object, file: string): Promise<Rele
   });
 }
 
-/** Packs `dir` and uploads it as a new release of `app`. */
+const EXIT_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+/**
+ * Packs `dir` and uploads it as a new release of `app`. With `exitOnSignal` (the `deploy`
+ * command, which owns the process) SIGINT and SIGTERM remove the slug and exit meanwhile.
+ */
 export async function deployDirectory(
   api: ClusterApiClient,
   app: string,
   dir: string,
-  opts: { env?: string; message?: string; quiet?: boolean; releaseTimeout?: number } = {},
+  opts: { env?: string; message?: string; quiet?: boolean; releaseTimeout?: number; exitOnSignal?: boolean } = {},
 ): Promise<ReleaseInfo__Output> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir} is not a directory`);
   const definition = readDefinition(dir, opts.env);
   if (!opts.quiet) for (const warning of definition.warnings) process.stderr.write(`warning: ${warning}\n`);
-  const slug = await packDirectory(dir);
+  // The slug (up to hundreds of MiB) is removed however the deploy ends: done, failed, or, for
+  // the `deploy` command, interrupted (exit 130 on SIGINT, 143 on SIGTERM, as a shell reports it).
+  const folder = makeSlugFolder();
+  const remove = () => fs.rmSync(folder, { recursive: true, force: true });
+  const interrupted = (signal: NodeJS.Signals) => {
+    remove();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  if (opts.exitOnSignal) for (const signal of EXIT_SIGNALS) process.on(signal, interrupted);
   try {
+    const slug = await packDirectory(dir, folder);
     if (!opts.quiet) process.stderr.write(`${describePack(slug)}\nUploading ${path.resolve(dir)} to ${app}…\n`);
     return await upload(
       api,
@@ -70,7 +84,8 @@ export async function deployDirectory(
       slug.file,
     );
   } finally {
-    fs.rmSync(path.dirname(slug.file), { recursive: true, force: true });
+    for (const signal of EXIT_SIGNALS) process.off(signal, interrupted);
+    remove();
   }
 }
 
@@ -89,7 +104,7 @@ export function registerDeploy(program: Command): void {
         await callUnary(api, 'ListReleases', { app }).catch((err: unknown) => {
           if (reasonOf(err) === NOT_FOUND) throw err;
         });
-        const release = await deployDirectory(api, app, dir ?? '.', { ...opts, releaseTimeout });
+        const release = await deployDirectory(api, app, dir ?? '.', { ...opts, releaseTimeout, exitOnSignal: true });
         const types = describeTypes(release.process_types.map((t) => t.name));
         console.log(`Released v${release.version} of ${app} (${release.slug.slice(0, 12)}): ${types}`);
         // The first deploy scales web=1 (as Heroku does), or as a compose file's deploy.replicas say.
