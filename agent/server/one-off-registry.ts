@@ -10,12 +10,24 @@ import type { RunExit } from '../../proto/gen/cluster/run/RunExit';
 /** Exits remembered after their run ended (a new leader asks within seconds). */
 const REMEMBERED_EXITS = 1_000;
 
-/** `agent-stop`: `agent stop --stop-instances`; `agent-restart`: a hand-over, which one-offs are not part of. */
-export type StopReason = 'timeout' | 'request' | 'kill' | 'agent-stop' | 'agent-restart';
+/**
+ * `agent-stop`: `agent stop --stop-instances`; `agent-restart`: a hand-over, which one-offs are
+ * not part of; `app-destroyed`: `apps:destroy` of the run's app.
+ */
+export type StopReason = 'timeout' | 'request' | 'kill' | 'agent-stop' | 'agent-restart' | 'app-destroyed';
 
 export interface RunningOneOff {
   /** SIGTERM to the group, SIGKILL after the grace period (`kill`: SIGKILL at once); idempotent. */
   stop(reason: StopReason): void;
+}
+
+/** A reserved name whose process is still launching (its slug being fetched): a stop waits for it. */
+class Launching implements RunningOneOff {
+  stopWith: StopReason | undefined;
+  stop(reason: StopReason): void {
+    // SIGKILL wins over a stop asked for before it.
+    if (this.stopWith === undefined || reason === 'kill') this.stopWith = reason;
+  }
 }
 
 export class OneOffRegistry {
@@ -43,14 +55,17 @@ export class OneOffRegistry {
   /** Reserves a name before the run is launched (false: taken). */
   reserve(app: string, instance: string): boolean {
     if (this.known(app, instance)) return false;
-    this.running.set(OneOffRegistry.key(app, instance), { stop: () => undefined });
+    this.running.set(OneOffRegistry.key(app, instance), new Launching());
     return true;
   }
 
-  /** The launched process behind a reserved name. */
+  /** The launched process behind a reserved name; stopped at once when a stop came while it launched. */
   attach(app: string, instance: string, run: RunningOneOff): void {
-    this.running.set(OneOffRegistry.key(app, instance), run);
+    const key = OneOffRegistry.key(app, instance);
+    const launching = this.running.get(key);
+    this.running.set(key, run);
     if (this.stoppingAll) run.stop(this.stoppingAll);
+    else if (launching instanceof Launching && launching.stopWith) run.stop(launching.stopWith);
   }
 
   /** The run ended (or never started): remember its exit and tell whoever waits. */
@@ -88,6 +103,21 @@ export class OneOffRegistry {
     const run = this.running.get(OneOffRegistry.key(app, instance));
     run?.stop(kill ? 'kill' : 'request');
     return run !== undefined;
+  }
+
+  /**
+   * Stops every one-off process of an app (`apps:destroy`), those still launching as soon as
+   * they are attached; returns their names.
+   */
+  stopApp(app: string): string[] {
+    const prefix = OneOffRegistry.key(app, '');
+    const stopped: string[] = [];
+    for (const [key, run] of this.running) {
+      if (!key.startsWith(prefix)) continue;
+      run.stop('app-destroyed');
+      stopped.push(key.slice(prefix.length));
+    }
+    return stopped;
   }
 
   /**

@@ -40,6 +40,7 @@ export const ONE_OFF_STOP_TIMEOUT_MS = ABANDON_GRACE_MS + PIPE_CLOSE_TIMEOUT_MS 
 const STOP_LINES: Record<Exclude<StopReason, 'kill'>, (timeoutMs: number) => string> = {
   timeout: (timeoutMs) => `Stopping process: it ran longer than its timeout (${timeoutMs} ms)`,
   request: () => 'Stopping process on request',
+  'app-destroyed': () => 'Stopping process: its app was destroyed',
   'agent-stop': () => 'Stopping process: the agent is stopping with its instances',
   'agent-restart': () => 'Stopping process: the agent is restarting, and one-off processes are not handed over',
 };
@@ -75,7 +76,12 @@ function problemWith(start: RunStart__Output): string | undefined {
 export function runService(deps: RunDeps, registry = new OneOffRegistry()): AgentRunHandlers {
   // A retried `ps:kill` signals once (answered-requests.ts).
   const stopAnswers = new AnsweredRequests<boolean>();
-  const stopRun = (app: string, instance: string, reason: string, kill: boolean): boolean => {
+  const stopRun = (app: string, instance: string, reason: string, kill: boolean, appDestroyed: boolean): boolean => {
+    if (appDestroyed && !instance) {
+      const stopped = registry.stopApp(app);
+      if (stopped.length > 0) deps.logger.info({ app, instances: stopped, reason }, 'stopping the one-off processes of a destroyed app');
+      return stopped.length > 0;
+    }
     if (registry.stop(app, instance, kill)) {
       deps.logger.info({ app, instance, reason, kill }, 'stopping a one-off process on request');
       return true;
@@ -138,10 +144,10 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
     },
 
     StopRun: (call, callback) => {
-      const { app, instance, reason, kill, request_id: requestId } = call.request;
+      const { app, instance, reason, kill, app_destroyed: appDestroyed, request_id: requestId } = call.request;
       const answered = requestId ? stopAnswers.get(requestId) : undefined;
       if (answered !== undefined) return callback(null, { found: answered });
-      const found = stopRun(app, instance, reason, kill);
+      const found = stopRun(app, instance, reason, kill, appDestroyed);
       if (requestId) stopAnswers.remember(requestId, found);
       callback(null, { found });
     },

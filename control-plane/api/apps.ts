@@ -7,7 +7,7 @@ import { unary } from '../rpc/status';
 import { requestIdOf } from '../rpc/request-id';
 import { staleOf } from './stale';
 import { deployedOf } from '../state/app-store';
-import { stopRunsOfDestroyedApp } from './schedules';
+import { reportedOneOffs, stopOneOffsOfDestroyedApp } from './destroyed-one-offs';
 
 export function toReleaseInfo(r: ReleaseRecord, deployed?: number): ReleaseInfo {
   return {
@@ -48,11 +48,11 @@ export function appHandlers(
       return { name: app.name, release: app.release, created_at_ms: app.createdAtMs };
     }),
     DestroyApp: unary(ctx.logger, async (req) => {
-      // Runs of its scheduled jobs that are going now are stopped once the app is gone.
-      const jobs = await ctx.jobs.list(req.name).catch(() => []);
+      // Its one-off processes (runs, scheduled runs, its release command) are stopped once the app is gone.
+      const [jobs, oneOffs] = await Promise.all([ctx.jobs.list(req.name).catch(() => []), reportedOneOffs(ctx, req.name).catch(() => [])]);
       await ctx.store.destroyApp(req.name);
       ctx.logger.info({ app: req.name }, 'app destroyed');
-      await stopRunsOfDestroyedApp(ctx, req.name, jobs.flatMap((j) => j.state.active));
+      await stopOneOffsOfDestroyedApp(ctx, req.name, oneOffs, jobs.flatMap((j) => j.state.active));
       return {};
     }),
     ListReleases: unary(ctx.logger, async (req) => {

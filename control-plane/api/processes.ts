@@ -208,6 +208,9 @@ async function listInstances(
   // Left: instances an agent still reports but no longer owns (stopping after scale-down or a move).
   for (const { instance, status } of statuses.values()) {
     if (out.has(instance)) continue;
+    // A process started before the app was created is one of a destroyed app of the same name,
+    // still stopping: not this app's.
+    if (status.startedAtMs > 0 && status.startedAtMs < appRecord.createdAtMs) continue;
     const type = parseInstanceName(instance)?.type ?? instance;
     const oneOff = type === 'run';
     out.set(instance, {

@@ -5,7 +5,6 @@ import type { ScheduledRun } from '../../proto/gen/cluster/api/ScheduledRun';
 import { nextTick, parseSchedule } from '../../lib/cron/schedule';
 import type { JobWithState } from '../cron/job-store';
 import type { RunRecord } from '../cron/records';
-import { stopRun } from '../cron/run-launcher';
 import type { ApiContext } from '../rpc/context';
 import { requestIdOf } from '../rpc/request-id';
 import { unary } from '../rpc/status';
@@ -89,20 +88,4 @@ export function scheduleHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Add
       }
     }),
   };
-}
-
-/**
- * Stops the runs of an app's jobs that were going when it was destroyed (best effort: the
- * leader stops those it follows too, cron/run-follower.ts).
- */
-export async function stopRunsOfDestroyedApp(ctx: ApiContext, app: string, runs: RunRecord[]): Promise<void> {
-  await Promise.all(runs.map(async (run) => {
-    const agent = ctx.view.agent(run.agentId);
-    if (!agent?.address || !run.instance) return;
-    try {
-      await stopRun(ctx.dialer, agent, { app, instance: run.instance }, `app \`${app}\` was destroyed`);
-    } catch (err) {
-      ctx.logger.warn({ err, app, instance: run.instance }, 'could not stop a scheduled run of a destroyed app');
-    }
-  }));
 }

@@ -67,6 +67,22 @@ describe('OneOffRegistry', () => {
     assert.deepEqual(stuck.stops, ['agent-restart']);
   });
 
+  it('stopApp stops every run of that app only, also one still launching once it is attached', () => {
+    const registry = new OneOffRegistry();
+    const [run1, release2, other] = [fakeRun(), fakeRun(), fakeRun()];
+    registry.reserve('shop', 'run.1');
+    registry.attach('shop', 'run.1', run1);
+    registry.reserve('shop', 'release.2'); // still launching
+    registry.reserve('shopping', 'run.1');
+    registry.attach('shopping', 'run.1', other);
+    assert.deepEqual(registry.stopApp('shop').sort(), ['release.2', 'run.1']);
+    assert.deepEqual(run1.stops, ['app-destroyed']);
+    registry.attach('shop', 'release.2', release2);
+    assert.deepEqual(release2.stops, ['app-destroyed'], 'stopped as soon as it is attached');
+    assert.deepEqual(other.stops, [], 'another app, whose name starts the same, runs on');
+    assert.deepEqual(registry.stopApp('none'), []);
+  });
+
   it('stopAll with nothing running resolves at once', async () => {
     assert.equal(await new OneOffRegistry().stopAll('agent-restart', 60_000), true);
   });
