@@ -21,6 +21,12 @@ export interface ReleasePhaseRecord {
   agentId?: string;
   startedAtMs?: number;
   /**
+   * Chosen by the leader that claims it, unique: the agent knows the run by it (RunStart.run_id),
+   * since the name release.N comes back when the app is destroyed and created again. Unset when
+   * claimed by a leader of an older version (the run is then known by name alone).
+   */
+  runId?: string;
+  /**
    * The agent said it started the command: from then on it is only followed, never started again
    * (an agent that restarted meanwhile forgot it, and a second start would run a migration twice).
    */

@@ -1,9 +1,15 @@
 /**
- * The one-off processes of this agent run, by app and name (run.N): those running, and the
- * exits of the last ones that ended. It lets a control plane start a run at most once (a name
- * seen before is refused), follow a detached run to its end after a leader failover
+ * The one-off processes of this agent run, by app, name (run.N, release.N) and run id: those
+ * running, and the exits of the last ones that ended. It lets a control plane start a run at most
+ * once (a run seen before is refused), follow a detached run to its end after a leader failover
  * (WatchRun), and stop it (StopRun: scheduled jobs' `replace`, `apps:destroy`, `ps:stop`, `ps:kill`).
  * docs/scheduled-jobs.md.
+ *
+ * A name alone does not tell runs apart: an app destroyed and created again numbers its releases
+ * from 1 again, and its release.1 is another run than the old app's. A control plane gives each
+ * release command a run id (RunStart.run_id): a run is known by app, name and id, and a name seen
+ * before starts again under a new id. A call without an id (a control plane of an older version)
+ * means the last run of that name, as before ids.
  */
 import type { RunExit } from '../../proto/gen/cluster/run/RunExit';
 
@@ -31,14 +37,22 @@ class Launching implements RunningOneOff {
 }
 
 export class OneOffRegistry {
+  /** By run key (app/name#id). */
   private readonly running = new Map<string, RunningOneOff>();
   private readonly exits = new Map<string, RunExit>();
   private readonly waiters = new Map<string, Array<(exit: RunExit) => void>>();
+  /** The key of the last run of each name (app/name), for calls without a run id. */
+  private readonly last = new Map<string, string>();
   /** Set by stopAll: a run launched from then on is stopped, for this reason, as soon as it is attached. */
   private stoppingAll: StopReason | undefined;
 
-  private static key(app: string, instance: string): string {
-    return `${app}/${instance}`;
+  private static key(app: string, instance: string, runId: string): string {
+    return `${app}/${instance}#${runId}`;
+  }
+
+  /** The run a call means: that id's, or without one the last run of the name. */
+  private resolve(app: string, instance: string, runId: string): string {
+    return runId ? OneOffRegistry.key(app, instance, runId) : (this.last.get(`${app}/${instance}`) ?? OneOffRegistry.key(app, instance, ''));
   }
 
   /** Whether stopAll was called: no run may start any more. */
@@ -46,22 +60,24 @@ export class OneOffRegistry {
     return this.stoppingAll !== undefined;
   }
 
-  /** Whether this name was used by a run that runs or ended lately. */
-  known(app: string, instance: string): boolean {
-    const key = OneOffRegistry.key(app, instance);
+  /** Whether this run (without an id: any run of this name) runs or ended lately. */
+  known(app: string, instance: string, runId = ''): boolean {
+    const key = this.resolve(app, instance, runId);
     return this.running.has(key) || this.exits.has(key);
   }
 
-  /** Reserves a name before the run is launched (false: taken). */
-  reserve(app: string, instance: string): boolean {
-    if (this.known(app, instance)) return false;
-    this.running.set(OneOffRegistry.key(app, instance), new Launching());
+  /** Reserves a run before it is launched (false: taken). */
+  reserve(app: string, instance: string, runId = ''): boolean {
+    if (this.known(app, instance, runId)) return false;
+    const key = OneOffRegistry.key(app, instance, runId);
+    this.running.set(key, new Launching());
+    this.last.set(`${app}/${instance}`, key);
     return true;
   }
 
-  /** The launched process behind a reserved name; stopped at once when a stop came while it launched. */
-  attach(app: string, instance: string, run: RunningOneOff): void {
-    const key = OneOffRegistry.key(app, instance);
+  /** The launched process behind a reserved run; stopped at once when a stop came while it launched. */
+  attach(app: string, instance: string, run: RunningOneOff, runId = ''): void {
+    const key = OneOffRegistry.key(app, instance, runId);
     const launching = this.running.get(key);
     this.running.set(key, run);
     if (this.stoppingAll) run.stop(this.stoppingAll);
@@ -69,11 +85,16 @@ export class OneOffRegistry {
   }
 
   /** The run ended (or never started): remember its exit and tell whoever waits. */
-  finish(app: string, instance: string, exit: RunExit): void {
-    const key = OneOffRegistry.key(app, instance);
+  finish(app: string, instance: string, exit: RunExit, runId = ''): void {
+    const key = OneOffRegistry.key(app, instance, runId);
     this.running.delete(key);
     this.exits.set(key, exit);
-    while (this.exits.size > REMEMBERED_EXITS) this.exits.delete(this.exits.keys().next().value!);
+    while (this.exits.size > REMEMBERED_EXITS) {
+      const oldest = this.exits.keys().next().value!;
+      this.exits.delete(oldest);
+      const name = oldest.slice(0, oldest.lastIndexOf('#'));
+      if (this.last.get(name) === oldest && !this.running.has(oldest)) this.last.delete(name);
+    }
     for (const resolve of this.waiters.get(key) ?? []) resolve(exit);
     this.waiters.delete(key);
   }
@@ -82,8 +103,8 @@ export class OneOffRegistry {
    * Calls `onExit` with the run's exit: at once if it ended, when it ends if it runs. Returns
    * a cancel function, or undefined when this agent does not know the run.
    */
-  watch(app: string, instance: string, onExit: (exit: RunExit) => void): (() => void) | undefined {
-    const key = OneOffRegistry.key(app, instance);
+  watch(app: string, instance: string, onExit: (exit: RunExit) => void, runId = ''): (() => void) | undefined {
+    const key = this.resolve(app, instance, runId);
     const exit = this.exits.get(key);
     if (exit) {
       onExit(exit);
@@ -98,9 +119,9 @@ export class OneOffRegistry {
     };
   }
 
-  /** Stops (or kills) a running one-off; false when none runs under that name. */
-  stop(app: string, instance: string, kill = false): boolean {
-    const run = this.running.get(OneOffRegistry.key(app, instance));
+  /** Stops (or kills) a running one-off; false when none runs under that name (and id). */
+  stop(app: string, instance: string, kill = false, runId = ''): boolean {
+    const run = this.running.get(this.resolve(app, instance, runId));
     run?.stop(kill ? 'kill' : 'request');
     return run !== undefined;
   }
@@ -110,12 +131,12 @@ export class OneOffRegistry {
    * they are attached; returns their names.
    */
   stopApp(app: string): string[] {
-    const prefix = OneOffRegistry.key(app, '');
+    const prefix = `${app}/`;
     const stopped: string[] = [];
     for (const [key, run] of this.running) {
       if (!key.startsWith(prefix)) continue;
       run.stop('app-destroyed');
-      stopped.push(key.slice(prefix.length));
+      stopped.push(key.slice(prefix.length, key.lastIndexOf('#')));
     }
     return stopped;
   }

@@ -62,6 +62,9 @@ export interface RunDeps {
   logger: Logger;
 }
 
+/** RunStart.run_id (the control plane sends a UUID). */
+const MAX_RUN_ID_LENGTH = 128;
+
 type RunCall = grpc.ServerDuplexStream<RunInput__Output, RunOutput>;
 
 function problemWith(start: RunStart__Output): string | undefined {
@@ -70,19 +73,20 @@ function problemWith(start: RunStart__Output): string | undefined {
   if (!/^(run|release)\.[1-9][0-9]*$/.test(start.instance)) return `invalid one-off instance name \`${start.instance}\``;
   if (!start.command.trim()) return 'no command to run';
   if (start.tty && start.detach) return 'a detached one-off process has no terminal';
+  if (start.run_id.length > MAX_RUN_ID_LENGTH) return `a run id is at most ${MAX_RUN_ID_LENGTH} characters`;
   return undefined;
 }
 
 export function runService(deps: RunDeps, registry = new OneOffRegistry()): AgentRunHandlers {
   // A retried `ps:kill` signals once (answered-requests.ts).
   const stopAnswers = new AnsweredRequests<boolean>();
-  const stopRun = (app: string, instance: string, reason: string, kill: boolean, appDestroyed: boolean): boolean => {
+  const stopRun = (app: string, instance: string, reason: string, kill: boolean, appDestroyed: boolean, runId: string): boolean => {
     if (appDestroyed && !instance) {
       const stopped = registry.stopApp(app);
       if (stopped.length > 0) deps.logger.info({ app, instances: stopped, reason }, 'stopping the one-off processes of a destroyed app');
       return stopped.length > 0;
     }
-    if (registry.stop(app, instance, kill)) {
+    if (registry.stop(app, instance, kill, runId)) {
       deps.logger.info({ app, instance, reason, kill }, 'stopping a one-off process on request');
       return true;
     }
@@ -103,20 +107,21 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
           started = msg.start;
           const problem = problemWith(started);
           if (problem) return void call.destroy(new Error(problem));
-          const { app, instance } = started;
+          const { app, instance, run_id: runId } = started;
           if (registry.stopping) {
             return void call.emit('error', statusWithReason(grpc.status.FAILED_PRECONDITION, `${deps.agentId} is stopping; start the process again once it is back, or on another agent`, PRECONDITION_FAILED));
           }
-          // A name is started once: a leader that resumes a claimed run after a failover
-          // (docs/scheduled-jobs.md) learns here that its predecessor started it already.
-          if (!registry.reserve(app, instance)) {
+          // A run is started once: a leader that resumes a claimed run after a failover
+          // (docs/scheduled-jobs.md) learns here that its predecessor started it already. The
+          // same name under another run id is another run (one-off-registry.ts).
+          if (!registry.reserve(app, instance, runId)) {
             return void call.emit('error', statusWithReason(grpc.status.ALREADY_EXISTS, `${app}/${instance} was started on this agent already`, ALREADY_EXISTS));
           }
           void launch(deps, registry, call, started, early).then(
             (c) => (child = c),
             (err: unknown) => {
               deps.logger.warn({ err: (err as Error).message, app }, 'one-off process could not start');
-              registry.finish(app, instance, { status: 127, signal: '', started_at_ms: Date.now(), finished_at_ms: Date.now() });
+              registry.finish(app, instance, { status: 127, signal: '', started_at_ms: Date.now(), finished_at_ms: Date.now() }, runId);
               call.destroy(new Error(`could not start: ${(err as Error).message}`));
             },
           );
@@ -129,12 +134,12 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
     },
 
     WatchRun: (call) => {
-      const { app, instance } = call.request;
+      const { app, instance, run_id: runId } = call.request;
       const cancel = registry.watch(app, instance, (exit) => {
         if (call.cancelled || call.destroyed) return;
         call.write(exit);
         call.end();
-      });
+      }, runId);
       if (!cancel) {
         call.emit('error', statusWithReason(grpc.status.NOT_FOUND, `no one-off process ${app}/${instance} on ${deps.agentId}`, NOT_FOUND));
         return;
@@ -144,10 +149,10 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
     },
 
     StopRun: (call, callback) => {
-      const { app, instance, reason, kill, app_destroyed: appDestroyed, request_id: requestId } = call.request;
+      const { app, instance, reason, kill, app_destroyed: appDestroyed, run_id: runId, request_id: requestId } = call.request;
       const answered = requestId ? stopAnswers.get(requestId) : undefined;
       if (answered !== undefined) return callback(null, { found: answered });
-      const found = stopRun(app, instance, reason, kill, appDestroyed);
+      const found = stopRun(app, instance, reason, kill, appDestroyed, runId);
       if (requestId) stopAnswers.remember(requestId, found);
       callback(null, { found });
     },
@@ -259,7 +264,7 @@ async function launch(
     log('system', STOP_LINES[why](start.timeout_ms));
     terminate();
   };
-  registry.attach(start.app, start.instance, { stop });
+  registry.attach(start.app, start.instance, { stop }, start.run_id);
   const timeout = start.timeout_ms > 0 ? setTimeout(() => stop('timeout'), start.timeout_ms) : undefined;
   timeout?.unref();
 
@@ -330,7 +335,7 @@ async function launch(
     deps.report(status('gone', describeExit(code, signal)));
     registry.finish(start.app, start.instance, {
       status: exitStatus, signal: signal ?? '', timed_out: timedOut, stopped, started_at_ms: startedAtMs, finished_at_ms: Date.now(),
-    });
+    }, start.run_id);
     if (!start.detach && !call.cancelled && !call.destroyed) {
       call.write({ exit: { status: exitStatus, signal: signal ?? '' } });
       call.end();

@@ -91,10 +91,10 @@ export interface RunWatch {
 export function watchRun(
   dialer: AgentDialer,
   agent: AgentRecord,
-  run: { app: string; instance: string },
+  run: { app: string; instance: string; runId?: string },
   handlers: { onExit(exit: RunExit__Output): void; onUnknown(): void; onBroken(reason: string): void },
 ): RunWatch {
-  const stream = dialer.runClient(agent).WatchRun({ app: run.app, instance: run.instance });
+  const stream = dialer.runClient(agent).WatchRun({ app: run.app, instance: run.instance, run_id: run.runId ?? '' });
   let done = false;
   stream.on('data', (exit: RunExit__Output) => {
     if (done) return;
@@ -121,7 +121,7 @@ export function watchRun(
 }
 
 /** Asks the agent to stop a run (SIGTERM, SIGKILL after its grace); false when it was not running there. */
-export async function stopRun(dialer: AgentDialer, agent: AgentRecord, run: { app: string; instance: string }, reason: string): Promise<boolean> {
-  const reply = await callUnary(dialer.runClient(agent), 'StopRun', { app: run.app, instance: run.instance, reason }, 5_000);
+export async function stopRun(dialer: AgentDialer, agent: AgentRecord, run: { app: string; instance: string; runId?: string }, reason: string): Promise<boolean> {
+  const reply = await callUnary(dialer.runClient(agent), 'StopRun', { app: run.app, instance: run.instance, reason, run_id: run.runId ?? '' }, 5_000);
   return reply.found;
 }

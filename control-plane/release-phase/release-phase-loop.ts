@@ -3,18 +3,21 @@
  * release has a pending or running release command:
  *  1. claim it: one transaction, fenced by leadership and checked against the release record's
  *     revision, marks it `running` on a chosen agent — before anything starts;
- *  2. start it there as the detached one-off `release.N` (the agent starts a name once: a later
- *     leader sending the same start gets ALREADY_EXISTS and follows the run instead);
+ *  2. start it there as the detached one-off `release.N` under the run id chosen at the claim (the
+ *     agent starts a run once: a later leader sending the same start gets ALREADY_EXISTS and
+ *     follows the run instead; the name alone would not do, as an app destroyed and created again
+ *     reuses it);
  *  3. follow it to its exit and record the outcome; on success move the app's `deployed` release
  *     in the same transaction, which is what lets the scheduler roll it.
  * It reuses the scheduled jobs' launcher (cron/run-launcher.ts).
  */
+import { randomUUID } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import { releaseRunName } from '../../lib/release-phase';
 import type { RunExit__Output } from '../../proto/gen/cluster/run/RunExit';
 import type { AgentDialer } from '../agents/agent-dialer';
-import { startOneOff, watchRun, type RunWatch } from '../cron/run-launcher';
+import { startOneOff, stopRun, watchRun, type RunWatch } from '../cron/run-launcher';
 import { commitIf, unchangedSince } from '../etcd/batch';
 import type { Keys } from '../keys';
 import type { LeaderElection } from '../leader/election';
@@ -41,6 +44,13 @@ export interface ReleasePhaseDeps {
 }
 
 interface Followed {
+  app: string;
+  /** The app's creation time: an app destroyed and created again is another app. */
+  appCreatedAtMs: number;
+  instance: string;
+  /** The run id the agent knows the run by ('' when claimed by a leader of an older version). */
+  runId: string;
+  agentId: string;
   busy: boolean;
   watch?: RunWatch;
   retryAt: number;
@@ -89,9 +99,32 @@ export class ReleasePhaseLoop {
   }
 
   private async pass(): Promise<void> {
+    this.dropRunsOfDestroyedApps();
     for (const app of this.deps.view.appList()) {
       if (!this.active) return;
       if (app.release > deployedOf(app)) await this.advance(app);
+    }
+  }
+
+  /**
+   * Release commands of apps destroyed meanwhile (also when created again since: their release
+   * numbers start over) are no longer followed, and are stopped should the replica that destroyed
+   * the app not have reached their agent (api/destroyed-one-offs.ts).
+   */
+  private dropRunsOfDestroyedApps(): void {
+    const apps = new Map(this.deps.view.appList().map((a) => [a.name, a.createdAtMs]));
+    for (const [key, f] of this.followed) {
+      if (apps.get(f.app) === f.appCreatedAtMs) continue;
+      f.watch?.cancel();
+      this.followed.delete(key);
+      const agent = this.deps.view.agent(f.agentId);
+      if (!agent?.address) continue;
+      stopRun(this.deps.dialer, agent, { app: f.app, instance: f.instance, runId: f.runId || undefined }, `app \`${f.app}\` was destroyed`).then(
+        (found) => {
+          if (found) this.deps.logger.info({ app: f.app, instance: f.instance, agent: agent.id }, 'stopped the release command of a destroyed app');
+        },
+        (err: unknown) => this.deps.logger.warn({ err, app: f.app, instance: f.instance, agent: agent.id }, 'could not stop the release command of a destroyed app'),
+      );
     }
   }
 
@@ -107,15 +140,15 @@ export class ReleasePhaseLoop {
       } catch {
         return; // no ready agent yet: the next pass tries again
       }
-      const claimed: ReleasePhaseRecord = { ...phase, state: 'running', agentId, startedAtMs: Date.now() };
+      const claimed: ReleasePhaseRecord = { ...phase, state: 'running', agentId, startedAtMs: Date.now(), runId: randomUUID() };
       const ok = await commitIf(this.deps.client, [this.deps.election.fence(), unchangedSince(this.deps.keys.release(app.name, release.version), modRevision)], [
         { put: this.deps.keys.release(app.name, release.version), value: encode({ ...release, phase: claimed }) },
       ]);
       if (!ok) return;
       this.deps.logger.info({ app: app.name, release: release.version, agent: agentId }, 'release phase claimed');
-      this.follow(app.name, { ...release, phase: claimed });
+      this.follow(app, { ...release, phase: claimed });
     } else if (phase.state === 'running') {
-      this.follow(app.name, release);
+      this.follow(app, release);
     }
   }
 
@@ -124,18 +157,23 @@ export class ReleasePhaseLoop {
    * the phase), and follows it. A start is asked again only while unanswered: the agent starts a
    * name once, but an agent that restarted has forgotten the names it ran.
    */
-  private follow(app: string, release: ReleaseRecord): void {
+  private follow(appRecord: AppRecord, release: ReleaseRecord): void {
+    const app = appRecord.name;
     const phase = release.phase!;
     const instance = releaseRunName(release.version);
-    const key = `${app}/${instance}`;
+    const runId = phase.runId ?? '';
+    const key = claimKey(app, release.version, phase);
     let f = this.followed.get(key);
-    if (!f) this.followed.set(key, (f = { busy: false, retryAt: 0, started: phase.started === true, unsure: 0 }));
+    if (!f) {
+      f = { app, appCreatedAtMs: appRecord.createdAtMs, instance, runId, agentId: phase.agentId ?? '', busy: false, retryAt: 0, started: phase.started === true, unsure: 0 };
+      this.followed.set(key, f);
+    }
     if (f.busy || f.watch || Date.now() < f.retryAt) return;
     const agent = phase.agentId ? this.deps.view.agent(phase.agentId) : undefined;
     if (!agent) {
       f.agentMissingSince ??= Date.now();
       if (Date.now() - f.agentMissingSince > this.deps.agentDownGraceMs) {
-        this.finishInBackground(app, release.version, { ok: false, reason: `its agent ${phase.agentId} went away` });
+        this.finishInBackground(app, release.version, key, { ok: false, reason: `its agent ${phase.agentId} went away` });
       }
       return;
     }
@@ -143,9 +181,9 @@ export class ReleasePhaseLoop {
     f.busy = true;
     const followed = f;
     const watch = () => {
-      followed.watch = watchRun(this.deps.dialer, agent, { app, instance }, {
-        onExit: (exit) => this.finishInBackground(app, release.version, outcomeOf(exit, phase.timeoutMs)),
-        onUnknown: () => this.finishInBackground(app, release.version, { ok: false, reason: `${agent.id} no longer knows it (the agent restarted); it was not started again` }),
+      followed.watch = watchRun(this.deps.dialer, agent, { app, instance, runId }, {
+        onExit: (exit) => this.finishInBackground(app, release.version, key, outcomeOf(exit, phase.timeoutMs)),
+        onUnknown: () => this.finishInBackground(app, release.version, key, { ok: false, reason: `${agent.id} no longer knows it (the agent restarted); it was not started again` }),
         onBroken: (reason) => {
           this.deps.logger.warn({ app, instance, reason }, 'lost track of the release command; following it again soon');
           followed.watch = undefined;
@@ -168,6 +206,7 @@ export class ReleasePhaseLoop {
       env: release.env,
       timeout_ms: phase.timeoutMs,
       job: '',
+      run_id: runId,
     }).then((result) => {
       followed.busy = false;
       if (!this.active) return;
@@ -177,11 +216,11 @@ export class ReleasePhaseLoop {
         return;
       }
       if (result.kind === 'failed' || result.kind === 'unsure') {
-        this.finishInBackground(app, release.version, { ok: false, reason: result.reason });
+        this.finishInBackground(app, release.version, key, { ok: false, reason: result.reason });
         return;
       }
       followed.started = true;
-      this.markStarted(app, release.version).catch((err: unknown) =>
+      this.markStarted(app, release.version, key).catch((err: unknown) =>
         this.deps.logger.warn({ err, app, release: release.version }, 'could not record that the release command started (this replica remembers it)'));
       watch();
     }).catch((err: unknown) => {
@@ -197,18 +236,21 @@ export class ReleasePhaseLoop {
    * `running` in etcd and is no longer followed here: the next pass follows it again and
    * records its outcome then.
    */
-  private finishInBackground(app: string, version: number, outcome: { ok: boolean; status?: number; reason?: string }): void {
-    this.finish(app, version, outcome).catch((err: unknown) =>
+  private finishInBackground(app: string, version: number, key: string, outcome: { ok: boolean; status?: number; reason?: string }): void {
+    this.finish(app, version, key, outcome).catch((err: unknown) =>
       this.deps.logger.warn({ err, app, release: version }, 'could not record the release phase\'s outcome; the next pass follows it again'));
   }
 
-  /** Records the outcome; on success the app's instances roll to the release. */
-  private async finish(app: string, version: number, outcome: { ok: boolean; status?: number; reason?: string }): Promise<void> {
-    const key = `${app}/${releaseRunName(version)}`;
+  /**
+   * Records the outcome of the claim `key` (claimKey); on success the app's instances roll to the
+   * release. Nothing when the release's phase is no longer that claim: the app was destroyed, and
+   * its release vN now is another app's.
+   */
+  private async finish(app: string, version: number, key: string, outcome: { ok: boolean; status?: number; reason?: string }): Promise<void> {
     try {
       for (let attempt = 0; attempt < 10 && this.active; attempt++) {
         const { release, modRevision } = await this.readRelease(app, version);
-        if (!release?.phase || release.phase.state !== 'running') return;
+        if (!release?.phase || release.phase.state !== 'running' || claimKey(app, version, release.phase) !== key) return;
         const phase: ReleasePhaseRecord = {
           ...release.phase,
           state: outcome.ok ? 'succeeded' : 'failed',
@@ -240,10 +282,10 @@ export class ReleasePhaseLoop {
   }
 
   /** Records in the phase that its command started, so that no leader ever starts it again. */
-  private async markStarted(app: string, version: number): Promise<void> {
+  private async markStarted(app: string, version: number, key: string): Promise<void> {
     for (let attempt = 0; attempt < 3 && this.active; attempt++) {
       const { release, modRevision } = await this.readRelease(app, version);
-      if (!release?.phase || release.phase.state !== 'running' || release.phase.started) return;
+      if (!release?.phase || release.phase.state !== 'running' || release.phase.started || claimKey(app, version, release.phase) !== key) return;
       const compares = [this.deps.election.fence(), unchangedSince(this.deps.keys.release(app, version), modRevision)];
       const ops = [{ put: this.deps.keys.release(app, version), value: encode({ ...release, phase: { ...release.phase, started: true } }) }];
       if (await commitIf(this.deps.client, compares, ops)) return;
@@ -255,6 +297,14 @@ export class ReleasePhaseLoop {
     const kv = res.kvs[0];
     return { release: decode<ReleaseRecord>(kv?.value), modRevision: kv?.mod_revision ?? '0' };
   }
+}
+
+/**
+ * One claim of a release command: its run id, or (claimed by a leader of an older version, which
+ * chose none) the time of the claim. An app destroyed and created again claims its release.N anew.
+ */
+function claimKey(app: string, version: number, phase: ReleasePhaseRecord): string {
+  return `${app}/${releaseRunName(version)}/${phase.runId ?? `claimed-at-${phase.startedAtMs ?? 0}`}`;
 }
 
 /** The outcome of a release command's exit. */

@@ -1,7 +1,8 @@
 /**
  * `apps:destroy` and one-off processes: destroying an app stops its one-offs (a detached run, an
  * attached `cluster run`, a release command still running) as `ps:stop` would, and nothing of the
- * old app shows under a new app of the same name.
+ * old app shows under a new app of the same name; the new app's release commands run, although
+ * their names (release.N) are the old app's again.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,5 +49,25 @@ describe('apps:destroy and one-off processes', { timeout: 120_000 }, () => {
 
     await cluster.ok(['apps:create', 'comp']);
     assert.deepEqual((await cluster.ps('comp')).map((i) => i.name), [], 'nothing of the old app under the new one');
+  });
+
+  it('runs the release command of an app created again after its namesake was destroyed during its own', async () => {
+    const old = 'sleep 30104';
+    await cluster.ok(['apps:create', 'again']);
+    const v1 = await cluster.cli(['deploy', cluster.appDir('again-old', { Procfile: `release: echo old release ran; ${old}\n` }), '-a', 'again']);
+    assert.equal(v1.code, 0, v1.stderr);
+    await waitFor('the old release.1 to run', () => pidsMatching(old).length > 0, 30_000);
+    await cluster.ok(['apps:destroy', 'again', '--confirm', 'again']);
+    await cluster.ok(['apps:create', 'again']);
+    // Its release.1 again, on the same agent: it must run, and fail.
+    const res = await cluster.cli(['deploy', cluster.appDir('again-new', { Procfile: 'release: echo new release ran; exit 5\n' }), '-a', 'again', '--wait'], { timeoutMs: 60_000 });
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.match(res.stderr, /the release command of v1 failed: exited with status 5/);
+    const logs = await waitFor('the new release command\'s output in logs', async () => {
+      const out = (await cluster.cli(['logs', '-a', 'again', '--ps', 'release.1', '-n', '100'])).stdout;
+      return /new release ran/.test(out) ? out : undefined;
+    }, 20_000);
+    assert.match(logs, /Process exited with status 5/);
+    assert.deepEqual(pidsMatching(old), [], 'the old release command was stopped');
   });
 });

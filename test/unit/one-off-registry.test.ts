@@ -83,6 +83,29 @@ describe('OneOffRegistry', () => {
     assert.deepEqual(registry.stopApp('none'), []);
   });
 
+  it('tells runs of one name apart by run id; a call without one means the last run of the name', () => {
+    const registry = new OneOffRegistry();
+    const [old, next] = [fakeRun(), fakeRun()];
+    assert.equal(registry.reserve('shop', 'release.1', 'id-old'), true);
+    registry.attach('shop', 'release.1', old, 'id-old');
+    registry.finish('shop', 'release.1', exit(143), 'id-old');
+    assert.equal(registry.reserve('shop', 'release.1', 'id-old'), false, 'the same run is refused');
+    assert.equal(registry.reserve('shop', 'release.1'), false, 'a start without an id (an older control plane) knows the name');
+    assert.equal(registry.reserve('shop', 'release.1', 'id-new'), true, 'the name starts again under a new id');
+    registry.attach('shop', 'release.1', next, 'id-new');
+    const seen: Array<[string, number]> = [];
+    registry.watch('shop', 'release.1', (e) => seen.push(['old', e.status ?? -1]), 'id-old');
+    assert.deepEqual(seen, [['old', 143]], 'the old run\'s exit goes to its own watcher only');
+    registry.watch('shop', 'release.1', (e) => seen.push(['new', e.status ?? -1]), 'id-new');
+    registry.watch('shop', 'release.1', (e) => seen.push(['last', e.status ?? -1]));
+    assert.equal(registry.watch('shop', 'release.1', () => undefined, 'id-unknown'), undefined);
+    assert.equal(registry.stop('shop', 'release.1', false, 'id-old'), false, 'the old run has ended');
+    assert.equal(registry.stop('shop', 'release.1'), true, 'without an id: the last run');
+    assert.deepEqual(next.stops, ['request']);
+    registry.finish('shop', 'release.1', exit(5), 'id-new');
+    assert.deepEqual(seen, [['old', 143], ['new', 5], ['last', 5]]);
+  });
+
   it('stopAll with nothing running resolves at once', async () => {
     assert.equal(await new OneOffRegistry().stopAll('agent-restart', 60_000), true);
   });
