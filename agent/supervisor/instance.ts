@@ -143,8 +143,9 @@ export class Instance {
    * is started again as after any crash. False when no process runs (or it is being stopped).
    */
   kill(): boolean {
-    if (!this.proc || this.pid === 0 || this.state === 'stopping' || this.state === 'stopped') return false;
-    this.system('Killing process (SIGKILL) on request');
+    // Stopping too: `ps:kill` cuts a grace period short (the stop then ends, nothing restarts it).
+    if (!this.proc || this.pid === 0 || this.state === 'stopped') return false;
+    this.system(this.state === 'stopping' ? 'Killing process (SIGKILL) on request while it stops' : 'Killing process (SIGKILL) on request');
     signalGroup(this.pid, 'SIGKILL');
     return true;
   }

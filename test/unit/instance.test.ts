@@ -58,6 +58,21 @@ function supervise(
 }
 
 describe('Instance', () => {
+  it('kill cuts a stop\'s grace period short (`ps:kill` of a stopping instance)', async () => {
+    const { instance, system } = supervise("trap '' TERM; while :; do sleep 1; done", undefined, { type: 'worker', graceMs: 60_000 });
+    instance.start();
+    // Up once it has run 2 s: its trap is set by then.
+    await waitFor('the process up', () => instance.snapshot().state === 'up', 10_000);
+    const { pid } = instance.snapshot();
+    const stopped = instance.stop('scaled down');
+    assert.equal(instance.snapshot().state, 'stopping');
+    assert.equal(instance.kill(), true);
+    await stopped; // long before the 60 s grace
+    assert.ok(system().includes('Killing process (SIGKILL) on request while it stops'), system().join('\n'));
+    await waitFor('the process gone', () => isGone(pid), 2_000);
+    assert.equal(instance.kill(), false, 'nothing left to kill');
+  });
+
   it('starts a process, reports it up and passes its environment', async () => {
     const { instance, lines, system, spawned } = supervise(fixture('hello.sh'));
     assert.equal(instance.snapshot().state, 'stopped');
