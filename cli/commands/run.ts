@@ -38,6 +38,13 @@ export function registerRun(program: Command): void {
           process.stdin.on('error', () => call.write({ stdin_eof: true }));
         }
 
+        // A reader that went away (`cluster run … | head`): the process is stopped (the agent stops
+        // it when the call ends) and the command ends as a program writing to a closed pipe does.
+        process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+          call.cancel();
+          if (err.code !== 'EPIPE') process.stderr.write(`error: cannot write the output: ${err.message}\n`);
+          process.exit(err.code === 'EPIPE' ? 128 + os.constants.signals.SIGPIPE : 1);
+        });
         const status = await new Promise<number>((resolve, reject) => {
           let exit: number | undefined;
           call.on('data', (out: RunOutput__Output) => {

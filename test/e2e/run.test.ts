@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, TestCluster } from '../helpers/test-cluster';
+import { CLI, pidsMatching, TestCluster } from '../helpers/test-cluster';
 import { isGone } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
@@ -120,6 +120,20 @@ describe('cluster run', { timeout: 180_000 }, () => {
     assert.equal(res.code, 1);
     assert.match(res.stderr, /^error: app `nope` not found/);
     assert.doesNotMatch(res.stderr, /Packed|Uploading/);
+  });
+
+  it('ends quietly, and stops the process, when its reader goes away (`cluster run … | head`)', async () => {
+    const marker = `yes pipe-closed-${process.pid}`;
+    const child = spawn(process.execPath, [CLI, 'run', '-a', 'tools', '--no-tty', '--', marker], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // The first output, then the reader closes its end, as `head` does.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    assert.equal(await exited, 141, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|at /, 'no stack trace');
+    await waitFor('the remote process stopped', () => pidsMatching(marker).length === 0, 15_000, 100);
   });
 
   it('goes to another host when the one picked cannot be reached (killed, still registered)', async () => {
