@@ -11,7 +11,7 @@ import { environmentOf } from './compose-environment';
 import { ComposeError, type ComposeService } from './compose-types';
 import { isMapping, scalarText } from './compose-yaml';
 import type { DockerImage } from './dockerfile';
-import { isProcessType, PROCESS_TYPE_RULE } from './names';
+import { isProcessType, PROCESS_TYPE_RULE, reservedProcessType } from './names';
 
 const USED_KEYS = new Set(['command', 'entrypoint', 'build', 'environment']);
 
@@ -26,6 +26,7 @@ export function readService(fileName: string, name: string, spec: unknown, line:
   if (!isProcessType(name)) {
     return fail(`is not a valid process type name: use ${PROCESS_TYPE_RULE}`);
   }
+  if (reservedProcessType(name)) return fail('has a reserved name: choose another');
   if (!isMapping(spec)) return fail('must be a mapping with `build: .` or a `command`');
   service.ignored = Object.keys(spec).filter((key) => !USED_KEYS.has(key) && spec[key] !== null && spec[key] !== undefined);
   try {

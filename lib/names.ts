@@ -11,6 +11,14 @@ export function isProcessType(name: string): boolean {
   return PROCESS_TYPE.test(name);
 }
 
+/**
+ * Names every JavaScript object answers to (`__proto__`, `constructor`, `toString` …): a type so
+ * named would be valid but read back wrong wherever a formation or setting is an object.
+ */
+export function reservedProcessType(name: string): boolean {
+  return name in Object.prototype;
+}
+
 /** The rule of isProcessType(), for messages: "use …". */
 export const PROCESS_TYPE_RULE = 'letters, digits, `_` and `-`';
 

@@ -67,14 +67,6 @@ describe('parseProcfile: files Heroku and Foreman accept', () => {
       ],
     },
     {
-      name: 'a type named like an Object.prototype member is an ordinary key',
-      text: '__proto__: a\nconstructor: b',
-      types: [
-        ['__proto__', 'a'],
-        ['constructor', 'b'],
-      ],
-    },
-    {
       name: 'a release phase script and a Python app (Heroku getting-started forms)',
       text: 'release: ./release-tasks.sh\nweb: gunicorn gettingstarted.wsgi --log-file -\n',
       types: [
@@ -150,6 +142,12 @@ describe('parseProcfile: files it rejects, naming the line', () => {
       text: 'we b: node web.js',
       line: 1,
       message: 'Procfile line 1: invalid process type `we b`: use letters, digits, `_` and `-`',
+    },
+    {
+      name: 'a name every JavaScript object has (accepted, it read back wrong from a formation: scale did nothing)',
+      text: '__proto__: sleep 1000',
+      line: 1,
+      message: 'Procfile line 1: process type `__proto__` is a reserved name: choose another',
     },
     {
       name: 'a dot in the type name (it would clash with instance names like web.1)',
