@@ -21,7 +21,7 @@ import type { ReleaseCache } from '../releases/release-cache';
 import { LineSplitter } from '../supervisor/line-splitter';
 import type { PortAllocator } from '../supervisor/ports';
 import { signalGroup } from '../supervisor/process-group';
-import { shellScript } from '../supervisor/shell-script';
+import { isPlainCommand, shellScript } from '../supervisor/shell-script';
 import { describeExit } from '../supervisor/restart-policy';
 import { buildEnv } from '../instance-env';
 import { AnsweredRequests } from './answered-requests';
@@ -178,7 +178,7 @@ interface Launched {
  * numbers. A plain command is exec'd instead (shell-script.ts): no sh at all.
  */
 function oneOffScript(command: string): string {
-  if (shellScript(command) !== command) return shellScript(command);
+  if (isPlainCommand(command)) return shellScript(command);
   const traps = ([['INT', 130], ['TERM', 143], ['HUP', 129], ['QUIT', 131]] as const)
     .map(([signal, status]) => `trap 's=$?; exit $((s ? s : ${status}))' ${signal}`)
     .join('; ');

@@ -269,7 +269,9 @@ export class Instance {
     if (decision?.delayMs === 0) this.hooks.spawnNow?.(() => (launched = this.launch()));
     const bootFailure = this.bootFailure;
     this.bootFailure = undefined;
-    const exited = exit.error ? `failed to start: ${exit.error.message}` : describeExit(exit.code, exit.signal);
+    // 143 from a stop's SIGTERM: the program under a waiting sh (shell-script.ts) killed by it.
+    const byTerm = this.state === 'stopping' && exit.signal === null && exit.code === 143;
+    const exited = exit.error ? `failed to start: ${exit.error.message}` : byTerm ? describeExit(null, 'SIGTERM') : describeExit(exit.code, exit.signal);
     const what = bootFailure ?? (this.state === 'starting' && this.config.bootCheck ? `${exited} before it was up` : exited);
     this.system(`Process ${what}`);
     const reason: ExitReason = this.state === 'stopping' ? 'stopped'

@@ -23,15 +23,25 @@ function plainWords(command: string): string[] | undefined {
   return words.every((word) => PLAIN_WORD.test(word)) ? words : undefined;
 }
 
+/** Whether `command` is one plain simple command, which the shell would run as one program (plainWords). */
+export function isPlainCommand(command: string): boolean {
+  return plainWords(command) !== undefined;
+}
+
 /**
  * The script `sh -c` gets for `command`. Debian's sh (dash) does not exec the last command of
  * `sh -c`: every instance would be a shell waiting for the program, and every start would pay
  * one more fork and exec (about 1 ms, a fifth of a restart). A plain command (plainWords) gets
- * `exec ` in front: the same program with the same arguments, as one process. Anything else
- * runs as written.
+ * `exec ` in front: the same program with the same arguments, as one process.
+ *
+ * Anything else runs under a waiting sh, which a stop's SIGTERM (sent to the whole group) would
+ * kill at once: its "killed by SIGTERM" was the instance's exit, whatever the program did with
+ * the signal (exit 0 after cleaning up). With `trap 'exit $?' TERM` sh waits for the program and
+ * exits with its status; a loop of builtins still ends there. On the command's first line, so
+ * sh's messages keep its line numbers; the command's own traps replace it.
  */
 export function shellScript(command: string): string {
-  return plainWords(command) ? `exec ${command.trim()}` : command;
+  return plainWords(command) ? `exec ${command.trim()}` : `trap 'exit $?' TERM; ${command}`;
 }
 
 /** A program to start directly: the file to execute, its argv[0] as written, and its arguments. */

@@ -14,15 +14,31 @@ describe('shellScript', () => {
     }
   });
 
-  it('leaves everything else as written', () => {
+  it('runs everything else as written, after a trap that makes sh wait for it on SIGTERM', () => {
     for (const command of [
       'a && b', 'a; b', 'a | b', 'a > log', 'a < in', 'a &', '(a)', 'echo "hi there"', "echo 'x'", 'ls *.js',
       'FOO=1 node x.js', 'cd app', 'cd app && node x', 'export A=1', 'echo hi', 'exec node x', 'true', '. ./env',
       'if true; then a; fi', '$CMD arg', 'a\nb', 'a `b`', 'a $(b)', 'a ~/x', '',
     ]) {
-      assert.equal(shellScript(command), command, JSON.stringify(command));
+      assert.equal(shellScript(command), `trap 'exit $?' TERM; ${command}`, JSON.stringify(command));
     }
   });
+
+  for (const [what, command, status] of [
+    ['a program that exits 0 on SIGTERM', 'cd . && node -e "process.on(\'SIGTERM\', () => process.exit(0)); setInterval(() => {}, 1000); console.log(1)"', 0],
+    ['a program that exits 7 on SIGTERM', 'cd . && node -e "process.on(\'SIGTERM\', () => process.exit(7)); setInterval(() => {}, 1000); console.log(1)"', 7],
+    // It ends (the status of what ran last: 143 for the sleep the signal killed, 0 between two).
+    ['a loop of builtins', 'echo 1; while :; do sleep 1; done', [0, 143]],
+  ] as const) {
+    it(`a stop's SIGTERM to the group ends sh with the status of ${what} (${String(status)})`, async () => {
+      const child = spawn('/bin/sh', ['-c', shellScript(command)], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal === 'SIGTERM' ? 143 : -1))));
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      process.kill(-child.pid!, 'SIGTERM');
+      const got = await exited;
+      assert.ok(typeof status === 'number' ? got === status : (status as readonly number[]).includes(got!), `status ${got}`);
+    });
+  }
 
   it('runs a plain command as the shell itself: one process, the pid of the spawned shell', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shell-script-'));
