@@ -1,6 +1,6 @@
 /**
  * Unpacks a slug so that every symlink arrives exactly as the CLI packed it (docs/deploy-packing.md):
- * `-> /etc/passwd` or `-> ../shared` included, which node-tar's extraction would rewrite
+ * `-> /etc/passwd` or `-> ../common` included, which node-tar's extraction would rewrite
  * (`etc/passwd`) or drop. Safely all the same: node-tar writes every other entry, with its checks
  * on entry paths (no `..`, no absolute path), while there is no symlink yet that a write could go
  * through; the links are made last, each only in a folder of the slug reached without following one.
