@@ -4,7 +4,8 @@ import type { InstanceInfo__Output } from '../proto/gen/cluster/api/InstanceInfo
 import type { RestartTokens__Output } from '../proto/gen/cluster/api/RestartTokens';
 import { callUnary } from '../lib/grpc-call';
 import { parseInstanceName } from '../lib/names';
-import { RELEASE_PHASE_TYPE, releaseRunName } from '../lib/release-phase';
+import { isOneOffType } from '../lib/one-off';
+import { releaseRunName } from '../lib/release-phase';
 import { RESTART_TOKEN_PART, restartTokenParts } from '../lib/restart-token';
 import { ReachError, UserError } from './errors';
 
@@ -79,7 +80,7 @@ export async function waitForFormation(
         goal = followRestart(ps.restart_tokens, goal, followed);
         followed = true;
       }
-      const counted = (type: string) => (types ? types.includes(type) : type !== 'run' && type !== RELEASE_PHASE_TYPE);
+      const counted = (type: string) => (types ? types.includes(type) : !isOneOffType(type));
       const mine = ps.instances.filter((i) => (one ? i.name === one : counted(i.type || parseInstanceName(i.name)?.type || '')));
       if (one && mine.length === 0) {
         show(`${one} is no longer in the formation (scaled down): nothing to wait for`);

@@ -12,6 +12,7 @@ import { ComposeError, type ComposeService } from './compose-types';
 import { isMapping, scalarText } from './compose-yaml';
 import type { DockerImage } from './dockerfile';
 import { isProcessType, PROCESS_TYPE_RULE, reservedProcessType } from './names';
+import { oneOffTypeClash } from './one-off';
 
 const USED_KEYS = new Set(['command', 'entrypoint', 'build', 'environment']);
 
@@ -27,6 +28,8 @@ export function readService(fileName: string, name: string, spec: unknown, line:
     return fail(`is not a valid process type name: use ${PROCESS_TYPE_RULE}`);
   }
   if (reservedProcessType(name)) return fail('has a reserved name: choose another');
+  const clash = oneOffTypeClash(name);
+  if (clash) return fail(clash);
   if (!isMapping(spec)) return fail('must be a mapping with `build: .` or a `command`');
   service.ignored = Object.keys(spec).filter((key) => !USED_KEYS.has(key) && spec[key] !== null && spec[key] !== undefined);
   try {

@@ -13,6 +13,7 @@ export class ProcfileError extends Error {
 
 import { commandTooLong, formatBytes, MAX_COMMAND_BYTES, MAX_PROCFILE_BYTES } from './limits';
 import { isProcessType, PROCESS_TYPE_RULE, reservedProcessType } from './names';
+import { oneOffTypeClash } from './one-off';
 
 /**
  * Parses a Procfile into process types → commands, in file order. Accepts what Heroku and Foreman
@@ -71,6 +72,8 @@ function lineProblem(content: string, line: number, definedOn: Map<string, numbe
   if (colon < 0 || type === '') return `expected \`type: command\`, got \`${excerpt(content)}\``;
   if (!isProcessType(type)) return `invalid process type \`${excerpt(type)}\`: use ${PROCESS_TYPE_RULE}`;
   if (reservedProcessType(type)) return `process type \`${type}\` is a reserved name: choose another`;
+  const clash = oneOffTypeClash(type);
+  if (clash) return `process type \`${type}\` ${clash}`;
   if (command === '') return `process type \`${type}\` has no command`;
   const commandBytes = Buffer.byteLength(command);
   if (commandBytes > MAX_COMMAND_BYTES) return commandTooLong(type, commandBytes);

@@ -18,6 +18,7 @@
  * ours: the instances are started afresh, never twice.
  */
 import type { Logger } from '../../lib/log';
+import { isOneOffInstance } from '../../lib/one-off';
 import { groupExists, signalGroup } from '../supervisor/process-group';
 import { isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
 import { markedProcesses } from '../supervisor/marked-processes';
@@ -40,8 +41,6 @@ export interface StoppedOneOff {
   instance: string;
 }
 
-/** A one-off's instance name (run-service.ts): `run.N`, `release.N`. */
-const ONE_OFF_INSTANCE = /^(run|release)\.[1-9][0-9]*$/;
 
 export interface TakeOverResult {
   adopted: AdoptedRecord[];
@@ -123,7 +122,7 @@ export async function takeOver(opts: {
   // Once each, by its oldest group (the one-off itself, not what it started in a session of its own).
   const stoppedOneOffs = new Map<string, StoppedOneOff & { startTicks: number }>();
   for (const g of leftoverGroups) {
-    if (!g.app || !g.instance || !ONE_OFF_INSTANCE.test(g.instance)) continue;
+    if (!g.app || !g.instance || !isOneOffInstance(g.instance)) continue;
     const key = `${g.app}/${g.instance}`;
     const known = stoppedOneOffs.get(key);
     if (!known || g.startTicks < known.startTicks) stoppedOneOffs.set(key, { pgid: g.pgid, app: g.app, instance: g.instance, startTicks: g.startTicks });

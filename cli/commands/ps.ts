@@ -4,6 +4,7 @@ import { callUnary } from '../../lib/grpc-call';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import type { PsReply__Output } from '../../proto/gen/cluster/api/PsReply';
 import { isProcessType, parseInstanceName, PROCESS_TYPE_RULE } from '../../lib/names';
+import { isOneOffType } from '../../lib/one-off';
 import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
@@ -55,11 +56,11 @@ export function registerPs(program: Command): void {
 
 /**
  * The instances of `types` (all when empty); a type the current release lacks is refused,
- * except `run` (one-off processes).
+ * except the one-offs' `run` and `release`.
  */
 function onlyTypes(ps: PsReply__Output, types: string[]): PsReply__Output {
   if (types.length === 0) return ps;
-  const unknown = types.filter((t) => t !== 'run' && !ps.process_types.includes(t) && !ps.instances.some((i) => i.type === t));
+  const unknown = types.filter((t) => !isOneOffType(t) && !ps.process_types.includes(t) && !ps.instances.some((i) => i.type === t));
   if (unknown.length > 0 && !ps.stale) {
     const known = ps.process_types.length > 0 ? ps.process_types.join(', ') : 'none yet';
     throw new UserError(`\`${unknown[0]}\` is not a process type of ${ps.app} (it has: ${known})`);

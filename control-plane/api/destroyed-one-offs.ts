@@ -4,7 +4,7 @@
  * grace period. Best effort: an agent that cannot be reached is named in the log.
  */
 import { callUnary } from '../../lib/grpc-call';
-import { parseInstanceName } from '../../lib/names';
+import { isOneOffInstance } from '../../lib/one-off';
 import type { RunRecord } from '../cron/records';
 import type { ApiContext } from '../rpc/context';
 import { InstanceStatusReader } from '../state/instance-status';
@@ -21,13 +21,8 @@ export interface PlacedOneOff {
 export async function reportedOneOffs(ctx: ApiContext, app: string): Promise<PlacedOneOff[]> {
   const reported = await new InstanceStatusReader(ctx.client, ctx.keys).reported(app);
   return reported
-    .filter((r) => isOneOff(r.instance))
+    .filter((r) => isOneOffInstance(r.instance))
     .map((r) => ({ agentId: r.agentId, instance: r.instance }));
-}
-
-function isOneOff(instance: string): boolean {
-  const type = parseInstanceName(instance)?.type;
-  return type === 'run' || type === 'release';
 }
 
 /**

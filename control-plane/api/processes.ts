@@ -3,6 +3,7 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import type { InstanceInfo } from '../../proto/gen/cluster/api/InstanceInfo';
 import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { parseInstanceName } from '../../lib/names';
+import { isOneOffType } from '../../lib/one-off';
 import type { AppRecord, ReleaseRecord, StatusRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
 import type { ApiContext } from '../rpc/context';
@@ -212,7 +213,7 @@ async function listInstances(
     // still stopping: not this app's.
     if (status.startedAtMs > 0 && status.startedAtMs < appRecord.createdAtMs) continue;
     const type = parseInstanceName(instance)?.type ?? instance;
-    const oneOff = type === 'run';
+    const oneOff = isOneOffType(type);
     out.set(instance, {
       name: instance,
       type,

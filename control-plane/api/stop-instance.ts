@@ -8,6 +8,7 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import type { StopInstanceReply } from '../../proto/gen/cluster/api/StopInstanceReply';
 import { callUnary } from '../../lib/grpc-call';
 import { parseInstanceName } from '../../lib/names';
+import { isOneOffType } from '../../lib/one-off';
 import { own } from '../../lib/own';
 import { FailedPreconditionError, InvalidArgumentError, noSuchInstance, NotFoundError } from '../errors';
 import type { ApiContext } from '../rpc/context';
@@ -32,7 +33,7 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
   if (!parsed) {
     throw new InvalidArgumentError(`\`${instance}\` is not an instance name: give one like worker.3 or run.7 (see \`cluster ps -a ${app.name}\`)`);
   }
-  if (parsed.type === 'run') return stopOneOff(ctx, app.name, instance, kill, requestId);
+  if (isOneOffType(parsed.type)) return stopOneOff(ctx, app.name, instance, kill, requestId);
 
   const [formation, releases] = await Promise.all([ctx.store.getFormation(app.name), ctx.store.runningAndNewest(app.name, app)]);
   requireDeployedType(app.name, releases, parsed.type);

@@ -7,12 +7,10 @@
 import type { LogsRequest__Output } from '../../proto/gen/cluster/logs/LogsRequest';
 import { parseInstanceName } from '../../lib/names';
 import { own } from '../../lib/own';
-import { RELEASE_PHASE_TYPE } from '../../lib/release-phase';
+import { isOneOffType } from '../../lib/one-off';
 import type { AppRecord } from '../records';
 import type { AppStore } from '../state/app-store';
 
-/** Types every app has whatever its Procfile says: one-offs and the release phase. */
-const ALWAYS = new Set(['run', RELEASE_PHASE_TYPE]);
 
 /**
  * The warning for a type filter that names no process type of the app's newest or running
@@ -22,7 +20,7 @@ const ALWAYS = new Set(['run', RELEASE_PHASE_TYPE]);
 export async function unknownTypeWarning(store: Pick<AppStore, 'getRelease' | 'getFormation'>, req: LogsRequest__Output, app: AppRecord): Promise<string | undefined> {
   const instance = req.instance ? parseInstanceName(req.instance) : undefined;
   const type = req.type || instance?.type;
-  if (!type || ALWAYS.has(type)) return undefined;
+  if (!type || isOneOffType(type)) return undefined;
   const versions = [...new Set([app.release, app.deployed ?? app.release])].filter((v) => v > 0);
   const releases = await Promise.all(versions.map((v) => store.getRelease(app.name, v)));
   const types = new Set(releases.flatMap((r) => Object.keys(r?.processTypes ?? {})));

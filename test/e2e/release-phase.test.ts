@@ -60,6 +60,9 @@ describe('release phase', { timeout: 120_000 }, () => {
     const waiting = deploy('v2', `sh release.sh ${gate}`, ['--wait']);
     await waitFor('release.2 running', async () => (await releases())[0]?.phase === 'running' || undefined, 30_000);
     await waitFor('release.2 output in logs', async () => /migrating to v2/.test(await logs('release.2')), 20_000);
+    // ps shows it as the one-off it is (it was `stopping (no longer assigned)`).
+    const running = ((await cluster.ps('api')) as Ps[]).find((i) => i.name === 'release.2');
+    assert.deepEqual([running?.type, running?.state, running?.release], ['release', 'up', 2], JSON.stringify(running));
     for (let i = 0; i < 5; i++) {
       const now = await web();
       assert.deepEqual([now.release, now.pid, now.state], [1, before.pid, 'up'], 'web.1 stays on v1 meanwhile');
@@ -107,6 +110,21 @@ describe('release phase', { timeout: 120_000 }, () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--release-timeout soon: expected whole seconds/);
     assert.equal((await releases())[0]!.version, 4, 'nothing deployed');
+  });
+
+  it('ps:stop of a release command that hangs ends it: the release fails, the one before stays', async () => {
+    const waiting = deploy('stopped', `sh release.sh ${path.join(gates, 'never')}`, ['--wait']);
+    await waitFor('its release running', async () => (await releases())[0]?.phase === 'running' || undefined, 30_000);
+    const [{ version }] = (await releases()) as [Release];
+    const stop = await cluster.cli(['ps:stop', `release.${version}`, '-a', 'api']);
+    assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+    const res = await waiting;
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.match(res.stderr, new RegExp(`the release command of v${version} failed`));
+    const [stopped] = await releases();
+    assert.deepEqual([stopped!.version, stopped!.phase, stopped!.deployed], [version, 'failed', false]);
+    assert.equal((await web()).release, 2, 'web.1 stays on v2');
+    await waitFor('release.N gone from ps', async () => !((await cluster.ps('api')) as Ps[]).some((i) => i.name === `release.${version}`) || undefined, 15_000);
   });
 
   it('never starts a release command a second time after its agent restarted', async () => {

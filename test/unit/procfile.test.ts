@@ -150,6 +150,12 @@ describe('parseProcfile: files it rejects, naming the line', () => {
       message: 'Procfile line 1: process type `__proto__` is a reserved name: choose another',
     },
     {
+      name: 'the type of one-off processes (its run.1 would be taken for `cluster run`\'s)',
+      text: 'web: a\nrun: b',
+      line: 2,
+      message: "Procfile line 2: process type `run` names `cluster run`'s one-off processes (run.1, run.2 …): choose another name",
+    },
+    {
       name: 'a dot in the type name (it would clash with instance names like web.1)',
       text: 'web.1: node web.js',
       line: 1,
