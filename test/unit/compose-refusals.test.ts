@@ -103,6 +103,13 @@ describe('parseCompose: compose files it refuses, naming the line and service', 
       line: 2,
     },
     {
+      name: 'a service named as `cluster run`\'s one-offs',
+      text: 'services:\n  run:\n    build: .\n    command: x\n',
+      message: "docker-compose.yml line 2: service `run` names `cluster run`'s one-off processes (run.1, run.2 …): choose another name",
+      service: 'run',
+      line: 2,
+    },
+    {
       name: 'a service that extends another',
       text: 'services:\n  base:\n    build: .\n    command: x\n  web:\n    extends: base\n',
       message: 'docker-compose.yml line 5: service `web` uses `extends`, which this tool does not follow: write its `command` in the service itself',
