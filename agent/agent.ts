@@ -9,6 +9,7 @@ import { ControlPlaneLink, type AgentIdentity } from './link/control-plane-link'
 import { AssignmentStream } from './link/assignment-stream';
 import { StatusReporter } from './link/status-reporter';
 import { ReleaseCache } from './releases/release-cache';
+import { DEFAULT_KEEP_SLUGS_MS, RECENT_START_MS, SlugJanitor, slugSweepIntervalMs, withRecent } from './releases/slug-janitor';
 import { Reconciler } from './reconciler';
 import { keyOf } from './assignment-keys';
 import { DisconnectGuard } from './disconnect-guard';
@@ -60,6 +61,8 @@ export interface AgentOptions {
   metrics?: string;
   /** How often instances' CPU and memory are sampled from /proc (default 5 s). */
   usageSampleMs?: number;
+  /** How long a slug nothing uses stays unpacked (`--keep-slugs`; default DEFAULT_KEEP_SLUGS_MS). */
+  keepSlugsMs?: number;
 }
 
 export type AgentState = 'running' | 'stopping' | 'stopped';
@@ -121,6 +124,7 @@ export class Agent {
     private readonly stateWriter: AgentStateWriter,
     private readonly unlock: () => void,
     private readonly sampler: UsageSampler,
+    private readonly janitor: SlugJanitor,
     private readonly renewer?: CertificateRenewer,
     /** Where metrics are served (`--metrics`), with its scheme. */
     readonly metricsServer?: MetricsServer,
@@ -286,6 +290,14 @@ export class Agent {
       previous.handedOver ? undefined : `the previous agent run ended without a hand-over, so what it read of the output in its last ${MIN_WRITE_GAP_MS} ms may be missing`,
     );
     sampler.start(opts.usageSampleMs ?? DEFAULT_SAMPLE_MS);
+    const keepSlugsMs = opts.keepSlugsMs ?? DEFAULT_KEEP_SLUGS_MS;
+    const janitor = new SlugJanitor({
+      dir: releases.dir,
+      keepMs: keepSlugsMs,
+      inUse: () => withRecent(reconciler.slugsInUse(), releases.ensuredWithin(RECENT_START_MS)),
+      logger,
+    });
+    janitor.start(slugSweepIntervalMs(keepSlugsMs));
     link.on('registered', () => {
       const windowMs = handoverWindowMs(link.ttlSeconds, link.heartbeatMs);
       if (windowMs !== guard.handoverWindowMs) logger.info({ handoverWindowMs: windowMs }, 'agent hand-over window set from the lease TTL');
@@ -307,7 +319,7 @@ export class Agent {
       { server: opts.server, address: address || `<the IP it reaches the control plane from>:${identity.listenPort}`, dataDir: opts.dataDir, ports: opts.ports, disconnectedGraceMs: opts.disconnectedGraceMs ?? 0 },
       'agent started',
     );
-    return new Agent(link, stream, reporter, reconciler, disconnect, guard, escapees, server, logs, logger, state, unlock, sampler, renewer, metricsServer);
+    return new Agent(link, stream, reporter, reconciler, disconnect, guard, escapees, server, logs, logger, state, unlock, sampler, janitor, renewer, metricsServer);
   }
 
   /**
@@ -324,6 +336,7 @@ export class Agent {
       this.stream.close();
       this.renewer?.close();
       this.sampler.close();
+      this.janitor.close();
       await this.metricsServer?.close();
       if (mode === 'stop-instances') {
         // One-offs too, as `apps:destroy` stops them: nothing of this agent's is left running.

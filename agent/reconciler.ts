@@ -50,6 +50,8 @@ export class Reconciler {
   private suspended?: string;
   /** A control plane answers again since suspend(): the next snapshot lifts the suspension. */
   private resumeAllowed = false;
+  /** A snapshot of the assignments came: `desired` is what this agent owns. */
+  private snapshotSeen = false;
 
   private readonly pacer: SpawnPacer;
 
@@ -60,7 +62,10 @@ export class Reconciler {
   /** Applies a batch from the assignment stream. */
   apply(batch: { snapshot: boolean; upserts: Assignment[]; removes: Array<{ app: string; instance: string }> }): void {
     if (this.closed) return;
-    if (batch.snapshot) this.desired = new Map();
+    if (batch.snapshot) {
+      this.desired = new Map();
+      this.snapshotSeen = true;
+    }
     // Not any snapshot: with several replicas the link switches replica each time one fails,
     // and each switch reopens the stream; a replica that lost etcd answers with a snapshot of
     // its stale copy. Only one asked for once a control plane answers heartbeats again counts.
@@ -152,6 +157,21 @@ export class Reconciler {
       if (!running) continue;
       const { state, pid } = running.instance.snapshot();
       out.push({ app: running.spec.app, instance: running.spec.instance, type: running.spec.type, state, pid });
+    }
+    return out;
+  }
+
+  /**
+   * The slugs (digests) of what is assigned here, even while suspended, and of what runs (or
+   * stops); undefined until the first snapshot says what is assigned.
+   */
+  slugsInUse(): ReadonlySet<string> | undefined {
+    if (!this.snapshotSeen) return undefined;
+    const out = new Set<string>();
+    for (const a of this.desired.values()) out.add(a.slug);
+    for (const slot of this.slots.values()) {
+      if (slot.running) out.add(slot.running.spec.slug);
+      if (slot.failed) out.add(slot.failed.slug);
     }
     return out;
   }

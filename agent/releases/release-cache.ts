@@ -1,7 +1,8 @@
 /**
  * Release slugs on this agent: fetched once per digest from the control plane, checked
  * against their sha256, unpacked into `<data>/slugs/<digest>/` (symlinks as packed:
- * unpack-slug.ts), and shared by every release (and instance) that uses the same code.
+ * unpack-slug.ts), and shared by every release (and instance) that uses the same code; removed
+ * once unused for a while (slug-janitor.ts).
  * Bytes that do not match their digest are deleted before anything is unpacked: fetched once
  * more at once (a transfer gone wrong), then left to the caller's retry (which may reach
  * another replica).
@@ -13,6 +14,7 @@ import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { SlugChunk__Output } from '../../proto/gen/cluster/agent/SlugChunk';
 import type { Logger } from '../../lib/log';
 import { ReleaseConfigs } from './release-config';
+import { COMPLETE_MARKER, touch } from './slug-janitor';
 import { unpackSlug } from './unpack-slug';
 
 const DIGEST = /^[0-9a-f]{64}$/;
@@ -26,8 +28,11 @@ export class SlugDigestMismatchError extends Error {
 }
 
 export class ReleaseCache {
-  private readonly dir: string;
+  /** `<data>/slugs`. */
+  readonly dir: string;
   private readonly inFlight = new Map<string, Promise<string>>();
+  /** When each slug was last asked for (ensuredWithin()). */
+  private readonly ensured = new Map<string, number>();
   /** The commands and config of releases (assignments only name them). */
   readonly configs: ReleaseConfigs;
 
@@ -37,11 +42,27 @@ export class ReleaseCache {
     fs.mkdirSync(this.dir, { recursive: true });
   }
 
+  /** The digests asked for within the last `withinMs`: a start between its ensure() and its spawn. */
+  ensuredWithin(withinMs: number): string[] {
+    const since = Date.now() - withinMs;
+    const out: string[] = [];
+    for (const [digest, at] of this.ensured) {
+      if (at >= since) out.push(digest);
+      else this.ensured.delete(digest);
+    }
+    return out;
+  }
+
   /** The unpacked directory of slug `digest`, fetching it first if needed. */
   ensure(digest: string): Promise<string> {
     if (!DIGEST.test(digest)) return Promise.reject(new Error(`malformed slug digest \`${digest}\``));
     const target = path.join(this.dir, digest);
-    if (fs.existsSync(path.join(target, '.cluster-complete'))) return Promise.resolve(target);
+    this.ensured.set(digest, Date.now());
+    const marker = path.join(target, COMPLETE_MARKER);
+    if (fs.existsSync(marker)) {
+      touch(marker, Date.now()); // last used now: slug-janitor.ts keeps it for --keep-slugs from here
+      return Promise.resolve(target);
+    }
     let pending = this.inFlight.get(digest);
     if (!pending) {
       pending = this.fetch(digest, target).finally(() => this.inFlight.delete(digest));
@@ -59,7 +80,7 @@ export class ReleaseCache {
       const size = await this.downloadChecked(digest, archive);
       fs.mkdirSync(unpacking, { recursive: true });
       await unpackSlug(archive, unpacking, (problem) => this.logger.warn({ slug: digest, problem }, 'slug entry left out while unpacking'));
-      fs.writeFileSync(path.join(unpacking, '.cluster-complete'), digest);
+      fs.writeFileSync(path.join(unpacking, COMPLETE_MARKER), digest);
       fs.rmSync(target, { recursive: true, force: true });
       fs.renameSync(unpacking, target);
       this.logger.info({ slug: digest, bytes: size, ms: Date.now() - started }, 'release slug fetched and unpacked');

@@ -38,6 +38,7 @@ export interface JoinFlags {
   logWriteBufferKib?: string;
   metrics?: string;
   usageInterval?: string;
+  keepSlugs?: string;
   processServer?: boolean;
 }
 
@@ -49,7 +50,7 @@ export interface JoinAndStartArgs {
   start(flags: JoinFlags): string[];
 }
 
-type StartFlag = 'capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace' | 'logMibPerInstance' | 'logMibTotal' | 'logWriteBufferKib' | 'metrics' | 'usageInterval';
+type StartFlag = 'capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace' | 'logMibPerInstance' | 'logMibTotal' | 'logWriteBufferKib' | 'metrics' | 'usageInterval' | 'keepSlugs';
 const START_FLAGS: Array<[StartFlag, string]> = [
   ['capacity', '--capacity'],
   ['listen', '--listen'],
@@ -62,6 +63,7 @@ const START_FLAGS: Array<[StartFlag, string]> = [
   ['logWriteBufferKib', '--log-write-buffer-kib'],
   ['metrics', '--metrics'],
   ['usageInterval', '--usage-interval'],
+  ['keepSlugs', '--keep-slugs'],
 ];
 
 /**
@@ -149,6 +151,7 @@ export function registerAgentInstall(
     .option('--log-write-buffer-kib <KiB>', 'output of one instance waiting for the disk beyond which its pipe is not read')
     .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (docs/metrics.md)')
     .option('--usage-interval <seconds>', 'how often to sample the CPU and memory of instances')
+    .option('--keep-slugs <minutes>', 'keep a release\'s unpacked code this long once nothing here uses it')
     .option('--process-server', 'run no `web` until `cluster agents:web ID on` (the toggle decides once the agent has registered)')
     .option('--stop-timeout <seconds>', 'how long systemd waits for the agent to stop its instances (longer than every grace period)', '90')
     .option('--dry-run', 'print the unit file and the commands; change nothing')

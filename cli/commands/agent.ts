@@ -28,6 +28,7 @@ import { stopLeftBehind } from '../../agent/handover/stop-left-behind';
 import { parseMetricsListen } from '../../lib/metrics-server';
 import { isLoopbackHost } from '../../lib/peer-address';
 import { DEFAULT_MIB_PER_INSTANCE, DEFAULT_MIB_TOTAL } from '../../agent/logs/store-options';
+import { DEFAULT_KEEP_SLUGS_MS } from '../../agent/releases/slug-janitor';
 
 interface AgentOptions {
   dataDir: string;
@@ -46,6 +47,7 @@ interface AgentOptions {
   processServer?: boolean;
   metrics?: string;
   usageInterval: string;
+  keepSlugs: string;
 }
 
 interface JoinOptions extends AgentOptions {
@@ -75,7 +77,8 @@ function agentFlags(cmd: Command, lenientNames = false): Command {
     .option('--log-write-buffer-kib <KiB>', 'output of one instance waiting for the disk beyond which its pipe is not read (ps:logs blocking) or lines are dropped (non-blocking)', '4096')
     .option('--process-server', 'run no `web` until `cluster agents:web ID on` (read at the first registration; the toggle decides afterwards)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the agent certificate; docs/metrics.md)')
-    .option('--usage-interval <seconds>', 'how often to sample the CPU and memory of instances from /proc (ps, metrics)', '5');
+    .option('--usage-interval <seconds>', 'how often to sample the CPU and memory of instances from /proc (ps, metrics)', '5')
+    .option('--keep-slugs <minutes>', 'keep a release\'s unpacked code this long once nothing here uses it, for a rollback without fetching it again (0: remove it at once)', String(DEFAULT_KEEP_SLUGS_MS / 60_000));
 }
 
 function nonNegativeSeconds(text: string, flag: string): number {
@@ -91,9 +94,16 @@ function usageIntervalMs(text: string): number {
   return Math.round(n * 1000);
 }
 
+/** --keep-slugs: whole minutes, 0 to a week. */
+function keepSlugsMs(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n > 7 * 24 * 60) throw new UserError(`--keep-slugs ${text}: give whole minutes from 0 to ${7 * 24 * 60} (a week)`);
+  return n * 60_000;
+}
+
 /** The `agent start` flags some command was given (install passes on only those given). */
 export type AgentFlagValues = Partial<Pick<AgentOptions,
-  'capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace' | 'logMibPerInstance' | 'logMibTotal' | 'logWriteBufferKib' | 'metrics' | 'usageInterval'>>;
+  'capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace' | 'logMibPerInstance' | 'logMibTotal' | 'logWriteBufferKib' | 'metrics' | 'usageInterval' | 'keepSlugs'>>;
 
 /**
  * Checks every `agent start` flag's form, naming the first that is wrong: before `join` spends
@@ -116,6 +126,7 @@ export function checkAgentFlags(opts: AgentFlagValues): void {
   if (opts.logMibTotal !== undefined) positiveInt(opts.logMibTotal, '--log-mib-total');
   if (opts.logWriteBufferKib !== undefined) positiveInt(opts.logWriteBufferKib, '--log-write-buffer-kib');
   if (opts.usageInterval !== undefined) usageIntervalMs(opts.usageInterval);
+  if (opts.keepSlugs !== undefined) keepSlugsMs(opts.keepSlugs);
   if (opts.metrics !== undefined) {
     try {
       parseMetricsListen(opts.metrics);
@@ -172,6 +183,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   const running = await Agent.start({
     metrics: opts.metrics,
     usageSampleMs: usageIntervalMs(opts.usageInterval),
+    keepSlugsMs: keepSlugsMs(opts.keepSlugs),
     server,
     dataDir,
     listen: opts.listen,
