@@ -5,6 +5,7 @@ import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import type { PsReply__Output } from '../../proto/gen/cluster/api/PsReply';
 import { isProcessType, parseInstanceName, PROCESS_TYPE_RULE } from '../../lib/names';
 import { isOneOffType } from '../../lib/one-off';
+import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
@@ -81,9 +82,18 @@ function formatPs(ps: PsReply__Output): string {
     String(i.restarts),
     i.cpu_percent !== undefined ? formatPercent(i.cpu_percent) : '-',
     i.rss_bytes !== undefined ? formatBytes(i.rss_bytes) : '-',
-    i.state === 'up' ? i.command : `${i.command ? `${i.command}  ` : ''}(${i.reason})`,
+    shownReason(i) ? `${i.command ? `${i.command}  ` : ''}(${i.reason})` : i.command,
   ]);
   return renderTable(['instance', 'state', 'host', 'pid', 'uptime', 'restarts', 'cpu', 'mem', 'command'], rows);
+}
+
+/**
+ * Why an instance is in its state, shown after its command: always unless it is up, and for an
+ * up one that a drain cannot move (it keeps running where the operator asked it to leave).
+ */
+function shownReason(i: PsReply__Output['instances'][number]): boolean {
+  if (!i.reason) return false;
+  return i.state !== 'up' || i.reason.startsWith(CANNOT_MOVE_OFF_DRAINED);
 }
 
 /** The `ps` table of an app, as text. */

@@ -230,6 +230,8 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     const list = await cluster.waitForPs('shop', 'web moved to web-1, clocks still up on web-2', (l) =>
       upOn(l, 'web', 4, ['web-1']) && upOn(l, 'clock', 2, ['web-2']));
     assert.match(list.find((i) => i.name === 'clock.1')!.reason, /^cannot move off drained web-2: /);
+    // The table says it too, although the clocks are up.
+    assert.match((await cluster.ok(['ps', '-a', 'shop'])).stdout, /^clock\.1 +up +web-2 .*\(cannot move off drained web-2: no ready agent matches/m);
     await cluster.ok(['agents:activate', 'web-2']);
     await cluster.ok(['ps:place', 'clock', '--datacenter', 'ams1', '-a', 'shop']);
   });
