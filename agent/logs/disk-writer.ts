@@ -11,10 +11,15 @@
  * non-blocking drops lines and writes a marker at the gap; blocking keeps them (up to a hard
  * cap) and reports `backlogged`, so the pipe reader stops reading and the process waits in
  * write(), as it would on a full terminal.
+ *
+ * The marker is a line of its own, made by the writer's owner when the gap ends (`onGapEnd`:
+ * at the next write, or when a reader takes its place with endGap), with the next seq: it
+ * stands after every line it counts, in the files, in memory and at live readers alike, so a
+ * reader that resumes after any line gets it exactly once (docs/logs.md, Capture).
  */
 import type { Logger } from '../../lib/log';
 import type { LogLine } from './log-line';
-import { encodeBytesInto, encodeInto, encodeLine, LINE_OVERHEAD } from './log-format';
+import { encodeBytesInto, encodeInto, LINE_OVERHEAD } from './log-format';
 import { LogFiles, type LogFile } from './log-files';
 
 export { NO_LINES, newFile, type LogFile } from './log-files';
@@ -46,6 +51,18 @@ const SMALL_CHUNK = 2 * 1024;
  */
 const BLOCKING_HARD_CAP = 4;
 const BLOCKING_SLACK = 1024 * 1024;
+
+/** The text of the marker that stands after `count` lines left out of the files. */
+export function droppedText(count: number): string {
+  return `${count} line${count === 1 ? '' : 's'} not written to disk (disk too slow)`;
+}
+
+/**
+ * Called when a gap of dropped lines ends, with how many it holds: the owner stamps a marker
+ * line (time, the store's next seq), queues it with DiskWriter.queueMarker before it returns,
+ * and hands it to memory and live readers.
+ */
+export type GapEnd = (count: number) => void;
 
 /** Counters a store keeps about itself (see LogStore.stats). */
 export interface LogStoreStats {
@@ -101,11 +118,11 @@ export class DiskWriter {
   private pendingBytes = 0;
   /** Bytes of the last batch started (its size decides the next batch's first chunk). */
   private lastBatchBytes = 0;
-  /** Lines handed to the writer (written, pending or dropped), and how many of them are settled. */
+  /** Lines handed to the writer (written, pending or dropped; markers too), and how many of them are settled. */
   private appended = 0;
   private settled = 0;
-  /** Lines not written because writes fell behind: the first one's place and how many. */
-  private drop: { timeMs: number; seq: number; count: number } | undefined;
+  /** Lines dropped since the last marker (the open gap); 0 when none is open. */
+  private dropped = 0;
   private waiters: Array<{ target: number; resolve: () => void }> = [];
   private readonly log: Logger;
   /** Clock time the last write started, and the timer of a write put off until MIN_WRITE_GAP_MS after it. */
@@ -119,6 +136,7 @@ export class DiskWriter {
     readonly dir: string,
     files: LogFile[],
     appendToLast: boolean,
+    private readonly onGapEnd: GapEnd,
   ) {
     this.log = shared.logger.child({ app, instance });
     this.disk = new LogFiles(shared, dir, files, appendToLast, this.log);
@@ -155,14 +173,13 @@ export class DiskWriter {
     const cap = this.blocking ? BLOCKING_HARD_CAP : 1;
     const slack = this.blocking ? BLOCKING_SLACK : 0;
     if (
-      this.drop !== undefined ||
+      this.dropped > 0 ||
       this.pendingBytes >= shared.maxPendingBytesPerInstance * cap + slack ||
       shared.pendingBytes >= shared.maxPendingBytesTotal * cap + slack
     ) {
-      // The disk is not keeping up: keep memory bounded, remember the gap. Once dropping,
-      // keep dropping until the marker is queued, so the marker sits exactly at the gap.
-      if (this.drop === undefined) this.drop = { timeMs: line.timeMs, seq: line.seq, count: 1 };
-      else this.drop.count++;
+      // The disk is not keeping up: keep memory bounded, count the gap. Once dropping, keep
+      // dropping until the gap ends (its marker is queued), so the marker sits right after it.
+      this.dropped++;
       shared.stats.diskDroppedLines++;
       this.schedule();
       return 0;
@@ -206,6 +223,39 @@ export class DiskWriter {
     this.kick();
   };
 
+  /**
+   * Ends the open gap, if any: its marker is queued now, with a seq below anything stored after
+   * this call. A reader calls it before it takes its place (the newest seq), so the marker of
+   * lines it cannot find in the files is within what it reads.
+   */
+  endGap(): void {
+    if (this.dropped === 0) return;
+    this.closeGap();
+    this.schedule();
+  }
+
+  /**
+   * Queues a gap's marker (from onGapEnd) at the end of the pending lines, whatever the bounds
+   * (it is one short line); returns its ordinal.
+   */
+  queueMarker(line: LogLine): number {
+    this.appended++;
+    const room = line.text.length * 3 + LINE_OVERHEAD;
+    if (this.chunk === undefined || this.chunkUsed + room > this.chunk.length) this.nextChunk(room);
+    const end = encodeInto(this.chunk as Buffer, this.chunkUsed, line.timeMs, line.seq, line.stream, line.cut, line.text);
+    const n = end - this.chunkUsed;
+    this.chunkUsed = end;
+    this.pendingBytes += n;
+    this.shared.pendingBytes += n;
+    return ++this.lastN;
+  }
+
+  private closeGap(): void {
+    const count = this.dropped;
+    this.dropped = 0;
+    this.onGapEnd(count);
+  }
+
   /** Resolves when every line queued so far is written (or known lost). */
   flush(): Promise<void> {
     const target = this.appended;
@@ -217,11 +267,13 @@ export class DiskWriter {
 
   /** Starts a write of the pending lines unless one is in flight. */
   kick(): void {
-    if (this.writing || (this.pendingBytes === 0 && this.drop === undefined)) return;
+    if (this.writing || (this.pendingBytes === 0 && this.dropped === 0)) return;
     if (this.gapTimer !== undefined) {
       clearTimeout(this.gapTimer);
       this.gapTimer = undefined;
     }
+    // The gap ends with this write: its marker goes last in it, right after the lines before the gap.
+    if (this.dropped > 0) this.closeGap();
     this.lastWriteAt = Date.now();
     const parts = this.full;
     if (this.chunk !== undefined) parts.push(this.chunk.subarray(0, this.chunkUsed));
@@ -231,13 +283,6 @@ export class DiskWriter {
     this.lastBatchBytes = this.pendingBytes;
     this.shared.pendingBytes -= this.pendingBytes;
     this.pendingBytes = 0;
-    if (this.drop !== undefined) {
-      // At the gap, in file order and with the first missing line's place.
-      const { timeMs, seq, count } = this.drop;
-      parts.push(Buffer.from(encodeLine(timeMs, seq, 'system', false, `${count} line${count === 1 ? '' : 's'} not written to disk (disk too slow)`)));
-      this.drop = undefined;
-      this.lastN++;
-    }
     this.writing = true;
     let batch: Buffer;
     if (parts.length === 1) batch = parts[0]!;
@@ -271,12 +316,12 @@ export class DiskWriter {
 
   /** Nothing pending, nothing in flight, no file open. */
   get idle(): boolean {
-    return !this.writing && !this.disk.isOpen && this.pendingBytes === 0 && this.drop === undefined;
+    return !this.writing && !this.disk.isOpen && this.pendingBytes === 0 && this.dropped === 0;
   }
 
   /** Gives the file handle back when nothing is pending. */
   closeIfIdle(): void {
-    if (this.disk.isOpen && !this.writing && this.pendingBytes === 0 && this.drop === undefined) {
+    if (this.disk.isOpen && !this.writing && this.pendingBytes === 0 && this.dropped === 0) {
       // closeHandle() logs a failed close itself; a rejection here is a bug, logged.
       this.disk.closeHandle().catch((err: unknown) => this.log.error({ err }, 'bug: closing a log file failed'));
     }
@@ -315,7 +360,7 @@ export class DiskWriter {
       this.settled = target;
       this.settle();
       if (this.waiters.length > 0 || this.pendingBytes >= WRITE_AT_BYTES || this.backlogged) this.kick();
-      else if (this.pendingBytes > 0 || this.drop !== undefined) this.schedule();
+      else if (this.pendingBytes > 0 || this.dropped > 0) this.schedule();
       this.shared.wrote();
     }
   }

@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../../lib/log';
 import type { LogLine } from './log-line';
-import { DiskWriter, type LogFile, type WriterShared } from './disk-writer';
+import { DiskWriter, droppedText, type LogFile, type WriterShared } from './disk-writer';
 import type { QueuedCursor } from './live-cursor';
 import { MemoryTail } from './memory-tail';
 
@@ -25,6 +25,8 @@ export interface StoreShared extends WriterShared {
   readonly memoryLinesPerInstance: number;
   readonly memoryCharsPerInstance: number;
   readonly logger: Logger;
+  /** Takes the store's next seq (for a line the store makes itself: a gap's marker). */
+  nextSeq(): number;
   /** An instance has readers waiting for its gate to open. */
   waitForGate(inst: InstanceLog): void;
 }
@@ -57,7 +59,7 @@ export class InstanceLog implements OutputGate {
     appendToLast: boolean,
   ) {
     this.tail = new MemoryTail(shared.memoryLinesPerInstance, shared.memoryCharsPerInstance, files.every((f) => f.bytes === 0));
-    this.writer = new DiskWriter(shared, app, instance, dir, files, appendToLast);
+    this.writer = new DiskWriter(shared, app, instance, dir, files, appendToLast, (count) => this.markGap(count));
   }
 
   get files(): LogFile[] {
@@ -68,6 +70,19 @@ export class InstanceLog implements OutputGate {
   add(line: LogLine): void {
     this.tail.add(line);
     line.n = this.writer.enqueue(line);
+    const cursors = this.cursors;
+    for (let i = 0; i < cursors.length; i++) cursors[i]!.push(line);
+  }
+
+  /**
+   * The marker of a gap the disk writer left (non-blocking, writes behind) ends it: a line of
+   * its own with the next seq, after every line it counts, in the files, the memory tail and
+   * at every live reader, so each reader meets it once wherever it reads (docs/logs.md).
+   */
+  private markGap(count: number): void {
+    const line: LogLine = { timeMs: this.stampNow(), seq: this.shared.nextSeq(), app: this.app, instance: this.instance, stream: 'system', text: droppedText(count), cut: false, n: 0 };
+    this.tail.add(line);
+    line.n = this.writer.queueMarker(line);
     const cursors = this.cursors;
     for (let i = 0; i < cursors.length; i++) cursors[i]!.push(line);
   }

@@ -21,7 +21,9 @@ export interface LiveCursor {
   /**
    * Resolves with up to `max` lines (≥1) as soon as any are available, or null once closed.
    * Lines come in the store's order with none missing, except lines that rotation removed
-   * before the reader got to them: a `system` line says how many, at the gap.
+   * before the reader got to them: a `system` line says how many, at the gap. (Lines a
+   * non-blocking instance left out of the files are missing when the reader reads the files;
+   * their own marker, which every reader gets once, counts them: disk-writer.ts.)
    *
    * With `lingerMs`, live lines are handed out once `max` of them are queued or `lingerMs` after
    * the first of them is available, whichever comes first: a reader that forwards each answer

@@ -21,7 +21,7 @@ import { indexDir } from './disk-index';
 import { readHistory } from './history-read';
 import { ChunkPool } from './chunk-pool';
 import { InstanceLog, type OutputGate, type StoreShared } from './instance-log';
-import type { LogStoreStats } from './disk-writer';
+import type { DiskWriter, LogStoreStats } from './disk-writer';
 import type { LiveCursor, QueuedCursor } from './live-cursor';
 import { HistoryStream } from './history-stream';
 import { InstanceTable } from './instance-table';
@@ -68,6 +68,7 @@ export class LogStore {
       logger: this.log,
       stats: { lines: 0, diskDroppedLines: 0, fsErrors: 0, filesDeleted: 0, bytesOnDisk: 0 },
       pendingBytes: 0,
+      nextSeq: () => ++this.seq,
       takeChunk: (min) => this.chunks.take(min),
       releaseChunk: (chunk) => this.chunks.release(chunk),
       markDirty: (writer) => this.flushes.markDirty(writer),
@@ -150,8 +151,9 @@ export class LogStore {
    * follow with `follow`, seamlessly.
    */
   readStream(filter: LogFilter, opts: { limit: number; follow: boolean; keep?: (line: LogLine) => boolean }): { history: HistoryStream; live?: QueuedCursor } {
-    const seam = this.seq;
     const writers = this.instances.matching(filter).map((inst) => inst.writer);
+    endGaps(writers);
+    const seam = this.seq;
     const live = opts.follow ? this.readers.open(filter, seam, {}, this.closed) : undefined;
     return { history: new HistoryStream(writers, seam, opts.limit, opts.keep ?? (() => true)), live };
   }
@@ -166,6 +168,7 @@ export class LogStore {
     const limit = Math.max(0, Math.floor(opts.limit) || 0);
     const maxChars = positive('maxHistoryBytes', opts.maxHistoryBytes, MAX_HISTORY_TEXT);
     const instances = this.instances.matching(filter);
+    endGaps(instances.map((inst) => inst.writer));
     // The seam: every line so far has seq ≤ this; every later one reaches `live`.
     const seam = this.seq;
     const live = opts.follow ? this.readers.open(filter, seam, opts, this.closed) : undefined;
@@ -246,4 +249,13 @@ export class LogStore {
     // that stored fewer than 1000 lines a millisecond on average.
     this.seq = Math.max(Date.now() * 1000, found.maxSeq);
   }
+}
+
+/**
+ * Ends the open gaps of lines left out of the files (non-blocking instances) before a read takes
+ * its seam: each gap's marker then falls within the history it reads, where the lines it counts
+ * are missing from the files (disk-writer.ts).
+ */
+function endGaps(writers: DiskWriter[]): void {
+  for (const w of writers) w.endGap();
 }

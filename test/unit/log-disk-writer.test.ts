@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
-import { DiskWriter, MIN_WRITE_GAP_MS, type WriterShared } from '../../agent/logs/disk-writer';
+import { DiskWriter, droppedText, MIN_WRITE_GAP_MS, type WriterShared } from '../../agent/logs/disk-writer';
 import { waitFor } from '../helpers/wait-for';
 import type { LogLine } from '../../agent/logs/log-line';
 
@@ -38,7 +38,11 @@ function writer(opts: Partial<Pick<WriterShared, 'maxBytesPerInstance' | 'maxPen
     wrote: () => void wrote++,
   };
   const dir = path.join(root, `w${++dirs}`);
-  return { w: new DiskWriter(shared, 'app', 'web.1', dir, [], true), shared, dir, writes: () => wrote, chunksTaken: () => taken };
+  // As the store's instance does: a gap's marker with the next seq, queued where the gap ends.
+  const w: DiskWriter = new DiskWriter(shared, 'app', 'web.1', dir, [], true, (count) => {
+    w.queueMarker({ ...line(droppedText(count)), stream: 'system' });
+  });
+  return { w, shared, dir, writes: () => wrote, chunksTaken: () => taken };
 }
 
 let seq = 1000;

@@ -55,7 +55,8 @@ describe('LogStore: bounds on memory and disk', () => {
     assert.ok(rss < 120, `rss grew by ${rss.toFixed(1)} MiB`);
     const lines = await store.read({ app: 'app' }, { limit: 10, follow: false }).history;
     assert.equal(lines.length, 10);
-    assert.equal(lines[9]!.text, piece);
+    // The newest line may be the marker of pieces left out of the files (the read ends the gap).
+    assert.equal(lines.filter((l) => l.stream !== 'system').at(-1)!.text, piece);
     await store.close();
     assert.ok(bytesUnder(dir) <= 4 * 1024 * 1024);
   });
@@ -68,9 +69,11 @@ describe('LogStore: bounds on memory and disk', () => {
     const dropped = store.stats().diskDroppedLines;
     assert.ok(dropped > 0 && dropped < 100_000, `dropped ${dropped}`);
     assert.ok(store.stats().pendingBytes <= 4 * 1024 * 1024 + 1024, "pending bytes stay within their bound (plus one line)");
-    // Memory and live readers still have every line.
+    // Memory and live readers still have every line; the read ends the gap, so its marker
+    // follows the lines it counts.
     const recent = await store.read({ app: 'app' }, { limit: 2, follow: false }).history;
-    assert.deepEqual(texts(recent).map((t) => t.split(' ')[0]), ['99998', '99999']);
+    assert.deepEqual(texts(recent).map((t) => t.split(' ')[0]), ['99999', String(dropped)]);
+    assert.equal(recent[1]!.stream, 'system');
     await store.close();
 
     const reopened = open(dir);
