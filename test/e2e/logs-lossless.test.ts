@@ -94,26 +94,55 @@ describe('lossless logs', { timeout: 180_000 }, () => {
     assert.equal(tail.next, TOTAL + 1);
   });
 
-  it('a non-blocking type drops lines when its writer is behind, and a marker counts them', async () => {
-    fs.writeFileSync(path.join(triggers, 'lossy.1.go'), '');
-    let kept = 0;
-    let dropped = 0;
-    let done = false;
-    await waitFor('the lossy burst to end', async () => {
-      kept = 0;
-      dropped = 0;
-      done = false;
-      const reader = new LogFollower(cluster, ['-a', 'burst', '--ps', 'lossy.1', '-n', 'all'], (l) => {
-        if (l.line === 'burst done') done = true;
-        const m = /^(\d+) lines? not written to disk/.exec(l.line);
-        if (l.stream === 'system' && m) dropped += Number(m[1]);
-        else if (l.stream === 'stdout' && /^\d+$/.test(l.line)) kept++;
-      });
-      await reader.exited;
-      return done;
-    }, 60_000, 500);
-    console.log(`non-blocking: ${kept} lines kept, ${dropped} dropped with markers`);
-    assert.ok(dropped > 0, 'a 16 KiB write buffer cannot hold a 4 KiB write of seq');
-    assert.equal(kept + dropped, 200_000, 'every line is either on disk or counted by a marker');
+  it('a non-blocking type drops lines when its writer is behind, and a marker counts them, once at a follower too', async () => {
+    // A follower from before the burst: it gets the lines live (the dropped ones too, from
+    // memory) or from the files when it falls behind, and every marker once either way.
+    const followed = { markers: [] as string[], numbers: 0, problems: [] as string[], last: 0, done: false };
+    const follower = new LogFollower(cluster, ['-a', 'burst', '--ps', 'lossy.1', '-f'], (l) => {
+      if (l.line === 'burst done') followed.done = true;
+      else if (l.stream === 'system' && /not written to disk/.test(l.line)) followed.markers.push(l.line);
+      else if (l.stream === 'stdout') {
+        const n = Number(l.line);
+        if (!(n > followed.last) && followed.problems.length < 5) followed.problems.push(`${n} after ${followed.last}`);
+        followed.last = n;
+        followed.numbers++;
+      }
+    });
+    try {
+      // Its history (the instance's "Starting process" line) says it is following.
+      await waitFor('the follower to start', () => follower.lines > 0 || follower.child.exitCode !== null, 30_000, 50);
+      fs.writeFileSync(path.join(triggers, 'lossy.1.go'), '');
+      let kept = 0;
+      let dropped = 0;
+      let markers: string[] = [];
+      let done = false;
+      await waitFor('the lossy burst to end', async () => {
+        kept = 0;
+        dropped = 0;
+        markers = [];
+        done = false;
+        const reader = new LogFollower(cluster, ['-a', 'burst', '--ps', 'lossy.1', '-n', 'all'], (l) => {
+          if (l.line === 'burst done') done = true;
+          const m = /^(\d+) lines? not written to disk/.exec(l.line);
+          if (l.stream === 'system' && m) {
+            dropped += Number(m[1]);
+            markers.push(l.line);
+          } else if (l.stream === 'stdout' && /^\d+$/.test(l.line)) kept++;
+        });
+        await reader.exited;
+        return done;
+      }, 60_000, 500);
+      console.log(`non-blocking: ${kept} lines kept, ${dropped} dropped with ${markers.length} markers`);
+      assert.ok(dropped > 0, 'a 16 KiB write buffer cannot hold a 4 KiB write of seq');
+      assert.equal(kept + dropped, 200_000, 'every line is either on disk or counted by a marker');
+
+      await waitFor('the follower to get the whole burst', () => followed.done || follower.child.exitCode !== null, 60_000, 100);
+      console.log(`non-blocking, follower: ${followed.numbers} lines, ${followed.markers.length} markers`);
+      assert.deepEqual(followed.problems, [], 'in order, none twice');
+      assert.deepEqual(followed.markers, markers, "the follower gets each of the files' markers once, in order");
+      assert.ok(followed.numbers >= kept, 'it gets every line the files kept');
+    } finally {
+      await follower.stop();
+    }
   });
 });
