@@ -59,6 +59,9 @@ export async function waitForFormation(
         if (phase.state === 'failed') {
           throw new UserError(`the release command of v${release} failed: ${phase.reason}; nothing rolled (see \`cluster logs -a ${app} --ps ${releaseRunName(release!)}\`)`);
         }
+        if (phase.state === 'superseded') {
+          throw new UserError(`v${release} will not roll: ${phase.reason} (see \`cluster releases -a ${app}\`)`);
+        }
         phaseDone = phase.state === '' || phase.state === 'succeeded';
         if (!phaseDone) {
           show(`running the release command of v${release} (${releaseRunName(release!)}): ${phase.state}`);

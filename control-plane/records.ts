@@ -16,8 +16,12 @@ export interface AppRecord {
 export interface ReleasePhaseRecord {
   command: string;
   timeoutMs: number;
-  /** pending: not claimed yet; running: claimed by a leader on `agentId` (maybe not started yet). */
-  state: 'pending' | 'running' | 'succeeded' | 'failed';
+  /**
+   * pending: not claimed yet; running: claimed by a leader on `agentId` (maybe not started yet);
+   * superseded: a newer release was made before this one could go live (before its command ran,
+   * or while it ran and it then passed), so it never goes live.
+   */
+  state: 'pending' | 'running' | 'succeeded' | 'failed' | 'superseded';
   agentId?: string;
   startedAtMs?: number;
   /**

@@ -39,7 +39,7 @@ export function registerReleases(program: Command): void {
               r.description,
               `${formatDuration(now - r.created_at_ms)} ago`,
               r.slug.slice(0, 12),
-              r.phase === 'failed' ? `failed: ${r.phase_reason}` : r.phase || '-',
+              r.phase_reason ? `${r.phase}: ${r.phase_reason}` : r.phase || '-',
             ]),
           ),
         );

@@ -18,7 +18,7 @@ import { releaseRunName } from '../../lib/release-phase';
 import type { RunExit__Output } from '../../proto/gen/cluster/run/RunExit';
 import type { AgentDialer } from '../agents/agent-dialer';
 import { startOneOff, stopRun, watchRun, type RunWatch } from '../cron/run-launcher';
-import { commitIf, unchangedSince } from '../etcd/batch';
+import { commitIf, unchangedSince, type WriteOp } from '../etcd/batch';
 import type { Keys } from '../keys';
 import type { LeaderElection } from '../leader/election';
 import { decode, encode, type AppRecord, type ReleasePhaseRecord, type ReleaseRecord } from '../records';
@@ -251,7 +251,7 @@ export class ReleasePhaseLoop {
       for (let attempt = 0; attempt < 10 && this.active; attempt++) {
         const { release, modRevision } = await this.readRelease(app, version);
         if (!release?.phase || release.phase.state !== 'running' || claimKey(app, version, release.phase) !== key) return;
-        const phase: ReleasePhaseRecord = {
+        let phase: ReleasePhaseRecord = {
           ...release.phase,
           state: outcome.ok ? 'succeeded' : 'failed',
           finishedAtMs: Date.now(),
@@ -259,18 +259,27 @@ export class ReleasePhaseLoop {
           ...(outcome.reason ? { reason: outcome.reason } : {}),
         };
         const compares = [this.deps.election.fence(), unchangedSince(this.deps.keys.release(app, version), modRevision)];
-        const ops = [{ put: this.deps.keys.release(app, version), value: encode({ ...release, phase }) }];
+        const ops: WriteOp[] = [];
         if (outcome.ok) {
           const res = await this.deps.client.kv.range({ key: Buffer.from(this.deps.keys.app(app)) });
           const kv = res.kvs[0];
           const record = decode<AppRecord>(kv?.value);
           if (!kv || !record) return; // destroyed meanwhile
+          // Compared, so that a release made meanwhile is seen here (and retried) rather than raced.
           compares.push(unchangedSince(this.deps.keys.app(app), kv.mod_revision));
-          if (deployedOf(record) < version) ops.push({ put: this.deps.keys.app(app), value: encode({ ...record, deployed: version }) });
+          if (record.release > version) {
+            // A newer release supersedes it: going live now would put older code over the newer
+            // one's, whose own command may have failed (and must leave the running release live).
+            phase = { ...phase, state: 'superseded', reason: supersededReason(record.release) };
+          } else if (deployedOf(record) < version) {
+            ops.push({ put: this.deps.keys.app(app), value: encode({ ...record, deployed: version }) });
+          }
         }
+        ops.push({ put: this.deps.keys.release(app, version), value: encode({ ...release, phase }) });
         if (await commitIf(this.deps.client, compares, ops)) {
-          const log = { app, release: version, status: outcome.status, reason: outcome.reason };
-          if (outcome.ok) this.deps.logger.info(log, 'release phase passed: rolling out');
+          const log = { app, release: version, status: outcome.status, reason: phase.reason };
+          if (phase.state === 'succeeded') this.deps.logger.info(log, 'release phase passed: rolling out');
+          else if (phase.state === 'superseded') this.deps.logger.info(log, 'release phase passed, but a newer release supersedes it: nothing rolls');
           else this.deps.logger.warn(log, 'release phase failed: nothing rolls');
           return;
         }
@@ -305,6 +314,11 @@ export class ReleasePhaseLoop {
  */
 function claimKey(app: string, version: number, phase: ReleasePhaseRecord): string {
   return `${app}/${releaseRunName(version)}/${phase.runId ?? `claimed-at-${phase.startedAtMs ?? 0}`}`;
+}
+
+/** Why a release whose command passed does not go live. */
+function supersededReason(newest: number): string {
+  return `its command passed, but v${newest} was made meanwhile and supersedes it; nothing rolled`;
 }
 
 /** The outcome of a release command's exit. */

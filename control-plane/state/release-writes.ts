@@ -61,7 +61,8 @@ export class ReleaseWrites {
         if (release) return { release, scaled: replayed.result.scaled };
       }
       const app = await this.reads.requireApp(name);
-      const previous = await this.reads.currentRelease(name, app.value);
+      const read = app.value.release > 0 ? await this.reads.read<ReleaseRecord>(keys.release(name, app.value.release)) : undefined;
+      const previous = read?.value;
       const next = typeof input === 'function' ? await input(previous) : input;
       const release = nextRelease(app.value, previous, next);
       // The authority on sizes: a release that passes can be stored, sent and started (lib/limits.ts).
@@ -73,6 +74,14 @@ export class ReleaseWrites {
         // With a release phase the instances stay on what they run until it passes (the leader moves `deployed`).
         { put: keys.app(name), value: encode({ ...app.value, release: release.version, deployed: release.phase ? deployedOf(app.value) : release.version }) },
       ];
+      if (previous?.phase?.state === 'pending') {
+        // Its command never ran and never will (the leader runs only the newest release's), so it
+        // would show `pending` for ever. Compared: a leader that claimed it meanwhile wins, and
+        // then records it superseded once its command ends (release-phase-loop.ts).
+        compares.push(unchangedSince(keys.release(name, previous.version), read!.modRevision));
+        const phase = { ...previous.phase, state: 'superseded' as const, finishedAtMs: Date.now(), reason: `v${release.version} was made before its command ran; nothing rolled` };
+        ops.push({ put: keys.release(name, previous.version), value: encode({ ...previous, phase }) });
+      }
       const scaled: Record<string, number> = {};
       const first = firstDeploy && !previous?.slug ? firstDeploy.counts ?? (Object.hasOwn(release.processTypes, 'web') ? { web: 1 } : {}) : {};
       if (Object.keys(first).length > 0) {
