@@ -6,6 +6,7 @@ import { appNameProblem } from '../../lib/names';
 import { printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { renderTable } from '../output/table';
+import type { AppInfo__Output } from '../../proto/gen/cluster/api/AppInfo';
 
 export function registerApps(program: Command): void {
   program
@@ -15,9 +16,19 @@ export function registerApps(program: Command): void {
     .action(async (opts: { json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const { apps, stale } = await callUnary(api, 'ListApps', {});
-        if (opts.json) printJson({ apps: apps.map((a) => ({ name: a.name, release: a.release || null })), stale: staleJson(stale) });
-        else if (apps.length === 0) console.log('No apps yet. Create one with `cluster apps:create NAME`.');
-        else console.log(renderTable(['name', 'release'], apps.map((a) => [a.name, a.release ? `v${a.release}` : '-'])));
+        if (opts.json) {
+          printJson({
+            apps: apps.map((a) => ({
+              name: a.name,
+              release: a.release || null,
+              running: runningOf(a) || null,
+              newestPhase: a.newest_phase || null,
+              newestPhaseReason: a.newest_phase_reason || null,
+            })),
+            stale: staleJson(stale),
+          });
+        } else if (apps.length === 0) console.log('No apps yet. Create one with `cluster apps:create NAME`.');
+        else console.log(renderTable(['name', 'release'], apps.map((a) => [a.name, releaseCell(a)])));
         warnIfStale(stale);
       }),
     );
@@ -56,4 +67,21 @@ export function registerApps(program: Command): void {
         console.log(`Destroyed ${name}.`);
       }),
     );
+}
+
+/** The release the app's instances run (a control plane of an older version says only the newest). */
+function runningOf(a: AppInfo__Output): number {
+  return a.running ?? a.release;
+}
+
+/**
+ * The release that runs, and the newest one when it is held back, in the words of `releases`:
+ * `v2 (v3 release phase running)`, `v2 (v3 release phase failed: exited with status 3)`.
+ */
+function releaseCell(a: AppInfo__Output): string {
+  const running = runningOf(a);
+  const live = running ? `v${running}` : '-';
+  if (!a.release || a.release === running) return live;
+  const reason = a.newest_phase_reason ? `: ${a.newest_phase_reason}` : '';
+  return `${live} (v${a.release} release phase ${a.newest_phase || 'pending'}${reason})`;
 }

@@ -1,7 +1,8 @@
 /** apps, apps:create, apps:destroy, releases. */
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { ReleaseInfo } from '../../proto/gen/cluster/api/ReleaseInfo';
-import type { ReleaseRecord } from '../records';
+import type { AppInfo } from '../../proto/gen/cluster/api/AppInfo';
+import type { AppRecord, ReleaseRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
 import { requestIdOf } from '../rpc/request-id';
@@ -22,6 +23,20 @@ export function toReleaseInfo(r: ReleaseRecord, deployed?: number): ReleaseInfo 
   };
 }
 
+/**
+ * An app's line in `apps`: its newest release and the one its instances run, and, when they
+ * differ, the newest one's release phase. That release is read from etcd, not the view's cache of
+ * releases: its phase changes, and the cache keeps the first copy read.
+ */
+async function appInfo(ctx: ApiContext, a: AppRecord): Promise<AppInfo> {
+  const running = deployedOf(a);
+  const info: AppInfo = { name: a.name, release: a.release, created_at_ms: a.createdAtMs, running };
+  // While etcd cannot be read (the listing is then the view's, marked stale) no read waits on it.
+  if (running === a.release || staleOf(ctx)) return info;
+  const newest = await ctx.store.getRelease(a.name, a.release).catch(() => undefined);
+  return { ...info, newest_phase: newest?.phase?.state ?? '', newest_phase_reason: newest?.phase?.reason ?? '' };
+}
+
 export function appHandlers(
   ctx: ApiContext,
 ): Pick<ClusterApiHandlers, 'ListApps' | 'CreateApp' | 'DestroyApp' | 'ListReleases' | 'Rollback' | 'GetConfig' | 'SetConfig'> {
@@ -39,7 +54,7 @@ export function appHandlers(
       return toReleaseInfo(release);
     }),
     ListApps: unary(ctx.logger, async () => ({
-      apps: ctx.view.appList().map((a) => ({ name: a.name, release: a.release, created_at_ms: a.createdAtMs })),
+      apps: await Promise.all(ctx.view.appList().map((a) => appInfo(ctx, a))),
       stale: staleOf(ctx),
     })),
     CreateApp: unary(ctx.logger, async (req) => {

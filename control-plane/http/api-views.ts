@@ -12,7 +12,13 @@ import { callHandler, HttpError } from './grpc-bridge';
 
 export interface AppSummary {
   name: string;
+  /** The newest release. */
   release: number;
+  /** The release the instances run (0 before one went live). */
+  running: number;
+  /** The newest release's phase (and why it failed) when it is not the running one; '' otherwise. */
+  newestPhase: string;
+  newestPhaseReason: string;
   formation: Array<{ type: string; count: number }>;
   up: number;
   desired: number;
@@ -54,6 +60,9 @@ export class DashboardViews {
         return {
           name: a.name ?? '',
           release: a.release ?? 0,
+          running: a.running ?? a.release ?? 0,
+          newestPhase: a.newest_phase ?? '',
+          newestPhaseReason: a.newest_phase_reason ?? '',
           formation: formation.map((f) => ({ type: f.type ?? '', count: f.count ?? 0 })),
           up: (ps?.instances ?? []).filter((i) => i.state === 'up' && types.has(i.type ?? '')).length,
           desired: formation.reduce((sum, f) => sum + (f.count ?? 0), 0),

@@ -7,7 +7,13 @@ export interface Staleness {
 
 export interface AppSummary {
   name: string;
+  /** The newest release. */
   release: number;
+  /** The release the instances run (0 before one went live). */
+  running: number;
+  /** The newest release's phase (and why it failed) when it is not the running one; '' otherwise. */
+  newestPhase: string;
+  newestPhaseReason: string;
   formation: Array<{ type: string; count: number }>;
   up: number;
   desired: number;

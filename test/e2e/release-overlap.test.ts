@@ -30,6 +30,7 @@ describe('overlapping releases', { timeout: 120_000 }, () => {
   const releases = async () => (await cluster.cliJson<{ releases: Release[] }>(['releases', '-a', 'api'])).releases;
   const release = async (version: number) => (await releases()).find((r) => r.version === version)!;
   const running = async () => (await releases()).find((r) => r.deployed)?.version;
+  const appsTable = async () => (await cluster.ok(['apps'])).stdout;
   const web = async () => ((await cluster.ps('api')) as Ps[]).find((i) => i.name === 'web.1')!;
   /** Deploys a release whose command waits for `gate`, and waits until that command runs. */
   const deployGated = async (name: string, gate: string) => {
@@ -59,8 +60,13 @@ describe('overlapping releases', { timeout: 120_000 }, () => {
     const before = await web();
     const gate = path.join(gates, 'older-passes-late');
     const older = await deployGated('older', gate);
+    // `apps` shows the release that runs, and the newest one held back by its release phase.
+    assert.match(await appsTable(), new RegExp(`^api +v${live} \\(v${older} release phase running\\)$`, 'm'));
     const failed = await deploy('newer-fails', 'sh release.sh "" 3', ['--wait']);
     assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(await appsTable(), new RegExp(`^api +v${live} \\(v${older + 1} release phase failed: exited with status 3\\)$`, 'm'));
+    const { apps } = await cluster.cliJson<{ apps: unknown[] }>(['apps']);
+    assert.deepEqual(apps, [{ name: 'api', release: older + 1, running: live, newestPhase: 'failed', newestPhaseReason: 'exited with status 3' }]);
     fs.writeFileSync(gate, '');
     await waitFor(`release.${older} ended`, async () => (await release(older)).phase !== 'running' || undefined, 30_000);
     assert.equal(await running(), live, `v${live} stays live: v${older} was superseded before its command passed`);
@@ -87,5 +93,8 @@ describe('overlapping releases', { timeout: 120_000 }, () => {
     assert.match(waited.stderr, new RegExp(`v${older} will not roll: its command passed, but v${older + 1} was made meanwhile and supersedes it; nothing rolled`));
     assert.equal(await running(), older + 1, 'the newer release stays live');
     assert.equal((await web()).release, older + 1);
+    assert.match(await appsTable(), new RegExp(`^api +v${older + 1}$`, 'm'));
+    const { apps } = await cluster.cliJson<{ apps: unknown[] }>(['apps']);
+    assert.deepEqual(apps, [{ name: 'api', release: older + 1, running: older + 1, newestPhase: null, newestPhaseReason: null }]);
   });
 });

@@ -26,7 +26,7 @@ export function AppsPage() {
               {live.data.apps.map((a) => (
                 <tr key={a.name}>
                   <th scope="row"><Link href={`/apps/${encodeURIComponent(a.name)}`}>{a.name}</Link></th>
-                  <td data-label="Release">{a.release ? `v${a.release}` : 'not deployed'}</td>
+                  <td data-label="Release">{releaseText(a)}</td>
                   <td data-label="Formation">{a.formation.length ? a.formation.map((f) => `${f.type}=${f.count}`).join(' ') : '-'}</td>
                   <td data-label="Up" class={a.up < a.desired ? 'warn-text' : ''}>{a.up}/{a.desired}</td>
                 </tr>
@@ -37,4 +37,11 @@ export function AppsPage() {
       )}
     </section>
   );
+}
+
+/** The release that runs, and the newest when it is held back, as `cluster apps` says it. */
+function releaseText(a: AppSummary): string {
+  const live = a.running ? `v${a.running}` : 'not deployed';
+  if (!a.release || a.release === a.running) return live;
+  return `${live} (v${a.release} release phase ${a.newestPhase || 'pending'}${a.newestPhaseReason ? `: ${a.newestPhaseReason}` : ''})`;
 }
