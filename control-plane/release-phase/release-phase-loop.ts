@@ -324,7 +324,14 @@ function supersededReason(newest: number): string {
 /** The outcome of a release command's exit. */
 function outcomeOf(exit: RunExit__Output, timeoutMs: number): { ok: boolean; status: number; reason?: string } {
   if (exit.timed_out) return { ok: false, status: exit.status, reason: `took longer than its ${timeoutMs / 1000} s timeout (--release-timeout); stopped` };
+  // Only `ps:stop`/`ps:kill` stop a release command on request (a destroyed app's has no record
+  // left). A stopped migration fails its release even when it exits 0 on SIGTERM: it did not finish.
+  if (exit.stopped) return { ok: false, status: exit.status, reason: `stopped on request (\`cluster ps:stop\` or \`ps:kill\`): ${exitWords(exit)}` };
   if (exit.status === 0 && !exit.signal) return { ok: true, status: 0 };
-  if (exit.signal) return { ok: false, status: exit.status, reason: `killed by ${exit.signal} (status ${exit.status})` };
-  return { ok: false, status: exit.status, reason: `exited with status ${exit.status}` };
+  return { ok: false, status: exit.status, reason: exitWords(exit) };
+}
+
+/** How a release command ended, in words. */
+function exitWords(exit: RunExit__Output): string {
+  return exit.signal ? `killed by ${exit.signal} (status ${exit.status})` : `exited with status ${exit.status}`;
 }
