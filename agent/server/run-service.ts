@@ -28,6 +28,7 @@ import { AnsweredRequests } from './answered-requests';
 import { OneOffRegistry, type StopReason } from './one-off-registry';
 import { PtySession, ptyCommand, termOrDefault, windowOrDefault } from './pty-session';
 import { ALREADY_EXISTS, NOT_FOUND, PRECONDITION_FAILED, statusWithReason } from '../../lib/status-reason';
+import { isOneOffInstance } from '../../lib/one-off';
 
 const SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT']);
 /** A caller that went away, a timeout, a StopRun: SIGTERM, then SIGKILL after this long. */
@@ -91,7 +92,7 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
       return true;
     }
     // `ps:kill` of a formation instance: killed here, restarted by its supervisor.
-    const killed = kill && !/^run\./.test(instance) && deps.killInstance(app, instance);
+    const killed = kill && !isOneOffInstance(instance) && deps.killInstance(app, instance);
     if (killed) deps.logger.info({ app, instance, reason }, 'killed an instance on request');
     return killed;
   };
