@@ -79,7 +79,7 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
       const release = (await ctx.store.runningAndNewest(app.name, app)).running;
       if (!release?.slug) throw new FailedPreconditionError(`app \`${app.name}\` has no code yet: deploy it first`);
       const agent = pickAgent(ctx.view);
-      const instance = `run.${await nextRunNumber(ctx.client, ctx.keys, app.name)}`;
+      const instance = `run.${await nextRunNumber(ctx.client, ctx.keys, app)}`;
       ctx.logger.info({ app: app.name, instance, agent: agent.id, detach: start.detach }, 'one-off process');
       if (finished) return;
       const first: RunInput = {

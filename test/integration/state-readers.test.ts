@@ -82,8 +82,20 @@ describe('state readers against etcd', { timeout: 60_000 }, () => {
 
   it('hands out distinct run numbers to concurrent callers', async () => {
     const keys = new Keys(uniquePrefix());
-    const numbers = await Promise.all(Array.from({ length: 8 }, () => nextRunNumber(etcd.client, keys, 'shop')));
+    const shop = { name: 'shop', createdAtMs: 1, release: 0 };
+    await etcd.client.put(keys.app('shop')).value(encode(shop));
+    const numbers = await Promise.all(Array.from({ length: 8 }, () => nextRunNumber(etcd.client, keys, shop)));
     assert.deepEqual([...numbers].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
     assert.equal((await readRunCounter(etcd.client, keys, 'shop')).next, 9);
+  });
+
+  it('hands out no run number for an app destroyed (or made again) since it was read', async () => {
+    const keys = new Keys(uniquePrefix());
+    const gone = nextRunNumber(etcd.client, keys, { name: 'shop', createdAtMs: 1 });
+    await assert.rejects(gone, /app `shop` was destroyed: the one-off process was not started/);
+    await etcd.client.put(keys.app('shop')).value(encode({ name: 'shop', createdAtMs: 2, release: 0 }));
+    await assert.rejects(nextRunNumber(etcd.client, keys, { name: 'shop', createdAtMs: 1 }), /was destroyed/);
+    assert.equal((await readRunCounter(etcd.client, keys, 'shop')).next, 1, 'no counter written');
+    assert.equal(await nextRunNumber(etcd.client, keys, { name: 'shop', createdAtMs: 2 }), 1, 'the app made again runs');
   });
 });
