@@ -24,7 +24,12 @@ export function makeSlugFolder(): string {
  * temporary folder (makeSlugFolder), removed here when packing fails.
  */
 export async function packDirectory(dir: string, folder?: string): Promise<PackedSlug> {
-  const list = listPackedFiles(dir);
+  let list: PackList;
+  try {
+    list = listPackedFiles(dir);
+  } catch (err) {
+    throw vanished(dir, err) ?? err;
+  }
   if (list.files === 0) throw new UserError(`nothing to deploy in ${path.resolve(dir)}: .gitignore and .clusterignore leave out every file`);
   const into = folder ?? makeSlugFolder();
   const file = path.join(into, 'slug.tgz');
@@ -36,7 +41,7 @@ export async function packDirectory(dir: string, folder?: string): Promise<Packe
     try {
       await tar.c({ gzip: true, cwd: dir, file, portable: true, noDirRecurse: true, onWriteEntry: (entry) => changes.watch(entry) }, paths);
     } catch (err) {
-      throw changes.fromTarError(err) ?? err;
+      throw changes.fromTarError(err) ?? vanished(dir, err) ?? err;
     }
     changes.check();
     return { file, size: fs.statSync(file).size, list };
@@ -44,6 +49,20 @@ export async function packDirectory(dir: string, folder?: string): Promise<Packe
     if (folder === undefined) fs.rmSync(into, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * A file or folder of `dir` deleted (or moved) between being listed and being packed: node-tar's
+ * or the walk's ENOENT, as a user's error (exit 1) naming it, like a file that changed size.
+ */
+function vanished(dir: string, err: unknown): UserError | undefined {
+  const { code, path: absolute } = err as { code?: unknown; path?: unknown };
+  if (code !== 'ENOENT' || typeof absolute !== 'string') return undefined;
+  const rel = path.relative(path.resolve(dir), path.resolve(dir, absolute));
+  // The deployed directory itself, or something outside it: not a file being packed.
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) return undefined;
+  const name = rel.split(path.sep).join('/');
+  return new UserError(`${name} vanished while it was being packed (deleted or moved); deploy again once it is stable, or leave it out with .clusterignore`);
 }
 
 /**

@@ -31,18 +31,23 @@ function tree(files: Record<string, string>, parent = temp): string {
 /**
  * Runs `fn` while opening `file` for reading calls `change` first: node-tar has then written the
  * file's header from its size, and reads it next (deterministic, unlike a writer running alongside).
+ * With `call`, another fs function on `file` does (`lstat`: node-tar's, `lstatSync`: the walk's).
  */
-async function changingWhenOpened<T>(file: string, change: () => void, fn: () => Promise<T>): Promise<T> {
-  const nodeFs = require('node:fs') as typeof fs; // the module object node-tar calls, not an import's copy
-  const open = nodeFs.open;
-  nodeFs.open = ((...args: Parameters<typeof fs.open>) => {
-    if (args[0] === file) change();
-    return (open as (...a: unknown[]) => void)(...args);
-  }) as typeof fs.open;
+async function changingWhenOpened<T>(file: string, change: () => void, fn: () => Promise<T>, call: 'open' | 'lstat' | 'lstatSync' = 'open'): Promise<T> {
+  const nodeFs = require('node:fs') as Record<typeof call, (...a: unknown[]) => unknown>; // the module object node-tar calls, not an import's copy
+  const original = nodeFs[call];
+  let changed = false; // once: `change` may call it too (rmSync calls lstatSync)
+  nodeFs[call] = (...args: unknown[]) => {
+    if (args[0] === file && !changed) {
+      changed = true;
+      change();
+    }
+    return original(...args);
+  };
   try {
     return await fn();
   } finally {
-    nodeFs.open = open;
+    nodeFs[call] = original;
   }
 }
 
@@ -206,6 +211,24 @@ describe('packDirectory', () => {
         err.message,
         `data/data.bin changed while it was being packed (it ${grewOrShrank}); deploy again once it is stable, or leave it out with .clusterignore`,
       );
+      assert.equal(describeFailure(err, '').exitCode, 1);
+    });
+  }
+
+  for (const [what, target, call] of [
+    ['a file deleted before it is read', 'data/data.bin', 'open'],
+    ['a folder deleted before it is packed', 'data', 'lstat'],
+    ['a file deleted while the directory is walked', 'data/data.bin', 'lstatSync'],
+  ] as const) {
+    it(`names ${what}: a user's error (exit 1), never a raw ENOENT`, async () => {
+      const dir = tree({ Procfile: 'web: node web.js\n', 'data/data.bin': 'x'.repeat(100) });
+      const gone = path.join(dir, target);
+      const err = await changingWhenOpened(gone, () => fs.rmSync(gone, { recursive: true }), () => packDirectory(dir), call).then(
+        (slug) => assert.fail(`packed ${slug.file}`),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof UserError, String(err));
+      assert.equal(err.message, `${target} vanished while it was being packed (deleted or moved); deploy again once it is stable, or leave it out with .clusterignore`);
       assert.equal(describeFailure(err, '').exitCode, 1);
     });
   }
