@@ -6,7 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backingServiceWarning, COMPOSE_FILES, ComposeError, firstDeployCount, parseCompose, readComposeServices, type ComposeReadOptions } from '../lib/compose';
 import { findProcfile, moreBadLines, parseProcfile, ProcfileError, procfileProblems } from '../lib/procfile';
+import { DockerfileError } from '../lib/dockerfile';
 import { formatBytes, MAX_COMPOSE_BYTES, MAX_PROCFILE_BYTES } from '../lib/limits';
+import { utf8Problem } from '../lib/utf8-text';
 import { UserError } from './errors';
 
 /** What deploy sends: the file it came from, Procfile text, and the types that text declares. */
@@ -63,7 +65,7 @@ export function readDefinition(dir: string, env?: string): Definition {
   const limit = found.kind === 'compose' ? MAX_COMPOSE_BYTES : MAX_PROCFILE_BYTES;
   const size = fs.statSync(file).size;
   if (size > limit) throw new UserError(`${found.name} is ${formatBytes(size)}; at most ${formatBytes(limit)} is allowed: put long commands in scripts and run those`);
-  const text = fs.readFileSync(file, 'utf8');
+  const text = readAppText(dir, found.name);
   if (found.kind === 'procfile') {
     // Every bad line at once, as doctor lists them: one deploy to learn them all.
     const { types, errors, omitted } = procfileProblems(text);
@@ -99,6 +101,14 @@ export function readDefinition(dir: string, env?: string): Definition {
   }
 }
 
+/** The text of the app's file `name` (a path relative to `dir`); a UserError naming the line where it stops being UTF-8. */
+export function readAppText(dir: string, name: string): string {
+  const bytes = fs.readFileSync(path.join(dir, name));
+  const problem = utf8Problem(name, bytes);
+  if (problem) throw new UserError(problem);
+  return bytes.toString('utf8');
+}
+
 /** Lets the compose reader open the app's Dockerfiles (paths relative to `dir`, checked by the reader). */
 export function composeReadOptions(dir: string): ComposeReadOptions {
   return {
@@ -109,7 +119,11 @@ export function composeReadOptions(dir: string): ComposeReadOptions {
       const fd = fs.openSync(file, 'r');
       try {
         const buffer = Buffer.alloc(Math.min(fs.fstatSync(fd).size, MAX_COMPOSE_BYTES + 1));
-        return buffer.subarray(0, fs.readSync(fd, buffer, 0, buffer.length, 0)).toString('utf8');
+        const bytes = buffer.subarray(0, fs.readSync(fd, buffer, 0, buffer.length, 0));
+        // One over the limit may end inside a character: the reader refuses its size instead.
+        const problem = bytes.length <= MAX_COMPOSE_BYTES ? utf8Problem(relativePath, bytes) : undefined;
+        if (problem) throw new DockerfileError(problem); // the service that builds with it cannot start
+        return bytes.toString('utf8');
       } finally {
         fs.closeSync(fd);
       }

@@ -33,11 +33,12 @@ export class DockerfileCache {
   }
 
   private load(file: string, target: string | undefined): { image?: DockerImage } | { error: string } {
-    const text = this.readFile?.(file);
-    if (text === undefined) return {};
-    const size = Buffer.byteLength(text);
-    if (size > MAX_COMPOSE_BYTES) return { error: `cannot start: ${file} is over ${formatBytes(MAX_COMPOSE_BYTES)}, the most that is read` };
     try {
+      // readFile throws DockerfileError for a file that cannot be read as text (not UTF-8).
+      const text = this.readFile?.(file);
+      if (text === undefined) return {};
+      const size = Buffer.byteLength(text);
+      if (size > MAX_COMPOSE_BYTES) return { error: `cannot start: ${file} is over ${formatBytes(MAX_COMPOSE_BYTES)}, the most that is read` };
       return { image: readDockerfile(text, file, target) };
     } catch (err) {
       if (err instanceof DockerfileError) return { error: `cannot start: ${err.message}` };

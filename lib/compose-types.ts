@@ -46,7 +46,10 @@ export interface ComposeFile {
   services: ComposeService[];
 }
 
-/** How to read the app directory's other files (Dockerfiles); undefined when a file is missing. */
+/**
+ * How to read the app directory's other files (Dockerfiles); undefined when a file is missing,
+ * DockerfileError thrown for one that is not text (its message says why).
+ */
 export interface ComposeReadOptions {
   readFile?: (relativePath: string) => string | undefined;
 }

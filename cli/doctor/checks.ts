@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import { backingServiceWarning, ComposeError, firstDeployCount, readComposeFile, type ComposeFile } from '../../lib/compose';
 import { DotenvError, parseDotenvEntries } from '../../lib/dotenv';
 import { configKeyProblem } from '../../lib/names';
+import { utf8Problem } from '../../lib/utf8-text';
 import { moreBadLines, procfileProblems } from '../../lib/procfile';
-import { composeProcfileText, composeReadOptions, locateDefinition, procfileErrorMessage, type LocatedDefinition } from '../definition';
+import { composeProcfileText, composeReadOptions, locateDefinition, readAppText, procfileErrorMessage, type LocatedDefinition } from '../definition';
 import { UserError } from '../errors';
 import { commandPrograms, type DynamicUse, type ProgramUse } from './programs';
 import { describeTypes, RELEASE_PHASE_TYPE } from '../../lib/release-phase';
@@ -34,8 +35,8 @@ export function runChecks(dir: string, opts: { env?: string; pathEnv?: string } 
   const results: CheckResult[] = [];
   const found = checkDefinitionFile(dir, opts.env);
   results.push(...found.results);
-  if (found.definition) {
-    const text = fs.readFileSync(path.join(dir, found.definition.name), 'utf8');
+  const text = found.definition && definitionText(dir, found.definition.name, results);
+  if (found.definition && text !== undefined) {
     const parsed = found.definition.kind === 'procfile' ? checkProcfile(found.definition.name, text) : checkCompose(found.definition.name, text, dir);
     results.push(...parsed.results);
     for (const [type, command] of Object.entries(parsed.types)) results.push(...checkPrograms(dir, type, command, opts.pathEnv ?? ''));
@@ -43,6 +44,17 @@ export function runChecks(dir: string, opts: { env?: string; pathEnv?: string } 
   }
   if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) results.push(...checkDotenv(dir));
   return results;
+}
+
+/** The definition file's text; undefined, with a ✗ in `results`, when it is not UTF-8. */
+function definitionText(dir: string, name: string, results: CheckResult[]): string | undefined {
+  try {
+    return readAppText(dir, name);
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    results.push({ status: 'fail', message: err.message });
+    return undefined;
+  }
 }
 
 /** Which definition file is used, and which present ones are not. */
@@ -234,7 +246,10 @@ export function checkDotenv(dir: string): CheckResult[] {
   if (!fs.existsSync(file)) return [{ status: 'info', message: 'no .env' }];
   let entries;
   try {
-    entries = parseDotenvEntries(fs.readFileSync(file, 'utf8'));
+    const bytes = fs.readFileSync(file);
+    const notUtf8 = utf8Problem('.env', bytes);
+    if (notUtf8) return [{ status: 'fail', message: notUtf8 }];
+    entries = parseDotenvEntries(bytes.toString('utf8'));
   } catch (err) {
     if (err instanceof DotenvError) return [{ status: 'fail', message: err.message }];
     return [{ status: 'fail', message: `.env cannot be read: ${(err as Error).message}` }];

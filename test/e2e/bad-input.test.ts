@@ -75,6 +75,8 @@ describe('bad input', { timeout: 120_000 }, () => {
   for (const [what, procfile, message] of [
     ['a duplicate type', 'web: a\nworker: b\nweb: c\n', /line 3.*`web`.*line 1/],
     ['a malformed line', 'web: a\n\nthis is not a process\n', /line 3/],
+    // Latin-1 `é`: decoded as UTF-8 it would quietly become U+FFFD in the command.
+    ['a line that is not UTF-8', Buffer.from('web: a\nworker: echo caf\xe9\n', 'latin1'), /^error: Procfile line 2: byte 17 \(0xe9, byte 24 of the file\) is not UTF-8/],
   ] as const) {
     it(`refuses a Procfile with ${what}, naming the line, and deploys nothing`, async () => {
       const dir = cluster.appDir(`bad-${what.replace(/\W/g, '-')}`, { Procfile: procfile });

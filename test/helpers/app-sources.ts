@@ -10,7 +10,7 @@ import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import { deployDirectory } from '../../cli/commands/deploy';
 
 /** Writes directory `root`/apps/`name` with the given files; returns its path. */
-export function writeAppDir(root: string, name: string, files: Record<string, string>): string {
+export function writeAppDir(root: string, name: string, files: Record<string, string | Uint8Array>): string {
   const dir = path.join(root, 'apps', name);
   fs.mkdirSync(dir, { recursive: true });
   for (const [file, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, file), content);

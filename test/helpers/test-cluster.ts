@@ -339,7 +339,7 @@ export class TestCluster {
   }
 
   /** Writes an app directory with the given files under the test's temp dir. */
-  appDir(name: string, files: Record<string, string>): string {
+  appDir(name: string, files: Record<string, string | Uint8Array>): string {
     return writeAppDir(this.dir, name, files);
   }
 

@@ -13,7 +13,7 @@ after(() => fs.rmSync(root, { recursive: true, force: true }));
 
 let count = 0;
 /** A fresh app directory holding `files`. */
-function appDir(files: Record<string, string>): string {
+function appDir(files: Record<string, string | Uint8Array>): string {
   const dir = path.join(root, `app-${++count}`);
   fs.mkdirSync(dir);
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
@@ -182,6 +182,46 @@ describe('readDefinition: errors name the file and the line or service', () => {
       () => readDefinition(dir),
       'compose.yaml line 2: service `web` has no `command`, and Dockerfile has no CMD or ENTRYPOINT (the image starts at Dockerfile line 1, `FROM node:20`): add `CMD ["program", "arg"]` to Dockerfile or a `command` to the service',
     );
+  });
+});
+
+describe('readDefinition: only UTF-8 text', () => {
+  // `café` in Latin-1: é is the one byte 0xe9, which UTF-8 would quietly decode as U+FFFD.
+  const latin1 = (text: string) => Buffer.from(text, 'latin1');
+
+  it('refuses a Procfile that is not UTF-8, naming the line and the byte', () => {
+    const dir = appDir({ Procfile: latin1('web: node web.js\nworker: echo café\n') });
+    userError(() => readDefinition(dir), 'Procfile line 2: byte 17 (0xe9, byte 34 of the file) is not UTF-8: save the file as UTF-8');
+  });
+
+  it('refuses a variant, under its own name, and a compose file', () => {
+    userError(
+      () => readDefinition(appDir({ 'Procfile.staging': latin1('web: é') }), 'staging'),
+      'Procfile.staging line 1: byte 6 (0xe9, byte 6 of the file) is not UTF-8: save the file as UTF-8',
+    );
+    userError(
+      () => readDefinition(appDir({ 'compose.yaml': latin1('services:\r\n  web:\r\n    command: é\r\n') })),
+      'compose.yaml line 3: byte 14 (0xe9, byte 33 of the file) is not UTF-8: save the file as UTF-8',
+    );
+  });
+
+  it('says a UTF-16 file (Windows "Unicode") is UTF-16', () => {
+    const dir = appDir({ Procfile: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('web: a\n', 'utf16le')]) });
+    userError(() => readDefinition(dir), 'Procfile is UTF-16 text (it starts with a UTF-16 byte order mark): save it as UTF-8');
+  });
+
+  it("refuses a Dockerfile that is not UTF-8 as its service's error", () => {
+    const dir = appDir({ 'compose.yaml': 'services:\n  web:\n    build: .\n', Dockerfile: latin1('FROM node:20\nCMD ["echo", "é"]\n') });
+    assert.throws(() => readDefinition(dir), (err: unknown) => {
+      assert.ok(err instanceof UserError, String(err));
+      assert.match(err.message, /Dockerfile line 2: byte 15 \(0xe9, byte 28 of the file\) is not UTF-8: save the file as UTF-8/);
+      return true;
+    });
+  });
+
+  it('reads UTF-8 (and its BOM) as before', () => {
+    const dir = appDir({ Procfile: '\uFEFFweb: echo café ☕ 🚀\n' });
+    assert.equal(readDefinition(dir).types.web, 'echo café ☕ 🚀');
   });
 });
 

@@ -18,11 +18,11 @@ const PATH_ENV = binDir;
 
 let count = 0;
 /** A fresh app directory; a file whose content starts with `#!` is made executable. */
-function appDir(files: Record<string, string>): string {
+function appDir(files: Record<string, string | Uint8Array>): string {
   const dir = path.join(root, `app-${++count}`);
   for (const [name, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    fs.writeFileSync(path.join(dir, name), text, { mode: text.startsWith('#!') ? 0o755 : 0o644 });
+    fs.writeFileSync(path.join(dir, name), text, { mode: typeof text === 'string' && text.startsWith('#!') ? 0o755 : 0o644 });
   }
   fs.mkdirSync(dir, { recursive: true });
   return dir;
@@ -200,6 +200,15 @@ describe('cluster doctor checks', () => {
   it('mentions a compose file the Procfile shadows', () => {
     const dir = appDir({ Procfile: 'web: node web.js', 'web.js': '', 'compose.yml': 'services: {}\n' });
     assert.equal(formatCheck(runChecks(dir, { pathEnv: PATH_ENV })[1]!), '· compose.yml is not used: Procfile is');
+  });
+
+  it('fails a Procfile and a .env that are not UTF-8, naming the line and byte', () => {
+    const dir = appDir({ Procfile: Buffer.from('web: echo \xe9\n', 'latin1'), '.env': Buffer.from('A=1\nB=\xff\n', 'latin1') });
+    assert.deepEqual(lines(runChecks(dir, { pathEnv: PATH_ENV })), [
+      `✓ Procfile found in ${dir}`,
+      '✗ Procfile line 1: byte 11 (0xe9, byte 11 of the file) is not UTF-8: save the file as UTF-8',
+      '✗ .env line 2: byte 3 (0xff, byte 7 of the file) is not UTF-8: save the file as UTF-8',
+    ]);
   });
 
   it('checkProcfile counts an empty Procfile as a failure', () => {
