@@ -35,6 +35,7 @@ export interface LocatedDefinition {
  * `Procfile`, else the first of COMPOSE_FILES. Throws UserError naming what is missing.
  */
 export function locateDefinition(dir: string, env?: string): LocatedDefinition {
+  if (env !== undefined) checkEnvName(env);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir} is not a directory`);
   const files = new Set(fs.readdirSync(dir).filter((file) => isFile(path.join(dir, file))));
   const composeFiles = COMPOSE_FILES.filter((file) => files.has(file));
@@ -58,14 +59,23 @@ export function locateDefinition(dir: string, env?: string): LocatedDefinition {
   );
 }
 
+const ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/**
+ * Refuses an `--env` that is no environment name: it only completes `Procfile.NAME` in the app's
+ * directory, so `../Procfile` or `a/b` would name no file there (or, `''`, the default Procfile).
+ */
+export function checkEnvName(env: string): void {
+  if (ENV_NAME.test(env)) return;
+  throw new UserError(
+    `--env ${JSON.stringify(env)}: an environment name is 1–63 letters, digits, dots, dashes and underscores, starting with a letter or digit; it picks Procfile.NAME (or Procfile_NAME) in the deployed directory`,
+  );
+}
+
 /** Finds and parses the definition file, failing with a UserError that names the file and line or service. */
 export function readDefinition(dir: string, env?: string): Definition {
   const found = locateDefinition(dir, env);
-  const file = path.join(dir, found.name);
-  const limit = found.kind === 'compose' ? MAX_COMPOSE_BYTES : MAX_PROCFILE_BYTES;
-  const size = fs.statSync(file).size;
-  if (size > limit) throw new UserError(`${found.name} is ${formatBytes(size)}; at most ${formatBytes(limit)} is allowed: put long commands in scripts and run those`);
-  const text = readAppText(dir, found.name);
+  const text = readAppText(dir, found.name, found.kind === 'compose' ? MAX_COMPOSE_BYTES : MAX_PROCFILE_BYTES);
   if (found.kind === 'procfile') {
     // Every bad line at once, as doctor lists them: one deploy to learn them all.
     const { types, errors, omitted } = procfileProblems(text);
@@ -101,12 +111,34 @@ export function readDefinition(dir: string, env?: string): Definition {
   }
 }
 
-/** The text of the app's file `name` (a path relative to `dir`); a UserError naming the line where it stops being UTF-8. */
-export function readAppText(dir: string, name: string): string {
-  const bytes = fs.readFileSync(path.join(dir, name));
+/**
+ * The text of the app's file `name` (a path relative to `dir`). A UserError when it is a link to
+ * a file outside `dir`, over `maxBytes`, or not UTF-8 (naming the line where it stops being so).
+ */
+export function readAppText(dir: string, name: string, maxBytes?: number): string {
+  const file = path.join(dir, name);
+  const outside = outsideApp(dir, file);
+  if (outside) throw new UserError(`${name} ${outside}`);
+  const size = fs.statSync(file).size;
+  if (maxBytes !== undefined && size > maxBytes) {
+    throw new UserError(`${name} is ${formatBytes(size)}; at most ${formatBytes(maxBytes)} is allowed: put long commands in scripts and run those`);
+  }
+  const bytes = fs.readFileSync(file);
   const problem = utf8Problem(name, bytes);
   if (problem) throw new UserError(problem);
   return bytes.toString('utf8');
+}
+
+/**
+ * Why `file` is not the app's own, when it resolves (through links) outside `dir`: the slug packs
+ * the link, never its target, so the release would run commands the servers do not have.
+ */
+function outsideApp(dir: string, file: string): string | undefined {
+  const root = fs.realpathSync(dir);
+  const real = fs.realpathSync(file);
+  const rel = path.relative(root, real);
+  if (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)) return undefined;
+  return `links to ${real}, outside the deployed directory ${root}: deploy sends links, not what they point to; copy the file into the directory (a link to a file inside it is fine)`;
 }
 
 /** Lets the compose reader open the app's Dockerfiles (paths relative to `dir`, checked by the reader). */
@@ -115,6 +147,8 @@ export function composeReadOptions(dir: string): ComposeReadOptions {
     readFile: (relativePath) => {
       const file = path.join(dir, relativePath);
       if (!isFile(file)) return undefined;
+      const outside = outsideApp(dir, file);
+      if (outside) throw new DockerfileError(`${relativePath} ${outside}`);
       // At most one byte over the limit: enough for the reader to say it is too large.
       const fd = fs.openSync(file, 'r');
       try {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInfo';
-import { readDefinition } from '../definition';
+import { checkEnvName, readDefinition } from '../definition';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
@@ -100,6 +100,7 @@ export function registerDeploy(program: Command): void {
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         const releaseTimeout = parseReleaseTimeout(opts.releaseTimeout);
+        if (opts.env !== undefined) checkEnvName(opts.env);
         // An app that does not exist is named before anything is packed and uploaded.
         await callUnary(api, 'ListReleases', { app }).catch((err: unknown) => {
           if (reasonOf(err) === NOT_FOUND) throw err;

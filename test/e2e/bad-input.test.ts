@@ -5,6 +5,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster } from '../helpers/test-cluster';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { freePort } from '../../lib/free-port';
 import { agentProto } from '../../proto/load';
@@ -87,6 +89,23 @@ describe('bad input', { timeout: 120_000 }, () => {
       assert.deepEqual(releases.map((r) => r.version), [1]);
     });
   }
+
+  it('refuses to deploy from outside the directory: an --env that is no name, a Procfile linking out', async () => {
+    const releases = async () => (await cluster.cliJson<{ releases: Array<{ version: number }> }>(['releases', '-a', 'shop'])).releases.map((r) => r.version);
+    const before = await releases();
+    const dir = cluster.appDir('links-out', { Procfile: 'web: sleep 1000\n' });
+    fs.writeFileSync(path.join(dir, '..', 'Procfile.outside'), 'web: echo not in the app\n');
+    const env = await cluster.cli(['deploy', dir, '-a', 'shop', '--env', '../Procfile']);
+    assert.equal(env.code, 1, env.stderr);
+    assert.match(env.stderr, /^error: --env "\.\.\/Procfile": an environment name is .* in the deployed directory\n$/);
+    fs.rmSync(path.join(dir, 'Procfile'));
+    fs.symlinkSync('../Procfile.outside', path.join(dir, 'Procfile'));
+    const link = await cluster.cli(['deploy', dir, '-a', 'shop']);
+    assert.equal(link.code, 1, link.stderr);
+    assert.match(link.stderr, /^error: Procfile links to \S+\/Procfile\.outside, outside the deployed directory \S+\/links-out: /);
+    assert.doesNotMatch(link.stderr, /Packed|Uploading/);
+    assert.deepEqual(await releases(), before);
+  });
 
   it('refuses destroy without --confirm', async () => {
     const res = await cluster.cli(['apps:destroy', 'shop']);

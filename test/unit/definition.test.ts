@@ -185,6 +185,49 @@ describe('readDefinition: errors name the file and the line or service', () => {
   });
 });
 
+describe('readDefinition: only files of the deployed directory', () => {
+  for (const env of ['../Procfile', 'x/../../Procfile', '', '.hidden', 'a b']) {
+    it(`refuses --env ${JSON.stringify(env)}, which names no Procfile variant of the directory`, () => {
+      const dir = appDir({ Procfile: 'web: a' });
+      userError(
+        () => readDefinition(dir, env),
+        `--env ${JSON.stringify(env)}: an environment name is 1–63 letters, digits, dots, dashes and underscores, starting with a letter or digit; it picks Procfile.NAME (or Procfile_NAME) in the deployed directory`,
+      );
+    });
+  }
+
+  it('refuses a Procfile, a variant or a compose file that links outside the directory, naming where', () => {
+    const outside = path.join(root, 'shared-Procfile');
+    fs.writeFileSync(outside, 'web: outside\n');
+    for (const [name, env] of [['Procfile', undefined], ['Procfile.staging', 'staging'], ['compose.yaml', undefined]] as const) {
+      const dir = appDir({});
+      fs.symlinkSync('../shared-Procfile', path.join(dir, name));
+      userError(
+        () => readDefinition(dir, env),
+        `${name} links to ${outside}, outside the deployed directory ${dir}: deploy sends links, not what they point to; copy the file into the directory (a link to a file inside it is fine)`,
+      );
+    }
+  });
+
+  it('refuses a Dockerfile reached through a folder that links outside', () => {
+    fs.mkdirSync(path.join(root, 'shared-docker'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'shared-docker', 'Dockerfile'), 'FROM node:20\nCMD ["node", "x.js"]\n');
+    const dir = appDir({ 'compose.yaml': 'services:\n  web:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n' });
+    fs.symlinkSync('../shared-docker', path.join(dir, 'docker'));
+    assert.throws(() => readDefinition(dir), (err: unknown) => {
+      assert.ok(err instanceof UserError, String(err));
+      assert.match(err.message, /docker\/Dockerfile links to .*shared-docker\/Dockerfile, outside the deployed directory /);
+      return true;
+    });
+  });
+
+  it('reads a Procfile that links to a file inside the directory', () => {
+    const dir = appDir({ 'Procfile.prod': 'web: prod\n' });
+    fs.symlinkSync('Procfile.prod', path.join(dir, 'Procfile'));
+    assert.equal(readDefinition(dir).types.web, 'prod');
+  });
+});
+
 describe('readDefinition: only UTF-8 text', () => {
   // `café` in Latin-1: é is the one byte 0xe9, which UTF-8 would quietly decode as U+FFFD.
   const latin1 = (text: string) => Buffer.from(text, 'latin1');
