@@ -107,6 +107,19 @@ describe('bad input', { timeout: 120_000 }, () => {
     assert.deepEqual(await releases(), before);
   });
 
+  it('refuses --env NAME without its Procfile variant before packing or uploading anything', async () => {
+    const releases = async () => (await cluster.cliJson<{ releases: Array<{ version: number }> }>(['releases', '-a', 'shop'])).releases.map((r) => r.version);
+    const before = await releases();
+    const dir = cluster.appDir('no-variant', { Procfile: 'web: sleep 1000\n', 'Procfile.staging': 'web: sleep 1000\n', 'big.bin': 'x'.repeat(1 << 20) });
+    const res = await cluster.cli(['deploy', dir, '-a', 'shop', '--env', 'production']);
+    assert.equal(res.code, 1, res.stderr);
+    assert.equal(
+      res.stderr,
+      `error: no Procfile.production or Procfile_production in ${dir} (Procfile is used only without --env): add one, or deploy without --env production\n`,
+    );
+    assert.deepEqual(await releases(), before);
+  });
+
   it('refuses destroy without --confirm', async () => {
     const res = await cluster.cli(['apps:destroy', 'shop']);
     assert.equal(res.code, 1);
