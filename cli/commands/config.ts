@@ -79,7 +79,16 @@ export function registerConfig(program: Command): void {
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         const unset = [...new Set(keys.map((k) => checkKey(k, true)))];
-        await announceRelease(api, app, await callUnary(api, 'SetConfig', { app, set: {}, unset }), opts.wait === true);
+        // As on Heroku, unsetting what is not set is harmless: those keys are left alone (the
+        // control plane decides which in the release's own transaction) and named here.
+        const release = await callUnary(api, 'SetConfig', { app, set: {}, unset, skip_not_set: true });
+        const notSet = release.not_set.length > 0 ? `${release.not_set.join(', ')} ${release.not_set.length === 1 ? 'was' : 'were'} not set on ${app}` : '';
+        if (release.unchanged) {
+          const current = release.version > 0 ? `it stays at v${release.version}` : 'it has no release';
+          return void console.log(`${notSet}: nothing to change, ${current}.`);
+        }
+        if (notSet) console.log(`${notSet}: left alone.`);
+        await announceRelease(api, app, release, opts.wait === true);
       }),
     );
 }

@@ -48,10 +48,12 @@ export function appHandlers(
     }),
     GetConfig: unary(ctx.logger, async (req) => ({ vars: await ctx.store.getConfig(req.app) })),
     SetConfig: unary(ctx.logger, async (req, call) => {
-      const release = await ctx.store.setConfig(req.app, req.set, req.unset, requestIdOf(call));
+      const result = await ctx.store.setConfig(req.app, req.set, req.unset, requestIdOf(call), req.skip_not_set);
+      const notSet = result.notSet;
+      if (!result.changed) return { ...(result.release ? toReleaseInfo(result.release) : { version: 0 }), not_set: notSet, unchanged: true };
       // The description names keys only; values never reach the logs.
-      ctx.logger.info({ app: req.app, release: release.version, description: release.description }, 'release created');
-      return toReleaseInfo(release);
+      ctx.logger.info({ app: req.app, release: result.release.version, description: result.release.description }, 'release created');
+      return { ...toReleaseInfo(result.release), not_set: notSet };
     }),
     ListApps: unary(ctx.logger, async () => ({
       apps: await Promise.all(ctx.view.appList().map((a) => appInfo(ctx, a))),

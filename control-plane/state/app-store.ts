@@ -16,7 +16,7 @@ import { appNameProblem, parseInstanceName } from '../../lib/names';
 import { own } from '../../lib/own';
 import { AppReads, tagOf } from './app-reads';
 import { ReleaseWrites, type NewRelease, type ReleaseChange } from './release-writes';
-import { configChange, rollbackChange } from './release-changes';
+import { ConfigUnchanged, configChange, rollbackChange } from './release-changes';
 import { FormationWrites } from './formation-writes';
 import { applyScale, checkScaleChanges, type ScaleChange } from './scale-change';
 import { bootTimeoutSettings, graceSettings, logModeSettings, placementSettings, type PlacementRule } from './formation-settings';
@@ -98,9 +98,27 @@ export class AppStore {
     return app.release > 0 ? ((await this.getRelease(name, app.release))?.env ?? {}) : {};
   }
 
-  /** Sets and unsets config vars in a new release (keys validated; values never described). */
-  async setConfig(name: string, set: Record<string, string>, unset: string[], requestId?: string): Promise<ReleaseRecord> {
-    return this.createRelease(name, configChange(set, unset), tagOf(requestId, `config ${name}`));
+  /**
+   * Sets and unsets config vars in a new release (keys validated; values never described). With
+   * `skipNotSet`, keys to unset that are not set are left alone and returned in `notSet`; when
+   * nothing is left to change no release is made (`changed` false, `release` the current one).
+   */
+  async setConfig(
+    name: string,
+    set: Record<string, string>,
+    unset: string[],
+    requestId?: string,
+    skipNotSet = false,
+  ): Promise<{ changed: true; release: ReleaseRecord; notSet: string[] } | { changed: false; release: ReleaseRecord | undefined; notSet: string[] }> {
+    let notSet: string[] = [];
+    const change = configChange(set, unset, skipNotSet ? (keys) => void (notSet = keys) : undefined);
+    try {
+      const release = await this.createRelease(name, change, tagOf(requestId, `config ${name}`));
+      return { changed: true, release, notSet };
+    } catch (err) {
+      if (err instanceof ConfigUnchanged) return { changed: false, release: err.release, notSet: err.notSet };
+      throw err;
+    }
   }
 
   /** A new release equal (code and config) to release `version`; 0 means the one before the current. */

@@ -10,10 +10,27 @@ import { configKeyProblem } from '../../lib/names';
 import type { ReleaseChange } from './release-writes';
 
 /**
- * Sets and unsets config vars (keys validated; values never described). Throws at once on bad
- * input; the returned change throws if a key to unset is not set in the release it is applied to.
+ * A config change that changes nothing: every key to unset is not set (and nothing is set). No
+ * release is made; `release` is the current one (undefined before the first).
  */
-export function configChange(set: Record<string, string>, unset: string[]): ReleaseChange {
+export class ConfigUnchanged extends Error {
+  override name = 'ConfigUnchanged';
+  constructor(
+    readonly release: ReleaseRecord | undefined,
+    readonly notSet: string[],
+  ) {
+    super(`not set: ${notSet.join(', ')}`);
+  }
+}
+
+/**
+ * Sets and unsets config vars (keys validated; values never described). Throws at once on bad
+ * input; the returned change throws if a key to unset is not set in the release it is applied to,
+ * or, with `skipNotSet`, leaves such keys alone and reports them to it (ConfigUnchanged when that
+ * leaves nothing to change). Which keys are set is decided on the release the change is applied
+ * to, in the same revision-checked transaction: a concurrent change cannot slip in between.
+ */
+export function configChange(set: Record<string, string>, unset: string[], skipNotSet?: (notSet: string[]) => void): ReleaseChange {
   for (const key of Object.keys(set)) {
     const problem = configKeyProblem(key);
     if (problem) throw new InvalidArgumentError(problem);
@@ -29,12 +46,15 @@ export function configChange(set: Record<string, string>, unset: string[]): Rele
   return (previous) => {
     const env = { ...(previous?.env ?? {}) };
     const missing = unset.filter((k) => !Object.hasOwn(env, k));
-    if (missing.length > 0) throw new InvalidArgumentError(`not set: ${missing.join(', ')}`);
-    for (const key of unset) delete env[key];
+    if (missing.length > 0 && !skipNotSet) throw new InvalidArgumentError(`not set: ${missing.join(', ')}`);
+    skipNotSet?.(missing);
+    const unsetting = unset.filter((k) => Object.hasOwn(env, k));
+    if (Object.keys(set).length + unsetting.length === 0) throw new ConfigUnchanged(previous, missing);
+    for (const key of unsetting) delete env[key];
     Object.assign(env, set);
     const parts = [];
     if (Object.keys(set).length > 0) parts.push(`Set ${Object.keys(set).join(', ')}`);
-    if (unset.length > 0) parts.push(`Unset ${unset.join(', ')}`);
+    if (unsetting.length > 0) parts.push(`Unset ${unsetting.join(', ')}`);
     return {
       slug: previous?.slug ?? '',
       processTypes: previous?.processTypes ?? {},

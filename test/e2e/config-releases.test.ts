@@ -100,9 +100,6 @@ describe('config and releases', { timeout: 240_000 }, () => {
       assert.equal(res.code, 1, arg);
       assert.match(res.stderr, message);
     }
-    const res = await cluster.cli(['config:unset', 'NOPE', '-a', 'greeter']);
-    assert.equal(res.code, 1);
-    assert.match(res.stderr, /not set: NOPE/);
   });
 
   it('rolls back to an earlier release: its code and its config', async () => {
@@ -123,5 +120,25 @@ describe('config and releases', { timeout: 240_000 }, () => {
     const huge = await cluster.cli(['rollback', 'v4294967297', '-a', 'greeter']);
     assert.equal(huge.code, 1, huge.stdout);
     assert.match(huge.stderr, /v4294967297: expected a release like v7 \(at most v2147483647\)/);
+  });
+
+  it('unsets a key that is not set harmlessly: no release, a note, exit 0; with others, one release for those that are', async () => {
+    const releases = async () => (await cluster.cliJson<{ releases: Array<{ version: number; description: string }> }>(['releases', '-a', 'greeter'])).releases;
+    const before = await releases();
+    const none = await cluster.cli(['config:unset', 'NOPE', 'NADA', '-a', 'greeter']);
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stdout, `NOPE, NADA were not set on greeter: nothing to change, it stays at v${before[0]!.version}.\n`);
+    assert.deepEqual(await releases(), before);
+
+    await cluster.ok(['config:set', 'DOOMED=1', '-a', 'greeter']);
+    const some = await cluster.cli(['config:unset', 'NOPE', 'DOOMED', '-a', 'greeter']);
+    assert.equal(some.code, 0, some.stderr);
+    const version = before[0]!.version + 2;
+    assert.equal(some.stdout, `NOPE was not set on greeter: left alone.\nUnset DOOMED: released v${version} of greeter; instances restart a few at a time.\n`);
+    const after = await releases();
+    assert.deepEqual(after.slice(0, 2).map((r) => [r.version, r.description]), [[version, 'Unset DOOMED'], [version - 1, 'Set DOOMED']]);
+    assert.equal(after.length, before.length + 2, 'one release for the set, one for the unset');
+    const config = await cluster.cliJson<{ config: Record<string, string> }>(['config', '-a', 'greeter']);
+    assert.equal(Object.hasOwn(config.config, 'DOOMED'), false);
   });
 });

@@ -1,7 +1,7 @@
 /** Config changes and rollbacks built from the current release (control-plane/state/release-changes.ts). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { configChange, rollbackChange } from '../../control-plane/state/release-changes';
+import { ConfigUnchanged, configChange, rollbackChange } from '../../control-plane/state/release-changes';
 import { InvalidArgumentError, NotFoundError } from '../../control-plane/errors';
 import type { ReleaseRecord } from '../../control-plane/records';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS } from '../../lib/release-phase';
@@ -42,6 +42,25 @@ describe('config change', () => {
     assert.deepEqual(first.env, { A: '1' });
     assert.equal(first.slug, '');
     assert.throws(() => configChange({}, ['X', 'A'])(release(1, 's', { A: '1' })), /not set: X/);
+  });
+
+  it('with skipNotSet, unsets the keys that are set, reports the others, and changes nothing when none is', async () => {
+    let notSet: string[] = [];
+    const next = await configChange({}, ['X', 'A', 'constructor'], (keys) => (notSet = keys))(release(3, 's', { A: '1', B: '2' }));
+    assert.deepEqual(next.env, { B: '2' });
+    assert.equal(next.description, 'Unset A');
+    assert.deepEqual(notSet, ['X', 'constructor']);
+    const current = release(3, 's', { B: '2' });
+    assert.throws(() => configChange({}, ['X'], () => {})(current), (err: unknown) => {
+      assert.ok(err instanceof ConfigUnchanged, String(err));
+      assert.equal(err.release, current);
+      assert.deepEqual(err.notSet, ['X']);
+      return true;
+    });
+    assert.throws(() => configChange({}, ['X'], () => {})(undefined), ConfigUnchanged, 'before the first release too');
+    const set = await configChange({ C: '3' }, ['X'], () => {})(current);
+    assert.deepEqual(set.env, { B: '2', C: '3' });
+    assert.equal(set.description, 'Set C');
   });
 
   it("takes keys named like Object's members as any other", async () => {
