@@ -8,7 +8,7 @@ import { connect } from '../client';
 import { fail } from '../command-kit';
 import { DevCluster } from '../dev/dev-cluster';
 import { devAgentNumber, forgetEarlierAgents } from '../dev/earlier-agents';
-import { UserError } from '../errors';
+import { describeFailure, UserError } from '../errors';
 import { positiveInt } from '../parse';
 import { PACKAGE_ROOT } from '../version';
 import { deployDirectory } from './deploy';
@@ -96,8 +96,11 @@ export function registerDev(program: Command): void {
           console.log(`\nLogs of ${EXAMPLE.app} from every agent (--no-logs to keep quiet):`);
           // The dev cluster starts a control plane that dies again (dev-cluster.ts): the follow
           // waits for it and goes on from where it was, instead of ending the whole dev cluster.
+          // One that ends (the example app destroyed) is said; the cluster goes on without it.
           const server = cluster.server;
-          await streamLogs(api, { app: EXAMPLE.app, lines: 20, follow: true }, { json: false, color: useColor(true) }, { server, moveOn: () => server });
+          await streamLogs(api, { app: EXAMPLE.app, lines: 20, follow: true }, { json: false, color: useColor(true) }, { server, moveOn: () => server }).catch(
+            (err: unknown) => console.log(`The log view stopped: ${describeFailure(err, server).message}. The cluster goes on.`),
+          );
         }
         await new Promise<never>(() => undefined); // until a signal stops the cluster
       } catch (err) {

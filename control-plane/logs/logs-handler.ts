@@ -25,6 +25,8 @@ import { FollowPositions, RESUME_LINES, type ResumeCut } from './follow-position
 import { MergedHistory } from './merged-history';
 import { validateLogsRequest } from './logs-request';
 import { unknownTypeWarning } from './type-filter';
+import { DestroyedApps } from './destroyed-apps';
+import { NotFoundError } from '../errors';
 
 /** How long to wait for a host's first answer before going on without its history. */
 const HISTORY_TIMEOUT_MS = 10_000;
@@ -64,6 +66,8 @@ interface Upstream {
 
 export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandlers['Logs'] {
   const registrations = new AgentRecords(ctx.client, ctx.keys);
+  /** Follows of apps that get destroyed end (made at the first follow: one listener on the apps' mirror). */
+  let destroyedApps: DestroyedApps | undefined;
   return (call) => {
     const req = call.request;
     const packed = req.packed;
@@ -74,6 +78,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     let phase: 'history' | 'live' | 'done' = 'history';
     const over = () => phase === 'done'; // (a function: TypeScript cannot see callbacks change `phase`)
     let cancelWatch: (() => Promise<void>) | undefined;
+    let cancelDestroyWatch: (() => void) | undefined;
     let historyTimer: NodeJS.Timeout | undefined;
     /** A follow resumed through this replica after another went away: no history, each host cut where the reader is. */
     const resumed = req.resume_since_ms > 0;
@@ -88,6 +93,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       phase = 'done';
       ctx.metrics.streamClosed();
       clearTimeout(historyTimer);
+      cancelDestroyWatch?.();
       for (const t of rejoinTimers) clearTimeout(t);
       for (const u of upstreams.values()) {
         u.cancelledHere = true;
@@ -335,9 +341,24 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     };
     const wanted = (id: string) => !req.host || id === req.host;
 
+    /** Ends the call with `err` (its reason in the trailer), the upstreams cancelled. */
+    const failWith = (err: unknown) => {
+      if (phase === 'done') return;
+      finish();
+      call.emit('error', toServiceError(err, ctx.logger));
+    };
+
     void (async () => {
       validateLogsRequest(req);
-      const app = await ctx.store.getApp(req.app);
+      const { app, modRevision } = await ctx.store.getAppVersion(req.app);
+      if (req.follow && !over()) {
+        // Its instances are stopped and no line comes again: the follow ends with the news (exit 1 in the CLI).
+        destroyedApps ??= new DestroyedApps(ctx.view.apps);
+        cancelDestroyWatch = destroyedApps.watch(ctx.keys.app(req.app), app, modRevision, () =>
+          failWith(new NotFoundError(`app \`${req.app}\` was destroyed: no more lines will come`)),
+        );
+      }
+      if (over()) return; // destroyed already
       if (!resumed) {
         const typeWarning = await unknownTypeWarning(ctx.store, req, app);
         if (typeWarning) warn(typeWarning);
@@ -377,10 +398,6 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         if (over()) return void cancel().catch(() => undefined);
         cancelWatch = cancel;
       }
-    })().catch((err: unknown) => {
-      if (phase === 'done') return;
-      finish();
-      call.emit('error', toServiceError(err, ctx.logger));
-    });
+    })().catch(failWith);
   };
 }

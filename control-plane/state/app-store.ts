@@ -78,6 +78,12 @@ export class AppStore {
     return (await this.reads.requireApp(name)).value;
   }
 
+  /** The app and the revision its record was written at (a mirror that has reached it shows whether it still exists). */
+  async getAppVersion(name: string): Promise<{ app: AppRecord; modRevision: number }> {
+    const { value, modRevision } = await this.reads.requireApp(name);
+    return { app: value, modRevision: Number(modRevision) };
+  }
+
   /** Creates release vN+1 and makes it current, in one transaction. */
   async createRelease(name: string, input: NewRelease | ReleaseChange, request?: RequestTag): Promise<ReleaseRecord> {
     return (await this.releases.commit(name, input, undefined, request)).release;

@@ -56,8 +56,9 @@ describe('cluster logs -n all -f across hosts, a host asked again mid-history', 
     const ctx = {
       client,
       keys,
-      view: { agent: (id: string) => agents.get(id) },
-      store: { getApp: async (name: string) => ({ name, release: 1, deployed: 1 }) },
+      // An apps mirror that has not reached the app's revision yet: it decides nothing.
+      view: { agent: (id: string) => agents.get(id), apps: Object.assign(new EventEmitter(), { revision: 0 }) },
+      store: { getAppVersion: async (name: string) => ({ app: { name, release: 1, deployed: 1, createdAtMs: 1 }, modRevision: 5 }) },
       metrics: { streamOpened: () => undefined, streamClosed: () => undefined },
       logger: { warn: () => undefined, debug: () => undefined, info: () => undefined, error: () => undefined },
     } as unknown as ApiContext;
