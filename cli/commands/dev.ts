@@ -98,7 +98,7 @@ export function registerDev(program: Command): void {
           // waits for it and goes on from where it was, instead of ending the whole dev cluster.
           // One that ends (the example app destroyed) is said; the cluster goes on without it.
           const server = cluster.server;
-          await streamLogs(api, { app: EXAMPLE.app, lines: 20, follow: true }, { json: false, color: useColor(true) }, { server, moveOn: () => server }).catch(
+          await streamLogs(api, { app: EXAMPLE.app, lines: 20, follow: true }, { json: false, color: useColor(true) }, { server, moveOn: () => server }, { patient: true }).catch(
             (err: unknown) => console.log(`The log view stopped: ${describeFailure(err, server).message}. The cluster goes on.`),
           );
         }

@@ -14,6 +14,7 @@ import { eachPacked, type UnpackedLine } from '../../lib/log-packing';
 import { isProcessType, parseInstanceName } from '../../lib/names';
 import { resolveApp, type ReplicaConnection } from '../client';
 import { ResumeTries, resumable } from '../follow-resume';
+import { FirstAnswer, silentError } from '../first-answer';
 import { HostPositions } from '../../lib/host-positions';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
@@ -144,20 +145,26 @@ function selection(opts: LogsOptions): { type: string; instance: string } {
 }
 
 /**
- * Prints the lines of a Logs call until it ends (or Ctrl-C), pacing the server by stdout. A
- * follow whose stream breaks goes on through `replicas` (another replica, or the same one once it
- * is back), from where the reader is (follow-resume.ts).
+ * Prints the lines of a Logs call until it ends (or Ctrl-C), pacing the server by stdout. Until
+ * its first batch it fails as any command that cannot reach the control plane (first-answer.ts);
+ * a follow whose stream breaks after that goes on through `replicas` (another replica, or the same
+ * one once it is back), from where the reader is (follow-resume.ts). `patient`: a follow that
+ * waits for its control plane from the start (cluster dev's, whose control plane may be restarting).
  */
 export async function streamLogs(
   api: ClusterApiClient,
   request: LogsRequest,
   out: { json: boolean; color: boolean; showHost?: boolean },
   replicas?: Pick<ReplicaConnection, 'server' | 'moveOn'>,
+  opts: { patient?: boolean } = {},
 ): Promise<void> {
   const print = batchPrinter(request.app ?? '', out);
   const positions = new HostPositions();
   const tries = new ResumeTries();
+  const start = new FirstAnswer(replicas);
   const sinceMs = Date.now();
+  /** A batch came: from here on a broken follow is resumed. */
+  let answered = opts.patient === true;
   let stopped = false;
   let call: grpc.ClientReadableStream<LogBatch__Output> | undefined;
   const stop = () => {
@@ -180,17 +187,41 @@ export async function streamLogs(
     for (;;) {
       const current = api.Logs(next);
       call = current;
+      let heard = false;
       const broke = await new Promise<grpc.ServiceError | 'ended' | undefined>((resolve) => {
+        const silence = answered ? undefined : setTimeout(() => {
+          resolve(silentError());
+          current.cancel();
+        }, start.silenceMs());
+        const hear = () => {
+          heard = true;
+          clearTimeout(silence);
+        };
+        current.on('metadata', hear);
         current.on('data', (batch: LogBatch__Output) => {
+          hear();
+          answered = true;
           tries.answered();
           if (request.follow) positions.noteBatch(batch);
           if (!print(batch, () => current.resume())) current.pause();
         });
         // (grpc-js may report a failed call's end after its error: the error wins.)
-        current.on('end', () => setImmediate(() => resolve(request.follow && !stopped ? 'ended' : undefined)));
-        current.on('error', (err: grpc.ServiceError) => resolve(stopped ? undefined : err));
+        current.on('end', () => {
+          hear();
+          setImmediate(() => resolve(request.follow && !stopped ? 'ended' : undefined));
+        });
+        current.on('error', (err: grpc.ServiceError) => {
+          hear();
+          resolve(stopped ? undefined : err);
+        });
       });
       if (broke === undefined) return;
+      if (!answered) {
+        // It never began: a command's failure, as for a unary call (first-answer.ts).
+        if (start.another(broke, heard)) continue;
+        if (broke === 'ended') return;
+        throw broke;
+      }
       const firstTry = tries.firstTry;
       const pause = request.follow && replicas && (broke === 'ended' || resumable(broke)) ? tries.next() : undefined;
       if (pause === undefined) {

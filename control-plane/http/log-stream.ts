@@ -33,6 +33,9 @@ class LogCall extends EventEmitter {
     });
   }
 
+  /** The handler sends headers at once for the CLI's sake (logs-handler.ts); a page needs none. */
+  sendMetadata(): void {}
+
   write(batch: { lines?: LogLine[]; history_done?: boolean; warnings?: string[] }): boolean {
     if (this.stream.closed) return true; // gone: the handler hears 'cancelled'
     let ok = true;

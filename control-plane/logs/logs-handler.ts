@@ -88,6 +88,10 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     const rejoinTimers = new Set<NodeJS.Timeout>();
 
     ctx.metrics.streamOpened();
+    // Headers at once: the CLI knows it reached a control plane before any line (the history
+    // may take up to HISTORY_TIMEOUT_MS), and gives up on one that says nothing within the
+    // deadline of its other calls (cli/first-answer.ts).
+    call.sendMetadata(new grpc.Metadata());
     const finish = () => {
       if (phase === 'done') return;
       phase = 'done';

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { RESUME_GIVE_UP_MS, ResumeTries, resumable } from '../../cli/follow-resume';
+import { FIRST_ANSWER_MS, FirstAnswer } from '../../cli/first-answer';
 const failure = (code: grpc.status) => Object.assign(new Error('x'), { code, details: 'x', metadata: new grpc.Metadata() });
 
 describe('a follow that goes on after its stream breaks', () => {
@@ -31,5 +32,44 @@ describe('a follow that goes on after its stream breaks', () => {
     tries.answered();
     assert.equal(tries.firstTry, true);
     assert.ok(tries.next(RESUME_GIVE_UP_MS + 10) !== undefined, 'a new break has its own minute');
+  });
+});
+
+describe('a logs call before its first batch', () => {
+  /** Replicas as cli/client.ts moves through them. */
+  const replicas = (...servers: string[]) => {
+    let i = 0;
+    return {
+      get server() {
+        return servers[i]!;
+      },
+      moveOn: () => servers[(i = (i + 1) % servers.length)]!,
+    };
+  };
+
+  it('tries each replica once when it is unavailable, then fails', () => {
+    const set = replicas('a', 'b', 'c');
+    const start = new FirstAnswer(set, 0);
+    assert.equal(start.another(failure(grpc.status.UNAVAILABLE), false, 1), true);
+    assert.equal(set.server, 'b');
+    assert.equal(start.another('ended', true, 2), true);
+    assert.equal(start.another(failure(grpc.status.UNAVAILABLE), false, 3), false, 'back at a: all tried');
+  });
+
+  it('never tries again after a refusal, an answer past the deadline, or with one replica', () => {
+    for (const code of [grpc.status.NOT_FOUND, grpc.status.UNAUTHENTICATED, grpc.status.DEADLINE_EXCEEDED, grpc.status.INTERNAL]) {
+      assert.equal(new FirstAnswer(replicas('a', 'b'), 0).another(failure(code), false, 1), false, grpc.status[code]);
+    }
+    assert.equal(new FirstAnswer(replicas('a'), 0).another(failure(grpc.status.UNAVAILABLE), false, 1), false);
+    assert.equal(new FirstAnswer(undefined, 0).another(failure(grpc.status.UNAVAILABLE), false, 1), false);
+  });
+
+  it('waits the other commands\' deadline in all, anew after a replica that answered and went away', () => {
+    const start = new FirstAnswer(replicas('a', 'b', 'c'), 0);
+    assert.equal(start.silenceMs(0), FIRST_ANSWER_MS);
+    assert.equal(start.another(failure(grpc.status.UNAVAILABLE), false, 4_000), true);
+    assert.equal(start.silenceMs(4_000), FIRST_ANSWER_MS - 4_000, 'a refused connection used part of it');
+    assert.equal(start.another(failure(grpc.status.UNAVAILABLE), true, 6_000), true);
+    assert.equal(start.silenceMs(6_000), FIRST_ANSWER_MS);
   });
 });

@@ -42,6 +42,7 @@ class FakeCall extends EventEmitter {
     return true;
   }
   end(): void {}
+  sendMetadata(): void {}
 }
 
 describe('cluster logs -n all -f across hosts, a host asked again mid-history', () => {

@@ -1,0 +1,76 @@
+/**
+ * `cluster logs -f` that cannot reach a control plane when it starts fails as `cluster ps` does
+ * there: the same sentence, exit 2, within the deadline of the other commands' calls; it does not
+ * keep trying for a minute as a follow that lost its control plane mid-stream does, nor say that
+ * a stream stopped which never began (docs/logs.md). Nothing but the CLI runs here.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { freePort } from '../../lib/free-port';
+import { CLI, clusterCommand, runCli } from '../helpers/cluster-binary';
+
+describe('cluster logs -f without a control plane', { timeout: 120_000 }, () => {
+  let home: string;
+  let silent: net.Server;
+  const sockets = new Set<net.Socket>();
+  /** A server that takes connections and never says a word (a hung replica). */
+  let silentAddress: string;
+
+  before(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-logs-unreachable-'));
+    silent = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    silentAddress = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+  });
+
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => silent?.close(resolve));
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  const cli = (args: string[], server: string) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_HOME: home, NO_COLOR: '1' };
+    delete env.CLUSTER_SERVER; // --server only
+    return runCli(clusterCommand([...args, '--server', server], [], CLI), env, { timeoutMs: 90_000 });
+  };
+
+  /** `logs -f` and `ps` against `server`: the same failure, and the follow about as fast. */
+  const sameAsPs = async (server: string, withinMs: number) => {
+    const [logs, ps] = await Promise.all([cli(['logs', '-f', '-a', 'shop'], server), cli(['ps', '-a', 'shop'], server)]);
+    assert.equal(ps.code, 2, ps.stderr);
+    assert.equal(logs.code, 2, logs.stderr);
+    assert.doesNotMatch(logs.stderr, /stopped streaming|following on/, 'no stream ever began');
+    assert.ok(logs.ms < withinMs, `failed after ${Math.round(logs.ms)} ms`);
+    assert.equal(logs.stdout, '');
+    return { logs, ps };
+  };
+
+  it('fails at once like ps when nothing listens', async () => {
+    const server = `127.0.0.1:${await freePort()}`;
+    const { logs, ps } = await sameAsPs(server, 15_000);
+    assert.equal(logs.stderr, ps.stderr);
+    assert.match(logs.stderr, /^error: cannot reach the control plane at 127\.0\.0\.1:\d+ \(connection refused\)/);
+  });
+
+  it('fails at once like ps when every replica of --server is down', async () => {
+    const server = `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`;
+    const { logs, ps } = await sameAsPs(server, 15_000);
+    assert.equal(logs.stderr, ps.stderr);
+    assert.match(logs.stderr, new RegExp(`^error: cannot reach the control plane at ${server.replace(/\./g, '\\.')} \\(connection refused\\)`));
+  });
+
+  it('gives up on a control plane that never answers within the deadline of the other commands', async () => {
+    const { logs, ps } = await sameAsPs(silentAddress, 25_000);
+    const reach = /^error: cannot reach the control plane at 127\.0\.0\.1:\d+ \(Deadline exceeded after [\d.]+s.*\): is it running\?/;
+    assert.match(ps.stderr, reach);
+    assert.match(logs.stderr, reach);
+  });
+});
