@@ -53,3 +53,24 @@ export class ResumeTries {
     return this.brokenSinceMs === undefined;
   }
 }
+
+/** Distinct warnings remembered; past this a follow prints repeats again rather than grow. */
+const MAX_REMEMBERED = 1_000;
+
+/**
+ * What a follow printed on stderr, so that the replica it resumes through does not say it again:
+ * a resumed stream opens by naming the hosts it cannot ask (not registered now, no such agent),
+ * which the reader was told when the follow began, so after every failover they came twice. Only
+ * a resumed stream's opening warnings (up to its `history_done`) are held back; any later one is
+ * news, even in the same words (a host that stops again).
+ */
+export class FollowWarnings {
+  private readonly printed = new Set<string>();
+
+  /** Of `warnings`, those to print; `opening`: they open a resumed stream. */
+  toPrint(warnings: string[], opening: boolean): string[] {
+    const out = opening ? warnings.filter((w) => !this.printed.has(w)) : warnings;
+    for (const w of out) if (this.printed.size < MAX_REMEMBERED) this.printed.add(w);
+    return out;
+  }
+}

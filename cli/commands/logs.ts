@@ -13,7 +13,7 @@ import { isLogSource, sourceOf } from '../../lib/log-source';
 import { eachPacked, type UnpackedLine } from '../../lib/log-packing';
 import { isProcessType, parseInstanceName } from '../../lib/names';
 import { resolveApp, type ReplicaConnection } from '../client';
-import { ResumeTries, resumable } from '../follow-resume';
+import { FollowWarnings, ResumeTries, resumable } from '../follow-resume';
 import { FirstAnswer, silentError } from '../first-answer';
 import { HostPositions } from '../../lib/host-positions';
 import { appOption, withApi } from '../command-kit';
@@ -162,6 +162,7 @@ export async function streamLogs(
   const positions = new HostPositions();
   const tries = new ResumeTries();
   const start = new FirstAnswer(replicas);
+  const warnings = new FollowWarnings();
   const sinceMs = Date.now();
   /** A batch came: from here on a broken follow is resumed. */
   let answered = opts.patient === true;
@@ -187,6 +188,8 @@ export async function streamLogs(
     for (;;) {
       const current = api.Logs(next);
       call = current;
+      /** Its opening warnings may repeat what the reader was told before the failover. */
+      let opening = next.resume_since_ms !== undefined;
       let heard = false;
       const broke = await new Promise<grpc.ServiceError | 'ended' | undefined>((resolve) => {
         const silence = answered ? undefined : setTimeout(() => {
@@ -203,7 +206,9 @@ export async function streamLogs(
           answered = true;
           tries.answered();
           if (request.follow) positions.noteBatch(batch);
-          if (!print(batch, () => current.resume())) current.pause();
+          const said = batch.warnings.length > 0 ? warnings.toPrint(batch.warnings, opening) : batch.warnings;
+          if (batch.history_done) opening = false;
+          if (!print(batch, said, () => current.resume())) current.pause();
         });
         // (grpc-js may report a failed call's end after its error: the error wins.)
         current.on('end', () => {
@@ -244,14 +249,14 @@ export async function streamLogs(
 }
 
 /**
- * Prints a batch (warnings on stderr); returns false when stdout is full, and calls `resume`
- * once it drains.
+ * Prints a batch, and `warnings` (those of the batch worth printing) on stderr; returns false
+ * when stdout is full, and calls `resume` once it drains.
  */
-function batchPrinter(requestApp: string, out: { json: boolean; color: boolean; showHost?: boolean }): (batch: LogBatch__Output, resume: () => void) => boolean {
+function batchPrinter(requestApp: string, out: { json: boolean; color: boolean; showHost?: boolean }): (batch: LogBatch__Output, warnings: string[], resume: () => void) => boolean {
   const plain = { color: out.color, showHost: out.showHost === true };
   const json = out.json ? new PackedJsonWriter(jsonLine) : undefined;
-  return (batch, resume) => {
-    for (const w of batch.warnings) process.stderr.write(`warning: ${w}\n`);
+  return (batch, warnings, resume) => {
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
     const app = batch.app || requestApp;
     let chunk: string | Buffer;
     if (batch.packed.length > 0 && json !== undefined) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { RESUME_GIVE_UP_MS, ResumeTries, resumable } from '../../cli/follow-resume';
+import { FollowWarnings, RESUME_GIVE_UP_MS, ResumeTries, resumable } from '../../cli/follow-resume';
 import { FIRST_ANSWER_MS, FirstAnswer } from '../../cli/first-answer';
 const failure = (code: grpc.status) => Object.assign(new Error('x'), { code, details: 'x', metadata: new grpc.Metadata() });
 
@@ -32,6 +32,17 @@ describe('a follow that goes on after its stream breaks', () => {
     tries.answered();
     assert.equal(tries.firstTry, true);
     assert.ok(tries.next(RESUME_GIVE_UP_MS + 10) !== undefined, 'a new break has its own minute');
+  });
+});
+
+describe('the warnings of a follow that resumed', () => {
+  it('holds back only what a resumed stream opens with and the reader was told already', () => {
+    const warnings = new FollowWarnings();
+    assert.deepEqual(warnings.toPrint(['host x is not registered'], false), ['host x is not registered']);
+    assert.deepEqual(warnings.toPrint(['host x is not registered', 'host y is not registered'], true), ['host y is not registered']);
+    assert.deepEqual(warnings.toPrint(['host y is not registered'], true), [], 'said by the last replica too');
+    // Said again later in a stream: news (a host that stopped again).
+    assert.deepEqual(warnings.toPrint(['host x is not registered'], false), ['host x is not registered']);
   });
 });
 
