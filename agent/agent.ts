@@ -294,7 +294,7 @@ export class Agent {
     const janitor = new SlugJanitor({
       dir: releases.dir,
       keepMs: keepSlugsMs,
-      inUse: () => withRecent(reconciler.slugsInUse(), releases.ensuredWithin(RECENT_START_MS)),
+      inUse: () => withRecent(reconciler.slugsInUse(), [...releases.ensuredWithin(RECENT_START_MS), ...releases.held()]),
       logger,
     });
     janitor.start(slugSweepIntervalMs(keepSlugsMs));

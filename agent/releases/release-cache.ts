@@ -33,6 +33,8 @@ export class ReleaseCache {
   private readonly inFlight = new Map<string, Promise<string>>();
   /** When each slug was last asked for (ensuredWithin()). */
   private readonly ensured = new Map<string, number>();
+  /** How many holders each slug has (hold()). */
+  private readonly holds = new Map<string, number>();
   /** The commands and config of releases (assignments only name them). */
   readonly configs: ReleaseConfigs;
 
@@ -51,6 +53,29 @@ export class ReleaseCache {
       else this.ensured.delete(digest);
     }
     return out;
+  }
+
+  /**
+   * Keeps slug `digest` from slug-janitor.ts until the returned function is called (once; more
+   * calls do nothing). For what no assignment names and /proc may not show: a one-off (or
+   * release command) from before its ensure() to its end, wherever its working directory went
+   * (`cd /`, a chdir()), and however long its fetch took.
+   */
+  hold(digest: string): () => void {
+    this.holds.set(digest, (this.holds.get(digest) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.holds.get(digest) ?? 1) - 1;
+      if (left > 0) this.holds.set(digest, left);
+      else this.holds.delete(digest);
+    };
+  }
+
+  /** The slugs some hold() keeps. */
+  held(): string[] {
+    return [...this.holds.keys()];
   }
 
   /** The unpacked directory of slug `digest`, fetching it first if needed. */

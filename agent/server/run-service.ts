@@ -212,18 +212,29 @@ async function launch(
   start: RunStart__Output,
   early: RunInput__Output[],
 ): Promise<Launched> {
-  const cwd = await deps.releases.ensure(start.slug);
-  // The slug may take a while: an agent that began to stop meanwhile starts nothing more.
-  if (registry.stopping) throw new Error(`${deps.agentId} is stopping`);
-  const port = await deps.ports.allocate();
-  const env = buildEnv({ app: start.app, instance: start.instance, release: start.release }, start.env, port, deps);
-  const tty = start.tty && !start.detach;
+  // Its code stays unpacked until it ends (slug-janitor.ts): no assignment names a one-off's
+  // slug, and its working directory may leave it (`cd /`), so neither keeps it.
+  const unhold = deps.releases.hold(start.slug);
+  let port = 0;
   let child: ChildProcessWithoutNullStreams;
-  if (tty) {
-    const { file, args } = ptyCommand(start.command, windowOrDefault(start.window), env.SHELL);
-    child = spawn(file, args, { cwd, env: { ...env, TERM: termOrDefault(start.term), SHELL: '/bin/sh' }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-  } else {
-    child = spawn('/bin/sh', ['-c', oneOffScript(start.command)], { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const tty = start.tty && !start.detach;
+  try {
+    const cwd = await deps.releases.ensure(start.slug);
+    // The slug may take a while: an agent that began to stop meanwhile starts nothing more.
+    if (registry.stopping) throw new Error(`${deps.agentId} is stopping`);
+    port = await deps.ports.allocate();
+    const env = buildEnv({ app: start.app, instance: start.instance, release: start.release }, start.env, port, deps);
+    if (tty) {
+      const { file, args } = ptyCommand(start.command, windowOrDefault(start.window), env.SHELL);
+      child = spawn(file, args, { cwd, env: { ...env, TERM: termOrDefault(start.term), SHELL: '/bin/sh' }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    } else {
+      child = spawn('/bin/sh', ['-c', oneOffScript(start.command)], { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    }
+  } catch (err) {
+    // Not started (spawn() itself throws on a config value with a NUL byte): nothing ends it later.
+    unhold();
+    if (port) deps.ports.release(port);
+    throw err;
   }
   const sent = new Set<number>();
   const pty = tty && child.pid ? new PtySession(child.pid) : undefined;
@@ -330,6 +341,7 @@ async function launch(
     // The group was killed at 'exit': its id may belong to another group by now.
     if (pid) deps.untrack(pid);
     deps.ports.release(port);
+    unhold();
     clearTimeout(timeout);
     const exitStatus = code ?? 128 + (signal ? os.constants.signals[signal] : 0);
     log('system', `Process exited with status ${exitStatus}${signal ? ` (${signal})` : ''}`);

@@ -59,6 +59,26 @@ describe('unused slugs on an agent', { timeout: 120_000 }, () => {
     assert.deepEqual(ps.map((i) => [i.name, i.state]), [['worker.1', 'up']]);
   });
 
+  it('keeps the code of a one-off that left its directory (cd /) until it ends, though nothing else here uses it', async () => {
+    await cluster.ok(['apps:create', 'jobs']);
+    const code = cluster.appDir('jobs-code', { Procfile: 'worker: exec sleep 1000\n', 'version.txt': 'jobs\n' });
+    const res = await cluster.cli(['deploy', code, '-a', 'jobs', '--wait'], { timeoutMs: 60_000 });
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const before = unpacked();
+    // No instance of jobs on the host, and no process with its working directory in the slug:
+    // only the one-off itself says the code is in use (it may read it, as a script run from $OLDPWD would).
+    const marker = 'sleep 30203';
+    await cluster.ok(['run', '--detach', '-a', 'jobs', '--', `cd / && exec ${marker}`]);
+    await waitFor('the one-off to run', () => pidsMatching(marker).length > 0, 30_000);
+    const jobs = unpacked().find((d) => !before.includes(d));
+    assert.ok(jobs, 'the one-off\'s code unpacked');
+    // Past the 10 s a start is kept for whatever, and a few sweeps (every 5 s).
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
+    assert.ok(unpacked().includes(jobs), 'the code of a running one-off is kept');
+    await cluster.ok(['ps:stop', 'run.1', '-a', 'jobs']);
+    await waitFor('its code removed once the one-off ended', () => !unpacked().includes(jobs) || undefined, { timeoutMs: 30_000, describe: () => unpacked().join(', ') });
+  });
+
   it('refuses a --keep-slugs that is not whole minutes', async () => {
     const res = await cluster.cli(['agent', 'start', '--server', cluster.server, '--data-dir', path.join(cluster.dir, 'bad'), '--keep-slugs', 'soon']);
     assert.equal(res.code, 1);
