@@ -65,6 +65,21 @@ describe('slug janitor', () => {
     assert.deepEqual(left(), [digest('a'), digest('b')]);
   });
 
+  it('reads no process\'s working directory while every slug is assigned (the scan blocks the event loop)', async () => {
+    slug(digest('a'), 5 * HOUR);
+    slug(digest('b'), 0);
+    inUse = new Set([digest('a'), digest('b')]);
+    let scans = 0;
+    const counted = new SlugJanitor({ dir, keepMs: 0, inUse: () => inUse, processDirs: () => (scans++, cwds), now: () => NOW, logger: createLogger('test', 'silent') });
+    assert.deepEqual(await counted.sweep(), []);
+    assert.equal(scans, 0);
+    // One not assigned: read once for the sweep, however many slugs it looks at.
+    inUse = new Set();
+    cwds = [path.join(dir, digest('a'))];
+    assert.deepEqual(await counted.sweep(), [digest('b')]);
+    assert.equal(scans, 1);
+  });
+
   it('removes nothing before it knows what is assigned (no snapshot yet)', async () => {
     slug(digest('a'), 5 * HOUR);
     inUse = undefined;
