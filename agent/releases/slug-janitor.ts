@@ -2,8 +2,10 @@
  * Removes the unpacked slugs this agent no longer uses. Every deploy with new code leaves one in
  * `<data>/slugs/<digest>/`: without this, a process server's disk fills deploy after deploy.
  *
- * A slug stays while an assignment of this agent names it, while a process of this host runs in
- * it (a one-off, an instance still stopping, whatever was started there), and for `--keep-slugs`
+ * A slug stays while an assignment of this agent names it, while a one-off of this agent holds it
+ * (ReleaseCache.hold(): from before its fetch to its end, wherever its working directory went),
+ * while a process of this host has its working directory in it (an instance still stopping, what
+ * escaped one, whatever was started there), and for `--keep-slugs`
  * minutes after it was last in use (the mtime of its `.cluster-complete` marker, touched by each
  * start and each sweep that finds it in use), so a rollback or a redeploy of the same code starts
  * without fetching it again. A removal renames the directory first (`ensure()` never sees half of
@@ -29,7 +31,7 @@ export interface SlugJanitorOptions {
   dir: string;
   /** How long a slug nothing uses is kept (0: removed at the next sweep). */
   keepMs: number;
-  /** The digests this agent's assignments and instances use; undefined while it does not know yet (no snapshot). */
+  /** The digests this agent's assignments, instances and one-offs use; undefined while it does not know yet (no snapshot). */
   inUse: () => ReadonlySet<string> | undefined;
   logger: Logger;
   /** The working directories of this host's processes (tests pass their own). */
