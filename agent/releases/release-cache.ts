@@ -105,7 +105,11 @@ export class ReleaseCache {
       const size = await this.downloadChecked(digest, archive);
       fs.mkdirSync(unpacking, { recursive: true });
       await unpackSlug(archive, unpacking, (problem) => this.logger.warn({ slug: digest, problem }, 'slug entry left out while unpacking'));
-      fs.writeFileSync(path.join(unpacking, COMPLETE_MARKER), digest);
+      // The slug may hold a `.cluster-complete` of its own, a symlink to anywhere (unpack-slug.ts
+      // makes them as packed): a write would go through it, outside the slugs. Ours replaces it.
+      const marker = path.join(unpacking, COMPLETE_MARKER);
+      fs.rmSync(marker, { recursive: true, force: true });
+      fs.writeFileSync(marker, digest, { flag: 'wx' });
       fs.rmSync(target, { recursive: true, force: true });
       fs.renameSync(unpacking, target);
       this.logger.info({ slug: digest, bytes: size, ms: Date.now() - started }, 'release slug fetched and unpacked');

@@ -162,7 +162,7 @@ function mtimeMs(file: string, otherwise: number): number {
 export function touch(marker: string, nowMs: number): void {
   try {
     const when = new Date(nowMs);
-    fs.utimesSync(marker, when, when);
+    fs.lutimesSync(marker, when, when); // not through a symlink an app put there: its target is not ours
   } catch {
     // removed meanwhile
   }

@@ -79,6 +79,23 @@ describe('release cache', () => {
     assert.deepEqual(fs.readdirSync(path.join(dataDir, 'slugs')), [], 'nothing unpacked, no archive left');
   });
 
+  it('writes its complete marker as a file of its own, never through a symlink of that name in the slug', async () => {
+    const victim = path.join(tmp, 'victim');
+    fs.writeFileSync(victim, 'outside the slugs\n');
+    const src = path.join(tmp, 'src-marker-link');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'Procfile'), 'web: ./x\n');
+    fs.symlinkSync(victim, path.join(src, '.cluster-complete'));
+    const file = path.join(tmp, 'marker-link.tgz');
+    await tar.c({ gzip: true, cwd: src, file, portable: true }, ['Procfile', '.cluster-complete']);
+    const bytes = fs.readFileSync(file);
+    served.set(sha(bytes), bytes);
+    const releases = new ReleaseCache(fs.mkdtempSync(path.join(tmp, 'agent-')), client, logger);
+    const dir = await releases.ensure(sha(bytes));
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'outside the slugs\n', 'the file the link named is untouched');
+    assert.ok(fs.lstatSync(path.join(dir, '.cluster-complete')).isFile());
+  });
+
   it('refuses a malformed digest without asking', async () => {
     asked.length = 0;
     await assert.rejects(new ReleaseCache(fs.mkdtempSync(path.join(tmp, 'agent-')), client, logger).ensure('../x'), /malformed slug digest/);
