@@ -7,18 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { REPO, TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { TestCluster } from '../helpers/test-cluster';
+import { type PsWithRelease, RELEASE_SH, type ReleaseRow, WEB } from '../helpers/release-apps';
 import { waitFor } from '../helpers/wait-for';
-
-type Ps = PsInstance & { release: number | null };
-interface Release { version: number; phase: string | null; phaseReason: string | null; deployed: boolean }
-
-// Says what it does, waits for its gate file (when given), exits with the given status.
-const RELEASE_SH = `echo "migrating to $CLUSTER_RELEASE"
-while [ -n "$1" ] && [ ! -e "$1" ]; do sleep 0.1; done
-exit "\${2:-0}"
-`;
-const WEB = `exec node ${path.join(REPO, 'test', 'fixtures', 'listen.js')}`;
 
 describe('overlapping releases', { timeout: 120_000 }, () => {
   let cluster: TestCluster;
@@ -27,11 +18,11 @@ describe('overlapping releases', { timeout: 120_000 }, () => {
     const dir = cluster.appDir(`api-${name}`, { Procfile: `web: ${WEB}\nrelease: ${release}\n`, 'release.sh': RELEASE_SH });
     return cluster.cli(['deploy', dir, '-a', 'api', ...extra], { timeoutMs: 90_000 });
   };
-  const releases = async () => (await cluster.cliJson<{ releases: Release[] }>(['releases', '-a', 'api'])).releases;
+  const releases = async () => (await cluster.cliJson<{ releases: ReleaseRow[] }>(['releases', '-a', 'api'])).releases;
   const release = async (version: number) => (await releases()).find((r) => r.version === version)!;
   const running = async () => (await releases()).find((r) => r.deployed)?.version;
   const appsTable = async () => (await cluster.ok(['apps'])).stdout;
-  const web = async () => ((await cluster.ps('api')) as Ps[]).find((i) => i.name === 'web.1')!;
+  const web = async () => ((await cluster.ps('api')) as PsWithRelease[]).find((i) => i.name === 'web.1')!;
   /** Deploys a release whose command waits for `gate`, and waits until that command runs. */
   const deployGated = async (name: string, gate: string) => {
     const res = await deploy(name, `sh release.sh ${gate}`);

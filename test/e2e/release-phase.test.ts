@@ -7,18 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { REPO, TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { TestCluster } from '../helpers/test-cluster';
+import { type PsWithRelease, RELEASE_SH, type ReleaseRow, WEB } from '../helpers/release-apps';
 import { waitFor } from '../helpers/wait-for';
-
-type Ps = PsInstance & { release: number | null };
-interface Release { version: number; phase: string | null; phaseReason: string | null; deployed: boolean }
-
-// Says what it does, waits for its gate file (when given), exits with the given status.
-const RELEASE_SH = `echo "migrating to $CLUSTER_RELEASE"
-while [ -n "$1" ] && [ ! -e "$1" ]; do sleep 0.1; done
-exit "\${2:-0}"
-`;
-const WEB = `exec node ${path.join(REPO, 'test', 'fixtures', 'listen.js')}`;
 
 describe('release phase', { timeout: 120_000 }, () => {
   let cluster: TestCluster;
@@ -27,8 +18,8 @@ describe('release phase', { timeout: 120_000 }, () => {
     const dir = cluster.appDir(`api-${name}`, { Procfile: `web: ${WEB}\nrelease: ${release}\n${moreTypes}`, 'release.sh': RELEASE_SH });
     return cluster.cli(['deploy', dir, '-a', 'api', ...extra], { timeoutMs: 90_000 });
   };
-  const releases = async () => (await cluster.cliJson<{ releases: Release[] }>(['releases', '-a', 'api'])).releases;
-  const web = async () => ((await cluster.ps('api')) as Ps[]).find((i) => i.name === 'web.1')!;
+  const releases = async () => (await cluster.cliJson<{ releases: ReleaseRow[] }>(['releases', '-a', 'api'])).releases;
+  const web = async () => ((await cluster.ps('api')) as PsWithRelease[]).find((i) => i.name === 'web.1')!;
   const logs = async (ps: string) => (await cluster.cli(['logs', '-a', 'api', '--ps', ps, '-n', '100'])).stdout;
 
   before(async () => {
@@ -61,7 +52,7 @@ describe('release phase', { timeout: 120_000 }, () => {
     await waitFor('release.2 running', async () => (await releases())[0]?.phase === 'running' || undefined, 30_000);
     await waitFor('release.2 output in logs', async () => /migrating to v2/.test(await logs('release.2')), 20_000);
     // ps shows it as the one-off it is (it was `stopping (no longer assigned)`).
-    const running = ((await cluster.ps('api')) as Ps[]).find((i) => i.name === 'release.2');
+    const running = ((await cluster.ps('api')) as PsWithRelease[]).find((i) => i.name === 'release.2');
     assert.deepEqual([running?.type, running?.state, running?.release], ['release', 'up', 2], JSON.stringify(running));
     for (let i = 0; i < 5; i++) {
       const now = await web();
@@ -115,7 +106,7 @@ describe('release phase', { timeout: 120_000 }, () => {
   it('ps:stop of a release command that hangs ends it: the release fails, the one before stays', async () => {
     const waiting = deploy('stopped', `sh release.sh ${path.join(gates, 'never')}`, ['--wait']);
     await waitFor('its release running', async () => (await releases())[0]?.phase === 'running' || undefined, 30_000);
-    const [{ version }] = (await releases()) as [Release];
+    const [{ version }] = (await releases()) as [ReleaseRow];
     const stop = await cluster.cli(['ps:stop', `release.${version}`, '-a', 'api']);
     assert.equal(stop.code, 0, stop.stdout + stop.stderr);
     const res = await waiting;
@@ -124,7 +115,7 @@ describe('release phase', { timeout: 120_000 }, () => {
     const [stopped] = await releases();
     assert.deepEqual([stopped!.version, stopped!.phase, stopped!.deployed], [version, 'failed', false]);
     assert.equal((await web()).release, 2, 'web.1 stays on v2');
-    await waitFor('release.N gone from ps', async () => !((await cluster.ps('api')) as Ps[]).some((i) => i.name === `release.${version}`) || undefined, 15_000);
+    await waitFor('release.N gone from ps', async () => !((await cluster.ps('api')) as PsWithRelease[]).some((i) => i.name === `release.${version}`) || undefined, 15_000);
   });
 
   it('never starts a release command a second time after its agent restarted', async () => {

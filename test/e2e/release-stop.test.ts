@@ -5,14 +5,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
-import { REPO, TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { TestCluster } from '../helpers/test-cluster';
+import { type PsWithRelease, type ReleaseRow, WEB } from '../helpers/release-apps';
 import { waitFor } from '../helpers/wait-for';
-
-type Ps = PsInstance & { release: number | null };
-interface Release { version: number; phase: string | null; phaseReason: string | null; deployed: boolean }
-
-const WEB = `exec node ${path.join(REPO, 'test', 'fixtures', 'listen.js')}`;
 
 describe('a stopped release command', { timeout: 120_000 }, () => {
   let cluster: TestCluster;
@@ -20,8 +15,8 @@ describe('a stopped release command', { timeout: 120_000 }, () => {
     const dir = cluster.appDir(`api-${name}`, { Procfile: `web: ${WEB}\nrelease: ${release}\n` });
     return cluster.cli(['deploy', dir, '-a', 'api', ...extra], { timeoutMs: 90_000 });
   };
-  const releases = async () => (await cluster.cliJson<{ releases: Release[] }>(['releases', '-a', 'api'])).releases;
-  const web = async () => ((await cluster.ps('api')) as Ps[]).find((i) => i.name === 'web.1')!;
+  const releases = async () => (await cluster.cliJson<{ releases: ReleaseRow[] }>(['releases', '-a', 'api'])).releases;
+  const web = async () => ((await cluster.ps('api')) as PsWithRelease[]).find((i) => i.name === 'web.1')!;
 
   before(async () => {
     cluster = await TestCluster.start({ agents: [{ id: 'host-a' }] });
@@ -44,7 +39,7 @@ describe('a stopped release command', { timeout: 120_000 }, () => {
       const waiting = deploy(how.replace(/\W+/g, '-'), command, ['--wait']);
       const version = await waitFor('the release command running', async () => {
         const [newest] = await releases();
-        return newest!.phase === 'running' && ((await cluster.ps('api')) as Ps[]).some((i) => i.name === `release.${newest!.version}` && i.state === 'up') ? newest!.version : undefined;
+        return newest!.phase === 'running' && ((await cluster.ps('api')) as PsWithRelease[]).some((i) => i.name === `release.${newest!.version}` && i.state === 'up') ? newest!.version : undefined;
       }, 30_000);
       const stop = await cluster.cli(['ps:stop', `release.${version}`, '-a', 'api']);
       assert.equal(stop.code, 0, stop.stdout + stop.stderr);
