@@ -215,10 +215,11 @@ describe('packDirectory', () => {
     });
   }
 
-  for (const [what, target, call] of [
-    ['a file deleted before it is read', 'data/data.bin', 'open'],
-    ['a folder deleted before it is packed', 'data', 'lstat'],
-    ['a file deleted while the directory is walked', 'data/data.bin', 'lstatSync'],
+  // node-tar looks at several entries at once: the folder's file may be the first found missing.
+  for (const [what, target, call, named] of [
+    ['a file deleted before it is read', 'data/data.bin', 'open', ['data/data.bin']],
+    ['a folder deleted before it is packed', 'data', 'lstat', ['data', 'data/data.bin']],
+    ['a file deleted while the directory is walked', 'data/data.bin', 'lstatSync', ['data/data.bin']],
   ] as const) {
     it(`names ${what}: a user's error (exit 1), never a raw ENOENT`, async () => {
       const dir = tree({ Procfile: 'web: node web.js\n', 'data/data.bin': 'x'.repeat(100) });
@@ -228,7 +229,8 @@ describe('packDirectory', () => {
         (e: unknown) => e,
       );
       assert.ok(err instanceof UserError, String(err));
-      assert.equal(err.message, `${target} vanished while it was being packed (deleted or moved); deploy again once it is stable, or leave it out with .clusterignore`);
+      const message = (name: string) => `${name} vanished while it was being packed (deleted or moved); deploy again once it is stable, or leave it out with .clusterignore`;
+      assert.ok(named.some((name) => err.message === message(name)), err.message);
       assert.equal(describeFailure(err, '').exitCode, 1);
     });
   }
