@@ -9,7 +9,7 @@ import { ControlPlaneLink, type AgentIdentity } from './link/control-plane-link'
 import { AssignmentStream } from './link/assignment-stream';
 import { StatusReporter } from './link/status-reporter';
 import { ReleaseCache } from './releases/release-cache';
-import { DEFAULT_KEEP_SLUGS_MS, RECENT_START_MS, SlugJanitor, slugSweepIntervalMs, withRecent } from './releases/slug-janitor';
+import { DEFAULT_KEEP_SLUGS_MS, SlugJanitor, slugSweepIntervalMs, withHeld } from './releases/slug-janitor';
 import { Reconciler } from './reconciler';
 import { keyOf } from './assignment-keys';
 import { DisconnectGuard } from './disconnect-guard';
@@ -294,7 +294,7 @@ export class Agent {
     const janitor = new SlugJanitor({
       dir: releases.dir,
       keepMs: keepSlugsMs,
-      inUse: () => withRecent(reconciler.slugsInUse(), [...releases.ensuredWithin(RECENT_START_MS), ...releases.held()]),
+      inUse: () => withHeld(reconciler.slugsInUse(), releases.held()),
       logger,
     });
     janitor.start(slugSweepIntervalMs(keepSlugsMs));

@@ -31,8 +31,6 @@ export class ReleaseCache {
   /** `<data>/slugs`. */
   readonly dir: string;
   private readonly inFlight = new Map<string, Promise<string>>();
-  /** When each slug was last asked for (ensuredWithin()). */
-  private readonly ensured = new Map<string, number>();
   /** How many holders each slug has (hold()). */
   private readonly holds = new Map<string, number>();
   /** The commands and config of releases (assignments only name them). */
@@ -42,17 +40,6 @@ export class ReleaseCache {
     this.configs = new ReleaseConfigs(client);
     this.dir = path.join(dataDir, 'slugs');
     fs.mkdirSync(this.dir, { recursive: true });
-  }
-
-  /** The digests asked for within the last `withinMs`: a start between its ensure() and its spawn. */
-  ensuredWithin(withinMs: number): string[] {
-    const since = Date.now() - withinMs;
-    const out: string[] = [];
-    for (const [digest, at] of this.ensured) {
-      if (at >= since) out.push(digest);
-      else this.ensured.delete(digest);
-    }
-    return out;
   }
 
   /**
@@ -82,7 +69,6 @@ export class ReleaseCache {
   ensure(digest: string): Promise<string> {
     if (!DIGEST.test(digest)) return Promise.reject(new Error(`malformed slug digest \`${digest}\``));
     const target = path.join(this.dir, digest);
-    this.ensured.set(digest, Date.now());
     const marker = path.join(target, COMPLETE_MARKER);
     if (fs.existsSync(marker)) {
       touch(marker, Date.now()); // last used now: slug-janitor.ts keeps it for --keep-slugs from here

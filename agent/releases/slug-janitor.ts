@@ -19,8 +19,6 @@ import { allPids } from '../supervisor/proc-stat';
 export const COMPLETE_MARKER = '.cluster-complete';
 /** `--keep-slugs` by default: an hour, long enough for a rollback after a bad deploy. */
 export const DEFAULT_KEEP_SLUGS_MS = 60 * 60_000;
-/** A slug asked for this lately is kept whatever the keep time: its start may not have spawned yet. */
-export const RECENT_START_MS = 10_000;
 const DIGEST = /^[0-9a-f]{64}$/;
 /** A fetch or unpack of a live agent ends within its 5 min timeout; one older was left by a crash. */
 const ABANDONED_FETCH_MS = 60 * 60_000;
@@ -173,8 +171,8 @@ export function slugSweepIntervalMs(keepMs: number): number {
   return Math.min(10 * 60_000, Math.max(5_000, Math.round(keepMs / 4)));
 }
 
-/** `inUse` with the slugs started lately added; undefined stays undefined (nothing known yet). */
-export function withRecent(inUse: ReadonlySet<string> | undefined, recent: readonly string[]): ReadonlySet<string> | undefined {
-  if (!inUse || recent.length === 0) return inUse;
-  return new Set([...inUse, ...recent]);
+/** `inUse` with the slugs one-offs hold added; undefined stays undefined (nothing known yet). */
+export function withHeld(inUse: ReadonlySet<string> | undefined, held: readonly string[]): ReadonlySet<string> | undefined {
+  if (!inUse || held.length === 0) return inUse;
+  return new Set([...inUse, ...held]);
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createLogger } from '../../lib/log';
-import { COMPLETE_MARKER, SlugJanitor, slugSweepIntervalMs, withRecent } from '../../agent/releases/slug-janitor';
+import { COMPLETE_MARKER, SlugJanitor, slugSweepIntervalMs, withHeld } from '../../agent/releases/slug-janitor';
 
 const HOUR = 60 * 60_000;
 const NOW = Date.parse('2026-12-04T12:00:00Z');
@@ -107,9 +107,9 @@ describe('slug janitor', () => {
     assert.deepEqual(left(), [`.fetch-${digest('b')}-2.tgz`], 'a fetch of this hour may be under way');
   });
 
-  it('sweeps every quarter of the keep time, within 5 s and 10 min; adds the slugs started lately', () => {
+  it('sweeps every quarter of the keep time, within 5 s and 10 min; adds the slugs one-offs hold', () => {
     assert.deepEqual([0, 60_000, HOUR, 24 * HOUR].map(slugSweepIntervalMs), [5_000, 15_000, 10 * 60_000, 10 * 60_000]);
-    assert.equal(withRecent(undefined, ['x']), undefined);
-    assert.deepEqual([...withRecent(new Set(['a']), ['b'])!].sort(), ['a', 'b']);
+    assert.equal(withHeld(undefined, ['x']), undefined);
+    assert.deepEqual([...withHeld(new Set(['a']), ['b'])!].sort(), ['a', 'b']);
   });
 });
