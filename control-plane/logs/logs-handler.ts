@@ -18,7 +18,7 @@ import type { AgentRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError } from '../rpc/status';
 import type { AgentDialer } from '../agents/agent-dialer';
-import { logSourceHosts, watchLogSources } from '../state/log-sources';
+import { watchLogSources } from '../state/log-sources';
 import { AgentRecords } from '../state/agent-records';
 import { batchesOf, forReader, linesOf } from './batch-forwarding';
 import { FollowPositions, RESUME_LINES, type ResumeCut } from './follow-positions';
@@ -26,43 +26,15 @@ import { MergedHistory } from './merged-history';
 import { validateLogsRequest } from './logs-request';
 import { unknownTypeWarning } from './type-filter';
 import { DestroyedApps } from './destroyed-apps';
+import { newUpstream, rejoinDelayMs, type Upstream } from './upstream';
+import { hostsToAsk, registeredAgent } from './log-hosts';
 import { NotFoundError } from '../errors';
 
 /** How long to wait for a host's first answer before going on without its history. */
 const HISTORY_TIMEOUT_MS = 10_000;
 /** Live batches held per host while slower hosts still send history; beyond this the host is paused. */
 const MAX_EARLY_BATCHES = 64;
-/** A followed host whose stream broke is asked again after this, doubling up to the next while it stays away. */
-const REJOIN_FIRST_MS = 500;
-const REJOIN_MAX_MS = 30_000;
 
-interface Upstream {
-  host: string;
-  call: grpc.ClientReadableStream<LogBatch__Output>;
-  historyDone: boolean;
-  /** Live batches that came while other hosts still sent history. */
-  early: LogBatch__Output[];
-  /** Asked again while a merged history is still sent: its resumed lines, held until that is over (then in order). */
-  held: UnpackedLine[];
-  /** Paused because `early` is full (not by the reader's pace). */
-  heldBack: boolean;
-  /** Paused because the history merge holds enough of its lines (it waits for slower hosts). */
-  mergeHeld: boolean;
-  /** Sent anything: a host that streams a long history is not given up on. */
-  heard: boolean;
-  /** Sent no history in time: the history it still sends is left out (it would come after live lines). */
-  late?: boolean;
-  /** The registration it was asked under: a newer one means its agent restarted. */
-  registeredAtMs: number;
-  /** Asked again or late while following: its history is cut at what the reader has had. */
-  resume?: ResumeCut;
-  /** Its stream broke while following: it is asked again (rejoinLater) and when it registers again. */
-  lost: boolean;
-  /** Times in a row it was asked again without an answer (0 once it answers). */
-  attempts: number;
-  /** Cancelled here (the reader left, or a newer stream replaced it): its end is no news. */
-  cancelledHere: boolean;
-}
 
 export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandlers['Logs'] {
   const registrations = new AgentRecords(ctx.client, ctx.keys);
@@ -212,17 +184,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       else write({ warnings: [text] });
     };
 
-    /**
-     * The agent to ask: from this replica's mirror, or from etcd when the mirror does not show it
-     * yet (an agent that registered a moment ago puts its log sources with its registration, and
-     * this replica's watch may be a step behind); undefined when it is not registered.
-     */
-    const agentOf = async (id: string): Promise<AgentRecord | undefined> => {
-      const mirrored = ctx.view.agent(id);
-      if (mirrored?.address) return mirrored;
-      const record = await registrations.registered(id);
-      return record?.address ? record : undefined;
-    };
+    const agentOf = (id: string) => registeredAgent(ctx, registrations, id);
 
     /**
      * Asks `agent` for the app's lines: with the reader's history (`resume` undefined), or, for a
@@ -231,30 +193,17 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     const open = (agent: AgentRecord, resume?: ResumeCut, attempts = 0) => {
       if (upstreams.has(agent.id) || phase === 'done') return;
       const withHistory = resume === undefined;
-      const upstream: Upstream = {
-        host: agent.id,
-        historyDone: false,
-        early: [],
-        held: [],
-        heldBack: false,
-        mergeHeld: false,
-        heard: false,
-        registeredAtMs: agent.registeredAtMs,
-        resume,
-        lost: false,
-        attempts,
-        cancelledHere: false,
-        call: dialer.client(agent).Logs({
-          app: req.app,
-          type: req.type,
-          instance: req.instance,
-          source: req.source,
-          lines: withHistory ? req.lines : RESUME_LINES,
-          all: withHistory && req.all,
-          follow: req.follow,
-          packed: true,
-        }),
-      };
+      const stream = dialer.client(agent).Logs({
+        app: req.app,
+        type: req.type,
+        instance: req.instance,
+        source: req.source,
+        lines: withHistory ? req.lines : RESUME_LINES,
+        all: withHistory && req.all,
+        follow: req.follow,
+        packed: true,
+      });
+      const upstream = newUpstream(agent, stream, resume, attempts);
       upstreams.set(agent.id, upstream);
       if (draining) upstream.call.pause();
       upstream.call.on('data', (batch: LogBatch__Output) => {
@@ -322,7 +271,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
           upstream.attempts += 1;
           askAgainLater(upstream);
         }
-      }, Math.min(REJOIN_MAX_MS, REJOIN_FIRST_MS * 2 ** upstream.attempts));
+      }, rejoinDelayMs(upstream.attempts));
       rejoinTimers.add(timer);
     };
     const rejoin = (agent: AgentRecord, old: Upstream) => {
@@ -367,14 +316,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         const typeWarning = await unknownTypeWarning(ctx.store, req, app);
         if (typeWarning) warn(typeWarning);
       }
-      const read = await logSourceHosts(ctx.client, ctx.keys, req.app);
-      const sources = read.hosts.filter(wanted);
-      if (req.host && sources.length === 0 && !(await agentOf(req.host))) warn(`no live agent \`${req.host}\``);
-      const found = await Promise.all(sources.map(async (id) => ({ id, agent: await agentOf(id) })));
-      for (const { id, agent } of found) {
-        if (!agent) warn(`host ${id} keeps lines of \`${req.app}\` but is not registered now (its agent is stopped, restarting or cut off): its lines are not shown`);
-      }
-      const hosts = found.flatMap(({ agent }) => (agent ? [agent] : []));
+      const { hosts, revision } = await hostsToAsk(ctx, registrations, req.app, req.host, warn);
       if (resumed) {
         for (const p of req.resume_after) positions.forwardedSeq(p.host, p.seq);
         maybeEndHistory(); // none to send: live at once, then each host's lines after the reader's place
@@ -398,7 +340,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       if (req.follow && !over()) {
         // Hosts that start running the app later join the stream, and hosts whose agent
         // restarted come back (their log sources are put again at every registration).
-        const cancel = await watchLogSources(ctx.client, ctx.keys, req.app, read.revision, join);
+        const cancel = await watchLogSources(ctx.client, ctx.keys, req.app, revision, join);
         if (over()) return void cancel().catch(() => undefined);
         cancelWatch = cancel;
       }
