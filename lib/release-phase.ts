@@ -34,3 +34,15 @@ export function releaseTimeoutProblem(seconds: number): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * An app's release as `cluster apps` and the dashboard say it: the one that runs (`none` before
+ * one went live), and the newest when its release phase holds it back, in the words of
+ * `releases`: `v2 (v3 release phase running)`, `v2 (v3 release phase failed: exited with status 3)`.
+ */
+export function describeLiveRelease(a: { release: number; running: number; newestPhase: string; newestPhaseReason: string }, none: string): string {
+  const live = a.running ? `v${a.running}` : none;
+  if (!a.release || a.release === a.running) return live;
+  const reason = a.newestPhaseReason ? `: ${a.newestPhaseReason}` : '';
+  return `${live} (v${a.release} release phase ${a.newestPhase || 'pending'}${reason})`;
+}

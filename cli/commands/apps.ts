@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { staleJson, warnIfStale } from '../stale';
 import { callUnary } from '../../lib/grpc-call';
 import { appNameProblem } from '../../lib/names';
+import { describeLiveRelease } from '../../lib/release-phase';
 import { printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { renderTable } from '../output/table';
@@ -74,14 +75,7 @@ function runningOf(a: AppInfo__Output): number {
   return a.running ?? a.release;
 }
 
-/**
- * The release that runs, and the newest one when it is held back, in the words of `releases`:
- * `v2 (v3 release phase running)`, `v2 (v3 release phase failed: exited with status 3)`.
- */
+/** The release that runs, and the newest one when it is held back (describeLiveRelease). */
 function releaseCell(a: AppInfo__Output): string {
-  const running = runningOf(a);
-  const live = running ? `v${running}` : '-';
-  if (!a.release || a.release === running) return live;
-  const reason = a.newest_phase_reason ? `: ${a.newest_phase_reason}` : '';
-  return `${live} (v${a.release} release phase ${a.newest_phase || 'pending'}${reason})`;
+  return describeLiveRelease({ release: a.release, running: runningOf(a), newestPhase: a.newest_phase, newestPhaseReason: a.newest_phase_reason }, '-');
 }

@@ -3,6 +3,7 @@ import { useLive } from '../api';
 import { Link } from '../components/link';
 import { Reconnecting, StaleBanner } from '../components/stale';
 import type { AppSummary, Staleness } from '../types';
+import { describeLiveRelease } from '../../../lib/release-phase';
 
 export function AppsPage() {
   const live = useLive<{ apps: AppSummary[]; stale?: Staleness | null }>('/api/events/apps');
@@ -41,7 +42,5 @@ export function AppsPage() {
 
 /** The release that runs, and the newest when it is held back, as `cluster apps` says it. */
 function releaseText(a: AppSummary): string {
-  const live = a.running ? `v${a.running}` : 'not deployed';
-  if (!a.release || a.release === a.running) return live;
-  return `${live} (v${a.release} release phase ${a.newestPhase || 'pending'}${a.newestPhaseReason ? `: ${a.newestPhaseReason}` : ''})`;
+  return describeLiveRelease(a, 'not deployed');
 }
