@@ -72,8 +72,14 @@ describe('unused slugs on an agent', { timeout: 120_000 }, () => {
     await waitFor('the one-off to run', () => pidsMatching(marker).length > 0, 30_000);
     const jobs = unpacked().find((d) => !before.includes(d));
     assert.ok(jobs, 'the one-off\'s code unpacked');
-    // Past the 10 s a start is kept for whatever, and a few sweeps (every 5 s).
-    await new Promise((resolve) => setTimeout(resolve, 20_000));
+    // A sweep has looked at it once the code of an ended one-off of another app is gone.
+    await cluster.deployApp('probe', cluster.appDir('probe-code', { Procfile: 'worker: exec sleep 1000\n', 'version.txt': 'probe\n' }));
+    const beforeProbe = unpacked();
+    const probeRun = await cluster.cli(['run', '-a', 'probe', '--', 'true'], { timeoutMs: 60_000 });
+    assert.equal(probeRun.code, 0, probeRun.stdout + probeRun.stderr);
+    const probe = unpacked().find((d) => !beforeProbe.includes(d));
+    assert.ok(probe, 'the probe\'s code unpacked');
+    await waitFor('a sweep to remove the probe\'s code', () => !unpacked().includes(probe) || undefined, { timeoutMs: 30_000, describe: () => unpacked().join(', ') });
     assert.ok(unpacked().includes(jobs), 'the code of a running one-off is kept');
     await cluster.ok(['ps:stop', 'run.1', '-a', 'jobs']);
     await waitFor('its code removed once the one-off ended', () => !unpacked().includes(jobs) || undefined, { timeoutMs: 30_000, describe: () => unpacked().join(', ') });
