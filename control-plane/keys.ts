@@ -57,6 +57,11 @@ export class Keys {
   release(app: string, version: number): string {
     return `${this.releases(app)}${String(version).padStart(10, '0')}`;
   }
+  /** The app of a release key; undefined for anything else. */
+  parseReleaseApp(key: string): string | undefined {
+    const parts = this.after(key, this.allReleases())?.split('/');
+    return parts?.length === 2 && parts[0] ? parts[0] : undefined;
+  }
 
   formations(): string { return `${this.prefix}formation/`; }
   formation(app: string): string { return `${this.formations()}${app}`; }

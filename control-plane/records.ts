@@ -18,8 +18,8 @@ export interface ReleasePhaseRecord {
   timeoutMs: number;
   /**
    * pending: not claimed yet; running: claimed by a leader on `agentId` (maybe not started yet);
-   * superseded: a newer release was made before this one could go live (before its command ran,
-   * or while it ran and it then passed), so it never goes live.
+   * superseded: a newer release was made before this one could go live (before its command ran
+   * or was known to have started, or while it ran and it then passed), so it never goes live.
    */
   state: 'pending' | 'running' | 'succeeded' | 'failed' | 'superseded';
   agentId?: string;

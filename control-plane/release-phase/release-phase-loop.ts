@@ -1,12 +1,15 @@
 /**
  * The leader's release phase (docs/boot-checks.md#release-phase). For each app whose newest
- * release has a pending or running release command:
- *  1. claim it: one transaction, fenced by leadership and checked against the release record's
- *     revision, marks it `running` on a chosen agent — before anything starts;
+ * release has a pending release command, and for every release whose command is claimed
+ * (`running`, whatever release is newest: a new leader looks them all up at its first pass):
+ *  1. claim it (only the newest release's): one transaction, fenced by leadership and checked
+ *     against the release record's revision, marks it `running` on a chosen agent — before
+ *     anything starts;
  *  2. start it there as the detached one-off `release.N` under the run id chosen at the claim (the
  *     agent starts a run once: a later leader sending the same start gets ALREADY_EXISTS and
  *     follows the run instead; the name alone would not do, as an app destroyed and created again
- *     reuses it);
+ *     reuses it) — unless a newer release was made before the agent said it started it: it is
+ *     then superseded, never started, and stopped should a start have reached its agent;
  *  3. follow it to its exit and record the outcome; on success move the app's `deployed` release
  *     in the same transaction, which is what lets the scheduler roll it.
  * It reuses the scheduled jobs' launcher (cron/run-launcher.ts).
@@ -21,7 +24,9 @@ import { startOneOff, stopRun, watchRun, type RunWatch } from '../cron/run-launc
 import { commitIf, unchangedSince, type WriteOp } from '../etcd/batch';
 import type { Keys } from '../keys';
 import type { LeaderElection } from '../leader/election';
-import { decode, encode, type AppRecord, type ReleasePhaseRecord, type ReleaseRecord } from '../records';
+import { decode, encode, type AgentRecord, type AppRecord, type ReleasePhaseRecord, type ReleaseRecord } from '../records';
+import { claimKey, PhaseWrites, type StartMark } from './phase-writes';
+import { runningReleases, type ReleaseRef } from './running-releases';
 import { pickAgent } from '../run/one-off';
 import { deployedOf } from '../state/app-store';
 import type { ClusterView } from '../state/cluster-view';
@@ -66,11 +71,17 @@ const MAX_UNSURE_STARTS = 5;
 
 export class ReleasePhaseLoop {
   private readonly followed = new Map<string, Followed>();
+  /** Releases whose phase was `running` when last read, by `app/version`: followed until settled. */
+  private readonly tracked = new Map<string, ReleaseRef>();
+  /** Whether this leadership looked up the releases earlier leaders left running. */
+  private scanned = false;
+  private readonly writes: PhaseWrites;
   private readonly onApps = () => this.poke();
 
   private readonly loop: PassLoop;
 
   constructor(private readonly deps: ReleasePhaseDeps) {
+    this.writes = new PhaseWrites(deps);
     this.loop = new PassLoop(() => this.pass(), {
       everyMs: PASS_INTERVAL_MS,
       retryMs: PASS_INTERVAL_MS,
@@ -88,6 +99,8 @@ export class ReleasePhaseLoop {
     if (!(await this.loop.stop())) return;
     for (const f of this.followed.values()) f.watch?.cancel();
     this.followed.clear();
+    this.tracked.clear();
+    this.scanned = false;
   }
 
   private poke(delayMs = 0): void {
@@ -100,9 +113,22 @@ export class ReleasePhaseLoop {
 
   private async pass(): Promise<void> {
     this.dropRunsOfDestroyedApps();
-    for (const app of this.deps.view.appList()) {
+    if (!this.scanned) {
+      for (const ref of await runningReleases(this.deps.client, this.deps.keys)) this.tracked.set(refKey(ref), ref);
+      this.scanned = true;
+    }
+    const apps = new Map(this.deps.view.appList().map((a) => [a.name, a]));
+    const visits = new Map<string, ReleaseRef>();
+    for (const app of apps.values()) {
+      if (app.release > deployedOf(app)) visits.set(refKey({ app: app.name, version: app.release }), { app: app.name, version: app.release });
+    }
+    for (const [key, ref] of this.tracked) {
+      if (apps.has(ref.app)) visits.set(key, ref);
+      else this.tracked.delete(key);
+    }
+    for (const { app, version } of visits.values()) {
       if (!this.active) return;
-      if (app.release > deployedOf(app)) await this.advance(app);
+      await this.advance(apps.get(app)!, version);
     }
   }
 
@@ -128,12 +154,15 @@ export class ReleasePhaseLoop {
     }
   }
 
-  /** One step for the app's newest release: claim its release command, or follow it. */
-  private async advance(app: AppRecord): Promise<void> {
-    const { release, modRevision } = await this.readRelease(app.name, app.release);
+  /** One step for a release: claim its release command (the newest release's only), or follow it. */
+  private async advance(app: AppRecord, version: number): Promise<void> {
+    const { release, modRevision } = await this.writes.readRelease(app.name, version);
     const phase = release?.phase;
+    const ref = { app: app.name, version };
+    if (phase?.state === 'running') this.tracked.set(refKey(ref), ref);
+    else this.tracked.delete(refKey(ref));
     if (!release || !phase) return;
-    if (phase.state === 'pending') {
+    if (phase.state === 'pending' && version === app.release) {
       let agentId: string;
       try {
         agentId = pickAgent(this.deps.view).id;
@@ -146,6 +175,7 @@ export class ReleasePhaseLoop {
       ]);
       if (!ok) return;
       this.deps.logger.info({ app: app.name, release: release.version, agent: agentId }, 'release phase claimed');
+      this.tracked.set(refKey(ref), ref);
       this.follow(app, { ...release, phase: claimed });
     } else if (phase.state === 'running') {
       this.follow(app, release);
@@ -178,6 +208,10 @@ export class ReleasePhaseLoop {
       return;
     }
     f.agentMissingSince = undefined;
+    if (!phase.started && !f.started && appRecord.release > release.version) {
+      this.supersedeUnstarted(f, agent, release.version, key);
+      return;
+    }
     f.busy = true;
     const followed = f;
     const watch = () => {
@@ -207,21 +241,34 @@ export class ReleasePhaseLoop {
       timeout_ms: phase.timeoutMs,
       job: '',
       run_id: runId,
-    }).then((result) => {
-      followed.busy = false;
+    }).then(async (result) => {
       if (!this.active) return;
       if (result.kind === 'unsure' && ++followed.unsure < MAX_UNSURE_STARTS) {
         this.deps.logger.warn({ app, instance, reason: result.reason }, 'not sure the release command started; asking again soon');
+        followed.busy = false;
         followed.retryAt = Date.now() + REWATCH_AFTER_MS;
         return;
       }
       if (result.kind === 'failed' || result.kind === 'unsure') {
+        followed.busy = false;
         this.finishInBackground(app, release.version, key, { ok: false, reason: result.reason });
         return;
       }
+      let mark: StartMark | 'unrecorded';
+      try {
+        mark = await this.writes.markStarted(app, release.version, key, () => this.active);
+      } catch (err) {
+        mark = 'unrecorded';
+        this.deps.logger.warn({ err, app, release: release.version }, 'could not record that the release command started (this replica remembers it)');
+      }
+      followed.busy = false;
+      if (!this.active) return;
+      if (mark === 'superseded') {
+        // A newer release was made while the start was on its way: the run raced it, and stops.
+        this.supersedeUnstarted(followed, agent, release.version, key);
+        return;
+      }
       followed.started = true;
-      this.markStarted(app, release.version, key).catch((err: unknown) =>
-        this.deps.logger.warn({ err, app, release: release.version }, 'could not record that the release command started (this replica remembers it)'));
       watch();
     }).catch((err: unknown) => {
       // The agent could not be dialled: a later pass starts it again (the agent refuses a second start).
@@ -229,6 +276,30 @@ export class ReleasePhaseLoop {
       followed.busy = false;
       followed.retryAt = Date.now() + REWATCH_AFTER_MS;
     });
+  }
+
+  /**
+   * A newer release supersedes a claimed release whose command the agent has not said it started:
+   * it never starts. Its agent is asked to stop it first, should a start (an earlier leader's, or
+   * one that raced the newer release) have reached it; then the phase says superseded. A stop
+   * that could not be asked is tried again at a later pass.
+   */
+  private supersedeUnstarted(f: Followed, agent: AgentRecord, version: number, key: string): void {
+    f.busy = true;
+    const run = { app: f.app, instance: f.instance, runId: f.runId || undefined };
+    stopRun(this.deps.dialer, agent, run, `a newer release of \`${f.app}\` supersedes v${version}`)
+      .then(async (stopped) => {
+        const phase = await this.writes.supersedeUnstarted(f.app, version, key, stopped, () => this.active);
+        if (phase) this.deps.logger.info({ app: f.app, release: version, agent: agent.id, reason: phase.reason }, 'release phase superseded before its command started');
+        if (this.followed.get(key) === f) this.followed.delete(key);
+      })
+      .catch((err: unknown) => {
+        this.deps.logger.warn({ err, app: f.app, release: version, agent: agent.id }, 'could not stop a superseded release command; trying again soon');
+        f.retryAt = Date.now() + REWATCH_AFTER_MS;
+      })
+      .finally(() => {
+        f.busy = false;
+      });
   }
 
   /**
@@ -249,7 +320,7 @@ export class ReleasePhaseLoop {
   private async finish(app: string, version: number, key: string, outcome: { ok: boolean; status?: number; reason?: string }): Promise<void> {
     try {
       for (let attempt = 0; attempt < 10 && this.active; attempt++) {
-        const { release, modRevision } = await this.readRelease(app, version);
+        const { release, modRevision } = await this.writes.readRelease(app, version);
         if (!release?.phase || release.phase.state !== 'running' || claimKey(app, version, release.phase) !== key) return;
         let phase: ReleasePhaseRecord = {
           ...release.phase,
@@ -289,31 +360,11 @@ export class ReleasePhaseLoop {
       this.followed.delete(key);
     }
   }
-
-  /** Records in the phase that its command started, so that no leader ever starts it again. */
-  private async markStarted(app: string, version: number, key: string): Promise<void> {
-    for (let attempt = 0; attempt < 3 && this.active; attempt++) {
-      const { release, modRevision } = await this.readRelease(app, version);
-      if (!release?.phase || release.phase.state !== 'running' || release.phase.started || claimKey(app, version, release.phase) !== key) return;
-      const compares = [this.deps.election.fence(), unchangedSince(this.deps.keys.release(app, version), modRevision)];
-      const ops = [{ put: this.deps.keys.release(app, version), value: encode({ ...release, phase: { ...release.phase, started: true } }) }];
-      if (await commitIf(this.deps.client, compares, ops)) return;
-    }
-  }
-
-  private async readRelease(app: string, version: number): Promise<{ release: ReleaseRecord | undefined; modRevision: string }> {
-    const res = await this.deps.client.kv.range({ key: Buffer.from(this.deps.keys.release(app, version)) });
-    const kv = res.kvs[0];
-    return { release: decode<ReleaseRecord>(kv?.value), modRevision: kv?.mod_revision ?? '0' };
-  }
 }
 
-/**
- * One claim of a release command: its run id, or (claimed by a leader of an older version, which
- * chose none) the time of the claim. An app destroyed and created again claims its release.N anew.
- */
-function claimKey(app: string, version: number, phase: ReleasePhaseRecord): string {
-  return `${app}/${releaseRunName(version)}/${phase.runId ?? `claimed-at-${phase.startedAtMs ?? 0}`}`;
+/** A release's key in `tracked`. */
+function refKey(ref: ReleaseRef): string {
+  return `${ref.app}/${ref.version}`;
 }
 
 /** Why a release whose command passed does not go live. */

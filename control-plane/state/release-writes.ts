@@ -75,9 +75,9 @@ export class ReleaseWrites {
         { put: keys.app(name), value: encode({ ...app.value, release: release.version, deployed: release.phase ? deployedOf(app.value) : release.version }) },
       ];
       if (previous?.phase?.state === 'pending') {
-        // Its command never ran and never will (the leader runs only the newest release's), so it
+        // Its command never ran and never will (the leader claims only the newest release's), so it
         // would show `pending` for ever. Compared: a leader that claimed it meanwhile wins, and
-        // then records it superseded once its command ends (release-phase-loop.ts).
+        // then settles it itself (release-phase-loop.ts).
         compares.push(unchangedSince(keys.release(name, previous.version), read!.modRevision));
         const phase = { ...previous.phase, state: 'superseded' as const, finishedAtMs: Date.now(), reason: `v${release.version} was made before its command ran; nothing rolled` };
         ops.push({ put: keys.release(name, previous.version), value: encode({ ...previous, phase }) });
