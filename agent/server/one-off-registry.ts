@@ -9,7 +9,8 @@
  * from 1 again, and its release.1 is another run than the old app's. A control plane gives each
  * release command a run id (RunStart.run_id): a run is known by app, name and id, and a name seen
  * before starts again under a new id. A call without an id (a control plane of an older version)
- * means the last run of that name, as before ids.
+ * means the last run of that name, as before ids. A stop of a run id not heard of yet refuses
+ * that run for good: a leader that gave a claimed release command up must not see it start later.
  */
 import type { RunExit } from '../../proto/gen/cluster/run/RunExit';
 
@@ -41,6 +42,11 @@ export class OneOffRegistry {
   private readonly running = new Map<string, RunningOneOff>();
   private readonly exits = new Map<string, RunExit>();
   private readonly waiters = new Map<string, Array<(exit: RunExit) => void>>();
+  /**
+   * Runs (by key, with an id) asked to stop before this agent heard of them: a start that arrives
+   * later, from a control plane that has since given the run up, is refused.
+   */
+  private readonly refused = new Set<string>();
   /** The key of the last run of each name (app/name), for calls without a run id. */
   private readonly last = new Map<string, string>();
   /** Set by stopAll: a run launched from then on is stopped, for this reason, as soon as it is attached. */
@@ -63,7 +69,7 @@ export class OneOffRegistry {
   /** Whether this run (without an id: any run of this name) runs or ended lately. */
   known(app: string, instance: string, runId = ''): boolean {
     const key = this.resolve(app, instance, runId);
-    return this.running.has(key) || this.exits.has(key);
+    return this.running.has(key) || this.exits.has(key) || this.refused.has(key);
   }
 
   /** Reserves a run before it is launched (false: taken). */
@@ -119,11 +125,21 @@ export class OneOffRegistry {
     };
   }
 
-  /** Stops (or kills) a running one-off; false when none runs under that name (and id). */
+  /**
+   * Stops (or kills) a running one-off; false when none runs under that name (and id). A run id
+   * this agent does not know yet is never started afterwards.
+   */
   stop(app: string, instance: string, kill = false, runId = ''): boolean {
-    const run = this.running.get(this.resolve(app, instance, runId));
+    const key = this.resolve(app, instance, runId);
+    const run = this.running.get(key);
     run?.stop(kill ? 'kill' : 'request');
+    if (!run && runId && !this.exits.has(key)) this.refuse(key);
     return run !== undefined;
+  }
+
+  private refuse(key: string): void {
+    this.refused.add(key);
+    if (this.refused.size > REMEMBERED_EXITS) this.refused.delete(this.refused.values().next().value!);
   }
 
   /**

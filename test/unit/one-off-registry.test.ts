@@ -31,6 +31,15 @@ describe('OneOffRegistry', () => {
     assert.equal(registry.watch('shop', 'run.2', () => undefined), undefined, 'an unknown run');
   });
 
+  it('refuses to start a run with an id once it was asked to stop before it was heard of', () => {
+    const registry = new OneOffRegistry();
+    assert.equal(registry.stop('shop', 'release.2', false, 'id-1'), false, 'nothing ran');
+    assert.equal(registry.reserve('shop', 'release.2', 'id-1'), false, 'a start arriving after the stop is refused');
+    assert.equal(registry.reserve('shop', 'release.2', 'id-2'), true, 'another run of the name starts');
+    assert.equal(registry.stop('shop', 'run.3'), false);
+    assert.equal(registry.reserve('shop', 'run.3'), true, 'a stop without an id leaves the name free');
+  });
+
   it('stopAll stops every run, also one attached later, and resolves once all have ended', async () => {
     const registry = new OneOffRegistry();
     const running = fakeRun();
