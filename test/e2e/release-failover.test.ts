@@ -2,7 +2,7 @@
  * Release commands across a leader failover and against newer releases
  * (docs/boot-checks.md#release-phase): a new leader settles every release a killed one left
  * `running`, not only the newest; and a claimed release whose command had not started when a
- * newer release was made never runs it.
+ * newer release was made never runs it, also when its leader was killed meanwhile.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,11 +51,13 @@ describe('release commands and leader failover', { timeout: 180_000 }, () => {
       const next = await cluster.leader();
       return next && next.address !== leader.address ? next : undefined;
     }, 20_000);
+    // Back as a follower, for the next failover.
+    await cluster.startControlPlane(leader.address);
   };
 
   before(async () => {
     // An agent TTL long enough for an agent to stay registered while it is frozen for a while.
-    cluster = await TestCluster.start({ replicas: 2, agents: [{ id: 'host-a' }], agentTtl: 6 });
+    cluster = await TestCluster.start({ replicas: 2, agents: [{ id: 'host-a' }], agentTtl: 15 });
     etcd = new Etcd3({ hosts: cluster.etcd.urls });
     gates = path.join(cluster.dir, 'gates');
     fs.mkdirSync(gates);
@@ -104,6 +106,29 @@ describe('release commands and leader failover', { timeout: 180_000 }, () => {
     }
     const r = await settled(version);
     assert.deepEqual([r.phase, r.phaseReason], ['superseded', `v${version + 1} was made before its command was known to have started; it was stopped and nothing rolled`]);
+    await waitFor(`release.${version} gone from ps`, async () => !(await cluster.ps('api')).some((i) => i.name === `release.${version}`) || undefined, 20_000);
+    assert.equal(fs.existsSync(done), false, 'the command was stopped at its gate, never opened');
+    assert.equal(await running(), version + 1);
+  });
+
+  it('never runs the command a killed leader had claimed but not started, once a newer release is made', async () => {
+    const agent = cluster.agents.get('host-a')!;
+    const done = path.join(cluster.dir, 'unstarted-done');
+    // Frozen, the agent gets the killed leader's start (if at all) only after the newer release.
+    process.kill(agent.pid, 'SIGSTOP');
+    let version: number;
+    try {
+      version = await deployGated('unstarted', path.join(gates, 'unstarted'), 0, ` && echo done > ${done}`);
+      await killLeader();
+      const newer = await deploy('after-unstarted', `web: ${WEB}\n`);
+      assert.equal(newer.code, 0, newer.stderr);
+    } finally {
+      process.kill(agent.pid, 'SIGCONT');
+    }
+    const r = await settled(version);
+    assert.equal(r.phase, 'superseded');
+    // Whether the start reached the agent before the new leader's stop is the agent's scheduling.
+    assert.match(r.phaseReason ?? '', new RegExp(`^v${version + 1} was made before its command (ran; nothing rolled|was known to have started; it was stopped and nothing rolled)$`));
     await waitFor(`release.${version} gone from ps`, async () => !(await cluster.ps('api')).some((i) => i.name === `release.${version}`) || undefined, 20_000);
     assert.equal(fs.existsSync(done), false, 'the command was stopped at its gate, never opened');
     assert.equal(await running(), version + 1);
