@@ -287,8 +287,11 @@ export class ReleasePhaseLoop {
   private supersedeUnstarted(f: Followed, agent: AgentRecord, version: number, key: string): void {
     f.busy = true;
     const run = { app: f.app, instance: f.instance, runId: f.runId || undefined };
-    stopRun(this.deps.dialer, agent, run, `a newer release of \`${f.app}\` supersedes v${version}`)
-      .then(async (stopped) => {
+    this.writes.readApp(f.app)
+      .then(async (current) => {
+        // Checked in etcd before anything stops: the view may lag behind an app made again.
+        if (!current || current.record.release <= version) return;
+        const stopped = await stopRun(this.deps.dialer, agent, run, `a newer release of \`${f.app}\` supersedes v${version}`);
         const phase = await this.writes.supersedeUnstarted(f.app, version, key, stopped, () => this.active);
         if (phase) this.deps.logger.info({ app: f.app, release: version, agent: agent.id, reason: phase.reason }, 'release phase superseded before its command started');
         if (this.followed.get(key) === f) this.followed.delete(key);
