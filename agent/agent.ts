@@ -219,6 +219,10 @@ export class Agent {
       logs.append(app, instance, 'system', `Stopping process (pid ${pgid}): the agent run that started it has ended, and one-off processes are not handed over`, false);
       reporter.report({ app, instance, state: 'gone', pid: pgid, reason: 'stopped: the agent run that started it ended' });
     }
+    for (const { pgid, app, instance } of previous.endedOneOffs) {
+      logs.append(app, instance, 'system', `Process (pid ${pgid}) ended while no agent ran (the agent run that started it ended); its exit status is unknown`, false);
+      reporter.report({ app, instance, state: 'gone', pid: pgid, reason: 'ended while no agent ran' });
+    }
     const ports = new PortAllocator(opts.ports);
     const releases = new ReleaseCache(opts.dataDir, link.client, logger);
     // The server answers before the reconciler exists; a kill asked for meanwhile finds nothing.
@@ -241,8 +245,15 @@ export class Agent {
       ports,
       logs,
       report: (status) => reporter.report(status),
-      track: groupStarted,
-      untrack: groupEnded,
+      // A one-off is recorded while it runs: should it end while no agent runs, the next run reports its end.
+      track: (pgid, app, instance) => {
+        groupStarted(pgid, app, instance);
+        state.setOneOff(pgid, { app, instance, pid: pgid });
+      },
+      untrack: (pgid) => {
+        groupEnded(pgid);
+        state.setOneOff(pgid, undefined);
+      },
       killInstance: (app, instance) => reconcilerOf?.kill(app, instance) ?? false,
       logger,
     }, (app) => sampler.usage(app || undefined), provider).catch(async (err: unknown) => {

@@ -45,12 +45,26 @@ export interface InstanceRecord {
   booting?: boolean;
 }
 
+/** A one-off process (`run.N`, `release.N`) running: never adopted, but the next run reports its end. */
+export interface OneOffRecord {
+  app: string;
+  instance: string;
+  /** Its process group's leader. */
+  pid: number;
+}
+
 export interface AgentState {
   version: number;
   bootId: string;
   agentId: string;
   watchdog?: WatchdogId;
   instances: InstanceRecord[];
+  /**
+   * The one-offs running. One that ends while no agent runs (its output pipe closed with the
+   * agent that read it, or it was done) leaves no process for the next run to find, yet its `up`
+   * status stays in `ps` under the kept lease: the next run reports these ended too.
+   */
+  oneOffs?: OneOffRecord[];
   /**
    * Written only by the last write of a run that left by a hand-over, after its instance logs
    * were flushed: everything it had read of the instances' output is on disk. A run that died
@@ -80,7 +94,13 @@ export function readAgentState(file: string, agentId: string): { state?: AgentSt
   if (state.bootId !== bootId()) return { problem: `${file} is from before a reboot: its pids mean nothing now` };
   if (state.agentId !== agentId) return { problem: `${file} belongs to agent ${String(state.agentId)}, not ${agentId}` };
   const instances = state.instances.filter(isRecord);
-  return { state: { ...state, instances } };
+  const oneOffs = Array.isArray(state.oneOffs) ? state.oneOffs.filter(isOneOffRecord) : [];
+  return { state: { ...state, instances, oneOffs } };
+}
+
+function isOneOffRecord(r: unknown): r is OneOffRecord {
+  const x = r as OneOffRecord;
+  return typeof x === 'object' && x !== null && typeof x.app === 'string' && typeof x.instance === 'string' && Number.isInteger(x.pid);
 }
 
 function isRecord(r: unknown): r is InstanceRecord {
@@ -107,6 +127,8 @@ export const STATE_WRITE_DELAY_MS = 10;
 /** Keeps `instances.json` up to date with coalesced atomic writes. */
 export class AgentStateWriter {
   private readonly records = new Map<string, InstanceRecord>();
+  /** By process group. */
+  private readonly oneOffs = new Map<number, OneOffRecord>();
   private watchdog: WatchdogId | undefined;
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -124,6 +146,13 @@ export class AgentStateWriter {
   set(key: string, record: InstanceRecord | undefined): void {
     if (record) this.records.set(key, record);
     else if (!this.records.delete(key)) return;
+    this.schedule();
+  }
+
+  /** Records (or with undefined, forgets) the one-off whose process group is `pgid`. */
+  setOneOff(pgid: number, record: OneOffRecord | undefined): void {
+    if (record) this.oneOffs.set(pgid, record);
+    else if (!this.oneOffs.delete(pgid)) return;
     this.schedule();
   }
 
@@ -185,6 +214,7 @@ export class AgentStateWriter {
       agentId: this.agentId,
       watchdog: this.watchdog,
       instances: [...this.records.values()],
+      oneOffs: [...this.oneOffs.values()],
       ...(this.handedOver && { handedOver: true }),
     };
     const tmp = `${this.file}.${process.pid}.tmp`;

@@ -48,6 +48,8 @@ export interface TakeOverResult {
   stopped: number[];
   /** The one-offs among them (`cluster run`, scheduled jobs, release commands: never handed over), by their leaders. */
   stoppedOneOffs: StoppedOneOff[];
+  /** One-offs the previous run recorded that ended while no agent ran: nothing of them was left to stop. */
+  endedOneOffs: StoppedOneOff[];
   /** The previous run left by a hand-over with its logs flushed (AgentState.handedOver); false when it died. */
   handedOver: boolean;
 }
@@ -127,6 +129,9 @@ export async function takeOver(opts: {
     const known = stoppedOneOffs.get(key);
     if (!known || g.startTicks < known.startTicks) stoppedOneOffs.set(key, { pgid: g.pgid, app: g.app, instance: g.instance, startTicks: g.startTicks });
   }
+  const endedOneOffs = (state?.oneOffs ?? [])
+    .filter((r) => isOneOffInstance(r.instance) && !stoppedOneOffs.has(`${r.app}/${r.instance}`))
+    .map((r) => ({ pgid: r.pid, app: r.app, instance: r.instance }));
   let leftoversGone = Promise.resolve();
   if (leftovers.length > 0) {
     logger.warn({ pgids: leftovers }, 'processes of a previous agent run that cannot be adopted are still alive; stopping them');
@@ -143,6 +148,7 @@ export async function takeOver(opts: {
     adopted,
     stopped: leftovers,
     stoppedOneOffs: [...stoppedOneOffs.values()].map(({ pgid, app, instance }) => ({ pgid, app, instance })),
+    endedOneOffs,
     handedOver: state?.handedOver === true,
   };
 }

@@ -191,6 +191,31 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     assert.match(await logOf(left.name), /Stopping process \(pid \d+\): the agent run that started it has ended, and one-off processes are not handed over/);
   });
 
+  it('drops from ps a one-off that ended while no agent ran (nothing of it was left to stop)', async () => {
+    // An app with no instance on the agent: the next run reports nothing else of it.
+    await cluster.deployProcfile('jobs', 'idle: sleep 100000\n');
+    const dataDir = path.join(cluster.dir, AGENT.id);
+    const started = await cluster.cli(['run', '-a', 'jobs', '--detach', '--', 'sleep 100078']);
+    assert.equal(started.code, 0, started.stderr);
+    const name = /run\.\d+/.exec(started.stdout + started.stderr)?.[0];
+    assert.ok(name, started.stdout + started.stderr);
+    await cluster.waitForPs('jobs', `${name} up`, (l) => l.some((i) => i.name === name && i.state === 'up'));
+    const pids = pidsMatching('sleep 100078').filter((pid) => procEnviron(pid).get('CLUSTER_AGENT_DIR') === dataDir);
+    assert.ok(pids.length > 0, 'the one-off runs');
+    const earlier = takeOvers();
+    await cluster.agents.get(AGENT.id)!.kill('SIGKILL');
+    await cluster.agents.get(AGENT.id)!.exited;
+    // It ends while no agent runs (as one whose output pipe closed with the agent does).
+    for (const pid of pids) killQuietly(pid);
+    await waitFor('the one-off ended', () => pids.every(isGone), 10_000, 50);
+    cluster.startAgent(AGENT);
+    await waitFor('the new agent to take the instances over', () => takeOvers() > earlier, 20_000, 100);
+    // The lease was kept: an end not reported would stay in ps (and ps:stop would not find it).
+    await cluster.waitForPs('jobs', `${name} gone from ps`, (l) => !l.some((i) => i.name === name));
+    const log = (await cluster.cli(['logs', '-a', 'jobs', '-d', name])).stdout;
+    assert.match(log, /ended while no agent ran/);
+  });
+
   it('takes the instances over after kill -9 and a new start', async () => {
     await restartAndCheck(
       async () => {
