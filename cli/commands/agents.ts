@@ -10,6 +10,7 @@ import { printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { positiveInt } from '../parse';
 import { agentIdProblem } from '../../lib/names';
+import { nameOneOffs, oneOffsOn } from '../drain-one-offs';
 import { formatDuration, renderTable } from '../output/table';
 
 const POLL_MS = 250;
@@ -89,7 +90,7 @@ export function registerAgents(program: Command): void {
   program
     .command('agents:drain <id>')
     .description('move every instance off an agent (each new one up before the old one stops) and place nothing new there')
-    .option('--wait', 'show progress until the agent runs no instances')
+    .option('--wait', 'show progress until the agent runs no instances and no one-off processes (those are not moved: they end on their own)')
     .option('--timeout <seconds>', 'with --wait: give up after this long', '600')
     .action(async (id: string, opts: { wait?: boolean; timeout: string }, cmd: Command) =>
       withApi(cmd, async (api) => {
@@ -161,7 +162,7 @@ function registerAgentWeb(program: Command): void {
     );
 }
 
-/** Follows `agents` until agent `id` runs no instances. */
+/** Follows `agents` until agent `id` runs no instances, then until its one-offs have ended. */
 async function waitUntilEmpty(api: ClusterApiClient, id: string, timeoutMs: number): Promise<void> {
   const tty = process.stderr.isTTY === true;
   const started = Date.now();
@@ -174,16 +175,26 @@ async function waitUntilEmpty(api: ClusterApiClient, id: string, timeoutMs: numb
       const agent = agents.find((a) => a.id === id);
       if (!agent) throw new UserError(`agent \`${id}\` is gone (see \`cluster agents\`)`);
       if (agent.state === 'ready') throw new UserError(`${id} was activated again while we waited`);
-      const line = `${id}: ${agent.instances} instance(s) left`;
+      // One-offs are not moved: once the instances are gone, wait for them to end (stopping the agent would stop them).
+      const oneOffs = agent.instances === 0 ? await oneOffsOn(api, id) : [];
+      const running = oneOffs.length > 0 ? `, ${oneOffs.length} one-off process(es) still running (${nameOneOffs(oneOffs)})` : '';
+      const line = `${id}: ${agent.instances} instance(s) left${running}`;
       if (line !== last) process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
       last = line;
-      if (agent.instances === 0) break;
+      if (agent.instances === 0 && oneOffs.length === 0) break;
       if (agent.instances !== left) {
         left = agent.instances;
         progressAt = Date.now();
       } else if (Date.now() - progressAt > STUCK_CHECK_MS) {
         await failIfCannotMove(api, id);
         progressAt = Date.now();
+      }
+      const first = oneOffs[0];
+      if (Date.now() - started > timeoutMs && agent.instances === 0 && first) {
+        throw new UserError(
+          `${id} still runs ${oneOffs.length} one-off process(es) after ${Math.round(timeoutMs / 1000)} s (${nameOneOffs(oneOffs)}): ` +
+            `they are not moved; wait for them to end, or stop one (\`cluster ps:stop ${first.instance} -a ${first.app}\`)`,
+        );
       }
       if (Date.now() - started > timeoutMs) {
         throw new UserError(

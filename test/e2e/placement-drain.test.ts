@@ -236,6 +236,24 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     await cluster.ok(['ps:place', 'clock', '--datacenter', 'ams1', '-a', 'shop']);
   });
 
+  it('waits with --wait for the one-offs still running on a drained host (they are not moved), and names them', async () => {
+    const started = await cluster.ok(['run', '-a', 'shop', '--detach', '--', 'sleep 100099']);
+    const name = /run\.\d+/.exec(started.stdout)?.[0];
+    assert.ok(name, started.stdout);
+    const running = await cluster.waitForPs('shop', `${name} up`, (l) => l.some((i) => i.name === name && i.state === 'up'));
+    const host = running.find((i) => i.name === name)!.host!;
+    const res = await cluster.cli(['agents:drain', host, '--wait', '--timeout', '5']);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, new RegExp(`${host}: 0 instance\\(s\\) left, 1 one-off process\\(es\\) still running \\(shop/${name}\\)`));
+    assert.match(res.stderr, new RegExp(`error: ${host} still runs 1 one-off process\\(es\\) after 5 s \\(shop/${name}\\): they are not moved; wait for them to end, or stop one \\(\`cluster ps:stop ${name} -a shop\`\\)`));
+    assert.doesNotMatch(res.stderr, /is drained/);
+    await cluster.ok(['ps:stop', name, '-a', 'shop']);
+    const drained = await cluster.cli(['agents:drain', host, '--wait', '--timeout', '60']);
+    assert.equal(drained.code, 0, drained.stderr);
+    assert.match(drained.stderr, new RegExp(`${host} is drained .*: it runs nothing and receives nothing`));
+    await cluster.ok(['agents:activate', host]);
+  });
+
   it('keeps listing a drained host that went away as down, activated or not, until it is removed', async () => {
     await cluster.ok(['agents:drain', 'proc-1', '--wait', '--timeout', '60']);
     await cluster.agents.get('proc-1')!.kill('SIGTERM');
