@@ -40,7 +40,9 @@ export function processHandlers(
       const token = await ctx.store.restart(req.app, req.target, requestIdOf(call));
       const wanted = (name: string) =>
         req.target === '' || name === req.target || parseInstanceName(name)?.type === req.target;
-      return { instances: ctx.view.assignmentList({ app: req.app }).map((a) => a.instance).filter(wanted).sort(), token };
+      // Once each: an instance being moved (a drain, a placement rule) is assigned to two agents until its new copy is up.
+      const names = new Set(ctx.view.assignmentList({ app: req.app }).map((a) => a.instance).filter(wanted));
+      return { instances: [...names].sort(), token };
     }),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * `cluster restart --wait` where it is hard: restarting the instance of a crash loop (the restart
  * is its fix, not a reason to give up), and a second restart of the same target while the first
- * is followed (the wait follows the later one).
+ * is followed (the wait follows the later one); and the count it announces, while an instance
+ * being moved runs on two agents.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -60,5 +61,30 @@ describe('restart --wait', { timeout: 120_000 }, () => {
     assert.ok(workers.every((i) => i.state === 'up' && i.pid !== before.get(i.name)), JSON.stringify(workers));
     const processes = instanceProcesses(APP);
     for (const w of workers) assert.deepEqual(processes.get(w.name), [w.pid], `${w.name} runs once, as ps says`);
+  });
+
+  it('counts an instance being moved (its new copy next to the old one) once', async () => {
+    const moving = `${APP}-mv`;
+    // A web that never binds $PORT: its new copy never comes up, so the old one is held back.
+    await cluster.deployProcfile(moving, 'web: sleep 100000\n');
+    await cluster.ok(['scale', 'web=1', '-a', moving]);
+    const placed = await cluster.waitForPs(moving, 'web.1 placed', (l) => l.some((i) => i.name === 'web.1' && i.host !== null));
+    const from = placed.find((i) => i.name === 'web.1')!.host!;
+    type Agents = { agents: Array<{ id: string; instances: number }> };
+    const agents = async () => (await cluster.cliJson<Agents>(['agents'])).agents;
+    const total = (await agents()).reduce((n, a) => n + a.instances, 0);
+    await cluster.ok(['agents:drain', from]);
+    try {
+      // The other instances have moved off (their new copies come up), web.1 is on both agents.
+      await waitFor('web.1 on both agents (the move waits for its new copy)', async () => {
+        const list = await agents();
+        return list.reduce((n, a) => n + a.instances, 0) === total + 1 && list.find((a) => a.id === from)?.instances === 1;
+      }, 20_000, 200);
+      const res = await cluster.ok(['ps:restart', 'web', '-a', moving]);
+      assert.match(res.stdout, new RegExp(`^Restarting web of ${moving} \\(1 instance\\)\\.$`, 'm'));
+    } finally {
+      await cluster.ok(['scale', 'web=0', '-a', moving]);
+      await cluster.ok(['agents:activate', from]);
+    }
   });
 });
