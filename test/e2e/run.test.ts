@@ -56,6 +56,15 @@ describe('cluster run', { timeout: 180_000 }, () => {
     assert.equal(echo.stdout.trim(), '200000');
   });
 
+  it("gives the command its own options without a -- (ls -d is not run's --detach)", async () => {
+    const res = await cluster.cli(['run', '-a', 'tools', '--no-tty', 'echo', '-d', '-la', '--help', '-a', 'x']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, '-d -la --help -a x\n');
+    const sh = await cluster.cli(['run', '--no-tty', '-a', 'tools', 'sh', '-c', 'echo "$0 $1"', 'a', '-b']);
+    assert.equal(sh.code, 0, sh.stderr);
+    assert.equal(sh.stdout, 'a -b\n');
+  });
+
   it('shows a running one-off in ps, and stops it when the CLI goes away', async () => {
     const run = startRun(['--', 'echo started; sleep 100000']);
     await waitFor('the one-off to start', () => run.out().includes('started'), 15_000);
