@@ -47,18 +47,42 @@ export class SlugUpload {
 
   /** Appends a chunk; resolves when the file can take more (backpressure). */
   async write(chunk: Buffer): Promise<void> {
-    if (this.failed) throw this.failed;
+    this.throwIfFailed();
     this.size += chunk.length;
     if (this.size > this.maxBytes) throw new InvalidArgumentError(`slug larger than the limit of ${this.maxBytes} bytes`);
     this.hash.update(chunk);
-    if (!this.file.write(chunk)) await new Promise<void>((resolve) => this.file.once('drain', () => resolve()));
+    if (!this.file.write(chunk)) await this.drained();
+    this.throwIfFailed();
+  }
+
+  /** A write already failed (it may fail while nothing waits for it). */
+  private throwIfFailed(): void {
+    if (this.failed) throw this.failed;
+  }
+
+  /**
+   * Until the file takes more, or fails: a write error (a full disk) destroys the stream, which
+   * then never drains, and a wait for 'drain' alone held the upload until its caller's deadline.
+   */
+  private drained(): Promise<void> {
+    if (this.failed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.file.off('drain', done);
+        this.file.off('error', done);
+        resolve();
+      };
+      this.file.once('drain', done);
+      this.file.once('error', done);
+    });
   }
 
   /** Finishes the upload; returns the digest and size. The temp file never outlives a failure. */
   async commit(expectedSize?: number): Promise<{ digest: string; size: number }> {
     try {
+      this.throwIfFailed();
       await new Promise<void>((resolve, reject) => this.file.end((err?: Error | null) => (err ? reject(err) : resolve())));
-      if (this.failed) throw this.failed;
+      this.throwIfFailed();
       if (expectedSize !== undefined && expectedSize !== this.size) {
         throw new InvalidArgumentError(`slug upload incomplete: got ${this.size} of ${expectedSize} bytes`);
       }

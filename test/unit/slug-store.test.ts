@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { slugsToCollect, slugsToFetch } from '../../control-plane/slugs/slug-gc';
 import { transferDeadlineMs } from '../../control-plane/slugs/slug-peers';
-import { isSlugDigest, SlugDigestMismatchError, SlugStore, type StoredSlug } from '../../control-plane/slugs/slug-store';
+import { isSlugDigest, SlugDigestMismatchError, SlugStore, SlugUpload, type StoredSlug } from '../../control-plane/slugs/slug-store';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const D = (c: string) => c.repeat(64);
@@ -83,6 +83,18 @@ describe('SlugStore', () => {
     await up.write(Buffer.from('abc'));
     await assert.rejects(up.commit(10), /incomplete: got 3 of 10 bytes/);
     assert.deepEqual(fs.readdirSync(s.dir), []);
+  });
+
+  // /dev/full fails every write with ENOSPC, as a full disk does; the symlink is what the upload removes.
+  it('fails a write on a full disk at once, even one waiting for the file to drain', { timeout: 10_000 }, async () => {
+    const s = store();
+    const temp = path.join(s.dir, '.upload-full');
+    fs.symlinkSync('/dev/full', temp);
+    const up = new SlugUpload(s, temp, s.maxBytes);
+    // A chunk over the stream's buffer: the write waits for 'drain', which a failed stream never emits.
+    await assert.rejects(up.write(randomBytes(1024 * 1024)), /ENOSPC/);
+    await assert.rejects(up.commit(), /ENOSPC/);
+    assert.deepEqual(fs.readdirSync(s.dir), [], 'no temp file is left behind');
   });
 
   it('finds a corrupt file, removes it, and reports what it hashed to', async () => {
