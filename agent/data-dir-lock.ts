@@ -1,8 +1,12 @@
 /**
  * One agent per data dir: `agent.pid` names the agent that uses it (pid and start time, so a
  * pid reused by another program does not count). `cluster agent stop` reads it too.
+ *
+ * On a full disk the record is the target of a symbolic link instead of a file's content: a
+ * short link needs no data block (ext4, xfs and tmpfs keep it in the inode), so an agent started
+ * again there (a crash, an upgrade) takes its instances over instead of leaving them to its watchdog.
  */
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { isSameProcess, procStat } from './supervisor/proc-stat';
 
@@ -15,13 +19,13 @@ export const PID_FILE = 'agent.pid';
 
 /** The running agent of `dataDir`, if any. */
 export function runningAgent(dataDir: string): AgentPid | undefined {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = readFileSync(path.join(dataDir, PID_FILE), 'utf8');
+    text = readOrUndefined(path.join(dataDir, PID_FILE));
   } catch {
     return undefined;
   }
-  const recorded = parsePid(text);
+  const recorded = text === undefined ? undefined : parsePid(text);
   return recorded && isSameProcess(recorded.pid, recorded.startTicks) ? recorded : undefined;
 }
 
@@ -39,12 +43,21 @@ export function lockDataDir(dataDir: string): () => void {
   const unlock = () => {
     if (runningAgent(dataDir)?.pid === process.pid) rmSync(file, { force: true });
   };
-  const mine = `${file}.${process.pid}.new`;
-  writeFileSync(mine, JSON.stringify(self), { mode: 0o600 });
+  const text = JSON.stringify(self);
+  let mine: string | undefined = `${file}.${process.pid}.new`;
+  try {
+    writeFileSync(mine, text, { mode: 0o600 });
+  } catch (err) {
+    rmSync(mine, { force: true });
+    if (!isDiskFull(err)) throw err;
+    mine = undefined;
+  }
   try {
     for (let attempt = 0; attempt < 10; attempt++) {
       try {
-        linkSync(mine, file);
+        // Both fail when the file exists: only one start holds it.
+        if (mine) linkSync(mine, file);
+        else symlinkSync(text, file);
         return unlock;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -75,11 +88,24 @@ export function lockDataDir(dataDir: string): () => void {
     }
     throw new Error(`cannot lock the data dir ${dataDir}: ${file} keeps changing`);
   } finally {
-    rmSync(mine, { force: true });
+    if (mine) rmSync(mine, { force: true });
   }
 }
 
+function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** The record in `file`: a link's target (written on a full disk) or the file's content. */
 function readOrUndefined(file: string): string | undefined {
+  try {
+    return readlinkSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code !== 'EINVAL') throw err; // EINVAL: not a link, a file
+  }
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {

@@ -73,4 +73,24 @@ describe('data dir lock', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  // What an agent writes on a full disk (test/e2e/agent-full-disk.test.ts makes one): the record as a link's target.
+  it('reads a record kept as a symbolic link: a live holder keeps the dir, a dead one\'s is taken over', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lock-link-'));
+    try {
+      const file = path.join(dir, PID_FILE);
+      fs.symlinkSync(JSON.stringify({ pid: process.ppid, startTicks: procStat(process.ppid)!.startTicks }), file);
+      assert.equal(runningAgent(dir)?.pid, process.ppid);
+      assert.throws(() => lockDataDir(dir), DataDirBusyError);
+      fs.rmSync(file);
+      fs.symlinkSync(JSON.stringify({ pid: 999_999_99, startTicks: 1 }), file);
+      assert.equal(runningAgent(dir), undefined, 'a dead holder');
+      const unlock = lockDataDir(dir);
+      assert.equal(runningAgent(dir)?.pid, process.pid);
+      unlock();
+      assert.deepEqual(fs.readdirSync(dir), [], 'unlock removes it; nothing else is left');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
