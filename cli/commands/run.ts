@@ -84,7 +84,7 @@ export function registerRun(program: Command): void {
         process.exitCode = status;
       });
   appOption(program.command('run <command...>'))
-    .description("run a one-off process (run.N) with the current release and config; exits with its status. From the command's first word on, options are the command's (`cluster run -a APP ls -d /tmp`)")
+    .description("run a one-off process (run.N) with the current release and config; exits with its status. From the command's first word on, options are the command's (`cluster run -a APP ls -d /tmp`), but for a trailing `-a APP` when no app came before it")
     .option('-d, --detach', 'start it and return; its output goes to `cluster logs --ps run.N`')
     .option('--no-tty', 'use pipes even when stdin is a terminal (default: a pseudo-terminal then, like `heroku run`)')
     .action(action);

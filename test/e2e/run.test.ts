@@ -63,6 +63,10 @@ describe('cluster run', { timeout: 180_000 }, () => {
     const sh = await cluster.cli(['run', '--no-tty', '-a', 'tools', 'sh', '-c', 'echo "$0 $1"', 'a', '-b']);
     assert.equal(sh.code, 0, sh.stderr);
     assert.equal(sh.stdout, 'a -b\n');
+    // Heroku's habit: a trailing -a APP is run's when no app came before the command.
+    const heroku = await cluster.cli(['run', '--no-tty', 'echo', '-n', 'hi', '-a', 'tools']);
+    assert.equal(heroku.code, 0, heroku.stderr);
+    assert.equal(heroku.stdout, 'hi');
   });
 
   it('shows a running one-off in ps, and stops it when the CLI goes away', async () => {
