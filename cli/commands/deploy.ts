@@ -7,7 +7,7 @@ import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInf
 import { checkEnvName, readDefinition } from '../definition';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
-import { UserError } from '../errors';
+import { describeFailure, EXIT_UNREACHABLE, UserError } from '../errors';
 import { callUnary } from '../../lib/grpc-call';
 import { NOT_FOUND, reasonOf } from '../../lib/status-reason';
 import { describePack, makeSlugFolder, packDirectory } from '../pack';
@@ -101,9 +101,10 @@ export function registerDeploy(program: Command): void {
         const app = resolveApp(opts.app);
         const releaseTimeout = parseReleaseTimeout(opts.releaseTimeout);
         if (opts.env !== undefined) checkEnvName(opts.env);
-        // An app that does not exist is named before anything is packed and uploaded.
+        // An app that does not exist, or a control plane that cannot be reached (or refuses us), is
+        // named before anything is packed: packing a large app only to fail the upload took minutes.
         await callUnary(api, 'ListReleases', { app }).catch((err: unknown) => {
-          if (reasonOf(err) === NOT_FOUND) throw err;
+          if (reasonOf(err) === NOT_FOUND || describeFailure(err, '').exitCode === EXIT_UNREACHABLE) throw err;
         });
         const release = await deployDirectory(api, app, dir ?? '.', { ...opts, releaseTimeout, exitOnSignal: true });
         const types = describeTypes(release.process_types.map((t) => t.name));
