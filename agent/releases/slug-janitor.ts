@@ -9,12 +9,15 @@
  * minutes after it was last in use (the mtime of its `.cluster-complete` marker, touched by each
  * start and each sweep that finds it in use), so a rollback or a redeploy of the same code starts
  * without fetching it again. A removal renames the directory first (`ensure()` never sees half of
- * one) and deletes it in the background. Leftovers of an agent that died mid-fetch go too.
+ * one) and deletes it in the background (read-only folders an app left in it included:
+ * remove-tree.ts). Leftovers of an agent that died mid-fetch go too. What cannot be removed is
+ * tried again at every sweep, and named in one warning.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../../lib/log';
 import { allPids } from '../supervisor/proc-stat';
+import { removeTree } from './remove-tree';
 
 export const COMPLETE_MARKER = '.cluster-complete';
 /** `--keep-slugs` by default: an hour, long enough for a rollback after a bad deploy. */
@@ -35,6 +38,8 @@ export interface SlugJanitorOptions {
   /** The working directories of this host's processes (tests pass their own). */
   processDirs?: () => Iterable<string>;
   now?: () => number;
+  /** Deletes a removed slug (tests pass their own). */
+  remove?: (dir: string) => Promise<void>;
 }
 
 export class SlugJanitor {
@@ -42,6 +47,9 @@ export class SlugJanitor {
   private sweeping = false;
   private readonly now: () => number;
   private readonly processDirs: () => Iterable<string>;
+  private readonly remove: (dir: string) => Promise<void>;
+  /** The entries of `dir` a warning named already: one warning each, not one a sweep. */
+  private warned = new Set<string>();
 
   /** The slugs' directory as /proc names processes' working directories (no symlinks). */
   private readonly realDir: string;
@@ -49,6 +57,7 @@ export class SlugJanitor {
   constructor(private readonly opts: SlugJanitorOptions) {
     this.now = opts.now ?? Date.now;
     this.processDirs = opts.processDirs ?? processWorkingDirs;
+    this.remove = opts.remove ?? removeTree;
     this.realDir = fs.realpathSync(opts.dir);
   }
 
@@ -91,7 +100,9 @@ export class SlugJanitor {
     const now = this.now();
     const removed: string[] = [];
     const trash: string[] = [];
-    for (const name of fs.readdirSync(dir)) {
+    const names = fs.readdirSync(dir);
+    this.warned = new Set(names.filter((n) => this.warned.has(n)));
+    for (const name of names) {
       const full = path.join(dir, name);
       if (name.startsWith(TRASH_PREFIX)) {
         trash.push(full);
@@ -112,16 +123,22 @@ export class SlugJanitor {
       try {
         fs.renameSync(full, doomed);
       } catch (err) {
-        logger.warn({ slug: name, err: (err as Error).message }, 'cannot remove an unused slug');
+        this.warnOnce(name, { slug: name, err: (err as Error).message }, 'cannot remove an unused slug');
         continue;
       }
       removed.push(name);
       trash.push(doomed);
     }
-    await Promise.all(trash.map((t) => fs.promises.rm(t, { recursive: true, force: true }).catch((err: unknown) =>
-      logger.warn({ path: t, err: (err as Error).message }, 'cannot delete a removed slug'))));
+    await Promise.all(trash.map((t) => this.remove(t).catch((err: unknown) =>
+      this.warnOnce(path.basename(t), { path: t, err: (err as Error).message }, 'cannot delete a removed slug; trying again at each sweep'))));
     if (removed.length > 0) logger.info({ slugs: removed, keptMinutes: keepMs / 60_000 }, 'unused release slugs removed');
     return removed;
+  }
+
+  private warnOnce(name: string, fields: object, message: string): void {
+    if (this.warned.has(name)) return;
+    this.warned.add(name);
+    this.opts.logger.warn(fields, message);
   }
 
   /** The slugs some process of this host has as its working directory (or below it). */
