@@ -150,6 +150,9 @@ function registerAgentWeb(program: Command): void {
         const problem = agentIdProblem(id);
         if (problem) throw new UserError(problem);
         const web = parseOnOff(value);
+        // Already so: said plainly, nothing written (it used to say its web instances would move).
+        const listed = (await callUnary(api, 'ListAgents', {})).agents.find((a) => a.id === id);
+        if (listed?.web === web) return void console.log(`${id} ${web ? 'runs web' : 'runs no web'} already: nothing changed.`);
         const agent = await callUnary(api, 'SetAgentWeb', { id, web, force: opts.force === true });
         if (web) return void console.log(`${id} runs web now: web instances may be placed on it. Nothing moves there by itself.`);
         console.log(`${id} runs no web now: its web instances move to other agents, each new one up before the old one stops.`);

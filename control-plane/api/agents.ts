@@ -187,10 +187,15 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       // An agent that is down may be toggled (it was known); an id never seen may not.
       if (!agent && !drain?.record && !toggle && !ctx.view.knownAgent(id)) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
       const before = toggle?.record?.web !== false;
-      if (!req.web && before && !req.force) refuseLastWeb(ctx, id);
-      const record: WebToggleRecord = { web: req.web, setBy: 'agents:web', setAtMs: Date.now() };
-      await seen(ctx, await records.setWebToggle(id, record), ctx.view.webToggles);
-      if (before !== req.web) logger.info({ agent: id, web: req.web }, req.web ? 'agent runs web now' : 'agent runs no web now: its web instances move elsewhere');
+      // Nothing to write when it is so already. Without a toggle only for an agent that registered
+      // before: for one that never did, `on` is written so that --process-server cannot turn it off.
+      const unchanged = before === req.web && (toggle?.record !== undefined || agent !== undefined || ctx.view.knownAgent(id) !== undefined);
+      if (!unchanged) {
+        if (!req.web && before && !req.force) refuseLastWeb(ctx, id);
+        const record: WebToggleRecord = { web: req.web, setBy: 'agents:web', setAtMs: Date.now() };
+        await seen(ctx, await records.setWebToggle(id, record), ctx.view.webToggles);
+        if (before !== req.web) logger.info({ agent: id, web: req.web }, req.web ? 'agent runs web now' : 'agent runs no web now: its web instances move elsewhere');
+      }
       const counts = instanceCounts(ctx);
       if (agent) return info(ctx, agent, drain ? 'draining' : 'ready', counts, Date.now());
       return info(ctx, lastKnown(ctx, id), goneState(ctx, id, counts), counts, Date.now());

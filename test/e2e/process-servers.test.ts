@@ -6,6 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { Etcd3 } from 'etcd3';
+import { callUnary } from '../../lib/grpc-call';
 import { TestCluster, type PsInstance } from '../helpers/test-cluster';
 import { sleep, waitFor } from '../helpers/wait-for';
 import { listening } from '../helpers/processes';
@@ -24,6 +26,16 @@ describe('process servers', { timeout: 120_000 }, () => {
   let cluster: TestCluster;
   const agents = async () => (await cluster.cliJson<{ agents: AgentJson[] }>(['agents'])).agents;
   const webOf = async (id: string) => (await agents()).find((a) => a.id === id)?.web;
+  /** Each agent's web toggle in etcd and the revision it was last written at. */
+  const toggleRevisions = async () => {
+    const client = new Etcd3({ hosts: cluster.etcd.urls });
+    try {
+      const { kvs } = await client.getAll().prefix('/cluster/web/').exec();
+      return new Map(kvs.map((kv) => [kv.key.toString().slice('/cluster/web/'.length), kv.mod_revision]));
+    } finally {
+      client.close();
+    }
+  };
 
   before(async () => {
     cluster = await TestCluster.start({
@@ -133,6 +145,23 @@ describe('process servers', { timeout: 120_000 }, () => {
     assert.equal(last.code, 1, last.stdout);
     assert.match(last.stderr, /no other ready agent runs web: the 8 web instance\(s\) on `web-1` \(`shop`\) would wait pending, unserved; turn web on elsewhere first \(`cluster agents:web ID on`\), or pass --force/);
     assert.equal(await webOf('web-1'), true, 'nothing changed');
+  });
+
+  it('says plainly that an agent runs web already (or runs none), exits 0 and writes nothing', async () => {
+    const before = await toggleRevisions();
+    const off = await cluster.cli(['agents:web', 'proc-1', 'off']);
+    assert.equal(off.code, 0, off.stderr);
+    assert.equal(off.stdout, 'proc-1 runs no web already: nothing changed.\n');
+    assert.equal(off.stderr, '');
+    // web-1 has no toggle at all (no key: web on); none is made.
+    const on = await cluster.cli(['agents:web', 'web-1', 'on']);
+    assert.equal(on.code, 0, on.stderr);
+    assert.equal(on.stdout, 'web-1 runs web already: nothing changed.\n');
+    // The control plane writes nothing either, whoever asks (the dashboard calls it directly).
+    await callUnary(cluster.api, 'SetAgentWeb', { id: 'proc-1', web: false, force: false });
+    await callUnary(cluster.api, 'SetAgentWeb', { id: 'web-1', web: true, force: false });
+    assert.deepEqual(await toggleRevisions(), before);
+    assert.ok(before.has('proc-1') && !before.has('web-1'), [...before.keys()].join());
   });
 
   it('forgets the toggle of a removed process server: registered anew, its flag decides again', async () => {
