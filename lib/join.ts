@@ -39,15 +39,15 @@ export async function fetchCA(server: string, pin?: string, timeoutMs?: number):
   }
 }
 
-/** Trades `token` for a certificate naming `identity`. */
-export async function joinCluster(server: string, token: string, identity: Identity, pin?: string): Promise<Joined> {
+/** Trades `token` for a certificate naming `identity`; `labels`: an agent's own, besides the token's (refused when they change one). */
+export async function joinCluster(server: string, token: string, identity: Identity, pin?: string, labels: Record<string, string> = {}): Promise<Joined> {
   const caPem = await fetchCA(server, pin);
   const { keyPem, csrPem } = await keyAndCsr(identity);
   // From here on the control plane must prove it holds a certificate from that CA.
   const creds = grpc.credentials.createSsl(Buffer.from(caPem));
   const client = new (bootstrapProto().Bootstrap)(server, creds, { ...CHANNEL_OPTIONS, ...targetName(CONTROL_PLANE_NAME) });
   try {
-    const reply = await callUnary(client, 'Join', { token, csr_pem: csrPem, name: identity.name, kind: identity.kind });
+    const reply = await callUnary(client, 'Join', { token, csr_pem: csrPem, name: identity.name, kind: identity.kind, labels });
     return {
       material: { caPem: reply.ca_pem, certPem: reply.cert_pem, keyPem },
       caHash: caHash(reply.ca_pem),
@@ -64,11 +64,11 @@ export async function joinCluster(server: string, token: string, identity: Ident
  * joinCluster() on the first of `servers` that can be reached (a token is spent once, on the
  * replica that answered); returns which one it was.
  */
-export async function joinAny(servers: readonly string[], token: string, identity: Identity, pin?: string): Promise<Joined & { server: string }> {
+export async function joinAny(servers: readonly string[], token: string, identity: Identity, pin?: string, labels?: Record<string, string>): Promise<Joined & { server: string }> {
   let last: unknown;
   for (const server of servers) {
     try {
-      return { ...(await joinCluster(server, token, identity, pin)), server };
+      return { ...(await joinCluster(server, token, identity, pin, labels)), server };
     } catch (err) {
       last = err;
       const code = (err as { code?: unknown }).code;

@@ -8,6 +8,8 @@ export interface JoinInfo {
   name: string;
   datacenter: string;
   labels: Record<string, string>;
+  /** The join token's labels (among `labels`): an `agent start --label` does not change them. Absent before they were kept. */
+  tokenLabels?: Record<string, string>;
   /** Joined with --process-server: no web until `agents:web ID on` (docs/process-servers.md). */
   processServer?: boolean;
 }

@@ -8,6 +8,7 @@ import { parsePortRange } from '../../agent/supervisor/ports';
 import { loadCredentials, loadJoinInfo, saveCredentials, saveJoinInfo } from '../../agent/tls/agent-credentials';
 import { runUntilSignalled } from '../../lib/daemon';
 import { joinAny } from '../../lib/join';
+import { labelClashProblem } from '../../lib/label-clash';
 import { parseServerList } from '../../lib/server-list';
 import { forgetReplicas } from '../../agent/link/replica-memory';
 import { ForeignClusterError } from '../../agent/link/replica-check';
@@ -65,7 +66,7 @@ function agentFlags(cmd: Command, lenientNames = false): Command {
     .option('--data-dir <dir>', 'where to keep slugs, logs, certificates and state', path.join(clusterHome(), 'agent'))
     .option('--name <id>', 'agent id (default: the host name, or the name it joined with)')
     .option('--datacenter <dc>', 'datacenter (default: what the join token says, else `default`)', lenientNames ? datacenterNameOrWarn : datacenterName)
-    .option('--label <k=v>', 'a label for placement rules (repeatable; added to the join token’s)', lenientNames ? collectLabelOrWarn : collectLabel, {})
+    .option('--label <k=v>', 'a label for placement rules (repeatable; added to the join token’s, which it cannot change)', lenientNames ? collectLabelOrWarn : collectLabel, {})
     .option('--capacity <n>', 'most instances this agent runs (at most the number of ports in --ports)', '1000')
     .option('--listen <host:port>', 'where the agent serves logs and one-off runs to the control plane', '0.0.0.0:7601')
     .option('--advertise <host:port>', 'address the control plane dials (default: the listen address; for 0.0.0.0, the IP this host reaches the control plane from)')
@@ -168,6 +169,9 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     }
   }
   const logger = createLogger('agent');
+  // The join token's labels win over --label here too; a restart must not fail for it: a warning.
+  const clash = labelClashProblem(joined?.tokenLabels ?? {}, opts.label);
+  if (clash) logger.warn(clash);
   // Every instance takes a PORT: more than the range holds could be placed here but never start.
   const askedCapacity = positiveInt(opts.capacity, '--capacity');
   const capacity = Math.min(askedCapacity, ports.to - ports.from + 1);
@@ -192,7 +196,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     identity: {
       id: name,
       datacenter: opts.datacenter ?? (joined?.datacenter || 'default'),
-      labels: { ...joined?.labels, ...opts.label },
+      labels: { ...joined?.labels, ...opts.label, ...joined?.tokenLabels },
       capacity,
       version: VERSION,
       processServer: opts.processServer === true || joined?.processServer === true,
@@ -329,7 +333,7 @@ export function registerAgent(program: Command): Command {
         checkAgentFlags(opts);
         checkCaPin(opts.caHash);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
-        const joined = await joinAny(servers, opts.token, { kind: 'agent', name }, opts.caHash).catch(async (err: unknown) => {
+        const joined = await joinAny(servers, opts.token, { kind: 'agent', name }, opts.caHash, opts.label).catch(async (err: unknown) => {
           const plain = await answersWithoutTls(servers);
           throw plain ? new UserError(`the control plane at ${plain} runs without TLS: agents need no join, start one with \`cluster agent start --server ${plain}\``) : err;
         });
@@ -340,7 +344,9 @@ export function registerAgent(program: Command): Command {
           server: servers.join(','),
           name,
           datacenter: opts.datacenter ?? joined.datacenter,
-          labels: { ...joined.labels, ...opts.label },
+          // The token's labels win (a control plane refuses a clash before spending the token).
+          labels: { ...opts.label, ...joined.labels },
+          tokenLabels: joined.labels,
           ...(opts.processServer ? { processServer: true } : {}),
         });
         process.stderr.write(`Joined the cluster at ${server} as agent ${name} (CA ${joined.caHash}); certificate in ${path.join(dataDir, 'tls')}.\n`);

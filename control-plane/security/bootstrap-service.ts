@@ -2,6 +2,7 @@
 import type { BootstrapHandlers } from '../../proto/gen/cluster/bootstrap/Bootstrap';
 import type { Logger } from '../../lib/log';
 import { agentIdProblem } from '../../lib/names';
+import { labelClashProblem } from '../../lib/label-clash';
 import { agentHostName, signCsr, validity, type Identity } from '../../lib/pki';
 import { peerIdentity } from '../../lib/tls';
 import { InvalidArgumentError } from '../errors';
@@ -49,7 +50,11 @@ export function bootstrapService(security: Security, view: ClusterView, logger: 
         if (kind === 'agent' && view.isRegistered(req.name)) {
           throw new InvalidArgumentError(`an agent named \`${req.name}\` is registered and alive: choose another --name`);
         }
-        const token = await security.tokens.consume(req.token, kind);
+        // A --label that changes one of the token's is refused before the token is spent.
+        const token = await security.tokens.consume(req.token, kind, (record) => {
+          const clash = labelClashProblem(record.labels, req.labels ?? {});
+          if (clash) throw new InvalidArgumentError(clash);
+        });
         const reply = await certificate({ kind, name: req.name }, req.csr_pem, { datacenter: token.datacenter, labels: token.labels });
         logger.info({ kind, name: req.name }, 'joined with a token');
         return reply;

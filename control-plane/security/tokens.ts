@@ -58,8 +58,8 @@ export class TokenStore {
     return { token: `${id}.${secret}`, expiresAtMs };
   }
 
-  /** Uses the token once; returns what it grants. */
-  async consume(token: string, kind: TokenKind): Promise<TokenRecord> {
+  /** Uses the token once; returns what it grants. `accept` may refuse what it grants first (it throws): the token is not spent then. */
+  async consume(token: string, kind: TokenKind, accept: (record: TokenRecord) => void = () => undefined): Promise<TokenRecord> {
     const m = TOKEN.exec(token.trim());
     if (!m) throw new TokenRejectedError('the join token is malformed (expected `abcdef.0123456789abcdef…`)');
     const key = this.keys.token(m[1]!);
@@ -72,6 +72,7 @@ export class TokenStore {
       if (record.kind !== kind) throw new TokenRejectedError(`the token is for ${record.kind === 'agent' ? 'agents' : 'operators'}, not for ${kind === 'agent' ? 'agents' : 'operators'}`);
       if (record.expiresAtMs < Date.now()) throw new TokenRejectedError('the join token has expired: make a new one with `cluster agents:token`');
       if (record.usesLeft <= 0) throw new TokenRejectedError('the join token has been used up');
+      accept(record);
       const next = { ...record, usesLeft: record.usesLeft - 1 };
       if (await commitIf(this.client, [unchangedSince(key, kv!.mod_revision)], [{ put: key, value: encode(next) }])) return record;
     }
