@@ -56,6 +56,11 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
    */
   const killedAfter: number[] = [];
   const MAX_KILL_GAP = 10;
+  /** kill -9 of the agent, with the gap it may leave in ticker.1's log allowed. */
+  const killAgent = async () => {
+    killedAfter.push((await ticks()).at(-1) ?? 0);
+    await cluster.agents.get(AGENT.id)!.kill('SIGKILL');
+  };
   const assertTicksWhole = async (atLeast: number) => {
     const seen = await waitFor(`ticks past ${atLeast} in the logs`, async () => {
       const all = await ticks();
@@ -185,7 +190,7 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
 
     // A crash (kill -9): the next run's take-over stops what the dead run left, and reports its end.
     const left = await detached('sleep 100077');
-    await restart(() => cluster.agents.get(AGENT.id)!.kill('SIGKILL'));
+    await restart(killAgent);
     await waitFor('the left one-off stopped', () => left.pids.every(isGone), 10_000, 100);
     await cluster.waitForPs('tools', `${left.name} gone from ps`, (l) => !l.some((i) => i.name === left.name));
     assert.match(await logOf(left.name), /Stopping process \(pid \d+\): the agent run that started it has ended, and one-off processes are not handed over/);
@@ -203,7 +208,7 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
     const pids = pidsMatching('sleep 100078').filter((pid) => procEnviron(pid).get('CLUSTER_AGENT_DIR') === dataDir);
     assert.ok(pids.length > 0, 'the one-off runs');
     const earlier = takeOvers();
-    await cluster.agents.get(AGENT.id)!.kill('SIGKILL');
+    await killAgent();
     await cluster.agents.get(AGENT.id)!.exited;
     // It ends while no agent runs (as one whose output pipe closed with the agent does).
     for (const pid of pids) killQuietly(pid);
@@ -218,10 +223,7 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
 
   it('takes the instances over after kill -9 and a new start', async () => {
     await restartAndCheck(
-      async () => {
-        killedAfter.push((await ticks()).at(-1) ?? 0);
-        await cluster.agents.get(AGENT.id)!.kill('SIGKILL');
-      },
+      killAgent,
       () => cluster.startAgent(AGENT),
       true,
     );
