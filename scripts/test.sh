@@ -7,7 +7,7 @@
 #   bash scripts/test.sh e2e chaos               # some suites
 #   bash scripts/test.sh test/e2e/logs.test.ts   # some files (their built dist/… copies)
 #
-# Files run TEST_CONCURRENCY at a time (default 3): most of a test's time is spent waiting for
+# Files run TEST_CONCURRENCY at a time (default 4): most of a test's time is spent waiting for
 # daemons, leases and grace periods, not on the CPU. Every test starts its own etcd on free
 # ports, its own daemons with their own data dirs and temp dirs, and its own network-namespace
 # space, so files do not see each other. The longest suites start first (chaos, then e2e) so
@@ -24,7 +24,7 @@ bash scripts/lint.sh
 # and the tests start thousands: CLI calls, daemons); nothing here needs extra CAs.
 unset NODE_EXTRA_CA_CERTS
 
-concurrency="${TEST_CONCURRENCY:-3}"
+concurrency="${TEST_CONCURRENCY:-4}"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "test.sh: TEST_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
 
 args=("$@")
