@@ -24,7 +24,7 @@ import { startOneOff, stopRun, watchRun, type RunWatch } from '../cron/run-launc
 import { commitIf, unchangedSince, type WriteOp } from '../etcd/batch';
 import type { Keys } from '../keys';
 import type { LeaderElection } from '../leader/election';
-import { decode, encode, type AgentRecord, type AppRecord, type ReleasePhaseRecord, type ReleaseRecord } from '../records';
+import { encode, type AgentRecord, type AppRecord, type ReleasePhaseRecord, type ReleaseRecord } from '../records';
 import { claimKey, PhaseWrites, type StartMark } from './phase-writes';
 import { runningReleases, type ReleaseRef } from './running-releases';
 import { pickAgent } from '../run/one-off';
@@ -335,12 +335,11 @@ export class ReleasePhaseLoop {
         const compares = [this.deps.election.fence(), unchangedSince(this.deps.keys.release(app, version), modRevision)];
         const ops: WriteOp[] = [];
         if (outcome.ok) {
-          const res = await this.deps.client.kv.range({ key: Buffer.from(this.deps.keys.app(app)) });
-          const kv = res.kvs[0];
-          const record = decode<AppRecord>(kv?.value);
-          if (!kv || !record) return; // destroyed meanwhile
+          const current = await this.writes.readApp(app);
+          if (!current) return; // destroyed meanwhile
+          const { record } = current;
           // Compared, so that a release made meanwhile is seen here (and retried) rather than raced.
-          compares.push(unchangedSince(this.deps.keys.app(app), kv.mod_revision));
+          compares.push(unchangedSince(this.deps.keys.app(app), current.modRevision));
           if (record.release > version) {
             // A newer release supersedes it: going live now would put older code over the newer
             // one's, whose own command may have failed (and must leave the running release live).
