@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../lib/log';
-import { ControlPlaneLink, type AgentIdentity } from './link/control-plane-link';
+import type { AgentOptions } from './agent-options';
+import { ControlPlaneLink } from './link/control-plane-link';
 import { AssignmentStream } from './link/assignment-stream';
 import { StatusReporter } from './link/status-reporter';
 import { ReleaseCache } from './releases/release-cache';
@@ -15,55 +16,23 @@ import { keyOf } from './assignment-keys';
 import { DisconnectGuard } from './disconnect-guard';
 import { OrphanGuard } from './supervisor/orphan-guard';
 import { EscapeeSweeper } from './supervisor/escapees';
-import { RESTART_HOLD_MARGIN_MS } from '../lib/restart-hold';
 import { OutputFifoMaker } from './supervisor/output-fifos';
-import { PortAllocator, type PortRange } from './supervisor/ports';
+import { PortAllocator } from './supervisor/ports';
 import { AgentStateWriter, type InstanceRecord } from './handover/instance-state';
 import { takeOver, type AdoptedRecord, type TakeOverResult } from './handover/take-over';
+import { reportPreviousOneOffs } from './handover/previous-one-offs';
+import { handoverWindowMs, plannedHandoverWindowMs, windowLeftMs } from './handover/window';
 import { lockDataDir } from './data-dir-lock';
 import { MIN_WRITE_GAP_MS } from './logs/disk-writer';
 import { LogStore } from './logs/log-store';
 import { startAgentServer, type AgentServer } from './server/agent-server';
 import { CertificateRenewer } from './tls/renewer';
-import { StaticCertificateProvider, type TlsMaterial } from '../lib/tls';
+import { StaticCertificateProvider } from '../lib/tls';
 import { parseServerList } from '../lib/server-list';
 import { checkReplicas } from './link/replica-check';
 import { UsageSampler, DEFAULT_SAMPLE_MS } from './metrics/usage-sampler';
 import type { AgentMetrics } from './metrics/agent-metrics';
 import { startMetricsServer, type MetricsServer } from '../lib/metrics-server';
-
-export interface AgentOptions {
-  /** The control-plane replicas: HOST:PORT[,HOST:PORT…]. */
-  server: string;
-  dataDir: string;
-  /** Where the agent serves logs (host:port; port 0 picks one). */
-  listen: string;
-  /**
-   * The address the control plane dials; default: the bound listen address, or for a wildcard
-   * listen address (0.0.0.0, ::) the IP this agent reaches the control plane from.
-   */
-  advertise?: string;
-  identity: Omit<AgentIdentity, 'address'>;
-  ports: PortRange;
-  /** SIGTERM → SIGKILL for process types without a grace period of their own. */
-  stopGraceMs?: number;
-  logger: Logger;
-  /** The agent's certificate (after `cluster agent join`): everything goes over mutual TLS. */
-  tls?: TlsMaterial;
-  /** Log store bounds (bytes on disk per instance and in all). */
-  logs?: { maxBytesPerInstance?: number; maxBytesTotal?: number; maxPendingBytesPerInstance?: number };
-  /**
-   * How long instances keep running while no control plane is reachable; then the agent stops
-   * them until it hears from one again (disconnect-guard.ts). 0 (default): keep them running.
-   */
-  disconnectedGraceMs?: number;
-  /** Where to serve Prometheus metrics (HOST:PORT; docs/metrics.md); none by default. */
-  metrics?: string;
-  /** How often instances' CPU and memory are sampled from /proc (default 5 s). */
-  usageSampleMs?: number;
-  /** How long a slug nothing uses stays unpacked (`--keep-slugs`; default DEFAULT_KEEP_SLUGS_MS). */
-  keepSlugsMs?: number;
-}
 
 export type AgentState = 'running' | 'stopping' | 'stopped';
 
@@ -73,34 +42,6 @@ export type AgentState = 'running' | 'stopping' | 'stopped';
  * `stop-instances` (`cluster agent stop --stop-instances`) stops them first.
  */
 export type CloseMode = 'handover' | 'stop-instances';
-
-/**
- * The hand-over window: a replaced agent must be back before the control plane re-places its
- * work, which happens once its lease expires, at the earliest TTL − one heartbeat after its
- * last heartbeat. Half a second of margin on top.
- */
-export function handoverWindowMs(ttlSeconds: number, heartbeatMs: number): number {
-  return Math.max(500, ttlSeconds * 1000 - heartbeatMs - 500);
-}
-
-/**
- * A hand-over on purpose renews the lease as it leaves: the next run then has the whole TTL but a
- * margin, or the restart hold the control plane granted with that heartbeat (`holdMs`) but a
- * margin, whichever is longer: the leader moves the instances only once both have ended. The
- * hold's margin (lib/restart-hold.ts) is the watchdog's SIGTERM → SIGKILL grace and a second
- * more: every process is gone, killed if need be, before the leader may place its copy elsewhere.
- */
-export function plannedHandoverWindowMs(ttlSeconds: number, holdMs = 0): number {
-  return Math.max(500, ttlSeconds * 1000 - 500, holdMs - RESTART_HOLD_MARGIN_MS);
-}
-
-/**
- * The window to give the watchdog as the agent leaves: it counts from then, not from when the
- * window was reckoned (`windowMs`, `elapsedMs` ago), so the time spent closing since is taken off.
- */
-export function windowLeftMs(windowMs: number, elapsedMs: number): number {
-  return Math.max(100, windowMs - Math.max(0, elapsedMs));
-}
 
 function loadAgentMetrics(): typeof AgentMetrics {
   return (require('./metrics/agent-metrics') as typeof import('./metrics/agent-metrics')).AgentMetrics;
@@ -213,16 +154,7 @@ export class Agent {
     const provider = opts.tls && new StaticCertificateProvider(opts.tls);
     const link = new ControlPlaneLink(opts.server, identity, opts.dataDir, () => logs.apps(), logger, provider, clusterId);
     const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);
-    // One-offs are not handed over: what the previous run left of them was stopped (take-over.ts).
-    // Their `up` statuses under a kept lease would stay in `ps` until the lease ends: report them gone.
-    for (const { pgid, app, instance } of previous.stoppedOneOffs) {
-      logs.append(app, instance, 'system', `Stopping process (pid ${pgid}): the agent run that started it has ended, and one-off processes are not handed over`, false);
-      reporter.report({ app, instance, state: 'gone', pid: pgid, reason: 'stopped: the agent run that started it ended' });
-    }
-    for (const { pgid, app, instance } of previous.endedOneOffs) {
-      logs.append(app, instance, 'system', `Process (pid ${pgid}) ended while no agent ran (the agent run that started it ended); its exit status is unknown`, false);
-      reporter.report({ app, instance, state: 'gone', pid: pgid, reason: 'ended while no agent ran' });
-    }
+    reportPreviousOneOffs(previous, logs, reporter);
     const ports = new PortAllocator(opts.ports);
     const releases = new ReleaseCache(opts.dataDir, link.client, logger);
     // The server answers before the reconciler exists; a kill asked for meanwhile finds nothing.

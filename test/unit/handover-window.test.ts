@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { handoverWindowMs, plannedHandoverWindowMs, windowLeftMs } from '../../agent/agent';
+import { handoverWindowMs, plannedHandoverWindowMs, windowLeftMs } from '../../agent/handover/window';
 
 describe('hand-over window as the agent leaves', () => {
   it('takes the time spent closing since the last heartbeat off the planned window', () => {
