@@ -10,14 +10,16 @@ import type { LogLine } from '../../agent/logs/log-line';
 const logger = createLogger('log-store-test', 'silent');
 let root: string | undefined;
 let dirs = 0;
+// Registered when the test file imports this module, so it runs once the whole file is over:
+// registered from inside a test, it would run after that test, and the next test's store would
+// make the removed root again.
+after(() => {
+  if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
+});
 
 /** A directory no store used yet (the root is removed when the test file ends). */
 export function freshDir(): string {
-  if (root === undefined) {
-    const made = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-log-store-'));
-    root = made;
-    after(() => fs.rmSync(made, { recursive: true, force: true }));
-  }
+  root ??= fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-log-store-'));
   return path.join(root, `store-${++dirs}`);
 }
 

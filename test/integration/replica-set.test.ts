@@ -3,7 +3,7 @@
  * APIs, the address recorded for an agent that gives none, and the start-up check that
  * refuses replicas of another cluster (another CA with TLS, another cluster id without).
  */
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -25,10 +25,10 @@ exitWhenDone();
 
 describe('replica set', { timeout: 60_000 }, () => {
   const etcd = useEtcd();
-  before(() => {
-    // TLS control planes write the local operator's credential here.
-    process.env.CLUSTER_HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-home-'));
-  });
+  // TLS control planes write the local operator's credential here.
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-home-'));
+  before(() => (process.env.CLUSTER_HOME = home));
+  after(() => fs.rmSync(home, { recursive: true, force: true }));
 
   const start = (prefix: string, listen = '127.0.0.1:0', tls?: boolean) =>
     ControlPlane.start({ etcd: [etcd.url], listen, dataDir: etcd.dataDir, prefix, agentTtlSeconds: 2, logger, tls });

@@ -105,6 +105,7 @@ describe('boot checks', () => {
           // gone already
         }
       }
+      fs.rmSync(path.dirname(pids), { recursive: true, force: true });
     }
   });
 });

@@ -1,5 +1,5 @@
 /** Which instance commands get `exec` in front, and which run without a shell (agent/supervisor/shell-script.ts). */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -40,31 +40,24 @@ describe('shellScript', () => {
     });
   }
 
-  it('runs a plain command as the shell itself: one process, the pid of the spawned shell', () => {
+  it('runs a plain command as the shell itself: one process, the pid of the spawned shell', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shell-script-'));
     try {
       fs.writeFileSync(path.join(dir, 'pid.sh'), 'echo $$\n');
       const child = spawn('/bin/sh', ['-c', shellScript('sh pid.sh')], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      return new Promise<void>((resolve, reject) => {
-        child.on('close', () => {
-          try {
-            assert.equal(Number(out.trim()), child.pid);
-            resolve();
-          } catch (err) {
-            reject(err);
-          }
-        });
-      });
+      await new Promise<void>((resolve) => child.on('close', () => resolve()));
+      assert.equal(Number(out.trim()), child.pid);
     } finally {
-      setTimeout(() => fs.rmSync(dir, { recursive: true, force: true }), 1_000).unref();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
 describe('directCommand', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'direct-command-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.mkdirSync(path.join(dir, 'bin'));
   fs.writeFileSync(path.join(dir, 'bin', 'web'), '#!/bin/sh\n', { mode: 0o755 });
   fs.writeFileSync(path.join(dir, 'notes'), 'x', { mode: 0o644 });
