@@ -8,6 +8,7 @@
 import { Cron } from 'croner';
 import { describeFieldProblem, splitFields, FIELD_NAMES } from './cron-fields';
 import { formatDuration, parseDuration } from './duration';
+import { neverFiresReason } from './never-fires';
 
 /** `@every` runs at most once a second. */
 export const MIN_EVERY_MS = 1_000;
@@ -61,14 +62,20 @@ export function parseSchedule(text: string, timeZone = DEFAULT_TIME_ZONE): Sched
   return { kind: 'cron', text: fields.map((f) => f.text).join(' '), timeZone, cron: cronOf(trimmed, timeZone) };
 }
 
-/** Why `text` is not a schedule, or undefined when it is one. */
+/**
+ * Why `text` cannot be a job's schedule, or undefined when it can: it does not read, or it reads
+ * but never fires (`0 3 30 2 *`). The second is refused only here, where jobs are added:
+ * parseSchedule still reads such a job stored before, which then never runs.
+ */
 export function scheduleProblem(text: string, timeZone = DEFAULT_TIME_ZONE): string | undefined {
+  let schedule: Schedule;
   try {
-    parseSchedule(text, timeZone);
-    return undefined;
+    schedule = parseSchedule(text, timeZone);
   } catch (err) {
     return (err as Error).message;
   }
+  const never = schedule.kind === 'cron' ? neverFiresReason(schedule.text.split(' ')) : undefined;
+  return never && `cron expression \`${schedule.text}\` never fires: ${never}`;
 }
 
 function everyInterval(text: string): number {
@@ -94,7 +101,8 @@ function cronOf(expression: string, timeZone: string): Cron {
 /**
  * The first tick strictly after `afterMs`. `@every` ticks are `anchorMs + k × interval`
  * (k ≥ 1; the anchor is when the job was added), so every replica computes the same ticks.
- * Undefined when a cron expression never fires again (e.g. 30 February).
+ * Undefined when a cron expression never fires again (30 February: refused when added, see
+ * scheduleProblem).
  */
 export function nextTick(schedule: Schedule, afterMs: number, anchorMs: number): number | undefined {
   if (schedule.kind === 'every') {

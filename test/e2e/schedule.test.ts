@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { TestCluster, type PsInstance } from '../helpers/test-cluster';
 import { isGone } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
+import { callUnary } from '../../lib/grpc-call';
+import { INVALID_INPUT, reasonOf } from '../../lib/status-reason';
 
 interface RunJson {
   instance: string | null;
@@ -139,6 +141,8 @@ describe('cluster schedule', { timeout: 120_000 }, () => {
   it('refuses bad input with a clear error and changes nothing', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['schedule:add', '0 25 * * *', '-a', 'cron', '--', 'true'], /hour field \(field 2, column 3, `25`\): 25 is out of range 0–23/],
+      [['schedule:add', '0 3 30 2 *', '-a', 'cron', '--', 'true'], /^error: cron expression `0 3 30 2 \*` never fires: February has no 30th\n$/],
+      [['schedule:add', '0 0 31 4 *', '-a', 'cron', '--', 'true'], /never fires: April has no 31st/],
       [['schedule:add', '@every 0s', '-a', 'cron', '--', 'true'], /the interval must be at least 1s/],
       [['schedule:add', '@daily', '--tz', 'Mars/Olympus', '-a', 'cron', '--', 'true'], /unknown time zone `Mars\/Olympus`/],
       [['schedule:add', '@daily', '--concurrency', 'sometimes', '-a', 'cron', '--', 'true'], /invalid concurrency policy `sometimes`/],
@@ -150,6 +154,10 @@ describe('cluster schedule', { timeout: 120_000 }, () => {
       assert.equal(res.code, 1, `${args.join(' ')}: ${res.stderr}`);
       assert.match(res.stderr, message);
     }
+    // The control plane checks again, for a caller that skips the CLI's checks.
+    const direct = await callUnary(cluster.api, 'AddSchedule', { app: 'cron', schedule: '0 3 30 2 *', command: 'true' }).then(() => undefined, (err: unknown) => err);
+    assert.equal(reasonOf(direct), INVALID_INPUT);
+    assert.match((direct as Error).message, /cron expression `0 3 30 2 \*` never fires: February has no 30th/);
     await cluster.ok(['schedule:add', '@daily', '-a', 'cron', '--name', 'twice', '--', 'true']);
     const dup = await cluster.cli(['schedule:add', '@hourly', '-a', 'cron', '--name', 'twice', '--', 'false']);
     assert.equal(dup.code, 1);

@@ -97,6 +97,28 @@ describe('schedule errors', () => {
     it(`refuses \`${spec}\``, () => assert.match(scheduleProblem(spec) ?? 'accepted', message));
   }
 
+  const neverFires: Array<[string, string]> = [
+    ['0 3 30 2 *', 'cron expression `0 3 30 2 *` never fires: February has no 30th'],
+    ['0 0 31 4 *', 'cron expression `0 0 31 4 *` never fires: April has no 31st'],
+    ['0 0 30,31 FEB ?', 'cron expression `0 0 30,31 FEB ?` never fires: February has no 30th or 31st'],
+    ['0 0 31 4,6,9,11 *', 'cron expression `0 0 31 4,6,9,11 *` never fires: April, June, September and November have no 31st'],
+    ['0 0 31 2-4/2 *', 'cron expression `0 0 31 2-4/2 *` never fires: February and April have no 31st'],
+  ];
+  for (const [spec, message] of neverFires) {
+    it(`refuses \`${spec}\`, which never fires`, () => assert.equal(scheduleProblem(spec), message));
+  }
+
+  it('accepts a day that only some of its months have, or a weekday with it (either field fires)', () => {
+    for (const spec of ['0 0 29 2 *', '0 0 31 * *', '0 0 31 2,3 *', '0 0 30 2 MON', '0 0 */10 2 *', '0 0 30-31 1-2 *']) {
+      assert.equal(scheduleProblem(spec), undefined, spec);
+      assert.notEqual(nextTick(parseSchedule(spec), at('2026-12-04T00:00:00Z'), 0), undefined, `${spec} has a next run`);
+    }
+  });
+
+  it('still reads a never-firing expression stored before it was refused: it has no next run', () => {
+    assert.equal(nextTick(parseSchedule('0 3 30 2 *'), at('2026-12-04T00:00:00Z'), 0), undefined);
+  });
+
   it('accepts what cron users write', () => {
     for (const spec of ['*/10 * * * *', '0 9 * * MON-FRI', '15 3 1,15 * *', '0 0 * JAN,JUL SUN', '@hourly', '@daily', '@weekly', '@every 30s', '@every 1h30m', '0 0 * * 7']) {
       assert.equal(scheduleProblem(spec), undefined, spec);
