@@ -7,12 +7,17 @@
 /** The Procfile entry that declares the release command. */
 export const RELEASE_PHASE_TYPE = 'release';
 
+/** A release's process types: its entries without the release command (which is not scaled). */
+export function processTypeNames(names: readonly string[]): string[] {
+  return names.filter((name) => name !== RELEASE_PHASE_TYPE);
+}
+
 /**
  * A release's entries as users read them: its process types (what `scale` takes), then `with a
  * release command` when it has one, e.g. "web, worker, with a release command".
  */
 export function describeTypes(names: readonly string[]): string {
-  const types = names.filter((name) => name !== RELEASE_PHASE_TYPE);
+  const types = processTypeNames(names);
   const release = types.length < names.length ? 'a release command' : '';
   if (types.length === 0) return release ? `no process types, ${release}` : 'no process types';
   return release ? `${types.join(', ')}, with ${release}` : types.join(', ');

@@ -5,6 +5,7 @@ import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import type { PsReply__Output } from '../../proto/gen/cluster/api/PsReply';
 import { isProcessType, parseInstanceName, PROCESS_TYPE_RULE } from '../../lib/names';
 import { isOneOffType } from '../../lib/one-off';
+import { processTypeNames } from '../../lib/release-phase';
 import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
@@ -63,7 +64,7 @@ function onlyTypes(ps: PsReply__Output, types: string[]): PsReply__Output {
   if (types.length === 0) return ps;
   const unknown = types.filter((t) => !isOneOffType(t) && !ps.process_types.includes(t) && !ps.instances.some((i) => i.type === t));
   if (unknown.length > 0 && !ps.stale) {
-    const known = ps.process_types.length > 0 ? ps.process_types.join(', ') : 'none yet';
+    const known = processTypeNames(ps.process_types).join(', ') || 'none yet';
     throw new UserError(`\`${unknown[0]}\` is not a process type of ${ps.app} (it has: ${known})`);
   }
   const wanted = new Set(types);

@@ -10,7 +10,7 @@ import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { parseScaleArgs, ScaleArgError } from '../scale-args';
 import { waitForFormation } from '../wait-formation';
-import { RELEASE_PHASE_TYPE } from '../../lib/release-phase';
+import { processTypeNames } from '../../lib/release-phase';
 
 interface ScaleOptions {
   app?: string;
@@ -60,7 +60,7 @@ async function printFormation(api: ClusterApiClient, app: string, json: boolean)
   const ps = await callUnary(api, 'Ps', { app, states_only: true });
   const counts = new Map(ps.formation.map((f) => [f.type, f.count]));
   // The release command is not scaled: `release=0` would not paste back.
-  const formation = ps.process_types.filter((type) => type !== RELEASE_PHASE_TYPE).map((type) => ({ type, count: counts.get(type) ?? 0 }));
+  const formation = processTypeNames(ps.process_types).map((type) => ({ type, count: counts.get(type) ?? 0 }));
   if (json) return printJson({ app: ps.app, formation: Object.fromEntries(formation.map((f) => [f.type, f.count])) });
   if (formation.length === 0) return void console.log(`${ps.app} has no process types yet: deploy a Procfile with \`cluster deploy DIR -a ${ps.app}\`.`);
   console.log(formation.map((f) => `${f.type}=${f.count}`).join(' '));

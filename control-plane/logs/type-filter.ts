@@ -8,6 +8,7 @@ import type { LogsRequest__Output } from '../../proto/gen/cluster/logs/LogsReque
 import { parseInstanceName } from '../../lib/names';
 import { own } from '../../lib/own';
 import { isOneOffType } from '../../lib/one-off';
+import { processTypeNames } from '../../lib/release-phase';
 import type { AppRecord } from '../records';
 import type { AppStore } from '../state/app-store';
 
@@ -25,7 +26,7 @@ export async function unknownTypeWarning(store: Pick<AppStore, 'getRelease' | 'g
   const releases = await Promise.all(versions.map((v) => store.getRelease(app.name, v)));
   const types = new Set(releases.flatMap((r) => Object.keys(r?.processTypes ?? {})));
   if (!types.has(type)) {
-    const known = [...types].sort().join(', ') || 'none yet';
+    const known = processTypeNames([...types].sort()).join(', ') || 'none yet';
     return `\`${type}\` is not a process type of \`${app.name}\` (its types: ${known}); only lines it left under an earlier release can show`;
   }
   if (!instance) return undefined;

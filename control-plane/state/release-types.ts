@@ -4,6 +4,7 @@
  */
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import type { ReleaseRecord } from '../records';
+import { processTypeNames } from '../../lib/release-phase';
 
 /** The current release if it has code, else FailedPrecondition naming the command to run. */
 export function releaseWithCode(name: string, release: ReleaseRecord | undefined): ReleaseRecord {
@@ -13,11 +14,12 @@ export function releaseWithCode(name: string, release: ReleaseRecord | undefined
   return release;
 }
 
-/** Throws unless `type` is a process type of `release`, naming the types it has. */
+/** Throws unless `type` is in `release`, naming the process types it has (not its release command). */
 export function requireTypeInRelease(name: string, release: ReleaseRecord, type: string): void {
   if (!Object.hasOwn(release.processTypes, type)) {
-    const known = Object.keys(release.processTypes).join(', ');
-    throw new InvalidArgumentError(`process type \`${type}\` is not in release v${release.version} of \`${name}\` (it has: ${known})`);
+    const known = processTypeNames(Object.keys(release.processTypes));
+    const has = known.length > 0 ? `it has: ${known.join(', ')}` : 'it has no process types';
+    throw new InvalidArgumentError(`process type \`${type}\` is not in release v${release.version} of \`${name}\` (${has})`);
   }
 }
 

@@ -43,6 +43,13 @@ describe('release phase', { timeout: 120_000 }, () => {
     const scale = await cluster.cli(['scale', 'release=1', '-a', 'api']);
     assert.equal(scale.code, 1);
     assert.match(scale.stderr, /`release` is the release phase command/);
+    // The types an unknown one is told apart from are those that scale: not the release command.
+    const unknown = await cluster.cli(['scale', 'clock=1', '-a', 'api']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^error: process type `clock` is not in release v1 of `api` \(it has: web\)\n$/);
+    const ps = await cluster.cli(['ps', 'clock', '-a', 'api']);
+    assert.equal(ps.code, 1);
+    assert.match(ps.stderr, /^error: `clock` is not a process type of api \(it has: web\)\n$/);
   });
 
   it('rolls nothing while the release command runs, and rolls once it passes', async () => {

@@ -51,9 +51,11 @@ describe('scale change', () => {
     );
   });
 
-  it('refuses the release phase and a type not in the release, naming the types it has', () => {
+  it('refuses the release phase and a type not in the release, naming the process types it has (not its release command)', () => {
     assert.throws(() => applyScale('shop', RELEASE, {}, [{ type: 'release', count: 1 }], 10), /`release` is the release phase command/);
-    assert.throws(() => applyScale('shop', RELEASE, {}, [{ type: 'clock', count: 1 }], 10), /process type `clock` is not in release v3 of `shop` \(it has: web, worker, release\)/);
+    assert.throws(() => applyScale('shop', RELEASE, {}, [{ type: 'clock', count: 1 }], 10), /process type `clock` is not in release v3 of `shop` \(it has: web, worker\)$/);
+    const releaseOnly = { ...RELEASE, processTypes: { release: 'node migrate.js' } };
+    assert.throws(() => applyScale('shop', releaseOnly, {}, [{ type: 'web', count: 1 }], 10), /process type `web` is not in release v3 of `shop` \(it has no process types\)$/);
     // Not an inherited property either.
     assert.throws(() => requireTypeInRelease('shop', RELEASE, 'toString'), InvalidArgumentError);
   });
