@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../lib/free-port';
-import { CLI, TestCluster } from '../helpers/test-cluster';
+import { CLI, REPO, TestCluster } from '../helpers/test-cluster';
 import { waitFor } from '../helpers/wait-for';
 import { find, parseScrape, typeOf, valueOf, type Scrape } from '../helpers/prometheus-text';
 
@@ -86,6 +86,10 @@ describe('metrics', { timeout: 240_000 }, () => {
       const kernel = vmRss(i.pid!);
       assert.ok(i.rssBytes! > kernel / 3 && i.rssBytes! < kernel * 3, `${i.name}: ps says ${i.rssBytes} B, /proc says ${kernel} B`);
     }
+    // The fields are those docs/cli.md lists for `ps --json`, no more, no fewer.
+    const row = fs.readFileSync(path.join(REPO, 'docs', 'cli.md'), 'utf8').split('\n').find((l) => l.startsWith('| `ps [TYPE …]`'));
+    const documented = /instances: \[\{ ([^}]*) \}\]/.exec(row ?? '')?.[1]?.split(', ');
+    for (const i of list) assert.deepEqual(Object.keys(i), documented, `${i.name}: the fields of ps --json against docs/cli.md`);
     const table = await cluster.ok(['ps', '-a', APP]);
     const [header, ...rows] = table.stdout.trim().split('\n');
     assert.match(header!, /\bCPU\s+MEM\b/i);
