@@ -3,7 +3,7 @@
  * (`config:set`/`config:unset`) and a rollback. Each checks its input and returns the change
  * release-writes.ts applies to the release it reads in its revision-checked transaction.
  */
-import { InvalidArgumentError, NotFoundError } from '../errors';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
 import type { ReleaseRecord } from '../records';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS } from '../../lib/release-phase';
 import { configKeyProblem } from '../../lib/names';
@@ -76,6 +76,10 @@ export function rollbackChange(
 ): ReleaseChange {
   return async (previous) => {
     if (!Number.isInteger(version) || version < 0) throw new InvalidArgumentError(`invalid release number ${version}`);
+    // Every release after the first deploy has code (config changes keep it): none means never deployed.
+    if (!previous?.slug) {
+      throw new FailedPreconditionError(`\`${name}\` has no release deployed yet, so nothing to roll back to: deploy its code with \`cluster deploy DIR -a ${name}\``);
+    }
     const current = previous?.version ?? 0;
     const target = version > 0 ? version : current - 1;
     if (target <= 0) throw new InvalidArgumentError(`\`${name}\` has no earlier release to roll back to`);

@@ -122,6 +122,29 @@ describe('config and releases', { timeout: 240_000 }, () => {
     assert.match(huge.stderr, /v4294967297: expected a release like v7 \(at most v2147483647\)/);
   });
 
+  it('an app with no code yet: ps, ps TYPE and rollback say so and to deploy; config:set works and says nothing restarts', async () => {
+    await cluster.ok(['apps:create', 'fresh']);
+    const deploy = 'fresh has no release deployed yet: deploy its code with `cluster deploy DIR -a fresh`';
+    const noneYet = async () => {
+      assert.equal((await cluster.ok(['ps', '-a', 'fresh'])).stdout, `${deploy}.\n`);
+      const ps = await cluster.cli(['ps', 'web', '-a', 'fresh']);
+      assert.deepEqual([ps.code, ps.stderr], [1, `error: \`web\` is not a process type of fresh: ${deploy}\n`]);
+      for (const args of [['rollback'], ['rollback', 'v1']]) {
+        const rollback = await cluster.cli([...args, '-a', 'fresh']);
+        assert.deepEqual([rollback.code, rollback.stderr], [1, 'error: `fresh` has no release deployed yet, so nothing to roll back to: deploy its code with `cluster deploy DIR -a fresh`\n']);
+      }
+    };
+    await noneYet();
+    // As on Heroku, config can be set before the first deploy; the deploy gets it.
+    const set = await cluster.ok(['config:set', 'GREETING=early', '-a', 'fresh', '--wait']);
+    assert.equal(set.stdout, `Set GREETING: released v1 of fresh. ${deploy}; it will run with this config.\n`);
+    await noneYet();
+    await cluster.ok(['deploy', cluster.appDir('fresh', { Procfile: 'worker: sleep 1000\n' }), '-a', 'fresh']);
+    assert.deepEqual((await cluster.cliJson<{ config: Record<string, string> }>(['config', '-a', 'fresh'])).config, { GREETING: 'early' });
+    assert.equal((await cluster.ok(['ps', '-a', 'fresh'])).stdout, 'fresh runs nothing. Scale it up with `cluster scale TYPE=N -a fresh`.\n');
+    await cluster.ok(['apps:destroy', 'fresh', '--confirm', 'fresh']);
+  });
+
   it('unsets a key that is not set harmlessly: no release, a note, exit 0; with others, one release for those that are', async () => {
     const releases = async () => (await cluster.cliJson<{ releases: Array<{ version: number; description: string }> }>(['releases', '-a', 'greeter'])).releases;
     const before = await releases();

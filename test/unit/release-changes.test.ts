@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigUnchanged, configChange, rollbackChange } from '../../control-plane/state/release-changes';
-import { InvalidArgumentError, NotFoundError } from '../../control-plane/errors';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../control-plane/errors';
 import type { ReleaseRecord } from '../../control-plane/records';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS } from '../../lib/release-phase';
 
@@ -80,10 +80,18 @@ describe('rollback change', () => {
   });
 
   it('refuses no earlier release, a missing one and one without code', async () => {
-    await assert.rejects(Promise.resolve(rollbackChange('shop', 0, get)(undefined)), /`shop` has no earlier release to roll back to/);
+    await assert.rejects(Promise.resolve(rollbackChange('shop', 0, get)(release(1, 'first'))), /`shop` has no earlier release to roll back to/);
     await assert.rejects(Promise.resolve(rollbackChange('shop', 9, get)(releases.get(3))), (e: unknown) => e instanceof NotFoundError && /release v9 of `shop` not found/.test(e.message));
     await assert.rejects(Promise.resolve(rollbackChange('shop', 1, get)(releases.get(3))), /release v1 of `shop` has no code/);
     // A negative number (a wrapped-around 32-bit one) is not "the previous release".
     await assert.rejects(Promise.resolve(rollbackChange('shop', -2147483648, get)(releases.get(3))), /invalid release number -2147483648/);
+  });
+
+  it('says an app never deployed has no release deployed yet, and to deploy, with or without releases of config only', async () => {
+    const never = /^`shop` has no release deployed yet, so nothing to roll back to: deploy its code with `cluster deploy DIR -a shop`$/;
+    for (const version of [0, 1]) {
+      await assert.rejects(Promise.resolve(rollbackChange('shop', version, get)(undefined)), (e: unknown) => e instanceof FailedPreconditionError && never.test(e.message));
+      await assert.rejects(Promise.resolve(rollbackChange('shop', version, get)(release(2, '', { A: '1' }))), (e: unknown) => e instanceof FailedPreconditionError && never.test(e.message));
+    }
   });
 });
