@@ -116,15 +116,23 @@ export class AppStore {
     requestId?: string,
     skipNotSet = false,
   ): Promise<{ changed: true; release: ReleaseRecord; notSet: string[] } | { changed: false; release: ReleaseRecord | undefined; notSet: string[] }> {
-    let notSet: string[] = [];
-    const change = configChange(set, unset, skipNotSet ? (keys) => void (notSet = keys) : undefined);
+    const change = configChange(set, unset, skipNotSet ? () => {} : undefined);
     try {
       const release = await this.createRelease(name, change, tagOf(requestId, `config ${name}`));
+      // Read from the release it was made from, not taken from the change: a retry of a call
+      // that was applied answers the recorded release without applying the change again.
+      const notSet = skipNotSet ? await this.keysNotSetBefore(name, release, unset) : [];
       return { changed: true, release, notSet };
     } catch (err) {
       if (err instanceof ConfigUnchanged) return { changed: false, release: err.release, notSet: err.notSet };
       throw err;
     }
+  }
+
+  /** Those of `keys` that the release before `release` (the one it was made from) did not set. */
+  private async keysNotSetBefore(name: string, release: ReleaseRecord, keys: string[]): Promise<string[]> {
+    const env = release.version > 1 ? (await this.getRelease(name, release.version - 1))?.env ?? {} : {};
+    return keys.filter((key) => !Object.hasOwn(env, key));
   }
 
   /** A new release equal (code and config) to release `version`; 0 means the one before the current. */

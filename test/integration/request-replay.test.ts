@@ -124,6 +124,20 @@ describe('a retry on another replica never applies a change twice', { timeout: 6
     assert.equal(reply.description, 'Set FOO');
   });
 
+  it('config:unset: the retried answer still names the keys that were not set', async () => {
+    await store.setConfig('shop', { DOOMED: '1' }, []);
+    const before = (await store.listReleases('shop')).length;
+    const unset = () => cli((api) => callUnary(api, 'SetConfig', { app: 'shop', set: {}, unset: ['NOPE', 'DOOMED'], skip_not_set: true }));
+    lose.left = 1;
+    const reply = await unset();
+    assert.equal(lose.left, 0, 'replica A applied the change and lost the answer');
+    assert.deepEqual([reply.description, reply.not_set, reply.unchanged], ['Unset DOOMED', ['NOPE'], false]);
+    assert.equal((await store.listReleases('shop')).length, before + 1, 'one release');
+    // Run again by the user: a new request, nothing left to unset.
+    const again = await unset();
+    assert.deepEqual([again.not_set, again.unchanged], [['NOPE', 'DOOMED'], true]);
+  });
+
   it('without the record a lost answer is an outage the caller sees (the store alone, no retry)', async () => {
     lose.left = 1;
     const lossy = new AppStore(applyThenLoseAnswer(etcd.client, lose), keys);
