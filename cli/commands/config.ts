@@ -9,6 +9,7 @@ import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { configVarProblem, releaseSizeProblem } from '../../lib/limits';
 import { waitForFormation } from '../wait-formation';
+import { noReleaseYet } from '../../lib/no-release-yet';
 
 function checkKey(key: string, unsetting = false): string {
   const problem = configKeyProblem(key, unsetting);
@@ -20,15 +21,10 @@ function checkKey(key: string, unsetting = false): string {
 export async function announceRelease(api: ClusterApiClient, app: string, release: ReleaseInfo__Output, wait: boolean): Promise<void> {
   if (!release.slug) {
     // Config set before the first deploy (as Heroku allows): kept for it; nothing runs to restart.
-    return void console.log(`${release.description}: released v${release.version} of ${app}. ${noCodeYet(app)}; it will run with this config.`);
+    return void console.log(`${release.description}: released v${release.version} of ${app}; its first deploy runs with this config (${noReleaseYet(app)}).`);
   }
   console.log(`${release.description}: released v${release.version} of ${app}; instances restart a few at a time.`);
   if (wait) await waitForFormation(api, app, undefined, 600_000, release.version);
-}
-
-/** What to tell about an app with no code deployed yet, and what to do. */
-export function noCodeYet(app: string): string {
-  return `${app} has no release deployed yet: deploy its code with \`cluster deploy DIR -a ${app}\``;
 }
 
 export function registerConfig(program: Command): void {

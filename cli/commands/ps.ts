@@ -13,7 +13,7 @@ import { UserError } from '../errors';
 import { formatDuration, renderTable } from '../output/table';
 import { formatBytes, formatPercent } from '../output/units';
 import { staleJson, warnIfStale } from '../stale';
-import { noCodeYet } from './config';
+import { noReleaseYet } from '../../lib/no-release-yet';
 
 export function registerPs(program: Command): void {
   appOption(program.command('ps [types...]'))
@@ -65,7 +65,7 @@ function onlyTypes(ps: PsReply__Output, types: string[]): PsReply__Output {
   if (types.length === 0) return ps;
   const unknown = types.filter((t) => !isOneOffType(t) && !ps.process_types.includes(t) && !ps.instances.some((i) => i.type === t));
   if (unknown.length > 0 && !ps.stale) {
-    if (ps.process_types.length === 0) throw new UserError(`\`${unknown[0]}\` is not a process type of ${ps.app}: ${noCodeYet(ps.app)}`);
+    if (ps.process_types.length === 0) throw new UserError(`\`${unknown[0]}\` is not a process type of ${ps.app}: ${noReleaseYet(ps.app)}`);
     const known = processTypeNames(ps.process_types).join(', ') || 'none';
     throw new UserError(`\`${unknown[0]}\` is not a process type of ${ps.app} (it has: ${known})`);
   }
@@ -76,7 +76,7 @@ function onlyTypes(ps: PsReply__Output, types: string[]): PsReply__Output {
 function formatPs(ps: PsReply__Output): string {
   if (ps.instances.length === 0) {
     // No process types: no release with code runs (none was deployed, or the first one's release command failed).
-    if (ps.process_types.length === 0) return `${noCodeYet(ps.app)}.`;
+    if (ps.process_types.length === 0) return `${noReleaseYet(ps.app)}.`;
     return `${ps.app} runs nothing. Scale it up with \`cluster scale TYPE=N -a ${ps.app}\`.`;
   }
   const now = Date.now();

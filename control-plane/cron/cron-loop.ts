@@ -11,6 +11,7 @@
  * leaders come and go, a tick is claimed once, so it runs at most once.
  */
 import type { Etcd3 } from 'etcd3';
+import { noReleaseYet } from '../../lib/no-release-yet';
 import type { Logger } from '../../lib/log';
 import type { AgentDialer } from '../agents/agent-dialer';
 import { commitIfAt, readPrefix, unchangedSince, type WriteOp } from '../etcd/batch';
@@ -207,7 +208,7 @@ export class CronLoop {
       const app = await this.deps.store.getApp(job.app);
       // What the app's instances run: not a newer release whose release command failed or still runs.
       release = deployedOf(app);
-      if (release === 0 || !(await this.deps.store.getRelease(job.app, release))?.slug) notStarted = `app \`${job.app}\` has no code yet: deploy it first`;
+      if (release === 0 || !(await this.deps.store.getRelease(job.app, release))?.slug) notStarted = noReleaseYet(job.app);
     } catch (err) {
       notStarted = (err as Error).message;
     }

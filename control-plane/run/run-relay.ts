@@ -4,6 +4,7 @@
  * the exit status the other). Either side going away ends the other.
  */
 import * as grpc from '@grpc/grpc-js';
+import { noReleaseYet } from '../../lib/no-release-yet';
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { RunInput, RunInput__Output } from '../../proto/gen/cluster/run/RunInput';
 import type { RunOutput, RunOutput__Output } from '../../proto/gen/cluster/run/RunOutput';
@@ -77,7 +78,7 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
       const app = await ctx.store.getApp(start.app);
       // What the app's instances run: not a newer release whose release command failed or still runs.
       const release = (await ctx.store.runningAndNewest(app.name, app)).running;
-      if (!release?.slug) throw new FailedPreconditionError(`app \`${app.name}\` has no code yet: deploy it first`);
+      if (!release?.slug) throw new FailedPreconditionError(noReleaseYet(app.name));
       const agent = pickAgent(ctx.view);
       const instance = `run.${await nextRunNumber(ctx.client, ctx.keys, app)}`;
       ctx.logger.info({ app: app.name, instance, agent: agent.id, detach: start.detach }, 'one-off process');

@@ -4,6 +4,7 @@
  * release-writes.ts applies to the release it reads in its revision-checked transaction.
  */
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import { noReleaseYet } from '../../lib/no-release-yet';
 import type { ReleaseRecord } from '../records';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS } from '../../lib/release-phase';
 import { configKeyProblem } from '../../lib/names';
@@ -78,7 +79,7 @@ export function rollbackChange(
     if (!Number.isInteger(version) || version < 0) throw new InvalidArgumentError(`invalid release number ${version}`);
     // Every release after the first deploy has code (config changes keep it): none means never deployed.
     if (!previous?.slug) {
-      throw new FailedPreconditionError(`\`${name}\` has no release deployed yet, so nothing to roll back to: deploy its code with \`cluster deploy DIR -a ${name}\``);
+      throw new FailedPreconditionError(`nothing to roll back to: ${noReleaseYet(name)}`);
     }
     const current = previous?.version ?? 0;
     const target = version > 0 ? version : current - 1;

@@ -3,13 +3,14 @@
  * has the process types the change names. Shared by scale-change.ts and formation-settings.ts.
  */
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
+import { noReleaseYet } from '../../lib/no-release-yet';
 import type { ReleaseRecord } from '../records';
 import { processTypeNames } from '../../lib/release-phase';
 
 /** The current release if it has code, else FailedPrecondition naming the command to run. */
 export function releaseWithCode(name: string, release: ReleaseRecord | undefined): ReleaseRecord {
   if (!release || !release.slug) {
-    throw new FailedPreconditionError(`app \`${name}\` has no code yet: deploy it first (cluster deploy -a ${name})`);
+    throw new FailedPreconditionError(noReleaseYet(name));
   }
   return release;
 }

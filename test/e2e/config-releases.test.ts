@@ -124,20 +124,20 @@ describe('config and releases', { timeout: 240_000 }, () => {
 
   it('an app with no code yet: ps, ps TYPE and rollback say so and to deploy; config:set works and says nothing restarts', async () => {
     await cluster.ok(['apps:create', 'fresh']);
-    const deploy = 'fresh has no release deployed yet: deploy its code with `cluster deploy DIR -a fresh`';
+    const deploy = 'app `fresh` has no release deployed yet: deploy its code with `cluster deploy DIR -a fresh`';
     const noneYet = async () => {
       assert.equal((await cluster.ok(['ps', '-a', 'fresh'])).stdout, `${deploy}.\n`);
       const ps = await cluster.cli(['ps', 'web', '-a', 'fresh']);
       assert.deepEqual([ps.code, ps.stderr], [1, `error: \`web\` is not a process type of fresh: ${deploy}\n`]);
       for (const args of [['rollback'], ['rollback', 'v1']]) {
         const rollback = await cluster.cli([...args, '-a', 'fresh']);
-        assert.deepEqual([rollback.code, rollback.stderr], [1, 'error: `fresh` has no release deployed yet, so nothing to roll back to: deploy its code with `cluster deploy DIR -a fresh`\n']);
+        assert.deepEqual([rollback.code, rollback.stderr], [1, `error: nothing to roll back to: ${deploy}\n`]);
       }
     };
     await noneYet();
     // As on Heroku, config can be set before the first deploy; the deploy gets it.
     const set = await cluster.ok(['config:set', 'GREETING=early', '-a', 'fresh', '--wait']);
-    assert.equal(set.stdout, `Set GREETING: released v1 of fresh. ${deploy}; it will run with this config.\n`);
+    assert.equal(set.stdout, `Set GREETING: released v1 of fresh; its first deploy runs with this config (${deploy}).\n`);
     await noneYet();
     await cluster.ok(['deploy', cluster.appDir('fresh', { Procfile: 'worker: sleep 1000\n' }), '-a', 'fresh']);
     assert.deepEqual((await cluster.cliJson<{ config: Record<string, string> }>(['config', '-a', 'fresh'])).config, { GREETING: 'early' });

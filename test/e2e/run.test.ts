@@ -118,11 +118,11 @@ describe('cluster run', { timeout: 180_000 }, () => {
     await cluster.ok(['apps:create', 'empty']);
     const res = await cluster.cli(['run', '-a', 'empty', '--', 'true']);
     assert.equal(res.code, 1);
-    assert.match(res.stderr, /deploy it first/);
+    assert.match(res.stderr, /^error: app `empty` has no release deployed yet: deploy its code with `cluster deploy DIR -a empty`/);
     // `ps:restart` of the whole app says the same (it once restarted "0 instances", exit 0).
     const restart = await cluster.cli(['ps:restart', '-a', 'empty']);
     assert.equal(restart.code, 1, restart.stdout);
-    assert.match(restart.stderr, /^error: app `empty` has no code yet: deploy it first/);
+    assert.match(restart.stderr, /^error: app `empty` has no release deployed yet: deploy its code with `cluster deploy DIR -a empty`/);
     const none = await cluster.cli(['run', '-a', 'tools', '--', ' ']);
     assert.equal(none.code, 1);
   });

@@ -88,7 +88,7 @@ describe('rollback change', () => {
   });
 
   it('says an app never deployed has no release deployed yet, and to deploy, with or without releases of config only', async () => {
-    const never = /^`shop` has no release deployed yet, so nothing to roll back to: deploy its code with `cluster deploy DIR -a shop`$/;
+    const never = /^nothing to roll back to: app `shop` has no release deployed yet: deploy its code with `cluster deploy DIR -a shop`$/;
     for (const version of [0, 1]) {
       await assert.rejects(Promise.resolve(rollbackChange('shop', version, get)(undefined)), (e: unknown) => e instanceof FailedPreconditionError && never.test(e.message));
       await assert.rejects(Promise.resolve(rollbackChange('shop', version, get)(release(2, '', { A: '1' }))), (e: unknown) => e instanceof FailedPreconditionError && never.test(e.message));

@@ -61,7 +61,7 @@ describe('scale change', () => {
   });
 
   it('needs a release with code', () => {
-    assert.throws(() => releaseWithCode('shop', undefined), (e: unknown) => e instanceof FailedPreconditionError && /deploy it first \(cluster deploy -a shop\)/.test(e.message));
+    assert.throws(() => releaseWithCode('shop', undefined), (e: unknown) => e instanceof FailedPreconditionError && /^app `shop` has no release deployed yet: deploy its code with `cluster deploy DIR -a shop`$/.test(e.message));
     assert.throws(() => releaseWithCode('shop', { ...RELEASE, slug: '' }), FailedPreconditionError);
     assert.equal(releaseWithCode('shop', RELEASE), RELEASE);
   });
