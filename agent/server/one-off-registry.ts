@@ -28,12 +28,22 @@ export interface RunningOneOff {
   stop(reason: StopReason): void;
 }
 
-/** A reserved name whose process is still launching (its slug being fetched): a stop waits for it. */
+/**
+ * A reserved name whose process is still launching (its slug being fetched): a stop ends the
+ * launch, which then never spawns the command (run-service.ts).
+ */
 class Launching implements RunningOneOff {
   stopWith: StopReason | undefined;
+  private readonly listeners: Array<(reason: StopReason) => void> = [];
   stop(reason: StopReason): void {
+    const first = this.stopWith === undefined;
     // SIGKILL wins over a stop asked for before it.
-    if (this.stopWith === undefined || reason === 'kill') this.stopWith = reason;
+    if (first || reason === 'kill') this.stopWith = reason;
+    if (first) for (const listener of this.listeners.splice(0)) listener(reason);
+  }
+  onStop(listener: (reason: StopReason) => void): void {
+    if (this.stopWith) listener(this.stopWith);
+    else this.listeners.push(listener);
   }
 }
 
@@ -79,6 +89,21 @@ export class OneOffRegistry {
     this.running.set(key, new Launching());
     this.last.set(`${app}/${instance}`, key);
     return true;
+  }
+
+  /**
+   * Calls `listener` with the reason once a stop comes for a reserved run that is still launching
+   * (at once if one came already); the launch then gives up instead of spawning.
+   */
+  onStopWhileLaunching(app: string, instance: string, listener: (reason: StopReason) => void, runId = ''): void {
+    const launching = this.running.get(OneOffRegistry.key(app, instance, runId));
+    if (launching instanceof Launching) launching.onStop(listener);
+  }
+
+  /** The stop asked for a reserved run that is still launching, if any: checked right before its spawn. */
+  stopWhileLaunching(app: string, instance: string, runId = ''): StopReason | undefined {
+    const launching = this.running.get(OneOffRegistry.key(app, instance, runId));
+    return launching instanceof Launching ? launching.stopWith : undefined;
   }
 
   /** The launched process behind a reserved run; stopped at once when a stop came while it launched. */

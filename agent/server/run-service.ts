@@ -121,8 +121,18 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
           void launch(deps, registry, call, started, early).then(
             (c) => (child = c),
             (err: unknown) => {
+              const now = Date.now();
+              if (err instanceof StoppedBeforeStart) {
+                deps.logger.info({ app, instance, reason: err.reason }, 'one-off process stopped before it started');
+                deps.logs.append(app, instance, 'system', `Not started: ${err.message}`);
+                const stopped = err.reason === 'request' || err.reason === 'kill' || err.reason === 'app-destroyed';
+                registry.finish(app, instance, { status: 127, signal: '', stopped, started_at_ms: now, finished_at_ms: now }, runId);
+                // A status, not destroy(): the caller (a leader waiting for `started`) learns it at once.
+                call.emit('error', statusWithReason(grpc.status.FAILED_PRECONDITION, err.message, PRECONDITION_FAILED));
+                return;
+              }
               deps.logger.warn({ err: (err as Error).message, app }, 'one-off process could not start');
-              registry.finish(app, instance, { status: 127, signal: '', started_at_ms: Date.now(), finished_at_ms: Date.now() }, runId);
+              registry.finish(app, instance, { status: 127, signal: '', started_at_ms: now, finished_at_ms: now }, runId);
               call.destroy(new Error(`could not start: ${(err as Error).message}`));
             },
           );
@@ -159,6 +169,23 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
     },
   };
 }
+
+/** A stop came while the run's code was being fetched: its command never started. */
+class StoppedBeforeStart extends Error {
+  override name = 'StoppedBeforeStart';
+  constructor(readonly reason: StopReason) {
+    super(`${STOPPED_BEFORE_START[reason]} before it started, while its code was being fetched`);
+  }
+}
+
+const STOPPED_BEFORE_START: Record<StopReason, string> = {
+  request: 'stopped on request',
+  kill: 'killed on request',
+  timeout: 'stopped by its timeout',
+  'app-destroyed': 'stopped: its app was destroyed',
+  'agent-stop': 'stopped: the agent is stopping with its instances',
+  'agent-restart': 'stopped: the agent is restarting',
+};
 
 /** A started one-off process, and its terminal when it has one. */
 interface Launched {
@@ -219,10 +246,17 @@ async function launch(
   let child: ChildProcessWithoutNullStreams;
   const tty = start.tty && !start.detach;
   try {
-    const cwd = await deps.releases.ensure(start.slug);
-    // The slug may take a while: an agent that began to stop meanwhile starts nothing more.
+    // The slug may take a while: a stop that comes meanwhile (`ps:stop`, a leader that gave the
+    // run up, the agent stopping) ends the launch at once, and the command never starts. The
+    // fetch goes on for whoever else needs the slug.
+    const stopped = new Promise<never>((_, reject) =>
+      registry.onStopWhileLaunching(start.app, start.instance, (reason) => reject(new StoppedBeforeStart(reason)), start.run_id));
+    const cwd = await Promise.race([deps.releases.ensure(start.slug), stopped]);
     if (registry.stopping) throw new Error(`${deps.agentId} is stopping`);
     port = await deps.ports.allocate();
+    // Nothing is awaited from here to the spawn: a stop either came by now or finds the process.
+    const stopReason = registry.stopWhileLaunching(start.app, start.instance, start.run_id);
+    if (stopReason) throw new StoppedBeforeStart(stopReason);
     const env = buildEnv({ app: start.app, instance: start.instance, release: start.release }, start.env, port, deps);
     if (tty) {
       const { file, args } = ptyCommand(start.command, windowOrDefault(start.window), env.SHELL);

@@ -1,12 +1,19 @@
 /**
  * `cluster ps:stop release.N` of a release command (docs/boot-checks.md#release-phase): its release
  * fails with a reason that says it was stopped, and the release running before stays live, also
- * when the command exits 0 on SIGTERM.
+ * when the command exits 0 on SIGTERM. A stop that reaches the agent while it still fetches the
+ * release's code (a leader giving the claim up, `apps:destroy`) means the command never starts.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { callUnary } from '../../lib/grpc-call';
+import { agentProto } from '../../proto/load';
 import { TestCluster } from '../helpers/test-cluster';
 import { type PsWithRelease, type ReleaseRow, WEB } from '../helpers/release-apps';
+import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { waitFor } from '../helpers/wait-for';
 
 describe('a stopped release command', { timeout: 120_000 }, () => {
@@ -18,8 +25,14 @@ describe('a stopped release command', { timeout: 120_000 }, () => {
   const releases = async () => (await cluster.cliJson<{ releases: ReleaseRow[] }>(['releases', '-a', 'api'])).releases;
   const web = async () => ((await cluster.ps('api')) as PsWithRelease[]).find((i) => i.name === 'web.1')!;
 
+  /** host-a's way to the control plane: holding it holds the slugs it fetches. */
+  let proxy: TcpProxy;
+
   before(async () => {
-    cluster = await TestCluster.start({ agents: [{ id: 'host-a' }] });
+    // A long lease: heartbeats wait while the proxy holds the control plane's answers.
+    cluster = await TestCluster.start({ agents: [], agentTtl: 15 });
+    proxy = await tcpProxy(Number(cluster.addresses[0]!.split(':')[1]));
+    await cluster.startReadyAgent({ id: 'host-a', server: `127.0.0.1:${proxy.port}` });
     await cluster.ok(['apps:create', 'api']);
     const res = await deploy('v1', 'true', ['--wait']);
     assert.equal(res.code, 0, res.stderr);
@@ -27,7 +40,9 @@ describe('a stopped release command', { timeout: 120_000 }, () => {
   });
 
   after(async () => {
+    proxy?.release();
     await cluster?.stop();
+    await proxy?.close();
   });
 
   for (const [how, command] of [
@@ -52,4 +67,33 @@ describe('a stopped release command', { timeout: 120_000 }, () => {
       assert.equal((await web()).release, live, `web.1 stays on v${live}`);
     });
   }
+
+  it('never starts a release command whose stop reached the agent while it fetched the code', async () => {
+    const marker = path.join(cluster.dir, 'stopped-while-fetching');
+    const slugs = path.join(cluster.agentDir('host-a'), 'slugs');
+    const fetching = () => fs.readdirSync(slugs).some((f) => f.startsWith('.fetch-'));
+    const agent = await waitFor('host-a\'s address', async () => (await cluster.cliJson<{ agents: Array<{ id: string; address: string }> }>(['agents'])).agents.find((a) => a.id === 'host-a')?.address, 10_000);
+    const runs = new (agentProto().AgentRun)(agent, grpc.credentials.createInsecure());
+    let version: number;
+    proxy.hold();
+    try {
+      await cluster.deployProcfile('api', `web: ${WEB}\nrelease: echo ran > ${marker}; sleep 30\n`, { 'fresh.txt': `${Date.now()}` });
+      version = (await releases())[0]!.version;
+      await waitFor('host-a fetching the new release\'s code', () => fetching() || undefined, 20_000, 20);
+      // What a leader that gives the claim up sends (as does `apps:destroy`): here, while the code is on its way.
+      const reply = await callUnary(runs, 'StopRun', { app: 'api', instance: `release.${version}`, reason: 'given up' }, 5_000);
+      assert.equal(reply.found, true, 'the agent has the run, launching');
+    } finally {
+      proxy.release();
+      runs.close();
+    }
+    const stopped = await waitFor(`v${version} settled`, async () => (await releases()).find((r) => r.version === version && r.phase !== 'running'), 30_000);
+    assert.deepEqual([stopped.phase, stopped.deployed], ['failed', false]);
+    assert.match(stopped.phaseReason ?? '', /stopped on request before it started, while its code was being fetched/);
+    await waitFor('host-a done fetching', () => !fetching() || undefined, 20_000);
+    const logs = await cluster.ok(['logs', '-a', 'api', '--ps', `release.${version}`]);
+    assert.match(logs.stdout, /Not started: stopped on request before it started/);
+    assert.doesNotMatch(logs.stdout, /Starting release command/);
+    assert.equal(fs.existsSync(marker), false, 'the command never ran');
+  });
 });
