@@ -70,7 +70,8 @@ export class PhaseWrites {
 
   /**
    * Marks the claim `key`, whose command is not recorded as started, superseded by the app's
-   * newest release (`stopped`: its agent had it and stopped it). Returns the phase written, or
+   * newest release (`stopped`: its agent had it and stopped it; otherwise the agent did not run it
+   * then, which says nothing of whether it ran before). Returns the phase written, or
    * undefined when there was nothing to write (settled meanwhile, started, no newer release).
    */
   async supersedeUnstarted(app: string, version: number, key: string, stopped: boolean, active: () => boolean): Promise<ReleasePhaseRecord | undefined> {
@@ -83,9 +84,11 @@ export class PhaseWrites {
         ...release.phase,
         state: 'superseded',
         finishedAtMs: Date.now(),
+        // Only what is known: the start was not recorded, and the agent ran it then or not. Not
+        // running does not mean it never ran: it may have run and ended before the stop came.
         reason: stopped
           ? `v${newest} was made before its command was known to have started; it was stopped and nothing rolled`
-          : `v${newest} was made before its command ran; nothing rolled`,
+          : `v${newest} was made before its command was known to have started, and its agent was not running it; nothing rolled`,
       };
       // A release made since stays newer: only the release record is compared.
       const compares = [this.deps.election.fence(), unchangedSince(this.deps.keys.release(app, version), modRevision)];

@@ -293,7 +293,7 @@ export class ReleasePhaseLoop {
         if (!current || current.record.release <= version) return;
         const stopped = await stopRun(this.deps.dialer, agent, run, `a newer release of \`${f.app}\` supersedes v${version}`);
         const phase = await this.writes.supersedeUnstarted(f.app, version, key, stopped, () => this.active);
-        if (phase) this.deps.logger.info({ app: f.app, release: version, agent: agent.id, reason: phase.reason }, 'release phase superseded before its command started');
+        if (phase) this.deps.logger.info({ app: f.app, release: version, agent: agent.id, reason: phase.reason }, 'release phase superseded before its command was known to have started');
         if (this.followed.get(key) === f) this.followed.delete(key);
       })
       .catch((err: unknown) => {

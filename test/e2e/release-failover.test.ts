@@ -128,9 +128,31 @@ describe('release commands and leader failover', { timeout: 180_000 }, () => {
     const r = await settled(version);
     assert.equal(r.phase, 'superseded');
     // Whether the start reached the agent before the new leader's stop is the agent's scheduling.
-    assert.match(r.phaseReason ?? '', new RegExp(`^v${version + 1} was made before its command (ran; nothing rolled|was known to have started; it was stopped and nothing rolled)$`));
+    assert.match(r.phaseReason ?? '', new RegExp(`^v${version + 1} was made before its command was known to have started(, and its agent was not running it; nothing rolled|; it was stopped and nothing rolled)$`));
     await waitFor(`release.${version} gone from ps`, async () => !(await cluster.ps('api')).some((i) => i.name === `release.${version}`) || undefined, 20_000);
     assert.equal(fs.existsSync(done), false, 'the command was stopped at its gate, never opened');
     assert.equal(await running(), version + 1);
+  });
+
+  it('says only what it knows of a command whose start a killed leader did not record: it may have run', async () => {
+    const ran = path.join(cluster.dir, 'unrecorded-ran');
+    const res = await deploy('unrecorded', withRelease(`echo ran > ${ran}; exit 3`));
+    assert.equal(res.code, 0, res.stderr);
+    const version = (await releases())[0]!.version;
+    assert.equal((await settled(version)).phase, 'failed');
+    const newer = await deploy('after-unrecorded', `web: ${WEB}\n`);
+    assert.equal(newer.code, 0, newer.stderr);
+    // What a leader killed between the agent's `started` and its mark leaves: claimed, not marked,
+    // while the agent ran the command (and remembers its exit). The live leader settled it already:
+    // only the next one reads it.
+    const key = `/cluster/releases/api/${String(version).padStart(10, '0')}`;
+    const record = JSON.parse((await etcd.get(key).string())!) as { phase: Record<string, unknown> };
+    const claim: Record<string, unknown> = { ...record.phase, state: 'running' };
+    for (const field of ['started', 'finishedAtMs', 'status', 'reason']) delete claim[field];
+    await etcd.put(key).value(JSON.stringify({ ...record, phase: claim }));
+    await killLeader();
+    const r = await settled(version);
+    assert.equal(fs.existsSync(ran), true, 'the command ran');
+    assert.deepEqual([r.phase, r.phaseReason], ['superseded', `v${version + 1} was made before its command was known to have started, and its agent was not running it; nothing rolled`]);
   });
 });
