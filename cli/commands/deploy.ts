@@ -11,6 +11,7 @@ import { describeFailure, EXIT_UNREACHABLE, UserError } from '../errors';
 import { callUnary } from '../../lib/grpc-call';
 import { NOT_FOUND, reasonOf } from '../../lib/status-reason';
 import { describePack, makeSlugFolder, packDirectory } from '../pack';
+import { uploadIdleTimeoutMs, uploadSlug } from '../slug-upload';
 import { waitForFormation } from '../wait-formation';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS, describeTypes, releaseTimeoutProblem } from '../../lib/release-phase';
 
@@ -20,27 +21,6 @@ function parseReleaseTimeout(text: string | undefined): number {
   const problem = seconds === 0 ? `--release-timeout 0: give whole seconds from 1` : releaseTimeoutProblem(seconds);
   if (problem) throw new UserError(Number.isNaN(seconds) ? `--release-timeout ${text}: expected whole seconds, e.g. 300` : problem);
   return seconds;
-}
-
-const CHUNK = 256 * 1024;
-
-function upload(api: ClusterApiClient, meta: object, file: string): Promise<ReleaseInfo__Output> {
-  return new Promise((resolve, reject) => {
-    const call = api.Deploy({ deadline: Date.now() + 10 * 60_000 }, (err, res) => (err ? reject(err) : resolve(res!)));
-    call.write({ meta });
-    const input = fs.createReadStream(file, { highWaterMark: CHUNK });
-    input.on('data', (data) => {
-      if (!call.write({ data })) {
-        input.pause();
-        call.once('drain', () => input.resume());
-      }
-    });
-    input.on('end', () => call.end());
-    input.on('error', (err) => {
-      call.cancel();
-      reject(err);
-    });
-  });
 }
 
 const EXIT_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
@@ -53,9 +33,10 @@ export async function deployDirectory(
   api: ClusterApiClient,
   app: string,
   dir: string,
-  opts: { env?: string; message?: string; quiet?: boolean; releaseTimeout?: number; exitOnSignal?: boolean } = {},
+  opts: { env?: string; message?: string; quiet?: boolean; releaseTimeout?: number; exitOnSignal?: boolean; idleTimeoutMs?: number; server?: string } = {},
 ): Promise<ReleaseInfo__Output> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir} is not a directory`);
+  const idleTimeoutMs = opts.idleTimeoutMs ?? uploadIdleTimeoutMs();
   const definition = readDefinition(dir, opts.env);
   if (!opts.quiet) for (const warning of definition.warnings) process.stderr.write(`warning: ${warning}\n`);
   // The slug (up to hundreds of MiB) is removed however the deploy ends: done, failed, or, for
@@ -70,7 +51,7 @@ export async function deployDirectory(
   try {
     const slug = await packDirectory(dir, folder);
     if (!opts.quiet) process.stderr.write(`${describePack(slug)}\nUploading ${path.resolve(dir)} to ${app}…\n`);
-    return await upload(
+    return await uploadSlug(
       api,
       {
         app,
@@ -82,6 +63,8 @@ export async function deployDirectory(
         first_formation: definition.firstFormation ?? {},
       },
       slug.file,
+      slug.size,
+      { idleTimeoutMs, server: opts.server },
     );
   } finally {
     for (const signal of EXIT_SIGNALS) process.off(signal, interrupted);
@@ -97,16 +80,17 @@ export function registerDeploy(program: Command): void {
     .option('--wait', 'follow the release command and the rollout until every instance runs the new release; exit 1 if either fails')
     .option('--release-timeout <seconds>', `how long the Procfile's \`release:\` command may run (default ${DEFAULT_RELEASE_TIMEOUT_SECONDS})`)
     .action(async (dir: string | undefined, opts: { app?: string; env?: string; message?: string; wait?: boolean; releaseTimeout?: string }, cmd: Command) =>
-      withApi(cmd, async (api) => {
+      withApi(cmd, async (api, server) => {
         const app = resolveApp(opts.app);
         const releaseTimeout = parseReleaseTimeout(opts.releaseTimeout);
+        const idleTimeoutMs = uploadIdleTimeoutMs();
         if (opts.env !== undefined) checkEnvName(opts.env);
         // An app that does not exist, or a control plane that cannot be reached (or refuses us), is
         // named before anything is packed: packing a large app only to fail the upload took minutes.
         await callUnary(api, 'ListReleases', { app }).catch((err: unknown) => {
           if (reasonOf(err) === NOT_FOUND || describeFailure(err, '').exitCode === EXIT_UNREACHABLE) throw err;
         });
-        const release = await deployDirectory(api, app, dir ?? '.', { ...opts, releaseTimeout, exitOnSignal: true });
+        const release = await deployDirectory(api, app, dir ?? '.', { ...opts, releaseTimeout, exitOnSignal: true, idleTimeoutMs, server });
         const types = describeTypes(release.process_types.map((t) => t.name));
         console.log(`Released v${release.version} of ${app} (${release.slug.slice(0, 12)}): ${types}`);
         // The first deploy scales web=1 (as Heroku does), or as a compose file's deploy.replicas say.
