@@ -100,6 +100,8 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
     Run: (call: RunCall) => {
       let child: Launched | undefined;
       let started: RunStart__Output | undefined;
+      /** This call reserved its run (it may be launching it). */
+      let reserved = false;
       const early: RunInput__Output[] = [];
 
       call.on('data', (msg: RunInput__Output) => {
@@ -118,6 +120,7 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
           if (!registry.reserve(app, instance, runId)) {
             return void call.emit('error', statusWithReason(grpc.status.ALREADY_EXISTS, `${app}/${instance} was started on this agent already`, ALREADY_EXISTS));
           }
+          reserved = true;
           void launch(deps, registry, call, started, early).then(
             (c) => (child = c),
             (err: unknown) => {
@@ -142,6 +145,11 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
         else deliver(child, msg);
       });
       call.on('error', () => undefined);
+      // The caller left (Ctrl-C, its CLI killed) while the code was being fetched: an attached run
+      // then never starts, as one running would be stopped (launch() watches the call from its spawn).
+      call.on('cancelled', () => {
+        if (reserved && !child && started && !started.detach) registry.stop(started.app, started.instance, false, started.run_id);
+      });
     },
 
     WatchRun: (call) => {

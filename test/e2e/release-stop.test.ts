@@ -2,16 +2,18 @@
  * `cluster ps:stop release.N` of a release command (docs/boot-checks.md#release-phase): its release
  * fails with a reason that says it was stopped, and the release running before stays live, also
  * when the command exits 0 on SIGTERM. A stop that reaches the agent while it still fetches the
- * release's code (a leader giving the claim up, `apps:destroy`) means the command never starts.
+ * release's code (a leader giving the claim up, `apps:destroy`) means the command never starts;
+ * so does an attached `cluster run` whose caller leaves meanwhile.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { callUnary } from '../../lib/grpc-call';
 import { agentProto } from '../../proto/load';
-import { TestCluster } from '../helpers/test-cluster';
+import { CLI, TestCluster } from '../helpers/test-cluster';
 import { type PsWithRelease, type ReleaseRow, WEB } from '../helpers/release-apps';
 import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { waitFor } from '../helpers/wait-for';
@@ -94,6 +96,33 @@ describe('a stopped release command', { timeout: 120_000 }, () => {
     const logs = await cluster.ok(['logs', '-a', 'api', '--ps', `release.${version}`]);
     assert.match(logs.stdout, /Not started: stopped on request before it started/);
     assert.doesNotMatch(logs.stdout, /Starting release command/);
+    assert.equal(fs.existsSync(marker), false, 'the command never ran');
+  });
+
+  it('never starts an attached run whose caller left while the agent fetched the code', async () => {
+    const marker = path.join(cluster.dir, 'caller-left-while-fetching');
+    const slugs = path.join(cluster.agentDir('host-a'), 'slugs');
+    const fetching = () => fs.readdirSync(slugs).some((f) => f.startsWith('.fetch-'));
+    proxy.hold();
+    try {
+      // Live at once (no release command): a run gets its code, which host-a has yet to fetch.
+      await cluster.deployProcfile('api', `web: ${WEB}\n`, { 'fresh.txt': `${Date.now()}` });
+      const run = spawn(process.execPath, [CLI, 'run', '-a', 'api', '--no-tty', '--', 'sh', '-c', `echo ran > ${marker}; sleep 30`], { env: cluster.env, stdio: 'ignore' });
+      const exited = new Promise((resolve) => run.once('exit', resolve));
+      await waitFor('host-a fetching the code for the run', () => fetching() || undefined, 20_000, 20);
+      run.kill('SIGTERM');
+      await exited;
+      // The control plane passes the cancel on to the agent: its run is stopped, launching.
+      const agentLog = cluster.agents.get('host-a')!.log;
+      await waitFor('the run stopped on host-a', () => /"instance":"run\.\d+".*one-off process stopped before it started/.test(fs.readFileSync(agentLog, 'utf8')) || undefined, 20_000, 50);
+    } finally {
+      proxy.release();
+    }
+    await waitFor('host-a done fetching', () => !fetching() || undefined, 20_000);
+    await cluster.waitForPs('api', 'web.1 up on the new release', (ps) => ps.some((i) => i.name === 'web.1' && i.state === 'up'), 30_000);
+    const logs = await cluster.ok(['logs', '-a', 'api', '-p', 'run']);
+    assert.match(logs.stdout, /Not started: stopped on request before it started/);
+    assert.doesNotMatch(logs.stdout, /Starting one-off process/);
     assert.equal(fs.existsSync(marker), false, 'the command never ran');
   });
 });
