@@ -1,7 +1,7 @@
 /**
  * The agent's registry of one-off processes: a name starts once, a run is followed to its end,
  * and `stopAll` (`agent stop --stop-instances`) stops every run, also one still launching, and
- * resolves only once each has ended.
+ * resolves only once each has ended; a launch hears of a stop that comes while it fetches the code.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -90,6 +90,23 @@ describe('OneOffRegistry', () => {
     assert.deepEqual(release2.stops, ['app-destroyed'], 'stopped as soon as it is attached');
     assert.deepEqual(other.stops, [], 'another app, whose name starts the same, runs on');
     assert.deepEqual(registry.stopApp('none'), []);
+  });
+
+  it('tells a launch that a stop came while it fetched the code, at once or when it comes', () => {
+    const registry = new OneOffRegistry();
+    registry.reserve('shop', 'release.4', 'id-4');
+    const heard: StopReason[] = [];
+    registry.onStopWhileLaunching('shop', 'release.4', (reason) => heard.push(reason), 'id-4');
+    assert.equal(registry.stopWhileLaunching('shop', 'release.4', 'id-4'), undefined);
+    assert.equal(registry.stop('shop', 'release.4', false, 'id-4'), true, 'a launching run counts as running');
+    registry.stop('shop', 'release.4', true, 'id-4');
+    assert.deepEqual(heard, ['request'], 'told once, of the first stop');
+    assert.equal(registry.stopWhileLaunching('shop', 'release.4', 'id-4'), 'kill', 'SIGKILL wins');
+    const late: StopReason[] = [];
+    registry.onStopWhileLaunching('shop', 'release.4', (reason) => late.push(reason), 'id-4');
+    assert.deepEqual(late, ['kill'], 'a listener after the stop hears it at once');
+    registry.attach('shop', 'release.4', fakeRun(), 'id-4');
+    assert.equal(registry.stopWhileLaunching('shop', 'release.4', 'id-4'), undefined, 'launched: no longer launching');
   });
 
   it('tells runs of one name apart by run id; a call without one means the last run of the name', () => {
