@@ -27,7 +27,7 @@ import { buildEnv } from '../instance-env';
 import { AnsweredRequests } from './answered-requests';
 import { OneOffRegistry, type StopReason } from './one-off-registry';
 import { PtySession, ptyCommand, termOrDefault, windowOrDefault } from './pty-session';
-import { ALREADY_EXISTS, NOT_FOUND, PRECONDITION_FAILED, statusWithReason } from '../../lib/status-reason';
+import { ALREADY_EXISTS, INVALID_INPUT, NOT_FOUND, PRECONDITION_FAILED, statusWithReason } from '../../lib/status-reason';
 import { isOneOffInstance } from '../../lib/one-off';
 
 const SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT']);
@@ -106,10 +106,10 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
 
       call.on('data', (msg: RunInput__Output) => {
         if (!started) {
-          if (!msg.start) return void call.destroy(new Error('the first message of a run must be `start`'));
+          if (!msg.start) return void call.emit('error', statusWithReason(grpc.status.INVALID_ARGUMENT, 'the first message of a run must be `start`', INVALID_INPUT));
           started = msg.start;
           const problem = problemWith(started);
-          if (problem) return void call.destroy(new Error(problem));
+          if (problem) return void call.emit('error', statusWithReason(grpc.status.INVALID_ARGUMENT, problem, INVALID_INPUT));
           const { app, instance, run_id: runId } = started;
           if (registry.stopping) {
             return void call.emit('error', statusWithReason(grpc.status.FAILED_PRECONDITION, `${deps.agentId} is stopping; start the process again once it is back, or on another agent`, PRECONDITION_FAILED));
@@ -130,13 +130,13 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
                 deps.logs.append(app, instance, 'system', `Not started: ${err.message}`);
                 const stopped = err.reason === 'request' || err.reason === 'kill' || err.reason === 'app-destroyed';
                 registry.finish(app, instance, { status: 127, signal: '', stopped, started_at_ms: now, finished_at_ms: now }, runId);
-                // A status, not destroy(): the caller (a leader waiting for `started`) learns it at once.
+                // A status: destroy() ends nothing the caller hears, and it waited for its deadline.
                 call.emit('error', statusWithReason(grpc.status.FAILED_PRECONDITION, err.message, PRECONDITION_FAILED));
                 return;
               }
               deps.logger.warn({ err: (err as Error).message, app }, 'one-off process could not start');
               registry.finish(app, instance, { status: 127, signal: '', started_at_ms: now, finished_at_ms: now }, runId);
-              call.destroy(new Error(`could not start: ${(err as Error).message}`));
+              call.emit('error', statusWithReason(grpc.status.FAILED_PRECONDITION, `could not start: ${(err as Error).message}`, PRECONDITION_FAILED));
             },
           );
           return;

@@ -3,7 +3,8 @@
  * fails with a reason that says it was stopped, and the release running before stays live, also
  * when the command exits 0 on SIGTERM. A stop that reaches the agent while it still fetches the
  * release's code (a leader giving the claim up, `apps:destroy`) means the command never starts;
- * so does an attached `cluster run` whose caller leaves meanwhile.
+ * so does an attached `cluster run` whose caller leaves meanwhile. A run whose code cannot be
+ * fetched fails at once, naming why.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -124,5 +125,21 @@ describe('a stopped release command', { timeout: 120_000 }, () => {
     assert.match(logs.stdout, /Not started: stopped on request before it started/);
     assert.doesNotMatch(logs.stdout, /Starting one-off process/);
     assert.equal(fs.existsSync(marker), false, 'the command never ran');
+  });
+
+  it('fails a run whose code cannot be fetched at once, saying why, rather than leaving it waiting', async () => {
+    await cluster.scale('api', { web: 0 }); // nothing fetches the next release's code before the run
+    await cluster.deployProcfile('api', `web: ${WEB}\n`, { 'fresh.txt': `${Date.now()}` });
+    // The new slug is on the control plane only: gone from there, no replica can serve it.
+    const onAgent = new Set(fs.readdirSync(path.join(cluster.agentDir('host-a'), 'slugs')));
+    const stored = path.join(cluster.controlPlaneDataDir(), 'slugs');
+    const gone = fs.readdirSync(stored).filter((f) => f.endsWith('.tgz') && !onAgent.has(f.slice(0, -'.tgz'.length)));
+    assert.equal(gone.length, 1, `one slug only the control plane has: ${gone.join(', ')}`);
+    fs.rmSync(path.join(stored, gone[0]!));
+    // Before, the agent's failure never reached the caller: an attached run waited for ever.
+    const res = await cluster.cli(['run', '-a', 'api', '--no-tty', '--', 'echo', 'hi'], { timeoutMs: 60_000 });
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.match(res.stderr, /^error: the one-off process on host-a failed: could not start: fetching slug [0-9a-f]{12} failed: /);
+    assert.ok(res.ms < 30_000, `failed after ${Math.round(res.ms)} ms`);
   });
 });
