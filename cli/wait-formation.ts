@@ -101,8 +101,10 @@ export async function waitForFormation(
       const on = restart ? 'restarted and up' : release === undefined ? 'up' : `up on v${release}`;
       show(`${bar} ${up}/${wanted} ${on}${stopping ? `, ${stopping} stopping` : ''}${pending.length ? `, ${pending.length} pending` : ''}`);
       if (up === wanted && stopping === 0 && mine.length === wanted) break;
-      // A restart is what ends an old process's crash loop: only restarted processes count.
-      failIfStuck(pending, mine.filter(restarted));
+      // A restart or a new release is what ends an old process's crash loop: only restarted
+      // processes, and those on the release rolling out, count (a deploy that fixes a crash loop
+      // finds the old release's instances crashed until the rollout reaches them).
+      failIfStuck(pending, mine.filter((i) => restarted(i) && (release === undefined || i.release === release)));
       if (release !== undefined) failIfRolloutFailed(mine, release);
       if (Date.now() - started > timeoutMs) {
         throw new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s with ${up} of ${wanted} instances ${on}`);
