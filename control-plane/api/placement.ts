@@ -6,6 +6,7 @@ import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
 import { FailedPreconditionError } from '../errors';
 import { own } from '../../lib/own';
+import { checkPlacementRules } from '../state/formation-settings';
 import { describeRule, fitsRule, isRestrictive } from '../scheduler/placement';
 import type { PlacementRule as SchedulerRule } from '../scheduler/types';
 
@@ -19,6 +20,8 @@ export function placementHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Se
   return {
     SetPlacement: unary(ctx.logger, async (req) => {
       const rules = req.rules.map((r) => ({ type: r.type, labels: r.labels, datacenter: r.datacenter || undefined }));
+      // A malformed label is named as such, not as a rule no agent fits.
+      checkPlacementRules(rules);
       if (!req.force) for (const rule of rules) refuseIfFitsNoAgent(ctx, req.app, rule);
       const placement = await ctx.store.setPlacement(req.app, rules);
       ctx.logger.info({ app: req.app, placement }, 'placement rules changed');

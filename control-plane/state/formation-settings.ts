@@ -75,6 +75,15 @@ export function bootTimeoutSettings(changes: Array<{ type: string; seconds: numb
  * run anywhere again, other types keep theirs. The types are checked against the release by the caller.
  */
 export function placementSettings(rules: PlacementRule[]): FormationChange {
+  checkPlacementRules(rules);
+  return setPerType('placement', rules.map(({ type, labels, datacenter }) => {
+    const rule: PlacementRecord = { labels: { ...labels }, ...(datacenter ? { datacenter } : {}) };
+    return [type, Object.keys(rule.labels).length === 0 && !rule.datacenter ? undefined : rule];
+  }));
+}
+
+/** Throws when a rule is malformed: a type given twice, too many labels, a label or datacenter no agent could carry. */
+export function checkPlacementRules(rules: PlacementRule[]): void {
   if (rules.length === 0) throw new InvalidArgumentError('nothing to set: give a process type and its rule');
   const seen = new Set<string>();
   for (const { type, labels, datacenter } of rules) {
@@ -91,8 +100,4 @@ export function placementSettings(rules: PlacementRule[]): FormationChange {
     const problem = datacenter ? datacenterProblem(datacenter) : undefined;
     if (problem) throw new InvalidArgumentError(problem);
   }
-  return setPerType('placement', rules.map(({ type, labels, datacenter }) => {
-    const rule: PlacementRecord = { labels: { ...labels }, ...(datacenter ? { datacenter } : {}) };
-    return [type, Object.keys(rule.labels).length === 0 && !rule.datacenter ? undefined : rule];
-  }));
 }

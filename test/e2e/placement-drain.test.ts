@@ -163,6 +163,16 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     const rules = await cluster.cliJson<{ rules: Array<{ labels: Record<string, string> }> }>(['ps:place', '-a', 'shop']);
     assert.deepEqual(rules.rules.map((r) => r.labels), [{ role: 'web' }], 'the rule is unchanged');
     assert.deepEqual(ofType(await cluster.ps('shop'), 'web').map((i) => `${i.name}@${i.host}:${i.pid}`), before, 'web untouched');
+    // A label or datacenter no agent could carry is named as malformed, not as a rule no agent fits.
+    for (const [args, message] of [
+      [['role=a b'], /invalid value `a b` of label `role`/],
+      [['--datacenter', 'ams 1'], /ams 1/],
+    ] as const) {
+      const malformed = await cluster.cli(['ps:place', 'web', ...args, '-a', 'shop']);
+      assert.equal(malformed.code, 1, malformed.stdout);
+      assert.match(malformed.stderr, message);
+      assert.doesNotMatch(malformed.stderr, /no ready agent fits|--force/);
+    }
     await cluster.ok(['ps:place', 'web', 'role=edge', '--force', '-a', 'shop']);
     const list = await cluster.waitForPs('shop', 'web pending', (l) => ofType(l, 'web').length === 4 && ofType(l, 'web').every((i) => i.state === 'pending'));
     for (const i of ofType(list, 'web')) assert.equal(i.reason, 'no agent matches the placement rule of `web` (role=edge)');
