@@ -30,7 +30,10 @@ export function registerBootTimeout(program: Command): void {
         const reply =
           settings.length > 0 ? await callUnary(api, 'SetBootTimeout', { app, settings }) : { settings: (await callUnary(api, 'GetTypeSettings', { app })).boot_timeouts };
         if (settings.length === 0 && opts.json) return printJson({ app, bootTimeoutMs: Object.fromEntries(reply.settings.map((s) => [s.type, s.seconds * 1000])) });
-        const all = reply.settings.map((s) => `${s.type}=${s.seconds}s`).join(' ') || `web=${DEFAULT_BOOT_TIMEOUT_SECONDS}s (default)`;
+        // web always has a boot check: its default is named next to the types set (it was left out then).
+        const set = reply.settings.map((s) => `${s.type}=${s.seconds}s`);
+        if (!reply.settings.some((s) => s.type === 'web')) set.push(`web=${DEFAULT_BOOT_TIMEOUT_SECONDS}s (default)`);
+        const all = set.join(' ');
         console.log(`Boot timeouts of ${app}: ${all}.${settings.length > 0 ? ' They apply from the next start.' : ''}`);
       }),
     );

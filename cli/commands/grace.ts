@@ -24,7 +24,8 @@ export function registerGrace(program: Command): void {
         const reply =
           settings.length > 0 ? await callUnary(api, 'SetGrace', { app, settings }) : { settings: (await callUnary(api, 'GetTypeSettings', { app })).grace };
         if (settings.length === 0 && opts.json) return printJson({ app, graceMs: Object.fromEntries(reply.settings.map((s) => [s.type, s.seconds * 1000])) });
-        const all = reply.settings.map((s) => `${s.type}=${s.seconds}s`).join(' ') || 'agent defaults for every type';
+        const set = reply.settings.map((s) => `${s.type}=${s.seconds}s`).join(' ');
+        const all = set ? `${set}; every other type the agent's default` : 'agent defaults for every type';
         console.log(`Grace periods of ${app}: ${all}.${settings.length > 0 ? ' They apply from the next stop.' : ''}`);
       }),
     );

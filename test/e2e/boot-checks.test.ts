@@ -142,4 +142,16 @@ describe('boot checks', { timeout: 120_000 }, () => {
     assert.equal(bad.code, 1, bad.stderr);
     assert.match(bad.stderr, /crashy\.\d is crash-looping on host-[ab]: exited with status 3/);
   });
+
+  it('lists the default web boot timeout, and the agent default grace, next to the types set', async () => {
+    await cluster.deployProcfile('both', 'web: exec sleep 100000\nworker: exec sleep 100000\n');
+    const boot = await cluster.cli(['ps:boot-timeout', 'worker=5', '-a', 'both']);
+    assert.equal(boot.code, 0, boot.stderr);
+    assert.match(boot.stdout, /Boot timeouts of both: worker=5s web=60s \(default\)\. They apply from the next start\./);
+    assert.match((await cluster.cli(['ps:boot-timeout', '-a', 'both'])).stdout, /Boot timeouts of both: worker=5s web=60s \(default\)\./);
+    assert.deepEqual(await cluster.cliJson(['ps:boot-timeout', '-a', 'both']), { app: 'both', bootTimeoutMs: { worker: 5000 } }, 'JSON: only the types set');
+    const grace = await cluster.cli(['ps:grace', 'worker=10', '-a', 'both']);
+    assert.equal(grace.code, 0, grace.stderr);
+    assert.match(grace.stdout, /Grace periods of both: worker=10s; every other type the agent's default\./);
+  });
 });
