@@ -32,7 +32,11 @@ export async function hostsToAsk(
 ): Promise<{ hosts: AgentRecord[]; revision: string }> {
   const read = await logSourceHosts(ctx.client, ctx.keys, app);
   const sources = read.hosts.filter((id) => !host || id === host);
-  if (host && sources.length === 0 && !(await registeredAgent(ctx, registrations, host))) warn(`no live agent \`${host}\``);
+  if (host && sources.length === 0 && !(await registeredAgent(ctx, registrations, host))) {
+    // A typo names the hosts that do keep lines of the app.
+    const kept = read.hosts.length > 0 ? ` (lines of \`${app}\` are kept on ${read.hosts.join(', ')})` : '';
+    warn(`no live agent \`${host}\`${kept}`);
+  }
   const found = await Promise.all(sources.map(async (id) => ({ id, agent: await registeredAgent(ctx, registrations, id) })));
   for (const { id, agent } of found) {
     if (!agent) warn(`host ${id} keeps lines of \`${app}\` but is not registered now (its agent is stopped, restarting or cut off): its lines are not shown`);

@@ -16,6 +16,8 @@ export function validateLogsRequest(req: LogsRequest__Output): void {
   const typeProblem = req.type ? processTypeProblem(req.type) : undefined;
   if (typeProblem) throw new InvalidArgumentError(typeProblem);
   if (req.instance && !parseInstanceName(req.instance)) throw new InvalidArgumentError(`invalid instance \`${req.instance}\`: expected TYPE.N`);
+  const hostProblem = req.host ? agentIdProblem(req.host) : undefined;
+  if (hostProblem) throw new InvalidArgumentError(`--host: ${hostProblem}`);
   if (req.source && !isLogSource(req.source)) throw new InvalidArgumentError(`invalid source \`${req.source}\`: expected app or system`);
   if (req.resume_since_ms !== 0 || req.resume_after.length > 0) {
     if (!req.follow) throw new InvalidArgumentError('a resumed log stream must follow');

@@ -134,6 +134,14 @@ describe('cluster logs', { timeout: 240_000 }, () => {
     const host = (await cluster.ps('chat')).find((i) => i.name === 'other.1')!.host!;
     const onHost = await logs('-n', '1000', '--host', host);
     assert.ok(onHost.length > 0 && onHost.every((l) => l.host === host));
+    // A host id no agent could have is refused; a host that is not there is named with those that keep lines.
+    const malformed = await cluster.cli(['logs', '-a', 'chat', '-n', '10', '--host', 'host a']);
+    assert.equal(malformed.code, 1, malformed.stdout);
+    assert.match(malformed.stderr, /^error: --host: invalid agent id `host a`/m);
+    const absent = await cluster.cli(['logs', '-a', 'chat', '-n', '10', '--host', 'hst-a']);
+    assert.equal(absent.code, 0, absent.stderr);
+    assert.equal(absent.stdout, '');
+    assert.match(absent.stderr, /^warning: no live agent `hst-a` \(lines of `chat` are kept on host-a, host-b, host-c\)$/m);
     // A type the app does not have (a typo) prints nothing, and says why on stderr; one it has, no warning.
     for (const filter of [['-p', 'talkr'], ['-d', 'talkr.2']]) {
       const typo = await cluster.cli(['logs', '-a', 'chat', '-n', '10', ...filter]);
