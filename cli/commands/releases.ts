@@ -22,7 +22,7 @@ export function registerReleases(program: Command): void {
               version: r.version,
               description: r.description,
               createdAt: new Date(r.created_at_ms).toISOString(),
-              slug: r.slug,
+              slug: r.slug || null,
               phase: r.phase || null,
               phaseReason: r.phase_reason || null,
               deployed: r.deployed,
@@ -38,7 +38,7 @@ export function registerReleases(program: Command): void {
               `v${r.version}${r.deployed ? ' (running)' : ''}`,
               r.description,
               `${formatDuration(now - r.created_at_ms)} ago`,
-              r.slug.slice(0, 12),
+              r.slug.slice(0, 12) || '-',
               r.phase_reason ? `${r.phase}: ${r.phase_reason}` : r.phase || '-',
             ]),
           ),
@@ -68,7 +68,7 @@ export function registerReleases(program: Command): void {
             running: release.deployed,
             description: release.description,
             createdAt: new Date(release.created_at_ms).toISOString(),
-            slug: release.slug,
+            slug: release.slug || null,
             processTypes: types,
           });
         }

@@ -164,4 +164,15 @@ describe('config and releases', { timeout: 240_000 }, () => {
     const config = await cluster.cliJson<{ config: Record<string, string> }>(['config', '-a', 'greeter']);
     assert.equal(Object.hasOwn(config.config, 'DOOMED'), false);
   });
+
+  it('a release made before the first deploy has no slug: null in JSON, - in the table', async () => {
+    await cluster.ok(['apps:create', 'configured']);
+    await cluster.ok(['config:set', 'EARLY=1', '-a', 'configured']);
+    const listed = await cluster.cliJson<{ releases: Array<{ version: number; slug: string | null }> }>(['releases', '-a', 'configured']);
+    assert.deepEqual(listed.releases.map((r) => [r.version, r.slug]), [[1, null]]);
+    const info = await cluster.cliJson<{ version: number; slug: string | null }>(['releases:info', '-a', 'configured']);
+    assert.equal(info.slug, null);
+    const table = await cluster.ok(['releases', '-a', 'configured']);
+    assert.match(table.stdout, /^v1 \(running\) +Set EARLY +.+ ago +- +-$/m);
+  });
 });
