@@ -9,6 +9,7 @@ import type { Keys } from '../keys';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors';
 import { decode, type AppRecord, type ReleaseRecord } from '../records';
 import { appNameProblem } from '../../lib/names';
+import { closestName } from '../../lib/closest-name';
 import type { RequestTag } from './request-records';
 
 /** Attempts of one read-modify-write before it gives up on a busy app. */
@@ -28,7 +29,12 @@ export class AppReads {
     const problem = appNameProblem(name);
     if (problem) throw new InvalidArgumentError(problem);
     const app = await this.read<AppRecord>(this.keys.app(name));
-    if (!app.value) throw new NotFoundError(`app \`${name}\` not found: create it with \`cluster apps:create ${name}\``);
+    if (!app.value) {
+      // A typo of an app that exists is named (read only on this error path).
+      const meant = closestName(name, (await this.client.getAll().prefix(this.keys.apps()).keys()).map((k) => k.slice(this.keys.apps().length)));
+      if (meant) throw new NotFoundError(`app \`${name}\` not found: did you mean \`${meant}\`? (or create it with \`cluster apps:create ${name}\`)`);
+      throw new NotFoundError(`app \`${name}\` not found: create it with \`cluster apps:create ${name}\``);
+    }
     return { value: app.value, modRevision: app.modRevision };
   }
 

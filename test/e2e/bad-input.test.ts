@@ -55,6 +55,10 @@ describe('bad input', { timeout: 120_000 }, () => {
     const res = await cluster.cli(['scale', 'worker=1', '-a', 'nope']);
     assert.equal(res.code, 1);
     assert.match(res.stderr, /app `nope` not found/);
+    // A typo of an app that exists: did you mean.
+    const typo = await cluster.cli(['ps', '-a', 'shp']);
+    assert.equal(typo.code, 1);
+    assert.equal(typo.stderr, 'error: app `shp` not found: did you mean `shop`? (or create it with `cluster apps:create shp`)\n');
   });
 
   for (const name of ['Shop', '../etc', 'a_b', 'x-', 'x'.repeat(31)]) {
