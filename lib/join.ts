@@ -39,15 +39,24 @@ export async function fetchCA(server: string, pin?: string, timeoutMs?: number):
   }
 }
 
-/** Trades `token` for a certificate naming `identity`; `labels`: an agent's own, besides the token's (refused when they change one). */
-export async function joinCluster(server: string, token: string, identity: Identity, pin?: string, labels: Record<string, string> = {}): Promise<Joined> {
+/**
+ * What an agent asks for when it joins, besides what the token sets: its own labels and
+ * datacenter (refused when they change the token's).
+ */
+export interface JoinAsk {
+  labels?: Record<string, string>;
+  datacenter?: string;
+}
+
+/** Trades `token` for a certificate naming `identity`, with an agent's own labels and datacenter (`asked`). */
+export async function joinCluster(server: string, token: string, identity: Identity, pin?: string, asked: JoinAsk = {}): Promise<Joined> {
   const caPem = await fetchCA(server, pin);
   const { keyPem, csrPem } = await keyAndCsr(identity);
   // From here on the control plane must prove it holds a certificate from that CA.
   const creds = grpc.credentials.createSsl(Buffer.from(caPem));
   const client = new (bootstrapProto().Bootstrap)(server, creds, { ...CHANNEL_OPTIONS, ...targetName(CONTROL_PLANE_NAME) });
   try {
-    const reply = await callUnary(client, 'Join', { token, csr_pem: csrPem, name: identity.name, kind: identity.kind, labels });
+    const reply = await callUnary(client, 'Join', { token, csr_pem: csrPem, name: identity.name, kind: identity.kind, labels: asked.labels ?? {}, datacenter: asked.datacenter ?? '' });
     return {
       material: { caPem: reply.ca_pem, certPem: reply.cert_pem, keyPem },
       caHash: caHash(reply.ca_pem),
@@ -64,11 +73,11 @@ export async function joinCluster(server: string, token: string, identity: Ident
  * joinCluster() on the first of `servers` that can be reached (a token is spent once, on the
  * replica that answered); returns which one it was.
  */
-export async function joinAny(servers: readonly string[], token: string, identity: Identity, pin?: string, labels?: Record<string, string>): Promise<Joined & { server: string }> {
+export async function joinAny(servers: readonly string[], token: string, identity: Identity, pin?: string, asked?: JoinAsk): Promise<Joined & { server: string }> {
   let last: unknown;
   for (const server of servers) {
     try {
-      return { ...(await joinCluster(server, token, identity, pin, labels)), server };
+      return { ...(await joinCluster(server, token, identity, pin, asked)), server };
     } catch (err) {
       last = err;
       const code = (err as { code?: unknown }).code;

@@ -10,6 +10,8 @@ export interface JoinInfo {
   labels: Record<string, string>;
   /** The join token's labels (among `labels`): an `agent start --label` does not change them. Absent before they were kept. */
   tokenLabels?: Record<string, string>;
+  /** The join token's datacenter, if it set one: an `agent start --datacenter` does not change it. Absent before it was kept. */
+  tokenDatacenter?: string;
   /** Joined with --process-server: no web until `agents:web ID on` (docs/process-servers.md). */
   processServer?: boolean;
 }

@@ -8,7 +8,7 @@ import { parsePortRange } from '../../agent/supervisor/ports';
 import { loadCredentials, loadJoinInfo, saveCredentials, saveJoinInfo } from '../../agent/tls/agent-credentials';
 import { runUntilSignalled } from '../../lib/daemon';
 import { joinAny } from '../../lib/join';
-import { labelClashProblem } from '../../lib/label-clash';
+import { datacenterClashProblem, labelClashProblem } from '../../lib/label-clash';
 import { parseServerList } from '../../lib/server-list';
 import { forgetReplicas } from '../../agent/link/replica-memory';
 import { ForeignClusterError } from '../../agent/link/replica-check';
@@ -169,9 +169,12 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     }
   }
   const logger = createLogger('agent');
-  // The join token's labels win over --label here too; a restart must not fail for it: a warning.
+  // The join token's labels and datacenter win over --label and --datacenter here too; a restart
+  // must not fail for it: a warning.
   const clash = labelClashProblem(joined?.tokenLabels ?? {}, opts.label);
   if (clash) logger.warn(clash);
+  const dcClash = datacenterClashProblem(joined?.tokenDatacenter ?? '', opts.datacenter);
+  if (dcClash) logger.warn(dcClash);
   // Every instance takes a PORT: more than the range holds could be placed here but never start.
   const askedCapacity = positiveInt(opts.capacity, '--capacity');
   const capacity = Math.min(askedCapacity, ports.to - ports.from + 1);
@@ -195,7 +198,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     tls,
     identity: {
       id: name,
-      datacenter: opts.datacenter ?? (joined?.datacenter || 'default'),
+      datacenter: joined?.tokenDatacenter || opts.datacenter || joined?.datacenter || 'default',
       labels: { ...joined?.labels, ...opts.label, ...joined?.tokenLabels },
       capacity,
       version: VERSION,
@@ -333,20 +336,24 @@ export function registerAgent(program: Command): Command {
         checkAgentFlags(opts);
         checkCaPin(opts.caHash);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
-        const joined = await joinAny(servers, opts.token, { kind: 'agent', name }, opts.caHash, opts.label).catch(async (err: unknown) => {
+        const joined = await joinAny(servers, opts.token, { kind: 'agent', name }, opts.caHash, { labels: opts.label, datacenter: opts.datacenter }).catch(async (err: unknown) => {
           const plain = await answersWithoutTls(servers);
           throw plain ? new UserError(`the control plane at ${plain} runs without TLS: agents need no join, start one with \`cluster agent start --server ${plain}\``) : err;
         });
+        // A control plane older than the check spent the token anyway: its datacenter applies, said so.
+        const dcClash = datacenterClashProblem(joined.datacenter, opts.datacenter);
+        if (dcClash) process.stderr.write(`warning: ${dcClash}\n`);
         saveCredentials(dataDir, joined.material);
         // Replicas remembered from an earlier cluster this data dir served are of no use now.
         forgetReplicas(dataDir);
         saveJoinInfo(dataDir, {
           server: servers.join(','),
           name,
-          datacenter: opts.datacenter ?? joined.datacenter,
-          // The token's labels win (a control plane refuses a clash before spending the token).
+          // The token's datacenter and labels win (a control plane refuses a clash before spending the token).
+          datacenter: joined.datacenter || opts.datacenter || '',
           labels: { ...opts.label, ...joined.labels },
           tokenLabels: joined.labels,
+          ...(joined.datacenter ? { tokenDatacenter: joined.datacenter } : {}),
           ...(opts.processServer ? { processServer: true } : {}),
         });
         process.stderr.write(`Joined the cluster at ${server} as agent ${name} (CA ${joined.caHash}); certificate in ${path.join(dataDir, 'tls')}.\n`);

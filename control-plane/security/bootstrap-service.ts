@@ -2,7 +2,7 @@
 import type { BootstrapHandlers } from '../../proto/gen/cluster/bootstrap/Bootstrap';
 import type { Logger } from '../../lib/log';
 import { agentIdProblem } from '../../lib/names';
-import { labelClashProblem } from '../../lib/label-clash';
+import { datacenterClashProblem, labelClashProblem } from '../../lib/label-clash';
 import { agentHostName, signCsr, validity, type Identity } from '../../lib/pki';
 import { peerIdentity } from '../../lib/tls';
 import { InvalidArgumentError } from '../errors';
@@ -50,9 +50,9 @@ export function bootstrapService(security: Security, view: ClusterView, logger: 
         if (kind === 'agent' && view.isRegistered(req.name)) {
           throw new InvalidArgumentError(`an agent named \`${req.name}\` is registered and alive: choose another --name`);
         }
-        // A --label that changes one of the token's is refused before the token is spent.
+        // A --label or --datacenter that changes the token's is refused before the token is spent.
         const token = await security.tokens.consume(req.token, kind, (record) => {
-          const clash = labelClashProblem(record.labels, req.labels ?? {});
+          const clash = labelClashProblem(record.labels, req.labels ?? {}) ?? datacenterClashProblem(record.datacenter, req.datacenter);
           if (clash) throw new InvalidArgumentError(clash);
         });
         const reply = await certificate({ kind, name: req.name }, req.csr_pem, { datacenter: token.datacenter, labels: token.labels });

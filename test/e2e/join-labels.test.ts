@@ -52,4 +52,46 @@ describe('agent join --label beside the token\'s labels', { timeout: 120_000 }, 
     assert.deepEqual(agents.find((a) => a.id === 'joiner-1')?.labels, { disk: 'ssd', role: 'web', tier: 'a', zone: '2' });
     assert.match(fs.readFileSync(agent.log, 'utf8'), /--label tier=b: the join token sets tier=a/);
   });
+
+  describe('agent join --datacenter beside the token\'s datacenter', () => {
+    let dcToken: { token: string; caHash: string };
+    const joinDc = (name: string, dataDir: string, flags: string[], with_ = dcToken) =>
+      cluster.cli([
+        'agent', 'join', '--server', cluster.server, '--token', with_.token, '--ca-hash', with_.caHash,
+        '--name', name, '--data-dir', dataDir, '--no-start', ...flags,
+      ]);
+    const joinedDc = (dataDir: string) => (JSON.parse(fs.readFileSync(path.join(dataDir, 'join.json'), 'utf8')) as { datacenter: string }).datacenter;
+
+    before(async () => {
+      dcToken = await cluster.cliJson<{ token: string; caHash: string }>(['agents:token', '--uses', '1', '--datacenter', 'fra1']);
+    });
+
+    it('refuses a --datacenter other than the token\'s, naming both, and spends nothing', async () => {
+      const dataDir = path.join(cluster.dir, 'refused-dc');
+      const res = await joinDc('joiner-2', dataDir, ['--datacenter', 'ams1']);
+      assert.equal(res.code, 1, res.stderr);
+      assert.match(res.stderr, /^error: --datacenter ams1: the join token sets datacenter fra1, and it cannot be changed when joining; leave the flag out/m);
+      assert.equal(fs.existsSync(path.join(dataDir, 'join.json')), false, 'nothing joined');
+    });
+
+    it('joins with the token\'s datacenter repeated (the token was not spent), and keeps it when the agent starts with another', async () => {
+      const dataDir = cluster.agentDir('joiner-2');
+      const res = await joinDc('joiner-2', dataDir, ['--datacenter', 'fra1']);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(joinedDc(dataDir), 'fra1');
+      const agent = cluster.startAgent({ id: 'joiner-2', datacenter: 'ams1' });
+      await cluster.waitForAgents(2);
+      const { agents } = await cluster.cliJson<{ agents: { id: string; datacenter: string }[] }>(['agents']);
+      assert.equal(agents.find((a) => a.id === 'joiner-2')?.datacenter, 'fra1');
+      assert.match(fs.readFileSync(agent.log, 'utf8'), /--datacenter ams1: the join token sets datacenter fra1/);
+    });
+
+    it('takes --datacenter when the token names none', async () => {
+      const plain = await cluster.cliJson<{ token: string; caHash: string }>(['agents:token', '--uses', '1']);
+      const dataDir = path.join(cluster.dir, 'own-dc');
+      const res = await joinDc('joiner-3', dataDir, ['--datacenter', 'ams1'], plain);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(joinedDc(dataDir), 'ams1');
+    });
+  });
 });
