@@ -96,10 +96,8 @@ export function registerAgents(program: Command): void {
       withApi(cmd, async (api) => {
         const timeoutMs = positiveInt(opts.timeout, '--timeout') * 1000;
         const agent = await callUnary(api, 'DrainAgent', { id });
-        console.log(
-          `Draining ${id}: its ${agent.instances} instance(s) move to other agents, each new one up before the old one stops; ` +
-            `nothing new is placed there. Undo with \`cluster agents:activate ${id}\`.`,
-        );
+        const { agents } = await callUnary(api, 'ListAgents', {});
+        console.log(drainSummary(id, agent.instances, agents.some((a) => a.id !== id && a.state === 'ready')));
         if (opts.wait) await waitUntilEmpty(api, id, timeoutMs);
       }),
     );
@@ -129,6 +127,21 @@ export function registerAgents(program: Command): void {
     );
 
   registerAgentWeb(program);
+}
+
+/**
+ * What a drain does now. With no other agent ready its instances have nowhere to go: they keep
+ * running where they are (leader/moves.ts never stops one without a replacement) until one is.
+ */
+function drainSummary(id: string, instances: number, otherReady: boolean): string {
+  const undo = `Undo with \`cluster agents:activate ${id}\`.`;
+  if (instances === 0) return `Draining ${id}: it runs no instances, and nothing new is placed there. ${undo}`;
+  if (!otherReady) {
+    return `Draining ${id}: no other agent is ready, so its ${instances} instance(s) have nowhere to go and keep running there; ` +
+      `they move once another agent is ready (each new one up before the old one stops). Nothing new is placed on ${id}, one-offs included. ${undo}`;
+  }
+  return `Draining ${id}: its ${instances} instance(s) move to other agents, each new one up before the old one stops; ` +
+    `nothing new is placed there. ${undo}`;
 }
 
 /** `on` or `off` as a boolean; anything else is the user's mistake. */

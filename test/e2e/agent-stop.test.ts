@@ -151,4 +151,21 @@ describe('cluster agent stop', { timeout: 300_000 }, () => {
     assert.match(stopped.stderr, /The agent \(pid \d+\) ended before it had stopped everything; stopped 1 process group it left running/);
     assert.ok(oneOffPids.every(isGone), 'what the agent left is stopped by the time the command returned');
   });
+
+  it('agents:drain of the only ready agent says its instances stay, as they do, and --wait says why', async () => {
+    cluster.startAgent(AGENT);
+    await cluster.waitForPs(APP, 'every instance running again', (l) => {
+      const real = running(APP);
+      return real.size === 4 && l.length === 4 && l.every((i) => i.state === 'up' && real.get(i.name)?.[0] === i.pid);
+    }, 30_000);
+    const before = (await cluster.ps(APP)).map((i) => `${i.name}:${i.pid}`).sort();
+    const drained = await cluster.ok(['agents:drain', AGENT.id]);
+    assert.match(drained.stdout, /^Draining solo: no other agent is ready, so its 4 instance\(s\) have nowhere to go and keep running there; they move once another agent is ready/);
+    assert.doesNotMatch(drained.stdout, /move to other agents/);
+    const wait = await cluster.cli(['agents:drain', AGENT.id, '--wait', '--timeout', '60']);
+    assert.equal(wait.code, 1, wait.stderr);
+    assert.match(wait.stderr, /4 instance\(s\) cannot move off solo: no ready agent/);
+    assert.deepEqual((await cluster.ps(APP)).map((i) => `${i.name}:${i.pid}`).sort(), before, 'they keep running where they are');
+    await cluster.ok(['agents:activate', AGENT.id]);
+  });
 });
