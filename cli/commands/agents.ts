@@ -108,6 +108,10 @@ export function registerAgents(program: Command): void {
     .action(async (id: string, _opts: unknown, cmd: Command) =>
       withApi(cmd, async (api) => {
         const agent = await callUnary(api, 'ActivateAgent', { id });
+        // Absent from an older control plane: it was taken as drained.
+        if (agent.was_drained === false) {
+          return void console.log(agent.state === 'ready' ? `${id} was not drained: it is active already. Nothing changed.` : `${id} was not drained: nothing changed (it is ${agent.state}).`);
+        }
         if (agent.state !== 'ready') return void console.log(`${id} is no longer drained; it is ${agent.state}, and receives instances once it registers again.`);
         console.log(`${id} is active again: new instances may be placed on it. Nothing moves back by itself.`);
       }),

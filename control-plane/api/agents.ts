@@ -160,7 +160,7 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
         if (revision !== undefined) {
           await seen(ctx, revision);
           if (!previous) logger.info({ agent: id }, 'agent drained: its instances move elsewhere');
-          return info(ctx, agent, 'draining', instanceCounts(ctx), Date.now());
+          return { ...info(ctx, agent, 'draining', instanceCounts(ctx), Date.now()), was_drained: previous !== undefined };
         }
       }
       throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
@@ -175,8 +175,10 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
         logger.info({ agent: id }, 'agent activated: instances may be placed on it again');
       }
       const counts = instanceCounts(ctx);
-      if (agent) return info(ctx, agent, 'ready', counts, Date.now());
-      return info(ctx, lastKnown(ctx, id), goneState(ctx, id, counts), counts, Date.now());
+      // Not drained: nothing written, and the CLI says it was active already (idempotent).
+      const wasDrained = { was_drained: drain !== undefined };
+      if (agent) return { ...info(ctx, agent, 'ready', counts, Date.now()), ...wasDrained };
+      return { ...info(ctx, lastKnown(ctx, id), goneState(ctx, id, counts), counts, Date.now()), ...wasDrained };
     }),
 
     // The toggle is stored without a lease: it outlives the agent's restarts and re-registrations,

@@ -221,6 +221,11 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     const res = await cluster.ok(['agents:activate', 'proc-2']);
     assert.match(res.stdout, /proc-2 is active again/);
     assert.equal((await agents()).find((a) => a.id === 'proc-2')!.state, 'ready');
+    // Again, and an agent never drained: said to be active already, nothing changed (exit 0).
+    for (const id of ['proc-2', 'web-1']) {
+      const again = await cluster.ok(['agents:activate', id]);
+      assert.equal(again.stdout.trim(), `${id} was not drained: it is active already. Nothing changed.`);
+    }
     await cluster.ok(['scale', 'worker=12', '-a', 'shop']);
     const list = await cluster.waitForPs('shop', '12 workers up', (l) => upOn(l, 'worker', 12));
     assert.ok(list.some((i) => i.type === 'worker' && i.host === 'proc-2'), 'new workers land on proc-2');
