@@ -90,7 +90,7 @@ export class SchedulerLoop {
     private readonly logger: Logger,
     private readonly opts: SchedulerLoopOptions,
   ) {
-    this.unreachable = new UnreachableAgents(opts.agentDownGraceMs, logger, (id) => view.servesWeb(id), () => this.poke());
+    this.unreachable = new UnreachableAgents(opts.agentDownGraceMs, logger, view, () => this.poke());
   }
 
   /** Starts scheduling (call when elected). */

@@ -2,12 +2,25 @@
  * The agents the scheduler must still count while they are gone: those that own assignments
  * but are not registered and are within their grace (agent-liveness.ts). Logs each agent's
  * change of verdict once, and asks for a round when a grace ends.
+ *
+ * A drained one is counted as `draining`, not `unreachable`: the grace keeps instances where they
+ * are in case their agent comes back, but a drained agent's instances leave it anyway, so they
+ * move now, each new copy up before the old assignment goes (moves.ts), instead of when the grace
+ * ends (a new leader's: the whole grace after a failover) and then with nothing up meanwhile.
  */
 import type { Logger } from '../../lib/log';
 import type { AgentView, Assignment } from '../scheduler/types';
 import { AgentLiveness } from './agent-liveness';
 
-type Verdict = 'unreachable' | 'held' | 'down';
+type Verdict = 'unreachable' | 'held' | 'drained' | 'down';
+
+/** What the scheduler needs to know of an agent besides its registration. */
+export interface AgentToggles {
+  /** Whether it serves web traffic (docs/process-servers.md). */
+  servesWeb(agentId: string): boolean;
+  /** Whether it is drained (`agents:drain`). */
+  isDrained(agentId: string): boolean;
+}
 
 export class UnreachableAgents {
   private readonly liveness: AgentLiveness;
@@ -20,8 +33,8 @@ export class UnreachableAgents {
   constructor(
     graceMs: number,
     private readonly logger: Logger,
-    /** Whether an agent serves web traffic (for the views of unreachable ones). */
-    private readonly servesWeb: (agentId: string) => boolean,
+    /** For the views of unreachable agents. */
+    private readonly toggles: AgentToggles,
     /** Asks for a round (when a grace ends). */
     private readonly poke: () => void,
   ) {
@@ -51,7 +64,7 @@ export class UnreachableAgents {
     const ids = new Set(registered.map((a) => a.id));
     this.liveness.heardNothingAt(lastEtcdOutageMs);
     const verdict = this.liveness.classify(ids, assignments.map((a) => a.agentId), Date.now(), held);
-    for (const id of verdict.unreachable) this.noteVerdict(id, held.has(id) ? 'held' : 'unreachable');
+    for (const id of verdict.unreachable) this.noteVerdict(id, this.toggles.isDrained(id) ? 'drained' : held.has(id) ? 'held' : 'unreachable');
     for (const id of verdict.down) this.noteVerdict(id, 'down');
     const missing = new Set([...verdict.unreachable, ...verdict.down]);
     for (const id of this.verdicts.keys()) {
@@ -72,15 +85,17 @@ export class UnreachableAgents {
       datacenter: this.lastSeen.get(id)?.datacenter ?? 'unknown',
       labels: this.lastSeen.get(id)?.labels ?? {},
       capacity: this.lastSeen.get(id)?.capacity ?? 0,
-      state: 'unreachable' as const,
-      web: this.servesWeb(id),
+      state: this.toggles.isDrained(id) ? ('draining' as const) : ('unreachable' as const),
+      web: this.toggles.servesWeb(id),
     }));
   }
 
   private noteVerdict(id: string, verdict: Verdict): void {
     if (this.verdicts.get(id) === verdict) return;
     this.verdicts.set(id, verdict);
-    if (verdict === 'held') {
+    if (verdict === 'drained') {
+      this.logger.info({ agent: id }, 'drained agent not registered: its instances move now, each new copy up before the old one is dropped');
+    } else if (verdict === 'held') {
       this.logger.info({ agent: id }, 'agent restarting (its restart hold lives): keeping its instances until it registers again or the hold ends');
     } else if (verdict === 'unreachable') {
       this.logger.warn({ agent: id, graceMs: this.liveness.graceMs }, 'agent not registered: keeping its instances until it reconnects or its grace ends');

@@ -18,6 +18,7 @@ while true; do sleep 5 & wait $!; done
 const unique = (base: string) => `${base}-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const STEADY = unique('steady');
 const STRADDLE = unique('straddle');
+const DRAINED = unique('drained');
 
 const allUp = (n: number) => (list: PsInstance[]) => list.length === n && list.every((i) => i.state === 'up');
 const snapshot = (list: PsInstance[]) => list.map((i) => `${i.name}:${i.host}:${i.pid}:${i.restarts}`).sort();
@@ -126,5 +127,45 @@ describe('a scale that straddles the leader being killed (two replicas)', { time
     for (const i of list) perHost.set(i.host ?? '-', (perHost.get(i.host ?? '-') ?? 0) + 1);
     const counts = [...perHost.values()];
     assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `spread ${JSON.stringify([...perHost])}`);
+  });
+});
+
+describe('a drained agent gone within a new leader\'s grace (two replicas)', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+
+  before(async () => {
+    // A 10 s lease: the new leader's grace is 20 s, far longer than a move takes.
+    cluster = await TestCluster.start({ agentTtl: 10 });
+    const follower = `127.0.0.1:${await freePort()}`;
+    await cluster.startControlPlane(follower);
+    cluster.server = follower;
+    cluster.startAgent({ id: 'dr-a' });
+    await cluster.waitForAgents(1);
+    await cluster.deployApp(DRAINED, cluster.appDir('drained', { Procfile: 'worker: sh worker.sh\n', 'worker.sh': WORKER }));
+    await cluster.ok(['scale', 'worker=3', '-a', DRAINED, '--wait']);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('has its instances moved to a new agent at once: a drain needs no grace', async () => {
+    // The only agent: its instances have nowhere to go yet and keep running there.
+    await cluster.ok(['agents:drain', 'dr-a']);
+    const [first, second] = cluster.controlPlanes;
+    assert.equal((await cluster.leader())?.daemon, first, 'the first replica leads');
+    await first!.kill('SIGTERM');
+    await waitFor('the second replica to lead', async () => (await cluster.leader())?.daemon === second, 20_000, 100);
+    const ledAt = Date.now();
+    // Emptied on purpose, as docs say (drain, then stop with --stop-instances): its lease ends at
+    // once, within the new leader's grace.
+    const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', cluster.agentDir('dr-a')]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    cluster.startAgent({ id: 'dr-b' });
+    await cluster.waitForPs(DRAINED, 'every worker up on dr-b', (l) => l.length === 3 && l.every((i) => i.state === 'up' && i.host === 'dr-b'), 40_000);
+    const tookMs = Date.now() - ledAt;
+    const down = fs.readFileSync(second!.log, 'utf8').split('\n').filter((line) => line.includes('agent down') && line.includes('dr-a'));
+    assert.deepEqual(down, [], 'moved without waiting for dr-a to be declared down');
+    assert.ok(tookMs < 2 * cluster.agentTtl * 1000, `moved ${tookMs} ms after the new leader took over, within its grace`);
   });
 });
