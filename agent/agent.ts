@@ -150,7 +150,7 @@ export class Agent {
       escapees.ended(pgid);
     };
     // The link is needed by the release cache and the reporter; its address is set once the server is bound.
-    const identity = { ...opts.identity, address: opts.advertise ?? '' };
+    const identity = { ...opts.identity, address: opts.advertise ?? '', ports: opts.ports.to - opts.ports.from + 1 };
     const provider = opts.tls && new StaticCertificateProvider(opts.tls);
     const link = new ControlPlaneLink(opts.server, identity, opts.dataDir, () => logs.apps(), logger, provider, clusterId);
     const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);

@@ -106,6 +106,8 @@ export interface AgentRecord {
   datacenter: string;
   labels: Record<string, string>;
   capacity: number;
+  /** How many ports it hands out (its --ports range); absent from an agent of an older version. */
+  ports?: number;
   version: string;
   registeredAtMs: number;
   state: 'ready' | 'draining';

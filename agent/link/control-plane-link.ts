@@ -39,6 +39,8 @@ export interface AgentIdentity {
   datacenter: string;
   labels: Record<string, string>;
   capacity: number;
+  /** How many ports the agent hands out (--ports): the control plane places one-offs where one is free. */
+  ports?: number;
   version: string;
   /** --process-server: its first registration records web off (docs/process-servers.md). */
   processServer?: boolean;
@@ -300,6 +302,7 @@ export class ControlPlaneLink extends EventEmitter<{
       datacenter: this.identity.datacenter,
       labels: this.identity.labels,
       capacity: this.identity.capacity,
+      ports: this.identity.ports ?? 0,
       version: this.identity.version,
       previous_lease_id: previousLease,
       log_apps: this.logApps(),

@@ -166,6 +166,7 @@ export function agentService(
         datacenter: req.datacenter || 'default',
         labels: req.labels,
         capacity: req.capacity > 0 ? req.capacity : 1000,
+        ...(req.ports > 0 ? { ports: req.ports } : {}),
         version: req.version,
         registeredAtMs: Date.now(),
         state: 'ready',

@@ -6,11 +6,22 @@ import { FailedPreconditionError } from '../errors';
 import type { AgentRecord } from '../records';
 import type { ClusterView } from '../state/cluster-view';
 
-/** The ready agent with the fewest instances. */
-export function pickAgent(view: ClusterView): AgentRecord {
+/**
+ * The ready agent with the fewest instances among those whose instances leave a port of its
+ * `--ports` range free: a one-off takes a port too, and an agent whose instances hold every port
+ * (its capacity defaults to the size of its range) could only refuse it. When no agent has one
+ * left, the one with the fewest instances all the same (it says `no free port in …` unless one of
+ * its instances has stopped meanwhile). One-offs already running there are not counted: the
+ * control plane does not keep them. An agent of an older version, which does not say how many
+ * ports it has, counts its capacity (at most its ports).
+ */
+export function pickAgent(view: Pick<ClusterView, 'assignmentList' | 'agentList'>): AgentRecord {
   const load = new Map<string, number>();
   for (const a of view.assignmentList()) load.set(a.agentId, (load.get(a.agentId) ?? 0) + 1);
   const ready = view.agentList().filter((a) => a.state === 'ready' && a.address);
   if (ready.length === 0) throw new FailedPreconditionError('no agent is ready to run a one-off process');
-  return ready.reduce((best, a) => ((load.get(a.id) ?? 0) < (load.get(best.id) ?? 0) ? a : best));
+  const instances = (a: AgentRecord) => load.get(a.id) ?? 0;
+  const withPort = ready.filter((a) => instances(a) < (a.ports ?? a.capacity));
+  const among = withPort.length > 0 ? withPort : ready;
+  return among.reduce((best, a) => (instances(a) < instances(best) ? a : best));
 }

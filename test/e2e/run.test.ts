@@ -149,6 +149,24 @@ describe('cluster run', { timeout: 180_000 }, () => {
     await waitFor('the remote process stopped', () => pidsMatching(marker).length === 0, 15_000, 100);
   });
 
+  it('goes to a host with a free port, not to the least busy one whose instances hold every port', async () => {
+    // Two ports: its capacity is lowered to 2, and two workers fill them.
+    cluster.startAgent({ id: 'host-c', ports: 2 });
+    await cluster.waitForAgents(3);
+    await cluster.ok(['scale', 'worker=8', '-a', 'tools', '--wait']);
+    const perHost = (await cluster.ps('tools')).reduce((m, i) => m.set(i.host ?? '-', (m.get(i.host ?? '-') ?? 0) + 1), new Map<string, number>());
+    assert.deepEqual([...perHost].sort(), [['host-a', 3], ['host-b', 3], ['host-c', 2]], 'host-c runs the fewest, and is full');
+    for (let i = 0; i < 2; i++) {
+      const res = await cluster.cli(['run', '-a', 'tools', '--no-tty', '--', 'echo "$(basename "$CLUSTER_AGENT_DIR") $PORT"']);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout.trim(), /^host-[ab] \d+$/);
+    }
+    await cluster.ok(['scale', 'worker=0', '-a', 'tools', '--wait']);
+    const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', cluster.agentDir('host-c')]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    await cluster.waitForAgents(2);
+  });
+
   it('goes to another host when the one picked cannot be reached (killed, still registered)', async () => {
     // Which host the next run goes to: the same one as this one (no instance of anyone runs, so
     // the picks tie and the first host wins while both are ready).
