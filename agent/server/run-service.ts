@@ -136,6 +136,8 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
               }
               deps.logger.warn({ err: (err as Error).message, app }, 'one-off process could not start');
               registry.finish(app, instance, { status: 127, signal: '', started_at_ms: now, finished_at_ms: now }, runId);
+              // A status, not destroy(): a destroyed server stream sent the caller none, and `cluster
+              // run` waited for ever (no free port on a full agent, a slug that cannot be fetched).
               call.emit('error', statusWithReason(grpc.status.FAILED_PRECONDITION, `could not start: ${(err as Error).message}`, PRECONDITION_FAILED));
             },
           );

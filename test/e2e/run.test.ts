@@ -161,6 +161,12 @@ describe('cluster run', { timeout: 180_000 }, () => {
       assert.equal(res.code, 0, res.stderr);
       assert.match(res.stdout.trim(), /^host-[ab] \d+$/);
     }
+    // The only ready agent full: it is picked all the same, and its refusal is the run's answer.
+    for (const id of ['host-a', 'host-b']) await cluster.ok(['agents:drain', id]);
+    const refused = await cluster.cli(['run', '-a', 'tools', '--no-tty', '--', 'true']);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /the one-off process on host-c failed: could not start: no free port in \d+-\d+: 2 handed out to instances/);
+    for (const id of ['host-a', 'host-b']) await cluster.ok(['agents:activate', id]);
     await cluster.ok(['scale', 'worker=0', '-a', 'tools', '--wait']);
     const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', cluster.agentDir('host-c')]);
     assert.equal(stopped.code, 0, stopped.stderr);
