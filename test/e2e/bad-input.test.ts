@@ -203,4 +203,23 @@ describe('bad input', { timeout: 120_000 }, () => {
     assert.ok(err, 'refused');
     assert.equal((await cluster.cli(['apps'])).code, 0, 'the control plane still answers');
   });
+
+  it('answers a malformed one-off start on an agent with a status, not a stream left open', { timeout: 30_000 }, async () => {
+    const { agents } = await cluster.cliJson<{ agents: Array<{ id: string; address: string }> }>(['agents']);
+    const client = new (agentProto().AgentRun)(agents.find((a) => a.id === 'host-a')!.address, grpc.credentials.createInsecure());
+    try {
+      for (const first of [{ stdin: Buffer.from('x') }, { start: { app: 'A B', instance: 'run.1', command: 'true' } }]) {
+        const call = client.Run();
+        const status = await new Promise<grpc.StatusObject>((resolve) => {
+          call.on('status', resolve);
+          call.on('error', () => undefined);
+          call.on('data', () => undefined);
+          call.write(first);
+        });
+        assert.equal(status.code, grpc.status.INVALID_ARGUMENT, `${JSON.stringify(first)}: ${status.details}`);
+      }
+    } finally {
+      client.close();
+    }
+  });
 });
