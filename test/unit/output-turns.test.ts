@@ -92,8 +92,11 @@ describe('reading output in turns', () => {
     stop = true;
     assert.equal(exit.code, 0);
     assert.deepEqual(lines, [...Array.from({ length: 200_000 }, (_, k) => String(k + 1)), 'finished']);
-    // 1.3 MB in reads of at most 64 KiB: at least 20 reads, each in a turn of its own.
-    assert.ok(turns.yields >= 20, `the reads were spread over turns (${turns.yields} pauses)`);
+    // 1.3 MB in reads of at most 64 KiB: at least 20 reads, each ending its turn. Not 20 pauses,
+    // though: a paused stream may still hand over a read it had buffered in the turn that resumes
+    // it (19 pauses were seen on a loaded machine), so half of that, which reading without turns
+    // (no pause at all) is far from.
+    assert.ok(turns.yields >= 10, `the reads were spread over turns (${turns.yields} pauses)`);
     assert.ok(otherWork >= turns.yields, `other work ran between the reads (${otherWork} turns for ${turns.yields} pauses)`);
   });
 
