@@ -75,6 +75,9 @@ function parseOne(arg: string): ScaleArg {
     throw new ScaleArgError(`${arg}: instance sizes are not supported; use ${type}=${suggestion}`, arg);
   }
   if (value === '') throw new ScaleArgError(`${arg}: missing instance count after \`=\`, e.g. ${type}=2`, arg);
+  if (/^-\d+$/.test(value)) {
+    throw new ScaleArgError(`${arg}: an instance count cannot be below 0; \`${type}=0\` stops them all, \`${type}${value}\` removes ${value.slice(1)}`, arg);
+  }
   if (!COUNT.test(value)) {
     throw new ScaleArgError(`${arg}: instance count must be a whole number, e.g. ${type}=2`, arg);
   }

@@ -61,6 +61,9 @@ export function registerApps(program: Command): void {
         if (name === undefined) throw new UserError('which app? `cluster apps:destroy -a APP --confirm APP`');
         const problem = appNameProblem(name);
         if (problem) throw new UserError(problem);
+        if (opts.confirm !== undefined && opts.confirm !== name) {
+          throw new UserError(`--confirm ${opts.confirm} does not match \`${name}\`: nothing was destroyed; confirm with --confirm ${name}`);
+        }
         if (opts.confirm !== name) {
           throw new UserError(`destroying \`${name}\` stops all its instances and deletes its releases: confirm with --confirm ${name}`);
         }

@@ -15,7 +15,7 @@ import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
 import { requestIdOf } from '../rpc/request-id';
 import { InstanceStatusReader } from '../state/instance-status';
-import { requireDeployedType } from '../state/release-types';
+import { requireDeployedType, typesItHas } from '../state/release-types';
 
 const AGENT_CALL_TIMEOUT_MS = 5_000;
 
@@ -39,7 +39,7 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
   requireDeployedType(app.name, releases, parsed.type);
   const release = releases.running;
   if (!release || !Object.hasOwn(release.processTypes, parsed.type)) {
-    throw new NotFoundError(`\`${parsed.type}\` is not a process type of \`${app.name}\` (see \`cluster ps -a ${app.name}\`)`);
+    throw new NotFoundError(`\`${parsed.type}\` is not a process type of \`${app.name}\` (${release ? typesItHas(release) : 'it has no release deployed yet'})`);
   }
   const count = own(formation.counts, parsed.type) ?? 0;
   if (parsed.number > count) throw noSuchInstance(app.name, instance, parsed.type, count);

@@ -24,16 +24,19 @@ export interface Versioned<T> {
 export class AppReads {
   constructor(private readonly client: Etcd3, readonly keys: Keys) {}
 
-  /** The app (its name validated first), or NotFound naming the command that creates it. */
-  async requireApp(name: string): Promise<{ value: AppRecord; modRevision: string }> {
+  /**
+   * The app (its name validated first), or NotFound saying what to do: by default, the command
+   * that creates it.
+   */
+  async requireApp(name: string, whatToDo = `create it with \`cluster apps:create ${name}\``): Promise<{ value: AppRecord; modRevision: string }> {
     const problem = appNameProblem(name);
     if (problem) throw new InvalidArgumentError(problem);
     const app = await this.read<AppRecord>(this.keys.app(name));
     if (!app.value) {
       // A typo of an app that exists is named (read only on this error path).
       const meant = closestName(name, (await this.client.getAll().prefix(this.keys.apps()).keys()).map((k) => k.slice(this.keys.apps().length)));
-      if (meant) throw new NotFoundError(`app \`${name}\` not found: did you mean \`${meant}\`? (or create it with \`cluster apps:create ${name}\`)`);
-      throw new NotFoundError(`app \`${name}\` not found: create it with \`cluster apps:create ${name}\``);
+      if (meant) throw new NotFoundError(`app \`${name}\` not found: did you mean \`${meant}\`? (or ${whatToDo})`);
+      throw new NotFoundError(`app \`${name}\` not found: ${whatToDo}`);
     }
     return { value: app.value, modRevision: app.modRevision };
   }

@@ -20,7 +20,7 @@ import { ConfigUnchanged, configChange, rollbackChange } from './release-changes
 import { FormationWrites } from './formation-writes';
 import { applyScale, checkScaleChanges, type ScaleChange } from './scale-change';
 import { bootTimeoutSettings, graceSettings, logModeSettings, placementSettings, type PlacementRule } from './formation-settings';
-import { releaseWithCode, requireDeployedType, requireTypeInRelease } from './release-types';
+import { releaseWithCode, requireDeployedType, requireTypeInRelease, typesItHas } from './release-types';
 import { RequestRecords, type RequestTag } from './request-records';
 
 export { deployedOf, type NewRelease } from './release-writes';
@@ -60,7 +60,7 @@ export class AppStore {
 
   /** Removes the app and its jobs; the leader then removes its assignments and agents stop its instances. */
   async destroyApp(name: string): Promise<void> {
-    await this.reads.requireApp(name);
+    await this.reads.requireApp(name, 'nothing to destroy (`cluster apps` lists the apps)');
     const ops: WriteOp[] = [
       { delete: this.keys.app(name) },
       { delete: this.keys.formation(name) },
@@ -241,8 +241,8 @@ export class AppStore {
         const instance = parseInstanceName(target);
         const type = instance?.type ?? target;
         requireDeployedType(name, releases, type);
-        if (!release || !Object.hasOwn(release.processTypes, type)) {
-          throw new InvalidArgumentError(`\`${target}\` is not a process type or instance of \`${name}\``);
+        if (!Object.hasOwn(releaseWithCode(name, release).processTypes, type)) {
+          throw new InvalidArgumentError(`\`${target}\` is not a process type or instance of \`${name}\` (${typesItHas(release!)})`);
         }
         const count = own(formation.counts, type) ?? 0;
         if (instance && instance.number > count) throw noSuchInstance(name, target, type, count);

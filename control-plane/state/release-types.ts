@@ -18,10 +18,14 @@ export function releaseWithCode(name: string, release: ReleaseRecord | undefined
 /** Throws unless `type` is in `release`, naming the process types it has (not its release command). */
 export function requireTypeInRelease(name: string, release: ReleaseRecord, type: string): void {
   if (!Object.hasOwn(release.processTypes, type)) {
-    const known = processTypeNames(Object.keys(release.processTypes));
-    const has = known.length > 0 ? `it has: ${known.join(', ')}` : 'it has no process types';
-    throw new InvalidArgumentError(`process type \`${type}\` is not in release v${release.version} of \`${name}\` (${has})`);
+    throw new InvalidArgumentError(`process type \`${type}\` is not in release v${release.version} of \`${name}\` (${typesItHas(release)})`);
   }
+}
+
+/** `it has: web, worker` (not the release command, which is no process type), or `it has no process types`. */
+export function typesItHas(release: ReleaseRecord): string {
+  const known = processTypeNames(Object.keys(release.processTypes));
+  return known.length > 0 ? `it has: ${known.join(', ')}` : 'it has no process types';
 }
 
 /**

@@ -61,7 +61,9 @@ describe('Heroku CLI names and flags', { timeout: 240_000 }, () => {
       [['ps:scale', 'worker-5'], /^error: worker-5: `worker` has 3 instances; it cannot go below 0$/],
       [['ps:scale', 'clock+1'], /`clock` is not in release v1/],
       [['ps:stop', 'worker.9'], /^error: `shop` has no instance worker\.9: it runs worker\.1 to worker\.3/],
-      [['ps:kill', 'clock.1'], /`clock` is not a process type of `shop`/],
+      [['ps:kill', 'clock.1'], /`clock` is not a process type of `shop` \(it has: web, worker\)$/],
+      [['ps:restart', 'wrk'], /^error: `wrk` is not a process type or instance of `shop` \(it has: web, worker\)$/],
+      [['ps:scale', 'worker=-1'], /^error: worker=-1: an instance count cannot be below 0; `worker=0` stops them all, `worker-1` removes 1$/],
       [['ps:stop', 'run.999'], /no one-off process run\.999 of `shop` is running/],
       [['ps:stop', 'worker'], /`worker` is not an instance.*ps:restart worker/],
       [['ps', 'nope'], /`nope` is not a process type of shop \(it has: web, worker\)/],
@@ -191,7 +193,12 @@ describe('Heroku CLI names and flags', { timeout: 240_000 }, () => {
     const mixed = await cluster.cli(['apps:destroy', 'scratch', '-a', APP, '--confirm', 'scratch']);
     assert.equal(mixed.code, 1);
     assert.match(mixed.stderr, /two apps named/);
+    const mismatched = await cluster.cli(['apps:destroy', 'scratch', '--confirm', 'scratc']);
+    assert.deepEqual([mismatched.code, mismatched.stderr], [1, 'error: --confirm scratc does not match `scratch`: nothing was destroyed; confirm with --confirm scratch\n']);
     assert.equal((await cluster.ok(['apps:destroy', '-a', 'scratch', '--confirm', 'scratch'])).stdout, 'Destroyed scratch.\n');
+    // Gone: destroying it again is not told to create it first.
+    const again = await cluster.cli(['apps:destroy', 'scratch', '--confirm', 'scratch']);
+    assert.deepEqual([again.code, again.stderr], [1, 'error: app `scratch` not found: nothing to destroy (`cluster apps` lists the apps)\n']);
     const apps = await cluster.cliJson<{ apps: Array<{ name: string }> }>(['apps']);
     assert.deepEqual(apps.apps.map((a) => a.name), [APP]);
   });

@@ -54,7 +54,7 @@ describe('parseScaleArgs: rejected, naming the argument', () => {
       message: 'no process types to scale: give TYPE=N, e.g. `cluster scale web=2 worker=10`',
     },
     { name: 'a word', args: ['worker=abc'], message: 'worker=abc: instance count must be a whole number, e.g. worker=2' },
-    { name: 'a negative count', args: ['worker=-1'], message: 'worker=-1: instance count must be a whole number, e.g. worker=2' },
+    { name: 'a negative count', args: ['worker=-1'], message: 'worker=-1: an instance count cannot be below 0; `worker=0` stops them all, `worker-1` removes 1' },
     { name: 'a fraction', args: ['worker=1.5'], message: 'worker=1.5: instance count must be a whole number, e.g. worker=2' },
     { name: 'a plus sign', args: ['web=+2'], message: 'web=+2: instance count must be a whole number, e.g. web=2' },
     { name: 'an exponent', args: ['web=1e3'], message: 'web=1e3: instance count must be a whole number, e.g. web=2' },
