@@ -7,6 +7,7 @@ import { formatDuration, renderTable } from '../output/table';
 import { UserError } from '../errors';
 import { MAX_WIRE_COUNT } from '../../lib/limits';
 import { announceRelease } from './config';
+import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInfo';
 
 export function registerReleases(program: Command): void {
   appOption(program.command('releases'))
@@ -25,7 +26,7 @@ export function registerReleases(program: Command): void {
               slug: r.slug || null,
               phase: r.phase || null,
               phaseReason: r.phase_reason || null,
-              deployed: r.deployed,
+              deployed: runs(r),
             })),
           });
         }
@@ -35,7 +36,7 @@ export function registerReleases(program: Command): void {
           renderTable(
             ['version', 'description', 'created', 'slug', 'release phase'],
             releases.map((r) => [
-              `v${r.version}${r.deployed ? ' (running)' : ''}`,
+              `v${r.version}${runs(r) ? ' (running)' : ''}`,
               r.description,
               `${formatDuration(now - r.created_at_ms)} ago`,
               r.slug.slice(0, 12) || '-',
@@ -65,7 +66,7 @@ export function registerReleases(program: Command): void {
             app,
             version: release.version,
             current: release.version === current.version,
-            running: release.deployed,
+            running: runs(release),
             description: release.description,
             createdAt: new Date(release.created_at_ms).toISOString(),
             slug: release.slug || null,
@@ -74,7 +75,7 @@ export function registerReleases(program: Command): void {
         }
         const when = `${new Date(release.created_at_ms).toISOString()} (${formatDuration(Date.now() - release.created_at_ms)} ago)`;
         // As `releases` marks them: the newest is not the one running while its release phase runs or after it failed.
-        const marks = [release.version === current.version ? 'newest' : '', release.deployed ? 'running' : ''].filter(Boolean);
+        const marks = [release.version === current.version ? 'newest' : '', runs(release) ? 'running' : ''].filter(Boolean);
         console.log(`=== Release v${release.version} of ${app}${marks.length > 0 ? ` (${marks.join(', ')})` : ''}`);
         console.log(`Change:  ${release.description}`);
         console.log(`When:    ${when}`);
@@ -85,6 +86,11 @@ export function registerReleases(program: Command): void {
         }
       }),
     );
+}
+
+/** Whether instances run this release: the deployed one, once it has code (config set before the first deploy makes a release without). */
+function runs(release: ReleaseInfo__Output): boolean {
+  return release.deployed && release.slug !== '';
 }
 
 export function registerRollback(program: Command): void {
@@ -101,9 +107,9 @@ export function registerRollback(program: Command): void {
     );
 }
 
-/** `v7` or `7` as a release number; larger than the wire's 32 bits would wrap around (to 0: "the previous one"). */
+/** `v7`, `V7` or `7` as a release number; larger than the wire's 32 bits would wrap around (to 0: "the previous one"). */
 function releaseVersion(text: string): number {
-  const match = /^v?([1-9][0-9]*)$/.exec(text);
+  const match = /^[vV]?([1-9][0-9]*)$/.exec(text);
   const version = match ? Number(match[1]) : NaN;
   if (!(version <= MAX_WIRE_COUNT)) throw new UserError(`${text}: expected a release like v7${match ? ` (at most v${MAX_WIRE_COUNT})` : ''}`);
   return version;
