@@ -39,10 +39,13 @@ export function jobNameProblem(name: string): string | undefined {
   return `invalid job name \`${name}\`: use 1–30 lowercase letters, digits and dashes, starting and ending with a letter or digit`;
 }
 
-/** A name from the command when none is given: `bin/backup.sh --full` → `backup-sh`. */
+/**
+ * A name from the command when none is given: `bin/backup.sh --full` → `backup-sh`; accented
+ * letters lose their accents (`bin/Übersicht` → `ubersicht`), other letters go.
+ */
 export function defaultJobName(command: string): string {
   const first = command.trim().split(/\s+/)[0] ?? '';
-  const base = first.slice(first.lastIndexOf('/') + 1).toLowerCase();
+  const base = first.slice(first.lastIndexOf('/') + 1).normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
   const name = base.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 30).replace(/-+$/, '');
   return name || 'job';
 }

@@ -184,5 +184,8 @@ describe('job input', () => {
     assert.equal(defaultJobName('bin/backup.sh --full'), 'backup-sh');
     assert.equal(defaultJobName('python3 -m app.report'), 'python3');
     assert.equal(defaultJobName('!!!'), 'job');
+    assert.equal(defaultJobName('bin/Übersicht --täglich'), 'ubersicht', 'accents dropped, not the letters');
+    assert.equal(defaultJobName('./rapport-générale.sh'), 'rapport-generale-sh');
+    assert.equal(defaultJobName('日本語'), 'job');
   });
 });
