@@ -23,7 +23,7 @@ export interface JoinFlags {
   token: string;
   caHash?: string;
   datacenter?: string;
-  label: Record<string, string>;
+  label?: Record<string, string>;
   name: string;
   dataDir: string;
   capacity?: string;
@@ -77,7 +77,7 @@ export const defaultJoinAndStartArgs: JoinAndStartArgs = {
     ...(f.caHash ? ['--ca-hash', f.caHash] : []),
     '--name', f.name, '--data-dir', f.dataDir,
     ...(f.datacenter ? ['--datacenter', f.datacenter] : []),
-    ...Object.entries(f.label).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    ...Object.entries(f.label ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
     ...(f.processServer ? ['--process-server'] : []),
     '--no-start',
   ],
@@ -137,7 +137,7 @@ export function registerAgentInstall(
     .requiredOption('--token <token>', 'join token (from `cluster agents:token`)')
     .option('--ca-hash <sha256:hex>', 'pin the control plane CA (printed with the token)')
     .option('--datacenter <dc>', 'datacenter of this server', datacenterName)
-    .option('--label <k=v>', 'a label for placement rules (repeatable)', collectLabel, {})
+    .option('--label <k=v>', 'a label for placement rules (repeatable)', collectLabel)
     .option('--name <id>', 'agent id (default: the host name)', os.hostname())
     .option('--data-dir <dir>', 'where the agent keeps certificates, slugs, logs and state', DEFAULT_SERVICE_DATA_DIR)
     .option('--capacity <n>', 'most instances this agent runs')

@@ -35,7 +35,7 @@ interface AgentOptions {
   dataDir: string;
   name?: string;
   datacenter?: string;
-  label: Record<string, string>;
+  label?: Record<string, string>;
   capacity: string;
   advertise?: string;
   listen: string;
@@ -66,7 +66,7 @@ function agentFlags(cmd: Command, lenientNames = false): Command {
     .option('--data-dir <dir>', 'where to keep slugs, logs, certificates and state', path.join(clusterHome(), 'agent'))
     .option('--name <id>', 'agent id (default: the host name, or the name it joined with)')
     .option('--datacenter <dc>', 'datacenter (default: what the join token says, else `default`)', lenientNames ? datacenterNameOrWarn : datacenterName)
-    .option('--label <k=v>', 'a label for placement rules (repeatable; added to the join token’s, which it cannot change)', lenientNames ? collectLabelOrWarn : collectLabel, {})
+    .option('--label <k=v>', 'a label for placement rules (repeatable; added to the join token’s, which it cannot change)', lenientNames ? collectLabelOrWarn : collectLabel)
     .option('--capacity <n>', 'most instances this agent runs (at most the number of ports in --ports)', '1000')
     .option('--listen <host:port>', 'where the agent serves logs and one-off runs to the control plane', '0.0.0.0:7601')
     .option('--advertise <host:port>', 'address the control plane dials (default: the listen address; for 0.0.0.0, the IP this host reaches the control plane from)')
@@ -171,7 +171,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   const logger = createLogger('agent');
   // The join token's labels and datacenter win over --label and --datacenter here too; a restart
   // must not fail for it: a warning.
-  const clash = labelClashProblem(joined?.tokenLabels ?? {}, opts.label);
+  const clash = labelClashProblem(joined?.tokenLabels ?? {}, opts.label ?? {});
   if (clash) logger.warn(clash);
   const dcClash = datacenterClashProblem(joined?.tokenDatacenter ?? '', opts.datacenter);
   if (dcClash) logger.warn(dcClash);

@@ -48,17 +48,17 @@ export function registerTokens(program: Command): void {
     .description('a join token for a new server, printed with the command to run there')
     .option('--ttl <duration>', 'how long it is valid (30m, 1h, 2d; at most 7d)', '1h')
     .option('--uses <n>', 'how many servers may join with it', '1')
-    .option('--label <k=v>', 'a label every agent joining with it gets (repeatable)', collectLabel, {})
+    .option('--label <k=v>', 'a label every agent joining with it gets (repeatable)', collectLabel)
     .option('--datacenter <dc>', 'the datacenter of agents joining with it', datacenterName)
     .option('--json', 'print JSON')
-    .action(async (opts: { ttl: string; uses: string; label: Record<string, string>; datacenter?: string; json?: boolean }, cmd: Command) =>
+    .action(async (opts: { ttl: string; uses: string; label?: Record<string, string>; datacenter?: string; json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api, server) => {
         const uses = tokenUses(opts.uses);
         const reply = await callUnary(api, 'CreateToken', {
           kind: 'agent',
           ttl_seconds: tokenTtl(opts.ttl),
           uses,
-          labels: opts.label,
+          labels: opts.label ?? {},
           datacenter: opts.datacenter ?? '',
         });
         const command = `cluster agent join --server ${await replicaList(api, server)} --token ${reply.token} --ca-hash ${reply.ca_hash}`;

@@ -118,3 +118,13 @@ describe('cluster completion (other shells, and bad input)', () => {
     assert.match(fish, /complete -c cluster -n "__cluster_at 'cluster agent' 0" -a 'join'/);
   });
 });
+
+describe('help', () => {
+  it('shows no empty default for a repeatable option (`--label` once read "(default: {})")', () => {
+    for (const args of [['agents:token'], ['agent', 'start'], ['agent', 'join'], ['agent', 'install']]) {
+      const help = execFileSync(process.execPath, [CLI, ...args, '--help']).toString();
+      assert.match(help, /--label <k=v>/, args.join(' '));
+      assert.doesNotMatch(help, /default: (\{\}|\[\])/, args.join(' '));
+    }
+  });
+});
