@@ -111,12 +111,6 @@ export interface AgentRecord {
   version: string;
   registeredAtMs: number;
   state: 'ready' | 'draining';
-  /**
-   * In `known/<id>` only: when the agent stopped with everything it ran (`agent stop
-   * --stop-instances`). The leader then owes it no grace. Its next registration writes the record
-   * without it.
-   */
-  stoppedAtMs?: number;
 }
 
 export type ReportedState = 'starting' | 'up' | 'crashed' | 'stopping';

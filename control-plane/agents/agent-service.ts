@@ -211,11 +211,7 @@ export function agentService(
         // Its lease is its own (heartbeat() checked): ending it removes the registration and the
         // statuses under it, and a restart hold left by an earlier run would keep its instances
         // where nothing runs them: so the leader counts the agent down and places them now.
-        // Known as stopped for good: a leader still within its grace (just elected) owes it none.
-        const id = requireAgentId(req.agent_id);
-        const known = ctx.view.knownAgent(id);
-        const stoppedMark = known ? [{ put: keys.knownAgent(id), value: encode({ ...known, stoppedAtMs: Date.now() }) }] : [];
-        await commitInChunks(client, [{ delete: keys.restartHold(id) }, ...stoppedMark]);
+        await commitInChunks(client, [{ delete: keys.restartHold(requireAgentId(req.agent_id)) }]);
         await leases.revoke(req.lease_id);
         ctx.heartbeats.delete(req.agent_id);
         logger.info({ agent: req.agent_id }, 'agent stopped with its instances: its lease ended');

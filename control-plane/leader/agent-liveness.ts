@@ -21,9 +21,6 @@
  * (docs/agent-handover.md): while it lives the agent is `unreachable` whatever the grace, since
  * its watchdog keeps its processes running that long. Once the hold is gone the rules above
  * apply, counted from when the agent went missing: down at once after a steady leadership.
- *
- * An agent that left with everything it ran stopped (`agent stop --stop-instances`, `stopped`) is
- * down at once whatever the grace: nothing of it runs that could come back.
  */
 
 export interface LivenessVerdict {
@@ -57,16 +54,9 @@ export class AgentLiveness {
 
   /**
    * Sorts the agents that own assignments (`owners`) but are not in `registered` into the
-   * unreachable and the down; those in `held` (a live restart hold) are unreachable, those in
-   * `stopped` (stopped for good) down.
+   * unreachable and the down; those in `held` (a live restart hold) are unreachable.
    */
-  classify(
-    registered: ReadonlySet<string>,
-    owners: Iterable<string>,
-    nowMs = Date.now(),
-    held: ReadonlySet<string> = new Set(),
-    stopped: ReadonlySet<string> = new Set(),
-  ): LivenessVerdict {
+  classify(registered: ReadonlySet<string>, owners: Iterable<string>, nowMs = Date.now(), held: ReadonlySet<string> = new Set()): LivenessVerdict {
     const verdict: LivenessVerdict = { unreachable: [], down: [] };
     const missing = new Set<string>();
     for (const id of owners) {
@@ -80,9 +70,7 @@ export class AgentLiveness {
       }
       // Missing since before this replica could hear it (elected, or etcd back, since): wait out the grace.
       const deadline = Math.max(since, this.leaderSinceMs + this.graceMs, this.deafAtMs + this.graceMs);
-      if (stopped.has(id)) {
-        verdict.down.push(id);
-      } else if (held.has(id)) {
+      if (held.has(id)) {
         verdict.unreachable.push(id);
       } else if (nowMs >= deadline) {
         verdict.down.push(id);

@@ -105,8 +105,7 @@ export class SchedulerLoop {
     const opened = await this.openMirrors(generation);
     if (!opened || !this.statuses) return;
     this.statuses.mirror.on('change', this.onStatus);
-    // Known agents: one stopped for good (`agent stop --stop-instances`) is down at once.
-    for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains, this.view.webToggles, this.view.restartHolds, this.view.knownAgents]) mirror.on('change', this.onChange);
+    for (const mirror of [this.view.apps, this.view.formations, this.view.assignments, this.view.drains, this.view.webToggles, this.view.restartHolds]) mirror.on('change', this.onChange);
     this.view.agents.on('change', this.onAgents);
     for (const mirror of this.mirrors()) mirror.on('resync', this.onChange);
     this.settling.restart();
@@ -179,7 +178,7 @@ export class SchedulerLoop {
   }
 
   private mirrors(): PrefixMirror[] {
-    return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments, this.view.drains, this.view.webToggles, this.view.restartHolds, this.view.knownAgents];
+    return [this.view.apps, this.view.formations, this.view.agents, this.view.assignments, this.view.drains, this.view.webToggles, this.view.restartHolds];
   }
 
   /** Asks for a round soon; rounds never overlap, and a stream of events cannot postpone one forever. */

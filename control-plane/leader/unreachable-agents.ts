@@ -12,7 +12,7 @@ import type { Logger } from '../../lib/log';
 import type { AgentView, Assignment } from '../scheduler/types';
 import { AgentLiveness } from './agent-liveness';
 
-type Verdict = 'unreachable' | 'held' | 'drained' | 'stopped' | 'down';
+type Verdict = 'unreachable' | 'held' | 'drained' | 'down';
 
 /** What the scheduler needs to know of an agent besides its registration. */
 export interface AgentToggles {
@@ -20,8 +20,6 @@ export interface AgentToggles {
   servesWeb(agentId: string): boolean;
   /** Whether it is drained (`agents:drain`). */
   isDrained(agentId: string): boolean;
-  /** Whether it left with everything it ran stopped (`agent stop --stop-instances`): down at once. */
-  stoppedForGood(agentId: string): boolean;
 }
 
 export class UnreachableAgents {
@@ -65,11 +63,9 @@ export class UnreachableAgents {
     for (const a of registered) this.lastSeen.set(a.id, a);
     const ids = new Set(registered.map((a) => a.id));
     this.liveness.heardNothingAt(lastEtcdOutageMs);
-    const owners = new Set(assignments.map((a) => a.agentId));
-    const stopped = new Set([...owners].filter((id) => !ids.has(id) && this.toggles.stoppedForGood(id)));
-    const verdict = this.liveness.classify(ids, owners, Date.now(), held, stopped);
+    const verdict = this.liveness.classify(ids, assignments.map((a) => a.agentId), Date.now(), held);
     for (const id of verdict.unreachable) this.noteVerdict(id, this.toggles.isDrained(id) ? 'drained' : held.has(id) ? 'held' : 'unreachable');
-    for (const id of verdict.down) this.noteVerdict(id, stopped.has(id) ? 'stopped' : 'down');
+    for (const id of verdict.down) this.noteVerdict(id, 'down');
     const missing = new Set([...verdict.unreachable, ...verdict.down]);
     for (const id of this.verdicts.keys()) {
       if (ids.has(id)) this.logger.info({ agent: id }, 'agent registered again: it keeps its instances');
@@ -99,8 +95,6 @@ export class UnreachableAgents {
     this.verdicts.set(id, verdict);
     if (verdict === 'drained') {
       this.logger.info({ agent: id }, 'drained agent not registered: its instances move now, each new copy up before the old one is dropped');
-    } else if (verdict === 'stopped') {
-      this.logger.info({ agent: id }, 'agent stopped with its instances (agent stop --stop-instances): placing them elsewhere now');
     } else if (verdict === 'held') {
       this.logger.info({ agent: id }, 'agent restarting (its restart hold lives): keeping its instances until it registers again or the hold ends');
     } else if (verdict === 'unreachable') {

@@ -152,11 +152,6 @@ export class ClusterView {
     return this.knownAgents.decoded<AgentRecord>(this.keys.knownAgent(id));
   }
 
-  /** Whether agent `id` last left with everything it ran stopped (`agent stop --stop-instances`), and has not registered since. */
-  stoppedForGood(id: string): boolean {
-    return this.knownAgent(id)?.stoppedAtMs !== undefined;
-  }
-
   /** Whether agent `id` is drained (`agents:drain`), registered or not. */
   isDrained(id: string): boolean {
     return this.drains.entries.has(this.keys.drain(id));

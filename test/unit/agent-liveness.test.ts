@@ -36,15 +36,6 @@ describe('agent liveness', () => {
     assert.deepEqual(live.classify(new Set(['c']), ['c'], 36_000, new Set(['c', 'd'])), { unreachable: [], down: [] });
   });
 
-  it('declares an agent stopped for good (agent stop --stop-instances) down at once, within a new leader\'s grace too', () => {
-    const live = new AgentLiveness(GRACE);
-    live.start(0);
-    const stopped = new Set(['b']);
-    assert.deepEqual(live.classify(new Set(['a']), ['a', 'b', 'c'], 1_000, new Set(), stopped), { unreachable: ['c'], down: ['b'], nextDeadlineMs: 8_000 });
-    // Registered again: the mark means nothing.
-    assert.deepEqual(live.classify(new Set(['a', 'b']), ['a', 'b'], 2_000, new Set(), stopped), { unreachable: [], down: [] });
-  });
-
   it('declares an agent down at once when it goes missing under a leader that has led for the grace', () => {
     const live = new AgentLiveness(GRACE);
     live.start(0);
