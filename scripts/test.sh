@@ -24,6 +24,18 @@ bash scripts/lint.sh
 # and the tests start thousands: CLI calls, daemons); nothing here needs extra CAs.
 unset NODE_EXTRA_CA_CERTS
 
+# The tests' files (etcd's data dirs, the daemons' data and logs, slugs) go to a tmpfs when there
+# is one and TMPDIR is not set: etcd syncs every write to disk, and on a virtual disk shared by
+# four files' etcds a sync can stall for seconds, longer than an agent's lease (docs/testing.md).
+# Mode 1777 as /tmp: some tests run a process as `nobody`.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  TMPDIR="$(mktemp -d /dev/shm/cluster-tests-XXXXXX)"
+  chmod 1777 "$TMPDIR"
+  export TMPDIR
+  if [ -n "${KEEP_TEST_DIRS:-}" ]; then echo "test.sh: the tests' files are kept in $TMPDIR" >&2
+  else trap 'rm -rf "$TMPDIR" 2>/dev/null || true' EXIT; fi
+fi
+
 concurrency="${TEST_CONCURRENCY:-4}"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "test.sh: TEST_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
 

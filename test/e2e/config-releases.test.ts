@@ -123,23 +123,31 @@ describe('config and releases', { timeout: 240_000 }, () => {
     assert.match(huge.stderr, /v4294967297: expected a release like v7 \(at most v2147483647\)/);
   });
 
-  it('an app with no code yet: ps, ps TYPE and rollback say so and to deploy; config:set works and says nothing restarts', async () => {
+  it('an app with no code yet: ps, ps TYPE and rollback say so and to deploy; config:set works, says nothing restarts, and its release is not running', async () => {
     await cluster.ok(['apps:create', 'fresh']);
     const deploy = 'app `fresh` has no release deployed yet: deploy its code with `cluster deploy DIR -a fresh`';
-    const noneYet = async () => {
-      assert.equal((await cluster.ok(['ps', '-a', 'fresh'])).stdout, `${deploy}.\n`);
-      const ps = await cluster.cli(['ps', 'web', '-a', 'fresh']);
-      assert.deepEqual([ps.code, ps.stderr], [1, `error: \`web\` is not a process type of fresh: ${deploy}\n`]);
-      for (const args of [['rollback'], ['rollback', 'v1']]) {
-        const rollback = await cluster.cli([...args, '-a', 'fresh']);
-        assert.deepEqual([rollback.code, rollback.stderr], [1, `error: nothing to roll back to: ${deploy}\n`]);
-      }
+    const psSaysSo = async () => assert.equal((await cluster.ok(['ps', '-a', 'fresh'])).stdout, `${deploy}.\n`);
+    const noRollback = async (args: string[]) => {
+      const rollback = await cluster.cli([...args, '-a', 'fresh']);
+      assert.deepEqual([rollback.code, rollback.stderr], [1, `error: nothing to roll back to: ${deploy}\n`]);
     };
-    await noneYet();
+    await Promise.all([
+      psSaysSo(),
+      cluster.cli(['ps', 'web', '-a', 'fresh']).then((ps) => assert.deepEqual([ps.code, ps.stderr], [1, `error: \`web\` is not a process type of fresh: ${deploy}\n`])),
+      noRollback(['rollback']),
+    ]);
     // As on Heroku, config can be set before the first deploy; the deploy gets it.
     const set = await cluster.ok(['config:set', 'GREETING=early', '-a', 'fresh', '--wait']);
     assert.equal(set.stdout, `Set GREETING: released v1 of fresh; its first deploy runs with this config (${deploy}).\n`);
-    await noneYet();
+    // Its release has config, no code (slug null in JSON, - in the table), and nothing runs it.
+    await Promise.all([
+      psSaysSo(),
+      noRollback(['rollback', 'v1']),
+      cluster.cliJson<{ releases: Array<{ version: number; slug: string | null; deployed: boolean }> }>(['releases', '-a', 'fresh'])
+        .then((listed) => assert.deepEqual(listed.releases.map((r) => [r.version, r.slug, r.deployed]), [[1, null, false]])),
+      cluster.cliJson<{ slug: string | null; running: boolean }>(['releases:info', '-a', 'fresh']).then((info) => assert.deepEqual([info.slug, info.running], [null, false])),
+      cluster.ok(['releases', '-a', 'fresh']).then((table) => assert.match(table.stdout, /^v1 +Set GREETING +.+ ago +- +-$/m)),
+    ]);
     await cluster.ok(['deploy', cluster.appDir('fresh', { Procfile: 'worker: sleep 1000\n' }), '-a', 'fresh']);
     assert.deepEqual((await cluster.cliJson<{ config: Record<string, string> }>(['config', '-a', 'fresh'])).config, { GREETING: 'early' });
     assert.equal((await cluster.ok(['ps', '-a', 'fresh'])).stdout, 'fresh runs nothing. Scale it up with `cluster scale TYPE=N -a fresh`.\n');
@@ -164,16 +172,5 @@ describe('config and releases', { timeout: 240_000 }, () => {
     assert.equal(after.length, before.length + 2, 'one release for the set, one for the unset');
     const config = await cluster.cliJson<{ config: Record<string, string> }>(['config', '-a', 'greeter']);
     assert.equal(Object.hasOwn(config.config, 'DOOMED'), false);
-  });
-
-  it('a release made before the first deploy has no slug (null in JSON, - in the table) and is not marked running', async () => {
-    await cluster.ok(['apps:create', 'configured']);
-    await cluster.ok(['config:set', 'EARLY=1', '-a', 'configured']);
-    const listed = await cluster.cliJson<{ releases: Array<{ version: number; slug: string | null; deployed: boolean }> }>(['releases', '-a', 'configured']);
-    assert.deepEqual(listed.releases.map((r) => [r.version, r.slug, r.deployed]), [[1, null, false]]);
-    const info = await cluster.cliJson<{ version: number; slug: string | null; running: boolean }>(['releases:info', '-a', 'configured']);
-    assert.deepEqual([info.slug, info.running], [null, false]);
-    const table = await cluster.ok(['releases', '-a', 'configured']);
-    assert.match(table.stdout, /^v1 +Set EARLY +.+ ago +- +-$/m);
   });
 });
