@@ -116,7 +116,7 @@ export class AppStore {
     requestId?: string,
     skipNotSet = false,
   ): Promise<{ changed: true; release: ReleaseRecord; notSet: string[] } | { changed: false; release: ReleaseRecord | undefined; notSet: string[] }> {
-    const change = configChange(set, unset, skipNotSet ? () => {} : undefined);
+    const change = configChange(set, unset, skipNotSet);
     try {
       const release = await this.createRelease(name, change, tagOf(requestId, `config ${name}`));
       // Read from the release it was made from, not taken from the change: a retry of a call

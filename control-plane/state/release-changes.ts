@@ -27,11 +27,11 @@ export class ConfigUnchanged extends Error {
 /**
  * Sets and unsets config vars (keys validated; values never described). Throws at once on bad
  * input; the returned change throws if a key to unset is not set in the release it is applied to,
- * or, with `skipNotSet`, leaves such keys alone and reports them to it (ConfigUnchanged when that
- * leaves nothing to change). Which keys are set is decided on the release the change is applied
+ * or, with `skipNotSet`, leaves such keys alone (ConfigUnchanged, naming them, when that leaves
+ * nothing to change). Which keys are set is decided on the release the change is applied
  * to, in the same revision-checked transaction: a concurrent change cannot slip in between.
  */
-export function configChange(set: Record<string, string>, unset: string[], skipNotSet?: (notSet: string[]) => void): ReleaseChange {
+export function configChange(set: Record<string, string>, unset: string[], skipNotSet = false): ReleaseChange {
   for (const key of Object.keys(set)) {
     const problem = configKeyProblem(key);
     if (problem) throw new InvalidArgumentError(problem);
@@ -48,7 +48,6 @@ export function configChange(set: Record<string, string>, unset: string[], skipN
     const env = { ...(previous?.env ?? {}) };
     const missing = unset.filter((k) => !Object.hasOwn(env, k));
     if (missing.length > 0 && !skipNotSet) throw new InvalidArgumentError(`not set: ${missing.join(', ')}`);
-    skipNotSet?.(missing);
     const unsetting = unset.filter((k) => Object.hasOwn(env, k));
     if (Object.keys(set).length + unsetting.length === 0) throw new ConfigUnchanged(previous, missing);
     for (const key of unsetting) delete env[key];
