@@ -57,13 +57,29 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
   return { instance, host: found.join(','), one_off: false };
 }
 
-/** A one-off process ends: SIGTERM then SIGKILL after a grace period, or (kill) SIGKILL at once. */
+/**
+ * A one-off process ends: SIGTERM then SIGKILL after a grace period, or (kill) SIGKILL at once.
+ * One not reported yet may be starting — its agent still fetching the release's code — and the
+ * control plane knows where it sent a release command or a job's run: that agent is asked, and
+ * the command then never starts (docs/boot-checks.md).
+ */
 async function stopOneOff(ctx: ApiContext, app: string, instance: string, kill: boolean, requestId?: string): Promise<StopInstanceReply> {
-  // The agents that report it running.
-  const hosts = await new InstanceStatusReader(ctx.client, ctx.keys).reportingAgents(app, instance);
+  const reporting = await new InstanceStatusReader(ctx.client, ctx.keys).reportingAgents(app, instance);
+  const hosts = reporting.length > 0 ? reporting : await startingOn(ctx, app, instance);
   const found = hosts.length === 0 ? [] : await signalOnHosts(ctx, app, instance, hosts, kill, requestId);
   if (found.length === 0) throw new NotFoundError(`no one-off process ${instance} of \`${app}\` is running (see \`cluster ps -a ${app}\`)`);
   return { instance, host: found.join(','), one_off: true };
+}
+
+/** The agent a leader sent release.N (its release phase) or a job's run.N to, while it has not ended. */
+async function startingOn(ctx: ApiContext, app: string, instance: string): Promise<string[]> {
+  const parsed = parseInstanceName(instance);
+  if (parsed?.type === 'release') {
+    const phase = (await ctx.store.getRelease(app, parsed.number))?.phase;
+    return phase?.state === 'running' && phase.agentId ? [phase.agentId] : [];
+  }
+  const jobs = await ctx.jobs.list(app);
+  return jobs.flatMap((j) => j.state.active).filter((run) => run.instance === instance && run.agentId).map((run) => run.agentId);
 }
 
 /**

@@ -2,7 +2,7 @@
  * `cluster ps:stop release.N` of a release command (docs/boot-checks.md#release-phase): its release
  * fails with a reason that says it was stopped, and the release running before stays live, also
  * when the command exits 0 on SIGTERM. A stop that reaches the agent while it still fetches the
- * release's code (a leader giving the claim up, `apps:destroy`) means the command never starts;
+ * release's code (a leader giving the claim up, `apps:destroy`, `cluster ps:stop release.N`) means the command never starts;
  * so does an attached `cluster run` whose caller leaves meanwhile. A run whose code cannot be
  * fetched fails at once, naming why.
  */
@@ -71,8 +71,10 @@ describe('a stopped release command', { timeout: 120_000 }, () => {
     });
   }
 
-  it('never starts a release command whose stop reached the agent while it fetched the code', async () => {
-    const marker = path.join(cluster.dir, 'stopped-while-fetching');
+  // What a leader that gives the claim up sends (as does `apps:destroy`), and what a user types
+  // (the agent does not report the command yet: the control plane asks the agent it sent it to).
+  for (const via of ['StopRun', 'ps:stop'] as const) it(`never starts a release command whose stop (${via}) reached the agent while it fetched the code`, async () => {
+    const marker = path.join(cluster.dir, `stopped-while-fetching-${via}`);
     const slugs = path.join(cluster.agentDir('host-a'), 'slugs');
     const fetching = () => fs.readdirSync(slugs).some((f) => f.startsWith('.fetch-'));
     const agent = await waitFor('host-a\'s address', async () => (await cluster.cliJson<{ agents: Array<{ id: string; address: string }> }>(['agents'])).agents.find((a) => a.id === 'host-a')?.address, 10_000);
@@ -83,9 +85,14 @@ describe('a stopped release command', { timeout: 120_000 }, () => {
       await cluster.deployProcfile('api', `web: ${WEB}\nrelease: echo ran > ${marker}; sleep 30\n`, { 'fresh.txt': `${Date.now()}` });
       version = (await releases())[0]!.version;
       await waitFor('host-a fetching the new release\'s code', () => fetching() || undefined, 20_000, 20);
-      // What a leader that gives the claim up sends (as does `apps:destroy`): here, while the code is on its way.
-      const reply = await callUnary(runs, 'StopRun', { app: 'api', instance: `release.${version}`, reason: 'given up' }, 5_000);
-      assert.equal(reply.found, true, 'the agent has the run, launching');
+      if (via === 'StopRun') {
+        const reply = await callUnary(runs, 'StopRun', { app: 'api', instance: `release.${version}`, reason: 'given up' }, 5_000);
+        assert.equal(reply.found, true, 'the agent has the run, launching');
+      } else {
+        const stop = await cluster.cli(['ps:stop', `release.${version}`, '-a', 'api']);
+        assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+        assert.match(stop.stdout, new RegExp(`^Stopping release\\.${version} of api on host-a\\.`));
+      }
     } finally {
       proxy.release();
       runs.close();
