@@ -1,5 +1,5 @@
 /**
- * Launching a one-off process (run-service.ts takes the calls): its code fetched, a port, the
+ * Launching a one-off process (run-service.ts takes the calls): a port, its code fetched, the
  * spawn in a process group of its own, its output to the caller and the log store, its stop,
  * timeout and exit. A stop that comes while the code is fetched ends the launch before the spawn.
  */
@@ -138,6 +138,8 @@ export async function launch(
   let child: ChildProcessWithoutNullStreams;
   const tty = start.tty && !start.detach;
   try {
+    // Before the code is fetched: a full agent refuses at once, and the control plane tries another.
+    port = await deps.ports.allocate();
     // The slug may take a while: a stop that comes meanwhile (`ps:stop`, a leader that gave the
     // run up, the agent stopping) ends the launch at once, and the command never starts. The
     // fetch goes on for whoever else needs the slug.
@@ -145,7 +147,6 @@ export async function launch(
       registry.onStopWhileLaunching(start.app, start.instance, (reason) => reject(new StoppedBeforeStart(reason)), start.run_id));
     const cwd = await Promise.race([deps.releases.ensure(start.slug), stopped]);
     if (registry.stopping) throw new Error(`${deps.agentId} is stopping`);
-    port = await deps.ports.allocate();
     // Nothing is awaited from here to the spawn: a stop either came by now or finds the process.
     const stopReason = registry.stopWhileLaunching(start.app, start.instance, start.run_id);
     if (stopReason) throw new StoppedBeforeStart(stopReason);

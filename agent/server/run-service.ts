@@ -14,7 +14,8 @@ import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
 import { appNameProblem } from '../../lib/names';
 import { AnsweredRequests } from './answered-requests';
 import { OneOffRegistry } from './one-off-registry';
-import { ALREADY_EXISTS, INVALID_INPUT, NOT_FOUND, PRECONDITION_FAILED, statusWithReason } from '../../lib/status-reason';
+import { ALREADY_EXISTS, INVALID_INPUT, LIMIT_EXCEEDED, NOT_FOUND, PRECONDITION_FAILED, statusWithReason } from '../../lib/status-reason';
+import { PortsExhaustedError } from '../supervisor/ports';
 import { isOneOffInstance } from '../../lib/one-off';
 import { deliver, launch, StoppedBeforeStart, type Launched, type RunCall, type RunDeps } from './one-off-launch';
 export { ONE_OFF_STOP_TIMEOUT_MS, type RunDeps } from './one-off-launch';
@@ -90,8 +91,10 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
               registry.finish(app, instance, { status: 127, signal: '', stopped: stoppedFirst?.requested ?? false, started_at_ms: now, finished_at_ms: now }, runId);
               // A status, not destroy(): a destroyed server stream sent the caller none, and `cluster
               // run` waited for ever (no free port on a full agent, a slug that cannot be fetched),
-              // a leader its deadline.
-              call.emit('error', statusWithReason(grpc.status.FAILED_PRECONDITION, message, PRECONDITION_FAILED));
+              // a leader its deadline. A full port range has a code of its own: the run goes to another agent.
+              call.emit('error', err instanceof PortsExhaustedError
+                ? statusWithReason(grpc.status.RESOURCE_EXHAUSTED, message, LIMIT_EXCEEDED)
+                : statusWithReason(grpc.status.FAILED_PRECONDITION, message, PRECONDITION_FAILED));
             },
           );
           return;

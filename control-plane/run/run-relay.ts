@@ -61,6 +61,8 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
     let upstream: grpc.ClientDuplexStream<RunInput, RunOutput__Output> | undefined;
     let finished = false;
     const early: RunInput[] = [];
+    /** Agents that refused the run for want of a free port. */
+    const tried = new Set<string>();
 
     const fail = (err: unknown) => {
       if (finished) return;
@@ -133,6 +135,21 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
             }
           }, RECONNECT_PAUSE_MS);
           return;
+        }
+        if (unanswered && err.code === grpc.status.RESOURCE_EXHAUSTED) {
+          // Its one-offs hold every port (the pick counts instances only): another agent, if one is left.
+          tried.add(agent.id);
+          let next: AgentRecord | undefined;
+          try {
+            next = pickAgent(ctx.view, tried);
+          } catch {
+            next = undefined; // none ready any more: this agent's refusal is the answer
+          }
+          if (next) {
+            ctx.logger.info({ agent: agent.id, next: next.id, why: err.details }, 'one-off process: the agent has no free port; trying another');
+            dial(next, first, retryUntilMs);
+            return;
+          }
         }
         fail(new FailedPreconditionError(`the one-off process on ${agent.id} failed: ${err.details || err.message}`));
       });
