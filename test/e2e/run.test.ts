@@ -178,18 +178,22 @@ describe('cluster run', { timeout: 180_000 }, () => {
     cluster.startAgent({ id: 'host-0', ports: 2 });
     await cluster.waitForAgents(3);
     const names: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const res = await cluster.cli(['run', '--detach', '-a', 'tools', '--', 'sleep 60']);
-      assert.equal(res.code, 0, res.stderr);
-      names.push(/Started (run\.\d+)/.exec(res.stdout)![1]!);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await cluster.cli(['run', '--detach', '-a', 'tools', '--', 'sleep 60']);
+        assert.equal(res.code, 0, res.stderr);
+        names.push(/Started (run\.\d+)/.exec(res.stdout)![1]!);
+      }
+      const ps = await cluster.waitForPs('tools', 'the three runs up', (p) => names.every((n) => p.some((i) => i.name === n && i.state === 'up')), 20_000);
+      const hosts = names.map((n) => ps.find((i) => i.name === n)!.host);
+      assert.ok(hosts.filter((h) => h === 'host-0').length <= 2, `host-0 runs at most its two ports' worth: ${hosts.join(', ')}`);
+    } finally {
+      // Whatever happened, the next case finds host-a and host-b alone, running nothing.
+      for (const name of names) await cluster.cli(['ps:kill', name, '-a', 'tools']);
+      const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', cluster.agentDir('host-0')]);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      await cluster.waitForAgents(2);
     }
-    const ps = await cluster.waitForPs('tools', 'the three runs up', (p) => names.every((n) => p.some((i) => i.name === n && i.state === 'up')), 20_000);
-    const hosts = names.map((n) => ps.find((i) => i.name === n)!.host);
-    assert.ok(hosts.filter((h) => h === 'host-0').length <= 2, `host-0 runs at most its two ports' worth: ${hosts.join(', ')}`);
-    for (const name of names) await cluster.ok(['ps:kill', name, '-a', 'tools']);
-    const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', cluster.agentDir('host-0')]);
-    assert.equal(stopped.code, 0, stopped.stderr);
-    await cluster.waitForAgents(2);
   });
 
   it('goes to another host when the one picked cannot be reached (killed, still registered)', async () => {
