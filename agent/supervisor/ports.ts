@@ -11,7 +11,7 @@ export interface PortRange {
 export class PortsExhaustedError extends Error {
   constructor(readonly range: PortRange, readonly handedOut: number) {
     super(
-      `no free port in ${range.from}-${range.to}: ${handedOut} handed out to instances, the rest in use by other programs; ` +
+      `no free port in ${range.from}-${range.to}: ${handedOut} handed out to instances and one-off processes, the rest in use by other programs; ` +
         'widen the agent port range or run fewer instances on this host',
     );
     this.name = 'PortsExhaustedError';

@@ -165,7 +165,7 @@ describe('cluster run', { timeout: 180_000 }, () => {
     for (const id of ['host-a', 'host-b']) await cluster.ok(['agents:drain', id]);
     const refused = await cluster.cli(['run', '-a', 'tools', '--no-tty', '--', 'true']);
     assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr, /the one-off process on host-c failed: could not start: no free port in \d+-\d+: 2 handed out to instances/);
+    assert.match(refused.stderr, /the one-off process on host-c failed: could not start: no free port in \d+-\d+: 2 handed out to instances and one-off processes/);
     for (const id of ['host-a', 'host-b']) await cluster.ok(['agents:activate', id]);
     await cluster.ok(['scale', 'worker=0', '-a', 'tools', '--wait']);
     const stopped = await cluster.cli(['agent', 'stop', '--stop-instances', '--data-dir', cluster.agentDir('host-c')]);
