@@ -55,9 +55,23 @@ export function reasonOf(err: unknown): Reason | undefined {
   return typeof value === 'string' && KNOWN.has(value) ? (value as Reason) : undefined;
 }
 
-/** A status to send: `code` and `details`, with `reason` in its trailer. */
+/**
+ * The longest status message sent, in characters. Messages quote what the caller sent: a 200 kB
+ * name quoted whole made a trailer larger than the caller's HTTP/2 header limit, and its
+ * connection broke with every call on it (a deadline, then "Connection dropped").
+ */
+export const MAX_DETAILS_LENGTH = 2_000;
+
+/** `details` cut to MAX_DETAILS_LENGTH, saying so. */
+export function boundedDetails(details: string): string {
+  if (details.length <= MAX_DETAILS_LENGTH) return details;
+  const cut = details.slice(0, MAX_DETAILS_LENGTH).replace(/[\uD800-\uDBFF]$/, '');
+  return `${cut}… (${details.length - cut.length} more characters cut)`;
+}
+
+/** A status to send: `code` and `details` (bounded), with `reason` in its trailer. */
 export function statusWithReason(code: grpc.status, details: string, reason: Reason): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   metadata.set(REASON_HEADER, reason);
-  return { code, details, metadata };
+  return { code, details: boundedDetails(details), metadata };
 }
