@@ -22,6 +22,8 @@ export { ONE_OFF_STOP_TIMEOUT_MS, type RunDeps } from './one-off-launch';
 
 /** RunStart.run_id (the control plane sends a UUID). */
 const MAX_RUN_ID_LENGTH = 128;
+/** The longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function problemWith(start: RunStart__Output): string | undefined {
   if (appNameProblem(start.app)) return `invalid app \`${start.app}\``;
@@ -29,6 +31,8 @@ function problemWith(start: RunStart__Output): string | undefined {
   if (!/^(run|release)\.[1-9][0-9]*$/.test(start.instance)) return `invalid one-off instance name \`${start.instance}\``;
   if (!start.command.trim()) return 'no command to run';
   if (start.tty && start.detach) return 'a detached one-off process has no terminal';
+  // setTimeout() fires at once for a delay over 2^31-1 ms: such a run would be stopped as it starts.
+  if (!(start.timeout_ms >= 0 && start.timeout_ms <= MAX_TIMER_MS)) return `timeout_ms ${start.timeout_ms}: give 0 (none) to ${MAX_TIMER_MS} ms`;
   if (start.run_id.length > MAX_RUN_ID_LENGTH) return `a run id is at most ${MAX_RUN_ID_LENGTH} characters`;
   return undefined;
 }
@@ -103,6 +107,10 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
         else deliver(child, msg);
       });
       call.on('error', () => undefined);
+      // Half-closed before `start`: nothing to run, and the stream would stay open until its deadline.
+      call.on('end', () => {
+        if (!started) call.emit('error', statusWithReason(grpc.status.INVALID_ARGUMENT, 'the run ended before its `start` message', INVALID_INPUT));
+      });
       // The caller left (Ctrl-C, its CLI killed) while the code was being fetched: an attached run
       // then never starts, as one running would be stopped (launch() watches the call from its spawn).
       call.on('cancelled', () => {

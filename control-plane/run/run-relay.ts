@@ -182,6 +182,8 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
     });
     call.on('end', () => {
       clientEnded = true;
+      // Half-closed before `start`: nothing to run, and the stream would stay open until its deadline.
+      if (!begun) return fail(new InvalidArgumentError('the run ended before its `start` message'));
       upstream?.end();
     });
     // The CLI went away: the agent stops the process (unless it was detached).
