@@ -41,6 +41,8 @@ export const MAX_TOKEN_USES = 1000;
 export const MAX_GRACE_SECONDS = 3600;
 /** How many config vars an app may have. */
 export const MAX_CONFIG_VARS = 1000;
+/** Labels one agent may carry (`--label`, its join token's): its record is one etcd value every replica keeps. */
+export const MAX_AGENT_LABELS = 100;
 /**
  * The most text a gathered log history (`cluster logs -n N`, N up to 100,000) holds: each
  * agent's, and the control plane's merge of several hosts'. The oldest lines are left out

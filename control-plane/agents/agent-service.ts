@@ -3,14 +3,15 @@ import { EtcdLeaseInvalidError } from 'etcd3';
 import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
 import type { HeartbeatRequest__Output } from '../../proto/gen/cluster/agent/HeartbeatRequest';
 import { peerIdentity } from '../../lib/tls';
-import { agentIdProblem, appNameProblem } from '../../lib/names';
+import { agentIdProblem, appNameProblem, datacenterProblem, labelProblem } from '../../lib/names';
+import { MAX_AGENT_LABELS } from '../../lib/limits';
 import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
 import { commitInChunks, exists, unchangedSince } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { MergedCommits } from '../etcd/merged-commits';
 import { asEtcdOutage } from '../etcd/outage';
-import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors';
+import { ConflictError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../errors';
 import { encode, type AgentRecord, type RestartHoldRecord, type WebToggleRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError, unary } from '../rpc/status';
@@ -36,6 +37,14 @@ function requireAgentId(id: string): string {
   const problem = agentIdProblem(id);
   if (problem) throw new InvalidArgumentError(problem);
   return id;
+}
+
+/** Refuses a datacenter or labels placement rules could never name (the agent checks its flags too). */
+function checkPlacementFacts(datacenter: string, labels: Record<string, string>): void {
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_AGENT_LABELS) throw new LimitExceededError(`register: ${entries.length} labels; an agent carries at most ${MAX_AGENT_LABELS}`);
+  const problem = (datacenter && datacenterProblem(datacenter)) || entries.map(([k, v]) => labelProblem(k, v)).find((p) => p);
+  if (problem) throw new InvalidArgumentError(`register: ${problem}`);
 }
 
 /**
@@ -148,6 +157,7 @@ export function agentService(
     Register: unary(logger, async (req, call) => {
       const id = requireAgentId(req.agent_id);
       const address = agentAddress(req.address, req.listen_port, call.getPeer());
+      checkPlacementFacts(req.datacenter, req.labels);
       const existing = ctx.view.agents.entries.get(keys.agent(id));
       // Reuse the lease the agent held before a restart, if it is still alive.
       const registrationLease = async () => {
