@@ -13,6 +13,9 @@ import type { LogFilter, LogLine } from '../logs/log-line';
 import { isLogSource, sourceOf, type LogSource } from '../../lib/log-source';
 import { packLines, textSize } from '../../lib/log-packing';
 import { MAX_HISTORY_TEXT } from '../logs/store-options';
+import * as grpc from '@grpc/grpc-js';
+import { appNameProblem, parseInstanceName, processTypeProblem } from '../../lib/names';
+import { INVALID_INPUT, statusWithReason } from '../../lib/status-reason';
 
 /** Lines per message: many a message is ~10× faster than one a message (docs/stack-notes.md). */
 const BATCH = 500;
@@ -53,6 +56,17 @@ async function historyOfSource(store: LogStore, filter: LogFilter, limit: number
   return kept.slice(-limit);
 }
 
+/** What is wrong with a request (the control plane checks its callers' the same way), or undefined. */
+function logsRequestProblem(req: { app: string; type: string; instance: string; source: string; lines: number }): string | undefined {
+  const appProblem = appNameProblem(req.app);
+  if (appProblem) return appProblem;
+  if (req.type && processTypeProblem(req.type)) return processTypeProblem(req.type);
+  if (req.instance && !parseInstanceName(req.instance)) return `invalid instance \`${req.instance}\`: expected TYPE.N`;
+  if (req.source && !isLogSource(req.source)) return `invalid source \`${req.source}\`: expected app or system`;
+  if (req.lines < 0) return `lines ${req.lines}: give 0 or more`;
+  return undefined;
+}
+
 export function logsService(store: LogStore, agentId: string, logger: Logger): AgentLogsHandlers {
   const toWire = (l: LogLine): WireLine => ({
     time_ms: l.timeMs,
@@ -68,6 +82,8 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
   return {
     Logs: (call) => {
       const req = call.request;
+      const problem = logsRequestProblem(req);
+      if (problem) return void call.emit('error', statusWithReason(grpc.status.INVALID_ARGUMENT, problem, INVALID_INPUT));
       const wanted = req.all ? Infinity : Math.max(0, req.lines);
       const source = isLogSource(req.source) ? req.source : undefined;
       const filter: LogFilter = { app: req.app, type: req.type || undefined, instance: req.instance || undefined };
