@@ -59,6 +59,9 @@ export function deployHandler(ctx: ApiContext): ClusterApiHandlers['Deploy'] {
         if (chunk.meta) {
           if (meta) throw new InvalidArgumentError('deploy sent its metadata twice');
           meta = chunk.meta;
+          if (!/^\d+$/.test(String(meta.size)) || !Number.isSafeInteger(Number(meta.size))) {
+            throw new InvalidArgumentError(`deploy size ${meta.size}: give the slug's size in bytes`);
+          }
           // Fail before receiving the slug.
           const types = parseProcfile(meta.procfile);
           releaseTimeoutMs(meta.release_timeout_s);
