@@ -3,7 +3,7 @@ import { EtcdLeaseInvalidError } from 'etcd3';
 import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
 import type { HeartbeatRequest__Output } from '../../proto/gen/cluster/agent/HeartbeatRequest';
 import { peerIdentity } from '../../lib/tls';
-import { agentIdProblem, appNameProblem, datacenterProblem, labelProblem } from '../../lib/names';
+import { agentIdProblem, appNameProblem } from '../../lib/names';
 import { MAX_AGENT_LABELS } from '../../lib/limits';
 import { hostPort, peerIp } from '../../lib/peer-address';
 import { listReplicasHandler } from '../replicas/list-replicas';
@@ -39,12 +39,14 @@ function requireAgentId(id: string): string {
   return id;
 }
 
-/** Refuses a datacenter or labels placement rules could never name (the agent checks its flags too). */
-function checkPlacementFacts(datacenter: string, labels: Record<string, string>): void {
-  const entries = Object.entries(labels);
-  if (entries.length > MAX_AGENT_LABELS) throw new LimitExceededError(`register: ${entries.length} labels; an agent carries at most ${MAX_AGENT_LABELS}`);
-  const problem = (datacenter && datacenterProblem(datacenter)) || entries.map(([k, v]) => labelProblem(k, v)).find((p) => p);
-  if (problem) throw new InvalidArgumentError(`register: ${problem}`);
+/**
+ * Refuses more labels than an agent may carry. Names placement rules cannot spell are taken as
+ * they are: `agent start` only warns about them (an agent set up before that check must still
+ * register), and `agent join` and join tokens refuse them.
+ */
+function checkLabelCount(labels: Record<string, string>): void {
+  const count = Object.keys(labels).length;
+  if (count > MAX_AGENT_LABELS) throw new LimitExceededError(`register: ${count} labels; an agent carries at most ${MAX_AGENT_LABELS}`);
 }
 
 /**
@@ -157,7 +159,7 @@ export function agentService(
     Register: unary(logger, async (req, call) => {
       const id = requireAgentId(req.agent_id);
       const address = agentAddress(req.address, req.listen_port, call.getPeer());
-      checkPlacementFacts(req.datacenter, req.labels);
+      checkLabelCount(req.labels);
       const existing = ctx.view.agents.entries.get(keys.agent(id));
       // Reuse the lease the agent held before a restart, if it is still alive.
       const registrationLease = async () => {
