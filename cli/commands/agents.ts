@@ -97,7 +97,7 @@ export function registerAgents(program: Command): void {
         const timeoutMs = positiveInt(opts.timeout, '--timeout') * 1000;
         const agent = await callUnary(api, 'DrainAgent', { id });
         const { agents } = await callUnary(api, 'ListAgents', {});
-        console.log(drainSummary(id, agent.instances, agents.some((a) => a.id !== id && a.state === 'ready')));
+        console.log(drainSummary(id, agent, agents.some((a) => a.id !== id && a.state === 'ready')));
         if (opts.wait) await waitUntilEmpty(api, id, timeoutMs);
       }),
     );
@@ -136,16 +136,29 @@ export function registerAgents(program: Command): void {
 /**
  * What a drain does now. With no other agent ready its instances have nowhere to go: they keep
  * running where they are (leader/moves.ts never stops one without a replacement) until one is.
+ * Nor do those that no other ready agent may take (a placement rule, web off everywhere else).
  */
-function drainSummary(id: string, instances: number, otherReady: boolean): string {
+export function drainSummary(id: string, agent: Pick<AgentInfo__Output, 'instances' | 'was_drained' | 'cannot_move' | 'cannot_move_example' | 'cannot_move_reason'>, otherReady: boolean): string {
   const undo = `Undo with \`cluster agents:activate ${id}\`.`;
-  if (instances === 0) return `Draining ${id}: it runs no instances, and nothing new is placed there. ${undo}`;
+  const { instances } = agent;
+  const draining = agent.was_drained === true ? `${id} was draining already` : `Draining ${id}`;
+  if (instances === 0) return `${draining}: it runs no instances, and nothing new is placed there. ${undo}`;
   if (!otherReady) {
-    return `Draining ${id}: no other agent is ready, so its ${instances} instance(s) have nowhere to go and keep running there; ` +
+    return `${draining}: no other agent is ready, so its ${instances} instance(s) have nowhere to go and keep running there; ` +
       `they move once another agent is ready (each new one up before the old one stops). Nothing new is placed on ${id}, one-offs included. ${undo}`;
   }
-  return `Draining ${id}: its ${instances} instance(s) move to other agents, each new one up before the old one stops; ` +
-    `nothing new is placed there. ${undo}`;
+  const stuck = Math.min(agent.cannot_move ?? 0, instances);
+  const why = `${agent.cannot_move_reason} (e.g. ${agent.cannot_move_example})`;
+  const room = 'until an agent that may take them is ready (`cluster agents:web ID on`, `cluster ps:place`)';
+  if (stuck === instances) {
+    return `${draining}: none of its ${instances} instance(s) can move: ${why}; they keep running there ${room}. ` +
+      `Nothing new is placed on ${id}. ${undo}`;
+  }
+  if (stuck === 0) {
+    return `${draining}: its ${instances} instance(s) move to other agents, each new one up before the old one stops; nothing new is placed there. ${undo}`;
+  }
+  return `${draining}: ${instances - stuck} of its ${instances} instance(s) move to other agents, each new one up before the old one stops; ` +
+    `${stuck} cannot move: ${why}; they keep running there ${room}. Nothing new is placed on ${id}. ${undo}`;
 }
 
 /** `on` or `off` as a boolean; anything else is the user's mistake. */

@@ -8,6 +8,7 @@ import type { PrefixMirror } from '../etcd/mirror';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
 import { AgentRecords } from '../state/agent-records';
+import { drainOutlook } from '../scheduler/drain-outlook';
 import { staleOf } from './stale';
 
 type AgentState = 'ready' | 'draining' | 'restarting' | 'unreachable' | 'down';
@@ -54,6 +55,13 @@ function refuseLastWeb(ctx: ApiContext, id: string): void {
   throw new FailedPreconditionError(
     `no other ready agent runs web: the ${webs.length} web instance(s) on \`${id}\` (${apps}) would wait pending, unserved; turn web on elsewhere first (\`cluster agents:web ID on\`), or pass --force`,
   );
+}
+
+/** What `agents:drain` may promise: which of the agent's instances no other ready agent may take. */
+function cannotMove(ctx: ApiContext, id: string): Pick<AgentInfo, 'cannot_move' | 'cannot_move_example' | 'cannot_move_reason'> {
+  const agents = ctx.view.agentList().map((a) => ({ ...a, web: ctx.view.servesWeb(a.id) }));
+  const outlook = drainOutlook(id, ctx.view.assignmentList({ agentId: id }), agents, (app, type) => ctx.view.formation(app).placement?.[type]);
+  return { cannot_move: outlook.stuck, cannot_move_example: outlook.example, cannot_move_reason: outlook.reason };
 }
 
 function instanceCounts(ctx: ApiContext): Map<string, number> {
@@ -160,7 +168,7 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
         if (revision !== undefined) {
           await seen(ctx, revision);
           if (!previous) logger.info({ agent: id }, 'agent drained: its instances move elsewhere');
-          return { ...info(ctx, agent, 'draining', instanceCounts(ctx), Date.now()), was_drained: previous !== undefined };
+          return { ...info(ctx, agent, 'draining', instanceCounts(ctx), Date.now()), was_drained: previous !== undefined, ...cannotMove(ctx, id) };
         }
       }
       throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);

@@ -164,6 +164,22 @@ describe('process servers', { timeout: 120_000 }, () => {
     assert.ok(before.has('proc-1') && !before.has('web-1'), [...before.keys()].join());
   });
 
+  it('agents:drain does not say that web instances move when no other ready agent runs web', async () => {
+    const onWeb1 = (await cluster.ps('shop')).filter((i) => i.host === 'web-1');
+    const webs = ofType(onWeb1, 'web').length;
+    assert.equal(webs, 8);
+    const drained = await cluster.ok(['agents:drain', 'web-1']);
+    try {
+      const whyNot = 'no other ready agent runs web \\(e\\.g\\. shop/web\\.\\d+\\); they keep running there';
+      const expected = onWeb1.length === webs
+        ? new RegExp(`^Draining web-1: none of its 8 instance\\(s\\) can move: ${whyNot}`)
+        : new RegExp(`^Draining web-1: ${onWeb1.length - webs} of its ${onWeb1.length} instance\\(s\\) move to other agents, each new one up before the old one stops; 8 cannot move: ${whyNot}`);
+      assert.match(drained.stdout, expected);
+    } finally {
+      await cluster.ok(['agents:activate', 'web-1']);
+    }
+  });
+
   it('forgets the toggle of a removed process server: registered anew, its flag decides again', async () => {
     await cluster.ok(['agents:web', 'proc-1', 'on']);
     assert.equal(await webOf('proc-1'), true);
