@@ -1,5 +1,5 @@
 /** What every CLI command shares: finding the server, calling it, and failing well. */
-import type { Command } from 'commander';
+import { Argument, Option, type Command } from 'commander';
 import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import { connectAny, resolveServer, resolveServers, type ReplicaConnection } from './client';
 import { describeFailure } from './errors';
@@ -44,4 +44,24 @@ export function printJson(value: unknown): void {
 /** The --app option, added the same way to every command that needs it. */
 export function appOption(cmd: Command): Command {
   return cmd.option('-a, --app <name>', 'the app (or CLUSTER_APP)');
+}
+
+/**
+ * An option or argument whose value is one of `words`, for shell completion and `--help`. The
+ * command checks the value itself, not commander: it takes more spellings than it offers
+ * (`logs -s heroku`, `agents:web ID ON`) and says what is wrong in its own words.
+ */
+export function offering<T extends Option | Argument>(target: T, words: readonly string[]): T {
+  target.argChoices = [...words];
+  return target;
+}
+
+/** `new Option(flags, description)` whose value completes to `words` (see offering). */
+export function optionOffering(flags: string, description: string, words: readonly string[]): Option {
+  return offering(new Option(flags, description), words);
+}
+
+/** `new Argument(name, description)` whose value completes to `words` (see offering). */
+export function argumentOffering(name: string, description: string, words: readonly string[]): Argument {
+  return offering(new Argument(name, description), words);
 }

@@ -6,7 +6,7 @@ import { staleJson, warnIfStale } from '../stale';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { callUnary } from '../../lib/grpc-call';
-import { printJson, withApi } from '../command-kit';
+import { argumentOffering, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { positiveInt } from '../parse';
 import { agentIdProblem } from '../../lib/names';
@@ -172,7 +172,9 @@ export function parseOnOff(value: string): boolean {
 /** `cluster agents:web ID on|off` (process servers, docs/process-servers.md). */
 function registerAgentWeb(program: Command): void {
   program
-    .command('agents:web <id> <on|off>')
+    .command('agents:web')
+    .argument('<id>', 'the agent')
+    .addArgument(argumentOffering('<on|off>', 'on: it may run web; off: its web instances move away', ['on', 'off']))
     .description('whether an agent runs `web` (agents started with --process-server begin with off); off moves its web instances to other agents, each new one up before the old one stops')
     .option('--force', 'off even when no other ready agent runs web (its web instances then wait pending)')
     .action(async (id: string, value: string, opts: { force?: boolean }, cmd: Command) =>

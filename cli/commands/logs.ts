@@ -16,7 +16,7 @@ import { resolveApp, type ReplicaConnection } from '../client';
 import { FollowWarnings, ResumeTries, resumable } from '../follow-resume';
 import { FirstAnswer, silentError } from '../first-answer';
 import { HostPositions } from '../../lib/host-positions';
-import { appOption, withApi } from '../command-kit';
+import { appOption, optionOffering, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { colorFor, useColor } from '../output/color';
 import { PackedJsonWriter } from '../output/log-json';
@@ -86,7 +86,7 @@ export function registerLogs(program: Command): void {
     .option('-p, --process-type <type>', 'only one process type (worker)')
     .option('-d, --dyno <instance>', 'only one instance (worker.2, run.7) or process type')
     .option('--ps <type or instance>', 'only one process type (worker) or instance (worker.3)')
-    .option('-s, --source <source>', 'only `app` lines (the processes\' output) or `system` lines (lifecycle; also `heroku`)')
+    .addOption(optionOffering('-s, --source <source>', 'only `app` lines (the processes\' output) or `system` lines (lifecycle; also `heroku`)', ['app', 'system']))
     .option('--host <agent id>', 'only one host')
     .option('--show-host', 'print the host of each line (TIMESTAMP app[worker.3] HOST: LINE)')
     .option('--json', 'one JSON object a line (with the host)')

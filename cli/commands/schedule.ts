@@ -10,7 +10,7 @@ import { parseDuration, formatDuration as formatInterval } from '../../lib/cron/
 import { CONCURRENCY_POLICIES, DEFAULT_STARTING_DEADLINE_MS, defaultJobName, jobInputProblem, jobNameProblem } from '../../lib/cron/job-input';
 import { DEFAULT_TIME_ZONE } from '../../lib/cron/schedule';
 import { resolveApp } from '../client';
-import { appOption, printJson, withApi } from '../command-kit';
+import { appOption, optionOffering, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { formatDuration, renderTable } from '../output/table';
 import { commandLine } from '../shell-quote';
@@ -166,7 +166,7 @@ export function registerSchedule(program: Command): void {
     )
     .option('--name <name>', 'the job name (default: after the command)')
     .option('--tz <zone>', `IANA time zone the cron expression is read in (default ${DEFAULT_TIME_ZONE})`)
-    .option('--concurrency <policy>', `while the previous run still goes: ${CONCURRENCY_POLICIES.join(', ')} (default forbid: skip the tick)`)
+    .addOption(optionOffering('--concurrency <policy>', 'while the previous run still goes (default forbid: skip the tick)', CONCURRENCY_POLICIES))
     .option('--timeout <duration>', 'stop a run that takes longer (SIGTERM, SIGKILL 5 s later)')
     .option('--starting-deadline <duration>', 'a tick no leader could start in time runs late by at most this much, else it is recorded as missed (default 60s)')
     .option('--json', 'print JSON')

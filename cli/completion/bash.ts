@@ -14,7 +14,7 @@ export function bashScript(root: CompletionCommand, bin = 'cluster'): string {
 
 # _cluster_lookup KIND KEY sets _cluster_r: KIND is subs (subcommand names), child (the key a
 # subcommand leads to), opts (options), valopts (options that take a value), choices (values of an
-# option), arg (what the first argument completes: words, or @dirs).
+# option), arg (what the argument at a position, from 0, completes: words, or @dirs).
 _cluster_lookup() {
   case "$1|$2" in
 ${cases}
@@ -64,7 +64,7 @@ _cluster_complete() {
     if ((npos == 0)) && [[ -n $_cluster_r ]]; then
       COMPREPLY=($(compgen -W "$_cluster_r" -- "$cur"))
     else
-      _cluster_lookup arg "$key"
+      _cluster_lookup arg "$key $npos"
       if [[ $_cluster_r == @dirs ]]; then
         compopt -o filenames 2>/dev/null
         COMPREPLY=($(compgen -d -- "$cur"))

@@ -8,7 +8,7 @@ export function keyOf(path: string[], bin: string): string {
   return [bin, ...path].join(' ');
 }
 
-/** Rows for every command: its subcommands (aliases too), options, and what its argument completes. */
+/** Rows for every command: its subcommands (aliases too), options, and what each argument completes. */
 export function lookupTable(root: CompletionCommand, bin: string): Array<[TableKind, string, string]> {
   const rows: Array<[TableKind, string, string]> = [];
   for (const cmd of flatten(root)) {
@@ -24,8 +24,11 @@ export function lookupTable(root: CompletionCommand, bin: string): Array<[TableK
       if (option.choices.length === 0) continue;
       for (const flag of option.flags) rows.push(['choices', `${key} ${flag}`, option.choices.join(' ')]);
     }
-    if (cmd.argument === 'directories') rows.push(['arg', key, '@dirs']);
-    else if (cmd.argument !== 'none') rows.push(['arg', key, cmd.argument.words.join(' ')]);
+    // Keyed by position: `agents:web ID on|off` offers on and off for its second argument only.
+    cmd.args.forEach((arg, position) => {
+      if (arg === 'directories') rows.push(['arg', `${key} ${position}`, '@dirs']);
+      else if (arg !== 'none') rows.push(['arg', `${key} ${position}`, arg.words.join(' ')]);
+    });
   }
   return rows;
 }

@@ -13,9 +13,11 @@ export interface CompletionCommand {
   description: string;
   options: CompletionOption[];
   subcommands: CompletionCommand[];
-  /** How its positional arguments complete: fixed words, directories, or nothing. */
-  argument: { words: string[] } | 'directories' | 'none';
+  /** How each of its positional arguments completes, in order: fixed words, directories, or nothing. */
+  args: ArgumentCompletion[];
 }
+
+export type ArgumentCompletion = { words: string[] } | 'directories' | 'none';
 
 export interface CompletionOption {
   /** `-a` and `--app`, or only one of them. */
@@ -41,7 +43,7 @@ export function completionTree(program: Command): CompletionCommand {
       description: firstSentence(cmd.description()),
       options,
       subcommands: visible.map((sub) => walk(sub, [...path, sub.name()])),
-      argument: argumentOf(cmd),
+      args: cmd.registeredArguments.map(argumentOf),
     };
   };
   return walk(program, []);
@@ -61,11 +63,9 @@ function toOption(option: Command['options'][number]): CompletionOption {
   };
 }
 
-function argumentOf(cmd: Command): CompletionCommand['argument'] {
-  const first = cmd.registeredArguments[0];
-  if (!first) return 'none';
-  if (first.argChoices && first.argChoices.length > 0) return { words: first.argChoices };
-  return /^dir(ectory)?$/i.test(first.name()) ? 'directories' : 'none';
+function argumentOf(argument: Command['registeredArguments'][number]): ArgumentCompletion {
+  if (argument.argChoices && argument.argChoices.length > 0) return { words: argument.argChoices };
+  return /^dir(ectory)?$/i.test(argument.name()) ? 'directories' : 'none';
 }
 
 /** Up to the first colon or full stop: shells show one short line per choice. */

@@ -58,7 +58,7 @@ _cluster() {
     _describe -t commands '${bin} command' _cluster_r
     return
   fi
-  _cluster_lookup arg "$key"
+  _cluster_lookup arg "$key $npos"
   if [[ \${_cluster_r[1]} == @dirs ]]; then
     _files -/
   elif ((\${#_cluster_r})); then

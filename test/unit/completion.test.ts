@@ -83,6 +83,25 @@ describe('cluster completion bash', () => {
     assert.deepEqual(bashComplete(file, 'cluster deploy my'), ['myapp']);
   });
 
+  it('offers the values of options that take one of a fixed set', () => {
+    assert.deepEqual(bashComplete(file, 'cluster logs -a shop -s '), ['app', 'system']);
+    assert.deepEqual(bashComplete(file, 'cluster logs --source s'), ['system']);
+    assert.deepEqual(bashComplete(file, 'cluster schedule:add --concurrency '), ['allow', 'forbid', 'replace']);
+  });
+
+  it('completes each argument at its own position: on|off is the second of agents:web', () => {
+    assert.deepEqual(bashComplete(file, 'cluster agents:web '), []); // an agent id
+    assert.deepEqual(bashComplete(file, 'cluster agents:web web-1 '), ['off', 'on']);
+    assert.deepEqual(bashComplete(file, 'cluster agents:web web-1 of'), ['off']);
+    assert.deepEqual(bashComplete(file, 'cluster completion bash '), [], 'completion takes one shell');
+  });
+
+  it('still accepts the spellings it does not offer (commander does not check them)', () => {
+    const res = spawnSync(process.execPath, [CLI, 'logs', '-a', 'shop', '-s', 'bogus', '--server', '127.0.0.1:1']);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr.toString(), /--source bogus: give app \(the processes' output\) or system/);
+  });
+
   it('completes nothing after `--` (the command of `run`)', () => {
     assert.deepEqual(bashComplete(file, 'cluster run -a shop -- dep'), []);
   });
@@ -116,6 +135,9 @@ describe('cluster completion (other shells, and bad input)', () => {
     assert.match(zsh, /'apps\\:create:create an app'/);
     assert.match(fish, /complete -c cluster -n "__cluster_at 'cluster' 0" -a 'deploy' -d /);
     assert.match(fish, /complete -c cluster -n "__cluster_at 'cluster agent' 0" -a 'join'/);
+    assert.match(fish, /complete -c cluster -n "__cluster_at 'cluster agents:web' 1" -x -a 'on off'/);
+    assert.match(fish, /-l 'source' -x -a 'app system'/);
+    assert.match(zsh, /'arg\|cluster agents:web 1'\) _cluster_r=\('on' 'off'\)/);
   });
 });
 
