@@ -48,7 +48,7 @@ export function registerReleases(program: Command): void {
     );
 
   appOption(program.command('releases:info [version]'))
-    .description('one release (vN, default: the current one): description, when, slug, process types')
+    .description('one release (vN, default: the current one): description, when, slug, its release command\'s outcome, process types')
     .option('--json', 'print JSON')
     .action(async (version: string | undefined, opts: { app?: string; json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
@@ -70,6 +70,8 @@ export function registerReleases(program: Command): void {
             description: release.description,
             createdAt: new Date(release.created_at_ms).toISOString(),
             slug: release.slug || null,
+            phase: release.phase || null,
+            phaseReason: release.phase_reason || null,
             processTypes: types,
           });
         }
@@ -80,6 +82,8 @@ export function registerReleases(program: Command): void {
         console.log(`Change:  ${release.description}`);
         console.log(`When:    ${when}`);
         console.log(`Slug:    ${release.slug || '(none: made before the first deploy)'}`);
+        // Why the newest is not the one running, when its release command failed or still runs.
+        if (release.phase) console.log(`Release phase: ${release.phase_reason ? `${release.phase}: ${release.phase_reason}` : release.phase} (\`cluster logs -a ${app} --ps release.${release.version}\`)`);
         if (types.length > 0) {
           console.log('Process types:');
           console.log(renderTable(['type', 'command'], types.map((t) => [t.type, t.command])));

@@ -79,7 +79,12 @@ describe('release phase', { timeout: 120_000 }, () => {
     const [v3, v2] = await releases();
     assert.deepEqual([v3!.version, v3!.phase, v3!.phaseReason, v3!.deployed], [3, 'failed', 'exited with status 3', false]);
     // releases:info marks them as `releases` does: v3 the newest, v2 the one running.
-    assert.match((await cluster.ok(['releases:info', '-a', 'api'])).stdout, /^=== Release v3 of api \(newest\)\n/);
+    const info3 = (await cluster.ok(['releases:info', '-a', 'api'])).stdout;
+    assert.match(info3, /^=== Release v3 of api \(newest\)\n/);
+    // It says why v3 is not the one running, and where its output is.
+    assert.match(info3, /^Release phase: failed: exited with status 3 \(`cluster logs -a api --ps release\.3`\)$/m);
+    const json3 = await cluster.cliJson<{ phase: string | null; phaseReason: string | null }>(['releases:info', 'v3', '-a', 'api']);
+    assert.deepEqual([json3.phase, json3.phaseReason], ['failed', 'exited with status 3']);
     assert.match((await cluster.ok(['releases:info', 'v2', '-a', 'api'])).stdout, /^=== Release v2 of api \(running\)\n/);
     assert.deepEqual(await cluster.cliJson(['releases:info', 'v2', '-a', 'api']).then((r) => [(r as { current: boolean }).current, (r as { running: boolean }).running]), [false, true]);
     assert.equal(v2!.deployed, true, 'v2 is still the running release');
