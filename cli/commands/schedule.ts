@@ -6,9 +6,9 @@ import type { Command } from 'commander';
 import type { ScheduleInfo__Output } from '../../proto/gen/cluster/api/ScheduleInfo';
 import type { ScheduledRun__Output } from '../../proto/gen/cluster/api/ScheduledRun';
 import { callUnary } from '../../lib/grpc-call';
-import { parseDuration, formatDuration as formatInterval } from '../../lib/cron/duration';
-import { CONCURRENCY_POLICIES, DEFAULT_STARTING_DEADLINE_MS, defaultJobName, jobInputProblem, jobNameProblem } from '../../lib/cron/job-input';
-import { DEFAULT_TIME_ZONE } from '../../lib/cron/schedule';
+import { formatDuration as formatInterval } from '../../lib/cron/duration';
+import { CONCURRENCY_POLICIES, DEFAULT_STARTING_DEADLINE_MS, defaultJobName, durationFlag, jobInputProblem, jobNameProblem } from '../../lib/cron/job-input';
+import { canonicalTimeZone, DEFAULT_TIME_ZONE } from '../../lib/cron/schedule';
 import { resolveApp } from '../client';
 import { appOption, optionOffering, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
@@ -135,11 +135,11 @@ function printJob(s: ScheduleInfo__Output): void {
   ));
 }
 
-function durationOption(flag: string, text: string | undefined): number | undefined {
+function durationOption(flag: '--timeout' | '--starting-deadline', text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new UserError(`invalid ${flag} \`${text}\`: give a duration such as 30s, 5m or 1h30m`);
-  return ms;
+  const read = durationFlag(flag, text);
+  if ('problem' in read) throw new UserError(read.problem);
+  return read.ms;
 }
 
 export function registerSchedule(program: Command): void {
@@ -179,7 +179,7 @@ export function registerSchedule(program: Command): void {
         const input = {
           name: opts.name ?? '',
           schedule,
-          timeZone: opts.tz ?? DEFAULT_TIME_ZONE,
+          timeZone: canonicalTimeZone(opts.tz ?? DEFAULT_TIME_ZONE),
           command,
           concurrency: opts.concurrency ?? 'forbid',
           timeoutMs: durationOption('--timeout', opts.timeout) ?? 0,

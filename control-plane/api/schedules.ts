@@ -2,7 +2,7 @@
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { ScheduleInfo } from '../../proto/gen/cluster/api/ScheduleInfo';
 import type { ScheduledRun } from '../../proto/gen/cluster/api/ScheduledRun';
-import { nextTick, parseSchedule } from '../../lib/cron/schedule';
+import { canonicalTimeZone, nextTick, parseSchedule } from '../../lib/cron/schedule';
 import type { JobWithState } from '../cron/job-store';
 import type { RunRecord } from '../cron/records';
 import type { ApiContext } from '../rpc/context';
@@ -61,7 +61,7 @@ export function scheduleHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'Add
       const added = await ctx.jobs.add(req.app, {
         name: req.name,
         schedule: req.schedule,
-        timeZone: req.time_zone,
+        timeZone: canonicalTimeZone(req.time_zone),
         command: req.command,
         concurrency: req.concurrency,
         timeoutMs: req.timeout_ms,

@@ -3,7 +3,7 @@
  * plane (the authority; docs/limits.md).
  */
 import { formatBytes, MAX_COMMAND_BYTES } from '../limits';
-import { formatDuration } from './duration';
+import { formatDuration, parseDuration } from './duration';
 import { scheduleProblem, timeZoneProblem } from './schedule';
 
 export const CONCURRENCY_POLICIES = ['forbid', 'allow', 'replace'] as const;
@@ -71,4 +71,22 @@ export function jobInputProblem(input: JobInput): string | undefined {
     return `invalid starting deadline ${formatDuration(input.startingDeadlineMs)}: give from 1s to 1d`;
   }
   return undefined;
+}
+
+/** The bounds of schedule:add's duration options, as users write them. */
+const DURATION_FLAGS = {
+  '--timeout': { min: MIN_TIMEOUT_MS, max: MAX_TIMEOUT_MS, range: 'from 1s to 7d', none: ' (leave --timeout out for no timeout)' },
+  '--starting-deadline': { min: MIN_STARTING_DEADLINE_MS, max: MAX_STARTING_DEADLINE_MS, range: 'from 1s to 1d', none: '' },
+} as const;
+
+/**
+ * `--timeout` or `--starting-deadline` in milliseconds, or why not, naming the option and the text
+ * as typed (`--timeout 0s` is refused: no timeout is no --timeout, not 0).
+ */
+export function durationFlag(flag: keyof typeof DURATION_FLAGS, text: string): { ms: number } | { problem: string } {
+  const ms = parseDuration(text);
+  if (ms === undefined) return { problem: `invalid ${flag} \`${text}\`: give a duration such as 30s, 5m or 1h30m` };
+  const bounds = DURATION_FLAGS[flag];
+  if (ms < bounds.min || ms > bounds.max) return { problem: `${flag} \`${text}\` is out of range: give ${bounds.range}${bounds.none}` };
+  return { ms };
 }

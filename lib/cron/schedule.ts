@@ -37,6 +37,19 @@ export function timeZoneProblem(zone: string): string | undefined {
   }
 }
 
+/**
+ * The zone as the IANA database spells it (`europe/berlin` → `Europe/Berlin`): zone names are
+ * matched without regard to case, and the stored one is shown by `cluster schedule`. A zone
+ * that is not known is returned as given (timeZoneProblem names it).
+ */
+export function canonicalTimeZone(zone: string): string {
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    return zone;
+  }
+}
+
 /** Reads a schedule; throws ScheduleError with a message that says what is wrong and where. */
 export function parseSchedule(text: string, timeZone = DEFAULT_TIME_ZONE): Schedule {
   const trimmed = text.trim();

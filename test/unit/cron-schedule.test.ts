@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextTick, parseSchedule, scheduleProblem, timeZoneProblem } from '../../lib/cron/schedule';
+import { canonicalTimeZone, nextTick, parseSchedule, scheduleProblem, timeZoneProblem } from '../../lib/cron/schedule';
 import { parseDuration } from '../../lib/cron/duration';
 import { decideTick, MAX_COUNTED_MISSES } from '../../control-plane/cron/tick-plan';
-import { defaultJobName, jobInputProblem, type JobInput } from '../../lib/cron/job-input';
+import { defaultJobName, durationFlag, jobInputProblem, type JobInput } from '../../lib/cron/job-input';
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number | undefined) => (ms === undefined ? 'never' : new Date(ms).toISOString());
@@ -187,5 +187,24 @@ describe('job input', () => {
     assert.equal(defaultJobName('bin/Übersicht --täglich'), 'ubersicht', 'accents dropped, not the letters');
     assert.equal(defaultJobName('./rapport-générale.sh'), 'rapport-generale-sh');
     assert.equal(defaultJobName('日本語'), 'job');
+  });
+
+  it('reads --timeout and --starting-deadline as typed, and names the option and the text when out of range', () => {
+    assert.deepEqual(durationFlag('--timeout', '30m'), { ms: 1_800_000 });
+    assert.deepEqual(durationFlag('--starting-deadline', '1d'), { ms: 86_400_000 });
+    // 0s is not "no timeout" in disguise: it used to be taken silently as none.
+    assert.deepEqual(durationFlag('--timeout', '0s'), { problem: '--timeout `0s` is out of range: give from 1s to 7d (leave --timeout out for no timeout)' });
+    assert.deepEqual(durationFlag('--timeout', '500ms'), { problem: '--timeout `500ms` is out of range: give from 1s to 7d (leave --timeout out for no timeout)' });
+    // It said `invalid starting deadline 0 ms`, a value the user had not typed.
+    assert.deepEqual(durationFlag('--starting-deadline', '0s'), { problem: '--starting-deadline `0s` is out of range: give from 1s to 1d' });
+    assert.deepEqual(durationFlag('--starting-deadline', '2d'), { problem: '--starting-deadline `2d` is out of range: give from 1s to 1d' });
+    assert.deepEqual(durationFlag('--timeout', '5'), { problem: 'invalid --timeout `5`: give a duration such as 30s, 5m or 1h30m' });
+  });
+
+  it('stores a time zone as the IANA database spells it, whatever case it was typed in', () => {
+    assert.equal(canonicalTimeZone('europe/berlin'), 'Europe/Berlin');
+    assert.equal(canonicalTimeZone('AMERICA/NEW_YORK'), 'America/New_York');
+    assert.equal(canonicalTimeZone('UTC'), 'UTC');
+    assert.equal(canonicalTimeZone('Nowhere/Land'), 'Nowhere/Land', 'left for timeZoneProblem to name');
   });
 });
