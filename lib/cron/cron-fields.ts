@@ -8,16 +8,18 @@ interface Field {
   name: string;
   min: number;
   max: number;
+  /** The largest step croner takes: the field's number of values (7 days: 0 and 7 are one). */
+  maxStep: number;
   names?: string[];
 }
 
 const FIELDS: Field[] = [
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
+  { name: 'minute', min: 0, max: 59, maxStep: 60 },
+  { name: 'hour', min: 0, max: 23, maxStep: 24 },
+  { name: 'day of month', min: 1, max: 31, maxStep: 31 },
+  { name: 'month', min: 1, max: 12, maxStep: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
   // 7 is Sunday too, as in Vixie cron.
-  { name: 'day of week', min: 0, max: 7, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
+  { name: 'day of week', min: 0, max: 7, maxStep: 7, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
 ];
 
 export const FIELD_NAMES = FIELDS.map((f) => f.name);
@@ -54,6 +56,7 @@ export function fieldProblem(index: number, text: string): string | undefined {
     const [range, step, extra] = item.split('/');
     if (extra !== undefined) return `\`${item}\` has two steps`;
     if (step !== undefined && !/^[1-9]\d*$/.test(step)) return `the step \`${step}\` must be a whole number from 1`;
+    if (step !== undefined && Number(step) > field.maxStep) return `the step \`${step}\` must be at most ${field.maxStep}`;
     if (range === '*' || (index >= 2 && range === '?')) continue;
     const ends = range!.split('-');
     if (ends.length > 2) return `\`${range}\` is not a range like 1-5`;

@@ -64,6 +64,8 @@ export function parseSchedule(text: string, timeZone = DEFAULT_TIME_ZONE): Sched
     return { kind: 'cron', text: trimmed.toLowerCase(), timeZone, cron: cronOf(trimmed.toLowerCase(), timeZone) };
   }
   const fields = splitFields(trimmed);
+  const nickname = missingAt(trimmed);
+  if (nickname) throw new ScheduleError(`unknown schedule \`${trimmed}\`: did you mean \`${nickname}\`?`);
   if (fields.length !== 5) {
     throw new ScheduleError(
       `a cron expression has 5 fields (${FIELD_NAMES.join(', ')}), \`${trimmed}\` has ${fields.length}` +
@@ -73,6 +75,13 @@ export function parseSchedule(text: string, timeZone = DEFAULT_TIME_ZONE): Sched
   const problem = describeFieldProblem(trimmed);
   if (problem) throw new ScheduleError(`invalid cron expression \`${trimmed}\`: ${problem}`);
   return { kind: 'cron', text: fields.map((f) => f.text).join(' '), timeZone, cron: cronOf(trimmed, timeZone) };
+}
+
+/** `@daily` for `daily`, `@every 30s` for `every 30s`: a nickname typed without its `@`. */
+function missingAt(text: string): string | undefined {
+  const word = text.split(/\s+/)[0]!.toLowerCase();
+  if (word === 'every') return `@${text}`;
+  return NICKNAMES.includes(`@${word}`) && !/\s/.test(text) ? `@${word}` : undefined;
 }
 
 /**

@@ -82,6 +82,14 @@ describe('schedule errors', () => {
     ['0 0 * 13 *', /month field .*13 is out of range 1–12/],
     ['0 0 * * 8', /day of week field .*8 is out of range 0–7/],
     ['*/0 * * * *', /minute field \(field 1, column 1, `\*\/0`\): the step `0` must be a whole number from 1/],
+    // croner refuses a step larger than the field's number of values, with no position.
+    ['*/61 * * * *', /minute field \(field 1, column 1, `\*\/61`\): the step `61` must be at most 60/],
+    ['0 1-5/25 * * *', /hour field \(field 2, column 3, `1-5\/25`\): the step `25` must be at most 24/],
+    ['0 0 */32 * *', /day of month field .*the step `32` must be at most 31/],
+    ['0 0 1 */13 *', /month field .*the step `13` must be at most 12/],
+    ['0 0 * * */8', /day of week field .*the step `8` must be at most 7/],
+    ['every 30s', /unknown schedule `every 30s`: did you mean `@every 30s`\?/],
+    ['daily', /unknown schedule `daily`: did you mean `@daily`\?/],
     ['0 0 * * MON-FRX', /day of week field .*`FRX` is not a number \(or a name such as SUN\)/],
     ['1,,2 * * * *', /minute field .*empty list item/],
     ['*/10 * * * * *', /a cron expression has 5 fields .* has 6/],
@@ -120,7 +128,7 @@ describe('schedule errors', () => {
   });
 
   it('accepts what cron users write', () => {
-    for (const spec of ['*/10 * * * *', '0 9 * * MON-FRI', '15 3 1,15 * *', '0 0 * JAN,JUL SUN', '@hourly', '@daily', '@weekly', '@every 30s', '@every 1h30m', '0 0 * * 7']) {
+    for (const spec of ['*/60 * * * *', '0 */24 * * *', '0 0 */31 * *', '0 0 1 */12 *', '0 0 * * */7', '*/10 * * * *', '0 9 * * MON-FRI', '15 3 1,15 * *', '0 0 * JAN,JUL SUN', '@hourly', '@daily', '@weekly', '@every 30s', '@every 1h30m', '0 0 * * 7']) {
       assert.equal(scheduleProblem(spec), undefined, spec);
     }
   });
