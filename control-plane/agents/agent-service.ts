@@ -24,6 +24,9 @@ import { sendSlug } from '../slugs/send-slug';
 import { statusWrites } from './status-writes';
 import { isSlugDigest } from '../slugs/slug-store';
 
+/** Heartbeats of one stream renewed at once: an agent has one or two in flight; more is a flood. */
+const MAX_HEARTBEATS_IN_FLIGHT = 32;
+
 export interface AgentServiceOptions {
   leaseTtlSeconds: number;
   heartbeatMs: number;
@@ -244,15 +247,32 @@ export function agentService(
         failed = true;
         call.emit('error', status);
       };
+      // A caller that floods the stream or never reads its answers is held back by HTTP/2 flow
+      // control: with MAX_HEARTBEATS_IN_FLIGHT renewing, or answers it has not read, nothing more is read.
+      let inFlight = 0;
+      let unread = false;
+      const readOnlyWhileKeepingUp = () => {
+        if (inFlight >= MAX_HEARTBEATS_IN_FLIGHT || unread) call.pause();
+        else call.resume();
+      };
+      call.on('drain', () => {
+        unread = false;
+        readOnlyWhileKeepingUp();
+      });
       call.on('data', (req: HeartbeatRequest__Output) => {
         const refused = identity && claimRefusal(identity, req.agent_id);
         if (refused) {
           fail(refused);
           return;
         }
+        inFlight++;
+        readOnlyWhileKeepingUp();
         heartbeat(req.agent_id, req.lease_id).then(
           (alive) => {
-            if (!failed && !call.cancelled && !call.destroyed && !call.writableEnded) call.write({ alive, beat: req.beat, packs_apps: packsStatuses() });
+            inFlight--;
+            if (failed || call.cancelled || call.destroyed || call.writableEnded) return;
+            if (!call.write({ alive, beat: req.beat, packs_apps: packsStatuses() })) unread = true;
+            readOnlyWhileKeepingUp();
           },
           (err: unknown) => fail(toServiceError(err, logger)),
         );

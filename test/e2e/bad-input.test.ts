@@ -11,6 +11,8 @@ import * as grpc from '@grpc/grpc-js';
 import { freePort } from '../../lib/free-port';
 import { agentProto } from '../../proto/load';
 import { createEtcdClient } from '../../control-plane/etcd/client';
+import { waitFor } from '../helpers/wait-for';
+import { parseScrape, valueOf } from '../helpers/prometheus-text';
 
 describe('bad input', { timeout: 120_000 }, () => {
   let cluster: TestCluster;
@@ -202,6 +204,44 @@ describe('bad input', { timeout: 120_000 }, () => {
     client.close();
     assert.ok(err, 'refused');
     assert.equal((await cluster.cli(['apps'])).code, 0, 'the control plane still answers');
+  });
+
+  it('keeps serving while a Heartbeats stream floods heartbeats without reading the answers', { timeout: 90_000 }, async () => {
+    // Each heartbeat with a lease not the agent's is checked against etcd (a Range). All at once,
+    // 20,000 of them took the control plane's memory up by 150 MB and stalled it: it got through
+    // fewer than 8,000 in 45 s, and at times did not answer `cluster apps`.
+    const ranges = async () => {
+      const scrape = parseScrape(await (await fetch(`${cluster.etcd.members[0]!.url}/metrics`)).text());
+      return valueOf(scrape, 'grpc_server_handled_total', { grpc_method: 'Range', grpc_code: 'OK' }) ?? 0;
+    };
+    const pid = cluster.controlPlane!.pid;
+    const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+    const client = new (agentProto().AgentApi)(cluster.server, grpc.credentials.createInsecure());
+    const call = client.Heartbeats();
+    call.on('error', () => undefined);
+    call.pause();
+    const before = await ranges();
+    const rssBefore = rssMiB();
+    let rssMax = rssBefore;
+    const sent = 20_000;
+    for (let beat = 1; beat <= sent; beat++) call.write({ agent_id: 'host-a', lease_id: '1', beat });
+    try {
+      await waitFor('the control plane to work through the heartbeats', async () => {
+        rssMax = Math.max(rssMax, rssMiB());
+        return (await ranges()) - before >= 8_000;
+      }, 45_000, 200);
+      assert.ok(rssMax - rssBefore < 64, `the control plane grew from ${Math.round(rssBefore)} to ${Math.round(rssMax)} MiB`);
+      const apps = await cluster.cli(['apps']);
+      assert.equal(apps.code, 0, `the control plane still answers: ${apps.stderr}`);
+      // Read again, the stream goes on: its heartbeats are answered.
+      const beats = new Set<number>();
+      call.on('data', (reply: { beat: number }) => beats.add(reply.beat));
+      call.resume();
+      await waitFor('answers', () => [1, 2, 3, 50, 100].every((b) => beats.has(b)), 30_000, 50);
+    } finally {
+      call.cancel();
+      client.close();
+    }
   });
 
   it('answers a malformed one-off start on an agent with a status, not a stream left open', { timeout: 30_000 }, async () => {
