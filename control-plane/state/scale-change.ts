@@ -25,6 +25,13 @@ export function describeChange({ type, count, relative }: ScaleChange): string {
 /** Refuses a request that is wrong whatever the formation: none, a count not whole, a total over the limit. */
 export function checkScaleChanges(changes: ScaleChange[], maxPerType: number): void {
   if (changes.length === 0) throw new InvalidArgumentError('nothing to scale: give TYPE=N');
+  // As the CLI refuses it (worker=1 worker=2): a type given twice is a mistake, not a sequence.
+  const given = new Map<string, ScaleChange>();
+  for (const change of changes) {
+    const first = given.get(change.type);
+    if (first) throw new InvalidArgumentError(`${describeChange(change)}: process type \`${change.type}\` is already given as ${describeChange(first)}`);
+    given.set(change.type, change);
+  }
   for (const { type, count, relative } of changes) {
     if (!Number.isInteger(count) || (!relative && count < 0)) {
       throw new InvalidArgumentError(`${describeChange({ type, count, relative })}: the count must be a whole number, 0 or more`);

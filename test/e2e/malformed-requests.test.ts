@@ -102,6 +102,7 @@ const CASES: Case[] = [
   api('Scale', { app, changes: [{ type: 'worker', count: -2147483648, relative: true }] }, BAD, /below 0/),
   api('Scale', { app, changes: [{ type: '', count: 1 }] }, BAD, /process type ``/),
   api('Scale', { app, changes: [] }, BAD, /nothing to scale/),
+  api('Scale', { app, changes: many(5000, () => ({ type: 'worker', count: 1 })) }, BAD, /worker=1: process type `worker` is already given as worker=1/),
   api('Ps', { app: HUGE }, BAD, /invalid app name/),
   api('Restart', { app, target: '../x' }, BAD_OR_MISSING, /`\.\.\/x`/),
   api('Restart', { app, target: 'worker.-1' }, BAD_OR_MISSING, /worker\.-1/),

@@ -22,8 +22,12 @@ describe('scale change', () => {
     assert.equal(describeChange({ type: 'web', count: -1, relative: true }), 'web-1');
   });
 
-  it('refuses an empty request, a fraction, a negative total and a total over the limit before any read', () => {
+  it('refuses an empty request, a type given twice, a fraction, a negative total and a total over the limit before any read', () => {
     assert.throws(() => checkScaleChanges([], 10), (e: unknown) => e instanceof InvalidArgumentError && /nothing to scale/.test(e.message));
+    assert.throws(
+      () => checkScaleChanges([{ type: 'worker', count: 1 }, { type: 'web', count: 1 }, { type: 'worker', count: 2, relative: true }], 10),
+      (e: unknown) => e instanceof InvalidArgumentError && e.message === 'worker+2: process type `worker` is already given as worker=1',
+    );
     assert.throws(() => checkScaleChanges([{ type: 'web', count: 1.5 }], 10), /web=1\.5: the count must be a whole number, 0 or more/);
     assert.throws(() => checkScaleChanges([{ type: 'web', count: -1 }], 10), InvalidArgumentError);
     assert.throws(
