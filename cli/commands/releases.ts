@@ -106,9 +106,26 @@ export function registerRollback(program: Command): void {
         const app = resolveApp(opts.app);
         // 0 asks for the release before the current one.
         const target = version === undefined ? 0 : releaseVersion(version);
-        await announceRelease(api, app, await callUnary(api, 'Rollback', { app, version: target }), opts.wait === true);
+        const release = await callUnary(api, 'Rollback', { app, version: target });
+        // Rolled back to: the one given, else the one before the newest (the rollback is the newest now).
+        const to = target > 0 ? target : release.version - 2;
+        // Only a warning: the rollback is made, and a failure to look it up changes nothing.
+        const earlier = await callUnary(api, 'ListReleases', { app }).then((r) => r.releases.find((x) => x.version === to), () => undefined);
+        const warning = rollbackWarning(app, earlier);
+        if (warning) process.stderr.write(`warning: ${warning}\n`);
+        await announceRelease(api, app, release, opts.wait === true);
       }),
     );
+}
+
+/**
+ * What to know about the release a rollback goes back to: one whose release command failed runs
+ * its code now without it, since a rollback never runs the release command (as on Heroku).
+ */
+export function rollbackWarning(app: string, to: Pick<ReleaseInfo__Output, 'version' | 'phase' | 'phase_reason'> | undefined): string | undefined {
+  if (to?.phase !== 'failed') return undefined;
+  return `the release command of v${to.version} failed${to.phase_reason ? ` (${to.phase_reason})` : ''}; a rollback does not run it, so its code runs now ` +
+    `without what that command did (its output: \`cluster logs -a ${app} --ps release.${to.version}\`; run it by hand with \`cluster run -a ${app} -- COMMAND\`)`;
 }
 
 /** `v7`, `V7` or `7` as a release number; larger than the wire's 32 bits would wrap around (to 0: "the previous one"). */

@@ -148,4 +148,14 @@ describe('release phase', { timeout: 120_000 }, () => {
     assert.equal(starts(), 1, 'a migration runs once, never again behind the operator\'s back');
     assert.match(res.stderr, /the release command of v\d+ failed: host-[ab] no longer knows it \(the agent restarted\); it was not started again/);
   });
+
+  it('rolls back to a release whose release command failed, warning that its command does not run', async () => {
+    const res = await cluster.cli(['rollback', 'v3', '-a', 'api']);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stderr, /^warning: the release command of v3 failed \(exited with status 3\); a rollback does not run it/m);
+    assert.match(res.stdout, /^Rollback to v3: released v\d+ of api/m);
+    const back = await cluster.cli(['rollback', 'v2', '-a', 'api']);
+    assert.equal(back.code, 0, back.stdout + back.stderr);
+    assert.doesNotMatch(back.stderr, /warning/, 'v2\'s release command passed');
+  });
 });
