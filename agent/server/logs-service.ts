@@ -14,7 +14,8 @@ import { isLogSource, sourceOf, type LogSource } from '../../lib/log-source';
 import { packLines, textSize } from '../../lib/log-packing';
 import { MAX_HISTORY_TEXT } from '../logs/store-options';
 import * as grpc from '@grpc/grpc-js';
-import { appNameProblem, parseInstanceName, processTypeProblem } from '../../lib/names';
+import { appNameProblem } from '../../lib/names';
+import { logFilterProblem } from '../../lib/log-filter';
 import { INVALID_INPUT, statusWithReason } from '../../lib/status-reason';
 
 /** Lines per message: many a message is ~10× faster than one a message (docs/stack-notes.md). */
@@ -56,13 +57,10 @@ async function historyOfSource(store: LogStore, filter: LogFilter, limit: number
   return kept.slice(-limit);
 }
 
-/** What is wrong with a request (the control plane checks its callers' the same way), or undefined. */
+/** What is wrong with a request, or undefined (its filter is checked as the control plane checks it). */
 function logsRequestProblem(req: { app: string; type: string; instance: string; source: string; lines: number }): string | undefined {
-  const appProblem = appNameProblem(req.app);
-  if (appProblem) return appProblem;
-  if (req.type && processTypeProblem(req.type)) return processTypeProblem(req.type);
-  if (req.instance && !parseInstanceName(req.instance)) return `invalid instance \`${req.instance}\`: expected TYPE.N`;
-  if (req.source && !isLogSource(req.source)) return `invalid source \`${req.source}\`: expected app or system`;
+  const problem = appNameProblem(req.app) ?? logFilterProblem(req);
+  if (problem) return problem;
   if (req.lines < 0) return `lines ${req.lines}: give 0 or more`;
   return undefined;
 }

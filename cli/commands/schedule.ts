@@ -8,7 +8,7 @@ import type { ScheduledRun__Output } from '../../proto/gen/cluster/api/Scheduled
 import { callUnary } from '../../lib/grpc-call';
 import { formatDuration as formatInterval } from '../../lib/cron/duration';
 import { CONCURRENCY_POLICIES, DEFAULT_STARTING_DEADLINE_MS, defaultJobName, durationFlag, jobInputProblem, jobNameProblem } from '../../lib/cron/job-input';
-import { canonicalTimeZone, DEFAULT_TIME_ZONE } from '../../lib/cron/schedule';
+import { DEFAULT_TIME_ZONE } from '../../lib/cron/schedule';
 import { resolveApp } from '../client';
 import { appOption, optionOffering, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
@@ -179,7 +179,7 @@ export function registerSchedule(program: Command): void {
         const input = {
           name: opts.name ?? '',
           schedule,
-          timeZone: canonicalTimeZone(opts.tz ?? DEFAULT_TIME_ZONE),
+          timeZone: opts.tz ?? DEFAULT_TIME_ZONE, // stored as the IANA database spells it (the control plane)
           command,
           concurrency: opts.concurrency ?? 'forbid',
           timeoutMs: durationOption('--timeout', opts.timeout) ?? 0,

@@ -59,8 +59,7 @@ function refuseLastWeb(ctx: ApiContext, id: string): void {
 
 /** What `agents:drain` may promise: which of the agent's instances no other ready agent may take. */
 function cannotMove(ctx: ApiContext, id: string): Pick<AgentInfo, 'cannot_move' | 'cannot_move_example' | 'cannot_move_reason'> {
-  const agents = ctx.view.agentList().map((a) => ({ ...a, web: ctx.view.servesWeb(a.id) }));
-  const outlook = drainOutlook(id, ctx.view.assignmentList({ agentId: id }), agents, (app, type) => ctx.view.formation(app).placement?.[type]);
+  const outlook = drainOutlook(id, ctx.view.assignmentList({ agentId: id }), ctx.view.agentViews(), (app, type) => ctx.view.formation(app).placement?.[type]);
   return { cannot_move: outlook.stuck, cannot_move_example: outlook.example, cannot_move_reason: outlook.reason };
 }
 

@@ -42,8 +42,8 @@ export class JobStore {
       timeZone: req.timeZone.trim() || DEFAULT_TIME_ZONE,
       command: req.command,
       concurrency: req.concurrency || 'forbid',
-      // 0 means "none" / "the default"; NaN stays NaN so that it is refused, not read as 0.
-      timeoutMs: Math.round(req.timeoutMs === 0 ? 0 : req.timeoutMs),
+      // 0: none / the default. NaN stays NaN, so that it is refused rather than read as 0.
+      timeoutMs: Math.round(req.timeoutMs),
       startingDeadlineMs: Math.round(req.startingDeadlineMs === 0 ? DEFAULT_STARTING_DEADLINE_MS : req.startingDeadlineMs),
     };
     const problem = jobInputProblem(input);

@@ -30,14 +30,7 @@ export async function schedulerInput(view: ClusterView, unreachable: Unreachable
       placement: formation.placement,
     });
   }
-  const agents: AgentView[] = view.agentList().map((a) => ({
-    id: a.id,
-    datacenter: a.datacenter,
-    labels: a.labels,
-    capacity: a.capacity,
-    state: a.state,
-    web: view.servesWeb(a.id),
-  }));
+  const agents = view.agentViews();
   const assignments = view.assignmentList();
   agents.push(...unreachable(agents, assignments));
   return { apps, agents, assignments };

@@ -1,7 +1,7 @@
 /** A LogsRequest checked at the edge: every problem named, before any host is asked. */
 import type { LogsRequest__Output } from '../../proto/gen/cluster/logs/LogsRequest';
-import { agentIdProblem, parseInstanceName, processTypeProblem } from '../../lib/names';
-import { isLogSource } from '../../lib/log-source';
+import { agentIdProblem } from '../../lib/names';
+import { logFilterProblem } from '../../lib/log-filter';
 import { InvalidArgumentError } from '../errors';
 
 /** Largest `-n` besides `all`. */
@@ -13,12 +13,10 @@ export function validateLogsRequest(req: LogsRequest__Output): void {
   if (!Number.isInteger(req.lines) || req.lines < 0 || req.lines > MAX_LINES) {
     throw new InvalidArgumentError(`-n ${req.lines}: give a number of lines from 0 to ${MAX_LINES}, or all`);
   }
-  const typeProblem = req.type ? processTypeProblem(req.type) : undefined;
-  if (typeProblem) throw new InvalidArgumentError(typeProblem);
-  if (req.instance && !parseInstanceName(req.instance)) throw new InvalidArgumentError(`invalid instance \`${req.instance}\`: expected TYPE.N`);
+  const filterProblem = logFilterProblem(req);
+  if (filterProblem) throw new InvalidArgumentError(filterProblem);
   const hostProblem = req.host ? agentIdProblem(req.host) : undefined;
   if (hostProblem) throw new InvalidArgumentError(`--host: ${hostProblem}`);
-  if (req.source && !isLogSource(req.source)) throw new InvalidArgumentError(`invalid source \`${req.source}\`: expected app or system`);
   if (req.resume_since_ms !== 0 || req.resume_after.length > 0) {
     if (!req.follow) throw new InvalidArgumentError('a resumed log stream must follow');
     if (!Number.isFinite(req.resume_since_ms) || req.resume_since_ms <= 0) throw new InvalidArgumentError(`resume_since_ms ${req.resume_since_ms}: give the time the follow began (ms since the epoch)`);

@@ -7,7 +7,7 @@ import type { Logger } from '../../lib/log';
 import type { Keys } from '../keys';
 import { PrefixMirror } from '../etcd/mirror';
 import { decode, type AgentRecord, type AppRecord, type DrainRecord, type FormationRecord, type ReleaseRecord, type RestartHoldRecord, type WebToggleRecord } from '../records';
-import type { Assignment } from '../scheduler/types';
+import type { AgentView, Assignment } from '../scheduler/types';
 import { AssignmentIndex } from './assignment-index';
 import { packedAssignmentsOf, type PackedAssignments } from './packed-assignments';
 
@@ -181,6 +181,18 @@ export class ClusterView {
   /** Whether agent `id` runs `web`: yes unless its toggle says off (process servers; docs/process-servers.md). */
   servesWeb(id: string): boolean {
     return this.webToggles.decoded<WebToggleRecord>(this.keys.webToggle(id))?.web !== false;
+  }
+
+  /** Every agent as placement sees it: its facts, state and whether it runs web. */
+  agentViews(): AgentView[] {
+    return this.agentList().map((a) => ({
+      id: a.id,
+      datacenter: a.datacenter,
+      labels: a.labels,
+      capacity: a.capacity,
+      state: a.state,
+      web: this.servesWeb(a.id),
+    }));
   }
 
   /** Agent `id`'s restart hold while it lives (records.ts, RestartHoldRecord); undefined otherwise. */

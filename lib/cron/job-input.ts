@@ -50,6 +50,17 @@ export function defaultJobName(command: string): string {
   return name || 'job';
 }
 
+/** The bounds of schedule:add's duration options, as users write them. */
+const DURATION_FLAGS = {
+  '--timeout': { min: MIN_TIMEOUT_MS, max: MAX_TIMEOUT_MS, range: 'from 1s to 7d', none: ' (leave --timeout out for no timeout)' },
+  '--starting-deadline': { min: MIN_STARTING_DEADLINE_MS, max: MAX_STARTING_DEADLINE_MS, range: 'from 1s to 1d', none: '' },
+} as const;
+
+/** Whether `ms` is within the bounds (false for NaN). */
+function within(ms: number, bounds: { min: number; max: number }): boolean {
+  return ms >= bounds.min && ms <= bounds.max;
+}
+
 /** Why the job cannot be added, or undefined when it can; the first problem only. */
 export function jobInputProblem(input: JobInput): string | undefined {
   const nameProblem = jobNameProblem(input.name);
@@ -64,20 +75,14 @@ export function jobInputProblem(input: JobInput): string | undefined {
   if (!(CONCURRENCY_POLICIES as readonly string[]).includes(input.concurrency)) {
     return `invalid concurrency policy \`${input.concurrency}\`: use ${CONCURRENCY_POLICIES.join(', ')}`;
   }
-  if (input.timeoutMs !== 0 && !(input.timeoutMs >= MIN_TIMEOUT_MS && input.timeoutMs <= MAX_TIMEOUT_MS)) {
-    return `invalid timeout ${formatDuration(input.timeoutMs)}: give from 1s to 7d (or none)`;
+  if (input.timeoutMs !== 0 && !within(input.timeoutMs, DURATION_FLAGS['--timeout'])) {
+    return `invalid timeout ${formatDuration(input.timeoutMs)}: give ${DURATION_FLAGS['--timeout'].range} (or none)`;
   }
-  if (!(input.startingDeadlineMs >= MIN_STARTING_DEADLINE_MS && input.startingDeadlineMs <= MAX_STARTING_DEADLINE_MS)) {
-    return `invalid starting deadline ${formatDuration(input.startingDeadlineMs)}: give from 1s to 1d`;
+  if (!within(input.startingDeadlineMs, DURATION_FLAGS['--starting-deadline'])) {
+    return `invalid starting deadline ${formatDuration(input.startingDeadlineMs)}: give ${DURATION_FLAGS['--starting-deadline'].range}`;
   }
   return undefined;
 }
-
-/** The bounds of schedule:add's duration options, as users write them. */
-const DURATION_FLAGS = {
-  '--timeout': { min: MIN_TIMEOUT_MS, max: MAX_TIMEOUT_MS, range: 'from 1s to 7d', none: ' (leave --timeout out for no timeout)' },
-  '--starting-deadline': { min: MIN_STARTING_DEADLINE_MS, max: MAX_STARTING_DEADLINE_MS, range: 'from 1s to 1d', none: '' },
-} as const;
 
 /**
  * `--timeout` or `--starting-deadline` in milliseconds, or why not, naming the option and the text
@@ -87,6 +92,6 @@ export function durationFlag(flag: keyof typeof DURATION_FLAGS, text: string): {
   const ms = parseDuration(text);
   if (ms === undefined) return { problem: `invalid ${flag} \`${text}\`: give a duration such as 30s, 5m or 1h30m` };
   const bounds = DURATION_FLAGS[flag];
-  if (ms < bounds.min || ms > bounds.max) return { problem: `${flag} \`${text}\` is out of range: give ${bounds.range}${bounds.none}` };
+  if (!within(ms, bounds)) return { problem: `${flag} \`${text}\` is out of range: give ${bounds.range}${bounds.none}` };
   return { ms };
 }
