@@ -18,7 +18,7 @@ import { toServiceError, unary } from '../rpc/status';
 import { claimRefusal } from '../security/authz';
 import type * as grpc from '@grpc/grpc-js';
 import type { AssignmentHub } from './assignment-hub';
-import { encodeAssignmentBatch } from './assignment-wire';
+import { streamAssignments, type AssignmentCall } from './assignment-stream';
 import { LogSourceRecords } from './log-source-records';
 import { sendSlug } from '../slugs/send-slug';
 import { statusWrites } from './status-writes';
@@ -291,15 +291,8 @@ export function agentService(
         call.emit('error', toServiceError(err, logger));
         return;
       }
-      const unsubscribe = hub.subscribe(id, (delta) => {
-        if (call.cancelled || call.destroyed) return;
-        // Encoded here in one pass; the service's serializer passes it through (assignment-wire.ts).
-        call.write(encodeAssignmentBatch(delta) as unknown as Parameters<typeof call.write>[0]);
-      });
-      const done = () => unsubscribe();
-      call.on('cancelled', done);
-      call.on('close', done);
-      call.on('error', done);
+      // The service's serializer passes the encoded batches through (assignment-wire.ts).
+      streamAssignments(call as unknown as AssignmentCall, hub, id);
     },
 
     ReportStatus: unary(logger, async (req, call) => {

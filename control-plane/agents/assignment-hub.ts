@@ -20,7 +20,7 @@ export class AssignmentHub {
   constructor(private readonly placed: AssignmentIndex) {
     placed.on('change', (events) => this.dispatch(events));
     placed.on('resync', () => {
-      for (const [agentId, subs] of this.subscribers) for (const sub of subs) sub(this.snapshot(agentId));
+      for (const [agentId, subs] of this.subscribers) for (const sub of subs) sub(this.snapshotOf(agentId));
     });
   }
 
@@ -29,14 +29,15 @@ export class AssignmentHub {
     const subs = this.subscribers.get(agentId) ?? new Set();
     subs.add(subscriber);
     this.subscribers.set(agentId, subs);
-    subscriber(this.snapshot(agentId));
+    subscriber(this.snapshotOf(agentId));
     return () => {
       subs.delete(subscriber);
       if (subs.size === 0) this.subscribers.delete(agentId);
     };
   }
 
-  private snapshot(agentId: string): AssignmentDelta {
+  /** All of `agentId`'s assignments as they are now. */
+  snapshotOf(agentId: string): AssignmentDelta {
     return { snapshot: true, upserts: [...this.placed.all(agentId)].map((p) => p.assignment), removes: [] };
   }
 
