@@ -51,6 +51,7 @@ export async function waitForFormation(
   let followed = false;
   // A restart of one instance waits for that instance alone.
   const one = restart && parseInstanceName(restart.target) ? restart.target : undefined;
+  let wanted = 0;
   try {
     for (;;) {
       if (!phaseDone) {
@@ -91,7 +92,7 @@ export async function waitForFormation(
       }
       // A count kept for a type the current release dropped runs nothing: not waited for.
       const declared = (type: string) => ps.process_types.length === 0 || ps.process_types.includes(type);
-      const wanted = one ? 1 : ps.formation.filter((f) => counted(f.type) && declared(f.type)).reduce((n, f) => n + f.count, 0);
+      wanted = one ? 1 : ps.formation.filter((f) => counted(f.type) && declared(f.type)).reduce((n, f) => n + f.count, 0);
       const restarted = (i: InstanceInfo__Output) => goal === undefined || restartedFor(i, goal);
       const done = (i: InstanceInfo__Output) => i.state === 'up' && (release === undefined || i.release === release) && restarted(i);
       const up = mine.filter(done).length;
@@ -114,7 +115,9 @@ export async function waitForFormation(
   } finally {
     if (tty && lastLine) process.stderr.write('\n');
   }
-  process.stderr.write(`All instances ${restart ? 'restarted and ' : ''}up in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+  const took = ((Date.now() - started) / 1000).toFixed(1);
+  if (wanted > 0) process.stderr.write(`All instances ${restart ? 'restarted and ' : ''}up in ${took} s.\n`);
+  else process.stderr.write(`No instances to run: ${types ? `${types.join(', ')} ${types.length === 1 ? 'is' : 'are'}` : 'every process type is'} scaled to 0, and none is left running (${took} s).\n`);
 }
 
 /**

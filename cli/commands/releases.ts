@@ -59,7 +59,7 @@ export function registerReleases(program: Command): void {
         const current = releases[0]!;
         const wanted = asked ?? current.version;
         const release = releases.find((r) => r.version === wanted);
-        if (!release) throw new UserError(`${app} has no release v${wanted} (it has v1 to v${current.version})`);
+        if (!release) throw new UserError(`${app} has no release v${wanted} (${current.version === 1 ? 'it has only v1' : `it has v1 to v${current.version}`})`);
         const types = release.process_types.map((t) => ({ type: t.name, command: t.command }));
         if (opts.json) {
           return printJson({

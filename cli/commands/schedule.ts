@@ -162,7 +162,7 @@ export function registerSchedule(program: Command): void {
   appOption(program.command('schedule:add <schedule> <command...>'))
     .description(
       "run COMMAND on a schedule, each time as a one-off process (run.N) with the current release and config: SCHEDULE is a quoted 5-field cron expression ('*/10 * * * *'), " +
-        "@hourly, @daily, @weekly, @monthly or '@every DURATION' (at least 1s)",
+        "@hourly, @daily (@midnight), @weekly, @monthly, @yearly (@annually) or '@every DURATION' (at least 1s)",
     )
     .option('--name <name>', 'the job name (default: after the command)')
     .option('--tz <zone>', `IANA time zone the cron expression is read in (default ${DEFAULT_TIME_ZONE})`)

@@ -102,8 +102,10 @@ describe('core control loop', { timeout: 240_000 }, () => {
     );
     const main = (await cluster.ps('shop')).find((i) => i.name === 'stubborn.1')!;
     assert.ok(!isGone(grandchild) && !isGone(main.pid!));
-    await cluster.ok(['scale', 'stubborn=0', '-a', 'shop']);
-    await cluster.waitForPs('shop', 'stubborn.1 gone from ps', (l) => !l.some((i) => i.type === 'stubborn'), 15_000);
+    // --wait on a scale to 0 returns once the process is gone, and says so.
+    const down = await cluster.ok(['scale', 'stubborn=0', '-a', 'shop', '--wait']);
+    assert.match(down.stderr, /No instances to run: stubborn is scaled to 0, and none is left running \(\d+\.\d s\)\./);
+    assert.ok(!(await cluster.ps('shop')).some((i) => i.type === 'stubborn'), 'stubborn.1 gone from ps');
     assert.ok(isGone(main.pid!), 'the stubborn process was killed');
     assert.ok(isGone(grandchild), 'its grandchild was killed too');
     assert.deepEqual(pidsMatching(`stubborn.sh ${markerDir}`), []);
