@@ -11,6 +11,7 @@ import type { RunInput__Output } from '../../proto/gen/cluster/run/RunInput';
 import type { RunOutput } from '../../proto/gen/cluster/run/RunOutput';
 import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
 import type { Logger } from '../../lib/log';
+import type { ReadGate } from '../../lib/read-gate';
 import type { LogStore } from '../logs/log-store';
 import type { ReleaseCache } from '../releases/release-cache';
 import { LineSplitter } from '../supervisor/line-splitter';
@@ -105,10 +106,16 @@ function oneOffScript(command: string): string {
   return `${traps}; ${command}`;
 }
 
-/** Passes stdin, end of stdin, signals and window sizes to the process. */
-export function deliver(launched: Launched, msg: RunInput__Output): void {
+/**
+ * Passes stdin, end of stdin, signals and window sizes to the process. A stdin pipe that is
+ * full (a process that reads slower than its caller sends, or not at all) holds the run's
+ * call through `input` until it drains or closes: the input waits in the caller, not here.
+ */
+export function deliver(launched: Launched, msg: RunInput__Output, input: ReadGate): void {
   const { child, pty } = launched;
-  if (msg.stdin) child.stdin.write(msg.stdin);
+  if (msg.stdin) {
+    if (!child.stdin.write(msg.stdin) && child.stdin.writable) input.holdUntilDrained('stdin', child.stdin);
+  }
   else if (msg.stdin_eof) child.stdin.end();
   else if (msg.resize) pty?.resize(windowOrDefault(msg.resize));
   else if (msg.signal && SIGNALS.has(msg.signal) && child.pid) {
@@ -130,6 +137,7 @@ export async function launch(
   call: RunCall,
   start: RunStart__Output,
   early: RunInput__Output[],
+  input: ReadGate,
 ): Promise<Launched> {
   // Its code stays unpacked until it ends (slug-janitor.ts): no assignment names a one-off's
   // slug, and its working directory may leave it (`cd /`), so neither keeps it.
@@ -283,7 +291,7 @@ export async function launch(
   });
   child.on('error', (err) => log('system', `Process failed: ${err.message}`));
   const launched: Launched = { child, pty, sent };
-  for (const msg of early.splice(0)) deliver(launched, msg);
+  for (const msg of early.splice(0)) deliver(launched, msg, input);
   return launched;
 }
 

@@ -12,6 +12,7 @@ import type { AgentRunHandlers } from '../../proto/gen/cluster/agent/AgentRun';
 import type { RunInput__Output } from '../../proto/gen/cluster/run/RunInput';
 import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
 import { appNameProblem } from '../../lib/names';
+import { ReadGate } from '../../lib/read-gate';
 import { AnsweredRequests } from './answered-requests';
 import { OneOffRegistry } from './one-off-registry';
 import { ALREADY_EXISTS, INVALID_INPUT, LIMIT_EXCEEDED, NOT_FOUND, PRECONDITION_FAILED, statusWithReason } from '../../lib/status-reason';
@@ -22,6 +23,8 @@ export { ONE_OFF_STOP_TIMEOUT_MS, type RunDeps } from './one-off-launch';
 
 /** RunStart.run_id (the control plane sends a UUID). */
 const MAX_RUN_ID_LENGTH = 128;
+/** Input kept while the run's code is fetched; beyond it the call is paused until the process takes it. */
+const MAX_EARLY_INPUT_BYTES = 1 << 20;
 /** The longest delay a Node timer takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -62,6 +65,8 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
       /** This call reserved its run (it may be launching it). */
       let reserved = false;
       const early: RunInput__Output[] = [];
+      let earlyBytes = 0;
+      const input = new ReadGate(call);
 
       call.on('data', (msg: RunInput__Output) => {
         if (!started) {
@@ -80,8 +85,11 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
             return void call.emit('error', statusWithReason(grpc.status.ALREADY_EXISTS, `${app}/${instance} was started on this agent already`, ALREADY_EXISTS));
           }
           reserved = true;
-          void launch(deps, registry, call, started, early).then(
-            (c) => (child = c),
+          void launch(deps, registry, call, started, early, input).then(
+            (c) => {
+              child = c;
+              input.release('launching');
+            },
             (err: unknown) => {
               const now = Date.now();
               const stoppedFirst = err instanceof StoppedBeforeStart ? err : undefined;
@@ -103,8 +111,11 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
           );
           return;
         }
-        if (!child) early.push(msg);
-        else deliver(child, msg);
+        if (child) return deliver(child, msg, input);
+        // Input that comes while the code is fetched waits for the process, up to a bound.
+        early.push(msg);
+        earlyBytes += msg.stdin?.length ?? 0;
+        if (earlyBytes > MAX_EARLY_INPUT_BYTES) input.hold('launching');
       });
       call.on('error', () => undefined);
       // Half-closed before `start`: nothing to run, and the stream would stay open until its deadline.
