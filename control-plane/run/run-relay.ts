@@ -5,6 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { noReleaseYet } from '../../lib/no-release-yet';
+import { ReadGate } from '../../lib/read-gate';
 import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi';
 import type { RunInput, RunInput__Output } from '../../proto/gen/cluster/run/RunInput';
 import type { RunOutput, RunOutput__Output } from '../../proto/gen/cluster/run/RunOutput';
@@ -45,6 +46,12 @@ const RECONNECT_FOR_MS = 10_000;
 const RECONNECT_PAUSE_MS = 250;
 /** Input kept for a second try at most; beyond it a run whose agent was never reached fails. */
 const MAX_UNANSWERED_BYTES = 1 << 20;
+/** Input kept while the host is chosen; beyond it the CLI's call is paused until the agent takes it. */
+const MAX_EARLY_BYTES = 1 << 20;
+
+function inputBytes(msg: RunInput): number {
+  return msg.stdin ? Buffer.byteLength(msg.stdin as Buffer) : 16;
+}
 
 /** grpc-js's answer for a call whose channel never connected: nothing reached the agent. */
 function neverConnected(err: grpc.ServiceError): boolean {
@@ -61,6 +68,13 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
     let upstream: grpc.ClientDuplexStream<RunInput, RunOutput__Output> | undefined;
     let finished = false;
     const early: RunInput[] = [];
+    let earlyBytes = 0;
+    // The CLI's call is paused while the agent's stream is full (a process that does not read
+    // its stdin), so that its input waits in the CLI rather than in this process.
+    const gate = new ReadGate(call);
+    /** The hold of the stream input goes to now: one per dial, as a stream given up on never drains. */
+    let upstreamHold = '';
+    let dials = 0;
     /** Agents that refused the run for want of a free port. */
     const tried = new Set<string>();
 
@@ -102,11 +116,16 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
     const dial = (agent: AgentRecord, first: RunInput, retryUntilMs: number) => {
       const stream = dialer.runClient(agent).Run();
       upstream = stream;
+      gate.release(upstreamHold);
+      upstreamHold = `upstream ${++dials}`;
       // grpc-js may end a stream after its error: that end is not the run's.
       let broke = false;
-      stream.write(first);
-      for (const msg of unanswered ?? []) stream.write(msg);
+      let room = stream.write(first);
+      for (const msg of unanswered ?? []) room = stream.write(msg);
+      if (!room) gate.holdUntilDrained(upstreamHold, stream);
       for (const msg of early.splice(0)) send(msg);
+      earlyBytes = 0;
+      gate.release('early');
       if (clientEnded) stream.end();
       stream.on('data', (out: RunOutput__Output) => {
         if (finished || upstream !== stream) return;
@@ -159,9 +178,9 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
     let unanswered: RunInput[] | undefined = [];
     let unansweredBytes = 0;
     const send = (msg: RunInput) => {
-      upstream!.write(msg);
+      if (!upstream!.write(msg)) gate.holdUntilDrained(upstreamHold, upstream!);
       if (!unanswered) return;
-      unansweredBytes += msg.stdin ? Buffer.byteLength(msg.stdin as Buffer) : 16;
+      unansweredBytes += inputBytes(msg);
       if (unansweredBytes <= MAX_UNANSWERED_BYTES) unanswered.push(msg);
       else unanswered = undefined;
     };
@@ -177,8 +196,11 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
         return;
       }
       // Input that arrives while the host is being chosen waits for it.
-      if (upstream) send(input(msg));
-      else early.push(input(msg));
+      if (upstream) return send(input(msg));
+      const msgIn = input(msg);
+      early.push(msgIn);
+      earlyBytes += inputBytes(msgIn);
+      if (earlyBytes > MAX_EARLY_BYTES) gate.hold('early');
     });
     call.on('end', () => {
       clientEnded = true;
