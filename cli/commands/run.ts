@@ -25,15 +25,33 @@ export function registerRun(program: Command): void {
         });
         let detachTerminal = () => undefined as void;
 
+        /** Input is held back: the remote process takes it slower than we read it, or not at all. */
+        let inputHeld = false;
         // Ctrl-C interrupts the remote process group; a second Ctrl-C kills it.
         let interrupts = 0;
         const onSigint = () => {
           interrupts += 1;
+          if (interrupts > 1 && inputHeld) {
+            // The signals queue behind input the process does not read: end the call instead,
+            // which stops the process (SIGTERM, then SIGKILL after a grace period).
+            process.stderr.write('The process does not read its input, so the interrupt could not reach it: stopping it.\n');
+            call.cancel();
+            process.exit(128 + os.constants.signals.SIGINT);
+          }
           call.write({ signal: interrupts === 1 ? 'SIGINT' : 'SIGKILL' });
         };
         if (!opts.detach) {
           process.on('SIGINT', onSigint);
-          process.stdin.on('data', (chunk: Buffer) => call.write({ stdin: chunk }));
+          process.stdin.on('data', (chunk: Buffer) => {
+            if (call.write({ stdin: chunk })) return;
+            // The remote side is full: read more of our stdin once it takes some (no buffering without bound).
+            inputHeld = true;
+            process.stdin.pause();
+            call.once('drain', () => {
+              inputHeld = false;
+              process.stdin.resume();
+            });
+          });
           process.stdin.on('end', () => call.write({ stdin_eof: true }));
           process.stdin.on('error', () => call.write({ stdin_eof: true }));
         }
