@@ -52,6 +52,21 @@ function checkLabelCount(labels: Record<string, string>): void {
   if (count > MAX_AGENT_LABELS) throw new LimitExceededError(`register: ${count} labels; an agent carries at most ${MAX_AGENT_LABELS}`);
 }
 
+/** The most instances (each takes a port) or ports an agent can have: a port range's size. */
+const MAX_AGENT_PORTS = 65_535;
+/** An agent's default capacity when it sends none. */
+const DEFAULT_CAPACITY = 1000;
+
+/**
+ * An agent's capacity or port count: 0 is "not given" (proto3 cannot tell it from unset),
+ * anything else a whole number a port range can hold. `agent start` lowers --capacity to the
+ * size of --ports, so an agent never sends more.
+ */
+function agentCount(value: number, field: 'capacity' | 'ports'): number {
+  if (Number.isInteger(value) && value >= 0 && value <= MAX_AGENT_PORTS) return value;
+  throw new InvalidArgumentError(`register: ${field} ${value}: give 0 (the default) or a whole number from 1 to ${MAX_AGENT_PORTS}`);
+}
+
 /**
  * The address to record for an agent: the one it gives (`--advertise`, or a specific listen
  * address), else the IP its call came from with the port it serves on: an address that
@@ -163,6 +178,8 @@ export function agentService(
       const id = requireAgentId(req.agent_id);
       const address = agentAddress(req.address, req.listen_port, call.getPeer());
       checkLabelCount(req.labels);
+      const capacity = agentCount(req.capacity, 'capacity');
+      const ports = agentCount(req.ports, 'ports');
       const existing = ctx.view.agents.entries.get(keys.agent(id));
       // Reuse the lease the agent held before a restart, if it is still alive.
       const registrationLease = async () => {
@@ -180,8 +197,8 @@ export function agentService(
         address,
         datacenter: req.datacenter || 'default',
         labels: req.labels,
-        capacity: req.capacity > 0 ? req.capacity : 1000,
-        ...(req.ports > 0 ? { ports: req.ports } : {}),
+        capacity: capacity || DEFAULT_CAPACITY,
+        ...(ports > 0 ? { ports } : {}),
         version: req.version,
         registeredAtMs: Date.now(),
         state: 'ready',
