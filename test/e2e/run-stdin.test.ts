@@ -59,8 +59,9 @@ describe('cluster run stdin', { timeout: 240_000 }, () => {
     cli.stderr.on('data', (d: Buffer) => (err += d.toString()));
     cli.stdin.on('error', () => undefined); // the CLI killed at the end
     zeros(INPUT_BYTES, (n) => (offered += n)).pipe(cli.stdin);
-    const exited = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
-    return { cli, offered: () => offered, out: () => out, err: () => err, exited };
+    let code: number | null | undefined;
+    const exited = new Promise<number | null>((resolve) => cli.once('exit', (c) => resolve((code = c))));
+    return { cli, offered: () => offered, out: () => out, err: () => err, exited, code: () => code };
   };
 
   /**
@@ -113,10 +114,12 @@ describe('cluster run stdin', { timeout: 240_000 }, () => {
     await untilInputStill(run, 1_000);
     // Ctrl-C until the CLI goes (two signals sent at once may arrive as one): the first is
     // queued behind the input, the second ends the call.
-    let code: number | null | undefined;
-    void run.exited.then((c) => (code = c));
-    await waitFor('the CLI to exit on Ctrl-C', () => code !== undefined || void run.cli.kill('SIGINT'), { timeoutMs: 20_000, intervalMs: 300, describe: run.err });
-    assert.equal(code, 130, run.err());
+    await waitFor('the CLI to exit on Ctrl-C', () => {
+      if (run.code() !== undefined) return true;
+      run.cli.kill('SIGINT');
+      return false;
+    }, { timeoutMs: 20_000, intervalMs: 300, describe: run.err });
+    assert.equal(run.code(), 130, run.err());
     assert.match(run.err(), /does not read its input/);
     await cluster.waitForPs('tools', 'the one-off stopped', (l) => !l.some((i) => i.type === 'run'));
   });
