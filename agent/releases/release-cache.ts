@@ -65,6 +65,11 @@ export class ReleaseCache {
     return [...this.holds.keys()];
   }
 
+  /** Whether slug `digest` is here, unpacked: ensure() then answers at once, without a fetch. */
+  isUnpacked(digest: string): boolean {
+    return DIGEST.test(digest) && fs.existsSync(path.join(this.dir, digest, COMPLETE_MARKER));
+  }
+
   /** The unpacked directory of slug `digest`, fetching it first if needed. */
   ensure(digest: string): Promise<string> {
     if (!DIGEST.test(digest)) return Promise.reject(new Error(`malformed slug digest \`${digest}\``));

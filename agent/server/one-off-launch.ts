@@ -145,9 +145,16 @@ export async function launch(
   let port = 0;
   let child: ChildProcessWithoutNullStreams;
   const tty = start.tty && !start.detach;
+  const what = start.job ? `scheduled job \`${start.job}\`` : start.instance.startsWith('release.') ? `release command of v${start.release}` : 'one-off process';
+  /** Reported `starting` while its code is fetched: `ps` lists it, and `ps:stop` finds this agent. */
+  let reportedStarting = false;
   try {
     // Before the code is fetched: a full agent refuses at once, and the control plane tries another.
     port = await deps.ports.allocate();
+    if (!deps.releases.isUnpacked(start.slug)) {
+      deps.report(fetchingStatus(start, what, port));
+      reportedStarting = true;
+    }
     // The slug may take a while: a stop that comes meanwhile (`ps:stop`, a leader that gave the
     // run up, the agent stopping) ends the launch at once, and the command never starts. The
     // fetch goes on for whoever else needs the slug.
@@ -169,6 +176,7 @@ export async function launch(
     // Not started (spawn() itself throws on a config value with a NUL byte): nothing ends it later.
     unhold();
     if (port) deps.ports.release(port);
+    if (reportedStarting) deps.report({ ...fetchingStatus(start, what, port), state: 'gone', reason: `not started: ${(err as Error).message}` });
     throw err;
   }
   const sent = new Set<number>();
@@ -177,7 +185,6 @@ export async function launch(
   const startedAtMs = Date.now();
   const log = (stream: 'stdout' | 'stderr' | 'system', line: string, cut = false) =>
     deps.logs.append(start.app, start.instance, stream, line, cut);
-  const what = start.job ? `scheduled job \`${start.job}\`` : start.instance.startsWith('release.') ? `release command of v${start.release}` : 'one-off process';
   const status = (state: string, reason: string): InstanceStatus => ({
     app: start.app, instance: start.instance, state, pid, started_at_ms: startedAtMs, restarts: 0,
     reason, release: start.release, port, command: start.command,
@@ -293,6 +300,17 @@ export async function launch(
   const launched: Launched = { child, pty, sent };
   for (const msg of early.splice(0)) deliver(launched, msg, input);
   return launched;
+}
+
+/**
+ * A one-off whose agent fetches its code before it can start it: no process yet, but `ps` lists
+ * it (as Heroku shows a one-off dyno `starting`), and `ps:stop` reaches it through this status.
+ */
+function fetchingStatus(start: RunStart__Output, what: string, port: number): InstanceStatus {
+  return {
+    app: start.app, instance: start.instance, state: 'starting', pid: 0, started_at_ms: 0, restarts: 0,
+    reason: `${what}; fetching its code`, release: start.release, port, command: start.command,
+  };
 }
 
 /** SIGINT for 2, and so on; undefined for a number that is no signal. */

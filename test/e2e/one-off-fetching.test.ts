@@ -1,0 +1,133 @@
+/**
+ * A one-off (`cluster run`, attached or detached) whose agent still fetches the release's code:
+ * `cluster ps` lists it, `starting` on its host and saying it fetches its code (as Heroku shows
+ * run.N `starting`), and `cluster ps:stop` / `ps:kill` of it ends it before it starts, the
+ * `cluster run` that waits for it exiting 1 with why. Before, nothing listed it while the code
+ * was fetched and a stop answered `no one-off process run.N is running`, the command starting a
+ * moment later. The fetch is made slow by holding what the control plane sends the agent.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { PsInstance } from '../helpers/ps-instances';
+import { WEB } from '../helpers/release-apps';
+import { CLI, TestCluster } from '../helpers/test-cluster';
+import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import { waitFor } from '../helpers/wait-for';
+
+interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('a one-off whose code is being fetched', { timeout: 150_000 }, () => {
+  let cluster: TestCluster;
+  /** host-a's way to the control plane: holding it holds the slugs it fetches (its own requests go through). */
+  let proxy: TcpProxy;
+  const fetching = () => fs.readdirSync(path.join(cluster.agentDir('host-a'), 'slugs')).some((f) => f.startsWith('.fetch-'));
+  const runOf = async (name: string) => (await cluster.ps('api')).find((i) => i.name === name);
+
+  /** `cluster run -a api ARGS…` in the background, with what it printed once it exits. */
+  const startRun = (args: string[]) => {
+    const child = spawn(process.execPath, [CLI, 'run', '-a', 'api', ...args], { env: cluster.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<Exited>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+    return { child, exited };
+  };
+
+  /** Holds host-a's slugs, deploys new code (live at once: no release command) and has host-a fetch it for a run. */
+  const runWhileFetching = async (args: string[]) => {
+    proxy.hold();
+    await cluster.deployProcfile('api', `web: ${WEB}\n`, { 'fresh.txt': `${Date.now()}-${Math.random()}` });
+    const run = startRun(args);
+    await waitFor('host-a fetching the code for the run', () => fetching() || undefined, 20_000, 20);
+    return run;
+  };
+
+  /** The name the next run gets: one more than a run started now (the app's counter). */
+  const nextRunName = async () => {
+    const res = await cluster.cli(['run', '-a', 'api', '--no-tty', '--', 'true'], { timeoutMs: 30_000 });
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const n = Number(/as run\.(\d+) on host-a/.exec(res.stderr)?.[1]);
+    assert.ok(n > 0, res.stderr);
+    return `run.${n + 1}`;
+  };
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [], agentTtl: 15 });
+    proxy = await tcpProxy(Number(cluster.addresses[0]!.split(':')[1]));
+    await cluster.startReadyAgent({ id: 'host-a', server: `127.0.0.1:${proxy.port}` });
+    await cluster.ok(['apps:create', 'api']);
+    await cluster.deployProcfile('api', `web: ${WEB}\n`);
+    // Nothing of the formation fetches new code: only the runs do.
+    await cluster.scale('api', { web: 0 });
+  });
+
+  after(async () => {
+    proxy?.release();
+    await cluster?.stop();
+    await proxy?.close();
+  });
+
+  it('is listed by ps as starting on its host, fetching its code, and runs once it has its code', async () => {
+    let run: ReturnType<typeof startRun> | undefined;
+    let shown: PsInstance;
+    try {
+      run = await runWhileFetching(['--no-tty', '--', 'echo', 'hello from the run']);
+      shown = await waitFor('ps listing the run while its code is fetched', async () => (await cluster.ps('api')).find((i) => i.type === 'run'), 15_000, 100);
+      assert.deepEqual(
+        [shown.state, shown.host, shown.pid, shown.reason, shown.command],
+        ['starting', 'host-a', null, 'one-off process; fetching its code', "echo 'hello from the run'"],
+      );
+      const table = await cluster.ok(['ps', '-a', 'api']);
+      assert.match(table.stdout, new RegExp(`^${shown.name.replace('.', '\\.')} +starting +host-a .*echo 'hello from the run' +\\(one-off process; fetching its code\\)$`, 'm'));
+      assert.equal(fetching(), true, 'still fetching while ps listed it');
+    } finally {
+      proxy.release();
+    }
+    const res = await run.exited;
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.equal(res.stdout, 'hello from the run\n');
+    assert.match(res.stderr, new RegExp(`as ${shown.name.replace('.', '\\.')} on host-a`));
+    await waitFor(`${shown.name} gone from ps once it ended`, async () => !(await runOf(shown.name)) || undefined, 15_000, 100);
+  });
+
+  for (const [how, mode] of [['ps:stop', 'attached'], ['ps:kill', 'attached'], ['ps:stop', 'detached']] as const) {
+    it(`ends an ${mode} run on \`${how}\` while its code is fetched: it never starts, and cluster run exits 1 saying so`, async () => {
+      const name = await nextRunName(); // not from ps: this checks the stop alone
+      const marker = path.join(cluster.dir, `ran-${how}-${mode}`);
+      const command = `echo ran > ${marker}; sleep 30`;
+      let run: ReturnType<typeof startRun> | undefined;
+      try {
+        run = await runWhileFetching([...(mode === 'detached' ? ['--detach'] : ['--no-tty']), '--', 'sh', '-c', command]);
+        const stop = await cluster.cli([how, name, '-a', 'api']);
+        assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+        assert.equal(stop.stdout, `${how === 'ps:kill' ? 'Killed' : 'Stopping'} ${name} of api on host-a.\n`);
+        // Still fetching: the run ends on the stop, not once the code has come.
+        const res = await run.exited;
+        assert.equal(res.code, 1, res.stdout + res.stderr);
+        const what = how === 'ps:kill' ? 'killed' : 'stopped';
+        assert.equal(res.stderr, `error: the one-off process on host-a failed: ${what} on request before it started, while its code was being fetched\n`);
+        assert.equal(fetching(), true, 'the run ended while host-a still fetched its code');
+      } finally {
+        // Soon: an agent whose heartbeats go unanswered for 5 s goes to the control plane's own address, past the proxy.
+        proxy.release();
+      }
+      // Its end is reported once the control plane's answers to host-a go through again.
+      await waitFor(`${name} gone from ps`, async () => !(await runOf(name)) || undefined, 15_000, 100);
+      await waitFor('host-a done fetching', () => !fetching() || undefined, 20_000);
+      const logs = await cluster.ok(['logs', '-a', 'api', '--ps', name]);
+      assert.match(logs.stdout, /Not started: (stopped|killed) on request before it started, while its code was being fetched/);
+      assert.doesNotMatch(logs.stdout, /Starting one-off process/);
+      assert.equal(fs.existsSync(marker), false, 'the command never ran');
+      assert.equal(await runOf(name), undefined, `${name} is not listed once the code came`);
+      assert.doesNotMatch(fs.readFileSync(cluster.agents.get('host-a')!.log, 'utf8'), /replica unreachable: switching/, 'host-a still goes through the proxy: the next hold holds it');
+    });
+  }
+});
