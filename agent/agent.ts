@@ -186,6 +186,7 @@ export class Agent {
         groupEnded(pgid);
         state.setOneOff(pgid, undefined);
       },
+      launching: (app, instance, runId, fetching) => state.setLaunchingOneOff(`${app}/${instance}#${runId}`, fetching ? { app, instance } : undefined),
       killInstance: (app, instance) => reconcilerOf?.kill(app, instance) ?? false,
       logger,
     }, (app) => sampler.usage(app || undefined), provider).catch(async (err: unknown) => {

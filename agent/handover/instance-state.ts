@@ -49,8 +49,13 @@ export interface InstanceRecord {
 export interface OneOffRecord {
   app: string;
   instance: string;
-  /** Its process group's leader. */
+  /** Its process group's leader (0 while launching). */
   pid: number;
+  /**
+   * Not started yet: its code is being fetched, and it is reported `starting` meanwhile. A run
+   * that dies then leaves that status under the kept lease: the next run reports it gone.
+   */
+  launching?: boolean;
 }
 
 export interface AgentState {
@@ -129,6 +134,8 @@ export class AgentStateWriter {
   private readonly records = new Map<string, InstanceRecord>();
   /** By process group. */
   private readonly oneOffs = new Map<number, OneOffRecord>();
+  /** Those still launching, by run (app/name#id). */
+  private readonly launching = new Map<string, OneOffRecord>();
   private watchdog: WatchdogId | undefined;
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -153,6 +160,13 @@ export class AgentStateWriter {
   setOneOff(pgid: number, record: OneOffRecord | undefined): void {
     if (record) this.oneOffs.set(pgid, record);
     else if (!this.oneOffs.delete(pgid)) return;
+    this.schedule();
+  }
+
+  /** Records (or with undefined, forgets) a one-off still launching, by its run (app/name#id). */
+  setLaunchingOneOff(run: string, record: { app: string; instance: string } | undefined): void {
+    if (record) this.launching.set(run, { app: record.app, instance: record.instance, pid: 0, launching: true });
+    else if (!this.launching.delete(run)) return;
     this.schedule();
   }
 
@@ -214,7 +228,7 @@ export class AgentStateWriter {
       agentId: this.agentId,
       watchdog: this.watchdog,
       instances: [...this.records.values()],
-      oneOffs: [...this.oneOffs.values()],
+      oneOffs: [...this.oneOffs.values(), ...this.launching.values()],
       ...(this.handedOver && { handedOver: true }),
     };
     const tmp = `${this.file}.${process.pid}.tmp`;

@@ -1,7 +1,8 @@
 /**
  * One-offs are not handed over: what the previous agent run left of them was stopped, or had
- * ended while no agent ran (take-over.ts). Their `up` statuses under a kept lease would stay in
- * `ps` until the lease ends: each is reported gone, and its log says why.
+ * ended while no agent ran, or never started (its code was being fetched: take-over.ts). Their
+ * `up` or `starting` statuses under a kept lease would stay in `ps` until the lease ends: each is
+ * reported gone, and its log says why.
  */
 import type { LogStore } from '../logs/log-store';
 import type { StatusReporter } from '../link/status-reporter';
@@ -15,5 +16,9 @@ export function reportPreviousOneOffs(previous: TakeOverResult, logs: LogStore, 
   for (const { pgid, app, instance } of previous.endedOneOffs) {
     logs.append(app, instance, 'system', `Process (pid ${pgid}) ended while no agent ran (the agent run that started it ended); its exit status is unknown`, false);
     reporter.report({ app, instance, state: 'gone', pid: pgid, reason: 'ended while no agent ran' });
+  }
+  for (const { app, instance } of previous.unstartedOneOffs) {
+    logs.append(app, instance, 'system', 'Not started: the agent run that was fetching its code ended', false);
+    reporter.report({ app, instance, state: 'gone', pid: 0, reason: 'not started: the agent run that was fetching its code ended' });
   }
 }

@@ -50,6 +50,8 @@ export interface TakeOverResult {
   stoppedOneOffs: StoppedOneOff[];
   /** One-offs the previous run recorded that ended while no agent ran: nothing of them was left to stop. */
   endedOneOffs: StoppedOneOff[];
+  /** One-offs the previous run was launching (fetching their code) when it ended: they never started. */
+  unstartedOneOffs: Array<{ app: string; instance: string }>;
   /** The previous run left by a hand-over with its logs flushed (AgentState.handedOver); false when it died. */
   handedOver: boolean;
 }
@@ -130,7 +132,7 @@ export async function takeOver(opts: {
     if (!known || g.startTicks < known.startTicks) stoppedOneOffs.set(key, { pgid: g.pgid, app: g.app, instance: g.instance, startTicks: g.startTicks });
   }
   const endedOneOffs = (state?.oneOffs ?? [])
-    .filter((r) => isOneOffInstance(r.instance) && !stoppedOneOffs.has(`${r.app}/${r.instance}`))
+    .filter((r) => !r.launching && isOneOffInstance(r.instance) && !stoppedOneOffs.has(`${r.app}/${r.instance}`))
     .map((r) => ({ pgid: r.pid, app: r.app, instance: r.instance }));
   let leftoversGone = Promise.resolve();
   if (leftovers.length > 0) {
@@ -149,6 +151,7 @@ export async function takeOver(opts: {
     stopped: leftovers,
     stoppedOneOffs: [...stoppedOneOffs.values()].map(({ pgid, app, instance }) => ({ pgid, app, instance })),
     endedOneOffs,
+    unstartedOneOffs: (state?.oneOffs ?? []).filter((r) => r.launching === true).map(({ app, instance }) => ({ app, instance })),
     handedOver: state?.handedOver === true,
   };
 }

@@ -51,6 +51,11 @@ export interface RunDeps {
   track(pgid: number, app: string, instance: string): void;
   /** It ended. */
   untrack(pgid: number): void;
+  /**
+   * A one-off's code is being fetched (true) or no longer (false: it started, or never will), by
+   * run: recorded, so that the next agent run reports it gone should this one die meanwhile.
+   */
+  launching(app: string, instance: string, runId: string, fetching: boolean): void;
   /** SIGKILL to a formation instance's process (`ps:kill`), which its supervisor restarts; false when none runs. */
   killInstance(app: string, instance: string): boolean;
   logger: Logger;
@@ -152,6 +157,7 @@ export async function launch(
     // Before the code is fetched: a full agent refuses at once, and the control plane tries another.
     port = await deps.ports.allocate();
     if (!deps.releases.isUnpacked(start.slug)) {
+      deps.launching(start.app, start.instance, start.run_id, true);
       deps.report(fetchingStatus(start, what, port));
       reportedStarting = true;
     }
@@ -176,9 +182,14 @@ export async function launch(
     // Not started (spawn() itself throws on a config value with a NUL byte): nothing ends it later.
     unhold();
     if (port) deps.ports.release(port);
-    if (reportedStarting) deps.report({ ...fetchingStatus(start, what, port), state: 'gone', reason: `not started: ${(err as Error).message}` });
+    if (reportedStarting) {
+      deps.report({ ...fetchingStatus(start, what, port), state: 'gone', reason: `not started: ${(err as Error).message}` });
+      deps.launching(start.app, start.instance, start.run_id, false);
+    }
     throw err;
   }
+  // Recorded as running from here on (track(), below), in the same write of the agent's state.
+  if (reportedStarting) deps.launching(start.app, start.instance, start.run_id, false);
   const sent = new Set<number>();
   const pty = tty && child.pid ? new PtySession(child.pid) : undefined;
   const pid = child.pid ?? 0;

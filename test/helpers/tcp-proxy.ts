@@ -15,8 +15,8 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-/** A loopback TCP proxy to `port`. */
-export async function tcpProxy(port: number): Promise<TcpProxy> {
+/** A loopback TCP proxy to `port`, listening on `listenPort` (0: any free port). */
+export async function tcpProxy(port: number, listenPort = 0): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   /** Each connection's server side and its client. */
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
@@ -41,7 +41,7 @@ export async function tcpProxy(port: number): Promise<TcpProxy> {
     if (held) upstream.pause();
     else upstream.pipe(client);
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(listenPort, '127.0.0.1', resolve));
   const cut = () => {
     for (const socket of sockets) socket.destroy();
   };
