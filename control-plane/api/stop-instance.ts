@@ -59,9 +59,10 @@ async function stopInstance(ctx: ApiContext, appName: string, instance: string, 
 
 /**
  * A one-off process ends: SIGTERM then SIGKILL after a grace period, or (kill) SIGKILL at once.
- * One not reported yet may be starting — its agent still fetching the release's code — and the
- * control plane knows where it sent a release command or a job's run: that agent is asked, and
- * the command then never starts (docs/boot-checks.md).
+ * An agent reports a one-off `starting` while it fetches the release's code, and asked to stop
+ * it then, it never starts the command (docs/architecture.md, "Stopping one instance"). One not
+ * reported yet (that report on its way, an agent of an older version) may be starting too: the
+ * control plane knows where it sent a release command or a job's run, and asks that agent.
  */
 async function stopOneOff(ctx: ApiContext, app: string, instance: string, kill: boolean, requestId?: string): Promise<StopInstanceReply> {
   const reporting = await new InstanceStatusReader(ctx.client, ctx.keys).reportingAgents(app, instance);
