@@ -44,6 +44,10 @@ describe('a one-off whose code is being fetched', { timeout: 150_000 }, () => {
 
   /** Holds host-a's slugs, deploys new code (live at once: no release command) and has host-a fetch it for a run. */
   const runWhileFetching = async (args: string[]) => {
+    // host-a idle — no fetch going on (web.1's, scaled away), every earlier report (a run's end) stored —
+    // so that nothing waits for its answer in the hold: the reporter sends one report at a time, and
+    // the run's `starting` would queue behind it.
+    await waitFor('host-a idle', async () => !fetching() && (await cluster.instances('api')).length === 0, 20_000, 50);
     proxy.hold();
     await cluster.deployProcfile('api', `web: ${WEB}\n`, { 'fresh.txt': `${Date.now()}-${Math.random()}` });
     const run = startRun(args);
