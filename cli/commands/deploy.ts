@@ -13,6 +13,7 @@ import { NOT_FOUND, reasonOf } from '../../lib/status-reason';
 import { describePack, makeSlugFolder, packDirectory } from '../pack';
 import { uploadIdleTimeoutMs, uploadSlug } from '../slug-upload';
 import { waitForFormation } from '../wait-formation';
+import { warnOfDroppedTypes } from '../dropped-types';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS, describeTypes, releaseTimeoutProblem } from '../../lib/release-phase';
 
 function parseReleaseTimeout(text: string | undefined): number {
@@ -96,6 +97,7 @@ export function registerDeploy(program: Command): void {
         // The first deploy scales web=1 (as Heroku does), or as a compose file's deploy.replicas say.
         const scaled = release.scaled.map((s) => `${s.type}=${s.count}`).join(' ');
         if (scaled) console.log(`Scaled ${app} to ${scaled} (its first deploy); change it with \`cluster ps:scale ${release.scaled[0]!.type}=N -a ${app}\`.`);
+        await warnOfDroppedTypes(api, app, release);
         if (opts.wait) await waitForFormation(api, app, undefined, 600_000, release.version);
       }),
     );

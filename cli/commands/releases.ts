@@ -8,6 +8,7 @@ import { UserError } from '../errors';
 import { MAX_WIRE_COUNT } from '../../lib/limits';
 import { announceRelease } from './config';
 import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInfo';
+import { warnOfDroppedTypes } from '../dropped-types';
 
 export function registerReleases(program: Command): void {
   appOption(program.command('releases'))
@@ -113,6 +114,7 @@ export function registerRollback(program: Command): void {
         const earlier = await callUnary(api, 'ListReleases', { app }).then((r) => r.releases.find((x) => x.version === to), () => undefined);
         const warning = rollbackWarning(app, earlier);
         if (warning) process.stderr.write(`warning: ${warning}\n`);
+        await warnOfDroppedTypes(api, app, release);
         await announceRelease(api, app, release, opts.wait === true);
       }),
     );
