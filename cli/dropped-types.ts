@@ -3,7 +3,7 @@
  * every instance of that type. That is right (a type the code no longer has cannot run), but
  * done silently a renamed or mistyped Procfile line took an app's workers down unnoticed, so
  * deploy and rollback name what stops. The count is kept in the formation: a later release
- * that has the type runs its instances again.
+ * that has the type runs its instances again, unless `ps:scale TYPE=0` forgets it first.
  */
 import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import type { ReleaseInfo__Output } from '../proto/gen/cluster/api/ReleaseInfo';
@@ -22,9 +22,11 @@ export function droppedTypesWarning(
   const counts = dropped.map((f) => `${f.type}=${f.count}`).join(' ');
   const names = dropped.map((f) => `\`${f.type}\``).join(', ');
   const instances = dropped.reduce((sum, f) => sum + f.count, 0);
+  const zeros = dropped.map((f) => `${f.type}=0`).join(' ');
   return (
     `v${version} of ${app} has no ${names} process type${dropped.length > 1 ? 's' : ''}, so ${counts} stop${dropped.length > 1 ? '' : 's'} ` +
-    `(${instances} instance${instances > 1 ? 's' : ''}) once it runs; the count is kept for a later release that has ${dropped.length > 1 ? 'them' : 'it'}`
+    `(${instances} instance${instances > 1 ? 's' : ''}) once it runs; the count is kept for a later release that has ${dropped.length > 1 ? 'them' : 'it'} ` +
+    `(\`cluster ps:scale ${zeros} -a ${app}\` forgets ${dropped.length > 1 ? 'them' : 'it'})`
   );
 }
 

@@ -43,7 +43,10 @@ export function checkScaleChanges(changes: ScaleChange[], maxPerType: number): v
 
 /**
  * The counts after the changes, applied in order to `counts` (not modified). Every type must be
- * in the app's current release (`release`, with code) and not be its release phase.
+ * in the app's current release (`release`, with code) and not be its release phase, but for
+ * `TYPE=0` of a type whose count the formation kept from an earlier release: a deploy that drops
+ * a type keeps its count for a release that has it again (cli/dropped-types.ts), and this is how
+ * it is forgotten.
  */
 export function applyScale(
   name: string,
@@ -56,6 +59,9 @@ export function applyScale(
     if (type === RELEASE_PHASE_TYPE) {
       throw new InvalidArgumentError(`\`${RELEASE_PHASE_TYPE}\` is the release phase command: it runs once per release, before the rollout, and cannot be scaled`);
     }
+  }
+  for (const { type, count, relative } of changes) {
+    if (!relative && count === 0 && Object.hasOwn(counts, type)) continue;
     requireTypeInRelease(name, release, type);
   }
   const next = { ...counts };

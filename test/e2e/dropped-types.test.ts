@@ -1,7 +1,7 @@
 /**
  * A deploy or rollback to a release without a process type the formation runs stops its
  * instances, and says so on stderr (cli/dropped-types.ts); the count is kept for a release
- * that has the type again.
+ * that has the type again, unless `ps:scale TYPE=0` forgets it.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,6 +38,17 @@ describe('a release that drops a process type', { timeout: 120_000 }, () => {
     assert.equal((await workers()).length, 2);
     const again = await cluster.cli(['rollback', 'v2', '-a', 'drop']);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stderr, /warning: v4 of drop has no `worker` process type, so worker=2 stops/);
+    assert.match(again.stderr, /warning: v4 of drop has no `worker` process type, so worker=2 stops .*`cluster ps:scale worker=0 -a drop` forgets it/);
+  });
+
+  it('ps:scale TYPE=0 forgets the kept count: a release with the type again runs none', async () => {
+    const refused = await cluster.cli(['scale', 'worker=1', '-a', 'drop']);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /process type `worker` is not in release v4/);
+    await cluster.ok(['scale', 'worker=0', '-a', 'drop']);
+    const back = await cluster.cli(['rollback', 'v1', '-a', 'drop', '--wait']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(await workers(), []);
+    assert.equal((await cluster.cli(['scale', '-a', 'drop'])).stdout, 'clock=0 worker=0\n');
   });
 });

@@ -64,6 +64,16 @@ describe('scale change', () => {
     assert.throws(() => requireTypeInRelease('shop', RELEASE, 'toString'), InvalidArgumentError);
   });
 
+  it('forgets, with TYPE=0, the count of a type an earlier release had and the current one lacks; nothing else of such a type', () => {
+    // worker=4 was kept when a deploy dropped `worker` (cli/dropped-types.ts); web runs on.
+    const webOnly = { ...RELEASE, processTypes: { web: 'node web.js' } };
+    assert.deepEqual(applyScale('shop', webOnly, { web: 1, worker: 4 }, [{ type: 'worker', count: 0 }], 10), { web: 1, worker: 0 });
+    assert.throws(() => applyScale('shop', webOnly, { web: 1, worker: 4 }, [{ type: 'worker', count: 1 }], 10), /process type `worker` is not in release v3/);
+    assert.throws(() => applyScale('shop', webOnly, { web: 1, worker: 4 }, [{ type: 'worker', count: -1, relative: true }], 10), /process type `worker` is not in release v3/);
+    // A type no release had is still refused, 0 or not.
+    assert.throws(() => applyScale('shop', webOnly, { web: 1 }, [{ type: 'clock', count: 0 }], 10), /process type `clock` is not in release v3/);
+  });
+
   it('needs a release with code', () => {
     assert.throws(() => releaseWithCode('shop', undefined), (e: unknown) => e instanceof FailedPreconditionError && /^app `shop` has no release deployed yet: deploy its code with `cluster deploy DIR -a shop`$/.test(e.message));
     assert.throws(() => releaseWithCode('shop', { ...RELEASE, slug: '' }), FailedPreconditionError);
