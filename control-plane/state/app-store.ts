@@ -14,6 +14,7 @@ import { DEFAULT_MAX_PER_TYPE } from '../../lib/limits';
 import type { LogMode } from '../../lib/log-mode';
 import { appNameProblem, parseInstanceName } from '../../lib/names';
 import { own } from '../../lib/own';
+import { isOneOffType } from '../../lib/one-off';
 import { AppReads, tagOf } from './app-reads';
 import { ReleaseWrites, type NewRelease, type ReleaseChange } from './release-writes';
 import { ConfigUnchanged, configChange, rollbackChange } from './release-changes';
@@ -240,6 +241,7 @@ export class AppStore {
         const release = releases.running;
         const instance = parseInstanceName(target);
         const type = instance?.type ?? target;
+        if (isOneOffType(type)) throw notRestartable(name, target, instance !== undefined);
         requireDeployedType(name, releases, type);
         if (!Object.hasOwn(releaseWithCode(name, release).processTypes, type)) {
           throw new InvalidArgumentError(`\`${target}\` is not a process type or instance of \`${name}\` (${typesItHas(release!)})`);
@@ -258,4 +260,16 @@ export class AppStore {
     const { value, modRevision } = await this.reads.read<ReleaseRecord>(this.keys.release(name, version));
     return { release: value, modRevision };
   }
+}
+
+/**
+ * `restart run.7` (or `run`, `release`): one-offs run once and are never restarted. Said as such:
+ * "not a process type or instance" named something `ps` lists.
+ */
+function notRestartable(app: string, target: string, isInstance: boolean): InvalidArgumentError {
+  return new InvalidArgumentError(
+    isInstance
+      ? `\`${target}\` is a one-off process: one-offs are never restarted; end it with \`cluster ps:stop ${target} -a ${app}\``
+      : `\`${target}\` names one-off processes (\`cluster run\`, scheduled jobs, the release command), which are never restarted; \`cluster ps:stop ${target}.N -a ${app}\` ends one`,
+  );
 }

@@ -48,6 +48,16 @@ describe('app store against etcd', { timeout: 60_000 }, () => {
     assert.deepEqual(await store.setLogMode('shop', [{ type: 't3', mode: 'blocking' }]), { t1: 'non-blocking' }, 'nothing lost by the refused requests');
   });
 
+  it('refuses to restart one-off processes, saying what they are and how one ends', async () => {
+    const store = await freshApp();
+    await assert.rejects(store.restart('shop', 'run.7'), /^InvalidArgumentError: `run\.7` is a one-off process: one-offs are never restarted; end it with `cluster ps:stop run\.7 -a shop`$/);
+    await assert.rejects(store.restart('shop', 'release.2'), /`release\.2` is a one-off process/);
+    await assert.rejects(store.restart('shop', 'run'), /`run` names one-off processes .*, which are never restarted/);
+    // Formation types and instances restart as before.
+    await store.scale('shop', [{ type: 't1', count: 1 }]);
+    assert.ok(await store.restart('shop', 't1.1'));
+  });
+
   it('numbers releases densely under concurrent deploys', async () => {
     const store = await freshApp();
     await Promise.all(Array.from({ length: 8 }, (_, i) =>
