@@ -25,6 +25,12 @@ interface Daemon {
 
 /** A daemon that dies is started again after this long (so users can try `kill -9` on one). */
 const RESPAWN_DELAY_MS = 1_000;
+/**
+ * An agent sooner, as the systemd unit does (RestartSec=200ms): the next run must take the
+ * instances over within the crash hand-over window (2.5 s with dev's 4 s lease,
+ * docs/agent-handover.md), and a second here cost a loaded machine the README's "same pids".
+ */
+const AGENT_RESPAWN_DELAY_MS = 200;
 
 /** The main script of this build, to start daemons with the same code. */
 const MAIN = path.resolve(__dirname, '..', 'main.js');
@@ -120,10 +126,11 @@ export class DevCluster {
       child.once('exit', (code, signal) => {
         resolve();
         if (this.stopping) return;
-        this.opts.say(`${name} exited (${signal ?? `status ${code}`}); starting it again in 1 s. Its log: ${log}`);
+        const delayMs = name.startsWith('agent-') ? AGENT_RESPAWN_DELAY_MS : RESPAWN_DELAY_MS;
+        this.opts.say(`${name} exited (${signal ?? `status ${code}`}); starting it again in ${delayMs >= 1000 ? `${delayMs / 1000} s` : `${delayMs} ms`}. Its log: ${log}`);
         setTimeout(() => {
           if (!this.stopping) this.spawnDaemon(name, args, daemon);
-        }, RESPAWN_DELAY_MS);
+        }, delayMs);
       }),
     );
     if (!previous) this.daemons.push(daemon);

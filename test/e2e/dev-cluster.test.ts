@@ -107,6 +107,15 @@ describe('cluster dev', { timeout: 180_000 }, () => {
       const instancesAfter = await everyInstanceUp('ps to answer from etcd again');
       assert.deepEqual(instancesAfter.map((i) => `${i.name}:${i.pid}`), instancesBefore.map((i) => `${i.name}:${i.pid}`), 'the same instances, never restarted');
 
+      // kill -9 of an agent: dev starts it again at once (its next run has the crash hand-over
+      // window to take the instances over), and every instance is up again.
+      const agent1 = pidsMatching(home).filter((pid) => cmdlineOf(pid).includes('agent\0start\0') && cmdlineOf(pid).includes('\0--name\0agent-1\0'));
+      assert.equal(agent1.length, 1, `one agent-1: ${agent1.join(', ')}`);
+      process.kill(agent1[0]!, 'SIGKILL');
+      await waitFor('dev to start agent-1 again', () => /agent-1 exited \(SIGKILL\); starting it again in 200 ms\./.test(run.text), 20_000);
+      await waitFor('a new agent-1 to run', () => pidsMatching(home).some((pid) => pid !== agent1[0] && cmdlineOf(pid).includes('\0--name\0agent-1\0')), 20_000);
+      await everyInstanceUp('every instance up after the agent restart');
+
       dev.kill('SIGINT');
       assert.equal(await exited, 0, run.text);
       assert.deepEqual(pidsMatching(home), [], 'no daemon or app process left');
