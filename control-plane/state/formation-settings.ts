@@ -6,7 +6,7 @@
 import { InvalidArgumentError, LimitExceededError } from '../errors';
 import type { FormationRecord, PlacementRecord } from '../records';
 import { MAX_GRACE_SECONDS } from '../../lib/limits';
-import { bootTimeoutProblem } from '../../lib/boot-timeout';
+import { bootTimeoutProblem, DEFAULT_BOOT_TIMEOUT_SECONDS } from '../../lib/boot-timeout';
 import { logModeProblem } from '../../lib/log-mode';
 import { datacenterProblem, labelProblem } from '../../lib/names';
 
@@ -67,7 +67,9 @@ export function bootTimeoutSettings(changes: Array<{ type: string; seconds: numb
     const problem = bootTimeoutProblem(type, seconds);
     if (problem) throw new InvalidArgumentError(problem);
   }
-  return setPerType('bootTimeoutMs', changes.map(({ type, seconds }) => [type, seconds === 0 ? undefined : seconds * 1000]));
+  // web's default (60 s) is stored as no entry, as blocking logs are: only settings away from the default are listed.
+  const isDefault = (type: string, seconds: number) => seconds === 0 || (type === 'web' && seconds === DEFAULT_BOOT_TIMEOUT_SECONDS);
+  return setPerType('bootTimeoutMs', changes.map(({ type, seconds }) => [type, isDefault(type, seconds) ? undefined : seconds * 1000]));
 }
 
 /**

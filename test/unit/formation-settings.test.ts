@@ -40,6 +40,9 @@ describe('formation settings', () => {
     assert.throws(() => bootTimeoutSettings([{ type: 'web', seconds: 0 }]), /web instances always wait for \$PORT/);
     const next = bootTimeoutSettings([{ type: 'worker', seconds: 0 }, { type: 'clock', seconds: 20 }])(FORMATION);
     assert.deepEqual(next.bootTimeoutMs, { web: 30_000, clock: 20_000 });
+    // web=60 is web's default: no entry, as for a type never set (another type's 60 is a setting).
+    const back = bootTimeoutSettings([{ type: 'web', seconds: 60 }, { type: 'clock', seconds: 60 }])(FORMATION);
+    assert.deepEqual(back.bootTimeoutMs, { worker: 10_000, clock: 60_000 });
   });
 
   it('placement: refuses a type given twice, too many labels and bad labels or datacenters', () => {
