@@ -14,7 +14,7 @@ import { createEtcdClient } from '../../control-plane/etcd/client';
 import { waitFor } from '../helpers/wait-for';
 import { parseScrape, valueOf } from '../helpers/prometheus-text';
 
-describe('bad input', { timeout: 120_000 }, () => {
+describe('bad input', { timeout: 240_000 }, () => {
   let cluster: TestCluster;
 
   before(async () => {
