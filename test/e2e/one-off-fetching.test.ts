@@ -14,9 +14,9 @@ import * as path from 'node:path';
 import type { PsInstance } from '../helpers/ps-instances';
 import { WEB } from '../helpers/release-apps';
 import { CLI, TestCluster } from '../helpers/test-cluster';
-import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import type { TcpProxy } from '../helpers/tcp-proxy';
+import { clusterWithHeldAgent } from '../helpers/held-agent-cluster';
 import { waitFor } from '../helpers/wait-for';
-import { freePort } from '../../lib/free-port';
 
 interface Exited {
   code: number | null;
@@ -47,7 +47,16 @@ describe('a one-off whose code is being fetched', { timeout: 150_000 }, () => {
     // host-a idle — no fetch going on (web.1's, scaled away), every earlier report (a run's end) stored —
     // so that nothing waits for its answer in the hold: the reporter sends one report at a time, and
     // the run's `starting` would queue behind it.
-    await waitFor('host-a idle', async () => !fetching() && (await cluster.instances('api')).length === 0, 20_000, 50);
+    // ps shows a report once it is stored, a moment before its answer reaches host-a: idle for
+    // 500 ms in a row, so that no answer is on its way when the hold starts (a report whose answer
+    // is held keeps the next one back until host-a's link gives up on its held heartbeats).
+    let idleSince = 0;
+    await waitFor('host-a idle', async () => {
+      const idle = !fetching() && (await cluster.instances('api')).length === 0;
+      if (!idle) idleSince = 0;
+      else idleSince ||= Date.now();
+      return idle && Date.now() - idleSince >= 500;
+    }, 20_000, 50);
     proxy.hold();
     await cluster.deployProcfile('api', `web: ${WEB}\n`, { 'fresh.txt': `${Date.now()}-${Math.random()}` });
     const run = startRun(args);
@@ -65,12 +74,7 @@ describe('a one-off whose code is being fetched', { timeout: 150_000 }, () => {
   };
 
   before(async () => {
-    // The control plane advertises the proxy: an agent whose heartbeats go unanswered for 5 s
-    // (a hold under load) switches to another address it knows, which would be past the proxy.
-    const proxyPort = await freePort();
-    cluster = await TestCluster.start({ agents: [], agentTtl: 15, controlPlaneArgs: ['--advertise', `127.0.0.1:${proxyPort}`] });
-    proxy = await tcpProxy(Number(cluster.addresses[0]!.split(':')[1]), proxyPort);
-    await cluster.startReadyAgent({ id: 'host-a', server: `127.0.0.1:${proxy.port}` });
+    ({ cluster, proxy } = await clusterWithHeldAgent());
     await cluster.ok(['apps:create', 'api']);
     await cluster.deployProcfile('api', `web: ${WEB}\n`);
     // Nothing of the formation fetches new code: only the runs do.
@@ -89,7 +93,7 @@ describe('a one-off whose code is being fetched', { timeout: 150_000 }, () => {
     try {
       run = await runWhileFetching(['--no-tty', '--', 'echo', 'hello from the run']);
       // Polled through the API (a CLI start costs a second under load, and the hold must stay short), then asked of the CLI.
-      await waitFor('the run listed while its code is fetched', async () => (await cluster.instances('api')).some((i) => i.type === 'run'), 4_000, 50);
+      await waitFor('the run listed while its code is fetched', async () => (await cluster.instances('api')).some((i) => i.type === 'run'), 15_000, 50);
       const listed = await cluster.ps('api');
       // Checked at once: a hold longer than a few seconds under load makes host-a's link give up
       // on its unanswered heartbeats and reconnect, which ends the fetch (it starts again later).
@@ -120,6 +124,9 @@ describe('a one-off whose code is being fetched', { timeout: 150_000 }, () => {
       let run: ReturnType<typeof startRun> | undefined;
       try {
         run = await runWhileFetching([...(mode === 'detached' ? ['--detach'] : ['--no-tty']), '--', 'sh', '-c', command]);
+        // The stop finds the agent through the run's `starting` status: once it is stored (the
+        // agent reports it as the fetch begins; a stop sent before it lands is not found).
+        await waitFor(`${name} reported while its code is fetched`, async () => (await runOf(name))?.state === 'starting' || undefined, 15_000, 50);
         const stop = await cluster.cli([how, name, '-a', 'api']);
         assert.equal(stop.code, 0, stop.stdout + stop.stderr);
         assert.equal(stop.stdout, `${how === 'ps:kill' ? 'Killed' : 'Stopping'} ${name} of api on host-a.\n`);
@@ -150,7 +157,7 @@ describe('a one-off whose code is being fetched', { timeout: 150_000 }, () => {
     let run: ReturnType<typeof startRun> | undefined;
     try {
       run = await runWhileFetching(['--detach', '--', 'sh', '-c', `echo ran > ${marker}; sleep 30`]);
-      await waitFor(`${name} starting`, async () => (await cluster.instances('api')).some((i) => i.name === name && i.state === 'starting'), 4_000, 50);
+      await waitFor(`${name} starting`, async () => (await cluster.instances('api')).some((i) => i.name === name && i.state === 'starting'), 15_000, 50);
       await cluster.agents.get('host-a')!.kill('SIGKILL');
       await cluster.agents.get('host-a')!.exited;
     } finally {

@@ -16,8 +16,8 @@ import { callUnary } from '../../lib/grpc-call';
 import { agentProto } from '../../proto/load';
 import { CLI, TestCluster } from '../helpers/test-cluster';
 import { type PsWithRelease, type ReleaseRow, WEB } from '../helpers/release-apps';
-import { freePort } from '../../lib/free-port';
-import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import type { TcpProxy } from '../helpers/tcp-proxy';
+import { clusterWithHeldAgent } from '../helpers/held-agent-cluster';
 import { waitFor } from '../helpers/wait-for';
 
 describe('a stopped release command', { timeout: 120_000 }, () => {
@@ -33,13 +33,7 @@ describe('a stopped release command', { timeout: 120_000 }, () => {
   let proxy: TcpProxy;
 
   before(async () => {
-    // A long lease: heartbeats wait while the proxy holds the control plane's answers. The
-    // control plane advertises the proxy: an agent whose heartbeats go unanswered for 5 s (a hold
-    // under load) switches to another address it knows, which would be past the proxy.
-    const proxyPort = await freePort();
-    cluster = await TestCluster.start({ agents: [], agentTtl: 15, controlPlaneArgs: ['--advertise', `127.0.0.1:${proxyPort}`] });
-    proxy = await tcpProxy(Number(cluster.addresses[0]!.split(':')[1]), proxyPort);
-    await cluster.startReadyAgent({ id: 'host-a', server: `127.0.0.1:${proxy.port}` });
+    ({ cluster, proxy } = await clusterWithHeldAgent());
     await cluster.ok(['apps:create', 'api']);
     const res = await deploy('v1', 'true', ['--wait']);
     assert.equal(res.code, 0, res.stderr);
