@@ -208,8 +208,10 @@ describe('bad input', { timeout: 240_000 }, () => {
 
   it('keeps serving while a Heartbeats stream floods heartbeats without reading the answers', { timeout: 90_000 }, async () => {
     // Each heartbeat with a lease not the agent's is checked against etcd (a Range). All at once,
-    // 20,000 of them took the control plane's memory up by 150 MB and stalled it: it got through
-    // fewer than 8,000 in 45 s, and at times did not answer `cluster apps`.
+    // 20,000 of them took the control plane's memory up by 150 MB and stalled it, and at times it
+    // did not answer `cluster apps`. Now it works through them while the answers fit on the way to
+    // the caller (a few thousand), then waits for the caller to read: 1,000 shows it at work
+    // without counting on how many answers the transport holds or on a quiet machine.
     const ranges = async () => {
       const scrape = parseScrape(await (await fetch(`${cluster.etcd.members[0]!.url}/metrics`)).text());
       return valueOf(scrape, 'grpc_server_handled_total', { grpc_method: 'Range', grpc_code: 'OK' }) ?? 0;
@@ -228,7 +230,7 @@ describe('bad input', { timeout: 240_000 }, () => {
     try {
       await waitFor('the control plane to work through the heartbeats', async () => {
         rssMax = Math.max(rssMax, rssMiB());
-        return (await ranges()) - before >= 8_000;
+        return (await ranges()) - before >= 1_000;
       }, 45_000, 200);
       assert.ok(rssMax - rssBefore < 64, `the control plane grew from ${Math.round(rssBefore)} to ${Math.round(rssMax)} MiB`);
       const apps = await cluster.cli(['apps']);
