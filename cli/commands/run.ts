@@ -6,6 +6,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
+import { ReadGate } from '../../lib/read-gate';
 import { commandLine } from '../shell-quote';
 import { attachTerminal, terminalSize } from '../run-terminal';
 
@@ -25,13 +26,13 @@ export function registerRun(program: Command): void {
         });
         let detachTerminal = () => undefined as void;
 
-        /** Input is held back: the remote process takes it slower than we read it, or not at all. */
-        let inputHeld = false;
+        /** Holds our stdin while the remote side is full: the process takes it slower than we read it, or not at all. */
+        const input = new ReadGate(process.stdin);
         // Ctrl-C interrupts the remote process group; a second Ctrl-C kills it.
         let interrupts = 0;
         const onSigint = () => {
           interrupts += 1;
-          if (interrupts > 1 && inputHeld) {
+          if (interrupts > 1 && input.held) {
             // The signals queue behind input the process does not read: end the call instead,
             // which stops the process (SIGTERM, then SIGKILL after a grace period).
             process.stderr.write('The process does not read its input, so the interrupt could not reach it: stopping it.\n');
@@ -42,15 +43,9 @@ export function registerRun(program: Command): void {
         };
         if (!opts.detach) {
           process.on('SIGINT', onSigint);
+          // The remote side full: read more of our stdin once it takes some (no buffering without bound).
           process.stdin.on('data', (chunk: Buffer) => {
-            if (call.write({ stdin: chunk })) return;
-            // The remote side is full: read more of our stdin once it takes some (no buffering without bound).
-            inputHeld = true;
-            process.stdin.pause();
-            call.once('drain', () => {
-              inputHeld = false;
-              process.stdin.resume();
-            });
+            if (!call.write({ stdin: chunk })) input.holdUntilDrained('remote', call);
           });
           process.stdin.on('end', () => call.write({ stdin_eof: true }));
           process.stdin.on('error', () => call.write({ stdin_eof: true }));
