@@ -4,6 +4,7 @@
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 
 /** etcd exited while starting (most often: a port was taken meanwhile). */
@@ -41,7 +42,15 @@ export async function waitUntilAnsweringThere(prefix: string[], url: string, chi
  * member list, so that cannot tell).
  */
 export async function waitUntilAnswering(url: string, child: ChildProcess, log?: string, timeoutMs = 15_000): Promise<void> {
-  const client = new Etcd3({ hosts: url, dialTimeout: 1_000 });
+  // No circuit breaker and a short reconnect backoff: etcd3's default breaker, open for 5 s after
+  // three failed probes of a member still starting, and grpc's growing backoff each made the
+  // probe miss a member that came up meanwhile (a restarted member "did not answer within 15 s").
+  const client = new Etcd3({
+    hosts: url,
+    dialTimeout: 1_000,
+    faultHandling: { host: () => noop, global: noop },
+    grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 },
+  });
   const port = Number(new URL(url).port);
   try {
     const deadline = Date.now() + timeoutMs;

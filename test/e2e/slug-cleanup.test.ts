@@ -74,11 +74,15 @@ describe('unused slugs on an agent', { timeout: 120_000 }, () => {
     assert.ok(jobs, 'the one-off\'s code unpacked');
     // A sweep has looked at it once the code of an ended one-off of another app is gone.
     await cluster.deployApp('probe', cluster.appDir('probe-code', { Procfile: 'worker: exec sleep 1000\n', 'version.txt': 'probe\n' }));
+    // The probe runs until its code has been seen: a probe that ended at once could be swept
+    // before the test looked.
     const beforeProbe = unpacked();
-    const probeRun = await cluster.cli(['run', '-a', 'probe', '--', 'true'], { timeoutMs: 60_000 });
-    assert.equal(probeRun.code, 0, probeRun.stdout + probeRun.stderr);
+    const probeMarker = 'sleep 30204';
+    await cluster.ok(['run', '--detach', '-a', 'probe', '--', probeMarker]);
+    await waitFor('the probe to run', () => pidsMatching(probeMarker).length > 0, 30_000);
     const probe = unpacked().find((d) => !beforeProbe.includes(d));
     assert.ok(probe, 'the probe\'s code unpacked');
+    await cluster.ok(['ps:stop', 'run.1', '-a', 'probe']);
     await waitFor('a sweep to remove the probe\'s code', () => !unpacked().includes(probe) || undefined, { timeoutMs: 30_000, describe: () => unpacked().join(', ') });
     assert.ok(unpacked().includes(jobs), 'the code of a running one-off is kept');
     await cluster.ok(['ps:stop', 'run.1', '-a', 'jobs']);
