@@ -117,7 +117,7 @@ describe('etcd outage', { timeout: 180_000 }, () => {
       // The scheduler works again too: a new instance is placed and started, then let go.
       await cluster.ok(['scale', 'worker=5', '-a', 'shop', '--wait', '--timeout', '20']);
       await cluster.ok(['scale', 'worker=4', '-a', 'shop']);
-      await cluster.waitForPs('shop', 'back to the 4 workers', (l) => l.length === 4 && l.every((i) => pids.includes(i.pid!)), 20_000);
+      await cluster.waitForPs('shop', `back to the 4 workers (pids ${pids.join(' ')})`, (l) => l.length === 4 && l.every((i) => pids.includes(i.pid!)), 20_000);
     });
 
   }

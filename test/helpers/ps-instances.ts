@@ -58,5 +58,5 @@ export function waitForPsState(
   return waitFor(what, async () => {
     last = await ps();
     return check(last) ? last : undefined;
-  }, { timeoutMs, intervalMs: 100, describe: () => `last ps: ${last.map((i) => `${i.name}:${i.state}@${i.host ?? '-'}`).join(' ')}` });
+  }, { timeoutMs, intervalMs: 100, describe: () => `last ps: ${last.map((i) => `${i.name}:${i.state}@${i.host ?? '-'}#${i.pid ?? '-'}`).join(' ')}` });
 }

@@ -293,8 +293,12 @@ export class TestCluster {
     return res;
   }
 
+  /**
+   * What `cluster ps -a APP --json` lists (the same fields; a stale view throws): through the API
+   * when polls may go there, else through the CLI. Tests of `ps`'s own output run the CLI.
+   */
   async ps(app: string): Promise<PsInstance[]> {
-    return (await this.cliJson<{ instances: PsInstance[] }>(['ps', '-a', app])).instances;
+    return this.pollsThroughApi ? this.psAt(app, this.server) : psFromCli(await this.cli(['ps', '-a', app, '--json']));
   }
 
   /**
@@ -313,11 +317,6 @@ export class TestCluster {
     return this.apiReachable && !this.server.includes(',');
   }
 
-  /** `ps` for polling: through the API to `server` when pollsThroughApi, else through the CLI. */
-  private psForPolling(app: string): Promise<PsInstance[]> {
-    return this.pollsThroughApi ? this.psAt(app, this.server) : this.ps(app);
-  }
-
   /**
    * What `cluster ps -a APP --json` lists when asked of the replica `server` (the same fields, the
    * same failure on a stale view), through the API when it can, else through the CLI.
@@ -329,7 +328,7 @@ export class TestCluster {
 
   /** Polls `ps` until `check` accepts the instances; returns them. */
   async waitForPs(app: string, what: string, check: (instances: PsInstance[]) => boolean, timeoutMs = 20_000): Promise<PsInstance[]> {
-    return waitForPsState(() => this.psForPolling(app), what, check, timeoutMs);
+    return waitForPsState(() => this.ps(app), what, check, timeoutMs);
   }
 
   /** Creates an app and deploys a directory to it. */
