@@ -15,6 +15,8 @@
  *   <prefix>assignments/<agentId>/<app>/<instance>   what an agent must run (leader writes)
  *   <prefix>assignments/<agentId>/@<app>             the same, every instance of the app on that agent
  *                                                    in one value (state/packed-assignments.ts)
+ *   <prefix>oneoffs/<agentId>                        how many one-off processes the agent runs, as its
+ *                                                    last status report said (agent's lease; absent: none)
  *   <prefix>status/<app>/<instance>/<agentId>        what an agent observes (agent's lease)
  *   <prefix>status/<app>/@<agentId>                  the same, every instance of the app on that agent
  *                                                    in one value (state/packed-statuses.ts)
@@ -74,6 +76,9 @@ export class Keys {
 
   drains(): string { return `${this.prefix}drains/`; }
   drain(id: string): string { return `${this.drains()}${id}`; }
+
+  allOneOffCounts(): string { return `${this.prefix}oneoffs/`; }
+  oneOffCount(agentId: string): string { return `${this.allOneOffCounts()}${agentId}`; }
 
   webToggles(): string { return `${this.prefix}web/`; }
   webToggle(id: string): string { return `${this.webToggles()}${id}`; }

@@ -113,6 +113,11 @@ export interface AgentRecord {
   state: 'ready' | 'draining';
 }
 
+/** `oneoffs/<agentId>`: how many one-off processes the agent runs (its last status report's `one_offs`). */
+export interface OneOffCountRecord {
+  oneOffs: number;
+}
+
 export type ReportedState = 'starting' | 'up' | 'crashed' | 'stopping';
 
 export interface StatusRecord {

@@ -10,6 +10,7 @@
  */
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
 import type { StatusReport } from '../../proto/gen/cluster/agent/StatusReport';
+import { isOneOffInstance } from '../../lib/one-off';
 
 /**
  * Most instances of one app sent whole; above it, per instance. Each change rewrites the whole
@@ -76,6 +77,15 @@ export class PendingStatuses {
   /** The latest status recorded of an instance (a `gone` one until it is sent). */
   latest(app: string, instance: string): InstanceStatus | undefined {
     return this.apps.get(app)?.get(instance);
+  }
+
+  /** How many one-off processes run or are starting here, as their latest statuses say. */
+  oneOffs(): number {
+    let n = 0;
+    for (const statuses of this.apps.values()) {
+      for (const [instance, status] of statuses) if (status.state !== 'gone' && isOneOffInstance(instance)) n++;
+    }
+    return n;
   }
 
   /**

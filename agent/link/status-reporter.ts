@@ -91,6 +91,7 @@ export class StatusReporter {
         agent_id: this.agentId,
         lease_id: leaseId,
         ...reportOf(taken),
+        one_offs: this.pending.oneOffs(),
       });
       if (!reply.lease_alive) {
         this.pending.failed(taken);

@@ -21,7 +21,7 @@ import type { AssignmentHub } from './assignment-hub';
 import { streamAssignments, type AssignmentCall } from './assignment-stream';
 import { LogSourceRecords } from './log-source-records';
 import { sendSlug } from '../slugs/send-slug';
-import { statusWrites } from './status-writes';
+import { oneOffCountWrite, statusWrites } from './status-writes';
 import { isSlugDigest } from '../slugs/slug-store';
 
 /** Heartbeats of one stream renewed at once: an agent has one or two in flight; more is a flood. */
@@ -97,6 +97,8 @@ export function agentService(
   const logSources = new LogSourceRecords(client, keys, leases, logger, opts.logSourceTtlSeconds);
   // Status reports of many agents share etcd transactions, each under its own lease guard.
   const mergedStatusWrites = new MergedCommits(client);
+  /** Each agent's one-off count as this replica last wrote it, and under which lease (status-writes.ts). */
+  const oneOffsWritten = new Map<string, { lease: string; count: number }>();
   // Packed only while every replica reads that layout (an upgrade may be under way). Before this
   // replica knows the set (it serves agents a moment before it registers) it packs: an older
   // replica found then is answered as one that joins, within a heartbeat (docs/high-availability.md).
@@ -316,6 +318,10 @@ export function agentService(
       const id = requireAgentId(req.agent_id);
       const packs = packsStatuses();
       const { ops, logApps } = statusWrites(keys, id, req, packs, Date.now());
+      // Not the view's count to compare with: it may not show this replica's last write yet.
+      const written = oneOffsWritten.get(id);
+      const oneOffs = oneOffCountWrite(keys, id, req, written?.lease === req.lease_id ? written.count : undefined);
+      if (oneOffs) ops.push(oneOffs);
       // Only the holder of the agent's current lease may write its statuses.
       const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
       // Answered once this report is committed, merged with other agents' (merged-commits.ts).
@@ -324,6 +330,7 @@ export function agentService(
         throw err;
       });
       const [committed] = await Promise.all([statuses, logSources.reported(id, logApps)]);
+      if (committed) oneOffsWritten.set(id, { lease: req.lease_id, count: req.one_offs });
       return { lease_alive: committed, packs_apps: packs };
     }),
 

@@ -9,7 +9,7 @@ import { appNameProblem, parseInstanceName } from '../../lib/names';
 import type { WriteOp } from '../etcd/batch';
 import { InvalidArgumentError } from '../errors';
 import type { Keys } from '../keys';
-import { encode, type ReportedState, type StatusRecord } from '../records';
+import { encode, type OneOffCountRecord, type ReportedState, type StatusRecord } from '../records';
 import { encodePackedStatuses, type PackedEntry } from '../state/packed-statuses';
 
 const STATES: ReadonlySet<string> = new Set<ReportedState>(['starting', 'up', 'crashed', 'stopping']);
@@ -98,4 +98,20 @@ export function statusWrites(keys: Keys, agentId: string, report: StatusReport__
     if (!packed.has(app)) ops.set(key, { delete: key });
   }
   return { ops: [...ops.values()], logApps };
+}
+
+/** More one-offs than one agent could run (its ports): a report that says so is malformed. */
+const MAX_ONE_OFFS = 65_536;
+
+/**
+ * The write that keeps `oneoffs/<agentId>` at the report's one-off count (under its lease), or
+ * undefined when `known` (what this replica last wrote under that lease) already says so: the
+ * count changes only when a one-off starts or ends, not with every report.
+ */
+export function oneOffCountWrite(keys: Keys, agentId: string, report: StatusReport__Output, known: number | undefined): WriteOp | undefined {
+  const count = report.one_offs;
+  if (!Number.isInteger(count) || count < 0 || count > MAX_ONE_OFFS) throw new InvalidArgumentError(`malformed one-off count ${count} in a status report`);
+  if (count === known) return undefined;
+  const key = keys.oneOffCount(agentId);
+  return count === 0 ? { delete: key } : { put: key, value: encode({ oneOffs: count } satisfies OneOffCountRecord), lease: report.lease_id };
 }

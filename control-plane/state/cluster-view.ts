@@ -1,12 +1,13 @@
 /**
  * Live, in-memory copies of the parts of etcd every replica reads often (apps,
- * formations, agents, the agents known from earlier registrations, drains, web toggles, assignments), plus a cache of releases (immutable once written).
+ * formations, agents, the agents known from earlier registrations, drains, web toggles, assignments,
+ * agents' one-off counts), plus a cache of releases (immutable once written).
  */
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import type { Keys } from '../keys';
 import { PrefixMirror } from '../etcd/mirror';
-import { decode, type AgentRecord, type AppRecord, type DrainRecord, type FormationRecord, type ReleaseRecord, type RestartHoldRecord, type WebToggleRecord } from '../records';
+import { decode, type AgentRecord, type AppRecord, type DrainRecord, type FormationRecord, type OneOffCountRecord, type ReleaseRecord, type RestartHoldRecord, type WebToggleRecord } from '../records';
 import type { AgentView, Assignment } from '../scheduler/types';
 import { AssignmentIndex } from './assignment-index';
 import { packedAssignmentsOf, type PackedAssignments } from './packed-assignments';
@@ -72,12 +73,13 @@ export class ClusterView {
     readonly drains: PrefixMirror,
     readonly webToggles: PrefixMirror,
     readonly restartHolds: PrefixMirror,
+    readonly oneOffCounts: PrefixMirror,
   ) {
     this.placed = new AssignmentIndex(assignments, keys);
   }
 
   static async open(client: Etcd3, keys: Keys, logger: Logger): Promise<ClusterView> {
-    const [apps, formations, agents, knownAgents, assignments, drains, webToggles, restartHolds] = await Promise.all([
+    const [apps, formations, agents, knownAgents, assignments, drains, webToggles, restartHolds, oneOffCounts] = await Promise.all([
       PrefixMirror.open(client, keys.apps(), logger),
       PrefixMirror.open(client, keys.formations(), logger),
       PrefixMirror.open(client, keys.agents(), logger),
@@ -88,12 +90,13 @@ export class ClusterView {
       PrefixMirror.open(client, keys.drains(), logger),
       PrefixMirror.open(client, keys.webToggles(), logger),
       PrefixMirror.open(client, keys.restartHolds(), logger),
+      PrefixMirror.open(client, keys.allOneOffCounts(), logger),
     ]);
-    return new ClusterView(client, keys, apps, formations, agents, knownAgents, assignments, drains, webToggles, restartHolds);
+    return new ClusterView(client, keys, apps, formations, agents, knownAgents, assignments, drains, webToggles, restartHolds, oneOffCounts);
   }
 
   async close(): Promise<void> {
-    const mirrors = [this.apps, this.formations, this.agents, this.knownAgents, this.assignments, this.drains, this.webToggles, this.restartHolds];
+    const mirrors = [this.apps, this.formations, this.agents, this.knownAgents, this.assignments, this.drains, this.webToggles, this.restartHolds, this.oneOffCounts];
     await Promise.all(mirrors.map((m) => m.close()));
   }
 
@@ -181,6 +184,11 @@ export class ClusterView {
   /** Whether agent `id` runs `web`: yes unless its toggle says off (process servers; docs/process-servers.md). */
   servesWeb(id: string): boolean {
     return this.webToggles.decoded<WebToggleRecord>(this.keys.webToggle(id))?.web !== false;
+  }
+
+  /** How many one-off processes agent `id` runs, as its last status report said (0: none, or an older agent). */
+  oneOffs(id: string): number {
+    return this.oneOffCounts.decoded<OneOffCountRecord>(this.keys.oneOffCount(id))?.oneOffs ?? 0;
   }
 
   /** Every agent as placement sees it: its facts, state and whether it runs web. */

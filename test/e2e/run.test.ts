@@ -196,6 +196,28 @@ describe('cluster run', { timeout: 180_000 }, () => {
     }
   });
 
+  it('spreads one-offs over idle hosts, and goes back to the first once they have ended', async () => {
+    const started: Array<{ name: string; host: string }> = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await cluster.cli(['run', '--detach', '-a', 'tools', '--', 'sleep 60']);
+        assert.equal(res.code, 0, res.stderr);
+        const [, name, host] = /Started (run\.\d+) on (\S+);/.exec(res.stdout) ?? [];
+        assert.ok(name && host, res.stdout);
+        started.push({ name, host });
+        // Counted once its host has reported it (what ps lists): the next pick sees it.
+        await cluster.waitForPs('tools', `${name} listed`, (l) => l.some((x) => x.name === name), 20_000);
+      }
+      assert.deepEqual(started.map((r) => r.host).sort(), ['host-a', 'host-b'], 'one on each idle host');
+    } finally {
+      for (const { name } of started) await cluster.cli(['ps:kill', name, '-a', 'tools']);
+    }
+    await cluster.waitForPs('tools', 'the runs gone', (l) => !l.some((x) => started.some((r) => r.name === x.name)), 20_000);
+    const res = await cluster.cli(['run', '-a', 'tools', '--no-tty', '--', 'basename "$CLUSTER_AGENT_DIR"']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout.trim(), 'host-a', 'nothing runs anywhere: the tie goes to the first host again');
+  });
+
   it('goes to another host when the one picked cannot be reached (killed, still registered)', async () => {
     // Which host the next run goes to: the same one as this one (no instance of anyone runs, so
     // the picks tie and the first host wins while both are ready).

@@ -45,6 +45,19 @@ describe('pending statuses', () => {
     assert.deepEqual(next.unpacked_apps, []);
   });
 
+  it('counts the one-offs running or starting (run.N, release.N), not instances nor ended ones', () => {
+    const p = new PendingStatuses();
+    p.record(status('shop', 'web.1'));
+    p.record(status('shop', 'run.1', 'starting'));
+    p.record(status('shop', 'run.2'));
+    p.record(status('blog', 'release.3'));
+    assert.equal(p.oneOffs(), 3);
+    p.record(status('shop', 'run.2', 'gone'));
+    assert.equal(p.oneOffs(), 2, 'an ended one-off is not counted, though its end is not sent yet');
+    p.sent(p.take(500), true);
+    assert.equal(p.oneOffs(), 2);
+  });
+
   it('sends single changes once the control plane says it does not pack', () => {
     const pending = seeded(3, false);
     assert.equal(pending.packing, false);

@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_PACKED_STATUS_BYTES, statusWrites } from '../../control-plane/agents/status-writes';
+import { MAX_PACKED_STATUS_BYTES, oneOffCountWrite, statusWrites } from '../../control-plane/agents/status-writes';
 import type { WriteOp } from '../../control-plane/etcd/batch';
 import { InvalidArgumentError } from '../../control-plane/errors';
 import { Keys } from '../../control-plane/keys';
@@ -19,8 +19,8 @@ function status(app: string, instance: string, state = 'up', command = ''): Inst
   return { app, instance, state, pid: 7, started_at_ms: 1, restarts: 0, reason: '', release: 3, port: 0, restart_token: 't', command };
 }
 
-function report(statuses: InstanceStatus__Output[], complete: string[] = [], unpacked: string[] = [], swept: string[] = []): StatusReport__Output {
-  return { agent_id: 'a1', lease_id: '42', statuses, complete_apps: complete, unpacked_apps: unpacked, swept_apps: swept };
+function report(statuses: InstanceStatus__Output[], complete: string[] = [], unpacked: string[] = [], swept: string[] = [], oneOffs = 0): StatusReport__Output {
+  return { agent_id: 'a1', lease_id: '42', statuses, complete_apps: complete, unpacked_apps: unpacked, swept_apps: swept, one_offs: oneOffs };
 }
 
 /** `put KEY` / `delete KEY`, sorted. */
@@ -93,5 +93,25 @@ describe('status writes', () => {
     ]) {
       assert.throws(() => statusWrites(keys, 'a1', bad, true, 5), InvalidArgumentError);
     }
+  });
+});
+
+describe('oneOffCountWrite', () => {
+  const withCount = (n: number) => report([status('shop', 'run.1')], [], [], [], n);
+
+  it('writes the count under the agent\'s lease when it changed, deletes it at 0, and writes nothing when known', () => {
+    const put = oneOffCountWrite(keys, 'a1', withCount(2), 1);
+    assert.deepEqual(put, { put: '/c/oneoffs/a1', value: JSON.stringify({ oneOffs: 2 }), lease: '42' });
+    assert.equal(oneOffCountWrite(keys, 'a1', withCount(2), 2), undefined);
+    assert.deepEqual(oneOffCountWrite(keys, 'a1', withCount(0), 2), { delete: '/c/oneoffs/a1' });
+  });
+
+  it('writes when nothing is known of this lease, a 0 as a delete (an older agent reports 0)', () => {
+    assert.deepEqual(oneOffCountWrite(keys, 'a1', withCount(3), undefined), { put: '/c/oneoffs/a1', value: JSON.stringify({ oneOffs: 3 }), lease: '42' });
+    assert.deepEqual(oneOffCountWrite(keys, 'a1', withCount(0), undefined), { delete: '/c/oneoffs/a1' });
+  });
+
+  it('refuses a count no agent could have', () => {
+    for (const bad of [-1, 1.5, 1e9, Number.NaN]) assert.throws(() => oneOffCountWrite(keys, 'a1', withCount(bad), undefined), InvalidArgumentError);
   });
 });
