@@ -8,11 +8,13 @@ type ReplyOf<F> = F extends (argument: any, callback: grpc.requestCallback<infer
 
 export const DEFAULT_DEADLINE_MS = 10_000;
 
+/** `signal`: aborting it cancels the call, which then fails with CANCELLED. */
 export function callUnary<C extends grpc.Client, K extends keyof C & string>(
   client: C,
   method: K,
   request: RequestOf<C[K]>,
   timeoutMs = DEFAULT_DEADLINE_MS,
+  signal?: AbortSignal,
 ): Promise<ReplyOf<C[K]>> {
   return new Promise((resolve, reject) => {
     const fn = client[method] as unknown as (
@@ -20,6 +22,13 @@ export function callUnary<C extends grpc.Client, K extends keyof C & string>(
       options: grpc.CallOptions,
       callback: (err: grpc.ServiceError | null, res?: ReplyOf<C[K]>) => void,
     ) => grpc.ClientUnaryCall;
-    fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res!)));
+    const cancel = () => call.cancel();
+    const call = fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err, res) => {
+      signal?.removeEventListener('abort', cancel);
+      if (err) reject(err);
+      else resolve(res!);
+    });
+    if (signal?.aborted) cancel();
+    else signal?.addEventListener('abort', cancel, { once: true });
   });
 }
