@@ -12,7 +12,7 @@
  * follows, and `switched` is emitted so streams re-subscribe. Any replica renews any
  * agent's lease, so the registration and the instances are untouched.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -90,6 +90,7 @@ export class ControlPlaneLink extends EventEmitter<{
   /** Heartbeats more than half a second behind their timer are warned about. */
   private readonly lateness = new HeartbeatLateness(500);
   private readonly heartbeats: HeartbeatStream;
+  private leftController = unlimitedController();
 
   constructor(
     server: string,
@@ -120,9 +121,25 @@ export class ControlPlaneLink extends EventEmitter<{
         ? new Client(address, channelCredentials(tls), { ...options, ...targetName(CONTROL_PLANE_NAME) })
         : new Client(address, grpc.credentials.createInsecure(), options);
     this.servers = new ServerSet<AgentApiClient>([...this.given, ...(remembered?.servers ?? []).filter((s) => !this.given.includes(s))], make);
-    this.servers.on('switched', (to, from) => this.emit('switched', to, from));
+    this.servers.on('switched', (to, from) => {
+      // Calls still waiting on the replica left are cancelled: one cut off answers nothing, and
+      // each would hold what waits behind it until its deadline (docs/high-availability.md).
+      const left = this.leftController;
+      this.leftController = unlimitedController();
+      left.abort();
+      this.emit('switched', to, from);
+    });
     this.client = this.servers.proxy;
     this.heartbeats = new HeartbeatStream(this.client);
+  }
+
+  /**
+   * Aborted when the link next leaves its replica for another: pass it to a call to the current
+   * replica (status reports, release fetches) so that a replica that stopped answering does not
+   * hold it until its deadline; the call then fails, and its retry goes to the new replica.
+   */
+  get replicaLeft(): AbortSignal {
+    return this.leftController.signal;
   }
 
   /** The replica calls go to now. */
@@ -391,4 +408,11 @@ export class ControlPlaneLink extends EventEmitter<{
 /** A replica that reports another cluster id than the one this agent belongs to. */
 export class ForeignReplicaError extends Error {
   override name = 'ForeignReplicaError';
+}
+
+/** An AbortController whose signal takes any number of listeners (each call in flight adds one). */
+function unlimitedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

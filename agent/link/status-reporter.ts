@@ -21,8 +21,6 @@ export class StatusReporter {
   private timer?: NodeJS.Timeout;
   private flushing = false;
   private closed = false;
-  /** Cancels the report in flight: its replica was left for another (see the constructor). */
-  private inFlight?: AbortController;
 
   constructor(
     private readonly client: AgentApiClient,
@@ -37,10 +35,6 @@ export class StatusReporter {
       if (reused) this.pending.keptLease();
       this.schedule(0);
     });
-    // The link left the replica for another (unreachable, or cut off): a report waiting on it
-    // would hold every later change until its deadline (10 s). It goes to the new replica at once
-    // (statuses are the latest states: sending one twice does no harm).
-    link.on('switched', () => this.inFlight?.abort());
     // Heard at every heartbeat, so that packed apps are unpacked even when nothing changes.
     link.on('packs', (packs) => {
       this.pending.setPacking(packs);
@@ -92,14 +86,17 @@ export class StatusReporter {
     if (!this.pending.hasDirty || !leaseId || this.link.state !== 'registered') return;
     this.flushing = true;
     const taken = this.pending.take(MAX_BATCH);
-    const inFlight = (this.inFlight = new AbortController());
+    // Cancelled if the link leaves this replica meanwhile (one cut off answers nothing, and the
+    // report would hold every later change until its deadline): then sent to the new one at once
+    // (statuses are the latest states: sending one twice does no harm).
+    const replicaLeft = this.link.replicaLeft;
     try {
       const reply = await callUnary(this.client, 'ReportStatus', {
         agent_id: this.agentId,
         lease_id: leaseId,
         ...reportOf(taken),
         one_offs: this.pending.oneOffs(),
-      }, undefined, inFlight.signal);
+      }, undefined, replicaLeft);
       if (!reply.lease_alive) {
         this.pending.failed(taken);
         this.link.leaseLost(leaseId);
@@ -110,11 +107,9 @@ export class StatusReporter {
       this.pending.failed(taken);
       this.logger.debug({ err: (err as Error).message }, 'status report failed; will retry');
       this.flushing = false;
-      this.inFlight = undefined;
-      this.schedule(inFlight.signal.aborted ? 0 : jittered(RETRY_DELAY_MS));
+      this.schedule(replicaLeft.aborted ? 0 : jittered(RETRY_DELAY_MS));
       return;
     }
-    this.inFlight = undefined;
     this.flushing = false;
     if (this.pending.hasDirty) this.schedule(0);
   }

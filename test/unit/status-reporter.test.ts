@@ -35,8 +35,25 @@ function heldClient(sent: SentReport[]): AgentApiClient {
   } as unknown as AgentApiClient;
 }
 
-function registeredLink(): ControlPlaneLink {
-  return Object.assign(new EventEmitter(), { leaseId: '42', state: 'registered', leaseLost: () => undefined }) as unknown as ControlPlaneLink;
+/** A registered link; switchReplica() does what ControlPlaneLink does when it leaves its replica. */
+class FakeLink extends EventEmitter {
+  leaseId = '42';
+  state = 'registered';
+  private left = new AbortController();
+  get replicaLeft(): AbortSignal {
+    return this.left.signal;
+  }
+  leaseLost(): void {}
+  switchReplica(): void {
+    const left = this.left;
+    this.left = new AbortController();
+    left.abort();
+    this.emit('switched', '127.0.0.1:2', '127.0.0.1:1');
+  }
+}
+
+function registeredLink(): FakeLink & ControlPlaneLink {
+  return new FakeLink() as FakeLink & ControlPlaneLink;
 }
 
 describe('StatusReporter', () => {
@@ -52,7 +69,7 @@ describe('StatusReporter', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal(sent.length, 1, 'one report at a time');
       const switchedAt = Date.now();
-      link.emit('switched', '127.0.0.1:2', '127.0.0.1:1');
+      link.switchReplica();
       await waitFor('the report sent again', () => sent.length === 2, 2_000, 5);
       assert.ok(Date.now() - switchedAt < 400, `sent again ${Date.now() - switchedAt} ms after the switch`);
       assert.ok(sent[0]!.cancelled, 'the held call was cancelled');
