@@ -203,6 +203,16 @@ export class ClusterView {
     }));
   }
 
+  /**
+   * Whether registered agent `id` has left for its next run: a restart hold was granted after its
+   * registration (its leaving heartbeat; the next run registers again, a newer write).
+   */
+  isLeaving(id: string): boolean {
+    const hold = this.restartHolds.entries.get(this.keys.restartHold(id));
+    const registration = this.agents.entries.get(this.keys.agent(id));
+    return !!hold && !!registration && hold.modRevision > registration.modRevision;
+  }
+
   /** Agent `id`'s restart hold while it lives (records.ts, RestartHoldRecord); undefined otherwise. */
   restartHold(id: string): RestartHoldRecord | undefined {
     return this.restartHolds.decoded<RestartHoldRecord>(this.keys.restartHold(id));

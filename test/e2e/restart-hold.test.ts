@@ -104,14 +104,18 @@ describe('restart hold', { timeout: 180_000 }, () => {
     const before = await cluster.waitForPs(APP, `every worker up on ${A.id}`, allUpOn(A.id));
     const processes = processesByHost();
     assert.deepEqual(processes.get(A.id), pidsOf(before));
+    type Agents = { agents: Array<{ id: string; state: string; instances: number }> };
+    const stateOfA = async () => (await cluster.cliJson<Agents>(['agents'])).agents.find((a) => a.id === A.id)?.state;
     await cluster.agents.get(A.id)!.kill('SIGTERM');
+    // At once, while its lease may still run: it left for its next run, it is not `ready`.
+    assert.equal(await stateOfA(), 'restarting', 'listed restarting as soon as it has left');
     // Its lease (2 s) has run out: ps says why the instances stay, and the leader, which has led
     // for far longer than its grace, would have placed them on hold-b at once without the hold.
     const during = await cluster.waitForPs(APP, 'the instances kept for the restart hold', (l) =>
       l.length === COUNT && l.every((i) => i.host === A.id && i.state === 'unknown' && i.reason.includes(`${A.id} is restarting`)), 15_000);
     assert.match(during[0]!.reason, new RegExp(`kept there for its restart hold \\(${HOLD_SECONDS} s\\)`));
     await waitFor('the leader to keep them for the hold', () => leaderLog().includes('agent restarting (its restart hold lives)'), 5_000, 100);
-    const listed = await cluster.cliJson<{ agents: Array<{ id: string; state: string; instances: number }> }>(['agents', '--json']);
+    const listed = await cluster.cliJson<Agents>(['agents']);
     const held = listed.agents.find((a) => a.id === A.id);
     assert.equal(held?.state, 'restarting', '`cluster agents` says why hold-a keeps its instances');
     assert.equal(held?.instances, COUNT);
@@ -119,6 +123,7 @@ describe('restart hold', { timeout: 180_000 }, () => {
     cluster.startAgent(A);
     const afterwards = await cluster.waitForPs(APP, `every worker up on ${A.id} again`, allUpOn(A.id), 30_000);
     assert.deepEqual(pidsOf(afterwards), pidsOf(before), 'taken over: same pids');
+    assert.equal(await stateOfA(), 'ready', 'its next run is ready, though the hold it left lives on');
     assert.deepEqual(processesByHost(), processes);
     assert.ok(!leaderLog().includes('agent down'), 'no agent was declared down');
   });
