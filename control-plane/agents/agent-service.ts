@@ -318,9 +318,12 @@ export function agentService(
       const id = requireAgentId(req.agent_id);
       const packs = packsStatuses();
       const { ops, logApps } = statusWrites(keys, id, req, packs, Date.now());
-      // Not the view's count to compare with: it may not show this replica's last write yet.
+      // Known stored when this replica last wrote it under this lease and its view shows it too:
+      // the view alone may not show that write yet, and another replica (the agent switched
+      // away and back) may have changed it since.
       const written = oneOffsWritten.get(id);
-      const oneOffs = oneOffCountWrite(keys, id, req, written?.lease === req.lease_id ? written.count : undefined);
+      const viewed = ctx.view.oneOffs(id);
+      const oneOffs = oneOffCountWrite(keys, id, req, written?.lease === req.lease_id && written.count === viewed ? viewed : undefined);
       if (oneOffs) ops.push(oneOffs);
       // Only the holder of the agent's current lease may write its statuses.
       const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];

@@ -105,8 +105,8 @@ const MAX_ONE_OFFS = 65_536;
 
 /**
  * The write that keeps `oneoffs/<agentId>` at the report's one-off count (under its lease), or
- * undefined when `known` (what this replica last wrote under that lease) already says so: the
- * count changes only when a one-off starts or ends, not with every report.
+ * undefined when `known` (what is surely stored under that lease) already says so: the count
+ * changes only when a one-off starts or ends, not with every report.
  */
 export function oneOffCountWrite(keys: Keys, agentId: string, report: StatusReport__Output, known: number | undefined): WriteOp | undefined {
   const count = report.one_offs;
