@@ -156,7 +156,7 @@ export class Agent {
     const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);
     reportPreviousOneOffs(previous, logs, reporter);
     const ports = new PortAllocator(opts.ports);
-    const releases = new ReleaseCache(opts.dataDir, link.client, logger, () => link.replicaLeft);
+    const releases = new ReleaseCache(opts.dataDir, link.client, logger);
     // The server answers before the reconciler exists; a kill asked for meanwhile finds nothing.
     let reconcilerOf: Reconciler | undefined;
     // Samples what runs (pid 0: between processes) for `ps` and the metrics; never written to etcd.

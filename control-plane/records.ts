@@ -98,6 +98,12 @@ export interface RestartHoldRecord {
   holdMs: number;
   /** When the control plane granted it (epoch ms, that replica's clock; shown, never compared). */
   atMs: number;
+  /**
+   * The etcd mod revision of the registration whose run left (`agents/<id>` as the granting
+   * replica saw it): `cluster agents` lists the agent `restarting` while that registration is the
+   * current one. Absent from a hold written by an older version.
+   */
+  registrationRevision?: number;
 }
 
 export interface AgentRecord {

@@ -122,8 +122,8 @@ export class ControlPlaneLink extends EventEmitter<{
         : new Client(address, grpc.credentials.createInsecure(), options);
     this.servers = new ServerSet<AgentApiClient>([...this.given, ...(remembered?.servers ?? []).filter((s) => !this.given.includes(s))], make);
     this.servers.on('switched', (to, from) => {
-      // Calls still waiting on the replica left are cancelled: one cut off answers nothing, and
-      // each would hold what waits behind it until its deadline (docs/high-availability.md).
+      // Status reports still waiting on the replica left are cancelled: one cut off answers
+      // nothing (docs/high-availability.md).
       const left = this.leftController;
       this.leftController = unlimitedController();
       left.abort();
@@ -134,9 +134,10 @@ export class ControlPlaneLink extends EventEmitter<{
   }
 
   /**
-   * Aborted when the link next leaves its replica for another: pass it to a call to the current
-   * replica (status reports, release fetches) so that a replica that stopped answering does not
-   * hold it until its deadline; the call then fails, and its retry goes to the new replica.
+   * Aborted when the link next leaves its replica for another: for a call whose retry should go
+   * to the new replica at once (status reports) rather than wait out its deadline on one that
+   * stopped answering. Not for slug or release fetches: during an etcd outage the link moves on
+   * at every heartbeat, while the replica it left may well serve them.
    */
   get replicaLeft(): AbortSignal {
     return this.leftController.signal;

@@ -36,18 +36,8 @@ export class ReleaseCache {
   /** The commands and config of releases (assignments only name them). */
   readonly configs: ReleaseConfigs;
 
-  /**
-   * `replicaLeft`: a signal that cancels a fetch when the agent leaves its replica for another
-   * (ControlPlaneLink.replicaLeft): a replica that stopped answering mid-transfer would hold the
-   * start until gRPC's keepalive gives up on it; its retry goes to the new one.
-   */
-  constructor(
-    dataDir: string,
-    private readonly client: AgentApiClient,
-    private readonly logger: Logger,
-    private readonly replicaLeft: () => AbortSignal | undefined = () => undefined,
-  ) {
-    this.configs = new ReleaseConfigs(client, replicaLeft);
+  constructor(dataDir: string, private readonly client: AgentApiClient, private readonly logger: Logger) {
+    this.configs = new ReleaseConfigs(client);
     this.dir = path.join(dataDir, 'slugs');
     fs.mkdirSync(this.dir, { recursive: true });
   }
@@ -140,16 +130,11 @@ export class ReleaseCache {
       const out = fs.createWriteStream(file);
       let size = 0;
       const call = this.client.FetchSlug({ digest }, { deadline: Date.now() + FETCH_TIMEOUT_MS });
-      const replicaLeft = this.replicaLeft();
-      const left = () => fail(new Error(`fetching slug ${digest.slice(0, 12)} stopped: the agent left that control-plane replica for another`));
       const fail = (err: Error) => {
-        replicaLeft?.removeEventListener('abort', left);
         call.cancel();
         out.destroy();
         reject(err);
       };
-      if (replicaLeft?.aborted) left();
-      else replicaLeft?.addEventListener('abort', left, { once: true });
       out.on('error', fail);
       call.on('data', (chunk: SlugChunk__Output) => {
         size += chunk.data.length;
@@ -161,7 +146,6 @@ export class ReleaseCache {
       });
       call.on('error', (err) => fail(new Error(`fetching slug ${digest.slice(0, 12)} failed: ${err.message}`)));
       call.on('end', () => {
-        replicaLeft?.removeEventListener('abort', left);
         out.end(() => {
           const actual = hash.digest('hex');
           if (actual !== digest) reject(new SlugDigestMismatchError(`slug ${digest.slice(0, 12)} arrived with digest ${actual.slice(0, 12)}`));

@@ -26,11 +26,7 @@ export class ReleaseConfigs {
   private readonly cache = new Map<string, ReleaseConfig>();
   private readonly inFlight = new Map<string, Promise<ReleaseConfig>>();
 
-  /** `replicaLeft`: a signal that cancels a fetch when the agent leaves its replica (ControlPlaneLink.replicaLeft). */
-  constructor(
-    private readonly client: AgentApiClient,
-    private readonly replicaLeft: () => AbortSignal | undefined = () => undefined,
-  ) {}
+  constructor(private readonly client: AgentApiClient) {}
 
   /**
    * The config of release `release` of `app`, checked against the slug the assignment names
@@ -69,7 +65,7 @@ export class ReleaseConfigs {
   private async fetch(app: string, release: number, slug: string, key: string): Promise<ReleaseConfig> {
     let spec: ReleaseSpec__Output;
     try {
-      spec = await callUnary(this.client, 'GetRelease', { app, release }, FETCH_TIMEOUT_MS, this.replicaLeft());
+      spec = await callUnary(this.client, 'GetRelease', { app, release }, FETCH_TIMEOUT_MS);
     } catch (err) {
       throw new Error(`could not get release v${release} of ${app} from the control plane: ${(err as Error).message}`, { cause: err });
     }

@@ -97,8 +97,11 @@ export function agentService(
   const logSources = new LogSourceRecords(client, keys, leases, logger, opts.logSourceTtlSeconds);
   // Status reports of many agents share etcd transactions, each under its own lease guard.
   const mergedStatusWrites = new MergedCommits(client);
-  /** Each agent's one-off count as this replica last wrote it, and under which lease (status-writes.ts). */
-  const oneOffsWritten = new Map<string, { lease: string; count: number }>();
+  /**
+   * Per agent: its one-off count as this replica last committed it, under which lease, and its
+   * reports here (how many arrived, how many are in flight): status-writes.ts oneOffCountWrite.
+   */
+  const oneOffCounts = new Map<string, { lease?: string; count?: number; arrived: number; inFlight: number }>();
   // Packed only while every replica reads that layout (an upgrade may be under way). Before this
   // replica knows the set (it serves agents a moment before it registers) it packs: an older
   // replica found then is answered as one that joins, within a heartbeat (docs/high-availability.md).
@@ -163,7 +166,8 @@ export function agentService(
   async function grantRestartHold(id: string): Promise<number> {
     const seconds = opts.restartHoldSeconds ?? 0;
     if (seconds <= 0 || ctx.replicas?.everyReplicaReads('restart-holds') !== true) return 0;
-    const record: RestartHoldRecord = { holdMs: seconds * 1000, atMs: Date.now() };
+    const registration = ctx.view.agents.entries.get(keys.agent(id))?.modRevision;
+    const record: RestartHoldRecord = { holdMs: seconds * 1000, atMs: Date.now(), ...(registration ? { registrationRevision: registration } : {}) };
     try {
       const lease = await leases.grant(seconds);
       await commitInChunks(client, [{ put: keys.restartHold(id), value: encode(record), lease }]);
@@ -318,12 +322,17 @@ export function agentService(
       const id = requireAgentId(req.agent_id);
       const packs = packsStatuses();
       const { ops, logApps } = statusWrites(keys, id, req, packs, Date.now());
-      // Known stored when this replica last wrote it under this lease and its view shows it too:
-      // the view alone may not show that write yet, and another replica (the agent switched
-      // away and back) may have changed it since.
-      const written = oneOffsWritten.get(id);
+      // The count is known stored (no write) only when this replica last committed it under this
+      // lease, its view shows it too (the view alone may not show that write yet; another replica
+      // may have changed it since: the agent switched away and back), and no other report of the
+      // agent is in flight here (its write could land after this one's check).
+      let counts = oneOffCounts.get(id);
+      if (!counts) oneOffCounts.set(id, (counts = { arrived: 0, inFlight: 0 }));
+      const arrival = ++counts.arrived;
+      counts.inFlight++;
       const viewed = ctx.view.oneOffs(id);
-      const oneOffs = oneOffCountWrite(keys, id, req, written?.lease === req.lease_id && written.count === viewed ? viewed : undefined);
+      const known = counts.inFlight === 1 && counts.lease === req.lease_id && counts.count === viewed ? viewed : undefined;
+      const oneOffs = oneOffCountWrite(keys, id, req, known);
       if (oneOffs) ops.push(oneOffs);
       // Only the holder of the agent's current lease may write its statuses.
       const guard = [{ key: Buffer.from(keys.agent(id)), target: 'Lease' as const, result: 'Equal' as const, lease: req.lease_id }];
@@ -332,8 +341,15 @@ export function agentService(
         if (isLeaseGone(err)) return false;
         throw err;
       });
-      const [committed] = await Promise.all([statuses, logSources.reported(id, logApps)]);
-      if (committed) oneOffsWritten.set(id, { lease: req.lease_id, count: req.one_offs });
+      let committed = false;
+      try {
+        [committed] = await Promise.all([statuses, logSources.reported(id, logApps)]);
+      } finally {
+        counts.inFlight--;
+        // A later report of the agent decides what is stored; a lease gone leaves nothing known.
+        if (committed && arrival === counts.arrived) Object.assign(counts, { lease: req.lease_id, count: req.one_offs });
+        else if (!committed && counts.inFlight === 0) oneOffCounts.delete(id);
+      }
       return { lease_alive: committed, packs_apps: packs };
     }),
 

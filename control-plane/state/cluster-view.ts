@@ -204,13 +204,17 @@ export class ClusterView {
   }
 
   /**
-   * Whether registered agent `id` has left for its next run: a restart hold was granted after its
-   * registration (its leaving heartbeat; the next run registers again, a newer write).
+   * Whether registered agent `id` has left for its next run: a restart hold was granted to this
+   * registration's run (its leaving heartbeat; the next run registers again, a newer write). A
+   * hold written late, after the next run registered (a slow etcd), names the registration before.
    */
   isLeaving(id: string): boolean {
     const hold = this.restartHolds.entries.get(this.keys.restartHold(id));
     const registration = this.agents.entries.get(this.keys.agent(id));
-    return !!hold && !!registration && hold.modRevision > registration.modRevision;
+    if (!hold || !registration) return false;
+    const granted = this.restartHolds.decoded<RestartHoldRecord>(hold)?.registrationRevision;
+    // A hold of an older version names none: written after the registration, then.
+    return granted !== undefined ? granted === registration.modRevision : hold.modRevision > registration.modRevision;
   }
 
   /** Agent `id`'s restart hold while it lives (records.ts, RestartHoldRecord); undefined otherwise. */

@@ -17,8 +17,6 @@ import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 
 const logger = createLogger('test', 'silent');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-/** A digest the fake control plane never answers. */
-const HELD = 'f'.repeat(64);
 
 describe('release cache', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'release-cache-'));
@@ -46,7 +44,6 @@ describe('release cache', () => {
     server.addService(agentProto().AgentApi.service, {
       FetchSlug: (call: grpc.ServerWritableStream<{ digest: string }, unknown>) => {
         asked.push(call.request.digest);
-        if (call.request.digest === HELD) return; // a replica that stopped answering mid-transfer
         const bytes = served.get(call.request.digest);
         if (!bytes) return call.emit('error', { code: grpc.status.NOT_FOUND, details: 'no such slug' });
         call.write({ data: bytes, total_size: String(bytes.length) });
@@ -97,20 +94,6 @@ describe('release cache', () => {
     const dir = await releases.ensure(sha(bytes));
     assert.equal(fs.readFileSync(victim, 'utf8'), 'outside the slugs\n', 'the file the link named is untouched');
     assert.ok(fs.lstatSync(path.join(dir, '.cluster-complete')).isFile());
-  });
-
-  it('gives up a fetch the replica holds once the agent leaves that replica, leaving no file behind', async () => {
-    const dataDir = fs.mkdtempSync(path.join(tmp, 'agent-'));
-    const left = new AbortController();
-    const releases = new ReleaseCache(dataDir, client, logger, () => left.signal);
-    const fetching = releases.ensure(HELD);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const leftAt = Date.now();
-    left.abort();
-    await assert.rejects(fetching, /fetching slug ffffffffffff stopped: the agent left that control-plane replica for another/);
-    assert.ok(Date.now() - leftAt < 1_000, `gave up ${Date.now() - leftAt} ms after`);
-    assert.deepEqual(fs.readdirSync(path.join(dataDir, 'slugs')), []);
-    assert.equal(releases.isUnpacked(HELD), false);
   });
 
   it('refuses a malformed digest without asking', async () => {
