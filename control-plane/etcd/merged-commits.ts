@@ -87,9 +87,15 @@ export class MergedCommits {
   private schedule(): void {
     if (this.timer || this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
     this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.startOne();
-      this.schedule();
+      // After the I/O that is waiting now: a caller's cancellation may be in it. A replica that
+      // resumes after a freeze runs its due timers before it reads what came meanwhile, and
+      // would send a report its agent gave up on (and sent to another replica since) after the
+      // newer one.
+      setImmediate(() => {
+        this.timer = undefined;
+        this.startOne();
+        this.schedule();
+      });
     }, this.windowMs);
   }
 
