@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait-for';
 describe('cluster dev', { timeout: 180_000 }, () => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-dev-'));
   const env = { ...process.env, CLUSTER_HOME: home, CLUSTER_SERVER: '' };
-  after(() => fs.rmSync(home, { recursive: true, force: true }));
+  after(() => process.env.KEEP_TEST_DIRS || fs.rmSync(home, { recursive: true, force: true }));
 
   const cli = (args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
@@ -113,12 +113,17 @@ describe('cluster dev', { timeout: 180_000 }, () => {
       assert.equal(agent1.length, 1, `one agent-1: ${agent1.join(', ')}`);
       process.kill(agent1[0]!, 'SIGKILL');
       await waitFor('dev to start agent-1 again', () => /agent-1 exited \(SIGKILL\); starting it again in 200 ms\./.test(run.text), 20_000);
-      await waitFor('a new agent-1 to run', () => pidsMatching(home).some((pid) => pid !== agent1[0] && cmdlineOf(pid).includes('\0--name\0agent-1\0')), 20_000);
+      const newAgent1 = await waitFor('a new agent-1 to run', () => pidsMatching(home).find((pid) => pid !== agent1[0] && cmdlineOf(pid).includes('\0--name\0agent-1\0')), 20_000);
+      // Started (it holds the stop signals from here, and takes the instances over): a Ctrl-C
+      // before that ended it by SIGUSR2's default action, and the old run's processes were left
+      // for its watchdog's window, past the check below.
+      const agent1Log = path.join(home, 'dev', 'logs', 'agent-1.log');
+      await waitFor('the new agent-1 to have started', () => fs.readFileSync(agent1Log, 'utf8').split('\n').some((l) => l.includes(`"pid":${newAgent1}`) && l.includes('"msg":"agent started"')), 30_000);
       await everyInstanceUp('every instance up after the agent restart');
 
       dev.kill('SIGINT');
       assert.equal(await exited, 0, run.text);
-      assert.deepEqual(pidsMatching(home), [], 'no daemon or app process left');
+      assert.deepEqual(pidsMatching(home).map((pid) => `${pid} ${cmdlineOf(pid).split('\0').join(' ')}`), [], 'no daemon or app process left');
       assert.ok(!fs.existsSync(path.join(home, 'dev.json')), 'the state file is removed');
       const after = await cli(['ps', '-a', 'shop']);
       assert.equal(after.code, 2, 'nothing answers any more');
@@ -151,7 +156,7 @@ describe('cluster dev', { timeout: 180_000 }, () => {
       assert.equal(instances.length, 7);
       run.dev.kill('SIGINT');
       assert.equal(await run.exited, 0, run.text);
-      assert.deepEqual(pidsMatching(home), [], 'no daemon or app process left');
+      assert.deepEqual(pidsMatching(home).map((pid) => `${pid} ${cmdlineOf(pid).split('\0').join(' ')}`), [], 'no daemon or app process left');
     } finally {
       killEverything(run.dev);
     }
