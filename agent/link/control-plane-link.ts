@@ -12,9 +12,7 @@
  * follows, and `switched` is emitted so streams re-subscribe. Any replica renews any
  * agent's lease, so the registration and the instances are untouched.
  */
-import { EventEmitter, setMaxListeners } from 'node:events';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
@@ -25,6 +23,8 @@ import { channelCredentials, targetName, type StaticCertificateProvider } from '
 import { isReplicaFailure, ServerSet } from '../../lib/failover';
 import { parseServerList } from '../../lib/server-list';
 import { loadReplicas, saveReplicas } from './replica-memory';
+import { ReplicaLeft } from './replica-left';
+import { readSavedLease, saveLease } from './saved-lease';
 import { jittered } from '../../lib/retry-delay';
 import { HeartbeatLateness } from './heartbeat-lateness';
 import { HeartbeatStream } from './heartbeat-stream';
@@ -78,7 +78,6 @@ export class ControlPlaneLink extends EventEmitter<{
   heartbeatMs = 1_000;
   ttlSeconds = 4;
   private unreachableSince?: number;
-  private readonly leaseFile: string;
   private readonly servers: ServerSet<AgentApiClient>;
   private readonly given: string[];
   private clusterId = '';
@@ -90,7 +89,7 @@ export class ControlPlaneLink extends EventEmitter<{
   /** Heartbeats more than half a second behind their timer are warned about. */
   private readonly lateness = new HeartbeatLateness(500);
   private readonly heartbeats: HeartbeatStream;
-  private leftController = unlimitedController();
+  private readonly left = new ReplicaLeft();
 
   constructor(
     server: string,
@@ -103,7 +102,6 @@ export class ControlPlaneLink extends EventEmitter<{
     expectedClusterId = '',
   ) {
     super();
-    this.leaseFile = path.join(dataDir, 'lease.json');
     this.given = parseServerList(server);
     let remembered = loadReplicas(dataDir);
     // Replicas remembered from another cluster (the data dir was reused) are forgotten.
@@ -124,9 +122,7 @@ export class ControlPlaneLink extends EventEmitter<{
     this.servers.on('switched', (to, from) => {
       // Status reports still waiting on the replica left are cancelled: one cut off answers
       // nothing (docs/high-availability.md).
-      const left = this.leftController;
-      this.leftController = unlimitedController();
-      left.abort();
+      this.left.fire();
       this.emit('switched', to, from);
     });
     this.client = this.servers.proxy;
@@ -140,7 +136,7 @@ export class ControlPlaneLink extends EventEmitter<{
    * at every heartbeat, while the replica it left may well serve them.
    */
   get replicaLeft(): AbortSignal {
-    return this.leftController.signal;
+    return this.left.signal;
   }
 
   /** The replica calls go to now. */
@@ -311,7 +307,7 @@ export class ControlPlaneLink extends EventEmitter<{
   }
 
   private async register(): Promise<void> {
-    const previousLease = this.readSavedLease();
+    const previousLease = readSavedLease(this.dataDir);
     const sentAt = uptimeMs();
     const reply = await callUnary(this.client, 'Register', {
       agent_id: this.identity.id,
@@ -332,7 +328,7 @@ export class ControlPlaneLink extends EventEmitter<{
     this.ttlSeconds = reply.ttl_seconds > 0 ? reply.ttl_seconds : this.ttlSeconds;
     this.advertised = reply.address || this.identity.address;
     this.state = 'registered';
-    this.saveLease(reply.lease_id);
+    saveLease(this.dataDir, reply.lease_id, this.logger);
     this.logger.info({ leaseId: reply.lease_id, ttlSeconds: reply.ttl_seconds, server: this.currentServer, advertised: this.advertised }, 'registered with the control plane');
     this.emit('registered', reply.lease_id, previousLease !== '' && reply.lease_id === previousLease);
     this.renewedFrom(sentAt, this.ttlSeconds * 1000);
@@ -387,33 +383,9 @@ export class ControlPlaneLink extends EventEmitter<{
       this.logger.warn({ err }, 'could not save the replica list');
     }
   }
-
-  private readSavedLease(): string {
-    try {
-      const saved = JSON.parse(fs.readFileSync(this.leaseFile, 'utf8')) as { leaseId?: unknown };
-      return typeof saved.leaseId === 'string' ? saved.leaseId : '';
-    } catch {
-      return '';
-    }
-  }
-
-  private saveLease(leaseId: string): void {
-    try {
-      fs.writeFileSync(this.leaseFile, JSON.stringify({ leaseId }), { mode: 0o600 });
-    } catch (err) {
-      this.logger.warn({ err }, 'could not save the lease id; a restart will wait for the old lease to expire');
-    }
-  }
 }
 
 /** A replica that reports another cluster id than the one this agent belongs to. */
 export class ForeignReplicaError extends Error {
   override name = 'ForeignReplicaError';
-}
-
-/** An AbortController whose signal takes any number of listeners (each call in flight adds one). */
-function unlimitedController(): AbortController {
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  return controller;
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { StatusReporter } from '../../agent/link/status-reporter';
 import type { ControlPlaneLink } from '../../agent/link/control-plane-link';
+import { ReplicaLeft } from '../../agent/link/replica-left';
 import { createLogger } from '../../lib/log';
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { StatusReport } from '../../proto/gen/cluster/agent/StatusReport';
@@ -39,15 +40,13 @@ function heldClient(sent: SentReport[]): AgentApiClient {
 class FakeLink extends EventEmitter {
   leaseId = '42';
   state = 'registered';
-  private left = new AbortController();
+  private readonly replicas = new ReplicaLeft();
   get replicaLeft(): AbortSignal {
-    return this.left.signal;
+    return this.replicas.signal;
   }
   leaseLost(): void {}
   switchReplica(): void {
-    const left = this.left;
-    this.left = new AbortController();
-    left.abort();
+    this.replicas.fire();
     this.emit('switched', '127.0.0.1:2', '127.0.0.1:1');
   }
 }
