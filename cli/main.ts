@@ -4,9 +4,9 @@
  * `npm run build` makes from cli/cluster.ts (scripts/build-cli.ts): one file instead of hundreds
  * of modules to find and load, with a V8 code cache per command in CLUSTER_HOME/cache
  * (cli/code-cache.ts). The agent runs from a bundle of its own, dist/cli/bundle/agent.js (only
- * what an agent loads: less memory than unbundled); the control plane and `dev` run the program
- * unbundled, dist/cli/cluster.js: their start is rare, and from the bundle they held as much
- * memory or more (docs/architecture.md, "The CLI's bundle").
+ * what an agent loads: less memory than unbundled), and so does the control plane,
+ * dist/cli/bundle/control-plane.js (a quarter less CPU to start, the same memory); `dev` runs the
+ * program unbundled, dist/cli/cluster.js (docs/architecture.md, "The CLI's bundle").
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,6 +16,7 @@ import { cacheName, commandWord, runsDaemon } from './command-index';
 
 const BUNDLE = path.join(__dirname, 'bundle', 'cluster.js');
 const AGENT_BUNDLE = path.join(__dirname, 'bundle', 'agent.js');
+const CONTROL_PLANE_BUNDLE = path.join(__dirname, 'bundle', 'control-plane.js');
 
 /** The cache folder of this build of the bundle, for this Node: a new build or Node makes a new one. */
 function cacheDir(): string {
@@ -36,6 +37,8 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // anything loads, as loading its code is enough to make Node's own loader hot (lib/compiler-tiers.ts).
   (require('../lib/compiler-tiers') as typeof import('../lib/compiler-tiers')).holdCompilers();
   require(AGENT_BUNDLE);
+} else if (commandWord(args) === 'control-plane') {
+  require(CONTROL_PLANE_BUNDLE);
 } else if (runsDaemon(args)) {
   require('./cluster');
 } else if (process.sourceMapsEnabled) {

@@ -3,8 +3,10 @@
  * CommonJS file instead of ~150 modules to find and load one by one for `cluster ps` (and ~700 for
  * everything). Each command's `import()` in cli/command-index.ts stays lazy inside it: a command
  * runs only its own modules' code. dist/cli/main.js (cli/main.ts) starts it, with a V8 code cache
- * per command (cli/code-cache.ts). And the agent's bundle, dist/cli/bundle/agent.js, from
- * cli/agent-program.ts: the `agent` command and what an agent loads, nothing else. Run by `npm run
+ * per command (cli/code-cache.ts). And a bundle per daemon: dist/cli/bundle/agent.js, from
+ * cli/agent-program.ts, the `agent` command and what an agent loads, nothing else; and
+ * dist/cli/bundle/control-plane.js, from cli/control-plane-program.ts, the `control-plane` command
+ * (every library inside: it loads most of them). Run by `npm run
  * build` after tsc; see docs/architecture.md, "The CLI's bundle", and docs/stack-notes.md for the
  * traps and the measurements.
  */
@@ -105,6 +107,7 @@ interface BundleSpec {
 
 const BUNDLES: BundleSpec[] = [
   { entry: 'cli/cluster.ts', name: 'cluster.js' },
+  { entry: 'cli/control-plane-program.ts', name: 'control-plane.js' },
   { entry: 'cli/agent-program.ts', name: 'agent.js', external: dependencies().filter((d) => !AGENT_LIBRARIES.includes(d)) },
 ];
 

@@ -2,14 +2,15 @@
  * The CLI's bundles (scripts/build-cli.ts, docs/architecture.md "The CLI's bundle"): `cluster`
  * starts from dist/cli/bundle/cluster.js, loads no module of the unbundled build nor of
  * node_modules but its launcher's, keeps a code cache per command (cli/code-cache.ts), runs
- * a real command against a real cluster (whose daemons start through the same dist/cli/main.js:
- * the agent from its own bundle, dist/cli/bundle/agent.js, the control plane unbundled), and
+ * a real command against a real cluster (whose daemons start through the same dist/cli/main.js,
+ * each from a bundle of its own: dist/cli/bundle/agent.js, dist/cli/bundle/control-plane.js), and
  * keeps source maps that point at the sources. The unbundled program (dist/cli/cluster.js) still runs.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, REPO, TestCluster } from '../helpers/test-cluster';
 import { waitFor } from '../helpers/wait-for';
@@ -46,14 +47,23 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
 
   /** What the agent had loaded, written by it every 200 ms (a preload: the daemon runs on). */
   let agentLoaded = '';
+  /** The same for the control plane, whose preload must exist before the cluster (and its dir) does. */
+  const controlPlaneDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-bundle-cp-'));
+  const controlPlaneLoaded = path.join(controlPlaneDir, 'loaded.json');
+
+  /** A preload that writes the modules loaded so far to `out` every 200 ms. */
+  const listLoadedEvery200ms = (file: string, out: string): string => {
+    fs.writeFileSync(file, `setInterval(() => require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.keys(require.cache))), 200).unref();\n`);
+    return file;
+  };
 
   before(async () => {
-    cluster = await TestCluster.start();
+    const controlPlanePreload = listLoadedEvery200ms(path.join(controlPlaneDir, 'list-loaded.js'), controlPlaneLoaded);
+    cluster = await TestCluster.start({ controlPlaneNodeArgs: ['-r', controlPlanePreload] });
     preload = path.join(cluster.dir, 'list-loaded.js');
     fs.writeFileSync(preload, "process.on('exit', () => require('fs').writeFileSync(process.env.LOADED_OUT, JSON.stringify(Object.keys(require.cache))));\n");
     agentLoaded = path.join(cluster.dir, 'agent-loaded.json');
-    const agentPreload = path.join(cluster.dir, 'agent-list-loaded.js');
-    fs.writeFileSync(agentPreload, `setInterval(() => require('fs').writeFileSync(${JSON.stringify(agentLoaded)}, JSON.stringify(Object.keys(require.cache))), 200).unref();\n`);
+    const agentPreload = listLoadedEvery200ms(path.join(cluster.dir, 'agent-list-loaded.js'), agentLoaded);
     await cluster.startReadyAgent({ id: 'bundle-a', nodeArgs: ['-r', agentPreload] });
     await cluster.deployProcfile('bundled', 'worker: sleep 100021\n');
     // The caches of an older build, and something else kept there.
@@ -64,6 +74,7 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
 
   after(async () => {
     await cluster?.stop();
+    fs.rmSync(controlPlaneDir, { recursive: true, force: true });
   });
 
   const home = () => path.join(cluster.dir, 'home');
@@ -117,6 +128,19 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
     assert.deepEqual(bundledLibraries, [], 'grpc-js, protobufjs, pino and commander come from the bundle');
   });
 
+  it('the control plane runs from its own bundle: no unbundled module but the launcher\'s', async () => {
+    const controlPlaneBundle = path.join(BUNDLE, 'control-plane.js');
+    let loaded: string[] = [];
+    await waitFor('the control plane to list what it loaded', () => {
+      loaded = fs.existsSync(controlPlaneLoaded) ? (JSON.parse(fs.readFileSync(controlPlaneLoaded, 'utf8')) as string[]) : [];
+      return loaded.includes(controlPlaneBundle);
+    });
+    const ours = loaded.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`) && f !== controlPlaneBundle && !f.startsWith(controlPlaneDir));
+    assert.deepEqual(ours.sort(), LAUNCHER);
+    const bundledLibraries = loaded.filter((f) => /[\\/]node_modules[\\/](@grpc[\\/]grpc-js|etcd3|protobufjs|pino|commander)[\\/]/.test(f));
+    assert.deepEqual(bundledLibraries, [], 'grpc-js, etcd3, protobufjs, pino and commander come from the bundle');
+  });
+
   it('keeps a code cache per command after a successful run, and survives a broken one', async () => {
     const env = { CLUSTER_SERVER: cluster.server, CLUSTER_HOME: home() };
     const names = () => caches().map((f) => path.basename(f)).sort();
@@ -137,8 +161,8 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
   });
 
   it('each bundle is one ASCII file linking a source map whose sources exist', () => {
-    assert.deepEqual(fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.js')).sort(), ['agent.js', 'cluster.js']);
-    for (const [name, entry] of [['cluster', 'cli/cluster.ts'], ['agent', 'cli/agent-program.ts']] as const) {
+    assert.deepEqual(fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.js')).sort(), ['agent.js', 'cluster.js', 'control-plane.js']);
+    for (const [name, entry] of [['cluster', 'cli/cluster.ts'], ['agent', 'cli/agent-program.ts'], ['control-plane', 'cli/control-plane-program.ts']] as const) {
       const bytes = fs.readFileSync(path.join(BUNDLE, `${name}.js`));
       assert.equal(bytes.findIndex((b) => b > 0x7f), -1, `${name}.js: ASCII only (cli/main.ts reads the commands' bundle as Latin-1)`);
       assert.match(bytes.toString('latin1'), new RegExp(`//# sourceMappingURL=${name}\\.js\\.map\\s*$`));
