@@ -13,7 +13,9 @@ export default tseslint.config(
     files: ['{proto,lib,control-plane,agent,cli,scripts,test,bench}/**/*.ts'],
     extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: fileURLToPath(new URL('..', import.meta.url)) },
+      // One program from the repository's tsconfig.json, which includes every file linted here:
+      // ~15 % less CPU than the project service (54 against 63 s on 2 cores, docs/linting.md).
+      parserOptions: { project: ['./tsconfig.json'], tsconfigRootDir: fileURLToPath(new URL('..', import.meta.url)) },
     },
     rules: {
       // The rules this linter is here for: a promise nobody awaits or handles turns a failure
