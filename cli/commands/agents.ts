@@ -35,6 +35,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
         labels: a.labels,
         state: a.state,
         instances: a.instances,
+        oneOffs: a.one_offs,
         capacity: a.capacity,
         version: a.version,
         heartbeatAgeMs: a.heartbeat_age_ms < 0 ? null : Math.round(a.heartbeat_age_ms),
@@ -47,7 +48,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
   const labels = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || '-';
   console.log(
     renderTable(
-      ['id', 'address', 'datacenter', 'labels', 'state', 'instances', 'capacity', 'version', 'heartbeat', 'web'],
+      ['id', 'address', 'datacenter', 'labels', 'state', 'instances', 'one-offs', 'capacity', 'version', 'heartbeat', 'web'],
       agents.map((a) => [
         a.id,
         a.address,
@@ -56,6 +57,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
         // An old view cannot vouch for a state: say what it was, and that it is old.
         stale && stale.stale_ms > 0 ? `${a.state}?` : a.state,
         String(a.instances),
+        String(a.one_offs),
         String(a.capacity),
         a.version || '-',
         heartbeat(a.heartbeat_age_ms, a.state),
@@ -73,7 +75,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
 export function registerAgents(program: Command): void {
   program
     .command('agents')
-    .description('list every agent (server): address, datacenter, labels, state (ready, draining, restarting, unreachable, down: gone, listed until agents:remove), instances, capacity, version, last heartbeat, whether it runs web')
+    .description('list every agent (server): address, datacenter, labels, state (ready, draining, restarting, unreachable, down: gone, listed until agents:remove), instances, one-off processes, capacity, version, last heartbeat, whether it runs web')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {

@@ -33,6 +33,7 @@ function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<st
     labels: a.labels,
     state,
     instances: counts.get(a.id) ?? 0,
+    one_offs: ctx.view.oneOffs(a.id),
     capacity: a.capacity,
     version: a.version,
     heartbeat_age_ms: heartbeatAgeMs(ctx.heartbeats.get(a.id), live, now, ctx.agentTtlMs),

@@ -1,6 +1,7 @@
 /**
  * Tells the dashboard's live streams when what they show may have changed: the replica's
- * mirrors (apps, formations, agents, assignments, drains, web toggles) plus a watch of the
+ * mirrors (apps, formations, agents, assignments, drains, web toggles, restart holds, one-off
+ * counts) plus a watch of the
  * instances' statuses and the unplaced lists, which only this feed needs. Changes are
  * coalesced: subscribers hear at most one tick per COALESCE_MS, however busy etcd is (the first
  * change after a quiet spell at once). The
@@ -24,7 +25,7 @@ export class ChangeFeed {
 
   private get mirrors(): PrefixMirror[] {
     const v = this.view;
-    return [v.apps, v.formations, v.agents, v.knownAgents, v.assignments, v.drains, v.webToggles];
+    return [v.apps, v.formations, v.agents, v.knownAgents, v.assignments, v.drains, v.webToggles, v.restartHolds, v.oneOffCounts];
   }
 
   /** Calls `listener` after changes; returns the unsubscribe function (a second call does nothing). */

@@ -67,6 +67,8 @@ export interface Agent {
   labels: Record<string, string>;
   state: string;
   instances: number;
+  /** One-off processes it runs or is starting (an older control plane does not say). */
+  one_offs?: number;
   capacity: number;
   version: string;
   heartbeat_age_ms: number;

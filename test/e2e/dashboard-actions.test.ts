@@ -128,6 +128,22 @@ describe('dashboard: the process list and its actions', { timeout: 300_000 }, ()
     await row.getByRole('switch', { name: 'host-b serves web' }).click();
   });
 
+  it('counts the one-offs an agent runs beside its instances, live', async () => {
+    const res = await cluster.cli(['run', '--detach', '-a', 'shop', '--', 'sleep 60']);
+    assert.equal(res.code, 0, res.stderr);
+    const [, name, host] = /Started (run\.\d+) on (\S+);/.exec(res.stdout) ?? [];
+    assert.ok(name && host, res.stdout);
+    await page.getByRole('link', { name: 'Agents' }).click();
+    const oneOffs = page.locator(`[data-agent="${host}"] .one-offs`);
+    try {
+      await oneOffs.filter({ hasText: '+ 1 one-off' }).waitFor({ timeout: 15_000 });
+    } finally {
+      assert.equal((await cluster.cli(['ps:kill', name, '-a', 'shop'])).code, 0);
+    }
+    // The page follows without a reload once the host reports the run gone.
+    await oneOffs.waitFor({ state: 'detached', timeout: 15_000 });
+  });
+
   it('removes an agent that is down', async () => {
     await page.getByRole('link', { name: 'Agents' }).click();
     const row = page.locator('[data-agent="host-b"]');

@@ -52,7 +52,10 @@ describe('cluster logs -f across a control-plane failover', { timeout: 180_000 }
     await cluster.controlPlanes[0]!.kill('SIGKILL');
     // Printed while the follower has no stream (its replica is gone): they must come through B.
     for (const instance of instances) triggers.say(instance, 'meanwhile');
-    await waitFor('the lines printed meanwhile', () => output().filter((l) => l.line === 'meanwhile').length === 2, 60_000);
+    await waitFor('the lines printed meanwhile', () => output().filter((l) => l.line === 'meanwhile').length === 2, {
+      timeoutMs: 60_000,
+      describe: () => `shown: ${output().map((l) => `${l.instance}: ${l.line}`).join(', ')}\nthe follower said:\n${follower.stderr}`,
+    });
     for (const instance of instances) await triggers.sayUntilShown(instance, 'after', output);
 
     assert.equal(follower.child.exitCode, null, `the follower is still running:\n${follower.stderr}`);

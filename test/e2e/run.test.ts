@@ -196,6 +196,12 @@ describe('cluster run', { timeout: 180_000 }, () => {
     }
   });
 
+  /** What `cluster agents --json` says host-a and host-b run of one-offs. */
+  const oneOffsPerAgent = async () => {
+    const { agents } = await cluster.cliJson<{ agents: Array<{ id: string; oneOffs: number }> }>(['agents']);
+    return ['host-a', 'host-b'].map((id) => agents.find((a) => a.id === id)?.oneOffs);
+  };
+
   it('spreads one-offs over idle hosts, and goes back to the first once they have ended', async () => {
     const started: Array<{ name: string; host: string }> = [];
     try {
@@ -209,10 +215,14 @@ describe('cluster run', { timeout: 180_000 }, () => {
         await cluster.waitForPs('tools', `${name} listed`, (l) => l.some((x) => x.name === name), 20_000);
       }
       assert.deepEqual(started.map((r) => r.host).sort(), ['host-a', 'host-b'], 'one on each idle host');
+      // `cluster agents` counts them apart from instances, once each host has reported its own.
+      await waitFor('each host listed with one one-off', async () => (await oneOffsPerAgent()).every((n) => n === 1), 20_000, 200);
+      assert.match((await cluster.ok(['agents'])).stdout, /^ID +ADDRESS .* INSTANCES +ONE-OFFS +CAPACITY /m);
     } finally {
       for (const { name } of started) await cluster.cli(['ps:kill', name, '-a', 'tools']);
     }
     await cluster.waitForPs('tools', 'the runs gone', (l) => !l.some((x) => started.some((r) => r.name === x.name)), 20_000);
+    await waitFor('no one-off counted on any host', async () => (await oneOffsPerAgent()).every((n) => n === 0), 20_000, 200);
     const res = await cluster.cli(['run', '-a', 'tools', '--no-tty', '--', 'basename "$CLUSTER_AGENT_DIR"']);
     assert.equal(res.code, 0, res.stderr);
     assert.equal(res.stdout.trim(), 'host-a', 'nothing runs anywhere: the tie goes to the first host again');

@@ -8,12 +8,17 @@ import type { TestCluster } from './test-cluster';
 import type { FollowedLine } from './log-follower';
 import { waitFor } from './wait-for';
 
-/** `sh talker.sh DIR`: prints `$CLUSTER_INSTANCE first line`, then whatever appears in DIR/$CLUSTER_INSTANCE.say. */
+/**
+ * `sh talker.sh DIR`: prints `$CLUSTER_INSTANCE first line`, then whatever appears in
+ * DIR/$CLUSTER_INSTANCE.say. It takes the file away (a rename) before it prints it: with `cat`
+ * then `rm`, a file the test put in place between the two was removed unread, and its line
+ * never printed.
+ */
 export const TALKER = `trap 'exit 0' TERM
 echo "$CLUSTER_INSTANCE first line"
 while true; do
   f="$1/$CLUSTER_INSTANCE.say"
-  if [ -f "$f" ]; then cat "$f"; rm -f "$f"; fi
+  if mv "$f" "$f.taken" 2>/dev/null; then cat "$f.taken"; rm -f "$f.taken"; fi
   sleep 0.05
 done
 `;

@@ -1,4 +1,4 @@
-/** Every agent: state, datacenter, labels, instances; drain/activate, remove (once down) and the "serves web" toggle. */
+/** Every agent: state, datacenter, labels, instances and one-offs; drain/activate, remove (once down) and the "serves web" toggle. */
 import { post, useLive } from '../api';
 import { attempt } from '../components/notices';
 import { Reconnecting, StaleBanner } from '../components/stale';
@@ -26,7 +26,10 @@ function AgentRow(props: { agent: Agent }) {
       <td data-label="State"><span class={`state state-${a.state}`}>{a.state}</span></td>
       <td data-label="Datacenter">{a.datacenter || '-'}</td>
       <td data-label="Labels">{labels.length ? labels.map(([k, v]) => <span class="label" key={k}>{k}={v}</span>) : '-'}</td>
-      <td data-label="Instances">{a.instances}{a.capacity ? ` / ${a.capacity}` : ''}</td>
+      <td data-label="Instances">
+        {a.instances}{a.capacity ? ` / ${a.capacity}` : ''}
+        {a.one_offs ? <div class="muted small one-offs">+ {a.one_offs} one-off{a.one_offs === 1 ? '' : 's'}</div> : null}
+      </td>
       <td data-label="Heartbeat">{a.heartbeat_age_ms >= 0 ? ago(Date.now() - a.heartbeat_age_ms, Date.now()) : '-'}</td>
       <td data-label="Serves web">
         <label class="switch">
