@@ -1,8 +1,9 @@
 /**
  * The `cluster` CLI: every user command, and the daemons' entry points. `cluster` (dist/cli/main.js)
  * runs this file from the CLI's bundle (scripts/build-cli.ts) for a command, and as tsc compiled it
- * (dist/cli/cluster.js) for the control plane and `dev`; the agent runs from a bundle of its own
- * (cli/agent-program.ts). `node dist/cli/cluster.js` runs any command unbundled.
+ * (dist/cli/cluster.js) for `dev`; the agent and the control plane run from bundles of their own
+ * (cli/agent-program.ts, cli/control-plane-program.ts). `node dist/cli/cluster.js` runs any
+ * command unbundled.
  */
 import { modulesFor, runsDaemon } from './command-index';
 import { rootProgram } from './root-program';

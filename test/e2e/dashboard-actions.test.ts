@@ -135,11 +135,13 @@ describe('dashboard: the process list and its actions', { timeout: 300_000 }, ()
     assert.ok(name && host, res.stdout);
     await page.getByRole('link', { name: 'Agents' }).click();
     const oneOffs = page.locator(`[data-agent="${host}"] .one-offs`);
+    let killed: Awaited<ReturnType<typeof cluster.cli>> | undefined;
     try {
       await oneOffs.filter({ hasText: '+ 1 one-off' }).waitFor({ timeout: 15_000 });
     } finally {
-      assert.equal((await cluster.cli(['ps:kill', name, '-a', 'shop'])).code, 0);
+      killed = await cluster.cli(['ps:kill', name, '-a', 'shop']);
     }
+    assert.equal(killed.code, 0, killed.stderr);
     // The page follows without a reload once the host reports the run gone.
     await oneOffs.waitFor({ state: 'detached', timeout: 15_000 });
   });

@@ -18,7 +18,7 @@ export const TALKER = `trap 'exit 0' TERM
 echo "$CLUSTER_INSTANCE first line"
 while true; do
   f="$1/$CLUSTER_INSTANCE.say"
-  if mv "$f" "$f.taken" 2>/dev/null; then cat "$f.taken"; rm -f "$f.taken"; fi
+  if [ -f "$f" ] && mv "$f" "$f.taken" 2>/dev/null; then cat "$f.taken"; rm -f "$f.taken"; fi
   sleep 0.05
 done
 `;
