@@ -1,7 +1,11 @@
 /**
  * Sends instance state changes to the control plane, batched (what goes: pending-statuses.ts).
  * Keeps the latest state of every instance so that after a reconnect or a new lease
- * everything is sent again.
+ * everything is sent again; and every few minutes anyway (STATUS_RESEND_MS), so that what etcd
+ * holds of this agent heals by itself when something other than this agent's latest report put
+ * it there: a report a replica wrote late, after this agent had moved on to another replica (cut
+ * off from etcd with the write in flight, it sent it once back), or an etcd restored from a
+ * backup (docs/high-availability.md, "Statuses heal").
  */
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
@@ -15,10 +19,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 const FLUSH_DELAY_MS = 20;
 const RETRY_DELAY_MS = 500;
 const MAX_BATCH = 500;
+/** How often every status is sent again, unchanged or not (±20 %, so that agents do not line up). */
+export const STATUS_RESEND_MS = 5 * 60_000;
 
 export class StatusReporter {
   private readonly pending = new PendingStatuses();
   private timer?: NodeJS.Timeout;
+  private resendTimer?: NodeJS.Timeout;
   private flushing = false;
   private closed = false;
 
@@ -27,6 +34,7 @@ export class StatusReporter {
     private readonly link: ControlPlaneLink,
     private readonly agentId: string,
     private readonly logger: Logger,
+    private readonly resendMs = STATUS_RESEND_MS,
   ) {
     // A new lease holds none of our statuses: send them all again.
     link.on('registered', (_lease, reused) => {
@@ -40,6 +48,16 @@ export class StatusReporter {
       this.pending.setPacking(packs);
       if (this.pending.hasDirty) this.schedule(0);
     });
+    this.scheduleResend();
+  }
+
+  private scheduleResend(): void {
+    this.resendTimer = setTimeout(() => {
+      this.pending.markAllDirty();
+      this.schedule(0);
+      this.scheduleResend();
+    }, jittered(this.resendMs));
+    this.resendTimer.unref();
   }
 
   /** Records a state; `gone` removes the instance's status once sent. */
@@ -51,6 +69,7 @@ export class StatusReporter {
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.resendTimer);
   }
 
   /**

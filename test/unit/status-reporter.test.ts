@@ -1,7 +1,7 @@
 /**
  * StatusReporter (agent/link/status-reporter.ts) when the link leaves a replica for another: a
  * report waiting on the old one is cancelled and sent to the new one at once, not after the
- * old call's 10 s deadline.
+ * old call's 10 s deadline; and every status is sent again each resend period.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -77,6 +77,27 @@ describe('StatusReporter', () => {
       sent[1]!.answer(true);
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal(sent.length, 2, 'nothing left to send');
+    } finally {
+      reporter.close();
+    }
+  });
+
+  it('sends every status again each resend period, with nothing new to report', async () => {
+    const sent: SentReport[] = [];
+    const startedAt = Date.now();
+    // A 300 ms period (±20 %) for the test; agents use STATUS_RESEND_MS.
+    const reporter = new StatusReporter(heldClient(sent), registeredLink(), 'host-a', createLogger('status-reporter-test', 'silent'), 300);
+    try {
+      reporter.report({ app: 'shop', instance: 'web.1', state: 'up', pid: 8 });
+      reporter.report({ app: 'shop', instance: 'web.2', state: 'up', pid: 9 });
+      await waitFor('the first report sent', () => sent.length === 1, 2_000, 5);
+      sent[0]!.answer(true);
+      for (const round of [2, 3]) {
+        await waitFor(`resend ${round - 1}`, () => sent.length === round, 3_000, 5);
+        assert.ok(Date.now() - startedAt >= 240 * (round - 1), `resend ${round - 1} came ${Date.now() - startedAt} ms after the start, before its period`);
+        assert.deepEqual(sent[round - 1]!.request.statuses!.map((s) => `${s.instance} ${s.pid}`).sort(), ['web.1 8', 'web.2 9'], 'every status, as it was');
+        sent[round - 1]!.answer(true);
+      }
     } finally {
       reporter.close();
     }
