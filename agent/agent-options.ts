@@ -35,4 +35,6 @@ export interface AgentOptions {
   usageSampleMs?: number;
   /** How long a slug nothing uses stays unpacked (`--keep-slugs`; default DEFAULT_KEEP_SLUGS_MS). */
   keepSlugsMs?: number;
+  /** How often every status is sent again, changed or not (`--status-resend`; default STATUS_RESEND_MS). */
+  statusResendMs?: number;
 }

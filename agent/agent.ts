@@ -153,7 +153,7 @@ export class Agent {
     const identity = { ...opts.identity, address: opts.advertise ?? '', ports: opts.ports.to - opts.ports.from + 1 };
     const provider = opts.tls && new StaticCertificateProvider(opts.tls);
     const link = new ControlPlaneLink(opts.server, identity, opts.dataDir, () => logs.apps(), logger, provider, clusterId);
-    const reporter = new StatusReporter(link.client, link, opts.identity.id, logger);
+    const reporter = new StatusReporter(link.client, link, opts.identity.id, logger, opts.statusResendMs);
     reportPreviousOneOffs(previous, logs, reporter);
     const ports = new PortAllocator(opts.ports);
     const releases = new ReleaseCache(opts.dataDir, link.client, logger);

@@ -39,6 +39,7 @@ export interface JoinFlags {
   metrics?: string;
   usageInterval?: string;
   keepSlugs?: string;
+  statusResend?: string;
   processServer?: boolean;
 }
 
@@ -50,7 +51,7 @@ export interface JoinAndStartArgs {
   start(flags: JoinFlags): string[];
 }
 
-type StartFlag = 'capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace' | 'logMibPerInstance' | 'logMibTotal' | 'logWriteBufferKib' | 'metrics' | 'usageInterval' | 'keepSlugs';
+type StartFlag = 'capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace' | 'logMibPerInstance' | 'logMibTotal' | 'logWriteBufferKib' | 'metrics' | 'usageInterval' | 'keepSlugs' | 'statusResend';
 const START_FLAGS: Array<[StartFlag, string]> = [
   ['capacity', '--capacity'],
   ['listen', '--listen'],
@@ -64,6 +65,7 @@ const START_FLAGS: Array<[StartFlag, string]> = [
   ['metrics', '--metrics'],
   ['usageInterval', '--usage-interval'],
   ['keepSlugs', '--keep-slugs'],
+  ['statusResend', '--status-resend'],
 ];
 
 /**
@@ -152,6 +154,7 @@ export function registerAgentInstall(
     .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (docs/metrics.md)')
     .option('--usage-interval <seconds>', 'how often to sample the CPU and memory of instances')
     .option('--keep-slugs <minutes>', 'keep a release\'s unpacked code this long once nothing here uses it')
+    .option('--status-resend <seconds>', 'how often to send every instance\'s status again (docs/high-availability.md)')
     .option('--process-server', 'run no `web` until `cluster agents:web ID on` (the toggle decides once the agent has registered)')
     .option('--stop-timeout <seconds>', 'how long systemd waits for the agent to stop its instances (longer than every grace period)', '90')
     .option('--dry-run', 'print the unit file and the commands; change nothing')

@@ -30,6 +30,7 @@ import { parseMetricsListen } from '../../lib/metrics-server';
 import { isLoopbackHost } from '../../lib/peer-address';
 import { DEFAULT_MIB_PER_INSTANCE, DEFAULT_MIB_TOTAL } from '../../agent/logs/store-options';
 import { DEFAULT_KEEP_SLUGS_MS } from '../../agent/releases/slug-janitor';
+import { STATUS_RESEND_MS } from '../../agent/link/status-reporter';
 
 interface AgentOptions {
   dataDir: string;
@@ -49,6 +50,7 @@ interface AgentOptions {
   metrics?: string;
   usageInterval: string;
   keepSlugs: string;
+  statusResend: string;
 }
 
 interface JoinOptions extends AgentOptions {
@@ -79,7 +81,8 @@ function agentFlags(cmd: Command, lenientNames = false): Command {
     .option('--process-server', 'run no `web` until `cluster agents:web ID on` (read at the first registration; the toggle decides afterwards)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics (HTTP on loopback, else HTTPS with the agent certificate; docs/metrics.md)')
     .option('--usage-interval <seconds>', 'how often to sample the CPU and memory of instances from /proc (ps, metrics)', '5')
-    .option('--keep-slugs <minutes>', 'keep a release\'s unpacked code this long once nothing here uses it, for a rollback without fetching it again (0: remove it at once)', String(DEFAULT_KEEP_SLUGS_MS / 60_000));
+    .option('--keep-slugs <minutes>', 'keep a release\'s unpacked code this long once nothing here uses it, for a rollback without fetching it again (0: remove it at once)', String(DEFAULT_KEEP_SLUGS_MS / 60_000))
+    .option('--status-resend <seconds>', 'how often to send every instance\'s status again, changed or not, so that a status a late write left wrong heals (docs/high-availability.md)', String(STATUS_RESEND_MS / 1000));
 }
 
 function nonNegativeSeconds(text: string, flag: string): number {
@@ -95,6 +98,13 @@ function usageIntervalMs(text: string): number {
   return Math.round(n * 1000);
 }
 
+/** --status-resend: whole seconds, 10 s to a day (one report per agent each time). */
+function statusResendMs(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 10 || n > 86_400) throw new UserError(`--status-resend ${text}: give whole seconds from 10 to 86400 (a day)`);
+  return n * 1000;
+}
+
 /** --keep-slugs: whole minutes, 0 to a week. */
 function keepSlugsMs(text: string): number {
   const n = Number(text);
@@ -104,7 +114,7 @@ function keepSlugsMs(text: string): number {
 
 /** The `agent start` flags some command was given (install passes on only those given). */
 export type AgentFlagValues = Partial<Pick<AgentOptions,
-  'capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace' | 'logMibPerInstance' | 'logMibTotal' | 'logWriteBufferKib' | 'metrics' | 'usageInterval' | 'keepSlugs'>>;
+  'capacity' | 'listen' | 'advertise' | 'ports' | 'stopGrace' | 'disconnectedGrace' | 'logMibPerInstance' | 'logMibTotal' | 'logWriteBufferKib' | 'metrics' | 'usageInterval' | 'keepSlugs' | 'statusResend'>>;
 
 /**
  * Checks every `agent start` flag's form, naming the first that is wrong: before `join` spends
@@ -128,6 +138,7 @@ export function checkAgentFlags(opts: AgentFlagValues): void {
   if (opts.logWriteBufferKib !== undefined) positiveInt(opts.logWriteBufferKib, '--log-write-buffer-kib');
   if (opts.usageInterval !== undefined) usageIntervalMs(opts.usageInterval);
   if (opts.keepSlugs !== undefined) keepSlugsMs(opts.keepSlugs);
+  if (opts.statusResend !== undefined) statusResendMs(opts.statusResend);
   if (opts.metrics !== undefined) {
     try {
       parseMetricsListen(opts.metrics);
@@ -191,6 +202,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     metrics: opts.metrics,
     usageSampleMs: usageIntervalMs(opts.usageInterval),
     keepSlugsMs: keepSlugsMs(opts.keepSlugs),
+    statusResendMs: statusResendMs(opts.statusResend),
     server,
     dataDir,
     listen: opts.listen,
