@@ -54,7 +54,7 @@ function fakeEtcd() {
 }
 
 function fakeView() {
-  const mirrors = { apps: new EventEmitter(), formations: new EventEmitter(), agents: new EventEmitter(), knownAgents: new EventEmitter(), assignments: new EventEmitter(), drains: new EventEmitter(), webToggles: new EventEmitter() };
+  const mirrors = { apps: new EventEmitter(), formations: new EventEmitter(), agents: new EventEmitter(), knownAgents: new EventEmitter(), assignments: new EventEmitter(), drains: new EventEmitter(), webToggles: new EventEmitter(), restartHolds: new EventEmitter(), oneOffCounts: new EventEmitter() };
   const listening = () => Object.values(mirrors).reduce((n, m) => n + m.listenerCount('change'), 0);
   return { view: mirrors as unknown as ClusterView, mirrors, listening };
 }
