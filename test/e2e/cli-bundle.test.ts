@@ -114,13 +114,19 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
     assert.match(missing.stderr, /^error: .*no-such-app/);
   });
 
+  /** What daemon `who` had loaded once its bundle is among it (listed in `list` by its preload). */
+  const loadedBy = async (who: string, list: string, bundle: string): Promise<string[]> => {
+    let loaded: string[] = [];
+    await waitFor(`the ${who} to list what it loaded`, () => {
+      loaded = fs.existsSync(list) ? (JSON.parse(fs.readFileSync(list, 'utf8')) as string[]) : [];
+      return loaded.includes(bundle);
+    });
+    return loaded;
+  };
+
   it('the agent runs from its own bundle: no unbundled module but the launcher\'s, none of the libraries it holds', async () => {
     const agentBundle = path.join(BUNDLE, 'agent.js');
-    let loaded: string[] = [];
-    await waitFor('the agent to list what it loaded', () => {
-      loaded = fs.existsSync(agentLoaded) ? (JSON.parse(fs.readFileSync(agentLoaded, 'utf8')) as string[]) : [];
-      return loaded.includes(agentBundle);
-    });
+    const loaded = await loadedBy('agent', agentLoaded, agentBundle);
     const ours = loaded.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`) && f !== agentBundle && !f.endsWith('agent-list-loaded.js'));
     // The launcher, and what holds V8's compilers before anything loads (cli/main.ts).
     assert.deepEqual(ours.sort(), [...LAUNCHER, path.resolve(DIST_CLI, '..', 'lib', 'compiler-tiers.js')].sort());
@@ -130,11 +136,7 @@ describe('the CLI bundle', { timeout: 180_000 }, () => {
 
   it('the control plane runs from its own bundle: no unbundled module but the launcher\'s', async () => {
     const controlPlaneBundle = path.join(BUNDLE, 'control-plane.js');
-    let loaded: string[] = [];
-    await waitFor('the control plane to list what it loaded', () => {
-      loaded = fs.existsSync(controlPlaneLoaded) ? (JSON.parse(fs.readFileSync(controlPlaneLoaded, 'utf8')) as string[]) : [];
-      return loaded.includes(controlPlaneBundle);
-    });
+    const loaded = await loadedBy('control plane', controlPlaneLoaded, controlPlaneBundle);
     const ours = loaded.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`) && f !== controlPlaneBundle && !f.startsWith(controlPlaneDir));
     assert.deepEqual(ours.sort(), LAUNCHER);
     const bundledLibraries = loaded.filter((f) => /[\\/]node_modules[\\/](@grpc[\\/]grpc-js|etcd3|protobufjs|pino|commander)[\\/]/.test(f));
