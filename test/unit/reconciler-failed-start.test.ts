@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
 import { Reconciler } from '../../agent/reconciler';
+import { PortAllocator } from '../../agent/supervisor/ports';
 import { assignment } from '../helpers/assignments';
 import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatus';
 import { isGone } from '../helpers/processes';
@@ -22,8 +23,13 @@ const LOOP = 'trap "exit 0" TERM; while true; do sleep 1 & wait $!; done';
 describe('reconciler: an instance that could not start', () => {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'failed-start-test-'));
   const statuses: InstanceStatus[] = [];
-  // One port: the second instance cannot start.
-  const reconciler = new Reconciler(reconcilerDeps({ cwd, processTypes: { worker: LOOP }, ports: { from: 42450, to: 42450 }, statuses, logger }));
+  // One port: the second instance cannot start. The port is not probed: 42450 lies in the
+  // ephemeral range, and a connection elsewhere on the machine using it as its source port
+  // once kept the first instance from starting too.
+  const ports = new PortAllocator({ from: 42450, to: 42450 }, '0.0.0.0', async () => true);
+  const reconciler = new Reconciler(
+    reconcilerDeps({ cwd, processTypes: { worker: LOOP }, ports: { from: 42450, to: 42450 }, statuses, logger, overrides: { ports } }),
+  );
   after(async () => {
     await reconciler.close();
     fs.rmSync(cwd, { recursive: true, force: true });
