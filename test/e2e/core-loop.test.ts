@@ -31,6 +31,14 @@ function perHost(list: PsInstance[], type: string): number[] {
 
 describe('core control loop', { timeout: 240_000 }, () => {
   let cluster: TestCluster;
+  /** For a failure message: what the agents' logs say about their leases (a survivor whose lease lapsed loses its instances too). */
+  const leaseEvents = (ids: string[]) =>
+    ids
+      .map((id) => {
+        const log = fs.readFileSync(cluster.agents.get(id)!.log, 'utf8').split('\n');
+        return `${id}: ${log.filter((l) => /registered with the control plane|heartbeat sent late|lease lost|unreachable/.test(l)).slice(-6).join('\n  ')}`;
+      })
+      .join('\n');
   let markerDir: string;
 
   before(async () => {
@@ -40,6 +48,10 @@ describe('core control loop', { timeout: 240_000 }, () => {
         { id: 'host-b', datacenter: 'dc-2' },
         { id: 'host-c', datacenter: 'dc-1' },
       ],
+      // 3 s, not the harness's 2: a survivor whose lease lapses on a loaded machine (a late
+      // heartbeat) rightly loses its instances to the other survivor. The likely cause of one
+      // run that ended with all 9 workers on one host; the failure message now shows it.
+      agentTtl: 3,
     });
     markerDir = path.join(cluster.dir, 'markers');
     fs.mkdirSync(markerDir);
@@ -176,7 +188,7 @@ describe('core control loop', { timeout: 240_000 }, () => {
     const list = await cluster.waitForPs('shop', `instances of ${victim} up elsewhere`, (l) =>
       up('worker', 9)(l) && up('web', 2)(l) && !l.some((i) => i.host === victim),
     );
-    assert.deepEqual(perHost(list, 'worker'), [4, 5]);
+    assert.deepEqual(perHost(list, 'worker'), [4, 5], `workers per host ${JSON.stringify(perHost(list, 'worker'))}; ${leaseEvents(['host-a', 'host-c'])}`);
     await waitFor(`processes of ${victim} to be stopped by its orphan guard`, () => lost.every((i) => isGone(i.pid!)), 15_000);
   });
 
