@@ -14,6 +14,9 @@ import { unary } from '../rpc/status';
 import { requestIdOf } from '../rpc/request-id';
 import { addInstanceUsage, addLiveProcesses } from './instance-usage';
 
+/** A pending instance's reason while the leader's last word on it predates an agent's registration. */
+const PLACING_ON_NEW_AGENTS = 'waiting for the scheduler: an agent registered since it last tried to place this instance';
+
 export function processHandlers(
   ctx: ApiContext,
 ): Pick<ClusterApiHandlers, 'Scale' | 'Ps' | 'Restart' | 'SetGrace' | 'SetBootTimeout' | 'SetLogMode' | 'GetTypeSettings'> {
@@ -158,7 +161,11 @@ async function listInstances(
 
   const out = new Map<string, InstanceInfo>();
   const drained = ctx.view.drainList();
-  const unplaced = new Map(unplacedList.map((u) => [u.instance, u]));
+  const unplaced = new Map(unplacedList.instances.map((u) => [u.instance, u]));
+  // A list written before the newest registration is of agents that are no longer all there is:
+  // its reasons ("no agents registered") would stop `scale --wait` while the leader, which places
+  // after a settling wait once an agent joins (leader/round-timing.ts), is about to place them.
+  const outdated = unplacedList.modRevision < ctx.view.agentsRevision();
   // An instance on a drained agent that fits nowhere else keeps running there (leader/moves.ts).
   const stuckReason = (instance: string, agentId: string) => {
     const u = drained.has(agentId) ? unplaced.get(instance) : undefined;
@@ -203,7 +210,7 @@ async function listInstances(
   }
   for (const u of unplaced.values()) {
     if (out.has(u.instance)) continue;
-    out.set(u.instance, { name: u.instance, type: u.type, state: 'pending', reason: u.reason });
+    out.set(u.instance, { name: u.instance, type: u.type, state: 'pending', reason: outdated ? PLACING_ON_NEW_AGENTS : u.reason });
   }
   for (const d of desired) {
     if (!out.has(d.name)) out.set(d.name, { name: d.name, type: d.type, state: 'pending', reason: 'waiting for the scheduler' });

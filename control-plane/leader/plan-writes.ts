@@ -21,14 +21,15 @@ export const WRITE_CONCURRENCY = 1;
 
 /**
  * The writes of `unplaced/<app>` keys the plan changes: one key per app, written only when it
- * changes. `current` holds the `unplaced/` keys as etcd has them now (key to text).
+ * changes. `current` holds the `unplaced/` keys as etcd has them now (key to text);
+ * `agentsRevision` is the newest agent registration the plan saw (encodeUnplaced).
  */
-export function unplacedOps(plan: Plan, keys: Keys, current: ReadonlyMap<string, { value: string }>): WriteOp[] {
+export function unplacedOps(plan: Plan, keys: Keys, current: ReadonlyMap<string, { value: string }>, agentsRevision = 0): WriteOp[] {
   const ops: WriteOp[] = [];
   const byApp = new Map<string, Unplaced[]>();
   for (const u of plan.unplaced) byApp.set(u.app, [...(byApp.get(u.app) ?? []), u]);
   for (const [app, list] of byApp) {
-    const value = encodeUnplaced(list);
+    const value = encodeUnplaced(list, agentsRevision);
     if (current.get(keys.unplaced(app))?.value.toString() !== value) ops.push({ put: keys.unplaced(app), value });
   }
   for (const key of current.keys()) {

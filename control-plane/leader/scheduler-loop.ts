@@ -228,6 +228,8 @@ export class SchedulerLoop {
       await this.view.assignments.refresh();
       this.commitFailed = false;
     }
+    // Read before the input: a registration while it is gathered makes this plan's list outdated, not current.
+    const agentsRevision = this.view.agentsRevision();
     const input = await schedulerInput(this.view, (registered, assignments) =>
       this.unreachable.list(registered, assignments, this.opts.lastEtcdOutageMs?.() ?? 0, this.view.restartHeldAgents()));
     const counts = new Map(input.apps.map((a) => [a.name, a.formation]));
@@ -235,7 +237,7 @@ export class SchedulerLoop {
     const moves = this.holdMoves(limited.plan, input);
     this.deferred = limited.deferred + moves.held;
     const plan = moves.plan;
-    const unplaced = unplacedOps(plan, this.view.keys, this.unplaced?.entries ?? new Map());
+    const unplaced = unplacedOps(plan, this.view.keys, this.unplaced?.entries ?? new Map(), agentsRevision);
     const packs = this.opts.packsAssignments?.() ?? true;
     // Packed groups are written back per instance as soon as a replica that cannot read them joins.
     const unpacks = !packs && !this.view.placed.packedGroups().next().done;

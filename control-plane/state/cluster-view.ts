@@ -131,6 +131,16 @@ export class ClusterView {
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /**
+   * The etcd revision of the newest registration (0: none). The leader writes it with its unplaced
+   * lists, so a list made before an agent registered is known as outdated (api/processes.ts).
+   */
+  agentsRevision(): number {
+    let newest = 0;
+    for (const entry of this.agents.entries.values()) newest = Math.max(newest, entry.modRevision);
+    return newest;
+  }
+
   /** Agent `id` as agentList() gives it, looked up by its key; undefined when not registered. */
   agent(id: string): AgentRecord | undefined {
     return this.withDrain(this.agents.decoded<AgentRecord>(this.keys.agent(id)));

@@ -67,15 +67,20 @@ export class InstanceStatusReader {
     return reported.filter((r) => r.instance === instance).map((r) => r.agentId);
   }
 
-  /** The instances of `app` the leader could not place, and why. */
-  async unplaced(app: string): Promise<Unplaced[]> {
-    return decodeUnplaced(await this.client.get(this.keys.unplaced(app)).buffer());
+  /** The instances of `app` the leader could not place, and why; `modRevision` 0 when it wrote none. */
+  async unplaced(app: string): Promise<{ instances: Unplaced[]; modRevision: number }> {
+    const kv = (await this.client.get(this.keys.unplaced(app)).exec()).kvs[0];
+    return { instances: decodeUnplaced(kv?.value), modRevision: Number(kv?.mod_revision ?? 0) };
   }
 }
 
-/** The value of `unplaced/<app>` (written by the leader's scheduler loop). */
-export function encodeUnplaced(instances: Unplaced[]): string {
-  return encode({ instances });
+/**
+ * The value of `unplaced/<app>` (written by the leader's scheduler loop). `agentsRevision` is the
+ * newest registration the plan saw: part of the value so that the first round after an agent
+ * registers writes the list again, even when its reasons stay the same.
+ */
+export function encodeUnplaced(instances: Unplaced[], agentsRevision = 0): string {
+  return encode(agentsRevision > 0 ? { instances, agentsRevision } : { instances });
 }
 
 export function decodeUnplaced(raw: Buffer | null | undefined): Unplaced[] {

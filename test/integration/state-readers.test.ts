@@ -45,10 +45,10 @@ describe('state readers against etcd', { timeout: 60_000 }, () => {
   it('reads the unplaced list the leader writes; none when it wrote nothing', async () => {
     const keys = new Keys(uniquePrefix());
     const reader = new InstanceStatusReader(etcd.client, keys);
-    assert.deepEqual(await reader.unplaced('shop'), []);
+    assert.deepEqual(await reader.unplaced('shop'), { instances: [], modRevision: 0 });
     const list = [{ app: 'shop', instance: 'web.3', type: 'web', reason: 'no agent has room' }];
-    await etcd.client.put(keys.unplaced('shop')).value(encodeUnplaced(list));
-    assert.deepEqual(await reader.unplaced('shop'), list);
+    const put = await etcd.client.put(keys.unplaced('shop')).value(encodeUnplaced(list, 42));
+    assert.deepEqual(await reader.unplaced('shop'), { instances: list, modRevision: Number(put.header.revision) });
   });
 
   it('drains only a registered agent, and tells a present but unreadable record from none', async () => {

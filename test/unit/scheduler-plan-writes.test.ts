@@ -25,6 +25,13 @@ describe('unplacedOps', () => {
     ]);
   });
 
+  it('writes a list again, reasons unchanged, once an agent registered since it was written', () => {
+    const plan: Plan = { put: [], remove: [], unplaced: [unplaced('a', 'web.1')] };
+    const current = new Map([[keys.unplaced('a'), { value: encodeUnplaced([unplaced('a', 'web.1')], 7) }]]);
+    assert.deepEqual(unplacedOps(plan, keys, current, 7), []);
+    assert.deepEqual(unplacedOps(plan, keys, current, 9), [{ put: keys.unplaced('a'), value: encodeUnplaced([unplaced('a', 'web.1')], 9) }]);
+  });
+
   it('writes nothing when the plan and etcd agree', () => {
     assert.deepEqual(unplacedOps({ put: [], remove: [], unplaced: [] }, keys, new Map()), []);
   });
