@@ -314,6 +314,11 @@ export class DiskWriter {
     this.disk.deleteOldest();
   }
 
+  /** Calls `done` once the file deletions started so far have finished (LogFiles.afterDeletions). */
+  afterDeletions(done: () => void): void {
+    this.disk.afterDeletions(done);
+  }
+
   /** Nothing pending, nothing in flight, no file open. */
   get idle(): boolean {
     return !this.writing && !this.disk.isOpen && this.pendingBytes === 0 && this.dropped === 0;

@@ -69,7 +69,8 @@ export class InstanceTable {
     instances.delete(inst.instance);
     if (instances.size === 0) this.byApp.delete(inst.app);
     this.onForget(inst);
-    // Best effort: a directory that is not empty (or already gone) stays as it is.
-    fs.rmdir(inst.dir, () => fs.rmdir(path.dirname(inst.dir), () => undefined));
+    // Best effort, once its last files are deleted: a directory that is not empty (a new run of
+    // the instance writes there again) or already gone stays as it is.
+    inst.writer.afterDeletions(() => fs.rmdir(inst.dir, () => fs.rmdir(path.dirname(inst.dir), () => undefined)));
   }
 }

@@ -76,6 +76,9 @@ export class LogFiles {
   /** Whether the newest file may be continued (it ends with a whole line). */
   private appendToLast: boolean;
   private lastErrorCode: string | undefined;
+  /** File deletions in flight, and what waits for them (removing the directory: afterDeletions). */
+  private unlinking = 0;
+  private unlinked: Array<() => void> = [];
 
   constructor(
     private readonly shared: FilesShared,
@@ -242,9 +245,21 @@ export class LogFiles {
     this.shared.stats.filesDeleted++;
     if (file.lastN > this.deletedThroughN) this.deletedThroughN = file.lastN;
     const p = this.filePath(file.gen);
+    this.unlinking++;
     fs.unlink(p, (err) => {
       if (err && err.code !== 'ENOENT') this.fsError(err, 'cannot delete an old log file; the disk may fill up');
+      if (--this.unlinking === 0) for (const done of this.unlinked.splice(0)) done();
     });
+  }
+
+  /**
+   * Calls `done` once every file deletion started so far has finished: unlinks run on libuv's
+   * thread pool, and an rmdir of the directory started beside them can run first and find it
+   * not empty (the directory then stayed for good).
+   */
+  afterDeletions(done: () => void): void {
+    if (this.unlinking === 0) done();
+    else this.unlinked.push(done);
   }
 
   /** Closes the open file, if any; a failure is logged. Never rejects. */
