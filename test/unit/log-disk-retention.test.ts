@@ -21,6 +21,7 @@ function instance(stats: LogStoreStats, name: string, files: Array<{ bytes: numb
         const f = files.shift()!;
         stats.bytesOnDisk -= f.bytes;
       },
+      afterDeletions: (done: () => void) => done(),
     },
     isEmpty: () => inst.empty || files.length === 0,
     sweep: (now: number, closeAfter: number, dropAfter: number) => inst.swept.push([now, closeAfter, dropAfter]),

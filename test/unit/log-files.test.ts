@@ -133,6 +133,16 @@ describe('LogFiles', () => {
     assert.equal(f.deletedThroughN, 5);
   });
 
+  it('says when the deletions it started have finished (the directory may go then)', async () => {
+    const { f, dir } = files(2000);
+    await new Promise<void>((resolve) => f.afterDeletions(resolve)); // none in flight: at once
+    await f.append(lines(1, 5));
+    await f.closeHandle();
+    f.deleteOldest();
+    await new Promise<void>((resolve) => f.afterDeletions(resolve));
+    assert.deepEqual(fs.readdirSync(dir), [], 'the file is gone by then');
+  });
+
   it('a file not yet written looks newest (it is deleted last)', () => {
     assert.equal(newFile(3).lastSeq, NO_LINES);
   });

@@ -10,14 +10,18 @@ import { waitFor } from '../helpers/wait-for';
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-instance-table-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 
-/** What the table reads of an instance: names, directory, whether it holds lines. */
-function inst(app: string, instance: string, opts: { tail?: number; bytes?: number[] } = {}): InstanceLog {
+/**
+ * What the table reads of an instance: names, directory, whether it holds lines, and when its
+ * file deletions are done (at once, unless `deletions` holds the callbacks).
+ */
+function inst(app: string, instance: string, opts: { tail?: number; bytes?: number[]; deletions?: Array<() => void> } = {}): InstanceLog {
   return {
     app,
     instance,
     dir: path.join(root, app, instance),
     tail: { length: opts.tail ?? 0 },
     files: (opts.bytes ?? []).map((bytes) => ({ bytes })),
+    writer: { afterDeletions: (done: () => void) => (opts.deletions ? opts.deletions.push(done) : done()) },
   } as unknown as InstanceLog;
 }
 
@@ -70,6 +74,21 @@ describe('instance table', () => {
     // Give the (callback-based) rmdir a chance to run, then check it left the file alone.
     await new Promise<void>((resolve) => fs.rmdir(path.join(root, 'nonexistent'), () => resolve()));
     assert.ok(fs.existsSync(path.join(worker.dir, '1.log')));
+  });
+
+  it('removes the directory only once the deletions of its files have finished', async () => {
+    const deletions: Array<() => void> = [];
+    const table = new InstanceTable();
+    const web = inst('late', 'web.1', { deletions });
+    fs.mkdirSync(web.dir, { recursive: true });
+    table.add(web);
+    table.forget(web);
+    assert.equal(table.get('late', 'web.1'), undefined, 'forgotten at once');
+    await new Promise<void>((resolve) => fs.rmdir(path.join(root, 'nonexistent'), () => resolve()));
+    assert.ok(fs.existsSync(web.dir), 'kept while a deletion is in flight');
+    assert.equal(deletions.length, 1);
+    deletions[0]!();
+    await waitFor('the directory removed after the deletions', () => !fs.existsSync(path.join(root, 'late')), { timeoutMs: 10_000 });
   });
 
   it('does not forget an instance that was replaced under its name', () => {
