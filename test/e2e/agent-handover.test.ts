@@ -16,6 +16,7 @@ import { isGone, killQuietly } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 import { runningUnder, TICKER } from '../helpers/handover-app';
 import { procEnviron } from '../../agent/supervisor/proc-stat';
+import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
 
 const APP = 'steady';
 const AGENT = { id: 'solo' };
@@ -147,6 +148,30 @@ describe('agent hand-over', { timeout: 300_000 }, () => {
       () => cluster.agents.get(AGENT.id)!.kill('SIGTERM'),
       () => cluster.startAgent(AGENT),
     );
+  });
+
+  it('shows a restarting host\'s lines to a `logs` asked in the gap: it waits for the next run instead of leaving them out', async () => {
+    await cluster.agents.get(AGENT.id)!.kill('SIGTERM');
+    // Asked through the API, so that the call is known to be in the control plane (its
+    // metadata came) before the next run starts, whatever the machine's load.
+    const call = cluster.api.Logs({ app: APP, lines: 20 });
+    const got = { lines: [] as string[], warnings: [] as string[] };
+    call.on('data', (b: LogBatch__Output) => {
+      got.lines.push(...b.lines.map((l) => `${l.instance}: ${l.text}`));
+      got.warnings.push(...b.warnings);
+    });
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    await new Promise((resolve) => call.once('metadata', resolve));
+    const earlier = takeOvers();
+    cluster.startAgent(AGENT);
+    await ended;
+    assert.deepEqual(got.warnings, []);
+    assert.equal(got.lines.length, 20, got.lines.join('\n'));
+    assert.ok(got.lines.some((l) => l.startsWith('ticker.1: tick ')), got.lines.join('\n'));
+    await waitFor('the new agent to take the instances over', () => takeOvers() > earlier, 20_000, 100);
   });
 
   it('stops one-offs at a restart (they are not handed over), says so in their logs, and drops them from ps', async () => {
