@@ -7,7 +7,7 @@ import { isOneOffType } from '../../lib/one-off';
 import type { AppRecord, ReleaseRecord, StatusRecord } from '../records';
 import type { Assignment } from '../scheduler/types';
 import type { ApiContext } from '../rpc/context';
-import { InstanceStatusReader } from '../state/instance-status';
+import { InstanceStatusReader, isOutdated } from '../state/instance-status';
 import { asEtcdOutage } from '../etcd/outage';
 import type { PsReply } from '../../proto/gen/cluster/api/PsReply';
 import { unary } from '../rpc/status';
@@ -162,10 +162,10 @@ async function listInstances(
   const out = new Map<string, InstanceInfo>();
   const drained = ctx.view.drainList();
   const unplaced = new Map(unplacedList.instances.map((u) => [u.instance, u]));
-  // A list written before the newest registration is of agents that are no longer all there is:
+  // A list made before the newest registration is of agents that are no longer all there is:
   // its reasons ("no agents registered") would stop `scale --wait` while the leader, which places
   // after a settling wait once an agent joins (leader/round-timing.ts), is about to place them.
-  const outdated = unplacedList.modRevision < ctx.view.agentsRevision();
+  const outdated = isOutdated(unplacedList, ctx.view.agentsRevision());
   // An instance on a drained agent that fits nowhere else keeps running there (leader/moves.ts).
   const stuckReason = (instance: string, agentId: string) => {
     const u = drained.has(agentId) ? unplaced.get(instance) : undefined;

@@ -228,7 +228,8 @@ export class SchedulerLoop {
       await this.view.assignments.refresh();
       this.commitFailed = false;
     }
-    // Read before the input: a registration while it is gathered makes this plan's list outdated, not current.
+    // Read before the input: a registration seen while it is gathered leaves this plan's list
+    // outdated (the next round, which the registration asks for, writes it again), never current.
     const agentsRevision = this.view.agentsRevision();
     const input = await schedulerInput(this.view, (registered, assignments) =>
       this.unreachable.list(registered, assignments, this.opts.lastEtcdOutageMs?.() ?? 0, this.view.restartHeldAgents()));

@@ -1,8 +1,9 @@
 /**
  * Which agents a `cluster logs` call asks (logs-handler.ts): those that keep lines of the app
  * (their log-source records), each as registered now; a host that is not is named in a warning.
- * A host whose agent is restarting (its restart hold lives) is waited for, a little: `cluster
- * logs` just after an agent upgrade shows that host's lines rather than a warning.
+ * Without a follow, a host whose agent is restarting (its restart hold lives) is waited for, a
+ * little: `cluster logs` just after an agent upgrade shows that host's lines rather than a
+ * warning. A follow does not wait: the host joins it once registered (logs-handler.ts).
  */
 import type { AgentRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
@@ -10,8 +11,8 @@ import type { AgentRecords } from '../state/agent-records';
 import { logSourceHosts } from '../state/log-sources';
 
 /**
- * Longest a call waits for restarting hosts to register again. Below the history timeout
- * (logs-handler.ts), and well above an agent's restart on a loaded machine (1–3 s).
+ * Longest a call waits for restarting hosts to register again: well above an agent's restart on
+ * a loaded machine (1–3 s). The history timeout (logs-handler.ts) starts after it.
  */
 const RESTARTING_WAIT_MS = 8_000;
 const RESTARTING_POLL_MS = 50;
@@ -57,11 +58,12 @@ export async function hostsToAsk(
   app: string,
   host: string,
   warn: (text: string) => void,
-  over: () => boolean = () => false,
+  /** Whether to wait for restarting hosts (not for a follow), and when the call ended meanwhile. */
+  restarts: { wait: boolean; over: () => boolean } = { wait: false, over: () => false },
 ): Promise<{ hosts: AgentRecord[]; revision: string }> {
   const read = await logSourceHosts(ctx.client, ctx.keys, app);
   const sources = read.hosts.filter((id) => !host || id === host);
-  const stillRestarting = await nextRuns(ctx, sources, RESTARTING_WAIT_MS, over);
+  const stillRestarting = restarts.wait ? await nextRuns(ctx, sources, RESTARTING_WAIT_MS, restarts.over) : new Set<string>();
   if (host && sources.length === 0 && !(await registeredAgent(ctx, registrations, host))) {
     // A typo names the hosts that do keep lines of the app.
     const kept = read.hosts.length > 0 ? ` (lines of \`${app}\` are kept on ${read.hosts.join(', ')})` : '';

@@ -316,7 +316,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         const typeWarning = await unknownTypeWarning(ctx.store, req, app);
         if (typeWarning) warn(typeWarning);
       }
-      const { hosts, revision } = await hostsToAsk(ctx, registrations, req.app, req.host, warn, over);
+      const { hosts, revision } = await hostsToAsk(ctx, registrations, req.app, req.host, warn, { wait: !req.follow, over });
       if (resumed) {
         for (const p of req.resume_after) positions.forwardedSeq(p.host, p.seq);
         maybeEndHistory(); // none to send: live at once, then each host's lines after the reader's place

@@ -67,22 +67,39 @@ export class InstanceStatusReader {
     return reported.filter((r) => r.instance === instance).map((r) => r.agentId);
   }
 
-  /** The instances of `app` the leader could not place, and why; `modRevision` 0 when it wrote none. */
-  async unplaced(app: string): Promise<{ instances: Unplaced[]; modRevision: number }> {
-    const kv = (await this.client.get(this.keys.unplaced(app)).exec()).kvs[0];
-    return { instances: decodeUnplaced(kv?.value), modRevision: Number(kv?.mod_revision ?? 0) };
+  /** The instances of `app` the leader could not place, and why (UnplacedList). */
+  async unplaced(app: string): Promise<UnplacedList> {
+    return decodeUnplaced(await this.client.get(this.keys.unplaced(app)).buffer());
   }
 }
 
 /**
- * The value of `unplaced/<app>` (written by the leader's scheduler loop). `agentsRevision` is the
- * newest registration the plan saw: part of the value so that the first round after an agent
- * registers writes the list again, even when its reasons stay the same.
+ * The value of `unplaced/<app>` (written by the leader's scheduler loop): the instances, and
+ * `agentsRevision`, the newest agent registration the plan saw (0: none). A list made before a
+ * registration may be wrong now ("no agents registered"): see isOutdated. The revision also makes
+ * the first round after a registration write the list again, even when its reasons stay the same.
+ * A leader of an older version writes no revision.
  */
-export function encodeUnplaced(instances: Unplaced[], agentsRevision = 0): string {
-  return encode(agentsRevision > 0 ? { instances, agentsRevision } : { instances });
+export interface UnplacedList {
+  instances: Unplaced[];
+  agentsRevision?: number;
 }
 
-export function decodeUnplaced(raw: Buffer | null | undefined): Unplaced[] {
-  return decode<{ instances: Unplaced[] }>(raw)?.instances ?? [];
+export function encodeUnplaced(instances: Unplaced[], agentsRevision = 0): string {
+  return encode({ instances, agentsRevision });
+}
+
+export function decodeUnplaced(raw: Buffer | null | undefined): UnplacedList {
+  const list = decode<UnplacedList>(raw);
+  return { instances: list?.instances ?? [], agentsRevision: typeof list?.agentsRevision === 'number' ? list.agentsRevision : undefined };
+}
+
+/**
+ * Whether the leader made `list` before the newest registration this replica knows of
+ * (`newestRegistration`, ClusterView.agentsRevision): its reasons are then those of a smaller
+ * pool, and the leader places again after its settling wait. A list without a revision (an older
+ * leader, which writes it again only when its reasons change) counts as current.
+ */
+export function isOutdated(list: UnplacedList, newestRegistration: number): boolean {
+  return list.agentsRevision !== undefined && list.agentsRevision < newestRegistration;
 }

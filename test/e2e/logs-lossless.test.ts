@@ -34,6 +34,11 @@ describe('lossless logs', { timeout: 180_000 }, () => {
       // so the blocking gate pauses the pipe on every read (and the non-blocking type drops
       // on every read). The agent's default disk per instance (64 MiB) keeps the whole burst.
       agents: [{ id: 'host-a', args: ['--log-write-buffer-kib', '16'] }],
+      // A 10 s lease, not the harness's 2 s: the burst takes both cores for seconds. Once, on a
+      // machine loaded beyond the suite, the burst's instance was stopped and started again
+      // mid-burst ("Terminated", then 1, 2, … at the follower); a lease that lapsed on a late
+      // heartbeat is the likely cause (not reproduced with five CPU hogs beside it).
+      agentTtl: 10,
     });
     triggers = path.join(cluster.dir, 'triggers');
     fs.mkdirSync(triggers);

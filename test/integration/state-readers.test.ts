@@ -45,10 +45,13 @@ describe('state readers against etcd', { timeout: 60_000 }, () => {
   it('reads the unplaced list the leader writes; none when it wrote nothing', async () => {
     const keys = new Keys(uniquePrefix());
     const reader = new InstanceStatusReader(etcd.client, keys);
-    assert.deepEqual(await reader.unplaced('shop'), { instances: [], modRevision: 0 });
+    assert.deepEqual(await reader.unplaced('shop'), { instances: [], agentsRevision: undefined });
     const list = [{ app: 'shop', instance: 'web.3', type: 'web', reason: 'no agent has room' }];
-    const put = await etcd.client.put(keys.unplaced('shop')).value(encodeUnplaced(list, 42));
-    assert.deepEqual(await reader.unplaced('shop'), { instances: list, modRevision: Number(put.header.revision) });
+    await etcd.client.put(keys.unplaced('shop')).value(encodeUnplaced(list, 42));
+    assert.deepEqual(await reader.unplaced('shop'), { instances: list, agentsRevision: 42 });
+    // As a leader of an older version writes it: no revision.
+    await etcd.client.put(keys.unplaced('shop')).value(JSON.stringify({ instances: list }));
+    assert.deepEqual(await reader.unplaced('shop'), { instances: list, agentsRevision: undefined });
   });
 
   it('drains only a registered agent, and tells a present but unreadable record from none', async () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { unplacedOps } from '../../control-plane/leader/plan-writes';
 import { Keys } from '../../control-plane/keys';
 import type { Plan, Unplaced } from '../../control-plane/scheduler/types';
-import { encodeUnplaced } from '../../control-plane/state/instance-status';
+import { decodeUnplaced, encodeUnplaced, isOutdated } from '../../control-plane/state/instance-status';
 
 const keys = new Keys('/t/');
 
@@ -34,5 +34,24 @@ describe('unplacedOps', () => {
 
   it('writes nothing when the plan and etcd agree', () => {
     assert.deepEqual(unplacedOps({ put: [], remove: [], unplaced: [] }, keys, new Map()), []);
+  });
+});
+
+describe('an unplaced list outdated by a registration', () => {
+  const list = (agentsRevision: number) => decodeUnplaced(Buffer.from(encodeUnplaced([unplaced('a', 'web.1')], agentsRevision)));
+
+  it('is outdated once an agent registered after the plan it came from, whatever revision it was written at', () => {
+    assert.equal(isOutdated(list(0), 12), true, 'made while no agent was registered; one is now');
+    assert.equal(isOutdated(list(12), 15), true);
+  });
+
+  it('is current when the plan saw the newest registration, or more than this replica has seen yet', () => {
+    assert.equal(isOutdated(list(0), 0), false, 'no agents: "no agents registered" stands');
+    assert.equal(isOutdated(list(15), 15), false);
+    assert.equal(isOutdated(list(20), 15), false, 'this replica\'s mirror is behind the leader\'s');
+  });
+
+  it('is current when a leader of an older version wrote it (no revision: it is written again only when its reasons change)', () => {
+    assert.equal(isOutdated(decodeUnplaced(Buffer.from(JSON.stringify({ instances: [unplaced('a', 'web.1')] }))), 15), false);
   });
 });
