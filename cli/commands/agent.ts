@@ -98,18 +98,21 @@ function usageIntervalMs(text: string): number {
   return Math.round(n * 1000);
 }
 
+/** A whole number of `unit` from `min` to `max` (`span`: `max` in words), or an error naming the flag. */
+function wholeIn(text: string, flag: string, unit: string, min: number, max: number, span: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < min || n > max) throw new UserError(`${flag} ${text}: give whole ${unit} from ${min} to ${max} (${span})`);
+  return n;
+}
+
 /** --status-resend: whole seconds, 10 s to a day (one report per agent each time). */
 function statusResendMs(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < 10 || n > 86_400) throw new UserError(`--status-resend ${text}: give whole seconds from 10 to 86400 (a day)`);
-  return n * 1000;
+  return wholeIn(text, '--status-resend', 'seconds', 10, 86_400, 'a day') * 1000;
 }
 
 /** --keep-slugs: whole minutes, 0 to a week. */
 function keepSlugsMs(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n > 7 * 24 * 60) throw new UserError(`--keep-slugs ${text}: give whole minutes from 0 to ${7 * 24 * 60} (a week)`);
-  return n * 60_000;
+  return wholeIn(text, '--keep-slugs', 'minutes', 0, 7 * 24 * 60, 'a week') * 60_000;
 }
 
 /** The `agent start` flags some command was given (install passes on only those given). */
