@@ -314,6 +314,11 @@ export class DiskWriter {
     this.disk.deleteOldest();
   }
 
+  /** The first file opens only once `ready` settles (LogFiles.openAfter). */
+  openAfter(ready: Promise<void>): void {
+    this.disk.openAfter(ready);
+  }
+
   /** Calls `done` once the file deletions started so far have finished (LogFiles.afterDeletions). */
   afterDeletions(done: () => void): void {
     this.disk.afterDeletions(done);

@@ -10,6 +10,8 @@ import type { InstanceLog } from './instance-log';
 
 export class InstanceTable {
   private readonly byApp = new Map<string, Map<string, InstanceLog>>();
+  /** Directories of forgotten instances whose clean-up (file deletions, rmdir) is still running. */
+  private readonly cleaning = new Map<string, Promise<void>>();
 
   /** @param onForget told of every instance forgotten (the store drops what it caches of it). */
   constructor(private readonly onForget: (inst: InstanceLog) => void = () => undefined) {}
@@ -71,6 +73,26 @@ export class InstanceTable {
     this.onForget(inst);
     // Best effort, once its last files are deleted: a directory that is not empty (a new run of
     // the instance writes there again) or already gone stays as it is.
-    inst.writer.afterDeletions(() => fs.rmdir(inst.dir, () => fs.rmdir(path.dirname(inst.dir), () => undefined)));
+    const dir = inst.dir;
+    const done: Promise<void> = new Promise((resolve) => {
+      inst.writer.afterDeletions(() =>
+        fs.rmdir(dir, () =>
+          fs.rmdir(path.dirname(dir), () => {
+            if (this.cleaning.get(dir) === done) this.cleaning.delete(dir);
+            resolve();
+          }),
+        ),
+      );
+    });
+    this.cleaning.set(dir, done);
+  }
+
+  /**
+   * Settles once the clean-up of a forgotten instance in `dir` is over, if one is running: a new
+   * instance of the same name opens its first file after it, or an unlink still in flight could
+   * delete the new file of the same name (1.log), or the rmdir its directory.
+   */
+  cleanupOf(dir: string): Promise<void> | undefined {
+    return this.cleaning.get(dir);
   }
 }

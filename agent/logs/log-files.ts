@@ -79,6 +79,8 @@ export class LogFiles {
   /** File deletions in flight, and what waits for them (removing the directory: afterDeletions). */
   private unlinking = 0;
   private unlinked: Array<() => void> = [];
+  /** What the first open waits for (openAfter). */
+  private ready: Promise<void> | undefined;
 
   constructor(
     private readonly shared: FilesShared,
@@ -201,6 +203,10 @@ export class LogFiles {
 
   private async ensureOpen(): Promise<LogFile> {
     if (this.handle !== undefined) return this.files[this.files.length - 1]!;
+    if (this.ready !== undefined) {
+      await this.ready;
+      this.ready = undefined;
+    }
     let file = this.files[this.files.length - 1];
     if (file === undefined || !this.appendToLast) {
       file = newFile(this.nextGen++);
@@ -209,15 +215,21 @@ export class LogFiles {
       this.trimOlder();
     }
     const p = this.filePath(file.gen);
-    try {
-      this.handle = await fs.promises.open(p, 'a', 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // The directory is gone (first line, or someone deleted it): make it again.
-      await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 });
-      this.handle = await fs.promises.open(p, 'a', 0o600);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.handle = await fs.promises.open(p, 'a', 0o600);
+        return file;
+      } catch (err) {
+        if (!isNotFound(err) || attempt === 3) throw err;
+      }
+      // The directory is gone (first line, or someone deleted it): make it again. The clean-up of
+      // the app's last other instance can remove the app's directory meanwhile: then once more.
+      try {
+        await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
     }
-    return file;
   }
 
   private async rotate(): Promise<void> {
@@ -250,6 +262,14 @@ export class LogFiles {
       if (err && err.code !== 'ENOENT') this.fsError(err, 'cannot delete an old log file; the disk may fill up');
       if (--this.unlinking === 0) for (const done of this.unlinked.splice(0)) done();
     });
+  }
+
+  /**
+   * Opens no file before `ready` settles (it must not reject): the clean-up of an earlier
+   * instance in the same directory (InstanceTable.cleanupOf).
+   */
+  openAfter(ready: Promise<void>): void {
+    this.ready = ready;
   }
 
   /**
@@ -295,4 +315,8 @@ function countLines(buf: Buffer, start: number, end: number): number {
   let n = 0;
   for (let i = buf.indexOf(LF, start); i !== -1 && i < end; i = buf.indexOf(LF, i + 1)) n++;
   return n;
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
 }

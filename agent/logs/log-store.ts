@@ -223,7 +223,10 @@ export class LogStore {
     if (last !== undefined && last.instance === instance && last.app === app) return last;
     let inst = this.instances.get(app, instance);
     if (inst === undefined) {
-      inst = new InstanceLog(this.shared, app, instance, path.join(this.dir, dirName(app), dirName(instance)), [], true);
+      const dir = path.join(this.dir, dirName(app), dirName(instance));
+      inst = new InstanceLog(this.shared, app, instance, dir, [], true);
+      const cleanup = this.instances.cleanupOf(dir);
+      if (cleanup !== undefined) inst.writer.openAfter(cleanup);
       inst.setBlocking(this.gates.blocking(app, instance));
       this.readers.join(inst);
       this.instances.add(inst);

@@ -87,8 +87,15 @@ describe('instance table', () => {
     await new Promise<void>((resolve) => fs.rmdir(path.join(root, 'nonexistent'), () => resolve()));
     assert.ok(fs.existsSync(web.dir), 'kept while a deletion is in flight');
     assert.equal(deletions.length, 1);
+    const cleanup = table.cleanupOf(web.dir);
+    assert.ok(cleanup, 'a new instance of the name has a clean-up to wait for');
+    const state = () => Promise.race([cleanup.then(() => 'over'), new Promise((resolve) => setImmediate(() => resolve('running')))]);
+    assert.equal(await state(), 'running');
     deletions[0]!();
     await waitFor('the directory removed after the deletions', () => !fs.existsSync(path.join(root, 'late')), { timeoutMs: 10_000 });
+    await cleanup;
+    assert.equal(table.cleanupOf(web.dir), undefined, 'nothing left to wait for');
+    assert.equal(table.cleanupOf(inst('late', 'web.2').dir), undefined, 'other names wait for nothing');
   });
 
   it('does not forget an instance that was replaced under its name', () => {

@@ -128,4 +128,44 @@ describe('LogStore: bounds on memory and disk', () => {
     assert.ok(bytesUnder(dir) <= bounds.maxBytesTotal);
     await waitFor('the old app directory to go', () => !fs.existsSync(path.join(dir, 'old')));
   });
+
+  it('keeps the first file of an instance that prints again while its old files are still being deleted', async () => {
+    const dir = freshDir();
+    const bounds = { maxBytesTotal: 200 * 1024, maxBytesPerInstance: 160 * 1024 };
+    const first = open(dir, bounds);
+    for (let i = 0; i < 500; i++) first.append('old', 'web.1', 'stdout', `old ${i} ${'o'.repeat(100)}`);
+    await first.close();
+
+    // Unlinks run on libuv's thread pool: hold them, so that the old 1.log is deleted only after
+    // the instance has printed again (its new first file is 1.log too).
+    const nodeFs = require('node:fs') as typeof fs; // the module object the store calls
+    const unlink = nodeFs.unlink;
+    const held: Array<() => void> = [];
+    nodeFs.unlink = ((p: fs.PathLike, done: fs.NoParamCallback) => void held.push(() => unlink(p, done))) as typeof fs.unlink;
+    const second = open(dir, bounds);
+    try {
+      let round = 0;
+      await waitFor('the old instance to be deleted and forgotten', () => {
+        for (let i = 0; i < 100; i++) second.append('new', 'web.1', 'stdout', `new ${round * 100 + i} ${'n'.repeat(100)}`);
+        round++;
+        return !second.apps().includes('old');
+      });
+      second.append('old', 'web.1', 'stdout', 'back again');
+      await waitFor('the write to be ready', async () => {
+        await nextTick();
+        return held.length > 0;
+      });
+      // Give a write that does not wait for the deletions every chance to happen first.
+      for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => fs.stat(dir, () => resolve()));
+    } finally {
+      nodeFs.unlink = unlink;
+      for (const release of held.splice(0)) release();
+    }
+    await second.close();
+    assert.deepEqual(texts(await second.read({ app: 'old' }, { limit: 10, follow: false }).history), ['back again']);
+    assert.ok(fs.existsSync(path.join(dir, 'old', 'web.1', '1.log')), 'the new 1.log is on disk');
+    const reopened = open(dir, bounds);
+    assert.deepEqual(texts(await reopened.read({ app: 'old' }, { limit: 10, follow: false }).history), ['back again']);
+    await reopened.close();
+  });
 });
