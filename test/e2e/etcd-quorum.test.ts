@@ -9,17 +9,14 @@ import { TestCluster } from '../helpers/test-cluster';
 import { isGone } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 import { waitUntilServing } from '../helpers/api';
-
-const LOOP = `trap 'exit 0' TERM
-while true; do sleep 1 & wait $!; done
-`;
+import { IDLE_LOOP } from '../helpers/idle-loop';
 
 describe('3-member etcd', { timeout: 180_000 }, () => {
   let cluster: TestCluster;
 
   before(async () => {
     cluster = await TestCluster.start({ agents: [{ id: 'a1' }, { id: 'a2' }], etcdMembers: 3 });
-    await cluster.deployApp('shop', cluster.appDir('shop', { Procfile: 'worker: sh loop.sh\n', 'loop.sh': LOOP }));
+    await cluster.deployApp('shop', cluster.appDir('shop', { Procfile: 'worker: sh loop.sh\n', 'loop.sh': IDLE_LOOP }));
     await cluster.ok(['scale', 'worker=2', '-a', 'shop', '--wait']);
   });
 

@@ -12,10 +12,7 @@ import { TestCluster, type PsInstance } from '../helpers/test-cluster';
 import { isGone } from '../helpers/processes';
 import { createEtcdClient } from '../../control-plane/etcd/client';
 import { Keys } from '../../control-plane/keys';
-
-const LOOP = `trap 'exit 0' TERM
-while true; do sleep 1 & wait $!; done
-`;
+import { IDLE_LOOP } from '../helpers/idle-loop';
 
 const allUp = (n: number) => (list: PsInstance[]) => list.length === n && list.every((i) => i.state === 'up');
 
@@ -54,7 +51,7 @@ describe('packed assignments', { timeout: 180_000 }, () => {
   before(async () => {
     cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }] });
     etcd = createEtcdClient(cluster.etcd.urls);
-    await cluster.deployProcfile('shop', 'worker: sh loop.sh\n', { 'loop.sh': LOOP });
+    await cluster.deployProcfile('shop', 'worker: sh loop.sh\n', { 'loop.sh': IDLE_LOOP });
   });
 
   after(async () => {

@@ -13,10 +13,7 @@ import { TestCluster, type PsInstance } from '../helpers/test-cluster';
 import { isGone } from '../helpers/processes';
 import { createEtcdClient } from '../../control-plane/etcd/client';
 import { Keys } from '../../control-plane/keys';
-
-const LOOP = `trap 'exit 0' TERM
-while true; do sleep 1 & wait $!; done
-`;
+import { IDLE_LOOP } from '../helpers/idle-loop';
 
 const allUp = (n: number, command?: string) => (list: PsInstance[]) =>
   list.length === n && list.every((i) => i.state === 'up' && (command === undefined || i.command === command));
@@ -43,7 +40,7 @@ describe('packed instance statuses', { timeout: 180_000 }, () => {
   before(async () => {
     cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }] });
     etcd = createEtcdClient(cluster.etcd.urls);
-    await cluster.deployProcfile('shop', 'worker: sh loop.sh\n', { 'loop.sh': LOOP });
+    await cluster.deployProcfile('shop', 'worker: sh loop.sh\n', { 'loop.sh': IDLE_LOOP });
   });
 
   after(async () => {
@@ -59,7 +56,7 @@ describe('packed instance statuses', { timeout: 180_000 }, () => {
     assert.deepEqual(stored.single, [], 'no key an instance');
 
     // A new release rolls out: the leader paces it by the packed statuses.
-    await cluster.deployProcfile('shop', 'worker: sh loop.sh v2\n', { 'loop.sh': LOOP });
+    await cluster.deployProcfile('shop', 'worker: sh loop.sh v2\n', { 'loop.sh': IDLE_LOOP });
     const rolled = await cluster.waitForPs('shop', 'every worker up on v2', allUp(6, 'sh loop.sh v2'), 60_000);
     assertRunning(rolled);
 

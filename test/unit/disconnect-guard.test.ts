@@ -12,6 +12,7 @@ import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatu
 import { fixture, isGone } from '../helpers/processes';
 import { reconcilerDeps } from '../helpers/reconciler-deps';
 import { waitFor } from '../helpers/wait-for';
+import { IDLE_LOOP } from '../helpers/idle-loop';
 
 const logger = createLogger('disconnect-test', 'silent');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -99,14 +100,13 @@ describe('disconnected grace: when the agent gives up on its instances', () => {
   });
 });
 
-const LOOP = 'trap "exit 0" TERM; while true; do sleep 1 & wait $!; done';
 // web is up once it accepts connections on $PORT (docs/boot-checks.md).
 const WEB = `exec node ${fixture('listen.js')}`;
 
 describe('reconciler: suspended until the next snapshot', () => {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'suspend-test-'));
   const statuses: InstanceStatus[] = [];
-  const reconciler = new Reconciler(reconcilerDeps({ cwd, processTypes: { web: WEB, worker: LOOP }, ports: { from: 42100, to: 42199 }, statuses, logger }));
+  const reconciler = new Reconciler(reconcilerDeps({ cwd, processTypes: { web: WEB, worker: IDLE_LOOP }, ports: { from: 42100, to: 42199 }, statuses, logger }));
   after(async () => {
     await reconciler.close();
     fs.rmSync(cwd, { recursive: true, force: true });

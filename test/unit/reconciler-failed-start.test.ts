@@ -16,9 +16,9 @@ import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatu
 import { isGone } from '../helpers/processes';
 import { reconcilerDeps } from '../helpers/reconciler-deps';
 import { waitFor } from '../helpers/wait-for';
+import { IDLE_LOOP } from '../helpers/idle-loop';
 
 const logger = createLogger('failed-start-test', 'silent');
-const LOOP = 'trap "exit 0" TERM; while true; do sleep 1 & wait $!; done';
 
 describe('reconciler: an instance that could not start', () => {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'failed-start-test-'));
@@ -28,7 +28,7 @@ describe('reconciler: an instance that could not start', () => {
   // once kept the first instance from starting too.
   const ports = new PortAllocator({ from: 42450, to: 42450 }, '0.0.0.0', async () => true);
   const reconciler = new Reconciler(
-    reconcilerDeps({ cwd, processTypes: { worker: LOOP }, ports: { from: 42450, to: 42450 }, statuses, logger, overrides: { ports } }),
+    reconcilerDeps({ cwd, processTypes: { worker: IDLE_LOOP }, ports: { from: 42450, to: 42450 }, statuses, logger, overrides: { ports } }),
   );
   after(async () => {
     await reconciler.close();

@@ -11,9 +11,9 @@ import type { InstanceStatus } from '../../proto/gen/cluster/agent/InstanceStatu
 import { isGone } from '../helpers/processes';
 import { reconcilerDeps } from '../helpers/reconciler-deps';
 import { waitFor } from '../helpers/wait-for';
+import { IDLE_LOOP } from '../helpers/idle-loop';
 
 const logger = createLogger('pacing-test', 'silent');
-const LOOP = 'trap "exit 0" TERM; while true; do sleep 1 & wait $!; done';
 
 /** A pacer that counts the starts it runs and how many turns they took. */
 class CountingPacer extends SpawnPacer {
@@ -30,7 +30,7 @@ describe('reconciler: starts go through the spawn pacer', () => {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'pacing-test-'));
   const statuses: InstanceStatus[] = [];
   const pacer = new CountingPacer(1);
-  const reconciler = new Reconciler(reconcilerDeps({ cwd, processTypes: { worker: LOOP }, ports: { from: 42300, to: 42399 }, statuses, logger, overrides: { pacer } }));
+  const reconciler = new Reconciler(reconcilerDeps({ cwd, processTypes: { worker: IDLE_LOOP }, ports: { from: 42300, to: 42399 }, statuses, logger, overrides: { pacer } }));
   after(async () => {
     await reconciler.close();
     fs.rmSync(cwd, { recursive: true, force: true });
