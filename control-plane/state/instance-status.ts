@@ -69,7 +69,8 @@ export class InstanceStatusReader {
 
   /** The instances of `app` the leader could not place, and why (UnplacedList). */
   async unplaced(app: string): Promise<UnplacedList> {
-    return decodeUnplaced(await this.client.get(this.keys.unplaced(app)).buffer());
+    const kv = (await this.client.get(this.keys.unplaced(app)).exec()).kvs[0];
+    return decodeUnplaced(kv?.value, kv && Number(kv.mod_revision));
   }
 }
 
@@ -83,23 +84,34 @@ export class InstanceStatusReader {
 export interface UnplacedList {
   instances: Unplaced[];
   agentsRevision?: number;
+  /** The etcd revision the key was written at, when read from etcd with it. */
+  writtenAt?: number;
 }
 
 export function encodeUnplaced(instances: Unplaced[], agentsRevision = 0): string {
   return encode({ instances, agentsRevision });
 }
 
-export function decodeUnplaced(raw: Buffer | null | undefined): UnplacedList {
+export function decodeUnplaced(raw: Buffer | null | undefined, writtenAt?: number): UnplacedList {
   const list = decode<UnplacedList>(raw);
-  return { instances: list?.instances ?? [], agentsRevision: typeof list?.agentsRevision === 'number' ? list.agentsRevision : undefined };
+  return {
+    instances: list?.instances ?? [],
+    agentsRevision: typeof list?.agentsRevision === 'number' ? list.agentsRevision : undefined,
+    ...(writtenAt !== undefined ? { writtenAt } : {}),
+  };
 }
 
 /**
  * Whether the leader made `list` before the newest registration this replica knows of
  * (`newestRegistration`, ClusterView.agentsRevision): its reasons are then those of a smaller
- * pool, and the leader places again after its settling wait. A list without a revision (an older
- * leader, which writes it again only when its reasons change) counts as current.
+ * pool, and the leader places again after its settling wait. A list without a revision, from a
+ * leader of an older version, is judged by the revision it was written at: such a leader writes it
+ * again only when its reasons change, so a reason that still holds after a registration may then
+ * show as `waiting for the scheduler` until it changes; but the list the last run of an older
+ * version left in etcd ("no agents registered", written as its agents stopped) does not fail the
+ * first `scale --wait` after the upgrade, before the new leader's first round writes it again.
  */
 export function isOutdated(list: UnplacedList, newestRegistration: number): boolean {
-  return list.agentsRevision !== undefined && list.agentsRevision < newestRegistration;
+  const made = list.agentsRevision ?? list.writtenAt;
+  return made !== undefined && made < newestRegistration;
 }

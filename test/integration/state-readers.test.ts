@@ -47,11 +47,11 @@ describe('state readers against etcd', { timeout: 60_000 }, () => {
     const reader = new InstanceStatusReader(etcd.client, keys);
     assert.deepEqual(await reader.unplaced('shop'), { instances: [], agentsRevision: undefined });
     const list = [{ app: 'shop', instance: 'web.3', type: 'web', reason: 'no agent has room' }];
-    await etcd.client.put(keys.unplaced('shop')).value(encodeUnplaced(list, 42));
-    assert.deepEqual(await reader.unplaced('shop'), { instances: list, agentsRevision: 42 });
-    // As a leader of an older version writes it: no revision.
-    await etcd.client.put(keys.unplaced('shop')).value(JSON.stringify({ instances: list }));
-    assert.deepEqual(await reader.unplaced('shop'), { instances: list, agentsRevision: undefined });
+    const current = await etcd.client.put(keys.unplaced('shop')).value(encodeUnplaced(list, 42)).exec();
+    assert.deepEqual(await reader.unplaced('shop'), { instances: list, agentsRevision: 42, writtenAt: Number(current.header.revision) });
+    // As a leader of an older version writes it: no revision; the key's own revision stands in.
+    const older = await etcd.client.put(keys.unplaced('shop')).value(JSON.stringify({ instances: list })).exec();
+    assert.deepEqual(await reader.unplaced('shop'), { instances: list, agentsRevision: undefined, writtenAt: Number(older.header.revision) });
   });
 
   it('drains only a registered agent, and tells a present but unreadable record from none', async () => {

@@ -51,7 +51,12 @@ describe('an unplaced list outdated by a registration', () => {
     assert.equal(isOutdated(list(20), 15), false, 'this replica\'s mirror is behind the leader\'s');
   });
 
-  it('is current when a leader of an older version wrote it (no revision: it is written again only when its reasons change)', () => {
-    assert.equal(isOutdated(decodeUnplaced(Buffer.from(JSON.stringify({ instances: [unplaced('a', 'web.1')] }))), 15), false);
+  it('is judged by the revision it was written at when a leader of an older version wrote it (no revision in the value)', () => {
+    const older = (writtenAt?: number) => decodeUnplaced(Buffer.from(JSON.stringify({ instances: [unplaced('a', 'web.1')] })), writtenAt);
+    assert.equal(isOutdated(older(10), 15), true, 'left by an earlier run, before the agents registered');
+    assert.equal(isOutdated(older(15), 15), false);
+    assert.equal(isOutdated(older(20), 15), false, 'written after the newest registration this replica knows of');
+    assert.equal(isOutdated(older(), 15), false, 'no revision known at all');
+    assert.equal(isOutdated(decodeUnplaced(Buffer.from(encodeUnplaced([unplaced('a', 'web.1')], 15)), 10), 15), false, 'the plan\'s revision, when there is one, decides');
   });
 });
