@@ -1,7 +1,7 @@
 /**
  * Release slugs on this agent: fetched once per digest from the control plane, checked
  * against their sha256, unpacked into `<data>/slugs/<digest>/` (symlinks as packed:
- * unpack-slug.ts), and shared by every release (and instance) that uses the same code; removed
+ * unpack-slug.ts, in a process of its own), and shared by every release (and instance) that uses the same code; removed
  * once unused for a while (slug-janitor.ts).
  * Bytes that do not match their digest are deleted before anything is unpacked: fetched once
  * more at once (a transfer gone wrong), then left to the caller's retry (which may reach
@@ -96,7 +96,7 @@ export class ReleaseCache {
       const size = await this.downloadChecked(digest, archive);
       fs.mkdirSync(unpacking, { recursive: true });
       await unpackSlug(archive, unpacking, (problem) => this.logger.warn({ slug: digest, problem }, 'slug entry left out while unpacking'));
-      // The slug may hold a `.cluster-complete` of its own, a symlink to anywhere (unpack-slug.ts
+      // The slug may hold a `.cluster-complete` of its own, a symlink to anywhere (extract-slug.ts
       // makes them as packed): a write would go through it, outside the slugs. Ours replaces it.
       const marker = path.join(unpacking, COMPLETE_MARKER);
       fs.rmSync(marker, { recursive: true, force: true });

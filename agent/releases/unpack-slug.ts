@@ -1,61 +1,47 @@
 /**
- * Unpacks a slug so that every symlink arrives exactly as the CLI packed it (docs/deploy-packing.md):
- * `-> /etc/passwd` or `-> ../common` included, which node-tar's extraction would rewrite
- * (`etc/passwd`) or drop. Safely all the same: node-tar writes every other entry, with its checks
- * on entry paths (no `..`, no absolute path), while there is no symlink yet that a write could go
- * through; the links are made last, each only in a folder of the slug reached without following one.
+ * Unpacks a slug in a short-lived process of its own (unpack-slug-main.ts, extract-slug.ts), not
+ * in the agent: node-tar reads an archive 16 MiB at a time and holds each entry as it goes, and
+ * the C heap keeps what that took once it is freed. Unpacking a 23 MB slug of a Node app (90 MB of
+ * node_modules) in the agent left it ~140 MB larger for good; a process that exits gives it all
+ * back (docs/stack-notes.md, "The agent's memory").
  */
-import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import type * as Tar from 'tar';
 
-/** A symlink entry of the archive: where it goes (relative to the slug) and its target, as packed. */
-interface LinkEntry {
-  path: string;
-  target: string;
-}
+const MAIN = path.join(__dirname, 'unpack-slug-main.js');
+/** What is kept of the process's stderr for the error (its message; a crash's stack trace is cut). */
+const MAX_STDERR = 4096;
 
 /** Unpacks the gzipped tarball `archive` into the existing, empty folder `dir`; `warn` hears each entry left out and why. */
-export async function unpackSlug(archive: string, dir: string, warn: (message: string) => void): Promise<void> {
-  const tar = require('tar') as typeof Tar; // on first use: an agent that never unpacks a slug never loads it
-  const links: LinkEntry[] = [];
-  await tar.x({
-    file: archive,
-    cwd: dir,
-    filter: (entryPath, entry) => {
-      if (!('type' in entry) || entry.type !== 'SymbolicLink') return true;
-      links.push({ path: entryPath, target: entry.linkpath ?? '' });
-      return false;
-    },
-    onwarn: (code, message, data) => {
-      const entry = data.entry as { path?: string } | undefined;
-      warn(`${entry?.path ? `${entry.path}: ` : ''}${message} (${code})`);
-    },
+export function unpackSlug(archive: string, dir: string, warn: (message: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, archive, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let pending = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (text: string) => {
+      const lines = (pending + text).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) if (line !== '') warn(warning(line));
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (text: string) => {
+      if (stderr.length < MAX_STDERR) stderr = (stderr + text).slice(0, MAX_STDERR);
+    });
+    child.on('error', (err) => reject(new Error(`cannot start the slug's unpacking: ${err.message}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`unpacking the slug failed: ${stderr.trim() || (signal ? `killed by ${signal}` : `exit status ${code}`)}`));
+    });
   });
-  for (const link of links) {
-    const problem = makeLink(dir, link);
-    if (problem) warn(`symlink ${link.path} -> ${link.target} left out: ${problem}`);
-  }
 }
 
-/** Makes one link; says why not when it cannot be made inside `dir`. */
-function makeLink(dir: string, link: LinkEntry): string | undefined {
-  // As node-tar treats the path of any entry: a leading `/` is taken off, `..` is refused.
-  const parts = link.path.replace(/^\/+/, '').split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.length === 0) return 'no path';
-  if (parts.includes('..')) return "its path contains '..'";
-  if (link.target === '') return 'no target';
-  let folder = dir;
+/** A line of the process's stdout: one JSON string (anything else is passed on as it is). */
+function warning(line: string): string {
   try {
-    for (const part of parts.slice(0, -1)) {
-      folder = path.join(folder, part);
-      const stat = fs.lstatSync(folder, { throwIfNoEntry: false });
-      if (!stat) fs.mkdirSync(folder);
-      else if (!stat.isDirectory()) return `${path.relative(dir, folder)} is not a folder${stat.isSymbolicLink() ? ' (a symlink)' : ''}`;
-    }
-    fs.symlinkSync(link.target, path.join(folder, parts[parts.length - 1]!));
-  } catch (err) {
-    return (err as Error).message;
+    const value: unknown = JSON.parse(line);
+    return typeof value === 'string' ? value : line;
+  } catch {
+    return line;
   }
-  return undefined;
 }

@@ -85,4 +85,16 @@ describe('unpackSlug', () => {
     assert.match(warnings[1]!, /^symlink b\/c -> \/etc\/passwd left out: b is not a folder \(a symlink\)$/);
     assert.match(warnings[2]!, /^symlink \.\.\/up -> .* left out: its path contains '\.\.'$/);
   });
+
+  it('fails with what stopped the unpacking, which runs in a process of its own', async () => {
+    const missing = path.join(temp, 'no-such-archive.tgz');
+    await assert.rejects(unpack(missing), (err: Error) => /^unpacking the slug failed: .*ENOENT.*no-such-archive\.tgz/.test(err.message));
+    const garbage = path.join(fresh('archive'), 'garbage.tgz');
+    fs.writeFileSync(garbage, Buffer.alloc(4096, 0x5a));
+    const dir = fresh('slug');
+    const warnings: string[] = [];
+    await assert.rejects(unpackSlug(garbage, dir, (w) => warnings.push(w)), (err: Error) => /^unpacking the slug failed: TAR_BAD_ARCHIVE/.test(err.message));
+    assert.ok(warnings.length > 0 && warnings.every((w) => /\(TAR_ENTRY_INVALID\)$/.test(w)), warnings.join('\n'));
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
 });
