@@ -3,7 +3,9 @@
  * side by side with PM2 and supervisord in the same run.
  *
  *   agent RSS      a fresh agent, idle (samples 1 s apart after 10 s), then with 200 `sleep`
- *                  instances (3 cycles of scale 200 → settle 5 s → sample → scale 0). Besides the
+ *                  instances (3 cycles of scale 200 → settle 5 s → sample → scale 0), then after
+ *                  it fetched and unpacked a slug of --slug-files files of 16 KiB of text (4,000:
+ *                  64 MB, ~20 MB packed: what a Node app's node_modules makes). Besides the
  *                  product as it is (`cluster agent start`), a variant that shows what capping
  *                  V8's young generation would give (--max-semi-space-size=1, what NODE_OPTIONS
  *                  or the service unit would set; not the product).
@@ -14,8 +16,8 @@
  *                  time of each command, 10 runs; with `node -e 0` and `cluster --version` as the
  *                  floor of a Node CLI and of this CLI's module loading.
  *
- *   node dist/bench/footprint.js [--count 200] [--cycles 3] [--no-variants] [--no-pm2] [--no-supervisord]
- *        [--sim-agents 1000] [--wait-idle S] [--json FILE] [--keep]
+ *   node dist/bench/footprint.js [--count 200] [--cycles 3] [--slug-files 4000] [--no-variants] [--no-pm2]
+ *        [--no-supervisord] [--sim-agents 1000] [--wait-idle S] [--json FILE] [--keep]
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -30,6 +32,21 @@ const CYCLES = numberOption('cycles', 3);
 const SIM_AGENTS = numberOption('sim-agents', 1000);
 const LIST_RUNS = numberOption('list-runs', 10);
 const IDLE_SETTLE_MS = numberOption('idle-settle', 10) * 1000;
+const SLUG_FILES = numberOption('slug-files', 4000);
+
+/** `count` files of 16 KiB of words, different in each file (compresses about as source code does). */
+function slugFiles(count: number): Record<string, string> {
+  const words = ['require', 'module', 'exports', 'function', 'return', 'const', 'value', 'buffer', 'stream', 'options', 'callback', 'error'];
+  let seed = 1;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  const files: Record<string, string> = {};
+  for (let f = 0; f < count; f++) {
+    let text = '';
+    while (text.length < 16 * 1024) text += `${words[next() % words.length]!}${next() % 1000} `;
+    files[`file-${f}.js`] = text.slice(0, 16 * 1024);
+  }
+  return files;
+}
 
 async function samples(pid: number, n: number, everyMs = 1_000): Promise<number[]> {
   const out: number[] = [];
@@ -84,6 +101,16 @@ async function main(): Promise<void> {
       await kit.scale('fp', { worker: 0 });
       await waitForProcesses(clusterArgv, 0, 60_000, 50);
       while ((await kit.instances('fp')).length > 0) await sleep(50);
+    }
+    if (i === 0 && SLUG_FILES > 0) {
+      // A deploy: the agent fetches the slug and unpacks it, then runs one instance from it.
+      await kit.deployProcfile('fp-slug', 'worker: sleep 100008\n', slugFiles(SLUG_FILES));
+      await kit.scale('fp-slug', { worker: 1 });
+      await kit.waitUp('fp-slug', 1, 120_000);
+      await sleep(5_000);
+      figures.add(`agent: RSS after unpacking a slug of ${SLUG_FILES} files`, 'MB', summarize(await samples(agent.pid, 3)).median);
+      await kit.scale('fp-slug', { worker: 0 });
+      await waitForProcesses(['sleep', '100008'], 0, 60_000, 50);
     }
     console.log(`${v.name}: idle ${figures.summary(`${v.name}: RSS idle`).median.toFixed(1)} MB, with ${COUNT} ${figures.summary(`${v.name}: RSS with ${COUNT}`).median.toFixed(1)} MB`);
     await agent.stop('SIGUSR2');
