@@ -15,7 +15,7 @@ const MAX_STDERR = 4096;
 /** Unpacks the gzipped tarball `archive` into the existing, empty folder `dir`; `warn` hears each entry left out and why. */
 export function unpackSlug(archive: string, dir: string, warn: (message: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, archive, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, archive, dir, String(process.pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let pending = '';
     child.stdout.setEncoding('utf8');

@@ -5,8 +5,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import * as tar from 'tar';
+import { spawn, spawnSync } from 'node:child_process';
 import { unpackSlug } from '../../agent/releases/unpack-slug';
 import { packDirectory } from '../../cli/pack';
+import { isGone, killQuietly, pidsMatching } from '../helpers/processes';
+import { waitFor } from '../helpers/wait-for';
 
 const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'unpack-slug-test-'));
 after(() => fs.rmSync(temp, { recursive: true, force: true }));
@@ -96,5 +99,23 @@ describe('unpackSlug', () => {
     await assert.rejects(unpackSlug(garbage, dir, (w) => warnings.push(w)), (err: Error) => /^unpacking the slug failed: TAR_BAD_ARCHIVE/.test(err.message));
     assert.ok(warnings.length > 0 && warnings.every((w) => /\(TAR_ENTRY_INVALID\)$/.test(w)), warnings.join('\n'));
     assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
+  it('stops unpacking once the agent that started it is gone', async () => {
+    // The archive is a FIFO no one writes to: the unpacking waits for it until its agent dies.
+    const archive = path.join(fresh('archive'), 'never-written.tgz');
+    assert.equal(spawnSync('mkfifo', [archive]).status, 0);
+    const agent = spawn(process.execPath, ['-e', `require(${JSON.stringify(require.resolve('../../agent/releases/unpack-slug'))}).unpackSlug(${JSON.stringify(archive)}, ${JSON.stringify(fresh('slug'))}, () => {}); setInterval(() => {}, 1000);`], { stdio: 'ignore' });
+    try {
+      const [unpacking] = await waitFor('the unpacking process', () => {
+        const found = pidsMatching(archive).filter((pid) => pid !== agent.pid);
+        return found.length > 0 && found;
+      });
+      process.kill(agent.pid!, 'SIGKILL');
+      await waitFor('the unpacking process to give up', () => isGone(unpacking!), { timeoutMs: 10_000 });
+    } finally {
+      killQuietly(agent.pid!);
+      for (const pid of pidsMatching(archive)) killQuietly(pid);
+    }
   });
 });
