@@ -92,7 +92,8 @@ const grpcJsLazyLoader: Plugin = {
 /**
  * The libraries an idle agent loads; the agent's bundle takes in these (and what they require)
  * and leaves every other dependency of package.json outside, loaded from node_modules if ever
- * needed (certificates, slugs, metrics): code in the bundle costs memory whether it runs or not.
+ * needed (certificates, metrics): code in the bundle costs memory whether it runs or not. Slugs
+ * are unpacked by a process of their own, dist/agent/releases/unpack-slug-main.js (tsc's output).
  */
 const AGENT_LIBRARIES = ['@grpc/grpc-js', 'protobufjs', 'pino', 'commander'];
 

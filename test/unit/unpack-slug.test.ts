@@ -91,12 +91,12 @@ describe('unpackSlug', () => {
 
   it('fails with what stopped the unpacking, which runs in a process of its own', async () => {
     const missing = path.join(temp, 'no-such-archive.tgz');
-    await assert.rejects(unpack(missing), (err: Error) => /^unpacking the slug failed: .*ENOENT.*no-such-archive\.tgz/.test(err.message));
+    await assert.rejects(unpack(missing), (err: Error) => /^unpacking the slug failed \(exit status 1\): .*ENOENT.*no-such-archive\.tgz/.test(err.message));
     const garbage = path.join(fresh('archive'), 'garbage.tgz');
     fs.writeFileSync(garbage, Buffer.alloc(4096, 0x5a));
     const dir = fresh('slug');
     const warnings: string[] = [];
-    await assert.rejects(unpackSlug(garbage, dir, (w) => warnings.push(w)), (err: Error) => /^unpacking the slug failed: TAR_BAD_ARCHIVE/.test(err.message));
+    await assert.rejects(unpackSlug(garbage, dir, (w) => warnings.push(w)), (err: Error) => /^unpacking the slug failed \(exit status 1\): TAR_BAD_ARCHIVE/.test(err.message));
     assert.ok(warnings.length > 0 && warnings.every((w) => /\(TAR_ENTRY_INVALID\)$/.test(w)), warnings.join('\n'));
     assert.deepEqual(fs.readdirSync(dir), []);
   });
@@ -116,6 +116,28 @@ describe('unpackSlug', () => {
     } finally {
       killQuietly(agent.pid!);
       for (const pid of pidsMatching(archive)) killQuietly(pid);
+    }
+  });
+
+  it('kills an unpacking that takes too long, and runs at most two at once', async () => {
+    // Archives that are FIFOs no one writes to: each unpacking waits until it is killed.
+    const folder = fresh('stuck');
+    const archives = [1, 2, 3].map((n) => path.join(folder, `stuck-${n}.tgz`));
+    for (const archive of archives) assert.equal(spawnSync('mkfifo', [archive]).status, 0);
+    const started = Date.now();
+    const results = archives.map((archive) => unpackSlug(archive, fresh('slug'), () => {}, { timeoutMs: 1_500 }).then(
+      () => assert.fail('unpacked a FIFO no one writes to'),
+      (err: Error) => ({ message: err.message, ms: Date.now() - started }),
+    ));
+    try {
+      await waitFor('two unpacking processes', () => pidsMatching(folder).length === 2);
+      assert.equal(pidsMatching(archives[2]!).length, 0, 'the third waits for a turn');
+      const ended = await Promise.all(results);
+      for (const { message } of ended) assert.match(message, /^unpacking the slug failed \(it took longer than 1\.5 s and was killed\)$/);
+      assert.ok(ended[2]!.ms >= 3_000, `the third ran after one of the first two: ${ended[2]!.ms} ms`);
+      await waitFor('no unpacking process left', () => pidsMatching(folder).length === 0);
+    } finally {
+      for (const pid of pidsMatching(folder)) killQuietly(pid);
     }
   });
 });
