@@ -3,8 +3,26 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import type { LogStore } from '../../agent/logs/log-store';
 import { bytesUnder, freshDir, openStore as open, texts } from '../helpers/log-store-fixture';
 import { waitFor } from '../helpers/wait-for';
+
+/** Bounds under which an idle app of 500 lines is deleted once another writes ~200 KB. */
+const bounds = { maxBytesTotal: 200 * 1024, maxBytesPerInstance: 160 * 1024 };
+
+/** A fresh store directory where an earlier run left app `old` (web.1, 500 lines, ~54 KB). */
+async function storeWithOldApp(): Promise<string> {
+  const dir = freshDir();
+  const first = open(dir, bounds);
+  for (let i = 0; i < 500; i++) first.append('old', 'web.1', 'stdout', `old ${i} ${'o'.repeat(100)}`);
+  await first.close();
+  return dir;
+}
+
+/** Round `round` of app `new`'s output: 100 lines, ~11 KB. */
+function appendNew(store: LogStore, round: number): void {
+  for (let i = 0; i < 100; i++) store.append('new', 'web.1', 'stdout', `new ${round * 100 + i} ${'n'.repeat(100)}`);
+}
 
 describe('LogStore: bounds on memory and disk', () => {
   it('keeps each instance and the whole store within its byte bounds while recent lines stay readable', async () => {
@@ -108,17 +126,13 @@ describe('LogStore: bounds on memory and disk', () => {
   });
 
   it('deletes the oldest data of idle instances first to stay within the total bound', async () => {
-    const dir = freshDir();
-    const bounds = { maxBytesTotal: 200 * 1024, maxBytesPerInstance: 160 * 1024 };
-    const first = open(dir, bounds);
-    for (let i = 0; i < 500; i++) first.append('old', 'web.1', 'stdout', `old ${i} ${'o'.repeat(100)}`);
-    await first.close();
+    const dir = await storeWithOldApp();
     assert.ok(bytesUnder(path.join(dir, 'old')) > 50_000);
 
     const second = open(dir, bounds);
     assert.deepEqual(second.apps(), ['old']);
     for (let round = 0; round < 30; round++) {
-      for (let i = 0; i < 100; i++) second.append('new', 'web.1', 'stdout', `new ${round * 100 + i} ${'n'.repeat(100)}`);
+      appendNew(second, round);
       await nextTick();
     }
     await waitFor('the old app to be deleted', () => second.apps().length === 1);
@@ -130,11 +144,7 @@ describe('LogStore: bounds on memory and disk', () => {
   });
 
   it('keeps the first file of an instance that prints again while its old files are still being deleted', async () => {
-    const dir = freshDir();
-    const bounds = { maxBytesTotal: 200 * 1024, maxBytesPerInstance: 160 * 1024 };
-    const first = open(dir, bounds);
-    for (let i = 0; i < 500; i++) first.append('old', 'web.1', 'stdout', `old ${i} ${'o'.repeat(100)}`);
-    await first.close();
+    const dir = await storeWithOldApp();
 
     // Unlinks run on libuv's thread pool: hold them, so that the old 1.log is deleted only after
     // the instance has printed again (its new first file is 1.log too).
@@ -146,8 +156,7 @@ describe('LogStore: bounds on memory and disk', () => {
     try {
       let round = 0;
       await waitFor('the old instance to be deleted and forgotten', () => {
-        for (let i = 0; i < 100; i++) second.append('new', 'web.1', 'stdout', `new ${round * 100 + i} ${'n'.repeat(100)}`);
-        round++;
+        appendNew(second, round++);
         return !second.apps().includes('old');
       });
       second.append('old', 'web.1', 'stdout', 'back again');
