@@ -10,6 +10,9 @@
  * - A drained agent never loses an instance without a replacement: when the instance cannot be
  *   placed anywhere else (no room, no agent its rule allows), its removal waits (for room, an
  *   `agents:activate`, or a scale-down).
+ * - An old copy that its agent reports not up (crashed, or starting: a crash loop, a boot that
+ *   does not bind its port) is removed at once: it serves nothing for the new copy to take over,
+ *   and holding it would only keep a drain waiting for `maxHoldMs`. One with no report yet is held.
  * - A replacement that does not come up within `maxHoldMs` (crash loop on the new host) stops
  *   holding the old copy, so a drain always completes.
  * - Removals of instances that are no longer desired (scale-down, destroyed app) go through.
@@ -57,6 +60,7 @@ export function holdMoves(plan: Plan, current: Assignment[], opts: MoveHoldOptio
   const putKeys = new Set(plan.put.map(moveKey));
   for (const a of current) if (!removed.has(moveKey(a)) && !putKeys.has(moveKey(a))) add(a);
   const unplaced = new Set(plan.unplaced.map(instanceKey));
+  const currentByKey = new Map(current.map((a) => [moveKey(a), a]));
 
   const remove: Plan['remove'] = [];
   const held: string[] = [];
@@ -69,8 +73,10 @@ export function holdMoves(plan: Plan, current: Assignment[], opts: MoveHoldOptio
     }
     const others = (copies.get(instanceKey(r)) ?? []).filter((a) => a.agentId !== r.agentId);
     let hold: 'no' | 'until-up' | 'for-room' = 'no';
-    if (others.length > 0) hold = others.some((a) => isUp(a, opts.observed(a))) ? 'no' : 'until-up';
-    else if (opts.isDraining(r.agentId) && unplaced.has(instanceKey(r))) hold = 'for-room';
+    if (others.length > 0) {
+      const old = currentByKey.get(key);
+      hold = others.some((a) => isUp(a, opts.observed(a))) || (old && !mayServe(opts.observed(old))) ? 'no' : 'until-up';
+    } else if (opts.isDraining(r.agentId) && unplaced.has(instanceKey(r))) hold = 'for-room';
     if (hold === 'until-up' && opts.heldForMs(key) >= opts.maxHoldMs) {
       expired.push(key);
       hold = 'no';
@@ -79,6 +85,11 @@ export function holdMoves(plan: Plan, current: Assignment[], opts: MoveHoldOptio
     else held.push(key);
   }
   return { plan: held.length === 0 ? plan : { ...plan, remove }, held, expired };
+}
+
+/** Whether the old copy may be serving: reported up (on any release), or not reported yet. */
+function mayServe(s: ObservedStatus | undefined): boolean {
+  return s === undefined || s.state === 'up';
 }
 
 function isUp(a: Assignment, s: ObservedStatus | undefined): boolean {

@@ -271,6 +271,24 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     await cluster.ok(['agents:activate', host]);
   });
 
+  it('moves a crash-looping instance off a drained host at once: its old copy serves nothing to wait for', async () => {
+    await cluster.deployProcfile('broken', 'worker: echo boom; exit 3\n');
+    await cluster.ok(['scale', 'worker=1', '-a', 'broken']);
+    const looping = await cluster.waitForPs('broken', 'worker.1 crashed after restarts', (l) =>
+      l.some((i) => i.name === 'worker.1' && i.state === 'crashed' && i.restarts >= 1));
+    const host = looping.find((i) => i.name === 'worker.1')!.host!;
+    // Its replacement crash-loops too, so it never comes up: before, the old copy was held for
+    // the replacement's 2 minutes, far past this timeout.
+    const res = await cluster.cli(['agents:drain', host, '--wait', '--timeout', '60']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, new RegExp(`${host} is drained`));
+    const moved = await cluster.ps('broken');
+    assert.deepEqual(moved.map((i) => i.name), ['worker.1']);
+    assert.notEqual(moved[0]!.host, host, 'the instance runs elsewhere');
+    await cluster.ok(['agents:activate', host]);
+    await cluster.ok(['apps:destroy', 'broken', '--confirm', 'broken']);
+  });
+
   it('keeps listing a drained host that went away as down, activated or not, until it is removed', async () => {
     await cluster.ok(['agents:drain', 'proc-1', '--wait', '--timeout', '60']);
     await cluster.agents.get('proc-1')!.kill('SIGTERM');

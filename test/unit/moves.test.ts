@@ -80,6 +80,19 @@ describe('moves: new copies up before old ones stop', () => {
     assert.deepEqual(res.held, ['old/shop/web.1']);
   });
 
+  it('removes at once an old copy its agent reports not up: it serves nothing to take over', () => {
+    const plan: Plan = { put: [], remove: [removal(old1)], unplaced: [] };
+    for (const state of ['crashed', 'starting', 'stopping']) {
+      const statuses = { 'old/shop/web.1': { ...up(), state }, 'new/shop/web.1': starting };
+      const res = holdMoves(plan, [old1, new1], options(statuses));
+      assert.deepEqual(kept(res.plan), ['web.1@old'], `old copy ${state}`);
+      assert.deepEqual(res.held, []);
+    }
+    // Up, even on an older release than the new copy's (a rollout under way), or not reported yet: held.
+    assert.deepEqual(holdMoves(plan, [old1, new1], options({ 'old/shop/web.1': up(0), 'new/shop/web.1': starting })).held, ['old/shop/web.1']);
+    assert.deepEqual(holdMoves(plan, [old1, new1], options({ 'new/shop/web.1': starting })).held, ['old/shop/web.1']);
+  });
+
   it('lets the old copy go when the new one has not come up within the bound', () => {
     const plan: Plan = { put: [], remove: [removal(old1)], unplaced: [] };
     const res = holdMoves(plan, [old1, new1], options({ 'new/shop/web.1': starting }, { heldForMs: () => 60_000 }));
