@@ -9,6 +9,7 @@ import { encode, EMPTY_FORMATION, type AppRecord, type FormationRecord } from '.
 import { conflictPauseMs, pause } from '../../lib/retry-delay';
 import { RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 import { RETRIES, tooManyChanges, type AppReads } from './app-reads';
+import { releaseWithCode, requireTypeInRelease } from './release-types';
 import type { RequestRecords, RequestTag } from './request-records';
 
 export class FormationWrites {
@@ -54,10 +55,11 @@ export class FormationWrites {
     change: (formation: FormationRecord) => FormationRecord,
   ): Promise<FormationRecord> {
     return this.update(name, async (formation, app) => {
-      const release = await this.reads.currentRelease(name, app);
+      const release = releaseWithCode(name, await this.reads.currentRelease(name, app));
       for (const { type } of changes) {
-        if (!release || !Object.hasOwn(release.processTypes, type) || (type === RELEASE_PHASE_TYPE && !allow.releasePhase)) {
-          throw new InvalidArgumentError(`process type \`${type}\` is not in the current release of \`${name}\``);
+        requireTypeInRelease(name, release, type);
+        if (type === RELEASE_PHASE_TYPE && !allow.releasePhase) {
+          throw new InvalidArgumentError(`\`${type}\` is the release command of \`${name}\`, not a process type: this setting does not apply to it`);
         }
       }
       return change(formation);

@@ -124,7 +124,7 @@ describe('boot checks', { timeout: 120_000 }, () => {
     }
     const unknown = await cluster.cli(['ps:boot-timeout', 'worker=30', '-a', 'site']);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /process type `worker` is not in the current release/);
+    assert.match(unknown.stderr, /process type `worker` is not in release v\d+ of `site` \(it has: web\)/);
   });
 
   it('scale --wait reports workers up only after their 2 s, and exits 1 for a worker that crashes at start', async () => {

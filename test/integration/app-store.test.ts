@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppStore } from '../../control-plane/state/app-store';
 import { Keys } from '../../control-plane/keys';
-import { AlreadyExistsError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../../control-plane/errors';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../../control-plane/errors';
 import { LIMIT_EXCEEDED } from '../../lib/status-reason';
 import { uniquePrefix, exitWhenDone, useEtcd } from '../helpers/etcd';
 
@@ -43,9 +43,22 @@ describe('app store against etcd', { timeout: 60_000 }, () => {
     assert.deepEqual(await store.setLogMode('shop', [{ type: 't1', mode: 'non-blocking' }, { type: 't2', mode: 'non-blocking' }]), { t1: 'non-blocking', t2: 'non-blocking' });
     assert.deepEqual(await store.setLogMode('shop', [{ type: 't2', mode: 'blocking' }]), { t1: 'non-blocking' });
     await assert.rejects(store.setLogMode('shop', [{ type: 't1', mode: 'sometimes' }]), InvalidArgumentError);
-    await assert.rejects(store.setLogMode('shop', [{ type: 'nope', mode: 'non-blocking' }]), /not in the current release/);
+    await assert.rejects(store.setLogMode('shop', [{ type: 'nope', mode: 'non-blocking' }]), /process type `nope` is not in release v1 of `shop` \(it has: t0, /);
     await assert.rejects(store.setLogMode('shop', []), InvalidArgumentError);
     assert.deepEqual(await store.setLogMode('shop', [{ type: 't3', mode: 'blocking' }]), { t1: 'non-blocking' }, 'nothing lost by the refused requests');
+  });
+
+  it('refuses per-type settings before the first deploy, naming the command to run, and on the release command where they do not apply', async () => {
+    const store = new AppStore(etcd.client, new Keys(uniquePrefix()));
+    await store.createApp('shop');
+    await store.setConfig('shop', { FOO: 'bar' }, []); // a release with config and no code
+    const noCode = /app `shop` has no release deployed yet: deploy its code with `cluster deploy DIR -a shop`/;
+    await assert.rejects(store.setBootTimeout('shop', [{ type: 'web', seconds: 30 }]), (err: unknown) => err instanceof FailedPreconditionError && noCode.test(err.message));
+    await assert.rejects(store.setGrace('shop', [{ type: 'web', seconds: 30 }]), noCode);
+    await assert.rejects(store.setLogMode('shop', [{ type: 'web', mode: 'non-blocking' }]), noCode);
+    await store.createRelease('shop', { slug: 'a'.repeat(64), processTypes: { web: 'w', release: 'migrate' }, description: 'Deploy' });
+    await assert.rejects(store.setBootTimeout('shop', [{ type: 'release', seconds: 30 }]), /`release` is the release command of `shop`, not a process type/);
+    assert.deepEqual(await store.setGrace('shop', [{ type: 'release', seconds: 30 }]), { release: 30_000 }, 'a grace (ms) applies to the release command');
   });
 
   it('refuses to restart one-off processes, saying what they are and how one ends', async () => {
