@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { startEtcd, type EtcdServer } from '../../lib/etcd-server';
 import { freePort } from '../../lib/free-port';
 import { devStateFile, type DevState } from '../../lib/cluster-home';
+import { endEarlierLeases } from './earlier-leases';
 
 export interface DevClusterOptions {
   dataDir: string;
@@ -61,6 +62,7 @@ export class DevCluster {
     this.etcd = await startEtcd(path.join(dataDir, 'etcd'), { log: this.etcdLog });
     this.superviseEtcd(this.etcd);
     say(`etcd           ${this.etcd.url}  (data ${this.etcd.dataDir})`);
+    await endEarlierLeases(this.etcd.url);
 
     const port = await freePort();
     this.server = `127.0.0.1:${port}`;
@@ -98,7 +100,15 @@ export class DevCluster {
     fs.writeFileSync(devStateFile(), JSON.stringify(state, null, 2), { mode: 0o600 });
   }
 
-  /** Stops agents (their instances with them), then the control plane, then etcd. */
+  /**
+   * Stops the control plane, then the agents (their instances with them), then etcd. The control
+   * plane first: its leader would otherwise see each agent leave, take its instances off it, and
+   * the next run would place them all on whichever agent registers first. Stopped this way, each
+   * agent still owns its instances in etcd and gets them back when the next run starts it: a new
+   * leader gives agents that own instances its whole grace to register again
+   * (docs/high-availability.md, "Liveness and failover grace"). What this run leaves under
+   * leases, the next one ends first (earlier-leases.ts).
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       try {
@@ -107,8 +117,8 @@ export class DevCluster {
         // the state file is only a hint for other commands
       }
       const agents = this.daemons.filter((d) => d.name.startsWith('agent-'));
-      await Promise.all(agents.map((d) => this.stopDaemon(d)));
       await Promise.all(this.daemons.filter((d) => !agents.includes(d)).map((d) => this.stopDaemon(d)));
+      await Promise.all(agents.map((d) => this.stopDaemon(d)));
       await this.etcdRestart;
       await this.etcd?.stop();
     })();

@@ -20,14 +20,25 @@ describe('cluster dev', { timeout: 180_000 }, () => {
         resolve({ code: err ? Number(err.code) || 99 : 0, stdout, stderr })),
     );
 
+  interface Instance {
+    name: string;
+    state: string;
+    pid: number | null;
+    host: string | null;
+  }
+  /** The instances of `ps -a shop`, or undefined when it does not answer. */
+  const instancesNow = async () => {
+    const res = await cli(['ps', '-a', 'shop', '--json']);
+    return res.code === 0 ? (JSON.parse(res.stdout) as { instances: Instance[] }).instances : undefined;
+  };
   /** `ps -a shop` once it answers with every instance up and its pid known. */
   const everyInstanceUp = (what: string) =>
     waitFor(what, async () => {
-      const res = await cli(['ps', '-a', 'shop', '--json']);
-      if (res.code !== 0) return undefined;
-      const { instances } = JSON.parse(res.stdout) as { instances: Array<{ name: string; state: string; pid: number | null }> };
-      return instances.length > 0 && instances.every((i) => i.state === 'up' && i.pid) ? instances : undefined;
+      const instances = await instancesNow();
+      return instances && instances.length > 0 && instances.every((i) => i.state === 'up' && i.pid) ? instances : undefined;
     }, 30_000);
+  /** What the first test's run ran last, before its Ctrl-C. */
+  let earlierRun: Instance[] = [];
 
   /** `cluster dev --agents N` started; `up()` waits until it says it is up. */
   const startDev = (agents: number) => {
@@ -119,7 +130,7 @@ describe('cluster dev', { timeout: 180_000 }, () => {
       // for its watchdog's window, past the check below.
       const agent1Log = path.join(home, 'dev', 'logs', 'agent-1.log');
       await waitFor('the new agent-1 to have started', () => fs.readFileSync(agent1Log, 'utf8').split('\n').some((l) => l.includes(`"pid":${newAgent1}`) && l.includes('"msg":"agent started"')), 30_000);
-      await everyInstanceUp('every instance up after the agent restart');
+      earlierRun = await everyInstanceUp('every instance up after the agent restart');
 
       dev.kill('SIGINT');
       assert.equal(await exited, 0, run.text);
@@ -132,10 +143,35 @@ describe('cluster dev', { timeout: 180_000 }, () => {
     }
   });
 
-  it('started again with fewer agents, forgets the agents of the earlier run', async () => {
+  it('started again with fewer agents, gives each agent its instances back and forgets the agents of the earlier run', async () => {
+    assert.ok(earlierRun.length > 0, 'the first test ran');
     const run = startDev(2);
+    // From the start on: `ps` never lists a process of the earlier run (all stopped by its Ctrl-C).
+    // And the instances of agent-3, which does not run now, are kept there for the failover grace
+    // (it may come back) before they move: Ctrl-C left them assigned to it.
+    const earlierPids = new Set(earlierRun.map((i) => i.pid));
+    const seenEarlier: string[] = [];
+    let keptOnAgent3 = false;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const i of (await instancesNow()) ?? []) {
+          if (earlierPids.has(i.pid)) seenEarlier.push(`${i.name} ${i.state} pid ${i.pid}`);
+          if (i.host === 'agent-3' && i.state === 'unknown') keptOnAgent3 = true;
+        }
+      }
+    })();
     try {
       await run.up();
+      sampling = false;
+      await sampler;
+      assert.deepEqual(seenEarlier, [], 'no process of the earlier run listed');
+      assert.ok(keptOnAgent3, 'the instances of agent-3 were kept there for a while');
+      // Ctrl-C stopped the control plane before the agents, so each kept its instances.
+      const now = await everyInstanceUp('every instance up again');
+      const stayed = earlierRun.filter((i) => i.host !== 'agent-3').map((i) => `${i.name}@${i.host}`);
+      assert.ok(stayed.length > 0, JSON.stringify(earlierRun));
+      assert.deepEqual(now.filter((i) => stayed.includes(`${i.name}@${i.host}`)).map((i) => `${i.name}@${i.host}`), stayed, 'on the same agents as before');
       // agent-3 owned instances: down once the failover grace has passed (it starts again whenever
       // etcd did not answer the control plane in time, as on a busy machine), then forgotten.
       // On a timeout: what `cluster agents` last said, and what the control plane logged of agent-3 and etcd.
