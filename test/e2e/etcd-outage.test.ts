@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import { TestCluster } from '../helpers/test-cluster';
 import { isGone } from '../helpers/processes';
 import { waitUntilServing } from '../helpers/api';
+import { waitFor } from '../helpers/wait-for';
 
 const LOOP = `trap 'exit 0' TERM
 while true; do sleep 1 & wait $!; done
@@ -50,8 +51,13 @@ describe('etcd outage', { timeout: 180_000 }, () => {
       const before = await cluster.ps('shop');
       const pids = before.map((i) => i.pid!);
       assert.equal(pids.length, 4);
-      // Settle, then take the baseline.
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // Settle, then take the baseline: both agents heartbeat here under the lease this replica's
+      // view shows (after the outage before, one may still be registering again), which is what
+      // the checks during this outage expect to go on.
+      await waitFor('both agents heard here within the last 2 s', async () => {
+        const { agents } = await cluster.cliJson<{ agents: Array<{ state: string; heartbeatAgeMs: number | null }> }>(['agents']);
+        return agents.length === 2 && agents.every((a) => a.state === 'ready' && a.heartbeatAgeMs !== null && a.heartbeatAgeMs < 2_000);
+      }, 20_000);
       const rssBefore = rssKb(plane.pid);
 
       const etcd = cluster.etcd.members[0]!;

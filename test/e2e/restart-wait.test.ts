@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLI, TestCluster } from '../helpers/test-cluster';
-import { instanceProcesses } from '../helpers/processes';
+import { instanceProcesses, listening } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 import { callUnary } from '../../lib/grpc-call';
 
@@ -65,11 +65,14 @@ describe('restart --wait', { timeout: 120_000 }, () => {
 
   it('counts an instance being moved (its new copy next to the old one) once', async () => {
     const moving = `${APP}-mv`;
-    // A web that never binds $PORT: its new copy never comes up, so the old one is held back.
-    await cluster.deployProcfile(moving, 'web: sleep 100000\n');
+    // A web that binds $PORT only while no `held` file exists: the first copy comes up, then its
+    // new copy never does, so the old one (up) is held back.
+    const held = path.join(path.dirname(flag), 'held');
+    await cluster.deployProcfile(moving, `web: test -f ${held} && exec sleep 100000; ${listening('sleep 100000')}\n`);
     await cluster.ok(['scale', 'web=1', '-a', moving]);
-    const placed = await cluster.waitForPs(moving, 'web.1 placed', (l) => l.some((i) => i.name === 'web.1' && i.host !== null));
+    const placed = await cluster.waitForPs(moving, 'web.1 up', (l) => l.some((i) => i.name === 'web.1' && i.state === 'up'));
     const from = placed.find((i) => i.name === 'web.1')!.host!;
+    fs.writeFileSync(held, '');
     type Agents = { agents: Array<{ id: string; instances: number }> };
     const agents = async () => (await cluster.cliJson<Agents>(['agents'])).agents;
     const total = (await agents()).reduce((n, a) => n + a.instances, 0);
