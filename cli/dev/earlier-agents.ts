@@ -16,9 +16,9 @@ export interface ForgetTiming {
   pollMs: number;
   /**
    * How long an agent beyond `count` may stay `ready` before it counts as one started by hand
-   * against this dev cluster (left alone): an agent that stops leaves its lease to run out (for a
-   * hand-over), and etcd started again gives every lease its whole TTL, so the earlier run's agents
-   * are listed ready for a few seconds after the new run's agents registered.
+   * against this dev cluster (left alone). The earlier run's registrations are ended before this
+   * run starts (earlier-leases.ts), so such an agent is most likely one started by hand; the wait
+   * is a margin.
    */
   settleMs: number;
   /** When to stop looking. */

@@ -8,7 +8,9 @@
  * Ending every lease before the control plane starts keeps what is not under a lease (apps,
  * releases, formations, assignments): each agent gets its instances back once it registers
  * again, and until then `ps` says it is waiting for it (docs/high-availability.md, "Liveness
- * and failover grace").
+ * and failover grace"). The hosts' log-source records end too: each agent of this run writes
+ * its own again when it registers, and one of the earlier run that this run does not start is
+ * forgotten once its instances have moved (earlier-agents.ts), which ends them anyway.
  */
 import { Etcd3 } from 'etcd3';
 

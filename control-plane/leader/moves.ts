@@ -11,8 +11,10 @@
  *   placed anywhere else (no room, no agent its rule allows), its removal waits (for room, an
  *   `agents:activate`, or a scale-down).
  * - An old copy that its agent reports not up (crashed, or starting: a crash loop, a boot that
- *   does not bind its port) is removed at once: it serves nothing for the new copy to take over,
- *   and holding it would only keep a drain waiting for `maxHoldMs`. One with no report yet is held.
+ *   does not bind its port, a restart under way) is removed at once: it serves nothing for the
+ *   new copy to take over, and holding it would only keep a drain waiting for `maxHoldMs`. One
+ *   with no report yet is held. (A status left wrong by a late write could let an old copy that
+ *   is up go early; the agents' status resend bounds how long one stays wrong.)
  * - A replacement that does not come up within `maxHoldMs` (crash loop on the new host) stops
  *   holding the old copy, so a drain always completes.
  * - Removals of instances that are no longer desired (scale-down, destroyed app) go through.

@@ -159,6 +159,7 @@ describe('cluster dev', { timeout: 180_000 }, () => {
           if (earlierPids.has(i.pid)) seenEarlier.push(`${i.name} ${i.state} pid ${i.pid}`);
           if (i.host === 'agent-3' && i.state === 'unknown') keptOnAgent3 = true;
         }
+        await new Promise((resolve) => setTimeout(resolve, 100)); // pacing, not a busy loop of CLI starts
       }
     })();
     try {
@@ -194,7 +195,9 @@ describe('cluster dev', { timeout: 180_000 }, () => {
       assert.equal(await run.exited, 0, run.text);
       assert.deepEqual(pidsMatching(home).map((pid) => `${pid} ${cmdlineOf(pid).split('\0').join(' ')}`), [], 'no daemon or app process left');
     } finally {
+      sampling = false; // also when dev did not come up
       killEverything(run.dev);
+      await sampler;
     }
   });
 });
