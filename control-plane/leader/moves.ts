@@ -60,9 +60,14 @@ export function holdMoves(plan: Plan, current: Assignment[], opts: MoveHoldOptio
   };
   for (const a of plan.put) add(a);
   const putKeys = new Set(plan.put.map(moveKey));
-  for (const a of current) if (!removed.has(moveKey(a)) && !putKeys.has(moveKey(a))) add(a);
+  // The copies being removed, for what their agents report of them.
+  const oldCopies = new Map<string, Assignment>();
+  for (const a of current) {
+    const key = moveKey(a);
+    if (removed.has(key)) oldCopies.set(key, a);
+    else if (!putKeys.has(key)) add(a);
+  }
   const unplaced = new Set(plan.unplaced.map(instanceKey));
-  const currentByKey = new Map(current.map((a) => [moveKey(a), a]));
 
   const remove: Plan['remove'] = [];
   const held: string[] = [];
@@ -76,7 +81,7 @@ export function holdMoves(plan: Plan, current: Assignment[], opts: MoveHoldOptio
     const others = (copies.get(instanceKey(r)) ?? []).filter((a) => a.agentId !== r.agentId);
     let hold: 'no' | 'until-up' | 'for-room' = 'no';
     if (others.length > 0) {
-      const old = currentByKey.get(key);
+      const old = oldCopies.get(key);
       hold = others.some((a) => isUp(a, opts.observed(a))) || (old && !mayServe(opts.observed(old))) ? 'no' : 'until-up';
     } else if (opts.isDraining(r.agentId) && unplaced.has(instanceKey(r))) hold = 'for-room';
     if (hold === 'until-up' && opts.heldForMs(key) >= opts.maxHoldMs) {
