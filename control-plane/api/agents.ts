@@ -132,11 +132,26 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
     // and is known again from its next registration).
     RemoveAgent: unary(logger, async (req) => {
       const id = requireId(req.id);
-      if (await records.registered(id)) {
-        throw new FailedPreconditionError(`agent \`${id}\` is registered: stop the agent on its server first (its instances move elsewhere), then remove it`);
-      }
       const counts = instanceCounts(ctx);
       const owned = counts.get(id) ?? 0;
+      const registered = (await records.registered(id)) !== undefined;
+      // Stopped on purpose (`agent stop`, a restart): its registration outlives it by up to a lease,
+      // and a restart hold keeps its instances; "stop the agent first" would send the user in circles.
+      const hold = ctx.view.restartHold(id);
+      if (hold && (!registered || ctx.view.isLeaving(id))) {
+        const heldMs = Math.max(0, hold.atMs + hold.holdMs - Date.now());
+        if (owned > 0) {
+          throw new FailedPreconditionError(
+            `agent \`${id}\` has stopped and still owns ${owned} instance(s): they stay for its restart hold (${Math.ceil(heldMs / 1000)} s more) in case it starts again, then move to other agents; remove it after that`,
+          );
+        }
+        if (registered) {
+          throw new FailedPreconditionError(`agent \`${id}\` has stopped: it is registered until its lease runs out (within ${Math.ceil(ctx.agentTtlMs / 1000)} s); remove it after that`);
+        }
+      }
+      if (registered) {
+        throw new FailedPreconditionError(`agent \`${id}\` is registered: stop the agent on its server first (its instances move elsewhere), then remove it`);
+      }
       if (owned > 0) {
         throw new FailedPreconditionError(
           `agent \`${id}\` still owns ${owned} instance(s): they move to other agents once it has been gone for the failover grace; remove it after that (\`cluster agents\` shows it \`down\`)`,

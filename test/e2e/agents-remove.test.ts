@@ -1,7 +1,8 @@
 /**
  * A server that dies stays in `cluster agents`: unreachable while it still owns instances, then
  * down, with the address and datacenter it last registered, until `cluster agents:remove`
- * forgets it. Removal refuses while the agent runs or owns instances; a removed agent that
+ * forgets it. Removal refuses while the agent runs or owns instances (one stopped for a restart
+ * is told apart: it has stopped, its instances wait for its restart hold); a removed agent that
  * starts again registers anew.
  */
 import { after, before, describe, it } from 'node:test';
@@ -93,5 +94,16 @@ describe('agents that are gone, and agents:remove', { timeout: 120_000 }, () => 
     await cluster.ok(['scale', 'worker=12', '-a', APP, '--wait']);
     const list = await cluster.ps(APP);
     assert.ok(list.some((i) => i.host === 'rm-a'), 'new workers land on rm-a');
+  });
+
+  it('says that an agent stopped for a restart has stopped, and that its instances wait for its restart hold', async () => {
+    const owned = (await agent('rm-b'))!.instances;
+    assert.ok(owned > 0, 'rm-b runs workers');
+    await cluster.agents.get('rm-b')!.stop('SIGTERM');
+    // Registered for up to a lease more, then gone: either way its workers are held for 15 s.
+    const res = await cluster.cli(['agents:remove', 'rm-b']);
+    assert.equal(res.code, 1, res.stdout);
+    assert.match(res.stderr, new RegExp(`agent \`rm-b\` has stopped and still owns ${owned} instance\\(s\\): they stay for its restart hold \\(\\d+ s more\\) in case it starts again, then move to other agents; remove it after that`));
+    assert.deepEqual((await agents()).map((a) => a.id), ['rm-a', 'rm-b'], 'still listed');
   });
 });
