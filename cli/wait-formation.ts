@@ -25,18 +25,30 @@ export interface RestartGoal {
   token: string;
 }
 
-/**
- * Waits until every instance of `types` (all types when undefined) is up, on release
- * `release` when given (a deploy, config change or rollback rolling out), restarted for
- * `restart` when given (only the target's instances count).
- */
+/** `ps:place --wait`: where the type's instances must run now (an agent with every label, in the datacenter when given). */
+export interface PlacementGoal {
+  type: string;
+  labels: Record<string, string>;
+  datacenter: string;
+}
+
+/** What else the instances must be, besides up. */
+export interface FormationGoal {
+  /** On this release (a deploy, config change or rollback rolling out). */
+  release?: number;
+  /** Restarted for this restart (only the target's instances count). */
+  restart?: RestartGoal;
+  /** On agents this placement rule allows (none left elsewhere). */
+  placement?: PlacementGoal;
+}
+
+/** Waits until every instance of `types` (all types when undefined) is up, and what `goal` asks. */
 export async function waitForFormation(
   api: ClusterApiClient,
   app: string,
   types: string[] | undefined,
   timeoutMs: number,
-  release?: number,
-  restart?: RestartGoal,
+  { release, restart, placement }: FormationGoal = {},
 ): Promise<void> {
   const tty = process.stderr.isTTY === true;
   const started = Date.now();
@@ -94,12 +106,14 @@ export async function waitForFormation(
       const declared = (type: string) => ps.process_types.length === 0 || ps.process_types.includes(type);
       wanted = one ? 1 : ps.formation.filter((f) => counted(f.type) && declared(f.type)).reduce((n, f) => n + f.count, 0);
       const restarted = (i: InstanceInfo__Output) => goal === undefined || restartedFor(i, goal);
-      const done = (i: InstanceInfo__Output) => i.state === 'up' && (release === undefined || i.release === release) && restarted(i);
+      const fits = placement ? await fittingAgents(api, placement) : undefined;
+      const done = (i: InstanceInfo__Output) =>
+        i.state === 'up' && (release === undefined || i.release === release) && restarted(i) && (fits === undefined || fits.has(i.host));
       const up = mine.filter(done).length;
       const stopping = mine.filter((i) => i.state === 'stopping').length;
       const pending = mine.filter((i) => i.state === 'pending');
       const bar = progressBar(up, wanted);
-      const on = restart ? 'restarted and up' : release === undefined ? 'up' : `up on v${release}`;
+      const on = restart ? 'restarted and up' : release !== undefined ? `up on v${release}` : placement ? 'up where the rule allows' : 'up';
       show(`${bar} ${up}/${wanted} ${on}${stopping ? `, ${stopping} stopping` : ''}${pending.length ? `, ${pending.length} pending` : ''}`);
       if (up === wanted && stopping === 0 && mine.length === wanted) break;
       // A restart or a new release is what ends an old process's crash loop: only restarted
@@ -141,6 +155,23 @@ export function followRestart(tokens: RestartTokens__Output | null, goal: Restar
 export function restartedFor(i: InstanceInfo__Output, goal: RestartGoal): boolean {
   const part = goal.target === '' ? RESTART_TOKEN_PART.app : parseInstanceName(goal.target) ? RESTART_TOKEN_PART.instance : RESTART_TOKEN_PART.type;
   return restartTokenParts(i.restart_token)[part] === goal.token;
+}
+
+/**
+ * The agents a placement rule lets the type stay on, as the scheduler matches them
+ * (control-plane/scheduler/placement.ts): every label, the datacenter when set, web on for `web`;
+ * not a drained agent, which keeps nothing.
+ */
+async function fittingAgents(api: ClusterApiClient, rule: PlacementGoal): Promise<Set<string>> {
+  const { agents } = await callUnary(api, 'ListAgents', {});
+  const fit = agents.filter(
+    (a) =>
+      !a.drained &&
+      (!rule.datacenter || a.datacenter === rule.datacenter) &&
+      (rule.type !== 'web' || a.web) &&
+      Object.entries(rule.labels).every(([k, v]) => Object.hasOwn(a.labels, k) && a.labels[k] === v),
+  );
+  return new Set(fit.map((a) => a.id));
 }
 
 async function releasePhaseOf(api: ClusterApiClient, app: string, version: number): Promise<{ state: string; reason: string }> {

@@ -24,7 +24,7 @@ export async function announceRelease(api: ClusterApiClient, app: string, releas
     return void console.log(`${release.description}: released v${release.version} of ${app}; its first deploy runs with this config (${noReleaseYet(app)}).`);
   }
   console.log(`${release.description}: released v${release.version} of ${app}; instances restart a few at a time.`);
-  if (wait) await waitForFormation(api, app, undefined, 600_000, release.version);
+  if (wait) await waitForFormation(api, app, undefined, 600_000, { release: release.version });
 }
 
 export function registerConfig(program: Command): void {

@@ -98,7 +98,7 @@ export function registerDeploy(program: Command): void {
         const scaled = release.scaled.map((s) => `${s.type}=${s.count}`).join(' ');
         if (scaled) console.log(`Scaled ${app} to ${scaled} (its first deploy); change it with \`cluster ps:scale ${release.scaled[0]!.type}=N -a ${app}\`.`);
         await warnOfDroppedTypes(api, app, release);
-        if (opts.wait) await waitForFormation(api, app, undefined, 600_000, release.version);
+        if (opts.wait) await waitForFormation(api, app, undefined, 600_000, { release: release.version });
       }),
     );
 }

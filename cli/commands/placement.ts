@@ -1,4 +1,4 @@
-/** cluster ps:place [TYPE [key=value …] [--datacenter DC]]: where each process type may run. */
+/** cluster ps:place [TYPE [key=value …] [--datacenter DC] [--wait]]: where each process type may run. */
 import type { Command } from 'commander';
 import type { PlacementRule__Output } from '../../proto/gen/cluster/api/PlacementRule';
 import { callUnary } from '../../lib/grpc-call';
@@ -6,11 +6,14 @@ import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { renderTable } from '../output/table';
+import { waitForFormation } from '../wait-formation';
 
 interface PlaceOptions {
   app?: string;
   datacenter?: string;
   force?: boolean;
+  wait?: boolean;
+  timeout: string;
   json?: boolean;
 }
 
@@ -38,12 +41,15 @@ export function registerPlacement(program: Command): void {
     )
     .option('--datacenter <dc>', 'only agents in this datacenter')
     .option('--force', 'set the rule even though no ready agent fits it (its running instances stop and wait as pending)')
+    .option('--wait', 'show progress until every instance of TYPE is up where the rule allows and none runs elsewhere (or fail with the reason)')
+    .option('--timeout <seconds>', 'with --wait: give up after this long', '600')
     .option('--json', 'print JSON')
     .action(async (type: string | undefined, labels: string[], opts: PlaceOptions, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         if (type === undefined) {
           if (opts.datacenter) throw new UserError('--datacenter needs a process type: cluster ps:place TYPE --datacenter DC');
+          if (opts.wait) throw new UserError('--wait needs a process type: cluster ps:place TYPE [key=value …] --wait');
           const { rules } = await callUnary(api, 'GetPlacement', { app });
           if (opts.json) return printJson(toJson(rules));
           if (rules.length === 0) return void console.log(`No placement rules: every process type of ${app} may run on any agent.`);
@@ -54,16 +60,21 @@ export function registerPlacement(program: Command): void {
           return void console.log(`${table}\nOther types may run on any agent.`);
         }
         if (type.includes('=')) throw new UserError(`${type}: give the process type first, e.g. cluster ps:place web ${type} -a ${app}`);
+        const timeout = Number(opts.timeout);
+        if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--timeout ${opts.timeout}: give a number of seconds`);
         const rule = { type, labels: Object.fromEntries(labels.map(parseLabel)), datacenter: opts.datacenter ?? '' };
         const { rules } = await callUnary(api, 'SetPlacement', { app, rules: [rule], force: opts.force === true });
-        if (opts.json) return printJson(toJson(rules));
         const set = rules.find((r) => r.type === type);
-        if (!set) return void console.log(`${type} of ${app} may run on any agent again. Nothing moves back by itself.`);
-        const where = `${labelList(set.labels) ? ` with ${labelList(set.labels)}` : ''}${set.datacenter ? ` in datacenter ${set.datacenter}` : ''}`;
-        console.log(
-          `${type} of ${app} now runs only on agents${where}. ` +
-            'Instances elsewhere move (each new one is up before the old one stops); those that fit nowhere stay pending (see `cluster ps`).',
-        );
+        if (opts.json) printJson(toJson(rules));
+        else if (!set) console.log(`${type} of ${app} may run on any agent again. Nothing moves back by itself.`);
+        else {
+          const where = `${labelList(set.labels) ? ` with ${labelList(set.labels)}` : ''}${set.datacenter ? ` in datacenter ${set.datacenter}` : ''}`;
+          console.log(
+            `${type} of ${app} now runs only on agents${where}. ` +
+              'Instances elsewhere move (each new one is up before the old one stops); those that fit nowhere stay pending (see `cluster ps`).',
+          );
+        }
+        if (opts.wait) await waitForFormation(api, app, [type], timeout * 1000, { placement: { type, labels: set?.labels ?? {}, datacenter: set?.datacenter ?? '' } });
       }),
     );
 }

@@ -25,7 +25,7 @@ export function registerRestart(program: Command): void {
           if (!reply.token) throw new UserError('the control plane is of an older version that does not report restarts: cannot --wait (the restart goes on)');
           // Every instance of the app, of the type, or the one instance (waitForFormation picks it out): restarted and up.
           const types = target && !parseInstanceName(target) ? [target] : undefined;
-          await waitForFormation(api, app, types, timeout * 1000, undefined, { target: target ?? '', token: reply.token });
+          await waitForFormation(api, app, types, timeout * 1000, { restart: { target: target ?? '', token: reply.token } });
         }),
       );
   }

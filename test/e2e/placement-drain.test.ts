@@ -142,9 +142,12 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     assert.ok(ofType(before, 'web').some((i) => i.host?.startsWith('proc-')), 'web starts out on every host');
     const sampler = sampleUp(cluster, 'shop', ['web', 'worker']);
     const from = mark();
-    const set = await cluster.ok(['ps:place', 'web', 'role=web', '-a', 'shop']);
+    const set = await cluster.ok(['ps:place', 'web', 'role=web', '-a', 'shop', '--wait']);
     assert.match(set.stdout, /web of shop now runs only on agents with role=web/);
-    await cluster.waitForPs('shop', 'every web instance up on a role=web host', (l) => upOn(l, 'web', 4, ['web-1', 'web-2']) && upOn(l, 'worker', 4));
+    assert.match(set.stderr, /4\/4 up where the rule allows\nAll instances up in [\d.]+ s\.\n$/);
+    // --wait returns once every web instance is up on a role=web host and no old copy is left.
+    const placed = await cluster.ps('shop');
+    assert.ok(upOn(placed, 'web', 4, ['web-1', 'web-2']) && upOn(placed, 'worker', 4), JSON.stringify(placed));
     const { fewest, samples } = await sampler.stop();
     assert.ok(samples >= 2, `sampled ps ${samples} times`);
     assert.equal(fewest.get('web'), 4, 'never fewer than 4 web instances up');
@@ -175,7 +178,10 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
       assert.match(malformed.stderr, message);
       assert.doesNotMatch(malformed.stderr, /no ready agent fits|--force/);
     }
-    await cluster.ok(['ps:place', 'web', 'role=edge', '--force', '-a', 'shop']);
+    const forced = await cluster.cli(['ps:place', 'web', 'role=edge', '--force', '-a', 'shop', '--wait']);
+    assert.equal(forced.code, 1, 'set, but --wait names why it cannot be done');
+    assert.match(forced.stdout, /web of shop now runs only on agents with role=edge/);
+    assert.match(forced.stderr, /4 instance\(s\) cannot be placed: no agent matches the placement rule of `web` \(role=edge\)/);
     const list = await cluster.waitForPs('shop', 'web pending', (l) => ofType(l, 'web').length === 4 && ofType(l, 'web').every((i) => i.state === 'pending'));
     for (const i of ofType(list, 'web')) assert.equal(i.reason, 'no agent matches the placement rule of `web` (role=edge)');
     const wait = await cluster.cli(['scale', 'web=4', '-a', 'shop', '--wait', '--timeout', '10']);

@@ -43,12 +43,12 @@ describe('waiting for a release to roll out', () => {
       [web(1, 'starting', 2, 0), web(2, 'crashed', 1, 3, looping)],
       [web(1, 'up', 2, 0), web(2, 'up', 2, 0)],
     ]);
-    await quietly(() => waitForFormation(api, 'site', undefined, 10_000, 2));
+    await quietly(() => waitForFormation(api, 'site', undefined, 10_000, { release: 2 }));
   });
 
   it('a crash of the new release fails the wait', async () => {
     const api = fakeApi([[web(1, 'crashed', 2, 1, 'exited with status 3'), web(2, 'up', 1, 0)]]);
-    await assert.rejects(quietly(() => waitForFormation(api, 'site', undefined, 10_000, 2)), /web\.1 failed on v2 \(host-a\): exited with status 3/);
+    await assert.rejects(quietly(() => waitForFormation(api, 'site', undefined, 10_000, { release: 2 })), /web\.1 failed on v2 \(host-a\): exited with status 3/);
   });
 
   it('without a release (scale --wait) a crash loop fails the wait', async () => {
