@@ -73,6 +73,8 @@ describe('config and releases', { timeout: 240_000 }, () => {
     // A new release while sampling ps: at most 1 web and 2 (a quarter of 8) workers may be down at once.
     let worstWeb = 0;
     let worstWorker = 0;
+    // The sample where the most web instances were down, for the message.
+    let worstWebSample = '';
     const down = (list: PsInstance[], type: string) => list.filter((i) => i.type === type && i.state !== 'up').length;
     const setting = cluster.cli(['config:set', 'GREETING=rolled', '-a', 'greeter', '--wait']);
     let finished = false;
@@ -80,13 +82,16 @@ describe('config and releases', { timeout: 240_000 }, () => {
     setting.finally(() => (finished = true)).catch(() => undefined);
     while (!finished) {
       const list = await cluster.ps('greeter');
+      if (down(list, 'web') > worstWeb) {
+        worstWebSample = list.filter((i) => i.type === 'web').map((i) => `${i.name} ${i.state} v${i.release} on ${i.host} pid ${i.pid}${i.reason ? ` (${i.reason})` : ''}`).join('; ');
+      }
       worstWeb = Math.max(worstWeb, down(list, 'web'));
       worstWorker = Math.max(worstWorker, down(list, 'worker'));
     }
     const res = await setting;
     assert.equal(res.code, 0, res.stderr);
     t.diagnostic(`rolling config change: at most ${worstWeb} web and ${worstWorker} workers down at once`);
-    assert.ok(worstWeb <= 1, `${worstWeb} web instances down at once`);
+    assert.ok(worstWeb <= 1, `${worstWeb} web instances down at once: ${worstWebSample}`);
     assert.ok(worstWorker <= 2, `${worstWorker} workers down at once`);
     assert.ok(worstWorker >= 1, 'the sampling saw the rollout happen');
     for (const name of ['web.1', 'web.2', ...Array.from({ length: 8 }, (_, i) => `worker.${i + 1}`)]) {

@@ -19,6 +19,8 @@ export interface PsInstance {
   startedAt: string | null;
   command: string;
   reason: string;
+  /** The release it runs (null: not reported yet). */
+  release?: number | null;
 }
 
 /** `ps` answered, but with the view its replica last had of etcd, marked stale. */
