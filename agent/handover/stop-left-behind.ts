@@ -44,7 +44,8 @@ export async function stopLeftBehind(opts: { dataDir: string; agentId: string; l
     while (waiting.length > 0) {
       const live = liveGroups();
       // A group SIGKILL does not end (a process stuck in the kernel) is not waited for forever.
-      waiting = waiting.filter(({ record }) => live.has(record.pid) && Date.now() < killAt(record) + KILL_WAIT_MS);
+      // One whose id now leads another process (it ended, and the id was given out again) is done.
+      waiting = waiting.filter(({ record }) => live.has(record.pid) && !reused(record) && Date.now() < killAt(record) + KILL_WAIT_MS);
       for (const { record, result } of waiting) {
         if (!result.killed && Date.now() >= killAt(record)) {
           signalGroup(record.pid, 'SIGKILL');
@@ -59,6 +60,16 @@ export async function stopLeftBehind(opts: { dataDir: string; agentId: string; l
   } finally {
     unlock();
   }
+}
+
+/**
+ * Whether the id of an instance's group is someone else's now: a process with its pid that started
+ * at another time. A group keeps its id while any member lives, so one whose leader has exited
+ * (no process with that pid) is still the instance's.
+ */
+function reused(record: { pid: number; startTicks: number }): boolean {
+  const stat = procStat(record.pid);
+  return stat !== undefined && stat.startTicks !== record.startTicks;
 }
 
 /** The agent id the state file was written for, if it can be read. */

@@ -201,9 +201,12 @@ export async function launch(
     reason, release: start.release, port, command: start.command,
   });
   const running = () => child.exitCode === null && child.signalCode === null && pid !== 0;
+  // Cleared at the exit, which kills the group at once: once the group is gone its id may be
+  // given to a new group (an instance that just started), which a late SIGKILL would kill.
+  let killTimer: NodeJS.Timeout | undefined;
   const terminate = () => {
     sendToGroup({ sent }, pid, 'SIGTERM');
-    setTimeout(() => signalGroup(pid, 'SIGKILL'), ABANDON_GRACE_MS).unref();
+    killTimer ??= setTimeout(() => signalGroup(pid, 'SIGKILL'), ABANDON_GRACE_MS).unref();
   };
   const abandon = () => {
     if (start.detach || !running()) return;
@@ -268,6 +271,7 @@ export async function launch(
   });
 
   child.on('exit', () => {
+    clearTimeout(killTimer);
     if (pid) signalGroup(pid, 'SIGKILL'); // nothing of the group outlives the run
     // Pipes still open after that are held by a process that left the group (setsid): stop
     // waiting for them, or the run never ends. That process is stopped once it has (escapees.ts).

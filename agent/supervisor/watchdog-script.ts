@@ -2,8 +2,9 @@
  * The orphan guard's watchdog (orphan-guard.ts explains what it does and why): the `/bin/sh`
  * script itself, kept apart from the Node side that starts it and feeds it its pipe.
  */
-// Group ids are kept as a space-separated list; a `case` guards against anything that is
-// not a number ever reaching `kill` (a stray "-0" or "-1" would hit far more than one group).
+// Group ids are kept as a space-separated list of "pgid:start time of its leader"; a `case`
+// guards against anything that is not a number ever reaching `kill` (a stray "-0" or "-1" would
+// hit far more than one group).
 // The USR1 trap is set before the window and cleared before the first kill: a hand-over that
 // comes too late changes nothing, and one that comes in time has nothing killed.
 export const WATCHDOG_SCRIPT = `
@@ -17,6 +18,25 @@ tick=
 monitor=
 trap 'handed=1' USR1
 
+# Sets $st to the start time of process $1 (clock ticks since boot, /proc/PID/stat's 22nd field),
+# or to nothing when there is no such process.
+started() {
+  st=
+  IFS= read -r _s 2>/dev/null < "/proc/$1/stat" || return 0
+  _s=\${_s##*") "}
+  set -- $_s
+  st=\${20}
+}
+
+# Whether the group of entry $1 ("pgid:start time of its leader") is still ours. A group keeps its
+# id while any member lives, leader or not; once it has ended the kernel may give the id to a new
+# process (pid wrap-around), which then leads a group of that id: a leader with another start time
+# (or one where there was none) is someone else's group, never to be signalled.
+ours() {
+  started "\${1%%:*}"
+  [ -z "$st" ] || [ "$st" = "\${1#*:}" ]
+}
+
 # Adds to $groups the group of every process of this agent, found by its markers.
 find_ours() {
   [ -n "$CLUSTER_GUARD_HOST" ] || return 0
@@ -28,7 +48,7 @@ find_ours() {
     g=$3
     case "$g" in ''|*[!0-9]*) continue ;; esac
     [ "$g" -gt 1 ] && [ "$g" != "$$" ] || continue
-    case " $groups " in *" $g "*) ;; *) groups="$groups $g" ;; esac
+    case " $groups " in *" $g:"*) ;; *) started "$g"; groups="$groups $g:$st" ;; esac
   done 2>/dev/null
 }
 
@@ -58,22 +78,24 @@ within() {
 }
 
 # SIGTERM to every group of $groups, SIGKILL to what is left after the grace, or half a second
-# before the agent's lease can end ($lease) when that comes first: copies may start then.
+# before the agent's lease can end ($lease) when that comes first: copies may start then. Only
+# groups that are still ours (see ours()) are signalled, and one seen gone is dropped.
 stop_groups() {
   [ -n "$groups" ] || return 0
-  for p in $groups; do kill -s TERM -- "-$p" 2>/dev/null; done
+  for e in $groups; do ours "$e" && kill -s TERM -- "-\${e%%:*}" 2>/dev/null; done
   clock; from=$now; n=0
   grace=$CLUSTER_GUARD_TICKS
   if [ -n "$lease" ] && [ -n "$now" ] && [ $((lease - 5 - now)) -lt "$grace" ]; then grace=$((lease - 5 - now)); fi
   while :; do
     alive=
-    for p in $groups; do kill -s 0 -- "-$p" 2>/dev/null && alive=1; done
+    for e in $groups; do ours "$e" && kill -s 0 -- "-\${e%%:*}" 2>/dev/null && alive="$alive $e"; done
     [ -n "$alive" ] || return 0
+    groups=$alive
     within "$from" "$grace"
     [ -n "$left" ] || break
     sleep 0.1 2>/dev/null || sleep 1
   done
-  for p in $groups; do kill -s KILL -- "-$p" 2>/dev/null; done
+  for e in $groups; do ours "$e" && kill -s KILL -- "-\${e%%:*}" 2>/dev/null; done
 }
 
 # A frozen agent (stopped, or its event loop stuck) closes no pipe: the agent writes "t" every
@@ -139,8 +161,8 @@ while IFS= read -r line; do
     w*) v=\${line#w}; case "$v" in ''|*[!0-9]*) ;; *) window=$v ;; esac ;;
     l*) v=\${line#l}; case "$v" in ''|*[!0-9]*) ;; *) lease=$v ;; esac ;;
     f*) v=\${line#f}; case "$v" in ''|*[!0-9]*) ;; *) freeze=$v ;; esac ;;
-    +*) g=\${line#+}; case "$g" in ''|*[!0-9]*) ;; *) groups="$groups $g" ;; esac ;;
-    -*) g=\${line#-}; rest=; for p in $groups; do [ "$p" = "$g" ] || rest="$rest $p"; done; groups=$rest ;;
+    +*) g=\${line#+}; case "$g" in ''|*[!0-9]*) ;; *) started "$g"; groups="$groups $g:$st" ;; esac ;;
+    -*) g=\${line#-}; rest=; for e in $groups; do [ "\${e%%:*}" = "$g" ] || rest="$rest $e"; done; groups=$rest ;;
   esac
 done
 if frozen; then

@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLI, pidsMatching, TestCluster } from '../helpers/test-cluster';
-import { isGone } from '../helpers/processes';
-import { waitFor } from '../helpers/wait-for';
+import { groupLeaderWithPid, isGone } from '../helpers/processes';
+import { sleep, waitFor } from '../helpers/wait-for';
 
 describe('cluster run', { timeout: 180_000 }, () => {
   let cluster: TestCluster;
@@ -112,6 +112,29 @@ describe('cluster run', { timeout: 180_000 }, () => {
     await waitFor('the detached process to run', () => fs.existsSync(marker), 15_000);
     await waitFor('its output in the logs', async () =>
       (await cluster.cli(['logs', '-a', 'tools', '--ps', name, '-n', '10'])).stdout.includes('detached output'));
+  });
+
+  it('sends no late SIGKILL to the group id of a one-off stopped on request: by then it may be a new group\'s', async (t) => {
+    const res = await cluster.cli(['run', '--detach', '-a', 'tools', '--', 'sleep 100000']);
+    assert.equal(res.code, 0, res.stderr);
+    const name = /Started (run\.\d+)/.exec(res.stdout)![1]!;
+    const listed = await cluster.waitForPs('tools', `${name} running`, (l) => l.some((i) => i.name === name && i.pid));
+    const pid = listed.find((i) => i.name === name)!.pid!;
+    await cluster.ok(['ps:stop', name, '-a', 'tools']);
+    await waitFor(`${name}'s process gone`, () => isGone(pid), 15_000);
+    // Its group id goes to a new group at once, as pid wrap-around can do on a busy server.
+    const reused = await groupLeaderWithPid(pid, 3_000);
+    if (!reused) return t.skip(`could not get pid ${pid} back (no root, or other processes took it first)`);
+    try {
+      // A stop sends SIGTERM, then SIGKILL 5 s later unless the run ended: past that, the new group must live on.
+      const until = Date.now() + 6_500;
+      while (Date.now() < until) {
+        assert.equal(isGone(reused.pid!), false, `the new group with id ${pid} was killed ${Math.round((6_500 - (until - Date.now())) / 100) / 10} s after it started`);
+        await sleep(100);
+      }
+    } finally {
+      reused.kill('SIGKILL');
+    }
   });
 
   it('refuses an app without code and an empty command', async () => {

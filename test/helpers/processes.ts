@@ -1,5 +1,6 @@
 /** Test helpers for tests that spawn real processes. */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Absolute path of a fixture script in test/fixtures (tests run from dist/test/...). */
@@ -106,4 +107,47 @@ export function pidsMatching(marker: string): number[] {
     }
   }
   return out;
+}
+
+/**
+ * Starts `sleep 1000` as the leader of a new process group with pid `pid`, once that number is
+ * free, as the kernel would give it out again after pid wrap-around (pid reuse, made on purpose:
+ * /proc/sys/kernel/ns_last_pid, root only). Other processes started meanwhile on the machine can
+ * take the number first: it tries again until `timeoutMs`; undefined when it never got it.
+ */
+export async function groupLeaderWithPid(pid: number, timeoutMs: number): Promise<ChildProcess | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  // The first try runs before the first await: in the caller's turn (see reuseWhenReaped()).
+  for (;;) {
+    if (isGone(pid) && !pidInUse(pid)) {
+      try {
+        writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+      } catch {
+        return undefined; // not root, or no such file: pid reuse cannot be made here
+      }
+      const child = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
+      if (child.pid === pid) return child;
+      child.kill('SIGKILL');
+    }
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * groupLeaderWithPid() for `child`'s pid, tried first in the same turn as its reaping (its 'exit'
+ * event): before a timer of this process (a poll) can run and see that its group has ended.
+ */
+export function reuseWhenReaped(child: ChildProcess, timeoutMs: number): Promise<ChildProcess | undefined> {
+  return new Promise((resolve) => child.once('exit', () => resolve(groupLeaderWithPid(child.pid!, timeoutMs))));
+}
+
+/** Whether `pid` names a process, even a zombie (whose number is not given out again until it is reaped). */
+function pidInUse(pid: number): boolean {
+  try {
+    readFileSync(`/proc/${pid}/stat`);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
 import { OrphanGuard } from '../../agent/supervisor/orphan-guard';
 import { uptimeMs } from '../../agent/supervisor/proc-stat';
-import { isGone, killQuietly } from '../helpers/processes';
+import { isGone, killQuietly, reuseWhenReaped } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('orphan-guard-test', 'silent');
@@ -65,6 +65,7 @@ async function startFakeAgent(
     require('node:readline').createInterface({ input: process.stdin }).on('line', async (line) => {
       const [command, arg] = line.split(' ');
       if (command === 'untrack') guard.untrack(groups[Number(arg)]);
+      if (command === 'track') guard.track(Number(arg));
       if (command === 'close') await guard.close();
       if (command === 'freeze-limit') guard.setFreezeLimit(Number(arg));
       if (command === 'lease-floor') guard.setLeaseFloor(Number(arg));
@@ -202,6 +203,24 @@ describe('OrphanGuard', () => {
     await waitFor('the watchdog gone', () => isGone(agent.watchdog), 3_000);
     process.kill(agent.pid, 'SIGKILL');
     assert.equal(isGone(agent.strays[0]!), false, 'the process is still alive (no watchdog is left to stop it)');
+  });
+
+  it('does not SIGKILL a group that ended on SIGTERM: its id may be a new group\'s by then', async (t) => {
+    // The quick group is this process's child (the fake agent's would be orphans that this
+    // machine's PID 1 may never reap, and a zombie keeps its pid): it is reaped as soon as it ends.
+    const quick = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
+    leftovers.push(quick.pid!);
+    const agent = await startFakeAgent([`trap '' TERM; sleep 1000`], 3_000, 100);
+    assert.equal(await agent.send(`track ${quick.pid}`), `ok track ${quick.pid}`);
+    // Within the 3 s grace, the quick group's id goes to a new group, as after pid wrap-around.
+    const reusing = reuseWhenReaped(quick, 2_000);
+    process.kill(agent.pid, 'SIGKILL');
+    const reused = await reusing;
+    if (!reused) return t.skip(`could not get pid ${quick.pid} back (no root, or other processes took it first)`);
+    leftovers.push(reused.pid!);
+    await waitFor('the TERM-ignoring group killed at the end of the grace', () => isGone(agent.groups[0]!), 8_000);
+    await waitFor('the watchdog gone', () => isGone(agent.watchdog), 3_000);
+    assert.equal(isGone(reused.pid!), false, 'the new group with the same id lives on');
   });
 
   it('leaves the groups alone when a new agent takes over within the window (SIGUSR1)', async () => {
