@@ -109,6 +109,8 @@ export function pidsMatching(marker: string): number[] {
   return out;
 }
 
+const NS_LAST_PID = '/proc/sys/kernel/ns_last_pid';
+
 /**
  * Starts `sleep 1000` as the leader of a new process group with pid `pid`, once that number is
  * free, as the kernel would give it out again after pid wrap-around (pid reuse, made on purpose:
@@ -120,12 +122,16 @@ export async function groupLeaderWithPid(pid: number, timeoutMs: number): Promis
   // The first try runs before the first await: in the caller's turn (see reuseWhenReaped()).
   for (;;) {
     if (isGone(pid) && !pidInUse(pid)) {
+      let last: string;
       try {
-        writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+        last = readFileSync(NS_LAST_PID, 'utf8').trim();
+        writeFileSync(NS_LAST_PID, String(pid - 1));
       } catch {
         return undefined; // not root, or no such file: pid reuse cannot be made here
       }
       const child = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
+      // Back to where the machine was: the tests beside this one get fresh pids, not those just freed.
+      if (Number(last) > pid) writeFileSync(NS_LAST_PID, last);
       if (child.pid === pid) return child;
       child.kill('SIGKILL');
     }
