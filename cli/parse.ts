@@ -10,6 +10,13 @@ export function positiveInt(text: string, flag: string): number {
   return n;
 }
 
+/** `--timeout 30` (seconds, fractions too) of a `--wait`, in ms. */
+export function timeoutMs(text: string, flag = '--timeout'): number {
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UserError(`${flag} ${text}: give a number of seconds`);
+  return seconds * 1000;
+}
+
 /**
  * Collects repeated `--label k=v` flags, each one a placement rule can name (lib/names.ts): an
  * agent labelled `team=a b` could never be placed on by label.

@@ -5,6 +5,7 @@ import { callUnary } from '../../lib/grpc-call';
 import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
+import { timeoutMs } from '../parse';
 import { renderTable } from '../output/table';
 import { waitForFormation } from '../wait-formation';
 
@@ -60,8 +61,7 @@ export function registerPlacement(program: Command): void {
           return void console.log(`${table}\nOther types may run on any agent.`);
         }
         if (type.includes('=')) throw new UserError(`${type}: give the process type first, e.g. cluster ps:place web ${type} -a ${app}`);
-        const timeout = Number(opts.timeout);
-        if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--timeout ${opts.timeout}: give a number of seconds`);
+        const timeout = timeoutMs(opts.timeout);
         const rule = { type, labels: Object.fromEntries(labels.map(parseLabel)), datacenter: opts.datacenter ?? '' };
         const { rules } = await callUnary(api, 'SetPlacement', { app, rules: [rule], force: opts.force === true });
         const set = rules.find((r) => r.type === type);
@@ -74,7 +74,7 @@ export function registerPlacement(program: Command): void {
               'Instances elsewhere move (each new one is up before the old one stops); those that fit nowhere stay pending (see `cluster ps`).',
           );
         }
-        if (opts.wait) await waitForFormation(api, app, [type], timeout * 1000, { placement: { type, labels: set?.labels ?? {}, datacenter: set?.datacenter ?? '' } });
+        if (opts.wait) await waitForFormation(api, app, [type], timeout, { placement: { type, labels: set?.labels ?? {}, datacenter: set?.datacenter ?? '' } });
       }),
     );
 }

@@ -5,6 +5,7 @@ import { parseInstanceName } from '../../lib/names';
 import { resolveApp } from '../client';
 import { appOption, withApi } from '../command-kit';
 import { UserError } from '../errors';
+import { timeoutMs } from '../parse';
 import { waitForFormation } from '../wait-formation';
 
 export function registerRestart(program: Command): void {
@@ -16,8 +17,7 @@ export function registerRestart(program: Command): void {
       .action(async (target: string | undefined, opts: { app?: string; wait?: boolean; timeout: string }, cmd: Command) =>
         withApi(cmd, async (api) => {
           const app = resolveApp(opts.app);
-          const timeout = Number(opts.timeout);
-          if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--timeout ${opts.timeout}: give a number of seconds`);
+          const timeout = timeoutMs(opts.timeout);
           const reply = await callUnary(api, 'Restart', { app, target: target ?? '' });
           const what = target ? `${target} of ${app}` : `every instance of ${app}`;
           console.log(`Restarting ${what} (${reply.instances.length} instance${reply.instances.length === 1 ? '' : 's'}).`);
@@ -25,7 +25,7 @@ export function registerRestart(program: Command): void {
           if (!reply.token) throw new UserError('the control plane is of an older version that does not report restarts: cannot --wait (the restart goes on)');
           // Every instance of the app, of the type, or the one instance (waitForFormation picks it out): restarted and up.
           const types = target && !parseInstanceName(target) ? [target] : undefined;
-          await waitForFormation(api, app, types, timeout * 1000, { restart: { target: target ?? '', token: reply.token } });
+          await waitForFormation(api, app, types, timeout, { restart: { target: target ?? '', token: reply.token } });
         }),
       );
   }

@@ -8,6 +8,7 @@ import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import { resolveApp } from '../client';
 import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
+import { timeoutMs } from '../parse';
 import { parseScaleArgs, ScaleArgError } from '../scale-args';
 import { waitForFormation } from '../wait-formation';
 import { processTypeNames } from '../../lib/release-phase';
@@ -41,15 +42,14 @@ export function registerScale(program: Command): void {
             if (err instanceof ScaleArgError) throw new UserError(err.message);
             throw err;
           }
-          const timeout = Number(opts.timeout);
-          if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--timeout ${opts.timeout}: give a number of seconds`);
+          const timeout = timeoutMs(opts.timeout);
           const reply = await callUnary(api, 'Scale', { app, changes: changes.map((c) => ({ ...c, relative: c.relative === true })) });
           const summary = reply.formation
             .filter((f) => changes.some((c) => c.type === f.type))
             .map((f) => `${f.type}=${f.count}`)
             .join(' ');
           console.log(`Scaled ${app} to ${summary}.`);
-          if (opts.wait) await waitForFormation(api, app, changes.map((c) => c.type), timeout * 1000);
+          if (opts.wait) await waitForFormation(api, app, changes.map((c) => c.type), timeout);
         }),
       );
   }
