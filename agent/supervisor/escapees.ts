@@ -162,11 +162,15 @@ export class EscapeeSweeper {
 
   private async stop(found: Map<string, Map<number, Escapee[]>>): Promise<void> {
     const pgids: number[] = [];
+    // Each group's leader as it is now (none: its leader has exited), to tell it from a new
+    // process given the id once the group has ended (pid wrap-around), which leads a group too.
+    const leaders = new Map<number, number | undefined>();
     for (const [key, groups] of found) {
       const slash = key.indexOf('/');
       const escapees = [...groups.values()].flat();
       this.opts.logger.warn({ app: key.slice(0, slash), instance: key.slice(slash + 1), pids: escapees.map((e) => e.pid) }, 'processes outlived their instance in a session of their own; stopping them');
       for (const pgid of groups.keys()) {
+        leaders.set(pgid, procStat(pgid)?.startTicks);
         signalGroup(pgid, 'SIGTERM');
         pgids.push(pgid);
       }
@@ -177,6 +181,10 @@ export class EscapeeSweeper {
     // Zombies do not count: orphans are reaped by PID 1, which some inits do lazily.
     while (pgids.some((pgid) => groupHasLiveMembers(pgid, sentAt)) && performance.now() < deadline) await delay(50);
     // Only groups still there: one gone may have had its id given to a new group, ours (tracked) or not.
-    for (const pgid of pgids) if (groupExists(pgid) && !this.live.has(pgid)) signalGroup(pgid, 'SIGKILL');
+    const reused = (pgid: number) => {
+      const now = procStat(pgid);
+      return now !== undefined && now.startTicks !== leaders.get(pgid);
+    };
+    for (const pgid of pgids) if (groupExists(pgid) && !this.live.has(pgid) && !reused(pgid)) signalGroup(pgid, 'SIGKILL');
   }
 }

@@ -14,8 +14,8 @@ import * as path from 'node:path';
 import { EscapeeSweeper, type Escapee } from '../../agent/supervisor/escapees';
 import { procStat } from '../../agent/supervisor/proc-stat';
 import { createLogger } from '../../lib/log';
-import { isGone, killQuietly } from '../helpers/processes';
-import { waitFor } from '../helpers/wait-for';
+import { isGone, killQuietly, reuseWhenReaped } from '../helpers/processes';
+import { sleep, waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('escapees-test', 'silent');
 const started: number[] = [];
@@ -83,6 +83,38 @@ describe('escapees', () => {
       await sweeper.flush();
       assert.ok(isGone(helper), 'the helper of a process that ended is stopped');
       assert.ok(!isGone(otherInstance) && !isGone(otherAgent) && !isGone(other2));
+    } finally {
+      sweeper.close();
+      fs.rmSync(agentDir, { recursive: true, force: true });
+    }
+  });
+
+  it('does not SIGKILL the id of an escapee group that ended on SIGTERM: it may be a new group\'s by then', async (t) => {
+    const agentDir = fs.mkdtempSync(path.join(os.tmpdir(), 'escapees-reuse-'));
+    const marks = { CLUSTER_HOST: 'a1', CLUSTER_AGENT_DIR: agentDir, CLUSTER_APP: 'shop', CLUSTER_INSTANCE: 'worker.1' };
+    const sweeper = new EscapeeSweeper({ agentId: 'a1', agentDir, logger, graceMs: 1_500, delayMs: 10 });
+    try {
+      const first = leader(marks);
+      sweeper.track(first, 'shop', 'worker.1');
+      await nextTick(startOf(first));
+      // Left behind: one that ends on SIGTERM (this process's child: reaped, its pid freed, at once),
+      // and one that ignores it, which keeps the stop going for its grace.
+      const quick = spawn('sh', ['-c', 'exec sleep 60'], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...marks } });
+      started.push(quick.pid!);
+      const stubborn = leader(marks, "trap '' TERM; while :; do sleep 0.05; done");
+      await waitFor('both started', () => procStat(quick.pid!) !== undefined && procStat(stubborn) !== undefined, 2_000, 10);
+      killQuietly(-first);
+      await waitFor('the first process to be gone', () => isGone(first), 5_000, 10);
+      // The quick one's id goes to a new group as soon as it has ended, as after pid wrap-around.
+      const reusing = reuseWhenReaped(quick, 1_000);
+      sweeper.ended(first);
+      await sweeper.flush();
+      const reused = await reusing;
+      if (!reused) return t.skip(`could not get pid ${quick.pid} back (no root, or other processes took it first)`);
+      started.push(reused.pid!);
+      await waitFor('the escapee that ignores SIGTERM killed after the grace', () => isGone(stubborn), 2_000, 10);
+      // A SIGKILL sent with the stubborn one's would have ended it by now; it lives on, for 0.3 s more too.
+      for (const until = Date.now() + 300; Date.now() < until; await sleep(20)) assert.ok(!isGone(reused.pid!), 'the new group with the ended one\'s id lives on');
     } finally {
       sweeper.close();
       fs.rmSync(agentDir, { recursive: true, force: true });
