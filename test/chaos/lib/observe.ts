@@ -75,7 +75,7 @@ export async function converge(
     try {
       const obs = await observe(cluster, app, opts.server ?? liveServer(cluster));
       maxProcesses = Math.max(maxProcesses, obs.procs.length);
-      last = violations(obs, expect);
+      last = violationsIn(cluster, obs, expect);
       return last.length === 0 ? obs : undefined;
     } catch (err) {
       last = [(err as Error).message];
@@ -111,7 +111,7 @@ export async function holds(cluster: TestCluster, app: string, expect: Expectati
       await processesHold(app, opts.staleFrom, 0).catch((e: Error) => { throw new Error(`${into()}, while ps was stale: ${e.message}`); });
       continue;
     }
-    const found = violations(obs, expect);
+    const found = violationsIn(cluster, obs, expect);
     if (found.length) throw new Error(`stopped holding ${into()}:\n  ${found.join('\n  ')}`);
     if (Date.now() - started >= ms) return stale;
     await sleep(250);
@@ -239,6 +239,17 @@ export function declaredDownAt(cluster: TestCluster, agent: string, sinceMs: num
     if (at !== undefined) return at;
   }
   return undefined;
+}
+
+/**
+ * violations(), with placement expected balanced only while every expected agent has kept its
+ * lease: one that lost it (a heartbeat late by more than the tests' short TTL on a loaded
+ * machine, or the fault itself) had its share placed elsewhere, and nothing moves back by itself.
+ */
+function violationsIn(cluster: TestCluster, obs: Observation, expect: Expectation): string[] {
+  const found = violations(obs, expect);
+  if (!found.some((v) => v.includes(' unbalanced: ')) || !expect.agents.some((id) => leaseLost(cluster, id))) return found;
+  return violations(obs, { ...expect, balanced: false });
 }
 
 /** Whether agent `id` logged that it lost its lease (and registered again) during this cluster's life. */
