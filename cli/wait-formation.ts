@@ -158,15 +158,15 @@ export function restartedFor(i: InstanceInfo__Output, goal: RestartGoal): boolea
 }
 
 /**
- * The agents a placement rule lets the type stay on, as the scheduler matches them
- * (control-plane/scheduler/placement.ts): every label, the datacenter when set, web on for `web`;
- * not a drained agent, which keeps nothing.
+ * The agents a placement rule lets the type run on, as the scheduler matches them
+ * (control-plane/scheduler/placement.ts): every label, the datacenter when set, web on for `web`.
+ * A drained agent that fits counts: what runs there and fits nowhere else stays (a drain's own
+ * business, `agents:drain --wait`).
  */
 async function fittingAgents(api: ClusterApiClient, rule: PlacementGoal): Promise<Set<string>> {
   const { agents } = await callUnary(api, 'ListAgents', {});
   const fit = agents.filter(
     (a) =>
-      !a.drained &&
       (!rule.datacenter || a.datacenter === rule.datacenter) &&
       (rule.type !== 'web' || a.web) &&
       Object.entries(rule.labels).every(([k, v]) => Object.hasOwn(a.labels, k) && a.labels[k] === v),
