@@ -255,6 +255,10 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     assert.match(list.find((i) => i.name === 'clock.1')!.reason, /^cannot move off drained web-2: /);
     // The table says it too, although the clocks are up.
     assert.match((await cluster.ok(['ps', '-a', 'shop'])).stdout, /^clock\.1 +up +web-2 .*\(cannot move off drained web-2: no ready agent matches/m);
+    // The clocks are where the rule lets them run (a drained host it fits counts): --wait has nothing to wait for.
+    const placed = await cluster.cli(['ps:place', 'clock', 'role=web', '--datacenter', 'ams1', '--force', '-a', 'shop', '--wait', '--timeout', '20']);
+    assert.equal(placed.code, 0, placed.stderr);
+    assert.match(placed.stderr, /2\/2 up where the rule allows/);
     await cluster.ok(['agents:activate', 'web-2']);
     await cluster.ok(['ps:place', 'clock', '--datacenter', 'ams1', '-a', 'shop']);
   });
