@@ -38,7 +38,7 @@ export interface FormationGoal {
   release?: number;
   /** Restarted for this restart (only the target's instances count). */
   restart?: RestartGoal;
-  /** On agents this placement rule allows (none left elsewhere). */
+  /** On agents this placement rule allows (`ps` lists an instance once: an old copy still stopping elsewhere is not seen). */
   placement?: PlacementGoal;
 }
 

@@ -12,7 +12,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../../lib/log';
 import { lockDataDir } from '../data-dir-lock';
-import { signalGroup } from '../supervisor/process-group';
+import { groupIdReused, signalGroup } from '../supervisor/process-group';
 import { allPids, procStat } from '../supervisor/proc-stat';
 import { takeOver } from './take-over';
 
@@ -37,7 +37,8 @@ export async function stopLeftBehind(opts: { dataDir: string; agentId: string; l
     // All at once, as an agent stopping with its instances does; each gets its own grace period.
     // One the last run was already stopping has had its SIGTERM: its grace runs from then.
     const started = Date.now();
-    for (const record of adopted) if (record.stoppingSinceMs === undefined) signalGroup(record.pid, 'SIGTERM');
+    // Fresh looks: the take-over may have waited seconds for leftovers, long enough for a group to end and its id to be given out again.
+    for (const record of adopted) if (record.stoppingSinceMs === undefined && !groupIdReused(record.pid, record.startTicks)) signalGroup(record.pid, 'SIGTERM');
     const killAt = (record: (typeof adopted)[number]) => (record.stoppingSinceMs ?? started) + record.graceMs;
     const instances = adopted.map((record) => ({ app: record.app, instance: record.instance, pid: record.pid, killed: false }));
     let waiting = adopted.map((record, i) => ({ record, result: instances[i]! }));
@@ -45,7 +46,7 @@ export async function stopLeftBehind(opts: { dataDir: string; agentId: string; l
       const live = liveGroups();
       // A group SIGKILL does not end (a process stuck in the kernel) is not waited for forever.
       // One whose id now leads another process (it ended, and the id was given out again) is done.
-      waiting = waiting.filter(({ record }) => live.has(record.pid) && !reused(record) && Date.now() < killAt(record) + KILL_WAIT_MS);
+      waiting = waiting.filter(({ record }) => live.has(record.pid) && !groupIdReused(record.pid, record.startTicks) && Date.now() < killAt(record) + KILL_WAIT_MS);
       for (const { record, result } of waiting) {
         if (!result.killed && Date.now() >= killAt(record)) {
           signalGroup(record.pid, 'SIGKILL');
@@ -60,16 +61,6 @@ export async function stopLeftBehind(opts: { dataDir: string; agentId: string; l
   } finally {
     unlock();
   }
-}
-
-/**
- * Whether the id of an instance's group is someone else's now: a process with its pid that started
- * at another time. A group keeps its id while any member lives, so one whose leader has exited
- * (no process with that pid) is still the instance's.
- */
-function reused(record: { pid: number; startTicks: number }): boolean {
-  const stat = procStat(record.pid);
-  return stat !== undefined && stat.startTicks !== record.startTicks;
 }
 
 /** The agent id the state file was written for, if it can be read. */

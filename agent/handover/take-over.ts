@@ -19,7 +19,7 @@
  */
 import type { Logger } from '../../lib/log';
 import { isOneOffInstance } from '../../lib/one-off';
-import { groupExists, signalGroup } from '../supervisor/process-group';
+import { groupExists, groupIdReused, signalGroup } from '../supervisor/process-group';
 import { isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
 import { markedProcesses } from '../supervisor/marked-processes';
 import { readAgentState, type InstanceRecord } from './instance-state';
@@ -137,8 +137,10 @@ export async function takeOver(opts: {
   let leftoversGone = Promise.resolve();
   if (leftovers.length > 0) {
     logger.warn({ pgids: leftovers }, 'processes of a previous agent run that cannot be adopted are still alive; stopping them');
+    // Each leader's start time, to tell the group from a later one given its id (process-group.ts).
+    const leaders = new Map(leftovers.map((pgid) => [pgid, procStat(pgid)?.startTicks]));
     for (const pgid of leftovers) signalGroup(pgid, 'SIGTERM');
-    leftoversGone = killAfterGrace(leftovers);
+    leftoversGone = killAfterGrace(leaders);
   }
   // An agent does not wait for them: it must register within its lease, or the control plane
   // places every instance it adopted elsewhere. One of them may still be assigned here (its
@@ -156,11 +158,15 @@ export async function takeOver(opts: {
   };
 }
 
-/** SIGKILL to whatever of `groups` is still there after LEFTOVER_GRACE_MS; never rejects. */
-async function killAfterGrace(groups: number[]): Promise<void> {
+/**
+ * SIGKILL to whatever of the groups (pgid → its leader's start time) is still there, and still
+ * theirs, after LEFTOVER_GRACE_MS; never rejects.
+ */
+async function killAfterGrace(leaders: Map<number, number | undefined>): Promise<void> {
+  const ours = (pgid: number) => groupExists(pgid) && !groupIdReused(pgid, leaders.get(pgid));
   const deadline = Date.now() + LEFTOVER_GRACE_MS;
-  while (groups.some(groupExists) && Date.now() < deadline) await delay(50);
-  for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
+  while ([...leaders.keys()].some(ours) && Date.now() < deadline) await delay(50);
+  for (const pgid of leaders.keys()) if (ours(pgid)) signalGroup(pgid, 'SIGKILL');
 }
 
 interface OurGroup {

@@ -20,7 +20,7 @@
 import type { Logger } from '../../lib/log';
 import { procStat, type ProcStat } from './proc-stat';
 import { markedProcesses } from './marked-processes';
-import { groupExists, groupHasLiveMembers, signalGroup } from './process-group';
+import { groupExists, groupHasLiveMembers, groupIdReused, signalGroup } from './process-group';
 import { setTimeout as delay } from 'node:timers/promises';
 
 /** A process stopped because it outlived its instance. */
@@ -181,10 +181,6 @@ export class EscapeeSweeper {
     // Zombies do not count: orphans are reaped by PID 1, which some inits do lazily.
     while (pgids.some((pgid) => groupHasLiveMembers(pgid, sentAt)) && performance.now() < deadline) await delay(50);
     // Only groups still there: one gone may have had its id given to a new group, ours (tracked) or not.
-    const reused = (pgid: number) => {
-      const now = procStat(pgid);
-      return now !== undefined && now.startTicks !== leaders.get(pgid);
-    };
-    for (const pgid of pgids) if (groupExists(pgid) && !this.live.has(pgid) && !reused(pgid)) signalGroup(pgid, 'SIGKILL');
+    for (const pgid of pgids) if (groupExists(pgid) && !this.live.has(pgid) && !groupIdReused(pgid, leaders.get(pgid))) signalGroup(pgid, 'SIGKILL');
   }
 }

@@ -13,6 +13,17 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Whether the id of a group whose leader started at `leaderStartTicks` (undefined: no leader was
+ * left) now names a process that started at another time: the group ended and the kernel gave
+ * its id out again (pid wrap-around), to a process that may lead a group of its own, someone
+ * else's. A group keeps its id while any member lives, leader or not.
+ */
+export function groupIdReused(pgid: number, leaderStartTicks: number | undefined): boolean {
+  const now = procStat(pgid);
+  return now !== undefined && now.startTicks !== leaderStartTicks;
+}
+
 /** Whether any process of group `pgid` still exists (zombies included). */
 export function groupExists(pgid: number): boolean {
   if (!Number.isInteger(pgid) || pgid <= 1) return false;

@@ -139,10 +139,10 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       // and a restart hold keeps its instances; "stop the agent first" would send the user in circles.
       const hold = ctx.view.restartHold(id);
       if (hold && (!registered || ctx.view.isLeaving(id))) {
-        const heldMs = Math.max(0, hold.atMs + hold.holdMs - Date.now());
         if (owned > 0) {
+          // The hold's length, not what is left of it: its start is another replica's clock.
           throw new FailedPreconditionError(
-            `agent \`${id}\` has stopped and still owns ${owned} instance(s): they stay for its restart hold (${Math.ceil(heldMs / 1000)} s more) in case it starts again, then move to other agents; remove it after that`,
+            `agent \`${id}\` has stopped and still owns ${owned} instance(s): they stay for its restart hold (${Math.ceil(hold.holdMs / 1000)} s from its stop) in case it starts again, then move to other agents; remove it after that`,
           );
         }
         if (registered) {

@@ -145,7 +145,7 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     const set = await cluster.ok(['ps:place', 'web', 'role=web', '-a', 'shop', '--wait']);
     assert.match(set.stdout, /web of shop now runs only on agents with role=web/);
     assert.match(set.stderr, /4\/4 up where the rule allows\nAll instances up in [\d.]+ s\.\n$/);
-    // --wait returns once every web instance is up on a role=web host and no old copy is left.
+    // --wait returns once every web instance is up on a role=web host (old copies are stopped after, below).
     const placed = await cluster.ps('shop');
     assert.ok(upOn(placed, 'web', 4, ['web-1', 'web-2']) && upOn(placed, 'worker', 4), JSON.stringify(placed));
     const { fewest, samples } = await sampler.stop();

@@ -1,6 +1,7 @@
 /** Test helpers for tests that spawn real processes. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /** Absolute path of a fixture script in test/fixtures (tests run from dist/test/...). */
@@ -110,30 +111,32 @@ export function pidsMatching(marker: string): number[] {
 }
 
 const NS_LAST_PID = '/proc/sys/kernel/ns_last_pid';
+/** Test files run side by side in one pid namespace: one of them at a time moves its pid counter. */
+const NS_LAST_PID_LOCK = path.join(tmpdir(), 'cluster-tests-ns-last-pid.lock');
+/** What groupLeaderWithPid() started, killed when this process exits whatever the test did. */
+const leaders = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of leaders) child.kill('SIGKILL');
+});
 
 /**
  * Starts `sleep 1000` as the leader of a new process group with pid `pid`, once that number is
  * free, as the kernel would give it out again after pid wrap-around (pid reuse, made on purpose:
  * /proc/sys/kernel/ns_last_pid, root only). Other processes started meanwhile on the machine can
- * take the number first: it tries again until `timeoutMs`; undefined when it never got it.
+ * take the number first: it tries again until `deadline` (epoch ms); undefined when it never got it.
  */
-export async function groupLeaderWithPid(pid: number, timeoutMs: number): Promise<ChildProcess | undefined> {
-  const deadline = Date.now() + timeoutMs;
+export async function groupLeaderWithPid(pid: number, deadline: number): Promise<ChildProcess | undefined> {
   // The first try runs before the first await: in the caller's turn (see reuseWhenReaped()).
   for (;;) {
     if (isGone(pid) && !pidInUse(pid)) {
-      let last: string;
-      try {
-        last = readFileSync(NS_LAST_PID, 'utf8').trim();
-        writeFileSync(NS_LAST_PID, String(pid - 1));
-      } catch {
-        return undefined; // not root, or no such file: pid reuse cannot be made here
+      const child = spawnWithPid(pid);
+      if (child === null) return undefined; // not root, or no such file: pid reuse cannot be made here
+      if (child?.pid === pid) {
+        leaders.add(child);
+        child.once('exit', () => leaders.delete(child));
+        return child;
       }
-      const child = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
-      // Back to where the machine was: the tests beside this one get fresh pids, not those just freed.
-      if (Number(last) > pid) writeFileSync(NS_LAST_PID, last);
-      if (child.pid === pid) return child;
-      child.kill('SIGKILL');
+      child?.kill('SIGKILL');
     }
     if (Date.now() >= deadline) return undefined;
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -141,11 +144,50 @@ export async function groupLeaderWithPid(pid: number, timeoutMs: number): Promis
 }
 
 /**
+ * One try at `sleep 1000` with pid `pid`, under the lock: the counter set just below it, then put
+ * back where the machine had it, so the tests beside this one get fresh pids, not those just freed.
+ * undefined: the lock is another file's now; null: the counter cannot be set here.
+ */
+function spawnWithPid(pid: number): ChildProcess | undefined | null {
+  let lock: number;
+  try {
+    lock = openSync(NS_LAST_PID_LOCK, 'wx');
+  } catch {
+    // Held, or left by a test process killed while it held it (it is held for a millisecond).
+    try {
+      if (Date.now() - statSync(NS_LAST_PID_LOCK).mtimeMs > 5_000) rmSync(NS_LAST_PID_LOCK, { force: true });
+    } catch {
+      // gone meanwhile
+    }
+    return undefined;
+  }
+  let last = 0;
+  try {
+    last = Number(readFileSync(NS_LAST_PID, 'utf8'));
+    writeFileSync(NS_LAST_PID, String(pid - 1));
+  } catch {
+    closeSync(lock);
+    rmSync(NS_LAST_PID_LOCK, { force: true });
+    return null;
+  }
+  try {
+    return spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
+  } finally {
+    const now = Number(readFileSync(NS_LAST_PID, 'utf8'));
+    if (last > now) writeFileSync(NS_LAST_PID, String(last));
+    closeSync(lock);
+    rmSync(NS_LAST_PID_LOCK, { force: true });
+  }
+}
+
+/**
  * groupLeaderWithPid() for `child`'s pid, tried first in the same turn as its reaping (its 'exit'
  * event): before a timer of this process (a poll) can run and see that its group has ended.
+ * Gives up `timeoutMs` from now.
  */
 export function reuseWhenReaped(child: ChildProcess, timeoutMs: number): Promise<ChildProcess | undefined> {
-  return new Promise((resolve) => child.once('exit', () => resolve(groupLeaderWithPid(child.pid!, timeoutMs))));
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve) => child.once('exit', () => resolve(groupLeaderWithPid(child.pid!, deadline))));
 }
 
 /** Whether `pid` names a process, even a zombie (whose number is not given out again until it is reaped). */
