@@ -38,6 +38,38 @@ export function killQuietly(pid: number): void {
 }
 
 /**
+ * Process groups a test file started, killed when it ends: each only while its id is still
+ * theirs. By then a group that has ended may have had its id given to a process of another test
+ * running beside it (pid wrap-around, or a test handing ids out again on purpose), which a plain
+ * kill(-pid) would kill. A group whose leader has exited keeps its id while any member lives.
+ */
+export class GroupsToKill {
+  private readonly groups = new Map<number, number | undefined>();
+
+  /** Groups led by these pids now (a pid added again: the group it leads now). */
+  add(...pgids: number[]): void {
+    for (const pgid of pgids) this.groups.set(pgid, startTicksOf(pgid));
+  }
+
+  killAll(): void {
+    for (const [pgid, start] of this.groups) {
+      const now = startTicksOf(pgid);
+      if (now === undefined || now === start) killQuietly(-pgid);
+    }
+  }
+}
+
+/** Process `pid`'s start time (field 22 of /proc/PID/stat); undefined when there is none. */
+function startTicksOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The live instance processes of `app` on this machine, by instance name: the process-group
  * leaders (one per instance: the agent starts each in a group of its own) whose environment
  * says CLUSTER_APP=<app>. A process forked but not yet exec'd still has the agent's

@@ -14,20 +14,20 @@ import * as path from 'node:path';
 import { EscapeeSweeper, type Escapee } from '../../agent/supervisor/escapees';
 import { procStat } from '../../agent/supervisor/proc-stat';
 import { createLogger } from '../../lib/log';
-import { isGone, killQuietly, reuseWhenReaped } from '../helpers/processes';
+import { GroupsToKill, isGone, killQuietly, reuseWhenReaped } from '../helpers/processes';
 import { sleep, waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('escapees-test', 'silent');
-const started: number[] = [];
+const started = new GroupsToKill();
 after(() => {
-  for (const pid of started) killQuietly(-pid);
+  started.killAll();
 });
 
 /** A process leading its own group and session (as a `setsid` escapee does), with exactly `env`. */
 function leader(env: Record<string, string>, script = 'exec sleep 60'): number {
   const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });
   child.unref();
-  started.push(child.pid!);
+  started.add(child.pid!);
   return child.pid!;
 }
 
@@ -100,7 +100,7 @@ describe('escapees', () => {
       // Left behind: one that ends on SIGTERM (this process's child: reaped, its pid freed, at once),
       // and one that ignores it, which keeps the stop going for its grace.
       const quick = spawn('sh', ['-c', 'exec sleep 60'], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...marks } });
-      started.push(quick.pid!);
+      started.add(quick.pid!);
       const stubborn = leader(marks, "trap '' TERM; while :; do sleep 0.05; done");
       await waitFor('both started', () => procStat(quick.pid!) !== undefined && procStat(stubborn) !== undefined, 2_000, 10);
       killQuietly(-first);
@@ -111,7 +111,7 @@ describe('escapees', () => {
       await sweeper.flush();
       const reused = await reusing;
       if (!reused) return t.skip(`could not get pid ${quick.pid} back (no root, or other processes took it first)`);
-      started.push(reused.pid!);
+      started.add(reused.pid!);
       await waitFor('the escapee that ignores SIGTERM killed after the grace', () => isGone(stubborn), 2_000, 10);
       // A SIGKILL sent with the stubborn one's would have ended it by now; it lives on, for 0.3 s more too.
       for (const until = Date.now() + 300; Date.now() < until; await sleep(20)) assert.ok(!isGone(reused.pid!), 'the new group with the ended one\'s id lives on');

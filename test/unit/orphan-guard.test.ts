@@ -9,14 +9,14 @@ import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
 import { OrphanGuard } from '../../agent/supervisor/orphan-guard';
 import { uptimeMs } from '../../agent/supervisor/proc-stat';
-import { isGone, killQuietly, reuseWhenReaped } from '../helpers/processes';
+import { GroupsToKill, isGone, reuseWhenReaped } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('orphan-guard-test', 'silent');
 const tmp = mkdtempSync(path.join(tmpdir(), 'cluster-orphan-guard-'));
-const leftovers: number[] = [];
+const leftovers = new GroupsToKill();
 after(() => {
-  for (const pid of leftovers) killQuietly(-pid);
+  leftovers.killAll();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -74,11 +74,11 @@ async function startFakeAgent(
     });
   `;
   const agent = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PATH: extra.path ?? process.env.PATH } });
-  leftovers.push(agent.pid as number);
+  leftovers.add(agent.pid as number);
   const lines = createInterface({ input: agent.stdout });
   const [first] = (await once(lines, 'line')) as [string];
   const { watchdog, groups, strays } = JSON.parse(first) as { watchdog: number; groups: number[]; strays: number[] };
-  leftovers.push(...groups, ...strays);
+  leftovers.add(...groups, ...strays);
   assert.ok(watchdog > 0 && [...groups, ...strays].every((pid) => pid > 0));
   return {
     pid: agent.pid as number,
@@ -209,7 +209,7 @@ describe('OrphanGuard', () => {
     // The quick group is this process's child (the fake agent's would be orphans that this
     // machine's PID 1 may never reap, and a zombie keeps its pid): it is reaped as soon as it ends.
     const quick = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
-    leftovers.push(quick.pid!);
+    leftovers.add(quick.pid!);
     const agent = await startFakeAgent([`trap '' TERM; sleep 1000`], 3_000, 100);
     assert.equal(await agent.send(`track ${quick.pid}`), `ok track ${quick.pid}`);
     // Within the 3 s grace, the quick group's id goes to a new group, as after pid wrap-around.
@@ -217,7 +217,7 @@ describe('OrphanGuard', () => {
     process.kill(agent.pid, 'SIGKILL');
     const reused = await reusing;
     if (!reused) return t.skip(`could not get pid ${quick.pid} back (no root, or other processes took it first)`);
-    leftovers.push(reused.pid!);
+    leftovers.add(reused.pid!);
     await waitFor('the TERM-ignoring group killed at the end of the grace', () => isGone(agent.groups[0]!), 8_000);
     await waitFor('the watchdog gone', () => isGone(agent.watchdog), 3_000);
     assert.equal(isGone(reused.pid!), false, 'the new group with the same id lives on');

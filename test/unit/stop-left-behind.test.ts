@@ -15,21 +15,21 @@ import { stopLeftBehind } from '../../agent/handover/stop-left-behind';
 import { STATE_VERSION, type InstanceRecord } from '../../agent/handover/instance-state';
 import { bootId, procStat } from '../../agent/supervisor/proc-stat';
 import { createLogger } from '../../lib/log';
-import { isGone, killQuietly, reuseWhenReaped } from '../helpers/processes';
+import { GroupsToKill, isGone, reuseWhenReaped } from '../helpers/processes';
 import { sleep, waitFor } from '../helpers/wait-for';
 
 const logger = createLogger('stop-left-behind-test', 'silent');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'cluster-stop-left-behind-'));
-const leftovers: number[] = [];
+const leftovers = new GroupsToKill();
 after(() => {
-  for (const pid of leftovers) killQuietly(-pid);
+  leftovers.killAll();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** A process group of its own, as an instance runs in; resolves once its shell has printed `ready`. */
 async function group(script: string, env: Record<string, string> = {}): Promise<ChildProcess> {
   const child = spawn('/bin/sh', ['-c', script], { detached: true, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ...env } });
-  leftovers.push(child.pid!);
+  leftovers.add(child.pid!);
   await once(child.stdout!, 'data');
   return child;
 }
@@ -63,7 +63,7 @@ describe('stopLeftBehind', () => {
       await stopping;
       return t.skip(`could not get pid ${quick.pid} back (no root, or other processes took it first)`);
     }
-    leftovers.push(reused.pid!);
+    leftovers.add(reused.pid!);
     const stopped = await stopping;
     assert.deepEqual(stopped.instances.map((i) => `${i.instance} ${i.killed ? 'killed' : 'ended'}`), ['worker.1 ended', 'worker.2 killed']);
     assert.equal(isGone(stubborn.pid!), true, 'the group that ignores SIGTERM was killed after its grace');
@@ -82,7 +82,7 @@ describe('stopLeftBehind', () => {
       await stopping;
       return t.skip(`could not get pid ${quick.pid} back (no root, or other processes took it first)`);
     }
-    leftovers.push(reused.pid!);
+    leftovers.add(reused.pid!);
     const stopped = await stopping;
     assert.deepEqual(stopped.strays.sort(), [quick.pid!, stubborn.pid!].sort(), 'both found by their markers');
     await waitFor('the group that ignores SIGTERM killed after the grace', () => isGone(stubborn.pid!), 3_000, 10);
