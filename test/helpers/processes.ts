@@ -2,6 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { groupIdReused } from '../../agent/supervisor/process-group';
+import { procStat } from '../../agent/supervisor/proc-stat';
 import path from 'node:path';
 
 /** Absolute path of a fixture script in test/fixtures (tests run from dist/test/...). */
@@ -48,24 +50,11 @@ export class GroupsToKill {
 
   /** Groups led by these pids now (a pid added again: the group it leads now). */
   add(...pgids: number[]): void {
-    for (const pgid of pgids) this.groups.set(pgid, startTicksOf(pgid));
+    for (const pgid of pgids) this.groups.set(pgid, procStat(pgid)?.startTicks);
   }
 
   killAll(): void {
-    for (const [pgid, start] of this.groups) {
-      const now = startTicksOf(pgid);
-      if (now === undefined || now === start) killQuietly(-pgid);
-    }
-  }
-}
-
-/** Process `pid`'s start time (field 22 of /proc/PID/stat); undefined when there is none. */
-function startTicksOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return undefined;
+    for (const [pgid, start] of this.groups) if (!groupIdReused(pgid, start)) killQuietly(-pgid);
   }
 }
 
@@ -160,7 +149,8 @@ process.once('exit', () => {
 export async function groupLeaderWithPid(pid: number, deadline: number): Promise<ChildProcess | undefined> {
   // The first try runs before the first await: in the caller's turn (see reuseWhenReaped()).
   for (;;) {
-    if (isGone(pid) && !pidInUse(pid)) {
+    // procStat() sees zombies too, whose pid is not given out again until they are reaped.
+    if (procStat(pid) === undefined) {
       const child = spawnWithPid(pid);
       if (child === null) return undefined; // not root, or no such file: pid reuse cannot be made here
       if (child?.pid === pid) {
@@ -222,12 +212,3 @@ export function reuseWhenReaped(child: ChildProcess, timeoutMs: number): Promise
   return new Promise((resolve) => child.once('exit', () => resolve(groupLeaderWithPid(child.pid!, deadline))));
 }
 
-/** Whether `pid` names a process, even a zombie (whose number is not given out again until it is reaped). */
-function pidInUse(pid: number): boolean {
-  try {
-    readFileSync(`/proc/${pid}/stat`);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -45,6 +45,15 @@ function record(instance: string, pid: number, graceMs: number): InstanceRecord 
   };
 }
 
+/** Runs stopLeftBehind() while `quick`'s id goes to a new group as soon as it has ended (undefined: it could not be had). */
+async function stopWhileReusing(quick: ChildProcess): Promise<{ reused?: ChildProcess; stopped: Awaited<ReturnType<typeof stopLeftBehind>> }> {
+  const reusing = reuseWhenReaped(quick, 2_000);
+  const stopping = stopLeftBehind({ dataDir, agentId: 'left', logger });
+  const reused = await reusing;
+  if (reused) leftovers.add(reused.pid!);
+  return { reused, stopped: await stopping };
+}
+
 describe('stopLeftBehind', () => {
   it('does not SIGKILL a group that ended on SIGTERM: its id may be a new group\'s by then', async (t) => {
     // The quick group is one process, this process's child: reaped (its pid freed) as soon as it
@@ -56,15 +65,8 @@ describe('stopLeftBehind', () => {
 
     // Within the 3 s grace, the quick group's id goes to a new group, as after pid wrap-around,
     // before the next look at the process table.
-    const reusing = reuseWhenReaped(quick, 2_000);
-    const stopping = stopLeftBehind({ dataDir, agentId: 'left', logger });
-    const reused = await reusing;
-    if (!reused) {
-      await stopping;
-      return t.skip(`could not get pid ${quick.pid} back (no root, or other processes took it first)`);
-    }
-    leftovers.add(reused.pid!);
-    const stopped = await stopping;
+    const { reused, stopped } = await stopWhileReusing(quick);
+    if (!reused) return t.skip(`could not get pid ${quick.pid} back (no root, or other processes took it first)`);
     assert.deepEqual(stopped.instances.map((i) => `${i.instance} ${i.killed ? 'killed' : 'ended'}`), ['worker.1 ended', 'worker.2 killed']);
     assert.equal(isGone(stubborn.pid!), true, 'the group that ignores SIGTERM was killed after its grace');
     assert.equal(isGone(reused.pid!), false, 'the new group with the ended one\'s id lives on');
@@ -75,15 +77,8 @@ describe('stopLeftBehind', () => {
     const marks = { CLUSTER_HOST: 'left', CLUSTER_AGENT_DIR: dataDir, CLUSTER_APP: 'shop', CLUSTER_INSTANCE: 'run.1' };
     const quick = await group(QUICK, marks);
     const stubborn = await group(`trap '' TERM; echo ready; exec sleep 1000`, marks);
-    const reusing = reuseWhenReaped(quick, 2_000);
-    const stopping = stopLeftBehind({ dataDir, agentId: 'left', logger });
-    const reused = await reusing;
-    if (!reused) {
-      await stopping;
-      return t.skip(`could not get pid ${quick.pid} back (no root, or other processes took it first)`);
-    }
-    leftovers.add(reused.pid!);
-    const stopped = await stopping;
+    const { reused, stopped } = await stopWhileReusing(quick);
+    if (!reused) return t.skip(`could not get pid ${quick.pid} back (no root, or other processes took it first)`);
     assert.deepEqual(stopped.strays.sort(), [quick.pid!, stubborn.pid!].sort(), 'both found by their markers');
     await waitFor('the group that ignores SIGTERM killed after the grace', () => isGone(stubborn.pid!), 3_000, 10);
     // A SIGKILL sent with the stubborn one's would have ended it by now; it lives on, for 0.3 s more too.
