@@ -10,10 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { TestCluster } from '../helpers/test-cluster';
-import { RELEASE_SH, type ReleaseRow, WEB } from '../helpers/release-apps';
+import { RELEASE_SH, type ReleaseRow, startRecorded, storedPhase, WEB } from '../helpers/release-apps';
 import { waitFor } from '../helpers/wait-for';
-
-interface StoredPhase { state: string; started?: boolean }
 
 describe('release commands and leader failover', { timeout: 180_000 }, () => {
   let cluster: TestCluster;
@@ -27,18 +25,15 @@ describe('release commands and leader failover', { timeout: 180_000 }, () => {
   const releases = async () => (await cluster.cliJson<{ releases: ReleaseRow[] }>(['releases', '-a', 'api'])).releases;
   const release = async (version: number) => (await releases()).find((r) => r.version === version)!;
   const running = async () => (await releases()).find((r) => r.deployed)?.version;
-  const stored = async (version: number) =>
-    JSON.parse((await etcd.get(`/cluster/releases/api/${String(version).padStart(10, '0')}`).string()) ?? '{}') as { phase?: StoredPhase };
   /** Deploys a release whose command waits for `gate`, then exits with `status`; waits until its phase is `running`. */
   const deployGated = async (name: string, gate: string, status: number, then = '') => {
     const res = await deploy(name, withRelease(`sh release.sh ${gate} ${status}${then}`));
     assert.equal(res.code, 0, res.stderr);
     const version = (await releases())[0]!.version;
-    await waitFor(`v${version} claimed`, async () => (await stored(version)).phase?.state === 'running' || undefined, 30_000);
+    await waitFor(`v${version} claimed`, async () => (await storedPhase(etcd, 'api', version))?.state === 'running' || undefined, 30_000);
     return version;
   };
-  const startedIn = async (version: number) =>
-    waitFor(`v${version}'s command recorded as started`, async () => (await stored(version)).phase?.started === true || undefined, 30_000);
+  const startedIn = (version: number) => startRecorded(etcd, 'api', version);
   const settled = (version: number) =>
     waitFor(`v${version} settled`, async () => {
       const r = await release(version);

@@ -7,12 +7,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { TestCluster } from '../helpers/test-cluster';
-import { type PsWithRelease, RELEASE_SH, type ReleaseRow, WEB } from '../helpers/release-apps';
+import { type PsWithRelease, RELEASE_SH, type ReleaseRow, startRecorded, WEB } from '../helpers/release-apps';
 import { waitFor } from '../helpers/wait-for';
 
 describe('overlapping releases', { timeout: 120_000 }, () => {
   let cluster: TestCluster;
+  let etcd: Etcd3;
   let gates: string;
   const deploy = (name: string, release: string, extra: string[] = []) => {
     const dir = cluster.appDir(`api-${name}`, { Procfile: `web: ${WEB}\nrelease: ${release}\n`, 'release.sh': RELEASE_SH });
@@ -23,17 +25,19 @@ describe('overlapping releases', { timeout: 120_000 }, () => {
   const running = async () => (await releases()).find((r) => r.deployed)?.version;
   const appsTable = async () => (await cluster.ok(['apps'])).stdout;
   const web = async () => ((await cluster.ps('api')) as PsWithRelease[]).find((i) => i.name === 'web.1')!;
-  /** Deploys a release whose command waits for `gate`, and waits until that command runs. */
+  /** Deploys a release whose command waits for `gate`, and waits until that command runs, its start recorded. */
   const deployGated = async (name: string, gate: string) => {
     const res = await deploy(name, `sh release.sh ${gate}`);
     assert.equal(res.code, 0, res.stderr);
     const version = (await releases())[0]!.version;
     await waitFor(`release.${version} running`, async () => (await release(version)).phase === 'running' || undefined, 30_000);
+    await startRecorded(etcd, 'api', version);
     return version;
   };
 
   before(async () => {
     cluster = await TestCluster.start({ agents: [{ id: 'host-a' }, { id: 'host-b' }] });
+    etcd = new Etcd3({ hosts: cluster.etcd.urls });
     gates = path.join(cluster.dir, 'gates');
     fs.mkdirSync(gates);
     await cluster.ok(['apps:create', 'api']);
@@ -43,6 +47,7 @@ describe('overlapping releases', { timeout: 120_000 }, () => {
   });
 
   after(async () => {
+    etcd?.close();
     await cluster?.stop();
   });
 
@@ -75,6 +80,7 @@ describe('overlapping releases', { timeout: 120_000 }, () => {
       const r = (await releases())[0]!;
       return r.phase === 'running' ? r.version : undefined;
     }, 30_000);
+    await startRecorded(etcd, 'api', older);
     const newer = await deploy('newer-passes', 'sh release.sh', ['--wait']);
     assert.equal(newer.code, 0, newer.stderr);
     assert.equal(await running(), older + 1);
