@@ -26,7 +26,13 @@ echo "lint: eslint (type-aware), beside the tests…" >&2
 if chrt --idle 0 true 2>/dev/null; then chrt --idle 0 bash scripts/lint.sh > "$lint_log" 2>&1 &
 else nice -n 19 bash scripts/lint.sh > "$lint_log" 2>&1 & fi
 lint_pid=$!
-trap '[ -z "$lint_pid" ] || kill "$lint_pid" 2>/dev/null || true; rm -f "$lint_log"' EXIT
+# What the run leaves behind is removed at its end (cleanup), whichever way it ends.
+remove_at_exit=("$lint_log")
+cleanup() {
+  [ -z "$lint_pid" ] || kill "$lint_pid" 2>/dev/null || true
+  rm -rf "${remove_at_exit[@]}" 2>/dev/null || true
+}
+trap cleanup EXIT
 
 # Every Node process started with NODE_EXTRA_CA_CERTS parses the whole CA bundle (~30 ms of CPU,
 # and the tests start thousands: CLI calls, daemons); nothing here needs extra CAs.
@@ -41,8 +47,15 @@ if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
   chmod 1777 "$TMPDIR"
   export TMPDIR
   if [ -n "${KEEP_TEST_DIRS:-}" ]; then echo "test.sh: the tests' files are kept in $TMPDIR" >&2
-  else trap '[ -z "$lint_pid" ] || kill "$lint_pid" 2>/dev/null || true; rm -f "$lint_log"; rm -rf "$TMPDIR" 2>/dev/null || true' EXIT; fi
+  else remove_at_exit+=("$TMPDIR"); fi
 fi
+
+# Every port the tests are handed (lib/free-port.ts) stays claimed here until the run ends: a
+# file's etcd member or replica stopped for a while leaves its port free, its clients dial it
+# again, and another file's etcd must not take it meanwhile (docs/testing.md).
+CLUSTER_PORT_CLAIMS="$(mktemp -d "${TMPDIR:-/tmp}/cluster-port-claims-XXXXXX")"
+export CLUSTER_PORT_CLAIMS
+remove_at_exit+=("$CLUSTER_PORT_CLAIMS")
 
 concurrency="${TEST_CONCURRENCY:-4}"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "test.sh: TEST_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
