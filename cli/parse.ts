@@ -1,6 +1,7 @@
 /** Validation of daemon flags, each failure naming the flag. */
 import { InvalidArgumentError } from 'commander';
 import { UserError } from './errors';
+import { parseDuration } from '../lib/cron/duration';
 import { datacenterProblem, labelProblem } from '../lib/names';
 import { serverEntryProblem } from '../lib/server-list';
 
@@ -10,11 +11,19 @@ export function positiveInt(text: string, flag: string): number {
   return n;
 }
 
-/** `--timeout 30` (seconds, fractions too) of a `--wait`, in ms. */
+/** The longest `--timeout`: Node's timers hold at most ~24.8 days, and no one waits a week at a terminal. */
+const MAX_TIMEOUT_MS = 7 * 86_400_000;
+
+/**
+ * A `--timeout` (of a `--wait`, of `agent stop`), in ms: seconds as a number (`300`, `2.5`), or a
+ * duration as `schedule:add --timeout` and `agents:token --ttl` take them (`30s`, `5m`, `1h30m`).
+ */
 export function timeoutMs(text: string, flag = '--timeout'): number {
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new UserError(`${flag} ${text}: give a number of seconds`);
-  return seconds * 1000;
+  const trimmed = text.trim();
+  const ms = /^\d+(\.\d+)?$/.test(trimmed) ? Math.round(Number(trimmed) * 1000) : parseDuration(trimmed);
+  if (ms === undefined || ms <= 0) throw new UserError(`${flag} ${text}: give seconds (300) or a duration (30s, 5m, 1h)`);
+  if (ms > MAX_TIMEOUT_MS) throw new UserError(`${flag} ${text}: at most 7d`);
+  return ms;
 }
 
 /**

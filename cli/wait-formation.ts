@@ -3,6 +3,7 @@ import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import type { InstanceInfo__Output } from '../proto/gen/cluster/api/InstanceInfo';
 import type { RestartTokens__Output } from '../proto/gen/cluster/api/RestartTokens';
 import { callUnary } from '../lib/grpc-call';
+import { formatDuration } from './output/table';
 import { parseInstanceName } from '../lib/names';
 import { isOneOffType } from '../lib/one-off';
 import { releaseRunName } from '../lib/release-phase';
@@ -78,7 +79,7 @@ export async function waitForFormation(
         phaseDone = phase.state === '' || phase.state === 'succeeded';
         if (!phaseDone) {
           show(`running the release command of v${release} (${releaseRunName(release!)}): ${phase.state}`);
-          if (Date.now() - started > timeoutMs) throw new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for the release command of v${release}`);
+          if (Date.now() - started > timeoutMs) throw new UserError(`timed out after ${formatDuration(timeoutMs)} waiting for the release command of v${release}`);
           await new Promise((resolve) => setTimeout(resolve, POLL_MS));
           continue;
         }
@@ -122,7 +123,7 @@ export async function waitForFormation(
       failIfStuck(pending, mine.filter((i) => restarted(i) && (release === undefined || i.release === release)));
       if (release !== undefined) failIfRolloutFailed(mine, release);
       if (Date.now() - started > timeoutMs) {
-        throw new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s with ${up} of ${wanted} instances ${on}`);
+        throw new UserError(`timed out after ${formatDuration(timeoutMs)} with ${up} of ${wanted} instances ${on}`);
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }

@@ -20,13 +20,14 @@ import { agentIdProblem } from '../../lib/names';
 import { answersWithoutTls, resolveServer } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
-import { checkAddressFlag, checkCaPin, collectLabel, collectLabelOrWarn, datacenterName, datacenterNameOrWarn, positiveInt } from '../parse';
+import { checkAddressFlag, checkCaPin, collectLabel, collectLabelOrWarn, datacenterName, datacenterNameOrWarn, positiveInt, timeoutMs } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
 import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
 import { isSameProcess } from '../../agent/supervisor/proc-stat';
 import { stopLeftBehind } from '../../agent/handover/stop-left-behind';
 import { parseMetricsListen } from '../../lib/metrics-server';
+import { formatDuration } from '../output/table';
 import { isLoopbackHost } from '../../lib/peer-address';
 import { DEFAULT_MIB_PER_INSTANCE, DEFAULT_MIB_TOTAL } from '../../agent/logs/store-options';
 import { DEFAULT_KEEP_SLUGS_MS } from '../../agent/releases/slug-janitor';
@@ -250,19 +251,19 @@ const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', STOP_INSTANCES_SIGN
 /** `cluster agent stop`: signals the agent of a data dir and waits until it has exited. */
 async function stopAgent(opts: { dataDir: string; stopInstances?: boolean; timeout: string }): Promise<void> {
   const dataDir = path.resolve(opts.dataDir);
+  const timeout = timeoutMs(opts.timeout);
   const agent = runningAgent(dataDir);
   if (!agent && opts.stopInstances) return stopLeftBehindInstances(dataDir);
   if (!agent) {
     process.stderr.write(`No agent is running with the data dir ${dataDir}.\n`);
     return;
   }
-  const timeoutMs = positiveInt(opts.timeout, '--timeout') * 1000;
   process.kill(agent.pid, opts.stopInstances ? STOP_INSTANCES_SIGNAL : 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeout;
   // Until the process itself is gone: it gives up the data dir (its pid file) a moment before it exits.
   const stillThere = () => runningAgent(dataDir) !== undefined || isSameProcess(agent.pid, agent.startTicks);
   while (stillThere() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (stillThere()) throw new UserError(`the agent (pid ${agent.pid}) is still running after ${opts.timeout} s; see its log`);
+  if (stillThere()) throw new UserError(`the agent (pid ${agent.pid}) is still running after ${formatDuration(timeout)}; see its log`);
   if (!opts.stopInstances) {
     process.stderr.write(`Agent stopped (pid ${agent.pid}); its instances keep running for an agent started within the hand-over window to take over, and are stopped otherwise.\n`);
     return;
@@ -382,7 +383,7 @@ export function registerAgent(program: Command): Command {
     .description('stop the agent of a data dir; its instances are taken over by the next agent run unless --stop-instances')
     .option('--data-dir <dir>', 'the agent’s data dir', path.join(clusterHome(), 'agent'))
     .option('--stop-instances', 'stop every instance first (each with its grace period), e.g. to empty a server after agents:drain')
-    .option('--timeout <seconds>', 'how long to wait for the agent to exit', '120')
+    .option('--timeout <duration>', 'how long to wait for the agent to exit (seconds, or 30s, 5m)', '120')
     .action(async (opts: { dataDir: string; stopInstances?: boolean; timeout: string }) => {
       try {
         await stopAgent(opts);

@@ -8,7 +8,7 @@ import { CANNOT_MOVE_OFF_DRAINED } from '../../lib/drain';
 import { callUnary } from '../../lib/grpc-call';
 import { argumentOffering, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
-import { positiveInt } from '../parse';
+import { timeoutMs } from '../parse';
 import { agentIdProblem } from '../../lib/names';
 import { nameOneOffs, oneOffsOn } from '../drain-one-offs';
 import { formatDuration, renderTable } from '../output/table';
@@ -40,6 +40,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
         version: a.version,
         heartbeatAgeMs: a.heartbeat_age_ms < 0 ? null : Math.round(a.heartbeat_age_ms),
         web: a.web,
+        drained: a.drained,
       })),
       stale: staleJson(stale),
     });
@@ -55,7 +56,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
         a.datacenter,
         labels(a.labels),
         // An old view cannot vouch for a state: say what it was, and that it is old.
-        stale && stale.stale_ms > 0 ? `${a.state}?` : a.state,
+        `${a.state}${stale && stale.stale_ms > 0 ? '?' : ''}${a.drained && a.state !== 'draining' ? ' (drained)' : ''}`,
         String(a.instances),
         String(a.one_offs),
         String(a.capacity),
@@ -75,7 +76,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
 export function registerAgents(program: Command): void {
   program
     .command('agents')
-    .description('list every agent (server): address, datacenter, labels, state (ready, draining, restarting, unreachable, down: gone, listed until agents:remove), instances, one-off processes, capacity, version, last heartbeat, whether it runs web')
+    .description('list every agent (server): address, datacenter, labels, state (ready, draining, restarting, unreachable, down: gone, listed until agents:remove; `(drained)` beside any but draining when it is drained), instances, one-off processes, capacity, version, last heartbeat, whether it runs web')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
@@ -93,14 +94,14 @@ export function registerAgents(program: Command): void {
     .command('agents:drain <id>')
     .description('move every instance off an agent (each new one up before the old one stops) and place nothing new there')
     .option('--wait', 'show progress until the agent runs no instances and no one-off processes (those are not moved: they end on their own)')
-    .option('--timeout <seconds>', 'with --wait: give up after this long', '600')
+    .option('--timeout <duration>', 'with --wait: give up after this long (seconds, or 30s, 5m, 1h)', '600')
     .action(async (id: string, opts: { wait?: boolean; timeout: string }, cmd: Command) =>
       withApi(cmd, async (api) => {
-        const timeoutMs = positiveInt(opts.timeout, '--timeout') * 1000;
+        const timeout = timeoutMs(opts.timeout);
         const agent = await callUnary(api, 'DrainAgent', { id });
         const { agents } = await callUnary(api, 'ListAgents', {});
         console.log(drainSummary(id, agent, agents.some((a) => a.id !== id && a.state === 'ready')));
-        if (opts.wait) await waitUntilEmpty(api, id, timeoutMs);
+        if (opts.wait) await waitUntilEmpty(api, id, timeout);
       }),
     );
 
@@ -200,7 +201,7 @@ function registerAgentWeb(program: Command): void {
 }
 
 /** Follows `agents` until agent `id` runs no instances, then until its one-offs have ended. */
-async function waitUntilEmpty(api: ClusterApiClient, id: string, timeoutMs: number): Promise<void> {
+async function waitUntilEmpty(api: ClusterApiClient, id: string, limitMs: number): Promise<void> {
   const tty = process.stderr.isTTY === true;
   const started = Date.now();
   let last = '';
@@ -227,15 +228,15 @@ async function waitUntilEmpty(api: ClusterApiClient, id: string, timeoutMs: numb
         progressAt = Date.now();
       }
       const first = oneOffs[0];
-      if (Date.now() - started > timeoutMs && agent.instances === 0 && first) {
+      if (Date.now() - started > limitMs && agent.instances === 0 && first) {
         throw new UserError(
-          `${id} still runs ${oneOffs.length} one-off process(es) after ${Math.round(timeoutMs / 1000)} s (${nameOneOffs(oneOffs)}): ` +
+          `${id} still runs ${oneOffs.length} one-off process(es) after ${formatDuration(limitMs)} (${nameOneOffs(oneOffs)}): ` +
             `they are not moved; wait for them to end, or stop one (\`cluster ps:stop ${first.instance} -a ${first.app}\`)`,
         );
       }
-      if (Date.now() - started > timeoutMs) {
+      if (Date.now() - started > limitMs) {
         throw new UserError(
-          `${id} still runs ${agent.instances} instance(s) after ${Math.round(timeoutMs / 1000)} s: they wait for room elsewhere ` +
+          `${id} still runs ${agent.instances} instance(s) after ${formatDuration(limitMs)}: they wait for room elsewhere ` +
             'or for their new copies to come up; `cluster ps -a APP` shows why',
         );
       }

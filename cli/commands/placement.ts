@@ -43,7 +43,7 @@ export function registerPlacement(program: Command): void {
     .option('--datacenter <dc>', 'only agents in this datacenter')
     .option('--force', 'set the rule even though no ready agent fits it (its running instances stop and wait as pending)')
     .option('--wait', 'show progress until every instance of TYPE is up on an agent the rule allows (old copies elsewhere stop once their new copy is up), or fail with the reason')
-    .option('--timeout <seconds>', 'with --wait: give up after this long', '600')
+    .option('--timeout <duration>', 'with --wait: give up after this long (seconds, or 30s, 5m, 1h)', '600')
     .option('--json', 'print JSON')
     .action(async (type: string | undefined, labels: string[], opts: PlaceOptions, cmd: Command) =>
       withApi(cmd, async (api) => {

@@ -13,7 +13,7 @@ export function registerRestart(program: Command): void {
     appOption(program.command(`${name} [target]`))
       .description(name === 'ps:restart' ? 'restart every instance, one process type, or one instance (worker.3), rolling' : 'same as ps:restart')
       .option('--wait', 'show progress until every instance it restarts runs a new process that is up (or fail with the reason)')
-      .option('--timeout <seconds>', 'with --wait: give up after this long', '600')
+      .option('--timeout <duration>', 'with --wait: give up after this long (seconds, or 30s, 5m, 1h)', '600')
       .action(async (target: string | undefined, opts: { app?: string; wait?: boolean; timeout: string }, cmd: Command) =>
         withApi(cmd, async (api) => {
           const app = resolveApp(opts.app);

@@ -29,7 +29,7 @@ export function registerScale(program: Command): void {
           : 'same as ps:scale',
       )
       .option('--wait', 'show progress until every instance is up (or fail with the reason)')
-      .option('--timeout <seconds>', 'with --wait: give up after this long', '300')
+      .option('--timeout <duration>', 'with --wait: give up after this long (seconds, or 30s, 5m, 1h)', '300')
       .option('--json', 'with no changes: print the formation as JSON')
       .action(async (args: string[], opts: ScaleOptions, cmd: Command) =>
         withApi(cmd, async (api) => {

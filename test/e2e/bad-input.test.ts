@@ -40,6 +40,9 @@ describe('bad input', { timeout: 240_000 }, () => {
     [['worker=1001'], /1000/],
     [['clock=1'], /`clock` is not in release v1/],
     [['worker=2', 'worker=3'], /worker/],
+    [['worker=3', '--wait', '--timeout', '30x'], /--timeout 30x: give seconds \(300\) or a duration \(30s, 5m, 1h\)/],
+    [['worker=3', '--wait', '--timeout', '0s'], /--timeout 0s: give seconds/],
+    [['worker=3', '--wait', '--timeout', '8d'], /--timeout 8d: at most 7d/],
   ];
   for (const [args, message] of scaleCases) {
     it(`refuses scale ${args.join(' ')} and changes nothing`, async () => {

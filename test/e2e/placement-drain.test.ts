@@ -272,7 +272,7 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     const res = await cluster.cli(['agents:drain', host, '--wait', '--timeout', '5']);
     assert.equal(res.code, 1, res.stderr);
     assert.match(res.stderr, new RegExp(`${host}: 0 instance\\(s\\) left, 1 one-off process\\(es\\) still running \\(shop/${name}\\)`));
-    assert.match(res.stderr, new RegExp(`error: ${host} still runs 1 one-off process\\(es\\) after 5 s \\(shop/${name}\\): they are not moved; wait for them to end, or stop one \\(\`cluster ps:stop ${name} -a shop\`\\)`));
+    assert.match(res.stderr, new RegExp(`error: ${host} still runs 1 one-off process\\(es\\) after 5s \\(shop/${name}\\): they are not moved; wait for them to end, or stop one \\(\`cluster ps:stop ${name} -a shop\`\\)`));
     assert.doesNotMatch(res.stderr, /is drained/);
     await cluster.ok(['ps:stop', name, '-a', 'shop']);
     const drained = await cluster.cli(['agents:drain', host, '--wait', '--timeout', '60']);
