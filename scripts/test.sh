@@ -43,8 +43,10 @@ unset NODE_EXTRA_CA_CERTS
 # four files' etcds a sync can stall for seconds, longer than an agent's lease (docs/testing.md).
 # Mode 1777 as /tmp: some tests run a process as `nobody`.
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  bash scripts/stop-leftover-test-daemons.sh
   TMPDIR="$(mktemp -d /dev/shm/cluster-tests-XXXXXX)"
   chmod 1777 "$TMPDIR"
+  echo "$$" > "$TMPDIR/.run-pid" # a live run's folder is not swept by another (the script above)
   export TMPDIR
   if [ -n "${KEEP_TEST_DIRS:-}" ]; then echo "test.sh: the tests' files are kept in $TMPDIR" >&2
   else remove_at_exit+=("$TMPDIR"); fi
