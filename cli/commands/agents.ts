@@ -9,9 +9,10 @@ import { callUnary } from '../../lib/grpc-call';
 import { argumentOffering, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { timeoutMs } from '../parse';
-import { agentIdProblem } from '../../lib/names';
+import { agentIdProblem, parseInstanceName } from '../../lib/names';
 import { nameOneOffs, oneOffsOn } from '../drain-one-offs';
 import { formatDuration, renderTable } from '../output/table';
+import { waitForFormation } from '../wait-formation';
 
 const POLL_MS = 250;
 /** Without progress for this long, --wait looks for instances that cannot move at all. */
@@ -180,24 +181,62 @@ function registerAgentWeb(program: Command): void {
     .addArgument(argumentOffering('<on|off>', 'on: it may run web; off: its web instances move away', ['on', 'off']))
     .description('whether an agent runs `web` (agents started with --process-server begin with off); off moves its web instances to other agents, each new one up before the old one stops')
     .option('--force', 'off even when no other ready agent runs web (its web instances then wait pending)')
-    .action(async (id: string, value: string, opts: { force?: boolean }, cmd: Command) =>
+    .option('--wait', 'with off: show progress until every web instance it ran is up on another agent, or fail with the reason')
+    .option('--timeout <duration>', 'with --wait: give up after this long (seconds, or 30s, 5m, 1h)', '600')
+    .action(async (id: string, value: string, opts: { force?: boolean; wait?: boolean; timeout: string }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const problem = agentIdProblem(id);
         if (problem) throw new UserError(problem);
         const web = parseOnOff(value);
+        const timeout = timeoutMs(opts.timeout);
+        if (web && opts.wait) throw new UserError('--wait goes with off: nothing moves to an agent that is given web back');
+        const { agents } = await callUnary(api, 'ListAgents', {});
+        const listed = agents.find((a) => a.id === id);
+        const elsewhere = agents.some((a) => a.id !== id && a.web && a.state === 'ready');
+        // Refused before anything is written: --wait would wait until another agent runs web.
+        if (!web && opts.wait && !elsewhere && listed !== undefined && listed.state !== 'down') {
+          throw new UserError(`no other ready agent runs web: ${id}'s web instances would wait \`pending\` until one does (\`cluster agents:web ID on\`), so --wait would wait for that`);
+        }
         // Already so: said plainly, nothing written (it used to say its web instances would move).
-        const listed = (await callUnary(api, 'ListAgents', {})).agents.find((a) => a.id === id);
-        if (listed?.web === web) return void console.log(`${id} ${web ? 'runs web' : 'runs no web'} already: nothing changed.`);
+        if (listed?.web === web) {
+          console.log(`${id} ${web ? 'runs web' : 'runs no web'} already: nothing changed.`);
+          // Run again to see the move through: what is still there is waited for.
+          if (opts.wait) await waitUntilNoWeb(api, id, timeout);
+          return;
+        }
         const agent = await callUnary(api, 'SetAgentWeb', { id, web, force: opts.force === true });
         if (web) return void console.log(`${id} runs web now: web instances may be placed on it. Nothing moves there by itself.`);
         console.log(`${id} runs no web now: its web instances move to other agents, each new one up before the old one stops.`);
-        if (agent.state === 'down') return;
-        const { agents } = await callUnary(api, 'ListAgents', {});
-        if (!agents.some((a) => a.id !== id && a.web && a.state === 'ready')) {
+        if (agent.state !== 'down' && !elsewhere) {
           process.stderr.write(`warning: no other ready agent runs web: web instances wait \`pending\` until one does (\`cluster agents:web ID on\`)\n`);
         }
+        if (opts.wait) await waitUntilNoWeb(api, id, timeout);
       }),
     );
+}
+
+/**
+ * `agents:web ID off --wait`: for each app with web instances on `id`, waits until its web
+ * instances are all up on agents that run web and fit its placement rule for web, as `ps:place
+ * --wait` does (each old copy stops once its new one is up).
+ */
+async function waitUntilNoWeb(api: ClusterApiClient, id: string, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  const { apps } = await callUnary(api, 'ListApps', {});
+  const moving: string[] = [];
+  for (const app of apps) {
+    const { instances } = await callUnary(api, 'Ps', { app: app.name, states_only: true });
+    if (instances.some((i) => (i.type || parseInstanceName(i.name)?.type) === 'web' && i.host === id)) moving.push(app.name);
+  }
+  if (moving.length === 0) return void process.stderr.write(`${id} runs no web instance.\n`);
+  for (const app of moving) {
+    const rule = (await callUnary(api, 'GetPlacement', { app })).rules.find((r) => r.type === 'web');
+    process.stderr.write(`${app}: web instances moving off ${id}…\n`);
+    // The remainder of one timeout for all: the moves run at once, so the later apps are mostly done by then.
+    await waitForFormation(api, app, ['web'], Math.max(1, deadline - Date.now()), {
+      placement: { type: 'web', labels: rule?.labels ?? {}, datacenter: rule?.datacenter ?? '' },
+    });
+  }
 }
 
 /** Follows `agents` until agent `id` runs no instances, then until its one-offs have ended. */

@@ -117,10 +117,18 @@ describe('process servers', { timeout: 120_000 }, () => {
         samples++;
       }
     })();
-    const off = await cluster.ok(['agents:web', 'proc-1', 'off']);
+    const movedAway = (l: PsInstance[]) => allUp(l, 'web', 8) && !hostsOf(l, 'web').has('proc-1');
+    assert.ok(hostsOf(await cluster.ps('shop'), 'web').has('proc-1'), 'web runs on proc-1 before');
+    const off = await cluster.ok(['agents:web', 'proc-1', 'off', '--wait', '--timeout', '60s']);
     assert.match(off.stdout, /proc-1 runs no web now: its web instances move to other agents/);
-    assert.equal(off.stderr, '', 'web-1 still runs web: no warning');
-    const list = await cluster.waitForPs('shop', 'every web instance up on web-1', (l) => allUp(l, 'web', 8) && !hostsOf(l, 'web').has('proc-1'));
+    assert.doesNotMatch(off.stderr, /warning/, 'web-1 still runs web: no warning');
+    assert.match(off.stderr, /shop: web instances moving off proc-1…\n[^]*All instances up in/);
+    // Once --wait has returned: looked at once, not polled.
+    const list = await cluster.ps('shop');
+    assert.ok(movedAway(list), `every web up on web-1 when --wait returned: ${JSON.stringify(ofType(list, 'web').map((i) => [i.name, i.host, i.state]))}`);
+    const again = await cluster.ok(['agents:web', 'proc-1', 'off', '--wait']);
+    assert.match(again.stdout, /proc-1 runs no web already: nothing changed/);
+    assert.match(again.stderr, /^proc-1 runs no web instance\.$/m);
     sampling = false;
     await sampler;
     assert.ok(samples >= 2, `sampled ps ${samples} times`);
@@ -133,6 +141,9 @@ describe('process servers', { timeout: 120_000 }, () => {
     const unknown = await cluster.cli(['agents:web', 'nosuch', 'on']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /agent `nosuch` is not registered/);
+    const waitOn = await cluster.cli(['agents:web', 'proc-1', 'on', '--wait']);
+    assert.equal(waitOn.code, 1, waitOn.stderr);
+    assert.match(waitOn.stderr, /--wait goes with off/);
     const bad = await cluster.cli(['agents:web', 'proc-1', 'maybe']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /`maybe` is not on or off/);
@@ -144,6 +155,9 @@ describe('process servers', { timeout: 120_000 }, () => {
     const last = await cluster.cli(['agents:web', 'web-1', 'off']);
     assert.equal(last.code, 1, last.stdout);
     assert.match(last.stderr, /no other ready agent runs web: the 8 web instance\(s\) on `web-1` \(`shop`\) would wait pending, unserved; turn web on elsewhere first \(`cluster agents:web ID on`\), or pass --force/);
+    const waited = await cluster.cli(['agents:web', 'web-1', 'off', '--force', '--wait']);
+    assert.equal(waited.code, 1, waited.stderr);
+    assert.match(waited.stderr, /no other ready agent runs web: web-1's web instances would wait `pending` until one does \(`cluster agents:web ID on`\), so --wait would wait for that/);
     assert.equal(await webOf('web-1'), true, 'nothing changed');
   });
 
