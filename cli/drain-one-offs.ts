@@ -3,8 +3,8 @@
  * agent: a drain moves instances, never one-offs, and stopping the agent would stop them.
  */
 import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
-import { callUnary } from '../lib/grpc-call';
 import { isOneOffType } from '../lib/one-off';
+import { instancesOn } from './instances-on';
 
 export interface OneOffOn {
   app: string;
@@ -13,13 +13,7 @@ export interface OneOffOn {
 
 /** Every one-off running on agent `id`, in app order. */
 export async function oneOffsOn(api: ClusterApiClient, id: string): Promise<OneOffOn[]> {
-  const { apps } = await callUnary(api, 'ListApps', {});
-  const found: OneOffOn[] = [];
-  for (const app of apps) {
-    const { instances } = await callUnary(api, 'Ps', { app: app.name, states_only: true });
-    for (const i of instances) if (i.host === id && isOneOffType(i.type)) found.push({ app: app.name, instance: i.name });
-  }
-  return found;
+  return (await instancesOn(api, id, (i) => isOneOffType(i.type))).map(({ app, instance }) => ({ app, instance: instance.name }));
 }
 
 /** `shop/run.7, shop/run.9` and, beyond `most`, how many more. */

@@ -11,12 +11,12 @@ export function positiveInt(text: string, flag: string): number {
   return n;
 }
 
-/** The longest `--timeout`: Node's timers hold at most ~24.8 days, and no one waits a week at a terminal. */
+/** The longest `--timeout`: no one waits a week at a terminal, and `--timeout 30000m` is more likely a typo. */
 const MAX_TIMEOUT_MS = 7 * 86_400_000;
 
 /**
  * A `--timeout` (of a `--wait`, of `agent stop`), in ms: seconds as a number (`300`, `2.5`), or a
- * duration as `schedule:add --timeout` and `agents:token --ttl` take them (`30s`, `5m`, `1h30m`).
+ * duration as `schedule:add --timeout` takes them (`30s`, `5m`, `1h30m`, `500ms`).
  */
 export function timeoutMs(text: string, flag = '--timeout'): number {
   const trimmed = text.trim();

@@ -3,7 +3,7 @@ import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import type { InstanceInfo__Output } from '../proto/gen/cluster/api/InstanceInfo';
 import type { RestartTokens__Output } from '../proto/gen/cluster/api/RestartTokens';
 import { callUnary } from '../lib/grpc-call';
-import { formatDuration } from './output/table';
+import { formatDuration as formatSpan } from '../lib/cron/duration';
 import { parseInstanceName } from '../lib/names';
 import { isOneOffType } from '../lib/one-off';
 import { releaseRunName } from '../lib/release-phase';
@@ -43,16 +43,19 @@ export interface FormationGoal {
   placement?: PlacementGoal;
 }
 
-/** Waits until every instance of `types` (all types when undefined) is up, and what `goal` asks. */
+/**
+ * Waits until every instance of `types` (all types when undefined) is up, and what `goal` asks;
+ * `timeoutMs` counts from `started` (a command that waits for several apps in turn gives one).
+ */
 export async function waitForFormation(
   api: ClusterApiClient,
   app: string,
   types: string[] | undefined,
   timeoutMs: number,
   { release, restart, placement }: FormationGoal = {},
+  started = Date.now(),
 ): Promise<void> {
   const tty = process.stderr.isTTY === true;
-  const started = Date.now();
   let lastLine = '';
   const show = (line: string) => {
     if (line === lastLine) return;
@@ -79,7 +82,7 @@ export async function waitForFormation(
         phaseDone = phase.state === '' || phase.state === 'succeeded';
         if (!phaseDone) {
           show(`running the release command of v${release} (${releaseRunName(release!)}): ${phase.state}`);
-          if (Date.now() - started > timeoutMs) throw new UserError(`timed out after ${formatDuration(timeoutMs)} waiting for the release command of v${release}`);
+          if (Date.now() - started > timeoutMs) throw new UserError(`timed out after ${formatSpan(timeoutMs)} waiting for the release command of v${release}`);
           await new Promise((resolve) => setTimeout(resolve, POLL_MS));
           continue;
         }
@@ -123,7 +126,7 @@ export async function waitForFormation(
       failIfStuck(pending, mine.filter((i) => restarted(i) && (release === undefined || i.release === release)));
       if (release !== undefined) failIfRolloutFailed(mine, release);
       if (Date.now() - started > timeoutMs) {
-        throw new UserError(`timed out after ${formatDuration(timeoutMs)} with ${up} of ${wanted} instances ${on}`);
+        throw new UserError(`timed out after ${formatSpan(timeoutMs)} with ${up} of ${wanted} instances ${on}`);
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }

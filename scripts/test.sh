@@ -46,7 +46,10 @@ if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
   bash scripts/stop-leftover-test-daemons.sh
   TMPDIR="$(mktemp -d /dev/shm/cluster-tests-XXXXXX)"
   chmod 1777 "$TMPDIR"
-  echo "$$" > "$TMPDIR/.run-pid" # a live run's folder is not swept by another (the script above)
+  # This run's pid and start time: a live run's folder is not swept by another (the script above).
+  run_stat="$(cat "/proc/$$/stat")"
+  read -r -a run_fields <<< "${run_stat##*) }"
+  echo "$$ ${run_fields[19]}" > "$TMPDIR/.run-pid"
   export TMPDIR
   if [ -n "${KEEP_TEST_DIRS:-}" ]; then echo "test.sh: the tests' files are kept in $TMPDIR" >&2
   else remove_at_exit+=("$TMPDIR"); fi

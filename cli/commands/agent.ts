@@ -27,7 +27,7 @@ import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
 import { isSameProcess } from '../../agent/supervisor/proc-stat';
 import { stopLeftBehind } from '../../agent/handover/stop-left-behind';
 import { parseMetricsListen } from '../../lib/metrics-server';
-import { formatDuration } from '../output/table';
+import { formatDuration as formatSpan } from '../../lib/cron/duration';
 import { isLoopbackHost } from '../../lib/peer-address';
 import { DEFAULT_MIB_PER_INSTANCE, DEFAULT_MIB_TOTAL } from '../../agent/logs/store-options';
 import { DEFAULT_KEEP_SLUGS_MS } from '../../agent/releases/slug-janitor';
@@ -263,7 +263,7 @@ async function stopAgent(opts: { dataDir: string; stopInstances?: boolean; timeo
   // Until the process itself is gone: it gives up the data dir (its pid file) a moment before it exits.
   const stillThere = () => runningAgent(dataDir) !== undefined || isSameProcess(agent.pid, agent.startTicks);
   while (stillThere() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (stillThere()) throw new UserError(`the agent (pid ${agent.pid}) is still running after ${formatDuration(timeout)}; see its log`);
+  if (stillThere()) throw new UserError(`the agent (pid ${agent.pid}) is still running after ${formatSpan(timeout)}; see its log`);
   if (!opts.stopInstances) {
     process.stderr.write(`Agent stopped (pid ${agent.pid}); its instances keep running for an agent started within the hand-over window to take over, and are stopped otherwise.\n`);
     return;

@@ -13,6 +13,8 @@ import { agentIdProblem, parseInstanceName } from '../../lib/names';
 import { nameOneOffs, oneOffsOn } from '../drain-one-offs';
 import { formatDuration, renderTable } from '../output/table';
 import { waitForFormation } from '../wait-formation';
+import { formatDuration as formatSpan } from '../../lib/cron/duration';
+import { instancesOn } from '../instances-on';
 
 const POLL_MS = 250;
 /** Without progress for this long, --wait looks for instances that cannot move at all. */
@@ -190,18 +192,21 @@ function registerAgentWeb(program: Command): void {
         const web = parseOnOff(value);
         const timeout = timeoutMs(opts.timeout);
         if (web && opts.wait) throw new UserError('--wait goes with off: nothing moves to an agent that is given web back');
+        const startedAt = Date.now();
         const { agents } = await callUnary(api, 'ListAgents', {});
         const listed = agents.find((a) => a.id === id);
         const elsewhere = agents.some((a) => a.id !== id && a.web && a.state === 'ready');
         // Refused before anything is written: --wait would wait until another agent runs web.
-        if (!web && opts.wait && !elsewhere && listed !== undefined && listed.state !== 'down') {
+        if (!web && opts.wait && !elsewhere && listed?.web === true && listed.state !== 'down') {
           throw new UserError(`no other ready agent runs web: ${id}'s web instances would wait \`pending\` until one does (\`cluster agents:web ID on\`), so --wait would wait for that`);
         }
+        // Looked for before the write: an app whose web has moved by the first look is not missed.
+        const moving = !web && opts.wait ? await appsWithWebOn(api, id) : [];
         // Already so: said plainly, nothing written (it used to say its web instances would move).
         if (listed?.web === web) {
           console.log(`${id} ${web ? 'runs web' : 'runs no web'} already: nothing changed.`);
           // Run again to see the move through: what is still there is waited for.
-          if (opts.wait) await waitUntilNoWeb(api, id, timeout);
+          if (opts.wait) await waitUntilMoved(api, id, moving, timeout, startedAt);
           return;
         }
         const agent = await callUnary(api, 'SetAgentWeb', { id, web, force: opts.force === true });
@@ -210,32 +215,29 @@ function registerAgentWeb(program: Command): void {
         if (agent.state !== 'down' && !elsewhere) {
           process.stderr.write(`warning: no other ready agent runs web: web instances wait \`pending\` until one does (\`cluster agents:web ID on\`)\n`);
         }
-        if (opts.wait) await waitUntilNoWeb(api, id, timeout);
+        if (opts.wait) await waitUntilMoved(api, id, moving, timeout, startedAt);
       }),
     );
 }
 
+/** The apps with a web instance on agent `id`. */
+async function appsWithWebOn(api: ClusterApiClient, id: string): Promise<string[]> {
+  const web = await instancesOn(api, id, (i) => (i.type || parseInstanceName(i.name)?.type) === 'web');
+  return [...new Set(web.map((w) => w.app))];
+}
+
 /**
- * `agents:web ID off --wait`: for each app with web instances on `id`, waits until its web
+ * `agents:web ID off --wait`: for each app that had web instances on `id`, waits until its web
  * instances are all up on agents that run web and fit its placement rule for web, as `ps:place
- * --wait` does (each old copy stops once its new one is up).
+ * --wait` does (each old copy stops once its new one is up); one timeout for all, from `startedAt`.
  */
-async function waitUntilNoWeb(api: ClusterApiClient, id: string, limitMs: number): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  const { apps } = await callUnary(api, 'ListApps', {});
-  const moving: string[] = [];
+async function waitUntilMoved(api: ClusterApiClient, id: string, apps: string[], limitMs: number, startedAt: number): Promise<void> {
+  if (apps.length === 0) return void process.stderr.write(`${id} runs no web instance.\n`);
   for (const app of apps) {
-    const { instances } = await callUnary(api, 'Ps', { app: app.name, states_only: true });
-    if (instances.some((i) => (i.type || parseInstanceName(i.name)?.type) === 'web' && i.host === id)) moving.push(app.name);
-  }
-  if (moving.length === 0) return void process.stderr.write(`${id} runs no web instance.\n`);
-  for (const app of moving) {
     const rule = (await callUnary(api, 'GetPlacement', { app })).rules.find((r) => r.type === 'web');
     process.stderr.write(`${app}: web instances moving off ${id}…\n`);
-    // The remainder of one timeout for all: the moves run at once, so the later apps are mostly done by then.
-    await waitForFormation(api, app, ['web'], Math.max(1, deadline - Date.now()), {
-      placement: { type: 'web', labels: rule?.labels ?? {}, datacenter: rule?.datacenter ?? '' },
-    });
+    const placement = { type: 'web', labels: rule?.labels ?? {}, datacenter: rule?.datacenter ?? '' };
+    await waitForFormation(api, app, ['web'], limitMs, { placement }, startedAt);
   }
 }
 
@@ -269,13 +271,13 @@ async function waitUntilEmpty(api: ClusterApiClient, id: string, limitMs: number
       const first = oneOffs[0];
       if (Date.now() - started > limitMs && agent.instances === 0 && first) {
         throw new UserError(
-          `${id} still runs ${oneOffs.length} one-off process(es) after ${formatDuration(limitMs)} (${nameOneOffs(oneOffs)}): ` +
+          `${id} still runs ${oneOffs.length} one-off process(es) after ${formatSpan(limitMs)} (${nameOneOffs(oneOffs)}): ` +
             `they are not moved; wait for them to end, or stop one (\`cluster ps:stop ${first.instance} -a ${first.app}\`)`,
         );
       }
       if (Date.now() - started > limitMs) {
         throw new UserError(
-          `${id} still runs ${agent.instances} instance(s) after ${formatDuration(limitMs)}: they wait for room elsewhere ` +
+          `${id} still runs ${agent.instances} instance(s) after ${formatSpan(limitMs)}: they wait for room elsewhere ` +
             'or for their new copies to come up; `cluster ps -a APP` shows why',
         );
       }
@@ -289,17 +291,10 @@ async function waitUntilEmpty(api: ClusterApiClient, id: string, limitMs: number
 
 /** Fails --wait when instances on the drained agent fit on no other agent (they stay where they are). */
 async function failIfCannotMove(api: ClusterApiClient, id: string): Promise<void> {
-  const { apps } = await callUnary(api, 'ListApps', {});
-  const stuck: string[] = [];
-  let reason = '';
-  for (const app of apps) {
-    const { instances } = await callUnary(api, 'Ps', { app: app.name, states_only: true });
-    for (const i of instances) {
-      if (i.host !== id || !i.reason.startsWith(CANNOT_MOVE_OFF_DRAINED)) continue;
-      stuck.push(`${app.name}/${i.name}`);
-      reason ||= i.reason.slice(i.reason.indexOf(': ') + 2);
-    }
-  }
+  const found = await instancesOn(api, id, (i) => i.reason.startsWith(CANNOT_MOVE_OFF_DRAINED));
+  const stuck = found.map(({ app, instance }) => `${app}/${instance.name}`);
+  const first = found[0]?.instance.reason ?? '';
+  const reason = first.slice(first.indexOf(': ') + 2);
   if (stuck.length === 0) return;
   throw new UserError(
     `${stuck.length} instance(s) cannot move off ${id}: ${reason} (e.g. ${stuck[0]}); they keep running there until there is room ` +

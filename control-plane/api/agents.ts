@@ -117,9 +117,9 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
       const now = Date.now();
       const live = ctx.view.agentList();
       const registered = new Set(live.map((a) => a.id));
-      // One that sent its leaving heartbeat is `restarting` at once, not `ready` (or `draining`) until
-      // its lease runs out; a drained one says so beside its state (AgentInfo.drained).
-      const out = live.map((a) => info(ctx, a, ctx.view.isLeaving(a.id) ? 'restarting' : a.state, counts, now));
+      // One that sent its leaving heartbeat is `restarting` at once, not `ready` until its lease runs
+      // out. A drained one stays `draining`: its instances move at once, they wait for no restart.
+      const out = live.map((a) => info(ctx, a, a.state === 'ready' && ctx.view.isLeaving(a.id) ? 'restarting' : a.state, counts, now));
       // Drained agents that went away before known records existed are known from their drain;
       // an agent that owns instances is listed even when nothing else is known of it.
       for (const id of new Set([...ctx.view.knownAgentIds(), ...ctx.view.drainList().keys(), ...counts.keys()])) {

@@ -52,6 +52,7 @@ interface AgentJson {
   state: string;
   instances: number;
   heartbeatAgeMs: number | null;
+  drained: boolean;
 }
 
 const ofType = (list: PsInstance[], type: string) => list.filter((i) => i.type === type);
@@ -272,7 +273,7 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     const res = await cluster.cli(['agents:drain', host, '--wait', '--timeout', '5']);
     assert.equal(res.code, 1, res.stderr);
     assert.match(res.stderr, new RegExp(`${host}: 0 instance\\(s\\) left, 1 one-off process\\(es\\) still running \\(shop/${name}\\)`));
-    assert.match(res.stderr, new RegExp(`error: ${host} still runs 1 one-off process\\(es\\) after 5s \\(shop/${name}\\): they are not moved; wait for them to end, or stop one \\(\`cluster ps:stop ${name} -a shop\`\\)`));
+    assert.match(res.stderr, new RegExp(`error: ${host} still runs 1 one-off process\\(es\\) after 5 s \\(shop/${name}\\): they are not moved; wait for them to end, or stop one \\(\`cluster ps:stop ${name} -a shop\`\\)`));
     assert.doesNotMatch(res.stderr, /is drained/);
     await cluster.ok(['ps:stop', name, '-a', 'shop']);
     const drained = await cluster.cli(['agents:drain', host, '--wait', '--timeout', '60']);
@@ -303,6 +304,9 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     await cluster.ok(['agents:drain', 'proc-1', '--wait', '--timeout', '60']);
     await cluster.agents.get('proc-1')!.kill('SIGTERM');
     await waitFor('proc-1 listed as down', async () => (await agents()).find((a) => a.id === 'proc-1')?.state === 'down', 20_000, 200);
+    // Down, and still drained: said beside its state, and in --json.
+    assert.equal((await agents()).find((a) => a.id === 'proc-1')?.drained, true);
+    assert.match((await cluster.ok(['agents'])).stdout, /^proc-1 .* down \(drained\) /m);
     const activated = await cluster.ok(['agents:activate', 'proc-1']);
     assert.match(activated.stdout, /proc-1 is no longer drained; it is down/);
     assert.equal((await agents()).find((a) => a.id === 'proc-1')?.state, 'down');

@@ -55,28 +55,6 @@ describe('liveness and leadership', { timeout: 60_000 }, () => {
     }
   });
 
-  it('lists a drained agent that left for its next run as restarting, and once gone as down, both marked drained', async () => {
-    const plane = await start(uniquePrefix());
-    const agentClient = new (agentProto().AgentApi)(plane.address, grpc.credentials.createInsecure());
-    const api = new (apiProto().ClusterApi)(plane.address, grpc.credentials.createInsecure());
-    const listed = async () => (await callUnary(api, 'ListAgents', {})).agents.map((a) => [a.id, a.state, a.drained]);
-    try {
-      const reg = await callUnary(agentClient, 'Register', { agent_id: 'drained-one', address: '127.0.0.9:1', datacenter: 'dc-9', capacity: 5 });
-      await callUnary(api, 'DrainAgent', { id: 'drained-one' });
-      assert.deepEqual(await listed(), [['drained-one', 'draining', true]]);
-      const leaving = await callUnary(agentClient, 'Heartbeat', { agent_id: 'drained-one', lease_id: reg.lease_id, leaving: true });
-      assert.equal(leaving.alive, true);
-      // At once, while its lease still runs: not `draining`, which says it is there.
-      assert.deepEqual(await listed(), [['drained-one', 'restarting', true]]);
-      await waitFor('the agent to be down', async () => (await listed())[0]?.[1] === 'down', 6_000);
-      assert.deepEqual(await listed(), [['drained-one', 'down', true]]);
-    } finally {
-      agentClient.close();
-      api.close();
-      await plane.close();
-    }
-  });
-
   it("renews no lease but the agent's own registration's: another agent's stays free to expire", async () => {
     const plane = await start(uniquePrefix());
     const agentClient = new (agentProto().AgentApi)(plane.address, grpc.credentials.createInsecure());

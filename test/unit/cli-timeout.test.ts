@@ -4,7 +4,7 @@ import { timeoutMs } from '../../cli/parse';
 import { UserError } from '../../cli/errors';
 
 describe('--timeout', () => {
-  it('takes seconds as a number, or a duration as schedule:add and agents:token take them', () => {
+  it('takes seconds as a number, or a duration as schedule:add --timeout takes them', () => {
     assert.equal(timeoutMs('300'), 300_000);
     assert.equal(timeoutMs(' 2.5 '), 2_500);
     assert.equal(timeoutMs('30s'), 30_000);
@@ -14,7 +14,7 @@ describe('--timeout', () => {
     assert.equal(timeoutMs('7d'), 7 * 86_400_000);
   });
 
-  it('refuses what is no time, nothing, and what Node timers cannot hold, naming the flag', () => {
+  it('refuses what is no time, nothing, and more than 7 days, naming the flag', () => {
     for (const [text, message] of [
       ['30x', /^--timeout 30x: give seconds \(300\) or a duration \(30s, 5m, 1h\)$/],
       ['', /^--timeout : give seconds/],
