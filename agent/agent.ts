@@ -251,6 +251,19 @@ export class Agent {
     link.on('renewed', (floorMs) => guard.setLeaseFloor(floorMs));
     const stream = new AssignmentStream(link.client, opts.identity.id, (batch) => reconciler.apply(batch), logger);
     link.on('switched', () => stream.resubscribe());
+    // Refused (another live agent holds this id): what runs here is that agent's, and runs there;
+    // stopped until a registration is accepted, whose snapshot says what is this agent's again.
+    let refused = false;
+    link.on('refused', (why) => {
+      refused = true;
+      reconciler.suspend(`the control plane refused to register this agent: ${why}`);
+    });
+    link.on('registered', () => {
+      if (!refused) return;
+      refused = false;
+      reconciler.allowResume();
+      stream.resubscribe();
+    });
     const renewer = provider && new CertificateRenewer(opts.tls!, provider, { server: () => link.currentServer, agentId: opts.identity.id, dataDir: opts.dataDir, logger });
     renewer?.start();
     // The link emits `unreachable` (with when the first call failed) and `reachable`.

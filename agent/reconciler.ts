@@ -186,7 +186,7 @@ export class Reconciler {
     this.resumeAllowed = false;
     if (this.suspended !== undefined) return;
     this.suspended = reason;
-    this.deps.logger.warn({ instances: this.size, reason }, 'stopping every instance until a control plane is reachable again');
+    this.deps.logger.warn({ instances: this.size, reason }, 'stopping every instance until a control plane sends assignments again');
     for (const key of this.slots.keys()) this.kick(key);
   }
 

@@ -29,6 +29,10 @@ import { jittered } from '../../lib/retry-delay';
 import { HeartbeatLateness } from './heartbeat-lateness';
 import { HeartbeatStream } from './heartbeat-stream';
 import { uptimeMs } from '../supervisor/proc-stat';
+import { PRECONDITION_FAILED, reasonOf } from '../../lib/status-reason';
+
+/** How soon a refused registration is tried again: the id frees up once its holder's lease runs out (seconds). */
+const REFUSED_RETRY_MS = 2_000;
 
 export interface AgentIdentity {
   id: string;
@@ -63,6 +67,8 @@ export class ControlPlaneLink extends EventEmitter<{
   packs: [boolean];
   /** The earliest time (uptimeMs) the control plane may count the agent gone: see renewedFrom. */
   renewed: [number];
+  /** The control plane refused to register the agent (another live agent holds its id): why. */
+  refused: [string];
 }> {
   /** Calls whichever replica is current (a proxy: keep it, it follows failovers). */
   readonly client: AgentApiClient;
@@ -86,6 +92,8 @@ export class ControlPlaneLink extends EventEmitter<{
   /** Replicas whose cluster id was checked (a foreign one is never registered with). */
   private readonly verified = new Set<string>();
   private failuresInRow = 0;
+  /** The last refused registration said as an error (refusedRegistration). */
+  private lastRefusal?: { why: string; atMs: number };
   /** Heartbeats more than half a second behind their timer are warned about. */
   private readonly lateness = new HeartbeatLateness(500);
   private readonly heartbeats: HeartbeatStream;
@@ -278,6 +286,12 @@ export class ControlPlaneLink extends EventEmitter<{
       if (Date.now() - this.lastRefresh >= REFRESH_REPLICAS_MS) await this.refreshReplicas();
     } catch (err) {
       if ((this.state as LinkState) === 'closed') return 0;
+      if (this.state === 'connecting' && reasonOf(err) === PRECONDITION_FAILED) {
+        // Registration refused (another live agent holds this id): the control plane answers, so
+        // this is no outage; the instances this agent runs are that agent's now.
+        this.refusedRegistration((err as grpc.ServiceError).details || (err as Error).message);
+        return REFUSED_RETRY_MS;
+      }
       const failed = this.currentServer;
       this.failuresInRow += 1;
       if (isReplicaFailure(err) || err instanceof ForeignReplicaError) {
@@ -298,6 +312,20 @@ export class ControlPlaneLink extends EventEmitter<{
     // Heartbeats go out every heartbeatMs from start to start: a slow answer (a busy control
     // plane or agent) must not stretch the gap between renewals toward the lease TTL.
     return retrySoon ? 50 : this.state === 'connecting' ? jittered(500) : Math.max(0, this.heartbeatMs - (Date.now() - startedAt));
+  }
+
+  /**
+   * The control plane refused to register this agent. Said as an error when the reason is new or
+   * a minute has passed (the registration is tried again every few seconds); `refused` tells the
+   * agent to stop its instances, as another agent holds their id.
+   */
+  private refusedRegistration(why: string): void {
+    const now = Date.now();
+    if (why !== this.lastRefusal?.why || now - this.lastRefusal.atMs >= 60_000) {
+      this.logger.error({ server: this.currentServer }, `the control plane refused to register this agent: ${why}`);
+      this.lastRefusal = { why, atMs: now };
+    }
+    this.emit('refused', why);
   }
 
   /** A deadline that leaves time to try another replica before the lease expires. */
@@ -329,6 +357,7 @@ export class ControlPlaneLink extends EventEmitter<{
     this.advertised = reply.address || this.identity.address;
     this.state = 'registered';
     saveLease(this.dataDir, reply.lease_id, this.logger);
+    this.lastRefusal = undefined;
     this.logger.info({ leaseId: reply.lease_id, ttlSeconds: reply.ttl_seconds, server: this.currentServer, advertised: this.advertised }, 'registered with the control plane');
     this.emit('registered', reply.lease_id, previousLease !== '' && reply.lease_id === previousLease);
     this.renewedFrom(sentAt, this.ttlSeconds * 1000);

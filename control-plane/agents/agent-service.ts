@@ -11,7 +11,7 @@ import { commitInChunks, exists, unchangedSince } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { MergedCommits } from '../etcd/merged-commits';
 import { asEtcdOutage } from '../etcd/outage';
-import { ConflictError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../errors';
+import { ConflictError, FailedPreconditionError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../errors';
 import { encode, type AgentRecord, type RestartHoldRecord, type WebToggleRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError, unary } from '../rpc/status';
@@ -129,6 +129,22 @@ export function agentService(
     return ((await client.kv.range({ key: Buffer.from(key) })).kvs?.length ?? 0) > 0;
   }
 
+  /**
+   * Refuses a registration of `id` while another live agent holds it: two servers given the same
+   * --name (a cloned machine, a copied service file) would each end the other's lease at every
+   * registration, and both would run the id's instances. The holder is another agent when its
+   * address differs and the caller does not present its lease (an agent restarting presents the
+   * lease it held: lease.json in its data dir). Once the holder's lease runs out, the id is free.
+   */
+  function refuseIdHeldElsewhere(id: string, address: string, heldLease: string | undefined, previousLease: string): void {
+    const holder = heldLease === undefined ? undefined : ctx.view.agent(id);
+    if (!holder || heldLease === previousLease || holder.address === address) return;
+    throw new FailedPreconditionError(
+      `agent id \`${id}\` is held by another agent, at ${holder.address}, whose lease is alive (this one is at ${address}): ` +
+        `every server needs its own --name. If that agent is gone for good, this one registers once its lease runs out (within ${opts.leaseTtlSeconds} s)`,
+    );
+  }
+
   /** Renews agent `agentId`'s lease `leaseId`; whether it is still alive (else it must register again). */
   async function heartbeat(agentId: string, leaseId: string): Promise<boolean> {
     const id = requireAgentId(agentId);
@@ -187,6 +203,7 @@ export function agentService(
       const capacity = agentCount(req.capacity, 'capacity');
       const ports = agentCount(req.ports, 'ports');
       const existing = ctx.view.agents.entries.get(keys.agent(id));
+      refuseIdHeldElsewhere(id, address, existing?.lease, req.previous_lease_id);
       // Reuse the lease the agent held before a restart, if it is still alive.
       const registrationLease = async () => {
         if (req.previous_lease_id && existing?.lease === req.previous_lease_id) {
