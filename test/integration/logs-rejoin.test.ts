@@ -139,7 +139,7 @@ describe('logs: hosts that go away and come back', { timeout: 90_000 }, () => {
     await callUnary(api, 'CreateApp', { name: 'shop' });
     const call = api.Logs({ app: 'shop', lines: 3, follow: true });
     try {
-      await callUnary(agentApi, 'Register', { agent_id: 'host-1', address: fake.address, log_apps: ['shop'] });
+      const { lease_id } = await callUnary(agentApi, 'Register', { agent_id: 'host-1', address: fake.address, log_apps: ['shop'] });
       const batches: LogBatch__Output[] = [];
       call.on('data', (b: LogBatch__Output) => batches.push(b));
       call.on('error', () => undefined);
@@ -153,7 +153,8 @@ describe('logs: hosts that go away and come back', { timeout: 90_000 }, () => {
       // Lines the host captured while its agent was down (the instance kept running).
       const away = [disk.add(), disk.add(), disk.add()].map((l) => l.seq);
       fake = await fakeAgent(disk);
-      await callUnary(agentApi, 'Register', { agent_id: 'host-1', address: fake.address, log_apps: ['shop'] });
+      // As a restarted agent does: with the lease it held (on another port, its registration still alive).
+      await callUnary(agentApi, 'Register', { agent_id: 'host-1', address: fake.address, log_apps: ['shop'], previous_lease_id: lease_id });
       await waitFor('the lines from while it was away, then live ones', () => {
         const got = seqs();
         return away.every((s) => got.includes(s)) && got[got.length - 1]! > away[2]! + 5;
