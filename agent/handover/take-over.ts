@@ -19,7 +19,7 @@
  */
 import type { Logger } from '../../lib/log';
 import { isOneOffInstance } from '../../lib/one-off';
-import { groupExists, groupIdReused, signalGroup } from '../supervisor/process-group';
+import { groupExists, groupHasLiveMembers, groupIdReused, signalGroup } from '../supervisor/process-group';
 import { isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
 import { markedProcesses } from '../supervisor/marked-processes';
 import { readAgentState, type InstanceRecord } from './instance-state';
@@ -59,6 +59,8 @@ export interface TakeOverResult {
 /** Longest wait for an earlier watchdog: it may be in the middle of its SIGTERM → SIGKILL grace. */
 const WATCHDOG_EXIT_TIMEOUT_MS = 15_000;
 const LEFTOVER_GRACE_MS = 2_000;
+/** How long processes sent SIGKILL are waited for (one stuck in the kernel does not end). */
+const KILLED_WAIT_MS = 5_000;
 
 export async function takeOver(opts: {
   stateFile: string;
@@ -160,13 +162,20 @@ export async function takeOver(opts: {
 
 /**
  * SIGKILL to whatever of the groups (pgid → its leader's start time) is still there, and still
- * theirs, after LEFTOVER_GRACE_MS; never rejects.
+ * theirs, after LEFTOVER_GRACE_MS; resolves once those are gone, not only signalled (`agent stop
+ * --stop-instances` says they are stopped then; a busy machine takes a moment to end a process),
+ * or KILLED_WAIT_MS after the SIGKILL (a process stuck in the kernel). Never rejects.
  */
 async function killAfterGrace(leaders: Map<number, number | undefined>): Promise<void> {
   const ours = (pgid: number) => groupExists(pgid) && !groupIdReused(pgid, leaders.get(pgid));
   const deadline = Date.now() + LEFTOVER_GRACE_MS;
   while ([...leaders.keys()].some(ours) && Date.now() < deadline) await delay(50);
-  for (const pgid of leaders.keys()) if (ours(pgid)) signalGroup(pgid, 'SIGKILL');
+  const killed = [...leaders.keys()].filter(ours);
+  for (const pgid of killed) signalGroup(pgid, 'SIGKILL');
+  const sentAt = performance.now();
+  const until = Date.now() + KILLED_WAIT_MS;
+  // Zombies count as gone: orphans are reaped by PID 1, which some inits do lazily.
+  while (killed.some((pgid) => groupHasLiveMembers(pgid, sentAt)) && Date.now() < until) await delay(50);
 }
 
 interface OurGroup {
