@@ -21,9 +21,15 @@ export function readSavedLease(dataDir: string): string {
 }
 
 export function saveLease(dataDir: string, leaseId: string, logger: Logger): void {
+  // Written aside, then renamed over: a full disk leaves the lease saved before, not an empty file
+  // (a next run without its lease waits for the old one to run out, and is refused meanwhile
+  // when it comes back at another address: agent-service.ts refuseIdHeldElsewhere).
+  const aside = `${leaseFile(dataDir)}.new`;
   try {
-    fs.writeFileSync(leaseFile(dataDir), JSON.stringify({ leaseId }), { mode: 0o600 });
+    fs.writeFileSync(aside, JSON.stringify({ leaseId }), { mode: 0o600 });
+    fs.renameSync(aside, leaseFile(dataDir));
   } catch (err) {
+    fs.rmSync(aside, { force: true });
     logger.warn({ err }, 'could not save the lease id; a restart will wait for the old lease to expire');
   }
 }

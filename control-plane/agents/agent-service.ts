@@ -12,7 +12,7 @@ import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { MergedCommits } from '../etcd/merged-commits';
 import { asEtcdOutage } from '../etcd/outage';
 import { ConflictError, FailedPreconditionError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../errors';
-import { encode, type AgentRecord, type RestartHoldRecord, type WebToggleRecord } from '../records';
+import { decode, encode, type AgentRecord, type RestartHoldRecord, type WebToggleRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError, unary } from '../rpc/status';
 import { claimRefusal } from '../security/authz';
@@ -131,14 +131,20 @@ export function agentService(
 
   /**
    * Refuses a registration of `id` while another live agent holds it: two servers given the same
-   * --name (a cloned machine, a copied service file) would each end the other's lease at every
-   * registration, and both would run the id's instances. The holder is another agent when its
-   * address differs and the caller does not present its lease (an agent restarting presents the
-   * lease it held: lease.json in its data dir). Once the holder's lease runs out, the id is free.
+   * --name (a copied service file, a machine cloned before it joined) would each end the other's
+   * lease at every registration, and both would run the id's instances. The holder is another
+   * agent when its address differs and the caller does not present its lease (an agent restarting
+   * presents the lease it held: lease.json in its data dir). Once the holder's lease runs out, the
+   * id is free. What this replica's view shows is confirmed in etcd first: a view that lags refuses
+   * nothing on old news, and a replica cut off from etcd answers with the outage, on which the
+   * agent tries another replica.
    */
-  function refuseIdHeldElsewhere(id: string, address: string, heldLease: string | undefined, previousLease: string): void {
-    const holder = heldLease === undefined ? undefined : ctx.view.agent(id);
-    if (!holder || heldLease === previousLease || holder.address === address) return;
+  async function refuseIdHeldElsewhere(id: string, address: string, viewedLease: string | undefined, previousLease: string): Promise<void> {
+    const viewed = viewedLease === undefined ? undefined : ctx.view.agent(id);
+    if (!viewed || viewedLease === previousLease || viewed.address === address) return;
+    const kv = (await client.kv.range({ key: Buffer.from(keys.agent(id)) })).kvs[0];
+    const holder = decode<AgentRecord>(kv?.value);
+    if (!kv || !holder || kv.lease === previousLease || holder.address === address) return;
     throw new FailedPreconditionError(
       `agent id \`${id}\` is held by another agent, at ${holder.address}, whose lease is alive (this one is at ${address}): ` +
         `every server needs its own --name. If that agent is gone for good, this one registers once its lease runs out (within ${opts.leaseTtlSeconds} s)`,
@@ -203,7 +209,7 @@ export function agentService(
       const capacity = agentCount(req.capacity, 'capacity');
       const ports = agentCount(req.ports, 'ports');
       const existing = ctx.view.agents.entries.get(keys.agent(id));
-      refuseIdHeldElsewhere(id, address, existing?.lease, req.previous_lease_id);
+      await refuseIdHeldElsewhere(id, address, existing?.lease, req.previous_lease_id);
       // Reuse the lease the agent held before a restart, if it is still alive.
       const registrationLease = async () => {
         if (req.previous_lease_id && existing?.lease === req.previous_lease_id) {

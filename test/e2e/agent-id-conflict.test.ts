@@ -1,5 +1,5 @@
 /**
- * Two servers given the same --name (a cloned machine, a copied service file): the second is
+ * Two servers given the same --name (a copied service file, a machine cloned before it joined): the second is
  * refused while the first holds the id, so the first keeps its lease and the instances run once;
  * the second says why, tries again, and takes the id over once the first is gone for good.
  */
