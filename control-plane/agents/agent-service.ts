@@ -129,6 +129,9 @@ export function agentService(
     return ((await client.kv.range({ key: Buffer.from(key) })).kvs?.length ?? 0) > 0;
   }
 
+  /** When a refusal of each name and address was last logged (refuseIdHeldElsewhere). */
+  const refusalsSaid = new Map<string, number>();
+
   /**
    * Refuses a registration of `id` while another live agent holds it: two servers given the same
    * --name (a copied service file, a machine cloned before it joined) would each end the other's
@@ -145,6 +148,13 @@ export function agentService(
     const kv = (await client.kv.range({ key: Buffer.from(keys.agent(id)) })).kvs[0];
     const holder = decode<AgentRecord>(kv?.value);
     if (!kv || !holder || kv.lease === previousLease || holder.address === address) return;
+    // Said here too (once a minute for each name and address): the operator of the control plane may not see the refused agent's log.
+    const said = refusalsSaid.get(`${id} ${address}`);
+    if (said === undefined || Date.now() - said >= 60_000) {
+      if (refusalsSaid.size >= 1_000) refusalsSaid.clear();
+      refusalsSaid.set(`${id} ${address}`, Date.now());
+      logger.warn({ agent: id, holder: holder.address, refused: address }, 'refused a second agent under a name a live agent holds: every server needs its own --name');
+    }
     throw new FailedPreconditionError(
       `agent id \`${id}\` is held by another agent, at ${holder.address}, whose lease is alive (this one is at ${address}): ` +
         `every server needs its own --name. If that agent is gone for good, this one registers once its lease runs out (within ${opts.leaseTtlSeconds} s)`,

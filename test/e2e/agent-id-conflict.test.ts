@@ -51,6 +51,8 @@ describe('two agents with one id', { timeout: 120_000 }, () => {
     assert.deepEqual(violations.slice(0, 3), []);
     assert.match(logOf(log), new RegExp(`agent id \`${ID}\` is held by another agent, at ${address.replace(/\./g, '\\.')}, whose lease is alive \\(this one is at 127\\.0\\.0\\.1:\\d+\\): every server needs its own --name`));
     assert.ok(second.running, 'the second agent runs on, trying again');
+    const planeLog = fs.readFileSync(cluster.controlPlanes[0]!.log, 'utf8');
+    assert.match(planeLog, /refused a second agent under a name a live agent holds: every server needs its own --name/, 'the control plane says so too');
     assert.doesNotMatch(fs.readFileSync(first.log, 'utf8').slice(firstLogFrom), /lease lost/, 'the first agent kept its lease');
     const listed = (await cluster.cliJson<{ agents: Array<{ id: string; address: string; state: string }> }>(['agents'])).agents;
     assert.deepEqual(listed.map((a) => [a.id, a.address, a.state]), [[ID, address, 'ready']]);
