@@ -22,7 +22,8 @@ import { CONTROL_PLANE_NAME } from '../../lib/pki';
 import { channelCredentials, targetName, type StaticCertificateProvider } from '../../lib/tls';
 import { isReplicaFailure, ServerSet } from '../../lib/failover';
 import { parseServerList } from '../../lib/server-list';
-import { loadReplicas, saveReplicas } from './replica-memory';
+import { loadReplicas } from './replica-memory';
+import { ForeignReplicaError, ReplicaDiscovery } from './replica-discovery';
 import { ReplicaLeft } from './replica-left';
 import { readSavedLease, saveLease } from './saved-lease';
 import { jittered } from '../../lib/retry-delay';
@@ -52,8 +53,6 @@ export interface AgentIdentity {
 
 export type LinkState = 'connecting' | 'registered' | 'closed';
 
-/** How often the replica set is asked for again while registered. */
-const REFRESH_REPLICAS_MS = 5_000;
 
 export class ControlPlaneLink extends EventEmitter<{
   /** The lease id; whether it is the one held before (what was written under it is still there). */
@@ -86,11 +85,7 @@ export class ControlPlaneLink extends EventEmitter<{
   private unreachableSince?: number;
   private readonly servers: ServerSet<AgentApiClient>;
   private readonly given: string[];
-  private clusterId = '';
-  private lastRefresh = 0;
-  private lastSaved = '';
-  /** Replicas whose cluster id was checked (a foreign one is never registered with). */
-  private readonly verified = new Set<string>();
+  private readonly replicaSet: ReplicaDiscovery;
   private failuresInRow = 0;
   /** The last refused registration said as an error (refusedRegistration). */
   private lastRefusal?: { why: string; atMs: number };
@@ -114,7 +109,6 @@ export class ControlPlaneLink extends EventEmitter<{
     let remembered = loadReplicas(dataDir);
     // Replicas remembered from another cluster (the data dir was reused) are forgotten.
     if (remembered && expectedClusterId && remembered.clusterId && remembered.clusterId !== expectedClusterId) remembered = undefined;
-    this.clusterId = expectedClusterId || remembered?.clusterId || '';
     const Client = agentProto().AgentApi;
     const options = {
       ...CHANNEL_OPTIONS,
@@ -135,6 +129,7 @@ export class ControlPlaneLink extends EventEmitter<{
     });
     this.client = this.servers.proxy;
     this.heartbeats = new HeartbeatStream(this.client);
+    this.replicaSet = new ReplicaDiscovery(expectedClusterId || remembered?.clusterId || '', this.client, this.servers, this.given, dataDir, logger);
   }
 
   /**
@@ -274,7 +269,7 @@ export class ControlPlaneLink extends EventEmitter<{
     }
     let retrySoon = false;
     try {
-      if (!this.verified.has(this.currentServer)) await this.refreshReplicas(true);
+      if (this.replicaSet.currentUnchecked) await this.replicaSet.refresh(this.deadlineMs(), true);
       if (this.state === 'connecting') await this.register();
       else await this.heartbeat();
       this.failuresInRow = 0;
@@ -283,7 +278,7 @@ export class ControlPlaneLink extends EventEmitter<{
         this.unreachableSince = undefined;
         this.emit('reachable');
       }
-      if (Date.now() - this.lastRefresh >= REFRESH_REPLICAS_MS) await this.refreshReplicas();
+      if (this.replicaSet.due) await this.replicaSet.refresh(this.deadlineMs());
     } catch (err) {
       if ((this.state as LinkState) === 'closed') return 0;
       if (this.state === 'connecting' && reasonOf(err) === PRECONDITION_FAILED) {
@@ -371,50 +366,4 @@ export class ControlPlaneLink extends EventEmitter<{
     this.renewedFrom(sentAt, this.ttlSeconds * 1000);
     this.emit('packs', reply.packsApps);
   }
-
-  /**
-   * Learns the replica set from the current replica and remembers it in the data dir; checks
-   * that the replica belongs to this agent's cluster. `first`: the replica was never checked,
-   * so an unreachable one is reported (to switch) rather than left to the heartbeat.
-   */
-  private async refreshReplicas(first = false): Promise<void> {
-    this.lastRefresh = Date.now();
-    const server = this.currentServer;
-    let reply;
-    try {
-      reply = await callUnary(this.client, 'ListReplicas', {}, this.deadlineMs());
-    } catch (err) {
-      if (first && isReplicaFailure(err)) throw err;
-      // An older control plane without ListReplicas, or a blip: the heartbeat decides about failover.
-      this.logger.debug({ err: (err as Error).message }, 'could not list the control-plane replicas');
-      if (!isReplicaFailure(err)) this.verified.add(server);
-      return;
-    }
-    if (reply.cluster_id) {
-      if (this.clusterId && reply.cluster_id !== this.clusterId) {
-        throw new ForeignReplicaError(`replica ${this.currentServer} belongs to another cluster (cluster id ${reply.cluster_id}, not ${this.clusterId})`);
-      }
-      this.clusterId = reply.cluster_id;
-    }
-    this.verified.add(server);
-    const reported = reply.replicas.map((r) => r.address).filter((a) => a);
-    if (reported.length === 0) return;
-    if (this.servers.learn(reported, this.given)) {
-      this.logger.info({ servers: this.knownServers() }, 'control-plane replicas learned');
-    }
-    const remembered = { clusterId: this.clusterId, servers: reported };
-    const signature = JSON.stringify(remembered);
-    if (signature === this.lastSaved) return;
-    try {
-      saveReplicas(this.dataDir, remembered);
-      this.lastSaved = signature;
-    } catch (err) {
-      this.logger.warn({ err }, 'could not save the replica list');
-    }
-  }
-}
-
-/** A replica that reports another cluster id than the one this agent belongs to. */
-export class ForeignReplicaError extends Error {
-  override name = 'ForeignReplicaError';
 }

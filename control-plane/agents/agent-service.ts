@@ -3,16 +3,14 @@ import { EtcdLeaseInvalidError } from 'etcd3';
 import type { AgentApiHandlers } from '../../proto/gen/cluster/agent/AgentApi';
 import type { HeartbeatRequest__Output } from '../../proto/gen/cluster/agent/HeartbeatRequest';
 import { peerIdentity } from '../../lib/tls';
-import { agentIdProblem, appNameProblem } from '../../lib/names';
-import { MAX_AGENT_LABELS } from '../../lib/limits';
-import { hostPort, peerIp } from '../../lib/peer-address';
+import { appNameProblem } from '../../lib/names';
 import { listReplicasHandler } from '../replicas/list-replicas';
 import { commitInChunks, exists, unchangedSince } from '../etcd/batch';
 import type { LeaseKeeper } from '../etcd/lease-keeper';
 import { MergedCommits } from '../etcd/merged-commits';
 import { asEtcdOutage } from '../etcd/outage';
-import { ConflictError, FailedPreconditionError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../errors';
-import { decode, encode, type AgentRecord, type RestartHoldRecord, type WebToggleRecord } from '../records';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors';
+import { encode, type AgentRecord, type RestartHoldRecord, type WebToggleRecord } from '../records';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError, unary } from '../rpc/status';
 import { claimRefusal } from '../security/authz';
@@ -23,6 +21,8 @@ import { LogSourceRecords } from './log-source-records';
 import { sendSlug } from '../slugs/send-slug';
 import { oneOffCountWrite, statusWrites } from './status-writes';
 import { isSlugDigest } from '../slugs/slug-store';
+import { agentAddress, agentCount, checkLabelCount, DEFAULT_CAPACITY, requireAgentId } from './registration-input';
+import { NameHolders } from './name-holders';
 
 /** Heartbeats of one stream renewed at once: an agent has one or two in flight; more is a flood. */
 const MAX_HEARTBEATS_IN_FLIGHT = 32;
@@ -34,52 +34,6 @@ export interface AgentServiceOptions {
   logSourceTtlSeconds?: number;
   /** How long an agent that leaves for its next run keeps its instances (a restart hold; 0: none). */
   restartHoldSeconds?: number;
-}
-
-function requireAgentId(id: string): string {
-  const problem = agentIdProblem(id);
-  if (problem) throw new InvalidArgumentError(problem);
-  return id;
-}
-
-/**
- * Refuses more labels than an agent may carry. Names placement rules cannot spell are taken as
- * they are: `agent start` only warns about them (an agent set up before that check must still
- * register), and `agent join` and join tokens refuse them.
- */
-function checkLabelCount(labels: Record<string, string>): void {
-  const count = Object.keys(labels).length;
-  if (count > MAX_AGENT_LABELS) throw new LimitExceededError(`register: ${count} labels; an agent carries at most ${MAX_AGENT_LABELS}`);
-}
-
-/** The most instances (each takes a port) or ports an agent can have: a port range's size. */
-const MAX_AGENT_PORTS = 65_535;
-/** An agent's default capacity when it sends none. */
-const DEFAULT_CAPACITY = 1000;
-
-/**
- * An agent's capacity or port count: 0 is "not given" (proto3 cannot tell it from unset),
- * anything else a whole number a port range can hold. `agent start` lowers --capacity to the
- * size of --ports, so an agent never sends more.
- */
-function agentCount(value: number, field: 'capacity' | 'ports'): number {
-  if (Number.isInteger(value) && value >= 0 && value <= MAX_AGENT_PORTS) return value;
-  throw new InvalidArgumentError(`register: ${field} ${value}: give 0 (the default) or a whole number from 1 to ${MAX_AGENT_PORTS}`);
-}
-
-/**
- * The address to record for an agent: the one it gives (`--advertise`, or a specific listen
- * address), else the IP its call came from with the port it serves on: an address that
- * routes from here, unlike a host name other machines may not resolve.
- */
-function agentAddress(given: string, listenPort: number, peer: string): string {
-  if (given) return given;
-  if (!Number.isInteger(listenPort) || listenPort < 1 || listenPort > 65535) {
-    throw new InvalidArgumentError('register: give an address or the port the agent listens on (listen_port 1-65535)');
-  }
-  const ip = peerIp(peer);
-  if (!ip) throw new InvalidArgumentError(`register: cannot tell the agent's address from the connection (${peer}): start the agent with --advertise HOST:PORT`);
-  return hostPort(ip, listenPort);
 }
 
 /** etcd refused a write (or renewal) on the lease: it expired or was revoked. */
@@ -105,6 +59,7 @@ export function agentService(
   // Packed only while every replica reads that layout (an upgrade may be under way). Before this
   // replica knows the set (it serves agents a moment before it registers) it packs: an older
   // replica found then is answered as one that joins, within a heartbeat (docs/high-availability.md).
+  const nameHolders = new NameHolders(ctx, opts.leaseTtlSeconds);
   const packsStatuses = () => ctx.replicas?.everyReplicaReads('packed-statuses') !== false;
 
   /**
@@ -127,38 +82,6 @@ export function agentService(
     }
     // A toggle was there already, or the agent is known from an earlier registration.
     return ((await client.kv.range({ key: Buffer.from(key) })).kvs?.length ?? 0) > 0;
-  }
-
-  /** When a refusal of each name and address was last logged (refuseIdHeldElsewhere). */
-  const refusalsSaid = new Map<string, number>();
-
-  /**
-   * Refuses a registration of `id` while another live agent holds it: two servers given the same
-   * --name (a copied service file, a machine cloned before it joined) would each end the other's
-   * lease at every registration, and both would run the id's instances. The holder is another
-   * agent when its address differs and the caller does not present its lease (an agent restarting
-   * presents the lease it held: lease.json in its data dir). Once the holder's lease runs out, the
-   * id is free. What this replica's view shows is confirmed in etcd first: a view that lags refuses
-   * nothing on old news, and a replica cut off from etcd answers with the outage, on which the
-   * agent tries another replica.
-   */
-  async function refuseIdHeldElsewhere(id: string, address: string, viewedLease: string | undefined, previousLease: string): Promise<void> {
-    const viewed = viewedLease === undefined ? undefined : ctx.view.agent(id);
-    if (!viewed || viewedLease === previousLease || viewed.address === address) return;
-    const kv = (await client.kv.range({ key: Buffer.from(keys.agent(id)) })).kvs[0];
-    const holder = decode<AgentRecord>(kv?.value);
-    if (!kv || !holder || kv.lease === previousLease || holder.address === address) return;
-    // Said here too (once a minute for each name and address): the operator of the control plane may not see the refused agent's log.
-    const said = refusalsSaid.get(`${id} ${address}`);
-    if (said === undefined || Date.now() - said >= 60_000) {
-      if (refusalsSaid.size >= 1_000) refusalsSaid.clear();
-      refusalsSaid.set(`${id} ${address}`, Date.now());
-      logger.warn({ agent: id, holder: holder.address, refused: address }, 'refused a second agent under a name a live agent holds: every server needs its own --name');
-    }
-    throw new FailedPreconditionError(
-      `agent id \`${id}\` is held by another agent, at ${holder.address}, whose lease is alive (this one is at ${address}): ` +
-        `every server needs its own --name. If that agent is gone for good, this one registers once its lease runs out (within ${opts.leaseTtlSeconds} s)`,
-    );
   }
 
   /** Renews agent `agentId`'s lease `leaseId`; whether it is still alive (else it must register again). */
@@ -219,7 +142,7 @@ export function agentService(
       const capacity = agentCount(req.capacity, 'capacity');
       const ports = agentCount(req.ports, 'ports');
       const existing = ctx.view.agents.entries.get(keys.agent(id));
-      await refuseIdHeldElsewhere(id, address, existing?.lease, req.previous_lease_id);
+      await nameHolders.refuseIfHeldElsewhere(id, address, existing?.lease, req.previous_lease_id);
       // Reuse the lease the agent held before a restart, if it is still alive.
       const registrationLease = async () => {
         if (req.previous_lease_id && existing?.lease === req.previous_lease_id) {
