@@ -6,6 +6,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../lib/log';
 import { asEtcdOutage } from './outage';
+import { PrefixMirror } from './mirror';
 
 const PROBE_EVERY_MS = 1_000;
 const PROBE_DEADLINE_MS = 2_000;
@@ -27,6 +28,10 @@ export class EtcdHealth {
   private lastProblem = '';
   private timer?: NodeJS.Timeout;
   private closed = false;
+  /** etcd's revision at the last probe (0: none yet). */
+  private lastRevision = 0;
+  /** The mirrors being read afresh after etcd's data was replaced. */
+  private rereading?: Promise<void>;
 
   constructor(private readonly client: Etcd3, private readonly probeKey: string, private readonly logger: Logger) {}
 
@@ -90,7 +95,12 @@ export class EtcdHealth {
 
   private async probe(): Promise<void> {
     try {
-      await this.client.get(this.probeKey).options({ deadline: Date.now() + PROBE_DEADLINE_MS });
+      // Read before the probe: a linearizable read answers at least every revision seen before it.
+      const seen = Math.max(this.lastRevision, PrefixMirror.highestRevision(this.client));
+      const res = await this.client.get(this.probeKey).options({ deadline: Date.now() + PROBE_DEADLINE_MS }).exec();
+      const revision = Number(res.header.revision);
+      if (revision < seen && !this.rereading) this.reread(seen, revision);
+      this.lastRevision = revision;
       if (this.lastProblem) this.logger.info({ downMs: Date.now() - this.lastOkMs }, 'etcd answers again');
       this.lastOkMs = Date.now();
       this.lastProblem = '';
@@ -103,5 +113,22 @@ export class EtcdHealth {
     } finally {
       this.schedule();
     }
+  }
+
+  /**
+   * etcd's revision went back: its data was replaced behind the watches (restored from a backup,
+   * or a member with other data answers). The watches wait for revisions that are not coming, so
+   * every view is read afresh: the leader, the agents' assignments and `ps` then follow what etcd
+   * holds now (docs/high-availability.md, "etcd restored from a backup").
+   */
+  private reread(seen: number, revision: number): void {
+    this.logger.error(
+      { seenRevision: seen, revision },
+      `etcd's revision went back from ${seen} to ${revision}: its data was restored from a backup or replaced; reading every view afresh, and the cluster follows what etcd holds now`,
+    );
+    this.rereading = PrefixMirror.refreshAll(this.client).finally(() => {
+      this.rereading = undefined;
+      if (!this.closed) this.logger.info({ revision: PrefixMirror.highestRevision(this.client) }, 'every view read afresh from etcd');
+    });
   }
 }

@@ -58,6 +58,9 @@ function projectSafely(project: (text: string, key: string) => object | undefine
 const RELOAD_MAX_DELAY_MS = 1_000;
 
 export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync: [] }> {
+  /** The open mirrors of each client: all are read afresh when etcd's data is replaced (refreshAll). */
+  private static readonly openByClient = new WeakMap<Etcd3, Set<PrefixMirror>>();
+
   readonly entries = new Map<string, MirrorEntry>();
   /** The etcd revision this copy reflects, at least. */
   revision = 0;
@@ -80,7 +83,27 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
   static async open(client: Etcd3, prefix: string, logger: Logger, opts: MirrorOptions = {}): Promise<PrefixMirror> {
     const mirror = new PrefixMirror(client, prefix, logger, opts.project);
     await mirror.load();
+    let open = PrefixMirror.openByClient.get(client);
+    if (!open) PrefixMirror.openByClient.set(client, (open = new Set()));
+    if (!mirror.closed) open.add(mirror);
     return mirror;
+  }
+
+  /** The highest revision any open mirror of `client` reflects (0: none). */
+  static highestRevision(client: Etcd3): number {
+    let highest = 0;
+    for (const mirror of PrefixMirror.openByClient.get(client) ?? []) highest = Math.max(highest, mirror.revision);
+    return highest;
+  }
+
+  /**
+   * Reads every open mirror of `client` afresh (each emits 'resync'), as when etcd's data was
+   * replaced behind the watches: restored from a backup, its revision is lower than theirs, so they
+   * would wait for revisions that are not coming. A mirror that etcd fails keeps trying by itself.
+   */
+  static async refreshAll(client: Etcd3): Promise<void> {
+    const open = [...(PrefixMirror.openByClient.get(client) ?? [])];
+    await Promise.all(open.map((mirror) => mirror.refresh().catch(() => undefined)));
   }
 
   /**
@@ -137,6 +160,7 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
 
   async close(): Promise<void> {
     this.closed = true;
+    PrefixMirror.openByClient.get(this.client)?.delete(this);
     clearTimeout(this.retryTimer);
     for (const waiter of this.revisionWaiters) waiter.resolve();
     this.revisionWaiters = [];
@@ -151,7 +175,7 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
       const key = kv.key.toString();
       this.entries.set(key, this.entry(kv, key));
     }
-    this.setRevision(Number(res.header.revision));
+    this.loadedAt(Number(res.header.revision));
     const watcher = await this.client.watch().prefix(this.prefix).startRevision(String(this.revision + 1)).create();
     if (this.closed) {
       await watcher.cancel();
@@ -219,6 +243,21 @@ export class PrefixMirror extends EventEmitter<{ change: [MirrorEvent[]]; resync
         this.retryTimer = setTimeout(() => this.reload(), delayMs);
       },
     );
+  }
+
+  /**
+   * The copy now reflects `revision`, read whole. Lower than before only when etcd's data was
+   * replaced (restored from a backup): the revisions waited for then are gone with it.
+   */
+  private loadedAt(revision: number): void {
+    if (revision >= this.revision) {
+      this.setRevision(revision);
+      return;
+    }
+    this.revision = revision;
+    const waiters = this.revisionWaiters;
+    this.revisionWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
   }
 
   private setRevision(revision: number): void {

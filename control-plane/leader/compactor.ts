@@ -56,7 +56,13 @@ export class Compactor {
   async pass(): Promise<void> {
     const res = await this.client.kv.range({ key: Buffer.from(this.opts.probeKey), count_only: true });
     const now = this.now();
-    this.marks.push({ atMs: now, revision: Number(res.header.revision) });
+    const revision = Number(res.header.revision);
+    if (revision < (this.marks.at(-1)?.revision ?? 0) || revision < this.compacted) {
+      // etcd's data was replaced (restored from a backup): what was noted and compacted is not its history.
+      this.marks = [];
+      this.compacted = 0;
+    }
+    this.marks.push({ atMs: now, revision });
     const target = compactionTarget(this.marks, now - this.opts.historyMs);
     if (target === undefined) return;
     this.marks = this.marks.filter((m) => m.revision > target);
