@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from './etcd/client';
 import { EtcdHealth } from './etcd/health';
+import { checkOneEtcdCluster } from './etcd/one-cluster';
 import type { Logger } from '../lib/log';
 import { DEFAULT_ETCD_HISTORY_SECONDS, DEFAULT_RESTART_HOLD_SECONDS, isLoopback, type ControlPlaneOptions } from './control-plane-options';
 import { agentProto, apiProto, bootstrapProto, CHANNEL_OPTIONS, slugsProto } from '../proto/load';
@@ -123,6 +124,12 @@ export class ControlPlane {
     } catch (err) {
       client.close();
       throw new Error(`cannot reach etcd at ${opts.etcd.join(',')}: ${(err as Error).message}`);
+    }
+    try {
+      await checkOneEtcdCluster(opts.etcd);
+    } catch (err) {
+      client.close();
+      throw err;
     }
     const view = await ClusterView.open(client, keys, logger);
     const health = new EtcdHealth(client, keys.leader(), logger);
