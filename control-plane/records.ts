@@ -104,6 +104,14 @@ export interface RestartHoldRecord {
    * current one. Absent from a hold written by an older version.
    */
   registrationRevision?: number;
+  /**
+   * Where the run that left was registered, and under which lease: the name stays that agent's
+   * for the hold (an agent coming back presents that lease), so a second agent given the same
+   * --name does not take its instances meanwhile (agents/name-holders.ts). Absent from a hold
+   * written by an older version.
+   */
+  address?: string;
+  leaseId?: string;
 }
 
 export interface AgentRecord {

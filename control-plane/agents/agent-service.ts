@@ -118,11 +118,18 @@ export function agentService(
    * Granted only while every replica reads holds: an older leader would move the instances while
    * the agent's watchdog still keeps them. Returns the hold in ms, 0 when none was granted.
    */
-  async function grantRestartHold(id: string): Promise<number> {
+  async function grantRestartHold(id: string, leaseId: string): Promise<number> {
     const seconds = opts.restartHoldSeconds ?? 0;
     if (seconds <= 0 || ctx.replicas?.everyReplicaReads('restart-holds') !== true) return 0;
-    const registration = ctx.view.agents.entries.get(keys.agent(id))?.modRevision;
-    const record: RestartHoldRecord = { holdMs: seconds * 1000, atMs: Date.now(), ...(registration ? { registrationRevision: registration } : {}) };
+    const entry = ctx.view.agents.entries.get(keys.agent(id));
+    const address = ctx.view.agent(id)?.address;
+    const record: RestartHoldRecord = {
+      holdMs: seconds * 1000,
+      atMs: Date.now(),
+      ...(entry ? { registrationRevision: entry.modRevision } : {}),
+      ...(address ? { address } : {}),
+      leaseId,
+    };
     try {
       const lease = await leases.grant(seconds);
       await commitInChunks(client, [{ put: keys.restartHold(id), value: encode(record), lease }]);
@@ -211,7 +218,7 @@ export function agentService(
         logger.info({ agent: req.agent_id }, 'agent stopped with its instances: its lease ended');
         return { alive: false, packs_apps: packsStatuses(), hold_ms: 0 };
       }
-      const holdMs = alive && req.leaving ? await grantRestartHold(req.agent_id) : 0;
+      const holdMs = alive && req.leaving ? await grantRestartHold(req.agent_id, req.lease_id) : 0;
       return { alive, packs_apps: packsStatuses(), hold_ms: holdMs };
     }),
 

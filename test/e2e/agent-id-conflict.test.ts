@@ -61,6 +61,30 @@ describe('two agents with one id', { timeout: 120_000 }, () => {
     assert.ok([...running.values()].every((pids) => pids.length === 1), `each worker runs once: ${JSON.stringify([...running])}`);
   });
 
+  it('keeps the name for the first while it restarts, past its lease: the second does not take its instances', async () => {
+    const first = cluster.agents.get(ID)!;
+    const pids = new Map(instanceProcesses(APP));
+    const log = path.join(cluster.dir, 'second-twin.log');
+    const secondLogFrom = fs.statSync(log).size;
+    await first.kill('SIGTERM'); // leaves for its next run: the restart hold (15 s) keeps its instances
+    // Away for three lease TTLs (2 s) and three of the second's tries: it must not take the name.
+    const violations: string[] = [];
+    for (const until = Date.now() + 6_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+      const twice = [...instanceProcesses(APP)].filter(([, p]) => p.length > 1);
+      if (twice.length > 0) violations.push(`running twice: ${JSON.stringify(twice)}`);
+      if (logOf(log).slice(secondLogFrom).includes('registered with the control plane')) violations.push('the second agent registered');
+    }
+    assert.deepEqual(violations.slice(0, 3), []);
+    assert.match(logOf(log).slice(secondLogFrom), /is held by another agent, at [\d.:]+, which is restarting: its instances stay its own for the restart hold/);
+
+    const firstLogFrom = fs.statSync(first.log).size;
+    const back = cluster.restartAgent(ID);
+    await waitFor('the first registered again', () => logOf(back.log).slice(firstLogFrom).includes('registered with the control plane') || undefined, 30_000, 100);
+    const list = await cluster.waitForPs(APP, 'both workers up on the first', (l) => l.length === 2 && l.every((i) => i.state === 'up'));
+    assert.deepEqual(new Map(instanceProcesses(APP)), pids, 'the same processes, each once');
+    assert.deepEqual(list.map((i) => i.pid).sort(), [...pids.values()].flat().sort());
+  });
+
   it('registers the second once the first has stopped for good, and it runs the instances', async () => {
     await cluster.agents.get(ID)!.stop('SIGUSR2'); // stops its instances; its lease ends
     const list = await cluster.waitForPs(APP, `both workers up on the second ${ID}`, (l) =>
