@@ -85,6 +85,67 @@ const STOPPED_BEFORE_START: Record<StopReason, string> = {
   'agent-restart': 'stopped: the agent is restarting',
 };
 
+/**
+ * The call that asked for the run was cancelled (its caller went away, its connection dropped)
+ * or its deadline passed before the process was spawned: it is not started, detached or not.
+ * Whoever asked may not know it is coming (a leader that gave it up records it `not-started`),
+ * and may ask again: the same run then starts (one-off-registry.ts).
+ */
+export class CallerGone extends Error {
+  override name = 'CallerGone';
+}
+
+/** Why the run's call can no longer ask for it, or undefined while it can. */
+function callerGone(call: RunCall): CallerGone | undefined {
+  if (call.cancelled) return new CallerGone('its starting call was cancelled (its caller went away or the connection dropped) before it started');
+  const deadline = call.getDeadline();
+  if (deadline instanceof Date ? deadline.getTime() <= Date.now() : deadline <= Date.now()) {
+    return new CallerGone('its starting call ran out of time before it started');
+  }
+  return undefined;
+}
+
+/** Event-loop turns, and at least this long, that a launch lets pass right before its spawn. */
+const SETTLE_TURNS = 5;
+const SETTLE_MS = 20;
+
+/**
+ * Lets what came with the run's request be handled before the spawn. A frozen agent that resumes
+ * reads the request and the end of its connection (a reset, a close) together, but the cancel
+ * takes turns of the event loop to reach the call (the socket's end, the session's close, the
+ * stream's), a few ms after the request: with the code already here, the awaits before the spawn
+ * are only microtasks, and one setImmediate was not enough (two were, in tests). Best effort: a
+ * caller that leaves later than this is one that left after the start.
+ */
+async function letPendingClosesIn(): Promise<void> {
+  const began = Date.now();
+  for (let turn = 0; turn < SETTLE_TURNS || Date.now() - began < SETTLE_MS; turn++) {
+    await new Promise((resolve) => (turn < SETTLE_TURNS ? setImmediate(resolve) : setTimeout(resolve, 1)));
+  }
+}
+
+/** Calls `onGone` once the call is cancelled or its deadline passes (at once if so); returns a function that stops watching. */
+function whenCallerGone(call: RunCall, onGone: (err: CallerGone) => void): () => void {
+  let done = false;
+  const check = () => {
+    const gone = callerGone(call);
+    if (!gone || done) return;
+    done = true;
+    onGone(gone);
+  };
+  call.on('cancelled', check);
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const timer = Number.isFinite(deadlineMs) ? setTimeout(check, Math.min(Math.max(0, deadlineMs - Date.now()) + 1, 2 ** 31 - 1)) : undefined;
+  timer?.unref();
+  check();
+  return () => {
+    done = true;
+    clearTimeout(timer);
+    call.off('cancelled', check);
+  };
+}
+
 /** A started one-off process, and its terminal when it has one. */
 export interface Launched {
   child: ChildProcessWithoutNullStreams;
@@ -153,6 +214,7 @@ export async function launch(
   const what = start.job ? `scheduled job \`${start.job}\`` : start.instance.startsWith('release.') ? `release command of v${start.release}` : 'one-off process';
   /** Reported `starting` while its code is fetched: `ps` lists it, and `ps:stop` finds this agent. */
   let reportedStarting = false;
+  let forgetCaller = () => undefined as void;
   try {
     // Before the code is fetched: a full agent refuses at once, and the control plane tries another.
     port = await deps.ports.allocate();
@@ -162,15 +224,20 @@ export async function launch(
       reportedStarting = true;
     }
     // The slug may take a while: a stop that comes meanwhile (`ps:stop`, a leader that gave the
-    // run up, the agent stopping) ends the launch at once, and the command never starts. The
-    // fetch goes on for whoever else needs the slug.
-    const stopped = new Promise<never>((_, reject) =>
-      registry.onStopWhileLaunching(start.app, start.instance, (reason) => reject(new StoppedBeforeStart(reason)), start.run_id));
+    // run up, the agent stopping) or a caller that goes away ends the launch at once, and the
+    // command never starts. The fetch goes on for whoever else needs the slug.
+    const stopped = new Promise<never>((_, reject) => {
+      registry.onStopWhileLaunching(start.app, start.instance, (reason) => reject(new StoppedBeforeStart(reason)), start.run_id);
+      forgetCaller = whenCallerGone(call, reject);
+    });
     const cwd = await Promise.race([deps.releases.ensure(start.slug), stopped]);
+    await letPendingClosesIn();
     if (registry.stopping) throw new Error(`${deps.agentId} is stopping`);
     // Nothing is awaited from here to the spawn: a stop either came by now or finds the process.
     const stopReason = registry.stopWhileLaunching(start.app, start.instance, start.run_id);
     if (stopReason) throw new StoppedBeforeStart(stopReason);
+    const gone = callerGone(call);
+    if (gone) throw gone;
     const env = buildEnv({ app: start.app, instance: start.instance, release: start.release }, start.env, port, deps);
     if (tty) {
       const { file, args } = ptyCommand(start.command, windowOrDefault(start.window), env.SHELL);
@@ -180,6 +247,7 @@ export async function launch(
     }
   } catch (err) {
     // Not started (spawn() itself throws on a config value with a NUL byte): nothing ends it later.
+    forgetCaller();
     unhold();
     if (port) deps.ports.release(port);
     if (reportedStarting) {
@@ -188,6 +256,7 @@ export async function launch(
     }
     throw err;
   }
+  forgetCaller();
   // Recorded as running from here on (track(), below), in the same write of the agent's state.
   if (reportedStarting) deps.launching(start.app, start.instance, start.run_id, false);
   const sent = new Set<number>();

@@ -11,6 +11,11 @@
  * before starts again under a new id. A call without an id (a control plane of an older version)
  * means the last run of that name, as before ids. A stop of a run id not heard of yet refuses
  * that run for good: a leader that gave a claimed release command up must not see it start later.
+ *
+ * A run whose launch ended before its spawn for a reason of its own (its starting call was
+ * cancelled, its code could not be fetched) is remembered as not started, with why: WatchRun
+ * says so (not an exit), and the same run asked again may start then: it never ran. One stopped
+ * before its spawn on request (ps:stop, ps:kill, apps:destroy) stays not started.
  */
 import type { RunExit } from '../../proto/gen/cluster/run/RunExit';
 
@@ -21,6 +26,9 @@ const REMEMBERED_EXITS = 1_000;
  * `agent-stop`: `agent stop --stop-instances`; `agent-restart`: a hand-over, which one-offs are
  * not part of; `app-destroyed`: `apps:destroy` of the run's app.
  */
+/** How a run ended: its exit, or why it never started. */
+export type RunEnd = { exit: RunExit; notStarted?: undefined } | { notStarted: string; exit?: undefined };
+
 export type StopReason = 'timeout' | 'request' | 'kill' | 'agent-stop' | 'agent-restart' | 'app-destroyed';
 
 export interface RunningOneOff {
@@ -51,7 +59,9 @@ export class OneOffRegistry {
   /** By run key (app/name#id). */
   private readonly running = new Map<string, RunningOneOff>();
   private readonly exits = new Map<string, RunExit>();
-  private readonly waiters = new Map<string, Array<(exit: RunExit) => void>>();
+  /** Runs that never started, and may be asked again (see above): by key, why. */
+  private readonly notStarted = new Map<string, string>();
+  private readonly waiters = new Map<string, Array<(end: RunEnd) => void>>();
   /**
    * Runs (by key, with an id) asked to stop before this agent heard of them: a start that arrives
    * later, from a control plane that has since given the run up, is refused.
@@ -82,10 +92,11 @@ export class OneOffRegistry {
     return this.running.has(key) || this.exits.has(key) || this.refused.has(key);
   }
 
-  /** Reserves a run before it is launched (false: taken). */
+  /** Reserves a run before it is launched (false: taken). A run that never started may be reserved again. */
   reserve(app: string, instance: string, runId = ''): boolean {
     if (this.known(app, instance, runId)) return false;
     const key = OneOffRegistry.key(app, instance, runId);
+    this.notStarted.delete(key);
     this.running.set(key, new Launching());
     this.last.set(`${app}/${instance}`, key);
     return true;
@@ -126,25 +137,42 @@ export class OneOffRegistry {
       const name = oldest.slice(0, oldest.lastIndexOf('#'));
       if (this.last.get(name) === oldest && !this.running.has(oldest)) this.last.delete(name);
     }
-    for (const resolve of this.waiters.get(key) ?? []) resolve(exit);
+    this.tellWaiters(key, { exit });
+  }
+
+  /**
+   * The reserved run's launch ended before its spawn, not on request (its caller went away, its
+   * code could not be fetched): remembered as not started, for `reason`; it may be reserved again.
+   */
+  giveUp(app: string, instance: string, reason: string, runId = ''): void {
+    const key = OneOffRegistry.key(app, instance, runId);
+    this.running.delete(key);
+    this.notStarted.set(key, reason);
+    if (this.notStarted.size > REMEMBERED_EXITS) this.notStarted.delete(this.notStarted.keys().next().value!);
+    this.tellWaiters(key, { notStarted: reason });
+  }
+
+  private tellWaiters(key: string, end: RunEnd): void {
+    for (const resolve of this.waiters.get(key) ?? []) resolve(end);
     this.waiters.delete(key);
   }
 
   /**
-   * Calls `onExit` with the run's exit: at once if it ended, when it ends if it runs. Returns
-   * a cancel function, or undefined when this agent does not know the run.
+   * Calls `onEnd` with how the run ended: at once if it ended (or never started), when it ends if
+   * it runs or launches. Returns a cancel function, or undefined when this agent does not know the run.
    */
-  watch(app: string, instance: string, onExit: (exit: RunExit) => void, runId = ''): (() => void) | undefined {
+  watch(app: string, instance: string, onEnd: (end: RunEnd) => void, runId = ''): (() => void) | undefined {
     const key = this.resolve(app, instance, runId);
     const exit = this.exits.get(key);
-    if (exit) {
-      onExit(exit);
+    const notStarted = this.notStarted.get(key);
+    if (exit || notStarted !== undefined) {
+      onEnd(exit ? { exit } : { notStarted: notStarted! });
       return () => undefined;
     }
     if (!this.running.has(key)) return undefined;
-    this.waiters.set(key, [...(this.waiters.get(key) ?? []), onExit]);
+    this.waiters.set(key, [...(this.waiters.get(key) ?? []), onEnd]);
     return () => {
-      const rest = (this.waiters.get(key) ?? []).filter((w) => w !== onExit);
+      const rest = (this.waiters.get(key) ?? []).filter((w) => w !== onEnd);
       if (rest.length > 0) this.waiters.set(key, rest);
       else this.waiters.delete(key);
     };
@@ -152,15 +180,17 @@ export class OneOffRegistry {
 
   /**
    * Stops (or kills) a running one-off; false when none runs under that name (and id). A run id
-   * this agent does not know yet is never started afterwards.
+   * this agent does not know yet, or a run that did not start, is never started afterwards.
    */
   stop(app: string, instance: string, kill = false, runId = ''): boolean {
     const key = this.resolve(app, instance, runId);
     const run = this.running.get(key);
     run?.stop(kill ? 'kill' : 'request');
-    if (!run && runId && !this.exits.has(key)) this.refuse(key);
+    // A run that did not start stays so: WatchRun still says why, a start of it is refused.
+    if (!run && (this.notStarted.has(key) || (runId && !this.exits.has(key)))) this.refuse(key);
     return run !== undefined;
   }
+
 
   private refuse(key: string): void {
     this.refused.add(key);
@@ -179,6 +209,7 @@ export class OneOffRegistry {
       run.stop('app-destroyed');
       stopped.push(key.slice(prefix.length, key.lastIndexOf('#')));
     }
+    for (const key of this.notStarted.keys()) if (key.startsWith(prefix)) this.refuse(key);
     return stopped;
   }
 

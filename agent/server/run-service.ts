@@ -9,6 +9,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { AgentRunHandlers } from '../../proto/gen/cluster/agent/AgentRun';
+import type { RunExit } from '../../proto/gen/cluster/run/RunExit';
 import type { RunInput__Output } from '../../proto/gen/cluster/run/RunInput';
 import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
 import { appNameProblem } from '../../lib/names';
@@ -18,7 +19,7 @@ import { OneOffRegistry } from './one-off-registry';
 import { ALREADY_EXISTS, INVALID_INPUT, LIMIT_EXCEEDED, NOT_FOUND, PRECONDITION_FAILED, statusWithReason } from '../../lib/status-reason';
 import { PortsExhaustedError } from '../supervisor/ports';
 import { isOneOffInstance } from '../../lib/one-off';
-import { deliver, launch, StoppedBeforeStart, type Launched, type RunCall, type RunDeps } from './one-off-launch';
+import { CallerGone, deliver, launch, StoppedBeforeStart, type Launched, type RunCall, type RunDeps } from './one-off-launch';
 export { ONE_OFF_STOP_TIMEOUT_MS, type RunDeps } from './one-off-launch';
 
 /** RunStart.run_id (the control plane sends a UUID). */
@@ -38,6 +39,30 @@ function problemWith(start: RunStart__Output): string | undefined {
   if (!(start.timeout_ms >= 0 && start.timeout_ms <= MAX_TIMER_MS)) return `timeout_ms ${start.timeout_ms}: give 0 (none) to ${MAX_TIMER_MS} ms`;
   if (start.run_id.length > MAX_RUN_ID_LENGTH) return `a run id is at most ${MAX_RUN_ID_LENGTH} characters`;
   return undefined;
+}
+
+/**
+ * A run whose launch ended before its spawn. Stopped on request (ps:stop, ps:kill, apps:destroy)
+ * it ends there, as stopped, and is never started; for any other reason (its caller went away,
+ * its code could not be fetched) it never ran and may be asked for again (one-off-registry.ts).
+ */
+function recordNotStarted(registry: OneOffRegistry, start: RunStart__Output, message: string, stoppedFirst: StoppedBeforeStart | undefined): void {
+  const { app, instance, run_id: runId } = start;
+  if (stoppedFirst?.requested) {
+    const now = Date.now();
+    registry.finish(app, instance, { status: 127, signal: '', stopped: true, started_at_ms: now, finished_at_ms: now }, runId);
+  } else {
+    registry.giveUp(app, instance, message, runId);
+  }
+}
+
+/**
+ * What WatchRun answers for a run that never started: its reason in `not_started`, and the 127 an
+ * older control plane (which reads no `not_started`) recorded for it before.
+ */
+function notStartedExit(reason: string): RunExit {
+  const now = Date.now();
+  return { status: 127, signal: '', timed_out: false, stopped: false, started_at_ms: now, finished_at_ms: now, not_started: reason };
 }
 
 export function runService(deps: RunDeps, registry = new OneOffRegistry()): AgentRunHandlers {
@@ -62,8 +87,6 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
     Run: (call: RunCall) => {
       let child: Launched | undefined;
       let started: RunStart__Output | undefined;
-      /** This call reserved its run (it may be launching it). */
-      let reserved = false;
       const early: RunInput__Output[] = [];
       let earlyBytes = 0;
       const input = new ReadGate(call);
@@ -84,23 +107,18 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
           if (!registry.reserve(app, instance, runId)) {
             return void call.emit('error', statusWithReason(grpc.status.ALREADY_EXISTS, `${app}/${instance} was started on this agent already`, ALREADY_EXISTS));
           }
-          reserved = true;
           void launch(deps, registry, call, started, early, input).then(
             (c) => {
               child = c;
               input.release('launching');
             },
             (err: unknown) => {
-              const now = Date.now();
               const stoppedFirst = err instanceof StoppedBeforeStart ? err : undefined;
-              const message = stoppedFirst ? stoppedFirst.message : `could not start: ${(err as Error).message}`;
-              if (stoppedFirst) {
-                deps.logger.info({ app, instance, reason: stoppedFirst.reason }, 'one-off process stopped before it started');
-                deps.logs.append(app, instance, 'system', `Not started: ${message}`);
-              } else {
-                deps.logger.warn({ err: (err as Error).message, app }, 'one-off process could not start');
-              }
-              registry.finish(app, instance, { status: 127, signal: '', stopped: stoppedFirst?.requested ?? false, started_at_ms: now, finished_at_ms: now }, runId);
+              const message = stoppedFirst || err instanceof CallerGone ? (err as Error).message : `could not start: ${(err as Error).message}`;
+              if (stoppedFirst) deps.logger.info({ app, instance, reason: stoppedFirst.reason }, 'one-off process stopped before it started');
+              else deps.logger.warn({ err: (err as Error).message, app, instance }, 'one-off process could not start');
+              deps.logs.append(app, instance, 'system', `Not started: ${message}`);
+              recordNotStarted(registry, started!, message, stoppedFirst);
               // A status, not destroy(): a destroyed server stream sent the caller none, and `cluster
               // run` waited for ever (no free port on a full agent, a slug that cannot be fetched),
               // a leader its deadline. A full port range has a code of its own: the run goes to another agent.
@@ -122,18 +140,15 @@ export function runService(deps: RunDeps, registry = new OneOffRegistry()): Agen
       call.on('end', () => {
         if (!started) call.emit('error', statusWithReason(grpc.status.INVALID_ARGUMENT, 'the run ended before its `start` message', INVALID_INPUT));
       });
-      // The caller left (Ctrl-C, its CLI killed) while the code was being fetched: an attached run
-      // then never starts, as one running would be stopped (launch() watches the call from its spawn).
-      call.on('cancelled', () => {
-        if (reserved && !child && started && !started.detach) registry.stop(started.app, started.instance, false, started.run_id);
-      });
+      // A caller that leaves (Ctrl-C, its CLI killed, its connection dropped) before the spawn is
+      // seen by launch(), which then never starts the run, detached or not (CallerGone).
     },
 
     WatchRun: (call) => {
       const { app, instance, run_id: runId } = call.request;
-      const cancel = registry.watch(app, instance, (exit) => {
+      const cancel = registry.watch(app, instance, (end) => {
         if (call.cancelled || call.destroyed) return;
-        call.write(exit);
+        call.write(end.exit ?? notStartedExit(end.notStarted));
         call.end();
       }, runId);
       if (!cancel) {

@@ -143,6 +143,7 @@ export class RunFollower {
   private watch(key: string, f: Followed, agent: AgentRecord, job: JobRecord, run: RunRecord, unknownState: 'lost' | 'missed'): void {
     f.watch = watchRun(this.deps.dialer, agent, { app: job.app, instance: run.instance }, {
       onExit: (exit) => this.setOutcome(key, { kind: 'exit', exit }),
+      onNotStarted: (reason) => this.setOutcome(key, { kind: 'ended', state: 'not-started', reason }),
       onUnknown: () =>
         this.setOutcome(key, {
           kind: 'ended',

@@ -84,22 +84,24 @@ export interface RunWatch {
 }
 
 /**
- * Follows a run to its end: `onExit` with its exit, `onUnknown` when the agent does not know
- * it (restarted, or never got it), `onBroken` when the call failed (agent unreachable: try
- * again later).
+ * Follows a run to its end: `onExit` with its exit, `onNotStarted` when it never started (the
+ * agent says why: RunExit.not_started; an older agent answers exit 127 instead), `onUnknown` when
+ * the agent does not know it (restarted, or never got it), `onBroken` when the call failed (agent
+ * unreachable: try again later).
  */
 export function watchRun(
   dialer: AgentDialer,
   agent: AgentRecord,
   run: { app: string; instance: string; runId?: string },
-  handlers: { onExit(exit: RunExit__Output): void; onUnknown(): void; onBroken(reason: string): void },
+  handlers: { onExit(exit: RunExit__Output): void; onNotStarted(reason: string): void; onUnknown(): void; onBroken(reason: string): void },
 ): RunWatch {
   const stream = dialer.runClient(agent).WatchRun({ app: run.app, instance: run.instance, run_id: run.runId ?? '' });
   let done = false;
   stream.on('data', (exit: RunExit__Output) => {
     if (done) return;
     done = true;
-    handlers.onExit(exit);
+    if (exit.not_started) handlers.onNotStarted(`${agent.id} did not start it: ${exit.not_started}`);
+    else handlers.onExit(exit);
   });
   stream.on('error', (err: grpc.ServiceError) => {
     if (done) return;

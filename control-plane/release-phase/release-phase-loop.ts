@@ -217,6 +217,7 @@ export class ReleasePhaseLoop {
     const watch = () => {
       followed.watch = watchRun(this.deps.dialer, agent, { app, instance, runId }, {
         onExit: (exit) => this.finishInBackground(app, release.version, key, outcomeOf(exit, phase.timeoutMs)),
+        onNotStarted: (reason) => this.finishInBackground(app, release.version, key, { ok: false, reason }),
         onUnknown: () => this.finishInBackground(app, release.version, key, { ok: false, reason: `${agent.id} no longer knows it (the agent restarted); it was not started again` }),
         onBroken: (reason) => {
           this.deps.logger.warn({ app, instance, reason }, 'lost track of the release command; following it again soon');

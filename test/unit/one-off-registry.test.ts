@@ -22,11 +22,11 @@ describe('OneOffRegistry', () => {
     assert.equal(registry.reserve('shop', 'run.1'), true);
     assert.equal(registry.reserve('shop', 'run.1'), false, 'a running name is refused');
     const seen: number[] = [];
-    registry.watch('shop', 'run.1', (e) => seen.push(e.status ?? -1));
+    registry.watch('shop', 'run.1', (e) => seen.push(e.exit?.status ?? -1));
     registry.finish('shop', 'run.1', exit(3));
     assert.deepEqual(seen, [3]);
     assert.equal(registry.reserve('shop', 'run.1'), false, 'a name that ended lately is refused too');
-    registry.watch('shop', 'run.1', (e) => seen.push(e.status ?? -1));
+    registry.watch('shop', 'run.1', (e) => seen.push(e.exit?.status ?? -1));
     assert.deepEqual(seen, [3, 3]);
     assert.equal(registry.watch('shop', 'run.2', () => undefined), undefined, 'an unknown run');
   });
@@ -120,16 +120,48 @@ describe('OneOffRegistry', () => {
     assert.equal(registry.reserve('shop', 'release.1', 'id-new'), true, 'the name starts again under a new id');
     registry.attach('shop', 'release.1', next, 'id-new');
     const seen: Array<[string, number]> = [];
-    registry.watch('shop', 'release.1', (e) => seen.push(['old', e.status ?? -1]), 'id-old');
+    registry.watch('shop', 'release.1', (e) => seen.push(['old', e.exit?.status ?? -1]), 'id-old');
     assert.deepEqual(seen, [['old', 143]], 'the old run\'s exit goes to its own watcher only');
-    registry.watch('shop', 'release.1', (e) => seen.push(['new', e.status ?? -1]), 'id-new');
-    registry.watch('shop', 'release.1', (e) => seen.push(['last', e.status ?? -1]));
+    registry.watch('shop', 'release.1', (e) => seen.push(['new', e.exit?.status ?? -1]), 'id-new');
+    registry.watch('shop', 'release.1', (e) => seen.push(['last', e.exit?.status ?? -1]));
     assert.equal(registry.watch('shop', 'release.1', () => undefined, 'id-unknown'), undefined);
     assert.equal(registry.stop('shop', 'release.1', false, 'id-old'), false, 'the old run has ended');
     assert.equal(registry.stop('shop', 'release.1'), true, 'without an id: the last run');
     assert.deepEqual(next.stops, ['request']);
     registry.finish('shop', 'release.1', exit(5), 'id-new');
     assert.deepEqual(seen, [['old', 143], ['new', 5], ['last', 5]]);
+  });
+
+  it('remembers a run that never started (its caller went away, no code) with why, and starts it when asked again', () => {
+    const registry = new OneOffRegistry();
+    const watched: unknown[] = [];
+    registry.reserve('shop', 'run.5');
+    registry.watch('shop', 'run.5', (end) => watched.push(end));
+    registry.giveUp('shop', 'run.5', 'its starting call was cancelled');
+    assert.deepEqual([...watched], [{ notStarted: 'its starting call was cancelled' }], 'a watcher of the launch hears why, not an exit');
+    registry.watch('shop', 'run.5', (end) => watched.push(end));
+    assert.deepEqual(watched[1], { notStarted: 'its starting call was cancelled' }, 'a watcher afterwards too');
+    assert.equal(registry.reserve('shop', 'run.5'), true, 'asked again, the run that never ran starts');
+    assert.equal(registry.reserve('shop', 'run.5'), false, 'but once');
+    registry.finish('shop', 'run.5', exit(0));
+    registry.watch('shop', 'run.5', (end) => watched.push(end));
+    assert.deepEqual(watched[2], { exit: exit(0) }, 'its exit replaces the not-started');
+  });
+
+  it('keeps a run that never started not started once it is stopped on request (ps:stop, apps:destroy)', () => {
+    const registry = new OneOffRegistry();
+    for (const [app, instance, runId] of [['shop', 'run.6', ''], ['shop', 'release.3', 'id-3'], ['cart', 'run.1', '']] as const) {
+      registry.reserve(app, instance, runId);
+      registry.giveUp(app, instance, 'no code', runId);
+    }
+    assert.equal(registry.stop('shop', 'run.6'), false, 'nothing runs');
+    assert.equal(registry.reserve('shop', 'run.6'), false, 'stopped: never started afterwards');
+    assert.deepEqual(registry.stopApp('shop'), [], 'nothing runs');
+    assert.equal(registry.reserve('shop', 'release.3', 'id-3'), false, 'its app destroyed: never started afterwards');
+    assert.equal(registry.reserve('cart', 'run.1'), true, 'another app\'s run may still start');
+    const watched: unknown[] = [];
+    registry.watch('shop', 'run.6', (end) => watched.push(end));
+    assert.deepEqual([...watched], [{ notStarted: 'no code' }], 'still said not started');
   });
 
   it('stopAll with nothing running resolves at once', async () => {
