@@ -144,7 +144,8 @@ export class ReleaseCache {
           out.once('drain', () => call.resume());
         }
       });
-      call.on('error', (err) => fail(new Error(`fetching slug ${digest.slice(0, 12)} failed: ${err.message}`)));
+      // With the call's gRPC code: a one-off's launch tries again when no replica answered (code-fetch-retry.ts).
+      call.on('error', (err) => fail(Object.assign(new Error(`fetching slug ${digest.slice(0, 12)} failed: ${err.message}`), { code: (err as { code?: number }).code })));
       call.on('end', () => {
         out.end(() => {
           const actual = hash.digest('hex');

@@ -22,6 +22,7 @@ import { describeExit } from '../supervisor/restart-policy';
 import { buildEnv } from '../instance-env';
 import { OneOffRegistry, type StopReason } from './one-off-registry';
 import { PtySession, ptyCommand, termOrDefault, windowOrDefault } from './pty-session';
+import { fetchWithRetries } from './code-fetch-retry';
 
 const SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT']);
 /** A caller that went away, a timeout, a StopRun: SIGTERM, then SIGKILL after this long. */
@@ -146,6 +147,15 @@ function whenCallerGone(call: RunCall, onGone: (err: CallerGone) => void): () =>
   };
 }
 
+/** The run's code, fetched again after a pause while no control plane answers (code-fetch-retry.ts). */
+function fetchCode(deps: RunDeps, start: RunStart__Output, goOn: () => boolean): Promise<string> {
+  return fetchWithRetries(() => deps.releases.ensure(start.slug), {
+    goOn,
+    onRetry: (err, attempt, pauseMs) => deps.logger.warn({ app: start.app, instance: start.instance, slug: start.slug.slice(0, 12), attempt, pauseMs, err: (err as Error).message },
+      'fetching a one-off\'s code failed for want of a control plane; trying again'),
+  });
+}
+
 /** A started one-off process, and its terminal when it has one. */
 export interface Launched {
   child: ChildProcessWithoutNullStreams;
@@ -226,11 +236,16 @@ export async function launch(
     // The slug may take a while: a stop that comes meanwhile (`ps:stop`, a leader that gave the
     // run up, the agent stopping) or a caller that goes away ends the launch at once, and the
     // command never starts. The fetch goes on for whoever else needs the slug.
+    let givenUp = false;
     const stopped = new Promise<never>((_, reject) => {
-      registry.onStopWhileLaunching(start.app, start.instance, (reason) => reject(new StoppedBeforeStart(reason)), start.run_id);
-      forgetCaller = whenCallerGone(call, reject);
+      const giveUp = (err: Error) => {
+        givenUp = true;
+        reject(err);
+      };
+      registry.onStopWhileLaunching(start.app, start.instance, (reason) => giveUp(new StoppedBeforeStart(reason)), start.run_id);
+      forgetCaller = whenCallerGone(call, (err) => giveUp(err));
     });
-    const cwd = await Promise.race([deps.releases.ensure(start.slug), stopped]);
+    const cwd = await Promise.race([fetchCode(deps, start, () => !givenUp), stopped]);
     await letPendingClosesIn();
     if (registry.stopping) throw new Error(`${deps.agentId} is stopping`);
     // Nothing is awaited from here to the spawn: a stop either came by now or finds the process.
