@@ -191,6 +191,17 @@ export async function streamLogs(
       /** Its opening warnings may repeat what the reader was told before the failover. */
       let opening = next.resume_since_ms !== undefined;
       let heard = false;
+      /**
+       * The call broke or ended: nothing of it is printed any more. A call paused for stdout
+       * still holds the batches that came meanwhile (grpc-js ends it with those unread); they
+       * are not in `positions`, so the next call asks for them again, after what was printed.
+       */
+      let over = false;
+      let waitingForDrain = false;
+      const resumeOnDrain = () => {
+        waitingForDrain = false;
+        if (!over) current.resume();
+      };
       const broke = await new Promise<grpc.ServiceError | 'ended' | undefined>((resolve) => {
         const silence = answered ? undefined : setTimeout(() => {
           resolve(silentError());
@@ -202,13 +213,17 @@ export async function streamLogs(
         };
         current.on('metadata', hear);
         current.on('data', (batch: LogBatch__Output) => {
+          if (over) return;
           hear();
           answered = true;
           tries.answered();
           if (request.follow) positions.noteBatch(batch);
           const said = batch.warnings.length > 0 ? warnings.toPrint(batch.warnings, opening) : batch.warnings;
           if (batch.history_done) opening = false;
-          if (!print(batch, said, () => current.resume())) current.pause();
+          if (print(batch, said)) return;
+          current.pause();
+          if (!waitingForDrain) process.stdout.once('drain', resumeOnDrain);
+          waitingForDrain = true;
         });
         // (grpc-js may report a failed call's end after its error: the error wins.)
         current.on('end', () => {
@@ -220,6 +235,9 @@ export async function streamLogs(
           resolve(stopped ? undefined : err);
         });
       });
+      over = true;
+      process.stdout.off('drain', resumeOnDrain);
+      current.removeAllListeners('data');
       if (broke === undefined) return;
       if (!answered) {
         // It never began: a command's failure, as for a unary call (first-answer.ts).
@@ -250,12 +268,13 @@ export async function streamLogs(
 
 /**
  * Prints a batch, and `warnings` (those of the batch worth printing) on stderr; returns false
- * when stdout is full, and calls `resume` once it drains.
+ * when stdout is full (the caller waits for its 'drain'). Each batch is one write of whole
+ * lines: a stream write is never cut short (Node queues what the pipe cannot take yet).
  */
-function batchPrinter(requestApp: string, out: { json: boolean; color: boolean; showHost?: boolean }): (batch: LogBatch__Output, warnings: string[], resume: () => void) => boolean {
+function batchPrinter(requestApp: string, out: { json: boolean; color: boolean; showHost?: boolean }): (batch: LogBatch__Output, warnings: string[]) => boolean {
   const plain = { color: out.color, showHost: out.showHost === true };
   const json = out.json ? new PackedJsonWriter(jsonLine) : undefined;
-  return (batch, warnings, resume) => {
+  return (batch, warnings) => {
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
     const app = batch.app || requestApp;
     let chunk: string | Buffer;
@@ -271,8 +290,6 @@ function batchPrinter(requestApp: string, out: { json: boolean; color: boolean; 
     }
     if (chunk.length === 0) return true;
     const bytes = typeof chunk === 'string' ? undefined : chunk;
-    if (process.stdout.write(chunk, bytes && (() => json?.recycle(bytes)))) return true;
-    process.stdout.once('drain', resume);
-    return false;
+    return process.stdout.write(chunk, bytes && (() => json?.recycle(bytes)));
   };
 }
