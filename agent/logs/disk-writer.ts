@@ -152,6 +152,11 @@ export class DiskWriter {
     return this.disk.deletedThroughN;
   }
 
+  /** The ordinal of this run's last line at or before `seq`, as far as the files tell (LogFiles.ordinalThrough). */
+  ordinalThrough(seq: number): number {
+    return this.disk.ordinalThrough(seq);
+  }
+
   /** True when a blocking instance's reader should stop reading until pending bytes go down. */
   get backlogged(): boolean {
     return this.pendingBytes >= this.shared.maxPendingBytesPerInstance || this.shared.pendingBytes >= this.shared.maxPendingBytesTotal;

@@ -70,6 +70,8 @@ export class QueuedCursor implements LiveCursor {
   /** The round reading the files now did not queue live lines: the next round goes on from its end. */
   private continuing = false;
   private rotatedBefore = 0;
+  /** Goes on from a reader's place: the ordinals there are looked up once the files hold it (resumeFromSeam). */
+  private fromPlace = false;
 
   constructor(
     readonly filter: LogFilter,
@@ -103,6 +105,16 @@ export class QueuedCursor implements LiveCursor {
   /** Starts following an instance: its lines so far are history, not this reader's. */
   attach(writer: DiskWriter): void {
     this.posN.set(writer.instance, writer.lastN);
+  }
+
+  /**
+   * Goes on from a reader's place instead (its seam is the seq of the last line it had, from an
+   * earlier follow): the lines after it are read from the files first, as for a reader that fell
+   * behind, and the count of lines rotation took starts at that place (LogFiles.ordinalThrough).
+   */
+  resumeFromSeam(): void {
+    this.fromPlace = true;
+    this.behind = true;
   }
 
   /** Called by the store for each new matching line; never blocks. */
@@ -248,6 +260,22 @@ export class QueuedCursor implements LiveCursor {
     this.catchUp = { merged: new MergedForward(readers), maxSeq };
     // Everything up to maxSeq must be in the files before they are read.
     await Promise.all(writers.map((w) => w.flush()));
+    if (this.fromPlace) this.placeOrdinals(writers, readers);
+  }
+
+  /**
+   * A reader that goes on from its place counts what rotation took from the ordinal there
+   * (not from the newest line when it opened, as attach() says), looked up once the lines up to
+   * it are in the files (flushed: before, the files may not hold it yet, and a place past their
+   * end would count as their last line).
+   */
+  private placeOrdinals(writers: DiskWriter[], readers: ForwardReader[]): void {
+    this.fromPlace = false;
+    writers.forEach((w, i) => {
+      const n = w.ordinalThrough(this.posSeq);
+      this.posN.set(w.instance, n);
+      readers[i]!.posN = n;
+    });
   }
 
   private async readDisk(max: number): Promise<LogLine[]> {

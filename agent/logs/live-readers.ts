@@ -37,8 +37,10 @@ export class LiveReaders {
   /**
    * A reader of the lines matching `filter` with seq above `seam`. Throws a RangeError when a
    * bound is not a positive number. `closed`: the store is closed, the reader ends at once.
+   * `fromPlace`: the seam is a reader's place in lines already stored (a resumed follow): what
+   * came after it is read from the files first (QueuedCursor.resumeFromSeam).
    */
-  open(filter: LogFilter, seam: number, bounds: QueueBounds, closed: boolean): QueuedCursor {
+  open(filter: LogFilter, seam: number, bounds: QueueBounds, closed: boolean, fromPlace = false): QueuedCursor {
     const maxQueued = positive('maxQueuedLines', bounds.maxQueuedLines, 50_000);
     const maxQueuedChars = positive('maxQueuedBytes', bounds.maxQueuedBytes, 8 * MiB);
     const cursor = new QueuedCursor({ ...filter }, maxQueued, maxQueuedChars, seam, this.source, (c) => this.remove(c));
@@ -49,6 +51,7 @@ export class LiveReaders {
         inst.cursors.push(cursor);
         cursor.attach(inst.writer);
       }
+      if (fromPlace) cursor.resumeFromSeam();
     }
     return cursor;
   }

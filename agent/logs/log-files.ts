@@ -13,6 +13,8 @@ import { fileOfGen, seqOfFirstLine, seqOfLastLine } from './log-format';
 const LF = 0x0a;
 /** Files kept per instance at most, whatever their sizes (writes that failed can leave small ones). */
 const MAX_FILES = 8;
+/** Deleted files whose first line is remembered (ordinalThrough): 16 bytes each, ~32 GiB of one instance's lines at the default bound. */
+const REMEMBERED_DELETIONS = 1_000;
 /** lastSeq of a file with no line yet: it looks newest, so it is deleted last. */
 export const NO_LINES = Number.MAX_SAFE_INTEGER;
 
@@ -69,6 +71,10 @@ export class LogFiles {
   readonly files: LogFile[];
   /** Every line with an ordinal up to this one was in a file that rotation deleted. */
   deletedThroughN = 0;
+  /** The newest seq of those lines (0: none deleted). */
+  private deletedThroughSeq = 0;
+  /** Where the last few files rotation deleted began (firstSeq, firstN), oldest first: see ordinalThrough. */
+  private readonly deletedStarts: Array<{ seq: number; n: number }> = [];
   /** Ordinal of the next line to reach a file (lines are written in ordinal order). */
   nextWriteN = 1;
   private nextGen: number;
@@ -122,6 +128,29 @@ export class LogFiles {
   deleteOldest(): void {
     const file = this.files.shift();
     if (file !== undefined) this.deleteFile(file);
+  }
+
+  /**
+   * The ordinal of this run's last line at or before `seq`, as far as the files tell: exact when
+   * `seq` is at the end of a file or between files, else the mark at or before it (the lines
+   * since that mark are not counted). A reader that goes on after `seq` (a follow resumed after a
+   * control-plane failover) starts its count of lines rotation took from here. When the file that
+   * held `seq` is gone too, the count starts at that file's first line (or at the run's first
+   * line, when even that is forgotten): it may then include lines the reader had.
+   */
+  ordinalThrough(seq: number): number {
+    let n = 0;
+    for (const f of this.files) {
+      if (f.firstN === 0 || f.firstSeq > seq) continue;
+      n = Math.max(n, f.lastSeq <= seq ? f.lastN : markAtOrBefore(f, seq)?.n ?? f.firstN);
+    }
+    if (n > 0 || this.deletedThroughN === 0) return n;
+    if (seq >= this.deletedThroughSeq) return this.deletedThroughN;
+    for (let i = this.deletedStarts.length - 1; i >= 0; i--) {
+      const start = this.deletedStarts[i]!;
+      if (start.seq <= seq) return start.n;
+    }
+    return 0;
   }
 
   /** Writing works again after a failure: say so once. */
@@ -255,7 +284,12 @@ export class LogFiles {
   private deleteFile(file: LogFile): void {
     this.shared.stats.bytesOnDisk -= file.bytes;
     this.shared.stats.filesDeleted++;
-    if (file.lastN > this.deletedThroughN) this.deletedThroughN = file.lastN;
+    if (file.lastN > this.deletedThroughN) {
+      this.deletedThroughN = file.lastN;
+      this.deletedThroughSeq = file.lastSeq;
+      this.deletedStarts.push({ seq: file.firstSeq, n: file.firstN });
+      if (this.deletedStarts.length > REMEMBERED_DELETIONS) this.deletedStarts.shift();
+    }
     const p = this.filePath(file.gen);
     this.unlinking++;
     fs.unlink(p, (err) => {

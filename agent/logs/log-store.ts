@@ -159,6 +159,18 @@ export class LogStore {
   }
 
   /**
+   * A follow that goes on from a reader's place, after `afterSeq` (the last line it had, from an
+   * earlier follow that broke: a control-plane failover): every matching line after it that the
+   * files still hold, read from them in constant memory, then live lines, as a reader that fell
+   * behind gets them (live-cursor.ts); lines rotation removed after that place are counted by a
+   * marker at the gap. No history.
+   */
+  followFrom(filter: LogFilter, afterSeq: number): QueuedCursor {
+    endGaps(this.instances.matching(filter).map((inst) => inst.writer));
+    return this.readers.open(filter, afterSeq, {}, this.closed, true);
+  }
+
+  /**
    * History then (optionally) live, with no line lost or repeated at the seam between them:
    * lines stored before this call are history, lines after it are live. History is the last
    * `limit` lines matching the filter across all instances (from memory or disk, including

@@ -2,7 +2,9 @@
  * The agent's log service: history from the log store, then live lines, filtered here
  * (not on the control plane), batched, packed when the reader takes packed batches, and paced
  * by the reader (a slow reader goes on from the files; see live-cursor.ts). History larger than
- * one answer (`-n all`, `-n` over 100,000) is streamed from the files in constant memory.
+ * one answer (`-n all`, `-n` over 100,000) is streamed from the files in constant memory. A follow
+ * resumed from the reader's place (LogsRequest.resume_after, after a control-plane failover) has
+ * no history: every line after that place comes from the files, then the live ones.
  */
 import type { AgentLogsHandlers } from '../../proto/gen/cluster/agent/AgentLogs';
 import type { LogLine as WireLine } from '../../proto/gen/cluster/logs/LogLine';
@@ -87,12 +89,15 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
       const filter: LogFilter = { app: req.app, type: req.type || undefined, instance: req.instance || undefined };
       const keep = (l: LogLine) => sourceOf(l.stream) === source;
       const ofSource = (lines: LogLine[]) => (source ? lines.filter(keep) : lines);
-      const streamed = wanted > MAX_HISTORY;
+      // A follow resumed from the reader's place (a control-plane failover): no history, every line after it.
+      const place = req.follow ? req.resume_after.find((p) => p.host === agentId) : undefined;
+      const fromPlace = place ? store.followFrom(filter, place.seq) : undefined;
+      const streamed = !fromPlace && wanted > MAX_HISTORY;
       const read = streamed
         ? store.readStream(filter, { limit: wanted, follow: req.follow, keep: source ? keep : undefined })
         : undefined;
-      const inMemory = read ? undefined : store.read(filter, { limit: wanted, follow: req.follow });
-      const live = read?.live ?? inMemory?.live;
+      const inMemory = read || fromPlace ? undefined : store.read(filter, { limit: wanted, follow: req.follow });
+      const live = fromPlace ?? read?.live ?? inMemory?.live;
       let done = false;
       const finish = () => {
         done = true;
@@ -128,7 +133,8 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
       };
 
       void (async () => {
-        if (read) {
+        if (fromPlace) await send([], true);
+        else if (read) {
           for (let first = true; ; first = false) {
             const lines = await read.history.next(BATCH);
             if (first) historyLines = read.history.lines ?? 0;

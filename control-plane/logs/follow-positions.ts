@@ -40,7 +40,8 @@ export class ResumeCut {
   private seen = 0;
   private kept = 0;
 
-  constructor(private readonly afterSeq: number | undefined, private readonly sinceMs: number) {}
+  /** @param afterSeq the last line of the host the reader has had (undefined: none; cut by time). */
+  constructor(readonly afterSeq: number | undefined, private readonly sinceMs: number) {}
 
   keep(lines: UnpackedLine[]): UnpackedLine[] {
     this.seen += lines.length;

@@ -189,19 +189,25 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     /**
      * Asks `agent` for the app's lines: with the reader's history (`resume` undefined), or, for a
      * host asked late or again while following, with its history cut at what the reader has had.
+     * `afterFailover`: the reader's follow broke with its control plane, not with this host: a
+     * host it had lines of goes on from its place with every line the agent keeps (the agent
+     * reads them from its files), not from its last RESUME_LINES.
      */
-    const open = (agent: AgentRecord, resume?: ResumeCut, attempts = 0) => {
+    const open = (agent: AgentRecord, resume?: ResumeCut, attempts = 0, afterFailover = false) => {
       if (upstreams.has(agent.id) || phase === 'done') return;
       const withHistory = resume === undefined;
+      const place = afterFailover ? resume?.afterSeq : undefined;
       const stream = dialer.client(agent).Logs({
         app: req.app,
         type: req.type,
         instance: req.instance,
         source: req.source,
+        // (An agent older than resume_after sends these, cut here at the reader's place.)
         lines: withHistory ? req.lines : RESUME_LINES,
         all: withHistory && req.all,
         follow: req.follow,
         packed: true,
+        resume_after: place === undefined ? [] : [{ host: agent.id, seq: place }],
       });
       const upstream = newUpstream(agent, stream, resume, attempts);
       upstreams.set(agent.id, upstream);
@@ -236,9 +242,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
           }
         } else forward(batch, agent.id);
         if (batch.history_done && !upstream.historyDone) {
-          if (upstream.resume?.mayHaveMissed()) {
-            warn(`host ${agent.id} printed over ${RESUME_LINES} lines while it was away: older ones are not shown (cluster logs -a ${req.app} --host ${agent.id} -n all has them)`);
-          }
+          if (upstream.resume?.mayHaveMissed()) warn(missedWarning(agent.id, afterFailover));
           historyEnded(upstream);
         }
       });
@@ -293,6 +297,13 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       }, (err: unknown) => ctx.logger.warn({ err, host: id }, 'could not read a log host\'s registration'));
     };
     const wanted = (id: string) => !req.host || id === req.host;
+    /** A host asked again sent only its last RESUME_LINES, all of them new to the reader. */
+    const missedWarning = (id: string, afterFailover: boolean) => {
+      const rest = `older ones are not shown (cluster logs -a ${req.app} --host ${id} -n all has them)`;
+      // After a failover the host was not away: it had more lines than it was asked for.
+      if (afterFailover) return `host ${id} has over ${RESUME_LINES} lines this follow had not shown when it moved to this control plane: ${rest}`;
+      return `host ${id} printed over ${RESUME_LINES} lines while it was away: ${rest}`;
+    };
 
     /** Ends the call with `err` (its reason in the trailer), the upstreams cancelled. */
     const failWith = (err: unknown) => {
@@ -320,7 +331,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       if (resumed) {
         for (const p of req.resume_after) positions.forwardedSeq(p.host, p.seq);
         maybeEndHistory(); // none to send: live at once, then each host's lines after the reader's place
-        for (const agent of hosts) open(agent, positions.resume(agent.id));
+        for (const agent of hosts) open(agent, positions.resume(agent.id), 0, true);
       } else {
         // One host's history is in order already: it passes through as it comes.
         if (hosts.length > 1) startMerge(hosts);

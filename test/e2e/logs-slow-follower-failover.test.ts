@@ -2,7 +2,9 @@
  * `cluster logs -f` whose reader is slow (its stdout is a pipe read with pauses) across a
  * control-plane kill -9 and restart (docs/logs.md, "Following across control-plane failovers"):
  * every line once, in order. While its stdout is full the CLI's call is paused and holds
- * batches it has not printed; the new call must not repeat or reorder them.
+ * batches it has not printed; the new call must not repeat or reorder them. A reader more than
+ * 100,000 lines behind its host goes on from its place with every line the host keeps, and is
+ * not told that the host was away (it never was).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +24,8 @@ while true; do sleep 1; done
 
 /** Below the 100,000 lines a host asked again sends back (control-plane/logs/follow-positions.ts). */
 const SMALL = 50_000;
+/** Far beyond them. */
+const BIG = 300_000;
 
 describe('a slow cluster logs -f across a control-plane kill -9', { timeout: 240_000 }, () => {
   let cluster: TestCluster;
@@ -33,11 +37,11 @@ describe('a slow cluster logs -f across a control-plane kill -9', { timeout: 240
     triggers = path.join(cluster.dir, 'triggers');
     fs.mkdirSync(triggers);
     const dir = cluster.appDir('burst', {
-      Procfile: `small: sh burst.sh ${triggers} ${SMALL}\n`,
+      Procfile: `small: sh burst.sh ${triggers} ${SMALL}\nbig: sh burst.sh ${triggers} ${BIG}\n`,
       'burst.sh': BURST,
     });
     await cluster.deployApp('burst', dir);
-    await cluster.ok(['scale', 'small=1', '-a', 'burst', '--wait']);
+    await cluster.ok(['scale', 'small=1', 'big=1', '-a', 'burst', '--wait']);
   });
 
   after(async () => {
@@ -87,5 +91,13 @@ describe('a slow cluster logs -f across a control-plane kill -9', { timeout: 240
     assert.deepEqual(check.problems, [], stderr);
     assert.deepEqual(check.markers, [], stderr);
     assert.equal(check.next, SMALL + 1, 'every line arrived');
+  });
+
+  it('goes on from its place when more than 100,000 lines behind, with no word of a host that was away', async () => {
+    const { check, stderr } = await followAcrossKill('big.1', BIG);
+    assert.deepEqual(check.problems, [], stderr);
+    assert.deepEqual(check.markers, [], stderr);
+    assert.equal(check.next, BIG + 1, 'every line arrived');
+    assert.doesNotMatch(stderr, /while it was away/);
   });
 });

@@ -2,7 +2,9 @@
  * The control plane's `cluster logs` handler (control-plane/logs/logs-handler.ts) with stand-in
  * hosts: a followed `-n all` of two hosts whose first host's stream breaks while the merged
  * history is still sent. Its queued lines still come out (once), and when it is asked again its
- * history is cut after them: no line twice, every line in time order.
+ * history is cut after them: no line twice, every line in time order. And a follow resumed here
+ * after a control-plane failover: a host is asked from the reader's place (every line it keeps),
+ * and only a host asked again after its own stream broke gets the bounded ask.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +15,7 @@ import { packLines, unpackLines } from '../../lib/log-packing';
 import type { ApiContext } from '../../control-plane/rpc/context';
 import type { AgentDialer } from '../../control-plane/agents/agent-dialer';
 import type { LogBatch__Output } from '../../proto/gen/cluster/logs/LogBatch';
+import type { LogsRequest } from '../../proto/gen/cluster/logs/LogsRequest';
 import { waitFor } from '../helpers/wait-for';
 
 /** A host's stream as grpc-js gives it to the handler. */
@@ -45,39 +48,47 @@ class FakeCall extends EventEmitter {
   sendMetadata(): void {}
 }
 
+/** Two stand-in hosts, host-a and host-b, that keep lines of `shop`: each Logs call to them is recorded with its request. */
+function standInHosts(): { ctx: ApiContext; dialer: AgentDialer; streams: Map<string, FakeUpstream[]>; requests: Map<string, LogsRequest[]> } {
+  const keys = new Keys();
+  const agents = new Map(['host-a', 'host-b'].map((id) => [id, { id, address: `${id}:7601`, datacenter: 'dc', labels: {}, capacity: 10, version: 'x', registeredAtMs: 1, state: 'ready' }]));
+  const streams = new Map<string, FakeUpstream[]>([['host-a', []], ['host-b', []]]);
+  const requests = new Map<string, LogsRequest[]>([['host-a', []], ['host-b', []]]);
+  const client = {
+    kv: { range: async () => ({ kvs: ['host-a', 'host-b'].map((id) => ({ key: Buffer.from(`${keys.logSources('shop')}${id}`) })), header: { revision: '7' } }) },
+    watch: () => ({ prefix: () => ({ startRevision: () => ({ create: async () => Object.assign(new EventEmitter(), { cancel: async () => undefined }) }) }) }),
+  };
+  const ctx = {
+    client,
+    keys,
+    // An apps mirror that has not reached the app's revision yet: it decides nothing.
+    view: {
+      agent: (id: string) => agents.get(id),
+      isRegistered: (id: string) => agents.has(id),
+      isLeaving: () => false,
+      restartHold: () => undefined,
+      apps: Object.assign(new EventEmitter(), { revision: 0 }),
+    },
+    store: { getAppVersion: async (name: string) => ({ app: { name, release: 1, deployed: 1, createdAtMs: 1 }, modRevision: 5 }) },
+    metrics: { streamOpened: () => undefined, streamClosed: () => undefined },
+    logger: { warn: () => undefined, debug: () => undefined, info: () => undefined, error: () => undefined },
+  } as unknown as ApiContext;
+  const dialer = {
+    client: (agent: { id: string }) => ({
+      Logs: (request: LogsRequest) => {
+        requests.get(agent.id)!.push(request);
+        const stream = new FakeUpstream();
+        streams.get(agent.id)!.push(stream);
+        return stream;
+      },
+    }),
+  } as unknown as AgentDialer;
+  return { ctx, dialer, streams, requests };
+}
+
 describe('cluster logs -n all -f across hosts, a host asked again mid-history', () => {
   it('shows every line once and in time order', async () => {
-    const keys = new Keys();
-    const agents = new Map(['host-a', 'host-b'].map((id) => [id, { id, address: `${id}:7601`, datacenter: 'dc', labels: {}, capacity: 10, version: 'x', registeredAtMs: 1, state: 'ready' }]));
-    const streams = new Map<string, FakeUpstream[]>([['host-a', []], ['host-b', []]]);
-    const client = {
-      kv: { range: async () => ({ kvs: ['host-a', 'host-b'].map((id) => ({ key: Buffer.from(`${keys.logSources('shop')}${id}`) })), header: { revision: '7' } }) },
-      watch: () => ({ prefix: () => ({ startRevision: () => ({ create: async () => Object.assign(new EventEmitter(), { cancel: async () => undefined }) }) }) }),
-    };
-    const ctx = {
-      client,
-      keys,
-      // An apps mirror that has not reached the app's revision yet: it decides nothing.
-      view: {
-        agent: (id: string) => agents.get(id),
-        isRegistered: (id: string) => agents.has(id),
-        isLeaving: () => false,
-        restartHold: () => undefined,
-        apps: Object.assign(new EventEmitter(), { revision: 0 }),
-      },
-      store: { getAppVersion: async (name: string) => ({ app: { name, release: 1, deployed: 1, createdAtMs: 1 }, modRevision: 5 }) },
-      metrics: { streamOpened: () => undefined, streamClosed: () => undefined },
-      logger: { warn: () => undefined, debug: () => undefined, info: () => undefined, error: () => undefined },
-    } as unknown as ApiContext;
-    const dialer = {
-      client: (agent: { id: string }) => ({
-        Logs: () => {
-          const stream = new FakeUpstream();
-          streams.get(agent.id)!.push(stream);
-          return stream;
-        },
-      }),
-    } as unknown as AgentDialer;
+    const { ctx, dialer, streams } = standInHosts();
     const call = new FakeCall({ app: 'shop', type: '', instance: '', host: '', lines: 0, follow: true, source: '', packed: true, all: true, resume_after: [], resume_since_ms: 0 });
     logsHandler(ctx, dialer)(call as never);
     await waitFor('both hosts asked', () => streams.get('host-a')!.length === 1 && streams.get('host-b')!.length === 1);
@@ -98,6 +109,29 @@ describe('cluster logs -n all -f across hosts, a host asked again mid-history', 
     await waitFor('the history sent', () => call.historyDone);
     again.send([11], [9]);
     assert.deepEqual(call.lines, ['host-a:t1', 'host-a:t2', 'host-a:t3', 'host-a:t4', 'host-b:t5', 'host-a:t6', 'host-a:t7', 'host-a:t8', 'host-a:t9', 'host-b:t10', 'host-a:t11']);
+    call.emit('cancelled');
+  });
+});
+
+describe('cluster logs -f resumed through this control plane after a failover', () => {
+  it('asks a host the reader had lines of from its place, with every line it keeps; one asked again after that, for its last 100,000', async () => {
+    const { ctx, dialer, streams, requests } = standInHosts();
+    const call = new FakeCall({ app: 'shop', type: '', instance: '', host: '', lines: 0, follow: true, source: '', packed: true, all: false, resume_after: [{ host: 'host-a', seq: 41 }], resume_since_ms: 1 });
+    logsHandler(ctx, dialer)(call as never);
+    await waitFor('both hosts asked', () => streams.get('host-a')!.length === 1 && streams.get('host-b')!.length === 1);
+    assert.deepEqual(requests.get('host-a')![0]!.resume_after, [{ host: 'host-a', seq: 41 }]);
+    // host-b's place is not known (the reader had none of its lines): cut by time here.
+    assert.deepEqual(requests.get('host-b')![0]!.resume_after, []);
+    const [a] = streams.get('host-a')!;
+    a!.send([], [], true);
+    a!.send([50, 51], [42, 43]);
+    assert.deepEqual(call.lines, ['host-a:t50', 'host-a:t51']);
+    // Its agent goes away and comes back: that is the case for the bounded ask (docs/logs.md).
+    a!.emit('error', Object.assign(new Error('Connection dropped'), { code: 14, details: 'Connection dropped' }));
+    await waitFor('host-a asked again', () => streams.get('host-a')!.length === 2, 5_000);
+    const again = requests.get('host-a')![1]!;
+    assert.deepEqual(again.resume_after, []);
+    assert.equal(again.lines, 100_000);
     call.emit('cancelled');
   });
 });
