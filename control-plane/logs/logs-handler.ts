@@ -27,7 +27,7 @@ import { validateLogsRequest } from './logs-request';
 import { unknownTypeWarning } from './type-filter';
 import { DestroyedApps } from './destroyed-apps';
 import { newUpstream, rejoinDelayMs, type Upstream } from './upstream';
-import { hostsToAsk, registeredAgent } from './log-hosts';
+import { hostsToAsk } from './log-hosts';
 import { NotFoundError } from '../errors';
 
 /** How long to wait for a host's first answer before going on without its history. */
@@ -184,7 +184,17 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       else write({ warnings: [text] });
     };
 
-    const agentOf = (id: string) => registeredAgent(ctx, registrations, id);
+    /**
+     * The agent a log-source put came from, as registered now, read from etcd: a registration
+     * puts its log sources in the same transaction (agents/agent-service.ts), and this replica's
+     * mirror may not show it yet when the watch fires. The mirror's record is then the previous
+     * run's, at its old port: that dial failed and the host was asked again only after its
+     * back-off (seconds late).
+     */
+    const registrationOf = async (id: string) => {
+      const agent = await registrations.registered(id);
+      return agent?.address ? agent : undefined;
+    };
 
     /**
      * Asks `agent` for the app's lines: with the reader's history (`resume` undefined), or, for a
@@ -289,7 +299,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     const join = (id: string) => {
       if (!wanted(id) || over()) return;
       if (phase === 'history') return void joinsAfterHistory.add(id);
-      agentOf(id).then((agent) => {
+      registrationOf(id).then((agent) => {
         if (!agent || over()) return;
         const current = upstreams.get(id);
         if (!current) open(agent, positions.resume(id));

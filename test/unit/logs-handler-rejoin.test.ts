@@ -4,7 +4,8 @@
  * history is still sent. Its queued lines still come out (once), and when it is asked again its
  * history is cut after them: no line twice, every line in time order. And a follow resumed here
  * after a control-plane failover: a host is asked from the reader's place (every line it keeps),
- * and only a host asked again after its own stream broke gets the bounded ask.
+ * and only a host asked again after its own stream broke gets the bounded ask. A host whose agent
+ * registers again is asked at its new address at once, whatever this replica's mirror still shows.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,14 +50,31 @@ class FakeCall extends EventEmitter {
 }
 
 /** Two stand-in hosts, host-a and host-b, that keep lines of `shop`: each Logs call to them is recorded with its request. */
-function standInHosts(): { ctx: ApiContext; dialer: AgentDialer; streams: Map<string, FakeUpstream[]>; requests: Map<string, LogsRequest[]> } {
+function standInHosts() {
   const keys = new Keys();
   const agents = new Map(['host-a', 'host-b'].map((id) => [id, { id, address: `${id}:7601`, datacenter: 'dc', labels: {}, capacity: 10, version: 'x', registeredAtMs: 1, state: 'ready' }]));
   const streams = new Map<string, FakeUpstream[]>([['host-a', []], ['host-b', []]]);
   const requests = new Map<string, LogsRequest[]>([['host-a', []], ['host-b', []]]);
+  /** The address each Logs call went to, per host. */
+  const dialed = new Map<string, string[]>([['host-a', []], ['host-b', []]]);
+  /** The registrations in etcd (this replica's mirror, `agents` above, may lag behind them). */
+  const registered = new Map(agents);
+  const watchers: EventEmitter[] = [];
   const client = {
     kv: { range: async () => ({ kvs: ['host-a', 'host-b'].map((id) => ({ key: Buffer.from(`${keys.logSources('shop')}${id}`) })), header: { revision: '7' } }) },
-    watch: () => ({ prefix: () => ({ startRevision: () => ({ create: async () => Object.assign(new EventEmitter(), { cancel: async () => undefined }) }) }) }),
+    get: (key: string) => ({ buffer: async () => {
+      const record = [...registered.values()].find((r) => keys.agent(r.id) === key);
+      return record ? Buffer.from(JSON.stringify(record)) : null;
+    } }),
+    watch: () => ({ prefix: () => ({ startRevision: () => ({ create: async () => {
+      const watcher = Object.assign(new EventEmitter(), { cancel: async () => undefined });
+      watchers.push(watcher);
+      return watcher;
+    } }) }) }),
+  };
+  /** A host puts its log-source record of `shop` (it registered again). */
+  const putLogSource = (id: string) => {
+    for (const w of watchers) w.emit('put', { key: Buffer.from(`${keys.logSources('shop')}${id}`) });
   };
   const ctx = {
     client,
@@ -74,16 +92,17 @@ function standInHosts(): { ctx: ApiContext; dialer: AgentDialer; streams: Map<st
     logger: { warn: () => undefined, debug: () => undefined, info: () => undefined, error: () => undefined },
   } as unknown as ApiContext;
   const dialer = {
-    client: (agent: { id: string }) => ({
+    client: (agent: { id: string; address: string }) => ({
       Logs: (request: LogsRequest) => {
         requests.get(agent.id)!.push(request);
+        dialed.get(agent.id)!.push(agent.address);
         const stream = new FakeUpstream();
         streams.get(agent.id)!.push(stream);
         return stream;
       },
     }),
   } as unknown as AgentDialer;
-  return { ctx, dialer, streams, requests };
+  return { ctx, dialer, streams, requests, dialed, registered, watchers, putLogSource };
 }
 
 describe('cluster logs -n all -f across hosts, a host asked again mid-history', () => {
@@ -132,6 +151,25 @@ describe('cluster logs -f resumed through this control plane after a failover', 
     const again = requests.get('host-a')![1]!;
     assert.deepEqual(again.resume_after, []);
     assert.equal(again.lines, 100_000);
+    call.emit('cancelled');
+  });
+});
+
+describe('cluster logs -f, a host whose agent registers again', () => {
+  it('is asked at the address it registered, even while this replica\'s mirror still shows the one before', async () => {
+    const { ctx, dialer, streams, dialed, registered, watchers, putLogSource } = standInHosts();
+    const call = new FakeCall({ app: 'shop', type: '', instance: '', host: '', lines: 0, follow: true, source: '', packed: true, all: false, resume_after: [], resume_since_ms: 0 });
+    logsHandler(ctx, dialer)(call as never);
+    await waitFor('both hosts asked', () => streams.get('host-a')!.length === 1 && streams.get('host-b')!.length === 1);
+    for (const host of ['host-a', 'host-b']) streams.get(host)![0]!.send([], [], true);
+    await waitFor('the log sources watched', () => watchers.length === 1);
+    // Its agent restarts: the stream breaks, and its next run registers on another port.
+    streams.get('host-a')![0]!.emit('error', Object.assign(new Error('Connection dropped'), { code: 14, details: 'Connection dropped' }));
+    registered.set('host-a', { ...registered.get('host-a')!, address: 'host-a:7700', registeredAtMs: 2 });
+    // The registration put its log sources in the same transaction: the watch can fire before the mirror shows it.
+    putLogSource('host-a');
+    await waitFor('host-a asked again', () => streams.get('host-a')!.length === 2, 5_000);
+    assert.deepEqual(dialed.get('host-a'), ['host-a:7601', 'host-a:7700']);
     call.emit('cancelled');
   });
 });
