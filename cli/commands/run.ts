@@ -28,17 +28,24 @@ export function registerRun(program: Command): void {
 
         /** Holds our stdin while the remote side is full: the process takes it slower than we read it, or not at all. */
         const input = new ReadGate(process.stdin);
-        // Ctrl-C interrupts the remote process group; a second Ctrl-C kills it.
+        /** The agent said the process started (`Running … as run.N on HOST`). */
+        let started = false;
+        /** Ends the call, which stops the process (SIGTERM, then SIGKILL after a grace period) or its start, and exits as Ctrl-C does. */
+        const leave = (why: string) => {
+          process.stderr.write(`${why}\n`);
+          call.cancel();
+          process.exit(128 + os.constants.signals.SIGINT);
+        };
+        // Ctrl-C interrupts the remote process group; a second Ctrl-C kills it, a third leaves.
         let interrupts = 0;
         const onSigint = () => {
           interrupts += 1;
-          if (interrupts > 1 && input.held) {
-            // The signals queue behind input the process does not read: end the call instead,
-            // which stops the process (SIGTERM, then SIGKILL after a grace period).
-            process.stderr.write('The process does not read its input, so the interrupt could not reach it: stopping it.\n');
-            call.cancel();
-            process.exit(128 + os.constants.signals.SIGINT);
-          }
+          // Its code may still be fetched, or its agent not answer: no process to interrupt yet.
+          if (!started) return leave('Interrupted before the process started: it does not run.');
+          // The signals queue behind input the process does not read.
+          if (interrupts > 1 && input.held) return leave('The process does not read its input, so the interrupt could not reach it: stopping it.');
+          // Its agent does not answer (a frozen or cut-off server): the call's end reaches it when it can.
+          if (interrupts > 2) return leave('No answer to the interrupts: leaving; the agent stops the process when it learns the run\'s call ended.');
           call.write({ signal: interrupts === 1 ? 'SIGINT' : 'SIGKILL' });
         };
         if (!opts.detach) {
@@ -62,6 +69,7 @@ export function registerRun(program: Command): void {
           let exit: number | undefined;
           call.on('data', (out: RunOutput__Output) => {
             if (out.started) {
+              started = true;
               const where = `${out.started.instance} on ${out.started.host}`;
               if (opts.detach) console.log(`Started ${where}; see its output with \`cluster logs -a ${app} --ps ${out.started.instance}\`.`);
               else process.stderr.write(`Running \`${commandLine(args)}\` as ${where}…\n`);

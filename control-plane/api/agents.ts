@@ -194,7 +194,7 @@ export function agentHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'ListAg
     ActivateAgent: unary(logger, async (req) => {
       const id = requireId(req.id);
       const [agent, drain] = await Promise.all([records.registered(id), records.drain(id)]);
-      if (!agent && !drain?.record) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
+      if (!agent && !drain?.record && !ctx.view.knownAgent(id)) throw new NotFoundError(`agent \`${id}\` is not registered (see \`cluster agents\`)`);
       if (drain) {
         await seen(ctx, await records.removeDrain(id));
         logger.info({ agent: id }, 'agent activated: instances may be placed on it again');

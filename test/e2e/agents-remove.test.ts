@@ -74,6 +74,10 @@ describe('agents that are gone, and agents:remove', { timeout: 120_000 }, () => 
       return processes.size === 4 && [...processes.values()].every((pids) => pids.length === 1);
     }, 15_000, 100);
 
+    // activate of a down agent never drained: nothing to undo, said so (exit 0), as for a ready one.
+    const activated = await cluster.ok(['agents:activate', 'rm-a']);
+    assert.equal(activated.stdout.trim(), 'rm-a was not drained: nothing changed (it is down).');
+
     // Its lines are on a server that is gone: `cluster logs` says it cannot reach them, until removal.
     const unreachableLines = await cluster.ok(['logs', '-a', APP, '-n', '5']);
     assert.match(unreachableLines.stderr, /host rm-a keeps lines of `[^`]+` but is not registered now/);

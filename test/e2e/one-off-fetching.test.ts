@@ -150,6 +150,27 @@ describe('a one-off whose code is being fetched', { timeout: 150_000 }, () => {
     });
   }
 
+  it('leaves at once on Ctrl-C while its code is fetched (exit 130): the command never runs', async () => {
+    const name = await nextRunName();
+    const marker = path.join(cluster.dir, 'ran-ctrl-c');
+    let run: ReturnType<typeof startRun> | undefined;
+    try {
+      run = await runWhileFetching(['--no-tty', '--', 'sh', '-c', `echo ran > ${marker}; sleep 30`]);
+      run.child.kill('SIGINT');
+      const res = await run.exited;
+      assert.equal(res.code, 130, res.stdout + res.stderr);
+      assert.equal(res.stderr, 'Interrupted before the process started: it does not run.\n');
+      assert.equal(fetching(), true, 'it left while host-a still fetched the code');
+    } finally {
+      proxy.release();
+    }
+    await waitFor('host-a done fetching', () => !fetching() || undefined, 20_000);
+    await waitFor(`${name} not started, said in its log`, async () =>
+      /Not started: /.test((await cluster.ok(['logs', '-a', 'api', '--ps', name])).stdout) || undefined, 15_000, 200);
+    assert.equal(fs.existsSync(marker), false, 'the command never ran');
+    assert.equal(await runOf(name), undefined);
+  });
+
   // Last: it kills host-a. Its next run keeps the lease, and with it the statuses the dead run reported.
   it('drops from ps a run whose agent died (kill -9) while it fetched its code, once the agent is back', async () => {
     const name = await nextRunName();
