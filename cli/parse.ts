@@ -33,6 +33,7 @@ export function timeoutMs(text: string, flag = '--timeout'): number {
 export function collectLabel(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const { key, label, problem } = labelArg(value);
   if (problem) throw new InvalidArgumentError(problem);
+  if (Object.hasOwn(previous, key) && previous[key] !== label) throw new InvalidArgumentError(`label \`${key}\` given twice (${previous[key]}, then ${label}): give each key once`);
   return { ...previous, [key]: label };
 }
 
@@ -60,6 +61,7 @@ export function datacenterName(value: string): string {
 export function collectLabelOrWarn(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const { key, label, problem } = labelArg(value);
   if (problem) process.stderr.write(`warning: --label: ${problem}; placement rules cannot name it\n`);
+  if (Object.hasOwn(previous, key) && previous[key] !== label) process.stderr.write(`warning: --label: \`${key}\` given twice (${previous[key]}, then ${label}); the last one counts\n`);
   return { ...previous, [key]: label };
 }
 

@@ -7,5 +7,7 @@ export function rootProgram(): Command {
     .description("Heroku's process model on your own servers")
     .version(VERSION)
     .option('--server <host:port,…>', 'control-plane replicas, HOST:PORT[,HOST:PORT…] (or CLUSTER_SERVER; default: the running `cluster dev`)')
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // `--server` is the root's: each command's help lists it too (`agent start --help`).
+    .configureHelp({ showGlobalOptions: true });
 }
