@@ -292,7 +292,7 @@ export class Reconciler {
     try {
       const [cwd, release] = await Promise.all([
         this.deps.releases.ensure(spec.slug),
-        this.deps.releases.configs.get(spec.app, spec.release, spec.slug),
+        this.deps.releases.configs.get(spec.app, spec.release, spec.slug, spec.app_created_at_ms ?? 0),
         this.deps.fifos.make(spec.app, spec.instance),
       ]);
       const command = Object.hasOwn(release.processTypes, spec.type) ? release.processTypes[spec.type] : undefined;

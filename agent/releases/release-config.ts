@@ -18,8 +18,13 @@ const FETCH_TIMEOUT_MS = 10_000;
 /** Releases kept beyond those in use (a rollback to the previous one needs no fetch). */
 const SPARE = 16;
 
-function keyOf(app: string, release: number, slug: string): string {
-  return `${app}/v${release}/${slug}`;
+/**
+ * A destroyed and re-created app reuses release numbers, and deploying the same code gives the
+ * same slug: only its creation time (`appCreatedAtMs`, 0 from a control plane that does not send
+ * it) tells its releases apart, and a config of the destroyed app must never be reused.
+ */
+function keyOf(app: string, release: number, slug: string, appCreatedAtMs: number): string {
+  return `${app}@${appCreatedAtMs}/v${release}/${slug}`;
 }
 
 export class ReleaseConfigs {
@@ -29,11 +34,11 @@ export class ReleaseConfigs {
   constructor(private readonly client: AgentApiClient) {}
 
   /**
-   * The config of release `release` of `app`, checked against the slug the assignment names
-   * (a destroyed and re-created app reuses release numbers).
+   * The config of release `release` of `app` (created at `appCreatedAtMs`), checked against the
+   * slug the assignment names (a destroyed and re-created app reuses release numbers).
    */
-  get(app: string, release: number, slug: string): Promise<ReleaseConfig> {
-    const key = keyOf(app, release, slug);
+  get(app: string, release: number, slug: string, appCreatedAtMs = 0): Promise<ReleaseConfig> {
+    const key = keyOf(app, release, slug, appCreatedAtMs);
     const cached = this.cache.get(key);
     if (cached) {
       // Most recently used last: eviction takes the oldest.
@@ -50,9 +55,9 @@ export class ReleaseConfigs {
   }
 
   /** Forgets releases no assignment uses any more, keeping the SPARE most recently used. */
-  retain(inUse: Iterable<{ app: string; release: number; slug: string }>): void {
+  retain(inUse: Iterable<{ app: string; release: number; slug: string; app_created_at_ms?: number }>): void {
     const keep = new Set<string>();
-    for (const a of inUse) keep.add(keyOf(a.app, a.release, a.slug));
+    for (const a of inUse) keep.add(keyOf(a.app, a.release, a.slug, a.app_created_at_ms ?? 0));
     let spare = [...this.cache.keys()].filter((key) => !keep.has(key)).length - SPARE;
     for (const key of this.cache.keys()) {
       if (spare <= 0) break;

@@ -278,7 +278,7 @@ export function agentService(
         return;
       }
       // The service's serializer passes the encoded batches through (assignment-wire.ts).
-      streamAssignments(call as unknown as AssignmentCall, hub, id);
+      streamAssignments(call as unknown as AssignmentCall, hub, id, (app) => ctx.view.app(app)?.createdAtMs ?? 0);
     },
 
     ReportStatus: unary(logger, async (req, call) => {

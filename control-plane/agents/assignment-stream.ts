@@ -9,7 +9,7 @@
  * replaces its desired set on a snapshot (agent/reconciler.ts), so it ends where it would have.
  */
 import type { AssignmentDelta, AssignmentHub } from './assignment-hub';
-import { encodeAssignmentBatch } from './assignment-wire';
+import { encodeAssignmentBatch, type AppCreatedAt } from './assignment-wire';
 
 /** What of a server stream this needs (grpc-js's ServerWritableStream is one). */
 export interface AssignmentCall {
@@ -20,12 +20,13 @@ export interface AssignmentCall {
   on(event: 'cancelled' | 'close' | 'error', listener: () => void): unknown;
 }
 
-export function streamAssignments(call: AssignmentCall, hub: AssignmentHub, agentId: string): void {
+/** `createdAt`: when each app was created, sent with its assignments (the agent tells a re-created app apart by it). */
+export function streamAssignments(call: AssignmentCall, hub: AssignmentHub, agentId: string, createdAt: AppCreatedAt = () => 0): void {
   let behind = false;
   const write = (delta: AssignmentDelta) => {
     if (call.cancelled || call.destroyed) return;
     // Encoded here in one pass; the service's serializer passes it through (assignment-wire.ts).
-    if (call.write(encodeAssignmentBatch(delta))) return;
+    if (call.write(encodeAssignmentBatch(delta, createdAt))) return;
     behind = true;
     call.once('drain', () => {
       behind = false;

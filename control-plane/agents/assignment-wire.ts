@@ -29,6 +29,8 @@ interface Sized {
   release: number;
   grace: number;
   boot: number;
+  /** The app's creation time (0: unknown, left out). */
+  created: number;
   /** The encoded Assignment message's length. */
   size: number;
 }
@@ -36,7 +38,10 @@ interface Sized {
 const int32 = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) ? n | 0 : 0);
 const text = (s: unknown) => (typeof s === 'string' ? s : '');
 
-function sized(a: Assignment): Sized {
+/** When each app was created (AppRecord.createdAtMs; 0 when unknown). */
+export type AppCreatedAt = (app: string) => number;
+
+function sized(a: Assignment, createdAt: AppCreatedAt): Sized {
   const s: Sized = {
     a,
     app: Buffer.byteLength(text(a.app)),
@@ -47,10 +52,12 @@ function sized(a: Assignment): Sized {
     release: int32(a.release),
     grace: int32(a.graceMs),
     boot: int32(a.bootTimeoutMs),
+    created: createdAt(text(a.app)) || 0,
     size: 0,
   };
   const num = (n: number) => (n !== 0 ? 1 + int32Size(n) : 0);
-  s.size = delimitedSize(s.app) + delimitedSize(s.instance) + delimitedSize(s.type) + num(s.release) + delimitedSize(s.slug) + delimitedSize(s.token) + num(s.grace) + num(s.boot) + (a.logsNonBlocking === true ? 3 : 0);
+  s.size = delimitedSize(s.app) + delimitedSize(s.instance) + delimitedSize(s.type) + num(s.release) + delimitedSize(s.slug) + delimitedSize(s.token) + num(s.grace) + num(s.boot) + (a.logsNonBlocking === true ? 3 : 0) +
+    (s.created !== 0 ? 10 : 0);
   return s;
 }
 
@@ -79,11 +86,18 @@ function writeAssignment(w: WireWriter, s: Sized): void {
     w.buf[w.pos++] = 0x01;
     w.buf[w.pos++] = 0x01;
   }
+  if (s.created !== 0) {
+    // Field 21, 64-bit (a double): tag 169 is two bytes.
+    w.buf[w.pos++] = 0xa9;
+    w.buf[w.pos++] = 0x01;
+    w.buf.writeDoubleLE(s.created, w.pos);
+    w.pos += 8;
+  }
 }
 
 /** The AssignmentBatch message of `delta`, encoded. */
-export function encodeAssignmentBatch(delta: AssignmentDelta): Buffer {
-  const upserts = delta.upserts.map(sized);
+export function encodeAssignmentBatch(delta: AssignmentDelta, createdAt: AppCreatedAt = () => 0): Buffer {
+  const upserts = delta.upserts.map((a) => sized(a, createdAt));
   const removes = delta.removes.map((r) => {
     const app = Buffer.byteLength(text(r.app));
     const instance = Buffer.byteLength(text(r.instance));

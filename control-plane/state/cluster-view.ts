@@ -109,6 +109,11 @@ export class ClusterView {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** The record of app `name`, when it exists. */
+  app(name: string): AppRecord | undefined {
+    return this.apps.decoded<AppRecord>(this.keys.app(name));
+  }
+
   formation(app: string): FormationRecord {
     const record = this.formations.decoded<FormationRecord>(this.keys.formation(app));
     return {

@@ -13,6 +13,7 @@ export function assignment(fields: Partial<Assignment> = {}): Assignment {
     grace_ms: 0,
     boot_timeout_ms: 0,
     logs_non_blocking: false,
+    app_created_at_ms: 0,
     ...fields,
   };
 }

@@ -1,0 +1,56 @@
+/**
+ * An app destroyed and created again under the same name is another app: its instances run its
+ * own config even when its code and release numbers are the old app's (the agent once reused the
+ * destroyed app's config, secrets included, from its cache of release configs).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { TestCluster } from '../helpers/test-cluster';
+import { instanceProcesses } from '../helpers/instance-processes';
+import { waitFor } from '../helpers/wait-for';
+
+const APP = 'again';
+
+/** MARK in the environment of each running worker of APP. */
+function marks(): Array<string | undefined> {
+  return instanceProcesses(APP).map((g) => {
+    try {
+      return fs.readFileSync(`/proc/${g.pgid}/environ`, 'utf8').split('\0').find((e) => e.startsWith('MARK='))?.slice(5);
+    } catch {
+      return 'gone';
+    }
+  });
+}
+
+describe('an app destroyed and created again', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+  let dir: string;
+
+  before(async () => {
+    cluster = await TestCluster.start({ agents: [{ id: 'solo' }] });
+    dir = cluster.appDir(APP, { Procfile: 'worker: sleep 100000\n' });
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  /** Create, deploy the same code (v1), scale, set MARK (v2): the releases of both apps are alike but for the config. */
+  async function makeApp(mark: string): Promise<void> {
+    await cluster.deployApp(APP, dir); // apps:create, then deploy
+    await cluster.ok(['scale', 'worker=2', '-a', APP, '--wait']);
+    await cluster.ok(['config:set', `MARK=${mark}`, '-a', APP, '--wait']);
+  }
+
+  it('runs its own config, not the destroyed app\'s', async () => {
+    await makeApp('secret-of-the-old-app');
+    await waitFor('the old app\'s workers with its MARK', () => marks().join() === 'secret-of-the-old-app,secret-of-the-old-app', 30_000);
+    await cluster.ok(['apps:destroy', APP, '--confirm', APP]);
+    await waitFor('nothing of the old app running', () => instanceProcesses(APP).length === 0, 30_000);
+
+    await makeApp('new');
+    await waitFor('the new app\'s workers with its own MARK', () => marks().join() === 'new,new', 30_000);
+    assert.equal((await cluster.ok(['config:get', 'MARK', '-a', APP])).stdout.trim(), 'new');
+  });
+});
