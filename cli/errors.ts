@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ServerListError } from '../lib/server-list';
 import {
+  AGENT_LOST,
   ALREADY_EXISTS,
   CONFLICT,
   ETCD_UNAVAILABLE,
@@ -48,6 +49,7 @@ export const EXIT_OF_REASON: Readonly<Record<Reason, number>> = {
   [UNAUTHENTICATED]: EXIT_UNREACHABLE,
   [PERMISSION_DENIED]: EXIT_UNREACHABLE,
   [INTERNAL]: EXIT_FAILED,
+  [AGENT_LOST]: EXIT_FAILED,
 };
 
 /** gRPC codes that mean "your request is wrong" from a control plane that sends no reason. */
@@ -89,6 +91,7 @@ function messageOf(reason: Reason, details: string, server: string): string {
     case EXIT_UNREACHABLE:
       return reason === ETCD_UNAVAILABLE ? details : `the control plane at ${server} refused us: ${details}`;
     default:
+      if (reason === AGENT_LOST) return details;
       return reason === CONFLICT
         ? `the control plane at ${server} could not apply this: ${details} (other changes won every attempt)`
         : `the control plane at ${server} failed: ${details}`;

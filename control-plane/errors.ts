@@ -6,6 +6,7 @@ import {
   ALREADY_EXISTS,
   CONFLICT,
   ETCD_UNAVAILABLE,
+  AGENT_LOST,
   INVALID_INPUT,
   LIMIT_EXCEEDED,
   NOT_FOUND,
@@ -62,6 +63,12 @@ export class ConflictError extends DomainError {
 export class FailedPreconditionError extends DomainError {
   override name = 'FailedPreconditionError';
   readonly reason: Reason = PRECONDITION_FAILED;
+}
+
+/** An agent was lost in the middle of something (its connection dropped): exit 3, it failed. */
+export class AgentLostError extends DomainError {
+  override name = 'AgentLostError';
+  readonly reason: Reason = AGENT_LOST;
 }
 
 /** A join token (or credential) the cluster does not accept. */

@@ -29,6 +29,8 @@ export const UNAUTHENTICATED = 'unauthenticated';
 export const PERMISSION_DENIED = 'permission-denied';
 /** A bug or an unexpected failure in the control plane. */
 export const INTERNAL = 'internal';
+/** An agent was lost in the middle of the request (its connection dropped): the message says what that left. */
+export const AGENT_LOST = 'agent-lost';
 
 export const REASONS = [
   INVALID_INPUT,
@@ -41,6 +43,7 @@ export const REASONS = [
   UNAUTHENTICATED,
   PERMISSION_DENIED,
   INTERNAL,
+  AGENT_LOST,
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../lib/log';
 import { ProcfileError } from '../../lib/procfile';
 import {
+  AGENT_LOST,
   ALREADY_EXISTS,
   CONFLICT,
   ETCD_UNAVAILABLE,
@@ -39,6 +40,7 @@ export const CODE_OF_REASON: Readonly<Record<Reason, grpc.status>> = {
   [UNAUTHENTICATED]: grpc.status.UNAUTHENTICATED,
   [PERMISSION_DENIED]: grpc.status.PERMISSION_DENIED,
   [INTERNAL]: grpc.status.INTERNAL,
+  [AGENT_LOST]: grpc.status.INTERNAL,
 };
 
 /** A refusal with `reason`: its code from CODE_OF_REASON. */

@@ -10,7 +10,8 @@ import type { ClusterApiHandlers } from '../../proto/gen/cluster/api/ClusterApi'
 import type { RunInput, RunInput__Output } from '../../proto/gen/cluster/run/RunInput';
 import type { RunOutput, RunOutput__Output } from '../../proto/gen/cluster/run/RunOutput';
 import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
-import { FailedPreconditionError, InvalidArgumentError } from '../errors';
+import { AgentLostError, FailedPreconditionError, InvalidArgumentError } from '../errors';
+import { reasonOf } from '../../lib/status-reason';
 import { pickAgent } from './one-off';
 import type { AgentRecord } from '../records';
 import { nextRunNumber } from '../state/run-counter';
@@ -36,6 +37,20 @@ function output(msg: RunOutput__Output): RunOutput {
   if (msg.msg === 'stderr') return { stderr: msg.stderr };
   if (msg.msg === 'exit') return { exit: msg.exit };
   return {};
+}
+
+/**
+ * What the CLI is told when the agent's stream ends in an error. The agent's own refusals (a
+ * reason came with them: stopped before it started, no free port) are the run's answer, exit 1.
+ * A stream that broke without one (the agent died, its connection dropped) is a failure, exit 3:
+ * before the agent answered, it does not start the run once it learns the call ended
+ * (agent/server/run-service.ts); after, the exit is unknown.
+ */
+function runFailure(agentId: string, instance: string, err: grpc.ServiceError, unanswered: boolean): Error {
+  const why = err.details || err.message;
+  if (reasonOf(err) !== undefined) return new FailedPreconditionError(`the one-off process on ${agentId} failed: ${why}`);
+  if (unanswered) return new AgentLostError(`${agentId} was lost before it started ${instance} (${why}): it does not run; run it again`);
+  return new AgentLostError(`${agentId} was lost while ${instance} ran (${why}): its exit is unknown; \`cluster ps\` shows whether it still runs`);
 }
 
 /** The largest terminal side accepted, in rows or columns. */
@@ -170,7 +185,7 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
             return;
           }
         }
-        fail(new FailedPreconditionError(`the one-off process on ${agent.id} failed: ${err.details || err.message}`));
+        fail(runFailure(agent.id, first.start!.instance!, err, unanswered !== undefined));
       });
     };
 

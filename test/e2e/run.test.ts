@@ -257,6 +257,23 @@ describe('cluster run', { timeout: 180_000 }, () => {
     assert.equal(res.stdout.trim(), 'host-a', 'nothing runs anywhere: the tie goes to the first host again');
   });
 
+  it('exits 3 saying the run was lost when its agent dies while it runs (kill -9)', async () => {
+    const run = startRun(['--no-tty', '--', 'echo started; sleep 100123']);
+    let stderr = '';
+    run.child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await waitFor('the run started', () => run.out().includes('started') || undefined, 30_000, 50);
+    const host = /as run\.\d+ on (host-[ab])/.exec(stderr)?.[1];
+    assert.ok(host, stderr);
+    const name = /as (run\.\d+) on/.exec(stderr)![1]!;
+    process.kill(cluster.agents.get(host)!.pid, 'SIGKILL');
+    assert.equal(await run.exited, 3, stderr);
+    assert.match(stderr, new RegExp(`error: ${host} was lost while ${name.replace('.', '\\.')} ran \\(.+\\): its exit is unknown; \`cluster ps\` shows whether it still runs\n$`));
+    await cluster.agents.get(host)!.exited;
+    cluster.restartAgent(host);
+    await cluster.waitForAgent(host);
+    await waitFor('the run stopped (its agent\'s next run stops a one-off it did not start)', () => pidsMatching('sleep 100123').length === 0 || undefined, 30_000, 200);
+  });
+
   it('goes to another host when the one picked cannot be reached (killed, still registered)', async () => {
     // Which host the next run goes to: the same one as this one (no instance of anyone runs, so
     // the picks tie and the first host wins while both are ready).

@@ -6,6 +6,7 @@ import { ServerListError } from '../../lib/server-list';
 import { CONFLICT, ETCD_UNAVAILABLE, INTERNAL, LIMIT_EXCEEDED, NOT_FOUND, PERMISSION_DENIED, REASON_HEADER, REASONS, reasonOf, UNAUTHENTICATED } from '../../lib/status-reason';
 import { CODE_OF_REASON, toServiceError } from '../../control-plane/rpc/status';
 import {
+  AgentLostError,
   AlreadyExistsError,
   ConflictError,
   EtcdUnavailableError,
@@ -53,6 +54,7 @@ describe('CLI failures: reasons decide the exit code, not message text', () => {
     ['an etcd outage', new EtcdUnavailableError('connection refused'), 2, grpc.status.UNAVAILABLE, /^etcd is unreachable from the control plane \(connection refused\)$/],
     ['a rejected token', new TokenRejectedError('the join token has expired'), 2, grpc.status.UNAUTHENTICATED, /refused us: the join token has expired/],
     ['no credential', new UnauthenticatedError('log in'), 2, grpc.status.UNAUTHENTICATED, /refused us/],
+    ['an agent lost', new AgentLostError('host-a was lost while run.7 ran (Connection dropped): its exit is unknown'), 3, grpc.status.INTERNAL, /^host-a was lost while run\.7 ran \(Connection dropped\): its exit is unknown$/],
     ['a bug', new TypeError('x is undefined'), 3, grpc.status.INTERNAL, /^the control plane at 127\.0\.0\.1:7600 failed: internal error in the control plane: x is undefined$/],
   ];
   for (const [what, err, exitCode, code, message] of cases) {
