@@ -29,7 +29,24 @@ function exitOnceFlushed(): void {
   setTimeout(check, 1_000).unref();
 }
 
+/**
+ * A reader that went away (`cluster config:get BIG | head -c 10`): the command ends quietly with
+ * 0, as `cluster logs | head` does, not with an unhandled 'error' event and its stack. Commands
+ * that handle it themselves (`logs`, `run`: they stop what they follow first) add their own
+ * listener, and this one then leaves it to them.
+ */
+function quietOnClosedStdout(): void {
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (process.stdout.listenerCount('error') > 1) return;
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`error: cannot write the output: ${err.message}\n`);
+    process.exit(1);
+  };
+  process.stdout.on('error', onError);
+}
+
 const daemon = runsDaemon(process.argv.slice(2));
+if (!daemon) quietOnClosedStdout();
 main()
   .catch(async (err: unknown) => (await import('./command-kit.js')).fail(err))
   .finally(() => {

@@ -232,8 +232,9 @@ export class Instance {
         if (this.proc !== proc || this.state !== 'starting' || check.kind !== 'port' || !proc.alive) return;
         this.bootFailure = describeBootTimeout(check);
         this.system(`Error R10 (Boot timeout): the process ${this.bootFailure.replace(/ \(R10.*$/, '')} of launch; stopping it (SIGKILL)`);
+        // SIGKILL alone, as the line says (and as on Heroku): no SIGTERM first (stop()'s `signalled`).
         // Its exit is handled by watch(), like any other; stop() resolves then and never rejects.
-        proc.stop(0).catch((err: unknown) => this.log.error({ err }, 'bug: stopping a process after its boot timeout failed'));
+        proc.stop(0, true).catch((err: unknown) => this.log.error({ err }, 'bug: stopping a process after its boot timeout failed'));
       },
     }, elapsedMs);
   }

@@ -22,7 +22,10 @@ const timer = setInterval(() => {
   clearInterval(timer);
   http.createServer((req, res) => res.end(process.env.CLUSTER_RELEASE + '\\n')).listen(Number(process.env.PORT), () => console.log('Listening'));
 }, 50);
-process.on('SIGTERM', () => process.exit(0));
+process.on('SIGTERM', () => {
+  fs.appendFileSync(gate + '.terms', process.pid + '\\n');
+  process.exit(0);
+});
 `;
 
 function accepts(port: number): Promise<boolean> {
@@ -109,7 +112,10 @@ describe('boot checks', { timeout: 120_000 }, () => {
     assert.equal(serving.pid, before.find((i) => i.name === serving.name)!.pid, 'the old web was never stopped');
     assert.ok(await accepts(serving.port!));
     // The failure is in the logs as Heroku's R10.
-    await waitFor('the R10 line in logs', async () => /Error R10 \(Boot timeout\)/.test((await cluster.cli(['logs', '-a', 'site', '-n', '200'])).stdout), 20_000);
+    await waitFor('the R10 line in logs, then the process gone', async () =>
+      /Error R10 \(Boot timeout\)[^\n]*stopping it \(SIGKILL\)\n[^\n]*Process did not bind/.test((await cluster.cli(['logs', '-a', 'site', '-n', '200'])).stdout), 20_000);
+    // A SIGKILL alone, as the line says: the v3 web records every SIGTERM it gets.
+    assert.equal(fs.existsSync(`${gate('v3')}.terms`), false, 'no v3 web got a SIGTERM');
   });
 
   it('refuses web=0, absurd values and unknown types, changing nothing', async () => {

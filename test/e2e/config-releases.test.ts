@@ -5,9 +5,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TestCluster, type PsInstance } from '../helpers/test-cluster';
+import { CLI, TestCluster, type PsInstance } from '../helpers/test-cluster';
 import { waitFor } from '../helpers/wait-for';
 import { listening } from '../helpers/processes';
 
@@ -177,5 +178,18 @@ describe('config and releases', { timeout: 240_000 }, () => {
     assert.equal(after.length, before.length + 2, 'one release for the set, one for the unset');
     const config = await cluster.cliJson<{ config: Record<string, string> }>(['config', '-a', 'greeter']);
     assert.equal(Object.hasOwn(config.config, 'DOOMED'), false);
+  });
+
+  it('ends quietly, exit 0, when its reader goes away (`config:get BIG | head -c 10`)', async () => {
+    await cluster.ok(['config:set', `BIG=${'x'.repeat(100 * 1024)}`, '-a', 'greeter']);
+    // A reader that takes 10 bytes and leaves, as `head -c 10` does.
+    const child = spawn(process.execPath, [CLI, 'config:get', 'BIG', '-a', 'greeter'], { env: cluster.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    assert.equal(stderr, '', 'no stack, no message');
+    assert.equal(code, 0);
+    await cluster.ok(['config:unset', 'BIG', '-a', 'greeter']);
   });
 });
