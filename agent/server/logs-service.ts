@@ -89,12 +89,17 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
       const filter: LogFilter = { app: req.app, type: req.type || undefined, instance: req.instance || undefined };
       const keep = (l: LogLine) => sourceOf(l.stream) === source;
       const ofSource = (lines: LogLine[]) => (source ? lines.filter(keep) : lines);
+      // History of this app only: lines read before it was created are a destroyed app's of the
+      // same name. Live lines are read from now on, after its creation.
+      const since = req.since_ms > 0 ? req.since_ms : 0;
+      const ofApp = (l: LogLine) => l.timeMs >= since;
+      const keepInHistory = since > 0 ? (l: LogLine) => ofApp(l) && (!source || keep(l)) : source ? keep : undefined;
       // A follow resumed from the reader's place (a control-plane failover): no history, every line after it.
       const place = req.follow ? req.resume_after.find((p) => p.host === agentId) : undefined;
       const fromPlace = place ? store.followFrom(filter, place.seq) : undefined;
       const streamed = !fromPlace && wanted > MAX_HISTORY;
       const read = streamed
-        ? store.readStream(filter, { limit: wanted, follow: req.follow, keep: source ? keep : undefined })
+        ? store.readStream(filter, { limit: wanted, follow: req.follow, keep: keepInHistory })
         : undefined;
       const inMemory = read || fromPlace ? undefined : store.read(filter, { limit: wanted, follow: req.follow });
       const live = fromPlace ?? read?.live ?? inMemory?.live;
@@ -145,7 +150,9 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
         } else {
           const history = inMemory!.history;
           const limit = wanted;
-          const lines = source ? await historyOfSource(store, filter, limit, await history, source) : await history;
+          const all = source ? await historyOfSource(store, filter, limit, await history, source) : await history;
+          // The last N, then those of this app: the same lines, as every line before its creation precedes every line after.
+          const lines = since > 0 ? all.filter(ofApp) : all;
           // Fewer lines than asked with the text bound (nearly) reached: the bound cut them, say so.
           let chars = 0;
           for (const l of lines) chars += l.text.length;

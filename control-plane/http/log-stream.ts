@@ -57,7 +57,7 @@ class LogCall extends EventEmitter {
 
 /** Streams the app's merged logs (optionally one type or instance) to `stream` until the page goes. */
 export function serveLogStream(logs: ClusterApiHandlers['Logs'], stream: EventStream, filter: { app: string; type: string; instance: string }): void {
-  const request: LogsRequest__Output = { app: filter.app, type: filter.type, instance: filter.instance, host: '', source: '', lines: LOG_HISTORY_LINES, follow: true, packed: false, all: false, resume_after: [], resume_since_ms: 0 };
+  const request: LogsRequest__Output = { app: filter.app, type: filter.type, instance: filter.instance, host: '', source: '', lines: LOG_HISTORY_LINES, follow: true, packed: false, all: false, resume_after: [], resume_since_ms: 0, since_ms: 0 };
   const call = new LogCall(request, stream);
   call.on('error', (err: Partial<grpc.StatusObject>) => {
     stream.send('problem', { error: err.details ?? 'the logs cannot be read' });

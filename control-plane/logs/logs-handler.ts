@@ -196,6 +196,9 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
       return agent?.address ? agent : undefined;
     };
 
+    /** When the app was created: agents leave out lines from before (an app destroyed under its name). */
+    let appCreatedAtMs = 0;
+
     /**
      * Asks `agent` for the app's lines: with the reader's history (`resume` undefined), or, for a
      * host asked late or again while following, with its history cut at what the reader has had.
@@ -218,6 +221,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         follow: req.follow,
         packed: true,
         resume_after: place === undefined ? [] : [{ host: agent.id, seq: place }],
+        since_ms: appCreatedAtMs,
       });
       const upstream = newUpstream(agent, stream, resume, attempts);
       upstreams.set(agent.id, upstream);
@@ -325,6 +329,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
     void (async () => {
       validateLogsRequest(req);
       const { app, modRevision } = await ctx.store.getAppVersion(req.app);
+      appCreatedAtMs = app.createdAtMs;
       if (req.follow && !over()) {
         // Its instances are stopped and no line comes again: the follow ends with the news (exit 1 in the CLI).
         destroyedApps ??= new DestroyedApps(ctx.view.apps);

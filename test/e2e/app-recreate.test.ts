@@ -1,7 +1,8 @@
 /**
  * An app destroyed and created again under the same name is another app: its instances run its
  * own config even when its code and release numbers are the old app's (the agent once reused the
- * destroyed app's config, secrets included, from its cache of release configs).
+ * destroyed app's config, secrets included, from its cache of release configs), and its logs
+ * hold none of the old app's lines.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,7 +30,7 @@ describe('an app destroyed and created again', { timeout: 120_000 }, () => {
 
   before(async () => {
     cluster = await TestCluster.start({ agents: [{ id: 'solo' }] });
-    dir = cluster.appDir(APP, { Procfile: 'worker: sleep 100000\n' });
+    dir = cluster.appDir(APP, { Procfile: 'worker: echo "MARK=$MARK"; exec sleep 100000\n' });
   });
 
   after(async () => {
@@ -52,5 +53,13 @@ describe('an app destroyed and created again', { timeout: 120_000 }, () => {
     await makeApp('new');
     await waitFor('the new app\'s workers with its own MARK', () => marks().join() === 'new,new', 30_000);
     assert.equal((await cluster.ok(['config:get', 'MARK', '-a', APP])).stdout.trim(), 'new');
+  });
+
+  it('shows none of the destroyed app\'s log lines, gathered or streamed (-n all)', async () => {
+    for (const lines of [['-n', '1000'], ['-n', 'all']]) {
+      const { stdout } = await cluster.ok(['logs', '-a', APP, ...lines]);
+      assert.match(stdout, /MARK=new/, `the new app's lines (${lines.join(' ')})`);
+      assert.doesNotMatch(stdout, /secret-of-the-old-app/, `none of the old app's (${lines.join(' ')})`);
+    }
   });
 });
