@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
+import { UserError } from './errors';
 
 /** The files read in each folder; in one folder a later file's rules win (`.clusterignore` can re-include). */
 export const IGNORE_FILES = ['.gitignore', '.clusterignore'];
@@ -40,6 +41,7 @@ function walk(root: string, relDir: string, inherited: Rules[], list: PackList):
   const own = rulesOf(absDir, IGNORE_FILES);
   const rules = own ? [...inherited, own] : inherited;
   const entries = fs.readdirSync(absDir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (entries.some((e) => e.name.includes('\uFFFD'))) refuseNonUtf8Names(absDir, relDir);
   for (const entry of entries) {
     if (entry.name === '.git') continue;
     const rel = relDir === '' ? entry.name : `${relDir}/${entry.name}`;
@@ -57,6 +59,19 @@ function walk(root: string, relDir: string, inherited: Rules[], list: PackList):
       list.files++;
       list.bytes += fs.lstatSync(path.join(root, rel)).size;
     }
+  }
+}
+
+/**
+ * A name that is not valid UTF-8 reads as U+FFFD, and the file is then not found under that
+ * name (it said the file "vanished while it was being packed"): it is named instead, its
+ * undecodable bytes as \xNN. A slug's names are UTF-8, as the agents unpack them.
+ */
+function refuseNonUtf8Names(absDir: string, relDir: string): void {
+  for (const raw of fs.readdirSync(absDir, { encoding: 'buffer' })) {
+    if (Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) continue;
+    const shown = [...raw].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+    throw new UserError(`${relDir === '' ? '' : `${relDir}/`}${shown}: its name is not valid UTF-8; rename it (file names in a deploy are UTF-8), or move it out of the folder`);
   }
 }
 

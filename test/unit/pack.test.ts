@@ -189,6 +189,16 @@ describe('packDirectory', () => {
     }
   });
 
+  it('names a file whose name is not valid UTF-8 (it said the file vanished): a user\'s error', async () => {
+    const dir = tree({ Procfile: 'web: node web.js\n', 'lib/ok.txt': 'x' });
+    fs.writeFileSync(Buffer.concat([Buffer.from(path.join(dir, 'lib') + '/caf'), Buffer.from([0xe9]), Buffer.from('.txt')]), 'x');
+    await assert.rejects(packDirectory(dir), (err: Error) => {
+      assert.ok(err instanceof UserError);
+      assert.equal(err.message, 'lib/caf\\xe9.txt: its name is not valid UTF-8; rename it (file names in a deploy are UTF-8), or move it out of the folder');
+      return true;
+    });
+  });
+
   it('refuses a directory whose every file is left out', async () => {
     const dir = tree({ '.clusterignore': '*\n' });
     await assert.rejects(packDirectory(dir), /nothing to deploy in .*: \.gitignore and \.clusterignore leave out every file/);
