@@ -9,6 +9,7 @@ import { appOption, printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
 import { configVarProblem, releaseSizeProblem } from '../../lib/limits';
 import { waitForFormation } from '../wait-formation';
+import { timeoutMs } from '../parse';
 import { noReleaseYet } from '../../lib/no-release-yet';
 
 function checkKey(key: string, unsetting = false): string {
@@ -18,13 +19,14 @@ function checkKey(key: string, unsetting = false): string {
 }
 
 /** Prints what a new release does, and follows its rollout with --wait. */
-export async function announceRelease(api: ClusterApiClient, app: string, release: ReleaseInfo__Output, wait: boolean): Promise<void> {
+/** `wait`: follow the rollout for at most `--timeout` (its text; 10 minutes when not given). */
+export async function announceRelease(api: ClusterApiClient, app: string, release: ReleaseInfo__Output, wait: boolean, timeout = '600'): Promise<void> {
   if (!release.slug) {
     // Config set before the first deploy (as Heroku allows): kept for it; nothing runs to restart.
     return void console.log(`${release.description}: released v${release.version} of ${app}; its first deploy runs with this config (${noReleaseYet(app)}).`);
   }
   console.log(`${release.description}: released v${release.version} of ${app}; instances restart a few at a time.`);
-  if (wait) await waitForFormation(api, app, undefined, 600_000, { release: release.version });
+  if (wait) await waitForFormation(api, app, undefined, timeoutMs(timeout), { release: release.version });
 }
 
 export function registerConfig(program: Command): void {
@@ -57,7 +59,8 @@ export function registerConfig(program: Command): void {
   appOption(program.command('config:set <pairs...>'))
     .description('set config vars (KEY=VALUE …) in a new release; instances restart rolling')
     .option('--wait', 'follow the rollout until every instance runs the new release')
-    .action(async (pairs: string[], opts: { app?: string; wait?: boolean }, cmd: Command) =>
+    .option('--timeout <duration>', 'with --wait: give up after this long (seconds, or 30s, 5m, 1h)', '600')
+    .action(async (pairs: string[], opts: { app?: string; wait?: boolean; timeout: string }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         const set: Record<string, string> = {};
@@ -73,17 +76,20 @@ export function registerConfig(program: Command): void {
         // The control plane checks the whole config again, with the vars already set.
         const tooLarge = releaseSizeProblem({}, set);
         if (tooLarge) throw new UserError(tooLarge);
-        await announceRelease(api, app, await callUnary(api, 'SetConfig', { app, set, unset: [] }), opts.wait === true);
+        timeoutMs(opts.timeout); // checked before anything changes
+        await announceRelease(api, app, await callUnary(api, 'SetConfig', { app, set, unset: [] }), opts.wait === true, opts.timeout);
       }),
     );
 
   appOption(program.command('config:unset <keys...>'))
     .description('remove config vars in a new release; instances restart rolling')
     .option('--wait', 'follow the rollout until every instance runs the new release')
-    .action(async (keys: string[], opts: { app?: string; wait?: boolean }, cmd: Command) =>
+    .option('--timeout <duration>', 'with --wait: give up after this long (seconds, or 30s, 5m, 1h)', '600')
+    .action(async (keys: string[], opts: { app?: string; wait?: boolean; timeout: string }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         const unset = [...new Set(keys.map((k) => checkKey(k, true)))];
+        timeoutMs(opts.timeout); // checked before anything changes
         // As on Heroku, unsetting what is not set is harmless: those keys are left alone (the
         // control plane decides which in the release's own transaction) and named here.
         const release = await callUnary(api, 'SetConfig', { app, set: {}, unset, skip_not_set: true });
@@ -93,7 +99,7 @@ export function registerConfig(program: Command): void {
           return void console.log(`${notSet}: nothing to change, ${current}.`);
         }
         if (notSet) console.log(`${notSet}: left alone.`);
-        await announceRelease(api, app, release, opts.wait === true);
+        await announceRelease(api, app, release, opts.wait === true, opts.timeout);
       }),
     );
 }

@@ -13,6 +13,7 @@ import { NOT_FOUND, reasonOf } from '../../lib/status-reason';
 import { describePack, makeSlugFolder, packDirectory } from '../pack';
 import { uploadIdleTimeoutMs, uploadSlug } from '../slug-upload';
 import { waitForFormation } from '../wait-formation';
+import { timeoutMs } from '../parse';
 import { warnOfDroppedTypes } from '../dropped-types';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS, describeTypes, releaseTimeoutProblem } from '../../lib/release-phase';
 
@@ -79,11 +80,13 @@ export function registerDeploy(program: Command): void {
     .option('--env <name>', 'use Procfile.<name> (or Procfile_<name>) instead of Procfile (or docker-compose.yml)')
     .option('-m, --message <text>', 'release description')
     .option('--wait', 'follow the release command and the rollout until every instance runs the new release; exit 1 if either fails')
+    .option('--timeout <duration>', 'with --wait: give up after this long (seconds, or 30s, 5m, 1h)', '600')
     .option('--release-timeout <seconds>', `how long the Procfile's \`release:\` command may run (default ${DEFAULT_RELEASE_TIMEOUT_SECONDS})`)
-    .action(async (dir: string | undefined, opts: { app?: string; env?: string; message?: string; wait?: boolean; releaseTimeout?: string }, cmd: Command) =>
+    .action(async (dir: string | undefined, opts: { app?: string; env?: string; message?: string; wait?: boolean; timeout: string; releaseTimeout?: string }, cmd: Command) =>
       withApi(cmd, async (api, server) => {
         const app = resolveApp(opts.app);
         const releaseTimeout = parseReleaseTimeout(opts.releaseTimeout);
+        const waitMs = timeoutMs(opts.timeout);
         const idleTimeoutMs = uploadIdleTimeoutMs();
         if (opts.env !== undefined) checkEnvName(opts.env);
         // An app that does not exist, or a control plane that cannot be reached (or refuses us), is
@@ -98,7 +101,7 @@ export function registerDeploy(program: Command): void {
         const scaled = release.scaled.map((s) => `${s.type}=${s.count}`).join(' ');
         if (scaled) console.log(`Scaled ${app} to ${scaled} (its first deploy); change it with \`cluster ps:scale ${release.scaled[0]!.type}=N -a ${app}\`.`);
         await warnOfDroppedTypes(api, app, release);
-        if (opts.wait) await waitForFormation(api, app, undefined, 600_000, { release: release.version });
+        if (opts.wait) await waitForFormation(api, app, undefined, waitMs, { release: release.version });
       }),
     );
 }

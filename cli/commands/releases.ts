@@ -9,6 +9,7 @@ import { MAX_WIRE_COUNT } from '../../lib/limits';
 import { announceRelease } from './config';
 import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInfo';
 import { warnOfDroppedTypes } from '../dropped-types';
+import { timeoutMs } from '../parse';
 
 export function registerReleases(program: Command): void {
   appOption(program.command('releases'))
@@ -102,11 +103,13 @@ export function registerRollback(program: Command): void {
   appOption(program.command('rollback [version]'))
     .description('a new release equal (code and config) to an earlier one, vN (default: the previous)')
     .option('--wait', 'follow the rollout until every instance runs the new release')
-    .action(async (version: string | undefined, opts: { app?: string; wait?: boolean }, cmd: Command) =>
+    .option('--timeout <duration>', 'with --wait: give up after this long (seconds, or 30s, 5m, 1h)', '600')
+    .action(async (version: string | undefined, opts: { app?: string; wait?: boolean; timeout: string }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         // 0 asks for the release before the current one.
         const target = version === undefined ? 0 : releaseVersion(version);
+        timeoutMs(opts.timeout); // checked before anything changes
         const release = await callUnary(api, 'Rollback', { app, version: target });
         // Rolled back to: the one given, else the one before the newest (the rollback is the newest now).
         const to = target > 0 ? target : release.version - 2;
@@ -115,7 +118,7 @@ export function registerRollback(program: Command): void {
         const warning = rollbackWarning(app, earlier);
         if (warning) process.stderr.write(`warning: ${warning}\n`);
         await warnOfDroppedTypes(api, app, release);
-        await announceRelease(api, app, release, opts.wait === true);
+        await announceRelease(api, app, release, opts.wait === true, opts.timeout);
       }),
     );
 }

@@ -180,6 +180,20 @@ describe('config and releases', { timeout: 240_000 }, () => {
     assert.equal(Object.hasOwn(config.config, 'DOOMED'), false);
   });
 
+  it('takes --timeout with --wait, as scale does; a bad one is refused before anything changes', async () => {
+    const releases = async () => (await cluster.cliJson<{ releases: unknown[] }>(['releases', '-a', 'greeter'])).releases.length;
+    const before = await releases();
+    for (const args of [['config:set', 'TIMED=1'], ['config:unset', 'GREETING'], ['rollback']]) {
+      const res = await cluster.cli([...args, '-a', 'greeter', '--wait', '--timeout', 'soon']);
+      assert.equal(res.code, 1, `${args[0]}: ${res.stderr}`);
+      assert.match(res.stderr, /^error: --timeout soon: give seconds \(300\) or a duration \(30s, 5m, 1h\)/);
+    }
+    assert.equal(await releases(), before, 'no release made');
+    const res = await cluster.cli(['config:set', 'TIMED=1', '-a', 'greeter', '--wait', '--timeout', '2m']);
+    assert.equal(res.code, 0, res.stderr);
+    await cluster.ok(['config:unset', 'TIMED', '-a', 'greeter', '--wait', '--timeout', '120']);
+  });
+
   it('ends quietly, exit 0, when its reader goes away (`config:get BIG | head -c 10`)', async () => {
     await cluster.ok(['config:set', `BIG=${'x'.repeat(100 * 1024)}`, '-a', 'greeter']);
     // A reader that takes 10 bytes and leaves, as `head -c 10` does.
