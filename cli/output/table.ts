@@ -1,5 +1,18 @@
+/** Longest cell shown; the rest is cut with `…` (a 100 kB release description padded every row). */
+const MAX_CELL = 200;
+
+/**
+ * A cell as one line of text: control characters (a newline, an escape sequence in a release
+ * description, which would redraw the reader's terminal) are shown as `\n`, `\x1b`.
+ */
+function cellText(text: string): string {
+  const plain = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return plain.length > MAX_CELL ? `${plain.slice(0, MAX_CELL - 1)}…` : plain;
+}
+
 /** Plain aligned columns, like `heroku ps`: no borders, two spaces between columns. */
-export function renderTable(headers: string[], rows: string[][]): string {
+export function renderTable(headers: string[], cells: string[][]): string {
+  const rows = cells.map((r) => r.map(cellText));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
