@@ -184,11 +184,8 @@ async function listInstances(
     if (ctx.view.assignedBeforeRegistration(a)) return { state: 'unknown', reason: `${a.agentId} registered again; waiting for it to report` };
     return { state: 'starting', reason: 'assigned; waiting for the agent to report' };
   };
-  /** A process started before the app was created is one of a destroyed app of the same name, still stopping: not this app's. */
-  const ofOlderApp = (status: { startedAtMs: number }) => status.startedAtMs > 0 && status.startedAtMs < appRecord.createdAtMs;
   for (const a of ctx.view.assignmentList({ app })) {
-    const reported = statuses.get(`${a.instance}/${a.agentId}`)?.status;
-    const status = reported && !ofOlderApp(reported) ? reported : undefined;
+    const status = statuses.get(`${a.instance}/${a.agentId}`)?.status;
     statuses.delete(`${a.instance}/${a.agentId}`);
     // An instance that moves (drain, placement rule) runs on two hosts until the new copy is
     // up: show the copy that serves, the new one once it is up.
@@ -220,7 +217,10 @@ async function listInstances(
   }
   // Left: instances an agent still reports but no longer owns (stopping after scale-down or a move).
   for (const { instance, status } of statuses.values()) {
-    if (out.has(instance) || ofOlderApp(status)) continue;
+    if (out.has(instance)) continue;
+    // A process started before the app was created is one of a destroyed app of the same name,
+    // still stopping: not this app's.
+    if (status.startedAtMs > 0 && status.startedAtMs < appRecord.createdAtMs) continue;
     const type = parseInstanceName(instance)?.type ?? instance;
     const oneOff = isOneOffType(type);
     out.set(instance, {

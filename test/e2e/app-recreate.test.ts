@@ -55,23 +55,6 @@ describe('an app destroyed and created again', { timeout: 120_000 }, () => {
     assert.equal((await cluster.ok(['config:get', 'MARK', '-a', APP])).stdout.trim(), 'new');
   });
 
-  it('lists none of the destroyed app\'s processes still stopping under the same instance names', async () => {
-    const app = 'again-slow';
-    // Its workers ignore SIGTERM: a destroy leaves them stopping for their grace (10 s).
-    const slow = cluster.appDir(app, { Procfile: 'worker: trap "" TERM; while true; do sleep 1; done\n' });
-    await cluster.deployApp(app, slow);
-    await cluster.ok(['ps:grace', 'worker=10', '-a', app]);
-    await cluster.ok(['scale', 'worker=1', '-a', app, '--wait']);
-    const old = (await cluster.ps(app))[0]!.pid!;
-    await cluster.ok(['apps:destroy', app, '--confirm', app]);
-    await cluster.deployApp(app, slow);
-    await cluster.ok(['scale', 'worker=1', '-a', app]);
-    const listed = await cluster.ps(app);
-    assert.deepEqual(listed.map((i) => [i.name, i.pid === old ? 'the old process' : 'not the old one']), [['worker.1', 'not the old one']]);
-    await cluster.waitForPs(app, 'the new worker up once the old one is gone', (l) => l.length === 1 && l[0]!.state === 'up' && l[0]!.pid !== old, 40_000);
-    assert.equal(instanceProcesses(app).length, 1);
-  });
-
   it('shows none of the destroyed app\'s log lines, gathered or streamed (-n all)', async () => {
     for (const lines of [['-n', '1000'], ['-n', 'all']]) {
       const { stdout } = await cluster.ok(['logs', '-a', APP, ...lines]);
