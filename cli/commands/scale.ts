@@ -62,6 +62,19 @@ async function printFormation(api: ClusterApiClient, app: string, json: boolean)
   // The release command is not scaled: `release=0` would not paste back.
   const formation = processTypeNames(ps.process_types).map((type) => ({ type, count: counts.get(type) ?? 0 }));
   if (json) return printJson({ app: ps.app, formation: Object.fromEntries(formation.map((f) => [f.type, f.count])) });
-  if (formation.length === 0) return void console.log(`${ps.app} has no process types yet: deploy a Procfile with \`cluster deploy DIR -a ${ps.app}\`.`);
+  if (formation.length === 0) return void console.log(await noneRunning(api, ps.app, ps.formation));
   console.log(formation.map((f) => `${f.type}=${f.count}`).join(' '));
+}
+
+/**
+ * Why an app has no process types to print: nothing deployed yet, or a release deployed whose
+ * release phase holds it back (a first deploy whose `release:` command failed had this say
+ * "deploy a Procfile", though one was deployed and scaled): then the counts kept for it.
+ */
+async function noneRunning(api: ClusterApiClient, app: string, counts: Array<{ type: string; count: number }>): Promise<string> {
+  const newest = (await callUnary(api, 'ListReleases', { app })).releases.find((r) => r.slug !== '');
+  if (!newest) return `${app} has no process types yet: deploy a Procfile with \`cluster deploy DIR -a ${app}\`.`;
+  const why = !newest.phase ? `v${newest.version} is not running` : `v${newest.version}'s release phase ${newest.phase_reason ? `${newest.phase}: ${newest.phase_reason}` : newest.phase}`;
+  const kept = counts.filter((c) => c.count > 0).map((c) => `${c.type}=${c.count}`).join(' ');
+  return `${kept ? `${kept} (kept for it) — ` : ''}${app} runs no release yet: ${why} (\`cluster releases:info v${newest.version} -a ${app}\`).`;
 }

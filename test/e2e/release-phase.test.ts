@@ -104,6 +104,16 @@ describe('release phase', { timeout: 120_000 }, () => {
     assert.equal(Object.hasOwn(formation, 'extra'), false, `no count stored for it: ${JSON.stringify(formation)}`);
   });
 
+  it('scale of an app whose first release command failed says so, with the count kept for it', async () => {
+    const dir = cluster.appDir('first-fails', { Procfile: 'release: exit 3\nweb: sleep 100000\n' });
+    await cluster.ok(['apps:create', 'first-fails']);
+    const res = await cluster.cli(['deploy', dir, '-a', 'first-fails', '--wait']);
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    const scale = await cluster.ok(['scale', '-a', 'first-fails']);
+    assert.equal(scale.stdout, 'web=1 (kept for it) — first-fails runs no release yet: v1\'s release phase failed: exited with status 3 (`cluster releases:info v1 -a first-fails`).\n');
+    await cluster.ok(['apps:destroy', 'first-fails', '--confirm', 'first-fails']);
+  });
+
   it('stops a release command that outlives --release-timeout, and refuses a bad timeout', async () => {
     const res = await deploy('v4', `sh release.sh ${path.join(gates, 'never')}`, ['--wait', '--release-timeout', '2']);
     assert.equal(res.code, 1, res.stdout + res.stderr);
