@@ -120,14 +120,15 @@ describe('a stopped release command', { timeout: 120_000 }, () => {
       await exited;
       // The control plane passes the cancel on to the agent: its run is stopped, launching.
       const agentLog = cluster.agents.get('host-a')!.log;
-      await waitFor('the run stopped on host-a', () => /"instance":"run\.\d+".*one-off process stopped before it started/.test(fs.readFileSync(agentLog, 'utf8')) || undefined, 20_000, 50);
+      await waitFor('the run not started on host-a', () => fs.readFileSync(agentLog, 'utf8').split('\n')
+        .some((l) => /"instance":"run\.\d+"/.test(l) && l.includes('its starting call was cancelled')) || undefined, 20_000, 50);
     } finally {
       proxy.release();
     }
     await waitFor('host-a done fetching', () => !fetching() || undefined, 20_000);
     await cluster.waitForPs('api', 'web.1 up on the new release', (ps) => ps.some((i) => i.name === 'web.1' && i.state === 'up'), 30_000);
     const logs = await cluster.ok(['logs', '-a', 'api', '-p', 'run']);
-    assert.match(logs.stdout, /Not started: stopped on request before it started/);
+    assert.match(logs.stdout, /Not started: its starting call was cancelled/);
     assert.doesNotMatch(logs.stdout, /Starting one-off process/);
     assert.equal(fs.existsSync(marker), false, 'the command never ran');
   });
