@@ -313,7 +313,10 @@ export async function launch(
     // Not asked for by anyone: a job's run is then recorded as failed (killed by SIGTERM), not `stopped`.
     else if (why === 'agent-stop' || why === 'agent-restart') stoppingForAgent = true;
     else stopped = true;
-    log('system', STOP_LINES[why](start.timeout_ms));
+    const line = STOP_LINES[why](start.timeout_ms);
+    log('system', line);
+    // `ps` shows it `stopping` for its grace (a process that ignores SIGTERM stays up to 5 s).
+    deps.report(status('stopping', line.replace(/^Stopping process: /, '').replace(/^Stopping process on request$/, 'stopping on request')));
     terminate();
   };
   registry.attach(start.app, start.instance, { stop }, start.run_id);

@@ -39,8 +39,16 @@ export function withOutcomes(job: JobRecord, state: JobStateRecord, outcomes: Re
     finished.push(outcome.kind === 'exit' ? finishedRun(run, outcome.exit) : { ...run, state: outcome.state, reason: outcome.reason, finishedAtMs: Date.now() });
   }
   if (!changed) return undefined;
-  finished.sort((a, b) => (b.finishedAtMs ?? 0) - (a.finishedAtMs ?? 0));
-  return { ...state, active, history: [...finished, ...state.history].slice(0, HISTORY_LENGTH) };
+  // Newest first, by tick then run number: outcomes recorded in several passes (a leader that
+  // paused, a run that ended late) came out of order when each batch went on top of the last.
+  const history = [...finished, ...state.history].sort((a, b) => b.tickMs - a.tickMs || runNumber(b.instance) - runNumber(a.instance));
+  return { ...state, active, history: history.slice(0, HISTORY_LENGTH) };
+}
+
+/** N of `run.N` (0 for anything else). */
+function runNumber(instance: string): number {
+  const n = Number(instance.slice(instance.indexOf('.') + 1));
+  return Number.isInteger(n) ? n : 0;
 }
 
 /** A run record completed with the exit its agent reported. */

@@ -114,6 +114,18 @@ describe('cluster run', { timeout: 180_000 }, () => {
       (await cluster.cli(['logs', '-a', 'tools', '--ps', name, '-n', '10'])).stdout.includes('detached output'));
   });
 
+  it('lists a one-off stopping on request as `stopping` for its grace, then no more', async () => {
+    const res = await cluster.cli(['run', '--detach', '-a', 'tools', '--', 'trap "" TERM; while true; do sleep 1; done']);
+    assert.equal(res.code, 0, res.stderr);
+    const name = /Started (run\.\d+)/.exec(res.stdout)![1]!;
+    await cluster.waitForPs('tools', `${name} up`, (l) => l.some((i) => i.name === name && i.state === 'up'));
+    await cluster.ok(['ps:stop', name, '-a', 'tools']);
+    // It ignores SIGTERM: SIGKILL comes 5 s later, and meanwhile it is stopping, not up.
+    const stopping = await cluster.waitForPs('tools', `${name} stopping`, (l) => l.some((i) => i.name === name && i.state === 'stopping'), 4_000);
+    assert.match(stopping.find((i) => i.name === name)!.reason, /stopping on request/);
+    await cluster.waitForPs('tools', `${name} gone`, (l) => !l.some((i) => i.name === name), 20_000);
+  });
+
   it('sends no late SIGKILL to the group id of a one-off stopped on request: by then it may be a new group\'s', async (t) => {
     const res = await cluster.cli(['run', '--detach', '-a', 'tools', '--', 'sleep 100000']);
     assert.equal(res.code, 0, res.stderr);
