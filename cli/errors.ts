@@ -109,7 +109,7 @@ function withoutReason(err: grpc.ServiceError, server: string): { message: strin
   if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
     // A plaintext client meets a TLS-only replica as "No connection established" (the hint
     // below); "Connection dropped" is a connection lost while in use (a replica killed mid-deploy).
-    if (/Connection dropped/i.test(err.details)) {
+    if (/Connection dropped|ECONNRESET/i.test(err.details)) {
       return {
         message: `lost the connection to the control plane at ${server} (${err.details}): it stopped or restarted, or the network failed; running the command again reaches a replica that is up`,
         exitCode: EXIT_UNREACHABLE,

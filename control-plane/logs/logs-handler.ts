@@ -29,6 +29,7 @@ import { DestroyedApps } from './destroyed-apps';
 import { newUpstream, rejoinDelayMs, type Upstream } from './upstream';
 import { hostsToAsk } from './log-hosts';
 import { NotFoundError } from '../errors';
+import { transportReason } from '../../lib/transport-reason';
 
 /** How long to wait for a host's first answer before going on without its history. */
 const HISTORY_TIMEOUT_MS = 10_000;
@@ -261,7 +262,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
         }
       });
       upstream.call.on('error', (err: grpc.ServiceError) => {
-        ended(upstream, `host ${agent.id} (${agent.address}) cannot be reached: ${err.details || err.message}`);
+        ended(upstream, `host ${agent.id} (${agent.address}) cannot be reached: ${transportReason(err.details || err.message)}`);
       });
       // A followed host ends its stream only when its agent stops.
       upstream.call.on('end', () => ended(upstream, req.follow ? `host ${agent.id} stopped sending lines (its agent stopped or is restarting)` : undefined));

@@ -18,6 +18,7 @@ import { nextRunNumber } from '../state/run-counter';
 import type { ApiContext } from '../rpc/context';
 import { toServiceError } from '../rpc/status';
 import type { AgentDialer } from '../agents/agent-dialer';
+import { transportReason } from '../../lib/transport-reason';
 
 /**
  * Copies only the member a oneof message carries: decoded messages may hold defaults
@@ -47,8 +48,8 @@ function output(msg: RunOutput__Output): RunOutput {
  * (agent/server/run-service.ts); after, the exit is unknown.
  */
 function runFailure(agentId: string, instance: string, err: grpc.ServiceError, unanswered: boolean): Error {
-  const why = err.details || err.message;
-  if (reasonOf(err) !== undefined) return new FailedPreconditionError(`the one-off process on ${agentId} failed: ${why}`);
+  if (reasonOf(err) !== undefined) return new FailedPreconditionError(`the one-off process on ${agentId} failed: ${err.details || err.message}`);
+  const why = transportReason(err.details || err.message);
   if (unanswered) return new AgentLostError(`${agentId} was lost before it started ${instance} (${why}): it does not run; run it again`);
   return new AgentLostError(`${agentId} was lost while ${instance} ran (${why}): its exit is unknown; \`cluster ps\` shows whether it still runs`);
 }
