@@ -284,6 +284,8 @@ describe('cluster run', { timeout: 180_000 }, () => {
     cluster.restartAgent(host);
     await cluster.waitForAgent(host);
     await waitFor('the run stopped (its agent\'s next run stops a one-off it did not start)', () => pidsMatching('sleep 100123').length === 0 || undefined, 30_000, 200);
+    // Gone from ps too: the next test's picks count each host's one-offs from what ps shows.
+    await cluster.waitForPs('tools', `${name} gone from ps`, (l) => !l.some((i) => i.name === name), 30_000);
   });
 
   it('goes to another host when the one picked cannot be reached (killed, still registered)', async () => {
