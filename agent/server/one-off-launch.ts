@@ -1,7 +1,8 @@
 /**
  * Launching a one-off process (run-service.ts takes the calls): a port, its code fetched, the
  * spawn in a process group of its own, its output to the caller and the log store, its stop,
- * timeout and exit. A stop that comes while the code is fetched ends the launch before the spawn.
+ * timeout and exit. A stop that comes while the code is fetched ends the launch before the spawn,
+ * and so does a caller that went away (run-caller.ts); what a stop says is one-off-stops.ts's.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as os from 'node:os';
@@ -20,7 +21,9 @@ import { signalGroup } from '../supervisor/process-group';
 import { isPlainCommand, shellScript } from '../supervisor/shell-script';
 import { describeExit } from '../supervisor/restart-policy';
 import { buildEnv } from '../instance-env';
-import { OneOffRegistry, type StopReason } from './one-off-registry';
+import type { OneOffRegistry, StopReason } from './one-off-registry';
+import { STOP_LINES, StoppedBeforeStart, stoppingReason } from './one-off-stops';
+import { callerGone, letPendingClosesIn, whenCallerGone } from './run-caller';
 import { PtySession, ptyCommand, termOrDefault, windowOrDefault } from './pty-session';
 import { fetchWithRetries } from './code-fetch-retry';
 
@@ -31,14 +34,6 @@ const ABANDON_GRACE_MS = 5_000;
 const PIPE_CLOSE_TIMEOUT_MS = 2_000;
 /** How long an agent that stops waits for its one-offs: their grace, the pipes, a margin. */
 export const ONE_OFF_STOP_TIMEOUT_MS = ABANDON_GRACE_MS + PIPE_CLOSE_TIMEOUT_MS + 1_000;
-
-const STOP_LINES: Record<Exclude<StopReason, 'kill'>, (timeoutMs: number) => string> = {
-  timeout: (timeoutMs) => `Stopping process: it ran longer than its timeout (${timeoutMs} ms)`,
-  request: () => 'Stopping process on request',
-  'app-destroyed': () => 'Stopping process: its app was destroyed',
-  'agent-stop': () => 'Stopping process: the agent is stopping with its instances',
-  'agent-restart': () => 'Stopping process: the agent is restarting, and one-off processes are not handed over',
-};
 
 export interface RunDeps {
   agentId: string;
@@ -63,89 +58,6 @@ export interface RunDeps {
 }
 
 export type RunCall = grpc.ServerDuplexStream<RunInput__Output, RunOutput>;
-
-/** A stop came while the run's code was being fetched: its command never started. */
-export class StoppedBeforeStart extends Error {
-  override name = 'StoppedBeforeStart';
-  constructor(readonly reason: StopReason) {
-    super(`${STOPPED_BEFORE_START[reason]} before it started, while its code was being fetched`);
-  }
-
-  /** Asked for by someone (ps:stop/kill, apps:destroy), not by the agent's own stop or restart. */
-  get requested(): boolean {
-    return this.reason === 'request' || this.reason === 'kill' || this.reason === 'app-destroyed';
-  }
-}
-
-const STOPPED_BEFORE_START: Record<StopReason, string> = {
-  request: 'stopped on request',
-  kill: 'killed on request',
-  timeout: 'stopped by its timeout',
-  'app-destroyed': 'stopped: its app was destroyed',
-  'agent-stop': 'stopped: the agent is stopping with its instances',
-  'agent-restart': 'stopped: the agent is restarting',
-};
-
-/**
- * The call that asked for the run was cancelled (its caller went away, its connection dropped)
- * or its deadline passed before the process was spawned: it is not started, detached or not.
- * Whoever asked may not know it is coming (a leader that gave it up records it `not-started`),
- * and may ask again: the same run then starts (one-off-registry.ts).
- */
-export class CallerGone extends Error {
-  override name = 'CallerGone';
-}
-
-/** Why the run's call can no longer ask for it, or undefined while it can. */
-function callerGone(call: RunCall): CallerGone | undefined {
-  if (call.cancelled) return new CallerGone('its starting call was cancelled (its caller went away or the connection dropped) before it started');
-  const deadline = call.getDeadline();
-  if (deadline instanceof Date ? deadline.getTime() <= Date.now() : deadline <= Date.now()) {
-    return new CallerGone('its starting call ran out of time before it started');
-  }
-  return undefined;
-}
-
-/** Event-loop turns, and at least this long, that a launch lets pass right before its spawn. */
-const SETTLE_TURNS = 5;
-const SETTLE_MS = 20;
-
-/**
- * Lets what came with the run's request be handled before the spawn. A frozen agent that resumes
- * reads the request and the end of its connection (a reset, a close) together, but the cancel
- * takes turns of the event loop to reach the call (the socket's end, the session's close, the
- * stream's), a few ms after the request: with the code already here, the awaits before the spawn
- * are only microtasks, and one setImmediate was not enough (two were, in tests). Best effort: a
- * caller that leaves later than this is one that left after the start.
- */
-async function letPendingClosesIn(): Promise<void> {
-  const began = Date.now();
-  for (let turn = 0; turn < SETTLE_TURNS || Date.now() - began < SETTLE_MS; turn++) {
-    await new Promise((resolve) => (turn < SETTLE_TURNS ? setImmediate(resolve) : setTimeout(resolve, 1)));
-  }
-}
-
-/** Calls `onGone` once the call is cancelled or its deadline passes (at once if so); returns a function that stops watching. */
-function whenCallerGone(call: RunCall, onGone: (err: CallerGone) => void): () => void {
-  let done = false;
-  const check = () => {
-    const gone = callerGone(call);
-    if (!gone || done) return;
-    done = true;
-    onGone(gone);
-  };
-  call.on('cancelled', check);
-  const deadline = call.getDeadline();
-  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-  const timer = Number.isFinite(deadlineMs) ? setTimeout(check, Math.min(Math.max(0, deadlineMs - Date.now()) + 1, 2 ** 31 - 1)) : undefined;
-  timer?.unref();
-  check();
-  return () => {
-    done = true;
-    clearTimeout(timer);
-    call.off('cancelled', check);
-  };
-}
 
 /** The run's code, fetched again after a pause while no control plane answers (code-fetch-retry.ts). */
 function fetchCode(deps: RunDeps, start: RunStart__Output, goOn: () => boolean): Promise<string> {
@@ -313,10 +225,9 @@ export async function launch(
     // Not asked for by anyone: a job's run is then recorded as failed (killed by SIGTERM), not `stopped`.
     else if (why === 'agent-stop' || why === 'agent-restart') stoppingForAgent = true;
     else stopped = true;
-    const line = STOP_LINES[why](start.timeout_ms);
-    log('system', line);
+    log('system', STOP_LINES[why](start.timeout_ms));
     // `ps` shows it `stopping` for its grace (a process that ignores SIGTERM stays up to 5 s).
-    deps.report(status('stopping', line.replace(/^Stopping process: /, '').replace(/^Stopping process on request$/, 'stopping on request')));
+    deps.report(status('stopping', stoppingReason(why, start.timeout_ms)));
     terminate();
   };
   registry.attach(start.app, start.instance, { stop }, start.run_id);

@@ -19,7 +19,9 @@ import { OneOffRegistry } from './one-off-registry';
 import { ALREADY_EXISTS, INVALID_INPUT, LIMIT_EXCEEDED, NOT_FOUND, PRECONDITION_FAILED, statusWithReason } from '../../lib/status-reason';
 import { PortsExhaustedError } from '../supervisor/ports';
 import { isOneOffInstance } from '../../lib/one-off';
-import { CallerGone, deliver, launch, StoppedBeforeStart, type Launched, type RunCall, type RunDeps } from './one-off-launch';
+import { deliver, launch, type Launched, type RunCall, type RunDeps } from './one-off-launch';
+import { StoppedBeforeStart } from './one-off-stops';
+import { CallerGone } from './run-caller';
 export { ONE_OFF_STOP_TIMEOUT_MS, type RunDeps } from './one-off-launch';
 
 /** RunStart.run_id (the control plane sends a UUID). */
