@@ -19,14 +19,14 @@ function checkKey(key: string, unsetting = false): string {
 }
 
 /** Prints what a new release does, and follows its rollout with --wait. */
-/** `wait`: follow the rollout for at most `--timeout` (its text; 10 minutes when not given). */
-export async function announceRelease(api: ClusterApiClient, app: string, release: ReleaseInfo__Output, wait: boolean, timeout = '600'): Promise<void> {
+/** `wait`: follow the rollout for at most `waitMs` (`--timeout`, 10 minutes by default). */
+export async function announceRelease(api: ClusterApiClient, app: string, release: ReleaseInfo__Output, wait: boolean, waitMs: number): Promise<void> {
   if (!release.slug) {
     // Config set before the first deploy (as Heroku allows): kept for it; nothing runs to restart.
     return void console.log(`${release.description}: released v${release.version} of ${app}; its first deploy runs with this config (${noReleaseYet(app)}).`);
   }
   console.log(`${release.description}: released v${release.version} of ${app}; instances restart a few at a time.`);
-  if (wait) await waitForFormation(api, app, undefined, timeoutMs(timeout), { release: release.version });
+  if (wait) await waitForFormation(api, app, undefined, waitMs, { release: release.version });
 }
 
 export function registerConfig(program: Command): void {
@@ -76,8 +76,8 @@ export function registerConfig(program: Command): void {
         // The control plane checks the whole config again, with the vars already set.
         const tooLarge = releaseSizeProblem({}, set);
         if (tooLarge) throw new UserError(tooLarge);
-        timeoutMs(opts.timeout); // checked before anything changes
-        await announceRelease(api, app, await callUnary(api, 'SetConfig', { app, set, unset: [] }), opts.wait === true, opts.timeout);
+        const waitMs = timeoutMs(opts.timeout); // checked before anything changes
+        await announceRelease(api, app, await callUnary(api, 'SetConfig', { app, set, unset: [] }), opts.wait === true, waitMs);
       }),
     );
 
@@ -89,7 +89,7 @@ export function registerConfig(program: Command): void {
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
         const unset = [...new Set(keys.map((k) => checkKey(k, true)))];
-        timeoutMs(opts.timeout); // checked before anything changes
+        const waitMs = timeoutMs(opts.timeout); // checked before anything changes
         // As on Heroku, unsetting what is not set is harmless: those keys are left alone (the
         // control plane decides which in the release's own transaction) and named here.
         const release = await callUnary(api, 'SetConfig', { app, set: {}, unset, skip_not_set: true });
@@ -99,7 +99,7 @@ export function registerConfig(program: Command): void {
           return void console.log(`${notSet}: nothing to change, ${current}.`);
         }
         if (notSet) console.log(`${notSet}: left alone.`);
-        await announceRelease(api, app, release, opts.wait === true, opts.timeout);
+        await announceRelease(api, app, release, opts.wait === true, waitMs);
       }),
     );
 }

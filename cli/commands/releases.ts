@@ -109,7 +109,7 @@ export function registerRollback(program: Command): void {
         const app = resolveApp(opts.app);
         // 0 asks for the release before the current one.
         const target = version === undefined ? 0 : releaseVersion(version);
-        timeoutMs(opts.timeout); // checked before anything changes
+        const waitMs = timeoutMs(opts.timeout); // checked before anything changes
         const release = await callUnary(api, 'Rollback', { app, version: target });
         // Rolled back to: the one given, else the one before the newest (the rollback is the newest now).
         const to = target > 0 ? target : release.version - 2;
@@ -118,7 +118,7 @@ export function registerRollback(program: Command): void {
         const warning = rollbackWarning(app, earlier);
         if (warning) process.stderr.write(`warning: ${warning}\n`);
         await warnOfDroppedTypes(api, app, release);
-        await announceRelease(api, app, release, opts.wait === true, opts.timeout);
+        await announceRelease(api, app, release, opts.wait === true, waitMs);
       }),
     );
 }

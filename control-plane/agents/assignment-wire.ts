@@ -97,7 +97,14 @@ function writeAssignment(w: WireWriter, s: Sized): void {
 
 /** The AssignmentBatch message of `delta`, encoded. */
 export function encodeAssignmentBatch(delta: AssignmentDelta, createdAt: AppCreatedAt = () => 0): Buffer {
-  const upserts = delta.upserts.map((a) => sized(a, createdAt));
+  // Asked once per app of the batch, not per assignment: a scale-up sends 100k of a few apps.
+  const ofApp = new Map<string, number>();
+  const createdOnce: AppCreatedAt = (app) => {
+    let ms = ofApp.get(app);
+    if (ms === undefined) ofApp.set(app, (ms = createdAt(app)));
+    return ms;
+  };
+  const upserts = delta.upserts.map((a) => sized(a, createdOnce));
   const removes = delta.removes.map((r) => {
     const app = Buffer.byteLength(text(r.app));
     const instance = Buffer.byteLength(text(r.instance));
