@@ -12,10 +12,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WEB } from '../helpers/release-apps';
 import { CLI, TestCluster } from '../helpers/test-cluster';
 import type { TcpProxy } from '../helpers/tcp-proxy';
-import { clusterWithHeldAgent } from '../helpers/held-agent-cluster';
+import { heldAgentApp, type HeldAgentApp } from '../helpers/held-agent-cluster';
 import { waitFor } from '../helpers/wait-for';
 
 interface RunJson {
@@ -30,36 +29,21 @@ interface JobJson {
 }
 
 describe('a one-off whose code fetch loses the control plane', { timeout: 180_000 }, () => {
+  let app: HeldAgentApp;
   let cluster: TestCluster;
   /** host-a's way to the control plane: holding it holds the slugs it fetches. */
   let proxy: TcpProxy;
-  const fetching = () => fs.readdirSync(path.join(cluster.agentDir('host-a'), 'slugs')).some((f) => f.startsWith('.fetch-'));
-
+  const fetching = () => app.fetching();
   /** Holds host-a's slugs and deploys new code (live at once), which host-a fetches for the next run. */
-  const holdNewCode = async () => {
-    // host-a idle for 500 ms in a row (no fetch, no report waiting for its answer), as in one-off-fetching.test.ts.
-    let idleSince = 0;
-    await waitFor('host-a idle', async () => {
-      const idle = !fetching() && (await cluster.instances('api')).length === 0;
-      if (!idle) idleSince = 0;
-      else idleSince ||= Date.now();
-      return idle && Date.now() - idleSince >= 500;
-    }, 20_000, 50);
-    proxy.hold();
-    await cluster.deployProcfile('api', `web: ${WEB}\n`, { 'fresh.txt': `${Date.now()}-${Math.random()}` });
-  };
+  const holdNewCode = () => app.holdNewCode();
 
   before(async () => {
-    ({ cluster, proxy } = await clusterWithHeldAgent());
-    await cluster.ok(['apps:create', 'api']);
-    await cluster.deployProcfile('api', `web: ${WEB}\n`);
-    await cluster.scale('api', { web: 0 });
+    app = await heldAgentApp();
+    ({ cluster, proxy } = app);
   });
 
   after(async () => {
-    proxy?.release();
-    await cluster?.stop();
-    await proxy?.close();
+    await app?.stop();
   });
 
   it('fetches the code again when the connection it came through is cut, and the run starts', async () => {

@@ -12,10 +12,9 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PsInstance } from '../helpers/ps-instances';
-import { WEB } from '../helpers/release-apps';
 import { CLI, TestCluster } from '../helpers/test-cluster';
 import type { TcpProxy } from '../helpers/tcp-proxy';
-import { clusterWithHeldAgent } from '../helpers/held-agent-cluster';
+import { heldAgentApp, type HeldAgentApp } from '../helpers/held-agent-cluster';
 import { waitFor } from '../helpers/wait-for';
 
 interface Exited {
@@ -25,10 +24,11 @@ interface Exited {
 }
 
 describe('a one-off whose code is being fetched', { timeout: 150_000 }, () => {
+  let app: HeldAgentApp;
   let cluster: TestCluster;
   /** host-a's way to the control plane: holding it holds the slugs it fetches (its own requests go through). */
   let proxy: TcpProxy;
-  const fetching = () => fs.readdirSync(path.join(cluster.agentDir('host-a'), 'slugs')).some((f) => f.startsWith('.fetch-'));
+  const fetching = () => app.fetching();
   const runOf = async (name: string) => (await cluster.ps('api')).find((i) => i.name === name);
 
   /** `cluster run -a api ARGS…` in the background, with what it printed once it exits. */
@@ -44,21 +44,7 @@ describe('a one-off whose code is being fetched', { timeout: 150_000 }, () => {
 
   /** Holds host-a's slugs, deploys new code (live at once: no release command) and has host-a fetch it for a run. */
   const runWhileFetching = async (args: string[]) => {
-    // host-a idle — no fetch going on (web.1's, scaled away), every earlier report (a run's end) stored —
-    // so that nothing waits for its answer in the hold: the reporter sends one report at a time, and
-    // the run's `starting` would queue behind it.
-    // ps shows a report once it is stored, a moment before its answer reaches host-a: idle for
-    // 500 ms in a row, so that no answer is on its way when the hold starts (a report whose answer
-    // is held keeps the next one back until host-a's link gives up on its held heartbeats).
-    let idleSince = 0;
-    await waitFor('host-a idle', async () => {
-      const idle = !fetching() && (await cluster.instances('api')).length === 0;
-      if (!idle) idleSince = 0;
-      else idleSince ||= Date.now();
-      return idle && Date.now() - idleSince >= 500;
-    }, 20_000, 50);
-    proxy.hold();
-    await cluster.deployProcfile('api', `web: ${WEB}\n`, { 'fresh.txt': `${Date.now()}-${Math.random()}` });
+    await app.holdNewCode();
     const run = startRun(args);
     await waitFor('host-a fetching the code for the run', () => fetching() || undefined, 20_000, 20);
     return run;
@@ -74,17 +60,12 @@ describe('a one-off whose code is being fetched', { timeout: 150_000 }, () => {
   };
 
   before(async () => {
-    ({ cluster, proxy } = await clusterWithHeldAgent());
-    await cluster.ok(['apps:create', 'api']);
-    await cluster.deployProcfile('api', `web: ${WEB}\n`);
-    // Nothing of the formation fetches new code: only the runs do.
-    await cluster.scale('api', { web: 0 });
+    app = await heldAgentApp();
+    ({ cluster, proxy } = app);
   });
 
   after(async () => {
-    proxy?.release();
-    await cluster?.stop();
-    await proxy?.close();
+    await app?.stop();
   });
 
   it('is listed by ps as starting on its host, fetching its code, and runs once it has its code', async () => {
