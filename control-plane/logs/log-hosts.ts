@@ -44,6 +44,11 @@ async function nextRuns(ctx: ApiContext, ids: string[], waitMs: number, over: ()
 export async function registeredAgent(ctx: ApiContext, registrations: AgentRecords, id: string): Promise<AgentRecord | undefined> {
   const mirrored = ctx.view.agent(id);
   if (mirrored?.address) return mirrored;
+  return registeredNow(registrations, id);
+}
+
+/** The agent as etcd has it registered now, with an address to dial; undefined when it is not. */
+export async function registeredNow(registrations: AgentRecords, id: string): Promise<AgentRecord | undefined> {
   const record = await registrations.registered(id);
   return record?.address ? record : undefined;
 }

@@ -27,7 +27,7 @@ import { validateLogsRequest } from './logs-request';
 import { unknownTypeWarning } from './type-filter';
 import { DestroyedApps } from './destroyed-apps';
 import { newUpstream, rejoinDelayMs, type Upstream } from './upstream';
-import { hostsToAsk } from './log-hosts';
+import { hostsToAsk, registeredNow } from './log-hosts';
 import { NotFoundError } from '../errors';
 import { transportReason } from '../../lib/transport-reason';
 
@@ -192,10 +192,7 @@ export function logsHandler(ctx: ApiContext, dialer: AgentDialer): ClusterApiHan
      * run's, at its old port: that dial failed and the host was asked again only after its
      * back-off (seconds late).
      */
-    const registrationOf = async (id: string) => {
-      const agent = await registrations.registered(id);
-      return agent?.address ? agent : undefined;
-    };
+    const registrationOf = (id: string) => registeredNow(registrations, id);
 
     /** When the app was created: agents leave out lines from before (an app destroyed under its name). */
     let appCreatedAtMs = 0;
