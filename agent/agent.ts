@@ -71,9 +71,9 @@ export class Agent {
     readonly metricsServer?: MetricsServer,
   ) {}
 
-  /** Lines the log store has taken since the agent started (a counter that only grows). */
-  logLinesCaptured(): number {
-    return this.logs.stats().lines;
+  /** Calls `listener` with the number of lines each capture stored, as it stores them. */
+  watchLogLines(listener: (count: number) => void): void {
+    this.logs.watchLines(listener);
   }
 
   static async start(opts: AgentOptions): Promise<Agent> {

@@ -10,8 +10,8 @@
  * `v8.setFlagsFromString` can turn them off at start and on again later (what was interpreted
  * meanwhile is compiled once it is hot again). Measured on the agent (docs/stack-notes.md, "The
  * agent's memory"): idle ~4 MB less RSS; interpreted only, a log flood costs several times the
- * CPU per line, so both are released for good once the process has been busy for a few seconds in
- * a row (`releaseWhenBusy`): a log flood, a crash loop; not a scale of 200.
+ * CPU per line, so both are released for good at the start of a log flood (`releaseOnBurst`) or
+ * once the process has been busy for seconds in a row (`releaseWhenBusy`); not by a scale of 200.
  */
 import * as v8 from 'node:v8';
 
@@ -47,52 +47,55 @@ export function compilersHeld(): boolean {
 }
 
 export interface BusyWatch {
-  /** Look every this many ms at the CPU the process used (and the work it did) since the last look. */
+  /** Look every this many ms at the CPU the process used since the last look. */
   checkEveryMs: number;
   /** A look is busy when the process used at least this share of one core (0–1) … */
   busyShare: number;
   /** … and this many busy looks in a row release the compilers. */
   busyChecks: number;
-  /** With a work counter (releaseWhenBusy's `work`): a look that counted at least this much work … */
-  busyWork?: number;
-  /** … this many looks in a row release them too. */
-  busyWorkChecks?: number;
+}
+
+/** The agent's: 10 s in a row at ≥ 40 % of a core (a look every 250 ms). */
+export const AGENT_BUSY_WATCH: BusyWatch = { checkEveryMs: 250, busyShare: 0.4, busyChecks: 40 };
+
+export interface BurstRule {
+  /** This much work (log lines, for the agent) … */
+  amount: number;
+  /** … counted within this many ms of the first of it releases the compilers. */
+  withinMs: number;
 }
 
 /**
- * The agent's: a look every 250 ms; released by 0.5 s in a row capturing ≥ 20,000 log lines a
- * second (its work counter: 5,000 a look), or 10 s in a row at ≥ 40 % of a core. Interpreted, a
- * log line costs the agent several times its optimized CPU, and a flood is what keeps an agent
- * busy: what it captures meanwhile piles up in front of every follower, so the sooner the
- * better (with 1 s looks and 2 s in a row, a 250k lines/s flood reached `cluster logs -f` up to
- * ~1 s late for its first ~6 s; with these, ~0.7 s for ~4 s: docs/stack-notes.md). Spawning and
- * stopping are not worth the compilers' memory: a scale of 200 right after a stop of 200 kept an
- * agent at ≥ 40 % of a core for 3 s on a loaded machine, which released the compilers for good
- * under a former rule (3 s at 40 %) and left TurboFan's ~4 MB of code resident
- * (docs/stack-notes.md, "The agent's memory").
+ * The agent's: 2,000 log lines within 100 ms (20,000 a second), counted as they are stored, so
+ * the compilers come within milliseconds of a flood's start. Interpreted, a log line costs the
+ * agent several times its optimized CPU, and what it captures meanwhile piles up in front of
+ * every follower. Measured at 250k lines/s to `cluster logs -f` (bench/logs.ts --phases paced64,
+ * docs/stack-notes.md): released after 2 looks of 250 ms at ≥ 20,000 lines a second, the first
+ * ~0.9 s of a flood arrived up to ~250 ms late (p99 of a 4 s flood 214–233 ms); after one look of
+ * 100 ms, 84–111 ms; as they are stored, as an agent that never held them (65–72 ms).
+ * Spawning and stopping are not worth the compilers' memory: a scale of 200 right after a stop
+ * of 200 kept an agent at ≥ 40 % of a core for 3 s on a loaded machine, which released the
+ * compilers for good under a former rule (3 s at 40 %) and left TurboFan's ~4 MB of code
+ * resident (docs/stack-notes.md, "The agent's memory"); the lines of a start ("Starting process
+ * …" and what the processes print as they start) come a few hundred a second.
  */
-export const AGENT_BUSY_WATCH: BusyWatch = { checkEveryMs: 250, busyShare: 0.4, busyChecks: 40, busyWork: 5_000, busyWorkChecks: 2 };
+export const AGENT_FLOOD: BurstRule = { amount: 2_000, withinMs: 100 };
 
-/** What released the compilers, in words: "≥ 20,000 log lines a second for 0.5 s". */
-export function releaseReason(watch: BusyWatch, why: 'cpu' | 'work'): string {
-  const seconds = (looks: number) => `${(looks * watch.checkEveryMs) / 1000} s`;
-  if (why === 'cpu') return `busy for ${seconds(watch.busyChecks)} in a row`;
-  const perSecond = Math.round(((watch.busyWork ?? 0) * 1000) / watch.checkEveryMs);
-  return `≥ ${perSecond.toLocaleString('en-US')} log lines a second for ${seconds(watch.busyWorkChecks ?? 1)}`;
+/** What released the compilers, in words: "busy for 10 s in a row", "≥ 2,000 log lines within 0.1 s". */
+export function releaseReason(why: { watch: BusyWatch } | { burst: BurstRule }): string {
+  if ('watch' in why) return `busy for ${(why.watch.busyChecks * why.watch.checkEveryMs) / 1000} s in a row`;
+  return `≥ ${why.burst.amount.toLocaleString('en-US')} log lines within ${why.burst.withinMs / 1000} s`;
 }
 
 /**
- * Releases the compilers once the process has been busy `busyChecks` looks in a row, or has done
- * `busyWork` of `work()` (a counter that only grows) in each of `busyWorkChecks` looks in a row;
- * the watch then ends. Returns a function that ends it earlier.
+ * Releases the compilers once the process has been busy `busyChecks` looks in a row; the watch
+ * then ends (also when they were released otherwise). Returns a function that ends it earlier.
  */
-export function releaseWhenBusy(watch: BusyWatch = AGENT_BUSY_WATCH, onRelease?: (why: 'cpu' | 'work') => void, work?: () => number): () => void {
+export function releaseWhenBusy(watch: BusyWatch = AGENT_BUSY_WATCH, onRelease?: () => void): () => void {
   if (!held) return () => {};
   let last = process.cpuUsage();
   let lastAt = process.hrtime.bigint();
-  let lastWork = work?.() ?? 0;
   let busyInARow = 0;
-  let workInARow = 0;
   const timer = setInterval(() => {
     const used = process.cpuUsage(last);
     const now = process.hrtime.bigint();
@@ -100,18 +103,35 @@ export function releaseWhenBusy(watch: BusyWatch = AGENT_BUSY_WATCH, onRelease?:
     last = process.cpuUsage();
     lastAt = now;
     busyInARow = share >= watch.busyShare ? busyInARow + 1 : 0;
-    if (work !== undefined && watch.busyWork !== undefined) {
-      const done = work();
-      workInARow = done - lastWork >= watch.busyWork ? workInARow + 1 : 0;
-      lastWork = done;
-    }
     if (!held) return clearInterval(timer); // released by someone else
-    const why = workInARow >= (watch.busyWorkChecks ?? 1) ? 'work' : busyInARow >= watch.busyChecks ? 'cpu' : undefined;
-    if (why !== undefined) {
+    if (busyInARow >= watch.busyChecks) {
       clearInterval(timer);
       releaseCompilers();
-      onRelease?.(why);
+      onRelease?.();
     }
   }, watch.checkEveryMs).unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * A counter to call as work is done (`count(n)`): it releases the compilers the moment `amount`
+ * was counted within `withinMs` of the first of it (windows that start with the first count after
+ * the last one ended). Cheap once they are released: one test of a flag.
+ */
+export function releaseOnBurst(rule: BurstRule, onRelease?: () => void, now: () => number = performance.now.bind(performance)): (n: number) => void {
+  let windowStart = -Infinity;
+  let counted = 0;
+  return (n) => {
+    if (!held) return;
+    const t = now();
+    if (t - windowStart > rule.withinMs) {
+      windowStart = t;
+      counted = 0;
+    }
+    counted += n;
+    if (counted >= rule.amount) {
+      releaseCompilers();
+      onRelease?.();
+    }
+  };
 }

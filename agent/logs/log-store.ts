@@ -55,6 +55,8 @@ export class LogStore {
   private closed = false;
   private closing: Promise<void> | undefined;
   private appendErrorLogged = false;
+  /** Told how many lines each append stored (watchLines). */
+  private linesListener: ((count: number) => void) | undefined;
 
   private constructor(private readonly dir: string, opts: LogStoreOptions) {
     const limits = storeLimits(opts);
@@ -97,6 +99,11 @@ export class LogStore {
     return store;
   }
 
+  /** Calls `listener` with the number of lines of each append, as it stores them (one listener). */
+  watchLines(listener: (count: number) => void): void {
+    this.linesListener = listener;
+  }
+
   /**
    * Stores one line. Never blocks, never throws; stamps it with the time now (never earlier
    * than the instance's previous line) and the next seq.
@@ -109,6 +116,7 @@ export class LogStore {
       // Our own messages may carry a newline (an error's text); the file format cannot.
       if (stream === 'system' && text.includes('\n')) text = text.replace(/\r?\n/g, ' ');
       this.shared.stats.lines++;
+      this.linesListener?.(1);
       inst.add({ timeMs, seq: ++this.seq, app: inst.app, instance: inst.instance, stream, text, cut, n: 0 });
     } catch (err) {
       this.appendFailed(err, app, instance);
@@ -127,6 +135,7 @@ export class LogStore {
       const timeMs = inst.stampNow();
       const { chunk, starts, ends, count } = run;
       this.shared.stats.lines += count;
+      this.linesListener?.(count);
       for (let k = 0; k < count; k++) {
         inst.add(new StoredLine(timeMs, ++this.seq, inst.app, inst.instance, stream, false, chunk, starts[k]!, ends[k]!));
       }

@@ -14,7 +14,7 @@ import { forgetReplicas } from '../../agent/link/replica-memory';
 import { ForeignClusterError } from '../../agent/link/replica-check';
 import { createLogger } from '../../lib/log';
 import { AGENT_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../lib/heap-growth';
-import { AGENT_BUSY_WATCH, holdCompilers, releaseReason, releaseWhenBusy } from '../../lib/compiler-tiers';
+import { AGENT_BUSY_WATCH, AGENT_FLOOD, holdCompilers, releaseOnBurst, releaseReason, releaseWhenBusy } from '../../lib/compiler-tiers';
 import { clusterHome } from '../../lib/cluster-home';
 import { agentIdProblem } from '../../lib/names';
 import { answersWithoutTls, resolveServer } from '../client';
@@ -230,11 +230,9 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     },
     logger,
   });
-  releaseWhenBusy(
-    AGENT_BUSY_WATCH,
-    (why) => logger.info(`${releaseReason(AGENT_BUSY_WATCH, why)}: V8 may compile and optimize from now on`),
-    () => running.logLinesCaptured(),
-  );
+  const released = (why: Parameters<typeof releaseReason>[0]) => () => logger.info(`${releaseReason(why)}: V8 may compile and optimize from now on`);
+  releaseWhenBusy(AGENT_BUSY_WATCH, released({ watch: AGENT_BUSY_WATCH }));
+  running.watchLogLines(releaseOnBurst(AGENT_FLOOD, released({ burst: AGENT_FLOOD })));
   runUntilSignalled(logger, (signal) => running.close(signal === STOP_INSTANCES_SIGNAL ? 'stop-instances' : 'handover'), [STOP_INSTANCES_SIGNAL]);
   for (const signal of STOP_SIGNALS) process.off(signal, early);
   if (asked.size > 0) {

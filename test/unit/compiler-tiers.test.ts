@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { AGENT_BUSY_WATCH, releaseReason, tiersChosenAtStart } from '../../lib/compiler-tiers';
+import { AGENT_BUSY_WATCH, AGENT_FLOOD, releaseReason, tiersChosenAtStart } from '../../lib/compiler-tiers';
 
 const moduleFile = path.resolve(__dirname, '../../lib/compiler-tiers.js');
 
@@ -119,53 +119,55 @@ describe('releaseWhenBusy', () => {
 });
 
 /**
- * A fresh Node process holds the compilers and watches a work counter (a look every 100 ms; CPU
- * never counts: busyShare 2), which a timer raises by `perTick` every 10 ms, for up to `waitMs`.
- * Prints whether they are still held, when they were released and why.
+ * A fresh Node process holds the compilers and counts work with releaseOnBurst (2,000 within
+ * 100 ms) on a clock of its own: each [atMs, n] of `counts` counts n at that time. Prints whether
+ * they are still held after each count, and how many times onRelease was called.
  */
-function heldUnderWork(perTick: number, waitMs: number): { held: boolean; releasedAfterMs: number | null; why: string | null } {
+function heldThroughCounts(counts: [number, number][]): { heldAfter: boolean[]; releases: number } {
   const script = `
     const oc = require(${JSON.stringify(moduleFile)});
     oc.holdCompilers();
-    let count = 0;
-    let why = null;
-    const start = Date.now();
-    let releasedAfterMs = null;
-    oc.releaseWhenBusy({ checkEveryMs: 100, busyShare: 2, busyChecks: 3, busyWork: 100, busyWorkChecks: 2 }, (w) => {
-      why = w;
-      releasedAfterMs = Date.now() - start;
-    }, () => count);
-    const tick = setInterval(() => (count += ${perTick}), 10);
-    const wait = () => {
-      if (oc.compilersHeld() && Date.now() < start + ${waitMs}) return setTimeout(wait, 20);
-      clearInterval(tick);
-      console.log(JSON.stringify({ held: oc.compilersHeld(), releasedAfterMs, why }));
-    };
-    wait();
+    let t = 0;
+    let releases = 0;
+    const count = oc.releaseOnBurst({ amount: 2000, withinMs: 100 }, () => releases++, () => t);
+    const heldAfter = [];
+    for (const [at, n] of ${JSON.stringify(counts)}) {
+      t = at;
+      count(n);
+      heldAfter.push(oc.compilersHeld());
+    }
+    console.log(JSON.stringify({ heldAfter, releases }));
   `;
-  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim()) as { held: boolean; releasedAfterMs: number | null; why: string | null };
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim()) as { heldAfter: boolean[]; releases: number };
 }
 
-describe('releaseWhenBusy with a work counter', () => {
-  it('releases the compilers after looks in a row that each counted enough work', () => {
-    // ~10 ticks a look: ~200 a look against 100.
-    const r = heldUnderWork(20, 10_000);
-    assert.equal(r.held, false, 'still held after 10 s of work');
-    assert.equal(r.why, 'work');
-    assert.ok(r.releasedAfterMs !== null && r.releasedAfterMs >= 150, `released after ${r.releasedAfterMs} ms: before 2 looks of 100 ms`);
+describe('releaseOnBurst', () => {
+  it('releases the compilers at the count that reaches the amount within the window, once', () => {
+    const r = heldThroughCounts([[0, 64], [10, 640], [50, 1_000], [90, 320], [95, 64], [99, 5_000]]);
+    assert.deepEqual(r.heldAfter, [true, true, true, false, false, false]);
+    assert.equal(r.releases, 1);
   });
 
-  it('keeps them held while the work stays under the bar', () => {
-    // ~20 a look against 100 (a look would have to come 5 times late to see 100).
-    const r = heldUnderWork(2, 1_000);
-    assert.equal(r.held, true, `released after ${r.releasedAfterMs} ms (${r.why}) by too little work`);
+  it('keeps them held while no window of 100 ms reaches the amount', () => {
+    // 19,000 lines a second for 3 s, in counts of 95 every 5 ms; then a count of 1,999 alone.
+    const counts: [number, number][] = [];
+    for (let at = 0; at < 3_000; at += 5) counts.push([at, 95]);
+    counts.push([3_200, 1_999]);
+    const r = heldThroughCounts(counts);
+    assert.equal(r.heldAfter.every((held) => held), true, `released at count ${r.heldAfter.indexOf(false)}`);
+    assert.equal(r.releases, 0);
+  });
+
+  it('starts a window anew with the first count after one ended', () => {
+    // 1,500 at 0 ms, then 1,500 at 150 ms: 3,000 in all, but never 2,000 within 100 ms.
+    const r = heldThroughCounts([[0, 1_500], [150, 1_500], [260, 600], [300, 1_400]]);
+    assert.deepEqual(r.heldAfter, [true, true, true, false]);
   });
 });
 
-describe('the agent\'s rule', () => {
-  it('is said in the units it is measured in', () => {
-    assert.equal(releaseReason(AGENT_BUSY_WATCH, 'work'), '≥ 20,000 log lines a second for 0.5 s');
-    assert.equal(releaseReason(AGENT_BUSY_WATCH, 'cpu'), 'busy for 10 s in a row');
-    assert.equal(releaseReason({ checkEveryMs: 1_000, busyShare: 0.4, busyChecks: 3, busyWork: 20_000, busyWorkChecks: 2 }, 'work'), '≥ 20,000 log lines a second for 2 s');
+describe('the agent\'s rules', () => {
+  it('are said in the units they are measured in', () => {
+    assert.equal(releaseReason({ burst: AGENT_FLOOD }), '≥ 2,000 log lines within 0.1 s');
+    assert.equal(releaseReason({ watch: AGENT_BUSY_WATCH }), 'busy for 10 s in a row');
   });
 });

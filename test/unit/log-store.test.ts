@@ -113,6 +113,18 @@ describe('LogStore', () => {
     await store.close();
   });
 
+  it('tells its line watcher how many lines each append stored (what releases the agent\'s compilers)', async () => {
+    const store = open(freshDir());
+    const counts: number[] = [];
+    store.watchLines((count) => counts.push(count));
+    const chunk = Buffer.from('a\nb\nc\n');
+    store.append('app', 'web.1', 'system', 'Starting process');
+    store.appendRun('app', 'web.1', 'stdout', { chunk, starts: new Uint32Array([0, 2, 4]), ends: new Uint32Array([1, 3, 5]), count: 3 });
+    store.appendRun('app', 'web.1', 'stdout', { chunk, starts: new Uint32Array(0), ends: new Uint32Array(0), count: 0 });
+    assert.deepEqual(counts, [1, 3]);
+    await store.close();
+  });
+
   it('stores lines given as bytes (appendRun) in order with string lines, in memory, on disk and live', async () => {
     const dir = freshDir();
     const store = open(dir);
