@@ -17,7 +17,7 @@ import { procStat } from './supervisor/proc-stat';
 import type { AdoptedRecord } from './handover/take-over';
 import { buildEnv } from './instance-env';
 import { SpawnPacer } from './spawn-pacer';
-import { describeChange, keyOf, specKey, splitKey } from './assignment-keys';
+import { describeChange, keyOf, sameAppCreation, specKey, splitKey } from './assignment-keys';
 import { createInstance, type InstanceRun } from './instance-factory';
 import { handoverRecord, statusOf, type RecordedRun } from './instance-reports';
 import type { ReconcilerDeps, SupervisedInstance } from './reconciler-deps';
@@ -249,7 +249,12 @@ export class Reconciler {
     const want = this.wanted(key);
     const running = slot.running;
     // An instance adopted while it was being stopped is never the one wanted, whatever its spec.
-    const same = running !== undefined && want !== undefined && running.specKey === specKey(want) && running.stoppingSinceMs === undefined;
+    const same =
+      running !== undefined &&
+      want !== undefined &&
+      running.specKey === specKey(want) &&
+      sameAppCreation(running.spec, want) &&
+      running.stoppingSinceMs === undefined;
     if (running && want && same && running.spec !== want) {
       running.spec = want;
       running.instance.setGraceMs(want.grace_ms > 0 ? want.grace_ms : this.deps.defaultGraceMs);

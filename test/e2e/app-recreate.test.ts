@@ -62,4 +62,34 @@ describe('an app destroyed and created again', { timeout: 120_000 }, () => {
       assert.doesNotMatch(stdout, /secret-of-the-old-app/, `none of the old app's (${lines.join(' ')})`);
     }
   });
+
+  it('is not run by the destroyed app\'s processes on an agent cut off meanwhile', async () => {
+    // The app runs v2 (deploy, then MARK): what the app created again will run too, under the
+    // same release number, code and restart token. The agent is frozen through the destroy and
+    // the new app's creation, so it never hears of the destroy; its lease ends meanwhile, and
+    // once back it registers again and must replace the old app's processes by the new app's.
+    // (With its lease held and only its stream broken, the snapshot of its reopened stream is
+    // what tells it: test/unit/reconciler-app-recreated.test.ts.)
+    const old = instanceProcesses(APP).map((g) => g.pgid);
+    assert.equal(marks().join(), 'new,new');
+    const solo = cluster.agents.get('solo')!;
+    process.kill(solo.pid, 'SIGSTOP');
+    try {
+      await waitFor('solo gone from the agents', async () => {
+        const { stdout } = await cluster.ok(['agents', '--json']);
+        return !(JSON.parse(stdout) as { agents: Array<{ id: string; state: string }> }).agents.some((a) => a.id === 'solo' && a.state === 'ready');
+      }, 30_000);
+      await cluster.ok(['apps:destroy', APP, '--confirm', APP]);
+      await cluster.deployApp(APP, dir);
+      await cluster.ok(['scale', 'worker=2', '-a', APP]);
+      await cluster.ok(['config:set', 'MARK=after-the-cut', '-a', APP]);
+    } finally {
+      process.kill(solo.pid, 'SIGCONT');
+    }
+    await waitFor('the new app\'s workers, with its own MARK, in new processes', () => {
+      const now = instanceProcesses(APP);
+      return marks().join() === 'after-the-cut,after-the-cut' && now.every((g) => !old.includes(g.pgid));
+    }, 40_000);
+    await cluster.waitForPs(APP, 'both workers up', (ps) => ps.filter((i) => i.state === 'up').length === 2, 30_000);
+  });
 });

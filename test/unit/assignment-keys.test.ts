@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeChange, keyOf, specKey, splitKey } from '../../agent/assignment-keys';
+import { describeChange, keyOf, sameAppCreation, specKey, splitKey } from '../../agent/assignment-keys';
 import { assignment } from '../helpers/assignments';
 
 const base = assignment({ instance: 'web.1', type: 'web', release: 3, restart_token: 't1' });
@@ -29,5 +29,17 @@ describe('assignment keys', () => {
     assert.equal(describeChange(base, { ...base, release: 4, restart_token: 't2' }), 'deploying release v4');
     assert.equal(describeChange(base, { ...base, restart_token: 't2' }), 'restart requested');
     assert.equal(describeChange(base, { ...base, slug: 'b'.repeat(64) }), 'configuration changed');
+  });
+
+  it('sameAppCreation tells an app destroyed and created again apart, and a time not said matches any', () => {
+    const old = { ...base, app_created_at_ms: 1_700_000_000_000 };
+    const again = { ...base, app_created_at_ms: 1_700_000_600_000 };
+    assert.equal(sameAppCreation(old, { ...old }), true);
+    assert.equal(sameAppCreation(old, again), false);
+    // An agent's record, or a control plane, from before the time was sent: an upgrade restarts nothing.
+    assert.equal(sameAppCreation({ ...base, app_created_at_ms: 0 }, again), true);
+    assert.equal(sameAppCreation(old, { ...base, app_created_at_ms: 0 }), true);
+    assert.equal(describeChange(old, again), 'the app was destroyed and created again');
+    assert.equal(describeChange(old, { ...again, release: 4 }), 'the app was destroyed and created again');
   });
 });
