@@ -211,9 +211,12 @@ function registerAgentWeb(program: Command): void {
         }
         const agent = await callUnary(api, 'SetAgentWeb', { id, web, force: opts.force === true });
         if (web) return void console.log(`${id} runs web now: web instances may be placed on it. Nothing moves there by itself.`);
-        console.log(`${id} runs no web now: its web instances move to other agents, each new one up before the old one stops.`);
         if (agent.state !== 'down' && !elsewhere) {
+          // Forced: nothing moves, and saying so once is enough.
+          console.log(`${id} runs no web now.`);
           process.stderr.write(`warning: no other ready agent runs web: web instances wait \`pending\` until one does (\`cluster agents:web ID on\`)\n`);
+        } else {
+          console.log(`${id} runs no web now: its web instances move to other agents, each new one up before the old one stops.`);
         }
         if (opts.wait) await waitUntilMoved(api, id, moving, timeout, startedAt);
       }),

@@ -43,18 +43,21 @@ function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<st
 }
 
 /**
- * Web off on the agent that runs web instances no other ready agent could take: they would all
- * wait `pending`, the app unserved. Refused unless forced, as `ps:place` refuses a rule no ready
- * agent fits (a drain, by contrast, keeps what fits nowhere else running).
+ * Web off on the agent that runs web instances no other ready agent could take (none runs web,
+ * or none that does fits the type's placement rule): they would all wait `pending`, the app
+ * unserved. Refused unless forced, as `ps:place` refuses a rule no ready agent fits (a drain, by
+ * contrast, keeps what fits nowhere else running).
  */
 function refuseLastWeb(ctx: ApiContext, id: string): void {
-  const webs = ctx.view.assignmentList().filter((a) => a.agentId === id && a.type === 'web');
+  const webs = ctx.view.assignmentList({ agentId: id }).filter((a) => a.type === 'web');
   if (webs.length === 0) return;
-  const elsewhere = ctx.view.agentList().some((a) => a.id !== id && a.state === 'ready' && ctx.view.servesWeb(a.id));
-  if (elsewhere) return;
+  const outlook = drainOutlook(id, webs, ctx.view.agentViews(), (app, type) => ctx.view.formation(app).placement?.[type]);
+  if (outlook.stuck === 0) return;
   const apps = [...new Set(webs.map((a) => a.app))].sort().map((app) => `\`${app}\``).join(', ');
+  const which = outlook.stuck === webs.length ? `the ${webs.length}` : `${outlook.stuck} of the ${webs.length}`;
+  const rule = outlook.reason.includes('placement rule') ? ', change the rule (`cluster ps:place`)' : '';
   throw new FailedPreconditionError(
-    `no other ready agent runs web: the ${webs.length} web instance(s) on \`${id}\` (${apps}) would wait pending, unserved; turn web on elsewhere first (\`cluster agents:web ID on\`), or pass --force`,
+    `${outlook.reason}: ${which} web instance(s) on \`${id}\` (${apps}) would wait pending, unserved; turn web on elsewhere first (\`cluster agents:web ID on\`)${rule}, or pass --force`,
   );
 }
 

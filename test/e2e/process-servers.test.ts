@@ -39,7 +39,8 @@ describe('process servers', { timeout: 120_000 }, () => {
 
   before(async () => {
     cluster = await TestCluster.start({
-      agents: [{ id: 'web-1' }, { id: 'proc-1', args: ['--process-server'] }],
+      // disk=ssd: a placement rule only proc-1 fits.
+      agents: [{ id: 'web-1' }, { id: 'proc-1', args: ['--process-server', '--label', 'disk=ssd'] }],
       // An 8 s lease: a hand-over window of 6.5 s (docs/agent-handover.md) for the restart test,
       // time enough for an agent to start next to other test files (2 s would leave 0.5 s).
       agentTtl: 8,
@@ -192,6 +193,36 @@ describe('process servers', { timeout: 120_000 }, () => {
     } finally {
       await cluster.ok(['agents:activate', 'web-1']);
     }
+  });
+
+  it('refuses a web rule only a process server with web off fits, and web off where the rule fits no other agent', async () => {
+    const webPids = async () => ofType(await cluster.ps('shop'), 'web').map((i) => `${i.name}@${i.host}:${i.pid}`).sort();
+    const rules = async () => (await cluster.cliJson<{ rules: Array<{ type: string }> }>(['ps:place', '-a', 'shop'])).rules.map((r) => r.type);
+    const before = await webPids();
+    assert.equal(before.length, 8);
+    // proc-1 carries disk=ssd but runs no web: every web instance would stop.
+    const placed = await cluster.cli(['ps:place', 'web', 'disk=ssd', '-a', 'shop']);
+    assert.equal(placed.code, 1, placed.stdout);
+    assert.match(placed.stderr, /no ready agent that runs web fits disk=ssd \(`proc-1` fits but runs no web\): the 8 `web` instances of `shop` would stop and wait as pending\. Turn web on there first \(`cluster agents:web ID on`\), or give --force/);
+    assert.deepEqual(await rules(), [], 'no rule set');
+    assert.deepEqual(await webPids(), before, 'web untouched');
+
+    // With web on there, the rule takes every web to proc-1; web off there then has nowhere to send them.
+    await cluster.ok(['agents:web', 'proc-1', 'on']);
+    await cluster.ok(['ps:place', 'web', 'disk=ssd', '-a', 'shop', '--wait', '--timeout', '60s']);
+    try {
+      const onProc1 = await webPids();
+      assert.ok(onProc1.every((w) => w.includes('@proc-1:')), onProc1.join());
+      const off = await cluster.cli(['agents:web', 'proc-1', 'off']);
+      assert.equal(off.code, 1, off.stdout);
+      assert.match(off.stderr, /no other ready agent matches the placement rule of `web` \(disk=ssd\) and runs web: the 8 web instance\(s\) on `proc-1` \(`shop`\) would wait pending, unserved; turn web on elsewhere first \(`cluster agents:web ID on`\), change the rule \(`cluster ps:place`\), or pass --force/);
+      assert.equal(await webOf('proc-1'), true, 'web still on');
+      assert.deepEqual(await webPids(), onProc1, 'web untouched');
+    } finally {
+      await cluster.ok(['ps:place', 'web', '-a', 'shop']);
+      await cluster.ok(['agents:web', 'proc-1', 'off', '--wait', '--timeout', '60s']);
+    }
+    assert.ok((await webPids()).every((w) => w.includes('@web-1:')));
   });
 
   it('forgets the toggle of a removed process server: registered anew, its flag decides again', async () => {
