@@ -113,13 +113,12 @@ export async function waitForFormation(
       const fits = placement ? await fittingAgents(api, placement) : undefined;
       const done = (i: InstanceInfo__Output) =>
         i.state === 'up' && (release === undefined || i.release === release) && restarted(i) && (fits === undefined || fits.has(i.host));
-      const up = mine.filter(done).length;
-      const stopping = mine.filter((i) => i.state === 'stopping').length;
+      const { up, shownUp, stopping } = progressOf(mine, wanted, done);
       const pending = mine.filter((i) => i.state === 'pending');
-      const bar = progressBar(up, wanted);
+      const bar = progressBar(shownUp, wanted);
       const on = restart ? 'restarted and up' : release !== undefined ? `up on v${release}` : placement ? 'up where the rule allows' : 'up';
-      show(`${bar} ${up}/${wanted} ${on}${stopping ? `, ${stopping} stopping` : ''}${pending.length ? `, ${pending.length} pending` : ''}`);
-      if (up === wanted && stopping === 0 && mine.length === wanted) break;
+      show(`${bar} ${shownUp}/${wanted} ${on}${stopping ? `, ${stopping} stopping` : ''}${pending.length ? `, ${pending.length} pending` : ''}`);
+      if (up === wanted && stopping === 0) break;
       // A restart or a new release is what ends an old process's crash loop: only restarted
       // processes, and those on the release rolling out, count (a deploy that fixes a crash loop
       // finds the old release's instances crashed until the rollout reaches them).
@@ -136,6 +135,17 @@ export async function waitForFormation(
   const took = ((Date.now() - started) / 1000).toFixed(1);
   if (wanted > 0) process.stderr.write(`All instances ${restart ? 'restarted and ' : ''}up in ${took} s.\n`);
   else process.stderr.write(`No instances to run: ${types ? `${types.join(', ')} ${types.length === 1 ? 'is' : 'are'}` : 'every process type is'} scaled to 0, and none is left running (${took} s).\n`);
+}
+
+/**
+ * How far a wait is: instances `done`, the same at most `wanted` for display, and how many are
+ * stopping. A scale-down lists the instances it has yet to stop, some still up until the leader
+ * gets to them: they count as stopping, not as more up than wanted ("6/2 up").
+ */
+export function progressOf<T extends { state: string }>(mine: readonly T[], wanted: number, done: (i: T) => boolean): { up: number; shownUp: number; stopping: number } {
+  const up = mine.filter(done).length;
+  const stopping = Math.max(mine.filter((i) => i.state === 'stopping').length, mine.length - wanted);
+  return { up, shownUp: Math.min(up, wanted), stopping };
 }
 
 /**
