@@ -25,6 +25,16 @@ function parseLabel(arg: string): [string, string] {
   return [arg.slice(0, eq), arg.slice(eq + 1)];
 }
 
+/** The labels of a rule; a key given twice with two values is refused, as `--label` is (cli/parse.ts). */
+export function labelMap(args: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const [key, value] of args.map(parseLabel)) {
+    if (Object.hasOwn(labels, key) && labels[key] !== value) throw new UserError(`label \`${key}\` given twice (${labels[key]}, then ${value}): give each key once`);
+    labels[key] = value;
+  }
+  return labels;
+}
+
 /** `role=web,tier=front`. */
 function labelList(labels: Record<string, string>): string {
   return Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',');
@@ -62,7 +72,7 @@ export function registerPlacement(program: Command): void {
         }
         if (type.includes('=')) throw new UserError(`${type}: give the process type first, e.g. cluster ps:place web ${type} -a ${app}`);
         const timeout = timeoutMs(opts.timeout);
-        const rule = { type, labels: Object.fromEntries(labels.map(parseLabel)), datacenter: opts.datacenter ?? '' };
+        const rule = { type, labels: labelMap(labels), datacenter: opts.datacenter ?? '' };
         const { rules } = await callUnary(api, 'SetPlacement', { app, rules: [rule], force: opts.force === true });
         const set = rules.find((r) => r.type === type);
         if (opts.json) printJson(toJson(rules));

@@ -173,6 +173,7 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     for (const [args, message] of [
       [['role=a b'], /invalid value `a b` of label `role`/],
       [['--datacenter', 'ams 1'], /ams 1/],
+      [['role=web', 'role=edge'], /label `role` given twice \(web, then edge\): give each key once/],
     ] as const) {
       const malformed = await cluster.cli(['ps:place', 'web', ...args, '-a', 'shop']);
       assert.equal(malformed.code, 1, malformed.stdout);
