@@ -48,7 +48,7 @@ export class AgentMetrics implements InstanceEvents {
     });
     this.exits = new Counter({
       name: 'cluster_agent_instance_exits_total',
-      help: 'Processes that ended, by app, process type and reason (exit_code, signal, boot_timeout, spawn_failed, stopped).',
+      help: 'Processes that ended, by app, process type and reason (exit_code, signal, unknown, boot_timeout, spawn_failed, stopped).',
       labelNames: ['app', 'type', 'reason'],
       registers,
     });

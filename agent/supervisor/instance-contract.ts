@@ -77,9 +77,11 @@ export interface InstanceSnapshot {
 /**
  * Why a process ended, as a bounded label for metrics (docs/metrics.md): `stopped` was asked
  * for; `boot_timeout` failed its boot check; `spawn_failed` never ran; otherwise it exited by
- * itself (`exit_code`) or was killed by a signal (`signal`, an out-of-memory kill included).
+ * itself (`exit_code`), was killed by a signal (`signal`, an out-of-memory kill included), or
+ * nobody can tell (`unknown`: a process taken over from an earlier agent run is not this run's
+ * child, so its exit status is not known).
  */
-export type ExitReason = 'stopped' | 'boot_timeout' | 'spawn_failed' | 'exit_code' | 'signal';
+export type ExitReason = 'stopped' | 'boot_timeout' | 'spawn_failed' | 'exit_code' | 'signal' | 'unknown';
 
 /** Output stream of an instance; 'system' lines are written by the supervisor itself. */
 export type InstanceStream = 'stdout' | 'stderr' | 'system';

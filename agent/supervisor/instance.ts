@@ -276,7 +276,9 @@ export class Instance {
     const what = bootFailure ?? (this.state === 'starting' && this.config.bootCheck ? `${exited} before it was up` : exited);
     this.system(`Process ${what}`);
     const reason: ExitReason = this.state === 'stopping' ? 'stopped'
-      : bootFailure ? 'boot_timeout' : exit.error ? 'spawn_failed' : exit.signal ? 'signal' : 'exit_code';
+      : bootFailure ? 'boot_timeout' : exit.error ? 'spawn_failed' : exit.signal ? 'signal'
+      // A process taken over from an earlier agent run: neither its code nor its signal is known.
+      : exit.code === null ? 'unknown' : 'exit_code';
     this.callHook('onProcessEnd', () => this.hooks.onProcessEnd?.(reason));
 
     if (!decision) {

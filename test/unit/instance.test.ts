@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -6,6 +7,9 @@ import { createLogger } from '../../lib/log';
 import { Instance } from '../../agent/supervisor/instance';
 import type { InstanceConfig, InstanceHooks, InstanceSnapshot, InstanceStream } from '../../agent/supervisor/instance-contract';
 import type { RestartPolicyOptions } from '../../agent/supervisor/restart-policy';
+import type { ExitReason } from '../../agent/supervisor/instance-contract';
+import { OutputFifoMaker } from '../../agent/supervisor/output-fifos';
+import { procStat } from '../../agent/supervisor/proc-stat';
 import { fixture, isGone } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
@@ -284,6 +288,31 @@ describe('Instance', () => {
     assert.deepEqual(spawned, []);
     await instance.stop('test over');
     assert.equal(instance.snapshot().state, 'stopped');
+  });
+
+  it('counts the end of a process taken over from an earlier agent run as `unknown`, not `exit_code` (a kill -9 of it)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cluster-instance-test-fifos-'));
+    try {
+      const output = await new OutputFifoMaker(dir).make('demo', 'worker.1');
+      const ends: ExitReason[] = [];
+      const config = { type: 'worker', instance: 'worker.1', command: 'exec sleep 1000', output };
+      // The earlier run: started, then left running as an agent handing over leaves it.
+      const first = supervise('exec sleep 1000', slow, config);
+      first.instance.start();
+      await waitFor('the first run\'s process up', () => first.instance.snapshot().state === 'up', 10_000);
+      const { pid, startedAtMs } = first.instance.snapshot();
+      first.instance.detach();
+      running.splice(running.indexOf(first.instance), 1); // unusable once detached: nothing to stop
+      const next = supervise('exec sleep 1000', slow, config, undefined, { onProcessEnd: (reason) => ends.push(reason) });
+      next.instance.adopt({ pid, startTicks: procStat(pid)!.startTicks, startedAtMs, restarts: 0, crashes: 0 });
+      process.kill(pid, 'SIGKILL');
+      await waitFor('the taken-over process\'s end', () => ends.length === 1, 10_000);
+      assert.deepEqual(ends, ['unknown'], 'not this run\'s child: whether it exited or was killed is not known');
+      assert.ok(next.system().includes('Process exited with unknown status'), next.system().join('\n'));
+      await next.instance.stop('test over');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps running when a hook throws', async () => {
