@@ -24,9 +24,10 @@ function wholeNumber(value: unknown, what: string, min: number, max: number): nu
   return value;
 }
 
+/** An agent id from a URL: one no agent can have is bad input (400); 404 is for a valid id no agent has. */
 function agentId(id: string): string {
   const problem = agentIdProblem(id);
-  if (problem) throw new HttpError(404, `no agent \`${id.slice(0, 64)}\`: ${problem}`);
+  if (problem) throw new HttpError(400, id.length <= 64 ? problem : problem.replace(id, `${id.slice(0, 64)}…`));
   return id;
 }
 
@@ -45,11 +46,15 @@ export class DashboardActions {
     return callHandler(this.api.Scale, { app: appFromUrl(app), changes: [change] });
   }
 
-  /** `{target}`: "" (everything), a type (`web`) or an instance (`web.2`). */
+  /**
+   * `{target}`: "" (everything), a type (`web`) or an instance (`web.2`). A body without it is
+   * refused: a rolling restart of every instance is asked for with "", never by leaving it out.
+   */
   async restart(app: string, body: Record<string, unknown>): Promise<unknown> {
-    const target = body.target ?? '';
+    const target = body.target;
+    if (target === undefined) throw new HttpError(400, '`target` is missing: give "" to restart every instance, a process type (web) or an instance (web.2)');
     if (typeof target !== 'string' || (target !== '' && !TYPE.test(target) && !parseInstanceName(target))) {
-      throw new HttpError(400, '`target` must be "", a process type (web) or an instance (web.2)');
+      throw new HttpError(400, `\`target\` must be "" (every instance), a process type (web) or an instance (web.2), not ${JSON.stringify(target)?.slice(0, 64)}`);
     }
     return callHandler(this.api.Restart, { app: appFromUrl(app), target });
   }

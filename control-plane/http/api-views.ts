@@ -25,10 +25,13 @@ export interface AppSummary {
   stale?: unknown;
 }
 
-/** An app name from a URL, checked before it reaches a handler. */
+/**
+ * An app name from a URL, checked before it reaches a handler: a name no app can have is bad
+ * input (400, with what is wrong with it); 404 is for a valid name no app has.
+ */
 export function appFromUrl(name: string): string {
   const problem = appNameProblem(name);
-  if (problem) throw new HttpError(404, `no app \`${name.slice(0, 64)}\`: ${problem}`);
+  if (problem) throw new HttpError(400, name.length <= 64 ? problem : problem.replace(name, `${name.slice(0, 64)}…`));
   return name;
 }
 

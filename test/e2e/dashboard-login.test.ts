@@ -100,10 +100,22 @@ describe('dashboard: login, sessions and the JSON API', { timeout: 300_000 }, ()
         assert.equal(res.status, 404, path);
         assert.match(res.body.error ?? '', /nosuch/, path);
       }
-      const bad = await request(s, 'GET', '/api/apps/..%2F..%2Fetc');
-      assert.equal(bad.status, 404);
       const scale = await request(s, 'POST', '/api/apps/nosuch/scale', { type: 'web', change: 1 });
       assert.equal(scale.status, 404);
+    });
+
+    it('a name no app or agent can have in a URL: 400 saying what is wrong with it', async () => {
+      for (const path of ['/api/apps/..%2F..%2Fetc', '/api/apps/Shop', '/api/events/apps/Shop', '/api/apps/Shop/logs', '/api/apps/Shop/releases']) {
+        const res = await request(s, 'GET', path);
+        assert.equal(res.status, 400, path);
+        assert.match(res.body.error ?? '', /invalid app name .*lowercase letters/, path);
+      }
+      const scale = await request(s, 'POST', '/api/apps/Shop/scale', { type: 'web', change: 1 });
+      assert.equal(scale.status, 400);
+      const drain = await request(s, 'POST', `/api/agents/${encodeURIComponent('no such')}/drain`, {});
+      assert.equal(drain.status, 400);
+      assert.match(drain.body.error ?? '', /invalid agent id/);
+      assert.equal(await formation(), 'web=1 worker=3');
     });
 
     it('scale with a negative, huge or malformed count, or an unknown type: 400, nothing changed', async () => {
@@ -133,6 +145,10 @@ describe('dashboard: login, sessions and the JSON API', { timeout: 300_000 }, ()
       assert.equal(big.status, 413);
       const restart = await request(s, 'POST', '/api/apps/shop/restart', { target: 'nosuch.1' });
       assert.equal(restart.status, 400);
+      // No `target` is no "everything" ("" is): refused, as rollback without `version` is.
+      const restartAll = await request(s, 'POST', '/api/apps/shop/restart', {});
+      assert.equal(restartAll.status, 400);
+      assert.match(restartAll.body.error ?? '', /`target` is missing/);
       const rollback = await request(s, 'POST', '/api/apps/shop/rollback', { version: 99 });
       assert.equal(rollback.status, 404);
       assert.equal(await formation(), 'web=1 worker=3');
