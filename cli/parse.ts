@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from 'commander';
 import { UserError } from './errors';
 import { parseDuration } from '../lib/cron/duration';
+import { agentLabelCountProblem } from '../lib/limits';
 import { datacenterProblem, labelProblem } from '../lib/names';
 import { serverEntryProblem } from '../lib/server-list';
 
@@ -63,6 +64,16 @@ export function collectLabelOrWarn(value: string, previous: Record<string, strin
   if (problem) process.stderr.write(`warning: --label: ${problem}; placement rules cannot name it\n`);
   if (Object.hasOwn(previous, key) && previous[key] !== label) process.stderr.write(`warning: --label: \`${key}\` given twice (${previous[key]}, then ${label}); the last one counts\n`);
   return { ...previous, [key]: label };
+}
+
+/**
+ * Refuses the labels an agent would register with when the control plane would refuse them (too
+ * many: lib/limits.ts). Refused there, the agent could only try again and again; here it is the
+ * user's mistake, named before anything starts (exit 1, as for any limit). `from`: where they came from.
+ */
+export function checkAgentLabelCount(labels: Record<string, string> | undefined, from = '--label'): void {
+  const problem = agentLabelCountProblem(labels ?? {});
+  if (problem) throw new UserError(`${from}: ${problem} (docs/limits.md): the control plane would refuse to register this agent`);
 }
 
 /** `agent start`'s --datacenter: as datacenterName, with a warning instead of a refusal (see collectLabelOrWarn). */

@@ -43,6 +43,15 @@ export const MAX_GRACE_SECONDS = 3600;
 export const MAX_CONFIG_VARS = 1000;
 /** Labels one agent may carry (`--label`, its join token's): its record is one etcd value every replica keeps. */
 export const MAX_AGENT_LABELS = 100;
+
+/**
+ * Why a registration with these labels is refused (too many), or undefined: the control plane's
+ * check, which `agent start`, `join` and `install` make too before anything starts.
+ */
+export function agentLabelCountProblem(labels: Record<string, string>): string | undefined {
+  const count = Object.keys(labels).length;
+  return count > MAX_AGENT_LABELS ? `${count} labels; an agent carries at most ${MAX_AGENT_LABELS}` : undefined;
+}
 /**
  * The most text a gathered log history (`cluster logs -n N`, N up to 100,000) holds: each
  * agent's, and the control plane's merge of several hosts'. The oldest lines are left out

@@ -8,9 +8,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { parseServerList } from '../../lib/server-list';
+import { agentIdProblem } from '../../lib/names';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
-import { checkCaPin, collectLabel, datacenterName, positiveInt } from '../parse';
+import { checkAgentLabelCount, checkCaPin, collectLabel, datacenterName, positiveInt } from '../parse';
 import { renderSupervisorHelp } from '../agent-install/other-supervisors';
 import { renderUnit, shellLine, UNIT_NAME, UNIT_PATH } from '../agent-install/unit';
 
@@ -163,6 +164,10 @@ export function registerAgentInstall(
         const server = cmd.optsWithGlobals<{ server?: string }>().server;
         if (!server) throw new UserError('give the control plane address: --server HOST:PORT[,HOST:PORT…]');
         checkStartFlags(opts);
+        // What the join it runs, or the agent's registration, would refuse: before any step.
+        const nameProblem = agentIdProblem(opts.name);
+        if (nameProblem) throw new UserError(nameProblem);
+        checkAgentLabelCount(opts.label);
         checkCaPin(opts.caHash);
         install({ ...opts, server: parseServerList(server).join(','), dataDir: path.resolve(opts.dataDir) }, joinAndStartArgs);
       } catch (err) {

@@ -20,7 +20,7 @@ import { agentIdProblem } from '../../lib/names';
 import { answersWithoutTls, resolveServer } from '../client';
 import { fail } from '../command-kit';
 import { UserError } from '../errors';
-import { checkAddressFlag, checkCaPin, collectLabel, collectLabelOrWarn, datacenterName, datacenterNameOrWarn, positiveInt, timeoutMs } from '../parse';
+import { checkAddressFlag, checkAgentLabelCount, checkCaPin, collectLabel, collectLabelOrWarn, datacenterName, datacenterNameOrWarn, positiveInt, timeoutMs } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
 import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
@@ -169,6 +169,8 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
   if (tls && joined && joined.name !== name) {
     throw new UserError(`this data dir holds the certificate of agent \`${joined.name}\`, not \`${name}\`: use another --data-dir or drop --name`);
   }
+  const labels = { ...joined?.labels, ...opts.label, ...joined?.tokenLabels };
+  checkAgentLabelCount(labels, joined ? '--label and the labels it joined with' : '--label');
   const ports = parsePortRange(opts.ports); // checked above
   const server = serverFlag ?? joined?.server ?? resolveServer(undefined);
   parseServerList(server); // a malformed entry is named before anything starts
@@ -215,7 +217,7 @@ async function runAgent(opts: AgentOptions, serverFlag: string | undefined): Pro
     identity: {
       id: name,
       datacenter: joined?.tokenDatacenter || opts.datacenter || joined?.datacenter || 'default',
-      labels: { ...joined?.labels, ...opts.label, ...joined?.tokenLabels },
+      labels,
       capacity,
       version: VERSION,
       processServer: opts.processServer === true || joined?.processServer === true,
@@ -348,6 +350,7 @@ export function registerAgent(program: Command): Command {
         if (problem) throw new UserError(problem);
         // Before the token is spent: a flag `agent start` would refuse must not cost a join.
         checkAgentFlags(opts);
+        checkAgentLabelCount(opts.label);
         checkCaPin(opts.caHash);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
         const joined = await joinAny(servers, opts.token, { kind: 'agent', name }, opts.caHash, { labels: opts.label, datacenter: opts.datacenter }).catch(async (err: unknown) => {

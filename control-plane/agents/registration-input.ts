@@ -3,7 +3,7 @@
  * count, and the address the control plane records for it.
  */
 import { agentIdProblem } from '../../lib/names';
-import { MAX_AGENT_LABELS } from '../../lib/limits';
+import { agentLabelCountProblem } from '../../lib/limits';
 import { hostPort, peerIp } from '../../lib/peer-address';
 import { InvalidArgumentError, LimitExceededError } from '../errors';
 
@@ -19,8 +19,8 @@ export function requireAgentId(id: string): string {
  * register), and `agent join` and join tokens refuse them.
  */
 export function checkLabelCount(labels: Record<string, string>): void {
-  const count = Object.keys(labels).length;
-  if (count > MAX_AGENT_LABELS) throw new LimitExceededError(`register: ${count} labels; an agent carries at most ${MAX_AGENT_LABELS}`);
+  const problem = agentLabelCountProblem(labels);
+  if (problem) throw new LimitExceededError(`register: ${problem}`);
 }
 
 /** The most instances (each takes a port) or ports an agent can have: a port range's size. */

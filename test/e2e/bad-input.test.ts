@@ -163,6 +163,25 @@ describe('bad input', { timeout: 240_000 }, () => {
     }
   });
 
+  it('refuses an agent with more labels than the control plane registers, before it starts (start, join, install)', async () => {
+    const labels = Array.from({ length: 101 }, (_, i) => ['--label', `k${i + 1}=v`]).flat();
+    const token = ['--token', 'abcdef.0123456789abcdef01234567'];
+    for (const args of [
+      ['agent', 'start', '--server', cluster.server, '--name', 'bad-2', '--data-dir', path.join(cluster.dir, 'bad-labels')],
+      ['agent', 'join', '--server', cluster.server, ...token, '--name', 'bad-2', '--data-dir', path.join(cluster.dir, 'bad-labels-join')],
+      ['agent', 'install', '--server', cluster.server, ...token, '--name', 'bad-2', '--dry-run'],
+    ]) {
+      const res = await cluster.cli([...args, ...labels]);
+      assert.equal(res.code, 1, `${args.slice(0, 2).join(' ')}: ${res.stdout}${res.stderr}`);
+      assert.match(res.stderr, /--label: 101 labels; an agent carries at most 100 \(docs\/limits\.md\): the control plane would refuse to register this agent/);
+    }
+    const install = await cluster.cli(['agent', 'install', '--server', cluster.server, ...token, '--name', 'bad name', '--dry-run']);
+    assert.equal(install.code, 1);
+    assert.match(install.stderr, /invalid agent id `bad name`/);
+    const agents = await cluster.cli(['agents', '--json']);
+    assert.ok(!agents.stdout.includes('bad-2'), agents.stdout);
+  });
+
   it('says that a control plane without TLS needs no login, instead of "cannot reach"', async () => {
     const res = await cluster.cli(['login', '--server', cluster.server, '--token', 'abcdef.0123456789abcdef01234567']);
     assert.equal(res.code, 1, res.stdout);
