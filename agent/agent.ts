@@ -252,7 +252,8 @@ export class Agent {
     const stream = new AssignmentStream(link.client, opts.identity.id, (batch) => reconciler.apply(batch), logger);
     link.on('switched', () => stream.resubscribe());
     // Refused (another live agent holds this id): what runs here is that agent's, and runs there;
-    // stopped until a registration is accepted, whose snapshot says what is this agent's again.
+    // refused as invalid: the control plane counts this agent gone and places it elsewhere. Either
+    // way stopped until a registration is accepted, whose snapshot says what is this agent's again.
     let refused = false;
     link.on('refused', (why) => {
       refused = true;

@@ -30,10 +30,26 @@ import { jittered } from '../../lib/retry-delay';
 import { HeartbeatLateness } from './heartbeat-lateness';
 import { HeartbeatStream } from './heartbeat-stream';
 import { uptimeMs } from '../supervisor/proc-stat';
-import { PRECONDITION_FAILED, reasonOf } from '../../lib/status-reason';
+import { INVALID_INPUT, LIMIT_EXCEEDED, PRECONDITION_FAILED, reasonOf } from '../../lib/status-reason';
 
 /** How soon a refused registration is tried again: the id frees up once its holder's lease runs out (seconds). */
 const REFUSED_RETRY_MS = 2_000;
+/**
+ * A registration refused as invalid (a label count, a name: what `agent start` checks, refused
+ * by a control plane with stricter rules) is tried again after a pause that starts here and
+ * doubles up to the most below: waiting changes nothing until someone changes the agent's flags
+ * or the control plane, and then it registers within half a minute without a restart.
+ */
+const INVALID_RETRY_FIRST_MS = 500;
+const INVALID_RETRY_MAX_MS = 30_000;
+
+/** The control plane answered a registration with "what you send is invalid". */
+function isInvalidRegistration(err: unknown): boolean {
+  const reason = reasonOf(err);
+  if (reason !== undefined) return reason === INVALID_INPUT || reason === LIMIT_EXCEEDED;
+  // A control plane that sends no reason: its code alone says it.
+  return (err as { code?: unknown } | undefined)?.code === grpc.status.INVALID_ARGUMENT;
+}
 
 export interface AgentIdentity {
   id: string;
@@ -66,7 +82,7 @@ export class ControlPlaneLink extends EventEmitter<{
   packs: [boolean];
   /** The earliest time (uptimeMs) the control plane may count the agent gone: see renewedFrom. */
   renewed: [number];
-  /** The control plane refused to register the agent (another live agent holds its id): why. */
+  /** The control plane refused to register the agent (another live agent holds its id, or what it sends is invalid): why. */
   refused: [string];
 }> {
   /** Calls whichever replica is current (a proxy: keep it, it follows failovers). */
@@ -87,6 +103,8 @@ export class ControlPlaneLink extends EventEmitter<{
   private readonly given: string[];
   private readonly replicaSet: ReplicaDiscovery;
   private failuresInRow = 0;
+  /** Registrations refused as invalid in a row: the pause before the next one grows with them. */
+  private invalidInRow = 0;
   /** The last refused registration said as an error (refusedRegistration). */
   private lastRefusal?: { why: string; atMs: number };
   /** Heartbeats more than half a second behind their timer are warned about. */
@@ -287,6 +305,15 @@ export class ControlPlaneLink extends EventEmitter<{
         this.refusedRegistration((err as grpc.ServiceError).details || (err as Error).message);
         return REFUSED_RETRY_MS;
       }
+      if (this.state === 'connecting' && isInvalidRegistration(err)) {
+        // Refused for what this agent sends (a newer control plane's stricter rules): the control
+        // plane answers, so this is no outage, and asking again soon cannot change its answer.
+        const delay = jittered(Math.min(INVALID_RETRY_MAX_MS, INVALID_RETRY_FIRST_MS * 2 ** Math.min(this.invalidInRow, 16)));
+        this.invalidInRow += 1;
+        const why = (err as grpc.ServiceError).details || (err as Error).message;
+        this.refusedRegistration(`${why}; this agent's flags (or the control plane's version) must change: trying again with a growing pause, up to every ${INVALID_RETRY_MAX_MS / 1000} s`);
+        return delay;
+      }
       const failed = this.currentServer;
       this.failuresInRow += 1;
       if (isReplicaFailure(err) || err instanceof ForeignReplicaError) {
@@ -312,7 +339,8 @@ export class ControlPlaneLink extends EventEmitter<{
   /**
    * The control plane refused to register this agent. Said as an error when the reason is new or
    * a minute has passed (the registration is tried again every few seconds); `refused` tells the
-   * agent to stop its instances, as another agent holds their id.
+   * agent to stop its instances: another agent holds their id, or, refused as invalid, the control
+   * plane counts this agent gone once its lease ends and places them elsewhere.
    */
   private refusedRegistration(why: string): void {
     const now = Date.now();
@@ -353,6 +381,7 @@ export class ControlPlaneLink extends EventEmitter<{
     this.state = 'registered';
     saveLease(this.dataDir, reply.lease_id, this.logger);
     this.lastRefusal = undefined;
+    this.invalidInRow = 0;
     this.logger.info({ leaseId: reply.lease_id, ttlSeconds: reply.ttl_seconds, server: this.currentServer, advertised: this.advertised }, 'registered with the control plane');
     this.emit('registered', reply.lease_id, previousLease !== '' && reply.lease_id === previousLease);
     this.renewedFrom(sentAt, this.ttlSeconds * 1000);
