@@ -9,6 +9,7 @@ import { isOneOffType } from '../lib/one-off';
 import { releaseRunName } from '../lib/release-phase';
 import { RESTART_TOKEN_PART, restartTokenParts } from '../lib/restart-token';
 import { ReachError, UserError } from './errors';
+import { WaitReads } from './wait-reads';
 
 /**
  * How long to wait between two polls. Each poll asks the control plane for the app's whole
@@ -62,6 +63,9 @@ export async function waitForFormation(
     lastLine = line;
     process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
   };
+  // A replica restarting under the wait is waited out, not reported as the change failing.
+  const reads = new WaitReads(app, show);
+  const deadline = started + timeoutMs;
   let phaseDone = release === undefined;
   let goal = restart;
   let followed = false;
@@ -72,7 +76,7 @@ export async function waitForFormation(
     for (;;) {
       if (!phaseDone) {
         // The release command runs before anything rolls (docs/boot-checks.md#release-phase).
-        const phase = await releasePhaseOf(api, app, release!);
+        const phase = await reads.read(() => releasePhaseOf(api, app, release!), deadline);
         if (phase.state === 'failed') {
           throw new UserError(`the release command of v${release} failed: ${phase.reason}; nothing rolled (see \`cluster logs -a ${app} --ps ${releaseRunName(release!)}\`)`);
         }
@@ -88,7 +92,7 @@ export async function waitForFormation(
         }
       }
       // States only: CPU and memory would be asked of every agent at each poll (docs/metrics.md).
-      const ps = await callUnary(api, 'Ps', { app, states_only: true });
+      const ps = await reads.read(() => callUnary(api, 'Ps', { app, states_only: true }), deadline);
       if (ps.stale && ps.stale.stale_ms > 0) {
         // An old view says nothing about progress: wait for etcd, within the same timeout.
         show(`waiting: ${ps.stale.reason}`);
@@ -110,7 +114,7 @@ export async function waitForFormation(
       const declared = (type: string) => ps.process_types.length === 0 || ps.process_types.includes(type);
       wanted = one ? 1 : ps.formation.filter((f) => counted(f.type) && declared(f.type)).reduce((n, f) => n + f.count, 0);
       const restarted = (i: InstanceInfo__Output) => goal === undefined || restartedFor(i, goal);
-      const fits = placement ? await fittingAgents(api, placement) : undefined;
+      const fits = placement ? await reads.read(() => fittingAgents(api, placement), deadline) : undefined;
       const done = (i: InstanceInfo__Output) =>
         i.state === 'up' && (release === undefined || i.release === release) && restarted(i) && (fits === undefined || fits.has(i.host));
       const { up, shownUp, stopping } = progressOf(mine, wanted, done);
