@@ -31,6 +31,7 @@ import { decideTick } from './tick-plan';
 import { emptyState, type JobRecord, type JobStateRecord, type RunRecord } from './records';
 import { RunFollower } from './run-follower';
 import { PassLoop } from '../leader/pass-loop';
+import { logPassFailed } from '../etcd/outage';
 import { runKey, withOutcomes } from './run-outcomes';
 
 /** The longest pause between passes (a `schedule:run`, a new job, a clock that jumped). */
@@ -68,7 +69,7 @@ export class CronLoop {
     this.loop = new PassLoop(() => this.pass(), {
       everyMs: MAX_PASS_INTERVAL_MS,
       retryMs: RETRY_AFTER_FAILURE_MS,
-      onError: (err) => deps.logger.error({ err }, 'scheduled jobs pass failed; retrying'),
+      onError: (err) => logPassFailed(deps.logger, err, 'scheduled jobs pass'),
     });
   }
 

@@ -3,6 +3,7 @@ import { GRPCDeadlineExceededError } from 'etcd3';
 import { isUnreachable } from './client';
 import { isBrokenCircuitError } from 'cockatiel';
 import { EtcdUnavailableError } from '../errors';
+import type { Logger } from '../../lib/log';
 
 // A call refused by the client's breaker (etcd/client.ts) says only that earlier calls failed:
 // report why they failed (the process talks to one etcd cluster).
@@ -36,4 +37,15 @@ export function asEtcdOutage(err: unknown): EtcdUnavailableError | undefined {
     return new EtcdUnavailableError(shortReason(err), { cause: err });
   }
   return undefined;
+}
+
+/**
+ * Logs a leader loop's failed pass that it will try again: an etcd outage (documented, expected,
+ * reported by `ps` and the health probe) as a warning in a few words; anything else, a bug, as an
+ * error with its stack.
+ */
+export function logPassFailed(logger: Logger, err: unknown, what: string): void {
+  const outage = asEtcdOutage(err);
+  if (outage) logger.warn(`${what} failed: ${outage.message}; retrying`);
+  else logger.error({ err }, `${what} failed; retrying`);
 }

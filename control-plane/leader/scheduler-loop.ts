@@ -19,6 +19,7 @@ import { planOps, unplacedOps, WRITE_CONCURRENCY } from './plan-writes';
 import { DEBOUNCE_MS, SettleWindow } from './round-timing';
 import { UnreachableAgents } from './unreachable-agents';
 import { schedulerInput } from './scheduler-input';
+import { logPassFailed } from '../etcd/outage';
 
 /** How long the old copy of a moving instance waits for its replacement to come up (see moves.ts). */
 const MOVE_HOLD_MS = 120_000;
@@ -196,7 +197,7 @@ export class SchedulerLoop {
       this.timer = undefined;
       this.running = this.round()
         .catch((err: unknown) => {
-          this.logger.error({ err }, 'scheduling round failed; retrying in 1 s');
+          logPassFailed(this.logger, err, 'scheduling round');
           this.settling.until = Date.now() + 1_000; // never spin while etcd is unwell
           this.again = true;
         })
