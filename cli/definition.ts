@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { backingServiceWarning, COMPOSE_FILES, ComposeError, firstDeployCount, parseCompose, readComposeServices, type ComposeReadOptions } from '../lib/compose';
 import { findProcfile, moreBadLines, parseProcfile, ProcfileError, procfileProblems } from '../lib/procfile';
 import { DockerfileError } from '../lib/dockerfile';
-import { formatBytes, MAX_COMPOSE_BYTES, MAX_PROCFILE_BYTES } from '../lib/limits';
+import { MAX_COMPOSE_BYTES, MAX_PROCFILE_BYTES, sizeAndLimit } from '../lib/limits';
 import { utf8Problem } from '../lib/utf8-text';
 import { UserError } from './errors';
 
@@ -121,7 +121,8 @@ export function readAppText(dir: string, name: string, maxBytes?: number): strin
   if (outside) throw new UserError(`${name} ${outside}`);
   const size = fs.statSync(file).size;
   if (maxBytes !== undefined && size > maxBytes) {
-    throw new UserError(`${name} is ${formatBytes(size)}; at most ${formatBytes(maxBytes)} is allowed: put long commands in scripts and run those`);
+    const [shown, most] = sizeAndLimit(size, maxBytes);
+    throw new UserError(`${name} is ${shown}; at most ${most} is allowed: put long commands in scripts and run those`);
   }
   const bytes = fs.readFileSync(file);
   const problem = utf8Problem(name, bytes);

@@ -59,18 +59,32 @@ export function agentLabelCountProblem(labels: Record<string, string>): string |
  */
 export const MAX_HISTORY_TEXT = 64 * KiB * KiB;
 
-/** Bytes as a short figure: `64 KiB`, `1.2 MiB`. */
+/**
+ * Bytes as a short figure: `64 KiB`, `1.2 MiB`. Rounded up, never down, so that a size over a
+ * limit never reads as the limit (16,385 bytes is `16.1 KiB`, not `16 KiB`).
+ */
 export function formatBytes(n: number): string {
   if (n < KiB) return `${n} bytes`;
-  if (n < 1024 * KiB) return `${Math.round((n / KiB) * 10) / 10} KiB`;
-  return `${Math.round((n / (1024 * KiB)) * 10) / 10} MiB`;
+  if (n < 1024 * KiB) return `${Math.ceil((n / KiB) * 10) / 10} KiB`;
+  return `${Math.ceil((n / (1024 * KiB)) * 10) / 10} MiB`;
+}
+
+/**
+ * A size over `limit` and the limit, for "is SIZE; at most LIMIT": short figures, or exact bytes
+ * when those would read the same (a limit such as 128 KiB − 1 byte): `131,072 bytes` / `131,071 bytes`.
+ */
+export function sizeAndLimit(size: number, limit: number): [string, string] {
+  const [short, shortLimit] = [formatBytes(size), formatBytes(limit)];
+  if (short !== shortLimit) return [short, shortLimit];
+  return [`${size.toLocaleString('en-US')} bytes`, `${limit.toLocaleString('en-US')} bytes`];
 }
 
 /** Why one config var is too large, or undefined. */
 export function configVarProblem(key: string, value: string): string | undefined {
   const size = Buffer.byteLength(key) + 1 + Buffer.byteLength(value);
   if (size <= MAX_CONFIG_VAR_BYTES) return undefined;
-  return `config var \`${key}\` is ${formatBytes(size)}; at most ${formatBytes(MAX_CONFIG_VAR_BYTES)} (name, \`=\` and value) fits in a process's environment: keep large data in a file or a store and put its location in the config`;
+  const [shown, limit] = sizeAndLimit(size, MAX_CONFIG_VAR_BYTES);
+  return `config var \`${key}\` is ${shown}; at most ${limit} (name, \`=\` and value) fits in a process's environment: keep large data in a file or a store and put its location in the config`;
 }
 
 /**
@@ -93,12 +107,14 @@ export function releaseSizeProblem(processTypes: Record<string, string>, env: Re
     longest = Math.max(longest, size);
   }
   if (envBytes + longest > MAX_EXEC_BYTES) {
-    return `the config vars (${formatBytes(envBytes)}) and the longest command (${formatBytes(longest)}) add up to more than ${formatBytes(MAX_EXEC_BYTES)}, the most an instance's environment may carry: keep large data in a file or a store and put its location in the config`;
+    const [total, limit] = sizeAndLimit(envBytes + longest, MAX_EXEC_BYTES);
+    return `the config vars (${formatBytes(envBytes)}) and the longest command (${formatBytes(longest)}) add up to ${total}, more than ${limit}, the most an instance's environment may carry: keep large data in a file or a store and put its location in the config`;
   }
   return undefined;
 }
 
 /** The message for a command over MAX_COMMAND_BYTES. */
 export function commandTooLong(type: string, size: number): string {
-  return `the command of process type \`${type}\` is ${formatBytes(size)}; at most ${formatBytes(MAX_COMMAND_BYTES)} is allowed: put a long command in a script and run that`;
+  const [shown, limit] = sizeAndLimit(size, MAX_COMMAND_BYTES);
+  return `the command of process type \`${type}\` is ${shown}; at most ${limit} is allowed: put a long command in a script and run that`;
 }

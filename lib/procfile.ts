@@ -11,7 +11,7 @@ export class ProcfileError extends Error {
   }
 }
 
-import { commandTooLong, formatBytes, MAX_COMMAND_BYTES, MAX_PROCFILE_BYTES } from './limits';
+import { commandTooLong, MAX_COMMAND_BYTES, MAX_PROCFILE_BYTES, sizeAndLimit } from './limits';
 import { isProcessType, PROCESS_TYPE_RULE, reservedProcessType } from './names';
 import { oneOffTypeClash } from './one-off';
 
@@ -37,7 +37,8 @@ export const MAX_PROCFILE_PROBLEMS = 20;
 export function procfileProblems(text: string): { types: Record<string, string>; errors: ProcfileError[]; omitted: number } {
   const size = Buffer.byteLength(text);
   if (size > MAX_PROCFILE_BYTES) {
-    const tooLarge = `Procfile is ${formatBytes(size)}; at most ${formatBytes(MAX_PROCFILE_BYTES)} is allowed: put long commands in scripts and run those`;
+    const [shown, limit] = sizeAndLimit(size, MAX_PROCFILE_BYTES);
+    const tooLarge = `Procfile is ${shown}; at most ${limit} is allowed: put long commands in scripts and run those`;
     return { types: {}, errors: [new ProcfileError(tooLarge, 0)], omitted: 0 };
   }
   // Editors on Windows save a BOM; Heroku ignores it, so must we or the first type is `\uFEFFweb`.

@@ -2,7 +2,7 @@
  * What a user gives `schedule:add`, checked the same way in the CLI (early) and in the control
  * plane (the authority; docs/limits.md).
  */
-import { formatBytes, MAX_COMMAND_BYTES } from '../limits';
+import { MAX_COMMAND_BYTES, sizeAndLimit } from '../limits';
 import { formatDuration, parseDuration } from './duration';
 import { scheduleProblem, timeZoneProblem } from './schedule';
 
@@ -71,7 +71,10 @@ export function jobInputProblem(input: JobInput): string | undefined {
   if (problem) return problem;
   if (!input.command.trim()) return 'no command: cluster schedule:add SCHEDULE -a APP -- COMMAND';
   const size = Buffer.byteLength(input.command);
-  if (size > MAX_COMMAND_BYTES) return `the command is ${formatBytes(size)}; at most ${formatBytes(MAX_COMMAND_BYTES)} is allowed: put a long command in a script and run that`;
+  if (size > MAX_COMMAND_BYTES) {
+    const [shown, limit] = sizeAndLimit(size, MAX_COMMAND_BYTES);
+    return `the command is ${shown}; at most ${limit} is allowed: put a long command in a script and run that`;
+  }
   if (!(CONCURRENCY_POLICIES as readonly string[]).includes(input.concurrency)) {
     return `invalid concurrency policy \`${input.concurrency}\`: use ${CONCURRENCY_POLICIES.join(', ')}`;
   }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { configVarProblem, formatBytes, MAX_COMMAND_BYTES, MAX_CONFIG_VAR_BYTES, releaseSizeProblem } from '../../lib/limits';
+import { configVarProblem, formatBytes, MAX_COMMAND_BYTES, MAX_CONFIG_VAR_BYTES, MAX_EXEC_BYTES, MAX_PROCFILE_BYTES, releaseSizeProblem, sizeAndLimit } from '../../lib/limits';
 import { parseProcfile, ProcfileError } from '../../lib/procfile';
 import { chunk, MAX_NESTED_TXNS, MAX_TXN_OPS, MAX_WIDE_TXN_OPS, NESTED_TXN_OPS, txnOps, type WriteOp } from '../../control-plane/etcd/batch';
 
@@ -8,7 +8,7 @@ describe('size limits', () => {
   it('accepts a config var up to the kernel limit of one environment string and refuses one byte more', () => {
     const fits = 'v'.repeat(MAX_CONFIG_VAR_BYTES - 'KEY='.length);
     assert.equal(configVarProblem('KEY', fits), undefined);
-    assert.match(configVarProblem('KEY', `${fits}v`) ?? '', /config var `KEY` is 128 KiB; at most 128 KiB/);
+    assert.match(configVarProblem('KEY', `${fits}v`) ?? '', /config var `KEY` is 131,072 bytes; at most 131,071 bytes/);
   });
 
   it('counts bytes, not characters', () => {
@@ -19,7 +19,7 @@ describe('size limits', () => {
   it('refuses config and a command that together exceed what one exec may carry', () => {
     const env = { A: 'a'.repeat(100_000), B: 'b'.repeat(100_000) };
     assert.equal(releaseSizeProblem({ web: 'x'.repeat(10_000) }, env), undefined);
-    assert.match(releaseSizeProblem({ web: 'x'.repeat(10_000) }, { ...env, C: 'c'.repeat(100_000) }) ?? '', /add up to more than 256 KiB/);
+    assert.match(releaseSizeProblem({ web: 'x'.repeat(10_000) }, { ...env, C: 'c'.repeat(100_000) }) ?? '', /add up to 302\.8 KiB, more than 256 KiB/);
   });
 
   it('refuses a command over the limit, naming its type', () => {
@@ -35,6 +35,17 @@ describe('size limits', () => {
     assert.equal(formatBytes(12), '12 bytes');
     assert.equal(formatBytes(64 * 1024), '64 KiB');
     assert.equal(formatBytes(1024 * 1024), '1 MiB');
+  });
+
+  it('never prints a size over a limit as the limit itself', () => {
+    assert.equal(formatBytes(16_385), '16.1 KiB');
+    assert.deepEqual(sizeAndLimit(16_385, MAX_COMMAND_BYTES), ['16.1 KiB', '16 KiB']);
+    assert.deepEqual(sizeAndLimit(MAX_EXEC_BYTES + 1, MAX_EXEC_BYTES), ['256.1 KiB', '256 KiB']);
+    assert.match(releaseSizeProblem({ worker: 'x'.repeat(MAX_COMMAND_BYTES + 1) }, {}) ?? '', /is 16\.1 KiB; at most 16 KiB is allowed/);
+    // Each var counts its name, `=` and NUL: 3 bytes more than its value.
+    const env = { A: 'a'.repeat(100_000), B: 'b'.repeat(100_000), C: 'c'.repeat(MAX_EXEC_BYTES - 100 - 2 * 100_003 - 3) };
+    assert.match(releaseSizeProblem({ web: 'x'.repeat(101) }, env) ?? '', /add up to 256\.1 KiB, more than 256 KiB/);
+    assert.throws(() => parseProcfile(`web: x\n#${'c'.repeat(MAX_PROCFILE_BYTES - 7)}`), /Procfile is 64\.1 KiB; at most 64 KiB is allowed/);
   });
 });
 
