@@ -75,7 +75,7 @@ export function checkEnvName(env: string): void {
 /** Finds and parses the definition file, failing with a UserError that names the file and line or service. */
 export function readDefinition(dir: string, env?: string): Definition {
   const found = locateDefinition(dir, env);
-  const text = readAppText(dir, found.name, found.kind === 'compose' ? MAX_COMPOSE_BYTES : MAX_PROCFILE_BYTES);
+  const text = readDefinitionText(dir, found);
   if (found.kind === 'procfile') {
     // Every bad line at once, as doctor lists them: one deploy to learn them all.
     const { types, errors, omitted } = procfileProblems(text);
@@ -111,18 +111,41 @@ export function readDefinition(dir: string, env?: string): Definition {
   }
 }
 
+/** The most of a file that is read, and what to do about a larger one (for the message). */
+interface SizeLimit {
+  bytes: number;
+  hint: string;
+}
+
+/**
+ * How large a definition file may be (docs/limits.md): a Procfile is stored with every release; a
+ * compose file is only read by the CLI, which sends the Procfile it becomes.
+ */
+function definitionLimit(kind: LocatedDefinition['kind']): SizeLimit {
+  if (kind === 'procfile') return { bytes: MAX_PROCFILE_BYTES, hint: 'it is stored with every release: put long commands in scripts and run those' };
+  return {
+    bytes: MAX_COMPOSE_BYTES,
+    hint: 'the CLI reads no larger compose file: put long commands in scripts, and services this app does not run in a compose file of their own',
+  };
+}
+
+/** The text of the definition file `found` (deploy and doctor read it alike): see readAppText. */
+export function readDefinitionText(dir: string, found: LocatedDefinition): string {
+  return readAppText(dir, found.name, definitionLimit(found.kind));
+}
+
 /**
  * The text of the app's file `name` (a path relative to `dir`). A UserError when it is a link to
- * a file outside `dir`, over `maxBytes`, or not UTF-8 (naming the line where it stops being so).
+ * a file outside `dir`, over `limit`, or not UTF-8 (naming the line where it stops being so).
  */
-export function readAppText(dir: string, name: string, maxBytes?: number): string {
+function readAppText(dir: string, name: string, limit: SizeLimit): string {
   const file = path.join(dir, name);
   const outside = outsideApp(dir, file);
   if (outside) throw new UserError(`${name} ${outside}`);
   const size = fs.statSync(file).size;
-  if (maxBytes !== undefined && size > maxBytes) {
-    const [shown, most] = sizeAndLimit(size, maxBytes);
-    throw new UserError(`${name} is ${shown}; at most ${most} is allowed: put long commands in scripts and run those`);
+  if (size > limit.bytes) {
+    const [shown, most] = sizeAndLimit(size, limit.bytes);
+    throw new UserError(`${name} is ${shown}; at most ${most} is allowed: ${limit.hint}`);
   }
   const bytes = fs.readFileSync(file);
   const problem = utf8Problem(name, bytes);

@@ -9,7 +9,7 @@ import { DotenvError, parseDotenvEntries } from '../../lib/dotenv';
 import { configKeyProblem } from '../../lib/names';
 import { utf8Problem } from '../../lib/utf8-text';
 import { moreBadLines, procfileProblems } from '../../lib/procfile';
-import { composeProcfileText, composeReadOptions, locateDefinition, readAppText, procfileErrorMessage, type LocatedDefinition } from '../definition';
+import { composeProcfileText, composeReadOptions, locateDefinition, readDefinitionText, procfileErrorMessage, type LocatedDefinition } from '../definition';
 import { UserError } from '../errors';
 import { commandPrograms, type DynamicUse, type ProgramUse } from './programs';
 import { describeTypes, RELEASE_PHASE_TYPE } from '../../lib/release-phase';
@@ -35,7 +35,7 @@ export function runChecks(dir: string, opts: { env?: string; pathEnv?: string } 
   const results: CheckResult[] = [];
   const found = checkDefinitionFile(dir, opts.env);
   results.push(...found.results);
-  const text = found.definition && definitionText(dir, found.definition.name, results);
+  const text = found.definition && definitionText(dir, found.definition, results);
   if (found.definition && text !== undefined) {
     const parsed = found.definition.kind === 'procfile' ? checkProcfile(found.definition.name, text) : checkCompose(found.definition.name, text, dir);
     results.push(...parsed.results);
@@ -46,10 +46,10 @@ export function runChecks(dir: string, opts: { env?: string; pathEnv?: string } 
   return results;
 }
 
-/** The definition file's text; undefined, with a ✗ in `results`, when it is not UTF-8. */
-function definitionText(dir: string, name: string, results: CheckResult[]): string | undefined {
+/** The definition file's text; undefined, with a ✗ in `results`, when deploy would not read it (too large, not UTF-8). */
+function definitionText(dir: string, definition: LocatedDefinition, results: CheckResult[]): string | undefined {
   try {
-    return readAppText(dir, name);
+    return readDefinitionText(dir, definition);
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     results.push({ status: 'fail', message: err.message });

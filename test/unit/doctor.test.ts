@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { checkDotenv, checkProcfile, formatCheck, runChecks, type CheckResult } from '../../cli/doctor/checks';
 import { commandPrograms } from '../../cli/doctor/programs';
+import { readDefinition } from '../../cli/definition';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-doctor-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -188,6 +189,15 @@ describe('cluster doctor checks', () => {
     const failed = runChecks(dir, { pathEnv: PATH_ENV }).filter((r) => r.status === 'fail').map((r) => r.message);
     assert.equal(failed.length, 1, failed.join('\n'));
     assert.match(failed[0]!, /^docker-compose\.yml: .*the command of process type `web` is .*KiB.*\(its `environment:` defaults count: set large values with `cluster config:set` instead\)$/);
+  });
+
+  it('fails a compose file over the size deploy reads, as deploy does', () => {
+    const dir = appDir({ 'docker-compose.yml': `services:\n  web:\n    command: node web.js\n${'#'.repeat(256 * 1024)}\n`, 'web.js': '' });
+    const failed = runChecks(dir, { pathEnv: PATH_ENV }).filter((r) => r.status === 'fail').map((r) => r.message);
+    assert.deepEqual(failed, [
+      'docker-compose.yml is 256.1 KiB; at most 256 KiB is allowed: the CLI reads no larger compose file: put long commands in scripts, and services this app does not run in a compose file of their own',
+    ]);
+    assert.throws(() => readDefinition(dir), (err: unknown) => err instanceof Error && err.message === failed[0]);
   });
 
   it('fails a compose file that is not YAML', () => {
