@@ -8,7 +8,7 @@
  * plane refuses a count over it with a message naming the limit and the flag (reason
  * `limit-exceeded`, exit 1), so this CLI never refuses what the cluster would accept.
  */
-import { isProcessType, PROCESS_TYPE_RULE } from '../lib/names';
+import { processTypeProblem } from '../lib/names';
 import { MAX_WIRE_COUNT } from '../lib/limits';
 
 /** A scale argument the user must fix; `arg` is the offending argument (undefined when none was given). */
@@ -64,9 +64,8 @@ function parseOne(arg: string): ScaleArg {
   const type = arg.slice(0, equals);
   const value = arg.slice(equals + 1);
   if (type === '') throw new ScaleArgError(`${arg}: missing process type before \`=\`, e.g. worker${arg}`, arg);
-  if (!isProcessType(type)) {
-    throw new ScaleArgError(`${arg}: invalid process type \`${type}\`: use ${PROCESS_TYPE_RULE}`, arg);
-  }
+  const typeProblem = processTypeProblem(type);
+  if (typeProblem) throw new ScaleArgError(`${arg}: ${typeProblem}`, arg);
   const colon = value.indexOf(':');
   if (colon >= 0) {
     // Heroku's `web=2:standard-1X`: every instance here gets one slot of its host.
@@ -93,9 +92,8 @@ function parseRelative(arg: string): ScaleArg {
   // `worker+abc` is a broken change; `my-worker` is a type without a count.
   if (sign < 0 || (!plus && !COUNT.test(amount))) throw new ScaleArgError(`${arg}: expected TYPE=N, TYPE+N or TYPE-N, e.g. worker=3 or worker+1`, arg);
   if (type === '') throw new ScaleArgError(`${arg}: missing process type before \`${arg[sign]}\`, e.g. worker${arg}`, arg);
-  if (!isProcessType(type)) {
-    throw new ScaleArgError(`${arg}: invalid process type \`${type}\`: use ${PROCESS_TYPE_RULE}`, arg);
-  }
+  const typeProblem = processTypeProblem(type);
+  if (typeProblem) throw new ScaleArgError(`${arg}: ${typeProblem}`, arg);
   if (amount === '') throw new ScaleArgError(`${arg}: missing a number after \`${arg[sign]}\`, e.g. ${type}${arg[sign]}1`, arg);
   if (!COUNT.test(amount)) {
     throw new ScaleArgError(`${arg}: the change after \`${arg[sign]}\` must be a whole number, e.g. ${type}${arg[sign]}1`, arg);

@@ -11,7 +11,8 @@ import { environmentOf } from './compose-environment';
 import { ComposeError, type ComposeService } from './compose-types';
 import { isMapping, scalarText } from './compose-yaml';
 import type { DockerImage } from './dockerfile';
-import { isProcessType, PROCESS_TYPE_RULE, reservedProcessType } from './names';
+import { MAX_PROCESS_TYPE_LENGTH } from './limits';
+import { isProcessType, PROCESS_TYPE_RULE, processTypeTooLong, reservedProcessType } from './names';
 import { oneOffTypeClash } from './one-off';
 
 const USED_KEYS = new Set(['command', 'entrypoint', 'build', 'environment']);
@@ -25,7 +26,8 @@ export function readService(fileName: string, name: string, spec: unknown, line:
     error: new ComposeError(`${where}: service \`${name}\` ${reason}`, name, line || undefined),
   });
   if (!isProcessType(name)) {
-    return fail(`is not a valid process type name: use ${PROCESS_TYPE_RULE}`);
+    const tooLong = processTypeTooLong(name);
+    return fail(tooLong ? `has a name of ${name.length} characters: a process type has at most ${MAX_PROCESS_TYPE_LENGTH}` : `is not a valid process type name: use ${PROCESS_TYPE_RULE}`);
   }
   if (reservedProcessType(name)) return fail('has a reserved name: choose another');
   const clash = oneOffTypeClash(name);

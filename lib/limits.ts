@@ -11,6 +11,11 @@ const KiB = 1024;
 export const MAX_PROCFILE_BYTES = 64 * KiB;
 /** A compose file as read from disk. */
 export const MAX_COMPOSE_BYTES = 256 * KiB;
+/**
+ * A process type's name, in characters (as a DNS label): its instances' log files are named
+ * `TYPE.N.stdout`, and a file name may have at most 255 bytes.
+ */
+export const MAX_PROCESS_TYPE_LENGTH = 63;
 /** One process type's command. */
 export const MAX_COMMAND_BYTES = 16 * KiB;
 /**

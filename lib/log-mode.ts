@@ -4,6 +4,8 @@
  * process waits in write() as on a slow terminal and no line is lost; non-blocking never makes
  * the process wait and drops lines from the disk copy instead, with a counted marker. See docs/logs.md.
  */
+import { processTypeProblem } from './names';
+
 export type LogMode = 'blocking' | 'non-blocking';
 
 export const DEFAULT_LOG_MODE: LogMode = 'blocking';
@@ -14,7 +16,8 @@ export function isLogMode(value: string): value is LogMode {
 
 /** Why a setting is refused, or undefined when it is valid. */
 export function logModeProblem(type: string, mode: string): string | undefined {
-  if (!/^[A-Za-z0-9_-]+$/.test(type)) return `invalid process type \`${type}\``;
+  const typeProblem = processTypeProblem(type);
+  if (typeProblem) return typeProblem;
   if (!isLogMode(mode)) return `${type}=${mode}: the log mode must be blocking or non-blocking`;
   return undefined;
 }

@@ -1,12 +1,15 @@
 /** Names users choose, validated the same way in the CLI and the control plane. */
+import { MAX_PROCESS_TYPE_LENGTH } from './limits';
 
 const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
 const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const PROCESS_TYPE = /^[A-Za-z0-9_-]+$/;
+const PROCESS_TYPE = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_PROCESS_TYPE_LENGTH}}$`);
 // Instances are numbered from 1 (Heroku's web.1); `web.0` and `web.01` name nothing.
+// Not bounded by MAX_PROCESS_TYPE_LENGTH: instance names come from releases, and an agent still
+// running one whose type an older version let through must be able to report it.
 const INSTANCE = /^([A-Za-z0-9_-]+)\.([1-9][0-9]*)$/;
 
-/** Whether `name` can be a process type (`web`, `worker`, `my_job-2`): letters, digits, `_` and `-`. */
+/** Whether `name` can be a process type (`web`, `worker`, `my_job-2`): up to 63 letters, digits, `_` and `-`. */
 export function isProcessType(name: string): boolean {
   return PROCESS_TYPE.test(name);
 }
@@ -20,12 +23,28 @@ export function reservedProcessType(name: string): boolean {
 }
 
 /** The rule of isProcessType(), for messages: "use …". */
-export const PROCESS_TYPE_RULE = 'letters, digits, `_` and `-`';
+export const PROCESS_TYPE_RULE = `up to ${MAX_PROCESS_TYPE_LENGTH} letters, digits, \`_\` and \`-\``;
 
 /** Why `name` is not a valid process type, or undefined when it is. */
 export function processTypeProblem(name: string): string | undefined {
   if (isProcessType(name)) return undefined;
-  return `invalid process type \`${name}\`: use ${PROCESS_TYPE_RULE}`;
+  const tooLong = processTypeTooLong(name);
+  if (tooLong) return `process type ${tooLong}`;
+  return `invalid process type \`${excerpt(name)}\`: use ${PROCESS_TYPE_RULE}`;
+}
+
+/**
+ * For a name of the right characters but too long, "`NAME` is N characters long; at most …" (to
+ * follow "process type" or a service's name); else undefined.
+ */
+export function processTypeTooLong(name: string): string | undefined {
+  if (name.length <= MAX_PROCESS_TYPE_LENGTH || !/^[A-Za-z0-9_-]+$/.test(name)) return undefined;
+  return `\`${excerpt(name)}\` is ${name.length} characters long; at most ${MAX_PROCESS_TYPE_LENGTH} are allowed (its instances' log files are named after it)`;
+}
+
+// A name pasted by mistake (a whole command) must not make a message of kilobytes.
+function excerpt(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
 /** Why `name` is not a valid app name, or undefined when it is. */

@@ -12,7 +12,7 @@ export class ProcfileError extends Error {
 }
 
 import { commandTooLong, MAX_COMMAND_BYTES, MAX_PROCFILE_BYTES, sizeAndLimit } from './limits';
-import { isProcessType, PROCESS_TYPE_RULE, reservedProcessType } from './names';
+import { processTypeProblem, reservedProcessType } from './names';
 import { oneOffTypeClash } from './one-off';
 
 /**
@@ -71,7 +71,8 @@ function lineProblem(content: string, line: number, definedOn: Map<string, numbe
   const type = colon < 0 ? '' : content.slice(0, colon).trim();
   const command = colon < 0 ? '' : content.slice(colon + 1).trim();
   if (colon < 0 || type === '') return `expected \`type: command\`, got \`${excerpt(content)}\``;
-  if (!isProcessType(type)) return `invalid process type \`${excerpt(type)}\`: use ${PROCESS_TYPE_RULE}`;
+  const typeProblem = processTypeProblem(type);
+  if (typeProblem) return typeProblem;
   if (reservedProcessType(type)) return `process type \`${type}\` is a reserved name: choose another`;
   const clash = oneOffTypeClash(type);
   if (clash) return `process type \`${type}\` ${clash}`;

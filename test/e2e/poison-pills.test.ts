@@ -75,6 +75,25 @@ describe('poison pills', { timeout: 240_000 }, () => {
     assert.match(res.stderr, /add up to [\d.]+ KiB, more than 256 KiB/);
   });
 
+  it('refuses a process type name too long for its log files, in doctor, deploy and the control plane', async () => {
+    await cluster.ok(['apps:create', 'longtype']);
+    const type = 'w'.repeat(300);
+    const dir = cluster.appDir('longtype', { Procfile: `${type}: sleep 100\n` });
+    const doctor = await cluster.cli(['doctor', dir]);
+    assert.equal(doctor.code, 1, doctor.stdout);
+    assert.match(doctor.stdout, /✗ Procfile line 1: process type `w+…` is 300 characters long; at most 63 are allowed/);
+    const res = await cluster.cli(['deploy', dir, '-a', 'longtype']);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /is 300 characters long; at most 63 are allowed/);
+    const err = await rawDeploy(cluster.server, 'longtype', `${type}: sleep 100\n`).then(() => undefined, (e: grpc.ServiceError) => e);
+    assert.equal(err?.code, grpc.status.INVALID_ARGUMENT, 'the control plane refused the deploy');
+    assert.match(err.details, /is 300 characters long; at most 63 are allowed/);
+    const scale = await cluster.cli(['scale', `${type}=1`, '-a', 'longtype']);
+    assert.equal(scale.code, 1, scale.stderr);
+    assert.match(scale.stderr, /at most 63 are allowed/);
+    assert.deepEqual((await cluster.cliJson<{ releases: unknown[] }>(['releases', '-a', 'longtype'])).releases, []);
+  });
+
   it('runs 40 instances of an app with a 120 KB config value', async () => {
     await cluster.ok(['apps:create', 'bulky']);
     await cluster.ok(['deploy', cluster.appDir('bulky', { Procfile: 'worker: sh report.sh\n', 'report.sh': REPORT }), '-a', 'bulky']);

@@ -98,8 +98,15 @@ describe('parseCompose: compose files it refuses, naming the line and service', 
     {
       name: 'a service name that is not a process type name',
       text: 'services:\n  web.api:\n    build: .\n    command: x\n',
-      message: 'docker-compose.yml line 2: service `web.api` is not a valid process type name: use letters, digits, `_` and `-`',
+      message: 'docker-compose.yml line 2: service `web.api` is not a valid process type name: use up to 63 letters, digits, `_` and `-`',
       service: 'web.api',
+      line: 2,
+    },
+    {
+      name: 'a service name longer than a process type may be',
+      text: `services:\n  ${'w'.repeat(64)}:\n    command: x\n`,
+      message: `docker-compose.yml line 2: service \`${'w'.repeat(64)}\` has a name of 64 characters: a process type has at most 63`,
+      service: 'w'.repeat(64),
       line: 2,
     },
     {

@@ -69,7 +69,7 @@ describe('cluster doctor checks', () => {
       '✗ Procfile line 2: expected `type: command`, got `worker node worker.js`',
       '✗ Procfile line 3: process type `clock` has no command',
       '✗ Procfile line 4: process type `web` is already defined on line 1',
-      '✗ Procfile line 5: invalid process type `bad.type`: use letters, digits, `_` and `-`',
+      '✗ Procfile line 5: invalid process type `bad.type`: use up to 63 letters, digits, `_` and `-`',
       '✓ process type web: node web.js',
       `✓ web: \`node\` found on PATH (${binDir}/node), and its script \`web.js\``,
       '· no .env',

@@ -141,7 +141,7 @@ describe('parseProcfile: files it rejects, naming the line', () => {
       name: 'a space inside the type name',
       text: 'we b: node web.js',
       line: 1,
-      message: 'Procfile line 1: invalid process type `we b`: use letters, digits, `_` and `-`',
+      message: 'Procfile line 1: invalid process type `we b`: use up to 63 letters, digits, `_` and `-`',
     },
     {
       name: 'a name every JavaScript object has (accepted, it read back wrong from a formation: scale did nothing)',
@@ -159,7 +159,7 @@ describe('parseProcfile: files it rejects, naming the line', () => {
       name: 'a dot in the type name (it would clash with instance names like web.1)',
       text: 'web.1: node web.js',
       line: 1,
-      message: 'Procfile line 1: invalid process type `web.1`: use letters, digits, `_` and `-`',
+      message: 'Procfile line 1: invalid process type `web.1`: use up to 63 letters, digits, `_` and `-`',
     },
     {
       name: 'a type defined twice',
@@ -195,7 +195,7 @@ describe('parseProcfile: files it rejects, naming the line', () => {
       name: 'a type name in another script',
       text: 'wörker: node worker.js',
       line: 1,
-      message: 'Procfile line 1: invalid process type `wörker`: use letters, digits, `_` and `-`',
+      message: 'Procfile line 1: invalid process type `wörker`: use up to 63 letters, digits, `_` and `-`',
     },
     { name: 'an empty file', text: '', line: 0, message: 'Procfile declares no process types' },
     {

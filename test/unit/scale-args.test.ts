@@ -76,12 +76,12 @@ describe('parseScaleArgs: rejected, naming the argument', () => {
     {
       name: 'a space in the type',
       args: ['wo rker=1'],
-      message: 'wo rker=1: invalid process type `wo rker`: use letters, digits, `_` and `-`',
+      message: 'wo rker=1: invalid process type `wo rker`: use up to 63 letters, digits, `_` and `-`',
     },
     {
       name: 'an instance name instead of a type',
       args: ['web.1=1'],
-      message: 'web.1=1: invalid process type `web.1`: use letters, digits, `_` and `-`',
+      message: 'web.1=1: invalid process type `web.1`: use up to 63 letters, digits, `_` and `-`',
     },
     {
       name: 'a count too long for a number',
