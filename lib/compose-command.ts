@@ -3,6 +3,7 @@
  * can hold. See docs/compose.md.
  */
 import { quoteWord } from './compose-start';
+import { nulByte } from './nul-byte';
 
 /**
  * `command`/`entrypoint` as shell text: a string as written, a list quoted so `sh -c` runs that
@@ -13,6 +14,8 @@ import { quoteWord } from './compose-start';
  */
 export function commandText(value: unknown, key: string): string | undefined {
   if (value === undefined || value === null) return undefined;
+  const nul = nulByte(typeof value === 'string' ? value : Array.isArray(value) ? value.filter((arg) => typeof arg === 'string').join(' ') : '');
+  if (nul) throw new Error(`has a \`${key}\` with ${nul}`);
   if (typeof value === 'string') {
     const text = unescapeDollars(value).trim();
     return text === '' ? undefined : text;

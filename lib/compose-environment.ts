@@ -1,6 +1,7 @@
 /** A compose service's `environment:` as defaults that config vars override. See docs/compose.md. */
 import type { EnvDefault } from './compose-start';
 import { isMapping } from './compose-yaml';
+import { nulByte } from './nul-byte';
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -14,6 +15,8 @@ export function environmentOf(value: unknown): EnvDefault[] {
   const add = (key: string, raw: unknown) => {
     if (!ENV_KEY.test(key)) throw new Error(`has an \`environment\` key \`${key}\` that is not a variable name: use letters, digits and underscores, not starting with a digit`);
     if (raw !== null && raw !== undefined && typeof raw !== 'string') throw new Error(`has an \`environment\` value for ${key} that is not a string`);
+    const nul = typeof raw === 'string' ? nulByte(raw) : undefined;
+    if (nul) throw new Error(`has an \`environment\` value for ${key} with ${nul}`);
     // `$$` is Compose's escape for `$`; the value is otherwise taken as written.
     entries.push({ key, value: raw === null || raw === undefined ? null : raw.replace(/\$\$/g, '$') });
   };

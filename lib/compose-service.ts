@@ -13,6 +13,7 @@ import { isMapping, scalarText } from './compose-yaml';
 import type { DockerImage } from './dockerfile';
 import { MAX_PROCESS_TYPE_LENGTH } from './limits';
 import { isProcessType, PROCESS_TYPE_RULE, processTypeTooLong, reservedProcessType } from './names';
+import { nulByte } from './nul-byte';
 import { oneOffTypeClash } from './one-off';
 
 const USED_KEYS = new Set(['command', 'entrypoint', 'build', 'environment']);
@@ -113,6 +114,9 @@ export function readService(fileName: string, name: string, spec: unknown, line:
   if (/[\r\n]/.test(start.command)) {
     return fail('has a command (or environment value) over several lines, which a Procfile line cannot hold: join lines with `&&`, move them into a script, or set the value with `cluster config:set`');
   }
+  // The service's own values are named above; this is what is left: a Dockerfile's CMD or ENTRYPOINT.
+  const nul = nulByte(start.command);
+  if (nul) return fail(`cannot start: its command (${start.source}) has ${nul}`);
   return { ...service, command: start.command, source: start.source, notes: [...service.notes, ...start.notes] };
 }
 

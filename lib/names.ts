@@ -1,5 +1,6 @@
 /** Names users choose, validated the same way in the CLI and the control plane. */
 import { MAX_PROCESS_TYPE_LENGTH } from './limits';
+import { showNul } from './nul-byte';
 
 const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
 const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -44,7 +45,8 @@ export function processTypeTooLong(name: string): string | undefined {
 
 // A name pasted by mistake (a whole command) must not make a message of kilobytes.
 function excerpt(text: string): string {
-  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+  const shown = showNul(text);
+  return shown.length > 80 ? `${shown.slice(0, 79)}…` : shown;
 }
 
 /** Why `name` is not a valid app name, or undefined when it is. */
@@ -76,7 +78,7 @@ const PLATFORM_PREFIX = 'CLUSTER_';
  * an older version let be set can still be unset.
  */
 export function configKeyProblem(key: string, unsetting = false): string | undefined {
-  if (!CONFIG_KEY.test(key)) return `invalid config key \`${key}\`: use letters, digits and underscores, not starting with a digit`;
+  if (!CONFIG_KEY.test(key)) return `invalid config key \`${showNul(key)}\`: use letters, digits and underscores, not starting with a digit`;
   if (!unsetting && PLATFORM_KEYS.has(key)) return `\`${key}\` is set by the platform for every instance and cannot be configured`;
   if (!unsetting && key.startsWith(PLATFORM_PREFIX)) {
     return `\`${key}\` cannot be configured: names starting with ${PLATFORM_PREFIX} are the platform's (it sets CLUSTER_APP, CLUSTER_INSTANCE and others in every instance)`;

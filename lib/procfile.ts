@@ -13,6 +13,7 @@ export class ProcfileError extends Error {
 
 import { commandTooLong, MAX_COMMAND_BYTES, MAX_PROCFILE_BYTES, sizeAndLimit } from './limits';
 import { processTypeProblem, reservedProcessType } from './names';
+import { nulByte } from './nul-byte';
 import { oneOffTypeClash } from './one-off';
 
 /**
@@ -77,6 +78,8 @@ function lineProblem(content: string, line: number, definedOn: Map<string, numbe
   const clash = oneOffTypeClash(type);
   if (clash) return `process type \`${type}\` ${clash}`;
   if (command === '') return `process type \`${type}\` has no command`;
+  const nul = nulByte(command);
+  if (nul) return `the command of process type \`${type}\` has ${nul}`;
   const commandBytes = Buffer.byteLength(command);
   if (commandBytes > MAX_COMMAND_BYTES) return commandTooLong(type, commandBytes);
   const first = definedOn.get(type);

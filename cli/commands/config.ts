@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
 import { configKeyProblem } from '../../lib/names';
+import { configValueProblem } from '../../lib/nul-byte';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInfo';
 import { resolveApp } from '../client';
@@ -70,8 +71,8 @@ export function registerConfig(program: Command): void {
           const key = checkKey(pair.slice(0, eq));
           if (Object.hasOwn(set, key)) throw new UserError(`${key} is given twice`);
           set[key] = pair.slice(eq + 1);
-          const tooLarge = configVarProblem(key, set[key]!);
-          if (tooLarge) throw new UserError(tooLarge);
+          const problem = configValueProblem(key, set[key]!) ?? configVarProblem(key, set[key]!);
+          if (problem) throw new UserError(problem);
         }
         // The control plane checks the whole config again, with the vars already set.
         const tooLarge = releaseSizeProblem({}, set);

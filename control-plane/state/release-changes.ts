@@ -8,6 +8,7 @@ import { noReleaseYet } from '../../lib/no-release-yet';
 import type { ReleaseRecord } from '../records';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS } from '../../lib/release-phase';
 import { configKeyProblem } from '../../lib/names';
+import { configValueProblem } from '../../lib/nul-byte';
 import type { ReleaseChange } from './release-writes';
 
 /**
@@ -32,8 +33,8 @@ export class ConfigUnchanged extends Error {
  * to, in the same revision-checked transaction: a concurrent change cannot slip in between.
  */
 export function configChange(set: Record<string, string>, unset: string[], skipNotSet = false): ReleaseChange {
-  for (const key of Object.keys(set)) {
-    const problem = configKeyProblem(key);
+  for (const [key, value] of Object.entries(set)) {
+    const problem = configKeyProblem(key) ?? configValueProblem(key, value);
     if (problem) throw new InvalidArgumentError(problem);
   }
   for (const key of unset) {

@@ -3,6 +3,7 @@
  * plane (the authority; docs/limits.md).
  */
 import { MAX_COMMAND_BYTES, sizeAndLimit } from '../limits';
+import { nulByte } from '../nul-byte';
 import { formatDuration, parseDuration } from './duration';
 import { scheduleProblem, timeZoneProblem } from './schedule';
 
@@ -70,6 +71,8 @@ export function jobInputProblem(input: JobInput): string | undefined {
   const problem = scheduleProblem(input.schedule, input.timeZone);
   if (problem) return problem;
   if (!input.command.trim()) return 'no command: cluster schedule:add SCHEDULE -a APP -- COMMAND';
+  const nul = nulByte(input.command);
+  if (nul) return `the command has ${nul}`;
   const size = Buffer.byteLength(input.command);
   if (size > MAX_COMMAND_BYTES) {
     const [shown, limit] = sizeAndLimit(size, MAX_COMMAND_BYTES);

@@ -96,6 +96,9 @@ const CASES: Case[] = [
   api('SetConfig', { app, set: { '': 'x' } }, BAD, /config key ``/),
   api('SetConfig', { app, set: { 'A=B': 'x' } }, BAD, /`A=B`/),
   api('SetConfig', { app, unset: [''] }, BAD, /config key ``/),
+  // A NUL byte can be stored but never started with (exec() takes C strings): refused, named.
+  api('SetConfig', { app, set: { NULLY: 'a\0b' } }, BAD, /config var `NULLY` has a NUL byte \(character 2\)/),
+  api('SetConfig', { app, set: { 'A\0B': 'x' } }, BAD, /invalid config key `A\\0B`/),
   api('SetConfig', { app, set: Object.fromEntries(many(20_000, (i) => [`K${i}`, 'v'])) }, BAD, /20000 config vars; at most 1000/),
   api('Scale', { app, changes: [{ type: 'worker', count: -1 }] }, BAD, /worker=-1/),
   api('Scale', { app, changes: [{ type: 'worker', count: 2147483647 }] }, BAD, /at most 1000/),
@@ -130,6 +133,7 @@ const CASES: Case[] = [
   api('GetPlacement', { app: '' }, BAD, /invalid app name/),
   api('AddSchedule', { app, schedule: 'garbage', command: 'true' }, BAD, /`garbage`/),
   api('AddSchedule', { app, schedule: '@hourly', command: '' }, BAD, /no command/),
+  api('AddSchedule', { app, schedule: '@hourly', command: 'echo \0hi' }, BAD, /the command has a NUL byte \(character 6\)/),
   api('AddSchedule', { app, schedule: '@hourly', command: 'true', time_zone: 'Mars/Olympus' }, BAD, /`Mars\/Olympus`/),
   api('AddSchedule', { app, schedule: '@hourly', command: 'true', concurrency: 'bogus' }, BAD, /`bogus`/),
   api('AddSchedule', { app, schedule: '@hourly', command: 'true', timeout_ms: NaN }, BAD, /invalid timeout/),
@@ -161,6 +165,7 @@ const CASES: Case[] = [
   names('api', 'client', 'Deploy', [{ meta: { app, procfile: 'web: x', size: '3' } }, { meta: { app } }], BAD, /metadata twice/),
   names('api', 'client', 'Deploy', [{ meta: { app, procfile: 'web: x', size: '3', release_timeout_s: NaN } }], BAD, /--release-timeout NaN/),
   names('api', 'client', 'Deploy', [{ meta: { app, procfile: '\u0000\uffff', size: '3' } }], BAD, /Procfile line 1/),
+  names('api', 'client', 'Deploy', [{ meta: { app, procfile: 'worker: echo \0hi; sleep 100', size: '3' } }], BAD, /process type `worker` has a NUL byte/),
 
   // The agents' service (AgentApi) on the control plane.
   names('agents', 'unary', 'Register', {}, BAD, /invalid agent id ``/),

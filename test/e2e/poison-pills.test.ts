@@ -94,6 +94,27 @@ describe('poison pills', { timeout: 240_000 }, () => {
     assert.deepEqual((await cluster.cliJson<{ releases: unknown[] }>(['releases', '-a', 'longtype'])).releases, []);
   });
 
+  it('refuses a NUL byte in a Procfile command and a compose environment value, in doctor, deploy and the control plane', async () => {
+    await cluster.ok(['apps:create', 'nully']);
+    const procfile = cluster.appDir('nully', { Procfile: 'worker: echo \0hi; sleep 100\n' });
+    const compose = cluster.appDir('nully-compose', { 'docker-compose.yml': 'services:\n  worker:\n    command: sleep 100\n    environment: {NULLY: "a\\0b"}\n' });
+    for (const [dir, message] of [
+      [procfile, /Procfile line 1: the command of process type `worker` has a NUL byte \(character 6\), which no process can be started with/],
+      [compose, /service `worker` has an `environment` value for NULLY with a NUL byte \(character 2\)/],
+    ] as const) {
+      const doctor = await cluster.cli(['doctor', dir]);
+      assert.equal(doctor.code, 1, doctor.stdout);
+      assert.match(doctor.stdout, message);
+      const res = await cluster.cli(['deploy', dir, '-a', 'nully']);
+      assert.equal(res.code, 1, res.stderr);
+      assert.match(res.stderr, message);
+    }
+    const err = await rawDeploy(cluster.server, 'nully', 'worker: echo \0hi; sleep 100\n').then(() => undefined, (e: grpc.ServiceError) => e);
+    assert.equal(err?.code, grpc.status.INVALID_ARGUMENT, 'the control plane refused the deploy');
+    assert.match(err.details, /process type `worker` has a NUL byte/);
+    assert.deepEqual((await cluster.cliJson<{ releases: unknown[] }>(['releases', '-a', 'nully'])).releases, []);
+  });
+
   it('runs 40 instances of an app with a 120 KB config value', async () => {
     await cluster.ok(['apps:create', 'bulky']);
     await cluster.ok(['deploy', cluster.appDir('bulky', { Procfile: 'worker: sh report.sh\n', 'report.sh': REPORT }), '-a', 'bulky']);

@@ -200,6 +200,18 @@ describe('cluster doctor checks', () => {
     assert.throws(() => readDefinition(dir), (err: unknown) => err instanceof Error && err.message === failed[0]);
   });
 
+  it('fails a NUL byte in a Procfile command and in a compose environment value, naming the type and the variable', () => {
+    const procfile = appDir({ Procfile: 'worker: echo \0hi; sleep 100\n' });
+    assert.deepEqual(runChecks(procfile, { pathEnv: PATH_ENV }).filter((r) => r.status === 'fail').map((r) => r.message), [
+      'Procfile line 1: the command of process type `worker` has a NUL byte (character 6), which no process can be started with: remove it',
+    ]);
+    const compose = appDir({ 'docker-compose.yml': 'services:\n  web:\n    command: sleep 100\n    environment: {NULLY: "a\\0b"}\n' });
+    assert.deepEqual(runChecks(compose, { pathEnv: PATH_ENV }).filter((r) => r.status === 'fail').map((r) => r.message), [
+      'docker-compose.yml line 2: service `web` has an `environment` value for NULLY with a NUL byte (character 2), which no process can be started with: remove it',
+    ]);
+    assert.throws(() => readDefinition(compose), /NULLY with a NUL byte/);
+  });
+
   it('fails a compose file that is not YAML', () => {
     const dir = appDir({ 'compose.yaml': 'services:\n  web:\n\tcommand: x\n' });
     const results = runChecks(dir, { pathEnv: PATH_ENV });

@@ -22,6 +22,10 @@ describe('process types and instance names (lib/names.ts, the only copy of the r
     assert.deepEqual(parseInstanceName(`${'w'.repeat(300)}.1`), { type: 'w'.repeat(300), number: 1 });
   });
 
+  it('shows a NUL in a name it refuses as \\0, not as an invisible byte', () => {
+    assert.equal(processTypeProblem('a\0b'), 'invalid process type `a\\0b`: use up to 63 letters, digits, `_` and `-`');
+  });
+
   it('splits TYPE.N with N from 1, and nothing else', () => {
     assert.deepEqual(parseInstanceName('worker.3'), { type: 'worker', number: 3 });
     assert.deepEqual(parseInstanceName('run.12'), { type: 'run', number: 12 });

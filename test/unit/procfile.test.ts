@@ -197,6 +197,12 @@ describe('parseProcfile: files it rejects, naming the line', () => {
       line: 1,
       message: 'Procfile line 1: invalid process type `wörker`: use up to 63 letters, digits, `_` and `-`',
     },
+    {
+      name: 'a NUL byte in a command (no process could be started with it)',
+      text: 'web: node web.js\nworker: echo \0hi; sleep 100\n',
+      line: 2,
+      message: 'Procfile line 2: the command of process type `worker` has a NUL byte (character 6), which no process can be started with: remove it',
+    },
     { name: 'an empty file', text: '', line: 0, message: 'Procfile declares no process types' },
     {
       name: 'only comments and blank lines',

@@ -18,6 +18,14 @@ describe('config change', () => {
     assert.throws(() => configChange({}, []), /nothing to change: give KEY=VALUE or KEY/);
   });
 
+  it('refuses a NUL byte in a value or a key: no process environment can hold one', () => {
+    assert.throws(
+      () => configChange({ NULLY: 'a\0b' }, []),
+      (err: unknown) => err instanceof InvalidArgumentError && err.message === 'the value of config var `NULLY` has a NUL byte (character 2), which no process can be started with: remove it',
+    );
+    assert.throws(() => configChange({ 'A\0B': 'x' }, []), (err: unknown) => err instanceof InvalidArgumentError && err.message.startsWith('invalid config key `A\\0B`'));
+  });
+
   it("refuses the platform's names (PORT, DYNO, every CLUSTER_ one) but lets one an older version stored be unset", async () => {
     assert.throws(() => configChange({ PORT: '1' }, []), /`PORT` is set by the platform/);
     for (const key of ['CLUSTER_APP', 'CLUSTER_JOB', 'CLUSTER_SCHEDULED_AT', 'CLUSTER_ANYTHING']) {
