@@ -71,9 +71,9 @@ export function collectLabelOrWarn(value: string, previous: Record<string, strin
  * many: lib/limits.ts). Refused there, the agent could only try again and again; here it is the
  * user's mistake, named before anything starts (exit 1, as for any limit). `from`: where they came from.
  */
-export function checkAgentLabelCount(labels: Record<string, string> | undefined, from = '--label'): void {
+export function checkAgentLabelCount(labels: Record<string, string> | undefined, from = '--label', who = 'this agent'): void {
   const problem = agentLabelCountProblem(labels ?? {});
-  if (problem) throw new UserError(`${from}: ${problem} (docs/limits.md): the control plane would refuse to register this agent`);
+  if (problem) throw new UserError(`${from}: ${problem} (docs/limits.md): the control plane would refuse to register ${who}`);
 }
 
 /** `agent start`'s --datacenter: as datacenterName, with a warning instead of a refusal (see collectLabelOrWarn). */

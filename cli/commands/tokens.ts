@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { callUnary } from '../../lib/grpc-call';
 import { printJson, withApi } from '../command-kit';
 import { UserError } from '../errors';
-import { collectLabel, datacenterName } from '../parse';
+import { checkAgentLabelCount, collectLabel, datacenterName } from '../parse';
 import { MAX_TOKEN_TTL_S, MAX_TOKEN_USES } from '../../lib/limits';
 import type { ClusterApiClient } from '../../proto/gen/cluster/api/ClusterApi';
 
@@ -54,6 +54,7 @@ export function registerTokens(program: Command): void {
     .action(async (opts: { ttl: string; uses: string; label?: Record<string, string>; datacenter?: string; json?: boolean }, cmd: Command) =>
       withApi(cmd, async (api, server) => {
         const uses = tokenUses(opts.uses);
+        checkAgentLabelCount(opts.label, '--label', 'an agent joining with this token');
         const reply = await callUnary(api, 'CreateToken', {
           kind: 'agent',
           ttl_seconds: tokenTtl(opts.ttl),

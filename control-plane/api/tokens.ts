@@ -4,20 +4,25 @@ import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import type { ApiContext } from '../rpc/context';
 import { unary } from '../rpc/status';
 import { datacenterProblem, labelProblem } from '../../lib/names';
+import { agentLabelCountProblem } from '../../lib/limits';
 
 export function tokenHandlers(ctx: ApiContext): Pick<ClusterApiHandlers, 'CreateToken'> {
   return {
     CreateToken: unary(ctx.logger, async (req) => {
-      const security = ctx.security;
       if (req.kind !== 'agent' && req.kind !== 'operator') throw new InvalidArgumentError(`unknown token kind \`${req.kind}\``);
+      // What a token gives its agents must be something placement rules can name.
+      // Nor more of them than an agent may register with: every agent joining with it would be refused.
+      const problem =
+        (req.datacenter && datacenterProblem(req.datacenter)) ||
+        Object.entries(req.labels).map(([k, v]) => labelProblem(k, v)).find((p) => p) ||
+        (req.kind === 'agent' ? agentLabelCountProblem(req.labels) : undefined);
+      if (problem) throw new InvalidArgumentError(problem);
+      const security = ctx.security;
       if (!security) {
         throw new FailedPreconditionError(req.kind === 'agent'
           ? 'this control plane runs without TLS (on loopback, or --insecure): agents need no token, start them with `cluster agent start --server HOST:PORT`'
           : 'this control plane runs without TLS (on loopback, or --insecure): the CLI needs no login, only --server HOST:PORT');
       }
-      // What a token gives its agents must be something placement rules can name.
-      const problem = (req.datacenter && datacenterProblem(req.datacenter)) || Object.entries(req.labels).map(([k, v]) => labelProblem(k, v)).find((p) => p);
-      if (problem) throw new InvalidArgumentError(problem);
       const created = await security.tokens.create({
         kind: req.kind,
         ttlSeconds: req.ttl_seconds || 3600,

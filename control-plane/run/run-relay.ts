@@ -11,6 +11,7 @@ import type { RunInput, RunInput__Output } from '../../proto/gen/cluster/run/Run
 import type { RunOutput, RunOutput__Output } from '../../proto/gen/cluster/run/RunOutput';
 import type { RunStart__Output } from '../../proto/gen/cluster/run/RunStart';
 import { AgentLostError, FailedPreconditionError, InvalidArgumentError } from '../errors';
+import { nulByte } from '../../lib/nul-byte';
 import { reasonOf } from '../../lib/status-reason';
 import { pickAgent } from './one-off';
 import type { AgentRecord } from '../records';
@@ -103,6 +104,8 @@ export function runRelay(ctx: ApiContext, dialer: AgentDialer): ClusterApiHandle
 
     const begin = async (start: RunStart__Output) => {
       if (!start.command.trim()) throw new InvalidArgumentError('no command to run: `cluster run -a APP -- COMMAND`');
+      const nul = nulByte(start.command);
+      if (nul) throw new InvalidArgumentError(`the command has ${nul}`);
       if (start.tty && start.detach) throw new InvalidArgumentError('a detached one-off process has no terminal: drop --detach, or run it without a terminal');
       if (start.tty && start.window && !validWindow(start.window)) {
         throw new InvalidArgumentError(`invalid window size ${start.window.rows}×${start.window.cols}: rows and columns are 1–${MAX_WINDOW_SIDE}`);

@@ -175,6 +175,9 @@ describe('bad input', { timeout: 240_000 }, () => {
       assert.equal(res.code, 1, `${args.slice(0, 2).join(' ')}: ${res.stdout}${res.stderr}`);
       assert.match(res.stderr, /--label: 101 labels; an agent carries at most 100 \(docs\/limits\.md\): the control plane would refuse to register this agent/);
     }
+    const joinToken = await cluster.cli(['agents:token', ...labels]);
+    assert.equal(joinToken.code, 1, joinToken.stdout);
+    assert.match(joinToken.stderr, /--label: 101 labels; an agent carries at most 100 \(docs\/limits\.md\): the control plane would refuse to register an agent joining with this token/);
     const install = await cluster.cli(['agent', 'install', '--server', cluster.server, ...token, '--name', 'bad name', '--dry-run']);
     assert.equal(install.code, 1);
     assert.match(install.stderr, /invalid agent id `bad name`/);
