@@ -23,7 +23,10 @@ export interface UnitOptions {
  * over; the default (control-group) would kill every instance of the server with the agent.
  * An agent that does not come back has its instances stopped by its watchdog after the hand-over
  * window, and `cluster agent stop --stop-instances` empties the server on purpose. RestartSec is
- * short so that a crashed agent is back within that window.
+ * short so that a crashed agent is back within that window, and StartLimitIntervalSec=0 lifts
+ * systemd's start limit (5 starts in 10 s by default): an agent that fails at start for a while
+ * (its --listen port taken, no replica reachable with its CA) would otherwise be given up on for
+ * good after a second, and its instances stopped by its watchdog.
  */
 export function renderUnit(opts: UnitOptions): string {
   const server = valueOf(opts.args, '--server');
@@ -33,6 +36,7 @@ export function renderUnit(opts: UnitOptions): string {
     `Description=cluster agent: runs this server's app processes${server ? ` for the control plane at ${server}` : ''}`,
     'After=network-online.target',
     'Wants=network-online.target',
+    'StartLimitIntervalSec=0',
     '',
     '[Service]',
     'Type=simple',

@@ -53,6 +53,26 @@ describe('agent join --label beside the token\'s labels', { timeout: 120_000 }, 
     assert.match(fs.readFileSync(agent.log, 'utf8'), /--label tier=b: the join token sets tier=a/);
   });
 
+  it('refuses to join into the data dir of a running agent, or one that cannot be a directory, before the token is spent', async () => {
+    const running = cluster.agentDir('joiner-1'); // joiner-1 runs from it (the test before)
+    const before = fs.readFileSync(path.join(running, 'join.json'), 'utf8');
+    const fresh = await cluster.cliJson<{ token: string; caHash: string }>(['agents:token', '--uses', '1']);
+    const joinAs = (name: string, dataDir: string) =>
+      cluster.cli(['agent', 'join', '--server', cluster.server, '--token', fresh.token, '--ca-hash', fresh.caHash, '--name', name, '--data-dir', dataDir, '--no-start']);
+    const busy = await joinAs('joiner-9', running);
+    assert.equal(busy.code, 1, busy.stderr);
+    assert.match(busy.stderr, /another agent \(pid \d+\) is running with the data dir \S+: joining would replace its identity; stop it first/);
+    assert.equal(fs.readFileSync(path.join(running, 'join.json'), 'utf8'), before, 'the running agent\'s identity is untouched');
+    const file = path.join(cluster.dir, 'a-file');
+    fs.writeFileSync(file, '');
+    const notDir = await joinAs('joiner-9', path.join(file, 'agent'));
+    assert.equal(notDir.code, 1, notDir.stderr);
+    assert.match(notDir.stderr, /--data-dir \S+a-file\/agent: \S+a-file is not a directory/);
+    // The one use is left: a join elsewhere takes it.
+    const ok = await joinAs('joiner-9', path.join(cluster.dir, 'joiner-9'));
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
   describe('agent join --datacenter beside the token\'s datacenter', () => {
     let dcToken: { token: string; caHash: string };
     const joinDc = (name: string, dataDir: string, flags: string[], with_ = dcToken) =>

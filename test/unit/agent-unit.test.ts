@@ -31,6 +31,7 @@ describe('agent install: the systemd unit', () => {
 Description=cluster agent: runs this server's app processes for the control plane at 10.0.0.5:7600
 After=network-online.target
 Wants=network-online.target
+StartLimitIntervalSec=0
 
 [Service]
 Type=simple
