@@ -60,22 +60,25 @@ export class TokenStore {
 
   /** Uses the token once; returns what it grants. `accept` may refuse what it grants first (it throws): the token is not spent then. */
   async consume(token: string, kind: TokenKind, accept: (record: TokenRecord) => void = () => undefined): Promise<TokenRecord> {
+    // Named for what it is used for: an agent's join token, or an operator's login token.
+    const what = kind === 'agent' ? 'join token' : 'login token';
+    const remake = kind === 'agent' ? '`cluster agents:token`' : '`cluster operators:token`';
     const m = TOKEN.exec(token.trim());
-    if (!m) throw new TokenRejectedError('the join token is malformed (expected `abcdef.0123456789abcdef…`)');
+    if (!m) throw new TokenRejectedError(`the ${what} is malformed (expected \`abcdef.0123456789abcdef…\`)`);
     const key = this.keys.token(m[1]!);
     for (let attempt = 0; attempt < 10; attempt++) {
       const res = await this.client.kv.range({ key: Buffer.from(key) });
       const kv = res.kvs[0];
       const record = kv ? decode<TokenRecord>(kv.value) : undefined;
       const expected = Buffer.from(hash(m[2]!));
-      if (!record || !timingSafeEqual(Buffer.from(record.secretHash), expected)) throw new TokenRejectedError('the join token is not known to this cluster');
+      if (!record || !timingSafeEqual(Buffer.from(record.secretHash), expected)) throw new TokenRejectedError(`the ${what} is not known to this cluster`);
       if (record.kind !== kind) throw new TokenRejectedError(`the token is for ${record.kind === 'agent' ? 'agents' : 'operators'}, not for ${kind === 'agent' ? 'agents' : 'operators'}`);
-      if (record.expiresAtMs < Date.now()) throw new TokenRejectedError('the join token has expired: make a new one with `cluster agents:token`');
-      if (record.usesLeft <= 0) throw new TokenRejectedError('the join token has been used up');
+      if (record.expiresAtMs < Date.now()) throw new TokenRejectedError(`the ${what} has expired: make a new one with ${remake}`);
+      if (record.usesLeft <= 0) throw new TokenRejectedError(`the ${what} has been used up: make a new one with ${remake}`);
       accept(record);
       const next = { ...record, usesLeft: record.usesLeft - 1 };
       if (await commitIf(this.client, [unchangedSince(key, kv!.mod_revision)], [{ put: key, value: encode(next) }])) return record;
     }
-    throw new TokenRejectedError('the join token is being used by many servers at once; try again');
+    throw new TokenRejectedError(`the ${what} is being used by many servers at once; try again`);
   }
 }

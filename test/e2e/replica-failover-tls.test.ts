@@ -116,7 +116,8 @@ describe('control-plane replica failover over TLS', { timeout: 180_000 }, () => 
     // "runs without TLS" (the probe for a plain control plane must not use the credential).
     const again = await cluster.cli(['login', '--server', list, '--token', operator.token, '--ca-hash', operator.caHash], { home });
     assert.equal(again.code, 2, again.stderr);
-    assert.match(again.stderr, /used up/);
+    // Named as a login token, with the command that makes one (not "join token … agents:token").
+    assert.match(again.stderr, /the login token has been used up: make a new one with `cluster operators:token`/);
   });
 
   it('a command ends once it has answered, also when it failed over from a replica that never answers', async () => {
