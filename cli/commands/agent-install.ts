@@ -216,12 +216,25 @@ function install(opts: InstallOptions, argsFor: JoinAndStartArgs): void {
   }
   requireRoot('installing a system service');
   if (fs.existsSync(UNIT_PATH)) {
-    throw new UserError(`${UNIT_PATH} exists already: run \`cluster agent uninstall\` first to install again`);
+    throw new UserError(
+      `${UNIT_PATH} exists already: if an earlier install stopped at \`systemctl\` (the server joined, the unit written), ` +
+        `\`systemctl enable --now ${UNIT_NAME}\` is all that is left; to install anew, run \`cluster agent uninstall\` first (a new join then needs a new token)`,
+    );
   }
   process.stderr.write(`Joining the cluster at ${opts.server} as ${opts.name}…\n`);
   run(node, [CLI_MAIN, ...join]);
   fs.writeFileSync(UNIT_PATH, unit, { mode: 0o644 });
-  for (const [command, args] of steps) run(command, args);
+  // Joined and written: what fails from here is systemd's, and running it again is all it takes.
+  for (const [command, args] of steps) {
+    try {
+      run(command, args);
+    } catch (err) {
+      throw new UserError(
+        `${(err as Error).message}. The server has joined the cluster and ${UNIT_PATH} is written: once systemd's problem is fixed ` +
+          `(\`systemctl status ${UNIT_NAME}\`, \`journalctl -u ${UNIT_NAME}\`), run ${steps.map(([c, a]) => `\`${shellLine([c, ...a])}\``).join(' and ')}; no new token is needed`,
+      );
+    }
+  }
   process.stdout.write(
     `Installed ${UNIT_NAME}.service: the agent runs now, at every boot, and again whenever it exits.\n` +
       `Logs: journalctl -u ${UNIT_NAME} -f    Status: systemctl status ${UNIT_NAME}    Remove: cluster agent uninstall\n`,
