@@ -23,7 +23,7 @@ import { UserError } from '../errors';
 import { checkAddressFlag, checkAgentLabelCount, checkCaPin, collectLabel, collectLabelOrWarn, datacenterName, datacenterNameOrWarn, positiveInt, timeoutMs } from '../parse';
 import { VERSION } from '../version';
 import { registerAgentInstall } from './agent-install';
-import { checkJoinDataDir } from '../join-data-dir';
+import { joinDataDirProblem } from '../../agent/join-data-dir';
 import { DataDirBusyError, runningAgent } from '../../agent/data-dir-lock';
 import { isSameProcess } from '../../agent/supervisor/proc-stat';
 import { stopLeftBehind } from '../../agent/handover/stop-left-behind';
@@ -353,7 +353,8 @@ export function registerAgent(program: Command): Command {
         checkAgentFlags(opts);
         checkAgentLabelCount(opts.label);
         checkCaPin(opts.caHash);
-        checkJoinDataDir(dataDir);
+        const dataDirProblem = joinDataDirProblem(dataDir);
+        if (dataDirProblem) throw new UserError(dataDirProblem);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');
         const joined = await joinAny(servers, opts.token, { kind: 'agent', name }, opts.caHash, { labels: opts.label, datacenter: opts.datacenter }).catch(async (err: unknown) => {
           const plain = await answersWithoutTls(servers);

@@ -7,15 +7,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runningAgent } from '../agent/data-dir-lock';
-import { UserError } from './errors';
+import { runningAgent } from './data-dir-lock';
 
-export function checkJoinDataDir(dataDir: string): void {
+/** Why `agent join` must not write to `dataDir`, or undefined. */
+export function joinDataDirProblem(dataDir: string): string | undefined {
   const running = runningAgent(dataDir);
   if (running) {
-    throw new UserError(
-      `another agent (pid ${running.pid}) is running with the data dir ${dataDir}: joining would replace its identity; stop it first (cluster agent stop --data-dir ${dataDir}), or join with another --data-dir`,
-    );
+    return `another agent (pid ${running.pid}) is running with the data dir ${dataDir}: joining would replace its identity; stop it first (cluster agent stop --data-dir ${dataDir}), or join with another --data-dir`;
   }
   // The data dir, or the nearest directory above it that exists: where the join's files will go.
   let dir = dataDir;
@@ -26,19 +24,19 @@ export function checkJoinDataDir(dataDir: string): void {
     } catch (err) {
       // ENOTDIR: a file on the way, found as the loop goes up.
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`--data-dir ${dataDir}: ${(err as Error).message}`);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return `--data-dir ${dataDir}: ${(err as Error).message}`;
     }
     if (stat) {
-      if (!stat.isDirectory()) throw new UserError(`--data-dir ${dataDir}: ${dir} is not a directory`);
+      if (!stat.isDirectory()) return `--data-dir ${dataDir}: ${dir} is not a directory`;
       try {
         fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
       } catch {
-        throw new UserError(`--data-dir ${dataDir}: ${dir} cannot be written by this user (run as the user the agent runs as, or choose another --data-dir)`);
+        return `--data-dir ${dataDir}: ${dir} cannot be written by this user (run as the user the agent runs as, or choose another --data-dir)`;
       }
-      return;
+      return undefined;
     }
     const parent = path.dirname(dir);
-    if (parent === dir) return;
+    if (parent === dir) return undefined;
     dir = parent;
   }
 }
