@@ -66,6 +66,8 @@ export interface ReplicaConnection {
   api: ClusterApiClient;
   /** The replica answering now. */
   readonly server: string;
+  /** Whether calls go over TLS (a credential is stored for these replicas). */
+  readonly tls: boolean;
   /** Moves every later call to the next replica (the same one when only one is known); returns its address. */
   moveOn(): string;
   close(): void;
@@ -81,7 +83,7 @@ export interface ReplicaConnection {
 export async function connectAny(servers: readonly string[]): Promise<ReplicaConnection> {
   if (servers.length === 1) {
     const api = connect(servers[0]!);
-    return { api: retryingProxy(() => api, () => false), server: servers[0]!, moveOn: () => servers[0]!, close: () => api.close() };
+    return { api: retryingProxy(() => api, () => false), server: servers[0]!, tls: credentialFor(servers[0]!) !== undefined, moveOn: () => servers[0]!, close: () => api.close() };
   }
   const fallback = servers.map((s) => credentialFor(s)).find((c) => c);
   const set = new ServerSet<ClusterApiClient>(servers, (address) => connect(address, fallback));
@@ -113,6 +115,8 @@ export async function connectAny(servers: readonly string[]): Promise<ReplicaCon
     get server() {
       return set.currentAddress;
     },
+    // connect(): each replica's own credential, else the fallback; none at all without a fallback.
+    tls: fallback !== undefined,
     moveOn: () => set.switchAway(),
     close: () => set.close(),
   };

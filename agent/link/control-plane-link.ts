@@ -29,6 +29,7 @@ import { readSavedLease, saveLease } from './saved-lease';
 import { jittered } from '../../lib/retry-delay';
 import { HeartbeatLateness } from './heartbeat-lateness';
 import { HeartbeatStream } from './heartbeat-stream';
+import { TlsRequiredWatch } from './tls-required';
 import { uptimeMs } from '../supervisor/proc-stat';
 import { INVALID_INPUT, LIMIT_EXCEEDED, PRECONDITION_FAILED, reasonOf } from '../../lib/status-reason';
 
@@ -111,6 +112,8 @@ export class ControlPlaneLink extends EventEmitter<{
   private readonly lateness = new HeartbeatLateness(500);
   private readonly heartbeats: HeartbeatStream;
   private readonly left = new ReplicaLeft();
+  /** Without a certificate: whether an unreachable replica in fact wants TLS (a join is missing). */
+  private readonly tlsRequired?: TlsRequiredWatch;
 
   constructor(
     server: string,
@@ -124,6 +127,7 @@ export class ControlPlaneLink extends EventEmitter<{
   ) {
     super();
     this.given = parseServerList(server);
+    if (!tls) this.tlsRequired = new TlsRequiredWatch(logger);
     let remembered = loadReplicas(dataDir);
     // Replicas remembered from another cluster (the data dir was reused) are forgotten.
     if (remembered && expectedClusterId && remembered.clusterId && remembered.clusterId !== expectedClusterId) remembered = undefined;
@@ -316,6 +320,7 @@ export class ControlPlaneLink extends EventEmitter<{
       }
       const failed = this.currentServer;
       this.failuresInRow += 1;
+      if (isReplicaFailure(err)) this.tlsRequired?.failed(failed);
       if (isReplicaFailure(err) || err instanceof ForeignReplicaError) {
         const next = this.servers.switchAway();
         if (next !== failed) {

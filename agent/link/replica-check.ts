@@ -17,6 +17,7 @@ import { fetchCA } from '../../lib/join';
 import { caHash, CONTROL_PLANE_NAME } from '../../lib/pki';
 import { channelCredentials, StaticCertificateProvider, targetName, type TlsMaterial } from '../../lib/tls';
 import { isReplicaFailure } from '../../lib/failover';
+import { requiresTls, tlsRequiredMessage } from './tls-required';
 
 const CHECK_TIMEOUT_MS = 3_000;
 /** How long the others may still answer once one replica has. */
@@ -25,6 +26,14 @@ export const LATE_ANSWER_MS = 300;
 /** A given replica belongs to another cluster. */
 export class ForeignClusterError extends Error {
   override name = 'ForeignClusterError';
+}
+
+/**
+ * This agent has no certificate and every given replica runs with TLS: no retry can succeed, only
+ * a join (a replica that is down instead is waited for, as any).
+ */
+export class TlsRequiredError extends Error {
+  override name = 'TlsRequiredError';
 }
 
 /** Checks `servers`; returns the cluster id they report ('' when none answered). */
@@ -36,6 +45,7 @@ export async function checkReplicas(servers: readonly string[], tls: TlsMaterial
   const deadline = Date.now() + CHECK_TIMEOUT_MS;
   let answered!: () => void;
   const firstAnswer = new Promise<void>((resolve) => (answered = resolve));
+  const withTls = new Set<string>();
   const checks = servers.map(async (server) => {
     try {
       if (ownCa) {
@@ -56,6 +66,10 @@ export async function checkReplicas(servers: readonly string[], tls: TlsMaterial
       }
     } catch (err) {
       if (err instanceof ForeignClusterError) throw err;
+      if (!tls && isReplicaFailure(err) && (await requiresTls(server, Math.max(1, deadline - Date.now())))) {
+        withTls.add(server);
+        return { server, clusterId: '' };
+      }
       const why = isReplicaFailure(err) ? 'unreachable' : (err as Error).message;
       logger.warn({ server, why }, 'could not check a control-plane replica now; it is checked when first reached');
       return { server, clusterId: '' };
@@ -71,6 +85,9 @@ export async function checkReplicas(servers: readonly string[], tls: TlsMaterial
   await Promise.race([all, late]);
   const slow = servers.filter((_, i) => settled[i] === undefined);
   if (slow.length > 0) logger.warn({ servers: slow, waitedMs: lateAnswerMs }, 'control-plane replicas did not answer in time; each is checked when first reached');
+  if (withTls.size === servers.length) throw new TlsRequiredError(tlsRequiredMessage(servers));
+  // Some replicas want TLS, others are down or answer without: the link says so if it reaches one.
+  if (withTls.size > 0) logger.error({ servers: [...withTls] }, tlsRequiredMessage([...withTls]));
   const results = settled.filter((r): r is { server: string; clusterId: string } => r !== undefined);
   const answeredIds = results.filter((r) => r.clusterId);
   const first = answeredIds[0];

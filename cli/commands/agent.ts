@@ -11,7 +11,7 @@ import { joinAny } from '../../lib/join';
 import { datacenterClashProblem, labelClashProblem } from '../../lib/label-clash';
 import { parseServerList } from '../../lib/server-list';
 import { forgetReplicas } from '../../agent/link/replica-memory';
-import { ForeignClusterError } from '../../agent/link/replica-check';
+import { ForeignClusterError, TlsRequiredError } from '../../agent/link/replica-check';
 import { createLogger } from '../../lib/log';
 import { AGENT_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../lib/heap-growth';
 import { AGENT_BUSY_WATCH, AGENT_FLOOD, holdCompilers, releaseOnBurst, releaseReason, releaseWhenBusy } from '../../lib/compiler-tiers';
@@ -317,9 +317,9 @@ async function stopLeftBehindInstances(dataDir: string): Promise<void> {
   process.stderr.write(`No agent was running with the data dir ${dataDir}; ${describeStopped(left, 'its last run left')}.\n`);
 }
 
-/** Replicas of another cluster are the user's mistake (exit 1), not a failure. */
+/** Replicas of another cluster, or with TLS for an agent that never joined, are the user's mistake (exit 1), not a failure. */
 function asUserError(err: unknown): unknown {
-  return err instanceof ForeignClusterError ? new UserError(err.message) : err;
+  return err instanceof ForeignClusterError || err instanceof TlsRequiredError ? new UserError(err.message) : err;
 }
 
 export function registerAgent(program: Command): Command {

@@ -27,8 +27,17 @@ function heartbeat(ms: number, state: string): string {
   return state === 'ready' || state === 'draining' ? 'another replica' : '-';
 }
 
+/**
+ * How to add the first agent: with TLS (the CLI connected with a credential) an agent needs a
+ * certificate first, so `agent start` alone could never register.
+ */
+function noAgentsHint(tls: boolean): string {
+  if (!tls) return 'No agents registered. Start one with `cluster agent start --server HOST:PORT`.';
+  return 'No agents registered. The control plane runs with TLS: make a join token with `cluster agents:token`, then on the server run `cluster agent join --server HOST:PORT --token T --ca-hash H` with what it printed.';
+}
+
 /** The `agents` listing, as a table or JSON (with `stale` set when it is an old view). */
-function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, stale: Staleness__Output | null): void {
+function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, stale: Staleness__Output | null, tls: boolean): void {
   if (json) {
     return printJson({
       agents: agents.map((a) => ({
@@ -48,7 +57,7 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
       stale: staleJson(stale),
     });
   }
-  if (agents.length === 0) return void console.log('No agents registered. Start one with `cluster agent start --server HOST:PORT`.');
+  if (agents.length === 0) return void console.log(noAgentsHint(tls));
   const labels = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || '-';
   console.log(
     renderTable(
@@ -82,11 +91,11 @@ export function registerAgents(program: Command): void {
     .description('list every agent (server): address, datacenter, labels, state (ready, draining, restarting, unreachable, down: gone, listed until agents:remove; `(drained)` beside any but draining when it is drained), instances, one-off processes, capacity, version, last heartbeat, whether it runs web')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) =>
-      withApi(cmd, async (api) => {
+      withApi(cmd, async (api, _server, connection) => {
         const { agents, stale } = await callUnary(api, 'ListAgents', {});
         // After the listing: the last thing read says that it may be old (and exit 2).
         try {
-          printAgents(agents, opts.json, stale);
+          printAgents(agents, opts.json, stale, connection.tls);
         } finally {
           warnIfStale(stale);
         }
