@@ -3,6 +3,7 @@ import { Argument, Option, type Command } from 'commander';
 import type { ClusterApiClient } from '../proto/gen/cluster/api/ClusterApi';
 import { connectAny, resolveServer, resolveServers, type ReplicaConnection } from './client';
 import { describeFailure } from './errors';
+import { staleCredentialError } from './stale-credential';
 
 /** Global options, readable from any subcommand. */
 export interface GlobalOptions {
@@ -23,7 +24,7 @@ export async function withApi(cmd: Command, fn: (api: ClusterApiClient, server: 
   try {
     await fn(connection.api, connection.server, connection);
   } catch (err) {
-    fail(err, servers.length > 1 ? servers.join(',') : connection.server);
+    fail((await staleCredentialError(err, connection.server)) ?? err, servers.length > 1 ? servers.join(',') : connection.server);
   } finally {
     connection.close();
   }
