@@ -30,11 +30,11 @@ export function resolveServers(flag?: string): string[] {
 /**
  * A client for `server`: over mutual TLS when we hold a credential for it (or, for a replica
  * learned from the cluster, `fallback`: a credential for another replica of the same cluster),
- * else (or with `plaintext`) plain gRPC (dev clusters).
+ * else (or with `plaintext`) plain gRPC (dev clusters). `credential`: that one, whatever is stored.
  */
-export function connect(server: string, fallback?: Credential, opts: { plaintext?: boolean } = {}): ClusterApiClient {
+export function connect(server: string, fallback?: Credential, opts: { plaintext?: boolean; credential?: Credential } = {}): ClusterApiClient {
   const Client = apiProto().ClusterApi;
-  const credential = opts.plaintext ? undefined : credentialFor(server) ?? fallback;
+  const credential = opts.plaintext ? undefined : opts.credential ?? credentialFor(server) ?? fallback;
   if (!credential) return new Client(server, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, ...LOG_STREAM_WINDOW });
   const provider = new StaticCertificateProvider(credential);
   return new Client(server, channelCredentials(provider), { ...CHANNEL_OPTIONS, ...LOG_STREAM_WINDOW, ...targetName(CONTROL_PLANE_NAME) });

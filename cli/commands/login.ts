@@ -31,7 +31,8 @@ export function registerLogin(program: Command): void {
         });
         // The credential serves every replica of the cluster: store it for all that are known.
         let all = servers;
-        const api = connect(joined.server, joined.material);
+        // The new credential, not one stored before for that address (of a cluster since re-created).
+        const api = connect(joined.server, undefined, { credential: joined.material });
         try {
           const reply = await callUnary(api, 'ListReplicas', {}, 3_000);
           all = mergeServers(servers, reply.replicas.map((r) => r.address).filter((a) => a));

@@ -33,6 +33,15 @@ describe('a stored credential of another CA than the control plane presents', { 
     assert.doesNotMatch(res.stderr, /cannot reach/);
   });
 
+  it('`cluster login` again replaces the credential, and the command works', async () => {
+    const home = path.join(current.dir, 'stale-home');
+    const { token, caHash } = await current.cliJson<{ token: string; caHash: string }>(['operators:token']);
+    const login = await current.cli(['login', '--server', current.server, '--token', token, '--ca-hash', caHash], { home });
+    assert.equal(login.code, 0, login.stderr);
+    const res = await current.cli(['apps'], { home });
+    assert.equal(res.code, 0, res.stderr);
+  });
+
   it('with the right credential, the same command works (no false alarm)', async () => {
     const res = await current.cli(['apps']);
     assert.equal(res.code, 0, res.stderr);
