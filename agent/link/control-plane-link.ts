@@ -31,26 +31,7 @@ import { HeartbeatLateness } from './heartbeat-lateness';
 import { HeartbeatStream } from './heartbeat-stream';
 import { TlsRequiredWatch } from './tls-required';
 import { uptimeMs } from '../supervisor/proc-stat';
-import { INVALID_INPUT, LIMIT_EXCEEDED, PRECONDITION_FAILED, reasonOf } from '../../lib/status-reason';
-
-/** How soon a refused registration is tried again: the id frees up once its holder's lease runs out (seconds). */
-const REFUSED_RETRY_MS = 2_000;
-/**
- * A registration refused as invalid (a label count, a name: what `agent start` checks, refused
- * by a control plane with stricter rules) is tried again after a pause that starts here and
- * doubles up to the most below: waiting changes nothing until someone changes the agent's flags
- * or the control plane, and then it registers within half a minute without a restart.
- */
-const INVALID_RETRY_FIRST_MS = 500;
-const INVALID_RETRY_MAX_MS = 30_000;
-
-/** The control plane answered a registration with "what you send is invalid". */
-function isInvalidRegistration(err: unknown): boolean {
-  const reason = reasonOf(err);
-  if (reason !== undefined) return reason === INVALID_INPUT || reason === LIMIT_EXCEEDED;
-  // A control plane that sends no reason: its code alone says it.
-  return (err as { code?: unknown } | undefined)?.code === grpc.status.INVALID_ARGUMENT;
-}
+import { RegistrationRefusals } from './registration-refusals';
 
 export interface AgentIdentity {
   id: string;
@@ -104,10 +85,7 @@ export class ControlPlaneLink extends EventEmitter<{
   private readonly given: string[];
   private readonly replicaSet: ReplicaDiscovery;
   private failuresInRow = 0;
-  /** Registrations refused as invalid in a row: the pause before the next one grows with them. */
-  private invalidInRow = 0;
-  /** The last refused registration said as an error (refusedRegistration). */
-  private lastRefusal?: { why: string; atMs: number };
+  private readonly refusals: RegistrationRefusals;
   /** Heartbeats more than half a second behind their timer are warned about. */
   private readonly lateness = new HeartbeatLateness(500);
   private readonly heartbeats: HeartbeatStream;
@@ -128,6 +106,7 @@ export class ControlPlaneLink extends EventEmitter<{
     super();
     this.given = parseServerList(server);
     if (!tls) this.tlsRequired = new TlsRequiredWatch(logger);
+    this.refusals = new RegistrationRefusals(logger);
     let remembered = loadReplicas(dataDir);
     // Replicas remembered from another cluster (the data dir was reused) are forgotten.
     if (remembered && expectedClusterId && remembered.clusterId && remembered.clusterId !== expectedClusterId) remembered = undefined;
@@ -303,20 +282,11 @@ export class ControlPlaneLink extends EventEmitter<{
       if (this.replicaSet.due) await this.replicaSet.refresh(this.deadlineMs());
     } catch (err) {
       if ((this.state as LinkState) === 'closed') return 0;
-      if (this.state === 'connecting' && reasonOf(err) === PRECONDITION_FAILED) {
-        // Registration refused (another live agent holds this id): the control plane answers, so
-        // this is no outage; the instances this agent runs are that agent's now.
-        this.refusedRegistration((err as grpc.ServiceError).details || (err as Error).message);
-        return REFUSED_RETRY_MS;
-      }
-      if (this.state === 'connecting' && isInvalidRegistration(err)) {
-        // Refused for what this agent sends (a newer control plane's stricter rules): the control
-        // plane answers, so this is no outage, and asking again soon cannot change its answer.
-        const delay = jittered(Math.min(INVALID_RETRY_MAX_MS, INVALID_RETRY_FIRST_MS * 2 ** Math.min(this.invalidInRow, 16)));
-        this.invalidInRow += 1;
-        const why = (err as grpc.ServiceError).details || (err as Error).message;
-        this.refusedRegistration(`${why}; this agent's flags (or the control plane's version) must change: trying again with a growing pause, up to every ${INVALID_RETRY_MAX_MS / 1000} s`);
-        return delay;
+      // Refused (registration-refusals.ts): the control plane answers, so this is no outage.
+      const refused = this.state === 'connecting' ? this.refusals.refused(err, this.currentServer) : undefined;
+      if (refused) {
+        this.emit('refused', refused.why);
+        return refused.retryMs;
       }
       const failed = this.currentServer;
       this.failuresInRow += 1;
@@ -339,21 +309,6 @@ export class ControlPlaneLink extends EventEmitter<{
     // Heartbeats go out every heartbeatMs from start to start: a slow answer (a busy control
     // plane or agent) must not stretch the gap between renewals toward the lease TTL.
     return retrySoon ? 50 : this.state === 'connecting' ? jittered(500) : Math.max(0, this.heartbeatMs - (Date.now() - startedAt));
-  }
-
-  /**
-   * The control plane refused to register this agent. Said as an error when the reason is new or
-   * a minute has passed (the registration is tried again every few seconds); `refused` tells the
-   * agent to stop its instances: another agent holds their id, or, refused as invalid, the control
-   * plane counts this agent gone once its lease ends and places them elsewhere.
-   */
-  private refusedRegistration(why: string): void {
-    const now = Date.now();
-    if (why !== this.lastRefusal?.why || now - this.lastRefusal.atMs >= 60_000) {
-      this.logger.error({ server: this.currentServer }, `the control plane refused to register this agent: ${why}`);
-      this.lastRefusal = { why, atMs: now };
-    }
-    this.emit('refused', why);
   }
 
   /** A deadline that leaves time to try another replica before the lease expires. */
@@ -385,8 +340,7 @@ export class ControlPlaneLink extends EventEmitter<{
     this.advertised = reply.address || this.identity.address;
     this.state = 'registered';
     saveLease(this.dataDir, reply.lease_id, this.logger);
-    this.lastRefusal = undefined;
-    this.invalidInRow = 0;
+    this.refusals.registered();
     this.logger.info({ leaseId: reply.lease_id, ttlSeconds: reply.ttl_seconds, server: this.currentServer, advertised: this.advertised }, 'registered with the control plane');
     this.emit('registered', reply.lease_id, previousLease !== '' && reply.lease_id === previousLease);
     this.renewedFrom(sentAt, this.ttlSeconds * 1000);
