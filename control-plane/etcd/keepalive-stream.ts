@@ -20,6 +20,14 @@ export function isBusyEtcd(err: unknown): boolean {
   return err instanceof Error && /waiting for the applied index/i.test(err.message);
 }
 
+/**
+ * The HTTP/2 connection under the stream went away (grpc-js's own status: a keepalive ping
+ * unanswered in time, a reset): every stream on it failed together, and etcd refused nothing.
+ */
+export function isDroppedConnection(err: unknown): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === 14 && (err as { details?: unknown }).details === 'Connection dropped';
+}
+
 export async function openKeepAliveStream(client: Etcd3): Promise<KeepAliveStream> {
   const stream = await client.leaseClient.leaseKeepAlive();
   // A grpc-js duplex stream: an EventEmitter, which etcd3's type does not say.

@@ -13,12 +13,15 @@
  * deadline, while its lease is surely alive (`mayResend`); any other fails as before. etcd
  * still decides: a lease it let expire is answered TTL 0. Only the renewal etcd was serving
  * (the oldest on the stream) counts against its MAX_RESENDS: the ones behind it never got
- * their turn — unless the stream never opened, which counts against all of them.
+ * their turn — unless the stream never opened, which counts against all of them. A dropped
+ * connection counts against none: etcd failed no renewal, grpc-js reconnects at once, and
+ * each renewal still has its own deadline (on a loaded machine one dropped in the middle of
+ * etcd failing streams for a slow apply, and renewals written again twice failed with it).
  */
 import type { Etcd3 } from 'etcd3';
 import type { ILeaseKeepAliveResponse } from 'etcd3/lib/rpc';
 import { EtcdUnavailableError } from '../errors';
-import { openKeepAliveStream, type KeepAliveStream } from './keepalive-stream';
+import { isDroppedConnection, openKeepAliveStream, type KeepAliveStream } from './keepalive-stream';
 
 export const RENEW_TIMEOUT_MS = 3_000;
 /**
@@ -163,11 +166,12 @@ export class SharedKeepAlives {
     const waiting = [...shared.waiting.values()].flat().sort((a, b) => a.seq - b.seq);
     shared.waiting.clear();
     shared.count = 0;
-    const served = shared.stream ? waiting[0] : undefined;
+    const served = shared.stream && !isDroppedConnection(err) ? waiting[0] : undefined;
     for (const renewal of waiting) {
       if (renewal.settled) continue;
-      if (!this.closed && renewal.resends < MAX_RESENDS && this.mayResend(renewal.leaseId)) {
-        if (!shared.stream || renewal === served) renewal.resends += 1;
+      const counts = !shared.stream || renewal === served;
+      if (!this.closed && (!counts || renewal.resends < MAX_RESENDS) && this.mayResend(renewal.leaseId)) {
+        if (counts) renewal.resends += 1;
         this.resent += 1;
         this.send(renewal);
       } else {

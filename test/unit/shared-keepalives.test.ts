@@ -148,6 +148,24 @@ describe('shared keepalives', () => {
     }
   });
 
+  it('writes a renewal again when its connection dropped, however often etcd failed it before', async () => {
+    const { client, streams } = fakeClient();
+    const shared = new SharedKeepAlives(client, () => true);
+    try {
+      const renewal = shared.renew('5');
+      for (const failure of [BUSY, BUSY, 'Connection dropped', 'Connection dropped']) {
+        await settle();
+        streams[streams.length - 1]!.fail(failure);
+      }
+      await settle();
+      assert.equal(streams.length, 5, 'written again after each drop');
+      streams[4]!.answer('5', 4);
+      assert.equal(await renewal, 4);
+    } finally {
+      shared.close();
+    }
+  });
+
   it('passes any other stream error on to etcd3 (a dead member is marked failed)', async () => {
     const { client, streams } = fakeClient();
     const shared = new SharedKeepAlives(client, () => false);
