@@ -185,12 +185,15 @@ async function listInstances(
     return { state: 'starting', reason: 'assigned; waiting for the agent to report' };
   };
   for (const a of ctx.view.assignmentList({ app })) {
-    const status = statuses.get(`${a.instance}/${a.agentId}`)?.status;
+    const reportedStatus = statuses.get(`${a.instance}/${a.agentId}`)?.status;
     statuses.delete(`${a.instance}/${a.agentId}`);
+    // The process of a destroyed app of the same name, still stopping where this app's instance
+    // of the same name is placed: not this app's (its pid, release and command are the old app's).
+    const status = reportedStatus && isDestroyedAppsStopping(reportedStatus, appRecord) ? undefined : reportedStatus;
     // An instance that moves (drain, placement rule) runs on two hosts until the new copy is
     // up: show the copy that serves, the new one once it is up.
     const shown = out.get(a.instance);
-    const { state, reason } = status ?? unreported(a);
+    const { state, reason } = status ?? (reportedStatus ? { state: 'starting', reason: `assigned; the destroyed app's ${a.instance} (pid ${reportedStatus.pid}) is still stopping there` } : unreported(a));
     if (shown && !(rank(state) > rank(shown.state) || (rank(state) === rank(shown.state) && drained.has(shown.host ?? '')))) continue;
     const release = status?.release || a.release;
     out.set(a.instance, {
@@ -220,7 +223,7 @@ async function listInstances(
     if (out.has(instance)) continue;
     // A process started before the app was created is one of a destroyed app of the same name,
     // still stopping: not this app's.
-    if (status.startedAtMs > 0 && status.startedAtMs < appRecord.createdAtMs) continue;
+    if (startedBeforeApp(status, appRecord)) continue;
     const type = parseInstanceName(instance)?.type ?? instance;
     const oneOff = isOneOffType(type);
     out.set(instance, {
@@ -239,6 +242,19 @@ async function listInstances(
     });
   }
   return [...out.values()].sort(byName);
+}
+
+function startedBeforeApp(status: StatusRecord, appRecord: AppRecord): boolean {
+  return status.startedAtMs > 0 && status.startedAtMs < appRecord.createdAtMs;
+}
+
+/**
+ * Reported for an instance this app has placed: a stopping process started before the app was
+ * created, a destroyed app's of the same name. (Only a stopping one is taken for it: the agent's
+ * clock may be behind the control plane's, and a process of this app that runs is never hidden.)
+ */
+function isDestroyedAppsStopping(status: StatusRecord, appRecord: AppRecord): boolean {
+  return status.state === 'stopping' && startedBeforeApp(status, appRecord);
 }
 
 const RANKS: Record<string, number> = { up: 3, starting: 2, crashed: 1 };
