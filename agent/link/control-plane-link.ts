@@ -18,7 +18,7 @@ import { agentProto, CHANNEL_OPTIONS } from '../../proto/load';
 import type { AgentApiClient } from '../../proto/gen/cluster/agent/AgentApi';
 import type { Logger } from '../../lib/log';
 import { callUnary, DEFAULT_DEADLINE_MS } from '../../lib/grpc-call';
-import { CONTROL_PLANE_NAME } from '../../lib/pki';
+import { caHash, CONTROL_PLANE_NAME } from '../../lib/pki';
 import { channelCredentials, targetName, type StaticCertificateProvider } from '../../lib/tls';
 import { isReplicaFailure, ServerSet } from '../../lib/failover';
 import { parseServerList } from '../../lib/server-list';
@@ -29,7 +29,7 @@ import { readSavedLease, saveLease } from './saved-lease';
 import { jittered } from '../../lib/retry-delay';
 import { HeartbeatLateness } from './heartbeat-lateness';
 import { HeartbeatStream } from './heartbeat-stream';
-import { TlsRequiredWatch } from './tls-required';
+import { TlsMismatchWatch } from './tls-mismatch';
 import { uptimeMs } from '../supervisor/proc-stat';
 import { RegistrationRefusals } from './registration-refusals';
 
@@ -90,8 +90,8 @@ export class ControlPlaneLink extends EventEmitter<{
   private readonly lateness = new HeartbeatLateness(500);
   private readonly heartbeats: HeartbeatStream;
   private readonly left = new ReplicaLeft();
-  /** Without a certificate: whether an unreachable replica in fact wants TLS (a join is missing). */
-  private readonly tlsRequired?: TlsRequiredWatch;
+  /** Whether an unreachable replica in fact wants TLS, or another CA: a join is missing, or is of another cluster. */
+  private readonly tlsMismatch: TlsMismatchWatch;
 
   constructor(
     server: string,
@@ -105,7 +105,7 @@ export class ControlPlaneLink extends EventEmitter<{
   ) {
     super();
     this.given = parseServerList(server);
-    if (!tls) this.tlsRequired = new TlsRequiredWatch(logger);
+    this.tlsMismatch = new TlsMismatchWatch(logger, tls && (() => caHash(tls.current.caPem)));
     this.refusals = new RegistrationRefusals(logger);
     let remembered = loadReplicas(dataDir);
     // Replicas remembered from another cluster (the data dir was reused) are forgotten.
@@ -290,7 +290,7 @@ export class ControlPlaneLink extends EventEmitter<{
       }
       const failed = this.currentServer;
       this.failuresInRow += 1;
-      if (isReplicaFailure(err)) this.tlsRequired?.failed(failed);
+      if (isReplicaFailure(err)) this.tlsMismatch.failed(failed);
       if (isReplicaFailure(err) || err instanceof ForeignReplicaError) {
         const next = this.servers.switchAway();
         if (next !== failed) {

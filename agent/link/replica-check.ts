@@ -17,7 +17,7 @@ import { fetchCA } from '../../lib/join';
 import { caHash, CONTROL_PLANE_NAME } from '../../lib/pki';
 import { channelCredentials, StaticCertificateProvider, targetName, type TlsMaterial } from '../../lib/tls';
 import { isReplicaFailure } from '../../lib/failover';
-import { requiresTls, tlsRequiredMessage } from './tls-required';
+import { requiresTls, tlsRequiredMessage } from './tls-mismatch';
 
 const CHECK_TIMEOUT_MS = 3_000;
 /** How long the others may still answer once one replica has. */
