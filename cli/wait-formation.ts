@@ -126,8 +126,13 @@ export async function waitForFormation(
       // A restart or a new release is what ends an old process's crash loop: only restarted
       // processes, and those on the release rolling out, count (a deploy that fixes a crash loop
       // finds the old release's instances crashed until the rollout reaches them).
-      failIfStuck(pending, mine.filter((i) => restarted(i) && (release === undefined || i.release === release)));
-      if (release !== undefined) failIfRolloutFailed(mine, release);
+      // What a scale-down is about to stop is not waited for, so its crash loop fails nothing.
+      const kept = mine.filter((i) => inFormation(i, ps.formation));
+      failIfStuck(pending, kept.filter((i) => restarted(i) && (release === undefined || i.release === release)));
+      if (release !== undefined) {
+        failIfSuperseded(mine, release, app);
+        failIfRolloutFailed(kept, release);
+      }
       if (Date.now() - started > timeoutMs) {
         throw new UserError(`timed out after ${formatSpan(timeoutMs)} with ${up} of ${wanted} instances ${on}`);
       }
@@ -207,6 +212,25 @@ function failIfStuck(pending: InstanceInfo__Output[], all: InstanceInfo__Output[
   const looping = all.find((i) => i.state === 'crashed' && i.restarts >= CRASH_LOOP_RESTARTS);
   if (looping) {
     throw new UserError(`${looping.name} is crash-looping on ${looping.host}: ${looping.reason}; see \`cluster ps\``);
+  }
+}
+
+/** Whether `i` is within its type's count (`worker.3` with `worker=2` is being scaled down). */
+function inFormation(i: InstanceInfo__Output, formation: ReadonlyArray<{ type: string; count: number }>): boolean {
+  const name = parseInstanceName(i.name);
+  if (!name) return true;
+  return name.number <= (formation.find((f) => f.type === name.type)?.count ?? 0);
+}
+
+/**
+ * A release made after ours and running on an instance: the leader rolls that one now, and ours
+ * never finishes (two deploys or config changes at once). Its own release phase, if any, is
+ * over: a newer release still in its phase leaves ours rolling.
+ */
+function failIfSuperseded(all: InstanceInfo__Output[], release: number, app: string): void {
+  const newer = all.reduce((v, i) => Math.max(v, i.release), 0);
+  if (newer > release) {
+    throw new UserError(`v${release} will not finish rolling out: v${newer} was made meanwhile and rolls out instead (see \`cluster releases -a ${app}\`, \`cluster ps -a ${app}\`)`);
   }
 }
 
