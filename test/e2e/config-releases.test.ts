@@ -194,6 +194,22 @@ describe('config and releases', { timeout: 240_000 }, () => {
     await cluster.ok(['config:unset', 'TIMED', '-a', 'greeter', '--wait', '--timeout', '120']);
   });
 
+  it('a config change made while another rolls out ends the first one\'s --wait, exit 1, naming the newer release', async () => {
+    const { releases } = await cluster.cliJson<{ releases: Array<{ version: number }> }>(['releases', '-a', 'greeter']);
+    const next = Math.max(...releases.map((r) => r.version)) + 1;
+    const started = Date.now();
+    const first = cluster.cli(['config:set', 'FIRST=1', '-a', 'greeter', '--wait'], { timeoutMs: 120_000 });
+    // 8 workers roll a quarter at a time, each up after 2 s: seconds in which the second comes.
+    await cluster.waitForPs('greeter', `an instance on v${next}`, (ps) => ps.some((i) => i.release === next), 30_000);
+    await cluster.ok(['config:set', 'SECOND=1', '-a', 'greeter']);
+    const res = await first;
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, new RegExp(`error: v${next} will not finish rolling out: v${next + 1} was made meanwhile and rolls out instead`));
+    assert.ok(Date.now() - started < 60_000, `the first --wait ended ${Date.now() - started} ms after it started, not at its timeout`);
+    await cluster.waitForPs('greeter', `every instance up on v${next + 1}`, (ps) => ps.length === 10 && ps.every((i) => i.state === 'up' && i.release === next + 1), 90_000);
+    await cluster.ok(['config:unset', 'FIRST', 'SECOND', '-a', 'greeter', '--wait']);
+  });
+
   it('ends quietly, exit 0, when its reader goes away (`config:get BIG | head -c 10`)', async () => {
     await cluster.ok(['config:set', `BIG=${'x'.repeat(100 * 1024)}`, '-a', 'greeter']);
     // A reader that takes 10 bytes and leaves, as `head -c 10` does.
