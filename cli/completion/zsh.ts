@@ -1,9 +1,9 @@
 /** `cluster completion zsh`: a native zsh completion function (with descriptions), the tree inlined. */
 import { flatten, type CompletionCommand } from './tree';
-import { keyOf, lookupTable, shellQuote } from './table';
+import { keyOf, lookupTable, shellQuote, type TableKind } from './table';
 
 export function zshScript(root: CompletionCommand, bin = 'cluster'): string {
-  const rows: string[] = lookupTable(root, bin).map(([kind, key, value]) => `    ${shellQuote(`${kind}|${key}`)}) _cluster_r=(${value.split(' ').filter(Boolean).map(shellQuote).join(' ')}) ;;`);
+  const rows: string[] = lookupTable(root, bin).map(([kind, key, value]) => `    ${shellQuote(`${kind}|${key}`)}) _cluster_r=(${elements(kind, value).map(shellQuote).join(' ')}) ;;`);
   // With descriptions, for _describe: `name:description`, a colon in the name escaped.
   for (const cmd of flatten(root)) {
     const key = keyOf(cmd.path, bin);
@@ -72,6 +72,11 @@ else
   compdef _cluster ${bin}
 fi
 `;
+}
+
+/** A row's value as array elements: a list of words, but a `child` row's key (`cluster agent join`) is one element. */
+function elements(kind: TableKind, value: string): string[] {
+  return kind === 'child' ? [value] : value.split(' ').filter(Boolean);
 }
 
 function described(name: string, description: string): string {

@@ -38,6 +38,31 @@ function bashComplete(file: string, line: string, cwd = temp): string[] {
   return out.split('\n').filter(Boolean).sort();
 }
 
+/**
+ * What zsh completes for the words (the last is the one being completed): the script's own
+ * function run by a real zsh, outside the line editor. compadd, _describe and _files (zsh's, which
+ * only work inside it) are stood in for: they print the candidates they are given (`@dirs` for
+ * directories), and those that start with the word being completed are kept, as zsh would keep them.
+ */
+function zshComplete(file: string, line: string, cwd = temp): string[] {
+  const program = [
+    'compdef() { :; }',
+    'compadd() { while [[ $1 == -* && $1 != -- ]]; do shift; done; [[ $1 == -- ]] && shift; print -rl -- "$@"; }',
+    // `name:description`, a colon in the name escaped (`apps\\:create:…`): the name.
+    "_describe() { local e; for e in \"${(@P)${@[-1]}}\"; do e=${e//\\\\:/$'\\x01'}; e=${e%%:*}; print -r -- \"${e//$'\\x01'/:}\"; done; }",
+    '_files() { print -r -- @dirs; }',
+    `source ${JSON.stringify(file)}`,
+    'words=(${(z)1}); [[ $1 == *" " ]] && words+=("")',
+    'CURRENT=${#words}',
+    '_cluster',
+  ].join('\n');
+  const res = spawnSync('zsh', ['-f', '-c', program, 'zsh', line], { cwd });
+  assert.equal(res.stderr.toString(), '', `zsh complaining about ${JSON.stringify(line)}`);
+  const current = line.endsWith(' ') ? '' : line.split(' ').at(-1)!;
+  const offered = res.stdout.toString().split('\n').filter(Boolean);
+  return offered.filter((word) => word === '@dirs' || word.startsWith(current)).sort();
+}
+
 /** The top-level commands `cluster --help` lists. */
 function helpCommands(): string[] {
   const help = execFileSync(process.execPath, [CLI, '--help']).toString();
@@ -118,6 +143,24 @@ describe('cluster completion (other shells, and bad input)', () => {
     requireShell('zsh');
     const file = script('zsh');
     execFileSync('zsh', ['-n', file]);
+  });
+
+  it('completes in zsh past the first word: subcommands, options, option values, arguments', () => {
+    requireShell('zsh');
+    const file = script('zsh');
+    assert.deepEqual(zshComplete(file, 'cluster depl'), ['deploy']);
+    assert.deepEqual(zshComplete(file, 'cluster apps:c'), ['apps:create']);
+    assert.deepEqual(zshComplete(file, 'cluster agent j'), ['join']);
+    assert.deepEqual(zshComplete(file, 'cluster deploy --wa'), ['--wait']);
+    assert.deepEqual(zshComplete(file, 'cluster deploy -a shop --wa'), ['--wait']);
+    assert.ok(zshComplete(file, 'cluster agent join --').includes('--token'));
+    assert.deepEqual(zshComplete(file, 'cluster logs -s a'), ['app']);
+    assert.deepEqual(zshComplete(file, 'cluster logs -a shop --source '), ['app', 'system']);
+    assert.deepEqual(zshComplete(file, 'cluster agents:web x of'), ['off']);
+    assert.deepEqual(zshComplete(file, 'cluster agents:web '), []); // an agent id
+    assert.deepEqual(zshComplete(file, 'cluster completion '), ['bash', 'fish', 'zsh']);
+    assert.deepEqual(zshComplete(file, 'cluster deploy '), ['@dirs']);
+    assert.deepEqual(zshComplete(file, 'cluster run -a shop -- dep'), []);
   });
 
   it('prints a fish script that fish parses and that completes `depl` to deploy', () => {
