@@ -16,14 +16,18 @@ import { newRequestId, REQUEST_ID_METADATA } from '../lib/request-id';
 
 export const DEFAULT_SERVER = '127.0.0.1:7600';
 
-/** --server, then CLUSTER_SERVER, then a running `cluster dev`, then the default port (a comma-separated list). */
+/**
+ * --server, then CLUSTER_SERVER, then a running `cluster dev`, then the default port (a
+ * comma-separated list). A --server given empty is kept (resolveServers refuses it): falling back
+ * would reach a cluster the user did not name.
+ */
 export function resolveServer(flag?: string): string {
-  return flag || process.env.CLUSTER_SERVER || readDevState()?.server || DEFAULT_SERVER;
+  return flag ?? (process.env.CLUSTER_SERVER || readDevState()?.server || DEFAULT_SERVER);
 }
 
 /** The replicas of resolveServer(), parsed; throws a ServerListError naming a malformed entry. */
 export function resolveServers(flag?: string): string[] {
-  const fromFlag = !!flag;
+  const fromFlag = flag !== undefined;
   return parseServerList(resolveServer(flag), fromFlag || !process.env.CLUSTER_SERVER ? '--server' : 'CLUSTER_SERVER');
 }
 
@@ -218,9 +222,10 @@ function withRequestId(args: unknown[]): unknown[] {
   return given ? [args[0], metadata, ...args.slice(2)] : [args[0], metadata, ...args.slice(1)];
 }
 
-/** --app, then CLUSTER_APP; a clear error when neither is given. */
+/** --app, then CLUSTER_APP; a clear error when neither is given, or --app is given empty (never CLUSTER_APP's then). */
 export function resolveApp(flag?: string): string {
-  const app = flag || process.env.CLUSTER_APP;
+  if (flag === '') throw new UserError('--app is empty: give the app\'s name, -a NAME');
+  const app = flag ?? process.env.CLUSTER_APP;
   if (!app) throw new UserError('no app given: pass --app NAME (or -a NAME, or set CLUSTER_APP)');
   return app;
 }

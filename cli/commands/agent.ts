@@ -329,7 +329,8 @@ export function registerAgent(program: Command): Command {
     .description('run the agent daemon in the foreground')
     .action(async (opts: AgentOptions, cmd: Command) => {
       try {
-        await runAgent(opts, cmd.optsWithGlobals<{ server?: string }>().server || process.env.CLUSTER_SERVER || undefined);
+        // An empty --server is refused (runAgent parses it), never replaced by CLUSTER_SERVER.
+        await runAgent(opts, cmd.optsWithGlobals<{ server?: string }>().server ?? (process.env.CLUSTER_SERVER || undefined));
       } catch (err) {
         fail(asUserError(err));
       }
@@ -343,7 +344,7 @@ export function registerAgent(program: Command): Command {
     .action(async (opts: JoinOptions, cmd: Command) => {
       const server = cmd.optsWithGlobals<{ server?: string }>().server;
       try {
-        if (!server) throw new UserError('--server HOST:PORT[,HOST:PORT…] is required to join');
+        if (server === undefined) throw new UserError('--server HOST:PORT[,HOST:PORT…] is required to join');
         const servers = parseServerList(server);
         const dataDir = path.resolve(opts.dataDir);
         const name = opts.name ?? os.hostname();

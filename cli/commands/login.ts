@@ -20,7 +20,7 @@ export function registerLogin(program: Command): void {
     .action(async (opts: { token: string; caHash?: string; name: string }, cmd: Command) => {
       const server = cmd.optsWithGlobals<{ server?: string }>().server;
       try {
-        if (!server) throw new UserError('--server HOST:PORT[,HOST:PORT…] is required to log in');
+        if (server === undefined) throw new UserError('--server HOST:PORT[,HOST:PORT…] is required to log in');
         const servers = parseServerList(server);
         checkCaPin(opts.caHash);
         if (!opts.caHash) process.stderr.write('warning: no --ca-hash given: trusting the CA the server presents\n');

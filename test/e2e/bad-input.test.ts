@@ -135,6 +135,23 @@ describe('bad input', { timeout: 240_000 }, () => {
     assert.match(res.stderr, /--confirm shop/);
   });
 
+  it('refuses an explicitly empty -a or --server instead of falling back to CLUSTER_APP or CLUSTER_SERVER', async () => {
+    const config = async () => (await cluster.cliJson<{ config: Record<string, string> }>(['config', '-a', 'shop'])).config;
+    const before = await config();
+    for (const args of [['config:set', '-a', '', 'EMPTY_FLAG=1'], ['config:set', '--app=', 'EMPTY_FLAG=1'], ['ps', '-a', '']]) {
+      const res = await cluster.cli(args, { env: { CLUSTER_APP: 'shop' } });
+      assert.equal(res.code, 1, `${args.join(' ')}: ${res.stdout}`);
+      assert.match(res.stderr, /^error: --app is empty: give the app's name, -a NAME\n$/);
+      assert.equal(res.stdout, '');
+    }
+    assert.deepEqual(await config(), before, 'nothing set on the app CLUSTER_APP names');
+    // CLUSTER_SERVER is this cluster's address: an empty --server must not reach it.
+    const res = await cluster.cli(['--server', '', 'apps']);
+    assert.equal(res.code, 2, res.stdout);
+    assert.match(res.stderr, /^error: --server is empty: give HOST:PORT\[,HOST:PORT…\]\n$/);
+    assert.equal(res.stdout, '');
+  });
+
   it('says which address it could not reach, with exit 2', async () => {
     const port = await freePort();
     const res = await cluster.cli(['ps', '-a', 'shop'], { server: `127.0.0.1:${port}` });

@@ -269,13 +269,14 @@ export class TestCluster {
     }, 20_000, 100);
   }
 
-  /** Runs the `cluster` binary; never throws on a non-zero exit. */
-  cli(args: string[], opts: { server?: string; input?: string; timeoutMs?: number; home?: string } = {}): Promise<Required<CliResult>> {
+  /** Runs the `cluster` binary (`env`: more variables, `CLUSTER_APP`…); never throws on a non-zero exit. */
+  cli(args: string[], opts: { server?: string; input?: string; timeoutMs?: number; home?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Required<CliResult>> {
     return runCli(this.command(args, this.controlPlaneHost), {
       ...process.env,
       CLUSTER_HOME: opts.home ?? path.join(this.dir, 'home'),
       CLUSTER_SERVER: opts.server ?? this.server,
       NO_COLOR: '1',
+      ...opts.env,
     }, opts);
   }
 
