@@ -105,6 +105,13 @@ function messageOf(reason: Reason, details: string, server: string): string {
  * only choose the wording of an exit 2, never the exit code.
  */
 function withoutReason(err: grpc.ServiceError, server: string): { message: string; exitCode: number } {
+  const answer = otherServerAnswer(err);
+  if (answer) {
+    return {
+      message: `something else answers at ${server} (${answer}): it is not a cluster control plane; check --server or CLUSTER_SERVER`,
+      exitCode: EXIT_UNREACHABLE,
+    };
+  }
   if (USER_CODES.has(err.code)) return { message: err.details, exitCode: EXIT_USER_ERROR };
   if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
     // A plaintext client meets a TLS-only replica as "No connection established" (the hint
@@ -133,4 +140,18 @@ function withoutReason(err: grpc.ServiceError, server: string): { message: strin
     return { message: `the control plane at ${server} refused us: ${err.details}`, exitCode: EXIT_UNREACHABLE };
   }
   return { message: `the control plane at ${server} failed: ${err.details}`, exitCode: EXIT_FAILED };
+}
+
+/**
+ * What a server that is no control plane answered, or undefined: a gRPC server without the
+ * cluster's services (etcd's client port: "unknown service cluster.api.ClusterApi", as grpc-go
+ * words it; the control plane, grpc-js, never says that, even of a method it lacks), or an HTTP
+ * server (grpc-js: "Received HTTP status code 404"). An HTTP 502/503/504 or 429 (UNAVAILABLE) may
+ * be a proxy in front of a control plane that is down: that stays "cannot reach".
+ */
+function otherServerAnswer(err: grpc.ServiceError): string | undefined {
+  if (err.code === grpc.status.UNIMPLEMENTED && /^unknown service \S+$/.test(err.details)) return err.details;
+  const http = /^Received HTTP status code (\d+)$/.exec(err.details);
+  if (http && err.code !== grpc.status.UNAVAILABLE) return `HTTP status ${http[1]!}`;
+  return undefined;
 }

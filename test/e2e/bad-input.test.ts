@@ -159,6 +159,13 @@ describe('bad input', { timeout: 240_000 }, () => {
     assert.match(res.stderr, new RegExp(`cannot reach the control plane at 127\\.0\\.0\\.1:${port}`));
   });
 
+  it('says that something else answers at an address that is etcd\'s client port, with exit 2', async () => {
+    const etcd = new URL(cluster.etcd.urls[0]!).host;
+    const res = await cluster.cli(['apps'], { server: etcd });
+    assert.equal(res.code, 2, res.stderr);
+    assert.equal(res.stderr, `error: something else answers at ${etcd} (unknown service cluster.api.ClusterApi): it is not a cluster control plane; check --server or CLUSTER_SERVER\n`);
+  });
+
   it('refuses daemon flags before touching etcd: a bad --listen, a joining agent --datacenter or --label placement could never name', async () => {
     const etcd = cluster.etcd.urls.join(',');
     const cases: Array<[string[], RegExp]> = [

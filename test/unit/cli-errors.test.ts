@@ -98,6 +98,23 @@ describe('CLI failures: reasons decide the exit code, not message text', () => {
     assert.equal(describeFailure(serviceError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'), SERVER).exitCode, 2);
   });
 
+  it('says something else answers (exit 2) only for a server without the cluster\'s service or an HTTP answer', () => {
+    const other = (code: grpc.status, details: string) => describeFailure(serviceError(code, details), SERVER);
+    assert.deepEqual(other(grpc.status.UNIMPLEMENTED, 'unknown service cluster.api.ClusterApi'), {
+      message: 'something else answers at 127.0.0.1:7600 (unknown service cluster.api.ClusterApi): it is not a cluster control plane; check --server or CLUSTER_SERVER',
+      exitCode: 2,
+    });
+    assert.equal(other(grpc.status.UNIMPLEMENTED, 'Received HTTP status code 404').exitCode, 2);
+    assert.match(other(grpc.status.UNKNOWN, 'Received HTTP status code 418').message, /^something else answers at 127\.0\.0\.1:7600 \(HTTP status 418\)/);
+    assert.equal(other(grpc.status.PERMISSION_DENIED, 'Received HTTP status code 403').exitCode, 2);
+    // A proxy whose control plane is down: still "cannot reach".
+    assert.match(other(grpc.status.UNAVAILABLE, 'Received HTTP status code 503').message, /^cannot reach the control plane/);
+    // A control plane (grpc-js) of another version, lacking a method; any other failure of one.
+    assert.equal(other(grpc.status.UNIMPLEMENTED, 'The server does not implement the method /cluster.api.ClusterApi/ListApps').exitCode, 3);
+    assert.equal(other(grpc.status.UNKNOWN, 'unknown service cluster.api.ClusterApi').exitCode, 3);
+    assert.equal(describeFailure(serviceError(grpc.status.UNIMPLEMENTED, 'unknown service x', INTERNAL), SERVER).exitCode, 3, 'a reason decides');
+  });
+
   it('maps the CLI\'s own errors', () => {
     assert.deepEqual(describeFailure(new UserError('no app given'), SERVER), { message: 'no app given', exitCode: 1 });
     assert.deepEqual(describeFailure(new ReachError('etcd away'), SERVER), { message: 'etcd away', exitCode: 2 });
