@@ -25,11 +25,31 @@ const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', '"': '"', '
  * Parses `.env` text into assignments in file order. Accepts `KEY=value`, `export KEY=value`,
  * spaces around `=`, `#` comment lines, ` # comments` after a value, blank lines, CRLF, a BOM,
  * 'single' (literal) and "double" quoted values (with \n, \t, \" and \\ escapes), which may span
- * lines. Variables are not expanded. Throws DotenvError naming the line.
+ * lines. Variables are not expanded. Throws the first DotenvError, naming the line.
  */
 export function parseDotenvEntries(text: string): DotenvEntry[] {
+  const { entries, errors } = dotenvProblems(text);
+  if (errors.length > 0) throw errors[0]!;
+  return entries;
+}
+
+/** At most this many bad lines are named: a binary file saved as `.env` must not print thousands. */
+export const MAX_DOTENV_PROBLEMS = 20;
+
+/**
+ * Every problem of a `.env`, not only the first: the first MAX_DOTENV_PROBLEMS bad lines
+ * (`omitted` counts the rest), and the good assignments. A bad line is skipped, with the quoted
+ * value it starts; a quoted value never closed takes the rest of the file.
+ */
+export function dotenvProblems(text: string): { entries: DotenvEntry[]; errors: DotenvError[]; omitted: number } {
   const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
   const entries: DotenvEntry[] = [];
+  const errors: DotenvError[] = [];
+  let omitted = 0;
+  const report = (message: string, line: number) => {
+    if (errors.length < MAX_DOTENV_PROBLEMS) errors.push(new DotenvError(`.env line ${line}: ${message}`, line));
+    else omitted++;
+  };
   for (let index = 0; index < lines.length; index++) {
     const line = index + 1;
     // Left-trimmed only: trailing spaces can belong to a quoted value that goes on below.
@@ -37,15 +57,13 @@ export function parseDotenvEntries(text: string): DotenvEntry[] {
     if (content.trim() === '' || content.startsWith('#')) continue;
     const match = /^(?:export[ \t]+)?([^=]*?)[ \t]*=(.*)$/.exec(content);
     if (!match || match[1] === '') {
-      throw new DotenvError(`.env line ${line}: expected \`KEY=value\`, got \`${excerpt(content.trim())}\``, line);
+      report(`expected \`KEY=value\`, got \`${excerpt(content.trim())}\``, line);
+      continue;
     }
     const key = match[1]!;
-    if (!KEY.test(key)) {
-      throw new DotenvError(
-        `.env line ${line}: invalid key \`${excerpt(key)}\`: use letters, digits and underscores, not starting with a digit`,
-        line,
-      );
-    }
+    // A bad key is reported, and its value read all the same: a quoted one may go on below.
+    const badKey = !KEY.test(key);
+    if (badKey) report(`invalid key \`${excerpt(key)}\`: use letters, digits and underscores, not starting with a digit`, line);
     const raw = match[2]!;
     const rest = raw.replace(/^[ \t]+/, '');
     const quote = rest[0];
@@ -59,23 +77,24 @@ export function parseDotenvEntries(text: string): DotenvEntry[] {
         end = closingQuote(source, quote);
       }
       const kind = quote === '"' ? 'double' : 'single';
-      if (end < 0) throw new DotenvError(`.env line ${line}: the ${kind}-quoted value of ${key} is never closed`, line);
+      if (end < 0) {
+        report(`the ${kind}-quoted value of ${excerpt(key)} is never closed`, line);
+        break;
+      }
       const after = source.slice(end + 1).trim();
       if (after !== '' && !after.startsWith('#')) {
-        throw new DotenvError(
-          `.env line ${index + 1}: unexpected \`${excerpt(after)}\` after the ${kind}-quoted value of ${key}: put a comment after \` #\``,
-          index + 1,
-        );
+        report(`unexpected \`${excerpt(after)}\` after the ${kind}-quoted value of ${excerpt(key)}: put a comment after \` #\``, index + 1);
+        continue;
       }
       const body = source.slice(0, end);
       const value = quote === "'" ? body : body.replace(/\\(.)/gs, (all, ch: string) => ESCAPES[ch] ?? all);
-      entries.push({ key, value, line });
-    } else {
+      if (!badKey) entries.push({ key, value, line });
+    } else if (!badKey) {
       // A comment needs a space before its `#` so values like `COLOR=#fff` and `a#b` stay whole.
       entries.push({ key, value: raw.replace(/[ \t]#.*$/, '').trim(), line });
     }
   }
-  return entries;
+  return { entries, errors, omitted };
 }
 
 /** Parses `.env` text into KEY → value (a later assignment of a key wins). Throws DotenvError. */

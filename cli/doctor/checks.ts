@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backingServiceWarning, ComposeError, firstDeployCount, readComposeFile, type ComposeFile } from '../../lib/compose';
-import { DotenvError, parseDotenvEntries } from '../../lib/dotenv';
+import { dotenvProblems } from '../../lib/dotenv';
 import { configKeyProblem } from '../../lib/names';
 import { utf8Problem } from '../../lib/utf8-text';
 import { moreBadLines, procfileProblems } from '../../lib/procfile';
@@ -244,15 +244,20 @@ function fileProblem(file: string, executable: boolean): ((where: string) => str
 export function checkDotenv(dir: string): CheckResult[] {
   const file = path.join(dir, '.env');
   if (!fs.existsSync(file)) return [{ status: 'info', message: 'no .env' }];
-  let entries;
+  let bytes: Buffer;
   try {
-    const bytes = fs.readFileSync(file);
-    const notUtf8 = utf8Problem('.env', bytes);
-    if (notUtf8) return [{ status: 'fail', message: notUtf8 }];
-    entries = parseDotenvEntries(bytes.toString('utf8'));
+    bytes = fs.readFileSync(file);
   } catch (err) {
-    if (err instanceof DotenvError) return [{ status: 'fail', message: err.message }];
     return [{ status: 'fail', message: `.env cannot be read: ${(err as Error).message}` }];
+  }
+  const notUtf8 = utf8Problem('.env', bytes);
+  if (notUtf8) return [{ status: 'fail', message: notUtf8 }];
+  // Every bad line, as for a Procfile: fixing one at a time and running doctor again is tedious.
+  const { entries, errors, omitted } = dotenvProblems(bytes.toString('utf8'));
+  if (errors.length > 0) {
+    const results: CheckResult[] = errors.map((err) => ({ status: 'fail', message: err.message }));
+    if (omitted > 0) results.push({ status: 'fail', message: `.env: ${moreBadLines(omitted)} not shown` });
+    return results;
   }
   const keys = [...new Set(entries.map((entry) => entry.key))];
   const results: CheckResult[] = [

@@ -237,6 +237,25 @@ describe('cluster doctor checks', () => {
     assert.deepEqual(lines(checkProcfile('Procfile', '# todo\n').results), ['✗ Procfile declares no process types']);
   });
 
+  it('checkDotenv lists every bad .env line, not only the first, going on after a bad quoted value', () => {
+    const dir = appDir({ '.env': 'A=1\nnot an assignment\n1BAD="two\nlines"\nB=2\nC="x" y\n=3\nD=4\nE=\'never closed\nF=5\n' });
+    assert.deepEqual(lines(checkDotenv(dir)), [
+      '✗ .env line 2: expected `KEY=value`, got `not an assignment`',
+      '✗ .env line 3: invalid key `1BAD`: use letters, digits and underscores, not starting with a digit',
+      '✗ .env line 6: unexpected `y` after the double-quoted value of C: put a comment after ` #`',
+      '✗ .env line 7: expected `KEY=value`, got `=3`',
+      '✗ .env line 9: the single-quoted value of E is never closed',
+    ]);
+  });
+
+  it('checkDotenv names at most 20 bad lines and counts the rest', () => {
+    const dir = appDir({ '.env': 'bad\n'.repeat(25) });
+    const out = lines(checkDotenv(dir));
+    assert.equal(out.length, 21);
+    assert.equal(out[19], '✗ .env line 20: expected `KEY=value`, got `bad`');
+    assert.equal(out[20], '✗ .env: 5 more bad lines not shown');
+  });
+
   it('checkDotenv warns about platform variables and keys set twice', () => {
     const dir = appDir({ '.env': 'PORT=5000\nA=1\n\nA=2\n' });
     assert.deepEqual(lines(checkDotenv(dir)), [
