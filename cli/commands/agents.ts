@@ -81,7 +81,8 @@ function printAgents(agents: AgentInfo__Output[], json: boolean | undefined, sta
   const down = agents.filter((a) => a.state === 'down').map((a) => a.id);
   if (down.length > 0 && !(stale && stale.stale_ms > 0)) {
     const which = down.length === 1 ? `${down[0]} is down` : `${down.join(', ')} are down`;
-    console.log(`\n${which}: once a server is gone for good, forget it with \`cluster agents:remove ID\`.`);
+    // A note, not a row: on stderr, so that stdout is the table alone (`cluster agents | awk …`).
+    process.stderr.write(`${which}: once a server is gone for good, forget it with \`cluster agents:remove ID\`.\n`);
   }
 }
 

@@ -68,7 +68,9 @@ export function registerPlacement(program: Command): void {
             ['type', 'labels', 'datacenter'],
             rules.map((r) => [r.type, labelList(r.labels) || '-', r.datacenter || '-']),
           );
-          return void console.log(`${table}\nOther types may run on any agent.`);
+          console.log(table);
+          // A note, not a row: on stderr, so that stdout is the table alone.
+          return void process.stderr.write('Other types may run on any agent.\n');
         }
         if (type.includes('=')) throw new UserError(`${type}: give the process type first, e.g. cluster ps:place web ${type} -a ${app}`);
         const timeout = timeoutMs(opts.timeout);

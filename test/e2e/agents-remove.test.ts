@@ -66,7 +66,9 @@ describe('agents that are gone, and agents:remove', { timeout: 120_000 }, () => 
     assert.ok(down.heartbeatAgeMs !== null && down.heartbeatAgeMs >= 0, 'when it was last heard');
     const table = await cluster.ok(['agents']);
     assert.match(table.stdout, /^rm-a +\S+ +fra1 +- +down +0 /m);
-    assert.match(table.stdout, /rm-a is down: once a server is gone for good, forget it with `cluster agents:remove ID`/);
+    // The note is on stderr: stdout is the table alone, a header and a row per agent (`| awk` works).
+    assert.equal(table.stderr, 'rm-a is down: once a server is gone for good, forget it with `cluster agents:remove ID`.\n');
+    assert.deepEqual(table.stdout.trimEnd().split('\n').map((line) => line.split(/ +/)[0]), ['ID', 'rm-a', 'rm-b']);
     // Every worker runs on rm-b now, once each: in ps and in the process table.
     await cluster.waitForPs(APP, 'four workers up on rm-b', (l) => l.length === 4 && l.every((i) => i.state === 'up' && i.host === 'rm-b'));
     await waitFor('one process per worker', () => {

@@ -158,6 +158,10 @@ describe('placement rules and drains', { timeout: 300_000 }, () => {
     assert.deepEqual(stoppedTooEarly(termsSince(events, from), await cluster.ps('shop')), [], 'each old copy stopped only after its new copy was up');
     const rules = await cluster.cliJson<{ rules: unknown[] }>(['ps:place', '-a', 'shop']);
     assert.deepEqual(rules, { rules: [{ type: 'web', labels: { role: 'web' }, datacenter: null }] });
+    // The table alone on stdout (a header and a row per rule); the note about other types on stderr.
+    const table = await cluster.ok(['ps:place', '-a', 'shop']);
+    assert.deepEqual(table.stdout.trimEnd().split('\n').map((line) => line.split(/ +/)), [['TYPE', 'LABELS', 'DATACENTER'], ['web', 'role=web', '-']]);
+    assert.equal(table.stderr, 'Other types may run on any agent.\n');
   });
 
   it('refuses a rule no agent fits while the type runs, and with --force leaves web pending with the reason', async () => {
