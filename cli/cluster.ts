@@ -8,12 +8,14 @@
 import { modulesFor, runsDaemon } from './command-index';
 import { rootProgram } from './root-program';
 import { separateRunCommand } from './run-args';
+import { unknownHelpTarget } from './help-args';
 
 async function main(): Promise<void> {
   const program = rootProgram();
   // Only the module of the command being run is loaded (all of them for help and completion).
   for (const register of await Promise.all(modulesFor(process.argv.slice(2)).map((m) => m.load()))) register(program);
-  await program.parseAsync([...process.argv.slice(0, 2), ...separateRunCommand(process.argv.slice(2))]);
+  const args = unknownHelpTarget(program, separateRunCommand(process.argv.slice(2)));
+  await program.parseAsync([...process.argv.slice(0, 2), ...args]);
 }
 
 /**

@@ -55,7 +55,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
 ];
 
 /** Global options that take a value (`--server HOST:PORT`), to skip when looking for the command. */
-const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--server']);
+export const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--server']);
 
 /** The command word of `args` (argv without node and the script), or undefined (none, or `help`). */
 export function commandWord(args: readonly string[]): string | undefined {

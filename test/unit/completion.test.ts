@@ -185,6 +185,25 @@ describe('cluster completion (other shells, and bad input)', () => {
 });
 
 describe('help', () => {
+  it('refuses `help NAME` of an unknown command as `cluster NAME` is refused, with a suggestion', () => {
+    for (const [args, message] of [
+      [['help', 'nosuch'], "error: unknown command 'nosuch'\n(run with --help for usage)\n"],
+      [['help', 'deplo'], "error: unknown command 'deplo'\n(Did you mean deploy?)\n(run with --help for usage)\n"],
+      [['--server', '127.0.0.1:1', 'help', 'nosuch'], "error: unknown command 'nosuch'\n(run with --help for usage)\n"],
+    ] as const) {
+      const res = spawnSync(process.execPath, [CLI, ...args]);
+      assert.equal(res.status, 1, args.join(' '));
+      assert.equal(res.stderr.toString(), message, args.join(' '));
+      assert.equal(res.stdout.toString(), '');
+    }
+    // A command's help, an alias's and the whole help are still printed.
+    for (const args of [['help', 'deploy'], ['help', 'scale'], ['help', 'agent'], ['help']]) {
+      const res = spawnSync(process.execPath, [CLI, ...args]);
+      assert.equal(res.status, 0, args.join(' '));
+      assert.match(res.stdout.toString(), /^Usage: cluster /);
+    }
+  });
+
   it('shows no empty default for a repeatable option (`--label` once read "(default: {})")', () => {
     for (const args of [['agents:token'], ['agent', 'start'], ['agent', 'join'], ['agent', 'install']]) {
       const help = execFileSync(process.execPath, [CLI, ...args, '--help']).toString();
