@@ -9,16 +9,18 @@ import { MAX_WIRE_COUNT } from '../../lib/limits';
 import { announceRelease } from './config';
 import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInfo';
 import { warnOfDroppedTypes } from '../dropped-types';
-import { timeoutMs } from '../parse';
+import { positiveInt, timeoutMs } from '../parse';
 
 export function registerReleases(program: Command): void {
   appOption(program.command('releases'))
     .description('list releases, newest first')
+    .option('-n, --num <count>', 'list only the newest COUNT releases (as `heroku releases -n`; default: all)')
     .option('--json', 'print JSON')
-    .action(async (opts: { app?: string; json?: boolean }, cmd: Command) =>
+    .action(async (opts: { app?: string; json?: boolean; num?: string }, cmd: Command) =>
       withApi(cmd, async (api) => {
         const app = resolveApp(opts.app);
-        const { releases } = await callUnary(api, 'ListReleases', { app });
+        const count = opts.num === undefined ? Infinity : positiveInt(opts.num, '--num');
+        const releases = (await callUnary(api, 'ListReleases', { app })).releases.slice(0, count);
         if (opts.json) {
           return printJson({
             releases: releases.map((r) => ({

@@ -1,7 +1,8 @@
 /**
  * A Heroku user's habits, as Heroku's docs write them, through the real CLI: the first deploy
  * scales web=1; ps TYPE, ps:scale (none, TYPE+N, TYPE-N), ps:restart, ps:stop, ps:kill,
- * run:detached, logs -p/-d/-s/-f in Heroku's line format, releases:info, apps:destroy -a.
+ * run:detached, logs -p/-d/-s/-f in Heroku's line format, releases:info, releases -n,
+ * apps:destroy -a.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -183,6 +184,21 @@ describe('Heroku CLI names and flags', { timeout: 240_000 }, () => {
     assert.match((await cluster.ok(['releases:info', '-a', APP])).stdout, /^=== Release v2 of shop \(newest, running\)\nChange: +Set A\n/);
     const v1 = await cluster.cliJson<{ version: number; current: boolean }>(['releases:info', '1', '-a', APP]);
     assert.deepEqual([v1.version, v1.current], [1, false]);
+  });
+
+  it('releases -n N lists the newest N (Heroku\'s --num)', async () => {
+    const versions = async (...args: string[]) =>
+      (await cluster.cliJson<{ releases: Array<{ version: number }> }>(['releases', ...args, '-a', APP])).releases.map((r) => r.version);
+    assert.deepEqual(await versions(), [2, 1]);
+    assert.deepEqual(await versions('-n', '1'), [2]);
+    assert.deepEqual(await versions('--num', '9'), [2, 1]);
+    const table = await cluster.ok(['releases', '-n', '1', '-a', APP]);
+    assert.deepEqual(table.stdout.trimEnd().split('\n').map((line) => line.split(/ +/)[0]), ['VERSION', 'v2']);
+    for (const bad of ['0', 'two', '-1']) {
+      const res = await cluster.cli(['releases', '-n', bad, '-a', APP]);
+      assert.equal(res.code, 1, `-n ${bad}: ${res.stdout}`);
+      assert.match(res.stderr, /^error: --num \S+: give a whole number above 0\n$/);
+    }
   });
 
   it('apps:destroy -a APP --confirm APP', async () => {
