@@ -12,6 +12,7 @@ import { configVarProblem, releaseSizeProblem } from '../../lib/limits';
 import { waitForFormation } from '../wait-formation';
 import { timeoutMs } from '../parse';
 import { noReleaseYet } from '../../lib/no-release-yet';
+import { configTable, shellAssignments } from '../output/config-lines';
 
 function checkKey(key: string, unsetting = false): string {
   const problem = configKeyProblem(key, unsetting);
@@ -32,17 +33,19 @@ export async function announceRelease(api: ClusterApiClient, app: string, releas
 
 export function registerConfig(program: Command): void {
   appOption(program.command('config'))
-    .description('show config vars')
+    .description('show config vars (a value with a line break, another control character, blanks at either end or a leading " as a JSON string)')
+    .option('-s, --shell', 'print KEY=value lines quoted for a shell, as `heroku config -s` (nothing when there are none)')
     .option('--json', 'print JSON')
-    .action(async (opts: { app?: string; json?: boolean }, cmd: Command) =>
+    .action(async (opts: { app?: string; json?: boolean; shell?: boolean }, cmd: Command) =>
       withApi(cmd, async (api) => {
+        if (opts.json && opts.shell) throw new UserError('give --json or --shell, not both');
         const app = resolveApp(opts.app);
         const { vars } = await callUnary(api, 'GetConfig', { app });
         if (opts.json) return printJson({ app, config: vars });
-        const keys = Object.keys(vars).sort();
-        if (keys.length === 0) return void console.log(`${app} has no config vars.`);
-        const width = Math.max(...keys.map((k) => k.length)) + 1;
-        for (const key of keys) console.log(`${`${key}:`.padEnd(width)} ${vars[key]}`);
+        // Only assignments: the output is meant for `eval` or a file a shell sources.
+        if (opts.shell) return void process.stdout.write(shellAssignments(vars).map((line) => `${line}\n`).join(''));
+        if (Object.keys(vars).length === 0) return void console.log(`${app} has no config vars.`);
+        for (const line of configTable(vars)) console.log(line);
       }),
     );
 

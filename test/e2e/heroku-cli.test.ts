@@ -1,7 +1,7 @@
 /**
  * A Heroku user's habits, as Heroku's docs write them, through the real CLI: the first deploy
  * scales web=1; ps TYPE, ps:scale (none, TYPE+N, TYPE-N), ps:restart, ps:stop, ps:kill,
- * run:detached, logs -p/-d/-s/-f in Heroku's line format, releases:info, releases -n,
+ * run:detached, logs -p/-d/-s/-f in Heroku's line format, releases:info, releases -n, config -s,
  * apps:destroy -a.
  */
 import { after, before, describe, it } from 'node:test';
@@ -199,6 +199,17 @@ describe('Heroku CLI names and flags', { timeout: 240_000 }, () => {
       assert.equal(res.code, 1, `-n ${bad}: ${res.stdout}`);
       assert.match(res.stderr, /^error: --num \S+: give a whole number above 0\n$/);
     }
+  });
+
+  it('config -s prints assignments for a shell; config shows a multi-line value as a JSON string', async () => {
+    await cluster.ok(['config:set', 'MULTI=line1\nline2', "QUOTE=it's", '-a', APP]);
+    for (const flag of ['-s', '--shell']) {
+      const shell = await cluster.ok(['config', flag, '-a', APP]);
+      assert.equal(shell.stdout, "A=1\nMULTI='line1\nline2'\nQUOTE='it'\\''s'\n", flag);
+    }
+    assert.equal((await cluster.ok(['config', '-a', APP])).stdout, 'A:     1\nMULTI: "line1\\nline2"\nQUOTE: it\'s\n');
+    const refused = await cluster.cli(['config', '-s', '--json', '-a', APP]);
+    assert.deepEqual([refused.code, refused.stderr, refused.stdout], [1, 'error: give --json or --shell, not both\n', '']);
   });
 
   it('apps:destroy -a APP --confirm APP', async () => {
