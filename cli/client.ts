@@ -146,8 +146,9 @@ const READ_CALL = /^(List|Get|Ps$)/;
 /**
  * The client `current()` returns, with unary calls tried again: on another replica when one is
  * unavailable (`switchAway(tries)` moves and says whether to try; `tries` counts failed attempts),
- * on the same one after a pause when refused with reason `conflict`, and once more after
- * ETCD_RETRY_MS when every replica said `etcd-unavailable`. Every attempt of one
+ * on the same one after a pause when refused with reason `conflict`, once more after
+ * ETCD_RETRY_MS when every replica said `etcd-unavailable`, and a read answered stale (from the
+ * last view of a replica cut off from etcd) on the next replica. Every attempt of one
  * call carries the same request id: a change the first attempt made although it reported failure
  * (etcd applied it after the replica gave up) is answered again, not made twice
  * (docs/high-availability.md#retries-never-apply-twice).
@@ -167,6 +168,8 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
         const callback = args[callbackAt] as Callback;
         let tries = 0;
         let conflicts = 0;
+        /** The freshest answer of a replica that reads from its last view (it cannot reach etcd). */
+        let staleAnswer: unknown;
         let etcdRetried = false;
         let etcdError: grpc.ServiceError | undefined;
         const delay = new RetryDelay(CONFLICT_DELAY);
@@ -190,6 +193,17 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
           again[callbackAt] = ((err, res) => {
             tries += 1;
             if (err && reasonOf(err) === ETCD_UNAVAILABLE) etcdError = err;
+            // A replica cut off from etcd answers reads from its last view, marked stale: another
+            // may read etcd. The stale answer is what is left when none can.
+            if (!err && staleMs(res) > 0) {
+              if (staleAnswer === undefined || staleMs(res) < staleMs(staleAnswer)) staleAnswer = res;
+              if (switchAway(tries)) {
+                attempt();
+                return;
+              }
+              callback(null, staleAnswer);
+              return;
+            }
             // UNAVAILABLE: the request never reached a replica that could answer it.
             if (err && err.code === grpc.status.UNAVAILABLE && switchAway(tries)) {
               attempt();
@@ -204,7 +218,8 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
               setTimeout(attempt, delay.next());
               return;
             }
-            callback(err ? finalError(err) : null, res);
+            if (err && staleAnswer !== undefined) callback(null, staleAnswer);
+            else callback(err ? finalError(err) : null, res);
           }) as Callback;
           return client[prop]!.apply(client, again);
         };
@@ -212,6 +227,12 @@ function retryingProxy(current: () => ClusterApiClient, switchAway: (tries: numb
       };
     },
   });
+}
+
+/** How old the view a read answered from is (`stale` of ps, apps, agents…): 0 when fresh. */
+function staleMs(reply: unknown): number {
+  const stale = (reply as { stale?: { stale_ms?: unknown } | null } | undefined)?.stale;
+  return Number(stale?.stale_ms ?? 0) || 0;
 }
 
 /** A unary call's arguments `(request, [metadata], [options], callback)` with a new request id in its metadata. */
