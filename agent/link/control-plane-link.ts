@@ -81,6 +81,8 @@ export class ControlPlaneLink extends EventEmitter<{
   heartbeatMs = 1_000;
   ttlSeconds = 4;
   private unreachableSince?: number;
+  /** When the first of the calls failing in a row started (epoch ms). */
+  private firstFailedAt?: number;
   private readonly servers: ServerSet<AgentApiClient>;
   private readonly given: string[];
   private readonly replicaSet: ReplicaDiscovery;
@@ -274,6 +276,7 @@ export class ControlPlaneLink extends EventEmitter<{
       if (this.state === 'connecting') await this.register();
       else await this.heartbeat();
       this.failuresInRow = 0;
+      this.firstFailedAt = undefined;
       if (this.unreachableSince !== undefined) {
         this.logger.info({ downMs: Date.now() - this.unreachableSince, server: this.currentServer }, 'control plane reachable again');
         this.unreachableSince = undefined;
@@ -290,17 +293,22 @@ export class ControlPlaneLink extends EventEmitter<{
       }
       const failed = this.currentServer;
       this.failuresInRow += 1;
+      this.firstFailedAt ??= startedAt;
       if (isReplicaFailure(err)) this.tlsMismatch.failed(failed);
       if (isReplicaFailure(err) || err instanceof ForeignReplicaError) {
         const next = this.servers.switchAway();
         if (next !== failed) {
-          this.logger.warn({ from: failed, to: next, err: (err as Error).message }, 'control-plane replica unreachable: switching');
+          // Said once an outage: while every replica is away the link switches every deadline.
+          const level = this.unreachableSince === undefined ? 'warn' : 'debug';
+          this.logger[level]({ from: failed, to: next, err: (err as Error).message }, 'control-plane replica unreachable: switching');
           // The next replica at once (the lease must be renewed within its TTL), until every one was tried.
           retrySoon = this.failuresInRow < this.knownServers().length;
         }
       }
       if (this.unreachableSince === undefined && !retrySoon) {
-        this.unreachableSince = Date.now();
+        // Since the first call that failed, not since every replica was tried (a deadline each):
+        // the disconnected grace counts from there (disconnect-guard.ts).
+        this.unreachableSince = this.firstFailedAt;
         this.logger.warn({ err: (err as Error).message, servers: this.knownServers() }, 'control plane unreachable; retrying (instances keep running unless --disconnected-grace says otherwise)');
         this.emit('unreachable', this.unreachableSince);
       }

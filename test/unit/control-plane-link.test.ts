@@ -21,7 +21,7 @@ interface Beat { lease_id: string; beat: number }
 
 /** A fake control plane: leases L1, L2 …; `killLease()` makes the next heartbeat learn it is gone. */
 async function fakeControlPlane() {
-  const stats = { registers: 0, registering: 0, maxRegistering: 0, beats: [] as number[], current: '', leases: 0, kill: false };
+  const stats = { registers: 0, registering: 0, maxRegistering: 0, beats: [] as number[], current: '', leases: 0, kill: false, frozen: false };
   const server = new grpc.Server();
   server.addService(agentProto().AgentApi.service, {
     Register: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => {
@@ -38,6 +38,8 @@ async function fakeControlPlane() {
     Heartbeat: (call: grpc.ServerUnaryCall<Beat, unknown>, cb: grpc.sendUnaryData<unknown>) => cb(null, { alive: call.request.lease_id === stats.current }),
     Heartbeats: (call: grpc.ServerDuplexStream<Beat, unknown>) => {
       call.on('data', (req: Beat) => {
+        // Frozen: the replica (or the network to it) answers nothing.
+        if (stats.frozen) return;
         stats.beats.push(Date.now());
         if (stats.kill) {
           stats.kill = false;
@@ -93,6 +95,40 @@ describe('control-plane link: lease lost', { timeout: 60_000 }, () => {
     } finally {
       link.close();
       plane.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('says the control plane is unreachable since the first call that failed, not since every replica was tried', async () => {
+    // Two replicas, both cut off at once: the link tries each for a deadline (a third of the TTL).
+    const planes = [await fakeControlPlane(), await fakeControlPlane()];
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'link-'));
+    const link = new ControlPlaneLink(
+      planes.map((p) => p.address).join(','),
+      { id: 'a1', address: '127.0.0.1:1', datacenter: 'dc', labels: {}, capacity: 1, version: 'x' },
+      dataDir,
+      () => [],
+      createLogger('test', 'silent'),
+    );
+    let since: number | undefined;
+    let saidAt: number | undefined;
+    link.on('unreachable', (sinceMs: number) => {
+      since = sinceMs;
+      saidAt = Date.now();
+    });
+    try {
+      link.start();
+      await waitFor('the registration', () => link.state === 'registered');
+      const cutAt = Date.now();
+      for (const p of planes) p.stats.frozen = true;
+      await waitFor('the link to say the control plane is unreachable', () => since !== undefined, 20_000);
+      // Said once both replicas were tried (two deadlines of 1.33 s), dated back to the first
+      // heartbeat that went unanswered: sent within a heartbeat interval of the cut.
+      assert.ok(saidAt! - cutAt >= 2_000, `said ${saidAt! - cutAt} ms after the cut: before both replicas were tried`);
+      assert.ok(since! <= cutAt + 1_000, `unreachable since ${since! - cutAt} ms after the cut, not since the first failed heartbeat`);
+    } finally {
+      link.close();
+      for (const p of planes) p.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
