@@ -14,14 +14,18 @@ import { staleOf } from './stale';
 type AgentState = 'ready' | 'draining' | 'restarting' | 'unreachable' | 'down';
 
 /**
- * Since this replica last heard the agent, or -1. An agent that is gone: when it was last heard
- * here. A live one heard here longer ago than the lease's TTL heartbeats to another replica (its
- * lease is alive): this replica's old figure would make a healthy server look stuck.
+ * Since the agent was last heard, or -1. A live one heard here longer ago than the lease's TTL
+ * heartbeats to another replica (its lease is alive): this replica's old figure would make a
+ * healthy server look stuck, so -1. One that is gone: when it was heard here, or, when that is
+ * older, a TTL before its registration went (`goneAt`: its lease ran out a TTL after its last
+ * heartbeat, which every replica sees at once): it may have heartbeat to another replica since.
  */
-export function heartbeatAgeMs(seen: number | undefined, live: boolean, now: number, ttlMs: number): number {
-  if (seen === undefined) return -1;
+export function heartbeatAgeMs(seen: number | undefined, live: boolean, now: number, ttlMs: number, goneAt?: number): number {
+  const sinceGone = goneAt === undefined ? -1 : now - goneAt + ttlMs;
+  if (seen === undefined) return live ? -1 : sinceGone;
   const age = now - seen;
-  return live && age > ttlMs ? -1 : age;
+  if (live) return age > ttlMs ? -1 : age;
+  return sinceGone >= 0 ? Math.min(age, sinceGone) : age;
 }
 
 function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<string, number>, now: number): AgentInfo {
@@ -36,7 +40,7 @@ function info(ctx: ApiContext, a: AgentRecord, state: AgentState, counts: Map<st
     one_offs: ctx.view.oneOffs(a.id),
     capacity: a.capacity,
     version: a.version,
-    heartbeat_age_ms: heartbeatAgeMs(ctx.heartbeats.get(a.id), live, now, ctx.agentTtlMs),
+    heartbeat_age_ms: heartbeatAgeMs(ctx.heartbeats.get(a.id), live, now, ctx.agentTtlMs, ctx.view.goneSince(a.id)),
     web: ctx.view.servesWeb(a.id),
     drained: ctx.view.isDrained(a.id),
   };

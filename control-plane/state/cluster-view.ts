@@ -76,6 +76,22 @@ export class ClusterView {
     readonly oneOffCounts: PrefixMirror,
   ) {
     this.placed = new AssignmentIndex(assignments, keys);
+    agents.on('change', (events) => {
+      for (const e of events) {
+        const id = keys.after(e.key, keys.agents());
+        if (!id) continue;
+        if (e.type === 'delete') this.goneAt.set(id, Date.now());
+        else this.goneAt.delete(id);
+      }
+    });
+  }
+
+  /** When this replica saw each agent's registration go (its lease ended), epoch ms; every replica sees it within moments. */
+  private readonly goneAt = new Map<string, number>();
+
+  /** When agent `id`'s registration went, as this replica saw it; undefined when registered, or gone before this replica started. */
+  goneSince(id: string): number | undefined {
+    return this.goneAt.get(id);
   }
 
   static async open(client: Etcd3, keys: Keys, logger: Logger): Promise<ClusterView> {
