@@ -15,6 +15,7 @@ import { Reconciler } from './reconciler';
 import { keyOf } from './assignment-keys';
 import { DisconnectGuard } from './disconnect-guard';
 import { OrphanGuard } from './supervisor/orphan-guard';
+import { uptimeMs } from './supervisor/proc-stat';
 import { EscapeeSweeper } from './supervisor/escapees';
 import { OutputFifoMaker } from './supervisor/output-fifos';
 import { PortAllocator } from './supervisor/ports';
@@ -102,6 +103,16 @@ export class Agent {
     const previous = await takeOver({ stateFile, agentId: opts.identity.id, agentDir: path.resolve(opts.dataDir), logger });
     const state = new AgentStateWriter(stateFile, opts.identity.id, logger);
     const guard = OrphanGuard.start(logger, { marks: { host: opts.identity.id, agentDir: path.resolve(opts.dataDir) } }, (id) => state.setWatchdog(id));
+    // A restart hold given to an earlier run outlives it, and this run's registration: until its
+    // window ends the instances are kept here, also when this run leaves or dies before it has
+    // a window as long (a second SIGTERM while starting; docs/agent-handover.md).
+    const keepUntil = previous.keepUntilUptimeMs;
+    const now = uptimeMs();
+    if (keepUntil !== undefined && now !== undefined && keepUntil > now) {
+      guard.setKeepUntil(keepUntil);
+      state.keepUntil(keepUntil);
+      logger.info({ keptForMs: keepUntil - now }, "the previous run's restart hold keeps the instances here a while yet, whatever becomes of this run");
+    }
     for (const record of previous.adopted) {
       guard.track(record.pid);
       // Without its environment: the state file never holds config values.
@@ -319,7 +330,12 @@ export class Agent {
         // A second at most: the control plane renews the lease and writes the hold (etcd, maybe
         // slow on the loaded machine that made the hold worth having); the window counts from here.
         const beat = await this.link.leavingHeartbeat(1_000);
-        if (beat.alive) window = { ms: plannedHandoverWindowMs(this.link.ttlSeconds, beat.holdMs), fromMs: beatAt };
+        if (beat.alive) {
+          window = { ms: plannedHandoverWindowMs(this.link.ttlSeconds, beat.holdMs), fromMs: beatAt };
+          // For the next run: should it leave or die before it has a window of its own as long.
+          const now = uptimeMs();
+          if (now !== undefined) this.stateWriter.keepUntil(now + windowLeftMs(window.ms, performance.now() - window.fromMs));
+        }
         restartHoldMs = beat.holdMs;
       }
       this.reporter.close();

@@ -77,6 +77,13 @@ export interface AgentState {
    * moments (docs/logs.md).
    */
   handedOver?: boolean;
+  /**
+   * Until when (the clock of /proc/uptime, ms) the processes may run without an agent: the end of
+   * the window a restart hold gave a run that left (or one inherited from an earlier run). The
+   * control plane keeps the instances here as long, so a later run that leaves or dies before it
+   * has a window as long passes this on to its watchdog (docs/agent-handover.md).
+   */
+  keepUntilUptimeMs?: number;
 }
 
 /** Reads the state file; `problem` says why it cannot be used (missing is not a problem). */
@@ -142,6 +149,7 @@ export class AgentStateWriter {
   private again = false;
   private failedOnce = false;
   private handedOver = false;
+  private keepUntilUptimeMs?: number;
 
   constructor(
     private readonly file: string,
@@ -173,6 +181,11 @@ export class AgentStateWriter {
   setWatchdog(id: WatchdogId | undefined): void {
     this.watchdog = id;
     this.schedule();
+  }
+
+  /** AgentState.keepUntilUptimeMs, only ever later; flush() writes it. */
+  keepUntil(uptimeMs: number): void {
+    this.keepUntilUptimeMs = Math.max(this.keepUntilUptimeMs ?? 0, Math.round(uptimeMs));
   }
 
   /** The run is leaving by a hand-over and its instance logs are flushed (AgentState.handedOver); flush() writes it. */
@@ -230,6 +243,7 @@ export class AgentStateWriter {
       instances: [...this.records.values()],
       oneOffs: [...this.oneOffs.values(), ...this.launching.values()],
       ...(this.handedOver && { handedOver: true }),
+      ...(this.keepUntilUptimeMs !== undefined && { keepUntilUptimeMs: this.keepUntilUptimeMs }),
     };
     const tmp = `${this.file}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify(state), { mode: 0o600 });

@@ -54,6 +54,8 @@ export interface TakeOverResult {
   unstartedOneOffs: Array<{ app: string; instance: string }>;
   /** The previous run left by a hand-over with its logs flushed (AgentState.handedOver); false when it died. */
   handedOver: boolean;
+  /** Until when the previous run's processes may run without an agent (AgentState.keepUntilUptimeMs), if it said. */
+  keepUntilUptimeMs?: number;
 }
 
 /** Longest wait for an earlier watchdog: it may be in the middle of its SIGTERM → SIGKILL grace. */
@@ -157,6 +159,7 @@ export async function takeOver(opts: {
     endedOneOffs,
     unstartedOneOffs: (state?.oneOffs ?? []).filter((r) => r.launching === true).map(({ app, instance }) => ({ app, instance })),
     handedOver: state?.handedOver === true,
+    keepUntilUptimeMs: typeof state?.keepUntilUptimeMs === 'number' && Number.isFinite(state.keepUntilUptimeMs) ? state.keepUntilUptimeMs : undefined,
   };
 }
 

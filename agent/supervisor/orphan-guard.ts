@@ -78,6 +78,7 @@ export class OrphanGuard {
   private windowMs: number;
   private freezeLimitMs = 0;
   private leaseFloorTenths = 0;
+  private keepUntilTenths = 0;
   private ticker: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -136,6 +137,19 @@ export class OrphanGuard {
     if (tenths <= this.leaseFloorTenths) return;
     this.leaseFloorTenths = tenths;
     this.post(`l${tenths}`);
+  }
+
+  /**
+   * A time (uptimeMs) until which the processes may run without an agent, whatever the window:
+   * the end of the window a restart hold gave an earlier run (the hold outlives that run's end and
+   * this run's registration, docs/agent-handover.md), so a run that leaves or dies before it has a
+   * window as long keeps them as long. Counted on the watchdog's clock, not from the agent's end.
+   */
+  setKeepUntil(uptimeMs: number): void {
+    const tenths = Math.floor(uptimeMs / 100);
+    if (tenths <= this.keepUntilTenths) return;
+    this.keepUntilTenths = tenths;
+    this.post(`h${tenths}`);
   }
 
   /** Sets the hand-over window (see the file comment). */
@@ -247,6 +261,7 @@ export class OrphanGuard {
     for (const pgid of this.groups) this.post(`+${pgid}`);
     if (this.freezeLimitMs > 0) this.post(`f${Math.ceil(this.freezeLimitMs / 100)}`);
     if (this.leaseFloorTenths > 0) this.post(`l${this.leaseFloorTenths}`);
+    if (this.keepUntilTenths > 0) this.post(`h${this.keepUntilTenths}`);
   }
 
   /** Writes a line to the watchdog without waiting (a failed write shows as the watchdog's exit). */

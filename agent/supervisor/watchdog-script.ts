@@ -14,6 +14,7 @@ handed=
 freeze=0
 ticks=0
 lease=
+keep=
 tick=
 monitor=
 trap 'handed=1' USR1
@@ -160,6 +161,7 @@ while IFS= read -r line; do
     q) quit; exit 0 ;;
     w*) v=\${line#w}; case "$v" in ''|*[!0-9]*) ;; *) window=$v ;; esac ;;
     l*) v=\${line#l}; case "$v" in ''|*[!0-9]*) ;; *) lease=$v ;; esac ;;
+    h*) v=\${line#h}; case "$v" in ''|*[!0-9]*) ;; *) keep=$v ;; esac ;;
     f*) v=\${line#f}; case "$v" in ''|*[!0-9]*) ;; *) freeze=$v ;; esac ;;
     +*) g=\${line#+}; case "$g" in ''|*[!0-9]*) ;; *) started "$g"; groups="$groups $g:$st" ;; esac ;;
     -*) g=\${line#-}; rest=; for e in $groups; do [ "\${e%%:*}" = "$g" ] || rest="$rest $e"; done; groups=$rest ;;
@@ -174,6 +176,8 @@ fi
 quit
 [ -n "$groups" ] || [ -n "$CLUSTER_GUARD_HOST" ] || exit 0
 clock; from=$now; n=0
+# An earlier run's restart hold may keep the processes longer than this run's own window.
+if [ -n "$keep" ] && [ -n "$now" ] && [ $((keep - now)) -gt "$window" ]; then window=$((keep - now)); fi
 while [ -z "$handed" ]; do
   within "$from" "$window"
   [ -n "$left" ] || break

@@ -69,6 +69,7 @@ async function startFakeAgent(
       if (command === 'close') await guard.close();
       if (command === 'freeze-limit') guard.setFreezeLimit(Number(arg));
       if (command === 'lease-floor') guard.setLeaseFloor(Number(arg));
+      if (command === 'keep-until') guard.setKeepUntil(Number(arg));
       if (command === 'detach') { await guard.detach(); process.exit(0); }
       console.log('ok ' + line);
     });
@@ -147,6 +148,20 @@ describe('OrphanGuard', () => {
     assert.equal(isGone(agent.groups[0]), false, 'the group runs on right after the agent left');
     await waitFor('the group gone', () => isGone(agent.groups[0]), 5_000);
     assert.ok(Date.now() - leftAt >= 1_400, `stopped after ${Date.now() - leftAt} ms, inside the window`);
+  });
+
+  it('keeps the groups until a time it was told (an earlier run\'s restart hold), past its own window, counted on its clock', async () => {
+    // A 0.3 s window; an earlier run's hold keeps the processes until 2.5 s from now.
+    const agent = await startFakeAgent(['sleep 1000'], 300, 300);
+    const until = uptimeMs()! + 2_500;
+    assert.equal(await agent.send(`keep-until ${until}`), `ok keep-until ${until}`);
+    // The agent lives on a while: the time is the watchdog's clock's, not counted from the agent's end.
+    await waitFor('a second to pass', () => uptimeMs()! >= until - 1_500, 5_000, 20);
+    process.kill(agent.pid, 'SIGKILL');
+    await waitFor('the group gone', () => isGone(agent.groups[0]), 8_000, 20);
+    const gone = uptimeMs()!;
+    assert.ok(gone >= until - 200, `stopped ${until - gone} ms before the time it was told, after the 0.3 s window`);
+    assert.ok(gone < until + 1_500, `stopped ${gone - until} ms after the time it was told: counted from the agent's end`);
   });
 
   it('kills what ignores SIGTERM before the lease can end, not after the whole grace: copies may start then', async () => {
