@@ -10,6 +10,7 @@ import { announceRelease } from './config';
 import type { ReleaseInfo__Output } from '../../proto/gen/cluster/api/ReleaseInfo';
 import { warnOfDroppedTypes } from '../dropped-types';
 import { positiveInt, timeoutMs } from '../parse';
+import { noSuchRelease } from '../../lib/no-such-release';
 
 export function registerReleases(program: Command): void {
   appOption(program.command('releases'))
@@ -63,7 +64,7 @@ export function registerReleases(program: Command): void {
         const current = releases[0]!;
         const wanted = asked ?? current.version;
         const release = releases.find((r) => r.version === wanted);
-        if (!release) throw new UserError(`${app} has no release v${wanted} (${current.version === 1 ? 'it has only v1' : `it has v1 to v${current.version}`})`);
+        if (!release) throw new UserError(noSuchRelease(app, wanted, current.version));
         const types = release.process_types.map((t) => ({ type: t.name, command: t.command }));
         if (opts.json) {
           return printJson({

@@ -5,6 +5,7 @@
  */
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
 import { noReleaseYet } from '../../lib/no-release-yet';
+import { noSuchRelease } from '../../lib/no-such-release';
 import type { ReleaseRecord } from '../records';
 import { DEFAULT_RELEASE_TIMEOUT_SECONDS } from '../../lib/release-phase';
 import { configKeyProblem } from '../../lib/names';
@@ -85,7 +86,7 @@ export function rollbackChange(
     const target = version > 0 ? version : current - 1;
     if (target <= 0) throw new InvalidArgumentError(`\`${name}\` has no earlier release to roll back to`);
     const release = await getRelease(target);
-    if (!release) throw new NotFoundError(`release v${target} of \`${name}\` not found (see \`cluster releases -a ${name}\`)`);
+    if (!release) throw new NotFoundError(noSuchRelease(name, target, current));
     if (!release.slug) throw new InvalidArgumentError(`release v${target} of \`${name}\` has no code (it was made before the first deploy)`);
     return { slug: release.slug, processTypes: release.processTypes, env: release.env, description: `Rollback to v${target}` };
   };

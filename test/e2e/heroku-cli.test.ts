@@ -70,7 +70,8 @@ describe('Heroku CLI names and flags', { timeout: 240_000 }, () => {
       [['ps', 'nope'], /`nope` is not a process type of shop \(it has: web, worker\)/],
       [['logs', '-s', 'dyno'], /--source dyno: give app .* or system/],
       [['logs', '-p', 'worker', '-d', 'worker.1'], /give only one of -p/],
-      [['releases:info', 'v9'], /shop has no release v9 \(it has only v1\)/],
+      [['releases:info', 'v9'], /^error: shop has no release v9 \(it has only v1\)$/],
+      [['rollback', 'v9'], /^error: shop has no release v9 \(it has only v1\)$/],
     ];
     for (const [args, message] of cases) {
       const res = await cluster.cli([...args, '-a', APP]);
