@@ -15,7 +15,7 @@ import { uploadIdleTimeoutMs, uploadSlug } from '../slug-upload';
 import { waitForFormation } from '../wait-formation';
 import { timeoutMs } from '../parse';
 import { warnOfDroppedTypes } from '../dropped-types';
-import { DEFAULT_RELEASE_TIMEOUT_SECONDS, describeTypes, releaseTimeoutProblem } from '../../lib/release-phase';
+import { DEFAULT_RELEASE_TIMEOUT_SECONDS, describeTypes, RELEASE_PHASE_TYPE, releaseTimeoutProblem } from '../../lib/release-phase';
 
 function parseReleaseTimeout(text: string | undefined): number {
   if (text === undefined) return 0;
@@ -99,9 +99,18 @@ export function registerDeploy(program: Command): void {
         console.log(`Released v${release.version} of ${app} (${release.slug.slice(0, 12)}): ${types}`);
         // The first deploy scales web=1 (as Heroku does), or as a compose file's deploy.replicas say.
         const scaled = release.scaled.map((s) => `${s.type}=${s.count}`).join(' ');
-        if (scaled) console.log(`Scaled ${app} to ${scaled} (its first deploy); change it with \`cluster ps:scale ${release.scaled[0]!.type}=N -a ${app}\`.`);
+        if (scaled) console.log(`Scaled ${app} to ${scaled} (its first deploy)${startsWhen(release)}; change it with \`cluster ps:scale ${release.scaled[0]!.type}=N -a ${app}\`.`);
         await warnOfDroppedTypes(api, app, release);
         if (opts.wait) await waitForFormation(api, app, undefined, waitMs, { release: release.version });
       }),
     );
+}
+
+/**
+ * With a release command, the first deploy's formation runs nothing until a release command
+ * passes (docs/boot-checks.md#release-phase): said with the scale, which is set at once.
+ */
+function startsWhen(release: ReleaseInfo__Output): string {
+  const hasReleaseCommand = release.process_types.some((t) => t.name === RELEASE_PHASE_TYPE);
+  return hasReleaseCommand ? ', which starts once a release command succeeds' : '';
 }

@@ -14,6 +14,7 @@ import { formatDuration, renderTable } from '../output/table';
 import { formatBytes, formatPercent } from '../output/units';
 import { staleJson, warnIfStale } from '../stale';
 import { noReleaseYet } from '../../lib/no-release-yet';
+import { heldBackBy, newestWithCode, releaseLogsCommand } from '../release-held-back';
 
 export function registerPs(program: Command): void {
   appOption(program.command('ps [types...]'))
@@ -25,7 +26,9 @@ export function registerPs(program: Command): void {
         for (const type of types) {
           if (!isProcessType(type)) throw new UserError(`\`${type}\` is not a process type: use ${PROCESS_TYPE_RULE} (e.g. \`cluster ps worker\`)`);
         }
-        const ps = onlyTypes(await callUnary(api, 'Ps', { app }), types);
+        const reply = await callUnary(api, 'Ps', { app });
+        const notLive = await whyNoReleaseRuns(api, reply);
+        const ps = onlyTypes(reply, types, notLive);
         if (opts.json) {
           printJson({
             app: ps.app,
@@ -50,21 +53,36 @@ export function registerPs(program: Command): void {
           });
           return warnIfStale(ps.stale);
         }
-        if (types.length > 0 && ps.instances.length === 0) console.log(`No ${types.join(' or ')} instances of ${ps.app}.`);
-        else console.log(formatPs(ps));
+        if (types.length > 0 && ps.instances.length === 0) console.log(notLive ?? `No ${types.join(' or ')} instances of ${ps.app}.`);
+        else console.log(formatPs(ps, notLive));
         warnIfStale(ps.stale);
       }),
     );
 }
 
 /**
- * The instances of `types` (all when empty); a type the current release lacks is refused,
- * except the one-offs' `run` and `release`.
+ * Why no release runs when none does (`ps` knows no process types): never deployed (undefined:
+ * said by noReleaseYet), or the release phase of the newest release holds it back.
  */
-function onlyTypes(ps: PsReply__Output, types: string[]): PsReply__Output {
+async function whyNoReleaseRuns(api: ClusterApiClient, ps: PsReply__Output): Promise<string | undefined> {
+  if (ps.process_types.length > 0 || ps.stale) return undefined;
+  const newest = await newestWithCode(api, ps.app);
+  if (!newest) return undefined;
+  const why = `${ps.app} runs no release yet: ${heldBackBy(newest)}`;
+  if (newest.phase === 'failed') return `${why} (its output: \`${releaseLogsCommand(ps.app, newest)}\`); deploy again (or set config) to try again.`;
+  if (newest.phase === 'running') return `${why} (its output: \`${releaseLogsCommand(ps.app, newest)}\`); its instances start once it succeeds.`;
+  return `${why} (see \`cluster releases -a ${ps.app}\`).`;
+}
+
+/**
+ * The instances of `types` (all when empty); a type the current release lacks is refused,
+ * except the one-offs' `run` and `release`. Nothing is refused while a release phase holds
+ * the app's only code back (`notLive` says why): no release runs to refuse a type against.
+ */
+function onlyTypes(ps: PsReply__Output, types: string[], notLive?: string): PsReply__Output {
   if (types.length === 0) return ps;
   const unknown = types.filter((t) => !isOneOffType(t) && !ps.process_types.includes(t) && !ps.instances.some((i) => i.type === t));
-  if (unknown.length > 0 && !ps.stale) {
+  if (unknown.length > 0 && !ps.stale && !notLive) {
     if (ps.process_types.length === 0) throw new UserError(`\`${unknown[0]}\` is not a process type of ${ps.app}: ${noReleaseYet(ps.app)}`);
     const known = processTypeNames(ps.process_types).join(', ') || 'none';
     throw new UserError(`\`${unknown[0]}\` is not a process type of ${ps.app} (it has: ${known})`);
@@ -73,10 +91,10 @@ function onlyTypes(ps: PsReply__Output, types: string[]): PsReply__Output {
   return { ...ps, instances: ps.instances.filter((i) => wanted.has(i.type || (parseInstanceName(i.name)?.type ?? ''))) };
 }
 
-function formatPs(ps: PsReply__Output): string {
+function formatPs(ps: PsReply__Output, notLive?: string): string {
   if (ps.instances.length === 0) {
     // No process types: no release with code runs (none was deployed, or the first one's release command failed).
-    if (ps.process_types.length === 0) return `${noReleaseYet(ps.app)}.`;
+    if (ps.process_types.length === 0) return notLive ?? `${noReleaseYet(ps.app)}.`;
     return `${ps.app} runs nothing. Scale it up with \`cluster scale TYPE=N -a ${ps.app}\`.`;
   }
   const now = Date.now();
@@ -105,5 +123,6 @@ function shownReason(i: PsReply__Output['instances'][number]): boolean {
 
 /** The `ps` table of an app, as text. */
 export async function psTable(api: ClusterApiClient, app: string): Promise<string> {
-  return formatPs(await callUnary(api, 'Ps', { app }));
+  const ps = await callUnary(api, 'Ps', { app });
+  return formatPs(ps, await whyNoReleaseRuns(api, ps));
 }

@@ -12,6 +12,7 @@ import { timeoutMs } from '../parse';
 import { parseScaleArgs, ScaleArgError } from '../scale-args';
 import { waitForFormation } from '../wait-formation';
 import { processTypeNames } from '../../lib/release-phase';
+import { heldBackBy, newestWithCode } from '../release-held-back';
 
 interface ScaleOptions {
   app?: string;
@@ -72,9 +73,8 @@ async function printFormation(api: ClusterApiClient, app: string, json: boolean)
  * "deploy a Procfile", though one was deployed and scaled): then the counts kept for it.
  */
 async function noneRunning(api: ClusterApiClient, app: string, counts: Array<{ type: string; count: number }>): Promise<string> {
-  const newest = (await callUnary(api, 'ListReleases', { app })).releases.find((r) => r.slug !== '');
+  const newest = await newestWithCode(api, app);
   if (!newest) return `${app} has no process types yet: deploy a Procfile with \`cluster deploy DIR -a ${app}\`.`;
-  const why = !newest.phase ? `v${newest.version} is not running` : `v${newest.version}'s release phase ${newest.phase_reason ? `${newest.phase}: ${newest.phase_reason}` : newest.phase}`;
   const kept = counts.filter((c) => c.count > 0).map((c) => `${c.type}=${c.count}`).join(' ');
-  return `${kept ? `${kept} (kept for it) — ` : ''}${app} runs no release yet: ${why} (\`cluster releases:info v${newest.version} -a ${app}\`).`;
+  return `${kept ? `${kept} (kept for it) — ` : ''}${app} runs no release yet: ${heldBackBy(newest)} (\`cluster releases:info v${newest.version} -a ${app}\`).`;
 }

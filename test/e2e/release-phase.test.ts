@@ -104,13 +104,19 @@ describe('release phase', { timeout: 120_000 }, () => {
     assert.equal(Object.hasOwn(formation, 'extra'), false, `no count stored for it: ${JSON.stringify(formation)}`);
   });
 
-  it('scale of an app whose first release command failed says so, with the count kept for it', async () => {
+  it('an app whose first release command failed: deploy, scale and ps say so, with the count kept for it', async () => {
     const dir = cluster.appDir('first-fails', { Procfile: 'release: exit 3\nweb: sleep 100000\n' });
     await cluster.ok(['apps:create', 'first-fails']);
     const res = await cluster.cli(['deploy', dir, '-a', 'first-fails', '--wait']);
     assert.equal(res.code, 1, res.stdout + res.stderr);
+    // web=1 is set at once, but nothing starts before a release command passes.
+    assert.match(res.stdout, /^Scaled first-fails to web=1 \(its first deploy\), which starts once a release command succeeds; change it with/m);
     const scale = await cluster.ok(['scale', '-a', 'first-fails']);
     assert.equal(scale.stdout, 'web=1 (kept for it) — first-fails runs no release yet: v1\'s release phase failed: exited with status 3 (`cluster releases:info v1 -a first-fails`).\n');
+    // Its code was deployed: ps does not say to deploy it, but why it does not run and where the output is.
+    const failed = 'first-fails runs no release yet: v1\'s release phase failed: exited with status 3 (its output: `cluster logs --ps release.1 -a first-fails`); deploy again (or set config) to try again.\n';
+    assert.equal((await cluster.ok(['ps', '-a', 'first-fails'])).stdout, failed);
+    assert.equal((await cluster.ok(['ps', 'web', '-a', 'first-fails'])).stdout, failed);
     await cluster.ok(['apps:destroy', 'first-fails', '--confirm', 'first-fails']);
   });
 
