@@ -21,7 +21,7 @@ import { ConfigUnchanged, configChange, rollbackChange } from './release-changes
 import { FormationWrites } from './formation-writes';
 import { applyScale, checkScaleChanges, type ScaleChange } from './scale-change';
 import { bootTimeoutSettings, graceSettings, logModeSettings, placementSettings, type PlacementRule } from './formation-settings';
-import { releaseWithCode, requireDeployedType, requireTypeInRelease, typesItHas } from './release-types';
+import { releaseWithCode, requireDeployedType, typesItHas } from './release-types';
 import { RequestRecords, type RequestTag } from './request-records';
 
 export { deployedOf, type NewRelease } from './release-writes';
@@ -175,7 +175,7 @@ export class AppStore {
   /** Sets the stop grace period of process types (seconds; 0 returns a type to the agent's default). */
   async setGrace(name: string, changes: Array<{ type: string; seconds: number }>): Promise<Record<string, number>> {
     // The release phase has a grace period too (it is stopped like any instance).
-    const next = await this.formations.updateTypeSettings(name, changes, { releasePhase: true }, graceSettings(changes));
+    const next = await this.formations.updateTypeSettings(name, changes, { field: 'graceMs', releasePhase: true }, graceSettings(changes));
     return next.graceMs ?? {};
   }
 
@@ -184,7 +184,7 @@ export class AppStore {
    * writer is behind (`ps:logs`). Returns every type's mode that is not the default. docs/logs.md.
    */
   async setLogMode(name: string, changes: Array<{ type: string; mode: string }>): Promise<Record<string, LogMode>> {
-    const next = await this.formations.updateTypeSettings(name, changes, { releasePhase: false }, logModeSettings(changes));
+    const next = await this.formations.updateTypeSettings(name, changes, { field: 'logModes', releasePhase: false }, logModeSettings(changes));
     return next.logModes ?? {};
   }
 
@@ -193,7 +193,7 @@ export class AppStore {
    * returns web to the default). Returns every type's setting. docs/boot-checks.md.
    */
   async setBootTimeout(name: string, changes: Array<{ type: string; seconds: number }>): Promise<Record<string, number>> {
-    const next = await this.formations.updateTypeSettings(name, changes, { releasePhase: false }, bootTimeoutSettings(changes));
+    const next = await this.formations.updateTypeSettings(name, changes, { field: 'bootTimeoutMs', releasePhase: false }, bootTimeoutSettings(changes));
     return next.bootTimeoutMs ?? {};
   }
 
@@ -202,12 +202,8 @@ export class AppStore {
    * with neither lets the type run anywhere again. Other types keep theirs. Returns every rule.
    */
   async setPlacement(name: string, rules: PlacementRule[]): Promise<Record<string, PlacementRecord>> {
-    const change = placementSettings(rules);
-    const next = await this.formations.update(name, async (formation, app) => {
-      const release = releaseWithCode(name, await this.reads.currentRelease(name, app));
-      for (const { type } of rules) requireTypeInRelease(name, release, type);
-      return change(formation);
-    });
+    // A rule for the release command stays allowed, as it was when its release had one.
+    const next = await this.formations.updateTypeSettings(name, rules, { field: 'placement', releasePhase: true }, placementSettings(rules));
     return next.placement ?? {};
   }
 

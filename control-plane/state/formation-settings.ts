@@ -18,6 +18,9 @@ type FormationChange = (formation: FormationRecord) => FormationRecord;
 /** The per-type maps of a formation, by field. */
 type PerType = Required<Pick<FormationRecord, 'graceMs' | 'logModes' | 'bootTimeoutMs' | 'placement'>>;
 
+/** The formation field of a per-type setting. */
+export type TypeSettingField = keyof PerType;
+
 /**
  * Sets each type's entry of `field` to its value, or removes it where the value is undefined
  * (the type goes back to the default, stored as no entry); other types keep theirs.

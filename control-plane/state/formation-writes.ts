@@ -9,7 +9,9 @@ import { encode, EMPTY_FORMATION, type AppRecord, type FormationRecord } from '.
 import { conflictPauseMs, pause } from '../../lib/retry-delay';
 import { RELEASE_PHASE_TYPE } from '../../lib/release-phase';
 import { RETRIES, tooManyChanges, type AppReads } from './app-reads';
-import { releaseWithCode, requireTypeInRelease } from './release-types';
+import { requireSettableType } from './release-types';
+import type { TypeSettingField } from './formation-settings';
+import { own } from '../../lib/own';
 import type { RequestRecords, RequestTag } from './request-records';
 
 export class FormationWrites {
@@ -45,24 +47,27 @@ export class FormationWrites {
   }
 
   /**
-   * Changes per-type settings after checking that every changed type is in the current release
-   * (the `release` phase only when allowed).
+   * Changes per-type settings (`field` of the formation) after checking that every changed type
+   * may be set (release-types.ts: requireSettableType), the `release` phase only when allowed.
    */
   updateTypeSettings(
     name: string,
     changes: ReadonlyArray<{ type: string }>,
-    allow: { releasePhase: boolean },
+    setting: { field: TypeSettingField; releasePhase: boolean },
     change: (formation: FormationRecord) => FormationRecord,
   ): Promise<FormationRecord> {
     return this.update(name, async (formation, app) => {
-      const release = releaseWithCode(name, await this.reads.currentRelease(name, app));
+      const newest = await this.reads.currentRelease(name, app);
+      const next = change(formation);
+      const has = (f: FormationRecord, type: string) => own<unknown>(f[setting.field] as Record<string, unknown> | undefined, type) !== undefined;
       for (const { type } of changes) {
-        requireTypeInRelease(name, release, type);
-        if (type === RELEASE_PHASE_TYPE && !allow.releasePhase) {
+        const clears = has(formation, type) && !has(next, type);
+        requireSettableType(name, newest, type, clears);
+        if (type === RELEASE_PHASE_TYPE && !setting.releasePhase) {
           throw new InvalidArgumentError(`\`${type}\` is the release command of \`${name}\`, not a process type: this setting does not apply to it`);
         }
       }
-      return change(formation);
+      return next;
     });
   }
 }

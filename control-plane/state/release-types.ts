@@ -4,6 +4,7 @@
  */
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import { noReleaseYet } from '../../lib/no-release-yet';
+import { processTypeProblem } from '../../lib/names';
 import type { ReleaseRecord } from '../records';
 import { processTypeNames } from '../../lib/release-phase';
 
@@ -20,6 +21,21 @@ export function requireTypeInRelease(name: string, release: ReleaseRecord, type:
   if (!Object.hasOwn(release.processTypes, type)) {
     throw new InvalidArgumentError(`process type \`${type}\` is not in release v${release.version} of \`${name}\` (${typesItHas(release)})`);
   }
+}
+
+/**
+ * Throws unless a per-type setting (grace, boot timeout, log mode, placement) may name `type`:
+ * a type of the newest release, deployed or not (set ahead of its release phase); any
+ * well-formed type before the app's code was first deployed (set ahead of it: there is nothing
+ * to check against yet); and a type the newest release lacks only to clear the setting it has
+ * (`clears`), as `scale TYPE=0` forgets a kept count, so that a setting made ahead for a type
+ * the code never had can be removed.
+ */
+export function requireSettableType(name: string, newest: ReleaseRecord | undefined, type: string, clears: boolean): void {
+  const problem = processTypeProblem(type);
+  if (problem) throw new InvalidArgumentError(problem);
+  if (!newest?.slug || clears) return;
+  requireTypeInRelease(name, newest, type);
 }
 
 /** `it has: web, worker` (not the release command, which is no process type), or `it has no process types`. */

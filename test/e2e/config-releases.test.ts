@@ -129,7 +129,7 @@ describe('config and releases', { timeout: 240_000 }, () => {
     assert.match(huge.stderr, /v4294967297: expected a release like v7 \(at most v2147483647\)/);
   });
 
-  it('an app with no code yet: ps, ps TYPE and rollback say so and to deploy; config:set works, says nothing restarts, and its release is not running', async () => {
+  it('an app with no code yet: ps, ps TYPE and rollback say so and to deploy; config:set and per-type settings work, config:set says nothing restarts, and its release is not running', async () => {
     await cluster.ok(['apps:create', 'fresh']);
     const deploy = 'app `fresh` has no release deployed yet: deploy its code with `cluster deploy DIR -a fresh`';
     const psSaysSo = async () => assert.equal((await cluster.ok(['ps', '-a', 'fresh'])).stdout, `${deploy}.\n`);
@@ -154,7 +154,15 @@ describe('config and releases', { timeout: 240_000 }, () => {
       cluster.cliJson<{ slug: string | null; running: boolean }>(['releases:info', '-a', 'fresh']).then((info) => assert.deepEqual([info.slug, info.running], [null, false])),
       cluster.ok(['releases', '-a', 'fresh']).then((table) => assert.match(table.stdout, /^v1 +Set GREETING +.+ ago +- +-$/m)),
     ]);
+    // Per-type settings may be set ahead of the first deploy too (docs/boot-checks.md).
+    const boot = await cluster.ok(['ps:boot-timeout', 'web=120', '-a', 'fresh']);
+    assert.equal(boot.stdout, 'Boot timeouts of fresh: web=120s. They apply from the next start.\n');
     await cluster.ok(['deploy', cluster.appDir('fresh', { Procfile: 'worker: sleep 1000\n' }), '-a', 'fresh']);
+    // Then a type must be in the newest release, but what was set ahead for one it lacks can be cleared.
+    const grace = await cluster.cli(['ps:grace', 'web=5', '-a', 'fresh']);
+    assert.deepEqual([grace.code, grace.stderr], [1, 'error: process type `web` is not in release v2 of `fresh` (it has: worker)\n']);
+    const cleared = await cluster.ok(['ps:boot-timeout', 'web=60', '-a', 'fresh']);
+    assert.equal(cleared.stdout, 'Boot timeouts of fresh: web=60s (default). They apply from the next start.\n');
     assert.deepEqual((await cluster.cliJson<{ config: Record<string, string> }>(['config', '-a', 'fresh'])).config, { GREETING: 'early' });
     assert.equal((await cluster.ok(['ps', '-a', 'fresh'])).stdout, 'fresh runs nothing. Scale it up with `cluster scale TYPE=N -a fresh`.\n');
     await cluster.ok(['apps:destroy', 'fresh', '--confirm', 'fresh']);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppStore } from '../../control-plane/state/app-store';
 import { Keys } from '../../control-plane/keys';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../../control-plane/errors';
+import { AlreadyExistsError, InvalidArgumentError, LimitExceededError, NotFoundError } from '../../control-plane/errors';
 import { LIMIT_EXCEEDED } from '../../lib/status-reason';
 import { uniquePrefix, exitWhenDone, useEtcd } from '../helpers/etcd';
 
@@ -48,17 +48,26 @@ describe('app store against etcd', { timeout: 60_000 }, () => {
     assert.deepEqual(await store.setLogMode('shop', [{ type: 't3', mode: 'blocking' }]), { t1: 'non-blocking' }, 'nothing lost by the refused requests');
   });
 
-  it('refuses per-type settings before the first deploy, naming the command to run, and on the release command where they do not apply', async () => {
+  it('takes per-type settings before the first deploy, then only for types of the newest release, and refuses the release command where they do not apply', async () => {
     const store = new AppStore(etcd.client, new Keys(uniquePrefix()));
     await store.createApp('shop');
+    // Before any code, with and without a release of config only: nothing to check a type against yet.
+    assert.deepEqual(await store.setBootTimeout('shop', [{ type: 'web', seconds: 120 }]), { web: 120_000 });
     await store.setConfig('shop', { FOO: 'bar' }, []); // a release with config and no code
-    const noCode = /app `shop` has no release deployed yet: deploy its code with `cluster deploy DIR -a shop`/;
-    await assert.rejects(store.setBootTimeout('shop', [{ type: 'web', seconds: 30 }]), (err: unknown) => err instanceof FailedPreconditionError && noCode.test(err.message));
-    await assert.rejects(store.setGrace('shop', [{ type: 'web', seconds: 30 }]), noCode);
-    await assert.rejects(store.setLogMode('shop', [{ type: 'web', mode: 'non-blocking' }]), noCode);
-    await store.createRelease('shop', { slug: 'a'.repeat(64), processTypes: { web: 'w', release: 'migrate' }, description: 'Deploy' });
+    assert.deepEqual(await store.setGrace('shop', [{ type: 'web', seconds: 30 }]), { web: 30_000 });
+    assert.deepEqual(await store.setLogMode('shop', [{ type: 'wbe', mode: 'non-blocking' }]), { wbe: 'non-blocking' });
+    assert.deepEqual(await store.setPlacement('shop', [{ type: 'web', labels: { role: 'web' } }]), { web: { labels: { role: 'web' } } });
+    await assert.rejects(store.setGrace('shop', [{ type: 'we b', seconds: 30 }]), (err: unknown) => err instanceof InvalidArgumentError && /`we b`/.test(err.message));
     await assert.rejects(store.setBootTimeout('shop', [{ type: 'release', seconds: 30 }]), /`release` is the release command of `shop`, not a process type/);
-    assert.deepEqual(await store.setGrace('shop', [{ type: 'release', seconds: 30 }]), { release: 30_000 }, 'a grace (ms) applies to the release command');
+    await store.createRelease('shop', { slug: 'a'.repeat(64), processTypes: { web: 'w', release: 'migrate' }, description: 'Deploy' });
+    const { formation } = await store.getAppAndFormation('shop');
+    assert.deepEqual([formation.bootTimeoutMs, formation.graceMs], [{ web: 120_000 }, { web: 30_000 }], 'what was set ahead is kept');
+    // From the first deploy on, a type must be in the newest release, but one set ahead may be cleared.
+    await assert.rejects(store.setLogMode('shop', [{ type: 'worker', mode: 'non-blocking' }]), /process type `worker` is not in release v2 of `shop` \(it has: web\)/);
+    await assert.rejects(store.setGrace('shop', [{ type: 'wbe', seconds: 0 }]), /process type `wbe` is not in release v2/, 'it has no grace to clear');
+    assert.deepEqual(await store.setLogMode('shop', [{ type: 'wbe', mode: 'blocking' }]), {});
+    await assert.rejects(store.setBootTimeout('shop', [{ type: 'release', seconds: 30 }]), /`release` is the release command of `shop`, not a process type/);
+    assert.deepEqual(await store.setGrace('shop', [{ type: 'release', seconds: 30 }]), { web: 30_000, release: 30_000 }, 'a grace (ms) applies to the release command');
   });
 
   it('refuses to restart one-off processes, saying what they are and how one ends', async () => {
