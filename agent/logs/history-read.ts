@@ -8,18 +8,23 @@ import type { InstanceLog } from './instance-log';
 import { newest } from './merge';
 import { readTail } from './tail-reader';
 
-/** The newest `limit` lines (about `maxChars` of text at most) with seq ≤ `seam`. */
+/**
+ * The newest `limit` lines (about `maxChars` of text at most) with seq ≤ `seam`; with `keep`,
+ * of the lines it accepts, however far back in the files they are (the files are read
+ * backwards a chunk at a time, so the cost is a scan, not memory).
+ */
 export async function readHistory(
   instances: InstanceLog[],
   limit: number,
   maxChars: number,
   seam: number,
+  keep: ((line: LogLine) => boolean) | undefined,
   onError: (err: unknown, inst: InstanceLog) => void,
 ): Promise<LogLine[]> {
   const inMemory: LogLine[][] = [];
   const onDisk: InstanceLog[] = [];
   for (const inst of instances) {
-    const lines = inst.tail.last(limit);
+    const lines = inst.tail.last(limit, keep);
     if (lines !== undefined) inMemory.push(lines);
     else onDisk.push(inst);
   }
@@ -40,6 +45,7 @@ export async function readHistory(
         maxChars,
         maxSeq: seam,
         after: result.full ? result.lines[0] : undefined,
+        keep,
       });
       result = newest([result.lines, lines], limit, maxChars);
     } catch (err) {

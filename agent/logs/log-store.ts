@@ -182,8 +182,9 @@ export class LogStore {
   /**
    * History then (optionally) live, with no line lost or repeated at the seam between them:
    * lines stored before this call are history, lines after it are live. History is the last
-   * `limit` lines matching the filter across all instances (from memory or disk, including
-   * lines from before an agent restart), merged in compareLines order.
+   * `limit` lines matching the filter (and `opts.keep`) across all instances (from memory or
+   * disk, however far back, including lines from before an agent restart), merged in
+   * compareLines order.
    */
   read(filter: LogFilter, opts: ReadOptions): { history: Promise<LogLine[]>; live?: LiveCursor } {
     const limit = Math.max(0, Math.floor(opts.limit) || 0);
@@ -195,7 +196,7 @@ export class LogStore {
     const live = opts.follow ? this.readers.open(filter, seam, opts, this.closed) : undefined;
     if (limit === 0 || instances.length === 0) return { history: Promise.resolve([]), live };
 
-    const history = readHistory(instances, limit, maxChars, seam, (err, inst) => {
+    const history = readHistory(instances, limit, maxChars, seam, opts.keep, (err, inst) => {
       this.shared.stats.fsErrors++;
       this.log.warn({ err, app: inst.app, instance: inst.instance }, 'cannot read instance logs from disk; history leaves them out');
     });

@@ -32,8 +32,15 @@ export class MemoryTail {
     }
   }
 
-  /** The last `limit` lines, or undefined when memory does not hold them all (the disk must answer). */
-  last(limit: number): LogLine[] | undefined {
+  /**
+   * The last `limit` lines (of those `keep` accepts, when given), or undefined when memory does
+   * not hold them all (the disk must answer).
+   */
+  last(limit: number, keep?: (line: LogLine) => boolean): LogLine[] | undefined {
+    if (keep !== undefined) {
+      const lines = this.ring.lastMatching(limit, keep);
+      return lines.length >= limit || this.complete ? lines : undefined;
+    }
     if (this.ring.length >= limit || this.complete) return this.ring.last(limit);
     return undefined;
   }

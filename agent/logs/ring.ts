@@ -51,6 +51,16 @@ export class LineRing {
     return out;
   }
 
+  /** The newest `n` lines that `keep` accepts (all of them when fewer), oldest first. */
+  lastMatching(n: number, keep: (line: LogLine) => boolean): LogLine[] {
+    const newestFirst: LogLine[] = [];
+    for (let k = this.length - 1; k >= 0 && newestFirst.length < n; k--) {
+      const line = this.buf[(this.head + k) % this.buf.length] as LogLine;
+      if (keep(line)) newestFirst.push(line);
+    }
+    return newestFirst.reverse();
+  }
+
   /** Drops every line and gives back the memory. */
   clear(): void {
     this.buf = new Array<LogLine | undefined>(Math.min(this.capacity, 64));

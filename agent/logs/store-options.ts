@@ -4,6 +4,7 @@
  * See docs/logs.md (Settings).
  */
 import type { Logger } from '../../lib/log';
+import type { LogLine } from './log-line';
 
 /** Where and how much the store keeps. */
 export interface LogStoreOptions {
@@ -40,6 +41,11 @@ export interface ReadOptions {
   maxQueuedBytes?: number;
   /** History text at most (the oldest lines are left out beyond it). Default 64 MiB. */
   maxHistoryBytes?: number;
+  /**
+   * Only the lines this accepts are history (`logs --source`): `limit` counts them alone, and
+   * they are looked for however far back the instance's files go.
+   */
+  keep?: (line: LogLine) => boolean;
 }
 
 /** The default of ReadOptions.maxHistoryBytes: the most text one history merge holds. */

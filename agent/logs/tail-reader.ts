@@ -23,8 +23,13 @@ export interface TailRequest {
   maxChars: number;
   /** ...none with a seq above this (they came after the reader's seam)... */
   maxSeq: number;
-  /** ...and none ordered at or before this line (it would not make the merged result). */
+  /** ...and none ordered at or before this line (it would not make the merged result)... */
   after?: LogLine;
+  /**
+   * ...of those this accepts (`logs --source`), looked for however far back they are: the
+   * others are skipped, and count neither towards `limit` nor towards `maxChars`.
+   */
+  keep?: (line: LogLine) => boolean;
 }
 
 /** The newest lines that satisfy `req`, oldest first. */
@@ -49,7 +54,14 @@ export async function readTail(req: TailRequest): Promise<LogLine[]> {
       throw err;
     }
     try {
+      const keep = req.keep;
       const more = await readFileBackwards(handle, (buf, start, end) => {
+        // Filtered: a line is looked at as bytes, and made a string only when it is kept.
+        if (keep !== undefined) {
+          const stored = parseStoredLine(buf, start, end, req.app, req.instance);
+          if (stored === undefined || stored.seq > req.maxSeq) return true;
+          if (!keep(stored)) return req.after === undefined || compareLines(stored, req.after) > 0;
+        }
         const line = parseLine(buf, start, end, req.app, req.instance);
         return line === undefined ? true : take(line);
       });

@@ -12,7 +12,7 @@ import type { LogBatch } from '../../proto/gen/cluster/logs/LogBatch';
 import type { Logger } from '../../lib/log';
 import type { LogStore } from '../logs/log-store';
 import type { LogFilter, LogLine } from '../logs/log-line';
-import { isLogSource, sourceOf, type LogSource } from '../../lib/log-source';
+import { isLogSource, sourceOf } from '../../lib/log-source';
 import { packLines, textSize } from '../../lib/log-packing';
 import { MAX_HISTORY_TEXT } from '../logs/store-options';
 import * as grpc from '@grpc/grpc-js';
@@ -36,29 +36,6 @@ const PACKED_LINGER_MS = 5;
 const MAX_HISTORY = 100_000;
 /** The longest text one stored line has (longer output is stored in pieces: line-splitter.ts). */
 const MAX_LINE_TEXT = 16_384;
-/** With a source filter, history is looked for among at most this many of the newest lines. */
-const MAX_SOURCE_WINDOW = 1_000_000;
-
-/**
- * The last `limit` lines of one source (`logs --source`). The store keeps lines of all sources
- * together, so when the newest `limit` lines hold fewer of this source, a wider window is read;
- * lines newer than the first read are left out, as they reach the live cursor.
- */
-async function historyOfSource(store: LogStore, filter: LogFilter, limit: number, first: LogLine[], source: LogSource): Promise<LogLine[]> {
-  const keep = (l: LogLine) => sourceOf(l.stream) === source;
-  let lines = first;
-  let kept = lines.filter(keep);
-  let window = limit;
-  let newestSeq = 0;
-  for (const l of first) newestSeq = Math.max(newestSeq, l.seq);
-  while (kept.length < limit && lines.length >= window && window < MAX_SOURCE_WINDOW) {
-    window = Math.min(MAX_SOURCE_WINDOW, window * 8);
-    lines = (await store.read(filter, { limit: window, follow: false }).history).filter((l) => l.seq <= newestSeq);
-    kept = lines.filter(keep);
-  }
-  return kept.slice(-limit);
-}
-
 /** What is wrong with a request, or undefined (its filter is checked as the control plane checks it). */
 function logsRequestProblem(req: { app: string; type: string; instance: string; source: string; lines: number }): string | undefined {
   const problem = appNameProblem(req.app) ?? logFilterProblem(req);
@@ -101,7 +78,8 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
       const read = streamed
         ? store.readStream(filter, { limit: wanted, follow: req.follow, keep: keepInHistory })
         : undefined;
-      const inMemory = read || fromPlace ? undefined : store.read(filter, { limit: wanted, follow: req.follow });
+      // With --source, N counts only lines of that source, however far back they are (docs/logs.md).
+      const inMemory = read || fromPlace ? undefined : store.read(filter, { limit: wanted, follow: req.follow, keep: source ? keep : undefined });
       const live = fromPlace ?? read?.live ?? inMemory?.live;
       let done = false;
       const finish = () => {
@@ -148,9 +126,8 @@ export function logsService(store: LogStore, agentId: string, logger: Logger): A
           }
           await send([], true);
         } else {
-          const history = inMemory!.history;
           const limit = wanted;
-          const all = source ? await historyOfSource(store, filter, limit, await history, source) : await history;
+          const all = await inMemory!.history;
           // The last N, then those of this app: the same lines, as every line before its creation precedes every line after.
           const lines = since > 0 ? all.filter(ofApp) : all;
           // Fewer lines than asked with the text bound (nearly) reached: the bound cut them, say so.
