@@ -52,17 +52,30 @@ const SMALL_CHUNK = 2 * 1024;
 const BLOCKING_HARD_CAP = 4;
 const BLOCKING_SLACK = 1024 * 1024;
 
+/**
+ * Why lines were left out of the files: a `blocking` instance's writer stayed behind even with
+ * its pipe held (`disk`); a `non-blocking` type's process, or a `one-off`'s, printed faster than
+ * the writer wrote, and neither waits for it (docs/logs.md, Capture).
+ */
+export type GapCause = 'disk' | 'non-blocking' | 'one-off';
+
+const GAP_CAUSES: Record<GapCause, string> = {
+  disk: 'disk too slow',
+  'non-blocking': 'printed faster than they could be written; the log mode of this type is non-blocking',
+  'one-off': 'printed faster than they could be written; the output of a one-off process never waits for the disk',
+};
+
 /** The text of the marker that stands after `count` lines left out of the files. */
-export function droppedText(count: number): string {
-  return `${count} line${count === 1 ? '' : 's'} not written to disk (disk too slow)`;
+export function droppedText(count: number, cause: GapCause): string {
+  return `${count} line${count === 1 ? '' : 's'} not written to disk (${GAP_CAUSES[cause]})`;
 }
 
 /**
- * Called when a gap of dropped lines ends, with how many it holds: the owner stamps a marker
- * line (time, the store's next seq), queues it with DiskWriter.queueMarker before it returns,
- * and hands it to memory and live readers.
+ * Called when a gap of dropped lines ends, with how many it holds and why: the owner stamps a
+ * marker line (time, the store's next seq), queues it with DiskWriter.queueMarker before it
+ * returns, and hands it to memory and live readers.
  */
-export type GapEnd = (count: number) => void;
+export type GapEnd = (count: number, cause: GapCause) => void;
 
 /** Counters a store keeps about itself (see LogStore.stats). */
 export interface LogStoreStats {
@@ -106,6 +119,11 @@ export class DiskWriter {
   writing = false;
   /** Blocking mode: never drop below the hard cap; the reader is told to wait instead. */
   blocking = false;
+  /**
+   * No process type's log mode applies (InstanceLog.setBlocking was never called): a one-off
+   * process (`run.N`), whose output goes to its terminal first and never waits for the disk.
+   */
+  oneOff = true;
   /** Ordinal of the newest line given one (written, pending or a drop marker). */
   lastN = 0;
   /** lastN when the last write started: the next batch holds the ordinals after it. */
@@ -123,6 +141,8 @@ export class DiskWriter {
   private settled = 0;
   /** Lines dropped since the last marker (the open gap); 0 when none is open. */
   private dropped = 0;
+  /** Why the open gap's lines were dropped, as it was when the gap opened. */
+  private gapCause: GapCause = 'disk';
   private waiters: Array<{ target: number; resolve: () => void }> = [];
   private readonly log: Logger;
   /** Clock time the last write started, and the timer of a write put off until MIN_WRITE_GAP_MS after it. */
@@ -171,19 +191,25 @@ export class DiskWriter {
     return this.disk.filePath(gen);
   }
 
-  /** Queues a line for the disk; returns its ordinal, or 0 when it was dropped (non-blocking, writes behind). Hot path. */
+  /**
+   * Queues a line for the disk; returns its ordinal, or 0 when it was dropped (non-blocking,
+   * writes behind). The agent's own lines (`system`) are never dropped: they are few (starts,
+   * exits), and the store ends an open gap before each (LogStore.append). Hot path.
+   */
   enqueue(line: LogLine): number {
     this.appended++;
     const shared = this.shared;
     const cap = this.blocking ? BLOCKING_HARD_CAP : 1;
     const slack = this.blocking ? BLOCKING_SLACK : 0;
     if (
-      this.dropped > 0 ||
-      this.pendingBytes >= shared.maxPendingBytesPerInstance * cap + slack ||
-      shared.pendingBytes >= shared.maxPendingBytesTotal * cap + slack
+      line.stream !== 'system' &&
+      (this.dropped > 0 ||
+        this.pendingBytes >= shared.maxPendingBytesPerInstance * cap + slack ||
+        shared.pendingBytes >= shared.maxPendingBytesTotal * cap + slack)
     ) {
       // The disk is not keeping up: keep memory bounded, count the gap. Once dropping, keep
       // dropping until the gap ends (its marker is queued), so the marker sits right after it.
+      if (this.dropped === 0) this.gapCause = this.blocking ? 'disk' : this.oneOff ? 'one-off' : 'non-blocking';
       this.dropped++;
       shared.stats.diskDroppedLines++;
       this.schedule();
@@ -258,7 +284,7 @@ export class DiskWriter {
   private closeGap(): void {
     const count = this.dropped;
     this.dropped = 0;
-    this.onGapEnd(count);
+    this.onGapEnd(count, this.gapCause);
   }
 
   /** Resolves when every line queued so far is written (or known lost). */

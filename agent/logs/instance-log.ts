@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../../lib/log';
 import type { LogLine } from './log-line';
-import { DiskWriter, droppedText, type LogFile, type WriterShared } from './disk-writer';
+import { DiskWriter, droppedText, type GapCause, type LogFile, type WriterShared } from './disk-writer';
 import type { QueuedCursor } from './live-cursor';
 import { MemoryTail } from './memory-tail';
 
@@ -59,7 +59,7 @@ export class InstanceLog implements OutputGate {
     appendToLast: boolean,
   ) {
     this.tail = new MemoryTail(shared.memoryLinesPerInstance, shared.memoryCharsPerInstance, files.every((f) => f.bytes === 0));
-    this.writer = new DiskWriter(shared, app, instance, dir, files, appendToLast, (count) => this.markGap(count));
+    this.writer = new DiskWriter(shared, app, instance, dir, files, appendToLast, (count, cause) => this.markGap(count, cause));
   }
 
   get files(): LogFile[] {
@@ -79,17 +79,21 @@ export class InstanceLog implements OutputGate {
    * its own with the next seq, after every line it counts, in the files, the memory tail and
    * at every live reader, so each reader meets it once wherever it reads (docs/logs.md).
    */
-  private markGap(count: number): void {
-    const line: LogLine = { timeMs: this.stampNow(), seq: this.shared.nextSeq(), app: this.app, instance: this.instance, stream: 'system', text: droppedText(count), cut: false, n: 0 };
+  private markGap(count: number, cause: GapCause): void {
+    const line: LogLine = { timeMs: this.stampNow(), seq: this.shared.nextSeq(), app: this.app, instance: this.instance, stream: 'system', text: droppedText(count, cause), cut: false, n: 0 };
     this.tail.add(line);
     line.n = this.writer.queueMarker(line);
     const cursors = this.cursors;
     for (let i = 0; i < cursors.length; i++) cursors[i]!.push(line);
   }
 
-  /** Blocking (the default for instances the agent runs) or non-blocking (`ps:logs TYPE=non-blocking`). */
+  /**
+   * Blocking (the default for instances the agent runs) or non-blocking (`ps:logs TYPE=non-blocking`):
+   * a process type's log mode. An instance never given one is a one-off's (DiskWriter.oneOff).
+   */
   setBlocking(blocking: boolean): void {
     this.writer.blocking = blocking;
+    this.writer.oneOff = false;
     if (!blocking) this.openGate();
   }
 

@@ -112,6 +112,9 @@ export class LogStore {
     if (this.closed) return;
     try {
       const inst = this.instanceFor(app, instance);
+      // Our own lines are never left out of the files: an open gap of dropped output ends
+      // before one, its marker in order before it (DiskWriter.enqueue).
+      if (stream === 'system') inst.writer.endGap();
       const timeMs = inst.stampNow();
       // Our own messages may carry a newline (an error's text); the file format cannot.
       if (stream === 'system' && text.includes('\n')) text = text.replace(/\r?\n/g, ' ');
@@ -249,7 +252,7 @@ export class LogStore {
       inst = new InstanceLog(this.shared, app, instance, dir, [], true);
       const cleanup = this.instances.cleanupOf(dir);
       if (cleanup !== undefined) inst.writer.openAfter(cleanup);
-      inst.setBlocking(this.gates.blocking(app, instance));
+      if (this.gates.hasMode(app, instance)) inst.setBlocking(this.gates.blocking(app, instance));
       this.readers.join(inst);
       this.instances.add(inst);
     }

@@ -38,6 +38,11 @@ export class OutputGates {
     return this.modes.get(modeKey(app, instance)) ?? false;
   }
 
+  /** Whether a process type's log mode was set for an instance (none is for one-off processes). */
+  hasMode(app: string, instance: string): boolean {
+    return this.modes.has(modeKey(app, instance));
+  }
+
   /** An instance has readers waiting for its gate to open. */
   wait(inst: InstanceLog): void {
     this.waiting.add(inst);

@@ -4,7 +4,7 @@
  *
  * Both report, per writer: the sequence number of the last whole writer line stored, the
  * print time of the first, and how many lines the manager says it left out (the agent
- * writes a marker line "N lines not written to disk (disk too slow)" where it drops).
+ * writes a marker line "N lines not written to disk (…)" where it drops).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -24,7 +24,7 @@ interface LogLine {
 }
 
 const dropCount = (l: LogLine): number | undefined => {
-  const m = l.stream === 'system' ? /^(\d+) lines? not written to disk \(disk too slow\)$/.exec(l.text) : null;
+  const m = l.stream === 'system' ? /^(\d+) lines? not written to disk \([^)]+\)$/.exec(l.text) : null;
   return m ? Number(m[1]) : undefined;
 };
 const markers = (lines: LogLine[]): number[] => lines.flatMap((l) => dropCount(l) ?? []);
