@@ -351,7 +351,7 @@ export class Agent {
       await this.stateWriter.flush();
       if (mode === 'stop-instances') await this.guard.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the orphan guard failed'));
       else {
-        // Closing the server (a logs follower: up to 500 ms) and flushing took time off the lease.
+        // Closing the server (a call still going: up to 500 ms) and flushing took time off the lease.
         this.guard.setHandoverWindow(windowLeftMs(window.ms, performance.now() - window.fromMs));
         await this.guard.detach();
       }

@@ -216,6 +216,16 @@ export class LogStore {
     return { ...this.shared.stats, instances: this.instances.size, liveReaders: this.readers.size, pendingBytes: this.shared.pendingBytes };
   }
 
+  /**
+   * Ends every live read (`logs -f`) as if its stream were over, the store staying open: each
+   * follow's stream then ends cleanly, and its reader is told the agent stopped sending lines
+   * rather than that its call failed (AgentServer.close). A reader that asks again later goes
+   * on after its last line, from the files.
+   */
+  endFollows(): void {
+    this.readers.closeAll();
+  }
+
   /** Flushes buffered writes to disk, ends live reads and closes files; idempotent. */
   close(): Promise<void> {
     this.closing ??= this.doClose();

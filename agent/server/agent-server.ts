@@ -39,7 +39,7 @@ export async function startAgentServer(listen: string, store: LogStore, run: Run
     stopOneOffs: (reason) => oneOffs.stopAll(reason, ONE_OFF_STOP_TIMEOUT_MS),
     close: () =>
       new Promise<void>((resolve) => {
-        // Log streams may follow forever: give them a moment, then cut them.
+        // Calls still going (a long history, a one-off's stream) get a moment, then are cut.
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();
@@ -48,6 +48,9 @@ export async function startAgentServer(listen: string, store: LogStore, run: Run
           clearTimeout(timer);
           resolve();
         });
+        // Follows would go on forever: they end now, cleanly, so their readers hear that this
+        // agent stopped sending lines rather than that the call was cancelled (docs/logs.md).
+        store.endFollows();
       }),
   };
 }

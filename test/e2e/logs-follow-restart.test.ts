@@ -2,7 +2,8 @@
  * `cluster logs -f` while hosts come and go, with the real CLI, control plane, agents and
  * processes: an instance placed on a new host after the follow began shows its first lines, and a follower
  * keeps an instance across its agent's restart (SIGTERM and a new agent: the hand-over), with
- * what the instance printed while no agent ran, every line once.
+ * what the instance printed while no agent ran, every line once, and is told the agent stopped
+ * sending lines (its stream ended cleanly, not cut).
  *
  * The lease TTL is 10 s here so that the hand-over window (docs/agent-handover.md) outlasts
  * a new agent's start on a loaded machine: the instance must survive for its lines to exist.
@@ -71,6 +72,9 @@ describe('cluster logs -f while hosts come and go', { timeout: 180_000 }, () => 
     assert.equal(new Set(lines).size, lines.length, `no line twice: ${lines.join(', ')}`);
     assert.deepEqual(kinds(lines), ['before-term', 'meanwhile-term', 'after-term'], lines.join(', '));
     assert.equal(lossWarnings(), 1, `one warning for one loss:\n${follower.stderr}`);
+    // A planned stop ends the agent's follow streams cleanly: the follower is told so, not that it failed.
+    assert.match(follower.stderr, /host host-a stopped sending lines \(its agent stopped or is restarting\)/);
+    assert.doesNotMatch(follower.stderr, /cannot be reached/);
     assert.match(follower.stderr, /host host-a answers again/);
   });
 
