@@ -2,11 +2,13 @@
  * One gRPC client per control-plane replica and a "current" one that callers use through
  * a proxy: `switchAway()` moves every caller to the next replica at once (the proxy reads
  * the current client on every method call), `learn()` adds the replicas a control plane
- * reported. Clients are made lazily and kept, so returning to a replica reuses its channel.
+ * reported. Clients are made lazily and kept, so returning to a replica reuses its channel,
+ * until `redial()` replaces one that stopped answering.
  */
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { mergeServers } from './server-list';
+import { oldEnoughToReplace } from './fresh-channel';
 
 /** Codes that mean "this replica cannot answer", not "the request is wrong". */
 export function isReplicaFailure(err: unknown): boolean {
@@ -18,6 +20,8 @@ export class ServerSet<C extends grpc.Client> extends EventEmitter<{ switched: [
   private servers: string[];
   private index = 0;
   private readonly clients = new Map<string, C>();
+  /** When each client was made (epoch ms). */
+  private readonly madeAt = new Map<string, number>();
   private closed = false;
   /** Calls every method on the current client: hand this to everything that talks to the control plane. */
   readonly proxy: C;
@@ -45,6 +49,7 @@ export class ServerSet<C extends grpc.Client> extends EventEmitter<{ switched: [
     if (!client) {
       client = this.make(address);
       this.clients.set(address, client);
+      this.madeAt.set(address, Date.now());
     }
     return client;
   }
@@ -61,6 +66,21 @@ export class ServerSet<C extends grpc.Client> extends EventEmitter<{ switched: [
     this.index = (this.index + 1) % this.servers.length;
     this.emit('switched', this.currentAddress, from);
     return this.currentAddress;
+  }
+
+  /**
+   * Closes the client of `address` so that the next call there dials afresh: for a replica that
+   * did not answer in time, whose connection may be stalled or whose connection attempt may wait
+   * on TCP's backoff long after the network is back (fresh-channel.ts). Not for a client made
+   * less than FRESH_CHANNEL_MIN_AGE_MS ago. Calls under way on it go on. Whether it was closed.
+   */
+  redial(address: string, now = Date.now()): boolean {
+    const client = this.clients.get(address);
+    if (!client || !oldEnoughToReplace(this.madeAt.get(address) ?? 0, now)) return false;
+    client.close();
+    this.clients.delete(address);
+    this.madeAt.delete(address);
+    return true;
   }
 
   /** Makes `address` current if known (e.g. the one that answered a probe). */
@@ -86,6 +106,7 @@ export class ServerSet<C extends grpc.Client> extends EventEmitter<{ switched: [
       if (!next.includes(address)) {
         client.close();
         this.clients.delete(address);
+        this.madeAt.delete(address);
       }
     }
     this.servers = next;
@@ -97,5 +118,6 @@ export class ServerSet<C extends grpc.Client> extends EventEmitter<{ switched: [
     this.closed = true;
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
+    this.madeAt.clear();
   }
 }

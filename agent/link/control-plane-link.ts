@@ -21,6 +21,7 @@ import { callUnary, DEFAULT_DEADLINE_MS } from '../../lib/grpc-call';
 import { caHash, CONTROL_PLANE_NAME } from '../../lib/pki';
 import { channelCredentials, targetName, type StaticCertificateProvider } from '../../lib/tls';
 import { isReplicaFailure, ServerSet } from '../../lib/failover';
+import { OWN_SUBCHANNELS } from '../../lib/fresh-channel';
 import { parseServerList } from '../../lib/server-list';
 import { loadReplicas } from './replica-memory';
 import { ForeignReplicaError, ReplicaDiscovery } from './replica-discovery';
@@ -115,6 +116,8 @@ export class ControlPlaneLink extends EventEmitter<{
     const Client = agentProto().AgentApi;
     const options = {
       ...CHANNEL_OPTIONS,
+      // redial() must get a fresh connection attempt, not a shared one that is stuck.
+      ...OWN_SUBCHANNELS,
       // Reconnect fast after a control-plane restart: the lease TTL is only a few seconds.
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 1_000,
@@ -295,6 +298,9 @@ export class ControlPlaneLink extends EventEmitter<{
       this.failuresInRow += 1;
       this.firstFailedAt ??= startedAt;
       if (isReplicaFailure(err)) this.tlsMismatch.failed(failed);
+      // No answer in time: the connection may be stalled, or a connection attempt waiting on TCP's
+      // backoff, long after the network is back; the next call there dials afresh (fresh-channel.ts).
+      if ((err as { code?: unknown }).code === grpc.status.DEADLINE_EXCEEDED) this.servers.redial(failed);
       if (isReplicaFailure(err) || err instanceof ForeignReplicaError) {
         const next = this.servers.switchAway();
         if (next !== failed) {

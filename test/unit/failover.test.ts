@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as grpc from '@grpc/grpc-js';
 import { isReplicaFailure, ServerSet } from '../../lib/failover';
+import { FRESH_CHANNEL_MIN_AGE_MS } from '../../lib/fresh-channel';
 import { advertisedAddress } from '../../control-plane/replicas/advertise';
 
 /** A stand-in for a generated client: says which address it talks to. */
@@ -58,6 +59,18 @@ describe('server set', () => {
     assert.equal(set.currentAddress, 'b:1');
     set.prefer('zzz:1');
     assert.equal(set.currentAddress, 'b:1');
+    set.close();
+  });
+
+  it('redials a replica that stopped answering with a fresh client, but not one made a moment ago', () => {
+    const set = new ServerSet(['a:1', 'b:1'], make);
+    const first = set.current;
+    assert.equal(set.redial('a:1'), false, 'made just now: kept');
+    assert.equal(set.redial('b:1'), false, 'never made: nothing to redial');
+    assert.equal(set.redial('a:1', Date.now() + FRESH_CHANNEL_MIN_AGE_MS), true);
+    assert.ok(first.closed);
+    assert.equal(set.currentAddress, 'a:1', 'redialling does not switch');
+    assert.notEqual(set.current, first, 'the next call dials afresh');
     set.close();
   });
 
