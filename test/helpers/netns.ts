@@ -126,6 +126,21 @@ export class TestNetwork {
     ip('-n', this.bridgeNs, 'link', 'set', this.host(name).uplink, up ? 'up' : 'down');
   }
 
+  /**
+   * Makes a host's link so slow that it acts as a partition, or heals it: a token bucket of
+   * 64 bit/s on both ends of its veth (the kernel here has no netem; at 2 kbit/s a plaintext
+   * agent's heartbeats still got through). Unlike a link taken down, which fails a connection
+   * attempt at once, packets are dropped silently: connections stall, and TCP backs off its
+   * retransmissions as across a real partition.
+   */
+  setSlow(name: string, slow: boolean): void {
+    const host = this.host(name);
+    for (const [ns, dev] of [[host.ns, 'eth0'], [this.bridgeNs, host.uplink]] as const) {
+      if (slow) execFileSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', '64bit', 'burst', '1600', 'latency', '6s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      else execFileSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'del', 'dev', dev, 'root'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    }
+  }
+
   /** Starts `command` on a host (inside its namespace). */
   spawn(name: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
     return spawn('ip', ['netns', 'exec', this.host(name).ns, command, ...args], options);
