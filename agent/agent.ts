@@ -120,6 +120,7 @@ export class Agent {
       delete stored.env;
       state.set(keyOf(record.app, record.instance), stored as InstanceRecord);
     }
+    for (const record of previous.waiting) state.set(keyOf(record.app, record.instance), record);
     try {
       return await Agent.startGuarded(opts, logger, unlock, previous, state, guard);
     } catch (err) {
@@ -244,6 +245,7 @@ export class Agent {
       // What a run that died had read but not written yet is lost (docs/logs.md): say so where it would be.
       previous.handedOver ? undefined : `the previous agent run ended without a hand-over, so what it read of the output in its last ${MIN_WRITE_GAP_MS} ms may be missing`,
     );
+    reconciler.adoptWaiting(previous.waiting);
     sampler.start(opts.usageSampleMs ?? DEFAULT_SAMPLE_MS);
     const keepSlugsMs = opts.keepSlugsMs ?? DEFAULT_KEEP_SLUGS_MS;
     const janitor = new SlugJanitor({

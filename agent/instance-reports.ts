@@ -7,7 +7,7 @@ import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agen
 import type { InstanceStatus } from '../proto/gen/cluster/agent/InstanceStatus';
 import type { InstanceSnapshot } from './supervisor/instance-contract';
 import type { OutputFifos } from './supervisor/output-fifos';
-import type { InstanceRecord } from './handover/instance-state';
+import type { InstanceRecord, WaitingRecord } from './handover/instance-state';
 
 /**
  * The status of an instance for the control plane. `override` is a state the supervisor does
@@ -67,5 +67,24 @@ export function handoverRecord(
     graceMs,
     stdout: output.stdout,
     stderr: output.stderr,
+  };
+}
+
+/** The state file's record of an instance with no process, waiting out its crash loop backoff. */
+export function waitingRecord(
+  run: RecordedRun,
+  current: { snapshot: InstanceSnapshot; crashes: number; restartAtMs: number; lastCrash: string },
+): WaitingRecord {
+  const spec = run.spec;
+  return {
+    app: spec.app,
+    instance: spec.instance,
+    type: spec.type,
+    spec: { ...spec },
+    specKey: run.specKey,
+    restarts: current.snapshot.restarts,
+    crashes: current.crashes,
+    restartAtMs: current.restartAtMs,
+    lastCrash: current.lastCrash,
   };
 }

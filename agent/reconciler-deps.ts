@@ -7,7 +7,7 @@ import type { OutputFifoMaker } from './supervisor/output-fifos';
 import type { OutputGate, OutputStream } from './supervisor/output-reader';
 import type { LineRun } from './supervisor/line-splitter';
 import type { ReleaseCache } from './releases/release-cache';
-import type { InstanceRecord } from './handover/instance-state';
+import type { InstanceRecord, WaitingRecord } from './handover/instance-state';
 import type { SpawnPacer } from './spawn-pacer';
 
 export interface ReconcilerDeps {
@@ -34,7 +34,7 @@ export interface ReconcilerDeps {
   /** Where instances write their output (FIFOs that outlive the agent). */
   fifos: OutputFifoMaker;
   /** Keeps the state file that lets the next agent run take the instances over. */
-  record(key: string, record: InstanceRecord | undefined): void;
+  record(key: string, record: InstanceRecord | WaitingRecord | undefined): void;
   /** Spreads first starts over event-loop turns (spawn-pacer.ts); default: a pacer of its own. */
   pacer?: SpawnPacer;
   /** Process ends, restarts and spawn times, for the agent's metrics (agent/metrics/). */

@@ -15,11 +15,12 @@ import type { Instance } from './supervisor/instance';
 import type { InstanceSnapshot } from './supervisor/instance-contract';
 import { procStat } from './supervisor/proc-stat';
 import type { AdoptedRecord } from './handover/take-over';
+import type { WaitingRecord } from './handover/instance-state';
 import { buildEnv } from './instance-env';
 import { SpawnPacer } from './spawn-pacer';
 import { describeChange, keyOf, sameAppCreation, specKey, splitKey } from './assignment-keys';
 import { createInstance, type InstanceRun } from './instance-factory';
-import { handoverRecord, statusOf, type RecordedRun } from './instance-reports';
+import { handoverRecord, statusOf, waitingRecord, type RecordedRun } from './instance-reports';
 import type { ReconcilerDeps, SupervisedInstance } from './reconciler-deps';
 
 const START_RETRY_MS = 2_000;
@@ -40,6 +41,8 @@ interface Slot {
   retry?: NodeJS.Timeout;
   /** The assignment whose start failed last (reported `crashed`, retried); its status must go with it. */
   failed?: Assignment;
+  /** Left by the previous agent run waiting out its crash loop backoff: its next start keeps to it. */
+  waiting?: WaitingRecord;
 }
 
 export class Reconciler {
@@ -119,6 +122,21 @@ export class Reconciler {
         instance.stop('no longer assigned to this host', record.stoppingSinceMs).catch((err: unknown) =>
           this.deps.logger.error({ err, key }, 'bug: finishing the stop of an adopted instance failed'));
       }
+    }
+  }
+
+  /**
+   * Takes over the instances an earlier agent run left waiting out their crash loop backoff (no
+   * process). Started once the first snapshot still assigns them as they were, at the time and
+   * with the counters that run had; else reported gone, or started afresh as changed.
+   */
+  adoptWaiting(records: WaitingRecord[]): void {
+    for (const record of records) {
+      const key = keyOf(record.app, record.instance);
+      if (this.slots.has(key)) continue;
+      // `failed`: its `crashed` status goes with it if it is no longer assigned (converge()).
+      this.slots.set(key, { busy: false, again: false, waiting: record, failed: record.spec as unknown as Assignment });
+      this.deps.record(key, record);
     }
   }
 
@@ -280,6 +298,8 @@ export class Reconciler {
       slot.retry = undefined;
       this.report(slot.failed, 0, { state: 'crashed', pid: 0, startedAtMs: 0, restarts: 0, reason: this.suspended ?? 'no longer assigned to this host' }, 'gone');
       slot.failed = undefined;
+      if (slot.waiting) this.deps.record(key, undefined);
+      slot.waiting = undefined;
     }
     if (!stillWanted || slot.running) return;
     await this.start(key, slot, stillWanted);
@@ -315,7 +335,11 @@ export class Reconciler {
         });
         slot.running = { spec, specKey: specKey(spec), instance, port, cwd, command };
         slot.failed = undefined;
-        instance.start();
+        const waiting = slot.waiting;
+        slot.waiting = undefined;
+        // As the previous run left it only when assigned as it was then: a change starts afresh.
+        if (waiting && waiting.specKey === slot.running.specKey && sameAppCreation(waiting.spec as unknown as Assignment, spec)) instance.resumeBackoff(waiting);
+        else instance.start();
         return true;
       });
       if (!started) {
@@ -348,6 +372,12 @@ export class Reconciler {
   /** Writes what the next agent run needs to adopt this instance (or that nothing runs). */
   private remember(key: string, running: Running): void {
     const snapshot = running.instance.snapshot();
+    if (snapshot.pid === 0 && snapshot.state === 'crashed') {
+      // Waiting to start again: the next run keeps to the same time and counters.
+      running.recorded = undefined;
+      this.deps.record(key, waitingRecord(running, { snapshot, ...running.instance.counters }));
+      return;
+    }
     if (snapshot.pid === 0 || snapshot.state === 'stopped') {
       running.recorded = undefined;
       this.deps.record(key, undefined);

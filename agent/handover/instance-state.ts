@@ -45,6 +45,26 @@ export interface InstanceRecord {
   booting?: boolean;
 }
 
+/**
+ * An instance with no process: it crashed and waits out its crash loop backoff. The next run
+ * starts it at the same time with the same counters, instead of at once from 0 (an upgrade of a
+ * fleet of agents would otherwise make every crash-looping app hammer again). A list of its own
+ * in the file: agents before it never read the list, and start such an instance afresh.
+ */
+export interface WaitingRecord {
+  app: string;
+  instance: string;
+  type: string;
+  spec: Record<string, unknown>;
+  specKey: string;
+  restarts: number;
+  crashes: number;
+  /** When the previous run was to start it again (wall clock). */
+  restartAtMs: number;
+  /** Its last exit, as `ps` says it (`exited with status 3`). */
+  lastCrash: string;
+}
+
 /** A one-off process (`run.N`, `release.N`) running: never adopted, but the next run reports its end. */
 export interface OneOffRecord {
   app: string;
@@ -64,6 +84,8 @@ export interface AgentState {
   agentId: string;
   watchdog?: WatchdogId;
   instances: InstanceRecord[];
+  /** The instances waiting out their crash loop backoff, with no process. */
+  waiting?: WaitingRecord[];
   /**
    * The one-offs running. One that ends while no agent runs (its output pipe closed with the
    * agent that read it, or it was done) leaves no process for the next run to find, yet its `up`
@@ -107,7 +129,24 @@ export function readAgentState(file: string, agentId: string): { state?: AgentSt
   if (state.agentId !== agentId) return { problem: `${file} belongs to agent ${String(state.agentId)}, not ${agentId}` };
   const instances = state.instances.filter(isRecord);
   const oneOffs = Array.isArray(state.oneOffs) ? state.oneOffs.filter(isOneOffRecord) : [];
-  return { state: { ...state, instances, oneOffs } };
+  const waiting = Array.isArray(state.waiting) ? state.waiting.filter(isWaitingRecord) : [];
+  return { state: { ...state, instances, waiting, oneOffs } };
+}
+
+/** Whether a record of the writer's is one of an instance waiting with no process. */
+export function isWaiting(r: InstanceRecord | WaitingRecord): r is WaitingRecord {
+  return (r as WaitingRecord).restartAtMs !== undefined;
+}
+
+function isWaitingRecord(r: unknown): r is WaitingRecord {
+  const x = r as WaitingRecord;
+  return (
+    typeof x === 'object' && x !== null &&
+    typeof x.app === 'string' && typeof x.instance === 'string' && typeof x.type === 'string' &&
+    typeof x.specKey === 'string' && typeof x.spec === 'object' && x.spec !== null &&
+    Number.isInteger(x.restarts) && Number.isInteger(x.crashes) && Number.isFinite(x.restartAtMs) &&
+    typeof x.lastCrash === 'string'
+  );
 }
 
 function isOneOffRecord(r: unknown): r is OneOffRecord {
@@ -138,7 +177,7 @@ export const STATE_WRITE_DELAY_MS = 10;
 
 /** Keeps `instances.json` up to date with coalesced atomic writes. */
 export class AgentStateWriter {
-  private readonly records = new Map<string, InstanceRecord>();
+  private readonly records = new Map<string, InstanceRecord | WaitingRecord>();
   /** By process group. */
   private readonly oneOffs = new Map<number, OneOffRecord>();
   /** Those still launching, by run (app/name#id). */
@@ -158,7 +197,7 @@ export class AgentStateWriter {
   ) {}
 
   /** Records (or with undefined, forgets) the instance in slot `key`. */
-  set(key: string, record: InstanceRecord | undefined): void {
+  set(key: string, record: InstanceRecord | WaitingRecord | undefined): void {
     if (record) this.records.set(key, record);
     else if (!this.records.delete(key)) return;
     this.schedule();
@@ -235,12 +274,14 @@ export class AgentStateWriter {
   }
 
   private async write(): Promise<void> {
+    const records = [...this.records.values()];
     const state: AgentState = {
       version: STATE_VERSION,
       bootId: bootId(),
       agentId: this.agentId,
       watchdog: this.watchdog,
-      instances: [...this.records.values()],
+      instances: records.filter((r): r is InstanceRecord => !isWaiting(r)),
+      waiting: records.filter(isWaiting),
       oneOffs: [...this.oneOffs.values(), ...this.launching.values()],
       ...(this.handedOver && { handedOver: true }),
       ...(this.keepUntilUptimeMs !== undefined && { keepUntilUptimeMs: this.keepUntilUptimeMs }),

@@ -22,7 +22,7 @@ import { isOneOffInstance } from '../../lib/one-off';
 import { groupExists, groupHasLiveMembers, groupIdReused, signalGroup } from '../supervisor/process-group';
 import { isSameProcess, procEnviron, procStat } from '../supervisor/proc-stat';
 import { markedProcesses } from '../supervisor/marked-processes';
-import { readAgentState, type InstanceRecord } from './instance-state';
+import { readAgentState, type InstanceRecord, type WaitingRecord } from './instance-state';
 import type { WatchdogId } from '../supervisor/orphan-guard';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -44,6 +44,8 @@ export interface StoppedOneOff {
 
 export interface TakeOverResult {
   adopted: AdoptedRecord[];
+  /** Instances the previous run had no process of: waiting out their crash loop backoff (resumed as they were). */
+  waiting: WaitingRecord[];
   /** Process groups of ours that were stopped. */
   stopped: number[];
   /** The one-offs among them (`cluster run`, scheduled jobs, release commands: never handed over), by their leaders. */
@@ -154,6 +156,7 @@ export async function takeOver(opts: {
   if (adopted.length > 0) logger.info({ instances: adopted.length }, 'taking over the instances of the previous agent run');
   return {
     adopted,
+    waiting: state?.waiting ?? [],
     stopped: leftovers,
     stoppedOneOffs: [...stoppedOneOffs.values()].map(({ pgid, app, instance }) => ({ pgid, app, instance })),
     endedOneOffs,

@@ -20,13 +20,15 @@ import type { LineRun } from './line-splitter';
  *   starting | up | crashed → stopping   stop()
  *   stopping → stopped             the process group is gone
  *   stopped  → up                  adopt(): the process of an earlier agent run is taken over
+ *   stopped  → crashed             resumeBackoff(): an earlier agent run's instance that waited
+ *                                  out its crash loop backoff waits on (no process)
  *
  * A new Instance is 'stopped' until start() is called; a stopped one may be started again.
  */
 export type InstanceState = 'starting' | 'up' | 'crashed' | 'stopping' | 'stopped';
 
 export const TRANSITIONS: Readonly<Record<InstanceState, readonly InstanceState[]>> = {
-  stopped: ['starting', 'up'],
+  stopped: ['starting', 'up', 'crashed'],
   starting: ['up', 'crashed', 'stopping'],
   up: ['crashed', 'stopping'],
   crashed: ['starting', 'stopping'],
@@ -47,6 +49,16 @@ export interface InstanceConfig {
   output?: OutputFifos;
   /** When a spawned process counts as up (boot-check.ts); none: at once. */
   bootCheck?: BootCheck;
+}
+
+/** An instance an earlier agent run left waiting out its crash loop backoff, with no process. */
+export interface WaitingInstance {
+  restarts: number;
+  crashes: number;
+  /** When that run was to start it again (wall clock). */
+  restartAtMs: number;
+  /** Its last exit (`exited with status 3`). */
+  lastCrash: string;
 }
 
 /** A process of an earlier agent run, and the instance's counters then. */

@@ -16,7 +16,7 @@ import {
 } from './restart-policy';
 import { signalGroup } from './process-group';
 import { DirectCommandMemo } from './shell-script';
-import { TRANSITIONS, type AdoptedProcess, type ExitReason, type InstanceConfig, type InstanceHooks, type InstanceSnapshot, type InstanceState } from './instance-contract';
+import { TRANSITIONS, type AdoptedProcess, type WaitingInstance, type ExitReason, type InstanceConfig, type InstanceHooks, type InstanceSnapshot, type InstanceState } from './instance-contract';
 
 /** Supervisor of one instance across restarts. */
 export class Instance {
@@ -38,6 +38,8 @@ export class Instance {
   private bootFailure: string | undefined;
   /** Why the process last crashed, kept in the reason while it restarts (until it is up again). */
   private lastCrash: string | undefined;
+  /** When the pending restart after a crash is due (wall clock): the next agent run keeps it. */
+  private restartAtMs = 0;
   private readonly log: Logger;
   /** The hook's onLines for the pipe readers, guarded like every hook; none when the hooks have none. */
   private readonly onLines: ((stream: OutputStream, run: LineRun) => void) | undefined;
@@ -93,6 +95,22 @@ export class Instance {
   }
 
   /**
+   * Waits on in the crash loop backoff an earlier agent run left this instance in: same counters,
+   * started again when that run would have. Throws unless stopped.
+   */
+  resumeBackoff(waiting: WaitingInstance): void {
+    this.stopping = undefined;
+    this.restarts = waiting.restarts;
+    this.crashes = waiting.crashes;
+    this.lastCrash = waiting.lastCrash;
+    this.restartAtMs = waiting.restartAtMs;
+    this.transition('crashed', waiting.lastCrash, false);
+    const delayMs = Math.max(0, waiting.restartAtMs - Date.now());
+    this.system(`Taken over by a restarted agent (no process: ${waiting.restarts} restarts so far); ${describeRestartDelay(delayMs)}`);
+    this.scheduleRestart(this.restartGeneration, delayMs);
+  }
+
+  /**
    * Lets go of the process without stopping it (the agent hands over to its next run): output
    * stays in the FIFOs for the next agent, no restart is scheduled. The instance is unusable after.
    */
@@ -102,9 +120,9 @@ export class Instance {
     this.proc?.detach();
   }
 
-  /** What a later agent run needs to adopt the current process (undefined while none runs). */
-  get counters(): { crashes: number } {
-    return { crashes: this.crashes };
+  /** What a later agent run needs to take the instance over: with no process, when its restart is due. */
+  get counters(): { crashes: number; restartAtMs: number; lastCrash: string } {
+    return { crashes: this.crashes, restartAtMs: this.restartAtMs, lastCrash: this.lastCrash ?? this.reason };
   }
 
   /** Changes the environment of the next spawn (an adopted instance's, once it is known). */
@@ -288,6 +306,7 @@ export class Instance {
     }
 
     this.crashes = decision.crashes;
+    this.restartAtMs = Date.now() + decision.delayMs;
     this.log.warn(
       { pid: proc.pid, code: exit.code, signal: exit.signal, err: exit.error, uptimeMs, crashes: decision.crashes, delayMs: decision.delayMs },
       `process ${decision.reason}`,
@@ -299,12 +318,16 @@ export class Instance {
       return;
     }
     if (decision.delayMs > 0) this.system(capitalize(describeRestartDelay(decision.delayMs)));
+    this.scheduleRestart(generation, decision.delayMs);
+  }
+
+  private scheduleRestart(generation: number, delayMs: number): void {
     // No recursion even when the pacer restarts at once: this runs from the `exited` promise,
     // and a spawn that fails at once resolves its own `exited` in a later microtask. Without a
     // pacer: setImmediate, not setTimeout(0), which waits at least 1 ms, a fifth of a restart.
     const restart = () => this.restart(generation);
     const pace = this.hooks.pace;
-    if (decision.delayMs > 0) this.restartTimer = setTimeout(() => (pace ? pace(restart) : restart()), decision.delayMs);
+    if (delayMs > 0) this.restartTimer = setTimeout(() => (pace ? pace(restart) : restart()), delayMs);
     else if (pace) pace(restart);
     else this.restartImmediate = setImmediate(restart);
   }
