@@ -64,7 +64,7 @@ export async function waitForFormation(
     process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
   };
   // A replica restarting under the wait is waited out, not reported as the change failing.
-  const reads = new WaitReads(app, show);
+  const reads = new WaitReads(`cluster ps -a ${app}`, show);
   const deadline = started + timeoutMs;
   let phaseDone = release === undefined;
   let goal = restart;

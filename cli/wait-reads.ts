@@ -1,5 +1,5 @@
 /**
- * The reads of a `--wait` (cli/wait-formation.ts) through a control plane's restart. The change
+ * The reads of a `--wait` (cli/wait-formation.ts, `agents:drain --wait`) through a control plane's restart. The change
  * waited for was made before the first read, so failing the wait at the first refused or dropped
  * connection (a single replica restarting: `cluster dev`, an upgrade) only told the user to run
  * the command again, which applies `scale worker+30` twice. A read that finds no replica is tried
@@ -17,8 +17,9 @@ export class WaitReads {
   /** When the reads began to fail, while they do. */
   private failingSince: number | undefined;
 
+  /** `progress`: the command that shows how far the change got (`cluster ps -a shop`), named when the wait gives up. */
   constructor(
-    private readonly app: string,
+    private readonly progress: string,
     private readonly show: (line: string) => void,
     private readonly giveUpMs = UNREACHABLE_GIVE_UP_MS,
     private readonly retryMs = RETRY_MS,
@@ -40,7 +41,7 @@ export class WaitReads {
         if (now - this.failingSince >= this.giveUpMs || now >= deadline) {
           const seconds = Math.round((now - this.failingSince) / 1000);
           throw new ReachError(
-            `no control plane answered for ${seconds} s while waiting (${details}): the change itself was made; see how far it got with \`cluster ps -a ${this.app}\``,
+            `no control plane answered for ${seconds} s while waiting (${details}): the change itself was made; see how far it got with \`${this.progress}\``,
           );
         }
         this.show(`waiting: no control plane answers (${details}); the change was made, trying again`);

@@ -13,6 +13,7 @@ import { agentIdProblem, parseInstanceName } from '../../lib/names';
 import { nameOneOffs, oneOffsOn } from '../drain-one-offs';
 import { formatDuration, renderTable } from '../output/table';
 import { waitForFormation } from '../wait-formation';
+import { WaitReads } from '../wait-reads';
 import { formatDuration as formatSpan } from '../../lib/cron/duration';
 import { instancesOn } from '../instances-on';
 
@@ -112,7 +113,10 @@ export function registerAgents(program: Command): void {
       withApi(cmd, async (api) => {
         const timeout = timeoutMs(opts.timeout);
         const agent = await callUnary(api, 'DrainAgent', { id });
-        const { agents } = await callUnary(api, 'ListAgents', {});
+        // The drain is made: a replica restarting now is waited out (cli/wait-reads.ts), not
+        // reported as if the drain had failed.
+        const reads = new WaitReads('cluster agents', (line) => process.stderr.write(`${line}\n`));
+        const { agents } = await reads.read(() => callUnary(api, 'ListAgents', {}), Date.now() + timeout);
         console.log(drainSummary(id, agent, agents.some((a) => a.id !== id && a.state === 'ready')));
         if (opts.wait) await waitUntilEmpty(api, id, timeout);
       }),
@@ -247,7 +251,10 @@ async function appsWithWebOn(api: ClusterApiClient, id: string): Promise<string[
 async function waitUntilMoved(api: ClusterApiClient, id: string, apps: string[], limitMs: number, startedAt: number): Promise<void> {
   if (apps.length === 0) return void process.stderr.write(`${id} runs no web instance.\n`);
   for (const app of apps) {
-    const rule = (await callUnary(api, 'GetPlacement', { app })).rules.find((r) => r.type === 'web');
+    // A replica restarting under the wait is waited out, as in waitForFormation's own reads.
+    const reads = new WaitReads(`cluster ps -a ${app}`, (line) => process.stderr.write(`${line}\n`));
+    const { rules } = await reads.read(() => callUnary(api, 'GetPlacement', { app }), startedAt + limitMs);
+    const rule = rules.find((r) => r.type === 'web');
     process.stderr.write(`${app}: web instances moving off ${id}…\n`);
     const placement = { type: 'web', labels: rule?.labels ?? {}, datacenter: rule?.datacenter ?? '' };
     await waitForFormation(api, app, ['web'], limitMs, { placement }, startedAt);
@@ -261,24 +268,30 @@ async function waitUntilEmpty(api: ClusterApiClient, id: string, limitMs: number
   let last = '';
   let left = -1;
   let progressAt = started;
+  const show = (line: string) => {
+    if (line !== last) process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+    last = line;
+  };
+  // The drain was made before the first read: a replica restarting under the wait is waited out
+  // (cli/wait-reads.ts), never reported as a failure that invites running the command again.
+  const reads = new WaitReads('cluster agents', show);
+  const deadline = started + limitMs;
   try {
     for (;;) {
-      const { agents } = await callUnary(api, 'ListAgents', {});
+      const { agents } = await reads.read(() => callUnary(api, 'ListAgents', {}), deadline);
       const agent = agents.find((a) => a.id === id);
       if (!agent) throw new UserError(`agent \`${id}\` is gone (see \`cluster agents\`)`);
       if (agent.state === 'ready') throw new UserError(`${id} was activated again while we waited`);
       // One-offs are not moved: once the instances are gone, wait for them to end (stopping the agent would stop them).
-      const oneOffs = agent.instances === 0 ? await oneOffsOn(api, id) : [];
+      const oneOffs = agent.instances === 0 ? await reads.read(() => oneOffsOn(api, id), deadline) : [];
       const running = oneOffs.length > 0 ? `, ${oneOffs.length} one-off process(es) still running (${nameOneOffs(oneOffs)})` : '';
-      const line = `${id}: ${agent.instances} instance(s) left${running}`;
-      if (line !== last) process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
-      last = line;
+      show(`${id}: ${agent.instances} instance(s) left${running}`);
       if (agent.instances === 0 && oneOffs.length === 0) break;
       if (agent.instances !== left) {
         left = agent.instances;
         progressAt = Date.now();
       } else if (Date.now() - progressAt > STUCK_CHECK_MS) {
-        await failIfCannotMove(api, id);
+        await failIfCannotMove(api, id, reads, deadline);
         progressAt = Date.now();
       }
       const first = oneOffs[0];
@@ -303,8 +316,8 @@ async function waitUntilEmpty(api: ClusterApiClient, id: string, limitMs: number
 }
 
 /** Fails --wait when instances on the drained agent fit on no other agent (they stay where they are). */
-async function failIfCannotMove(api: ClusterApiClient, id: string): Promise<void> {
-  const found = await instancesOn(api, id, (i) => i.reason.startsWith(CANNOT_MOVE_OFF_DRAINED));
+async function failIfCannotMove(api: ClusterApiClient, id: string, reads: WaitReads, deadline: number): Promise<void> {
+  const found = await reads.read(() => instancesOn(api, id, (i) => i.reason.startsWith(CANNOT_MOVE_OFF_DRAINED)), deadline);
   const stuck = found.map(({ app, instance }) => `${app}/${instance.name}`);
   const first = found[0]?.instance.reason ?? '';
   const reason = first.slice(first.indexOf(': ') + 2);
