@@ -9,10 +9,11 @@ import { UserError } from '../errors';
 import { ReadGate } from '../../lib/read-gate';
 import { commandLine } from '../shell-quote';
 import { attachTerminal, terminalSize } from '../run-terminal';
+import { runConnectionLost } from '../run-connection-lost';
 
 export function registerRun(program: Command): void {
   const action = async (args: string[], opts: { app?: string; detach?: boolean; tty?: boolean }, cmd: Command) =>
-      withApi(cmd, async (api) => {
+      withApi(cmd, async (api, server) => {
         const app = resolveApp(opts.app);
         if (args.length === 0) throw new UserError('no command: cluster run -a APP -- COMMAND');
         // A pseudo-terminal on the agent when we have a terminal to attach it to (docs/one-off-terminals.md).
@@ -30,6 +31,8 @@ export function registerRun(program: Command): void {
         const input = new ReadGate(process.stdin);
         /** The agent said the process started (`Running … as run.N on HOST`). */
         let started = false;
+        /** Which run, once started. */
+        let running: { instance: string; host: string } | undefined;
         /** Ends the call, which stops the process (SIGTERM, then SIGKILL after a grace period) or its start, and exits as Ctrl-C does. */
         const leave = (why: string) => {
           process.stderr.write(`${why}\n`);
@@ -70,6 +73,7 @@ export function registerRun(program: Command): void {
           call.on('data', (out: RunOutput__Output) => {
             if (out.started) {
               started = true;
+              running = { instance: out.started.instance, host: out.started.host };
               const where = `${out.started.instance} on ${out.started.host}`;
               if (opts.detach) console.log(`Started ${where}; see its output with \`cluster logs -a ${app} --ps ${out.started.instance}\`.`);
               else process.stderr.write(`Running \`${commandLine(args)}\` as ${where}…\n`);
@@ -95,7 +99,11 @@ export function registerRun(program: Command): void {
             }
           });
           call.on('end', () => resolve(exit ?? 0));
-          call.on('error', (err: grpc.ServiceError) => reject(err));
+          call.on('error', (err: grpc.ServiceError) => {
+            // Attached: say what became of the process (stopped), not only "run it again".
+            const lost = opts.detach ? undefined : runConnectionLost(err, { server, app, started: running });
+            reject(lost ?? err);
+          });
         }).finally(() => {
           detachTerminal();
           process.off('SIGINT', onSigint);
