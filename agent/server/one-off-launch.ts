@@ -210,7 +210,8 @@ export async function launch(
   };
   let timedOut = false;
   let stopped = false;
-  let stoppingForAgent = false;
+  /** Why the agent stopped it for itself (restarting, stopping with its instances); '' otherwise. */
+  let stoppingForAgent = '';
   const stop = (why: StopReason) => {
     if (!running()) return;
     if (why === 'kill') {
@@ -223,7 +224,7 @@ export async function launch(
     if (timedOut || stopped || stoppingForAgent) return;
     if (why === 'timeout') timedOut = true;
     // Not asked for by anyone: a job's run is then recorded as failed (killed by SIGTERM), not `stopped`.
-    else if (why === 'agent-stop' || why === 'agent-restart') stoppingForAgent = true;
+    else if (why === 'agent-stop' || why === 'agent-restart') stoppingForAgent = stoppingReason(why, start.timeout_ms);
     else stopped = true;
     log('system', STOP_LINES[why](start.timeout_ms));
     // `ps` shows it `stopping` for its grace (a process that ignores SIGTERM stays up to 5 s).
@@ -303,6 +304,7 @@ export async function launch(
     deps.report(status('gone', describeExit(code, signal)));
     registry.finish(start.app, start.instance, {
       status: exitStatus, signal: signal ?? '', timed_out: timedOut, stopped, started_at_ms: startedAtMs, finished_at_ms: Date.now(),
+      stopped_by_agent: stoppingForAgent,
     }, start.run_id);
     if (!start.detach && !call.cancelled && !call.destroyed) {
       call.write({ exit: { status: exitStatus, signal: signal ?? '' } });

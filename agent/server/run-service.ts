@@ -64,7 +64,7 @@ function recordNotStarted(registry: OneOffRegistry, start: RunStart__Output, mes
  */
 function notStartedExit(reason: string): RunExit {
   const now = Date.now();
-  return { status: 127, signal: '', timed_out: false, stopped: false, started_at_ms: now, finished_at_ms: now, not_started: reason };
+  return { status: 127, signal: '', timed_out: false, stopped: false, started_at_ms: now, finished_at_ms: now, not_started: reason, stopped_by_agent: '' };
 }
 
 export function runService(deps: RunDeps, registry = new OneOffRegistry()): AgentRunHandlers {

@@ -54,7 +54,7 @@ function runNumber(instance: string): number {
 /** A run record completed with the exit its agent reported. */
 export function finishedRun(run: RunRecord, exit: RunExit__Output): RunRecord {
   const state: RunState = exit.timed_out ? 'timed-out' : exit.stopped ? 'stopped' : exit.status === 0 ? 'succeeded' : 'failed';
-  const reason = exit.timed_out ? 'ran longer than its timeout' : exit.stopped ? (run.reason ?? 'stopped on request') : run.reason;
+  const reason = exit.timed_out ? 'ran longer than its timeout' : exit.stopped ? (run.reason ?? 'stopped on request') : exit.stopped_by_agent || run.reason;
   return {
     ...run,
     state,

@@ -382,6 +382,8 @@ function outcomeOf(exit: RunExit__Output, timeoutMs: number): { ok: boolean; sta
   // left). A stopped migration fails its release even when it exits 0 on SIGTERM: it did not finish.
   if (exit.stopped) return { ok: false, status: exit.status, reason: `stopped on request (\`cluster ps:stop\` or \`ps:kill\`): ${exitWords(exit)}` };
   if (exit.status === 0 && !exit.signal) return { ok: true, status: 0 };
+  // Stopped by its agent (restarting): say so, not only the signal.
+  if (exit.stopped_by_agent) return { ok: false, status: exit.status, reason: `${exitWords(exit)}: ${exit.stopped_by_agent}` };
   return { ok: false, status: exit.status, reason: exitWords(exit) };
 }
 
