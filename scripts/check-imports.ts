@@ -9,7 +9,7 @@ import * as path from 'node:path';
 const ROOT = path.resolve(__dirname, '..', '..');
 const FOLDERS = ['proto', 'lib', 'control-plane', 'agent', 'cli'];
 /** CLI files that start daemons in-process and so may import them. */
-const DAEMON_ENTRY_POINTS = new Set(['cli/commands/agent.ts', 'cli/commands/control-plane.ts']);
+const DAEMON_ENTRY_POINTS = new Set(['cli/commands/agent.ts', 'cli/commands/agent-stop.ts', 'cli/commands/control-plane.ts']);
 
 /**
  * The control plane's layers, lowest first (docs/architecture.md, "Layers of the control
