@@ -23,6 +23,7 @@ import { encodeBytesInto, encodeInto, LINE_OVERHEAD } from './log-format';
 import { LogFiles, type LogFile } from './log-files';
 
 export { NO_LINES, newFile, type LogFile } from './log-files';
+import type { GapCause, GapEnd } from './drop-marker';
 
 /** The size of the pooled chunks pending lines are encoded into. */
 export const FLUSH_BYTES = 64 * 1024;
@@ -51,31 +52,6 @@ const SMALL_CHUNK = 2 * 1024;
  */
 const BLOCKING_HARD_CAP = 4;
 const BLOCKING_SLACK = 1024 * 1024;
-
-/**
- * Why lines were left out of the files: a `blocking` instance's writer stayed behind even with
- * its pipe held (`disk`); a `non-blocking` type's process, or a `one-off`'s, printed faster than
- * the writer wrote, and neither waits for it (docs/logs.md, Capture).
- */
-export type GapCause = 'disk' | 'non-blocking' | 'one-off';
-
-const GAP_CAUSES: Record<GapCause, string> = {
-  disk: 'disk too slow',
-  'non-blocking': 'printed faster than they could be written; the log mode of this type is non-blocking',
-  'one-off': 'printed faster than they could be written; the output of a one-off process never waits for the disk',
-};
-
-/** The text of the marker that stands after `count` lines left out of the files. */
-export function droppedText(count: number, cause: GapCause): string {
-  return `${count} line${count === 1 ? '' : 's'} not written to disk (${GAP_CAUSES[cause]})`;
-}
-
-/**
- * Called when a gap of dropped lines ends, with how many it holds and why: the owner stamps a
- * marker line (time, the store's next seq), queues it with DiskWriter.queueMarker before it
- * returns, and hands it to memory and live readers.
- */
-export type GapEnd = (count: number, cause: GapCause) => void;
 
 /** Counters a store keeps about itself (see LogStore.stats). */
 export interface LogStoreStats {

@@ -6,7 +6,8 @@
  */
 import type { Logger } from '../../lib/log';
 import type { LogLine } from './log-line';
-import { DiskWriter, droppedText, type GapCause, type LogFile, type WriterShared } from './disk-writer';
+import { DiskWriter, type LogFile, type WriterShared } from './disk-writer';
+import { droppedText, type GapCause } from './drop-marker';
 import type { QueuedCursor } from './live-cursor';
 import { MemoryTail } from './memory-tail';
 

@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../lib/log';
-import { DiskWriter, droppedText, MIN_WRITE_GAP_MS, type WriterShared } from '../../agent/logs/disk-writer';
+import { DiskWriter, MIN_WRITE_GAP_MS, type WriterShared } from '../../agent/logs/disk-writer';
+import { droppedText } from '../../agent/logs/drop-marker';
 import { waitFor } from '../helpers/wait-for';
 import type { LogLine } from '../../agent/logs/log-line';
 
