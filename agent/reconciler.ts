@@ -13,26 +13,17 @@ import type { Assignment__Output as Assignment } from '../proto/gen/cluster/agen
 import { bootCheckFor } from './supervisor/boot-check';
 import type { Instance } from './supervisor/instance';
 import type { InstanceSnapshot } from './supervisor/instance-contract';
-import { procStat } from './supervisor/proc-stat';
 import type { AdoptedRecord } from './handover/take-over';
 import type { WaitingRecord } from './handover/instance-state';
 import { buildEnv } from './instance-env';
 import { SpawnPacer } from './spawn-pacer';
 import { describeChange, keyOf, sameAppCreation, specKey, splitKey } from './assignment-keys';
 import { createInstance, type InstanceRun } from './instance-factory';
-import { handoverRecord, statusOf, waitingRecord, type RecordedRun } from './instance-reports';
+import { statusOf } from './instance-reports';
+import { rememberRunning, type Running } from './remember-instance';
 import type { ReconcilerDeps, SupervisedInstance } from './reconciler-deps';
 
 const START_RETRY_MS = 2_000;
-
-/** What runs in a slot (specKey() of its assignment: a different key means a restart). */
-interface Running extends RecordedRun {
-  instance: Instance;
-  /** The process last written to the state file, with its start time. */
-  recorded?: { pid: number; startTicks: number };
-  /** When it was first seen stopping (wall clock): what the state file says for the next run. */
-  stoppingSinceMs?: number;
-}
 
 interface Slot {
   running?: Running;
@@ -279,7 +270,7 @@ export class Reconciler {
       running.instance.setBootCheck(bootCheckFor(want.type, want.boot_timeout_ms ?? 0, running.port));
       // The gate object stays; only its mode changes (`ps:logs`).
       this.deps.outputGate?.(want.app, want.instance, !want.logs_non_blocking);
-      this.remember(key, running);
+      rememberRunning(this.deps, key, running);
     }
     if (running && !same) {
       const why = this.suspended ?? (!want ? 'no longer assigned to this host' : describeChange(running.spec, want));
@@ -365,36 +356,8 @@ export class Reconciler {
       // slot.running.spec, not `spec`: an adopted instance learns its assignment later.
       const running = slot.running;
       this.report(running?.spec ?? spec, run.port, snapshot);
-      if (running) this.remember(key, running);
+      if (running) rememberRunning(this.deps, key, running);
     });
-  }
-
-  /** Writes what the next agent run needs to adopt this instance (or that nothing runs). */
-  private remember(key: string, running: Running): void {
-    const snapshot = running.instance.snapshot();
-    if (snapshot.pid === 0 && snapshot.state === 'crashed') {
-      // Waiting to start again: the next run keeps to the same time and counters.
-      running.recorded = undefined;
-      this.deps.record(key, waitingRecord(running, { snapshot, ...running.instance.counters }));
-      return;
-    }
-    if (snapshot.pid === 0 || snapshot.state === 'stopped') {
-      running.recorded = undefined;
-      this.deps.record(key, undefined);
-      return;
-    }
-    // Still recorded while it stops: a restarted agent finishes the stop instead of cutting
-    // its grace short (and reads its output to the end).
-    if (snapshot.state === 'stopping') running.stoppingSinceMs ??= Date.now();
-    if (running.recorded?.pid !== snapshot.pid) {
-      const stat = procStat(snapshot.pid);
-      if (!stat) return; // gone already: its exit is on its way
-      running.recorded = { pid: snapshot.pid, startTicks: stat.startTicks };
-    }
-    const { spec, instance, recorded } = running;
-    const current = { snapshot, startTicks: recorded.startTicks, crashes: instance.counters.crashes };
-    const graceMs = spec.grace_ms > 0 ? spec.grace_ms : this.deps.defaultGraceMs;
-    this.deps.record(key, handoverRecord(running, current, this.deps.fifos.pathsOf(spec.app, spec.instance), graceMs, running.stoppingSinceMs));
   }
 
   private report(spec: Assignment, port: number, snapshot: InstanceSnapshot, override?: string): void {
