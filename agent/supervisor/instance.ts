@@ -9,14 +9,14 @@ import type { OutputStream } from './output-reader';
 import type { LineRun } from './line-splitter';
 import {
   decideRestart,
-  describeExit,
   describeRestartDelay,
   DEFAULT_RESTART_POLICY,
   type RestartPolicyOptions,
 } from './restart-policy';
 import { signalGroup } from './process-group';
 import { DirectCommandMemo } from './shell-script';
-import { TRANSITIONS, type AdoptedProcess, type WaitingInstance, type ExitReason, type InstanceConfig, type InstanceHooks, type InstanceSnapshot, type InstanceState } from './instance-contract';
+import { describeProcessEnd } from './process-end';
+import { TRANSITIONS, type AdoptedProcess, type WaitingInstance, type InstanceConfig, type InstanceHooks, type InstanceSnapshot, type InstanceState } from './instance-contract';
 
 /** Supervisor of one instance across restarts. */
 export class Instance {
@@ -288,15 +288,8 @@ export class Instance {
     if (decision?.delayMs === 0) this.hooks.spawnNow?.(() => (launched = this.launch()));
     const bootFailure = this.bootFailure;
     this.bootFailure = undefined;
-    // 143 from a stop's SIGTERM: the program under a waiting sh (shell-script.ts) killed by it.
-    const byTerm = this.state === 'stopping' && exit.signal === null && exit.code === 143;
-    const exited = exit.error ? `failed to start: ${exit.error.message}` : byTerm ? describeExit(null, 'SIGTERM') : describeExit(exit.code, exit.signal);
-    const what = bootFailure ?? (this.state === 'starting' && this.config.bootCheck ? `${exited} before it was up` : exited);
+    const { what, reason } = describeProcessEnd(exit, { stopping, booting: this.state === 'starting' && !!this.config.bootCheck, bootFailure });
     this.system(`Process ${what}`);
-    const reason: ExitReason = this.state === 'stopping' ? 'stopped'
-      : bootFailure ? 'boot_timeout' : exit.error ? 'spawn_failed' : exit.signal ? 'signal'
-      // A process taken over from an earlier agent run: neither its code nor its signal is known.
-      : exit.code === null ? 'unknown' : 'exit_code';
     this.callHook('onProcessEnd', () => this.hooks.onProcessEnd?.(reason));
 
     if (!decision) {
